@@ -1,0 +1,40 @@
+import type { Event } from "@vigil/proto";
+
+/** The typed body of an event, without the seq the pipeline assigns. */
+export type EventBody = NonNullable<Event["body"]>;
+
+export interface EventSink {
+  /** Hands one observation to the pipeline. Never blocks; the pipeline spools. */
+  emit(body: EventBody, eventTimeMs: number): void;
+}
+
+export interface SensorHealth {
+  name: string;
+  running: boolean;
+  /** Why the sensor sees less than it could (e.g. "not root: /var/log/auth.log unreadable"). */
+  detail: string;
+  events: number;
+  errors: number;
+}
+
+/**
+ * Every collector implements this, so the agent can start, stop and report on
+ * them uniformly and tests can plug in fakes.
+ */
+export interface Sensor {
+  readonly name: string;
+  start(sink: EventSink): Promise<void>;
+  stop(): Promise<void>;
+  health(): SensorHealth;
+}
+
+/** Counts a sensor keeps; embed one and expose it from health(). */
+export class SensorCounters {
+  events = 0;
+  errors = 0;
+  detail = "";
+  running = false;
+  snapshot(name: string): SensorHealth {
+    return { name, running: this.running, detail: this.detail, events: this.events, errors: this.errors };
+  }
+}

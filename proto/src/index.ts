@@ -1,0 +1,4 @@
+export * from "./gen/vigil/v1/events";
+export * from "./gen/vigil/v1/agent";
+export * from "./limits";
+export * from "./signing";
