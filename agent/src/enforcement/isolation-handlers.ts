@@ -1,0 +1,56 @@
+import { type CommandHandler, ParamError, asObject, failed, monitored, optStringArray, optString, rejectUnknownKeys, succeeded } from "./handler";
+import { parsePrefix } from "./ip";
+import type { IsolationManager } from "./isolation";
+
+export interface IsolateParams {
+  allowCidrs: string[];
+  reason?: string;
+}
+
+export function isolateHandler(manager: IsolationManager): CommandHandler<IsolateParams> {
+  return {
+    type: "isolate",
+    validate(params) {
+      const o = asObject(params);
+      rejectUnknownKeys(o, ["allowCidrs", "reason"]);
+      const allowCidrs = optStringArray(o, "allowCidrs", 64, 64) ?? [];
+      allowCidrs.forEach((c, i) => {
+        try {
+          parsePrefix(c);
+        } catch (e) {
+          throw new ParamError(`allowCidrs[${i}]`, (e as Error).message);
+        }
+      });
+      return { allowCidrs, reason: optString(o, "reason", 500) };
+    },
+    async run(p, mode, ctx) {
+      if (mode === "monitor") {
+        try {
+          return monitored(["apply nftables table inet vigil_isolate (policy drop; controller and allowlist reachable)"], { ruleset: manager.plan(p.allowCidrs) });
+        } catch (e) {
+          return failed(`cannot build isolation rules: ${(e as Error).message}`);
+        }
+      }
+      const r = await manager.isolate({ commandId: ctx.commandId, local: ctx.local, extraAllowCidrs: p.allowCidrs });
+      if (!r.ok) return failed(r.reason, { rolledBack: r.rolledBack });
+      return succeeded({ isolated: true, alreadyIsolated: r.alreadyIsolated === true });
+    },
+  };
+}
+
+export function releaseHandler(manager: IsolationManager): CommandHandler<{ reason?: string }> {
+  return {
+    type: "release",
+    validate(params) {
+      const o = asObject(params);
+      rejectUnknownKeys(o, ["reason"]);
+      return { reason: optString(o, "reason", 500) };
+    },
+    async run(_p, mode, ctx) {
+      if (mode === "monitor") return monitored(["delete nftables table inet vigil_isolate"]);
+      const r = await manager.release({ commandId: ctx.commandId });
+      if (!r.ok) return failed(r.reason);
+      return succeeded({ isolated: false, wasIsolated: r.wasIsolated });
+    },
+  };
+}
