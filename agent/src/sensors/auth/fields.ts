@@ -1,0 +1,40 @@
+import { AuthAction, type AuthEvent } from "@vigil/proto";
+
+/** Per-field caps (characters): log lines are attacker-influenced and end up stored and indexed. */
+export const FIELD_LIMITS = {
+  name: 256,
+  short: 64,
+  command: 4096,
+  raw: 4096,
+} as const;
+
+function cap(s: string | undefined, max: number): string {
+  if (!s) return "";
+  return s.length > max ? s.slice(0, max) : s;
+}
+
+/** "::ffff:192.0.2.1" is an IPv4 peer on a dual-stack socket; report it as IPv4. */
+export function normalizeIp(ip: string): string {
+  const m = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  return m ? m[1]! : ip;
+}
+
+/** A complete AuthEvent with every string bounded. */
+export function buildAuthEvent(f: Partial<AuthEvent>): AuthEvent {
+  const port = f.sourcePort ?? 0;
+  const pid = f.pid ?? 0;
+  return {
+    action: f.action ?? AuthAction.AUTH_ACTION_UNSPECIFIED,
+    user: cap(f.user, FIELD_LIMITS.name),
+    targetUser: cap(f.targetUser, FIELD_LIMITS.name),
+    sourceIp: cap(normalizeIp(f.sourceIp ?? ""), FIELD_LIMITS.short),
+    sourcePort: Number.isInteger(port) && port > 0 && port <= 65535 ? port : 0,
+    method: cap(f.method, FIELD_LIMITS.short),
+    pid: Number.isInteger(pid) && pid > 0 && pid <= 0x7fffffff ? pid : 0,
+    service: cap(f.service, FIELD_LIMITS.short),
+    command: cap(f.command, FIELD_LIMITS.command),
+    tty: cap(f.tty, FIELD_LIMITS.short),
+    hostname: cap(f.hostname, FIELD_LIMITS.name),
+    raw: cap(f.raw, FIELD_LIMITS.raw),
+  };
+}
