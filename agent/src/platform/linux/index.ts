@@ -1,0 +1,4 @@
+export * from "./procfs";
+export * from "./users";
+export * from "./file-hasher";
+export * from "./host-facts";

@@ -1,0 +1,57 @@
+import type { ProcStat, Procfs } from "../../platform/linux/procfs";
+import { CLOCK_TICKS_PER_SECOND } from "../../platform/linux/procfs";
+import type { UserNames } from "../../platform/linux/users";
+
+/** What the sensor remembers about a live process; the source of its START and EXIT events. */
+export interface ProcessRecord {
+  key: string;
+  pid: number;
+  ppid: number;
+  name: string;
+  exe: string;
+  exeDeleted: boolean;
+  commandLine: string;
+  cwd: string;
+  uid: number;
+  user: string;
+  startTimeMs: number;
+  sha256: string;
+  parentExe: string;
+  parentCommandLine: string;
+}
+
+export function startTimeMs(bootTimeMs: number, startTicks: number): number {
+  return bootTimeMs + Math.round((startTicks * 1000) / CLOCK_TICKS_PER_SECOND);
+}
+
+/**
+ * The expensive part, done once per new process: exe link, status, cmdline
+ * and cwd. A process that exits meanwhile still yields a record with what its
+ * stat line gave (pid, ppid, comm, start time).
+ */
+export function readProcessRecord(
+  procfs: Procfs,
+  users: UserNames,
+  stat: ProcStat,
+  key: string,
+  bootTimeMs: number,
+): ProcessRecord {
+  const identity = procfs.identity(stat.pid);
+  const uid = identity?.uid ?? -1;
+  return {
+    key,
+    pid: stat.pid,
+    ppid: stat.ppid,
+    name: stat.comm,
+    exe: identity?.exe ?? "",
+    exeDeleted: identity?.exeDeleted ?? false,
+    commandLine: procfs.cmdline(stat.pid),
+    cwd: procfs.cwd(stat.pid),
+    uid: uid < 0 ? 0 : uid,
+    user: uid < 0 ? "" : users.name(uid),
+    startTimeMs: startTimeMs(bootTimeMs, stat.startTicks),
+    sha256: "",
+    parentExe: "",
+    parentCommandLine: "",
+  };
+}

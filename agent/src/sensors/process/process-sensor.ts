@@ -1,0 +1,202 @@
+import { ProcessAction, type ProcessEvent } from "@vigil/proto";
+import { FileHasher } from "../../platform/linux/file-hasher";
+import { Procfs, type ProcStat } from "../../platform/linux/procfs";
+import { UserNames } from "../../platform/linux/users";
+import { SensorCounters, type EventSink, type Sensor, type SensorHealth } from "../sensor";
+import { readProcessRecord, type ProcessRecord } from "./process-record";
+import { diffSnapshot, processKey, takeSnapshot } from "./snapshot";
+
+export interface ProcessSensorOptions {
+  /** Time between snapshots. Default 1000 ms. */
+  intervalMs?: number;
+  /** procfs mount; tests point this at a fake tree. Default "/proc". */
+  procRoot?: string;
+  passwdPath?: string;
+  /** Emit START for processes already running at start. Default false: the first snapshot is the baseline. */
+  emitInitial?: boolean;
+  /** Longest wait for an executable's hash before START goes out without it. Default 2000 ms. */
+  hashWaitMs?: number;
+  /** Shared hasher (so the agent has one hashing queue and cache); one is created when absent. */
+  hasher?: FileHasher;
+}
+
+interface Tracked {
+  record: ProcessRecord;
+  /** Settles once START was emitted (or skipped), so EXIT never overtakes START. */
+  started: Promise<void>;
+}
+
+/**
+ * New and exited processes from diffed /proc snapshots. Polling sees a
+ * process only if it lives across a snapshot: anything shorter than the
+ * interval may be missed (an eBPF/netlink sensor would close that gap).
+ */
+export class ProcessSensor implements Sensor {
+  readonly name = "process";
+  private readonly counters = new SensorCounters();
+  private readonly procfs: Procfs;
+  private readonly users: UserNames;
+  private readonly hasher: FileHasher;
+  private readonly intervalMs: number;
+  private readonly hashWaitMs: number;
+  private readonly tracked = new Map<string, Tracked>();
+  /** pid -> key of the live process with that pid, to find parents. */
+  private readonly byPid = new Map<number, string>();
+  private readonly pending = new Set<Promise<void>>();
+  private sink: EventSink | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private bootTimeMs = 0;
+  private lastCycleMs = 0;
+
+  constructor(private readonly options: ProcessSensorOptions = {}) {
+    this.procfs = new Procfs(options.procRoot);
+    this.users = new UserNames(options.passwdPath);
+    this.hasher = options.hasher ?? new FileHasher();
+    this.intervalMs = options.intervalMs ?? 1000;
+    this.hashWaitMs = options.hashWaitMs ?? 2000;
+  }
+
+  async start(sink: EventSink): Promise<void> {
+    if (this.counters.running) return;
+    const boot = this.procfs.bootTimeMs();
+    if (boot === undefined) {
+      this.counters.detail = `cannot read ${this.procfs.root}/stat: process sensor disabled`;
+      this.counters.errors++;
+      return;
+    }
+    this.bootTimeMs = boot;
+    this.sink = sink;
+    this.counters.running = true;
+    if (process.getuid?.() !== 0) {
+      this.counters.detail = "not root: exe, cwd and hashes of other users' processes are unreadable";
+    }
+    this.cycle(this.options.emitInitial ?? false);
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.counters.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await Promise.allSettled([...this.pending]);
+    this.sink = undefined;
+  }
+
+  health(): SensorHealth {
+    return this.counters.snapshot(this.name);
+  }
+
+  /** Processes currently tracked and the duration of the last snapshot, for footprint reports. */
+  stats(): { tracked: number; lastCycleMs: number } {
+    return { tracked: this.tracked.size, lastCycleMs: this.lastCycleMs };
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      if (!this.counters.running) return;
+      try {
+        this.cycle(true);
+      } catch (err) {
+        this.counters.errors++;
+        this.counters.detail = `snapshot failed: ${(err as Error).message}`;
+      }
+      this.schedule();
+    }, this.intervalMs);
+    // The sensor alone must not keep the process alive.
+    this.timer.unref();
+  }
+
+  private cycle(emit: boolean): void {
+    const t0 = performance.now();
+    const next = takeSnapshot(this.procfs);
+    const { started, exited } = diffSnapshot(this.tracked, next);
+    for (const key of exited) this.exit(key);
+    // Read every new process before linking parents: a parent and child can appear in the same snapshot.
+    const fresh = started.map((stat) => this.admit(stat));
+    for (const record of fresh) this.linkParent(record);
+    for (const record of fresh) {
+      const t = this.tracked.get(record.key)!;
+      t.started = emit ? this.track(this.announce(record)) : Promise.resolve();
+    }
+    this.lastCycleMs = performance.now() - t0;
+  }
+
+  private admit(stat: ProcStat): ProcessRecord {
+    const key = processKey(stat);
+    const record = readProcessRecord(this.procfs, this.users, stat, key, this.bootTimeMs);
+    this.tracked.set(key, { record, started: Promise.resolve() });
+    this.byPid.set(stat.pid, key);
+    return record;
+  }
+
+  private linkParent(record: ProcessRecord): void {
+    const parentKey = this.byPid.get(record.ppid);
+    const parent = parentKey === undefined ? undefined : this.tracked.get(parentKey)?.record;
+    if (parent === undefined) return;
+    record.parentExe = parent.exe;
+    record.parentCommandLine = parent.commandLine;
+  }
+
+  private async announce(record: ProcessRecord): Promise<void> {
+    if (record.exe !== "") {
+      // Hash through the magic link: it reaches the exact inode that was executed, even if deleted or replaced.
+      const hashing = this.hasher.hash(this.procfs.exeLinkPath(record.pid)).then((r) => r.sha256);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve(""), this.hashWaitMs);
+      });
+      record.sha256 = await Promise.race([hashing, timeout]);
+      clearTimeout(timer);
+    }
+    this.emit(ProcessAction.PROCESS_ACTION_START, record, record.startTimeMs);
+  }
+
+  private exit(key: string): void {
+    const t = this.tracked.get(key);
+    if (!t) return;
+    this.tracked.delete(key);
+    if (this.byPid.get(t.record.pid) === key) this.byPid.delete(t.record.pid);
+    // The kernel's exit time is not in /proc; the moment we noticed is the best bound we have.
+    const noticedMs = Date.now();
+    this.track(t.started.then(() => this.emit(ProcessAction.PROCESS_ACTION_EXIT, t.record, noticedMs)));
+  }
+
+  private emit(action: ProcessAction, r: ProcessRecord, timeMs: number): void {
+    const sink = this.sink;
+    if (!sink) return;
+    const body: ProcessEvent = {
+      action,
+      pid: r.pid,
+      ppid: r.ppid,
+      exe: r.exe,
+      commandLine: r.commandLine,
+      user: r.user,
+      uid: r.uid,
+      cwd: r.cwd,
+      startTimeMs: r.startTimeMs,
+      sha256: r.sha256,
+      parentExe: r.parentExe,
+      parentCommandLine: r.parentCommandLine,
+      name: r.name,
+      exeDeleted: r.exeDeleted,
+      exitCode: 0,
+    };
+    try {
+      sink.emit({ $case: "process", process: body }, timeMs);
+      this.counters.events++;
+    } catch (err) {
+      this.counters.errors++;
+      this.counters.detail = `emit failed: ${(err as Error).message}`;
+    }
+  }
+
+  private track(p: Promise<void>): Promise<void> {
+    const guarded = p.catch((err: unknown) => {
+      this.counters.errors++;
+      this.counters.detail = `process event failed: ${(err as Error).message}`;
+    });
+    this.pending.add(guarded);
+    void guarded.finally(() => this.pending.delete(guarded));
+    return guarded;
+  }
+}

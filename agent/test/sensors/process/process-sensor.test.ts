@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomUUID } from "node:crypto";
+import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, unlinkSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ProcessAction, type ProcessEvent } from "@vigil/proto";
+import { ProcessSensor } from "../../../src/sensors/process";
+import { RecordingSink, waitFor } from "./recorder";
+
+function processEvents(sink: RecordingSink, action: ProcessAction, pid: number): ProcessEvent | undefined {
+  for (const e of sink.events) {
+    if (e.body.$case === "process" && e.body.process.action === action && e.body.process.pid === pid) return e.body.process;
+  }
+  return undefined;
+}
+
+describe("ProcessSensor against the real /proc", () => {
+  let dir: string;
+  let binary: string;
+  let binarySha: string;
+  const children: ChildProcess[] = [];
+  let sensor: ProcessSensor | undefined;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "vigil-proc-"));
+    // A private copy of sleep under a unique name: its path and hash are ours to check.
+    binary = join(dir, `vigil-sleep-${randomUUID().slice(0, 8)}`);
+    copyFileSync("/bin/sleep", binary);
+    binarySha = createHash("sha256").update(readFileSync(binary)).digest("hex");
+    return () => rmSync(dir, { recursive: true, force: true });
+  });
+
+  afterEach(async () => {
+    await sensor?.stop();
+    for (const c of children.splice(0)) c.kill("SIGKILL");
+  });
+
+  it("reports a child with a unique argv as START with its details, then EXIT", async () => {
+    const sink = new RecordingSink();
+    sensor = new ProcessSensor({ intervalMs: 100 });
+    await sensor.start(sink);
+    // The binary's path is unique per run; sleep sums its arguments, so "30 0" is a valid argv.
+    const child = spawn(binary, ["30", "0"], { cwd: dir });
+    children.push(child);
+    const pid = child.pid!;
+    const started = await waitFor("START of the child", () => processEvents(sink, ProcessAction.PROCESS_ACTION_START, pid));
+
+    expect(started.ppid).toBe(process.pid);
+    expect(started.exe).toBe(binary);
+    expect(started.commandLine).toBe(`${binary} 30 0`);
+    expect(started.cwd).toBe(realpathSync(dir));
+    expect(started.uid).toBe(userInfo().uid);
+    expect(started.user).toBe(userInfo().username);
+    expect(started.sha256).toBe(binarySha);
+    expect(started.exeDeleted).toBe(false);
+    expect(started.name).toBe(binary.split("/").pop()!.slice(0, 15));
+    expect(started.parentExe).toBe(realpathSync(process.execPath));
+    expect(started.parentCommandLine).toContain("node");
+    expect(Math.abs(started.startTimeMs - Date.now())).toBeLessThan(10_000);
+
+    child.kill("SIGTERM");
+    const exited = await waitFor("EXIT of the child", () => processEvents(sink, ProcessAction.PROCESS_ACTION_EXIT, pid));
+    expect(exited.startTimeMs).toBe(started.startTimeMs);
+    expect(exited.exe).toBe(binary);
+    const order = sink.events.filter((e) => e.body.$case === "process" && e.body.process.pid === pid);
+    expect(order.map((e) => (e.body.$case === "process" ? e.body.process.action : -1))).toEqual([
+      ProcessAction.PROCESS_ACTION_START,
+      ProcessAction.PROCESS_ACTION_EXIT,
+    ]);
+  });
+
+  it("flags an executable deleted after exec and still hashes it through /proc/pid/exe", async () => {
+    const doomed = join(dir, `vigil-doomed-${randomUUID().slice(0, 8)}`);
+    copyFileSync("/bin/sleep", doomed);
+    const child = spawn(doomed, ["30"]);
+    children.push(child);
+    await waitFor("the child to exec", () => (child.pid && readFileSync(`/proc/${child.pid}/cmdline`, "utf8").includes(doomed) ? true : undefined));
+    unlinkSync(doomed);
+
+    const sink = new RecordingSink();
+    sensor = new ProcessSensor({ intervalMs: 100, emitInitial: true });
+    await sensor.start(sink);
+    const started = await waitFor("START of the child", () => processEvents(sink, ProcessAction.PROCESS_ACTION_START, child.pid!));
+    expect(started.exe).toBe(doomed);
+    expect(started.exeDeleted).toBe(true);
+    expect(started.sha256).toBe(binarySha);
+  });
+
+  it("treats the first snapshot as a baseline: no START for processes already running", async () => {
+    const child = spawn(binary, ["30"]);
+    children.push(child);
+    await waitFor("the child to exec", () => (child.pid && readFileSync(`/proc/${child.pid}/cmdline`, "utf8").includes(binary) ? true : undefined));
+    const sink = new RecordingSink();
+    sensor = new ProcessSensor({ intervalMs: 50 });
+    await sensor.start(sink);
+    // A later process proves cycles ran; the pre-existing child must not show up.
+    const later = spawn(binary, ["30"]);
+    children.push(later);
+    await waitFor("START of the later child", () => processEvents(sink, ProcessAction.PROCESS_ACTION_START, later.pid!));
+    expect(processEvents(sink, ProcessAction.PROCESS_ACTION_START, child.pid!)).toBeUndefined();
+  });
+});
