@@ -11,6 +11,16 @@ export interface StixParseOptions {
 
 type JsonObject = Record<string, unknown>;
 
+/** Renders a JSON value for a message; String() would throw on {"toString": 1}. */
+function show(v: unknown): string {
+  if (typeof v === "string") return v;
+  try {
+    return JSON.stringify(v) ?? typeof v;
+  } catch {
+    return typeof v;
+  }
+}
+
 function isObject(v: unknown): v is JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -76,7 +86,7 @@ type IndicatorResult = { iocs: Ioc[] } | { error: string; field?: string };
 function indicatorToIocs(obj: JsonObject, id: string, names: Map<string, string>, opts: StixParseOptions): IndicatorResult {
   if (obj.revoked === true) return { iocs: [] };
   if (obj.pattern_type !== undefined && obj.pattern_type !== "stix") {
-    return { field: "pattern_type", error: `pattern_type '${String(obj.pattern_type)}' is not supported (only stix)` };
+    return { field: "pattern_type", error: `pattern_type '${show(obj.pattern_type)}' is not supported (only stix)` };
   }
   if (typeof obj.pattern !== "string") return { field: "pattern", error: "has no 'pattern' string" };
   const parsed = parseStixPattern(obj.pattern);
@@ -91,7 +101,7 @@ function indicatorToIocs(obj: JsonObject, id: string, names: Map<string, string>
   let expiresAtMs: number | undefined;
   if (obj.valid_until !== undefined) {
     expiresAtMs = typeof obj.valid_until === "string" ? parseTime(obj.valid_until) : undefined;
-    if (expiresAtMs === undefined) return { field: "valid_until", error: `valid_until '${String(obj.valid_until)}' is not a timestamp` };
+    if (expiresAtMs === undefined) return { field: "valid_until", error: `valid_until '${show(obj.valid_until)}' is not a timestamp` };
   }
   const labels = Array.isArray(obj.labels) ? obj.labels.filter((l): l is string => typeof l === "string") : [];
   const description = typeof obj.description === "string" ? obj.description : typeof obj.name === "string" ? obj.name : undefined;
