@@ -1,0 +1,164 @@
+import type { Repository } from "typeorm";
+import type { ControllerMessage, Hello } from "@vigil/proto";
+import { AgentEntity } from "../database/entities";
+import type { AgentCursor } from "../repositories/event-store";
+
+/** What the registry needs from a live stream. */
+export interface LiveSession {
+  readonly agentId: string;
+  send(msg: ControllerMessage): void;
+  close(reason: string): void;
+}
+
+export interface AgentView {
+  id: string;
+  hostname: string;
+  os: string;
+  kernel: string;
+  arch: string;
+  agentVersion: string;
+  ipAddresses: string[];
+  tags: string[];
+  bootTime: string | null;
+  firstSeen: string;
+  lastSeen: string;
+  online: boolean;
+  ackedSeq: number;
+  lastSeq: number;
+  gaps: Array<[number, number]>;
+  missingEvents: number;
+  status: Record<string, unknown>;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Agents known to the controller and the one live stream each may have. Last
+ * seen is kept in memory on every message and written through at most every
+ * few seconds, so heartbeats from a large fleet do not become write load.
+ */
+export class AgentRegistry {
+  private sessions = new Map<string, LiveSession>();
+  private lastSeen = new Map<string, number>();
+  private lastPersisted = new Map<string, number>();
+  private connectListeners: Array<(agentId: string, online: boolean) => void> = [];
+
+  constructor(
+    private readonly repo: Repository<AgentEntity>,
+    private readonly offlineAfterMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  onConnectionChange(l: (agentId: string, online: boolean) => void): void {
+    this.connectListeners.push(l);
+  }
+
+  async connect(agentId: string, hello: Hello, tags: string[], session: LiveSession): Promise<AgentCursor> {
+    const now = this.now();
+    const existing = await this.repo.findOneBy({ id: agentId });
+    const entity = existing ?? this.repo.create({ id: agentId, firstSeen: now, ackedSeq: 0, lastSeq: 0, gaps: [], status: {} });
+    entity.hostname = hello.hostname.slice(0, 255);
+    entity.os = hello.os.slice(0, 255);
+    entity.kernel = hello.kernel.slice(0, 255);
+    entity.arch = hello.arch.slice(0, 64);
+    entity.agentVersion = hello.agentVersion.slice(0, 64);
+    entity.ipAddresses = hello.ipAddresses.slice(0, 64).map((a) => a.slice(0, 64));
+    entity.tags = tags;
+    entity.bootTime = hello.bootTimeMs;
+    entity.lastSeen = now;
+    entity.lastSeq = Math.max(entity.lastSeq ?? 0, hello.lastSeq);
+    if (hello.status) entity.status = statusJson(hello.status);
+    await this.repo.save(entity);
+    const previous = this.sessions.get(agentId);
+    if (previous && previous !== session) previous.close("replaced by a newer connection from the same agent");
+    this.sessions.set(agentId, session);
+    this.lastSeen.set(agentId, now);
+    this.lastPersisted.set(agentId, now);
+    for (const l of this.connectListeners) l(agentId, true);
+    return { agentId, ackedSeq: entity.ackedSeq, lastSeq: entity.lastSeq, gaps: entity.gaps };
+  }
+
+  touch(agentId: string, status?: Record<string, unknown>): void {
+    const now = this.now();
+    this.lastSeen.set(agentId, now);
+    const persistedAt = this.lastPersisted.get(agentId) ?? 0;
+    if (status || now - persistedAt > 5_000) {
+      this.lastPersisted.set(agentId, now);
+      const patch = status ? { lastSeen: now, status: status as never } : { lastSeen: now };
+      void this.repo.update({ id: agentId }, patch).catch(() => undefined);
+    }
+  }
+
+  disconnect(agentId: string, session: LiveSession): void {
+    if (this.sessions.get(agentId) !== session) return;
+    this.sessions.delete(agentId);
+    const now = this.lastSeen.get(agentId) ?? this.now();
+    void this.repo.update({ id: agentId }, { lastSeen: now }).catch(() => undefined);
+    for (const l of this.connectListeners) l(agentId, false);
+  }
+
+  session(agentId: string): LiveSession | undefined {
+    return this.sessions.get(agentId);
+  }
+
+  isOnline(agentId: string): boolean {
+    const seen = this.lastSeen.get(agentId);
+    return this.sessions.has(agentId) && seen !== undefined && this.now() - seen <= this.offlineAfterMs;
+  }
+
+  onlineCount(): number {
+    let n = 0;
+    for (const id of this.sessions.keys()) if (this.isOnline(id)) n++;
+    return n;
+  }
+
+  closeAll(reason: string): void {
+    for (const s of this.sessions.values()) s.close(reason);
+    this.sessions.clear();
+  }
+
+  async list(): Promise<AgentView[]> {
+    const rows = await this.repo.find({ order: { hostname: "ASC" } });
+    return rows.map((r) => this.view(r));
+  }
+
+  async get(id: string): Promise<AgentView | null> {
+    const row = await this.repo.findOneBy({ id });
+    return row ? this.view(row) : null;
+  }
+
+  private view(r: AgentEntity): AgentView {
+    const seen = Math.max(r.lastSeen, this.lastSeen.get(r.id) ?? 0);
+    return {
+      id: r.id,
+      hostname: r.hostname,
+      os: r.os,
+      kernel: r.kernel,
+      arch: r.arch,
+      agentVersion: r.agentVersion,
+      ipAddresses: r.ipAddresses,
+      tags: r.tags,
+      bootTime: r.bootTime ? iso(r.bootTime) : null,
+      firstSeen: iso(r.firstSeen),
+      lastSeen: iso(seen),
+      online: this.isOnline(r.id),
+      ackedSeq: r.ackedSeq,
+      lastSeq: r.lastSeq,
+      gaps: r.gaps,
+      missingEvents: r.gaps.reduce((n, [a, b]) => n + (b - a + 1), 0),
+      status: r.status,
+    };
+  }
+}
+
+/** AgentStatus (proto) → the JSON stored and shown by the API. */
+export function statusJson(s: { sensors: Array<{ name: string; running: boolean; detail: string; events: number; errors: number }>; dropped: Record<string, number>; spoolBytes: number; spoolRecords: number; isolated: boolean; spoolDiscardedBytes: number }): Record<string, unknown> {
+  return {
+    sensors: s.sensors.slice(0, 32).map((x) => ({ name: x.name.slice(0, 64), running: x.running, detail: x.detail.slice(0, 512), events: x.events, errors: x.errors })),
+    dropped: Object.fromEntries(Object.entries(s.dropped).slice(0, 32)),
+    spoolBytes: s.spoolBytes,
+    spoolRecords: s.spoolRecords,
+    isolated: s.isolated,
+    spoolDiscardedBytes: s.spoolDiscardedBytes,
+  };
+}

@@ -1,0 +1,66 @@
+import { BadRequestException, Controller, Get, Inject, Query } from "@nestjs/common";
+import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
+import { EventStore, type StoredEvent } from "../repositories/event-store";
+import { optEnum, optInt, optString, optTime, rejectUnknown } from "./query-params";
+
+export const EVENT_TYPES = ["process", "file", "network", "auth", "agent"] as const;
+const ALLOWED = ["agent", "type", "since", "until", "q", "limit", "cursor"] as const;
+
+export function encodeCursor(e: { eventTime: number; id: number }): string {
+  return Buffer.from(`${e.eventTime}:${e.id}`).toString("base64url");
+}
+
+export function decodeCursor(s: string): { eventTime: number; id: number } {
+  const m = /^(\d+):(\d+)$/.exec(Buffer.from(s, "base64url").toString("utf8"));
+  if (!m) throw new BadRequestException(`query parameter "cursor" is not a cursor returned by this API`);
+  return { eventTime: Number(m[1]), id: Number(m[2]) };
+}
+
+export function eventView(e: StoredEvent): Record<string, unknown> {
+  return {
+    id: String(e.id),
+    agentId: e.agentId,
+    seq: e.seq,
+    type: e.type,
+    action: e.action,
+    eventTime: new Date(e.eventTime).toISOString(),
+    receivedAt: new Date(e.receivedAt).toISOString(),
+    [e.type]: e.data,
+  };
+}
+
+@ApiTags("events")
+@Controller("api/v1/events")
+export class EventsController {
+  constructor(@Inject(EventStore) private readonly store: EventStore) {}
+
+  @Get()
+  @ApiOperation({ summary: "Telemetry events, newest first, with cursor pagination" })
+  @ApiQuery({ name: "agent", required: false, description: "agent id" })
+  @ApiQuery({ name: "type", required: false, enum: EVENT_TYPES })
+  @ApiQuery({ name: "since", required: false, description: "ISO 8601 or epoch ms (inclusive), by event time" })
+  @ApiQuery({ name: "until", required: false, description: "ISO 8601 or epoch ms (exclusive), by event time" })
+  @ApiQuery({ name: "q", required: false, description: "case-insensitive substring of exe, command line, path, user, addresses, raw log line" })
+  @ApiQuery({ name: "limit", required: false, description: "1-1000, default 100" })
+  @ApiQuery({ name: "cursor", required: false, description: "nextCursor from the previous page" })
+  @ApiOkResponse({ description: "{ items: Event[], nextCursor: string | null }" })
+  async list(@Query() query: Record<string, unknown>) {
+    rejectUnknown(query, ALLOWED);
+    const limit = optInt(query, "limit", 1, 1000) ?? 100;
+    const since = optTime(query, "since");
+    const until = optTime(query, "until");
+    if (since !== undefined && until !== undefined && since >= until) throw new BadRequestException(`query parameter "since" must be before "until"`);
+    const cursorText = optString(query, "cursor", 128);
+    const items = await this.store.query({
+      agentId: optString(query, "agent", 128),
+      type: optEnum(query, "type", EVENT_TYPES),
+      since,
+      until,
+      q: optString(query, "q", 256),
+      limit,
+      cursor: cursorText ? decodeCursor(cursorText) : undefined,
+    });
+    const last = items.at(-1);
+    return { items: items.map(eventView), nextCursor: items.length === limit && last ? encodeCursor(last) : null };
+  }
+}

@@ -1,0 +1,20 @@
+import { Module, type DynamicModule, type Provider } from "@nestjs/common";
+import { AgentsController } from "../api/agents.controller";
+import { EventsController } from "../api/events.controller";
+import { HealthController } from "../api/health.controller";
+
+/**
+ * Nest is the HTTP shell only: the core objects are built in bootstrap (plain
+ * classes, testable without Nest) and handed in as value providers.
+ */
+@Module({})
+export class AppModule {
+  static with(providers: Provider[]): DynamicModule {
+    return {
+      module: AppModule,
+      controllers: [HealthController, AgentsController, EventsController],
+      providers,
+      exports: providers,
+    };
+  }
+}

@@ -1,0 +1,104 @@
+import "reflect-metadata";
+import { join } from "node:path";
+import { NestFactory } from "@nestjs/core";
+import { DocumentBuilder, SwaggerModule } from "@nestjs/swagger";
+import type { INestApplication } from "@nestjs/common";
+import type { Logger } from "pino";
+import { DataSource } from "typeorm";
+import { AgentRegistry } from "../agents/agent-registry";
+import { formatAddr, redactUrl, type ControllerConfig } from "../config/config";
+import { CommandSigner } from "../crypto/signing-key";
+import { createDataSource } from "../database/data-source";
+import { AgentEntity } from "../database/entities";
+import { IngestWriter } from "../ingest/ingest-writer";
+import { createLogger, NestPinoLogger } from "../logging/logger";
+import { EventStore } from "../repositories/event-store";
+import { RetentionJob } from "../retention/retention";
+import { HelloAuthenticator, type AgentAuthenticator } from "../transport/authenticator";
+import { AgentGrpcServer } from "../transport/grpc-server";
+import { CONTROLLER_VERSION } from "../version";
+import { AppModule } from "./app.module";
+
+export interface RunningController {
+  config: ControllerConfig;
+  app: INestApplication;
+  dataSource: DataSource;
+  store: EventStore;
+  writer: IngestWriter;
+  registry: AgentRegistry;
+  grpc: AgentGrpcServer;
+  signer: CommandSigner;
+  logger: Logger;
+  httpUrl: string;
+  grpcPort: number;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  authenticator?: AgentAuthenticator;
+  logger?: Logger;
+  /** Run pending migrations before serving (the default; `serve --no-migrate` turns it off). */
+  migrate?: boolean;
+}
+
+export async function startController(config: ControllerConfig, opts: StartOptions = {}): Promise<RunningController> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const dataSource = createDataSource({ url: config.databaseUrl, sqliteSynchronous: config.sqliteSynchronous });
+  await dataSource.initialize();
+  if (opts.migrate !== false) {
+    const ran = await dataSource.runMigrations({ transaction: "each" });
+    if (ran.length) logger.info({ migrations: ran.map((m) => m.name) }, "database migrated");
+  }
+  const store = new EventStore(dataSource);
+  const writer = new IngestWriter(store);
+  const registry = new AgentRegistry(dataSource.getRepository(AgentEntity), config.agentOfflineAfterMs);
+  const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
+  const retention = new RetentionJob(store, config.eventRetentionMs);
+
+  const grpc = new AgentGrpcServer({
+    registry,
+    writer,
+    authenticator: opts.authenticator ?? new HelloAuthenticator(),
+    commandPublicKey: () => signer.publicKeyRaw,
+    controllerVersion: CONTROLLER_VERSION,
+    log: (level, msg, fields) => logger[level](fields ?? {}, msg),
+  });
+
+  const app = await NestFactory.create(
+    AppModule.with([
+      { provide: DataSource, useValue: dataSource },
+      { provide: EventStore, useValue: store },
+      { provide: IngestWriter, useValue: writer },
+      { provide: AgentRegistry, useValue: registry },
+      { provide: CommandSigner, useValue: signer },
+    ]),
+    { logger: new NestPinoLogger(logger), abortOnError: false },
+  );
+  app.enableShutdownHooks();
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder().setTitle("Vigil controller API").setVersion(CONTROLLER_VERSION).setDescription("Endpoint detection and response: agents, telemetry, detections, cases, response.").build(),
+  );
+  SwaggerModule.setup("api/docs", app, doc, { jsonDocumentUrl: "api/docs/openapi.json" });
+
+  const grpcPort = await grpc.start(config.grpcAddr.host, config.grpcAddr.port);
+  await app.listen(config.httpAddr.port, config.httpAddr.host);
+  const httpServer = app.getHttpServer() as { address(): { port: number } };
+  const httpPort = httpServer.address().port;
+  const httpUrl = `http://${formatAddr({ host: config.httpAddr.host === "0.0.0.0" ? "127.0.0.1" : config.httpAddr.host, port: httpPort })}`;
+  retention.start();
+  logger.info({ http: httpUrl, grpc: formatAddr({ host: config.grpcAddr.host, port: grpcPort }), database: redactUrl(config.databaseUrl) }, "controller started");
+
+  let stopped = false;
+  return {
+    config, app, dataSource, store, writer, registry, grpc, signer, logger, httpUrl, grpcPort,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      retention.stop();
+      await grpc.stop();
+      await app.close();
+      if (dataSource.isInitialized) await dataSource.destroy();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import { resolve } from "node:path";
+import { parseDuration } from "./duration";
+import { ConfigError } from "./config-error";
+
+/** Everything the controller reads from flags and environment, validated once. */
+export interface ControllerConfig {
+  httpAddr: { host: string; port: number };
+  grpcAddr: { host: string; port: number };
+  databaseUrl: string;
+  dataDir: string;
+  eventRetentionMs: number;
+  /** An agent with no message for this long is shown offline. */
+  agentOfflineAfterMs: number;
+  /** SQLite synchronous mode: FULL survives power loss after an ack; NORMAL only process crashes. */
+  sqliteSynchronous: "FULL" | "NORMAL";
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+export interface ConfigFlags {
+  http?: string;
+  grpc?: string;
+  database?: string;
+  dataDir?: string;
+  logLevel?: string;
+}
+
+export { ConfigError };
+
+export function parseAddr(value: string, name: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value.trim());
+  if (!m) throw new ConfigError(`${name}: expected HOST:PORT, got "${value}"`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new ConfigError(`${name}: port ${port} out of range`);
+  return { host: m[1] ?? (m[2] || "0.0.0.0"), port };
+}
+
+export function formatAddr(a: { host: string; port: number }): string {
+  return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): ControllerConfig {
+  const dataDir = resolve(flags.dataDir ?? env.VIGIL_DATA_DIR ?? "./data");
+  const databaseUrl = flags.database ?? env.VIGIL_DATABASE_URL ?? `sqlite:${dataDir}/vigil.db`;
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
+    throw new ConfigError(`VIGIL_DATABASE_URL: expected sqlite:PATH or postgres://..., got "${redactUrl(databaseUrl)}"`);
+  }
+  const logLevel = (flags.logLevel ?? env.VIGIL_LOG_LEVEL ?? "info").toLowerCase();
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new ConfigError(`--log-level: unknown level "${logLevel}"`);
+  const sync = (env.VIGIL_SQLITE_SYNCHRONOUS ?? "FULL").toUpperCase();
+  if (sync !== "FULL" && sync !== "NORMAL") throw new ConfigError(`VIGIL_SQLITE_SYNCHRONOUS: expected FULL or NORMAL`);
+  return {
+    httpAddr: parseAddr(flags.http ?? env.VIGIL_HTTP_ADDR ?? "127.0.0.1:8080", "--http / VIGIL_HTTP_ADDR"),
+    grpcAddr: parseAddr(flags.grpc ?? env.VIGIL_GRPC_ADDR ?? "0.0.0.0:50051", "--grpc / VIGIL_GRPC_ADDR"),
+    databaseUrl,
+    dataDir,
+    eventRetentionMs: parseDuration(env.VIGIL_EVENT_RETENTION ?? "30d", "VIGIL_EVENT_RETENTION"),
+    agentOfflineAfterMs: parseDuration(env.VIGIL_AGENT_OFFLINE_AFTER ?? "90s", "VIGIL_AGENT_OFFLINE_AFTER"),
+    sqliteSynchronous: sync,
+    logLevel: logLevel as ControllerConfig["logLevel"],
+  };
+}
+
+/** Database URLs may carry passwords; never print them. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):([^@]*)@/, "//$1:***@");
+}

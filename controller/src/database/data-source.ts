@@ -1,0 +1,47 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { DataSource, type DataSourceOptions } from "typeorm";
+import type BetterSqlite3 from "better-sqlite3";
+import { entities } from "./entities";
+import { migrations } from "./migrations";
+
+export interface DataSourceSettings {
+  url: string;
+  sqliteSynchronous?: "FULL" | "NORMAL";
+  /** Tests only: build the schema from entities instead of migrations. */
+  synchronize?: boolean;
+}
+
+export function dataSourceOptions(s: DataSourceSettings): DataSourceOptions {
+  if (s.url.startsWith("sqlite:")) {
+    const file = s.url.slice("sqlite:".length);
+    const database = file === ":memory:" ? file : resolve(file);
+    if (database !== ":memory:") mkdirSync(dirname(database), { recursive: true });
+    return {
+      type: "better-sqlite3",
+      database,
+      entities,
+      migrations,
+      synchronize: s.synchronize ?? false,
+      prepareDatabase: (db: BetterSqlite3.Database) => {
+        db.pragma("journal_mode = WAL");
+        db.pragma(`synchronous = ${s.sqliteSynchronous ?? "FULL"}`);
+        // Readers (API) and the ingest writer share the file; wait instead of failing on a brief lock.
+        db.pragma("busy_timeout = 5000");
+        db.pragma("foreign_keys = ON");
+      },
+    };
+  }
+  return {
+    type: "postgres",
+    url: s.url,
+    entities,
+    migrations,
+    synchronize: s.synchronize ?? false,
+    extra: { max: 10 },
+  };
+}
+
+export function createDataSource(s: DataSourceSettings): DataSource {
+  return new DataSource(dataSourceOptions(s));
+}

@@ -1,0 +1,4 @@
+import { AgentEntity } from "./agent.entity";
+
+export { AgentEntity };
+export const entities = [AgentEntity];

@@ -1,0 +1,133 @@
+import type { Event } from "@vigil/proto";
+import type { AgentCursor, EventStore } from "../repositories/event-store";
+import { toEventRow, type EventRow } from "./event-row";
+
+export interface StoredBatch {
+  agentId: string;
+  events: Event[];
+  rows: EventRow[];
+  /** Parallel to events: false where the (agent, seq) was already stored (a replay). */
+  fresh: boolean[];
+}
+
+export type StoredListener = (batch: StoredBatch) => void;
+
+interface Pending {
+  agentId: string;
+  events: Event[];
+  rows: EventRow[];
+  cursor: AgentCursor;
+  resolve: (fresh: boolean[]) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface IngestStats {
+  batches: number;
+  events: number;
+  duplicates: number;
+  transactions: number;
+  pendingBatches: number;
+  pendingEvents: number;
+  failures: number;
+}
+
+/**
+ * Group commit: batches from all agent streams queue here and are written
+ * together in one transaction, so 50 agents cost one commit, not 50. The queue
+ * is bounded by the number of streams (each stream waits for its own batch
+ * before reading the next), and by maxPendingEvents as a second guard.
+ */
+export class IngestWriter {
+  private queue: Pending[] = [];
+  private writing = false;
+  private listeners: StoredListener[] = [];
+  readonly stats: IngestStats = { batches: 0, events: 0, duplicates: 0, transactions: 0, pendingBatches: 0, pendingEvents: 0, failures: 0 };
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly opts: { maxRowsPerTransaction: number; maxPendingEvents: number } = { maxRowsPerTransaction: 10_000, maxPendingEvents: 200_000 },
+  ) {}
+
+  onStored(listener: StoredListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** True when the queue is full; the caller must wait before reading more from its stream. */
+  get saturated(): boolean {
+    return this.stats.pendingEvents >= this.opts.maxPendingEvents;
+  }
+
+  submit(agentId: string, events: Event[], cursor: AgentCursor): Promise<boolean[]> {
+    const receivedAt = Date.now();
+    const rows = events.map((e) => toEventRow(agentId, e, receivedAt));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ agentId, events, rows, cursor, resolve, reject });
+      this.stats.pendingBatches++;
+      this.stats.pendingEvents += events.length;
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queue.length) {
+        // Let the other streams' batches arrive before committing, so they share the transaction.
+        await new Promise((r) => setImmediate(r));
+        const group: Pending[] = [];
+        let rows = 0;
+        while (this.queue.length && (group.length === 0 || rows + this.queue[0].rows.length <= this.opts.maxRowsPerTransaction)) {
+          const p = this.queue.shift()!;
+          group.push(p);
+          rows += p.rows.length;
+        }
+        await this.writeGroup(group);
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async writeGroup(group: Pending[]): Promise<void> {
+    const allRows = group.flatMap((p) => p.rows);
+    // Only the last cursor of each agent matters; streams are sequential per agent.
+    const cursors = new Map<string, AgentCursor>();
+    for (const p of group) cursors.set(p.agentId, p.cursor);
+    let fresh: boolean[];
+    try {
+      fresh = await this.store.insertBatch(allRows, [...cursors.values()]);
+    } catch (err) {
+      this.stats.failures++;
+      for (const p of group) {
+        this.settle(p);
+        p.reject(err);
+      }
+      return;
+    }
+    this.stats.transactions++;
+    let offset = 0;
+    for (const p of group) {
+      const mine = fresh.slice(offset, offset + p.rows.length);
+      offset += p.rows.length;
+      this.settle(p);
+      this.stats.batches++;
+      const dup = mine.filter((f) => !f).length;
+      this.stats.events += mine.length - dup;
+      this.stats.duplicates += dup;
+      p.resolve(mine);
+      const batch: StoredBatch = { agentId: p.agentId, events: p.events, rows: p.rows, fresh: mine };
+      for (const l of this.listeners) {
+        try {
+          l(batch);
+        } catch {
+          // A listener's failure must not undo or block storage; listeners count their own errors.
+        }
+      }
+    }
+  }
+
+  private settle(p: Pending): void {
+    this.stats.pendingBatches--;
+    this.stats.pendingEvents -= p.events.length;
+  }
+}

@@ -1,0 +1,66 @@
+import { MAX_EVENTS_PER_BATCH, MAX_PATH_BYTES, MAX_STRING_FIELD_BYTES, type Event, type EventBatch } from "@vigil/proto";
+
+export class BatchRejected extends Error {}
+
+/** How many fields were clipped or cleaned, for the ingest metrics. */
+export interface SanitizeReport {
+  clipped: number;
+}
+
+const PATH_FIELDS = new Set(["exe", "cwd", "parentExe", "path", "oldPath"]);
+
+function clip(s: string, max: number, path: boolean, r: SanitizeReport): string {
+  let out = s;
+  if (path && out.includes("\u0000")) {
+    out = out.replace(/\u0000/g, "");
+    r.clipped++;
+  }
+  if (out.length > max) {
+    out = out.slice(0, max) + "…[truncated]";
+    r.clipped++;
+  }
+  return out;
+}
+
+/** Bounds every string and number of an event body in place; hostile values are clipped, not stored as-is. */
+function sanitizeBody(body: Record<string, unknown>, r: SanitizeReport): void {
+  for (const [k, v] of Object.entries(body)) {
+    if (typeof v === "string") body[k] = clip(v, PATH_FIELDS.has(k) ? MAX_PATH_BYTES : MAX_STRING_FIELD_BYTES, PATH_FIELDS.has(k), r);
+    else if (typeof v === "number" && (!Number.isFinite(v) || v < 0)) {
+      body[k] = 0;
+      r.clipped++;
+    } else if (v && typeof v === "object" && !Buffer.isBuffer(v) && !Array.isArray(v)) {
+      // AgentEvent.attributes: bound key count and sizes.
+      const entries = Object.entries(v as Record<string, unknown>).slice(0, 64);
+      body[k] = Object.fromEntries(entries.map(([ak, av]) => [clip(ak, 256, false, r), typeof av === "string" ? clip(av, 4096, false, r) : av]));
+    }
+  }
+}
+
+/**
+ * Checks a batch's shape (size, sequence order) and bounds its fields. A batch
+ * that breaks the contract is rejected whole, so nothing half-valid is stored.
+ */
+export function sanitizeBatch(batch: EventBatch, now: number): { events: Event[]; report: SanitizeReport } {
+  const events = batch.events;
+  if (events.length === 0) throw new BatchRejected("EventBatch has no events");
+  if (events.length > MAX_EVENTS_PER_BATCH) throw new BatchRejected(`EventBatch has ${events.length} events; the limit is ${MAX_EVENTS_PER_BATCH}`);
+  if (events[0].seq !== batch.firstSeq) throw new BatchRejected(`EventBatch first_seq ${batch.firstSeq} does not match events[0].seq ${events[0].seq}`);
+  const report: SanitizeReport = { clipped: 0 };
+  let prev = 0;
+  for (const [i, ev] of events.entries()) {
+    if (!Number.isSafeInteger(ev.seq) || ev.seq <= 0) throw new BatchRejected(`events[${i}].seq must be a positive integer, got ${ev.seq}`);
+    if (ev.seq <= prev) throw new BatchRejected(`events[${i}].seq ${ev.seq} is not greater than the previous ${prev}`);
+    prev = ev.seq;
+    if (!ev.body) throw new BatchRejected(`events[${i}] (seq ${ev.seq}) has no body`);
+    // Clock nonsense (0, negative, far future) is replaced by arrival time so windows stay sane.
+    if (!Number.isFinite(ev.eventTimeMs) || ev.eventTimeMs <= 0 || ev.eventTimeMs > now + 86_400_000) {
+      ev.eventTimeMs = now;
+      report.clipped++;
+    }
+    const b = ev.body as unknown as Record<string, unknown>;
+    const inner = b[ev.body.$case] as Record<string, unknown>;
+    sanitizeBody(inner, report);
+  }
+  return { events, report };
+}

@@ -1,0 +1,19 @@
+import pino, { type Logger } from "pino";
+import type { LoggerService } from "@nestjs/common";
+
+/** Keys whose values are secrets wherever they appear in a log record. */
+const REDACT = ["token", "apiKey", "api_key", "key", "password", "secret", "privateKey", "authorization", "*.token", "*.apiKey", "*.password", "*.secret", "*.privateKey", "*.authorization", "req.headers.authorization", "req.headers[\"x-api-key\"]"];
+
+export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+  return pino({ level, base: { service: "vigil-controller" }, redact: { paths: REDACT, censor: "[redacted]" }, timestamp: pino.stdTimeFunctions.isoTime }, destination as pino.DestinationStream | undefined);
+}
+
+/** Routes Nest's own log lines into the same structured logger. */
+export class NestPinoLogger implements LoggerService {
+  constructor(private readonly logger: Logger) {}
+  log(message: unknown, context?: string) { this.logger.info({ context }, String(message)); }
+  error(message: unknown, trace?: string, context?: string) { this.logger.error({ context, trace }, String(message)); }
+  warn(message: unknown, context?: string) { this.logger.warn({ context }, String(message)); }
+  debug(message: unknown, context?: string) { this.logger.debug({ context }, String(message)); }
+  verbose(message: unknown, context?: string) { this.logger.trace({ context }, String(message)); }
+}

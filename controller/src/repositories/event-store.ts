@@ -1,0 +1,156 @@
+import type { DataSource } from "typeorm";
+import type BetterSqlite3 from "better-sqlite3";
+import { dialectOf, type Dialect } from "../database/dialect";
+import type { EventRow } from "../ingest/event-row";
+
+export interface EventQuery {
+  agentId?: string;
+  type?: string;
+  since?: number;
+  until?: number;
+  q?: string;
+  limit: number;
+  /** Opaque cursor from a previous page: continue strictly after (eventTime, id). */
+  cursor?: { eventTime: number; id: number };
+}
+
+export interface StoredEvent {
+  id: number;
+  agentId: string;
+  seq: number;
+  type: string;
+  action: string;
+  eventTime: number;
+  receivedAt: number;
+  data: Record<string, unknown>;
+}
+
+export interface AgentCursor { agentId: string; ackedSeq: number; lastSeq: number; gaps: Array<[number, number]> }
+
+/**
+ * Raw SQL on the hot path: one prepared statement per batch in SQLite, one
+ * unnest() INSERT in PostgreSQL, both inside one transaction with the agents'
+ * ack positions, so "stored" and "acked" can never disagree.
+ */
+export class EventStore {
+  readonly dialect: Dialect;
+  private sqliteInsert?: BetterSqlite3.Statement;
+  private sqliteCursor?: BetterSqlite3.Statement;
+
+  constructor(private readonly ds: DataSource) {
+    this.dialect = dialectOf(ds);
+  }
+
+  private sqlite(): BetterSqlite3.Database {
+    return (this.ds.driver as unknown as { databaseConnection: BetterSqlite3.Database }).databaseConnection;
+  }
+
+  /** Inserts rows, skipping (agent, seq) pairs already stored; returns which rows were new. */
+  async insertBatch(rows: EventRow[], cursors: AgentCursor[]): Promise<boolean[]> {
+    if (this.dialect === "sqlite") return this.insertSqlite(rows, cursors);
+    return this.insertPostgres(rows, cursors);
+  }
+
+  private insertSqlite(rows: EventRow[], cursors: AgentCursor[]): boolean[] {
+    const db = this.sqlite();
+    this.sqliteInsert ??= db.prepare(
+      `INSERT INTO events (agent_id, seq, type, action, event_time, received_at, summary, data)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, seq) DO NOTHING`,
+    );
+    this.sqliteCursor ??= db.prepare(`UPDATE agents SET acked_seq = ?, last_seq = MAX(last_seq, ?), gaps = ? WHERE id = ?`);
+    const insert = this.sqliteInsert;
+    const cursor = this.sqliteCursor;
+    const tx = db.transaction(() => {
+      const fresh = rows.map((r) => insert.run(r.agentId, r.seq, r.type, r.action, r.eventTime, r.receivedAt, r.summary, r.data).changes > 0);
+      for (const c of cursors) cursor.run(c.ackedSeq, c.lastSeq, JSON.stringify(c.gaps), c.agentId);
+      return fresh;
+    });
+    return tx.immediate();
+  }
+
+  private async insertPostgres(rows: EventRow[], cursors: AgentCursor[]): Promise<boolean[]> {
+    const qr = this.ds.createQueryRunner();
+    try {
+      await qr.startTransaction();
+      let fresh: boolean[] = [];
+      if (rows.length) {
+        const res = await qr.query(
+          `INSERT INTO events (agent_id, seq, type, action, event_time, received_at, summary, data)
+           SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::varchar[], $4::varchar[], $5::bigint[], $6::bigint[], $7::text[], $8::jsonb[])
+           ON CONFLICT (agent_id, seq) DO NOTHING RETURNING agent_id, seq`,
+          [
+            rows.map((r) => r.agentId), rows.map((r) => r.seq), rows.map((r) => r.type), rows.map((r) => r.action),
+            rows.map((r) => r.eventTime), rows.map((r) => r.receivedAt), rows.map((r) => r.summary), rows.map((r) => r.data),
+          ],
+          true,
+        );
+        const records = ((res as { records?: Array<{ agent_id: string; seq: string | number }> }).records ?? []);
+        const keys = new Set(records.map((r) => `${r.agent_id}\u0000${Number(r.seq)}`));
+        fresh = rows.map((r) => keys.has(`${r.agentId}\u0000${r.seq}`));
+      }
+      for (const c of cursors) {
+        await qr.query(`UPDATE agents SET acked_seq = $1, last_seq = GREATEST(last_seq, $2), gaps = $3 WHERE id = $4`, [
+          c.ackedSeq, c.lastSeq, JSON.stringify(c.gaps), c.agentId,
+        ]);
+      }
+      await qr.commitTransaction();
+      return fresh;
+    } catch (err) {
+      if (qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
+      throw err;
+    } finally {
+      await qr.release();
+    }
+  }
+
+  async query(f: EventQuery): Promise<StoredEvent[]> {
+    const pg = this.dialect === "postgres";
+    const params: unknown[] = [];
+    const p = (v: unknown) => { params.push(v); return pg ? `$${params.length}` : "?"; };
+    const where: string[] = [];
+    if (f.agentId) where.push(`agent_id = ${p(f.agentId)}`);
+    if (f.type) where.push(`type = ${p(f.type)}`);
+    if (f.since !== undefined) where.push(`event_time >= ${p(f.since)}`);
+    if (f.until !== undefined) where.push(`event_time < ${p(f.until)}`);
+    if (f.q) {
+      const like = `%${f.q.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
+      where.push(pg ? `summary ILIKE ${p(like)} ESCAPE '\\'` : `summary LIKE ${p(like)} ESCAPE '\\'`);
+    }
+    if (f.cursor) {
+      const t = p(f.cursor.eventTime);
+      where.push(`(event_time < ${t} OR (event_time = ${p(f.cursor.eventTime)} AND id < ${p(f.cursor.id)}))`);
+    }
+    const sql = `SELECT id, agent_id, seq, type, action, event_time, received_at, data FROM events
+      ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY event_time DESC, id DESC LIMIT ${p(f.limit)}`;
+    const rows = (await this.ds.query(sql, params)) as Array<Record<string, unknown>>;
+    return rows.map((r) => ({
+      id: Number(r.id),
+      agentId: String(r.agent_id),
+      seq: Number(r.seq),
+      type: String(r.type),
+      action: String(r.action),
+      eventTime: Number(r.event_time),
+      receivedAt: Number(r.received_at),
+      data: typeof r.data === "string" ? (JSON.parse(r.data) as Record<string, unknown>) : (r.data as Record<string, unknown>),
+    }));
+  }
+
+  /** Deletes at most `limit` events older than `cutoff` (event time); returns the count. */
+  async deleteOlderThan(cutoff: number, limit: number): Promise<number> {
+    if (this.dialect === "sqlite") {
+      const db = this.sqlite();
+      return db.prepare(`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE event_time < ? ORDER BY event_time LIMIT ?)`).run(cutoff, limit).changes;
+    }
+    const res = (await this.ds.query(
+      `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE event_time < $1 ORDER BY event_time LIMIT $2)`,
+      [cutoff, limit],
+    )) as [unknown[], number];
+    return Array.isArray(res) && typeof res[1] === "number" ? res[1] : 0;
+  }
+
+  async countForAgent(agentId: string): Promise<number> {
+    const pg = this.dialect === "postgres";
+    const rows = (await this.ds.query(`SELECT COUNT(*) AS n FROM events WHERE agent_id = ${pg ? "$1" : "?"}`, [agentId])) as Array<{ n: unknown }>;
+    return Number(rows[0]?.n ?? 0);
+  }
+}

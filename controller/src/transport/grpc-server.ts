@@ -1,0 +1,57 @@
+import { Server, ServerCredentials, type ServerDuplexStream } from "@grpc/grpc-js";
+import { AgentServiceService, MAX_MESSAGE_BYTES, type AgentMessage, type ControllerMessage } from "@vigil/proto";
+import { AgentSession, type SessionDeps } from "./agent-session";
+
+/**
+ * Owns the agent-facing gRPC server directly with grpc-js (not Nest's
+ * microservice layer, which has lost messages under backpressure).
+ */
+export class AgentGrpcServer {
+  private server?: Server;
+  private sessions = new Set<AgentSession>();
+  boundPort = 0;
+
+  constructor(private readonly deps: SessionDeps, private readonly credentials: () => ServerCredentials = () => ServerCredentials.createInsecure()) {}
+
+  async start(host: string, port: number): Promise<number> {
+    const server = new Server({
+      "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+      "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+      "grpc.keepalive_time_ms": 30_000,
+      "grpc.keepalive_timeout_ms": 10_000,
+      "grpc.keepalive_permit_without_calls": 1,
+      "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+    });
+    server.addService(AgentServiceService, {
+      connect: (call: ServerDuplexStream<AgentMessage, ControllerMessage>) => {
+        const s = new AgentSession(call, this.deps);
+        this.sessions.add(s);
+        call.on("close", () => this.sessions.delete(s));
+        call.on("finish", () => this.sessions.delete(s));
+      },
+    });
+    const bindHost = host.includes(":") ? `[${host}]` : host;
+    this.boundPort = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${bindHost}:${port}`, this.credentials(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    this.server = server;
+    return this.boundPort;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    for (const s of this.sessions) s.close("controller shutting down");
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, 2_000);
+      server.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,1 @@
+export const CONTROLLER_VERSION = "0.1.0";
