@@ -1,0 +1,185 @@
+import { Direction, NetworkAction, type NetworkEvent } from "@vigil/proto";
+import { Procfs } from "../../platform/linux/procfs";
+import { UserNames } from "../../platform/linux/users";
+import { SensorCounters, type EventSink, type Sensor, type SensorHealth } from "../sensor";
+import { NET_TABLES, parseNetTable, type SocketEntry } from "./proc-net";
+import { SocketOwners } from "./socket-owners";
+
+export interface NetworkSensorOptions {
+  /** Time between table reads. Default 2000 ms. */
+  intervalMs?: number;
+  procRoot?: string;
+  passwdPath?: string;
+  /**
+   * Leave out sockets no process holds (inode 0: TIME_WAIT and orphaned
+   * closing sockets). They are the tail of a connection already reported and
+   * would double the events on a busy host. Default true.
+   */
+  skipTimeWait?: boolean;
+  /** Report sockets already open at start. Default false: the first table is the baseline. */
+  emitInitial?: boolean;
+}
+
+/** An open socket as reported at OPEN, reused verbatim for its CLOSE. */
+type Connection = Omit<NetworkEvent, "action">;
+
+export function connectionKey(e: SocketEntry): string {
+  return `${e.protocol}|${e.localAddress}|${e.localPort}|${e.remoteAddress}|${e.remotePort}|${e.inode}`;
+}
+
+function isListening(e: SocketEntry): boolean {
+  // An unconnected UDP socket with no peer is UDP's equivalent of a listener.
+  return e.state === "LISTEN" || (e.state === "UNCONN" && e.remotePort === 0);
+}
+
+const family = (p: string): string => (p.startsWith("tcp") ? "tcp" : "udp");
+
+/**
+ * Open and closed sockets from diffed /proc/net tables of the agent's network
+ * namespace. A connection that opens and closes between two reads is not seen.
+ * Byte counts are not in /proc/net (only sock_diag netlink has them), so they stay 0.
+ */
+export class NetworkSensor implements Sensor {
+  readonly name = "network";
+  private readonly counters = new SensorCounters();
+  private readonly procfs: Procfs;
+  private readonly users: UserNames;
+  private readonly owners: SocketOwners;
+  private readonly intervalMs: number;
+  private readonly skipTimeWait: boolean;
+  private open = new Map<string, Connection>();
+  private sink: EventSink | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastCycleMs = 0;
+
+  constructor(private readonly options: NetworkSensorOptions = {}) {
+    this.procfs = new Procfs(options.procRoot);
+    this.users = new UserNames(options.passwdPath);
+    this.owners = new SocketOwners(this.procfs);
+    this.intervalMs = options.intervalMs ?? 2000;
+    this.skipTimeWait = options.skipTimeWait ?? true;
+  }
+
+  async start(sink: EventSink): Promise<void> {
+    if (this.counters.running) return;
+    this.sink = sink;
+    this.counters.running = true;
+    if (process.getuid?.() !== 0) this.counters.detail = "not root: sockets of other users' processes have no pid";
+    this.cycle(this.options.emitInitial ?? false);
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.counters.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.sink = undefined;
+  }
+
+  health(): SensorHealth {
+    return this.counters.snapshot(this.name);
+  }
+
+  stats(): { open: number; lastCycleMs: number; ownerScans: number; lastOwnerScanMs: number } {
+    return { open: this.open.size, lastCycleMs: this.lastCycleMs, ownerScans: this.owners.scans, lastOwnerScanMs: this.owners.lastScanMs };
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      if (!this.counters.running) return;
+      try {
+        this.cycle(true);
+      } catch (err) {
+        this.counters.errors++;
+        this.counters.detail = `table read failed: ${(err as Error).message}`;
+      }
+      this.schedule();
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  private readTables(): SocketEntry[] {
+    const all: SocketEntry[] = [];
+    for (const protocol of NET_TABLES) {
+      const { entries, bad } = parseNetTable(protocol, this.procfs.netTable(protocol));
+      if (bad > 0) {
+        this.counters.errors += bad;
+        this.counters.detail = `${bad} unparsable row(s) in /proc/net/${protocol}`;
+      }
+      for (const e of entries) {
+        if (e.inode === 0 && (this.skipTimeWait || e.state !== "TIME_WAIT")) continue;
+        all.push(e);
+      }
+    }
+    return all;
+  }
+
+  private cycle(emit: boolean): void {
+    const t0 = performance.now();
+    const entries = this.readTables();
+    const listeningPorts = new Set<string>();
+    for (const e of entries) if (isListening(e)) listeningPorts.add(`${family(e.protocol)}:${e.localPort}`);
+
+    const next = new Map<string, Connection>();
+    const fresh: [string, SocketEntry][] = [];
+    for (const e of entries) {
+      const key = connectionKey(e);
+      const known = this.open.get(key);
+      if (known) {
+        // Keep the latest state so CLOSE shows how the connection ended (e.g. CLOSE_WAIT).
+        known.state = e.state;
+        next.set(key, known);
+      } else fresh.push([key, e]);
+    }
+    if (fresh.length > 0) this.owners.refreshIfUnknown(fresh.map(([, e]) => e.inode));
+    const now = Date.now();
+    for (const [key, e] of fresh) {
+      const conn = this.describe(e, listeningPorts);
+      next.set(key, conn);
+      if (emit) this.emit(NetworkAction.NETWORK_ACTION_OPEN, conn, now);
+    }
+    for (const [key, conn] of this.open) {
+      if (!next.has(key)) this.emit(NetworkAction.NETWORK_ACTION_CLOSE, conn, now);
+    }
+    this.open = next;
+    this.lastCycleMs = performance.now() - t0;
+  }
+
+  private describe(e: SocketEntry, listeningPorts: Set<string>): Connection {
+    let direction: Direction;
+    if (isListening(e)) direction = Direction.DIRECTION_LISTEN;
+    else if (listeningPorts.has(`${family(e.protocol)}:${e.localPort}`)) direction = Direction.DIRECTION_INBOUND;
+    else direction = Direction.DIRECTION_OUTBOUND;
+
+    const pid = this.owners.owner(e.inode) ?? 0;
+    const identity = pid > 0 ? this.procfs.identity(pid) : undefined;
+    return {
+      protocol: e.protocol,
+      localAddress: e.localAddress,
+      localPort: e.localPort,
+      remoteAddress: e.remoteAddress,
+      remotePort: e.remotePort,
+      state: e.state,
+      direction,
+      pid,
+      processName: pid > 0 ? this.procfs.comm(pid) : "",
+      exe: identity?.exe ?? "",
+      // The socket's owner uid comes from the table itself, so it is known even when the pid is not.
+      user: this.users.name(e.uid),
+      bytesSent: 0,
+      bytesReceived: 0,
+    };
+  }
+
+  private emit(action: NetworkAction, conn: Connection, timeMs: number): void {
+    const sink = this.sink;
+    if (!sink) return;
+    try {
+      sink.emit({ $case: "network", network: { action, ...conn } }, timeMs);
+      this.counters.events++;
+    } catch (err) {
+      this.counters.errors++;
+      this.counters.detail = `emit failed: ${(err as Error).message}`;
+    }
+  }
+}
