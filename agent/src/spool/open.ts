@@ -1,0 +1,63 @@
+import * as fs from "node:fs";
+import { loadMeta, recoverJournal } from "./meta";
+import { Segment, SEGMENT_EXT } from "./segment";
+import { SpoolState } from "./state";
+import type { ResolvedSpoolOptions } from "./types";
+
+const SEGMENT_NAME = /^(\d{12,})\.seg$/;
+
+/**
+ * Rebuilds the spool state from disk: finishes or rolls back an interrupted
+ * compaction, checks every record (cutting torn or corrupt tails), deletes what
+ * the persisted ack already covers, and places the lease cursor at the oldest
+ * unacknowledged record. Problems are returned, never thrown, so the agent
+ * always starts.
+ */
+export function loadState(opts: ResolvedSpoolOptions): { state: SpoolState; problems: string[] } {
+  const dir = opts.dir;
+  const problems: string[] = [];
+  recoverJournal(dir);
+  const { meta, problem } = loadMeta(dir);
+  if (problem) problems.push(problem);
+  const st = new SpoolState(opts, meta);
+
+  const bases: number[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    if (!name.endsWith(SEGMENT_EXT)) continue;
+    const m = SEGMENT_NAME.exec(name);
+    const base = m ? Number(m[1]) : NaN;
+    if (!Number.isSafeInteger(base)) {
+      problems.push(`ignored unexpected file ${name}`);
+      continue;
+    }
+    bases.push(base);
+  }
+  bases.sort((a, b) => a - b);
+
+  let discarded = 0;
+  let prevSeq = 0;
+  for (const base of bases) {
+    const res = Segment.open(dir, base, prevSeq);
+    discarded += res.discardedBytes;
+    if (res.problem) problems.push(res.problem);
+    st.segments.push(res.segment);
+    if (res.segment.summary.count > 0) prevSeq = res.segment.summary.lastSeq;
+  }
+  if (discarded > 0) st.meta.discardedBytes += discarded;
+
+  st.lastSeq = Math.max(meta.lastSeq, meta.ackedSeq, prevSeq);
+  // Empty segments are kept only as the last (active) one; acknowledged ones go.
+  for (const seg of [...st.segments]) {
+    const last = seg === st.segments[st.segments.length - 1];
+    if ((seg.summary.count === 0 && !last) || (seg.summary.count > 0 && seg.summary.lastSeq <= meta.ackedSeq)) st.removeSegment(seg);
+  }
+  st.advanceAckOffset();
+  for (const seg of st.segments) {
+    // A previous process may have died with writes still in the page cache.
+    if (st.durable) seg.sync();
+    st.leasable.set(seg, seg.size);
+  }
+  st.resetCursorToAck();
+  st.persistMeta();
+  return { state: st, problems };
+}
