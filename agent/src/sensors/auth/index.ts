@@ -1,2 +1,4 @@
+export { AuthSensor, type AuthSensorOptions, DEFAULT_AUTH_LOGS } from "./auth-sensor";
+export { FileTailer, type FileTailerOptions } from "./file-tailer";
 export { parseAuthLine, type ParsedAuth, type ParseOptions } from "./parse-line";
-export { parseJournalEntry } from "./journal-entry";
+export { parseJournalEntry, JOURNAL_IDENTIFIERS } from "./journal-entry";

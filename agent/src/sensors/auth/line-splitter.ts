@@ -63,12 +63,13 @@ export class LineSplitter {
     if (part.length === 0) return;
     const room = this.maxLineBytes - this.pendingBytes;
     if (part.length < room) {
-      this.pending.push(part);
+      // Copy: the caller may reuse its read buffer while we hold a partial line.
+      this.pending.push(Buffer.from(part));
       this.pendingBytes += part.length;
       return;
     }
     // The line reached the cap: emit what fits and drop the rest up to the newline.
-    this.pending.push(part.subarray(0, room));
+    this.pending.push(Buffer.from(part.subarray(0, room)));
     this.pendingBytes += room;
     out.push(this.take());
     this.discarding = true;
