@@ -1,0 +1,153 @@
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+
+export class AgentConfigError extends Error {}
+
+export const DEFAULT_WATCH_PATHS = ["/etc", "/root/.ssh", "/home/*/.ssh", "/usr/local/bin", "/var/spool/cron", "/etc/systemd/system"];
+
+export interface AgentConfig {
+  controller: string;
+  watch: string[];
+  authLog?: string;
+  stateDir: string;
+  tags: string[];
+  processIntervalMs: number;
+  networkIntervalMs: number;
+  heartbeatMs: number;
+  spoolMaxBytes: number;
+  spoolFsync: "always" | "interval" | "never";
+  spoolFullPolicy: "drop_oldest_low_priority" | "drop_newest" | "block";
+  enforcement: "enforce" | "monitor";
+  /** CIDRs that stay reachable while isolated (admin access). */
+  isolationAllow: string[];
+  logLevel: "debug" | "info" | "warn" | "error";
+  /** TLS material written by `enroll`; absent means a plaintext (development) connection. */
+  tls: boolean;
+  sensors: { process: boolean; network: boolean; file: boolean; auth: boolean };
+}
+
+/** Flags as parsed from the command line; undefined means "not given". */
+export interface AgentFlags {
+  controller?: string;
+  watch?: string[];
+  authLog?: string;
+  stateDir?: string;
+  config?: string;
+  tags?: string[];
+  logLevel?: string;
+}
+
+const KEYS: Record<string, keyof AgentConfig> = {
+  controller: "controller", watch: "watch", auth_log: "authLog", authLog: "authLog", state_dir: "stateDir", stateDir: "stateDir",
+  tags: "tags", process_interval_ms: "processIntervalMs", network_interval_ms: "networkIntervalMs", heartbeat_ms: "heartbeatMs",
+  spool_max_bytes: "spoolMaxBytes", spool_fsync: "spoolFsync", spool_full_policy: "spoolFullPolicy", enforcement: "enforcement",
+  isolation_allow: "isolationAllow", log_level: "logLevel", logLevel: "logLevel", sensors: "sensors",
+};
+
+function defaultStateDir(): string {
+  return process.getuid?.() === 0 ? "/var/lib/vigil" : join(homedir(), ".local", "state", "vigil");
+}
+
+function list(v: unknown, name: string): string[] {
+  if (typeof v === "string") return v.split(",").map((s) => s.trim()).filter(Boolean);
+  if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v as string[];
+  throw new AgentConfigError(`${name}: expected a list of strings`);
+}
+
+function int(v: unknown, name: string, min: number, max: number): number {
+  const n = typeof v === "string" ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) throw new AgentConfigError(`${name}: expected an integer between ${min} and ${max}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function oneOf<T extends string>(v: unknown, name: string, values: readonly T[]): T {
+  if (typeof v !== "string" || !values.includes(v as T)) throw new AgentConfigError(`${name}: expected one of ${values.join(", ")}, got ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+/** Applies one source (file, env or flags) onto the config, validating each key. */
+function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): void {
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined) continue;
+    const key = KEYS[k];
+    const name = `${source}: ${k}`;
+    if (!key) throw new AgentConfigError(`${name}: unknown setting`);
+    switch (key) {
+      case "controller": case "authLog": case "stateDir":
+        if (typeof v !== "string" || !v) throw new AgentConfigError(`${name}: expected a non-empty string`);
+        cfg[key] = v;
+        break;
+      case "watch": case "tags": case "isolationAllow":
+        cfg[key] = list(v, name);
+        break;
+      case "processIntervalMs": case "networkIntervalMs": case "heartbeatMs":
+        cfg[key] = int(v, name, 100, 3_600_000);
+        break;
+      case "spoolMaxBytes":
+        cfg.spoolMaxBytes = int(v, name, 1 << 20, Number.MAX_SAFE_INTEGER);
+        break;
+      case "spoolFsync": cfg.spoolFsync = oneOf(v, name, ["always", "interval", "never"] as const); break;
+      case "spoolFullPolicy": cfg.spoolFullPolicy = oneOf(v, name, ["drop_oldest_low_priority", "drop_newest", "block"] as const); break;
+      case "enforcement": cfg.enforcement = oneOf(v, name, ["enforce", "monitor"] as const); break;
+      case "logLevel": cfg.logLevel = oneOf(v, name, ["debug", "info", "warn", "error"] as const); break;
+      case "sensors": {
+        if (!v || typeof v !== "object") throw new AgentConfigError(`${name}: expected a map of sensor: true|false`);
+        for (const [s, on] of Object.entries(v)) {
+          if (!(s in cfg.sensors) || typeof on !== "boolean") throw new AgentConfigError(`${name}.${s}: unknown sensor or not a boolean`);
+          cfg.sensors[s as keyof AgentConfig["sensors"]] = on;
+        }
+        break;
+      }
+    }
+  }
+}
+
+const ENV: Record<string, string> = {
+  VIGIL_CONTROLLER: "controller", VIGIL_WATCH: "watch", VIGIL_AUTH_LOG: "authLog", VIGIL_STATE_DIR: "stateDir", VIGIL_TAGS: "tags",
+  VIGIL_PROCESS_INTERVAL_MS: "process_interval_ms", VIGIL_NETWORK_INTERVAL_MS: "network_interval_ms", VIGIL_HEARTBEAT_MS: "heartbeat_ms",
+  VIGIL_SPOOL_MAX_BYTES: "spool_max_bytes", VIGIL_SPOOL_FSYNC: "spool_fsync", VIGIL_SPOOL_FULL_POLICY: "spool_full_policy",
+  VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_LOG_LEVEL: "logLevel",
+};
+
+/** Precedence: defaults < config file < VIGIL_* environment < command-line flags. */
+export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const cfg: AgentConfig = {
+    controller: "127.0.0.1:50051",
+    watch: DEFAULT_WATCH_PATHS,
+    stateDir: defaultStateDir(),
+    tags: [],
+    processIntervalMs: 1000,
+    networkIntervalMs: 2000,
+    heartbeatMs: 15_000,
+    spoolMaxBytes: 1024 ** 3,
+    spoolFsync: "interval",
+    spoolFullPolicy: "drop_oldest_low_priority",
+    enforcement: "enforce",
+    isolationAllow: [],
+    logLevel: "info",
+    tls: false,
+    sensors: { process: true, network: true, file: true, auth: true },
+  };
+  const file = flags.config ?? env.VIGIL_CONFIG;
+  if (file) {
+    let raw: unknown;
+    try {
+      raw = parseYaml(readFileSync(file, "utf8"));
+    } catch (err) {
+      throw new AgentConfigError(`config file ${file}: ${(err as Error).message}`);
+    }
+    if (raw !== null && raw !== undefined) {
+      if (typeof raw !== "object" || Array.isArray(raw)) throw new AgentConfigError(`config file ${file}: expected a YAML map of settings`);
+      apply(cfg, raw as Record<string, unknown>, `config file ${file}`);
+    }
+  }
+  const fromEnv: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(ENV)) if (env[name] !== undefined && env[name] !== "") fromEnv[key] = env[name];
+  apply(cfg, fromEnv, "environment");
+  apply(cfg, { controller: flags.controller, watch: flags.watch?.length ? flags.watch : undefined, authLog: flags.authLog, stateDir: flags.stateDir, tags: flags.tags?.length ? flags.tags : undefined, logLevel: flags.logLevel }, "flag");
+  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(cfg.controller)) throw new AgentConfigError(`controller: expected HOST:PORT, got "${cfg.controller}"`);
+  cfg.stateDir = resolve(cfg.stateDir);
+  return cfg;
+}

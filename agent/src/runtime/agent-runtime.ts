@@ -1,0 +1,128 @@
+import { credentials as grpcCredentials, type ChannelCredentials } from "@grpc/grpc-js";
+import { writeFileSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import { CommandStatus, type AgentStatus, type Command, type CommandResult, type Hello } from "@vigil/proto";
+import type { AgentConfig } from "../config/config";
+import { collectHostFacts, type HostFacts } from "../platform/linux";
+import { EventPipeline } from "../pipeline/event-pipeline";
+import type { Sensor } from "../sensors/sensor";
+import { DiskSpool } from "../spool";
+import { ControllerLink } from "../transport/controller-link";
+import type { Log } from "../util/log";
+import { AGENT_VERSION } from "../version";
+import { loadOrCreateAgentId } from "./agent-identity";
+
+export interface RuntimeParts {
+  sensors: Sensor[];
+  credentials?: () => ChannelCredentials;
+  /** Handles a controller command; defaults to refusing everything. */
+  onCommand?: (cmd: Command) => Promise<CommandResult>;
+}
+
+/** Wires sensors → pipeline → spool → link, and writes a status file for `vigil-agent status`. */
+export class AgentRuntime {
+  readonly agentId: string;
+  readonly spool: DiskSpool;
+  readonly pipeline: EventPipeline;
+  readonly link: ControllerLink;
+  private statusTimer?: NodeJS.Timeout;
+  private readonly startedAt = Date.now();
+  private facts?: HostFacts;
+
+  constructor(private readonly cfg: AgentConfig, private readonly parts: RuntimeParts, private readonly log: Log) {
+    this.agentId = loadOrCreateAgentId(cfg.stateDir);
+    this.spool = DiskSpool.open({ dir: join(cfg.stateDir, "spool"), maxBytes: cfg.spoolMaxBytes, fsync: cfg.spoolFsync, fullPolicy: cfg.spoolFullPolicy });
+    for (const w of this.spool.warnings) log.warn("spool repaired at open", { problem: w });
+    this.pipeline = new EventPipeline(this.spool, log);
+    this.link = new ControllerLink({
+      address: cfg.controller,
+      credentials: parts.credentials ?? (() => grpcCredentials.createInsecure()),
+      spool: this.spool,
+      hello: () => this.hello(),
+      status: () => this.status(),
+      onCommand: parts.onCommand ?? (async (cmd) => ({ commandId: cmd.id, status: CommandStatus.COMMAND_STATUS_REFUSED, reason: "this agent has no command executor", outputJson: "", finishedAtMs: Date.now(), local: false, type: cmd.type })),
+      log,
+      heartbeatMs: cfg.heartbeatMs,
+    });
+  }
+
+  async start(): Promise<void> {
+    this.facts = await collectHostFacts();
+    for (const s of this.parts.sensors) {
+      try {
+        await s.start(this.pipeline);
+      } catch (err) {
+        // One blind sensor must not blind the others.
+        this.log.error("sensor failed to start", { sensor: s.name, error: String(err) });
+      }
+      const h = s.health();
+      if (h.detail) this.log.warn("sensor sees less", { sensor: s.name, detail: h.detail });
+    }
+    this.link.start();
+    this.writeStatus();
+    this.statusTimer = setInterval(() => this.writeStatus(), 5_000);
+    this.statusTimer.unref();
+    this.log.info("agent started", { agentId: this.agentId, controller: this.cfg.controller, stateDir: this.cfg.stateDir, sensors: this.parts.sensors.map((s) => s.name) });
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.statusTimer);
+    for (const s of this.parts.sensors) await s.stop().catch(() => undefined);
+    this.pipeline.flush();
+    await this.link.stop();
+    this.writeStatus();
+    this.spool.close();
+  }
+
+  hello(): Hello {
+    const f = this.facts;
+    return {
+      agentId: this.agentId,
+      hostname: f?.hostname ?? "",
+      os: f?.os ?? "",
+      kernel: f?.kernel ?? "",
+      arch: f?.arch ?? "",
+      agentVersion: AGENT_VERSION,
+      ipAddresses: f?.ipAddresses ?? [],
+      tags: this.cfg.tags,
+      bootTimeMs: f?.bootTimeMs ?? 0,
+      lastSeq: this.spool.stats().lastSeq,
+      status: this.status(),
+    };
+  }
+
+  status(): AgentStatus {
+    const s = this.spool.stats();
+    return {
+      sensors: this.parts.sensors.map((x) => x.health()),
+      dropped: s.dropped,
+      spoolBytes: s.bytes,
+      spoolRecords: s.records,
+      isolated: false,
+      spoolDiscardedBytes: s.discardedBytes,
+    };
+  }
+
+  private writeStatus(): void {
+    const file = join(this.cfg.stateDir, "status.json");
+    const body = {
+      agentId: this.agentId,
+      version: AGENT_VERSION,
+      pid: process.pid,
+      startedAt: new Date(this.startedAt).toISOString(),
+      updatedAt: new Date().toISOString(),
+      controller: this.cfg.controller,
+      connected: this.link.stats.connected,
+      link: this.link.stats,
+      spool: this.spool.stats(),
+      sensors: this.parts.sensors.map((x) => x.health()),
+      rssBytes: process.memoryUsage.rss(),
+    };
+    try {
+      writeFileSync(file + ".tmp", JSON.stringify(body, null, 2));
+      renameSync(file + ".tmp", file);
+    } catch (err) {
+      this.log.warn("could not write status file", { file, error: String(err) });
+    }
+  }
+}

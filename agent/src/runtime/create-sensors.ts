@@ -1,0 +1,17 @@
+import { join } from "node:path";
+import type { AgentConfig } from "../config/config";
+import { AuthSensor } from "../sensors/auth";
+import { NetworkSensor } from "../sensors/network";
+import { ProcessSensor } from "../sensors/process";
+import { FileSensor } from "../sensors/file";
+import type { Sensor } from "../sensors/sensor";
+
+/** The sensors the configuration turns on, each with its own slice of the state dir. */
+export function createSensors(cfg: AgentConfig): Sensor[] {
+  const sensors: Sensor[] = [];
+  if (cfg.sensors.process) sensors.push(new ProcessSensor({ intervalMs: cfg.processIntervalMs }));
+  if (cfg.sensors.network) sensors.push(new NetworkSensor({ intervalMs: cfg.networkIntervalMs }));
+  if (cfg.sensors.file) sensors.push(new FileSensor({ paths: cfg.watch, stateDir: join(cfg.stateDir, "file") }));
+  if (cfg.sensors.auth) sensors.push(new AuthSensor({ path: cfg.authLog, stateDir: join(cfg.stateDir, "auth") }));
+  return sensors;
+}

@@ -1,0 +1,208 @@
+import { Client, makeGenericClientConstructor, type ChannelCredentials, type ClientDuplexStream } from "@grpc/grpc-js";
+import { AgentServiceService, MAX_MESSAGE_BYTES, type AgentMessage, type AgentStatus, type Command, type CommandResult, type ControllerMessage, type Hello, type PolicyUpdate, type Welcome } from "@vigil/proto";
+import type { DiskSpool } from "../spool";
+import type { Log } from "../util/log";
+import { Backoff } from "./backoff";
+import { encodeEventBatchMessage, serializeAgentMessage } from "./wire";
+
+export interface LinkOptions {
+  address: string;
+  credentials: () => ChannelCredentials;
+  spool: DiskSpool;
+  hello: () => Hello;
+  status: () => AgentStatus;
+  onCommand: (cmd: Command) => Promise<CommandResult>;
+  onPolicy?: (p: PolicyUpdate) => void;
+  /** Called with every Welcome; throwing refuses the controller (e.g. a pinned key mismatch). */
+  onWelcome?: (w: Welcome) => void;
+  log: Log;
+  heartbeatMs: number;
+  maxBatchEvents?: number;
+  maxBatchBytes?: number;
+  /** Batches written but not yet acknowledged; bounds what a dying stream can strand in memory. */
+  maxInFlightBatches?: number;
+  backoff?: Backoff;
+  welcomeTimeoutMs?: number;
+}
+
+type Stream = ClientDuplexStream<AgentMessage | Buffer, ControllerMessage>;
+
+const ClientCtor = makeGenericClientConstructor(
+  { connect: { ...AgentServiceService.connect, requestSerialize: serializeAgentMessage } },
+  "vigil.v1.AgentService",
+) as unknown as new (address: string, credentials: ChannelCredentials, options?: object) => Client & { connect(): Stream };
+
+export interface LinkStats {
+  connected: boolean;
+  connects: number;
+  batchesSent: number;
+  eventsSent: number;
+  acks: number;
+  lastError: string;
+}
+
+/**
+ * The agent's one stream to the controller. Events are read from the spool,
+ * never from memory, so whatever the stream loses in flight is re-sent from
+ * disk after the next Welcome. Writes honour flow control ('drain').
+ */
+export class ControllerLink {
+  readonly stats: LinkStats = { connected: false, connects: 0, batchesSent: 0, eventsSent: 0, acks: 0, lastError: "" };
+  private running = false;
+  private loop?: Promise<void>;
+  private stopCtl = new AbortController();
+  private current?: Stream;
+  private client?: Client;
+  private readonly backoff: Backoff;
+
+  constructor(private readonly o: LinkOptions) {
+    this.backoff = o.backoff ?? new Backoff();
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stopCtl.abort();
+    this.current?.cancel();
+    this.client?.close();
+    await this.loop;
+  }
+
+  /** Sends a message outside the event flow (a command result). False when not connected. */
+  send(msg: AgentMessage): boolean {
+    if (!this.current || !this.stats.connected) return false;
+    this.current.write(msg);
+    return true;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.session();
+      } catch (err) {
+        this.stats.lastError = err instanceof Error ? err.message : String(err);
+        this.o.log.warn("controller stream ended", { controller: this.o.address, error: this.stats.lastError });
+      }
+      this.stats.connected = false;
+      if (!this.running) break;
+      const delay = this.backoff.next();
+      await sleep(delay, this.stopCtl.signal);
+    }
+  }
+
+  private session(): Promise<void> {
+    const client = new ClientCtor(this.o.address, this.o.credentials(), {
+      "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+      "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+      "grpc.keepalive_time_ms": 20_000,
+      "grpc.keepalive_timeout_ms": 10_000,
+      "grpc.keepalive_permit_without_calls": 1,
+    });
+    this.client = client;
+    const call = client.connect();
+    this.current = call;
+    const sessionCtl = new AbortController();
+    const spool = this.o.spool;
+    const inFlight: number[] = [];
+    let ackWaiter: (() => void) | undefined;
+    let welcomed = false;
+
+    return new Promise<void>((resolve, reject) => {
+      let done = false;
+      const finish = (err?: Error) => {
+        if (done) return;
+        done = true;
+        sessionCtl.abort();
+        clearInterval(heartbeat);
+        clearTimeout(welcomeTimer);
+        ackWaiter?.();
+        this.current = undefined;
+        this.stats.connected = false;
+        call.cancel();
+        client.close();
+        if (err) reject(err);
+        else resolve();
+      };
+      const welcomeTimer = setTimeout(() => finish(new Error("no Welcome from the controller in time")), this.o.welcomeTimeoutMs ?? 15_000);
+      const heartbeat = setInterval(() => {
+        if (welcomed) call.write({ msg: { $case: "heartbeat", heartbeat: { timeMs: Date.now(), status: this.o.status() } } });
+      }, this.o.heartbeatMs);
+
+      call.on("error", (e: Error) => finish(e));
+      call.on("end", () => finish(new Error("controller closed the stream")));
+      call.on("data", (m: ControllerMessage) => {
+        const body = m.msg;
+        switch (body?.$case) {
+          case "welcome":
+            try {
+              this.o.onWelcome?.(body.welcome);
+            } catch (err) {
+              return finish(err as Error);
+            }
+            welcomed = true;
+            clearTimeout(welcomeTimer);
+            spool.commit(body.welcome.ackedSeq);
+            spool.rewind();
+            this.stats.connected = true;
+            this.stats.connects++;
+            this.backoff.reset();
+            this.o.log.info("connected to controller", { controller: this.o.address, ackedSeq: body.welcome.ackedSeq });
+            void this.sendLoop(call, sessionCtl.signal, inFlight, (w) => (ackWaiter = w)).catch((err: Error) => finish(err));
+            return;
+          case "ack": {
+            this.stats.acks++;
+            spool.commit(body.ack.seq);
+            while (inFlight.length && inFlight[0] <= body.ack.seq) inFlight.shift();
+            const w = ackWaiter;
+            ackWaiter = undefined;
+            w?.();
+            return;
+          }
+          case "command":
+            void this.o.onCommand(body.command).then((result) => {
+              if (!done) call.write({ msg: { $case: "result", result } });
+            });
+            return;
+          case "policy":
+            this.o.onPolicy?.(body.policy);
+            return;
+        }
+      });
+      call.write({ msg: { $case: "hello", hello: this.o.hello() } });
+    });
+  }
+
+  private async sendLoop(call: Stream, signal: AbortSignal, inFlight: number[], setAckWaiter: (w: () => void) => void): Promise<void> {
+    const spool = this.o.spool;
+    const maxInFlight = this.o.maxInFlightBatches ?? 8;
+    while (!signal.aborted) {
+      if (inFlight.length >= maxInFlight) {
+        await new Promise<void>((r) => setAckWaiter(r));
+        continue;
+      }
+      const recs = spool.lease(this.o.maxBatchEvents ?? 500, this.o.maxBatchBytes ?? 1024 * 1024);
+      if (!recs.length) {
+        await spool.waitForData(signal);
+        continue;
+      }
+      const msg = encodeEventBatchMessage(recs[0].seq, recs.map((r) => r.payload));
+      inFlight.push(recs[recs.length - 1].seq);
+      this.stats.batchesSent++;
+      this.stats.eventsSent += recs.length;
+      if (!call.write(msg)) await new Promise<void>((r) => { call.once("drain", r); signal.addEventListener("abort", () => r(), { once: true }); });
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+}
