@@ -1,0 +1,1 @@
+export const BUILTIN_RULES: { name: string; text: string }[] = [];

@@ -1,0 +1,224 @@
+/**
+ * compileRules: YAML sources -> RuleSet. Each document is compiled on its own; a document that
+ * fails is reported (file, line, rule, feature) and left out, and everything else still runs.
+ */
+import { parseCorrelation, type CorrelationSpec } from "./correlation-def";
+import { compileDetection, type CompiledDetection } from "./detection";
+import { CompileError, fail } from "./errors";
+import type { EventTest, FieldOptions } from "./field-matcher";
+import type { Level, LogSource, RuleError, RuleInfo } from "./types";
+import { readYamlDocs, type RuleDoc } from "./yaml-source";
+
+export interface CompileOptions extends FieldOptions {}
+
+export interface ResolvedCorrelation extends CorrelationSpec {
+  /** referenced rules (indices into RuleSet.compiled), in the order written */
+  refIdx: number[];
+  /** groupFields[j][g]: the event field holding group-by value g for referenced rule j (aliases applied) */
+  groupFields: string[][];
+}
+
+/** @internal the engine's view of one compiled rule */
+export interface CompiledRule {
+  info: RuleInfo;
+  logsource: LogSource;
+  detection?: CompiledDetection;
+  /** Sigma meta-filters: the rule does not match when any of these does */
+  excludes: EventTest[];
+  correlation?: ResolvedCorrelation;
+  /** indices of the correlations that consume this rule's matches */
+  feeds: number[];
+  /** correlations only: Sigma `generate: true`, the referenced rules also alert on their own */
+  generateRefs?: boolean;
+}
+
+export class RuleSet {
+  /** @internal */
+  constructor(readonly compiled: CompiledRule[]) {}
+
+  get rules(): RuleInfo[] {
+    return this.compiled.map((c) => c.info);
+  }
+}
+
+const LEVELS: Level[] = ["informational", "low", "medium", "high", "critical"];
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : typeof v === "number" ? String(v) : undefined);
+
+interface Pending {
+  doc: RuleDoc;
+  source: string;
+  body: Record<string, unknown>;
+}
+
+export function compileRules(sources: { name: string; text: string }[], opts: CompileOptions = {}): { ruleset: RuleSet; errors: RuleError[] } {
+  const errors: RuleError[] = [];
+  const rules: CompiledRule[] = [];
+  const correlations: Pending[] = [];
+  const filters: Pending[] = [];
+  const byRef = new Map<string, number>();
+
+  const refuse = (p: { doc: RuleDoc; source: string; body?: Record<string, unknown> }, e: unknown): void => {
+    const ce = e instanceof CompileError ? e : new CompileError(e instanceof Error ? e.message : String(e));
+    errors.push({
+      source: p.source,
+      title: str(p.body?.title),
+      id: str(p.body?.id),
+      line: ce.path ? p.doc.lineOf(ce.path) : p.doc.line,
+      feature: ce.feature,
+      message: ce.message,
+    });
+  };
+
+  for (const src of sources) {
+    for (const doc of readYamlDocs(src.text)) {
+      const p = { doc, source: src.name };
+      if (doc.error) {
+        errors.push({ source: src.name, line: doc.error.line ?? doc.line, feature: "YAML syntax", message: doc.error.message });
+        continue;
+      }
+      if (doc.value === null || doc.value === undefined) continue; // empty document (e.g. trailing ---)
+      try {
+        if (!isRecord(doc.value)) fail(`a rule must be a YAML map`, "document type");
+        const body = doc.value;
+        if (body.action !== undefined) fail(`legacy multi-document 'action: ${String(body.action)}' collections are not supported`, "action", ["action"]);
+        if (body.correlation !== undefined) correlations.push({ ...p, body });
+        else if (body.filter !== undefined) filters.push({ ...p, body });
+        else {
+          try {
+            const info = ruleInfo(body, src.name, doc.index, "detection");
+            if (body.detection === undefined) fail(`rule has no 'detection' (nor 'correlation' or 'filter')`, "detection");
+            const logsource = readLogsource(body.logsource);
+            const detection = compileDetection(body.detection, opts);
+            addRule(rules, byRef, { info: { ...info, logsource }, logsource, detection, excludes: [], feeds: [] }, str(body.name));
+          } catch (e) {
+            refuse({ ...p, body }, e);
+          }
+        }
+      } catch (e) {
+        refuse(p, e);
+      }
+    }
+  }
+
+  for (const f of filters) {
+    try {
+      const spec = f.body.filter;
+      if (!isRecord(spec)) fail(`'filter' must be a map`, "filter", ["filter"]);
+      const { rules: targets, ...detection } = spec;
+      const list = typeof targets === "string" ? [targets] : targets;
+      if (!Array.isArray(list) || list.length === 0) fail(`'filter.rules' must list rule ids or names`, "filter rules", ["filter", "rules"]);
+      const test = wrapPath(["filter"], () => compileDetection(detection, opts)).test;
+      for (const [i, r] of list.entries()) {
+        const idx = byRef.get(String(r));
+        if (idx === undefined || !rules[idx].detection) fail(`filter refers to unknown detection rule '${String(r)}'`, "filter reference", ["filter", "rules", i]);
+        rules[idx].excludes.push(test);
+      }
+    } catch (e) {
+      refuse(f, e);
+    }
+  }
+
+  // Correlations may reference each other in any order: resolve until no progress.
+  let pending = correlations.map((c) => ({ ...c, spec: undefined as CorrelationSpec | undefined }));
+  for (const c of pending) {
+    try {
+      c.spec = wrapPath([], () => parseCorrelation(c.body.correlation));
+    } catch (e) {
+      refuse(c, e);
+    }
+  }
+  pending = pending.filter((c) => c.spec);
+  for (let progress = true; progress && pending.length; ) {
+    progress = false;
+    for (const c of [...pending]) {
+      const spec = c.spec!;
+      if (!spec.refs.every((r) => byRef.has(r))) continue;
+      pending.splice(pending.indexOf(c), 1);
+      progress = true;
+      try {
+        const info = ruleInfo(c.body, c.source, c.doc.index, "correlation");
+        info.correlationType = spec.type;
+        const refIdx = spec.refs.map((r) => byRef.get(r)!);
+        const groupFields = refIdx.map((ri, j) =>
+          spec.groupBy.map((g) => {
+            const a = spec.aliases.get(g);
+            return a?.get(spec.refs[j]) ?? a?.get(rules[ri].info.name ?? "") ?? a?.get(rules[ri].info.id) ?? g;
+          }),
+        );
+        const generateRefs = c.body.generate === true || (isRecord(c.body.correlation) && c.body.correlation.generate === true);
+        const idx = addRule(rules, byRef, { info, logsource: {}, excludes: [], feeds: [], correlation: { ...spec, refIdx, groupFields }, generateRefs }, str(c.body.name));
+        for (const ri of new Set(refIdx)) rules[ri].feeds.push(idx);
+      } catch (e) {
+        refuse(c, e);
+      }
+    }
+  }
+  for (const c of pending) {
+    const missing = c.spec!.refs.filter((r) => !byRef.has(r));
+    const j = c.spec!.refs.indexOf(missing[0]);
+    refuse(c, new CompileError(`correlation refers to unknown or refused rule(s): ${missing.join(", ")}`, "correlation reference", ["correlation", "rules", j]));
+  }
+
+  // Sigma `generate`: rules consumed by a correlation stay silent unless a consumer sets generate: true.
+  for (const r of rules) {
+    if (r.feeds.length === 0) continue;
+    r.info.generates = r.feeds.some((ci) => rules[ci].generateRefs === true);
+  }
+  return { ruleset: new RuleSet(rules), errors };
+}
+
+function wrapPath<T>(prefix: (string | number)[], f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof CompileError) e.path = [...prefix, ...(e.path ?? [])];
+    throw e;
+  }
+}
+
+function addRule(rules: CompiledRule[], byRef: Map<string, number>, r: CompiledRule, name: string | undefined): number {
+  if (byRef.has(r.info.id)) fail(`duplicate rule id '${r.info.id}'`, "duplicate id", ["id"]);
+  if (name !== undefined && byRef.has(name)) fail(`duplicate rule name '${name}'`, "duplicate name", ["name"]);
+  const idx = rules.length;
+  rules.push(r);
+  byRef.set(r.info.id, idx);
+  if (name !== undefined) byRef.set(name, idx);
+  return idx;
+}
+
+function readLogsource(v: unknown): LogSource {
+  if (!isRecord(v)) fail(`'logsource' is mandatory and must be a map`, "logsource", ["logsource"]);
+  const out: LogSource = {};
+  for (const k of ["product", "category", "service"] as const) {
+    if (v[k] === undefined || v[k] === null) continue;
+    if (typeof v[k] !== "string") fail(`logsource.${k} must be a string`, "logsource", ["logsource", k]);
+    out[k] = (v[k] as string).toLowerCase();
+  }
+  return out;
+}
+
+function ruleInfo(body: Record<string, unknown>, source: string, index: number, kind: RuleInfo["kind"]): RuleInfo {
+  const title = str(body.title);
+  if (!title) fail(`rule has no 'title'`, "title", ["title"]);
+  const level = body.level === undefined ? "medium" : str(body.level)?.toLowerCase();
+  if (!LEVELS.includes(level as Level)) fail(`level ${JSON.stringify(body.level)} is not one of ${LEVELS.join(", ")}`, "level", ["level"]);
+  const tags = body.tags === undefined ? [] : body.tags;
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === "string")) fail(`'tags' must be a list of strings`, "tags", ["tags"]);
+  const status = str(body.status);
+  const info: RuleInfo = {
+    id: str(body.id) ?? str(body.name) ?? `${source}#${index}`,
+    name: str(body.name),
+    title,
+    level: level as Level,
+    tags: tags as string[],
+    status,
+    description: str(body.description),
+    logsource: {},
+    kind,
+    source,
+    enabled: status !== "deprecated" && status !== "unsupported",
+    generates: true,
+  };
+  return info;
+}

@@ -1,0 +1,147 @@
+/**
+ * Vigil events -> flat Sigma records (Sysmon-for-Linux field names). The table in
+ * docs/sigma-support.md is the contract; keep the two in step.
+ */
+import { AuthAction, Direction, FileAction, NetworkAction, ProcessAction, type Event } from "@vigil/proto";
+import type { SigmaEvent } from "./types";
+
+export interface MappingContext {
+  agentId: string;
+  hostname: string;
+  /** IOC hits the controller found for this event; exposed as IocMatch/IocValue/IocSource fields. */
+  iocMatches?: { type: string; value: string; source?: string }[];
+}
+
+const AUTH_OUTCOME: Partial<Record<AuthAction, { action: string; outcome: "success" | "failure" }>> = {
+  [AuthAction.AUTH_ACTION_LOGIN_SUCCESS]: { action: "login_success", outcome: "success" },
+  [AuthAction.AUTH_ACTION_LOGIN_FAILURE]: { action: "login_failure", outcome: "failure" },
+  [AuthAction.AUTH_ACTION_INVALID_USER]: { action: "invalid_user", outcome: "failure" },
+  [AuthAction.AUTH_ACTION_SUDO]: { action: "sudo", outcome: "success" },
+  [AuthAction.AUTH_ACTION_SUDO_FAILURE]: { action: "sudo_failure", outcome: "failure" },
+  [AuthAction.AUTH_ACTION_SU]: { action: "su", outcome: "success" },
+  [AuthAction.AUTH_ACTION_SU_FAILURE]: { action: "su_failure", outcome: "failure" },
+  [AuthAction.AUTH_ACTION_SESSION_OPEN]: { action: "session_open", outcome: "success" },
+  [AuthAction.AUTH_ACTION_SESSION_CLOSE]: { action: "session_close", outcome: "success" },
+};
+
+const FILE_ACTION: Partial<Record<FileAction, string>> = {
+  [FileAction.FILE_ACTION_CREATE]: "create",
+  [FileAction.FILE_ACTION_MODIFY]: "modify",
+  [FileAction.FILE_ACTION_DELETE]: "delete",
+  [FileAction.FILE_ACTION_CHMOD]: "chmod",
+  [FileAction.FILE_ACTION_RENAME]: "rename",
+};
+
+/** Empty strings and zeros from proto defaults mean "not reported": leave such fields out. */
+function put(f: Record<string, unknown>, key: string, v: unknown): void {
+  if (v === undefined || v === null || v === "") return;
+  f[key] = v;
+}
+
+/** Returns null for events that carry nothing to detect on (no body). */
+export function toSigmaEvent(event: Event, ctx: MappingContext): SigmaEvent | null {
+  const body = event.body;
+  if (!body) return null;
+  const f: Record<string, unknown> = { AgentId: ctx.agentId, Hostname: ctx.hostname, Computer: ctx.hostname, EventSeq: event.seq };
+  if (ctx.iocMatches?.length) {
+    f.IocMatch = ctx.iocMatches.map((m) => m.type);
+    f.IocValue = ctx.iocMatches.map((m) => m.value);
+    const src = ctx.iocMatches.flatMap((m) => (m.source ? [m.source] : []));
+    if (src.length) f.IocSource = src;
+  }
+  const ev = (category: string, service?: string): SigmaEvent => ({
+    logsource: service ? { product: "linux", category, service } : { product: "linux", category },
+    fields: f,
+    timeMs: event.eventTimeMs,
+  });
+  switch (body.$case) {
+    case "process": {
+      const p = body.process;
+      put(f, "Image", p.exe);
+      put(f, "CommandLine", p.commandLine);
+      put(f, "ParentImage", p.parentExe);
+      put(f, "ParentCommandLine", p.parentCommandLine);
+      put(f, "User", p.user);
+      f.UserId = p.uid;
+      f.LogonId = p.uid; // Sysmon for Linux reports the login uid here; the uid is our closest value
+      f.ProcessId = p.pid;
+      f.ParentProcessId = p.ppid;
+      put(f, "CurrentDirectory", p.cwd);
+      put(f, "ProcessName", p.name);
+      if (p.sha256) {
+        f.Hashes = `SHA256=${p.sha256.toUpperCase()}`;
+        f.sha256 = p.sha256.toLowerCase();
+      }
+      f.ImageDeleted = p.exeDeleted;
+      if (p.action === ProcessAction.PROCESS_ACTION_EXIT) {
+        f.ExitCode = p.exitCode;
+        return ev("process_termination");
+      }
+      return ev("process_creation");
+    }
+    case "file": {
+      const x = body.file;
+      put(f, "TargetFilename", x.path);
+      put(f, "SourceFilename", x.oldPath);
+      put(f, "FileAction", FILE_ACTION[x.action]);
+      if (x.sha256After) {
+        f.Hashes = `SHA256=${x.sha256After.toUpperCase()}`;
+        f.sha256 = x.sha256After.toLowerCase();
+      }
+      put(f, "sha256Before", x.sha256Before.toLowerCase());
+      f.FileSize = x.size;
+      f.FileMode = x.mode.toString(8).padStart(4, "0");
+      if (x.action === FileAction.FILE_ACTION_CHMOD) f.FileModeBefore = x.modeBefore.toString(8).padStart(4, "0");
+      f.UserId = x.uid;
+      f.GroupId = x.gid;
+      return ev(x.action === FileAction.FILE_ACTION_DELETE ? "file_delete" : "file_event");
+    }
+    case "network": {
+      const n = body.network;
+      const inbound = n.direction === Direction.DIRECTION_INBOUND;
+      // Sysmon convention: Source is the side that initiated the connection.
+      put(f, "SourceIp", inbound ? n.remoteAddress : n.localAddress);
+      f.SourcePort = inbound ? n.remotePort : n.localPort;
+      put(f, "DestinationIp", inbound ? n.localAddress : n.remoteAddress);
+      f.DestinationPort = inbound ? n.localPort : n.remotePort;
+      f.Initiated = n.direction === Direction.DIRECTION_OUTBOUND ? "true" : "false";
+      if (n.direction === Direction.DIRECTION_LISTEN) f.Listening = "true";
+      put(f, "Protocol", n.protocol.replace(/6$/, ""));
+      f.DestinationIsIpv6 = n.protocol.endsWith("6") || n.remoteAddress.includes(":") ? "true" : "false";
+      put(f, "Image", n.exe);
+      put(f, "ProcessName", n.processName);
+      f.ProcessId = n.pid;
+      put(f, "User", n.user);
+      put(f, "State", n.state);
+      f.BytesSent = n.bytesSent;
+      f.BytesReceived = n.bytesReceived;
+      return ev(n.action === NetworkAction.NETWORK_ACTION_CLOSE ? "network_close" : "network_connection");
+    }
+    case "auth": {
+      const a = body.auth;
+      const o = AUTH_OUTCOME[a.action];
+      put(f, "User", a.user);
+      put(f, "TargetUser", a.targetUser);
+      put(f, "SourceIp", a.sourceIp);
+      if (a.sourcePort) f.SourcePort = a.sourcePort;
+      put(f, "AuthMethod", a.method);
+      put(f, "AuthAction", o?.action);
+      put(f, "Outcome", o?.outcome);
+      put(f, "Service", a.service);
+      f.ProcessId = a.pid;
+      put(f, "CommandLine", a.command);
+      put(f, "Tty", a.tty);
+      if (a.hostname) f.Hostname = a.hostname;
+      put(f, "Message", a.raw);
+      const svc = a.service.toLowerCase();
+      return ev("authentication", svc === "sshd" || svc === "sudo" || svc === "su" ? svc : "auth");
+    }
+    case "agent": {
+      const g = body.agent;
+      put(f, "AgentEventKind", g.kind);
+      put(f, "Message", g.message);
+      for (const [k, v] of Object.entries(g.attributes)) f[`Attr_${k}`] = v;
+      return ev("vigil_agent");
+    }
+  }
+}

@@ -1,0 +1,80 @@
+/** Public data shapes of the Sigma engine. */
+
+export type Level = "informational" | "low" | "medium" | "high" | "critical";
+
+export interface LogSource {
+  product?: string;
+  category?: string;
+  service?: string;
+}
+
+/** One event in Sigma's flat field vocabulary (see docs/sigma-support.md for the mapping). */
+export interface SigmaEvent {
+  logsource: LogSource;
+  fields: Record<string, unknown>;
+  /** Event time (when it happened on the host), ms since the epoch. Correlation windows use this. */
+  timeMs: number;
+}
+
+export interface RuleInfo {
+  /** The rule's `id`, or a stable synthetic one (`<source>#<n>`) when the rule has none. */
+  id: string;
+  name?: string;
+  title: string;
+  level: Level;
+  tags: string[];
+  status?: string;
+  description?: string;
+  logsource: LogSource;
+  kind: "detection" | "correlation";
+  /** Where the rule came from (file name given to compileRules). */
+  source: string;
+  /** Initial state; deprecated/unsupported rules start disabled. */
+  enabled: boolean;
+  /** False when the rule only feeds correlations (Sigma's `generate: false`, the default). */
+  generates: boolean;
+  correlationType?: CorrelationType;
+}
+
+export type CorrelationType = "event_count" | "value_count" | "temporal" | "temporal_ordered";
+
+export interface RuleError {
+  source: string;
+  title?: string;
+  id?: string;
+  /** 1-based YAML line of the offending key, when known. */
+  line?: number;
+  /** Short name of the unsupported or malformed feature, e.g. `modifier 'foo'`. */
+  feature?: string;
+  message: string;
+}
+
+export interface MatchedRule {
+  id: string;
+  title: string;
+  level: Level;
+  tags: string[];
+}
+
+export interface Match {
+  rule: MatchedRule;
+  kind: "detection" | "correlation";
+  correlationType?: CorrelationType;
+  /** Event time of the (last) event that made the rule fire. */
+  timeMs: number;
+  /** The matched event, or for correlations the contributing events (capped, oldest first). */
+  events: SigmaEvent[];
+  /** For correlations: how many events contributed in total (events[] may be capped). */
+  eventCount?: number;
+  /** For correlations: the group-by values of the group that fired. */
+  groupBy?: Record<string, unknown>;
+  /** For window-close correlations (upper-bound conditions): the evaluated window. */
+  window?: { startMs: number; endMs: number };
+}
+
+export function formatRuleError(e: RuleError): string {
+  const where = e.line !== undefined ? `${e.source}:${e.line}` : e.source;
+  const who = e.title !== undefined || e.id !== undefined ? ` rule '${e.title ?? "?"}'${e.id ? ` (${e.id})` : ""}` : "";
+  const what = e.feature ? ` [${e.feature}]` : "";
+  return `${where}:${who}${what} ${e.message}`;
+}
