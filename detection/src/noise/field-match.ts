@@ -1,0 +1,73 @@
+import { cidrContains, parseCidr, parseIp, unmapV4, type Cidr } from "../ioc/ip";
+
+/**
+ * Values as they appear in an alert's context. Arrays (e.g. several IPs) match when any element does.
+ */
+export type FieldValue = string | number | boolean | null | undefined;
+
+/**
+ * A field condition in a suppression: a string is an exact value with Sigma-style wildcards
+ * (`*` any run, `?` one character, `\*` `\?` `\\` literal), compared case-insensitively;
+ * `{ cidr }` matches IP values inside the network. A list matches when any entry does.
+ */
+export type FieldPattern = string | { cidr: string };
+
+export type CompiledPattern = (value: FieldValue) => boolean;
+
+/** Escapes a literal value so it can be used as a wildcard pattern that matches only itself. */
+export function escapeWildcards(value: string): string {
+  return value.replace(/[\\*?]/g, (c) => `\\${c}`);
+}
+
+export function wildcardToRegExp(pattern: string): RegExp {
+  let re = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i] as string;
+    if (c === "\\" && i + 1 < pattern.length && "\\*?".includes(pattern[i + 1] as string)) {
+      re += `\\${pattern[++i]}`;
+    } else if (c === "*") re += "[\\s\\S]*";
+    else if (c === "?") re += "[\\s\\S]";
+    else re += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`, "i");
+}
+
+function cidrMatcher(cidr: Cidr): CompiledPattern {
+  return (value) => {
+    if (typeof value !== "string") return false;
+    const ip = parseIp(value, { allowZone: true });
+    if (!ip) return false;
+    const v4 = unmapV4(ip);
+    return cidrContains(cidr, ip) || (v4 !== undefined && cidrContains(cidr, v4));
+  };
+}
+
+export type PatternCompile = { ok: true; match: CompiledPattern } | { ok: false; error: string };
+
+export function compilePattern(p: unknown): PatternCompile {
+  if (typeof p === "string") {
+    const re = wildcardToRegExp(p);
+    return { ok: true, match: (v) => v !== null && v !== undefined && re.test(String(v)) };
+  }
+  if (typeof p === "object" && p !== null && !Array.isArray(p)) {
+    const o = p as Record<string, unknown>;
+    if (typeof o.cidr !== "string" || Object.keys(o).length !== 1) return { ok: false, error: "must be a string or { cidr: \"net/prefix\" }" };
+    const c = parseCidr(o.cidr);
+    if (!c.ok) return { ok: false, error: `cidr ${c.error}` };
+    return { ok: true, match: cidrMatcher(c.cidr) };
+  }
+  return { ok: false, error: "must be a string or { cidr: \"net/prefix\" }" };
+}
+
+/** Compiles a pattern or list of patterns; `where` names the location for the error message. */
+export function compilePatterns(p: unknown, where: string): { ok: true; match: CompiledPattern } | { ok: false; error: string } {
+  const list = Array.isArray(p) ? p : [p];
+  if (list.length === 0) return { ok: false, error: `${where}: empty list matches nothing` };
+  const compiled: CompiledPattern[] = [];
+  for (const [i, item] of list.entries()) {
+    const c = compilePattern(item);
+    if (!c.ok) return { ok: false, error: `${where}${Array.isArray(p) ? `[${i}]` : ""}: ${c.error}` };
+    compiled.push(c.match);
+  }
+  return { ok: true, match: (v) => compiled.some((m) => m(v)) };
+}
