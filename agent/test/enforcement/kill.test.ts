@@ -6,13 +6,21 @@ import { processCmdline, readProcStat, snapshot, startTimeMs } from "../../src/e
 import { waitFor } from "../helpers/netns";
 
 const spawned: ChildProcess[] = [];
+// Each test tree runs in its own process group, so cleanup reaches every member
+// (including ones a failed test did not kill) without relying on the code under test.
 afterEach(() => {
-  for (const c of spawned.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  for (const c of spawned.splice(0)) {
+    try {
+      process.kill(-(c.pid as number), "SIGKILL");
+    } catch {
+      /* group already gone */
+    }
+  }
 });
 
 /** A real process tree: bash → [sleep, sleep, bash → sleep]. Resolves once all 5 exist. */
 async function spawnTree(script = "sleep 1000 & sleep 1000 & (sleep 1000 & wait) & wait"): Promise<{ root: number; ticks: number; members: () => number[] }> {
-  const c = spawn("bash", ["-c", script], { stdio: "ignore" });
+  const c = spawn("bash", ["-c", script], { stdio: "ignore", detached: true });
   spawned.push(c);
   const root = c.pid as number;
   const members = (): number[] => {
