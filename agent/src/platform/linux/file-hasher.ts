@@ -30,6 +30,8 @@ export interface HashOptions {
    * (it also watches ctime, which catches a write that reset the mtime).
    */
   useCache?: boolean;
+  /** Refuse to follow a symlink at `path` (the file sensor reports links, it does not hash their targets). */
+  noFollow?: boolean;
 }
 
 export interface FileHasherStats {
@@ -46,6 +48,7 @@ export interface FileHasherStats {
 interface Job {
   path: string;
   useCache: boolean;
+  noFollow: boolean;
   resolve(result: HashResult): void;
 }
 
@@ -98,7 +101,7 @@ export class FileHasher {
       return { sha256: "", outcome: "queue-full" };
     }
     return new Promise<HashResult>((resolve) => {
-      this.queue.push({ path, useCache, resolve });
+      this.queue.push({ path, useCache, noFollow: options.noFollow ?? false, resolve });
       this.pump();
     });
   }
@@ -141,7 +144,7 @@ export class FileHasher {
   private async run(job: Job): Promise<HashResult> {
     let handle: Awaited<ReturnType<typeof open>> | undefined;
     try {
-      handle = await open(job.path, OPEN_FLAGS);
+      handle = await open(job.path, job.noFollow ? OPEN_FLAGS | constants.O_NOFOLLOW : OPEN_FLAGS);
       // fstat of the open file: the identity and the content come from the same inode.
       const st = await handle.stat();
       if (!st.isFile()) return { sha256: "", outcome: "not-regular", stats: st };

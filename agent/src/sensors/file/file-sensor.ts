@@ -1,0 +1,197 @@
+import { join } from "node:path";
+import { watch, type FSWatcher } from "chokidar";
+import { FileAction, type FileEvent } from "@vigil/proto";
+import { FileHasher } from "../../platform/linux/file-hasher";
+import { SensorCounters, type EventSink, type Sensor, type SensorHealth } from "../sensor";
+import { BaselineStore, type FileRecord } from "./baseline-store";
+import { FileTracker, fileEvent } from "./file-tracker";
+import { PathQueue } from "./path-queue";
+import { DEFAULT_WATCH_PATHS, isUnder, resolveWatchRoots } from "./watch-paths";
+
+export interface FileSensorOptions {
+  /** Paths to watch; "*" segments are expanded once at start. Default DEFAULT_WATCH_PATHS. */
+  paths?: readonly string[];
+  /** Where the hash baseline is kept across restarts; without it every start hashes everything. */
+  stateDir?: string;
+  /** Report what changed while the agent was not running (needs stateDir). Default true. */
+  reportOfflineChanges?: boolean;
+  /** Quiet time after a notification before the path is examined; absorbs bursts of writes. Default 50 ms. */
+  settleMs?: number;
+  /** How long a delete waits for the same inode to reappear as a rename. Default 500 ms. */
+  renameWindowMs?: number;
+  /** Shared hasher; one is created when absent. */
+  hasher?: FileHasher;
+}
+
+const BASELINE_WORKERS = 2;
+const PERSIST_EVERY_MS = 10_000;
+
+/**
+ * Changes to files under the watched paths. chokidar (inotify through
+ * fs.watch, never polling) says *where* to look; FileTracker decides *what*
+ * happened by comparing with the hash baseline.
+ */
+export class FileSensor implements Sensor {
+  readonly name = "file";
+  private readonly counters = new SensorCounters();
+  private readonly hasher: FileHasher;
+  private readonly tracker: FileTracker;
+  private readonly queue: PathQueue;
+  private readonly store: BaselineStore | undefined;
+  private watcher: FSWatcher | undefined;
+  private sink: EventSink | undefined;
+  private roots: string[] = [];
+  private absent: string[] = [];
+  private dirty = false;
+  private persistTimer: NodeJS.Timeout | undefined;
+  private ready = false;
+  private readonly early = new Set<string>();
+
+  constructor(private readonly options: FileSensorOptions = {}) {
+    this.hasher = options.hasher ?? new FileHasher();
+    this.tracker = new FileTracker(this.hasher, (e, t) => this.emit(e, t), options.renameWindowMs ?? 500);
+    this.queue = new PathQueue(options.settleMs ?? 50, (p) => this.tracker.examine(p), (err) => this.fail(`examine failed: ${(err as Error).message}`));
+    this.store = options.stateDir ? new BaselineStore(options.stateDir) : undefined;
+  }
+
+  /** Resolves once the baseline is complete and every watch is in place. */
+  async start(sink: EventSink): Promise<void> {
+    if (this.counters.running) return;
+    this.sink = sink;
+    this.counters.running = true;
+    const { present, absent } = resolveWatchRoots(this.options.paths ?? DEFAULT_WATCH_PATHS);
+    this.roots = present;
+    this.absent = absent;
+    this.describe();
+    if (present.length === 0) return;
+
+    const initial: string[] = [];
+    const watcher = watch(present, {
+      persistent: true,
+      ignoreInitial: false,
+      // Links are reported as links: following them would pull in whole trees such as /usr/share/ca-certificates.
+      followSymlinks: false,
+      usePolling: false,
+      // Our tracker does its own rename/atomic-save handling; chokidar's would hide the unlink.
+      atomic: false,
+    });
+    this.watcher = watcher;
+    watcher.on("add", (p: string) => (this.ready ? this.notify(p) : initial.push(p)));
+    watcher.on("change", (p: string) => this.notify(p));
+    watcher.on("unlink", (p: string) => this.notify(p));
+    watcher.on("unlinkDir", (dir: string) => {
+      for (const p of this.tracker.records.keys()) if (isUnder(p, dir)) this.notify(p);
+    });
+    // chokidar drops attribute-only changes when atime > mtime (see its handler); raw events still arrive.
+    watcher.on("raw", (_event, evPath, details) => this.onRaw(evPath, (details as { watchedPath?: string } | undefined)?.watchedPath));
+    watcher.on("error", (err: unknown) => this.fail(`watcher: ${(err as Error).message}`));
+    await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
+
+    await this.buildBaseline(initial);
+    this.ready = true;
+    for (const p of this.early) this.queue.schedule(p);
+    this.early.clear();
+    await this.persist();
+    this.persistTimer = setInterval(() => void this.persist(), PERSIST_EVERY_MS);
+    this.persistTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.counters.running) return;
+    this.counters.running = false;
+    if (this.persistTimer) clearInterval(this.persistTimer);
+    await this.watcher?.close();
+    await this.queue.close();
+    this.tracker.flushDeletes();
+    await this.persist();
+    this.sink = undefined;
+  }
+
+  health(): SensorHealth {
+    return this.counters.snapshot(this.name);
+  }
+
+  stats(): { files: number; roots: string[]; absent: string[] } {
+    return { files: this.tracker.records.size, roots: this.roots, absent: this.absent };
+  }
+
+  private notify(path: string): void {
+    if (!this.counters.running) return;
+    if (this.ready) this.queue.schedule(path);
+    else this.early.add(path);
+  }
+
+  private onRaw(evPath: string, watchedPath: string | undefined): void {
+    if (!watchedPath) return;
+    const records = this.tracker.records;
+    if (records.has(watchedPath)) this.notify(watchedPath);
+    else if (evPath && records.has(join(watchedPath, evPath))) this.notify(join(watchedPath, evPath));
+  }
+
+  private async buildBaseline(paths: string[]): Promise<void> {
+    const loaded = this.store ? await this.store.load() : undefined;
+    if (loaded?.problem) this.fail(loaded.problem);
+    const saved = loaded?.records ?? new Map<string, FileRecord>();
+    const offline = loaded !== undefined && (this.options.reportOfflineChanges ?? true);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < paths.length) {
+        const path = paths[next++]!;
+        const before = saved.get(path);
+        const rec = await this.tracker.measure(path, before);
+        if (!rec) continue;
+        this.tracker.set(path, rec);
+        if (offline) this.reportOffline(path, before, rec);
+      }
+    };
+    await Promise.all(Array.from({ length: BASELINE_WORKERS }, worker));
+    if (!offline) return;
+    for (const [path, rec] of saved) {
+      if (!this.tracker.records.has(path) && this.roots.some((r) => isUnder(path, r))) this.tracker.emitDelete(path, rec);
+    }
+  }
+
+  private reportOffline(path: string, before: FileRecord | undefined, now: FileRecord): void {
+    const t = Math.min(Math.round(now.ctimeMs), Date.now());
+    if (!before) this.emit(fileEvent(FileAction.FILE_ACTION_CREATE, path, now), t);
+    else if (before.sha256 !== now.sha256 || (now.sha256 === "" && (before.size !== now.size || before.mtimeMs !== now.mtimeMs)))
+      this.emit(fileEvent(FileAction.FILE_ACTION_MODIFY, path, now, { sha256: before.sha256, mode: before.mode }), t);
+    else if (before.mode !== now.mode || before.uid !== now.uid || before.gid !== now.gid)
+      this.emit(fileEvent(FileAction.FILE_ACTION_CHMOD, path, now, { sha256: before.sha256, mode: before.mode }), t);
+  }
+
+  private async persist(): Promise<void> {
+    if (!this.store || (!this.dirty && this.ready && this.counters.running)) return;
+    this.dirty = false;
+    try {
+      await this.store.save(this.tracker.records);
+    } catch (err) {
+      this.dirty = true;
+      this.fail(`cannot save baseline: ${(err as Error).message}`);
+    }
+  }
+
+  private emit(file: FileEvent, timeMs: number): void {
+    this.dirty = true;
+    const sink = this.sink;
+    if (!sink) return;
+    try {
+      sink.emit({ $case: "file", file }, timeMs);
+      this.counters.events++;
+    } catch (err) {
+      this.fail(`emit failed: ${(err as Error).message}`);
+    }
+  }
+
+  private describe(): void {
+    const parts = [`watching ${this.roots.length} path(s)`];
+    if (this.absent.length > 0) parts.push(`absent: ${this.absent.join(", ")}`);
+    if (!this.store) parts.push("no state dir: baseline is rebuilt at every start");
+    this.counters.detail = parts.join("; ");
+  }
+
+  private fail(message: string): void {
+    this.counters.errors++;
+    this.counters.detail = message;
+  }
+}
