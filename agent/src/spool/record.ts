@@ -24,9 +24,15 @@ export interface DecodedRecord {
   size: number;
 }
 
+/** Kinds are a handful of names repeated on every record; encode each once. */
+const kindCache = new Map<string, Buffer>();
+
 export function kindBytes(kind: string): Buffer {
+  const cached = kindCache.get(kind);
+  if (cached) return cached;
   const b = Buffer.from(kind, "utf8");
   if (b.length > 255) throw new RangeError(`record kind longer than 255 bytes: "${kind.slice(0, 40)}..."`);
+  if (kindCache.size < 256) kindCache.set(kind, b);
   return b;
 }
 
