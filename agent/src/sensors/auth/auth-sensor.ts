@@ -99,7 +99,8 @@ export class AuthSensor implements Sensor {
   private emit(parsed: ParsedAuth | null): void {
     if (!parsed || !this.sink) return;
     const n = parsed.repeat ?? 1;
-    for (let i = 0; i < n; i++) this.sink.emit({ $case: "auth", auth: parsed.auth }, parsed.timeMs);
+    // A copy per event: the pipeline may annotate what it is given.
+    for (let i = 0; i < n; i++) this.sink.emit({ $case: "auth", auth: { ...parsed.auth } }, parsed.timeMs);
     this.counters.events += n;
   }
 

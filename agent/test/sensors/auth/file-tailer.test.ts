@@ -75,8 +75,10 @@ describe("FileTailer", () => {
     appendFileSync(log, "ice\n");
     await waitFor(() => lines.length >= 1, "completed line");
     expect(lines).toEqual(["Accepted password for alice"]);
-    // The saved offset covers only complete lines.
-    expect(JSON.parse(readFileSync(statePath, "utf8")).offset).toBe(Buffer.byteLength("Accepted password for alice\n"));
+    // The saved offset covers only complete lines, and is written after the hand-over.
+    const savedOffset = () => JSON.parse(readFileSync(statePath, "utf8")).offset as number;
+    await waitFor(() => savedOffset() > 0, "offset saved");
+    expect(savedOffset()).toBe(Buffer.byteLength("Accepted password for alice\n"));
   });
 
   it("rotation (rename + new file) loses and duplicates nothing, including lines written to the old file after the rename", async () => {
@@ -165,7 +167,7 @@ describe("FileTailer", () => {
     append(log, ["first", "second"]);
     await waitFor(() => lines.length >= 2, "lines of the new file");
     expect(lines).toEqual(["first", "second"]);
-    expect(problems.at(-1)).toBe("");
+    await waitFor(() => problems.at(-1) === "", "problem cleared");
   });
 
   it("a corrupt state file is reported and ignored", async () => {
