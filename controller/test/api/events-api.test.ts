@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RetentionJob } from "../../src/retention/retention";
+import { startTestController, type TestController } from "../support/controller";
+import { RawAgent } from "../support/raw-agent";
+import { waitFor } from "../support/wait";
+
+describe("REST: /api/v1/events and /api/v1/agents", () => {
+  let ctl: TestController;
+  const base = Date.UTC(2026, 0, 1);
+
+  beforeAll(async () => {
+    ctl = await startTestController();
+    const a = new RawAgent(ctl.grpcPort);
+    a.hello("api-agent", { hostname: "web-01", tags: ["critical"] });
+    // 25 events one minute apart; every 5th is an auth event mentioning a distinctive user.
+    a.events(1, 25, (seq) => ({
+      eventTimeMs: base + seq * 60_000,
+      body: seq % 5 === 0
+        ? { $case: "auth", auth: { action: 2, user: `Mallory${seq}`, targetUser: "", sourceIp: "203.0.113.9", sourcePort: 1, method: "password", pid: 1, service: "sshd", command: "", tty: "", hostname: "web-01", raw: "x" } }
+        : { $case: "agent", agent: { kind: "test", message: `m${seq}`, attributes: {} } },
+    }));
+    await waitFor("ack", () => a.lastAck() === 25);
+    a.close();
+  });
+  afterAll(async () => ctl?.dispose());
+
+  it("pages newest first with a cursor and no overlap", async () => {
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    do {
+      const r = await ctl.get(`/api/v1/events?agent=api-agent&limit=10${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(r.status).toBe(200);
+      seen.push(...r.body.items.map((e: { seq: number }) => e.seq));
+      cursor = r.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => 25 - i));
+  });
+
+  it("filters by type, time window and text", async () => {
+    const byType = await ctl.get(`/api/v1/events?type=auth`);
+    expect(byType.body.items.map((e: { seq: number }) => e.seq)).toEqual([25, 20, 15, 10, 5]);
+    const window = await ctl.get(`/api/v1/events?since=${new Date(base + 10 * 60_000).toISOString()}&until=${base + 13 * 60_000}`);
+    expect(window.body.items.map((e: { seq: number }) => e.seq)).toEqual([12, 11, 10]);
+    const text = await ctl.get(`/api/v1/events?q=mallory15`);
+    expect(text.body.items.map((e: { seq: number }) => e.seq)).toEqual([15]);
+    expect(text.body.items[0].auth.user).toBe("Mallory15");
+  });
+
+  it.each([
+    ["limit=0", "limit"],
+    ["limit=abc", "limit"],
+    ["type=bogus", "type"],
+    ["since=yesterday-ish", "since"],
+    ["cursor=notacursor", "cursor"],
+    ["colour=blue", "colour"],
+    ["since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", "since"],
+  ])("400 naming the parameter for %s", async (qs, name) => {
+    const r = await ctl.get(`/api/v1/events?${qs}`);
+    expect(r.status).toBe(400);
+    expect(r.body.message).toContain(`"${name}"`);
+  });
+
+  it("lists agents with facts and online state; 404 for an unknown id", async () => {
+    const list = await ctl.get("/api/v1/agents");
+    const a = list.body.items.find((x: { id: string }) => x.id === "api-agent");
+    expect(a).toMatchObject({ hostname: "web-01", tags: ["critical"], ackedSeq: 25, missingEvents: 0 });
+    const one = await ctl.get("/api/v1/agents/api-agent");
+    expect(one.status).toBe(200);
+    const missing = await ctl.get("/api/v1/agents/nope");
+    expect(missing.status).toBe(404);
+    expect(missing.body.message).toContain("nope");
+  });
+
+  it("healthz reports the database and the OpenAPI document lists the routes", async () => {
+    const h = await ctl.get("/api/v1/healthz");
+    expect(h.status).toBe(200);
+    expect(h.body.status).toBe("ok");
+    const doc = await ctl.get("/api/docs/openapi.json");
+    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(["/api/v1/events", "/api/v1/agents", "/api/v1/agents/{id}", "/api/v1/healthz"]));
+  });
+
+  it("retention deletes old events in small batches and keeps recent ones", async () => {
+    // Cut-off between event 20 and 21 (by event time).
+    const job = new RetentionJob(ctl.store, 0, { intervalMs: 60_000, batchSize: 4, maxBatchesPerRun: 100 }, () => base + 20 * 60_000 + 30_000);
+    const deleted = await job.runOnce();
+    expect(deleted).toBe(20);
+    const rest = await ctl.get(`/api/v1/events?agent=api-agent`);
+    expect(rest.body.items.map((e: { seq: number }) => e.seq)).toEqual([25, 24, 23, 22, 21]);
+  });
+});
