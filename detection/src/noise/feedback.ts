@@ -65,7 +65,7 @@ export function applyFeedback(
  * Fields that identify "this benign activity" without being unique per run. Command lines and
  * process ids change on every run, so they are left out.
  */
-export const DEFAULT_SUGGEST_FIELDS = ["agent.id", "User", "SourceIp", "Image", "ParentImage", "TargetFilename", "DestinationIp", "DestinationHostname"];
+export const DEFAULT_SUGGEST_FIELDS = ["AgentId", "User", "SourceIp", "Image", "ParentImage", "TargetFilename", "DestinationIp", "DestinationHostname"];
 
 export interface SuggestOptions {
   nowMs?: number;

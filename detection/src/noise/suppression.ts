@@ -5,8 +5,9 @@ export interface AlertContext {
   ruleId: string;
   agentTags?: readonly string[];
   /**
-   * Flat fields of the alert, named as in Sigma rules (User, SourceIp, Image, CommandLine, ...),
-   * plus `agent.id` for the host. Arrays match when any element does.
+   * Flat fields of the alert, named as in Sigma rules: the `fields` of the matched event's
+   * SigmaEvent (`toSigmaEvent`: AgentId, Hostname, User, SourceIp, Image, CommandLine, ...).
+   * Arrays match when any element does.
    */
   fields: Readonly<Record<string, FieldValue | readonly FieldValue[]>>;
 }

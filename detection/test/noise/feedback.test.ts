@@ -52,15 +52,15 @@ describe("analyst feedback", () => {
 describe("suggestSuppression", () => {
   const ctx: AlertContext = {
     ruleId: "exec-from-tmp",
-    fields: { "agent.id": "h1", User: "backup", Image: "/tmp/run*me", CommandLine: "/tmp/run*me --pid 4242", ProcessId: 4242 },
+    fields: { AgentId: "h1", User: "backup", Image: "/tmp/run*me", CommandLine: "/tmp/run*me --pid 4242", ProcessId: 4242 },
   };
 
   it("proposes a valid suppression on the rule and identifying fields, matched literally", () => {
     const d = suggestSuppression(ctx, { nowMs: 1000, ttlMs: 500, createdBy: "ana" });
     expect(d).toEqual({
       ruleId: "exec-from-tmp",
-      fields: { "agent.id": "h1", User: "backup", Image: "/tmp/run\\*me" },
-      reason: "false positive of exec-from-tmp for agent.id=h1, User=backup, Image=/tmp/run*me",
+      fields: { AgentId: "h1", User: "backup", Image: "/tmp/run\\*me" },
+      reason: "false positive of exec-from-tmp for AgentId=h1, User=backup, Image=/tmp/run*me",
       createdAtMs: 1000,
       expiresAtMs: 1500,
       createdBy: "ana",

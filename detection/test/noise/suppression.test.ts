@@ -5,7 +5,7 @@ import { escapeWildcards, wildcardToRegExp } from "../../src/noise/field-match";
 const ctx = (over: Partial<AlertContext> = {}): AlertContext => ({
   ruleId: "exec-from-tmp",
   agentTags: ["Server", "backup"],
-  fields: { Image: "/tmp/backup-runner", User: "backup", SourceIp: "::ffff:10.20.30.40", "agent.id": "host-1", Ports: ["22", "2222"] },
+  fields: { Image: "/tmp/backup-runner", User: "backup", SourceIp: "::ffff:10.20.30.40", AgentId: "host-1", Ports: ["22", "2222"] },
   ...over,
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { scoreAlert, type ScoreInput } from "../../src/scoring/score";
 import { DEFAULT_SCORE_WEIGHTS, RULE_LEVELS, scoreWeights } from "../../src/scoring/config";
-import { tacticsFromTags } from "../../src/scoring/factors";
+import { tacticsFromTags, type RelatedAlert } from "../../src/scoring/factors";
 import type { EntityRef } from "../../src/scoring/entity";
 
 const host: EntityRef = { kind: "host", id: "agent-1" };
@@ -41,7 +41,7 @@ describe("scoreAlert", () => {
   });
 
   it("chains other rules on a shared entity within the window, more for more tactics", () => {
-    const related = [
+    const related: RelatedAlert[] = [
       { ruleId: "new-authorized-key", timeMs: T - 10 * 60_000, entities: [host, user], tactics: ["persistence"] },
       { ruleId: "reverse-shell", timeMs: T + 5 * 60_000, entities: [host], tactics: ["execution"] },
       { ruleId: "ssh-bruteforce", timeMs: T - 60_000, entities: [host, ip] }, // same rule: dedup's job
