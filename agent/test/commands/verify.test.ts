@@ -1,0 +1,93 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { CommandVerifier, ed25519PublicKeyFromRaw } from "../../src/commands/verify";
+import { testSigner } from "./signer";
+
+const dirs: string[] = [];
+const stateDir = (): string => {
+  const d = mkdtempSync(join(tmpdir(), "vigil-verify-"));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const AGENT = "agent-1";
+const controller = testSigner();
+
+describe("CommandVerifier", () => {
+  it("accepts a correctly signed, current command for this agent and hands back its params", () => {
+    const v = new CommandVerifier({ controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: stateDir() });
+    const out = v.verify(controller.command({ agentId: AGENT, type: "kill_process", paramsJson: '{"pid":42}' }));
+    expect(out).toEqual({ ok: true, params: { pid: 42 } });
+  });
+
+  it("refuses a forged signature, a tampered field and a truncated signature", () => {
+    const v = new CommandVerifier({ controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: stateDir() });
+    const forged = testSigner().command({ agentId: AGENT, type: "isolate" });
+    expect(v.verify(forged)).toMatchObject({ ok: false, code: "bad_signature" });
+    const good = controller.command({ agentId: AGENT, type: "block_ip", paramsJson: '{"ip":"192.0.2.1"}' });
+    expect(v.verify({ ...good, paramsJson: '{"ip":"10.0.0.1"}' })).toMatchObject({ ok: false, code: "bad_signature" });
+    expect(v.verify({ ...good, expiresAtMs: good.expiresAtMs + 3600_000 })).toMatchObject({ ok: false, code: "bad_signature" });
+    expect(v.verify({ ...good, signature: good.signature.subarray(0, 63) })).toMatchObject({ ok: false, code: "bad_signature" });
+    // None of the refused ones burned the id: the genuine command still runs.
+    expect(v.verify(good).ok).toBe(true);
+  });
+
+  it("refuses a validly signed command addressed to another agent", () => {
+    const v = new CommandVerifier({ controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: stateDir() });
+    expect(v.verify(controller.command({ agentId: "agent-2", type: "isolate" }))).toMatchObject({ ok: false, code: "wrong_agent" });
+  });
+
+  it("refuses expired and future commands, allowing the configured clock skew", () => {
+    const now = 1_700_000_000_000;
+    const v = new CommandVerifier({ controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: stateDir(), clockSkewMs: 5000, now: () => now });
+    const at = (issued: number, expires: number) => controller.command({ agentId: AGENT, type: "isolate", issuedAtMs: now + issued, expiresAtMs: now + expires });
+    expect(v.verify(at(-120_000, -60_000))).toMatchObject({ ok: false, code: "expired" });
+    expect(v.verify(at(-120_000, -4_000)).ok).toBe(true); // within skew
+    expect(v.verify(at(60_000, 120_000))).toMatchObject({ ok: false, code: "not_yet_valid" });
+    expect(v.verify(at(3_000, 120_000)).ok).toBe(true);
+    expect(v.verify(at(0, 30 * 86_400_000))).toMatchObject({ ok: false, code: "malformed", reason: expect.stringMatching(/validity window/) });
+  });
+
+  it("refuses a replayed id, also after an agent restart (the store is persisted)", () => {
+    const dir = stateDir();
+    const v = new CommandVerifier({ controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: dir });
+    const cmd = controller.command({ agentId: AGENT, type: "isolate" });
+    expect(v.verify(cmd).ok).toBe(true);
+    expect(v.verify(cmd)).toMatchObject({ ok: false, code: "replayed" });
+    const restarted = new CommandVerifier({ controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: dir });
+    expect(restarted.verify(cmd)).toMatchObject({ ok: false, code: "replayed" });
+  });
+
+  it("keeps the replay store bounded by pruning ids once their command has expired", () => {
+    let now = 1_700_000_000_000;
+    const dir = stateDir();
+    const v = new CommandVerifier({ controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: dir, clockSkewMs: 1000, now: () => now });
+    for (let i = 0; i < 100; i++) expect(v.verify(controller.command({ agentId: AGENT, type: "isolate", issuedAtMs: now, expiresAtMs: now + 10_000 })).ok).toBe(true);
+    expect(v.replayEntries()).toBe(100);
+    now += 10_000 + 1001;
+    const fresh = controller.command({ agentId: AGENT, type: "isolate", issuedAtMs: now, expiresAtMs: now + 10_000 });
+    expect(v.verify(fresh).ok).toBe(true);
+    expect(v.replayEntries()).toBe(1);
+    // The pruned file is what a restarted agent loads.
+    expect(new CommandVerifier({ controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: dir, now: () => now }).replayEntries()).toBe(1);
+  });
+
+  it("refuses malformed ids, types and params with a clear reason", () => {
+    const v = new CommandVerifier({ controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: stateDir() });
+    expect(v.verify(controller.command({ agentId: AGENT, type: "isolate", paramsJson: "{nope" }))).toMatchObject({ code: "malformed", reason: "params are not valid JSON" });
+    expect(v.verify(controller.command({ agentId: AGENT, type: "isolate", paramsJson: "[1]" }))).toMatchObject({ code: "malformed", reason: "params must be a JSON object" });
+    expect(v.verify(controller.command({ agentId: AGENT, type: "isolate", id: "" }))).toMatchObject({ code: "malformed" });
+    expect(v.verify(controller.command({ agentId: AGENT, type: "Isolate; rm" }))).toMatchObject({ code: "malformed" });
+    expect(v.verify(controller.command({ agentId: AGENT, type: "isolate", paramsJson: `{"x":"${"a".repeat(40_000)}"}` }))).toMatchObject({ code: "malformed" });
+  });
+
+  it("rejects a pinned key of the wrong size and a corrupt replay file instead of running unprotected", () => {
+    expect(() => ed25519PublicKeyFromRaw(Buffer.alloc(31))).toThrow(/32 bytes/);
+    const dir = stateDir();
+    writeFileSync(join(dir, "seen-commands.json"), "{broken");
+    expect(() => new CommandVerifier({ controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: dir })).toThrow(/corrupt state file/);
+  });
+});
