@@ -53,6 +53,8 @@ interface Job {
 }
 
 const CHUNK_BYTES = 256 * 1024;
+/** Cached in place of a hash for files over the bound, so they are not re-opened on every exec. */
+const TOO_LARGE = "";
 // O_NONBLOCK so that opening a FIFO in a watched directory cannot hang a worker.
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 
@@ -91,7 +93,7 @@ export class FileHasher {
       try {
         const st = await stat(path);
         const hit = this.lookup(st);
-        if (hit !== undefined) return { sha256: hit, outcome: "cached", stats: st };
+        if (hit !== undefined) return { sha256: hit, outcome: hit === TOO_LARGE ? "too-large" : "cached", stats: st };
       } catch {
         // Fall through: the worker reports the error with its own open().
       }
@@ -150,11 +152,12 @@ export class FileHasher {
       if (!st.isFile()) return { sha256: "", outcome: "not-regular", stats: st };
       if (st.size > this.maxFileBytes) {
         this.counts.tooLarge++;
+        this.remember(st, TOO_LARGE);
         return { sha256: "", outcome: "too-large", stats: st };
       }
       if (job.useCache) {
         const hit = this.lookup(st);
-        if (hit !== undefined) return { sha256: hit, outcome: "cached", stats: st };
+        if (hit !== undefined) return { sha256: hit, outcome: hit === TOO_LARGE ? "too-large" : "cached", stats: st };
       }
       const digest = createHash("sha256");
       const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(1, st.size)));

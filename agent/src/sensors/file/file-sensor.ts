@@ -42,7 +42,8 @@ export class FileSensor implements Sensor {
   private sink: EventSink | undefined;
   private roots: string[] = [];
   private absent: string[] = [];
-  private dirty = false;
+  private savedVersion = -1;
+  private summary = "";
   private persistTimer: NodeJS.Timeout | undefined;
   private ready = false;
   private readonly early = new Set<string>();
@@ -161,18 +162,17 @@ export class FileSensor implements Sensor {
   }
 
   private async persist(): Promise<void> {
-    if (!this.store || (!this.dirty && this.ready && this.counters.running)) return;
-    this.dirty = false;
+    const version = this.tracker.version;
+    if (!this.store || version === this.savedVersion) return;
     try {
       await this.store.save(this.tracker.records);
+      this.savedVersion = version;
     } catch (err) {
-      this.dirty = true;
       this.fail(`cannot save baseline: ${(err as Error).message}`);
     }
   }
 
   private emit(file: FileEvent, timeMs: number): void {
-    this.dirty = true;
     const sink = this.sink;
     if (!sink) return;
     try {
@@ -187,11 +187,13 @@ export class FileSensor implements Sensor {
     const parts = [`watching ${this.roots.length} path(s)`];
     if (this.absent.length > 0) parts.push(`absent: ${this.absent.join(", ")}`);
     if (!this.store) parts.push("no state dir: baseline is rebuilt at every start");
-    this.counters.detail = parts.join("; ");
+    this.summary = parts.join("; ");
+    this.counters.detail = this.summary;
   }
 
+  /** Counts the error and shows the latest one after the standing summary (absent paths stay visible). */
   private fail(message: string): void {
     this.counters.errors++;
-    this.counters.detail = message;
+    this.counters.detail = this.summary ? `${this.summary}; last error: ${message}` : message;
   }
 }

@@ -44,6 +44,8 @@ export class FileTracker {
   readonly records = new Map<string, FileRecord>();
   private readonly byInode = new Map<string, string>();
   private readonly pendingDeletes = new Map<string, PendingDelete>();
+  /** Bumped on every change to `records`, so the owner knows when the saved baseline is stale. */
+  version = 0;
 
   constructor(
     private readonly hasher: FileHasher,
@@ -57,6 +59,7 @@ export class FileTracker {
     if (old && this.byInode.get(inodeKey(old)) === path) this.byInode.delete(inodeKey(old));
     this.records.set(path, rec);
     this.byInode.set(inodeKey(rec), path);
+    this.version++;
   }
 
   remove(path: string): FileRecord | undefined {
@@ -64,6 +67,7 @@ export class FileTracker {
     if (!rec) return undefined;
     this.records.delete(path);
     if (this.byInode.get(inodeKey(rec)) === path) this.byInode.delete(inodeKey(rec));
+    this.version++;
     return rec;
   }
 

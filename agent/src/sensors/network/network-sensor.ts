@@ -80,8 +80,9 @@ export class NetworkSensor implements Sensor {
     return this.counters.snapshot(this.name);
   }
 
-  stats(): { open: number; lastCycleMs: number; ownerScans: number; lastOwnerScanMs: number } {
-    return { open: this.open.size, lastCycleMs: this.lastCycleMs, ownerScans: this.owners.scans, lastOwnerScanMs: this.owners.lastScanMs };
+  stats(): { open: number; lastCycleMs: number; ownerSearches: number; pidsVisited: number; lastOwnerSearchMs: number } {
+    const o = this.owners;
+    return { open: this.open.size, lastCycleMs: this.lastCycleMs, ownerSearches: o.searches, pidsVisited: o.pidsVisited, lastOwnerSearchMs: o.lastSearchMs };
   }
 
   private schedule(): void {
@@ -131,7 +132,7 @@ export class NetworkSensor implements Sensor {
         next.set(key, known);
       } else fresh.push([key, e]);
     }
-    if (fresh.length > 0) this.owners.refreshIfUnknown(fresh.map(([, e]) => e.inode));
+    if (fresh.length > 0) this.owners.resolve(fresh.map(([, e]) => e.inode));
     const now = Date.now();
     for (const [key, e] of fresh) {
       const conn = this.describe(e, listeningPorts);
@@ -142,6 +143,7 @@ export class NetworkSensor implements Sensor {
       if (!next.has(key)) this.emit(NetworkAction.NETWORK_ACTION_CLOSE, conn, now);
     }
     this.open = next;
+    this.owners.retain(new Set(entries.map((e) => e.inode)));
     this.lastCycleMs = performance.now() - t0;
   }
 

@@ -139,8 +139,7 @@ export class ProcessSensor implements Sensor {
 
   private async announce(record: ProcessRecord): Promise<void> {
     if (record.exe !== "") {
-      // Hash through the magic link: it reaches the exact inode that was executed, even if deleted or replaced.
-      const hashing = this.hasher.hash(this.procfs.exeLinkPath(record.pid)).then((r) => r.sha256);
+      const hashing = this.hashExecutable(record);
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<string>((resolve) => {
         timer = setTimeout(() => resolve(""), this.hashWaitMs);
@@ -149,6 +148,14 @@ export class ProcessSensor implements Sensor {
       clearTimeout(timer);
     }
     this.emit(ProcessAction.PROCESS_ACTION_START, record, record.startTimeMs);
+  }
+
+  private async hashExecutable(record: ProcessRecord): Promise<string> {
+    // Through the magic link: it reaches the exact inode that was executed, even if deleted or replaced.
+    const viaLink = await this.hasher.hash(this.procfs.exeLinkPath(record.pid));
+    if (viaLink.outcome !== "error" || record.exeDeleted) return viaLink.sha256;
+    // The process already exited: the path is the next best thing (cached by identity, so usually free).
+    return (await this.hasher.hash(record.exe)).sha256;
   }
 
   private exit(key: string): void {
