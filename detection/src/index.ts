@@ -1,1 +1,4 @@
-export {};
+export * from "./sigma";
+export * from "./ioc";
+export * from "./scoring";
+export * from "./noise";
