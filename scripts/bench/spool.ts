@@ -14,6 +14,9 @@ import * as path from "node:path";
 import { DiskSpool, Priority, type FsyncPolicy, type SpoolOptions } from "../../agent/src/spool";
 
 const PAYLOAD_BYTES = 300;
+const KIND = "process";
+/** On-disk size of one record: 8-byte prefix, 11-byte header, kind, payload. */
+const RECORD_BYTES = 8 + 11 + KIND.length + PAYLOAD_BYTES;
 
 interface Args {
   records: number;
@@ -58,12 +61,21 @@ function template(): Buffer {
   return b;
 }
 
-function runOne(policy: FsyncPolicy, batch: number, args: Args, root: string): Row {
-  const dir = fs.mkdtempSync(path.join(root, `vigil-spool-bench-${policy}-`));
-  const opts: SpoolOptions = { dir, fsync: policy, fsyncIntervalMs: 200, maxBytes: 1024 * 1024 * 1024 };
+interface Run {
+  label: string;
+  fsync: FsyncPolicy;
+  batch: number;
+  /** Set to measure the drop path: the spool is far smaller than what is appended. */
+  maxBytes?: number;
+}
+
+function runOne(run: Run, args: Args, root: string): Row {
+  const { fsync, batch } = run;
+  const dir = fs.mkdtempSync(path.join(root, `vigil-spool-bench-${fsync}-`));
+  const opts: SpoolOptions = { dir, fsync, fsyncIntervalMs: 200, maxBytes: run.maxBytes ?? 1024 * 1024 * 1024, segmentBytes: run.maxBytes ? run.maxBytes / 16 : undefined };
   const tpl = template();
   const item = {
-    kind: "process",
+    kind: KIND,
     priority: Priority.Low,
     // Stands in for protobuf encoding: a fresh buffer that embeds the seq.
     encode: (seq: number) => {
@@ -85,8 +97,9 @@ function runOne(policy: FsyncPolicy, batch: number, args: Args, root: string): R
       batches++;
     }
     const appendMs = performance.now() - t0;
-    const bytes = spool.stats().bytes;
     spool.close();
+    // Bytes handed to the spool (record headers included), not what is left after drops.
+    const bytes = appended * RECORD_BYTES;
 
     const t1 = performance.now();
     const reopened = DiskSpool.open(opts);
@@ -101,10 +114,11 @@ function runOne(policy: FsyncPolicy, batch: number, args: Args, root: string): R
       for (const r of got) payloadBytes += r.payload.length;
     }
     const replayMs = performance.now() - t2;
+    const dropped = Object.values(reopened.dropped()).reduce((a, b) => a + b, 0);
     reopened.close();
-    if (replayed !== appended) throw new Error(`replayed ${replayed} of ${appended} records`);
+    if (replayed + dropped !== appended) throw new Error(`replayed ${replayed} + dropped ${dropped} != appended ${appended}`);
     return {
-      policy: policy === "interval" ? "interval (200 ms)" : policy,
+      policy: run.label,
       batch,
       records: appended,
       appendRps: appended / (appendMs / 1000),
@@ -150,28 +164,36 @@ function writeSection(file: string, section: string): void {
 function main(): void {
   const args = parseArgs(process.argv.slice(2));
   const root = process.env.SPOOL_BENCH_DIR ?? os.tmpdir();
-  const runs: [FsyncPolicy, number][] = [
-    ["never", args.batch],
-    ["interval", args.batch],
-    ["always", args.batch],
-    ["always", 1],
+  const runs: Run[] = [
+    { label: "never", fsync: "never", batch: args.batch },
+    { label: "interval (200 ms)", fsync: "interval", batch: args.batch },
+    { label: "always", fsync: "always", batch: args.batch },
+    { label: "always", fsync: "always", batch: 1 },
+    { label: "interval, full 16 MiB spool (drops)", fsync: "interval", batch: args.batch, maxBytes: 16 * 1024 * 1024 },
   ];
-  const rows = runs.map(([policy, batch]) => {
-    const row = runOne(policy, batch, args, root);
-    process.stdout.write(`${row.policy} batch ${batch}: ${fmt(row.appendRps)} rec/s\n`);
+  const rows = runs.map((run) => {
+    const row = runOne(run, args, root);
+    process.stdout.write(`${row.policy} batch ${run.batch}: ${fmt(row.appendRps)} rec/s\n`);
     return row;
   });
   const out = table(rows);
   process.stdout.write(`\n${out}\n`);
   if (!args.write) return;
+  const [never, interval, always, always1, full] = rows as [Row, Row, Row, Row, Row];
   const section = [
     "## Spool",
     "",
-    `\`npx tsx scripts/bench/spool.ts\` — ${PAYLOAD_BYTES}-byte payloads, append stops at ${fmt(args.records)} records or ${args.seconds} s;`,
-    `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "unknown"}), Node ${process.version}, spool under \`${root}\`, ${new Date().toISOString().slice(0, 10)}.`,
+    `\`npx tsx scripts/bench/spool.ts\` — ${PAYLOAD_BYTES}-byte payloads (${RECORD_BYTES} bytes on disk), append stops at ${fmt(args.records)} records or ${args.seconds} s;`,
+    `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "unknown"}), load average ${os.loadavg()[0]!.toFixed(1)} during the run, Node ${process.version}, spool under \`${root}\`, ${new Date().toISOString().slice(0, 10)}.`,
     "\"reopen\" checks the checksum of every record; \"replay\" leases everything in 1,000-record / 1 MiB leases.",
     "",
     out,
+    "",
+    "Trade-off:",
+    `- \`always\` syncs every batch: ${fmt(always.perBatchUs)} µs per ${always.batch}-record batch against ${fmt(interval.perBatchUs)} µs with \`interval\`, so ${fmt(always.appendRps)} instead of ${fmt(interval.appendRps)} records/s; one record per batch falls to ${fmt(always1.appendRps)} records/s. Nothing appended is lost on power loss.`,
+    `- \`interval\` (default, 200 ms) costs about what \`never\` costs (${fmt(never.appendRps)} records/s); on power loss up to 200 ms of appends can be lost, never a record the controller has seen: records are leased only after their sync, so delivery waits up to 200 ms.`,
+    "- `never` survives a crash of the agent (kill -9, tested) but not of the host.",
+    `- A full spool (${fmt(full.records)} records into 16 MiB, most dropped by policy and counted) still takes ${fmt(full.appendRps)} records/s: it rewrites about one segment per segment's worth of dropped telemetry.`,
   ].join("\n");
   writeSection(path.join(__dirname, "..", "..", "docs", "benchmarks.md"), section);
   process.stdout.write("wrote docs/benchmarks.md (## Spool)\n");

@@ -24,7 +24,7 @@ export function resolveOptions(opts: SpoolOptions): ResolvedSpoolOptions {
   const fsync = opts.fsync ?? "interval";
   if (!FSYNC_POLICIES.includes(fsync)) throw new SpoolConfigError(`fsync must be one of ${FSYNC_POLICIES.join(", ")}, got "${fsync}"`);
   const fsyncIntervalMs = positiveInt("fsyncIntervalMs", opts.fsyncIntervalMs ?? 200);
-  const dropSlackBytes = opts.dropSlackBytes ?? Math.min(MiB, Math.floor(maxBytes / 32));
+  const dropSlackBytes = opts.dropSlackBytes ?? Math.min(segmentBytes, Math.floor(maxBytes / 32));
   if (!Number.isSafeInteger(dropSlackBytes) || dropSlackBytes < 0) throw new SpoolConfigError(`dropSlackBytes must be >= 0, got ${dropSlackBytes}`);
   return { dir: opts.dir, maxBytes, segmentBytes, fullPolicy, fsync, fsyncIntervalMs, dropSlackBytes };
 }

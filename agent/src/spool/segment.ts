@@ -83,27 +83,36 @@ export class Segment {
    */
   static open(dir: string, base: number, afterSeq: number): OpenResult {
     const seg = new Segment(dir, base, fs.openSync(path.join(dir, segmentName(base)), "r+"));
-    const fileSize = fs.fstatSync(seg.fd).size;
-    seg.size = fileSize;
+    return { segment: seg, ...seg.verify(afterSeq) };
+  }
+
+  /**
+   * Checks every record, rebuilds the summary and cuts the file at the first bad
+   * record. Used at open, and again if a record goes bad under a running spool.
+   */
+  verify(afterSeq: number): { discardedBytes: number; problem?: string } {
+    const fileSize = fs.fstatSync(this.fd).size;
+    this.size = fileSize;
+    this.summary = emptySummary();
     let good = 0;
     let prev = afterSeq;
     let problem: string | undefined;
-    for (const item of seg.scan(0, fileSize, (detail) => (problem = detail))) {
+    for (const item of this.scan(0, fileSize, (detail) => (problem = detail))) {
       if (item.record.seq <= prev) {
         problem = `seq ${item.record.seq} does not follow ${prev}`;
         break;
       }
       prev = item.record.seq;
-      addToSummary(seg.summary, item.record.seq, item.record.priority);
+      addToSummary(this.summary, item.record.seq, item.record.priority);
       good = item.offset + item.record.size;
     }
     if (good < fileSize) {
-      fs.ftruncateSync(seg.fd, good);
-      fs.fsyncSync(seg.fd);
-      seg.size = good;
+      fs.ftruncateSync(this.fd, good);
+      fs.fsyncSync(this.fd);
+      this.size = good;
       problem ??= "torn record at end of file";
     }
-    return { segment: seg, discardedBytes: fileSize - good, problem: problem ? `${segmentName(base)} at byte ${good}: ${problem}` : undefined };
+    return { discardedBytes: fileSize - good, problem: problem ? `${segmentName(this.base)} at byte ${good}: ${problem}` : undefined };
   }
 
   /**

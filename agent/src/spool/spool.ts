@@ -4,8 +4,10 @@ import { loadState } from "./open";
 import { resolveOptions } from "./options";
 import { kindBytes, recordSize, writeRecord } from "./record";
 import { makeRoom, reclaimAcked, type Incoming } from "./room";
-import { addToSummary, emptySummary, fsyncDir, Segment } from "./segment";
+import { Durability } from "./durability";
+import { addToSummary, emptySummary, Segment } from "./segment";
 import type { SpoolState } from "./state";
+import { Waiters } from "./waiters";
 import { NOT_STORED, SpoolFullError, type AppendItem, type LeasedRecord, type SpoolOptions, type SpoolStats } from "./types";
 
 interface Encoded {
@@ -29,11 +31,9 @@ interface Encoded {
 export class DiskSpool {
   /** Problems found and repaired when the spool was opened (torn tails, stray files). */
   readonly warnings: string[];
-  private dirty = new Set<Segment>();
-  private dirDirty = false;
-  private syncTimer: NodeJS.Timeout | undefined;
-  private dataWaiters: (() => void)[] = [];
-  private spaceWaiters: (() => void)[] = [];
+  private readonly durability: Durability;
+  private readonly dataWaiters = new Waiters();
+  private readonly spaceWaiters = new Waiters();
   private closed = false;
 
   private constructor(
@@ -42,6 +42,7 @@ export class DiskSpool {
     problems: string[],
   ) {
     this.warnings = problems;
+    this.durability = new Durability(st, () => this.wakeIfData(), (m) => this.warnings.push(m));
   }
 
   static open(options: SpoolOptions): DiskSpool {
@@ -109,6 +110,7 @@ export class DiskSpool {
    */
   lease(maxRecords: number, maxBytes: number): LeasedRecord[] {
     this.assertOpen();
+    if (!Number.isSafeInteger(maxRecords) || maxRecords < 1) throw new RangeError(`maxRecords must be a positive integer, got ${maxRecords}`);
     const st = this.st;
     const out: LeasedRecord[] = [];
     let bytes = 0;
@@ -116,7 +118,11 @@ export class DiskSpool {
       const seg = st.cursorSeg;
       const end = st.leasable.get(seg) ?? 0;
       let full = false;
-      for (const { record, offset } of seg.scan(st.cursorOffset, end, undefined, Math.min(1024 * 1024, maxBytes + 4096))) {
+      let bad = false;
+      const onBad = (): void => {
+        bad = true;
+      };
+      for (const { record, offset } of seg.scan(st.cursorOffset, end, onBad, Math.min(1024 * 1024, maxBytes + 4096))) {
         if (out.length >= maxRecords || (out.length > 0 && bytes + record.payload.length > maxBytes)) {
           full = true;
           break;
@@ -126,6 +132,10 @@ export class DiskSpool {
         st.leasedUpTo = record.seq;
         out.push({ seq: record.seq, kind: record.kind, priority: record.priority, payload: record.payload });
         bytes += record.payload.length;
+      }
+      if (bad) {
+        this.repair(seg);
+        continue;
       }
       if (full || st.cursorOffset < end) break;
       const next = st.segments[st.segments.indexOf(seg) + 1];
@@ -156,7 +166,7 @@ export class DiskSpool {
     while (covered(st.segments[0])) st.removeSegment(st.segments[0]);
     st.advanceAckOffset();
     if (st.leasedUpTo < ackSeq || !st.cursorSeg) st.resetCursorToAck();
-    wake(this.spaceWaiters);
+    this.spaceWaiters.wakeAll();
     this.wakeIfData();
   }
 
@@ -169,14 +179,14 @@ export class DiskSpool {
 
   /** Resolves once a lease would return something, or the spool is closed, or `signal` aborts. */
   waitForData(signal?: AbortSignal): Promise<void> {
-    if (this.closed || this.hasData() || signal?.aborted) return Promise.resolve();
-    return waitOn(this.dataWaiters, signal);
+    if (this.closed || this.hasData()) return Promise.resolve();
+    return this.dataWaiters.wait(signal);
   }
 
   /** Resolves when a commit frees space (for the `block` policy), or the spool is closed. */
   waitForSpace(signal?: AbortSignal): Promise<void> {
-    if (this.closed || signal?.aborted) return Promise.resolve();
-    return waitOn(this.spaceWaiters, signal);
+    if (this.closed) return Promise.resolve();
+    return this.spaceWaiters.wait(signal);
   }
 
   dropped(): Record<string, number> {
@@ -200,19 +210,19 @@ export class DiskSpool {
   /** Forces everything written so far to stable storage, whatever the policy. */
   sync(): void {
     this.assertOpen();
-    this.flushDirty(true);
+    this.durability.flush(true);
   }
 
   close(): void {
     if (this.closed) return;
-    if (this.syncTimer) clearTimeout(this.syncTimer);
-    if (this.st.durable) this.flushDirty(false);
+    this.durability.stop();
+    if (this.st.durable) this.durability.flush(false);
     this.st.persistMeta();
     for (const seg of this.st.segments) seg.close();
     this.closed = true;
     this.unlock();
-    wake(this.dataWaiters);
-    wake(this.spaceWaiters);
+    this.dataWaiters.wakeAll();
+    this.spaceWaiters.wakeAll();
   }
 
   private encodeFrom(items: readonly AppendItem[], kinds: Buffer[], firstSeq: number): Encoded[] {
@@ -235,8 +245,10 @@ export class DiskSpool {
       addToSummary(added, first + i, items[i]!.priority);
     });
 
-    let seg = st.segments[st.segments.length - 1];
-    if (!seg || (seg.size > 0 && seg.size + total > st.opts.segmentBytes)) {
+    const last = st.segments[st.segments.length - 1];
+    const roll = !last || (last.size > 0 && last.size + total > st.opts.segmentBytes);
+    let seg = last;
+    if (!seg || roll) {
       seg = Segment.create(st.dir, first);
       st.segments.push(seg);
       st.leasable.set(seg, 0);
@@ -244,47 +256,33 @@ export class DiskSpool {
         st.cursorSeg = seg;
         st.cursorOffset = 0;
       }
-      this.dirDirty = true;
     }
     seg.append(buf, added);
     st.lastSeq = first + encoded.length - 1;
     indexes.forEach((idx, i) => (seqs[idx] = first + i));
-    this.dirty.add(seg);
-
-    if (st.opts.fsync === "always") this.flushDirty(false);
-    else if (st.opts.fsync === "never") this.markLeasable();
-    else this.scheduleSync();
+    this.durability.written(seg, roll);
   }
 
-  private flushDirty(force: boolean): void {
-    if (this.st.durable || force) {
-      for (const seg of this.dirty) seg.sync();
-      if (this.dirDirty) fsyncDir(this.st.dir);
+  /**
+   * A record that was good when written no longer reads back (disk error, or
+   * someone wrote into the file). Cut the segment there as an open would, count
+   * the bytes, and carry on with the next segment instead of stalling the sender.
+   */
+  private repair(seg: Segment): void {
+    const st = this.st;
+    const i = st.segments.indexOf(seg);
+    const prev = st.segments.slice(0, i).reverse().find((s) => s.summary.count > 0);
+    const res = seg.verify(prev?.summary.lastSeq ?? 0);
+    st.meta.discardedBytes += res.discardedBytes;
+    if (res.problem) this.warnings.push(`corrupt record found while leasing: ${res.problem}`);
+    st.leasable.set(seg, Math.min(st.leasable.get(seg) ?? 0, seg.size));
+    if (st.cursorSeg === seg) st.cursorOffset = Math.min(st.cursorOffset, seg.size);
+    if (i === 0) {
+      st.ackOffset = 0;
+      st.ackedInHead = 0;
+      st.advanceAckOffset();
     }
-    this.dirty.clear();
-    this.dirDirty = false;
-    this.markLeasable();
-  }
-
-  private markLeasable(): void {
-    for (const seg of this.st.segments) this.st.leasable.set(seg, seg.size);
-    this.wakeIfData();
-  }
-
-  private scheduleSync(): void {
-    if (this.syncTimer) return;
-    this.syncTimer = setTimeout(() => {
-      this.syncTimer = undefined;
-      if (this.closed) return;
-      try {
-        this.flushDirty(false);
-      } catch (err) {
-        // Records stay unleasable until a later sync succeeds; nothing is lost from the spool.
-        this.warnings.push(`fsync failed: ${(err as Error).message}`);
-        this.scheduleSync();
-      }
-    }, this.st.opts.fsyncIntervalMs);
-    this.syncTimer.unref();
+    st.persistMeta();
   }
 
   private hasData(): boolean {
@@ -296,27 +294,10 @@ export class DiskSpool {
   }
 
   private wakeIfData(): void {
-    if (this.dataWaiters.length > 0 && this.hasData()) wake(this.dataWaiters);
+    if (this.dataWaiters.size > 0 && this.hasData()) this.dataWaiters.wakeAll();
   }
 
   private assertOpen(): void {
     if (this.closed) throw new Error("spool is closed");
   }
-}
-
-function wake(waiters: (() => void)[]): void {
-  for (const w of waiters.splice(0)) w();
-}
-
-function waitOn(waiters: (() => void)[], signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      signal?.removeEventListener("abort", done);
-      const i = waiters.indexOf(done);
-      if (i >= 0) waiters.splice(i, 1);
-      resolve();
-    };
-    waiters.push(done);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

@@ -41,7 +41,8 @@ export interface SpoolOptions {
   /**
    * Extra bytes freed beyond what an append needs when the spool is full, so a
    * full spool rewrites a segment once per chunk rather than once per append.
-   * Default min(1 MiB, maxBytes / 32). 0 drops the bare minimum.
+   * Default min(segmentBytes, maxBytes / 32): with the defaults a full spool sheds
+   * about one segment's worth of its oldest telemetry at a time. 0 drops the bare minimum.
    */
   dropSlackBytes?: number;
 }

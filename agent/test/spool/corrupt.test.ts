@@ -72,6 +72,22 @@ describe("torn or corrupt segments", () => {
   });
 });
 
+describe("corruption under a running spool", () => {
+  it("a record that goes bad after it was written is cut off while leasing; the sender does not stall", () => {
+    const dir = tempDir();
+    const s = reopen(dir);
+    s.append(items(10));
+    s.append(items(10));
+    const fd = fs.openSync(path.join(dir, "000000000001.seg"), "r+");
+    fs.writeSync(fd, Buffer.from([0xff]), 0, 1, 4 * RECORD + 40);
+    fs.closeSync(fd);
+    expect(drain(s).map((r) => r.seq)).toEqual([1, 2, 3, 4, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+    expect(s.warnings.join("\n")).toMatch(/corrupt record found while leasing: 000000000001\.seg at byte 360: checksum mismatch/);
+    expect(s.stats()).toMatchObject({ records: 14, discardedBytes: 6 * RECORD });
+    expect(s.append(items(1))).toEqual([21]);
+  });
+});
+
 describe("damaged or half-written state files", () => {
   it("an unreadable meta.json is kept aside and the spool replays everything on disk", () => {
     const { dir } = twoSegments();
