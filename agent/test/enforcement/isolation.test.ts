@@ -140,6 +140,18 @@ describe.skipIf(skipReason !== null)("host isolation in a network namespace", ()
     expect(manager().isIsolated()).toBe(false);
   });
 
+  it("a failed re-isolate restores the previous isolation instead of releasing the host", async () => {
+    expect((await manager().isolate({ commandId: "c-first", local: false })).ok).toBe(true);
+    const wrong = { ...policy, controller: { ...policy.controller, port: 7999 } };
+    const out = await manager(undefined, wrong).isolate({ commandId: "c-second", local: false });
+    expect(out).toMatchObject({ ok: false, rolledBack: true });
+    // Still isolated with the first ruleset: controller yes, outside no.
+    expect(await topo.canConnect(topo.host, topo.controller.ip4, CTRL_PORT)).toBe(true);
+    expect(await topo.canConnect(topo.host, topo.outside.ip4, CTRL_PORT, 700)).toBe(false);
+    expect(manager().state()).toMatchObject({ isolated: true, commandId: "c-first" });
+    await manager().release({ commandId: "c-rel-x" });
+  });
+
   it("an isolate allowlist CIDR stays reachable", async () => {
     const out = await isolateHandler(manager()).run({ allowCidrs: [`${topo.outside.ip4}/32`] }, "enforce", { commandId: "c-allow", local: false });
     expect(out.ok).toBe(true);
