@@ -84,6 +84,7 @@ export class FileTailer {
     for (const r of [...this.retired, ...(this.current ? [this.current] : [])]) await r.close();
     this.retired = [];
     this.current = null;
+    this.started = false;
   }
 
   /** One check-and-read cycle; the timer runs it every pollMs. Never overlaps itself. */
@@ -105,6 +106,7 @@ export class FileTailer {
   }
 
   private async cycle(): Promise<void> {
+    if (this.stopped) return;
     try {
       const st = await this.statPath();
       if (st && (!this.current || st.ino !== this.current.ino || st.dev !== this.current.dev)) {
@@ -114,7 +116,9 @@ export class FileTailer {
       }
       // Rotated-away files hold older lines than the current one: read them first.
       await this.drainRetired();
-      if (this.current && (await this.current.drain(this.opts.onLines, () => this.stopped))) await this.persist();
+      // The stat is the cheap check: read only when the file grew (or was renamed away).
+      const grew = !st || !this.current || st.size !== this.current.position;
+      if (this.current && grew && (await this.current.drain(this.opts.onLines, () => this.stopped))) await this.persist();
       if (st) this.setProblem("");
     } catch (err) {
       const e = err as NodeJS.ErrnoException;

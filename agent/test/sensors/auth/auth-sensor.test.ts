@@ -97,13 +97,42 @@ describe("AuthSensor on a file", () => {
     expect(sensor.health().errors).toBe(1); // reported once, not once per poll
   });
 
-  it.skipIf(process.getuid?.() === 0)("EACCES names the fix (skipped when run as root: root reads any file)", async () => {
+  const isRoot = process.getuid?.() === 0;
+
+  it.skipIf(isRoot)("EACCES names the fix (as non-root; the root variant below runs instead)", async () => {
     const log = path.join(dir, "auth.log");
     writeFileSync(log, "");
     chmodSync(log, 0o000);
     const { sensor } = await startSensor({ path: log });
     await waitFor(() => sensor.health().detail !== "", "detail");
     expect(sensor.health().detail).toBe(`cannot read ${log}: EACCES (run as root)`);
+  });
+
+  it.runIf(isRoot)("EACCES names the fix (root: the real sensor runs as uid 65534 in a child)", async () => {
+    // Root reads any file, so the sensor runs in a child process as "nobody". The
+    // child gets a bundle (esbuild) because nobody cannot read the TypeScript sources.
+    chmodSync(dir, 0o755);
+    const log = path.join(dir, "auth.log");
+    writeFileSync(log, "secret\n", { mode: 0o600 });
+    const probe = path.join(dir, "probe.ts");
+    writeFileSync(
+      probe,
+      `import { AuthSensor } from ${JSON.stringify(path.resolve(__dirname, "../../../src/sensors/auth"))};
+       const s = new AuthSensor({ path: ${JSON.stringify(log)}, stateDir: ${JSON.stringify(path.join(dir, "nobody-state"))}, pollMs: 20 });
+       void s.start({ emit: () => undefined }).then(async () => { console.log(JSON.stringify(s.health())); await s.stop(); });`,
+    );
+    const { build } = await import("esbuild");
+    const bundle = path.join(dir, "probe.cjs");
+    await build({
+      entryPoints: [probe], bundle: true, platform: "node", format: "cjs", outfile: bundle, logLevel: "silent",
+      alias: { "@vigil/proto": path.resolve(__dirname, "../../../../proto/src/index.ts") },
+    });
+    chmodSync(bundle, 0o644);
+    mkdirSync(path.join(dir, "nobody-state"), { mode: 0o777 });
+    chmodSync(path.join(dir, "nobody-state"), 0o777);
+    const { execFileSync } = await import("node:child_process");
+    const out = execFileSync(process.execPath, [bundle], { uid: 65534, gid: 65534, encoding: "utf8", timeout: 20_000 });
+    expect(JSON.parse(out)).toMatchObject({ running: true, detail: `cannot read ${log}: EACCES (run as root)`, errors: 1 });
   });
 });
 
