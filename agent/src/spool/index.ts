@@ -1,5 +1,6 @@
 export { DiskSpool } from "./spool";
 export {
+  defaultPriority,
   NOT_STORED,
   PRIORITIES,
   Priority,

@@ -61,8 +61,9 @@ export class DiskSpool {
   /**
    * Stores a batch with one write. Returns the seq given to each item, or
    * NOT_STORED for an item the full policy dropped (counted in `dropped()`).
-   * Throws SpoolFullError under the `block` policy, and I/O errors as they come;
-   * in both cases nothing was stored and no seq was used.
+   * Throws SpoolFullError under the `block` policy, and encode or I/O errors as
+   * they come; then the batch was not stored and no seq was used (records the
+   * full policy already dropped to make room stay dropped and counted).
    */
   append(items: readonly AppendItem[]): number[] {
     this.assertOpen();

@@ -9,6 +9,16 @@ export type Priority = (typeof Priority)[keyof typeof Priority];
 export const PRIORITIES: readonly Priority[] = [Priority.Low, Priority.Normal, Priority.High];
 
 /**
+ * The priority the issue asks for, by event kind: auth and enforcement records
+ * are kept longest, the agent's own notices next, bulk telemetry goes first.
+ */
+export function defaultPriority(kind: string): Priority {
+  if (kind === "auth" || kind === "enforcement" || kind === "command_result") return Priority.High;
+  if (kind === "agent") return Priority.Normal;
+  return Priority.Low;
+}
+
+/**
  * What happens when an append does not fit under `maxBytes`:
  * - `drop_oldest_low_priority` (default): drop the oldest unleased records of the
  *   lowest priority first (stored ones before incoming ones of the same priority),
@@ -61,7 +71,11 @@ export interface AppendItem {
   /** Counted under this name when dropped (e.g. "process", "auth"). At most 255 UTF-8 bytes. */
   kind: string;
   priority: Priority;
-  /** Produces the payload once the spool has chosen the seq (the Event embeds its own seq). */
+  /**
+   * Produces the payload once the spool has chosen the seq (the Event embeds its
+   * own seq). Must be pure: when a full spool refuses part of a batch, the rest is
+   * encoded again with contiguous seqs.
+   */
   encode: (seq: number) => Uint8Array;
 }
 
