@@ -49,6 +49,8 @@ export class NetworkSensor implements Sensor {
   private readonly skipTimeWait: boolean;
   private open = new Map<string, Connection>();
   private sink: EventSink | undefined;
+  /** Standing limitation (e.g. not root), kept visible in health() next to the latest error. */
+  private summary = "";
   private timer: NodeJS.Timeout | undefined;
   private lastCycleMs = 0;
 
@@ -64,7 +66,8 @@ export class NetworkSensor implements Sensor {
     if (this.counters.running) return;
     this.sink = sink;
     this.counters.running = true;
-    if (process.getuid?.() !== 0) this.counters.detail = "not root: sockets of other users' processes have no pid";
+    if (process.getuid?.() !== 0) this.summary = "not root: sockets of other users' processes have no pid";
+    this.counters.detail = this.summary;
     this.cycle(this.options.emitInitial ?? false);
     this.schedule();
   }
@@ -91,8 +94,7 @@ export class NetworkSensor implements Sensor {
       try {
         this.cycle(true);
       } catch (err) {
-        this.counters.errors++;
-        this.counters.detail = `table read failed: ${(err as Error).message}`;
+        this.fail(`table read failed: ${(err as Error).message}`);
       }
       this.schedule();
     }, this.intervalMs);
@@ -103,10 +105,7 @@ export class NetworkSensor implements Sensor {
     const all: SocketEntry[] = [];
     for (const protocol of NET_TABLES) {
       const { entries, bad } = parseNetTable(protocol, this.procfs.netTable(protocol));
-      if (bad > 0) {
-        this.counters.errors += bad;
-        this.counters.detail = `${bad} unparsable row(s) in /proc/net/${protocol}`;
-      }
+      if (bad > 0) this.fail(`${bad} unparsable row(s) in /proc/net/${protocol}`, bad);
       for (const e of entries) {
         if (e.inode === 0 && (this.skipTimeWait || e.state !== "TIME_WAIT")) continue;
         all.push(e);
@@ -180,8 +179,13 @@ export class NetworkSensor implements Sensor {
       sink.emit({ $case: "network", network: { action, ...conn } }, timeMs);
       this.counters.events++;
     } catch (err) {
-      this.counters.errors++;
-      this.counters.detail = `emit failed: ${(err as Error).message}`;
+      this.fail(`emit failed: ${(err as Error).message}`);
     }
   }
+
+  private fail(message: string, count = 1): void {
+    this.counters.errors += count;
+    this.counters.detail = this.summary ? `${this.summary}; last error: ${message}` : message;
+  }
+
 }

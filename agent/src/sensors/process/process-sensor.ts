@@ -44,6 +44,8 @@ export class ProcessSensor implements Sensor {
   private readonly byPid = new Map<number, string>();
   private readonly pending = new Set<Promise<void>>();
   private sink: EventSink | undefined;
+  /** Standing limitation (e.g. not root), kept visible in health() next to the latest error. */
+  private summary = "";
   private timer: NodeJS.Timeout | undefined;
   private bootTimeMs = 0;
   private lastCycleMs = 0;
@@ -60,16 +62,16 @@ export class ProcessSensor implements Sensor {
     if (this.counters.running) return;
     const boot = this.procfs.bootTimeMs();
     if (boot === undefined) {
-      this.counters.detail = `cannot read ${this.procfs.root}/stat: process sensor disabled`;
-      this.counters.errors++;
+      this.fail(`cannot read ${this.procfs.root}/stat: process sensor disabled`);
       return;
     }
     this.bootTimeMs = boot;
     this.sink = sink;
     this.counters.running = true;
     if (process.getuid?.() !== 0) {
-      this.counters.detail = "not root: exe, cwd and hashes of other users' processes are unreadable";
+      this.summary = "not root: exe, cwd and hashes of other users' processes are unreadable";
     }
+    this.counters.detail = this.summary;
     this.cycle(this.options.emitInitial ?? false);
     this.schedule();
   }
@@ -97,8 +99,7 @@ export class ProcessSensor implements Sensor {
       try {
         this.cycle(true);
       } catch (err) {
-        this.counters.errors++;
-        this.counters.detail = `snapshot failed: ${(err as Error).message}`;
+        this.fail(`snapshot failed: ${(err as Error).message}`);
       }
       this.schedule();
     }, this.intervalMs);
@@ -192,18 +193,22 @@ export class ProcessSensor implements Sensor {
       sink.emit({ $case: "process", process: body }, timeMs);
       this.counters.events++;
     } catch (err) {
-      this.counters.errors++;
-      this.counters.detail = `emit failed: ${(err as Error).message}`;
+      this.fail(`emit failed: ${(err as Error).message}`);
     }
   }
 
   private track(p: Promise<void>): Promise<void> {
     const guarded = p.catch((err: unknown) => {
-      this.counters.errors++;
-      this.counters.detail = `process event failed: ${(err as Error).message}`;
+      this.fail(`process event failed: ${(err as Error).message}`);
     });
     this.pending.add(guarded);
     void guarded.finally(() => this.pending.delete(guarded));
     return guarded;
   }
+
+  private fail(message: string, count = 1): void {
+    this.counters.errors += count;
+    this.counters.detail = this.summary ? `${this.summary}; last error: ${message}` : message;
+  }
+
 }

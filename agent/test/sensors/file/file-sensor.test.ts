@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -124,6 +124,17 @@ describe("FileSensor against a real temp directory", () => {
     expect(byPath.get(join(watched, "gone"))).toMatchObject({ action: FileAction.FILE_ACTION_DELETE, sha256Before: sha("bye\n") });
     expect(byPath.get(join(watched, "new"))).toMatchObject({ action: FileAction.FILE_ACTION_CREATE, sha256After: sha("hello\n") });
     expect(byPath.has(join(watched, "keep"))).toBe(false);
+  });
+
+  it("reports a symlink as a link without hashing (or watching) its target", async () => {
+    const sink = new RecordingSink();
+    sensor = new FileSensor({ paths: [watched] });
+    await sensor.start(sink);
+    const link = join(watched, "ld.so.preload");
+    symlinkSync("/etc/hostname", link);
+    const ev = await waitFor("CREATE of the link", () => find(sink, FileAction.FILE_ACTION_CREATE, link));
+    expect(ev.sha256After).toBe("");
+    expect(ev.mode & 0o170000).toBe(0o120000); // S_IFLNK
   });
 
   it("survives a corrupt saved baseline: reports it and rebuilds", async () => {

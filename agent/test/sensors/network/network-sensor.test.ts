@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { createSocket } from "node:dgram";
 import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
@@ -67,6 +68,19 @@ describe("NetworkSensor against the real /proc/net", () => {
     cleanup.push(() => child.kill("SIGKILL"));
     const listen = await waitFor("tcp6 LISTEN", () => find(sink, (e) => e.localPort === port));
     expect(listen).toMatchObject({ protocol: "tcp6", localAddress: "::1", direction: Direction.DIRECTION_LISTEN, pid: child.pid });
+  });
+
+  it("reports a bound UDP socket as a listener of this process", async () => {
+    const sink = new RecordingSink();
+    sensor = new NetworkSensor({ intervalMs: 100 });
+    await sensor.start(sink);
+    const sock = createSocket("udp4");
+    cleanup.push(() => sock.close());
+    sock.bind(0, "127.0.0.1");
+    await once(sock, "listening");
+    const port = sock.address().port;
+    const ev = await waitFor("udp LISTEN", () => find(sink, (e) => e.protocol === "udp" && e.localPort === port));
+    expect(ev).toMatchObject({ state: "UNCONN", direction: Direction.DIRECTION_LISTEN, pid: process.pid, localAddress: "127.0.0.1" });
   });
 
   it("decodes /proc/net addresses, including v4-mapped v6, and skips malformed rows", () => {
