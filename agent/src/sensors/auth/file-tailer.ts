@@ -42,6 +42,8 @@ export class FileTailer {
   private saved: TailState | null = null;
   private lastSize = -1;
   private problem = "";
+  /** Saving the offset failed: lines still flow, but a restart would re-read them. */
+  private stateProblem = "";
   private readonly pollMs: number;
   private readonly maxLineBytes: number;
   private readonly chunkBytes: number;
@@ -119,7 +121,7 @@ export class FileTailer {
       // The stat is the cheap check: read only when the file grew (or was renamed away).
       const grew = !st || !this.current || st.size !== this.current.position;
       if (this.current && grew && (await this.current.drain(this.opts.onLines, () => this.stopped))) await this.persist();
-      if (st) this.setProblem("");
+      if (st) this.setProblem(this.stateProblem);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       this.setProblem(describe(this.opts.path, e), e.code ?? "ERROR");
@@ -238,14 +240,15 @@ export class FileTailer {
   private async persist(): Promise<void> {
     const cur = this.current;
     if (!this.opts.statePath || !cur) return;
-    await saveTailState(this.opts.statePath, {
-      path: this.opts.path,
-      dev: cur.dev,
-      ino: cur.ino,
-      offset: cur.committed,
-      fpLen: cur.fpLen,
-      fp: cur.fp,
-    });
+    const state = { path: this.opts.path, dev: cur.dev, ino: cur.ino, offset: cur.committed, fpLen: cur.fpLen, fp: cur.fp };
+    try {
+      await saveTailState(this.opts.statePath, state);
+      this.stateProblem = "";
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      this.stateProblem = `cannot save offset to ${this.opts.statePath}: ${e.code ?? e.message}`;
+      this.setProblem(this.stateProblem, e.code ?? "ESTATE");
+    }
   }
 
   private setProblem(problem: string, code?: string): void {

@@ -180,6 +180,18 @@ describe("FileTailer", () => {
     expect(lines).toEqual(["y"]);
   });
 
+  it("an unwritable state file is reported once and lines keep flowing", async () => {
+    writeFileSync(log, "");
+    mkdirSync(statePath); // rename onto a directory fails, even for root
+    const { lines, problems } = await tail();
+    append(log, ["one", "two"]);
+    await waitFor(() => lines.length >= 2, "lines");
+    append(log, ["three"]);
+    await waitFor(() => lines.length >= 3, "more lines");
+    expect(problems.filter((p) => p.startsWith("cannot save offset"))).toHaveLength(1);
+    expect(problems.at(-1)).toMatch(/^cannot save offset to .*state\.json: E/);
+  });
+
   it("a path it cannot read is reported with the reason, and it recovers", async () => {
     mkdirSync(log); // reading a directory fails with EISDIR even for root
     const { problems, lines } = await tail();
