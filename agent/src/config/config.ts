@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { parseMix } from "../sensors/synthetic/mix";
 
 export class AgentConfigError extends Error {}
 
@@ -26,6 +27,14 @@ export interface AgentConfig {
   /** TLS material written by `enroll`; absent means a plaintext (development) connection. */
   tls: boolean;
   sensors: { process: boolean; network: boolean; file: boolean; auth: boolean };
+  /** Numbered test events per second (0 = off); see sensors/synthetic. */
+  syntheticRate: number;
+  /** Total numbered events over the state dir's life; 0 = no end. */
+  syntheticCount: number;
+  /** Kinds and weights of synthetic events, e.g. "process:8,auth:1,agent:1". */
+  syntheticMix: string;
+  /** Cap of the reconnect backoff. */
+  backoffMaxMs: number;
 }
 
 /** Flags as parsed from the command line; undefined means "not given". */
@@ -44,6 +53,7 @@ const KEYS: Record<string, keyof AgentConfig> = {
   tags: "tags", process_interval_ms: "processIntervalMs", network_interval_ms: "networkIntervalMs", heartbeat_ms: "heartbeatMs",
   spool_max_bytes: "spoolMaxBytes", spool_fsync: "spoolFsync", spool_full_policy: "spoolFullPolicy", enforcement: "enforcement",
   isolation_allow: "isolationAllow", log_level: "logLevel", logLevel: "logLevel", sensors: "sensors",
+  synthetic_rate: "syntheticRate", synthetic_count: "syntheticCount", synthetic_mix: "syntheticMix", backoff_max_ms: "backoffMaxMs",
 };
 
 function defaultStateDir(): string {
@@ -85,6 +95,17 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
       case "processIntervalMs": case "networkIntervalMs": case "heartbeatMs":
         cfg[key] = int(v, name, 100, 3_600_000);
         break;
+      case "syntheticRate": cfg.syntheticRate = int(v, name, 0, 1_000_000); break;
+      case "syntheticCount": cfg.syntheticCount = int(v, name, 0, Number.MAX_SAFE_INTEGER); break;
+      case "backoffMaxMs": cfg.backoffMaxMs = int(v, name, 100, 3_600_000); break;
+      case "syntheticMix":
+        try {
+          parseMix(String(v));
+        } catch (err) {
+          throw new AgentConfigError(`${name}: ${(err as Error).message}`);
+        }
+        cfg.syntheticMix = String(v);
+        break;
       case "spoolMaxBytes":
         cfg.spoolMaxBytes = int(v, name, 1 << 20, Number.MAX_SAFE_INTEGER);
         break;
@@ -109,6 +130,7 @@ const ENV: Record<string, string> = {
   VIGIL_PROCESS_INTERVAL_MS: "process_interval_ms", VIGIL_NETWORK_INTERVAL_MS: "network_interval_ms", VIGIL_HEARTBEAT_MS: "heartbeat_ms",
   VIGIL_SPOOL_MAX_BYTES: "spool_max_bytes", VIGIL_SPOOL_FSYNC: "spool_fsync", VIGIL_SPOOL_FULL_POLICY: "spool_full_policy",
   VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_LOG_LEVEL: "logLevel",
+  VIGIL_SYNTHETIC_RATE: "synthetic_rate", VIGIL_SYNTHETIC_COUNT: "synthetic_count", VIGIL_SYNTHETIC_MIX: "synthetic_mix", VIGIL_BACKOFF_MAX_MS: "backoff_max_ms",
 };
 
 /** Precedence: defaults < config file < VIGIL_* environment < command-line flags. */
@@ -129,6 +151,10 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     logLevel: "info",
     tls: false,
     sensors: { process: true, network: true, file: true, auth: true },
+    syntheticRate: 0,
+    syntheticCount: 0,
+    syntheticMix: "agent",
+    backoffMaxMs: 30_000,
   };
   const file = flags.config ?? env.VIGIL_CONFIG;
   if (file) {

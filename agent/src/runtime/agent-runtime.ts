@@ -7,6 +7,7 @@ import { collectHostFacts, type HostFacts } from "../platform/linux";
 import { EventPipeline } from "../pipeline/event-pipeline";
 import type { Sensor } from "../sensors/sensor";
 import { DiskSpool } from "../spool";
+import { Backoff } from "../transport/backoff";
 import { ControllerLink } from "../transport/controller-link";
 import type { Log } from "../util/log";
 import { AGENT_VERSION } from "../version";
@@ -43,6 +44,7 @@ export class AgentRuntime {
       onCommand: parts.onCommand ?? (async (cmd) => ({ commandId: cmd.id, status: CommandStatus.COMMAND_STATUS_REFUSED, reason: "this agent has no command executor", outputJson: "", finishedAtMs: Date.now(), local: false, type: cmd.type })),
       log,
       heartbeatMs: cfg.heartbeatMs,
+      backoff: new Backoff(Math.min(500, cfg.backoffMaxMs), cfg.backoffMaxMs),
     });
   }
 

@@ -5,6 +5,7 @@ import { NetworkSensor } from "../sensors/network";
 import { ProcessSensor } from "../sensors/process";
 import { FileSensor } from "../sensors/file";
 import type { Sensor } from "../sensors/sensor";
+import { SyntheticSensor } from "../sensors/synthetic";
 
 /** The sensors the configuration turns on, each with its own slice of the state dir. */
 export function createSensors(cfg: AgentConfig): Sensor[] {
@@ -13,5 +14,6 @@ export function createSensors(cfg: AgentConfig): Sensor[] {
   if (cfg.sensors.network) sensors.push(new NetworkSensor({ intervalMs: cfg.networkIntervalMs }));
   if (cfg.sensors.file) sensors.push(new FileSensor({ paths: cfg.watch, stateDir: join(cfg.stateDir, "file") }));
   if (cfg.sensors.auth) sensors.push(new AuthSensor({ path: cfg.authLog, stateDir: join(cfg.stateDir, "auth") }));
+  if (cfg.syntheticRate > 0) sensors.push(new SyntheticSensor({ rate: cfg.syntheticRate, count: cfg.syntheticCount, mix: cfg.syntheticMix, stateDir: join(cfg.stateDir, "synthetic") }));
   return sensors;
 }
