@@ -193,7 +193,7 @@ function main(): void {
     `- \`always\` syncs every batch: ${fmt(always.perBatchUs)} µs per ${always.batch}-record batch against ${fmt(interval.perBatchUs)} µs with \`interval\`, so ${fmt(always.appendRps)} instead of ${fmt(interval.appendRps)} records/s; one record per batch falls to ${fmt(always1.appendRps)} records/s. Nothing appended is lost on power loss.`,
     `- \`interval\` (default, 200 ms) costs about what \`never\` costs (${fmt(never.appendRps)} records/s); on power loss up to 200 ms of appends can be lost, never a record the controller has seen: records are leased only after their sync, so delivery waits up to 200 ms.`,
     "- `never` survives a crash of the agent (kill -9, tested) but not of the host.",
-    `- A full spool (${fmt(full.records)} records into 16 MiB, most dropped by policy and counted) still takes ${fmt(full.appendRps)} records/s: it rewrites about one segment per segment's worth of dropped telemetry.`,
+    `- A full spool (${fmt(full.records)} records into 16 MiB, most dropped by policy and counted) still takes ${fmt(full.appendRps)} records/s: it sheds \`dropSlackBytes\` (default min(segmentBytes, maxBytes/32)) of the oldest telemetry at a time, one segment rewrite plus a synced journal step each.`,
   ].join("\n");
   writeSection(path.join(__dirname, "..", "..", "docs", "benchmarks.md"), section);
   process.stdout.write("wrote docs/benchmarks.md (## Spool)\n");

@@ -80,8 +80,7 @@ export class DiskSpool {
         reclaimAcked(st);
         const over = st.bytes() + need - st.opts.maxBytes;
         if (over > 0) throw new SpoolFullError(over, st.opts.maxBytes);
-      }
-      else {
+      } else {
         const incoming: Incoming[] = items.map((it, i) => ({ kind: it.kind, priority: it.priority, size: sizes[i]! }));
         dropIdx = makeRoom(st, incoming);
       }
@@ -135,7 +134,9 @@ export class DiskSpool {
         bytes += record.payload.length;
       }
       if (bad) {
-        this.repair(seg);
+        // If the re-check finds nothing to cut, the fault is in reading, not in the
+        // data: stop rather than spin on it.
+        if (this.repair(seg) === 0) throw new Error(`spool segment ${seg.path} cannot be read at byte ${st.cursorOffset}`);
         continue;
       }
       if (full || st.cursorOffset < end) break;
@@ -269,7 +270,7 @@ export class DiskSpool {
    * someone wrote into the file). Cut the segment there as an open would, count
    * the bytes, and carry on with the next segment instead of stalling the sender.
    */
-  private repair(seg: Segment): void {
+  private repair(seg: Segment): number {
     const st = this.st;
     const i = st.segments.indexOf(seg);
     const prev = st.segments.slice(0, i).reverse().find((s) => s.summary.count > 0);
@@ -284,6 +285,7 @@ export class DiskSpool {
       st.advanceAckOffset();
     }
     st.persistMeta();
+    return res.discardedBytes;
   }
 
   private hasData(): boolean {

@@ -85,7 +85,8 @@ export class SpoolState {
   advanceAckOffset(): void {
     const head = this.segments[0];
     if (!head) return;
-    for (const { record, offset } of head.scan(this.ackOffset, head.size)) {
+    // Small reads: an ack usually moves a few hundred records, not a whole segment.
+    for (const { record, offset } of head.scan(this.ackOffset, head.size, undefined, 64 * 1024)) {
       if (record.seq > this.meta.ackedSeq) return;
       this.ackOffset = offset + record.size;
       this.ackedInHead++;
