@@ -2,3 +2,4 @@ export * from "./gen/vigil/v1/events";
 export * from "./gen/vigil/v1/agent";
 export * from "./limits";
 export * from "./signing";
+export * from "./gen/vigil/v1/enrollment";
