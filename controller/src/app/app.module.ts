@@ -1,5 +1,6 @@
 import { Module, type DynamicModule, type Provider } from "@nestjs/common";
 import { AgentsController } from "../api/agents.controller";
+import { CommandsController } from "../api/commands.controller";
 import { EventsController } from "../api/events.controller";
 import { HealthController } from "../api/health.controller";
 
@@ -12,7 +13,7 @@ export class AppModule {
   static with(providers: Provider[]): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController, AgentsController, EventsController],
+      controllers: [HealthController, AgentsController, EventsController, CommandsController],
       providers,
       exports: providers,
     };

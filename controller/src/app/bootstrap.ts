@@ -9,7 +9,9 @@ import { AgentRegistry } from "../agents/agent-registry";
 import { formatAddr, redactUrl, type ControllerConfig } from "../config/config";
 import { CommandSigner } from "../crypto/signing-key";
 import { createDataSource } from "../database/data-source";
-import { AgentEntity } from "../database/entities";
+import { ActionLogEntity, AgentEntity, CommandEntity } from "../database/entities";
+import { CommandService, type AuditSink } from "../commands/command-service";
+import { commandResultFromEvent } from "../commands/result-events";
 import { IngestWriter } from "../ingest/ingest-writer";
 import { createLogger, NestPinoLogger } from "../logging/logger";
 import { EventStore } from "../repositories/event-store";
@@ -28,6 +30,7 @@ export interface RunningController {
   registry: AgentRegistry;
   grpc: AgentGrpcServer;
   signer: CommandSigner;
+  commands: CommandService;
   logger: Logger;
   httpUrl: string;
   grpcPort: number;
@@ -39,6 +42,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Run pending migrations before serving (the default; `serve --no-migrate` turns it off). */
   migrate?: boolean;
+  /** Where security-relevant acts are recorded (the audit trail). */
+  audit?: AuditSink;
 }
 
 export async function startController(config: ControllerConfig, opts: StartOptions = {}): Promise<RunningController> {
@@ -54,6 +59,15 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const registry = new AgentRegistry(dataSource.getRepository(AgentEntity), config.agentOfflineAfterMs);
   const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
   const retention = new RetentionJob(store, config.eventRetentionMs);
+  const commands = new CommandService(dataSource.getRepository(CommandEntity), dataSource.getRepository(ActionLogEntity), registry, signer, opts.audit);
+  // Results the agent made durable in its spool (local actions taken offline, or results whose stream broke).
+  writer.onStored((batch) => {
+    batch.events.forEach((ev, i) => {
+      if (!batch.fresh[i]) return;
+      const r = commandResultFromEvent(ev);
+      if (r) void commands.onResult(batch.agentId, r).catch((err) => logger.error({ err: String(err) }, "recording a command result failed"));
+    });
+  });
 
   const grpc = new AgentGrpcServer({
     registry,
@@ -61,6 +75,8 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     authenticator: opts.authenticator ?? new HelloAuthenticator(),
     commandPublicKey: () => signer.publicKeyRaw,
     controllerVersion: CONTROLLER_VERSION,
+    onConnected: (session) => void commands.deliverPending(session.agentId).catch((err) => logger.error({ err: String(err) }, "delivering queued commands failed")),
+    onCommandResult: (agentId, result) => void commands.onResult(agentId, result).catch((err) => logger.error({ err: String(err) }, "recording a command result failed")),
     log: (level, msg, fields) => logger[level](fields ?? {}, msg),
   });
 
@@ -71,6 +87,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       { provide: IngestWriter, useValue: writer },
       { provide: AgentRegistry, useValue: registry },
       { provide: CommandSigner, useValue: signer },
+      { provide: CommandService, useValue: commands },
     ]),
     { logger: new NestPinoLogger(logger), abortOnError: false },
   );
@@ -87,15 +104,17 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const httpPort = httpServer.address().port;
   const httpUrl = `http://${formatAddr({ host: config.httpAddr.host === "0.0.0.0" ? "127.0.0.1" : config.httpAddr.host, port: httpPort })}`;
   retention.start();
+  commands.start();
   logger.info({ http: httpUrl, grpc: formatAddr({ host: config.grpcAddr.host, port: grpcPort }), database: redactUrl(config.databaseUrl) }, "controller started");
 
   let stopped = false;
   return {
-    config, app, dataSource, store, writer, registry, grpc, signer, logger, httpUrl, grpcPort,
+    config, app, dataSource, store, writer, registry, grpc, signer, commands, logger, httpUrl, grpcPort,
     async stop() {
       if (stopped) return;
       stopped = true;
       retention.stop();
+      commands.stop();
       await grpc.stop();
       await app.close();
       if (dataSource.isInitialized) await dataSource.destroy();

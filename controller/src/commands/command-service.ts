@@ -1,0 +1,204 @@
+import { createHash, randomUUID } from "node:crypto";
+import type { Repository } from "typeorm";
+import { commandSigningPayload, CommandStatus, type Command, type CommandResult } from "@vigil/proto";
+import type { AgentRegistry } from "../agents/agent-registry";
+import type { CommandSigner } from "../crypto/signing-key";
+import type { ActionLogEntity, CommandEntity, CommandState } from "../database/entities";
+import { validateCommandParams } from "./command-params";
+
+export interface AuditSink {
+  append(entry: { actor: string; action: string; target?: string; details?: Record<string, unknown> }): Promise<unknown>;
+}
+
+export interface IssueOptions {
+  requestedBy: string;
+  ttlMs?: number;
+  caseId?: string | null;
+  alertId?: string | null;
+  undoOf?: string | null;
+}
+
+export class CommandNotFound extends Error {}
+
+const DEFAULT_TTL_MS = 60 * 60_000;
+const MAX_TTL_MS = 7 * 24 * 3600_000;
+const MAX_OUTPUT_CHARS = 2 * 1024 * 1024;
+
+const STATUS: Record<number, CommandState> = {
+  [CommandStatus.COMMAND_STATUS_SUCCEEDED]: "succeeded",
+  [CommandStatus.COMMAND_STATUS_FAILED]: "failed",
+  [CommandStatus.COMMAND_STATUS_REFUSED]: "refused",
+};
+
+export type CommandListener = (cmd: CommandEntity) => void;
+
+/**
+ * Issues signed commands, queues them for offline agents, delivers them when
+ * the agent is (back) online, records results, and writes every step to the
+ * append-only action log and the audit trail.
+ */
+export class CommandService {
+  private listeners: CommandListener[] = [];
+  private sweeper?: NodeJS.Timeout;
+
+  constructor(
+    private readonly repo: Repository<CommandEntity>,
+    private readonly log: Repository<ActionLogEntity>,
+    private readonly registry: AgentRegistry,
+    private readonly signer: CommandSigner,
+    private readonly audit?: AuditSink,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  onChange(l: CommandListener): void {
+    this.listeners.push(l);
+  }
+
+  start(): void {
+    this.sweeper = setInterval(() => void this.expireOverdue(), 5_000);
+    this.sweeper.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
+  }
+
+  /** Validates, signs, stores and (if the agent is online) sends a command. Throws CommandParamError on bad params. */
+  async issue(agentId: string, type: string, params: unknown, opts: IssueOptions): Promise<CommandEntity> {
+    const clean = validateCommandParams(type, params);
+    const ttl = Math.min(Math.max(opts.ttlMs ?? DEFAULT_TTL_MS, 1_000), MAX_TTL_MS);
+    const issuedAt = this.now();
+    const unsigned = { id: randomUUID(), agentId, type, paramsJson: JSON.stringify(clean), issuedAtMs: issuedAt, expiresAtMs: issuedAt + ttl };
+    const payload = commandSigningPayload(unsigned);
+    const entity = this.repo.create({
+      id: unsigned.id,
+      agentId,
+      type,
+      paramsJson: unsigned.paramsJson,
+      state: "queued",
+      issuedAt,
+      expiresAt: unsigned.expiresAtMs,
+      signature: this.signer.sign(payload).toString("base64"),
+      payloadSha256: createHash("sha256").update(payload).digest("hex"),
+      requestedBy: opts.requestedBy.slice(0, 128),
+      caseId: opts.caseId ?? null,
+      alertId: opts.alertId ?? null,
+      local: false,
+      sentAt: null,
+      finishedAt: null,
+      reason: "",
+      outputJson: "",
+      undoOf: opts.undoOf ?? null,
+    });
+    await this.repo.save(entity);
+    await this.step(entity, "requested", { by: entity.requestedBy, params: clean, expiresAt: new Date(entity.expiresAt).toISOString() });
+    await this.audit?.append({ actor: entity.requestedBy, action: "command.issued", target: `agent:${agentId}`, details: { commandId: entity.id, type, payloadSha256: entity.payloadSha256, caseId: entity.caseId } });
+    this.emit(entity);
+    this.deliver(entity);
+    return entity;
+  }
+
+  /** Re-sends everything pending for an agent that just connected (queued, or sent without a result). */
+  async deliverPending(agentId: string): Promise<void> {
+    const pending = await this.repo.find({ where: [{ agentId, state: "queued" }, { agentId, state: "sent" }], order: { issuedAt: "ASC" } });
+    for (const c of pending) {
+      if (c.expiresAt <= this.now()) await this.finish(c, "expired", "expired before the agent could receive it", "");
+      else this.deliver(c);
+    }
+  }
+
+  private deliver(c: CommandEntity): void {
+    const session = this.registry.session(c.agentId);
+    if (!session) return;
+    const wire: Command = { id: c.id, agentId: c.agentId, type: c.type, paramsJson: c.paramsJson, issuedAtMs: c.issuedAt, expiresAtMs: c.expiresAt, signature: Buffer.from(c.signature, "base64") };
+    session.send({ msg: { $case: "command", command: wire } });
+    if (c.state === "queued") {
+      c.state = "sent";
+      c.sentAt = this.now();
+      void this.repo.update({ id: c.id, state: "queued" }, { state: "sent", sentAt: c.sentAt }).then(() => this.step(c, "sent", {})).then(() => this.emit(c));
+    }
+  }
+
+  /**
+   * A result from the agent, over the stream or replayed from its spool (a
+   * command_result agent event). Idempotent: the first final result wins.
+   */
+  async onResult(agentId: string, r: CommandResult): Promise<void> {
+    const state = STATUS[r.status];
+    if (!state || !/^[A-Za-z0-9._:-]{1,128}$/.test(r.commandId)) return;
+    let c = await this.repo.findOneBy({ id: r.commandId });
+    if (c && c.agentId !== agentId) return; // another agent cannot answer for this one
+    if (!c) {
+      if (!r.local) return; // a result for a command we never issued: ignore
+      c = this.repo.create({
+        id: r.commandId, agentId, type: r.type.slice(0, 64), paramsJson: "{}", state: "sent", issuedAt: r.finishedAtMs || this.now(), expiresAt: r.finishedAtMs || this.now(),
+        signature: "", payloadSha256: "", requestedBy: "agent-local-policy", caseId: null, alertId: null, local: true, sentAt: null, finishedAt: null, reason: "", outputJson: "", undoOf: null,
+      });
+      await this.repo.save(c);
+      await this.step(c, "local_action", { type: c.type });
+    }
+    if (!["queued", "sent"].includes(c.state)) return;
+    await this.finish(c, state, r.reason.slice(0, 4096), r.outputJson.slice(0, MAX_OUTPUT_CHARS), r.finishedAtMs);
+  }
+
+  private async finish(c: CommandEntity, state: CommandState, reason: string, output: string, at?: number): Promise<void> {
+    const finishedAt = at && at > 0 ? at : this.now();
+    const res = await this.repo.update({ id: c.id, state: c.state }, { state, reason, outputJson: output, finishedAt });
+    if (!res.affected) return; // someone else finished it first
+    Object.assign(c, { state, reason, outputJson: output, finishedAt });
+    await this.step(c, state, { reason });
+    await this.audit?.append({ actor: c.local ? `agent:${c.agentId}` : "system", action: `command.${state}`, target: `agent:${c.agentId}`, details: { commandId: c.id, type: c.type, reason, local: c.local, payloadSha256: c.payloadSha256 } });
+    this.emit(c);
+  }
+
+  async expireOverdue(): Promise<number> {
+    const now = this.now();
+    const overdue = await this.repo.createQueryBuilder("c").where("c.state IN (:...s)", { s: ["queued", "sent"] }).andWhere("c.expires_at <= :now", { now }).getMany();
+    for (const c of overdue) await this.finish(c, "expired", "expired without a result from the agent", "");
+    return overdue.length;
+  }
+
+  async get(id: string): Promise<CommandEntity> {
+    const c = await this.repo.findOneBy({ id });
+    if (!c) throw new CommandNotFound(`command "${id.slice(0, 64)}" not found`);
+    return c;
+  }
+
+  async list(f: { agentId?: string; state?: string; caseId?: string; limit: number }): Promise<CommandEntity[]> {
+    const where: Record<string, string> = {};
+    if (f.agentId) where.agentId = f.agentId;
+    if (f.state) where.state = f.state;
+    if (f.caseId) where.caseId = f.caseId;
+    return this.repo.find({ where, order: { issuedAt: "DESC" }, take: f.limit });
+  }
+
+  async history(commandId: string): Promise<ActionLogEntity[]> {
+    return this.log.find({ where: { commandId }, order: { id: "ASC" } });
+  }
+
+  private async step(c: CommandEntity, step: string, detail: Record<string, unknown>): Promise<void> {
+    await this.log.insert({ time: this.now(), commandId: c.id, agentId: c.agentId, step, detail: JSON.stringify(detail) });
+  }
+
+  private emit(c: CommandEntity): void {
+    for (const l of this.listeners) l(c);
+  }
+}
+
+export function commandView(c: CommandEntity): Record<string, unknown> {
+  let output: unknown = undefined;
+  if (c.outputJson) {
+    try {
+      output = JSON.parse(c.outputJson);
+    } catch {
+      output = c.outputJson;
+    }
+  }
+  const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : null);
+  return {
+    id: c.id, agentId: c.agentId, type: c.type, params: JSON.parse(c.paramsJson || "{}"), state: c.state,
+    issuedAt: iso(c.issuedAt), expiresAt: iso(c.expiresAt), sentAt: iso(c.sentAt), finishedAt: iso(c.finishedAt),
+    requestedBy: c.requestedBy, caseId: c.caseId, alertId: c.alertId, local: c.local, reason: c.reason, output,
+    payloadSha256: c.payloadSha256, undoOf: c.undoOf,
+  };
+}
