@@ -66,6 +66,8 @@ export function toSigmaEvent(event: Event, ctx: MappingContext): SigmaEvent | nu
       f.LogonId = p.uid; // Sysmon for Linux reports the login uid here; the uid is our closest value
       f.ProcessId = p.pid;
       f.ParentProcessId = p.ppid;
+      // Lets a response action target exactly this process, never a later one that reuses the pid.
+      if (p.startTimeMs) f.ProcessStartTimeMs = p.startTimeMs;
       put(f, "CurrentDirectory", p.cwd);
       put(f, "ProcessName", p.name);
       if (p.sha256) {
