@@ -1,0 +1,75 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnAgent, type AgentProcess } from "./agent-process";
+import { waitFor } from "./wait";
+
+export interface SyntheticAgentOptions {
+  /** HOST:PORT the agent dials (the controller, or a proxy in front of it). */
+  controller: string;
+  /** Reuse to restart the same agent (id, spool, synthetic position). */
+  stateDir?: string;
+  rate: number;
+  count: number;
+  mix?: string;
+  /** Extra VIGIL_* settings (spool bound, fsync, backoff cap...). */
+  env?: Record<string, string>;
+}
+
+/** What the agent wrote to status.json when it stopped (or last wrote it). */
+export interface AgentStatusFile {
+  agentId: string;
+  spool: { records: number; bytes: number; ackedSeq: number; lastSeq: number; dropped: Record<string, number>; discardedBytes: number };
+  link: { connects: number; batchesSent: number; eventsSent: number; acks: number };
+}
+
+/**
+ * The real agent bundle with every real sensor off and only the synthetic
+ * source on, so the events that flow are exactly the numbered ones.
+ */
+export function startSyntheticAgent(o: SyntheticAgentOptions): AgentProcess {
+  const stateDir = o.stateDir ?? mkdtempSync(join(tmpdir(), "vigil-fault-agent-"));
+  const config = join(stateDir, "synthetic.yaml");
+  writeFileSync(
+    config,
+    [
+      "sensors: { process: false, network: false, file: false, auth: false }",
+      `synthetic_rate: ${o.rate}`,
+      `synthetic_count: ${o.count}`,
+      `synthetic_mix: "${o.mix ?? "agent"}"`,
+      "heartbeat_ms: 250",
+      "",
+    ].join("\n"),
+  );
+  return spawnAgent(["--controller", o.controller, "--config", config], { stateDir, env: { VIGIL_LOG_LEVEL: "warn", ...o.env } });
+}
+
+export function agentIdOf(stateDir: string): string {
+  return readFileSync(join(stateDir, "agent-id"), "utf8").trim();
+}
+
+/** One past the last number the synthetic source has produced (reserved) so far. */
+export function syntheticNext(stateDir: string): number {
+  const f = join(stateDir, "synthetic", "state.json");
+  return existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as { next: number }).next : 1;
+}
+
+export function readStatusFile(stateDir: string): AgentStatusFile {
+  return JSON.parse(readFileSync(join(stateDir, "status.json"), "utf8")) as AgentStatusFile;
+}
+
+export async function waitForAgentId(stateDir: string, agent: AgentProcess): Promise<string> {
+  return waitFor("the agent id", () => {
+    if (agent.child.exitCode !== null) throw new Error(`agent exited with ${agent.child.exitCode}`);
+    return existsSync(join(stateDir, "agent-id")) && agentIdOf(stateDir);
+  }, 20_000).catch((e: Error) => {
+    throw new Error(`${e.message}\n${agent.output()}`);
+  });
+}
+
+/** Waits until the synthetic source has produced all `count` numbers. */
+export async function waitProduced(stateDir: string, count: number, agent: AgentProcess, timeoutMs = 30_000): Promise<void> {
+  await waitFor(`the synthetic source to produce ${count} events`, () => syntheticNext(stateDir) > count, timeoutMs).catch((e: Error) => {
+    throw new Error(`${e.message} (at ${syntheticNext(stateDir) - 1})\n${agent.output().slice(-3000)}`);
+  });
+}
