@@ -1,7 +1,7 @@
 import { credentials as grpcCredentials, type ChannelCredentials } from "@grpc/grpc-js";
 import { writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { CommandStatus, type AgentStatus, type Command, type CommandResult, type Hello } from "@vigil/proto";
+import { type AgentStatus, type Command, type CommandResult, type Hello } from "@vigil/proto";
 import type { AgentConfig } from "../config/config";
 import { collectHostFacts, type HostFacts } from "../platform/linux";
 import { EventPipeline } from "../pipeline/event-pipeline";
@@ -12,11 +12,12 @@ import { ControllerLink } from "../transport/controller-link";
 import type { Log } from "../util/log";
 import { AGENT_VERSION } from "../version";
 import { loadOrCreateAgentId } from "./agent-identity";
+import { ResponseWiring } from "./response-wiring";
 
 export interface RuntimeParts {
   sensors: Sensor[];
   credentials?: () => ChannelCredentials;
-  /** Handles a controller command; defaults to refusing everything. */
+  /** Handles a controller command; defaults to the response wiring (verify, execute, report). */
   onCommand?: (cmd: Command) => Promise<CommandResult>;
 }
 
@@ -26,6 +27,8 @@ export class AgentRuntime {
   readonly spool: DiskSpool;
   readonly pipeline: EventPipeline;
   readonly link: ControllerLink;
+  /** Enforcement, signed commands, pinned key, local policy. */
+  readonly response: ResponseWiring;
   private statusTimer?: NodeJS.Timeout;
   private readonly startedAt = Date.now();
   private facts?: HostFacts;
@@ -35,13 +38,16 @@ export class AgentRuntime {
     this.spool = DiskSpool.open({ dir: join(cfg.stateDir, "spool"), maxBytes: cfg.spoolMaxBytes, fsync: cfg.spoolFsync, fullPolicy: cfg.spoolFullPolicy });
     for (const w of this.spool.warnings) log.warn("spool repaired at open", { problem: w });
     this.pipeline = new EventPipeline(this.spool, log);
+    this.response = new ResponseWiring({ cfg, agentId: this.agentId, pipeline: this.pipeline, link: () => this.link, hostname: () => this.facts?.hostname ?? "", log });
     this.link = new ControllerLink({
       address: cfg.controller,
       credentials: parts.credentials ?? (() => grpcCredentials.createInsecure()),
       spool: this.spool,
       hello: () => this.hello(),
       status: () => this.status(),
-      onCommand: parts.onCommand ?? (async (cmd) => ({ commandId: cmd.id, status: CommandStatus.COMMAND_STATUS_REFUSED, reason: "this agent has no command executor", outputJson: "", finishedAtMs: Date.now(), local: false, type: cmd.type })),
+      onCommand: parts.onCommand ?? ((cmd) => this.response.handleCommand(cmd)),
+      onWelcome: (w) => this.response.onWelcome(w),
+      onPolicy: (p) => this.response.onPolicy(p),
       log,
       heartbeatMs: cfg.heartbeatMs,
       backoff: new Backoff(Math.min(500, cfg.backoffMaxMs), cfg.backoffMaxMs),
@@ -49,6 +55,8 @@ export class AgentRuntime {
   }
 
   async start(): Promise<void> {
+    // Containment first: a restarted agent re-isolates before it does anything else.
+    await this.response.start();
     this.facts = await collectHostFacts();
     for (const s of this.parts.sensors) {
       try {
@@ -69,6 +77,7 @@ export class AgentRuntime {
 
   async stop(): Promise<void> {
     clearInterval(this.statusTimer);
+    this.response.stop();
     for (const s of this.parts.sensors) await s.stop().catch(() => undefined);
     this.pipeline.flush();
     await this.link.stop();
@@ -100,7 +109,7 @@ export class AgentRuntime {
       dropped: s.dropped,
       spoolBytes: s.bytes,
       spoolRecords: s.records,
-      isolated: false,
+      isolated: this.response.isolated(),
       spoolDiscardedBytes: s.discardedBytes,
     };
   }

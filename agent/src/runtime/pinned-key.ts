@@ -1,0 +1,65 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** Written here by enrollment or, without enrollment, by the first Welcome (trust on first use). */
+export const PINNED_KEY_FILE = "controller-command-key";
+
+export class PinnedKeyMismatch extends Error {
+  constructor(readonly pinnedB64: string, readonly offeredB64: string) {
+    super(`controller offered command key ${offeredB64}, but ${pinnedB64} is pinned; refusing this controller`);
+    this.name = "PinnedKeyMismatch";
+  }
+}
+
+function decode(text: string, path: string): Buffer {
+  const b64 = text.trim();
+  const raw = Buffer.from(b64, "base64");
+  if (raw.length !== 32 || raw.toString("base64") !== b64) throw new Error(`corrupt pinned key ${path}: expected base64 of 32 bytes`);
+  return raw;
+}
+
+/** The pinned raw Ed25519 key, or undefined when none is pinned yet. A corrupt file throws: never re-pin silently. */
+export function loadPinnedKey(stateDir: string): Buffer | undefined {
+  const path = join(stateDir, PINNED_KEY_FILE);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  return decode(text, path);
+}
+
+/** Atomic (temp + fsync + rename), mode 0600. */
+export function savePinnedKey(stateDir: string, raw: Buffer): void {
+  if (raw.length !== 32) throw new Error(`Ed25519 public key must be 32 bytes, got ${raw.length}`);
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const path = join(stateDir, PINNED_KEY_FILE);
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, raw.toString("base64") + "\n", { mode: 0o600 });
+  const fd = openSync(tmp, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+/**
+ * Pins `offered` if nothing is pinned; otherwise it must equal the pinned key.
+ * Throws PinnedKeyMismatch for a different key (a rogue or re-keyed controller:
+ * an operator must remove the file to accept it).
+ */
+export function pinOrVerify(stateDir: string, offered: Uint8Array): { key: Buffer; firstUse: boolean } {
+  const raw = Buffer.from(offered);
+  if (raw.length !== 32) throw new Error(`controller sent a command key of ${raw.length} bytes, expected 32`);
+  const pinned = loadPinnedKey(stateDir);
+  if (pinned === undefined) {
+    savePinnedKey(stateDir, raw);
+    return { key: raw, firstUse: true };
+  }
+  if (!pinned.equals(raw)) throw new PinnedKeyMismatch(pinned.toString("base64"), raw.toString("base64"));
+  return { key: pinned, firstUse: false };
+}
