@@ -1,0 +1,41 @@
+import { SetMetadata } from "@nestjs/common";
+
+export const ROLES = ["admin", "analyst", "integration", "readonly"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const ROLES_KEY = "vigil:roles";
+export const PUBLIC_KEY = "vigil:public";
+
+/**
+ * Roles allowed on a route besides admin, which is always allowed. Without
+ * this decorator a GET is open to every role and anything else is admin only,
+ * so a new route is never more exposed than that by accident.
+ * `readonly` is refused on anything but GET/HEAD whatever a route says.
+ */
+export const Roles = (...roles: Role[]) => SetMetadata(ROLES_KEY, roles);
+
+/** No API key needed (health checks). */
+export const Public = () => SetMetadata(PUBLIC_KEY, true);
+
+export function isRole(v: unknown): v is Role {
+  return typeof v === "string" && (ROLES as readonly string[]).includes(v);
+}
+
+/** Who made an API request; set by the guard on the request object. */
+export interface Principal {
+  keyId: string;
+  name: string;
+  role: Role;
+}
+
+export const PRINCIPAL = Symbol.for("vigil.principal");
+
+/** The audit actor for a request: "apikey:<id>". */
+export function actorOf(req: unknown): string {
+  const p = (req as Record<symbol, Principal | undefined>)[PRINCIPAL];
+  return p ? `apikey:${p.keyId}` : "anonymous";
+}
+
+export function principalOf(req: unknown): Principal | undefined {
+  return (req as Record<symbol, Principal | undefined>)[PRINCIPAL];
+}

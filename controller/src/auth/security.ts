@@ -1,0 +1,87 @@
+import { Reflector } from "@nestjs/core";
+import type { INestApplication, Provider } from "@nestjs/common";
+import type { DocumentBuilder } from "@nestjs/swagger";
+import { ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type { DataSource } from "typeorm";
+import type { AgentRegistry } from "../agents/agent-registry";
+import { AuditLog } from "../audit/audit-log";
+import type { ControllerConfig } from "../config/config";
+import { AgentCertificates } from "../trust/agent-certificates";
+import { CertificateAuthority } from "../trust/ca";
+import { EnrollmentTokens } from "../trust/enrollment-tokens";
+import { RevocationWatcher } from "../trust/revocation-watcher";
+import { createTrust, type Trust } from "../trust/trust";
+import { HelloAuthenticator, type AgentAuthenticator } from "../transport/authenticator";
+import { ApiKeyGuard } from "./api-key.guard";
+import { ApiKeys } from "./api-keys";
+import { RateLimiter } from "./rate-limiter";
+
+export interface Security {
+  audit: AuditLog;
+  trust: Trust;
+  apiKeys: ApiKeys;
+  /** What the agent gRPC server needs: who an agent is, TLS, and the enrollment service. */
+  grpc: { authenticator: AgentAuthenticator; credentials: () => ServerCredentials; extraServices: Array<{ service: ServiceDefinition; implementation: UntypedServiceImplementation }> };
+  providers: Provider[];
+  /** Installs the API key guard on the Nest app. */
+  guard(app: INestApplication): void;
+  /** Adds the security schemes to the OpenAPI document. */
+  document(b: DocumentBuilder): DocumentBuilder;
+  stop(): void;
+}
+
+/**
+ * Everything issue 6 adds to the controller, composed in one place so
+ * bootstrap only plugs it in: audit trail, CA + mTLS + enrollment for agents,
+ * API keys with roles and rate limits for HTTP.
+ */
+export async function createSecurity(config: ControllerConfig, ds: DataSource, registry: AgentRegistry, commandPublicKey: () => Buffer, logger: Logger, authenticator?: AgentAuthenticator): Promise<Security> {
+  const audit = new AuditLog(ds);
+  const log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => logger[level](fields ?? {}, msg);
+  const trust = await createTrust(
+    { caDir: config.caDir, tlsNames: config.tlsNames, clientCertValidityMs: config.agentCertTtlMs, revocationPollMs: config.revocationPollMs },
+    ds, audit, registry, commandPublicKey, log,
+  );
+  const apiKeys = new ApiKeys(ds);
+  let grpc: Security["grpc"];
+  if (config.insecureGrpc) {
+    logger.warn(
+      "INSECURE gRPC: agents connect in plaintext and are trusted by the id they claim (VIGIL_INSECURE_GRPC / --insecure-grpc). " +
+        "Anyone who can reach the gRPC port can impersonate any agent. Development only.",
+    );
+    grpc = { authenticator: authenticator ?? new HelloAuthenticator(), credentials: () => ServerCredentials.createInsecure(), extraServices: [] };
+  } else {
+    grpc = {
+      authenticator: authenticator ?? trust.authenticator,
+      credentials: () => trust.tls.credentials(),
+      extraServices: [{ service: trust.enrollment.service, implementation: trust.enrollment.implementation }],
+    };
+  }
+  const perKey = new RateLimiter(config.apiRate.perSecond, config.apiRate.burst);
+  const failures = new RateLimiter(5, 20);
+  return {
+    audit, trust, apiKeys, grpc,
+    providers: [
+      { provide: AuditLog, useValue: audit },
+      { provide: ApiKeys, useValue: apiKeys },
+      { provide: EnrollmentTokens, useValue: trust.tokens },
+      { provide: AgentCertificates, useValue: trust.certs },
+      { provide: CertificateAuthority, useValue: trust.ca },
+      { provide: RevocationWatcher, useValue: trust.watcher },
+    ],
+    guard(app) {
+      app.useGlobalGuards(new ApiKeyGuard(new Reflector(), apiKeys, perKey, failures));
+    },
+    document(b) {
+      return b
+        .addBearerAuth({ type: "http", scheme: "bearer", description: "API key: vk_<id>_<secret> (vigil-controller apikey create)" }, "bearer")
+        .addApiKey({ type: "apiKey", in: "header", name: "X-Api-Key", description: "The same API key, as a header" }, "api-key")
+        .addSecurityRequirements("bearer")
+        .addSecurityRequirements("api-key");
+    },
+    stop() {
+      trust.stop();
+    },
+  };
+}
