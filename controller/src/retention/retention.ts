@@ -17,7 +17,8 @@ export class RetentionJob {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.runOnce(), this.opts.intervalMs);
+    // A database outage must not crash the controller (unhandled rejection); the next run retries.
+    this.timer = setInterval(() => void this.runOnce().catch(() => undefined), this.opts.intervalMs);
     this.timer.unref();
   }
 
