@@ -1,9 +1,10 @@
-import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query } from "@nestjs/common";
+import { BadRequestException, Body, ConflictException, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query } from "@nestjs/common";
 import { ApiBody, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
 import { AgentRegistry } from "../agents/agent-registry";
 import { CommandParamError, COMMAND_TYPES } from "../commands/command-params";
-import { CommandNotFound, CommandService, commandView } from "../commands/command-service";
+import { CommandNotFound, CommandService, commandView, NotReversible } from "../commands/command-service";
 import { optEnum, optInt, optString, rejectUnknown } from "./query-params";
+import { Actor } from "./actor";
 
 const STATES = ["queued", "sent", "succeeded", "failed", "refused", "expired"] as const;
 
@@ -42,26 +43,26 @@ export class CommandsController {
   @HttpCode(202)
   @ApiOperation({ summary: "Sign and send a command to an agent (queued while it is offline, until it expires)" })
   @ApiBody({ schema: { type: "object", required: ["type"], properties: { type: { type: "string", enum: COMMAND_TYPES }, params: { type: "object" }, ttlSeconds: { type: "integer", minimum: 1, maximum: 604800 }, caseId: { type: "string" } } } })
-  async create(@Param("id") id: string, @Body() body: IssueBody) {
+  async create(@Param("id") id: string, @Body() body: IssueBody, @Actor() actor: string) {
     if (!body || typeof body !== "object") throw new BadRequestException("a JSON body is required");
-    return this.issue(id, body.type, body.params, body, "api");
+    return this.issue(id, body.type, body.params, body, actor);
   }
 
   @Post("agents/:id/isolate")
   @HttpCode(202)
   @ApiOperation({ summary: "Isolate the host (the controller stays reachable)" })
-  async isolate(@Param("id") id: string, @Body() body: IssueBody & { allowCidrs?: unknown; reason?: unknown } = {}) {
+  async isolate(@Param("id") id: string, @Actor() actor: string, @Body() body: IssueBody & { allowCidrs?: unknown; reason?: unknown } = {}) {
     const params: Record<string, unknown> = {};
     if (body?.allowCidrs !== undefined) params.allowCidrs = body.allowCidrs;
     if (body?.reason !== undefined) params.reason = body.reason;
-    return this.issue(id, "isolate", params, body ?? {}, "api");
+    return this.issue(id, "isolate", params, body ?? {}, actor);
   }
 
   @Post("agents/:id/release")
   @HttpCode(202)
   @ApiOperation({ summary: "Release an isolated host" })
-  async release(@Param("id") id: string, @Body() body: IssueBody & { reason?: unknown } = {}) {
-    return this.issue(id, "release", body?.reason !== undefined ? { reason: body.reason } : {}, body ?? {}, "api");
+  async release(@Param("id") id: string, @Actor() actor: string, @Body() body: IssueBody & { reason?: unknown } = {}) {
+    return this.issue(id, "release", body?.reason !== undefined ? { reason: body.reason } : {}, body ?? {}, actor);
   }
 
   @Get("commands")
@@ -84,6 +85,19 @@ export class CommandsController {
       return { ...commandView(c), history: (await this.commands.history(id)).map((h) => ({ time: new Date(h.time).toISOString(), step: h.step, detail: JSON.parse(h.detail) })) };
     } catch (err) {
       if (err instanceof CommandNotFound) throw new NotFoundException(err.message);
+      throw err;
+    }
+  }
+
+  @Post("commands/:id/undo")
+  @HttpCode(202)
+  @ApiOperation({ summary: "Reverse a succeeded action (release an isolation, lift an IP block)" })
+  async undo(@Param("id") id: string, @Actor() actor: string) {
+    try {
+      return commandView(await this.commands.undo(id, actor));
+    } catch (err) {
+      if (err instanceof CommandNotFound) throw new NotFoundException(err.message);
+      if (err instanceof NotReversible) throw new ConflictException(err.message);
       throw err;
     }
   }

@@ -19,6 +19,13 @@ export interface IssueOptions {
 }
 
 export class CommandNotFound extends Error {}
+export class NotReversible extends Error {}
+
+/** How each reversible action is undone; kills and terminated sessions cannot be. */
+const UNDO: Record<string, (params: Record<string, unknown>) => { type: string; params: Record<string, unknown> }> = {
+  isolate: () => ({ type: "release", params: {} }),
+  block_ip: (p) => ({ type: "unblock_ip", params: { ip: p.ip } }),
+};
 
 const DEFAULT_TTL_MS = 60 * 60_000;
 const MAX_TTL_MS = 7 * 24 * 3600_000;
@@ -55,7 +62,8 @@ export class CommandService {
   }
 
   start(): void {
-    this.sweeper = setInterval(() => void this.expireOverdue(), 5_000);
+    // A database outage must not crash the controller (unhandled rejection); the next sweep retries.
+    this.sweeper = setInterval(() => void this.expireOverdue().catch(() => undefined), 5_000);
     this.sweeper.unref();
   }
 
@@ -149,6 +157,16 @@ export class CommandService {
     await this.step(c, state, { reason });
     await this.audit?.append({ actor: c.local ? `agent:${c.agentId}` : "system", action: `command.${state}`, target: `agent:${c.agentId}`, details: { commandId: c.id, type: c.type, reason, local: c.local, payloadSha256: c.payloadSha256 } });
     this.emit(c);
+  }
+
+  /** Issues the command that reverses `id` (release for isolate, unblock for block_ip). */
+  async undo(id: string, requestedBy: string): Promise<CommandEntity> {
+    const c = await this.get(id);
+    const make = UNDO[c.type];
+    if (!make) throw new NotReversible(`a ${c.type} command cannot be undone`);
+    if (c.state !== "succeeded") throw new NotReversible(`command ${id} is ${c.state}; only a succeeded ${c.type} can be undone`);
+    const u = make(JSON.parse(c.paramsJson) as Record<string, unknown>);
+    return this.issue(c.agentId, u.type, { ...u.params, reason: `undo of ${c.id}` }, { requestedBy, caseId: c.caseId, alertId: c.alertId, undoOf: c.id });
   }
 
   async expireOverdue(): Promise<number> {

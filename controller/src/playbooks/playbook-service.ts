@@ -1,0 +1,210 @@
+import { randomUUID } from "node:crypto";
+import type { Repository } from "typeorm";
+import type { AuditSink, CommandService } from "../commands/command-service";
+import { CommandParamError } from "../commands/command-params";
+import { CannotDerive, deriveParams, type PlaybookAlert } from "./action-params";
+import { guard, type GuardRailConfig } from "./guard-rails";
+import type { PlaybookActionEntity, PlaybookEntity, PlaybookVersionEntity } from "./playbook.entities";
+import { parsePlaybook, type PlaybookSpec } from "./playbook-schema";
+
+export class PlaybookNotFound extends Error {}
+export class PlaybookConflict extends Error {}
+
+export type Notifier = (n: { playbookId: string; alert: PlaybookAlert; params: Record<string, unknown> }) => void;
+
+interface Loaded {
+  entity: PlaybookEntity;
+  spec: PlaybookSpec;
+}
+
+/**
+ * Playbooks turn scored alerts into response: each matching playbook decides
+ * once per alert, and every decision (issued, waiting for an analyst, refused
+ * by a guard rail, impossible) is stored where the case shows it.
+ */
+export class PlaybookService {
+  private loaded: Loaded[] = [];
+  private autoIsolations: number[] = [];
+  private notifiers: Notifier[] = [];
+
+  constructor(
+    private readonly repo: Repository<PlaybookEntity>,
+    private readonly versions: Repository<PlaybookVersionEntity>,
+    private readonly actions: Repository<PlaybookActionEntity>,
+    private readonly commands: CommandService,
+    private readonly agentTags: (agentId: string) => Promise<string[]>,
+    private readonly guardRails: GuardRailConfig,
+    private readonly audit?: AuditSink,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  onNotify(n: Notifier): void {
+    this.notifiers.push(n);
+  }
+
+  async load(): Promise<void> {
+    const rows = await this.repo.find({ where: { deleted: false } });
+    this.loaded = rows.map((entity) => ({ entity, spec: parsePlaybook(entity.yaml) }));
+    const since = this.now() - 3_600_000;
+    const recent = await this.actions.createQueryBuilder("a").where("a.action_type = 'isolate' AND a.state = 'issued' AND a.decided_by = 'auto' AND a.created_at > :since", { since }).getMany();
+    this.autoIsolations = recent.map((a) => a.createdAt);
+  }
+
+  list(): PlaybookEntity[] {
+    return this.loaded.map((l) => l.entity);
+  }
+
+  async get(id: string): Promise<PlaybookEntity> {
+    const row = await this.repo.findOneBy({ id, deleted: false });
+    if (!row) throw new PlaybookNotFound(`playbook "${id.slice(0, 64)}" not found`);
+    return row;
+  }
+
+  async history(id: string): Promise<PlaybookVersionEntity[]> {
+    await this.get(id);
+    return this.versions.find({ where: { playbookId: id }, order: { version: "ASC" } });
+  }
+
+  /** Creates (create=true) or updates a playbook; each save is a new version. Throws PlaybookError on invalid YAML. */
+  async save(yaml: string, actor: string, mode: "create" | "update", expectId?: string): Promise<PlaybookEntity> {
+    const spec = parsePlaybook(yaml);
+    if (expectId && spec.id !== expectId) throw new PlaybookConflict(`the YAML's id "${spec.id}" does not match the URL's "${expectId}"`);
+    const existing = await this.repo.findOneBy({ id: spec.id });
+    if (mode === "create" && existing && !existing.deleted) throw new PlaybookConflict(`playbook "${spec.id}" already exists; update it instead`);
+    if (mode === "update" && (!existing || existing.deleted)) throw new PlaybookNotFound(`playbook "${spec.id}" not found`);
+    const now = this.now();
+    const version = (existing?.version ?? 0) + 1;
+    const entity = this.repo.create({ id: spec.id, name: spec.name, version, yaml, enabled: spec.enabled, deleted: false, createdAt: existing?.createdAt ?? now, updatedAt: now });
+    await this.repo.save(entity);
+    await this.versions.insert({ playbookId: spec.id, version, yaml, createdAt: now, createdBy: actor.slice(0, 128) });
+    await this.audit?.append({ actor, action: mode === "create" ? "playbook.created" : "playbook.updated", target: `playbook:${spec.id}`, details: { version } });
+    await this.load();
+    return entity;
+  }
+
+  async remove(id: string, actor: string): Promise<void> {
+    const row = await this.get(id);
+    row.deleted = true;
+    row.updatedAt = this.now();
+    await this.repo.save(row);
+    await this.audit?.append({ actor, action: "playbook.deleted", target: `playbook:${id}`, details: { version: row.version } });
+    await this.load();
+  }
+
+  /** Called for every new or updated alert. */
+  async onAlert(alert: PlaybookAlert): Promise<PlaybookActionEntity[]> {
+    const out: PlaybookActionEntity[] = [];
+    if (!this.loaded.length) return out;
+    const tags = await this.agentTags(alert.agentId);
+    for (const { entity, spec } of this.loaded) {
+      if (!spec.enabled || !matches(spec, alert, tags)) continue;
+      for (const [i, action] of spec.actions.entries()) {
+        const decided = await this.decide(entity, spec, i, action, alert, tags);
+        if (decided) out.push(decided);
+      }
+    }
+    return out;
+  }
+
+  private async decide(pb: PlaybookEntity, spec: PlaybookSpec, index: number, action: PlaybookSpec["actions"][number], alert: PlaybookAlert, tags: string[]): Promise<PlaybookActionEntity | null> {
+    const now = this.now();
+    const row = this.actions.create({
+      id: randomUUID(), playbookId: pb.id, playbookVersion: pb.version, alertId: alert.id, caseId: alert.caseId, agentId: alert.agentId,
+      actionIndex: index, actionType: action.type, paramsJson: "{}", state: "pending", reason: "", commandId: null, createdAt: now, decidedAt: null, decidedBy: null,
+    });
+    let params: Record<string, unknown>;
+    try {
+      params = deriveParams(action, alert, `playbook ${pb.id} v${pb.version}: ${alert.ruleTitle}`.slice(0, 500));
+    } catch (err) {
+      if (!(err instanceof CannotDerive)) throw err;
+      Object.assign(row, { state: "skipped", reason: err.message, decidedAt: now, decidedBy: "auto" });
+      return this.record(row);
+    }
+    row.paramsJson = JSON.stringify(params);
+    if (action.type === "notify") {
+      for (const n of this.notifiers) n({ playbookId: pb.id, alert, params });
+      Object.assign(row, { state: "issued", reason: "notification sent", decidedAt: now, decidedBy: "auto" });
+      return this.record(row);
+    }
+    const g = guard({ action: action.type, approval: spec.approval, agentTags: tags, recentAutoIsolations: this.autoIsolations, ip: params.ip as string | undefined, now }, this.guardRails);
+    if (g.kind === "refused") {
+      Object.assign(row, { state: "refused", reason: g.reason, decidedAt: now, decidedBy: "guard-rail" });
+      return this.record(row);
+    }
+    if (g.kind === "approval") {
+      row.reason = g.reason;
+      return this.record(row);
+    }
+    // Claim the slot before issuing, so a concurrent update of the same alert cannot issue twice.
+    const claimed = await this.record(row);
+    if (!claimed) return null;
+    if (action.type === "isolate") this.autoIsolations.push(now);
+    await this.issue(row, "auto", `playbook:${pb.id}@v${pb.version}`);
+    return row;
+  }
+
+  private async issue(row: PlaybookActionEntity, decidedBy: string, requestedBy: string): Promise<void> {
+    try {
+      const cmd = await this.commands.issue(row.agentId, row.actionType, JSON.parse(row.paramsJson), { requestedBy, caseId: row.caseId, alertId: row.alertId });
+      Object.assign(row, { state: decidedBy === "auto" ? "issued" : "approved", commandId: cmd.id, decidedAt: this.now(), decidedBy });
+    } catch (err) {
+      if (!(err instanceof CommandParamError)) throw err;
+      Object.assign(row, { state: "skipped", reason: `invalid action parameters: ${err.message}`, decidedAt: this.now(), decidedBy });
+    }
+    await this.actions.save(row);
+  }
+
+  /** Inserts the decision; null if this (playbook, alert, action) was decided already. */
+  private async record(row: PlaybookActionEntity): Promise<PlaybookActionEntity | null> {
+    try {
+      await this.actions.insert(row);
+      return row;
+    } catch (err) {
+      if (/UNIQUE|duplicate key/i.test(String(err))) return null;
+      throw err;
+    }
+  }
+
+  async decidePending(id: string, approve: boolean, actor: string): Promise<PlaybookActionEntity> {
+    const row = await this.actions.findOneBy({ id });
+    if (!row) throw new PlaybookNotFound(`playbook action "${id.slice(0, 64)}" not found`);
+    if (row.state !== "pending") throw new PlaybookConflict(`playbook action is ${row.state}, not pending`);
+    await this.audit?.append({ actor, action: approve ? "playbook_action.approved" : "playbook_action.rejected", target: `agent:${row.agentId}`, details: { playbookActionId: id, type: row.actionType, alertId: row.alertId } });
+    if (!approve) {
+      Object.assign(row, { state: "rejected", decidedAt: this.now(), decidedBy: actor });
+      await this.actions.save(row);
+      return row;
+    }
+    await this.issue(row, actor, actor);
+    return row;
+  }
+
+  async actionsFor(f: { caseId?: string; alertId?: string; state?: string; limit: number }): Promise<PlaybookActionEntity[]> {
+    const where: Record<string, string> = {};
+    if (f.caseId) where.caseId = f.caseId;
+    if (f.alertId) where.alertId = f.alertId;
+    if (f.state) where.state = f.state;
+    return this.actions.find({ where, order: { createdAt: "DESC" }, take: f.limit });
+  }
+}
+
+function matches(spec: PlaybookSpec, alert: PlaybookAlert, agentTags: string[]): boolean {
+  const w = spec.when;
+  if (alert.score < w.minScore) return false;
+  if (w.rules && !w.rules.includes(alert.ruleId)) return false;
+  if (w.tags) {
+    const have = alert.ruleTags.map((t) => t.toLowerCase());
+    if (!w.tags.some((t) => have.includes(t))) return false;
+  }
+  if (w.entityKinds && !w.entityKinds.includes(alert.entityKind as "host")) return false;
+  if (w.agentTags && !w.agentTags.every((t) => agentTags.includes(t))) return false;
+  return true;
+}
+
+export function playbookActionView(a: PlaybookActionEntity): Record<string, unknown> {
+  return {
+    id: a.id, playbookId: a.playbookId, playbookVersion: a.playbookVersion, alertId: a.alertId, caseId: a.caseId, agentId: a.agentId,
+    type: a.actionType, params: JSON.parse(a.paramsJson), state: a.state, reason: a.reason, commandId: a.commandId,
+    createdAt: new Date(a.createdAt).toISOString(), decidedAt: a.decidedAt ? new Date(a.decidedAt).toISOString() : null, decidedBy: a.decidedBy,
+  };
+}
