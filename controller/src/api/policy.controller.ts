@@ -1,0 +1,31 @@
+import { BadRequestException, Body, Controller, Get, Inject, Put } from "@nestjs/common";
+import { ApiBody, ApiOperation, ApiTags } from "@nestjs/swagger";
+import { PolicyService } from "../policy/policy-service";
+import { PolicySpecError } from "../policy/policy-spec";
+import { Actor } from "./actor";
+
+@ApiTags("agent policy")
+@Controller("api/v1/agent-policy")
+export class PolicyController {
+  constructor(@Inject(PolicyService) private readonly policy: PolicyService) {}
+
+  @Get()
+  @ApiOperation({ summary: "The local policy agents enforce on their own (also offline)" })
+  async get() {
+    const c = await this.policy.current();
+    return { version: c.version, ...c.spec, updatedAt: c.updatedAt ? new Date(c.updatedAt).toISOString() : null, updatedBy: c.updatedBy };
+  }
+
+  @Put()
+  @ApiOperation({ summary: "Replace the local policy; signed and pushed to every connected agent (and to others when they connect)" })
+  @ApiBody({ schema: { type: "object", properties: { rules: { type: "array", items: { type: "object", properties: { id: { type: "string" }, yaml: { type: "string" } } } }, includeIocs: { type: "boolean" }, actions: { type: "array", items: { type: "object", properties: { ruleId: { type: "string" }, actions: { type: "array", items: { type: "object", properties: { type: { type: "string", enum: ["kill_process", "isolate", "block_ip"] }, params: { type: "object" } } } } } } } } } })
+  async put(@Body() body: unknown, @Actor() actor: string) {
+    try {
+      const r = await this.policy.update(body, actor);
+      return { version: r.version, ...r.spec };
+    } catch (err) {
+      if (err instanceof PolicySpecError) throw new BadRequestException(err.message);
+      throw err;
+    }
+  }
+}
