@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { AgentConfigError, loadAgentConfig, type AgentFlags } from "./config/config";
 import { AgentRuntime } from "./runtime/agent-runtime";
+import { CertificateRenewer, ENROLL_HELP, enrollCommand, hasTlsIdentity, tlsCredentialsFactory } from "./enroll";
 import { createSensors } from "./runtime/create-sensors";
 import { createLog } from "./util/log";
 import { AGENT_VERSION } from "./version";
@@ -21,7 +22,7 @@ Commands:
               --config FILE            YAML config; keys as in the docs (VIGIL_CONFIG)
               --tag TAG                agent tag, repeatable (VIGIL_TAGS)
               --log-level LEVEL        debug|info|warn|error (VIGIL_LOG_LEVEL)
-  status    print the running agent's status from its state dir (--state-dir)
+${ENROLL_HELP}  status    print the running agent's status from its state dir (--state-dir)
   version   print the version
 
 Every flag also works from the YAML config file and VIGIL_* environment variables;
@@ -47,12 +48,18 @@ async function run(argv: string[]): Promise<number> {
   const cfg = loadAgentConfig(flagsFrom(argv));
   const log = createLog(cfg.logLevel);
   if (process.getuid?.() !== 0) log.warn("not running as root: the auth log, other users' processes and enforcement are limited");
-  const runtime = new AgentRuntime(cfg, { sensors: createSensors(cfg) }, log);
+  // Enrolled (tls/identity.json in the state dir): mTLS with the certificate, renewed in the background.
+  cfg.tls = hasTlsIdentity(cfg.stateDir);
+  if (!cfg.tls) log.warn("not enrolled: connecting WITHOUT TLS (development only; the controller must run with --insecure-grpc). Run `vigil-agent enroll` first.");
+  const renewer = cfg.tls ? new CertificateRenewer(cfg.stateDir, cfg.controller, log) : undefined;
+  const runtime = new AgentRuntime(cfg, { sensors: createSensors(cfg), credentials: cfg.tls ? tlsCredentialsFactory(cfg.stateDir) : undefined }, log);
   await runtime.start();
+  renewer?.start();
   process.stdout.write(`vigil-agent running id=${runtime.agentId} controller=${cfg.controller}\n`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log.info("stopping", { signal: sig });
+      renewer?.stop();
       void runtime.stop().then(resolve, resolve);
     };
     process.once("SIGINT", () => stop("SIGINT"));
@@ -88,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case "run": return await run(rest);
+      case "enroll": return await enrollCommand(rest);
       case "status": return status(rest);
       case "version": case "--version":
         process.stdout.write(AGENT_VERSION + "\n");

@@ -1,5 +1,9 @@
 import { migrateCommand } from "./cli/migrate";
 import { serveCommand } from "./cli/serve";
+import { agentCommand } from "./cli/agent-revoke";
+import { apikeyCommand } from "./cli/apikey";
+import { auditCommand } from "./cli/audit";
+import { tokenCommand } from "./cli/token";
 import { CONTROLLER_VERSION } from "./version";
 
 const HELP = `vigil-controller ${CONTROLLER_VERSION}: the Vigil EDR controller
@@ -14,7 +18,18 @@ Commands:
                --data-dir DIR     keys, CA and SQLite file (VIGIL_DATA_DIR, default ./data)
                --log-level LEVEL  debug|info|warn|error (VIGIL_LOG_LEVEL)
                --no-migrate       do not apply pending migrations at start
+               --insecure-grpc    DEVELOPMENT ONLY: plaintext agent gRPC trusting Hello.agent_id
+                                  (VIGIL_INSECURE_GRPC=1); default is mTLS with enrolled agents
   migrate    apply pending database migrations (--revert undoes the last one)
+  token create [--ttl 24h] [--uses N] [--tags a,b] [--json]
+             print a new agent enrollment token (shown once; only its hash is stored); token list
+  apikey create --role admin|analyst|integration|readonly [--name N]
+             print a new API key (shown once; scrypt hash stored); apikey list; apikey revoke ID
+  agent revoke ID [--reason TEXT]
+             revoke an enrolled agent; a running controller closes its stream within seconds
+  audit verify | export
+             check the audit hash chain (exit 1 at the first broken link) | print it as JSON lines
+             (these take --database URL / --data-dir DIR like serve)
   version    print the version
 
 Environment: VIGIL_EVENT_RETENTION (default 30d), VIGIL_AGENT_OFFLINE_AFTER (default 90s),
@@ -26,6 +41,10 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
   serve: serveCommand,
   migrate: migrateCommand,
+  token: tokenCommand,
+  apikey: apikeyCommand,
+  agent: agentCommand,
+  audit: auditCommand,
   version: async () => {
     console.log(CONTROLLER_VERSION);
     return 0;

@@ -1,4 +1,7 @@
 import { Module, type DynamicModule, type Provider } from "@nestjs/common";
+import { AuditController } from "../audit/audit.controller";
+import { ApiKeysController } from "../auth/api-keys.controller";
+import { TrustController } from "../trust/trust.controller";
 import { AgentsController } from "../api/agents.controller";
 import { CommandsController } from "../api/commands.controller";
 import { EventsController } from "../api/events.controller";
@@ -13,7 +16,7 @@ export class AppModule {
   static with(providers: Provider[]): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController, AgentsController, EventsController, CommandsController],
+      controllers: [HealthController, AgentsController, EventsController, CommandsController, ApiKeysController, TrustController, AuditController],
       providers,
       exports: providers,
     };

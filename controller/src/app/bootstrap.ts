@@ -16,8 +16,10 @@ import { IngestWriter } from "../ingest/ingest-writer";
 import { createLogger, NestPinoLogger } from "../logging/logger";
 import { EventStore } from "../repositories/event-store";
 import { RetentionJob } from "../retention/retention";
-import { HelloAuthenticator, type AgentAuthenticator } from "../transport/authenticator";
+import type { AgentAuthenticator } from "../transport/authenticator";
 import { AgentGrpcServer } from "../transport/grpc-server";
+import { createSecurity, type Security } from "../auth/security";
+import type { AuditLog } from "../audit/audit-log";
 import { CONTROLLER_VERSION } from "../version";
 import { AppModule } from "./app.module";
 
@@ -34,6 +36,10 @@ export interface RunningController {
   logger: Logger;
   httpUrl: string;
   grpcPort: number;
+  /** The hash-chained audit trail; every security-relevant act goes through `audit.append`. */
+  audit: AuditLog;
+  /** CA, enrollment, API keys (issue 6). */
+  security: Security;
   stop(): Promise<void>;
 }
 
@@ -59,6 +65,8 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const registry = new AgentRegistry(dataSource.getRepository(AgentEntity), config.agentOfflineAfterMs);
   const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
   const retention = new RetentionJob(store, config.eventRetentionMs);
+  const security = await createSecurity(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
+  opts = { ...opts, audit: opts.audit ?? security.audit };
   const commands = new CommandService(dataSource.getRepository(CommandEntity), dataSource.getRepository(ActionLogEntity), registry, signer, opts.audit);
   // Results the agent made durable in its spool (local actions taken offline, or results whose stream broke).
   writer.onStored((batch) => {
@@ -72,13 +80,13 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const grpc = new AgentGrpcServer({
     registry,
     writer,
-    authenticator: opts.authenticator ?? new HelloAuthenticator(),
+    authenticator: security.grpc.authenticator,
     commandPublicKey: () => signer.publicKeyRaw,
     controllerVersion: CONTROLLER_VERSION,
     onConnected: (session) => void commands.deliverPending(session.agentId).catch((err) => logger.error({ err: String(err) }, "delivering queued commands failed")),
     onCommandResult: (agentId, result) => void commands.onResult(agentId, result).catch((err) => logger.error({ err: String(err) }, "recording a command result failed")),
     log: (level, msg, fields) => logger[level](fields ?? {}, msg),
-  });
+  }, security.grpc.credentials, security.grpc.extraServices);
 
   const app = await NestFactory.create(
     AppModule.with([
@@ -87,14 +95,16 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       { provide: IngestWriter, useValue: writer },
       { provide: AgentRegistry, useValue: registry },
       { provide: CommandSigner, useValue: signer },
+      ...security.providers,
       { provide: CommandService, useValue: commands },
     ]),
     { logger: new NestPinoLogger(logger), abortOnError: false },
   );
   app.enableShutdownHooks();
+  security.guard(app);
   const doc = SwaggerModule.createDocument(
     app,
-    new DocumentBuilder().setTitle("Vigil controller API").setVersion(CONTROLLER_VERSION).setDescription("Endpoint detection and response: agents, telemetry, detections, cases, response.").build(),
+    security.document(new DocumentBuilder().setTitle("Vigil controller API").setVersion(CONTROLLER_VERSION).setDescription("Endpoint detection and response: agents, telemetry, detections, cases, response.")).build(),
   );
   SwaggerModule.setup("api/docs", app, doc, { jsonDocumentUrl: "api/docs/openapi.json" });
 
@@ -109,10 +119,11 @@ export async function startController(config: ControllerConfig, opts: StartOptio
 
   let stopped = false;
   return {
-    config, app, dataSource, store, writer, registry, grpc, signer, commands, logger, httpUrl, grpcPort,
+    config, app, dataSource, store, writer, registry, grpc, signer, commands, logger, httpUrl, grpcPort, audit: security.audit, security,
     async stop() {
       if (stopped) return;
       stopped = true;
+      security.stop();
       retention.stop();
       commands.stop();
       await grpc.stop();

@@ -12,10 +12,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
       "data-dir": { type: "string" },
       "log-level": { type: "string" },
       "no-migrate": { type: "boolean" },
+      "insecure-grpc": { type: "boolean" },
     },
     strict: true,
   });
-  const config = loadConfig({ http: values.http, grpc: values.grpc, database: values.database, dataDir: values["data-dir"], logLevel: values["log-level"] });
+  const config = loadConfig({ http: values.http, grpc: values.grpc, database: values.database, dataDir: values["data-dir"], logLevel: values["log-level"], insecureGrpc: values["insecure-grpc"] || undefined });
   const running = await startController(config, { migrate: !values["no-migrate"] });
   // Printed for humans and for scripts that wait for readiness (npm start, tests).
   process.stdout.write(`vigil-controller ready http=${running.httpUrl} grpc=${running.grpcPort}\n`);

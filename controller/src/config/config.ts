@@ -14,6 +14,18 @@ export interface ControllerConfig {
   /** SQLite synchronous mode: FULL survives power loss after an ack; NORMAL only process crashes. */
   sqliteSynchronous: "FULL" | "NORMAL";
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Controller CA (ca.crt + ca.key); VIGIL_CA_DIR, default <dataDir>/ca. */
+  caDir: string;
+  /** Development only: plaintext gRPC that trusts Hello.agent_id (VIGIL_INSECURE_GRPC=1, --insecure-grpc). */
+  insecureGrpc: boolean;
+  /** Hostnames/IPs for the gRPC server certificate (VIGIL_TLS_NAMES); empty: localhost, loopback, host names. */
+  tlsNames: string[];
+  /** Lifetime of agent client certificates (VIGIL_AGENT_CERT_TTL, default 7d). */
+  agentCertTtlMs: number;
+  /** How often the running controller checks for revocations made by the CLI (VIGIL_REVOCATION_POLL, default 2s). */
+  revocationPollMs: number;
+  /** Per-API-key rate limit: sustained requests/s and burst (VIGIL_API_RATE, VIGIL_API_BURST). */
+  apiRate: { perSecond: number; burst: number };
 }
 
 export interface ConfigFlags {
@@ -22,9 +34,16 @@ export interface ConfigFlags {
   database?: string;
   dataDir?: string;
   logLevel?: string;
+  insecureGrpc?: boolean;
 }
 
 export { ConfigError };
+
+function positiveNumber(v: string, name: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name}: expected a positive number, got "${v}"`);
+  return n;
+}
 
 export function parseAddr(value: string, name: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value.trim());
@@ -57,6 +76,12 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     agentOfflineAfterMs: parseDuration(env.VIGIL_AGENT_OFFLINE_AFTER ?? "90s", "VIGIL_AGENT_OFFLINE_AFTER"),
     sqliteSynchronous: sync,
     logLevel: logLevel as ControllerConfig["logLevel"],
+    caDir: resolve(env.VIGIL_CA_DIR ?? `${dataDir}/ca`),
+    insecureGrpc: flags.insecureGrpc ?? /^(1|true|yes)$/i.test(env.VIGIL_INSECURE_GRPC ?? ""),
+    tlsNames: (env.VIGIL_TLS_NAMES ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    agentCertTtlMs: parseDuration(env.VIGIL_AGENT_CERT_TTL ?? "7d", "VIGIL_AGENT_CERT_TTL"),
+    revocationPollMs: parseDuration(env.VIGIL_REVOCATION_POLL ?? "2s", "VIGIL_REVOCATION_POLL"),
+    apiRate: { perSecond: positiveNumber(env.VIGIL_API_RATE ?? "20", "VIGIL_API_RATE"), burst: positiveNumber(env.VIGIL_API_BURST ?? "100", "VIGIL_API_BURST") },
   };
 }
 

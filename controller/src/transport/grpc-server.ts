@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, type ServerDuplexStream } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ServerDuplexStream, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { AgentServiceService, MAX_MESSAGE_BYTES, type AgentMessage, type ControllerMessage } from "@vigil/proto";
 import { AgentSession, type SessionDeps } from "./agent-session";
 
@@ -11,7 +11,12 @@ export class AgentGrpcServer {
   private sessions = new Set<AgentSession>();
   boundPort = 0;
 
-  constructor(private readonly deps: SessionDeps, private readonly credentials: () => ServerCredentials = () => ServerCredentials.createInsecure()) {}
+  constructor(
+    private readonly deps: SessionDeps,
+    private readonly credentials: () => ServerCredentials = () => ServerCredentials.createInsecure(),
+    /** More services on the same port (enrollment), registered before binding. */
+    private readonly extraServices: Array<{ service: ServiceDefinition; implementation: UntypedServiceImplementation }> = [],
+  ) {}
 
   async start(host: string, port: number): Promise<number> {
     const server = new Server({
@@ -30,6 +35,7 @@ export class AgentGrpcServer {
         call.on("finish", () => this.sessions.delete(s));
       },
     });
+    for (const x of this.extraServices) server.addService(x.service, x.implementation);
     const bindHost = host.includes(":") ? `[${host}]` : host;
     this.boundPort = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${bindHost}:${port}`, this.credentials(), (err, p) => (err ? reject(err) : resolve(p))),

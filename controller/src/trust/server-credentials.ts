@@ -37,9 +37,11 @@ export class TlsMaterial {
     return { certificate: Buffer.from(this.certChainPem), privateKey: Buffer.from(this.keyPem) };
   }
 
+  // grpc-js subscribes before it registers its own watcher, so a synchronous first update
+  // would be lost and the server would drop every connection: deliver on the next tick.
   addCaCertificateListener(l: CaListener): void {
     this.caListeners.add(l);
-    l({ caCertificate: Buffer.from(this.caPem) });
+    process.nextTick(() => this.caListeners.has(l) && l({ caCertificate: Buffer.from(this.caPem) }));
   }
 
   removeCaCertificateListener(l: CaListener): void {
@@ -48,7 +50,7 @@ export class TlsMaterial {
 
   addIdentityCertificateListener(l: IdListener): void {
     this.idListeners.add(l);
-    l(this.identity());
+    process.nextTick(() => this.idListeners.has(l) && l(this.identity()));
   }
 
   removeIdentityCertificateListener(l: IdListener): void {

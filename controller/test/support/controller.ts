@@ -10,7 +10,11 @@ export const PG_ADMIN_URL = process.env.VIGIL_TEST_PG_URL ?? "postgres://postgre
 
 export interface TestController extends RunningController {
   dir: string;
-  get(path: string): Promise<{ status: number; body: any }>;
+  /** An admin API key; `get()` (and support/http.ts `request()`) send it. */
+  adminKey: string;
+  /** Agents must enroll and present client certificates (the production mode). */
+  mtls: boolean;
+  get(path: string, key?: string | null): Promise<{ status: number; body: any }>;
   dispose(): Promise<void>;
 }
 
@@ -34,17 +38,25 @@ export async function createPgDatabase(): Promise<{ url: string; drop: () => Pro
 }
 
 /** The real controller in this process, on ephemeral ports, with its own temp data dir. */
-export async function startTestController(opts: { databaseUrl?: string; env?: Record<string, string> } & StartOptions = {}): Promise<TestController> {
+/**
+ * `mtls: true` runs the agent port as in production (TLS, client certificates,
+ * enrollment); the default keeps the plaintext development mode that trusts
+ * Hello.agent_id, which most wire and e2e tests drive by hand.
+ */
+export async function startTestController(opts: { databaseUrl?: string; env?: Record<string, string>; mtls?: boolean } & StartOptions = {}): Promise<TestController> {
   const dir = mkdtempSync(join(tmpdir(), "vigil-ctl-"));
   const config = loadConfig(
-    { http: "127.0.0.1:0", grpc: "127.0.0.1:0", dataDir: dir, database: opts.databaseUrl ?? `sqlite:${join(dir, "vigil.db")}`, logLevel: "warn" },
+    { http: "127.0.0.1:0", grpc: "127.0.0.1:0", dataDir: dir, database: opts.databaseUrl ?? `sqlite:${join(dir, "vigil.db")}`, logLevel: "warn", insecureGrpc: !opts.mtls },
     { ...process.env, ...opts.env },
   );
   const running = await startController(config, { logger: opts.logger ?? createLogger(process.env.VIGIL_TEST_LOG ?? "error"), ...opts });
+  const { key: adminKey } = await running.security.apiKeys.create("admin", "test admin", "test");
   return Object.assign(running, {
     dir,
-    async get(path: string) {
-      const res = await fetch(running.httpUrl + path);
+    adminKey,
+    mtls: !!opts.mtls,
+    async get(path: string, key: string | null = adminKey) {
+      const res = await fetch(running.httpUrl + path, key ? { headers: { authorization: `Bearer ${key}` } } : {});
       const text = await res.text();
       let body: any = text;
       try {

@@ -1,0 +1,21 @@
+import { parseArgs } from "node:util";
+import { AuditLog } from "../audit/audit-log";
+import { AgentCertificates } from "../trust/agent-certificates";
+import { revokeAgent } from "../trust/revoke";
+import { DB_OPTIONS, fail, withDatabase } from "./cli-db";
+
+/** `agent revoke ID [--reason TEXT]`: the running controller closes the agent's stream within its poll interval. */
+export async function agentCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== "revoke") return fail(`agent: expected "revoke ID"`);
+  const { values, positionals } = parseArgs({ args: rest, options: { ...DB_OPTIONS, reason: { type: "string" } }, strict: true, allowPositionals: true });
+  const id = positionals[0];
+  if (!id) return fail("agent revoke: give the agent id");
+  return withDatabase({ database: values.database, dataDir: values["data-dir"] }, async (ds) => {
+    const certs = new AgentCertificates(ds);
+    if (!(await certs.knownAgent(id))) return fail(`agent revoke: no enrolled agent "${id.slice(0, 128)}"`, 1);
+    const r = await revokeAgent(certs, new AuditLog(ds), id, "cli", values.reason ?? "");
+    process.stdout.write(r.revoked ? `revoked agent ${id} (${r.certificates} certificate(s)); its stream closes within seconds\n` : `agent ${id} was already revoked\n`);
+    return 0;
+  });
+}
