@@ -12,6 +12,9 @@ export interface StoredBatch {
 
 export type StoredListener = (batch: StoredBatch) => void;
 
+/** Awaited after a batch is stored and before its ack: how downstream consumers push back on agents. */
+export type IngestGate = () => Promise<void>;
+
 interface Pending {
   agentId: string;
   events: Event[];
@@ -41,6 +44,7 @@ export class IngestWriter {
   private queue: Pending[] = [];
   private writing = false;
   private listeners: StoredListener[] = [];
+  private gates: IngestGate[] = [];
   readonly stats: IngestStats = { batches: 0, events: 0, duplicates: 0, transactions: 0, pendingBatches: 0, pendingEvents: 0, failures: 0 };
 
   constructor(
@@ -52,20 +56,30 @@ export class IngestWriter {
     this.listeners.push(listener);
   }
 
+  /**
+   * A consumer that cannot keep up (detection) delays acks until it has room; the events are
+   * already committed, so this only slows the stream, it never loses anything.
+   */
+  addGate(gate: IngestGate): void {
+    this.gates.push(gate);
+  }
+
   /** True when the queue is full; the caller must wait before reading more from its stream. */
   get saturated(): boolean {
     return this.stats.pendingEvents >= this.opts.maxPendingEvents;
   }
 
-  submit(agentId: string, events: Event[], cursor: AgentCursor): Promise<boolean[]> {
+  async submit(agentId: string, events: Event[], cursor: AgentCursor): Promise<boolean[]> {
     const receivedAt = Date.now();
     const rows = events.map((e) => toEventRow(agentId, e, receivedAt));
-    return new Promise((resolve, reject) => {
+    const fresh = await new Promise<boolean[]>((resolve, reject) => {
       this.queue.push({ agentId, events, rows, cursor, resolve, reject });
       this.stats.pendingBatches++;
       this.stats.pendingEvents += events.length;
       if (!this.writing) void this.drain();
     });
+    for (const gate of this.gates) await gate();
+    return fresh;
   }
 
   private async drain(): Promise<void> {

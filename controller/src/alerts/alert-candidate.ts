@@ -1,0 +1,119 @@
+import { dedupKey, entityKey, type DeviationReason, type EntityKind, type EntityRef, type SigmaEvent } from "@vigil/detection";
+import { eventMeta, type PipelineMatch } from "../detection/event-meta";
+import type { AlertIocHit, EventRef } from "./alert.entity";
+
+/** Everything about one rule match that alerting needs, derived once. */
+export interface AlertCandidate {
+  pm: PipelineMatch;
+  ruleId: string;
+  primary: EntityRef;
+  entities: EntityRef[];
+  dedupKey: string;
+  firstSeenMs: number;
+  timeMs: number;
+  eventRefs: EventRef[];
+  eventFields: Record<string, unknown>[];
+  iocHits: AlertIocHit[];
+  deviations: DeviationReason[];
+  /** Flat fields for suppressions: each field's values across the matched events (and group-by). */
+  contextFields: Record<string, string | number | boolean | (string | number | boolean)[]>;
+}
+
+export const MAX_EVENT_REFS = 50;
+export const MAX_EVENT_FIELDS = 10;
+const MAX_ENTITIES = 20;
+
+const IP_FIELDS = ["SourceIp", "DestinationIp", "IpAddress", "ClientIp", "RemoteIp"];
+const USER_FIELDS = ["User", "TargetUser", "TargetUserName", "SubjectUserName"];
+
+const scalar = (v: unknown): v is string | number | boolean => typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+
+/**
+ * Entities of a match: the host always (the agent), then users and IPs. For a connection only the
+ * remote side is an entity (the local address is the host itself).
+ */
+function entitiesOf(agentId: string, events: readonly SigmaEvent[], groupBy: Record<string, unknown> | undefined): EntityRef[] {
+  const seen = new Map<string, EntityRef>();
+  const add = (kind: EntityKind, id: unknown) => {
+    if (!scalar(id) || String(id) === "" || seen.size >= MAX_ENTITIES) return;
+    const e = { kind, id: String(id) };
+    seen.set(entityKey(e), e);
+  };
+  add("host", agentId);
+  for (const [k, v] of Object.entries(groupBy ?? {})) {
+    if (IP_FIELDS.includes(k)) add("ip", v);
+    else if (USER_FIELDS.includes(k)) add("user", v);
+  }
+  for (const ev of events) {
+    const f = ev.fields;
+    add("user", f.User);
+    if (f.Initiated === "true") add("ip", f.DestinationIp);
+    else add("ip", f.SourceIp);
+  }
+  return [...seen.values()];
+}
+
+/**
+ * What the alert is about. Group-by fields say it for correlations (a brute force is about its
+ * source IP); otherwise an IOC'd address, otherwise the host.
+ */
+function primaryOf(agentId: string, entities: EntityRef[], groupBy: Record<string, unknown> | undefined, iocHits: AlertIocHit[]): EntityRef {
+  const gb = groupBy ?? {};
+  const ipField = IP_FIELDS.find((k) => scalar(gb[k]) && gb[k] !== "");
+  if (ipField) return { kind: "ip", id: String(gb[ipField]) };
+  const userField = USER_FIELDS.find((k) => scalar(gb[k]) && gb[k] !== "");
+  if (userField) return { kind: "user", id: String(gb[userField]) };
+  if (iocHits.some((h) => h.kind === "ip" || h.kind === "cidr")) {
+    const ip = entities.find((e) => e.kind === "ip");
+    if (ip) return ip;
+  }
+  return { kind: "host", id: agentId };
+}
+
+export function buildCandidate(pm: PipelineMatch): AlertCandidate {
+  const m = pm.match;
+  const events = m.events;
+  const iocMap = new Map<string, AlertIocHit>();
+  const deviations = new Map<string, DeviationReason>();
+  for (const ev of events) {
+    const meta = eventMeta(ev);
+    for (const h of meta?.iocHits ?? []) iocMap.set(`${h.kind}|${h.value}|${h.source}`, h);
+    for (const d of meta?.deviations ?? []) deviations.set(`${d.kind}|${d.detail}`, d);
+  }
+  const iocHits = [...iocMap.values()];
+  const entities = entitiesOf(pm.agentId, events, m.groupBy);
+  const primary = primaryOf(pm.agentId, entities, m.groupBy, iocHits);
+  // Primary first, so list views and case titles lead with it.
+  const ordered = [primary, ...entities.filter((e) => entityKey(e) !== entityKey(primary))];
+  const contextFields: AlertCandidate["contextFields"] = {};
+  const collect = (k: string, v: unknown) => {
+    if (!scalar(v)) return;
+    const cur = contextFields[k];
+    if (cur === undefined) contextFields[k] = v;
+    else if (Array.isArray(cur)) {
+      if (!cur.includes(v) && cur.length < 20) cur.push(v);
+    } else if (cur !== v) contextFields[k] = [cur, v];
+  };
+  for (const [k, v] of Object.entries(m.groupBy ?? {})) collect(k, v);
+  for (const ev of events.slice(0, MAX_EVENT_FIELDS)) for (const [k, v] of Object.entries(ev.fields)) collect(k, v);
+  collect("AgentId", pm.agentId);
+  const times = events.map((e) => e.timeMs).filter((t) => Number.isFinite(t));
+  return {
+    pm,
+    ruleId: m.rule.id,
+    primary,
+    entities: ordered,
+    // Per host as well: the same IP brute-forcing two hosts is two alerts (then one case).
+    dedupKey: `${dedupKey(m.rule.id, primary)}|agent:${pm.agentId}`,
+    firstSeenMs: Math.min(m.timeMs, ...times),
+    timeMs: m.timeMs,
+    eventRefs: events
+      .filter((e) => typeof e.fields.EventSeq === "number")
+      .slice(0, MAX_EVENT_REFS)
+      .map((e) => ({ agentId: typeof e.fields.AgentId === "string" ? e.fields.AgentId : pm.agentId, seq: e.fields.EventSeq as number, timeMs: e.timeMs })),
+    eventFields: events.slice(0, MAX_EVENT_FIELDS).map((e) => ({ ...e.fields })),
+    iocHits,
+    deviations: [...deviations.values()],
+    contextFields,
+  };
+}

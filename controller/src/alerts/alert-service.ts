@@ -1,0 +1,194 @@
+import { randomUUID } from "node:crypto";
+import { dedupKey, entityKey, scoreAlert, shouldMerge, tacticsFromTags, DEFAULT_DEDUP_CONFIG, type DedupConfig, type ScoreFactor } from "@vigil/detection";
+import type { CaseService } from "../cases/case-service";
+import type { AlertSink, PipelineMatch } from "../detection/event-meta";
+import type { SqlBatch, Stmt } from "../detection/sql-batch";
+import type { EntityRiskService } from "../entities/entity-risk-service";
+import { buildCandidate, MAX_EVENT_FIELDS, MAX_EVENT_REFS, type AlertCandidate } from "./alert-candidate";
+import type { AlertState, EventRef } from "./alert.entity";
+import type { ChainIndex } from "./chain-index";
+import type { FeedbackWeightStore } from "./feedback-weights";
+import type { SuppressionService } from "./suppression-service";
+
+/** The open alert a dedup key points at, as far as merging needs. */
+interface OpenAlert {
+  id: string;
+  dedupKey: string;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  count: number;
+  state: AlertState;
+  eventRefs: EventRef[];
+  eventFields: Record<string, unknown>[];
+}
+
+export interface AlertStats {
+  created: number;
+  merged: number;
+  suppressed: number;
+}
+
+interface Deps {
+  sql: SqlBatch;
+  suppressions: SuppressionService;
+  feedback: FeedbackWeightStore;
+  chain: ChainIndex;
+  risk: EntityRiskService;
+  cases: CaseService;
+  dedup?: DedupConfig;
+  now?: () => number;
+}
+
+const MAX_OPEN_CACHE = 20_000;
+
+/**
+ * Rule matches → alerts. Per match: suppressions first (counted, nothing stored), then dedup (the
+ * same rule on the same entity and host within the window updates one alert: count, first/last
+ * seen), otherwise a new alert scored with its full context, chained into a case, raising entity
+ * risk. A chunk's writes (alerts, cases, risks, baselines, suppression hits) commit together.
+ */
+export class AlertService implements AlertSink {
+  private readonly openByKey = new Map<string, OpenAlert | null>();
+  readonly stats: AlertStats = { created: 0, merged: 0, suppressed: 0 };
+  private readonly now: () => number;
+  private readonly dedupCfg: DedupConfig;
+
+  constructor(private readonly deps: Deps) {
+    this.now = deps.now ?? Date.now;
+    this.dedupCfg = deps.dedup ?? DEFAULT_DEDUP_CONFIG;
+    deps.cases.onResolved(() => this.openByKey.clear());
+  }
+
+  async record(matches: PipelineMatch[], writes: Stmt[]): Promise<void> {
+    const inserts = new Map<string, NewAlert>();
+    const updates = new Map<string, OpenAlert>();
+    for (const pm of matches) {
+      const c = buildCandidate(pm);
+      if (this.deps.suppressions.match({ ruleId: c.ruleId, agentTags: pm.agentTags, fields: c.contextFields })) {
+        this.stats.suppressed++;
+        continue;
+      }
+      const open = await this.findOpen(c.dedupKey);
+      // Our key adds the host to the library's (rule, entity) key; the window logic is the library's.
+      const ref = { ruleId: c.ruleId, entity: c.primary };
+      if (open && shouldMerge({ ...open, dedupKey: dedupKey(c.ruleId, c.primary) }, ref, c.timeMs, this.dedupCfg)) {
+        this.merge(open, c);
+        // An alert created earlier in this chunk is inserted with its merged state.
+        if (!inserts.has(open.id)) updates.set(open.id, open);
+        this.stats.merged++;
+        continue;
+      }
+      const created = this.create(c);
+      inserts.set(created.open.id, created);
+    }
+    const now = this.now();
+    const stmts: Stmt[] = [...inserts.values()].map((a) => insertStmt(a, now));
+    for (const o of updates.values()) {
+      stmts.push({
+        sql: `UPDATE alerts SET count = ?, first_seen = ?, last_seen = ?, updated_at = ?, event_refs = ?, event_fields = ? WHERE id = ?`,
+        params: [o.count, o.firstSeenMs, o.lastSeenMs, now, JSON.stringify(o.eventRefs), JSON.stringify(o.eventFields), o.id],
+      });
+    }
+    stmts.push(...this.deps.cases.takeWrites(), ...this.deps.risk.takeWrites(), ...this.deps.suppressions.takeWrites(), ...writes);
+    try {
+      await this.deps.sql.run(stmts);
+    } catch (err) {
+      // The cache may now describe alerts that were not stored; reload from the database next time.
+      this.openByKey.clear();
+      throw err;
+    }
+  }
+
+  /** An API state change (ack, feedback, case resolve) makes the cache entry stale. */
+  forget(dedupKey: string): void {
+    this.openByKey.delete(dedupKey);
+  }
+
+  private async findOpen(key: string): Promise<OpenAlert | undefined> {
+    const cached = this.openByKey.get(key);
+    if (cached !== undefined) return cached ?? undefined;
+    const rows = await this.deps.sql.query<Record<string, unknown>>(
+      `SELECT id, first_seen, last_seen, count, state, event_refs, event_fields FROM alerts WHERE dedup_key = ? AND state <> 'resolved' ORDER BY last_seen DESC LIMIT 1`,
+      [key],
+    );
+    const r = rows[0];
+    const open: OpenAlert | null = r
+      ? {
+          id: String(r.id), dedupKey: key, firstSeenMs: Number(r.first_seen), lastSeenMs: Number(r.last_seen), count: Number(r.count), state: r.state as AlertState,
+          eventRefs: JSON.parse(String(r.event_refs)) as EventRef[], eventFields: JSON.parse(String(r.event_fields)) as Record<string, unknown>[],
+        }
+      : null;
+    this.remember(key, open);
+    return open ?? undefined;
+  }
+
+  private remember(key: string, open: OpenAlert | null): void {
+    // Oldest entries go first (Map keeps insertion order); a miss later reloads from the database.
+    if (this.openByKey.size >= MAX_OPEN_CACHE) this.openByKey.delete(this.openByKey.keys().next().value!);
+    this.openByKey.delete(key);
+    this.openByKey.set(key, open);
+  }
+
+  private merge(open: OpenAlert, c: AlertCandidate): void {
+    open.count++;
+    open.firstSeenMs = Math.min(open.firstSeenMs, c.firstSeenMs);
+    open.lastSeenMs = Math.max(open.lastSeenMs, c.timeMs);
+    const seen = new Set(open.eventRefs.map((r) => `${r.agentId}|${r.seq}`));
+    for (const r of c.eventRefs) if (open.eventRefs.length < MAX_EVENT_REFS && !seen.has(`${r.agentId}|${r.seq}`)) open.eventRefs.push(r);
+    for (const f of c.eventFields) if (open.eventFields.length < MAX_EVENT_FIELDS) open.eventFields.push(f);
+  }
+
+  private create(c: AlertCandidate): NewAlert {
+    const m = c.pm.match;
+    const tactics = tacticsFromTags(m.rule.tags);
+    const { score, breakdown } = scoreAlert({
+      ruleId: c.ruleId,
+      level: m.rule.level,
+      timeMs: c.timeMs,
+      entities: c.entities,
+      tactics,
+      iocConfidences: c.iocHits.map((h) => h.confidence),
+      agentTags: c.pm.agentTags,
+      deviations: c.deviations,
+      relatedAlerts: this.deps.chain.related(c.entities),
+      feedbackWeight: this.deps.feedback.weight(c.ruleId, c.primary),
+    });
+    const id = randomUUID();
+    this.deps.chain.add({ ruleId: c.ruleId, timeMs: c.timeMs, entities: c.entities, tactics });
+    for (const e of c.entities) this.deps.risk.raise(e, score, c.timeMs);
+    const caseId = this.deps.cases.attach({
+      id, ruleTitle: m.rule.title, hostname: c.pm.hostname, agentId: c.pm.agentId, score, entities: c.entities, firstSeenMs: c.firstSeenMs, timeMs: c.timeMs,
+    });
+    const open: OpenAlert = {
+      id, dedupKey: c.dedupKey, firstSeenMs: c.firstSeenMs, lastSeenMs: c.timeMs, count: 1, state: "new", eventRefs: [...c.eventRefs], eventFields: [...c.eventFields],
+    };
+    this.remember(c.dedupKey, open);
+    this.stats.created++;
+    return { c, open, score, breakdown, caseId, createdAt: this.now() };
+  }
+}
+
+interface NewAlert {
+  c: AlertCandidate;
+  open: OpenAlert;
+  score: number;
+  breakdown: ScoreFactor[];
+  caseId: string;
+  createdAt: number;
+}
+
+function insertStmt(a: NewAlert, now: number): Stmt {
+  const { c, open: o } = a;
+  const m = c.pm.match;
+  return {
+    sql: `INSERT INTO alerts (id, rule_id, rule_title, rule_level, rule_tags, kind, correlation_type, agent_id, hostname, entity_kind, entity_value, entities,
+            dedup_key, score, breakdown, count, first_seen, last_seen, created_at, updated_at, state, verdict, case_id, event_refs, event_fields, group_by, ioc_hits)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', NULL, ?, ?, ?, ?, ?)`,
+    params: [
+      o.id, c.ruleId.slice(0, 128), m.rule.title.slice(0, 512), m.rule.level, JSON.stringify(m.rule.tags), m.kind, m.correlationType ?? null, c.pm.agentId,
+      c.pm.hostname.slice(0, 255), c.primary.kind, c.primary.id.slice(0, 255), JSON.stringify(c.entities.map(entityKey)), c.dedupKey.slice(0, 700),
+      a.score, JSON.stringify(a.breakdown), o.count, o.firstSeenMs, o.lastSeenMs, a.createdAt, now, a.caseId,
+      JSON.stringify(o.eventRefs), JSON.stringify(o.eventFields), m.groupBy ? JSON.stringify(m.groupBy) : null, JSON.stringify(c.iocHits),
+    ],
+  };
+}

@@ -1,0 +1,25 @@
+import { Controller, Get, Inject, Query } from "@nestjs/common";
+import { ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
+import { Roles } from "../auth/roles";
+import { ENTITY_KINDS, EntityRiskService } from "../entities/entity-risk-service";
+import { optEnum, optInt, rejectUnknown } from "./query-params";
+
+@ApiTags("entities")
+@Controller("api/v1/entities")
+export class EntitiesController {
+  constructor(@Inject(EntityRiskService) private readonly risk: EntityRiskService) {}
+
+  @Get()
+  @Roles("readonly", "analyst", "integration")
+  @ApiOperation({ summary: "Hosts, users and IPs with their current (decaying) risk" })
+  @ApiQuery({ name: "sort", required: false, enum: ["risk", "value"], description: "default risk (highest first)" })
+  @ApiQuery({ name: "kind", required: false, enum: ENTITY_KINDS })
+  @ApiQuery({ name: "minRisk", required: false, description: "0-100" })
+  @ApiQuery({ name: "limit", required: false, description: "1-1000, default 100" })
+  list(@Query() q: Record<string, unknown>) {
+    rejectUnknown(q, ["sort", "kind", "minRisk", "limit"]);
+    return {
+      items: this.risk.list({ sort: optEnum(q, "sort", ["risk", "value"] as const) ?? "risk", kind: optEnum(q, "kind", ENTITY_KINDS), minRisk: optInt(q, "minRisk", 0, 100), limit: optInt(q, "limit", 1, 1000) ?? 100 }),
+    };
+  }
+}

@@ -1,0 +1,34 @@
+import { BadRequestException, PayloadTooLargeException } from "@nestjs/common";
+
+interface RawRequest {
+  body?: unknown;
+  headers: Record<string, string | string[] | undefined>;
+  readableEnded?: boolean;
+  on(ev: "data", cb: (c: Buffer) => void): unknown;
+  on(ev: "end" | "error", cb: (e?: unknown) => void): unknown;
+}
+
+export function contentType(req: RawRequest): string {
+  const v = req.headers["content-type"];
+  return (Array.isArray(v) ? v[0] : v ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+/**
+ * The request body as text for types Nest's JSON parser leaves alone (text/yaml, text/csv,
+ * application/stix+json): read from the stream here, with a size cap.
+ */
+export async function readText(req: RawRequest, maxBytes: number): Promise<string> {
+  if (typeof req.body === "string") return req.body;
+  if (req.readableEnded) throw new BadRequestException("request body is empty or was already read");
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > maxBytes) reject(new PayloadTooLargeException(`request body is larger than ${maxBytes} bytes`));
+      else chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", (e) => reject(new BadRequestException(`reading the request body failed: ${String(e)}`)));
+  });
+}

@@ -1,0 +1,55 @@
+import type { Repository } from "typeorm";
+import { alertView, type AlertQuery } from "../alerts/alert-query";
+import { CaseEntity, type CaseState } from "./case.entity";
+import type { CaseTimeline } from "./case-timeline";
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function caseView(c: CaseEntity): Record<string, unknown> {
+  return {
+    id: c.id,
+    title: c.title,
+    state: c.state,
+    verdict: c.verdict,
+    score: c.score,
+    entities: c.entities.map((k) => ({ kind: k.slice(0, k.indexOf(":")), value: k.slice(k.indexOf(":") + 1) })),
+    alertCount: c.alertCount,
+    firstSeen: iso(c.firstSeen),
+    lastSeen: iso(c.lastSeen),
+    createdAt: iso(c.createdAt),
+    updatedAt: iso(c.updatedAt),
+    resolvedBy: c.resolvedBy,
+  };
+}
+
+/** Case reads: the list, and one case with its whole story. */
+export class CaseQuery {
+  constructor(
+    private readonly repo: Repository<CaseEntity>,
+    private readonly alerts: AlertQuery,
+    private readonly timeline: CaseTimeline,
+  ) {}
+
+  list(f: { state?: CaseState; minScore?: number; limit: number; cursor?: { lastSeen: number; id: string } }): Promise<CaseEntity[]> {
+    const qb = this.repo.createQueryBuilder("c").orderBy("c.last_seen", "DESC").addOrderBy("c.id", "DESC").take(f.limit);
+    if (f.state) qb.andWhere("c.state = :state", { state: f.state });
+    if (f.minScore !== undefined) qb.andWhere("c.score >= :ms", { ms: f.minScore });
+    if (f.cursor) qb.andWhere("(c.last_seen < :cl OR (c.last_seen = :cl AND c.id < :cid))", { cl: f.cursor.lastSeen, cid: f.cursor.id });
+    return qb.getMany();
+  }
+
+  async story(id: string): Promise<Record<string, unknown> | null> {
+    const c = await this.repo.findOneBy({ id });
+    if (!c) return null;
+    const alerts = await this.alerts.byCase(id);
+    const timeline = await this.timeline.build({ caseId: id, alerts });
+    return {
+      ...caseView(c),
+      alertIds: alerts.map((a) => a.id),
+      alerts: alerts.map(alertView),
+      timeline,
+      // Response actions and evidence are contributed as timeline sources and listed here once they exist.
+      actions: [],
+    };
+  }
+}

@@ -1,0 +1,144 @@
+import { randomUUID } from "node:crypto";
+import { entityKey, type EntityRef } from "@vigil/detection";
+import type { Repository } from "typeorm";
+import type { AlertVerdict } from "../alerts/alert.entity";
+import type { SqlBatch, Stmt } from "../detection/sql-batch";
+import { CaseEntity, type CaseState } from "./case.entity";
+
+/** What a case needs to know about a new alert. */
+export interface CaseAlert {
+  id: string;
+  ruleTitle: string;
+  hostname: string;
+  agentId: string;
+  score: number;
+  entities: EntityRef[];
+  firstSeenMs: number;
+  timeMs: number;
+}
+
+interface OpenCase {
+  id: string;
+  title: string;
+  state: CaseState;
+  score: number;
+  entities: Set<string>;
+  alertCount: number;
+  firstSeen: number;
+  lastSeen: number;
+  createdAt: number;
+  isNew: boolean;
+  dirty: boolean;
+}
+
+/** Chaining window: an alert joins an open case whose alerts are this close in event time. */
+export const CASE_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Cases: alerts on the same entity chain into one story.
+ *
+ * The rule: a new alert joins the open (new or acknowledged) case that shares its host (agent) or
+ * one of its IP addresses, when the alert's event time lies within 24 h of the case's
+ * [first seen, last seen] span; with several candidates, the most recently active wins. Users alone
+ * do not chain ("root" on two hosts is not one story); they join through the host. Otherwise the
+ * alert opens a case. A case's score is the highest of its alerts; its title follows that alert.
+ * Resolved cases take no new alerts.
+ */
+export class CaseService {
+  private readonly open = new Map<string, OpenCase>();
+  private readonly resolvedListeners: Array<(caseId: string) => void> = [];
+
+  constructor(
+    private readonly repo: Repository<CaseEntity>,
+    private readonly sql: SqlBatch,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async load(): Promise<void> {
+    const rows = await this.repo.createQueryBuilder("c").where("c.state <> :r", { r: "resolved" }).getMany();
+    for (const r of rows) {
+      this.open.set(r.id, {
+        id: r.id, title: r.title, state: r.state, score: r.score, entities: new Set(r.entities), alertCount: r.alertCount,
+        firstSeen: r.firstSeen, lastSeen: r.lastSeen, createdAt: r.createdAt, isNew: false, dirty: false,
+      });
+    }
+  }
+
+  onResolved(l: (caseId: string) => void): void {
+    this.resolvedListeners.push(l);
+  }
+
+  /** Picks or opens the case for a new alert; returns its id. Persisted by takeWrites(). */
+  attach(a: CaseAlert): string {
+    const keys = a.entities.filter((e) => e.kind === "host" || e.kind === "ip").map(entityKey);
+    keys.push(entityKey({ kind: "host", id: a.agentId }));
+    let best: OpenCase | undefined;
+    for (const c of this.open.values()) {
+      if (a.timeMs < c.firstSeen - CASE_WINDOW_MS || a.firstSeenMs > c.lastSeen + CASE_WINDOW_MS) continue;
+      if (!keys.some((k) => c.entities.has(k))) continue;
+      if (!best || c.lastSeen > best.lastSeen) best = c;
+    }
+    const c =
+      best ??
+      ({
+        id: randomUUID(), title: "", state: "new", score: -1, entities: new Set(), alertCount: 0,
+        firstSeen: a.firstSeenMs, lastSeen: a.timeMs, createdAt: this.now(), isNew: true, dirty: true,
+      } satisfies OpenCase);
+    if (!best) this.open.set(c.id, c);
+    for (const e of a.entities) c.entities.add(entityKey(e));
+    c.entities.add(entityKey({ kind: "host", id: a.agentId }));
+    c.alertCount++;
+    c.firstSeen = Math.min(c.firstSeen, a.firstSeenMs);
+    c.lastSeen = Math.max(c.lastSeen, a.timeMs);
+    if (a.score > c.score) {
+      c.score = a.score;
+      c.title = `${a.ruleTitle} on ${a.hostname || a.agentId}`.slice(0, 512);
+    }
+    c.dirty = true;
+    return c.id;
+  }
+
+  takeWrites(): Stmt[] {
+    const out: Stmt[] = [];
+    const now = this.now();
+    for (const c of this.open.values()) {
+      if (!c.dirty) continue;
+      const entities = JSON.stringify([...c.entities]);
+      if (c.isNew) {
+        out.push({
+          sql: `INSERT INTO cases (id, title, state, verdict, score, entities, alert_count, first_seen, last_seen, created_at, updated_at) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)`,
+          params: [c.id, c.title, c.state, c.score, entities, c.alertCount, c.firstSeen, c.lastSeen, c.createdAt, now],
+        });
+      } else {
+        out.push({
+          sql: `UPDATE cases SET title = ?, score = ?, entities = ?, alert_count = ?, first_seen = ?, last_seen = ?, updated_at = ? WHERE id = ?`,
+          params: [c.title, c.score, entities, c.alertCount, c.firstSeen, c.lastSeen, now, c.id],
+        });
+      }
+      c.isNew = false;
+      c.dirty = false;
+    }
+    return out;
+  }
+
+  /**
+   * Acknowledge or resolve (with a verdict). Resolving also resolves the case's alerts, so later
+   * activity opens a fresh alert and case rather than reopening a closed story.
+   */
+  async setState(id: string, state: "acknowledged" | "resolved", verdict: AlertVerdict | undefined, actor: string): Promise<CaseEntity | null> {
+    const row = await this.repo.findOneBy({ id });
+    if (!row) return null;
+    const now = this.now();
+    const stmts: Stmt[] = [{ sql: `UPDATE cases SET state = ?, verdict = ?, resolved_by = ?, updated_at = ? WHERE id = ?`, params: [state, verdict ?? row.verdict, state === "resolved" ? actor : row.resolvedBy, now, id] }];
+    if (state === "resolved") {
+      stmts.push({ sql: `UPDATE alerts SET state = 'resolved', verdict = COALESCE(verdict, ?), updated_at = ? WHERE case_id = ? AND state <> 'resolved'`, params: [verdict ?? null, now, id] });
+      this.open.delete(id);
+    } else {
+      const c = this.open.get(id);
+      if (c) c.state = state;
+    }
+    await this.sql.run(stmts);
+    if (state === "resolved") for (const l of this.resolvedListeners) l(id);
+    return this.repo.findOneBy({ id });
+  }
+}

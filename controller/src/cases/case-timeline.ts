@@ -1,0 +1,100 @@
+import type { AlertEntity, EventRef } from "../alerts/alert.entity";
+import type { SqlBatch } from "../detection/sql-batch";
+import { placeholders } from "../detection/sql-batch";
+
+export interface TimelineEntry {
+  /** Event time, ISO 8601. */
+  time: string;
+  kind: string;
+  summary: string;
+  ref?: Record<string, unknown>;
+  data?: Record<string, unknown>;
+}
+
+/** What a timeline source gets: the case and its alerts (oldest first). */
+export interface TimelineContext {
+  caseId: string;
+  alerts: AlertEntity[];
+}
+
+/** One contributor to a case timeline: events, alert raises, and later response actions and evidence. */
+export interface TimelineSource {
+  readonly name: string;
+  entries(ctx: TimelineContext): Promise<TimelineEntry[]>;
+}
+
+const MAX_EVENTS = 500;
+
+/** The telemetry behind the case's alerts, fetched by their (agent, seq) references. */
+export class EventTimelineSource implements TimelineSource {
+  readonly name = "events";
+  constructor(private readonly sql: SqlBatch) {}
+
+  async entries(ctx: TimelineContext): Promise<TimelineEntry[]> {
+    const byAgent = new Map<string, Set<number>>();
+    let n = 0;
+    for (const a of ctx.alerts) {
+      for (const r of a.eventRefs as EventRef[]) {
+        if (n >= MAX_EVENTS) break;
+        const set = byAgent.get(r.agentId) ?? new Set<number>();
+        if (!set.has(r.seq)) n++;
+        set.add(r.seq);
+        byAgent.set(r.agentId, set);
+      }
+    }
+    const out: TimelineEntry[] = [];
+    for (const [agentId, seqs] of byAgent) {
+      const list = [...seqs];
+      const rows = await this.sql.query<Record<string, unknown>>(
+        `SELECT agent_id, seq, type, action, event_time, summary, data FROM events WHERE agent_id = ? AND seq IN (${placeholders(list.length)})`,
+        [agentId, ...list],
+      );
+      for (const r of rows) {
+        out.push({
+          time: new Date(Number(r.event_time)).toISOString(),
+          kind: `event.${String(r.type)}`,
+          summary: `${String(r.type)} ${String(r.action)}: ${String(r.summary).slice(0, 300)}`,
+          ref: { agentId: String(r.agent_id), seq: Number(r.seq) },
+          data: typeof r.data === "string" ? (JSON.parse(r.data) as Record<string, unknown>) : (r.data as Record<string, unknown>),
+        });
+      }
+    }
+    return out;
+  }
+}
+
+/** When each alert was raised (its first matching event) and how often it repeated. */
+export class AlertTimelineSource implements TimelineSource {
+  readonly name = "alerts";
+  async entries(ctx: TimelineContext): Promise<TimelineEntry[]> {
+    return ctx.alerts.map((a) => ({
+      time: new Date(a.firstSeen).toISOString(),
+      kind: "alert",
+      summary: `${a.ruleTitle} (${a.ruleLevel}, score ${a.score}) on ${a.entityKind} ${a.entityValue}${a.count > 1 ? `, ${a.count} times until ${new Date(a.lastSeen).toISOString()}` : ""}`,
+      ref: { alertId: a.id },
+    }));
+  }
+}
+
+/**
+ * Builds a case's story in event-time order from its sources. Others register more sources
+ * (response actions, collected evidence) with `addSource`; a failing source is reported in the
+ * timeline rather than hiding the rest.
+ */
+export class CaseTimeline {
+  private readonly sources: TimelineSource[] = [];
+
+  addSource(s: TimelineSource): void {
+    this.sources.push(s);
+  }
+
+  async build(ctx: TimelineContext): Promise<TimelineEntry[]> {
+    const parts = await Promise.all(
+      this.sources.map((s) =>
+        s.entries(ctx).catch((err: unknown) => [{ time: new Date().toISOString(), kind: "error", summary: `timeline source ${s.name} failed: ${String(err)}` }]),
+      ),
+    );
+    // Stable: same time keeps source order (events before the alert they raised).
+    return parts.flat().sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  }
+}

@@ -1,0 +1,100 @@
+import type { Provider } from "@nestjs/common";
+import type { DataSource } from "typeorm";
+import type { AgentRegistry } from "../agents/agent-registry";
+import { AlertActions } from "../alerts/alert-actions";
+import { AlertQuery } from "../alerts/alert-query";
+import { AlertService } from "../alerts/alert-service";
+import { AlertEntity, AlertFeedbackEntity, SuppressionEntity } from "../alerts/alert.entity";
+import { ChainIndex } from "../alerts/chain-index";
+import { FeedbackWeightStore } from "../alerts/feedback-weights";
+import { SuppressionService } from "../alerts/suppression-service";
+import { CaseQuery } from "../cases/case-query";
+import { CaseService } from "../cases/case-service";
+import { AlertTimelineSource, CaseTimeline, EventTimelineSource } from "../cases/case-timeline";
+import { CaseEntity } from "../cases/case.entity";
+import { EntityRiskService } from "../entities/entity-risk-service";
+import type { IngestWriter } from "../ingest/ingest-writer";
+import { AgentDirectory } from "./agent-directory";
+import { IocEntity, RuleSettingEntity, RuleSourceEntity } from "./detection.entities";
+import { IocCatalog } from "./ioc-catalog";
+import { LoginBaselines } from "./login-baselines";
+import { detectionOptions, type DetectionOptions } from "./options";
+import { DetectionPipeline } from "./pipeline";
+import { RuleCatalog } from "./rule-catalog";
+import { SqlBatch } from "./sql-batch";
+
+export interface Detection {
+  pipeline: DetectionPipeline;
+  rules: RuleCatalog;
+  iocs: IocCatalog;
+  alerts: AlertService;
+  alertQuery: AlertQuery;
+  alertActions: AlertActions;
+  suppressions: SuppressionService;
+  cases: CaseService;
+  caseQuery: CaseQuery;
+  /** Others add timeline sources (response actions, evidence) here. */
+  timeline: CaseTimeline;
+  risk: EntityRiskService;
+  /** Value providers for the Nest controllers. */
+  providers: Provider[];
+  /** Processes what is queued and flushes held correlations into alerts. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Composition of issue 3's controller half: loads rules, IOCs, suppressions, weights, baselines,
+ * risks and open cases, then attaches the pipeline to ingest. Plain classes; Nest only sees the
+ * providers.
+ */
+export async function createDetection(deps: {
+  ds: DataSource;
+  writer: IngestWriter;
+  registry: AgentRegistry;
+  options?: Partial<DetectionOptions>;
+  onError?: (err: unknown) => void;
+  now?: () => number;
+}): Promise<Detection> {
+  const { ds } = deps;
+  const now = deps.now ?? Date.now;
+  const sql = new SqlBatch(ds);
+  const rules = new RuleCatalog(ds.getRepository(RuleSourceEntity), ds.getRepository(RuleSettingEntity), now);
+  const iocs = new IocCatalog(ds.getRepository(IocEntity), sql, now);
+  const suppressions = new SuppressionService(ds.getRepository(SuppressionEntity), now);
+  const feedback = new FeedbackWeightStore(sql);
+  const baselines = new LoginBaselines(sql, now);
+  const risk = new EntityRiskService(sql, now);
+  const cases = new CaseService(ds.getRepository(CaseEntity), sql, now);
+  await Promise.all([rules.load(), iocs.load(), suppressions.load(), feedback.load(), baselines.load(), risk.load(), cases.load()]);
+
+  const alerts = new AlertService({ sql, suppressions, feedback, chain: new ChainIndex(undefined, undefined, now), risk, cases, now });
+  const pipeline = new DetectionPipeline({
+    rules, iocs, baselines, sink: alerts, agents: new AgentDirectory(deps.registry, undefined, now), options: detectionOptions(process.env, deps.options), now, onError: deps.onError,
+  });
+  pipeline.attach(deps.writer);
+
+  const alertQuery = new AlertQuery(ds.getRepository(AlertEntity));
+  const alertActions = new AlertActions(ds.getRepository(AlertEntity), ds.getRepository(AlertFeedbackEntity), sql, alerts, feedback, suppressions, now);
+  const timeline = new CaseTimeline();
+  timeline.addSource(new EventTimelineSource(sql));
+  timeline.addSource(new AlertTimelineSource());
+  const caseQuery = new CaseQuery(ds.getRepository(CaseEntity), alertQuery, timeline);
+
+  const d: Omit<Detection, "providers" | "stop"> = { pipeline, rules, iocs, alerts, alertQuery, alertActions, suppressions, cases, caseQuery, timeline, risk };
+  return {
+    ...d,
+    providers: [
+      { provide: DetectionPipeline, useValue: pipeline },
+      { provide: RuleCatalog, useValue: rules },
+      { provide: IocCatalog, useValue: iocs },
+      { provide: AlertQuery, useValue: alertQuery },
+      { provide: AlertActions, useValue: alertActions },
+      { provide: SuppressionService, useValue: suppressions },
+      { provide: CaseService, useValue: cases },
+      { provide: CaseQuery, useValue: caseQuery },
+      { provide: EntityRiskService, useValue: risk },
+      { provide: AlertService, useValue: alerts },
+    ],
+    stop: () => pipeline.stop(),
+  };
+}

@@ -1,0 +1,139 @@
+import { buildIocIndex, normalizeValue, parseIocCsv, parseStixBundle, resolveKind, type Ioc, type IocIndex, type IocParseError } from "@vigil/detection";
+import type { Repository } from "typeorm";
+import { IocEntity } from "./detection.entities";
+import type { SqlBatch, Stmt } from "./sql-batch";
+
+export interface ImportResult {
+  imported: number;
+  errors: IocParseError[];
+}
+
+export interface IocView extends Ioc {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const toIoc = (r: IocEntity): Ioc => ({
+  kind: r.kind as Ioc["kind"],
+  value: r.value,
+  confidence: r.confidence,
+  source: r.source,
+  ...(r.description ? { description: r.description } : {}),
+  ...(r.expiresAt !== null ? { expiresAtMs: r.expiresAt } : {}),
+  ...(r.tags.length ? { tags: r.tags } : {}),
+  ...(r.sourceId ? { sourceId: r.sourceId } : {}),
+});
+
+/**
+ * IOCs in the database plus the lookup index the pipeline matches against. The index is rebuilt
+ * from the whole set after each change (an import of 100k indicators rebuilds once), and swapped
+ * atomically, so matching never sees a half-built index.
+ */
+export class IocCatalog {
+  private idx: IocIndex = buildIocIndex([]);
+  private readonly listeners: Array<() => void> = [];
+
+  constructor(
+    private readonly repo: Repository<IocEntity>,
+    private readonly sql: SqlBatch,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get index(): IocIndex {
+    return this.idx;
+  }
+
+  onChange(l: () => void): void {
+    this.listeners.push(l);
+  }
+
+  async load(): Promise<void> {
+    const rows = await this.repo.find();
+    this.idx = buildIocIndex(rows.map(toIoc));
+    for (const l of this.listeners) l();
+  }
+
+  async list(f: { kind?: string; source?: string; limit: number; afterId?: number }): Promise<IocView[]> {
+    const qb = this.repo.createQueryBuilder("i").orderBy("i.id", "ASC").take(f.limit);
+    if (f.kind) qb.andWhere("i.kind = :kind", { kind: f.kind });
+    if (f.source) qb.andWhere("i.source = :source", { source: f.source });
+    if (f.afterId !== undefined) qb.andWhere("i.id > :after", { after: f.afterId });
+    const rows = await qb.getMany();
+    return rows.map((r) => ({ id: String(r.id), ...toIoc(r), createdAt: new Date(r.createdAt).toISOString(), updatedAt: new Date(r.updatedAt).toISOString() }));
+  }
+
+  importCsv(text: string, source?: string): Promise<ImportResult> {
+    const parsed = parseIocCsv(text, source ? { defaultSource: source } : {});
+    return this.store(parsed.iocs, parsed.errors);
+  }
+
+  importStix(input: string | unknown, source?: string): Promise<ImportResult> {
+    const parsed = parseStixBundle(input, source ? { defaultSource: source } : {});
+    return this.store(parsed.iocs, parsed.errors);
+  }
+
+  /** JSON list of {type|kind, value, confidence?, source?, description?, expiresAt?, tags?}; bad items named by index. */
+  importJson(items: unknown[], defaultSource = "api"): Promise<ImportResult> {
+    const iocs: Ioc[] = [];
+    const errors: IocParseError[] = [];
+    items.forEach((raw, i) => {
+      const at = `items[${i}]`;
+      const fail = (field: string, msg: string) => errors.push({ indicatorId: at, field, message: `${at}.${field}: ${msg}` });
+      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return void errors.push({ indicatorId: at, message: `${at}: must be an object` });
+      const o = raw as Record<string, unknown>;
+      const typeText = typeof o.type === "string" ? o.type : typeof o.kind === "string" ? o.kind : "";
+      const kind = resolveKind(typeText);
+      if (!kind) return fail("type", typeText ? `unsupported IOC type '${typeText}' (ip, cidr, domain, sha256)` : "is required");
+      if (typeof o.value !== "string") return fail("value", "must be a string");
+      const norm = normalizeValue(kind, o.value);
+      if (!norm.ok) return fail("value", norm.error);
+      const confidence = o.confidence ?? 50;
+      if (typeof confidence !== "number" || !(confidence >= 0 && confidence <= 100)) return fail("confidence", "must be a number 0-100");
+      if (o.source !== undefined && (typeof o.source !== "string" || o.source === "")) return fail("source", "must be a non-empty string");
+      let expiresAtMs: number | undefined;
+      if (o.expiresAt !== undefined) {
+        expiresAtMs = typeof o.expiresAt === "number" ? o.expiresAt : typeof o.expiresAt === "string" ? Date.parse(o.expiresAt) : NaN;
+        if (!Number.isFinite(expiresAtMs)) return fail("expiresAt", "must be an ISO 8601 time or epoch milliseconds");
+      }
+      if (o.tags !== undefined && !(Array.isArray(o.tags) && o.tags.every((t) => typeof t === "string"))) return fail("tags", "must be a list of strings");
+      iocs.push({
+        kind: norm.kind,
+        value: norm.value,
+        confidence,
+        source: (o.source as string | undefined) ?? defaultSource,
+        ...(typeof o.description === "string" ? { description: o.description } : {}),
+        ...(expiresAtMs !== undefined ? { expiresAtMs } : {}),
+        ...(o.tags ? { tags: o.tags as string[] } : {}),
+      });
+    });
+    return this.store(iocs, errors);
+  }
+
+  async remove(id: number): Promise<boolean> {
+    const res = await this.repo.delete({ id: String(id) });
+    if (!res.affected) return false;
+    await this.load();
+    return true;
+  }
+
+  async removeSource(source: string): Promise<number> {
+    const res = await this.repo.delete({ source });
+    if (res.affected) await this.load();
+    return res.affected ?? 0;
+  }
+
+  private async store(iocs: Ioc[], errors: IocParseError[]): Promise<ImportResult> {
+    const now = this.now();
+    const stmts: Stmt[] = iocs.map((i) => ({
+      sql: `INSERT INTO iocs (kind, value, confidence, source, description, expires_at, tags, source_id, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (kind, value, source) DO UPDATE SET confidence = excluded.confidence, description = excluded.description,
+              expires_at = excluded.expires_at, tags = excluded.tags, source_id = excluded.source_id, updated_at = excluded.updated_at`,
+      params: [i.kind, i.value, Math.round(i.confidence), i.source.slice(0, 255), i.description ?? null, i.expiresAtMs ?? null, JSON.stringify(i.tags ?? []), i.sourceId ?? null, now, now],
+    }));
+    await this.sql.run(stmts);
+    if (iocs.length) await this.load();
+    return { imported: iocs.length, errors };
+  }
+}

@@ -1,0 +1,54 @@
+import { loginDeviation, observeLogin, parseLoginBaseline, type DeviationReason, type Login, type LoginBaseline } from "@vigil/detection";
+import type { SqlBatch, Stmt } from "./sql-batch";
+
+/**
+ * Per-user login baselines. Each successful login is judged against the user's baseline and then
+ * added to it. Held in memory (one small object per user) and written back for the users that
+ * changed, once per pipeline chunk.
+ */
+export class LoginBaselines {
+  private readonly cache = new Map<string, LoginBaseline>();
+  private readonly dirty = new Set<string>();
+
+  constructor(
+    private readonly sql: SqlBatch,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async load(): Promise<void> {
+    const rows = await this.sql.query<{ user_name: string; baseline: string }>(`SELECT user_name, baseline FROM login_baselines`);
+    for (const r of rows) {
+      try {
+        const parsed = parseLoginBaseline(JSON.parse(r.baseline));
+        if (parsed.ok) this.cache.set(r.user_name, parsed.baseline);
+      } catch {
+        // A corrupt row starts that user's baseline afresh rather than stopping detection.
+      }
+    }
+  }
+
+  /** Deviations of `login` from the baseline as it was, then records the login. */
+  observe(login: Login): DeviationReason[] {
+    const before = this.cache.get(login.user);
+    const deviations = loginDeviation(before, login);
+    this.cache.set(login.user, observeLogin(before, login));
+    this.dirty.add(login.user);
+    return deviations;
+  }
+
+  get(user: string): LoginBaseline | undefined {
+    return this.cache.get(user);
+  }
+
+  /** Upserts for the users changed since the last call. */
+  takeWrites(): Stmt[] {
+    const at = this.now();
+    const out = [...this.dirty].map((user) => ({
+      sql: `INSERT INTO login_baselines (user_name, baseline, updated_at) VALUES (?, ?, ?)
+            ON CONFLICT (user_name) DO UPDATE SET baseline = excluded.baseline, updated_at = excluded.updated_at`,
+      params: [user.slice(0, 255), JSON.stringify(this.cache.get(user)), at],
+    }));
+    this.dirty.clear();
+    return out;
+  }
+}
