@@ -6,6 +6,12 @@ import { AgentsController } from "../api/agents.controller";
 import { CommandsController } from "../api/commands.controller";
 import { EventsController } from "../api/events.controller";
 import { HealthController } from "../api/health.controller";
+import { AlertsController } from "../api/alerts.controller";
+import { CasesController } from "../api/cases.controller";
+import { EntitiesController } from "../api/entities.controller";
+import { IocsController } from "../api/iocs.controller";
+import { RulesController } from "../api/rules.controller";
+import { SuppressionsController } from "../api/suppressions.controller";
 
 /**
  * Nest is the HTTP shell only: the core objects are built in bootstrap (plain
@@ -16,7 +22,8 @@ export class AppModule {
   static with(providers: Provider[]): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController, AgentsController, EventsController, CommandsController, ApiKeysController, TrustController, AuditController],
+      controllers: [HealthController, AgentsController, EventsController, CommandsController, ApiKeysController, TrustController, AuditController,
+        RulesController, AlertsController, CasesController, IocsController, SuppressionsController, EntitiesController],
       providers,
       exports: providers,
     };

@@ -22,6 +22,8 @@ import { createSecurity, type Security } from "../auth/security";
 import type { AuditLog } from "../audit/audit-log";
 import { CONTROLLER_VERSION } from "../version";
 import { AppModule } from "./app.module";
+import { createDetection, type Detection } from "../detection/detection";
+import type { DetectionOptions } from "../detection/options";
 
 export interface RunningController {
   config: ControllerConfig;
@@ -40,6 +42,8 @@ export interface RunningController {
   audit: AuditLog;
   /** CA, enrollment, API keys (issue 6). */
   security: Security;
+  /** Sigma/IOC detection, alerts, cases (issue 3). */
+  detection: Detection;
   stop(): Promise<void>;
 }
 
@@ -50,6 +54,8 @@ export interface StartOptions {
   migrate?: boolean;
   /** Where security-relevant acts are recorded (the audit trail). */
   audit?: AuditSink;
+  /** Detection pipeline tuning (tests shorten the reorder tolerance and idle tick). */
+  detection?: Partial<DetectionOptions>;
 }
 
 export async function startController(config: ControllerConfig, opts: StartOptions = {}): Promise<RunningController> {
@@ -68,6 +74,9 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const security = await createSecurity(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
   opts = { ...opts, audit: opts.audit ?? security.audit };
   const commands = new CommandService(dataSource.getRepository(CommandEntity), dataSource.getRepository(ActionLogEntity), registry, signer, opts.audit);
+  const detection = await createDetection({
+    ds: dataSource, writer, registry, options: opts.detection, onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
+  });
   // Results the agent made durable in its spool (local actions taken offline, or results whose stream broke).
   writer.onStored((batch) => {
     batch.events.forEach((ev, i) => {
@@ -96,6 +105,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       { provide: AgentRegistry, useValue: registry },
       { provide: CommandSigner, useValue: signer },
       ...security.providers,
+      ...detection.providers,
       { provide: CommandService, useValue: commands },
     ]),
     { logger: new NestPinoLogger(logger), abortOnError: false },
@@ -119,7 +129,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
 
   let stopped = false;
   return {
-    config, app, dataSource, store, writer, registry, grpc, signer, commands, logger, httpUrl, grpcPort, audit: security.audit, security,
+    config, app, dataSource, store, writer, registry, grpc, signer, commands, logger, httpUrl, grpcPort, audit: security.audit, security, detection,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -127,6 +137,8 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       retention.stop();
       commands.stop();
       await grpc.stop();
+      // After ingest stops: process what is queued and flush held correlations into alerts.
+      await detection.stop().catch((err: unknown) => logger.error({ err: String(err) }, "detection flush at shutdown failed"));
       await app.close();
       if (dataSource.isInitialized) await dataSource.destroy();
     },

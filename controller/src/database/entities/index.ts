@@ -1,6 +1,11 @@
+import { AlertEntity, AlertFeedbackEntity, FeedbackWeightEntity, SuppressionEntity } from "../../alerts/alert.entity";
+import { CaseEntity } from "../../cases/case.entity";
+import { IocEntity, LoginBaselineEntity, RuleSettingEntity, RuleSourceEntity } from "../../detection/detection.entities";
+import { EntityRiskEntity } from "../../entities/entity-risk.entity";
 import { AgentEntity } from "./agent.entity";
 import { AgentCertificateEntity, AgentRevocationEntity, ApiKeyEntity, AuditRecordEntity, EnrollmentTokenEntity } from "./trust.entities";
 
 export { AgentEntity };
 export { AgentCertificateEntity, AgentRevocationEntity, ApiKeyEntity, AuditRecordEntity, EnrollmentTokenEntity };
-export const entities = [AgentEntity, AuditRecordEntity, ApiKeyEntity, EnrollmentTokenEntity, AgentCertificateEntity, AgentRevocationEntity];
+export const entities = [AgentEntity, AuditRecordEntity, ApiKeyEntity, EnrollmentTokenEntity, AgentCertificateEntity, AgentRevocationEntity,
+  AlertEntity, AlertFeedbackEntity, FeedbackWeightEntity, SuppressionEntity, CaseEntity, IocEntity, LoginBaselineEntity, RuleSettingEntity, RuleSourceEntity, EntityRiskEntity];

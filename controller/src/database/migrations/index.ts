@@ -1,5 +1,6 @@
+import { Detection1732900000000 } from "./1732900000000-Detection";
 import { Init1732700000000 } from "./1732700000000-Init";
 import { Trust1732800000000 } from "./1732800000000-Trust";
 
 /** In order. Append new migrations here; never edit one that has shipped. */
-export const migrations = [Init1732700000000, Trust1732800000000];
+export const migrations = [Init1732700000000, Trust1732800000000, Detection1732900000000];
