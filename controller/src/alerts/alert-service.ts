@@ -22,6 +22,26 @@ interface OpenAlert {
   eventFields: Record<string, unknown>[];
 }
 
+/** A committed alert change, for listeners outside detection (live stream, webhooks, metrics). */
+export interface AlertNotice {
+  change: "created" | "updated";
+  id: string;
+  ruleId: string;
+  ruleTitle: string;
+  level: string;
+  tags: string[];
+  /** The score at creation; merges do not rescore. */
+  score: number | null;
+  count: number;
+  agentId: string;
+  hostname: string;
+  entityKind: string;
+  entityValue: string;
+  caseId: string | null;
+  firstSeen: number;
+  lastSeen: number;
+}
+
 export interface AlertStats {
   created: number;
   merged: number;
@@ -52,11 +72,17 @@ export class AlertService implements AlertSink {
   readonly stats: AlertStats = { created: 0, merged: 0, suppressed: 0 };
   private readonly now: () => number;
   private readonly dedupCfg: DedupConfig;
+  private readonly alertListeners: Array<(a: AlertNotice) => void> = [];
 
   constructor(private readonly deps: Deps) {
     this.now = deps.now ?? Date.now;
     this.dedupCfg = deps.dedup ?? DEFAULT_DEDUP_CONFIG;
     deps.cases.onResolved(() => this.openByKey.clear());
+  }
+
+  /** Called after each commit with the alerts it created or merged into; a throwing listener is ignored. */
+  onAlert(l: (a: AlertNotice) => void): void {
+    this.alertListeners.push(l);
   }
 
   async record(matches: PipelineMatch[], writes: Stmt[]): Promise<void> {
@@ -96,6 +122,34 @@ export class AlertService implements AlertSink {
       // The cache may now describe alerts that were not stored; reload from the database next time.
       this.openByKey.clear();
       throw err;
+    }
+    this.deps.cases.announceCommitted();
+    if (this.alertListeners.length) this.announce(inserts, updates);
+  }
+
+  private announce(inserts: Map<string, NewAlert>, updates: Map<string, OpenAlert>): void {
+    const notices: AlertNotice[] = [];
+    for (const a of inserts.values()) {
+      const m = a.c.pm.match;
+      notices.push({
+        change: "created", id: a.open.id, ruleId: a.c.ruleId, ruleTitle: m.rule.title, level: m.rule.level, tags: m.rule.tags, score: a.score, count: a.open.count,
+        agentId: a.c.pm.agentId, hostname: a.c.pm.hostname, entityKind: a.c.primary.kind, entityValue: a.c.primary.id, caseId: a.caseId, firstSeen: a.open.firstSeenMs, lastSeen: a.open.lastSeenMs,
+      });
+    }
+    for (const o of updates.values()) {
+      notices.push({
+        change: "updated", id: o.id, ruleId: "", ruleTitle: "", level: "", tags: [], score: null, count: o.count,
+        agentId: "", hostname: "", entityKind: "", entityValue: "", caseId: null, firstSeen: o.firstSeenMs, lastSeen: o.lastSeenMs,
+      });
+    }
+    for (const n of notices) {
+      for (const l of this.alertListeners) {
+        try {
+          l(n);
+        } catch {
+          // Listeners (stream, webhooks) must not fail detection; they count their own errors.
+        }
+      }
     }
   }
 

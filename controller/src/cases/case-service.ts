@@ -17,6 +17,19 @@ export interface CaseAlert {
   timeMs: number;
 }
 
+/** A committed case change, for listeners outside detection (live stream, webhooks). */
+export interface CaseNotice {
+  change: "opened" | "updated" | "acknowledged" | "resolved";
+  id: string;
+  title: string;
+  state: CaseState;
+  verdict: AlertVerdict | null;
+  score: number;
+  alertCount: number;
+  firstSeen: number;
+  lastSeen: number;
+}
+
 interface OpenCase {
   id: string;
   title: string;
@@ -47,6 +60,9 @@ export const CASE_WINDOW_MS = 24 * 60 * 60 * 1000;
 export class CaseService {
   private readonly open = new Map<string, OpenCase>();
   private readonly resolvedListeners: Array<(caseId: string) => void> = [];
+  private readonly caseListeners: Array<(c: CaseNotice) => void> = [];
+  /** Changes written by the last takeWrites(), announced once their transaction commits. */
+  private unannounced: CaseNotice[] = [];
 
   constructor(
     private readonly repo: Repository<CaseEntity>,
@@ -66,6 +82,27 @@ export class CaseService {
 
   onResolved(l: (caseId: string) => void): void {
     this.resolvedListeners.push(l);
+  }
+
+  onCase(l: (c: CaseNotice) => void): void {
+    this.caseListeners.push(l);
+  }
+
+  /** The writer calls this after the statements from takeWrites() committed. */
+  announceCommitted(): void {
+    const out = this.unannounced;
+    this.unannounced = [];
+    for (const n of out) this.emitCase(n);
+  }
+
+  private emitCase(n: CaseNotice): void {
+    for (const l of this.caseListeners) {
+      try {
+        l(n);
+      } catch {
+        // Listeners must not fail detection or the API call.
+      }
+    }
   }
 
   /** Picks or opens the case for a new alert; returns its id. Persisted by takeWrites(). */
@@ -101,8 +138,12 @@ export class CaseService {
   takeWrites(): Stmt[] {
     const out: Stmt[] = [];
     const now = this.now();
+    this.unannounced = [];
     for (const c of this.open.values()) {
       if (!c.dirty) continue;
+      if (this.caseListeners.length) {
+        this.unannounced.push({ change: c.isNew ? "opened" : "updated", id: c.id, title: c.title, state: c.state, verdict: null, score: c.score, alertCount: c.alertCount, firstSeen: c.firstSeen, lastSeen: c.lastSeen });
+      }
       const entities = JSON.stringify([...c.entities]);
       if (c.isNew) {
         out.push({
@@ -139,6 +180,8 @@ export class CaseService {
     }
     await this.sql.run(stmts);
     if (state === "resolved") for (const l of this.resolvedListeners) l(id);
-    return this.repo.findOneBy({ id });
+    const after = await this.repo.findOneBy({ id });
+    if (after) this.emitCase({ change: state, id, title: after.title, state: after.state, verdict: after.verdict, score: after.score, alertCount: after.alertCount, firstSeen: after.firstSeen, lastSeen: after.lastSeen });
+    return after;
   }
 }
