@@ -1,3 +1,5 @@
+// @peculiar/x509 uses tsyringe, which needs the Reflect metadata polyfill loaded first.
+import "reflect-metadata";
 import { createHash, webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 

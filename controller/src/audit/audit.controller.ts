@@ -1,6 +1,7 @@
 import { BadRequestException, Controller, Get, Inject, Query, Res } from "@nestjs/common";
 import { ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
 import { optInt, optString, optTime, rejectUnknown } from "../api/query-params";
+import { Roles } from "../auth/roles";
 import { AuditLog, auditView } from "./audit-log";
 
 const ALLOWED = ["action", "actor", "since", "until", "limit", "cursor"] as const;
@@ -12,7 +13,9 @@ interface StreamRes {
   end(): void;
 }
 
+/** Analysts and auditors (readonly) read the trail; integrations do not. */
 @ApiTags("audit")
+@Roles("analyst", "readonly")
 @Controller("api/v1/audit")
 export class AuditController {
   constructor(@Inject(AuditLog) private readonly audit: AuditLog) {}

@@ -3,7 +3,7 @@ import { ApiBody, ApiOperation, ApiTags } from "@nestjs/swagger";
 import { AuditLog } from "../audit/audit-log";
 import { ApiKeys } from "./api-keys";
 import { bodyObject, fieldString } from "./body";
-import { actorOf, isRole, ROLES } from "./roles";
+import { actorOf, isRole, Roles, ROLES } from "./roles";
 
 @ApiTags("admin")
 @Controller("api/v1/apikeys")
@@ -30,6 +30,7 @@ export class ApiKeysController {
   }
 
   @Get()
+  @Roles()
   @ApiOperation({ summary: "API keys (admin); never the keys themselves" })
   async list() {
     return { items: await this.keys.list() };

@@ -2,7 +2,7 @@ import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundE
 import { ApiBody, ApiOperation, ApiTags } from "@nestjs/swagger";
 import { AuditLog } from "../audit/audit-log";
 import { bodyObject, fieldInt, fieldString, fieldStrings } from "../auth/body";
-import { actorOf } from "../auth/roles";
+import { actorOf, Roles } from "../auth/roles";
 import { parseDuration } from "../config/duration";
 import { ConfigError } from "../config/config-error";
 import { AgentCertificates } from "./agent-certificates";
@@ -47,6 +47,7 @@ export class TrustController {
   }
 
   @Get("enrollment-tokens")
+  @Roles()
   @ApiOperation({ summary: "Enrollment tokens (admin); never the tokens themselves" })
   async listTokens() {
     return { items: await this.tokens.list() };
