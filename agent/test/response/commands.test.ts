@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testSigner } from "../commands/signer";
 import { type NetTopology, createTopology, netnsUnavailableReason, waitFor } from "../helpers/netns";
 import { type NsAgent, nftTables, spawnNsAgent } from "./ns-agent";
+import { bootFromSource } from "./boot-source";
 import { type NsController, startNsController } from "./ns-controller";
 
 const PORT = 7711;
@@ -51,7 +52,7 @@ describe.skipIf(skipReason !== null)("signed commands to the real agent: kill, r
 
   beforeAll(async () => {
     topo = await createTopology();
-    nsc = await startNsController(topo.controller, PORT);
+    nsc = await startNsController(topo.controller, PORT, bootFromSource);
     await topo.listen(topo.outside, PEER_PORT);
     agent = spawnNsAgent(topo.host, { controller: nsc.address, wallLog });
     expect(await connected(), agent.output()).toBe(true);

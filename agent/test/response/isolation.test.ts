@@ -5,6 +5,7 @@ import { CommandStatus } from "@vigil/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type NetTopology, createTopology, netnsUnavailableReason, waitFor } from "../helpers/netns";
 import { type NsAgent, nftTables, spawnNsAgent } from "./ns-agent";
+import { bootFromSource } from "./boot-source";
 import { type NsController, startNsController } from "./ns-controller";
 
 const PORT = 7701;
@@ -20,7 +21,7 @@ describe.skipIf(skipReason !== null)("isolation through the real agent in a netw
 
   beforeAll(async () => {
     topo = await createTopology();
-    nsc = await startNsController(topo.controller, PORT);
+    nsc = await startNsController(topo.controller, PORT, bootFromSource);
     await Promise.all([topo.listen(topo.outside, PEER_PORT), topo.listen(topo.controller, PEER_PORT)]);
   });
   afterAll(async () => {

@@ -12,9 +12,7 @@ import { type Server, type Socket, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CommandResult, type ControllerMessage, type PolicyUpdate, commandSigningPayload, policySigningPayload } from "@vigil/proto";
-import { type RunningController, startController } from "../../../controller/src/app/bootstrap";
-import { loadConfig } from "../../../controller/src/config/config";
-import { createLogger } from "../../../controller/src/logging/logger";
+import type { RunningController } from "../../../controller/src/app/bootstrap";
 import type { SessionDeps } from "../../../controller/src/transport/agent-session";
 import type { NetNode } from "../helpers/netns";
 
@@ -41,7 +39,14 @@ export interface NsController {
   dispose(): Promise<void>;
 }
 
-export async function startNsController(node: NetNode, port: number): Promise<NsController> {
+/** Starts the controller on loopback ports with this data dir, in plaintext (development) gRPC mode. */
+export type BootController = (dataDir: string) => Promise<RunningController>;
+
+/**
+ * `boot` comes from the caller so this module never loads controller code itself:
+ * tests boot from source (vitest compiles decorators), benchmarks from the built dist.
+ */
+export async function startNsController(node: NetNode, port: number, bootController: BootController): Promise<NsController> {
   const dir = mkdtempSync(join(tmpdir(), "vigil-ctl-ns-"));
   const sock = join(tmpdir(), `vigil-relay-${randomUUID().slice(0, 8)}.sock`);
   const results: SeenResult[] = [];
@@ -49,9 +54,7 @@ export async function startNsController(node: NetNode, port: number): Promise<Ns
   let apiKey = "";
 
   const boot = async (): Promise<void> => {
-    // Plaintext gRPC that trusts Hello.agent_id (development mode): enrollment/mTLS is another test's subject.
-    const config = loadConfig({ http: "127.0.0.1:0", grpc: "127.0.0.1:0", dataDir: dir, database: `sqlite:${join(dir, "vigil.db")}`, logLevel: "warn", insecureGrpc: true }, process.env);
-    const c = await startController(config, { logger: createLogger(process.env.VIGIL_TEST_LOG ?? "error") });
+    const c = await bootController(dir);
     apiKey = (await c.security.apiKeys.create("admin", "response tests", "test")).key;
     // Results on the stream: the session calls deps.onCommandResult, which the commands
     // service will own; the test listens alongside it without replacing it.
