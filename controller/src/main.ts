@@ -4,6 +4,8 @@ import { agentCommand } from "./cli/agent-revoke";
 import { apikeyCommand } from "./cli/apikey";
 import { auditCommand } from "./cli/audit";
 import { tokenCommand } from "./cli/token";
+import { iocsCommand } from "./cli/iocs";
+import { rulesCommand } from "./cli/rules";
 import { CONTROLLER_VERSION } from "./version";
 
 const HELP = `vigil-controller ${CONTROLLER_VERSION}: the Vigil EDR controller
@@ -30,6 +32,14 @@ Commands:
   audit verify | export
              check the audit hash chain (exit 1 at the first broken link) | print it as JSON lines
              (these take --database URL / --data-dir DIR like serve)
+  rules validate DIR
+             compile every Sigma rule below DIR: one line per refused rule, then "compiled N, refused M"
+             (exit 1 if any was refused)
+  rules test --rules PATH --events FILE.jsonl
+             run rules (file or folder, correlations included) over JSON-lines events; each match is
+             printed as one JSON line
+  iocs import FILE [--format csv|stix] [--source NAME]
+             import IOCs (CSV or STIX 2.1 bundle) into the database (--database URL / --data-dir DIR)
   version    print the version
 
 Environment: VIGIL_EVENT_RETENTION (default 30d), VIGIL_AGENT_OFFLINE_AFTER (default 90s),
@@ -45,6 +55,8 @@ const COMMANDS: Record<string, Command> = {
   apikey: apikeyCommand,
   agent: agentCommand,
   audit: auditCommand,
+  rules: rulesCommand,
+  iocs: iocsCommand,
   version: async () => {
     console.log(CONTROLLER_VERSION);
     return 0;

@@ -1,0 +1,51 @@
+import { existsSync, readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { loadConfig, redactUrl } from "../config/config";
+import { createDataSource } from "../database/data-source";
+import { IocEntity } from "../detection/detection.entities";
+import { IocCatalog } from "../detection/ioc-catalog";
+import { SqlBatch } from "../detection/sql-batch";
+
+const USAGE = "usage: vigil-controller iocs import FILE [--format csv|stix] [--source NAME] [--database URL]";
+
+/**
+ * `iocs import FILE`: CSV or STIX 2.1 bundle into the controller's database (a running controller
+ * picks the new indicators up on its next IOC change or restart). Prints the count and each
+ * refused line or indicator; exit 1 when nothing could be imported.
+ */
+export async function iocsCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== "import") return usage(sub ? `unknown iocs subcommand "${sub}"` : "missing subcommand");
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    strict: true,
+    options: { format: { type: "string" }, source: { type: "string" }, database: { type: "string" }, "data-dir": { type: "string" } },
+  });
+  if (positionals.length !== 1) return usage("iocs import takes exactly one FILE");
+  const file = positionals[0]!;
+  if (!existsSync(file)) return usage(`${file}: no such file`);
+  const format = values.format ?? (/\.json$/i.test(file) ? "stix" : "csv");
+  if (format !== "csv" && format !== "stix") return usage(`--format must be csv or stix, got "${format}"`);
+  const config = loadConfig({ database: values.database, dataDir: values["data-dir"] });
+  const ds = createDataSource({ url: config.databaseUrl });
+  await ds.initialize();
+  try {
+    // Same as `serve`: a fresh database gets its schema first.
+    await ds.runMigrations({ transaction: "each" });
+    const catalog = new IocCatalog(ds.getRepository(IocEntity), new SqlBatch(ds));
+    const text = readFileSync(file, "utf8");
+    const source = values.source;
+    const res = format === "csv" ? await catalog.importCsv(text, source) : await catalog.importStix(text, source);
+    for (const e of res.errors) process.stderr.write(`${file}: ${e.message}\n`);
+    console.log(`imported ${res.imported}, refused ${res.errors.length} into ${redactUrl(config.databaseUrl)}`);
+    return res.imported > 0 || res.errors.length === 0 ? 0 : 1;
+  } finally {
+    await ds.destroy();
+  }
+}
+
+function usage(msg: string): number {
+  process.stderr.write(`vigil-controller iocs: ${msg}\n${USAGE}\n`);
+  return 2;
+}
