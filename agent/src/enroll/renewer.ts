@@ -40,12 +40,14 @@ export class CertificateRenewer {
   /** When the next attempt is due (exposed for status and tests). */
   dueAt(): number {
     const id = loadTlsIdentity(this.stateDir);
-    return id.notBeforeMs + Math.floor(((id.notAfterMs - id.notBeforeMs) * 2) / 3);
+    const from = Math.min(Math.max(id.receivedAtMs, id.notBeforeMs), id.notAfterMs);
+    return from + Math.floor(((id.notAfterMs - from) * 2) / 3);
   }
 
   private schedule(delayMs?: number): void {
     if (this.stopped) return;
-    const wait = Math.max(0, delayMs ?? this.dueAt() - this.now());
+    // At least a second apart: a certificate already past its renewal point must not spin.
+    const wait = Math.max(1_000, delayMs ?? this.dueAt() - this.now());
     this.timer = setTimeout(() => (wait > MAX_TIMER_MS ? this.schedule() : void this.renewNow()), Math.min(wait, MAX_TIMER_MS));
     this.timer.unref();
   }
