@@ -1,0 +1,110 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { AlertNotice } from "../alerts/alert-service";
+import type { StoredBatch } from "../ingest/ingest-writer";
+import type { DropReason } from "../stream/stream-server";
+import type { DeliveryOutcome } from "../webhooks/delivery-worker";
+
+/** Read at scrape time: depths and counts that live elsewhere (queues, the database, agents' reports). */
+export interface MetricSources {
+  ingestPendingEvents: () => number;
+  detectionQueuedEvents: () => number;
+  agentsOnline: () => number;
+  streamClients: () => number;
+  commandsByState: () => Promise<Record<string, number>>;
+  /** Summed over agents, from their last status report. */
+  agentDrops: () => Promise<{ droppedByReason: Record<string, number>; spoolDiscardedBytes: number; spoolRecords: number }>;
+  webhookDeliveriesByState: () => Promise<Record<string, number>>;
+}
+
+/** Lag buckets (seconds): live agents land in the first few; spool replays after an outage in the last. */
+const LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600];
+
+/**
+ * The controller's Prometheus metrics, on a registry of its own (not prom-client's global one),
+ * so two controllers in one process (tests) do not share counters. Event-driven counters are
+ * incremented by the observe* methods; everything else is read when scraped.
+ */
+export class ControllerMetrics {
+  readonly registry = new Registry();
+  private readonly eventsIngested: Counter<"type">;
+  private readonly ingestLag: Histogram;
+  private readonly alerts: Counter<"level">;
+  private readonly streamDrops: Counter<"reason">;
+  private readonly webhookOutcomes: Counter<"outcome">;
+
+  constructor(src: MetricSources, now: () => number = Date.now) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.eventsIngested = new Counter({ name: "vigil_events_ingested_total", help: "Events stored (replays of stored events not counted), by type; rate() gives events/s", labelNames: ["type"], registers });
+    this.ingestLag = new Histogram({ name: "vigil_ingest_lag_seconds", help: "Event time to stored time (includes agent clock skew and spool backlog)", buckets: LAG_BUCKETS, registers });
+    this.alerts = new Counter({ name: "vigil_alerts_total", help: "Alerts created, by rule level", labelNames: ["level"], registers });
+    this.streamDrops = new Counter({ name: "vigil_stream_drops_total", help: "Live stream clients dropped, by reason (slow_consumer, heartbeat, key_revoked)", labelNames: ["reason"], registers });
+    this.webhookOutcomes = new Counter({ name: "vigil_webhook_deliveries_total", help: "Webhook delivery attempts by outcome: delivered, retry (scheduled again), dead (dead-lettered)", labelNames: ["outcome"], registers });
+
+    new Gauge({ name: "vigil_ingest_pending_events", help: "Events queued in the ingest writer, not yet committed", registers, collect() { this.set(src.ingestPendingEvents()); } });
+    new Gauge({ name: "vigil_detection_queued_events", help: "Stored events waiting for detection", registers, collect() { this.set(src.detectionQueuedEvents()); } });
+    new Gauge({ name: "vigil_agents_online", help: "Agents with a live stream", registers, collect() { this.set(src.agentsOnline()); } });
+    new Gauge({ name: "vigil_stream_clients", help: "Connected live stream (WebSocket) clients", registers, collect() { this.set(src.streamClients()); } });
+    new Gauge({
+      name: "vigil_commands", help: "Response commands by state", labelNames: ["state"], registers,
+      async collect() {
+        this.reset();
+        for (const [state, n] of Object.entries(await src.commandsByState())) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: "vigil_webhook_deliveries", help: "Webhook deliveries in the table by state (pending, delivered, dead)", labelNames: ["state"], registers,
+      async collect() {
+        this.reset();
+        for (const [state, n] of Object.entries(await src.webhookDeliveriesByState())) this.set({ state }, n);
+      },
+    });
+    // One database read per scrape feeds the three agent-report gauges.
+    let report: ReturnType<MetricSources["agentDrops"]> | undefined;
+    let reportAt = 0;
+    const agentReport = () => {
+      if (!report || now() - reportAt > 1_000) {
+        report = src.agentDrops();
+        reportAt = now();
+      }
+      return report;
+    };
+    new Gauge({
+      name: "vigil_agent_dropped_events", help: "Events agents report they dropped (sum of their last reports), by reason", labelNames: ["reason"], registers,
+      async collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries((await agentReport()).droppedByReason)) this.set({ reason }, n);
+      },
+    });
+    new Gauge({ name: "vigil_agent_spool_discarded_bytes", help: "Spool bytes agents report they discarded when full (sum of their last reports)", registers, async collect() { this.set((await agentReport()).spoolDiscardedBytes); } });
+    new Gauge({ name: "vigil_agent_spool_records", help: "Records waiting in agents' spools (sum of their last reports)", registers, async collect() { this.set((await agentReport()).spoolRecords); } });
+  }
+
+  observeStored(batch: StoredBatch, storedAt: number): void {
+    batch.rows.forEach((row, i) => {
+      if (!batch.fresh[i]) return;
+      this.eventsIngested.inc({ type: row.type });
+      this.ingestLag.observe(Math.max(0, storedAt - row.eventTime) / 1000);
+    });
+  }
+
+  observeAlert(a: AlertNotice): void {
+    if (a.change === "created") this.alerts.inc({ level: a.level || "unknown" });
+  }
+
+  observeStreamDrop(reason: DropReason): void {
+    this.streamDrops.inc({ reason });
+  }
+
+  observeDelivery(outcome: DeliveryOutcome): void {
+    this.webhookOutcomes.inc({ outcome });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
