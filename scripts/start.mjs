@@ -1,7 +1,7 @@
 // `npm start`: the controller on SQLite plus a local agent watching this host.
 // Ctrl-C stops both. Data lives in ./data (database, keys, agent state).
-import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -53,8 +53,40 @@ controller.on("line", (line) => {
   const m = /^vigil-controller ready http=(\S+)/.exec(line);
   if (!m) return;
   const api = m[1];
-  run("agent", ["dist/vigil-agent.cjs", "run", "--controller", `127.0.0.1:${grpcPort}`, "--state-dir", join(dataDir, "agent")]);
+  const agentDir = join(dataDir, "agent");
+  try {
+    enrollLocalAgent(agentDir);
+  } catch (err) {
+    process.stdout.write(`[start] enrolling the local agent failed: ${err.message}\n`);
+    return shutdown(1);
+  }
+  const keyFile = ensureAdminKey();
+  run("agent", ["dist/vigil-agent.cjs", "run", "--controller", `127.0.0.1:${grpcPort}`, "--state-dir", agentDir]);
   process.stdout.write(
-    `\nVigil is running.\n  API:      ${api}/api/v1\n  API docs: ${api}/api/docs\n  Try:      curl -s '${api}/api/v1/events?limit=5'\n  Stop:     Ctrl-C\n\n`,
+    `\nVigil is running.\n  API:      ${api}/api/v1\n  API docs: ${api}/api/docs\n  API key:  ${keyFile} (admin; keep it private)\n` +
+      `  Try:      curl -s -H "Authorization: Bearer $(cat ${keyFile})" '${api}/api/v1/events?limit=5'\n  Stop:     Ctrl-C\n\n`,
   );
 });
+
+const controllerCli = (args) => execFileSync(process.execPath, ["controller/bin/vigil-controller.js", ...args, "--data-dir", dataDir], { cwd: root, encoding: "utf8" });
+
+// First start: a one-use token from the controller's CLI, then the agent enrolls with the CA pinned
+// from the same output, so even the local agent talks mTLS like any other.
+function enrollLocalAgent(agentDir) {
+  if (existsSync(join(agentDir, "tls", "identity.json"))) return;
+  const { token, caFingerprint } = JSON.parse(controllerCli(["token", "create", "--json", "--ttl", "10m", "--uses", "1", "--tags", "local"]));
+  const out = execFileSync(process.execPath, ["dist/vigil-agent.cjs", "enroll", "--controller", `127.0.0.1:${grpcPort}`, "--ca-pin", caFingerprint, "--state-dir", agentDir], {
+    cwd: root, encoding: "utf8", env: { ...process.env, VIGIL_ENROLL_TOKEN: token },
+  });
+  process.stdout.write(`[start] ${out.trim().split("\n").pop()}\n`);
+}
+
+// A local admin API key for trying the API, kept 0600 in the data dir (development convenience only).
+function ensureAdminKey() {
+  const file = join(dataDir, "admin-api-key");
+  if (!existsSync(file) || !readFileSync(file, "utf8").trim()) {
+    const key = controllerCli(["apikey", "create", "--role", "admin", "--name", "npm start"]).split("\n")[0].trim();
+    writeFileSync(file, key + "\n", { mode: 0o600 });
+  }
+  return file;
+}
