@@ -23,6 +23,10 @@ export interface AgentView {
   firstSeen: string;
   lastSeen: string;
   online: boolean;
+  /** Milliseconds since the agent was last heard from while offline; null when online. */
+  offlineForMs: number | null;
+  /** Whether the host is network-isolated, as the agent last reported; null before its first report. */
+  isolated: boolean | null;
   ackedSeq: number;
   lastSeq: number;
   gaps: Array<[number, number]>;
@@ -129,6 +133,7 @@ export class AgentRegistry {
 
   private view(r: AgentEntity): AgentView {
     const seen = Math.max(r.lastSeen, this.lastSeen.get(r.id) ?? 0);
+    const online = this.isOnline(r.id);
     return {
       id: r.id,
       hostname: r.hostname,
@@ -141,7 +146,9 @@ export class AgentRegistry {
       bootTime: r.bootTime ? iso(r.bootTime) : null,
       firstSeen: iso(r.firstSeen),
       lastSeen: iso(seen),
-      online: this.isOnline(r.id),
+      online,
+      offlineForMs: online ? null : Math.max(0, this.now() - seen),
+      isolated: typeof r.status?.isolated === "boolean" ? r.status.isolated : null,
       ackedSeq: r.ackedSeq,
       lastSeq: r.lastSeq,
       gaps: r.gaps,

@@ -12,6 +12,7 @@ import { EntitiesController } from "../api/entities.controller";
 import { IocsController } from "../api/iocs.controller";
 import { RulesController } from "../api/rules.controller";
 import { SuppressionsController } from "../api/suppressions.controller";
+import { InstallController } from "../install/install.controller";
 
 /**
  * Nest is the HTTP shell only: the core objects are built in bootstrap (plain
@@ -23,7 +24,8 @@ export class AppModule {
     return {
       module: AppModule,
       controllers: [HealthController, AgentsController, EventsController, CommandsController, ApiKeysController, TrustController, AuditController,
-        RulesController, AlertsController, CasesController, IocsController, SuppressionsController, EntitiesController],
+        RulesController, AlertsController, CasesController, IocsController, SuppressionsController, EntitiesController,
+        InstallController],
       providers,
       exports: providers,
     };

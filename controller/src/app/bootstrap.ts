@@ -24,6 +24,8 @@ import { CONTROLLER_VERSION } from "../version";
 import { AppModule } from "./app.module";
 import { createDetection, type Detection } from "../detection/detection";
 import type { DetectionOptions } from "../detection/options";
+import { createInstall } from "../install/install";
+import { silentAgentAlerts } from "../agents/silent-agent-watcher";
 
 export interface RunningController {
   config: ControllerConfig;
@@ -96,6 +98,11 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     onCommandResult: (agentId, result) => void commands.onResult(agentId, result).catch((err) => logger.error({ err: String(err) }, "recording a command result failed")),
     log: (level, msg, fields) => logger[level](fields ?? {}, msg),
   }, security.grpc.credentials, security.grpc.extraServices);
+  const install = createInstall(config, grpc, security.trust.ca);
+  // An agent that goes silent may have been killed: one alert per silence (VIGIL_AGENT_SILENT_ALERT_AFTER).
+  const silentAgents = config.agentSilentAlertAfterMs > 0
+    ? silentAgentAlerts({ registry, alerts: detection.alerts, alertQuery: detection.alertQuery, thresholdMs: config.agentSilentAlertAfterMs, onError: (err) => logger.error({ err: String(err) }, "silent-agent check failed") })
+    : undefined;
 
   const app = await NestFactory.create(
     AppModule.with([
@@ -107,6 +114,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       ...security.providers,
       ...detection.providers,
       { provide: CommandService, useValue: commands },
+      ...install.providers,
     ]),
     { logger: new NestPinoLogger(logger), abortOnError: false },
   );
@@ -125,6 +133,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const httpUrl = `http://${formatAddr({ host: config.httpAddr.host === "0.0.0.0" ? "127.0.0.1" : config.httpAddr.host, port: httpPort })}`;
   retention.start();
   commands.start();
+  silentAgents?.start();
   logger.info({ http: httpUrl, grpc: formatAddr({ host: config.grpcAddr.host, port: grpcPort }), database: redactUrl(config.databaseUrl) }, "controller started");
 
   let stopped = false;
@@ -136,6 +145,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       security.stop();
       retention.stop();
       commands.stop();
+      await silentAgents?.stop();
       await grpc.stop();
       // After ingest stops: process what is queued and flush held correlations into alerts.
       await detection.stop().catch((err: unknown) => logger.error({ err: String(err) }, "detection flush at shutdown failed"));

@@ -26,6 +26,14 @@ export interface ControllerConfig {
   revocationPollMs: number;
   /** Per-API-key rate limit: sustained requests/s and burst (VIGIL_API_RATE, VIGIL_API_BURST). */
   apiRate: { perSecond: number; burst: number };
+  /** Agent rollout (GET /install.sh): the binary served (VIGIL_AGENT_BINARY; unset: dist/vigil-agent found from the install). */
+  agentBinary?: string;
+  /** The controller URL written into the served install script (VIGIL_PUBLIC_URL; unset: the request's own origin). */
+  publicUrl?: string;
+  /** The gRPC HOST:PORT agents are told to connect to (VIGIL_AGENT_GRPC_ADDR; unset: the request's host and the gRPC port). */
+  agentGrpcAddr?: string;
+  /** An agent offline for this long raises an alert (VIGIL_AGENT_SILENT_ALERT_AFTER, default 10m; "off" disables). */
+  agentSilentAlertAfterMs: number;
 }
 
 export interface ConfigFlags {
@@ -82,7 +90,17 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     agentCertTtlMs: parseDuration(env.VIGIL_AGENT_CERT_TTL ?? "7d", "VIGIL_AGENT_CERT_TTL"),
     revocationPollMs: parseDuration(env.VIGIL_REVOCATION_POLL ?? "2s", "VIGIL_REVOCATION_POLL"),
     apiRate: { perSecond: positiveNumber(env.VIGIL_API_RATE ?? "20", "VIGIL_API_RATE"), burst: positiveNumber(env.VIGIL_API_BURST ?? "100", "VIGIL_API_BURST") },
+    agentBinary: env.VIGIL_AGENT_BINARY ? resolve(env.VIGIL_AGENT_BINARY) : undefined,
+    publicUrl: optionalUrl(env.VIGIL_PUBLIC_URL, "VIGIL_PUBLIC_URL"),
+    agentGrpcAddr: env.VIGIL_AGENT_GRPC_ADDR ? formatAddr(parseAddr(env.VIGIL_AGENT_GRPC_ADDR, "VIGIL_AGENT_GRPC_ADDR")) : undefined,
+    agentSilentAlertAfterMs: /^(off|0)$/i.test(env.VIGIL_AGENT_SILENT_ALERT_AFTER ?? "") ? 0 : parseDuration(env.VIGIL_AGENT_SILENT_ALERT_AFTER || "10m", "VIGIL_AGENT_SILENT_ALERT_AFTER"),
   };
+}
+
+function optionalUrl(v: string | undefined, name: string): string | undefined {
+  if (!v) return undefined;
+  if (!/^https?:\/\/[A-Za-z0-9.\-[\]:]+(\/[A-Za-z0-9._~\-/]*)?$/.test(v)) throw new ConfigError(`${name}: expected an http(s) URL like https://vigil.example.com, got "${v}"`);
+  return v.replace(/\/+$/, "");
 }
 
 /** Database URLs may carry passwords; never print them. */
