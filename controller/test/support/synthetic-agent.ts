@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnAgent, type AgentProcess } from "./agent-process";
@@ -29,6 +29,7 @@ export interface AgentStatusFile {
  */
 export function startSyntheticAgent(o: SyntheticAgentOptions): AgentProcess {
   const stateDir = o.stateDir ?? mkdtempSync(join(tmpdir(), "vigil-fault-agent-"));
+  mkdirSync(stateDir, { recursive: true });
   const config = join(stateDir, "synthetic.yaml");
   writeFileSync(
     config,
