@@ -44,6 +44,8 @@ interface OpenCase {
   dirty: boolean;
 }
 
+const MAX_CASE_ENTITIES = 500;
+
 /** Chaining window: an alert joins an open case whose alerts are this close in event time. */
 export const CASE_WINDOW_MS = 24 * 60 * 60 * 1000;
 
@@ -122,8 +124,9 @@ export class CaseService {
         firstSeen: a.firstSeenMs, lastSeen: a.timeMs, createdAt: this.now(), isNew: true, dirty: true,
       } satisfies OpenCase);
     if (!best) this.open.set(c.id, c);
-    for (const e of a.entities) c.entities.add(entityKey(e));
     c.entities.add(entityKey({ kind: "host", id: a.agentId }));
+    // Capped: a scan or an IOC storm must not grow one case row (and its chaining set) without bound.
+    for (const e of a.entities) if (c.entities.size < MAX_CASE_ENTITIES) c.entities.add(entityKey(e));
     c.alertCount++;
     c.firstSeen = Math.min(c.firstSeen, a.firstSeenMs);
     c.lastSeen = Math.max(c.lastSeen, a.timeMs);
