@@ -379,8 +379,7 @@ install() {
 	say "agent version $NEW_VERSION"
 
 	make_dir "$ROOT/usr/local/bin"
-	make_dir "$CONF_DIR"
-	chmod 0755 "$CONF_DIR"
+	[ -d "$CONF_DIR" ] || { make_dir "$CONF_DIR" && chmod 0755 "$CONF_DIR"; }
 	make_dir "$ROOT/etc/systemd/system"
 	_had_state=yes
 	[ -d "$STATE" ] || _had_state=no
@@ -398,7 +397,8 @@ install() {
 	say "installed $BIN_PATH"
 
 	write_config
-	CONTROLLER_EFFECTIVE=$(sed -n 's/^controller:[[:space:]]*"\{0,1\}\([^"]*\)"\{0,1\}[[:space:]]*$/\1/p' "$CONF" | head -n 1)
+	# What the agent will use: agent.yaml's controller (quotes and a trailing comment removed).
+	CONTROLLER_EFFECTIVE=$(sed -n 's/^controller:[[:space:]]*//p' "$CONF" | sed 's/[[:space:]]#.*$//' | tr -d "\"' " | head -n 1)
 	[ -n "$CONTROLLER_EFFECTIVE" ] || CONTROLLER_EFFECTIVE=$CONTROLLER
 
 	[ -f "$UNIT" ] || manifest_add "$UNIT"
