@@ -10,8 +10,8 @@ interface Entry {
   result: CommandResult;
 }
 
-/** Bounds the file: results are small, but a flood of commands must not grow it without end. */
-export const MAX_CACHED_RESULTS = 2000;
+/** Bounds the file (rewritten and fsynced per result): far above the commands live for one agent at a time. */
+export const MAX_CACHED_RESULTS = 256;
 /** Larger outputs (evidence) were reported at first delivery; a re-delivery gets a pointer to that. */
 export const MAX_CACHED_OUTPUT_CHARS = 64 * 1024;
 
