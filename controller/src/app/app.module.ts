@@ -12,6 +12,7 @@ import { EntitiesController } from "../api/entities.controller";
 import { IocsController } from "../api/iocs.controller";
 import { RulesController } from "../api/rules.controller";
 import { SuppressionsController } from "../api/suppressions.controller";
+import { ConsoleController } from "../console/console.controller";
 import { InstallController } from "../install/install.controller";
 
 /**
@@ -25,7 +26,7 @@ export class AppModule {
       module: AppModule,
       controllers: [HealthController, AgentsController, EventsController, CommandsController, ApiKeysController, TrustController, AuditController,
         RulesController, AlertsController, CasesController, IocsController, SuppressionsController, EntitiesController,
-        InstallController],
+        InstallController, ConsoleController],
       providers,
       exports: providers,
     };

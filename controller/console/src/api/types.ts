@@ -1,0 +1,131 @@
+// The shapes the controller's JSON API returns (controller/src/api/*, *View functions).
+// Only the fields the console reads; the API may send more.
+
+export type Level = "critical" | "high" | "medium" | "low" | "informational";
+export type AlertState = "new" | "acknowledged" | "resolved";
+export type Verdict = "true_positive" | "false_positive";
+export type CommandState = "queued" | "sent" | "succeeded" | "failed" | "refused" | "expired";
+
+export interface SensorHealth {
+  name: string;
+  running: boolean;
+  detail: string;
+  events: number;
+  errors: number;
+}
+
+export interface AgentStatus {
+  sensors?: SensorHealth[];
+  dropped?: Record<string, number>;
+  spoolBytes?: number;
+  spoolRecords?: number;
+  isolated?: boolean;
+  spoolDiscardedBytes?: number;
+}
+
+export interface Agent {
+  id: string;
+  hostname: string;
+  os: string;
+  agentVersion: string;
+  ipAddresses: string[];
+  tags: string[];
+  lastSeen: string;
+  online: boolean;
+  missingEvents: number;
+  status: AgentStatus;
+}
+
+export interface ScoreFactor {
+  factor: string;
+  points: number;
+  detail: string;
+}
+
+export interface Entity {
+  kind: string;
+  value: string;
+}
+
+export interface Alert {
+  id: string;
+  rule: { id: string; title: string; level: Level; tags: string[] };
+  agentId: string;
+  hostname: string | null;
+  entity: Entity;
+  entities: Entity[];
+  score: number;
+  breakdown: ScoreFactor[];
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+  state: AlertState;
+  verdict: Verdict | null;
+  caseId: string | null;
+}
+
+export interface TimelineEntry {
+  time: string;
+  kind: string;
+  summary: string;
+  ref?: Record<string, unknown>;
+  data?: Record<string, unknown>;
+}
+
+export interface CaseSummary {
+  id: string;
+  title: string;
+  state: AlertState;
+  verdict: Verdict | null;
+  score: number;
+  entities: Entity[];
+  alertCount: number;
+  firstSeen: string;
+  lastSeen: string;
+  resolvedBy: string | null;
+}
+
+export interface CaseStory extends CaseSummary {
+  alerts: Alert[];
+  timeline: TimelineEntry[];
+}
+
+export interface Command {
+  id: string;
+  agentId: string;
+  type: string;
+  params: Record<string, unknown>;
+  state: CommandState;
+  issuedAt: string | null;
+  finishedAt: string | null;
+  requestedBy: string | null;
+  caseId: string | null;
+  local: boolean;
+  reason: string | null;
+  output?: unknown;
+}
+
+export type PlaybookActionState = "issued" | "pending" | "approved" | "rejected" | "refused" | "skipped";
+
+export interface PlaybookAction {
+  id: string;
+  playbookId: string;
+  alertId: string;
+  caseId: string | null;
+  agentId: string;
+  type: string;
+  params: Record<string, unknown>;
+  state: PlaybookActionState;
+  reason: string | null;
+  commandId: string | null;
+  createdAt: string;
+  decidedAt: string | null;
+  decidedBy: string | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string | null;
+}
+
+export const FINISHED: readonly CommandState[] = ["succeeded", "failed", "refused", "expired"];

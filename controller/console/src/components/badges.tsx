@@ -1,0 +1,33 @@
+import type { AlertState, CommandState, Level, Verdict } from "../api/types";
+import { humanize, scoreBand } from "../lib/format";
+
+/** Score as a coloured number: the band (colour) reads at a glance, the number for precision. */
+export function ScoreBadge({ score }: { score: number }) {
+  return (
+    <span class={`score score-${scoreBand(score)}`} title={`score ${score} of 100`}>
+      {score}
+    </span>
+  );
+}
+
+export function LevelBadge({ level }: { level: Level | string }) {
+  return <span class={`badge level-${level}`}>{level === "informational" ? "info" : level}</span>;
+}
+
+export function StateBadge({ state, verdict }: { state: AlertState; verdict?: Verdict | null }) {
+  const text = state === "resolved" && verdict ? `resolved · ${verdict === "true_positive" ? "true positive" : "false positive"}` : state;
+  return <span class={`badge state-${state}`}>{text}</span>;
+}
+
+export function CommandStateBadge({ state }: { state: CommandState }) {
+  return <span class={`badge cmd-${state}`}>{humanize(state)}</span>;
+}
+
+export function OnlineBadge({ online }: { online: boolean }) {
+  return (
+    <span class={`status ${online ? "status-online" : "status-offline"}`}>
+      <span class="dot" aria-hidden="true" />
+      {online ? "online" : "offline"}
+    </span>
+  );
+}

@@ -1,0 +1,88 @@
+import type { Command, PlaybookAction } from "../api/types";
+import { humanize, when } from "../lib/format";
+import { CommandStateBadge } from "./badges";
+import { Output } from "./command-result";
+
+function target(c: { type: string; params: Record<string, unknown> }): string {
+  const p = c.params;
+  if (p.ip) return String(p.ip);
+  if (p.pid) return `pid ${String(p.pid)}`;
+  if (p.user) return `user ${String(p.user)}`;
+  return "";
+}
+
+/**
+ * What was done about this case: commands (by analysts, playbooks or the agent itself) with
+ * their results, and playbook decisions that did not become a command (refused by a guard
+ * rail, rejected, skipped), so "why wasn't this host isolated?" has an answer on the page.
+ */
+export function CaseActions({ commands, decisions, hostOf }: { commands: Command[]; decisions: PlaybookAction[]; hostOf: (id: string) => string }) {
+  const notIssued = decisions.filter((d) => d.state === "refused" || d.state === "rejected" || d.state === "skipped");
+  const actions = commands.filter((c) => c.type !== "collect_evidence");
+  return (
+    <section class="panel" aria-labelledby="actions-title">
+      <h2 id="actions-title">Response actions</h2>
+      {actions.length === 0 && notIssued.length === 0 ? (
+        <p class="empty">No response actions yet.</p>
+      ) : (
+        <ul class="plain actions">
+          {actions.map((c) => (
+            <li key={c.id} class="action">
+              <div class="action-head">
+                <strong>{humanize(c.type)}</strong> {target(c)} <span class="muted">on {hostOf(c.agentId)}</span> <CommandStateBadge state={c.state} />
+              </div>
+              <div class="muted small">
+                {c.local ? "taken by the agent on its own" : `by ${c.requestedBy ?? "unknown"}`} · {when(c.finishedAt ?? c.issuedAt)}
+              </div>
+              {c.reason && <div class="cmd-reason">{c.reason}</div>}
+              {c.output !== undefined && c.output !== null && <Output value={c.output} />}
+            </li>
+          ))}
+          {notIssued.map((d) => (
+            <li key={d.id} class="action">
+              <div class="action-head">
+                <strong>{humanize(d.type)}</strong> {target(d)} <span class="muted">on {hostOf(d.agentId)}</span> <span class={`badge pb-${d.state}`}>{d.state}</span>
+              </div>
+              <div class="muted small">
+                playbook {d.playbookId}
+                {d.decidedBy ? ` · ${d.state} by ${d.decidedBy}` : ""}
+              </div>
+              {d.reason && <div class="cmd-reason">{d.reason}</div>}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+/** collect_evidence results: process lists, connections, hashes, file contents, as the agent sent them. */
+export function Evidence({ commands, hostOf }: { commands: Command[]; hostOf: (id: string) => string }) {
+  const ev = commands.filter((c) => c.type === "collect_evidence");
+  return (
+    <section class="panel" aria-labelledby="evidence-title">
+      <h2 id="evidence-title">Evidence</h2>
+      {ev.length === 0 ? (
+        <p class="empty">No evidence collected.</p>
+      ) : (
+        <ul class="plain actions">
+          {ev.map((c) => (
+            <li key={c.id} class="action">
+              <div class="action-head">
+                <strong>{hostOf(c.agentId)}</strong> <CommandStateBadge state={c.state} /> <span class="muted small">{when(c.finishedAt ?? c.issuedAt)}</span>
+              </div>
+              {c.output !== undefined && c.output !== null ? (
+                <details class="output" open>
+                  <summary>{Object.keys(typeof c.output === "object" ? (c.output as object) : {}).join(", ") || "output"}</summary>
+                  <pre>{typeof c.output === "string" ? c.output : JSON.stringify(c.output, null, 2)}</pre>
+                </details>
+              ) : (
+                c.reason && <div class="cmd-reason">{c.reason}</div>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}

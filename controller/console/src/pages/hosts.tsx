@@ -1,0 +1,134 @@
+import { useState } from "preact/hooks";
+import type { Agent, Command } from "../api/types";
+import { FINISHED } from "../api/types";
+import { OnlineBadge } from "../components/badges";
+import { CommandResult } from "../components/command-result";
+import { HostActions } from "../components/host-actions";
+import { useSession } from "../lib/context";
+import { ago, bytes, count, when } from "../lib/format";
+import { useResource } from "../lib/use-resource";
+import { Loading, PageError } from "../components/states";
+
+const CONTAINMENT = new Set(["isolate", "release"]);
+
+/** The newest isolate/release per agent: it says whether one is in flight and how the last one ended. */
+function latestContainment(commands: Command[]): Map<string, Command> {
+  const out = new Map<string, Command>();
+  for (const c of commands) if (CONTAINMENT.has(c.type) && !out.has(c.agentId)) out.set(c.agentId, c); // newest first
+  return out;
+}
+
+/**
+ * Isolated as far as we know: a containment command that succeeded is newer news than the
+ * agent's last status report; without one, the agent's own report.
+ */
+export function isIsolated(a: Agent, last: Command | undefined): boolean {
+  if (last?.state === "succeeded") return last.type === "isolate";
+  return a.status.isolated === true;
+}
+
+function Sensors({ a }: { a: Agent }) {
+  const sensors = a.status.sensors ?? [];
+  if (!sensors.length) return <span class="muted">no report</span>;
+  const down = sensors.filter((s) => !s.running || s.errors > 0);
+  if (!down.length) return <span class="ok">{sensors.length}/{sensors.length} running</span>;
+  return (
+    <span class="warn" title={down.map((s) => `${s.name}: ${s.running ? `${s.errors} errors` : "stopped"}${s.detail ? ` (${s.detail})` : ""}`).join("\n")}>
+      {sensors.length - down.filter((s) => !s.running).length}/{sensors.length} running
+      <span class="sensor-issues">{down.map((s) => s.name).join(", ")} {down.some((s) => !s.running) ? "down" : "erroring"}</span>
+    </span>
+  );
+}
+
+function Spool({ a }: { a: Agent }) {
+  const dropped = Object.values(a.status.dropped ?? {}).reduce((s, n) => s + Number(n), 0);
+  const discarded = a.status.spoolDiscardedBytes ?? 0;
+  return (
+    <span>
+      {bytes(a.status.spoolBytes)}
+      <span class="muted"> · {count(a.status.spoolRecords ?? 0)} queued</span>
+      {(dropped > 0 || discarded > 0) && (
+        <span class="warn drops" title={Object.entries(a.status.dropped ?? {}).map(([k, n]) => `${k}: ${n}`).join("\n")}>
+          {dropped > 0 && ` · ${count(dropped)} dropped`}
+          {discarded > 0 && ` · ${bytes(discarded)} discarded`}
+        </span>
+      )}
+    </span>
+  );
+}
+
+export function HostsPage() {
+  const { api } = useSession();
+  const agents = useResource(() => api.agents(), "agents", ["agents"]);
+  const commands = useResource(() => api.commands({ limit: 500 }), "commands", ["commands"]);
+  // Commands issued in this tab: followed closely (1 s) until the agent answers.
+  const [issued, setIssued] = useState<Record<string, Command>>({});
+
+  if (agents.error && !agents.data) return <PageError what="hosts" error={agents.error} />;
+  if (!agents.data) return <Loading what="hosts" />;
+  const latest = latestContainment(commands.data?.items ?? []);
+  const list = [...agents.data.items].sort((x, y) => Number(y.online) - Number(x.online) || x.hostname.localeCompare(y.hostname));
+  const online = list.filter((a) => a.online).length;
+  const isolated = list.filter((a) => isIsolated(a, latest.get(a.id))).length;
+
+  return (
+    <section aria-labelledby="hosts-title">
+      <header class="page-header">
+        <h1 id="hosts-title">Hosts</h1>
+        <p class="summary">
+          <strong>{list.length}</strong> hosts · <strong>{online}</strong> online · <strong class={isolated ? "warn" : ""}>{isolated}</strong> isolated
+        </p>
+      </header>
+      {agents.error && <p class="error" role="alert">Refresh failed: {agents.error}</p>}
+      {list.length === 0 ? (
+        <p class="empty">No agents have connected yet. Install one with the install script and it appears here.</p>
+      ) : (
+        <div class="table-wrap">
+          <table class="data hosts">
+            <thead>
+              <tr>
+                <th scope="col">Host</th>
+                <th scope="col">Status</th>
+                <th scope="col">Isolation</th>
+                <th scope="col">Version</th>
+                <th scope="col">Last seen</th>
+                <th scope="col">Sensors</th>
+                <th scope="col">Spool</th>
+                <th scope="col">Last response</th>
+                <th scope="col"><span class="sr-only">Actions</span></th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((a) => {
+                const listed = latest.get(a.id);
+                const mine = issued[a.id];
+                // The listed copy is fresher once the list has caught up with what this tab issued.
+                const last = mine && mine.id !== listed?.id ? mine : listed;
+                const iso = isIsolated(a, latest.get(a.id));
+                const inFlight = !!last && !FINISHED.includes(last.state);
+                return (
+                  <tr key={a.id} data-agent={a.id}>
+                    <th scope="row">
+                      <div class="host-name">{a.hostname || a.id}</div>
+                      <div class="muted small">{a.id}{a.ipAddresses.length ? ` · ${a.ipAddresses.slice(0, 2).join(", ")}` : ""}</div>
+                    </th>
+                    <td><OnlineBadge online={a.online} /></td>
+                    <td>{iso ? <span class="badge isolated">isolated</span> : <span class="muted">not isolated</span>}</td>
+                    <td>{a.agentVersion || "—"}</td>
+                    <td title={when(a.lastSeen)}>{ago(a.lastSeen)}</td>
+                    <td><Sensors a={a} /></td>
+                    <td><Spool a={a} /></td>
+                    <td class="last-response">{last ? <CommandResult key={last.id} command={last} onFinish={() => (commands.reload(), agents.reload())} /> : <span class="muted">—</span>}</td>
+                    <td>
+                      <HostActions agentId={a.id} hostname={a.hostname || a.id} isolated={iso} busy={inFlight} onIssued={(c) => setIssued((m) => ({ ...m, [a.id]: c }))} />
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
