@@ -1,4 +1,4 @@
-import { AgentEvent, AuthEvent, Event, FileEvent, NetworkEvent, ProcessEvent } from "@vigil/proto";
+import type { Event } from "@vigil/proto";
 
 /** One row of the events table, built without the ORM on the hot path. */
 export interface EventRow {
@@ -21,20 +21,39 @@ export function shortEnum(value: unknown): unknown {
   return value;
 }
 
+const ENUM_NAMES: Record<string, Record<number, string>> = {
+  process: { 0: "unspecified", 1: "start", 2: "exit" },
+  file: { 0: "unspecified", 1: "create", 2: "modify", 3: "delete", 4: "chmod", 5: "rename" },
+  network: { 0: "unspecified", 1: "open", 2: "close" },
+  auth: { 0: "unspecified", 1: "login_success", 2: "login_failure", 3: "invalid_user", 4: "sudo", 5: "su", 6: "session_open", 7: "session_close", 8: "sudo_failure", 9: "su_failure" },
+};
+const DIRECTIONS: Record<number, string> = { 0: "unspecified", 1: "inbound", 2: "outbound", 3: "listen" };
+
+/**
+ * The stored JSON of an event body: default values left out (as proto3 JSON
+ * does) and enums as short names. Hand-rolled rather than ts-proto's toJSON,
+ * which allocates per field and dominated ingest profiles.
+ */
 export function bodyJson(ev: Event): { type: string; action: string; body: Record<string, unknown> } {
   const b = ev.body;
-  let body: Record<string, unknown>;
-  switch (b?.$case) {
-    case "process": body = ProcessEvent.toJSON(b.process) as Record<string, unknown>; break;
-    case "file": body = FileEvent.toJSON(b.file) as Record<string, unknown>; break;
-    case "network": body = NetworkEvent.toJSON(b.network) as Record<string, unknown>; break;
-    case "auth": body = AuthEvent.toJSON(b.auth) as Record<string, unknown>; break;
-    case "agent": body = AgentEvent.toJSON(b.agent) as Record<string, unknown>; break;
-    default: return { type: "unknown", action: "", body: {} };
+  if (!b) return { type: "unknown", action: "", body: {} };
+  const src = (b as unknown as Record<string, Record<string, unknown>>)[b.$case];
+  const body: Record<string, unknown> = {};
+  for (const k in src) {
+    const v = src[k];
+    if (v === "" || v === 0 || v === false || v === undefined || v === null) continue;
+    if (typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 0) continue;
+    body[k] = v;
   }
-  if ("action" in body) body.action = shortEnum(body.action);
-  if ("direction" in body) body.direction = shortEnum(body.direction);
-  const action = b.$case === "agent" ? b.agent.kind : String(body.action ?? "unspecified");
+  const names = ENUM_NAMES[b.$case];
+  let action: string;
+  if (names) {
+    action = names[(src.action as number) ?? 0] ?? String(src.action);
+    body.action = action;
+  } else {
+    action = b.$case === "agent" ? b.agent.kind : "unspecified";
+  }
+  if (b.$case === "network") body.direction = DIRECTIONS[b.network.direction] ?? String(b.network.direction);
   return { type: b.$case, action, body };
 }
 

@@ -24,11 +24,17 @@ function clip(s: string, max: number, path: boolean, r: SanitizeReport): string 
 
 /** Bounds every string and number of an event body in place; hostile values are clipped, not stored as-is. */
 function sanitizeBody(body: Record<string, unknown>, r: SanitizeReport): void {
-  for (const [k, v] of Object.entries(body)) {
-    if (typeof v === "string") body[k] = clip(v, PATH_FIELDS.has(k) ? MAX_PATH_BYTES : MAX_STRING_FIELD_BYTES, PATH_FIELDS.has(k), r);
-    else if (typeof v === "number" && (!Number.isFinite(v) || v < 0)) {
-      body[k] = 0;
-      r.clipped++;
+  for (const k in body) {
+    const v = body[k];
+    if (typeof v === "string") {
+      // Fast path: the common short, clean string needs no work.
+      if (v.length <= MAX_PATH_BYTES && (!PATH_FIELDS.has(k) || v.indexOf("\u0000") < 0)) continue;
+      body[k] = clip(v, PATH_FIELDS.has(k) ? MAX_PATH_BYTES : MAX_STRING_FIELD_BYTES, PATH_FIELDS.has(k), r);
+    } else if (typeof v === "number") {
+      if (v < 0 || !Number.isFinite(v)) {
+        body[k] = 0;
+        r.clipped++;
+      }
     } else if (v && typeof v === "object" && !Buffer.isBuffer(v) && !Array.isArray(v)) {
       // AgentEvent.attributes: bound key count and sizes.
       const entries = Object.entries(v as Record<string, unknown>).slice(0, 64);
