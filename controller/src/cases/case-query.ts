@@ -22,8 +22,20 @@ export function caseView(c: CaseEntity): Record<string, unknown> {
   };
 }
 
+/** What the response side contributes to a case: commands with results, playbook decisions, evidence. */
+export interface CaseActionsProvider {
+  forCase(caseId: string): Promise<{ actions: unknown[]; pendingApprovals: unknown[]; evidence: unknown[]; playbookDecisions?: unknown[] }>;
+}
+
 /** Case reads: the list, and one case with its whole story. */
 export class CaseQuery {
+  private actions?: CaseActionsProvider;
+
+  /** Response is built after detection; it plugs its view of a case in here. */
+  setActionsProvider(p: CaseActionsProvider): void {
+    this.actions = p;
+  }
+
   constructor(
     private readonly repo: Repository<CaseEntity>,
     private readonly alerts: AlertQuery,
@@ -48,8 +60,7 @@ export class CaseQuery {
       alertIds: alerts.map((a) => a.id),
       alerts: alerts.map(alertView),
       timeline,
-      // Response actions and evidence are contributed as timeline sources and listed here once they exist.
-      actions: [],
+      ...(this.actions ? await this.actions.forCase(id) : { actions: [], pendingApprovals: [], evidence: [] }),
     };
   }
 }
