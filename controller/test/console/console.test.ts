@@ -7,6 +7,7 @@ import { buildConsole } from "../../../scripts/build/console.mjs";
 import { startTestController, type TestController } from "../support/controller";
 import { request } from "../support/http";
 import { waitFor } from "../support/wait";
+import { clock, send, sshFailure } from "../detection/support";
 import { openBrowser, type Browser } from "./browser";
 import { seed, type Seeded } from "./seed";
 
@@ -85,10 +86,18 @@ describe("web console in headless Chromium against the real controller", () => {
     expect(await page.locator(".chart svg").getAttribute("aria-label")).toMatch(/alerts raised in the last 24 h: .*high/);
     await shot(page, "alerts");
 
+    // Live: a new brute force on db-1 reaches the open queue without a reload.
+    await page.locator(".live", { hasText: "Live" }).waitFor();
+    const t = Date.now() - 5 * 60_000;
+    world.db.seq = await send(world.db.agent, world.db.seq, [...Array.from({ length: 5 }, (_, i) => sshFailure(t + i * 10_000, "198.51.100.77", "postgres")), clock(Date.now())]);
+    await rows.filter({ hasText: "198.51.100.77" }).waitFor();
+
     await page.getByLabel("Host").selectOption({ label: "db-1.prod" });
-    await expect.poll(() => rows.count()).toBe(1);
-    expect(await rows.first().textContent()).toContain("Execution From Temporary Directory");
+    await expect.poll(() => rows.count()).toBe(2);
+    expect(await rows.allTextContents()).toEqual([expect.stringContaining("db-1.prod"), expect.stringContaining("db-1.prod")]);
     expect(page.url()).toContain("agent=db-1");
+    await page.getByLabel("Rule").selectOption({ label: "Execution From Temporary Directory Or Deleted File" });
+    await expect.poll(() => rows.count()).toBe(1);
     await page.getByRole("button", { name: "Clear filters" }).click();
     await rows.filter({ hasText: "SSH Brute Force Followed By Successful Login" }).waitFor();
     const top = (await page.locator("table.alerts tbody .score").first().textContent()) ?? "0";
@@ -150,6 +159,8 @@ describe("web console in headless Chromium against the real controller", () => {
     await row("web-1").locator(".command-result", { hasText: "succeeded" }).waitFor();
     await row("web-1").locator(".badge.isolated").waitFor();
     await row("web-1").getByRole("button", { name: "Release web-1.prod" }).waitFor();
+    await row("web-1").locator(".command-result summary", { hasText: "Output" }).click();
+    await row("web-1").getByText("inet vigil_isolation").waitFor();
     await shot(page, "isolate-result");
 
     const issued = await waitFor("the isolate command", async () => (await request(ctl, "GET", "/api/v1/commands?agent=web-1")).body.items.find((c: { type: string }) => c.type === "isolate"));

@@ -55,34 +55,3 @@ export function CaseActions({ commands, decisions, hostOf }: { commands: Command
     </section>
   );
 }
-
-/** collect_evidence results: process lists, connections, hashes, file contents, as the agent sent them. */
-export function Evidence({ commands, hostOf }: { commands: Command[]; hostOf: (id: string) => string }) {
-  const ev = commands.filter((c) => c.type === "collect_evidence");
-  return (
-    <section class="panel" aria-labelledby="evidence-title">
-      <h2 id="evidence-title">Evidence</h2>
-      {ev.length === 0 ? (
-        <p class="empty">No evidence collected.</p>
-      ) : (
-        <ul class="plain actions">
-          {ev.map((c) => (
-            <li key={c.id} class="action">
-              <div class="action-head">
-                <strong>{hostOf(c.agentId)}</strong> <CommandStateBadge state={c.state} /> <span class="muted small">{when(c.finishedAt ?? c.issuedAt)}</span>
-              </div>
-              {c.output !== undefined && c.output !== null ? (
-                <details class="output" open>
-                  <summary>{Object.keys(typeof c.output === "object" ? (c.output as object) : {}).join(", ") || "output"}</summary>
-                  <pre>{typeof c.output === "string" ? c.output : JSON.stringify(c.output, null, 2)}</pre>
-                </details>
-              ) : (
-                c.reason && <div class="cmd-reason">{c.reason}</div>
-              )}
-            </li>
-          ))}
-        </ul>
-      )}
-    </section>
-  );
-}

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { FINISHED, type Command } from "../api/types";
-import { humanize, when } from "../lib/format";
+import { ago, humanize, when } from "../lib/format";
 import { useSession } from "../lib/context";
 import { CommandStateBadge } from "./badges";
 
@@ -46,7 +46,7 @@ export function CommandResult({ command, onFinish }: { command: Command; onFinis
     <div class={`command-result cmd-result-${c.state}`} role="status" aria-live="polite">
       <span class="cmd-type">{humanize(c.type)}</span> <CommandStateBadge state={c.state} />
       {!done && <span class="muted"> waiting for the agent…</span>}
-      {done && c.finishedAt && <span class="muted"> {when(c.finishedAt)}</span>}
+      {done && c.finishedAt && <span class="muted" title={when(c.finishedAt)}> {ago(c.finishedAt)}</span>}
       {c.reason && <div class="cmd-reason">{c.reason}</div>}
       {done && c.output !== undefined && c.output !== null && <Output value={c.output} />}
     </div>

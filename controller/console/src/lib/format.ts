@@ -3,7 +3,7 @@
 export function ago(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return "never";
   const s = Math.round((now - Date.parse(iso)) / 1000);
-  if (s < 0) return "just now";
+  if (s < 5) return "just now";
   if (s < 60) return `${s}s ago`;
   if (s < 3600) return `${Math.floor(s / 60)}m ago`;
   if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
@@ -11,10 +11,14 @@ export function ago(iso: string | null | undefined, now = Date.now()): string {
 }
 
 const dateTime = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const dateTimeThisYear = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
 const timeOnly = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 
 export function when(iso: string | null | undefined): string {
-  return iso ? dateTime.format(new Date(iso)) : "—";
+  if (!iso) return "—";
+  const d = new Date(iso);
+  // The year is noise for this year's events, which are nearly all of them.
+  return (d.getFullYear() === new Date().getFullYear() ? dateTimeThisYear : dateTime).format(d);
 }
 
 export function clock(iso: string): string {

@@ -3,7 +3,8 @@ import type { Agent, CaseStory, Command, TimelineEntry, Verdict } from "../api/t
 import { AlertCard } from "../components/alert-card";
 import { Approvals } from "../components/approvals";
 import { ScoreBadge, StateBadge } from "../components/badges";
-import { CaseActions, Evidence } from "../components/case-actions";
+import { CaseActions } from "../components/case-actions";
+import { Evidence } from "../components/evidence";
 import { HostActions } from "../components/host-actions";
 import { CommandResult } from "../components/command-result";
 import { Loading, PageError } from "../components/states";
