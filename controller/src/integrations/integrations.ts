@@ -123,11 +123,11 @@ async function countBy(ds: DataSource, entity: typeof CommandEntity, column: "st
   return Object.fromEntries(rows.map((r) => [r.k, Number(r.n)]));
 }
 
-async function agentDrops(registry: AgentRegistry): Promise<{ droppedByReason: Record<string, number>; spoolDiscardedBytes: number; spoolRecords: number }> {
-  const out = { droppedByReason: {} as Record<string, number>, spoolDiscardedBytes: 0, spoolRecords: 0 };
+async function agentDrops(registry: AgentRegistry): Promise<{ droppedByType: Record<string, number>; spoolDiscardedBytes: number; spoolRecords: number }> {
+  const out = { droppedByType: {} as Record<string, number>, spoolDiscardedBytes: 0, spoolRecords: 0 };
   for (const a of await registry.list()) {
     const s = a.status as { dropped?: Record<string, unknown>; spoolDiscardedBytes?: unknown; spoolRecords?: unknown };
-    for (const [reason, n] of Object.entries(s.dropped ?? {})) if (typeof n === "number") out.droppedByReason[reason] = (out.droppedByReason[reason] ?? 0) + n;
+    for (const [type, n] of Object.entries(s.dropped ?? {})) if (typeof n === "number") out.droppedByType[type] = (out.droppedByType[type] ?? 0) + n;
     if (typeof s.spoolDiscardedBytes === "number") out.spoolDiscardedBytes += s.spoolDiscardedBytes;
     if (typeof s.spoolRecords === "number") out.spoolRecords += s.spoolRecords;
   }

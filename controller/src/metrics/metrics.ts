@@ -12,7 +12,7 @@ export interface MetricSources {
   streamClients: () => number;
   commandsByState: () => Promise<Record<string, number>>;
   /** Summed over agents, from their last status report. */
-  agentDrops: () => Promise<{ droppedByReason: Record<string, number>; spoolDiscardedBytes: number; spoolRecords: number }>;
+  agentDrops: () => Promise<{ droppedByType: Record<string, number>; spoolDiscardedBytes: number; spoolRecords: number }>;
   webhookDeliveriesByState: () => Promise<Record<string, number>>;
 }
 
@@ -70,10 +70,10 @@ export class ControllerMetrics {
       return report;
     };
     new Gauge({
-      name: "vigil_agent_dropped_events", help: "Events agents report they dropped (sum of their last reports), by reason", labelNames: ["reason"], registers,
+      name: "vigil_agent_dropped_events", help: "Events agents report they dropped (sum of their last reports), by event type", labelNames: ["type"], registers,
       async collect() {
         this.reset();
-        for (const [reason, n] of Object.entries((await agentReport()).droppedByReason)) this.set({ reason }, n);
+        for (const [type, n] of Object.entries((await agentReport()).droppedByType)) this.set({ type }, n);
       },
     });
     new Gauge({ name: "vigil_agent_spool_discarded_bytes", help: "Spool bytes agents report they discarded when full (sum of their last reports)", registers, async collect() { this.set((await agentReport()).spoolDiscardedBytes); } });
