@@ -44,6 +44,11 @@ Commands:
 
 Environment: VIGIL_EVENT_RETENTION (default 30d), VIGIL_AGENT_OFFLINE_AFTER (default 90s),
              VIGIL_SQLITE_SYNCHRONOUS (FULL|NORMAL, default FULL)
+Integrations: VIGIL_STREAM_HEARTBEAT (30s), VIGIL_STREAM_MAX_BUFFERED_BYTES (4 MiB; slower clients
+             are dropped), VIGIL_STREAM_MAX_CLIENTS (500), VIGIL_STREAM_REPLAY / _REPLAY_EVENTS
+             (1000 / 5000 messages kept per topic for resume); VIGIL_WEBHOOK_CONCURRENCY (4),
+             VIGIL_WEBHOOK_MAX_ATTEMPTS (8), VIGIL_WEBHOOK_BACKOFF (2s) / _BACKOFF_MAX (10m),
+             VIGIL_WEBHOOK_TIMEOUT (10s). GET /metrics takes any API key (give Prometheus a readonly one).
 `;
 
 type Command = (argv: string[]) => Promise<number>;

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { parseDuration } from "./duration";
 import { ConfigError } from "./config-error";
+import { integrationsConfig, type IntegrationsConfig } from "../integrations/integrations-config";
 
 /** Everything the controller reads from flags and environment, validated once. */
 export interface ControllerConfig {
@@ -26,6 +27,8 @@ export interface ControllerConfig {
   revocationPollMs: number;
   /** Per-API-key rate limit: sustained requests/s and burst (VIGIL_API_RATE, VIGIL_API_BURST). */
   apiRate: { perSecond: number; burst: number };
+  /** Live stream and webhooks tuning (VIGIL_STREAM_*, VIGIL_WEBHOOK_*). */
+  integrations: IntegrationsConfig;
   /** Agent rollout (GET /install.sh): the binary served (VIGIL_AGENT_BINARY; unset: dist/vigil-agent found from the install). */
   agentBinary?: string;
   /** The controller URL written into the served install script (VIGIL_PUBLIC_URL; unset: the request's own origin). */
@@ -90,6 +93,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     agentCertTtlMs: parseDuration(env.VIGIL_AGENT_CERT_TTL ?? "7d", "VIGIL_AGENT_CERT_TTL"),
     revocationPollMs: parseDuration(env.VIGIL_REVOCATION_POLL ?? "2s", "VIGIL_REVOCATION_POLL"),
     apiRate: { perSecond: positiveNumber(env.VIGIL_API_RATE ?? "20", "VIGIL_API_RATE"), burst: positiveNumber(env.VIGIL_API_BURST ?? "100", "VIGIL_API_BURST") },
+    integrations: integrationsConfig(env),
     agentBinary: env.VIGIL_AGENT_BINARY ? resolve(env.VIGIL_AGENT_BINARY) : undefined,
     publicUrl: optionalUrl(env.VIGIL_PUBLIC_URL, "VIGIL_PUBLIC_URL"),
     agentGrpcAddr: env.VIGIL_AGENT_GRPC_ADDR ? formatAddr(parseAddr(env.VIGIL_AGENT_GRPC_ADDR, "VIGIL_AGENT_GRPC_ADDR")) : undefined,

@@ -1,11 +1,12 @@
 import pino, { type Logger } from "pino";
 import type { LoggerService } from "@nestjs/common";
+import { currentRequestFields } from "./request-id";
 
 /** Keys whose values are secrets wherever they appear in a log record. */
 const REDACT = ["token", "apiKey", "api_key", "key", "password", "secret", "privateKey", "authorization", "*.token", "*.apiKey", "*.password", "*.secret", "*.privateKey", "*.authorization", "req.headers.authorization", "req.headers[\"x-api-key\"]"];
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  return pino({ level, base: { service: "vigil-controller" }, redact: { paths: REDACT, censor: "[redacted]" }, timestamp: pino.stdTimeFunctions.isoTime }, destination as pino.DestinationStream | undefined);
+  return pino({ level, base: { service: "vigil-controller" }, redact: { paths: REDACT, censor: "[redacted]" }, timestamp: pino.stdTimeFunctions.isoTime, mixin: currentRequestFields }, destination as pino.DestinationStream | undefined);
 }
 
 /** Routes Nest's own log lines into the same structured logger. */

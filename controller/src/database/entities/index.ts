@@ -3,9 +3,10 @@ import { CaseEntity } from "../../cases/case.entity";
 import { IocEntity, LoginBaselineEntity, RuleSettingEntity, RuleSourceEntity } from "../../detection/detection.entities";
 import { EntityRiskEntity } from "../../entities/entity-risk.entity";
 import { AgentEntity } from "./agent.entity";
+import { webhookEntities } from "../../webhooks/webhook.entities";
 import { AgentCertificateEntity, AgentRevocationEntity, ApiKeyEntity, AuditRecordEntity, EnrollmentTokenEntity } from "./trust.entities";
 
 export { AgentEntity };
 export { AgentCertificateEntity, AgentRevocationEntity, ApiKeyEntity, AuditRecordEntity, EnrollmentTokenEntity };
 export const entities = [AgentEntity, AuditRecordEntity, ApiKeyEntity, EnrollmentTokenEntity, AgentCertificateEntity, AgentRevocationEntity,
-  AlertEntity, AlertFeedbackEntity, FeedbackWeightEntity, SuppressionEntity, CaseEntity, IocEntity, LoginBaselineEntity, RuleSettingEntity, RuleSourceEntity, EntityRiskEntity];
+  AlertEntity, AlertFeedbackEntity, FeedbackWeightEntity, SuppressionEntity, CaseEntity, IocEntity, LoginBaselineEntity, RuleSettingEntity, RuleSourceEntity, EntityRiskEntity, ...webhookEntities];
