@@ -147,6 +147,15 @@ describe("web console in headless Chromium against the real controller", () => {
     expect(await row("web-1").textContent()).toMatch(/online.*not isolated.*0\.1\.0.*4\/4 running/);
     await shot(page, "hosts");
 
+    // Keyboard: Enter opens the confirmation, Escape cancels it and gives focus back.
+    await row("db-1").getByRole("button", { name: "Isolate db-1.prod" }).focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("dialog", { name: "Isolate db-1.prod?" }).waitFor();
+    expect(await page.evaluate(() => document.activeElement?.tagName)).toBe("INPUT");
+    await page.keyboard.press("Escape");
+    await page.getByRole("dialog").waitFor({ state: "detached" });
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("aria-label"))).toBe("Isolate db-1.prod");
+
     await row("web-1").getByRole("button", { name: "Isolate web-1.prod" }).click();
     const dialog = page.getByRole("dialog", { name: "Isolate web-1.prod?" });
     await dialog.waitFor();
@@ -166,6 +175,22 @@ describe("web console in headless Chromium against the real controller", () => {
     const issued = await waitFor("the isolate command", async () => (await request(ctl, "GET", "/api/v1/commands?agent=web-1")).body.items.find((c: { type: string }) => c.type === "isolate"));
     expect(issued).toMatchObject({ state: "succeeded", params: { reason: "confirmed account compromise from 203.0.113.50" } });
     expect(world.web.status.isolated).toBe(true);
+  });
+
+  it("falls back to polling when the live stream is unavailable, and still shows new alerts", async () => {
+    const p2 = await b.context.newPage();
+    try {
+      // A proxy that drops websocket upgrades, as some corporate proxies do.
+      await p2.routeWebSocket(/\/api\/v1\/stream/, (ws) => ws.close({ code: 1011, reason: "blocked by the test" }));
+      await p2.addInitScript((k) => sessionStorage.setItem("vigil.apiKey", k), key);
+      await p2.goto(ctl.httpUrl + "/console/#/alerts?state=all");
+      await p2.locator(".live", { hasText: "Polling" }).waitFor();
+      const t = Date.now() - 4 * 60_000;
+      world.db.seq = await send(world.db.agent, world.db.seq, [...Array.from({ length: 5 }, (_, i) => sshFailure(t + i * 10_000, "192.0.2.201", "backup")), clock(Date.now())]);
+      await p2.locator("table.alerts tbody tr", { hasText: "192.0.2.201" }).waitFor({ timeout: 15_000 });
+    } finally {
+      await p2.close();
+    }
   });
 
   it("produced no page errors", () => {

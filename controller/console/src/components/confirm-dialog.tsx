@@ -15,15 +15,21 @@ export interface ConfirmProps {
 
 /**
  * Focus starts on the reason field (or on Cancel), never on the destructive button.
- * A modal confirmation on the native <dialog>: the browser traps focus, Escape cancels and
- * focus returns to the button that opened it, with no focus-management code of our own.
+ * A modal confirmation on the native <dialog>: the browser keeps focus inside and Escape
+ * cancels; focus then returns to the button that opened it.
  */
 export function ConfirmDialog(p: ConfirmProps) {
   const ref = useRef<HTMLDialogElement>(null);
   const [reason, setReason] = useState("");
   useEffect(() => {
     const d = ref.current;
+    // The dialog is unmounted rather than closed, so give focus back to its opener ourselves.
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     if (d && !d.open) d.showModal();
+    return () => {
+      if (d?.open) d.close();
+      opener?.focus();
+    };
   }, []);
   return (
     <dialog ref={ref} class="dialog" aria-labelledby="confirm-title" onCancel={(e) => (e.preventDefault(), p.onCancel())}>
