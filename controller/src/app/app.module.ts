@@ -4,6 +4,8 @@ import { ApiKeysController } from "../auth/api-keys.controller";
 import { TrustController } from "../trust/trust.controller";
 import { AgentsController } from "../api/agents.controller";
 import { CommandsController } from "../api/commands.controller";
+import { PlaybooksController } from "../api/playbooks.controller";
+import { PolicyController } from "../api/policy.controller";
 import { EventsController } from "../api/events.controller";
 import { HealthController } from "../api/health.controller";
 import { AlertsController } from "../api/alerts.controller";
@@ -12,6 +14,8 @@ import { EntitiesController } from "../api/entities.controller";
 import { IocsController } from "../api/iocs.controller";
 import { RulesController } from "../api/rules.controller";
 import { SuppressionsController } from "../api/suppressions.controller";
+import { WebhooksController } from "../api/webhooks.controller";
+import { MetricsController } from "../metrics/metrics.controller";
 import { ConsoleController } from "../console/console.controller";
 import { InstallController } from "../install/install.controller";
 
@@ -24,9 +28,9 @@ export class AppModule {
   static with(providers: Provider[]): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController, AgentsController, EventsController, CommandsController, ApiKeysController, TrustController, AuditController,
+      controllers: [HealthController, AgentsController, EventsController, CommandsController, PlaybooksController, PolicyController, ApiKeysController, TrustController, AuditController,
         RulesController, AlertsController, CasesController, IocsController, SuppressionsController, EntitiesController,
-        InstallController, ConsoleController],
+        InstallController, ConsoleController, WebhooksController, MetricsController],
       providers,
       exports: providers,
     };

@@ -12,6 +12,13 @@ import { createDataSource } from "../database/data-source";
 import { ActionLogEntity, AgentEntity, CommandEntity } from "../database/entities";
 import { CommandService, type AuditSink } from "../commands/command-service";
 import { commandResultFromEvent } from "../commands/result-events";
+import { PlaybookService } from "../playbooks/playbook-service";
+import { PolicyService } from "../policy/policy-service";
+import { AlertEntity } from "../alerts/alert.entity";
+import { CaseActions } from "../cases/case-actions";
+import type { Ioc } from "@vigil/detection";
+import { AgentPolicyEntity } from "../policy/policy.entity";
+import { PlaybookActionEntity, PlaybookEntity, PlaybookVersionEntity } from "../playbooks/playbook.entities";
 import { IngestWriter } from "../ingest/ingest-writer";
 import { createLogger, NestPinoLogger } from "../logging/logger";
 import { EventStore } from "../repositories/event-store";
@@ -24,6 +31,8 @@ import { CONTROLLER_VERSION } from "../version";
 import { AppModule } from "./app.module";
 import { createDetection, type Detection } from "../detection/detection";
 import type { DetectionOptions } from "../detection/options";
+import { createIntegrations, type Integrations } from "../integrations/integrations";
+import { completeDocument } from "../integrations/openapi";
 import { createInstall } from "../install/install";
 import { silentAgentAlerts } from "../agents/silent-agent-watcher";
 
@@ -37,6 +46,8 @@ export interface RunningController {
   grpc: AgentGrpcServer;
   signer: CommandSigner;
   commands: CommandService;
+  playbooks: PlaybookService;
+  policy: PolicyService;
   logger: Logger;
   httpUrl: string;
   grpcPort: number;
@@ -46,6 +57,8 @@ export interface RunningController {
   security: Security;
   /** Sigma/IOC detection, alerts, cases (issue 3). */
   detection: Detection;
+  /** Live stream, webhooks, metrics (issue 7). */
+  integrations: Integrations;
   stop(): Promise<void>;
 }
 
@@ -76,8 +89,37 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const security = await createSecurity(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
   opts = { ...opts, audit: opts.audit ?? security.audit };
   const commands = new CommandService(dataSource.getRepository(CommandEntity), dataSource.getRepository(ActionLogEntity), registry, signer, opts.audit);
+  const playbooks = new PlaybookService(
+    dataSource.getRepository(PlaybookEntity), dataSource.getRepository(PlaybookVersionEntity), dataSource.getRepository(PlaybookActionEntity),
+    commands, async (agentId) => (await registry.get(agentId))?.tags ?? [], config.guardRails, opts.audit,
+  );
+  await playbooks.load();
+  // IOC lists ship inside the agent policy; resolved lazily because detection is built below.
+  let allIocs: () => Promise<Ioc[]> = async () => [];
+  const policy = new PolicyService(dataSource.getRepository(AgentPolicyEntity), registry, signer, () => allIocs(), opts.audit);
   const detection = await createDetection({
     ds: dataSource, writer, registry, options: opts.detection, onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
+  });
+  allIocs = async () => {
+    const out: Ioc[] = [];
+    for (let after: number | undefined; ; ) {
+      const page = await detection.iocs.list({ limit: 5000, afterId: after });
+      out.push(...page);
+      if (page.length < 5000) return out;
+      after = Number(page[page.length - 1].id);
+    }
+  };
+  const caseActions = new CaseActions(commands, playbooks);
+  detection.caseQuery.setActionsProvider(caseActions);
+  detection.timeline.addSource(caseActions);
+  // Playbooks decide once per new alert, with its evidence (event fields) loaded from the committed row.
+  const alertRows = dataSource.getRepository(AlertEntity);
+  detection.alerts.onAlert((notice) => {
+    if (notice.change !== "created") return;
+    void alertRows.findOneBy({ id: notice.id }).then((a) => (a ? playbooks.onAlert(a) : undefined)).catch((err) => logger.error({ err: String(err), alertId: notice.id }, "playbook evaluation failed"));
+  });
+  const integrations = await createIntegrations({
+    config: config.integrations, ds: dataSource, writer, registry, commands, playbooks, detection, apiKeys: security.apiKeys, audit: opts.audit, logger,
   });
   // Results the agent made durable in its spool (local actions taken offline, or results whose stream broke).
   writer.onStored((batch) => {
@@ -94,7 +136,10 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     authenticator: security.grpc.authenticator,
     commandPublicKey: () => signer.publicKeyRaw,
     controllerVersion: CONTROLLER_VERSION,
-    onConnected: (session) => void commands.deliverPending(session.agentId).catch((err) => logger.error({ err: String(err) }, "delivering queued commands failed")),
+    onConnected: (session) => {
+      void policy.pushTo(session.agentId).catch((err) => logger.error({ err: String(err) }, "pushing the agent policy failed"));
+      void commands.deliverPending(session.agentId).catch((err) => logger.error({ err: String(err) }, "delivering queued commands failed"));
+    },
     onCommandResult: (agentId, result) => void commands.onResult(agentId, result).catch((err) => logger.error({ err: String(err) }, "recording a command result failed")),
     log: (level, msg, fields) => logger[level](fields ?? {}, msg),
   }, security.grpc.credentials, security.grpc.extraServices);
@@ -112,24 +157,29 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       { provide: AgentRegistry, useValue: registry },
       { provide: CommandSigner, useValue: signer },
       ...security.providers,
-      ...detection.providers,
       { provide: CommandService, useValue: commands },
+      { provide: PlaybookService, useValue: playbooks },
+      { provide: PolicyService, useValue: policy },
+      ...detection.providers,
+      ...integrations.providers,
       ...install.providers,
     ]),
     { logger: new NestPinoLogger(logger), abortOnError: false },
   );
   app.enableShutdownHooks();
+  integrations.install(app);
   security.guard(app);
-  const doc = SwaggerModule.createDocument(
+  const doc = completeDocument(SwaggerModule.createDocument(
     app,
     security.document(new DocumentBuilder().setTitle("Vigil controller API").setVersion(CONTROLLER_VERSION).setDescription("Endpoint detection and response: agents, telemetry, detections, cases, response.")).build(),
-  );
+  ));
   SwaggerModule.setup("api/docs", app, doc, { jsonDocumentUrl: "api/docs/openapi.json" });
 
   const grpcPort = await grpc.start(config.grpcAddr.host, config.grpcAddr.port);
   await app.listen(config.httpAddr.port, config.httpAddr.host);
   const httpServer = app.getHttpServer() as { address(): { port: number } };
   const httpPort = httpServer.address().port;
+  integrations.start(app.getHttpServer());
   const httpUrl = `http://${formatAddr({ host: config.httpAddr.host === "0.0.0.0" ? "127.0.0.1" : config.httpAddr.host, port: httpPort })}`;
   retention.start();
   commands.start();
@@ -138,7 +188,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
 
   let stopped = false;
   return {
-    config, app, dataSource, store, writer, registry, grpc, signer, commands, logger, httpUrl, grpcPort, audit: security.audit, security, detection,
+    config, app, dataSource, store, writer, registry, grpc, signer, commands, playbooks, policy, logger, httpUrl, grpcPort, audit: security.audit, security, detection, integrations,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -147,6 +197,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       commands.stop();
       await silentAgents?.stop();
       await grpc.stop();
+      await integrations.stop();
       // After ingest stops: process what is queued and flush held correlations into alerts.
       await detection.stop().catch((err: unknown) => logger.error({ err: String(err) }, "detection flush at shutdown failed"));
       await app.close();

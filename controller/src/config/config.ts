@@ -29,6 +29,8 @@ export interface ControllerConfig {
   apiRate: { perSecond: number; burst: number };
   /** Live stream and webhooks tuning (VIGIL_STREAM_*, VIGIL_WEBHOOK_*). */
   integrations: IntegrationsConfig;
+  /** Playbook guard rails (VIGIL_MAX_AUTO_ISOLATIONS_PER_HOUR, VIGIL_PROTECTED_TAGS, VIGIL_NEVER_BLOCK). */
+  guardRails: { maxAutoIsolationsPerHour: number; protectedTags: string[]; neverBlock: string[] };
   /** Agent rollout (GET /install.sh): the binary served (VIGIL_AGENT_BINARY; unset: dist/vigil-agent found from the install). */
   agentBinary?: string;
   /** The controller URL written into the served install script (VIGIL_PUBLIC_URL; unset: the request's own origin). */
@@ -87,6 +89,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     agentOfflineAfterMs: parseDuration(env.VIGIL_AGENT_OFFLINE_AFTER ?? "90s", "VIGIL_AGENT_OFFLINE_AFTER"),
     sqliteSynchronous: sync,
     logLevel: logLevel as ControllerConfig["logLevel"],
+    guardRails: {
+      maxAutoIsolationsPerHour: intEnv(env.VIGIL_MAX_AUTO_ISOLATIONS_PER_HOUR, "VIGIL_MAX_AUTO_ISOLATIONS_PER_HOUR", 5),
+      protectedTags: listEnv(env.VIGIL_PROTECTED_TAGS) ?? ["critical"],
+      neverBlock: listEnv(env.VIGIL_NEVER_BLOCK) ?? [],
+    },
     caDir: resolve(env.VIGIL_CA_DIR ?? `${dataDir}/ca`),
     insecureGrpc: flags.insecureGrpc ?? /^(1|true|yes)$/i.test(env.VIGIL_INSECURE_GRPC ?? ""),
     tlsNames: (env.VIGIL_TLS_NAMES ?? "").split(",").map((s) => s.trim()).filter(Boolean),
@@ -105,6 +112,16 @@ function optionalUrl(v: string | undefined, name: string): string | undefined {
   if (!v) return undefined;
   if (!/^https?:\/\/[A-Za-z0-9.\-[\]:]+(\/[A-Za-z0-9._~\-/]*)?$/.test(v)) throw new ConfigError(`${name}: expected an http(s) URL like https://vigil.example.com, got "${v}"`);
   return v.replace(/\/+$/, "");
+}
+
+function intEnv(v: string | undefined, name: string, dflt: number): number {
+  if (v === undefined || v === "") return dflt;
+  if (!/^\d+$/.test(v)) throw new ConfigError(`${name}: expected a whole number, got "${v}"`);
+  return Number(v);
+}
+
+function listEnv(v: string | undefined): string[] | undefined {
+  return v === undefined ? undefined : v.split(",").map((s) => s.trim()).filter(Boolean);
 }
 
 /** Database URLs may carry passwords; never print them. */
