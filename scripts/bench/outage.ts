@@ -109,7 +109,7 @@ async function main(): Promise<void> {
         "|---|---|---|---|---|---|---|---|---|---|---|",
         `| ${OUTAGE_S} s | ${produced} | ${totals.count} | ${duplicates} | ${dropped} | ${backlog} events | ${reconnectS.toFixed(1)} s | ${drainS.toFixed(1)} s | ${drainRate} events/s | ${replays} | ${(peakAgentRss / MiB).toFixed(0)} MiB |`,
         "",
-        "The backlog lives in the agent's disk spool, not in memory: the agent's RSS stays flat through the outage; the controller reads it back in batches of 500 with 8 batches in flight, as fast as SQLite commits them.",
+        "The backlog lives in the agent's disk spool, not in memory (agent peak RSS is sampled over the outage and the drain, when up to 8 leased batches of ≤ 500 events are in flight); the controller stores one batch per stream at a time, in group-committed transactions.",
       ].join("\n"));
     }
     process.stdout.write(`outage: produced ${produced}, stored ${totals.count}, duplicates ${duplicates}, dropped ${dropped}, drain ${drainS.toFixed(1)} s\n`);
