@@ -1,10 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from "@nestjs/common";
+import { actorOf } from "../auth/roles";
 
-/**
- * Who is calling, as recorded in audit and action logs: "apikey:<id>" once the
- * API-key guard has authenticated the request (it sets `request.vigilActor`).
- */
-export const Actor = createParamDecorator((_data: unknown, ctx: ExecutionContext): string => {
-  const req = ctx.switchToHttp().getRequest<{ vigilActor?: string }>();
-  return req.vigilActor ?? "api";
-});
+/** Who is calling, as recorded in audit and action logs: "apikey:<id>" from the API-key guard. */
+export const Actor = createParamDecorator((_data: unknown, ctx: ExecutionContext): string => actorOf(ctx.switchToHttp().getRequest()));

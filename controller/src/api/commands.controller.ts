@@ -5,6 +5,7 @@ import { CommandParamError, COMMAND_TYPES } from "../commands/command-params";
 import { CommandNotFound, CommandService, commandView, NotReversible } from "../commands/command-service";
 import { optEnum, optInt, optString, rejectUnknown } from "./query-params";
 import { Actor } from "./actor";
+import { Roles } from "../auth/roles";
 
 const STATES = ["queued", "sent", "succeeded", "failed", "refused", "expired"] as const;
 
@@ -40,6 +41,7 @@ export class CommandsController {
   }
 
   @Post("agents/:id/commands")
+  @Roles("analyst")
   @HttpCode(202)
   @ApiOperation({ summary: "Sign and send a command to an agent (queued while it is offline, until it expires)" })
   @ApiBody({ schema: { type: "object", required: ["type"], properties: { type: { type: "string", enum: COMMAND_TYPES }, params: { type: "object" }, ttlSeconds: { type: "integer", minimum: 1, maximum: 604800 }, caseId: { type: "string" } } } })
@@ -49,6 +51,7 @@ export class CommandsController {
   }
 
   @Post("agents/:id/isolate")
+  @Roles("analyst")
   @HttpCode(202)
   @ApiOperation({ summary: "Isolate the host (the controller stays reachable)" })
   async isolate(@Param("id") id: string, @Actor() actor: string, @Body() body: IssueBody & { allowCidrs?: unknown; reason?: unknown } = {}) {
@@ -59,6 +62,7 @@ export class CommandsController {
   }
 
   @Post("agents/:id/release")
+  @Roles("analyst")
   @HttpCode(202)
   @ApiOperation({ summary: "Release an isolated host" })
   async release(@Param("id") id: string, @Actor() actor: string, @Body() body: IssueBody & { reason?: unknown } = {}) {
@@ -66,6 +70,7 @@ export class CommandsController {
   }
 
   @Get("commands")
+  @Roles("readonly", "analyst", "integration")
   @ApiOperation({ summary: "Commands, newest first" })
   @ApiQuery({ name: "agent", required: false })
   @ApiQuery({ name: "state", required: false, enum: STATES })
@@ -78,6 +83,7 @@ export class CommandsController {
   }
 
   @Get("commands/:id")
+  @Roles("readonly", "analyst", "integration")
   @ApiOperation({ summary: "One command with its result and its action-log history" })
   async get(@Param("id") id: string) {
     try {
@@ -90,6 +96,7 @@ export class CommandsController {
   }
 
   @Post("commands/:id/undo")
+  @Roles("analyst")
   @HttpCode(202)
   @ApiOperation({ summary: "Reverse a succeeded action (release an isolation, lift an IP block)" })
   async undo(@Param("id") id: string, @Actor() actor: string) {

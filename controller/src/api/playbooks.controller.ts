@@ -1,5 +1,6 @@
 import { BadRequestException, Body, ConflictException, Controller, Delete, Get, HttpCode, Inject, NotFoundException, Param, Post, Put, Query } from "@nestjs/common";
 import { Actor } from "./actor";
+import { Roles } from "../auth/roles";
 import { ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
 import { PlaybookConflict, PlaybookNotFound, PlaybookService, playbookActionView } from "../playbooks/playbook-service";
 import { PlaybookError, parsePlaybook } from "../playbooks/playbook-schema";
@@ -38,6 +39,7 @@ export class PlaybooksController {
   constructor(@Inject(PlaybookService) private readonly playbooks: PlaybookService) {}
 
   @Get("playbooks")
+  @Roles("readonly", "analyst", "integration")
   @ApiOperation({ summary: "Playbooks (current versions)" })
   list() {
     return { items: this.playbooks.list().map(view) };
@@ -52,6 +54,7 @@ export class PlaybooksController {
   }
 
   @Get("playbooks/:id")
+  @Roles("readonly", "analyst", "integration")
   @ApiOperation({ summary: "One playbook with its version history" })
   get(@Param("id") id: string) {
     return mapErrors(async () => ({ ...view(await this.playbooks.get(id)), versions: (await this.playbooks.history(id)).map((v) => ({ version: v.version, createdAt: new Date(v.createdAt).toISOString(), createdBy: v.createdBy })) }));
@@ -73,6 +76,7 @@ export class PlaybooksController {
   }
 
   @Get("playbook-actions")
+  @Roles("readonly", "analyst", "integration")
   @ApiOperation({ summary: "Decisions playbooks made: issued, pending approval, refused by a guard rail, skipped" })
   @ApiQuery({ name: "case", required: false })
   @ApiQuery({ name: "alert", required: false })
@@ -85,12 +89,14 @@ export class PlaybooksController {
   }
 
   @Post("playbook-actions/:id/approve")
+  @Roles("analyst")
   @ApiOperation({ summary: "Approve a pending action: the command is signed and sent" })
   approve(@Param("id") id: string, @Actor() actor: string) {
     return mapErrors(async () => playbookActionView(await this.playbooks.decidePending(id, true, actor)));
   }
 
   @Post("playbook-actions/:id/reject")
+  @Roles("analyst")
   @ApiOperation({ summary: "Reject a pending action" })
   reject(@Param("id") id: string, @Actor() actor: string) {
     return mapErrors(async () => playbookActionView(await this.playbooks.decidePending(id, false, actor)));

@@ -3,6 +3,7 @@ import { ApiBody, ApiOperation, ApiTags } from "@nestjs/swagger";
 import { PolicyService } from "../policy/policy-service";
 import { PolicySpecError } from "../policy/policy-spec";
 import { Actor } from "./actor";
+import { Roles } from "../auth/roles";
 
 @ApiTags("agent policy")
 @Controller("api/v1/agent-policy")
@@ -10,6 +11,7 @@ export class PolicyController {
   constructor(@Inject(PolicyService) private readonly policy: PolicyService) {}
 
   @Get()
+  @Roles("readonly", "analyst", "integration")
   @ApiOperation({ summary: "The local policy agents enforce on their own (also offline)" })
   async get() {
     const c = await this.policy.current();
