@@ -64,6 +64,7 @@ describe("web console in headless Chromium against the real controller", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("alert").filter({ hasText: "not valid" }).waitFor();
     b.problems.length = 0; // the browser logs the refused request; that one was the point
+    await shot(page, "sign-in");
 
     await page.getByLabel("API key").fill(key);
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -154,7 +155,7 @@ describe("web console in headless Chromium against the real controller", () => {
     expect(await page.evaluate(() => document.activeElement?.tagName)).toBe("INPUT");
     await page.keyboard.press("Escape");
     await page.getByRole("dialog").waitFor({ state: "detached" });
-    expect(await page.evaluate(() => document.activeElement?.getAttribute("aria-label"))).toBe("Isolate db-1.prod");
+    await page.waitForFunction(() => document.activeElement?.getAttribute("aria-label") === "Isolate db-1.prod", undefined, { timeout: 5000 });
 
     await row("web-1").getByRole("button", { name: "Isolate web-1.prod" }).click();
     const dialog = page.getByRole("dialog", { name: "Isolate web-1.prod?" });

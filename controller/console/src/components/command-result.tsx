@@ -40,7 +40,6 @@ export function CommandResult({ command, onFinish }: { command: Command; onFinis
   useEffect(() => {
     // Once, when the answer arrives: the page refreshes what the result changed (isolation state).
     if (done && !wasDone) onFinish?.(c);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [done]);
   return (
     <div class={`command-result cmd-result-${c.state}`} role="status" aria-live="polite">

@@ -40,8 +40,7 @@ export function useResource<T>(fetch: () => Promise<T>, key: string, topics: Top
       unsub();
       unshow();
     };
-    // topics is a literal per call site; key captures everything else that matters.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // `topics` is a literal per call site; `key` captures everything else that matters.
   }, [key, reload, live]);
 
   const fresh = state.key === key;
