@@ -28,8 +28,8 @@ describe("web console in headless Chromium against the real controller", () => {
     mkdirSync(SHOTS, { recursive: true });
     await (buildConsole as (o: { quiet: boolean }) => Promise<string>)({ quiet: true });
     ctl = await startTestController({ detection: { reorderToleranceMs: 1_000, idleTickMs: 200 } });
-    // Admin: sending commands and approving playbook actions are admin-only in the API today.
-    key = (await ctl.security.apiKeys.create("admin", "on-call responder", "test")).key;
+    // The role the console is for: analysts work cases, isolate hosts and approve playbook actions.
+    key = (await ctl.security.apiKeys.create("analyst", "on-call analyst", "test")).key;
     world = await seed(ctl);
     b = await openBrowser();
     page = b.page;
@@ -175,6 +175,7 @@ describe("web console in headless Chromium against the real controller", () => {
 
     const issued = await waitFor("the isolate command", async () => (await request(ctl, "GET", "/api/v1/commands?agent=web-1")).body.items.find((c: { type: string }) => c.type === "isolate"));
     expect(issued).toMatchObject({ state: "succeeded", params: { reason: "confirmed account compromise from 203.0.113.50" } });
+    expect(issued.requestedBy).toMatch(/^apikey:/);
     expect(world.web.status.isolated).toBe(true);
   });
 

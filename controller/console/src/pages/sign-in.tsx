@@ -26,7 +26,7 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (key: string) => vo
         <h1 id="sign-in-title">
           <span class="logo" aria-hidden="true">◆</span> Vigil
         </h1>
-        <p class="muted">Sign in with an API key. Analyst keys work cases; isolating hosts and approving playbook actions need an admin key.</p>
+        <p class="muted">Sign in with an API key: analyst to work cases and respond, readonly to look.</p>
         {notice && <p class="notice" role="status">{notice}</p>}
         <label class="field">
           <span>API key</span>
