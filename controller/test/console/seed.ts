@@ -1,4 +1,3 @@
-import { AlertEntity } from "../../src/alerts/alert.entity";
 import type { TestController } from "../support/controller";
 import { request } from "../support/http";
 import { waitFor } from "../support/wait";
@@ -42,7 +41,8 @@ export interface Seeded {
  * A small fleet with a realistic incident, through the real pipeline: web-1 streams an SSH brute
  * force from 203.0.113.50 that ends in a successful login (two alerts, one case), db-1 runs a
  * binary from /tmp, build-7 reports a stopped sensor and drops and then goes offline.
- * Playbooks collect evidence automatically and propose an IP block for an analyst to approve.
+ * Playbooks (run by the pipeline) collect evidence automatically and propose an IP block for an
+ * analyst to approve.
  */
 export async function seed(ctl: TestController): Promise<Seeded> {
   for (const yaml of [EVIDENCE_PB, BLOCK_PB]) {
@@ -80,18 +80,14 @@ export async function seed(ctl: TestController): Promise<Seeded> {
   });
   const top = [...alerts].sort((a, b) => b.score - a.score)[0];
 
-  // Detection does not call playbooks yet: hand them the alerts the way the wiring will
-  // (decisions are once per alert, so this stays correct once it does).
-  for (const a of alerts) {
-    const e = await ctl.dataSource.getRepository(AlertEntity).findOneByOrFail({ id: a.id });
-    await ctl.playbooks.onAlert({
-      id: e.id, ruleId: e.ruleId, ruleTitle: e.ruleTitle, ruleTags: e.ruleTags, score: e.score, agentId: e.agentId, caseId: e.caseId,
-      entityKind: e.entityKind, entityValue: e.entityValue, eventFields: e.eventFields,
-    });
-  }
+  // Detection hands each new alert to the playbooks: evidence is collected on its own, the block waits for an analyst.
   await waitFor("evidence collected", async () => {
     const r = await request(ctl, "GET", `/api/v1/commands?case=${top.caseId}&state=succeeded`);
     return r.body.items?.some((c: { type: string }) => c.type === "collect_evidence");
+  });
+  await waitFor("the block waiting for approval", async () => {
+    const r = await request(ctl, "GET", `/api/v1/playbook-actions?case=${top.caseId}&state=pending`);
+    return r.body.items?.some((a: { type: string }) => a.type === "block_ip");
   });
   return { web, db, caseId: top.caseId, topAlertId: top.id };
 }
