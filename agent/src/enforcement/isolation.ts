@@ -79,7 +79,9 @@ export class IsolationManager {
       } catch (e) {
         return { ok: false, reason: `cannot build isolation rules: ${(e as Error).message}`, rolledBack: false };
       }
-      const previous = await this.deps.nft.listTable(ISOLATE_FAMILY, ISOLATE_TABLE);
+      // The previous table is only needed to roll back to it; when our state says we were not
+      // isolated there is none of ours to keep, and skipping one nft run is a third of containment time.
+      const previous = this.state()?.isolated ? await this.deps.nft.listTable(ISOLATE_FAMILY, ISOLATE_TABLE) : null;
       try {
         await this.deps.nft.apply(ruleset);
       } catch (e) {

@@ -9,6 +9,7 @@ import { AgentRegistry } from "../agents/agent-registry";
 import { formatAddr, redactUrl, type ControllerConfig } from "../config/config";
 import { CommandSigner } from "../crypto/signing-key";
 import { createDataSource } from "../database/data-source";
+import { guardPostgresPool } from "../database/pg-guard";
 import { ActionLogEntity, AgentEntity, CommandEntity } from "../database/entities";
 import { CommandService, type AuditSink } from "../commands/command-service";
 import { commandResultFromEvent } from "../commands/result-events";
@@ -77,6 +78,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const logger = opts.logger ?? createLogger(config.logLevel);
   const dataSource = createDataSource({ url: config.databaseUrl, sqliteSynchronous: config.sqliteSynchronous });
   await dataSource.initialize();
+  guardPostgresPool(dataSource);
   if (opts.migrate !== false) {
     const ran = await dataSource.runMigrations({ transaction: "each" });
     if (ran.length) logger.info({ migrations: ran.map((m) => m.name) }, "database migrated");

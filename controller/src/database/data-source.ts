@@ -38,7 +38,9 @@ export function dataSourceOptions(s: DataSourceSettings): DataSourceOptions {
     entities,
     migrations,
     synchronize: s.synchronize ?? false,
-    extra: { max: 10 },
+    // A silent network or server must fail a query, not hang it (and ingest with it) forever:
+    // client-side query timeout, TCP keepalive, and a bounded wait for a connection.
+    extra: { max: 10, query_timeout: Number(process.env.VIGIL_PG_QUERY_TIMEOUT_MS ?? 30_000), connectionTimeoutMillis: 10_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 },
   };
 }
 

@@ -70,6 +70,7 @@ export class EventStore {
 
   private async insertPostgres(rows: EventRow[], cursors: AgentCursor[]): Promise<boolean[]> {
     const qr = this.ds.createQueryRunner();
+    let failed: unknown;
     try {
       await qr.startTransaction();
       let fresh: boolean[] = [];
@@ -96,10 +97,14 @@ export class EventStore {
       await qr.commitTransaction();
       return fresh;
     } catch (err) {
+      failed = err;
       if (qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
       throw err;
     } finally {
-      await qr.release();
+      // After a failure the connection may be half-dead (timed out mid-query): destroy it rather than pool it.
+      const release = (qr as unknown as { releasePostgresConnection?: (e?: unknown) => Promise<void> }).releasePostgresConnection;
+      if (failed !== undefined && release) await release.call(qr, failed).catch(() => undefined);
+      else await qr.release();
     }
   }
 

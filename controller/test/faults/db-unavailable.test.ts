@@ -31,11 +31,11 @@ interface Outage {
  * can be stored, the agent keeps spooling, memory stays flat, and everything
  * arrives exactly once afterwards.
  */
-async function runOutage(name: string, databaseUrl: string, outage: Outage, outageMs: number, controllerDb = databaseUrl, restartAfterOutage = false): Promise<void> {
+async function runOutage(name: string, databaseUrl: string, outage: Outage, outageMs: number, controllerDb = databaseUrl, restartAfterOutage = false, env: Record<string, string> = {}): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), "vigil-fault-db-"));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const grpcPort = await freePort();
-  let ctl: ControllerProcess = await startControllerProcess({ grpcPort, dataDir, databaseUrl: controllerDb });
+  let ctl: ControllerProcess = await startControllerProcess({ grpcPort, dataDir, databaseUrl: controllerDb, env });
   cleanups.push(() => ctl.stop("SIGKILL"));
   const db: EventDb = await openEventDb(databaseUrl);
   cleanups.push(() => db.close());
@@ -113,12 +113,8 @@ describe("fault: database unavailable for a while, then back", () => {
 
   for (const mode of ["refuse", "blackhole"] as const satisfies readonly ProxyMode[]) {
     it(`PostgreSQL behind a proxy that is cut (${mode})`, async () => {
-      // Known bug (reported): the controller sets no query timeout or keepalive on PostgreSQL, so a
-      // connection that goes silent (blackhole) hangs its query forever and ingest never resumes by
-      // itself. The stall still proves backpressure; recovery here needs a controller restart.
-      // VIGIL_TEST_PG_BLACKHOLE_SELF_HEAL=1 asserts the fixed behaviour (resume without a restart).
-      const restart = mode === "blackhole" && process.env.VIGIL_TEST_PG_BLACKHOLE_SELF_HEAL !== "1";
-      if (restart) console.warn("postgres blackhole: restarting the controller after the outage (known bug: no PostgreSQL query timeout)");
+      // A connection that goes silent (blackhole) must not hang ingest: the query times out, the
+      // dead connection is destroyed rather than pooled, and ingest resumes without a restart.
       const pg = await createPgDatabase();
       cleanups.push(pg.drop);
       const u = new URL(pg.url);
@@ -126,7 +122,7 @@ describe("fault: database unavailable for a while, then back", () => {
       cleanups.push(() => proxy.close());
       const viaProxy = new URL(pg.url);
       viaProxy.port = String(proxy.port);
-      await runOutage(`postgres ${mode}`, pg.url, { begin: () => proxy.setMode(mode), end: () => proxy.setMode("pass") }, 4_000, viaProxy.toString(), restart);
+      await runOutage(`postgres ${mode}`, pg.url, { begin: () => proxy.setMode(mode), end: () => proxy.setMode("pass") }, 4_000, viaProxy.toString(), false, { VIGIL_PG_QUERY_TIMEOUT_MS: "3000" });
     });
   }
 });
