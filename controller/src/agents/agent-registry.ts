@@ -60,7 +60,7 @@ export class AgentRegistry {
   async connect(agentId: string, hello: Hello, tags: string[], session: LiveSession): Promise<AgentCursor> {
     const now = this.now();
     const existing = await this.repo.findOneBy({ id: agentId });
-    const entity = existing ?? this.repo.create({ id: agentId, firstSeen: now, ackedSeq: 0, lastSeq: 0, gaps: [], status: {} });
+    const entity = existing ?? this.repo.create({ id: agentId, firstSeen: now, ackedSeq: 0, lastSeq: 0, gaps: [], missingEvents: 0, status: {} });
     entity.hostname = hello.hostname.slice(0, 255);
     entity.os = hello.os.slice(0, 255);
     entity.kernel = hello.kernel.slice(0, 255);
@@ -79,7 +79,7 @@ export class AgentRegistry {
     this.lastSeen.set(agentId, now);
     this.lastPersisted.set(agentId, now);
     for (const l of this.connectListeners) l(agentId, true);
-    return { agentId, ackedSeq: entity.ackedSeq, lastSeq: entity.lastSeq, gaps: entity.gaps };
+    return { agentId, ackedSeq: entity.ackedSeq, lastSeq: entity.lastSeq, gaps: entity.gaps, missing: entity.missingEvents };
   }
 
   touch(agentId: string, status?: Record<string, unknown>): void {
@@ -152,7 +152,7 @@ export class AgentRegistry {
       ackedSeq: r.ackedSeq,
       lastSeq: r.lastSeq,
       gaps: r.gaps,
-      missingEvents: r.gaps.reduce((n, [a, b]) => n + (b - a + 1), 0),
+      missingEvents: r.missingEvents,
       status: r.status,
     };
   }

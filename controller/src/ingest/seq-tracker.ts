@@ -21,16 +21,18 @@ export class SeqTracker {
     let acked = this.state.ackedSeq;
     let last = this.state.lastSeq;
     let gaps = this.state.gaps;
+    let missing = this.state.missing;
     for (const s of seqs) {
       if (s > last) last = s;
       if (s <= acked) continue;
       if (s > acked + 1) {
+        missing += s - acked - 1;
         gaps = [...gaps, [acked + 1, s - 1] as [number, number]];
         if (gaps.length > MAX_GAPS) gaps = gaps.slice(gaps.length - MAX_GAPS);
       }
       acked = s;
     }
-    return { agentId: this.state.agentId, ackedSeq: acked, lastSeq: last, gaps };
+    return { agentId: this.state.agentId, ackedSeq: acked, lastSeq: last, gaps, missing };
   }
 
   commit(next: AgentCursor): void {

@@ -25,7 +25,15 @@ export interface StoredEvent {
   data: Record<string, unknown>;
 }
 
-export interface AgentCursor { agentId: string; ackedSeq: number; lastSeq: number; gaps: Array<[number, number]> }
+export interface AgentCursor {
+  agentId: string;
+  ackedSeq: number;
+  lastSeq: number;
+  /** The most recent gap ranges (bounded list). */
+  gaps: Array<[number, number]>;
+  /** Every sequence number ever skipped, counted exactly even when old gap ranges fall off the list. */
+  missing: number;
+}
 
 /**
  * Raw SQL on the hot path: one prepared statement per batch in SQLite, one
@@ -57,12 +65,12 @@ export class EventStore {
       `INSERT INTO events (agent_id, seq, type, action, event_time, received_at, summary, data)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, seq) DO NOTHING`,
     );
-    this.sqliteCursor ??= db.prepare(`UPDATE agents SET acked_seq = ?, last_seq = MAX(last_seq, ?), gaps = ? WHERE id = ?`);
+    this.sqliteCursor ??= db.prepare(`UPDATE agents SET acked_seq = ?, last_seq = MAX(last_seq, ?), gaps = ?, missing_events = ? WHERE id = ?`);
     const insert = this.sqliteInsert;
     const cursor = this.sqliteCursor;
     const tx = db.transaction(() => {
       const fresh = rows.map((r) => insert.run(r.agentId, r.seq, r.type, r.action, r.eventTime, r.receivedAt, r.summary, r.data).changes > 0);
-      for (const c of cursors) cursor.run(c.ackedSeq, c.lastSeq, JSON.stringify(c.gaps), c.agentId);
+      for (const c of cursors) cursor.run(c.ackedSeq, c.lastSeq, JSON.stringify(c.gaps), c.missing, c.agentId);
       return fresh;
     });
     return tx.immediate();
@@ -90,8 +98,8 @@ export class EventStore {
         fresh = rows.map((r) => keys.has(`${r.agentId}\u0000${r.seq}`));
       }
       for (const c of cursors) {
-        await qr.query(`UPDATE agents SET acked_seq = $1, last_seq = GREATEST(last_seq, $2), gaps = $3 WHERE id = $4`, [
-          c.ackedSeq, c.lastSeq, JSON.stringify(c.gaps), c.agentId,
+        await qr.query(`UPDATE agents SET acked_seq = $1, last_seq = GREATEST(last_seq, $2), gaps = $3, missing_events = $4 WHERE id = $5`, [
+          c.ackedSeq, c.lastSeq, JSON.stringify(c.gaps), c.missing, c.agentId,
         ]);
       }
       await qr.commitTransaction();

@@ -51,4 +51,8 @@ export class AgentEntity {
   /** Sequence ranges the agent never sent (counted drops): [from, to] inclusive. */
   @Column({ type: "simple-json" })
   gaps!: Array<[number, number]>;
+
+  /** Exact count of sequence numbers the agent never sent (the gaps list keeps only recent ranges). */
+  @Column({ name: "missing_events", type: "bigint", default: 0, transformer: bigintMs })
+  missingEvents!: number;
 }
