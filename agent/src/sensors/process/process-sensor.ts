@@ -26,6 +26,9 @@ export interface ProcessSensorOptions {
   hasher?: FileHasher;
 }
 
+/** How long after its start a process is re-read for an exec it had not done yet. */
+const YOUNG_MS = 2000;
+
 interface Tracked {
   record: ProcessRecord;
   /** Settles once START was emitted (or skipped), so EXIT never overtakes START. */
@@ -49,6 +52,13 @@ export class ProcessSensor implements Sensor {
   /** Pids of kernel threads, so cheap scans do not stat them again and again. */
   private readonly ignoredPids = new Set<number>();
   private lastFullMs = 0;
+  /**
+   * Processes first seen in their first seconds, re-read on every pass: a
+   * fork caught before its exec shows the parent's image (node, bash), and
+   * without a second look the command it became (curl, a reverse shell)
+   * would never be reported. key -> until (ms).
+   */
+  private readonly young = new Map<string, number>();
   private readonly tracked = new Map<string, Tracked>();
   /** pid -> key of the live process with that pid, to find parents. */
   private readonly byPid = new Map<number, string>();
@@ -153,9 +163,35 @@ export class ProcessSensor implements Sensor {
   private welcome(fresh: ProcessRecord[], emit: boolean): void {
     // Read every new process before linking parents: a parent and child can appear in the same pass.
     for (const record of fresh) this.linkParent(record);
+    const now = Date.now();
     for (const record of fresh) {
       const t = this.tracked.get(record.key)!;
       t.started = emit ? this.track(this.announce(record)) : Promise.resolve();
+      if (emit && now - record.startTimeMs < YOUNG_MS) this.young.set(record.key, record.startTimeMs + YOUNG_MS);
+    }
+    this.recheckYoung(now);
+  }
+
+  /** A young process whose image changed since we read it exec'd: report the new image as a start. */
+  private recheckYoung(now: number): void {
+    for (const [key, until] of this.young) {
+      const t = this.tracked.get(key);
+      if (t === undefined || now > until) {
+        this.young.delete(key);
+        continue;
+      }
+      const pid = t.record.pid;
+      const exe = this.procfs.identity(pid)?.exe ?? "";
+      const cmd = this.procfs.cmdline(pid);
+      if ((exe === "" && cmd === "") || (exe === t.record.exe && cmd === t.record.commandLine)) continue;
+      const stat = this.procfs.stat(pid);
+      if (stat === undefined || processKey(stat) !== key) continue;
+      const record = readProcessRecord(this.procfs, this.users, stat, key, this.bootTimeMs);
+      record.parentExe = t.record.parentExe;
+      record.parentCommandLine = t.record.parentCommandLine;
+      t.record = record;
+      const previous = t.started;
+      t.started = this.track(previous.then(() => this.announce(record)));
     }
   }
 

