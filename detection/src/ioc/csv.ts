@@ -1,6 +1,7 @@
 import { readCsvRecords } from "./csv-records";
-import { normalizeValue, parseConfidence, parseTime, resolveKind } from "./normalize";
-import type { Ioc, IocParseError, IocParseResult } from "./types";
+import { normalizeValue, parseConfidence, parseTime, refang, resolveKind } from "./normalize";
+import { parseIp } from "./ip";
+import type { Ioc, IocKind, IocParseError, IocParseResult } from "./types";
 
 export interface CsvParseOptions {
   /** Used when the file has no source column or the cell is empty (e.g. the file or feed name). */
@@ -20,6 +21,16 @@ const HEADER_ALIASES: Record<string, Column> = {
   value: "value",
   indicator: "value",
   ioc: "value",
+  // Single-kind feeds name the column after the kind; the kind is then inferred from each value.
+  ip: "value",
+  ip_address: "value",
+  ipaddress: "value",
+  dst_ip: "value",
+  domain: "value",
+  hostname: "value",
+  sha256: "value",
+  sha256_hash: "value",
+  hash: "value",
   confidence: "confidence",
   score: "confidence",
   source: "source",
@@ -33,6 +44,16 @@ const HEADER_ALIASES: Record<string, Column> = {
   tags: "tags",
   labels: "tags",
 };
+
+/** Without a type column: a CIDR, an IP, a sha256, else a domain name. */
+function inferKind(value: string): IocKind | undefined {
+  const v = refang(value);
+  if (v === "") return undefined;
+  if (v.includes("/")) return "cidr";
+  if (parseIp(v)) return "ip";
+  if (/^[0-9a-fA-F]{64}$/.test(v)) return "sha256";
+  return "domain";
+}
 
 /**
  * Parses an IOC CSV. The first record is the header; `type` and `value` columns are required, the
@@ -59,7 +80,7 @@ export function parseIocCsv(text: string, opts: CsvParseOptions = {}): IocParseR
     }
     columns.set(col, idx);
   });
-  const missing = (["type", "value"] as const).filter((c) => !columns.has(c));
+  const missing = (["value"] as const).filter((c) => !columns.has(c));
   if (missing.length > 0) {
     errors.push({
       line: header.line,
@@ -85,7 +106,7 @@ export function parseIocCsv(text: string, opts: CsvParseOptions = {}): IocParseR
     };
 
     const typeText = cell("type");
-    const kind = resolveKind(typeText);
+    const kind = columns.has("type") ? resolveKind(typeText) : inferKind(cell("value"));
     if (kind === undefined) {
       fail("type", typeText === "" ? "type is empty" : `unsupported IOC type '${typeText}' (supported: ip, cidr, domain, sha256)`);
       continue;

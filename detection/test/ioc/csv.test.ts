@@ -81,12 +81,18 @@ describe("parseIocCsv", () => {
   });
 
   it("refuses a header without type or value, and empty input", () => {
-    expect(parseIocCsv("ioc_kind,thing\nip,1.2.3.4").errors[0]?.message).toMatch(/line 1: header lacks required column\(s\) type, value/);
+    expect(parseIocCsv("ioc_kind,thing\nip,1.2.3.4").errors[0]?.message).toMatch(/line 1: header lacks required column\(s\) value/);
     expect(parseIocCsv("").errors[0]?.message).toMatch(/no header row/);
   });
 
   it("refuses single-label domains and IPs given as domains", () => {
     const { errors } = parseIocCsv("type,value\ndomain,localhost\ndomain,1.2.3.4\ndomain,bad_.-x.com\n");
     expect(errors.map((e) => e.line)).toEqual([2, 3, 4]);
+  });
+
+  it("infers the kind per value when a single-kind feed has no type column", () => {
+    const r = parseIocCsv("ip_address,first_seen\n203.0.113.7,2024-01-01\n10.0.0.0/8,x\nevil[.]example,x\n" + "a".repeat(64) + ",x\n");
+    expect(r.errors).toEqual([]);
+    expect(r.iocs.map((i) => [i.kind, i.value])).toEqual([["ip", "203.0.113.7"], ["cidr", "10.0.0.0/8"], ["domain", "evil.example"], ["sha256", "a".repeat(64)]]);
   });
 });
