@@ -55,7 +55,12 @@ export function parsePlaybook(text: string): PlaybookSpec {
     throw new PlaybookError("yaml", e.message.split("\n")[0], e.linePos?.[0]?.line);
   }
   if (!isMap(doc.contents)) throw new PlaybookError("playbook", "expected a YAML map with id, name, when, actions, approval");
-  const raw = doc.toJS() as Record<string, unknown>;
+  let raw: Record<string, unknown>;
+  try {
+    raw = doc.toJS({ maxAliasCount: 50 }) as Record<string, unknown>;
+  } catch (err) {
+    throw new PlaybookError("yaml", (err as Error).message.split("\n")[0]);
+  }
   const at = (...path: (string | number)[]) => () => lineOf(doc, path, text);
   for (const k of Object.keys(raw)) if (!["id", "name", "description", "enabled", "when", "actions", "approval"].includes(k)) throw new PlaybookError(k, "unknown key", at(k)());
   if (typeof raw.id !== "string" || !ID.test(raw.id)) throw new PlaybookError("id", "required: lowercase letters, digits, . _ - (at most 64)", at("id")());

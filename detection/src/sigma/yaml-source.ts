@@ -28,7 +28,12 @@ export function readYamlDocs(text: string): RuleDoc[] {
       // Keep only the first line of yaml's message; the rest is a source excerpt.
       return { index, value: undefined, line, lineOf, error: { message: e.message.split("\n")[0], line: errLine } };
     }
-    return { index, value: doc.toJS({ maxAliasCount: 100 }) as unknown, line, lineOf };
+    try {
+      return { index, value: doc.toJS({ maxAliasCount: 100 }) as unknown, line, lineOf };
+    } catch (err) {
+      // Valid syntax that cannot be resolved (an alias before its anchor, alias bombs): a rule error, not a crash.
+      return { index, value: undefined, line, lineOf, error: { message: (err as Error).message.split("\n")[0], line } };
+    }
   });
 }
 
