@@ -10,6 +10,7 @@ import { formatAddr, redactUrl, type ControllerConfig } from "../config/config";
 import { CommandSigner } from "../crypto/signing-key";
 import { createDataSource } from "../database/data-source";
 import { guardPostgresPool } from "../database/pg-guard";
+import { AuditInterceptor } from "../audit/audit-interceptor";
 import { ActionLogEntity, AgentEntity, CommandEntity } from "../database/entities";
 import { CommandService, type AuditSink } from "../commands/command-service";
 import { commandResultFromEvent } from "../commands/result-events";
@@ -169,6 +170,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     { logger: new NestPinoLogger(logger), abortOnError: false },
   );
   app.enableShutdownHooks();
+  app.useGlobalInterceptors(new AuditInterceptor(security.audit));
   integrations.install(app);
   security.guard(app);
   const doc = completeDocument(SwaggerModule.createDocument(
