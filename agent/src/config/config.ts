@@ -23,6 +23,10 @@ export interface AgentConfig {
   enforcement: "enforce" | "monitor";
   /** CIDRs that stay reachable while isolated (admin access). */
   isolationAllow: string[];
+  /** Resolvers still reachable (port 53) while isolated; none unless configured. */
+  isolationDns: string[];
+  /** Keep DHCP working while isolated (hosts that would lose their lease). */
+  isolationDhcp: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
   /** TLS material written by `enroll`; absent means a plaintext (development) connection. */
   tls: boolean;
@@ -52,7 +56,7 @@ const KEYS: Record<string, keyof AgentConfig> = {
   controller: "controller", watch: "watch", auth_log: "authLog", authLog: "authLog", state_dir: "stateDir", stateDir: "stateDir",
   tags: "tags", process_interval_ms: "processIntervalMs", network_interval_ms: "networkIntervalMs", heartbeat_ms: "heartbeatMs",
   spool_max_bytes: "spoolMaxBytes", spool_fsync: "spoolFsync", spool_full_policy: "spoolFullPolicy", enforcement: "enforcement",
-  isolation_allow: "isolationAllow", log_level: "logLevel", logLevel: "logLevel", sensors: "sensors",
+  isolation_allow: "isolationAllow", isolation_dns: "isolationDns", isolation_dhcp: "isolationDhcp", log_level: "logLevel", logLevel: "logLevel", sensors: "sensors",
   synthetic_rate: "syntheticRate", synthetic_count: "syntheticCount", synthetic_mix: "syntheticMix", backoff_max_ms: "backoffMaxMs",
 };
 
@@ -89,7 +93,11 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
         if (typeof v !== "string" || !v) throw new AgentConfigError(`${name}: expected a non-empty string`);
         cfg[key] = v;
         break;
-      case "watch": case "tags": case "isolationAllow":
+      case "isolationDhcp":
+        if (typeof v !== "boolean" && v !== "true" && v !== "false") throw new AgentConfigError(`${name}: expected true or false`);
+        cfg.isolationDhcp = v === true || v === "true";
+        break;
+      case "watch": case "tags": case "isolationAllow": case "isolationDns":
         cfg[key] = list(v, name);
         break;
       case "processIntervalMs": case "networkIntervalMs": case "heartbeatMs":
@@ -129,7 +137,7 @@ const ENV: Record<string, string> = {
   VIGIL_CONTROLLER: "controller", VIGIL_WATCH: "watch", VIGIL_AUTH_LOG: "authLog", VIGIL_STATE_DIR: "stateDir", VIGIL_TAGS: "tags",
   VIGIL_PROCESS_INTERVAL_MS: "process_interval_ms", VIGIL_NETWORK_INTERVAL_MS: "network_interval_ms", VIGIL_HEARTBEAT_MS: "heartbeat_ms",
   VIGIL_SPOOL_MAX_BYTES: "spool_max_bytes", VIGIL_SPOOL_FSYNC: "spool_fsync", VIGIL_SPOOL_FULL_POLICY: "spool_full_policy",
-  VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_LOG_LEVEL: "logLevel",
+  VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_ISOLATION_DNS: "isolation_dns", VIGIL_ISOLATION_DHCP: "isolation_dhcp", VIGIL_LOG_LEVEL: "logLevel",
   VIGIL_SYNTHETIC_RATE: "synthetic_rate", VIGIL_SYNTHETIC_COUNT: "synthetic_count", VIGIL_SYNTHETIC_MIX: "synthetic_mix", VIGIL_BACKOFF_MAX_MS: "backoff_max_ms",
 };
 
@@ -148,6 +156,8 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     spoolFullPolicy: "drop_oldest_low_priority",
     enforcement: "enforce",
     isolationAllow: [],
+    isolationDns: [],
+    isolationDhcp: false,
     logLevel: "info",
     tls: false,
     sensors: { process: true, network: true, file: true, auth: true },

@@ -40,7 +40,7 @@ export class ResponseWiring {
     this.endpoints = new ControllerEndpoints(cfg.controller, cfg.stateDir, log);
     this.enforcement = createEnforcement({
       stateDir: cfg.stateDir,
-      isolationPolicy: () => ({ controller: { addresses: this.endpoints.list(), port: this.endpoints.port }, allowCidrs: cfg.isolationAllow, dnsServers: [], allowDhcp: false }),
+      isolationPolicy: () => ({ controller: { addresses: this.endpoints.list(), port: this.endpoints.port }, allowCidrs: cfg.isolationAllow, dnsServers: cfg.isolationDns, allowDhcp: cfg.isolationDhcp }),
       checkControllerReachable: () => this.checkReachable(),
     });
     this.gateway = new CommandGateway({ stateDir: cfg.stateDir, agentId: o.agentId, handlers: this.enforcement.handlers, mode: cfg.enforcement, report: (r, m) => this.report(r, m), log });

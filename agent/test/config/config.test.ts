@@ -55,3 +55,15 @@ describe("agent config: flags > VIGIL_* environment > YAML file > defaults", () 
     expect(() => loadAgentConfig({}, { VIGIL_SPOOL_MAX_BYTES: "lots" })).toThrow(/environment: spool_max_bytes/);
   });
 });
+
+describe("isolation exceptions", () => {
+  it("DNS resolvers and DHCP stay closed unless configured", () => {
+    const d = loadAgentConfig({}, {});
+    expect(d.isolationDns).toEqual([]);
+    expect(d.isolationDhcp).toBe(false);
+    const c = loadAgentConfig({}, { VIGIL_ISOLATION_DNS: "10.0.0.2,10.0.0.3", VIGIL_ISOLATION_DHCP: "true" });
+    expect(c.isolationDns).toEqual(["10.0.0.2", "10.0.0.3"]);
+    expect(c.isolationDhcp).toBe(true);
+    expect(() => loadAgentConfig({}, { VIGIL_ISOLATION_DHCP: "maybe" })).toThrow(/isolation_dhcp: expected true or false/);
+  });
+});
