@@ -48,7 +48,9 @@ describe("metrics and request-scoped logs", () => {
 
     const after = await waitFor("metrics moved", async () => {
       const t = await scrape();
-      return (sample(t, "vigil_alerts_total", { level: "high" }) ?? sample(t, "vigil_alerts_total", { level: "medium" }) ?? sample(t, "vigil_alerts_total", { level: "critical" })) ? t : undefined;
+      // Agent reports are read at most once a second per scrape, so wait for the fresh one too.
+      const alerted = sample(t, "vigil_alerts_total", { level: "high" }) ?? sample(t, "vigil_alerts_total", { level: "medium" }) ?? sample(t, "vigil_alerts_total", { level: "critical" });
+      return alerted && sample(t, "vigil_agent_dropped_events", { type: "process" }) !== undefined ? t : undefined;
     });
     expect(sample(after, "vigil_events_ingested_total", { type: "process" })).toBe(processBefore + 2);
     expect(sample(after, "vigil_events_ingested_total", { type: "auth" })).toBeGreaterThanOrEqual(1);
