@@ -98,10 +98,11 @@ describe("commands: signed, queued for offline agents, results recorded", () => 
   it("expires a queued command nobody picked up", async () => {
     const issued = await request(ctl, "POST", "/api/v1/agents/cmd-agent/commands", { type: "block_ip", params: { ip: "203.0.113.7", ttlSeconds: 60 }, ttlSeconds: 1 });
     expect(issued.status).toBe(202);
-    await new Promise((r) => setTimeout(r, 1100));
-    await ctl.commands.expireOverdue();
+    // The sweeper runs every few seconds; drive it directly until the 1 s TTL has passed.
+    await waitFor("the command to expire", async () => (await ctl.commands.expireOverdue()) > 0, 10_000);
     const r = await request(ctl, "GET", `/api/v1/commands/${issued.body.id}`);
     expect(r.body.state).toBe("expired");
+    expect(r.body.reason).toMatch(/expired/);
   });
 
   it.each([
