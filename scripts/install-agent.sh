@@ -208,7 +208,8 @@ write_unit() { # FILE
 [Unit]
 Description=Vigil EDR agent
 # Started early, before the network is configured, so a host that was isolated
-# comes back isolated (the agent re-applies its nftables rules at start).
+# comes back isolated: ExecStartPre puts the persisted nftables rules back and
+# finishes before network-pre.target is reached; the agent itself follows.
 DefaultDependencies=no
 Wants=network-pre.target
 Before=network-pre.target shutdown.target
@@ -219,6 +220,7 @@ StartLimitIntervalSec=0
 
 [Service]
 Type=simple
+ExecStartPre=$BIN_PATH reapply --config $CONF_PATH
 ExecStart=$BIN_PATH run --config $CONF_PATH
 Restart=always
 RestartSec=2

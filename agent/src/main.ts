@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { AgentConfigError, loadAgentConfig, type AgentFlags } from "./config/config";
 import { AgentRuntime } from "./runtime/agent-runtime";
+import { reapplyEnforcement } from "./runtime/reapply";
 import { CertificateRenewer, ENROLL_HELP, enrollCommand, hasTlsIdentity, tlsCredentialsFactory } from "./enroll";
 import { createSensors } from "./runtime/create-sensors";
 import { createLog } from "./util/log";
@@ -23,6 +24,8 @@ Commands:
               --tag TAG                agent tag, repeatable (VIGIL_TAGS)
               --log-level LEVEL        debug|info|warn|error (VIGIL_LOG_LEVEL)
 ${ENROLL_HELP}  status    print the running agent's status from its state dir (--state-dir)
+  reapply   put a persisted isolation and IP blocks back into the kernel, then exit
+            (run at boot before the network comes up: ExecStartPre of the systemd unit)
   version   print the version
 
 Every flag also works from the YAML config file and VIGIL_* environment variables;
@@ -90,6 +93,15 @@ function status(argv: string[]): number {
   return alive ? 0 : 3;
 }
 
+async function reapply(argv: string[]): Promise<number> {
+  const cfg = loadAgentConfig(flagsFrom(argv));
+  const log = createLog(cfg.logLevel);
+  const r = await reapplyEnforcement(cfg, log);
+  process.stdout.write(`vigil-agent reapply: isolated=${r.isolated} blocks=${r.blocks}${r.errors.length ? ` errors=${r.errors.join("; ")}` : ""}\n`);
+  // Non-zero only when something that should be enforced could not be: systemd then logs it loudly.
+  return r.errors.length ? 1 : 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -97,6 +109,7 @@ export async function main(argv: string[]): Promise<number> {
       case "run": return await run(rest);
       case "enroll": return await enrollCommand(rest);
       case "status": return status(rest);
+      case "reapply": return await reapply(rest);
       case "version": case "--version":
         process.stdout.write(AGENT_VERSION + "\n");
         return 0;

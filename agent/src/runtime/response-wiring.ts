@@ -6,6 +6,7 @@ import type { ControllerLink } from "../transport/controller-link";
 import type { Log } from "../util/log";
 import { CommandGateway, type ResultMeta } from "./command-gateway";
 import { ControllerEndpoints } from "./controller-endpoints";
+import { isolationPolicyFor } from "./isolation-policy";
 import { LocalPolicyRunner } from "./local-policy";
 import { PinnedKeyMismatch, loadPinnedKey, pinOrVerify } from "./pinned-key";
 
@@ -40,7 +41,7 @@ export class ResponseWiring {
     this.endpoints = new ControllerEndpoints(cfg.controller, cfg.stateDir, log);
     this.enforcement = createEnforcement({
       stateDir: cfg.stateDir,
-      isolationPolicy: () => ({ controller: { addresses: this.endpoints.list(), port: this.endpoints.port }, allowCidrs: cfg.isolationAllow, dnsServers: cfg.isolationDns, allowDhcp: cfg.isolationDhcp }),
+      isolationPolicy: () => isolationPolicyFor(cfg, this.endpoints),
       checkControllerReachable: () => this.checkReachable(),
     });
     this.gateway = new CommandGateway({ stateDir: cfg.stateDir, agentId: o.agentId, handlers: this.enforcement.handlers, mode: cfg.enforcement, report: (r, m) => this.report(r, m), log });

@@ -102,6 +102,8 @@ describe("install script served by the controller", () => {
     expect(unit).toMatch(/^Wants=network-pre\.target$/m);
     expect(unit).toMatch(/^DefaultDependencies=no$/m);
     expect(unit).toMatch(/^ExecStart=\/usr\/local\/bin\/vigil-agent run --config \/etc\/vigil\/agent\.yaml$/m);
+    // Isolation is back in the kernel before network-pre.target, whatever the agent itself does.
+    expect(unit).toMatch(/^ExecStartPre=\/usr\/local\/bin\/vigil-agent reapply --config \/etc\/vigil\/agent\.yaml$/m);
     expect(snapshot(root)["etc/systemd/system/multi-user.target.wants/vigil-agent.service"]).toBe("link /etc/systemd/system/vigil-agent.service");
 
     if (hasSystemdAnalyze) {
