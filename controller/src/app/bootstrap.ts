@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import { join } from "node:path";
 import { NestFactory } from "@nestjs/core";
+import type { NestExpressApplication } from "@nestjs/platform-express";
 import { DocumentBuilder, SwaggerModule } from "@nestjs/swagger";
 import type { INestApplication } from "@nestjs/common";
 import type { Logger } from "pino";
@@ -169,6 +170,8 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     ]),
     { logger: new NestPinoLogger(logger), abortOnError: false },
   );
+  // STIX bundles and IOC lists are routinely larger than Express's 100 kB default.
+  (app as NestExpressApplication).useBodyParser("json", { limit: "20mb" });
   app.enableShutdownHooks();
   app.useGlobalInterceptors(new AuditInterceptor(security.audit));
   integrations.install(app);
