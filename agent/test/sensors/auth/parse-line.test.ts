@@ -9,6 +9,13 @@ const parse = (line: string, now = NOW) => parseAuthLine(line, { now });
 const local = (y: number, mo: number, d: number, h: number, mi: number, s: number) => new Date(y, mo, d, h, mi, s).getTime();
 
 describe("parseAuthLine: sshd", () => {
+  it("reads OpenSSH 9.8+ (sshd-session) and 10 (sshd-auth) process names as sshd", () => {
+    for (const prog of ["sshd-session", "sshd-auth"]) {
+      const r = parseAuthLine(`May  1 12:00:05 web1 ${prog}[4242]: Failed password for invalid user admin from 2001:db8::5 port 50122 ssh2`)!;
+      expect(r.auth).toMatchObject({ service: "sshd", user: "admin", sourceIp: "2001:db8::5", method: "password" });
+    }
+  });
+
   it("accepted publickey, classic Debian stamp", () => {
     const line = "May  1 12:00:05 web1 sshd[4242]: Accepted publickey for alice from 198.51.100.7 port 50122 ssh2: ED25519 SHA256:Zm9vYmFyYmF6cXV4";
     const r = parse(line)!;

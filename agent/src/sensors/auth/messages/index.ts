@@ -16,6 +16,8 @@ const PROGRAMS: Record<string, { service: string; parse: Parser }> = {
   sshd: { service: "sshd", parse: parseSshd },
   // OpenSSH 9.8+ authenticates in a separate sshd-session binary.
   "sshd-session": { service: "sshd", parse: parseSshd },
+  // OpenSSH 10 moved authentication into sshd-auth.
+  "sshd-auth": { service: "sshd", parse: parseSshd },
   sudo: { service: "sudo", parse: parseSudo },
   su: { service: "su", parse: parseSu },
   login: { service: "login", parse: parseLogin },
