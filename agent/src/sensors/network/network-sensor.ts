@@ -4,6 +4,7 @@ import { UserNames } from "../../platform/linux/users";
 import { SensorCounters, type EventSink, type Sensor, type SensorHealth } from "../sensor";
 import { NET_TABLES, parseNetTable, type SocketEntry } from "./proc-net";
 import { SocketOwners } from "./socket-owners";
+import { readSocketBytes } from "./socket-bytes";
 
 export interface NetworkSensorOptions {
   /** Time between table reads. Default 2000 ms. */
@@ -18,6 +19,17 @@ export interface NetworkSensorOptions {
   skipTimeWait?: boolean;
   /** Report sockets already open at start. Default false: the first table is the baseline. */
   emitInitial?: boolean;
+  /**
+   * How often byte counters of established TCP connections that leave the host
+   * are refreshed through `ss` (0 turns it off). Only runs while such
+   * connections exist. A transfer shorter than this may report partial counts.
+   * Default 10000 ms.
+   */
+  bytesIntervalMs?: number;
+  /** The `ss` binary (iproute2). */
+  ssPath?: string;
+  /** Count loopback connections too (tests; loopback traffic never leaves the host). */
+  bytesLoopback?: boolean;
 }
 
 /** An open socket as reported at OPEN, reused verbatim for its CLOSE. */
@@ -33,11 +45,14 @@ function isListening(e: SocketEntry): boolean {
 }
 
 const family = (p: string): string => (p.startsWith("tcp") ? "tcp" : "udp");
+const isLoopback = (a: string): boolean => a.startsWith("127.") || a === "::1";
 
 /**
  * Open and closed sockets from diffed /proc/net tables of the agent's network
  * namespace. A connection that opens and closes between two reads is not seen.
- * Byte counts are not in /proc/net (only sock_diag netlink has them), so they stay 0.
+ * Byte counts are not in /proc/net (only sock_diag netlink has them): they come
+ * from `ss` every few seconds for connections that leave the host, and a CLOSE
+ * carries the last counts seen.
  */
 export class NetworkSensor implements Sensor {
   readonly name = "network";
@@ -53,6 +68,10 @@ export class NetworkSensor implements Sensor {
   private summary = "";
   private timer: NodeJS.Timeout | undefined;
   private lastCycleMs = 0;
+  private readonly bytesIntervalMs: number;
+  private lastBytesAt = 0;
+  private bytesBusy = false;
+  private bytesRefreshes = 0;
 
   constructor(private readonly options: NetworkSensorOptions = {}) {
     this.procfs = new Procfs(options.procRoot);
@@ -60,6 +79,7 @@ export class NetworkSensor implements Sensor {
     this.owners = new SocketOwners(this.procfs);
     this.intervalMs = options.intervalMs ?? 2000;
     this.skipTimeWait = options.skipTimeWait ?? true;
+    this.bytesIntervalMs = options.bytesIntervalMs ?? 10_000;
   }
 
   async start(sink: EventSink): Promise<void> {
@@ -83,9 +103,9 @@ export class NetworkSensor implements Sensor {
     return this.counters.snapshot(this.name);
   }
 
-  stats(): { open: number; lastCycleMs: number; ownerSearches: number; pidsVisited: number; lastOwnerSearchMs: number } {
+  stats(): { open: number; lastCycleMs: number; ownerSearches: number; pidsVisited: number; lastOwnerSearchMs: number; bytesRefreshes: number } {
     const o = this.owners;
-    return { open: this.open.size, lastCycleMs: this.lastCycleMs, ownerSearches: o.searches, pidsVisited: o.pidsVisited, lastOwnerSearchMs: o.lastSearchMs };
+    return { open: this.open.size, lastCycleMs: this.lastCycleMs, ownerSearches: o.searches, pidsVisited: o.pidsVisited, lastOwnerSearchMs: o.lastSearchMs, bytesRefreshes: this.bytesRefreshes };
   }
 
   private schedule(): void {
@@ -144,6 +164,30 @@ export class NetworkSensor implements Sensor {
     this.open = next;
     this.owners.retain(new Set(entries.map((e) => e.inode)));
     this.lastCycleMs = performance.now() - t0;
+    this.refreshBytes(now);
+  }
+
+  /** Updates the open connections' byte counters in place, so a later CLOSE carries them. */
+  private refreshBytes(now: number): void {
+    if (this.bytesIntervalMs <= 0 || this.bytesBusy || now - this.lastBytesAt < this.bytesIntervalMs) return;
+    const leaving = [...this.open.values()].some((c) => c.protocol.startsWith("tcp") && c.state === "ESTABLISHED" && (this.options.bytesLoopback || !isLoopback(c.remoteAddress)));
+    if (!leaving) return;
+    this.bytesBusy = true;
+    this.lastBytesAt = now;
+    void readSocketBytes(this.options.ssPath, { loopback: this.options.bytesLoopback }).then(({ bytes, error }) => {
+      this.bytesBusy = false;
+      this.bytesRefreshes++;
+      if (error) {
+        this.fail(`byte counters unavailable: ${error}`);
+        return;
+      }
+      for (const [key, conn] of this.open) {
+        const b = bytes.get(Number(key.slice(key.lastIndexOf("|") + 1)));
+        if (!b) continue;
+        conn.bytesSent = b.sent;
+        conn.bytesReceived = b.received;
+      }
+    });
   }
 
   private describe(e: SocketEntry, listeningPorts: Set<string>): Connection {

@@ -5,6 +5,7 @@ import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { Direction, NetworkAction, type NetworkEvent } from "@vigil/proto";
 import { decodeAddress, NetworkSensor, parseNetTable } from "../../../src/sensors/network";
+import { parseSsOutput, readSocketBytes } from "../../../src/sensors/network/socket-bytes";
 import { RecordingSink, waitFor } from "../process/recorder";
 
 function find(sink: RecordingSink, match: (e: NetworkEvent) => boolean): NetworkEvent | undefined {
@@ -100,5 +101,48 @@ describe("NetworkSensor against the real /proc/net", () => {
       { protocol: "tcp", localAddress: "127.0.0.1", localPort: 80, remoteAddress: "0.0.0.0", remotePort: 0, state: "LISTEN", uid: 0, inode: 1234 },
       { protocol: "tcp", localAddress: "127.0.0.1", localPort: 80, remoteAddress: "127.0.0.2", remotePort: 0xd431, state: "ESTABLISHED", uid: 1000, inode: 1235 },
     ]);
+  });
+
+  it("a CLOSE carries the bytes the connection sent, from the kernel's per-socket counters (ss)", async () => {
+    const sink = new RecordingSink();
+    // Loopback counted here only because this machine has no other network to send over.
+    sensor = new NetworkSensor({ intervalMs: 100, bytesIntervalMs: 100, bytesLoopback: true });
+    await sensor.start(sink);
+    const { child, port } = await startListener("127.0.0.1");
+    cleanup.push(() => child.kill("SIGKILL"));
+    const client = connect(port, "127.0.0.1");
+    await once(client, "connect");
+    const clientPort = client.localPort!;
+    await waitFor("the outbound OPEN", () => find(sink, (e) => e.action === NetworkAction.NETWORK_ACTION_OPEN && e.localPort === clientPort));
+    const chunk = Buffer.alloc(256 * 1024, 7);
+    for (let i = 0; i < 12; i++) if (!client.write(chunk)) await once(client, "drain");
+    // Hold the connection open until the peer has acknowledged all of it, then until the sensor has refreshed once more.
+    let acked = false;
+    const poll = setInterval(() => void readSocketBytes("ss", { loopback: true }).then(({ bytes }) => {
+      for (const b of bytes.values()) if (b.sent >= 12 * chunk.length) acked = true;
+    }), 50);
+    try {
+      await waitFor("the peer to acknowledge 3 MiB", () => acked || undefined);
+    } finally {
+      clearInterval(poll);
+    }
+    const seen = sensor.stats().bytesRefreshes;
+    await waitFor("a byte-counter refresh after that", () => sensor!.stats().bytesRefreshes >= seen + 2 || undefined);
+    client.end();
+    const closed = await waitFor("the CLOSE", () => find(sink, (e) => e.action === NetworkAction.NETWORK_ACTION_CLOSE && e.localPort === clientPort));
+    expect(closed.direction).toBe(Direction.DIRECTION_OUTBOUND);
+    expect(closed.bytesSent).toBeGreaterThanOrEqual(3 * 1024 * 1024);
+  });
+
+  it("parses ss output into per-inode counters", () => {
+    const text = [
+      "0      0      10.0.0.5:40000 93.184.216.34:443 ino:399023 sk:1 cgroup:/ <->",
+      "\t ts sack bbr wscale:10,10 rto:204 bytes_sent:2042 bytes_acked:2043 bytes_received:3492 segs_out:9",
+      "0      0      10.0.0.5:40002 93.184.216.34:443 ino:399024 sk:2 cgroup:/ <->",
+      "\t ts sack cubic bytes_sent:10 bytes_received:20",
+      "garbage without inode",
+      "\t bytes_sent:99",
+    ].join("\n");
+    expect([...parseSsOutput(text)]).toEqual([[399023, { sent: 2043, received: 3492 }], [399024, { sent: 10, received: 20 }]]);
   });
 });
