@@ -109,11 +109,14 @@ export function compileRules(sources: { name: string; text: string }[], opts: Co
       const list = typeof targets === "string" ? [targets] : targets;
       if (!Array.isArray(list) || list.length === 0) fail(`'filter.rules' must list rule ids or names`, "filter rules", ["filter", "rules"]);
       const test = wrapPath(["filter"], () => compileDetection(detection, opts)).test;
-      for (const [i, r] of list.entries()) {
+      // A filter written for a wider rule set may name rules this set does not have: those names are
+      // skipped, and the filter is refused only when it would apply to nothing at all.
+      const targetsFound = list.flatMap((r) => {
         const idx = byRef.get(String(r));
-        if (idx === undefined || !rules[idx].detection) fail(`filter refers to unknown detection rule '${String(r)}'`, "filter reference", ["filter", "rules", i]);
-        rules[idx].excludes.push(test);
-      }
+        return idx !== undefined && rules[idx].detection ? [idx] : [];
+      });
+      if (targetsFound.length === 0) fail(`filter refers to no known detection rule (${list.map(String).join(", ")})`, "filter reference", ["filter", "rules"]);
+      for (const idx of targetsFound) rules[idx].excludes.push(test);
     } catch (e) {
       refuse(f, e);
     }
