@@ -18,7 +18,7 @@ export interface CorrelationSpec {
   groupBy: string[];
   timespanMs: number;
   condition: CountCondition;
-  /** value_count: the field whose distinct values are counted */
+  /** value_count: the field whose distinct values are counted; value_sum/avg/percentile: the field aggregated */
   field?: string;
   /** alias -> (rule name or id -> field) */
   aliases: Map<string, Map<string, string>>;
@@ -29,7 +29,9 @@ export interface CorrelationSpec {
   monotone: boolean;
 }
 
-const TYPES: CorrelationType[] = ["event_count", "value_count", "temporal", "temporal_ordered"];
+const TYPES: CorrelationType[] = ["event_count", "value_count", "temporal", "temporal_ordered", "value_sum", "value_avg", "value_percentile"];
+/** Aggregations over a field; decided when the window closes. */
+export const AGGREGATES: readonly CorrelationType[] = ["value_sum", "value_avg", "value_percentile"];
 const OPS = ["gt", "gte", "lt", "lte", "eq", "neq"] as const;
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -70,9 +72,9 @@ export function parseCorrelation(c: unknown): CorrelationSpec {
     }
   }
   const hasOp = OPS.some((o) => condition[o] !== undefined);
-  if ((type === "event_count" || type === "value_count") && !hasOp)
+  if ((type === "event_count" || type === "value_count" || AGGREGATES.includes(type)) && !hasOp)
     fail(`${type} needs a condition such as {gte: 5}`, "correlation condition", ["correlation"]);
-  if (type === "value_count" && !field) fail(`value_count needs 'field' in its condition`, "value_count field", ["correlation", "condition"]);
+  if ((type === "value_count" || AGGREGATES.includes(type)) && !field) fail(`${type} needs 'field' in its condition`, `${type} field`, ["correlation", "condition"]);
   if (type === "temporal" || type === "temporal_ordered") {
     // Default: every referenced rule must have matched.
     if (!hasOp) condition.gte = refs.length;
@@ -89,7 +91,8 @@ export function parseCorrelation(c: unknown): CorrelationSpec {
       aliases.set(alias, new Map(Object.entries(m as Record<string, string>)));
     }
   }
-  const monotone = condition.lt === undefined && condition.lte === undefined && condition.eq === undefined && condition.neq === undefined;
+  // Sums, averages and shares are only known once the window is complete.
+  const monotone = !AGGREGATES.includes(type) && condition.lt === undefined && condition.lte === undefined && condition.eq === undefined && condition.neq === undefined;
   return { type, refs: refs as string[], groupBy: groupBy as string[], timespanMs, condition, field, aliases, monotone };
 }
 

@@ -51,6 +51,17 @@ interface Group {
   start: number;
   count: number;
   evs: SigmaEvent[];
+  /** value_sum / value_avg: sum and number of numeric values of the field */
+  sum: number;
+  numeric: number;
+  /** value_percentile: occurrences per distinct value of the field */
+  byValue: Map<string, { value: unknown; count: number }>;
+}
+
+function asNumber(v: unknown): number | undefined {
+  if (typeof v === "number" && Number.isFinite(v)) return v;
+  if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
+  return undefined;
 }
 
 export class Correlator {
@@ -90,7 +101,7 @@ export class Correlator {
         g = undefined;
       }
       if (!g) {
-        g = { groupBy, maxT: input.timeMs, entries: [], perPos: [], values: new Map(), chain: [], start: input.timeMs, count: 0, evs: [] };
+        g = { groupBy, maxT: input.timeMs, entries: [], perPos: [], values: new Map(), chain: [], start: input.timeMs, count: 0, evs: [], sum: 0, numeric: 0, byValue: new Map() };
         if (!d.monotone) this.closing.push({ key, start: g.start });
       } else this.groups.delete(key); // re-insert below: Map order doubles as least-recently-used order
       this.groups.set(key, g);
@@ -124,15 +135,48 @@ export class Correlator {
   private close(key: string, g: Group): CorrFire[] {
     this.groups.delete(key);
     const d = this.def;
+    const endMs = g.start + d.timespanMs;
+    const window = { startMs: g.start, endMs };
+    if (d.type === "value_sum" || d.type === "value_avg") {
+      if (g.numeric === 0) return [];
+      const v = d.type === "value_sum" ? g.sum : g.sum / g.numeric;
+      return conditionHolds(d.condition, v) ? [{ timeMs: endMs, groupBy: g.groupBy, events: g.evs, eventCount: g.count, window }] : [];
+    }
+    if (d.type === "value_percentile") {
+      // The share (in percent) each value has among all of the window's values: "lte: 1" finds the rare ones.
+      const total = [...g.byValue.values()].reduce((n, x) => n + x.count, 0);
+      const fires: CorrFire[] = [];
+      for (const x of g.byValue.values()) {
+        if (!conditionHolds(d.condition, (100 * x.count) / total)) continue;
+        fires.push({ timeMs: endMs, groupBy: { ...g.groupBy, [d.field!]: x.value }, events: g.evs.filter((e) => e.fields[d.field!] === x.value), eventCount: x.count, window });
+      }
+      return fires;
+    }
     const n = d.type === "event_count" ? g.count : d.type === "value_count" ? g.values.size : g.perPos.filter(Boolean).length;
     if (!conditionHolds(d.condition, n)) return [];
-    const endMs = g.start + d.timespanMs;
-    return [{ timeMs: endMs, groupBy: g.groupBy, events: g.evs, eventCount: g.count, window: { startMs: g.start, endMs } }];
+    return [{ timeMs: endMs, groupBy: g.groupBy, events: g.evs, eventCount: g.count, window }];
   }
 
   private tumble(g: Group, j: number, input: CorrInput): undefined {
     g.count++;
     this.keep(g.evs, input.contributing);
+    const d = this.def;
+    if (d.type === "value_sum" || d.type === "value_avg") {
+      const n = asNumber(input.ev.fields[d.field!]);
+      if (n !== undefined) {
+        g.sum += n;
+        g.numeric++;
+      }
+    } else if (d.type === "value_percentile") {
+      const v = input.ev.fields[d.field!];
+      if (v !== undefined && v !== null) {
+        const k = JSON.stringify(v);
+        const x = g.byValue.get(k);
+        if (x) x.count++;
+        // Bounded: past this many distinct values a window is too diverse to tell rare from common.
+        else if (g.byValue.size < 10_000) g.byValue.set(k, { value: v, count: 1 });
+      }
+    }
     if (this.def.type === "value_count") {
       const v = input.ev.fields[this.def.field!];
       if (v !== undefined && v !== null) g.values.set(JSON.stringify(v), { t: input.timeMs, evs: [] });

@@ -36,7 +36,7 @@ export interface RuleInfo {
   correlationType?: CorrelationType;
 }
 
-export type CorrelationType = "event_count" | "value_count" | "temporal" | "temporal_ordered";
+export type CorrelationType = "event_count" | "value_count" | "temporal" | "temporal_ordered" | "value_sum" | "value_avg" | "value_percentile";
 
 export interface RuleError {
   source: string;

@@ -210,10 +210,10 @@ timespan: 30m`,
   });
   it("refuses unsupported correlation types and bad timespans", () => {
     const { errors } = compileRules([
-      { name: "a.yml", text: BRUTE.replace("event_count", "value_sum") + "---\n" + FAIL },
+      { name: "a.yml", text: BRUTE.replace("event_count", "value_median") + "---\n" + FAIL },
       { name: "b.yml", text: BRUTE.replace("10m", "ten minutes").replace("id: corr", "id: c2") },
     ]);
-    expect(errors.map((e) => e.feature)).toEqual(["correlation type 'value_sum'", "timespan"]);
+    expect(errors.map((e) => e.feature)).toEqual(["correlation type 'value_median'", "timespan"]);
   });
 });
 
