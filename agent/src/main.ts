@@ -104,6 +104,11 @@ async function reapply(argv: string[]): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  // `vigil-agent run --help` and friends: the one help text covers every command.
+  if (cmd && (rest.includes("--help") || rest.includes("-h"))) {
+    process.stdout.write(HELP);
+    return 0;
+  }
   try {
     switch (cmd) {
       case "run": return await run(rest);

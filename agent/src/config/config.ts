@@ -19,6 +19,8 @@ export interface AgentConfig {
   heartbeatMs: number;
   spoolMaxBytes: number;
   spoolFsync: "always" | "interval" | "never";
+  /** With spool_fsync: interval, at most this long between syncs (what a power loss can cost). */
+  spoolFsyncIntervalMs: number;
   spoolFullPolicy: "drop_oldest_low_priority" | "drop_newest" | "block";
   enforcement: "enforce" | "monitor";
   /** CIDRs that stay reachable while isolated (admin access). */
@@ -55,7 +57,7 @@ export interface AgentFlags {
 const KEYS: Record<string, keyof AgentConfig> = {
   controller: "controller", watch: "watch", auth_log: "authLog", authLog: "authLog", state_dir: "stateDir", stateDir: "stateDir",
   tags: "tags", process_interval_ms: "processIntervalMs", network_interval_ms: "networkIntervalMs", heartbeat_ms: "heartbeatMs",
-  spool_max_bytes: "spoolMaxBytes", spool_fsync: "spoolFsync", spool_full_policy: "spoolFullPolicy", enforcement: "enforcement",
+  spool_max_bytes: "spoolMaxBytes", spool_fsync: "spoolFsync", spool_fsync_interval_ms: "spoolFsyncIntervalMs", spool_full_policy: "spoolFullPolicy", enforcement: "enforcement",
   isolation_allow: "isolationAllow", isolation_dns: "isolationDns", isolation_dhcp: "isolationDhcp", log_level: "logLevel", logLevel: "logLevel", sensors: "sensors",
   synthetic_rate: "syntheticRate", synthetic_count: "syntheticCount", synthetic_mix: "syntheticMix", backoff_max_ms: "backoffMaxMs",
 };
@@ -100,6 +102,9 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
       case "watch": case "tags": case "isolationAllow": case "isolationDns":
         cfg[key] = list(v, name);
         break;
+      case "spoolFsyncIntervalMs":
+        cfg.spoolFsyncIntervalMs = int(v, name, 1, 60_000);
+        break;
       case "processIntervalMs": case "networkIntervalMs": case "heartbeatMs":
         cfg[key] = int(v, name, 100, 3_600_000);
         break;
@@ -136,7 +141,7 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
 const ENV: Record<string, string> = {
   VIGIL_CONTROLLER: "controller", VIGIL_WATCH: "watch", VIGIL_AUTH_LOG: "authLog", VIGIL_STATE_DIR: "stateDir", VIGIL_TAGS: "tags",
   VIGIL_PROCESS_INTERVAL_MS: "process_interval_ms", VIGIL_NETWORK_INTERVAL_MS: "network_interval_ms", VIGIL_HEARTBEAT_MS: "heartbeat_ms",
-  VIGIL_SPOOL_MAX_BYTES: "spool_max_bytes", VIGIL_SPOOL_FSYNC: "spool_fsync", VIGIL_SPOOL_FULL_POLICY: "spool_full_policy",
+  VIGIL_SPOOL_MAX_BYTES: "spool_max_bytes", VIGIL_SPOOL_FSYNC: "spool_fsync", VIGIL_SPOOL_FSYNC_INTERVAL_MS: "spool_fsync_interval_ms", VIGIL_SPOOL_FULL_POLICY: "spool_full_policy",
   VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_ISOLATION_DNS: "isolation_dns", VIGIL_ISOLATION_DHCP: "isolation_dhcp", VIGIL_LOG_LEVEL: "logLevel",
   VIGIL_SYNTHETIC_RATE: "synthetic_rate", VIGIL_SYNTHETIC_COUNT: "synthetic_count", VIGIL_SYNTHETIC_MIX: "synthetic_mix", VIGIL_BACKOFF_MAX_MS: "backoff_max_ms",
 };
@@ -153,6 +158,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     heartbeatMs: 15_000,
     spoolMaxBytes: 1024 ** 3,
     spoolFsync: "interval",
+    spoolFsyncIntervalMs: 200,
     spoolFullPolicy: "drop_oldest_low_priority",
     enforcement: "enforce",
     isolationAllow: [],

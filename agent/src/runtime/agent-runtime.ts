@@ -35,7 +35,7 @@ export class AgentRuntime {
 
   constructor(private readonly cfg: AgentConfig, private readonly parts: RuntimeParts, private readonly log: Log) {
     this.agentId = loadOrCreateAgentId(cfg.stateDir);
-    this.spool = DiskSpool.open({ dir: join(cfg.stateDir, "spool"), maxBytes: cfg.spoolMaxBytes, fsync: cfg.spoolFsync, fullPolicy: cfg.spoolFullPolicy });
+    this.spool = DiskSpool.open({ dir: join(cfg.stateDir, "spool"), maxBytes: cfg.spoolMaxBytes, fsync: cfg.spoolFsync, fsyncIntervalMs: cfg.spoolFsyncIntervalMs, fullPolicy: cfg.spoolFullPolicy });
     for (const w of this.spool.warnings) log.warn("spool repaired at open", { problem: w });
     this.pipeline = new EventPipeline(this.spool, log);
     this.response = new ResponseWiring({ cfg, agentId: this.agentId, pipeline: this.pipeline, link: () => this.link, hostname: () => this.facts?.hostname ?? "", log });
