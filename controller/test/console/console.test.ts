@@ -132,6 +132,13 @@ describe("web console in headless Chromium against the real controller", () => {
     const cmds = (await request(ctl, "GET", `/api/v1/commands?case=${world.caseId}`)).body.items;
     expect(cmds.find((c: { type: string }) => c.type === "block_ip")).toMatchObject({ state: "succeeded", params: { ip: "203.0.113.50" } });
 
+    // Every automatic or approved containment can be undone from the case.
+    const blockAction = page.locator(".case-side .action", { hasText: "block ip" }).filter({ hasText: "succeeded" }).first();
+    await blockAction.getByRole("button", { name: /Undo/ }).click();
+    await page.locator(".case-side .action", { hasText: "unblock ip" }).first().waitFor();
+    const afterUndo = (await request(ctl, "GET", `/api/v1/commands?case=${world.caseId}`)).body.items;
+    expect(afterUndo.find((c: { type: string }) => c.type === "unblock_ip")).toMatchObject({ params: { ip: "203.0.113.50" } });
+
     // Verdict: resolve the case as a true positive.
     await page.getByRole("button", { name: "Resolve: true positive" }).click();
     await page.locator(".case-header .badge", { hasText: "resolved · true positive" }).waitFor();

@@ -95,6 +95,8 @@ export interface Command {
   agentId: string;
   type: string;
   params: Record<string, unknown>;
+  /** Set on a command that reverses another (release for an isolate). */
+  undoOf?: string | null;
   state: CommandState;
   issuedAt: string | null;
   finishedAt: string | null;

@@ -1,4 +1,6 @@
+import { useState } from "preact/hooks";
 import type { Command, PlaybookAction } from "../api/types";
+import { useSession } from "../lib/context";
 import { humanize, when } from "../lib/format";
 import { CommandStateBadge } from "./badges";
 import { Output } from "./command-result";
@@ -9,6 +11,32 @@ function target(c: { type: string; params: Record<string, unknown> }): string {
   if (p.pid) return `pid ${String(p.pid)}`;
   if (p.user) return `user ${String(p.user)}`;
   return "";
+}
+
+/** Actions the controller can reverse: isolation (release) and IP blocks (unblock). */
+const REVERSIBLE = new Set(["isolate", "block_ip"]);
+
+function UndoButton({ command }: { command: Command }) {
+  const { api } = useSession();
+  const [state, setState] = useState<"idle" | "busy" | "sent" | string>("idle");
+  const undo = async () => {
+    setState("busy");
+    try {
+      await api.undo(command.id);
+      setState("sent");
+    } catch (err) {
+      setState(`failed: ${(err as Error).message}`);
+    }
+  };
+  if (state === "sent") return <div class="muted small">Undo sent; its result appears here.</div>;
+  return (
+    <div>
+      <button type="button" class="btn small" disabled={state === "busy"} onClick={() => void undo()}>
+        Undo {command.type === "isolate" ? "(release host)" : "(lift block)"}
+      </button>
+      {state.startsWith("failed") && <span class="cmd-reason"> {state}</span>}
+    </div>
+  );
 }
 
 /**
@@ -36,6 +64,7 @@ export function CaseActions({ commands, decisions, hostOf }: { commands: Command
               </div>
               {c.reason && <div class="cmd-reason">{c.reason}</div>}
               {c.output !== undefined && c.output !== null && <Output value={c.output} />}
+              {REVERSIBLE.has(c.type) && c.state === "succeeded" && !commands.some((u) => u.undoOf === c.id) && <UndoButton command={c} />}
             </li>
           ))}
           {notIssued.map((d) => (
