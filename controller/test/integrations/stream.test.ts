@@ -99,6 +99,23 @@ describe("live stream /api/v1/stream", () => {
     a.close();
   });
 
+  it("delivers agents (online/offline) and commands (issued, result) topics", async () => {
+    const c = await client();
+    expect((await c.subscribe("agents")).type).toBe("subscribed");
+    expect((await c.subscribe("commands")).type).toBe("subscribed");
+    const a = await connect(ctl, "topics-host");
+    await waitFor("agent online", () => c.data("agents").find((m) => m.data?.id === "topics-host" || m.data?.agentId === "topics-host"));
+    const issued = await request(ctl, "POST", "/api/v1/agents/topics-host/isolate", { reason: "stream topics test" });
+    expect(issued.status).toBe(202);
+    const cmd = await waitFor("command on the stream", () => c.data("commands").find((m) => m.data?.id === issued.body.id));
+    expect(cmd.data.type).toBe("isolate");
+    a.close();
+    await waitFor("agent offline", () => c.data("agents").filter((m) => m.data?.id === "topics-host" || m.data?.agentId === "topics-host").length >= 2);
+    // Leave no subscriber behind for the slow-consumer test that follows.
+    c.ws.close();
+    await waitFor("closed", () => c.ws.readyState === c.ws.CLOSED);
+  });
+
   it("resumes from a last-seen id with exactly the missed messages, and says when it is too far behind", async () => {
     const first = await client();
     await first.subscribe("events", { filter: { agent: "resume-host" } });
