@@ -136,7 +136,7 @@ async function main() {
   writeBenchSection("ingest", [
     "## Ingest",
     "",
-    `\`npm run bench:ingest\` — ${AGENTS} simulated agents × ${EVENTS} events, ${BATCH} events per batch, ${INFLIGHT} batches in flight per agent, over real gRPC (loopback) to a real controller process (plaintext gRPC: \`VIGIL_INSECURE_GRPC=1\`, so the figure is ingest, not TLS). Latency is from event creation to the controller's ack (sent after the transaction commits). SQLite runs with synchronous=FULL (an ack survives power loss). ${machine()}.`,
+    `\`npm run bench:ingest\` — ${AGENTS} simulated agents × ${EVENTS} events, ${BATCH} events per batch, ${INFLIGHT} batches in flight per agent, over real gRPC (loopback) to a real controller process (plaintext gRPC: \`VIGIL_INSECURE_GRPC=1\`, so the figure is ingest, not TLS). Latency is from event creation to the controller's ack (sent after the transaction commits). SQLite runs with synchronous=FULL (an ack survives power loss); the detection pipeline runs on every stored event. The agents send as fast as acks allow (saturation), so the latency figures are mostly queueing behind 200k events in flight, not the cost of one batch. ${machine()}.`,
     "",
     "| database | events stored | seconds | events/s | p50 latency | p99 latency |",
     "|---|---|---|---|---|---|",
