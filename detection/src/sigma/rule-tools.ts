@@ -62,6 +62,9 @@ const VIGIL_BODIES = ["process", "file", "network", "auth", "agent"];
  * A line is a Vigil event when it has the Event.toJSON shape (one body key such as `process`
  * holding an object, and no other non-metadata keys); otherwise it is a flat Sigma record.
  */
+const API_KEYS = new Set(["id", "agentId", "hostname", "seq", "type", "action", "eventTime", "receivedAt", ...VIGIL_BODIES]);
+const ENUM_PREFIX: Record<string, string> = { process: "PROCESS_ACTION_", file: "FILE_ACTION_", network: "NETWORK_ACTION_", auth: "AUTH_ACTION_" };
+
 export function parseEventLine(obj: unknown): SigmaEvent | null {
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) throw new Error("an event must be a JSON object");
   const o = obj as Record<string, unknown>;
@@ -69,6 +72,16 @@ export function parseEventLine(obj: unknown): SigmaEvent | null {
   const meta = new Set(["seq", "eventTimeMs", "agentId", "hostname", ...VIGIL_BODIES]);
   if (body.length === 1 && Object.keys(o).every((k) => meta.has(k))) {
     const ev = Event.fromJSON(o);
+    return toSigmaEvent(ev, { agentId: String(o.agentId ?? ""), hostname: String(o.hostname ?? "") });
+  }
+  // An event as the controller's API returns it (GET /api/v1/events): short enum names, ISO time.
+  if (body.length === 1 && typeof o.type === "string" && o.type === body[0] && typeof o.eventTime === "string" && Object.keys(o).every((k) => API_KEYS.has(k))) {
+    const kind = body[0];
+    const inner = { ...(o[kind] as Record<string, unknown>) };
+    const prefix = ENUM_PREFIX[kind];
+    if (prefix && typeof inner.action === "string") inner.action = prefix + inner.action.toUpperCase();
+    if (typeof inner.direction === "string") inner.direction = "DIRECTION_" + inner.direction.toUpperCase();
+    const ev = Event.fromJSON({ seq: o.seq ?? 0, eventTimeMs: Date.parse(o.eventTime), [kind]: inner });
     return toSigmaEvent(ev, { agentId: String(o.agentId ?? ""), hostname: String(o.hostname ?? "") });
   }
   const { logsource, timeMs, ...fields } = o;
