@@ -20,6 +20,7 @@ interface Pending {
   events: Event[];
   rows: EventRow[];
   cursor: AgentCursor;
+  prevAcked: number;
   resolve: (fresh: boolean[]) => void;
   reject: (err: unknown) => void;
 }
@@ -69,11 +70,16 @@ export class IngestWriter {
     return this.stats.pendingEvents >= this.opts.maxPendingEvents;
   }
 
-  async submit(agentId: string, events: Event[], cursor: AgentCursor): Promise<boolean[]> {
+  /**
+   * `prevAcked` is the agent's contiguous ack before this batch: the agent sends in order and
+   * replays from its ack, so exactly the events above it are new. Stores that cannot report
+   * per-row inserts cheaply (PostgreSQL without RETURNING) use it to tell replays apart.
+   */
+  async submit(agentId: string, events: Event[], cursor: AgentCursor, prevAcked = 0): Promise<boolean[]> {
     const receivedAt = Date.now();
     const rows = events.map((e) => toEventRow(agentId, e, receivedAt));
     const fresh = await new Promise<boolean[]>((resolve, reject) => {
-      this.queue.push({ agentId, events, rows, cursor, resolve, reject });
+      this.queue.push({ agentId, events, rows, cursor, prevAcked, resolve, reject });
       this.stats.pendingBatches++;
       this.stats.pendingEvents += events.length;
       if (!this.writing) void this.drain();
@@ -109,7 +115,8 @@ export class IngestWriter {
     for (const p of group) cursors.set(p.agentId, p.cursor);
     let fresh: boolean[];
     try {
-      fresh = await this.store.insertBatch(allRows, [...cursors.values()]);
+      const seqAbove = group.flatMap((p) => p.rows.map((r) => r.seq > p.prevAcked));
+      fresh = await this.store.insertBatch(allRows, [...cursors.values()], seqAbove);
     } catch (err) {
       this.stats.failures++;
       for (const p of group) {

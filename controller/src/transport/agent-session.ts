@@ -156,7 +156,7 @@ export class AgentSession implements LiveSession {
     }
     const next = tracker.preview(events.map((e) => e.seq));
     try {
-      await this.deps.writer.submit(this.agentId, events, next);
+      await this.deps.writer.submit(this.agentId, events, next, tracker.cursor.ackedSeq);
     } catch (err) {
       // Nothing was committed; the agent still holds these events and resends after reconnecting.
       this.deps.log("error", "storing a batch failed", { agentId: this.agentId, error: String(err) });
