@@ -6,6 +6,7 @@ import { type NetTopology, createTopology, netnsUnavailableReason, waitFor } fro
 import { bootFromSource } from "./boot-source";
 import { type NsAgent, spawnNsAgent } from "./ns-agent";
 import { type NsController, startNsController } from "./ns-controller";
+import { syntheticNext } from "../../../controller/test/support/synthetic-agent";
 
 const PORT = 7721;
 const COUNT = 3000;
@@ -40,11 +41,16 @@ describe.skipIf(skipReason !== null)("fault: network partition (veth down) longe
     const acked = async () => (await nsc.ctl.registry.get(id))?.ackedSeq ?? 0;
     expect(await waitFor(async () => (await acked()) >= 400, 20_000), agent.output()).toBe(true);
 
+    // The partition is measured in events the agent keeps producing (400/s) while cut off.
+    const produced = () => syntheticNext(agent!.stateDir) - 1;
     await topo.host.run(["ip", "link", "set", "eth0", "down"]);
-    // Anything in flight when the link dropped can still land; after that, nothing may be acked.
-    await new Promise((r) => setTimeout(r, 1000));
+    const atCut = produced();
+    // Anything in flight when the link dropped can still land; once the agent has produced another
+    // 400 events (1 s) with no link, nothing more may be acknowledged.
+    expect(await waitFor(() => produced() >= atCut + 400, 10_000)).toBe(true);
     const ackedWhileCut = await acked();
-    await new Promise((r) => setTimeout(r, 3000)); // six times the 500 ms backoff cap
+    // 1,200 more events: 3 s cut off, six times the 500 ms backoff cap.
+    expect(await waitFor(() => produced() >= atCut + 1600, 15_000)).toBe(true);
     expect(await acked()).toBe(ackedWhileCut);
     expect(ackedWhileCut).toBeLessThan(COUNT);
     await topo.host.run(["ip", "link", "set", "eth0", "up"]);

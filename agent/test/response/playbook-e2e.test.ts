@@ -8,22 +8,13 @@ import { type NetTopology, createTopology, netnsUnavailableReason, waitFor } fro
 import { bootFromSource } from "./boot-source";
 import { type NsAgent, nftTables, spawnNsAgent } from "./ns-agent";
 import { type NsController, startNsController } from "./ns-controller";
+import { waitFor as waitForValue } from "../../../controller/test/support/wait";
 
 const PORT = 7711;
 const PEER_PORT = 7712;
 const REVERSE_SHELL_RULE = "71263d8f-467b-4633-90c2-b9f063acd0b4";
 const skipReason = await netnsUnavailableReason();
 
-/** Polls until `f` yields a value; the netns helper's waitFor only says whether it happened. */
-async function valueOf<T>(what: string, f: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 if (skipReason) console.log(`SKIP playbook end-to-end test: ${skipReason}`);
 
 const PLAYBOOK = `
@@ -71,15 +62,15 @@ describe.skipIf(skipReason !== null)("detection → playbook → enforced isolat
     expect(await topo.canConnect(topo.host, topo.outside.ip4, PEER_PORT, 700)).toBe(false);
     expect(await topo.canConnect(topo.host, topo.controller.ip4, PORT)).toBe(true);
 
-    const alert = await valueOf("the alert", async () => {
+    const alert = await waitForValue("the alert", async () => {
       const r = await nsc.get(`/api/v1/alerts?rule=${REVERSE_SHELL_RULE}&agent=${agent!.agentId}`);
       return r.body.items?.[0];
-    });
+    }, 15_000);
     expect(alert.caseId).toBeTruthy();
-    const story = await valueOf("the case with the isolation's result", async () => {
+    const story = await waitForValue("the case with the isolation's result", async () => {
       const r = await nsc.get(`/api/v1/cases/${alert.caseId}`);
       return r.body.actions?.some((a: { type: string; state: string }) => a.type === "isolate" && a.state === "succeeded") ? r.body : undefined;
-    });
+    }, 15_000);
     expect(story.alerts.map((a: { id: string }) => a.id)).toContain(alert.id);
     const iso = story.actions.find((a: { type: string }) => a.type === "isolate");
     expect(iso.requestedBy).toBe("playbook:isolate-reverse-shells@v1");
