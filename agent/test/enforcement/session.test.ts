@@ -40,10 +40,11 @@ async function fakeSshdTree(): Promise<{ listener: number; session: number; user
   spawned.push(c);
   const listener = c.pid as number;
   let session = 0;
-  await waitFor(() => {
+  const formed = await waitFor(() => {
     session = childrenOf(listener).find((p) => readProcStat(p)?.comm === "sshd") ?? 0;
     return session !== 0 && readProcStat(session)?.comm === "sshd" && childrenOf(session).length === 2;
-  });
+  }, 20_000);
+  if (!formed) throw new Error(`fake sshd tree under ${listener} did not form within 20 s`);
   return { listener, session, userProcs: childrenOf(session) };
 }
 
@@ -74,11 +75,18 @@ describe("terminate_session", () => {
     const c = spawn("script", ["-qfc", "sleep 1000", "/dev/null"], { stdio: "ignore", detached: true });
     spawned.push(c);
     let sleeper = 0;
-    await waitFor(() => {
-      const s = [...snapshot().values()].find((p) => p.comm === "sleep" && p.ppid === c.pid);
-      sleeper = s?.pid ?? 0;
+    // The sleep is script's grandchild when the -c shell forks instead of exec'ing,
+    // so look for it anywhere under script, and allow for a loaded CI machine.
+    const started = await waitFor(() => {
+      const procs = snapshot();
+      const under = (pid: number): boolean => {
+        for (let p = procs.get(pid), hops = 0; p && hops < 8; p = procs.get(p.ppid), hops++) if (p.ppid === c.pid) return true;
+        return false;
+      };
+      sleeper = [...procs.values()].find((p) => p.comm === "sleep" && under(p.pid))?.pid ?? 0;
       return sleeper !== 0;
-    });
+    }, 20_000);
+    if (!started) throw new Error(`no sleep appeared under script (pid ${c.pid}) within 20 s`);
     const tty = readlinkSync(`/proc/${sleeper}/fd/0`).replace("/dev/", "");
     expect(tty).toMatch(/^pts\/\d+$/);
     // script put the sleep in a session of its own, so the group cleanup cannot reach it.
