@@ -1,5 +1,6 @@
 /**
  * RFC 4180 record splitting: quoted fields, doubled quotes, CRLF or LF, newlines inside quotes.
+ * One leniency: blanks around a quoted field are allowed (abuse.ch exports write `"a", "b"`).
  * Kept apart from the IOC mapping so the quoting rules are tested on their own.
  */
 
@@ -14,9 +15,17 @@ export interface CsvRecordError {
   message: string;
 }
 
+/** A '#' line, kept because feeds put the column header in the last one (abuse.ch). */
+export interface CsvComment {
+  line: number;
+  /** The text after the leading '#' characters, trimmed. */
+  text: string;
+}
+
 export interface CsvRecords {
   records: CsvRecord[];
   errors: CsvRecordError[];
+  comments: CsvComment[];
 }
 
 /**
@@ -26,6 +35,7 @@ export interface CsvRecords {
 export function readCsvRecords(text: string): CsvRecords {
   const records: CsvRecord[] = [];
   const errors: CsvRecordError[] = [];
+  const comments: CsvComment[] = [];
   // Line endings are unified first so CRLF, LF and old-Mac CR files count lines the same way.
   const src = (text.startsWith("\uFEFF") ? text.slice(1) : text).replace(/\r\n?/g, "\n");
   let i = 0;
@@ -37,7 +47,9 @@ export function readCsvRecords(text: string): CsvRecords {
     const start = i;
     // Skip blank and comment lines.
     if (src[i] === "\n" || src[i] === "#") {
+      const isComment = src[i] === "#";
       while (i < n && src[i] !== "\n") i++;
+      if (isComment) comments.push({ line: startLine, text: src.slice(start, i).replace(/^#+/, "").trim() });
       if (i < n) i++;
       line++;
       continue;
@@ -46,8 +58,10 @@ export function readCsvRecords(text: string): CsvRecords {
     let error: string | undefined;
     for (;;) {
       let field = "";
-      if (src[i] === '"') {
-        i++;
+      let q = i;
+      while (q < n && (src[q] === " " || src[q] === "\t")) q++;
+      if (src[q] === '"') {
+        i = q + 1;
         let closed = false;
         while (i < n) {
           const c = src[i] as string;
@@ -69,6 +83,7 @@ export function readCsvRecords(text: string): CsvRecords {
           error = `line ${startLine}: quoted field is never closed`;
           break;
         }
+        while (i < n && (src[i] === " " || src[i] === "\t")) i++;
         if (i < n && src[i] !== "," && src[i] !== "\n") {
           error = `line ${startLine}: unexpected text after a closing quote in field ${fields.length + 1}`;
           break;
@@ -101,5 +116,5 @@ export function readCsvRecords(text: string): CsvRecords {
       line++;
     }
   }
-  return { records, errors };
+  return { records, errors, comments };
 }

@@ -1,78 +1,54 @@
-import { readCsvRecords } from "./csv-records";
-import { normalizeValue, parseConfidence, parseTime, refang, resolveKind } from "./normalize";
-import { parseIp } from "./ip";
+import { readCsvRecords, type CsvRecord } from "./csv-records";
+import { columnOf, isDescriptionFallback, isPlaceholder, isTagColumn, VALUE_COLUMN_NAMES, type Column } from "./columns";
+import { inferValueKind, isIndicator, unsupportedKindOfType, unsupportedReason } from "./infer";
+import { looksLikeList, parseIocList } from "./list";
+import { normalizeValue, parseConfidence, parseTime, resolveKind } from "./normalize";
 import type { Ioc, IocKind, IocParseError, IocParseResult } from "./types";
+
+/**
+ * "csv": a header row is required (the first record, or the last '#' comment line before the data).
+ * "list": one indicator per line. "auto" (default): CSV when such a header is found, else a list
+ * when the lines look like one.
+ */
+export type IocTextFormat = "auto" | "csv" | "list";
 
 export interface CsvParseOptions {
   /** Used when the file has no source column or the cell is empty (e.g. the file or feed name). */
   defaultSource?: string;
   /** Used when the file has no confidence column or the cell is empty. Default 50 ("medium"). */
   defaultConfidence?: number;
+  format?: IocTextFormat;
 }
 
-type Column = "type" | "value" | "confidence" | "source" | "description" | "expires" | "tags";
-
-/** Header names accepted for each column, case-insensitive, so common feed exports load unchanged. */
-const HEADER_ALIASES: Record<string, Column> = {
-  type: "type",
-  kind: "type",
-  ioc_type: "type",
-  indicator_type: "type",
-  value: "value",
-  indicator: "value",
-  ioc: "value",
-  // Single-kind feeds name the column after the kind; the kind is then inferred from each value.
-  ip: "value",
-  ip_address: "value",
-  ipaddress: "value",
-  dst_ip: "value",
-  domain: "value",
-  hostname: "value",
-  sha256: "value",
-  sha256_hash: "value",
-  hash: "value",
-  confidence: "confidence",
-  score: "confidence",
-  source: "source",
-  feed: "source",
-  description: "description",
-  comment: "description",
-  expires: "expires",
-  expires_at: "expires",
-  expiry: "expires",
-  valid_until: "expires",
-  tags: "tags",
-  labels: "tags",
-};
-
-/** Without a type column: a CIDR, an IP, a sha256, else a domain name. */
-function inferKind(value: string): IocKind | undefined {
-  const v = refang(value);
-  if (v === "") return undefined;
-  if (v.includes("/")) return "cidr";
-  if (parseIp(v)) return "ip";
-  if (/^[0-9a-fA-F]{64}$/.test(v)) return "sha256";
-  return "domain";
+export interface CsvParseResult extends IocParseResult {
+  /** How the text was read. */
+  format: "csv" | "list";
+  /**
+   * Lines refused because Vigil cannot match their kind, counted per kind: url, md5, sha1, sha512,
+   * email, or the feed's own type name for other kinds. Each is also in errors, with its line.
+   */
+  unsupported: Record<string, number>;
 }
 
-/**
- * Parses an IOC CSV. The first record is the header; `type` and `value` columns are required, the
- * others (confidence, source, description, expires, tags) optional and in any order. Each bad line
- * is reported with its line number and the rest of the file is still imported.
- */
-export function parseIocCsv(text: string, opts: CsvParseOptions = {}): IocParseResult {
-  const { records, errors: recordErrors } = readCsvRecords(text);
-  const errors: IocParseError[] = recordErrors.map((e) => ({ line: e.line, message: e.message }));
-  const iocs: Ioc[] = [];
-  const header = records[0];
-  if (!header) {
-    errors.push({ line: 1, message: "line 1: no header row (expected columns type,value[,confidence,source,description])" });
-    return { iocs, errors };
-  }
+interface Header {
+  line: number;
+  fields: string[];
+}
 
+interface Layout {
+  columns: Map<Column, number>;
+  tagColumns: number[];
+  descriptionFallback: number[];
+}
+
+function layoutOf(header: Header, errors: IocParseError[]): Layout {
   const columns = new Map<Column, number>();
+  const tagColumns: number[] = [];
+  const descriptionFallback: number[] = [];
   header.fields.forEach((name, idx) => {
-    const col = HEADER_ALIASES[name.trim().toLowerCase()];
+    if (isTagColumn(name)) return void tagColumns.push(idx);
+    if (isDescriptionFallback(name)) return void descriptionFallback.push(idx);
+    const col = columnOf(name);
     if (col === undefined) return; // extra columns are allowed and ignored
     if (columns.has(col)) {
       errors.push({ line: header.line, field: name, message: `line ${header.line}: column '${col}' appears twice in the header; the first is used` });
@@ -80,38 +56,125 @@ export function parseIocCsv(text: string, opts: CsvParseOptions = {}): IocParseR
     }
     columns.set(col, idx);
   });
-  const missing = (["value"] as const).filter((c) => !columns.has(c));
-  if (missing.length > 0) {
-    errors.push({
-      line: header.line,
-      message: `line ${header.line}: header lacks required column(s) ${missing.join(", ")} (found: ${header.fields.join(", ")})`,
-    });
-    return { iocs, errors };
+  return { columns, tagColumns, descriptionFallback };
+}
+
+const hasValueColumn = (fields: string[]): boolean => fields.some((f) => columnOf(f) === "value");
+
+/** A header names a value column and holds no indicator (a ThreatFox row's "domain" type cell is not a header). */
+const isCleanHeader = (fields: string[]): boolean => hasValueColumn(fields) && !fields.some((f) => isIndicator(f.trim()));
+
+/**
+ * The header: the first record when it reads as one; else the last '#' comment line before the
+ * first record when it has at least two fields and a value column (abuse.ch exports put
+ * `# first_seen_utc,dst_ip,...` or `# "first_seen_utc","ioc_id","ioc_value",...` there); else the
+ * first record if it names a value column at all (a header that happens to hold a dotted name).
+ */
+function findHeader(records: CsvRecord[], comments: { line: number; text: string }[]): { header: Header; data: CsvRecord[] } | undefined {
+  const first = records[0];
+  if (first && isCleanHeader(first.fields)) return { header: first, data: records.slice(1) };
+  const before = comments.filter((c) => c.text !== "" && (first === undefined || c.line < first.line)).at(-1);
+  if (before) {
+    const fields = readCsvRecords(before.text).records[0]?.fields;
+    if (fields && fields.length >= 2 && hasValueColumn(fields)) return { header: { line: before.line, fields }, data: records };
+  }
+  if (first && hasValueColumn(first.fields)) return { header: first, data: records.slice(1) };
+  return undefined;
+}
+
+/**
+ * Parses an IOC CSV, or a plain list (see format). The CSV needs a value column; type, confidence,
+ * source, description, expires and tags columns are optional and in any order, and real feeds'
+ * names for them are accepted (see columns.ts). Without a type column the kind is inferred per
+ * value. Each bad line is reported with its line number and the rest of the file is still imported.
+ */
+export function parseIocCsv(text: string, opts: CsvParseOptions = {}): CsvParseResult {
+  const format = opts.format ?? "auto";
+  if (format === "list") return { format: "list", ...parseIocList(text, opts) };
+  const { records, errors: recordErrors, comments } = readCsvRecords(text);
+  const found = findHeader(records, comments);
+  if (!found) {
+    if (format === "auto" && looksLikeList(text)) return { format: "list", ...parseIocList(text, opts) };
+    const errors: IocParseError[] = recordErrors.map((e) => ({ line: e.line, message: e.message }));
+    const first = records[0];
+    if (!first) {
+      errors.push({ line: 1, message: "line 1: no header row (expected columns type,value[,confidence,source,description])" });
+    } else if (first.fields.some((f) => isIndicator(f.trim()))) {
+      errors.push({
+        line: first.line,
+        message: `line ${first.line}: no header row: this first record looks like data; name the columns in a first row or in the last '#' comment line, with a value column (${VALUE_COLUMN_NAMES}), or import one indicator per line as a list`,
+      });
+    } else {
+      errors.push({
+        line: first.line,
+        message: `line ${first.line}: header lacks required column(s) value (found: ${first.fields.join(", ")}; a value column is one of ${VALUE_COLUMN_NAMES})`,
+      });
+    }
+    return { format: "csv", iocs: [], errors, unsupported: {} };
   }
 
+  const { header, data } = found;
+  const errors: IocParseError[] = recordErrors.map((e) => ({ line: e.line, message: e.message }));
+  const layout = layoutOf(header, errors);
+  const { columns } = layout;
+  const iocs: Ioc[] = [];
+  const unsupported: Record<string, number> = {};
   const defaultSource = opts.defaultSource ?? "csv";
   const defaultConfidence = opts.defaultConfidence ?? 50;
-  for (const rec of records.slice(1)) {
+  for (const rec of data) {
     const line = rec.line;
     const fail = (field: string | undefined, message: string): void => {
       errors.push({ line, ...(field ? { field } : {}), message: `line ${line}: ${message}` });
+    };
+    const refuse = (field: string, kind: string, message: string): void => {
+      unsupported[kind] = (unsupported[kind] ?? 0) + 1;
+      fail(field, message);
     };
     if (rec.fields.length > header.fields.length) {
       fail(undefined, `${rec.fields.length} fields but the header has ${header.fields.length} (unquoted comma?)`);
       continue;
     }
-    const cell = (c: Column): string => {
-      const idx = columns.get(c);
-      return idx === undefined ? "" : (rec.fields[idx] ?? "").trim();
-    };
+    const at = (idx: number | undefined): string => (idx === undefined ? "" : (rec.fields[idx] ?? "").trim());
+    const cell = (c: Column): string => at(columns.get(c));
 
     const typeText = cell("type");
-    const kind = columns.has("type") ? resolveKind(typeText) : inferKind(cell("value"));
-    if (kind === undefined) {
-      fail("type", typeText === "" ? "type is empty" : `unsupported IOC type '${typeText}' (supported: ip, cidr, domain, sha256)`);
-      continue;
+    const valueText = cell("value");
+    let kind: IocKind;
+    if (columns.has("type")) {
+      const resolved = resolveKind(typeText);
+      if (resolved === undefined) {
+        if (typeText === "") {
+          fail("type", "type is empty");
+          continue;
+        }
+        const u = unsupportedKindOfType(typeText);
+        const what = `unsupported IOC type '${typeText}'${valueText === "" ? "" : ` for '${valueText}'`}`;
+        if (u) refuse("type", u, `${what} (${unsupportedReason(u)})`);
+        else refuse("type", typeText.toLowerCase(), `${what} (supported: ip, cidr, domain, sha256)`);
+        continue;
+      }
+      kind = resolved;
+      // A generic "hash" type over an MD5 or SHA-1 value is that kind, refused as such.
+      if (kind === "sha256" && !typeText.includes("256")) {
+        const v = inferValueKind(valueText);
+        if (v && !v.supported && (v.kind === "md5" || v.kind === "sha1" || v.kind === "sha512")) {
+          refuse("value", v.kind, `unsupported IOC type '${v.kind}' for '${valueText}' (${unsupportedReason(v.kind)})`);
+          continue;
+        }
+      }
+    } else {
+      const v = inferValueKind(valueText);
+      if (v === undefined) {
+        fail("value", "value is empty");
+        continue;
+      }
+      if (!v.supported) {
+        refuse("value", v.kind, `unsupported IOC type '${v.kind}' for '${valueText}' (${unsupportedReason(v.kind)})`);
+        continue;
+      }
+      kind = v.kind;
     }
-    const norm = normalizeValue(kind, cell("value"));
+    const norm = normalizeValue(kind, valueText);
     if (!norm.ok) {
       fail("value", norm.error);
       continue;
@@ -127,8 +190,8 @@ export function parseIocCsv(text: string, opts: CsvParseOptions = {}): IocParseR
       confidence = conf.confidence;
     }
     const ioc: Ioc = { kind: norm.kind, value: norm.value, confidence, source: cell("source") || defaultSource };
-    const description = cell("description");
-    if (description !== "") ioc.description = description;
+    const description = [cell("description"), ...layout.descriptionFallback.map(at)].find((d) => d !== "" && !isPlaceholder(d));
+    if (description !== undefined) ioc.description = description;
     const expiresText = cell("expires");
     if (expiresText !== "") {
       const ms = parseTime(expiresText);
@@ -138,12 +201,16 @@ export function parseIocCsv(text: string, opts: CsvParseOptions = {}): IocParseR
       }
       ioc.expiresAtMs = ms;
     }
-    const tags = cell("tags")
-      .split(/[;|]/)
-      .map((t) => t.trim())
-      .filter((t) => t !== "");
+    const tags = [
+      ...new Set(
+        layout.tagColumns
+          .flatMap((idx) => at(idx).split(/[,;|]/))
+          .map((t) => t.trim())
+          .filter((t) => t !== "" && !isPlaceholder(t)),
+      ),
+    ];
     if (tags.length > 0) ioc.tags = tags;
     iocs.push(ioc);
   }
-  return { iocs, errors };
+  return { format: "csv", iocs, errors, unsupported };
 }

@@ -17,6 +17,10 @@ const KIND_ALIASES: Record<string, IocKind> = {
   "ip-src": "ip",
   "ipv4-addr": "ip",
   "ipv6-addr": "ip",
+  // ThreatFox: the value is "1.2.3.4:443"; the port is dropped (normalizeValue), the address matched.
+  "ip:port": "ip",
+  "ip-port": "ip",
+  ip_port: "ip",
   address: "ip",
   cidr: "cidr",
   network: "cidr",
@@ -30,6 +34,8 @@ const KIND_ALIASES: Record<string, IocKind> = {
   "sha-256": "sha256",
   "hash-sha256": "sha256",
   "file-sha256": "sha256",
+  sha256_hash: "sha256", // ThreatFox, MalwareBazaar
+  "filehash-sha256": "sha256", // OTX
   filehash: "sha256",
   hash: "sha256",
 };
@@ -38,12 +44,26 @@ export function resolveKind(text: string): IocKind | undefined {
   return KIND_ALIASES[text.trim().toLowerCase()];
 }
 
-/** Threat feeds "defang" values so they cannot be clicked: evil[.]com, 1.2.3[.]4, evil(dot)com. */
+/**
+ * Threat feeds "defang" values so they cannot be clicked: evil[.]com, 1.2.3[.]4, evil(dot)com,
+ * hxxp://, hxxps[:]//, http[://].
+ */
 export function refang(value: string): string {
   return value
     .trim()
     .replace(/\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)/gi, ".")
-    .replace(/\[:\]/g, ":");
+    .replace(/\[:\/\/\]/g, "://")
+    .replace(/\[:\]|\(:\)/g, ":")
+    .replace(/\[@\]|\[at\]/gi, "@")
+    .replace(/^h(?:xx|\*\*|__)p(s?):/i, "http$1:");
+}
+
+/** "1.2.3.4:443", "[2001:db8::1]:443" or "[2001:db8::1]" to the bare address; undefined when not such a form. */
+export function stripPort(value: string): { host: string } | { error: string } | undefined {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(value) ?? /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(value);
+  if (!m) return undefined;
+  if (m[2] !== undefined && Number(m[2]) > 65535) return { error: `port ${m[2]} is above 65535` };
+  return { host: m[1] as string };
 }
 
 const LABEL_RE = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
@@ -63,6 +83,8 @@ function normalizeDomain(raw: string): Normalized {
   if (labels.length < 2) return { ok: false, error: `domain '${raw}' needs at least two labels (e.g. evil.com)` };
   const bad = labels.find((l) => !LABEL_RE.test(l));
   if (bad !== undefined) return { ok: false, error: `domain '${raw}' has an invalid label '${bad}'` };
+  // No top-level domain is all digits (RFC 3696 section 2): "192.0.2.999" is a broken address, not a name.
+  if (/^\d+$/.test(labels[labels.length - 1] as string)) return { ok: false, error: `'${raw}' is neither an IP address nor a domain name (its last label is numeric)` };
   return { ok: true, kind: "domain", value: ascii };
 }
 
@@ -73,7 +95,11 @@ export function normalizeValue(kind: IocKind, rawValue: string): Normalized {
   switch (kind) {
     case "ip": {
       if (value.includes("/")) return normalizeValue("cidr", value);
-      const ip = parseIp(value);
+      // An address with a port (ThreatFox ip:port) is matched on the address: Vigil's IP
+      // indicators cover every port, which is how address blocklists are used anyway.
+      const hp = stripPort(value);
+      if (hp && "error" in hp) return { ok: false, error: `'${rawValue}': ${hp.error}` };
+      const ip = parseIp(hp ? hp.host : value);
       return ip ? { ok: true, kind: "ip", value: formatIp(ip) } : { ok: false, error: `'${rawValue}' is not an IP address` };
     }
     case "cidr": {
@@ -85,7 +111,8 @@ export function normalizeValue(kind: IocKind, rawValue: string): Normalized {
       return c.ok ? { ok: true, kind: "cidr", value: formatCidr(c.cidr) } : { ok: false, error: `'${rawValue}' is not a CIDR: ${c.error}` };
     }
     case "domain":
-      return normalizeDomain(value);
+      // "evil.example:443" (ThreatFox rows carry a port now and then): the name is the indicator.
+      return normalizeDomain(/^[^:]+:\d{1,5}$/.test(value) ? value.slice(0, value.lastIndexOf(":")) : value);
     case "sha256": {
       const v = value.toLowerCase().replace(/^sha-?256[:=]/, "");
       if (SHA256_RE.test(v)) return { ok: true, kind: "sha256", value: v };
