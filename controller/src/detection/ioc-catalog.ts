@@ -1,4 +1,4 @@
-import { buildIocIndex, normalizeValue, parseIocCsv, parseStixBundle, resolveKind, type Ioc, type IocIndex, type IocParseError } from "@vigil/detection";
+import { buildIocIndex, normalizeValue, parseIocCsv, parseStixBundle, resolveKind, type Ioc, type IocIndex, type IocParseError, type IocTextFormat } from "@vigil/detection";
 import type { Repository } from "typeorm";
 import { IocEntity } from "./detection.entities";
 import type { SqlBatch, Stmt } from "./sql-batch";
@@ -63,8 +63,12 @@ export class IocCatalog {
     return rows.map((r) => ({ id: String(r.id), ...toIoc(r), createdAt: new Date(r.createdAt).toISOString(), updatedAt: new Date(r.updatedAt).toISOString() }));
   }
 
-  importCsv(text: string, source?: string): Promise<ImportResult> {
-    const parsed = parseIocCsv(text, source ? { defaultSource: source } : {});
+  /**
+   * A CSV (our columns or a feed's: abuse.ch exports load unchanged) or a plain list, one indicator
+   * per line; "auto" tells them apart (see parseIocCsv).
+   */
+  importCsv(text: string, source?: string, format: IocTextFormat = "auto"): Promise<ImportResult> {
+    const parsed = parseIocCsv(text, { format, ...(source ? { defaultSource: source } : {}) });
     return this.store(parsed.iocs, parsed.errors);
   }
 
