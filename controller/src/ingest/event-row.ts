@@ -25,7 +25,7 @@ const ENUM_NAMES: Record<string, Record<number, string>> = {
   process: { 0: "unspecified", 1: "start", 2: "exit" },
   file: { 0: "unspecified", 1: "create", 2: "modify", 3: "delete", 4: "chmod", 5: "rename" },
   network: { 0: "unspecified", 1: "open", 2: "close" },
-  auth: { 0: "unspecified", 1: "login_success", 2: "login_failure", 3: "invalid_user", 4: "sudo", 5: "su", 6: "session_open", 7: "session_close", 8: "sudo_failure", 9: "su_failure" },
+  auth: { 0: "unspecified", 1: "login_success", 2: "login_failure", 3: "invalid_user", 4: "sudo", 5: "su", 6: "session_open", 7: "session_close", 8: "sudo_failure", 9: "su_failure", 10: "access_denied", 11: "account_locked", 12: "auth_aborted", 13: "account_created", 14: "account_deleted", 15: "group_member_added", 16: "password_changed" },
 };
 const DIRECTIONS: Record<number, string> = { 0: "unspecified", 1: "inbound", 2: "outbound", 3: "listen" };
 
@@ -65,7 +65,7 @@ export function summaryOf(ev: Event): string {
     case "process": { const p = b.process; parts.push(p.exe, p.commandLine, p.user, p.parentExe, p.sha256, p.pid); break; }
     case "file": { const f = b.file; parts.push(f.path, f.oldPath, f.sha256After); break; }
     case "network": { const n = b.network; parts.push(n.remoteAddress, n.localAddress, n.remotePort, n.localPort, n.processName, n.exe, n.user); break; }
-    case "auth": { const a = b.auth; parts.push(a.user, a.targetUser, a.sourceIp, a.service, a.command, a.raw); break; }
+    case "auth": { const a = b.auth; parts.push(a.user, a.targetUser, a.groupName, a.sourceIp, a.service, a.command, a.raw); break; }
     case "agent": parts.push(b.agent.kind, b.agent.message); break;
   }
   return parts.filter((p) => p !== "" && p !== 0 && p !== undefined).join(" ").slice(0, 8192);

@@ -22,6 +22,13 @@ const AUTH_OUTCOME: Partial<Record<AuthAction, { action: string; outcome: "succe
   [AuthAction.AUTH_ACTION_SU_FAILURE]: { action: "su_failure", outcome: "failure" },
   [AuthAction.AUTH_ACTION_SESSION_OPEN]: { action: "session_open", outcome: "success" },
   [AuthAction.AUTH_ACTION_SESSION_CLOSE]: { action: "session_close", outcome: "success" },
+  [AuthAction.AUTH_ACTION_ACCESS_DENIED]: { action: "access_denied", outcome: "failure" },
+  [AuthAction.AUTH_ACTION_ACCOUNT_LOCKED]: { action: "account_locked", outcome: "failure" },
+  [AuthAction.AUTH_ACTION_AUTH_ABORTED]: { action: "auth_aborted", outcome: "failure" },
+  [AuthAction.AUTH_ACTION_ACCOUNT_CREATED]: { action: "account_created", outcome: "success" },
+  [AuthAction.AUTH_ACTION_ACCOUNT_DELETED]: { action: "account_deleted", outcome: "success" },
+  [AuthAction.AUTH_ACTION_GROUP_MEMBER_ADDED]: { action: "group_member_added", outcome: "success" },
+  [AuthAction.AUTH_ACTION_PASSWORD_CHANGED]: { action: "password_changed", outcome: "success" },
 };
 
 const FILE_ACTION: Partial<Record<FileAction, string>> = {
@@ -124,6 +131,7 @@ export function toSigmaEvent(event: Event, ctx: MappingContext): SigmaEvent | nu
       const o = AUTH_OUTCOME[a.action];
       put(f, "User", a.user);
       put(f, "TargetUser", a.targetUser);
+      put(f, "GroupName", a.groupName);
       put(f, "SourceIp", a.sourceIp);
       if (a.sourcePort) f.SourcePort = a.sourcePort;
       put(f, "AuthMethod", a.method);

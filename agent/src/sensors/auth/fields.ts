@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { AuthAction, type AuthEvent } from "@vigil/proto";
 
 /** Per-field caps (characters): log lines are attacker-influenced and end up stored and indexed. */
@@ -13,10 +14,16 @@ function cap(s: string | undefined, max: number): string {
   return s.length > max ? s.slice(0, max) : s;
 }
 
-/** "::ffff:192.0.2.1" is an IPv4 peer on a dual-stack socket; report it as IPv4. */
+/**
+ * "::ffff:192.0.2.1" is an IPv4 peer on a dual-stack socket; report it as IPv4.
+ * Anything that is not an address is dropped: PAM's rhost and sshd with UseDNS
+ * write host names, and a name in SourceIp would defeat CIDR rules and IOC
+ * matching (the raw line still holds it).
+ */
 export function normalizeIp(ip: string): string {
   const m = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
-  return m ? m[1]! : ip;
+  if (m) return m[1]!;
+  return isIP(ip.replace(/%[\w.-]+$/, "")) !== 0 ? ip : "";
 }
 
 /** A complete AuthEvent with every string bounded. */
@@ -36,5 +43,6 @@ export function buildAuthEvent(f: Partial<AuthEvent>): AuthEvent {
     tty: cap(f.tty, FIELD_LIMITS.short),
     hostname: cap(f.hostname, FIELD_LIMITS.name),
     raw: cap(f.raw, FIELD_LIMITS.raw),
+    groupName: cap(f.groupName, FIELD_LIMITS.name),
   };
 }

@@ -1,7 +1,7 @@
 import { MAX_PARSE_CHARS, type ParsedAuth, fromMessage } from "./parse-line";
 
 /** SYSLOG_IDENTIFIERs that write authentication events; used as journalctl matches. */
-export const JOURNAL_IDENTIFIERS = ["sshd", "sshd-session", "sshd-auth", "sudo", "su", "login", "systemd-logind", "systemd"];
+export const JOURNAL_IDENTIFIERS = ["sshd", "sshd-session", "sshd-auth", "sudo", "su", "login", "systemd-logind", "systemd", "useradd", "userdel", "usermod", "gpasswd", "passwd", "chpasswd"];
 
 /**
  * Parses one entry of `journalctl -o json`. journalctl writes a field as an

@@ -1,8 +1,10 @@
 /**
  * Splits a syslog file line into time, host, program, pid and message.
- * Two layouts occur in /var/log/auth.log and /var/log/secure:
- *   classic:   "May  1 12:00:00 host sshd[123]: msg"   (local time, no year)
- *   RFC 3339:  "2024-05-01T12:00:00.123456+02:00 host sshd[123]: msg"
+ * Layouts that occur in /var/log/auth.log, /var/log/secure and their exports:
+ *   classic:   "May  1 12:00:00 host sshd[123]: msg"   (local time, no year;
+ *              journalctl -o short-precise adds ".123456" to the seconds)
+ *   RFC 3339:  "2024-05-01T12:00:00.123456+02:00 host sshd[123]: msg"  (rsyslog high precision)
+ *   RFC 5424:  "<38>1 2024-05-01T12:00:00Z host sshd 123 - - msg"  (forwarded syslog)
  */
 
 export interface SyslogHeader {
@@ -22,13 +24,28 @@ const DAY_MS = 86_400_000;
 
 // The program name stops at '[', ':' or whitespace; the pid is optional.
 const TAIL = String.raw` (\S+) ([^\s\[:]+)(?:\[(\d{1,10})\])?: ?(.*)$`;
-const CLASSIC = new RegExp(String.raw`^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})` + TAIL, "s");
+const CLASSIC = new RegExp(String.raw`^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?` + TAIL, "s");
 const RFC3339 = new RegExp(
   String.raw`^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})` + TAIL,
   "s",
 );
 
+// <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA [MSG]; "-" is nil.
+const RFC5424 = new RegExp(
+  String.raw`^(?:<\d{1,3}>)?1 (\S+) (\S+) (\S+) (\S+) \S+ (?:-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (?:\uFEFF)?(.*))?$`,
+  "s",
+);
+const RFC3339_ONLY = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$/;
+
 export function parseSyslogHeader(line: string, now: Date): SyslogHeader | null {
+  const r5424 = RFC5424.exec(line);
+  if (r5424) {
+    const ts = RFC3339_ONLY.exec(r5424[1]!);
+    const timeMs = ts ? rfc3339Time(ts) : null;
+    if (timeMs === null) return null;
+    const pid = /^\d{1,10}$/.test(r5424[4]!) ? r5424[4] : undefined;
+    return header(timeMs, r5424[2]!, r5424[3]!, pid, r5424[5] ?? "");
+  }
   const classic = CLASSIC.exec(line);
   if (classic) {
     const timeMs = classicTime(classic, now);
@@ -50,9 +67,11 @@ function header(timeMs: number, hostname: string, program: string, pid: string |
 
 /**
  * The classic form has no year and no zone: it is local time, and the year is
- * the one that puts the stamp closest to "now" without being in the future.
- * A stamp more than a day ahead of now is from last year (a December line read
- * in January); the day of slack absorbs clock skew between writer and reader.
+ * the one (of last, this and next) that puts the stamp closest to "now" without
+ * being more than a day ahead of it: a December line read in January is from
+ * last year, and a "Jan  1 00:00:05" line read at 23:59:50 on 31 December by a
+ * reader whose clock lags the writer's is from next year. The day of slack
+ * absorbs that clock skew.
  */
 function classicTime(m: RegExpExecArray, now: Date): number | null {
   const month = MONTHS[m[1]!];
@@ -62,15 +81,16 @@ function classicTime(m: RegExpExecArray, now: Date): number | null {
   const min = Number(m[4]);
   const s = Number(m[5]);
   if (day < 1 || day > 31 || h > 23 || min > 59 || s > 60) return null;
-  let year = now.getFullYear();
-  let t = localTime(year, month, day, h, min, s);
-  if (t === null || t > now.getTime() + DAY_MS) {
-    year -= 1;
-    t = localTime(year, month, day, h, min, s);
-    // Feb 29 read in a non-leap year after a leap year: walk back to the last leap year.
-    for (let i = 0; t === null && i < 7; i++) t = localTime(--year, month, day, h, min, s);
+  const nowMs = now.getTime();
+  let best: number | null = null;
+  for (const year of [now.getFullYear() + 1, now.getFullYear(), now.getFullYear() - 1]) {
+    const t = localTime(year, month, day, h, min, s);
+    if (t === null || t > nowMs + DAY_MS) continue;
+    if (best === null || Math.abs(t - nowMs) < Math.abs(best - nowMs)) best = t;
   }
-  return t;
+  // Feb 29 read in a non-leap year after a leap year: walk back to the last leap year.
+  for (let year = now.getFullYear() - 2; best === null && year >= now.getFullYear() - 8; year--) best = localTime(year, month, day, h, min, s);
+  return best;
 }
 
 /** Local-time epoch ms, or null if the date does not exist (e.g. Feb 30). */

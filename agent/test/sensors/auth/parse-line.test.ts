@@ -34,6 +34,7 @@ describe("parseAuthLine: sshd", () => {
       tty: "",
       hostname: "web1",
       raw: line,
+      groupName: "",
     });
   });
 
@@ -100,7 +101,7 @@ describe("parseAuthLine: sshd", () => {
 describe("parseAuthLine: pam", () => {
   it("sshd session opened / closed (Debian with uid, RHEL without)", () => {
     expect(parse("May  1 12:00:05 web1 sshd[4242]: pam_unix(sshd:session): session opened for user alice(uid=1000) by (uid=0)")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_SESSION_OPEN, user: "alice", targetUser: "", service: "sshd", pid: 4242,
+      action: AuthAction.AUTH_ACTION_SESSION_OPEN, user: "alice", targetUser: "alice", service: "sshd", pid: 4242,
     });
     expect(parse("May  1 12:00:05 rhel7 sshd[42]: pam_unix(sshd:session): session opened for user alice by (uid=0)")!.auth.user).toBe("alice");
     expect(parse("May  1 13:00:00 web1 sshd[4242]: pam_unix(sshd:session): session closed for user alice")!.auth).toMatchObject({
@@ -116,7 +117,7 @@ describe("parseAuthLine: pam", () => {
       service: "su", user: "alice", targetUser: "root",
     });
     expect(parse("May  1 12:03:00 web1 login[500]: pam_unix(login:session): session opened for user root(uid=0) by LOGIN(uid=0)")!.auth).toMatchObject({
-      service: "login", user: "root", targetUser: "",
+      service: "login", user: "root", targetUser: "root",
     });
     expect(parse("May  1 12:04:00 web1 systemd[900]: pam_unix(systemd-user:session): session opened for user alice(uid=1000) by (uid=0)")!.auth).toMatchObject({
       service: "systemd-user", user: "alice",

@@ -1,3 +1,4 @@
+import { parseAccountTool } from "./accounts";
 import { parseLogin, parseLogind } from "./login";
 import { parsePam } from "./pam";
 import { parseSu, parseSudo } from "./privilege";
@@ -22,9 +23,20 @@ const PROGRAMS: Record<string, { service: string; parse: Parser }> = {
   su: { service: "su", parse: parseSu },
   login: { service: "login", parse: parseLogin },
   "systemd-logind": { service: "systemd-logind", parse: parseLogind },
+  useradd: { service: "useradd", parse: parseAccountTool },
+  userdel: { service: "userdel", parse: parseAccountTool },
+  usermod: { service: "usermod", parse: parseAccountTool },
+  gpasswd: { service: "gpasswd", parse: parseAccountTool },
 };
 
 const REPEATED = /^message repeated (\d{1,12}) times: \[ ?(.*?)\]$/s;
+// PAM before ~2006 tagged its lines "sshd(pam_unix)[123]: authentication failure; ..."
+// without the "pam_unix(sshd:auth): " prefix modern PAM writes into the message.
+const OLD_PAM_TAG = /^([\w-]+)\((pam_\w+)\)$/;
+const OLD_PAM_PHASE: [RegExp, string][] = [
+  [/^authentication failure; /, "auth"],
+  [/^session (?:opened|closed) for user /, "session"],
+];
 
 /**
  * Parses the message part of an auth log line written by `program`.
@@ -38,6 +50,14 @@ export function parseAuthMessage(program: string, msg: string): MessageMatch | n
     const n = Math.min(Math.max(Number(rep[1]), 1), MAX_REPEAT);
     return { fields: inner.fields, repeat: Math.min(inner.repeat * n, MAX_REPEAT) };
   }
+  const old = OLD_PAM_TAG.exec(program);
+  if (old) {
+    const phase = OLD_PAM_PHASE.find(([re]) => re.test(msg))?.[1];
+    return phase ? parseAuthMessage(old[1]!, `${old[2]}(${old[1]}:${phase}): ${msg}`) : null;
+  }
+  // Mid-2000s PAM also wrote "sshd[1]: (pam_unix) authentication failure; ...".
+  const bare = /^\((pam_\w+)\) (authentication failure; .*)$/s.exec(msg);
+  if (bare) return parseAuthMessage(program, `${bare[1]}(${program}:auth): ${bare[2]}`);
   const known = PROGRAMS[program];
   // PAM lines come from many programs (sshd, sudo, su, systemd for systemd-user);
   // parsePam keeps only the PAM services we report.

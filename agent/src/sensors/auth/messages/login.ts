@@ -1,10 +1,15 @@
+import { isIP } from "node:net";
 import { AuthAction } from "@vigil/proto";
 import { type MessageMatch, match } from "./types";
 
-// login(1) on a console or serial line.
-const ROOT_LOGIN = /^ROOT LOGIN {1,2}on '?([^'\s]+)'?(?: from '?([^'\s]+)'?)?$/;
+// login(1) on a console or serial line. shadow's login quotes and uses lower case
+// ("ROOT LOGIN  on 'tty1'"); util-linux's (RHEL, Fedora, Arch) does not ("ROOT LOGIN ON tty1").
+const ROOT_LOGIN = /^ROOT LOGIN {1,2}(?:on|ON) '?([^'\s]+)'?(?: (?:from|FROM) '?([^'\s]+)'?)?$/;
 const LOGIN_ON = /^LOGIN ON (\S+) BY (\S+)(?: FROM (\S+))?$/;
 const FAILED_LOGIN = /^FAILED LOGIN \(\d+\) on '([^']*)'(?: from '([^']*)')? FOR '(.*)', .*$/s;
+// util-linux: "FAILED LOGIN 1 FROM tty1 FOR bob, Authentication failure"; FROM is the
+// remote host for a network login, else the terminal.
+const FAILED_FROM = /^FAILED LOGIN (?:\d+|SESSION) FROM (\S+) FOR (.*), [^,]*$/s;
 
 export function parseLogin(msg: string): MessageMatch | null {
   let m = ROOT_LOGIN.exec(msg);
@@ -13,6 +18,8 @@ export function parseLogin(msg: string): MessageMatch | null {
   if (m) return login(true, m[2]!, m[1]!, m[3]);
   m = FAILED_LOGIN.exec(msg);
   if (m) return login(false, m[3]!, m[1]!, m[2]);
+  m = FAILED_FROM.exec(msg);
+  if (m) return isIP(m[1]!) ? login(false, m[2]!, "", m[1]) : login(false, m[2]!, m[1]!, undefined);
   return null;
 }
 

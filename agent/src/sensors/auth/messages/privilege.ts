@@ -54,6 +54,6 @@ function su(ok: boolean, user: string, targetUser: string, tty: string): Message
     action: ok ? AuthAction.AUTH_ACTION_SU : AuthAction.AUTH_ACTION_SU_FAILURE,
     user,
     targetUser,
-    tty,
+    tty: tty.replace(/^\/dev\//, ""),
   });
 }

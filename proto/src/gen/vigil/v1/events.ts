@@ -198,6 +198,27 @@ export enum AuthAction {
   AUTH_ACTION_SESSION_CLOSE = 7,
   AUTH_ACTION_SUDO_FAILURE = 8,
   AUTH_ACTION_SU_FAILURE = 9,
+  /**
+   * AUTH_ACTION_ACCESS_DENIED - Refused before any password was checked: AllowUsers/DenyGroups, a locked account,
+   * PAM account management ("Access denied for user X by PAM account configuration").
+   */
+  AUTH_ACTION_ACCESS_DENIED = 10,
+  /** AUTH_ACTION_ACCOUNT_LOCKED - An account locked out after repeated failures (pam_faillock, pam_tally2). */
+  AUTH_ACTION_ACCOUNT_LOCKED = 11,
+  /**
+   * AUTH_ACTION_AUTH_ABORTED - A client that named a user and gave up or was cut off before authenticating
+   * ("Connection closed by authenticating user", "maximum authentication attempts
+   * exceeded"): key-scanning tools leave only these lines, no "Failed ..." one.
+   */
+  AUTH_ACTION_AUTH_ABORTED = 12,
+  /**
+   * AUTH_ACTION_ACCOUNT_CREATED - Account management written to the auth log by shadow's useradd/userdel/usermod/
+   * gpasswd/passwd: target_user is the account changed, group_name the group.
+   */
+  AUTH_ACTION_ACCOUNT_CREATED = 13,
+  AUTH_ACTION_ACCOUNT_DELETED = 14,
+  AUTH_ACTION_GROUP_MEMBER_ADDED = 15,
+  AUTH_ACTION_PASSWORD_CHANGED = 16,
   UNRECOGNIZED = -1,
 }
 
@@ -233,6 +254,27 @@ export function authActionFromJSON(object: any): AuthAction {
     case 9:
     case "AUTH_ACTION_SU_FAILURE":
       return AuthAction.AUTH_ACTION_SU_FAILURE;
+    case 10:
+    case "AUTH_ACTION_ACCESS_DENIED":
+      return AuthAction.AUTH_ACTION_ACCESS_DENIED;
+    case 11:
+    case "AUTH_ACTION_ACCOUNT_LOCKED":
+      return AuthAction.AUTH_ACTION_ACCOUNT_LOCKED;
+    case 12:
+    case "AUTH_ACTION_AUTH_ABORTED":
+      return AuthAction.AUTH_ACTION_AUTH_ABORTED;
+    case 13:
+    case "AUTH_ACTION_ACCOUNT_CREATED":
+      return AuthAction.AUTH_ACTION_ACCOUNT_CREATED;
+    case 14:
+    case "AUTH_ACTION_ACCOUNT_DELETED":
+      return AuthAction.AUTH_ACTION_ACCOUNT_DELETED;
+    case 15:
+    case "AUTH_ACTION_GROUP_MEMBER_ADDED":
+      return AuthAction.AUTH_ACTION_GROUP_MEMBER_ADDED;
+    case 16:
+    case "AUTH_ACTION_PASSWORD_CHANGED":
+      return AuthAction.AUTH_ACTION_PASSWORD_CHANGED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -262,6 +304,20 @@ export function authActionToJSON(object: AuthAction): string {
       return "AUTH_ACTION_SUDO_FAILURE";
     case AuthAction.AUTH_ACTION_SU_FAILURE:
       return "AUTH_ACTION_SU_FAILURE";
+    case AuthAction.AUTH_ACTION_ACCESS_DENIED:
+      return "AUTH_ACTION_ACCESS_DENIED";
+    case AuthAction.AUTH_ACTION_ACCOUNT_LOCKED:
+      return "AUTH_ACTION_ACCOUNT_LOCKED";
+    case AuthAction.AUTH_ACTION_AUTH_ABORTED:
+      return "AUTH_ACTION_AUTH_ABORTED";
+    case AuthAction.AUTH_ACTION_ACCOUNT_CREATED:
+      return "AUTH_ACTION_ACCOUNT_CREATED";
+    case AuthAction.AUTH_ACTION_ACCOUNT_DELETED:
+      return "AUTH_ACTION_ACCOUNT_DELETED";
+    case AuthAction.AUTH_ACTION_GROUP_MEMBER_ADDED:
+      return "AUTH_ACTION_GROUP_MEMBER_ADDED";
+    case AuthAction.AUTH_ACTION_PASSWORD_CHANGED:
+      return "AUTH_ACTION_PASSWORD_CHANGED";
     case AuthAction.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -374,6 +430,8 @@ export interface AuthEvent {
   hostname: string;
   /** the log line as written */
   raw: string;
+  /** GroupName: the group an account was added to */
+  groupName: string;
 }
 
 /** Something the agent itself reports: sensor health, drops, enforcement taken locally. */
@@ -1516,6 +1574,7 @@ function createBaseAuthEvent(): AuthEvent {
     tty: "",
     hostname: "",
     raw: "",
+    groupName: "",
   };
 }
 
@@ -1556,6 +1615,9 @@ export const AuthEvent: MessageFns<AuthEvent> = {
     }
     if (message.raw !== "") {
       writer.uint32(98).string(message.raw);
+    }
+    if (message.groupName !== "") {
+      writer.uint32(106).string(message.groupName);
     }
     return writer;
   },
@@ -1669,6 +1731,14 @@ export const AuthEvent: MessageFns<AuthEvent> = {
             message.raw = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.groupName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1707,6 +1777,11 @@ export const AuthEvent: MessageFns<AuthEvent> = {
       tty: isSet(object.tty) ? globalThis.String(object.tty) : "",
       hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
       raw: isSet(object.raw) ? globalThis.String(object.raw) : "",
+      groupName: isSet(object.groupName)
+        ? globalThis.String(object.groupName)
+        : isSet(object.group_name)
+        ? globalThis.String(object.group_name)
+        : "",
     };
   },
 
@@ -1748,6 +1823,9 @@ export const AuthEvent: MessageFns<AuthEvent> = {
     if (message.raw !== "") {
       obj.raw = message.raw;
     }
+    if (message.groupName !== "") {
+      obj.groupName = message.groupName;
+    }
     return obj;
   },
 
@@ -1768,6 +1846,7 @@ export const AuthEvent: MessageFns<AuthEvent> = {
     message.tty = object.tty ?? "";
     message.hostname = object.hostname ?? "";
     message.raw = object.raw ?? "";
+    message.groupName = object.groupName ?? "";
     return message;
   },
 };
