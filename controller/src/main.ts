@@ -38,7 +38,7 @@ Commands:
   rules test --rules PATH --events FILE.jsonl
              run rules (file or folder, correlations included) over JSON-lines events; each match is
              printed as one JSON line
-  iocs import FILE [--format csv|stix] [--source NAME]
+  iocs import FILE [--format auto|csv|list|stix] [--source NAME]
              import IOCs (CSV or STIX 2.1 bundle) into the database (--database URL / --data-dir DIR)
   version    print the version
 

@@ -44,13 +44,16 @@ export class IocsController {
 
   @Post("import")
   @Roles("integration")
-  @ApiOperation({ summary: "Import a CSV (text/csv) or a STIX 2.1 bundle (application/json or application/stix+json with type: bundle); returns counts and per-line / per-indicator errors" })
-  @ApiConsumes("text/csv", "application/json", "application/stix+json")
+  @ApiOperation({ summary: "Import a CSV or plain list (text/csv, text/plain) or a STIX 2.1 bundle (application/json or application/stix+json with type: bundle); returns counts, per-line / per-indicator errors and refused lines by unsupported kind" })
+  @ApiConsumes("text/csv", "text/plain", "application/json", "application/stix+json")
   @ApiQuery({ name: "source", required: false, description: "source name for indicators that carry none (default: csv / stix)" })
-  @ApiBody({ description: "CSV with a header row (type,value[,confidence,source,description,expires,tags]) or a STIX 2.1 bundle", schema: { type: "string" } })
+  @ApiQuery({ name: "format", required: false, enum: ["auto", "csv", "list"], description: "how to read a text body (default auto: a header row, a feed's header in its last '#' line, or one indicator per line)" })
+  @ApiBody({ description: "CSV with a header row (type,value[,confidence,source,description,expires,tags], or a feed's own columns such as abuse.ch exports), a plain list (one IP, CIDR, domain or sha256 per line; '#'/';' comments), or a STIX 2.1 bundle", schema: { type: "string" } })
   async import(@Req() req: Parameters<typeof readText>[0], @Query() q: Record<string, unknown>) {
-    rejectUnknown(q, ["source"]);
+    rejectUnknown(q, ["source", "format"]);
     const source = optString(q, "source", 255);
+    const format = optString(q, "format", 8) ?? "auto";
+    if (format !== "auto" && format !== "csv" && format !== "list") throw new BadRequestException(`format must be auto, csv or list, got "${format}"`);
     const type = contentType(req);
     if (type === "application/json") {
       const b = req.body as { type?: unknown } | undefined;
@@ -58,7 +61,7 @@ export class IocsController {
       return this.iocs.importStix(b, source);
     }
     if (type === "application/stix+json") return this.iocs.importStix(await readText(req, MAX_IMPORT_BYTES), source);
-    if (type === "text/csv" || type === "text/plain") return this.iocs.importCsv(await readText(req, MAX_IMPORT_BYTES), source);
+    if (type === "text/csv" || type === "text/plain") return this.iocs.importCsv(await readText(req, MAX_IMPORT_BYTES), source, format);
     throw new BadRequestException(`content-type "${type || "(none)"}" is not importable: use text/csv, application/json or application/stix+json`);
   }
 

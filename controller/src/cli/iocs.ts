@@ -6,10 +6,10 @@ import { IocEntity } from "../detection/detection.entities";
 import { IocCatalog } from "../detection/ioc-catalog";
 import { SqlBatch } from "../detection/sql-batch";
 
-const USAGE = "usage: vigil-controller iocs import FILE [--format csv|stix] [--source NAME] [--database URL]";
+const USAGE = "usage: vigil-controller iocs import FILE [--format auto|csv|list|stix] [--source NAME] [--database URL]";
 
 /**
- * `iocs import FILE`: CSV or STIX 2.1 bundle into the controller's database (a running controller
+ * `iocs import FILE`: CSV (ours or a feed's), a plain list or a STIX 2.1 bundle into the controller's database (a running controller
  * picks the new indicators up on its next IOC change or restart). Prints the count and each
  * refused line or indicator; exit 1 when nothing could be imported.
  */
@@ -25,8 +25,9 @@ export async function iocsCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) return usage("iocs import takes exactly one FILE");
   const file = positionals[0]!;
   if (!existsSync(file)) return usage(`${file}: no such file`);
-  const format = values.format ?? (/\.json$/i.test(file) ? "stix" : "csv");
-  if (format !== "csv" && format !== "stix") return usage(`--format must be csv or stix, got "${format}"`);
+  // auto: a feed's CSV (header row or header in its last '#' line) or a plain list, told apart by content.
+  const format = values.format ?? (/\.json$/i.test(file) ? "stix" : "auto");
+  if (format !== "auto" && format !== "csv" && format !== "list" && format !== "stix") return usage(`--format must be auto, csv, list or stix, got "${format}"`);
   const config = loadConfig({ database: values.database, dataDir: values["data-dir"] });
   const ds = createDataSource({ url: config.databaseUrl });
   await ds.initialize();
@@ -36,9 +37,11 @@ export async function iocsCommand(argv: string[]): Promise<number> {
     const catalog = new IocCatalog(ds.getRepository(IocEntity), new SqlBatch(ds));
     const text = readFileSync(file, "utf8");
     const source = values.source;
-    const res = format === "csv" ? await catalog.importCsv(text, source) : await catalog.importStix(text, source);
+    const res = format === "stix" ? await catalog.importStix(text, source) : await catalog.importCsv(text, source, format);
     for (const e of res.errors) process.stderr.write(`${file}: ${e.message}\n`);
-    console.log(`imported ${res.imported}, refused ${res.errors.length} into ${redactUrl(config.databaseUrl)}`);
+    const kinds = Object.entries(res.unsupported ?? {}).map(([k, n]) => `${n} ${k}`);
+    const unsupported = kinds.length > 0 ? ` (unsupported kinds: ${kinds.join(", ")})` : "";
+    console.log(`imported ${res.imported}, refused ${res.errors.length}${unsupported} into ${redactUrl(config.databaseUrl)}`);
     return res.imported > 0 || res.errors.length === 0 ? 0 : 1;
   } finally {
     await ds.destroy();

@@ -6,6 +6,10 @@ import type { SqlBatch, Stmt } from "./sql-batch";
 export interface ImportResult {
   imported: number;
   errors: IocParseError[];
+  /** Refused lines of kinds Vigil cannot match (url, md5, sha1, email, ...), counted by kind. */
+  unsupported?: Record<string, number>;
+  /** For text imports: how the text was read ("csv" or "list"). */
+  format?: string;
 }
 
 export interface IocView extends Ioc {
@@ -67,9 +71,10 @@ export class IocCatalog {
    * A CSV (our columns or a feed's: abuse.ch exports load unchanged) or a plain list, one indicator
    * per line; "auto" tells them apart (see parseIocCsv).
    */
-  importCsv(text: string, source?: string, format: IocTextFormat = "auto"): Promise<ImportResult> {
+  async importCsv(text: string, source?: string, format: IocTextFormat = "auto"): Promise<ImportResult> {
     const parsed = parseIocCsv(text, { format, ...(source ? { defaultSource: source } : {}) });
-    return this.store(parsed.iocs, parsed.errors);
+    const res = await this.store(parsed.iocs, parsed.errors);
+    return { ...res, format: parsed.format, unsupported: parsed.unsupported };
   }
 
   importStix(input: string | unknown, source?: string): Promise<ImportResult> {

@@ -55,6 +55,12 @@ describe("vigil-controller rules / iocs", () => {
     const stix = join(dir, "bundle.json");
     writeFileSync(stix, JSON.stringify({ type: "bundle", id: "bundle--1", objects: [{ type: "indicator", spec_version: "2.1", id: "indicator--a", pattern_type: "stix", pattern: "[ipv4-addr:value = '198.51.100.9']", valid_from: "2025-01-01T00:00:00Z", confidence: 70 }] }));
     expect(run(["iocs", "import", stix, "--database", `sqlite:${db}`]).stdout).toMatch(/imported 1, refused 0/);
+    // A feed's plain list loads without a header; what Vigil cannot match is counted by kind.
+    const list = join(dir, "blocklist.txt");
+    writeFileSync(list, "# Example blocklist\n203.0.113.50\n; comment\nhxxp://bad.example/x\n");
+    const l = run(["iocs", "import", list, "--source", "feed-b", "--database", `sqlite:${db}`]);
+    expect(l.stdout).toMatch(/imported 1, refused 1 \(unsupported kinds: 1 url\)/);
+    expect(run(["iocs", "import", list, "--format", "xml", "--database", `sqlite:${db}`]).stderr).toMatch(/--format must be auto, csv, list or stix/);
     const ds = createDataSource({ url: `sqlite:${db}` });
     await ds.initialize();
     const rows = (await ds.query("SELECT kind, value, source, confidence FROM iocs ORDER BY value")) as unknown[];
@@ -62,6 +68,7 @@ describe("vigil-controller rules / iocs", () => {
     expect(rows).toEqual([
       { kind: "ip", value: "192.0.2.1", source: "feed-a", confidence: 80 },
       { kind: "ip", value: "198.51.100.9", source: "stix", confidence: 70 },
+      { kind: "ip", value: "203.0.113.50", source: "feed-b", confidence: 50 },
       { kind: "domain", value: "evil.example", source: "feed-a", confidence: 60 },
     ]);
   });

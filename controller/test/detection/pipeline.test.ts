@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestController } from "../support/controller";
 import { request } from "../support/http";
@@ -109,6 +111,23 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
     expect(got).toHaveLength(1);
     expect(got[0].count).toBe(1);
     a.close();
+  });
+
+  it("imports a threat feed exactly as published (ThreatFox CSV, plain list), counting what it cannot match by kind", async () => {
+    const threatfox = readFileSync(join(__dirname, "../../../detection/test/fixtures/ioc/threatfox-full.csv"), "utf8");
+    const tf = await request(ctl, "POST", "/api/v1/iocs/import?source=threatfox", threatfox, { "content-type": "text/csv" });
+    expect(tf.status).toBe(201);
+    expect(tf.body.format).toBe("csv");
+    expect(tf.body.imported).toBeGreaterThan(0);
+    // Refusals are each named and counted by kind; together they account for every refused line.
+    const counted = Object.values(tf.body.unsupported as Record<string, number>).reduce((a, b) => a + b, 0);
+    expect(counted).toBeGreaterThan(0);
+    expect(counted).toBeLessThanOrEqual(tf.body.errors.length);
+    const list = await request(ctl, "POST", "/api/v1/iocs/import?source=blocklist&format=list", "# blocklist\n192.0.2.201\n198.51.100.0/24 ; SBL1\nhttp://x.example/a\n", { "content-type": "text/plain" });
+    expect(list.body).toMatchObject({ format: "list", imported: 2, unsupported: { url: 1 } });
+    const bad = await request(ctl, "POST", "/api/v1/iocs/import?format=xml", "192.0.2.1\n", { "content-type": "text/plain" });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/format must be auto, csv or list/);
   });
 
   it("an imported IOC (CSV) hit raises an IOC alert with the IOC factor in its breakdown", async () => {
