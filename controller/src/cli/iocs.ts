@@ -39,9 +39,13 @@ export async function iocsCommand(argv: string[]): Promise<number> {
     const source = values.source;
     const res = format === "stix" ? await catalog.importStix(text, source) : await catalog.importCsv(text, source, format);
     for (const e of res.errors) process.stderr.write(`${file}: ${e.message}\n`);
+    const omitted = res.errorsOmitted ?? 0;
+    if (omitted > 0) process.stderr.write(`${file}: ... and ${omitted} more refused\n`);
     const kinds = Object.entries(res.unsupported ?? {}).map(([k, n]) => `${n} ${k}`);
     const unsupported = kinds.length > 0 ? ` (unsupported kinds: ${kinds.join(", ")})` : "";
-    console.log(`imported ${res.imported}, refused ${res.errors.length}${unsupported} into ${redactUrl(config.databaseUrl)}`);
+    const sk = res.skipped;
+    const skipped = sk && sk.revoked + sk.expired + sk.superseded > 0 ? `, skipped ${sk.revoked} revoked, ${sk.expired} expired, ${sk.superseded} superseded` : "";
+    console.log(`imported ${res.imported}, refused ${res.errors.length + omitted}${unsupported}${skipped} into ${redactUrl(config.databaseUrl)}`);
     return res.imported > 0 || res.errors.length === 0 ? 0 : 1;
   } finally {
     await ds.destroy();

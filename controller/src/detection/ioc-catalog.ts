@@ -1,4 +1,4 @@
-import { buildIocIndex, normalizeValue, parseIocCsv, parseStixBundle, resolveKind, type Ioc, type IocIndex, type IocParseError, type IocTextFormat } from "@vigil/detection";
+import { buildIocIndex, normalizeValue, parseIocCsv, parseStixBundle, resolveKind, type Ioc, type IocIndex, type IocParseError, type IocTextFormat, type StixSkipped } from "@vigil/detection";
 import type { Repository } from "typeorm";
 import { IocEntity } from "./detection.entities";
 import type { SqlBatch, Stmt } from "./sql-batch";
@@ -10,6 +10,20 @@ export interface ImportResult {
   unsupported?: Record<string, number>;
   /** For text imports: how the text was read ("csv" or "list"). */
   format?: string;
+  /** STIX: indicators read, left out on purpose (revoked, expired, superseded), loaded in part, observables counted. */
+  indicators?: number;
+  skipped?: StixSkipped;
+  partial?: IocParseError[];
+  observables?: number;
+  /** How many errors were left out of `errors` (a 40 MB feed can refuse tens of thousands of URLs). */
+  errorsOmitted?: number;
+}
+
+/** A response names at most this many refusals; the rest are counted (the counts by kind stay whole). */
+export const MAX_REPORTED_ERRORS = 1000;
+
+function bounded(errors: IocParseError[]): { errors: IocParseError[]; errorsOmitted?: number } {
+  return errors.length <= MAX_REPORTED_ERRORS ? { errors } : { errors: errors.slice(0, MAX_REPORTED_ERRORS), errorsOmitted: errors.length - MAX_REPORTED_ERRORS };
 }
 
 export interface IocView extends Ioc {
@@ -77,9 +91,10 @@ export class IocCatalog {
     return { ...res, format: parsed.format, unsupported: parsed.unsupported };
   }
 
-  importStix(input: string | unknown, source?: string): Promise<ImportResult> {
+  async importStix(input: string | unknown, source?: string): Promise<ImportResult> {
     const parsed = parseStixBundle(input, source ? { defaultSource: source } : {});
-    return this.store(parsed.iocs, parsed.errors);
+    const res = await this.store(parsed.iocs, parsed.errors);
+    return { ...res, indicators: parsed.indicators, unsupported: parsed.unsupported, skipped: parsed.skipped, partial: bounded(parsed.partial).errors, observables: parsed.observables };
   }
 
   /** JSON list of {type|kind, value, confidence?, source?, description?, expiresAt?, tags?}; bad items named by index. */
@@ -143,6 +158,6 @@ export class IocCatalog {
     }));
     await this.sql.run(stmts);
     if (iocs.length) await this.load();
-    return { imported: iocs.length, errors };
+    return { imported: iocs.length, ...bounded(errors) };
   }
 }

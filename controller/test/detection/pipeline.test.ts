@@ -130,6 +130,24 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
     expect(bad.body.message).toMatch(/format must be auto, csv or list/);
   });
 
+  it("a STIX import reports what it skipped and could not match; a huge refusal list is cut with a count", async () => {
+    const bundle = {
+      type: "bundle", id: "bundle--11111111-1111-4111-8111-111111111111",
+      objects: [
+        { type: "indicator", spec_version: "2.1", id: "indicator--a1111111-1111-4111-8111-111111111111", created: "2025-01-01T00:00:00Z", modified: "2025-01-01T00:00:00Z", pattern_type: "stix", pattern: "[ipv4-addr:value = '192.0.2.210']", valid_from: "2025-01-01T00:00:00Z" },
+        { type: "indicator", spec_version: "2.1", id: "indicator--a2222222-1111-4111-8111-111111111111", created: "2025-01-01T00:00:00Z", modified: "2025-01-01T00:00:00Z", pattern_type: "stix", pattern: "[url:value = 'http://x.example/a']", valid_from: "2025-01-01T00:00:00Z" },
+        { type: "indicator", spec_version: "2.1", id: "indicator--a3333333-1111-4111-8111-111111111111", created: "2025-01-01T00:00:00Z", modified: "2025-01-01T00:00:00Z", pattern_type: "stix", pattern: "[ipv4-addr:value = '192.0.2.211']", valid_from: "2020-01-01T00:00:00Z", revoked: true },
+      ],
+    };
+    const r = await request(ctl, "POST", "/api/v1/iocs/import?source=stix-test", bundle);
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({ imported: 1, indicators: 3, unsupported: { url: 1 }, skipped: { revoked: 1 } });
+    const bad = ["type,value", ...Array.from({ length: 1500 }, (_, i) => `ip,bad-${i}`)].join("\n");
+    const many = await request(ctl, "POST", "/api/v1/iocs/import?source=bad-feed", bad, { "content-type": "text/csv" });
+    expect(many.body.errors).toHaveLength(1000);
+    expect(many.body.errorsOmitted).toBe(500);
+  });
+
   it("an imported IOC (CSV) hit raises an IOC alert with the IOC factor in its breakdown", async () => {
     const imp = await request(ctl, "POST", "/api/v1/iocs/import?source=test-feed", "type,value,confidence,description\nip,192.0.2.66,90,c2 server\nip,not-an-ip,50,bad\n", { "content-type": "text/csv" });
     expect(imp.status).toBe(201);

@@ -2,7 +2,7 @@ export type { Ioc, IocKind, IocParseError, IocParseResult } from "./types";
 export { parseIocCsv, type CsvParseOptions, type CsvParseResult, type IocTextFormat } from "./csv";
 export { parseIocList, looksLikeList, type ListParseOptions, type ListParseResult } from "./list";
 export { inferValueKind, unsupportedKindOfType, type UnsupportedKind, type ValueKind } from "./infer";
-export { parseStixBundle, type StixParseOptions } from "./stix";
+export { parseStixBundle, type StixParseOptions, type StixParseResult, type StixSkipped } from "./stix";
 export { parseStixPattern, type PatternParse, type PatternValue } from "./stix-pattern";
 export { normalizeValue, resolveKind, refang, parseConfidence, type Normalized } from "./normalize";
 export { IocIndex, buildIocIndex, type IocIndexOptions } from "./ioc-index";
