@@ -25,7 +25,7 @@ const ENUM_NAMES: Record<string, Record<number, string>> = {
   process: { 0: "unspecified", 1: "start", 2: "exit" },
   file: { 0: "unspecified", 1: "create", 2: "modify", 3: "delete", 4: "chmod", 5: "rename" },
   network: { 0: "unspecified", 1: "open", 2: "close" },
-  auth: { 0: "unspecified", 1: "login_success", 2: "login_failure", 3: "invalid_user", 4: "sudo", 5: "su", 6: "session_open", 7: "session_close", 8: "sudo_failure", 9: "su_failure", 10: "access_denied", 11: "account_locked", 12: "auth_aborted", 13: "account_created", 14: "account_deleted", 15: "group_member_added", 16: "password_changed" },
+  auth: { 0: "unspecified", 1: "login_success", 2: "login_failure", 3: "invalid_user", 4: "sudo", 5: "su", 6: "session_open", 7: "session_close", 8: "sudo_failure", 9: "su_failure", 10: "access_denied", 11: "account_locked", 12: "auth_aborted", 13: "account_created", 14: "account_deleted", 15: "group_member_added", 16: "password_changed", 17: "other" },
 };
 const DIRECTIONS: Record<number, string> = { 0: "unspecified", 1: "inbound", 2: "outbound", 3: "listen" };
 

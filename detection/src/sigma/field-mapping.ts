@@ -12,7 +12,7 @@ export interface MappingContext {
   iocMatches?: { type: string; value: string; source?: string }[];
 }
 
-const AUTH_OUTCOME: Partial<Record<AuthAction, { action: string; outcome: "success" | "failure" }>> = {
+const AUTH_OUTCOME: Partial<Record<AuthAction, { action: string; outcome?: "success" | "failure" }>> = {
   [AuthAction.AUTH_ACTION_LOGIN_SUCCESS]: { action: "login_success", outcome: "success" },
   [AuthAction.AUTH_ACTION_LOGIN_FAILURE]: { action: "login_failure", outcome: "failure" },
   [AuthAction.AUTH_ACTION_INVALID_USER]: { action: "invalid_user", outcome: "failure" },
@@ -29,6 +29,7 @@ const AUTH_OUTCOME: Partial<Record<AuthAction, { action: string; outcome: "succe
   [AuthAction.AUTH_ACTION_ACCOUNT_DELETED]: { action: "account_deleted", outcome: "success" },
   [AuthAction.AUTH_ACTION_GROUP_MEMBER_ADDED]: { action: "group_member_added", outcome: "success" },
   [AuthAction.AUTH_ACTION_PASSWORD_CHANGED]: { action: "password_changed", outcome: "success" },
+  [AuthAction.AUTH_ACTION_OTHER]: { action: "other" },
 };
 
 const FILE_ACTION: Partial<Record<FileAction, string>> = {

@@ -25,13 +25,18 @@ export interface AuthSensorOptions {
   journalBackoffMs?: number;
   /** Clock for the year of classic syslog stamps. */
   now?: () => Date;
+  /**
+   * Report every line, not only recognised authentication events (default true): the others
+   * come as AUTH_ACTION_OTHER so that Sigma `keywords` rules for sshd, sudo or auth see them.
+   */
+  allLines?: boolean;
 }
 
 export const DEFAULT_AUTH_LOGS = ["/var/log/auth.log", "/var/log/secure"];
 
 /**
- * Logins, sudo, su and sessions, from the auth log file or, failing that,
- * from the journal. Unreadable sources degrade the sensor (health says why);
+ * Logins, sudo, su, sessions and account changes, from the auth log file or,
+ * failing that, from the journal; with `allLines`, every other line too. Unreadable sources degrade the sensor (health says why);
  * they never stop the agent.
  */
 export class AuthSensor implements Sensor {
@@ -72,7 +77,7 @@ export class AuthSensor implements Sensor {
         command: this.opts.journalctl,
         cursorPath: path.join(this.opts.stateDir, "auth-journal-cursor"),
         backoffMs: this.opts.journalBackoffMs,
-        onEntry: (entry) => this.emit(parseJournalEntry(entry)),
+        onEntry: (entry) => this.emit(parseJournalEntry(entry, { keepOther: this.opts.allLines ?? true })),
         onStatus: (problem) => this.setProblem(problem),
       });
       await this.journal.start();
@@ -93,7 +98,8 @@ export class AuthSensor implements Sensor {
 
   private onLines(lines: string[]): void {
     const now = this.opts.now?.() ?? new Date();
-    for (const line of lines) this.emit(parseAuthLine(line, { now }));
+    const keepOther = this.opts.allLines ?? true;
+    for (const line of lines) this.emit(parseAuthLine(line, { now, keepOther }));
   }
 
   private emit(parsed: ParsedAuth | null): void {

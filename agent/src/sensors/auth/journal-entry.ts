@@ -9,7 +9,7 @@ export const JOURNAL_IDENTIFIERS = ["sshd", "sshd-session", "sshd-auth", "sudo",
  * and as null when it is too large to show. Returns null for non-auth entries
  * and for anything malformed. Never throws.
  */
-export function parseJournalEntry(obj: unknown): ParsedAuth | null {
+export function parseJournalEntry(obj: unknown, opts: { keepOther?: boolean } = {}): ParsedAuth | null {
   try {
     if (typeof obj !== "object" || obj === null) return null;
     const e = obj as Record<string, unknown>;
@@ -23,7 +23,7 @@ export function parseJournalEntry(obj: unknown): ParsedAuth | null {
     const msg = message.length > MAX_PARSE_CHARS ? message.slice(0, MAX_PARSE_CHARS) : message;
     // There is no line "as written"; rebuild the one rsyslog would have written.
     const raw = `${new Date(timeMs).toISOString()} ${host} ${ident}${pid ? `[${pid}]` : ""}: ${msg}`;
-    return fromMessage(ident, pid, host, msg, timeMs, raw);
+    return fromMessage(ident, pid, host, msg, timeMs, raw, opts.keepOther);
   } catch {
     return null;
   }

@@ -1,6 +1,6 @@
-import type { AuthEvent } from "@vigil/proto";
+import { AuthAction, type AuthEvent } from "@vigil/proto";
 import { buildAuthEvent } from "./fields";
-import { parseAuthMessage } from "./messages";
+import { parseAuthMessage, serviceOf } from "./messages";
 import { parseSyslogHeader } from "./syslog-header";
 
 export interface ParsedAuth {
@@ -14,6 +14,12 @@ export interface ParsedAuth {
 export interface ParseOptions {
   /** Reference time for the year of classic syslog stamps; defaults to the current time. */
   now?: Date;
+  /**
+   * Also return lines that are no known authentication event, as AUTH_ACTION_OTHER with the
+   * program as service and the line as raw: Sigma rules with `keywords` (sshd crash
+   * signatures, exploit traces, pkexec abuse) match text in any line of the auth log.
+   */
+  keepOther?: boolean;
 }
 
 /** Longer input is cut before matching: keeps regex work per line bounded. */
@@ -30,7 +36,7 @@ export function parseAuthLine(line: string, opts: ParseOptions = {}): ParsedAuth
     const text = line.length > MAX_PARSE_CHARS ? line.slice(0, MAX_PARSE_CHARS) : line;
     const head = parseSyslogHeader(text.replace(/\r?\n$/, ""), opts.now ?? new Date());
     if (!head) return null;
-    return fromMessage(head.program, head.pid, head.hostname, head.message, head.timeMs, line);
+    return fromMessage(head.program, head.pid, head.hostname, head.message, head.timeMs, line, opts.keepOther);
   } catch {
     return null; // a parser bug must cost one line, never the sensor
   }
@@ -44,9 +50,13 @@ export function fromMessage(
   message: string,
   timeMs: number,
   raw: string,
+  keepOther = false,
 ): ParsedAuth | null {
   const found = parseAuthMessage(program, message);
-  if (!found) return null;
+  if (!found) {
+    if (!keepOther) return null;
+    return { auth: buildAuthEvent({ action: AuthAction.AUTH_ACTION_OTHER, service: serviceOf(program), pid, hostname, raw }), timeMs };
+  }
   const auth = buildAuthEvent({ ...found.fields, pid, hostname, raw });
   return found.repeat > 1 ? { auth, timeMs, repeat: found.repeat } : { auth, timeMs };
 }

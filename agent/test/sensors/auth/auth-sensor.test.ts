@@ -46,19 +46,31 @@ describe("AuthSensor on a file", () => {
       "May  5 10:00:02 web1 sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id",
       "May  5 10:00:03 web1 sshd[2002]: message repeated 3 times: [ Failed password for root from 192.0.2.9 port 4000 ssh2]",
     ]);
-    await waitFor(() => sink.events.length >= 5, "5 events");
+    await waitFor(() => sink.events.length >= 6, "6 events");
     const actions = sink.events.map((e) => e.auth.action);
     expect(actions).toEqual([
       AuthAction.AUTH_ACTION_LOGIN_SUCCESS,
+      // cron's session line is no login; it still comes, as "other", for keyword rules.
+      AuthAction.AUTH_ACTION_OTHER,
       AuthAction.AUTH_ACTION_SUDO,
       AuthAction.AUTH_ACTION_LOGIN_FAILURE,
       AuthAction.AUTH_ACTION_LOGIN_FAILURE,
       AuthAction.AUTH_ACTION_LOGIN_FAILURE,
     ]);
     expect(sink.events[0]!.auth).toMatchObject({ user: "alice", sourceIp: "2001:db8::7", sourcePort: 52000, pid: 2001, method: "publickey" });
-    expect(sink.events[1]!.auth).toMatchObject({ user: "alice", targetUser: "root", command: "/usr/bin/id", tty: "pts/0" });
+    expect(sink.events[1]!.auth).toMatchObject({ service: "cron", pid: 3, user: "", raw: expect.stringContaining("pam_unix(cron:session)") });
+    expect(sink.events[2]!.auth).toMatchObject({ user: "alice", targetUser: "root", command: "/usr/bin/id", tty: "pts/0" });
     expect(sink.events[0]!.timeMs).toBe(new Date(2024, 4, 5, 10, 0, 0).getTime()); // local time, year from `now`
-    expect(sensor.health()).toMatchObject({ name: "auth", running: true, detail: "", events: 5, errors: 0 });
+    expect(sensor.health()).toMatchObject({ name: "auth", running: true, detail: "", events: 6, errors: 0 });
+  });
+
+  it("with allLines off, only recognised authentication events come", async () => {
+    const log = path.join(dir, "auth.log");
+    writeFileSync(log, "");
+    const { sink } = await startSensor({ path: log, allLines: false, now: () => new Date(2024, 4, 10) });
+    append(log, ["May  5 10:00:01 web1 CRON[3]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)", ssh(1)]);
+    await waitFor(() => sink.events.length >= 1, "1 event");
+    expect(sink.events.map((e) => e.auth.action)).toEqual([AuthAction.AUTH_ACTION_LOGIN_FAILURE]);
   });
 
   it("rotation, copytruncate and a restart lose nothing and duplicate nothing", async () => {

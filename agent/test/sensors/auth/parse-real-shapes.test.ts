@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AuthAction } from "@vigil/proto";
-import { compileBuiltinRules, DetectionEngine, toSigmaEvent } from "@vigil/detection";
+import { compileBuiltinRules, compileRules, DetectionEngine, toSigmaEvent } from "@vigil/detection";
 import { parseAuthLine } from "../../../src/sensors/auth";
 
 // Line shapes seen in real auth logs (Ubuntu, RHEL /var/log/secure, fail2ban's sshd
@@ -175,5 +175,42 @@ describe("older and exported formats", () => {
     // ... and a December line read in January is still last year's.
     const jan = new Date(2025, 0, 2, 0, 0, 0);
     expect(parseAuthLine("Dec 31 23:00:00 h sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2", { now: jan })!.timeMs).toBe(new Date(2024, 11, 31, 23, 0, 0).getTime());
+  });
+});
+
+describe("every line reaches keyword rules", () => {
+  // Written the way public Linux rule sets write sshd rules: a keyword list on service sshd.
+  const RULE = `title: SSHD Error Signature
+id: 0c1f6c2e-4e7a-4b59-9e0c-2a7b1d3f4e55
+logsource:
+    product: linux
+    service: sshd
+detection:
+    keywords:
+        - 'Corrupted MAC on input'
+        - 'Bad packet length'
+    condition: keywords
+level: medium
+`;
+
+  it("a line that is no login is kept as 'other' and a keyword rule on service sshd matches it", () => {
+    const line = "May  1 12:58:47 h sshd-session[2711815]: Corrupted MAC on input. [preauth]";
+    expect(parseAuthLine(line, { now: NOW })).toBeNull();
+    const p = parseAuthLine(line, { now: NOW, keepOther: true })!;
+    expect(p.auth).toMatchObject({ action: A.AUTH_ACTION_OTHER, service: "sshd", pid: 2711815, raw: line });
+    const { ruleset, errors } = compileRules([{ name: "kw.yml", text: RULE }]);
+    expect(errors).toEqual([]);
+    const engine = new DetectionEngine(ruleset);
+    const hit = engine.process(toSigmaEvent({ seq: 1, eventTimeMs: p.timeMs, body: { $case: "auth", auth: p.auth } }, { agentId: "a", hostname: "h" })!);
+    expect(hit.map((m) => m.rule.title)).toEqual(["SSHD Error Signature"]);
+    const other = parseAuthLine("May  1 12:58:47 h sshd[5]: Server listening on 0.0.0.0 port 22.", { now: NOW, keepOther: true })!;
+    expect(engine.process(toSigmaEvent({ seq: 2, eventTimeMs: other.timeMs, body: { $case: "auth", auth: other.auth } }, { agentId: "a", hostname: "h" })!)).toEqual([]);
+  });
+
+  it("other programs are filed under their own name, which service: auth rules see", () => {
+    const p = parseAuthLine("May  1 12:00:00 h pkexec[77]: alice: Error executing command as another user: Not authorized [USER=root]", { now: NOW, keepOther: true })!;
+    expect(p.auth).toMatchObject({ action: A.AUTH_ACTION_OTHER, service: "pkexec" });
+    const ev = toSigmaEvent({ seq: 1, eventTimeMs: p.timeMs, body: { $case: "auth", auth: p.auth } }, { agentId: "a", hostname: "h" })!;
+    expect(ev.logsource).toMatchObject({ product: "linux", category: "authentication", service: "auth" });
   });
 });

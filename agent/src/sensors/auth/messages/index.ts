@@ -38,6 +38,12 @@ const OLD_PAM_PHASE: [RegExp, string][] = [
   [/^session (?:opened|closed) for user /, "session"],
 ];
 
+/** The service an unrecognised line is filed under: the known one, else the program's own name ("CRON" -> "cron"). */
+export function serviceOf(program: string): string {
+  const base = program.replace(/\(.*$/, "");
+  return PROGRAMS[base]?.service ?? base.toLowerCase();
+}
+
 /**
  * Parses the message part of an auth log line written by `program`.
  * Returns null for anything that is not an authentication event.

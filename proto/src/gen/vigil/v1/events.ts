@@ -219,6 +219,11 @@ export enum AuthAction {
   AUTH_ACTION_ACCOUNT_DELETED = 14,
   AUTH_ACTION_GROUP_MEMBER_ADDED = 15,
   AUTH_ACTION_PASSWORD_CHANGED = 16,
+  /**
+   * AUTH_ACTION_OTHER - Any other line of the auth log (or journal entry of an auth program): kept with its
+   * program as service and the line as raw, so Sigma keyword rules see every line.
+   */
+  AUTH_ACTION_OTHER = 17,
   UNRECOGNIZED = -1,
 }
 
@@ -275,6 +280,9 @@ export function authActionFromJSON(object: any): AuthAction {
     case 16:
     case "AUTH_ACTION_PASSWORD_CHANGED":
       return AuthAction.AUTH_ACTION_PASSWORD_CHANGED;
+    case 17:
+    case "AUTH_ACTION_OTHER":
+      return AuthAction.AUTH_ACTION_OTHER;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -318,6 +326,8 @@ export function authActionToJSON(object: AuthAction): string {
       return "AUTH_ACTION_GROUP_MEMBER_ADDED";
     case AuthAction.AUTH_ACTION_PASSWORD_CHANGED:
       return "AUTH_ACTION_PASSWORD_CHANGED";
+    case AuthAction.AUTH_ACTION_OTHER:
+      return "AUTH_ACTION_OTHER";
     case AuthAction.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
