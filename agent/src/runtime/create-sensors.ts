@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { AgentConfig } from "../config/config";
+import { AuditSensor } from "../sensors/audit";
 import { AuthSensor } from "../sensors/auth";
 import { NetworkSensor } from "../sensors/network";
 import { ProcessSensor } from "../sensors/process";
@@ -14,6 +15,7 @@ export function createSensors(cfg: AgentConfig): Sensor[] {
   if (cfg.sensors.network) sensors.push(new NetworkSensor({ intervalMs: cfg.networkIntervalMs }));
   if (cfg.sensors.file) sensors.push(new FileSensor({ paths: cfg.watch, stateDir: join(cfg.stateDir, "file") }));
   if (cfg.sensors.auth) sensors.push(new AuthSensor({ path: cfg.authLog, stateDir: join(cfg.stateDir, "auth") }));
+  if (cfg.sensors.audit) sensors.push(new AuditSensor({ path: cfg.auditLog, stateDir: join(cfg.stateDir, "audit") }));
   if (cfg.syntheticRate > 0) sensors.push(new SyntheticSensor({ rate: cfg.syntheticRate, count: cfg.syntheticCount, mix: cfg.syntheticMix, stateDir: join(cfg.stateDir, "synthetic") }));
   return sensors;
 }

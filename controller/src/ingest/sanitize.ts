@@ -36,8 +36,9 @@ function sanitizeBody(body: Record<string, unknown>, r: SanitizeReport): void {
         r.clipped++;
       }
     } else if (v && typeof v === "object" && !Buffer.isBuffer(v) && !Array.isArray(v)) {
-      // AgentEvent.attributes: bound key count and sizes.
-      const entries = Object.entries(v as Record<string, unknown>).slice(0, 64);
+      // AgentEvent.attributes, AuditEvent.fields: bound key count and sizes (an EXECVE record
+      // carries one key per argument; the agent sends at most 256).
+      const entries = Object.entries(v as Record<string, unknown>).slice(0, 256);
       body[k] = Object.fromEntries(entries.map(([ak, av]) => [clip(ak, 256, false, r), typeof av === "string" ? clip(av, 4096, false, r) : av]));
     }
   }

@@ -225,6 +225,21 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
     a.close();
   });
 
+  it("auditd records are stored, listed by type and alerted on by an auditd-style Sigma rule", async () => {
+    const yaml = `title: Immutable Bit Removed\nid: 22222222-3333-4444-5555-666666666666\nlogsource:\n  product: linux\n  service: auditd\ndetection:\n  sel:\n    type: EXECVE\n    a0|endswith: chattr\n    a1|contains: '-i'\n  condition: sel\nlevel: medium\n`;
+    expect((await request(ctl, "POST", "/api/v1/rules?name=chattr.yml", yaml, { "content-type": "text/yaml" })).status).toBe(201);
+    const a = await connect(ctl, "audit-host");
+    const rec = (a1: string) => () => ({ eventTimeMs: T0, body: { $case: "audit" as const, audit: { recordType: "EXECVE", serial: 42, fields: { argc: "3", a0: "/usr/bin/chattr", a1, a2: "/etc/passwd" }, raw: `type=EXECVE msg=audit(1.000:42): argc=3 a0="/usr/bin/chattr" a1="${a1}" a2="/etc/passwd"` } } });
+    await send(a, 1, [rec("-i"), rec("+i")]);
+    await settled(ctl);
+    const evs = await request(ctl, "GET", "/api/v1/events?type=audit&agent=audit-host");
+    expect(evs.body.items).toHaveLength(2);
+    expect(evs.body.items[0]).toMatchObject({ type: "audit", action: "execve", audit: { recordType: "EXECVE", fields: { a0: "/usr/bin/chattr" } } });
+    const got = await alerts(ctl, "agent=audit-host");
+    expect(got.map((x) => x.rule.id)).toEqual(["22222222-3333-4444-5555-666666666666"]);
+    a.close();
+  });
+
   it("API 400s name the problem", async () => {
     const cases: [string, string, unknown, RegExp][] = [
       ["GET", "/api/v1/alerts?minScore=abc", undefined, /minScore/],

@@ -48,6 +48,7 @@ export function matchEvent(index: IocIndex, event: Event, opts: MatchEventOption
       if (body.auth.sourceIp) add("auth.sourceIp", body.auth.sourceIp, index.matchIp(body.auth.sourceIp, now));
       break;
     case "agent":
+    case "audit":
       break;
   }
   return hits;

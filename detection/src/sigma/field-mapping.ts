@@ -147,6 +147,14 @@ export function toSigmaEvent(event: Event, ctx: MappingContext): SigmaEvent | nu
       const svc = a.service.toLowerCase();
       return ev("authentication", svc === "sshd" || svc === "sudo" || svc === "su" ? svc : "auth");
     }
+    case "audit": {
+      // auditd's own field names are the taxonomy Sigma's auditd rules use; keep them as written.
+      const a = body.audit;
+      for (const [k, v] of Object.entries(a.fields)) f[k] = v;
+      f.type = a.recordType;
+      put(f, "Message", a.raw);
+      return ev("audit", "auditd");
+    }
     case "agent": {
       const g = body.agent;
       put(f, "AgentEventKind", g.kind);

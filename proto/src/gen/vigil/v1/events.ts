@@ -346,6 +346,7 @@ export interface Event {
     | { $case: "network"; network: NetworkEvent }
     | { $case: "auth"; auth: AuthEvent }
     | { $case: "agent"; agent: AgentEvent }
+    | { $case: "audit"; audit: AuditEvent }
     | undefined;
 }
 
@@ -444,6 +445,26 @@ export interface AuthEvent {
   groupName: string;
 }
 
+/**
+ * One record of the Linux audit log as auditd wrote it. Sigma `service: auditd` rules test
+ * the record's own field names (type, a0, a1, name, exe, comm, key, syscall, ...), so the
+ * fields are kept by those names, with auditd's hex encoding of untrusted strings undone.
+ */
+export interface AuditEvent {
+  /** type: EXECVE, SYSCALL, PATH, USER_CMD, ... */
+  recordType: string;
+  /** the records of one kernel event share it */
+  serial: number;
+  fields: { [key: string]: string };
+  /** the record as written (bounded) */
+  raw: string;
+}
+
+export interface AuditEvent_FieldsEntry {
+  key: string;
+  value: string;
+}
+
 /** Something the agent itself reports: sensor health, drops, enforcement taken locally. */
 export interface AgentEvent {
   kind: string;
@@ -483,6 +504,9 @@ export const Event: MessageFns<Event> = {
         break;
       case "agent":
         AgentEvent.encode(message.body.agent, writer.uint32(114).fork()).join();
+        break;
+      case "audit":
+        AuditEvent.encode(message.body.audit, writer.uint32(122).fork()).join();
         break;
     }
     return writer;
@@ -557,6 +581,14 @@ export const Event: MessageFns<Event> = {
             message.body = { $case: "agent", agent: AgentEvent.decode(reader, reader.uint32()) };
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.body = { $case: "audit", audit: AuditEvent.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -587,6 +619,8 @@ export const Event: MessageFns<Event> = {
         ? { $case: "auth", auth: AuthEvent.fromJSON(object.auth) }
         : isSet(object.agent)
         ? { $case: "agent", agent: AgentEvent.fromJSON(object.agent) }
+        : isSet(object.audit)
+        ? { $case: "audit", audit: AuditEvent.fromJSON(object.audit) }
         : undefined,
     };
   },
@@ -609,6 +643,8 @@ export const Event: MessageFns<Event> = {
       obj.auth = AuthEvent.toJSON(message.body.auth);
     } else if (message.body?.$case === "agent") {
       obj.agent = AgentEvent.toJSON(message.body.agent);
+    } else if (message.body?.$case === "audit") {
+      obj.audit = AuditEvent.toJSON(message.body.audit);
     }
     return obj;
   },
@@ -648,6 +684,12 @@ export const Event: MessageFns<Event> = {
       case "agent": {
         if (object.body?.agent !== undefined && object.body?.agent !== null) {
           message.body = { $case: "agent", agent: AgentEvent.fromPartial(object.body.agent) };
+        }
+        break;
+      }
+      case "audit": {
+        if (object.body?.audit !== undefined && object.body?.audit !== null) {
+          message.body = { $case: "audit", audit: AuditEvent.fromPartial(object.body.audit) };
         }
         break;
       }
@@ -1857,6 +1899,242 @@ export const AuthEvent: MessageFns<AuthEvent> = {
     message.hostname = object.hostname ?? "";
     message.raw = object.raw ?? "";
     message.groupName = object.groupName ?? "";
+    return message;
+  },
+};
+
+function createBaseAuditEvent(): AuditEvent {
+  return { recordType: "", serial: 0, fields: {}, raw: "" };
+}
+
+export const AuditEvent: MessageFns<AuditEvent> = {
+  encode(message: AuditEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.recordType !== "") {
+      writer.uint32(10).string(message.recordType);
+    }
+    if (message.serial !== 0) {
+      writer.uint32(16).uint64(message.serial);
+    }
+    globalThis.Object.entries(message.fields).forEach(([key, value]: [string, string]) => {
+      AuditEvent_FieldsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    if (message.raw !== "") {
+      writer.uint32(34).string(message.raw);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.recordType = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.serial = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = AuditEvent_FieldsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.fields[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.raw = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditEvent {
+    return {
+      recordType: isSet(object.recordType)
+        ? globalThis.String(object.recordType)
+        : isSet(object.record_type)
+        ? globalThis.String(object.record_type)
+        : "",
+      serial: isSet(object.serial) ? globalThis.Number(object.serial) : 0,
+      fields: isObject(object.fields)
+        ? (globalThis.Object.entries(object.fields) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      raw: isSet(object.raw) ? globalThis.String(object.raw) : "",
+    };
+  },
+
+  toJSON(message: AuditEvent): unknown {
+    const obj: any = {};
+    if (message.recordType !== "") {
+      obj.recordType = message.recordType;
+    }
+    if (message.serial !== 0) {
+      obj.serial = Math.round(message.serial);
+    }
+    if (message.fields) {
+      const entries = globalThis.Object.entries(message.fields) as [string, string][];
+      if (entries.length > 0) {
+        obj.fields = {};
+        entries.forEach(([k, v]) => {
+          obj.fields[k] = v;
+        });
+      }
+    }
+    if (message.raw !== "") {
+      obj.raw = message.raw;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AuditEvent>): AuditEvent {
+    return AuditEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuditEvent>): AuditEvent {
+    const message = createBaseAuditEvent();
+    message.recordType = object.recordType ?? "";
+    message.serial = object.serial ?? 0;
+    message.fields = (globalThis.Object.entries(object.fields ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.raw = object.raw ?? "";
+    return message;
+  },
+};
+
+function createBaseAuditEvent_FieldsEntry(): AuditEvent_FieldsEntry {
+  return { key: "", value: "" };
+}
+
+export const AuditEvent_FieldsEntry: MessageFns<AuditEvent_FieldsEntry> = {
+  encode(message: AuditEvent_FieldsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditEvent_FieldsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditEvent_FieldsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditEvent_FieldsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: AuditEvent_FieldsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AuditEvent_FieldsEntry>): AuditEvent_FieldsEntry {
+    return AuditEvent_FieldsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuditEvent_FieldsEntry>): AuditEvent_FieldsEntry {
+    const message = createBaseAuditEvent_FieldsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };

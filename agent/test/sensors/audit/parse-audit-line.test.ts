@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { AUDIT_LIMITS, parseAuditLine } from "../../../src/sensors/audit";
+
+// Records as auditd 3.0 (Debian 12) wrote them on this machine for `vigil-probe "hello world" 'quo"te' plain`,
+// with log_format = ENRICHED (the interpreted fields follow a 0x1d byte).
+const GS = "\u001d";
+const SYSCALL = `type=SYSCALL msg=audit(1795805335.176:1161): arch=c000003e syscall=59 success=yes exit=0 a0=55f369ef4f40 a1=55f369ee1140 a2=55f369eed100 a3=f1855e5678d14637 items=2 ppid=5060 pid=5068 auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm="vigil-probe" exe="/tmp/ap/vigil-probe" key="vigil-probe-x"${GS}ARCH=x86_64 SYSCALL=execve AUID="unset" UID="root" GID="root"`;
+const EXECVE = "type=EXECVE msg=audit(1795805335.176:1161): argc=4 a0=\"/tmp/ap/vigil-probe\" a1=68656C6C6F20776F726C64 a2=71756F227465 a3=\"plain\"";
+const PROCTITLE = "type=PROCTITLE msg=audit(1795805335.176:1161): proctitle=2F746D702F61702F766967696C2D70726F62650068656C6C6F20776F726C640071756F22746500706C61696E";
+const PATH = `type=PATH msg=audit(1795805335.176:1161): item=0 name="/tmp/ap/vigil-probe" inode=2187550 dev=fe:00 mode=0100755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0${GS}OUID="root" OGID="root"`;
+
+describe("parseAuditLine", () => {
+  it("EXECVE: quoted args as written, hex-encoded args (spaces, quotes) decoded", () => {
+    const p = parseAuditLine(EXECVE)!;
+    expect(p.timeMs).toBe(1795805335176);
+    expect(p.audit).toMatchObject({ recordType: "EXECVE", serial: 1161, raw: EXECVE });
+    expect(p.audit.fields).toEqual({ argc: "4", a0: "/tmp/ap/vigil-probe", a1: "hello world", a2: 'quo"te', a3: "plain" });
+  });
+
+  it("SYSCALL: syscall arguments stay hex numbers; enriched fields come too", () => {
+    const f = parseAuditLine(SYSCALL)!.audit.fields;
+    expect(f).toMatchObject({ syscall: "59", a0: "55f369ef4f40", comm: "vigil-probe", exe: "/tmp/ap/vigil-probe", key: "vigil-probe-x", tty: "(none)", SYSCALL: "execve", UID: "root", AUID: "unset" });
+  });
+
+  it("PROCTITLE: NUL-separated argv becomes a command line; PATH keeps its fields", () => {
+    expect(parseAuditLine(PROCTITLE)!.audit.fields.proctitle).toBe('/tmp/ap/vigil-probe hello world quo"te plain');
+    expect(parseAuditLine(PATH)!.audit.fields).toMatchObject({ item: "0", name: "/tmp/ap/vigil-probe", nametype: "NORMAL", OUID: "root" });
+  });
+
+  it("an argument split over records (a2[0], a2[1]) is joined; hex pieces decoded", () => {
+    const line = 'type=EXECVE msg=audit(1700000000.001:9): argc=3 a0="sh" a1="-c" a2_len=12 a2[0]=6563686F20 a2[1]="ok; id"';
+    expect(parseAuditLine(line)!.audit.fields).toMatchObject({ a0: "sh", a1: "-c", a2: "echo ok; id", a2_len: "12" });
+  });
+
+  it("user-space records: the nested msg='...' list is flattened; a node= prefix is kept", () => {
+    const line = "node=web1 type=USER_CMD msg=audit(1700000000.500:77): pid=900 uid=1000 auid=1000 ses=3 msg='cwd=\"/home/alice\" cmd=6964202D61 exe=\"/usr/bin/sudo\" terminal=pts/0 res=success'";
+    const p = parseAuditLine(line)!;
+    expect(p.audit.recordType).toBe("USER_CMD");
+    expect(p.audit.fields).toMatchObject({ pid: "900", cwd: "/home/alice", cmd: "id -a", exe: "/usr/bin/sudo", terminal: "pts/0", res: "success", node: "web1" });
+  });
+
+  it("is not fooled by a bare hex value in a field auditd never encodes", () => {
+    expect(parseAuditLine("type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e success=yes exit=0 ppid=10")!.audit.fields.arch).toBe("c000003e");
+  });
+
+  it("refuses what is not an audit record, and bounds what is", () => {
+    for (const bad of ["", "hello", "type=EXECVE msg=audit(notatime): a0=1", "May  1 12:00:00 h sshd[1]: Accepted password for a from 192.0.2.1 port 1 ssh2"]) expect(parseAuditLine(bad)).toBeNull();
+    const many = `type=EXECVE msg=audit(1700000000.000:2): argc=999 ${Array.from({ length: 600 }, (_, i) => `a${i}="${"x".repeat(10_000)}"`).join(" ")}`;
+    const p = parseAuditLine(many)!;
+    expect(Object.keys(p.audit.fields)).toHaveLength(AUDIT_LIMITS.fields);
+    expect(p.audit.fields.a0!.length).toBe(AUDIT_LIMITS.value);
+    expect(p.audit.raw.length).toBe(AUDIT_LIMITS.raw);
+  });
+});
