@@ -3,6 +3,7 @@
  * fails is reported (file, line, rule, feature) and left out, and everything else still runs.
  */
 import { parseCorrelation, type CorrelationSpec } from "./correlation-def";
+import { splitLegacyAggregation } from "./legacy-aggregation";
 import { compileDetection, type CompiledDetection } from "./detection";
 import { CompileError, fail } from "./errors";
 import type { EventTest, FieldOptions } from "./field-matcher";
@@ -86,11 +87,14 @@ export function compileRules(sources: { name: string; text: string }[], opts: Co
         else if (body.filter !== undefined) filters.push({ ...p, body });
         else {
           try {
-            const info = ruleInfo(body, src.name, doc.index, "detection");
-            if (body.detection === undefined) fail(`rule has no 'detection' (nor 'correlation' or 'filter')`, "detection");
-            const logsource = readLogsource(body.logsource);
-            const detection = compileDetection(body.detection, opts);
-            addRule(rules, byRef, { info: { ...info, logsource }, logsource, detection, excludes: [], feeds: [] }, str(body.name));
+            const legacy = splitLegacyAggregation(body, `${src.name}#${doc.index}`);
+            const rule = legacy ? legacy.base : body;
+            const info = ruleInfo(rule, src.name, doc.index, "detection");
+            if (rule.detection === undefined) fail(`rule has no 'detection' (nor 'correlation' or 'filter')`, "detection");
+            const logsource = readLogsource(rule.logsource);
+            const detection = compileDetection(rule.detection, opts);
+            addRule(rules, byRef, { info: { ...info, logsource }, logsource, detection, excludes: [], feeds: [] }, str(rule.name));
+            if (legacy) correlations.push({ ...p, body: legacy.correlation });
           } catch (e) {
             refuse({ ...p, body }, e);
           }

@@ -2,7 +2,7 @@
  * Vigil events -> flat Sigma records (Sysmon-for-Linux field names). The table in
  * docs/sigma-support.md is the contract; keep the two in step.
  */
-import { AuthAction, Direction, FileAction, NetworkAction, ProcessAction, type Event } from "@vigil/proto";
+import { AuthAction, Direction, FileAction, NetworkAction, ProcessAction, type AuthEvent, type Event } from "@vigil/proto";
 import type { SigmaEvent } from "./types";
 
 export interface MappingContext {
@@ -144,6 +144,7 @@ export function toSigmaEvent(event: Event, ctx: MappingContext): SigmaEvent | nu
       put(f, "Tty", a.tty);
       if (a.hostname) f.Hostname = a.hostname;
       put(f, "Message", a.raw);
+      authAliases(f, a);
       const svc = a.service.toLowerCase();
       return ev("authentication", svc === "sshd" || svc === "sudo" || svc === "su" ? svc : "auth");
     }
@@ -162,5 +163,27 @@ export function toSigmaEvent(event: Event, ctx: MappingContext): SigmaEvent | nu
       for (const [k, v] of Object.entries(g.attributes)) f[`Attr_${k}`] = v;
       return ev("vigil_agent");
     }
+  }
+}
+
+/**
+ * Public Linux rules written against parsed auth logs use the field names of the parser their
+ * author had (sudo's own USER=/COMMAND=/TTY=, PAM's pam_user/pam_rhost, SIEM-style user_name and
+ * client_ip). They are aliases of Vigil's fields; docs/sigma-support.md lists them.
+ */
+function authAliases(f: Record<string, unknown>, a: AuthEvent): void {
+  put(f, "user_name", a.user);
+  put(f, "client_ip", a.sourceIp);
+  put(f, "deviceProcessName", a.service);
+  put(f, "host", a.hostname);
+  if (a.service === "sudo") {
+    put(f, "USER", a.targetUser);
+    put(f, "COMMAND", a.command);
+    put(f, "TTY", a.tty);
+  }
+  if (a.method.startsWith("pam_")) {
+    put(f, "pam_user", a.user);
+    put(f, "pam_rhost", a.sourceIp);
+    if (a.action === AuthAction.AUTH_ACTION_LOGIN_FAILURE || a.action === AuthAction.AUTH_ACTION_SU_FAILURE || a.action === AuthAction.AUTH_ACTION_SUDO_FAILURE) put(f, "pam_message", "authentication failure");
   }
 }
