@@ -34,7 +34,7 @@ export function splitLegacyAggregation(body: Record<string, unknown>, fallbackId
   if (!m) fail(`cannot read the aggregation in condition '${det.condition}' (expected: <condition> | count([field]) [by field] <op> <number>)`, "legacy aggregation", ["detection", "condition"]);
   const [, expr, fn, field, by, op, n] = m;
   if (fn !== "count") fail(`legacy aggregation '${fn}()' is not supported; only count() and count(field) have a correlation equivalent`, `aggregation '${fn}'`, ["detection", "condition"]);
-  if (det.timeframe === undefined) fail(`an aggregation needs 'timeframe' (the window it counts in)`, "timeframe", ["detection"]);
+  if (det.timeframe === undefined) fail(`an aggregation needs 'timeframe' (the window it counts in)`, "timeframe", ["detection", "condition"]);
   const { timeframe, condition: _condition, ...idents } = det;
   const id = typeof body.id === "string" ? body.id : fallbackId;
   const baseName = `${id}:aggregation-input`;
