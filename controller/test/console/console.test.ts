@@ -1,4 +1,5 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
@@ -11,7 +12,8 @@ import { clock, send, sshFailure } from "../detection/support";
 import { openBrowser, type Browser } from "./browser";
 import { seed, type Seeded } from "./seed";
 
-const SHOTS = join(__dirname, "..", "..", "..", "docs", "screenshots");
+// The README's screenshots are refreshed on request only, so a test run leaves the checkout clean.
+const SHOTS = process.env.VIGIL_UPDATE_SCREENSHOTS === "1" ? join(__dirname, "..", "..", "..", "docs", "screenshots") : mkdtempSync(join(tmpdir(), "vigil-shots-"));
 
 async function shot(page: Page, name: string, fullPage = false): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
