@@ -3,7 +3,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import type { EventSink, Sensor, SensorHealth } from "../sensor";
 import { SensorCounters } from "../sensor";
-import { FileTailer } from "../auth/file-tailer";
+import { FileTailer } from "../tail";
 import { parseAuditLine } from "./parse-audit-line";
 
 export const DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log";

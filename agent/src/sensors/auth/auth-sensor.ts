@@ -3,7 +3,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import type { EventSink, Sensor, SensorHealth } from "../sensor";
 import { SensorCounters } from "../sensor";
-import { FileTailer } from "./file-tailer";
+import { FileTailer } from "../tail";
 import { parseJournalEntry } from "./journal-entry";
 import { JournalSource } from "./journal-source";
 import { type ParsedAuth, parseAuthLine } from "./parse-line";

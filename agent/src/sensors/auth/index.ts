@@ -1,4 +1,3 @@
 export { AuthSensor, type AuthSensorOptions, DEFAULT_AUTH_LOGS } from "./auth-sensor";
-export { FileTailer, type FileTailerOptions } from "./file-tailer";
 export { parseAuthLine, type ParsedAuth, type ParseOptions } from "./parse-line";
 export { parseJournalEntry, JOURNAL_IDENTIFIERS } from "./journal-entry";

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { promises as fsp } from "node:fs";
-import { LineSplitter } from "./line-splitter";
+import { LineSplitter } from "../tail";
 import { JOURNAL_IDENTIFIERS, journalCursor } from "./journal-entry";
 
 export interface JournalSourceOptions {

@@ -1,8 +1,8 @@
 import { appendFileSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmdirSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FileTailer, type FileTailerOptions } from "../../../src/sensors/auth";
-import { numbered, tempDir, waitFor } from "./helpers";
+import { FileTailer, type FileTailerOptions } from "../../../src/sensors/tail";
+import { numbered, tempDir, waitFor } from "../auth/helpers";
 
 let dir: string;
 let cleanup: () => void;

@@ -1,0 +1,2 @@
+export { FileTailer, type FileTailerOptions } from "./file-tailer";
+export { LineSplitter } from "./line-splitter";
