@@ -7,6 +7,7 @@ import { reapplyEnforcement } from "./runtime/reapply";
 import { CertificateRenewer, ENROLL_HELP, enrollCommand, hasTlsIdentity, tlsCredentialsFactory } from "./enroll";
 import { createSensors } from "./runtime/create-sensors";
 import { createLog } from "./util/log";
+import { PARSE_HELP, parseCommand } from "./parse-command";
 import { AGENT_VERSION } from "./version";
 
 const HELP = `vigil-agent ${AGENT_VERSION}: the Vigil EDR endpoint agent
@@ -23,7 +24,7 @@ Commands:
               --config FILE            YAML config; keys as in the docs (VIGIL_CONFIG)
               --tag TAG                agent tag, repeatable (VIGIL_TAGS)
               --log-level LEVEL        debug|info|warn|error (VIGIL_LOG_LEVEL)
-${ENROLL_HELP}  status    print the running agent's status from its state dir (--state-dir)
+${ENROLL_HELP}${PARSE_HELP}  status    print the running agent's status from its state dir (--state-dir)
   reapply   put a persisted isolation and IP blocks back into the kernel, then exit
             (run at boot before the network comes up: ExecStartPre of the systemd unit)
   version   print the version
@@ -115,6 +116,7 @@ export async function main(argv: string[]): Promise<number> {
       case "enroll": return await enrollCommand(rest);
       case "status": return status(rest);
       case "reapply": return await reapply(rest);
+      case "parse": return await parseCommand(rest);
       case "version": case "--version":
         process.stdout.write(AGENT_VERSION + "\n");
         return 0;
