@@ -5,12 +5,14 @@ import { parseArgs } from "node:util";
 import { Event } from "@vigil/proto";
 import { parseAuditLine } from "./sensors/audit";
 import { parseAuthLine } from "./sensors/auth";
+import { parseSyslogLine } from "./sensors/syslog";
 import type { EventBody } from "./sensors/sensor";
 
 export const PARSE_HELP = `  parse     print the events a log file holds, one JSON line each (the shape
             \`vigil-controller rules test --events\` reads), to run rules over an old log
               --auth-log FILE    an auth.log / secure file (every line: logins, sudo, ... and "other")
               --audit-log FILE   an auditd audit.log
+              --syslog FILE      a /var/log/syslog or /var/log/messages file
               --now ISO-TIME     reference for the year of classic syslog stamps (default: the file's mtime)
               --hostname NAME    hostname field of the events (default: this host's)
 `;
@@ -39,15 +41,16 @@ export async function parseCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     strict: true,
-    options: { "auth-log": { type: "string" }, "audit-log": { type: "string" }, now: { type: "string" }, hostname: { type: "string" } },
+    options: { "auth-log": { type: "string" }, "audit-log": { type: "string" }, syslog: { type: "string" }, now: { type: "string" }, hostname: { type: "string" } },
   });
   const auth = values["auth-log"];
   const audit = values["audit-log"];
-  if ((auth === undefined) === (audit === undefined)) {
-    process.stderr.write("vigil-agent parse: give exactly one of --auth-log FILE or --audit-log FILE\n");
+  const syslog = values.syslog;
+  if ([auth, audit, syslog].filter((f) => f !== undefined).length !== 1) {
+    process.stderr.write("vigil-agent parse: give exactly one of --auth-log FILE, --audit-log FILE or --syslog FILE\n");
     return 2;
   }
-  const file = (auth ?? audit)!;
+  const file = (auth ?? audit ?? syslog)!;
   let mtime: Date;
   try {
     mtime = statSync(file).mtime;
@@ -67,10 +70,15 @@ export async function parseCommand(argv: string[]): Promise<number> {
         const body: EventBody = { $case: "auth", auth: values.hostname ? { ...p.auth, hostname: values.hostname } : p.auth };
         return Array.from({ length: p.repeat ?? 1 }, () => ({ body, timeMs: p.timeMs }));
       }
-    : (line) => {
-        const p = parseAuditLine(line);
-        return p ? [{ body: { $case: "audit", audit: p.audit }, timeMs: p.timeMs }] : [];
-      };
+    : audit !== undefined
+      ? (line) => {
+          const p = parseAuditLine(line);
+          return p ? [{ body: { $case: "audit", audit: p.audit }, timeMs: p.timeMs }] : [];
+        }
+      : (line) => {
+          const p = parseSyslogLine(line, "syslog", now);
+          return p ? [{ body: { $case: "log", log: values.hostname ? { ...p.log, hostname: values.hostname } : p.log }, timeMs: p.timeMs }] : [];
+        };
   const r = await printLogEvents(file, parse, process.stdout);
   process.stderr.write(`vigil-agent parse: ${r.lines} lines, ${r.events} events\n`);
   return 0;

@@ -97,7 +97,7 @@ async function runPath(kind: PathKind): Promise<PathResult> {
   const topo = await createTopology();
   const nsc = await startNsController(topo.controller, PORT, bootFromDist);
   const wallLog = join(tmpdir(), `vigil-wall-bench-${process.pid}.log`);
-  const agent = spawnNsAgent(topo.host, { controller: nsc.address, wallLog, processSensor: true, extraConfig: { sensors: { process: true, network: true, file: false, auth: false, audit: false } } });
+  const agent = spawnNsAgent(topo.host, { controller: nsc.address, wallLog, processSensor: true, extraConfig: { sensors: { process: true, network: true, file: false, auth: false, audit: false, syslog: false } } });
   const mon = monitorTables(topo.host.ns);
   const out: PathResult = { kind, samples: [], detectMs: [], actMs: [] };
   try {

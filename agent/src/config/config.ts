@@ -14,6 +14,8 @@ export interface AgentConfig {
   authLog?: string;
   /** auditd's log; default /var/log/audit/audit.log. */
   auditLog?: string;
+  /** The system log; default /var/log/syslog, else /var/log/messages. */
+  systemLog?: string;
   stateDir: string;
   tags: string[];
   processIntervalMs: number;
@@ -34,7 +36,7 @@ export interface AgentConfig {
   logLevel: "debug" | "info" | "warn" | "error";
   /** TLS material written by `enroll`; absent means a plaintext (development) connection. */
   tls: boolean;
-  sensors: { process: boolean; network: boolean; file: boolean; auth: boolean; audit: boolean };
+  sensors: { process: boolean; network: boolean; file: boolean; auth: boolean; audit: boolean; syslog: boolean };
   /** Numbered test events per second (0 = off); see sensors/synthetic. */
   syntheticRate: number;
   /** Total numbered events over the state dir's life; 0 = no end. */
@@ -57,7 +59,7 @@ export interface AgentFlags {
 }
 
 const KEYS: Record<string, keyof AgentConfig> = {
-  controller: "controller", watch: "watch", auth_log: "authLog", authLog: "authLog", audit_log: "auditLog", auditLog: "auditLog", state_dir: "stateDir", stateDir: "stateDir",
+  controller: "controller", watch: "watch", auth_log: "authLog", authLog: "authLog", audit_log: "auditLog", auditLog: "auditLog", system_log: "systemLog", systemLog: "systemLog", state_dir: "stateDir", stateDir: "stateDir",
   tags: "tags", process_interval_ms: "processIntervalMs", network_interval_ms: "networkIntervalMs", heartbeat_ms: "heartbeatMs",
   spool_max_bytes: "spoolMaxBytes", spool_fsync: "spoolFsync", spool_fsync_interval_ms: "spoolFsyncIntervalMs", spool_full_policy: "spoolFullPolicy", enforcement: "enforcement",
   isolation_allow: "isolationAllow", isolation_dns: "isolationDns", isolation_dhcp: "isolationDhcp", log_level: "logLevel", logLevel: "logLevel", sensors: "sensors",
@@ -93,7 +95,7 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
     const name = `${source}: ${k}`;
     if (!key) throw new AgentConfigError(`${name}: unknown setting`);
     switch (key) {
-      case "controller": case "authLog": case "auditLog": case "stateDir":
+      case "controller": case "authLog": case "auditLog": case "systemLog": case "stateDir":
         if (typeof v !== "string" || !v) throw new AgentConfigError(`${name}: expected a non-empty string`);
         cfg[key] = v;
         break;
@@ -141,7 +143,7 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
 }
 
 const ENV: Record<string, string> = {
-  VIGIL_CONTROLLER: "controller", VIGIL_WATCH: "watch", VIGIL_AUTH_LOG: "authLog", VIGIL_AUDIT_LOG: "auditLog", VIGIL_STATE_DIR: "stateDir", VIGIL_TAGS: "tags",
+  VIGIL_CONTROLLER: "controller", VIGIL_WATCH: "watch", VIGIL_AUTH_LOG: "authLog", VIGIL_AUDIT_LOG: "auditLog", VIGIL_SYSTEM_LOG: "systemLog", VIGIL_STATE_DIR: "stateDir", VIGIL_TAGS: "tags",
   VIGIL_PROCESS_INTERVAL_MS: "process_interval_ms", VIGIL_NETWORK_INTERVAL_MS: "network_interval_ms", VIGIL_HEARTBEAT_MS: "heartbeat_ms",
   VIGIL_SPOOL_MAX_BYTES: "spool_max_bytes", VIGIL_SPOOL_FSYNC: "spool_fsync", VIGIL_SPOOL_FSYNC_INTERVAL_MS: "spool_fsync_interval_ms", VIGIL_SPOOL_FULL_POLICY: "spool_full_policy",
   VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_ISOLATION_DNS: "isolation_dns", VIGIL_ISOLATION_DHCP: "isolation_dhcp", VIGIL_LOG_LEVEL: "logLevel",
@@ -168,7 +170,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     isolationDhcp: false,
     logLevel: "info",
     tls: false,
-    sensors: { process: true, network: true, file: true, auth: true, audit: true },
+    sensors: { process: true, network: true, file: true, auth: true, audit: true, syslog: true },
     syntheticRate: 0,
     syntheticCount: 0,
     syntheticMix: "agent",

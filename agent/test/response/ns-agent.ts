@@ -50,7 +50,7 @@ export function spawnNsAgent(node: NetNode, o: NsAgentOptions): NsAgent {
   if (!existsSync(join(stateDir, "agent-id"))) writeFileSync(join(stateDir, "agent-id"), agentId + "\n", { mode: 0o600 });
   const config = join(stateDir, "..", `${agentId}.yaml`);
   const settings = {
-    sensors: { process: o.processSensor ?? false, network: false, file: false, auth: false, audit: false },
+    sensors: { process: o.processSensor ?? false, network: false, file: false, auth: false, audit: false, syslog: false },
     heartbeat_ms: 1000,
     backoff_max_ms: 500,
     ...o.extraConfig,

@@ -3,7 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger"
 import { EventStore, type StoredEvent } from "../repositories/event-store";
 import { optEnum, optInt, optString, optTime, rejectUnknown } from "./query-params";
 
-export const EVENT_TYPES = ["process", "file", "network", "auth", "agent", "audit"] as const;
+export const EVENT_TYPES = ["process", "file", "network", "auth", "agent", "audit", "log"] as const;
 const ALLOWED = ["agent", "type", "since", "until", "q", "limit", "cursor"] as const;
 
 export function encodeCursor(e: { eventTime: number; id: number }): string {

@@ -51,7 +51,7 @@ export function bodyJson(ev: Event): { type: string; action: string; body: Recor
     action = names[(src.action as number) ?? 0] ?? String(src.action);
     body.action = action;
   } else {
-    action = b.$case === "agent" ? b.agent.kind : b.$case === "audit" ? b.audit.recordType.toLowerCase() : "unspecified";
+    action = b.$case === "agent" ? b.agent.kind : b.$case === "audit" ? b.audit.recordType.toLowerCase() : b.$case === "log" ? b.log.program.toLowerCase() : "unspecified";
   }
   if (b.$case === "network") body.direction = DIRECTIONS[b.network.direction] ?? String(b.network.direction);
   return { type: b.$case, action, body };
@@ -67,6 +67,7 @@ export function summaryOf(ev: Event): string {
     case "network": { const n = b.network; parts.push(n.remoteAddress, n.localAddress, n.remotePort, n.localPort, n.processName, n.exe, n.user); break; }
     case "auth": { const a = b.auth; parts.push(a.user, a.targetUser, a.groupName, a.sourceIp, a.service, a.command, a.raw); break; }
     case "agent": parts.push(b.agent.kind, b.agent.message); break;
+    case "log": parts.push(b.log.program, b.log.message); break;
     case "audit": { const f = b.audit.fields; parts.push(b.audit.recordType, f.exe ?? "", f.comm ?? "", f.name ?? "", f.key ?? "", f.proctitle ?? "", b.audit.raw); break; }
   }
   return parts.filter((p) => p !== "" && p !== 0 && p !== undefined).join(" ").slice(0, 8192);

@@ -65,8 +65,22 @@ describe("replaying an old log against rules (vigil-agent parse | vigil-controll
     expect([...titles].sort()).toEqual(["Creation Of An User Account", "Modification of ld.so.preload", "Remove Immutable File Attribute - Auditd", "System Owner or User Discovery - Linux"]);
   });
 
+  it("a syslog file becomes log events that service-routed keyword rules match", () => {
+    const log = join(dir, "syslog");
+    writeFileSync(log, ["May  5 10:00:01 web1 CRON[1234]: (root) REPLACE (root)", "May  5 10:00:02 web1 kernel: eth0: link up", "not a syslog line"].join("\n") + "\n");
+    const parsed = node([AGENT, "parse", "--syslog", log, "--now", "2024-05-10T00:00:00Z"]);
+    expect(parsed.stderr).toMatch(/3 lines, 2 events/);
+    const events = join(dir, "syslog.jsonl");
+    writeFileSync(events, parsed.stdout);
+    const rules = join(dir, "cron.yml");
+    writeFileSync(rules, "title: Cron Table Replaced\nid: 1a2b3c4d-0000-4000-8000-0000000000aa\nlogsource: {product: linux, service: cron}\ndetection:\n  keywords: ['REPLACE']\n  condition: keywords\nlevel: medium\n");
+    const r = node([CONTROLLER, "rules", "test", "--rules", rules, "--events", events]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim().split("\n").map((l) => JSON.parse(l).title)).toEqual(["Cron Table Replaced"]);
+  });
+
   it("says what is wrong with its arguments", () => {
-    expect(node([AGENT, "parse"]).stderr).toMatch(/exactly one of --auth-log FILE or --audit-log FILE/);
+    expect(node([AGENT, "parse"]).stderr).toMatch(/exactly one of --auth-log FILE, --audit-log FILE or --syslog FILE/);
     expect(node([AGENT, "parse", "--auth-log", join(dir, "missing.log")]).stderr).toMatch(/missing\.log: ENOENT/);
     expect(node([AGENT, "parse", "--auth-log", join(dir, "auth.log"), "--now", "yesterday"]).stderr).toMatch(/--now "yesterday" is not a time/);
   });

@@ -34,7 +34,7 @@ export function startSyntheticAgent(o: SyntheticAgentOptions): AgentProcess {
   writeFileSync(
     config,
     [
-      "sensors: { process: false, network: false, file: false, auth: false, audit: false }",
+      "sensors: { process: false, network: false, file: false, auth: false, audit: false, syslog: false }",
       `synthetic_rate: ${o.rate}`,
       `synthetic_count: ${o.count}`,
       `synthetic_mix: "${o.mix ?? "agent"}"`,

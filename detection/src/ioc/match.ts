@@ -49,6 +49,7 @@ export function matchEvent(index: IocIndex, event: Event, opts: MatchEventOption
       break;
     case "agent":
     case "audit":
+    case "log":
       break;
   }
   return hits;

@@ -193,12 +193,13 @@ export class DetectionEngine {
 /**
  * An event with an empty logsource (e.g. a flat test event) is checked against every rule.
  * Linux `service: auth` covers all authentication events (sshd, sudo, su, login ...), as
- * /var/log/auth.log does.
+ * /var/log/auth.log does; `service: syslog` covers every system-log line (cron, vsftpd,
+ * kernel ...), as /var/log/syslog does.
  */
 function logsourceMatches(rule: LogSource, p?: string, c?: string, s?: string): boolean {
   if (p === undefined && c === undefined && s === undefined) return true;
   if (rule.product !== undefined && rule.product !== p) return false;
   if (rule.category !== undefined && rule.category !== c) return false;
-  if (rule.service !== undefined && rule.service !== s && !(rule.service === "auth" && c === "authentication")) return false;
+  if (rule.service !== undefined && rule.service !== s && !(rule.service === "auth" && c === "authentication") && !(rule.service === "syslog" && c === "syslog")) return false;
   return true;
 }

@@ -156,6 +156,15 @@ export function toSigmaEvent(event: Event, ctx: MappingContext): SigmaEvent | nu
       put(f, "Message", a.raw);
       return ev("audit", "auditd");
     }
+    case "log": {
+      const l = body.log;
+      put(f, "Program", l.program);
+      if (l.pid) f.ProcessId = l.pid;
+      if (l.hostname) f.Hostname = l.hostname;
+      put(f, "Message", l.message);
+      put(f, "host", l.hostname);
+      return ev("syslog", syslogService(l.program));
+    }
     case "agent": {
       const g = body.agent;
       put(f, "AgentEventKind", g.kind);
@@ -186,4 +195,22 @@ function authAliases(f: Record<string, unknown>, a: AuthEvent): void {
     put(f, "pam_rhost", a.sourceIp);
     if (a.action === AuthAction.AUTH_ACTION_LOGIN_FAILURE || a.action === AuthAction.AUTH_ACTION_SU_FAILURE || a.action === AuthAction.AUTH_ACTION_SUDO_FAILURE) put(f, "pam_message", "authentication failure");
   }
+}
+
+/**
+ * The Sigma service of a system-log line, from the program that wrote it: public rules name
+ * daemons by their package (clamav for clamd and freshclam, guacamole for guacd); anything
+ * else goes by its own lower-cased name. Rules with `service: syslog` see every line.
+ */
+const SYSLOG_SERVICES: Record<string, string> = {
+  cron: "cron", crond: "cron", anacron: "cron",
+  clamd: "clamav", freshclam: "clamav", clamscan: "clamav", "clamav-daemon": "clamav",
+  guacd: "guacamole",
+  "dbus-daemon": "dbus", "dbus-broker": "dbus",
+  "systemd-journald": "journald",
+};
+
+function syslogService(program: string): string {
+  const p = program.toLowerCase();
+  return SYSLOG_SERVICES[p] ?? (p || "syslog");
 }

@@ -56,7 +56,7 @@ export interface TestResult {
   events: number;
 }
 
-const VIGIL_BODIES = ["process", "file", "network", "auth", "agent", "audit"];
+const VIGIL_BODIES = ["process", "file", "network", "auth", "agent", "audit", "log"];
 
 /**
  * A line is a Vigil event when it has the Event.toJSON shape (one body key such as `process`

@@ -1,9 +1,7 @@
-import { createHash } from "node:crypto";
 import { promises as fsp } from "node:fs";
-import path from "node:path";
 import type { EventSink, Sensor, SensorHealth } from "../sensor";
 import { SensorCounters } from "../sensor";
-import { FileTailer } from "../tail";
+import { FileTailer, tailStatePath } from "../tail";
 import { parseAuditLine } from "./parse-audit-line";
 
 export const DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log";
@@ -41,7 +39,7 @@ export class AuditSensor implements Sensor {
     const file = this.opts.path ?? DEFAULT_AUDIT_LOG;
     this.tailer = new FileTailer({
       path: file,
-      statePath: path.join(this.opts.stateDir, `audit-tail-${createHash("sha256").update(file).digest("hex").slice(0, 16)}.json`),
+      statePath: tailStatePath(this.opts.stateDir, "audit", file),
       pollMs: this.opts.pollMs,
       fromStart: this.opts.fromStart,
       onLines: (lines) => this.onLines(lines),

@@ -1,9 +1,8 @@
-import { createHash } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import type { EventSink, Sensor, SensorHealth } from "../sensor";
 import { SensorCounters } from "../sensor";
-import { FileTailer } from "../tail";
+import { FileTailer, firstExistingFile, tailStatePath } from "../tail";
 import { parseJournalEntry } from "./journal-entry";
 import { JournalSource } from "./journal-source";
 import { type ParsedAuth, parseAuthLine } from "./parse-line";
@@ -59,12 +58,12 @@ export class AuthSensor implements Sensor {
     this.sink = sink;
     this.counters.running = true;
     await fsp.mkdir(this.opts.stateDir, { recursive: true });
-    const file = this.opts.path ?? (await firstExisting(this.opts.candidates ?? DEFAULT_AUTH_LOGS));
+    const file = this.opts.path ?? (await firstExistingFile(this.opts.candidates ?? DEFAULT_AUTH_LOGS));
     if (file) {
       this.sourceDesc = `file:${file}`;
       this.tailer = new FileTailer({
         path: file,
-        statePath: path.join(this.opts.stateDir, `auth-tail-${hash(file)}.json`),
+        statePath: tailStatePath(this.opts.stateDir, "auth", file),
         pollMs: this.opts.pollMs,
         fromStart: this.opts.fromStart,
         onLines: (lines) => this.onLines(lines),
@@ -116,14 +115,3 @@ export class AuthSensor implements Sensor {
   }
 }
 
-async function firstExisting(paths: string[]): Promise<string | null> {
-  for (const p of paths) {
-    // stat needs no read permission: an unreadable auth.log is still chosen, and reported.
-    if (await fsp.stat(p).then((s) => s.isFile(), () => false)) return p;
-  }
-  return null;
-}
-
-function hash(s: string): string {
-  return createHash("sha256").update(s).digest("hex").slice(0, 16);
-}

@@ -1,7 +1,7 @@
 import { AuthAction, type AuthEvent } from "@vigil/proto";
 import { buildAuthEvent } from "./fields";
 import { parseAuthMessage, serviceOf } from "./messages";
-import { parseSyslogHeader } from "./syslog-header";
+import { parseSyslogHeader } from "../tail";
 
 export interface ParsedAuth {
   auth: AuthEvent;

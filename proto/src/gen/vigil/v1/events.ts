@@ -347,6 +347,7 @@ export interface Event {
     | { $case: "auth"; auth: AuthEvent }
     | { $case: "agent"; agent: AgentEvent }
     | { $case: "audit"; audit: AuditEvent }
+    | { $case: "log"; log: LogEvent }
     | undefined;
 }
 
@@ -465,6 +466,23 @@ export interface AuditEvent_FieldsEntry {
   value: string;
 }
 
+/**
+ * A line of a system log other than the auth log (/var/log/syslog, /var/log/messages):
+ * daemons' own messages, which public rules search with keywords (service: syslog, cron, ...).
+ */
+export interface LogEvent {
+  /** which log: "syslog" */
+  log: string;
+  /** the syslog tag: CRON, vsftpd, kernel, ... */
+  program: string;
+  pid: number;
+  hostname: string;
+  /** the text after "program[pid]: " */
+  message: string;
+  /** the line as written (bounded) */
+  raw: string;
+}
+
 /** Something the agent itself reports: sensor health, drops, enforcement taken locally. */
 export interface AgentEvent {
   kind: string;
@@ -507,6 +525,9 @@ export const Event: MessageFns<Event> = {
         break;
       case "audit":
         AuditEvent.encode(message.body.audit, writer.uint32(122).fork()).join();
+        break;
+      case "log":
+        LogEvent.encode(message.body.log, writer.uint32(130).fork()).join();
         break;
     }
     return writer;
@@ -589,6 +610,14 @@ export const Event: MessageFns<Event> = {
             message.body = { $case: "audit", audit: AuditEvent.decode(reader, reader.uint32()) };
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.body = { $case: "log", log: LogEvent.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -621,6 +650,8 @@ export const Event: MessageFns<Event> = {
         ? { $case: "agent", agent: AgentEvent.fromJSON(object.agent) }
         : isSet(object.audit)
         ? { $case: "audit", audit: AuditEvent.fromJSON(object.audit) }
+        : isSet(object.log)
+        ? { $case: "log", log: LogEvent.fromJSON(object.log) }
         : undefined,
     };
   },
@@ -645,6 +676,8 @@ export const Event: MessageFns<Event> = {
       obj.agent = AgentEvent.toJSON(message.body.agent);
     } else if (message.body?.$case === "audit") {
       obj.audit = AuditEvent.toJSON(message.body.audit);
+    } else if (message.body?.$case === "log") {
+      obj.log = LogEvent.toJSON(message.body.log);
     }
     return obj;
   },
@@ -690,6 +723,12 @@ export const Event: MessageFns<Event> = {
       case "audit": {
         if (object.body?.audit !== undefined && object.body?.audit !== null) {
           message.body = { $case: "audit", audit: AuditEvent.fromPartial(object.body.audit) };
+        }
+        break;
+      }
+      case "log": {
+        if (object.body?.log !== undefined && object.body?.log !== null) {
+          message.body = { $case: "log", log: LogEvent.fromPartial(object.body.log) };
         }
         break;
       }
@@ -2135,6 +2174,155 @@ export const AuditEvent_FieldsEntry: MessageFns<AuditEvent_FieldsEntry> = {
     const message = createBaseAuditEvent_FieldsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseLogEvent(): LogEvent {
+  return { log: "", program: "", pid: 0, hostname: "", message: "", raw: "" };
+}
+
+export const LogEvent: MessageFns<LogEvent> = {
+  encode(message: LogEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.log !== "") {
+      writer.uint32(10).string(message.log);
+    }
+    if (message.program !== "") {
+      writer.uint32(18).string(message.program);
+    }
+    if (message.pid !== 0) {
+      writer.uint32(24).int32(message.pid);
+    }
+    if (message.hostname !== "") {
+      writer.uint32(34).string(message.hostname);
+    }
+    if (message.message !== "") {
+      writer.uint32(42).string(message.message);
+    }
+    if (message.raw !== "") {
+      writer.uint32(50).string(message.raw);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.log = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.program = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pid = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.hostname = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.raw = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogEvent {
+    return {
+      log: isSet(object.log) ? globalThis.String(object.log) : "",
+      program: isSet(object.program) ? globalThis.String(object.program) : "",
+      pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
+      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      raw: isSet(object.raw) ? globalThis.String(object.raw) : "",
+    };
+  },
+
+  toJSON(message: LogEvent): unknown {
+    const obj: any = {};
+    if (message.log !== "") {
+      obj.log = message.log;
+    }
+    if (message.program !== "") {
+      obj.program = message.program;
+    }
+    if (message.pid !== 0) {
+      obj.pid = Math.round(message.pid);
+    }
+    if (message.hostname !== "") {
+      obj.hostname = message.hostname;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.raw !== "") {
+      obj.raw = message.raw;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LogEvent>): LogEvent {
+    return LogEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LogEvent>): LogEvent {
+    const message = createBaseLogEvent();
+    message.log = object.log ?? "";
+    message.program = object.program ?? "";
+    message.pid = object.pid ?? 0;
+    message.hostname = object.hostname ?? "";
+    message.message = object.message ?? "";
+    message.raw = object.raw ?? "";
     return message;
   },
 };
