@@ -62,7 +62,7 @@ async function main() {
   writeBenchSection("footprint", [
     "## Agent footprint",
     "",
-    `\`npm run bench:footprint\` — the ${useBinary ? "SEA binary `dist/vigil-agent`" : "bundle"} as root with all default sensors (process 1 s, network 2 s, file integrity on the default paths, auth log, audit log, system log; the last two absent on this machine, so their followers only poll), connected to a local controller; ${WARMUP} s warm-up, then ${SECONDS} s measured from /proc. Target: < 2% of one core and < 80 MB RSS. ${machine()}.`,
+    `\`npm run bench:footprint\` — the ${useBinary ? "SEA binary `dist/vigil-agent`" : "bundle"} as root with all default sensors (process 1 s, network 2 s, file integrity on the default paths, auth log, audit log, system log; here the audit log is quiet and there is no system log, so those followers only poll), connected to a local controller; ${WARMUP} s warm-up, then ${SECONDS} s measured from /proc. Target: < 2% of one core and < 80 MB RSS. ${machine()}.`,
     "",
     "| CPU (% of one core) | RSS avg | RSS max | verdict |",
     "|---|---|---|---|",
