@@ -51,10 +51,20 @@ export function bodyJson(ev: Event): { type: string; action: string; body: Recor
     action = names[(src.action as number) ?? 0] ?? String(src.action);
     body.action = action;
   } else {
-    action = b.$case === "agent" ? b.agent.kind : b.$case === "audit" ? b.audit.recordType.toLowerCase() : b.$case === "log" ? b.log.program.toLowerCase() : "unspecified";
+    action = actionOfUntyped(b);
   }
   if (b.$case === "network") body.direction = DIRECTIONS[b.network.direction] ?? String(b.network.direction);
   return { type: b.$case, action, body };
+}
+
+/** Bodies without an action enum are listed by what they are: the agent's kind, the audit record type, the log's program. */
+function actionOfUntyped(b: NonNullable<Event["body"]>): string {
+  switch (b.$case) {
+    case "agent": return b.agent.kind;
+    case "audit": return b.audit.recordType.toLowerCase();
+    case "log": return b.log.program.toLowerCase();
+    default: return "unspecified";
+  }
 }
 
 /** The text `GET /events?q=` searches: the fields an analyst types fragments of. */
