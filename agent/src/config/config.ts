@@ -14,7 +14,7 @@ export interface AgentConfig {
   authLog?: string;
   /** auditd's log; default /var/log/audit/audit.log. */
   auditLog?: string;
-  /** The system log; default /var/log/syslog, else /var/log/messages. */
+  /** The system log; default /var/log/syslog, else /var/log/messages; "journal" follows the whole journal. */
   systemLog?: string;
   stateDir: string;
   tags: string[];

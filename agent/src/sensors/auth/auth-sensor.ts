@@ -2,9 +2,8 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import type { EventSink, Sensor, SensorHealth } from "../sensor";
 import { SensorCounters } from "../sensor";
-import { FileTailer, firstExistingFile, tailStatePath } from "../tail";
-import { parseJournalEntry } from "./journal-entry";
-import { JournalSource } from "./journal-source";
+import { FileTailer, JournalSource, firstExistingFile, tailStatePath } from "../tail";
+import { JOURNAL_IDENTIFIERS, parseJournalEntry } from "./journal-entry";
 import { type ParsedAuth, parseAuthLine } from "./parse-line";
 
 export interface AuthSensorOptions {
@@ -74,6 +73,7 @@ export class AuthSensor implements Sensor {
       this.sourceDesc = "journald";
       this.journal = new JournalSource({
         command: this.opts.journalctl,
+        matches: JOURNAL_IDENTIFIERS.map((id) => `SYSLOG_IDENTIFIER=${id}`),
         cursorPath: path.join(this.opts.stateDir, "auth-journal-cursor"),
         backoffMs: this.opts.journalBackoffMs,
         onEntry: (entry) => this.emit(parseJournalEntry(entry, { keepOther: this.opts.allLines ?? true })),

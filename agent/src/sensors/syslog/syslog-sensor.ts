@@ -1,15 +1,23 @@
 import { promises as fsp } from "node:fs";
+import path from "node:path";
 import type { EventSink, Sensor, SensorHealth } from "../sensor";
 import { SensorCounters } from "../sensor";
-import { FileTailer, firstExistingFile, tailStatePath } from "../tail";
-import { parseSyslogLine } from "./parse-syslog-line";
+import { FileTailer, JournalSource, firstExistingFile, journalRecord, tailStatePath } from "../tail";
+import { LOG_LIMITS, parseSyslogLine } from "./parse-syslog-line";
 
 /** Debian/Ubuntu (rsyslog), then RHEL/SUSE. The auth log is the auth sensor's. */
 export const DEFAULT_SYSLOGS = ["/var/log/syslog", "/var/log/messages"];
 
 export interface SyslogSensorOptions {
-  /** The log to follow; when unset the first of DEFAULT_SYSLOGS that exists. */
+  /**
+   * The log to follow; when unset the first of DEFAULT_SYSLOGS that exists. "journal" follows
+   * the whole systemd journal instead (hosts without rsyslog): every entry, so it is opt-in.
+   */
   path?: string;
+  /** With "journal": SYSLOG_IDENTIFIERs another sensor already reports (the auth programs). */
+  exclude?: string[];
+  journalctl?: string;
+  journalBackoffMs?: number;
   /** Default DEFAULT_SYSLOGS. */
   candidates?: string[];
   stateDir: string;
@@ -27,6 +35,7 @@ export class SyslogSensor implements Sensor {
   readonly name = "syslog";
   private readonly counters = new SensorCounters();
   private tailer: FileTailer | null = null;
+  private journal: JournalSource | null = null;
   private sink: EventSink | null = null;
 
   constructor(private readonly opts: SyslogSensorOptions) {}
@@ -36,6 +45,7 @@ export class SyslogSensor implements Sensor {
     this.sink = sink;
     this.counters.running = true;
     await fsp.mkdir(this.opts.stateDir, { recursive: true });
+    if (this.opts.path === "journal") return this.startJournal();
     const candidates = this.opts.candidates ?? DEFAULT_SYSLOGS;
     const file = this.opts.path ?? (await firstExistingFile(candidates));
     if (!file) {
@@ -56,9 +66,33 @@ export class SyslogSensor implements Sensor {
     await this.tailer.start();
   }
 
+  private async startJournal(): Promise<void> {
+    const exclude = new Set(this.opts.exclude ?? []);
+    this.journal = new JournalSource({
+      command: this.opts.journalctl,
+      matches: [],
+      cursorPath: path.join(this.opts.stateDir, "syslog-journal-cursor"),
+      backoffMs: this.opts.journalBackoffMs,
+      onEntry: (entry) => {
+        const r = journalRecord(entry, LOG_LIMITS.message);
+        if (!r || exclude.has(r.identifier) || !this.sink) return;
+        const log = { log: "journal", program: r.identifier.slice(0, LOG_LIMITS.name), pid: r.pid, hostname: r.hostname.slice(0, LOG_LIMITS.name), message: r.message, raw: r.raw.slice(0, LOG_LIMITS.raw) };
+        this.sink.emit({ $case: "log", log }, r.timeMs);
+        this.counters.events++;
+      },
+      onStatus: (problem) => {
+        this.counters.detail = problem;
+        if (problem) this.counters.errors++;
+      },
+    });
+    await this.journal.start();
+  }
+
   async stop(): Promise<void> {
     await this.tailer?.stop();
+    await this.journal?.stop();
     this.tailer = null;
+    this.journal = null;
     this.counters.running = false;
   }
 

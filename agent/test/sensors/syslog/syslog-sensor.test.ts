@@ -1,4 +1,4 @@
-import { appendFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { LogEvent } from "@vigil/proto";
@@ -98,5 +98,24 @@ describe("system log sensor", () => {
     appendFileSync(missing[1]!, "May  5 10:00:01 h sshd[1]: Server listening on 0.0.0.0 port 22.\n");
     await waitFor(() => sink.logs.length === 1, "a line of the second candidate");
     expect(DEFAULT_SYSLOGS).toEqual(["/var/log/syslog", "/var/log/messages"]);
+  });
+
+  it("with system_log: journal, follows the whole journal, leaving out what the auth sensor reports", async () => {
+    // journalctl here cannot be pointed at test entries: a stand-in script plays it and records its arguments.
+    const argsFile = path.join(dir, "args");
+    const entry = (cursor: string, ident: string, msg: string) => JSON.stringify({ __CURSOR: cursor, __REALTIME_TIMESTAMP: "1714557600123456", _HOSTNAME: "j1", SYSLOG_IDENTIFIER: ident, _PID: "77", MESSAGE: msg });
+    const entries = path.join(dir, "entries.json");
+    writeFileSync(entries, [entry("c1", "sshd", "Accepted publickey for a from 192.0.2.1 port 1 ssh2"), entry("c2", "CRON", "(root) REPLACE (root)"), "{garbage"].join("\n") + "\n");
+    const command = path.join(dir, "journalctl");
+    writeFileSync(command, `#!/bin/sh\necho "$*" >> '${argsFile}'\ncat '${entries}'\nexec sleep 30\n`);
+    chmodSync(command, 0o755);
+    const sink = new Collect();
+    const sensor = new SyslogSensor({ path: "journal", exclude: ["sshd"], journalctl: command, stateDir: path.join(dir, "state") });
+    sensors.push(sensor);
+    await sensor.start(sink);
+    // The excluded sshd entry comes first in the stream, so by the time CRON's arrives it was already passed over.
+    await waitFor(() => sink.logs.length >= 1, "a journal entry");
+    expect(sink.logs).toEqual([{ timeMs: 1714557600123, log: expect.objectContaining({ log: "journal", program: "CRON", pid: 77, hostname: "j1", message: "(root) REPLACE (root)" }) }]);
+    expect(readFileSync(argsFile, "utf8").trim()).toBe("-f -o json --no-pager -n 0");
   });
 });

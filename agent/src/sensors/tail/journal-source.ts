@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { promises as fsp } from "node:fs";
-import { LineSplitter } from "../tail";
-import { JOURNAL_IDENTIFIERS, journalCursor } from "./journal-entry";
+import { journalCursor } from "./journal-fields";
+import { LineSplitter } from "./line-splitter";
 
 export interface JournalSourceOptions {
+  /** journalctl matches, e.g. SYSLOG_IDENTIFIER=sshd (OR-ed); none follows the whole journal. */
+  matches: string[];
   /** Called with each parsed JSON entry, in journal order. */
   onEntry: (entry: unknown) => void;
   /** Called when the source's condition changes: "" when healthy, else why not. */
@@ -21,8 +23,8 @@ const MAX_ENTRY_BYTES = 256 * 1024;
 const HEALTHY_RUN_MS = 30_000;
 
 /**
- * `journalctl -f -o json` as a child process, for hosts with no auth log
- * file. Restarted with jittered exponential backoff when it exits.
+ * `journalctl -f -o json` as a child process, for hosts that log to the journal
+ * only. Restarted with jittered exponential backoff when it exits.
  */
 export class JournalSource {
   private child: ChildProcess | null = null;
@@ -59,7 +61,7 @@ export class JournalSource {
   private launch(): void {
     const args = ["-f", "-o", "json", "--no-pager"];
     args.push(...(this.cursor ? [`--after-cursor=${this.cursor}`] : ["-n", "0"]));
-    args.push(...JOURNAL_IDENTIFIERS.map((id) => `SYSLOG_IDENTIFIER=${id}`));
+    args.push(...this.opts.matches);
     const startedAt = Date.now();
     const child = spawn(this.opts.command ?? "journalctl", args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
