@@ -1,7 +1,7 @@
 import { promises as fsp } from "node:fs";
 import type { EventSink, Sensor, SensorHealth } from "../sensor";
 import { SensorCounters } from "../sensor";
-import { FileTailer, tailStatePath } from "../tail";
+import { LogFollower } from "../tail";
 import { parseAuditLine } from "./parse-audit-line";
 
 export const DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log";
@@ -26,7 +26,7 @@ export interface AuditSensorOptions {
 export class AuditSensor implements Sensor {
   readonly name = "audit";
   private readonly counters = new SensorCounters();
-  private tailer: FileTailer | null = null;
+  private follower: LogFollower | null = null;
   private sink: EventSink | null = null;
 
   constructor(private readonly opts: AuditSensorOptions) {}
@@ -37,23 +37,21 @@ export class AuditSensor implements Sensor {
     this.counters.running = true;
     await fsp.mkdir(this.opts.stateDir, { recursive: true });
     const file = this.opts.path ?? DEFAULT_AUDIT_LOG;
-    this.tailer = new FileTailer({
-      path: file,
-      statePath: tailStatePath(this.opts.stateDir, "audit", file),
-      pollMs: this.opts.pollMs,
-      fromStart: this.opts.fromStart,
-      onLines: (lines) => this.onLines(lines),
+    this.follower = new LogFollower({
+      sensor: "audit",
+      stateDir: this.opts.stateDir,
+      source: { file, pollMs: this.opts.pollMs, fromStart: this.opts.fromStart, onLines: (lines) => this.onLines(lines) },
       onStatus: (problem, code) => {
         this.counters.detail = problem && code === "ENOENT" ? `no audit log at ${file} (auditd not running?); waiting for it` : problem;
         if (problem && code !== "ENOENT") this.counters.errors++;
       },
     });
-    await this.tailer.start();
+    await this.follower.start();
   }
 
   async stop(): Promise<void> {
-    await this.tailer?.stop();
-    this.tailer = null;
+    await this.follower?.stop();
+    this.follower = null;
     this.counters.running = false;
   }
 

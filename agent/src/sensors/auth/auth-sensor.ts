@@ -1,8 +1,7 @@
 import { promises as fsp } from "node:fs";
-import path from "node:path";
 import type { EventSink, Sensor, SensorHealth } from "../sensor";
 import { SensorCounters } from "../sensor";
-import { FileTailer, JournalSource, firstExistingFile, tailStatePath } from "../tail";
+import { LogFollower, firstExistingFile } from "../tail";
 import { JOURNAL_IDENTIFIERS, parseJournalEntry } from "./journal-entry";
 import { type ParsedAuth, parseAuthLine } from "./parse-line";
 
@@ -40,16 +39,14 @@ export const DEFAULT_AUTH_LOGS = ["/var/log/auth.log", "/var/log/secure"];
 export class AuthSensor implements Sensor {
   readonly name = "auth";
   private readonly counters = new SensorCounters();
-  private tailer: FileTailer | null = null;
-  private journal: JournalSource | null = null;
+  private follower: LogFollower | null = null;
   private sink: EventSink | null = null;
-  private sourceDesc = "";
 
   constructor(private readonly opts: AuthSensorOptions) {}
 
   /** "file:/var/log/auth.log" or "journald", once started. */
   get source(): string {
-    return this.sourceDesc;
+    return this.follower?.description ?? "";
   }
 
   async start(sink: EventSink): Promise<void> {
@@ -58,36 +55,28 @@ export class AuthSensor implements Sensor {
     this.counters.running = true;
     await fsp.mkdir(this.opts.stateDir, { recursive: true });
     const file = this.opts.path ?? (await firstExistingFile(this.opts.candidates ?? DEFAULT_AUTH_LOGS));
-    if (file) {
-      this.sourceDesc = `file:${file}`;
-      this.tailer = new FileTailer({
-        path: file,
-        statePath: tailStatePath(this.opts.stateDir, "auth", file),
-        pollMs: this.opts.pollMs,
-        fromStart: this.opts.fromStart,
-        onLines: (lines) => this.onLines(lines),
-        onStatus: (problem) => this.setProblem(problem),
-      });
-      await this.tailer.start();
-    } else {
-      this.sourceDesc = "journald";
-      this.journal = new JournalSource({
-        command: this.opts.journalctl,
-        matches: JOURNAL_IDENTIFIERS.map((id) => `SYSLOG_IDENTIFIER=${id}`),
-        cursorPath: path.join(this.opts.stateDir, "auth-journal-cursor"),
-        backoffMs: this.opts.journalBackoffMs,
-        onEntry: (entry) => this.emit(parseJournalEntry(entry, { keepOther: this.opts.allLines ?? true })),
-        onStatus: (problem) => this.setProblem(problem),
-      });
-      await this.journal.start();
-    }
+    const keepOther = this.opts.allLines ?? true;
+    this.follower = new LogFollower({
+      sensor: "auth",
+      stateDir: this.opts.stateDir,
+      source: file
+        ? { file, pollMs: this.opts.pollMs, fromStart: this.opts.fromStart, onLines: (lines) => this.onLines(lines) }
+        : {
+            journal: {
+              command: this.opts.journalctl,
+              matches: JOURNAL_IDENTIFIERS.map((id) => `SYSLOG_IDENTIFIER=${id}`),
+              backoffMs: this.opts.journalBackoffMs,
+              onEntry: (entry) => this.emit(parseJournalEntry(entry, { keepOther })),
+            },
+          },
+      onStatus: (problem) => this.setProblem(problem),
+    });
+    await this.follower.start();
   }
 
   async stop(): Promise<void> {
-    await this.tailer?.stop();
-    await this.journal?.stop();
-    this.tailer = null;
-    this.journal = null;
+    await this.follower?.stop();
+    this.follower = null;
     this.counters.running = false;
   }
 

@@ -1,8 +1,7 @@
 import { promises as fsp } from "node:fs";
-import path from "node:path";
 import type { EventSink, Sensor, SensorHealth } from "../sensor";
 import { SensorCounters } from "../sensor";
-import { FileTailer, JournalSource, firstExistingFile, journalRecord, tailStatePath } from "../tail";
+import { LogFollower, firstExistingFile, journalRecord } from "../tail";
 import { LOG_LIMITS, parseSyslogLine } from "./parse-syslog-line";
 
 /** Debian/Ubuntu (rsyslog), then RHEL/SUSE. The auth log is the auth sensor's. */
@@ -34,8 +33,7 @@ export interface SyslogSensorOptions {
 export class SyslogSensor implements Sensor {
   readonly name = "syslog";
   private readonly counters = new SensorCounters();
-  private tailer: FileTailer | null = null;
-  private journal: JournalSource | null = null;
+  private follower: LogFollower | null = null;
   private sink: EventSink | null = null;
 
   constructor(private readonly opts: SyslogSensorOptions) {}
@@ -45,59 +43,51 @@ export class SyslogSensor implements Sensor {
     this.sink = sink;
     this.counters.running = true;
     await fsp.mkdir(this.opts.stateDir, { recursive: true });
-    if (this.opts.path === "journal") return this.startJournal();
-    const candidates = this.opts.candidates ?? DEFAULT_SYSLOGS;
-    const file = this.opts.path ?? (await firstExistingFile(candidates));
-    if (!file) {
-      this.counters.detail = `no system log file (${candidates.join(", ")}); the journal is not followed`;
-      return;
+    const onStatus = (problem: string): void => {
+      this.counters.detail = problem;
+      if (problem) this.counters.errors++;
+    };
+    if (this.opts.path === "journal") {
+      const exclude = new Set(this.opts.exclude ?? []);
+      this.follower = new LogFollower({
+        sensor: "syslog",
+        stateDir: this.opts.stateDir,
+        source: { journal: { command: this.opts.journalctl, matches: [], backoffMs: this.opts.journalBackoffMs, onEntry: (entry) => this.onEntry(entry, exclude) } },
+        onStatus,
+      });
+    } else {
+      const candidates = this.opts.candidates ?? DEFAULT_SYSLOGS;
+      const file = this.opts.path ?? (await firstExistingFile(candidates));
+      if (!file) {
+        this.counters.detail = `no system log file (${candidates.join(", ")}); the journal is not followed`;
+        return;
+      }
+      this.follower = new LogFollower({
+        sensor: "syslog",
+        stateDir: this.opts.stateDir,
+        source: { file, pollMs: this.opts.pollMs, fromStart: this.opts.fromStart, onLines: (lines) => this.onLines(lines) },
+        onStatus,
+      });
     }
-    this.tailer = new FileTailer({
-      path: file,
-      statePath: tailStatePath(this.opts.stateDir, "syslog", file),
-      pollMs: this.opts.pollMs,
-      fromStart: this.opts.fromStart,
-      onLines: (lines) => this.onLines(lines),
-      onStatus: (problem) => {
-        this.counters.detail = problem;
-        if (problem) this.counters.errors++;
-      },
-    });
-    await this.tailer.start();
-  }
-
-  private async startJournal(): Promise<void> {
-    const exclude = new Set(this.opts.exclude ?? []);
-    this.journal = new JournalSource({
-      command: this.opts.journalctl,
-      matches: [],
-      cursorPath: path.join(this.opts.stateDir, "syslog-journal-cursor"),
-      backoffMs: this.opts.journalBackoffMs,
-      onEntry: (entry) => {
-        const r = journalRecord(entry, LOG_LIMITS.message);
-        if (!r || exclude.has(r.identifier) || !this.sink) return;
-        const log = { log: "journal", program: r.identifier.slice(0, LOG_LIMITS.name), pid: r.pid, hostname: r.hostname.slice(0, LOG_LIMITS.name), message: r.message, raw: r.raw.slice(0, LOG_LIMITS.raw) };
-        this.sink.emit({ $case: "log", log }, r.timeMs);
-        this.counters.events++;
-      },
-      onStatus: (problem) => {
-        this.counters.detail = problem;
-        if (problem) this.counters.errors++;
-      },
-    });
-    await this.journal.start();
+    await this.follower.start();
   }
 
   async stop(): Promise<void> {
-    await this.tailer?.stop();
-    await this.journal?.stop();
-    this.tailer = null;
-    this.journal = null;
+    await this.follower?.stop();
+    this.follower = null;
     this.counters.running = false;
   }
 
   health(): SensorHealth {
     return this.counters.snapshot(this.name);
+  }
+
+  private onEntry(entry: unknown, exclude: Set<string>): void {
+    const r = journalRecord(entry, LOG_LIMITS.message);
+    if (!r || exclude.has(r.identifier) || !this.sink) return;
+    const log = { log: "journal", program: r.identifier.slice(0, LOG_LIMITS.name), pid: r.pid, hostname: r.hostname.slice(0, LOG_LIMITS.name), message: r.message, raw: r.raw.slice(0, LOG_LIMITS.raw) };
+    this.sink.emit({ $case: "log", log }, r.timeMs);
+    this.counters.events++;
   }
 
   private onLines(lines: string[]): void {

@@ -4,3 +4,4 @@ export { parseSyslogHeader, type SyslogHeader } from "./syslog-header";
 export { firstExistingFile, tailStatePath } from "./log-paths";
 export { JournalSource, type JournalSourceOptions } from "./journal-source";
 export { journalCursor, journalField, journalRecord, type JournalRecord } from "./journal-fields";
+export { LogFollower, type LogFollowerOptions } from "./log-follower";
