@@ -196,10 +196,13 @@ export class DetectionEngine {
  * /var/log/auth.log does; `service: syslog` covers every system-log line (cron, vsftpd,
  * kernel ...), as /var/log/syslog does.
  */
+/** Services that name a whole log, and the event category that log holds. */
+const UMBRELLA_SERVICES: Record<string, string> = { auth: "authentication", syslog: "syslog" };
+
 function logsourceMatches(rule: LogSource, p?: string, c?: string, s?: string): boolean {
   if (p === undefined && c === undefined && s === undefined) return true;
   if (rule.product !== undefined && rule.product !== p) return false;
   if (rule.category !== undefined && rule.category !== c) return false;
-  if (rule.service !== undefined && rule.service !== s && !(rule.service === "auth" && c === "authentication") && !(rule.service === "syslog" && c === "syslog")) return false;
+  if (rule.service !== undefined && rule.service !== s && UMBRELLA_SERVICES[rule.service] !== c) return false;
   return true;
 }

@@ -11,6 +11,18 @@ export interface ParsedLog {
 
 const cap = (s: string, n: number): string => (s.length > n ? s.slice(0, n) : s);
 
+/** A LogEvent with every field within LOG_LIMITS, whichever source (file line, journal entry) it came from. */
+export function boundedLogEvent(f: LogEvent): LogEvent {
+  return {
+    log: f.log,
+    program: cap(f.program, LOG_LIMITS.name),
+    pid: f.pid > 0 && f.pid <= 0x7fffffff ? f.pid : 0,
+    hostname: cap(f.hostname, LOG_LIMITS.name),
+    message: cap(f.message, LOG_LIMITS.message),
+    raw: cap(f.raw, LOG_LIMITS.raw),
+  };
+}
+
 /**
  * One line of a syslog file (classic, RFC 3339 or RFC 5424 header) as a LogEvent of `log`.
  * Lines without a syslog header (continuations, binary noise) return null. Never throws.
@@ -20,17 +32,7 @@ export function parseSyslogLine(line: string, log: string, now: Date): ParsedLog
     const text = line.replace(/\r?\n$/, "");
     const head = parseSyslogHeader(text.length > 16_384 ? text.slice(0, 16_384) : text, now);
     if (!head) return null;
-    return {
-      log: {
-        log,
-        program: cap(head.program, LOG_LIMITS.name),
-        pid: head.pid > 0 && head.pid <= 0x7fffffff ? head.pid : 0,
-        hostname: cap(head.hostname, LOG_LIMITS.name),
-        message: cap(head.message, LOG_LIMITS.message),
-        raw: cap(text, LOG_LIMITS.raw),
-      },
-      timeMs: head.timeMs,
-    };
+    return { log: boundedLogEvent({ log, program: head.program, pid: head.pid, hostname: head.hostname, message: head.message, raw: text }), timeMs: head.timeMs };
   } catch {
     return null;
   }

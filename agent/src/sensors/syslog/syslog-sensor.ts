@@ -2,7 +2,7 @@ import { promises as fsp } from "node:fs";
 import type { EventSink, Sensor, SensorHealth } from "../sensor";
 import { SensorCounters } from "../sensor";
 import { LogFollower, firstExistingFile, journalRecord } from "../tail";
-import { LOG_LIMITS, parseSyslogLine } from "./parse-syslog-line";
+import { boundedLogEvent, LOG_LIMITS, parseSyslogLine } from "./parse-syslog-line";
 
 /** Debian/Ubuntu (rsyslog), then RHEL/SUSE. The auth log is the auth sensor's. */
 export const DEFAULT_SYSLOGS = ["/var/log/syslog", "/var/log/messages"];
@@ -85,7 +85,7 @@ export class SyslogSensor implements Sensor {
   private onEntry(entry: unknown, exclude: Set<string>): void {
     const r = journalRecord(entry, LOG_LIMITS.message);
     if (!r || exclude.has(r.identifier) || !this.sink) return;
-    const log = { log: "journal", program: r.identifier.slice(0, LOG_LIMITS.name), pid: r.pid, hostname: r.hostname.slice(0, LOG_LIMITS.name), message: r.message, raw: r.raw.slice(0, LOG_LIMITS.raw) };
+    const log = boundedLogEvent({ log: "journal", program: r.identifier, pid: r.pid, hostname: r.hostname, message: r.message, raw: r.raw });
     this.sink.emit({ $case: "log", log }, r.timeMs);
     this.counters.events++;
   }
