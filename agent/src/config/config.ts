@@ -33,6 +33,8 @@ export interface AgentConfig {
   isolationDns: string[];
   /** Keep DHCP working while isolated (hosts that would lose their lease). */
   isolationDhcp: boolean;
+  /** Paths collect_evidence never reads, on top of the built-in deny list (e.g. a controller data dir on this host). */
+  evidenceDeny: string[];
   logLevel: "debug" | "info" | "warn" | "error";
   /** TLS material written by `enroll`; absent means a plaintext (development) connection. */
   tls: boolean;
@@ -62,7 +64,7 @@ const KEYS: Record<string, keyof AgentConfig> = {
   controller: "controller", watch: "watch", auth_log: "authLog", authLog: "authLog", audit_log: "auditLog", auditLog: "auditLog", system_log: "systemLog", systemLog: "systemLog", state_dir: "stateDir", stateDir: "stateDir",
   tags: "tags", process_interval_ms: "processIntervalMs", network_interval_ms: "networkIntervalMs", heartbeat_ms: "heartbeatMs",
   spool_max_bytes: "spoolMaxBytes", spool_fsync: "spoolFsync", spool_fsync_interval_ms: "spoolFsyncIntervalMs", spool_full_policy: "spoolFullPolicy", enforcement: "enforcement",
-  isolation_allow: "isolationAllow", isolation_dns: "isolationDns", isolation_dhcp: "isolationDhcp", log_level: "logLevel", logLevel: "logLevel", sensors: "sensors",
+  isolation_allow: "isolationAllow", isolation_dns: "isolationDns", isolation_dhcp: "isolationDhcp", evidence_deny: "evidenceDeny", evidenceDeny: "evidenceDeny", log_level: "logLevel", logLevel: "logLevel", sensors: "sensors",
   synthetic_rate: "syntheticRate", synthetic_count: "syntheticCount", synthetic_mix: "syntheticMix", backoff_max_ms: "backoffMaxMs",
 };
 
@@ -106,6 +108,12 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
       case "watch": case "tags": case "isolationAllow": case "isolationDns":
         cfg[key] = list(v, name);
         break;
+      case "evidenceDeny":
+        cfg.evidenceDeny = list(v, name).map((p) => {
+          if (!p.startsWith("/")) throw new AgentConfigError(`${name}: expected absolute paths, got "${p}"`);
+          return resolve(p);
+        });
+        break;
       case "spoolFsyncIntervalMs":
         cfg.spoolFsyncIntervalMs = int(v, name, 1, 60_000);
         break;
@@ -146,7 +154,7 @@ const ENV: Record<string, string> = {
   VIGIL_CONTROLLER: "controller", VIGIL_WATCH: "watch", VIGIL_AUTH_LOG: "authLog", VIGIL_AUDIT_LOG: "auditLog", VIGIL_SYSTEM_LOG: "systemLog", VIGIL_STATE_DIR: "stateDir", VIGIL_TAGS: "tags",
   VIGIL_PROCESS_INTERVAL_MS: "process_interval_ms", VIGIL_NETWORK_INTERVAL_MS: "network_interval_ms", VIGIL_HEARTBEAT_MS: "heartbeat_ms",
   VIGIL_SPOOL_MAX_BYTES: "spool_max_bytes", VIGIL_SPOOL_FSYNC: "spool_fsync", VIGIL_SPOOL_FSYNC_INTERVAL_MS: "spool_fsync_interval_ms", VIGIL_SPOOL_FULL_POLICY: "spool_full_policy",
-  VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_ISOLATION_DNS: "isolation_dns", VIGIL_ISOLATION_DHCP: "isolation_dhcp", VIGIL_LOG_LEVEL: "logLevel",
+  VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_ISOLATION_DNS: "isolation_dns", VIGIL_ISOLATION_DHCP: "isolation_dhcp", VIGIL_EVIDENCE_DENY: "evidence_deny", VIGIL_LOG_LEVEL: "logLevel",
   VIGIL_SYNTHETIC_RATE: "synthetic_rate", VIGIL_SYNTHETIC_COUNT: "synthetic_count", VIGIL_SYNTHETIC_MIX: "synthetic_mix", VIGIL_BACKOFF_MAX_MS: "backoff_max_ms",
 };
 
@@ -168,6 +176,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     isolationAllow: [],
     isolationDns: [],
     isolationDhcp: false,
+    evidenceDeny: [],
     logLevel: "info",
     tls: false,
     sensors: { process: true, network: true, file: true, auth: true, audit: true, syslog: true },
