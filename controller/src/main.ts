@@ -86,5 +86,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`vigil-controller: unknown command "${name}"\n\n${HELP}`);
     return 2;
   }
+  // Whatever the controller creates (database, journals, keys, checkpoints) is its own user's alone.
+  process.umask(0o077);
   return cmd(rest);
 }

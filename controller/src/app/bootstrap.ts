@@ -10,6 +10,7 @@ import { AgentRegistry } from "../agents/agent-registry";
 import { formatAddr, redactUrl, type ControllerConfig } from "../config/config";
 import { CommandSigner } from "../crypto/signing-key";
 import { createDataSource } from "../database/data-source";
+import { ownerOnlyDir } from "../database/owner-only";
 import { guardPostgresPool } from "../database/pg-guard";
 import { AuditInterceptor } from "../audit/audit-interceptor";
 import { ActionLogEntity, AgentEntity, CommandEntity } from "../database/entities";
@@ -78,6 +79,7 @@ export interface StartOptions {
 
 export async function startController(config: ControllerConfig, opts: StartOptions = {}): Promise<RunningController> {
   const logger = opts.logger ?? createLogger(config.logLevel);
+  ownerOnlyDir(config.dataDir, true);
   const dataSource = createDataSource({ url: config.databaseUrl, sqliteSynchronous: config.sqliteSynchronous });
   await dataSource.initialize();
   guardPostgresPool(dataSource);

@@ -21,6 +21,22 @@ export function isRole(v: unknown): v is Role {
   return typeof v === "string" && (ROLES as readonly string[]).includes(v);
 }
 
+/**
+ * Capabilities finer than a route's role list, checked where they are granted:
+ * - evidence.fetch_file: have an agent send a file's contents (collect_evidence filePath);
+ * - evidence.read_output: see what collect_evidence brought back (processes, connections, files).
+ * Readonly and integration keys (dashboards, SIEM exports) never get either.
+ */
+export type Permission = "evidence.fetch_file" | "evidence.read_output";
+const PERMISSIONS: Record<Permission, readonly Role[]> = {
+  "evidence.fetch_file": ["admin"],
+  "evidence.read_output": ["admin", "analyst"],
+};
+
+export function can(role: Role | undefined, permission: Permission): boolean {
+  return role !== undefined && PERMISSIONS[permission].includes(role);
+}
+
 /** Who made an API request; set by the guard on the request object. */
 export interface Principal {
   keyId: string;
