@@ -114,7 +114,12 @@ export function collectEvidenceHandler(deps: EvidenceDeps): CommandHandler<Evide
         }
       }
       if (req.sha256Paths.length) out.sha256 = await Promise.all(req.sha256Paths.map((p) => sha256File(p, deny)));
-      if (req.filePath !== undefined) out.file = await readFileBounded(req.filePath, req.fileMaxBytes, deny);
+      if (req.filePath !== undefined) {
+        const file = await readFileBounded(req.filePath, req.fileMaxBytes, deny);
+        out.file = file;
+        // The one thing asked for by name was refused: the command failed, and says why.
+        if ("error" in file && file.error.startsWith("refused: ")) return failed(`filePath ${req.filePath}: ${file.error}`, out);
+      }
       if (truncated.length) out.truncated = truncated;
 
       const size = Buffer.byteLength(JSON.stringify(out));

@@ -121,6 +121,9 @@ describe("collect_evidence", () => {
     // The attack works without the deny list: this test process (root) can read it.
     expect(readFileSync("/etc/shadow").length).toBeGreaterThan(0);
     expect(await fileOf("/etc/shadow")).toEqual({ path: "/etc/shadow", error: "refused: /etc/shadow holds credentials" });
+    const outcome = await h.run(h.validate({ filePath: "/etc/shadow", processes: true, reason }), "enforce", ctx);
+    expect(outcome).toMatchObject({ ok: false, reason: "filePath /etc/shadow: refused: /etc/shadow holds credentials" });
+    expect(outcome.output.processes).toBeDefined();
     const link = join(dir, "innocent.txt");
     symlinkSync("/etc/shadow", link);
     expect(await fileOf(link)).toEqual({ path: link, error: "refused: resolves to /etc/shadow: /etc/shadow holds credentials" });
