@@ -1,7 +1,7 @@
 // `npm start`: the controller on SQLite plus a local agent watching this host.
 // Ctrl-C stops both. Data lives in ./data (database, keys, agent state).
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -10,7 +10,8 @@ const dataDir = process.env.VIGIL_DATA_DIR ?? join(root, "data");
 const http = process.env.VIGIL_HTTP_ADDR ?? "127.0.0.1:8080";
 const grpc = process.env.VIGIL_GRPC_ADDR ?? "127.0.0.1:50051";
 const grpcPort = grpc.split(":").pop();
-mkdirSync(dataDir, { recursive: true });
+// Keys, the database and the admin key file live here: nobody else's to read.
+mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
 const children = [];
 function run(name, args, env = {}) {
@@ -88,5 +89,6 @@ function ensureAdminKey() {
     const key = controllerCli(["apikey", "create", "--role", "admin", "--name", "npm start"]).split("\n")[0].trim();
     writeFileSync(file, key + "\n", { mode: 0o600 });
   }
+  chmodSync(file, 0o600);
   return file;
 }
