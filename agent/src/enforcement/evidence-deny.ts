@@ -60,6 +60,14 @@ export class EvidenceDenyList {
     return undefined;
   }
 
+  /** A view for one command: the identity scan runs at most once however many paths it names. */
+  forOneRequest(): EvidenceDenyList {
+    let ids: Map<string, string> | undefined;
+    const view = Object.create(this) as EvidenceDenyList;
+    view.secretIdentities = () => (ids ??= this.secretIdentities());
+    return view;
+  }
+
   /**
    * Device:inode of every concrete secret file this host has now (shadow files, SSH
    * host and user keys, Vigil's state), to refuse the same file reached by another name.

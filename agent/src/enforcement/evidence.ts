@@ -113,9 +113,10 @@ export function collectEvidenceHandler(deps: EvidenceDeps): CommandHandler<Evide
           out.openFiles = { pid: req.openFilesPid, error: (e as Error).message };
         }
       }
-      if (req.sha256Paths.length) out.sha256 = await Promise.all(req.sha256Paths.map((p) => sha256File(p, deny)));
+      const guard = deny.forOneRequest();
+      if (req.sha256Paths.length) out.sha256 = await Promise.all(req.sha256Paths.map((p) => sha256File(p, guard)));
       if (req.filePath !== undefined) {
-        const file = await readFileBounded(req.filePath, req.fileMaxBytes, deny);
+        const file = await readFileBounded(req.filePath, req.fileMaxBytes, guard);
         out.file = file;
         // The one thing asked for by name was refused: the command failed, and says why.
         if ("error" in file && file.error.startsWith("refused: ")) return failed(`filePath ${req.filePath}: ${file.error}`, out);

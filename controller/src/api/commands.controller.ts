@@ -110,6 +110,7 @@ export class CommandsController {
     } catch (err) {
       if (err instanceof CommandNotFound) throw new NotFoundException(err.message);
       if (err instanceof NotReversible) throw new ConflictException(err.message);
+      if (err instanceof CommandParamError) throw new BadRequestException(err.message);
       throw err;
     }
   }
