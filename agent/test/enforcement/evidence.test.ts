@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createConnection, createServer } from "node:net";
@@ -171,5 +171,43 @@ describe("collect_evidence", () => {
     const fifo = join(dir, "fifo2");
     execFileSync("mkfifo", [fifo]);
     expect(await fileOf(fifo)).toMatchObject({ error: "refused: not a regular file" });
+  });
+
+  it("a local user swapping a directory for a symlink while the agent opens the file never gets a protected file out (TOCTOU)", async () => {
+    // The protected file is not one of the known secrets (no inode match): only the check of
+    // the opened descriptor's path stands between the race and a leak.
+    const vault = join(dir, "vault");
+    mkdirSync(vault);
+    writeFileSync(join(vault, "report"), "TOP-SECRET-VAULT");
+    const strict = collectEvidenceHandler({ stateDir, denyPaths: [vault] });
+    const race = join(dir, "race");
+    mkdirSync(race);
+    const realDir = join(race, "real");
+    mkdirSync(realDir);
+    writeFileSync(join(realDir, "report"), "harmless");
+    symlinkSync(vault, join(race, "link"));
+    const d = join(race, "d");
+    // The attacker: flips d between the harmless directory and a symlink to the vault, as fast as it can.
+    const swapper = spawn(process.execPath, ["-e", `
+      const fs = require("fs"); const [real, link, d] = process.argv.slice(1);
+      for (;;) { try { fs.renameSync(real, d); fs.renameSync(d, real); fs.renameSync(link, d); fs.renameSync(d, link); } catch {} }
+    `, realDir, join(race, "link"), d], { stdio: "ignore" });
+    const seen = new Map<string, number>();
+    try {
+      const until = Date.now() + 1500;
+      while (Date.now() < until) {
+        const out = await strict.run(strict.validate({ filePath: join(d, "report"), reason }), "enforce", ctx);
+        const file = out.output.file as { base64?: string; error?: string };
+        const got = file.base64 !== undefined ? Buffer.from(file.base64, "base64").toString() : String(file.error).replace(/\(now .*\)$/, "(now …)").replace(/ENOENT.*/, "ENOENT");
+        seen.set(got, (seen.get(got) ?? 0) + 1);
+      }
+    } finally {
+      swapper.kill("SIGKILL");
+    }
+    console.log("race outcomes:", Object.fromEntries(seen));
+    expect([...seen.keys()].some((k) => k.includes("TOP-SECRET"))).toBe(false);
+    // The race was really run: both the harmless file and refusals came back.
+    expect(seen.get("harmless") ?? 0).toBeGreaterThan(0);
+    expect([...seen.keys()].some((k) => k.startsWith("refused: "))).toBe(true);
   });
 });
