@@ -62,7 +62,8 @@ controller.on("line", (line) => {
     return shutdown(1);
   }
   const keyFile = ensureAdminKey();
-  run("agent", ["dist/vigil-agent.cjs", "run", "--controller", `127.0.0.1:${grpcPort}`, "--state-dir", agentDir]);
+  // The controller's data dir is on this host: collect_evidence must never read it.
+  run("agent", ["dist/vigil-agent.cjs", "run", "--controller", `127.0.0.1:${grpcPort}`, "--state-dir", agentDir], { VIGIL_EVIDENCE_DENY: dataDir });
   process.stdout.write(
     `\nVigil is running.\n  API:      ${api}/api/v1\n  API docs: ${api}/api/docs\n  API key:  ${keyFile} (admin; keep it private)\n` +
       `  Try:      curl -s -H "Authorization: Bearer $(cat ${keyFile})" '${api}/api/v1/events?limit=5'\n  Stop:     Ctrl-C\n\n`,
