@@ -47,6 +47,7 @@ Environment: VIGIL_EVENT_RETENTION (default 30d), VIGIL_AGENT_OFFLINE_AFTER (def
 Trust:       VIGIL_CA_DIR (default <data-dir>/ca; put your own ca.crt + ca.key there to bring your own CA),
              VIGIL_TLS_NAMES (server certificate names), VIGIL_AGENT_CERT_TTL (7d), VIGIL_API_RATE / _BURST
 Response:    VIGIL_MAX_AUTO_ISOLATIONS_PER_HOUR (5), VIGIL_PROTECTED_TAGS (critical), VIGIL_NEVER_BLOCK (CIDRs)
+             VIGIL_EVIDENCE_FILE_ROLES (admin; admin,analyst lets analysts fetch file contents)
 Integrations: VIGIL_STREAM_HEARTBEAT (30s), VIGIL_STREAM_MAX_BUFFERED_BYTES (4 MiB; slower clients
              are dropped), VIGIL_STREAM_MAX_CLIENTS (500), VIGIL_STREAM_REPLAY / _REPLAY_EVENTS
              (1000 / 5000 messages kept per topic for resume); VIGIL_WEBHOOK_CONCURRENCY (4),

@@ -35,7 +35,7 @@ export class CommandsController {
     if (typeof type !== "string") throw new BadRequestException(`body field "type" is required: one of ${COMMAND_TYPES.join(", ")}`);
     try {
       const caseId = checkCaseId(body.caseId);
-      const c = await this.commands.issue(agentId, type, params, { requestedBy, ttlMs: parseTtl(body.ttlSeconds), caseId, mayFetchFiles: can(principalOf(req)?.role, "evidence.fetch_file") });
+      const c = await this.commands.issue(agentId, type, params, { requestedBy, ttlMs: parseTtl(body.ttlSeconds), caseId, mayFetchFiles: this.commands.permits(principalOf(req)?.role, "evidence.fetch_file") });
       return commandView(c, viewFor(req));
     } catch (err) {
       if (err instanceof CommandParamError) throw new BadRequestException(err.message);

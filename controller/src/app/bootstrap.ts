@@ -11,6 +11,7 @@ import { formatAddr, redactUrl, type ControllerConfig } from "../config/config";
 import { CommandSigner } from "../crypto/signing-key";
 import { createDataSource } from "../database/data-source";
 import { ownerOnlyDir } from "../database/owner-only";
+import { grantsWith } from "../auth/roles";
 import { guardPostgresPool } from "../database/pg-guard";
 import { AuditInterceptor } from "../audit/audit-interceptor";
 import { ActionLogEntity, AgentEntity, CommandEntity } from "../database/entities";
@@ -94,7 +95,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const retention = new RetentionJob(store, config.eventRetentionMs);
   const security = await createSecurity(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
   opts = { ...opts, audit: opts.audit ?? security.audit };
-  const commands = new CommandService(dataSource.getRepository(CommandEntity), dataSource.getRepository(ActionLogEntity), registry, signer, opts.audit);
+  const commands = new CommandService(dataSource.getRepository(CommandEntity), dataSource.getRepository(ActionLogEntity), registry, signer, opts.audit, undefined, grantsWith(config.evidenceFileRoles));
   const playbooks = new PlaybookService(
     dataSource.getRepository(PlaybookEntity), dataSource.getRepository(PlaybookVersionEntity), dataSource.getRepository(PlaybookActionEntity),
     commands, async (agentId) => (await registry.get(agentId))?.tags ?? [], config.guardRails, opts.audit,

@@ -3,6 +3,7 @@ import type { Repository } from "typeorm";
 import { COMMAND_LIMITS, commandSigningPayload, CommandStatus, SAFE_ID_PATTERN, type Command, type CommandResult } from "@vigil/proto";
 import type { AgentRegistry } from "../agents/agent-registry";
 import type { CommandSigner } from "../crypto/signing-key";
+import { can, DEFAULT_GRANTS, type Permission, type PermissionGrants, type Role } from "../auth/roles";
 import type { ActionLogEntity, CommandEntity, CommandState } from "../database/entities";
 import { CommandParamError, readsFileContents, validateCommandParams } from "./command-params";
 
@@ -21,6 +22,7 @@ export interface IssueOptions {
 }
 
 export class CommandNotFound extends Error {}
+export class NotReversible extends Error {}
 /** The requester may not issue this command (file contents without evidence.fetch_file). */
 export class CommandForbidden extends Error {}
 
@@ -32,7 +34,6 @@ export function checkCaseId(v: unknown): string | null {
     throw new CommandParamError("caseId", `expected a case id: 1-${max} characters of A-Z a-z 0-9 . _ : -`);
   return v;
 }
-export class NotReversible extends Error {}
 
 /** How each reversible action is undone; kills and terminated sessions cannot be. */
 const UNDO: Record<string, (params: Record<string, unknown>) => { type: string; params: Record<string, unknown> }> = {
@@ -68,7 +69,13 @@ export class CommandService {
     private readonly signer: CommandSigner,
     private readonly audit?: AuditSink,
     private readonly now: () => number = Date.now,
+    private readonly grants: PermissionGrants = DEFAULT_GRANTS,
   ) {}
+
+  /** Whether a key of this role holds the permission here (file fetching is configurable). */
+  permits(role: Role | undefined, permission: Permission): boolean {
+    return can(role, permission, this.grants);
+  }
 
   onChange(l: CommandListener): void {
     this.listeners.push(l);
@@ -87,7 +94,7 @@ export class CommandService {
   /** Validates, signs, stores and (if the agent is online) sends a command. Throws CommandParamError on bad params. */
   async issue(agentId: string, type: string, params: unknown, opts: IssueOptions): Promise<CommandEntity> {
     const clean = validateCommandParams(type, params);
-    if (readsFileContents(type, clean) && !opts.mayFetchFiles) throw new CommandForbidden("fetching a file's contents needs the evidence.fetch_file permission (admin keys); hashes (sha256Paths) and process, connection and open-file lists do not");
+    if (readsFileContents(type, clean) && !opts.mayFetchFiles) throw new CommandForbidden("fetching a file's contents needs the evidence.fetch_file permission (admin keys unless VIGIL_EVIDENCE_FILE_ROLES grants analysts); hashes (sha256Paths) and process, connection and open-file lists do not");
     const caseId = checkCaseId(opts.caseId);
     const ttl = Math.min(Math.max(opts.ttlMs ?? DEFAULT_TTL_MS, 1_000), MAX_TTL_MS);
     const issuedAt = this.now();

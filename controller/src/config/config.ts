@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { parseDuration } from "./duration";
 import { ConfigError } from "./config-error";
+import { EVIDENCE_ROLES, isRole, type Role } from "../auth/roles";
 import { integrationsConfig, type IntegrationsConfig } from "../integrations/integrations-config";
 
 /** Everything the controller reads from flags and environment, validated once. */
@@ -39,6 +40,8 @@ export interface ControllerConfig {
   agentGrpcAddr?: string;
   /** An agent offline for this long raises an alert (VIGIL_AGENT_SILENT_ALERT_AFTER, default 10m; "off" disables). */
   agentSilentAlertAfterMs: number;
+  /** Roles that may fetch file contents with collect_evidence (VIGIL_EVIDENCE_FILE_ROLES, default admin; at most admin,analyst). */
+  evidenceFileRoles: Role[];
 }
 
 export interface ConfigFlags {
@@ -104,6 +107,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     agentBinary: env.VIGIL_AGENT_BINARY ? resolve(env.VIGIL_AGENT_BINARY) : undefined,
     publicUrl: optionalUrl(env.VIGIL_PUBLIC_URL, "VIGIL_PUBLIC_URL"),
     agentGrpcAddr: env.VIGIL_AGENT_GRPC_ADDR ? formatAddr(parseAddr(env.VIGIL_AGENT_GRPC_ADDR, "VIGIL_AGENT_GRPC_ADDR")) : undefined,
+    evidenceFileRoles: evidenceFileRoles(env.VIGIL_EVIDENCE_FILE_ROLES),
     agentSilentAlertAfterMs: /^(off|0)$/i.test(env.VIGIL_AGENT_SILENT_ALERT_AFTER ?? "") ? 0 : parseDuration(env.VIGIL_AGENT_SILENT_ALERT_AFTER || "10m", "VIGIL_AGENT_SILENT_ALERT_AFTER"),
   };
 }
@@ -127,4 +131,11 @@ function listEnv(v: string | undefined): string[] | undefined {
 /** Database URLs may carry passwords; never print them. */
 export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:/@]+):([^@]*)@/, "//$1:***@");
+}
+
+function evidenceFileRoles(v: string | undefined): Role[] {
+  const roles = listEnv(v) ?? ["admin"];
+  for (const r of roles)
+    if (!isRole(r) || !EVIDENCE_ROLES.includes(r)) throw new ConfigError(`VIGIL_EVIDENCE_FILE_ROLES: expected admin and/or analyst (file contents are never for readonly or integration keys), got "${r}"`);
+  return roles as Role[];
 }

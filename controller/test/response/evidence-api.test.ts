@@ -5,6 +5,7 @@ import { request } from "../support/http";
 import { RawAgent } from "../support/raw-agent";
 import { waitFor } from "../support/wait";
 import { Receiver, StreamClient } from "../integrations/support";
+import { loadConfig } from "../../src/config/config";
 
 const AGENT = "ev-agent";
 const SECRET_TEXT = "root:$6$evidence-secret-hash";
@@ -44,7 +45,7 @@ describe("evidence over the API: permissions, reason, shared limits, redaction",
     for (const filePath of ["/etc/shadow", "/tmp/notes.txt"]) {
       const r = await issue(keys.analyst, { filePath, reason: "looking around" });
       expect(r.status, JSON.stringify(r.body)).toBe(403);
-      expect(r.body.message).toMatch(/evidence\.fetch_file permission \(admin keys\)/);
+      expect(r.body.message).toMatch(/evidence\.fetch_file permission \(admin keys unless VIGIL_EVIDENCE_FILE_ROLES grants analysts\)/);
     }
     const dotted = await issue(keys.analyst, { filePath: "/etc/../etc/shadow", reason: "x" });
     expect(dotted.status).toBe(400);
@@ -157,5 +158,25 @@ describe("evidence over the API: permissions, reason, shared limits, redaction",
     expect(unknown.body.message).toMatch(/actions\[0\]\.params\.everything: unknown parameter/);
     const fine = await request(ctl, "POST", "/api/v1/playbooks", { yaml: yaml("{ processes: true, sha256Paths: [/usr/bin/ls] }") });
     expect(fine.status, JSON.stringify(fine.body)).toBe(201);
+  });
+
+  it("file fetching can be granted to analysts by config, never to readonly or integration keys", async () => {
+    for (const bad of ["readonly", "admin,integration", "root"])
+      expect(() => loadConfig({ dataDir: "/tmp/unused" }, { VIGIL_EVIDENCE_FILE_ROLES: bad })).toThrow(/VIGIL_EVIDENCE_FILE_ROLES: expected admin and\/or analyst/);
+    const open = await startTestController({ env: { VIGIL_EVIDENCE_FILE_ROLES: "analyst" } });
+    try {
+      const analyst = (await open.security.apiKeys.create("analyst", "ir", "test")).key;
+      const integration = (await open.security.apiKeys.create("integration", "siem", "test")).key;
+      const raw = new RawAgent(open.grpcPort);
+      raw.hello("ev-agent-2");
+      await waitFor("welcome", () => raw.received.length > 0);
+      const body = { type: "collect_evidence", params: { filePath: "/tmp/notes.txt", reason: "IR on call" } };
+      expect((await request(open, "POST", "/api/v1/agents/ev-agent-2/commands", body, as(analyst))).status).toBe(202);
+      expect((await request(open, "POST", "/api/v1/agents/ev-agent-2/commands", body)).status).toBe(202);
+      expect((await request(open, "POST", "/api/v1/agents/ev-agent-2/commands", body, as(integration))).status).toBe(403);
+      raw.close();
+    } finally {
+      await open.dispose();
+    }
   });
 });
