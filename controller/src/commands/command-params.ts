@@ -7,7 +7,8 @@ import { COMMAND_LIMITS } from "@vigil/proto";
  */
 export class CommandParamError extends Error {
   constructor(readonly param: string, message: string) {
-    super(`params.${param}: ${message}`);
+    // A key is caller-chosen and may be huge: the error echoes only its start.
+    super(`params.${param.slice(0, 64)}: ${message}`);
   }
 }
 
@@ -90,7 +91,7 @@ export const COMMAND_TYPES = Object.keys(COMMAND_SCHEMAS);
 
 export function validateCommandParams(type: string, params: unknown): Record<string, unknown> {
   const schema = COMMAND_SCHEMAS[type];
-  if (!schema) throw new CommandParamError("type", `unknown command type ${JSON.stringify(type)}; expected one of ${COMMAND_TYPES.join(", ")}`);
+  if (!schema) throw new CommandParamError("type", `unknown command type ${JSON.stringify(type.slice(0, 64))}; expected one of ${COMMAND_TYPES.join(", ")}`);
   const p = params ?? {};
   if (typeof p !== "object" || Array.isArray(p)) throw new CommandParamError("", "params must be an object");
   const o = p as Record<string, unknown>;
@@ -112,7 +113,7 @@ export function validateCommandParams(type: string, params: unknown): Record<str
  */
 export function validatePresetParams(type: string, params: Record<string, unknown>): void {
   const schema = COMMAND_SCHEMAS[type];
-  if (!schema) throw new CommandParamError("type", `unknown command type ${JSON.stringify(type)}`);
+  if (!schema) throw new CommandParamError("type", `unknown command type ${JSON.stringify(type.slice(0, 64))}`);
   for (const [k, v] of Object.entries(params)) {
     const check = schema.required[k] ?? schema.optional[k];
     if (!check) throw new CommandParamError(k, `unknown parameter for ${type}; allowed: ${[...Object.keys(schema.required), ...Object.keys(schema.optional)].join(", ")}`);

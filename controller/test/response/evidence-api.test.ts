@@ -74,6 +74,15 @@ describe("evidence over the API: permissions, reason, shared limits, redaction",
     expect(longPath.body.message).toMatch(/longer than 4096 bytes/);
   });
 
+  it("caller-chosen names are never echoed at length", async () => {
+    const longType = await request(ctl, "POST", `/api/v1/agents/${AGENT}/commands`, { type: "x".repeat(100_000) }, as(keys.analyst));
+    expect(longType.status).toBe(400);
+    expect(longType.body.message.length).toBeLessThan(300);
+    const longKey = await issue(keys.analyst, { processes: true, ["k".repeat(100_000)]: 1 });
+    expect(longKey.status).toBe(400);
+    expect(longKey.body.message.length).toBeLessThan(400);
+  });
+
   it("caseId is bounded and validated", async () => {
     for (const caseId of ["c".repeat(COMMAND_LIMITS.caseIdMaxChars + 1), "case 1", "../x", "", 42]) {
       const r = await issue(keys.analyst, { processes: true }, { caseId });
