@@ -30,6 +30,10 @@ const SSH_HOST_KEY = /^\/etc\/ssh\/ssh_host_[^/]*_key$/;
 /** A user's SSH private key (id_rsa, id_ed25519, …), not its .pub. */
 const SSH_USER_KEY = /\/\.ssh\/id_[^/]*$/;
 const GNUPG_PRIVATE = /\/\.gnupg\/(private-keys-v1\.d\/|secring\.gpg$)/;
+/** Where tools keep a user's credentials in the clear (cloud, database, registry, cluster, git). */
+const USER_CREDENTIALS = /\/(\.aws\/credentials|\.netrc|\.pgpass|\.my\.cnf|\.git-credentials|\.docker\/config\.json|\.kube\/config|\.config\/gcloud\/[^/]*credential[^/]*)$/;
+/** Network secrets of the host (Wi-Fi and VPN pre-shared keys). */
+const NETWORK_SECRETS = /^\/etc\/(NetworkManager\/system-connections\/|wpa_supplicant\/|ipsec\.secrets$|ppp\/(chap|pap)-secrets$)/;
 /** A user's own Vigil state (non-root agents keep it in ~/.local/state/vigil). */
 const USER_VIGIL = /\/\.(vigil|local\/state\/vigil)(\/|$)/;
 /** The controller's SQLite database and its journals, wherever its data dir is. */
@@ -55,6 +59,8 @@ export class EvidenceDenyList {
     if (SSH_HOST_KEY.test(canonical)) return "SSH host private keys are protected";
     if (SSH_USER_KEY.test(canonical) && !canonical.endsWith(".pub")) return "SSH private keys are protected";
     if (GNUPG_PRIVATE.test(canonical)) return "GnuPG private keys are protected";
+    if (USER_CREDENTIALS.test(canonical)) return "stored credentials are protected";
+    if (NETWORK_SECRETS.test(canonical)) return "network secrets are protected";
     if (USER_VIGIL.test(canonical)) return "Vigil state is protected";
     if (VIGIL_DB.test(canonical)) return "the Vigil database is protected";
     return undefined;

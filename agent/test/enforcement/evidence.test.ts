@@ -138,6 +138,18 @@ describe("collect_evidence", () => {
     expect(await hashOf("/etc/gshadow")).toMatchObject({ error: "refused: /etc/gshadow holds credentials" });
     expect(await fileOf("/etc/ssh/ssh_host_ed25519_key")).toMatchObject({ error: expect.stringMatching(/^refused: (SSH host private keys are protected|ENOENT)/) });
     expect(await fileOf("/root/.ssh/id_ed25519")).toMatchObject({ error: expect.stringMatching(/^(refused: SSH private keys are protected|ENOENT)/) });
+    // Credentials other tools keep in the clear, planted here so the test does not depend on this host.
+    const home = join(dir, "home", "alice");
+    for (const [rel, why] of [[".aws/credentials", "stored credentials"], [".pgpass", "stored credentials"], [".docker/config.json", "stored credentials"], [".kube/config", "stored credentials"], [".ssh/id_rsa", "SSH private keys"]]) {
+      mkdirSync(join(home, rel, ".."), { recursive: true });
+      writeFileSync(join(home, rel), "secret=1");
+      expect(await fileOf(join(home, rel)), rel).toMatchObject({ error: `refused: ${why} are protected` });
+    }
+    writeFileSync(join(home, ".ssh", "id_rsa.pub"), "ssh-rsa AAAA alice");
+    writeFileSync(join(home, ".ssh", "authorized_keys"), "ssh-rsa AAAA mallory");
+    expect(await fileOf(join(home, ".ssh", "id_rsa.pub"))).toMatchObject({ truncated: false });
+    expect(await fileOf(join(home, ".ssh", "authorized_keys"))).toMatchObject({ truncated: false });
+    expect(await fileOf("/etc/NetworkManager/system-connections/home.nmconnection")).toMatchObject({ error: "refused: network secrets are protected" });
   });
 
   it("never reads the agent's own state and keys, nor any private key wherever it sits", async () => {
