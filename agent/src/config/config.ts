@@ -204,5 +204,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
   apply(cfg, { controller: flags.controller, watch: flags.watch?.length ? flags.watch : undefined, authLog: flags.authLog, stateDir: flags.stateDir, tags: flags.tags?.length ? flags.tags : undefined, logLevel: flags.logLevel }, "flag");
   if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(cfg.controller)) throw new AgentConfigError(`controller: expected HOST:PORT, got "${cfg.controller}"`);
   cfg.stateDir = resolve(cfg.stateDir);
+  // The agent's own config file (it may name tokens or internal addresses) is never evidence.
+  if (file) cfg.evidenceDeny.push(resolve(file));
   return cfg;
 }

@@ -70,7 +70,8 @@ describe("isolation exceptions", () => {
   it("takes extra collect_evidence deny paths, absolute only", () => {
     expect(loadAgentConfig({}, {}).evidenceDeny).toEqual([]);
     expect(loadAgentConfig({}, { VIGIL_EVIDENCE_DENY: "/srv/vigil-data,/opt/secrets/" }).evidenceDeny).toEqual(["/srv/vigil-data", "/opt/secrets"]);
-    expect(loadAgentConfig({ config: yamlFile("evidence_deny: [/srv/x/../y]\n") }, {}).evidenceDeny).toEqual(["/srv/y"]);
+    const file = yamlFile("evidence_deny: [/srv/x/../y]\n");
+    expect(loadAgentConfig({ config: file }, {}).evidenceDeny).toEqual(["/srv/y", file]);
     expect(() => loadAgentConfig({ config: yamlFile("evidence_deny: [data]\n") }, {})).toThrow(AgentConfigError);
   });
 });
