@@ -6,6 +6,7 @@ import { RawAgent } from "../support/raw-agent";
 import { waitFor } from "../support/wait";
 import { Receiver, StreamClient } from "../integrations/support";
 import { loadConfig } from "../../src/config/config";
+import { CaseEntity } from "../../src/cases/case.entity";
 
 const AGENT = "ev-agent";
 const SECRET_TEXT = "root:$6$evidence-secret-hash";
@@ -104,7 +105,9 @@ describe("evidence over the API: permissions, reason, shared limits, redaction",
     const roStream = await new StreamClient(ctl.httpUrl, keys.readonly).open();
     expect((await roStream.subscribe("events")).type).toBe("subscribed");
 
-    const issued = await issue(undefined, { filePath: "/tmp/notes.txt", reason: "incident 7: read the dropper's notes" });
+    const now = Date.now();
+    await ctl.dataSource.getRepository(CaseEntity).insert({ id: "case-ev-1", title: "dropper", state: "new", verdict: null, score: 80, entities: [], alertCount: 0, firstSeen: now, lastSeen: now, createdAt: now, updatedAt: now, resolvedBy: null });
+    const issued = await issue(undefined, { filePath: "/tmp/notes.txt", reason: "incident 7: read the dropper's notes" }, { caseId: "case-ev-1" });
     expect(issued.status, JSON.stringify(issued.body)).toBe(202);
     const cmd = await waitFor("the command", () => commandsOf().find((c) => c.id === issued.body.id));
     const output = { file: { path: "/tmp/notes.txt", size: SECRET_TEXT.length, truncated: false, base64: Buffer.from(SECRET_TEXT).toString("base64") } };
@@ -137,6 +140,17 @@ describe("evidence over the API: permissions, reason, shared limits, redaction",
       expect(events.status, JSON.stringify(events.body)).toBe(200);
       expect(JSON.stringify(events.body)).toContain(cmd.id);
       expect(JSON.stringify(events.body)).not.toContain(encoded);
+    }
+    // The case's story: its evidence panel.
+    const story = await request(ctl, "GET", "/api/v1/cases/case-ev-1", undefined, as(keys.analyst));
+    expect(story.status, JSON.stringify(story.body)).toBe(200);
+    expect(story.body.evidence).toEqual([expect.objectContaining({ commandId: cmd.id, output })]);
+    for (const role of ["readonly", "integration"] as const) {
+      const hidden = await request(ctl, "GET", "/api/v1/cases/case-ev-1", undefined, as(keys[role]));
+      expect(hidden.status).toBe(200);
+      expect(hidden.body.evidence).toEqual([expect.objectContaining({ commandId: cmd.id })]);
+      expect(hidden.body.evidence[0].output).toBeUndefined();
+      expect(JSON.stringify(hidden.body)).not.toContain(encoded);
     }
     // Push channels: the stream (even an analyst's) and the webhook carry the state change, not the evidence.
     await waitFor("stream notice", () => stream.data("commands").find((m) => m.data?.id === cmd.id && m.data?.state === "succeeded"));
