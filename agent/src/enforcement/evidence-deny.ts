@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 /**
@@ -44,11 +44,21 @@ const MAX_IDENTITY_SCAN = 20_000;
 
 const withSlash = (p: string): string => (p.endsWith("/") ? p : `${p}/`);
 
+function resolved(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p; // not there (yet): the path as configured
+  }
+}
+
 export class EvidenceDenyList {
   private readonly prefixes: string[];
 
   constructor(private readonly o: DenyListOptions) {
-    this.prefixes = [...PSEUDO_FS, ...SECRET_DIRS, ...VIGIL_DIRS, withSlash(o.stateDir), ...(o.extra ?? []).map(withSlash)];
+    // Configured places as given and as they resolve: a state dir reached through a symlink is still protected.
+    const own = [o.stateDir, ...(o.extra ?? [])].flatMap((p) => [p, resolved(p)]);
+    this.prefixes = [...new Set([...PSEUDO_FS, ...SECRET_DIRS, ...VIGIL_DIRS, ...own.map(withSlash)])];
   }
 
   /** Why a canonical absolute path may not be read, or undefined if it may. */

@@ -173,6 +173,20 @@ describe("collect_evidence", () => {
     expect(await fileOf(db)).toMatchObject({ error: "refused: the Vigil database is protected" });
   });
 
+  it("protects a state dir reached through a symlink by its real path too", async () => {
+    const real = mkdtempSync(join(tmpdir(), "vigil-ev-realstate-"));
+    try {
+      writeFileSync(join(real, "notes"), "state");
+      const alias = join(dir, "state-alias");
+      symlinkSync(real, alias);
+      const viaAlias = collectEvidenceHandler({ stateDir: alias });
+      const out = await viaAlias.run(viaAlias.validate({ filePath: join(real, "notes"), reason }), "enforce", ctx);
+      expect(out.output.file).toMatchObject({ error: `refused: ${real}/ is protected` });
+    } finally {
+      rmSync(real, { recursive: true, force: true });
+    }
+  });
+
   it("takes extra protected paths from the config, and refuses FIFOs without blocking", async () => {
     const secretDir = join(dir, "controller-data");
     mkdirSync(secretDir);
