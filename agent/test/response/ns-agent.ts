@@ -56,7 +56,7 @@ export function spawnNsAgent(node: NetNode, o: NsAgentOptions): NsAgent {
     ...o.extraConfig,
   };
   writeFileSync(config, JSON.stringify(settings)); // JSON is YAML
-  const env = { ...process.env, PATH: `${fakeWallDir(o.wallLog)}:${process.env.PATH ?? "/usr/bin:/bin"}`, VIGIL_LOG_LEVEL: "info" };
+  const env = { ...process.env, PATH: `${fakeWallDir(o.wallLog)}:${process.env.PATH ?? "/usr/bin:/bin"}`, VIGIL_LOG_LEVEL: "info", VIGIL_KERNEL_SENSOR: "proc" };
   const child = spawn("ip", ["netns", "exec", node.ns, process.execPath, AGENT_BUNDLE, "run", "--state-dir", stateDir, "--controller", o.controller, "--config", config], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
