@@ -53,10 +53,12 @@ export function spawnNsAgent(node: NetNode, o: NsAgentOptions): NsAgent {
     sensors: { process: o.processSensor ?? false, network: false, file: false, auth: false, audit: false, syslog: false },
     heartbeat_ms: 1000,
     backoff_max_ms: 500,
+    // /proc polling unless asked: a kernel-fed agent would see every exec on this machine.
+    kernel_sensor: "proc",
     ...o.extraConfig,
   };
   writeFileSync(config, JSON.stringify(settings)); // JSON is YAML
-  const env = { ...process.env, PATH: `${fakeWallDir(o.wallLog)}:${process.env.PATH ?? "/usr/bin:/bin"}`, VIGIL_LOG_LEVEL: "info", VIGIL_KERNEL_SENSOR: "proc" };
+  const env = { ...process.env, PATH: `${fakeWallDir(o.wallLog)}:${process.env.PATH ?? "/usr/bin:/bin"}`, VIGIL_LOG_LEVEL: "info" };
   const child = spawn("ip", ["netns", "exec", node.ns, process.execPath, AGENT_BUNDLE, "run", "--state-dir", stateDir, "--controller", o.controller, "--config", config], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
