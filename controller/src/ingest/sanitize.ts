@@ -37,12 +37,13 @@ function redact(s: string, r: SanitizeReport): string {
 /** Bounds every string and number of an event body in place; hostile values are clipped, not stored as-is. */
 function sanitizeBody(body: Record<string, unknown>, r: SanitizeReport): void {
   for (const k in body) {
-    let v = body[k];
+    const v = body[k];
     if (typeof v === "string") {
-      body[k] = v = redact(v, r);
+      const s = redact(v, r);
+      body[k] = s;
       // Fast path: the common short, clean string needs no work.
-      if (v.length <= MAX_PATH_BYTES && (!PATH_FIELDS.has(k) || v.indexOf("\u0000") < 0)) continue;
-      body[k] = clip(v, PATH_FIELDS.has(k) ? MAX_PATH_BYTES : MAX_STRING_FIELD_BYTES, PATH_FIELDS.has(k), r);
+      if (s.length <= MAX_PATH_BYTES && (!PATH_FIELDS.has(k) || s.indexOf("\u0000") < 0)) continue;
+      body[k] = clip(s, PATH_FIELDS.has(k) ? MAX_PATH_BYTES : MAX_STRING_FIELD_BYTES, PATH_FIELDS.has(k), r);
     } else if (typeof v === "number") {
       if (v < 0 || !Number.isFinite(v)) {
         body[k] = 0;
