@@ -30,7 +30,7 @@ export function httpTlsKeyPath(dataDir: string): string {
 }
 
 export function spkiPin(key: KeyObject): string {
-  const spki = createPublicKey(key).export({ type: "spki", format: "der" });
+  const spki = (key.type === "private" ? createPublicKey(key) : key).export({ type: "spki", format: "der" });
   return `sha256//${createHash("sha256").update(spki).digest("base64")}`;
 }
 

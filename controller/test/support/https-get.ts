@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 
@@ -16,7 +17,7 @@ export function rawGet(url: string, opts: { ca?: string; headers?: Record<string
   const req = u.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((ok, fail) => {
     req(
-      { host: u.hostname.replace(/^\[|\]$/g, ""), port: u.port, path: u.pathname + u.search, headers: opts.headers, ca: opts.ca, servername: u.hostname },
+      { host: u.hostname.replace(/^\[|\]$/g, ""), port: u.port, path: u.pathname + u.search, headers: opts.headers, ca: opts.ca, servername: isIP(u.hostname.replace(/^\[|\]$/g, "")) ? undefined : u.hostname },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
