@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { checkServerIdentity } from "node:tls";
 
 export interface RawResponse {
   status: number;
@@ -15,9 +16,19 @@ export interface RawResponse {
 export function rawGet(url: string, opts: { ca?: string; headers?: Record<string, string> } = {}): Promise<RawResponse> {
   const u = new URL(url);
   const req = u.protocol === "https:" ? httpsRequest : httpRequest;
+  const host = u.hostname.replace(/^\[|\]$/g, "");
   return new Promise((ok, fail) => {
     req(
-      { host: u.hostname.replace(/^\[|\]$/g, ""), port: u.port, path: u.pathname + u.search, headers: opts.headers, ca: opts.ca, servername: isIP(u.hostname.replace(/^\[|\]$/g, "")) ? undefined : u.hostname },
+      {
+        host,
+        port: u.port,
+        path: u.pathname + u.search,
+        headers: opts.headers,
+        ca: opts.ca,
+        // The certificate is checked against the URL's host, not a (hostile) Host header.
+        servername: isIP(host) ? "" : host,
+        checkServerIdentity: (_h: string, cert: Parameters<typeof checkServerIdentity>[1]) => checkServerIdentity(host, cert),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
