@@ -1,4 +1,9 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnAgent, type AgentProcess } from "../support/agent-process";
 import { redactVigilSecrets } from "@vigil/proto";
 import { startTestController, type TestController } from "../support/controller";
 import { RawAgent } from "../support/raw-agent";
@@ -61,4 +66,35 @@ describe("Vigil secrets are redacted at ingest", () => {
     expect(all).not.toContain(secretOf(apiKey));
     expect(all).toContain(`--token ${token.split("_").slice(0, 2).join("_")}_[REDACTED]`);
   });
+
+  it("end to end: the real agent sees a process started with --token and an API key; the timeline shows [REDACTED]", async () => {
+    const work = mkdtempSync(join(tmpdir(), "vigil-redact-e2e-"));
+    const authLog = join(work, "auth.log");
+    writeFileSync(authLog, "");
+    let agent: AgentProcess | undefined;
+    const marker = `redact-marker-${process.pid}`;
+    let child: ReturnType<typeof spawn> | undefined;
+    try {
+      agent = spawnAgent(["--controller", `127.0.0.1:${ctl.grpcPort}`, "--auth-log", authLog, "--watch", work], { env: { VIGIL_LOG_LEVEL: "warn" } });
+      await waitFor("the agent online", async () => (await ctl.get("/api/v1/agents")).body.items?.some((a: { online: boolean }) => a.online), 30_000);
+      // Started after the agent's first snapshot, so it is reported as a new process.
+      const sh = spawn("sh", ["-c", "sleep 30; true", marker, "--token", token, `--api-key=${apiKey}`], { stdio: "ignore", detached: true });
+      child = sh;
+      const ev = await waitFor("the process event with the marker", async () => {
+        const r = await ctl.get(`/api/v1/events?type=process&q=${marker}&limit=5`);
+        return r.body.items?.find((e: { process?: { pid: number } }) => e.process?.pid === sh.pid);
+      }, 30_000).catch((e) => {
+        throw new Error(`${(e as Error).message}\n${agent?.output()}`);
+      });
+      const line: string = ev.process.commandLine;
+      expect(line).toContain(`--token ${token.split("_").slice(0, 2).join("_")}_[REDACTED]`);
+      expect(line).toContain(`--api-key=${apiKey.split("_").slice(0, 2).join("_")}_[REDACTED]`);
+      expect(JSON.stringify(ev)).not.toContain(token.split("_").slice(2).join("_"));
+    } finally {
+      // Its own process group: sh and its sleep go together.
+      if (child?.pid) process.kill(-child.pid, "SIGKILL");
+      await agent?.stop();
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
