@@ -52,7 +52,11 @@ Commands:
 Environment: VIGIL_EVENT_RETENTION (default 30d), VIGIL_AGENT_OFFLINE_AFTER (default 90s),
              VIGIL_SQLITE_SYNCHRONOUS (FULL|NORMAL, default FULL), VIGIL_PG_QUERY_TIMEOUT_MS (30000)
 Trust:       VIGIL_CA_DIR (default <data-dir>/ca; put your own ca.crt + ca.key there to bring your own CA),
-             VIGIL_TLS_NAMES (server certificate names), VIGIL_AGENT_CERT_TTL (7d), VIGIL_API_RATE / _BURST
+             VIGIL_TLS_NAMES (server certificate names), VIGIL_AGENT_CERT_TTL (7d), VIGIL_API_RATE / _BURST,
+             VIGIL_HTTP_TLS_CERT / _KEY (your HTTPS certificate; default: issued by the controller CA on the
+             kept key <data-dir>/keys/http-tls.key, whose pin install-command prints), VIGIL_INSECURE_HTTP
+Install:     VIGIL_PUBLIC_URL / VIGIL_AGENT_GRPC_ADDR (what install.sh is told; never taken from request
+             headers), VIGIL_AGENT_BINARY
 Response:    VIGIL_MAX_AUTO_ISOLATIONS_PER_HOUR (5), VIGIL_PROTECTED_TAGS (critical), VIGIL_NEVER_BLOCK (CIDRs)
 Integrations: VIGIL_STREAM_HEARTBEAT (30s), VIGIL_STREAM_MAX_BUFFERED_BYTES (4 MiB; slower clients
              are dropped), VIGIL_STREAM_MAX_CLIENTS (500), VIGIL_STREAM_REPLAY / _REPLAY_EVENTS
