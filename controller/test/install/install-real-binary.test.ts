@@ -68,7 +68,9 @@ describe("install script with the real agent binary", () => {
       if (!/^ {2}enroll\b/m.test((await run(launcher, ["--help"])).stdout)) throw new Error("the agent bundle has no enroll command");
       const { token } = await ctl.security.trust.tokens.create({ ttlMs: 600_000, uses: 1, tags: [], createdBy: "test" });
       const pin = ctl.security.trust.ca.fingerprint;
-      const res = await run("dash", [SCRIPT, "--root", r2, "--binary", launcher, "--controller", `127.0.0.1:${ctl.grpcPort}`, "--ca-pin", pin, "--token", token, "--tags", "install-test"], { timeoutMs: 60_000 });
+      const tokenFile = join(dir, "token");
+      writeFileSync(tokenFile, token, { mode: 0o600 });
+      const res = await run("dash", [SCRIPT, "--root", r2, "--binary", launcher, "--controller", `127.0.0.1:${ctl.grpcPort}`, "--ca-pin", pin, "--token-file", tokenFile, "--tags", "install-test"], { timeoutMs: 60_000 });
       expect(res.code, res.stderr + res.stdout).toBe(0);
       expect(res.stdout).toContain("vigil-agent enrolled id=");
       const identity = JSON.parse(readFileSync(join(r2, "var/lib/vigil/tls/identity.json"), "utf8")) as { agentId: string };
