@@ -21,6 +21,8 @@ export interface HttpTls {
   pin(): string;
   /** Lets a renewed or replaced certificate reach the running server without a restart. */
   attach(server: { setSecureContext(o: { cert: string; key: string }): void }): void;
+  /** Renews (CA mode, when a third of the validity is left) or re-reads (admin files, when changed); hourly on its own. */
+  refresh(): Promise<void>;
   stop(): void;
 }
 
@@ -123,22 +125,21 @@ export async function createHttpTls(
   }
   log("info", "HTTP API over TLS", { mode: t.mode, pin: current.pin });
 
-  const timer = setInterval(() => {
-    refresh().then(
-      (next) => {
-        if (!next) return;
-        current = next;
-        for (const s of servers) s.setSecureContext({ cert: next.cert, key: next.key });
-      },
-      (err: unknown) => log("error", "HTTP TLS certificate renewal failed", { error: String(err) }),
-    );
-  }, CHECK_EVERY_MS);
+  const update = async () => {
+    const next = await refresh();
+    if (!next) return;
+    current = next;
+    for (const s of servers) s.setSecureContext({ cert: next.cert, key: next.key });
+    log("info", "HTTP TLS certificate replaced", { mode: t.mode, pin: next.pin });
+  };
+  const timer = setInterval(() => void update().catch((err: unknown) => log("error", "HTTP TLS certificate renewal failed", { error: String(err) })), CHECK_EVERY_MS);
   timer.unref();
 
   return {
     httpsOptions: { cert: current.cert, key: current.key },
     pin: () => current.pin,
     attach: (server) => void servers.push(server),
+    refresh: update,
     stop: () => clearInterval(timer),
   };
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -75,6 +75,17 @@ describe("the HTTP API with the admin's own certificate (VIGIL_HTTP_TLS_CERT/_KE
       expect(ctl.httpTls!.pin()).toBe(spkiPin(createPrivateKey(cert.keyPem)));
       expect((await rawGet(`${ctl.httpUrl}/api/v1/healthz`, { ca: own.certPem })).status).toBe(200);
       await expect(rawGet(`${ctl.httpUrl}/api/v1/healthz`, { ca: ctl.security.trust.ca.certPem })).rejects.toThrow();
+      // The admin renews the files in place (a new key too): picked up without a restart.
+      const next = await own.issueServer({ dns: ["localhost"], ips: ["127.0.0.1"] }, 86_400_000);
+      writeFileSync(join(dir, "server.crt"), next.pem + own.certPem);
+      writeFileSync(join(dir, "server.key"), next.keyPem, { mode: 0o600 });
+      const future = new Date(Date.now() + 5_000);
+      utimesSync(join(dir, "server.crt"), future, future);
+      utimesSync(join(dir, "server.key"), future, future);
+      await ctl.httpTls!.refresh();
+      expect(ctl.httpTls!.pin()).toBe(spkiPin(createPrivateKey(next.keyPem)));
+      const served = await run("curl", ["-fsSk", "--pinnedpubkey", ctl.httpTls!.pin(), `${ctl.httpUrl}/api/v1/healthz`]);
+      expect(served.code, served.stderr).toBe(0);
     } finally {
       await ctl.dispose();
       rmSync(dir, { recursive: true, force: true });
