@@ -90,9 +90,13 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new ConfigError(`--log-level: unknown level "${logLevel}"`);
   const sync = (env.VIGIL_SQLITE_SYNCHRONOUS ?? "FULL").toUpperCase();
   if (sync !== "FULL" && sync !== "NORMAL") throw new ConfigError(`VIGIL_SQLITE_SYNCHRONOUS: expected FULL or NORMAL`);
+  const httpTls = httpTlsConfig(flags, env);
+  const publicUrl = optionalUrl(env.VIGIL_PUBLIC_URL, "VIGIL_PUBLIC_URL");
+  // Agents would be told to fetch the binary in plaintext from a controller that serves TLS.
+  if (publicUrl?.startsWith("http:") && httpTls.mode !== "off") throw new ConfigError(`VIGIL_PUBLIC_URL: the API is served over HTTPS; use https://, not "${publicUrl}"`);
   return {
     httpAddr: parseAddr(flags.http ?? env.VIGIL_HTTP_ADDR ?? "127.0.0.1:8080", "--http / VIGIL_HTTP_ADDR"),
-    httpTls: httpTlsConfig(flags, env),
+    httpTls,
     grpcAddr: parseAddr(flags.grpc ?? env.VIGIL_GRPC_ADDR ?? "0.0.0.0:50051", "--grpc / VIGIL_GRPC_ADDR"),
     databaseUrl,
     dataDir,
@@ -113,7 +117,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     apiRate: { perSecond: positiveNumber(env.VIGIL_API_RATE ?? "20", "VIGIL_API_RATE"), burst: positiveNumber(env.VIGIL_API_BURST ?? "100", "VIGIL_API_BURST") },
     integrations: integrationsConfig(env),
     agentBinary: env.VIGIL_AGENT_BINARY ? resolve(env.VIGIL_AGENT_BINARY) : undefined,
-    publicUrl: optionalUrl(env.VIGIL_PUBLIC_URL, "VIGIL_PUBLIC_URL"),
+    publicUrl,
     agentGrpcAddr: env.VIGIL_AGENT_GRPC_ADDR ? formatAddr(parseAddr(env.VIGIL_AGENT_GRPC_ADDR, "VIGIL_AGENT_GRPC_ADDR")) : undefined,
     agentSilentAlertAfterMs: /^(off|0)$/i.test(env.VIGIL_AGENT_SILENT_ALERT_AFTER ?? "") ? 0 : parseDuration(env.VIGIL_AGENT_SILENT_ALERT_AFTER || "10m", "VIGIL_AGENT_SILENT_ALERT_AFTER"),
   };

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config/config";
 import { renderInstallScript } from "../../src/install/agent-artifacts";
 import { installOrigin, type OriginSettings } from "../../src/install/install-origin";
 import { installLine } from "../../src/install/install-service";
@@ -34,5 +35,16 @@ describe("where the install script says the controller is: configuration only", 
   it("the printed install line quotes what needs quoting and reads the token from a file", () => {
     expect(installLine("https://v.example:8080", "sha256//abc+/=", "/root/vigil token")).toBe("curl -fsSLk --pinnedpubkey sha256//abc+/= https://v.example:8080/install.sh | sudo sh -s -- --token-file '/root/vigil token'");
     expect(installLine("https://v.example", undefined, "/root/t")).toBe("curl -fsSL https://v.example/install.sh | sudo sh -s -- --token-file /root/t");
+  });
+
+  it("configuration: HTTPS unless asked otherwise, and no plaintext public URL in front of it", () => {
+    const env = { VIGIL_DATA_DIR: "/nonexistent-vigil" };
+    expect(loadConfig({}, env).httpTls).toEqual({ mode: "ca" });
+    expect(loadConfig({ insecureHttp: true }, env).httpTls).toEqual({ mode: "off" });
+    expect(loadConfig({}, { ...env, VIGIL_INSECURE_HTTP: "1" }).httpTls).toEqual({ mode: "off" });
+    expect(loadConfig({}, { ...env, VIGIL_HTTP_TLS_CERT: "/c.pem", VIGIL_HTTP_TLS_KEY: "/k.pem" }).httpTls).toEqual({ mode: "files", certFile: "/c.pem", keyFile: "/k.pem" });
+    expect(() => loadConfig({}, { ...env, VIGIL_HTTP_TLS_CERT: "/c.pem" })).toThrow(ConfigError);
+    expect(() => loadConfig({}, { ...env, VIGIL_PUBLIC_URL: "http://vigil.example" })).toThrow(/use https:\/\//);
+    expect(loadConfig({ insecureHttp: true }, { ...env, VIGIL_PUBLIC_URL: "http://vigil.example" }).publicUrl).toBe("http://vigil.example");
   });
 });
