@@ -46,11 +46,6 @@ export class InstallService {
     return this.deps.binary.open();
   }
 
-  /** The install command line an admin runs on a host (printed by `install-command` and `npm start`). */
-  installLine(tokenFile: string): string {
-    return installLine(this.address().url, this.deps.tlsPin(), tokenFile);
-  }
-
   script(): string {
     const { url, controller } = this.address();
     const caPin = this.deps.caFingerprint();
@@ -70,6 +65,7 @@ export class InstallService {
 const shArg = (v: string) => (/^[A-Za-z0-9_./:@%+=,-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
 
 /**
+ * The install command line an admin runs on a host (printed by `install-command`, and so by `npm start`):
  * `curl … | sudo sh -s -- --token-file FILE`: the token stays in a root-only file on the host,
  * never on a command line. With a pin, -k only lets curl accept the controller's own CA:
  * --pinnedpubkey then refuses any server whose key is not the controller's, before a byte is read.
