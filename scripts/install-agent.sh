@@ -177,7 +177,9 @@ fetch() { # URL FILE
 		command -v curl >/dev/null 2>&1 || die "curl is needed for a pinned download (wget cannot pin a key); or use --binary PATH --sha256 HEX"
 		curl -fsSL --retry 3 --proto '=https' -k --pinnedpubkey "$TLS_PIN" -o "$2" -- "$1"
 	elif command -v curl >/dev/null 2>&1; then
-		curl -fsSL --retry 3 --proto '=https,http' -o "$2" -- "$1"
+		# An https URL never follows a redirect down to plain http.
+		case $1 in https://*) _proto='=https' ;; *) _proto='=https,http' ;; esac
+		curl -fsSL --retry 3 --proto "$_proto" -o "$2" -- "$1"
 	elif command -v wget >/dev/null 2>&1; then
 		wget -q -O "$2" -- "$1"
 	else
