@@ -73,6 +73,7 @@ describe("the HTTP API with the admin's own certificate (VIGIL_HTTP_TLS_CERT/_KE
     const ctl = await startTestController({ https: true, env: { VIGIL_HTTP_TLS_CERT: join(dir, "server.crt"), VIGIL_HTTP_TLS_KEY: join(dir, "server.key") } });
     try {
       expect(ctl.httpTls!.pin()).toBe(spkiPin(createPrivateKey(cert.keyPem)));
+      expect(configuredHttpPin(ctl.config)).toBe(ctl.httpTls!.pin()); // what install-command prints
       expect((await rawGet(`${ctl.httpUrl}/api/v1/healthz`, { ca: own.certPem })).status).toBe(200);
       await expect(rawGet(`${ctl.httpUrl}/api/v1/healthz`, { ca: ctl.security.trust.ca.certPem })).rejects.toThrow();
       // The admin renews the files in place (a new key too): picked up without a restart.
