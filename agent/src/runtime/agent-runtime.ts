@@ -99,6 +99,7 @@ export class AgentRuntime {
       bootTimeMs: f?.bootTimeMs ?? 0,
       lastSeq: this.spool.stats().lastSeq,
       status: this.status(),
+      timeMs: Date.now(),
     };
   }
 

@@ -150,17 +150,28 @@ export class DiskSpool {
 
   /**
    * The controller has stored everything <= ackSeq. Segments entirely covered are
-   * deleted after the ack is persisted. An ack beyond the last seq (the
-   * controller has what a lost disk tail had) moves the seq counter past it, so
-   * no seq is ever reused.
+   * deleted after the ack is persisted. Returns the ack taken.
+   *
+   * An ack beyond the last seq assigned here acknowledges events this spool
+   * never produced: it is forged or corrupted (one such ack, 2^53−1, once left an
+   * agent unable to number another event). It is never adopted: only what this
+   * spool assigned is acknowledged, the refusal is counted (`acksBeyondLast`),
+   * and the seq counter stays where it is.
    */
-  commit(ackSeq: number): void {
+  commit(ackSeq: number): number {
     this.assertOpen();
     const st = this.st;
     if (!Number.isSafeInteger(ackSeq) || ackSeq < 0) throw new RangeError(`ack seq must be a non-negative integer, got ${ackSeq}`);
-    if (ackSeq <= st.meta.ackedSeq) return;
+    if (ackSeq > st.lastSeq) {
+      st.meta.acksBeyondLast++;
+      ackSeq = st.lastSeq;
+      if (ackSeq <= st.meta.ackedSeq) {
+        st.persistMeta(false);
+        return st.meta.ackedSeq;
+      }
+    }
+    if (ackSeq <= st.meta.ackedSeq) return st.meta.ackedSeq;
     st.meta.ackedSeq = ackSeq;
-    st.lastSeq = Math.max(st.lastSeq, ackSeq);
     const covered = (s: Segment | undefined): s is Segment => !!s && s.summary.count > 0 && s.summary.lastSeq <= ackSeq;
     // A lost ack only means a replay the controller dedupes; but once a segment is
     // deleted, the persisted lastSeq is all that stops its seqs being reused.
@@ -170,6 +181,7 @@ export class DiskSpool {
     if (st.leasedUpTo < ackSeq || !st.cursorSeg) st.resetCursorToAck();
     this.spaceWaiters.wakeAll();
     this.wakeIfData();
+    return ackSeq;
   }
 
   /** After a reconnect: the next lease starts again at the oldest unacknowledged record. */
@@ -206,6 +218,7 @@ export class DiskSpool {
       lastSeq: st.lastSeq,
       dropped: this.dropped(),
       discardedBytes: st.meta.discardedBytes,
+      acksBeyondLast: st.meta.acksBeyondLast,
     };
   }
 

@@ -38,6 +38,8 @@ export interface LinkStats {
   batchesSent: number;
   eventsSent: number;
   acks: number;
+  /** Acks beyond the last seq the spool assigned (or not a count): not adopted. */
+  acksRefused: number;
   lastError: string;
 }
 
@@ -47,7 +49,7 @@ export interface LinkStats {
  * disk after the next Welcome. Writes honour flow control ('drain').
  */
 export class ControllerLink {
-  readonly stats: LinkStats = { connected: false, connects: 0, batchesSent: 0, eventsSent: 0, acks: 0, lastError: "" };
+  readonly stats: LinkStats = { connected: false, connects: 0, batchesSent: 0, eventsSent: 0, acks: 0, acksRefused: 0, lastError: "" };
   private running = false;
   private loop?: Promise<void>;
   private stopCtl = new AbortController();
@@ -146,7 +148,7 @@ export class ControllerLink {
             }
             welcomed = true;
             clearTimeout(welcomeTimer);
-            spool.commit(body.welcome.ackedSeq);
+            this.adoptAck(body.welcome.ackedSeq, "welcome");
             spool.rewind();
             this.stats.connected = true;
             this.stats.connects++;
@@ -156,8 +158,8 @@ export class ControllerLink {
             return;
           case "ack": {
             this.stats.acks++;
-            spool.commit(body.ack.seq);
-            while (inFlight.length && inFlight[0] <= body.ack.seq) inFlight.shift();
+            const taken = this.adoptAck(body.ack.seq, "ack");
+            while (inFlight.length && inFlight[0] <= taken) inFlight.shift();
             const w = ackWaiter;
             ackWaiter = undefined;
             w?.();
@@ -175,6 +177,28 @@ export class ControllerLink {
       });
       call.write({ msg: { $case: "hello", hello: this.o.hello() } });
     });
+  }
+
+  /**
+   * Commits an ack to the spool, which never takes one beyond the last seq it
+   * assigned (a forged ack would otherwise stop the agent numbering events);
+   * such an ack is logged and counted, and sending carries on.
+   */
+  private adoptAck(seq: number, from: "welcome" | "ack"): number {
+    let taken: number;
+    try {
+      taken = this.o.spool.commit(seq);
+    } catch (err) {
+      // Not a count at all (negative, fractional, past 2^53): nothing to take.
+      this.stats.acksRefused++;
+      this.o.log.warn("controller sent an invalid ack; ignored", { controller: this.o.address, from, ack: seq, error: (err as Error).message });
+      return this.o.spool.stats().ackedSeq;
+    }
+    if (taken < seq) {
+      this.stats.acksRefused++;
+      this.o.log.warn("controller acknowledged events this agent never produced; ack clamped to the last seq assigned", { controller: this.o.address, from, ack: seq, lastSeq: taken });
+    }
+    return taken;
   }
 
   private async sendLoop(call: Stream, signal: AbortSignal, inFlight: number[], setAckWaiter: (w: () => void) => void): Promise<void> {

@@ -10,6 +10,8 @@ export interface EventRow {
   receivedAt: number;
   summary: string;
   data: string;
+  /** Set when the host's event time was not used (too far off): what it reported. Kept in `data` too. */
+  reportedTime?: number;
 }
 
 const PREFIXES = ["PROCESS_ACTION_", "FILE_ACTION_", "NETWORK_ACTION_", "AUTH_ACTION_", "DIRECTION_"];
@@ -83,8 +85,23 @@ export function summaryOf(ev: Event): string {
   return parts.filter((p) => p !== "" && p !== 0 && p !== undefined).join(" ").slice(0, 8192);
 }
 
-export function toEventRow(agentId: string, ev: Event, receivedAt: number): EventRow {
+/**
+ * Where a row keeps the time its host reported when that time was not used
+ * (see sanitizeBatch): `{ reportedTime, clockSkewMs }` inside the stored JSON,
+ * lifted out by the API. No body field starts with "_".
+ */
+export const CLOCK_MARK_KEY = "_clock";
+
+export interface ClockMark {
+  /** The event time the host reported (ms since the epoch; 0 when it sent none or nonsense). */
+  reportedTime: number;
+  /** reportedTime minus the receive time: negative for a clock behind, positive ahead. */
+  clockSkewMs: number;
+}
+
+export function toEventRow(agentId: string, ev: Event, receivedAt: number, reportedTime?: number): EventRow {
   const { type, action, body } = bodyJson(ev);
+  if (reportedTime !== undefined) (body as Record<string, unknown>)[CLOCK_MARK_KEY] = { reportedTime, clockSkewMs: reportedTime - receivedAt } satisfies ClockMark;
   return {
     agentId,
     seq: ev.seq,
@@ -94,5 +111,6 @@ export function toEventRow(agentId: string, ev: Event, receivedAt: number): Even
     receivedAt,
     summary: summaryOf(ev),
     data: JSON.stringify(body),
+    ...(reportedTime !== undefined ? { reportedTime } : {}),
   };
 }

@@ -1,7 +1,7 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { AgentMessage, ControllerMessage, Hello } from "@vigil/proto";
 import type { AuditLog } from "../audit/audit-log";
-import { AuthError, type AgentAuthenticator } from "../transport/authenticator";
+import { AuthError, helloTags, type AgentAuthenticator, type AgentIdentity } from "../transport/authenticator";
 import type { AgentCertificates } from "./agent-certificates";
 import { peerCertificate, type AuthContextCall } from "./peer-certificate";
 import { RefusalThrottle } from "./refusal-throttle";
@@ -13,8 +13,6 @@ export interface AuthenticatedPeer {
   tokenId: string;
   tags: string[];
 }
-
-const TAG = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
 /**
  * Identifies the agent by its TLS client certificate: it must have been
@@ -30,12 +28,12 @@ export class MtlsAuthenticator implements AgentAuthenticator {
     private readonly onAccepted?: (peer: AuthenticatedPeer) => void,
   ) {}
 
-  async authenticate(call: ServerDuplexStream<AgentMessage, ControllerMessage>, hello: Hello): Promise<{ agentId: string; tags: string[] }> {
+  async authenticate(call: ServerDuplexStream<AgentMessage, ControllerMessage>, hello: Hello): Promise<AgentIdentity> {
     const peer = await this.identify(call, call.getPeer(), "stream");
     this.onAccepted?.(peer);
-    // Token tags are the controller's word; the agent's own tags are appended, never replace them.
-    const own = hello.tags.filter((t) => TAG.test(t)).slice(0, 32);
-    return { agentId: peer.agentId, tags: [...new Set([...peer.tags, ...own])].slice(0, 32) };
+    // Token tags are the controller's word and the only ones guard rails read; what the agent
+    // says about itself (it could say `critical` to dodge isolation) is kept apart.
+    return { agentId: peer.agentId, tags: peer.tags, selfReportedTags: helloTags(hello) };
   }
 
   /** Shared with the Renew RPC: the verified certificate's agent, or an AuthError (audited). */

@@ -24,8 +24,13 @@ export class AgentEntity {
   @Column({ name: "ip_addresses", type: "simple-json" })
   ipAddresses!: string[];
 
+  /** Tags from the enrollment token or the admin: the only ones guard rails and playbook targeting read. */
   @Column({ type: "simple-json" })
   tags!: string[];
+
+  /** Tags the agent claims in its Hello: shown, never trusted. */
+  @Column({ name: "self_reported_tags", type: "simple-json", default: "[]" })
+  selfReportedTags!: string[];
 
   @Column({ name: "boot_time", type: "bigint", default: 0, transformer: bigintMs })
   bootTime!: number;

@@ -95,6 +95,11 @@ export interface Hello {
   lastSeq: number;
   status?: AgentStatus | undefined;
   arch: string;
+  /**
+   * The agent's wall clock when it sent Hello (ms since the epoch): with the receive time it gives
+   * the agent's clock offset, shown by the controller and alerted past a threshold. Absent from older agents.
+   */
+  timeMs?: number | undefined;
 }
 
 export interface AgentStatus {
@@ -474,6 +479,7 @@ function createBaseHello(): Hello {
     lastSeq: 0,
     status: undefined,
     arch: "",
+    timeMs: undefined,
   };
 }
 
@@ -511,6 +517,9 @@ export const Hello: MessageFns<Hello> = {
     }
     if (message.arch !== "") {
       writer.uint32(90).string(message.arch);
+    }
+    if (message.timeMs !== undefined) {
+      writer.uint32(96).int64(message.timeMs);
     }
     return writer;
   },
@@ -616,6 +625,14 @@ export const Hello: MessageFns<Hello> = {
             message.arch = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.timeMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -663,6 +680,11 @@ export const Hello: MessageFns<Hello> = {
         : 0,
       status: isSet(object.status) ? AgentStatus.fromJSON(object.status) : undefined,
       arch: isSet(object.arch) ? globalThis.String(object.arch) : "",
+      timeMs: isSet(object.timeMs)
+        ? globalThis.Number(object.timeMs)
+        : isSet(object.time_ms)
+        ? globalThis.Number(object.time_ms)
+        : undefined,
     };
   },
 
@@ -701,6 +723,9 @@ export const Hello: MessageFns<Hello> = {
     if (message.arch !== "") {
       obj.arch = message.arch;
     }
+    if (message.timeMs !== undefined) {
+      obj.timeMs = Math.round(message.timeMs);
+    }
     return obj;
   },
 
@@ -722,6 +747,7 @@ export const Hello: MessageFns<Hello> = {
       ? AgentStatus.fromPartial(object.status)
       : undefined;
     message.arch = object.arch ?? "";
+    message.timeMs = object.timeMs ?? undefined;
     return message;
   },
 };
