@@ -7,6 +7,7 @@ import { BatchRejected, sanitizeBatch } from "../ingest/sanitize";
 import { SeqTracker } from "../ingest/seq-tracker";
 import type { SeqRefusal, SeqWindow } from "../ingest/seq-window";
 import { AuthError, type AgentAuthenticator } from "./authenticator";
+import type { UndecodableMessage } from "./grpc-server";
 
 export interface SessionDeps {
   registry: AgentRegistry;
@@ -100,8 +101,12 @@ export class AgentSession implements LiveSession {
     if (this.agentId) this.deps.registry.disconnect(this.agentId, this);
   }
 
-  private onMessage(m: AgentMessage): void {
+  private onMessage(m: AgentMessage | UndecodableMessage): void {
     if (this.closed) return;
+    if ("undecodable" in m) {
+      const details = `undecodable AgentMessage, nothing stored or acknowledged: ${m.undecodable}`;
+      return this.tracker ? this.refuse("contract", 0, details) : this.fail(GrpcStatus.INVALID_ARGUMENT, details);
+    }
     const body = m.msg;
     if (!this.tracker) {
       if (body?.$case !== "hello" || this.helloPending) return this.fail(GrpcStatus.FAILED_PRECONDITION, "the first message on a stream must be Hello");
