@@ -15,6 +15,12 @@ export interface SpoolMeta {
    * forged or corrupted ack), at run time or found persisted at open.
    */
   acksBeyondLast: number;
+  /**
+   * Set when a poisoned state was healed with nothing on disk to say what the
+   * last seq was: the controller's next ack (below MAX_SEQ) restores the counter
+   * once, so no seq it already holds is reused.
+   */
+  resync?: boolean;
 }
 
 const META = "meta.json";
@@ -44,7 +50,7 @@ function parseMeta(text: string): SpoolMeta {
   // Absent in spools written before it existed.
   if (o.acksBeyondLast !== undefined && !isCount(o.acksBeyondLast)) throw new Error("acksBeyondLast must be a count");
   // Seqs are not range-checked here: a poisoned ack is healed by loadState, not thrown away with the drop counts.
-  return { ackedSeq: o.ackedSeq, lastSeq: o.lastSeq, dropped, discardedBytes: o.discardedBytes, acksBeyondLast: (o.acksBeyondLast as number | undefined) ?? 0 };
+  return { ackedSeq: o.ackedSeq, lastSeq: o.lastSeq, dropped, discardedBytes: o.discardedBytes, acksBeyondLast: (o.acksBeyondLast as number | undefined) ?? 0, ...(o.resync === true ? { resync: true } : {}) };
 }
 
 /**

@@ -80,9 +80,12 @@ function healPoisonedSeqs(st: SpoolState, segmentsLast: number, problems: string
   }
   const first = st.segments.find((s) => s.summary.count > 0)?.summary.firstSeq;
   const acked = Math.min(sane(meta.ackedSeq) ? meta.ackedSeq : last, first !== undefined ? first - 1 : last);
-  problems.push(`persisted ack ${meta.ackedSeq} (last seq ${meta.lastSeq}) is beyond the last seq this spool assigned (${last}): clamped to ${acked}, records on disk will be sent again`);
+  // Nothing on disk and no sane counter: the controller's next ack says where numbering stood.
+  const resync = first === undefined && !sane(meta.lastSeq);
+  problems.push(`persisted ack ${meta.ackedSeq} (last seq ${meta.lastSeq}) is beyond the last seq this spool assigned (${last}): clamped to ${acked}, records on disk will be sent again${resync ? "; the seq counter resumes from the controller's next ack" : ""}`);
   meta.ackedSeq = acked;
   meta.lastSeq = last;
   meta.acksBeyondLast++;
+  if (resync) meta.resync = true;
   st.lastSeq = last;
 }

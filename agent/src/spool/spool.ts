@@ -8,6 +8,7 @@ import { Durability } from "./durability";
 import { addToSummary, emptySummary, Segment } from "./segment";
 import type { SpoolState } from "./state";
 import { Waiters } from "./waiters";
+import { MAX_SEQ } from "@vigil/proto";
 import { NOT_STORED, SpoolFullError, type AppendItem, type LeasedRecord, type SpoolOptions, type SpoolStats } from "./types";
 
 interface Encoded {
@@ -162,6 +163,11 @@ export class DiskSpool {
     this.assertOpen();
     const st = this.st;
     if (!Number.isSafeInteger(ackSeq) || ackSeq < 0) throw new RangeError(`ack seq must be a non-negative integer, got ${ackSeq}`);
+    if (st.meta.resync) {
+      // Once, after healing a poisoned state that left nothing on disk (see loadState).
+      st.meta.resync = undefined;
+      if (ackSeq > st.lastSeq && ackSeq <= MAX_SEQ) st.lastSeq = ackSeq;
+    }
     if (ackSeq > st.lastSeq) {
       st.meta.acksBeyondLast++;
       ackSeq = st.lastSeq;

@@ -1,5 +1,6 @@
 import type { Repository } from "typeorm";
-import type { ControllerMessage, Hello } from "@vigil/proto";
+import { MAX_SEQ, type ControllerMessage, type Hello } from "@vigil/proto";
+import { dialectOf } from "../database/dialect";
 import { AgentEntity } from "../database/entities";
 import type { AgentCursor } from "../repositories/event-store";
 import { DEFAULT_SEQ_WINDOW, SeqWindow, type SeqRefusal, type SeqWindowOptions } from "../ingest/seq-window";
@@ -56,6 +57,8 @@ export interface AgentConnection {
   window: SeqWindow;
   /** Hello.last_seq did not fit the window and was not taken. */
   claimRefused: SeqRefusal | null;
+  /** The stored cursor was past MAX_SEQ (poisoned before seq windows) and was brought back. */
+  cursorHealed: { from: { ackedSeq: number; lastSeq: number }; to: number } | null;
 }
 
 export interface RegistryOptions {
@@ -95,6 +98,7 @@ export class AgentRegistry {
     const now = this.now();
     const existing = await this.repo.findOneBy({ id: agentId });
     const entity = existing ?? this.repo.create({ id: agentId, firstSeen: now, ackedSeq: 0, lastSeq: 0, gaps: [], missingEvents: 0, status: {} });
+    const cursorHealed = existing ? await this.healPoisonedCursor(entity) : null;
     // What the controller knew of this agent, and when: the window grows from there.
     const window = new SeqWindow(entity.lastSeq ?? 0, existing ? existing.lastSeen : now, this.opts.seqWindow);
     const claimRefused = window.claim(hello.lastSeq, now, entity.ackedSeq);
@@ -118,7 +122,27 @@ export class AgentRegistry {
     this.lastPersisted.set(agentId, now);
     this.health.connected(agentId, hello.timeMs, hello.status?.spoolRecords ?? 0);
     for (const l of this.connectListeners) l(agentId, true);
-    return { cursor: { agentId, ackedSeq: entity.ackedSeq, lastSeq: entity.lastSeq, gaps: entity.gaps, missing: entity.missingEvents }, window, claimRefused };
+    return { cursor: { agentId, ackedSeq: entity.ackedSeq, lastSeq: entity.lastSeq, gaps: entity.gaps, missing: entity.missingEvents }, window, claimRefused, cursorHealed };
+  }
+
+  /**
+   * A cursor past MAX_SEQ was poisoned before seq windows existed (a forged
+   * 2^53−1 accepted and acked): brought back to the highest seq actually stored
+   * below it, so the agent's real events are acked again.
+   */
+  private async healPoisonedCursor(entity: AgentEntity): Promise<{ from: { ackedSeq: number; lastSeq: number }; to: number } | null> {
+    if (entity.ackedSeq <= MAX_SEQ && entity.lastSeq <= MAX_SEQ) return null;
+    const pg = dialectOf(this.repo.manager.connection) === "postgres";
+    const rows = (await this.repo.manager.query(
+      `SELECT MAX(seq) AS m FROM events WHERE agent_id = ${pg ? "$1" : "?"} AND seq <= ${pg ? "$2" : "?"}`,
+      [entity.id, MAX_SEQ],
+    )) as Array<{ m: number | string | null }>;
+    const to = Number(rows[0]?.m ?? 0);
+    const from = { ackedSeq: entity.ackedSeq, lastSeq: entity.lastSeq };
+    entity.ackedSeq = Math.min(entity.ackedSeq, to);
+    entity.lastSeq = to;
+    entity.gaps = entity.gaps.filter(([a, b]) => a <= MAX_SEQ && b <= MAX_SEQ);
+    return { from, to };
   }
 
   touch(agentId: string, status?: Record<string, unknown>): void {

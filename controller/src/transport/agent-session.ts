@@ -19,7 +19,7 @@ export interface SessionDeps {
   log: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
   controllerVersion: string;
   /** Something an agent sent that it cannot have produced (a seq beyond its window): recorded (audit trail). */
-  onAnomaly?: (agentId: string, kind: "seq_refused" | "seq_claim_refused", details: Record<string, unknown>) => void;
+  onAnomaly?: (agentId: string, kind: "seq_refused" | "seq_claim_refused" | "seq_cursor_healed", details: Record<string, unknown>) => void;
   /** Event times further than this from the receive time are stored at the receive time, marked. */
   eventTimeToleranceMs?: number;
 }
@@ -139,7 +139,11 @@ export class AgentSession implements LiveSession {
     try {
       const id = await this.deps.authenticator.authenticate(this.call, hello);
       this.agentId = id.agentId;
-      const { cursor, window, claimRefused } = await this.deps.registry.connect(id.agentId, hello, id, this);
+      const { cursor, window, claimRefused, cursorHealed } = await this.deps.registry.connect(id.agentId, hello, id, this);
+      if (cursorHealed) {
+        this.deps.log("warn", "agent cursor was past MAX_SEQ (poisoned); brought back to the highest stored seq", { agentId: id.agentId, ...cursorHealed });
+        this.deps.onAnomaly?.(id.agentId, "seq_cursor_healed", cursorHealed);
+      }
       this.tracker = new SeqTracker(cursor);
       this.window = window;
       if (claimRefused) this.anomaly("seq_claim_refused", claimRefused);

@@ -127,6 +127,35 @@ describe("sequence numbers cannot be poisoned (mTLS, a stolen certificate)", () 
   });
 });
 
+describe("a cursor poisoned before seq windows existed heals", () => {
+  let ctl: TestController;
+  beforeAll(async () => {
+    ctl = await startTestController();
+  });
+  afterAll(async () => ctl?.dispose());
+
+  it("comes back to the highest stored seq at the next Hello, audited, and the agent's events are acked again", async () => {
+    const a = new RawAgent(ctl.grpcPort);
+    a.hello("old-victim");
+    a.events(1, 20);
+    await waitFor("ack 20", () => a.lastAck() === 20);
+    a.close();
+    // What an older controller stored after acking the forged batch.
+    await ctl.dataSource.query(`UPDATE agents SET acked_seq = ?, last_seq = ? WHERE id = ?`, [POISON, POISON, "old-victim"]);
+
+    const b = new RawAgent(ctl.grpcPort);
+    b.hello("old-victim", { lastSeq: 20 });
+    const welcome = await waitFor("welcome", () => b.received.find((m) => m.msg?.$case === "welcome"));
+    expect(welcome.msg?.$case === "welcome" && welcome.msg.welcome.ackedSeq).toBe(20);
+    b.events(21, 5);
+    await waitFor("ack 25", () => b.lastAck() === 25);
+    const audit = await ctl.get(`/api/v1/audit?action=agent.seq_cursor_healed`);
+    expect(audit.body.items[0]).toMatchObject({ actor: "agent:old-victim" });
+    expect((await ctl.get("/api/v1/agents/old-victim")).body).toMatchObject({ ackedSeq: 25, lastSeq: 25, missingEvents: 0 });
+    b.close();
+  });
+});
+
 describe("a connected agent whose telemetry is not stored is not online", () => {
   let ctl: TestController;
   beforeAll(async () => {
