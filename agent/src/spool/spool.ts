@@ -154,12 +154,14 @@ export class DiskSpool {
    * deleted after the ack is persisted. Returns the ack taken.
    *
    * An ack beyond the last seq assigned here acknowledges events this spool
-   * never produced: it is forged or corrupted (one such ack, 2^53−1, once left an
-   * agent unable to number another event). It is never adopted: only what this
-   * spool assigned is acknowledged, the refusal is counted (`acksBeyondLast`),
-   * and the seq counter stays where it is.
+   * never produced: it is forged, or the controller's cursor was poisoned (one
+   * such ack, 2^53−1, once left an agent unable to number another event). It is
+   * never adopted, and being false it proves nothing about the records still
+   * unsent: only `answered` is taken (the last seq of the batch it answers, which
+   * the controller did receive; nothing for a Welcome). The refusal is counted
+   * (`acksBeyondLast`) and the seq counter stays where it is.
    */
-  commit(ackSeq: number): number {
+  commit(ackSeq: number, answered = 0): number {
     this.assertOpen();
     const st = this.st;
     if (!Number.isSafeInteger(ackSeq) || ackSeq < 0) throw new RangeError(`ack seq must be a non-negative integer, got ${ackSeq}`);
@@ -170,7 +172,7 @@ export class DiskSpool {
     }
     if (ackSeq > st.lastSeq) {
       st.meta.acksBeyondLast++;
-      ackSeq = st.lastSeq;
+      ackSeq = Math.min(Number.isSafeInteger(answered) ? answered : 0, st.lastSeq);
       if (ackSeq <= st.meta.ackedSeq) {
         st.persistMeta(false);
         return st.meta.ackedSeq;

@@ -148,7 +148,7 @@ export class ControllerLink {
             }
             welcomed = true;
             clearTimeout(welcomeTimer);
-            this.adoptAck(body.welcome.ackedSeq, "welcome");
+            this.adoptAck(body.welcome.ackedSeq, "welcome", undefined);
             spool.rewind();
             this.stats.connected = true;
             this.stats.connects++;
@@ -158,7 +158,7 @@ export class ControllerLink {
             return;
           case "ack": {
             this.stats.acks++;
-            const taken = this.adoptAck(body.ack.seq, "ack");
+            const taken = this.adoptAck(body.ack.seq, "ack", inFlight[0]);
             while (inFlight.length && inFlight[0] <= taken) inFlight.shift();
             const w = ackWaiter;
             ackWaiter = undefined;
@@ -180,23 +180,27 @@ export class ControllerLink {
   }
 
   /**
-   * Commits an ack to the spool, which never takes one beyond the last seq it
-   * assigned (a forged ack would otherwise stop the agent numbering events);
-   * such an ack is logged and counted, and sending carries on.
+   * Commits an ack to the spool. An ack beyond the last seq the spool assigned
+   * is false (forged, or a poisoned controller cursor): taking it would stop the
+   * agent numbering events, and taking it up to the last seq would delete
+   * records never sent. So it counts only for the batch it answers (acks come
+   * one per batch, in order: `answers` is that batch's last seq), and for
+   * nothing on a Welcome; it is logged and counted, and sending carries on.
    */
-  private adoptAck(seq: number, from: "welcome" | "ack"): number {
+  private adoptAck(seq: number, from: "welcome" | "ack", answers: number | undefined): number {
+    const spool = this.o.spool;
     let taken: number;
     try {
-      taken = this.o.spool.commit(seq);
+      taken = spool.commit(seq, answers);
     } catch (err) {
       // Not a count at all (negative, fractional, past 2^53): nothing to take.
       this.stats.acksRefused++;
       this.o.log.warn("controller sent an invalid ack; ignored", { controller: this.o.address, from, ack: seq, error: (err as Error).message });
-      return this.o.spool.stats().ackedSeq;
+      return spool.stats().ackedSeq;
     }
-    if (taken < seq) {
+    if (taken < seq && seq > spool.stats().lastSeq) {
       this.stats.acksRefused++;
-      this.o.log.warn("controller acknowledged events this agent never produced; ack clamped to the last seq assigned", { controller: this.o.address, from, ack: seq, lastSeq: taken });
+      this.o.log.warn("controller acknowledged events this agent never produced; ack not adopted beyond what was sent", { controller: this.o.address, from, ack: seq, taken });
     }
     return taken;
   }

@@ -110,11 +110,11 @@ describe("restart", () => {
     expect(b.append(items(1))).toEqual([6]);
   });
 
-  it("an ack above the local last seq is never adopted: clamped, counted, and the counter stays", () => {
+  it("an ack above the local last seq is never adopted: counted, nothing acked, and the counter stays", () => {
     const spool = track(open(tempDir()));
     spool.append(items(2));
-    expect(spool.commit(50)).toBe(2);
-    expect(spool.stats()).toMatchObject({ ackedSeq: 2, lastSeq: 2, acksBeyondLast: 1 });
+    expect(spool.commit(50)).toBe(0);
+    expect(spool.stats()).toMatchObject({ ackedSeq: 0, lastSeq: 2, records: 2, acksBeyondLast: 1 });
     expect(spool.append(items(1))).toEqual([3]);
   });
 });

@@ -21,22 +21,22 @@ afterEach(() => {
 });
 
 describe("a forged ack is never adopted", () => {
-  it("an ack of 2^53−1 acknowledges only what was appended; appends and leases carry on", () => {
+  it("an ack of 2^53−1 acknowledges nothing unsent; appends and leases carry on", () => {
     const spool = track(open(tempDir()));
     spool.append(items(5));
-    drain(spool);
-    expect(spool.commit(POISON)).toBe(5);
-    expect(spool.stats()).toMatchObject({ ackedSeq: 5, lastSeq: 5, acksBeyondLast: 1 });
+    expect(spool.commit(POISON)).toBe(0);
+    expect(spool.stats()).toMatchObject({ ackedSeq: 0, lastSeq: 5, records: 5, acksBeyondLast: 1 });
     expect(spool.append(items(3))).toEqual([6, 7, 8]);
-    expect(drain(spool).map(seqInPayload)).toEqual([6, 7, 8]);
+    expect(drain(spool).map(seqInPayload)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
-  it("an ack beyond the last seq covers at most the last seq assigned", () => {
+  it("answering a sent batch, it takes that batch's last seq and no more", () => {
     const spool = track(open(tempDir()));
     spool.append(items(4));
     spool.commit(2);
-    expect(spool.commit(1_000)).toBe(4);
-    expect(spool.stats()).toMatchObject({ ackedSeq: 4, records: 0, acksBeyondLast: 1 });
+    expect(spool.commit(1_000, 3)).toBe(3);
+    expect(spool.commit(1_000, 1_000)).toBe(4);
+    expect(spool.stats()).toMatchObject({ ackedSeq: 4, records: 0, acksBeyondLast: 2 });
     expect(spool.append(items(1))).toEqual([5]);
   });
 
@@ -44,7 +44,7 @@ describe("a forged ack is never adopted", () => {
     const dir = tempDir();
     const spool = open(dir);
     spool.append(items(2));
-    spool.commit(POISON);
+    spool.commit(POISON, 2);
     spool.close();
     const again = track(open(dir));
     expect(again.stats()).toMatchObject({ ackedSeq: 2, lastSeq: 2, acksBeyondLast: 1 });
@@ -96,7 +96,7 @@ describe("a poisoned persisted state heals at open", () => {
     expect(spool.commit(10)).toBe(10);
     expect(spool.append(items(1))).toEqual([11]);
     // Only once: a later ack beyond the last is refused as usual.
-    expect(spool.commit(POISON)).toBe(11);
+    expect(spool.commit(POISON)).toBe(10);
     expect(spool.append(items(1))).toEqual([12]);
   });
 
