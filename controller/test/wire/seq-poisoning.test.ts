@@ -1,7 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import { Event, type ControllerMessage } from "@vigil/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestController, type TestController } from "../support/controller";
+import { createPgDatabase, startTestController, type TestController } from "../support/controller";
 import { RawAgent } from "../support/raw-agent";
 import { waitFor } from "../support/wait";
 import { TlsAgent } from "../trust/tls-agent";
@@ -127,34 +127,47 @@ describe("sequence numbers cannot be poisoned (mTLS, a stolen certificate)", () 
   });
 });
 
-describe("a cursor poisoned before seq windows existed heals", () => {
-  let ctl: TestController;
-  beforeAll(async () => {
-    ctl = await startTestController();
-  });
-  afterAll(async () => ctl?.dispose());
+for (const dialect of ["sqlite", "postgres"] as const) {
+  describe(`a cursor poisoned before seq windows existed heals (${dialect})`, () => {
+    let ctl: TestController;
+    let drop: (() => Promise<void>) | undefined;
+    beforeAll(async () => {
+      const db = dialect === "postgres" ? await createPgDatabase() : undefined;
+      drop = db?.drop;
+      ctl = await startTestController({ databaseUrl: db?.url });
+    });
+    afterAll(async () => {
+      await ctl?.dispose();
+      await drop?.();
+    });
 
-  it("comes back to the highest stored seq at the next Hello, audited, and the agent's events are acked again", async () => {
-    const a = new RawAgent(ctl.grpcPort);
-    a.hello("old-victim");
-    a.events(1, 20);
-    await waitFor("ack 20", () => a.lastAck() === 20);
-    a.close();
-    // What an older controller stored after acking the forged batch.
-    await ctl.dataSource.query(`UPDATE agents SET acked_seq = ?, last_seq = ? WHERE id = ?`, [POISON, POISON, "old-victim"]);
+    it("comes back to the highest stored seq at the next Hello, audited, and the agent's events are acked again", async () => {
+      const a = new RawAgent(ctl.grpcPort);
+      a.hello("old-victim");
+      a.events(1, 20);
+      await waitFor("ack 20", () => a.lastAck() === 20);
+      a.close();
+      // What an older controller stored after acking the forged batch (the event with it included).
+      const p = dialect === "postgres" ? ["$1", "$2", "$3"] : ["?", "?", "?"];
+      await ctl.dataSource.query(`UPDATE agents SET acked_seq = ${p[0]}, last_seq = ${p[1]} WHERE id = ${p[2]}`, [POISON, POISON, "old-victim"]);
+      await ctl.dataSource.query(
+        `INSERT INTO events (agent_id, seq, type, action, event_time, received_at, summary, data) VALUES (${p[0]}, ${p[1]}, 'agent', 'test', ${p[2]}, 0, '', '{}')`,
+        ["old-victim", POISON, Date.now()],
+      );
 
-    const b = new RawAgent(ctl.grpcPort);
-    b.hello("old-victim", { lastSeq: 20 });
-    const welcome = await waitFor("welcome", () => b.received.find((m) => m.msg?.$case === "welcome"));
-    expect(welcome.msg?.$case === "welcome" && welcome.msg.welcome.ackedSeq).toBe(20);
-    b.events(21, 5);
-    await waitFor("ack 25", () => b.lastAck() === 25);
-    const audit = await ctl.get(`/api/v1/audit?action=agent.seq_cursor_healed`);
-    expect(audit.body.items[0]).toMatchObject({ actor: "agent:old-victim" });
-    expect((await ctl.get("/api/v1/agents/old-victim")).body).toMatchObject({ ackedSeq: 25, lastSeq: 25, missingEvents: 0 });
-    b.close();
+      const b = new RawAgent(ctl.grpcPort);
+      b.hello("old-victim", { lastSeq: 20 });
+      const welcome = await waitFor("welcome", () => b.received.find((m) => m.msg?.$case === "welcome"));
+      expect(welcome.msg?.$case === "welcome" && welcome.msg.welcome.ackedSeq).toBe(20);
+      b.events(21, 5);
+      await waitFor("ack 25", () => b.lastAck() === 25);
+      const audit = await ctl.get(`/api/v1/audit?action=agent.seq_cursor_healed`);
+      expect(audit.body.items[0]).toMatchObject({ actor: "agent:old-victim" });
+      expect((await ctl.get("/api/v1/agents/old-victim")).body).toMatchObject({ ackedSeq: 25, lastSeq: 25, missingEvents: 0 });
+      b.close();
+    });
   });
-});
+}
 
 describe("a connected agent whose telemetry is not stored is not online", () => {
   let ctl: TestController;
