@@ -108,7 +108,7 @@ export class AgentRegistry {
     entity.arch = hello.arch.slice(0, 64);
     entity.agentVersion = hello.agentVersion.slice(0, 64);
     entity.ipAddresses = hello.ipAddresses.slice(0, 64).map((a) => a.slice(0, 64));
-    entity.tags = id.tags;
+    entity.tags = entity.adminTags ?? id.tags;
     entity.selfReportedTags = id.selfReportedTags;
     entity.bootTime = hello.bootTimeMs;
     entity.lastSeen = now;
@@ -143,6 +143,18 @@ export class AgentRegistry {
     entity.lastSeq = to;
     entity.gaps = entity.gaps.filter(([a, b]) => a <= MAX_SEQ && b <= MAX_SEQ);
     return { from, to };
+  }
+
+  /**
+   * The admin's word on an agent's trusted tags (what guard rails and playbook
+   * targeting read); kept over the token's from then on. Null: no such agent.
+   */
+  async setTags(agentId: string, tags: string[]): Promise<{ before: string[]; after: string[] } | null> {
+    const row = await this.repo.findOneBy({ id: agentId });
+    if (!row) return null;
+    const before = row.tags;
+    await this.repo.update({ id: agentId }, { tags, adminTags: tags });
+    return { before, after: tags };
   }
 
   touch(agentId: string, status?: Record<string, unknown>): void {

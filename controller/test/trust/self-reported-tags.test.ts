@@ -64,6 +64,33 @@ describe("tags that guard rails read come from the controller's side only", () =
     await waitFor("the isolate command on the stream", () => s.received.some((m) => m.msg?.$case === "command" && m.msg.command.type === "isolate"));
   });
 
+  it("the admin API can make it critical; an analyst cannot; a reconnecting Hello does not undo it", async () => {
+    const host = await enrollAgent(ctl, await createToken(ctl, { tags: ["web"] }));
+    let s = connect(ctl, host, []);
+    streams.push(s);
+    await waitFor("welcome", () => s.welcomed());
+    const analyst = (await ctl.security.apiKeys.create("analyst", "tags-analyst", "test")).key;
+    expect((await request(ctl, "PUT", `/api/v1/agents/${host.agentId}/tags`, { tags: ["critical"] }, { authorization: `Bearer ${analyst}` })).status).toBe(403);
+    expect((await request(ctl, "PUT", `/api/v1/agents/${host.agentId}/tags`, { tags: ["bad tag!"] })).status).toBe(400);
+    const set = await request(ctl, "PUT", `/api/v1/agents/${host.agentId}/tags`, { tags: ["critical", "db"] });
+    expect(set.status).toBe(200);
+    expect(set.body.tags).toEqual(["critical", "db"]);
+    const audit = await ctl.get(`/api/v1/audit?action=agent.tags_set`);
+    expect(audit.body.items[0]).toMatchObject({ target: `agent:${host.agentId}` });
+
+    s.close();
+    s = connect(ctl, host, ["not-critical"]);
+    streams.push(s);
+    await waitFor("welcome again", () => s.welcomed());
+    const view = await waitFor("self-reported tags updated", async () => {
+      const v = (await ctl.get(`/api/v1/agents/${host.agentId}`)).body;
+      return v.selfReportedTags?.[0] === "not-critical" ? v : undefined;
+    });
+    expect(view.tags).toEqual(["critical", "db"]);
+    const decisions = await ctl.playbooks.onAlert(alert(host.agentId));
+    expect(decisions.map((d) => [d.actionType, d.state])).toEqual([["isolate", "pending"]]);
+  });
+
   it("an agent enrolled with a `critical` token is protected whatever its Hello says", async () => {
     const db = await enrollAgent(ctl, await createToken(ctl, { tags: ["critical"] }));
     const s = connect(ctl, db, []);

@@ -28,6 +28,10 @@ export class AgentEntity {
   @Column({ type: "simple-json" })
   tags!: string[];
 
+  /** Tags an admin set through the API; when set they are `tags`, whatever the token said. */
+  @Column({ name: "admin_tags", type: "simple-json", nullable: true })
+  adminTags!: string[] | null;
+
   /** Tags the agent claims in its Hello: shown, never trusted. */
   @Column({ name: "self_reported_tags", type: "simple-json", default: "[]" })
   selfReportedTags!: string[];

@@ -12,9 +12,12 @@ export class SelfReportedTags1733100000000 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE agents ADD COLUMN self_reported_tags TEXT NOT NULL DEFAULT '[]'`);
+    // Set by an admin (PUT /api/v1/agents/:id/tags): replaces the token's tags until changed again.
+    await q.query(`ALTER TABLE agents ADD COLUMN admin_tags TEXT`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE agents DROP COLUMN admin_tags`);
     await q.query(`ALTER TABLE agents DROP COLUMN self_reported_tags`);
   }
 }
