@@ -1,6 +1,6 @@
 import { BadRequestException, Controller, Get, Inject, Query } from "@nestjs/common";
 import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
-import { CLOCK_MARK_KEY, type ClockMark } from "../ingest/event-row";
+import { splitClockMark } from "../ingest/event-row";
 import { EventStore, type StoredEvent } from "../repositories/event-store";
 import { optEnum, optInt, optString, optTime, rejectUnknown } from "./query-params";
 
@@ -19,7 +19,7 @@ export function decodeCursor(s: string): { eventTime: number; id: number } {
 
 export function eventView(e: StoredEvent): Record<string, unknown> {
   // A clock mark: the host's time was not trusted; eventTime is the receive time and this is what it said.
-  const { [CLOCK_MARK_KEY]: mark, ...body } = e.data as Record<string, unknown> & { [CLOCK_MARK_KEY]?: ClockMark };
+  const { body, clock } = splitClockMark(e.data);
   return {
     id: String(e.id),
     agentId: e.agentId,
@@ -28,8 +28,8 @@ export function eventView(e: StoredEvent): Record<string, unknown> {
     action: e.action,
     eventTime: new Date(e.eventTime).toISOString(),
     receivedAt: new Date(e.receivedAt).toISOString(),
-    ...(mark ? { reportedTime: new Date(mark.reportedTime).toISOString(), clockSkewMs: mark.clockSkewMs } : {}),
-    [e.type]: mark ? body : e.data,
+    ...clock,
+    [e.type]: body,
   };
 }
 

@@ -99,6 +99,17 @@ export interface ClockMark {
   clockSkewMs: number;
 }
 
+/**
+ * The stored JSON as the API shows it: the body without the clock mark, and the
+ * mark (when there is one) as `reportedTime` (ISO) and `clockSkewMs` beside it.
+ */
+export function splitClockMark(data: Record<string, unknown>): { body: Record<string, unknown>; clock: { reportedTime: string; clockSkewMs: number } | Record<string, never> } {
+  const mark = data[CLOCK_MARK_KEY] as ClockMark | undefined;
+  if (!mark) return { body: data, clock: {} };
+  const { [CLOCK_MARK_KEY]: _omit, ...body } = data;
+  return { body, clock: { reportedTime: new Date(mark.reportedTime).toISOString(), clockSkewMs: mark.clockSkewMs } };
+}
+
 export function toEventRow(agentId: string, ev: Event, receivedAt: number, reportedTime?: number): EventRow {
   const { type, action, body } = bodyJson(ev);
   if (reportedTime !== undefined) (body as Record<string, unknown>)[CLOCK_MARK_KEY] = { reportedTime, clockSkewMs: reportedTime - receivedAt } satisfies ClockMark;
