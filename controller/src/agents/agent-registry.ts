@@ -94,13 +94,15 @@ export class AgentRegistry {
     this.connectListeners.push(l);
   }
 
-  async connect(agentId: string, hello: Hello, id: Pick<AgentIdentity, "tags" | "selfReportedTags">, session: LiveSession): Promise<AgentConnection> {
+  async connect(agentId: string, hello: Hello, id: Pick<AgentIdentity, "tags" | "selfReportedTags" | "enrolledAtMs">, session: LiveSession): Promise<AgentConnection> {
     const now = this.now();
     const existing = await this.repo.findOneBy({ id: agentId });
     const entity = existing ?? this.repo.create({ id: agentId, firstSeen: now, ackedSeq: 0, lastSeq: 0, gaps: [], missingEvents: 0, status: {} });
     const cursorHealed = existing ? await this.healPoisonedCursor(entity) : null;
-    // What the controller knew of this agent, and when: the window grows from there.
-    const window = new SeqWindow(entity.lastSeq ?? 0, existing ? existing.lastSeen : now, this.opts.seqWindow);
+    // What the controller knew of this agent, and when: the window grows from there (for an agent
+    // never seen, from its enrollment: it may have spooled since while the controller was away).
+    const knownAt = existing ? existing.lastSeen : Math.min(now, id.enrolledAtMs ?? now);
+    const window = new SeqWindow(entity.lastSeq ?? 0, knownAt, this.opts.seqWindow);
     const claimRefused = window.claim(hello.lastSeq, now, entity.ackedSeq);
     entity.hostname = hello.hostname.slice(0, 255);
     entity.os = hello.os.slice(0, 255);

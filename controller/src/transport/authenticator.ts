@@ -19,6 +19,8 @@ export interface AgentIdentity {
   agentId: string;
   tags: string[];
   selfReportedTags: string[];
+  /** When the agent was enrolled (its certificate issued), if known: a fresh agent's seqs count from there. */
+  enrolledAtMs?: number;
 }
 
 /**

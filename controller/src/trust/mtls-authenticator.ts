@@ -12,6 +12,8 @@ export interface AuthenticatedPeer {
   notAfter: number;
   tokenId: string;
   tags: string[];
+  /** When this certificate was issued: the agent cannot have numbered events before it was enrolled. */
+  issuedAt: number;
 }
 
 /**
@@ -33,7 +35,7 @@ export class MtlsAuthenticator implements AgentAuthenticator {
     this.onAccepted?.(peer);
     // Token tags are the controller's word and the only ones guard rails read; what the agent
     // says about itself (it could say `critical` to dodge isolation) is kept apart.
-    return { agentId: peer.agentId, tags: peer.tags, selfReportedTags: helloTags(hello) };
+    return { agentId: peer.agentId, tags: peer.tags, selfReportedTags: helloTags(hello), enrolledAtMs: peer.issuedAt };
   }
 
   /** Shared with the Renew RPC: the verified certificate's agent, or an AuthError (audited). */
@@ -55,7 +57,7 @@ export class MtlsAuthenticator implements AgentAuthenticator {
       await this.refuse(peerAddr, via, "subject_mismatch", status.agentId, { commonName: cert.commonName.slice(0, 128) });
       throw new AuthError("client certificate subject does not match its enrollment record", "unauthenticated");
     }
-    return { agentId: status.agentId, serial: status.serial, notAfter: status.notAfter, tokenId: status.tokenId, tags: status.tags };
+    return { agentId: status.agentId, serial: status.serial, notAfter: status.notAfter, tokenId: status.tokenId, tags: status.tags, issuedAt: status.issuedAt };
   }
 
   private async refuse(peerAddr: string, via: string, reason: string, agentId: string | undefined, details: Record<string, unknown>): Promise<void> {

@@ -115,6 +115,20 @@ describe("sequence numbers cannot be poisoned (mTLS, a stolen certificate)", () 
     attacker.close();
   });
 
+  it("a fresh agent enrolled an hour ago may arrive with an hour of backlog, its spool's drops recorded as a gap", async () => {
+    const late = await enrollAgent(ctl, await createToken(ctl));
+    // Enrolled an hour ago; the controller was unreachable since, and the spool dropped its oldest.
+    await ctl.dataSource.query(`UPDATE agent_certificates SET issued_at = ? WHERE agent_id = ?`, [Date.now() - 3_600_000, late.agentId]);
+    const a = connect(ctl, late, 1_000_000);
+    await waitFor("welcome", () => a.welcomed());
+    batch(a, 999_001, 1000);
+    await waitFor("ack 1000000", () => acks(a.received).includes(1_000_000));
+    expect((await ctl.get(`/api/v1/agents/${late.agentId}`)).body).toMatchObject({ lastSeq: 1_000_000, missingEvents: 999_000, telemetry: "ok", online: true });
+    const refusals = (await ctl.get(`/api/v1/audit?action=agent.seq_claim_refused`)).body.items as Array<{ actor: string }>;
+    expect(refusals.some((r) => r.actor === `agent:${late.agentId}`)).toBe(false);
+    a.close();
+  });
+
   it("seqs that are not safe integers are refused as a broken contract", async () => {
     const attacker = connect(ctl, victim);
     await waitFor("welcome", () => attacker.welcomed());
