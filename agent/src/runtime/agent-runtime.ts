@@ -112,6 +112,7 @@ export class AgentRuntime {
       spoolRecords: s.records,
       isolated: this.response.isolated(),
       spoolDiscardedBytes: s.discardedBytes,
+      acksBeyondLast: s.acksBeyondLast,
     };
   }
 

@@ -192,13 +192,15 @@ describe("a connected agent whose telemetry is not stored is not online", () => 
 
   it("a backlog and nothing stored: flagged stalled and alerted, back to online once a batch is stored", async () => {
     const a = new RawAgent(ctl.grpcPort);
-    a.hello("stalled-agent", { status: { sensors: [], dropped: {}, spoolBytes: 4096, spoolRecords: 500, isolated: false, spoolDiscardedBytes: 0 } });
+    a.hello("stalled-agent", { status: { sensors: [], dropped: {}, spoolBytes: 4096, spoolRecords: 500, isolated: false, spoolDiscardedBytes: 0, acksBeyondLast: 2 } });
     await waitFor("welcome", () => a.received.length > 0);
     const stalled = await waitFor("flagged stalled", async () => {
       const v = (await ctl.get("/api/v1/agents/stalled-agent")).body;
       return v.telemetry === "stalled" ? v : undefined;
     });
     expect(stalled).toMatchObject({ online: false, connected: true });
+    // The agent's own count of acks it refused (beyond its last seq) is shown with its status.
+    expect(stalled.status.acksBeyondLast).toBe(2);
     expect(stalled.telemetryReason).toMatch(/500 event\(s\) waiting in the agent's spool and nothing stored/);
     await waitFor("the stalled alert", async () => (await ctl.get(`/api/v1/alerts?rule=vigil-agent-telemetry-stalled&agent=stalled-agent`)).body.items?.[0]);
 

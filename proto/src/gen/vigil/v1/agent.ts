@@ -110,6 +110,11 @@ export interface AgentStatus {
   spoolRecords: number;
   isolated: boolean;
   spoolDiscardedBytes: number;
+  /**
+   * Acks the agent refused because they were beyond the last seq its spool assigned (forged, or a
+   * poisoned controller cursor), since its state was created. Absent from older agents.
+   */
+  acksBeyondLast?: number | undefined;
 }
 
 export interface AgentStatus_DroppedEntry {
@@ -753,7 +758,15 @@ export const Hello: MessageFns<Hello> = {
 };
 
 function createBaseAgentStatus(): AgentStatus {
-  return { sensors: [], dropped: {}, spoolBytes: 0, spoolRecords: 0, isolated: false, spoolDiscardedBytes: 0 };
+  return {
+    sensors: [],
+    dropped: {},
+    spoolBytes: 0,
+    spoolRecords: 0,
+    isolated: false,
+    spoolDiscardedBytes: 0,
+    acksBeyondLast: undefined,
+  };
 }
 
 export const AgentStatus: MessageFns<AgentStatus> = {
@@ -775,6 +788,9 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     }
     if (message.spoolDiscardedBytes !== 0) {
       writer.uint32(48).uint64(message.spoolDiscardedBytes);
+    }
+    if (message.acksBeyondLast !== undefined) {
+      writer.uint32(56).uint64(message.acksBeyondLast);
     }
     return writer;
   },
@@ -843,6 +859,14 @@ export const AgentStatus: MessageFns<AgentStatus> = {
             message.spoolDiscardedBytes = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.acksBeyondLast = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -890,6 +914,11 @@ export const AgentStatus: MessageFns<AgentStatus> = {
         : isSet(object.spool_discarded_bytes)
         ? globalThis.Number(object.spool_discarded_bytes)
         : 0,
+      acksBeyondLast: isSet(object.acksBeyondLast)
+        ? globalThis.Number(object.acksBeyondLast)
+        : isSet(object.acks_beyond_last)
+        ? globalThis.Number(object.acks_beyond_last)
+        : undefined,
     };
   },
 
@@ -919,6 +948,9 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     if (message.spoolDiscardedBytes !== 0) {
       obj.spoolDiscardedBytes = Math.round(message.spoolDiscardedBytes);
     }
+    if (message.acksBeyondLast !== undefined) {
+      obj.acksBeyondLast = Math.round(message.acksBeyondLast);
+    }
     return obj;
   },
 
@@ -941,6 +973,7 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     message.spoolRecords = object.spoolRecords ?? 0;
     message.isolated = object.isolated ?? false;
     message.spoolDiscardedBytes = object.spoolDiscardedBytes ?? 0;
+    message.acksBeyondLast = object.acksBeyondLast ?? undefined;
     return message;
   },
 };
