@@ -68,7 +68,9 @@ export function loadState(opts: ResolvedSpoolOptions): { state: SpoolState; prob
  * last seq this spool assigned, or any seq past MAX_SEQ, is poison (a forged ack
  * adopted by an older agent: 2^53−1 left it unable to number another event);
  * it is clamped so that everything still on disk is sent again (the controller
- * dedupes), reported and counted, instead of blinding the agent for good.
+ * dedupes), reported and counted, instead of blinding the agent for good. When
+ * the counter itself is lost, the next ack (the controller's Welcome, below
+ * MAX_SEQ) restores it once, so no seq the controller holds is handed out again.
  */
 function healPoisonedSeqs(st: SpoolState, segmentsLast: number, problems: string[]): void {
   const meta = st.meta;
@@ -80,8 +82,9 @@ function healPoisonedSeqs(st: SpoolState, segmentsLast: number, problems: string
   }
   const first = st.segments.find((s) => s.summary.count > 0)?.summary.firstSeq;
   const acked = Math.min(sane(meta.ackedSeq) ? meta.ackedSeq : last, first !== undefined ? first - 1 : last);
-  // Nothing on disk and no sane counter: the controller's next ack says where numbering stood.
-  const resync = first === undefined && !sane(meta.lastSeq);
+  // The records on disk are a lower bound of the counter, not the counter (acked segments are
+  // deleted): without a sane one, the controller's next ack says where numbering stood.
+  const resync = !sane(meta.lastSeq);
   problems.push(`persisted ack ${meta.ackedSeq} (last seq ${meta.lastSeq}) is beyond the last seq this spool assigned (${last}): clamped to ${acked}, records on disk will be sent again${resync ? "; the seq counter resumes from the controller's next ack" : ""}`);
   meta.ackedSeq = acked;
   meta.lastSeq = last;

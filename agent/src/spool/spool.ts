@@ -35,6 +35,7 @@ export class DiskSpool {
   private readonly durability: Durability;
   private readonly dataWaiters = new Waiters();
   private readonly spaceWaiters = new Waiters();
+  private readonly resyncWaiters = new Waiters();
   private closed = false;
 
   private constructor(
@@ -166,9 +167,10 @@ export class DiskSpool {
     const st = this.st;
     if (!Number.isSafeInteger(ackSeq) || ackSeq < 0) throw new RangeError(`ack seq must be a non-negative integer, got ${ackSeq}`);
     if (st.meta.resync) {
-      // Once, after healing a poisoned state that left nothing on disk (see loadState).
+      // Once, after healing a poisoned state that lost the counter (see loadState).
       st.meta.resync = undefined;
       if (ackSeq > st.lastSeq && ackSeq <= MAX_SEQ) st.lastSeq = ackSeq;
+      this.resyncWaiters.wakeAll();
     }
     if (ackSeq > st.lastSeq) {
       st.meta.acksBeyondLast++;
@@ -190,6 +192,27 @@ export class DiskSpool {
     this.spaceWaiters.wakeAll();
     this.wakeIfData();
     return ackSeq;
+  }
+
+  /**
+   * True after a poisoned state was healed without a sane seq counter: until the
+   * controller's next ack restores it, new events may get seqs it already holds.
+   */
+  get resyncPending(): boolean {
+    return !!this.st.meta.resync;
+  }
+
+  /** Resolves true once the counter is restored, false after `timeoutMs` (or on close). */
+  async waitForResync(timeoutMs: number): Promise<boolean> {
+    if (!this.resyncPending || this.closed) return !this.resyncPending;
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), timeoutMs);
+    try {
+      await this.resyncWaiters.wait(ctl.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+    return !this.resyncPending;
   }
 
   /** After a reconnect: the next lease starts again at the oldest unacknowledged record. */
@@ -246,6 +269,7 @@ export class DiskSpool {
     this.unlock();
     this.dataWaiters.wakeAll();
     this.spaceWaiters.wakeAll();
+    this.resyncWaiters.wakeAll();
   }
 
   private encodeFrom(items: readonly AppendItem[], kinds: Buffer[], firstSeq: number): Encoded[] {
