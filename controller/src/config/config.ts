@@ -118,7 +118,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
       maxAhead: positiveInt(env.VIGIL_SEQ_MAX_AHEAD, "VIGIL_SEQ_MAX_AHEAD", DEFAULT_SEQ_WINDOW.maxAhead),
       maxRatePerSec: positiveInt(env.VIGIL_SEQ_MAX_RATE, "VIGIL_SEQ_MAX_RATE", DEFAULT_SEQ_WINDOW.maxRatePerSec),
     },
-    eventTimeToleranceMs: parseDuration(env.VIGIL_EVENT_TIME_TOLERANCE || "24h", "VIGIL_EVENT_TIME_TOLERANCE"),
+    // Never as wide as retention: an event stamped just inside the tolerance would be deleted on arrival.
+    eventTimeToleranceMs: Math.min(parseDuration(env.VIGIL_EVENT_TIME_TOLERANCE || "24h", "VIGIL_EVENT_TIME_TOLERANCE"), Math.floor(parseDuration(env.VIGIL_EVENT_RETENTION ?? "30d", "VIGIL_EVENT_RETENTION") / 2)),
     agentClockSkewAlertMs: /^(off|0)$/i.test(env.VIGIL_AGENT_CLOCK_SKEW_ALERT ?? "") ? 0 : parseDuration(env.VIGIL_AGENT_CLOCK_SKEW_ALERT || "5m", "VIGIL_AGENT_CLOCK_SKEW_ALERT"),
     agentStalledAfterMs: parseDuration(env.VIGIL_AGENT_STALLED_AFTER || "2m", "VIGIL_AGENT_STALLED_AFTER"),
   };
