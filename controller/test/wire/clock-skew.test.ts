@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RetentionJob } from "../../src/retention/retention";
-import { startTestController, type TestController } from "../support/controller";
+import { createPgDatabase, startTestController, type TestController } from "../support/controller";
 import { RawAgent } from "../support/raw-agent";
 import { waitFor } from "../support/wait";
 
@@ -11,13 +11,16 @@ import { waitFor } from "../support/wait";
  */
 const DAY = 86_400_000;
 
-describe("event time is recorded, not trusted", () => {
+for (const dialect of ["sqlite", "postgres"] as const) describe(`event time is recorded, not trusted (${dialect})`, () => {
   let ctl: TestController;
   let a: RawAgent;
   let sentAt: number;
+  let drop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    ctl = await startTestController({ env: { VIGIL_AGENT_CLOCK_SKEW_ALERT: "5m", VIGIL_AGENT_STALLED_AFTER: "1s" } });
+    const db = dialect === "postgres" ? await createPgDatabase() : undefined;
+    drop = db?.drop;
+    ctl = await startTestController({ databaseUrl: db?.url, env: { VIGIL_AGENT_CLOCK_SKEW_ALERT: "5m", VIGIL_AGENT_STALLED_AFTER: "1s" } });
     a = new RawAgent(ctl.grpcPort);
     sentAt = Date.now();
     // A host whose clock runs 40 days behind: its Hello says so, and so do its events.
@@ -29,6 +32,7 @@ describe("event time is recorded, not trusted", () => {
   afterAll(async () => {
     a?.close();
     await ctl?.dispose();
+    await drop?.();
   });
 
   it("stores 1970, 40-days-ago and far-future events at their receive time, keeping what the host reported", async () => {
