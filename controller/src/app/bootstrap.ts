@@ -25,6 +25,8 @@ import { PlaybookActionEntity, PlaybookEntity, PlaybookVersionEntity } from "../
 import { IngestWriter } from "../ingest/ingest-writer";
 import { createLogger, NestPinoLogger } from "../logging/logger";
 import { EventStore } from "../repositories/event-store";
+import { InventoryRepository } from "../repositories/inventory-repository";
+import { InventoryService } from "../agents/inventory-service";
 import { RetentionJob } from "../retention/retention";
 import type { AgentAuthenticator } from "../transport/authenticator";
 import { AgentGrpcServer } from "../transport/grpc-server";
@@ -96,6 +98,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const registry = new AgentRegistry(dataSource.getRepository(AgentEntity), config.agentOfflineAfterMs, Date.now, { seqWindow: config.seqWindow, stalledAfterMs: config.agentStalledAfterMs });
   const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
   const retention = new RetentionJob(store, config.eventRetentionMs);
+  const inventory = new InventoryService(new InventoryRepository(dataSource), registry);
   const security = await createSecurity(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
   opts = { ...opts, audit: opts.audit ?? security.audit };
   const commands = new CommandService(dataSource.getRepository(CommandEntity), dataSource.getRepository(ActionLogEntity), registry, signer, opts.audit);
@@ -151,6 +154,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       void commands.deliverPending(session.agentId).catch((err) => logger.error({ err: String(err) }, "delivering queued commands failed"));
     },
     onCommandResult: (agentId, result) => void commands.onResult(agentId, result).catch((err) => logger.error({ err: String(err) }, "recording a command result failed")),
+    onInventory: (agentId, inv) => void inventory.receive(agentId, inv).catch((err) => logger.error({ err: String(err), agentId }, "storing an inventory failed")),
     log: (level, msg, fields) => logger[level](fields ?? {}, msg),
     onAnomaly: agentAnomalies(security.audit),
     eventTimeToleranceMs: config.eventTimeToleranceMs,
@@ -175,6 +179,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       { provide: EventStore, useValue: store },
       { provide: IngestWriter, useValue: writer },
       { provide: AgentRegistry, useValue: registry },
+      { provide: InventoryService, useValue: inventory },
       { provide: CommandSigner, useValue: signer },
       ...security.providers,
       { provide: CommandService, useValue: commands },
