@@ -57,8 +57,8 @@ describe("local policy evaluation", () => {
 
   it("counts an event over the budget and names the rule it spent longest in", () => {
     const slow: SlowEvaluation[] = [];
-    // Linear in the value but costly: a 2,000-position wildcard segment tried at every offset.
-    const costly = rule("costly", `CommandLine: '*${"b?".repeat(1000)}c*'`);
+    // Linear in the value but costly: six 16,000-position wildcard segments over 32 KiB.
+    const costly = rule("costly", `CommandLine:\n${Array.from({ length: 6 }, (_, i) => `      - '*${"b?".repeat(8000 + i)}c*'`).join("\n")}`);
     const ev = new LocalEvaluator(policy(rule("cheap", "CommandLine|contains: evil"), costly), ctx, { ms: 50, onSlow: (e) => slow.push(e) });
     expect(ev.evaluate(execWith("python3 -c evil"))).toHaveLength(1);
     ev.evaluate(execWith("python3 -c " + "b".repeat(KIB32)));

@@ -66,10 +66,11 @@ describe("detection under a per-event budget, off the API/ingest thread", () => 
   });
 
   it("a flood of costly events: healthz answers while the worker is over budget, events are skipped, one alert names the rule", async () => {
-    // Linear in the value but costly: a 2,000-position wildcard segment tried at every offset of a
-    // 32 KiB value (about 65 M steps), several times the 100 ms budget. No literal of two or more
-    // characters, so the prefilter cannot skip it.
-    const costly = `  sel:\n    CommandLine: '*${"b?".repeat(1000)}c*'`;
+    // Linear in the value but costly: six 16,000-position wildcard segments (shift-and, 500 words
+    // a character) over a 32 KiB value, several times the 100 ms budget. No literal of two or more
+    // characters, so the prefilter cannot skip the rule.
+    const entries = Array.from({ length: 6 }, (_, i) => `      - '*${"b?".repeat(8000 + i)}c*'`).join("\n");
+    const costly = `  sel:\n    CommandLine:\n${entries}`;
     const up = await request(ctl, "POST", "/api/v1/rules?name=costly.yml", rule("costly-rule", "Costly Rule", costly), { "content-type": "text/yaml" });
     expect(up.status).toBe(201);
     const a = await connect(ctl, "flood-host");

@@ -39,10 +39,14 @@ function cidrMatcher(cidr: Cidr): CompiledPattern {
   };
 }
 
+/** Longest wildcard pattern accepted: matching costs O(value × ⌈pattern / 32⌉) at worst. */
+export const MAX_PATTERN_LENGTH = 1024;
+
 export type PatternCompile = { ok: true; match: CompiledPattern } | { ok: false; error: string };
 
 export function compilePattern(p: unknown): PatternCompile {
   if (typeof p === "string") {
+    if (p.length > MAX_PATTERN_LENGTH) return { ok: false, error: `pattern is longer than ${MAX_PATTERN_LENGTH} characters` };
     const test = wildcardMatcher(p);
     return { ok: true, match: (v) => v !== null && v !== undefined && test(String(v)) };
   }

@@ -1,4 +1,4 @@
-import { compilePatterns, wildcardMatcher, type CompiledPattern, type FieldPattern, type FieldValue } from "./field-match";
+import { compilePatterns, MAX_PATTERN_LENGTH, wildcardMatcher, type CompiledPattern, type FieldPattern, type FieldValue } from "./field-match";
 
 /** What a suppression is checked against: one alert (or rule match about to become one). */
 export interface AlertContext {
@@ -48,6 +48,7 @@ export function validateSuppression(raw: unknown): SuppressionCheck {
   if (typeof s.id !== "string" || s.id === "") err("id", "must be a non-empty string");
   if (typeof s.reason !== "string" || s.reason.trim() === "") err("reason", "must say why (non-empty string)");
   if (s.ruleId !== undefined && (typeof s.ruleId !== "string" || s.ruleId === "")) err("ruleId", "must be a non-empty string");
+  else if (typeof s.ruleId === "string" && s.ruleId.length > MAX_PATTERN_LENGTH) err("ruleId", `is longer than ${MAX_PATTERN_LENGTH} characters`);
   if (s.expiresAtMs !== undefined && !(typeof s.expiresAtMs === "number" && Number.isFinite(s.expiresAtMs))) err("expiresAtMs", "must be epoch milliseconds");
   if (s.agentTags !== undefined && !(Array.isArray(s.agentTags) && s.agentTags.every((t) => typeof t === "string" && t !== ""))) {
     err("agentTags", "must be a list of non-empty strings");

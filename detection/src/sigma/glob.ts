@@ -7,8 +7,9 @@
  * A glob is a run of fixed-length segments separated by stars. The first segment is anchored at
  * the start, the last at the end, and every middle one is taken at its leftmost occurrence after
  * the previous one: a later occurrence can never leave more room for the rest, so that choice is
- * final and nothing is ever retried. Cost: O(value length × longest segment), whatever the
- * number of stars.
+ * final and nothing is ever retried. Literal segments are found with indexOf; segments with `?`
+ * or classes with shift-and. Cost: O(value length × ⌈longest segment / 32⌉), whatever the number
+ * of stars.
  */
 
 /** One position of a segment: a literal character, any character (`?`), or one of a set. */
@@ -22,6 +23,65 @@ interface Segment {
   atoms: (string | null | { set: string })[];
   /** The segment as a plain string when it has no `?` or class (searched with indexOf). */
   literal?: string;
+  /** Otherwise: shift-and masks, searched in O(value × ⌈length / 32⌉) whatever the value holds. */
+  shiftAnd?: ShiftAnd;
+}
+
+/**
+ * Shift-and (bitap) search for a fixed-length segment with `?` and class positions: one bit per
+ * position, all positions advanced together for each character of the value, so the search never
+ * goes back. Positions beyond 32 use more words.
+ */
+class ShiftAnd {
+  readonly words: number;
+  private readonly byChar = new Map<string, Uint32Array>();
+  private readonly any: Uint32Array;
+  private readonly lastWord: number;
+  private readonly lastBit: number;
+
+  constructor(atoms: Segment["atoms"]) {
+    this.words = Math.ceil(atoms.length / 32);
+    this.any = new Uint32Array(this.words);
+    this.lastWord = (atoms.length - 1) >> 5;
+    this.lastBit = 1 << ((atoms.length - 1) & 31);
+    const set = (m: Uint32Array, j: number): void => {
+      m[j >> 5] |= 1 << (j & 31);
+    };
+    atoms.forEach((a, j) => {
+      if (a === null) set(this.any, j);
+    });
+    const maskOf = (c: string): Uint32Array => {
+      let m = this.byChar.get(c);
+      if (!m) {
+        m = Uint32Array.from(this.any);
+        this.byChar.set(c, m);
+      }
+      return m;
+    };
+    // Chars first seen after some `?` positions were set still get them: masks start as a copy of `any`.
+    atoms.forEach((a, j) => {
+      if (typeof a === "string") set(maskOf(a), j);
+      else if (a !== null) for (const c of a.set) set(maskOf(c), j);
+    });
+  }
+
+  /** Leftmost start in [from, end - length] where the segment matches, or -1. */
+  find(value: string, from: number, end: number, len: number, meter?: StepMeter): number {
+    const w = this.words;
+    const d = new Uint32Array(w);
+    for (let i = from; i < end; i++) {
+      const m = this.byChar.get(value[i]) ?? this.any;
+      let carry = 1;
+      for (let k = 0; k < w; k++) {
+        const next = d[k] >>> 31;
+        d[k] = ((d[k] << 1) | carry) & m[k];
+        carry = next;
+      }
+      if (meter) meter.steps += w;
+      if (d[this.lastWord] & this.lastBit) return i - len + 1;
+    }
+    return -1;
+  }
 }
 
 /** Counts characters examined, so tests can prove the cost grows linearly with the value. */
@@ -43,7 +103,7 @@ export class Glob {
     let cur: Segment["atoms"] = [];
     const close = (): void => {
       const literal = cur.every((a) => typeof a === "string") ? (cur as string[]).join("") : undefined;
-      this.segments.push({ atoms: cur, ...(literal !== undefined ? { literal } : {}) });
+      this.segments.push(literal !== undefined ? { atoms: cur, literal } : { atoms: cur, shiftAnd: new ShiftAnd(cur) });
       cur = [];
     };
     for (const p of parts) {
@@ -100,8 +160,7 @@ export class Glob {
       if (meter) meter.steps += (at < 0 ? value.length : at + len) - from;
       return at >= 0 && at + len <= end ? at : -1;
     }
-    for (let i = from; i + len <= end; i++) if (this.at(s, value, i, meter)) return i;
-    return -1;
+    return s.shiftAnd!.find(value, from, end, len, meter);
   }
 
   private at(s: Segment, value: string, start: number, meter?: StepMeter): boolean {

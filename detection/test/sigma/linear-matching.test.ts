@@ -5,7 +5,7 @@
  * or compared as the hostile value doubles, never held to a wall-clock threshold.
  */
 import { describe, expect, it } from "vitest";
-import { isSuppressed, type Suppression } from "../../src/noise/suppression";
+import { isSuppressed, validateSuppression, type Suppression } from "../../src/noise/suppression";
 import { compileRules, DetectionEngine, Glob, parseWildcard, type StepMeter } from "../../src/sigma";
 import { compileOk, proc, procRule } from "./helpers";
 
@@ -13,7 +13,7 @@ const KIB32 = 32 * 1024;
 const manyStars = (k: number): string => "*a".repeat(k) + "*b";
 
 /** Smallest time of `runs` repetitions of `f` (the least disturbed by other load). */
-function bestTime(f: () => void, runs = 7): number {
+function bestTime(f: () => void, runs = 9): number {
   let best = Infinity;
   for (let i = 0; i < runs; i++) {
     const t = process.hrtime.bigint();
@@ -31,7 +31,7 @@ function doublingRatio(f: (n: number) => void, n: number): number {
 
 describe("wildcards run in linear time (glob matcher, no backtracking)", () => {
   it("counts steps proportional to the value for `*a*a…*b` patterns, whatever the number of stars", () => {
-    for (const pattern of [manyStars(20), "*aab*aab*aab*aab*aab*", "?*a?a*a?a*b*?"]) {
+    for (const pattern of [manyStars(20), "*aab*aab*aab*aab*aab*", "?*a?a*a?a*b*?", `*${"a?".repeat(40)}b*`, `*${"?a".repeat(40)}*${"a?".repeat(40)}b*`]) {
       const g = new Glob(parseWildcard(pattern), true);
       const steps = (n: number): number => {
         const m: StepMeter = { steps: 0 };
@@ -89,10 +89,10 @@ describe("`|re` runs on RE2 (linear time)", () => {
     expect(engine.process(proc({ CommandLine: "aaaa" }))).toHaveLength(1);
   });
 
-  it("stays linear on nested alternations and counted repeats", () => {
-    const engine = new DetectionEngine(compileOk(procRule(`CommandLine|re: '(a|aa|a?)*(b|ab)*x{2,50}$'`)));
+  it("stays linear on nested alternations", () => {
+    const engine = new DetectionEngine(compileOk(procRule(`CommandLine|re: '^(a|aa)+$'`)));
     const hostile = (n: number): void => {
-      engine.process(proc({ CommandLine: "ab".repeat(n / 2) + "y" }));
+      expect(engine.process(proc({ CommandLine: "a".repeat(n) + "!" }))).toHaveLength(0);
     };
     expect(doublingRatio(hostile, KIB32)).toBeLessThan(3.5);
   });
@@ -144,6 +144,13 @@ describe("suppression patterns are linear", () => {
     };
     expect(doublingRatio(check, KIB32)).toBeLessThan(3.5);
     expect(isSuppressed([s], { ruleId: "r", fields: { CommandLine: "x" + "a".repeat(20) + "b" } }, 0)?.id).toBe("s");
+  });
+
+  it("refuses patterns over 1024 characters (the cost bound)", () => {
+    const long = "*a".repeat(600);
+    const v = validateSuppression({ id: "s", ruleId: long, fields: { CommandLine: long }, reason: "x" });
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.errors.map((e) => e.field).sort()).toEqual(["fields.CommandLine", "ruleId"]);
   });
 
   it("a rule-id wildcard is matched by the same glob", () => {
