@@ -161,17 +161,21 @@ export class EngineHost {
     if (this.closed) return Promise.resolve({ outcome: { k: "failed", message: "detection is stopped" }, results: new Map() });
     const results = new Map<number, WireMatch[]>();
     return new Promise((resolve) => {
+      const run = this.ensure();
+      // Held while a request is out (a flush at shutdown must finish); idle, it keeps nothing alive.
+      run.worker.ref();
       this.inflight = {
         id: msg.id,
         results,
         resolve: (outcome) => {
           this.inflight = undefined;
           this.stopWatchdog();
+          this.run?.worker.unref();
           resolve({ outcome, results });
         },
       };
       this.startWatchdog();
-      this.ensure().worker.postMessage(msg);
+      run.worker.postMessage(msg);
     });
   }
 
