@@ -22,7 +22,12 @@ export interface SlowEvaluation {
   ms: number;
   ruleId?: string;
   title?: string;
+  /** Abandoned at a rule boundary past the budget (its remaining rules were not tested). */
+  skipped: boolean;
 }
+
+/** Thrown from the engine's onRule probe to abandon an event that is over the budget. */
+const OVER_BUDGET = new Error("local policy budget exceeded");
 
 /** Default per-event budget for local evaluation (VIGIL_POLICY_EVENT_BUDGET_MS overrides). */
 export const DEFAULT_EVENT_BUDGET_MS = 100;
@@ -34,7 +39,8 @@ export const DEFAULT_EVENT_BUDGET_MS = 100;
  *
  * Time per event: every matcher is linear in the event (RE2 for `|re`, a glob matcher for
  * wildcards), so no value a local user writes can stall the agent; each event is still timed
- * against a budget, and one over it is counted and reported with the slowest rule. Matching stays
+ * against a budget: past it the event is abandoned at the next rule boundary (the engine has
+ * applied nothing of it yet), counted and reported with the slowest rule. Matching stays
  * on the agent's main thread, deliberately: a worker_threads isolate with the detection library
  * and a copy of the policy costs about 26 MB RSS (measured), a third of the agent's 80 MB
  * footprint target, and with linear matching the only thing it could add, preempting a runaway
@@ -54,6 +60,8 @@ export class LocalEvaluator {
   private currentAt = 0;
   private worst = 0;
   private worstRule = -1;
+  private eventStart = 0;
+  private abortable = false;
 
   constructor(
     doc: LocalPolicyDocument,
@@ -89,13 +97,24 @@ export class LocalEvaluator {
     const hits = matchEvent(this.index, event, { nowMs: Date.now() });
     const c = this.ctx();
     const sigma = toSigmaEvent(event, { agentId: c.agentId, hostname: c.hostname, iocMatches: hits.map((h) => ({ type: h.ioc.kind, value: h.ioc.value, source: h.ioc.source })) });
-    const matches = sigma ? this.engine.process(sigma) : [];
+    let matches: Match[] = [];
+    let skipped = false;
+    this.eventStart = t0;
+    this.abortable = true;
+    try {
+      if (sigma) matches = this.engine.process(sigma);
+    } catch (e) {
+      if (e !== OVER_BUDGET) throw e;
+      skipped = true;
+    } finally {
+      this.abortable = false;
+    }
     const end = performance.now();
     this.enterRule(-1, end);
     if (end - t0 > this.budget.ms) {
       this.counts.overBudget++;
       const r = this.worstRule >= 0 ? this.ruleInfo[this.worstRule] : undefined;
-      this.budget.onSlow({ ms: Math.round(end - t0), ruleId: r?.id, title: r?.title });
+      this.budget.onSlow({ ms: Math.round(end - t0), ruleId: r?.id, title: r?.title, skipped });
     }
     return this.toHits(matches);
   }
@@ -108,6 +127,7 @@ export class LocalEvaluator {
     }
     this.current = ri;
     this.currentAt = t;
+    if (ri >= 0 && this.abortable && t - this.eventStart > this.budget.ms) throw OVER_BUDGET;
   }
 
   /** Lets correlation windows close without a new event. */

@@ -35,7 +35,7 @@ export function budgetMatch(e: BudgetExceeded & { agentId: string }, hostname: s
             RuleTitle: e.ruleTitle ?? "",
             ElapsedMs: e.ms,
             BudgetMs: budgetMs,
-            Outcome: e.skipped ? "skipped (detection worker restarted)" : "finished late",
+            Outcome: e.restarted ? "skipped (stuck; detection worker restarted)" : e.skipped ? "skipped" : "finished late",
           },
         },
       ],

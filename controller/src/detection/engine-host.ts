@@ -12,13 +12,19 @@ export interface BudgetExceeded {
   ruleId?: string;
   ruleTitle?: string;
   ms: number;
-  /** True: the event was abandoned (worker terminated and restarted); false: it finished late. */
+  /** True: the event was abandoned; false: it finished late. */
   skipped: boolean;
+  /** Abandoned by terminating the worker (it was stuck in one rule test past twice the budget). */
+  restarted: boolean;
 }
 
 export interface EngineHostOptions {
   reorderToleranceMs: number;
-  /** Longest one event may take in the worker. */
+  /**
+   * Longest one event may take in the worker: past it the event is abandoned at the next rule
+   * boundary; one still in a single rule test at twice the budget is stuck, and the worker is
+   * terminated.
+   */
   budgetMs: number;
   /** The rules in force now; read at start and at every restart (state rebuilt from them). */
   rules: () => { uploaded: RuleSource[]; overrides: ReadonlyMap<string, boolean> };
@@ -38,7 +44,7 @@ export interface EngineHostStats {
 }
 
 type Outcome =
-  | { k: "done"; engines: number; slow: { index: number; ruleIndex: number; ms: number }[]; groups: AgentMatches[] }
+  | { k: "done"; engines: number; slow: { index: number; ruleIndex: number; ms: number; skipped: boolean }[]; groups: AgentMatches[] }
   /** abandoned at item `index`; `crashed`: the worker died by itself (not a budget matter) */
   | { k: "stuck"; index: number; ruleIndex: number; ms: number; crashed?: boolean }
   | { k: "failed"; message: string };
@@ -58,10 +64,11 @@ interface Running {
 
 /**
  * The main thread's side of the detection worker: sends it work, collects matches, and watches
- * it. Its watchdog reads the worker's progress slots; an event still running after the budget
- * gets the worker terminated (the only way to stop synchronous JavaScript), the event counted
- * and skipped, and a fresh worker started from the rules in force. The thread that serves the API
- * and ingest only ever waits on a promise.
+ * it. The worker abandons an event over the budget itself, between two rules; the watchdog here
+ * reads its progress slots and, when one event is still running at twice the budget (stuck in a
+ * single rule test), terminates the worker (the only way to stop synchronous JavaScript), counts
+ * and skips the event, and starts a fresh worker from the rules in force. The thread that serves
+ * the API and ingest only ever waits on a promise.
  *
  * What a restart loses: held correlation state (partial windows, the reorder buffer), as a rule
  * change does; it refills within the correlation's timespan.
@@ -101,11 +108,11 @@ export class EngineHost {
         }
         if (outcome.k === "failed") throw new Error(`detection worker: ${outcome.message}`);
         if (outcome.k === "done") {
-          for (const s of outcome.slow) this.exceeded(part[s.index]?.agentId, s.ruleIndex, s.ms, false);
+          for (const s of outcome.slow) this.exceeded(part[s.index]?.agentId, s.ruleIndex, s.ms, s.skipped, false);
           this.counts.engines = outcome.engines;
           break;
         }
-        if (!outcome.crashed) this.exceeded(part[outcome.index]?.agentId, outcome.ruleIndex, outcome.ms, true);
+        if (!outcome.crashed) this.exceeded(part[outcome.index]?.agentId, outcome.ruleIndex, outcome.ms, true, true);
         start += Math.max(outcome.index, 0) + 1;
       }
       return out;
@@ -143,10 +150,10 @@ export class EngineHost {
     const { outcome } = await this.request(msg);
     if (outcome.k === "failed") throw new Error(`detection worker: ${outcome.message}`);
     if (outcome.k === "stuck") {
-      if (!outcome.crashed) this.exceeded(undefined, outcome.ruleIndex, outcome.ms, true);
+      if (!outcome.crashed) this.exceeded(undefined, outcome.ruleIndex, outcome.ms, true, true);
       return [];
     }
-    for (const s of outcome.slow) this.exceeded(undefined, s.ruleIndex, s.ms, false);
+    for (const s of outcome.slow) this.exceeded(undefined, s.ruleIndex, s.ms, s.skipped, false);
     this.counts.engines = outcome.engines;
     return outcome.groups.map((g) => ({ agentId: g.agentId, matches: g.matches.map((wm) => this.unwire(wm)) }));
   }
@@ -251,7 +258,7 @@ export class EngineHost {
       return;
     }
     const ms = now - this.seqSince;
-    if (ms < this.o.budgetMs) return;
+    if (ms < 2 * this.o.budgetMs) return;
     f.stuck = { index: Atomics.load(run.slots, SLOT.index), ruleIndex: Atomics.load(run.slots, SLOT.rule), ms };
     // The rule is named from this worker's table: its successor may not have announced one yet.
     this.stuckRules = run.rules;
@@ -260,12 +267,12 @@ export class EngineHost {
     void run.worker.terminate();
   }
 
-  private exceeded(agentId: string | undefined, ruleIndex: number, ms: number, skipped: boolean): void {
+  private exceeded(agentId: string | undefined, ruleIndex: number, ms: number, skipped: boolean, restarted: boolean): void {
     this.counts.overBudget++;
     if (skipped) this.counts.skipped++;
-    const table = skipped ? this.stuckRules : (this.run?.rules ?? []);
+    const table = restarted ? this.stuckRules : (this.run?.rules ?? []);
     const rule = ruleIndex >= 0 ? table[ruleIndex] : undefined;
-    this.o.onBudgetExceeded({ agentId, ruleId: rule?.id, ruleTitle: rule?.title, ms: Math.round(ms), skipped });
+    this.o.onBudgetExceeded({ agentId, ruleId: rule?.id, ruleTitle: rule?.title, ms: Math.round(ms), skipped, restarted });
   }
 
   private unwire(wm: WireMatch): Match {

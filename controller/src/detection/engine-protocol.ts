@@ -28,11 +28,12 @@ export interface AgentMatches {
   matches: WireMatch[];
 }
 
-/** An event that finished, but over the budget. */
+/** An event over the budget: abandoned at a rule boundary (`skipped`), or finished late. */
 export interface SlowEvent {
   index: number;
   ruleIndex: number;
   ms: number;
+  skipped: boolean;
 }
 
 export interface WorkerInit {

@@ -2,7 +2,9 @@
  * The detection worker (a worker_threads thread): compiles the rules and runs the per-agent Sigma
  * engines, so matching never holds the thread that serves the API and ingest (issue #10: one
  * backtracking rule froze /api/v1/healthz for 18 s). It tells the host's watchdog which event and
- * rule it is on through shared Int32 slots, measures each event, and reports those over budget.
+ * rule it is on through shared Int32 slots, measures each event, abandons one that is over the
+ * budget at the next rule boundary (no restart, correlation state kept), and reports it. A single
+ * rule test that runs on is the watchdog's to stop.
  *
  * Started by EngineHost with a WorkerInit as workerData; speaks engine-protocol.ts.
  */
@@ -11,6 +13,9 @@ import { BUILTIN_RULES, CompileCache, compileRules, type Match, type RuleSet, ty
 import { EnginePool } from "./engine-pool";
 import type { EventMeta } from "./event-meta";
 import { SLOT, type AgentMatches, type FromWorker, type RuleSource, type SlowEvent, type ToWorker, type WireMatch, type WorkerInit } from "./engine-protocol";
+
+/** Thrown from the engine's onRule probe to abandon an event that is over the budget. */
+const OVER_BUDGET = new Error("detection budget exceeded");
 
 class DetectionWorker {
   private readonly progress: Int32Array;
@@ -24,6 +29,9 @@ class DetectionWorker {
   private currentAt = 0;
   private worst = 0;
   private worstRule = -1;
+  private eventStart = 0;
+  /** Events (not clock steps) are abandoned at the first rule boundary past the budget. */
+  private abortable = false;
 
   constructor(
     private readonly init: WorkerInit,
@@ -68,9 +76,20 @@ class DetectionWorker {
       const it = items[index];
       this.metas.set(it.ev, it.meta);
       const t0 = this.begin(index);
-      const matches = this.pool.process(it.agentId, it.ev);
+      let matches: Match[] = [];
+      let skipped = false;
+      this.abortable = true;
+      try {
+        matches = this.pool.process(it.agentId, it.ev);
+      } catch (e) {
+        if (e !== OVER_BUDGET) throw e;
+        // The engine was between two rules: nothing of this event was applied, nothing is lost.
+        skipped = true;
+      } finally {
+        this.abortable = false;
+      }
       const ms = this.end(t0);
-      if (ms > this.init.budgetMs) slow.push({ index, ruleIndex: this.worstRule, ms });
+      if (ms > this.init.budgetMs) slow.push({ index, ruleIndex: this.worstRule, ms, skipped });
       // Sent at once: if a later event gets this worker terminated, these are not lost.
       if (matches.length) this.send({ t: "item", id, index, matches: matches.map((x) => this.wire(x)) });
     }
@@ -83,7 +102,7 @@ class DetectionWorker {
     const t0 = this.begin(-1);
     const groups: AgentMatches[] = f().map((g) => ({ agentId: g.agentId, matches: g.matches.map((x) => this.wire(x)) }));
     const ms = this.end(t0);
-    const slow = ms > this.init.budgetMs ? [{ index: -1, ruleIndex: this.worstRule, ms }] : [];
+    const slow = ms > this.init.budgetMs ? [{ index: -1, ruleIndex: this.worstRule, ms, skipped: false }] : [];
     this.send({ t: "done", id, engines: this.pool.size, slow, groups });
   }
 
@@ -95,7 +114,8 @@ class DetectionWorker {
     Atomics.store(this.progress, SLOT.rule, -1);
     Atomics.add(this.progress, SLOT.seq, 1);
     Atomics.store(this.progress, SLOT.busy, 1);
-    return performance.now();
+    this.eventStart = performance.now();
+    return this.eventStart;
   }
 
   private end(t0: number): number {
@@ -113,7 +133,9 @@ class DetectionWorker {
     }
     this.current = ri;
     this.currentAt = t;
-    if (ri >= 0) Atomics.store(this.progress, SLOT.rule, ri);
+    if (ri < 0) return;
+    Atomics.store(this.progress, SLOT.rule, ri);
+    if (this.abortable && t - this.eventStart > this.init.budgetMs) throw OVER_BUDGET;
   }
 
   private wire(match: Match): WireMatch {

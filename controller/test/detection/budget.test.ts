@@ -120,6 +120,31 @@ describe("detection under a per-event budget, off the API/ingest thread", () => 
     a.close();
   });
 
+  it("many moderately costly rules: the worker abandons the event between two rules, without a restart", async () => {
+    // Thirty rules of ~5,000 wildcard positions each: each well under the 200 ms stuck limit,
+    // together well over the 100 ms budget.
+    const ids = Array.from({ length: 30 }, (_, i) => `mod-${i}`);
+    const yaml = ids.map((id, i) => rule(id, `Moderate ${i}`, `  sel:\n    CommandLine: '*${"b?".repeat(2500 + i)}c*'`)).join("---\n");
+    expect((await request(ctl, "POST", "/api/v1/rules?name=moderate.yml", yaml, { "content-type": "text/yaml" })).status).toBe(201);
+    expect((await request(ctl, "DELETE", "/api/v1/rules/costly-rule")).status).toBe(200);
+    const a = await connect(ctl, "moderate-host");
+    const stats = () => ctl.detection.pipeline.stats;
+    const before = stats();
+    await send(a, 1, [...Array.from({ length: 3 }, (_, i) => hostileExec(T0 + i, `python3 -c ${"b".repeat(KIB32 - 12 - i)}`)), exec(T0 + 100, "/tmp/dropper2")]);
+    await settled(ctl);
+    expect(stats().skippedOverBudget - before.skippedOverBudget).toBe(3);
+    expect(stats().workerRestarts).toBe(before.workerRestarts);
+    const got = await alerts(ctl, "agent=moderate-host");
+    const budget = got.filter((x) => x.rule.id === BUDGET_RULE_ID);
+    expect(budget.length).toBeGreaterThanOrEqual(1);
+    const named = budget.map((x) => /\((mod-\d+)\)$/.exec(x.rule.title)?.[1]);
+    expect(named.every((id) => id !== undefined && ids.includes(id))).toBe(true);
+    expect(new Set(named).size).toBe(named.length); // one alert per rule
+    expect(got.map((x) => x.rule.id)).toContain(EXEC_FROM_TMP);
+    expect((await request(ctl, "DELETE", "/api/v1/rules/mod-0")).status).toBe(200);
+    a.close();
+  });
+
   it("a rule upload, enable or disable compiles only what changed", async () => {
     const rules = ctl.detection.rules;
     const c0 = rules.compileStats.compiledDocs;
