@@ -47,6 +47,13 @@ export interface AgentConfig {
   backoffMaxMs: number;
   /** Longest one event may take in local policy evaluation before it is counted and reported. */
   policyEventBudgetMs: number;
+  /**
+   * Where process, connection and file-writer events come from: "auto" uses the kernel (eBPF) when
+   * it can and falls back to /proc polling; "ebpf" requires it; "proc" never loads it.
+   */
+  kernelSensor: "auto" | "ebpf" | "proc";
+  /** An eBPF helper to run instead of the one embedded in the agent binary. */
+  ebpfHelper?: string;
 }
 
 /** Flags as parsed from the command line; undefined means "not given". */
@@ -67,6 +74,7 @@ const KEYS: Record<string, keyof AgentConfig> = {
   isolation_allow: "isolationAllow", isolation_dns: "isolationDns", isolation_dhcp: "isolationDhcp", log_level: "logLevel", logLevel: "logLevel", sensors: "sensors",
   synthetic_rate: "syntheticRate", synthetic_count: "syntheticCount", synthetic_mix: "syntheticMix", backoff_max_ms: "backoffMaxMs",
   policy_event_budget_ms: "policyEventBudgetMs",
+  kernel_sensor: "kernelSensor", ebpf_helper: "ebpfHelper",
 };
 
 function defaultStateDir(): string {
@@ -132,6 +140,8 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
         break;
       case "spoolFsync": cfg.spoolFsync = oneOf(v, name, ["always", "interval", "never"] as const); break;
       case "spoolFullPolicy": cfg.spoolFullPolicy = oneOf(v, name, ["drop_oldest_low_priority", "drop_newest", "block"] as const); break;
+      case "kernelSensor": cfg.kernelSensor = oneOf(v, name, ["auto", "ebpf", "proc"] as const); break;
+      case "ebpfHelper": cfg.ebpfHelper = resolve(String(v)); break;
       case "enforcement": cfg.enforcement = oneOf(v, name, ["enforce", "monitor"] as const); break;
       case "logLevel": cfg.logLevel = oneOf(v, name, ["debug", "info", "warn", "error"] as const); break;
       case "sensors": {
@@ -153,6 +163,7 @@ const ENV: Record<string, string> = {
   VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_ISOLATION_DNS: "isolation_dns", VIGIL_ISOLATION_DHCP: "isolation_dhcp", VIGIL_LOG_LEVEL: "logLevel",
   VIGIL_SYNTHETIC_RATE: "synthetic_rate", VIGIL_SYNTHETIC_COUNT: "synthetic_count", VIGIL_SYNTHETIC_MIX: "synthetic_mix", VIGIL_BACKOFF_MAX_MS: "backoff_max_ms",
   VIGIL_POLICY_EVENT_BUDGET_MS: "policy_event_budget_ms",
+  VIGIL_KERNEL_SENSOR: "kernel_sensor", VIGIL_EBPF_HELPER: "ebpf_helper",
 };
 
 /** Precedence: defaults < config file < VIGIL_* environment < command-line flags. */
@@ -181,6 +192,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     syntheticMix: "agent",
     backoffMaxMs: 30_000,
     policyEventBudgetMs: 100,
+    kernelSensor: "auto",
   };
   const file = flags.config ?? env.VIGIL_CONFIG;
   if (file) {
