@@ -4,6 +4,9 @@ import { setEventMeta } from "./event-meta";
 import { PROGRESS_BYTES, SLOT, type AgentMatches, type FromWorker, type RuleSource, type ToWorker, type WireMatch, type WorkItem } from "./engine-protocol";
 import { startWorker } from "./worker-launch";
 
+/** Events per message to the worker. */
+const MAX_ITEMS_PER_MESSAGE = 256;
+
 /** One event (or clock step) that went over the detection time budget. */
 export interface BudgetExceeded {
   /** The agent whose event it was; undefined for clock-driven work (quiet agents, shutdown). */
@@ -100,7 +103,8 @@ export class EngineHost {
       const out: { agentId: string; match: Match }[] = [];
       let start = 0;
       while (start < items.length) {
-        const part = items.slice(start);
+        // Bounded messages: cloning one is main-thread work (events of up to 32 KiB command lines).
+        const part = items.slice(start, start + MAX_ITEMS_PER_MESSAGE);
         const id = this.nextId++;
         const { outcome, results } = await this.request({ t: "process", id, nowMs, items: part });
         for (const [index, matches] of [...results].sort((a, b) => a[0] - b[0])) {
@@ -110,7 +114,8 @@ export class EngineHost {
         if (outcome.k === "done") {
           for (const s of outcome.slow) this.exceeded(part[s.index]?.agentId, s.ruleIndex, s.ms, s.skipped, false);
           this.counts.engines = outcome.engines;
-          break;
+          start += part.length;
+          continue;
         }
         if (!outcome.crashed) this.exceeded(part[outcome.index]?.agentId, outcome.ruleIndex, outcome.ms, true, true);
         start += Math.max(outcome.index, 0) + 1;
