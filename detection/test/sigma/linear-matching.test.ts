@@ -4,6 +4,7 @@
  * below froze a backtracking RegExp for seconds to years; here the cost is counted (glob steps)
  * or compared as the hostile value doubles, never held to a wall-clock threshold.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isSuppressed, validateSuppression, type Suppression } from "../../src/noise/suppression";
 import { compileRules, DetectionEngine, Glob, parseWildcard, type StepMeter } from "../../src/sigma";
@@ -43,6 +44,23 @@ describe("wildcards run in linear time (glob matcher, no backtracking)", () => {
       expect(s1).toBeLessThanOrEqual(KIB32 * pattern.length);
       expect(s2 / Math.max(s1, 1)).toBeLessThanOrEqual(2.1);
     }
+  });
+
+  it("agrees with the backtracking RegExp it replaces on random short patterns and values", () => {
+    const escapeRe = (x: string): string => x.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+    const alphabet = fc.constantFrom("a", "b", "A", "-", "*", "?", "\\");
+    fc.assert(
+      fc.property(fc.array(alphabet, { maxLength: 8 }), fc.array(fc.constantFrom("a", "b", "A", "-", "*", "?", "\\", "c"), { maxLength: 12 }), (p, v) => {
+        const pattern = p.join("");
+        const value = v.join("");
+        const parts = parseWildcard(pattern);
+        let src = "^";
+        for (const part of parts) src += part.t === "star" ? "[\\s\\S]*" : part.t === "one" ? "[\\s\\S]" : part.t === "lit" ? escapeRe(part.v) : "";
+        const expected = new RegExp(src + "$", "i").test(value);
+        expect(new Glob(parts, true).test(value.toLowerCase())).toBe(expected);
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it("keeps glob semantics: leftmost segments, anchors, ? and escapes", () => {
