@@ -4,7 +4,7 @@
  * busy over its budget; each such event is skipped, one "detection budget exceeded" alert names
  * the rule; a regex RE2 cannot run is refused at upload with its reason.
  */
-import { ProcessAction } from "@vigil/proto";
+import { Event, ProcessAction } from "@vigil/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUDGET_RULE_ID } from "../../src/detection/budget-alert";
 import type { TestController } from "../support/controller";
@@ -158,5 +158,44 @@ describe("detection under a per-event budget, off the API/ingest thread", () => 
     expect((await request(ctl, "DELETE", "/api/v1/rules/inc-2")).status).toBe(200);
     expect(rules.compileStats.compiledDocs - c0).toBe(2);
     expect(rules.compileStats.reusedDocs).toBeGreaterThan(0);
+  });
+});
+
+describe("ingest back-pressure while detection chews", () => {
+  let ctl: TestController;
+  beforeAll(async () => {
+    ctl = await startDetectionController({ detection: { eventBudgetMs: 100, maxQueuedEvents: 2, chunkEvents: 1 } });
+  });
+  afterAll(async () => ctl?.dispose());
+
+  it("acks wait at the gate (the backlog stays in the agent) while healthz answers; everything is detected", async () => {
+    const yaml = Array.from({ length: 30 }, (_, i) => rule(`gate-${i}`, `Gate ${i}`, `  sel:\n    CommandLine: '*${"b?".repeat(2500 + i)}c*'`)).join("---\n");
+    expect((await request(ctl, "POST", "/api/v1/rules?name=gate.yml", yaml, { "content-type": "text/yaml" })).status).toBe(201);
+    const a = await connect(ctl, "gate-host");
+    const stats = () => ctl.detection.pipeline.stats;
+    const before = stats();
+    // Six batches of one costly event each, sent without waiting for acks.
+    for (let i = 0; i < 6; i++) {
+      const ev = hostileExec(T0 + i, `python3 -c ${"b".repeat(KIB32 - 12 - i)}`)();
+      a.send({ msg: { $case: "events", events: { firstSeq: i + 1, events: [Event.fromPartial({ seq: i + 1, ...ev })] } } });
+    }
+    let answered = 0;
+    await waitFor(
+      "every batch acked",
+      async () => {
+        // Answered while ingest was holding acks back for detection to catch up.
+        const waiting = stats().gateWaits > before.gateWaits && a.lastAck() < 6;
+        if ((await fetch(`${ctl.httpUrl}/api/v1/healthz`)).status === 200 && waiting && a.lastAck() < 6) answered++;
+        return a.lastAck() >= 6;
+      },
+      60_000,
+      5,
+    );
+    await settled(ctl);
+    expect(stats().gateWaits).toBeGreaterThan(before.gateWaits);
+    expect(answered).toBeGreaterThanOrEqual(1);
+    expect(stats().processedEvents - before.processedEvents).toBe(6);
+    expect(stats().skippedOverBudget - before.skippedOverBudget).toBe(6);
+    a.close();
   });
 });
