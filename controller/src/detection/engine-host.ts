@@ -39,7 +39,7 @@ export interface EngineHostStats {
   engines: number;
   /** Events (or clock steps) over the budget, finished late or abandoned. */
   overBudget: number;
-  /** Events abandoned because they were still running at the budget. */
+  /** Of those, events abandoned (by the worker between two rules, or by a restart). */
   skipped: number;
   restarts: number;
   /** An event is being matched right now. */

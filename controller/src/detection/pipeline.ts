@@ -26,9 +26,9 @@ export interface PipelineStats {
   engines: number;
   /** Events (or clock steps) that went over the per-event detection budget. */
   overBudget: number;
-  /** Of those, events abandoned because they were still running at the budget. */
+  /** Of those, events abandoned (between two rules, or by restarting a worker stuck in one). */
   skippedOverBudget: number;
-  /** Detection worker restarts (after an abandoned event, or a crash). */
+  /** Detection worker restarts (an event stuck in one rule test past twice the budget, or a crash). */
   workerRestarts: number;
   /** The detection worker is matching an event right now. */
   workerBusy: boolean;
