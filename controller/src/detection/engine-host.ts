@@ -63,6 +63,8 @@ interface Running {
   worker: Worker;
   slots: Int32Array;
   rules: { id: string; title: string }[];
+  /** It compiled the rules and announced them. */
+  ready: boolean;
 }
 
 /**
@@ -203,7 +205,7 @@ export class EngineHost {
     const worker = startWorker("engine-worker", {
       workerData: { uploaded, overrides: [...overrides], reorderToleranceMs: this.o.reorderToleranceMs, budgetMs: this.o.budgetMs, progress },
     });
-    const run: Running = { worker, slots: new Int32Array(progress), rules: [] };
+    const run: Running = { worker, slots: new Int32Array(progress), rules: [], ready: false };
     worker.on("message", (m: FromWorker) => this.onMessage(run, m));
     worker.on("error", (err) => this.o.onError?.(err));
     worker.on("exit", () => this.onExit(run));
@@ -216,6 +218,7 @@ export class EngineHost {
   private onMessage(run: Running, m: FromWorker): void {
     if (m.t === "ready") {
       run.rules = m.rules;
+      run.ready = true;
       return;
     }
     const f = this.inflight;
@@ -231,7 +234,11 @@ export class EngineHost {
     const f = this.inflight;
     if (!f || this.closed) return;
     if (f.stuck) f.resolve({ k: "stuck", ...f.stuck });
-    else {
+    else if (!run.ready) {
+      // It never got as far as an event: failing the request (one chunk) beats a restart per event.
+      this.counts.restarts++;
+      f.resolve({ k: "failed", message: "the detection worker exited before it was ready" });
+    } else {
       this.o.onError?.(new Error("detection worker exited unexpectedly; restarting it"));
       this.counts.restarts++;
       f.resolve({ k: "stuck", index: Atomics.load(run.slots, SLOT.index), ruleIndex: -1, ms: 0, crashed: true });
