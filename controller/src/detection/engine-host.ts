@@ -80,6 +80,12 @@ interface Running {
  */
 export class EngineHost {
   private run?: Running;
+  /**
+   * After the first restart, a second worker is kept compiled and idle, so the next stuck event
+   * costs twice the budget, not a recompile of every rule (seconds at thousands of rules).
+   * Deployments that never see a stuck event never pay for it.
+   */
+  private spare?: Running;
   private nextId = 1;
   private inflight?: InFlight;
   private chain: Promise<unknown> = Promise.resolve();
@@ -148,9 +154,10 @@ export class EngineHost {
   async close(): Promise<void> {
     this.closed = true;
     this.stopWatchdog();
-    const w = this.run?.worker;
+    const workers = [this.run?.worker, this.spare?.worker];
     this.run = undefined;
-    await w?.terminate();
+    this.spare = undefined;
+    await Promise.all(workers.map((w) => w?.terminate()));
   }
 
   private async clockStep(msg: Extract<ToWorker, { t: "advance" | "flush" }>): Promise<{ agentId: string; matches: Match[] }[]> {
@@ -194,11 +201,23 @@ export class EngineHost {
   }
 
   private post(msg: ToWorker): void {
-    if (!this.closed) this.ensure().worker.postMessage(msg);
+    if (this.closed) return;
+    this.ensure().worker.postMessage(msg);
+    this.spare?.worker.postMessage(msg);
   }
 
   private ensure(): Running {
     if (this.run) return this.run;
+    if (this.spare) {
+      this.run = this.spare;
+      this.spare = undefined;
+    } else this.run = this.spawn();
+    this.lastSeq = -1;
+    if (this.counts.restarts > 0 && !this.closed) this.spare = this.spawn();
+    return this.run;
+  }
+
+  private spawn(): Running {
     const { uploaded, overrides } = this.o.rules();
     // A fresh progress buffer per worker: a terminated one cannot scribble on its successor's.
     const progress = new SharedArrayBuffer(PROGRESS_BYTES);
@@ -210,8 +229,6 @@ export class EngineHost {
     worker.on("error", (err) => this.o.onError?.(err));
     worker.on("exit", () => this.onExit(run));
     worker.unref();
-    this.run = run;
-    this.lastSeq = -1;
     return run;
   }
 
@@ -230,6 +247,10 @@ export class EngineHost {
 
   /** Node delivers the messages a worker posted before it ended ahead of 'exit', so none are lost. */
   private onExit(run: Running): void {
+    if (this.spare === run) {
+      this.spare = undefined;
+      return;
+    }
     if (this.run === run) this.run = undefined; // it died on its own: the next request starts another
     const f = this.inflight;
     if (!f || this.closed) return;
