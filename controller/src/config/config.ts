@@ -39,6 +39,8 @@ export interface ControllerConfig {
   agentGrpcAddr?: string;
   /** An agent offline for this long raises an alert (VIGIL_AGENT_SILENT_ALERT_AFTER, default 10m; "off" disables). */
   agentSilentAlertAfterMs: number;
+  /** The audit chain's HMAC key (VIGIL_AUDIT_KEY, >= 32 characters; unset: <dataDir>/keys/audit-chain.key, 0600). Never logged. */
+  auditKey?: string;
 }
 
 export interface ConfigFlags {
@@ -104,6 +106,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     agentBinary: env.VIGIL_AGENT_BINARY ? resolve(env.VIGIL_AGENT_BINARY) : undefined,
     publicUrl: optionalUrl(env.VIGIL_PUBLIC_URL, "VIGIL_PUBLIC_URL"),
     agentGrpcAddr: env.VIGIL_AGENT_GRPC_ADDR ? formatAddr(parseAddr(env.VIGIL_AGENT_GRPC_ADDR, "VIGIL_AGENT_GRPC_ADDR")) : undefined,
+    auditKey: env.VIGIL_AUDIT_KEY || undefined,
     agentSilentAlertAfterMs: /^(off|0)$/i.test(env.VIGIL_AGENT_SILENT_ALERT_AFTER ?? "") ? 0 : parseDuration(env.VIGIL_AGENT_SILENT_ALERT_AFTER || "10m", "VIGIL_AGENT_SILENT_ALERT_AFTER"),
   };
 }

@@ -1,0 +1,47 @@
+import { scrypt, type ScryptOptions } from "node:crypto";
+
+/** Every scrypt slot and queue place is taken: refuse now rather than make everyone wait. */
+export class ScryptBusy extends Error {
+  constructor() {
+    super("too many API key checks in progress");
+  }
+}
+
+/**
+ * Runs scrypt (libuv's thread pool, never the event loop) with bounded
+ * concurrency and a bounded queue, so a flood of key guesses occupies at most
+ * `concurrency` threads and a caller waits behind at most `maxQueue` others;
+ * past that the check is refused at once (ScryptBusy).
+ */
+export class ScryptPool {
+  /** scrypt computations started (a test counts them: every key check costs exactly one). */
+  runs = 0;
+  rejected = 0;
+  private active = 0;
+  private readonly queue: Array<() => void> = [];
+
+  constructor(private readonly concurrency = 2, private readonly maxQueue = 32) {}
+
+  async hash(secret: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
+    if (this.active >= this.concurrency) {
+      if (this.queue.length >= this.maxQueue) {
+        this.rejected++;
+        throw new ScryptBusy();
+      }
+      await new Promise<void>((resolve) => this.queue.push(resolve));
+    } else this.active++;
+    try {
+      this.runs++;
+      return await new Promise<Buffer>((resolve, reject) => scrypt(secret, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
+    } finally {
+      // Hand the slot straight to the next waiter (active stays the same) or free it.
+      const next = this.queue.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+}
