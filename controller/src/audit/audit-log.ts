@@ -86,6 +86,12 @@ export class AuditLog {
     this.timer.unref();
   }
 
+  /** Resolves when every append queued so far is written (and its checkpoint, if the batch ended). */
+  async idle(): Promise<void> {
+    await this.tail;
+    await this.checkpointTail;
+  }
+
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.tail;
