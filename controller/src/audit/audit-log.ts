@@ -24,6 +24,8 @@ export interface AuditLogOptions {
   key: Buffer;
   /** Where heads are checkpointed after each batch of appends; none in tests that do not need it. */
   checkpoints?: AuditCheckpoints;
+  /** Told when the chain no longer extends the last checkpoint (records removed or rewritten). */
+  onBroken?: (reason: string) => void;
   now?: () => number;
 }
 
@@ -39,6 +41,7 @@ export class AuditLog {
   private readonly key: Buffer;
   private readonly checkpoints?: AuditCheckpoints;
   private readonly now: () => number;
+  private readonly onBroken?: (reason: string) => void;
   private tail: Promise<unknown> = Promise.resolve();
   private pending = 0;
   /** Seq of the keyed-chain marker once seen (undefined: not looked up yet). */
@@ -52,6 +55,7 @@ export class AuditLog {
     this.key = opts.key;
     this.checkpoints = opts.checkpoints;
     this.now = opts.now ?? Date.now;
+    this.onBroken = opts.onBroken;
   }
 
   append(entry: AuditEntry): Promise<AuditRecord> {
@@ -73,6 +77,16 @@ export class AuditLog {
       if (!this.checkpoints) return;
       const head = (await this.repo.find({ order: { seq: "DESC" }, take: 1 }))[0];
       if (!head || head.seq === this.lastCheckpointSeq || this.keyedFrom === undefined) return;
+      // A new checkpoint only extends the last one: if the record it names was removed or rewritten,
+      // the last checkpoint stays the newest, so verify keeps reporting it whatever is appended after.
+      const last = await this.checkpoints.last();
+      if (last) {
+        const there = last.seq === head.seq ? head : await this.repo.findOneBy({ seq: last.seq });
+        if (!there || there.hash !== last.hash) {
+          this.onBroken?.(`the audit record at the last checkpoint (seq ${last.seq}) is ${there ? "rewritten" : "missing"}; no new checkpoint until the chain is investigated`);
+          return;
+        }
+      }
       await this.checkpoints.write({ seq: head.seq, hash: head.hash, keyedFrom: this.keyedFrom, time: this.now() });
       this.lastCheckpointSeq = head.seq;
     });

@@ -45,7 +45,10 @@ export interface Security {
  * API keys with roles and rate limits for HTTP.
  */
 export async function createSecurity(config: ControllerConfig, ds: DataSource, registry: AgentRegistry, commandPublicKey: () => Buffer, logger: Logger, authenticator?: AgentAuthenticator): Promise<Security> {
-  const audit = openAuditLog(ds, config, { log: (cp) => logger.info({ auditCheckpoint: { seq: cp.seq, hash: cp.hash, keyedFrom: cp.keyedFrom } }, "audit checkpoint") });
+  const audit = openAuditLog(ds, config, {
+    log: (cp) => logger.info({ auditCheckpoint: { seq: cp.seq, hash: cp.hash, keyedFrom: cp.keyedFrom } }, "audit checkpoint"),
+    onBroken: (reason) => logger.error({ auditChain: "broken" }, reason),
+  });
   audit.startCheckpoints(60_000);
   const log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => logger[level](fields ?? {}, msg);
   const trust = await createTrust(
