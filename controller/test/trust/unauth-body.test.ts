@@ -1,0 +1,119 @@
+import type { Server } from "node:http";
+import { connect, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestController, type TestController } from "../support/controller";
+import { rawRequest } from "../support/raw-http";
+import { waitFor } from "../support/wait";
+
+/**
+ * Issue #10 class 5: the 20 MB JSON parser ran before the key check, so four
+ * parallel 10 MB nested bodies without a key grew the controller by 600 MB.
+ * Now the key is checked before anything reads the body: the assertion is on
+ * the bytes the server read from each connection, not on a timing.
+ */
+const TEN_MB = 10 * 1024 * 1024;
+
+/** Sends headers and then up to `bytes` of nested JSON as fast as the server takes it; resolves with the status line. */
+function flood(url: string, path: string, bytes: number, opts: { key?: string; chunked?: boolean } = {}): Promise<{ status: number; sent: number }> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const sock = connect(Number(u.port), u.hostname);
+    let sent = 0;
+    let status = 0;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      sock.destroy();
+      resolve({ status, sent });
+    };
+    sock.on("data", (d: Buffer) => {
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(d.toString("latin1"));
+      if (m) status = Number(m[1]);
+      finish();
+    });
+    sock.on("error", () => finish());
+    sock.on("close", () => finish());
+    sock.on("connect", () => {
+      const len = opts.chunked ? "Transfer-Encoding: chunked" : `Content-Length: ${bytes}`;
+      sock.write(`POST ${path} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\n${opts.key ? `Authorization: Bearer ${opts.key}\r\n` : ""}${len}\r\n\r\n`);
+      const chunk = Buffer.alloc(64 * 1024, "[");
+      const pump = () => {
+        while (!done && sent < bytes) {
+          const body = opts.chunked ? Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")]) : chunk;
+          sent += chunk.length;
+          if (!sock.write(body)) return void sock.once("drain", pump);
+        }
+      };
+      pump();
+    });
+  });
+}
+
+describe("requests cost nothing before they are authenticated", () => {
+  let ctl: TestController;
+  let sockets: Socket[] = [];
+  const bytesReadBy = async (from: number) => {
+    const mine = sockets.slice(from);
+    await waitFor("server sockets closed", () => mine.every((s) => s.destroyed), 10_000, 20);
+    return mine.map((s) => s.bytesRead);
+  };
+
+  beforeAll(async () => {
+    ctl = await startTestController();
+    (ctl.app.getHttpServer() as Server).on("connection", (s: Socket) => sockets.push(s));
+  });
+  afterAll(async () => ctl?.dispose());
+
+  it("four parallel 10 MB nested bodies without a key: 401 each, and the server reads almost none of them", async () => {
+    const from = sockets.length;
+    const heapBefore = process.memoryUsage().heapUsed;
+    const paths = ["/api/v1/rules", "/API/V1/IOCS", "/api/v1/iocs/import", "/api/v1/suppressions"];
+    const results = await Promise.all(paths.map((p) => flood(ctl.httpUrl, p, TEN_MB)));
+    expect(results.map((r) => r.status)).toEqual([401, 401, 401, 401]);
+    // Healthz still answers while (and after) the floods are refused.
+    expect((await ctl.get("/api/v1/healthz", null)).status).toBe(200);
+    const read = await bytesReadBy(from);
+    console.log(`bytes read by the server per refused 10 MB request: ${read.slice(0, 4).join(", ")}`);
+    for (const n of read.slice(0, 4)) expect(n).toBeLessThan(512 * 1024);
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it("the same with a chunked body, with a wrong key, and on an unknown path", async () => {
+    const from = sockets.length;
+    const results = await Promise.all([
+      flood(ctl.httpUrl, "/api/v1/rules", TEN_MB, { chunked: true }),
+      flood(ctl.httpUrl, "/api/v1/rules", TEN_MB, { key: `vk_${"a".repeat(16)}_${"b".repeat(43)}` }),
+      flood(ctl.httpUrl, "/no/such/route", TEN_MB),
+      flood(ctl.httpUrl, "/api/v1/HEALTHZ", TEN_MB),
+    ]);
+    // POST to healthz is no public route: it needs a key like any other.
+    expect(results.map((r) => r.status)).toEqual([401, 401, 401, 401]);
+    for (const n of await bytesReadBy(from)) expect(n).toBeLessThan(512 * 1024);
+    // A public route takes no body at all.
+    const pub = await rawRequest(ctl.httpUrl, "GET", "/api/v1/healthz", { body: "x".repeat(1000) });
+    expect(pub.status).toBe(413);
+  });
+
+  it("with a valid key, JSON past the route's limit is 413 without reading it; too deep is 400; uploads keep their own limit", async () => {
+    const from = sockets.length;
+    const big = await flood(ctl.httpUrl, "/api/v1/suppressions", TEN_MB, { key: ctl.adminKey });
+    expect(big.status).toBe(413);
+    for (const n of await bytesReadBy(from)) expect(n).toBeLessThan(512 * 1024);
+
+    const deep = await rawRequest(ctl.httpUrl, "POST", "/api/v1/suppressions", { key: ctl.adminKey, body: "[".repeat(100) + "]".repeat(100) });
+    expect(deep.status).toBe(400);
+    expect(deep.body.message).toMatch(/nests deeper than 32/);
+    const bad = await rawRequest(ctl.httpUrl, "POST", "/api/v1/suppressions", { key: ctl.adminKey, body: "{nope" });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/not valid JSON/);
+
+    // 2 MiB of IOCs as JSON: over the default 1 MiB, within the IOC route's own limit.
+    const iocs = Array.from({ length: 40_000 }, (_, i) => ({ type: "domain", value: `host${i}.bulk-example.org`, source: "bulk" }));
+    const body = JSON.stringify(iocs);
+    expect(body.length).toBeGreaterThan(1024 * 1024);
+    const ok = await rawRequest(ctl.httpUrl, "POST", "/api/v1/iocs", { key: ctl.adminKey, body });
+    expect(ok.status, JSON.stringify(ok.body).slice(0, 200)).toBeLessThan(300);
+    expect((await rawRequest(ctl.httpUrl, "POST", "/api/v1/suppressions", { key: ctl.adminKey, body })).status).toBe(413);
+  });
+});
