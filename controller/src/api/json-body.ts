@@ -24,7 +24,12 @@ export const JSON_ROUTE_LIMITS: Readonly<Record<string, BodyLimit>> = {
   // IOC lists and STIX bundles (STIX nests patterns and extensions a little deeper).
   "POST /api/v1/iocs": { bytes: 20 * 1024 * 1024, depth: 16 },
   "POST /api/v1/iocs/import": { bytes: 20 * 1024 * 1024, depth: 64 },
+  // The agent policy carries rule YAML; it must fit the agent transport (4 MiB) anyway.
+  "PUT /api/v1/agent-policy": { bytes: 4 * 1024 * 1024, depth: 16 },
 };
+
+/** Routes whose handlers stream a non-JSON body themselves (text-body.ts), with their own caps. */
+export const TEXT_UPLOAD_ROUTES: ReadonlySet<string> = new Set(["POST /api/v1/rules", "POST /api/v1/iocs/import"]);
 
 export class BodyError extends Error {
   constructor(readonly status: 400 | 413, message: string) {
@@ -85,9 +90,15 @@ export function readJson(req: IncomingMessage, limit: BodyLimit): Promise<unknow
  */
 export function jsonBodyParser(routes: () => readonly RouteInfo[], limits: Readonly<Record<string, BodyLimit>> = JSON_ROUTE_LIMITS) {
   return (req: IncomingMessage & { body?: unknown }, res: ServerResponse, next: (err?: unknown) => void): void => {
-    if (!hasBody(req) || contentType(req) !== "application/json") return next();
+    if (!hasBody(req)) return next();
     const route = matchRoute(routes(), req.method?.toUpperCase(), (req.url ?? "/").split("?")[0]!.split("/").filter(Boolean));
-    const limit = (route && limits[`${route.method} ${route.path}`]) || DEFAULT_JSON_LIMIT;
+    const key = route ? `${route.method} ${route.path}` : "";
+    const limit = limits[key] ?? DEFAULT_JSON_LIMIT;
+    if (contentType(req) !== "application/json") {
+      // A body no handler reads would still be read off the socket to be discarded: refuse a large one up front.
+      if (!TEXT_UPLOAD_ROUTES.has(key) && Number(header(req, "content-length") ?? 0) > limit.bytes) return refuse(req, res, 413, `request body is larger than ${limit.bytes} bytes`);
+      return next();
+    }
     readJson(req, limit).then(
       (body) => {
         req.body = body;

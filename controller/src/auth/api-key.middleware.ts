@@ -60,8 +60,10 @@ export function apiKeyMiddleware(check: KeyCheck, routes: () => readonly RouteIn
     const segments = path.split("/").filter(Boolean);
     const route = matchRoute(routes(), method, segments);
     const open = route ? route.isPublic || PUBLIC_ROUTES.has(`${route.method} ${route.path}`) : READ_ONLY_METHODS.has(method);
+    // Public reads take no body (a body there could only be a way to make the server read before auth).
     if (open && !hasBody(req)) return next();
-    if (open) return refuse(req, res, 413, "this route takes no request body");
+    if (open && READ_ONLY_METHODS.has(method)) return refuse(req, res, 413, "this route takes no request body");
+    if (open) return next();
     check.check(presentedKey(req), req.socket.remoteAddress ?? "unknown").then((r) => {
       if (r.ok) {
         (req as unknown as Record<symbol, unknown>)[PRINCIPAL] = r.principal;

@@ -14,7 +14,7 @@ import { waitFor } from "../support/wait";
 const TEN_MB = 10 * 1024 * 1024;
 
 /** Sends headers and then up to `bytes` of nested JSON as fast as the server takes it; resolves with the status line. */
-function flood(url: string, path: string, bytes: number, opts: { key?: string; chunked?: boolean } = {}): Promise<{ status: number; sent: number }> {
+function flood(url: string, path: string, bytes: number, opts: { key?: string; chunked?: boolean; contentType?: string } = {}): Promise<{ status: number; sent: number }> {
   const u = new URL(url);
   return new Promise((resolve) => {
     const sock = connect(Number(u.port), u.hostname);
@@ -36,7 +36,7 @@ function flood(url: string, path: string, bytes: number, opts: { key?: string; c
     sock.on("close", () => finish());
     sock.on("connect", () => {
       const len = opts.chunked ? "Transfer-Encoding: chunked" : `Content-Length: ${bytes}`;
-      sock.write(`POST ${path} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\n${opts.key ? `Authorization: Bearer ${opts.key}\r\n` : ""}${len}\r\n\r\n`);
+      sock.write(`POST ${path} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: ${opts.contentType ?? "application/json"}\r\n${opts.key ? `Authorization: Bearer ${opts.key}\r\n` : ""}${len}\r\n\r\n`);
       const chunk = Buffer.alloc(64 * 1024, "[");
       const pump = () => {
         while (!done && sent < bytes) {
@@ -99,6 +99,9 @@ describe("requests cost nothing before they are authenticated", () => {
     const from = sockets.length;
     const big = await flood(ctl.httpUrl, "/api/v1/suppressions", TEN_MB, { key: ctl.adminKey });
     expect(big.status).toBe(413);
+    // A body no handler reads (not JSON, not an upload route) is refused up front too.
+    const text = await flood(ctl.httpUrl, "/api/v1/suppressions", TEN_MB, { key: ctl.adminKey, contentType: "text/plain" });
+    expect(text.status).toBe(413);
     for (const n of await bytesReadBy(from)) expect(n).toBeLessThan(512 * 1024);
 
     const deep = await rawRequest(ctl.httpUrl, "POST", "/api/v1/suppressions", { key: ctl.adminKey, body: "[".repeat(100) + "]".repeat(100) });
