@@ -1,5 +1,5 @@
 import type { CallHandler, ExecutionContext, NestInterceptor } from "@nestjs/common";
-import { tap, type Observable } from "rxjs";
+import { concatMap, type Observable } from "rxjs";
 import { READ_ONLY_METHODS } from "../app/route-table";
 import { actorOf } from "../auth/roles";
 import type { AuditLog } from "./audit-log";
@@ -36,11 +36,13 @@ export class AuditInterceptor implements NestInterceptor {
     if (READ_ONLY_METHODS.has(req.method.toUpperCase())) return next.handle();
     const store = requestAudit.getStore();
     const before = store?.appended ?? 0;
+    // The response waits for the record: a change is not acknowledged before it is in the trail.
     return next.handle().pipe(
-      tap((result) => {
-        if (store && store.appended > before) return;
+      concatMap(async (result) => {
+        if (store && store.appended > before) return result;
         const pattern = req.route?.path ?? req.url.split("?")[0]!;
-        void this.audit.append(requestRecord(req, ctx.getClass().name, ctx.getHandler().name, pattern, result, store?.notes ?? {})).catch(() => undefined);
+        await this.audit.append(requestRecord(req, ctx.getClass().name, ctx.getHandler().name, pattern, result, store?.notes ?? {}));
+        return result;
       }),
     );
   }
