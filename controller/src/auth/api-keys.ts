@@ -72,6 +72,20 @@ export class ApiKeys {
     return parseSecret(API_KEY_PREFIX, key)?.id;
   }
 
+  /**
+   * Whether the key id belongs to a live key used in the last 30 days (one
+   * primary-key read, no scrypt): such ids are exempt from the per-address
+   * failure limit (they keep the per-id one) and go first in the scrypt queue.
+   */
+  async inUse(id: string): Promise<boolean> {
+    const row = await this.repo.findOneBy({ id });
+    return this.isInUse(row);
+  }
+
+  private isInUse(row: ApiKeyEntity | null | undefined): boolean {
+    return !!row && !row.revokedAt && isRole(row.role) && row.lastUsedAt > this.now() - IN_USE_MS;
+  }
+
   /** The principal of a key verified in the last 30 s, without scrypt; undefined otherwise. */
   cached(key: string): Principal | undefined {
     const parsed = parseSecret(API_KEY_PREFIX, key);
@@ -96,7 +110,7 @@ export class ApiKeys {
     const usable = row && !row.revokedAt && isRole(row.role) ? row : undefined;
     const stored = (usable && parseStored(usable.hash)) || this.dummy;
     // Keys in use go ahead of the queue of guesses (the row is read for every id, so this costs nothing extra).
-    const inUse = !!usable && usable.lastUsedAt > this.now() - IN_USE_MS;
+    const inUse = this.isInUse(usable);
     const got = await this.scrypt.hash(parsed.secret, stored.salt, SCRYPT.keylen, SCRYPT_OPTS, inUse);
     const match = got.length === stored.hash.length && timingSafeEqual(got, stored.hash);
     if (!usable || !match || stored === this.dummy) return undefined;

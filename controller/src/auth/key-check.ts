@@ -11,7 +11,10 @@ export type KeyCheckResult = { ok: true; principal: Principal } | { ok: false; s
  * client's address and to the key id *before* scrypt runs (and refunded when the
  * key turns out valid), so guesses past the failure limit cost nothing; what
  * remains runs one scrypt on a bounded pool, the same for unknown ids and wrong
- * secrets.
+ * secrets. An id in use (a live key used in the last 30 days) is charged per id
+ * only, so a flood of guesses from a shared address (a NAT, loopback) does not
+ * lock out the working keys behind it; guesses at that id are still cut off by
+ * its own limit.
  */
 export class KeyCheck {
   constructor(
@@ -26,26 +29,31 @@ export class KeyCheck {
     if (cached) return { ok: true, principal: cached };
     const addr = `addr:${client}`;
     const id = ApiKeys.idOf(key);
-    const addrWait = this.byAddress.take(addr);
-    if (addrWait) return { ok: false, status: 429, message: "too many failed API key attempts from this address", retryAfter: addrWait };
+    const byAddress = !id || !(await this.keys.inUse(id));
+    if (byAddress) {
+      const addrWait = this.byAddress.take(addr);
+      if (addrWait) return { ok: false, status: 429, message: "too many failed API key attempts from this address", retryAfter: addrWait };
+    }
     if (!id) return invalid();
+    const refund = () => {
+      if (byAddress) this.byAddress.refund(addr);
+      this.byKeyId.refund(`id:${id}`);
+    };
     const idWait = this.byKeyId.take(`id:${id}`);
     if (idWait) {
-      this.byAddress.refund(addr);
+      if (byAddress) this.byAddress.refund(addr);
       return { ok: false, status: 429, message: "too many failed attempts for this API key id", retryAfter: idWait };
     }
     let principal: Principal | undefined;
     try {
       principal = await this.keys.verify(key);
     } catch (err) {
-      this.byAddress.refund(addr);
-      this.byKeyId.refund(`id:${id}`);
+      refund();
       if (err instanceof ScryptBusy) return { ok: false, status: 503, message: "too many API key checks in progress; retry shortly", retryAfter: 1 };
       throw err;
     }
     if (!principal) return invalid();
-    this.byAddress.refund(addr);
-    this.byKeyId.refund(`id:${id}`);
+    refund();
     return { ok: true, principal };
   }
 }
