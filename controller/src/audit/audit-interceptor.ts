@@ -78,7 +78,7 @@ function summarise(result: unknown): Record<string, unknown> | undefined {
 }
 
 function scalars(q: Record<string, unknown> | undefined): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(q ?? {}).filter(([, v]) => typeof v === "string").map(([k, v]) => [k.slice(0, 64), clip(v)]));
+  return Object.fromEntries(Object.entries(q ?? {}).filter(([k, v]) => typeof v === "string" && !SECRET_FIELD.test(k)).map(([k, v]) => [k.slice(0, 64), clip(v)]));
 }
 
 function clip(v: unknown): unknown {
