@@ -18,6 +18,8 @@ export interface AuditQuery {
 }
 
 const MAX_DETAILS = 16 * 1024;
+/** At most one checkpoint a second: a burst of batches is one line in the file, not thousands. */
+const CHECKPOINT_MIN_MS = 1000;
 
 export interface AuditLogOptions {
   /** The HMAC key (audit-key.ts), kept outside the database. */
@@ -49,6 +51,8 @@ export class AuditLog {
   private lastCheckpointSeq = 0;
   private checkpointTail: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
+  private pendingCheckpoint?: NodeJS.Timeout;
+  private lastCheckpointAt = 0;
 
   constructor(private readonly ds: DataSource, opts: AuditLogOptions) {
     this.repo = ds.getRepository(AuditRecordEntity);
@@ -66,9 +70,27 @@ export class AuditLog {
     // A failed append must not wedge the queue for the next caller.
     this.tail = next.catch(() => undefined).finally(() => {
       // The end of a batch (nothing else queued): checkpoint the head outside the database.
-      if (--this.pending === 0) void this.checkpoint().catch(() => undefined);
+      if (--this.pending === 0) this.scheduleCheckpoint();
     });
     return next;
+  }
+
+  private scheduleCheckpoint(): void {
+    if (this.pendingCheckpoint) return;
+    const wait = this.lastCheckpointAt + CHECKPOINT_MIN_MS - Date.now();
+    if (wait <= 0) return void this.checkpoint().catch(() => undefined);
+    this.pendingCheckpoint = setTimeout(() => {
+      this.pendingCheckpoint = undefined;
+      void this.checkpoint().catch(() => undefined);
+    }, wait);
+    this.pendingCheckpoint.unref();
+  }
+
+  private flushCheckpoint(): void {
+    if (!this.pendingCheckpoint) return;
+    clearTimeout(this.pendingCheckpoint);
+    this.pendingCheckpoint = undefined;
+    void this.checkpoint().catch(() => undefined);
   }
 
   /** Writes the current head to the checkpoint file and log (when it moved since the last one). */
@@ -89,6 +111,7 @@ export class AuditLog {
       }
       await this.checkpoints.write({ seq: head.seq, hash: head.hash, keyedFrom: this.keyedFrom, time: this.now() });
       this.lastCheckpointSeq = head.seq;
+      this.lastCheckpointAt = Date.now();
     });
     this.checkpointTail = run.catch(() => undefined);
     return run;
@@ -103,13 +126,13 @@ export class AuditLog {
   /** Resolves when every append queued so far is written (and its checkpoint, if the batch ended). */
   async idle(): Promise<void> {
     await this.tail;
+    this.flushCheckpoint();
     await this.checkpointTail;
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.tail;
-    await this.checkpointTail;
+    await this.idle();
   }
 
   private async appendNow(entry: AuditEntry): Promise<AuditRecord> {
