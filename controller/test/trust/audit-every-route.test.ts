@@ -97,7 +97,8 @@ describe("audit: every mutating route, in every spelling, is refused or audited 
   const concrete = (route: RouteInfo, call: Call) => route.segments.map((s) => ("literal" in s ? s.literal : "param" in s ? encodeURIComponent(call.params?.[s.param] ?? "nonexistent") : "x"));
 
   beforeAll(async () => {
-    ctl = await startTestController();
+    // Several hundred requests with one key: lift the per-key rate so no fixture is refused with 429.
+    ctl = await startTestController({ env: { VIGIL_API_RATE: "10000", VIGIL_API_BURST: "10000" } });
   });
   afterAll(async () => ctl?.dispose());
 
