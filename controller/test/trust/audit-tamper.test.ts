@@ -117,6 +117,23 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       expect(cli.out).toMatch(/BROKEN at seq 1: .*another audit key|BROKEN at seq 1: .*without the audit key/);
     });
 
+    it("verify without the key refuses to guess and says why", async () => {
+      const { mkdtempSync, rmSync } = await import("node:fs");
+      const { tmpdir } = await import("node:os");
+      const { join } = await import("node:path");
+      const empty = mkdtempSync(join(tmpdir(), "vigil-nokey-"));
+      let err = "";
+      const write = process.stderr.write.bind(process.stderr);
+      process.stderr.write = ((chunk: string) => ((err += chunk), true)) as typeof process.stderr.write;
+      try {
+        expect(await main(["audit", "verify", "--database", ctl.config.databaseUrl, "--data-dir", empty])).toBe(2);
+      } finally {
+        process.stderr.write = write;
+        rmSync(empty, { recursive: true, force: true });
+      }
+      expect(err).toMatch(/no audit key/);
+    });
+
     it("deleting the newest rows is reported as truncation, naming the first missing record", async () => {
       const head = (await ctl.audit.query({ limit: 1 }))[0]!.seq;
       await ctl.dataSource.query(`DELETE FROM audit_log WHERE seq > ${head - 3}`);
