@@ -98,7 +98,9 @@ export class AuditLog {
     const run = this.checkpointTail.then(async () => {
       if (!this.checkpoints) return;
       const head = (await this.repo.find({ order: { seq: "DESC" }, take: 1 }))[0];
-      if (!head || head.seq === this.lastCheckpointSeq || this.keyedFrom === undefined) return;
+      // Only a keyed chain is checkpointed (the marker may have been written by another process).
+      const keyedFrom = head && head.seq !== this.lastCheckpointSeq ? await this.findKeyedFrom() : undefined;
+      if (!head || keyedFrom === undefined) return;
       // A new checkpoint only extends the last one: if the record it names was removed or rewritten,
       // the last checkpoint stays the newest, so verify keeps reporting it whatever is appended after.
       const last = await this.checkpoints.last();
@@ -109,7 +111,7 @@ export class AuditLog {
           return;
         }
       }
-      await this.checkpoints.write({ seq: head.seq, hash: head.hash, keyedFrom: this.keyedFrom, time: this.now() });
+      await this.checkpoints.write({ seq: head.seq, hash: head.hash, keyedFrom, time: this.now() });
       this.lastCheckpointSeq = head.seq;
       this.lastCheckpointAt = Date.now();
     });
