@@ -31,6 +31,13 @@ export const JSON_ROUTE_LIMITS: Readonly<Record<string, BodyLimit>> = {
 /** Routes whose handlers stream a non-JSON body themselves (text-body.ts), with their own caps. */
 export const TEXT_UPLOAD_ROUTES: ReadonlySet<string> = new Set(["POST /api/v1/rules", "POST /api/v1/iocs/import"]);
 
+/**
+ * Routes whose handlers read even an application/json body themselves (parsed in
+ * slices, with their own cap): this middleware leaves the stream to them. Still
+ * behind the API key check. Empty until a handler does so.
+ */
+export const OWN_JSON_ROUTES: ReadonlySet<string> = new Set<string>();
+
 export class BodyError extends Error {
   constructor(readonly status: 400 | 413, message: string) {
     super(message);
@@ -94,6 +101,7 @@ export function jsonBodyParser(routes: () => readonly RouteInfo[], limits: Reado
     const route = matchRoute(routes(), req.method?.toUpperCase(), (req.url ?? "/").split("?")[0]!.split("/").filter(Boolean));
     const key = route ? `${route.method} ${route.path}` : "";
     const limit = limits[key] ?? DEFAULT_JSON_LIMIT;
+    if (OWN_JSON_ROUTES.has(key)) return next();
     if (contentType(req) !== "application/json") {
       // A body no handler reads would still be read off the socket to be discarded: refuse a large one up front.
       if (!TEXT_UPLOAD_ROUTES.has(key) && Number(header(req, "content-length") ?? 0) > limit.bytes) return refuse(req, res, 413, `request body is larger than ${limit.bytes} bytes`);
