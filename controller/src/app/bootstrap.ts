@@ -34,6 +34,7 @@ import { AppModule, CONTROLLERS } from "./app.module";
 import { pathNormaliser } from "./normalise-path";
 import { routeTable } from "./route-table";
 import { jsonBodyParser } from "../api/json-body";
+import { deferContinue } from "../auth/api-key.middleware";
 import { requestAudit } from "../audit/request-audit";
 import { createDetection, type Detection } from "../detection/detection";
 import type { DetectionOptions } from "../detection/options";
@@ -178,6 +179,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   integrations.install(app);
   // In this order, before any route: one spelling of the path; the audit context; the key; then the body.
   const routes = routeTable(CONTROLLERS);
+  deferContinue(app.getHttpServer());
   app.use(pathNormaliser(() => routes));
   app.use((_req: unknown, _res: unknown, next: () => void) => requestAudit.run({ appended: 0, notes: {} }, next));
   app.use(security.authenticate(() => routes));

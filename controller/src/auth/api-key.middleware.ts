@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { matchRoute, READ_ONLY_METHODS, type RouteInfo } from "../app/route-table";
 import type { KeyCheck } from "./key-check";
 import { PRINCIPAL } from "./roles";
@@ -48,6 +48,19 @@ export function refuse(req: IncomingMessage, res: ServerResponse, status: number
 }
 
 /**
+ * Node answers `Expect: 100-continue` by itself, inviting the body before any
+ * middleware runs; with this the invitation waits for the key check
+ * (`invite` below), and a refused client never sends its body.
+ */
+export function deferContinue(server: Pick<Server, "on" | "emit">): void {
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => server.emit("request", req, res));
+}
+
+function invite(req: IncomingMessage, res: ServerResponse): void {
+  if (/^100-continue$/i.test(header(req, "expect") ?? "") && !res.headersSent) res.writeContinue();
+}
+
+/**
  * Express middleware that authenticates every request before anything reads
  * its body: public routes (and bodiless reads of paths outside the route table,
  * such as the OpenAPI document) pass; everything else needs a valid API key,
@@ -63,10 +76,11 @@ export function apiKeyMiddleware(check: KeyCheck, routes: () => readonly RouteIn
     // Public reads take no body (a body there could only be a way to make the server read before auth).
     if (open && !hasBody(req)) return next();
     if (open && READ_ONLY_METHODS.has(method)) return refuse(req, res, 413, "this route takes no request body");
-    if (open) return next();
+    if (open) return invite(req, res), next();
     check.check(presentedKey(req), req.socket.remoteAddress ?? "unknown").then((r) => {
       if (r.ok) {
         (req as unknown as Record<symbol, unknown>)[PRINCIPAL] = r.principal;
+        invite(req, res);
         return next();
       }
       const headers: Record<string, string> = {};

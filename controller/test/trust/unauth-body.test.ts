@@ -14,39 +14,44 @@ import { waitFor } from "../support/wait";
 const TEN_MB = 10 * 1024 * 1024;
 
 /** Sends headers and then up to `bytes` of nested JSON as fast as the server takes it; resolves with the status line. */
-function flood(url: string, path: string, bytes: number, opts: { key?: string; chunked?: boolean; contentType?: string } = {}): Promise<{ status: number; sent: number }> {
+function flood(url: string, path: string, bytes: number, opts: { key?: string; chunked?: boolean; contentType?: string; expectContinue?: boolean } = {}): Promise<{ status: number; sent: number; first: string }> {
   const u = new URL(url);
   return new Promise((resolve) => {
     const sock = connect(Number(u.port), u.hostname);
     let sent = 0;
     let status = 0;
+    let first = "";
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
       sock.destroy();
-      resolve({ status, sent });
+      resolve({ status, sent, first });
     };
     sock.on("data", (d: Buffer) => {
-      const m = /^HTTP\/1\.1 (\d{3})/.exec(d.toString("latin1"));
+      const text = d.toString("latin1");
+      first ||= text.split("\r\n")[0]!;
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
       if (m) status = Number(m[1]);
+      // Invited to send the body: send it (and wait for the final answer).
+      if (status === 100 && opts.expectContinue) return void pump();
       finish();
     });
     sock.on("error", () => finish());
     sock.on("close", () => finish());
     sock.on("connect", () => {
       const len = opts.chunked ? "Transfer-Encoding: chunked" : `Content-Length: ${bytes}`;
-      sock.write(`POST ${path} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: ${opts.contentType ?? "application/json"}\r\n${opts.key ? `Authorization: Bearer ${opts.key}\r\n` : ""}${len}\r\n\r\n`);
-      const chunk = Buffer.alloc(64 * 1024, "[");
-      const pump = () => {
+      sock.write(`POST ${path} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: ${opts.contentType ?? "application/json"}\r\n${opts.key ? `Authorization: Bearer ${opts.key}\r\n` : ""}${opts.expectContinue ? "Expect: 100-continue\r\n" : ""}${len}\r\n\r\n`);
+      if (!opts.expectContinue) pump();
+    });
+    const chunk = Buffer.alloc(64 * 1024, "[");
+    function pump(): void {
         while (!done && sent < bytes) {
           const body = opts.chunked ? Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")]) : chunk;
           sent += chunk.length;
           if (!sock.write(body)) return void sock.once("drain", pump);
         }
-      };
-      pump();
-    });
+    }
   });
 }
 
@@ -90,6 +95,13 @@ describe("requests cost nothing before they are authenticated", () => {
     // POST to healthz is no public route: it needs a key like any other.
     expect(results.map((r) => r.status)).toEqual([401, 401, 401, 401]);
     for (const n of await bytesReadBy(from)) expect(n).toBeLessThan(512 * 1024);
+    // A client that asks first (Expect: 100-continue) is refused before it sends a byte of the body...
+    const asked = await flood(ctl.httpUrl, "/api/v1/rules", TEN_MB, { expectContinue: true });
+    expect(asked).toMatchObject({ status: 401, sent: 0 });
+    // ...and invited once its key is good.
+    const invited = await flood(ctl.httpUrl, "/api/v1/suppressions", 64 * 1024, { key: ctl.adminKey, expectContinue: true });
+    expect(invited.first).toBe("HTTP/1.1 100 Continue");
+    expect(invited.status).toBe(400);
     // A public route takes no body at all.
     const pub = await rawRequest(ctl.httpUrl, "GET", "/api/v1/healthz", { body: "x".repeat(1000) });
     expect(pub.status).toBe(413);
