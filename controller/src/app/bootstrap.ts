@@ -41,6 +41,7 @@ import type { DetectionOptions } from "../detection/options";
 import { createIntegrations, type Integrations } from "../integrations/integrations";
 import { completeDocument } from "../integrations/openapi";
 import { createInstall } from "../install/install";
+import { createHttpTls, type HttpTls } from "../trust/http-tls";
 import { silentAgentAlerts } from "../agents/silent-agent-watcher";
 
 export interface RunningController {
@@ -56,8 +57,11 @@ export interface RunningController {
   playbooks: PlaybookService;
   policy: PolicyService;
   logger: Logger;
+  /** https://… by default; http://… only with --insecure-http. */
   httpUrl: string;
   grpcPort: number;
+  /** The HTTPS listener's certificate and key pin; undefined for a plaintext API. */
+  httpTls?: HttpTls;
   /** The hash-chained audit trail; every security-relevant act goes through `audit.append`. */
   audit: AuditLog;
   /** CA, enrollment, API keys (issue 6). */
@@ -151,7 +155,9 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     onCommandResult: (agentId, result) => void commands.onResult(agentId, result).catch((err) => logger.error({ err: String(err) }, "recording a command result failed")),
     log: (level, msg, fields) => logger[level](fields ?? {}, msg),
   }, security.grpc.credentials, security.grpc.extraServices);
-  const install = createInstall(config, grpc, security.trust.ca);
+  const httpTls = await createHttpTls(config, security.trust.ca, (level, msg, fields) => logger[level](fields ?? {}, msg));
+  let httpPort = 0;
+  const install = createInstall(config, { http: () => httpPort, grpc: () => grpc.boundPort || config.grpcAddr.port }, security.trust.ca, () => httpTls?.pin());
   // An agent that goes silent may have been killed: one alert per silence (VIGIL_AGENT_SILENT_ALERT_AFTER).
   const silentAgents = config.agentSilentAlertAfterMs > 0
     ? silentAgentAlerts({ registry, alerts: detection.alerts, alertQuery: detection.alertQuery, thresholdMs: config.agentSilentAlertAfterMs, onError: (err) => logger.error({ err: String(err) }, "silent-agent check failed") })
@@ -173,7 +179,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       ...install.providers,
     ]),
     // Bodies are parsed by jsonBodyParser below, after the API key check, with per-route limits.
-    { logger: new NestPinoLogger(logger), abortOnError: false, bodyParser: false },
+    { logger: new NestPinoLogger(logger), abortOnError: false, bodyParser: false, httpsOptions: httpTls?.httpsOptions },
   );
   app.enableShutdownHooks();
   integrations.install(app);
@@ -194,10 +200,11 @@ export async function startController(config: ControllerConfig, opts: StartOptio
 
   const grpcPort = await grpc.start(config.grpcAddr.host, config.grpcAddr.port);
   await app.listen(config.httpAddr.port, config.httpAddr.host);
-  const httpServer = app.getHttpServer() as { address(): { port: number } };
-  const httpPort = httpServer.address().port;
+  const httpServer = app.getHttpServer() as { address(): { port: number }; setSecureContext(o: { cert: string; key: string }): void };
+  httpPort = httpServer.address().port;
+  httpTls?.attach(httpServer);
   integrations.start(app.getHttpServer());
-  const httpUrl = `http://${formatAddr({ host: config.httpAddr.host === "0.0.0.0" ? "127.0.0.1" : config.httpAddr.host, port: httpPort })}`;
+  const httpUrl = `${httpTls ? "https" : "http"}://${formatAddr({ host: config.httpAddr.host === "0.0.0.0" ? "127.0.0.1" : config.httpAddr.host, port: httpPort })}`;
   retention.start();
   commands.start();
   silentAgents?.start();
@@ -205,11 +212,12 @@ export async function startController(config: ControllerConfig, opts: StartOptio
 
   let stopped = false;
   return {
-    config, app, dataSource, store, writer, registry, grpc, signer, commands, playbooks, policy, logger, httpUrl, grpcPort, audit: security.audit, security, detection, integrations,
+    config, app, dataSource, store, writer, registry, grpc, signer, commands, playbooks, policy, logger, httpUrl, grpcPort, httpTls, audit: security.audit, security, detection, integrations,
     async stop() {
       if (stopped) return;
       stopped = true;
       security.stop();
+      httpTls?.stop();
       retention.stop();
       commands.stop();
       await silentAgents?.stop();
