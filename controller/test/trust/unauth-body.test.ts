@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import { connect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestController, type TestController } from "../support/controller";
 import { rawRequest } from "../support/raw-http";
@@ -14,10 +15,10 @@ import { waitFor } from "../support/wait";
 const TEN_MB = 10 * 1024 * 1024;
 
 /** Sends headers and then up to `bytes` of nested JSON as fast as the server takes it; resolves with the status line. */
-function flood(url: string, path: string, bytes: number, opts: { key?: string; chunked?: boolean; contentType?: string; expectContinue?: boolean } = {}): Promise<{ status: number; sent: number; first: string }> {
+function flood(url: string, path: string, bytes: number, opts: { key?: string; chunked?: boolean; contentType?: string; expectContinue?: boolean; ca?: string } = {}): Promise<{ status: number; sent: number; first: string }> {
   const u = new URL(url);
   return new Promise((resolve) => {
-    const sock = connect(Number(u.port), u.hostname);
+    const sock = opts.ca ? tlsConnect({ port: Number(u.port), host: u.hostname, ca: opts.ca, checkServerIdentity: () => undefined }) : connect(Number(u.port), u.hostname);
     let sent = 0;
     let status = 0;
     let first = "";
@@ -39,7 +40,7 @@ function flood(url: string, path: string, bytes: number, opts: { key?: string; c
     });
     sock.on("error", () => finish());
     sock.on("close", () => finish());
-    sock.on("connect", () => {
+    sock.on(opts.ca ? "secureConnect" : "connect", () => {
       const len = opts.chunked ? "Transfer-Encoding: chunked" : `Content-Length: ${bytes}`;
       sock.write(`POST ${path} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: ${opts.contentType ?? "application/json"}\r\n${opts.key ? `Authorization: Bearer ${opts.key}\r\n` : ""}${opts.expectContinue ? "Expect: 100-continue\r\n" : ""}${len}\r\n\r\n`);
       if (!opts.expectContinue) pump();
@@ -130,5 +131,20 @@ describe("requests cost nothing before they are authenticated", () => {
     const ok = await rawRequest(ctl.httpUrl, "POST", "/api/v1/iocs", { key: ctl.adminKey, body });
     expect(ok.status, JSON.stringify(ok.body).slice(0, 200)).toBeLessThan(300);
     expect((await rawRequest(ctl.httpUrl, "POST", "/api/v1/suppressions", { key: ctl.adminKey, body })).status).toBe(413);
+  });
+
+  it("over the HTTPS listener too: 401 without reading the body", async () => {
+    const tls = await startTestController({ https: true });
+    try {
+      const raw: Socket[] = [];
+      (tls.app.getHttpServer() as Server).on("connection", (s: Socket) => raw.push(s));
+      const r = await flood(tls.httpUrl, "/API/V1/RULES", TEN_MB, { ca: tls.security.trust.ca.certPem });
+      expect(r.status).toBe(401);
+      await waitFor("server socket closed", () => raw.length > 0 && raw.every((s) => s.destroyed), 10_000, 20);
+      console.log(`bytes read over TLS for a refused 10 MB request: ${raw.map((s) => s.bytesRead).join(", ")}`);
+      for (const s of raw) expect(s.bytesRead).toBeLessThan(512 * 1024);
+    } finally {
+      await tls.dispose();
+    }
   });
 });
