@@ -43,6 +43,8 @@ import { completeDocument } from "../integrations/openapi";
 import { createInstall } from "../install/install";
 import { createHttpTls, type HttpTls } from "../trust/http-tls";
 import { silentAgentAlerts } from "../agents/silent-agent-watcher";
+import { agentHealthAlerts } from "../agents/agent-health-watcher";
+import { agentAnomalies } from "../agents/agent-anomalies";
 
 export interface RunningController {
   config: ControllerConfig;
@@ -95,7 +97,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   }
   const store = new EventStore(dataSource);
   const writer = new IngestWriter(store);
-  const registry = new AgentRegistry(dataSource.getRepository(AgentEntity), config.agentOfflineAfterMs);
+  const registry = new AgentRegistry(dataSource.getRepository(AgentEntity), config.agentOfflineAfterMs, Date.now, { seqWindow: config.seqWindow, stalledAfterMs: config.agentStalledAfterMs });
   const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
   const retention = new RetentionJob(store, config.eventRetentionMs);
   const security = await createSecurity(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
@@ -154,6 +156,8 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     },
     onCommandResult: (agentId, result) => void commands.onResult(agentId, result).catch((err) => logger.error({ err: String(err) }, "recording a command result failed")),
     log: (level, msg, fields) => logger[level](fields ?? {}, msg),
+    onAnomaly: agentAnomalies(security.audit),
+    eventTimeToleranceMs: config.eventTimeToleranceMs,
   }, security.grpc.credentials, security.grpc.extraServices);
   const httpTls = await createHttpTls(config, security.trust.ca, (level, msg, fields) => logger[level](fields ?? {}, msg));
   let httpPort = 0;
@@ -162,6 +166,12 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const silentAgents = config.agentSilentAlertAfterMs > 0
     ? silentAgentAlerts({ registry, alerts: detection.alerts, alertQuery: detection.alertQuery, thresholdMs: config.agentSilentAlertAfterMs, onError: (err) => logger.error({ err: String(err) }, "silent-agent check failed") })
     : undefined;
+
+  // Connected but blind (refused, stalled) or a clock far off: one alert per episode.
+  const agentHealth = agentHealthAlerts({
+    registry, alerts: detection.alerts, clockSkewThresholdMs: config.agentClockSkewAlertMs, stalledAfterMs: config.agentStalledAfterMs,
+    onError: (err) => logger.error({ err: String(err) }, "agent health check failed"),
+  });
 
   const app = await NestFactory.create(
     AppModule.with([
@@ -208,6 +218,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   retention.start();
   commands.start();
   silentAgents?.start();
+  agentHealth.start();
   logger.info({ http: httpUrl, grpc: formatAddr({ host: config.grpcAddr.host, port: grpcPort }), database: redactUrl(config.databaseUrl) }, "controller started");
 
   let stopped = false;
@@ -221,6 +232,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       retention.stop();
       commands.stop();
       await silentAgents?.stop();
+      await agentHealth.stop();
       await grpc.stop();
       await integrations.stop();
       // After ingest stops: process what is queued and flush held correlations into alerts.

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { parseDuration } from "./duration";
 import { ConfigError } from "./config-error";
+import { DEFAULT_SEQ_WINDOW } from "../ingest/seq-window";
 import { integrationsConfig, type IntegrationsConfig } from "../integrations/integrations-config";
 
 /** Everything the controller reads from flags and environment, validated once. */
@@ -49,6 +50,14 @@ export interface ControllerConfig {
   agentSilentAlertAfterMs: number;
   /** The audit chain's HMAC key (VIGIL_AUDIT_KEY, >= 32 characters; unset: <dataDir>/keys/audit-chain.key, 0600). Never logged. */
   auditKey?: string;
+  /** How far an agent's seqs may run ahead of what it can have produced (VIGIL_SEQ_MAX_AHEAD, VIGIL_SEQ_MAX_RATE). */
+  seqWindow: { maxAhead: number; maxRatePerSec: number };
+  /** Event times further than this from the receive time are stored at the receive time, marked (VIGIL_EVENT_TIME_TOLERANCE, default 24h). */
+  eventTimeToleranceMs: number;
+  /** An agent whose clock is off by more than this raises an alert (VIGIL_AGENT_CLOCK_SKEW_ALERT, default 5m; "off" disables). */
+  agentClockSkewAlertMs: number;
+  /** A connected agent with a backlog and nothing stored for this long is flagged stalled and alerted (VIGIL_AGENT_STALLED_AFTER, default 2m). */
+  agentStalledAfterMs: number;
 }
 
 export interface ConfigFlags {
@@ -123,6 +132,14 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     agentGrpcAddr: env.VIGIL_AGENT_GRPC_ADDR ? formatAddr(parseAddr(env.VIGIL_AGENT_GRPC_ADDR, "VIGIL_AGENT_GRPC_ADDR")) : undefined,
     auditKey: env.VIGIL_AUDIT_KEY || undefined,
     agentSilentAlertAfterMs: /^(off|0)$/i.test(env.VIGIL_AGENT_SILENT_ALERT_AFTER ?? "") ? 0 : parseDuration(env.VIGIL_AGENT_SILENT_ALERT_AFTER || "10m", "VIGIL_AGENT_SILENT_ALERT_AFTER"),
+    seqWindow: {
+      maxAhead: positiveInt(env.VIGIL_SEQ_MAX_AHEAD, "VIGIL_SEQ_MAX_AHEAD", DEFAULT_SEQ_WINDOW.maxAhead),
+      maxRatePerSec: positiveInt(env.VIGIL_SEQ_MAX_RATE, "VIGIL_SEQ_MAX_RATE", DEFAULT_SEQ_WINDOW.maxRatePerSec),
+    },
+    // Never as wide as retention: an event stamped just inside the tolerance would be deleted on arrival.
+    eventTimeToleranceMs: Math.min(parseDuration(env.VIGIL_EVENT_TIME_TOLERANCE || "24h", "VIGIL_EVENT_TIME_TOLERANCE"), Math.floor(parseDuration(env.VIGIL_EVENT_RETENTION ?? "30d", "VIGIL_EVENT_RETENTION") / 2)),
+    agentClockSkewAlertMs: /^(off|0)$/i.test(env.VIGIL_AGENT_CLOCK_SKEW_ALERT ?? "") ? 0 : parseDuration(env.VIGIL_AGENT_CLOCK_SKEW_ALERT || "5m", "VIGIL_AGENT_CLOCK_SKEW_ALERT"),
+    agentStalledAfterMs: parseDuration(env.VIGIL_AGENT_STALLED_AFTER || "2m", "VIGIL_AGENT_STALLED_AFTER"),
   };
 }
 
@@ -141,6 +158,12 @@ function optionalUrl(v: string | undefined, name: string): string | undefined {
   if (!v) return undefined;
   if (!/^https?:\/\/[A-Za-z0-9.\-[\]:]+(\/[A-Za-z0-9._~\-/]*)?$/.test(v)) throw new ConfigError(`${name}: expected an http(s) URL like https://vigil.example.com, got "${v}"`);
   return v.replace(/\/+$/, "");
+}
+
+function positiveInt(v: string | undefined, name: string, dflt: number): number {
+  const n = intEnv(v, name, dflt);
+  if (n <= 0 || !Number.isSafeInteger(n)) throw new ConfigError(`${name}: expected a positive whole number, got "${v}"`);
+  return n;
 }
 
 function intEnv(v: string | undefined, name: string, dflt: number): number {

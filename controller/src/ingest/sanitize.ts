@@ -7,6 +7,8 @@ export interface SanitizeReport {
   clipped: number;
   /** Strings in which a Vigil token or API key was replaced by [REDACTED]. */
   redacted: number;
+  /** Events whose time was too far from the receive time and was replaced by it. */
+  skewed: number;
 }
 
 const PATH_FIELDS = new Set(["exe", "cwd", "parentExe", "path", "oldPath"]);
@@ -58,30 +60,42 @@ function sanitizeBody(body: Record<string, unknown>, r: SanitizeReport): void {
   }
 }
 
+/** Default tolerance of event times around the receive time (VIGIL_EVENT_TIME_TOLERANCE). */
+export const EVENT_TIME_TOLERANCE_MS = 86_400_000;
+/** The largest time a Date can hold; beyond it the reported time is kept as 0 (nonsense). */
+const MAX_DATE_MS = 8.64e15;
+
 /**
  * Checks a batch's shape (size, sequence order) and bounds its fields. A batch
  * that breaks the contract is rejected whole, so nothing half-valid is stored.
+ *
+ * Event times are the host's word: one far from `now` (a wrong clock, a
+ * backdated event) is replaced by `now`, so it is neither deleted by retention
+ * nor placed outside every window, and the time the host reported is returned
+ * in `reportedTimes` (same index) to be kept beside it.
  */
-export function sanitizeBatch(batch: EventBatch, now: number): { events: Event[]; report: SanitizeReport } {
+export function sanitizeBatch(batch: EventBatch, now: number, toleranceMs = EVENT_TIME_TOLERANCE_MS): { events: Event[]; report: SanitizeReport; reportedTimes: Array<number | undefined> } {
   const events = batch.events;
   if (events.length === 0) throw new BatchRejected("EventBatch has no events");
   if (events.length > MAX_EVENTS_PER_BATCH) throw new BatchRejected(`EventBatch has ${events.length} events; the limit is ${MAX_EVENTS_PER_BATCH}`);
   if (events[0].seq !== batch.firstSeq) throw new BatchRejected(`EventBatch first_seq ${batch.firstSeq} does not match events[0].seq ${events[0].seq}`);
-  const report: SanitizeReport = { clipped: 0, redacted: 0 };
+  const report: SanitizeReport = { clipped: 0, redacted: 0, skewed: 0 };
+  const reportedTimes: Array<number | undefined> = [];
   let prev = 0;
   for (const [i, ev] of events.entries()) {
     if (!Number.isSafeInteger(ev.seq) || ev.seq <= 0) throw new BatchRejected(`events[${i}].seq must be a positive integer, got ${ev.seq}`);
     if (ev.seq <= prev) throw new BatchRejected(`events[${i}].seq ${ev.seq} is not greater than the previous ${prev}`);
     prev = ev.seq;
     if (!ev.body) throw new BatchRejected(`events[${i}] (seq ${ev.seq}) has no body`);
-    // Clock nonsense (0, negative, far future) is replaced by arrival time so windows stay sane.
-    if (!Number.isFinite(ev.eventTimeMs) || ev.eventTimeMs <= 0 || ev.eventTimeMs > now + 86_400_000) {
+    // Clock nonsense (0, 1970, 40 days ago, far future) is stored at the arrival time, marked.
+    if (!Number.isSafeInteger(ev.eventTimeMs) || Math.abs(ev.eventTimeMs - now) > toleranceMs) {
+      reportedTimes[i] = Number.isSafeInteger(ev.eventTimeMs) && Math.abs(ev.eventTimeMs) <= MAX_DATE_MS ? ev.eventTimeMs : 0;
       ev.eventTimeMs = now;
-      report.clipped++;
+      report.skewed++;
     }
     const b = ev.body as unknown as Record<string, unknown>;
     const inner = b[ev.body.$case] as Record<string, unknown>;
     sanitizeBody(inner, report);
   }
-  return { events, report };
+  return { events, report, reportedTimes };
 }
