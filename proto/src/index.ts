@@ -4,3 +4,4 @@ export * from "./limits";
 export * from "./command-limits";
 export * from "./signing";
 export * from "./gen/vigil/v1/enrollment";
+export * from "./secrets";

@@ -63,6 +63,10 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
   const metrics = new ControllerMetrics({
     ingestPendingEvents: () => d.writer.stats.pendingEvents,
     detectionQueuedEvents: () => d.detection.pipeline.stats.queuedEvents,
+    detectionOverBudget: () => {
+      const s = d.detection.pipeline.stats;
+      return { overBudget: s.overBudget, skipped: s.skippedOverBudget };
+    },
     agentsOnline: () => d.registry.onlineCount(),
     streamClients: () => stream?.clientCount ?? 0,
     commandsByState: () => countBy(ds, CommandEntity, "state"),
@@ -87,6 +91,7 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
   };
   listenForNotices({ writer: d.writer, registry: d.registry, commands: d.commands, alerts: d.detection.alerts, cases: d.detection.cases, playbooks: d.playbooks }, emit);
   d.writer.onStored((batch) => metrics.observeStored(batch, Date.now()));
+  d.writer.onRefused((r) => metrics.observeRefused(r));
   d.detection.alerts.onAlert((a) => metrics.observeAlert(a));
 
   return {
