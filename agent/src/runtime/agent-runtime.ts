@@ -48,6 +48,7 @@ export class AgentRuntime {
       onCommand: parts.onCommand ?? ((cmd) => this.response.handleCommand(cmd)),
       onWelcome: (w) => this.response.onWelcome(w),
       onPolicy: (p) => this.response.onPolicy(p),
+      onPolicyRefused: (version, reason) => this.response.policy.refuse(version, reason),
       log,
       heartbeatMs: cfg.heartbeatMs,
       backoff: new Backoff(Math.min(500, cfg.backoffMaxMs), cfg.backoffMaxMs),

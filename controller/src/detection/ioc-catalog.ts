@@ -134,6 +134,36 @@ export class IocCatalog {
     return this.store(iocs, errors);
   }
 
+  /** Indicators that have not expired: what an agent policy could carry. */
+  async countLive(nowMs = this.now()): Promise<number> {
+    const rows = await this.sql.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM iocs WHERE expires_at IS NULL OR expires_at > ?`, [nowMs]);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /**
+   * Live indicators best first (highest confidence, then most recently updated), a page at a
+   * time along the iocs_policy_order index: the caller stops when it has enough, and the thread
+   * is handed back between pages.
+   */
+  async *bestFirst(pageSize = 5000, nowMs = this.now()): AsyncGenerator<Ioc[]> {
+    let after: [number, number, number] | undefined;
+    for (;;) {
+      const where = after ? `WHERE (confidence, updated_at, id) < (?, ?, ?)` : "";
+      const rows = await this.sql.query<{ id: number | string; kind: string; value: string; confidence: number; source: string; expires_at: number | string | null; updated_at: number | string }>(
+        `SELECT id, kind, value, confidence, source, expires_at, updated_at FROM iocs ${where} ORDER BY confidence DESC, updated_at DESC, id DESC LIMIT ?`,
+        [...(after ?? []), pageSize],
+      );
+      if (rows.length === 0) return;
+      const last = rows[rows.length - 1]!;
+      after = [Number(last.confidence), Number(last.updated_at), Number(last.id)];
+      yield rows
+        .filter((r) => r.expires_at === null || Number(r.expires_at) > nowMs)
+        .map((r) => ({ kind: r.kind as Ioc["kind"], value: r.value, confidence: Number(r.confidence), source: r.source }));
+      if (rows.length < pageSize) return;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
   async remove(id: number): Promise<boolean> {
     const res = await this.repo.delete({ id: String(id) });
     if (!res.affected) return false;
