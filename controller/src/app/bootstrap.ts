@@ -34,6 +34,7 @@ import { AppModule } from "./app.module";
 import { createDetection, type Detection } from "../detection/detection";
 import type { DetectionOptions } from "../detection/options";
 import { createIntegrations, type Integrations } from "../integrations/integrations";
+import { isJsonBody, readsOwnBody } from "../api/text-body";
 import { completeDocument } from "../integrations/openapi";
 import { createInstall } from "../install/install";
 import { silentAgentAlerts } from "../agents/silent-agent-watcher";
@@ -161,7 +162,8 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     { logger: new NestPinoLogger(logger), abortOnError: false },
   );
   // STIX bundles and IOC lists are routinely larger than Express's 100 kB default.
-  (app as NestExpressApplication).useBodyParser("json", { limit: "20mb" });
+  // IOC imports read their own body and parse it in slices (a 20 MB JSON.parse would hold the loop).
+  (app as NestExpressApplication).useBodyParser("json", { limit: "20mb", type: (req) => isJsonBody(req) && !readsOwnBody(req) });
   app.enableShutdownHooks();
   app.useGlobalInterceptors(new AuditInterceptor(security.audit));
   integrations.install(app);

@@ -38,43 +38,57 @@ export class IocIndex {
   private readonly hashes = new Map<string, Ioc[]>();
   private readonly cidrs: Record<IpVersion, CidrTable> = { 4: { prefixes: [] }, 6: { prefixes: [] } };
   private readonly cidrMatch: "all" | "longest";
-  readonly size: number;
+
+  private readonly byPrefix: Record<IpVersion, Map<number, Map<bigint, Ioc[]>>> = { 4: new Map(), 6: new Map() };
+  private count = 0;
 
   constructor(iocs: Iterable<Ioc>, opts: IocIndexOptions = {}) {
     this.cidrMatch = opts.cidrMatch ?? "all";
-    const byPrefix: Record<IpVersion, Map<number, Map<bigint, Ioc[]>>> = { 4: new Map(), 6: new Map() };
-    let size = 0;
-    for (const ioc of iocs) {
-      size++;
-      switch (ioc.kind) {
-        case "ip": {
-          const ip = parseIp(ioc.value);
-          if (!ip) throw new Error(`IOC ${ioc.kind} '${ioc.value}' from ${ioc.source} is not normalised; parse it with the IOC parsers first`);
-          push(this.ips, formatIp(ip), ioc);
-          break;
-        }
-        case "cidr": {
-          const c = parseCidr(ioc.value);
-          if (!c.ok) throw new Error(`IOC cidr '${ioc.value}' from ${ioc.source}: ${c.error}`);
-          let nets = byPrefix[c.cidr.version].get(c.cidr.prefix);
-          if (!nets) byPrefix[c.cidr.version].set(c.cidr.prefix, (nets = new Map()));
-          push(nets, c.cidr.network, ioc);
-          break;
-        }
-        case "domain":
-          push(this.domains, ioc.value.toLowerCase(), ioc);
-          break;
-        case "sha256":
-          push(this.hashes, ioc.value.toLowerCase(), ioc);
-          break;
+    for (const ioc of iocs) this.add(ioc);
+    this.seal();
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /**
+   * Adds one IOC. Only for an index under construction (see IocIndexBuilder): a large set is
+   * added in slices, then seal() makes the CIDR tables current, and only then is it shared.
+   */
+  add(ioc: Ioc): void {
+    this.count++;
+    switch (ioc.kind) {
+      case "ip": {
+        const ip = parseIp(ioc.value);
+        if (!ip) throw new Error(`IOC ${ioc.kind} '${ioc.value}' from ${ioc.source} is not normalised; parse it with the IOC parsers first`);
+        push(this.ips, formatIp(ip), ioc);
+        break;
       }
+      case "cidr": {
+        const c = parseCidr(ioc.value);
+        if (!c.ok) throw new Error(`IOC cidr '${ioc.value}' from ${ioc.source}: ${c.error}`);
+        let nets = this.byPrefix[c.cidr.version].get(c.cidr.prefix);
+        if (!nets) this.byPrefix[c.cidr.version].set(c.cidr.prefix, (nets = new Map()));
+        push(nets, c.cidr.network, ioc);
+        break;
+      }
+      case "domain":
+        push(this.domains, ioc.value.toLowerCase(), ioc);
+        break;
+      case "sha256":
+        push(this.hashes, ioc.value.toLowerCase(), ioc);
+        break;
     }
+  }
+
+  seal(): this {
     for (const v of [4, 6] as const) {
-      this.cidrs[v].prefixes = [...byPrefix[v].entries()]
+      this.cidrs[v].prefixes = [...this.byPrefix[v].entries()]
         .sort((a, b) => b[0] - a[0])
         .map(([prefix, nets]) => ({ prefix, mask: maskOf(v, prefix), nets }));
     }
-    this.size = size;
+    return this;
   }
 
   /** IOCs matching an address as seen on a host (zone ids dropped, IPv4-mapped IPv6 unmapped). */

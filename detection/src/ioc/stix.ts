@@ -1,4 +1,6 @@
+import { parseJsonSteps } from "./json-sliced";
 import { normalizeValue, parseConfidence, parseTime } from "./normalize";
+import { runSteps, type Steps } from "./time-slice";
 import { parseStixPattern, summarize, type PatternRefusal } from "./stix-pattern";
 import type { Ioc, IocParseError, IocParseResult } from "./types";
 
@@ -91,9 +93,10 @@ function isObject(v: unknown): v is JsonObject {
 }
 
 /** Producer names from identity objects, so `created_by_ref` becomes a readable source. */
-function identityNames(objects: unknown[]): Map<string, string> {
+function* identityNames(objects: unknown[]): Steps<Map<string, string>> {
   const names = new Map<string, string>();
   for (const o of objects) {
+    yield;
     if (isObject(o) && o.type === "identity" && typeof o.id === "string" && typeof o.name === "string" && o.name.trim() !== "") names.set(o.id, o.name.trim());
   }
   return names;
@@ -105,13 +108,15 @@ const modifiedMs = (o: JsonObject): number => (typeof o.modified === "string" ? 
  * For each indicator id, the index of its newest version (STIX versions share the id and differ in
  * `modified`; a TAXII collection or a bundle assembled from several pulls can carry several).
  */
-function newestVersions(objects: unknown[]): Map<string, number> {
+function* newestVersions(objects: unknown[]): Steps<Map<string, number>> {
   const newest = new Map<string, number>();
-  objects.forEach((o, idx) => {
-    if (!isObject(o) || o.type !== "indicator" || typeof o.id !== "string") return;
+  for (let idx = 0; idx < objects.length; idx++) {
+    yield;
+    const o = objects[idx];
+    if (!isObject(o) || o.type !== "indicator" || typeof o.id !== "string") continue;
     const prev = newest.get(o.id);
     if (prev === undefined || modifiedMs(o) >= modifiedMs(objects[prev] as JsonObject)) newest.set(o.id, idx);
-  });
+  }
   return newest;
 }
 
@@ -124,6 +129,14 @@ function newestVersions(objects: unknown[]): Map<string, number> {
  * relationships, malware, attack patterns, reports...) are ignored without a word.
  */
 export function parseStixBundle(input: string | unknown, opts: StixParseOptions = {}): StixParseResult {
+  return runSteps(parseStixBundleSteps(input, opts));
+}
+
+/**
+ * parseStixBundle as steps: JSON text is parsed object by object and every object is a step, so a
+ * driver can hand the thread back (see time-slice.ts); the work is linear in the bundle's size.
+ */
+export function* parseStixBundleSteps(input: string | unknown, opts: StixParseOptions = {}): Steps<StixParseResult> {
   const result: StixParseResult = {
     iocs: [],
     errors: [],
@@ -136,12 +149,12 @@ export function parseStixBundle(input: string | unknown, opts: StixParseOptions 
   const { errors } = result;
   let doc: unknown = input;
   if (typeof input === "string") {
-    try {
-      doc = JSON.parse(input);
-    } catch (e) {
-      errors.push({ message: `bundle is not valid JSON: ${(e as Error).message}` });
+    const parsed = yield* parseJsonSteps(input);
+    if (!parsed.ok) {
+      errors.push({ message: `bundle is not valid JSON: ${parsed.error}` });
       return result;
     }
+    doc = parsed.value;
   }
   let objects: unknown[];
   if (isObject(doc) && doc.type === "bundle") {
@@ -159,26 +172,28 @@ export function parseStixBundle(input: string | unknown, opts: StixParseOptions 
     return result;
   }
 
-  const names = identityNames(objects);
-  const newest = newestVersions(objects);
+  const names = yield* identityNames(objects);
+  const newest = yield* newestVersions(objects);
   const now = opts.nowMs ?? Date.now();
-  objects.forEach((obj, idx) => {
+  for (let idx = 0; idx < objects.length; idx++) {
+    yield;
+    const obj = objects[idx];
     if (!isObject(obj)) {
       errors.push({ indicatorId: `objects[${idx}]`, message: `objects[${idx}]: not a JSON object` });
-      return;
+      continue;
     }
     if (obj.type !== "indicator") {
       if (typeof obj.type === "string" && OBSERVABLE_TYPES.has(obj.type)) result.observables++;
-      return;
+      continue;
     }
     result.indicators++;
     const id = typeof obj.id === "string" ? obj.id : `objects[${idx}]`;
     if (typeof obj.id === "string" && newest.get(obj.id) !== idx) {
       result.skipped.superseded++;
-      return;
+      continue;
     }
     indicatorToIocs(obj, id, names, now, opts, result);
-  });
+  }
   return result;
 }
 
