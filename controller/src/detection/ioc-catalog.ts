@@ -78,9 +78,11 @@ const toIoc = (r: IocEntity): Ioc => ({
 });
 
 /** Upserts per transaction: a batch is a few milliseconds of SQLite, then the thread is handed back. */
-export const IOC_WRITE_BATCH = 1000;
+export const IOC_WRITE_BATCH = 250;
 /** Rows per page when the index is rebuilt from the database. */
-const LOAD_PAGE = 5000;
+const LOAD_PAGE = 500;
+/** Work between two hand-backs of the thread when pages are cheap enough to run several. */
+const SLICE_MS = 8;
 
 /**
  * IOCs in the database plus the lookup index the pipeline matches against. The index is rebuilt
@@ -124,12 +126,16 @@ export class IocCatalog {
 
   private async reload(): Promise<void> {
     const next = new IocIndex([]);
+    let slice = performance.now();
     for (let after = 0; ; ) {
       const rows = await this.sql.query<IocRow>(`SELECT ${IOC_COLUMNS} FROM iocs WHERE id > ? ORDER BY id LIMIT ?`, [after, LOAD_PAGE]);
       for (const r of rows) next.add(rowToIoc(r));
       if (rows.length < LOAD_PAGE) break;
       after = Number(rows[rows.length - 1]!.id);
-      await yieldToLoop();
+      if (performance.now() - slice >= SLICE_MS) {
+        await yieldToLoop();
+        slice = performance.now();
+      }
     }
     this.idx = next.seal();
     for (const l of this.listeners) l();
@@ -185,7 +191,7 @@ export class IocCatalog {
    * time along the iocs_policy_order index: the caller stops when it has enough, and the thread
    * is handed back between pages.
    */
-  async *bestFirst(pageSize = LOAD_PAGE, nowMs = this.now()): AsyncGenerator<Ioc[]> {
+  async *bestFirst(pageSize = 2000, nowMs = this.now()): AsyncGenerator<Ioc[]> {
     let after: [number, number, number] | undefined;
     for (;;) {
       const where = after ? `WHERE (confidence, updated_at, id) < (?, ?, ?)` : "";

@@ -1,0 +1,70 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
+
+/** An abuse.ch Feodo/ThreatFox-style CSV export (header in the last '#' line) of about `bytes`. */
+export function feedCsv(bytes: number): string {
+  const out = ["# abuse.ch style export, generated", '# "first_seen_utc","dst_ip","dst_port","c2_status","last_online","malware"'];
+  let size = out.join("\n").length;
+  for (let i = 0; size < bytes; i++) {
+    const line = `"2024-01-01 00:00:00","${10 + ((i >> 16) & 127)}.${(i >> 8) & 255}.${i & 255}.${(i * 7 + 1) & 255}","443","online","2024-01-02","Cobalt Strike"`;
+    out.push(line);
+    size += line.length + 1;
+  }
+  return out.join("\n");
+}
+
+/** A STIX 2.1 bundle of IPv4 indicators of about `bytes`. */
+export function stixBundle(bytes: number): string {
+  const parts: string[] = [];
+  let size = 0;
+  for (let i = 0; size < bytes; i++) {
+    const o = JSON.stringify({
+      type: "indicator", spec_version: "2.1", id: `indicator--00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+      created: "2024-01-01T00:00:00Z", modified: "2024-01-01T00:00:00Z", valid_from: "2024-01-01T00:00:00Z", pattern_type: "stix",
+      pattern: `[ipv4-addr:value = '${100 + ((i >> 16) & 127)}.${(i >> 8) & 255}.${i & 255}.9']`, indicator_types: ["malicious-activity"],
+    });
+    parts.push(o);
+    size += o.length + 1;
+  }
+  return `{"type":"bundle","id":"bundle--11111111-1111-4111-8111-111111111111","objects":[${parts.join(",")}]}`;
+}
+
+export interface LoopBlock<T> {
+  result: T;
+  /** Longest gap between two 1 ms ticks, wall clock: what a request waiting on this process saw. */
+  maxBlockMs: number;
+  /**
+   * The same gap counted only while this process ran (its CPU time in the gap, capped by the
+   * gap): what the work itself held. On a machine shared with other busy processes the wall-clock
+   * gap also holds time the OS gave to them; this does not.
+   */
+  maxBusyMs: number;
+  p99Ms: number;
+}
+
+/** Samples the event loop with perf_hooks' histogram and a 1 ms interval while `work` runs. */
+export async function maxLoopBlock<T>(work: () => Promise<T>): Promise<LoopBlock<T>> {
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  h.enable();
+  let last = performance.now();
+  let lastCpu = process.cpuUsage();
+  let worst = 0;
+  let worstBusy = 0;
+  const tick = () => {
+    const t = performance.now();
+    const cpu = process.cpuUsage(lastCpu);
+    const gap = t - last - 1;
+    worst = Math.max(worst, gap);
+    worstBusy = Math.max(worstBusy, Math.min(gap, (cpu.user + cpu.system) / 1000));
+    last = t;
+    lastCpu = process.cpuUsage();
+  };
+  const timer = setInterval(tick, 1);
+  try {
+    const result = await work();
+    tick();
+    return { result, maxBlockMs: Math.max(worst, h.max / 1e6 - 5), maxBusyMs: worstBusy, p99Ms: h.percentile(99) / 1e6 };
+  } finally {
+    clearInterval(timer);
+    h.disable();
+  }
+}
