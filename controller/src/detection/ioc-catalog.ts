@@ -83,6 +83,8 @@ export const IOC_WRITE_BATCH = 250;
 const LOAD_PAGE = 500;
 /** Work between two hand-backs of the thread when pages are cheap enough to run several. */
 const SLICE_MS = 8;
+/** Ids per COUNT when the live catalog is counted. */
+const COUNT_SPAN = 20_000;
 
 /**
  * IOCs in the database plus the lookup index the pipeline matches against. The index is rebuilt
@@ -182,8 +184,16 @@ export class IocCatalog {
 
   /** Indicators that have not expired: what an agent policy could carry. */
   async countLive(nowMs = this.now()): Promise<number> {
-    const rows = await this.sql.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM iocs WHERE expires_at IS NULL OR expires_at > ?`, [nowMs]);
-    return Number(rows[0]?.n ?? 0);
+    // Counted by id range, so a catalog of millions is a series of short scans, not one long one.
+    const [span] = await this.sql.query<{ hi: number | string | null }>(`SELECT MAX(id) AS hi FROM iocs`);
+    const hi = Number(span?.hi ?? 0);
+    let n = 0;
+    for (let lo = 0; lo < hi; lo += COUNT_SPAN) {
+      const [r] = await this.sql.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM iocs WHERE id > ? AND id <= ? AND (expires_at IS NULL OR expires_at > ?)`, [lo, lo + COUNT_SPAN, nowMs]);
+      n += Number(r?.n ?? 0);
+      await yieldToLoop();
+    }
+    return n;
   }
 
   /**
@@ -239,10 +249,14 @@ export class IocCatalog {
         params: [i.kind, i.value, Math.round(i.confidence), i.source.slice(0, 255), i.description ?? null, i.expiresAtMs ?? null, JSON.stringify(i.tags ?? []), i.sourceId ?? null, now, now],
       }));
       await this.sql.run(stmts);
+      // Written: let the parsed objects go now, so the reload below does not run beside all of them.
+      iocs.fill(undefined as unknown as Ioc, at, at + IOC_WRITE_BATCH);
       await yieldToLoop();
     }
-    if (iocs.length) await this.reload();
-    return { imported: iocs.length, ...bounded(errors) };
+    const imported = iocs.length;
+    iocs.length = 0;
+    if (imported) await this.reload();
+    return { imported, ...bounded(errors) };
   }
 }
 

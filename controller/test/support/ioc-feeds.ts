@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { PerformanceObserver, monitorEventLoopDelay } from "node:perf_hooks";
 
 /** An abuse.ch Feodo/ThreatFox-style CSV export (header in the last '#' line) of about `bytes`. */
 export function feedCsv(bytes: number): string {
@@ -39,12 +39,19 @@ export interface LoopBlock<T> {
    */
   maxBusyMs: number;
   p99Ms: number;
+  /** Longest single garbage-collection pause seen meanwhile (part of some block). */
+  maxGcMs: number;
 }
 
 /** Samples the event loop with perf_hooks' histogram and a 1 ms interval while `work` runs. */
 export async function maxLoopBlock<T>(work: () => Promise<T>): Promise<LoopBlock<T>> {
   const h = monitorEventLoopDelay({ resolution: 5 });
   h.enable();
+  let maxGcMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) maxGcMs = Math.max(maxGcMs, e.duration);
+  });
+  gc.observe({ entryTypes: ["gc"] });
   let last = performance.now();
   let lastCpu = process.cpuUsage();
   let worst = 0;
@@ -62,8 +69,9 @@ export async function maxLoopBlock<T>(work: () => Promise<T>): Promise<LoopBlock
   try {
     const result = await work();
     tick();
-    return { result, maxBlockMs: Math.max(worst, h.max / 1e6 - 5), maxBusyMs: worstBusy, p99Ms: h.percentile(99) / 1e6 };
+    return { result, maxBlockMs: Math.max(worst, h.max / 1e6 - 5), maxBusyMs: worstBusy, p99Ms: h.percentile(99) / 1e6, maxGcMs };
   } finally {
+    gc.disconnect();
     clearInterval(timer);
     h.disable();
   }
