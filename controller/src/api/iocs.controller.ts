@@ -1,7 +1,7 @@
 import { BadRequestException, Controller, Delete, Get, Inject, NotFoundException, Param, Post, Query, Req } from "@nestjs/common";
 import { ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
 import { Roles } from "../auth/roles";
-import { IocCatalog } from "../detection/ioc-catalog";
+import { IocCatalog, NotABundle } from "../detection/ioc-catalog";
 import { optEnum, optInt, optString, rejectUnknown } from "./query-params";
 import { contentType, readText } from "./text-body";
 
@@ -65,7 +65,12 @@ export class IocsController {
       }
       const text = await readText(req, MAX_IMPORT_BYTES);
       if (!/^\s*\{/.test(text)) throw new BadRequestException(BUNDLE_EXPECTED);
-      return this.iocs.importStix(text, source);
+      try {
+        return await this.iocs.importStix(text, source, true);
+      } catch (err) {
+        if (err instanceof NotABundle) throw new BadRequestException(`${err.message}; ${BUNDLE_EXPECTED}`);
+        throw err;
+      }
     }
     if (type === "application/stix+json") return this.iocs.importStix(await readText(req, MAX_IMPORT_BYTES), source);
     if (type === "text/csv" || type === "text/plain") return this.iocs.importCsv(await readText(req, MAX_IMPORT_BYTES), source, format);

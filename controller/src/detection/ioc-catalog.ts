@@ -5,7 +5,7 @@ import {
 } from "@vigil/detection";
 import type { Repository } from "typeorm";
 import { IocEntity } from "./detection.entities";
-import { placeholders, type SqlBatch, type Stmt } from "./sql-batch";
+import { placeholders, type SqlBatch } from "./sql-batch";
 
 export interface ImportResult {
   imported: number;
@@ -22,6 +22,9 @@ export interface ImportResult {
   /** How many errors were left out of `errors` (a 40 MB feed can refuse tens of thousands of URLs). */
   errorsOmitted?: number;
 }
+
+/** An import that had to be a STIX bundle and was not. */
+export class NotABundle extends Error {}
 
 /** A response names at most this many refusals; the rest are counted (the counts by kind stay whole). */
 export const MAX_REPORTED_ERRORS = 1000;
@@ -87,13 +90,15 @@ const SLICE_MS = 8;
 const COUNT_SPAN = 20_000;
 
 /**
- * IOCs in the database plus the lookup index the pipeline matches against. The index is rebuilt
- * from the whole set after each change (an import of 100k indicators rebuilds once), and swapped
- * atomically, so matching never sees a half-built index.
+ * IOCs in the database plus the lookup index the pipeline matches against. At start and after a
+ * deletion the index is rebuilt from the whole set and swapped in whole; an import updates it in
+ * place, each batch once its transaction has committed (so the index never holds what the
+ * database does not).
  *
  * Nothing here holds the event loop for long, whatever the size of a feed: parsing runs in time
- * slices (runStepsSliced), writes go in transactions of IOC_WRITE_BATCH, the index is rebuilt a
- * page at a time, with the thread handed back in between. Imports and reloads run one at a time.
+ * slices (runStepsSliced), writes go in transactions of IOC_WRITE_BATCH and into the live index as
+ * they commit, a full rebuild (start, deletions) reads a page at a time, with the thread handed
+ * back in between. Imports, deletions and reloads run one at a time.
  */
 export class IocCatalog {
   private idx: IocIndex = buildIocIndex([]);
@@ -164,12 +169,14 @@ export class IocCatalog {
     });
   }
 
-  importStix(input: string | unknown, source?: string): Promise<ImportResult> {
-    return this.serial(() => this.importStixNow(input, source));
+  /** With requireBundle, input that is not a STIX bundle throws NotABundle and nothing is stored. */
+  importStix(input: string | unknown, source?: string, requireBundle = false): Promise<ImportResult> {
+    return this.serial(() => this.importStixNow(input, source, requireBundle));
   }
 
-  private async importStixNow(input: string | unknown, source?: string): Promise<ImportResult> {
-    const parsed = await runStepsSliced(parseStixBundleSteps(input, source ? { defaultSource: source } : {}));
+  private async importStixNow(input: string | unknown, source: string | undefined, requireBundle: boolean): Promise<ImportResult> {
+    const parsed = await runStepsSliced(parseStixBundleSteps(input, { requireBundle, ...(source ? { defaultSource: source } : {}) }));
+    if (parsed.notBundle) throw new NotABundle(parsed.errors[0]?.message ?? "not a STIX bundle");
     const res = await this.store(parsed.iocs, parsed.errors);
     return { ...res, indicators: parsed.indicators, unsupported: parsed.unsupported, skipped: parsed.skipped, partial: bounded(parsed.partial).errors, observables: parsed.observables };
   }
@@ -240,23 +247,24 @@ export class IocCatalog {
     });
   }
 
-  /** Upserts in transactions of IOC_WRITE_BATCH with the thread handed back between them, then one reload. */
+  /**
+   * Upserts in transactions of IOC_WRITE_BATCH with the thread handed back between them; each
+   * committed batch goes into the live index the same way (an entry of the same kind, value and
+   * source replaced), so an import costs its own size, not a rebuild of the whole catalog.
+   */
   private async store(iocs: Ioc[], errors: IocParseError[]): Promise<ImportResult> {
     const now = this.now();
     for (let at = 0; at < iocs.length; at += IOC_WRITE_BATCH) {
-      const stmts: Stmt[] = iocs.slice(at, at + IOC_WRITE_BATCH).map((i) => ({
+      const batch = iocs.slice(at, at + IOC_WRITE_BATCH).map((i) => ({ ...i, confidence: Math.round(i.confidence), source: i.source.slice(0, 255) }));
+      await this.sql.run(batch.map((i) => ({
         sql: UPSERT,
-        params: [i.kind, i.value, Math.round(i.confidence), i.source.slice(0, 255), i.description ?? null, i.expiresAtMs ?? null, JSON.stringify(i.tags ?? []), i.sourceId ?? null, now, now],
-      }));
-      await this.sql.run(stmts);
-      // Written: let the parsed objects go now, so the reload below does not run beside all of them.
-      iocs.fill(undefined as unknown as Ioc, at, at + IOC_WRITE_BATCH);
+        params: [i.kind, i.value, i.confidence, i.source, i.description ?? null, i.expiresAtMs ?? null, JSON.stringify(i.tags ?? []), i.sourceId ?? null, now, now],
+      })));
+      for (const i of batch) this.idx.upsert(i);
       await yieldToLoop();
     }
-    const imported = iocs.length;
-    iocs.length = 0;
-    if (imported) await this.reload();
-    return { imported, ...bounded(errors) };
+    if (iocs.length) for (const l of this.listeners) l();
+    return { imported: iocs.length, ...bounded(errors) };
   }
 }
 

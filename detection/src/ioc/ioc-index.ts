@@ -15,10 +15,20 @@ interface CidrTable {
   prefixes: { prefix: number; mask: bigint; nets: Map<bigint, Ioc[]> }[];
 }
 
-function push<K>(map: Map<K, Ioc[]>, key: K, ioc: Ioc): void {
+/** Adds the IOC under key; with replace, an entry from the same source is replaced instead. True when added. */
+function push<K>(map: Map<K, Ioc[]>, key: K, ioc: Ioc, replace = false): boolean {
   const list = map.get(key);
-  if (list) list.push(ioc);
-  else map.set(key, [ioc]);
+  if (!list) {
+    map.set(key, [ioc]);
+    return true;
+  }
+  const at = replace ? list.findIndex((x) => x.source === ioc.source) : -1;
+  if (at >= 0) {
+    list[at] = ioc;
+    return false;
+  }
+  list.push(ioc);
+  return true;
 }
 
 function live(list: readonly Ioc[] | undefined, nowMs: number | undefined): Ioc[] {
@@ -57,29 +67,48 @@ export class IocIndex {
    * added in slices, then seal() makes the CIDR tables current, and only then is it shared.
    */
   add(ioc: Ioc): void {
-    this.count++;
+    this.put(ioc, false);
+  }
+
+  /**
+   * Adds the IOC to a live index, or replaces the entry with the same kind, value and source (what
+   * a database upsert does), so an import updates the index in place instead of rebuilding it.
+   */
+  upsert(ioc: Ioc): void {
+    if (this.put(ioc, true)) this.seal();
+  }
+
+  /** True when a new CIDR prefix length appeared (the lookup tables then need seal()). */
+  private put(ioc: Ioc, replace: boolean): boolean {
+    let added: boolean;
+    let newPrefix = false;
     switch (ioc.kind) {
       case "ip": {
         const ip = parseIp(ioc.value);
         if (!ip) throw new Error(`IOC ${ioc.kind} '${ioc.value}' from ${ioc.source} is not normalised; parse it with the IOC parsers first`);
-        push(this.ips, formatIp(ip), ioc);
+        added = push(this.ips, formatIp(ip), ioc, replace);
         break;
       }
       case "cidr": {
         const c = parseCidr(ioc.value);
         if (!c.ok) throw new Error(`IOC cidr '${ioc.value}' from ${ioc.source}: ${c.error}`);
         let nets = this.byPrefix[c.cidr.version].get(c.cidr.prefix);
-        if (!nets) this.byPrefix[c.cidr.version].set(c.cidr.prefix, (nets = new Map()));
-        push(nets, c.cidr.network, ioc);
+        if (!nets) {
+          this.byPrefix[c.cidr.version].set(c.cidr.prefix, (nets = new Map()));
+          newPrefix = true;
+        }
+        added = push(nets, c.cidr.network, ioc, replace);
         break;
       }
       case "domain":
-        push(this.domains, ioc.value.toLowerCase(), ioc);
+        added = push(this.domains, ioc.value.toLowerCase(), ioc, replace);
         break;
       case "sha256":
-        push(this.hashes, ioc.value.toLowerCase(), ioc);
+        added = push(this.hashes, ioc.value.toLowerCase(), ioc, replace);
         break;
     }
+    if (added) this.count++;
+    return newPrefix;
   }
 
   seal(): this {

@@ -11,6 +11,8 @@ export interface StixParseOptions {
   defaultConfidence?: number;
   /** "Now" for expiry (valid_until, STOP), epoch ms. Default Date.now(). */
   nowMs?: number;
+  /** Only a bundle will do (not a TAXII envelope or a lone indicator): otherwise notBundle is set and nothing is read. */
+  requireBundle?: boolean;
 }
 
 export interface StixSkipped {
@@ -46,6 +48,8 @@ export interface StixParseResult extends IocParseResult {
    * an indicator.
    */
   observables: number;
+  /** Set when requireBundle was asked and the input is not a bundle. */
+  notBundle?: boolean;
 }
 
 type JsonObject = Record<string, unknown>;
@@ -152,11 +156,17 @@ export function* parseStixBundleSteps(input: string | unknown, opts: StixParseOp
     const parsed = yield* parseJsonSteps(input);
     if (!parsed.ok) {
       errors.push({ message: `bundle is not valid JSON: ${parsed.error}` });
+      if (opts.requireBundle) result.notBundle = true;
       return result;
     }
     doc = parsed.value;
   }
   let objects: unknown[];
+  if (opts.requireBundle && !(isObject(doc) && doc.type === "bundle")) {
+    result.notBundle = true;
+    errors.push({ message: "expected a STIX bundle ({\"type\": \"bundle\", \"objects\": [...]})" });
+    return result;
+  }
   if (isObject(doc) && doc.type === "bundle") {
     if (!Array.isArray(doc.objects)) {
       errors.push({ field: "objects", message: "bundle has no 'objects' array" });
