@@ -92,13 +92,13 @@ async function main(): Promise<void> {
   ].join("\n");
   const md = `## IOC import
 
-\`npm run bench:import\` (${machine()}; load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end): the controller's IOC catalog on SQLite in one process, the event loop sampled every millisecond. Parsing runs in 8 ms slices (CSV record by record, STIX object by object, never one JSON.parse of the bundle), upserts go in transactions of 250, the match index is rebuilt 500 rows at a time and swapped; the thread is handed back (setImmediate) in between. "busy" counts a gap only while this process ran; "wall" is what a waiting request saw, and on a shared machine also holds time the OS gave to other processes. Before (issue 10): a 19.5 MB CSV held the loop for 14 s.
+\`npm run bench:import\` (${machine()}; load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end): the controller's IOC catalog on SQLite in one process, the event loop sampled every millisecond. Parsing runs in 8 ms slices (CSV record by record, STIX object by object, never one JSON.parse of the bundle), upserts go in transactions of 250 and into the live match index as each commits; the thread is handed back (setImmediate) in between. The policy reads the catalog best first, 2,000 rows a page. "busy" counts a gap only while this process ran; "wall" is what a waiting request saw, and on a shared machine also holds time the OS gave to other processes. Before (issue 10): a 19.5 MB CSV held the loop for 14 s.
 
 ${table}
 
 ${policyLine}
 
-Target: no block over ${TARGET_MS} ms. Worst busy block this run: ${worst.toFixed(1)} ms (${worst < TARGET_MS ? "met" : "NOT met"}).`;
+Target: no block over ${TARGET_MS} ms. Worst busy block this run: ${worst.toFixed(1)} ms (${worst < TARGET_MS ? "met" : "NOT met"}). The code's own stretches between hand-backs are at most 8 ms of parsing or one 250-row transaction; the longer blocks coincide with garbage-collection pauses (last column): young-generation scavenges of the objects a large import keeps (the index entries) average a few milliseconds but stretch when the machine's cores are shared (load average above), and count in "busy" because the collector's helper threads run in this process.`;
   console.log(`import: worst event loop block ${worst.toFixed(1)} ms busy (target ${TARGET_MS} ms)`);
   if (write) writeBenchSection("import", md);
 }
