@@ -100,7 +100,10 @@ export class PolicyService {
     if (doc.version === 0) return;
     for (const a of await this.registry.list()) {
       const s = this.registry.session(a.id);
-      if (s) for (const m of policyMessages(doc, a.id, (p) => this.signer.sign(p), this.now())) s.send(m);
+      if (!s) continue;
+      for (const m of policyMessages(doc, a.id, (p) => this.signer.sign(p), this.now())) s.send(m);
+      // Each agent's share of a multi-megabyte policy is serialised on send: hand the thread back between agents.
+      await new Promise((r) => setImmediate(r));
     }
   }
 

@@ -52,8 +52,9 @@ export class AgentSession implements LiveSession {
   send(msg: ControllerMessage): void {
     if (this.closed) return;
     // Last line of defence: a message over the agent's receive limit would fail the whole stream
-    // (RESOURCE_EXHAUSTED) and the agent would loop reconnecting; refuse it here instead. Acks are tiny.
-    if (msg.msg?.$case !== "ack" && ControllerMessage.encode(msg).finish().length > MAX_MESSAGE_BYTES) {
+    // (RESOURCE_EXHAUSTED) and the agent would loop reconnecting; refuse it here instead. Acks,
+    // welcomes and policy chunks (at most POLICY_CHUNK_BYTES of data) are small by construction.
+    if ((msg.msg?.$case === "command" || msg.msg?.$case === "policy") && ControllerMessage.encode(msg).finish().length > MAX_MESSAGE_BYTES) {
       this.deps.log("error", "message to agent over the transport limit not sent", { agentId: this.agentId, kind: msg.msg?.$case, limit: MAX_MESSAGE_BYTES });
       return;
     }
