@@ -202,7 +202,7 @@ export function* parseStixBundleSteps(input: string | unknown, opts: StixParseOp
       result.skipped.superseded++;
       continue;
     }
-    indicatorToIocs(obj, id, names, now, opts, result);
+    yield* indicatorToIocs(obj, id, names, now, opts, result);
   }
   return result;
 }
@@ -211,7 +211,8 @@ function countKinds(result: StixParseResult, kinds: Iterable<string | undefined>
   for (const k of new Set(kinds)) if (k !== undefined) result.unsupported[k] = (result.unsupported[k] ?? 0) + 1;
 }
 
-function indicatorToIocs(obj: JsonObject, id: string, names: Map<string, string>, now: number, opts: StixParseOptions, result: StixParseResult): void {
+/** One indicator; a step per value, since one pattern may list up to 100k of them. */
+function* indicatorToIocs(obj: JsonObject, id: string, names: Map<string, string>, now: number, opts: StixParseOptions, result: StixParseResult): Steps<void> {
   const fail = (error: string, field?: string): void => {
     result.errors.push({ indicatorId: id, ...(field ? { field } : {}), message: `indicator ${id}: ${error}` });
   };
@@ -263,6 +264,7 @@ function indicatorToIocs(obj: JsonObject, id: string, names: Map<string, string>
   let expired = 0;
   const seen = new Set<string>();
   for (const pv of parsed.ok ? parsed.values : []) {
+    yield;
     let norm = normalizeValue(pv.kind, pv.value);
     if (!norm.ok) {
       valueErrors.push(norm.error);
@@ -298,7 +300,7 @@ function indicatorToIocs(obj: JsonObject, id: string, names: Map<string, string>
   );
   const pattern = clip(obj.pattern);
   if (iocs.length > 0) {
-    result.iocs.push(...iocs);
+    for (const ioc of iocs) result.iocs.push(ioc);
     const left = [...patternRefused.map((r) => r.reason), ...valueErrors];
     if (left.length > 0) {
       result.partial.push({
