@@ -114,7 +114,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     void alertRows.findOneBy({ id: notice.id }).then((a) => (a ? playbooks.onAlert(a) : undefined)).catch((err) => logger.error({ err: String(err), alertId: notice.id }, "playbook evaluation failed"));
   });
   const integrations = await createIntegrations({
-    config: config.integrations, ds: dataSource, writer, registry, commands, playbooks, detection, apiKeys: security.apiKeys, audit: opts.audit, logger,
+    config: config.integrations, ds: dataSource, writer, registry, commands, playbooks, detection, apiKeys: security.apiKeys, audit: opts.audit, logger, policy,
   });
   // Results the agent made durable in its spool (local actions taken offline, or results whose stream broke).
   writer.onStored((batch) => {

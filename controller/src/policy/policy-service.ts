@@ -25,6 +25,7 @@ export interface PolicyDeliveryState {
  */
 export class PolicyService {
   private built?: { key: number; doc: Promise<BuiltPolicy> };
+  private lastIocs?: IocDelivery;
   /** Bumped by every change that alters the document (a new version, an IOC import). */
   private generation = 0;
 
@@ -88,6 +89,11 @@ export class PolicyService {
     return { bytes: doc.bytes.length, messages: policyMessages(doc, "-", () => Buffer.alloc(0), 0).length, sha256: doc.digest, iocs: doc.iocs };
   }
 
+  /** How much of the IOC catalog the last built policy carries (for metrics; builds nothing). */
+  lastIocDelivery(): IocDelivery | undefined {
+    return this.lastIocs;
+  }
+
   async pushTo(agentId: string): Promise<void> {
     const doc = await this.document();
     if (doc.version === 0) return;
@@ -110,6 +116,7 @@ export class PolicyService {
   private async build(): Promise<BuiltPolicy> {
     const { version, spec } = await this.current();
     const doc = await buildPolicyDocument(version, spec, (id) => builtinRuleText(id) ?? "", this.iocs);
+    this.lastIocs = doc.iocs ?? undefined;
     if (doc.iocs?.leftOut)
       this.warn("agent policy carries only part of the IOC catalog", { version, shipped: doc.iocs.shipped, leftOut: doc.iocs.leftOut, limitedBy: doc.iocs.limitedBy });
     return doc;

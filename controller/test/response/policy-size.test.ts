@@ -64,6 +64,8 @@ describe("a 650k-IOC catalog in the agent policy (issue 10, class 7)", () => {
     expect(got.delivery.bytes).toBeLessThanOrEqual(MAX_POLICY_BYTES);
     expect(got.delivery.messages).toBeGreaterThan(1);
     expect(got.delivery.iocs).toMatchObject({ catalog: 650_002, shipped: MAX_POLICY_IOCS, leftOut: 650_002 - MAX_POLICY_IOCS, limitedBy: "count" });
+    const metrics = (await ctl.get("/metrics")).body as string;
+    expect(metrics).toContain(`vigil_agent_policy_iocs{state="left_out"} ${650_002 - MAX_POLICY_IOCS}`);
     console.log(`policy: ${got.delivery.bytes} bytes in ${got.delivery.messages} messages; IOCs ${JSON.stringify(got.delivery.iocs)}`);
 
     // The real agent assembles, verifies and applies it, on the stream it already had.
