@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseJsonSteps } from "../../src/ioc/json-sliced";
 import { parseStixBundle, parseStixBundleSteps } from "../../src/ioc/stix";
+import { MAX_PATTERN_CHARS } from "../../src/ioc/stix-pattern";
 import { runSteps, runStepsSliced } from "../../src/ioc/time-slice";
 
 const parse = (t: string) => runSteps(parseJsonSteps(t));
@@ -50,5 +51,14 @@ describe("JSON parsed in steps", () => {
     expect(r.errors).toEqual([]);
     expect(pauses).toBeGreaterThan(20);
     expect(parseStixBundle(text).iocs).toEqual(r.iocs);
+  });
+
+  it("one indicator cannot hold the thread for long: a pattern over MAX_PATTERN_CHARS is refused by its length, unread", () => {
+    const values = Array.from({ length: 120_000 }, (_, i) => `'10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}'`);
+    const pattern = `[ipv4-addr:value IN (${values.join(", ")})]`;
+    expect(pattern.length).toBeGreaterThan(MAX_PATTERN_CHARS);
+    const r = parseStixBundle({ type: "bundle", objects: [{ type: "indicator", id: "indicator--big", pattern_type: "stix", pattern }] });
+    expect(r.iocs).toEqual([]);
+    expect(r.errors[0]?.message).toMatch(/pattern of \d+ characters is longer than 524288; split it/);
   });
 });
