@@ -19,3 +19,15 @@ export const MAX_POLICY_BYTES = 24 * 1024 * 1024;
 export const MAX_POLICY_IOCS = 200_000;
 /** Rule YAML one policy may carry, all rules together. */
 export const MAX_POLICY_RULE_BYTES = 4 * 1024 * 1024;
+/**
+ * The highest sequence number either end accepts: no agent assigns 4.5e15 events, and
+ * past 2^53 a JavaScript number stops being exact (seq + 1 === seq), which is how one
+ * forged seq once blinded an agent for good.
+ */
+export const MAX_SEQ = 2 ** 52;
+
+/**
+ * Bounds of a host inventory: the agent cuts its lists here and the controller holds any agent
+ * to them again (an inventory is the agent's word, like any frame).
+ */
+export const INVENTORY_LIMITS = { packages: 20_000, users: 2_000, listeners: 2_000, disks: 256, interfaces: 256, addressesPerInterface: 32, errors: 32, text: 256 } as const;
