@@ -76,8 +76,20 @@ export async function buildPolicyDocument(version: number, spec: AgentPolicySpec
     }
   }
   const catalog = limitedBy ? await iocs.countLive() : shipped;
-  const json = JSON.stringify({ ...base, iocSets: [...sets.values()] });
+  const json = `${JSON.stringify(base).slice(0, -1)},"iocSets":[${(await Promise.all([...sets.values()].map(setJson))).join(",")}]}`;
   return finish(json, version, { catalog, shipped, leftOut: Math.max(0, catalog - shipped), limitedBy, selection: IOC_SELECTION });
+}
+
+/** Values serialised this many at a time, with the thread handed back in between (one set may hold 200k). */
+const VALUES_PER_STEP = 10_000;
+
+async function setJson(set: IocSet): Promise<string> {
+  const parts: string[] = [];
+  for (let i = 0; i < set.values.length; i += VALUES_PER_STEP) {
+    parts.push(JSON.stringify(set.values.slice(i, i + VALUES_PER_STEP)).slice(1, -1));
+    await new Promise((r) => setImmediate(r));
+  }
+  return `${JSON.stringify({ kind: set.kind, confidence: set.confidence, source: set.source }).slice(0, -1)},"values":[${parts.join(",")}]}`;
 }
 
 function finish(json: string, version: number, iocs: IocDelivery | null): BuiltPolicy {
