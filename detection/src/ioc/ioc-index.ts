@@ -12,7 +12,7 @@ export interface IocIndexOptions {
 /** CIDRs of one family, bucketed by prefix length: a lookup costs one map probe per distinct length. */
 interface CidrTable {
   /** Distinct prefix lengths, longest first, with their masks precomputed. */
-  prefixes: { prefix: number; mask: bigint; nets: ShardedMap<bigint, Ioc[]> }[];
+  prefixes: { prefix: number; mask: bigint; nets: ShardedMap<bigint, Entry> }[];
 }
 
 const SHARDS = 64;
@@ -49,25 +49,37 @@ class ShardedMap<K extends string | bigint, V> {
   }
 }
 
+/** What a key holds: one IOC (nearly always), or several when sources agree. One object less per IOC for the collector. */
+type Entry = Ioc | Ioc[];
+
 /** Adds the IOC under key; with replace, an entry from the same source is replaced instead. True when added. */
-function push<K extends string | bigint>(map: ShardedMap<K, Ioc[]>, key: K, ioc: Ioc, replace = false): boolean {
-  const list = map.get(key);
-  if (!list) {
-    map.set(key, [ioc]);
+function push<K extends string | bigint>(map: ShardedMap<K, Entry>, key: K, ioc: Ioc, replace = false): boolean {
+  const cur = map.get(key);
+  if (cur === undefined) {
+    map.set(key, ioc);
     return true;
   }
-  const at = replace ? list.findIndex((x) => x.source === ioc.source) : -1;
+  if (!Array.isArray(cur)) {
+    if (replace && cur.source === ioc.source) {
+      map.set(key, ioc);
+      return false;
+    }
+    map.set(key, [cur, ioc]);
+    return true;
+  }
+  const at = replace ? cur.findIndex((x) => x.source === ioc.source) : -1;
   if (at >= 0) {
-    list[at] = ioc;
+    cur[at] = ioc;
     return false;
   }
-  list.push(ioc);
+  cur.push(ioc);
   return true;
 }
 
-function live(list: readonly Ioc[] | undefined, nowMs: number | undefined): Ioc[] {
-  if (!list) return [];
-  if (nowMs === undefined) return [...list];
+function live(entry: Entry | undefined, nowMs: number | undefined): Ioc[] {
+  if (entry === undefined) return [];
+  const list = Array.isArray(entry) ? entry : [entry];
+  if (nowMs === undefined) return Array.isArray(entry) ? [...list] : list;
   return list.filter((i) => i.expiresAtMs === undefined || i.expiresAtMs > nowMs);
 }
 
@@ -77,13 +89,13 @@ function live(list: readonly Ioc[] | undefined, nowMs: number | undefined): Ioc[
  * of old events as well as live ones.
  */
 export class IocIndex {
-  private readonly ips = new ShardedMap<string, Ioc[]>();
-  private readonly domains = new ShardedMap<string, Ioc[]>();
-  private readonly hashes = new ShardedMap<string, Ioc[]>();
+  private readonly ips = new ShardedMap<string, Entry>();
+  private readonly domains = new ShardedMap<string, Entry>();
+  private readonly hashes = new ShardedMap<string, Entry>();
   private readonly cidrs: Record<IpVersion, CidrTable> = { 4: { prefixes: [] }, 6: { prefixes: [] } };
   private readonly cidrMatch: "all" | "longest";
 
-  private readonly byPrefix: Record<IpVersion, Map<number, ShardedMap<bigint, Ioc[]>>> = { 4: new Map(), 6: new Map() };
+  private readonly byPrefix: Record<IpVersion, Map<number, ShardedMap<bigint, Entry>>> = { 4: new Map(), 6: new Map() };
   private count = 0;
 
   constructor(iocs: Iterable<Ioc>, opts: IocIndexOptions = {}) {
@@ -120,7 +132,9 @@ export class IocIndex {
       case "ip": {
         const ip = parseIp(ioc.value);
         if (!ip) throw new Error(`IOC ${ioc.kind} '${ioc.value}' from ${ioc.source} is not normalised; parse it with the IOC parsers first`);
-        added = push(this.ips, formatIp(ip), ioc, replace);
+        // A normalised IOC's value is its key: keep that string rather than a second, equal one.
+        const key = formatIp(ip);
+        added = push(this.ips, key === ioc.value ? ioc.value : key, ioc, replace);
         break;
       }
       case "cidr": {
