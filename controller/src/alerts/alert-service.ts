@@ -101,7 +101,7 @@ export class AlertService implements AlertSink {
       // A correlation's update revises the alert it fired early: never a new alert, never counted again.
       if (pm.match.update) {
         if (open && mergeable) {
-          this.merge(open, c, false);
+          this.revise(open, c);
           if (!inserts.has(open.id)) updates.set(open.id, open);
         }
         continue;
@@ -190,6 +190,19 @@ export class AlertService implements AlertSink {
     if (this.openByKey.size >= MAX_OPEN_CACHE) this.openByKey.delete(this.openByKey.keys().next().value!);
     this.openByKey.delete(key);
     this.openByKey.set(key, open);
+  }
+
+  /**
+   * A correlation's final version of an early firing. When the alert holds that firing alone, its
+   * evidence and times become the final version's (as a replay would have made them); when other
+   * firings merged into it, the final events are added to the evidence.
+   */
+  private revise(open: OpenAlert, c: AlertCandidate): void {
+    if (open.count > 1) return this.merge(open, c, false);
+    open.firstSeenMs = c.firstSeenMs;
+    open.lastSeenMs = c.timeMs;
+    open.eventRefs = [...c.eventRefs];
+    open.eventFields = [...c.eventFields];
   }
 
   private merge(open: OpenAlert, c: AlertCandidate, counts = true): void {
