@@ -130,6 +130,10 @@ function bruteForcePolicy(version: number): Record<string, unknown> & { version:
 interface Sample {
   vigil: number;
   fail2ban: number;
+  /** controller path, ms after the fifth line (wall clock): last event stored, alert committed, playbook decided */
+  storedMs?: number;
+  alertMs?: number;
+  decidedMs?: number;
 }
 
 async function main(): Promise<void> {
@@ -180,9 +184,19 @@ async function main(): Promise<void> {
         }
         if (!(await waitFor(() => mon.at(ip) !== undefined && f2b.bannedAt(ip) !== undefined, 20_000, 5)))
           throw new Error(`${kind} attacker ${ip}: vigil ${mon.at(ip) !== undefined ? "blocked" : "did not block"}, fail2ban ${f2b.bannedAt(ip) !== undefined ? "banned" : "did not ban"}\n${agent.output().slice(-3000)}\n${f2b.log().slice(-2000)}`);
-        const s = { vigil: mon.at(ip)! - t5, fail2ban: f2b.bannedAt(ip)! - wall5 };
+        const s: Sample = { vigil: mon.at(ip)! - t5, fail2ban: f2b.bannedAt(ip)! - wall5 };
+        if (kind === "controller") {
+          // Where the controller path spends its time: events stored, alert committed, playbook decided (wall clock).
+          const ev = await nsc.ctl.dataSource.query(`SELECT MAX(received_at) AS t FROM events WHERE agent_id = ? AND summary LIKE ?`, [agent.agentId, `%${ip}%`]).catch(() => []);
+          const al = await nsc.ctl.dataSource.query(`SELECT id, created_at FROM alerts WHERE entity_value = ?`, [ip]);
+          const pa = al[0] ? await nsc.ctl.dataSource.query(`SELECT decided_at FROM playbook_actions WHERE alert_id = ?`, [al[0].id]) : [];
+          if (ev[0]?.t) s.storedMs = Number(ev[0].t) - wall5;
+          if (al[0]) s.alertMs = Number(al[0].created_at) - wall5;
+          if (pa[0]?.decided_at) s.decidedMs = Number(pa[0].decided_at) - wall5;
+        }
         results[kind].push(s);
-        console.log(`${kind} attacker ${a + 1}/${ATTACKERS} ${ip}: vigil ${s.vigil.toFixed(0)} ms, fail2ban ${s.fail2ban.toFixed(0)} ms`);
+        const split = s.alertMs !== undefined ? ` (stored ${s.storedMs ?? "?"} ms, alert ${s.alertMs} ms, playbook decided ${s.decidedMs ?? "?"} ms)` : "";
+        console.log(`${kind} attacker ${a + 1}/${ATTACKERS} ${ip}: vigil ${s.vigil.toFixed(0)} ms${split}, fail2ban ${s.fail2ban.toFixed(0)} ms`);
       }
     }
   } finally {
