@@ -229,6 +229,27 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
     a.close();
   });
 
+  it("the rules API says when each correlation fires: early (lower bounds) or at window close", async () => {
+    const few = `title: Few Logins
+id: 33333333-4444-4555-8666-777777777777
+correlation:
+  type: event_count
+  rules: [${BRUTE_FORCE}]
+  group-by: [SourceIp]
+  timespan: 1h
+  condition: {lt: 3}
+level: low
+`;
+    expect((await request(ctl, "POST", "/api/v1/rules?name=few.yml", few, { "content-type": "text/yaml" })).status).toBe(201);
+    const list = await request(ctl, "GET", "/api/v1/rules?kind=correlation");
+    const firing = Object.fromEntries(list.body.items.map((r: { id: string; firing: string }) => [r.id, r.firing]));
+    expect(firing[BRUTE_FORCE]).toBe("early");
+    expect(firing[BRUTE_THEN_SUCCESS]).toBe("early");
+    expect(firing["33333333-4444-4555-8666-777777777777"]).toBe("at_window_close");
+    expect((await request(ctl, "GET", `/api/v1/rules/${BRUTE_FORCE}`)).body.firing).toBe("early");
+    expect((await request(ctl, "DELETE", "/api/v1/rules/33333333-4444-4555-8666-777777777777")).status).toBe(200);
+  });
+
   it("auditd records are stored, listed by type and alerted on by an auditd-style Sigma rule", async () => {
     const yaml = `title: Immutable Bit Removed\nid: 22222222-3333-4444-5555-666666666666\nlogsource:\n  product: linux\n  service: auditd\ndetection:\n  sel:\n    type: EXECVE\n    a0|endswith: chattr\n    a1|contains: '-i'\n  condition: sel\nlevel: medium\n`;
     expect((await request(ctl, "POST", "/api/v1/rules?name=chattr.yml", yaml, { "content-type": "text/yaml" })).status).toBe(201);
