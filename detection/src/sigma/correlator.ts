@@ -45,6 +45,8 @@ export interface CorrFire {
 export interface CorrLimits {
   maxGroups: number;
   maxEventsPerMatch: number;
+  /** early correlations: inputs held across all groups of one rule */
+  maxHeldInputs: number;
 }
 
 interface Group {

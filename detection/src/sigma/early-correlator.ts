@@ -61,6 +61,8 @@ export class EarlyCorrelator {
   private settle = new ReorderBuffer<Due>(0, 1_000_000);
   private watermark = -Infinity;
   private inputsSinceSweep = 0;
+  /** entries held across all groups */
+  private held = 0;
   private readonly head: HeadSpec;
   private readonly maxEntries: number;
   evicted = 0;
@@ -106,6 +108,19 @@ export class EarlyCorrelator {
       else this.groups.delete(key); // re-insert: Map order doubles as least-recently-used order
       this.groups.set(key, g);
       this.place(key, g, entry, out);
+      this.held++;
+      this.trim(g);
+      // Bounded across groups too: the least recently used groups go first (counted).
+      for (const [k, lru] of this.groups) {
+        if (this.held <= this.limits.maxHeldInputs) break;
+        if (lru === g) {
+          this.cut(g, Math.ceil(g.entries.length / 2));
+          break;
+        }
+        this.held -= lru.entries.length;
+        this.evicted += lru.entries.length;
+        this.groups.delete(k);
+      }
     }
     if (++this.inputsSinceSweep >= 1024 || this.groups.size > this.limits.maxGroups) this.sweep();
     return out;
@@ -159,7 +174,6 @@ export class EarlyCorrelator {
         if (g.head.push(x) && i >= at && !x.hit) this.hit(key, g, x, i, out);
       }
     }
-    this.trim(g);
   }
 
   private hit(key: string, g: Group, e: SlideEntry, idx: number, out: CorrFire[]): void {
@@ -230,11 +244,19 @@ export class EarlyCorrelator {
     let drop = 0;
     while (drop < g.entries.length && g.entries[drop].t < horizon) drop++;
     const over = g.entries.length - drop - this.maxEntries;
-    if (over > 0) {
-      drop += over;
-      this.evicted += over;
-    }
-    if (drop > 0) g.entries.splice(0, drop);
+    if (over > 0) this.evicted += over;
+    this.cut(g, drop + Math.max(0, over));
+  }
+
+  private drop(key: string, g: Group): void {
+    this.held -= g.entries.length;
+    this.groups.delete(key);
+  }
+
+  private cut(g: Group, n: number): void {
+    if (n <= 0) return;
+    g.entries.splice(0, n);
+    this.held -= n;
   }
 
   /** Drop groups nothing can revive; if still over the cap, drop least recently used ones. */
@@ -245,11 +267,11 @@ export class EarlyCorrelator {
     for (const [k, g] of this.groups) {
       for (const [span, s] of g.spans) if (s.settled && (span + 1) * T < horizon) g.spans.delete(span);
       const newest = g.entries[g.entries.length - 1];
-      if ((!newest || newest.t < horizon) && g.spans.size === 0) this.groups.delete(k);
+      if ((!newest || newest.t < horizon) && g.spans.size === 0) this.drop(k, g);
     }
-    for (const k of this.groups.keys()) {
+    for (const [k, g] of this.groups) {
       if (this.groups.size <= this.limits.maxGroups) break;
-      this.groups.delete(k);
+      this.drop(k, g);
       this.evicted++;
     }
   }

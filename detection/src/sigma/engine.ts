@@ -21,7 +21,7 @@ export interface EngineOptions {
   outOfOrderToleranceMs?: number;
   /** Cap on open groups per correlation rule (least recently used go first). Default 100,000. */
   maxGroupsPerCorrelation?: number;
-  /** Cap on correlation inputs held for reordering. Default 100,000. */
+  /** Cap on correlation inputs held for reordering, and on those each early correlation holds. Default 100,000. */
   maxBufferedEvents?: number;
   /** Contributing events kept per correlation match. Default 50. */
   maxEventsPerMatch?: number;
@@ -72,7 +72,7 @@ export class DetectionEngine {
     this.compiled = ruleset.compiled;
     this.enabled = this.compiled.map((r) => r.info.enabled);
     this.buffer = new ReorderBuffer(opts.outOfOrderToleranceMs ?? 60_000, opts.maxBufferedEvents ?? 100_000);
-    const limits = { maxGroups: opts.maxGroupsPerCorrelation ?? 100_000, maxEventsPerMatch: opts.maxEventsPerMatch ?? 50 };
+    const limits = { maxGroups: opts.maxGroupsPerCorrelation ?? 100_000, maxEventsPerMatch: opts.maxEventsPerMatch ?? 50, maxHeldInputs: opts.maxBufferedEvents ?? 100_000 };
     this.compiled.forEach((r, i) => {
       if (r.correlation?.firing === "early") this.early.set(i, new EarlyCorrelator(r.correlation, limits));
       else if (r.correlation) this.atClose.set(i, new Correlator(r.correlation, limits));

@@ -226,6 +226,14 @@ describe("early-firing correlations: examples", () => {
     expect(out.filter((m) => !m.update).map((m) => m.dedupWindow!.startMs).sort((a, b) => a - b)).toEqual([600_000, 1_200_000]);
   });
 
+  it("inputs held across groups are capped too (least recently used groups go first), and detection carries on", () => {
+    const e = new DetectionEngine(BRUTE, { maxBufferedEvents: 1_000 });
+    for (let i = 0; i < 5_000; i++) e.process(fail(`10.9.${i >> 8}.${i & 255}`, 1_000 + i, i));
+    expect(e.stats.evictedGroups).toBeGreaterThanOrEqual(4_000);
+    const out = [0, 1, 2, 3, 4].flatMap((i) => e.process(fail("192.0.2.200", 10_000 + i, 10_000 + i)));
+    expect(out.map((m) => m.groupBy)).toEqual([{ SourceIp: "192.0.2.200" }]);
+  });
+
   it("the rules API view says which correlations fire early", () => {
     const { ruleset: rs } = compileRules(RULES.map((text, i) => ({ name: `r${i}.yml`, text })));
     const firing = Object.fromEntries(rs.rules.filter((r) => r.kind === "correlation").map((r) => [r.id, r.firing]));
