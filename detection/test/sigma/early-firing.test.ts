@@ -42,6 +42,8 @@ const RULES = [
   // A chain of early firings: a burst, then a success.
   `${corr("burst", `type: event_count\nrules: [fail]\ngroup-by: [SourceIp]\ntimespan: 1m\ncondition: {gte: 2}`)}`,
   `generate: true\n${corr("cracked", `type: temporal_ordered\nrules: [burst, ok]\ngroup-by: [SourceIp]\ntimespan: 1m`)}`,
+  // An at-window-close rule over an early one's hits.
+  corr("fewbursts", `type: event_count\nrules: [burst]\ngroup-by: [SourceIp]\ntimespan: 1m\ncondition: {gte: 1, lte: 2}`),
   // At window close: upper bound, average, share.
   corr("few", `type: event_count\nrules: [fail]\ngroup-by: [SourceIp]\ntimespan: 1m\ncondition: {gte: 1, lt: 3}`),
   corr("avg", `type: value_avg\nrules: [ok]\ngroup-by: [SourceIp]\ntimespan: 1m\ncondition: {field: BytesSent, gt: 150}`),
@@ -239,7 +241,7 @@ describe("early-firing correlations: examples", () => {
     const firing = Object.fromEntries(rs.rules.filter((r) => r.kind === "correlation").map((r) => [r.id, r.firing]));
     expect(firing).toEqual({
       count: "early", spray: "early", all3: "early", seq3: "early", bytes: "early", burst: "early", cracked: "early",
-      few: "at_window_close", avg: "at_window_close", rare: "at_window_close",
+      few: "at_window_close", avg: "at_window_close", rare: "at_window_close", fewbursts: "at_window_close",
     });
   });
 });
