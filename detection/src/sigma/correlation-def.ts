@@ -123,3 +123,10 @@ export function conditionHolds(c: CountCondition, n: number): boolean {
 export function threshold(c: CountCondition): number {
   return Math.max(c.gt !== undefined ? Math.floor(c.gt) + 1 : 1, c.gte !== undefined ? Math.ceil(c.gte) : 1);
 }
+
+/** A finite number, or a string that is one; anything else is not a value to aggregate. */
+export function asNumber(v: unknown): number | undefined {
+  if (typeof v === "number" && Number.isFinite(v)) return v;
+  if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
+  return undefined;
+}

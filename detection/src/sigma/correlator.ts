@@ -5,7 +5,7 @@
  * window opens at the group's first input and is evaluated once when event time passes its end.
  * Early-firing correlations are early-correlator.ts.
  */
-import { conditionHolds } from "./correlation-def";
+import { asNumber, conditionHolds } from "./correlation-def";
 import type { ResolvedCorrelation } from "./compile";
 import type { SigmaEvent } from "./types";
 
@@ -62,12 +62,6 @@ interface Group {
   numeric: number;
   /** value_percentile: occurrences per distinct value of the field */
   byValue: Map<string, { value: unknown; count: number }>;
-}
-
-function asNumber(v: unknown): number | undefined {
-  if (typeof v === "number" && Number.isFinite(v)) return v;
-  if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
-  return undefined;
 }
 
 export class Correlator {

@@ -19,9 +19,9 @@
  */
 import type { ResolvedCorrelation } from "./compile";
 import type { CorrFire, CorrInput, CorrLimits } from "./correlator";
-import { threshold } from "./correlation-def";
+import { asNumber, threshold } from "./correlation-def";
 import { ReorderBuffer } from "./reorder-buffer";
-import { entryOrder, eventsOf, newHead, type Head, type HeadSpec, type SlideEntry } from "./sliding-heads";
+import { entryOrder, eventsOf, lowerBoundTime, newHead, upperBound, type Head, type HeadSpec, type SlideEntry } from "./sliding-heads";
 import type { SigmaEvent } from "./types";
 
 interface Sent {
@@ -279,34 +279,4 @@ export class EarlyCorrelator {
 
 function sameSent(a: Sent, b: Sent): boolean {
   return a.timeMs === b.timeMs && a.eventCount === b.eventCount && a.events.length === b.events.length && a.events.every((e, i) => e === b.events[i]);
-}
-
-function asNumber(v: unknown): number | undefined {
-  if (typeof v === "number" && Number.isFinite(v)) return v;
-  if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
-  return undefined;
-}
-
-/** First index whose entry's time is at least t. */
-function lowerBoundTime(list: SlideEntry[], t: number): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (list[mid].t < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Index at which e goes to keep key order. */
-function upperBound(list: SlideEntry[], e: SlideEntry): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (entryOrder(list[mid], e) <= 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

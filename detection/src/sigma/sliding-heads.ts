@@ -172,3 +172,27 @@ class OrderedHead implements Head {
     return this.last;
   }
 }
+
+/** First index whose entry's time is at least t. */
+export function lowerBoundTime(list: SlideEntry[], t: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid].t < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index at which e goes to keep key order. */
+export function upperBound(list: SlideEntry[], e: SlideEntry): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (entryOrder(list[mid], e) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
