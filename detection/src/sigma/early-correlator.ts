@@ -181,8 +181,8 @@ export class EarlyCorrelator {
     const d = this.def;
     const span = Math.floor(e.t / d.timespanMs);
     const s = g.spans.get(span);
-    // A repeated hit only feeds chained correlations, which need its events, not its count.
-    const sent = this.describe(g, idx, () => g.head.chain(), !s);
+    // A repeated hit only feeds chained correlations; they read its events (lazily, below) only if they alert.
+    const sent = s ? { timeMs: e.t, eventCount: 0, events: [] } : this.describe(g, idx, () => g.head.chain());
     const dedupWindow = { startMs: span * d.timespanMs, endMs: (span + 1) * d.timespanMs };
     const fire: CorrFire = { timeMs: e.t, groupBy: g.groupBy, events: sent.events, eventCount: sent.eventCount, window: { startMs: e.t - d.timespanMs, endMs: e.t }, dedupWindow, seq: e.seq, emit: "hit" };
     // Chained correlations read this hit's events when they describe an alert: by then late inputs may have joined.
@@ -197,7 +197,7 @@ export class EarlyCorrelator {
   }
 
   /** What an alert for the hit at entries[idx] says: its window's inputs (capped), or the chain. */
-  private describe(g: Group, idx: number, chain: () => SlideEntry[], counted = true): Sent {
+  private describe(g: Group, idx: number, chain: () => SlideEntry[]): Sent {
     const e = g.entries[idx];
     const max = this.limits.maxEventsPerMatch;
     if (this.def.type === "temporal_ordered") {
@@ -207,7 +207,7 @@ export class EarlyCorrelator {
     const lo = lowerBoundTime(g.entries, e.t - this.def.timespanMs);
     const events = g.entries.slice(Math.max(lo, idx + 1 - max), idx + 1).flatMap(eventsOf).slice(-max);
     // value_count reports how many distinct values it counted (what the condition compared).
-    const eventCount = this.def.type === "value_count" && counted ? new Set(g.entries.slice(lo, idx + 1).map((x) => x.value)).size : idx + 1 - lo;
+    const eventCount = this.def.type === "value_count" ? new Set(g.entries.slice(lo, idx + 1).map((x) => x.value)).size : idx + 1 - lo;
     return { timeMs: e.t, eventCount, events };
   }
 
