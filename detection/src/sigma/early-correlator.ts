@@ -63,15 +63,22 @@ export class EarlyCorrelator {
   private inputsSinceSweep = 0;
   /** entries held across all groups */
   private held = 0;
+  private readonly positions = new Map<number, number[]>();
   private readonly head: HeadSpec;
   private readonly maxEntries: number;
   evicted = 0;
   /** inputs older than the retained window (later than tolerance + timespan): not placed */
   tooLate = 0;
 
+  /**
+   * @param retentionMs how far back from the watermark inputs are kept: the timespan, plus the
+   *   timespans of the early correlations chained on this one (they read a hit's events when
+   *   they settle, up to their own timespan later).
+   */
   constructor(
     private readonly def: ResolvedCorrelation,
     private readonly limits: CorrLimits,
+    private readonly retentionMs: number = def.timespanMs,
   ) {
     this.head = { type: def.type, condition: def.condition, timespanMs: def.timespanMs, steps: def.refIdx.length };
     const need = def.type === "value_sum" ? 1 : threshold(def.condition);
@@ -90,37 +97,19 @@ export class EarlyCorrelator {
       this.tooLate++;
       return out;
     }
-    const positions = d.refIdx.flatMap((r, j) => (r === input.ruleIdx ? [j] : []));
-    // Counting types count an event once even if its rule is listed twice.
-    const use = d.type === "temporal" || d.type === "temporal_ordered" ? positions : positions.slice(0, 1);
-    for (const j of use) {
+    for (const j of this.positionsOf(input.ruleIdx)) {
       const entry = this.entryFor(input, j);
       if (!entry) continue;
-      const groupBy: Record<string, unknown> = {};
-      const vals = d.groupFields[j].map((f, g) => {
-        const v = input.ev.fields[f] ?? null;
-        groupBy[d.groupBy[g]] = v;
-        return v;
-      });
+      const vals = d.groupFields[j].map((f) => input.ev.fields[f] ?? null);
       const key = JSON.stringify(vals);
       let g = this.groups.get(key);
-      if (!g) g = { groupBy, entries: [], head: newHead(this.head), spans: new Map() };
+      if (!g) g = { groupBy: Object.fromEntries(d.groupBy.map((name, i) => [name, vals[i]])), entries: [], head: newHead(this.head), spans: new Map() };
       else this.groups.delete(key); // re-insert: Map order doubles as least-recently-used order
       this.groups.set(key, g);
       this.place(key, g, entry, out);
       this.held++;
       this.trim(g);
-      // Bounded across groups too: the least recently used groups go first (counted).
-      for (const [k, lru] of this.groups) {
-        if (this.held <= this.limits.maxHeldInputs) break;
-        if (lru === g) {
-          this.cut(g, Math.ceil(g.entries.length / 2));
-          break;
-        }
-        this.held -= lru.entries.length;
-        this.evicted += lru.entries.length;
-        this.groups.delete(k);
-      }
+      this.bound(g);
     }
     if (++this.inputsSinceSweep >= 1024 || this.groups.size > this.limits.maxGroups) this.sweep();
     return out;
@@ -140,6 +129,22 @@ export class EarlyCorrelator {
     const out: CorrFire[] = [];
     for (const due of this.settle.drain()) this.settleSpan(due, out);
     return out;
+  }
+
+  /**
+   * The positions a referenced rule's match fills. Counting types count an event once even if its
+   * rule is listed twice; for temporal types, highest position first (the entries' key order, so
+   * one event's entries arrive in order).
+   */
+  private positionsOf(ruleIdx: number): number[] {
+    let p = this.positions.get(ruleIdx);
+    if (!p) {
+      const d = this.def;
+      const all = d.refIdx.flatMap((r, j) => (r === ruleIdx ? [j] : []));
+      p = d.type === "temporal" || d.type === "temporal_ordered" ? all.reverse() : all.slice(0, 1);
+      this.positions.set(ruleIdx, p);
+    }
+    return p;
   }
 
   private entryFor(input: CorrInput, pos: number): SlideEntry | undefined {
@@ -189,10 +194,14 @@ export class EarlyCorrelator {
     fire.resolve = () => this.finalOf(g, e)?.events ?? sent.events;
     if (!s) {
       g.spans.set(span, { first: e, sent, settled: false });
-      // Settled once every input of the span is final (watermark at its last millisecond).
-      this.settle.push({ timeMs: dedupWindow.endMs - 1, key, span });
+      // Final once the watermark reaches the hit: nothing earlier can still arrive, so no earlier
+      // hit can appear and its window is complete.
+      this.settle.push({ timeMs: e.t, key, span });
       fire.emit = "alert";
-    } else if (!s.settled && entryOrder(e, s.first) < 0) s.first = e;
+    } else if (!s.settled && entryOrder(e, s.first) < 0) {
+      s.first = e;
+      this.settle.push({ timeMs: e.t, key, span });
+    }
     out.push(fire);
   }
 
@@ -238,14 +247,31 @@ export class EarlyCorrelator {
     });
   }
 
-  /** Keep what a window can still need: two timespans back from the watermark (settling looks back one span and one window). */
+  /** Keep what a window can still need (spans settle as the watermark passes their first hit). */
   private trim(g: Group): void {
-    const horizon = this.watermark - 2 * this.def.timespanMs;
+    const horizon = this.watermark - this.retentionMs;
     let drop = 0;
     while (drop < g.entries.length && g.entries[drop].t < horizon) drop++;
     const over = g.entries.length - drop - this.maxEntries;
     if (over > 0) this.evicted += over;
     this.cut(g, drop + Math.max(0, over));
+  }
+
+  /**
+   * Bounded across groups too: the least recently used groups lose their oldest half of inputs
+   * (counted) and move to the back. They keep their head (later inputs in order still count) and
+   * their spans (what they alerted is not alerted again).
+   */
+  private bound(current: Group): void {
+    for (let tries = 0; tries < 64 && this.held > this.limits.maxHeldInputs; tries++) {
+      const [k, lru] = this.groups.entries().next().value as [string, Group];
+      const n = Math.ceil(lru.entries.length / 2);
+      this.cut(lru, n);
+      this.evicted += n;
+      if (lru === current) break;
+      this.groups.delete(k);
+      this.groups.set(k, lru);
+    }
   }
 
   private drop(key: string, g: Group): void {
@@ -263,9 +289,10 @@ export class EarlyCorrelator {
   private sweep(): void {
     this.inputsSinceSweep = 0;
     const T = this.def.timespanMs;
-    const horizon = this.watermark - 2 * T;
+    const horizon = this.watermark - this.retentionMs;
     for (const [k, g] of this.groups) {
-      for (const [span, s] of g.spans) if (s.settled && (span + 1) * T < horizon) g.spans.delete(span);
+      // Inputs older than watermark - timespan are not placed, so no hit can land in these spans.
+      for (const [span, s] of g.spans) if (s.settled && (span + 1) * T < this.watermark - T) g.spans.delete(span);
       const newest = g.entries[g.entries.length - 1];
       if ((!newest || newest.t < horizon) && g.spans.size === 0) this.drop(k, g);
     }

@@ -71,10 +71,24 @@ export class DetectionEngine {
   constructor(ruleset: RuleSet, opts: EngineOptions = {}) {
     this.compiled = ruleset.compiled;
     this.enabled = this.compiled.map((r) => r.info.enabled);
-    this.buffer = new ReorderBuffer(opts.outOfOrderToleranceMs ?? 60_000, opts.maxBufferedEvents ?? 100_000);
+    // Ties in event time go by the input's event sequence, then its rule: a chained hit found late
+    // (out of order) still takes the place it has in a replay.
+    this.buffer = new ReorderBuffer<Pending>(opts.outOfOrderToleranceMs ?? 60_000, opts.maxBufferedEvents ?? 100_000, (a, b) => a.seq - b.seq || a.rules[0] - b.rules[0]);
     const limits = { maxGroups: opts.maxGroupsPerCorrelation ?? 100_000, maxEventsPerMatch: opts.maxEventsPerMatch ?? 50, maxHeldInputs: opts.maxBufferedEvents ?? 100_000 };
+    // Early correlations chained on an early one read its hits' events when they settle: keep its
+    // inputs for its timespan plus the longest chain of timespans above it.
+    const above = new Map<number, number>();
+    const chainAbove = (i: number): number => {
+      let v = above.get(i);
+      if (v === undefined) {
+        v = 0;
+        for (const d of this.compiled[i].feeds) if (this.compiled[d].correlation?.firing === "early") v = Math.max(v, this.compiled[d].correlation!.timespanMs + chainAbove(d));
+        above.set(i, v);
+      }
+      return v;
+    };
     this.compiled.forEach((r, i) => {
-      if (r.correlation?.firing === "early") this.early.set(i, new EarlyCorrelator(r.correlation, limits));
+      if (r.correlation?.firing === "early") this.early.set(i, new EarlyCorrelator(r.correlation, limits, r.correlation.timespanMs + chainAbove(i)));
       else if (r.correlation) this.atClose.set(i, new Correlator(r.correlation, limits));
     });
     this.feedsAtClose = this.compiled.map((r) => r.feeds.some((ci) => this.atClose.has(ci)));
