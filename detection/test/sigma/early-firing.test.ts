@@ -236,6 +236,16 @@ describe("early-firing correlations: examples", () => {
     expect(out.map((m) => m.groupBy)).toEqual([{ SourceIp: "192.0.2.200" }]);
   });
 
+  it("value_sum fires early over a non-negative field; a negative value from a hostile host neither lowers the sum nor delays it", () => {
+    const rules = compileOk(det("ok", "login_success"), corr("exfil", `type: value_sum\nrules: [ok]\ngroup-by: [User]\ntimespan: 1h\ncondition: {field: BytesSent, gte: 1000}`));
+    const ev = (t: number, bytes: unknown, n: number): SigmaEvent => ({ logsource: { product: "linux", service: "sshd" }, fields: { n, AuthAction: "login_success", User: "eve", BytesSent: bytes }, timeMs: t });
+    const e = new DetectionEngine(rules);
+    expect([ev(0, 600, 0), ev(1_000, -1e12, 1), ev(2_000, "NaN", 2)].flatMap((x) => e.process(x))).toEqual([]);
+    const out = e.process(ev(3_000, "400", 3));
+    expect(out).toMatchObject([{ rule: { id: "exfil" }, timeMs: 3_000, eventCount: 2 }]);
+    expect(out[0].events.map((x) => x.fields.n)).toEqual([0, 3]);
+  });
+
   it("the rules API view says which correlations fire early", () => {
     const { ruleset: rs } = compileRules(RULES.map((text, i) => ({ name: `r${i}.yml`, text })));
     const firing = Object.fromEntries(rs.rules.filter((r) => r.kind === "correlation").map((r) => [r.id, r.firing]));
