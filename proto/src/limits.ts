@@ -6,3 +6,15 @@ export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 export const MAX_EVENTS_PER_BATCH = 2000;
 export const MAX_STRING_FIELD_BYTES = 32 * 1024;
 export const MAX_PATH_BYTES = 4096;
+/**
+ * The highest sequence number either end accepts: no agent assigns 4.5e15 events, and
+ * past 2^53 a JavaScript number stops being exact (seq + 1 === seq), which is how one
+ * forged seq once blinded an agent for good.
+ */
+export const MAX_SEQ = 2 ** 52;
+
+/**
+ * Bounds of a host inventory: the agent cuts its lists here and the controller holds any agent
+ * to them again (an inventory is the agent's word, like any frame).
+ */
+export const INVENTORY_LIMITS = { packages: 20_000, users: 2_000, listeners: 2_000, disks: 256, interfaces: 256, addressesPerInterface: 32, errors: 32, text: 256 } as const;
