@@ -25,6 +25,11 @@ export interface EngineOptions {
   maxBufferedEvents?: number;
   /** Contributing events kept per correlation match. Default 50. */
   maxEventsPerMatch?: number;
+  /**
+   * Called with a rule's index in RuleSet.rules before that rule is tested against an event, so a
+   * watchdog can name the rule an event is stuck in (detection time budget, issue #10).
+   */
+  onRule?: (ruleIndex: number) => void;
 }
 
 export interface EngineStats {
@@ -67,10 +72,12 @@ export class DetectionEngine {
   private readonly buffer: ReorderBuffer<Pending>;
   private seq = 0;
   private counts = { events: 0, matches: 0, lateEvents: 0 };
+  private readonly onRule?: (ruleIndex: number) => void;
 
   constructor(ruleset: RuleSet, opts: EngineOptions = {}) {
     this.compiled = ruleset.compiled;
     this.enabled = this.compiled.map((r) => r.info.enabled);
+    this.onRule = opts.onRule;
     // Ties in event time go by the input's event sequence, then its rule: a chained hit found late
     // (out of order) still takes the place it has in a replay.
     this.buffer = new ReorderBuffer<Pending>(opts.outOfOrderToleranceMs ?? 60_000, opts.maxBufferedEvents ?? 100_000, (a, b) => a.seq - b.seq || a.rules[0] - b.rules[0]);
@@ -128,6 +135,7 @@ export class DetectionEngine {
       const ri = route.rules[pos];
       if (!this.enabled[ri]) continue;
       const r = this.compiled[ri];
+      this.onRule?.(ri);
       if (r.detection!.test(view) && !r.excludes.some((x) => x(view))) hits.push(ri);
     }
     hits.sort((a, b) => a - b);
