@@ -11,9 +11,10 @@
  *   built on hits is as exact as its parts).
  *
  * Live, an input that arrives late (inside the reorder tolerance) is placed in its window and the
- * hits after it are re-evaluated. Once event time has passed a span by the tolerance (the
- * watermark), the span's earliest hit is final: if it differs from what was sent (a late input
- * made the condition hold earlier, or over more inputs), an update is sent for the same alert.
+ * hits after it are re-evaluated. Once the watermark (newest event time minus the tolerance)
+ * reaches a span's earliest hit, nothing earlier can still arrive and the hit is final: if it
+ * differs from what was sent (a late input made the condition hold earlier, or over more
+ * inputs), an update is sent for the same alert.
  * A replay in time order sends the final version at once, so live and replay end with the same
  * alerts.
  */
