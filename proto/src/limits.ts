@@ -18,7 +18,7 @@ export const MAX_POLICY_BYTES = 24 * 1024 * 1024;
 /** IOCs one policy may carry (what an agent indexes in memory). */
 export const MAX_POLICY_IOCS = 200_000;
 /** Rule YAML one policy may carry, all rules together. */
-export const MAX_POLICY_RULE_BYTES = 4 * 1024 * 1024;
+export const MAX_POLICY_RULE_BYTES = 2 * 1024 * 1024;
 /**
  * The highest sequence number either end accepts: no agent assigns 4.5e15 events, and
  * past 2^53 a JavaScript number stops being exact (seq + 1 === seq), which is how one

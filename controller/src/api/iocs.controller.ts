@@ -57,7 +57,7 @@ export class IocsController {
     if (format !== "auto" && format !== "csv" && format !== "list") throw new BadRequestException(`format must be auto, csv or list, got "${format}"`);
     const type = contentType(req);
     if (type === "application/json") {
-      // Normally unparsed (see readsOwnBody): read here and parsed object by object.
+      // Left unparsed by jsonBodyParser (OWN_JSON_ROUTES): read here and parsed object by object.
       const b = req.body as { type?: unknown } | undefined;
       if (b && typeof b === "object" && Object.keys(b).length > 0) {
         if (b.type !== "bundle") throw new BadRequestException(BUNDLE_EXPECTED);

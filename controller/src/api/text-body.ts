@@ -36,15 +36,3 @@ export async function readText(req: RawRequest, maxBytes: number): Promise<strin
   });
 }
 
-/** What Express's JSON parser would take: application/json. */
-export function isJsonBody(req: { headers: Record<string, string | string[] | undefined> }): boolean {
-  return contentType(req) === "application/json";
-}
-
-/**
- * Routes that read and parse their JSON body themselves, in slices: IOC imports (a 20 MB STIX
- * bundle is 150 ms of JSON.parse in one go). Matched whatever the case of the URL.
- */
-export function readsOwnBody(req: { url?: string; method?: string }): boolean {
-  return req.method === "POST" && /^\/+api\/+v1\/+iocs\/+import\/*(?:\?|$)/i.test(req.url ?? "");
-}

@@ -1,7 +1,6 @@
 import "reflect-metadata";
 import { join } from "node:path";
 import { NestFactory } from "@nestjs/core";
-import type { NestExpressApplication } from "@nestjs/platform-express";
 import { DocumentBuilder, SwaggerModule } from "@nestjs/swagger";
 import type { INestApplication } from "@nestjs/common";
 import type { Logger } from "pino";
@@ -32,11 +31,15 @@ import { AgentGrpcServer } from "../transport/grpc-server";
 import { createSecurity, type Security } from "../auth/security";
 import type { AuditLog } from "../audit/audit-log";
 import { CONTROLLER_VERSION } from "../version";
-import { AppModule } from "./app.module";
+import { AppModule, CONTROLLERS } from "./app.module";
+import { pathNormaliser } from "./normalise-path";
+import { routeTable } from "./route-table";
+import { jsonBodyParser } from "../api/json-body";
+import { deferContinue } from "../auth/api-key.middleware";
+import { requestAudit } from "../audit/request-audit";
 import { createDetection, type Detection } from "../detection/detection";
 import type { DetectionOptions } from "../detection/options";
 import { createIntegrations, type Integrations } from "../integrations/integrations";
-import { isJsonBody, readsOwnBody } from "../api/text-body";
 import { completeDocument } from "../integrations/openapi";
 import { createInstall } from "../install/install";
 import { createHttpTls, type HttpTls } from "../trust/http-tls";
@@ -180,14 +183,19 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       ...integrations.providers,
       ...install.providers,
     ]),
-    { logger: new NestPinoLogger(logger), abortOnError: false, httpsOptions: httpTls?.httpsOptions },
+    // Bodies are parsed by jsonBodyParser below, after the API key check, with per-route limits.
+    { logger: new NestPinoLogger(logger), abortOnError: false, bodyParser: false, httpsOptions: httpTls?.httpsOptions },
   );
-  // STIX bundles and IOC lists are routinely larger than Express's 100 kB default.
-  // IOC imports read their own body and parse it in slices (a 20 MB JSON.parse would hold the loop).
-  (app as NestExpressApplication).useBodyParser("json", { limit: "20mb", type: (req) => isJsonBody(req) && !readsOwnBody(req) });
   app.enableShutdownHooks();
-  app.useGlobalInterceptors(new AuditInterceptor(security.audit));
   integrations.install(app);
+  // In this order, before any route: one spelling of the path; the audit context; the key; then the body.
+  const routes = routeTable(CONTROLLERS);
+  deferContinue(app.getHttpServer());
+  app.use(pathNormaliser(() => routes));
+  app.use((_req: unknown, _res: unknown, next: () => void) => requestAudit.run({ appended: 0, notes: {} }, next));
+  app.use(security.authenticate(() => routes));
+  app.use(jsonBodyParser(() => routes));
+  app.useGlobalInterceptors(new AuditInterceptor(security.audit));
   security.guard(app);
   const doc = completeDocument(SwaggerModule.createDocument(
     app,
