@@ -7,8 +7,8 @@ import { dialectOf } from "../dialect";
  * read them. New events are stored without it (ingest/event-row.ts); this removes it from
  * the events already stored. The output stays with its command, behind evidence.read_output.
  */
-export class EvidenceOutOfEvents1733300000000 implements MigrationInterface {
-  name = "EvidenceOutOfEvents1733300000000";
+export class EvidenceOutOfEvents1733400000000 implements MigrationInterface {
+  name = "EvidenceOutOfEvents1733400000000";
 
   async up(q: QueryRunner): Promise<void> {
     if (dialectOf(q.connection) === "postgres") {
