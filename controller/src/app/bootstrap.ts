@@ -111,8 +111,14 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   let allIocs: () => Promise<Ioc[]> = async () => [];
   const policy = new PolicyService(dataSource.getRepository(AgentPolicyEntity), registry, signer, () => allIocs(), opts.audit);
   const detection = await createDetection({
-    ds: dataSource, writer, registry, options: opts.detection, onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
+    ds: dataSource, writer, registry, options: opts.detection, dataDir: config.dataDir, onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
   });
+  const pack = detection.rules.pack;
+  if (pack) {
+    const m = pack.manifest;
+    logger.info({ origin: pack.origin, version: m.version, rules: pack.rules.length, refused: detection.rules.packErrors.length }, "SigmaHQ rule pack loaded");
+    for (const e of detection.rules.packErrors.slice(0, 20)) logger.warn({ rule: e.source, error: e.message }, "SigmaHQ pack rule refused");
+  }
   allIocs = async () => {
     const out: Ioc[] = [];
     for (let after: number | undefined; ; ) {

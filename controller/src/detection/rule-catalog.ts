@@ -1,9 +1,12 @@
 import { BUILTIN_RULES, compileRules, formatRuleError, type RuleError, type RuleInfo, type RuleSet } from "@vigil/detection";
 import type { Repository } from "typeorm";
+import { applyPackPolicy, isPackRule, packSources, PACK_SOURCE_PREFIX, type LoadedPack } from "../sigmahq/pack";
 import { RuleSourceEntity, RuleSettingEntity } from "./detection.entities";
 
 export interface RuleView extends RuleInfo {
-  origin: "builtin" | "uploaded";
+  origin: "builtin" | "sigmahq" | "uploaded";
+  /** False for SigmaHQ pack rules below medium: their matches raise entity risk and feed correlations only. */
+  alerts: boolean;
 }
 
 /** An upload that cannot be accepted; `errors` name the rule, line and feature. */
@@ -31,6 +34,9 @@ export class RuleCatalog {
   private sources: RuleSourceEntity[] = [];
   private overrides = new Map<string, boolean>();
   private current!: RuleSet;
+  private quiet = new Set<string>();
+  /** The pack's own refusals at the last compile (logged at start). */
+  packErrors: RuleError[] = [];
   private readonly rulesetListeners: RulesetListener[] = [];
   private readonly enabledListeners: EnabledListener[] = [];
 
@@ -38,12 +44,22 @@ export class RuleCatalog {
     private readonly sourceRepo: Repository<RuleSourceEntity>,
     private readonly settingRepo: Repository<RuleSettingEntity>,
     private readonly now: () => number = Date.now,
+    /** The SigmaHQ pack compiled beside the built-in rules, if switched on. */
+    readonly pack?: LoadedPack,
   ) {}
 
   async load(): Promise<void> {
     this.sources = await this.sourceRepo.find({ order: { createdAt: "ASC" } });
     this.overrides = new Map((await this.settingRepo.find()).map((s) => [s.ruleId, s.enabled === 1]));
-    this.current = this.compile(this.sources).ruleset;
+    const { ruleset, errors, quiet } = this.compile(this.sources);
+    this.packErrors = errors.filter((e) => e.source.startsWith(PACK_SOURCE_PREFIX));
+    this.current = ruleset;
+    this.quiet = quiet;
+  }
+
+  /** Whether a match of this rule becomes an alert (see applyPackPolicy). */
+  alerts(ruleId: string): boolean {
+    return !this.quiet.has(ruleId);
   }
 
   get ruleset(): RuleSet {
@@ -69,7 +85,12 @@ export class RuleCatalog {
 
   list(): RuleView[] {
     const uploaded = new Set(this.sources.map((s) => s.name));
-    return this.current.rules.map((r) => ({ ...r, enabled: this.isEnabled(r), origin: uploaded.has(r.source) ? "uploaded" : "builtin" }));
+    return this.current.rules.map((r) => ({
+      ...r,
+      enabled: this.isEnabled(r),
+      origin: uploaded.has(r.source) ? "uploaded" : isPackRule(r) ? "sigmahq" : "builtin",
+      alerts: this.alerts(r.id),
+    }));
   }
 
   get(id: string): RuleView | undefined {
@@ -85,9 +106,11 @@ export class RuleCatalog {
     if (yaml.trim() === "") throw new RuleUploadError("rule file is empty");
     const sourceName = name ?? `uploaded-${this.now()}.yml`;
     if (BUILTIN_RULES.some((b) => b.name === sourceName)) throw new RuleUploadError(`name '${sourceName}' is a built-in rule file; choose another`);
+    if (sourceName.startsWith(PACK_SOURCE_PREFIX)) throw new RuleUploadError(`names starting with '${PACK_SOURCE_PREFIX}' belong to the SigmaHQ pack; choose another`);
     const others = this.sources.filter((s) => s.name !== sourceName);
     const candidate = { name: sourceName, yaml, ruleIds: [] as string[], createdAt: this.now(), createdBy: actor } as RuleSourceEntity;
-    const { ruleset, errors } = this.compile([...others, candidate]);
+    const compiled = this.compile([...others, candidate]);
+    const { ruleset, errors } = compiled;
     const mine = errors.filter((e) => e.source === sourceName);
     if (mine.length > 0) throw new RuleUploadError(`refused: ${mine.map(formatRuleError).join("; ")}`, mine);
     const added = ruleset.rules.filter((r) => r.source === sourceName);
@@ -100,7 +123,7 @@ export class RuleCatalog {
     candidate.ruleIds = added.map((r) => r.id);
     await this.sourceRepo.save(candidate, { transaction: false });
     this.sources = [...others, candidate];
-    this.swap(ruleset);
+    this.swap(compiled);
     return this.list().filter((r) => r.source === sourceName);
   }
 
@@ -111,7 +134,7 @@ export class RuleCatalog {
     const rest = this.sources.filter((s) => s !== src);
     await this.sourceRepo.delete({ name: src.name });
     this.sources = rest;
-    this.swap(this.compile(rest).ruleset);
+    this.swap(this.compile(rest));
     return src.ruleIds;
   }
 
@@ -123,12 +146,15 @@ export class RuleCatalog {
     return this.get(id);
   }
 
-  private compile(sources: RuleSourceEntity[]): { ruleset: RuleSet; errors: RuleError[] } {
-    return compileRules([...BUILTIN_RULES, ...sources.map((s) => ({ name: s.name, text: s.yaml }))]);
+  /** Built-in pack, SigmaHQ pack, uploads: one RuleSet, with the pack's level policy applied. */
+  private compile(sources: RuleSourceEntity[]): { ruleset: RuleSet; errors: RuleError[]; quiet: Set<string> } {
+    const out = compileRules([...BUILTIN_RULES, ...packSources(this.pack), ...sources.map((s) => ({ name: s.name, text: s.yaml }))]);
+    return { ...out, quiet: applyPackPolicy(out.ruleset, this.pack?.overrides) };
   }
 
-  private swap(ruleset: RuleSet): void {
+  private swap({ ruleset, quiet }: { ruleset: RuleSet; quiet: Set<string> }): void {
     this.current = ruleset;
+    this.quiet = quiet;
     for (const l of this.rulesetListeners) l(ruleset);
   }
 }
