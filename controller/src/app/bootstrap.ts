@@ -111,7 +111,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   let allIocs: () => Promise<Ioc[]> = async () => [];
   const policy = new PolicyService(dataSource.getRepository(AgentPolicyEntity), registry, signer, () => allIocs(), opts.audit);
   const detection = await createDetection({
-    ds: dataSource, writer, registry, options: opts.detection, dataDir: config.dataDir, onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
+    ds: dataSource, writer, registry, options: opts.detection, dataDir: config.dataDir, pack: config.sigmahqPack ? undefined : null, onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
   });
   const pack = detection.rules.pack;
   if (pack) {

@@ -29,17 +29,11 @@ export interface LoadedPack extends PackData {
   dir?: string;
 }
 
-/** VIGIL_SIGMAHQ_PACK=on|off (default on). */
-export function sigmahqPackEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
-  const v = (env.VIGIL_SIGMAHQ_PACK ?? "on").trim().toLowerCase();
-  if (v === "on" || v === "") return true;
-  if (v === "off") return false;
-  throw new ConfigError(`VIGIL_SIGMAHQ_PACK: expected "on" or "off", got "${env.VIGIL_SIGMAHQ_PACK}"`);
-}
-
-/** The pack in force, or undefined when switched off. A broken data-dir pack is an error, not a silent fallback. */
-export function loadSigmahqPack(opts: { dataDir?: string; env?: NodeJS.ProcessEnv } = {}): LoadedPack | undefined {
-  if (!sigmahqPackEnabled(opts.env)) return undefined;
+/**
+ * The pack in force (the switch is config's sigmahqPack): the data dir's when `rules update` wrote
+ * one, else the bundled one. A broken data-dir pack is an error at start, not a silent fallback.
+ */
+export function loadSigmahqPack(opts: { dataDir?: string } = {}): LoadedPack {
   const dir = opts.dataDir ? join(opts.dataDir, PACK_DIR_NAME) : undefined;
   if (dir && exists(join(dir, "manifest.json"))) return { ...readPackDir(dir), overrides: SIGMAHQ_BUNDLED_PACK.overrides, origin: "data-dir", dir };
   return { ...SIGMAHQ_BUNDLED_PACK, origin: "bundled" };
