@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileRules, DetectionEngine, toSigmaEvent, BUILTIN_RULES, type Match } from "@vigil/detection";
-import { Direction, Event, FileAction, NetworkAction, ProcessAction, type EventBody } from "@vigil/proto";
+import { AuthAction, Direction, Event, FileAction, NetworkAction, ProcessAction, type EventBody } from "@vigil/proto";
 import { EbpfHelper, EbpfNetworkSensor, EbpfProcessSensor, FileAttribution } from "../../../agent/src/sensors/ebpf";
 import { FileSensor } from "../../../agent/src/sensors/file";
 import { applyPackPolicy, packSources } from "../../src/sigmahq/pack";
@@ -16,8 +16,8 @@ import { SIGMAHQ_BUNDLED_PACK } from "../../src/sigmahq/bundled-pack";
  * execs with argv and parent, connections with their process, file writes with their writer),
  * then through toSigmaEvent and the built-in + SigmaHQ pack with Vigil's overrides: nothing may
  * match at level high or above. cron and sshd are not installed on this machine, so their process
- * trees (and a dpkg maintainer-script run, which would change the system) are written here as
- * Debian's cron, OpenSSH and dpkg produce them and go through the same engine.
+ * trees and log lines (and a dpkg maintainer-script run, which would change the system) are written
+ * here as Debian's cron, OpenSSH, sudo and dpkg produce them and go through the same engine.
  * Needs root and a BTF kernel (as the eBPF sensor test); skips with the reason otherwise.
  */
 const ROOT = resolve(__dirname, "../../..");
@@ -86,6 +86,28 @@ const proc = (t: number, pid: number, ppid: number, exe: string, commandLine: st
   ({ $case: "process", process: { action: ProcessAction.PROCESS_ACTION_START, pid, ppid, exe, commandLine, parentExe, parentCommandLine, user, uid: user === "root" ? 0 : 1000, name: exe.split("/").pop()!, cwd: "/" } }) as EventBody;
 const file = (path: string, exe: string): EventBody =>
   ({ $case: "file", file: { action: FileAction.FILE_ACTION_CREATE, path, oldPath: "", sha256After: "", sha256Before: "", size: 100, mode: 0o644, modeBefore: 0, uid: 0, gid: 0, exe, pid: 7000, user: "root" } }) as EventBody;
+
+const auth = (action: AuthAction, service: string, user: string, raw: string, extra: Record<string, unknown> = {}): EventBody =>
+  ({ $case: "auth", auth: { action, user, targetUser: "", groupName: "", sourceIp: "", sourcePort: 0, method: "", pid: 6001, service, command: "", tty: "", hostname: "web1", raw, ...extra } }) as EventBody;
+const log = (program: string, message: string): EventBody =>
+  ({ $case: "log", log: { log: "syslog", program, pid: 5001, hostname: "web1", message, raw: `Dec  3 10:00:01 web1 ${program}[5001]: ${message}` } }) as EventBody;
+
+/** The auth.log and syslog lines of the same session, as Debian's sshd, PAM, sudo, cron and useradd write them. */
+function writtenLogs(): EventBody[] {
+  return [
+    auth(AuthAction.AUTH_ACTION_LOGIN_SUCCESS, "sshd", "alice", "Accepted publickey for alice from 10.0.0.5 port 52144 ssh2: ED25519 SHA256:Zm9vYmFyYmF6", { sourceIp: "10.0.0.5", sourcePort: 52144, method: "publickey" }),
+    auth(AuthAction.AUTH_ACTION_SESSION_OPEN, "sshd", "alice", "pam_unix(sshd:session): session opened for user alice(uid=1000) by (uid=0)", { method: "pam_unix" }),
+    auth(AuthAction.AUTH_ACTION_SUDO, "sudo", "alice", "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/apt-get install -y nginx", { targetUser: "root", command: "/usr/bin/apt-get install -y nginx", tty: "pts/0" }),
+    auth(AuthAction.AUTH_ACTION_SESSION_OPEN, "sudo", "root", "pam_unix(sudo:session): session opened for user root(uid=0) by alice(uid=1000)", { method: "pam_unix" }),
+    auth(AuthAction.AUTH_ACTION_ACCOUNT_CREATED, "useradd", "www-data", "new user: name=nginx, UID=998, GID=998, home=/nonexistent, shell=/usr/sbin/nologin, from=none"),
+    auth(AuthAction.AUTH_ACTION_SESSION_CLOSE, "sshd", "alice", "pam_unix(sshd:session): session closed for user alice", { method: "pam_unix" }),
+    log("CRON", "(root) CMD (   cd / && run-parts --report /etc/cron.hourly)"),
+    log("CRON", "pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)"),
+    log("systemd", "Starting nginx.service - A high performance web server and a reverse proxy server..."),
+    log("systemd", "Started nginx.service - A high performance web server and a reverse proxy server."),
+    log("kernel", "audit: type=1400 audit(1733220001.123:42): apparmor=\"STATUS\" operation=\"profile_replace\" name=\"nginx\""),
+  ];
+}
 
 /** Process trees as Debian's cron, OpenSSH and dpkg write them (not installed or not to be run here). */
 function writtenTrees(t: number): EventBody[] {
@@ -182,22 +204,21 @@ describe.skipIf(skipReason !== null)("benign admin workload through the built-in
     // The sensor sees the whole machine (other tests run beside this one): keep our session's tree only.
     const ours = (): EventBody[] => {
       const tree = new Set([rootPid]);
-      const out: EventBody[] = [];
-      for (const e of sink) {
-        const b = e.body;
-        if (b.$case === "process" && b.process.action === ProcessAction.PROCESS_ACTION_START && (tree.has(b.process.ppid) || tree.has(b.process.pid))) {
-          tree.add(b.process.pid);
-          out.push(b);
-        } else if (b.$case === "network" && tree.has(b.network.pid)) out.push(b);
-        else if (b.$case === "file") out.push(b);
+      const starts = sink.flatMap((e) => (e.body.$case === "process" && e.body.process.action === ProcessAction.PROCESS_ACTION_START ? [e.body.process] : []));
+      for (let grew = true; grew; ) {
+        grew = false;
+        for (const p of starts) if (tree.has(p.ppid) && !tree.has(p.pid)) grew = tree.add(p.pid) !== undefined;
       }
-      return out;
+      return sink
+        .map((e) => e.body)
+        .filter((b) => (b.$case === "process" && b.process.action === ProcessAction.PROCESS_ACTION_START && tree.has(b.process.pid)) || (b.$case === "network" && tree.has(b.network.pid)) || b.$case === "file");
     };
     const wait = Date.now() + 10_000;
-    while (Date.now() < wait && !ours().some((b) => b.$case === "process" && b.process.commandLine.startsWith("rm -rf clone"))) await new Promise((r) => setTimeout(r, 50));
+    const done = (all: EventBody[]) => all.some((b) => b.$case === "process" && b.process.commandLine.startsWith("rm -rf clone")) && all.some((b) => b.$case === "network" && b.network.exe.endsWith("/curl"));
+    while (Date.now() < wait && !done(ours())) await new Promise((r) => setTimeout(r, 50));
     const captured = ours();
     const count = (k: string) => captured.filter((b) => b.$case === k).length;
-    console.log(`benign workload: ${count("process")} execs, ${count("network")} connections, ${count("file")} file events captured; ${writtenTrees(0).length} written (cron, sshd, dpkg)`);
+    console.log(`benign workload: ${count("process")} execs, ${count("network")} connections, ${count("file")} file events captured; ${writtenTrees(0).length} process/file events and ${writtenLogs().length} auth/syslog lines written (cron, sshd, sudo, dpkg)`);
     expect(count("process")).toBeGreaterThan(60);
     expect(captured.some((b) => b.$case === "process" && b.process.exe.endsWith("/git") && b.process.parentExe.endsWith("/bash"))).toBe(true);
     expect(captured.some((b) => b.$case === "network" && b.network.direction === Direction.DIRECTION_OUTBOUND && b.network.action === NetworkAction.NETWORK_ACTION_OPEN && b.network.exe.endsWith("/curl"))).toBe(true);
@@ -208,7 +229,7 @@ describe.skipIf(skipReason !== null)("benign admin workload through the built-in
     const engine = new DetectionEngine(ruleset);
     const t = Date.now();
     const matches: Match[] = [];
-    [...captured, ...writtenTrees(t)].forEach((body, i) => {
+    [...captured, ...writtenTrees(t), ...writtenLogs()].forEach((body, i) => {
       const ev = toSigmaEvent(Event.fromPartial({ seq: i + 1, eventTimeMs: t + i, body }), { agentId: "benign", hostname: "benign" });
       if (ev) matches.push(...engine.process(ev));
     });

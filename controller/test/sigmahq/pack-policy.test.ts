@@ -25,7 +25,7 @@ describe("SigmaHQ pack in the controller (bundled, VIGIL_SIGMAHQ_PACK on by defa
     const r = await request(ctl, "GET", "/api/v1/rules?origin=sigmahq");
     expect(r.status).toBe(200);
     const byId = new Map<string, any>(r.body.items.map((x: any) => [x.id, x]));
-    expect(byId.size).toBe(ctl.detection.rules.pack!.rules.length);
+    expect(byId.size).toBe(ctl.detection.rules.pack!.manifest.compiled);
     expect(byId.size).toBeGreaterThan(100);
     expect(r.body.items.every((x: any) => x.origin === "sigmahq" && x.source.startsWith("sigmahq/"))).toBe(true);
     expect(byId.get(CURL_USAGE)).toMatchObject({ level: "low", alerts: false, enabled: true });
