@@ -3,6 +3,9 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { startController } from "../../src/app/bootstrap";
+import { loadConfig } from "../../src/config/config";
+import { createLogger } from "../../src/logging/logger";
 import { loadSigmahqPack } from "../../src/sigmahq/pack";
 import { rule, tarGz, zip, type Entry } from "./archive-fixtures";
 
@@ -147,6 +150,24 @@ describe("vigil-controller rules update --from <SigmaHQ archive>", () => {
       expect(r.stderr).toMatch(/no rules\/linux\/\*\*\.yml in the archive/);
       expect(before()).toBe(version);
     });
+  });
+
+  it("a controller started on that data dir runs the updated pack instead of the bundled one", async () => {
+    const config = loadConfig(
+      { http: "127.0.0.1:0", grpc: "127.0.0.1:0", dataDir, database: `sqlite:${join(dataDir, "vigil.db")}`, logLevel: "warn", insecureGrpc: true, insecureHttp: true },
+      { ...process.env, VIGIL_SIGMAHQ_PACK: "on" },
+    );
+    const ctl = await startController(config, { logger: createLogger("error") });
+    try {
+      const { key } = await ctl.security.apiKeys.create("admin", "test admin", "test");
+      const res = await fetch(`${ctl.httpUrl}/api/v1/rules?origin=sigmahq`, { headers: { authorization: `Bearer ${key}` } });
+      const items = ((await res.json()) as { items: { title: string; source: string; alerts: boolean }[] }).items;
+      // The last accepted update (bomb.zip) left one rule; none of the 147 bundled files is in force.
+      expect(items.map((r) => [r.title, r.source, r.alerts])).toEqual([["Good Process Rule", "sigmahq/process_creation/ok.yml", true]]);
+      expect(ctl.detection.rules.pack?.origin).toBe("data-dir");
+    } finally {
+      await ctl.stop();
+    }
   });
 
   it("a data dir pack that is not a pack is an error at start, not a silent fallback", () => {
