@@ -1,7 +1,8 @@
-import { BUILTIN_RULES, compileRules, formatRuleError, type RuleError, type RuleInfo, type RuleSet } from "@vigil/detection";
+import { BUILTIN_RULES, formatRuleError, type RuleError, type RuleInfo } from "@vigil/detection";
 import type { Repository } from "typeorm";
-import { applyPackPolicy, isPackRule, packSources, PACK_SOURCE_PREFIX, type LoadedPack } from "../sigmahq/pack";
+import { isPackRule, packSources, PACK_SOURCE_PREFIX, quietPackRules, type LoadedPack } from "../sigmahq/pack";
 import { RuleSourceEntity, RuleSettingEntity } from "./detection.entities";
+import { RuleCompiler, type CompiledRules } from "./rule-compiler";
 
 export interface RuleView extends RuleInfo {
   origin: "builtin" | "sigmahq" | "uploaded";
@@ -19,26 +20,33 @@ export class RuleUploadError extends Error {
   }
 }
 
-export type RulesetListener = (ruleset: RuleSet) => void;
+/** The rules in force changed (an upload or delete); the detection worker recompiles them. */
+export type RulesetListener = () => void;
 export type EnabledListener = (ruleId: string, enabled: boolean) => void;
 
 const MAX_YAML_BYTES = 1024 * 1024;
 
 /**
- * The rules in force: the built-in pack plus uploaded Sigma files (stored whole, so a correlation
- * keeps its base rules), compiled once into one RuleSet. An upload or delete recompiles and
- * announces the new RuleSet; enable/disable switches are persisted per rule id and applied
- * without recompiling.
+ * The rules in force: the built-in pack, the SigmaHQ pack when switched on (sigmahq/pack.ts; its
+ * level policy is applied where it is compiled), plus uploaded Sigma files (stored whole, so a
+ * correlation keeps its base rules). Validation and compiling run in a worker thread (RuleCompiler), off the
+ * thread that serves the API and ingest, and compile only the file that changed (CompileCache:
+ * the others are reused, only linking is redone); a change is then announced to the detection
+ * worker. Enable/disable switches are persisted per rule id and applied without recompiling.
+ * Uploads and deletes are applied one at a time.
  */
 export class RuleCatalog {
   private sources: RuleSourceEntity[] = [];
   private overrides = new Map<string, boolean>();
-  private current!: RuleSet;
+  private current: RuleInfo[] = [];
   private quiet = new Set<string>();
-  /** The pack's own refusals at the last compile (logged at start). */
+  private readonly packFiles: { name: string; text: string }[];
+  /** The SigmaHQ pack's own refusals at the last compile (logged at start). */
   packErrors: RuleError[] = [];
   private readonly rulesetListeners: RulesetListener[] = [];
   private readonly enabledListeners: EnabledListener[] = [];
+  private readonly compiler = new RuleCompiler();
+  private changes: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly sourceRepo: Repository<RuleSourceEntity>,
@@ -46,24 +54,25 @@ export class RuleCatalog {
     private readonly now: () => number = Date.now,
     /** The SigmaHQ pack compiled beside the built-in rules, if switched on. */
     readonly pack?: LoadedPack,
-  ) {}
+  ) {
+    this.packFiles = packSources(pack);
+  }
 
   async load(): Promise<void> {
     this.sources = await this.sourceRepo.find({ order: { createdAt: "ASC" } });
     this.overrides = new Map((await this.settingRepo.find()).map((s) => [s.ruleId, s.enabled === 1]));
-    const { ruleset, errors, quiet } = this.compile(this.sources);
+    const { rules, errors } = await this.compile(this.sources);
     this.packErrors = errors.filter((e) => e.source.startsWith(PACK_SOURCE_PREFIX));
-    this.current = ruleset;
-    this.quiet = quiet;
+    this.setCurrent(rules);
   }
 
-  /** Whether a match of this rule becomes an alert (see applyPackPolicy). */
+  /** Whether a match of this rule becomes an alert (pack rules below medium do not). */
   alerts(ruleId: string): boolean {
     return !this.quiet.has(ruleId);
   }
 
-  get ruleset(): RuleSet {
-    return this.current;
+  async close(): Promise<void> {
+    await this.compiler.close();
   }
 
   onRuleset(l: RulesetListener): void {
@@ -78,6 +87,19 @@ export class RuleCatalog {
     return this.overrides.get(info.id) ?? info.enabled;
   }
 
+  /**
+   * What the workers compile after the built-in pack: the SigmaHQ pack's files ("sigmahq/…"; the
+   * workers apply its level policy), then the uploaded files in force.
+   */
+  get uploadedSources(): { name: string; text: string }[] {
+    return [...this.packFiles, ...this.sources.map((s) => ({ name: s.name, text: s.yaml }))];
+  }
+
+  /** Documents compiled and reused since start (incremental recompilation at work). */
+  get compileStats(): { compiledDocs: number; reusedDocs: number } {
+    return { ...this.compiler.stats };
+  }
+
   /** The analyst switches, for engines created after the switch was set. */
   get enabledOverrides(): ReadonlyMap<string, boolean> {
     return this.overrides;
@@ -85,7 +107,7 @@ export class RuleCatalog {
 
   list(): RuleView[] {
     const uploaded = new Set(this.sources.map((s) => s.name));
-    return this.current.rules.map((r) => ({
+    return this.current.map((r) => ({
       ...r,
       enabled: this.isEnabled(r),
       origin: uploaded.has(r.source) ? "uploaded" : isPackRule(r) ? "sigmahq" : "builtin",
@@ -101,7 +123,11 @@ export class RuleCatalog {
    * Compiles `yaml` with every other rule (so it may reference them) and stores it under `name`
    * (an upload with the same name replaces that file). Refused whole if any document fails.
    */
-  async upload(yaml: string, name: string | undefined, actor: string): Promise<RuleView[]> {
+  upload(yaml: string, name: string | undefined, actor: string): Promise<RuleView[]> {
+    return this.oneAtATime(() => this.doUpload(yaml, name, actor));
+  }
+
+  private async doUpload(yaml: string, name: string | undefined, actor: string): Promise<RuleView[]> {
     if (Buffer.byteLength(yaml) > MAX_YAML_BYTES) throw new RuleUploadError(`rule file is larger than ${MAX_YAML_BYTES} bytes`);
     if (yaml.trim() === "") throw new RuleUploadError("rule file is empty");
     const sourceName = name ?? `uploaded-${this.now()}.yml`;
@@ -109,52 +135,63 @@ export class RuleCatalog {
     if (sourceName.startsWith(PACK_SOURCE_PREFIX)) throw new RuleUploadError(`names starting with '${PACK_SOURCE_PREFIX}' belong to the SigmaHQ pack; choose another`);
     const others = this.sources.filter((s) => s.name !== sourceName);
     const candidate = { name: sourceName, yaml, ruleIds: [] as string[], createdAt: this.now(), createdBy: actor } as RuleSourceEntity;
-    const compiled = this.compile([...others, candidate]);
-    const { ruleset, errors } = compiled;
+    const { rules, errors } = await this.compile([...others, candidate]);
     const mine = errors.filter((e) => e.source === sourceName);
     if (mine.length > 0) throw new RuleUploadError(`refused: ${mine.map(formatRuleError).join("; ")}`, mine);
-    const added = ruleset.rules.filter((r) => r.source === sourceName);
+    const added = rules.filter((r) => r.source === sourceName);
     if (added.length === 0) throw new RuleUploadError("no Sigma rule found in the upload");
-    const clash = added.find((r) => ruleset.rules.some((o) => o.id === r.id && o.source !== sourceName));
+    const clash = added.find((r) => rules.some((o) => o.id === r.id && o.source !== sourceName));
     if (clash) {
-      const other = ruleset.rules.find((o) => o.id === clash.id && o.source !== sourceName)!;
+      const other = rules.find((o) => o.id === clash.id && o.source !== sourceName)!;
       throw new RuleUploadError(`rule id '${clash.id}' (${clash.title}) already exists in ${other.source}; give it a new id or upload under that name to replace it`);
     }
     candidate.ruleIds = added.map((r) => r.id);
     await this.sourceRepo.save(candidate, { transaction: false });
     this.sources = [...others, candidate];
-    this.swap(compiled);
+    this.swap(rules);
     return this.list().filter((r) => r.source === sourceName);
   }
 
   /** Deletes the uploaded file that holds rule `id` (with its other documents); returns their ids. */
-  async remove(id: string): Promise<string[] | undefined> {
+  remove(id: string): Promise<string[] | undefined> {
+    return this.oneAtATime(() => this.doRemove(id));
+  }
+
+  private async doRemove(id: string): Promise<string[] | undefined> {
     const src = this.sources.find((s) => s.ruleIds.includes(id));
     if (!src) return undefined;
     const rest = this.sources.filter((s) => s !== src);
     await this.sourceRepo.delete({ name: src.name });
     this.sources = rest;
-    this.swap(this.compile(rest));
+    this.swap((await this.compile(rest)).rules);
     return src.ruleIds;
   }
 
   async setEnabled(id: string, enabled: boolean, actor: string): Promise<RuleView | undefined> {
-    if (!this.current.rules.some((r) => r.id === id)) return undefined;
+    if (!this.current.some((r) => r.id === id)) return undefined;
     await this.settingRepo.save({ ruleId: id, enabled: enabled ? 1 : 0, updatedAt: this.now(), updatedBy: actor }, { transaction: false });
     this.overrides.set(id, enabled);
     for (const l of this.enabledListeners) l(id, enabled);
     return this.get(id);
   }
 
-  /** Built-in pack, SigmaHQ pack, uploads: one RuleSet, with the pack's level policy applied. */
-  private compile(sources: RuleSourceEntity[]): { ruleset: RuleSet; errors: RuleError[]; quiet: Set<string> } {
-    const out = compileRules([...BUILTIN_RULES, ...packSources(this.pack), ...sources.map((s) => ({ name: s.name, text: s.yaml }))]);
-    return { ...out, quiet: applyPackPolicy(out.ruleset, this.pack?.overrides) };
+  private compile(sources: RuleSourceEntity[]): Promise<CompiledRules> {
+    return this.compiler.compile([...this.packFiles, ...sources.map((s) => ({ name: s.name, text: s.yaml }))]);
   }
 
-  private swap({ ruleset, quiet }: { ruleset: RuleSet; quiet: Set<string> }): void {
-    this.current = ruleset;
-    this.quiet = quiet;
-    for (const l of this.rulesetListeners) l(ruleset);
+  private oneAtATime<T>(f: () => Promise<T>): Promise<T> {
+    const p = this.changes.then(f);
+    this.changes = p.catch(() => undefined);
+    return p;
+  }
+
+  private setCurrent(rules: RuleInfo[]): void {
+    this.current = rules;
+    this.quiet = quietPackRules(rules);
+  }
+
+  private swap(rules: RuleInfo[]): void {
+    this.setCurrent(rules);
+    for (const l of this.rulesetListeners) l();
   }
 }

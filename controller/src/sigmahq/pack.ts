@@ -35,7 +35,7 @@ export interface LoadedPack extends PackData {
  */
 export function loadSigmahqPack(opts: { dataDir?: string } = {}): LoadedPack {
   const dir = opts.dataDir ? join(opts.dataDir, PACK_DIR_NAME) : undefined;
-  if (dir && exists(join(dir, "manifest.json"))) return { ...readPackDir(dir), overrides: SIGMAHQ_BUNDLED_PACK.overrides, origin: "data-dir", dir };
+  if (dir && exists(join(dir, "manifest.json"))) return { ...readPackDir(dir), overrides: PACK_OVERRIDES, origin: "data-dir", dir };
   return { ...SIGMAHQ_BUNDLED_PACK, origin: "bundled" };
 }
 
@@ -74,16 +74,22 @@ export function isPackRule(info: Pick<RuleInfo, "source">): boolean {
  * switch-offs, by id) and returns the ids of pack rules that do not alert (below medium).
  * Built-in and uploaded rules are left as they are.
  */
-export function applyPackPolicy(ruleset: RuleSet, overrides: PackOverrides | undefined): Set<string> {
-  const quiet = new Set<string>();
+export function applyPackPolicy(ruleset: RuleSet, overrides: PackOverrides | undefined = PACK_OVERRIDES): Set<string> {
   for (const info of ruleset.rules) {
     if (!isPackRule(info)) continue;
     const lv = overrides?.levels?.[info.id];
     if (lv && lv.level in LEVEL_RANK) info.level = lv.level;
     if (overrides?.disabled?.[info.id] !== undefined) info.enabled = false;
-    if (LEVEL_RANK[info.level] < LEVEL_RANK[ALERT_MIN_LEVEL]) quiet.add(info.id);
   }
-  return quiet;
+  return quietPackRules(ruleset.rules);
+}
+
+/** Vigil's overrides (vigil-overrides.json): the same for the bundled pack and an updated one. */
+export const PACK_OVERRIDES: PackOverrides = SIGMAHQ_BUNDLED_PACK.overrides;
+
+/** Pack rules that do not alert: below medium (after the overrides, which the compile applied). */
+export function quietPackRules(rules: readonly RuleInfo[]): Set<string> {
+  return new Set(rules.filter((r) => isPackRule(r) && LEVEL_RANK[r.level] < LEVEL_RANK[ALERT_MIN_LEVEL]).map((r) => r.id));
 }
 
 function readBounded(path: string): string {
