@@ -82,12 +82,27 @@ class Collector {
     return t.path;
   }
 
+  private readonly paths = new Set<string>();
+  private readonly dirs = new Set<string>();
+
   add(path: string, data: Buffer): void {
+    // Each file must land at its own path: a repeated name, or a file where another needs a folder
+    // ("a.yml" and "a.yml/b.yml"), would overwrite or break the write.
+    const parents = path.split("/").slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join("/"));
+    if (this.paths.has(path) || this.dirs.has(path) || parents.some((d) => this.paths.has(d))) {
+      this.refuse(path, "a second entry for the same path");
+      return;
+    }
+    let text: string;
     try {
-      this.files.push({ path, text: utf8.decode(data) });
+      text = utf8.decode(data);
     } catch {
       this.refuse(path, "not UTF-8 text");
+      return;
     }
+    this.paths.add(path);
+    for (const d of parents) this.dirs.add(d);
+    this.files.push({ path, text });
   }
 
   refuse(path: string, reason: string): undefined {

@@ -31,6 +31,9 @@ function repoTarball(): Buffer {
     { name: "sigma-0123abc/rules/linux/process_creation/huge.yml", data: Buffer.alloc(1024 * 1024 + 1, 0x61) },
     { name: "sigma-0123abc/rules/linux/process_creation/link.yml", type: "2", link: "/etc/shadow" },
     { name: "sigma-0123abc/README.md", data: "# sigma\n" },
+    // A repeated name, and a folder where a file already is: refused, nothing overwritten.
+    { name: "sigma-0123abc/rules/linux/process_creation/proc_good.yml", data: BROKEN },
+    { name: "sigma-0123abc/rules/linux/process_creation/proc_good.yml/inner.yml", data: GOOD_PROC },
   ]);
 }
 
@@ -51,13 +54,15 @@ describe("vigil-controller rules update --from <SigmaHQ archive>", () => {
       expect.stringMatching(/^refused: file_event\/broken\.yml: .*nosuchmodifier/),
       "refused: process_creation/huge.yml: 1048577 bytes, larger than 1048576",
       "refused: process_creation/link.yml: a link, not a file",
+      "refused: process_creation/proc_good.yml/inner.yml: a second entry for the same path",
+      "refused: process_creation/proc_good.yml: a second entry for the same path",
     ]);
-    expect(lines.at(-1)).toMatch(/^SigmaHQ pack sigma-0123abc: 2 rule files \(2 rules\) written to .*sigmahq-pack, 3 refused/);
+    expect(lines.at(-1)).toMatch(/^SigmaHQ pack sigma-0123abc: 2 rule files \(2 rules\) written to .*sigmahq-pack, 5 refused/);
 
     const manifest = JSON.parse(readFileSync(join(packDir, "manifest.json"), "utf8"));
     expect(manifest).toMatchObject({ pack: "sigmahq-linux", version: "sigma-0123abc", count: 2, compiled: 2, source: { archive: "sigma-0123abc.tar.gz", license: "DRL-1.1" } });
     expect(manifest.source.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(manifest.refused).toHaveLength(3);
+    expect(manifest.refused).toHaveLength(5);
     expect(readFileSync(join(packDir, "rules/process_creation/proc_good.yml"), "utf8")).toBe(GOOD_PROC);
     expect(readFileSync(join(packDir, "rules", LONG_NAME), "utf8")).toBe(GOOD_LONG);
     expect(existsSync(join(packDir, "rules/file_event/broken.yml"))).toBe(false);
