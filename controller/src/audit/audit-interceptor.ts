@@ -4,7 +4,7 @@ import { actorOf } from "../auth/roles";
 import type { AuditLog } from "./audit-log";
 
 /** Routes whose services write their own, richer audit records. */
-const AUDITED_ELSEWHERE = [/^\/api\/v1\/apikeys/, /^\/api\/v1\/enrollment-tokens/, /^\/api\/v1\/agents\/[^/]+\/(revoke|commands|isolate|release)$/, /^\/api\/v1\/commands\//, /^\/api\/v1\/playbooks/, /^\/api\/v1\/playbook-actions\//, /^\/api\/v1\/agent-policy/];
+const AUDITED_ELSEWHERE = [/^\/api\/v1\/apikeys/, /^\/api\/v1\/enrollment-tokens/, /^\/api\/v1\/agents\/[^/]+\/(revoke|commands|isolate|release)$/, /^\/api\/v1\/commands\//, /^\/api\/v1\/playbooks/, /^\/api\/v1\/playbook-actions\//, /^\/api\/v1\/agent-policy/, /^\/api\/v1\/webhooks/];
 
 /** Body fields worth keeping; anything else (secrets, rule text, bulk IOC lists) stays out of the trail. */
 const SAFE_FIELDS = ["verdict", "state", "enabled", "note", "reason", "ruleId", "createSuppression", "name", "type", "format", "minScore", "url"];
