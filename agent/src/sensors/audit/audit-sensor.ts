@@ -37,12 +37,14 @@ export class AuditSensor implements Sensor {
     this.counters.running = true;
     await fsp.mkdir(this.opts.stateDir, { recursive: true });
     const file = this.opts.path ?? DEFAULT_AUDIT_LOG;
+    const seeing = `reading ${file}: the host's auditd records (what its audit rules watch)`;
+    this.counters.detail = seeing;
     this.follower = new LogFollower({
       sensor: "audit",
       stateDir: this.opts.stateDir,
       source: { file, pollMs: this.opts.pollMs, fromStart: this.opts.fromStart, onLines: (lines) => this.onLines(lines) },
       onStatus: (problem, code) => {
-        this.counters.detail = problem && code === "ENOENT" ? `no audit log at ${file} (auditd not running?); waiting for it` : problem;
+        this.counters.detail = !problem ? seeing : code === "ENOENT" ? `no audit log at ${file} (auditd not running?); waiting for it` : `${seeing}; ${problem}`;
         if (problem && code !== "ENOENT") this.counters.errors++;
       },
     });
