@@ -14,6 +14,10 @@ export interface AgentConfig {
   authLog?: string;
   /** auditd's log; default /var/log/audit/audit.log. */
   auditLog?: string;
+  /** Audit record types kept in each audit event; empty keeps all. */
+  auditTypes: string[];
+  /** Audit events per second at most; 0 = no cap (drops are counted in the sensor's health). */
+  auditMaxEventsPerSec: number;
   /** The system log; default /var/log/syslog, else /var/log/messages; "journal" follows the whole journal. */
   systemLog?: string;
   stateDir: string;
@@ -96,6 +100,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "watch", field: "watch", arg: "PATH", help: "file integrity paths (default /etc, ~/.ssh, cron, systemd units, /usr/local/bin)", list: true },
   { key: "auth_log", field: "authLog", arg: "FILE", help: "auth log to follow (default /var/log/auth.log, /var/log/secure, else the journal)", aliases: ["authLog"] },
   { key: "audit_log", field: "auditLog", arg: "FILE", help: "auditd's log (default /var/log/audit/audit.log)", aliases: ["auditLog"] },
+  { key: "audit_types", field: "auditTypes", arg: "TYPE", help: "audit record types kept in each audit event, e.g. SYSCALL,EXECVE,PATH (default: all)", list: true },
+  { key: "audit_max_events_per_sec", field: "auditMaxEventsPerSec", arg: "N", help: "audit events per second at most; the rest are dropped and counted (default 0 = no cap)" },
   { key: "system_log", field: "systemLog", arg: "FILE", help: "system log (default /var/log/syslog, /var/log/messages); \"journal\" follows the whole journal", aliases: ["systemLog"] },
   { key: "process_interval_ms", field: "processIntervalMs", arg: "MS", help: "/proc polling interval when not using eBPF (default 1000)" },
   { key: "network_interval_ms", field: "networkIntervalMs", arg: "MS", help: "/proc/net polling interval (default 2000)" },
@@ -155,6 +161,14 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
       case "watch": case "tags": case "isolationAllow": case "isolationDns":
         cfg[key] = list(v, name);
         break;
+      case "auditTypes": {
+        const types = list(v, name).map((t) => t.toUpperCase());
+        const bad = types.find((t) => !/^[A-Z0-9_]{1,32}$/.test(t));
+        if (bad !== undefined || types.length > 64) throw new AgentConfigError(`${name}: expected at most 64 audit record types like SYSCALL, EXECVE, PATH`);
+        cfg.auditTypes = types;
+        break;
+      }
+      case "auditMaxEventsPerSec": cfg.auditMaxEventsPerSec = int(v, name, 0, 1_000_000); break;
       case "spoolFsyncIntervalMs":
         cfg.spoolFsyncIntervalMs = int(v, name, 1, 60_000);
         break;
@@ -211,7 +225,7 @@ const ENV: Record<string, string> = {
   VIGIL_SPOOL_MAX_BYTES: "spool_max_bytes", VIGIL_SPOOL_FSYNC: "spool_fsync", VIGIL_SPOOL_FSYNC_INTERVAL_MS: "spool_fsync_interval_ms", VIGIL_SPOOL_FULL_POLICY: "spool_full_policy",
   VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_ISOLATION_DNS: "isolation_dns", VIGIL_ISOLATION_DHCP: "isolation_dhcp", VIGIL_LOG_LEVEL: "logLevel",
   VIGIL_SYNTHETIC_RATE: "synthetic_rate", VIGIL_SYNTHETIC_COUNT: "synthetic_count", VIGIL_SYNTHETIC_MIX: "synthetic_mix", VIGIL_BACKOFF_MAX_MS: "backoff_max_ms",
-  VIGIL_KERNEL_SENSOR: "kernel_sensor", VIGIL_EBPF_HELPER: "ebpf_helper",
+  VIGIL_KERNEL_SENSOR: "kernel_sensor", VIGIL_EBPF_HELPER: "ebpf_helper", VIGIL_AUDIT_TYPES: "audit_types", VIGIL_AUDIT_MAX_EVENTS_PER_SEC: "audit_max_events_per_sec",
 };
 
 /** Precedence: defaults < config file < VIGIL_* environment < command-line flags. */
@@ -219,6 +233,8 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
   const cfg: AgentConfig = {
     controller: "127.0.0.1:50051",
     watch: DEFAULT_WATCH_PATHS,
+    auditTypes: [],
+    auditMaxEventsPerSec: 0,
     stateDir: defaultStateDir(),
     tags: [],
     processIntervalMs: 1000,

@@ -23,6 +23,8 @@ const SAMPLES: Record<string, { file: unknown; flag: string; expect: unknown }> 
   watch: { file: ["/file"], flag: "/flag1,/flag2", expect: ["/flag1", "/flag2"] },
   auth_log: { file: "/file/auth", flag: "/flag/auth", expect: "/flag/auth" },
   audit_log: { file: "/file/audit", flag: "/flag/audit", expect: "/flag/audit" },
+  audit_types: { file: ["SYSCALL"], flag: "syscall,execve", expect: ["SYSCALL", "EXECVE"] },
+  audit_max_events_per_sec: { file: 100, flag: "500", expect: 500 },
   system_log: { file: "/file/syslog", flag: "journal", expect: "journal" },
   process_interval_ms: { file: 5000, flag: "700", expect: 700 },
   network_interval_ms: { file: 5000, flag: "900", expect: 900 },
