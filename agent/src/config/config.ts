@@ -49,6 +49,8 @@ export interface AgentConfig {
   syntheticMix: string;
   /** Cap of the reconnect backoff. */
   backoffMaxMs: number;
+  /** Longest one event may take in local policy evaluation before it is counted and reported. */
+  policyEventBudgetMs: number;
   /**
    * Where process, connection and file-writer events come from: "auto" uses the kernel (eBPF) when
    * it can and falls back to /proc polling; "ebpf" requires it; "proc" never loads it.
@@ -113,6 +115,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "isolation_allow", field: "isolationAllow", arg: "CIDR", help: "still reachable while isolated (admin access)", list: true },
   { key: "isolation_dns", field: "isolationDns", arg: "IP", help: "resolvers still reachable (port 53) while isolated", list: true },
   { key: "isolation_dhcp", field: "isolationDhcp", arg: "BOOL", help: "keep DHCP working while isolated (default false)" },
+  { key: "policy_event_budget_ms", field: "policyEventBudgetMs", arg: "MS", help: "local policy: the most time one event may take to evaluate (default 100)" },
   { key: "backoff_max_ms", field: "backoffMaxMs", arg: "MS", help: "cap of the reconnect backoff (default 30000)" },
   { key: "synthetic_rate", field: "syntheticRate", arg: "N", help: "numbered test events per second (testing; default 0 = off)" },
   { key: "synthetic_count", field: "syntheticCount", arg: "N", help: "total numbered test events (0 = no end)" },
@@ -178,6 +181,7 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
       case "syntheticRate": cfg.syntheticRate = int(v, name, 0, 1_000_000); break;
       case "syntheticCount": cfg.syntheticCount = int(v, name, 0, Number.MAX_SAFE_INTEGER); break;
       case "backoffMaxMs": cfg.backoffMaxMs = int(v, name, 100, 3_600_000); break;
+      case "policyEventBudgetMs": cfg.policyEventBudgetMs = int(v, name, 1, 60_000); break;
       case "syntheticMix":
         try {
           parseMix(String(v));
@@ -225,6 +229,7 @@ const ENV: Record<string, string> = {
   VIGIL_SPOOL_MAX_BYTES: "spool_max_bytes", VIGIL_SPOOL_FSYNC: "spool_fsync", VIGIL_SPOOL_FSYNC_INTERVAL_MS: "spool_fsync_interval_ms", VIGIL_SPOOL_FULL_POLICY: "spool_full_policy",
   VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_ISOLATION_DNS: "isolation_dns", VIGIL_ISOLATION_DHCP: "isolation_dhcp", VIGIL_LOG_LEVEL: "logLevel",
   VIGIL_SYNTHETIC_RATE: "synthetic_rate", VIGIL_SYNTHETIC_COUNT: "synthetic_count", VIGIL_SYNTHETIC_MIX: "synthetic_mix", VIGIL_BACKOFF_MAX_MS: "backoff_max_ms",
+  VIGIL_POLICY_EVENT_BUDGET_MS: "policy_event_budget_ms",
   VIGIL_KERNEL_SENSOR: "kernel_sensor", VIGIL_EBPF_HELPER: "ebpf_helper", VIGIL_AUDIT_TYPES: "audit_types", VIGIL_AUDIT_MAX_EVENTS_PER_SEC: "audit_max_events_per_sec",
 };
 
@@ -255,6 +260,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     syntheticCount: 0,
     syntheticMix: "agent",
     backoffMaxMs: 30_000,
+    policyEventBudgetMs: 100,
     kernelSensor: "auto",
   };
   const file = flags.config ?? env.VIGIL_CONFIG;

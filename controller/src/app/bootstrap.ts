@@ -1,7 +1,6 @@
 import "reflect-metadata";
 import { join } from "node:path";
 import { NestFactory } from "@nestjs/core";
-import type { NestExpressApplication } from "@nestjs/platform-express";
 import { DocumentBuilder, SwaggerModule } from "@nestjs/swagger";
 import type { INestApplication } from "@nestjs/common";
 import type { Logger } from "pino";
@@ -19,7 +18,6 @@ import { PlaybookService } from "../playbooks/playbook-service";
 import { PolicyService } from "../policy/policy-service";
 import { AlertEntity } from "../alerts/alert.entity";
 import { CaseActions } from "../cases/case-actions";
-import type { Ioc } from "@vigil/detection";
 import { AgentPolicyEntity } from "../policy/policy.entity";
 import { PlaybookActionEntity, PlaybookEntity, PlaybookVersionEntity } from "../playbooks/playbook.entities";
 import { IngestWriter } from "../ingest/ingest-writer";
@@ -33,7 +31,12 @@ import { AgentGrpcServer } from "../transport/grpc-server";
 import { createSecurity, type Security } from "../auth/security";
 import type { AuditLog } from "../audit/audit-log";
 import { CONTROLLER_VERSION } from "../version";
-import { AppModule } from "./app.module";
+import { AppModule, CONTROLLERS } from "./app.module";
+import { pathNormaliser } from "./normalise-path";
+import { routeTable } from "./route-table";
+import { jsonBodyParser } from "../api/json-body";
+import { deferContinue } from "../auth/api-key.middleware";
+import { requestAudit } from "../audit/request-audit";
 import { createDetection, type Detection } from "../detection/detection";
 import type { DetectionOptions } from "../detection/options";
 import { createIntegrations, type Integrations } from "../integrations/integrations";
@@ -107,21 +110,12 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     commands, async (agentId) => (await registry.get(agentId))?.tags ?? [], config.guardRails, opts.audit,
   );
   await playbooks.load();
-  // IOC lists ship inside the agent policy; resolved lazily because detection is built below.
-  let allIocs: () => Promise<Ioc[]> = async () => [];
-  const policy = new PolicyService(dataSource.getRepository(AgentPolicyEntity), registry, signer, () => allIocs(), opts.audit);
+  // IOC lists ship inside the agent policy; the catalog is attached below, once detection is built.
+  const policy = new PolicyService(dataSource.getRepository(AgentPolicyEntity), registry, signer, undefined, opts.audit, Date.now, (msg, fields) => logger.warn(fields, msg));
   const detection = await createDetection({
     ds: dataSource, writer, registry, options: opts.detection, onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
   });
-  allIocs = async () => {
-    const out: Ioc[] = [];
-    for (let after: number | undefined; ; ) {
-      const page = await detection.iocs.list({ limit: 5000, afterId: after });
-      out.push(...page);
-      if (page.length < 5000) return out;
-      after = Number(page[page.length - 1].id);
-    }
-  };
+  policy.useIocs(detection.iocs);
   const caseActions = new CaseActions(commands, playbooks);
   detection.caseQuery.setActionsProvider(caseActions);
   detection.timeline.addSource(caseActions);
@@ -132,7 +126,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     void alertRows.findOneBy({ id: notice.id }).then((a) => (a ? playbooks.onAlert(a) : undefined)).catch((err) => logger.error({ err: String(err), alertId: notice.id }, "playbook evaluation failed"));
   });
   const integrations = await createIntegrations({
-    config: config.integrations, ds: dataSource, writer, registry, commands, playbooks, detection, apiKeys: security.apiKeys, audit: opts.audit, logger,
+    config: config.integrations, ds: dataSource, writer, registry, commands, playbooks, detection, apiKeys: security.apiKeys, audit: opts.audit, logger, policy,
   });
   // Results the agent made durable in its spool (local actions taken offline, or results whose stream broke).
   writer.onStored((batch) => {
@@ -189,13 +183,19 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       ...integrations.providers,
       ...install.providers,
     ]),
-    { logger: new NestPinoLogger(logger), abortOnError: false, httpsOptions: httpTls?.httpsOptions },
+    // Bodies are parsed by jsonBodyParser below, after the API key check, with per-route limits.
+    { logger: new NestPinoLogger(logger), abortOnError: false, bodyParser: false, httpsOptions: httpTls?.httpsOptions },
   );
-  // STIX bundles and IOC lists are routinely larger than Express's 100 kB default.
-  (app as NestExpressApplication).useBodyParser("json", { limit: "20mb" });
   app.enableShutdownHooks();
-  app.useGlobalInterceptors(new AuditInterceptor(security.audit));
   integrations.install(app);
+  // In this order, before any route: one spelling of the path; the audit context; the key; then the body.
+  const routes = routeTable(CONTROLLERS);
+  deferContinue(app.getHttpServer());
+  app.use(pathNormaliser(() => routes));
+  app.use((_req: unknown, _res: unknown, next: () => void) => requestAudit.run({ appended: 0, notes: {} }, next));
+  app.use(security.authenticate(() => routes));
+  app.use(jsonBodyParser(() => routes));
+  app.useGlobalInterceptors(new AuditInterceptor(security.audit));
   security.guard(app);
   const doc = completeDocument(SwaggerModule.createDocument(
     app,

@@ -47,6 +47,8 @@ export interface IntegrationDeps {
   apiKeys: ApiKeys;
   audit?: AuditSink;
   logger: Logger;
+  /** The agent policy, for how many IOCs it carries and leaves out. */
+  policy?: { lastIocDelivery(): { shipped: number; leftOut: number } | undefined };
 }
 
 /**
@@ -63,11 +65,16 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
   const metrics = new ControllerMetrics({
     ingestPendingEvents: () => d.writer.stats.pendingEvents,
     detectionQueuedEvents: () => d.detection.pipeline.stats.queuedEvents,
+    detectionOverBudget: () => {
+      const s = d.detection.pipeline.stats;
+      return { overBudget: s.overBudget, skipped: s.skippedOverBudget };
+    },
     agentsOnline: () => d.registry.onlineCount(),
     streamClients: () => stream?.clientCount ?? 0,
     commandsByState: () => countBy(ds, CommandEntity, "state"),
     agentDrops: () => agentDrops(d.registry),
     webhookDeliveriesByState: () => webhooks.countByState(),
+    agentPolicyIocs: () => d.policy?.lastIocDelivery(),
   });
 
   const worker = new DeliveryWorker(

@@ -28,6 +28,39 @@ describe("vigil-controller rules / iocs", () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/bad\.yml:5: rule 'Bad'.*nosuchmod/);
     expect(lines[1]).toBe("compiled 1, refused 1");
+
+    // A regex RE2 cannot run in linear time is refused with the line and the reason (issue #10).
+    writeFileSync(join(rules, "bad.yml"), "title: Backref\nlogsource: {product: linux}\ndetection:\n  sel:\n    CommandLine|re: '(a+)\\1'\n  condition: sel\n");
+    const re = run(["rules", "validate", rules]);
+    expect(re.status).toBe(1);
+    expect(re.stdout.trim().split("\n")[0]).toMatch(/bad\.yml:5: rule 'Backref' \[regex backreference\] backreferences need backtracking/);
+  });
+
+  it("rules validate: says for each correlation whether it fires early or at window close", () => {
+    const rules = join(dir, "corr");
+    require("node:fs").mkdirSync(rules);
+    writeFileSync(join(rules, "few.yml"), `title: Few
+id: few
+correlation:
+  type: event_count
+  rules: [base]
+  group-by: [User]
+  timespan: 1h
+  condition: {lt: 3}
+level: low
+---
+title: Base
+name: base
+logsource: {product: linux}
+detection:
+  sel: {Image: /bin/x}
+  condition: sel
+`);
+    const r = run(["rules", "validate", "detection/rules"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/lnx_ssh_brute_force\.yml: correlation 'SSH Brute Force From One Source' \(895fed99-f646-4f2c-90d6-cdcade3a6d70\) event_count: fires early/);
+    const few = run(["rules", "validate", rules]);
+    expect(few.stdout).toMatch(/few\.yml: correlation 'Few' \(few\) event_count: fires at window close/);
   });
 
   it("rules test: prints each match (correlations included) as a JSON line", () => {
