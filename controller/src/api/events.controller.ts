@@ -1,5 +1,5 @@
 import { BadRequestException, Controller, Get, Inject, NotFoundException, Query } from "@nestjs/common";
-import { ApiOkResponse, ApiOperation, ApiQuery, ApiResponse, ApiTags } from "@nestjs/swagger";
+import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
 import { AgentRegistry } from "../agents/agent-registry";
 import { splitClockMark } from "../ingest/event-row";
 import { EventStore, type StoredEvent } from "../repositories/event-store";
@@ -54,7 +54,6 @@ export class EventsController {
   @ApiQuery({ name: "limit", required: false, description: "1-1000, default 100" })
   @ApiQuery({ name: "cursor", required: false, description: "nextCursor from the previous page" })
   @ApiOkResponse({ description: "{ items: Event[], nextCursor: string | null }" })
-  @ApiResponse({ status: 404, description: "the agent named by ?agent= is not enrolled" })
   async list(@Query() query: Record<string, unknown>) {
     rejectUnknown(query, ALLOWED);
     const limit = optInt(query, "limit", 1, 1000) ?? 100;
