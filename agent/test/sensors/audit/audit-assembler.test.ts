@@ -1,6 +1,9 @@
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MAX_AUDIT_RECORDS, type AuditEvent } from "@vigil/proto";
-import { AuditAssembler, parseAuditLine, type AuditAssemblerOptions } from "../../../src/sensors/audit";
+import { AuditAssembler, AuditSensor, parseAuditLine, type AuditAssemblerOptions } from "../../../src/sensors/audit";
 
 const rec = (type: string, serial: number, rest: string, t = "1700000000.123") => parseAuditLine(`type=${type} msg=audit(${t}:${serial}): ${rest}`)!;
 const exec = (serial: number, t?: string) => [
@@ -85,5 +88,39 @@ describe("AuditAssembler: the records of one audit event become one event", () =
     for (let s = 10; s < 1010; s++) a.push(rec("SYSCALL", s, `syscall=2 exe="/bin/cat"`));
     expect(a.openEvents).toBe(8);
     expect(out).toHaveLength(1 + 1000 - 8);
+  });
+});
+
+describe("AuditSensor volume controls, on a log file", () => {
+  it("keeps only audit_types, caps the rate and says in its health what the cap dropped", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vigil-auditcap-"));
+    const log = join(dir, "audit.log");
+    writeFileSync(log, "");
+    const got: AuditEvent[] = [];
+    const sensor = new AuditSensor({ path: log, stateDir: join(dir, "state"), pollMs: 20, types: ["SYSCALL", "EXECVE"], maxEventsPerSec: 2 });
+    try {
+      await sensor.start({ emit: (b) => (b.$case === "audit" ? got.push(b.audit) : undefined) });
+      const lines: string[] = [];
+      for (let s = 1; s <= 10; s++) {
+        lines.push(
+          `type=SYSCALL msg=audit(1700000000.${String(s).padStart(3, "0")}:${s}): syscall=59 exe="/usr/bin/id" key="exec"`,
+          `type=EXECVE msg=audit(1700000000.${String(s).padStart(3, "0")}:${s}): argc=1 a0="id"`,
+          `type=CWD msg=audit(1700000000.${String(s).padStart(3, "0")}:${s}): cwd="/"`,
+          `type=EOE msg=audit(1700000000.${String(s).padStart(3, "0")}:${s}): `,
+        );
+      }
+      appendFileSync(log, lines.join("\n") + "\n");
+      const deadline = Date.now() + 5000;
+      while (!/dropped 8 events over the rate cap/.test(sensor.health().detail)) {
+        if (Date.now() > deadline) throw new Error(`health: ${sensor.health().detail}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(got).toHaveLength(2);
+      expect(got[0]!.records.map((r) => r.recordType)).toEqual(["EXECVE"]);
+      expect(sensor.health()).toMatchObject({ running: true, events: 2, detail: expect.stringContaining("record types SYSCALL,EXECVE, at most 2/s") });
+    } finally {
+      await sensor.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
