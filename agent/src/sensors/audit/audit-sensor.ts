@@ -3,7 +3,7 @@ import { MAX_AUDIT_RECORDS } from "@vigil/proto";
 import type { EventSink, Sensor, SensorHealth } from "../sensor";
 import { SensorCounters } from "../sensor";
 import { LogFollower } from "../tail";
-import { AuditAssembler } from "./audit-assembler";
+import { AuditAssembler, type AssemblerStats } from "./audit-assembler";
 import { parseAuditLine } from "./parse-audit-line";
 
 export const DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log";
@@ -28,8 +28,9 @@ export interface AuditSensorOptions {
 /**
  * Records of the Linux audit subsystem, as auditd writes them: every exec the
  * kernel saw (EXECVE), however short-lived, plus whatever the host's audit rules
- * watch. Vigil does not change the host's audit rules; without auditd the sensor
- * waits for the log to appear and says so in its health, without counting errors.
+ * watch, one event per audit event (its records joined by AuditAssembler; audit_types and a
+ * rate cap bound the volume). Vigil does not change the host's audit rules; without auditd the
+ * sensor waits for the log to appear and says so in its health, without counting errors.
  */
 export class AuditSensor implements Sensor {
   readonly name = "audit";
@@ -90,7 +91,7 @@ export class AuditSensor implements Sensor {
   }
 
   /** Records read, events emitted and what the volume controls dropped. */
-  stats() {
+  stats(): AssemblerStats | undefined {
     return this.assembler?.stats;
   }
 
