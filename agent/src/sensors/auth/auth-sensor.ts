@@ -47,6 +47,8 @@ export class AuthSensor implements Sensor {
   private seeing = "";
   /** Why nothing can reach the sensor ("" when something can): SSH brute-force detection is off then. */
   private blindBecause = "";
+  /** Set while no journal file exists and no entry has come: journalctl runs but sees nothing. */
+  private noJournal = "";
   private started = false;
 
   constructor(private readonly opts: AuthSensorOptions) {}
@@ -72,7 +74,7 @@ export class AuthSensor implements Sensor {
     } else {
       this.seeing = `${noFile}; following the journal (sshd, sudo, su, login, account tools)`;
       const dirs = this.opts.journalDirs ?? DEFAULT_JOURNAL_DIRS;
-      if (!(await journalFilesPresent(dirs))) this.blindBecause = `${noFile} and no journal files (${dirs.join(", ")})`;
+      if (!(await journalFilesPresent(dirs))) this.noJournal = `${noFile} and no journal files (${dirs.join(", ")})`;
     }
     this.counters.detail = this.seeing;
     this.follower = new LogFollower({
@@ -87,6 +89,7 @@ export class AuthSensor implements Sensor {
               backoffMs: this.opts.journalBackoffMs,
               onEntry: (entry) => {
                 // Entries flow: whatever the file check said, the journal is there.
+                this.noJournal = "";
                 if (this.blindBecause) this.setBlind("");
                 this.emit(parseJournalEntry(entry, { keepOther }));
               },
@@ -94,7 +97,7 @@ export class AuthSensor implements Sensor {
           },
       onStatus: (problem) => this.setProblem(problem, !file),
     });
-    if (this.blindBecause) this.setBlind(this.blindBecause);
+    if (this.noJournal) this.setBlind(this.noJournal);
     await this.follower.start();
   }
 
@@ -128,7 +131,7 @@ export class AuthSensor implements Sensor {
     // journalctl that cannot run (absent, no permission) on a host without an auth log: nothing reaches us.
     if (fromJournal) {
       if (problem) this.setBlind(`no auth log and the journal is unavailable (${problem})`);
-      else if (!this.blindBecause.includes("no journal files")) this.setBlind("");
+      else this.setBlind(this.noJournal);
       return;
     }
     this.counters.detail = problem ? `${this.seeing}; ${problem}` : this.seeing;
