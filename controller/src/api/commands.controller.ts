@@ -7,7 +7,7 @@ import { optEnum, optInt, optString, rejectUnknown } from "./query-params";
 import { Actor } from "./actor";
 import { Roles } from "../auth/roles";
 
-const STATES = ["queued", "sent", "succeeded", "failed", "refused", "expired"] as const;
+const STATES = ["queued", "sent", "succeeded", "failed", "refused", "expired", "not_enforced"] as const;
 
 interface IssueBody {
   type?: unknown;
