@@ -214,14 +214,16 @@ describe.skipIf(skipReason !== null)("benign admin workload through the built-in
         .filter((b) => (b.$case === "process" && b.process.action === ProcessAction.PROCESS_ACTION_START && tree.has(b.process.pid)) || (b.$case === "network" && tree.has(b.network.pid)) || b.$case === "file");
     };
     const wait = Date.now() + 10_000;
-    const done = (all: EventBody[]) => all.some((b) => b.$case === "process" && b.process.commandLine.startsWith("rm -rf clone")) && all.some((b) => b.$case === "network" && b.network.exe.endsWith("/curl"));
+    const done = (all: EventBody[]) =>
+      all.some((b) => b.$case === "process" && b.process.commandLine.startsWith("rm -rf clone")) && (!existsSync("/usr/bin/curl") || all.some((b) => b.$case === "network" && b.network.exe.endsWith("/curl")));
     while (Date.now() < wait && !done(ours())) await new Promise((r) => setTimeout(r, 50));
     const captured = ours();
     const count = (k: string) => captured.filter((b) => b.$case === k).length;
     console.log(`benign workload: ${count("process")} execs, ${count("network")} connections, ${count("file")} file events captured; ${writtenTrees(0).length} process/file events and ${writtenLogs().length} auth/syslog lines written (cron, sshd, sudo, dpkg)`);
     expect(count("process")).toBeGreaterThan(60);
     expect(captured.some((b) => b.$case === "process" && b.process.exe.endsWith("/git") && b.process.parentExe.endsWith("/bash"))).toBe(true);
-    expect(captured.some((b) => b.$case === "network" && b.network.direction === Direction.DIRECTION_OUTBOUND && b.network.action === NetworkAction.NETWORK_ACTION_OPEN && b.network.exe.endsWith("/curl"))).toBe(true);
+    if (existsSync("/usr/bin/curl")) expect(captured.some((b) => b.$case === "network" && b.network.direction === Direction.DIRECTION_OUTBOUND && b.network.action === NetworkAction.NETWORK_ACTION_OPEN && b.network.exe.endsWith("/curl"))).toBe(true);
+    else console.log("no /usr/bin/curl here: the session made no connection to check");
 
     const { ruleset, errors } = compileRules([...BUILTIN_RULES, ...packSources({ ...SIGMAHQ_BUNDLED_PACK, origin: "bundled" })]);
     expect(errors).toEqual([]);
