@@ -105,6 +105,8 @@ async function runPath(kind: PathKind): Promise<PathResult> {
   try {
     await topo.listen(topo.outside, PEER_PORT);
     if (!(await waitFor(() => nsc.ctl.registry.session(agent.agentId) !== undefined, 20_000))) throw new Error(`agent did not connect\n${agent.output()}`);
+    const source = /"sensor":"process","detail":"([^"]*)"/.exec(agent.output())?.[1] ?? "(no process sensor line)";
+    console.log(`${kind}: the agent's process sensor: ${source.slice(0, 100)}`);
     const marker = `vigil-bench-marker-${randomUUID().slice(0, 8)}`;
     if (kind === "local") {
       nsc.send(agent.agentId, { msg: { $case: "policy", policy: nsc.policy(agent.agentId, markerPolicy(1, marker)) } });
