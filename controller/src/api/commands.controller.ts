@@ -10,7 +10,7 @@ import { can, principalOf, Roles } from "../auth/roles";
 /** Evidence output only for keys holding evidence.read_output (analyst, admin). */
 const viewFor = (req: unknown) => ({ showEvidence: can(principalOf(req)?.role, "evidence.read_output") });
 
-const STATES = ["queued", "sent", "succeeded", "failed", "refused", "expired"] as const;
+const STATES = ["queued", "sent", "succeeded", "failed", "refused", "expired", "not_enforced"] as const;
 
 interface IssueBody {
   type?: unknown;

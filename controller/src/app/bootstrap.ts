@@ -116,8 +116,14 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   // IOC lists ship inside the agent policy; the catalog is attached below, once detection is built.
   const policy = new PolicyService(dataSource.getRepository(AgentPolicyEntity), registry, signer, undefined, opts.audit, Date.now, (msg, fields) => logger.warn(fields, msg));
   const detection = await createDetection({
-    ds: dataSource, writer, registry, options: opts.detection, onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
+    ds: dataSource, writer, registry, options: opts.detection, dataDir: config.dataDir, pack: config.sigmahqPack ? undefined : null, onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
   });
+  const pack = detection.rules.pack;
+  if (pack) {
+    const m = pack.manifest;
+    logger.info({ origin: pack.origin, version: m.version, rules: pack.rules.length, refused: detection.rules.packErrors.length }, "SigmaHQ rule pack loaded");
+    for (const e of detection.rules.packErrors.slice(0, 20)) logger.warn({ rule: e.source, error: e.message }, "SigmaHQ pack rule refused");
+  }
   policy.useIocs(detection.iocs);
   const caseActions = new CaseActions(commands, playbooks);
   detection.caseQuery.setActionsProvider(caseActions);

@@ -49,7 +49,16 @@ const STATUS: Record<number, CommandState> = {
   [CommandStatus.COMMAND_STATUS_SUCCEEDED]: "succeeded",
   [CommandStatus.COMMAND_STATUS_FAILED]: "failed",
   [CommandStatus.COMMAND_STATUS_REFUSED]: "refused",
+  [CommandStatus.COMMAND_STATUS_NOT_ENFORCED]: "not_enforced",
 };
+
+/** Agents before COMMAND_STATUS_NOT_ENFORCED said "succeeded" with this reason for a monitor-mode action. */
+const LEGACY_MONITOR_REASON = "monitor: not enforced";
+
+function resultState(r: CommandResult): CommandState | undefined {
+  if (r.status === CommandStatus.COMMAND_STATUS_SUCCEEDED && r.reason === LEGACY_MONITOR_REASON) return "not_enforced";
+  return STATUS[r.status];
+}
 
 export type CommandListener = (cmd: CommandEntity) => void;
 
@@ -154,7 +163,7 @@ export class CommandService {
    * command_result agent event). Idempotent: the first final result wins.
    */
   async onResult(agentId: string, r: CommandResult): Promise<void> {
-    const state = STATUS[r.status];
+    const state = resultState(r);
     if (!state || !/^[A-Za-z0-9._:-]{1,128}$/.test(r.commandId)) return;
     let c = await this.repo.findOneBy({ id: r.commandId });
     if (c && c.agentId !== agentId) return; // another agent cannot answer for this one
@@ -168,7 +177,9 @@ export class CommandService {
       await this.step(c, "local_action", { type: c.type });
     }
     if (!["queued", "sent"].includes(c.state)) return;
-    await this.finish(c, state, r.reason.slice(0, 4096), r.outputJson.slice(0, MAX_OUTPUT_CHARS), r.finishedAtMs);
+    // Whatever an older agent wrote, a monitor-mode result reads the same everywhere.
+    const reason = state === "not_enforced" ? "not enforced (monitor)" : r.reason.slice(0, 4096);
+    await this.finish(c, state, reason, r.outputJson.slice(0, MAX_OUTPUT_CHARS), r.finishedAtMs);
   }
 
   private async finish(c: CommandEntity, state: CommandState, reason: string, output: string, at?: number): Promise<void> {

@@ -1,3 +1,4 @@
+import { sigmahqPackEnabled } from "../sigmahq/pack-setting";
 import { resolve } from "node:path";
 import { parseDuration } from "./duration";
 import { ConfigError } from "./config-error";
@@ -19,6 +20,8 @@ export interface ControllerConfig {
   grpcAddr: { host: string; port: number };
   databaseUrl: string;
   dataDir: string;
+  /** VIGIL_SIGMAHQ_PACK=on|off (default on): load the SigmaHQ Linux pack beside the built-in rules. */
+  sigmahqPack: boolean;
   eventRetentionMs: number;
   /** An agent with no message for this long is shown offline. */
   agentOfflineAfterMs: number;
@@ -114,6 +117,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     grpcAddr: parseAddr(flags.grpc ?? env.VIGIL_GRPC_ADDR ?? "0.0.0.0:50051", "--grpc / VIGIL_GRPC_ADDR"),
     databaseUrl,
     dataDir,
+    sigmahqPack: sigmahqPackEnabled(env),
     eventRetentionMs: parseDuration(env.VIGIL_EVENT_RETENTION ?? "30d", "VIGIL_EVENT_RETENTION"),
     agentOfflineAfterMs: parseDuration(env.VIGIL_AGENT_OFFLINE_AFTER ?? "90s", "VIGIL_AGENT_OFFLINE_AFTER"),
     sqliteSynchronous: sync,

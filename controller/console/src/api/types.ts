@@ -4,7 +4,7 @@
 export type Level = "critical" | "high" | "medium" | "low" | "informational";
 export type AlertState = "new" | "acknowledged" | "resolved";
 export type Verdict = "true_positive" | "false_positive";
-export type CommandState = "queued" | "sent" | "succeeded" | "failed" | "refused" | "expired";
+export type CommandState = "queued" | "sent" | "succeeded" | "failed" | "refused" | "expired" | "not_enforced";
 
 export interface SensorHealth {
   name: string;
@@ -35,6 +35,8 @@ export interface Agent {
   telemetry?: "ok" | "refused" | "stalled" | "offline";
   telemetryReason?: string | null;
   missingEvents: number;
+  /** As the agent last reported it; null before its first status or from an older agent. */
+  enforcement?: "enforce" | "monitor" | null;
   status: AgentStatus;
 }
 
@@ -134,7 +136,7 @@ export interface Page<T> {
   nextCursor?: string | null;
 }
 
-export const FINISHED: readonly CommandState[] = ["succeeded", "failed", "refused", "expired"];
+export const FINISHED: readonly CommandState[] = ["succeeded", "failed", "refused", "expired", "not_enforced"];
 
 export interface HostInventory {
   agentId: string;
