@@ -1,7 +1,7 @@
 // `npm start`: the controller on SQLite plus a local agent watching this host.
 // Ctrl-C stops both. Data lives in ./data (database, keys, agent state).
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -10,7 +10,8 @@ const dataDir = process.env.VIGIL_DATA_DIR ?? join(root, "data");
 const http = process.env.VIGIL_HTTP_ADDR ?? "127.0.0.1:8080";
 const grpc = process.env.VIGIL_GRPC_ADDR ?? "127.0.0.1:50051";
 const grpcPort = grpc.split(":").pop();
-mkdirSync(dataDir, { recursive: true });
+// Keys, the database and the admin key file live here: nobody else's to read.
+mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
 const children = [];
 function run(name, args, env = {}) {
@@ -62,7 +63,8 @@ controller.on("line", (line) => {
     return shutdown(1);
   }
   const keyFile = ensureAdminKey();
-  const agent = run("agent", ["dist/vigil-agent.cjs", "run", "--controller", `127.0.0.1:${grpcPort}`, "--state-dir", agentDir]);
+  // The controller's data dir is on this host: collect_evidence must never read it.
+  const agent = run("agent", ["dist/vigil-agent.cjs", "run", "--controller", `127.0.0.1:${grpcPort}`, "--state-dir", agentDir], { VIGIL_EVIDENCE_DENY: dataDir });
   // The API is HTTPS with a certificate from the controller's CA: curl trusts it with --cacert.
   const caFile = join(process.env.VIGIL_CA_DIR ?? join(dataDir, "ca"), "ca.crt");
   const tls = api.startsWith("https:") ? `--cacert ${caFile} ` : "";
@@ -115,5 +117,6 @@ function ensureAdminKey() {
     const key = controllerCli(["apikey", "create", "--role", "admin", "--name", "npm start"]).split("\n")[0].trim();
     writeFileSync(file, key + "\n", { mode: 0o600 });
   }
+  chmodSync(file, 0o600);
   return file;
 }

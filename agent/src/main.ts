@@ -7,6 +7,7 @@ import { AgentRuntime } from "./runtime/agent-runtime";
 import { reapplyEnforcement } from "./runtime/reapply";
 import { CertificateRenewer, ENROLL_HELP, enrollCommand, hasTlsIdentity, tlsCredentialsFactory } from "./enroll";
 import { createSensors } from "./runtime/create-sensors";
+import { makeStateDirPrivate, ownerOnlyUmask } from "./runtime/private-state";
 import { createLog } from "./util/log";
 import { PARSE_HELP, parseCommand } from "./parse-command";
 import { AGENT_VERSION } from "./version";
@@ -61,6 +62,8 @@ const flagsFrom = parseSettingFlags;
 async function run(argv: string[]): Promise<number> {
   const cfg = loadAgentConfig(flagsFrom(argv));
   const log = createLog(cfg.logLevel);
+  const tightened = makeStateDirPrivate(cfg.stateDir);
+  if (tightened) log.warn("state dir was readable by others; tightened", { stateDir: cfg.stateDir, entries: tightened });
   if (process.getuid?.() !== 0) log.warn("not running as root: the auth log, other users' processes and enforcement are limited");
   // Enrolled (tls/identity.json in the state dir): mTLS with the certificate, renewed in the background.
   cfg.tls = hasTlsIdentity(cfg.stateDir);
@@ -127,6 +130,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(commandHelp(cmd) ?? HELP);
     return 0;
   }
+  // Everything the agent writes (keys, spool, state) is its own user's alone.
+  if (cmd === "run" || cmd === "enroll" || cmd === "reapply") ownerOnlyUmask();
   try {
     switch (cmd) {
       case "run": return await run(rest);

@@ -37,6 +37,8 @@ export interface AgentConfig {
   isolationDns: string[];
   /** Keep DHCP working while isolated (hosts that would lose their lease). */
   isolationDhcp: boolean;
+  /** Paths collect_evidence never reads, on top of the built-in deny list (e.g. a controller data dir on this host). */
+  evidenceDeny: string[];
   logLevel: "debug" | "info" | "warn" | "error";
   /** TLS material written by `enroll`; absent means a plaintext (development) connection. */
   tls: boolean;
@@ -115,6 +117,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "isolation_allow", field: "isolationAllow", arg: "CIDR", help: "still reachable while isolated (admin access)", list: true },
   { key: "isolation_dns", field: "isolationDns", arg: "IP", help: "resolvers still reachable (port 53) while isolated", list: true },
   { key: "isolation_dhcp", field: "isolationDhcp", arg: "BOOL", help: "keep DHCP working while isolated (default false)" },
+  { key: "evidence_deny", field: "evidenceDeny", arg: "PATH", help: "paths collect_evidence never reads, besides the built-in deny list (e.g. a controller data dir here)", list: true, aliases: ["evidenceDeny"] },
   { key: "policy_event_budget_ms", field: "policyEventBudgetMs", arg: "MS", help: "local policy: the most time one event may take to evaluate (default 100)" },
   { key: "backoff_max_ms", field: "backoffMaxMs", arg: "MS", help: "cap of the reconnect backoff (default 30000)" },
   { key: "synthetic_rate", field: "syntheticRate", arg: "N", help: "numbered test events per second (testing; default 0 = off)" },
@@ -163,6 +166,12 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
         break;
       case "watch": case "tags": case "isolationAllow": case "isolationDns":
         cfg[key] = list(v, name);
+        break;
+      case "evidenceDeny":
+        cfg.evidenceDeny = list(v, name).map((p) => {
+          if (!p.startsWith("/")) throw new AgentConfigError(`${name}: expected absolute paths, got "${p.slice(0, 256)}"`);
+          return resolve(p);
+        });
         break;
       case "auditTypes": {
         const types = list(v, name).map((t) => t.toUpperCase());
@@ -227,7 +236,7 @@ const ENV: Record<string, string> = {
   VIGIL_CONTROLLER: "controller", VIGIL_WATCH: "watch", VIGIL_AUTH_LOG: "authLog", VIGIL_AUDIT_LOG: "auditLog", VIGIL_SYSTEM_LOG: "systemLog", VIGIL_STATE_DIR: "stateDir", VIGIL_TAGS: "tags",
   VIGIL_PROCESS_INTERVAL_MS: "process_interval_ms", VIGIL_NETWORK_INTERVAL_MS: "network_interval_ms", VIGIL_HEARTBEAT_MS: "heartbeat_ms",
   VIGIL_SPOOL_MAX_BYTES: "spool_max_bytes", VIGIL_SPOOL_FSYNC: "spool_fsync", VIGIL_SPOOL_FSYNC_INTERVAL_MS: "spool_fsync_interval_ms", VIGIL_SPOOL_FULL_POLICY: "spool_full_policy",
-  VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_ISOLATION_DNS: "isolation_dns", VIGIL_ISOLATION_DHCP: "isolation_dhcp", VIGIL_LOG_LEVEL: "logLevel",
+  VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_ISOLATION_DNS: "isolation_dns", VIGIL_ISOLATION_DHCP: "isolation_dhcp", VIGIL_EVIDENCE_DENY: "evidence_deny", VIGIL_LOG_LEVEL: "logLevel",
   VIGIL_SYNTHETIC_RATE: "synthetic_rate", VIGIL_SYNTHETIC_COUNT: "synthetic_count", VIGIL_SYNTHETIC_MIX: "synthetic_mix", VIGIL_BACKOFF_MAX_MS: "backoff_max_ms",
   VIGIL_POLICY_EVENT_BUDGET_MS: "policy_event_budget_ms",
   VIGIL_KERNEL_SENSOR: "kernel_sensor", VIGIL_EBPF_HELPER: "ebpf_helper", VIGIL_AUDIT_TYPES: "audit_types", VIGIL_AUDIT_MAX_EVENTS_PER_SEC: "audit_max_events_per_sec",
@@ -253,6 +262,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     isolationAllow: [],
     isolationDns: [],
     isolationDhcp: false,
+    evidenceDeny: [],
     logLevel: "info",
     tls: false,
     sensors: { process: true, network: true, file: true, auth: true, audit: true, syslog: true },
@@ -283,5 +293,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
   apply(cfg, { controller: flags.controller, watch: flags.watch?.length ? flags.watch : undefined, authLog: flags.authLog, stateDir: flags.stateDir, tags: flags.tags?.length ? flags.tags : undefined, logLevel: flags.logLevel }, "flag");
   if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(cfg.controller)) throw new AgentConfigError(`controller: expected HOST:PORT, got "${cfg.controller}"`);
   cfg.stateDir = resolve(cfg.stateDir);
+  // The agent's own config file (it may name tokens or internal addresses) is never evidence.
+  if (file) cfg.evidenceDeny.push(resolve(file));
   return cfg;
 }

@@ -50,6 +50,7 @@ export class ResponseWiring {
     this.endpoints = new ControllerEndpoints(cfg.controller, cfg.stateDir, log);
     this.enforcement = createEnforcement({
       stateDir: cfg.stateDir,
+      evidenceDenyPaths: cfg.evidenceDeny,
       isolationPolicy: () => isolationPolicyFor(cfg, this.endpoints),
       checkControllerReachable: () => this.checkReachable(),
     });

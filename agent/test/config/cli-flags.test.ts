@@ -36,6 +36,8 @@ const SAMPLES: Record<string, { file: unknown; flag: string; expect: unknown }> 
   isolation_allow: { file: ["10.0.0.0/8"], flag: "192.0.2.0/24", expect: ["192.0.2.0/24"] },
   isolation_dns: { file: ["10.0.0.2"], flag: "10.0.0.3,10.0.0.4", expect: ["10.0.0.3", "10.0.0.4"] },
   isolation_dhcp: { file: false, flag: "true", expect: true },
+  // The config file itself is always protected too.
+  evidence_deny: { file: ["/file/deny"], flag: "/flag/a,/flag/b/", expect: ["/flag/a", "/flag/b", join(dir, "evidence_deny.yaml")] },
   policy_event_budget_ms: { file: 50, flag: "250", expect: 250 },
   backoff_max_ms: { file: 1000, flag: "2000", expect: 2000 },
   synthetic_rate: { file: 1, flag: "5", expect: 5 },

@@ -56,6 +56,12 @@ export function bodyJson(ev: Event): { type: string; action: string; body: Recor
     action = actionOfUntyped(b);
   }
   if (b.$case === "network") body.direction = DIRECTIONS[b.network.direction] ?? String(b.network.direction);
+  if (b.$case === "agent" && b.agent.kind === "command_result" && b.agent.attributes.output !== undefined) {
+    // A command's output (evidence: file contents, process lists) lives with the command, behind
+    // its permission; the event that carried it is readable by every role, streamed and exported.
+    const { output: _output, ...rest } = b.agent.attributes;
+    body.attributes = rest;
+  }
   return { type: b.$case, action, body };
 }
 

@@ -109,6 +109,8 @@ export interface Command {
   local: boolean;
   reason: string | null;
   output?: unknown;
+  /** Set instead of output when this key may not see evidence (readonly, integration). */
+  outputRedacted?: string;
 }
 
 export type PlaybookActionState = "issued" | "pending" | "approved" | "rejected" | "refused" | "skipped";
