@@ -2,13 +2,18 @@ import { lstatSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { Ctx, Outcome } from "./context";
 
-/** Every path below `dir` (itself included) that group or others may read, write or enter. */
+/**
+ * Every path below `dir` (itself included) that group or others may read, write
+ * or enter. Certificates (*.crt) are public by nature and left out; everything
+ * else (database, WAL, keys, identity, spool, policy) must be owner-only, also
+ * inside an owner-only directory (the database may be moved out of it).
+ */
 function exposed(dir: string, depth = 3): string[] {
   const out: string[] = [];
   const walk = (p: string, d: number) => {
     const st = lstatSync(p);
     if (st.isSymbolicLink()) return;
-    if (st.mode & 0o077) out.push(`${relative(dir, p) || "."} ${(st.mode & 0o777).toString(8)}`);
+    if (st.mode & 0o077 && !(st.isFile() && p.endsWith(".crt"))) out.push(`${relative(dir, p) || "."} ${(st.mode & 0o777).toString(8)}`);
     if (st.isDirectory() && d > 0) for (const e of readdirSync(p)) walk(join(p, e), d - 1);
   };
   walk(dir, depth);

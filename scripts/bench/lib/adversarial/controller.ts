@@ -22,6 +22,8 @@ export interface Controller {
   dbFile: string;
   httpUrl: string;
   grpcPort: number;
+  /** The HTTPS key pin (`sha256//…`) the controller prints when its API is on TLS. */
+  pin?: string;
   caPem: string;
   caFingerprint: string;
   keys: Keys;
@@ -58,14 +60,14 @@ export async function startController(dataDir: string, env: Record<string, strin
   delete childEnv.VIGIL_INSECURE_GRPC;
   const child = spawn(process.execPath, [CONTROLLER_BIN, "serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--data-dir", dataDir, "--database", dbUrl, "--log-level", "warn"], { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
-  const ready = await new Promise<{ http: string; grpc: number }>((resolve, reject) => {
+  const ready = await new Promise<{ http: string; grpc: number; pin?: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`controller not ready:\n${out.slice(-3000)}`)), 60_000);
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
-      const m = /vigil-controller ready http=(\S+) grpc=(\d+)/.exec(out);
+      const m = /vigil-controller ready http=(\S+) grpc=(\d+)(?: pin=(\S+))?[^\n]*\n/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({ http: m[1]!, grpc: Number(m[2]) });
+        resolve({ http: m[1]!, grpc: Number(m[2]), pin: m[3] });
       }
     });
     child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
@@ -85,7 +87,7 @@ export async function startController(dataDir: string, env: Record<string, strin
   const caFingerprint = (JSON.parse(tok.out.trim().split("\n").pop()!) as { caFingerprint: string }).caFingerprint;
   let db: Database.Database | undefined;
   return {
-    child, dataDir, dbUrl, dbFile, httpUrl: ready.http, grpcPort: ready.grpc, caPem, caFingerprint, keys,
+    child, dataDir, dbUrl, dbFile, httpUrl: ready.http, grpcPort: ready.grpc, pin: ready.pin, caPem, caFingerprint, keys,
     output: () => out,
     api,
     cli: (args, e = {}) => cli(dataDir, dbUrl, args, { ...baseEnv, ...e }),
