@@ -28,7 +28,9 @@ import { nftTables, spawnNsAgent } from "../../agent/test/response/ns-agent";
 import { startNsController } from "../../agent/test/response/ns-controller";
 import { machine, percentile, writeBenchSection } from "./lib/report";
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "20" }, path: { type: "string", default: "both" } } });
+const { values } = parseArgs({ options: { runs: { type: "string", default: "20" }, path: { type: "string", default: "both" }, sensor: { type: "string", default: "auto" } } });
+/** Where process events come from: auto (eBPF when it loads, as the agent's default), ebpf, proc. */
+const SENSOR = values.sensor!;
 const RUNS = Number(values.runs);
 type PathKind = "local" | "controller";
 const PATHS: PathKind[] = values.path === "both" ? ["controller", "local"] : [values.path as PathKind];
@@ -97,7 +99,7 @@ async function runPath(kind: PathKind): Promise<PathResult> {
   const topo = await createTopology();
   const nsc = await startNsController(topo.controller, PORT, bootFromDist);
   const wallLog = join(tmpdir(), `vigil-wall-bench-${process.pid}.log`);
-  const agent = spawnNsAgent(topo.host, { controller: nsc.address, wallLog, processSensor: true, extraConfig: { sensors: { process: true, network: true, file: false, auth: false, audit: false, syslog: false } } });
+  const agent = spawnNsAgent(topo.host, { controller: nsc.address, wallLog, processSensor: true, extraConfig: { kernel_sensor: SENSOR, sensors: { process: true, network: true, file: false, auth: false, audit: false, syslog: false } } });
   const mon = monitorTables(topo.host.ns);
   const out: PathResult = { kind, samples: [], detectMs: [], actMs: [] };
   try {
@@ -178,7 +180,7 @@ async function main(): Promise<void> {
   const md = [
     "## Containment",
     "",
-    `\`npm run bench:containment\` (${machine()}): ${RUNS} runs per path, default sensor intervals (process: cheap /proc scan every 250 ms, full snapshot every 1 s).`,
+    `\`npm run bench:containment -- --sensor ${SENSOR}\` (${machine()}): ${RUNS} runs per path; process events from ${SENSOR === "proc" ? "/proc polling (cheap scan every 250 ms, full snapshot every 1 s)" : "the kernel (eBPF exec tracepoint), falling back to /proc polling if it cannot load"}.`,
     "From the start of a process whose command line matches a rule to `add table inet vigil_isolate` seen by `nft monitor` in the host's network namespace;",
     "every run then verified (drop policy listed, outside peer unreachable) and released by a signed command.",
     "",

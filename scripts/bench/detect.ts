@@ -11,7 +11,7 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { BUILTIN_RULES, compileRules, DetectionEngine, loadRuleSources, type SigmaEvent } from "../../detection/src/sigma";
 
-const SAMPLES = join(__dirname, "../../../shared/data/sigma/rules-linux-sample");
+const SAMPLES = join(__dirname, "../../detection/test/fixtures/sigmahq-linux");
 
 function events(n: number): SigmaEvent[] {
   const bins = ["/usr/bin/ls", "/usr/bin/grep", "/usr/bin/python3", "/usr/bin/git", "/usr/sbin/sshd", "/usr/bin/node", "/bin/bash", "/usr/bin/cat", "/usr/bin/systemctl", "/usr/bin/curl"];

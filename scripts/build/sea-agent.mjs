@@ -1,7 +1,8 @@
 // Builds dist/vigil-agent: a Node Single Executable Application (what `pkg --sea` does),
 // from the esbuild bundle, so the agent runs on hosts without Node or node_modules.
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -20,5 +21,15 @@ chmodSync(out, 0o755);
 execFileSync(join(root, "node_modules/.bin/postject"), [out, "NODE_SEA_BLOB", blob, "--sentinel-fuse", "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2"], { stdio: "inherit" });
 rmSync(blob);
 rmSync(config);
+// The eBPF helper rides after the SEA image (agent/src/sensors/ebpf/helper-binary.ts reads it back):
+// [helper][sha256 hex][u64 LE length]["VGLEBPF1"]. Node never reads past its own sections.
+const helper = join(dist, "vigil-ebpf");
+if (existsSync(helper)) {
+  const bytes = readFileSync(helper);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(bytes.length));
+  appendFileSync(out, Buffer.concat([bytes, Buffer.from(createHash("sha256").update(bytes).digest("hex"), "latin1"), len, Buffer.from("VGLEBPF1", "latin1")]));
+  console.log(`sea: embedded the eBPF helper (${(bytes.length / 1024).toFixed(0)} KiB)`);
+} else console.log("sea: no dist/vigil-ebpf to embed: this agent uses /proc polling only");
 const v = execFileSync(out, ["version"], { encoding: "utf8" }).trim();
 console.log(`sea: dist/vigil-agent (version ${v})`);

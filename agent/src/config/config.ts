@@ -45,6 +45,13 @@ export interface AgentConfig {
   syntheticMix: string;
   /** Cap of the reconnect backoff. */
   backoffMaxMs: number;
+  /**
+   * Where process, connection and file-writer events come from: "auto" uses the kernel (eBPF) when
+   * it can and falls back to /proc polling; "ebpf" requires it; "proc" never loads it.
+   */
+  kernelSensor: "auto" | "ebpf" | "proc";
+  /** An eBPF helper to run instead of the one embedded in the agent binary. */
+  ebpfHelper?: string;
 }
 
 /** Flags as parsed from the command line; undefined means "not given". */
@@ -64,6 +71,7 @@ const KEYS: Record<string, keyof AgentConfig> = {
   spool_max_bytes: "spoolMaxBytes", spool_fsync: "spoolFsync", spool_fsync_interval_ms: "spoolFsyncIntervalMs", spool_full_policy: "spoolFullPolicy", enforcement: "enforcement",
   isolation_allow: "isolationAllow", isolation_dns: "isolationDns", isolation_dhcp: "isolationDhcp", log_level: "logLevel", logLevel: "logLevel", sensors: "sensors",
   synthetic_rate: "syntheticRate", synthetic_count: "syntheticCount", synthetic_mix: "syntheticMix", backoff_max_ms: "backoffMaxMs",
+  kernel_sensor: "kernelSensor", ebpf_helper: "ebpfHelper",
 };
 
 function defaultStateDir(): string {
@@ -128,6 +136,8 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
         break;
       case "spoolFsync": cfg.spoolFsync = oneOf(v, name, ["always", "interval", "never"] as const); break;
       case "spoolFullPolicy": cfg.spoolFullPolicy = oneOf(v, name, ["drop_oldest_low_priority", "drop_newest", "block"] as const); break;
+      case "kernelSensor": cfg.kernelSensor = oneOf(v, name, ["auto", "ebpf", "proc"] as const); break;
+      case "ebpfHelper": cfg.ebpfHelper = resolve(String(v)); break;
       case "enforcement": cfg.enforcement = oneOf(v, name, ["enforce", "monitor"] as const); break;
       case "logLevel": cfg.logLevel = oneOf(v, name, ["debug", "info", "warn", "error"] as const); break;
       case "sensors": {
@@ -148,6 +158,7 @@ const ENV: Record<string, string> = {
   VIGIL_SPOOL_MAX_BYTES: "spool_max_bytes", VIGIL_SPOOL_FSYNC: "spool_fsync", VIGIL_SPOOL_FSYNC_INTERVAL_MS: "spool_fsync_interval_ms", VIGIL_SPOOL_FULL_POLICY: "spool_full_policy",
   VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_ISOLATION_DNS: "isolation_dns", VIGIL_ISOLATION_DHCP: "isolation_dhcp", VIGIL_LOG_LEVEL: "logLevel",
   VIGIL_SYNTHETIC_RATE: "synthetic_rate", VIGIL_SYNTHETIC_COUNT: "synthetic_count", VIGIL_SYNTHETIC_MIX: "synthetic_mix", VIGIL_BACKOFF_MAX_MS: "backoff_max_ms",
+  VIGIL_KERNEL_SENSOR: "kernel_sensor", VIGIL_EBPF_HELPER: "ebpf_helper",
 };
 
 /** Precedence: defaults < config file < VIGIL_* environment < command-line flags. */
@@ -175,6 +186,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     syntheticCount: 0,
     syntheticMix: "agent",
     backoffMaxMs: 30_000,
+    kernelSensor: "auto",
   };
   const file = flags.config ?? env.VIGIL_CONFIG;
   if (file) {

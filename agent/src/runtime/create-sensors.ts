@@ -2,22 +2,93 @@ import { join } from "node:path";
 import type { AgentConfig } from "../config/config";
 import { AuditSensor } from "../sensors/audit";
 import { AuthSensor, JOURNAL_IDENTIFIERS } from "../sensors/auth";
-import { SyslogSensor } from "../sensors/syslog";
-import { NetworkSensor } from "../sensors/network";
-import { ProcessSensor } from "../sensors/process";
+import { EbpfHelper, EbpfNetworkSensor, EbpfProcessSensor, FileAttribution, locateHelper } from "../sensors/ebpf";
 import { FileSensor } from "../sensors/file";
+import { NetworkSensor } from "../sensors/network";
+import { PreferredSource } from "../sensors/preferred-source";
+import { ProcessSensor } from "../sensors/process";
 import type { Sensor } from "../sensors/sensor";
 import { SyntheticSensor } from "../sensors/synthetic";
+import { SyslogSensor } from "../sensors/syslog";
+
+const POLLING_MISSES = "processes shorter than the 250 ms scan are missed, connections are not tied to short-lived processes, file changes name no process";
+
+/** The kernel feed (eBPF) when configured and present; undefined with the reason otherwise. */
+function kernelFeed(cfg: AgentConfig): { helper?: EbpfHelper; problem: string } {
+  if (cfg.kernelSensor === "proc") return { problem: "kernel_sensor: proc" };
+  try {
+    const located = locateHelper({ configured: cfg.ebpfHelper, stateDir: cfg.stateDir });
+    return { helper: new EbpfHelper({ path: located.path, prefixes: cfg.watch }), problem: "" };
+  } catch (err) {
+    return { problem: (err as Error).message };
+  }
+}
 
 /** The sensors the configuration turns on, each with its own slice of the state dir. */
 export function createSensors(cfg: AgentConfig): Sensor[] {
   const sensors: Sensor[] = [];
-  if (cfg.sensors.process) sensors.push(new ProcessSensor({ intervalMs: cfg.processIntervalMs }));
-  if (cfg.sensors.network) sensors.push(new NetworkSensor({ intervalMs: cfg.networkIntervalMs }));
-  if (cfg.sensors.file) sensors.push(new FileSensor({ paths: cfg.watch, stateDir: join(cfg.stateDir, "file") }));
+  const { helper, problem } = cfg.sensors.process || cfg.sensors.network || cfg.sensors.file ? kernelFeed(cfg) : { problem: "" };
+  const kernelProcesses = helper ? new EbpfProcessSensor(helper) : undefined;
+  const required = cfg.kernelSensor === "ebpf";
+  if (cfg.sensors.process) {
+    const poll = () => new ProcessSensor({ intervalMs: cfg.processIntervalMs });
+    if (kernelProcesses) sensors.push(new PreferredSource("process", kernelProcesses, required ? undefined : poll, POLLING_MISSES));
+    else if (required) sensors.push(new PreferredSource("process", unavailable("process", problem), undefined, ""));
+    else sensors.push(new PreferredSource("process", unavailable("process", problem), poll, POLLING_MISSES));
+  }
+  let kernelNet: EbpfNetworkSensor | undefined;
+  if (cfg.sensors.network) {
+    if (helper && kernelProcesses) {
+      kernelNet = new EbpfNetworkSensor(helper, kernelProcesses);
+      sensors.push(kernelNet);
+    }
+    const net = kernelNet;
+    sensors.push(new NetworkSensor({ intervalMs: cfg.networkIntervalMs, alreadyReported: net ? (a, p, pid) => net.alreadyReported(a, p, pid) : undefined }));
+  }
+  if (cfg.sensors.file) {
+    const attribution = helper && kernelProcesses ? new FileAttribution(helper, kernelProcesses) : undefined;
+    attribution?.start();
+    sensors.push(new FileSensor({ paths: cfg.watch, stateDir: join(cfg.stateDir, "file"), attribute: attribution ? (p) => attribution.lookup(p) : undefined }));
+  }
   if (cfg.sensors.auth) sensors.push(new AuthSensor({ path: cfg.authLog, stateDir: join(cfg.stateDir, "auth") }));
   if (cfg.sensors.audit) sensors.push(new AuditSensor({ path: cfg.auditLog, stateDir: join(cfg.stateDir, "audit") }));
   if (cfg.sensors.syslog) sensors.push(new SyslogSensor({ path: cfg.systemLog, exclude: JOURNAL_IDENTIFIERS, stateDir: join(cfg.stateDir, "syslog") }));
   if (cfg.syntheticRate > 0) sensors.push(new SyntheticSensor({ rate: cfg.syntheticRate, count: cfg.syntheticCount, mix: cfg.syntheticMix, stateDir: join(cfg.stateDir, "synthetic") }));
+  if (helper) sensors.push(new HelperStopper(helper));
   return sensors;
+}
+
+/** A preferred source that cannot start, carrying why, so the fallback's health names it. */
+function unavailable(name: string, why: string): Sensor {
+  const detail = `eBPF unavailable: ${why}`;
+  return {
+    name,
+    start: async () => {},
+    stop: async () => {},
+    health: () => ({ name, running: false, detail, events: 0, errors: 0 }),
+  };
+}
+
+/**
+ * Stops the shared helper after the sensors that read it (sensors stop in order). Its health is
+ * the helper's own: kernel drops and restarts are visible, never silent.
+ */
+class HelperStopper implements Sensor {
+  readonly name = "ebpf";
+  constructor(private readonly helper: EbpfHelper) {}
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {
+    await this.helper.stop();
+  }
+  health() {
+    const s = this.helper.stats;
+    const running = this.helper.status === "";
+    return {
+      name: this.name,
+      running,
+      detail: `${running ? `${s.programs} tracepoints` : this.helper.status}; kernel drops ${s.kernelDrops}, restarts ${s.restarts}, decode errors ${s.decodeErrors}`,
+      events: s.records,
+      errors: s.kernelDrops + s.decodeErrors,
+    };
+  }
 }

@@ -53,6 +53,8 @@ export function spawnNsAgent(node: NetNode, o: NsAgentOptions): NsAgent {
     sensors: { process: o.processSensor ?? false, network: false, file: false, auth: false, audit: false, syslog: false },
     heartbeat_ms: 1000,
     backoff_max_ms: 500,
+    // /proc polling unless asked: a kernel-fed agent would see every exec on this machine.
+    kernel_sensor: "proc",
     ...o.extraConfig,
   };
   writeFileSync(config, JSON.stringify(settings)); // JSON is YAML

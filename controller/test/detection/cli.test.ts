@@ -14,7 +14,7 @@ describe("vigil-controller rules / iocs", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("rules validate: the Linux sample compiles; a broken rule is listed and exits 1", () => {
-    const ok = run(["rules", "validate", "../shared/data/sigma/rules-linux-sample"]);
+    const ok = run(["rules", "validate", "detection/test/fixtures/sigmahq-linux"]);
     expect(ok.status).toBe(0);
     expect(ok.stdout.trim().split("\n").at(-1)).toMatch(/^compiled \d+, refused 0$/);
 

@@ -23,7 +23,9 @@ export function spawnAgent(args: string[], opts: { binary?: boolean; stateDir?: 
   if (!existsSync(opts.binary ? AGENT_BINARY : AGENT_BUNDLE)) throw new Error(`${opts.binary ? AGENT_BINARY : AGENT_BUNDLE} is missing: run \`npm run build:agent\``);
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), "vigil-agent-"));
   const argv = [...(opts.binary ? [] : [AGENT_BUNDLE]), "run", "--state-dir", stateDir, ...args];
-  const child = spawn(exe, argv, { env: { ...process.env, VIGIL_LOG_LEVEL: "info", ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+  // /proc polling unless a test asks for the kernel sensor: an eBPF agent reports every exec on this
+  // machine, including the other test files' (the kernel sensor has tests of its own).
+  const child = spawn(exe, argv, { env: { ...process.env, VIGIL_LOG_LEVEL: "info", VIGIL_KERNEL_SENSOR: "proc", ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (out += d.toString()));

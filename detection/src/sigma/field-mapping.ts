@@ -104,6 +104,9 @@ export function toSigmaEvent(event: Event, ctx: MappingContext): SigmaEvent | nu
       if (x.action === FileAction.FILE_ACTION_CHMOD) f.FileModeBefore = x.modeBefore.toString(8).padStart(4, "0");
       f.UserId = x.uid;
       f.GroupId = x.gid;
+      put(f, "Image", x.exe);
+      if (x.pid) f.ProcessId = x.pid;
+      put(f, "User", x.user);
       return ev(x.action === FileAction.FILE_ACTION_DELETE ? "file_delete" : "file_event");
     }
     case "network": {

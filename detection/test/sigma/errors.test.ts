@@ -82,7 +82,7 @@ describe("validateRuleDir", () => {
     }
   });
   it("compiles at least 95% of the public Linux sample rules", () => {
-    const r = validateRuleDir(join(__dirname, "../../../../shared/data/sigma/rules-linux-sample"));
+    const r = validateRuleDir(join(__dirname, "../fixtures/sigmahq-linux"));
     expect(r.compiled + r.refused).toBeGreaterThan(50);
     expect(r.compiled / (r.compiled + r.refused)).toBeGreaterThanOrEqual(0.95);
   });

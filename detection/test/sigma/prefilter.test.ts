@@ -7,7 +7,7 @@ import { join } from "node:path";
 // rule on every event, over events built from the rules' own literals so that many do match.
 describe("prefilter", () => {
   it("never loses a match compared with evaluating every rule", () => {
-    const sources = [...BUILTIN_RULES, ...loadRuleSources(join(__dirname, "../../../../shared/data/sigma/rules-linux-sample"))];
+    const sources = [...BUILTIN_RULES, ...loadRuleSources(join(__dirname, "../fixtures/sigmahq-linux"))];
     const { ruleset } = compileRules(sources);
     const lits = [...new Set(sources.flatMap((s) => [...s.text.matchAll(/'([^'\n]{2,60})'/g)].map((m) => m[1])))];
     let seed = 7;

@@ -8,7 +8,19 @@ import { FileTracker, fileEvent } from "./file-tracker";
 import { PathQueue } from "./path-queue";
 import { DEFAULT_WATCH_PATHS, isUnder, resolveWatchRoots } from "./watch-paths";
 
+/** The process that last changed a path, as the kernel sensor saw it. */
+export interface FileActor {
+  pid: number;
+  exe: string;
+  user: string;
+}
+
 export interface FileSensorOptions {
+  /**
+   * Who changed a path, when a kernel feed knows (see sensors/ebpf/file-attribution.ts): inotify
+   * says what changed, never who.
+   */
+  attribute?: (path: string) => FileActor | undefined;
   /** Paths to watch; "*" segments are expanded once at start. Default DEFAULT_WATCH_PATHS. */
   paths?: readonly string[];
   /** Where the hash baseline is kept across restarts; without it every start hashes everything. */
@@ -175,6 +187,8 @@ export class FileSensor implements Sensor {
   private emit(file: FileEvent, timeMs: number): void {
     const sink = this.sink;
     if (!sink) return;
+    const actor = this.options.attribute?.(file.path) ?? (file.oldPath ? this.options.attribute?.(file.oldPath) : undefined);
+    if (actor) Object.assign(file, actor);
     try {
       sink.emit({ $case: "file", file }, timeMs);
       this.counters.events++;

@@ -30,6 +30,9 @@ export function fileEvent(action: FileAction, path: string, rec: FileRecord, bef
     gid: rec.gid,
     mtimeMs: Math.round(rec.mtimeMs),
     modeBefore: before.mode ?? 0,
+    pid: 0,
+    exe: "",
+    user: "",
   };
 }
 

@@ -7,6 +7,11 @@ import { SocketOwners } from "./socket-owners";
 import { readSocketBytes } from "./socket-bytes";
 
 export interface NetworkSensorOptions {
+  /**
+   * True for a connection the kernel sensor already reported with its process (sensors/ebpf): its
+   * OPEN is not sent twice. Its CLOSE still is, with the state and bytes only polling knows.
+   */
+  alreadyReported?: (remoteAddress: string, remotePort: number, pid: number) => boolean;
   /** Time between table reads. Default 2000 ms. */
   intervalMs?: number;
   procRoot?: string;
@@ -156,7 +161,7 @@ export class NetworkSensor implements Sensor {
     for (const [key, e] of fresh) {
       const conn = this.describe(e, listeningPorts);
       next.set(key, conn);
-      if (emit) this.emit(NetworkAction.NETWORK_ACTION_OPEN, conn, now);
+      if (emit && !this.options.alreadyReported?.(conn.remoteAddress, conn.remotePort, conn.pid)) this.emit(NetworkAction.NETWORK_ACTION_OPEN, conn, now);
     }
     for (const [key, conn] of this.open) {
       if (!next.has(key)) this.emit(NetworkAction.NETWORK_ACTION_CLOSE, conn, now);

@@ -261,6 +261,11 @@ export class ProcessSensor implements Sensor {
       name: r.name,
       exeDeleted: r.exeDeleted,
       exitCode: 0,
+      // /proc's status line has the effective uid too, but polling reads only the real one.
+      euid: r.uid,
+      durationMs: action === ProcessAction.PROCESS_ACTION_EXIT ? Math.max(0, timeMs - r.startTimeMs) : 0,
+      cgroupId: 0,
+      source: "proc",
     };
     try {
       sink.emit({ $case: "process", process: body }, timeMs);

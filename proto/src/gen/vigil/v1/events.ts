@@ -378,6 +378,14 @@ export interface ProcessEvent {
   /** the executable was unlinked after exec */
   exeDeleted: boolean;
   exitCode: number;
+  /** effective uid at exec (differs from uid for setuid programs) */
+  euid: number;
+  /** on EXIT, when the start was seen: how long the process lived */
+  durationMs: number;
+  /** the kernel's cgroup id (containers and services each have their own) */
+  cgroupId: number;
+  /** which sensor saw it: ebpf, proc (polling), audit */
+  source: string;
 }
 
 export interface FileEvent {
@@ -394,6 +402,12 @@ export interface FileEvent {
   gid: number;
   mtimeMs: number;
   modeBefore: number;
+  /** The process that made the change, where the kernel sensor saw it (eBPF); empty otherwise. */
+  pid: number;
+  /** Image */
+  exe: string;
+  /** User (the process's, not the file's owner) */
+  user: string;
 }
 
 export interface NetworkEvent {
@@ -754,6 +768,10 @@ function createBaseProcessEvent(): ProcessEvent {
     name: "",
     exeDeleted: false,
     exitCode: 0,
+    euid: 0,
+    durationMs: 0,
+    cgroupId: 0,
+    source: "",
   };
 }
 
@@ -803,6 +821,18 @@ export const ProcessEvent: MessageFns<ProcessEvent> = {
     }
     if (message.exitCode !== 0) {
       writer.uint32(120).int32(message.exitCode);
+    }
+    if (message.euid !== 0) {
+      writer.uint32(128).int32(message.euid);
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(136).int64(message.durationMs);
+    }
+    if (message.cgroupId !== 0) {
+      writer.uint32(144).uint64(message.cgroupId);
+    }
+    if (message.source !== "") {
+      writer.uint32(154).string(message.source);
     }
     return writer;
   },
@@ -940,6 +970,38 @@ export const ProcessEvent: MessageFns<ProcessEvent> = {
             message.exitCode = reader.int32();
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.euid = reader.int32();
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.durationMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.cgroupId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -993,6 +1055,18 @@ export const ProcessEvent: MessageFns<ProcessEvent> = {
         : isSet(object.exit_code)
         ? globalThis.Number(object.exit_code)
         : 0,
+      euid: isSet(object.euid) ? globalThis.Number(object.euid) : 0,
+      durationMs: isSet(object.durationMs)
+        ? globalThis.Number(object.durationMs)
+        : isSet(object.duration_ms)
+        ? globalThis.Number(object.duration_ms)
+        : 0,
+      cgroupId: isSet(object.cgroupId)
+        ? globalThis.Number(object.cgroupId)
+        : isSet(object.cgroup_id)
+        ? globalThis.Number(object.cgroup_id)
+        : 0,
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
     };
   },
 
@@ -1043,6 +1117,18 @@ export const ProcessEvent: MessageFns<ProcessEvent> = {
     if (message.exitCode !== 0) {
       obj.exitCode = Math.round(message.exitCode);
     }
+    if (message.euid !== 0) {
+      obj.euid = Math.round(message.euid);
+    }
+    if (message.durationMs !== 0) {
+      obj.durationMs = Math.round(message.durationMs);
+    }
+    if (message.cgroupId !== 0) {
+      obj.cgroupId = Math.round(message.cgroupId);
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
     return obj;
   },
 
@@ -1066,6 +1152,10 @@ export const ProcessEvent: MessageFns<ProcessEvent> = {
     message.name = object.name ?? "";
     message.exeDeleted = object.exeDeleted ?? false;
     message.exitCode = object.exitCode ?? 0;
+    message.euid = object.euid ?? 0;
+    message.durationMs = object.durationMs ?? 0;
+    message.cgroupId = object.cgroupId ?? 0;
+    message.source = object.source ?? "";
     return message;
   },
 };
@@ -1083,6 +1173,9 @@ function createBaseFileEvent(): FileEvent {
     gid: 0,
     mtimeMs: 0,
     modeBefore: 0,
+    pid: 0,
+    exe: "",
+    user: "",
   };
 }
 
@@ -1120,6 +1213,15 @@ export const FileEvent: MessageFns<FileEvent> = {
     }
     if (message.modeBefore !== 0) {
       writer.uint32(88).uint32(message.modeBefore);
+    }
+    if (message.pid !== 0) {
+      writer.uint32(96).int32(message.pid);
+    }
+    if (message.exe !== "") {
+      writer.uint32(106).string(message.exe);
+    }
+    if (message.user !== "") {
+      writer.uint32(114).string(message.user);
     }
     return writer;
   },
@@ -1225,6 +1327,30 @@ export const FileEvent: MessageFns<FileEvent> = {
             message.modeBefore = reader.uint32();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.pid = reader.int32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.exe = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1270,6 +1396,9 @@ export const FileEvent: MessageFns<FileEvent> = {
         : isSet(object.mode_before)
         ? globalThis.Number(object.mode_before)
         : 0,
+      pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
+      exe: isSet(object.exe) ? globalThis.String(object.exe) : "",
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
     };
   },
 
@@ -1308,6 +1437,15 @@ export const FileEvent: MessageFns<FileEvent> = {
     if (message.modeBefore !== 0) {
       obj.modeBefore = Math.round(message.modeBefore);
     }
+    if (message.pid !== 0) {
+      obj.pid = Math.round(message.pid);
+    }
+    if (message.exe !== "") {
+      obj.exe = message.exe;
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
     return obj;
   },
 
@@ -1327,6 +1465,9 @@ export const FileEvent: MessageFns<FileEvent> = {
     message.gid = object.gid ?? 0;
     message.mtimeMs = object.mtimeMs ?? 0;
     message.modeBefore = object.modeBefore ?? 0;
+    message.pid = object.pid ?? 0;
+    message.exe = object.exe ?? "";
+    message.user = object.user ?? "";
     return message;
   },
 };

@@ -1,0 +1,77 @@
+/* Records the eBPF program hands to the helper, and the helper hands (length-prefixed) to the
+ * agent. Shared by the BPF side and the loader; the TypeScript decoder in
+ * agent/src/sensors/ebpf/records.ts reads the same layout (little-endian, no padding surprises:
+ * every field is naturally aligned and the structs are packed by construction). */
+#ifndef VIGIL_H
+#define VIGIL_H
+
+#define VIGIL_REC_EXEC 1
+#define VIGIL_REC_EXIT 2
+#define VIGIL_REC_CONNECT 3
+#define VIGIL_REC_FILE 4
+#define VIGIL_REC_STATS 5 /* written by the loader, not the kernel */
+#define VIGIL_REC_READY 6 /* written by the loader once every program is attached */
+
+#define VIGIL_FILE_OPEN_WRITE 1
+#define VIGIL_FILE_UNLINK 2
+#define VIGIL_FILE_RENAME 3
+#define VIGIL_FILE_CHMOD 4
+
+#define VIGIL_PATH_MAX 256
+#define VIGIL_ARGS_MAX 4096
+#define VIGIL_PREFIX_MAX 16
+#define VIGIL_PREFIX_LEN 64
+
+/* The fields every kernel record starts with: who did it, and when (ns since boot). */
+struct vigil_task {
+  __u32 kind;
+  __u32 pid;     /* tgid: the process id user space knows */
+  __u32 tid;
+  __u32 ppid;    /* real parent's tgid */
+  __u32 uid;
+  __u32 euid;
+  __u64 ts_ns;   /* bpf_ktime_get_boot_ns() */
+  __u64 start_ns; /* the process's start time, ns since boot: with pid, a unique id */
+  __u64 cgroup_id;
+  char comm[16];
+};
+
+struct vigil_exec {
+  struct vigil_task t;
+  __u32 filename_len; /* bytes used in filename, without the NUL */
+  __u32 args_len;     /* bytes of argv, NUL-separated, as the kernel holds them */
+  __u32 args_truncated;
+  __u32 pad;
+  char filename[VIGIL_PATH_MAX];
+  char args[VIGIL_ARGS_MAX];
+};
+
+struct vigil_exit {
+  struct vigil_task t;
+  __s32 exit_code; /* the wait status: (code << 8) | signal, as the kernel keeps it */
+  __u32 pad;
+};
+
+#define VIGIL_CONN_OUTBOUND 1 /* connect(): the address is the remote end asked for */
+#define VIGIL_CONN_INBOUND 2  /* accept(): the address is the peer's */
+
+struct vigil_connect {
+  struct vigil_task t;
+  __u16 family;    /* AF_INET 2, AF_INET6 10 */
+  __u16 port;      /* remote port, host order */
+  __u16 socktype;  /* SOCK_STREAM 1, SOCK_DGRAM 2; 0 when the socket could not be read */
+  __u16 direction;
+  __u16 local_port; /* inbound: the listening port; 0 for outbound (not bound yet) */
+  __u16 pad[3];
+  __u8 addr[16];
+};
+
+struct vigil_file {
+  struct vigil_task t;
+  __u32 op;
+  __u32 flags; /* open flags, or the chmod mode */
+  char path[VIGIL_PATH_MAX];
+  char path2[VIGIL_PATH_MAX]; /* rename target */
+};
+
+#endif

@@ -1,0 +1,228 @@
+import { ProcessAction, type ProcessEvent } from "@vigil/proto";
+import { FileHasher } from "../../platform/linux/file-hasher";
+import { CLOCK_TICKS_PER_SECOND, Procfs } from "../../platform/linux/procfs";
+import { UserNames } from "../../platform/linux/users";
+import { startTimeMs } from "../process/process-record";
+import { SensorCounters, type EventSink, type Sensor, type SensorHealth } from "../sensor";
+import type { EbpfHelper } from "./ebpf-helper";
+import { ProcessTable, type ProcInfo } from "./process-table";
+import type { EbpfRecord, TaskHead } from "./records";
+
+export interface EbpfProcessSensorOptions {
+  procRoot?: string;
+  passwdPath?: string;
+  hasher?: FileHasher;
+  /** Longest wait for an executable's hash before START goes out without it. Default 2000 ms. */
+  hashWaitMs?: number;
+}
+
+const NS_PER_TICK = 1e9 / CLOCK_TICKS_PER_SECOND;
+
+/** Exit status as a shell reports it: the code, or 128 + the signal that killed it. */
+export function exitCodeOf(status: number): number {
+  const signal = status & 0x7f;
+  return signal !== 0 ? 128 + signal : (status >> 8) & 0xff;
+}
+
+/**
+ * Every exec and exit, from the kernel's sched tracepoints through the eBPF helper: a process that
+ * lives a millisecond is reported with its argv, parent and user, which /proc polling cannot do.
+ * Start times are derived exactly as /proc derives them (clock ticks since boot), so a kill command
+ * built from this event names the same process identity the enforcement side checks.
+ */
+export class EbpfProcessSensor implements Sensor {
+  readonly name = "process";
+  private readonly counters = new SensorCounters();
+  private readonly procfs: Procfs;
+  private readonly users: UserNames;
+  private readonly hasher: FileHasher;
+  private readonly hashWaitMs: number;
+  readonly table = new ProcessTable();
+  /** Per pid: settles once START went out, so EXIT never overtakes it. */
+  private readonly started = new Map<number, Promise<void>>();
+  private readonly pending = new Set<Promise<void>>();
+  private sink: EventSink | undefined;
+  private bootTimeMs = 0;
+  private unsubscribe: (() => void) | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly helper: EbpfHelper,
+    options: EbpfProcessSensorOptions = {},
+  ) {
+    this.procfs = new Procfs(options.procRoot);
+    this.users = new UserNames(options.passwdPath);
+    this.hasher = options.hasher ?? new FileHasher();
+    this.hashWaitMs = options.hashWaitMs ?? 2000;
+  }
+
+  /** Resolves with "" when the kernel feed runs, else the reason it cannot (the caller falls back). */
+  async start(sink: EventSink): Promise<void> {
+    const boot = this.procfs.bootTimeMs();
+    if (boot === undefined) {
+      this.counters.detail = `cannot read ${this.procfs.root}/stat`;
+      return;
+    }
+    this.bootTimeMs = boot;
+    const problem = await this.helper.start();
+    if (problem !== undefined) {
+      this.counters.detail = `eBPF unavailable: ${problem}`;
+      return;
+    }
+    this.sink = sink;
+    this.table.seed(this.procfs, (ticks) => startTimeMs(this.bootTimeMs, ticks));
+    this.unsubscribe = this.helper.subscribe((r) => this.onRecord(r));
+    this.sweepTimer = setInterval(() => this.table.sweep(Date.now()), 1000);
+    this.sweepTimer.unref();
+    this.counters.running = true;
+  }
+
+  async stop(): Promise<void> {
+    this.counters.running = false;
+    this.unsubscribe?.();
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await Promise.allSettled([...this.pending]);
+    this.sink = undefined;
+  }
+
+  health(): SensorHealth {
+    const h = this.counters.snapshot(this.name);
+    if (!h.running) return h;
+    const s = this.helper.stats;
+    const state = this.helper.status ? `; ${this.helper.status}` : "";
+    return { ...h, detail: `source: ebpf (${s.programs} tracepoints), kernel drops ${s.kernelDrops}${state}` };
+  }
+
+  /** The process behind a pid in a kernel record: itself, or its parent for a fork that never exec'd. */
+  actor(task: TaskHead): ProcInfo | undefined {
+    return this.table.get(task.pid) ?? this.table.get(task.ppid);
+  }
+
+  wallMs(bootNs: number): number {
+    return this.bootTimeMs + Math.round(bootNs / 1e6);
+  }
+
+  private onRecord(r: EbpfRecord): void {
+    if (r.kind === "exec") this.exec(r);
+    else if (r.kind === "exit") this.exit(r.task, r.status);
+  }
+
+  private exec(r: Extract<EbpfRecord, { kind: "exec" }>): void {
+    const t = r.task;
+    const exe = r.filename.startsWith("/") ? r.filename : (this.procfs.identity(t.pid)?.exe ?? r.filename);
+    const commandLine = r.argv.length > 0 ? r.argv.join(" ") : exe;
+    const parent = this.table.get(t.ppid);
+    const info: ProcInfo = {
+      pid: t.pid,
+      ppid: t.ppid,
+      exe,
+      commandLine,
+      uid: t.uid,
+      startTimeMs: startTimeMs(this.bootTimeMs, Math.floor(t.startNs / NS_PER_TICK)),
+    };
+    this.table.set(info);
+    const body: ProcessEvent = {
+      action: ProcessAction.PROCESS_ACTION_START,
+      pid: t.pid,
+      ppid: t.ppid,
+      exe,
+      commandLine,
+      user: this.users.name(t.uid),
+      uid: t.uid,
+      // The cwd is read while the process may still live; a 1 ms process leaves it empty.
+      cwd: this.procfs.cwd(t.pid),
+      startTimeMs: info.startTimeMs,
+      sha256: "",
+      parentExe: parent?.exe ?? "",
+      parentCommandLine: parent?.commandLine ?? "",
+      name: t.comm,
+      exeDeleted: false,
+      exitCode: 0,
+      euid: t.euid,
+      durationMs: 0,
+      cgroupId: Number(t.cgroupId),
+      source: "ebpf",
+    };
+    const eventMs = this.wallMs(t.tsNs);
+    const done = this.track(
+      this.hashOf(t.pid, exe).then((sha256) => {
+        body.sha256 = sha256;
+        this.emit(body, eventMs);
+      }),
+    );
+    this.started.set(t.pid, done);
+    // Once START is out, EXIT has nothing to wait for: forget it, so lost exit records cannot pile up.
+    void done.then(() => {
+      if (this.started.get(t.pid) === done) this.started.delete(t.pid);
+    });
+  }
+
+  private exit(t: TaskHead, status: number): void {
+    const info = this.table.exited(t.pid, Date.now());
+    // A fork that never exec'd is not reported as a process of its own: its parent's image is it.
+    if (!info) return;
+    const before = this.started.get(t.pid) ?? Promise.resolve();
+    this.started.delete(t.pid);
+    const eventMs = this.wallMs(t.tsNs);
+    const body: ProcessEvent = {
+      action: ProcessAction.PROCESS_ACTION_EXIT,
+      pid: info.pid,
+      ppid: info.ppid,
+      exe: info.exe,
+      commandLine: info.commandLine,
+      user: info.uid >= 0 ? this.users.name(info.uid) : "",
+      uid: Math.max(info.uid, 0),
+      cwd: "",
+      startTimeMs: info.startTimeMs,
+      sha256: "",
+      parentExe: this.table.get(info.ppid)?.exe ?? "",
+      parentCommandLine: this.table.get(info.ppid)?.commandLine ?? "",
+      name: t.comm,
+      exeDeleted: false,
+      exitCode: exitCodeOf(status),
+      euid: t.euid,
+      durationMs: Math.max(0, eventMs - info.startTimeMs),
+      cgroupId: Number(t.cgroupId),
+      source: "ebpf",
+    };
+    this.track(before.then(() => this.emit(body, eventMs)));
+  }
+
+  private async hashOf(pid: number, exe: string): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(""), this.hashWaitMs);
+    });
+    const hashing = (async () => {
+      // The magic link reaches the exact inode executed; once the process is gone, the path.
+      const viaLink = await this.hasher.hash(this.procfs.exeLinkPath(pid));
+      if (viaLink.outcome !== "error") return viaLink.sha256;
+      return exe.startsWith("/") ? (await this.hasher.hash(exe)).sha256 : "";
+    })();
+    const sha = await Promise.race([hashing, timeout]);
+    clearTimeout(timer);
+    return sha;
+  }
+
+  private emit(body: ProcessEvent, eventMs: number): void {
+    const sink = this.sink;
+    if (!sink) return;
+    try {
+      sink.emit({ $case: "process", process: body }, eventMs);
+      this.counters.events++;
+    } catch (err) {
+      this.counters.errors++;
+      this.counters.detail = `emit failed: ${(err as Error).message}`;
+    }
+  }
+
+  private track(p: Promise<void>): Promise<void> {
+    const guarded = p.catch((err: unknown) => {
+      this.counters.errors++;
+      this.counters.detail = `process event failed: ${(err as Error).message}`;
+    });
+    this.pending.add(guarded);
+    void guarded.finally(() => this.pending.delete(guarded));
+    return guarded;
+  }
+}

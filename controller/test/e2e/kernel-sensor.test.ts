@@ -1,0 +1,122 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AGENT_BINARY, spawnAgent, type AgentProcess } from "../support/agent-process";
+import { startTestController, type TestController } from "../support/controller";
+import { request } from "../support/http";
+import { waitFor } from "../support/wait";
+
+/**
+ * The single agent binary as an admin runs it, in its default configuration: it extracts the
+ * embedded eBPF helper into its state dir, checks its hash, and reports a 3 ms process with its
+ * full command line — or, forced off the kernel feed, says what polling cannot see.
+ */
+function unavailable(): string | null {
+  if (process.getuid?.() !== 0) return "not root (loading BPF programs needs CAP_BPF + CAP_PERFMON)";
+  if (!existsSync("/sys/kernel/btf/vmlinux")) return "kernel without BTF";
+  return null;
+}
+const skipReason = unavailable();
+if (skipReason) console.log(`SKIP kernel sensor e2e: ${skipReason}`);
+
+interface SensorView {
+  name: string;
+  running: boolean;
+  detail: string;
+}
+
+interface AgentView {
+  id: string;
+  online: boolean;
+  status?: { sensors?: SensorView[] };
+}
+
+async function sensors(ctl: TestController, agentId?: string): Promise<SensorView[] | undefined> {
+  const items = (await request(ctl, "GET", "/api/v1/agents")).body.items as AgentView[] | undefined;
+  const a = items?.find((x) => x.online && (!agentId || x.id === agentId));
+  const list = a?.status?.sensors;
+  return list && list.length > 0 ? list : undefined;
+}
+
+describe.skipIf(skipReason !== null)("kernel sensor end to end (SEA binary, default configuration)", () => {
+  let ctl: TestController;
+  const agents: AgentProcess[] = [];
+  let work: string;
+
+  beforeAll(async () => {
+    ctl = await startTestController({});
+    work = mkdtempSync(join(tmpdir(), "vigil-kernel-e2e-"));
+  });
+  afterAll(async () => {
+    for (const a of agents) await a.stop();
+    await ctl?.dispose();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("a process that lives milliseconds reaches the controller with its command line and parent", async () => {
+    const agent = spawnAgent(["--controller", `127.0.0.1:${ctl.grpcPort}`, "--watch", work, "--auth-log", join(work, "none.log")], {
+      binary: true,
+      env: { VIGIL_KERNEL_SENSOR: "auto" },
+    });
+    agents.push(agent);
+    const list = await waitFor("the agent's sensor health", () => sensors(ctl), 30_000).catch((e) => {
+      throw new Error(`${(e as Error).message}\n${agent.output()}`);
+    });
+    const proc = list.find((s) => s.name === "process");
+    expect(proc?.detail, agent.output()).toMatch(/^source: ebpf/);
+    // Extracted into the state dir, readable by root alone.
+    const helper = join(agent.stateDir, "bin", "vigil-ebpf");
+    expect((statSync(helper).mode & 0o777).toString(8)).toBe("500");
+    expect((statSync(join(agent.stateDir, "bin")).mode & 0o777).toString(8)).toBe("700");
+
+    const marker = `vigil-e2e-${process.pid}-${Date.now()}`;
+    const script = join(work, "short.sh");
+    writeFileSync(script, `#!/bin/sh\n/bin/echo ${marker} >/dev/null\n`);
+    chmodSync(script, 0o755);
+    expect(spawnSync(script).status).toBe(0);
+    const ev = await waitFor("the echo's exec event", async () => {
+      const r = await request(ctl, "GET", `/api/v1/events?type=process&q=${encodeURIComponent(marker)}&limit=20`);
+      return (r.body.items as { process: { exe: string; commandLine: string; parentCommandLine: string; action: number } }[] | undefined)?.find(
+        (e) => e.process.exe === "/bin/echo",
+      );
+    }, 30_000);
+    expect(ev.process.commandLine).toBe(`/bin/echo ${marker}`);
+    expect(ev.process.parentCommandLine).toContain(script);
+  });
+
+  it("forced to /proc polling, the process sensor says what it misses", async () => {
+    const agent = spawnAgent(["--controller", `127.0.0.1:${ctl.grpcPort}`, "--watch", work, "--auth-log", join(work, "none.log")], {
+      env: { VIGIL_KERNEL_SENSOR: "proc" },
+    });
+    agents.push(agent);
+    const id = await waitFor("the second agent", async () => {
+      const items = (await request(ctl, "GET", "/api/v1/agents")).body.items as AgentView[];
+      return items.find((a) => a.online && a.status?.sensors?.find((s) => s.name === "process")?.detail.startsWith("source: /proc"))?.id;
+    }, 30_000).catch((e) => {
+      throw new Error(`${(e as Error).message}\n${agent.output()}`);
+    });
+    const proc = (await sensors(ctl, id))!.find((s) => s.name === "process")!;
+    expect(proc.running).toBe(true);
+    expect(proc.detail).toContain("kernel_sensor: proc");
+    expect(proc.detail).toContain("processes shorter than the 250 ms scan are missed");
+  });
+
+  it("a helper that fails its checks is not run, and the agent falls back saying why", async () => {
+    const bad = join(work, "bad-helper");
+    writeFileSync(bad, "#!/bin/sh\nexit 0\n");
+    chmodSync(bad, 0o777); // writable by anyone: refused before it could run
+    const agent = spawnAgent(["--controller", `127.0.0.1:${ctl.grpcPort}`, "--watch", work, "--auth-log", join(work, "none.log")], {
+      env: { VIGIL_KERNEL_SENSOR: "auto", VIGIL_EBPF_HELPER: bad },
+    });
+    agents.push(agent);
+    const detail = await waitFor("the fallback's health", async () => {
+      const items = (await request(ctl, "GET", "/api/v1/agents")).body.items as AgentView[];
+      return items.map((a) => a.status?.sensors?.find((s) => s.name === "process")?.detail).find((d) => d?.includes("writable by group or others"));
+    }, 30_000).catch((e) => {
+      throw new Error(`${(e as Error).message}\n${agent.output()}`);
+    });
+    expect(detail).toMatch(/^source: \/proc polling \(eBPF unavailable: .*writable by group or others/);
+  });
+});
