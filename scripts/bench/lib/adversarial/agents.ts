@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -6,7 +6,7 @@ import { credentials, type ClientDuplexStream, type ServiceError } from "@grpc/g
 import { AgentServiceClient, Event, type AgentMessage, type ControllerMessage } from "@vigil/proto";
 import { newKeyRequest } from "../../../../agent/src/enroll/key-request";
 import { enrollRpc } from "../../../../agent/src/enroll/enroll-client";
-import { AGENT_BUNDLE, spawnAgent, type AgentProcess } from "../../../../controller/test/support/agent-process";
+import { AGENT_BUNDLE } from "./under-test";
 import type { Controller } from "./controller";
 
 const run = promisify(execFile);
@@ -74,6 +74,28 @@ export function processEvent(exe: string, commandLine: string, eventTimeMs = Dat
   } as Partial<Event>;
 }
 
+export interface AgentProcess {
+  child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function spawnAgentProcess(args: string[]): AgentProcess {
+  const child = spawn(process.execPath, [AGENT_BUNDLE, ...args], { env: { ...process.env, VIGIL_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  return {
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
 export interface RealAgent {
   proc: AgentProcess;
   stateDir: string;
@@ -99,7 +121,7 @@ export async function startRealAgent(c: Controller, token: string, stateDir: str
   const config = join(configDir, "bench.yaml");
   writeFileSync(config, ["sensors: { process: false, network: false, file: false, auth: false, audit: false, syslog: false }", `synthetic_rate: ${rate}`, "synthetic_count: 1000000", 'synthetic_mix: "agent"', "heartbeat_ms: 500", ""].join("\n"));
   const identity = JSON.parse(readFileSync(join(stateDir, "tls", "identity.json"), "utf8")) as { agentId: string; key: string };
-  const spawnIt = () => spawnAgent(["--controller", addr, "--config", config], { stateDir, env: { VIGIL_LOG_LEVEL: "info" } });
+  const spawnIt = () => spawnAgentProcess(["run", "--state-dir", stateDir, "--controller", addr, "--config", config]);
   const a: RealAgent = {
     proc: spawnIt(),
     stateDir,

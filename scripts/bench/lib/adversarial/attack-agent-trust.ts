@@ -3,12 +3,14 @@ import { CertifiedClient, enrollIdentity, processEvent, stealIdentity } from "./
 import { enrollmentToken, storedCount, until } from "./controller";
 import type { Ctx, Outcome } from "./context";
 import { json } from "./http";
+import { underTest } from "./under-test";
 
-/** Waits until the real agent's stored events grow by `n`; returns the growth seen (0 if none). */
-async function keepsSending(x: Ctx, n: number, timeoutMs: number): Promise<number> {
+/** Waits until the real agent's stored events grow by `n`; returns the growth and how long it took. */
+async function keepsSending(x: Ctx, n: number, timeoutMs: number): Promise<{ grew: number; afterMs: number }> {
   const before = storedCount(x.c, x.agent.agentId);
+  const t0 = Date.now();
   await until(() => storedCount(x.c, x.agent.agentId) - before >= n, timeoutMs, 250);
-  return storedCount(x.c, x.agent.agentId) - before;
+  return { grew: storedCount(x.c, x.agent.agentId) - before, afterMs: Date.now() - t0 };
 }
 
 /**
@@ -26,25 +28,21 @@ export async function forgedSeq(x: Ctx): Promise<Outcome> {
   await until(() => s.lastAck() >= forged || s.error, 5_000);
   const acked = s.lastAck() >= forged;
   s.close();
-  const after = await keepsSending(x, 20, 20_000);
+  const mark = x.agent.proc.output().length;
+  const after = await keepsSending(x, 20, 30_000);
+  const log = x.agent.proc.output().slice(mark).split("\n").filter((l) => /error|refus|lost|disconnect|EEXIST/i.test(l)).slice(-1)[0]?.slice(0, 160);
   await x.agent.restart();
   const afterRestart = await keepsSending(x, 20, 25_000);
   const row = await x.c.api("GET", `/api/v1/agents/${x.agent.agentId}`, { key: x.c.keys.admin });
-  const held = !acked && after >= 20 && afterRestart >= 20;
+  const held = !acked && after.grew >= 20 && afterRestart.grew >= 20;
   return {
     id: "2",
     attack: "forged seq 2^53−1 with the agent's own certificate",
     held,
-    measured: `forged batch ${acked ? "ACKED" : "not acked"}${s.error ? ` (${s.error.code})` : ""}; agent then stored +${after} events, +${afterRestart} after restart; API online=${row.json?.online}`,
+    measured: `forged batch ${acked ? "ACKED" : "not acked"}${s.error ? ` (gRPC ${s.error.code})` : ""}; agent then stored +${after.grew} events (${(after.afterMs / 1000).toFixed(1)} s), +${afterRestart.grew} after a restart; API online=${row.json?.online}${after.grew < 20 && log ? `; agent: ${log}` : ""}`,
   };
 }
 
-/**
- * Class 8: events stamped 1970 and 40 days ago from a certified client, then a
- * retention pass. The pass is the controller's own RetentionJob run from the
- * bench against the same database (its timer in the controller fires every
- * 60 s; running it here keeps the bench bounded). Held: the events are still stored.
- */
 export async function backdated(x: Ctx): Promise<Outcome> {
   const { c } = x;
   const id = await enrollIdentity(c, await enrollmentToken(c));
@@ -67,10 +65,10 @@ export async function backdated(x: Ctx): Promise<Outcome> {
 }
 
 async function retentionPass(dbUrl: string): Promise<number> {
-  const { createDataSource } = await import("../../../../controller/dist/database/data-source");
-  const { EventStore } = await import("../../../../controller/dist/repositories/event-store");
-  const { RetentionJob } = await import("../../../../controller/dist/retention/retention");
-  const { loadConfig } = await import("../../../../controller/dist/config/config");
+  const { createDataSource } = await underTest<typeof import("../../../../controller/src/database/data-source")>("controller/dist/database/data-source.js");
+  const { EventStore } = await underTest<typeof import("../../../../controller/src/repositories/event-store")>("controller/dist/repositories/event-store.js");
+  const { RetentionJob } = await underTest<typeof import("../../../../controller/src/retention/retention")>("controller/dist/retention/retention.js");
+  const { loadConfig } = await underTest<typeof import("../../../../controller/src/config/config")>("controller/dist/config/config.js");
   const ds = createDataSource({ url: dbUrl, sqliteSynchronous: "NORMAL" });
   await ds.initialize();
   try {

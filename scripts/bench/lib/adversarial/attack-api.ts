@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { cli, until, type Controller } from "./controller";
 import { HEALTHZ_P99_MS, ms, type Ctx, type Outcome } from "./context";
 import { json, type HttpResult } from "./http";
+import { underTest } from "./under-test";
 import { max, p, p99, rssBytes, rssPeak } from "./prober";
 
 interface AuditRow {
@@ -73,7 +74,7 @@ export async function auditBypass(x: Ctx): Promise<Outcome[]> {
 
 /** An audit record's hash as the unkeyed chain computes it: what an attacker who can edit the database can do. */
 async function rehashFrom(dbFile: string, fromSeq: number): Promise<void> {
-  const chain = (await import("../../../../controller/dist/audit/audit-chain")) as { recordHash: (...a: unknown[]) => string };
+  const chain = await underTest<{ recordHash: (...a: unknown[]) => string }>("controller/dist/audit/audit-chain.js");
   const db = new Database(dbFile);
   try {
     const rows = db.prepare("SELECT seq, time, actor, action, target, details, prev_hash AS prevHash, hash FROM audit_log WHERE seq >= ? ORDER BY seq").all(fromSeq) as Array<Record<string, any>>;

@@ -1,10 +1,10 @@
 import { createHash, createPublicKey } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CommandVerifier } from "../../../../agent/src/commands/verify";
 import { until } from "./controller";
 import type { Ctx, Outcome } from "./context";
 import { json } from "./http";
+import { underTest } from "./under-test";
 
 const TERMINAL = new Set(["succeeded", "failed", "refused", "expired"]);
 
@@ -124,6 +124,7 @@ export async function replayAfterRollback(x: Ctx): Promise<Outcome> {
   const cmd = (r: typeof short) => ({ id: r.id, agentId: r.agent_id, type: r.type, paramsJson: r.params_json, issuedAtMs: Number(r.issued_at), expiresAtMs: Number(r.expires_at), signature: Buffer.from(r.signature, "base64") });
   const stateDir = mkdtempSync(join(x.tmp, "replay-"));
   let now = Number(short.issued_at) + 1000;
+  const { CommandVerifier } = await underTest<typeof import("../../../../agent/src/commands/verify")>("agent/src/commands/verify.ts");
   const verifier = () => new CommandVerifier({ controllerPublicKey: raw, agentId: short.agent_id, stateDir, now: () => now });
   const first = verifier().verify(cmd(short) as never);
   now = Number(short.issued_at) + 2 * 86400_000; // clock jumps 2 days ahead; a later command prunes old ids

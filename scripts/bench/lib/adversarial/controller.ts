@@ -2,11 +2,11 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
-import { ROOT } from "../report";
 import { call, json, type CallOptions, type HttpResult } from "./http";
+import { CONTROLLER_BIN } from "./under-test";
 
 const run = promisify(execFile);
-export const CONTROLLER_BIN = join(ROOT, "controller/bin/vigil-controller.js");
+export { CONTROLLER_BIN };
 
 export interface Keys {
   admin: string;
