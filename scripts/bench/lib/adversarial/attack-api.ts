@@ -140,7 +140,7 @@ function nestedBody(bytes: number): string {
 }
 
 /**
- * Class 5: four parallel 10 MB nested bodies without a key. Held: healthz p99
+ * Class 5: four parallel 10 MB nested bodies without a key, in rounds. Held: healthz p99
  * stays under 100 ms and the controller's RSS grows less than 100 MB.
  */
 export async function bodyFlood(x: Ctx): Promise<Outcome> {
@@ -149,16 +149,22 @@ export async function bodyFlood(x: Ctx): Promise<Outcome> {
   const before = rssBytes(c.child.pid);
   const rss = rssPeak(c.child.pid);
   x.probe.start();
-  const rs = await Promise.all(["/api/v1/iocs", "/api/v1/rules", "/api/v1/suppressions", "/api/v1/iocs"].map((path) => c.api("POST", path, { body, type: "application/json", timeoutMs: 60_000 })));
+  // Rounds of four parallel bodies for at least 3 s, so the p99 rests on ~150 probes rather than a handful.
+  const rs: HttpResult[] = [];
+  for (const end = Date.now() + 3000; Date.now() < end || rs.length === 0; ) {
+    rs.push(...(await Promise.all(["/api/v1/iocs", "/api/v1/rules", "/api/v1/suppressions", "/api/v1/iocs"].map((path) => c.api("POST", path, { body, type: "application/json", timeoutMs: 60_000 })))));
+  }
   await new Promise((r) => setTimeout(r, 300));
   const lat = await x.probe.stop();
   const peak = rss.stop();
   x.underAttack.push(...lat);
   const grew = (peak - before) / 1048576;
-  const statuses = rs.map((r) => r.status || r.error || "?").join("/");
+  const counts = new Map<string, number>();
+  for (const r of rs) counts.set(String(r.status || r.error || "?"), (counts.get(String(r.status || r.error || "?")) ?? 0) + 1);
+  const statuses = [...counts].map(([k, n]) => `${n}× ${k}`).join(", ");
   return {
     id: "5",
-    attack: "4 parallel 10 MB nested JSON bodies, no key",
+    attack: "4 parallel 10 MB nested JSON bodies, no key (rounds for 3 s)",
     held: p99(lat) < HEALTHZ_P99_MS && grew < 100 && rs.every((r) => r.status !== 200 && r.status !== 201),
     measured: `healthz p99 ${ms(p99(lat))}, max ${ms(max(lat))}; RSS ${(before / 1048576).toFixed(0)} → ${(peak / 1048576).toFixed(0)} MB; answers ${statuses}`,
   };
@@ -194,12 +200,14 @@ export async function keyCheck(x: Ctx): Promise<Outcome[]> {
   const mw = p([...wrong].sort((a, b) => a - b), 50);
   const out: Outcome[] = [{ id: "6a", attack: "unknown key id vs wrong secret (timing)", held: Math.max(mu, mw) / Math.max(0.1, Math.min(mu, mw)) < 1.5 || Math.abs(mu - mw) < 3, measured: `median unknown ${mu.toFixed(1)} ms, wrong secret ${mw.toFixed(1)} ms` }];
 
-  const fresh = await c.api("POST", "/api/v1/apikeys", { key: c.keys.admin, ...json({ role: "readonly", name: "bench fresh" }) });
-  const freshKey = fresh.json?.key as string;
+  const newKey = async () => (await c.api("POST", "/api/v1/apikeys", { key: c.keys.admin, ...json({ role: "readonly", name: "bench fresh" }) })).json?.key as string;
+  // The same check without the flood, for comparison: one scrypt on this machine.
+  const quiet = await c.api("GET", "/api/v1/agents", { key: await newKey(), local: "127.0.0.1" });
+  const freshKey = await newKey();
   const bad = Array.from({ length: 400 }, () => c.api("GET", "/api/v1/agents", { key: `vk_${victimId}_${secret()}`, local: "127.0.0.2", timeoutMs: 60_000 }));
   await new Promise((r) => setTimeout(r, 20));
   const good = await c.api("GET", "/api/v1/agents", { key: freshKey, local: "127.0.0.1" });
   await Promise.all(bad);
-  out.push({ id: "6b", attack: "400 bad keys, then a valid uncached key", held: good.status === 200 && good.ms < 250, measured: `valid key answered ${good.status} after ${ms(good.ms)}` });
+  out.push({ id: "6b", attack: "400 bad keys, then a valid uncached key", held: good.status === 200 && good.ms < 250, measured: `valid key answered ${good.status} after ${ms(good.ms)} (${ms(quiet.ms)} without the flood)` });
   return out;
 }
