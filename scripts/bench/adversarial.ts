@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const c = await startController(join(tmp, "data"), { VIGIL_API_RATE: "10000", VIGIL_API_BURST: "10000", VIGIL_AGENT_BINARY: fakeBinary });
   const agent = await startRealAgent(c, await enrollmentToken(c), join(tmp, "agent-state"), join(tmp, "agent-config"), 20);
   const probe = healthProbe(c.httpUrl, 20);
-  const x: Ctx = { c, agent, probe, tmp, underAttack: [], signedCommands: [] };
+  const x: Ctx = { c, agent, probe, tmp, servedBinary: fakeBinary, underAttack: [], signedCommands: [] };
   const results: Outcome[] = [];
   const report = (o: Outcome | Outcome[]) => {
     for (const r of [o].flat()) {

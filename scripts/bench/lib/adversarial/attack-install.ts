@@ -82,23 +82,29 @@ export async function installerMitm(x: Ctx): Promise<Outcome> {
   const proxy = tls ? createHttpsServer(await rogueCertificate(dir), handler) : createServer(handler);
   await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
   proxyOrigin = `${tls ? "https" : "http"}://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-  const root = mkdtempSync(join(dir, "root-"));
   const fetchLine = x.c.pin ? 'curl -fsSLk --pinnedpubkey "$3" "$1/install.sh"' : 'curl -fsSL "$1/install.sh"';
-  const code = await new Promise<number>((resolve) => {
-    const p = spawn("sh", ["-c", `${fetchLine} | sh -s -- --root "$2" --no-enroll --no-start`, "sh", proxyOrigin, root, x.c.pin ?? ""], { stdio: "ignore", env: { ...process.env, VIGIL_ROOT: root } });
-    const t = setTimeout(() => p.kill("SIGKILL"), 60_000);
-    p.on("exit", (c) => {
-      clearTimeout(t);
-      resolve(c ?? 1);
+  const install = (origin: string, root: string) =>
+    new Promise<number>((resolve) => {
+      const p = spawn("sh", ["-c", `${fetchLine} | sh -s -- --root "$2" --no-enroll --no-start`, "sh", origin, root, x.c.pin ?? ""], { stdio: "ignore", env: { ...process.env, VIGIL_ROOT: root } });
+      const t = setTimeout(() => p.kill("SIGKILL"), 60_000);
+      p.on("exit", (c) => {
+        clearTimeout(t);
+        resolve(c ?? 1);
+      });
     });
-  });
+  // Control: the same line straight to the controller must install its binary, or the verdict means nothing.
+  const controlRoot = mkdtempSync(join(dir, "control-"));
+  await install(upstream.origin, controlRoot);
+  const controlOk = existsSync(join(controlRoot, "usr/local/bin/vigil-agent")) && readFileSync(join(controlRoot, "usr/local/bin/vigil-agent")).equals(readFileSync(x.servedBinary));
+  const root = mkdtempSync(join(dir, "root-"));
+  const code = await install(proxyOrigin, root);
   proxy.close();
   const installed = join(root, "usr/local/bin/vigil-agent");
   const evilInstalled = existsSync(installed) && readFileSync(installed).equals(evilBytes);
   return {
     id: "10b",
     attack: `MITM (${tls ? "TLS with its own key" : "plain HTTP"}) swaps script, binary and checksum`,
-    held: !evilInstalled,
-    measured: `install exit ${code}; ${swapped} download(s) swapped; ${evilInstalled ? "attacker binary INSTALLED" : "attacker binary not installed"}${x.c.pin ? " (admin pinned the controller key)" : ""}`,
+    held: !evilInstalled && controlOk,
+    measured: `install exit ${code}; ${swapped} download(s) swapped; ${evilInstalled ? "attacker binary INSTALLED" : "attacker binary not installed"}${x.c.pin ? " (admin pinned the controller key)" : ""}${controlOk ? "; the same line without the attacker installs" : "; inconclusive: the same line WITHOUT the attacker did not install either"}`,
   };
 }

@@ -17,6 +17,8 @@ export interface Ctx {
   agent: RealAgent;
   probe: HealthProbe;
   tmp: string;
+  /** The agent binary the controller serves (VIGIL_AGENT_BINARY). */
+  servedBinary: string;
   /** healthz latencies during the regex and body floods (the headline p99). */
   underAttack: number[];
   /** Signed commands issued during the run, for the replay attack. */
