@@ -11,7 +11,7 @@
  *   npm run build && npm run bench:adversarial
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { regexFlood } from "./lib/adversarial/attack-detection";
@@ -58,6 +58,7 @@ async function main(): Promise<void> {
   const probe = healthProbe(c.httpUrl, 20);
   const x: Ctx = { c, agent, probe, tmp, servedBinary: fakeBinary, underAttack: [], signedCommands: [] };
   const results: Outcome[] = [];
+  let idleP99 = 0;
   const report = (o: Outcome | Outcome[]) => {
     for (const r of [o].flat()) {
       results.push(r);
@@ -74,6 +75,10 @@ async function main(): Promise<void> {
   };
   try {
     if (!(await until(async () => (await c.api("GET", `/api/v1/agents/${agent.agentId}`, { key: c.keys.admin })).json?.online === true, 30_000))) throw new Error(`the real agent did not come online:\n${agent.proc.output().slice(-2000)}`);
+    // The same probe with nothing under attack: what this machine's load alone does to healthz.
+    probe.start();
+    await new Promise((r) => setTimeout(r, 3000));
+    idleP99 = p99(await probe.stop());
     // Order: attacks that need a healthy real agent first; the IOC flood (which may cut it off) last among them.
     await attempt("1", () => regexFlood(x));
     await attempt("2", () => forgedSeq(x));
@@ -101,6 +106,7 @@ async function main(): Promise<void> {
   const held = results.filter((r) => r.held).length;
   const hp99 = p99(x.underAttack);
   const seconds = (Date.now() - t0) / 1000;
+  const load = loadavg()[0]!.toFixed(1);
   if (!ONLY) writeBenchSection("adversarial", [
     "## Adversarial (issue #10)",
     "",
@@ -112,9 +118,10 @@ async function main(): Promise<void> {
     "| --- | --- | --- | --- |",
     ...results.map((r) => `| ${r.id} | ${r.attack.replace(/\|/g, "\\|")} | ${r.held ? "held" : "**FAILED**"} | ${r.measured.replace(/\|/g, "\\|")} |`),
     "",
-    `**${held} of ${results.length} attacks held; healthz p99 ${hp99.toFixed(0)} ms under attack** (regex and body floods; target: every attack held, p99 < 100 ms).`,
+    `**${held} of ${results.length} attacks held; healthz p99 ${hp99.toFixed(0)} ms under attack** (regex and body floods; target: every attack held, p99 < 100 ms). Same probe with no attack: p99 ${idleP99.toFixed(0)} ms; load average ${load} on ${cpus().length} cores at the end (latencies include waiting for a core).`,
   ].join("\n"));
   rmSync(tmp, { recursive: true, force: true });
+  console.log(`healthz p99 with no attack ${idleP99.toFixed(0)} ms; load average ${load} on ${cpus().length} cores`);
   console.log(`adversarial: ${held} of ${results.length} attacks held; healthz p99 ${hp99.toFixed(0)} ms under attack`);
 }
 

@@ -149,6 +149,7 @@ export async function bodyFlood(x: Ctx): Promise<Outcome> {
   const before = rssBytes(c.child.pid);
   const rss = rssPeak(c.child.pid);
   x.probe.start();
+  const from = Date.now();
   // Rounds of four parallel bodies for at least 3 s, so the p99 rests on ~150 probes rather than a handful.
   const rs: HttpResult[] = [];
   for (const end = Date.now() + 3000; Date.now() < end || rs.length === 0; ) {
@@ -157,6 +158,7 @@ export async function bodyFlood(x: Ctx): Promise<Outcome> {
   await new Promise((r) => setTimeout(r, 300));
   const lat = await x.probe.stop();
   const peak = rss.stop();
+  const block = c.loopBlock(from, Date.now()).ms;
   x.underAttack.push(...lat);
   const grew = (peak - before) / 1048576;
   const counts = new Map<string, number>();
@@ -166,7 +168,7 @@ export async function bodyFlood(x: Ctx): Promise<Outcome> {
     id: "5",
     attack: "4 parallel 10 MB nested JSON bodies, no key (rounds for 3 s)",
     held: p99(lat) < HEALTHZ_P99_MS && grew < 100 && rs.every((r) => r.status !== 200 && r.status !== 201),
-    measured: `healthz p99 ${ms(p99(lat))}, max ${ms(max(lat))}; RSS ${(before / 1048576).toFixed(0)} → ${(peak / 1048576).toFixed(0)} MB; answers ${statuses}`,
+    measured: `healthz p99 ${ms(p99(lat))}, max ${ms(max(lat))}, longest event-loop block ${ms(block)}; RSS ${(before / 1048576).toFixed(0)} → ${(peak / 1048576).toFixed(0)} MB; answers ${statuses}`,
   };
 }
 

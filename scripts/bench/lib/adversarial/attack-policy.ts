@@ -10,12 +10,12 @@ function bigCsv(lines: number): string {
   return out.join("\n") + "\n";
 }
 
-/** Event-loop block target for imports (issue #10): 50 ms; healthz adds a connection and a `SELECT 1`. */
-const IMPORT_BLOCK_MS = 100;
+/** Event-loop block target for imports (issue #10), measured in the controller by its preloaded monitor (10 ms resolution). */
+const IMPORT_BLOCK_MS = 50;
 
 /**
- * Class 7. (b) A 19.5 MB CSV import while healthz is probed every 5 ms: the
- * longest probe bounds the longest event-loop block. (a) With IOCs in the agent
+ * Class 7. (b) A 19.5 MB CSV import; the controller's longest event-loop block
+ * during it (its preloaded monitor) must stay within 50 ms; healthz is probed too. (a) With IOCs in the agent
  * policy (includeIocs), the policy is pushed again to the connected real
  * agent. Held: the agent stays online and its telemetry keeps being stored
  * (refusing the policy with a clear error at the API also holds, if the agent stays online).
@@ -26,7 +26,9 @@ export async function iocFlood(x: Ctx): Promise<Outcome[]> {
   await put();
   const csv = bigCsv(650_000);
   x.probe.start();
+  const from = Date.now();
   const imp = await c.api("POST", "/api/v1/iocs/import?source=adv-feed", { key: c.keys.integration, body: csv, type: "text/csv", timeoutMs: 240_000 });
+  const answeredAt = Date.now();
   // An import may acknowledge and continue in the background: probe until the IOC count stops moving.
   let lastCount = -1;
   await until(async () => {
@@ -36,8 +38,9 @@ export async function iocFlood(x: Ctx): Promise<Outcome[]> {
     return still;
   }, 120_000, 1000).catch(() => undefined);
   const lat = await x.probe.stop();
+  const block = c.loopBlock(from, Date.now());
   const imported = lastCount;
-  const out: Outcome[] = [{ id: "7b", attack: `${(csv.length / 1048576).toFixed(1)} MB CSV import (650k IOCs)`, held: imp.status < 300 && max(lat) <= IMPORT_BLOCK_MS, measured: `import ${imp.status}, ${imported} IOCs stored; max healthz (event-loop block) ${ms(max(lat))}` }];
+  const out: Outcome[] = [{ id: "7b", attack: `${(csv.length / 1048576).toFixed(1)} MB CSV import (650k IOCs)`, held: imp.status < 300 && block.ms <= IMPORT_BLOCK_MS, measured: `import ${imp.status} after ${((answeredAt - from) / 1000).toFixed(1)} s, ${imported} IOCs stored; longest event-loop block ${ms(block.ms)} (at +${((block.atMs - from) / 1000).toFixed(1)} s), healthz max ${ms(max(lat))}` }];
 
   const pol = await put();
   const before = storedCount(c, x.agent.agentId);

@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
@@ -33,6 +34,8 @@ export interface Controller {
   cli(args: string[], env?: Record<string, string>): Promise<{ code: number; out: string }>;
   /** Read-only SQL on the controller's SQLite file, independent of its API. */
   sql<T = Record<string, unknown>>(query: string, ...params: unknown[]): T[];
+  /** Longest event-loop block (ms) in the controller between two wall-clock times, from its preloaded monitor. */
+  loopBlock(fromMs: number, toMs: number): { ms: number; atMs: number };
   stop(): Promise<void>;
 }
 
@@ -56,7 +59,9 @@ export async function startController(dataDir: string, env: Record<string, strin
   const admin = await cli(dataDir, dbUrl, ["apikey", "create", "--role", "admin", "--name", "bench admin"], baseEnv);
   const adminKey = /^(vk_\S+)/m.exec(admin.out)?.[1];
   if (!adminKey) throw new Error(`apikey create failed:\n${admin.out}`);
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...baseEnv };
+  const loopFile = join(dataDir, "..", "controller-loop.log");
+  // Observation only: the monitor is preloaded, the controller's code is untouched.
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...baseEnv, VIGIL_BENCH_LOOP_FILE: loopFile, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${join(__dirname, "loop-monitor.cjs")}`.trim() };
   delete childEnv.VIGIL_INSECURE_GRPC;
   const child = spawn(process.execPath, [CONTROLLER_BIN, "serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--data-dir", dataDir, "--database", dbUrl, "--log-level", "warn"], { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
@@ -81,7 +86,6 @@ export async function startController(dataDir: string, env: Record<string, strin
     return r.json.key as string;
   };
   const keys: Keys = { admin: adminKey, analyst: await keyOf("analyst"), readonly: await keyOf("readonly"), integration: await keyOf("integration") };
-  const { readFileSync } = await import("node:fs");
   const caPem = readFileSync(join(dataDir, "ca", "ca.crt"), "utf8");
   const tok = await cli(dataDir, dbUrl, ["token", "create", "--json"], baseEnv);
   const caFingerprint = (JSON.parse(tok.out.trim().split("\n").pop()!) as { caFingerprint: string }).caFingerprint;
@@ -95,6 +99,19 @@ export async function startController(dataDir: string, env: Record<string, strin
       db ??= new Database(dbFile, { readonly: true, fileMustExist: true });
       db.pragma("busy_timeout = 5000");
       return db.prepare(query).all(...params) as T[];
+    },
+    loopBlock(fromMs: number, toMs: number) {
+      let worst = 0;
+      let at = fromMs;
+      for (const line of readFileSync(loopFile, "utf8").split("\n")) {
+        const [t, d] = line.split(" ").map(Number);
+        // A line at t covers the delays since the previous line; a block ending after fromMs counts.
+        if (t !== undefined && d !== undefined && t >= fromMs && t - d <= toMs && d > worst) {
+          worst = d;
+          at = t;
+        }
+      }
+      return { ms: worst, atMs: at };
     },
     async stop() {
       db?.close();
