@@ -4,13 +4,16 @@ import { Worker } from "node:worker_threads";
 /*
  * The probe runs in its own thread so that whatever the bench does on its main
  * thread (building a 20 MB body, parsing a response) never inflates what it
- * measures. Each probe is a fresh connection to GET /api/v1/healthz; a probe in
- * flight when the window closes is waited for, so a stall is never cut off.
+ * measures. It is open-loop: a probe (a fresh connection to GET
+ * /api/v1/healthz) starts every `everyMs` whether or not the previous ones
+ * have answered, so a 2 s stall shows as ~100 slow samples, not one (no
+ * coordinated omission); at most 200 are in flight. Probes in flight when the
+ * window closes are waited for.
  */
 const WORKER = `
 const { parentPort, workerData } = require("node:worker_threads");
 const mod = require(workerData.url.startsWith("https") ? "node:https" : "node:http");
-let on = false, samples = [], loop = Promise.resolve();
+let samples = [], inflight = new Set(), timer;
 function once() {
   return new Promise((res) => {
     const t0 = performance.now();
@@ -23,16 +26,14 @@ function once() {
     r.on("error", () => res(performance.now() - t0));
   });
 }
-async function run() {
-  while (on) {
-    samples.push(await once());
-    await new Promise((r) => setTimeout(r, workerData.everyMs));
-  }
+function fire() {
+  if (inflight.size >= 200) return;
+  const p = once().then((ms) => { samples.push(ms); inflight.delete(p); });
+  inflight.add(p);
 }
 parentPort.on("message", async (m) => {
-  if (m === "start") { samples = []; on = true; loop = run(); }
-  else if (m === "stop") { on = false; await loop; parentPort.postMessage(samples); }
-  else if (m === "exit") process.exit(0);
+  if (m === "start") { samples = []; fire(); timer = setInterval(fire, workerData.everyMs); }
+  else if (m === "stop") { clearInterval(timer); await Promise.all([...inflight]); parentPort.postMessage(samples); }
 });
 `;
 
