@@ -59,8 +59,12 @@ export async function evidence(x: Ctx): Promise<Outcome[]> {
   const shadowMarks = existsSync("/etc/shadow") ? fingerprints(readFileSync("/etc/shadow")) : [];
   const keyMarks = fingerprints(readFileSync(agent.keyFile));
 
-  const a = await collect(x, c.keys.analyst, agent.agentId, { filePath: "/etc/../etc/shadow", reason: "bench" });
-  out.push({ id: "3a", attack: "analyst collect_evidence `/etc/../etc/shadow`", held: !leaks(a.texts, shadowMarks), measured: `API ${a.status}${a.state ? `, command ${a.state}` : ""}; ${leaks(a.texts, shadowMarks) ? "shadow CONTENTS RETURNED" : "no contents"}` });
+  // Only root can read /etc/shadow: as another user the agent's refusal would prove nothing.
+  if (process.getuid?.() !== 0 || !shadowMarks.length) out.push({ id: "3a", attack: "analyst collect_evidence `/etc/../etc/shadow`", held: false, measured: "", skipped: "needs root (the agent must be able to read /etc/shadow)" });
+  else {
+    const a = await collect(x, c.keys.analyst, agent.agentId, { filePath: "/etc/../etc/shadow", reason: "bench" });
+    out.push({ id: "3a", attack: "analyst collect_evidence `/etc/../etc/shadow`", held: !leaks(a.texts, shadowMarks), measured: `API ${a.status}${a.state ? `, command ${a.state}` : ""}; ${leaks(a.texts, shadowMarks) ? "shadow CONTENTS RETURNED" : "no contents"}` });
+  }
 
   const dir = mkdtempSync(join(x.tmp, "evidence-"));
   const link = join(dir, "notes.txt");

@@ -10,6 +10,8 @@ export interface Outcome {
   held: boolean;
   /** The number (or fact) the verdict rests on. */
   measured: string;
+  /** Set when the attack could not mean anything here (e.g. it needs root): printed, not counted. */
+  skipped?: string;
 }
 
 export interface Ctx {
