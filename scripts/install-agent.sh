@@ -1,8 +1,9 @@
 #!/bin/sh
 # Vigil agent installer: installs, upgrades or removes the Vigil EDR agent on a Linux host.
 #
-#   curl -fsSL https://CONTROLLER/install.sh | sudo sh -s -- --token TOKEN [--tags web,prod]
-#   sudo sh scripts/install-agent.sh --binary ./dist/vigil-agent --controller HOST:PORT --token TOKEN
+#   curl -fsSLk --pinnedpubkey sha256//PIN https://CONTROLLER/install.sh | sudo sh -s -- --token-file /root/vigil-token [--tags web,prod]
+#   sudo sh scripts/install-agent.sh --binary ./dist/vigil-agent --controller HOST:PORT --token-file FILE
+#   (vigil-controller install-command prints the first line with this controller's pin)
 #   sudo sh install-agent.sh --uninstall [--keep-state]
 #
 # POSIX sh (dash, busybox ash). Run with --help for every option.
@@ -12,6 +13,7 @@ set -eu
 VIGIL_URL_DEFAULT=''
 VIGIL_CONTROLLER_DEFAULT=''
 VIGIL_CA_PIN_DEFAULT=''
+VIGIL_TLS_PIN_DEFAULT=''
 VIGIL_ENROLL_DEFAULT='yes'
 # --- end of defaults ---
 
@@ -25,14 +27,18 @@ Re-running upgrades in place: the binary is replaced atomically and the service
 restarted; the agent id, spool and state (/var/lib/vigil) and an existing
 agent.yaml are kept (only --controller / --tags given again change agent.yaml).
 
-  --token TOKEN         enrollment token (or VIGIL_ENROLL_TOKEN, or --token-file FILE)
-  --token-file FILE     read the enrollment token from FILE
-  --url URL             controller HTTP URL to download the binary from
+  --token-file FILE     read the enrollment token from FILE (keep it root-only)
+  --token TOKEN         enrollment token; prefer --token-file or VIGIL_ENROLL_TOKEN:
+                        a command line is visible to every user of the host
+  --url URL             controller HTTPS URL to download the binary from
+  --pin sha256//B64     the controller's HTTPS key pin: the download is refused
+                        from any other server (VIGIL_TLS_PIN; set when served)
   --controller H:P      controller gRPC address written to agent.yaml
   --ca-pin SHA256       controller CA fingerprint for enrollment (no trust on first use)
   --tags a,b            agent tags written to agent.yaml
   --binary PATH         install this local binary instead of downloading (offline)
-  --sha256 HEX          expected sha256 of --binary (checked when given)
+  --sha256 HEX          expected sha256 of the binary (checked when given; required
+                        to download over plain http://)
   --no-enroll           do not enroll (e.g. a controller in development mode)
   --no-start            install and enable the unit but do not (re)start it
   --root DIR            install under DIR instead of / (image building, tests);
@@ -58,10 +64,12 @@ URL=$VIGIL_URL_DEFAULT
 CONTROLLER=''
 CONTROLLER_GIVEN=no
 CA_PIN=${VIGIL_CA_PIN:-$VIGIL_CA_PIN_DEFAULT}
+TLS_PIN=${VIGIL_TLS_PIN:-$VIGIL_TLS_PIN_DEFAULT}
 TAGS=''
 TAGS_GIVEN=no
 TOKEN=${VIGIL_ENROLL_TOKEN:-}
 TOKEN_FILE=''
+TOKEN_ON_ARGV=no
 LOCAL_BINARY=''
 EXPECT_SHA=''
 ENROLL=$VIGIL_ENROLL_DEFAULT
@@ -73,8 +81,9 @@ KEEP_CONFIG=no
 
 while [ "$#" -gt 0 ]; do
 	case $1 in
-	--token) need_arg "$@"; TOKEN=$2; shift 2 ;;
-	--token=*) TOKEN=${1#*=}; shift ;;
+	--token) need_arg "$@"; TOKEN=$2; TOKEN_ON_ARGV=yes; shift 2 ;;
+	--token=*) TOKEN=${1#*=}; TOKEN_ON_ARGV=yes; shift ;;
+	--pin) need_arg "$@"; TLS_PIN=$2; shift 2 ;;
 	--token-file) need_arg "$@"; TOKEN_FILE=$2; shift 2 ;;
 	--url) need_arg "$@"; URL=$2; shift 2 ;;
 	--controller) need_arg "$@"; CONTROLLER=$2; CONTROLLER_GIVEN=yes; shift 2 ;;
@@ -118,6 +127,10 @@ use_systemd() {
 	[ -z "$ROOT" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1
 }
 
+if [ "$TOKEN_ON_ARGV" = yes ]; then
+	warn "--token puts the token on a command line every user of this host can read; prefer --token-file FILE or VIGIL_ENROLL_TOKEN"
+fi
+
 if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
 	die "run as root (sudo), or use --root DIR to install into a directory"
 fi
@@ -156,9 +169,17 @@ sha256_of() {
 	fi
 }
 
+# Downloads over the channel the script was fetched on. With a pin, curl checks the server's key
+# against it before reading a byte (-k only lets it accept the controller's own CA; the pin is the
+# stronger check); every redirect must stay on https and meet the same pin.
 fetch() { # URL FILE
-	if command -v curl >/dev/null 2>&1; then
-		curl -fsSL --retry 3 -o "$2" -- "$1"
+	if [ -n "$TLS_PIN" ]; then
+		command -v curl >/dev/null 2>&1 || die "curl is needed for a pinned download (wget cannot pin a key); or use --binary PATH --sha256 HEX"
+		curl -fsSL --retry 3 --proto '=https' -k --pinnedpubkey "$TLS_PIN" -o "$2" -- "$1"
+	elif command -v curl >/dev/null 2>&1; then
+		# An https URL never follows a redirect down to plain http.
+		case $1 in https://*) _proto='=https' ;; *) _proto='=https,http' ;; esac
+		curl -fsSL --retry 3 --proto "$_proto" -o "$2" -- "$1"
 	elif command -v wget >/dev/null 2>&1; then
 		wget -q -O "$2" -- "$1"
 	else
@@ -309,8 +330,18 @@ obtain_binary() { # → $TMP/vigil-agent, verified
 		_want=$EXPECT_SHA
 	else
 		[ -n "$URL" ] || die "no controller URL: pass --url https://CONTROLLER, or --binary PATH"
-		say "downloading $URL/api/v1/agent/binary"
-		fetch "$URL/api/v1/agent/binary.sha256" "$TMP/sha256" || die "cannot download $URL/api/v1/agent/binary.sha256"
+		case $URL in
+		https://*) ;;
+		http://*)
+			# Over plain HTTP a man in the middle swaps the binary and its checksum together:
+			# only a checksum the admin brought (--sha256) still means something.
+			[ -n "$EXPECT_SHA" ] || die "refusing to download the agent over plain HTTP ($URL): a man in the middle could swap it and its checksum. Use the controller's https:// URL (with --pin), or --sha256 HEX from the controller's admin"
+			[ -z "$TLS_PIN" ] || die "--pin needs an https:// URL"
+			;;
+		*) die "--url must be https://HOST[:PORT] (got $URL)" ;;
+		esac
+		say "downloading $URL/api/v1/agent/binary${TLS_PIN:+ (TLS key pinned)}"
+		fetch "$URL/api/v1/agent/binary.sha256" "$TMP/sha256" || die "cannot download $URL/api/v1/agent/binary.sha256${TLS_PIN:+ (a pin mismatch means the server is not this controller: nothing was installed)}"
 		fetch "$URL/api/v1/agent/binary" "$_dst" || die "cannot download $URL/api/v1/agent/binary"
 		_want=${EXPECT_SHA:-$(cut -d' ' -f1 <"$TMP/sha256")}
 		[ -n "$_want" ] || die "the controller sent an empty checksum"
@@ -367,7 +398,7 @@ enroll() {
 		[ -r "$TOKEN_FILE" ] || die "--token-file $TOKEN_FILE: cannot read"
 		TOKEN=$(cat -- "$TOKEN_FILE")
 	fi
-	[ -n "$TOKEN" ] || die "an enrollment token is required: --token TOKEN (or --no-enroll)"
+	[ -n "$TOKEN" ] || die "an enrollment token is required: --token-file FILE or VIGIL_ENROLL_TOKEN (or --no-enroll)"
 	# Through a private file, so the token is not in the process list.
 	(umask 077 && printf '%s\n' "$TOKEN" >"$TMP/token")
 	set -- enroll --config "$CONF" --controller "$CONTROLLER_EFFECTIVE" --state-dir "$STATE" --token-file "$TMP/token"

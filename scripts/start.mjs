@@ -50,9 +50,10 @@ process.on("SIGTERM", () => shutdown(0));
 
 const controller = run("controller", ["controller/bin/vigil-controller.js", "serve", "--http", http, "--grpc", grpc, "--data-dir", dataDir]);
 controller.on("line", (line) => {
-  const m = /^vigil-controller ready http=(\S+)/.exec(line);
+  const m = /^vigil-controller ready http=(\S+)(?:.* pin=(\S+))?/.exec(line);
   if (!m) return;
   const api = m[1];
+  const pin = m[2];
   const agentDir = join(dataDir, "agent");
   try {
     enrollLocalAgent(agentDir);
@@ -62,9 +63,15 @@ controller.on("line", (line) => {
   }
   const keyFile = ensureAdminKey();
   run("agent", ["dist/vigil-agent.cjs", "run", "--controller", `127.0.0.1:${grpcPort}`, "--state-dir", agentDir]);
+  // The API is HTTPS with a certificate from the controller's CA: curl trusts it with --cacert.
+  const caFile = join(process.env.VIGIL_CA_DIR ?? join(dataDir, "ca"), "ca.crt");
+  const tls = api.startsWith("https:") ? `--cacert ${caFile} ` : "";
+  const install = pin ? controllerCli(["install-command", "--http", http]).split("\n")[0] : undefined;
   process.stdout.write(
-    `\nVigil is running.\n  API:      ${api}/api/v1\n  API docs: ${api}/api/docs\n  API key:  ${keyFile} (admin; keep it private)\n` +
-      `  Try:      curl -s -H "Authorization: Bearer $(cat ${keyFile})" '${api}/api/v1/events?limit=5'\n  Stop:     Ctrl-C\n\n`,
+    `\nVigil is running.\n  API:      ${api}/api/v1\n  API docs: ${api}/api/docs\n  Console:  ${api}/ (the browser must trust ${caFile})\n  API key:  ${keyFile} (admin; keep it private)\n` +
+      `  Try:      curl -s ${tls}-H "Authorization: Bearer $(cat ${keyFile})" '${api}/api/v1/events?limit=5'\n` +
+      (install ? `  Agent on another host (set VIGIL_HTTP_ADDR/VIGIL_PUBLIC_URL to an address it reaches; token in a root-only file):\n            ${install}\n` : "") +
+      `  Stop:     Ctrl-C\n\n`,
   );
 });
 

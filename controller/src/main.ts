@@ -6,6 +6,7 @@ import { auditCommand } from "./cli/audit";
 import { tokenCommand } from "./cli/token";
 import { iocsCommand } from "./cli/iocs";
 import { rulesCommand } from "./cli/rules";
+import { installCommandCommand } from "./cli/install-command";
 import { CONTROLLER_VERSION } from "./version";
 
 const HELP = `vigil-controller ${CONTROLLER_VERSION}: the Vigil EDR controller
@@ -14,7 +15,10 @@ Usage: vigil-controller <command> [options]
 
 Commands:
   serve      run the controller (HTTP API + agent gRPC)
-               --http ADDR        HTTP listen address (VIGIL_HTTP_ADDR, default 127.0.0.1:8080)
+               --http ADDR        HTTPS listen address (VIGIL_HTTP_ADDR, default 127.0.0.1:8080); TLS with a
+                                  certificate from the controller's CA, or VIGIL_HTTP_TLS_CERT/_KEY (yours)
+               --insecure-http    plaintext HTTP API (VIGIL_INSECURE_HTTP=1): tests, or TLS ended by a proxy
+                                  on this host; install.sh and the agent binary are then served to loopback only
                --grpc ADDR        agent gRPC listen address (VIGIL_GRPC_ADDR, default 0.0.0.0:50051)
                --database URL     sqlite:PATH or postgres://... (VIGIL_DATABASE_URL, default sqlite:./data/vigil.db)
                --data-dir DIR     keys, CA and SQLite file (VIGIL_DATA_DIR, default ./data)
@@ -23,6 +27,9 @@ Commands:
                --insecure-grpc    DEVELOPMENT ONLY: plaintext agent gRPC trusting Hello.agent_id
                                   (VIGIL_INSECURE_GRPC=1); default is mTLS with enrolled agents
   migrate    apply pending database migrations (--revert undoes the last one)
+  install-command [--token-file /root/vigil-token]
+             print the line that installs an agent on a host: curl pinned to this controller's HTTPS
+             key, the token read from a root-only file (VIGIL_PUBLIC_URL names the controller)
   token create [--ttl 24h] [--uses N] [--tags a,b] [--json]
              print a new agent enrollment token (shown once; only its hash is stored); token list
   apikey create --role admin|analyst|integration|readonly [--name N]
@@ -45,7 +52,11 @@ Commands:
 Environment: VIGIL_EVENT_RETENTION (default 30d), VIGIL_AGENT_OFFLINE_AFTER (default 90s),
              VIGIL_SQLITE_SYNCHRONOUS (FULL|NORMAL, default FULL), VIGIL_PG_QUERY_TIMEOUT_MS (30000)
 Trust:       VIGIL_CA_DIR (default <data-dir>/ca; put your own ca.crt + ca.key there to bring your own CA),
-             VIGIL_TLS_NAMES (server certificate names), VIGIL_AGENT_CERT_TTL (7d), VIGIL_API_RATE / _BURST
+             VIGIL_TLS_NAMES (server certificate names), VIGIL_AGENT_CERT_TTL (7d), VIGIL_API_RATE / _BURST,
+             VIGIL_HTTP_TLS_CERT / _KEY (your HTTPS certificate; default: issued by the controller CA on the
+             kept key <data-dir>/keys/http-tls.key, whose pin install-command prints), VIGIL_INSECURE_HTTP
+Install:     VIGIL_PUBLIC_URL / VIGIL_AGENT_GRPC_ADDR (what install.sh is told; never taken from request
+             headers), VIGIL_AGENT_BINARY
 Response:    VIGIL_MAX_AUTO_ISOLATIONS_PER_HOUR (5), VIGIL_PROTECTED_TAGS (critical), VIGIL_NEVER_BLOCK (CIDRs)
 Integrations: VIGIL_STREAM_HEARTBEAT (30s), VIGIL_STREAM_MAX_BUFFERED_BYTES (4 MiB; slower clients
              are dropped), VIGIL_STREAM_MAX_CLIENTS (500), VIGIL_STREAM_REPLAY / _REPLAY_EVENTS
@@ -65,6 +76,7 @@ const COMMANDS: Record<string, Command> = {
   audit: auditCommand,
   rules: rulesCommand,
   iocs: iocsCommand,
+  "install-command": installCommandCommand,
   version: async () => {
     console.log(CONTROLLER_VERSION);
     return 0;

@@ -3,3 +3,4 @@ export * from "./gen/vigil/v1/agent";
 export * from "./limits";
 export * from "./signing";
 export * from "./gen/vigil/v1/enrollment";
+export * from "./secrets";

@@ -6,3 +6,9 @@ export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 export const MAX_EVENTS_PER_BATCH = 2000;
 export const MAX_STRING_FIELD_BYTES = 32 * 1024;
 export const MAX_PATH_BYTES = 4096;
+/**
+ * The highest sequence number either end accepts: no agent assigns 4.5e15 events, and
+ * past 2^53 a JavaScript number stops being exact (seq + 1 === seq), which is how one
+ * forged seq once blinded an agent for good.
+ */
+export const MAX_SEQ = 2 ** 52;

@@ -41,7 +41,7 @@ const PEER_PORT = 7792;
 
 /** The built controller (tsx cannot compile its decorators), plaintext gRPC on loopback. */
 async function bootFromDist(dataDir: string): Promise<RunningController> {
-  const config = loadConfig({ http: "127.0.0.1:0", grpc: "127.0.0.1:0", dataDir, database: `sqlite:${join(dataDir, "vigil.db")}`, logLevel: "warn", insecureGrpc: true }, process.env);
+  const config = loadConfig({ http: "127.0.0.1:0", grpc: "127.0.0.1:0", dataDir, database: `sqlite:${join(dataDir, "vigil.db")}`, logLevel: "warn", insecureGrpc: true, insecureHttp: true }, process.env);
   return startController(config, { logger: createLogger("error") });
 }
 

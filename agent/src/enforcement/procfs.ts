@@ -1,4 +1,5 @@
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { redactVigilSecrets } from "@vigil/proto";
 
 /**
  * USER_HZ, the unit of /proc/PID/stat times. It is part of the kernel ABI and 100 on
@@ -96,9 +97,10 @@ export function processExe(pid: number): string | undefined {
   }
 }
 
+/** The command line as evidence records it: Vigil's own secrets (tokens, API keys) redacted. */
 export function processCmdline(pid: number, maxBytes = 4096): string | undefined {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`).subarray(0, maxBytes).toString("utf8").replace(/\0+$/, "").replace(/\0/g, " ");
+    return redactVigilSecrets(readFileSync(`/proc/${pid}/cmdline`).subarray(0, maxBytes).toString("utf8").replace(/\0+$/, "").replace(/\0/g, " "));
   } catch {
     return undefined;
   }

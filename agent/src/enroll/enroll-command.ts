@@ -1,12 +1,13 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadAgentConfig } from "../config/config";
 import { enroll } from "./enroll";
 
 export const ENROLL_HELP = `  enroll    enroll this agent with a controller (once), then \`run\` uses mTLS
               --controller HOST:PORT   controller gRPC address (VIGIL_CONTROLLER)
-              --token T                enrollment token (or VIGIL_ENROLL_TOKEN, or --token-file FILE,
-                                       which keep it out of the process list)
+              --token-file FILE        read the enrollment token from FILE (keep it root-only), or
+                                       set VIGIL_ENROLL_TOKEN; both keep it out of the process list
+              --token T                the token on the command line (visible to every local user)
               --ca-pin SHA256          expected controller CA fingerprint; without it the CA is
                                        trusted on first use and its fingerprint printed
               --state-dir DIR          where the key, certificate and CA are stored (mode 0600)
@@ -20,7 +21,18 @@ export async function enrollCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   const cfg = loadAgentConfig({ controller: values.controller, stateDir: values["state-dir"], config: values.config, logLevel: values["log-level"] });
-  const token = (values.token ?? (values["token-file"] ? readFileSync(values["token-file"], "utf8") : process.env.VIGIL_ENROLL_TOKEN) ?? "").trim();
+  let fromFile: string | undefined;
+  if (values["token-file"]) {
+    try {
+      fromFile = readFileSync(values["token-file"], "utf8");
+      if (statSync(values["token-file"]).mode & 0o077) process.stderr.write(`vigil-agent enroll: warning: ${values["token-file"]} is readable by other users; keep the token file mode 0600\n`);
+    } catch (err) {
+      process.stderr.write(`vigil-agent enroll: cannot read --token-file ${values["token-file"]}: ${(err as NodeJS.ErrnoException).code ?? String(err)}\n`);
+      return 2;
+    }
+  }
+  if (values.token) process.stderr.write("vigil-agent enroll: warning: --token puts the token on a command line every local user can read; prefer --token-file or VIGIL_ENROLL_TOKEN\n");
+  const token = (values.token ?? fromFile ?? process.env.VIGIL_ENROLL_TOKEN ?? "").trim();
   if (!token) {
     process.stderr.write("vigil-agent enroll: an enrollment token is required (--token, --token-file or VIGIL_ENROLL_TOKEN)\n");
     return 2;

@@ -14,6 +14,9 @@ import { AGENT_VERSION } from "../version";
 import { loadOrCreateAgentId } from "./agent-identity";
 import { ResponseWiring } from "./response-wiring";
 
+/** How long a healed spool that lost its seq counter waits for the controller before sensors start. */
+const RESYNC_WAIT_MS = 15_000;
+
 export interface RuntimeParts {
   sensors: Sensor[];
   credentials?: () => ChannelCredentials;
@@ -58,6 +61,13 @@ export class AgentRuntime {
     // Containment first: a restarted agent re-isolates before it does anything else.
     await this.response.start();
     this.facts = await collectHostFacts();
+    if (this.spool.resyncPending) {
+      // A healed spool lost its seq counter: let the controller's Welcome restore it before new
+      // events are numbered (bounded: an unreachable controller must not keep the sensors off).
+      this.link.start();
+      const restored = await this.spool.waitForResync(RESYNC_WAIT_MS);
+      if (!restored) this.log.warn("controller not reached to restore the seq counter; numbering resumes from the spool", { waitedMs: RESYNC_WAIT_MS });
+    }
     for (const s of this.parts.sensors) {
       try {
         await s.start(this.pipeline);
@@ -99,6 +109,7 @@ export class AgentRuntime {
       bootTimeMs: f?.bootTimeMs ?? 0,
       lastSeq: this.spool.stats().lastSeq,
       status: this.status(),
+      timeMs: Date.now(),
     };
   }
 
@@ -111,6 +122,7 @@ export class AgentRuntime {
       spoolRecords: s.records,
       isolated: this.response.isolated(),
       spoolDiscardedBytes: s.discardedBytes,
+      acksBeyondLast: s.acksBeyondLast,
     };
   }
 

@@ -10,6 +10,17 @@ export interface SpoolMeta {
   lastSeq: number;
   dropped: Record<string, number>;
   discardedBytes: number;
+  /**
+   * Acks refused because they were beyond the last seq this spool assigned (a
+   * forged or corrupted ack), at run time or found persisted at open.
+   */
+  acksBeyondLast: number;
+  /**
+   * Set when a poisoned state was healed with nothing on disk to say what the
+   * last seq was: the controller's next ack (below MAX_SEQ) restores the counter
+   * once, so no seq it already holds is reused.
+   */
+  resync?: boolean;
 }
 
 const META = "meta.json";
@@ -18,7 +29,7 @@ const META_TMP = "meta.json.tmp";
 const META_NEXT = "meta.json.next";
 
 export function emptyMeta(): SpoolMeta {
-  return { ackedSeq: 0, lastSeq: 0, dropped: {}, discardedBytes: 0 };
+  return { ackedSeq: 0, lastSeq: 0, dropped: {}, discardedBytes: 0, acksBeyondLast: 0 };
 }
 
 function isCount(v: unknown): v is number {
@@ -36,7 +47,10 @@ function parseMeta(text: string): SpoolMeta {
     if (!isCount(v)) throw new Error(`dropped.${k} must be a count`);
     dropped[k] = v;
   }
-  return { ackedSeq: o.ackedSeq, lastSeq: o.lastSeq, dropped, discardedBytes: o.discardedBytes };
+  // Absent in spools written before it existed.
+  if (o.acksBeyondLast !== undefined && !isCount(o.acksBeyondLast)) throw new Error("acksBeyondLast must be a count");
+  // Seqs are not range-checked here: a poisoned ack is healed by loadState, not thrown away with the drop counts.
+  return { ackedSeq: o.ackedSeq, lastSeq: o.lastSeq, dropped, discardedBytes: o.discardedBytes, acksBeyondLast: (o.acksBeyondLast as number | undefined) ?? 0, ...(o.resync === true ? { resync: true } : {}) };
 }
 
 /**

@@ -8,6 +8,7 @@ import { Durability } from "./durability";
 import { addToSummary, emptySummary, Segment } from "./segment";
 import type { SpoolState } from "./state";
 import { Waiters } from "./waiters";
+import { MAX_SEQ } from "@vigil/proto";
 import { NOT_STORED, SpoolFullError, type AppendItem, type LeasedRecord, type SpoolOptions, type SpoolStats } from "./types";
 
 interface Encoded {
@@ -34,6 +35,7 @@ export class DiskSpool {
   private readonly durability: Durability;
   private readonly dataWaiters = new Waiters();
   private readonly spaceWaiters = new Waiters();
+  private readonly resyncWaiters = new Waiters();
   private closed = false;
 
   private constructor(
@@ -150,17 +152,36 @@ export class DiskSpool {
 
   /**
    * The controller has stored everything <= ackSeq. Segments entirely covered are
-   * deleted after the ack is persisted. An ack beyond the last seq (the
-   * controller has what a lost disk tail had) moves the seq counter past it, so
-   * no seq is ever reused.
+   * deleted after the ack is persisted. Returns the ack taken.
+   *
+   * An ack beyond the last seq assigned here acknowledges events this spool
+   * never produced: it is forged, or the controller's cursor was poisoned (one
+   * such ack, 2^53−1, once left an agent unable to number another event). It is
+   * never adopted, and being false it proves nothing about the records still
+   * unsent: only `answered` is taken (the last seq of the batch it answers, which
+   * the controller did receive; nothing for a Welcome). The refusal is counted
+   * (`acksBeyondLast`) and the seq counter stays where it is.
    */
-  commit(ackSeq: number): void {
+  commit(ackSeq: number, answered = 0): number {
     this.assertOpen();
     const st = this.st;
     if (!Number.isSafeInteger(ackSeq) || ackSeq < 0) throw new RangeError(`ack seq must be a non-negative integer, got ${ackSeq}`);
-    if (ackSeq <= st.meta.ackedSeq) return;
+    if (st.meta.resync) {
+      // Once, after healing a poisoned state that lost the counter (see loadState).
+      st.meta.resync = undefined;
+      if (ackSeq > st.lastSeq && ackSeq <= MAX_SEQ) st.lastSeq = ackSeq;
+      this.resyncWaiters.wakeAll();
+    }
+    if (ackSeq > st.lastSeq) {
+      st.meta.acksBeyondLast++;
+      ackSeq = Math.min(Number.isSafeInteger(answered) ? answered : 0, st.lastSeq);
+      if (ackSeq <= st.meta.ackedSeq) {
+        st.persistMeta(false);
+        return st.meta.ackedSeq;
+      }
+    }
+    if (ackSeq <= st.meta.ackedSeq) return st.meta.ackedSeq;
     st.meta.ackedSeq = ackSeq;
-    st.lastSeq = Math.max(st.lastSeq, ackSeq);
     const covered = (s: Segment | undefined): s is Segment => !!s && s.summary.count > 0 && s.summary.lastSeq <= ackSeq;
     // A lost ack only means a replay the controller dedupes; but once a segment is
     // deleted, the persisted lastSeq is all that stops its seqs being reused.
@@ -170,6 +191,28 @@ export class DiskSpool {
     if (st.leasedUpTo < ackSeq || !st.cursorSeg) st.resetCursorToAck();
     this.spaceWaiters.wakeAll();
     this.wakeIfData();
+    return ackSeq;
+  }
+
+  /**
+   * True after a poisoned state was healed without a sane seq counter: until the
+   * controller's next ack restores it, new events may get seqs it already holds.
+   */
+  get resyncPending(): boolean {
+    return !!this.st.meta.resync;
+  }
+
+  /** Resolves true once the counter is restored, false after `timeoutMs` (or on close). */
+  async waitForResync(timeoutMs: number): Promise<boolean> {
+    if (!this.resyncPending || this.closed) return !this.resyncPending;
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), timeoutMs);
+    try {
+      await this.resyncWaiters.wait(ctl.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+    return !this.resyncPending;
   }
 
   /** After a reconnect: the next lease starts again at the oldest unacknowledged record. */
@@ -206,6 +249,7 @@ export class DiskSpool {
       lastSeq: st.lastSeq,
       dropped: this.dropped(),
       discardedBytes: st.meta.discardedBytes,
+      acksBeyondLast: st.meta.acksBeyondLast,
     };
   }
 
@@ -225,6 +269,7 @@ export class DiskSpool {
     this.unlock();
     this.dataWaiters.wakeAll();
     this.spaceWaiters.wakeAll();
+    this.resyncWaiters.wakeAll();
   }
 
   private encodeFrom(items: readonly AppendItem[], kinds: Buffer[], firstSeq: number): Encoded[] {

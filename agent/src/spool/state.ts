@@ -48,7 +48,8 @@ export class SpoolState {
 
   /** Meta as it should be persisted now. */
   snapshotMeta(): SpoolMeta {
-    return { ...this.meta, lastSeq: Math.max(this.lastSeq, this.meta.ackedSeq), dropped: { ...this.meta.dropped } };
+    // The ack never runs past the last seq assigned here (commit refuses such acks; loadState heals them).
+    return { ...this.meta, lastSeq: this.lastSeq, ackedSeq: Math.min(this.meta.ackedSeq, this.lastSeq), dropped: { ...this.meta.dropped } };
   }
 
   persistMeta(durable = this.durable): void {

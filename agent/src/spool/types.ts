@@ -102,6 +102,8 @@ export interface SpoolStats {
   dropped: Record<string, number>;
   /** Bytes cut off torn or corrupt segments since the spool was created. */
   discardedBytes: number;
+  /** Acks refused for being beyond the last seq assigned here (forged or corrupted), since the spool was created. */
+  acksBeyondLast: number;
 }
 
 export class SpoolFullError extends Error {

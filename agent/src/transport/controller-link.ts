@@ -38,6 +38,8 @@ export interface LinkStats {
   batchesSent: number;
   eventsSent: number;
   acks: number;
+  /** Acks beyond the last seq the spool assigned (or not a count): not adopted. */
+  acksRefused: number;
   lastError: string;
 }
 
@@ -47,7 +49,7 @@ export interface LinkStats {
  * disk after the next Welcome. Writes honour flow control ('drain').
  */
 export class ControllerLink {
-  readonly stats: LinkStats = { connected: false, connects: 0, batchesSent: 0, eventsSent: 0, acks: 0, lastError: "" };
+  readonly stats: LinkStats = { connected: false, connects: 0, batchesSent: 0, eventsSent: 0, acks: 0, acksRefused: 0, lastError: "" };
   private running = false;
   private loop?: Promise<void>;
   private stopCtl = new AbortController();
@@ -146,7 +148,7 @@ export class ControllerLink {
             }
             welcomed = true;
             clearTimeout(welcomeTimer);
-            spool.commit(body.welcome.ackedSeq);
+            this.adoptAck(body.welcome.ackedSeq, "welcome", undefined);
             spool.rewind();
             this.stats.connected = true;
             this.stats.connects++;
@@ -156,8 +158,8 @@ export class ControllerLink {
             return;
           case "ack": {
             this.stats.acks++;
-            spool.commit(body.ack.seq);
-            while (inFlight.length && inFlight[0] <= body.ack.seq) inFlight.shift();
+            const taken = this.adoptAck(body.ack.seq, "ack", inFlight[0]);
+            while (inFlight.length && inFlight[0] <= taken) inFlight.shift();
             const w = ackWaiter;
             ackWaiter = undefined;
             w?.();
@@ -175,6 +177,32 @@ export class ControllerLink {
       });
       call.write({ msg: { $case: "hello", hello: this.o.hello() } });
     });
+  }
+
+  /**
+   * Commits an ack to the spool. An ack beyond the last seq the spool assigned
+   * is false (forged, or a poisoned controller cursor): taking it would stop the
+   * agent numbering events, and taking it up to the last seq would delete
+   * records never sent. So it counts only for the batch it answers (acks come
+   * one per batch, in order: `answers` is that batch's last seq), and for
+   * nothing on a Welcome; it is logged and counted, and sending carries on.
+   */
+  private adoptAck(seq: number, from: "welcome" | "ack", answers: number | undefined): number {
+    const spool = this.o.spool;
+    let taken: number;
+    try {
+      taken = spool.commit(seq, answers);
+    } catch (err) {
+      // Not a count at all (negative, fractional, past 2^53): nothing to take.
+      this.stats.acksRefused++;
+      this.o.log.warn("controller sent an invalid ack; ignored", { controller: this.o.address, from, ack: seq, error: (err as Error).message });
+      return spool.stats().ackedSeq;
+    }
+    if (taken < seq && seq > spool.stats().lastSeq) {
+      this.stats.acksRefused++;
+      this.o.log.warn("controller acknowledged events this agent never produced; ack not adopted beyond what was sent", { controller: this.o.address, from, ack: seq, taken });
+    }
+    return taken;
   }
 
   private async sendLoop(call: Stream, signal: AbortSignal, inFlight: number[], setAckWaiter: (w: () => void) => void): Promise<void> {

@@ -110,11 +110,12 @@ describe("restart", () => {
     expect(b.append(items(1))).toEqual([6]);
   });
 
-  it("an ack from the controller above the local last seq moves the counter past it", () => {
+  it("an ack above the local last seq is never adopted: counted, nothing acked, and the counter stays", () => {
     const spool = track(open(tempDir()));
     spool.append(items(2));
-    spool.commit(50);
-    expect(spool.append(items(1))).toEqual([51]);
+    expect(spool.commit(50)).toBe(0);
+    expect(spool.stats()).toMatchObject({ ackedSeq: 0, lastSeq: 2, records: 2, acksBeyondLast: 1 });
+    expect(spool.append(items(1))).toEqual([3]);
   });
 });
 

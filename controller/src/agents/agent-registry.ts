@@ -1,7 +1,11 @@
 import type { Repository } from "typeorm";
-import type { ControllerMessage, Hello } from "@vigil/proto";
+import { MAX_SEQ, type ControllerMessage, type Hello } from "@vigil/proto";
+import { dialectOf } from "../database/dialect";
 import { AgentEntity } from "../database/entities";
 import type { AgentCursor } from "../repositories/event-store";
+import { DEFAULT_SEQ_WINDOW, SeqWindow, type SeqRefusal, type SeqWindowOptions } from "../ingest/seq-window";
+import type { AgentIdentity } from "../transport/authenticator";
+import { AgentHealth, type TelemetryState } from "./agent-health";
 
 /** What the registry needs from a live stream. */
 export interface LiveSession {
@@ -18,11 +22,22 @@ export interface AgentView {
   arch: string;
   agentVersion: string;
   ipAddresses: string[];
+  /** From the enrollment token or the admin: what guard rails and playbooks read. */
   tags: string[];
+  /** What the agent claims about itself in its Hello: shown, never trusted. */
+  selfReportedTags: string[];
   bootTime: string | null;
   firstSeen: string;
   lastSeen: string;
+  /** Connected and its telemetry being stored. */
   online: boolean;
+  /** Has a live stream (which may still be refused or stalled). */
+  connected: boolean;
+  /** ok; refused (its batches are refused, nothing stored); stalled (a backlog and nothing stored); offline. */
+  telemetry: TelemetryState | "offline";
+  telemetryReason: string | null;
+  /** The agent's clock minus the controller's (ms), from its last Hello or heartbeat; null before one. */
+  clockOffsetMs: number | null;
   /** Milliseconds since the agent was last heard from while offline; null when online. */
   offlineForMs: number | null;
   /** Whether the host is network-isolated, as the agent last reported; null before its first report. */
@@ -36,6 +51,22 @@ export interface AgentView {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+export interface AgentConnection {
+  cursor: AgentCursor;
+  /** How far this agent's seqs may run ahead; anchored at its Hello when that fits. */
+  window: SeqWindow;
+  /** Hello.last_seq did not fit the window and was not taken. */
+  claimRefused: SeqRefusal | null;
+  /** The stored cursor was past MAX_SEQ (poisoned before seq windows) and was brought back. */
+  cursorHealed: { from: { ackedSeq: number; lastSeq: number }; to: number } | null;
+}
+
+export interface RegistryOptions {
+  seqWindow: SeqWindowOptions;
+  /** A connected agent with a backlog and nothing stored for this long is stalled. */
+  stalledAfterMs: number;
+}
+
 /**
  * Agents known to the controller and the one live stream each may have. Last
  * seen is kept in memory on every message and written through at most every
@@ -46,31 +77,44 @@ export class AgentRegistry {
   private lastSeen = new Map<string, number>();
   private lastPersisted = new Map<string, number>();
   private connectListeners: Array<(agentId: string, online: boolean) => void> = [];
+  readonly health: AgentHealth;
+  private readonly opts: RegistryOptions;
 
   constructor(
     private readonly repo: Repository<AgentEntity>,
     private readonly offlineAfterMs: number,
     private readonly now: () => number = Date.now,
-  ) {}
+    opts: Partial<RegistryOptions> = {},
+  ) {
+    this.opts = { seqWindow: opts.seqWindow ?? DEFAULT_SEQ_WINDOW, stalledAfterMs: opts.stalledAfterMs ?? 120_000 };
+    this.health = new AgentHealth(this.opts.stalledAfterMs, now);
+  }
 
   onConnectionChange(l: (agentId: string, online: boolean) => void): void {
     this.connectListeners.push(l);
   }
 
-  async connect(agentId: string, hello: Hello, tags: string[], session: LiveSession): Promise<AgentCursor> {
+  async connect(agentId: string, hello: Hello, id: Pick<AgentIdentity, "tags" | "selfReportedTags" | "enrolledAtMs">, session: LiveSession): Promise<AgentConnection> {
     const now = this.now();
     const existing = await this.repo.findOneBy({ id: agentId });
     const entity = existing ?? this.repo.create({ id: agentId, firstSeen: now, ackedSeq: 0, lastSeq: 0, gaps: [], missingEvents: 0, status: {} });
+    const cursorHealed = existing ? await this.healPoisonedCursor(entity) : null;
+    // What the controller knew of this agent, and when: the window grows from there (for an agent
+    // never seen, from its enrollment: it may have spooled since while the controller was away).
+    const knownAt = existing ? existing.lastSeen : Math.min(now, id.enrolledAtMs ?? now);
+    const window = new SeqWindow(entity.lastSeq ?? 0, knownAt, this.opts.seqWindow);
+    const claimRefused = window.claim(hello.lastSeq, now, entity.ackedSeq);
     entity.hostname = hello.hostname.slice(0, 255);
     entity.os = hello.os.slice(0, 255);
     entity.kernel = hello.kernel.slice(0, 255);
     entity.arch = hello.arch.slice(0, 64);
     entity.agentVersion = hello.agentVersion.slice(0, 64);
     entity.ipAddresses = hello.ipAddresses.slice(0, 64).map((a) => a.slice(0, 64));
-    entity.tags = tags;
+    entity.tags = entity.adminTags ?? id.tags;
+    entity.selfReportedTags = id.selfReportedTags;
     entity.bootTime = hello.bootTimeMs;
     entity.lastSeen = now;
-    entity.lastSeq = Math.max(entity.lastSeq ?? 0, hello.lastSeq);
+    if (!claimRefused) entity.lastSeq = Math.max(entity.lastSeq ?? 0, hello.lastSeq);
     if (hello.status) entity.status = statusJson(hello.status);
     await this.repo.save(entity);
     const previous = this.sessions.get(agentId);
@@ -78,13 +122,47 @@ export class AgentRegistry {
     this.sessions.set(agentId, session);
     this.lastSeen.set(agentId, now);
     this.lastPersisted.set(agentId, now);
+    this.health.connected(agentId, hello.timeMs, hello.status?.spoolRecords ?? 0);
     for (const l of this.connectListeners) l(agentId, true);
-    return { agentId, ackedSeq: entity.ackedSeq, lastSeq: entity.lastSeq, gaps: entity.gaps, missing: entity.missingEvents };
+    return { cursor: { agentId, ackedSeq: entity.ackedSeq, lastSeq: entity.lastSeq, gaps: entity.gaps, missing: entity.missingEvents }, window, claimRefused, cursorHealed };
+  }
+
+  /**
+   * A cursor past MAX_SEQ was poisoned before seq windows existed (a forged
+   * 2^53−1 accepted and acked): brought back to the highest seq actually stored
+   * below it, so the agent's real events are acked again.
+   */
+  private async healPoisonedCursor(entity: AgentEntity): Promise<{ from: { ackedSeq: number; lastSeq: number }; to: number } | null> {
+    if (entity.ackedSeq <= MAX_SEQ && entity.lastSeq <= MAX_SEQ) return null;
+    const pg = dialectOf(this.repo.manager.connection) === "postgres";
+    const rows = (await this.repo.manager.query(
+      `SELECT MAX(seq) AS m FROM events WHERE agent_id = ${pg ? "$1" : "?"} AND seq <= ${pg ? "$2" : "?"}`,
+      [entity.id, MAX_SEQ],
+    )) as Array<{ m: number | string | null }>;
+    const to = Number(rows[0]?.m ?? 0);
+    const from = { ackedSeq: entity.ackedSeq, lastSeq: entity.lastSeq };
+    entity.ackedSeq = Math.min(entity.ackedSeq, to);
+    entity.lastSeq = to;
+    entity.gaps = entity.gaps.filter(([a, b]) => a <= MAX_SEQ && b <= MAX_SEQ);
+    return { from, to };
+  }
+
+  /**
+   * The admin's word on an agent's trusted tags (what guard rails and playbook
+   * targeting read); kept over the token's from then on. Null: no such agent.
+   */
+  async setTags(agentId: string, tags: string[]): Promise<{ before: string[]; after: string[] } | null> {
+    const row = await this.repo.findOneBy({ id: agentId });
+    if (!row) return null;
+    const before = row.tags;
+    await this.repo.update({ id: agentId }, { tags, adminTags: tags });
+    return { before, after: tags };
   }
 
   touch(agentId: string, status?: Record<string, unknown>): void {
     const now = this.now();
     this.lastSeen.set(agentId, now);
+    if (typeof status?.spoolRecords === "number") this.health.backlog(agentId, status.spoolRecords);
     const persistedAt = this.lastPersisted.get(agentId) ?? 0;
     if (status || now - persistedAt > 5_000) {
       this.lastPersisted.set(agentId, now);
@@ -133,7 +211,9 @@ export class AgentRegistry {
 
   private view(r: AgentEntity): AgentView {
     const seen = Math.max(r.lastSeen, this.lastSeen.get(r.id) ?? 0);
-    const online = this.isOnline(r.id);
+    const connected = this.isOnline(r.id);
+    const telemetry = this.health.telemetry(r.id, connected);
+    const online = connected && telemetry.state === "ok";
     return {
       id: r.id,
       hostname: r.hostname,
@@ -143,11 +223,16 @@ export class AgentRegistry {
       agentVersion: r.agentVersion,
       ipAddresses: r.ipAddresses,
       tags: r.tags,
+      selfReportedTags: r.selfReportedTags ?? [],
       bootTime: r.bootTime ? iso(r.bootTime) : null,
       firstSeen: iso(r.firstSeen),
       lastSeen: iso(seen),
       online,
-      offlineForMs: online ? null : Math.max(0, this.now() - seen),
+      connected,
+      telemetry: connected || telemetry.state === "refused" ? telemetry.state : "offline",
+      telemetryReason: telemetry.reason,
+      clockOffsetMs: this.health.clockOffsetMs(r.id),
+      offlineForMs: connected ? null : Math.max(0, this.now() - seen),
       isolated: typeof r.status?.isolated === "boolean" ? r.status.isolated : null,
       ackedSeq: r.ackedSeq,
       lastSeq: r.lastSeq,
@@ -159,7 +244,7 @@ export class AgentRegistry {
 }
 
 /** AgentStatus (proto) → the JSON stored and shown by the API. */
-export function statusJson(s: { sensors: Array<{ name: string; running: boolean; detail: string; events: number; errors: number }>; dropped: Record<string, number>; spoolBytes: number; spoolRecords: number; isolated: boolean; spoolDiscardedBytes: number }): Record<string, unknown> {
+export function statusJson(s: { sensors: Array<{ name: string; running: boolean; detail: string; events: number; errors: number }>; dropped: Record<string, number>; spoolBytes: number; spoolRecords: number; isolated: boolean; spoolDiscardedBytes: number; acksBeyondLast?: number }): Record<string, unknown> {
   return {
     sensors: s.sensors.slice(0, 32).map((x) => ({ name: x.name.slice(0, 64), running: x.running, detail: x.detail.slice(0, 512), events: x.events, errors: x.errors })),
     dropped: Object.fromEntries(Object.entries(s.dropped).slice(0, 32)),
@@ -167,5 +252,6 @@ export function statusJson(s: { sensors: Array<{ name: string; running: boolean;
     spoolRecords: s.spoolRecords,
     isolated: s.isolated,
     spoolDiscardedBytes: s.spoolDiscardedBytes,
+    ...(s.acksBeyondLast !== undefined ? { acksBeyondLast: s.acksBeyondLast } : {}),
   };
 }

@@ -1,5 +1,6 @@
 import { BadRequestException, Controller, Get, Inject, Query } from "@nestjs/common";
 import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
+import { splitClockMark } from "../ingest/event-row";
 import { EventStore, type StoredEvent } from "../repositories/event-store";
 import { optEnum, optInt, optString, optTime, rejectUnknown } from "./query-params";
 
@@ -17,6 +18,8 @@ export function decodeCursor(s: string): { eventTime: number; id: number } {
 }
 
 export function eventView(e: StoredEvent): Record<string, unknown> {
+  // A clock mark: the host's time was not trusted; eventTime is the receive time and this is what it said.
+  const { body, clock } = splitClockMark(e.data);
   return {
     id: String(e.id),
     agentId: e.agentId,
@@ -25,7 +28,8 @@ export function eventView(e: StoredEvent): Record<string, unknown> {
     action: e.action,
     eventTime: new Date(e.eventTime).toISOString(),
     receivedAt: new Date(e.receivedAt).toISOString(),
-    [e.type]: e.data,
+    ...clock,
+    [e.type]: body,
   };
 }
 

@@ -37,7 +37,10 @@ import type { DetectionOptions } from "../detection/options";
 import { createIntegrations, type Integrations } from "../integrations/integrations";
 import { completeDocument } from "../integrations/openapi";
 import { createInstall } from "../install/install";
+import { createHttpTls, type HttpTls } from "../trust/http-tls";
 import { silentAgentAlerts } from "../agents/silent-agent-watcher";
+import { agentHealthAlerts } from "../agents/agent-health-watcher";
+import { agentAnomalies } from "../agents/agent-anomalies";
 
 export interface RunningController {
   config: ControllerConfig;
@@ -52,8 +55,11 @@ export interface RunningController {
   playbooks: PlaybookService;
   policy: PolicyService;
   logger: Logger;
+  /** https://… by default; http://… only with --insecure-http. */
   httpUrl: string;
   grpcPort: number;
+  /** The HTTPS listener's certificate and key pin; undefined for a plaintext API. */
+  httpTls?: HttpTls;
   /** The hash-chained audit trail; every security-relevant act goes through `audit.append`. */
   audit: AuditLog;
   /** CA, enrollment, API keys (issue 6). */
@@ -87,7 +93,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   }
   const store = new EventStore(dataSource);
   const writer = new IngestWriter(store);
-  const registry = new AgentRegistry(dataSource.getRepository(AgentEntity), config.agentOfflineAfterMs);
+  const registry = new AgentRegistry(dataSource.getRepository(AgentEntity), config.agentOfflineAfterMs, Date.now, { seqWindow: config.seqWindow, stalledAfterMs: config.agentStalledAfterMs });
   const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
   const retention = new RetentionJob(store, config.eventRetentionMs);
   const security = await createSecurity(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
@@ -146,12 +152,22 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     },
     onCommandResult: (agentId, result) => void commands.onResult(agentId, result).catch((err) => logger.error({ err: String(err) }, "recording a command result failed")),
     log: (level, msg, fields) => logger[level](fields ?? {}, msg),
+    onAnomaly: agentAnomalies(security.audit),
+    eventTimeToleranceMs: config.eventTimeToleranceMs,
   }, security.grpc.credentials, security.grpc.extraServices);
-  const install = createInstall(config, grpc, security.trust.ca);
+  const httpTls = await createHttpTls(config, security.trust.ca, (level, msg, fields) => logger[level](fields ?? {}, msg));
+  let httpPort = 0;
+  const install = createInstall(config, { http: () => httpPort, grpc: () => grpc.boundPort || config.grpcAddr.port }, security.trust.ca, () => httpTls?.pin());
   // An agent that goes silent may have been killed: one alert per silence (VIGIL_AGENT_SILENT_ALERT_AFTER).
   const silentAgents = config.agentSilentAlertAfterMs > 0
     ? silentAgentAlerts({ registry, alerts: detection.alerts, alertQuery: detection.alertQuery, thresholdMs: config.agentSilentAlertAfterMs, onError: (err) => logger.error({ err: String(err) }, "silent-agent check failed") })
     : undefined;
+
+  // Connected but blind (refused, stalled) or a clock far off: one alert per episode.
+  const agentHealth = agentHealthAlerts({
+    registry, alerts: detection.alerts, clockSkewThresholdMs: config.agentClockSkewAlertMs, stalledAfterMs: config.agentStalledAfterMs,
+    onError: (err) => logger.error({ err: String(err) }, "agent health check failed"),
+  });
 
   const app = await NestFactory.create(
     AppModule.with([
@@ -168,7 +184,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       ...integrations.providers,
       ...install.providers,
     ]),
-    { logger: new NestPinoLogger(logger), abortOnError: false },
+    { logger: new NestPinoLogger(logger), abortOnError: false, httpsOptions: httpTls?.httpsOptions },
   );
   // STIX bundles and IOC lists are routinely larger than Express's 100 kB default.
   (app as NestExpressApplication).useBodyParser("json", { limit: "20mb" });
@@ -184,25 +200,29 @@ export async function startController(config: ControllerConfig, opts: StartOptio
 
   const grpcPort = await grpc.start(config.grpcAddr.host, config.grpcAddr.port);
   await app.listen(config.httpAddr.port, config.httpAddr.host);
-  const httpServer = app.getHttpServer() as { address(): { port: number } };
-  const httpPort = httpServer.address().port;
+  const httpServer = app.getHttpServer() as { address(): { port: number }; setSecureContext(o: { cert: string; key: string }): void };
+  httpPort = httpServer.address().port;
+  httpTls?.attach(httpServer);
   integrations.start(app.getHttpServer());
-  const httpUrl = `http://${formatAddr({ host: config.httpAddr.host === "0.0.0.0" ? "127.0.0.1" : config.httpAddr.host, port: httpPort })}`;
+  const httpUrl = `${httpTls ? "https" : "http"}://${formatAddr({ host: config.httpAddr.host === "0.0.0.0" ? "127.0.0.1" : config.httpAddr.host, port: httpPort })}`;
   retention.start();
   commands.start();
   silentAgents?.start();
+  agentHealth.start();
   logger.info({ http: httpUrl, grpc: formatAddr({ host: config.grpcAddr.host, port: grpcPort }), database: redactUrl(config.databaseUrl) }, "controller started");
 
   let stopped = false;
   return {
-    config, app, dataSource, store, writer, registry, grpc, signer, commands, playbooks, policy, logger, httpUrl, grpcPort, audit: security.audit, security, detection, integrations,
+    config, app, dataSource, store, writer, registry, grpc, signer, commands, playbooks, policy, logger, httpUrl, grpcPort, httpTls, audit: security.audit, security, detection, integrations,
     async stop() {
       if (stopped) return;
       stopped = true;
       security.stop();
+      httpTls?.stop();
       retention.stop();
       commands.stop();
       await silentAgents?.stop();
+      await agentHealth.stop();
       await grpc.stop();
       await integrations.stop();
       // After ingest stops: process what is queued and flush held correlations into alerts.

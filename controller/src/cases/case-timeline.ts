@@ -1,6 +1,7 @@
 import type { AlertEntity, EventRef } from "../alerts/alert.entity";
 import type { SqlBatch } from "../detection/sql-batch";
 import { placeholders } from "../detection/sql-batch";
+import { splitClockMark } from "../ingest/event-row";
 
 export interface TimelineEntry {
   /** Event time, ISO 8601. */
@@ -50,12 +51,14 @@ export class EventTimelineSource implements TimelineSource {
         [agentId, ...list],
       );
       for (const r of rows) {
+        // An event whose host clock was off sits at its receive time; what the host said rides in ref.
+        const { body, clock } = splitClockMark(typeof r.data === "string" ? (JSON.parse(r.data) as Record<string, unknown>) : (r.data as Record<string, unknown>));
         out.push({
           time: new Date(Number(r.event_time)).toISOString(),
           kind: `event.${String(r.type)}`,
           summary: `${String(r.type)} ${String(r.action)}: ${String(r.summary).slice(0, 300)}`,
-          ref: { agentId: String(r.agent_id), seq: Number(r.seq) },
-          data: typeof r.data === "string" ? (JSON.parse(r.data) as Record<string, unknown>) : (r.data as Record<string, unknown>),
+          ref: { agentId: String(r.agent_id), seq: Number(r.seq), ...clock },
+          data: body,
         });
       }
     }

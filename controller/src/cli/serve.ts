@@ -13,13 +13,16 @@ export async function serveCommand(argv: string[]): Promise<number> {
       "log-level": { type: "string" },
       "no-migrate": { type: "boolean" },
       "insecure-grpc": { type: "boolean" },
+      "insecure-http": { type: "boolean" },
     },
     strict: true,
   });
-  const config = loadConfig({ http: values.http, grpc: values.grpc, database: values.database, dataDir: values["data-dir"], logLevel: values["log-level"], insecureGrpc: values["insecure-grpc"] || undefined });
+  const config = loadConfig({ http: values.http, grpc: values.grpc, database: values.database, dataDir: values["data-dir"], logLevel: values["log-level"], insecureGrpc: values["insecure-grpc"] || undefined, insecureHttp: values["insecure-http"] || undefined });
   const running = await startController(config, { migrate: !values["no-migrate"] });
   // Printed for humans and for scripts that wait for readiness (npm start, tests).
-  process.stdout.write(`vigil-controller ready http=${running.httpUrl} grpc=${running.grpcPort}\n`);
+  // pin= is the HTTPS key pin installers check (curl --pinnedpubkey); absent for a plaintext API.
+  const pin = running.httpTls?.pin();
+  process.stdout.write(`vigil-controller ready http=${running.httpUrl} grpc=${running.grpcPort}${pin ? ` pin=${pin}` : ""}\n`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       running.logger.info({ signal: sig }, "shutting down");

@@ -43,7 +43,9 @@ export async function tokenCommand(argv: string[]): Promise<number> {
       process.stdout.write(
         `${created.token}\n\n` +
           `Shown once; only its hash is stored. Expires ${created.view.expiresAt}, ${uses} use(s)${tags.length ? `, tags ${tags.join(",")}` : ""}.\n` +
-          `Enroll an agent with:\n  vigil-agent enroll --controller HOST:PORT --token <token> --ca-pin ${ca.fingerprint}\n`,
+          `Keep it off command lines: put it in a root-only file on the host (sudo sh -c 'umask 077; cat > /root/vigil-token'), then\n` +
+          `  vigil-controller install-command     (prints the pinned install line), or\n` +
+          `  vigil-agent enroll --controller HOST:PORT --token-file /root/vigil-token --ca-pin ${ca.fingerprint}\n`,
       );
     }
     return 0;

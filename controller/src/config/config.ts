@@ -1,11 +1,20 @@
 import { resolve } from "node:path";
 import { parseDuration } from "./duration";
 import { ConfigError } from "./config-error";
+import { DEFAULT_SEQ_WINDOW } from "../ingest/seq-window";
 import { integrationsConfig, type IntegrationsConfig } from "../integrations/integrations-config";
 
 /** Everything the controller reads from flags and environment, validated once. */
+/**
+ * How the HTTP API is served: TLS with a certificate from the controller's CA (the default; its key
+ * is kept so installers can pin it), TLS with the admin's certificate (VIGIL_HTTP_TLS_CERT/_KEY), or
+ * plaintext, only when asked for (--insecure-http / VIGIL_INSECURE_HTTP=1: tests, a TLS proxy in front).
+ */
+export type HttpTlsConfig = { mode: "ca" } | { mode: "files"; certFile: string; keyFile: string } | { mode: "off" };
+
 export interface ControllerConfig {
   httpAddr: { host: string; port: number };
+  httpTls: HttpTlsConfig;
   grpcAddr: { host: string; port: number };
   databaseUrl: string;
   dataDir: string;
@@ -33,12 +42,20 @@ export interface ControllerConfig {
   guardRails: { maxAutoIsolationsPerHour: number; protectedTags: string[]; neverBlock: string[] };
   /** Agent rollout (GET /install.sh): the binary served (VIGIL_AGENT_BINARY; unset: dist/vigil-agent found from the install). */
   agentBinary?: string;
-  /** The controller URL written into the served install script (VIGIL_PUBLIC_URL; unset: the request's own origin). */
+  /** The controller URL written into the served install script (VIGIL_PUBLIC_URL; unset: the HTTP listener's own address, never a request header). */
   publicUrl?: string;
-  /** The gRPC HOST:PORT agents are told to connect to (VIGIL_AGENT_GRPC_ADDR; unset: the request's host and the gRPC port). */
+  /** The gRPC HOST:PORT agents are told to connect to (VIGIL_AGENT_GRPC_ADDR; unset: the public URL's host and the gRPC port). */
   agentGrpcAddr?: string;
   /** An agent offline for this long raises an alert (VIGIL_AGENT_SILENT_ALERT_AFTER, default 10m; "off" disables). */
   agentSilentAlertAfterMs: number;
+  /** How far an agent's seqs may run ahead of what it can have produced (VIGIL_SEQ_MAX_AHEAD, VIGIL_SEQ_MAX_RATE). */
+  seqWindow: { maxAhead: number; maxRatePerSec: number };
+  /** Event times further than this from the receive time are stored at the receive time, marked (VIGIL_EVENT_TIME_TOLERANCE, default 24h). */
+  eventTimeToleranceMs: number;
+  /** An agent whose clock is off by more than this raises an alert (VIGIL_AGENT_CLOCK_SKEW_ALERT, default 5m; "off" disables). */
+  agentClockSkewAlertMs: number;
+  /** A connected agent with a backlog and nothing stored for this long is flagged stalled and alerted (VIGIL_AGENT_STALLED_AFTER, default 2m). */
+  agentStalledAfterMs: number;
 }
 
 export interface ConfigFlags {
@@ -48,6 +65,8 @@ export interface ConfigFlags {
   dataDir?: string;
   logLevel?: string;
   insecureGrpc?: boolean;
+  /** Plaintext HTTP API (tests, or TLS terminated by a proxy on the same host). */
+  insecureHttp?: boolean;
 }
 
 export { ConfigError };
@@ -80,8 +99,13 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new ConfigError(`--log-level: unknown level "${logLevel}"`);
   const sync = (env.VIGIL_SQLITE_SYNCHRONOUS ?? "FULL").toUpperCase();
   if (sync !== "FULL" && sync !== "NORMAL") throw new ConfigError(`VIGIL_SQLITE_SYNCHRONOUS: expected FULL or NORMAL`);
+  const httpTls = httpTlsConfig(flags, env);
+  const publicUrl = optionalUrl(env.VIGIL_PUBLIC_URL, "VIGIL_PUBLIC_URL");
+  // Agents would be told to fetch the binary in plaintext from a controller that serves TLS.
+  if (publicUrl?.startsWith("http:") && httpTls.mode !== "off") throw new ConfigError(`VIGIL_PUBLIC_URL: the API is served over HTTPS; use https://, not "${publicUrl}"`);
   return {
     httpAddr: parseAddr(flags.http ?? env.VIGIL_HTTP_ADDR ?? "127.0.0.1:8080", "--http / VIGIL_HTTP_ADDR"),
+    httpTls,
     grpcAddr: parseAddr(flags.grpc ?? env.VIGIL_GRPC_ADDR ?? "0.0.0.0:50051", "--grpc / VIGIL_GRPC_ADDR"),
     databaseUrl,
     dataDir,
@@ -102,16 +126,41 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     apiRate: { perSecond: positiveNumber(env.VIGIL_API_RATE ?? "20", "VIGIL_API_RATE"), burst: positiveNumber(env.VIGIL_API_BURST ?? "100", "VIGIL_API_BURST") },
     integrations: integrationsConfig(env),
     agentBinary: env.VIGIL_AGENT_BINARY ? resolve(env.VIGIL_AGENT_BINARY) : undefined,
-    publicUrl: optionalUrl(env.VIGIL_PUBLIC_URL, "VIGIL_PUBLIC_URL"),
+    publicUrl,
     agentGrpcAddr: env.VIGIL_AGENT_GRPC_ADDR ? formatAddr(parseAddr(env.VIGIL_AGENT_GRPC_ADDR, "VIGIL_AGENT_GRPC_ADDR")) : undefined,
     agentSilentAlertAfterMs: /^(off|0)$/i.test(env.VIGIL_AGENT_SILENT_ALERT_AFTER ?? "") ? 0 : parseDuration(env.VIGIL_AGENT_SILENT_ALERT_AFTER || "10m", "VIGIL_AGENT_SILENT_ALERT_AFTER"),
+    seqWindow: {
+      maxAhead: positiveInt(env.VIGIL_SEQ_MAX_AHEAD, "VIGIL_SEQ_MAX_AHEAD", DEFAULT_SEQ_WINDOW.maxAhead),
+      maxRatePerSec: positiveInt(env.VIGIL_SEQ_MAX_RATE, "VIGIL_SEQ_MAX_RATE", DEFAULT_SEQ_WINDOW.maxRatePerSec),
+    },
+    // Never as wide as retention: an event stamped just inside the tolerance would be deleted on arrival.
+    eventTimeToleranceMs: Math.min(parseDuration(env.VIGIL_EVENT_TIME_TOLERANCE || "24h", "VIGIL_EVENT_TIME_TOLERANCE"), Math.floor(parseDuration(env.VIGIL_EVENT_RETENTION ?? "30d", "VIGIL_EVENT_RETENTION") / 2)),
+    agentClockSkewAlertMs: /^(off|0)$/i.test(env.VIGIL_AGENT_CLOCK_SKEW_ALERT ?? "") ? 0 : parseDuration(env.VIGIL_AGENT_CLOCK_SKEW_ALERT || "5m", "VIGIL_AGENT_CLOCK_SKEW_ALERT"),
+    agentStalledAfterMs: parseDuration(env.VIGIL_AGENT_STALLED_AFTER || "2m", "VIGIL_AGENT_STALLED_AFTER"),
   };
+}
+
+function httpTlsConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): HttpTlsConfig {
+  const cert = env.VIGIL_HTTP_TLS_CERT;
+  const key = env.VIGIL_HTTP_TLS_KEY;
+  if (flags.insecureHttp ?? /^(1|true|yes)$/i.test(env.VIGIL_INSECURE_HTTP ?? "")) {
+    if (cert || key) throw new ConfigError("VIGIL_HTTP_TLS_CERT/_KEY and --insecure-http / VIGIL_INSECURE_HTTP contradict each other");
+    return { mode: "off" };
+  }
+  if (!cert !== !key) throw new ConfigError("VIGIL_HTTP_TLS_CERT and VIGIL_HTTP_TLS_KEY go together: set both or neither");
+  return cert && key ? { mode: "files", certFile: resolve(cert), keyFile: resolve(key) } : { mode: "ca" };
 }
 
 function optionalUrl(v: string | undefined, name: string): string | undefined {
   if (!v) return undefined;
   if (!/^https?:\/\/[A-Za-z0-9.\-[\]:]+(\/[A-Za-z0-9._~\-/]*)?$/.test(v)) throw new ConfigError(`${name}: expected an http(s) URL like https://vigil.example.com, got "${v}"`);
   return v.replace(/\/+$/, "");
+}
+
+function positiveInt(v: string | undefined, name: string, dflt: number): number {
+  const n = intEnv(v, name, dflt);
+  if (n <= 0 || !Number.isSafeInteger(n)) throw new ConfigError(`${name}: expected a positive whole number, got "${v}"`);
+  return n;
 }
 
 function intEnv(v: string | undefined, name: string, dflt: number): number {

@@ -10,6 +10,8 @@ export interface EventRow {
   receivedAt: number;
   summary: string;
   data: string;
+  /** Set when the host's event time was not used (too far off): what it reported. Kept in `data` too. */
+  reportedTime?: number;
 }
 
 const PREFIXES = ["PROCESS_ACTION_", "FILE_ACTION_", "NETWORK_ACTION_", "AUTH_ACTION_", "DIRECTION_"];
@@ -83,8 +85,34 @@ export function summaryOf(ev: Event): string {
   return parts.filter((p) => p !== "" && p !== 0 && p !== undefined).join(" ").slice(0, 8192);
 }
 
-export function toEventRow(agentId: string, ev: Event, receivedAt: number): EventRow {
+/**
+ * Where a row keeps the time its host reported when that time was not used
+ * (see sanitizeBatch): `{ reportedTime, clockSkewMs }` inside the stored JSON,
+ * lifted out by the API. No body field starts with "_".
+ */
+export const CLOCK_MARK_KEY = "_clock";
+
+export interface ClockMark {
+  /** The event time the host reported (ms since the epoch; 0 when it sent none or nonsense). */
+  reportedTime: number;
+  /** reportedTime minus the receive time: negative for a clock behind, positive ahead. */
+  clockSkewMs: number;
+}
+
+/**
+ * The stored JSON as the API shows it: the body without the clock mark, and the
+ * mark (when there is one) as `reportedTime` (ISO) and `clockSkewMs` beside it.
+ */
+export function splitClockMark(data: Record<string, unknown>): { body: Record<string, unknown>; clock: { reportedTime: string; clockSkewMs: number } | Record<string, never> } {
+  const mark = data[CLOCK_MARK_KEY] as ClockMark | undefined;
+  if (!mark) return { body: data, clock: {} };
+  const { [CLOCK_MARK_KEY]: _omit, ...body } = data;
+  return { body, clock: { reportedTime: new Date(mark.reportedTime).toISOString(), clockSkewMs: mark.clockSkewMs } };
+}
+
+export function toEventRow(agentId: string, ev: Event, receivedAt: number, reportedTime?: number): EventRow {
   const { type, action, body } = bodyJson(ev);
+  if (reportedTime !== undefined) (body as Record<string, unknown>)[CLOCK_MARK_KEY] = { reportedTime, clockSkewMs: reportedTime - receivedAt } satisfies ClockMark;
   return {
     agentId,
     seq: ev.seq,
@@ -94,5 +122,6 @@ export function toEventRow(agentId: string, ev: Event, receivedAt: number): Even
     receivedAt,
     summary: summaryOf(ev),
     data: JSON.stringify(body),
+    ...(reportedTime !== undefined ? { reportedTime } : {}),
   };
 }

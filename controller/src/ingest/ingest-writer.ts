@@ -33,6 +33,15 @@ export interface IngestStats {
   pendingBatches: number;
   pendingEvents: number;
   failures: number;
+  /** Batches refused before storage (nothing stored, nothing acked). */
+  refused: number;
+}
+
+export interface RefusedBatch {
+  agentId: string;
+  /** seq_window (a seq beyond what the agent can have produced) or contract (a malformed batch). */
+  reason: "seq_window" | "contract";
+  events: number;
 }
 
 /**
@@ -45,8 +54,9 @@ export class IngestWriter {
   private queue: Pending[] = [];
   private writing = false;
   private listeners: StoredListener[] = [];
+  private refusedListeners: Array<(r: RefusedBatch) => void> = [];
   private gates: IngestGate[] = [];
-  readonly stats: IngestStats = { batches: 0, events: 0, duplicates: 0, transactions: 0, pendingBatches: 0, pendingEvents: 0, failures: 0 };
+  readonly stats: IngestStats = { batches: 0, events: 0, duplicates: 0, transactions: 0, pendingBatches: 0, pendingEvents: 0, failures: 0, refused: 0 };
 
   constructor(
     private readonly store: EventStore,
@@ -55,6 +65,22 @@ export class IngestWriter {
 
   onStored(listener: StoredListener): void {
     this.listeners.push(listener);
+  }
+
+  /** A batch the session refused before storage (seq beyond the window, broken contract): counted and told to listeners. */
+  refused(r: RefusedBatch): void {
+    this.stats.refused++;
+    for (const l of this.refusedListeners) {
+      try {
+        l(r);
+      } catch {
+        // counting must not break the session that refused
+      }
+    }
+  }
+
+  onRefused(listener: (r: RefusedBatch) => void): void {
+    this.refusedListeners.push(listener);
   }
 
   /**
@@ -75,9 +101,9 @@ export class IngestWriter {
    * replays from its ack, so exactly the events above it are new. Stores that cannot report
    * per-row inserts cheaply (PostgreSQL without RETURNING) use it to tell replays apart.
    */
-  async submit(agentId: string, events: Event[], cursor: AgentCursor, prevAcked = 0): Promise<boolean[]> {
-    const receivedAt = Date.now();
-    const rows = events.map((e) => toEventRow(agentId, e, receivedAt));
+  async submit(agentId: string, events: Event[], cursor: AgentCursor, prevAcked = 0, clock: { receivedAt?: number; reportedTimes?: ReadonlyArray<number | undefined> } = {}): Promise<boolean[]> {
+    const receivedAt = clock.receivedAt ?? Date.now();
+    const rows = events.map((e, i) => toEventRow(agentId, e, receivedAt, clock.reportedTimes?.[i]));
     const fresh = await new Promise<boolean[]>((resolve, reject) => {
       this.queue.push({ agentId, events, rows, cursor, prevAcked, resolve, reject });
       this.stats.pendingBatches++;

@@ -84,6 +84,8 @@ export interface ScriptDefaults {
   controller: string;
   /** CA fingerprint passed to `vigil-agent enroll --ca-pin` (empty: trust on first use). */
   caPin: string;
+  /** The HTTPS listener's key pin the script downloads the binary with (curl --pinnedpubkey); empty for none. */
+  tlsPin: string;
   /** Whether the script enrolls by default (no for a development controller without TLS). */
   enroll: boolean;
 }
@@ -92,22 +94,25 @@ const SAFE = {
   url: /^https?:\/\/[A-Za-z0-9.\-[\]:]+(\/[A-Za-z0-9._~\-/]*)?$/,
   controller: /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/,
   caPin: /^[0-9A-Fa-f:]*$/,
+  tlsPin: /^(sha256\/\/[A-Za-z0-9+/]{43}=)?$/,
 };
 
 const shQuote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
 
 /**
- * scripts/install-agent.sh with its defaults block filled in. Values are
- * validated (they come partly from request headers) and single-quoted.
+ * scripts/install-agent.sh with its defaults block filled in. Values come from
+ * configuration only; they are still validated and single-quoted, so a bad
+ * setting can never turn into shell code on the host.
  */
 export function renderInstallScript(template: string, d: ScriptDefaults): string {
-  for (const k of ["url", "controller", "caPin"] as const) {
+  for (const k of ["url", "controller", "caPin", "tlsPin"] as const) {
     if (!SAFE[k].test(d[k])) throw new RangeError(`install script: unsafe ${k} "${d[k].slice(0, 100)}"`);
   }
   const values: Record<string, string> = {
     VIGIL_URL_DEFAULT: d.url,
     VIGIL_CONTROLLER_DEFAULT: d.controller,
     VIGIL_CA_PIN_DEFAULT: d.caPin,
+    VIGIL_TLS_PIN_DEFAULT: d.tlsPin,
     VIGIL_ENROLL_DEFAULT: d.enroll ? "yes" : "no",
   };
   let out = template;

@@ -87,6 +87,7 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
   };
   listenForNotices({ writer: d.writer, registry: d.registry, commands: d.commands, alerts: d.detection.alerts, cases: d.detection.cases, playbooks: d.playbooks }, emit);
   d.writer.onStored((batch) => metrics.observeStored(batch, Date.now()));
+  d.writer.onRefused((r) => metrics.observeRefused(r));
   d.detection.alerts.onAlert((a) => metrics.observeAlert(a));
 
   return {

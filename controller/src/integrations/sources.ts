@@ -3,6 +3,7 @@ import type { AlertNotice, AlertService } from "../alerts/alert-service";
 import type { CaseNotice, CaseService } from "../cases/case-service";
 import { commandView, type CommandService } from "../commands/command-service";
 import type { IngestWriter, StoredBatch } from "../ingest/ingest-writer";
+import { splitClockMark } from "../ingest/event-row";
 import type { PlaybookService } from "../playbooks/playbook-service";
 import type { Notice } from "./notices";
 
@@ -44,7 +45,10 @@ function eventNotices(batch: StoredBatch, time: number): Notice[] {
       topic: "events", type: `event.${row.type}`, time, agentId: row.agentId, eventType: row.type,
       // Parsed only if a client or the replay buffer's serialization asks: most events are never watched.
       get data() {
-        data ??= { agentId: row.agentId, seq: row.seq, type: row.type, action: row.action, eventTime: iso(row.eventTime), receivedAt: iso(row.receivedAt), [row.type]: JSON.parse(row.data) as unknown };
+        if (!data) {
+          const { body, clock } = splitClockMark(JSON.parse(row.data) as Record<string, unknown>);
+          data = { agentId: row.agentId, seq: row.seq, type: row.type, action: row.action, eventTime: iso(row.eventTime), receivedAt: iso(row.receivedAt), ...clock, [row.type]: body };
+        }
         return data;
       },
     });

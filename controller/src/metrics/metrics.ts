@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { AlertNotice } from "../alerts/alert-service";
-import type { StoredBatch } from "../ingest/ingest-writer";
+import type { RefusedBatch, StoredBatch } from "../ingest/ingest-writer";
 import type { DropReason } from "../stream/stream-server";
 import type { DeliveryOutcome } from "../webhooks/delivery-worker";
 
@@ -31,6 +31,8 @@ export class ControllerMetrics {
   private readonly alerts: Counter<"level">;
   private readonly streamDrops: Counter<"reason">;
   private readonly webhookOutcomes: Counter<"outcome">;
+  private readonly batchesRefused: Counter<"reason">;
+  private readonly eventsClockSkewed: Counter;
 
   constructor(src: MetricSources, now: () => number = Date.now) {
     const registers = [this.registry];
@@ -39,6 +41,8 @@ export class ControllerMetrics {
     this.ingestLag = new Histogram({ name: "vigil_ingest_lag_seconds", help: "Event time to stored time (includes agent clock skew and spool backlog)", buckets: LAG_BUCKETS, registers });
     this.alerts = new Counter({ name: "vigil_alerts_total", help: "Alerts created, by rule level", labelNames: ["level"], registers });
     this.streamDrops = new Counter({ name: "vigil_stream_drops_total", help: "Live stream clients dropped, by reason (slow_consumer, heartbeat, key_revoked)", labelNames: ["reason"], registers });
+    this.batchesRefused = new Counter({ name: "vigil_ingest_batches_refused_total", help: "Agent batches refused before storage, nothing stored or acked: seq_window (a seq beyond what the agent can have produced), contract (malformed)", labelNames: ["reason"], registers });
+    this.eventsClockSkewed = new Counter({ name: "vigil_events_clock_skewed_total", help: "Events stored at their receive time because the time the host reported was too far off (kept as reportedTime)", registers });
     this.webhookOutcomes = new Counter({ name: "vigil_webhook_deliveries_total", help: "Webhook delivery attempts by outcome: delivered, retry (scheduled again), dead (dead-lettered)", labelNames: ["outcome"], registers });
 
     new Gauge({ name: "vigil_ingest_pending_events", help: "Events queued in the ingest writer, not yet committed", registers, collect() { this.set(src.ingestPendingEvents()); } });
@@ -84,8 +88,13 @@ export class ControllerMetrics {
     batch.rows.forEach((row, i) => {
       if (!batch.fresh[i]) return;
       this.eventsIngested.inc({ type: row.type });
+      if (row.reportedTime !== undefined) this.eventsClockSkewed.inc();
       this.ingestLag.observe(Math.max(0, storedAt - row.eventTime) / 1000);
     });
+  }
+
+  observeRefused(r: RefusedBatch): void {
+    this.batchesRefused.inc({ reason: r.reason });
   }
 
   observeAlert(a: AlertNotice): void {

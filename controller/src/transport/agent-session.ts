@@ -5,7 +5,9 @@ import { statusJson } from "../agents/agent-registry";
 import type { IngestWriter } from "../ingest/ingest-writer";
 import { BatchRejected, sanitizeBatch } from "../ingest/sanitize";
 import { SeqTracker } from "../ingest/seq-tracker";
+import type { SeqRefusal, SeqWindow } from "../ingest/seq-window";
 import { AuthError, type AgentAuthenticator } from "./authenticator";
+import type { UndecodableMessage } from "./grpc-server";
 
 export interface SessionDeps {
   registry: AgentRegistry;
@@ -16,6 +18,10 @@ export interface SessionDeps {
   onConnected?: (session: AgentSession) => void;
   log: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
   controllerVersion: string;
+  /** Something an agent sent that it cannot have produced (a seq beyond its window): recorded (audit trail). */
+  onAnomaly?: (agentId: string, kind: "seq_refused" | "seq_claim_refused" | "seq_cursor_healed", details: Record<string, unknown>) => void;
+  /** Event times further than this from the receive time are stored at the receive time, marked. */
+  eventTimeToleranceMs?: number;
 }
 
 type Call = ServerDuplexStream<AgentMessage, ControllerMessage>;
@@ -32,6 +38,7 @@ function grpcError(code: GrpcStatus, details: string): Partial<ServiceError> {
 export class AgentSession implements LiveSession {
   agentId = "";
   private tracker?: SeqTracker;
+  private window?: SeqWindow;
   private closed = false;
   private helloPending = false;
   private outbox: ControllerMessage[] = [];
@@ -94,8 +101,12 @@ export class AgentSession implements LiveSession {
     if (this.agentId) this.deps.registry.disconnect(this.agentId, this);
   }
 
-  private onMessage(m: AgentMessage): void {
+  private onMessage(m: AgentMessage | UndecodableMessage): void {
     if (this.closed) return;
+    if ("undecodable" in m) {
+      const details = `undecodable AgentMessage, nothing stored or acknowledged: ${m.undecodable}`;
+      return this.tracker ? this.refuse("contract", 0, details) : this.fail(GrpcStatus.INVALID_ARGUMENT, details);
+    }
     const body = m.msg;
     if (!this.tracker) {
       if (body?.$case !== "hello" || this.helloPending) return this.fail(GrpcStatus.FAILED_PRECONDITION, "the first message on a stream must be Hello");
@@ -110,6 +121,7 @@ export class AgentSession implements LiveSession {
         void this.onEvents(body.events);
         return;
       case "heartbeat":
+        this.deps.registry.health.clock(this.agentId, body.heartbeat.timeMs);
         this.deps.registry.touch(this.agentId, body.heartbeat.status ? statusJson(body.heartbeat.status) : undefined);
         return;
       case "result":
@@ -127,8 +139,14 @@ export class AgentSession implements LiveSession {
     try {
       const id = await this.deps.authenticator.authenticate(this.call, hello);
       this.agentId = id.agentId;
-      const cursor = await this.deps.registry.connect(id.agentId, hello, id.tags, this);
+      const { cursor, window, claimRefused, cursorHealed } = await this.deps.registry.connect(id.agentId, hello, id, this);
+      if (cursorHealed) {
+        this.deps.log("warn", "agent cursor was past MAX_SEQ (poisoned); brought back to the highest stored seq", { agentId: id.agentId, ...cursorHealed });
+        this.deps.onAnomaly?.(id.agentId, "seq_cursor_healed", cursorHealed);
+      }
       this.tracker = new SeqTracker(cursor);
+      this.window = window;
+      if (claimRefused) this.anomaly("seq_claim_refused", claimRefused);
       this.send({
         msg: { $case: "welcome", welcome: { ackedSeq: cursor.ackedSeq, commandPublicKey: this.deps.commandPublicKey(), controllerVersion: this.deps.controllerVersion } },
       });
@@ -147,16 +165,25 @@ export class AgentSession implements LiveSession {
 
   private async onEvents(batch: EventBatch): Promise<void> {
     const tracker = this.tracker!;
-    let events;
+    const receivedAt = Date.now();
+    let sane;
     try {
-      events = sanitizeBatch(batch, Date.now()).events;
+      sane = sanitizeBatch(batch, receivedAt, this.deps.eventTimeToleranceMs);
     } catch (err) {
-      if (err instanceof BatchRejected) return this.fail(GrpcStatus.INVALID_ARGUMENT, `batch rejected, nothing stored: ${err.message}`);
+      if (err instanceof BatchRejected) return this.refuse("contract", batch.events.length, `batch rejected, nothing stored: ${err.message}`);
       throw err;
     }
-    const next = tracker.preview(events.map((e) => e.seq));
+    const { events, reportedTimes } = sane;
+    const seqs = events.map((e) => e.seq);
+    // A seq the agent cannot have produced would move its cursor where its real events never reach.
+    const beyond = this.window!.check(seqs, receivedAt, tracker.cursor.ackedSeq);
+    if (beyond) {
+      this.anomaly("seq_refused", beyond);
+      return this.refuse("seq_window", events.length, `batch rejected, nothing stored or acknowledged: ${beyond.reason}`);
+    }
+    const next = tracker.preview(seqs);
     try {
-      await this.deps.writer.submit(this.agentId, events, next, tracker.cursor.ackedSeq);
+      await this.deps.writer.submit(this.agentId, events, next, tracker.cursor.ackedSeq, { receivedAt, reportedTimes });
     } catch (err) {
       // Nothing was committed; the agent still holds these events and resends after reconnecting.
       this.deps.log("error", "storing a batch failed", { agentId: this.agentId, error: String(err) });
@@ -164,7 +191,25 @@ export class AgentSession implements LiveSession {
     }
     tracker.commit(next);
     this.deps.registry.touch(this.agentId);
+    this.deps.registry.health.stored(this.agentId);
     this.send({ msg: { $case: "ack", ack: { seq: next.ackedSeq } } });
     if (!this.closed && !this.outbox.length) this.call.resume();
+  }
+
+  /** Refuses a batch: nothing stored or acked, counted, the agent flagged, and the stream ended with the reason. */
+  private refuse(reason: "seq_window" | "contract", events: number, details: string): void {
+    this.deps.writer.refused({ agentId: this.agentId, reason, events });
+    this.deps.registry.health.refused(this.agentId, details);
+    this.fail(GrpcStatus.INVALID_ARGUMENT, details);
+  }
+
+  private anomaly(kind: "seq_refused" | "seq_claim_refused", r: SeqRefusal): void {
+    const details = { seq: r.seq, limit: r.limit, ackedSeq: this.tracker?.cursor.ackedSeq ?? 0, lastSeq: this.tracker?.cursor.lastSeq ?? 0, peer: this.peer, reason: r.reason };
+    this.deps.log("warn", kind === "seq_refused" ? "agent sent a seq it cannot have produced; batch refused" : "agent claimed a last seq it cannot have produced; claim ignored", { agentId: this.agentId, ...details });
+    try {
+      this.deps.onAnomaly?.(this.agentId, kind, details);
+    } catch {
+      // recording is best effort; the refusal itself already happened
+    }
   }
 }

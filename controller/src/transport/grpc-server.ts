@@ -2,6 +2,31 @@ import { Server, ServerCredentials, type ServerDuplexStream, type ServiceDefinit
 import { AgentServiceService, MAX_MESSAGE_BYTES, type AgentMessage, type ControllerMessage } from "@vigil/proto";
 import { AgentSession, type SessionDeps } from "./agent-session";
 
+/** An AgentMessage that could not be decoded (e.g. a seq past 2^53), handed to the session to refuse clearly. */
+export interface UndecodableMessage {
+  msg: undefined;
+  undecodable: string;
+}
+
+/**
+ * The service with a deserializer that does not throw: grpc-js answers a throw
+ * with a bare INTERNAL "Error deserializing request"; the session instead says
+ * what was wrong, counts it and flags the agent.
+ */
+const lenientAgentService: ServiceDefinition = {
+  ...AgentServiceService,
+  connect: {
+    ...AgentServiceService.connect,
+    requestDeserialize: (buf: Buffer): AgentMessage | UndecodableMessage => {
+      try {
+        return AgentServiceService.connect.requestDeserialize(buf);
+      } catch (err) {
+        return { msg: undefined, undecodable: (err instanceof Error ? err.message : String(err)).slice(0, 200) };
+      }
+    },
+  },
+};
+
 /**
  * Owns the agent-facing gRPC server directly with grpc-js (not Nest's
  * microservice layer, which has lost messages under backpressure).
@@ -27,7 +52,7 @@ export class AgentGrpcServer {
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.http2.min_ping_interval_without_data_ms": 5_000,
     });
-    server.addService(AgentServiceService, {
+    server.addService(lenientAgentService, {
       connect: (call: ServerDuplexStream<AgentMessage, ControllerMessage>) => {
         const s = new AgentSession(call, this.deps);
         this.sessions.add(s);

@@ -3,7 +3,7 @@ import { AgentCertificateEntity, AgentRevocationEntity } from "../database/entit
 import type { IssuedCertificate } from "./ca";
 
 export type CertStatus =
-  | { ok: true; agentId: string; notAfter: number; serial: string; tokenId: string; tags: string[] }
+  | { ok: true; agentId: string; notAfter: number; serial: string; tokenId: string; tags: string[]; issuedAt: number }
   | { ok: false; reason: "unknown" | "revoked" | "expired" | "not_yet_valid"; agentId?: string; serial?: string };
 
 /**
@@ -32,7 +32,7 @@ export class AgentCertificates {
     const now = this.now();
     if (now >= row.notAfter) return { ok: false, reason: "expired", ...base };
     if (now < row.notBefore) return { ok: false, reason: "not_yet_valid", ...base };
-    return { ok: true, agentId: row.agentId, notAfter: row.notAfter, serial: row.serial, tokenId: row.tokenId, tags: row.tags };
+    return { ok: true, agentId: row.agentId, notAfter: row.notAfter, serial: row.serial, tokenId: row.tokenId, tags: row.tags, issuedAt: row.issuedAt };
   }
 
   async isRevoked(agentId: string): Promise<boolean> {

@@ -86,13 +86,18 @@ export class CertificateAuthority {
   /** A fresh TLS server certificate (and key) for the gRPC port. */
   async issueServer(sans: { dns: string[]; ips: string[] }, validityMs: number, now = Date.now()): Promise<IssuedCertificate & { keyPem: string }> {
     const keys = await generateEcKeyPair();
+    const issued = await this.issueServerForKey(keys.publicKey, sans, validityMs, now);
+    return { ...issued, keyPem: toPem(await subtle.exportKey("pkcs8", keys.privateKey), "PRIVATE KEY") };
+  }
+
+  /** A TLS server certificate for a key kept elsewhere (the HTTPS listener's, whose key is pinned). */
+  async issueServerForKey(publicKey: WebCrypto.CryptoKey, sans: { dns: string[]; ips: string[] }, validityMs: number, now = Date.now()): Promise<IssuedCertificate> {
     const names = [...sans.dns.map((value) => ({ type: "dns" as const, value })), ...sans.ips.map((value) => ({ type: "ip" as const, value }))];
-    const issued = await this.sign(keys.publicKey, `CN=${sans.dns[0] ?? "vigil-controller"}, O=Vigil`, [
+    return this.sign(publicKey, `CN=${sans.dns[0] ?? "vigil-controller"}, O=Vigil`, [
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
       new x509.SubjectAlternativeNameExtension(names),
     ], validityMs, now);
-    return { ...issued, keyPem: toPem(await subtle.exportKey("pkcs8", keys.privateKey), "PRIVATE KEY") };
   }
 
   /**

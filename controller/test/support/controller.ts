@@ -5,6 +5,7 @@ import { Client } from "pg";
 import { startController, type RunningController, type StartOptions } from "../../src/app/bootstrap";
 import { loadConfig } from "../../src/config/config";
 import { createLogger } from "../../src/logging/logger";
+import { rawGet } from "./https-get";
 
 export const PG_ADMIN_URL = process.env.VIGIL_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
@@ -43,10 +44,14 @@ export async function createPgDatabase(): Promise<{ url: string; drop: () => Pro
  * enrollment); the default keeps the plaintext development mode that trusts
  * Hello.agent_id, which most wire and e2e tests drive by hand.
  */
-export async function startTestController(opts: { databaseUrl?: string; env?: Record<string, string>; mtls?: boolean } & StartOptions = {}): Promise<TestController> {
+/**
+ * `https: true` serves the HTTP API over TLS as `serve` does by default (get() then trusts the
+ * controller's CA); otherwise plaintext (--insecure-http), which most tests drive with fetch().
+ */
+export async function startTestController(opts: { databaseUrl?: string; env?: Record<string, string>; mtls?: boolean; https?: boolean } & StartOptions = {}): Promise<TestController> {
   const dir = mkdtempSync(join(tmpdir(), "vigil-ctl-"));
   const config = loadConfig(
-    { http: "127.0.0.1:0", grpc: "127.0.0.1:0", dataDir: dir, database: opts.databaseUrl ?? `sqlite:${join(dir, "vigil.db")}`, logLevel: "warn", insecureGrpc: !opts.mtls },
+    { http: "127.0.0.1:0", grpc: "127.0.0.1:0", dataDir: dir, database: opts.databaseUrl ?? `sqlite:${join(dir, "vigil.db")}`, logLevel: "warn", insecureGrpc: !opts.mtls, insecureHttp: !opts.https },
     { ...process.env, ...opts.env },
   );
   const running = await startController(config, { logger: opts.logger ?? createLogger(process.env.VIGIL_TEST_LOG ?? "error"), ...opts });
@@ -56,8 +61,9 @@ export async function startTestController(opts: { databaseUrl?: string; env?: Re
     adminKey,
     mtls: !!opts.mtls,
     async get(path: string, key: string | null = adminKey) {
-      const res = await fetch(running.httpUrl + path, key ? { headers: { authorization: `Bearer ${key}` } } : {});
-      const text = await res.text();
+      const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
+      const res = opts.https ? await rawGet(running.httpUrl + path, { ca: running.security.trust.ca.certPem, headers }) : await fetch(running.httpUrl + path, { headers });
+      const text = Buffer.isBuffer(res.body) ? res.body.toString("utf8") : await (res as Response).text();
       let body: any = text;
       try {
         body = JSON.parse(text);

@@ -22,6 +22,7 @@ describe("API roles: the write matrix", () => {
     ["POST", "/api/v1/apikeys"],
     ["POST", "/api/v1/enrollment-tokens"],
     ["POST", "/api/v1/suppressions"],
+    ["PUT", "/api/v1/agents/some-agent/tags"],
   ];
   const ANALYST_ACTS: Array<[string, string]> = [
     ["POST", "/api/v1/agents/some-agent/isolate"],

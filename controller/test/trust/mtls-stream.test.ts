@@ -37,7 +37,9 @@ describe("agent stream over mTLS", () => {
     await waitFor("welcome", () => s.welcomed() || s.error, 10_000);
     expect(s.error).toBeUndefined();
     const agent = await waitFor("agent row", () => ctl.registry.get(a.agentId));
-    expect(agent.tags).toEqual(["from-token", "self-tag"]);
+    // Only the token's tags are trusted; what Hello claims is kept apart (issue #10 class 9).
+    expect(agent.tags).toEqual(["from-token"]);
+    expect(agent.selfReportedTags).toEqual(["self-tag"]);
     expect(await ctl.registry.get("someone-else")).toBeNull();
     s.close();
   });

@@ -1,4 +1,4 @@
-import type { AuditEvent } from "@vigil/proto";
+import { redactVigilSecrets, REDACTED, type AuditEvent } from "@vigil/proto";
 
 /** Per-record bounds: the log holds attacker-chosen command lines and paths. */
 export const AUDIT_LIMITS = { fields: 256, value: 4096, raw: 8192 } as const;
@@ -36,45 +36,61 @@ export function parseAuditLine(line: string): ParsedAudit | null {
     const fields: Record<string, string> = {};
     const [plain, enriched] = splitOnce(rest!, ENRICH_SEP);
     const isExecve = type === "EXECVE";
-    const pieces = new Map<string, string[]>();
+    const pieces = new Map<string, { decoded: string[]; raw: string[] }>();
+    // Raw (possibly hex-encoded) values whose decoded form held a Vigil secret: blanked in `raw` too.
+    const secretRaws: string[] = [];
     let count = 0;
-    const put = (k: string, v: string): void => {
+    const put = (k: string, v: string, raws: string[]): void => {
       if (count >= AUDIT_LIMITS.fields || k in fields) return;
-      fields[k] = v.length > AUDIT_LIMITS.value ? v.slice(0, AUDIT_LIMITS.value) : v;
+      const clean = redactVigilSecrets(v);
+      if (clean !== v) secretRaws.push(...raws);
+      fields[k] = clean.length > AUDIT_LIMITS.value ? clean.slice(0, AUDIT_LIMITS.value) : clean;
       count++;
     };
     for (const [k, raw] of pairs(plain)) {
       if (k === "msg" && raw.startsWith("'")) {
         // User-space records nest their own key=value list: msg='op=PAM:session_open acct="root" ...'.
-        for (const [ik, iraw] of pairs(raw.slice(1, -1))) put(ik, decode(ik, iraw, false));
+        for (const [ik, iraw] of pairs(raw.slice(1, -1))) put(ik, decode(ik, iraw, false), [iraw]);
         continue;
       }
       const piece = isExecve ? ARG_PIECE.exec(k) : null;
       if (piece) {
-        const list = pieces.get(piece[1]!) ?? [];
-        list[Number(piece[2])] = decode(piece[1]!, raw, true);
+        const list = pieces.get(piece[1]!) ?? { decoded: [], raw: [] };
+        list.decoded[Number(piece[2])] = decode(piece[1]!, raw, true);
+        list.raw.push(raw);
         pieces.set(piece[1]!, list);
         continue;
       }
-      put(k, decode(k, raw, isExecve));
+      put(k, decode(k, raw, isExecve), [raw]);
     }
     // An argument longer than a record allows comes as a2[0], a2[1], ...: rejoin it.
-    for (const [k, list] of pieces) put(k, list.join(""));
-    if (enriched !== undefined) for (const [k, raw] of pairs(enriched)) put(k, unquote(raw));
-    if (node) put("node", node);
+    for (const [k, list] of pieces) put(k, list.decoded.join(""), list.raw);
+    if (enriched !== undefined) for (const [k, raw] of pairs(enriched)) put(k, unquote(raw), [raw]);
+    if (node) put("node", node, [node]);
     const timeMs = Number(secs) * 1000 + Number(millis);
     return {
       audit: {
         recordType: type!,
         serial: Number(serial),
         fields,
-        raw: text.length > AUDIT_LIMITS.raw ? text.slice(0, AUDIT_LIMITS.raw) : text,
+        raw: clipRaw(secretRaws.length ? redactRaw(text, secretRaws) : text),
       },
       timeMs,
     };
   } catch {
     return null; // one bad record costs one record, never the sensor
   }
+}
+
+function clipRaw(text: string): string {
+  return text.length > AUDIT_LIMITS.raw ? text.slice(0, AUDIT_LIMITS.raw) : text;
+}
+
+/** The record line with each value that decoded to a secret replaced, then any plain-text secret left. */
+function redactRaw(text: string, raws: string[]): string {
+  let out = text;
+  for (const r of raws) if (r.length > 0) out = out.split(r).join(`"${REDACTED}"`);
+  return redactVigilSecrets(out);
 }
 
 function* pairs(s: string): Generator<[string, string]> {

@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { AuthAction, type AuthEvent } from "@vigil/proto";
+import { AuthAction, redactVigilSecrets, type AuthEvent } from "@vigil/proto";
 
 /** Per-field caps (characters): log lines are attacker-influenced and end up stored and indexed. */
 export const FIELD_LIMITS = {
@@ -39,10 +39,11 @@ export function buildAuthEvent(f: Partial<AuthEvent>): AuthEvent {
     method: cap(f.method, FIELD_LIMITS.short),
     pid: Number.isInteger(pid) && pid > 0 && pid <= 0x7fffffff ? pid : 0,
     service: cap(f.service, FIELD_LIMITS.short),
-    command: cap(f.command, FIELD_LIMITS.command),
+    // sudo logs the whole command line: a Vigil token or API key typed there is not kept.
+    command: cap(redactVigilSecrets(f.command ?? ""), FIELD_LIMITS.command),
     tty: cap(f.tty, FIELD_LIMITS.short),
     hostname: cap(f.hostname, FIELD_LIMITS.name),
-    raw: cap(f.raw, FIELD_LIMITS.raw),
+    raw: cap(redactVigilSecrets(f.raw ?? ""), FIELD_LIMITS.raw),
     groupName: cap(f.groupName, FIELD_LIMITS.name),
   };
 }

@@ -1,4 +1,4 @@
-import { ProcessAction, type ProcessEvent } from "@vigil/proto";
+import { ProcessAction, redactVigilSecrets, type ProcessEvent } from "@vigil/proto";
 import { FileHasher } from "../../platform/linux/file-hasher";
 import { CLOCK_TICKS_PER_SECOND, Procfs } from "../../platform/linux/procfs";
 import { UserNames } from "../../platform/linux/users";
@@ -110,7 +110,8 @@ export class EbpfProcessSensor implements Sensor {
   private exec(r: Extract<EbpfRecord, { kind: "exec" }>): void {
     const t = r.task;
     const exe = r.filename.startsWith("/") ? r.filename : (this.procfs.identity(t.pid)?.exe ?? r.filename);
-    const commandLine = r.argv.length > 0 ? r.argv.join(" ") : exe;
+    // Vigil's own secrets (a token or API key typed on a command line) never enter an event.
+    const commandLine = redactVigilSecrets(r.argv.length > 0 ? r.argv.join(" ") : exe);
     const parent = this.table.get(t.ppid);
     const info: ProcInfo = {
       pid: t.pid,

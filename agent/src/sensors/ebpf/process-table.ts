@@ -1,4 +1,5 @@
 import { isKernelThread, type Procfs } from "../../platform/linux/procfs";
+import { commandLineOf } from "../process/process-record";
 
 /** What is known of a live process: enough to name it as somebody's parent or as the actor. */
 export interface ProcInfo {
@@ -52,7 +53,7 @@ export class ProcessTable {
         pid,
         ppid: stat.ppid,
         exe: identity?.exe ?? "",
-        commandLine: procfs.cmdline(pid),
+        commandLine: commandLineOf(procfs, pid),
         uid: identity?.uid ?? -1,
         startTimeMs: startTimeOf(stat.startTicks),
       });

@@ -1,3 +1,4 @@
+import { redactVigilSecrets } from "@vigil/proto";
 import type { ProcStat, Procfs } from "../../platform/linux/procfs";
 import { CLOCK_TICKS_PER_SECOND } from "../../platform/linux/procfs";
 import type { UserNames } from "../../platform/linux/users";
@@ -45,7 +46,7 @@ export function readProcessRecord(
     name: stat.comm,
     exe: identity?.exe ?? "",
     exeDeleted: identity?.exeDeleted ?? false,
-    commandLine: procfs.cmdline(stat.pid),
+    commandLine: commandLineOf(procfs, stat.pid),
     cwd: procfs.cwd(stat.pid),
     uid: uid < 0 ? 0 : uid,
     user: uid < 0 ? "" : users.name(uid),
@@ -54,4 +55,12 @@ export function readProcessRecord(
     parentExe: "",
     parentCommandLine: "",
   };
+}
+
+/**
+ * The command line as recorded: Vigil's own secrets (an enrollment token or API key typed on a
+ * command line) are redacted here, before the event exists, so they never reach the spool.
+ */
+export function commandLineOf(procfs: Procfs, pid: number): string {
+  return redactVigilSecrets(procfs.cmdline(pid));
 }

@@ -3,7 +3,7 @@ import { FileHasher } from "../../platform/linux/file-hasher";
 import { isKernelThread, Procfs, type ProcStat } from "../../platform/linux/procfs";
 import { UserNames } from "../../platform/linux/users";
 import { SensorCounters, type EventSink, type Sensor, type SensorHealth } from "../sensor";
-import { readProcessRecord, type ProcessRecord } from "./process-record";
+import { commandLineOf, readProcessRecord, type ProcessRecord } from "./process-record";
 import { diffSnapshot, processKey, takeSnapshot } from "./snapshot";
 
 export interface ProcessSensorOptions {
@@ -182,7 +182,7 @@ export class ProcessSensor implements Sensor {
       }
       const pid = t.record.pid;
       const exe = this.procfs.identity(pid)?.exe ?? "";
-      const cmd = this.procfs.cmdline(pid);
+      const cmd = commandLineOf(this.procfs, pid);
       if ((exe === "" && cmd === "") || (exe === t.record.exe && cmd === t.record.commandLine)) continue;
       const stat = this.procfs.stat(pid);
       if (stat === undefined || processKey(stat) !== key) continue;

@@ -1,4 +1,4 @@
-import type { LogEvent } from "@vigil/proto";
+import { redactVigilSecrets, type LogEvent } from "@vigil/proto";
 import { parseSyslogHeader } from "../tail";
 
 /** Lines of a system log carry daemon output an attacker can influence: bound what is kept. */
@@ -18,8 +18,9 @@ export function boundedLogEvent(f: LogEvent): LogEvent {
     program: cap(f.program, LOG_LIMITS.name),
     pid: f.pid > 0 && f.pid <= 0x7fffffff ? f.pid : 0,
     hostname: cap(f.hostname, LOG_LIMITS.name),
-    message: cap(f.message, LOG_LIMITS.message),
-    raw: cap(f.raw, LOG_LIMITS.raw),
+    // Daemons log command lines too (cron, systemd-run): Vigil's own secrets are not kept.
+    message: cap(redactVigilSecrets(f.message), LOG_LIMITS.message),
+    raw: cap(redactVigilSecrets(f.raw), LOG_LIMITS.raw),
   };
 }
 

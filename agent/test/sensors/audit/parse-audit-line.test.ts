@@ -51,4 +51,35 @@ describe("parseAuditLine", () => {
     expect(p.audit.fields.a0!.length).toBe(AUDIT_LIMITS.value);
     expect(p.audit.raw.length).toBe(AUDIT_LIMITS.raw);
   });
+
+  it("redacts Vigil tokens and API keys from EXECVE args, PROCTITLE and the raw line, plain or hex-encoded, whole or in pieces", () => {
+    const token = `vet_0123456789abcdef_${"S".repeat(43)}`;
+    const key = `vk_fedcba9876543210_${"k".repeat(43)}`;
+    const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
+    // The token with a space around it forces auditd's hex encoding; the key is plain and quoted.
+    const execve = `type=EXECVE msg=audit(1700000000.001:9): argc=4 a0="vigil-agent" a1="enroll" a2=${hex(` ${token} `)} a3="${key}"`;
+    const p = parseAuditLine(execve)!;
+    expect(p.audit.fields.a2).toBe(" vet_0123456789abcdef_[REDACTED] ");
+    expect(p.audit.fields.a3).toBe("vk_fedcba9876543210_[REDACTED]");
+    const leaks = (s: string) => s.includes("SSSS") || s.includes("kkkk") || s.includes(hex("SSSS")) || s.includes(hex("kkkk"));
+    expect(leaks(p.audit.raw)).toBe(false);
+    expect(p.audit.raw).toContain('a0="vigil-agent"');
+
+    const title = parseAuditLine(`type=PROCTITLE msg=audit(1700000000.001:9): proctitle=${hex(["sh", "install.sh", "--token", token].join("\0"))}`)!;
+    expect(title.audit.fields.proctitle).toBe("sh install.sh --token vet_0123456789abcdef_[REDACTED]");
+    expect(leaks(title.audit.raw)).toBe(false);
+
+    // A long argument split across a2[0], a2[1]: the token straddles the pieces.
+    const arg = `${"x".repeat(10)} ${token}`;
+    const split = `type=EXECVE msg=audit(1700000000.001:9): argc=3 a0="sh" a1="-c" a2_len=${arg.length} a2[0]=${hex(arg.slice(0, 30))} a2[1]=${hex(arg.slice(30))}`;
+    const q = parseAuditLine(split)!;
+    expect(q.audit.fields.a2).toBe(`${"x".repeat(10)} vet_0123456789abcdef_[REDACTED]`);
+    expect(leaks(q.audit.raw)).toBe(false);
+
+    // sudo's USER_CMD (cmd= hex inside msg='...') and an unrelated record stay intact otherwise.
+    const sudo = parseAuditLine(`type=USER_CMD msg=audit(1700000000.001:9): pid=1 uid=0 msg='cwd="/root" cmd=${hex(`vigil-controller x ${key}`)} exe="/usr/bin/sudo" res=success'`)!;
+    expect(sudo.audit.fields.cmd).toBe("vigil-controller x vk_fedcba9876543210_[REDACTED]");
+    expect(leaks(sudo.audit.raw)).toBe(false);
+    expect(parseAuditLine(EXECVE)!.audit.raw).toBe(EXECVE);
+  });
 });

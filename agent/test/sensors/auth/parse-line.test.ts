@@ -234,3 +234,13 @@ describe("parseAuthLine: timestamps and rejects", () => {
     expect(r2.auth.raw.length).toBe(4096);
   });
 });
+
+describe("parseAuthLine: Vigil's own secrets", () => {
+  it("a token or API key in sudo's COMMAND is redacted in command and raw", () => {
+    const token = `vet_0123456789abcdef_${"T".repeat(43)}`;
+    const r = parse(`May  1 12:01:00 web1 sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/sh -s -- --token ${token}`)!;
+    expect(r.auth.command).toBe("/usr/bin/sh -s -- --token vet_0123456789abcdef_[REDACTED]");
+    expect(r.auth.raw).toContain("--token vet_0123456789abcdef_[REDACTED]");
+    expect(JSON.stringify(r)).not.toContain("TTTT");
+  });
+});

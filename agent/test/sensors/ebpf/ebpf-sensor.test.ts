@@ -74,6 +74,16 @@ describe.skipIf(skipReason !== null)("eBPF kernel sensor on the real kernel", ()
     expect(helper.stats.kernelDrops).toBe(0);
   });
 
+  it("redacts a Vigil token or API key from the argv of a process that lives a millisecond", async () => {
+    const token = `vet_0123456789abcdef_${"E".repeat(43)}`;
+    const key = `vk_fedcba9876543210_${"F".repeat(43)}`;
+    const marker = `vigil-redact-${process.pid}`;
+    const child = spawn("/bin/true", [marker, "--token", token, `--api-key=${key}`], { stdio: "ignore" });
+    await new Promise((r) => child.on("exit", r));
+    const ev = await waitFor("the exec with the marker", () => processes(sink, ProcessAction.PROCESS_ACTION_START).find((p) => p.commandLine.includes(marker)));
+    expect(ev.commandLine).toBe(`/bin/true ${marker} --token vet_0123456789abcdef_[REDACTED] --api-key=vk_fedcba9876543210_[REDACTED]`);
+  });
+
   it("reports the exit with its code and duration, after its start", async () => {
     const child = spawn("sh", ["-c", "exit 7"], { stdio: "ignore" });
     const pid = child.pid!;

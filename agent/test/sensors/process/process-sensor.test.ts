@@ -70,6 +70,29 @@ describe("ProcessSensor against the real /proc", () => {
     ]);
   });
 
+  it("redacts Vigil enrollment tokens and API keys from recorded command lines (its own and its children's parent line)", async () => {
+    const token = `vet_${"0123456789abcdef"}_${"A".repeat(20)}-_${"b".repeat(21)}`;
+    const apiKey = `vk_${"fedcba9876543210"}_${"Z9".repeat(21)}x`;
+    const sink = new RecordingSink();
+    sensor = new ProcessSensor({ intervalMs: 100 });
+    await sensor.start(sink);
+    // sh stays alive (sleep is not its last command, so it is not exec'd away) with the secrets in its argv.
+    const child = spawn("sh", ["-c", `${binary} 30; true`, "sh", "--token", token, `--api-key=${apiKey}`]);
+    children.push(child);
+    const shPid = child.pid!;
+    const sh = await waitFor("START of sh", () => processEvents(sink, ProcessAction.PROCESS_ACTION_START, shPid));
+    const sleeper = await waitFor("START of its sleep", () =>
+      sink.events.map((e) => (e.body.$case === "process" ? e.body.process : undefined)).find((p) => p?.ppid === shPid && p.exe === binary && p.action === ProcessAction.PROCESS_ACTION_START),
+    );
+    for (const line of [sh.commandLine, sleeper.parentCommandLine]) {
+      expect(line).toContain("--token vet_0123456789abcdef_[REDACTED]");
+      expect(line).toContain("--api-key=vk_fedcba9876543210_[REDACTED]");
+      expect(line).not.toContain("AAAA");
+      expect(line).not.toContain("Z9Z9");
+    }
+    process.kill(sleeper.pid, "SIGKILL");
+  });
+
   it("flags an executable deleted after exec and still hashes it through /proc/pid/exe", async () => {
     const doomed = join(dir, `vigil-doomed-${randomUUID().slice(0, 8)}`);
     copyFileSync("/bin/sleep", doomed);

@@ -52,6 +52,13 @@ level: low
 `;
 
 describe("system log sensor", () => {
+  it("redacts a Vigil API key from message and raw", () => {
+    const p = parseSyslogLine(`May  5 10:00:01 web1 CRON[1234]: (root) CMD (curl -H 'Authorization: Bearer vk_0123456789abcdef_${"K".repeat(43)}' x)`, "syslog", NOW)!;
+    expect(p.log.message).toContain("Bearer vk_0123456789abcdef_[REDACTED]'");
+    expect(p.log.raw).toContain("vk_0123456789abcdef_[REDACTED]");
+    expect(JSON.stringify(p)).not.toContain("KKKK");
+  });
+
   it("parses program, pid, host and message; lines without a syslog header are not events", () => {
     const p = parseSyslogLine("May  5 10:00:01 web1 CRON[1234]: (root) REPLACE (root)", "syslog", NOW)!;
     expect(p.log).toEqual({ log: "syslog", program: "CRON", pid: 1234, hostname: "web1", message: "(root) REPLACE (root)", raw: "May  5 10:00:01 web1 CRON[1234]: (root) REPLACE (root)" });

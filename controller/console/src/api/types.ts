@@ -32,6 +32,8 @@ export interface Agent {
   tags: string[];
   lastSeen: string;
   online: boolean;
+  telemetry?: "ok" | "refused" | "stalled" | "offline";
+  telemetryReason?: string | null;
   missingEvents: number;
   status: AgentStatus;
 }

@@ -23,11 +23,13 @@ export function CommandStateBadge({ state }: { state: CommandState }) {
   return <span class={`badge cmd-${state}`}>{humanize(state)}</span>;
 }
 
-export function OnlineBadge({ online }: { online: boolean }) {
+/** Connected but its telemetry refused or stalled is not online: said so, with the reason on hover. */
+export function OnlineBadge({ online, telemetry, reason }: { online: boolean; telemetry?: string; reason?: string | null }) {
+  const blind = !online && (telemetry === "refused" || telemetry === "stalled");
   return (
-    <span class={`status ${online ? "status-online" : "status-offline"}`}>
+    <span class={`status ${online ? "status-online" : blind ? "status-blind" : "status-offline"}`} title={blind ? reason ?? undefined : undefined}>
       <span class="dot" aria-hidden="true" />
-      {online ? "online" : "offline"}
+      {online ? "online" : blind ? `telemetry ${telemetry}` : "offline"}
     </span>
   );
 }

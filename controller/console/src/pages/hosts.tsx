@@ -112,7 +112,7 @@ export function HostsPage() {
                       <div class="host-name">{a.hostname || a.id}</div>
                       <div class="muted small">{a.id}{a.ipAddresses.length ? ` · ${a.ipAddresses.slice(0, 2).join(", ")}` : ""}</div>
                     </th>
-                    <td><OnlineBadge online={a.online} /></td>
+                    <td><OnlineBadge online={a.online} telemetry={a.telemetry} reason={a.telemetryReason} /></td>
                     <td>{iso ? <span class="badge isolated">isolated</span> : <span class="muted">not isolated</span>}</td>
                     <td>{a.agentVersion || "—"}</td>
                     <td title={when(a.lastSeen)}>{ago(a.lastSeen)}</td>

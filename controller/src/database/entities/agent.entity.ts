@@ -24,8 +24,17 @@ export class AgentEntity {
   @Column({ name: "ip_addresses", type: "simple-json" })
   ipAddresses!: string[];
 
+  /** Tags from the enrollment token or the admin: the only ones guard rails and playbook targeting read. */
   @Column({ type: "simple-json" })
   tags!: string[];
+
+  /** Tags an admin set through the API; when set they are `tags`, whatever the token said. */
+  @Column({ name: "admin_tags", type: "simple-json", nullable: true })
+  adminTags!: string[] | null;
+
+  /** Tags the agent claims in its Hello: shown, never trusted. */
+  @Column({ name: "self_reported_tags", type: "simple-json", default: "[]" })
+  selfReportedTags!: string[];
 
   @Column({ name: "boot_time", type: "bigint", default: 0, transformer: bigintMs })
   bootTime!: number;

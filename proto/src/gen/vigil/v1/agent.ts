@@ -95,6 +95,11 @@ export interface Hello {
   lastSeq: number;
   status?: AgentStatus | undefined;
   arch: string;
+  /**
+   * The agent's wall clock when it sent Hello (ms since the epoch): with the receive time it gives
+   * the agent's clock offset, shown by the controller and alerted past a threshold. Absent from older agents.
+   */
+  timeMs?: number | undefined;
 }
 
 export interface AgentStatus {
@@ -105,6 +110,11 @@ export interface AgentStatus {
   spoolRecords: number;
   isolated: boolean;
   spoolDiscardedBytes: number;
+  /**
+   * Acks the agent refused because they were beyond the last seq its spool assigned (forged, or a
+   * poisoned controller cursor), since its state was created. Absent from older agents.
+   */
+  acksBeyondLast?: number | undefined;
 }
 
 export interface AgentStatus_DroppedEntry {
@@ -474,6 +484,7 @@ function createBaseHello(): Hello {
     lastSeq: 0,
     status: undefined,
     arch: "",
+    timeMs: undefined,
   };
 }
 
@@ -511,6 +522,9 @@ export const Hello: MessageFns<Hello> = {
     }
     if (message.arch !== "") {
       writer.uint32(90).string(message.arch);
+    }
+    if (message.timeMs !== undefined) {
+      writer.uint32(96).int64(message.timeMs);
     }
     return writer;
   },
@@ -616,6 +630,14 @@ export const Hello: MessageFns<Hello> = {
             message.arch = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.timeMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -663,6 +685,11 @@ export const Hello: MessageFns<Hello> = {
         : 0,
       status: isSet(object.status) ? AgentStatus.fromJSON(object.status) : undefined,
       arch: isSet(object.arch) ? globalThis.String(object.arch) : "",
+      timeMs: isSet(object.timeMs)
+        ? globalThis.Number(object.timeMs)
+        : isSet(object.time_ms)
+        ? globalThis.Number(object.time_ms)
+        : undefined,
     };
   },
 
@@ -701,6 +728,9 @@ export const Hello: MessageFns<Hello> = {
     if (message.arch !== "") {
       obj.arch = message.arch;
     }
+    if (message.timeMs !== undefined) {
+      obj.timeMs = Math.round(message.timeMs);
+    }
     return obj;
   },
 
@@ -722,12 +752,21 @@ export const Hello: MessageFns<Hello> = {
       ? AgentStatus.fromPartial(object.status)
       : undefined;
     message.arch = object.arch ?? "";
+    message.timeMs = object.timeMs ?? undefined;
     return message;
   },
 };
 
 function createBaseAgentStatus(): AgentStatus {
-  return { sensors: [], dropped: {}, spoolBytes: 0, spoolRecords: 0, isolated: false, spoolDiscardedBytes: 0 };
+  return {
+    sensors: [],
+    dropped: {},
+    spoolBytes: 0,
+    spoolRecords: 0,
+    isolated: false,
+    spoolDiscardedBytes: 0,
+    acksBeyondLast: undefined,
+  };
 }
 
 export const AgentStatus: MessageFns<AgentStatus> = {
@@ -749,6 +788,9 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     }
     if (message.spoolDiscardedBytes !== 0) {
       writer.uint32(48).uint64(message.spoolDiscardedBytes);
+    }
+    if (message.acksBeyondLast !== undefined) {
+      writer.uint32(56).uint64(message.acksBeyondLast);
     }
     return writer;
   },
@@ -817,6 +859,14 @@ export const AgentStatus: MessageFns<AgentStatus> = {
             message.spoolDiscardedBytes = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.acksBeyondLast = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -864,6 +914,11 @@ export const AgentStatus: MessageFns<AgentStatus> = {
         : isSet(object.spool_discarded_bytes)
         ? globalThis.Number(object.spool_discarded_bytes)
         : 0,
+      acksBeyondLast: isSet(object.acksBeyondLast)
+        ? globalThis.Number(object.acksBeyondLast)
+        : isSet(object.acks_beyond_last)
+        ? globalThis.Number(object.acks_beyond_last)
+        : undefined,
     };
   },
 
@@ -893,6 +948,9 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     if (message.spoolDiscardedBytes !== 0) {
       obj.spoolDiscardedBytes = Math.round(message.spoolDiscardedBytes);
     }
+    if (message.acksBeyondLast !== undefined) {
+      obj.acksBeyondLast = Math.round(message.acksBeyondLast);
+    }
     return obj;
   },
 
@@ -915,6 +973,7 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     message.spoolRecords = object.spoolRecords ?? 0;
     message.isolated = object.isolated ?? false;
     message.spoolDiscardedBytes = object.spoolDiscardedBytes ?? 0;
+    message.acksBeyondLast = object.acksBeyondLast ?? undefined;
     return message;
   },
 };
