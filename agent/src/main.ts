@@ -9,6 +9,8 @@ import { createSensors } from "./runtime/create-sensors";
 import { createLog } from "./util/log";
 import { PARSE_HELP, parseCommand } from "./parse-command";
 import { AGENT_VERSION } from "./version";
+import { Inventory } from "@vigil/proto";
+import { collectInventory } from "./inventory";
 
 const HELP = `vigil-agent ${AGENT_VERSION}: the Vigil EDR endpoint agent
 
@@ -27,6 +29,9 @@ Commands:
 ${ENROLL_HELP}${PARSE_HELP}  status    print the running agent's status from its state dir (--state-dir)
   reapply   put a persisted isolation and IP blocks back into the kernel, then exit
             (run at boot before the network comes up: ExecStartPre of the systemd unit)
+  inventory print this host's inventory as JSON (OS, CPU, memory, disks, interfaces, users,
+            listening ports, packages) and exit; the running agent runs it as a short-lived child
+            --reason TEXT            recorded with it (default: manual)
   version   print the version
 
 Every flag also works from the YAML config file and VIGIL_* environment variables;
@@ -103,6 +108,13 @@ async function reapply(argv: string[]): Promise<number> {
   return r.errors.length ? 1 : 0;
 }
 
+async function inventory(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { reason: { type: "string", default: "manual" } }, strict: true });
+  const inv = await collectInventory(values.reason!);
+  process.stdout.write(JSON.stringify(Inventory.toJSON(inv)) + "\n");
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   // `vigil-agent run --help` and friends: the one help text covers every command.
@@ -117,6 +129,7 @@ export async function main(argv: string[]): Promise<number> {
       case "status": return status(rest);
       case "reapply": return await reapply(rest);
       case "parse": return await parseCommand(rest);
+      case "inventory": return await inventory(rest);
       case "version": case "--version":
         process.stdout.write(AGENT_VERSION + "\n");
         return 0;

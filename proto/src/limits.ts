@@ -12,3 +12,9 @@ export const MAX_PATH_BYTES = 4096;
  * forged seq once blinded an agent for good.
  */
 export const MAX_SEQ = 2 ** 52;
+
+/**
+ * Bounds of a host inventory: the agent cuts its lists here and the controller holds any agent
+ * to them again (an inventory is the agent's word, like any frame).
+ */
+export const INVENTORY_LIMITS = { packages: 20_000, users: 2_000, listeners: 2_000, disks: 256, interfaces: 256, addressesPerInterface: 32, errors: 32, text: 256 } as const;

@@ -57,14 +57,25 @@ function family(pid: number): number[] {
   return out;
 }
 
-/** Wall time of N execs of /bin/true from one shell, the median of three runs. */
+/** "0m1.234s" → ms. */
+function shellTime(t: string): number {
+  const m = /^(\d+)m([\d.]+)s$/.exec(t.trim());
+  return m ? (Number(m[1]) * 60 + Number(m[2])) * 1000 : NaN;
+}
+
+/**
+ * CPU time (user + system, the shell and its children) of N execs of /bin/true from one shell,
+ * the median of three runs. The tracepoint programs run in the exec'ing task, so their cost lands
+ * here; the agent's own work is measured apart (its idle and busy CPU).
+ */
 function execLoopMs(marker: string, n: number): number {
   const times: number[] = [];
   for (let r = 0; r < 3; r++) {
-    const t0 = performance.now();
-    const res = spawnSync("sh", ["-c", `i=0; while [ $i -lt ${n} ]; do /bin/true ${marker}-${r} $i; i=$((i+1)); done`]);
+    const res = spawnSync("sh", ["-c", `i=0; while [ $i -lt ${n} ]; do /bin/true ${marker}-${r} $i; i=$((i+1)); done; times`], { encoding: "utf8" });
     if (res.status !== 0) throw new Error(`exec loop failed: ${res.stderr}`);
-    times.push(performance.now() - t0);
+    const fields = res.stdout.trim().split(/\s+/).map(shellTime);
+    if (fields.length !== 4 || fields.some(Number.isNaN)) throw new Error(`unexpected times output: ${res.stdout}`);
+    times.push(fields.reduce((a, b) => a + b, 0));
   }
   return times.sort((a, b) => a - b)[1]!;
 }
@@ -88,8 +99,9 @@ async function countCaptured(ctl: RunningController, key: string, marker: string
   let cursor: string | null = null;
   do {
     const url: string = `${ctl.httpUrl}/api/v1/events?type=process&q=${encodeURIComponent(marker)}&limit=1000${cursor ? `&cursor=${cursor}` : ""}`;
-    const body = (await (await fetch(url, { headers: { authorization: `Bearer ${key}` } })).json()) as { items: { process: { commandLine: string; action: number } }[]; nextCursor: string | null };
-    for (const e of body.items) if (e.process.action === 1 && e.process.commandLine.startsWith(`/bin/true ${marker} `)) seen.add(e.process.commandLine);
+    const body = (await (await fetch(url, { headers: { authorization: `Bearer ${key}` } })).json()) as { items: { process: { commandLine: string } }[]; nextCursor: string | null };
+    // START and EXIT carry the same command line: each run counts once.
+    for (const e of body.items) if (e.process.commandLine.startsWith(`/bin/true ${marker} `)) seen.add(e.process.commandLine);
     cursor = body.nextCursor;
   } while (cursor);
   return seen.size;
@@ -151,7 +163,7 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("bench:sensor needs root (the kernel sensor loads BPF programs)");
   if (!existsSync(join(ROOT, "dist/vigil-agent"))) throw new Error("dist/vigil-agent missing: npm run build:agent");
   const baseMs = execLoopMs(`vigil-bench-base-${process.pid}`, EXECS);
-  console.log(`baseline: ${EXECS} execs in ${baseMs.toFixed(0)} ms (${((1000 * baseMs) / EXECS).toFixed(0)} µs each) with no agent`);
+  console.log(`baseline: ${EXECS} execs cost ${baseMs.toFixed(0)} ms of CPU (${((1000 * baseMs) / EXECS).toFixed(0)} µs each) with no agent`);
   const results: Result[] = [];
   for (const source of ["ebpf", "proc"] as const) {
     const r = await measure(source, baseMs);
@@ -162,9 +174,9 @@ async function main(): Promise<void> {
     "## Process visibility by source",
     "",
     `\`npm run bench:sensor\` (${machine()}): the SEA agent with its default sensors against a real controller; ${EXECS} runs of \`/bin/true <marker> i\` from one shell, counted by command line in the controller's events.`,
-    `Per-exec cost: the loop's wall time against ${baseMs.toFixed(0)} ms with no agent running (median of 3). Idle: agent plus its helper process, ${IDLE_S} s after a ${WARMUP_S} s warm-up.`,
+    `Per-exec cost: the loop's CPU time (shell and children, user + system) against ${baseMs.toFixed(0)} ms with no agent running (median of 3). Idle: agent plus its helper process, ${IDLE_S} s after a ${WARMUP_S} s warm-up.`,
     "",
-    "| source | execs captured | extra time per exec | idle CPU (one core) | idle RSS |",
+    "| source | execs captured | extra CPU per exec | idle CPU (one core) | idle RSS |",
     "| --- | ---: | ---: | ---: | ---: |",
     ...results.map((r) => `| ${r.source === "ebpf" ? "eBPF (sched_process_exec, kernel_sensor: auto)" : "/proc polling (kernel_sensor: proc)"} | ${r.captured} of ${EXECS} (${((100 * r.captured) / EXECS).toFixed(1)}%) | ${r.perExecPct >= 0 ? "+" : ""}${r.perExecPct.toFixed(1)}% | ${r.idleCpuPct.toFixed(2)}% | ${r.rssMb.toFixed(1)} MB |`),
     "",

@@ -45,6 +45,8 @@ export interface AgentConfig {
   syntheticMix: string;
   /** Cap of the reconnect backoff. */
   backoffMaxMs: number;
+  /** Longest one event may take in local policy evaluation before it is counted and reported. */
+  policyEventBudgetMs: number;
   /**
    * Where process, connection and file-writer events come from: "auto" uses the kernel (eBPF) when
    * it can and falls back to /proc polling; "ebpf" requires it; "proc" never loads it.
@@ -71,6 +73,7 @@ const KEYS: Record<string, keyof AgentConfig> = {
   spool_max_bytes: "spoolMaxBytes", spool_fsync: "spoolFsync", spool_fsync_interval_ms: "spoolFsyncIntervalMs", spool_full_policy: "spoolFullPolicy", enforcement: "enforcement",
   isolation_allow: "isolationAllow", isolation_dns: "isolationDns", isolation_dhcp: "isolationDhcp", log_level: "logLevel", logLevel: "logLevel", sensors: "sensors",
   synthetic_rate: "syntheticRate", synthetic_count: "syntheticCount", synthetic_mix: "syntheticMix", backoff_max_ms: "backoffMaxMs",
+  policy_event_budget_ms: "policyEventBudgetMs",
   kernel_sensor: "kernelSensor", ebpf_helper: "ebpfHelper",
 };
 
@@ -123,6 +126,7 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
       case "syntheticRate": cfg.syntheticRate = int(v, name, 0, 1_000_000); break;
       case "syntheticCount": cfg.syntheticCount = int(v, name, 0, Number.MAX_SAFE_INTEGER); break;
       case "backoffMaxMs": cfg.backoffMaxMs = int(v, name, 100, 3_600_000); break;
+      case "policyEventBudgetMs": cfg.policyEventBudgetMs = int(v, name, 1, 60_000); break;
       case "syntheticMix":
         try {
           parseMix(String(v));
@@ -158,6 +162,7 @@ const ENV: Record<string, string> = {
   VIGIL_SPOOL_MAX_BYTES: "spool_max_bytes", VIGIL_SPOOL_FSYNC: "spool_fsync", VIGIL_SPOOL_FSYNC_INTERVAL_MS: "spool_fsync_interval_ms", VIGIL_SPOOL_FULL_POLICY: "spool_full_policy",
   VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_ISOLATION_DNS: "isolation_dns", VIGIL_ISOLATION_DHCP: "isolation_dhcp", VIGIL_LOG_LEVEL: "logLevel",
   VIGIL_SYNTHETIC_RATE: "synthetic_rate", VIGIL_SYNTHETIC_COUNT: "synthetic_count", VIGIL_SYNTHETIC_MIX: "synthetic_mix", VIGIL_BACKOFF_MAX_MS: "backoff_max_ms",
+  VIGIL_POLICY_EVENT_BUDGET_MS: "policy_event_budget_ms",
   VIGIL_KERNEL_SENSOR: "kernel_sensor", VIGIL_EBPF_HELPER: "ebpf_helper",
 };
 
@@ -186,6 +191,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     syntheticCount: 0,
     syntheticMix: "agent",
     backoffMaxMs: 30_000,
+    policyEventBudgetMs: 100,
     kernelSensor: "auto",
   };
   const file = flags.config ?? env.VIGIL_CONFIG;

@@ -1,7 +1,8 @@
 import { credentials as grpcCredentials, type ChannelCredentials } from "@grpc/grpc-js";
 import { writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { type AgentStatus, type Command, type CommandResult, type Hello } from "@vigil/proto";
+import { type AgentStatus, type Command, type CommandResult, type Hello, type Inventory } from "@vigil/proto";
+import { InventoryReporter } from "../inventory";
 import type { AgentConfig } from "../config/config";
 import { collectHostFacts, type HostFacts } from "../platform/linux";
 import { EventPipeline } from "../pipeline/event-pipeline";
@@ -22,6 +23,8 @@ export interface RuntimeParts {
   credentials?: () => ChannelCredentials;
   /** Handles a controller command; defaults to the response wiring (verify, execute, report). */
   onCommand?: (cmd: Command) => Promise<CommandResult>;
+  /** Replaces the inventory child process (tests). */
+  collectInventory?: (reason: string) => Promise<Inventory>;
 }
 
 /** Wires sensors → pipeline → spool → link, and writes a status file for `vigil-agent status`. */
@@ -35,6 +38,8 @@ export class AgentRuntime {
   private statusTimer?: NodeJS.Timeout;
   private readonly startedAt = Date.now();
   private facts?: HostFacts;
+  /** Host inventory at first connection, daily and on request, collected in a short-lived child. */
+  readonly inventory: InventoryReporter;
 
   constructor(private readonly cfg: AgentConfig, private readonly parts: RuntimeParts, private readonly log: Log) {
     this.agentId = loadOrCreateAgentId(cfg.stateDir);
@@ -42,6 +47,12 @@ export class AgentRuntime {
     for (const w of this.spool.warnings) log.warn("spool repaired at open", { problem: w });
     this.pipeline = new EventPipeline(this.spool, log);
     this.response = new ResponseWiring({ cfg, agentId: this.agentId, pipeline: this.pipeline, link: () => this.link, hostname: () => this.facts?.hostname ?? "", log });
+    this.inventory = new InventoryReporter({
+      stateDir: cfg.stateDir,
+      send: (inv) => this.link.send({ msg: { $case: "inventory", inventory: inv } }),
+      log,
+      collect: parts.collectInventory,
+    });
     this.link = new ControllerLink({
       address: cfg.controller,
       credentials: parts.credentials ?? (() => grpcCredentials.createInsecure()),
@@ -51,6 +62,8 @@ export class AgentRuntime {
       onCommand: parts.onCommand ?? ((cmd) => this.response.handleCommand(cmd)),
       onWelcome: (w) => this.response.onWelcome(w),
       onPolicy: (p) => this.response.onPolicy(p),
+      onConnected: () => this.inventory.onConnected(),
+      onInventoryRequest: () => this.inventory.onRequest(),
       log,
       heartbeatMs: cfg.heartbeatMs,
       backoff: new Backoff(Math.min(500, cfg.backoffMaxMs), cfg.backoffMaxMs),
@@ -76,8 +89,10 @@ export class AgentRuntime {
         this.log.error("sensor failed to start", { sensor: s.name, error: String(err) });
       }
       const h = s.health();
-      if (h.detail) this.log.warn("sensor sees less", { sensor: s.name, detail: h.detail });
+      if (!h.running) this.log.warn("sensor not running", { sensor: s.name, detail: h.detail });
+      else if (h.detail) this.log.info("sensor started", { sensor: s.name, detail: h.detail });
     }
+    this.inventory.start();
     this.link.start();
     this.writeStatus();
     this.statusTimer = setInterval(() => this.writeStatus(), 5_000);
@@ -87,6 +102,7 @@ export class AgentRuntime {
 
   async stop(): Promise<void> {
     clearInterval(this.statusTimer);
+    this.inventory.stop();
     this.response.stop();
     for (const s of this.parts.sensors) await s.stop().catch(() => undefined);
     this.pipeline.flush();

@@ -1,5 +1,6 @@
 import { CommandStatus, type Event, type PolicyUpdate } from "@vigil/proto";
-import { ActionPlanner, LocalEvaluator, PolicyStore, type RuleHit } from "../policy";
+import { ActionPlanner, LocalEvaluator, PolicyStore, type RuleHit, type SlowEvaluation } from "../policy";
+import type { LocalPolicyDocument } from "../policy/policy-document";
 import type { Log } from "../util/log";
 import { type CommandGateway, localResult } from "./command-gateway";
 
@@ -14,6 +15,8 @@ export interface LocalPolicyOptions {
   /** Durable note for the controller (policy applied / refused). */
   note: (kind: string, message: string, attributes: Record<string, string>) => void;
   log: Log;
+  /** Per-event evaluation budget (ms); an event over it is counted and reported. */
+  eventBudgetMs?: number;
 }
 
 /**
@@ -26,6 +29,8 @@ export class LocalPolicyRunner {
   private readonly planner: ActionPlanner;
   private evaluator?: LocalEvaluator;
   private timer?: NodeJS.Timeout;
+  /** Rules already reported over budget under the installed policy: one note each. */
+  private slowReported = new Set<string>();
 
   constructor(private readonly o: LocalPolicyOptions) {
     this.store = new PolicyStore(o.stateDir, o.agentId);
@@ -55,7 +60,7 @@ export class LocalPolicyRunner {
     if (!key || this.evaluator) return;
     try {
       const doc = this.store.load(key);
-      if (doc) this.install(new LocalEvaluator(doc, this.ctx), "loaded");
+      if (doc) this.install(this.evaluatorFor(doc), "loaded");
     } catch (e) {
       this.o.log.error("stored local policy not loaded", { error: (e as Error).message });
       this.o.note("policy_refused", (e as Error).message, {});
@@ -73,7 +78,7 @@ export class LocalPolicyRunner {
     }
     if (d.kind === "unchanged") return;
     if (d.kind === "refused") return this.refuse(update, d.reason);
-    this.install(new LocalEvaluator(d.doc, this.ctx), "applied");
+    this.install(this.evaluatorFor(d.doc), "applied");
   }
 
   onEvent(event: Event): void {
@@ -84,8 +89,34 @@ export class LocalPolicyRunner {
 
   private readonly ctx = (): { agentId: string; hostname: string } => ({ agentId: this.o.agentId, hostname: this.o.hostname() });
 
+  /** Events evaluated and over budget under the installed policy. */
+  get counts(): { events: number; overBudget: number } {
+    return this.evaluator ? { ...this.evaluator.counts } : { events: 0, overBudget: 0 };
+  }
+
+  private evaluatorFor(doc: LocalPolicyDocument): LocalEvaluator {
+    const ms = this.o.eventBudgetMs ?? 100;
+    return new LocalEvaluator(doc, this.ctx, { ms, onSlow: (e) => this.slow(e, ms) });
+  }
+
+  /** Counted always (evaluator.counts); logged and noted to the controller once per rule. */
+  private slow(e: SlowEvaluation, budgetMs: number): void {
+    const key = e.ruleId ?? "";
+    if (this.slowReported.has(key)) return;
+    this.slowReported.add(key);
+    const rule = e.ruleId ? `rule '${e.title ?? e.ruleId}' (${e.ruleId})` : "IOC matching";
+    this.o.log.warn("local policy evaluation over budget", { ruleId: e.ruleId, ms: e.ms, budgetMs });
+    this.o.note("policy_budget_exceeded", `local evaluation of one event took ${e.ms} ms (budget ${budgetMs} ms)${e.skipped ? ", abandoned" : ""}, longest in ${rule}`, {
+      ruleId: e.ruleId ?? "",
+      ms: String(e.ms),
+      budgetMs: String(budgetMs),
+      skipped: String(e.skipped),
+    });
+  }
+
   private install(ev: LocalEvaluator, how: "loaded" | "applied"): void {
     this.evaluator = ev;
+    this.slowReported = new Set();
     const s = ev.summary;
     this.o.log.info(`local policy ${how}`, { version: s.version, rules: s.rules, iocs: s.iocs, errors: s.errors });
     if (how === "applied")

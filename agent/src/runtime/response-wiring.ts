@@ -54,6 +54,7 @@ export class ResponseWiring {
       isIsolated: () => this.isolated(),
       note: (kind, message, attributes) => this.o.pipeline.emit({ $case: "agent", agent: { kind, message, attributes } }, Date.now()),
       log,
+      eventBudgetMs: cfg.policyEventBudgetMs,
     });
     o.pipeline.onEvent((ev) => this.policy.onEvent(ev));
   }

@@ -11,7 +11,7 @@ export interface EventSink {
 export interface SensorHealth {
   name: string;
   running: boolean;
-  /** Why the sensor sees less than it could (e.g. "not root: /var/log/auth.log unreadable"). */
+  /** What the sensor sees and from where, and what it misses (e.g. "not root: /var/log/auth.log unreadable"). */
   detail: string;
   events: number;
   errors: number;

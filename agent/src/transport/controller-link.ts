@@ -13,6 +13,10 @@ export interface LinkOptions {
   status: () => AgentStatus;
   onCommand: (cmd: Command) => Promise<CommandResult>;
   onPolicy?: (p: PolicyUpdate) => void;
+  /** The controller asked for a fresh host inventory. */
+  onInventoryRequest?: () => void;
+  /** Each time the controller has welcomed this agent (after every reconnect). */
+  onConnected?: () => void;
   /** Called with every Welcome; throwing refuses the controller (e.g. a pinned key mismatch). */
   onWelcome?: (w: Welcome) => void;
   log: Log;
@@ -155,6 +159,7 @@ export class ControllerLink {
             this.backoff.reset();
             this.o.log.info("connected to controller", { controller: this.o.address, ackedSeq: body.welcome.ackedSeq });
             void this.sendLoop(call, sessionCtl.signal, inFlight, (w) => (ackWaiter = w)).catch((err: Error) => finish(err));
+            this.o.onConnected?.();
             return;
           case "ack": {
             this.stats.acks++;
@@ -172,6 +177,9 @@ export class ControllerLink {
             return;
           case "policy":
             this.o.onPolicy?.(body.policy);
+            return;
+          case "inventoryRequest":
+            this.o.onInventoryRequest?.();
             return;
         }
       });

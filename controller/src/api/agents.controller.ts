@@ -1,8 +1,10 @@
-import { BadRequestException, Body, Controller, Get, Inject, NotFoundException, Param, Put } from "@nestjs/common";
+import { BadRequestException, Body, ConflictException, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Put } from "@nestjs/common";
 import { ApiBody, ApiOperation, ApiTags } from "@nestjs/swagger";
 import { AgentRegistry } from "../agents/agent-registry";
 import { AuditLog } from "../audit/audit-log";
 import { bodyObject } from "../auth/body";
+import { Roles } from "../auth/roles";
+import { InventoryService } from "../agents/inventory-service";
 import { Actor } from "./actor";
 
 const TAG = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
@@ -10,7 +12,11 @@ const TAG = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 @ApiTags("agents")
 @Controller("api/v1/agents")
 export class AgentsController {
-  constructor(@Inject(AgentRegistry) private readonly registry: AgentRegistry, @Inject(AuditLog) private readonly audit: AuditLog) {}
+  constructor(
+    @Inject(AgentRegistry) private readonly registry: AgentRegistry,
+    @Inject(AuditLog) private readonly audit: AuditLog,
+    @Inject(InventoryService) private readonly inventory: InventoryService,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: "All enrolled agents with online and telemetry state, clock offset, sensor health, spool backlog and drops" })
@@ -40,5 +46,24 @@ export class AgentsController {
     if (!changed) throw new NotFoundException(`agent "${id.slice(0, 128)}" not found`);
     await this.audit.append({ actor, action: "agent.tags_set", target: `agent:${id}`, details: changed });
     return this.registry.get(id);
+  }
+
+  @Get(":id/inventory")
+  @ApiOperation({ summary: "The agent's latest host inventory: OS, kernel, CPU, memory, disks, interfaces, users, listening ports, installed packages" })
+  async getInventory(@Param("id") id: string) {
+    if (!(await this.registry.get(id))) throw new NotFoundException(`agent "${id.slice(0, 128)}" not found`);
+    const inv = await this.inventory.get(id);
+    if (!inv) throw new NotFoundException(`agent "${id.slice(0, 128)}" has sent no inventory yet (it does at its first connection; POST …/inventory/refresh asks again)`);
+    return { agentId: inv.agentId, collectedAt: new Date(inv.collectedAt).toISOString(), receivedAt: new Date(inv.receivedAt).toISOString(), reason: inv.reason, inventory: inv.body };
+  }
+
+  @Post(":id/inventory/refresh")
+  @Roles("analyst")
+  @HttpCode(202)
+  @ApiOperation({ summary: "Ask a connected agent for a fresh inventory (it arrives within a minute; GET …/inventory shows it)" })
+  async refreshInventory(@Param("id") id: string) {
+    if (!(await this.registry.get(id))) throw new NotFoundException(`agent "${id.slice(0, 128)}" not found`);
+    if (!this.inventory.request(id)) throw new ConflictException(`agent "${id.slice(0, 128)}" is not connected to this controller`);
+    return { requested: true };
   }
 }

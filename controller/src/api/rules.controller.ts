@@ -1,5 +1,7 @@
 import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Inject, NotFoundException, Param, Patch, Post, Query, Req } from "@nestjs/common";
 import { ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
+import { createHash } from "node:crypto";
+import { noteAudit } from "../audit/request-audit";
 import { actorOf, Roles } from "../auth/roles";
 import { DetectionPipeline } from "../detection/pipeline";
 import { RuleCatalog, RuleUploadError } from "../detection/rule-catalog";
@@ -61,6 +63,8 @@ export class RulesController {
       yaml = b.yaml;
       name = (b.name as string | undefined) ?? name;
     } else yaml = await readText(req, MAX_RULE_BYTES);
+    // The trail says exactly which text was installed: its hash and size (the rule ids come from the response).
+    noteAudit({ sha256: createHash("sha256").update(yaml, "utf8").digest("hex"), bytes: Buffer.byteLength(yaml, "utf8"), file: name ?? null });
     try {
       return { rules: await this.rules.upload(yaml, name, actorOf(req)) };
     } catch (e) {

@@ -19,6 +19,11 @@ import { MetricsController } from "../metrics/metrics.controller";
 import { ConsoleController } from "../console/console.controller";
 import { InstallController } from "../install/install.controller";
 
+/** Every HTTP controller; the route table (route-table.ts) is read from these. */
+export const CONTROLLERS = [HealthController, AgentsController, EventsController, CommandsController, PlaybooksController, PolicyController, ApiKeysController, TrustController, AuditController,
+  RulesController, AlertsController, CasesController, IocsController, SuppressionsController, EntitiesController,
+  InstallController, ConsoleController, WebhooksController, MetricsController];
+
 /**
  * Nest is the HTTP shell only: the core objects are built in bootstrap (plain
  * classes, testable without Nest) and handed in as value providers.
@@ -28,9 +33,7 @@ export class AppModule {
   static with(providers: Provider[]): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController, AgentsController, EventsController, CommandsController, PlaybooksController, PolicyController, ApiKeysController, TrustController, AuditController,
-        RulesController, AlertsController, CasesController, IocsController, SuppressionsController, EntitiesController,
-        InstallController, ConsoleController, WebhooksController, MetricsController],
+      controllers: CONTROLLERS,
       providers,
       exports: providers,
     };

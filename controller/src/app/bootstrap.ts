@@ -1,7 +1,6 @@
 import "reflect-metadata";
 import { join } from "node:path";
 import { NestFactory } from "@nestjs/core";
-import type { NestExpressApplication } from "@nestjs/platform-express";
 import { DocumentBuilder, SwaggerModule } from "@nestjs/swagger";
 import type { INestApplication } from "@nestjs/common";
 import type { Logger } from "pino";
@@ -25,13 +24,20 @@ import { PlaybookActionEntity, PlaybookEntity, PlaybookVersionEntity } from "../
 import { IngestWriter } from "../ingest/ingest-writer";
 import { createLogger, NestPinoLogger } from "../logging/logger";
 import { EventStore } from "../repositories/event-store";
+import { InventoryRepository } from "../repositories/inventory-repository";
+import { InventoryService } from "../agents/inventory-service";
 import { RetentionJob } from "../retention/retention";
 import type { AgentAuthenticator } from "../transport/authenticator";
 import { AgentGrpcServer } from "../transport/grpc-server";
 import { createSecurity, type Security } from "../auth/security";
 import type { AuditLog } from "../audit/audit-log";
 import { CONTROLLER_VERSION } from "../version";
-import { AppModule } from "./app.module";
+import { AppModule, CONTROLLERS } from "./app.module";
+import { pathNormaliser } from "./normalise-path";
+import { routeTable } from "./route-table";
+import { jsonBodyParser } from "../api/json-body";
+import { deferContinue } from "../auth/api-key.middleware";
+import { requestAudit } from "../audit/request-audit";
 import { createDetection, type Detection } from "../detection/detection";
 import type { DetectionOptions } from "../detection/options";
 import { createIntegrations, type Integrations } from "../integrations/integrations";
@@ -96,6 +102,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const registry = new AgentRegistry(dataSource.getRepository(AgentEntity), config.agentOfflineAfterMs, Date.now, { seqWindow: config.seqWindow, stalledAfterMs: config.agentStalledAfterMs });
   const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
   const retention = new RetentionJob(store, config.eventRetentionMs);
+  const inventory = new InventoryService(new InventoryRepository(dataSource), registry);
   const security = await createSecurity(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
   opts = { ...opts, audit: opts.audit ?? security.audit };
   const commands = new CommandService(dataSource.getRepository(CommandEntity), dataSource.getRepository(ActionLogEntity), registry, signer, opts.audit);
@@ -151,6 +158,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       void commands.deliverPending(session.agentId).catch((err) => logger.error({ err: String(err) }, "delivering queued commands failed"));
     },
     onCommandResult: (agentId, result) => void commands.onResult(agentId, result).catch((err) => logger.error({ err: String(err) }, "recording a command result failed")),
+    onInventory: (agentId, inv) => void inventory.receive(agentId, inv).catch((err) => logger.error({ err: String(err), agentId }, "storing an inventory failed")),
     log: (level, msg, fields) => logger[level](fields ?? {}, msg),
     onAnomaly: agentAnomalies(security.audit),
     eventTimeToleranceMs: config.eventTimeToleranceMs,
@@ -175,6 +183,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       { provide: EventStore, useValue: store },
       { provide: IngestWriter, useValue: writer },
       { provide: AgentRegistry, useValue: registry },
+      { provide: InventoryService, useValue: inventory },
       { provide: CommandSigner, useValue: signer },
       ...security.providers,
       { provide: CommandService, useValue: commands },
@@ -184,13 +193,19 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       ...integrations.providers,
       ...install.providers,
     ]),
-    { logger: new NestPinoLogger(logger), abortOnError: false, httpsOptions: httpTls?.httpsOptions },
+    // Bodies are parsed by jsonBodyParser below, after the API key check, with per-route limits.
+    { logger: new NestPinoLogger(logger), abortOnError: false, bodyParser: false, httpsOptions: httpTls?.httpsOptions },
   );
-  // STIX bundles and IOC lists are routinely larger than Express's 100 kB default.
-  (app as NestExpressApplication).useBodyParser("json", { limit: "20mb" });
   app.enableShutdownHooks();
-  app.useGlobalInterceptors(new AuditInterceptor(security.audit));
   integrations.install(app);
+  // In this order, before any route: one spelling of the path; the audit context; the key; then the body.
+  const routes = routeTable(CONTROLLERS);
+  deferContinue(app.getHttpServer());
+  app.use(pathNormaliser(() => routes));
+  app.use((_req: unknown, _res: unknown, next: () => void) => requestAudit.run({ appended: 0, notes: {} }, next));
+  app.use(security.authenticate(() => routes));
+  app.use(jsonBodyParser(() => routes));
+  app.useGlobalInterceptors(new AuditInterceptor(security.audit));
   security.guard(app);
   const doc = completeDocument(SwaggerModule.createDocument(
     app,

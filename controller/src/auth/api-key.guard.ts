@@ -1,8 +1,9 @@
 import { ForbiddenException, HttpException, HttpStatus, UnauthorizedException, type CanActivate, type ExecutionContext } from "@nestjs/common";
 import type { Reflector } from "@nestjs/core";
-import type { ApiKeys } from "./api-keys";
+import { PUBLIC_ROUTES } from "./api-key.middleware";
+import type { KeyCheck } from "./key-check";
 import type { RateLimiter } from "./rate-limiter";
-import { PRINCIPAL, PUBLIC_KEY, ROLES_KEY, type Role } from "./roles";
+import { PRINCIPAL, PUBLIC_KEY, ROLES_KEY, type Principal, type Role } from "./roles";
 
 interface Req {
   method: string;
@@ -15,8 +16,6 @@ interface Res {
   setHeader(name: string, value: string): void;
 }
 
-/** Routes that stay open: load balancers probe health without credentials. */
-const PUBLIC_ROUTES = new Set(["GET /api/v1/healthz"]);
 const READ_METHODS = new Set(["GET", "HEAD"]);
 
 function header(req: Req, name: string): string | undefined {
@@ -27,15 +26,15 @@ function header(req: Req, name: string): string | undefined {
 /**
  * Global guard: every route needs an API key (Authorization: Bearer, or
  * X-Api-Key) with a role the route allows; 401 without a valid key, 403 for
- * the wrong role, 429 past the key's rate. Failed attempts are rate limited
- * per client address too, so guessing keys (each a scrypt) stays cheap to refuse.
+ * the wrong role, 429 past the key's rate. The key itself is normally checked
+ * earlier, before the body is read (api-key.middleware.ts); the guard checks it
+ * only for a request that reached a route without that (defence in depth).
  */
 export class ApiKeyGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    private readonly keys: ApiKeys,
+    private readonly keys: KeyCheck,
     private readonly perKey: RateLimiter,
-    private readonly failures: RateLimiter,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
@@ -45,22 +44,9 @@ export class ApiKeyGuard implements CanActivate {
     const targets = [ctx.getHandler(), ctx.getClass()];
     const method = req.method.toUpperCase();
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
-    if (PUBLIC_ROUTES.has(`${method} ${(req.url ?? "").split("?")[0].replace(/\/+$/, "")}`)) return true;
+    if (PUBLIC_ROUTES.has(`${method} ${(req.route?.path ?? (req.url ?? "").split("?")[0]!).replace(/\/+$/, "")}`)) return true;
 
-    const auth = header(req, "authorization");
-    const key = auth && /^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, "").trim() : header(req, "x-api-key")?.trim();
-    const client = req.ip ?? "unknown";
-    if (!key) {
-      res.setHeader("WWW-Authenticate", 'Bearer realm="vigil"');
-      throw new UnauthorizedException("an API key is required: send Authorization: Bearer <key> or X-Api-Key: <key>");
-    }
-    const principal = await this.keys.verify(key);
-    if (!principal) {
-      const wait = this.failures.take(client);
-      if (wait) this.tooMany(res, wait, "too many failed API key attempts from this address");
-      res.setHeader("WWW-Authenticate", 'Bearer realm="vigil", error="invalid_token"');
-      throw new UnauthorizedException("the API key is not valid (unknown, revoked or malformed)");
-    }
+    const principal = (req as unknown as Record<symbol, Principal | undefined>)[PRINCIPAL] ?? (await this.authenticate(req, res));
     const wait = this.perKey.take(principal.keyId);
     if (wait) this.tooMany(res, wait, "rate limit exceeded for this API key");
 
@@ -69,6 +55,17 @@ export class ApiKeyGuard implements CanActivate {
     if (!ok) throw new ForbiddenException(`role "${principal.role}" may not ${method} ${req.route?.path ?? req.url.split("?")[0]}; allowed: admin${allowed.filter((r) => r !== "admin").map((r) => ", " + r).join("")}`);
     (req as unknown as Record<symbol, unknown>)[PRINCIPAL] = principal;
     return true;
+  }
+
+  private async authenticate(req: Req, res: Res): Promise<Principal> {
+    const auth = header(req, "authorization");
+    const key = auth && /^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, "").trim() : header(req, "x-api-key")?.trim();
+    const r = await this.keys.check(key, req.ip ?? "unknown");
+    if (r.ok) return r.principal;
+    if (r.status === 429) this.tooMany(res, r.retryAfter ?? 1, r.message);
+    if (r.status === 503) throw new HttpException({ statusCode: 503, message: r.message }, HttpStatus.SERVICE_UNAVAILABLE);
+    res.setHeader("WWW-Authenticate", key ? 'Bearer realm="vigil", error="invalid_token"' : 'Bearer realm="vigil"');
+    throw new UnauthorizedException(r.message);
   }
 
   private tooMany(res: Res, seconds: number, message: string): never {

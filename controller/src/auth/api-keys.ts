@@ -1,13 +1,17 @@
-import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import type { DataSource, Repository } from "typeorm";
 import { ApiKeyEntity } from "../database/entities";
-import { mintSecret, parseSecret, sha256Hex } from "../trust/secret-token";
+import { mintSecret, parseSecret } from "../trust/secret-token";
 import { isRole, type Principal, type Role } from "./roles";
+import { ScryptPool } from "./scrypt-pool";
 
 export const API_KEY_PREFIX = "vk";
 const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 };
+const SCRYPT_OPTS = { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 64 * 1024 * 1024 };
 /** How long a verified key is trusted without re-running scrypt; also the revocation delay across processes. */
 const CACHE_MS = 30_000;
+/** A key used within this long is checked in the scrypt pool's priority queue. */
+const IN_USE_MS = 30 * 24 * 3600_000;
 
 export interface ApiKeyView {
   id: string;
@@ -20,7 +24,7 @@ export interface ApiKeyView {
 }
 
 function scryptHash(secret: string, salt: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => scrypt(secret, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 64 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))));
+  return new Promise((resolve, reject) => scrypt(secret, salt, SCRYPT.keylen, SCRYPT_OPTS, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
 export async function hashApiSecret(secret: string): Promise<string> {
@@ -29,25 +33,28 @@ export async function hashApiSecret(secret: string): Promise<string> {
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString("base64url")}$${hash.toString("base64url")}`;
 }
 
-async function verifyApiSecret(secret: string, stored: string): Promise<boolean> {
+function parseStored(stored: string): { salt: Buffer; hash: Buffer } | undefined {
   const [scheme, n, r, p, salt, hash] = stored.split("$");
-  if (scheme !== "scrypt" || Number(n) !== SCRYPT.N || Number(r) !== SCRYPT.r || Number(p) !== SCRYPT.p || !salt || !hash) return false;
-  const expected = Buffer.from(hash, "base64url");
-  const got = await scryptHash(secret, Buffer.from(salt, "base64url"));
-  return got.length === expected.length && timingSafeEqual(got, expected);
+  if (scheme !== "scrypt" || Number(n) !== SCRYPT.N || Number(r) !== SCRYPT.r || Number(p) !== SCRYPT.p || !salt || !hash) return undefined;
+  return { salt: Buffer.from(salt, "base64url"), hash: Buffer.from(hash, "base64url") };
 }
 
 /**
  * API keys `vk_<id>_<secret>`: the id finds the row, only an scrypt hash of
  * the secret is stored. scrypt is deliberately slow, so a successful check is
- * cached briefly (keyed by a sha256 of the full key, held in memory only).
+ * cached briefly (keyed by an HMAC of the full key under a per-process secret,
+ * held in memory only). A check that misses the cache costs exactly one scrypt,
+ * on the pool's bounded threads, whether the id exists or not.
  */
 export class ApiKeys {
   private readonly repo: Repository<ApiKeyEntity>;
-  private readonly cache = new Map<string, { digest: string; principal: Principal; until: number }>();
+  private readonly cache = new Map<string, { digest: Buffer; principal: Principal; until: number }>();
   private readonly lastUsedWritten = new Map<string, number>();
+  private readonly cacheKey = randomBytes(32);
+  /** A stored hash no secret matches, with a real salt: an unknown id costs the same scrypt as a wrong secret. */
+  private readonly dummy = { salt: randomBytes(16), hash: randomBytes(SCRYPT.keylen) };
 
-  constructor(ds: DataSource, private readonly now: () => number = Date.now) {
+  constructor(ds: DataSource, private readonly now: () => number = Date.now, readonly scrypt: ScryptPool = new ScryptPool()) {
     this.repo = ds.getRepository(ApiKeyEntity);
   }
 
@@ -60,24 +67,58 @@ export class ApiKeys {
     return { key: token, view: view(row) };
   }
 
-  /** The key's principal, or undefined for anything malformed, unknown, revoked or wrong. */
-  async verify(key: string): Promise<Principal | undefined> {
+  /** The key's id when it is well formed (the failure limit counts per id before any scrypt). */
+  static idOf(key: string): string | undefined {
+    return parseSecret(API_KEY_PREFIX, key)?.id;
+  }
+
+  /**
+   * Whether the key id belongs to a live key used in the last 30 days (one
+   * primary-key read, no scrypt): such ids are exempt from the per-address
+   * failure limit (they keep the per-id one) and go first in the scrypt queue.
+   */
+  async inUse(id: string): Promise<boolean> {
+    const row = await this.repo.findOneBy({ id });
+    return this.isInUse(row);
+  }
+
+  private isInUse(row: ApiKeyEntity | null | undefined): boolean {
+    return !!row && !row.revokedAt && isRole(row.role) && row.lastUsedAt > this.now() - IN_USE_MS;
+  }
+
+  /** The principal of a key verified in the last 30 s, without scrypt; undefined otherwise. */
+  cached(key: string): Principal | undefined {
     const parsed = parseSecret(API_KEY_PREFIX, key);
     if (!parsed) return undefined;
     const now = this.now();
-    const digest = sha256Hex(key);
     const hit = this.cache.get(parsed.id);
-    if (hit && hit.until > now && hit.digest === digest) {
-      this.touch(parsed.id, now);
-      return hit.principal;
-    }
+    if (!hit || hit.until <= now || !timingSafeEqual(hit.digest, this.digest(key))) return undefined;
+    this.touch(parsed.id, now);
+    return hit.principal;
+  }
+
+  /**
+   * The key's principal, or undefined for anything malformed, unknown, revoked
+   * or wrong. Throws ScryptBusy when every scrypt slot and queue place is taken.
+   */
+  async verify(key: string): Promise<Principal | undefined> {
+    const parsed = parseSecret(API_KEY_PREFIX, key);
+    if (!parsed) return undefined;
+    const hit = this.cached(key);
+    if (hit) return hit;
     const row = await this.repo.findOneBy({ id: parsed.id });
-    if (!row || row.revokedAt || !isRole(row.role)) return undefined;
-    if (!(await verifyApiSecret(parsed.secret, row.hash))) return undefined;
-    const principal: Principal = { keyId: row.id, name: row.name, role: row.role };
+    const usable = row && !row.revokedAt && isRole(row.role) ? row : undefined;
+    const stored = (usable && parseStored(usable.hash)) || this.dummy;
+    // Keys in use go ahead of the queue of guesses (the row is read for every id, so this costs nothing extra).
+    const inUse = this.isInUse(usable);
+    const got = await this.scrypt.hash(parsed.secret, stored.salt, SCRYPT.keylen, SCRYPT_OPTS, inUse);
+    const match = got.length === stored.hash.length && timingSafeEqual(got, stored.hash);
+    if (!usable || !match || stored === this.dummy) return undefined;
+    const now = this.now();
+    const principal: Principal = { keyId: usable.id, name: usable.name, role: usable.role as Role };
     if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(row.id, { digest, principal, until: now + CACHE_MS });
-    this.touch(row.id, now);
+    this.cache.set(usable.id, { digest: this.digest(key), principal, until: now + CACHE_MS });
+    this.touch(usable.id, now);
     return principal;
   }
 
@@ -89,6 +130,10 @@ export class ApiKeys {
     this.cache.delete(id);
     const res = await this.repo.update({ id, revokedAt: 0 }, { revokedAt: this.now() });
     return (res.affected ?? 0) > 0;
+  }
+
+  private digest(key: string): Buffer {
+    return createHmac("sha256", this.cacheKey).update(key).digest();
   }
 
   private touch(id: string, now: number): void {

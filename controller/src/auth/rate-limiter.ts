@@ -27,6 +27,12 @@ export class RateLimiter {
     return Math.max(1, Math.ceil((1 - b.tokens) / this.perSecond));
   }
 
+  /** Gives back a token taken by `take` (a reserved attempt that turned out not to be a failure). */
+  refund(key: string): void {
+    const b = this.buckets.get(key);
+    if (b) b.tokens = Math.min(this.burst, b.tokens + 1);
+  }
+
   private sweep(now: number): void {
     const full = (this.burst / this.perSecond) * 1000;
     for (const [k, b] of this.buckets) if (now - b.at >= full) this.buckets.delete(k);

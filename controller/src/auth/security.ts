@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import type { AgentRegistry } from "../agents/agent-registry";
 import { AuditLog } from "../audit/audit-log";
+import { openAuditLog } from "../audit/open-audit-log";
 import type { ControllerConfig } from "../config/config";
 import { AgentCertificates } from "../trust/agent-certificates";
 import { CertificateAuthority } from "../trust/ca";
@@ -13,7 +14,10 @@ import { EnrollmentTokens } from "../trust/enrollment-tokens";
 import { RevocationWatcher } from "../trust/revocation-watcher";
 import { createTrust, type Trust } from "../trust/trust";
 import { HelloAuthenticator, type AgentAuthenticator } from "../transport/authenticator";
+import type { RouteInfo } from "../app/route-table";
 import { ApiKeyGuard } from "./api-key.guard";
+import { apiKeyMiddleware } from "./api-key.middleware";
+import { KeyCheck } from "./key-check";
 import { ApiKeys } from "./api-keys";
 import { RateLimiter } from "./rate-limiter";
 
@@ -24,7 +28,11 @@ export interface Security {
   /** What the agent gRPC server needs: who an agent is, TLS, and the enrollment service. */
   grpc: { authenticator: AgentAuthenticator; credentials: () => ServerCredentials; extraServices: Array<{ service: ServiceDefinition; implementation: UntypedServiceImplementation }> };
   providers: Provider[];
-  /** Installs the API key guard on the Nest app. */
+  /** The API key check (failure limits before scrypt), shared by the HTTP middleware, the guard and the stream. */
+  keyCheck: KeyCheck;
+  /** Express middleware that authenticates a request before its body is read. */
+  authenticate(routes: () => readonly RouteInfo[]): ReturnType<typeof apiKeyMiddleware>;
+  /** Installs the API key guard (roles, per-key rate) on the Nest app. */
   guard(app: INestApplication): void;
   /** Adds the security schemes to the OpenAPI document. */
   document(b: DocumentBuilder): DocumentBuilder;
@@ -37,7 +45,11 @@ export interface Security {
  * API keys with roles and rate limits for HTTP.
  */
 export async function createSecurity(config: ControllerConfig, ds: DataSource, registry: AgentRegistry, commandPublicKey: () => Buffer, logger: Logger, authenticator?: AgentAuthenticator): Promise<Security> {
-  const audit = new AuditLog(ds);
+  const audit = openAuditLog(ds, config, {
+    log: (cp) => logger.info({ auditCheckpoint: { seq: cp.seq, hash: cp.hash, keyedFrom: cp.keyedFrom } }, "audit checkpoint"),
+    onBroken: (reason) => logger.error({ auditChain: "broken" }, reason),
+  });
+  audit.startCheckpoints(60_000);
   const log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => logger[level](fields ?? {}, msg);
   const trust = await createTrust(
     { caDir: config.caDir, tlsNames: config.tlsNames, clientCertValidityMs: config.agentCertTtlMs, revocationPollMs: config.revocationPollMs },
@@ -59,9 +71,10 @@ export async function createSecurity(config: ControllerConfig, ds: DataSource, r
     };
   }
   const perKey = new RateLimiter(config.apiRate.perSecond, config.apiRate.burst);
-  const failures = new RateLimiter(5, 20);
+  // Failed key checks: 20 at once then 5/s per client address, and the same per key id, charged before scrypt.
+  const keyCheck = new KeyCheck(apiKeys, new RateLimiter(5, 20), new RateLimiter(5, 20));
   return {
-    audit, trust, apiKeys, grpc,
+    audit, trust, apiKeys, grpc, keyCheck,
     providers: [
       { provide: AuditLog, useValue: audit },
       { provide: ApiKeys, useValue: apiKeys },
@@ -70,8 +83,11 @@ export async function createSecurity(config: ControllerConfig, ds: DataSource, r
       { provide: CertificateAuthority, useValue: trust.ca },
       { provide: RevocationWatcher, useValue: trust.watcher },
     ],
+    authenticate(routes) {
+      return apiKeyMiddleware(keyCheck, routes);
+    },
     guard(app) {
-      app.useGlobalGuards(new ApiKeyGuard(new Reflector(), apiKeys, perKey, failures));
+      app.useGlobalGuards(new ApiKeyGuard(new Reflector(), keyCheck, perKey));
     },
     document(b) {
       return b
@@ -82,6 +98,7 @@ export async function createSecurity(config: ControllerConfig, ds: DataSource, r
     },
     stop() {
       trust.stop();
+      void audit.stop();
     },
   };
 }

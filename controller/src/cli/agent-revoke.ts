@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { AuditLog } from "../audit/audit-log";
+import { appendFromCli } from "../audit/open-audit-log";
 import { AgentCertificates } from "../trust/agent-certificates";
 import { revokeAgent } from "../trust/revoke";
 import { DB_OPTIONS, fail, withDatabase } from "./cli-db";
@@ -11,10 +11,12 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: rest, options: { ...DB_OPTIONS, reason: { type: "string" } }, strict: true, allowPositionals: true });
   const id = positionals[0];
   if (!id) return fail("agent revoke: give the agent id");
-  return withDatabase({ database: values.database, dataDir: values["data-dir"] }, async (ds) => {
+  return withDatabase({ database: values.database, dataDir: values["data-dir"] }, async (ds, config) => {
     const certs = new AgentCertificates(ds);
     if (!(await certs.knownAgent(id))) return fail(`agent revoke: no enrolled agent "${id.slice(0, 128)}"`, 1);
-    const r = await revokeAgent(certs, new AuditLog(ds), id, "cli", values.reason ?? "");
+    let r: Awaited<ReturnType<typeof revokeAgent>> | undefined;
+    await appendFromCli(ds, config, async (audit) => (r = await revokeAgent(certs, audit, id, "cli", values.reason ?? "")));
+    if (!r) return 1;
     process.stdout.write(r.revoked ? `revoked agent ${id} (${r.certificates} certificate(s)); its stream closes within seconds\n` : `agent ${id} was already revoked\n`);
     return 0;
   });

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { AuditLog } from "../audit/audit-log";
+import { appendFromCli } from "../audit/open-audit-log";
 import { ApiKeys } from "../auth/api-keys";
 import { isRole, ROLES } from "../auth/roles";
 import { DB_OPTIONS, fail, withDatabase } from "./cli-db";
@@ -12,9 +12,9 @@ export async function apikeyCommand(argv: string[]): Promise<number> {
   if (sub === "create") {
     if (!isRole(values.role)) return fail(`apikey create: --role must be one of ${ROLES.join(", ")}`);
     const role = values.role;
-    return withDatabase(flags, async (ds) => {
+    return withDatabase(flags, async (ds, config) => {
       const created = await new ApiKeys(ds).create(role, values.name ?? "", "cli");
-      await new AuditLog(ds).append({ actor: "cli", action: "apikey.created", target: `apikey:${created.view.id}`, details: { role, name: created.view.name } });
+      await appendFromCli(ds, config, (a) => a.append({ actor: "cli", action: "apikey.created", target: `apikey:${created.view.id}`, details: { role, name: created.view.name } }));
       process.stdout.write(`${created.key}\n\nShown once; only an scrypt hash is stored. Role ${role}. Use it as: Authorization: Bearer <key>\n`);
       return 0;
     });
@@ -28,9 +28,9 @@ export async function apikeyCommand(argv: string[]): Promise<number> {
   if (sub === "revoke") {
     const id = positionals[0];
     if (!id) return fail("apikey revoke: give the key id (see apikey list)");
-    return withDatabase(flags, async (ds) => {
+    return withDatabase(flags, async (ds, config) => {
       if (!(await new ApiKeys(ds).revoke(id))) return fail(`apikey revoke: no active key "${id}"`, 1);
-      await new AuditLog(ds).append({ actor: "cli", action: "apikey.revoked", target: `apikey:${id}` });
+      await appendFromCli(ds, config, (a) => a.append({ actor: "cli", action: "apikey.revoked", target: `apikey:${id}` }));
       process.stdout.write(`revoked ${id} (a running controller stops accepting it within 30 s)\n`);
       return 0;
     });

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { AuditLog } from "../audit/audit-log";
+import { appendFromCli } from "../audit/open-audit-log";
 import { ConfigError } from "../config/config-error";
 import { parseDuration } from "../config/duration";
 import { CertificateAuthority } from "../trust/ca";
@@ -35,7 +35,8 @@ export async function tokenCommand(argv: string[]): Promise<number> {
       if (err instanceof RangeError) return fail(`token create: ${err.message}`);
       throw err;
     }
-    await new AuditLog(ds).append({ actor: "cli", action: "token.created", target: `token:${created.view.id}`, details: { uses, tags, expiresAt: created.view.expiresAt } });
+    const view = created.view;
+    await appendFromCli(ds, config, (a) => a.append({ actor: "cli", action: "token.created", target: `token:${view.id}`, details: { uses, tags, expiresAt: view.expiresAt } }));
     const ca = await CertificateAuthority.loadOrCreate(config.caDir);
     if (values.json) {
       process.stdout.write(JSON.stringify({ token: created.token, id: created.view.id, expiresAt: created.view.expiresAt, uses, tags, caFingerprint: ca.fingerprint }) + "\n");

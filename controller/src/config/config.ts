@@ -48,6 +48,8 @@ export interface ControllerConfig {
   agentGrpcAddr?: string;
   /** An agent offline for this long raises an alert (VIGIL_AGENT_SILENT_ALERT_AFTER, default 10m; "off" disables). */
   agentSilentAlertAfterMs: number;
+  /** The audit chain's HMAC key (VIGIL_AUDIT_KEY, >= 32 characters; unset: <dataDir>/keys/audit-chain.key, 0600). Never logged. */
+  auditKey?: string;
   /** How far an agent's seqs may run ahead of what it can have produced (VIGIL_SEQ_MAX_AHEAD, VIGIL_SEQ_MAX_RATE). */
   seqWindow: { maxAhead: number; maxRatePerSec: number };
   /** Event times further than this from the receive time are stored at the receive time, marked (VIGIL_EVENT_TIME_TOLERANCE, default 24h). */
@@ -128,6 +130,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     agentBinary: env.VIGIL_AGENT_BINARY ? resolve(env.VIGIL_AGENT_BINARY) : undefined,
     publicUrl,
     agentGrpcAddr: env.VIGIL_AGENT_GRPC_ADDR ? formatAddr(parseAddr(env.VIGIL_AGENT_GRPC_ADDR, "VIGIL_AGENT_GRPC_ADDR")) : undefined,
+    auditKey: env.VIGIL_AUDIT_KEY || undefined,
     agentSilentAlertAfterMs: /^(off|0)$/i.test(env.VIGIL_AGENT_SILENT_ALERT_AFTER ?? "") ? 0 : parseDuration(env.VIGIL_AGENT_SILENT_ALERT_AFTER || "10m", "VIGIL_AGENT_SILENT_ALERT_AFTER"),
     seqWindow: {
       maxAhead: positiveInt(env.VIGIL_SEQ_MAX_AHEAD, "VIGIL_SEQ_MAX_AHEAD", DEFAULT_SEQ_WINDOW.maxAhead),

@@ -95,6 +95,9 @@ export async function createDetection(deps: {
       { provide: EntityRiskService, useValue: risk },
       { provide: AlertService, useValue: alerts },
     ],
-    stop: () => pipeline.stop(),
+    stop: async () => {
+      await pipeline.stop();
+      await rules.close();
+    },
   };
 }

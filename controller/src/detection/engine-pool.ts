@@ -1,4 +1,4 @@
-import { DetectionEngine, type Match, type RuleSet, type SigmaEvent } from "@vigil/detection";
+import { DetectionEngine, type EngineOptions, type Match, type RuleSet, type SigmaEvent } from "@vigil/detection";
 
 interface AgentEngine {
   engine: DetectionEngine;
@@ -11,7 +11,7 @@ interface AgentEngine {
 }
 
 /**
- * One DetectionEngine per agent: each agent's correlation windows and reorder buffer follow that
+ * One DetectionEngine per agent (hosted in the detection worker, see engine-worker.ts): each agent's correlation windows and reorder buffer follow that
  * agent's own event time, so one agent replaying yesterday's backlog is not "late" against
  * another agent's clock, and a host with a skewed clock does not disturb the others.
  *
@@ -25,7 +25,7 @@ export class EnginePool {
   constructor(
     private ruleset: RuleSet,
     private readonly enabled: () => ReadonlyMap<string, boolean>,
-    private readonly reorderToleranceMs: number,
+    private readonly engineOptions: EngineOptions,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -83,7 +83,7 @@ export class EnginePool {
   private engineFor(agentId: string): AgentEngine {
     let a = this.engines.get(agentId);
     if (!a) {
-      const engine = new DetectionEngine(this.ruleset, { outOfOrderToleranceMs: this.reorderToleranceMs });
+      const engine = new DetectionEngine(this.ruleset, this.engineOptions);
       for (const [id, on] of this.enabled()) engine.setEnabled(id, on);
       a = { engine, eventTimeMs: -Infinity, lastArrivalMs: this.now(), advancedToMs: -Infinity };
       this.engines.set(agentId, a);

@@ -10,6 +10,12 @@ export interface DetectionOptions {
   reorderToleranceMs: number;
   /** How often quiet agents' engines are advanced, and how long an agent must be quiet first. */
   idleTickMs: number;
+  /**
+   * Longest one event may spend in Sigma matching (in the detection worker). An event over it is
+   * counted and raises one "detection budget exceeded" alert per rule; one still running at it is
+   * abandoned (the worker is restarted).
+   */
+  eventBudgetMs: number;
 }
 
 export const DEFAULT_DETECTION_OPTIONS: DetectionOptions = {
@@ -17,6 +23,7 @@ export const DEFAULT_DETECTION_OPTIONS: DetectionOptions = {
   chunkEvents: 2_000,
   reorderToleranceMs: 60_000,
   idleTickMs: 5_000,
+  eventBudgetMs: 1_000,
 };
 
 /** Defaults, then VIGIL_DETECTION_* environment, then explicit overrides (tests). */
@@ -25,7 +32,10 @@ export function detectionOptions(env: NodeJS.ProcessEnv = process.env, overrides
   if (env.VIGIL_DETECTION_QUEUE) o.maxQueuedEvents = positiveInt(env.VIGIL_DETECTION_QUEUE, "VIGIL_DETECTION_QUEUE");
   if (env.VIGIL_DETECTION_REORDER) o.reorderToleranceMs = parseDuration(env.VIGIL_DETECTION_REORDER, "VIGIL_DETECTION_REORDER");
   if (env.VIGIL_DETECTION_IDLE_TICK) o.idleTickMs = parseDuration(env.VIGIL_DETECTION_IDLE_TICK, "VIGIL_DETECTION_IDLE_TICK");
-  return { ...o, ...overrides };
+  if (env.VIGIL_DETECTION_EVENT_BUDGET) o.eventBudgetMs = parseDuration(env.VIGIL_DETECTION_EVENT_BUDGET, "VIGIL_DETECTION_EVENT_BUDGET");
+  const out = { ...o, ...overrides };
+  if (!(out.eventBudgetMs > 0)) throw new ConfigError(`VIGIL_DETECTION_EVENT_BUDGET: must be more than 0`);
+  return out;
 }
 
 function positiveInt(s: string, name: string): number {

@@ -1,9 +1,11 @@
 import { AuthAction, type Event } from "@vigil/proto";
-import { matchEvent, toSigmaEvent, type IocHit } from "@vigil/detection";
+import { matchEvent, toSigmaEvent, type IocHit, type Match } from "@vigil/detection";
 import type { IngestWriter, StoredBatch } from "../ingest/ingest-writer";
 import type { AgentDirectory } from "./agent-directory";
-import { EnginePool } from "./engine-pool";
-import { setEventMeta, type AlertSink, type PipelineMatch } from "./event-meta";
+import { budgetMatch } from "./budget-alert";
+import { EngineHost, type BudgetExceeded } from "./engine-host";
+import type { WorkItem } from "./engine-protocol";
+import type { AlertSink, EventMeta, PipelineMatch } from "./event-meta";
 import type { IocCatalog } from "./ioc-catalog";
 import type { LoginBaselines } from "./login-baselines";
 import type { DetectionOptions } from "./options";
@@ -22,6 +24,14 @@ export interface PipelineStats {
   iocHits: number;
   failures: number;
   engines: number;
+  /** Events (or clock steps) that went over the per-event detection budget. */
+  overBudget: number;
+  /** Of those, events abandoned (between two rules, or by restarting a worker stuck in one). */
+  skippedOverBudget: number;
+  /** Detection worker restarts (an event stuck in one rule test past twice the budget, or a crash). */
+  workerRestarts: number;
+  /** The detection worker is matching an event right now. */
+  workerBusy: boolean;
 }
 
 interface Deps {
@@ -36,7 +46,12 @@ interface Deps {
 }
 
 /**
- * Stored telemetry → IOC matching → Sigma (per-agent engines) → alert sink.
+ * Stored telemetry → IOC matching → Sigma (per-agent engines, in the detection worker) → alert sink.
+ *
+ * Sigma matching runs in a worker thread (EngineHost), under a per-event time budget, so no rule
+ * and no event can hold the thread that serves the API and ingest. IOC matching and the mapping to
+ * Sigma fields stay here: they are hash look-ups and copies, linear in the event, and the IOC
+ * index (up to hundreds of thousands of entries) is not worth copying into another thread.
  *
  * Runs beside ingest, not inside it: committed batches are queued and processed in chunks by one
  * worker loop, so a slow rule or an alert storm never holds the ingest transaction. The queue is
@@ -53,15 +68,27 @@ export class DetectionPipeline {
   private working = false;
   private stopped = false;
   private timer?: NodeJS.Timeout;
-  private readonly engines: EnginePool;
+  private readonly engines: EngineHost;
   private readonly now: () => number;
+  /** Rules (ids) a budget alert was raised for, since the rules last changed: one alert each. */
+  private readonly budgetAlerted = new Set<string>();
+  private budgetPending: BudgetExceeded[] = [];
   private readonly counts = { queuePeak: 0, gateWaits: 0, processedEvents: 0, chunks: 0, matches: 0, iocHits: 0, failures: 0 };
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly deps: Deps) {
     this.now = deps.now ?? Date.now;
-    this.engines = new EnginePool(deps.rules.ruleset, () => deps.rules.enabledOverrides, deps.options.reorderToleranceMs, this.now);
-    deps.rules.onRuleset((rs) => this.engines.swap(rs));
+    this.engines = new EngineHost({
+      reorderToleranceMs: deps.options.reorderToleranceMs,
+      budgetMs: deps.options.eventBudgetMs,
+      rules: () => ({ uploaded: deps.rules.uploadedSources, overrides: deps.rules.enabledOverrides }),
+      onBudgetExceeded: (e) => this.budgetPending.push(e),
+      onError: (err) => deps.onError?.(err),
+    });
+    deps.rules.onRuleset(() => {
+      this.budgetAlerted.clear();
+      this.engines.rulesChanged(deps.rules.uploadedSources);
+    });
     deps.rules.onEnabled((id, on) => this.engines.setEnabled(id, on));
   }
 
@@ -77,7 +104,17 @@ export class DetectionPipeline {
   }
 
   get stats(): PipelineStats {
-    return { ...this.counts, queuedEvents: this.queuedEvents, queuedBatches: this.queue.length, engines: this.engines.size };
+    const h = this.engines.stats;
+    return {
+      ...this.counts,
+      queuedEvents: this.queuedEvents,
+      queuedBatches: this.queue.length,
+      engines: h.engines,
+      overBudget: h.overBudget,
+      skippedOverBudget: h.skipped,
+      workerRestarts: h.restarts,
+      workerBusy: h.busy,
+    };
   }
 
   enqueue(batch: StoredBatch): void {
@@ -109,7 +146,13 @@ export class DetectionPipeline {
     await this.idle();
     this.stopped = true;
     this.releaseRoom();
-    await this.emit(this.engines.flushAll());
+    try {
+      await this.emit(await this.engines.flushAll(this.now()));
+    } catch (err) {
+      this.counts.failures++;
+      this.deps.onError?.(err);
+    }
+    await this.engines.close();
   }
 
   private kick(): void {
@@ -124,7 +167,7 @@ export class DetectionPipeline {
         if (this.queue.length) await this.processChunk();
         else {
           this.idleDue = false;
-          await this.emit(this.engines.advanceQuiet(this.deps.options.idleTickMs));
+          await this.emit(await this.engines.advanceQuiet(this.deps.options.idleTickMs, this.now()));
         }
         this.releaseRoom();
         // Give ingest and the API a turn between chunks.
@@ -145,7 +188,8 @@ export class DetectionPipeline {
   }
 
   private async processChunk(): Promise<void> {
-    const out: PipelineMatch[] = [];
+    const items: WorkItem[] = [];
+    const agents = new Map<string, { hostname: string; tags: string[] }>();
     let budget = this.deps.options.chunkEvents;
     while (budget > 0 && this.queue.length) {
       const batch = this.queue.shift()!;
@@ -154,35 +198,63 @@ export class DetectionPipeline {
       budget -= fresh;
       try {
         const agent = await this.deps.agents.info(batch.agentId);
+        agents.set(batch.agentId, { hostname: agent.hostname, tags: agent.tags });
         batch.events.forEach((ev, i) => {
-          if (batch.fresh[i]) this.detectOne(batch.agentId, agent.hostname, agent.tags, ev, out);
+          if (!batch.fresh[i]) return;
+          const item = this.prepare(batch.agentId, agent.hostname, ev);
+          if (item) items.push(item);
         });
       } catch (err) {
         this.counts.failures++;
         this.deps.onError?.(err);
       }
     }
+    const out: PipelineMatch[] = [];
+    try {
+      for (const { agentId, match } of await this.engines.process(items, this.now())) {
+        const a = agents.get(agentId)!;
+        out.push({ agentId, hostname: a.hostname, agentTags: a.tags, match });
+      }
+    } catch (err) {
+      this.counts.failures++;
+      this.deps.onError?.(err);
+    }
     this.counts.chunks++;
     await this.deliver(out);
   }
 
-  private detectOne(agentId: string, hostname: string, agentTags: string[], ev: Event, out: PipelineMatch[]): void {
+  /** IOC matching and Sigma mapping of one event (here: linear); Sigma matching is the worker's. */
+  private prepare(agentId: string, hostname: string, ev: Event): WorkItem | undefined {
     this.counts.processedEvents++;
     const index = this.deps.iocs.index;
     const hits: IocHit[] = index.size > 0 ? matchEvent(index, ev) : [];
     if (hits.length) this.counts.iocHits += hits.length;
     const sev = toSigmaEvent(ev, { agentId, hostname, iocMatches: hits.map((h) => ({ type: h.ioc.kind, value: h.ioc.value, source: h.ioc.source })) });
-    if (!sev) return;
-    const meta = { iocHits: hits.map((h) => ({ kind: h.ioc.kind, value: h.ioc.value, confidence: h.ioc.confidence, source: h.ioc.source })) } as Parameters<typeof setEventMeta>[1];
+    if (!sev) return undefined;
+    const meta: EventMeta = { iocHits: hits.map((h) => ({ kind: h.ioc.kind, value: h.ioc.value, confidence: h.ioc.confidence, source: h.ioc.source })) };
     const body = ev.body;
     if (body?.$case === "auth" && body.auth.action === AuthAction.AUTH_ACTION_LOGIN_SUCCESS && body.auth.user) {
       meta.deviations = this.deps.baselines.observe({ user: body.auth.user, sourceIp: body.auth.sourceIp || undefined, timeMs: ev.eventTimeMs });
     }
-    setEventMeta(sev, meta);
-    for (const match of this.engines.process(agentId, sev)) out.push({ agentId, hostname, agentTags, match });
+    return { agentId, ev: sev, meta };
   }
 
-  private async emit(groups: { agentId: string; matches: PipelineMatch["match"][] }[]): Promise<void> {
+  /** One "detection budget exceeded" alert per rule (and host of the first offending event). */
+  private async budgetAlerts(): Promise<PipelineMatch[]> {
+    const pending = this.budgetPending;
+    this.budgetPending = [];
+    const out: PipelineMatch[] = [];
+    for (const e of pending) {
+      const key = e.ruleId ?? "";
+      if (e.agentId === undefined || this.budgetAlerted.has(key)) continue;
+      this.budgetAlerted.add(key);
+      const agent = await this.deps.agents.info(e.agentId);
+      out.push(budgetMatch({ ...e, agentId: e.agentId }, agent.hostname, agent.tags, this.deps.options.eventBudgetMs, this.now()));
+    }
+    return out;
+  }
+
+  private async emit(groups: { agentId: string; matches: Match[] }[]): Promise<void> {
     const out: PipelineMatch[] = [];
     for (const g of groups) {
       const agent = await this.deps.agents.info(g.agentId);
@@ -194,6 +266,7 @@ export class DetectionPipeline {
   private async deliver(out: PipelineMatch[]): Promise<void> {
     this.counts.matches += out.length;
     try {
+      if (this.budgetPending.length) out = [...out, ...(await this.budgetAlerts())];
       // Baselines changed in this chunk commit with its alerts.
       await this.deps.sink.record(out, this.deps.baselines.takeWrites());
     } catch (err) {

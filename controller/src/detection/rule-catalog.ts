@@ -1,6 +1,7 @@
-import { BUILTIN_RULES, compileRules, formatRuleError, type RuleError, type RuleInfo, type RuleSet } from "@vigil/detection";
+import { BUILTIN_RULES, formatRuleError, type RuleError, type RuleInfo } from "@vigil/detection";
 import type { Repository } from "typeorm";
 import { RuleSourceEntity, RuleSettingEntity } from "./detection.entities";
+import { RuleCompiler, type CompiledRules } from "./rule-compiler";
 
 export interface RuleView extends RuleInfo {
   origin: "builtin" | "uploaded";
@@ -16,23 +17,28 @@ export class RuleUploadError extends Error {
   }
 }
 
-export type RulesetListener = (ruleset: RuleSet) => void;
+/** The rules in force changed (an upload or delete); the detection worker recompiles them. */
+export type RulesetListener = () => void;
 export type EnabledListener = (ruleId: string, enabled: boolean) => void;
 
 const MAX_YAML_BYTES = 1024 * 1024;
 
 /**
  * The rules in force: the built-in pack plus uploaded Sigma files (stored whole, so a correlation
- * keeps its base rules), compiled once into one RuleSet. An upload or delete recompiles and
- * announces the new RuleSet; enable/disable switches are persisted per rule id and applied
- * without recompiling.
+ * keeps its base rules). Validation and compiling run in a worker thread (RuleCompiler), off the
+ * thread that serves the API and ingest, and compile only the file that changed (CompileCache:
+ * the others are reused, only linking is redone); a change is then announced to the detection
+ * worker. Enable/disable switches are persisted per rule id and applied without recompiling.
+ * Uploads and deletes are applied one at a time.
  */
 export class RuleCatalog {
   private sources: RuleSourceEntity[] = [];
   private overrides = new Map<string, boolean>();
-  private current!: RuleSet;
+  private current: RuleInfo[] = [];
   private readonly rulesetListeners: RulesetListener[] = [];
   private readonly enabledListeners: EnabledListener[] = [];
+  private readonly compiler = new RuleCompiler();
+  private changes: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly sourceRepo: Repository<RuleSourceEntity>,
@@ -43,11 +49,11 @@ export class RuleCatalog {
   async load(): Promise<void> {
     this.sources = await this.sourceRepo.find({ order: { createdAt: "ASC" } });
     this.overrides = new Map((await this.settingRepo.find()).map((s) => [s.ruleId, s.enabled === 1]));
-    this.current = this.compile(this.sources).ruleset;
+    this.current = (await this.compile(this.sources)).rules;
   }
 
-  get ruleset(): RuleSet {
-    return this.current;
+  async close(): Promise<void> {
+    await this.compiler.close();
   }
 
   onRuleset(l: RulesetListener): void {
@@ -62,6 +68,16 @@ export class RuleCatalog {
     return this.overrides.get(info.id) ?? info.enabled;
   }
 
+  /** The uploaded files in force, as the detection worker compiles them (after the built-ins). */
+  get uploadedSources(): { name: string; text: string }[] {
+    return this.sources.map((s) => ({ name: s.name, text: s.yaml }));
+  }
+
+  /** Documents compiled and reused since start (incremental recompilation at work). */
+  get compileStats(): { compiledDocs: number; reusedDocs: number } {
+    return { ...this.compiler.stats };
+  }
+
   /** The analyst switches, for engines created after the switch was set. */
   get enabledOverrides(): ReadonlyMap<string, boolean> {
     return this.overrides;
@@ -69,7 +85,7 @@ export class RuleCatalog {
 
   list(): RuleView[] {
     const uploaded = new Set(this.sources.map((s) => s.name));
-    return this.current.rules.map((r) => ({ ...r, enabled: this.isEnabled(r), origin: uploaded.has(r.source) ? "uploaded" : "builtin" }));
+    return this.current.map((r) => ({ ...r, enabled: this.isEnabled(r), origin: uploaded.has(r.source) ? "uploaded" : "builtin" }));
   }
 
   get(id: string): RuleView | undefined {
@@ -80,55 +96,69 @@ export class RuleCatalog {
    * Compiles `yaml` with every other rule (so it may reference them) and stores it under `name`
    * (an upload with the same name replaces that file). Refused whole if any document fails.
    */
-  async upload(yaml: string, name: string | undefined, actor: string): Promise<RuleView[]> {
+  upload(yaml: string, name: string | undefined, actor: string): Promise<RuleView[]> {
+    return this.oneAtATime(() => this.doUpload(yaml, name, actor));
+  }
+
+  private async doUpload(yaml: string, name: string | undefined, actor: string): Promise<RuleView[]> {
     if (Buffer.byteLength(yaml) > MAX_YAML_BYTES) throw new RuleUploadError(`rule file is larger than ${MAX_YAML_BYTES} bytes`);
     if (yaml.trim() === "") throw new RuleUploadError("rule file is empty");
     const sourceName = name ?? `uploaded-${this.now()}.yml`;
     if (BUILTIN_RULES.some((b) => b.name === sourceName)) throw new RuleUploadError(`name '${sourceName}' is a built-in rule file; choose another`);
     const others = this.sources.filter((s) => s.name !== sourceName);
     const candidate = { name: sourceName, yaml, ruleIds: [] as string[], createdAt: this.now(), createdBy: actor } as RuleSourceEntity;
-    const { ruleset, errors } = this.compile([...others, candidate]);
+    const { rules, errors } = await this.compile([...others, candidate]);
     const mine = errors.filter((e) => e.source === sourceName);
     if (mine.length > 0) throw new RuleUploadError(`refused: ${mine.map(formatRuleError).join("; ")}`, mine);
-    const added = ruleset.rules.filter((r) => r.source === sourceName);
+    const added = rules.filter((r) => r.source === sourceName);
     if (added.length === 0) throw new RuleUploadError("no Sigma rule found in the upload");
-    const clash = added.find((r) => ruleset.rules.some((o) => o.id === r.id && o.source !== sourceName));
+    const clash = added.find((r) => rules.some((o) => o.id === r.id && o.source !== sourceName));
     if (clash) {
-      const other = ruleset.rules.find((o) => o.id === clash.id && o.source !== sourceName)!;
+      const other = rules.find((o) => o.id === clash.id && o.source !== sourceName)!;
       throw new RuleUploadError(`rule id '${clash.id}' (${clash.title}) already exists in ${other.source}; give it a new id or upload under that name to replace it`);
     }
     candidate.ruleIds = added.map((r) => r.id);
     await this.sourceRepo.save(candidate, { transaction: false });
     this.sources = [...others, candidate];
-    this.swap(ruleset);
+    this.swap(rules);
     return this.list().filter((r) => r.source === sourceName);
   }
 
   /** Deletes the uploaded file that holds rule `id` (with its other documents); returns their ids. */
-  async remove(id: string): Promise<string[] | undefined> {
+  remove(id: string): Promise<string[] | undefined> {
+    return this.oneAtATime(() => this.doRemove(id));
+  }
+
+  private async doRemove(id: string): Promise<string[] | undefined> {
     const src = this.sources.find((s) => s.ruleIds.includes(id));
     if (!src) return undefined;
     const rest = this.sources.filter((s) => s !== src);
     await this.sourceRepo.delete({ name: src.name });
     this.sources = rest;
-    this.swap(this.compile(rest).ruleset);
+    this.swap((await this.compile(rest)).rules);
     return src.ruleIds;
   }
 
   async setEnabled(id: string, enabled: boolean, actor: string): Promise<RuleView | undefined> {
-    if (!this.current.rules.some((r) => r.id === id)) return undefined;
+    if (!this.current.some((r) => r.id === id)) return undefined;
     await this.settingRepo.save({ ruleId: id, enabled: enabled ? 1 : 0, updatedAt: this.now(), updatedBy: actor }, { transaction: false });
     this.overrides.set(id, enabled);
     for (const l of this.enabledListeners) l(id, enabled);
     return this.get(id);
   }
 
-  private compile(sources: RuleSourceEntity[]): { ruleset: RuleSet; errors: RuleError[] } {
-    return compileRules([...BUILTIN_RULES, ...sources.map((s) => ({ name: s.name, text: s.yaml }))]);
+  private compile(sources: RuleSourceEntity[]): Promise<CompiledRules> {
+    return this.compiler.compile(sources.map((s) => ({ name: s.name, text: s.yaml })));
   }
 
-  private swap(ruleset: RuleSet): void {
-    this.current = ruleset;
-    for (const l of this.rulesetListeners) l(ruleset);
+  private oneAtATime<T>(f: () => Promise<T>): Promise<T> {
+    const p = this.changes.then(f);
+    this.changes = p.catch(() => undefined);
+    return p;
+  }
+
+  private swap(rules: RuleInfo[]): void {
+    this.current = rules;
+    for (const l of this.rulesetListeners) l();
   }
 }

@@ -63,6 +63,10 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
   const metrics = new ControllerMetrics({
     ingestPendingEvents: () => d.writer.stats.pendingEvents,
     detectionQueuedEvents: () => d.detection.pipeline.stats.queuedEvents,
+    detectionOverBudget: () => {
+      const s = d.detection.pipeline.stats;
+      return { overBudget: s.overBudget, skipped: s.skippedOverBudget };
+    },
     agentsOnline: () => d.registry.onlineCount(),
     streamClients: () => stream?.clientCount ?? 0,
     commandsByState: () => countBy(ds, CommandEntity, "state"),

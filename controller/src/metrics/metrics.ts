@@ -8,6 +8,8 @@ import type { DeliveryOutcome } from "../webhooks/delivery-worker";
 export interface MetricSources {
   ingestPendingEvents: () => number;
   detectionQueuedEvents: () => number;
+  /** Events over the per-event detection budget since start, and those of them abandoned. */
+  detectionOverBudget?: () => { overBudget: number; skipped: number };
   agentsOnline: () => number;
   streamClients: () => number;
   commandsByState: () => Promise<Record<string, number>>;
@@ -47,6 +49,14 @@ export class ControllerMetrics {
 
     new Gauge({ name: "vigil_ingest_pending_events", help: "Events queued in the ingest writer, not yet committed", registers, collect() { this.set(src.ingestPendingEvents()); } });
     new Gauge({ name: "vigil_detection_queued_events", help: "Stored events waiting for detection", registers, collect() { this.set(src.detectionQueuedEvents()); } });
+    new Gauge({
+      name: "vigil_detection_over_budget_events", help: "Events over the per-event detection time budget since start (outcome: finished_late or skipped)", labelNames: ["outcome"], registers,
+      collect() {
+        const b = src.detectionOverBudget?.() ?? { overBudget: 0, skipped: 0 };
+        this.set({ outcome: "finished_late" }, b.overBudget - b.skipped);
+        this.set({ outcome: "skipped" }, b.skipped);
+      },
+    });
     new Gauge({ name: "vigil_agents_online", help: "Agents with a live stream", registers, collect() { this.set(src.agentsOnline()); } });
     new Gauge({ name: "vigil_stream_clients", help: "Connected live stream (WebSocket) clients", registers, collect() { this.set(src.streamClients()); } });
     new Gauge({

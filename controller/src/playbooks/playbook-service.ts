@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Repository } from "typeorm";
 import type { AuditSink, CommandService } from "../commands/command-service";
 import { CommandParamError } from "../commands/command-params";
@@ -77,7 +77,7 @@ export class PlaybookService {
     const entity = this.repo.create({ id: spec.id, name: spec.name, version, yaml, enabled: spec.enabled, deleted: false, createdAt: existing?.createdAt ?? now, updatedAt: now });
     await this.repo.save(entity);
     await this.versions.insert({ playbookId: spec.id, version, yaml, createdAt: now, createdBy: actor.slice(0, 128) });
-    await this.audit?.append({ actor, action: mode === "create" ? "playbook.created" : "playbook.updated", target: `playbook:${spec.id}`, details: { version } });
+    await this.audit?.append({ actor, action: mode === "create" ? "playbook.created" : "playbook.updated", target: `playbook:${spec.id}`, details: { version, name: spec.name, sha256: createHash("sha256").update(yaml, "utf8").digest("hex") } });
     await this.load();
     return entity;
   }

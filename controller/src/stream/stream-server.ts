@@ -85,11 +85,15 @@ export class StreamServer {
     const client = req.socket.remoteAddress ?? "unknown";
     const key = keyFromUpgrade(req, url);
     if (!key) return refuse(socket, 401, "an API key is required: Authorization: Bearer <key>, X-Api-Key, Sec-WebSocket-Protocol vigil.key.<key>, or ?key=");
-    const principal = await this.keys.verify(key).catch(() => undefined);
-    if (!principal) {
+    // The attempt is charged before scrypt runs and refunded if the key is good, so guessing past the limit costs nothing.
+    const cached = this.keys.cached(key);
+    if (!cached) {
       const wait = this.failures.take(client);
-      return refuse(socket, wait ? 429 : 401, wait ? "too many failed API key attempts from this address" : "the API key is not valid (unknown, revoked or malformed)");
+      if (wait) return refuse(socket, 429, "too many failed API key attempts from this address");
     }
+    const principal = cached ?? (await this.keys.verify(key).catch(() => undefined));
+    if (!principal) return refuse(socket, 401, "the API key is not valid (unknown, revoked or malformed)");
+    if (!cached) this.failures.refund(client);
     if (this.clients.size >= this.opts.maxClients) return refuse(socket, 503, `the stream has its maximum of ${this.opts.maxClients} clients`);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal, key));
   }

@@ -1,5 +1,5 @@
 import { status as GrpcStatus, type ServerDuplexStream, type ServiceError } from "@grpc/grpc-js";
-import type { AgentMessage, CommandResult, ControllerMessage, EventBatch, Hello } from "@vigil/proto";
+import type { AgentMessage, CommandResult, ControllerMessage, EventBatch, Hello, Inventory } from "@vigil/proto";
 import type { AgentRegistry, LiveSession } from "../agents/agent-registry";
 import { statusJson } from "../agents/agent-registry";
 import type { IngestWriter } from "../ingest/ingest-writer";
@@ -15,6 +15,8 @@ export interface SessionDeps {
   authenticator: AgentAuthenticator;
   commandPublicKey: () => Buffer;
   onCommandResult?: (agentId: string, result: CommandResult) => void;
+  /** The host inventory the agent collected (bounded again by the receiver). */
+  onInventory?: (agentId: string, inventory: Inventory) => void;
   onConnected?: (session: AgentSession) => void;
   log: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
   controllerVersion: string;
@@ -127,6 +129,10 @@ export class AgentSession implements LiveSession {
       case "result":
         this.deps.registry.touch(this.agentId);
         this.deps.onCommandResult?.(this.agentId, body.result);
+        return;
+      case "inventory":
+        this.deps.registry.touch(this.agentId);
+        this.deps.onInventory?.(this.agentId, body.inventory);
         return;
       case "hello":
         return this.fail(GrpcStatus.FAILED_PRECONDITION, "Hello sent twice on one stream");

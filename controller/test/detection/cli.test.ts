@@ -28,6 +28,12 @@ describe("vigil-controller rules / iocs", () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/bad\.yml:5: rule 'Bad'.*nosuchmod/);
     expect(lines[1]).toBe("compiled 1, refused 1");
+
+    // A regex RE2 cannot run in linear time is refused with the line and the reason (issue #10).
+    writeFileSync(join(rules, "bad.yml"), "title: Backref\nlogsource: {product: linux}\ndetection:\n  sel:\n    CommandLine|re: '(a+)\\1'\n  condition: sel\n");
+    const re = run(["rules", "validate", rules]);
+    expect(re.status).toBe(1);
+    expect(re.stdout.trim().split("\n")[0]).toMatch(/bad\.yml:5: rule 'Backref' \[regex backreference\] backreferences need backtracking/);
   });
 
   it("rules test: prints each match (correlations included) as a JSON line", () => {

@@ -146,10 +146,16 @@ describe("rate limits", () => {
     expect((await ctl.get("/api/v1/agents", other)).status).toBe(200);
   });
 
-  it("guessing keys from one address is cut off with 429", async () => {
+  it("guessing keys from one address is cut off with 429, and refused guesses run no scrypt", async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 30; i++) statuses.push((await ctl.get("/api/v1/agents", `vk_${"1".repeat(16)}_${String(i).padStart(43, "x")}`)).status);
+    const guess = (i: number) => ctl.get("/api/v1/agents", `vk_${"1".repeat(16)}_${String(i).padStart(43, "x")}`);
+    // The bucket refills at 5/s while scrypt runs, so the cut-off comes after 20 and some more.
+    for (let i = 0; i < 200 && statuses.at(-1) !== 429; i++) statuses.push((await guess(i)).status);
     expect(statuses.slice(0, 10).every((s) => s === 401)).toBe(true);
     expect(statuses.at(-1)).toBe(429);
+    const runs = ctl.security.apiKeys.scrypt.runs;
+    const more = await Promise.all(Array.from({ length: 20 }, (_, i) => guess(1000 + i)));
+    expect(more.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(18);
+    expect(ctl.security.apiKeys.scrypt.runs - runs).toBeLessThanOrEqual(2);
   });
 });

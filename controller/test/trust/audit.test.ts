@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLog } from "../../src/audit/audit-log";
+import { loadAuditKey } from "../../src/audit/audit-key";
 import { canonicalJson } from "../../src/audit/canonical-json";
 import { recordHash } from "../../src/audit/audit-chain";
 import { main } from "../../src/main";
@@ -36,7 +37,8 @@ for (const dialect of ["sqlite", "postgres"] as const) {
     });
 
     it("concurrent appends from two writers (two processes' worth) never fork the chain", async () => {
-      const other = new AuditLog(ctl.dataSource);
+      // A second writer with the same key (as the CLI loads it from the data dir).
+      const other = new AuditLog(ctl.dataSource, { key: loadAuditKey(ctl.dir, undefined, { create: false }) });
       await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? ctl.audit : other).append({ actor: "test", action: "test.concurrent", target: `t${i}`, details: { i, nested: { b: 2, a: 1 } } })));
       const v = await ctl.audit.verify();
       expect(v.ok).toBe(true);
@@ -64,9 +66,11 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       expect(res.headers.get("content-type")).toMatch(/ndjson/);
       const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l) as { seq: number; time: string; actor: string; action: string; target: string; details: unknown; prevHash: string; hash: string });
       expect(lines.map((l) => l.seq)).toEqual(Array.from({ length: lines.length }, (_, i) => i + 1));
-      // An exported record is verifiable on its own: recompute its hash outside the controller.
+      // An exported record is verifiable on its own by whoever holds the audit key: recompute its HMAC outside the controller.
       const l = lines[5];
-      expect(recordHash({ seq: l.seq, time: Date.parse(l.time), actor: l.actor, action: l.action, target: l.target, details: canonicalJson(l.details), prevHash: l.prevHash })).toBe(l.hash);
+      const content = { seq: l.seq, time: Date.parse(l.time), actor: l.actor, action: l.action, target: l.target, details: canonicalJson(l.details), prevHash: l.prevHash };
+      expect(recordHash(content, loadAuditKey(ctl.dir, undefined, { create: false }))).toBe(l.hash);
+      expect(recordHash(content)).not.toBe(l.hash);
       expect(lines[6].prevHash).toBe(l.hash);
     });
 
@@ -75,15 +79,17 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       expect(before.code).toBe(0);
       expect(before.out).toMatch(/intact/);
       const target = (await ctl.audit.query({ action: "test.concurrent", limit: 1 }))[0].seq - 10;
-      await ctl.dataSource.query(`UPDATE audit_log SET details = ${dialect === "postgres" ? "$1" : "?"} WHERE seq = ${target}`, ['{"i":999}']);
+      const [original] = (await ctl.audit.query({ beforeSeq: target + 1, limit: 1 }));
+      const p = dialect === "postgres" ? "$1" : "?";
+      await ctl.dataSource.query(`UPDATE audit_log SET details = ${p} WHERE seq = ${target}`, ['{"i":999}']);
       const v = (await ctl.get("/api/v1/audit/verify")).body;
       expect(v).toMatchObject({ ok: false, brokenAt: target });
       expect(v.reason).toMatch(/edited/);
       const cli = await cliVerify(ctl);
       expect(cli.code).toBe(1);
       expect(cli.out).toContain(`BROKEN at seq ${target}`);
-      // Restore for the next case (a recomputed hash would break the next link instead).
-      await ctl.dataSource.query(`DELETE FROM audit_log WHERE seq >= ${target}`);
+      // Restore for the next case (deleting the tail would now be reported as truncation).
+      await ctl.dataSource.query(`UPDATE audit_log SET details = ${p} WHERE seq = ${target}`, [original.details]);
       expect((await ctl.audit.verify()).ok).toBe(true);
     });
 
@@ -93,7 +99,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       const victim = rows[2].seq;
       await ctl.dataSource.query(`DELETE FROM audit_log WHERE seq = ${victim}`);
       const v = await ctl.audit.verify();
-      expect(v).toMatchObject({ ok: false, brokenAt: victim + 1 });
+      expect(v).toMatchObject({ ok: false, brokenAt: victim });
       if (!v.ok) expect(v.reason).toMatch(/missing/);
     });
   });

@@ -101,7 +101,8 @@ export class IocIndex {
   matchDomain(name: string, nowMs?: number): Ioc[] {
     let n = name.trim().toLowerCase();
     if (n.endsWith(".")) n = n.slice(0, -1);
-    if (n === "") return [];
+    // A DNS name has at most 253 characters; longer text would cost a hash per dot (quadratic).
+    if (n === "" || n.length > 253) return [];
     const hits: Ioc[] = [];
     for (let at = 0; at >= 0; ) {
       hits.push(...live(this.domains.get(n.slice(at)), nowMs));

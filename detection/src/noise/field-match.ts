@@ -1,3 +1,4 @@
+import { Glob, parseWildcard } from "../sigma/glob";
 import { cidrContains, parseCidr, parseIp, unmapV4, type Cidr } from "../ioc/ip";
 
 /**
@@ -19,17 +20,13 @@ export function escapeWildcards(value: string): string {
   return value.replace(/[\\*?]/g, (c) => `\\${c}`);
 }
 
-export function wildcardToRegExp(pattern: string): RegExp {
-  let re = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i] as string;
-    if (c === "\\" && i + 1 < pattern.length && "\\*?".includes(pattern[i + 1] as string)) {
-      re += `\\${pattern[++i]}`;
-    } else if (c === "*") re += "[\\s\\S]*";
-    else if (c === "?") re += "[\\s\\S]";
-    else re += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-  }
-  return new RegExp(`^${re}$`, "i");
+/**
+ * A case-insensitive wildcard test, linear in the value (see sigma/glob.ts): suppression patterns
+ * come from the API and the values they are checked against from hosts.
+ */
+export function wildcardMatcher(pattern: string): (value: string) => boolean {
+  const glob = new Glob(parseWildcard(pattern), true);
+  return (value) => glob.test(value.toLowerCase());
 }
 
 function cidrMatcher(cidr: Cidr): CompiledPattern {
@@ -42,12 +39,16 @@ function cidrMatcher(cidr: Cidr): CompiledPattern {
   };
 }
 
+/** Longest wildcard pattern accepted: matching costs O(value × ⌈pattern / 32⌉) at worst. */
+export const MAX_PATTERN_LENGTH = 1024;
+
 export type PatternCompile = { ok: true; match: CompiledPattern } | { ok: false; error: string };
 
 export function compilePattern(p: unknown): PatternCompile {
   if (typeof p === "string") {
-    const re = wildcardToRegExp(p);
-    return { ok: true, match: (v) => v !== null && v !== undefined && re.test(String(v)) };
+    if (p.length > MAX_PATTERN_LENGTH) return { ok: false, error: `pattern is longer than ${MAX_PATTERN_LENGTH} characters` };
+    const test = wildcardMatcher(p);
+    return { ok: true, match: (v) => v !== null && v !== undefined && test(String(v)) };
   }
   if (typeof p === "object" && p !== null && !Array.isArray(p)) {
     const o = p as Record<string, unknown>;

@@ -1,4 +1,4 @@
-export { escapeWildcards, wildcardToRegExp, type FieldPattern, type FieldValue } from "./field-match";
+export { escapeWildcards, wildcardMatcher, type FieldPattern, type FieldValue } from "./field-match";
 export { isSuppressed, suppressionMatches, validateSuppression, type AlertContext, type Suppression, type SuppressionCheck } from "./suppression";
 export { DEFAULT_DEDUP_CONFIG, dedupKey, mergeMatch, shouldMerge, type DedupConfig, type DedupState, type RuleMatchRef } from "./dedup";
 export {

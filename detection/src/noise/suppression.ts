@@ -1,4 +1,4 @@
-import { compilePatterns, wildcardToRegExp, type CompiledPattern, type FieldPattern, type FieldValue } from "./field-match";
+import { compilePatterns, MAX_PATTERN_LENGTH, wildcardMatcher, type CompiledPattern, type FieldPattern, type FieldValue } from "./field-match";
 
 /** What a suppression is checked against: one alert (or rule match about to become one). */
 export interface AlertContext {
@@ -29,7 +29,7 @@ export interface Suppression {
 }
 
 interface Compiled {
-  rule?: RegExp;
+  rule?: (ruleId: string) => boolean;
   fields: [string, CompiledPattern][];
   tags: string[];
 }
@@ -48,6 +48,7 @@ export function validateSuppression(raw: unknown): SuppressionCheck {
   if (typeof s.id !== "string" || s.id === "") err("id", "must be a non-empty string");
   if (typeof s.reason !== "string" || s.reason.trim() === "") err("reason", "must say why (non-empty string)");
   if (s.ruleId !== undefined && (typeof s.ruleId !== "string" || s.ruleId === "")) err("ruleId", "must be a non-empty string");
+  else if (typeof s.ruleId === "string" && s.ruleId.length > MAX_PATTERN_LENGTH) err("ruleId", `is longer than ${MAX_PATTERN_LENGTH} characters`);
   if (s.expiresAtMs !== undefined && !(typeof s.expiresAtMs === "number" && Number.isFinite(s.expiresAtMs))) err("expiresAtMs", "must be epoch milliseconds");
   if (s.agentTags !== undefined && !(Array.isArray(s.agentTags) && s.agentTags.every((t) => typeof t === "string" && t !== ""))) {
     err("agentTags", "must be a list of non-empty strings");
@@ -80,7 +81,7 @@ function compiled(s: Suppression): Compiled {
     if (!r.ok) throw new Error(`suppression ${s.id}: ${r.error} (validate suppressions with validateSuppression before use)`);
     fields.push([name, r.match]);
   }
-  c = { ...(s.ruleId !== undefined ? { rule: wildcardToRegExp(s.ruleId) } : {}), fields, tags: (s.agentTags ?? []).map((t) => t.toLowerCase()) };
+  c = { ...(s.ruleId !== undefined ? { rule: wildcardMatcher(s.ruleId) } : {}), fields, tags: (s.agentTags ?? []).map((t) => t.toLowerCase()) };
   cache.set(s, c);
   return c;
 }
@@ -88,7 +89,7 @@ function compiled(s: Suppression): Compiled {
 export function suppressionMatches(s: Suppression, ctx: AlertContext, nowMs: number): boolean {
   if (s.expiresAtMs !== undefined && nowMs >= s.expiresAtMs) return false;
   const c = compiled(s);
-  if (c.rule && !c.rule.test(ctx.ruleId)) return false;
+  if (c.rule && !c.rule(ctx.ruleId)) return false;
   if (c.tags.length > 0) {
     const have = new Set((ctx.agentTags ?? []).map((t) => t.toLowerCase()));
     if (!c.tags.every((t) => have.has(t))) return false;

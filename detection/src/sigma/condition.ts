@@ -3,6 +3,7 @@
  * `1 of them`, `all of them`. Precedence (loosest first): or, and, not, x of, ( ).
  */
 import { fail } from "./errors";
+import { Glob, type GlobPart } from "./glob";
 
 export type Cond =
   | { op: "and" | "or"; args: Cond[] }
@@ -27,8 +28,13 @@ function tokenize(src: string): Tok[] {
   return out;
 }
 
-const globToRe = (pattern: string): RegExp =>
-  new RegExp("^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$");
+// `1 of sel*`: identifier globs (rule input), matched without a backtracking RegExp. Here `*` and
+// `?` are always wildcards; a backslash is an ordinary character.
+const globMatcher = (pattern: string): Glob =>
+  new Glob(
+    [...pattern].map((c): GlobPart => (c === "*" ? { t: "star" } : c === "?" ? { t: "one" } : { t: "lit", v: c })),
+    false,
+  );
 
 /** Parse `src`; `identifiers` are the detection's search identifiers (for `of` and name checks). */
 export function parseCondition(src: string, identifiers: string[]): Cond {
@@ -81,7 +87,7 @@ export function parseCondition(src: string, identifiers: string[]): Cond {
       if (count === 0) fail(`'0 of' is not meaningful`, "condition syntax");
       const them = target.text.toLowerCase() === "them";
       // By convention identifiers starting with '_' are excluded from 'them'.
-      const names = them ? identifiers.filter((n) => !n.startsWith("_")) : identifiers.filter((n) => globToRe(target.text).test(n));
+      const names = them ? identifiers.filter((n) => !n.startsWith("_")) : identifiers.filter((n) => globMatcher(target.text).test(n));
       if (names.length === 0) fail(`'${target.text}' matches no search identifier`, "condition reference");
       return { op: "of", count, names, pattern: target.text };
     }

@@ -19,6 +19,11 @@ export interface EngineOptions {
   maxBufferedEvents?: number;
   /** Contributing events kept per correlation match. Default 50. */
   maxEventsPerMatch?: number;
+  /**
+   * Called with a rule's index in RuleSet.rules before that rule is tested against an event, so a
+   * watchdog can name the rule an event is stuck in (detection time budget, issue #10).
+   */
+  onRule?: (ruleIndex: number) => void;
 }
 
 export interface EngineStats {
@@ -51,10 +56,12 @@ export class DetectionEngine {
   private readonly correlators = new Map<number, Correlator>();
   private readonly buffer: ReorderBuffer<Pending>;
   private counts = { events: 0, matches: 0, lateEvents: 0 };
+  private readonly onRule?: (ruleIndex: number) => void;
 
   constructor(ruleset: RuleSet, opts: EngineOptions = {}) {
     this.compiled = ruleset.compiled;
     this.enabled = this.compiled.map((r) => r.info.enabled);
+    this.onRule = opts.onRule;
     this.buffer = new ReorderBuffer(opts.outOfOrderToleranceMs ?? 60_000, opts.maxBufferedEvents ?? 100_000);
     const limits = { maxGroups: opts.maxGroupsPerCorrelation ?? 100_000, maxEventsPerMatch: opts.maxEventsPerMatch ?? 50 };
     this.compiled.forEach((r, i) => {
@@ -91,6 +98,7 @@ export class DetectionEngine {
       const ri = route.rules[pos];
       if (!this.enabled[ri]) continue;
       const r = this.compiled[ri];
+      this.onRule?.(ri);
       if (r.detection!.test(view) && !r.excludes.some((x) => x(view))) hits.push(ri);
     }
     hits.sort((a, b) => a - b);

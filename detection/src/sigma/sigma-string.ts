@@ -2,6 +2,7 @@
  * Sigma string values: wildcards (`*`, `?`), backslash escaping, and the compiled test that
  * compares one event value against them.
  */
+import { Glob } from "./glob";
 
 export type Part =
   | { t: "lit"; v: string }
@@ -99,8 +100,6 @@ export function windash(s: SigmaString): SigmaString {
 /** Tests one event string; `lower` is the value already lower-cased (shared across rules). */
 export type StringTest = (value: string, lower: string) => boolean;
 
-const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
-
 export function compileSigmaString(s: SigmaString, cased: boolean): StringTest {
   const norm = (x: string): string => (cased ? x : x.toLowerCase());
   const pick = (v: string, l: string): string => (cased ? v : l);
@@ -129,15 +128,9 @@ export function compileSigmaString(s: SigmaString, cased: boolean): StringTest {
       return (v, l) => pick(v, l).includes(w);
     }
   }
-  let src = "^";
-  for (const p of s) {
-    if (p.t === "lit") src += escapeRe(p.v);
-    else if (p.t === "star") src += "[\\s\\S]*";
-    else if (p.t === "one") src += "[\\s\\S]";
-    else src += "[" + escapeRe(p.chars) + "]";
-  }
-  const re = new RegExp(src + "$", cased ? "" : "i");
-  return (v) => re.test(v);
+  // Anything else ('?', windash classes, several stars) goes to the linear glob matcher.
+  const glob = new Glob(s, !cased);
+  return (v, l) => glob.test(pick(v, l));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
+import { Glob, type GlobPart } from "@vigil/detection";
 
 export const DEFAULT_WATCH_PATHS: readonly string[] = [
   "/etc",
@@ -19,7 +20,9 @@ export function expandPattern(pattern: string): string[] {
       bases = bases.map((b) => join(b, part));
       continue;
     }
-    const re = new RegExp(`^${part.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+    // Only `*` is a wildcard here; matched by the linear glob, not a backtracking RegExp, since
+    // directory names are chosen by whoever can create them.
+    const glob = new Glob(part.split("*").flatMap((lit, i): GlobPart[] => [...(i > 0 ? [{ t: "star" as const }] : []), ...(lit ? [{ t: "lit" as const, v: lit }] : [])]), false);
     const next: string[] = [];
     for (const b of bases) {
       let names: string[];
@@ -28,7 +31,7 @@ export function expandPattern(pattern: string): string[] {
       } catch {
         continue;
       }
-      for (const n of names.sort()) if (re.test(n) && !n.startsWith(".")) next.push(join(b, n));
+      for (const n of names.sort()) if (glob.test(n) && !n.startsWith(".")) next.push(join(b, n));
     }
     bases = next;
   }

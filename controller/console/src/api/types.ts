@@ -133,3 +133,25 @@ export interface Page<T> {
 }
 
 export const FINISHED: readonly CommandState[] = ["succeeded", "failed", "refused", "expired"];
+
+export interface HostInventory {
+  agentId: string;
+  collectedAt: string;
+  receivedAt: string;
+  reason: string;
+  inventory: {
+    os: string;
+    kernel: string;
+    arch: string;
+    cpuModel: string;
+    cpuCores: number;
+    memoryBytes: number;
+    disks: { mount: string; fs: string; sizeBytes: number; usedBytes: number }[];
+    interfaces: { name: string; mac: string; addresses: string[] }[];
+    users: { name: string; uid: number; shell: string; home: string }[];
+    listeners: { protocol: string; address: string; port: number; process: string; pid: number }[];
+    packages: { name: string; version: string }[];
+    packagesTotal: number;
+    errors: string[];
+  };
+}

@@ -4,6 +4,7 @@ import { FINISHED } from "../api/types";
 import { OnlineBadge } from "../components/badges";
 import { CommandResult } from "../components/command-result";
 import { HostActions } from "../components/host-actions";
+import { HostInventoryDetails } from "../components/host-inventory";
 import { useSession } from "../lib/context";
 import { ago, bytes, count, when } from "../lib/format";
 import { useResource } from "../lib/use-resource";
@@ -25,6 +26,14 @@ function latestContainment(commands: Command[]): Map<string, Command> {
 export function isIsolated(a: Agent, last: Command | undefined): boolean {
   if (last?.state === "succeeded") return last.type === "isolate";
   return a.status.isolated === true;
+}
+
+/** Where process events come from: the kernel (eBPF) or /proc polling, which misses short processes. */
+function ProcessSource({ a }: { a: Agent }) {
+  const detail = a.status.sensors?.find((s) => s.name === "process")?.detail ?? "";
+  const m = /^source: (ebpf|\/proc polling)/.exec(detail);
+  if (!m) return null;
+  return <div class={`small ${m[1] === "ebpf" ? "muted" : "warn"}`} title={detail}>processes: {m[1] === "ebpf" ? "kernel (eBPF)" : "/proc polling"}</div>;
 }
 
 function Sensors({ a }: { a: Agent }) {
@@ -111,12 +120,13 @@ export function HostsPage() {
                     <th scope="row">
                       <div class="host-name">{a.hostname || a.id}</div>
                       <div class="muted small">{a.id}{a.ipAddresses.length ? ` · ${a.ipAddresses.slice(0, 2).join(", ")}` : ""}</div>
+                      <HostInventoryDetails agentId={a.id} />
                     </th>
                     <td><OnlineBadge online={a.online} telemetry={a.telemetry} reason={a.telemetryReason} /></td>
                     <td>{iso ? <span class="badge isolated">isolated</span> : <span class="muted">not isolated</span>}</td>
                     <td>{a.agentVersion || "—"}</td>
                     <td title={when(a.lastSeen)}>{ago(a.lastSeen)}</td>
-                    <td><Sensors a={a} /></td>
+                    <td><Sensors a={a} /><ProcessSource a={a} /></td>
                     <td><Spool a={a} /></td>
                     <td class="last-response">{last ? <CommandResult key={last.id} command={last} onFinish={() => (commands.reload(), agents.reload())} /> : <span class="muted">—</span>}</td>
                     <td>

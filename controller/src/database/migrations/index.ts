@@ -6,7 +6,8 @@ import { Policy1732770000000 } from "./1732770000000-Policy";
 import { MissingEvents1732780000000 } from "./1732780000000-MissingEvents";
 import { Trust1732800000000 } from "./1732800000000-Trust";
 import { Webhooks1733000000000 } from "./1733000000000-Webhooks";
+import { Inventory1733200000000 } from "./1733200000000-Inventory";
 import { SelfReportedTags1733100000000 } from "./1733100000000-SelfReportedTags";
 
 /** In order. Append new migrations here; never edit one that has shipped. */
-export const migrations = [Init1732700000000, Commands1732750000000, Playbooks1732760000000, Policy1732770000000, MissingEvents1732780000000, Trust1732800000000, Detection1732900000000, Webhooks1733000000000, SelfReportedTags1733100000000];
+export const migrations = [Init1732700000000, Commands1732750000000, Playbooks1732760000000, Policy1732770000000, MissingEvents1732780000000, Trust1732800000000, Detection1732900000000, Webhooks1733000000000, SelfReportedTags1733100000000, Inventory1733200000000];

@@ -70,6 +70,7 @@ export interface AgentMessage {
     | { $case: "events"; events: EventBatch }
     | { $case: "result"; result: CommandResult }
     | { $case: "heartbeat"; heartbeat: Heartbeat }
+    | { $case: "inventory"; inventory: Inventory }
     | undefined;
 }
 
@@ -79,6 +80,7 @@ export interface ControllerMessage {
     | { $case: "command"; command: Command }
     | { $case: "policy"; policy: PolicyUpdate }
     | { $case: "welcome"; welcome: Welcome }
+    | { $case: "inventoryRequest"; inventoryRequest: InventoryRequest }
     | undefined;
 }
 
@@ -185,6 +187,69 @@ export interface PolicyUpdate {
   issuedAtMs: number;
 }
 
+/**
+ * The host's inventory, collected by a short-lived child of the agent (systeminformation is too
+ * heavy to keep loaded): at first connection, daily, and when the controller asks.
+ */
+export interface Inventory {
+  collectedAtMs: number;
+  /** first, daily, requested */
+  reason: string;
+  hostname: string;
+  os: string;
+  kernel: string;
+  arch: string;
+  cpuModel: string;
+  cpuCores: number;
+  memoryBytes: number;
+  disks: InventoryDisk[];
+  interfaces: InventoryInterface[];
+  users: InventoryUser[];
+  listeners: InventoryListener[];
+  packages: InventoryPackage[];
+  /** What could not be collected, and why (e.g. "packages: no dpkg or rpm database"). */
+  errors: string[];
+  /** before the cap: the list is cut at a bound */
+  packagesTotal: number;
+}
+
+export interface InventoryDisk {
+  mount: string;
+  fs: string;
+  sizeBytes: number;
+  usedBytes: number;
+}
+
+export interface InventoryInterface {
+  name: string;
+  mac: string;
+  addresses: string[];
+}
+
+export interface InventoryUser {
+  name: string;
+  uid: number;
+  shell: string;
+  home: string;
+}
+
+export interface InventoryListener {
+  protocol: string;
+  address: string;
+  port: number;
+  process: string;
+  pid: number;
+}
+
+export interface InventoryPackage {
+  name: string;
+  version: string;
+}
+
+export interface InventoryRequest {
+  reason: string;
+}
+
 function createBaseAgentMessage(): AgentMessage {
   return { msg: undefined };
 }
@@ -203,6 +268,9 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         break;
       case "heartbeat":
         Heartbeat.encode(message.msg.heartbeat, writer.uint32(34).fork()).join();
+        break;
+      case "inventory":
+        Inventory.encode(message.msg.inventory, writer.uint32(82).fork()).join();
         break;
     }
     return writer;
@@ -253,6 +321,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.msg = { $case: "heartbeat", heartbeat: Heartbeat.decode(reader, reader.uint32()) };
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.msg = { $case: "inventory", inventory: Inventory.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -275,6 +351,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "result", result: CommandResult.fromJSON(object.result) }
         : isSet(object.heartbeat)
         ? { $case: "heartbeat", heartbeat: Heartbeat.fromJSON(object.heartbeat) }
+        : isSet(object.inventory)
+        ? { $case: "inventory", inventory: Inventory.fromJSON(object.inventory) }
         : undefined,
     };
   },
@@ -289,6 +367,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.result = CommandResult.toJSON(message.msg.result);
     } else if (message.msg?.$case === "heartbeat") {
       obj.heartbeat = Heartbeat.toJSON(message.msg.heartbeat);
+    } else if (message.msg?.$case === "inventory") {
+      obj.inventory = Inventory.toJSON(message.msg.inventory);
     }
     return obj;
   },
@@ -323,6 +403,12 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         }
         break;
       }
+      case "inventory": {
+        if (object.msg?.inventory !== undefined && object.msg?.inventory !== null) {
+          message.msg = { $case: "inventory", inventory: Inventory.fromPartial(object.msg.inventory) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -346,6 +432,9 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
         break;
       case "welcome":
         Welcome.encode(message.msg.welcome, writer.uint32(34).fork()).join();
+        break;
+      case "inventoryRequest":
+        InventoryRequest.encode(message.msg.inventoryRequest, writer.uint32(82).fork()).join();
         break;
     }
     return writer;
@@ -396,6 +485,17 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
             message.msg = { $case: "welcome", welcome: Welcome.decode(reader, reader.uint32()) };
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.msg = {
+              $case: "inventoryRequest",
+              inventoryRequest: InventoryRequest.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -418,6 +518,10 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
         ? { $case: "policy", policy: PolicyUpdate.fromJSON(object.policy) }
         : isSet(object.welcome)
         ? { $case: "welcome", welcome: Welcome.fromJSON(object.welcome) }
+        : isSet(object.inventoryRequest)
+        ? { $case: "inventoryRequest", inventoryRequest: InventoryRequest.fromJSON(object.inventoryRequest) }
+        : isSet(object.inventory_request)
+        ? { $case: "inventoryRequest", inventoryRequest: InventoryRequest.fromJSON(object.inventory_request) }
         : undefined,
     };
   },
@@ -432,6 +536,8 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
       obj.policy = PolicyUpdate.toJSON(message.msg.policy);
     } else if (message.msg?.$case === "welcome") {
       obj.welcome = Welcome.toJSON(message.msg.welcome);
+    } else if (message.msg?.$case === "inventoryRequest") {
+      obj.inventoryRequest = InventoryRequest.toJSON(message.msg.inventoryRequest);
     }
     return obj;
   },
@@ -463,6 +569,15 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
       case "welcome": {
         if (object.msg?.welcome !== undefined && object.msg?.welcome !== null) {
           message.msg = { $case: "welcome", welcome: Welcome.fromPartial(object.msg.welcome) };
+        }
+        break;
+      }
+      case "inventoryRequest": {
+        if (object.msg?.inventoryRequest !== undefined && object.msg?.inventoryRequest !== null) {
+          message.msg = {
+            $case: "inventoryRequest",
+            inventoryRequest: InventoryRequest.fromPartial(object.msg.inventoryRequest),
+          };
         }
         break;
       }
@@ -2035,6 +2150,992 @@ export const PolicyUpdate: MessageFns<PolicyUpdate> = {
     message.policyJson = object.policyJson ?? "";
     message.signature = object.signature ?? Buffer.alloc(0);
     message.issuedAtMs = object.issuedAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseInventory(): Inventory {
+  return {
+    collectedAtMs: 0,
+    reason: "",
+    hostname: "",
+    os: "",
+    kernel: "",
+    arch: "",
+    cpuModel: "",
+    cpuCores: 0,
+    memoryBytes: 0,
+    disks: [],
+    interfaces: [],
+    users: [],
+    listeners: [],
+    packages: [],
+    errors: [],
+    packagesTotal: 0,
+  };
+}
+
+export const Inventory: MessageFns<Inventory> = {
+  encode(message: Inventory, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.collectedAtMs !== 0) {
+      writer.uint32(8).int64(message.collectedAtMs);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.hostname !== "") {
+      writer.uint32(26).string(message.hostname);
+    }
+    if (message.os !== "") {
+      writer.uint32(34).string(message.os);
+    }
+    if (message.kernel !== "") {
+      writer.uint32(42).string(message.kernel);
+    }
+    if (message.arch !== "") {
+      writer.uint32(50).string(message.arch);
+    }
+    if (message.cpuModel !== "") {
+      writer.uint32(58).string(message.cpuModel);
+    }
+    if (message.cpuCores !== 0) {
+      writer.uint32(64).uint32(message.cpuCores);
+    }
+    if (message.memoryBytes !== 0) {
+      writer.uint32(72).uint64(message.memoryBytes);
+    }
+    for (const v of message.disks) {
+      InventoryDisk.encode(v!, writer.uint32(82).fork()).join();
+    }
+    for (const v of message.interfaces) {
+      InventoryInterface.encode(v!, writer.uint32(90).fork()).join();
+    }
+    for (const v of message.users) {
+      InventoryUser.encode(v!, writer.uint32(98).fork()).join();
+    }
+    for (const v of message.listeners) {
+      InventoryListener.encode(v!, writer.uint32(106).fork()).join();
+    }
+    for (const v of message.packages) {
+      InventoryPackage.encode(v!, writer.uint32(114).fork()).join();
+    }
+    for (const v of message.errors) {
+      writer.uint32(122).string(v!);
+    }
+    if (message.packagesTotal !== 0) {
+      writer.uint32(128).uint32(message.packagesTotal);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Inventory {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInventory();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.collectedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hostname = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.os = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.kernel = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.arch = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.cpuModel = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.cpuCores = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.memoryBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.disks.push(InventoryDisk.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.interfaces.push(InventoryInterface.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.users.push(InventoryUser.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.listeners.push(InventoryListener.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.packages.push(InventoryPackage.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.errors.push(reader.string());
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.packagesTotal = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Inventory {
+    return {
+      collectedAtMs: isSet(object.collectedAtMs)
+        ? globalThis.Number(object.collectedAtMs)
+        : isSet(object.collected_at_ms)
+        ? globalThis.Number(object.collected_at_ms)
+        : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
+      os: isSet(object.os) ? globalThis.String(object.os) : "",
+      kernel: isSet(object.kernel) ? globalThis.String(object.kernel) : "",
+      arch: isSet(object.arch) ? globalThis.String(object.arch) : "",
+      cpuModel: isSet(object.cpuModel)
+        ? globalThis.String(object.cpuModel)
+        : isSet(object.cpu_model)
+        ? globalThis.String(object.cpu_model)
+        : "",
+      cpuCores: isSet(object.cpuCores)
+        ? globalThis.Number(object.cpuCores)
+        : isSet(object.cpu_cores)
+        ? globalThis.Number(object.cpu_cores)
+        : 0,
+      memoryBytes: isSet(object.memoryBytes)
+        ? globalThis.Number(object.memoryBytes)
+        : isSet(object.memory_bytes)
+        ? globalThis.Number(object.memory_bytes)
+        : 0,
+      disks: globalThis.Array.isArray(object?.disks)
+        ? object.disks.map((e: any) => InventoryDisk.fromJSON(e))
+        : [],
+      interfaces: globalThis.Array.isArray(object?.interfaces)
+        ? object.interfaces.map((e: any) => InventoryInterface.fromJSON(e))
+        : [],
+      users: globalThis.Array.isArray(object?.users) ? object.users.map((e: any) => InventoryUser.fromJSON(e)) : [],
+      listeners: globalThis.Array.isArray(object?.listeners)
+        ? object.listeners.map((e: any) => InventoryListener.fromJSON(e))
+        : [],
+      packages: globalThis.Array.isArray(object?.packages)
+        ? object.packages.map((e: any) => InventoryPackage.fromJSON(e))
+        : [],
+      errors: globalThis.Array.isArray(object?.errors)
+        ? object.errors.map((e: any) => globalThis.String(e))
+        : [],
+      packagesTotal: isSet(object.packagesTotal)
+        ? globalThis.Number(object.packagesTotal)
+        : isSet(object.packages_total)
+        ? globalThis.Number(object.packages_total)
+        : 0,
+    };
+  },
+
+  toJSON(message: Inventory): unknown {
+    const obj: any = {};
+    if (message.collectedAtMs !== 0) {
+      obj.collectedAtMs = Math.round(message.collectedAtMs);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.hostname !== "") {
+      obj.hostname = message.hostname;
+    }
+    if (message.os !== "") {
+      obj.os = message.os;
+    }
+    if (message.kernel !== "") {
+      obj.kernel = message.kernel;
+    }
+    if (message.arch !== "") {
+      obj.arch = message.arch;
+    }
+    if (message.cpuModel !== "") {
+      obj.cpuModel = message.cpuModel;
+    }
+    if (message.cpuCores !== 0) {
+      obj.cpuCores = Math.round(message.cpuCores);
+    }
+    if (message.memoryBytes !== 0) {
+      obj.memoryBytes = Math.round(message.memoryBytes);
+    }
+    if (message.disks?.length) {
+      obj.disks = message.disks.map((e) => InventoryDisk.toJSON(e));
+    }
+    if (message.interfaces?.length) {
+      obj.interfaces = message.interfaces.map((e) => InventoryInterface.toJSON(e));
+    }
+    if (message.users?.length) {
+      obj.users = message.users.map((e) => InventoryUser.toJSON(e));
+    }
+    if (message.listeners?.length) {
+      obj.listeners = message.listeners.map((e) => InventoryListener.toJSON(e));
+    }
+    if (message.packages?.length) {
+      obj.packages = message.packages.map((e) => InventoryPackage.toJSON(e));
+    }
+    if (message.errors?.length) {
+      obj.errors = message.errors;
+    }
+    if (message.packagesTotal !== 0) {
+      obj.packagesTotal = Math.round(message.packagesTotal);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Inventory>): Inventory {
+    return Inventory.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Inventory>): Inventory {
+    const message = createBaseInventory();
+    message.collectedAtMs = object.collectedAtMs ?? 0;
+    message.reason = object.reason ?? "";
+    message.hostname = object.hostname ?? "";
+    message.os = object.os ?? "";
+    message.kernel = object.kernel ?? "";
+    message.arch = object.arch ?? "";
+    message.cpuModel = object.cpuModel ?? "";
+    message.cpuCores = object.cpuCores ?? 0;
+    message.memoryBytes = object.memoryBytes ?? 0;
+    message.disks = object.disks?.map((e) => InventoryDisk.fromPartial(e)) || [];
+    message.interfaces = object.interfaces?.map((e) => InventoryInterface.fromPartial(e)) || [];
+    message.users = object.users?.map((e) => InventoryUser.fromPartial(e)) || [];
+    message.listeners = object.listeners?.map((e) => InventoryListener.fromPartial(e)) || [];
+    message.packages = object.packages?.map((e) => InventoryPackage.fromPartial(e)) || [];
+    message.errors = object.errors?.map((e) => e) || [];
+    message.packagesTotal = object.packagesTotal ?? 0;
+    return message;
+  },
+};
+
+function createBaseInventoryDisk(): InventoryDisk {
+  return { mount: "", fs: "", sizeBytes: 0, usedBytes: 0 };
+}
+
+export const InventoryDisk: MessageFns<InventoryDisk> = {
+  encode(message: InventoryDisk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mount !== "") {
+      writer.uint32(10).string(message.mount);
+    }
+    if (message.fs !== "") {
+      writer.uint32(18).string(message.fs);
+    }
+    if (message.sizeBytes !== 0) {
+      writer.uint32(24).uint64(message.sizeBytes);
+    }
+    if (message.usedBytes !== 0) {
+      writer.uint32(32).uint64(message.usedBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InventoryDisk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInventoryDisk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mount = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fs = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sizeBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.usedBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InventoryDisk {
+    return {
+      mount: isSet(object.mount) ? globalThis.String(object.mount) : "",
+      fs: isSet(object.fs) ? globalThis.String(object.fs) : "",
+      sizeBytes: isSet(object.sizeBytes)
+        ? globalThis.Number(object.sizeBytes)
+        : isSet(object.size_bytes)
+        ? globalThis.Number(object.size_bytes)
+        : 0,
+      usedBytes: isSet(object.usedBytes)
+        ? globalThis.Number(object.usedBytes)
+        : isSet(object.used_bytes)
+        ? globalThis.Number(object.used_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: InventoryDisk): unknown {
+    const obj: any = {};
+    if (message.mount !== "") {
+      obj.mount = message.mount;
+    }
+    if (message.fs !== "") {
+      obj.fs = message.fs;
+    }
+    if (message.sizeBytes !== 0) {
+      obj.sizeBytes = Math.round(message.sizeBytes);
+    }
+    if (message.usedBytes !== 0) {
+      obj.usedBytes = Math.round(message.usedBytes);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InventoryDisk>): InventoryDisk {
+    return InventoryDisk.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InventoryDisk>): InventoryDisk {
+    const message = createBaseInventoryDisk();
+    message.mount = object.mount ?? "";
+    message.fs = object.fs ?? "";
+    message.sizeBytes = object.sizeBytes ?? 0;
+    message.usedBytes = object.usedBytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseInventoryInterface(): InventoryInterface {
+  return { name: "", mac: "", addresses: [] };
+}
+
+export const InventoryInterface: MessageFns<InventoryInterface> = {
+  encode(message: InventoryInterface, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.mac !== "") {
+      writer.uint32(18).string(message.mac);
+    }
+    for (const v of message.addresses) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InventoryInterface {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInventoryInterface();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mac = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.addresses.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InventoryInterface {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      mac: isSet(object.mac) ? globalThis.String(object.mac) : "",
+      addresses: globalThis.Array.isArray(object?.addresses)
+        ? object.addresses.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: InventoryInterface): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.mac !== "") {
+      obj.mac = message.mac;
+    }
+    if (message.addresses?.length) {
+      obj.addresses = message.addresses;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InventoryInterface>): InventoryInterface {
+    return InventoryInterface.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InventoryInterface>): InventoryInterface {
+    const message = createBaseInventoryInterface();
+    message.name = object.name ?? "";
+    message.mac = object.mac ?? "";
+    message.addresses = object.addresses?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseInventoryUser(): InventoryUser {
+  return { name: "", uid: 0, shell: "", home: "" };
+}
+
+export const InventoryUser: MessageFns<InventoryUser> = {
+  encode(message: InventoryUser, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.uid !== 0) {
+      writer.uint32(16).uint32(message.uid);
+    }
+    if (message.shell !== "") {
+      writer.uint32(26).string(message.shell);
+    }
+    if (message.home !== "") {
+      writer.uint32(34).string(message.home);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InventoryUser {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInventoryUser();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.uid = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.shell = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.home = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InventoryUser {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      uid: isSet(object.uid) ? globalThis.Number(object.uid) : 0,
+      shell: isSet(object.shell) ? globalThis.String(object.shell) : "",
+      home: isSet(object.home) ? globalThis.String(object.home) : "",
+    };
+  },
+
+  toJSON(message: InventoryUser): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.uid !== 0) {
+      obj.uid = Math.round(message.uid);
+    }
+    if (message.shell !== "") {
+      obj.shell = message.shell;
+    }
+    if (message.home !== "") {
+      obj.home = message.home;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InventoryUser>): InventoryUser {
+    return InventoryUser.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InventoryUser>): InventoryUser {
+    const message = createBaseInventoryUser();
+    message.name = object.name ?? "";
+    message.uid = object.uid ?? 0;
+    message.shell = object.shell ?? "";
+    message.home = object.home ?? "";
+    return message;
+  },
+};
+
+function createBaseInventoryListener(): InventoryListener {
+  return { protocol: "", address: "", port: 0, process: "", pid: 0 };
+}
+
+export const InventoryListener: MessageFns<InventoryListener> = {
+  encode(message: InventoryListener, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.protocol !== "") {
+      writer.uint32(10).string(message.protocol);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    if (message.port !== 0) {
+      writer.uint32(24).uint32(message.port);
+    }
+    if (message.process !== "") {
+      writer.uint32(34).string(message.process);
+    }
+    if (message.pid !== 0) {
+      writer.uint32(40).int32(message.pid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InventoryListener {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInventoryListener();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.protocol = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.port = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.process = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.pid = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InventoryListener {
+    return {
+      protocol: isSet(object.protocol) ? globalThis.String(object.protocol) : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      port: isSet(object.port) ? globalThis.Number(object.port) : 0,
+      process: isSet(object.process) ? globalThis.String(object.process) : "",
+      pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
+    };
+  },
+
+  toJSON(message: InventoryListener): unknown {
+    const obj: any = {};
+    if (message.protocol !== "") {
+      obj.protocol = message.protocol;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.port !== 0) {
+      obj.port = Math.round(message.port);
+    }
+    if (message.process !== "") {
+      obj.process = message.process;
+    }
+    if (message.pid !== 0) {
+      obj.pid = Math.round(message.pid);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InventoryListener>): InventoryListener {
+    return InventoryListener.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InventoryListener>): InventoryListener {
+    const message = createBaseInventoryListener();
+    message.protocol = object.protocol ?? "";
+    message.address = object.address ?? "";
+    message.port = object.port ?? 0;
+    message.process = object.process ?? "";
+    message.pid = object.pid ?? 0;
+    return message;
+  },
+};
+
+function createBaseInventoryPackage(): InventoryPackage {
+  return { name: "", version: "" };
+}
+
+export const InventoryPackage: MessageFns<InventoryPackage> = {
+  encode(message: InventoryPackage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.version !== "") {
+      writer.uint32(18).string(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InventoryPackage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInventoryPackage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InventoryPackage {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+    };
+  },
+
+  toJSON(message: InventoryPackage): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InventoryPackage>): InventoryPackage {
+    return InventoryPackage.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InventoryPackage>): InventoryPackage {
+    const message = createBaseInventoryPackage();
+    message.name = object.name ?? "";
+    message.version = object.version ?? "";
+    return message;
+  },
+};
+
+function createBaseInventoryRequest(): InventoryRequest {
+  return { reason: "" };
+}
+
+export const InventoryRequest: MessageFns<InventoryRequest> = {
+  encode(message: InventoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InventoryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInventoryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InventoryRequest {
+    return { reason: isSet(object.reason) ? globalThis.String(object.reason) : "" };
+  },
+
+  toJSON(message: InventoryRequest): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InventoryRequest>): InventoryRequest {
+    return InventoryRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InventoryRequest>): InventoryRequest {
+    const message = createBaseInventoryRequest();
+    message.reason = object.reason ?? "";
     return message;
   },
 };
