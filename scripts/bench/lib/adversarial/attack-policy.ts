@@ -1,7 +1,7 @@
 import { storedCount, until } from "./controller";
-import { ms, type Ctx, type Outcome } from "./context";
+import { HEALTHZ_P99_MS, ms, type Ctx, type Outcome } from "./context";
 import { json } from "./http";
-import { max } from "./prober";
+import { max, p99 } from "./prober";
 
 /** ~650k domain IOCs as a 19.5 MB CSV (30 bytes a line, as a large feed export). */
 function bigCsv(lines: number): string {
@@ -15,7 +15,9 @@ const IMPORT_BLOCK_MS = 50;
 
 /**
  * Class 7. (b) A 19.5 MB CSV import; the controller's longest event-loop block
- * during it (its preloaded monitor) must stay within 50 ms; healthz is probed too. (a) With IOCs in the agent
+ * during it (its preloaded monitor) must stay within 50 ms, and healthz p99
+ * under 100 ms: an import that holds the database instead of the loop still
+ * freezes the API and ingest. (a) With IOCs in the agent
  * policy (includeIocs), the policy is pushed again to the connected real
  * agent. Held: the agent stays online and its telemetry keeps being stored
  * (refusing the policy with a clear error at the API also holds, if the agent stays online).
@@ -40,7 +42,7 @@ export async function iocFlood(x: Ctx): Promise<Outcome[]> {
   const lat = await x.probe.stop();
   const block = c.loopBlock(from, Date.now());
   const imported = lastCount;
-  const out: Outcome[] = [{ id: "7b", attack: `${(csv.length / 1048576).toFixed(1)} MB CSV import (650k IOCs)`, held: imp.status < 300 && block.ms <= IMPORT_BLOCK_MS, measured: `import ${imp.status} after ${((answeredAt - from) / 1000).toFixed(1)} s, ${imported} IOCs stored; longest event-loop block ${ms(block.ms)} (at +${((block.atMs - from) / 1000).toFixed(1)} s), healthz max ${ms(max(lat))}` }];
+  const out: Outcome[] = [{ id: "7b", attack: `${(csv.length / 1048576).toFixed(1)} MB CSV import (650k IOCs)`, held: imp.status < 300 && block.ms <= IMPORT_BLOCK_MS && p99(lat) < HEALTHZ_P99_MS, measured: `import ${imp.status} after ${((answeredAt - from) / 1000).toFixed(1)} s, ${imported} IOCs stored; longest event-loop block ${ms(block.ms)} (at +${((block.atMs - from) / 1000).toFixed(1)} s); healthz p99 ${ms(p99(lat))}, max ${ms(max(lat))}` }];
 
   const pol = await put();
   const before = storedCount(c, x.agent.agentId);
