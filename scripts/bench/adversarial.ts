@@ -117,7 +117,7 @@ async function main(): Promise<void> {
     "## Adversarial (issue #10)",
     "",
     `\`npm run bench:adversarial\` (${machine()}, ${seconds.toFixed(0)} s): each attack of issue #10 against a real controller process (SQLite, mTLS agents), a real enrolled agent and gRPC clients holding real enrolled certificates, on loopback.`,
-    "Verdicts come from what is observable (status codes, audit rows, stored events, what the agent still sends, file modes, healthz latency probed every 20 ms from another thread, RSS).",
+    "Verdicts come from what is observable: status codes, audit rows, stored events, what the agent still sends, file modes, RSS, healthz latency (open-loop: a probe every 20 ms from another thread, whether or not the previous ones answered) and the controller's longest event-loop block (a monitor preloaded into it, main thread only).",
     "Only the clock is injected, in 12a (a running machine's wall clock cannot be rolled back for one process). The threat model is in [security.md](security.md).",
     "",
     "| # | attack | verdict | measured |",
