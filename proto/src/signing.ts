@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Command, PolicyUpdate } from "./gen/vigil/v1/agent";
 
 /**
@@ -11,6 +12,15 @@ export function commandSigningPayload(cmd: Pick<Command, "id" | "agentId" | "typ
   );
 }
 
-export function policySigningPayload(p: Pick<PolicyUpdate, "version" | "policyJson" | "issuedAtMs">, agentId: string): Buffer {
-  return Buffer.from(JSON.stringify(["vigil.policy.v1", agentId, p.version, p.policyJson, p.issuedAtMs]), "utf8");
+/** Hex SHA-256 of a policy_json as UTF-8: what a policy signature and a PolicyChunk name. */
+export function policyDigest(policyJson: string | Uint8Array): string {
+  return createHash("sha256").update(policyJson).digest("hex");
+}
+
+/**
+ * A policy signature covers the digest of policy_json, not its text, so one multi-megabyte
+ * document is hashed once and then signed cheaply for each agent (the agent id binds it to one).
+ */
+export function policySigningPayload(p: Pick<PolicyUpdate, "version" | "policyJson" | "issuedAtMs">, agentId: string, digest = policyDigest(p.policyJson)): Buffer {
+  return Buffer.from(JSON.stringify(["vigil.policy.v2", agentId, p.version, digest, p.issuedAtMs]), "utf8");
 }

@@ -71,7 +71,8 @@ export class LocalEvaluator {
     const errors: string[] = [];
     const { ruleset, errors: ruleErrors } = compileRules(doc.rules.map((r) => ({ name: r.id, text: r.yaml })));
     errors.push(...ruleErrors.map(formatRuleError));
-    // Correlation windows close on a one-second tick, so hold late inputs only briefly.
+    // Early-firing correlations (brute force counts) act at once; at-window-close ones are decided
+    // on a one-second tick, so hold late inputs only briefly.
     this.engine = new DetectionEngine(ruleset, { outOfOrderToleranceMs: 2000, onRule: (ri) => this.enterRule(ri, performance.now()) });
     this.ruleInfo = ruleset.rules.map((r) => ({ id: r.id, title: r.title }));
     for (const info of ruleset.rules) {
@@ -136,7 +137,8 @@ export class LocalEvaluator {
   }
 
   private toHits(matches: Match[]): RuleHit[] {
-    return matches.map((m) => {
+    // An update revises a correlation that already fired (and already acted): nothing new to do.
+    return matches.filter((m) => !m.update).map((m) => {
       const a = this.actionsBySigmaId.get(m.rule.id);
       return { ruleId: a?.ruleId ?? m.rule.id, title: m.rule.title, actions: a?.actions ?? [] };
     });

@@ -1,4 +1,5 @@
 import type { IocKind } from "@vigil/detection";
+import { MAX_POLICY_IOCS } from "@vigil/proto";
 
 /** The only containment a local policy may take; release/unblock stay with analysts. */
 export const LOCAL_ACTION_TYPES = ["kill_process", "isolate", "block_ip"] as const;
@@ -33,7 +34,7 @@ export interface LocalPolicyDocument {
 export class PolicyFormatError extends Error {}
 
 const MAX_RULES = 2000;
-const MAX_IOCS = 200_000;
+const MAX_IOCS = MAX_POLICY_IOCS;
 const IOC_KINDS: readonly IocKind[] = ["ip", "cidr", "domain", "sha256"];
 
 function fail(path: string, problem: string): never {
@@ -78,6 +79,18 @@ export function parsePolicyDocument(json: string): LocalPolicyDocument {
     const confidence = x.confidence;
     if (confidence !== undefined && (typeof confidence !== "number" || confidence < 0 || confidence > 100)) fail(`iocs[${i}].confidence`, "must be a number in [0, 100]");
     return { kind: x.kind as IocKind, value: str(x.value, `iocs[${i}].value`), confidence, source: x.source === undefined ? undefined : str(x.source, `iocs[${i}].source`) };
+  });
+  // The compact form: sets of values sharing kind, confidence and source (what the controller sends).
+  let room = MAX_IOCS - iocs.length;
+  arr(o.iocSets, "iocSets", MAX_IOCS).forEach((g, i) => {
+    const x = obj(g, `iocSets[${i}]`);
+    if (!IOC_KINDS.includes(x.kind as IocKind)) fail(`iocSets[${i}].kind`, `must be one of ${IOC_KINDS.join(", ")}`);
+    const confidence = x.confidence;
+    if (typeof confidence !== "number" || confidence < 0 || confidence > 100) fail(`iocSets[${i}].confidence`, "must be a number in [0, 100]");
+    const source = str(x.source, `iocSets[${i}].source`);
+    const values = arr(x.values, `iocSets[${i}].values`, room);
+    room -= values.length;
+    values.forEach((v, j) => iocs.push({ kind: x.kind as IocKind, value: str(v, `iocSets[${i}].values[${j}]`), confidence, source }));
   });
   const actions = new Map<string, PolicyAction[]>();
   arr(o.actions, "actions", MAX_RULES).forEach((a, i) => {

@@ -62,6 +62,7 @@ export class AgentRuntime {
       onCommand: parts.onCommand ?? ((cmd) => this.response.handleCommand(cmd)),
       onWelcome: (w) => this.response.onWelcome(w),
       onPolicy: (p) => this.response.onPolicy(p),
+      onPolicyRefused: (version, reason) => this.response.policy.refuse(version, reason),
       onConnected: () => this.inventory.onConnected(),
       onInventoryRequest: () => this.inventory.onRequest(),
       log,

@@ -128,9 +128,11 @@ export class LocalPolicyRunner {
       });
   }
 
-  private refuse(update: PolicyUpdate, reason: string): void {
-    this.o.log.error("local policy refused", { version: update.version, reason });
-    this.o.note("policy_refused", reason, { version: String(update.version) });
+  /** Records why an update (or a chunked one that never assembled) was not applied; the held policy stays. */
+  refuse(update: Pick<PolicyUpdate, "version"> | number, reason: string): void {
+    const version = typeof update === "number" ? update : update.version;
+    this.o.log.error("local policy refused", { version, reason });
+    this.o.note("policy_refused", reason, { version: String(version) });
   }
 
   private act(hits: RuleHit[], event: Event | undefined): void {

@@ -3,6 +3,7 @@ import { AgentServiceService, MAX_MESSAGE_BYTES, type AgentMessage, type AgentSt
 import type { DiskSpool } from "../spool";
 import type { Log } from "../util/log";
 import { Backoff } from "./backoff";
+import { PolicyAssembler } from "./policy-assembler";
 import { encodeEventBatchMessage, serializeAgentMessage } from "./wire";
 
 export interface LinkOptions {
@@ -13,6 +14,8 @@ export interface LinkOptions {
   status: () => AgentStatus;
   onCommand: (cmd: Command) => Promise<CommandResult>;
   onPolicy?: (p: PolicyUpdate) => void;
+  /** A chunked policy that could not be assembled (the held policy stays in force). */
+  onPolicyRefused?: (version: number, reason: string) => void;
   /** The controller asked for a fresh host inventory. */
   onInventoryRequest?: () => void;
   /** Each time the controller has welcomed this agent (after every reconnect). */
@@ -117,6 +120,8 @@ export class ControllerLink {
     const inFlight: number[] = [];
     let ackWaiter: (() => void) | undefined;
     let welcomed = false;
+    // A policy in chunks is assembled per stream: a broken stream discards a partial one.
+    const assembler = new PolicyAssembler();
 
     return new Promise<void>((resolve, reject) => {
       let done = false;
@@ -178,6 +183,15 @@ export class ControllerLink {
           case "policy":
             this.o.onPolicy?.(body.policy);
             return;
+          case "policyChunk": {
+            const step = assembler.offer(body.policyChunk);
+            if (step.kind === "complete") this.o.onPolicy?.(step.update);
+            else if (step.kind === "refused") {
+              this.o.log.warn("chunked policy refused", { version: step.version, reason: step.reason });
+              this.o.onPolicyRefused?.(step.version, step.reason);
+            }
+            return;
+          }
           case "inventoryRequest":
             this.o.onInventoryRequest?.();
             return;

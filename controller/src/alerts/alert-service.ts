@@ -97,7 +97,16 @@ export class AlertService implements AlertSink {
       const open = await this.findOpen(c.dedupKey);
       // Our key adds the host to the library's (rule, entity) key; the window logic is the library's.
       const ref = { ruleId: c.ruleId, entity: c.primary };
-      if (open && shouldMerge({ ...open, dedupKey: dedupKey(c.ruleId, c.primary) }, ref, c.timeMs, this.dedupCfg)) {
+      const mergeable = open && shouldMerge({ ...open, dedupKey: dedupKey(c.ruleId, c.primary) }, ref, c.timeMs, this.dedupCfg);
+      // A correlation's update revises the alert it fired early: never a new alert, never counted again.
+      if (pm.match.update) {
+        if (open && mergeable) {
+          this.revise(open, c);
+          if (!inserts.has(open.id)) updates.set(open.id, open);
+        }
+        continue;
+      }
+      if (open && mergeable) {
         this.merge(open, c);
         // An alert created earlier in this chunk is inserted with its merged state.
         if (!inserts.has(open.id)) updates.set(open.id, open);
@@ -183,8 +192,21 @@ export class AlertService implements AlertSink {
     this.openByKey.set(key, open);
   }
 
-  private merge(open: OpenAlert, c: AlertCandidate): void {
-    open.count++;
+  /**
+   * A correlation's final version of an early firing. When the alert holds that firing alone, its
+   * evidence and times become the final version's (as a replay would have made them); when other
+   * firings merged into it, the final events are added to the evidence.
+   */
+  private revise(open: OpenAlert, c: AlertCandidate): void {
+    if (open.count > 1) return this.merge(open, c, false);
+    open.firstSeenMs = c.firstSeenMs;
+    open.lastSeenMs = c.timeMs;
+    open.eventRefs = [...c.eventRefs];
+    open.eventFields = [...c.eventFields];
+  }
+
+  private merge(open: OpenAlert, c: AlertCandidate, counts = true): void {
+    if (counts) open.count++;
     open.firstSeenMs = Math.min(open.firstSeenMs, c.firstSeenMs);
     open.lastSeenMs = Math.max(open.lastSeenMs, c.timeMs);
     const seen = new Set(open.eventRefs.map((r) => `${r.agentId}|${r.seq}`));

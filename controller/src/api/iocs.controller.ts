@@ -1,12 +1,13 @@
 import { BadRequestException, Controller, Delete, Get, Inject, NotFoundException, Param, Post, Query, Req } from "@nestjs/common";
 import { ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
 import { Roles } from "../auth/roles";
-import { IocCatalog } from "../detection/ioc-catalog";
+import { IocCatalog, NotABundle } from "../detection/ioc-catalog";
 import { optEnum, optInt, optString, rejectUnknown } from "./query-params";
 import { contentType, readText } from "./text-body";
 
 const KINDS = ["ip", "cidr", "domain", "sha256"] as const;
 const MAX_IMPORT_BYTES = 20 * 1024 * 1024;
+const BUNDLE_EXPECTED = `a JSON import must be a STIX 2.1 bundle ({"type": "bundle", "objects": [...]}); for a plain list use POST /api/v1/iocs`;
 
 @ApiTags("iocs")
 @Controller("api/v1/iocs")
@@ -56,9 +57,20 @@ export class IocsController {
     if (format !== "auto" && format !== "csv" && format !== "list") throw new BadRequestException(`format must be auto, csv or list, got "${format}"`);
     const type = contentType(req);
     if (type === "application/json") {
+      // Left unparsed by jsonBodyParser (OWN_JSON_ROUTES): read here and parsed object by object.
       const b = req.body as { type?: unknown } | undefined;
-      if (!b || b.type !== "bundle") throw new BadRequestException(`a JSON import must be a STIX 2.1 bundle ({"type": "bundle", "objects": [...]}); for a plain list use POST /api/v1/iocs`);
-      return this.iocs.importStix(b, source);
+      if (b && typeof b === "object" && Object.keys(b).length > 0) {
+        if (b.type !== "bundle") throw new BadRequestException(BUNDLE_EXPECTED);
+        return this.iocs.importStix(b, source);
+      }
+      const text = await readText(req, MAX_IMPORT_BYTES);
+      if (!/^\s*\{/.test(text)) throw new BadRequestException(BUNDLE_EXPECTED);
+      try {
+        return await this.iocs.importStix(text, source, true);
+      } catch (err) {
+        if (err instanceof NotABundle) throw new BadRequestException(`${err.message}; ${BUNDLE_EXPECTED}`);
+        throw err;
+      }
     }
     if (type === "application/stix+json") return this.iocs.importStix(await readText(req, MAX_IMPORT_BYTES), source);
     if (type === "text/csv" || type === "text/plain") return this.iocs.importCsv(await readText(req, MAX_IMPORT_BYTES), source, format);

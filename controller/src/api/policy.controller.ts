@@ -15,7 +15,8 @@ export class PolicyController {
   @ApiOperation({ summary: "The local policy agents enforce on their own (also offline)" })
   async get() {
     const c = await this.policy.current();
-    return { version: c.version, ...c.spec, updatedAt: c.updatedAt ? new Date(c.updatedAt).toISOString() : null, updatedBy: c.updatedBy };
+    // delivery: the size agents receive and, with includeIocs, how much of the IOC catalog fits (best first).
+    return { version: c.version, ...c.spec, updatedAt: c.updatedAt ? new Date(c.updatedAt).toISOString() : null, updatedBy: c.updatedBy, delivery: await this.policy.delivery() };
   }
 
   @Put()

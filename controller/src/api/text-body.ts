@@ -1,3 +1,4 @@
+import { StringDecoder } from "node:string_decoder";
 import { BadRequestException, PayloadTooLargeException } from "@nestjs/common";
 
 interface RawRequest {
@@ -8,7 +9,7 @@ interface RawRequest {
   on(ev: "end" | "error", cb: (e?: unknown) => void): unknown;
 }
 
-export function contentType(req: RawRequest): string {
+export function contentType(req: Pick<RawRequest, "headers">): string {
   const v = req.headers["content-type"];
   return (Array.isArray(v) ? v[0] : v ?? "").split(";")[0]!.trim().toLowerCase();
 }
@@ -21,14 +22,17 @@ export async function readText(req: RawRequest, maxBytes: number): Promise<strin
   if (typeof req.body === "string") return req.body;
   if (req.readableEnded) throw new BadRequestException("request body is empty or was already read");
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    // Decoded as it arrives, so a 20 MB body is not copied and decoded in one go at the end.
+    const decoder = new StringDecoder("utf8");
+    const parts: string[] = [];
     let size = 0;
     req.on("data", (c: Buffer) => {
       size += c.length;
       if (size > maxBytes) reject(new PayloadTooLargeException(`request body is larger than ${maxBytes} bytes`));
-      else chunks.push(c);
+      else parts.push(decoder.write(c));
     });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("end", () => resolve(parts.join("") + decoder.end()));
     req.on("error", (e) => reject(new BadRequestException(`reading the request body failed: ${String(e)}`)));
   });
 }
+

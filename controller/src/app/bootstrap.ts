@@ -18,7 +18,6 @@ import { PlaybookService } from "../playbooks/playbook-service";
 import { PolicyService } from "../policy/policy-service";
 import { AlertEntity } from "../alerts/alert.entity";
 import { CaseActions } from "../cases/case-actions";
-import type { Ioc } from "@vigil/detection";
 import { AgentPolicyEntity } from "../policy/policy.entity";
 import { PlaybookActionEntity, PlaybookEntity, PlaybookVersionEntity } from "../playbooks/playbook.entities";
 import { IngestWriter } from "../ingest/ingest-writer";
@@ -111,21 +110,12 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     commands, async (agentId) => (await registry.get(agentId))?.tags ?? [], config.guardRails, opts.audit,
   );
   await playbooks.load();
-  // IOC lists ship inside the agent policy; resolved lazily because detection is built below.
-  let allIocs: () => Promise<Ioc[]> = async () => [];
-  const policy = new PolicyService(dataSource.getRepository(AgentPolicyEntity), registry, signer, () => allIocs(), opts.audit);
+  // IOC lists ship inside the agent policy; the catalog is attached below, once detection is built.
+  const policy = new PolicyService(dataSource.getRepository(AgentPolicyEntity), registry, signer, undefined, opts.audit, Date.now, (msg, fields) => logger.warn(fields, msg));
   const detection = await createDetection({
     ds: dataSource, writer, registry, options: opts.detection, onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
   });
-  allIocs = async () => {
-    const out: Ioc[] = [];
-    for (let after: number | undefined; ; ) {
-      const page = await detection.iocs.list({ limit: 5000, afterId: after });
-      out.push(...page);
-      if (page.length < 5000) return out;
-      after = Number(page[page.length - 1].id);
-    }
-  };
+  policy.useIocs(detection.iocs);
   const caseActions = new CaseActions(commands, playbooks);
   detection.caseQuery.setActionsProvider(caseActions);
   detection.timeline.addSource(caseActions);
@@ -136,7 +126,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     void alertRows.findOneBy({ id: notice.id }).then((a) => (a ? playbooks.onAlert(a) : undefined)).catch((err) => logger.error({ err: String(err), alertId: notice.id }, "playbook evaluation failed"));
   });
   const integrations = await createIntegrations({
-    config: config.integrations, ds: dataSource, writer, registry, commands, playbooks, detection, apiKeys: security.apiKeys, audit: opts.audit, logger,
+    config: config.integrations, ds: dataSource, writer, registry, commands, playbooks, detection, apiKeys: security.apiKeys, audit: opts.audit, logger, policy,
   });
   // Results the agent made durable in its spool (local actions taken offline, or results whose stream broke).
   writer.onStored((batch) => {

@@ -6,7 +6,8 @@ const USAGE = `usage: vigil-controller rules validate DIR
        vigil-controller rules test --rules PATH --events FILE.jsonl`;
 
 /**
- * `rules validate DIR`: one line per refused rule, then `compiled N, refused M`; exit 1 if any
+ * `rules validate DIR`: one line per refused rule, one per correlation saying whether it fires early
+ * or at window close, then `compiled N, refused M`; exit 1 if any
  * was refused. `rules test`: every match as one JSON line (rule id, title, the event(s)); exit 0.
  */
 export async function rulesCommand(argv: string[]): Promise<number> {

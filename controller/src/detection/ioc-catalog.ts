@@ -1,7 +1,8 @@
-import { buildIocIndex, normalizeValue, parseIocCsv, parseStixBundle, resolveKind, type Ioc, type IocIndex, type IocParseError, type IocTextFormat, type StixSkipped } from "@vigil/detection";
+import { IocIndex, buildIocIndex, parseIocCsvSteps, parseStixBundleSteps, runStepsSliced, yieldToLoop, type Ioc, type IocParseError, type IocTextFormat, type StixSkipped } from "@vigil/detection";
 import type { Repository } from "typeorm";
 import { IocEntity } from "./detection.entities";
-import type { SqlBatch, Stmt } from "./sql-batch";
+import { jsonItemSteps } from "./ioc-json-items";
+import { placeholders, type SqlBatch } from "./sql-batch";
 
 export interface ImportResult {
   imported: number;
@@ -19,6 +20,9 @@ export interface ImportResult {
   errorsOmitted?: number;
 }
 
+/** An import that had to be a STIX bundle and was not. */
+export class NotABundle extends Error {}
+
 /** A response names at most this many refusals; the rest are counted (the counts by kind stay whole). */
 export const MAX_REPORTED_ERRORS = 1000;
 
@@ -32,6 +36,36 @@ export interface IocView extends Ioc {
   updatedAt: string;
 }
 
+interface IocRow {
+  id: number | string;
+  kind: string;
+  value: string;
+  confidence: number;
+  source: string;
+  description: string | null;
+  expires_at: number | string | null;
+  tags: string;
+  source_id: string | null;
+  updated_at: number | string;
+}
+
+const IOC_COLUMNS = "id, kind, value, confidence, source, description, expires_at, tags, source_id, updated_at";
+
+/** A raw row as toIoc reads an entity (bigints may come back as strings on PostgreSQL). */
+function rowToIoc(r: IocRow): Ioc {
+  const tags = r.tags ? (JSON.parse(r.tags) as string[]) : [];
+  return {
+    kind: r.kind as Ioc["kind"],
+    value: r.value,
+    confidence: Number(r.confidence),
+    source: r.source,
+    ...(r.description ? { description: r.description } : {}),
+    ...(r.expires_at !== null ? { expiresAtMs: Number(r.expires_at) } : {}),
+    ...(tags.length ? { tags } : {}),
+    ...(r.source_id ? { sourceId: r.source_id } : {}),
+  };
+}
+
 const toIoc = (r: IocEntity): Ioc => ({
   kind: r.kind as Ioc["kind"],
   value: r.value,
@@ -43,14 +77,31 @@ const toIoc = (r: IocEntity): Ioc => ({
   ...(r.sourceId ? { sourceId: r.sourceId } : {}),
 });
 
+/** Upserts per transaction: a batch is a few milliseconds of SQLite, then the thread is handed back. */
+export const IOC_WRITE_BATCH = 250;
+/** Rows per page when the index is rebuilt from the database. */
+const LOAD_PAGE = 500;
+/** Work between two hand-backs of the thread when pages are cheap enough to run several. */
+const SLICE_MS = 8;
+/** Ids per COUNT when the live catalog is counted. */
+const COUNT_SPAN = 20_000;
+
 /**
- * IOCs in the database plus the lookup index the pipeline matches against. The index is rebuilt
- * from the whole set after each change (an import of 100k indicators rebuilds once), and swapped
- * atomically, so matching never sees a half-built index.
+ * IOCs in the database plus the lookup index the pipeline matches against. At start and after a
+ * deletion the index is rebuilt from the whole set and swapped in whole; an import updates it in
+ * place, each batch once its transaction has committed (so the index never holds what the
+ * database does not).
+ *
+ * Nothing here holds the event loop for long, whatever the size of a feed: parsing runs in time
+ * slices (runStepsSliced), writes go in transactions of IOC_WRITE_BATCH and into the live index as
+ * they commit, a full rebuild (start, deletions) reads a page at a time, with the thread handed
+ * back in between. Imports, deletions and reloads run one at a time.
  */
 export class IocCatalog {
   private idx: IocIndex = buildIocIndex([]);
   private readonly listeners: Array<() => void> = [];
+  /** Imports, deletions and reloads, one after another (a reload never races an import's writes). */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly repo: Repository<IocEntity>,
@@ -66,9 +117,31 @@ export class IocCatalog {
     this.listeners.push(l);
   }
 
-  async load(): Promise<void> {
-    const rows = await this.repo.find();
-    this.idx = buildIocIndex(rows.map(toIoc));
+  /** Rebuilds the index from the database a page at a time, then swaps it in. */
+  load(): Promise<void> {
+    return this.serial(() => this.reload());
+  }
+
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(f, f);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reload(): Promise<void> {
+    const next = new IocIndex([]);
+    let slice = performance.now();
+    for (let after = 0; ; ) {
+      const rows = await this.sql.query<IocRow>(`SELECT ${IOC_COLUMNS} FROM iocs WHERE id > ? ORDER BY id LIMIT ?`, [after, LOAD_PAGE]);
+      for (const r of rows) next.add(rowToIoc(r));
+      if (rows.length < LOAD_PAGE) break;
+      after = Number(rows[rows.length - 1]!.id);
+      if (performance.now() - slice >= SLICE_MS) {
+        await yieldToLoop();
+        slice = performance.now();
+      }
+    }
+    this.idx = next.seal();
     for (const l of this.listeners) l();
   }
 
@@ -85,79 +158,119 @@ export class IocCatalog {
    * A CSV (our columns or a feed's: abuse.ch exports load unchanged) or a plain list, one indicator
    * per line; "auto" tells them apart (see parseIocCsv).
    */
-  async importCsv(text: string, source?: string, format: IocTextFormat = "auto"): Promise<ImportResult> {
-    const parsed = parseIocCsv(text, { format, ...(source ? { defaultSource: source } : {}) });
-    const res = await this.store(parsed.iocs, parsed.errors);
-    return { ...res, format: parsed.format, unsupported: parsed.unsupported };
+  importCsv(text: string, source?: string, format: IocTextFormat = "auto"): Promise<ImportResult> {
+    return this.serial(async () => {
+      const parsed = await runStepsSliced(parseIocCsvSteps(text, { format, ...(source ? { defaultSource: source } : {}) }));
+      const res = await this.store(parsed.iocs, parsed.errors);
+      return { ...res, format: parsed.format, unsupported: parsed.unsupported };
+    });
   }
 
-  async importStix(input: string | unknown, source?: string): Promise<ImportResult> {
-    const parsed = parseStixBundle(input, source ? { defaultSource: source } : {});
+  /** With requireBundle, input that is not a STIX bundle throws NotABundle and nothing is stored. */
+  importStix(input: string | unknown, source?: string, requireBundle = false): Promise<ImportResult> {
+    return this.serial(() => this.importStixNow(input, source, requireBundle));
+  }
+
+  private async importStixNow(input: string | unknown, source: string | undefined, requireBundle: boolean): Promise<ImportResult> {
+    const parsed = await runStepsSliced(parseStixBundleSteps(input, { requireBundle, ...(source ? { defaultSource: source } : {}) }));
+    if (parsed.notBundle) throw new NotABundle(parsed.errors[0]?.message ?? "not a STIX bundle");
     const res = await this.store(parsed.iocs, parsed.errors);
     return { ...res, indicators: parsed.indicators, unsupported: parsed.unsupported, skipped: parsed.skipped, partial: bounded(parsed.partial).errors, observables: parsed.observables };
   }
 
   /** JSON list of {type|kind, value, confidence?, source?, description?, expiresAt?, tags?}; bad items named by index. */
   importJson(items: unknown[], defaultSource = "api"): Promise<ImportResult> {
-    const iocs: Ioc[] = [];
-    const errors: IocParseError[] = [];
-    items.forEach((raw, i) => {
-      const at = `items[${i}]`;
-      const fail = (field: string, msg: string) => errors.push({ indicatorId: at, field, message: `${at}.${field}: ${msg}` });
-      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return void errors.push({ indicatorId: at, message: `${at}: must be an object` });
-      const o = raw as Record<string, unknown>;
-      const typeText = typeof o.type === "string" ? o.type : typeof o.kind === "string" ? o.kind : "";
-      const kind = resolveKind(typeText);
-      if (!kind) return fail("type", typeText ? `unsupported IOC type '${typeText}' (ip, cidr, domain, sha256)` : "is required");
-      if (typeof o.value !== "string") return fail("value", "must be a string");
-      const norm = normalizeValue(kind, o.value);
-      if (!norm.ok) return fail("value", norm.error);
-      const confidence = o.confidence ?? 50;
-      if (typeof confidence !== "number" || !(confidence >= 0 && confidence <= 100)) return fail("confidence", "must be a number 0-100");
-      if (o.source !== undefined && (typeof o.source !== "string" || o.source === "")) return fail("source", "must be a non-empty string");
-      let expiresAtMs: number | undefined;
-      if (o.expiresAt !== undefined) {
-        expiresAtMs = typeof o.expiresAt === "number" ? o.expiresAt : typeof o.expiresAt === "string" ? Date.parse(o.expiresAt) : NaN;
-        if (!Number.isFinite(expiresAtMs)) return fail("expiresAt", "must be an ISO 8601 time or epoch milliseconds");
-      }
-      if (o.tags !== undefined && !(Array.isArray(o.tags) && o.tags.every((t) => typeof t === "string"))) return fail("tags", "must be a list of strings");
-      iocs.push({
-        kind: norm.kind,
-        value: norm.value,
-        confidence,
-        source: (o.source as string | undefined) ?? defaultSource,
-        ...(typeof o.description === "string" ? { description: o.description } : {}),
-        ...(expiresAtMs !== undefined ? { expiresAtMs } : {}),
-        ...(o.tags ? { tags: o.tags as string[] } : {}),
-      });
+    return this.serial(async () => {
+      const { iocs, errors } = await runStepsSliced(jsonItemSteps(items, defaultSource));
+      return this.store(iocs, errors);
     });
-    return this.store(iocs, errors);
   }
 
-  async remove(id: number): Promise<boolean> {
-    const res = await this.repo.delete({ id: String(id) });
-    if (!res.affected) return false;
-    await this.load();
-    return true;
+  /** Indicators that have not expired: what an agent policy could carry. */
+  async countLive(nowMs = this.now()): Promise<number> {
+    // Counted by id range, so a catalog of millions is a series of short scans, not one long one.
+    const [span] = await this.sql.query<{ hi: number | string | null }>(`SELECT MAX(id) AS hi FROM iocs`);
+    const hi = Number(span?.hi ?? 0);
+    let n = 0;
+    for (let lo = 0; lo < hi; lo += COUNT_SPAN) {
+      const [r] = await this.sql.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM iocs WHERE id > ? AND id <= ? AND (expires_at IS NULL OR expires_at > ?)`, [lo, lo + COUNT_SPAN, nowMs]);
+      n += Number(r?.n ?? 0);
+      await yieldToLoop();
+    }
+    return n;
   }
 
-  async removeSource(source: string): Promise<number> {
-    const res = await this.repo.delete({ source });
-    if (res.affected) await this.load();
-    return res.affected ?? 0;
+  /**
+   * Live indicators best first (highest confidence, then most recently updated), a page at a
+   * time along the iocs_policy_order index: the caller stops when it has enough, and the thread
+   * is handed back between pages.
+   */
+  async *bestFirst(pageSize = 2000, nowMs = this.now()): AsyncGenerator<Ioc[]> {
+    let after: [number, number, number] | undefined;
+    for (;;) {
+      const where = after ? `WHERE (confidence, updated_at, id) < (?, ?, ?)` : "";
+      const rows = await this.sql.query<IocRow>(`SELECT ${IOC_COLUMNS} FROM iocs ${where} ORDER BY confidence DESC, updated_at DESC, id DESC LIMIT ?`, [...(after ?? []), pageSize]);
+      if (rows.length === 0) return;
+      const last = rows[rows.length - 1]!;
+      after = [Number(last.confidence), Number(last.updated_at), Number(last.id)];
+      yield rows.filter((r) => r.expires_at === null || Number(r.expires_at) > nowMs).map(rowToIoc);
+      if (rows.length < pageSize) return;
+      await yieldToLoop();
+    }
   }
 
+  remove(id: number): Promise<boolean> {
+    return this.serial(async () => {
+      const res = await this.repo.delete({ id: String(id) });
+      if (!res.affected) return false;
+      await this.reload();
+      return true;
+    });
+  }
+
+  /** Deletes a feed in batches (a 600k-row DELETE would hold SQLite, and with it the thread, for seconds). */
+  removeSource(source: string): Promise<number> {
+    return this.serial(async () => {
+      let deleted = 0;
+      for (;;) {
+        const ids = await this.sql.query<{ id: number | string }>(`SELECT id FROM iocs WHERE source = ? LIMIT ?`, [source, IOC_WRITE_BATCH]);
+        if (ids.length === 0) break;
+        await this.sql.run([{ sql: `DELETE FROM iocs WHERE id IN (${placeholders(ids.length)})`, params: ids.map((r) => r.id) }]);
+        deleted += ids.length;
+        await yieldToLoop();
+      }
+      if (deleted) await this.reload();
+      return deleted;
+    });
+  }
+
+  /**
+   * Upserts in transactions of IOC_WRITE_BATCH with the thread handed back between them; each
+   * committed batch goes into the live index the same way (an entry of the same kind, value and
+   * source replaced), so an import costs its own size, not a rebuild of the whole catalog.
+   */
   private async store(iocs: Ioc[], errors: IocParseError[]): Promise<ImportResult> {
     const now = this.now();
-    const stmts: Stmt[] = iocs.map((i) => ({
-      sql: `INSERT INTO iocs (kind, value, confidence, source, description, expires_at, tags, source_id, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (kind, value, source) DO UPDATE SET confidence = excluded.confidence, description = excluded.description,
-              expires_at = excluded.expires_at, tags = excluded.tags, source_id = excluded.source_id, updated_at = excluded.updated_at`,
-      params: [i.kind, i.value, Math.round(i.confidence), i.source.slice(0, 255), i.description ?? null, i.expiresAtMs ?? null, JSON.stringify(i.tags ?? []), i.sourceId ?? null, now, now],
-    }));
-    await this.sql.run(stmts);
-    if (iocs.length) await this.load();
+    for (let at = 0; at < iocs.length; at += IOC_WRITE_BATCH) {
+      const batch = iocs.slice(at, at + IOC_WRITE_BATCH);
+      // As stored (the parsers' objects are ours to adjust; no copy per IOC for the collector to chase).
+      for (const i of batch) {
+        i.confidence = Math.round(i.confidence);
+        if (i.source.length > 255) i.source = i.source.slice(0, 255);
+      }
+      await this.sql.run(batch.map((i) => ({
+        sql: UPSERT,
+        params: [i.kind, i.value, i.confidence, i.source, i.description ?? null, i.expiresAtMs ?? null, JSON.stringify(i.tags ?? []), i.sourceId ?? null, now, now],
+      })));
+      for (const i of batch) this.idx.upsert(i);
+      await yieldToLoop();
+    }
+    if (iocs.length) for (const l of this.listeners) l();
     return { imported: iocs.length, ...bounded(errors) };
   }
 }
+
+const UPSERT = `INSERT INTO iocs (kind, value, confidence, source, description, expires_at, tags, source_id, created_at, updated_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (kind, value, source) DO UPDATE SET confidence = excluded.confidence, description = excluded.description,
+    expires_at = excluded.expires_at, tags = excluded.tags, source_id = excluded.source_id, updated_at = excluded.updated_at`;

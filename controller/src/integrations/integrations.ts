@@ -47,6 +47,8 @@ export interface IntegrationDeps {
   apiKeys: ApiKeys;
   audit?: AuditSink;
   logger: Logger;
+  /** The agent policy, for how many IOCs it carries and leaves out. */
+  policy?: { lastIocDelivery(): { shipped: number; leftOut: number } | undefined };
 }
 
 /**
@@ -72,6 +74,7 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
     commandsByState: () => countBy(ds, CommandEntity, "state"),
     agentDrops: () => agentDrops(d.registry),
     webhookDeliveriesByState: () => webhooks.countByState(),
+    agentPolicyIocs: () => d.policy?.lastIocDelivery(),
   });
 
   const worker = new DeliveryWorker(

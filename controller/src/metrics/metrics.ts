@@ -16,6 +16,8 @@ export interface MetricSources {
   /** Summed over agents, from their last status report. */
   agentDrops: () => Promise<{ droppedByType: Record<string, number>; spoolDiscardedBytes: number; spoolRecords: number }>;
   webhookDeliveriesByState: () => Promise<Record<string, number>>;
+  /** IOCs the last built agent policy carries and leaves out (the catalog outgrew it); undefined before one is built. */
+  agentPolicyIocs?: () => { shipped: number; leftOut: number } | undefined;
 }
 
 /** Lag buckets (seconds): live agents land in the first few; spool replays after an outage in the last. */
@@ -58,6 +60,16 @@ export class ControllerMetrics {
       },
     });
     new Gauge({ name: "vigil_agents_online", help: "Agents with a live stream", registers, collect() { this.set(src.agentsOnline()); } });
+    new Gauge({
+      name: "vigil_agent_policy_iocs", help: "IOCs in the agent policy as last built: shipped, or left_out because the catalog exceeds what a policy carries (best first)", labelNames: ["state"], registers,
+      collect() {
+        const d = src.agentPolicyIocs?.();
+        this.reset();
+        if (!d) return;
+        this.set({ state: "shipped" }, d.shipped);
+        this.set({ state: "left_out" }, d.leftOut);
+      },
+    });
     new Gauge({ name: "vigil_stream_clients", help: "Connected live stream (WebSocket) clients", registers, collect() { this.set(src.streamClients()); } });
     new Gauge({
       name: "vigil_commands", help: "Response commands by state", labelNames: ["state"], registers,

@@ -1,4 +1,5 @@
 import { BUILTIN_RULES, compileRules } from "@vigil/detection";
+import { MAX_POLICY_RULE_BYTES } from "@vigil/proto";
 
 export type LocalActionType = "kill_process" | "isolate" | "block_ip";
 const LOCAL_ACTIONS: readonly LocalActionType[] = ["kill_process", "isolate", "block_ip"];
@@ -37,6 +38,10 @@ export function validatePolicySpec(raw: unknown): AgentPolicySpec {
     if (!ruleset.rules.some((x) => x.id === id)) throw new PolicySpecError(`rules[${i}].yaml: defines no rule with id "${id}"`);
     return yaml === undefined ? { id } : { id, yaml: yaml as string };
   });
+  // Rules ship to every agent inside the policy: their text together is bounded, so the IOCs keep room.
+  const ruleBytes = rules.reduce((n, r) => n + Buffer.byteLength(r.yaml ?? builtinRuleText(r.id) ?? ""), 0);
+  if (ruleBytes > MAX_POLICY_RULE_BYTES)
+    throw new PolicySpecError(`rules: ${ruleBytes} bytes of rule YAML in all, more than the ${MAX_POLICY_RULE_BYTES} an agent policy may carry; ship fewer or smaller rules`);
   const includeIocs = o.includeIocs === undefined ? false : o.includeIocs;
   if (typeof includeIocs !== "boolean") throw new PolicySpecError("includeIocs: expected true or false");
   if (!Array.isArray(o.actions) || o.actions.length > 200) throw new PolicySpecError("actions: expected a list of {ruleId, actions}");

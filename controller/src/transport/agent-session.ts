@@ -1,5 +1,5 @@
 import { status as GrpcStatus, type ServerDuplexStream, type ServiceError } from "@grpc/grpc-js";
-import type { AgentMessage, CommandResult, ControllerMessage, EventBatch, Hello, Inventory } from "@vigil/proto";
+import { ControllerMessage, MAX_MESSAGE_BYTES, type AgentMessage, type CommandResult, type EventBatch, type Hello, type Inventory } from "@vigil/proto";
 import type { AgentRegistry, LiveSession } from "../agents/agent-registry";
 import { statusJson } from "../agents/agent-registry";
 import type { IngestWriter } from "../ingest/ingest-writer";
@@ -60,6 +60,13 @@ export class AgentSession implements LiveSession {
 
   send(msg: ControllerMessage): void {
     if (this.closed) return;
+    // Last line of defence: a message over the agent's receive limit would fail the whole stream
+    // (RESOURCE_EXHAUSTED) and the agent would loop reconnecting; refuse it here instead. Acks,
+    // welcomes and policy chunks (at most POLICY_CHUNK_BYTES of data) are small by construction.
+    if ((msg.msg?.$case === "command" || msg.msg?.$case === "policy") && ControllerMessage.encode(msg).finish().length > MAX_MESSAGE_BYTES) {
+      this.deps.log("error", "message to agent over the transport limit not sent", { agentId: this.agentId, kind: msg.msg?.$case, limit: MAX_MESSAGE_BYTES });
+      return;
+    }
     if (this.outbox.length) {
       if (this.outbox.length >= this.maxOutbox) return this.fail(GrpcStatus.RESOURCE_EXHAUSTED, "agent is not reading its stream");
       this.outbox.push(msg);

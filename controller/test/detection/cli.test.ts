@@ -36,6 +36,33 @@ describe("vigil-controller rules / iocs", () => {
     expect(re.stdout.trim().split("\n")[0]).toMatch(/bad\.yml:5: rule 'Backref' \[regex backreference\] backreferences need backtracking/);
   });
 
+  it("rules validate: says for each correlation whether it fires early or at window close", () => {
+    const rules = join(dir, "corr");
+    require("node:fs").mkdirSync(rules);
+    writeFileSync(join(rules, "few.yml"), `title: Few
+id: few
+correlation:
+  type: event_count
+  rules: [base]
+  group-by: [User]
+  timespan: 1h
+  condition: {lt: 3}
+level: low
+---
+title: Base
+name: base
+logsource: {product: linux}
+detection:
+  sel: {Image: /bin/x}
+  condition: sel
+`);
+    const r = run(["rules", "validate", "detection/rules"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/lnx_ssh_brute_force\.yml: correlation 'SSH Brute Force From One Source' \(895fed99-f646-4f2c-90d6-cdcade3a6d70\) event_count: fires early/);
+    const few = run(["rules", "validate", rules]);
+    expect(few.stdout).toMatch(/few\.yml: correlation 'Few' \(few\) event_count: fires at window close/);
+  });
+
   it("rules test: prints each match (correlations included) as a JSON line", () => {
     const events = join(dir, "events.jsonl");
     const t = Date.parse("2025-03-01T10:00:00Z");

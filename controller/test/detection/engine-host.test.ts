@@ -58,10 +58,14 @@ describe("EngineHost (detection worker)", () => {
   });
 
   it("advances quiet agents and flushes held correlations from the worker", async () => {
-    const corr = `title: C\nid: c1\ncorrelation:\n  type: event_count\n  rules: [evil]\n  group-by: [Image]\n  timespan: 1m\n  condition: { gte: 2 }\n`;
-    const { host } = start([{ name: "e.yml", text: rule("evil", "CommandLine|contains: evil") }, { name: "c.yml", text: corr }]);
+    // An upper bound is decided at window close: held in the worker until the flush.
+    const corr = `title: C\nid: c1\ncorrelation:\n  type: event_count\n  rules: [evil]\n  group-by: [Image]\n  timespan: 1m\n  condition: { gte: 2, lt: 10 }\n`;
+    // A lower bound fires early, from the batch that completes it.
+    const early = `title: E\nid: e1\ncorrelation:\n  type: event_count\n  rules: [evil]\n  group-by: [Image]\n  timespan: 1m\n  condition: { gte: 2 }\n`;
+    const { host } = start([{ name: "e.yml", text: rule("evil", "CommandLine|contains: evil") }, { name: "c.yml", text: corr }, { name: "x.yml", text: early }]);
     const t0 = Date.now();
-    await host.process([item("a1", "evil 1", t0), item("a1", "evil 2", t0 + 1000)], t0);
+    const now = await host.process([item("a1", "evil 1", t0), item("a1", "evil 2", t0 + 1000)], t0);
+    expect(now.map((m) => [m.agentId, m.match.rule.id])).toEqual([["a1", "e1"]]);
     const flushed = await host.flushAll(t0);
     expect(flushed.flatMap((g) => g.matches.map((m) => [g.agentId, m.rule.id]))).toEqual([["a1", "c1"]]);
   });

@@ -21,8 +21,10 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
   it("a brute force raises exactly one alert for the source IP; failures spread over hours raise none", async () => {
     const a = await connect(ctl, "bf-live");
     const ip = "203.0.113.10";
-    // 12 failures, one every 30 s: the rule fires twice (at 5 and 10); dedup keeps one alert.
-    let seq = await send(a, 1, Array.from({ length: 12 }, (_, i) => sshFailure(T0 + i * 30_000, ip, `user${i}`)));
+    // 12 failures, one every 30 s from 7 minutes into a 10-minute span: the rule fires on the 5th
+    // (minute 9) and again on the first failure of the next span (minute 10); dedup keeps one alert.
+    const start = Math.floor(T0 / (10 * MIN)) * 10 * MIN + 7 * MIN;
+    let seq = await send(a, 1, Array.from({ length: 12 }, (_, i) => sshFailure(start + i * 30_000, ip, `user${i}`)));
     // 6 failures from another IP, one an hour: never 5 within 10 minutes.
     seq = await send(a, seq, Array.from({ length: 6 }, (_, i) => sshFailure(T0 + i * 60 * MIN, "198.51.100.20")));
     await send(a, seq, [clock(T0 + 8 * 60 * MIN)]);
@@ -30,8 +32,8 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
     const got = await alerts(ctl, "agent=bf-live");
     expect(got.map((x) => [x.rule.id, x.entity.kind, x.entity.value])).toEqual([[BRUTE_FORCE, "ip", ip]]);
     expect(got[0].count).toBe(2);
-    expect(got[0].firstSeen).toBe(new Date(T0).toISOString());
-    expect(got[0].lastSeen).toBe(new Date(T0 + 9 * 30_000).toISOString());
+    expect(got[0].firstSeen).toBe(new Date(start).toISOString());
+    expect(got[0].lastSeen).toBe(new Date(start + 6 * 30_000).toISOString());
     expect(got[0].breakdown[0]).toMatchObject({ factor: "level", points: 55 });
     expect(got[0].eventRefs.length).toBeGreaterThanOrEqual(5);
     a.close();
@@ -40,8 +42,9 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
   it("brute force then a successful login from that IP: account-compromise alert, same case, higher score", async () => {
     const a = await connect(ctl, "bf-success");
     const ip = "203.0.113.50";
-    const fails = Array.from({ length: 6 }, (_, i) => sshFailure(T0 + i * 20_000, ip, "alice"));
-    await send(a, 1, [...fails, sshSuccess(T0 + 5 * MIN, ip, "alice"), clock(T0 + 3 * 60 * MIN)]);
+    const t0 = Math.floor(T0 / (10 * MIN)) * 10 * MIN; // the burst inside one 10-minute span
+    const fails = Array.from({ length: 6 }, (_, i) => sshFailure(t0 + i * 20_000, ip, "alice"));
+    await send(a, 1, [...fails, sshSuccess(t0 + 5 * MIN, ip, "alice"), clock(t0 + 3 * 60 * MIN)]);
     await settled(ctl);
     const got = await alerts(ctl, "agent=bf-success");
     const brute = got.find((x) => x.rule.id === BRUTE_FORCE);
@@ -58,8 +61,8 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
     expect(story.body.alertIds.sort()).toEqual([brute.id, comp.id].sort());
     expect(story.body.alerts.every((x: { breakdown: unknown[] }) => x.breakdown.length > 0)).toBe(true);
     const events = story.body.timeline.filter((e: { kind: string }) => e.kind === "event.auth");
-    // The five failures that made the burst, and the login; the sixth failure belongs to no alert.
-    expect(events.length).toBe(6);
+    // The six failures of the burst's window before the login (the burst alert holds the first five), and the login.
+    expect(events.length).toBe(7);
     const times = story.body.timeline.map((e: { time: string }) => e.time);
     expect(times).toEqual([...times].sort());
     expect(story.body.actions).toEqual([]);
@@ -71,10 +74,11 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
 
   it("out-of-order delivery and a backlog replay on another agent give the same alerts as live", async () => {
     const ip = "192.0.2.77";
+    const t0 = Math.floor(T0 / (10 * MIN)) * 10 * MIN; // the burst inside one 10-minute span
     const lines = [
-      ...Array.from({ length: 7 }, (_, i) => sshFailure(T0 + i * 40_000, ip, "bob")),
-      sshSuccess(T0 + 6 * MIN, ip, "bob"),
-      ...Array.from({ length: 3 }, (_, i) => sshFailure(T0 + 2 * 60 * MIN + i * 3 * 60 * MIN, ip, "bob")),
+      ...Array.from({ length: 7 }, (_, i) => sshFailure(t0 + i * 40_000, ip, "bob")),
+      sshSuccess(t0 + 6 * MIN, ip, "bob"),
+      ...Array.from({ length: 3 }, (_, i) => sshFailure(t0 + 2 * 60 * MIN + i * 3 * 60 * MIN, ip, "bob")),
     ];
     const live = await connect(ctl, "replay-live");
     let seq = 1;
@@ -223,6 +227,27 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
     expect((await request(ctl, "GET", "/api/v1/rules/11111111-2222-3333-4444-555555555555")).status).toBe(404);
     expect((await request(ctl, "DELETE", `/api/v1/rules/${BRUTE_FORCE}`)).status).toBe(400);
     a.close();
+  });
+
+  it("the rules API says when each correlation fires: early (lower bounds) or at window close", async () => {
+    const few = `title: Few Logins
+id: 33333333-4444-4555-8666-777777777777
+correlation:
+  type: event_count
+  rules: [${BRUTE_FORCE}]
+  group-by: [SourceIp]
+  timespan: 1h
+  condition: {lt: 3}
+level: low
+`;
+    expect((await request(ctl, "POST", "/api/v1/rules?name=few.yml", few, { "content-type": "text/yaml" })).status).toBe(201);
+    const list = await request(ctl, "GET", "/api/v1/rules?kind=correlation");
+    const firing = Object.fromEntries(list.body.items.map((r: { id: string; firing: string }) => [r.id, r.firing]));
+    expect(firing[BRUTE_FORCE]).toBe("early");
+    expect(firing[BRUTE_THEN_SUCCESS]).toBe("early");
+    expect(firing["33333333-4444-4555-8666-777777777777"]).toBe("at_window_close");
+    expect((await request(ctl, "GET", `/api/v1/rules/${BRUTE_FORCE}`)).body.firing).toBe("early");
+    expect((await request(ctl, "DELETE", "/api/v1/rules/33333333-4444-4555-8666-777777777777")).status).toBe(200);
   });
 
   it("auditd records are stored, listed by type and alerted on by an auditd-style Sigma rule", async () => {

@@ -19,10 +19,12 @@ describe("detection pipeline on PostgreSQL", () => {
   it("brute force (deduped), then success → chained case; IOC import and hit; feedback recorded", async () => {
     const a = await connect(ctl, "pg-host");
     const ip = "203.0.113.60";
-    const fails = Array.from({ length: 11 }, (_, i) => sshFailure(T0 + i * 25_000, ip, "carol"));
+    // From 7 minutes into a 10-minute span: the rule fires on the 5th failure and again in the next span (one alert, count 2).
+    const start = Math.floor(T0 / (10 * MIN)) * 10 * MIN + 7 * MIN;
+    const fails = Array.from({ length: 11 }, (_, i) => sshFailure(start + i * 25_000, ip, "carol"));
     const imp = await request(ctl, "POST", "/api/v1/iocs/import", "type,value,confidence\nip,192.0.2.99,100\n", { "content-type": "text/csv" });
     expect(imp.body.imported).toBe(1);
-    await send(a, 1, [...fails, sshSuccess(T0 + 6 * MIN, ip, "carol"), connection(T0 + 7 * MIN, "192.0.2.99"), clock(T0 + 2 * 60 * MIN)]);
+    await send(a, 1, [...fails, sshSuccess(start + 6 * MIN, ip, "carol"), connection(start + 7 * MIN, "192.0.2.99"), clock(start + 2 * 60 * MIN)]);
     await settled(ctl);
     const items = (await request(ctl, "GET", "/api/v1/alerts?agent=pg-host")).body.items as any[];
     expect(items.map((x) => x.rule.id).sort()).toEqual([BRUTE_FORCE, BRUTE_THEN_SUCCESS, IOC_HIT].sort());

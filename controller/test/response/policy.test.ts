@@ -59,6 +59,20 @@ describe("agent policy: signed per agent, pushed on change and on connect", () =
     expect(r.body.message).toMatch(message);
   });
 
+  it("refuses rules whose YAML together exceeds what a policy may carry, naming the limit", async () => {
+    const { MAX_POLICY_RULE_BYTES } = await import("@vigil/proto");
+    const rule = (i: number) => ({
+      id: `big-${i}`,
+      yaml: [`title: big ${i}`, `id: big-${i}`, `description: ${"x".repeat(250_000)}`, "logsource: { product: linux, category: process_creation }", "detection:", "  sel: { Image: /bin/nothing }", "  condition: sel"].join("\n"),
+    });
+    const rules = Array.from({ length: Math.ceil(MAX_POLICY_RULE_BYTES / 250_000) + 1 }, (_, i) => rule(i));
+    const r = await request(ctl, "PUT", "/api/v1/agent-policy", { rules, actions: [] });
+    expect(r.status).toBe(400);
+    expect(r.body.message).toMatch(new RegExp(`more than the ${MAX_POLICY_RULE_BYTES} an agent policy may carry`));
+    const ok = await request(ctl, "PUT", "/api/v1/agent-policy", { rules: rules.slice(0, 2), actions: [] });
+    expect(ok.status).toBe(200);
+  });
+
   it("refuses release as a local action: agents never lift containment on their own", async () => {
     const r = await request(ctl, "PUT", "/api/v1/agent-policy", { rules: [{ id: ruleId }], actions: [{ ruleId, actions: [{ type: "release" }] }] });
     expect(r.status).toBe(400);

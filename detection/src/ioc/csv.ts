@@ -1,8 +1,9 @@
-import { readCsvRecords, type CsvRecord } from "./csv-records";
+import { CsvRecordReader, readCsvRecords, type CsvRecord } from "./csv-records";
 import { columnOf, isDescriptionFallback, isPlaceholder, isTagColumn, VALUE_COLUMN_NAMES, type Column } from "./columns";
 import { inferValueKind, isIndicator, unsupportedKindOfType, unsupportedReason } from "./infer";
-import { looksLikeList, parseIocList } from "./list";
+import { looksLikeList, parseIocListSteps } from "./list";
 import { normalizeValue, parseConfidence, parseTime, resolveKind } from "./normalize";
+import { runSteps, type Steps } from "./time-slice";
 import type { Ioc, IocKind, IocParseError, IocParseResult } from "./types";
 
 /**
@@ -70,15 +71,14 @@ const isCleanHeader = (fields: string[]): boolean => hasValueColumn(fields) && !
  * `# first_seen_utc,dst_ip,...` or `# "first_seen_utc","ioc_id","ioc_value",...` there); else the
  * first record if it names a value column at all (a header that happens to hold a dotted name).
  */
-function findHeader(records: CsvRecord[], comments: { line: number; text: string }[]): { header: Header; data: CsvRecord[] } | undefined {
-  const first = records[0];
-  if (first && isCleanHeader(first.fields)) return { header: first, data: records.slice(1) };
+function findHeader(first: CsvRecord | undefined, comments: { line: number; text: string }[]): { header: Header; firstIsData: boolean } | undefined {
+  if (first && isCleanHeader(first.fields)) return { header: first, firstIsData: false };
   const before = comments.filter((c) => c.text !== "" && (first === undefined || c.line < first.line)).at(-1);
   if (before) {
     const fields = readCsvRecords(before.text).records[0]?.fields;
-    if (fields && fields.length >= 2 && hasValueColumn(fields)) return { header: { line: before.line, fields }, data: records };
+    if (fields && fields.length >= 2 && hasValueColumn(fields)) return { header: { line: before.line, fields }, firstIsData: true };
   }
-  if (first && hasValueColumn(first.fields)) return { header: first, data: records.slice(1) };
+  if (first && hasValueColumn(first.fields)) return { header: first, firstIsData: false };
   return undefined;
 }
 
@@ -89,14 +89,34 @@ function findHeader(records: CsvRecord[], comments: { line: number; text: string
  * value. Each bad line is reported with its line number and the rest of the file is still imported.
  */
 export function parseIocCsv(text: string, opts: CsvParseOptions = {}): CsvParseResult {
+  return runSteps(parseIocCsvSteps(text, opts));
+}
+
+/** parseIocCsv as steps: yields after every record, so a driver can hand the thread back (see time-slice.ts). */
+export function* parseIocCsvSteps(text: string, opts: CsvParseOptions = {}): Steps<CsvParseResult> {
   const format = opts.format ?? "auto";
-  if (format === "list") return { format: "list", ...parseIocList(text, opts) };
-  const { records, errors: recordErrors, comments } = readCsvRecords(text);
-  const found = findHeader(records, comments);
+  if (format === "list") return { format: "list", ...(yield* parseIocListSteps(text, opts)) };
+  const reader = new CsvRecordReader(text);
+  // Records are read one by one: up to the first, the comments before it may hold the header.
+  const errors: IocParseError[] = [];
+  const comments: { line: number; text: string }[] = [];
+  let first: CsvRecord | undefined;
+  for (let item = reader.next(); item; item = reader.next()) {
+    yield;
+    if (item.kind === "record") {
+      first = { line: item.line, fields: item.fields };
+      break;
+    }
+    if (item.kind === "error") errors.push({ line: item.line, message: item.message });
+    else comments.push({ line: item.line, text: item.text });
+  }
+  const found = findHeader(first, comments);
   if (!found) {
-    if (format === "auto" && looksLikeList(text)) return { format: "list", ...parseIocList(text, opts) };
-    const errors: IocParseError[] = recordErrors.map((e) => ({ line: e.line, message: e.message }));
-    const first = records[0];
+    if (format === "auto" && looksLikeList(text)) return { format: "list", ...(yield* parseIocListSteps(text, opts)) };
+    for (let item = reader.next(); item; item = reader.next()) {
+      yield;
+      if (item.kind === "error") errors.push({ line: item.line, message: item.message });
+    }
     if (!first) {
       errors.push({ line: 1, message: "line 1: no header row (expected columns type,value[,confidence,source,description])" });
     } else if (first.fields.some((f) => isIndicator(f.trim()))) {
@@ -113,15 +133,22 @@ export function parseIocCsv(text: string, opts: CsvParseOptions = {}): CsvParseR
     return { format: "csv", iocs: [], errors, unsupported: {} };
   }
 
-  const { header, data } = found;
-  const errors: IocParseError[] = recordErrors.map((e) => ({ line: e.line, message: e.message }));
+  const { header, firstIsData } = found;
   const layout = layoutOf(header, errors);
   const { columns } = layout;
   const iocs: Ioc[] = [];
   const unsupported: Record<string, number> = {};
   const defaultSource = opts.defaultSource ?? "csv";
   const defaultConfidence = opts.defaultConfidence ?? 50;
-  for (const rec of data) {
+  const records = function* (): Generator<CsvRecord> {
+    if (firstIsData && first) yield first;
+    for (let item = reader.next(); item; item = reader.next()) {
+      if (item.kind === "record") yield item;
+      else if (item.kind === "error") errors.push({ line: item.line, message: item.message });
+    }
+  };
+  for (const rec of records()) {
+    yield;
     const line = rec.line;
     const fail = (field: string | undefined, message: string): void => {
       errors.push({ line, ...(field ? { field } : {}), message: `line ${line}: ${message}` });

@@ -1,10 +1,12 @@
 export type { Ioc, IocKind, IocParseError, IocParseResult } from "./types";
-export { parseIocCsv, type CsvParseOptions, type CsvParseResult, type IocTextFormat } from "./csv";
-export { parseIocList, looksLikeList, type ListParseOptions, type ListParseResult } from "./list";
+export { parseIocCsv, parseIocCsvSteps, type CsvParseOptions, type CsvParseResult, type IocTextFormat } from "./csv";
+export { parseIocList, parseIocListSteps, looksLikeList, type ListParseOptions, type ListParseResult } from "./list";
 export { inferValueKind, unsupportedKindOfType, type UnsupportedKind, type ValueKind } from "./infer";
-export { parseStixBundle, type StixParseOptions, type StixParseResult, type StixSkipped } from "./stix";
+export { parseStixBundle, parseStixBundleSteps, type StixParseOptions, type StixParseResult, type StixSkipped } from "./stix";
 export { parseStixPattern, type PatternParse, type PatternValue } from "./stix-pattern";
 export { normalizeValue, resolveKind, refang, parseConfidence, type Normalized } from "./normalize";
 export { IocIndex, buildIocIndex, type IocIndexOptions } from "./ioc-index";
 export { matchEvent, type IocHit, type IocField, type MatchEventOptions } from "./match";
 export { parseIp, formatIp, parseCidr, formatCidr, cidrContains, unmapV4, type IpAddress, type Cidr, type IpVersion } from "./ip";
+export { parseJsonSteps, type JsonParse } from "./json-sliced";
+export { runSteps, runStepsSliced, yieldToLoop, type Steps, type SliceOptions } from "./time-slice";

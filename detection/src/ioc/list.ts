@@ -1,6 +1,7 @@
 import { columnOf } from "./columns";
 import { inferValueKind, isIndicator, unsupportedReason } from "./infer";
 import { normalizeValue } from "./normalize";
+import { runSteps, type Steps } from "./time-slice";
 import type { Ioc, IocParseError } from "./types";
 
 /**
@@ -61,8 +62,17 @@ export function readListLine(raw: string, line: number): ListLine | undefined {
   return { line, values: [], error: `${words.length} words ('${body.length > 60 ? body.slice(0, 57) + "..." : body}'); expected one indicator per line, optionally followed by a '#' or ';' comment` };
 }
 
-function lines(text: string): string[] {
-  return (text.startsWith("\uFEFF") ? text.slice(1) : text).replace(/\r\n?/g, "\n").split("\n");
+/** The lines of a text, one at a time (BOM dropped; LF, CRLF or CR ends a line), without splitting it whole. */
+export function* textLines(text: string): Generator<string> {
+  let i = text.startsWith("\uFEFF") ? 1 : 0;
+  const n = text.length;
+  while (i <= n) {
+    let j = i;
+    while (j < n && text.charCodeAt(j) !== 10 && text.charCodeAt(j) !== 13) j++;
+    yield text.slice(i, j);
+    if (j >= n) return;
+    i = text.charCodeAt(j) === 13 && text.charCodeAt(j + 1) === 10 ? j + 2 : j + 1;
+  }
 }
 
 /**
@@ -72,9 +82,10 @@ function lines(text: string): string[] {
 export function looksLikeList(text: string): boolean {
   let seen = 0;
   let good = 0;
-  const all = lines(text);
-  for (let i = 0; i < all.length && seen < 20; i++) {
-    const l = readListLine(all[i] as string, i + 1);
+  let i = 0;
+  for (const raw of textLines(text)) {
+    if (seen >= 20) break;
+    const l = readListLine(raw, ++i);
     if (!l || (l.values.length === 0 && !l.error)) continue; // blank, comment, hosts boilerplate
     seen++;
     if (l.values.length > 0 && l.values.every(isIndicator)) good++;
@@ -90,21 +101,31 @@ export interface ListParseResult {
 
 /** Parses a plain list. Each refused line is reported with its number and reason; the rest is imported. */
 export function parseIocList(text: string, opts: ListParseOptions = {}): ListParseResult {
+  return runSteps(parseIocListSteps(text, opts));
+}
+
+/** parseIocList as steps: yields after every line, so a driver can hand the thread back (see time-slice.ts). */
+export function* parseIocListSteps(text: string, opts: ListParseOptions = {}): Steps<ListParseResult> {
   const iocs: Ioc[] = [];
   const errors: IocParseError[] = [];
   const unsupported: Record<string, number> = {};
   const source = opts.defaultSource ?? "list";
   const confidence = opts.defaultConfidence ?? 50;
   let first = true;
-  lines(text).forEach((raw, idx) => {
-    const l = readListLine(raw, idx + 1);
-    if (!l) return;
+  let idx = 0;
+  for (const raw of textLines(text)) {
+    yield;
+    const l = readListLine(raw, ++idx);
+    if (!l) continue;
     const fail = (message: string): void => void errors.push({ line: l.line, field: "value", message: `line ${l.line}: ${message}` });
     // A one-word column name on the first content line ("ip", "domain") is a header, not data.
     const wasFirst = first;
     first = false;
-    if (wasFirst && l.values.length === 1 && columnOf(l.values[0] as string) === "value") return;
-    if (l.error) return fail(l.error);
+    if (wasFirst && l.values.length === 1 && columnOf(l.values[0] as string) === "value") continue;
+    if (l.error) {
+      fail(l.error);
+      continue;
+    }
     for (const value of l.values) {
       const k = inferValueKind(value);
       if (!k) continue;
@@ -120,6 +141,6 @@ export function parseIocList(text: string, opts: ListParseOptions = {}): ListPar
       }
       iocs.push({ kind: norm.kind, value: norm.value, confidence, source, ...(l.note ? { description: l.note } : {}) });
     }
-  });
+  }
   return { iocs, errors, unsupported };
 }

@@ -77,6 +77,7 @@ const WORD_CHAR = /[A-Za-z0-9_-]/;
 const MAX_DEPTH = 32;
 /** Cap on the alternatives one pattern expands to (ANDs of ORs multiply). */
 const MAX_ALTERNATIVES = 100_000;
+export const MAX_PATTERN_CHARS = 512 * 1024;
 
 function tokenize(src: string): Tok[] {
   const toks: Tok[] = [];
@@ -592,6 +593,11 @@ class Parser {
  * alternatives left out, if any); otherwise the reason, and every alternative's refusal.
  */
 export function parseStixPattern(pattern: string): PatternParse {
+  // A pattern is parsed in one go: its length bounds that step (an IN list of ~30k values fits).
+  if (pattern.length > MAX_PATTERN_CHARS) {
+    const reason = `pattern of ${pattern.length} characters is longer than ${MAX_PATTERN_CHARS}; split it into several indicators`;
+    return { ok: false, reason, refused: [{ reason }] };
+  }
   let outcomes: Outcome[];
   try {
     outcomes = new Parser(tokenize(pattern)).parse();

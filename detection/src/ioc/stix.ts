@@ -1,4 +1,6 @@
+import { parseJsonSteps } from "./json-sliced";
 import { normalizeValue, parseConfidence, parseTime } from "./normalize";
+import { runSteps, type Steps } from "./time-slice";
 import { parseStixPattern, summarize, type PatternRefusal } from "./stix-pattern";
 import type { Ioc, IocParseError, IocParseResult } from "./types";
 
@@ -9,6 +11,8 @@ export interface StixParseOptions {
   defaultConfidence?: number;
   /** "Now" for expiry (valid_until, STOP), epoch ms. Default Date.now(). */
   nowMs?: number;
+  /** Only a bundle will do (not a TAXII envelope or a lone indicator): otherwise notBundle is set and nothing is read. */
+  requireBundle?: boolean;
 }
 
 export interface StixSkipped {
@@ -44,6 +48,8 @@ export interface StixParseResult extends IocParseResult {
    * an indicator.
    */
   observables: number;
+  /** Set when requireBundle was asked and the input is not a bundle. */
+  notBundle?: boolean;
 }
 
 type JsonObject = Record<string, unknown>;
@@ -91,9 +97,10 @@ function isObject(v: unknown): v is JsonObject {
 }
 
 /** Producer names from identity objects, so `created_by_ref` becomes a readable source. */
-function identityNames(objects: unknown[]): Map<string, string> {
+function* identityNames(objects: unknown[]): Steps<Map<string, string>> {
   const names = new Map<string, string>();
   for (const o of objects) {
+    yield;
     if (isObject(o) && o.type === "identity" && typeof o.id === "string" && typeof o.name === "string" && o.name.trim() !== "") names.set(o.id, o.name.trim());
   }
   return names;
@@ -105,13 +112,15 @@ const modifiedMs = (o: JsonObject): number => (typeof o.modified === "string" ? 
  * For each indicator id, the index of its newest version (STIX versions share the id and differ in
  * `modified`; a TAXII collection or a bundle assembled from several pulls can carry several).
  */
-function newestVersions(objects: unknown[]): Map<string, number> {
+function* newestVersions(objects: unknown[]): Steps<Map<string, number>> {
   const newest = new Map<string, number>();
-  objects.forEach((o, idx) => {
-    if (!isObject(o) || o.type !== "indicator" || typeof o.id !== "string") return;
+  for (let idx = 0; idx < objects.length; idx++) {
+    yield;
+    const o = objects[idx];
+    if (!isObject(o) || o.type !== "indicator" || typeof o.id !== "string") continue;
     const prev = newest.get(o.id);
     if (prev === undefined || modifiedMs(o) >= modifiedMs(objects[prev] as JsonObject)) newest.set(o.id, idx);
-  });
+  }
   return newest;
 }
 
@@ -124,6 +133,14 @@ function newestVersions(objects: unknown[]): Map<string, number> {
  * relationships, malware, attack patterns, reports...) are ignored without a word.
  */
 export function parseStixBundle(input: string | unknown, opts: StixParseOptions = {}): StixParseResult {
+  return runSteps(parseStixBundleSteps(input, opts));
+}
+
+/**
+ * parseStixBundle as steps: JSON text is parsed object by object and every object is a step, so a
+ * driver can hand the thread back (see time-slice.ts); the work is linear in the bundle's size.
+ */
+export function* parseStixBundleSteps(input: string | unknown, opts: StixParseOptions = {}): Steps<StixParseResult> {
   const result: StixParseResult = {
     iocs: [],
     errors: [],
@@ -136,14 +153,20 @@ export function parseStixBundle(input: string | unknown, opts: StixParseOptions 
   const { errors } = result;
   let doc: unknown = input;
   if (typeof input === "string") {
-    try {
-      doc = JSON.parse(input);
-    } catch (e) {
-      errors.push({ message: `bundle is not valid JSON: ${(e as Error).message}` });
+    const parsed = yield* parseJsonSteps(input);
+    if (!parsed.ok) {
+      errors.push({ message: `bundle is not valid JSON: ${parsed.error}` });
+      if (opts.requireBundle) result.notBundle = true;
       return result;
     }
+    doc = parsed.value;
   }
   let objects: unknown[];
+  if (opts.requireBundle && !(isObject(doc) && doc.type === "bundle")) {
+    result.notBundle = true;
+    errors.push({ message: "expected a STIX bundle ({\"type\": \"bundle\", \"objects\": [...]})" });
+    return result;
+  }
   if (isObject(doc) && doc.type === "bundle") {
     if (!Array.isArray(doc.objects)) {
       errors.push({ field: "objects", message: "bundle has no 'objects' array" });
@@ -159,26 +182,28 @@ export function parseStixBundle(input: string | unknown, opts: StixParseOptions 
     return result;
   }
 
-  const names = identityNames(objects);
-  const newest = newestVersions(objects);
+  const names = yield* identityNames(objects);
+  const newest = yield* newestVersions(objects);
   const now = opts.nowMs ?? Date.now();
-  objects.forEach((obj, idx) => {
+  for (let idx = 0; idx < objects.length; idx++) {
+    yield;
+    const obj = objects[idx];
     if (!isObject(obj)) {
       errors.push({ indicatorId: `objects[${idx}]`, message: `objects[${idx}]: not a JSON object` });
-      return;
+      continue;
     }
     if (obj.type !== "indicator") {
       if (typeof obj.type === "string" && OBSERVABLE_TYPES.has(obj.type)) result.observables++;
-      return;
+      continue;
     }
     result.indicators++;
     const id = typeof obj.id === "string" ? obj.id : `objects[${idx}]`;
     if (typeof obj.id === "string" && newest.get(obj.id) !== idx) {
       result.skipped.superseded++;
-      return;
+      continue;
     }
-    indicatorToIocs(obj, id, names, now, opts, result);
-  });
+    yield* indicatorToIocs(obj, id, names, now, opts, result);
+  }
   return result;
 }
 
@@ -186,7 +211,8 @@ function countKinds(result: StixParseResult, kinds: Iterable<string | undefined>
   for (const k of new Set(kinds)) if (k !== undefined) result.unsupported[k] = (result.unsupported[k] ?? 0) + 1;
 }
 
-function indicatorToIocs(obj: JsonObject, id: string, names: Map<string, string>, now: number, opts: StixParseOptions, result: StixParseResult): void {
+/** One indicator; a step per value, since one pattern may list up to 100k of them. */
+function* indicatorToIocs(obj: JsonObject, id: string, names: Map<string, string>, now: number, opts: StixParseOptions, result: StixParseResult): Steps<void> {
   const fail = (error: string, field?: string): void => {
     result.errors.push({ indicatorId: id, ...(field ? { field } : {}), message: `indicator ${id}: ${error}` });
   };
@@ -238,6 +264,7 @@ function indicatorToIocs(obj: JsonObject, id: string, names: Map<string, string>
   let expired = 0;
   const seen = new Set<string>();
   for (const pv of parsed.ok ? parsed.values : []) {
+    yield;
     let norm = normalizeValue(pv.kind, pv.value);
     if (!norm.ok) {
       valueErrors.push(norm.error);
@@ -273,7 +300,7 @@ function indicatorToIocs(obj: JsonObject, id: string, names: Map<string, string>
   );
   const pattern = clip(obj.pattern);
   if (iocs.length > 0) {
-    result.iocs.push(...iocs);
+    for (const ioc of iocs) result.iocs.push(ioc);
     const left = [...patternRefused.map((r) => r.reason), ...valueErrors];
     if (left.length > 0) {
       result.partial.push({

@@ -223,6 +223,7 @@ export function compileRules(sources: { name: string; text: string }[], opts: Co
       try {
         const info = ruleInfo(c.body, c.source, c.doc.index, "correlation");
         info.correlationType = spec.type;
+        info.firing = spec.firing;
         const refIdx = spec.refs.map((r) => byRef.get(r)!);
         const groupFields = refIdx.map((ri, j) =>
           spec.groupBy.map((g) => {

@@ -23,11 +23,21 @@ export interface CorrelationSpec {
   /** alias -> (rule name or id -> field) */
   aliases: Map<string, Map<string, string>>;
   /**
-   * Monotone conditions (lower bounds only) fire as soon as they hold in a sliding window;
-   * conditions with an upper bound can only be decided when the window closes.
+   * "early": the condition can only become more true as inputs arrive (lower bounds on counts,
+   * distinct values, rules seen, ordered steps, or a sum of values that cannot be negative), so it
+   * fires the moment it holds over a sliding window. "at_window_close": anything with an upper
+   * bound, an average or a share is decided once the window is complete.
    */
-  monotone: boolean;
+  firing: CorrelationFiring;
 }
+
+export type CorrelationFiring = "early" | "at_window_close";
+
+/**
+ * Fields whose values can never be negative (counters, sizes and ports of Vigil's own events),
+ * so a sum over them only grows. value_sum over any other field waits for the window to close.
+ */
+export const NON_NEGATIVE_FIELDS: ReadonlySet<string> = new Set(["BytesSent", "BytesReceived", "FileSize", "SourcePort", "DestinationPort"]);
 
 const TYPES: CorrelationType[] = ["event_count", "value_count", "temporal", "temporal_ordered", "value_sum", "value_avg", "value_percentile"];
 /** Aggregations over a field; decided when the window closes. */
@@ -91,9 +101,11 @@ export function parseCorrelation(c: unknown): CorrelationSpec {
       aliases.set(alias, new Map(Object.entries(m as Record<string, string>)));
     }
   }
-  // Sums, averages and shares are only known once the window is complete.
-  const monotone = !AGGREGATES.includes(type) && condition.lt === undefined && condition.lte === undefined && condition.eq === undefined && condition.neq === undefined;
-  return { type, refs: refs as string[], groupBy: groupBy as string[], timespanMs, condition, field, aliases, monotone };
+  const lowerBoundsOnly = condition.lt === undefined && condition.lte === undefined && condition.eq === undefined && condition.neq === undefined;
+  // Averages and shares are only known once the window is complete; sums only grow over non-negative values.
+  const growing = !AGGREGATES.includes(type) || (type === "value_sum" && NON_NEGATIVE_FIELDS.has(field!));
+  const firing: CorrelationFiring = lowerBoundsOnly && growing ? "early" : "at_window_close";
+  return { type, refs: refs as string[], groupBy: groupBy as string[], timespanMs, condition, field, aliases, firing };
 }
 
 export function conditionHolds(c: CountCondition, n: number): boolean {
@@ -107,7 +119,14 @@ export function conditionHolds(c: CountCondition, n: number): boolean {
   );
 }
 
-/** For monotone conditions: the count at which the condition first holds. */
+/** For early (lower-bound) count conditions: the count at which the condition first holds. */
 export function threshold(c: CountCondition): number {
   return Math.max(c.gt !== undefined ? Math.floor(c.gt) + 1 : 1, c.gte !== undefined ? Math.ceil(c.gte) : 1);
+}
+
+/** A finite number, or a string that is one; anything else is not a value to aggregate. */
+export function asNumber(v: unknown): number | undefined {
+  if (typeof v === "number" && Number.isFinite(v)) return v;
+  if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
+  return undefined;
 }

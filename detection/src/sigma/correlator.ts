@@ -1,23 +1,25 @@
 /**
- * State of one correlation rule over event time. Inputs arrive in event-time order (the engine's
- * reorder buffer sees to that), so the same inputs always give the same firings.
- *
- * - Monotone conditions (only gt/gte): sliding window; fires as soon as the condition holds over
- *   inputs no more than `timespan` apart, then the group starts afresh (once per group per window).
- * - Conditions with an upper bound (lt/lte/eq/neq): a window opens at the group's first input and
- *   is evaluated once when event time passes its end.
+ * State of one at-window-close correlation rule (CorrelationSpec.firing === "at_window_close":
+ * upper bounds, averages, shares) over event time. Inputs arrive in event-time order (the
+ * engine's reorder buffer sees to that), so the same inputs always give the same firings: a
+ * window opens at the group's first input and is evaluated once when event time passes its end.
+ * Early-firing correlations are early-correlator.ts.
  */
-import { conditionHolds, threshold } from "./correlation-def";
+import { asNumber, conditionHolds } from "./correlation-def";
 import type { ResolvedCorrelation } from "./compile";
 import type { SigmaEvent } from "./types";
 
 export interface CorrInput {
   /** index of the rule (detection or correlation) that matched */
   ruleIdx: number;
+  /** arrival order of the input's event (ties in event time are ordered by it) */
+  seq: number;
   /** the event, or for chained correlations a synthetic event carrying the group-by values */
   ev: SigmaEvent;
   timeMs: number;
   contributing: SigmaEvent[];
+  /** chained inputs from an early correlation: its contributing events as they stand when read */
+  resolve?: () => SigmaEvent[];
 }
 
 export interface CorrFire {
@@ -26,28 +28,32 @@ export interface CorrFire {
   events: SigmaEvent[];
   eventCount: number;
   window?: { startMs: number; endMs: number };
+  /** early firings: the dedup span (see Match.dedupWindow) */
+  dedupWindow?: { startMs: number; endMs: number };
+  /** early firings: the sequence of the input that hit, passed on to chained correlations */
+  seq?: number;
+  /**
+   * "alert": a new alert (and an input for chained correlations); "hit": the condition held
+   * again inside a span that already alerted (chained correlations only); "update": the final
+   * version of an early alert (alert only). At-window-close firings are "alert".
+   */
+  emit?: "alert" | "hit" | "update";
+  /** early firings: `events` as they stand when read (see CorrInput.resolve) */
+  resolve?: () => SigmaEvent[];
 }
 
 export interface CorrLimits {
   maxGroups: number;
   maxEventsPerMatch: number;
-}
-
-interface Entry {
-  t: number;
-  evs: SigmaEvent[];
+  /** early correlations: inputs held across all groups of one rule */
+  maxHeldInputs: number;
 }
 
 interface Group {
   groupBy: Record<string, unknown>;
-  maxT: number;
-  /** event_count: inputs; temporal: last input per position; value_count: last input per value */
-  entries: Entry[];
-  perPos: (Entry | undefined)[];
-  values: Map<string, Entry>;
-  /** temporal_ordered: best chain completed up to step j (latest start wins) */
-  chain: ({ start: number; end: number; evs: SigmaEvent[] } | undefined)[];
-  /** tumbling windows (non-monotone conditions) */
+  /** temporal: positions seen; value_count: values seen */
+  perPos: boolean[];
+  values: Set<string>;
   start: number;
   count: number;
   evs: SigmaEvent[];
@@ -58,16 +64,9 @@ interface Group {
   byValue: Map<string, { value: unknown; count: number }>;
 }
 
-function asNumber(v: unknown): number | undefined {
-  if (typeof v === "number" && Number.isFinite(v)) return v;
-  if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
-  return undefined;
-}
-
 export class Correlator {
   private groups = new Map<string, Group>();
   private closing: { key: string; start: number }[] = [];
-  private clock = -Infinity;
   private inputsSinceSweep = 0;
   evicted = 0;
 
@@ -82,11 +81,10 @@ export class Correlator {
 
   add(input: CorrInput): CorrFire[] {
     const fires: CorrFire[] = [];
-    this.clock = Math.max(this.clock, input.timeMs);
     const d = this.def;
     const positions = d.refIdx.flatMap((r, j) => (r === input.ruleIdx ? [j] : []));
     // Counting types count an event once even if its rule is listed twice.
-    const use = d.type === "temporal" || d.type === "temporal_ordered" ? positions.sort((a, b) => b - a) : positions.slice(0, 1);
+    const use = d.type === "temporal" || d.type === "temporal_ordered" ? positions : positions.slice(0, 1);
     for (const j of use) {
       const groupBy: Record<string, unknown> = {};
       const vals = d.groupFields[j].map((f, g) => {
@@ -96,21 +94,16 @@ export class Correlator {
       });
       const key = JSON.stringify(vals);
       let g = this.groups.get(key);
-      if (g && !d.monotone && input.timeMs >= g.start + d.timespanMs) {
+      if (g && input.timeMs >= g.start + d.timespanMs) {
         fires.push(...this.close(key, g));
         g = undefined;
       }
       if (!g) {
-        g = { groupBy, maxT: input.timeMs, entries: [], perPos: [], values: new Map(), chain: [], start: input.timeMs, count: 0, evs: [], sum: 0, numeric: 0, byValue: new Map() };
-        if (!d.monotone) this.closing.push({ key, start: g.start });
+        g = { groupBy, perPos: [], values: new Set(), start: input.timeMs, count: 0, evs: [], sum: 0, numeric: 0, byValue: new Map() };
+        this.closing.push({ key, start: g.start });
       } else this.groups.delete(key); // re-insert below: Map order doubles as least-recently-used order
       this.groups.set(key, g);
-      g.maxT = Math.max(g.maxT, input.timeMs);
-      const fire = d.monotone ? this.slide(g, j, input) : this.tumble(g, j, input);
-      if (fire) {
-        this.groups.delete(key);
-        fires.push(fire);
-      }
+      this.tumble(g, j, input);
     }
     if (++this.inputsSinceSweep >= 1024 || this.groups.size > this.limits.maxGroups) this.sweep();
     return fires;
@@ -152,14 +145,14 @@ export class Correlator {
       }
       return fires;
     }
-    const n = d.type === "event_count" ? g.count : d.type === "value_count" ? g.values.size : g.perPos.filter(Boolean).length;
+    const n = d.type === "event_count" ? g.count : d.type === "value_count" ? g.values.size : new Set(d.refIdx.filter((_, j) => g.perPos[j])).size;
     if (!conditionHolds(d.condition, n)) return [];
     return [{ timeMs: endMs, groupBy: g.groupBy, events: g.evs, eventCount: g.count, window }];
   }
 
-  private tumble(g: Group, j: number, input: CorrInput): undefined {
+  private tumble(g: Group, j: number, input: CorrInput): void {
     g.count++;
-    this.keep(g.evs, input.contributing);
+    this.keep(g.evs, input.resolve ? input.resolve() : input.contributing);
     const d = this.def;
     if (d.type === "value_sum" || d.type === "value_avg") {
       const n = asNumber(input.ev.fields[d.field!]);
@@ -176,87 +169,25 @@ export class Correlator {
         // Bounded: past this many distinct values a window is too diverse to tell rare from common.
         else if (g.byValue.size < 10_000) g.byValue.set(k, { value: v, count: 1 });
       }
+    } else if (d.type === "value_count") {
+      const v = input.ev.fields[d.field!];
+      // Bounded like the shares above: past this many values an upper bound cannot hold anyway.
+      if (v !== undefined && v !== null && g.values.size < 100_000) g.values.add(JSON.stringify(v));
     }
-    if (this.def.type === "value_count") {
-      const v = input.ev.fields[this.def.field!];
-      if (v !== undefined && v !== null) g.values.set(JSON.stringify(v), { t: input.timeMs, evs: [] });
-    }
-    g.perPos[j] = { t: input.timeMs, evs: [] };
-    return undefined;
-  }
-
-  private slide(g: Group, j: number, input: CorrInput): CorrFire | undefined {
-    const d = this.def;
-    const t = input.timeMs;
-    const from = g.maxT - d.timespanMs;
-    const need = threshold(d.condition);
-    const done = (evs: SigmaEvent[], count: number): CorrFire => ({ timeMs: g.maxT, groupBy: g.groupBy, events: evs.slice(-this.limits.maxEventsPerMatch), eventCount: count });
-    switch (d.type) {
-      case "event_count": {
-        g.entries = g.entries.filter((e) => e.t >= from);
-        insertSorted(g.entries, { t, evs: input.contributing });
-        if (g.entries.length > need) g.entries.shift();
-        return g.entries.length >= need ? done(g.entries.flatMap((e) => e.evs), g.entries.length) : undefined;
-      }
-      case "value_count": {
-        const v = input.ev.fields[d.field!];
-        for (const [k, e] of g.values) if (e.t < from) g.values.delete(k);
-        if (v === undefined || v === null) return undefined;
-        const vk = JSON.stringify(v);
-        const prev = g.values.get(vk);
-        if (!prev || prev.t <= t) {
-          g.values.delete(vk);
-          g.values.set(vk, { t, evs: input.contributing });
-        }
-        if (g.values.size > need) g.values.delete(g.values.keys().next().value as string);
-        if (g.values.size < need) return undefined;
-        const entries = [...g.values.values()].sort((a, b) => a.t - b.t);
-        return done(entries.flatMap((e) => e.evs), entries.length);
-      }
-      case "temporal": {
-        if (!g.perPos[j] || g.perPos[j]!.t <= t) g.perPos[j] = { t, evs: input.contributing };
-        const live = g.perPos.filter((e): e is Entry => e !== undefined && e.t >= from).sort((a, b) => a.t - b.t);
-        const distinct = new Set(g.perPos.flatMap((e, pos) => (e && e.t >= from ? [d.refIdx[pos]] : []))).size;
-        return distinct >= need ? done(live.flatMap((e) => e.evs), live.length) : undefined;
-      }
-      case "temporal_ordered": {
-        const last = d.refIdx.length - 1;
-        if (j === 0) {
-          if (!g.chain[0] || g.chain[0].start <= t) g.chain[0] = { start: t, end: t, evs: input.contributing };
-        } else {
-          const prev = g.chain[j - 1];
-          if (prev && prev.start >= t - d.timespanMs && prev.end <= t) {
-            const cur = g.chain[j];
-            if (!cur || cur.start < prev.start) g.chain[j] = { start: prev.start, end: t, evs: [...prev.evs, ...input.contributing].slice(-this.limits.maxEventsPerMatch) };
-          }
-        }
-        const full = g.chain[last];
-        return full && full.end === t && j === last ? done(full.evs, full.evs.length) : undefined;
-      }
-    }
+    g.perPos[j] = true;
   }
 
   private keep(into: SigmaEvent[], evs: SigmaEvent[]): void {
     for (const e of evs) if (into.length < this.limits.maxEventsPerMatch) into.push(e);
   }
 
-  /** Drop groups whose window has passed; if still over the cap, drop least recently used ones. */
+  /** If over the cap, drop least recently used groups (their windows are closed by time, not by sweeping). */
   private sweep(): void {
     this.inputsSinceSweep = 0;
-    if (this.def.monotone) {
-      const horizon = this.clock - this.def.timespanMs;
-      for (const [k, g] of this.groups) if (g.maxT < horizon) this.groups.delete(k);
-    }
     for (const k of this.groups.keys()) {
       if (this.groups.size <= this.limits.maxGroups) break;
       this.groups.delete(k);
       this.evicted++;
     }
   }
-}
-
-function insertSorted(list: Entry[], e: Entry): void {
-  let i = list.length;
-  while (i > 0 && list[i - 1].t > e.t) i--;
-  list.splice(i, 0, e);
 }

@@ -1,21 +1,27 @@
 /**
  * DetectionEngine: evaluates a compiled RuleSet against events. Single-event rules answer at
- * once; matches that feed correlations go through a reorder buffer so correlation windows run
- * on event time and give the same alerts live or replayed.
+ * once. Early-firing correlations (lower-bound conditions) take their inputs as they arrive and
+ * fire the moment they hold; at-window-close correlations (upper bounds, averages, shares) get
+ * their inputs through a reorder buffer, in event-time order, and are decided once event time
+ * has passed a window's end by the tolerance. Either way the alerts are the same live or replayed.
  */
 import type { CompiledRule, RuleSet } from "./compile";
 import { Correlator, type CorrFire, type CorrInput } from "./correlator";
+import { EarlyCorrelator } from "./early-correlator";
 import { EventView } from "./event-view";
 import { Prefilter } from "./prefilter";
 import { ReorderBuffer } from "./reorder-buffer";
 import type { LogSource, Match, SigmaEvent } from "./types";
 
 export interface EngineOptions {
-  /** How late (in event time) a correlation input may arrive and still count exactly. Default 60 s. */
+  /**
+   * How late (in event time) a correlation input may arrive and still count exactly. Default 60 s.
+   * Early-firing correlations do not wait for it; at-window-close ones wait this long past a window's end.
+   */
   outOfOrderToleranceMs?: number;
   /** Cap on open groups per correlation rule (least recently used go first). Default 100,000. */
   maxGroupsPerCorrelation?: number;
-  /** Cap on correlation inputs held for reordering. Default 100,000. */
+  /** Cap on correlation inputs held for reordering, and on those each early correlation holds. Default 100,000. */
   maxBufferedEvents?: number;
   /** Contributing events kept per correlation match. Default 50. */
   maxEventsPerMatch?: number;
@@ -31,6 +37,8 @@ export interface EngineStats {
   matches: number;
   /** correlation inputs that arrived later than the tolerance (still applied, best effort) */
   lateEvents: number;
+  /** of those, inputs too old for an early correlation's retained windows (tolerance + timespan): not placed */
+  lateUnplaced: number;
   /** correlation inputs released before their time because the buffer was full */
   forcedReleases: number;
   /** correlation groups dropped because of the per-rule cap */
@@ -46,15 +54,23 @@ interface Route {
 interface Pending {
   timeMs: number;
   ev: SigmaEvent;
+  /** the rules (detections, or a correlation that fired) this input is a match of */
   rules: number[];
+  seq: number;
+  contributing: SigmaEvent[];
+  resolve?: () => SigmaEvent[];
 }
 
 export class DetectionEngine {
   private readonly compiled: CompiledRule[];
   private readonly enabled: boolean[];
   private readonly routes = new Map<string, Route>();
-  private readonly correlators = new Map<number, Correlator>();
+  private readonly early = new Map<number, EarlyCorrelator>();
+  private readonly atClose = new Map<number, Correlator>();
+  /** per rule: does it feed an at-window-close correlation (so its matches go through the buffer)? */
+  private readonly feedsAtClose: boolean[];
   private readonly buffer: ReorderBuffer<Pending>;
+  private seq = 0;
   private counts = { events: 0, matches: 0, lateEvents: 0 };
   private readonly onRule?: (ruleIndex: number) => void;
 
@@ -62,11 +78,27 @@ export class DetectionEngine {
     this.compiled = ruleset.compiled;
     this.enabled = this.compiled.map((r) => r.info.enabled);
     this.onRule = opts.onRule;
-    this.buffer = new ReorderBuffer(opts.outOfOrderToleranceMs ?? 60_000, opts.maxBufferedEvents ?? 100_000);
-    const limits = { maxGroups: opts.maxGroupsPerCorrelation ?? 100_000, maxEventsPerMatch: opts.maxEventsPerMatch ?? 50 };
+    // Ties in event time go by the input's event sequence, then its rule: a chained hit found late
+    // (out of order) still takes the place it has in a replay.
+    this.buffer = new ReorderBuffer<Pending>(opts.outOfOrderToleranceMs ?? 60_000, opts.maxBufferedEvents ?? 100_000, (a, b) => a.seq - b.seq || a.rules[0] - b.rules[0]);
+    const limits = { maxGroups: opts.maxGroupsPerCorrelation ?? 100_000, maxEventsPerMatch: opts.maxEventsPerMatch ?? 50, maxHeldInputs: opts.maxBufferedEvents ?? 100_000 };
+    // Early correlations chained on an early one read its hits' events when they settle: keep its
+    // inputs for its timespan plus the longest chain of timespans above it.
+    const above = new Map<number, number>();
+    const chainAbove = (i: number): number => {
+      let v = above.get(i);
+      if (v === undefined) {
+        v = 0;
+        for (const d of this.compiled[i].feeds) if (this.compiled[d].correlation?.firing === "early") v = Math.max(v, this.compiled[d].correlation!.timespanMs + chainAbove(d));
+        above.set(i, v);
+      }
+      return v;
+    };
     this.compiled.forEach((r, i) => {
-      if (r.correlation) this.correlators.set(i, new Correlator(r.correlation, limits));
+      if (r.correlation?.firing === "early") this.early.set(i, new EarlyCorrelator(r.correlation, limits, r.correlation.timespanMs + chainAbove(i)));
+      else if (r.correlation) this.atClose.set(i, new Correlator(r.correlation, limits));
     });
+    this.feedsAtClose = this.compiled.map((r) => r.feeds.some((ci) => this.atClose.has(ci)));
   }
 
   /** Enable or disable a rule by id; a disabled rule neither alerts nor feeds correlations. */
@@ -84,8 +116,13 @@ export class DetectionEngine {
 
   get stats(): EngineStats {
     let evicted = 0;
-    for (const c of this.correlators.values()) evicted += c.evicted;
-    return { ...this.counts, forcedReleases: this.buffer.forced, evictedGroups: evicted, bufferedEvents: this.buffer.size };
+    let unplaced = 0;
+    for (const c of this.atClose.values()) evicted += c.evicted;
+    for (const c of this.early.values()) {
+      evicted += c.evicted;
+      unplaced += c.tooLate;
+    }
+    return { ...this.counts, lateUnplaced: unplaced, forcedReleases: this.buffer.forced, evictedGroups: evicted, bufferedEvents: this.buffer.size };
   }
 
   process(ev: SigmaEvent): Match[] {
@@ -109,11 +146,8 @@ export class DetectionEngine {
       if (r.feeds.length) feeding.push(ri);
     }
     if (feeding.length) {
-      const p = { timeMs: ev.timeMs, ev, rules: feeding };
-      if (this.buffer.isLate(ev.timeMs)) {
-        this.counts.lateEvents++;
-        this.correlate(p, out);
-      } else this.buffer.push(p);
+      if (this.buffer.isLate(ev.timeMs)) this.counts.lateEvents++;
+      this.arrive({ timeMs: ev.timeMs, ev, rules: feeding, seq: this.seq++, contributing: [ev] }, out);
     }
     this.release(this.buffer.observe(ev.timeMs), out);
     return out;
@@ -133,37 +167,61 @@ export class DetectionEngine {
   flush(): Match[] {
     const out: Match[] = [];
     this.release(this.buffer.drain(), out);
-    for (const [ci, c] of this.correlators) this.emit(ci, c.closeAll(), out);
+    // Windows first, then spans: a window's firing may still feed an early correlation.
+    for (const [ci, c] of this.atClose) this.emit(ci, c.closeAll(), out);
+    for (const [ci, c] of this.early) this.emit(ci, c.closeAll(), out);
     return out;
+  }
+
+  /**
+   * A correlation input arrives (an event's matches, or a correlation that fired): early
+   * correlations take it now; at-window-close ones get it in event-time order through the buffer
+   * (at once if its time was already released: late, best effort).
+   */
+  private arrive(p: Pending, out: Match[]): void {
+    this.feed(p, true, out);
+    if (!p.rules.some((ri) => this.feedsAtClose[ri])) return;
+    if (this.buffer.isLate(p.timeMs)) this.correlate(p, out);
+    else this.buffer.push(p);
   }
 
   private release(items: Pending[], out: Match[]): void {
     for (const p of items) this.correlate(p, out);
-    this.closeWindows(this.buffer.watermark, out);
+    const w = this.buffer.watermark;
+    this.closeWindows(w, out);
+    // After a flush (drain to +Infinity) early correlations keep their last real watermark.
+    if (Number.isFinite(w)) for (const [ci, c] of this.early) this.emit(ci, c.advance(w), out);
   }
 
   private correlate(p: Pending, out: Match[]): void {
     this.closeWindows(p.timeMs, out);
-    for (const ri of p.rules) this.feed({ ruleIdx: ri, ev: p.ev, timeMs: p.timeMs, contributing: [p.ev] }, out);
+    this.feed(p, false, out);
   }
 
   private closeWindows(t: number, out: Match[]): void {
-    for (const [ci, c] of this.correlators) if (!this.compiled[ci].correlation!.monotone) this.emit(ci, c.closeUntil(t), out);
+    for (const [ci, c] of this.atClose) this.emit(ci, c.closeUntil(t), out);
   }
 
-  private feed(input: CorrInput, out: Match[]): void {
-    for (const ci of this.compiled[input.ruleIdx].feeds) {
-      if (!this.enabled[ci]) continue;
-      this.emit(ci, this.correlators.get(ci)!.add(input), out);
+  private feed(p: Pending, early: boolean, out: Match[]): void {
+    for (const ri of p.rules) {
+      const input: CorrInput = { ruleIdx: ri, ev: p.ev, timeMs: p.timeMs, seq: p.seq, contributing: p.contributing, resolve: p.resolve };
+      for (const ci of this.compiled[ri].feeds) {
+        if (!this.enabled[ci]) continue;
+        const c = early ? this.early.get(ci) : this.atClose.get(ci);
+        if (c) this.emit(ci, c.add(input), out);
+      }
     }
   }
 
   private emit(ci: number, fires: CorrFire[], out: Match[]): void {
     const r = this.compiled[ci];
     for (const f of fires) {
-      if (r.info.generates) out.push(this.match(r, "correlation", f));
-      // Chained correlations see this firing as an event carrying the group-by values.
-      if (r.feeds.length) this.feed({ ruleIdx: ci, ev: { logsource: {}, fields: f.groupBy, timeMs: f.timeMs }, timeMs: f.timeMs, contributing: f.events }, out);
+      const emit = f.emit ?? "alert";
+      if (r.info.generates && emit !== "hit") out.push(this.match(r, "correlation", f));
+      // Chained correlations see every hit as an event carrying the group-by values (an update was already seen as a hit).
+      if (r.feeds.length && emit !== "update") {
+        this.arrive({ timeMs: f.timeMs, ev: { logsource: {}, fields: f.groupBy, timeMs: f.timeMs }, rules: [ci], seq: f.seq ?? this.seq++, contributing: f.events, resolve: f.resolve }, out);
+      }
     }
   }
 
@@ -176,6 +234,8 @@ export class DetectionEngine {
       m.eventCount = f.eventCount;
       m.groupBy = f.groupBy;
       if (f.window) m.window = f.window;
+      if (f.dedupWindow) m.dedupWindow = f.dedupWindow;
+      if (f.emit === "update") m.update = true;
     }
     return m;
   }

@@ -1,6 +1,6 @@
 /**
  * Holds items until event time has moved `toleranceMs` past them, then releases them in
- * event-time order (ties in arrival order). Items arriving up to `toleranceMs` out of order are
+ * event-time order (ties by `tieBreak`, then in arrival order). Items arriving up to `toleranceMs` out of order are
  * therefore processed exactly as if they had arrived sorted.
  */
 export interface Timed {
@@ -15,9 +15,11 @@ export class ReorderBuffer<T extends Timed> {
   private released = -Infinity;
   forced = 0;
 
+  /** @param tieBreak orders items with equal times (before arrival order), e.g. by a key both live and replay share */
   constructor(
     private readonly toleranceMs: number,
     private readonly maxItems: number,
+    private readonly tieBreak?: (a: T, b: T) => number,
   ) {}
 
   get size(): number {
@@ -62,7 +64,9 @@ export class ReorderBuffer<T extends Timed> {
   }
 
   private less(a: { item: T; seq: number }, b: { item: T; seq: number }): boolean {
-    return a.item.timeMs < b.item.timeMs || (a.item.timeMs === b.item.timeMs && a.seq < b.seq);
+    if (a.item.timeMs !== b.item.timeMs) return a.item.timeMs < b.item.timeMs;
+    const t = this.tieBreak?.(a.item, b.item) ?? 0;
+    return t !== 0 ? t < 0 : a.seq < b.seq;
   }
 
   private heapPush(x: { item: T; seq: number }): void {

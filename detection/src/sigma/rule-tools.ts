@@ -22,7 +22,7 @@ export function loadRuleSources(path: string): { name: string; text: string }[] 
 }
 
 export interface ValidateResult {
-  /** one line per refused rule, then `compiled N, refused M` */
+  /** one line per refused rule, one per correlation saying when it fires, then `compiled N, refused M` */
   lines: string[];
   compiled: number;
   refused: number;
@@ -33,6 +33,12 @@ export function validateRuleDir(dir: string, opts: CompileOptions = {}): Validat
   const { ruleset, errors } = compileRules(loadRuleSources(dir), opts);
   const compiled = ruleset.rules.length;
   const lines = errors.map(formatRuleError);
+  // Say when each correlation answers: at once, or only once its window (and the tolerance) has passed.
+  for (const r of ruleset.rules) {
+    if (r.kind !== "correlation") continue;
+    const when = r.firing === "early" ? "fires early (the moment its condition holds)" : "fires at window close (timespan + reorder tolerance)";
+    lines.push(`${r.source}: correlation '${r.title}' (${r.id}) ${r.correlationType}: ${when}`);
+  }
   lines.push(`compiled ${compiled}, refused ${errors.length}`);
   return { lines, compiled, refused: errors.length, errors };
 }
@@ -108,9 +114,11 @@ export function testRules(rulesPath: string, eventsJsonl: string, opts: CompileO
   // Replays are whole files: tolerate any disorder inside them.
   const engine = new DetectionEngine(ruleset, { outOfOrderToleranceMs: Number.MAX_SAFE_INTEGER, ...opts });
   const result: TestResult = { matches: [], ruleErrors: errors, eventErrors: [], events: 0 };
+  // An early correlation's update replaces the match it revises (out-of-order lines in the file).
+  const earlyAt = new Map<string, number>();
   const take = (ms: Match[]): void => {
-    for (const m of ms)
-      result.matches.push({
+    for (const m of ms) {
+      const tm: TestMatch = {
         ruleId: m.rule.id,
         title: m.rule.title,
         level: m.rule.level,
@@ -118,7 +126,15 @@ export function testRules(rulesPath: string, eventsJsonl: string, opts: CompileO
         timeMs: m.timeMs,
         ...(m.groupBy ? { groupBy: m.groupBy } : {}),
         events: m.events.map((e) => e.fields),
-      });
+      };
+      const key = m.dedupWindow ? JSON.stringify([m.rule.id, m.groupBy, m.dedupWindow.startMs]) : undefined;
+      const at = key === undefined ? undefined : earlyAt.get(key);
+      if (m.update && at !== undefined) result.matches[at] = tm;
+      else {
+        if (key !== undefined) earlyAt.set(key, result.matches.length);
+        result.matches.push(tm);
+      }
+    }
   };
   eventsJsonl.split("\n").forEach((raw, i) => {
     const line = raw.trim();

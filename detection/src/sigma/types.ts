@@ -34,6 +34,11 @@ export interface RuleInfo {
   /** False when the rule only feeds correlations (Sigma's `generate: false`, the default). */
   generates: boolean;
   correlationType?: CorrelationType;
+  /**
+   * Correlations only: "early" fires the moment the condition holds over the events in hand;
+   * "at_window_close" (upper bounds, averages, shares) waits until the window is complete.
+   */
+  firing?: "early" | "at_window_close";
 }
 
 export type CorrelationType = "event_count" | "value_count" | "temporal" | "temporal_ordered" | "value_sum" | "value_avg" | "value_percentile";
@@ -68,8 +73,23 @@ export interface Match {
   eventCount?: number;
   /** For correlations: the group-by values of the group that fired. */
   groupBy?: Record<string, unknown>;
-  /** For window-close correlations (upper-bound conditions): the evaluated window. */
+  /**
+   * For correlations: the evaluated window. At window close, the window that closed; for early
+   * firings, the sliding window (timespan) ending at the input that made the condition hold.
+   */
   window?: { startMs: number; endMs: number };
+  /**
+   * Early-firing correlations: the fixed span of one timespan, aligned on the epoch, this firing
+   * is counted in. A rule fires at most once per group and span; (rule, groupBy, dedupWindow)
+   * names the alert.
+   */
+  dedupWindow?: { startMs: number; endMs: number };
+  /**
+   * True when this match revises an earlier early firing of the same (rule, groupBy, dedupWindow):
+   * late inputs inside the reorder tolerance changed when the condition first held or what it
+   * held over. Consumers update that alert; they must not count or act on it as a new one.
+   */
+  update?: boolean;
 }
 
 export function formatRuleError(e: RuleError): string {

@@ -87,3 +87,17 @@ describe("matchEvent", () => {
     expect(matchEvent(index, late, { nowMs: 100 })).toHaveLength(1);
   });
 });
+
+describe("IocIndex.upsert (imports update the live index in place)", () => {
+  it("replaces the entry of the same kind, value and source, adds others, and picks up a new CIDR prefix", async () => {
+    const { IocIndex } = await import("../../src/ioc/ioc-index");
+    const idx = new IocIndex([{ kind: "ip", value: "192.0.2.1", confidence: 40, source: "a" }]);
+    idx.upsert({ kind: "ip", value: "192.0.2.1", confidence: 90, source: "a" });
+    expect(idx.matchIp("192.0.2.1").map((i) => i.confidence)).toEqual([90]);
+    idx.upsert({ kind: "ip", value: "192.0.2.1", confidence: 10, source: "b" });
+    expect(idx.matchIp("192.0.2.1").map((i) => `${i.source}:${i.confidence}`)).toEqual(["a:90", "b:10"]);
+    idx.upsert({ kind: "cidr", value: "198.51.100.0/24", confidence: 50, source: "a" });
+    expect(idx.matchIp("198.51.100.7").map((i) => i.value)).toEqual(["198.51.100.0/24"]);
+    expect(idx.size).toBe(3);
+  });
+});

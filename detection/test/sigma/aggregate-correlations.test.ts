@@ -36,12 +36,25 @@ function run(rule: string, events: SigmaEvent[]) {
   return [...events.flatMap((x) => e.process(x)), ...e.flush()].filter((m) => m.kind === "correlation");
 }
 
-describe("aggregating correlations (decided when the window closes)", () => {
-  it("value_sum: the bytes a user sent over all connections in the window", () => {
+describe("aggregating correlations", () => {
+  it("value_sum over a field that cannot be negative fires early: the bytes a user sent in the last hour", () => {
     const rule = corr("value_sum", "field: BytesSent, gt: 1000000");
     const out = run(rule, [ev(0, "eve", 400_000), ev(60, "eve", "400000"), ev(120, "eve", 300_000), ev(130, "bob", 900_000), ev(140, "bob", "n/a")]);
     expect(out.map((m) => m.groupBy)).toEqual([{ User: "eve" }]);
-    expect(out[0].window).toEqual({ startMs: T0, endMs: T0 + 3_600_000 });
+    expect(out[0]).toMatchObject({ timeMs: T0 + 120_000, eventCount: 3, window: { startMs: T0 + 120_000 - 3_600_000, endMs: T0 + 120_000 } });
+  });
+
+  it("value_sum over any other field is decided when the window closes (a negative value could undo it)", () => {
+    const rule = corr("value_sum", "field: Delta, gt: 100");
+    const d = (t: number, delta: number): SigmaEvent => ({ ...ev(t, "eve", 0), fields: { Initiated: "true", User: "eve", Delta: delta } });
+    const { ruleset } = compileRules([{ name: "base.yml", text: base }, { name: "corr.yml", text: rule }]);
+    expect(ruleset.rules.find((r) => r.kind === "correlation")?.firing).toBe("at_window_close");
+    const e = new DetectionEngine(ruleset);
+    expect([d(0, 80), d(10, 80)].flatMap((x) => e.process(x))).toHaveLength(0);
+    expect(e.process(d(20, -70))).toHaveLength(0);
+    expect(e.flush()).toHaveLength(0);
+    const out = run(rule, [d(0, 80), d(10, 80)]);
+    expect(out.map((m) => m.window)).toEqual([{ startMs: T0, endMs: T0 + 3_600_000 }]);
   });
 
   it("value_avg: the average, over numeric values only", () => {

@@ -37,3 +37,24 @@ export function runAll(engine: DetectionEngine, events: SigmaEvent[]): Match[] {
 export function engineFor(opts: EngineOptions, ...texts: string[]): DetectionEngine {
   return new DetectionEngine(compileOk(...texts), opts);
 }
+
+/** Matches as a consumer keeps them: an early correlation's update replaces the firing it revises. */
+export function finalAlerts(ms: Match[]): Match[] {
+  const out: Match[] = [];
+  const at = new Map<string, number>();
+  for (const m of ms) {
+    const key = m.dedupWindow ? JSON.stringify([m.rule.id, m.groupBy, m.dedupWindow.startMs]) : undefined;
+    const i = key === undefined ? undefined : at.get(key);
+    if (m.update) {
+      if (i === undefined) throw new Error(`update without an earlier firing: ${key}`);
+      out[i] = m;
+    } else {
+      if (key !== undefined) {
+        if (at.has(key)) throw new Error(`duplicate early firing: ${key}`);
+        at.set(key, out.length);
+      }
+      out.push(m);
+    }
+  }
+  return out;
+}

@@ -1,4 +1,4 @@
-import { promises as fsp, type Stats } from "node:fs";
+import { type FSWatcher, promises as fsp, type Stats, watch } from "node:fs";
 import path from "node:path";
 import { type LinesHandler, TailReader } from "./tail-reader";
 import { type TailState, fingerprint, loadTailState, saveTailState } from "./tail-state";
@@ -11,6 +11,11 @@ export interface FileTailerOptions {
   statePath?: string;
   /** Default 250 ms. Polling, because fs.watch loses track of a file across rename. */
   pollMs?: number;
+  /**
+   * Also wake on the kernel's change notices for the file's directory (inotify), so a line is
+   * read as soon as it is written instead of at the next poll. Default true; polling stays.
+   */
+  wake?: boolean;
   /** With no saved state, read the existing content too (default: start at the end). */
   fromStart?: boolean;
   /** Longer lines are cut to this many bytes. Default 16 KiB. */
@@ -35,6 +40,9 @@ export class FileTailer {
   private retired: TailReader[] = [];
   private timer: NodeJS.Timeout | null = null;
   private inflight: Promise<void> | null = null;
+  /** A change notice came while a cycle ran: run one more when it ends. */
+  private again = false;
+  private watcher: FSWatcher | null = null;
   private stopped = true;
   private started = false;
   /** Only the very first open honours fromStart=false; a file that appears later is new, read it all. */
@@ -76,12 +84,14 @@ export class FileTailer {
     }
     await this.poll();
     this.schedule();
+    this.watchDir();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.unwatch();
     await this.inflight;
     for (const r of [...this.retired, ...(this.current ? [this.current] : [])]) await r.close();
     this.retired = [];
@@ -94,9 +104,35 @@ export class FileTailer {
     if (!this.inflight) {
       this.inflight = this.cycle().finally(() => {
         this.inflight = null;
+        if (this.again && !this.stopped) {
+          this.again = false;
+          void this.poll();
+        }
       });
     }
     return this.inflight;
+  }
+
+  /** The directory, not the file: a notice must still come after logrotate renames the file away. */
+  private watchDir(): void {
+    if (this.opts.wake === false || this.watcher || this.stopped) return;
+    const base = path.basename(this.opts.path);
+    try {
+      this.watcher = watch(path.dirname(this.opts.path), { persistent: false }, (_event, name) => {
+        if (name !== null && name !== base) return;
+        if (this.inflight) this.again = true;
+        else void this.poll();
+      });
+      // Lost (directory gone, out of watches): the poll timer carries on alone.
+      this.watcher.on("error", () => this.unwatch());
+    } catch {
+      this.watcher = null;
+    }
+  }
+
+  private unwatch(): void {
+    this.watcher?.close();
+    this.watcher = null;
   }
 
   private schedule(): void {

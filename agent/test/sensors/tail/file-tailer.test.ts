@@ -51,6 +51,17 @@ describe("FileTailer", () => {
     expect(lines).toEqual(["new 1", "new 2", "new 3"]);
   });
 
+  it("reads a line as soon as it is written (directory change notice), not at the next poll", async () => {
+    const { lines } = await tail({ pollMs: 60_000 });
+    append(log, ["now"]);
+    // The poll timer is a minute away: only the change notice can deliver it within the wait.
+    await waitFor(() => lines.length >= 1, "line woken by the change notice");
+    expect(lines).toEqual(["now"]);
+    // Rotation: the new file at the same path wakes it too.
+    renameSync(log, `${log}.1`);
+    append(log, ["after rotation"]);
+    await waitFor(() => lines.includes("after rotation"), "line in the new file");
+  });
   it("fromStart reads existing content; joining mid-line at the end skips that line's tail", async () => {
     append(log, ["a", "b"]);
     const { lines } = await tail({ fromStart: true });

@@ -80,6 +80,7 @@ export interface ControllerMessage {
     | { $case: "command"; command: Command }
     | { $case: "policy"; policy: PolicyUpdate }
     | { $case: "welcome"; welcome: Welcome }
+    | { $case: "policyChunk"; policyChunk: PolicyChunk }
     | { $case: "inventoryRequest"; inventoryRequest: InventoryRequest }
     | undefined;
 }
@@ -181,10 +182,29 @@ export interface CommandResult {
 
 export interface PolicyUpdate {
   version: number;
-  /** Signed like a command so a forged policy is refused. */
+  /** Signed like a command so a forged policy is refused (see policySigningPayload). */
   policyJson: string;
   signature: Buffer;
   issuedAtMs: number;
+}
+
+/**
+ * A policy too large for one message (over POLICY_CHUNK_BYTES of policy_json) arrives as
+ * `count` chunks, in order, on one stream. The agent keeps its current policy until every
+ * chunk is in and the whole matches sha256; then it checks the signature as for a PolicyUpdate.
+ * A new version (or digest) restarts the assembly; a broken stream discards it.
+ */
+export interface PolicyChunk {
+  version: number;
+  issuedAtMs: number;
+  /** The signature a PolicyUpdate with the whole policy_json would carry. */
+  signature: Buffer;
+  /** Hex SHA-256 of the whole policy_json (UTF-8). */
+  sha256: string;
+  totalBytes: number;
+  index: number;
+  count: number;
+  data: Buffer;
 }
 
 /**
@@ -433,6 +453,9 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
       case "welcome":
         Welcome.encode(message.msg.welcome, writer.uint32(34).fork()).join();
         break;
+      case "policyChunk":
+        PolicyChunk.encode(message.msg.policyChunk, writer.uint32(42).fork()).join();
+        break;
       case "inventoryRequest":
         InventoryRequest.encode(message.msg.inventoryRequest, writer.uint32(82).fork()).join();
         break;
@@ -485,6 +508,14 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
             message.msg = { $case: "welcome", welcome: Welcome.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.msg = { $case: "policyChunk", policyChunk: PolicyChunk.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 10: {
             if (tag !== 82) {
               break;
@@ -518,6 +549,10 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
         ? { $case: "policy", policy: PolicyUpdate.fromJSON(object.policy) }
         : isSet(object.welcome)
         ? { $case: "welcome", welcome: Welcome.fromJSON(object.welcome) }
+        : isSet(object.policyChunk)
+        ? { $case: "policyChunk", policyChunk: PolicyChunk.fromJSON(object.policyChunk) }
+        : isSet(object.policy_chunk)
+        ? { $case: "policyChunk", policyChunk: PolicyChunk.fromJSON(object.policy_chunk) }
         : isSet(object.inventoryRequest)
         ? { $case: "inventoryRequest", inventoryRequest: InventoryRequest.fromJSON(object.inventoryRequest) }
         : isSet(object.inventory_request)
@@ -536,6 +571,8 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
       obj.policy = PolicyUpdate.toJSON(message.msg.policy);
     } else if (message.msg?.$case === "welcome") {
       obj.welcome = Welcome.toJSON(message.msg.welcome);
+    } else if (message.msg?.$case === "policyChunk") {
+      obj.policyChunk = PolicyChunk.toJSON(message.msg.policyChunk);
     } else if (message.msg?.$case === "inventoryRequest") {
       obj.inventoryRequest = InventoryRequest.toJSON(message.msg.inventoryRequest);
     }
@@ -569,6 +606,12 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
       case "welcome": {
         if (object.msg?.welcome !== undefined && object.msg?.welcome !== null) {
           message.msg = { $case: "welcome", welcome: Welcome.fromPartial(object.msg.welcome) };
+        }
+        break;
+      }
+      case "policyChunk": {
+        if (object.msg?.policyChunk !== undefined && object.msg?.policyChunk !== null) {
+          message.msg = { $case: "policyChunk", policyChunk: PolicyChunk.fromPartial(object.msg.policyChunk) };
         }
         break;
       }
@@ -2150,6 +2193,204 @@ export const PolicyUpdate: MessageFns<PolicyUpdate> = {
     message.policyJson = object.policyJson ?? "";
     message.signature = object.signature ?? Buffer.alloc(0);
     message.issuedAtMs = object.issuedAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBasePolicyChunk(): PolicyChunk {
+  return {
+    version: 0,
+    issuedAtMs: 0,
+    signature: Buffer.alloc(0),
+    sha256: "",
+    totalBytes: 0,
+    index: 0,
+    count: 0,
+    data: Buffer.alloc(0),
+  };
+}
+
+export const PolicyChunk: MessageFns<PolicyChunk> = {
+  encode(message: PolicyChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== 0) {
+      writer.uint32(8).uint64(message.version);
+    }
+    if (message.issuedAtMs !== 0) {
+      writer.uint32(16).int64(message.issuedAtMs);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(26).bytes(message.signature);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(34).string(message.sha256);
+    }
+    if (message.totalBytes !== 0) {
+      writer.uint32(40).uint64(message.totalBytes);
+    }
+    if (message.index !== 0) {
+      writer.uint32(48).uint32(message.index);
+    }
+    if (message.count !== 0) {
+      writer.uint32(56).uint32(message.count);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(66).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PolicyChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePolicyChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.version = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.issuedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.totalBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.index = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PolicyChunk {
+    return {
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      issuedAtMs: isSet(object.issuedAtMs)
+        ? globalThis.Number(object.issuedAtMs)
+        : isSet(object.issued_at_ms)
+        ? globalThis.Number(object.issued_at_ms)
+        : 0,
+      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      totalBytes: isSet(object.totalBytes)
+        ? globalThis.Number(object.totalBytes)
+        : isSet(object.total_bytes)
+        ? globalThis.Number(object.total_bytes)
+        : 0,
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: PolicyChunk): unknown {
+    const obj: any = {};
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.issuedAtMs !== 0) {
+      obj.issuedAtMs = Math.round(message.issuedAtMs);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.totalBytes !== 0) {
+      obj.totalBytes = Math.round(message.totalBytes);
+    }
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PolicyChunk>): PolicyChunk {
+    return PolicyChunk.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PolicyChunk>): PolicyChunk {
+    const message = createBasePolicyChunk();
+    message.version = object.version ?? 0;
+    message.issuedAtMs = object.issuedAtMs ?? 0;
+    message.signature = object.signature ?? Buffer.alloc(0);
+    message.sha256 = object.sha256 ?? "";
+    message.totalBytes = object.totalBytes ?? 0;
+    message.index = object.index ?? 0;
+    message.count = object.count ?? 0;
+    message.data = object.data ?? Buffer.alloc(0);
     return message;
   },
 };
