@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type RunningController, startController } from "../../controller/dist/app/bootstrap";
@@ -81,7 +81,7 @@ function execLoopMs(marker: string, n: number): number {
 }
 
 async function boot(dir: string): Promise<RunningController> {
-  const config = loadConfig({ http: "127.0.0.1:0", grpc: "127.0.0.1:0", dataDir: dir, database: `sqlite:${join(dir, "vigil.db")}`, logLevel: "warn", insecureGrpc: true }, process.env);
+  const config = loadConfig({ http: "127.0.0.1:0", grpc: "127.0.0.1:0", dataDir: dir, database: `sqlite:${join(dir, "vigil.db")}`, logLevel: "warn", insecureGrpc: true, insecureHttp: true }, process.env);
   return startController(config, { logger: createLogger("error") });
 }
 
@@ -131,10 +131,13 @@ async function measure(source: "ebpf" | "proc", baseMs: number): Promise<Result>
     const c0 = pids.reduce((n, p) => n + cpuTicks(p), 0);
     const t0 = Date.now();
     const rss: number[] = [];
+    const own: number[] = [];
     while (Date.now() - t0 < IDLE_S * 1000) {
       await sleep(1000);
       rss.push(family(agent.pid!).reduce((n, p) => n + rssBytes(p), 0));
+      own.push(rssBytes(agent.pid!));
     }
+    console.log(`${source}: agent alone ${(own.reduce((a, b) => a + b, 0) / own.length / 1048576).toFixed(1)} MB RSS; load average ${loadavg()[0]!.toFixed(1)}`);
     const idleCpuPct = (100 * ((family(agent.pid!).reduce((n, p) => n + cpuTicks(p), 0) - c0) / TICK)) / ((Date.now() - t0) / 1000);
     const rssMb = rss.reduce((a, b) => a + b, 0) / rss.length / 1024 / 1024;
 
