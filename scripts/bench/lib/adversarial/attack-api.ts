@@ -215,8 +215,15 @@ export async function keyCheck(x: Ctx): Promise<Outcome[]> {
     return good;
   };
   // The same 400 connections with malformed keys (refused without any scrypt): what the HTTP load alone costs here.
-  const base = await flood(() => "vk_malformed");
-  const good = await flood(() => `vk_${victimId}_${secret()}`);
-  out.push({ id: "6b", attack: "400 bad keys, then a valid uncached key", held: good.status === 200 && good.ms <= base.ms + 250, measured: `valid key answered ${good.status} after ${ms(good.ms)}; ${ms(base.ms)} behind 400 malformed keys (no scrypt)` });
+  // Twice each, alternating; the fastest of each pair, so one scheduling hiccup on a shared machine decides nothing.
+  const base: HttpResult[] = [];
+  const wrongs: HttpResult[] = [];
+  for (let i = 0; i < 2; i++) {
+    base.push(await flood(() => "vk_malformed"));
+    wrongs.push(await flood(() => `vk_${victimId}_${secret()}`));
+  }
+  const baseMs = Math.min(...base.map((r) => r.ms));
+  const good = wrongs.reduce((a, b) => (b.ms < a.ms ? b : a));
+  out.push({ id: "6b", attack: "400 bad keys, then a valid uncached key", held: wrongs.every((r) => r.status === 200) && good.ms <= baseMs + 250, measured: `valid key answered ${wrongs.map((r) => r.status).join("/")} after ${ms(good.ms)} (best of 2); ${ms(baseMs)} behind 400 malformed keys (no scrypt)` });
   return out;
 }
