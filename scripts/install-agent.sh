@@ -140,8 +140,12 @@ cleanup() { [ -z "$TMP" ] || rm -rf "$TMP"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-manifest_has() { [ -f "$MANIFEST" ] && grep -Fqx -- "$1" "$MANIFEST"; }
-manifest_add() { manifest_has "$1" || printf '%s\n' "$1" >>"$MANIFEST"; }
+# Entries are "=PATH", PATH as the target host sees it (without --root): an image root copied or
+# moved elsewhere and uninstalled with --root THERE removes THERE's files, never the original's.
+# (Older installers wrote the full path, root included: see resolve_manifest.)
+manifest_entry() { printf '=%s' "${1#"$ROOT"}"; }
+manifest_has() { [ -f "$MANIFEST" ] && grep -Fqx -- "$(manifest_entry "$1")" "$MANIFEST"; }
+manifest_add() { manifest_has "$1" || printf '%s\n' "$(manifest_entry "$1")" >>"$MANIFEST"; }
 
 # mkdir -p, remembering each directory level that did not exist before.
 CREATED_DIRS=''
@@ -287,6 +291,26 @@ release_isolation() {
 	done
 }
 
+# The install record as paths under this --root. A legacy full-path entry outside it belongs to
+# another root (the image this one was copied from): skipped, and said.
+resolve_manifest() {
+	while IFS= read -r _e; do
+		case $_e in
+		=/*) printf '%s%s\n' "$ROOT" "${_e#=}" ;;
+		/*)
+			if [ -z "$ROOT" ]; then
+				printf '%s\n' "$_e"
+			else
+				case $_e in
+				"$ROOT"/*) printf '%s\n' "$_e" ;;
+				*) warn "not removing $_e: recorded for another root, not under $ROOT" ;;
+				esac
+			fi
+			;;
+		esac
+	done
+}
+
 uninstall() {
 	if use_systemd; then
 		systemctl disable --now vigil-agent.service 2>/dev/null || true
@@ -298,7 +322,7 @@ uninstall() {
 		warn "no install record at $MANIFEST: removing the standard paths only"
 		printf '%s\n' "$BIN" "$UNIT" "$CONF" "$STATE" >"${TMP}/manifest"
 	else
-		cp -- "$MANIFEST" "${TMP}/manifest"
+		resolve_manifest <"$MANIFEST" >"${TMP}/manifest"
 		rm -f -- "$MANIFEST"
 	fi
 	# Files first, then directories deepest first (only when empty, except the state dir).

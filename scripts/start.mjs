@@ -1,7 +1,7 @@
 // `npm start`: the controller on SQLite plus a local agent watching this host.
 // Ctrl-C stops both. Data lives in ./data (database, keys, agent state).
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -10,7 +10,8 @@ const dataDir = process.env.VIGIL_DATA_DIR ?? join(root, "data");
 const http = process.env.VIGIL_HTTP_ADDR ?? "127.0.0.1:8080";
 const grpc = process.env.VIGIL_GRPC_ADDR ?? "127.0.0.1:50051";
 const grpcPort = grpc.split(":").pop();
-mkdirSync(dataDir, { recursive: true });
+// Keys, the database and the admin key file live here: nobody else's to read.
+mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
 const children = [];
 function run(name, args, env = {}) {
@@ -62,18 +63,39 @@ controller.on("line", (line) => {
     return shutdown(1);
   }
   const keyFile = ensureAdminKey();
-  run("agent", ["dist/vigil-agent.cjs", "run", "--controller", `127.0.0.1:${grpcPort}`, "--state-dir", agentDir]);
+  // The controller's data dir is on this host: collect_evidence must never read it.
+  const agent = run("agent", ["dist/vigil-agent.cjs", "run", "--controller", `127.0.0.1:${grpcPort}`, "--state-dir", agentDir], { VIGIL_EVIDENCE_DENY: dataDir });
   // The API is HTTPS with a certificate from the controller's CA: curl trusts it with --cacert.
   const caFile = join(process.env.VIGIL_CA_DIR ?? join(dataDir, "ca"), "ca.crt");
   const tls = api.startsWith("https:") ? `--cacert ${caFile} ` : "";
   const install = pin ? controllerCli(["install-command", "--http", http]).split("\n")[0] : undefined;
+  // The banner goes last, once the agent is running and both have had their say, so it is the
+  // screen's bottom and not scrolled away by start-up lines.
+  let lastLine = Date.now();
+  for (const c of children) c.on("line", () => (lastLine = Date.now()));
+  agent.on("line", (l) => {
+    if (!/^vigil-agent running /.test(l)) return;
+    const since = Date.now();
+    const wait = setInterval(() => {
+      if (Date.now() - lastLine < QUIET_MS && Date.now() - since < MAX_BANNER_WAIT_MS) return;
+      clearInterval(wait);
+      printBanner(api, caFile, keyFile, tls, install);
+    }, 100);
+  });
+});
+
+/** Output silence that means start-up is over, and the most the banner waits for it. */
+const QUIET_MS = 700;
+const MAX_BANNER_WAIT_MS = 5000;
+
+function printBanner(api, caFile, keyFile, tls, install) {
   process.stdout.write(
-    `\nVigil is running.\n  API:      ${api}/api/v1\n  API docs: ${api}/api/docs\n  Console:  ${api}/ (the browser must trust ${caFile})\n  API key:  ${keyFile} (admin; keep it private)\n` +
+    `\nVigil is running.\n  API:      ${api}/api/v1\n  API docs: ${api}/api/docs\n  Console:  ${api}/console/ (the browser must trust ${caFile})\n  API key:  ${keyFile} (admin; keep it private)\n` +
       `  Try:      curl -s ${tls}-H "Authorization: Bearer $(cat ${keyFile})" '${api}/api/v1/events?limit=5'\n` +
       (install ? `  Agent on another host (set VIGIL_HTTP_ADDR/VIGIL_PUBLIC_URL to an address it reaches; token in a root-only file):\n            ${install}\n` : "") +
       `  Stop:     Ctrl-C\n\n`,
   );
-});
+}
 
 const controllerCli = (args) => execFileSync(process.execPath, ["controller/bin/vigil-controller.js", ...args, "--data-dir", dataDir], { cwd: root, encoding: "utf8" });
 
@@ -95,5 +117,6 @@ function ensureAdminKey() {
     const key = controllerCli(["apikey", "create", "--role", "admin", "--name", "npm start"]).split("\n")[0].trim();
     writeFileSync(file, key + "\n", { mode: 0o600 });
   }
+  chmodSync(file, 0o600);
   return file;
 }

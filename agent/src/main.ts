@@ -1,61 +1,69 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { AgentConfigError, loadAgentConfig, type AgentFlags } from "./config/config";
+import { AgentConfigError, loadAgentConfig } from "./config/config";
+import { parseSettingFlags, settingFlagsHelp } from "./config/flags";
 import { AgentRuntime } from "./runtime/agent-runtime";
 import { reapplyEnforcement } from "./runtime/reapply";
 import { CertificateRenewer, ENROLL_HELP, enrollCommand, hasTlsIdentity, tlsCredentialsFactory } from "./enroll";
 import { createSensors } from "./runtime/create-sensors";
+import { makeStateDirPrivate, ownerOnlyUmask } from "./runtime/private-state";
 import { createLog } from "./util/log";
 import { PARSE_HELP, parseCommand } from "./parse-command";
 import { AGENT_VERSION } from "./version";
 import { Inventory } from "@vigil/proto";
 import { collectInventory } from "./inventory";
 
+const INVENTORY_HELP = `  inventory print this host's inventory as JSON (OS, CPU, memory, disks, interfaces, users,
+            listening ports, packages) and exit; the running agent runs it as a short-lived child
+            --reason TEXT            recorded with it (default: manual)
+`;
+
 const HELP = `vigil-agent ${AGENT_VERSION}: the Vigil EDR endpoint agent
 
-Usage: vigil-agent <command> [options]
+Usage: vigil-agent <command> [options]   (vigil-agent <command> --help for its options)
 
 Commands:
   run       watch this host and stream to the controller
-              --controller HOST:PORT   controller gRPC address (VIGIL_CONTROLLER, default 127.0.0.1:50051)
-              --watch PATH             file integrity path, repeatable (VIGIL_WATCH, comma-separated)
-              --auth-log PATH          auth log to follow (VIGIL_AUTH_LOG; default /var/log/auth.log,
-                                       /var/log/secure, else journalctl)
-              --state-dir DIR          spool, offsets, identity (VIGIL_STATE_DIR, default /var/lib/vigil as root)
-              --config FILE            YAML config; keys as in the docs (VIGIL_CONFIG)
-              --tag TAG                agent tag, repeatable (VIGIL_TAGS)
-              --log-level LEVEL        debug|info|warn|error (VIGIL_LOG_LEVEL)
+              --controller HOST:PORT   controller gRPC address
+              --config FILE            YAML config file
+              (every config-file key is also a flag: vigil-agent run --help lists them)
 ${ENROLL_HELP}${PARSE_HELP}  status    print the running agent's status from its state dir (--state-dir)
   reapply   put a persisted isolation and IP blocks back into the kernel, then exit
             (run at boot before the network comes up: ExecStartPre of the systemd unit)
-  inventory print this host's inventory as JSON (OS, CPU, memory, disks, interfaces, users,
-            listening ports, packages) and exit; the running agent runs it as a short-lived child
-            --reason TEXT            recorded with it (default: manual)
-  version   print the version
+${INVENTORY_HELP}  version   print the version
 
-Every flag also works from the YAML config file and VIGIL_* environment variables;
+Every setting works as a flag, a config-file key and a VIGIL_* environment variable;
 flags win over the environment, which wins over the file.
 `;
 
-const FLAG_OPTIONS = {
-  controller: { type: "string" },
-  watch: { type: "string", multiple: true },
-  "auth-log": { type: "string" },
-  "state-dir": { type: "string" },
-  config: { type: "string" },
-  tag: { type: "string", multiple: true },
-  "log-level": { type: "string" },
-} as const;
+const SETTINGS_NOTE = `
+Each flag is also a config-file key (--spool-max-bytes → spool_max_bytes) and a VIGIL_*
+environment variable (VIGIL_SPOOL_MAX_BYTES); flags win over the environment, which wins over the file.
+`;
 
-function flagsFrom(argv: string[]): AgentFlags {
-  const { values } = parseArgs({ args: argv, options: FLAG_OPTIONS, strict: true });
-  return { controller: values.controller, watch: values.watch, authLog: values["auth-log"], stateDir: values["state-dir"], config: values.config, tags: values.tag, logLevel: values["log-level"] };
+/** `vigil-agent <command> --help`: that command's usage and options only. */
+export function commandHelp(cmd: string): string | undefined {
+  const head = (usage: string, what: string) => `vigil-agent ${AGENT_VERSION}\n\nUsage: vigil-agent ${usage}\n\n${what}\n\nOptions:\n`;
+  switch (cmd) {
+    case "run": return head("run [options]", "Watch this host and stream to the controller.") + settingFlagsHelp() + SETTINGS_NOTE;
+    case "status": return head("status [--state-dir DIR | --config FILE]", "Print the running agent's status from its state dir (exit 3: not running).") + settingFlagsHelp();
+    case "reapply": return head("reapply [--state-dir DIR | --config FILE]", "Put a persisted isolation and IP blocks back into the kernel, then exit (run at boot, before the network).") + settingFlagsHelp();
+    case "enroll": return head("enroll --token-file FILE [options]", "Enroll this agent with a controller (once); `run` then uses mTLS.") + ENROLL_HELP.split("\n").slice(1).map((l) => l.replace(/^ {12}/, "")).join("\n") + "  --config FILE            YAML config file (controller, state_dir)\n";
+    case "parse": return head("parse (--auth-log | --audit-log | --syslog) FILE [options]", "Print the events a log file holds, one JSON line each.") + PARSE_HELP.split("\n").slice(2).map((l) => l.replace(/^ {12}/, "")).join("\n");
+    case "inventory": return head("inventory [--reason TEXT]", "Print this host's inventory as JSON and exit.") + "  --reason TEXT   recorded with it (default: manual)\n";
+    case "version": return head("version", "Print the version.");
+    default: return undefined;
+  }
 }
+
+const flagsFrom = parseSettingFlags;
 
 async function run(argv: string[]): Promise<number> {
   const cfg = loadAgentConfig(flagsFrom(argv));
   const log = createLog(cfg.logLevel);
+  const tightened = makeStateDirPrivate(cfg.stateDir);
+  if (tightened) log.warn("state dir was readable by others; tightened", { stateDir: cfg.stateDir, entries: tightened });
   if (process.getuid?.() !== 0) log.warn("not running as root: the auth log, other users' processes and enforcement are limited");
   // Enrolled (tls/identity.json in the state dir): mTLS with the certificate, renewed in the background.
   cfg.tls = hasTlsIdentity(cfg.stateDir);
@@ -117,11 +125,13 @@ async function inventory(argv: string[]): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  // `vigil-agent run --help` and friends: the one help text covers every command.
+  // `vigil-agent run --help` and friends: that command's own help.
   if (cmd && (rest.includes("--help") || rest.includes("-h"))) {
-    process.stdout.write(HELP);
+    process.stdout.write(commandHelp(cmd) ?? HELP);
     return 0;
   }
+  // Everything the agent writes (keys, spool, state) is its own user's alone.
+  if (cmd === "run" || cmd === "enroll" || cmd === "reapply") ownerOnlyUmask();
   try {
     switch (cmd) {
       case "run": return await run(rest);

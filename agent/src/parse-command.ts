@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { Event } from "@vigil/proto";
-import { parseAuditLine } from "./sensors/audit";
+import { AuditAssembler, parseAuditLine } from "./sensors/audit";
 import { parseAuthLine } from "./sensors/auth";
 import { parseSyslogLine } from "./sensors/syslog";
 import type { EventBody } from "./sensors/sensor";
@@ -17,7 +17,7 @@ export const PARSE_HELP = `  parse     print the events a log file holds, one JS
               --hostname NAME    hostname field of the events (default: this host's)
 `;
 
-type Parse = (line: string) => { body: EventBody; timeMs: number }[];
+type Parse = ((line: string) => { body: EventBody; timeMs: number }[]) & { end?: () => { body: EventBody; timeMs: number }[] };
 
 /**
  * Reads `file` line by line and writes one Event.toJSON line per event. Streaming, with
@@ -27,14 +27,41 @@ export async function printLogEvents(file: string, parse: Parse, out: NodeJS.Wri
   let lines = 0;
   let seq = 0;
   const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  for await (const line of rl) {
-    lines++;
-    for (const { body, timeMs } of parse(line)) {
+  const write = async (evs: { body: EventBody; timeMs: number }[]) => {
+    for (const { body, timeMs } of evs) {
       const text = JSON.stringify(Event.toJSON(Event.fromPartial({ seq: ++seq, eventTimeMs: timeMs, body })));
       if (!out.write(text + "\n")) await once(out, "drain");
     }
+  };
+  for await (const line of rl) {
+    lines++;
+    await write(parse(line));
   }
+  if (parse.end) await write(parse.end());
   return { lines, events: seq };
+}
+
+/** Audit records joined into audit events as the sensor does, on the log's own clock. */
+function auditParser(): Parse {
+  let logTime = 0;
+  let ready: { body: EventBody; timeMs: number }[] = [];
+  const asm = new AuditAssembler({ now: () => logTime }, (audit, timeMs) => ready.push({ body: { $case: "audit", audit }, timeMs }));
+  const take = () => {
+    const out = ready;
+    ready = [];
+    return out;
+  };
+  const parse: Parse = (line) => {
+    const p = parseAuditLine(line);
+    if (p) {
+      logTime = Math.max(logTime, p.timeMs);
+      asm.tick();
+      asm.push(p);
+    }
+    return take();
+  };
+  parse.end = () => (asm.flushAll(), take());
+  return parse;
 }
 
 export async function parseCommand(argv: string[]): Promise<number> {
@@ -71,10 +98,7 @@ export async function parseCommand(argv: string[]): Promise<number> {
         return Array.from({ length: p.repeat ?? 1 }, () => ({ body, timeMs: p.timeMs }));
       }
     : audit !== undefined
-      ? (line) => {
-          const p = parseAuditLine(line);
-          return p ? [{ body: { $case: "audit", audit: p.audit }, timeMs: p.timeMs }] : [];
-        }
+      ? auditParser()
       : (line) => {
           const p = parseSyslogLine(line, "syslog", now);
           return p ? [{ body: { $case: "log", log: values.hostname ? { ...p.log, hostname: values.hostname } : p.log }, timeMs: p.timeMs }] : [];

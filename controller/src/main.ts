@@ -58,6 +58,7 @@ Trust:       VIGIL_CA_DIR (default <data-dir>/ca; put your own ca.crt + ca.key t
 Install:     VIGIL_PUBLIC_URL / VIGIL_AGENT_GRPC_ADDR (what install.sh is told; never taken from request
              headers), VIGIL_AGENT_BINARY
 Response:    VIGIL_MAX_AUTO_ISOLATIONS_PER_HOUR (5), VIGIL_PROTECTED_TAGS (critical), VIGIL_NEVER_BLOCK (CIDRs)
+             VIGIL_EVIDENCE_FILE_ROLES (admin; admin,analyst lets analysts fetch file contents)
 Integrations: VIGIL_STREAM_HEARTBEAT (30s), VIGIL_STREAM_MAX_BUFFERED_BYTES (4 MiB; slower clients
              are dropped), VIGIL_STREAM_MAX_CLIENTS (500), VIGIL_STREAM_REPLAY / _REPLAY_EVENTS
              (1000 / 5000 messages kept per topic for resume); VIGIL_WEBHOOK_CONCURRENCY (4),
@@ -98,5 +99,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`vigil-controller: unknown command "${name}"\n\n${HELP}`);
     return 2;
   }
+  // Whatever the controller creates (database, journals, keys, checkpoints) is its own user's alone.
+  process.umask(0o077);
   return cmd(rest);
 }

@@ -31,3 +31,6 @@ export const MAX_SEQ = 2 ** 52;
  * to them again (an inventory is the agent's word, like any frame).
  */
 export const INVENTORY_LIMITS = { packages: 20_000, users: 2_000, listeners: 2_000, disks: 256, interfaces: 256, addressesPerInterface: 32, errors: 32, text: 256 } as const;
+
+/** Records of one audit event carried in AuditEvent.records (an exec has 4-6; a rename a few PATHs more). */
+export const MAX_AUDIT_RECORDS = 16;

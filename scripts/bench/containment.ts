@@ -105,6 +105,8 @@ async function runPath(kind: PathKind): Promise<PathResult> {
   try {
     await topo.listen(topo.outside, PEER_PORT);
     if (!(await waitFor(() => nsc.ctl.registry.session(agent.agentId) !== undefined, 20_000))) throw new Error(`agent did not connect\n${agent.output()}`);
+    const source = /"sensor":"process","detail":"([^"]*)"/.exec(agent.output())?.[1] ?? "(no process sensor line)";
+    console.log(`${kind}: the agent's process sensor: ${source.slice(0, 100)}`);
     const marker = `vigil-bench-marker-${randomUUID().slice(0, 8)}`;
     if (kind === "local") {
       nsc.send(agent.agentId, { msg: { $case: "policy", policy: nsc.policy(agent.agentId, markerPolicy(1, marker)) } });
@@ -188,8 +190,8 @@ async function main(): Promise<void> {
     "| --- | ---: | ---: | ---: | ---: |",
     ...results.map(row),
     "",
-    ...(local && det.length ? [`Local path split by the agent's own log timestamp: start → rule fired p50 ${percentile(det, 50).toFixed(0)} ms, p99 ${percentile(det, 99).toFixed(0)} ms (sensor scan, exe hash, 20 ms pipeline batch); fired → table in the kernel p50 ${percentile(act, 50).toFixed(0)} ms, p99 ${percentile(act, 99).toFixed(0)} ms (one \`nft -f\`, then the controller reachability check).`] : []),
-    `Load average at the end: ${load} on ${cpus().length} cores. Target p99 ≤ 1 s on every path: ${worst.p99 <= 1000 ? "met" : "**not met**"}.`,
+    ...(local && det.length ? [`Local path split by the agent's own log timestamp: start → rule fired p50 ${percentile(det, 50).toFixed(0)} ms, p99 ${percentile(det, 99).toFixed(0)} ms (exec seen by the sensor, exe hash, 20 ms pipeline batch); fired → table in the kernel p50 ${percentile(act, 50).toFixed(0)} ms, p99 ${percentile(act, 99).toFixed(0)} ms (one \`nft -f\`, then the controller reachability check).`] : []),
+    `Load average at the end: ${load} on ${cpus().length} cores. Targets (issue #13, with the kernel sensor): local p99 ≤ 100 ms — ${local ? (percentile([...local.samples].sort((a, b) => a - b), 99) <= 100 ? "met" : "**not met**") : "not run"}; controller p99 ≤ 300 ms — ${results.find((r) => r.kind === "controller") ? (percentile([...results.find((r) => r.kind === "controller")!.samples].sort((a, b) => a - b), 99) <= 300 ? "met" : "**not met**") : "not run"}.`,
   ].join("\n");
   writeBenchSection("containment", md);
   for (const r of results) {

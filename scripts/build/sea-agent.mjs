@@ -5,6 +5,7 @@ import { appendFileSync, chmodSync, copyFileSync, existsSync, readFileSync, rmSy
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { POSTJECT_CHATTER, runQuiet } from "./quiet-tool.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const dist = join(root, "dist");
@@ -18,7 +19,8 @@ const out = join(dist, "vigil-agent");
 rmSync(out, { force: true });
 copyFileSync(process.execPath, out);
 chmodSync(out, 0o755);
-execFileSync(join(root, "node_modules/.bin/postject"), [out, "NODE_SEA_BLOB", blob, "--sentinel-fuse", "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2"], { stdio: "inherit" });
+// postject's harmless LIEF warnings (one per ELF note) are dropped; anything else it says is shown.
+runQuiet(join(root, "node_modules/.bin/postject"), [out, "NODE_SEA_BLOB", blob, "--sentinel-fuse", "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2"], POSTJECT_CHATTER);
 rmSync(blob);
 rmSync(config);
 // The eBPF helper rides after the SEA image (agent/src/sensors/ebpf/helper-binary.ts reads it back):

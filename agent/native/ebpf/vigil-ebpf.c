@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -127,6 +128,12 @@ int main(int argc, char **argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   libbpf_set_print(silent);
+  /* libbpf finds tracepoint ids in tracefs. systemd mounts it; a fresh mount namespace (a container,
+   * `ip netns exec`, which remounts /sys) may not have it: mount it there, as an admin would. */
+  if (access("/sys/kernel/tracing/events", F_OK) != 0 && access("/sys/kernel/debug/tracing/events", F_OK) != 0) {
+    if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) != 0)
+      fprintf(stderr, "vigil-ebpf: tracefs is not mounted and mounting it failed: %s\n", strerror(errno));
+  }
 
   struct vigil *skel = vigil__open();
   if (!skel) {

@@ -81,7 +81,7 @@ export class CommandExecutor {
     } catch (e) {
       outcome = { ok: false, reason: `handler error: ${(e as Error).message}`, output: {} };
     }
-    const status = outcome.ok ? CommandStatus.COMMAND_STATUS_SUCCEEDED : CommandStatus.COMMAND_STATUS_FAILED;
+    const status = outcome.notEnforced ? CommandStatus.COMMAND_STATUS_NOT_ENFORCED : outcome.ok ? CommandStatus.COMMAND_STATUS_SUCCEEDED : CommandStatus.COMMAND_STATUS_FAILED;
     return this.result(id, type, local, status, outcome.reason, outcome.output);
   }
 

@@ -69,6 +69,10 @@ export class CommandVerifier {
     if (cmd.agentId !== this.opts.agentId) return refuse("wrong_agent", `command is for agent ${JSON.stringify(cmd.agentId.slice(0, 128))}, not this one`);
     const now = this.now();
     if (cmd.expiresAtMs + this.skew < now) return refuse("expired", `expired ${now - cmd.expiresAtMs} ms ago`);
+    // The clock may have gone back: ids of commands expired by the highest reading were forgotten.
+    const highest = this.replay.observe(now);
+    if (cmd.expiresAtMs < this.replay.horizonMs())
+      return refuse("expired", `expired by the highest clock this agent has seen (${new Date(highest).toISOString()}); the clock has gone back ${highest - now} ms since`);
     if (cmd.issuedAtMs - this.skew > now) return refuse("not_yet_valid", `issued ${cmd.issuedAtMs - now} ms in the future (clock skew?)`);
     if (cmd.expiresAtMs < cmd.issuedAtMs) return refuse("malformed", "expires before it was issued");
     if (cmd.expiresAtMs - cmd.issuedAtMs > this.maxLifetime) return refuse("malformed", `validity window longer than ${this.maxLifetime} ms`);

@@ -14,6 +14,10 @@ export interface AgentConfig {
   authLog?: string;
   /** auditd's log; default /var/log/audit/audit.log. */
   auditLog?: string;
+  /** Audit record types kept in each audit event; empty keeps all. */
+  auditTypes: string[];
+  /** Audit events per second at most; 0 = no cap (drops are counted in the sensor's health). */
+  auditMaxEventsPerSec: number;
   /** The system log; default /var/log/syslog, else /var/log/messages; "journal" follows the whole journal. */
   systemLog?: string;
   stateDir: string;
@@ -33,6 +37,8 @@ export interface AgentConfig {
   isolationDns: string[];
   /** Keep DHCP working while isolated (hosts that would lose their lease). */
   isolationDhcp: boolean;
+  /** Paths collect_evidence never reads, on top of the built-in deny list (e.g. a controller data dir on this host). */
+  evidenceDeny: string[];
   logLevel: "debug" | "info" | "warn" | "error";
   /** TLS material written by `enroll`; absent means a plaintext (development) connection. */
   tls: boolean;
@@ -65,17 +71,61 @@ export interface AgentFlags {
   config?: string;
   tags?: string[];
   logLevel?: string;
+  /** Any other setting given as a flag, by its config-file key (`spool_max_bytes`); see SETTINGS. */
+  settings?: Record<string, unknown>;
 }
 
-const KEYS: Record<string, keyof AgentConfig> = {
-  controller: "controller", watch: "watch", auth_log: "authLog", authLog: "authLog", audit_log: "auditLog", auditLog: "auditLog", system_log: "systemLog", systemLog: "systemLog", state_dir: "stateDir", stateDir: "stateDir",
-  tags: "tags", process_interval_ms: "processIntervalMs", network_interval_ms: "networkIntervalMs", heartbeat_ms: "heartbeatMs",
-  spool_max_bytes: "spoolMaxBytes", spool_fsync: "spoolFsync", spool_fsync_interval_ms: "spoolFsyncIntervalMs", spool_full_policy: "spoolFullPolicy", enforcement: "enforcement",
-  isolation_allow: "isolationAllow", isolation_dns: "isolationDns", isolation_dhcp: "isolationDhcp", log_level: "logLevel", logLevel: "logLevel", sensors: "sensors",
-  synthetic_rate: "syntheticRate", synthetic_count: "syntheticCount", synthetic_mix: "syntheticMix", backoff_max_ms: "backoffMaxMs",
-  policy_event_budget_ms: "policyEventBudgetMs",
-  kernel_sensor: "kernelSensor", ebpf_helper: "ebpfHelper",
-};
+/**
+ * Every setting, once: its config-file key, the config field, how a flag takes it and what it does.
+ * The config-file keys, the `vigil-agent run` flags (`--spool-max-bytes`) and their help are all
+ * generated from this table, so they cannot drift apart.
+ */
+export interface SettingSpec {
+  key: string;
+  field: keyof AgentConfig;
+  /** Placeholder for the value in help ("HOST:PORT"). */
+  arg: string;
+  help: string;
+  /** A list: the flag repeats (`--watch A --watch B`) and takes commas. */
+  list?: boolean;
+  /** Older or camelCase spellings still accepted in the file. */
+  aliases?: string[];
+}
+
+export const SETTINGS: readonly SettingSpec[] = [
+  { key: "controller", field: "controller", arg: "HOST:PORT", help: "controller gRPC address (default 127.0.0.1:50051)" },
+  { key: "state_dir", field: "stateDir", arg: "DIR", help: "spool, offsets, identity (default /var/lib/vigil as root)", aliases: ["stateDir"] },
+  { key: "tags", field: "tags", arg: "TAG", help: "agent tags (self-reported; the enrollment token's are trusted)", list: true },
+  { key: "log_level", field: "logLevel", arg: "LEVEL", help: "debug|info|warn|error (default info)", aliases: ["logLevel"] },
+  { key: "enforcement", field: "enforcement", arg: "MODE", help: "enforce|monitor: monitor records response actions without enforcing them (default enforce)" },
+  { key: "kernel_sensor", field: "kernelSensor", arg: "MODE", help: "auto|ebpf|proc: where process, connection and file-writer events come from (default auto)" },
+  { key: "ebpf_helper", field: "ebpfHelper", arg: "FILE", help: "an eBPF helper to run instead of the embedded one" },
+  { key: "sensors", field: "sensors", arg: "NAME=BOOL,...", help: "turn sensors on or off: process, network, file, auth, audit, syslog (e.g. audit=false)" },
+  { key: "watch", field: "watch", arg: "PATH", help: "file integrity paths (default /etc, ~/.ssh, cron, systemd units, /usr/local/bin)", list: true },
+  { key: "auth_log", field: "authLog", arg: "FILE", help: "auth log to follow (default /var/log/auth.log, /var/log/secure, else the journal)", aliases: ["authLog"] },
+  { key: "audit_log", field: "auditLog", arg: "FILE", help: "auditd's log (default /var/log/audit/audit.log)", aliases: ["auditLog"] },
+  { key: "audit_types", field: "auditTypes", arg: "TYPE", help: "audit record types kept in each audit event, e.g. SYSCALL,EXECVE,PATH (default: all)", list: true },
+  { key: "audit_max_events_per_sec", field: "auditMaxEventsPerSec", arg: "N", help: "audit events per second at most; the rest are dropped and counted (default 0 = no cap)" },
+  { key: "system_log", field: "systemLog", arg: "FILE", help: "system log (default /var/log/syslog, /var/log/messages); \"journal\" follows the whole journal", aliases: ["systemLog"] },
+  { key: "process_interval_ms", field: "processIntervalMs", arg: "MS", help: "/proc polling interval when not using eBPF (default 1000)" },
+  { key: "network_interval_ms", field: "networkIntervalMs", arg: "MS", help: "/proc/net polling interval (default 2000)" },
+  { key: "heartbeat_ms", field: "heartbeatMs", arg: "MS", help: "status heartbeat to the controller (default 15000)" },
+  { key: "spool_max_bytes", field: "spoolMaxBytes", arg: "BYTES", help: "disk spool size cap (default 1 GiB, at least 1 MiB)" },
+  { key: "spool_fsync", field: "spoolFsync", arg: "MODE", help: "always|interval|never (default interval)" },
+  { key: "spool_fsync_interval_ms", field: "spoolFsyncIntervalMs", arg: "MS", help: "with spool_fsync interval: most time between syncs (default 200)" },
+  { key: "spool_full_policy", field: "spoolFullPolicy", arg: "POLICY", help: "drop_oldest_low_priority|drop_newest|block (default drop_oldest_low_priority)" },
+  { key: "isolation_allow", field: "isolationAllow", arg: "CIDR", help: "still reachable while isolated (admin access)", list: true },
+  { key: "isolation_dns", field: "isolationDns", arg: "IP", help: "resolvers still reachable (port 53) while isolated", list: true },
+  { key: "isolation_dhcp", field: "isolationDhcp", arg: "BOOL", help: "keep DHCP working while isolated (default false)" },
+  { key: "evidence_deny", field: "evidenceDeny", arg: "PATH", help: "paths collect_evidence never reads, besides the built-in deny list (e.g. a controller data dir here)", list: true, aliases: ["evidenceDeny"] },
+  { key: "policy_event_budget_ms", field: "policyEventBudgetMs", arg: "MS", help: "local policy: the most time one event may take to evaluate (default 100)" },
+  { key: "backoff_max_ms", field: "backoffMaxMs", arg: "MS", help: "cap of the reconnect backoff (default 30000)" },
+  { key: "synthetic_rate", field: "syntheticRate", arg: "N", help: "numbered test events per second (testing; default 0 = off)" },
+  { key: "synthetic_count", field: "syntheticCount", arg: "N", help: "total numbered test events (0 = no end)" },
+  { key: "synthetic_mix", field: "syntheticMix", arg: "MIX", help: "kinds and weights of test events, e.g. process:8,auth:1" },
+];
+
+const KEYS: Record<string, keyof AgentConfig> = Object.fromEntries(SETTINGS.flatMap((s) => [[s.key, s.field], ...(s.aliases ?? []).map((a) => [a, s.field])]));
 
 function defaultStateDir(): string {
   return process.getuid?.() === 0 ? "/var/lib/vigil" : join(homedir(), ".local", "state", "vigil");
@@ -117,6 +167,20 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
       case "watch": case "tags": case "isolationAllow": case "isolationDns":
         cfg[key] = list(v, name);
         break;
+      case "evidenceDeny":
+        cfg.evidenceDeny = list(v, name).map((p) => {
+          if (!p.startsWith("/")) throw new AgentConfigError(`${name}: expected absolute paths, got "${p.slice(0, 256)}"`);
+          return resolve(p);
+        });
+        break;
+      case "auditTypes": {
+        const types = list(v, name).map((t) => t.toUpperCase());
+        const bad = types.find((t) => !/^[A-Z0-9_]{1,32}$/.test(t));
+        if (bad !== undefined || types.length > 64) throw new AgentConfigError(`${name}: expected at most 64 audit record types like SYSCALL, EXECVE, PATH`);
+        cfg.auditTypes = types;
+        break;
+      }
+      case "auditMaxEventsPerSec": cfg.auditMaxEventsPerSec = int(v, name, 0, 1_000_000); break;
       case "spoolFsyncIntervalMs":
         cfg.spoolFsyncIntervalMs = int(v, name, 1, 60_000);
         break;
@@ -145,8 +209,10 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
       case "enforcement": cfg.enforcement = oneOf(v, name, ["enforce", "monitor"] as const); break;
       case "logLevel": cfg.logLevel = oneOf(v, name, ["debug", "info", "warn", "error"] as const); break;
       case "sensors": {
-        if (!v || typeof v !== "object") throw new AgentConfigError(`${name}: expected a map of sensor: true|false`);
-        for (const [s, on] of Object.entries(v)) {
+        // From a flag or the environment: "audit=false,syslog=false".
+        const map = typeof v === "string" ? sensorMap(v, name) : v;
+        if (!map || typeof map !== "object") throw new AgentConfigError(`${name}: expected a map of sensor: true|false`);
+        for (const [s, on] of Object.entries(map)) {
           if (!(s in cfg.sensors) || typeof on !== "boolean") throw new AgentConfigError(`${name}.${s}: unknown sensor or not a boolean`);
           cfg.sensors[s as keyof AgentConfig["sensors"]] = on;
         }
@@ -156,14 +222,24 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
   }
 }
 
+function sensorMap(text: string, name: string): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([a-z]+)=(true|false|on|off)$/.exec(part);
+    if (!m) throw new AgentConfigError(`${name}: expected NAME=true|false[,...], got "${part.slice(0, 64)}"`);
+    out[m[1]!] = m[2] === "true" || m[2] === "on";
+  }
+  return out;
+}
+
 const ENV: Record<string, string> = {
   VIGIL_CONTROLLER: "controller", VIGIL_WATCH: "watch", VIGIL_AUTH_LOG: "authLog", VIGIL_AUDIT_LOG: "auditLog", VIGIL_SYSTEM_LOG: "systemLog", VIGIL_STATE_DIR: "stateDir", VIGIL_TAGS: "tags",
   VIGIL_PROCESS_INTERVAL_MS: "process_interval_ms", VIGIL_NETWORK_INTERVAL_MS: "network_interval_ms", VIGIL_HEARTBEAT_MS: "heartbeat_ms",
   VIGIL_SPOOL_MAX_BYTES: "spool_max_bytes", VIGIL_SPOOL_FSYNC: "spool_fsync", VIGIL_SPOOL_FSYNC_INTERVAL_MS: "spool_fsync_interval_ms", VIGIL_SPOOL_FULL_POLICY: "spool_full_policy",
-  VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_ISOLATION_DNS: "isolation_dns", VIGIL_ISOLATION_DHCP: "isolation_dhcp", VIGIL_LOG_LEVEL: "logLevel",
+  VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_ISOLATION_DNS: "isolation_dns", VIGIL_ISOLATION_DHCP: "isolation_dhcp", VIGIL_EVIDENCE_DENY: "evidence_deny", VIGIL_LOG_LEVEL: "logLevel",
   VIGIL_SYNTHETIC_RATE: "synthetic_rate", VIGIL_SYNTHETIC_COUNT: "synthetic_count", VIGIL_SYNTHETIC_MIX: "synthetic_mix", VIGIL_BACKOFF_MAX_MS: "backoff_max_ms",
   VIGIL_POLICY_EVENT_BUDGET_MS: "policy_event_budget_ms",
-  VIGIL_KERNEL_SENSOR: "kernel_sensor", VIGIL_EBPF_HELPER: "ebpf_helper",
+  VIGIL_KERNEL_SENSOR: "kernel_sensor", VIGIL_EBPF_HELPER: "ebpf_helper", VIGIL_AUDIT_TYPES: "audit_types", VIGIL_AUDIT_MAX_EVENTS_PER_SEC: "audit_max_events_per_sec",
 };
 
 /** Precedence: defaults < config file < VIGIL_* environment < command-line flags. */
@@ -171,6 +247,8 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
   const cfg: AgentConfig = {
     controller: "127.0.0.1:50051",
     watch: DEFAULT_WATCH_PATHS,
+    auditTypes: [],
+    auditMaxEventsPerSec: 0,
     stateDir: defaultStateDir(),
     tags: [],
     processIntervalMs: 1000,
@@ -184,6 +262,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     isolationAllow: [],
     isolationDns: [],
     isolationDhcp: false,
+    evidenceDeny: [],
     logLevel: "info",
     tls: false,
     sensors: { process: true, network: true, file: true, auth: true, audit: true, syslog: true },
@@ -210,8 +289,11 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
   const fromEnv: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(ENV)) if (env[name] !== undefined && env[name] !== "") fromEnv[key] = env[name];
   apply(cfg, fromEnv, "environment");
+  apply(cfg, flags.settings ?? {}, "flag");
   apply(cfg, { controller: flags.controller, watch: flags.watch?.length ? flags.watch : undefined, authLog: flags.authLog, stateDir: flags.stateDir, tags: flags.tags?.length ? flags.tags : undefined, logLevel: flags.logLevel }, "flag");
   if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(cfg.controller)) throw new AgentConfigError(`controller: expected HOST:PORT, got "${cfg.controller}"`);
   cfg.stateDir = resolve(cfg.stateDir);
+  // The agent's own config file (it may name tokens or internal addresses) is never evidence.
+  if (file) cfg.evidenceDeny.push(resolve(file));
   return cfg;
 }

@@ -1,3 +1,4 @@
+import { COMMAND_LIMITS } from "@vigil/proto";
 import type { BlockManager } from "./block";
 import { MAX_BLOCK_SECONDS } from "./block";
 import { type CommandHandler, ParamError, asObject, failed, monitored, optInt, optString, rejectUnknownKeys, reqString, succeeded } from "./handler";
@@ -23,7 +24,7 @@ export function blockIpHandler(manager: BlockManager): CommandHandler<BlockParam
     validate(params) {
       const o = asObject(params);
       rejectUnknownKeys(o, ["ip", "ttlSeconds", "reason"]);
-      optString(o, "reason", 500);
+      optString(o, "reason", COMMAND_LIMITS.reasonMaxChars);
       return { ip: prefixParam(o).text, ttlSeconds: optInt(o, "ttlSeconds", 1, MAX_BLOCK_SECONDS) };
     },
     async run(p, mode, ctx) {
@@ -46,7 +47,7 @@ export function unblockIpHandler(manager: BlockManager): CommandHandler<{ ip: st
     validate(params) {
       const o = asObject(params);
       rejectUnknownKeys(o, ["ip", "reason"]);
-      optString(o, "reason", 500);
+      optString(o, "reason", COMMAND_LIMITS.reasonMaxChars);
       return { ip: prefixParam(o).text };
     },
     async run(p, mode) {

@@ -13,6 +13,8 @@ import { terminateSessionHandler } from "./session";
 
 export interface EnforcementDeps {
   stateDir: string;
+  /** Paths collect_evidence never reads besides the built-in deny list (config evidence_deny). */
+  evidenceDenyPaths?: readonly string[];
   /** Defaults to running on this host; tests pass ["ip","netns","exec",ns] as a prefix. */
   run?: CommandRunner;
   /** Controller endpoints and allowlists, read at every isolate/re-apply. */
@@ -52,7 +54,7 @@ export function createEnforcement(deps: EnforcementDeps): Enforcement {
     unblockIpHandler(blocks),
     killProcessHandler({ protectedPids }),
     terminateSessionHandler({ run, protectedPids }),
-    collectEvidenceHandler(),
+    collectEvidenceHandler({ stateDir: deps.stateDir, denyPaths: deps.evidenceDenyPaths }),
   ];
   return {
     handlers,

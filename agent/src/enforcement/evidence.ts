@@ -1,5 +1,6 @@
 import { readdirSync, readlinkSync } from "node:fs";
-import { MAX_PATH_BYTES } from "@vigil/proto";
+import { COMMAND_LIMITS } from "@vigil/proto";
+import { EvidenceDenyList } from "./evidence-deny";
 import { readFileBounded, sha256File } from "./evidence-files";
 import { type CommandHandler, ParamError, asObject, failed, monitored, optBool, optInt, optString, optStringArray, rejectUnknownKeys, succeeded } from "./handler";
 import { listConnections } from "./net-conns";
@@ -12,17 +13,28 @@ export interface EvidenceRequest {
   sha256Paths: string[];
   filePath?: string;
   fileMaxBytes: number;
+  reason?: string;
 }
 
-/** The whole result must fit a gRPC message (4 MiB) with room to spare. */
-export const MAX_EVIDENCE_JSON_BYTES = 2 * 1024 * 1024;
-export const MAX_FILE_BYTES = 1024 * 1024;
+export interface EvidenceDeps {
+  /** The agent's state dir, never read (its keys, certificates, spool). */
+  stateDir: string;
+  /** More protected paths from the agent config (evidence_deny). */
+  denyPaths?: readonly string[];
+}
+
+/** Shared with the controller (COMMAND_LIMITS): neither end can lift them. */
+export const MAX_EVIDENCE_JSON_BYTES = COMMAND_LIMITS.evidenceResultMaxBytes;
+export const MAX_FILE_BYTES = COMMAND_LIMITS.evidenceFileMaxBytes;
+const MAX_PATH_BYTES = COMMAND_LIMITS.pathMaxBytes;
 const MAX_LIST_ITEMS = 5000;
 const MAX_CMDLINE = 1024;
 
 function absPath(p: string, field: string): string {
   if (!p.startsWith("/")) throw new ParamError(field, "must be an absolute path");
   if (Buffer.byteLength(p) > MAX_PATH_BYTES) throw new ParamError(field, `longer than ${MAX_PATH_BYTES} bytes`);
+  // A path with . or .. means something other than it reads; only canonical paths are taken.
+  if (p.split("/").some((c) => c === "." || c === "..")) throw new ParamError(field, "must not contain . or .. components");
   return p;
 }
 
@@ -56,21 +68,25 @@ function capped<T>(items: T[], truncated: string[], name: string): T[] {
   return items.slice(0, MAX_LIST_ITEMS);
 }
 
-export function collectEvidenceHandler(): CommandHandler<EvidenceRequest> {
+export function collectEvidenceHandler(deps: EvidenceDeps): CommandHandler<EvidenceRequest> {
+  const deny = new EvidenceDenyList({ stateDir: deps.stateDir, extra: deps.denyPaths });
   return {
     type: "collect_evidence",
     validate(params) {
       const o = asObject(params);
       rejectUnknownKeys(o, ["processes", "connections", "openFilesPid", "sha256Paths", "filePath", "fileMaxBytes", "reason"]);
-      optString(o, "reason", 500);
+      const reason = optString(o, "reason", COMMAND_LIMITS.reasonMaxChars);
       const req: EvidenceRequest = {
         processes: optBool(o, "processes") ?? false,
         connections: optBool(o, "connections") ?? false,
         openFilesPid: optInt(o, "openFilesPid", 1, 4_194_304),
-        sha256Paths: (optStringArray(o, "sha256Paths", 64, MAX_PATH_BYTES) ?? []).map((p, i) => absPath(p, `sha256Paths[${i}]`)),
+        sha256Paths: (optStringArray(o, "sha256Paths", COMMAND_LIMITS.sha256PathsMax, MAX_PATH_BYTES) ?? []).map((p, i) => absPath(p, `sha256Paths[${i}]`)),
         filePath: ((p) => (p === undefined ? undefined : absPath(p, "filePath")))(optString(o, "filePath", MAX_PATH_BYTES)),
-        fileMaxBytes: optInt(o, "fileMaxBytes", 1, MAX_FILE_BYTES) ?? 64 * 1024,
+        fileMaxBytes: optInt(o, "fileMaxBytes", 1, MAX_FILE_BYTES) ?? COMMAND_LIMITS.evidenceFileDefaultBytes,
+        reason,
       };
+      // File contents leave the host: someone must have said why (the controller stores and audits it).
+      if (req.filePath !== undefined && !reason?.trim()) throw new ParamError("reason", "required (non-empty) to read a file's contents");
       if (!req.processes && !req.connections && req.openFilesPid === undefined && req.sha256Paths.length === 0 && req.filePath === undefined)
         throw new ParamError("params", "request at least one of processes, connections, openFilesPid, sha256Paths, filePath");
       return req;
@@ -97,8 +113,14 @@ export function collectEvidenceHandler(): CommandHandler<EvidenceRequest> {
           out.openFiles = { pid: req.openFilesPid, error: (e as Error).message };
         }
       }
-      if (req.sha256Paths.length) out.sha256 = await Promise.all(req.sha256Paths.map(sha256File));
-      if (req.filePath !== undefined) out.file = await readFileBounded(req.filePath, req.fileMaxBytes);
+      const guard = deny.forOneRequest();
+      if (req.sha256Paths.length) out.sha256 = await Promise.all(req.sha256Paths.map((p) => sha256File(p, guard)));
+      if (req.filePath !== undefined) {
+        const file = await readFileBounded(req.filePath, req.fileMaxBytes, guard);
+        out.file = file;
+        // The one thing asked for by name was refused: the command failed, and says why.
+        if ("error" in file && file.error.startsWith("refused: ")) return failed(`filePath ${req.filePath}: ${file.error}`, out);
+      }
       if (truncated.length) out.truncated = truncated;
 
       const size = Buffer.byteLength(JSON.stringify(out));

@@ -6,8 +6,10 @@ export type EnforcementMode = "enforce" | "monitor";
 
 export interface HandlerOutcome {
   ok: boolean;
-  /** Why it failed, or a short note (e.g. "monitor: not enforced"). */
+  /** Why it failed, or a short note (e.g. "not enforced (monitor)"). */
   reason: string;
+  /** Monitor mode: valid, reported with what it would do, and nothing done (COMMAND_STATUS_NOT_ENFORCED). */
+  notEnforced?: boolean;
   /** JSON-serialisable details reported back in CommandResult.output_json. */
   output: Record<string, unknown>;
 }
@@ -42,8 +44,10 @@ export function failed(reason: string, output: Record<string, unknown> = {}): Ha
   return { ok: false, reason, output };
 }
 
+export const NOT_ENFORCED_REASON = "not enforced (monitor)";
+
 export function monitored(wouldDo: string[], output: Record<string, unknown> = {}): HandlerOutcome {
-  return { ok: true, reason: "monitor: not enforced", output: { mode: "monitor", wouldDo, ...output } };
+  return { ok: true, notEnforced: true, reason: NOT_ENFORCED_REASON, output: { mode: "monitor", wouldDo, ...output } };
 }
 
 // ---- tiny validators for untrusted params (no schema library needed for a handful of fields)

@@ -1,3 +1,4 @@
+import { COMMAND_LIMITS } from "@vigil/proto";
 import { type CommandHandler, ParamError, asObject, failed, monitored, optStringArray, optString, rejectUnknownKeys, succeeded } from "./handler";
 import { parsePrefix } from "./ip";
 import type { IsolationManager } from "./isolation";
@@ -13,7 +14,7 @@ export function isolateHandler(manager: IsolationManager): CommandHandler<Isolat
     validate(params) {
       const o = asObject(params);
       rejectUnknownKeys(o, ["allowCidrs", "reason"]);
-      const allowCidrs = optStringArray(o, "allowCidrs", 64, 64) ?? [];
+      const allowCidrs = optStringArray(o, "allowCidrs", COMMAND_LIMITS.allowCidrsMax, 64) ?? [];
       allowCidrs.forEach((c, i) => {
         try {
           parsePrefix(c);
@@ -21,7 +22,7 @@ export function isolateHandler(manager: IsolationManager): CommandHandler<Isolat
           throw new ParamError(`allowCidrs[${i}]`, (e as Error).message);
         }
       });
-      return { allowCidrs, reason: optString(o, "reason", 500) };
+      return { allowCidrs, reason: optString(o, "reason", COMMAND_LIMITS.reasonMaxChars) };
     },
     async run(p, mode, ctx) {
       if (mode === "monitor") {
@@ -44,7 +45,7 @@ export function releaseHandler(manager: IsolationManager): CommandHandler<{ reas
     validate(params) {
       const o = asObject(params);
       rejectUnknownKeys(o, ["reason"]);
-      return { reason: optString(o, "reason", 500) };
+      return { reason: optString(o, "reason", COMMAND_LIMITS.reasonMaxChars) };
     },
     async run(_p, mode, ctx) {
       if (mode === "monitor") return monitored(["delete nftables table inet vigil_isolate"]);

@@ -1,3 +1,4 @@
+import { COMMAND_LIMITS } from "@vigil/proto";
 import { type CommandHandler, ParamError, asObject, failed, monitored, optBool, optInt, optString, rejectUnknownKeys, reqInt, succeeded } from "./handler";
 import { type KillTarget, killProcess, matchesIdentity } from "./process-kill";
 import { readProcStat } from "./procfs";
@@ -10,7 +11,7 @@ export function killProcessHandler(opts: { protectedPids: readonly number[] } = 
     validate(params) {
       const o = asObject(params);
       rejectUnknownKeys(o, ["pid", "startTimeMs", "startTicks", "tree", "reason"]);
-      optString(o, "reason", 500);
+      optString(o, "reason", COMMAND_LIMITS.reasonMaxChars);
       const t: KillTarget = {
         pid: reqInt(o, "pid", 1, PID_MAX),
         startTimeMs: optInt(o, "startTimeMs", 0, Number.MAX_SAFE_INTEGER),

@@ -1,3 +1,4 @@
+import { COMMAND_LIMITS } from "@vigil/proto";
 import { readFileSync, statSync } from "node:fs";
 import { type CommandHandler, ParamError, asObject, failed, monitored, optInt, optString, rejectUnknownKeys, succeeded } from "./handler";
 import { type KilledProcess, killProcess } from "./process-kill";
@@ -25,7 +26,7 @@ export function terminateSessionHandler(deps: SessionDeps): CommandHandler<Sessi
     validate(params) {
       const o = asObject(params);
       rejectUnknownKeys(o, ["sessionId", "sshdPid", "startTicks", "startTimeMs", "user", "tty", "reason"]);
-      optString(o, "reason", 500);
+      optString(o, "reason", COMMAND_LIMITS.reasonMaxChars);
       const sessionId = optString(o, "sessionId", 64, /^[A-Za-z0-9_-]+$/);
       const pid = optInt(o, "sshdPid", 2, 4_194_304);
       const user = optString(o, "user", 32, /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/);

@@ -1,4 +1,5 @@
 import { credentials, type ChannelCredentials } from "@grpc/grpc-js";
+import { tlsVerifyOptions } from "../transport/tls-target";
 import { loadTlsIdentity } from "./tls-files";
 
 /**
@@ -6,10 +7,10 @@ import { loadTlsIdentity } from "./tls-files";
  * renewed certificate is picked up without restarting the agent. The server
  * is verified against the pinned controller CA only, not the system roots.
  */
-export function tlsCredentialsFactory(stateDir: string): () => ChannelCredentials {
-  return () => {
+export function tlsCredentialsFactory(stateDir: string): (address?: string) => ChannelCredentials {
+  return (address) => {
     const id = loadTlsIdentity(stateDir);
-    return credentials.createSsl(Buffer.from(id.caPem), Buffer.from(id.keyPem), Buffer.from(id.certPem));
+    return credentials.createSsl(Buffer.from(id.caPem), Buffer.from(id.keyPem), Buffer.from(id.certPem), address ? tlsVerifyOptions(address) : undefined);
   };
 }
 

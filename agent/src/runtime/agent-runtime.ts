@@ -140,6 +140,7 @@ export class AgentRuntime {
       isolated: this.response.isolated(),
       spoolDiscardedBytes: s.discardedBytes,
       acksBeyondLast: s.acksBeyondLast,
+      enforcement: this.cfg.enforcement,
     };
   }
 

@@ -107,7 +107,7 @@ export class CommandGateway {
 
   private deliver(result: CommandResult, meta: ResultMeta): void {
     const fields = { commandId: result.commandId, type: result.type, status: CommandStatus[result.status], local: result.local, ruleId: meta.ruleId, reason: result.reason };
-    if (result.status === CommandStatus.COMMAND_STATUS_SUCCEEDED) this.o.log.info("command result", fields);
+    if (result.status === CommandStatus.COMMAND_STATUS_SUCCEEDED || result.status === CommandStatus.COMMAND_STATUS_NOT_ENFORCED) this.o.log.info("command result", fields);
     else this.o.log.warn("command result", fields);
     try {
       this.o.report(result, meta);

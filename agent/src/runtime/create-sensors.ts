@@ -51,7 +51,7 @@ export function createSensors(cfg: AgentConfig): Sensor[] {
     sensors.push(new FileSensor({ paths: cfg.watch, stateDir: join(cfg.stateDir, "file"), attribute: attribution ? (p) => attribution.lookup(p) : undefined }));
   }
   if (cfg.sensors.auth) sensors.push(new AuthSensor({ path: cfg.authLog, stateDir: join(cfg.stateDir, "auth") }));
-  if (cfg.sensors.audit) sensors.push(new AuditSensor({ path: cfg.auditLog, stateDir: join(cfg.stateDir, "audit") }));
+  if (cfg.sensors.audit) sensors.push(new AuditSensor({ path: cfg.auditLog, stateDir: join(cfg.stateDir, "audit"), types: cfg.auditTypes, maxEventsPerSec: cfg.auditMaxEventsPerSec }));
   if (cfg.sensors.syslog) sensors.push(new SyslogSensor({ path: cfg.systemLog, exclude: JOURNAL_IDENTIFIERS, stateDir: join(cfg.stateDir, "syslog") }));
   if (cfg.syntheticRate > 0) sensors.push(new SyntheticSensor({ rate: cfg.syntheticRate, count: cfg.syntheticCount, mix: cfg.syntheticMix, stateDir: join(cfg.stateDir, "synthetic") }));
   if (helper) sensors.push(new HelperStopper(helper));

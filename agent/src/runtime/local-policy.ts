@@ -154,7 +154,7 @@ export class LocalPolicyRunner {
           continue;
         }
         const ttl = typeof a.params.ttlSeconds === "number" ? a.params.ttlSeconds : undefined;
-        void this.o.gateway.runLocal(plan.action, { ruleId: hit.ruleId }).then((r) => this.planner.finished(plan.dedupKey, a.type, r.status === CommandStatus.COMMAND_STATUS_SUCCEEDED, ttl));
+        void this.o.gateway.runLocal(plan.action, { ruleId: hit.ruleId }).then((r) => this.planner.finished(plan.dedupKey, a.type, r.status === CommandStatus.COMMAND_STATUS_SUCCEEDED || r.status === CommandStatus.COMMAND_STATUS_NOT_ENFORCED, ttl));
       }
     }
   }

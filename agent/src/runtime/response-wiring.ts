@@ -10,6 +10,15 @@ import { isolationPolicyFor } from "./isolation-policy";
 import { LocalPolicyRunner } from "./local-policy";
 import { PinnedKeyMismatch, loadPinnedKey, pinOrVerify } from "./pinned-key";
 
+
+/** CommandStatus → the spooled command_result event's status (controller/src/commands/result-events.ts reads it back). */
+const RESULT_STATUS: Partial<Record<CommandStatus, string>> = {
+  [CommandStatus.COMMAND_STATUS_SUCCEEDED]: "succeeded",
+  [CommandStatus.COMMAND_STATUS_FAILED]: "failed",
+  [CommandStatus.COMMAND_STATUS_REFUSED]: "refused",
+  [CommandStatus.COMMAND_STATUS_NOT_ENFORCED]: "not_enforced",
+};
+
 export interface ResponseWiringOptions {
   cfg: AgentConfig;
   agentId: string;
@@ -41,6 +50,7 @@ export class ResponseWiring {
     this.endpoints = new ControllerEndpoints(cfg.controller, cfg.stateDir, log);
     this.enforcement = createEnforcement({
       stateDir: cfg.stateDir,
+      evidenceDenyPaths: cfg.evidenceDeny,
       isolationPolicy: () => isolationPolicyFor(cfg, this.endpoints),
       checkControllerReachable: () => this.checkReachable(),
     });
@@ -150,7 +160,7 @@ export class ResponseWiring {
     const attributes: Record<string, string> = {
       commandId: r.commandId,
       type: r.type,
-      status: r.status === CommandStatus.COMMAND_STATUS_SUCCEEDED ? "succeeded" : r.status === CommandStatus.COMMAND_STATUS_FAILED ? "failed" : "refused",
+      status: RESULT_STATUS[r.status] ?? "refused",
       local: String(r.local),
       finishedAtMs: String(r.finishedAtMs),
     };

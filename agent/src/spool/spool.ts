@@ -49,7 +49,7 @@ export class DiskSpool {
 
   static open(options: SpoolOptions): DiskSpool {
     const opts = resolveOptions(options);
-    fs.mkdirSync(opts.dir, { recursive: true });
+    fs.mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
     const unlock = acquireLock(opts.dir);
     try {
       const { state, problems } = loadState(opts);

@@ -1,4 +1,5 @@
 import { Client, makeGenericClientConstructor, type ChannelCredentials, type ClientDuplexStream } from "@grpc/grpc-js";
+import { tlsChannelOptions } from "./tls-target";
 import { AgentServiceService, MAX_MESSAGE_BYTES, type AgentMessage, type AgentStatus, type Command, type CommandResult, type ControllerMessage, type Hello, type PolicyUpdate, type Welcome } from "@vigil/proto";
 import type { DiskSpool } from "../spool";
 import type { Log } from "../util/log";
@@ -8,7 +9,8 @@ import { encodeEventBatchMessage, serializeAgentMessage } from "./wire";
 
 export interface LinkOptions {
   address: string;
-  credentials: () => ChannelCredentials;
+  /** Called with the address dialled (TLS checks the certificate against it). */
+  credentials: (address: string) => ChannelCredentials;
   spool: DiskSpool;
   hello: () => Hello;
   status: () => AgentStatus;
@@ -105,7 +107,8 @@ export class ControllerLink {
   }
 
   private session(): Promise<void> {
-    const client = new ClientCtor(this.o.address, this.o.credentials(), {
+    const client = new ClientCtor(this.o.address, this.o.credentials(this.o.address), {
+      ...tlsChannelOptions(this.o.address),
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
       "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
       "grpc.keepalive_time_ms": 20_000,

@@ -95,7 +95,7 @@ describe("CommandExecutor", () => {
   it("monitor mode reports what it would do and leaves the process running", async () => {
     const v = victim();
     const r = await executor("monitor").execute(controller.command({ agentId: AGENT, type: "kill_process", paramsJson: v.params }));
-    expect(r).toMatchObject({ status: CommandStatus.COMMAND_STATUS_SUCCEEDED, reason: "monitor: not enforced" });
+    expect(r).toMatchObject({ status: CommandStatus.COMMAND_STATUS_NOT_ENFORCED, reason: "not enforced (monitor)" });
     expect(output(r)).toMatchObject({ mode: "monitor", present: true });
     expect(alive(v.pid)).toBe(true);
   });

@@ -75,6 +75,34 @@ describe("CommandVerifier", () => {
     expect(new CommandVerifier({ controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: dir, now: () => now }).replayEntries()).toBe(1);
   });
 
+  it("refuses a replay after the clock ran ahead, pruned its id, and went back (also across a restart)", () => {
+    const t0 = 1_700_000_000_000;
+    let now = t0;
+    const dir = stateDir();
+    const opts = { controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: dir, clockSkewMs: 1000, now: () => now };
+    const v = new CommandVerifier(opts);
+    const cmd = controller.command({ agentId: AGENT, type: "isolate", issuedAtMs: t0, expiresAtMs: t0 + 60_000 });
+    expect(v.verify(cmd).ok).toBe(true);
+    // The clock jumps a day ahead; another command runs, which prunes the first id.
+    now = t0 + 86_400_000;
+    expect(v.verify(controller.command({ agentId: AGENT, type: "isolate", issuedAtMs: now, expiresAtMs: now + 60_000 })).ok).toBe(true);
+    expect(v.replayEntries()).toBe(1);
+    // Back to the time of the first command: by the current clock it is valid again, and its id is gone.
+    now = t0 + 10_000;
+    expect(v.verify(cmd)).toMatchObject({ ok: false, code: "expired", reason: expect.stringMatching(/highest clock this agent has seen.*gone back/) });
+    // The high-water mark is persisted: a restarted agent with the rolled-back clock refuses it too.
+    expect(new CommandVerifier(opts).verify(cmd)).toMatchObject({ ok: false, code: "expired" });
+  });
+
+  it("reads a replay file written before the high-water mark existed", () => {
+    const now = 1_700_000_000_000;
+    const dir = stateDir();
+    const cmd = controller.command({ agentId: AGENT, type: "isolate", issuedAtMs: now, expiresAtMs: now + 60_000 });
+    writeFileSync(join(dir, "seen-commands.json"), JSON.stringify({ [cmd.id]: cmd.expiresAtMs }));
+    const v = new CommandVerifier({ controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: dir, now: () => now });
+    expect(v.verify(cmd)).toMatchObject({ ok: false, code: "replayed" });
+  });
+
   it("refuses malformed ids, types and params with a clear reason", () => {
     const v = new CommandVerifier({ controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: stateDir() });
     expect(v.verify(controller.command({ agentId: AGENT, type: "isolate", paramsJson: "{nope" }))).toMatchObject({ code: "malformed", reason: "params are not valid JSON" });

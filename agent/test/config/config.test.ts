@@ -66,4 +66,12 @@ describe("isolation exceptions", () => {
     expect(c.isolationDhcp).toBe(true);
     expect(() => loadAgentConfig({}, { VIGIL_ISOLATION_DHCP: "maybe" })).toThrow(/isolation_dhcp: expected true or false/);
   });
+
+  it("takes extra collect_evidence deny paths, absolute only", () => {
+    expect(loadAgentConfig({}, {}).evidenceDeny).toEqual([]);
+    expect(loadAgentConfig({}, { VIGIL_EVIDENCE_DENY: "/srv/vigil-data,/opt/secrets/" }).evidenceDeny).toEqual(["/srv/vigil-data", "/opt/secrets"]);
+    const file = yamlFile("evidence_deny: [/srv/x/../y]\n");
+    expect(loadAgentConfig({ config: file }, {}).evidenceDeny).toEqual(["/srv/y", file]);
+    expect(() => loadAgentConfig({ config: yamlFile("evidence_deny: [data]\n") }, {})).toThrow(AgentConfigError);
+  });
 });

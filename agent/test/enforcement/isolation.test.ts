@@ -162,7 +162,7 @@ describe.skipIf(skipReason !== null)("host isolation in a network namespace", ()
 
   it("monitor mode reports the ruleset and touches nothing", async () => {
     const out = await isolateHandler(manager()).run({ allowCidrs: [] }, "monitor", { commandId: "c-mon", local: false });
-    expect(out).toMatchObject({ ok: true, reason: "monitor: not enforced", output: { mode: "monitor" } });
+    expect(out).toMatchObject({ ok: true, notEnforced: true, reason: "not enforced (monitor)", output: { mode: "monitor" } });
     expect(String(out.output.ruleset)).toContain("policy drop");
     expect(await nft.tableExists("inet", "vigil_isolate")).toBe(false);
   });

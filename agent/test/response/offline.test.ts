@@ -94,7 +94,11 @@ describe.skipIf(skipReason !== null)("offline autonomy: the agent enforces its s
     await nsc.start();
     const kill = await waitEvent((e) => e.agent.kind === "command_result" && e.agent.attributes.type === "kill_process" && e.agent.attributes.local === "true", "kill report");
     expect(kill.agent.attributes).toMatchObject({ status: "succeeded", ruleId: "marker" });
-    expect(JSON.parse(kill.agent.attributes.output ?? "{}").killed.map((k: { pid: number }) => k.pid)).toContain(pid);
+    // The output is kept with the command (behind its permission), not in the stored event.
+    expect(kill.agent.attributes.output).toBeUndefined();
+    let killed: Array<{ pid: number }> = [];
+    expect(await waitFor(async () => (killed = (await nsc.get(`/api/v1/commands/${kill.agent.attributes.commandId}`)).body?.output?.killed ?? []).length > 0, 10_000, 200)).toBe(true);
+    expect(killed.map((k) => k.pid)).toContain(pid);
     const iso = await waitEvent((e) => e.agent.kind === "command_result" && e.agent.attributes.type === "isolate" && e.agent.attributes.local === "true", "isolate report");
     expect(iso.agent.attributes).toMatchObject({ status: "succeeded", ruleId: "marker" });
     expect((await nsc.get(`/api/v1/agents/${id}`)).body?.status?.isolated).toBe(true);

@@ -42,6 +42,8 @@ export interface AgentView {
   offlineForMs: number | null;
   /** Whether the host is network-isolated, as the agent last reported; null before its first report. */
   isolated: boolean | null;
+  /** The agent's enforcement mode as it last reported it; null before its first status or from an older agent. */
+  enforcement: "enforce" | "monitor" | null;
   ackedSeq: number;
   lastSeq: number;
   gaps: Array<[number, number]>;
@@ -234,6 +236,7 @@ export class AgentRegistry {
       clockOffsetMs: this.health.clockOffsetMs(r.id),
       offlineForMs: connected ? null : Math.max(0, this.now() - seen),
       isolated: typeof r.status?.isolated === "boolean" ? r.status.isolated : null,
+      enforcement: r.status?.enforcement === "enforce" || r.status?.enforcement === "monitor" ? r.status.enforcement : null,
       ackedSeq: r.ackedSeq,
       lastSeq: r.lastSeq,
       gaps: r.gaps,
@@ -244,7 +247,7 @@ export class AgentRegistry {
 }
 
 /** AgentStatus (proto) → the JSON stored and shown by the API. */
-export function statusJson(s: { sensors: Array<{ name: string; running: boolean; detail: string; events: number; errors: number }>; dropped: Record<string, number>; spoolBytes: number; spoolRecords: number; isolated: boolean; spoolDiscardedBytes: number; acksBeyondLast?: number }): Record<string, unknown> {
+export function statusJson(s: { sensors: Array<{ name: string; running: boolean; detail: string; events: number; errors: number }>; dropped: Record<string, number>; spoolBytes: number; spoolRecords: number; isolated: boolean; spoolDiscardedBytes: number; acksBeyondLast?: number; enforcement?: string }): Record<string, unknown> {
   return {
     sensors: s.sensors.slice(0, 32).map((x) => ({ name: x.name.slice(0, 64), running: x.running, detail: x.detail.slice(0, 512), events: x.events, errors: x.errors })),
     dropped: Object.fromEntries(Object.entries(s.dropped).slice(0, 32)),
@@ -253,5 +256,7 @@ export function statusJson(s: { sensors: Array<{ name: string; running: boolean;
     isolated: s.isolated,
     spoolDiscardedBytes: s.spoolDiscardedBytes,
     ...(s.acksBeyondLast !== undefined ? { acksBeyondLast: s.acksBeyondLast } : {}),
+    // Only the two values an agent can be in; anything else (or an older agent's "") is not shown as a mode.
+    ...(s.enforcement === "enforce" || s.enforcement === "monitor" ? { enforcement: s.enforcement } : {}),
   };
 }

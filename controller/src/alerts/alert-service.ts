@@ -46,6 +46,8 @@ export interface AlertStats {
   created: number;
   merged: number;
   suppressed: number;
+  /** Matches of rules that do not alert (SigmaHQ pack rules below medium): entity risk only. */
+  signals: number;
 }
 
 interface Deps {
@@ -57,6 +59,8 @@ interface Deps {
   cases: CaseService;
   dedup?: DedupConfig;
   now?: () => number;
+  /** Whether a rule's matches become alerts; default every rule. */
+  alerts?: (ruleId: string) => boolean;
 }
 
 const MAX_OPEN_CACHE = 20_000;
@@ -69,7 +73,7 @@ const MAX_OPEN_CACHE = 20_000;
  */
 export class AlertService implements AlertSink {
   private readonly openByKey = new Map<string, OpenAlert | null>();
-  readonly stats: AlertStats = { created: 0, merged: 0, suppressed: 0 };
+  readonly stats: AlertStats = { created: 0, merged: 0, suppressed: 0, signals: 0 };
   private readonly now: () => number;
   private readonly dedupCfg: DedupConfig;
   private readonly alertListeners: Array<(a: AlertNotice) => void> = [];
@@ -92,6 +96,10 @@ export class AlertService implements AlertSink {
       const c = buildCandidate(pm);
       if (this.deps.suppressions.match({ ruleId: c.ruleId, agentTags: pm.agentTags, fields: c.contextFields })) {
         this.stats.suppressed++;
+        continue;
+      }
+      if (this.deps.alerts && !this.deps.alerts(c.ruleId)) {
+        this.signal(c);
         continue;
       }
       const open = await this.findOpen(c.dedupKey);
@@ -214,10 +222,22 @@ export class AlertService implements AlertSink {
     for (const f of c.eventFields) if (open.eventFields.length < MAX_EVENT_FIELDS) open.eventFields.push(f);
   }
 
-  private create(c: AlertCandidate): NewAlert {
+  /**
+   * A non-alerting match: scored like an alert would be, then only raises the risk of its entities
+   * (written with the chunk) and joins the chain index, so an alert on the same entities soon after
+   * scores higher. No alert row, no case. Correlations already saw it inside the engine.
+   */
+  private signal(c: AlertCandidate): void {
+    const { score, tactics } = this.score(c);
+    this.deps.chain.add({ ruleId: c.ruleId, timeMs: c.timeMs, entities: c.entities, tactics });
+    for (const e of c.entities) this.deps.risk.raise(e, score, c.timeMs);
+    this.stats.signals++;
+  }
+
+  private score(c: AlertCandidate): { score: number; breakdown: ScoreFactor[]; tactics: ReturnType<typeof tacticsFromTags> } {
     const m = c.pm.match;
     const tactics = tacticsFromTags(m.rule.tags);
-    const { score, breakdown } = scoreAlert({
+    return { tactics, ...scoreAlert({
       ruleId: c.ruleId,
       level: m.rule.level,
       timeMs: c.timeMs,
@@ -228,7 +248,12 @@ export class AlertService implements AlertSink {
       deviations: c.deviations,
       relatedAlerts: this.deps.chain.related(c.entities),
       feedbackWeight: this.deps.feedback.weight(c.ruleId, c.primary),
-    });
+    }) };
+  }
+
+  private create(c: AlertCandidate): NewAlert {
+    const m = c.pm.match;
+    const { score, breakdown, tactics } = this.score(c);
     const id = randomUUID();
     this.deps.chain.add({ ruleId: c.ruleId, timeMs: c.timeMs, entities: c.entities, tactics });
     for (const e of c.entities) this.deps.risk.raise(e, score, c.timeMs);

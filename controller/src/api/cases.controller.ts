@@ -1,7 +1,7 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, Req } from "@nestjs/common";
 import { ApiBody, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
 import { VERDICTS, type AlertVerdict } from "../alerts/alert.entity";
-import { actorOf, Roles } from "../auth/roles";
+import { actorOf, can, principalOf, Roles } from "../auth/roles";
 import { CaseQuery, caseView } from "../cases/case-query";
 import { CaseService } from "../cases/case-service";
 import { decodeSeenCursor, encodeSeenCursor } from "./detection-cursor";
@@ -35,8 +35,8 @@ export class CasesController {
   @Get(":id")
   @Roles("readonly", "analyst", "integration")
   @ApiOperation({ summary: "One case with its whole story: alerts with score breakdowns, the timeline of underlying events, actions" })
-  async get(@Param("id") id: string) {
-    const c = await this.cases.story(id);
+  async get(@Param("id") id: string, @Req() req: unknown) {
+    const c = await this.cases.story(id, { showEvidence: can(principalOf(req)?.role, "evidence.read_output") });
     if (!c) throw new NotFoundException(`no case with id '${id}'`);
     return c;
   }

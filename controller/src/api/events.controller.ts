@@ -1,11 +1,14 @@
-import { BadRequestException, Controller, Get, Inject, Query } from "@nestjs/common";
+import { BadRequestException, Controller, Get, Inject, NotFoundException, Query } from "@nestjs/common";
 import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
+import { AgentRegistry } from "../agents/agent-registry";
 import { splitClockMark } from "../ingest/event-row";
 import { EventStore, type StoredEvent } from "../repositories/event-store";
 import { optEnum, optInt, optString, optTime, rejectUnknown } from "./query-params";
 
 export const EVENT_TYPES = ["process", "file", "network", "auth", "agent", "audit", "log"] as const;
 const ALLOWED = ["agent", "type", "since", "until", "q", "limit", "cursor"] as const;
+/** The agent id syntax the transport accepts (controller/src/transport/authenticator.ts). */
+const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 export function encodeCursor(e: { eventTime: number; id: number }): string {
   return Buffer.from(`${e.eventTime}:${e.id}`).toString("base64url");
@@ -36,11 +39,14 @@ export function eventView(e: StoredEvent): Record<string, unknown> {
 @ApiTags("events")
 @Controller("api/v1/events")
 export class EventsController {
-  constructor(@Inject(EventStore) private readonly store: EventStore) {}
+  constructor(
+    @Inject(EventStore) private readonly store: EventStore,
+    @Inject(AgentRegistry) private readonly agents: AgentRegistry,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: "Telemetry events, newest first, with cursor pagination" })
-  @ApiQuery({ name: "agent", required: false, description: "agent id" })
+  @ApiQuery({ name: "agent", required: false, description: "agent id (400 if malformed, 404 if no such agent is enrolled)" })
   @ApiQuery({ name: "type", required: false, enum: EVENT_TYPES })
   @ApiQuery({ name: "since", required: false, description: "ISO 8601 or epoch ms (inclusive), by event time" })
   @ApiQuery({ name: "until", required: false, description: "ISO 8601 or epoch ms (exclusive), by event time" })
@@ -55,8 +61,14 @@ export class EventsController {
     const until = optTime(query, "until");
     if (since !== undefined && until !== undefined && since >= until) throw new BadRequestException(`query parameter "since" must be before "until"`);
     const cursorText = optString(query, "cursor", 128);
+    const agentId = optString(query, "agent", 128);
+    // An empty page for a typo'd agent id reads as "that host is quiet": say it does not exist instead.
+    if (agentId !== undefined) {
+      if (!AGENT_ID.test(agentId)) throw new BadRequestException(`query parameter "agent" must be an agent id (1-128 of [A-Za-z0-9._:-]), got "${agentId.slice(0, 64)}"`);
+      if (!(await this.agents.get(agentId))) throw new NotFoundException(`agent "${agentId}" not found`);
+    }
     const items = await this.store.query({
-      agentId: optString(query, "agent", 128),
+      agentId,
       type: optEnum(query, "type", EVENT_TYPES),
       since,
       until,

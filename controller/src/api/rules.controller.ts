@@ -20,12 +20,12 @@ export class RulesController {
 
   @Get()
   @Roles("readonly", "analyst", "integration")
-  @ApiOperation({ summary: "Rules in force (built-in and uploaded) with their enabled state and source" })
-  @ApiQuery({ name: "origin", required: false, enum: ["builtin", "uploaded"] })
+  @ApiOperation({ summary: "Rules in force (built-in, SigmaHQ pack, uploaded) with their source, enabled state and whether they alert" })
+  @ApiQuery({ name: "origin", required: false, enum: ["builtin", "sigmahq", "uploaded"] })
   @ApiQuery({ name: "kind", required: false, enum: ["detection", "correlation"] })
   list(@Query() q: Record<string, unknown>) {
     rejectUnknown(q, ["origin", "kind"]);
-    const origin = optEnum(q, "origin", ["builtin", "uploaded"] as const);
+    const origin = optEnum(q, "origin", ["builtin", "sigmahq", "uploaded"] as const);
     const kind = optEnum(q, "kind", ["detection", "correlation"] as const);
     return { items: this.rules.list().filter((r) => (!origin || r.origin === origin) && (!kind || r.kind === kind)) };
   }

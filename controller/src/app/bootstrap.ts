@@ -9,6 +9,8 @@ import { AgentRegistry } from "../agents/agent-registry";
 import { formatAddr, redactUrl, type ControllerConfig } from "../config/config";
 import { CommandSigner } from "../crypto/signing-key";
 import { createDataSource } from "../database/data-source";
+import { ownerOnlyDir } from "../database/owner-only";
+import { grantsWith } from "../auth/roles";
 import { guardPostgresPool } from "../database/pg-guard";
 import { AuditInterceptor } from "../audit/audit-interceptor";
 import { ActionLogEntity, AgentEntity, CommandEntity } from "../database/entities";
@@ -89,6 +91,7 @@ export interface StartOptions {
 
 export async function startController(config: ControllerConfig, opts: StartOptions = {}): Promise<RunningController> {
   const logger = opts.logger ?? createLogger(config.logLevel);
+  ownerOnlyDir(config.dataDir, true);
   const dataSource = createDataSource({ url: config.databaseUrl, sqliteSynchronous: config.sqliteSynchronous });
   await dataSource.initialize();
   guardPostgresPool(dataSource);
@@ -104,7 +107,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const inventory = new InventoryService(new InventoryRepository(dataSource), registry);
   const security = await createSecurity(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
   opts = { ...opts, audit: opts.audit ?? security.audit };
-  const commands = new CommandService(dataSource.getRepository(CommandEntity), dataSource.getRepository(ActionLogEntity), registry, signer, opts.audit);
+  const commands = new CommandService(dataSource.getRepository(CommandEntity), dataSource.getRepository(ActionLogEntity), registry, signer, opts.audit, undefined, grantsWith(config.evidenceFileRoles));
   const playbooks = new PlaybookService(
     dataSource.getRepository(PlaybookEntity), dataSource.getRepository(PlaybookVersionEntity), dataSource.getRepository(PlaybookActionEntity),
     commands, async (agentId) => (await registry.get(agentId))?.tags ?? [], config.guardRails, opts.audit,
@@ -113,8 +116,14 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   // IOC lists ship inside the agent policy; the catalog is attached below, once detection is built.
   const policy = new PolicyService(dataSource.getRepository(AgentPolicyEntity), registry, signer, undefined, opts.audit, Date.now, (msg, fields) => logger.warn(fields, msg));
   const detection = await createDetection({
-    ds: dataSource, writer, registry, options: opts.detection, onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
+    ds: dataSource, writer, registry, options: opts.detection, dataDir: config.dataDir, pack: config.sigmahqPack ? undefined : null, onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
   });
+  const pack = detection.rules.pack;
+  if (pack) {
+    const m = pack.manifest;
+    logger.info({ origin: pack.origin, version: m.version, rules: pack.rules.length, refused: detection.rules.packErrors.length }, "SigmaHQ rule pack loaded");
+    for (const e of detection.rules.packErrors.slice(0, 20)) logger.warn({ rule: e.source, error: e.message }, "SigmaHQ pack rule refused");
+  }
   policy.useIocs(detection.iocs);
   const caseActions = new CaseActions(commands, playbooks);
   detection.caseQuery.setActionsProvider(caseActions);

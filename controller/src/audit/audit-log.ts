@@ -146,8 +146,11 @@ export class AuditLog {
         if ((await this.findKeyedFrom()) === undefined) await this.insertNext({ actor: "system", action: KEYED_MARKER_ACTION, target: "", details: canonicalJson({ alg: "hmac-sha256", key: keyFingerprint(this.key) }) });
         return await this.insertNext({ actor: entry.actor.slice(0, 160), action: entry.action.slice(0, 64), target: (entry.target ?? "").slice(0, 255), details });
       } catch (err) {
-        // Another process took this seq; re-read the head. Anything else is a real failure.
-        if (attempt >= 20 || !isUniqueViolation(err)) throw err;
+        // Another process took this seq; re-read the head. Anything else is a real failure. The
+        // winner of a race goes straight on to its next append while the loser is still reading its
+        // error, so without a random pause one writer can lose every round of a long burst.
+        if (attempt >= 200 || !isUniqueViolation(err)) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 + attempt * 2)));
       }
     }
   }

@@ -21,6 +21,33 @@ export function isRole(v: unknown): v is Role {
   return typeof v === "string" && (ROLES as readonly string[]).includes(v);
 }
 
+/**
+ * Capabilities finer than a route's role list, checked where they are granted:
+ * - evidence.fetch_file: have an agent send a file's contents (collect_evidence filePath);
+ *   admin by default, analysts too with VIGIL_EVIDENCE_FILE_ROLES=admin,analyst;
+ * - evidence.read_output: see what collect_evidence brought back (processes, connections, files).
+ * Readonly and integration keys (dashboards, SIEM exports) never get either, whatever the config.
+ */
+export type Permission = "evidence.fetch_file" | "evidence.read_output";
+export type PermissionGrants = Readonly<Record<Permission, readonly Role[]>>;
+
+/** The roles that may ever hold an evidence permission. */
+export const EVIDENCE_ROLES: readonly Role[] = ["admin", "analyst"];
+
+export const DEFAULT_GRANTS: PermissionGrants = {
+  "evidence.fetch_file": ["admin"],
+  "evidence.read_output": ["admin", "analyst"],
+};
+
+/** Grants with the configured file-fetching roles; admin always, never beyond EVIDENCE_ROLES. */
+export function grantsWith(fetchFileRoles: readonly Role[]): PermissionGrants {
+  return { ...DEFAULT_GRANTS, "evidence.fetch_file": EVIDENCE_ROLES.filter((r) => r === "admin" || fetchFileRoles.includes(r)) };
+}
+
+export function can(role: Role | undefined, permission: Permission, grants: PermissionGrants = DEFAULT_GRANTS): boolean {
+  return role !== undefined && grants[permission].includes(role);
+}
+
 /** Who made an API request; set by the guard on the request object. */
 export interface Principal {
   keyId: string;

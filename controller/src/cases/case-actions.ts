@@ -16,9 +16,9 @@ export class CaseActions implements CaseActionsProvider, TimelineSource {
 
   constructor(private readonly commands: CommandService, private readonly playbooks: PlaybookService) {}
 
-  async forCase(caseId: string) {
+  async forCase(caseId: string, opts: { showEvidence?: boolean } = {}) {
     const [cmds, decisions] = await Promise.all([this.commands.list({ caseId, limit: 500 }), this.playbooks.actionsFor({ caseId, limit: 500 })]);
-    const actions = cmds.map((c) => commandView(c) as { id: string; type: string; state: string; agentId: string; finishedAt: string | null; output: unknown });
+    const actions = cmds.map((c) => commandView(c, opts) as { id: string; type: string; state: string; agentId: string; finishedAt: string | null; output: unknown });
     return {
       actions: actions as unknown[],
       playbookDecisions: decisions.map(playbookActionView),

@@ -24,7 +24,8 @@ export function caseView(c: CaseEntity): Record<string, unknown> {
 
 /** What the response side contributes to a case: commands with results, playbook decisions, evidence. */
 export interface CaseActionsProvider {
-  forCase(caseId: string): Promise<{ actions: unknown[]; pendingApprovals: unknown[]; evidence: unknown[]; playbookDecisions?: unknown[] }>;
+  /** `showEvidence`: the viewer holds evidence.read_output (otherwise collected evidence is left out). */
+  forCase(caseId: string, opts?: { showEvidence?: boolean }): Promise<{ actions: unknown[]; pendingApprovals: unknown[]; evidence: unknown[]; playbookDecisions?: unknown[] }>;
 }
 
 /** Case reads: the list, and one case with its whole story. */
@@ -50,7 +51,7 @@ export class CaseQuery {
     return qb.getMany();
   }
 
-  async story(id: string): Promise<Record<string, unknown> | null> {
+  async story(id: string, opts: { showEvidence?: boolean } = {}): Promise<Record<string, unknown> | null> {
     const c = await this.repo.findOneBy({ id });
     if (!c) return null;
     const alerts = await this.alerts.byCase(id);
@@ -60,7 +61,7 @@ export class CaseQuery {
       alertIds: alerts.map((a) => a.id),
       alerts: alerts.map(alertView),
       timeline,
-      ...(this.actions ? await this.actions.forCase(id) : { actions: [], pendingApprovals: [], evidence: [] }),
+      ...(this.actions ? await this.actions.forCase(id, opts) : { actions: [], pendingApprovals: [], evidence: [] }),
     };
   }
 }

@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Repository } from "typeorm";
-import { commandSigningPayload, CommandStatus, type Command, type CommandResult } from "@vigil/proto";
+import { COMMAND_LIMITS, commandSigningPayload, CommandStatus, SAFE_ID_PATTERN, type Command, type CommandResult } from "@vigil/proto";
 import type { AgentRegistry } from "../agents/agent-registry";
 import type { CommandSigner } from "../crypto/signing-key";
+import { can, DEFAULT_GRANTS, type Permission, type PermissionGrants, type Role } from "../auth/roles";
 import type { ActionLogEntity, CommandEntity, CommandState } from "../database/entities";
-import { validateCommandParams } from "./command-params";
+import { CommandParamError, readsFileContents, validateCommandParams } from "./command-params";
 
 export interface AuditSink {
   append(entry: { actor: string; action: string; target?: string; details?: Record<string, unknown> }): Promise<unknown>;
@@ -16,10 +17,23 @@ export interface IssueOptions {
   caseId?: string | null;
   alertId?: string | null;
   undoOf?: string | null;
+  /** The requester holds evidence.fetch_file (an admin key): only then may a command read a file's contents. */
+  mayFetchFiles?: boolean;
 }
 
 export class CommandNotFound extends Error {}
 export class NotReversible extends Error {}
+/** The requester may not issue this command (file contents without evidence.fetch_file). */
+export class CommandForbidden extends Error {}
+
+/** A case id a command is filed under: bounded, and only characters ids are made of. */
+export function checkCaseId(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
+  const max = COMMAND_LIMITS.caseIdMaxChars;
+  if (typeof v !== "string" || v.length === 0 || v.length > max || !SAFE_ID_PATTERN.test(v))
+    throw new CommandParamError("caseId", `expected a case id: 1-${max} characters of A-Z a-z 0-9 . _ : -`);
+  return v;
+}
 
 /** How each reversible action is undone; kills and terminated sessions cannot be. */
 const UNDO: Record<string, (params: Record<string, unknown>) => { type: string; params: Record<string, unknown> }> = {
@@ -29,13 +43,22 @@ const UNDO: Record<string, (params: Record<string, unknown>) => { type: string; 
 
 const DEFAULT_TTL_MS = 60 * 60_000;
 const MAX_TTL_MS = 7 * 24 * 3600_000;
-const MAX_OUTPUT_CHARS = 2 * 1024 * 1024;
+const MAX_OUTPUT_CHARS = COMMAND_LIMITS.outputMaxChars;
 
 const STATUS: Record<number, CommandState> = {
   [CommandStatus.COMMAND_STATUS_SUCCEEDED]: "succeeded",
   [CommandStatus.COMMAND_STATUS_FAILED]: "failed",
   [CommandStatus.COMMAND_STATUS_REFUSED]: "refused",
+  [CommandStatus.COMMAND_STATUS_NOT_ENFORCED]: "not_enforced",
 };
+
+/** Agents before COMMAND_STATUS_NOT_ENFORCED said "succeeded" with this reason for a monitor-mode action. */
+const LEGACY_MONITOR_REASON = "monitor: not enforced";
+
+function resultState(r: CommandResult): CommandState | undefined {
+  if (r.status === CommandStatus.COMMAND_STATUS_SUCCEEDED && r.reason === LEGACY_MONITOR_REASON) return "not_enforced";
+  return STATUS[r.status];
+}
 
 export type CommandListener = (cmd: CommandEntity) => void;
 
@@ -55,7 +78,13 @@ export class CommandService {
     private readonly signer: CommandSigner,
     private readonly audit?: AuditSink,
     private readonly now: () => number = Date.now,
+    private readonly grants: PermissionGrants = DEFAULT_GRANTS,
   ) {}
+
+  /** Whether a key of this role holds the permission here (file fetching is configurable). */
+  permits(role: Role | undefined, permission: Permission): boolean {
+    return can(role, permission, this.grants);
+  }
 
   onChange(l: CommandListener): void {
     this.listeners.push(l);
@@ -74,6 +103,8 @@ export class CommandService {
   /** Validates, signs, stores and (if the agent is online) sends a command. Throws CommandParamError on bad params. */
   async issue(agentId: string, type: string, params: unknown, opts: IssueOptions): Promise<CommandEntity> {
     const clean = validateCommandParams(type, params);
+    if (readsFileContents(type, clean) && !opts.mayFetchFiles) throw new CommandForbidden("fetching a file's contents needs the evidence.fetch_file permission (admin keys unless VIGIL_EVIDENCE_FILE_ROLES grants analysts); hashes (sha256Paths) and process, connection and open-file lists do not");
+    const caseId = checkCaseId(opts.caseId);
     const ttl = Math.min(Math.max(opts.ttlMs ?? DEFAULT_TTL_MS, 1_000), MAX_TTL_MS);
     const issuedAt = this.now();
     const unsigned = { id: randomUUID(), agentId, type, paramsJson: JSON.stringify(clean), issuedAtMs: issuedAt, expiresAtMs: issuedAt + ttl };
@@ -89,7 +120,7 @@ export class CommandService {
       signature: this.signer.sign(payload).toString("base64"),
       payloadSha256: createHash("sha256").update(payload).digest("hex"),
       requestedBy: opts.requestedBy.slice(0, 128),
-      caseId: opts.caseId ?? null,
+      caseId,
       alertId: opts.alertId ?? null,
       local: false,
       sentAt: null,
@@ -100,7 +131,7 @@ export class CommandService {
     });
     await this.repo.save(entity);
     await this.step(entity, "requested", { by: entity.requestedBy, params: clean, expiresAt: new Date(entity.expiresAt).toISOString() });
-    await this.audit?.append({ actor: entity.requestedBy, action: "command.issued", target: `agent:${agentId}`, details: { commandId: entity.id, type, payloadSha256: entity.payloadSha256, caseId: entity.caseId } });
+    await this.audit?.append({ actor: entity.requestedBy, action: "command.issued", target: `agent:${agentId}`, details: { commandId: entity.id, type, payloadSha256: entity.payloadSha256, caseId: entity.caseId, ...auditedParams(type, clean) } });
     this.emit(entity);
     this.deliver(entity);
     return entity;
@@ -132,7 +163,7 @@ export class CommandService {
    * command_result agent event). Idempotent: the first final result wins.
    */
   async onResult(agentId: string, r: CommandResult): Promise<void> {
-    const state = STATUS[r.status];
+    const state = resultState(r);
     if (!state || !/^[A-Za-z0-9._:-]{1,128}$/.test(r.commandId)) return;
     let c = await this.repo.findOneBy({ id: r.commandId });
     if (c && c.agentId !== agentId) return; // another agent cannot answer for this one
@@ -146,7 +177,9 @@ export class CommandService {
       await this.step(c, "local_action", { type: c.type });
     }
     if (!["queued", "sent"].includes(c.state)) return;
-    await this.finish(c, state, r.reason.slice(0, 4096), r.outputJson.slice(0, MAX_OUTPUT_CHARS), r.finishedAtMs);
+    // Whatever an older agent wrote, a monitor-mode result reads the same everywhere.
+    const reason = state === "not_enforced" ? "not enforced (monitor)" : r.reason.slice(0, 4096);
+    await this.finish(c, state, reason, r.outputJson.slice(0, MAX_OUTPUT_CHARS), r.finishedAtMs);
   }
 
   private async finish(c: CommandEntity, state: CommandState, reason: string, output: string, at?: number): Promise<void> {
@@ -203,9 +236,29 @@ export class CommandService {
   }
 }
 
-export function commandView(c: CommandEntity): Record<string, unknown> {
+/** What the audit trail keeps of a command's params: why, and which files (never the contents). */
+function auditedParams(type: string, p: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (typeof p.reason === "string") out.reason = p.reason;
+  if (type === "collect_evidence") {
+    if (p.filePath !== undefined) out.filePath = p.filePath;
+    if (Array.isArray(p.sha256Paths)) out.sha256Paths = p.sha256Paths;
+  }
+  return out;
+}
+
+/** Types whose output is what was collected on the host: shown only to holders of evidence.read_output. */
+const EVIDENCE_TYPES = new Set(["collect_evidence"]);
+
+export interface ViewOptions {
+  /** The viewer holds evidence.read_output. Off by default: push channels (stream, webhooks) never carry evidence. */
+  showEvidence?: boolean;
+}
+
+export function commandView(c: CommandEntity, opts: ViewOptions = {}): Record<string, unknown> {
   let output: unknown = undefined;
-  if (c.outputJson) {
+  const hidden = EVIDENCE_TYPES.has(c.type) && !opts.showEvidence && c.outputJson !== "";
+  if (c.outputJson && !hidden) {
     try {
       output = JSON.parse(c.outputJson);
     } catch {
@@ -217,6 +270,7 @@ export function commandView(c: CommandEntity): Record<string, unknown> {
     id: c.id, agentId: c.agentId, type: c.type, params: JSON.parse(c.paramsJson || "{}"), state: c.state,
     issuedAt: iso(c.issuedAt), expiresAt: iso(c.expiresAt), sentAt: iso(c.sentAt), finishedAt: iso(c.finishedAt),
     requestedBy: c.requestedBy, caseId: c.caseId, alertId: c.alertId, local: c.local, reason: c.reason, output,
+    ...(hidden ? { outputRedacted: "evidence is shown to analyst and admin API keys only (GET /api/v1/commands/:id)" } : {}),
     payloadSha256: c.payloadSha256, undoOf: c.undoOf,
   };
 }

@@ -4,6 +4,7 @@ const STATUS: Record<string, CommandStatus> = {
   succeeded: CommandStatus.COMMAND_STATUS_SUCCEEDED,
   failed: CommandStatus.COMMAND_STATUS_FAILED,
   refused: CommandStatus.COMMAND_STATUS_REFUSED,
+  not_enforced: CommandStatus.COMMAND_STATUS_NOT_ENFORCED,
 };
 
 /**

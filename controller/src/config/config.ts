@@ -1,7 +1,9 @@
+import { sigmahqPackEnabled } from "../sigmahq/pack-setting";
 import { resolve } from "node:path";
 import { parseDuration } from "./duration";
 import { ConfigError } from "./config-error";
 import { DEFAULT_SEQ_WINDOW } from "../ingest/seq-window";
+import { EVIDENCE_ROLES, isRole, type Role } from "../auth/roles";
 import { integrationsConfig, type IntegrationsConfig } from "../integrations/integrations-config";
 
 /** Everything the controller reads from flags and environment, validated once. */
@@ -18,6 +20,8 @@ export interface ControllerConfig {
   grpcAddr: { host: string; port: number };
   databaseUrl: string;
   dataDir: string;
+  /** VIGIL_SIGMAHQ_PACK=on|off (default on): load the SigmaHQ Linux pack beside the built-in rules. */
+  sigmahqPack: boolean;
   eventRetentionMs: number;
   /** An agent with no message for this long is shown offline. */
   agentOfflineAfterMs: number;
@@ -58,6 +62,8 @@ export interface ControllerConfig {
   agentClockSkewAlertMs: number;
   /** A connected agent with a backlog and nothing stored for this long is flagged stalled and alerted (VIGIL_AGENT_STALLED_AFTER, default 2m). */
   agentStalledAfterMs: number;
+  /** Roles that may fetch file contents with collect_evidence (VIGIL_EVIDENCE_FILE_ROLES, default admin; at most admin,analyst). */
+  evidenceFileRoles: Role[];
 }
 
 export interface ConfigFlags {
@@ -111,6 +117,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     grpcAddr: parseAddr(flags.grpc ?? env.VIGIL_GRPC_ADDR ?? "0.0.0.0:50051", "--grpc / VIGIL_GRPC_ADDR"),
     databaseUrl,
     dataDir,
+    sigmahqPack: sigmahqPackEnabled(env),
     eventRetentionMs: parseDuration(env.VIGIL_EVENT_RETENTION ?? "30d", "VIGIL_EVENT_RETENTION"),
     agentOfflineAfterMs: parseDuration(env.VIGIL_AGENT_OFFLINE_AFTER ?? "90s", "VIGIL_AGENT_OFFLINE_AFTER"),
     sqliteSynchronous: sync,
@@ -131,6 +138,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     publicUrl,
     agentGrpcAddr: env.VIGIL_AGENT_GRPC_ADDR ? formatAddr(parseAddr(env.VIGIL_AGENT_GRPC_ADDR, "VIGIL_AGENT_GRPC_ADDR")) : undefined,
     auditKey: env.VIGIL_AUDIT_KEY || undefined,
+    evidenceFileRoles: evidenceFileRoles(env.VIGIL_EVIDENCE_FILE_ROLES),
     agentSilentAlertAfterMs: /^(off|0)$/i.test(env.VIGIL_AGENT_SILENT_ALERT_AFTER ?? "") ? 0 : parseDuration(env.VIGIL_AGENT_SILENT_ALERT_AFTER || "10m", "VIGIL_AGENT_SILENT_ALERT_AFTER"),
     seqWindow: {
       maxAhead: positiveInt(env.VIGIL_SEQ_MAX_AHEAD, "VIGIL_SEQ_MAX_AHEAD", DEFAULT_SEQ_WINDOW.maxAhead),
@@ -179,4 +187,11 @@ function listEnv(v: string | undefined): string[] | undefined {
 /** Database URLs may carry passwords; never print them. */
 export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:/@]+):([^@]*)@/, "//$1:***@");
+}
+
+function evidenceFileRoles(v: string | undefined): Role[] {
+  const roles = listEnv(v) ?? ["admin"];
+  for (const r of roles)
+    if (!isRole(r) || !EVIDENCE_ROLES.includes(r)) throw new ConfigError(`VIGIL_EVIDENCE_FILE_ROLES: expected admin and/or analyst (file contents are never for readonly or integration keys), got "${r}"`);
+  return roles as Role[];
 }

@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { ownerOnlyDir, ownerOnlyFile } from "../database/owner-only";
 
 /** The controller's Ed25519 key that signs every command and policy sent to agents. */
 export class CommandSigner {
@@ -10,6 +11,9 @@ export class CommandSigner {
   static loadOrCreate(path: string): CommandSigner {
     let pem: string;
     if (existsSync(path)) {
+      // Whoever reads this key can sign commands every agent obeys.
+      ownerOnlyDir(dirname(path), true);
+      ownerOnlyFile(path);
       pem = readFileSync(path, "utf8");
     } else {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });

@@ -1,9 +1,9 @@
-import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DataSource, type DataSourceOptions } from "typeorm";
 import type BetterSqlite3 from "better-sqlite3";
 import { entities } from "./entities";
 import { migrations } from "./migrations";
+import { ownerOnlySqlite } from "./owner-only";
 
 export interface DataSourceSettings {
   url: string;
@@ -16,7 +16,7 @@ export function dataSourceOptions(s: DataSourceSettings): DataSourceOptions {
   if (s.url.startsWith("sqlite:")) {
     const file = s.url.slice("sqlite:".length);
     const database = file === ":memory:" ? file : resolve(file);
-    if (database !== ":memory:") mkdirSync(dirname(database), { recursive: true });
+    if (database !== ":memory:") ownerOnlySqlite(database, dirname(database));
     return {
       type: "better-sqlite3",
       database,

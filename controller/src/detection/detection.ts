@@ -20,6 +20,7 @@ import { IocCatalog } from "./ioc-catalog";
 import { LoginBaselines } from "./login-baselines";
 import { detectionOptions, type DetectionOptions } from "./options";
 import { DetectionPipeline } from "./pipeline";
+import { loadSigmahqPack, type LoadedPack } from "../sigmahq/pack";
 import { RuleCatalog } from "./rule-catalog";
 import { SqlBatch } from "./sql-batch";
 
@@ -54,11 +55,16 @@ export async function createDetection(deps: {
   options?: Partial<DetectionOptions>;
   onError?: (err: unknown) => void;
   now?: () => number;
+  /** Where `rules update` keeps a newer SigmaHQ pack than the bundled one. */
+  dataDir?: string;
+  /** The SigmaHQ pack; default per VIGIL_SIGMAHQ_PACK (on): the data dir's, else the bundled one. null: none. */
+  pack?: LoadedPack | null;
 }): Promise<Detection> {
   const { ds } = deps;
   const now = deps.now ?? Date.now;
   const sql = new SqlBatch(ds);
-  const rules = new RuleCatalog(ds.getRepository(RuleSourceEntity), ds.getRepository(RuleSettingEntity), now);
+  const pack = deps.pack === undefined ? loadSigmahqPack({ dataDir: deps.dataDir }) : (deps.pack ?? undefined);
+  const rules = new RuleCatalog(ds.getRepository(RuleSourceEntity), ds.getRepository(RuleSettingEntity), now, pack);
   const iocs = new IocCatalog(ds.getRepository(IocEntity), sql, now);
   const suppressions = new SuppressionService(ds.getRepository(SuppressionEntity), now);
   const feedback = new FeedbackWeightStore(sql);
@@ -67,7 +73,7 @@ export async function createDetection(deps: {
   const cases = new CaseService(ds.getRepository(CaseEntity), sql, now);
   await Promise.all([rules.load(), iocs.load(), suppressions.load(), feedback.load(), baselines.load(), risk.load(), cases.load()]);
 
-  const alerts = new AlertService({ sql, suppressions, feedback, chain: new ChainIndex(undefined, undefined, now), risk, cases, now });
+  const alerts = new AlertService({ sql, suppressions, feedback, chain: new ChainIndex(undefined, undefined, now), risk, cases, now, alerts: (id) => rules.alerts(id) });
   const pipeline = new DetectionPipeline({
     rules, iocs, baselines, sink: alerts, agents: new AgentDirectory(deps.registry, undefined, now), options: detectionOptions(process.env, deps.options), now, onError: deps.onError,
   });

@@ -10,6 +10,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { BUILTIN_RULES, CompileCache, compileRules, type Match, type RuleSet, type SigmaEvent } from "@vigil/detection";
+import { applyPackPolicy } from "../sigmahq/pack";
 import { EnginePool } from "./engine-pool";
 import type { EventMeta } from "./event-meta";
 import { SLOT, type AgentMatches, type FromWorker, type RuleSource, type SlowEvent, type ToWorker, type WireMatch, type WorkerInit } from "./engine-protocol";
@@ -144,7 +145,9 @@ class DetectionWorker {
 
   private compile(uploaded: RuleSource[]): RuleSet {
     // Same inputs, same order as RuleCatalog, so indices and ids agree; only changed files compile.
-    return compileRules([...BUILTIN_RULES, ...uploaded], { cache: this.cache }).ruleset;
+    const { ruleset } = compileRules([...BUILTIN_RULES, ...uploaded], { cache: this.cache });
+    applyPackPolicy(ruleset); // SigmaHQ pack files ("sigmahq/…") among `uploaded`: Vigil's level changes and switch-offs
+    return ruleset;
   }
 
   private announce(ruleset: RuleSet): void {

@@ -1,10 +1,13 @@
 import { BUILTIN_RULES, formatRuleError, type RuleError, type RuleInfo } from "@vigil/detection";
 import type { Repository } from "typeorm";
+import { isPackRule, packSources, PACK_SOURCE_PREFIX, quietPackRules, type LoadedPack } from "../sigmahq/pack";
 import { RuleSourceEntity, RuleSettingEntity } from "./detection.entities";
 import { RuleCompiler, type CompiledRules } from "./rule-compiler";
 
 export interface RuleView extends RuleInfo {
-  origin: "builtin" | "uploaded";
+  origin: "builtin" | "sigmahq" | "uploaded";
+  /** False for SigmaHQ pack rules below medium: their matches raise entity risk and feed correlations only. */
+  alerts: boolean;
 }
 
 /** An upload that cannot be accepted; `errors` name the rule, line and feature. */
@@ -24,8 +27,9 @@ export type EnabledListener = (ruleId: string, enabled: boolean) => void;
 const MAX_YAML_BYTES = 1024 * 1024;
 
 /**
- * The rules in force: the built-in pack plus uploaded Sigma files (stored whole, so a correlation
- * keeps its base rules). Validation and compiling run in a worker thread (RuleCompiler), off the
+ * The rules in force: the built-in pack, the SigmaHQ pack when switched on (sigmahq/pack.ts; its
+ * level policy is applied where it is compiled), plus uploaded Sigma files (stored whole, so a
+ * correlation keeps its base rules). Validation and compiling run in a worker thread (RuleCompiler), off the
  * thread that serves the API and ingest, and compile only the file that changed (CompileCache:
  * the others are reused, only linking is redone); a change is then announced to the detection
  * worker. Enable/disable switches are persisted per rule id and applied without recompiling.
@@ -35,6 +39,10 @@ export class RuleCatalog {
   private sources: RuleSourceEntity[] = [];
   private overrides = new Map<string, boolean>();
   private current: RuleInfo[] = [];
+  private quiet = new Set<string>();
+  private readonly packFiles: { name: string; text: string }[];
+  /** The SigmaHQ pack's own refusals at the last compile (logged at start). */
+  packErrors: RuleError[] = [];
   private readonly rulesetListeners: RulesetListener[] = [];
   private readonly enabledListeners: EnabledListener[] = [];
   private readonly compiler = new RuleCompiler();
@@ -44,12 +52,23 @@ export class RuleCatalog {
     private readonly sourceRepo: Repository<RuleSourceEntity>,
     private readonly settingRepo: Repository<RuleSettingEntity>,
     private readonly now: () => number = Date.now,
-  ) {}
+    /** The SigmaHQ pack compiled beside the built-in rules, if switched on. */
+    readonly pack?: LoadedPack,
+  ) {
+    this.packFiles = packSources(pack);
+  }
 
   async load(): Promise<void> {
     this.sources = await this.sourceRepo.find({ order: { createdAt: "ASC" } });
     this.overrides = new Map((await this.settingRepo.find()).map((s) => [s.ruleId, s.enabled === 1]));
-    this.current = (await this.compile(this.sources)).rules;
+    const { rules, errors } = await this.compile(this.sources);
+    this.packErrors = errors.filter((e) => e.source.startsWith(PACK_SOURCE_PREFIX));
+    this.setCurrent(rules);
+  }
+
+  /** Whether a match of this rule becomes an alert (pack rules below medium do not). */
+  alerts(ruleId: string): boolean {
+    return !this.quiet.has(ruleId);
   }
 
   async close(): Promise<void> {
@@ -68,9 +87,12 @@ export class RuleCatalog {
     return this.overrides.get(info.id) ?? info.enabled;
   }
 
-  /** The uploaded files in force, as the detection worker compiles them (after the built-ins). */
+  /**
+   * What the workers compile after the built-in pack: the SigmaHQ pack's files ("sigmahq/…"; the
+   * workers apply its level policy), then the uploaded files in force.
+   */
   get uploadedSources(): { name: string; text: string }[] {
-    return this.sources.map((s) => ({ name: s.name, text: s.yaml }));
+    return [...this.packFiles, ...this.sources.map((s) => ({ name: s.name, text: s.yaml }))];
   }
 
   /** Documents compiled and reused since start (incremental recompilation at work). */
@@ -85,7 +107,12 @@ export class RuleCatalog {
 
   list(): RuleView[] {
     const uploaded = new Set(this.sources.map((s) => s.name));
-    return this.current.map((r) => ({ ...r, enabled: this.isEnabled(r), origin: uploaded.has(r.source) ? "uploaded" : "builtin" }));
+    return this.current.map((r) => ({
+      ...r,
+      enabled: this.isEnabled(r),
+      origin: uploaded.has(r.source) ? "uploaded" : isPackRule(r) ? "sigmahq" : "builtin",
+      alerts: this.alerts(r.id),
+    }));
   }
 
   get(id: string): RuleView | undefined {
@@ -105,6 +132,7 @@ export class RuleCatalog {
     if (yaml.trim() === "") throw new RuleUploadError("rule file is empty");
     const sourceName = name ?? `uploaded-${this.now()}.yml`;
     if (BUILTIN_RULES.some((b) => b.name === sourceName)) throw new RuleUploadError(`name '${sourceName}' is a built-in rule file; choose another`);
+    if (sourceName.startsWith(PACK_SOURCE_PREFIX)) throw new RuleUploadError(`names starting with '${PACK_SOURCE_PREFIX}' belong to the SigmaHQ pack; choose another`);
     const others = this.sources.filter((s) => s.name !== sourceName);
     const candidate = { name: sourceName, yaml, ruleIds: [] as string[], createdAt: this.now(), createdBy: actor } as RuleSourceEntity;
     const { rules, errors } = await this.compile([...others, candidate]);
@@ -148,7 +176,7 @@ export class RuleCatalog {
   }
 
   private compile(sources: RuleSourceEntity[]): Promise<CompiledRules> {
-    return this.compiler.compile(sources.map((s) => ({ name: s.name, text: s.yaml })));
+    return this.compiler.compile([...this.packFiles, ...sources.map((s) => ({ name: s.name, text: s.yaml }))]);
   }
 
   private oneAtATime<T>(f: () => Promise<T>): Promise<T> {
@@ -157,8 +185,13 @@ export class RuleCatalog {
     return p;
   }
 
-  private swap(rules: RuleInfo[]): void {
+  private setCurrent(rules: RuleInfo[]): void {
     this.current = rules;
+    this.quiet = quietPackRules(rules);
+  }
+
+  private swap(rules: RuleInfo[]): void {
+    this.setCurrent(rules);
     for (const l of this.rulesetListeners) l();
   }
 }

@@ -6,6 +6,7 @@
  */
 import { parentPort } from "node:worker_threads";
 import { BUILTIN_RULES, CompileCache, compileRules } from "@vigil/detection";
+import { applyPackPolicy } from "../sigmahq/pack";
 import type { CompileReply, CompileRequest } from "./rule-compiler";
 
 if (parentPort) {
@@ -14,6 +15,7 @@ if (parentPort) {
   port.on("message", (m: CompileRequest) => {
     try {
       const { ruleset, errors } = compileRules([...BUILTIN_RULES, ...m.uploaded], { cache });
+      applyPackPolicy(ruleset); // the catalog shows the SigmaHQ pack's rules with Vigil's overrides
       port.postMessage({ id: m.id, rules: ruleset.rules, errors, compiledDocs: cache.compiledDocs, reusedDocs: cache.reusedDocs } satisfies CompileReply);
     } catch (e) {
       port.postMessage({ id: m.id, failed: e instanceof Error ? e.message : String(e) } satisfies CompileReply);

@@ -56,6 +56,12 @@ export function bodyJson(ev: Event): { type: string; action: string; body: Recor
     action = actionOfUntyped(b);
   }
   if (b.$case === "network") body.direction = DIRECTIONS[b.network.direction] ?? String(b.network.direction);
+  if (b.$case === "agent" && b.agent.kind === "command_result" && b.agent.attributes.output !== undefined) {
+    // A command's output (evidence: file contents, process lists) lives with the command, behind
+    // its permission; the event that carried it is readable by every role, streamed and exported.
+    const { output: _output, ...rest } = b.agent.attributes;
+    body.attributes = rest;
+  }
   return { type: b.$case, action, body };
 }
 
@@ -80,7 +86,13 @@ export function summaryOf(ev: Event): string {
     case "auth": { const a = b.auth; parts.push(a.user, a.targetUser, a.groupName, a.sourceIp, a.service, a.command, a.raw); break; }
     case "agent": parts.push(b.agent.kind, b.agent.message); break;
     case "log": parts.push(b.log.program, b.log.message); break;
-    case "audit": { const f = b.audit.fields; parts.push(b.audit.recordType, f.exe ?? "", f.comm ?? "", f.name ?? "", f.key ?? "", f.proctitle ?? "", b.audit.raw); break; }
+    case "audit": {
+      const f = b.audit.fields;
+      parts.push(b.audit.recordType, f.exe ?? "", f.comm ?? "", f.name ?? "", f.key ?? "", f.proctitle ?? "", b.audit.raw);
+      // A merged event's other records: the command line (PROCTITLE) and the paths are what an analyst searches.
+      for (const r of b.audit.records ?? []) parts.push(r.fields.proctitle ?? "", r.fields.name ?? "", r.fields.cwd ?? "");
+      break;
+    }
   }
   return parts.filter((p) => p !== "" && p !== 0 && p !== undefined).join(" ").slice(0, 8192);
 }

@@ -1,4 +1,4 @@
-import { MAX_EVENTS_PER_BATCH, MAX_PATH_BYTES, MAX_STRING_FIELD_BYTES, redactVigilSecrets, type Event, type EventBatch } from "@vigil/proto";
+import { MAX_AUDIT_RECORDS, MAX_EVENTS_PER_BATCH, MAX_PATH_BYTES, MAX_STRING_FIELD_BYTES, redactVigilSecrets, type Event, type EventBatch } from "@vigil/proto";
 
 export class BatchRejected extends Error {}
 
@@ -51,6 +51,12 @@ function sanitizeBody(body: Record<string, unknown>, r: SanitizeReport): void {
         body[k] = 0;
         r.clipped++;
       }
+    } else if (Array.isArray(v)) {
+      // AuditEvent.records (the only list in an event body): a bounded count, each bounded like a body.
+      if (v.length > MAX_AUDIT_RECORDS) r.clipped++;
+      const kept = v.slice(0, MAX_AUDIT_RECORDS).filter((x): x is Record<string, unknown> => !!x && typeof x === "object" && !Array.isArray(x) && !Buffer.isBuffer(x));
+      for (const x of kept) sanitizeBody(x, r);
+      body[k] = kept;
     } else if (v && typeof v === "object" && !Buffer.isBuffer(v) && !Array.isArray(v)) {
       // AgentEvent.attributes, AuditEvent.fields: bound key count and sizes (an EXECVE record
       // carries one key per argument; the agent sends at most 256).

@@ -1,4 +1,5 @@
 import { parseDocument, isMap, type Document } from "yaml";
+import { CommandParamError, validatePresetParams } from "../commands/command-params";
 
 export type PlaybookActionType = "isolate" | "kill_process" | "block_ip" | "collect_evidence" | "terminate_session" | "notify";
 export const PLAYBOOK_ACTIONS: readonly PlaybookActionType[] = ["isolate", "kill_process", "block_ip", "collect_evidence", "terminate_session", "notify"];
@@ -98,4 +99,24 @@ export function parsePlaybook(text: string): PlaybookSpec {
     return { type: ar.type as PlaybookActionType, params: params as Record<string, unknown> };
   });
   return { id: raw.id, name: raw.name, enabled: raw.enabled !== false, when, actions, approval };
+}
+
+/**
+ * Checked when a playbook is saved (not when stored ones are read back, so an older
+ * playbook never becomes unreadable): every fixed param must be one the command takes,
+ * with a valid value; and no playbook reads a file's contents: that takes a person
+ * holding evidence.fetch_file and a reason of their own.
+ */
+export function checkPresetParams(spec: PlaybookSpec): void {
+  spec.actions.forEach((a, i) => {
+    if (a.type === "notify") return;
+    if (a.type === "collect_evidence" && a.params.filePath !== undefined)
+      throw new PlaybookError(`actions[${i}].params.filePath`, "a playbook cannot fetch file contents (that needs an admin key and a reason per request); use sha256Paths to hash files");
+    try {
+      validatePresetParams(a.type, a.params);
+    } catch (err) {
+      if (err instanceof CommandParamError) throw new PlaybookError(`actions[${i}].params.${err.param}`, err.message.replace(/^params\.[^:]*: /, ""));
+      throw err;
+    }
+  });
 }

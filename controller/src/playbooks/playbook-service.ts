@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Repository } from "typeorm";
-import type { AuditSink, CommandService } from "../commands/command-service";
+import { CommandForbidden, type AuditSink, type CommandService } from "../commands/command-service";
 import { CommandParamError } from "../commands/command-params";
 import { CannotDerive, deriveParams, type PlaybookAlert } from "./action-params";
 import { guard, type GuardRailConfig } from "./guard-rails";
 import type { PlaybookActionEntity, PlaybookEntity, PlaybookVersionEntity } from "./playbook.entities";
-import { parsePlaybook, type PlaybookSpec } from "./playbook-schema";
+import { checkPresetParams, parsePlaybook, type PlaybookSpec } from "./playbook-schema";
 
 export class PlaybookNotFound extends Error {}
 export class PlaybookConflict extends Error {}
@@ -68,6 +68,7 @@ export class PlaybookService {
   /** Creates (create=true) or updates a playbook; each save is a new version. Throws PlaybookError on invalid YAML. */
   async save(yaml: string, actor: string, mode: "create" | "update", expectId?: string): Promise<PlaybookEntity> {
     const spec = parsePlaybook(yaml);
+    checkPresetParams(spec);
     if (expectId && spec.id !== expectId) throw new PlaybookConflict(`the YAML's id "${spec.id}" does not match the URL's "${expectId}"`);
     const existing = await this.repo.findOneBy({ id: spec.id });
     if (mode === "create" && existing && !existing.deleted) throw new PlaybookConflict(`playbook "${spec.id}" already exists; update it instead`);
@@ -148,8 +149,9 @@ export class PlaybookService {
       const cmd = await this.commands.issue(row.agentId, row.actionType, JSON.parse(row.paramsJson), { requestedBy, caseId: row.caseId, alertId: row.alertId });
       Object.assign(row, { state: decidedBy === "auto" ? "issued" : "approved", commandId: cmd.id, decidedAt: this.now(), decidedBy });
     } catch (err) {
-      if (!(err instanceof CommandParamError)) throw err;
-      Object.assign(row, { state: "skipped", reason: `invalid action parameters: ${err.message}`, decidedAt: this.now(), decidedBy });
+      if (!(err instanceof CommandParamError) && !(err instanceof CommandForbidden)) throw err;
+      const why = err instanceof CommandForbidden ? `not allowed: ${err.message}` : `invalid action parameters: ${err.message}`;
+      Object.assign(row, { state: "skipped", reason: why, decidedAt: this.now(), decidedBy });
     }
     await this.actions.save(row);
   }

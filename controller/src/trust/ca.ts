@@ -1,6 +1,7 @@
 import type { webcrypto as WebCrypto } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ownerOnlyDir } from "../database/owner-only";
 import { generateEcKeyPair, importSigningKey, type SigningKey } from "./ca-keys";
 import { fingerprint, randomSerial, subtle, toPem, x509 } from "./x509";
 
@@ -41,9 +42,10 @@ export class CertificateAuthority {
     const haveKey = existsSync(keyFile);
     if (haveCrt !== haveKey) throw new Error(`CA in ${dir}: found ${haveCrt ? "ca.crt without ca.key" : "ca.key without ca.crt"}; supply both or neither`);
     if (haveCrt) {
-      // Tighten a BYO key file that was copied in with loose permissions.
+      // Tighten a BYO key file (and its directory) that was copied in with loose permissions.
       try {
         chmodSync(keyFile, 0o600);
+        ownerOnlyDir(dir, true);
       } catch {
         // read-only mount: leave it
       }

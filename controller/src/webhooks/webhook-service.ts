@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { Repository } from "typeorm";
 import type { AuditSink } from "../commands/command-service";
 import type { Notice } from "../integrations/notices";
+import { CaseUpdateThrottle } from "./case-update-throttle";
 import { secretHint } from "./signature";
 import { WebhookInputError, parseSpec, type WebhookSpec } from "./webhook-spec";
 import { DELIVERY_STATES, type DeliveryState, type WebhookDeliveryEntity, type WebhookDestinationEntity } from "./webhook.entities";
@@ -37,8 +38,9 @@ export function deliveryView(r: WebhookDeliveryEntity): Record<string, unknown> 
 /** Does this destination want this notice? Only decisions an on-call human or a SOAR cares about. */
 export function wants(d: WebhookDestinationEntity, n: Notice): boolean {
   if (!d.enabled || !(d.topics as string[]).includes(n.topic)) return false;
-  // Merges and score bumps are noise for a pager; the stream has them.
-  if (n.type === "alert.updated" || n.type === "case.updated") return false;
+  // An alert's count bumps are noise for a pager; the stream has them. (case.updated goes out,
+  // throttled per case by WebhookService: it is how a receiver learns a case grew or changed score.)
+  if (n.type === "alert.updated") return false;
   if (n.score !== undefined && n.score < d.minScore) return false;
   if (d.ruleTags.length && n.tags && !n.tags.some((t) => d.ruleTags.includes(t))) return false;
   return true;
@@ -51,13 +53,19 @@ export function wants(d: WebhookDestinationEntity, n: Notice): boolean {
 export class WebhookService {
   private destinations = new Map<string, WebhookDestinationEntity>();
   private readonly kickListeners: Array<() => void> = [];
+  readonly caseUpdates: CaseUpdateThrottle;
 
   constructor(
     private readonly repo: Repository<WebhookDestinationEntity>,
     private readonly deliveries: Repository<WebhookDeliveryEntity>,
     private readonly audit?: AuditSink,
     private readonly now: () => number = Date.now,
-  ) {}
+    caseUpdateWindowMs = 60_000,
+  ) {
+    this.caseUpdates = new CaseUpdateThrottle({ windowMs: caseUpdateWindowMs, maxPending: 10_000, now }, (n) => {
+      void this.enqueueNow(n).catch(() => undefined);
+    });
+  }
 
   async load(): Promise<void> {
     this.destinations = new Map((await this.repo.find()).map((d) => [d.id, d]));
@@ -114,8 +122,17 @@ export class WebhookService {
     await this.audit?.append({ actor, action: "webhook.deleted", target: `webhook:${id}` });
   }
 
-  /** Persists one delivery per interested destination; returns how many. */
+  /** Persists one delivery per interested destination; returns how many (case.updated: how many want it, sent now or at the end of the case's window). */
   async enqueue(n: Notice): Promise<number> {
+    if (n.type === "case.updated") {
+      const interested = [...this.destinations.values()].filter((d) => wants(d, n)).length;
+      if (interested) this.caseUpdates.offer(n);
+      return interested;
+    }
+    return this.enqueueNow(n);
+  }
+
+  private async enqueueNow(n: Notice): Promise<number> {
     const targets = [...this.destinations.values()].filter((d) => wants(d, n));
     if (!targets.length) return 0;
     await this.insert(targets.map((d) => d.id), n);
@@ -126,6 +143,7 @@ export class WebhookService {
   async sendTest(id: string, actor: string): Promise<void> {
     const d = this.get(id);
     await this.insert([d.id], { topic: "notify", type: "webhook.test", time: this.now(), data: { message: "test delivery from Vigil", destinationId: d.id, requestedBy: actor } });
+    await this.audit?.append({ actor, action: "webhook.test_sent", target: `webhook:${d.id}` });
   }
 
   async listDeliveries(id: string, state: DeliveryState | undefined, limit: number): Promise<WebhookDeliveryEntity[]> {

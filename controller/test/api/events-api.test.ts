@@ -55,10 +55,22 @@ describe("REST: /api/v1/events and /api/v1/agents", () => {
     ["cursor=notacursor", "cursor"],
     ["colour=blue", "colour"],
     ["since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", "since"],
+    ["agent=-leading-dash", "agent"],
+    ["agent=has%20space", "agent"],
+    ["agent=" + "a".repeat(129), "agent"],
   ])("400 naming the parameter for %s", async (qs, name) => {
     const r = await ctl.get(`/api/v1/events?${qs}`);
     expect(r.status).toBe(400);
     expect(r.body.message).toContain(`"${name}"`);
+  });
+
+  it("404 for an agent that is not enrolled, instead of an empty page", async () => {
+    const r = await ctl.get(`/api/v1/events?agent=no-such-agent`);
+    expect(r.status).toBe(404);
+    expect(r.body.message).toContain("no-such-agent");
+    const known = await ctl.get(`/api/v1/events?agent=api-agent&limit=1`);
+    expect(known.status).toBe(200);
+    expect(known.body.items).toHaveLength(1);
   });
 
   it("lists agents with facts and online state; 404 for an unknown id", async () => {

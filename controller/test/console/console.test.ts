@@ -40,6 +40,7 @@ describe("web console in headless Chromium against the real controller", () => {
     await b?.close();
     world?.web.close();
     world?.db.close();
+    world?.lab.close();
     await ctl?.dispose();
   });
 
@@ -186,6 +187,18 @@ describe("web console in headless Chromium against the real controller", () => {
     expect(issued).toMatchObject({ state: "succeeded", params: { reason: "confirmed account compromise from 203.0.113.50" } });
     expect(issued.requestedBy).toMatch(/^apikey:/);
     expect(world.web.status.isolated).toBe(true);
+
+    // A monitor-mode host says so, and its isolate reads "not enforced (monitor)", never succeeded.
+    expect(await row("lab-3").textContent()).toMatch(/not isolated.*monitor only/);
+    expect(await row("web-1").locator(".enforcement-enforce").textContent()).toBe("enforcing");
+    await row("lab-3").getByRole("button", { name: "Isolate lab-3.test" }).click();
+    const labDialog = page.getByRole("dialog", { name: "Isolate lab-3.test?" });
+    await labDialog.getByLabel(/Reason/).fill("trying the playbook on the lab host");
+    await labDialog.getByRole("button", { name: "Isolate host" }).click();
+    await row("lab-3").locator(".command-result .badge", { hasText: "not enforced (monitor)" }).waitFor();
+    expect(await row("lab-3").locator(".command-result").textContent()).not.toMatch(/succeeded/i);
+    await row("lab-3").getByRole("button", { name: "Isolate lab-3.test" }).waitFor();
+    await shot(page, "hosts-monitor-mode");
   });
 
   it("falls back to polling when the live stream is unavailable, and still shows new alerts", async () => {

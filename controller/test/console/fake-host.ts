@@ -23,6 +23,7 @@ const HEALTHY: AgentStatus = {
   spoolRecords: 12,
   isolated: false,
   spoolDiscardedBytes: 0,
+  enforcement: "enforce",
 };
 
 /**
@@ -58,6 +59,12 @@ export class FakeHost {
     for (const c of this.commands()) {
       if (this.answered.has(c.id)) continue;
       this.answered.add(c.id);
+      // A monitor-mode agent reports what it would do and changes nothing (agent/src/enforcement/handler.ts).
+      if (this.status.enforcement === "monitor") {
+        const wouldDo = { mode: "monitor", wouldDo: [`${c.type} (not done)`] };
+        this.agent.send({ msg: { $case: "result", result: { commandId: c.id, status: CommandStatus.COMMAND_STATUS_NOT_ENFORCED, reason: "not enforced (monitor)", outputJson: JSON.stringify(wouldDo), finishedAtMs: Date.now(), local: false, type: c.type } } });
+        continue;
+      }
       const { output, isolated } = outcome(c, this.o.ip);
       this.agent.send({ msg: { $case: "result", result: { commandId: c.id, status: CommandStatus.COMMAND_STATUS_SUCCEEDED, reason: "", outputJson: JSON.stringify(output), finishedAtMs: Date.now(), local: false, type: c.type } } });
       if (isolated !== undefined) {

@@ -33,6 +33,8 @@ approval: analyst
 export interface Seeded {
   web: FakeHost;
   db: FakeHost;
+  /** A lab host whose agent runs in monitor mode. */
+  lab: FakeHost;
   caseId: string;
   topAlertId: string;
 }
@@ -52,6 +54,7 @@ export async function seed(ctl: TestController): Promise<Seeded> {
   const now = Date.now();
   const web = await FakeHost.connect(ctl.grpcPort, { agentId: "web-1", hostname: "web-1.prod", ip: "10.0.1.15", tags: ["web", "prod"] });
   const db = await FakeHost.connect(ctl.grpcPort, { agentId: "db-1", hostname: "db-1.prod", ip: "10.0.2.7", tags: ["critical", "prod"] });
+  const lab = await FakeHost.connect(ctl.grpcPort, { agentId: "lab-3", hostname: "lab-3.test", ip: "10.0.5.3", tags: ["lab"], status: { enforcement: "monitor" } });
   const build = await FakeHost.connect(ctl.grpcPort, {
     agentId: "build-7", hostname: "build-7.ci", ip: "10.0.9.40", version: "0.0.9",
     status: {
@@ -89,5 +92,5 @@ export async function seed(ctl: TestController): Promise<Seeded> {
     const r = await request(ctl, "GET", `/api/v1/playbook-actions?case=${top.caseId}&state=pending`);
     return r.body.items?.some((a: { type: string }) => a.type === "block_ip");
   });
-  return { web, db, caseId: top.caseId, topAlertId: top.id };
+  return { web, db, lab, caseId: top.caseId, topAlertId: top.id };
 }

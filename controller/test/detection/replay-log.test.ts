@@ -57,6 +57,8 @@ describe("replaying an old log against rules (vigil-agent parse | vigil-controll
   it("an auditd log runs through public auditd rules the same way", () => {
     const parsed = node([AGENT, "parse", "--audit-log", "agent/test/fixtures/auditd/debian12-auditd-3.0.9.log"]);
     expect(parsed.status, parsed.stderr).toBe(0);
+    // The records of one audit event become one event, as in the running sensor.
+    expect(parsed.stderr).toMatch(/163 lines, 35 events/);
     const events = join(dir, "audit.jsonl");
     writeFileSync(events, parsed.stdout);
     const r = node([CONTROLLER, "rules", "test", "--rules", "agent/test/fixtures/sigma-auditd", "--events", events]);

@@ -206,6 +206,36 @@ describe("install script served by the controller", () => {
     rmSync(root, { recursive: true, force: true });
   });
 
+  it("--uninstall --root on a copied image root removes the copy's files and never the original's", async () => {
+    const original = scratch("vigil-root-");
+    seedHost(original);
+    const pristine = snapshot(original);
+    const args = ["--binary", binary, "--controller", "vigil.example.com:50051", "--no-enroll"];
+    const inst = await run("dash", [SCRIPT, "--root", original, ...args]);
+    expect(inst.code, inst.stderr).toBe(0);
+    const installed = snapshot(original);
+    // The image is copied (as an image build or a golden VM copy does); the copy is then uninstalled.
+    const copy = scratch("vigil-copy-");
+    expect((await run("cp", ["-a", `${original}/.`, copy])).code).toBe(0);
+    expect(snapshot(copy)).toEqual(installed);
+    const un = await run("dash", [SCRIPT, "--root", copy, "--uninstall"]);
+    expect(un.code, un.stderr).toBe(0);
+    expect(snapshot(copy)).toEqual(pristine);
+    expect(snapshot(original)).toEqual(installed);
+
+    // A record written by an older installer (full paths, the original root in them): the copy's
+    // uninstall removes nothing of the original's, and says which entries it skipped.
+    const legacy = scratch("vigil-copy-");
+    expect((await run("cp", ["-a", `${original}/.`, legacy])).code).toBe(0);
+    const manifest = join(legacy, "etc/vigil/.installed");
+    writeFileSync(manifest, readFileSync(manifest, "utf8").replace(/^=/gm, original));
+    const old = await run("dash", [SCRIPT, "--root", legacy, "--uninstall"]);
+    expect(old.code, old.stderr).toBe(0);
+    expect(old.stderr).toContain(`not removing ${original}/usr/local/bin/vigil-agent: recorded for another root`);
+    expect(snapshot(original)).toEqual(installed);
+    for (const r of [original, copy, legacy]) rmSync(r, { recursive: true, force: true });
+  });
+
   it("explains what is missing", async () => {
     const root = scratch("vigil-root-");
     expect(await run("dash", [SCRIPT, "--root", root, "--bogus"])).toMatchObject({ code: 1, stderr: expect.stringContaining("unknown option: --bogus") });

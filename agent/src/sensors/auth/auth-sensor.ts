@@ -1,7 +1,7 @@
 import { promises as fsp } from "node:fs";
 import type { EventSink, Sensor, SensorHealth } from "../sensor";
 import { SensorCounters } from "../sensor";
-import { LogFollower, firstExistingFile } from "../tail";
+import { DEFAULT_JOURNAL_DIRS, LogFollower, firstExistingFile, journalFilesPresent } from "../tail";
 import { JOURNAL_IDENTIFIERS, parseJournalEntry } from "./journal-entry";
 import { type ParsedAuth, parseAuthLine } from "./parse-line";
 
@@ -18,6 +18,8 @@ export interface AuthSensorOptions {
   candidates?: string[];
   /** journalctl executable for hosts without an auth log file. */
   journalctl?: string;
+  /** Where journal files would be; none there means the journal fallback sees nothing. */
+  journalDirs?: string[];
   /** First journalctl restart delay (doubles per failure). Default 1 s. */
   journalBackoffMs?: number;
   /** Clock for the year of classic syslog stamps. */
@@ -41,6 +43,13 @@ export class AuthSensor implements Sensor {
   private readonly counters = new SensorCounters();
   private follower: LogFollower | null = null;
   private sink: EventSink | null = null;
+  /** What the sensor reads when all is well; health's detail is this plus the current problem. */
+  private seeing = "";
+  /** Why nothing can reach the sensor ("" when something can): SSH brute-force detection is off then. */
+  private blindBecause = "";
+  /** Set while no journal file exists and no entry has come: journalctl runs but sees nothing. */
+  private noJournal = "";
+  private started = false;
 
   constructor(private readonly opts: AuthSensorOptions) {}
 
@@ -50,12 +59,24 @@ export class AuthSensor implements Sensor {
   }
 
   async start(sink: EventSink): Promise<void> {
-    if (this.counters.running) return;
+    // `running` goes false while blind; `started` is whether start() ran.
+    if (this.started) return;
+    this.started = true;
     this.sink = sink;
     this.counters.running = true;
     await fsp.mkdir(this.opts.stateDir, { recursive: true });
-    const file = this.opts.path ?? (await firstExistingFile(this.opts.candidates ?? DEFAULT_AUTH_LOGS));
+    const candidates = this.opts.path ? [this.opts.path] : (this.opts.candidates ?? DEFAULT_AUTH_LOGS);
+    const file = this.opts.path ?? (await firstExistingFile(candidates));
     const keepOther = this.opts.allLines ?? true;
+    const noFile = `no auth log (${candidates.join(", ") || "none configured"})`;
+    if (file) {
+      this.seeing = `reading ${file}: SSH logins and failures, sudo, su, account changes`;
+    } else {
+      this.seeing = `${noFile}; following the journal (sshd, sudo, su, login, account tools)`;
+      const dirs = this.opts.journalDirs ?? DEFAULT_JOURNAL_DIRS;
+      if (!(await journalFilesPresent(dirs))) this.noJournal = `${noFile} and no journal files (${dirs.join(", ")})`;
+    }
+    this.counters.detail = this.seeing;
     this.follower = new LogFollower({
       sensor: "auth",
       stateDir: this.opts.stateDir,
@@ -66,11 +87,17 @@ export class AuthSensor implements Sensor {
               command: this.opts.journalctl,
               matches: JOURNAL_IDENTIFIERS.map((id) => `SYSLOG_IDENTIFIER=${id}`),
               backoffMs: this.opts.journalBackoffMs,
-              onEntry: (entry) => this.emit(parseJournalEntry(entry, { keepOther })),
+              onEntry: (entry) => {
+                // Entries flow: whatever the file check said, the journal is there.
+                this.noJournal = "";
+                if (this.blindBecause) this.setBlind("");
+                this.emit(parseJournalEntry(entry, { keepOther }));
+              },
             },
           },
-      onStatus: (problem) => this.setProblem(problem),
+      onStatus: (problem) => this.setProblem(problem, !file),
     });
+    if (this.noJournal) this.setBlind(this.noJournal);
     await this.follower.start();
   }
 
@@ -78,6 +105,7 @@ export class AuthSensor implements Sensor {
     await this.follower?.stop();
     this.follower = null;
     this.counters.running = false;
+    this.started = false;
   }
 
   health(): SensorHealth {
@@ -98,9 +126,22 @@ export class AuthSensor implements Sensor {
     this.counters.events += n;
   }
 
-  private setProblem(problem: string): void {
-    this.counters.detail = problem;
+  private setProblem(problem: string, fromJournal: boolean): void {
     if (problem) this.counters.errors++;
+    // journalctl that cannot run (absent, no permission) on a host without an auth log: nothing reaches us.
+    if (fromJournal) {
+      if (problem) this.setBlind(`no auth log and the journal is unavailable (${problem})`);
+      else this.setBlind(this.noJournal);
+      return;
+    }
+    this.counters.detail = problem ? `${this.seeing}; ${problem}` : this.seeing;
+  }
+
+  /** Blind: not running as far as anyone reading health is concerned, and saying what that costs. */
+  private setBlind(why: string): void {
+    this.blindBecause = why;
+    this.counters.running = !why;
+    this.counters.detail = why ? `blind: ${why}: SSH brute-force and login detection are off` : this.seeing;
   }
 }
 

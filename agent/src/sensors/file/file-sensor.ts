@@ -198,7 +198,8 @@ export class FileSensor implements Sensor {
   }
 
   private describe(): void {
-    const parts = [`watching ${this.roots.length} path(s)`];
+    const shown = this.roots.slice(0, 8).join(", ") + (this.roots.length > 8 ? `, … (${this.roots.length - 8} more)` : "");
+    const parts = [`watching ${this.roots.length} path(s) (${shown}) for creation, change, deletion, mode changes`];
     if (this.absent.length > 0) parts.push(`absent: ${this.absent.join(", ")}`);
     if (!this.store) parts.push("no state dir: baseline is rebuilt at every start");
     this.summary = parts.join("; ");

@@ -91,7 +91,9 @@ export class NetworkSensor implements Sensor {
     if (this.counters.running) return;
     this.sink = sink;
     this.counters.running = true;
-    if (process.getuid?.() !== 0) this.summary = "not root: sockets of other users' processes have no pid";
+    // Polling: what it sees is what is open at each poll.
+    this.summary = `polling ${this.options.procRoot ?? "/proc"}/net/{tcp,tcp6,udp,udp6} every ${this.intervalMs} ms: connections opened and closed between polls are missed`;
+    if (process.getuid?.() !== 0) this.summary += "; not root: sockets of other users' processes have no pid";
     this.counters.detail = this.summary;
     this.cycle(this.options.emitInitial ?? false);
     this.schedule();

@@ -43,11 +43,13 @@ export class SyslogSensor implements Sensor {
     this.sink = sink;
     this.counters.running = true;
     await fsp.mkdir(this.opts.stateDir, { recursive: true });
+    let seeing = "";
     const onStatus = (problem: string): void => {
-      this.counters.detail = problem;
+      this.counters.detail = problem ? `${seeing}; ${problem}` : seeing;
       if (problem) this.counters.errors++;
     };
     if (this.opts.path === "journal") {
+      seeing = "following the whole journal (every service's messages)";
       const exclude = new Set(this.opts.exclude ?? []);
       this.follower = new LogFollower({
         sensor: "syslog",
@@ -62,6 +64,7 @@ export class SyslogSensor implements Sensor {
         this.counters.detail = `no system log file (${candidates.join(", ")}); the journal is not followed`;
         return;
       }
+      seeing = `reading ${file} (every line)`;
       this.follower = new LogFollower({
         sensor: "syslog",
         stateDir: this.opts.stateDir,
@@ -69,6 +72,7 @@ export class SyslogSensor implements Sensor {
         onStatus,
       });
     }
+    this.counters.detail = seeing;
     await this.follower.start();
   }
 

@@ -61,7 +61,7 @@ describe("AuthSensor on a file", () => {
     expect(sink.events[1]!.auth).toMatchObject({ service: "cron", pid: 3, user: "", raw: expect.stringContaining("pam_unix(cron:session)") });
     expect(sink.events[2]!.auth).toMatchObject({ user: "alice", targetUser: "root", command: "/usr/bin/id", tty: "pts/0" });
     expect(sink.events[0]!.timeMs).toBe(new Date(2024, 4, 5, 10, 0, 0).getTime()); // local time, year from `now`
-    expect(sensor.health()).toMatchObject({ name: "auth", running: true, detail: "", events: 6, errors: 0 });
+    expect(sensor.health()).toMatchObject({ name: "auth", running: true, detail: `reading ${log}: SSH logins and failures, sudo, su, account changes`, events: 6, errors: 0 });
   });
 
   it("with allLines off, only recognised authentication events come", async () => {
@@ -105,7 +105,7 @@ describe("AuthSensor on a file", () => {
     mkdirSync(log); // unreadable as a file, even for root
     const { sensor } = await startSensor({ path: log });
     await waitFor(() => sensor.health().detail !== "", "detail");
-    expect(sensor.health()).toMatchObject({ running: true, detail: expect.stringMatching(/cannot read .*auth\.log: EISDIR/) });
+    expect(sensor.health()).toMatchObject({ running: true, detail: expect.stringMatching(/^reading .*auth\.log.*; cannot read .*auth\.log: EISDIR/) });
     expect(sensor.health().errors).toBe(1); // reported once, not once per poll
   });
 
@@ -117,7 +117,7 @@ describe("AuthSensor on a file", () => {
     chmodSync(log, 0o000);
     const { sensor } = await startSensor({ path: log });
     await waitFor(() => sensor.health().detail !== "", "detail");
-    expect(sensor.health().detail).toBe(`cannot read ${log}: EACCES (run as root)`);
+    expect(sensor.health().detail).toContain(`; cannot read ${log}: EACCES (run as root)`);
   });
 
   it.runIf(isRoot)("EACCES names the fix (root: the real sensor runs as uid 65534 in a child)", async () => {
@@ -144,7 +144,7 @@ describe("AuthSensor on a file", () => {
     chmodSync(path.join(dir, "nobody-state"), 0o777);
     const { execFileSync } = await import("node:child_process");
     const out = execFileSync(process.execPath, [bundle], { uid: 65534, gid: 65534, encoding: "utf8", timeout: 20_000 });
-    expect(JSON.parse(out)).toMatchObject({ running: true, detail: `cannot read ${log}: EACCES (run as root)`, errors: 1 });
+    expect(JSON.parse(out)).toMatchObject({ running: true, detail: expect.stringContaining(`cannot read ${log}: EACCES (run as root)`), errors: 1 });
   });
 });
 
@@ -191,9 +191,41 @@ describe("AuthSensor on journald", () => {
     expect(sink.events).toHaveLength(2);
   });
 
-  it("without journalctl it runs degraded instead of failing", async () => {
-    const { sensor } = await startSensor({ candidates: [], journalctl: path.join(dir, "no-such-journalctl"), journalBackoffMs: 20 });
-    await waitFor(() => /journalctl failed: ENOENT/.test(sensor.health().detail), "ENOENT detail");
-    expect(sensor.health().running).toBe(true);
+  it("without an auth log and without journalctl (not on PATH) it says it is blind, and does not fail", async () => {
+    const journalDir = path.join(dir, "journal", "0123abcd");
+    mkdirSync(journalDir, { recursive: true });
+    writeFileSync(path.join(journalDir, "system.journal"), ""); // journal files exist: only journalctl is missing
+    const emptyPath = path.join(dir, "empty-bin");
+    mkdirSync(emptyPath);
+    const savedPath = process.env.PATH;
+    process.env.PATH = emptyPath;
+    try {
+      const { sensor } = await startSensor({ candidates: [path.join(dir, "missing-auth.log")], journalDirs: [path.join(dir, "journal")], journalBackoffMs: 20 });
+      await waitFor(() => /journalctl failed: ENOENT/.test(sensor.health().detail), "ENOENT detail");
+      expect(sensor.health()).toMatchObject({ running: false, detail: expect.stringMatching(/^blind: no auth log and the journal is unavailable .*: SSH brute-force and login detection are off$/) });
+    } finally {
+      process.env.PATH = savedPath;
+    }
+  });
+
+  it("with journalctl but no journal files (a container) it says it is blind until an entry arrives", async () => {
+    const { command } = fakeJournalctl();
+    const slow = path.join(dir, "slow-journalctl");
+    // Prints nothing for a while, as the real journalctl does without journal files, then one entry.
+    writeFileSync(slow, `#!/bin/sh
+sleep 0.3
+exec '${command}' "$@"
+`);
+    chmodSync(slow, 0o755);
+    const missing = path.join(dir, "missing-auth.log");
+    const { sensor, sink } = await startSensor({ candidates: [missing], journalctl: slow, journalDirs: [path.join(dir, "no-journal")], journalBackoffMs: 20 });
+    expect(sensor.health()).toMatchObject({
+      running: false,
+      detail: `blind: no auth log (${missing}) and no journal files (${path.join(dir, "no-journal")}): SSH brute-force and login detection are off`,
+    });
+    await waitFor(() => sink.events.length >= 1, "a journal entry");
+    // (The stand-in then exits and is restarted: wait for the restarted one, which stays up.)
+    await waitFor(() => sensor.health().running, "no longer blind");
+    expect(sensor.health().detail).toMatch(/following the journal/);
   });
 });

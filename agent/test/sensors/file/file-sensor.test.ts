@@ -37,6 +37,7 @@ describe("FileSensor against a real temp directory", () => {
     sensor = new FileSensor({ paths: [watched, join(watched, "missing-*")], stateDir: state, renameWindowMs: 300 });
     await sensor.start(sink);
     expect(sensor.health().detail).toContain(`absent: ${join(watched, "missing-*")}`);
+    expect(sensor.health().detail.startsWith(`watching 1 path(s) (${watched}) for creation, change, deletion, mode changes`)).toBe(true);
 
     const file = join(watched, "sub", "cron-job");
     mkdirSync(join(watched, "sub"));

@@ -33,6 +33,8 @@ describe("NetworkSensor against the real /proc/net", () => {
     const sink = new RecordingSink();
     sensor = new NetworkSensor({ intervalMs: 100 });
     await sensor.start(sink);
+    // Health says how it sees: by polling, so what opens and closes between polls is missed.
+    expect(sensor.health().detail).toMatch(/^polling \/proc\/net\/\{tcp,tcp6,udp,udp6\} every 100 ms: connections opened and closed between polls are missed/);
     const { child, port } = await startListener("127.0.0.1");
     cleanup.push(() => child.kill("SIGKILL"));
 

@@ -81,7 +81,7 @@ describe("system log sensor", () => {
     ].map((l) => `${l}\n`).join(""));
     await waitFor(() => sink.logs.length >= 4, "4 log events");
     expect(sink.logs.map((l) => l.log.program)).toEqual(["CRON", "vsftpd", "systemd", "kernel"]);
-    expect(sensor.health()).toMatchObject({ name: "syslog", running: true, events: 4, errors: 0 });
+    expect(sensor.health()).toMatchObject({ name: "syslog", running: true, events: 4, errors: 0, detail: `reading ${log} (every line)` });
 
     const { ruleset, errors } = compileRules([{ name: "r.yml", text: RULES }]);
     expect(errors).toEqual([]);

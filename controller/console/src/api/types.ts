@@ -4,7 +4,7 @@
 export type Level = "critical" | "high" | "medium" | "low" | "informational";
 export type AlertState = "new" | "acknowledged" | "resolved";
 export type Verdict = "true_positive" | "false_positive";
-export type CommandState = "queued" | "sent" | "succeeded" | "failed" | "refused" | "expired";
+export type CommandState = "queued" | "sent" | "succeeded" | "failed" | "refused" | "expired" | "not_enforced";
 
 export interface SensorHealth {
   name: string;
@@ -35,6 +35,8 @@ export interface Agent {
   telemetry?: "ok" | "refused" | "stalled" | "offline";
   telemetryReason?: string | null;
   missingEvents: number;
+  /** As the agent last reported it; null before its first status or from an older agent. */
+  enforcement?: "enforce" | "monitor" | null;
   status: AgentStatus;
 }
 
@@ -107,6 +109,8 @@ export interface Command {
   local: boolean;
   reason: string | null;
   output?: unknown;
+  /** Set instead of output when this key may not see evidence (readonly, integration). */
+  outputRedacted?: string;
 }
 
 export type PlaybookActionState = "issued" | "pending" | "approved" | "rejected" | "refused" | "skipped";
@@ -132,7 +136,7 @@ export interface Page<T> {
   nextCursor?: string | null;
 }
 
-export const FINISHED: readonly CommandState[] = ["succeeded", "failed", "refused", "expired"];
+export const FINISHED: readonly CommandState[] = ["succeeded", "failed", "refused", "expired", "not_enforced"];
 
 export interface HostInventory {
   agentId: string;

@@ -20,7 +20,8 @@ export function StateBadge({ state, verdict }: { state: AlertState; verdict?: Ve
 }
 
 export function CommandStateBadge({ state }: { state: CommandState }) {
-  return <span class={`badge cmd-${state}`}>{humanize(state)}</span>;
+  // Monitor mode: the agent reported what it would do and did nothing; never shown as a success.
+  return <span class={`badge cmd-${state}`}>{state === "not_enforced" ? "not enforced (monitor)" : humanize(state)}</span>;
 }
 
 /** Connected but its telemetry refused or stalled is not online: said so, with the reason on hover. */

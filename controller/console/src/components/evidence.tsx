@@ -76,7 +76,13 @@ export function Evidence({ commands, hostOf }: { commands: Command[]; hostOf: (i
                 <summary>
                   <strong>{hostOf(c.agentId)}</strong> <CommandStateBadge state={c.state} /> <span class="muted small">{when(c.finishedAt ?? c.issuedAt)}</span>
                 </summary>
-                {c.output !== undefined && c.output !== null ? <EvidenceOutput output={c.output} /> : c.reason && <div class="cmd-reason">{c.reason}</div>}
+                {c.output !== undefined && c.output !== null ? (
+                  <EvidenceOutput output={c.output} />
+                ) : c.outputRedacted ? (
+                  <div class="muted small">{c.outputRedacted}</div>
+                ) : (
+                  c.reason && <div class="cmd-reason">{c.reason}</div>
+                )}
               </details>
             </li>
           ))}

@@ -98,7 +98,7 @@ export function HostsPage() {
               <tr>
                 <th scope="col">Host</th>
                 <th scope="col">Status</th>
-                <th scope="col">Isolation</th>
+                <th scope="col">Isolation · mode</th>
                 <th scope="col">Version</th>
                 <th scope="col">Last seen</th>
                 <th scope="col">Sensors</th>
@@ -123,7 +123,14 @@ export function HostsPage() {
                       <HostInventoryDetails agentId={a.id} />
                     </th>
                     <td><OnlineBadge online={a.online} telemetry={a.telemetry} reason={a.telemetryReason} /></td>
-                    <td>{iso ? <span class="badge isolated">isolated</span> : <span class="muted">not isolated</span>}</td>
+                    <td>
+                      {iso ? <span class="badge isolated">isolated</span> : <span class="muted">not isolated</span>}
+                      {a.enforcement === "monitor" ? (
+                        <div class="badge enforcement-monitor" title="monitor mode: response actions are reported, not carried out">monitor only</div>
+                      ) : a.enforcement === "enforce" ? (
+                        <div class="muted small enforcement-enforce">enforcing</div>
+                      ) : null}
+                    </td>
                     <td>{a.agentVersion || "—"}</td>
                     <td title={when(a.lastSeen)}>{ago(a.lastSeen)}</td>
                     <td><Sensors a={a} /><ProcessSource a={a} /></td>

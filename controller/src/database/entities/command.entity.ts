@@ -1,7 +1,8 @@
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { bigintMs } from "./transformers";
 
-export type CommandState = "queued" | "sent" | "succeeded" | "failed" | "refused" | "expired";
+/** not_enforced: the agent is in monitor mode; the action was valid, reported, and not done. */
+export type CommandState = "queued" | "sent" | "succeeded" | "failed" | "refused" | "expired" | "not_enforced";
 
 /** A signed command for one agent, from request to result. */
 @Entity({ name: "commands" })

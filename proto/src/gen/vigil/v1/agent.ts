@@ -24,6 +24,8 @@ export enum CommandStatus {
   COMMAND_STATUS_SUCCEEDED = 1,
   COMMAND_STATUS_FAILED = 2,
   COMMAND_STATUS_REFUSED = 3,
+  /** COMMAND_STATUS_NOT_ENFORCED - Monitor mode: the command was valid and is reported with what it would have done; nothing was done. */
+  COMMAND_STATUS_NOT_ENFORCED = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -41,6 +43,9 @@ export function commandStatusFromJSON(object: any): CommandStatus {
     case 3:
     case "COMMAND_STATUS_REFUSED":
       return CommandStatus.COMMAND_STATUS_REFUSED;
+    case 4:
+    case "COMMAND_STATUS_NOT_ENFORCED":
+      return CommandStatus.COMMAND_STATUS_NOT_ENFORCED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -58,6 +63,8 @@ export function commandStatusToJSON(object: CommandStatus): string {
       return "COMMAND_STATUS_FAILED";
     case CommandStatus.COMMAND_STATUS_REFUSED:
       return "COMMAND_STATUS_REFUSED";
+    case CommandStatus.COMMAND_STATUS_NOT_ENFORCED:
+      return "COMMAND_STATUS_NOT_ENFORCED";
     case CommandStatus.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -117,7 +124,14 @@ export interface AgentStatus {
    * Acks the agent refused because they were beyond the last seq its spool assigned (forged, or a
    * poisoned controller cursor), since its state was created. Absent from older agents.
    */
-  acksBeyondLast?: number | undefined;
+  acksBeyondLast?:
+    | number
+    | undefined;
+  /**
+   * The agent's enforcement mode: "enforce", or "monitor" (response actions are reported, not done).
+   * Empty from older agents.
+   */
+  enforcement: string;
 }
 
 export interface AgentStatus_DroppedEntry {
@@ -924,6 +938,7 @@ function createBaseAgentStatus(): AgentStatus {
     isolated: false,
     spoolDiscardedBytes: 0,
     acksBeyondLast: undefined,
+    enforcement: "",
   };
 }
 
@@ -949,6 +964,9 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     }
     if (message.acksBeyondLast !== undefined) {
       writer.uint32(56).uint64(message.acksBeyondLast);
+    }
+    if (message.enforcement !== "") {
+      writer.uint32(66).string(message.enforcement);
     }
     return writer;
   },
@@ -1025,6 +1043,14 @@ export const AgentStatus: MessageFns<AgentStatus> = {
             message.acksBeyondLast = longToNumber(reader.uint64());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.enforcement = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1077,6 +1103,7 @@ export const AgentStatus: MessageFns<AgentStatus> = {
         : isSet(object.acks_beyond_last)
         ? globalThis.Number(object.acks_beyond_last)
         : undefined,
+      enforcement: isSet(object.enforcement) ? globalThis.String(object.enforcement) : "",
     };
   },
 
@@ -1109,6 +1136,9 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     if (message.acksBeyondLast !== undefined) {
       obj.acksBeyondLast = Math.round(message.acksBeyondLast);
     }
+    if (message.enforcement !== "") {
+      obj.enforcement = message.enforcement;
+    }
     return obj;
   },
 
@@ -1132,6 +1162,7 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     message.isolated = object.isolated ?? false;
     message.spoolDiscardedBytes = object.spoolDiscardedBytes ?? 0;
     message.acksBeyondLast = object.acksBeyondLast ?? undefined;
+    message.enforcement = object.enforcement ?? "";
     return message;
   },
 };

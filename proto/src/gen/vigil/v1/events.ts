@@ -464,6 +464,9 @@ export interface AuthEvent {
  * One record of the Linux audit log as auditd wrote it. Sigma `service: auditd` rules test
  * the record's own field names (type, a0, a1, name, exe, comm, key, syscall, ...), so the
  * fields are kept by those names, with auditd's hex encoding of untrusted strings undone.
+ * One audit event: its primary record (SYSCALL when there is one) in record_type/fields/raw, and
+ * the other records of the same event (same msg=audit(TIME:SERIAL): EXECVE, CWD, PATH, PROCTITLE,
+ * ...) in `records`, so an exec is one event, not five. Older agents sent each record alone.
  */
 export interface AuditEvent {
   /** type: EXECVE, SYSCALL, PATH, USER_CMD, ... */
@@ -473,9 +476,22 @@ export interface AuditEvent {
   fields: { [key: string]: string };
   /** the record as written (bounded) */
   raw: string;
+  /** the event's other records (bounded: MAX_AUDIT_RECORDS) */
+  records: AuditRecord[];
 }
 
 export interface AuditEvent_FieldsEntry {
+  key: string;
+  value: string;
+}
+
+export interface AuditRecord {
+  recordType: string;
+  fields: { [key: string]: string };
+  raw: string;
+}
+
+export interface AuditRecord_FieldsEntry {
   key: string;
   value: string;
 }
@@ -2084,7 +2100,7 @@ export const AuthEvent: MessageFns<AuthEvent> = {
 };
 
 function createBaseAuditEvent(): AuditEvent {
-  return { recordType: "", serial: 0, fields: {}, raw: "" };
+  return { recordType: "", serial: 0, fields: {}, raw: "", records: [] };
 }
 
 export const AuditEvent: MessageFns<AuditEvent> = {
@@ -2100,6 +2116,9 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     });
     if (message.raw !== "") {
       writer.uint32(34).string(message.raw);
+    }
+    for (const v of message.records) {
+      AuditRecord.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -2152,6 +2171,14 @@ export const AuditEvent: MessageFns<AuditEvent> = {
             message.raw = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.records.push(AuditRecord.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2187,6 +2214,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
         )
         : {},
       raw: isSet(object.raw) ? globalThis.String(object.raw) : "",
+      records: globalThis.Array.isArray(object?.records) ? object.records.map((e: any) => AuditRecord.fromJSON(e)) : [],
     };
   },
 
@@ -2210,6 +2238,9 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     if (message.raw !== "") {
       obj.raw = message.raw;
     }
+    if (message.records?.length) {
+      obj.records = message.records.map((e) => AuditRecord.toJSON(e));
+    }
     return obj;
   },
 
@@ -2230,6 +2261,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
       {},
     );
     message.raw = object.raw ?? "";
+    message.records = object.records?.map((e) => AuditRecord.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2313,6 +2345,226 @@ export const AuditEvent_FieldsEntry: MessageFns<AuditEvent_FieldsEntry> = {
   },
   fromPartial(object: DeepPartial<AuditEvent_FieldsEntry>): AuditEvent_FieldsEntry {
     const message = createBaseAuditEvent_FieldsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseAuditRecord(): AuditRecord {
+  return { recordType: "", fields: {}, raw: "" };
+}
+
+export const AuditRecord: MessageFns<AuditRecord> = {
+  encode(message: AuditRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.recordType !== "") {
+      writer.uint32(10).string(message.recordType);
+    }
+    globalThis.Object.entries(message.fields).forEach(([key, value]: [string, string]) => {
+      AuditRecord_FieldsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    if (message.raw !== "") {
+      writer.uint32(26).string(message.raw);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.recordType = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = AuditRecord_FieldsEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.fields[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.raw = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditRecord {
+    return {
+      recordType: isSet(object.recordType)
+        ? globalThis.String(object.recordType)
+        : isSet(object.record_type)
+        ? globalThis.String(object.record_type)
+        : "",
+      fields: isObject(object.fields)
+        ? (globalThis.Object.entries(object.fields) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      raw: isSet(object.raw) ? globalThis.String(object.raw) : "",
+    };
+  },
+
+  toJSON(message: AuditRecord): unknown {
+    const obj: any = {};
+    if (message.recordType !== "") {
+      obj.recordType = message.recordType;
+    }
+    if (message.fields) {
+      const entries = globalThis.Object.entries(message.fields) as [string, string][];
+      if (entries.length > 0) {
+        obj.fields = {};
+        entries.forEach(([k, v]) => {
+          obj.fields[k] = v;
+        });
+      }
+    }
+    if (message.raw !== "") {
+      obj.raw = message.raw;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AuditRecord>): AuditRecord {
+    return AuditRecord.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuditRecord>): AuditRecord {
+    const message = createBaseAuditRecord();
+    message.recordType = object.recordType ?? "";
+    message.fields = (globalThis.Object.entries(object.fields ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.raw = object.raw ?? "";
+    return message;
+  },
+};
+
+function createBaseAuditRecord_FieldsEntry(): AuditRecord_FieldsEntry {
+  return { key: "", value: "" };
+}
+
+export const AuditRecord_FieldsEntry: MessageFns<AuditRecord_FieldsEntry> = {
+  encode(message: AuditRecord_FieldsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditRecord_FieldsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditRecord_FieldsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditRecord_FieldsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: AuditRecord_FieldsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AuditRecord_FieldsEntry>): AuditRecord_FieldsEntry {
+    return AuditRecord_FieldsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuditRecord_FieldsEntry>): AuditRecord_FieldsEntry {
+    const message = createBaseAuditRecord_FieldsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
     return message;
