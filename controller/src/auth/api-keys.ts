@@ -10,7 +10,7 @@ const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 };
 const SCRYPT_OPTS = { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 64 * 1024 * 1024 };
 /** How long a verified key is trusted without re-running scrypt; also the revocation delay across processes. */
 const CACHE_MS = 30_000;
-/** A key used within this long is checked in the scrypt pool's priority queue. */
+/** A key used within this long is charged per id only, not per address, and checked in the scrypt pool's in-use class. */
 const IN_USE_MS = 30 * 24 * 3600_000;
 
 export interface ApiKeyView {
@@ -101,7 +101,7 @@ export class ApiKeys {
    * The key's principal, or undefined for anything malformed, unknown, revoked
    * or wrong. Throws ScryptBusy when every scrypt slot and queue place is taken.
    */
-  async verify(key: string): Promise<Principal | undefined> {
+  async verify(key: string, lane?: string): Promise<Principal | undefined> {
     const parsed = parseSecret(API_KEY_PREFIX, key);
     if (!parsed) return undefined;
     const hit = this.cached(key);
@@ -109,9 +109,11 @@ export class ApiKeys {
     const row = await this.repo.findOneBy({ id: parsed.id });
     const usable = row && !row.revokedAt && isRole(row.role) ? row : undefined;
     const stored = (usable && parseStored(usable.hash)) || this.dummy;
-    // Keys in use go ahead of the queue of guesses (the row is read for every id, so this costs nothing extra).
+    // Keys in use are a class of their own (the row is read for every id, so this costs nothing
+    // extra); within a class, the lane of whoever is charged for the attempt (the caller says; else
+    // the key id), so a flood waits behind itself only.
     const inUse = this.isInUse(usable);
-    const got = await this.scrypt.hash(parsed.secret, stored.salt, SCRYPT.keylen, SCRYPT_OPTS, inUse);
+    const got = await this.scrypt.hash(parsed.secret, stored.salt, SCRYPT.keylen, SCRYPT_OPTS, inUse, lane ?? `id:${parsed.id}`);
     const match = got.length === stored.hash.length && timingSafeEqual(got, stored.hash);
     if (!usable || !match || stored === this.dummy) return undefined;
     const now = this.now();

@@ -46,7 +46,7 @@ export class KeyCheck {
     }
     let principal: Principal | undefined;
     try {
-      principal = await this.keys.verify(key);
+      principal = await this.keys.verify(key, byAddress ? addr : `id:${id}`);
     } catch (err) {
       refund();
       if (err instanceof ScryptBusy) return { ok: false, status: 503, message: "too many API key checks in progress; retry shortly", retryAfter: 1 };

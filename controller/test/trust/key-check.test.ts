@@ -109,4 +109,19 @@ describe("the API key check: constant cost, limited before scrypt, never starved
     expect(busy).toBeGreaterThanOrEqual(400 - 2 - 32);
     expect(pool.runs).toBeLessThanOrEqual(2 + 32 + 1 + 2);
   });
+
+  it("guesses at a working key's id cannot delay a valid key that was never used (bench:adversarial 6b)", async () => {
+    const { check, pool } = fresh(new ScryptPool(2, 32));
+    const neverUsed = await ctl.security.apiKeys.create("readonly", "never used", "test");
+    // Guesses at the in-use id: charged per id, from one address; 400 of them at once.
+    const flood = Array.from({ length: 400 }, () => check.check(fakeKey(validId, "y".repeat(43)), "10.7.0.1"));
+    const runsWhenSent = pool.runs;
+    const mine = await check.check(neverUsed.key, "10.8.0.1");
+    const runsWhenDone = pool.runs;
+    await Promise.all(flood);
+    expect(mine).toMatchObject({ ok: true, principal: { keyId: neverUsed.view.id } });
+    // Behind a priority queue it waited for every admitted guess (about 20); in a class and lane of
+    // its own it takes the next turn: only the guesses that reached scrypt while its row was read ran first.
+    expect(runsWhenDone - runsWhenSent).toBeLessThanOrEqual(10);
+  });
 });
