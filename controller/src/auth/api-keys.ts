@@ -54,6 +54,9 @@ export class ApiKeys {
   /** A stored hash no secret matches, with a real salt: an unknown id costs the same scrypt as a wrong secret. */
   private readonly dummy = { salt: randomBytes(16), hash: randomBytes(SCRYPT.keylen) };
 
+  /** id -> whether it is in use, for a second (see inUse). */
+  private readonly inUseMemo = new Map<string, { inUse: boolean; until: number }>();
+
   constructor(ds: DataSource, private readonly now: () => number = Date.now, readonly scrypt: ScryptPool = new ScryptPool()) {
     this.repo = ds.getRepository(ApiKeyEntity);
   }
@@ -75,12 +78,20 @@ export class ApiKeys {
   /**
    * Whether the key id belongs to a live key used in the last 30 days (one
    * primary-key read, no scrypt): such ids are exempt from the per-address
-   * failure limit (they keep the per-id one) and go first in the scrypt queue.
+   * failure limit (they keep the per-id one) and have their own class in the scrypt queue.
+   * Remembered for a second per id, so a flood of guesses at one id costs one read, not one each
+   * (the answer only picks which failure limit applies; verify() reads the row itself).
    */
   async inUse(id: string): Promise<boolean> {
-    const row = await this.repo.findOneBy({ id });
-    return this.isInUse(row);
+    const now = Date.now();
+    const known = this.inUseMemo.get(id);
+    if (known && known.until > now) return known.inUse;
+    const inUse = this.isInUse(await this.repo.findOneBy({ id }));
+    if (this.inUseMemo.size >= 10_000) this.inUseMemo.clear();
+    this.inUseMemo.set(id, { inUse, until: now + 1000 });
+    return inUse;
   }
+
 
   private isInUse(row: ApiKeyEntity | null | undefined): boolean {
     return !!row && !row.revokedAt && isRole(row.role) && row.lastUsedAt > this.now() - IN_USE_MS;
