@@ -10,7 +10,7 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { BUILTIN_RULES, CompileCache, compileRules, loadRuleSources } from "../../detection/src/sigma";
 
-const SAMPLES = join(__dirname, "../../../shared/data/sigma/rules-linux-sample");
+const SAMPLES = join(__dirname, "../../detection/test/fixtures/sigmahq-linux");
 const TARGET = 5_500;
 
 /** Variants of the sample rules with new ids and shifted literals. */

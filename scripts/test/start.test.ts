@@ -51,7 +51,7 @@ describe("npm start", () => {
     const deadline = Date.now() + 90_000;
     while (!out.includes("  Stop:     Ctrl-C")) {
       if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no banner:\n${out}`);
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 50)); // polling for the banner, not a fixed wait
     }
     const lines = out.split("\n");
     const banner = lines.findIndex((l) => l === "Vigil is running.");
