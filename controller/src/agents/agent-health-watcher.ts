@@ -1,4 +1,5 @@
 import type { PipelineMatch } from "../detection/event-meta";
+import { PeriodicPass } from "./periodic-pass";
 
 /** Synthetic rule ids of controller-generated agent health alerts. */
 export const TELEMETRY_REFUSED_RULE_ID = "vigil-agent-telemetry-refused";
@@ -45,28 +46,23 @@ export class AgentHealthWatcher {
   private readonly now: () => number;
   /** `${agentId}|${ruleId}` of the episodes already alerted on; dropped when the condition clears. */
   private readonly alerted = new Set<string>();
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<AgentHealthAlert[]>;
+  private readonly periodic = new PeriodicPass(() => this.pass(), (err) => this.deps.onError?.(err));
 
   constructor(private readonly deps: AgentHealthWatcherDeps) {
     this.now = deps.now ?? Date.now;
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.check().catch((err: unknown) => this.deps.onError?.(err)), this.deps.everyMs);
-    this.timer.unref();
+    this.periodic.start(this.deps.everyMs);
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** One pass; returns the alerts raised. Passes never overlap. */
   check(): Promise<AgentHealthAlert[]> {
-    this.running ??= this.pass().finally(() => (this.running = undefined));
-    return this.running;
+    return this.periodic.run();
   }
 
   private async pass(): Promise<AgentHealthAlert[]> {

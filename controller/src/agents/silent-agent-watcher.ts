@@ -1,4 +1,5 @@
 import type { PipelineMatch } from "../detection/event-meta";
+import { PeriodicPass } from "./periodic-pass";
 
 /** The synthetic rule id of controller-generated "agent went silent" alerts. */
 export const SILENT_AGENT_RULE_ID = "vigil-agent-silent";
@@ -43,8 +44,7 @@ export class SilentAgentWatcher {
   private readonly startedAt: number;
   /** Agent id → the last-seen time of the silence already alerted on. */
   private readonly alerted = new Map<string, number>();
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<SilentAgentAlert[]>;
+  private readonly periodic = new PeriodicPass(() => this.pass(), (err) => this.deps.onError?.(err));
 
   constructor(private readonly deps: SilentAgentWatcherDeps) {
     this.now = deps.now ?? Date.now;
@@ -54,20 +54,16 @@ export class SilentAgentWatcher {
   /** Checks every quarter of the threshold (between 250 ms and 30 s). */
   start(): void {
     const every = Math.min(30_000, Math.max(250, Math.floor(this.deps.thresholdMs / 4)));
-    this.timer = setInterval(() => void this.check().catch((err: unknown) => this.deps.onError?.(err)), every);
-    this.timer.unref();
+    this.periodic.start(every);
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** One pass; returns the alerts raised. Passes never overlap. */
   check(): Promise<SilentAgentAlert[]> {
-    this.running ??= this.pass().finally(() => (this.running = undefined));
-    return this.running;
+    return this.periodic.run();
   }
 
   private async pass(): Promise<SilentAgentAlert[]> {
