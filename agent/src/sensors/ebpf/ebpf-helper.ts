@@ -41,6 +41,9 @@ export class EbpfHelper {
   private readonly counts: EbpfHelperStats = { programs: 0, kernelDrops: 0, records: 0, decodeErrors: 0, restarts: 0 };
   /** Why the helper is not running now ("" while it runs). */
   private problem = "not started";
+  /** Kernel drops of earlier runs of the helper (each run's counter starts at 0). */
+  private dropsBeforeRestart = 0;
+  private lastRunDrops = 0;
 
   constructor(private readonly options: EbpfHelperOptions) {}
 
@@ -143,9 +146,6 @@ export class EbpfHelper {
     this.counts.records++;
     for (const l of this.listeners) l(r);
   }
-
-  private dropsBeforeRestart = 0;
-  private lastRunDrops = 0;
 
   private scheduleRestart(): void {
     const max = this.options.maxRestarts ?? 5;
