@@ -70,7 +70,7 @@ function link(spool: DiskSpool, port: number, log: Log = silentLog): ControllerL
     credentials: () => credentials.createInsecure(),
     spool,
     hello: () => ({ agentId: "a", hostname: "h", os: "", kernel: "", agentVersion: "", ipAddresses: [], tags: [], bootTimeMs: 0, lastSeq: spool.stats().lastSeq, arch: "", timeMs: Date.now() }),
-    status: () => ({ sensors: [], dropped: {}, spoolBytes: 0, spoolRecords: 0, isolated: false, spoolDiscardedBytes: 0 }),
+    status: () => ({ sensors: [], dropped: {}, spoolBytes: 0, spoolRecords: 0, isolated: false, spoolDiscardedBytes: 0, enforcement: "enforce" }),
     onCommand: async () => { throw new Error("no commands here"); },
     log,
     heartbeatMs: 60_000,

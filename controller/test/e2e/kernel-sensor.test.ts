@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync, chmodSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AGENT_BINARY, spawnAgent, type AgentProcess } from "../support/agent-process";
+import { spawnAgent, type AgentProcess } from "../support/agent-process";
 import { startTestController, type TestController } from "../support/controller";
 import { request } from "../support/http";
 import { waitFor } from "../support/wait";
