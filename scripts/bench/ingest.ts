@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Client, credentials, makeGenericClientConstructor, type ClientDuplexStream } from "@grpc/grpc-js";
+import { type Client, credentials, makeGenericClientConstructor, type ClientDuplexStream } from "@grpc/grpc-js";
 import { Client as PgClient } from "pg";
 import { AgentMessage, AgentServiceService, Event, type ControllerMessage } from "@vigil/proto";
 import { encodeEventBatchMessage } from "../../agent/src/transport/wire";
@@ -106,7 +106,7 @@ async function runOne(kind: "sqlite" | "postgres"): Promise<{ kind: string; eps:
   const seconds = (Date.now() - t0) / 1000;
   child.kill("SIGTERM");
   await new Promise((r) => child.once("exit", r));
-  let stored = 0;
+  let stored: number;
   if (kind === "sqlite") {
     const Database = (await import("better-sqlite3")).default;
     const db = new Database(dbUrl.slice(7), { readonly: true });

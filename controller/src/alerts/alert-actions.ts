@@ -2,7 +2,7 @@ import { suggestSuppression, entityKey, type EntityKind, type SuppressionDraft }
 import type { Repository } from "typeorm";
 import type { SqlBatch } from "../detection/sql-batch";
 import type { AlertService } from "./alert-service";
-import { AlertEntity, AlertFeedbackEntity, type AlertVerdict } from "./alert.entity";
+import { type AlertEntity, type AlertFeedbackEntity, type AlertVerdict } from "./alert.entity";
 import type { FeedbackWeightStore } from "./feedback-weights";
 import type { SuppressionService, SuppressionView } from "./suppression-service";
 

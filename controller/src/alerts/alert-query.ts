@@ -1,5 +1,5 @@
 import type { Repository } from "typeorm";
-import { AlertEntity, type AlertState } from "./alert.entity";
+import { type AlertEntity, type AlertState } from "./alert.entity";
 
 export interface AlertFilter {
   minScore?: number;

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { suppressionMatches, validateSuppression, type AlertContext, type Suppression } from "@vigil/detection";
 import type { Repository } from "typeorm";
-import { SuppressionEntity } from "./alert.entity";
+import { type SuppressionEntity } from "./alert.entity";
 import type { Stmt } from "../detection/sql-batch";
 
 export interface SuppressionView extends Suppression {

@@ -3,7 +3,7 @@ import { entityKey, type EntityRef } from "@vigil/detection";
 import type { Repository } from "typeorm";
 import type { AlertVerdict } from "../alerts/alert.entity";
 import type { SqlBatch, Stmt } from "../detection/sql-batch";
-import { CaseEntity, type CaseState } from "./case.entity";
+import { type CaseEntity, type CaseState } from "./case.entity";
 
 /** What a case needs to know about a new alert. */
 export interface CaseAlert {

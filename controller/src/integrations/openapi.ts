@@ -1,6 +1,7 @@
 import type { OpenAPIObject } from "@nestjs/swagger";
 import { STREAM_TOPICS } from "./notices";
 
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument -- the document is walked as open-ended JSON (Json) */
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- OpenAPI documents are open-ended JSON
 
 const METHODS = ["get", "put", "post", "delete", "patch", "head", "options"] as const;

@@ -1,5 +1,5 @@
-import { Client, credentials, makeGenericClientConstructor, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
-import { AgentMessage, AgentServiceService, ControllerMessage, Event, Hello } from "@vigil/proto";
+import { type Client, credentials, makeGenericClientConstructor, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import { AgentMessage, AgentServiceService, type ControllerMessage, Event, Hello } from "@vigil/proto";
 
 type RawStream = ClientDuplexStream<Buffer, ControllerMessage>;
 

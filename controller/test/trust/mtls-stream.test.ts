@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/main";
 import { CertificateAuthority } from "../../src/trust/ca";
 import { newKeyRequest } from "../../../agent/src/enroll/key-request";
-import { renewRpc, EnrollError } from "../../../agent/src/enroll/enroll-client";
+import { renewRpc, type EnrollError } from "../../../agent/src/enroll/enroll-client";
 import { startTestController, type TestController } from "../support/controller";
 import { waitFor } from "../support/wait";
 import { TlsAgent } from "./tls-agent";
