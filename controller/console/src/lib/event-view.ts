@@ -28,8 +28,10 @@ export function summaryOf(e: TelemetryEvent): string {
       const arrow = b.direction === "inbound" ? `${remote} → ${local}` : b.direction === "listen" ? `listening on ${local}` : `${local} → ${remote}`;
       return join(b.protocol, arrow, b.exe || b.processName ? `(${str(b.exe || b.processName)})` : "");
     }
-    case "auth":
-      return join(b.user, b.targetUser ? `→ ${str(b.targetUser)}` : "", b.sourceIp ? `from ${addr(b.sourceIp, b.sourcePort)}` : "", b.service ? `via ${str(b.service)}` : "", b.command ? `: ${str(b.command)}` : "");
+    case "auth": {
+      const who = join(b.user, b.targetUser ? `→ ${str(b.targetUser)}` : "", b.sourceIp ? `from ${addr(b.sourceIp, b.sourcePort)}` : "", b.service ? `via ${str(b.service)}` : "");
+      return b.command ? `${who}: ${str(b.command)}` : who;
+    }
     case "log":
       return join(b.program ? `${str(b.program)}:` : "", b.message);
     case "audit": {
