@@ -105,7 +105,7 @@ function Matched({ a, host }: { a: AlertDetail; host: string }) {
   return (
     <section class="panel" aria-labelledby="matched-title">
       <h2 id="matched-title">
-        Matched {refs.length === 1 ? "event" : "events"} <span class="muted small">({refs.length} referenced{a.count > refs.length ? ` of ${a.count} matches` : ""})</span>
+        Matched {refs.length === 1 ? "event" : "events"} <span class="muted small">({refs.length} kept{a.count > refs.length ? `; the alert fired ${a.count} times` : ""})</span>
       </h2>
       {events.error && <PageError what="the matched events" error={events.error} />}
       {events.loading && !events.data ? (
@@ -124,7 +124,7 @@ function Matched({ a, host }: { a: AlertDetail; host: string }) {
           )}
           {a.count > refs.length && (
             <p class="muted small">
-              The alert keeps references to {refs.length} of its {a.count} matches; <a href={aroundHref(a.agentId, Date.parse(a.firstSeen), Date.parse(a.lastSeen), AROUND_MS)}>search the host's events</a> for
+              The alert keeps {refs.length} of the events it matched (the first and the newest); <a href={aroundHref(a.agentId, Date.parse(a.firstSeen), Date.parse(a.lastSeen), AROUND_MS)}>search the host's events</a> for
               all of them.
             </p>
           )}
@@ -155,7 +155,7 @@ export function AlertPage({ id }: { id: string }) {
             <h1 id="alert-title">{a.rule.title}</h1>
             <div class="meta">
               <LevelBadge level={a.rule.level} /> <StateBadge state={a.state} verdict={a.verdict} /> · on <strong>{host}</strong> ·{" "}
-              <span class="entity"><span class="muted">{a.entity.kind}</span> {a.entity.value}</span> · {a.count} {a.count === 1 ? "match" : "matches"} · {when(a.firstSeen)}
+              <span class="entity"><span class="muted">{a.entity.kind}</span> {a.entity.value}</span> · fired {a.count} {a.count === 1 ? "time" : "times"} · {when(a.firstSeen)}
               {a.count > 1 && ` → ${when(a.lastSeen)}`}
             </div>
             {a.rule.tags.length > 0 && <div class="tags">{a.rule.tags.join(" · ")}</div>}
