@@ -3,7 +3,7 @@ import { ApiBody, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
 import { VERDICTS, type AlertVerdict } from "../alerts/alert.entity";
 import { actorOf, can, principalOf, Roles } from "../auth/roles";
 import { noteAudit } from "../audit/request-audit";
-import { CaseQuery, caseView } from "../cases/case-query";
+import { CaseQuery } from "../cases/case-query";
 import { CaseService } from "../cases/case-service";
 import { decodeSeenCursor, encodeSeenCursor } from "./detection-cursor";
 import { optEnum, optInt, optString, rejectUnknown } from "./query-params";
@@ -30,7 +30,7 @@ export class CasesController {
     const limit = optInt(q, "limit", 1, 500) ?? 50;
     const items = await this.cases.list({ state: optEnum(q, "state", STATES), minScore: optInt(q, "minScore", 0, 100), limit, cursor: decodeSeenCursor(optString(q, "cursor", 200)) });
     const last = items.at(-1);
-    return { items: items.map(caseView), nextCursor: items.length === limit && last ? encodeSeenCursor(last) : null };
+    return { items: await this.cases.views(items), nextCursor: items.length === limit && last ? encodeSeenCursor(last) : null };
   }
 
   @Get(":id")
@@ -57,7 +57,7 @@ export class CasesController {
     const c = await this.service.rename(id, title);
     if (!c) throw new NotFoundException(`no case with id '${id}'`);
     noteAudit({ title });
-    return caseView(c);
+    return (await this.cases.views([c]))[0];
   }
 
   @Post(":id/state")
@@ -73,6 +73,6 @@ export class CasesController {
     if (b.verdict !== undefined && !VERDICTS.includes(b.verdict as AlertVerdict)) throw new BadRequestException(`body field "verdict" must be one of ${VERDICTS.join(", ")}`);
     const c = await this.service.setState(id, b.state, b.verdict as AlertVerdict | undefined, actorOf(req));
     if (!c) throw new NotFoundException(`no case with id '${id}'`);
-    return caseView(c);
+    return (await this.cases.views([c]))[0];
   }
 }
