@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestController } from "../support/controller";
 import { request } from "../support/http";
-import type { RawAgent } from "../support/raw-agent";
+import { RawAgent } from "../support/raw-agent";
 import { waitFor } from "../support/wait";
 import { BRUTE_FORCE, BRUTE_THEN_SUCCESS, clock, EXEC_FROM_TMP, exec, MIN, send, settled, sshFailure, sshSuccess, startDetectionController, T0 } from "./support";
 
@@ -29,7 +29,6 @@ interface TimelineEntry {
 
 /** An agent whose hostname is chosen (two hosts may share one, as two cloned VMs do). */
 async function host(ctl: TestController, agentId: string, hostname: string): Promise<RawAgent> {
-  const { RawAgent } = await import("../support/raw-agent");
   const a = new RawAgent(ctl.grpcPort);
   a.hello(agentId, { hostname });
   await waitFor(`${agentId} welcome`, () => a.received.some((m) => m.msg?.$case === "welcome"));
