@@ -25,8 +25,7 @@ export function eventAnchor(agentId: string, seq: number): string {
 }
 
 /** An event's labelled fields (Image, Command line, PID, …) as the server named them per event kind. */
-function Fields({ e, host }: { e: TimelineEntry; host?: ComponentChild }) {
-  const fields = e.fields ?? [];
+function Fields({ fields, host }: { fields: NonNullable<TimelineEntry["fields"]>; host?: ComponentChild }) {
   if (!fields.length && !host) return null;
   return (
     <dl class="tl-fields">
@@ -63,7 +62,8 @@ export function Timeline({ entries, hostLabels, showHost = false }: { entries: T
         const agentId = str(e.ref?.agentId);
         const seq = typeof e.ref?.seq === "number" ? e.ref.seq : undefined;
         const isEvent = e.kind.startsWith("event.");
-        const host = isEvent && showHost && agentId ? <HostName id={agentId} hostname={str(e.ref?.hostname)} labels={hostLabels ?? new Map()} /> : undefined;
+        // In a case over several hosts, each event and alert says which (an alert's summary names the host only by its hostname).
+        const host = (isEvent || e.kind === "alert") && showHost && agentId ? <HostName id={agentId} hostname={str(e.ref?.hostname)} labels={hostLabels ?? new Map()} /> : undefined;
         const until = e.kind === "alert" ? str(e.ref?.lastSeen) : undefined;
         return (
           <li key={i} class={`tl-${kindClass(e.kind)}`} id={isEvent && agentId && seq !== undefined ? eventAnchor(agentId, seq) : undefined} tabIndex={-1}>
@@ -82,7 +82,7 @@ export function Timeline({ entries, hostLabels, showHost = false }: { entries: T
                   until <Time at={until} />
                 </>
               )}
-              {isEvent && <Fields e={e} host={host} />}
+              {isEvent ? <Fields fields={e.fields ?? []} host={host} /> : host && <Fields fields={[]} host={host} />}
               {e.data && Object.keys(e.data).length > 0 && (
                 <details class="tl-data">
                   <summary>raw event</summary>
