@@ -165,6 +165,22 @@ describe("console: readable alerts and cases (issue 14)", () => {
     expect(await entry.isVisible()).toBe(true);
   });
 
+  it("an analyst renames the case; the new title holds when another alert joins", async () => {
+    await page.getByRole("button", { name: "Rename case" }).click();
+    await page.getByLabel("Case title").fill("Cryptominer dropped on vm · 3f2a");
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => page.locator("#case-title").textContent()).toBe("Cryptominer dropped on vm · 3f2a");
+    // Another alert on the host joins the case: detection leaves the analyst's title alone.
+    const before = (await request(ctl, "GET", `/api/v1/cases/${execA.caseId}`)).body as { alertCount: number };
+    vmA.seq = await send(vmA.agent, vmA.seq, [exec(Date.now() - 5 * MIN, "/tmp/z", "root"), clock(Date.now() - 500)]);
+    await settled(ctl);
+    await waitFor("the new alert in the case", async () => ((await request(ctl, "GET", `/api/v1/cases/${execA.caseId}`)).body.alertCount as number) > before.alertCount);
+    await page.reload();
+    await page.getByRole("heading", { name: "Alerts and why they scored" }).waitFor();
+    expect(await page.locator("#case-title").textContent()).toBe("Cryptominer dropped on vm · 3f2a");
+    expect((await request(ctl, "GET", `/api/v1/cases/${execA.caseId}`)).body.title).toBe("Cryptominer dropped on vm · 3f2a");
+  });
+
   it("produced no page errors", () => {
     expect(b.problems).toEqual([]);
   });

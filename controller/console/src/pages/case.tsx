@@ -4,6 +4,7 @@ import { AlertCard, EntityText } from "../components/alert-card";
 import { Approvals } from "../components/approvals";
 import { ScoreBadge, StateBadge } from "../components/badges";
 import { CaseActions } from "../components/case-actions";
+import { CaseTitle } from "../components/case-title";
 import { Evidence } from "../components/evidence";
 import { HostActions } from "../components/host-actions";
 import { CommandResult } from "../components/command-result";
@@ -54,7 +55,7 @@ function CaseHeader({ c, onChanged, labels }: { c: CaseStory; onChanged: () => v
       <div class="case-title-row">
         <ScoreBadge score={c.score} />
         <div>
-          <h1 id="case-title">{c.title}</h1>
+          <CaseTitle id={c.id} title={c.title} onChanged={onChanged} />
           <div class="meta">
             <StateBadge state={c.state} verdict={c.verdict} /> · {c.alertCount} {c.alertCount === 1 ? "alert" : "alerts"} · <Time at={c.firstSeen} /> → <Time at={c.lastSeen} />
           </div>
