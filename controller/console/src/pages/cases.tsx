@@ -3,7 +3,7 @@ import { ScoreBadge, StateBadge } from "../components/badges";
 import { hostLabels } from "../lib/hosts";
 import { Loading, PageError } from "../components/states";
 import { useSession } from "../lib/context";
-import { ago, when } from "../lib/format";
+import { Time } from "../components/time";
 import { href, replaceRoute, type Route } from "../lib/router";
 import { useResource } from "../lib/use-resource";
 
@@ -55,7 +55,7 @@ export function CasesPage({ route }: { route: Route }) {
                   <th scope="row"><a href={href(["cases", c.id])}>{c.title}</a></th>
                   <td class="small">{c.entities.slice(0, 4).map((e, i) => <span key={i}>{i > 0 && " · "}<EntityText e={e} hostLabels={labels} /></span>)}</td>
                   <td class="num">{c.alertCount}</td>
-                  <td title={when(c.lastSeen)}>{ago(c.lastSeen)}</td>
+                  <td><Time at={c.lastSeen} format="ago" /></td>
                   <td><StateBadge state={c.state} verdict={c.verdict} /></td>
                 </tr>
               ))}
