@@ -36,12 +36,12 @@ describe("console event view", () => {
     expect(fields.map((f) => [f.label, f.value])).toEqual([
       ["Action", "execve"],
       ["Record type", "EXECVE"],
-      ["Audit serial", "912"],
+      ["Serial", "912"],
       ["Fields › a0", "curl"],
       ["Fields › name", "/usr/bin/curl"],
       ["Record 2 (PATH) › Record type", "PATH"],
       ["Record 2 (PATH) › Fields › name", "/usr/bin/curl"],
-      ["Record 2 (PATH) › Raw record", "type=PATH msg=audit(1.2:912): name=/usr/bin/curl"],
+      ["Record 2 (PATH) › Record", "type=PATH msg=audit(1.2:912): name=/usr/bin/curl"],
     ]);
     expect(fields.find((f) => f.key === "records.0.raw")?.long).toBe(true);
   });
@@ -51,9 +51,12 @@ describe("console event view", () => {
     const by = (k: string) => f.find((x) => x.key === k);
     expect(by("mode")?.value).toBe("0100644");
     expect(by("mtimeMs")).toMatchObject({ label: "Modified", value: "2026-12-03T12:00:00.000Z" });
-    expect(by("exeDeleted")).toMatchObject({ label: "Executable deleted", value: "yes" });
+    expect(by("exeDeleted")).toMatchObject({ label: "Deleted executable", value: "yes" });
     expect(by("newFieldFromAnAgent")?.label).toBe("New field from an agent");
     expect(labelOf("commandLine")).toBe("Command line");
+    // The same words as the case timeline: an auth event's raw field is its log line.
+    expect(labelOf("raw", "auth")).toBe("Log line");
+    expect(labelOf("raw", "audit")).toBe("Record");
   });
 
   it("bounds the fields of a huge event", () => {

@@ -1,7 +1,9 @@
 import type { TelemetryEvent } from "../api/types";
-import { when } from "../lib/format";
 import { fieldsOf, labelOf } from "../lib/event-view";
+import { hostLabel } from "../lib/hosts";
 import { href } from "../lib/router";
+import { HostName } from "./host-name";
+import { Time } from "./time";
 
 /** Around one moment on one host: the link from an event (or an alert) to the events beside it. */
 export function aroundHref(agentId: string, fromMs: number, toMs: number, padMs: number): string {
@@ -12,15 +14,16 @@ export function aroundHref(agentId: string, fromMs: number, toMs: number, padMs:
  * Every field of one event, labelled: where it came from (host, sequence, times) and then the
  * body in wire order. Long values (command lines, raw records) take the full width and wrap.
  */
-export function EventDetail({ event: e, hostname }: { event: TelemetryEvent; hostname: string }) {
+export function EventDetail({ event: e, labels }: { event: TelemetryEvent; labels: ReadonlyMap<string, string> }) {
   const fields = fieldsOf(e);
+  const hostname = hostLabel(labels, e.agentId);
   const t = Date.parse(e.eventTime);
   return (
     <div class="event-detail" data-event={`${e.agentId}:${e.seq}`}>
       <dl class="fields">
         <div class="field-row">
           <dt>Host</dt>
-          <dd>{hostname} <span class="muted small">({e.agentId})</span></dd>
+          <dd><HostName id={e.agentId} labels={labels} /> <span class="muted small">({e.agentId})</span></dd>
         </div>
         <div class="field-row">
           <dt>Kind</dt>
@@ -28,11 +31,11 @@ export function EventDetail({ event: e, hostname }: { event: TelemetryEvent; hos
         </div>
         <div class="field-row">
           <dt>Event time</dt>
-          <dd><time dateTime={e.eventTime}>{when(e.eventTime)}</time> <span class="muted small">{e.eventTime}</span></dd>
+          <dd><Time at={e.eventTime} /> <span class="muted small">{e.eventTime}</span></dd>
         </div>
         <div class="field-row">
           <dt>Received</dt>
-          <dd><time dateTime={e.receivedAt}>{when(e.receivedAt)}</time></dd>
+          <dd><Time at={e.receivedAt} /></dd>
         </div>
         {e.reportedTime && (
           <div class="field-row">

@@ -57,9 +57,9 @@ export function userOf(e: TelemetryEvent): string {
 
 const LABELS: Record<string, string> = {
   action: "Action",
-  pid: "Process id",
-  ppid: "Parent process id",
-  exe: "Executable (image)",
+  pid: "PID",
+  ppid: "Parent PID",
+  exe: "Image",
   commandLine: "Command line",
   user: "User",
   uid: "User id",
@@ -68,16 +68,16 @@ const LABELS: Record<string, string> = {
   cwd: "Working directory",
   startTimeMs: "Process started",
   sha256: "SHA-256",
-  parentExe: "Parent executable",
+  parentExe: "Parent image",
   parentCommandLine: "Parent command line",
   name: "Process name",
-  exeDeleted: "Executable deleted",
+  exeDeleted: "Deleted executable",
   exitCode: "Exit code",
   durationMs: "Lifetime (ms)",
   cgroupId: "Cgroup id",
-  source: "Seen by",
+  source: "Sensor",
   path: "Path",
-  oldPath: "Previous path",
+  oldPath: "Old path",
   sha256Before: "SHA-256 before",
   sha256After: "SHA-256 after",
   size: "Size (bytes)",
@@ -100,16 +100,23 @@ const LABELS: Record<string, string> = {
   method: "Method",
   service: "Service",
   command: "Command",
-  tty: "Terminal",
+  tty: "TTY",
   hostname: "Hostname (as logged)",
   raw: "Raw record",
   groupName: "Group",
   recordType: "Record type",
-  serial: "Audit serial",
+  serial: "Serial",
   log: "Log",
   program: "Program",
   message: "Message",
   kind: "Kind",
+};
+
+/** Where a kind names a field its own way (the case timeline's words, controller/src/cases/event-fields.ts). */
+const KIND_LABELS: Record<string, Record<string, string>> = {
+  auth: { raw: "Log line" },
+  log: { raw: "Log line" },
+  audit: { raw: "Record" },
 };
 
 /** Fields holding epoch milliseconds: shown as times, the number kept on hover. */
@@ -118,7 +125,9 @@ const TIMES = new Set(["startTimeMs", "mtimeMs"]);
 const OCTAL = new Set(["mode", "modeBefore"]);
 
 /** "bytesSent" → "Bytes sent", for fields without a label of their own. */
-export function labelOf(key: string): string {
+export function labelOf(key: string, kind?: string): string {
+  const own = kind ? KIND_LABELS[kind]?.[key] : undefined;
+  if (own) return own;
   if (LABELS[key]) return LABELS[key];
   const words = key.replace(/([a-z0-9])([A-Z])/g, "$1 $2").replace(/[_.]/g, " ").toLowerCase();
   return words.charAt(0).toUpperCase() + words.slice(1);
@@ -167,7 +176,7 @@ export function fieldsOf(e: TelemetryEvent): Field[] {
       } else if (v && typeof v === "object" && !Array.isArray(v)) {
         walk(v as Body, key, `${labelPrefix}${labelOf(k)} › `, true);
       } else {
-        push(key, `${labelPrefix}${map ? k : labelOf(k)}`, v);
+        push(key, `${labelPrefix}${map ? k : labelOf(k, e.type)}`, v);
       }
     }
   };

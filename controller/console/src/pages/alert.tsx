@@ -2,12 +2,15 @@ import { useState } from "preact/hooks";
 import type { Api } from "../api/client";
 import type { AlertDetail, EventRef, TelemetryEvent, Verdict } from "../api/types";
 import { LevelBadge, ScoreBadge, StateBadge } from "../components/badges";
+import { EntityText } from "../components/alert-card";
 import { Breakdown } from "../components/breakdown";
 import { aroundHref, EventDetail } from "../components/event-detail";
+import { HostName } from "../components/host-name";
 import { Loading, PageError } from "../components/states";
+import { Time } from "../components/time";
 import { useSession } from "../lib/context";
 import { summaryOf } from "../lib/event-view";
-import { when } from "../lib/format";
+import { hostLabel, hostLabels } from "../lib/hosts";
 import { href } from "../lib/router";
 import { useResource } from "../lib/use-resource";
 
@@ -72,7 +75,7 @@ function Feedback({ a }: { a: AlertDetail }) {
         <ul class="plain small" aria-label="Verdicts given">
           {a.feedback.map((f, i) => (
             <li key={i}>
-              {f.verdict === "true_positive" ? "true positive" : "false positive"} by {f.actor}, {when(f.at)}
+              {f.verdict === "true_positive" ? "true positive" : "false positive"} by {f.actor}, <Time at={f.at} />
               {f.note ? `: ${f.note}` : ""}
             </li>
           ))}
@@ -83,19 +86,19 @@ function Feedback({ a }: { a: AlertDetail }) {
 }
 
 /** One matched event: its line, opened to every field for the newest, one click away for the rest. */
-function MatchedEvent({ e, host, open }: { e: TelemetryEvent; host: string; open: boolean }) {
+function MatchedEvent({ e, labels, open }: { e: TelemetryEvent; labels: ReadonlyMap<string, string>; open: boolean }) {
   return (
     <details class="matched" open={open}>
       <summary>
-        <time dateTime={e.eventTime}>{when(e.eventTime)}</time> <span class={`ev-kind kind-${e.type}`}>{e.type}</span> <span class="muted small">{e.action}</span>{" "}
+        <Time at={e.eventTime} /> <span class={`ev-kind kind-${e.type}`}>{e.type}</span> <span class="muted small">{e.action}</span>{" "}
         <span class="event-summary">{summaryOf(e)}</span>
       </summary>
-      <EventDetail event={e} hostname={host} />
+      <EventDetail event={e} labels={labels} />
     </details>
   );
 }
 
-function Matched({ a, host }: { a: AlertDetail; host: string }) {
+function Matched({ a, labels }: { a: AlertDetail; labels: ReadonlyMap<string, string> }) {
   const { api } = useSession();
   const refs = a.eventRefs ?? [];
   const refsKey = refs.map((r) => `${r.agentId}:${r.seq}`).join(",");
@@ -113,7 +116,7 @@ function Matched({ a, host }: { a: AlertDetail; host: string }) {
       ) : (
         <>
           {found.map((e, i) => (
-            <MatchedEvent key={e.id} e={e} host={host} open={i === 0} />
+            <MatchedEvent key={e.id} e={e} labels={labels} open={i === 0} />
           ))}
           {missing > 0 && (
             <div class="notice small">
@@ -142,7 +145,9 @@ export function AlertPage({ id }: { id: string }) {
   if (r.error && !r.data) return <PageError what="the alert" error={r.error} />;
   if (!r.data) return <Loading what="the alert" />;
   const a = r.data;
-  const host = a.hostname || agents.data?.items.find((x) => x.id === a.agentId)?.hostname || a.agentId;
+  // Hosts by name (two agents sharing one told apart), the alert's own hostname while the fleet loads.
+  const labels = hostLabels([...(agents.data?.items ?? []), { id: a.agentId, hostname: a.hostname }]);
+  const host = hostLabel(labels, a.agentId, a.hostname);
   return (
     <article class="alert-view" aria-labelledby="alert-title">
       <header class="case-header">
@@ -154,9 +159,14 @@ export function AlertPage({ id }: { id: string }) {
           <div>
             <h1 id="alert-title">{a.rule.title}</h1>
             <div class="meta">
-              <LevelBadge level={a.rule.level} /> <StateBadge state={a.state} verdict={a.verdict} /> · on <strong>{host}</strong> ·{" "}
-              <span class="entity"><span class="muted">{a.entity.kind}</span> {a.entity.value}</span> · fired {a.count} {a.count === 1 ? "time" : "times"} · {when(a.firstSeen)}
-              {a.count > 1 && ` → ${when(a.lastSeen)}`}
+              <LevelBadge level={a.rule.level} /> <StateBadge state={a.state} verdict={a.verdict} /> · on <strong><HostName id={a.agentId} hostname={a.hostname} labels={labels} /></strong> ·{" "}
+              <EntityText e={a.entity} hostLabels={labels} /> · fired {a.count} {a.count === 1 ? "time" : "times"} · <Time at={a.firstSeen} />
+              {a.count > 1 && (
+                <>
+                  {" → "}
+                  <Time at={a.lastSeen} />
+                </>
+              )}
             </div>
             {a.rule.tags.length > 0 && <div class="tags">{a.rule.tags.join(" · ")}</div>}
           </div>
@@ -182,7 +192,7 @@ export function AlertPage({ id }: { id: string }) {
           <VerdictButtons alert={a} onChanged={r.reload} />
           <Feedback a={a} />
         </section>
-        <Matched a={a} host={host} />
+        <Matched a={a} labels={labels} />
       </div>
     </article>
   );

@@ -1,10 +1,12 @@
 import { useEffect, useState } from "preact/hooks";
 import { EVENT_KINDS, type TelemetryEvent } from "../api/types";
 import { EventDetail } from "../components/event-detail";
+import { HostName } from "../components/host-name";
 import { Loading, PageError } from "../components/states";
+import { Time } from "../components/time";
 import { useSession } from "../lib/context";
 import { summaryOf, userOf } from "../lib/event-view";
-import { when } from "../lib/format";
+import { hostLabels } from "../lib/hosts";
 import { href, replaceRoute, type Route } from "../lib/router";
 import { fromLocalInput, toLocalInput } from "../lib/time-input";
 import { useResource } from "../lib/use-resource";
@@ -37,7 +39,7 @@ const RANGES = [
   { label: "7 d", ms: 7 * 86_400_000 },
 ] as const;
 
-function SearchForm({ f, hosts, onSearch }: { f: EventFilters; hosts: Map<string, string>; onSearch: () => void }) {
+function SearchForm({ f, hosts, onSearch }: { f: EventFilters; hosts: ReadonlyMap<string, string>; onSearch: () => void }) {
   // The text box is applied on submit (Enter or the button), not per keystroke: every search is a query on the event store.
   const [text, setText] = useState(f.q ?? "");
   // A link or the back button changed the search: the box shows it. Typing alone does not touch the URL.
@@ -113,14 +115,14 @@ function SearchForm({ f, hosts, onSearch }: { f: EventFilters; hosts: Map<string
   );
 }
 
-function EventRow({ e, host }: { e: TelemetryEvent; host: string }) {
+function EventRow({ e, labels }: { e: TelemetryEvent; labels: ReadonlyMap<string, string> }) {
   const [open, setOpen] = useState(false);
   const id = `ev-${e.id}`;
   return (
     <>
       <tr data-event={`${e.agentId}:${e.seq}`} class={open ? "open" : undefined}>
-        <td data-label="Time" class="nowrap"><time dateTime={e.eventTime}>{when(e.eventTime)}</time></td>
-        <td data-label="Host">{host}</td>
+        <td data-label="Time" class="nowrap"><Time at={e.eventTime} /></td>
+        <td data-label="Host"><HostName id={e.agentId} labels={labels} /></td>
         <td data-label="Kind"><span class={`ev-kind kind-${e.type}`}>{e.type}</span> <span class="muted small">{e.action}</span></td>
         <th scope="row" data-label="What" class="event-summary">
           <button type="button" class="linkish" aria-expanded={open} aria-controls={id} onClick={() => setOpen(!open)}>
@@ -132,7 +134,7 @@ function EventRow({ e, host }: { e: TelemetryEvent; host: string }) {
       {open && (
         <tr class="detail-row" id={id}>
           <td colSpan={5}>
-            <EventDetail event={e} hostname={host} />
+            <EventDetail event={e} labels={labels} />
           </td>
         </tr>
       )}
@@ -157,7 +159,8 @@ export function EventsPage({ route }: { route: Route }) {
   const first = useResource(() => api.events({ ...f, limit: PAGE }), key, []);
   const agents = useResource(() => api.agents(), "agents", ["agents"]);
   const [more, setMore] = useState<More | null>(null);
-  const hosts = new Map((agents.data?.items ?? []).map((a) => [a.id, a.hostname || a.id]));
+  // Hosts by name, two agents sharing one told apart ("vm · 3f2a"), as everywhere in the console.
+  const labels = hostLabels(agents.data?.items ?? []);
 
   const mine = more?.key === key ? more : null;
   // An older page can repeat an event the first page has, when the first page was refreshed in between.
@@ -189,7 +192,7 @@ export function EventsPage({ route }: { route: Route }) {
           )}
         </p>
       </header>
-      <SearchForm f={f} hosts={hosts} onSearch={first.reload} />
+      <SearchForm f={f} hosts={labels} onSearch={first.reload} />
       {first.error && <PageError what="events" error={first.error} />}
       {first.loading && !first.data ? (
         <Loading what="events" />
@@ -210,7 +213,7 @@ export function EventsPage({ route }: { route: Route }) {
               </thead>
               <tbody>
                 {items.map((e) => (
-                  <EventRow key={e.id} e={e} host={hosts.get(e.agentId) ?? e.agentId} />
+                  <EventRow key={e.id} e={e} labels={labels} />
                 ))}
               </tbody>
             </table>
