@@ -104,7 +104,8 @@ function Matched({ a, labels }: { a: AlertDetail; labels: ReadonlyMap<string, st
   const refsKey = refs.map((r) => `${r.agentId}:${r.seq}`).join(",");
   const events = useResource(() => matchedEvents(api, refs), `matched:${a.id}:${refsKey}`, []);
   const found = events.data ?? [];
-  const missing = refs.length - found.length;
+  // Only an answer can say an event is gone; a failed request is not "deleted by retention".
+  const missing = events.data ? refs.length - found.length : 0;
   return (
     <section class="panel" aria-labelledby="matched-title">
       <h2 id="matched-title">
