@@ -376,6 +376,19 @@ describe("web console in headless Chromium against the real controller", () => {
     }
   });
 
+  it("says when an alert's events were deleted by retention, and shows the fields kept with the alert", async () => {
+    // db-1's /tmp execution is the only event older than 2 h; retention removes it.
+    const all = (await request(ctl, "GET", "/api/v1/alerts?agent=db-1&limit=50")).body.items as Array<{ id: string; eventRefs: Array<{ seq: number; timeMs: number }> }>;
+    const old = all.find((a) => a.eventRefs.some((r) => r.timeMs < Date.now() - 2 * 3_600_000));
+    expect(old).toBeDefined();
+    expect(await ctl.store.deleteOlderThan(Date.now() - 2 * 3_600_000, 100)).toBe(1);
+    await page.goto(`${ctl.httpUrl}/console/#/alerts/${old?.id}`);
+    const notice = page.locator(".notice", { hasText: "1 referenced event is no longer stored (event retention)" });
+    await notice.waitFor();
+    expect(await notice.locator("pre").textContent()).toContain("/tmp/.cache/kworkerd");
+    expect(await page.locator("details.matched").count()).toBe(0);
+  });
+
   it("produced no page errors", () => {
     expect(b.problems).toEqual([]);
   });
