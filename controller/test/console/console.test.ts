@@ -317,8 +317,8 @@ describe("web console in headless Chromium against the real controller", () => {
       const fits = async (cells: string) => {
         const m = await p2.evaluate((sel) => {
           const vw = document.documentElement.clientWidth;
-          const out = [...document.querySelectorAll(sel)].map((el) => el.getBoundingClientRect()).filter((r) => r.width > 0 && (r.left < -0.5 || r.right > vw + 0.5));
-          const scrollers = [...document.querySelectorAll(".table-wrap")].filter((w) => w.scrollWidth > w.clientWidth + 1).length;
+          const out = Array.from(document.querySelectorAll(sel)).map((el) => el.getBoundingClientRect()).filter((r) => r.width > 0 && (r.left < -0.5 || r.right > vw + 0.5));
+          const scrollers = Array.from(document.querySelectorAll(".table-wrap")).filter((w) => w.scrollWidth > w.clientWidth + 1).length;
           return { vw, page: document.documentElement.scrollWidth, outside: out.length, cells: document.querySelectorAll(sel).length, scrollers };
         }, cells);
         expect(m.vw).toBeLessThanOrEqual(420);
