@@ -1,4 +1,4 @@
-import type { Agent, Alert, CaseStory, CaseSummary, Command, HostInventory, Page, PlaybookAction, Verdict } from "./types";
+import type { Agent, Alert, AlertDetail, CaseStory, CaseSummary, Command, HostInventory, Page, PlaybookAction, TelemetryEvent, Verdict } from "./types";
 
 /** An API answer other than 2xx, with the controller's message (Nest: {statusCode, message}). */
 export class ApiError extends Error {
@@ -48,6 +48,8 @@ export class Api {
   agents = () => this.call<Page<Agent>>("GET", "/agents");
   inventory = (agentId: string) => this.call<HostInventory>("GET", `/agents/${encodeURIComponent(agentId)}/inventory`);
   alerts = (q: Query) => this.call<Page<Alert>>("GET", `/alerts${qs(q)}`);
+  alert = (id: string) => this.call<AlertDetail>("GET", `/alerts/${encodeURIComponent(id)}`);
+  events = (q: Query) => this.call<Page<TelemetryEvent>>("GET", `/events${qs(q)}`);
   cases = (q: Query) => this.call<Page<CaseSummary>>("GET", `/cases${qs(q)}`);
   caseStory = (id: string) => this.call<CaseStory>("GET", `/cases/${encodeURIComponent(id)}`);
   commands = (q: Query) => this.call<Page<Command>>("GET", `/commands${qs(q)}`);
@@ -58,6 +60,7 @@ export class Api {
   release = (agentId: string, reason: string, caseId?: string) => this.call<Command>("POST", `/agents/${encodeURIComponent(agentId)}/release`, { reason, ...(caseId ? { caseId } : {}) });
   feedback = (alertId: string, verdict: Verdict) => this.call<unknown>("POST", `/alerts/${encodeURIComponent(alertId)}/feedback`, { verdict });
   setCaseState = (caseId: string, state: "acknowledged" | "resolved", verdict?: Verdict) => this.call<CaseSummary>("POST", `/cases/${encodeURIComponent(caseId)}/state`, { state, ...(verdict ? { verdict } : {}) });
+  renameCase = (caseId: string, title: string) => this.call<CaseSummary>("POST", `/cases/${encodeURIComponent(caseId)}/title`, { title });
   undo = (commandId: string) => this.call<Command>("POST", `/commands/${encodeURIComponent(commandId)}/undo`);
   decide = (actionId: string, approve: boolean) => this.call<PlaybookAction>("POST", `/playbook-actions/${encodeURIComponent(actionId)}/${approve ? "approve" : "reject"}`);
 }

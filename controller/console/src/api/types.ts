@@ -49,6 +49,14 @@ export interface ScoreFactor {
 export interface Entity {
   kind: string;
   value: string;
+  /** Host entities (value: the agent id) carry the host's name. */
+  hostname?: string;
+}
+
+export interface EventRef {
+  agentId: string;
+  seq: number;
+  timeMs: number;
 }
 
 export interface Alert {
@@ -66,6 +74,35 @@ export interface Alert {
   state: AlertState;
   verdict: Verdict | null;
   caseId: string | null;
+  /** The matched events kept: the first ones and the newest ones (bounded); `count` says how many matched. */
+  eventRefs?: EventRef[];
+  newestEventRef?: EventRef | null;
+}
+
+/** GET /alerts/:id: the list view plus its evidence references and the analysts' feedback. */
+export interface AlertDetail extends Alert {
+  eventRefs: EventRef[];
+  /** Matched fields of the first few events, embedded when the alert was raised (outlive retention). */
+  events: Record<string, unknown>[];
+  feedback?: { verdict: Verdict; note: string | null; actor: string; at: string }[];
+}
+
+export const EVENT_KINDS = ["process", "file", "network", "auth", "audit", "log", "agent"] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+/** One stored telemetry event (controller/src/api/events.controller.ts eventView): the body sits under its type's name. */
+export interface TelemetryEvent {
+  id: string;
+  agentId: string;
+  seq: number;
+  type: EventKind | string;
+  action: string;
+  eventTime: string;
+  receivedAt: string;
+  /** Set when the host's clock was not trusted: eventTime is then the receive time. */
+  reportedTime?: string;
+  clockSkewMs?: number;
+  [body: string]: unknown;
 }
 
 export interface TimelineEntry {
@@ -73,6 +110,8 @@ export interface TimelineEntry {
   kind: string;
   summary: string;
   ref?: Record<string, unknown>;
+  /** Labelled values per event kind (Image, Command line, PID, …). */
+  fields?: Array<{ label: string; value: string }>;
   data?: Record<string, unknown>;
 }
 

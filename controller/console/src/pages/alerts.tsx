@@ -4,7 +4,10 @@ import { AlertsChart, WINDOWS } from "../components/alerts-chart";
 import { LevelBadge, ScoreBadge, StateBadge } from "../components/badges";
 import { Loading, PageError } from "../components/states";
 import { useSession } from "../lib/context";
-import { ago, when } from "../lib/format";
+import { EntityText } from "../components/alert-card";
+import { HostName } from "../components/host-name";
+import { Time } from "../components/time";
+import { hostLabels } from "../lib/hosts";
 import { href, replaceRoute, type Route } from "../lib/router";
 import { useResource } from "../lib/use-resource";
 
@@ -105,6 +108,12 @@ function Filters({ f, route, rules, hosts }: { f: AlertFilters; route: Route; ru
   );
 }
 
+/** A click anywhere on a row opens the alert, as the title link does (keyboard users have the link); text selection and inner links keep working. */
+function openRow(e: MouseEvent, id: string): void {
+  if ((e.target as Element).closest("a, button, input, select") || window.getSelection()?.toString()) return;
+  location.hash = href(["alerts", id]);
+}
+
 export function AlertsPage({ route }: { route: Route }) {
   const { api } = useSession();
   const f = filtersOf(route.query);
@@ -114,7 +123,9 @@ export function AlertsPage({ route }: { route: Route }) {
   const agents = useResource(() => api.agents(), "agents", ["agents"]);
 
   const items = [...(alerts.data?.items ?? [])].sort(byUrgency);
-  const hosts = new Map((agents.data?.items ?? []).map((a) => [a.id, a.hostname || a.id]));
+  // Hosts by name; two agents sharing one ("vm") read "vm · 3f2a" everywhere on the page.
+  const labels = hostLabels([...(agents.data?.items ?? []), ...items.map((a) => ({ id: a.agentId, hostname: a.hostname }))]);
+  const hosts = new Map((agents.data?.items ?? []).map((a) => [a.id, labels.get(a.id) ?? a.id]));
   const rules = new Map(items.map((a) => [a.rule.id, a.rule.title]));
   if (f.rule && !rules.has(f.rule)) rules.set(f.rule, f.rule);
 
@@ -135,7 +146,7 @@ export function AlertsPage({ route }: { route: Route }) {
         <p class="empty">No alerts match these filters.</p>
       ) : (
         <div class="table-wrap">
-          <table class="data alerts">
+          <table class="data alerts stack">
             <thead>
               <tr>
                 <th scope="col" class="num">Score</th>
@@ -150,18 +161,18 @@ export function AlertsPage({ route }: { route: Route }) {
             </thead>
             <tbody>
               {items.map((a) => (
-                <tr key={a.id} data-alert={a.id}>
-                  <td class="num"><ScoreBadge score={a.score} /></td>
-                  <td><LevelBadge level={a.rule.level} /></td>
-                  <th scope="row" class="alert-title">
-                    {a.caseId ? <a href={href(["cases", a.caseId], { alert: a.id })}>{a.rule.title}</a> : a.rule.title}
+                <tr key={a.id} data-alert={a.id} class="clickable" onClick={(e) => openRow(e, a.id)}>
+                  <td class="num" data-label="Score"><ScoreBadge score={a.score} /></td>
+                  <td data-label="Level"><LevelBadge level={a.rule.level} /></td>
+                  <th scope="row" class="alert-title" data-label="Alert">
+                    <a href={href(["alerts", a.id])}>{a.rule.title}</a>
                     {a.rule.tags.length > 0 && <div class="tags">{a.rule.tags.slice(0, 3).join(" · ")}</div>}
                   </th>
-                  <td><span class="entity"><span class="muted">{a.entity.kind}</span> {a.entity.value}</span></td>
-                  <td>{a.hostname ?? hosts.get(a.agentId) ?? a.agentId}</td>
-                  <td class="num">{a.count}</td>
-                  <td title={when(a.lastSeen)}>{ago(a.lastSeen)}</td>
-                  <td><StateBadge state={a.state} verdict={a.verdict} /></td>
+                  <td data-label="Entity"><EntityText e={a.entity} hostLabels={labels} /></td>
+                  <td class="host" data-label="Host"><HostName id={a.agentId} hostname={a.hostname} labels={labels} /></td>
+                  <td class="num" data-label="Count">{a.count}</td>
+                  <td data-label="Last seen"><Time at={a.lastSeen} format="ago" /></td>
+                  <td data-label="State"><StateBadge state={a.state} verdict={a.verdict} /></td>
                 </tr>
               ))}
             </tbody>
