@@ -1,6 +1,7 @@
 // ESLint over every workspace's src, tests and scripts (npm run lint). Type-aware: the rules that
 // matter most here (floating and misused promises) need the type checker, so TypeScript files are
-// parsed with the program of tsconfig.test.json (src, tests and scripts as one program) or, for the
+// parsed with the program of tsconfig.test.json (src, tests and scripts as one program), the console
+// tests' (controller/test/console, with DOM types) or, for the
 // browser console, controller/console/tsconfig.json.
 import js from "@eslint/js";
 import { defineConfig } from "eslint/config";
@@ -17,7 +18,7 @@ export default defineConfig(
   {
     languageOptions: {
       parserOptions: {
-        project: ["./tsconfig.test.json", "./controller/console/tsconfig.json"],
+        project: ["./tsconfig.test.json", "./controller/test/console/tsconfig.json", "./controller/console/tsconfig.json"],
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -1,6 +1,6 @@
 import type { Repository } from "typeorm";
 import { entityViews } from "../agents/host-names";
-import { AlertEntity, type AlertState } from "./alert.entity";
+import { type AlertEntity, type AlertState } from "./alert.entity";
 import { newestEventRef } from "./event-refs";
 
 export interface AlertFilter {

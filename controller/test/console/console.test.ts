@@ -12,14 +12,6 @@ import { clock, send, sshFailure } from "../detection/support";
 import { openBrowser, type Browser } from "./browser";
 import { seed, type Seeded } from "./seed";
 
-// The page.evaluate / waitForFunction / addInitScript callbacks run in the browser. The test program
-// has no DOM lib (it would retype Node's globals for every other file), so the few browser globals
-// those callbacks touch are declared here.
-declare const sessionStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void };
-declare const localStorage: object;
-declare const location: { href: string };
-declare const document: { activeElement: { tagName: string; getAttribute(name: string): string | null } | null };
-
 // The README's screenshots are refreshed on request only, so a test run leaves the checkout clean.
 const SHOTS = process.env.VIGIL_UPDATE_SCREENSHOTS === "1" ? join(__dirname, "..", "..", "..", "docs", "screenshots") : mkdtempSync(join(tmpdir(), "vigil-shots-"));
 
