@@ -188,6 +188,16 @@ export const COMMANDS = {
   collect_evidence: collectEvidence,
 } as const satisfies { readonly [T in CommandType]: CommandSpec<T> };
 
+type Assert<T extends true> = T;
+/**
+ * Compiles only while every Command.params case is some command type's oneofCase and no
+ * spec names a case the proto lacks: a proto message added without a definition here (or
+ * the reverse) fails `tsc -b`, before test/command-contract.test.ts does.
+ */
+export type CommandContractCoversTheOneof = Assert<
+  [CommandParamsCase] extends [(typeof COMMANDS)[CommandType]["oneofCase"]] ? ([(typeof COMMANDS)[CommandType]["oneofCase"]] extends [CommandParamsCase] ? true : false) : false
+>;
+
 /** The types the agent's local policy may take, as a type (decided by each spec's localPolicy). */
 export type LocalPolicyType = { [T in CommandType]: (typeof COMMANDS)[T]["localPolicy"] extends true ? T : never }[CommandType];
 
