@@ -1,5 +1,29 @@
 import { describe, expect, it } from "vitest";
-import { COMMAND_LIMITS as L, CommandParamError, canonicalParamsJson, readsFileContents, toWireCommand, undoOf, validateCommandParams, validatePresetParams } from "@vigil/proto";
+import {
+  COMMAND_LIMITS as L,
+  COMMAND_TYPES,
+  CommandParamError,
+  type CommandType,
+  ControllerMessage,
+  canonicalParamsJson,
+  readsFileContents,
+  signedCommandFields,
+  toWireCommand,
+  undoOf,
+  validateCommandParams,
+  validatePresetParams,
+} from "@vigil/proto";
+
+/** A valid command of every type (a type added to the contract without one here does not compile). */
+const SAMPLES: Record<CommandType, Record<string, unknown>> = {
+  isolate: { allowCidrs: ["10.0.0.0/8", "2001:db8::/32"], reason: "incident é 😀" },
+  release: {},
+  kill_process: { pid: 4242, startTimeMs: 1_700_000_000_000, startTicks: 123, tree: false, reason: "r" },
+  terminate_session: { user: "alice", tty: "pts/3" },
+  block_ip: { ip: "203.0.113.0/24", ttlSeconds: L.blockTtlMaxSeconds },
+  unblock_ip: { ip: "203.0.113.0/24", reason: "done" },
+  collect_evidence: { processes: true, connections: false, openFilesPid: 1, sha256Paths: ["/usr/bin/ls"], filePath: "/etc/hostname", fileMaxBytes: L.evidenceFileMaxBytes, reason: "why" },
+};
 
 /** The field and the bound a refusal names, or "ok". */
 function verdict(type: string, params: unknown): string {
@@ -60,6 +84,22 @@ describe("the shared command contract", () => {
     expect(readsFileContents("collect_evidence", validateCommandParams("collect_evidence", { sha256Paths: ["/etc/hostname"] }))).toBe(false);
     expect(() => validatePresetParams("block_ip", { ttlSeconds: 60 })).not.toThrow(); // ip comes from the alert
     expect(() => validatePresetParams("block_ip", { ttlSeconds: 0 })).toThrow(/^ttlSeconds/);
+  });
+
+  it("every type survives the protobuf wire: the agent rebuilds exactly the JSON the controller signed", () => {
+    for (const type of COMMAND_TYPES) {
+      const paramsJson = canonicalParamsJson(type, validateCommandParams(type, SAMPLES[type]));
+      const sent = toWireCommand({ id: `c-${type}`, agentId: "a1", type, paramsJson, issuedAtMs: 1, expiresAtMs: 2 }, Buffer.alloc(64));
+      expect(sent.params?.$case, type).toBeDefined();
+      const m = ControllerMessage.decode(ControllerMessage.encode({ msg: { $case: "command", command: { ...sent, type: "", paramsJson: "" } } }).finish());
+      if (m.msg?.$case !== "command") throw new Error("not a command");
+      expect(signedCommandFields(m.msg.command), type).toEqual({ ok: true, type, paramsJson, typed: true });
+    }
+  });
+
+  it("refuses strings the wire would rewrite (a lone surrogate becomes U+FFFD in UTF-8)", () => {
+    expect(verdict("isolate", { reason: "bad \uD800 half" })).toBe("reason: must be valid Unicode (no lone surrogates)");
+    expect(verdict("collect_evidence", { sha256Paths: ["/tmp/\uDC00"] })).toBe("sha256Paths[0]: must be valid Unicode (no lone surrogates)");
   });
 
   it("sends the typed oneof only when the stored JSON is canonical (older stored commands go out legacy-only)", () => {

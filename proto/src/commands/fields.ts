@@ -37,6 +37,12 @@ export interface FieldSpec {
   description: string;
 }
 
+/**
+ * A lone UTF-16 surrogate cannot be encoded as UTF-8: protobuf would turn it into U+FFFD on the
+ * way, the agent would rebuild other JSON than was signed and refuse a genuine command.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** Absolute, canonical (no . or ..), no NUL, within the shared byte limit. The agent resolves links itself. */
 function checkPath(v: unknown, field: string): string {
   if (typeof v !== "string" || !v.startsWith("/")) throw new CommandParamError(field, "must be an absolute path");
@@ -44,6 +50,7 @@ function checkPath(v: unknown, field: string): string {
   const max = COMMAND_LIMITS.pathMaxBytes;
   if (v.length > max || Buffer.byteLength(v) > max) throw new CommandParamError(field, `longer than ${max} bytes (COMMAND_LIMITS.pathMaxBytes)`);
   if (v.includes("\0")) throw new CommandParamError(field, "must not contain NUL");
+  if (LONE_SURROGATE.test(v)) throw new CommandParamError(field, "must be valid Unicode (no lone surrogates)");
   if (v.split("/").some((c) => c === "." || c === "..")) throw new CommandParamError(field, "must not contain . or .. components: give the canonical path");
   return v;
 }
@@ -79,6 +86,7 @@ export function checkField(rule: FieldRule, v: unknown, field: string): unknown 
     case "string":
       if (typeof v !== "string" || v.length === 0 || v.length > rule.maxChars) throw new CommandParamError(field, `must be a non-empty string of at most ${rule.maxChars} characters`);
       if (v.includes("\0")) throw new CommandParamError(field, "must not contain NUL");
+      if (LONE_SURROGATE.test(v)) throw new CommandParamError(field, "must be valid Unicode (no lone surrogates)");
       // Every pattern here is a plain character class or alternation: linear on a bounded string.
       if (rule.pattern && !rule.pattern.test(v)) throw new CommandParamError(field, `must match ${rule.pattern.source}`);
       return v;
