@@ -1,13 +1,13 @@
 import { COMMAND_LIMITS as L } from "../command-limits";
 import type { BlockIp, CollectEvidence, Command, IsolateHost, KillProcess, ReleaseIsolation, TerminateSession, UnblockIp } from "../gen/vigil/v1/agent";
-import { CommandParamError, type FieldSpec, checkField } from "./fields";
+import { CommandParamError, type FieldSpec } from "./fields";
 
 /**
  * The one definition of every command type: its parameters and their bounds (from
  * COMMAND_LIMITS), the rules across parameters, whether the agent's local policy may
  * take it, how it is undone, and what a playbook calls it. The controller (API,
  * playbooks, undo, local-policy documents) and the agent (handlers, executor) all
- * read this table; test/command-contract.test.ts fails when the proto oneof, this
+ * read this table; controller/test/response/command-contract.test.ts fails when the proto oneof, this
  * table, the agent's handlers or the playbook actions name different sets.
  */
 export interface CommandParamsByType {
@@ -192,7 +192,7 @@ type Assert<T extends true> = T;
 /**
  * Compiles only while every Command.params case is some command type's oneofCase and no
  * spec names a case the proto lacks: a proto message added without a definition here (or
- * the reverse) fails `tsc -b`, before test/command-contract.test.ts does.
+ * the reverse) fails `tsc -b`, before controller/test/response/command-contract.test.ts does.
  */
 export type CommandContractCoversTheOneof = Assert<
   [CommandParamsCase] extends [(typeof COMMANDS)[CommandType]["oneofCase"]] ? ([(typeof COMMANDS)[CommandType]["oneofCase"]] extends [CommandParamsCase] ? true : false) : false
@@ -214,88 +214,15 @@ export const LOCAL_POLICY_TYPES = COMMAND_TYPES.filter((t): t is LocalPolicyType
 export type PlaybookCommandAction = NonNullable<{ [T in CommandType]: (typeof COMMANDS)[T]["playbookAction"] }[CommandType]>;
 
 /** Playbook action name → command type, for the types a playbook may issue. */
-export const PLAYBOOK_COMMANDS: ReadonlyMap<PlaybookCommandAction, CommandType> = new Map(COMMAND_TYPES.flatMap((t) => {
+export const PLAYBOOK_COMMANDS: ReadonlyMap<PlaybookCommandAction, CommandType> = new Map(
+  COMMAND_TYPES.flatMap((t) => {
     const a: PlaybookCommandAction | null = COMMANDS[t].playbookAction;
     return a === null ? [] : [[a, t] as const];
-  }));
+  }),
+);
 
-function specOf(type: string): CommandSpec<CommandType> {
+/** The definition of a type named by an untrusted string; throws CommandParamError naming the known types. */
+export function commandSpec(type: string): CommandSpec<CommandType> {
   if (!isCommandType(type)) throw new CommandParamError("type", `unknown command type ${JSON.stringify(type.slice(0, 64))}; expected one of ${COMMAND_TYPES.join(", ")}`);
   return COMMANDS[type] as unknown as CommandSpec<CommandType>;
-}
-
-function allowedKeys(spec: CommandSpec<CommandType>): string {
-  return spec.fields.map((f) => f.name).join(", ");
-}
-
-/**
- * Checks untrusted params (API body, playbook, local policy, params_json, or a decoded
- * typed message) against the type's definition and returns them as the typed message
- * (absent fields left out). One pass over the given keys and one over the fields: linear
- * in the input, every string and list bounded before it is walked.
- */
-export function validateCommandParams<T extends CommandType>(type: T, params: unknown): ParamsOf<T>;
-export function validateCommandParams(type: string, params: unknown): ParamsOf<CommandType>;
-export function validateCommandParams(type: string, params: unknown): ParamsOf<CommandType> {
-  const spec = specOf(type);
-  const raw = params ?? {};
-  if (typeof raw !== "object" || Array.isArray(raw)) throw new CommandParamError("params", "must be a JSON object");
-  const o = raw as Record<string, unknown>;
-  const known = new Set(spec.fields.map((f) => f.name));
-  for (const k of Object.keys(o)) if (!known.has(k)) throw new CommandParamError(k, `unknown parameter for ${type}; allowed: ${allowedKeys(spec)}`);
-  const out: Record<string, unknown> = {};
-  for (const f of spec.fields) {
-    const v = o[f.name];
-    // A decoded proto message carries absent optionals as undefined and an empty repeated field as []: both mean "not given".
-    if (v === undefined || v === null || (f.rule.kind === "list" && Array.isArray(v) && v.length === 0)) {
-      if (f.required) throw new CommandParamError(f.name, "is required");
-      // Lists are always present in the typed message (as protobuf repeated fields are).
-      if (f.rule.kind === "list") out[f.name] = [];
-      continue;
-    }
-    out[f.name] = checkField(f.rule, v, f.name);
-  }
-  const typed = out as unknown as ParamsOf<CommandType>;
-  spec.check?.(typed as never);
-  return typed;
-}
-
-/**
- * Params a playbook author fixes in advance (the rest are derived from the alert): each
- * must be a known parameter of the type with a valid value; rules across fields wait for issue time.
- */
-export function validatePresetParams(type: string, params: Record<string, unknown>): void {
-  const spec = specOf(type);
-  for (const [k, v] of Object.entries(params)) {
-    const f = spec.fields.find((x) => x.name === k);
-    if (!f) throw new CommandParamError(k, `unknown parameter for ${type}; allowed: ${allowedKeys(spec)}`);
-    checkField(f.rule, v, k);
-  }
-}
-
-/**
- * The JSON a signature covers: the params in the definition's field order, absent ones
- * (and empty lists) left out. Both ends build it from the typed params, so the controller's
- * params_json and the agent's reconstruction from the oneof are the same bytes.
- */
-export function canonicalParamsJson(type: CommandType, params: ParamsOf<CommandType>): string {
-  const p = params as unknown as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const f of COMMANDS[type].fields) {
-    const v = p[f.name];
-    if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) continue;
-    out[f.name] = v;
-  }
-  return JSON.stringify(out);
-}
-
-export function readsFileContents(type: string, params: ParamsOf<CommandType>): boolean {
-  return isCommandType(type) && COMMANDS[type].readsFileContents(params as never);
-}
-
-/** The command that reverses one of this type with these params, or undefined when none can. */
-export function undoOf(type: string, params: ParamsOf<CommandType>): { type: CommandType; params: Record<string, unknown> } | undefined {
-  if (!isCommandType(type)) return undefined;
-  const u = COMMANDS[type].undo as CommandSpec<CommandType>["undo"];
-  return u ? { type: u.type, params: u.params(params) } : undefined;
 }

@@ -11,12 +11,9 @@ export {
   type PlaybookCommandAction,
   type CommandType,
   type ParamsOf,
-  canonicalParamsJson,
+  commandSpec,
   isCommandType,
-  readsFileContents,
-  undoOf,
-  validateCommandParams,
-  validatePresetParams,
 } from "./contract";
+export { canonicalParamsJson, readsFileContents, undoOf, validateCommandParams, validatePresetParams } from "./validate";
 export { type SignedFields, type UnsignedCommand, commandTypeOfCase, signedCommandFields, toWireCommand, typedParams } from "./wire";
 export { allCommandParamsJsonSchemas, commandParamsJsonSchema } from "./json-schema";

@@ -1,4 +1,4 @@
-import { COMMANDS, COMMAND_TYPES, type CommandSpec, type CommandType } from "./contract";
+import { COMMAND_TYPES, type CommandType, commandSpec } from "./contract";
 import { fieldJsonSchema } from "./fields";
 
 /**
@@ -7,7 +7,7 @@ import { fieldJsonSchema } from "./fields";
  * across fields (e.g. "startTimeMs or startTicks") are in the description, not the schema.
  */
 export function commandParamsJsonSchema(type: CommandType): Record<string, unknown> {
-  const spec: CommandSpec<CommandType> = COMMANDS[type] as unknown as CommandSpec<CommandType>;
+  const spec = commandSpec(type);
   const properties: Record<string, unknown> = {};
   for (const f of spec.fields) properties[f.name] = { ...fieldJsonSchema(f.rule), description: f.description };
   const required = spec.fields.filter((f) => f.required).map((f) => f.name);

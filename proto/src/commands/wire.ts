@@ -1,5 +1,6 @@
 import type { Command } from "../gen/vigil/v1/agent";
-import { COMMANDS, COMMAND_TYPES, type CommandParamsCase, type CommandType, type ParamsOf, canonicalParamsJson, validateCommandParams } from "./contract";
+import { COMMANDS, COMMAND_TYPES, type CommandParamsCase, type CommandType, type ParamsOf } from "./contract";
+import { canonicalParamsJson, validateCommandParams } from "./validate";
 
 /*
  * The only code that reads or writes Command's deprecated type/params_json: while agents
