@@ -64,7 +64,8 @@ function checkIp(v: unknown, field: string): string {
   if (typeof v !== "string" || v.length === 0 || v.length > max) throw new CommandParamError(field, `must be an IP address or CIDR of at most ${max} characters`);
   const slash = v.indexOf("/");
   const addr = slash === -1 ? v : v.slice(0, slash);
-  const family = isIP(addr);
+  // A zone id ("fe80::1%eth0") names an interface, not an address nft can match.
+  const family = addr.includes("%") ? 0 : isIP(addr);
   if (family === 0) throw new CommandParamError(field, `not an IP address or CIDR: ${JSON.stringify(v)}`);
   if (slash !== -1) {
     const len = v.slice(slash + 1);
