@@ -1,4 +1,13 @@
-import { COMMAND_TYPES, CommandParamError as ContractError, type CommandType, type ParamsOf, readsFileContents, validateCommandParams as validateByContract, validatePresetParams as validatePresetByContract } from "@vigil/proto";
+import {
+  COMMAND_TYPES,
+  CommandParamError as ContractError,
+  type CommandType,
+  type ParamsOf,
+  commandSpec,
+  readsFileContents,
+  validateCommandParams as validateByContract,
+  validatePresetParams as validatePresetByContract,
+} from "@vigil/proto";
 
 /**
  * The parameters each command type takes are defined once, in @vigil/proto's command
@@ -36,3 +45,15 @@ export function validateCommandParams(type: string, params: unknown): ParamsOf<C
 export function validatePresetParams(type: string, params: Record<string, unknown>): void {
   worded(() => validatePresetByContract(type, params));
 }
+
+/**
+ * Each type's parameter names, required and optional, read from the contract: for API
+ * documents that list them (commandParamsJsonSchema in @vigil/proto gives the full schema with bounds).
+ */
+export const COMMAND_SCHEMAS: Readonly<Record<string, { required: Record<string, true>; optional: Record<string, true>; oneOf?: string[] }>> = Object.fromEntries(
+  COMMAND_TYPES.map((t) => {
+    const fields = commandSpec(t).fields;
+    const names = (required: boolean) => Object.fromEntries(fields.filter((f) => (f.required === true) === required).map((f) => [f.name, true as const]));
+    return [t, { required: names(true), optional: names(false) }];
+  }),
+);
