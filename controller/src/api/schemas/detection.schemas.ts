@@ -4,7 +4,7 @@ import type { RuleView } from "../../detection/rule-catalog";
 import type { SuppressionView } from "../../alerts/suppression-service";
 import type { EntityRiskView } from "../../entities/entity-risk-service";
 import type { IocParseError, StixSkipped } from "@vigil/detection";
-import { arr, bool, int, nullable, obj, oneOfStr, open, ref, str, time, typed, type Schema } from "./schema";
+import { arr, bool, int, nullable, num, obj, oneOfStr, open, ref, str, time, typed, type Schema } from "./schema";
 
 const LEVELS = ["informational", "low", "medium", "high", "critical"] as const;
 const CORRELATION_TYPES = ["event_count", "value_count", "temporal", "temporal_ordered", "value_sum", "value_avg", "value_percentile"] as const;
@@ -108,5 +108,5 @@ export const DETECTION_SCHEMAS: Record<string, Schema> = {
     },
     { optional: ["id", "ruleId", "fields", "agentTags", "expiresAt", "expiresAtMs"] },
   ),
-  EntityRisk: typed<EntityRiskView>()({ kind: oneOfStr(["host", "user", "ip"]), value: str(), risk: int({ minimum: 0, maximum: 100, description: "risk now (decayed)" }), updatedAt: time() }),
+  EntityRisk: typed<EntityRiskView>()({ kind: oneOfStr(["host", "user", "ip"]), value: str(), risk: num({ minimum: 0, maximum: 100, description: "risk now (decayed)" }), updatedAt: time() }),
 };

@@ -24,6 +24,9 @@ const agentId = str({ maxLength: 128, pattern: "^[A-Za-z0-9][A-Za-z0-9._:-]{0,12
 const yamlText = str({ description: "Sigma YAML", maxLength: 1048576 });
 const deleted = (what: Schema) => obj({ deleted: what });
 
+// Playbooks are sent as JSON {yaml}: the controller declares text/yaml too, but no body parser
+// reads a text/yaml playbook (it answers 400), so the document does not offer it.
+
 /**
  * Every route's schemas, keyed "method path" as in the document. The OpenAPI test fails on a
  * route served without an entry here, so a new route is described when it is added.
@@ -54,9 +57,9 @@ export const ROUTES: Record<string, RouteSchemas> = {
   "get /api/v1/commands/{id}": { ok: ref("CommandDetail") },
   "post /api/v1/commands/{id}/undo": { ok: ref("Command") },
   "get /api/v1/playbooks": { ok: list(ref("Playbook")) },
-  "post /api/v1/playbooks": { ok: ref("Playbook"), body: { media: { "application/json": ref("PlaybookInput"), "text/yaml": str({ description: "the playbook YAML" }) } } },
+  "post /api/v1/playbooks": { ok: ref("Playbook"), body: ref("PlaybookInput") },
   "get /api/v1/playbooks/{id}": { ok: ref("PlaybookDetail") },
-  "put /api/v1/playbooks/{id}": { ok: ref("Playbook"), body: { media: { "application/json": ref("PlaybookInput"), "text/yaml": str({ description: "the playbook YAML" }) } } },
+  "put /api/v1/playbooks/{id}": { ok: ref("Playbook"), body: ref("PlaybookInput") },
   "delete /api/v1/playbooks/{id}": {},
   "get /api/v1/playbook-actions": { ok: list(ref("PlaybookAction")), query: { case: str({ maxLength: 64 }), alert: str({ maxLength: 64 }), state: oneOfStr(PLAYBOOK_ACTION_STATES), limit: limit(1000, 100) } },
   "post /api/v1/playbook-actions/{id}/approve": { ok: ref("PlaybookAction") },

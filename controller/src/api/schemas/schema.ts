@@ -15,7 +15,8 @@ export const num = (o: SchemaObject = {}): SchemaObject => ({ type: "number", ..
 export const bool = (o: SchemaObject = {}): SchemaObject => ({ type: "boolean", ...o });
 export const oneOfStr = (values: readonly string[], o: SchemaObject = {}): SchemaObject => ({ type: "string", enum: [...values], ...o });
 export const arr = (items: Schema, o: SchemaObject = {}): SchemaObject => ({ type: "array", items, ...o });
-export const nullable = (s: SchemaObject): SchemaObject => ({ ...s, nullable: true });
+/** May be null (an enum then lists null too, as OpenAPI 3.0.3 asks). */
+export const nullable = (s: SchemaObject): SchemaObject => ({ ...s, nullable: true, ...(s.enum ? { enum: [...(s.enum as unknown[]), null] } : {}) });
 /** A JSON object whose keys are not fixed (event fields, params, details). */
 export const open = (description?: string): SchemaObject => ({ type: "object", additionalProperties: true, ...(description ? { description } : {}) });
 /** Any JSON value. */
