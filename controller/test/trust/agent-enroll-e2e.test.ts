@@ -111,7 +111,10 @@ describe("the real agent: enroll, then run over mTLS, renew", () => {
         return last && last.serial !== oldCert.serial && current && current !== streamOnOld && ctl.registry.isOnline(identity.agentId) ? last : undefined;
       },
       untilExpiry() + 30_000,
-    );
+    ).catch((err: Error) => {
+      const streams = authenticated.map((p) => `${p.serial.slice(0, 8)} until ${new Date(p.notAfter).toISOString()}`).join(", ");
+      throw new Error(`${err.message}\nstreams authenticated: ${streams}\nagent output (tail):\n${agent!.output().slice(-4000)}`);
+    });
     expect(onRenewed.notAfter).toBeGreaterThan(oldCert.notAfter);
     const audit = (await ctl.audit.query({ limit: 100 })).filter((x) => x.target === `agent:${identity.agentId}`).map((x) => x.action);
     expect(audit).toEqual(expect.arrayContaining(["agent.enrolled", "agent.certificate_renewed"]));
