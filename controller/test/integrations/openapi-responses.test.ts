@@ -105,6 +105,7 @@ describe("real responses match the served OpenAPI document", () => {
     const cases = await call("get", "/api/v1/cases", { expect: 200 });
     const story = await call("get", "/api/v1/cases/{id}", { path: { id: cases.items[0].id }, expect: 200 });
     expect(story.timeline.length).toBeGreaterThan(0);
+    await call("post", "/api/v1/cases/{id}/title", { path: { id: cases.items[0].id }, body: { title: "Brute force on openapi-1" }, expect: 200 });
     await call("post", "/api/v1/cases/{id}/state", { path: { id: cases.items[0].id }, body: { state: "acknowledged" }, expect: 200 });
     await call("get", "/api/v1/entities", { query: "sort=risk", expect: 200 });
     await call("get", "/api/v1/alerts", { query: "state=bogus", expect: 400 });

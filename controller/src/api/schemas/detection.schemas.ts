@@ -4,10 +4,16 @@ import type { RuleView } from "../../detection/rule-catalog";
 import type { SuppressionView } from "../../alerts/suppression-service";
 import type { EntityRiskView } from "../../entities/entity-risk-service";
 import type { IocParseError, StixSkipped } from "@vigil/detection";
+import type { SchemaObject } from "@nestjs/swagger";
 import { arr, bool, int, nullable, num, obj, oneOfStr, open, ref, str, time, typed, type Schema } from "./schema";
 
 const LEVELS = ["informational", "low", "medium", "high", "critical"] as const;
 const CORRELATION_TYPES = ["event_count", "value_count", "temporal", "temporal_ordered", "value_sum", "value_avg", "value_percentile"] as const;
+
+/** The API names a host entity (value: its agent id) by its hostname too. */
+function withHostname(s: SchemaObject): SchemaObject {
+  return { ...s, properties: { ...s.properties, hostname: str({ description: "hosts only: the agent's hostname (\"\" when the agent is gone)" }) } };
+}
 
 /** Rules, IOCs, suppressions, entity risk: what detection exposes through the API. */
 export const DETECTION_SCHEMAS: Record<string, Schema> = {
@@ -108,5 +114,5 @@ export const DETECTION_SCHEMAS: Record<string, Schema> = {
     },
     { optional: ["id", "ruleId", "fields", "agentTags", "expiresAt", "expiresAtMs"] },
   ),
-  EntityRisk: typed<EntityRiskView>()({ kind: oneOfStr(["host", "user", "ip"]), value: str(), risk: num({ minimum: 0, maximum: 100, description: "risk now (decayed)" }), updatedAt: time() }),
+  EntityRisk: withHostname(typed<EntityRiskView>()({ kind: oneOfStr(["host", "user", "ip"]), value: str(), risk: num({ minimum: 0, maximum: 100, description: "risk now (decayed)" }), updatedAt: time() })),
 };

@@ -115,6 +115,7 @@ export const ROUTES: Record<string, RouteSchemas> = {
   },
   "get /api/v1/cases": { ok: list(ref("Case"), true), query: { state: oneOfStr(ALERT_STATES), minScore: score, limit: limit(500, 50), cursor } },
   "get /api/v1/cases/{id}": { ok: ref("CaseStory") },
+  "post /api/v1/cases/{id}/title": { ok: ref("Case"), body: obj({ title: str({ minLength: 1, maxLength: 512 }) }) },
   "post /api/v1/cases/{id}/state": { ok: ref("Case"), body: obj({ state: oneOfStr(["acknowledged", "resolved"]), verdict: oneOfStr(["true_positive", "false_positive"], { description: "required to resolve" }) }, { optional: ["verdict"] }) },
   "get /api/v1/iocs": {
     ok: list(ref("Ioc"), true),

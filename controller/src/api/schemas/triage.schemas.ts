@@ -2,11 +2,15 @@ import type { ScoreFactor } from "@vigil/detection";
 import type { AgentView } from "../../agents/agent-registry";
 import type { AlertIocHit, EventRef } from "../../alerts/alert.entity";
 import type { TimelineEntry } from "../../cases/case-timeline";
+import type { LabelledField } from "../../cases/event-fields";
 import { anyJson, arr, bool, int, nullable, num, obj, oneOfStr, open, ref, str, time, typed, type Schema } from "./schema";
 
 const STATES = ["new", "acknowledged", "resolved"] as const;
 const VERDICTS = ["true_positive", "false_positive"] as const;
-const entityRef = obj({ kind: oneOfStr(["host", "user", "ip"]), value: str() });
+/** An entity; a host (whose value is its agent id) carries its hostname ("" when the agent is gone). */
+const entityRef = obj({ kind: oneOfStr(["host", "user", "ip"]), value: str(), hostname: str() }, { optional: ["hostname"] });
+
+const EVENT_REF = typed<EventRef>()({ agentId: str(), seq: int(), timeMs: int() });
 
 const ALERT_PROPS = {
   id: str({ format: "uuid" }),
@@ -30,7 +34,8 @@ const ALERT_PROPS = {
   caseId: nullable(str()),
   groupBy: nullable(open("correlation group-by values")),
   iocHits: arr(ref("AlertIocHit")),
-  eventRefs: arr(ref("EventRef"), { description: "where the evidence is stored (GET /api/v1/events)" }),
+  eventRefs: arr(ref("EventRef"), { description: "where the evidence is stored (GET /api/v1/events): the first 40 and the newest 10 matches" }),
+  newestEventRef: nullable({ ...EVENT_REF, description: "the newest match the alert holds" }),
   events: arr(open("one matched event in Sigma's field names"), { description: "the matched events' fields" }),
 };
 
@@ -53,7 +58,7 @@ const CASE_PROPS = {
 export const TRIAGE_SCHEMAS: Record<string, Schema> = {
   ScoreFactor: typed<ScoreFactor>()({ factor: oneOfStr(["level", "ioc", "asset", "baseline", "chain", "feedback", "clamp"]), points: num(), detail: str() }),
   AlertIocHit: typed<AlertIocHit>()({ kind: str(), value: str(), confidence: int(), source: str() }),
-  EventRef: typed<EventRef>()({ agentId: str(), seq: int(), timeMs: int() }),
+  EventRef: EVENT_REF,
   Alert: obj(ALERT_PROPS),
   AlertDetail: obj({
     ...ALERT_PROPS,
@@ -71,7 +76,10 @@ export const TRIAGE_SCHEMAS: Record<string, Schema> = {
     { optional: ["suggestedSuppression", "createdSuppression"] },
   ),
   Case: obj(CASE_PROPS),
-  TimelineEntry: typed<TimelineEntry>()({ time: time(), kind: str({ example: "event.auth" }), summary: str(), ref: open(), data: open() }, { optional: ["ref", "data"] }),
+  TimelineEntry: typed<TimelineEntry>()(
+    { time: time(), kind: str({ example: "event.auth" }), summary: str(), ref: open(), data: open(), fields: arr(typed<LabelledField>()({ label: str(), value: str() }), { description: "what the entry says, labelled per event kind" }) },
+    { optional: ["ref", "data", "fields"] },
+  ),
   CaseStory: obj(
     {
       ...CASE_PROPS,
