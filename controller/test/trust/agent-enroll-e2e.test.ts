@@ -44,6 +44,7 @@ describe("the real agent: enroll, then run over mTLS, renew", () => {
   };
   /** Every certificate a stream authenticated with, in order (the revocation watcher is told of each). */
   const authenticated: AuthenticatedPeer[] = [];
+  const queries = { started: 0, done: 0, failed: [] as string[] };
   beforeAll(async () => {
     // Short certificates so renewal and the expiry of the old one happen within the test; long
     // enough that a slow agent start on a loaded machine still connects before its first one expires.
@@ -53,6 +54,22 @@ describe("the real agent: enroll, then run over mTLS, renew", () => {
     watcher.track = (peer) => {
       authenticated.push(peer);
       track(peer);
+    };
+    // Counted for the failure message only: how the watcher's revocation queries fared.
+    const certs = ctl.security.trust.certs;
+    const revokedSince = certs.revokedSince.bind(certs);
+    certs.revokedSince = (since) => {
+      queries.started++;
+      return revokedSince(since).then(
+        (r) => {
+          queries.done++;
+          return r;
+        },
+        (err: unknown) => {
+          queries.failed.push(String(err));
+          throw err;
+        },
+      );
     };
   });
   afterAll(async () => {
@@ -113,7 +130,8 @@ describe("the real agent: enroll, then run over mTLS, renew", () => {
       untilExpiry() + 30_000,
     ).catch((err: Error) => {
       const streams = authenticated.map((p) => `${p.serial.slice(0, 8)} until ${new Date(p.notAfter).toISOString()}`).join(", ");
-      throw new Error(`${err.message}\nstreams authenticated: ${streams}\nagent output (tail):\n${agent!.output().slice(-4000)}`);
+      const q = `revocation queries: ${queries.started} started, ${queries.done} done, ${queries.failed.length} failed ${queries.failed.slice(-3).join("; ")}`;
+      throw new Error(`${err.message}\nstreams authenticated: ${streams}\n${q}\nagent output (tail):\n${agent!.output().slice(-4000)}`);
     });
     expect(onRenewed.notAfter).toBeGreaterThan(oldCert.notAfter);
     const audit = (await ctl.audit.query({ limit: 100 })).filter((x) => x.target === `agent:${identity.agentId}`).map((x) => x.action);
