@@ -89,6 +89,7 @@ describe("real responses match the served OpenAPI document", () => {
     const events = await call("get", "/api/v1/events", { query: "limit=5", expect: 200 });
     expect(events.items.length).toBe(5);
     await call("get", "/api/v1/events", { query: `cursor=${events.nextCursor}&agent=openapi-1&type=auth`, expect: 200 });
+    await call("get", "/api/v1/events", { query: "agent=openapi-1&seq=1,2,3", expect: 200 });
     await call("get", "/api/v1/events", { query: "limit=abc", expect: 400 });
   });
 

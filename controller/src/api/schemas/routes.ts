@@ -46,6 +46,7 @@ export const ROUTES: Record<string, RouteSchemas> = {
       since: time("event time, inclusive"),
       until: time("event time, exclusive"),
       q: str({ maxLength: 256 }),
+      seq: str({ maxLength: 1700, pattern: "^\\s*\\d{1,16}\\s*(,\\s*\\d{1,16}\\s*){0,99}$", description: "comma-separated sequence numbers (at most 100; needs agent)", example: "12,13,40" }),
       limit: limit(1000, 100),
       cursor: str({ maxLength: 128, description: "nextCursor from the previous page" }),
     },
