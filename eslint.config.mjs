@@ -1,8 +1,8 @@
 // ESLint over every workspace's src, tests and scripts (npm run lint). Type-aware: the rules that
 // matter most here (floating and misused promises) need the type checker, so TypeScript files are
-// parsed with the program of tsconfig.test.json (src, tests and scripts as one program), the console
-// tests' (controller/test/console, with DOM types) or, for the
-// browser console, controller/console/tsconfig.json.
+// parsed with the program of tsconfig.test.json (src, tests and scripts as one program), of the
+// console tests (controller/test/console, with DOM types) or of the browser console
+// (controller/console/tsconfig.json).
 import js from "@eslint/js";
 import { defineConfig } from "eslint/config";
 import globals from "globals";
