@@ -18,13 +18,16 @@ export function priorityOf(body: EventBody): Priority {
 export type StoredEventListener = (event: Event) => void;
 
 /**
- * Collects sensor output for a few milliseconds and appends it to the spool in
- * one write, so the disk sees batches, not one syscall per event. Listeners
- * (local detection) see each event with its final seq once it is on disk.
+ * Collects sensor output and appends it to the spool in one write, so the disk sees batches, not
+ * one syscall per event. A batch is what one turn of the event loop produced (flushed at
+ * setImmediate; a burst of kernel records read in one turn is one write), or what `maxDelayMs`
+ * collects when set: waiting 20 ms was most of the time from an exec to the local policy's
+ * action. Listeners (local detection) see each event with its final seq once it is on disk.
  */
 export class EventPipeline implements EventSink {
   private pending: Array<{ body: EventBody; time: number }> = [];
   private timer?: NodeJS.Timeout;
+  private immediate?: NodeJS.Immediate;
   private listeners: StoredEventListener[] = [];
   appended = 0;
   failures = 0;
@@ -32,7 +35,8 @@ export class EventPipeline implements EventSink {
   constructor(
     private readonly spool: DiskSpool,
     private readonly log: Log,
-    private readonly opts: { maxBatch: number; maxDelayMs: number } = { maxBatch: 256, maxDelayMs: 20 },
+    /** maxDelayMs 0: flush at the end of the current event-loop turn. */
+    private readonly opts: { maxBatch: number; maxDelayMs: number } = { maxBatch: 256, maxDelayMs: 0 },
   ) {}
 
   onEvent(l: StoredEventListener): void {
@@ -42,12 +46,15 @@ export class EventPipeline implements EventSink {
   emit(body: EventBody, eventTimeMs: number): void {
     this.pending.push({ body, time: eventTimeMs });
     if (this.pending.length >= this.opts.maxBatch) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.opts.maxDelayMs);
+    else if (this.opts.maxDelayMs > 0) this.timer ??= setTimeout(() => this.flush(), this.opts.maxDelayMs);
+    else this.immediate ??= setImmediate(() => this.flush());
   }
 
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
     if (!this.pending.length) return;
     const batch = this.pending;
     this.pending = [];
