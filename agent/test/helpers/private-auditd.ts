@@ -56,8 +56,14 @@ export class PrivateAuditd {
       child.kill("SIGTERM");
       await exited;
     }
-    spawnSync("auditctl", ["-e", this.before.enabled]);
-    spawnSync("auditctl", ["-b", this.before.backlog]);
+    // auditd may still be finishing its own shutdown: set the state back until it holds.
+    for (let i = 0; i < 20; i++) {
+      spawnSync("auditctl", ["-e", this.before.enabled]);
+      spawnSync("auditctl", ["-b", this.before.backlog]);
+      const s = spawnSync("auditctl", ["-s"], { encoding: "utf8" }).stdout;
+      if (new RegExp(`^enabled ${this.before.enabled}$`, "m").test(s)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 
