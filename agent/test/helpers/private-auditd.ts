@@ -1,6 +1,30 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+
+/** Held while a test (or the bench) owns the one audit daemon the kernel allows; see auditdLock. */
+const LOCK = "/tmp/vigil-test-auditd.lock";
+
+/**
+ * The kernel talks to one audit daemon at a time, and test files run in parallel: whoever starts
+ * an auditd (a private one, or the system's in audit-sensor.test.ts) takes this lock first, and
+ * waits for it otherwise. A lock whose holder died is taken over.
+ */
+export async function auditdLock(timeoutMs = 120_000): Promise<() => void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      writeFileSync(`${LOCK}/pid`, String(process.pid));
+      return () => rmSync(LOCK, { recursive: true, force: true });
+    } catch {
+      const holder = Number(existsSync(`${LOCK}/pid`) ? readFileSync(`${LOCK}/pid`, "utf8") : "0");
+      if (holder > 0 && !existsSync(`/proc/${holder}`)) rmSync(LOCK, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`${LOCK} held by pid ${holder} for ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100)); // polling for the other holder to finish
+    }
+  }
+}
 
 /** Why a private auditd cannot run here, or null. */
 export function auditdUnavailable(): string | null {
@@ -21,16 +45,18 @@ export class PrivateAuditd {
   readonly log: string;
   readonly socket: string;
   private child: ChildProcess | undefined;
-  private readonly before: { enabled: string; backlog: string };
+  private unlock: (() => void) | undefined;
+  private before = { enabled: "0", backlog: "64" };
 
   constructor(private readonly dir: string) {
     this.log = join(dir, "audit.log");
     this.socket = join(dir, "events.sock");
-    const s = spawnSync("auditctl", ["-s"], { encoding: "utf8" }).stdout;
-    this.before = { enabled: /^enabled (\d)/m.exec(s)?.[1] ?? "0", backlog: /^backlog_limit (\d+)/m.exec(s)?.[1] ?? "64" };
   }
 
   async start(): Promise<void> {
+    this.unlock = await auditdLock();
+    const st = spawnSync("auditctl", ["-s"], { encoding: "utf8" }).stdout;
+    this.before = { enabled: /^enabled (\d)/m.exec(st)?.[1] ?? "0", backlog: /^backlog_limit (\d+)/m.exec(st)?.[1] ?? "64" };
     mkdirSync(join(this.dir, "plugins.d"), { recursive: true });
     const conf = readFileSync("/etc/audit/auditd.conf", "utf8")
       .replace(/^log_file\s*=.*$/m, `log_file = ${this.log}`)
@@ -61,9 +87,11 @@ export class PrivateAuditd {
       spawnSync("auditctl", ["-e", this.before.enabled]);
       spawnSync("auditctl", ["-b", this.before.backlog]);
       const s = spawnSync("auditctl", ["-s"], { encoding: "utf8" }).stdout;
-      if (new RegExp(`^enabled ${this.before.enabled}$`, "m").test(s)) return;
+      if (new RegExp(`^enabled ${this.before.enabled}$`, "m").test(s)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    this.unlock?.();
+    this.unlock = undefined;
   }
 }
 

@@ -8,6 +8,7 @@ import { compileRules, DetectionEngine, toSigmaEvent } from "@vigil/detection";
 import { AuditSensor, DEFAULT_AUDIT_LOG } from "../../../src/sensors/audit";
 import type { EventBody, EventSink } from "../../../src/sensors/sensor";
 import { waitFor } from "../auth/helpers";
+import { auditdLock } from "../../helpers/private-auditd";
 
 /**
  * The real audit subsystem: auditd (Debian's package, installed by .ci/run) writes
@@ -31,8 +32,11 @@ describe("audit sensor on the real auditd", () => {
   const rule = ["always,exit", "-F", "arch=b64", "-S", "execve", "-F", `exe=${probe}`, "-k", key];
   let daemon: ChildProcess | undefined;
   let sensor: AuditSensor | undefined;
+  let unlock: (() => void) | undefined;
 
   beforeAll(async () => {
+    // One audit daemon at a time: the audit exec source's tests start a private one.
+    unlock = await auditdLock();
     copyFileSync("/bin/echo", probe);
     if (auditdPid() === 0) {
       // No auditd yet (a fresh CI machine): run one in the foreground for this test.
@@ -49,6 +53,7 @@ describe("audit sensor on the real auditd", () => {
       daemon.kill("SIGTERM");
       await new Promise((r) => daemon!.once("exit", r));
     }
+    unlock?.();
     rmSync(dir, { recursive: true, force: true });
   });
 
