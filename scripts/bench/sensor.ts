@@ -243,7 +243,7 @@ async function main(): Promise<void> {
     "## Process visibility by source",
     "",
     `\`npm run bench:sensor\` (${machine()}): the SEA agent with its default sensors against a real controller; ${EXECS} runs of \`/bin/true <marker> i\` from one shell, counted by command line in the controller's events.`,
-    `Per-exec cost: the loop's CPU time (shell and children, user + system) against ${baseMs.toFixed(0)} ms with no agent running (median of 3). Idle: agent plus its child processes (the eBPF helper, journalctl for the auth sensor), ${IDLE_S} s after a ${WARMUP_S} s warm-up. The audit row runs a private auditd of the bench's own; auditd's own CPU and memory are not counted.`,
+    `Per-exec cost: the loop's CPU time (shell and children, user + system) against ${baseMs.toFixed(0)} ms with no agent running (median of 3). Idle: agent plus its child processes (the eBPF helper, journalctl for the auth sensor), ${IDLE_S} s after a ${WARMUP_S} s warm-up. The audit row runs a private auditd of the bench's own; auditd's own CPU and memory are not counted. "Idle" is the agent with no workload of the bench's: on a host where other work runs, every exec of that work is an event the agent handles, so idle CPU there is the cost of watching it (load average ${loadavg()[0]!.toFixed(1)} at the end of this run).`,
     "",
     "| source | execs captured | extra CPU per exec | idle CPU (one core) | idle RSS | idle PSS |",
     "| --- | ---: | ---: | ---: | ---: | ---: |",
