@@ -1,7 +1,7 @@
 import { COMMAND_LIMITS } from "@vigil/proto";
 import { type CommandHandler, ParamError, asObject, failed, monitored, optBool, optInt, optString, rejectUnknownKeys, reqInt, succeeded } from "./handler";
 import { type KillTarget, killProcess, matchesIdentity } from "./process-kill";
-import { readProcStat } from "./procfs";
+import { readProcStat } from "../platform/linux/processes";
 
 const PID_MAX = 4_194_304; // kernel's PID_MAX_LIMIT
 

@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
-import { listPids } from "./procfs";
+import { listPids } from "../platform/linux/processes";
 
 export interface Connection {
   proto: "tcp" | "tcp6" | "udp" | "udp6";

@@ -2,7 +2,7 @@ import { COMMAND_LIMITS } from "@vigil/proto";
 import { readFileSync, statSync } from "node:fs";
 import { type CommandHandler, ParamError, asObject, failed, monitored, optInt, optString, rejectUnknownKeys, succeeded } from "./handler";
 import { type KilledProcess, killProcess } from "./process-kill";
-import { processUid, readProcStat, snapshot } from "./procfs";
+import { processUid, readProcStat, snapshot } from "../platform/linux/processes";
 import type { CommandRunner } from "./runner";
 
 /** Exactly one way of naming the session. */
