@@ -3,3 +3,4 @@ export * from "./processes";
 export * from "./users";
 export * from "./file-hasher";
 export * from "./host-facts";
+export * from "./proc-net";

@@ -76,7 +76,8 @@ export function decodeAddress(hex: string): string {
   return formatIpv6(bytes);
 }
 
-function splitEndpoint(text: string): [string, number] {
+/** "0100007F:1F90" → ["127.0.0.1", 8080]. */
+export function decodeEndpoint(text: string): [string, number] {
   const colon = text.indexOf(":");
   if (colon < 0) throw new Error(`bad endpoint "${text}"`);
   return [decodeAddress(text.slice(0, colon)), parseInt(text.slice(colon + 1), 16)];
@@ -101,8 +102,8 @@ export function parseNetTable(protocol: NetProtocol, text: string): { entries: S
       continue;
     }
     try {
-      const [localAddress, localPort] = splitEndpoint(f[1]!);
-      const [remoteAddress, remotePort] = splitEndpoint(f[2]!);
+      const [localAddress, localPort] = decodeEndpoint(f[1]!);
+      const [remoteAddress, remotePort] = decodeEndpoint(f[2]!);
       const st = parseInt(f[3]!, 16);
       // UDP reuses TCP's numbers: 7 (CLOSE) is an unconnected socket, 1 a connected one.
       const state = isUdp && st === 7 ? "UNCONN" : (TCP_STATES[st] ?? `0x${f[3]}`);
