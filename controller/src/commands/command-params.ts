@@ -1,3 +1,4 @@
+import { parsePrefix } from "@vigil/detection";
 import { COMMAND_LIMITS } from "@vigil/proto";
 
 /**
@@ -31,16 +32,10 @@ const strList = (maxItems: number, maxLen: number, item?: Check): Check => (v, n
   return v.map((x, i) => (item ?? str(maxLen))(x, `${n}[${i}]`));
 };
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-function isIp(s: string): boolean {
-  if (IPV4.test(s)) return true;
-  return s.includes(":") && /^[0-9a-fA-F:.]+$/.test(s) && s.length <= 45;
-}
+// The agent parses the same text with the same module (detection/net), so both sides agree.
 const cidr: Check = (v, n) => {
   if (typeof v !== "string") throw new CommandParamError(n, "expected a CIDR such as 10.0.0.0/8");
-  const [addr, len] = v.split("/");
-  const max = addr.includes(":") ? 128 : 32;
-  if (!isIp(addr) || (len !== undefined && !(/^\d+$/.test(len) && Number(len) <= max))) throw new CommandParamError(n, `expected a CIDR such as 10.0.0.0/8, got ${JSON.stringify(v)}`);
+  if (!parsePrefix(v).ok) throw new CommandParamError(n, `expected a CIDR such as 10.0.0.0/8, got ${JSON.stringify(v.slice(0, 80))}`);
   return v;
 };
 

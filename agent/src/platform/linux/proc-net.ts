@@ -1,4 +1,5 @@
 import { endianness } from "node:os";
+import { formatHostIp } from "@vigil/detection";
 
 export type NetProtocol = "tcp" | "tcp6" | "udp" | "udp6";
 export const NET_TABLES: readonly NetProtocol[] = ["tcp", "tcp6", "udp", "udp6"];
@@ -41,39 +42,13 @@ function wordBytes(hex8: string): number[] {
   return LITTLE_ENDIAN ? b.reverse() : b;
 }
 
-/** RFC 5952 text for 16 address bytes: lower case, longest zero run (of 2+ groups) as "::". */
-export function formatIpv6(bytes: number[]): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
-}
-
 /** Decodes "0100007F" (v4) or 32 hex digits (v6). v4-mapped v6 (::ffff:a.b.c.d) comes back as plain v4. */
 export function decodeAddress(hex: string): string {
   if (hex.length === 8) return wordBytes(hex).join(".");
   if (hex.length !== 32) throw new Error(`bad address "${hex}"`);
   const bytes: number[] = [];
   for (let w = 0; w < 4; w++) bytes.push(...wordBytes(hex.slice(w * 8, w * 8 + 8)));
-  const mapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
-  if (mapped) return bytes.slice(12).join(".");
-  return formatIpv6(bytes);
+  return formatHostIp(bytes);
 }
 
 /** "0100007F:1F90" → ["127.0.0.1", 8080]. */
