@@ -1,5 +1,5 @@
 import { credentials as grpcCredentials, type ChannelCredentials } from "@grpc/grpc-js";
-import { writeFileSync, renameSync } from "node:fs";
+import { writeFileAtomic } from "../platform/linux/atomic-file";
 import { join } from "node:path";
 import { type AgentStatus, type Command, type CommandResult, type Hello, type Inventory } from "@vigil/proto";
 import { InventoryReporter } from "../inventory";
@@ -160,8 +160,8 @@ export class AgentRuntime {
       rssBytes: process.memoryUsage.rss(),
     };
     try {
-      writeFileSync(file + ".tmp", JSON.stringify(body, null, 2));
-      renameSync(file + ".tmp", file);
+      // Rewritten every 5 s and worthless after a power loss: renamed into place, not fsynced.
+      writeFileAtomic(file, JSON.stringify(body, null, 2), { durable: false });
     } catch (err) {
       this.log.warn("could not write status file", { file, error: String(err) });
     }

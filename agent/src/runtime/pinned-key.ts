@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { writeFileAtomic } from "../platform/linux/atomic-file";
 import { join } from "node:path";
 
 /** Written here by enrollment or, without enrollment, by the first Welcome (trust on first use). */
@@ -34,17 +35,7 @@ export function loadPinnedKey(stateDir: string): Buffer | undefined {
 /** Atomic (temp + fsync + rename), mode 0600. */
 export function savePinnedKey(stateDir: string, raw: Buffer): void {
   if (raw.length !== 32) throw new Error(`Ed25519 public key must be 32 bytes, got ${raw.length}`);
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const path = join(stateDir, PINNED_KEY_FILE);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, raw.toString("base64") + "\n", { mode: 0o600 });
-  const fd = openSync(tmp, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileAtomic(join(stateDir, PINNED_KEY_FILE), raw.toString("base64") + "\n");
 }
 
 /**

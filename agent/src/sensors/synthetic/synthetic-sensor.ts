@@ -1,5 +1,6 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeJsonAtomic } from "../../platform/linux/atomic-file";
 import { SensorCounters, type EventSink, type Sensor, type SensorHealth } from "../sensor";
 import { kindOf, parseMix, syntheticBody, type SyntheticKind } from "./mix";
 
@@ -124,7 +125,6 @@ export class SyntheticSensor implements Sensor {
   }
 
   private save(): void {
-    writeFileSync(this.file + ".tmp", JSON.stringify({ next: this.next }));
-    renameSync(this.file + ".tmp", this.file);
+    writeJsonAtomic(this.file, { next: this.next }, { durable: false });
   }
 }

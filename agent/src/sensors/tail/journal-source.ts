@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { promises as fsp } from "node:fs";
+import { writeFileAtomicAsync } from "../../platform/linux/atomic-file";
 import { journalCursor } from "./journal-fields";
 import { LineSplitter } from "./line-splitter";
 
@@ -106,7 +107,7 @@ export class JournalSource {
     const file = this.opts.cursorPath;
     if (!file) return;
     // The cursor is saved after the entries were handed on; losing a write only means re-reading a few.
-    void fsp.writeFile(`${file}.tmp`, cursor).then(() => fsp.rename(`${file}.tmp`, file)).catch(() => undefined);
+    writeFileAtomicAsync(file, cursor, { durable: false }).catch(() => undefined);
   }
 
   private scheduleRestart(): void {
