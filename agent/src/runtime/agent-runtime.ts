@@ -1,14 +1,13 @@
 import { credentials as grpcCredentials, type ChannelCredentials } from "@grpc/grpc-js";
 import { writeFileAtomic } from "../platform/linux/atomic-file";
 import { join } from "node:path";
-import { type AgentStatus, type Command, type CommandResult, type Hello, type Inventory } from "@vigil/proto";
+import { Backoff, type AgentStatus, type Command, type CommandResult, type Hello, type Inventory } from "@vigil/proto";
 import { InventoryReporter } from "../inventory";
 import type { AgentConfig } from "../config/config";
 import { collectHostFacts, type HostFacts } from "../platform/linux";
 import { EventPipeline } from "../pipeline/event-pipeline";
 import type { Sensor } from "../sensors/sensor";
 import { DiskSpool } from "../spool";
-import { Backoff } from "../transport/backoff";
 import { ControllerLink } from "../transport/controller-link";
 import type { Log } from "../util/log";
 import { AGENT_VERSION } from "../version";
@@ -17,6 +16,8 @@ import { ResponseWiring } from "./response-wiring";
 
 /** How long a healed spool that lost its seq counter waits for the controller before sensors start. */
 const RESYNC_WAIT_MS = 15_000;
+/** Exit code after a fatal refusal with on_fatal: exit (EX_CONFIG from sysexits.h). */
+export const EXIT_FATAL_REFUSAL = 78;
 
 export interface RuntimeParts {
   sensors: Sensor[];
@@ -67,7 +68,15 @@ export class AgentRuntime {
       onInventoryRequest: () => this.inventory.onRequest(),
       log,
       heartbeatMs: cfg.heartbeatMs,
-      backoff: new Backoff(Math.min(500, cfg.backoffMaxMs), cfg.backoffMaxMs),
+      backoff: new Backoff({ baseMs: Math.min(500, cfg.backoffMaxMs), capMs: cfg.backoffMaxMs }),
+      fatalBackoffMs: cfg.fatalBackoffMs,
+      onFatal: (reason) => {
+        if (cfg.onFatal !== "exit") return;
+        // EX_CONFIG: the service manager should not restart into the same refusal (RestartPreventExitStatus=78).
+        log.error("exiting: the controller refused this agent (on_fatal: exit)", { reason });
+        process.exitCode = EXIT_FATAL_REFUSAL;
+        void this.stop().finally(() => process.exit(EXIT_FATAL_REFUSAL));
+      },
     });
   }
 

@@ -1,11 +1,13 @@
 import { readFileSync } from "node:fs";
+import { FatalTransportError } from "@vigil/proto";
 import { writeFileAtomic } from "../platform/linux/atomic-file";
 import { join } from "node:path";
 
 /** Written here by enrollment or, without enrollment, by the first Welcome (trust on first use). */
 export const PINNED_KEY_FILE = "controller-command-key";
 
-export class PinnedKeyMismatch extends Error {
+/** Fatal for the link: the same controller will offer the same key on every reconnect. */
+export class PinnedKeyMismatch extends FatalTransportError {
   constructor(readonly pinnedB64: string, readonly offeredB64: string) {
     super(`controller offered command key ${offeredB64}, but ${pinnedB64} is pinned; refusing this controller`);
     this.name = "PinnedKeyMismatch";

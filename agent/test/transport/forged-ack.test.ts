@@ -5,7 +5,7 @@ import { credentials, Server, ServerCredentials, type ServerDuplexStream } from 
 import { AgentServiceService, Event, type AgentMessage, type ControllerMessage, type Hello } from "@vigil/proto";
 import { afterEach, describe, expect, it } from "vitest";
 import { DiskSpool, Priority, type AppendItem } from "../../src/spool";
-import { Backoff } from "../../src/transport/backoff";
+import { Backoff } from "@vigil/proto";
 import { ControllerLink } from "../../src/transport/controller-link";
 import { silentLog, type Log } from "../../src/util/log";
 
@@ -74,7 +74,7 @@ function link(spool: DiskSpool, port: number, log: Log = silentLog): ControllerL
     onCommand: async () => { throw new Error("no commands here"); },
     log,
     heartbeatMs: 60_000,
-    backoff: new Backoff(20, 50),
+    backoff: new Backoff({ baseMs: 20, capMs: 50 }),
   });
 }
 

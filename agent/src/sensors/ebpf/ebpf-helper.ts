@@ -1,3 +1,4 @@
+import { fullJitterDelay } from "@vigil/proto";
 import { spawn, type ChildProcess } from "node:child_process";
 import { FrameDecoder, RecordError, type EbpfRecord } from "./records";
 
@@ -155,7 +156,7 @@ export class EbpfHelper {
     }
     this.dropsBeforeRestart += this.lastRunDrops;
     this.lastRunDrops = 0;
-    const delay = 500 * 2 ** this.counts.restarts;
+    const delay = fullJitterDelay(this.counts.restarts, { baseMs: 500, capMs: 30_000 });
     this.counts.restarts++;
     this.restartTimer = setTimeout(() => {
       if (this.stopped) return;

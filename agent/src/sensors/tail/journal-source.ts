@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { promises as fsp } from "node:fs";
+import { fullJitterDelay } from "@vigil/proto";
 import { writeFileAtomicAsync } from "../../platform/linux/atomic-file";
 import { journalCursor } from "./journal-fields";
 import { LineSplitter } from "./line-splitter";
@@ -113,8 +114,7 @@ export class JournalSource {
   private scheduleRestart(): void {
     const base = this.opts.backoffMs ?? 1000;
     const max = this.opts.maxBackoffMs ?? 60_000;
-    const delay = Math.min(max, base * 2 ** Math.min(this.failures - 1, 16));
-    const jittered = delay / 2 + Math.random() * (delay / 2);
+    const jittered = fullJitterDelay(this.failures - 1, { baseMs: base, capMs: max });
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       if (this.stopped) return;
