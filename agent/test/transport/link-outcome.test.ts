@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { credentials, Metadata, Server, ServerCredentials, status, type ServerDuplexStream } from "@grpc/grpc-js";
-import { AgentServiceService, Backoff, type AgentMessage, type ControllerMessage } from "@vigil/proto";
+import { AgentServiceService, AgentStatus, Backoff, type AgentMessage, type ControllerMessage } from "@vigil/proto";
 import { afterEach, describe, expect, it } from "vitest";
 import { PinnedKeyMismatch } from "../../src/runtime/pinned-key";
 import { DiskSpool } from "../../src/spool";
@@ -65,7 +65,7 @@ async function linkTo(answer: Answer, extra: { onWelcome?: () => void; log?: Log
     credentials: () => credentials.createInsecure(),
     spool,
     hello: () => ({ agentId: "a", hostname: "h", os: "", kernel: "", agentVersion: "", ipAddresses: [], tags: [], bootTimeMs: 0, lastSeq: 0, arch: "", timeMs: Date.now() }),
-    status: () => ({ sensors: [], dropped: {}, spoolBytes: 0, spoolRecords: 0, isolated: false, spoolDiscardedBytes: 0 }),
+    status: () => AgentStatus.fromPartial({}),
     onCommand: () => Promise.reject(new Error("no commands here")),
     onWelcome: extra.onWelcome,
     onFatal: (reason) => extra.fatals?.push(reason),
