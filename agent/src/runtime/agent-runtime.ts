@@ -10,6 +10,7 @@ import type { Sensor } from "../sensors/sensor";
 import { DiskSpool } from "../spool";
 import { ControllerLink } from "../transport/controller-link";
 import type { Log } from "../util/log";
+import { processFaults } from "../util/process-faults";
 import { AGENT_VERSION } from "../version";
 import { loadOrCreateAgentId } from "./agent-identity";
 import { ResponseWiring } from "./response-wiring";
@@ -115,7 +116,7 @@ export class AgentRuntime {
     this.inventory.stop();
     this.response.stop();
     for (const s of this.parts.sensors) await s.stop().catch(() => undefined);
-    this.pipeline.flush();
+    this.pipeline.close();
     await this.link.stop();
     this.writeStatus();
     this.spool.close();
@@ -150,6 +151,9 @@ export class AgentRuntime {
       spoolDiscardedBytes: s.discardedBytes,
       acksBeyondLast: s.acksBeyondLast,
       enforcement: this.cfg.enforcement,
+      pipelineLost: this.pipeline.lost(),
+      unhandledErrors: processFaults.count,
+      watchdogRestarts: {},
     };
   }
 
@@ -165,6 +169,8 @@ export class AgentRuntime {
       connected: this.link.stats.connected,
       link: this.link.stats,
       spool: this.spool.stats(),
+      pipeline: { lost: this.pipeline.lost(), held: this.pipeline.heldCount, blockedEpisodes: this.pipeline.blockedEpisodes },
+      faults: { ...processFaults },
       sensors: this.parts.sensors.map((x) => x.health()),
       rssBytes: process.memoryUsage.rss(),
     };
