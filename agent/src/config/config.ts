@@ -59,6 +59,11 @@ export interface AgentConfig {
   watchdogMaxRssMb: number;
   watchdogMaxCpuPercent: number;
   watchdogWindowMs: number;
+  /**
+   * Test hook, from VIGIL_TEST_ALLOCATE_MB_PER_S only (not a setting): the agent allocates and
+   * keeps this many MiB per second, so a test can drive the watchdog with a real process.
+   */
+  testAllocateMbPerSec: number;
   /** Longest one event may take in local policy evaluation before it is counted and reported. */
   policyEventBudgetMs: number;
   /**
@@ -132,7 +137,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "on_fatal", field: "onFatal", arg: "ACTION", help: "backoff|exit: after a fatal refusal keep running and retry later, or exit with code 78 (default backoff)" },
   { key: "watchdog_max_rss_mb", field: "watchdogMaxRssMb", arg: "MIB", help: "restart the agent when its resident memory stays above this (default 300; 0 = off)" },
   { key: "watchdog_max_cpu_percent", field: "watchdogMaxCpuPercent", arg: "PCT", help: "restart the agent when it uses more than this % of a core over the window (default 50; 0 = off)" },
-  { key: "watchdog_window_ms", field: "watchdogWindowMs", arg: "MS", help: "how long a ceiling must be exceeded before the watchdog acts (default 60000)" },
+  { key: "watchdog_window_ms", field: "watchdogWindowMs", arg: "MS", help: "how long a ceiling must be exceeded before the watchdog acts (default 120000)" },
   { key: "synthetic_rate", field: "syntheticRate", arg: "N", help: "numbered test events per second (testing; default 0 = off)" },
   { key: "synthetic_count", field: "syntheticCount", arg: "N", help: "total numbered test events (0 = no end)" },
   { key: "synthetic_mix", field: "syntheticMix", arg: "MIX", help: "kinds and weights of test events, e.g. process:8,auth:1" },
@@ -293,7 +298,8 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     onFatal: "backoff",
     watchdogMaxRssMb: 300,
     watchdogMaxCpuPercent: 50,
-    watchdogWindowMs: 60_000,
+    watchdogWindowMs: 120_000,
+    testAllocateMbPerSec: 0,
     policyEventBudgetMs: 100,
     kernelSensor: "auto",
   };
@@ -313,6 +319,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
   const fromEnv: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(ENV)) if (env[name] !== undefined && env[name] !== "") fromEnv[key] = env[name];
   apply(cfg, fromEnv, "environment");
+  if (env.VIGIL_TEST_ALLOCATE_MB_PER_S) cfg.testAllocateMbPerSec = int(env.VIGIL_TEST_ALLOCATE_MB_PER_S, "environment: VIGIL_TEST_ALLOCATE_MB_PER_S", 0, 1024);
   apply(cfg, flags.settings ?? {}, "flag");
   apply(cfg, { controller: flags.controller, watch: flags.watch?.length ? flags.watch : undefined, authLog: flags.authLog, stateDir: flags.stateDir, tags: flags.tags?.length ? flags.tags : undefined, logLevel: flags.logLevel }, "flag");
   if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(cfg.controller)) throw new AgentConfigError(`controller: expected HOST:PORT, got "${cfg.controller}"`);

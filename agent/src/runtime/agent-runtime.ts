@@ -11,6 +11,8 @@ import { DiskSpool } from "../spool";
 import { ControllerLink } from "../transport/controller-link";
 import type { Log } from "../util/log";
 import { processFaults } from "../util/process-faults";
+import { EXIT_WATCHDOG, Watchdog, type WatchdogReason } from "../watchdog/watchdog";
+import { loadLedger, recordBreach, restartDelayMs, type RestartLedger } from "../watchdog/restart-ledger";
 import { AGENT_VERSION } from "../version";
 import { loadOrCreateAgentId } from "./agent-identity";
 import { ResponseWiring } from "./response-wiring";
@@ -27,6 +29,8 @@ export interface RuntimeParts {
   onCommand?: (cmd: Command) => Promise<CommandResult>;
   /** Replaces the inventory child process (tests). */
   collectInventory?: (reason: string) => Promise<Inventory>;
+  /** How the process ends after a watchdog breach; default process.exit. */
+  exit?: (code: number) => void;
 }
 
 /** Wires sensors → pipeline → spool → link, and writes a status file for `vigil-agent status`. */
@@ -38,6 +42,10 @@ export class AgentRuntime {
   /** Enforcement, signed commands, pinned key, local policy. */
   readonly response: ResponseWiring;
   private statusTimer?: NodeJS.Timeout;
+  private readonly watchdog: Watchdog;
+  private ledger: RestartLedger = { restarts: {}, consecutive: 0, lastBreachMs: 0 };
+  private allocTimer?: NodeJS.Timeout;
+  private readonly hoard: Buffer[] = [];
   private readonly startedAt = Date.now();
   private facts?: HostFacts;
   /** Host inventory at first connection, daily and on request, collected in a short-lived child. */
@@ -48,6 +56,12 @@ export class AgentRuntime {
     this.spool = DiskSpool.open({ dir: join(cfg.stateDir, "spool"), maxBytes: cfg.spoolMaxBytes, fsync: cfg.spoolFsync, fsyncIntervalMs: cfg.spoolFsyncIntervalMs, fullPolicy: cfg.spoolFullPolicy });
     for (const w of this.spool.warnings) log.warn("spool repaired at open", { problem: w });
     this.pipeline = new EventPipeline(this.spool, log);
+    this.watchdog = new Watchdog({
+      maxRssBytes: cfg.watchdogMaxRssMb * 1024 * 1024,
+      maxCpuPercent: cfg.watchdogMaxCpuPercent,
+      windowMs: cfg.watchdogWindowMs,
+      onBreach: (reason, detail) => this.onWatchdogBreach(reason, detail),
+    });
     this.response = new ResponseWiring({ cfg, agentId: this.agentId, pipeline: this.pipeline, link: () => this.link, hostname: () => this.facts?.hostname ?? "", log });
     this.inventory = new InventoryReporter({
       stateDir: cfg.stateDir,
@@ -84,6 +98,15 @@ export class AgentRuntime {
   async start(): Promise<void> {
     // Containment first: a restarted agent re-isolates before it does anything else.
     await this.response.start();
+    this.ledger = loadLedger(this.cfg.stateDir);
+    const hold = restartDelayMs(this.ledger);
+    if (hold > 0) {
+      // A watchdog restart loop: containment is back, the rest waits a little longer each time.
+      this.log.warn("watchdog restarted the agent again shortly after the last time; backing off before starting sensors", { delayMs: hold, consecutive: this.ledger.consecutive, lastReason: this.ledger.lastReason });
+      await new Promise((r) => setTimeout(r, hold));
+    }
+    this.watchdog.start();
+    this.startTestAllocation();
     this.facts = await collectHostFacts();
     if (this.spool.resyncPending) {
       // A healed spool lost its seq counter: let the controller's Welcome restore it before new
@@ -112,6 +135,8 @@ export class AgentRuntime {
   }
 
   async stop(): Promise<void> {
+    this.watchdog.stop();
+    clearInterval(this.allocTimer);
     clearInterval(this.statusTimer);
     this.inventory.stop();
     this.response.stop();
@@ -120,6 +145,36 @@ export class AgentRuntime {
     await this.link.stop();
     this.writeStatus();
     this.spool.close();
+  }
+
+  /** A ceiling held for the whole window: count it, stop cleanly (the spool is on disk), exit for the service manager. */
+  private onWatchdogBreach(reason: WatchdogReason, detail: string): void {
+    this.log.error("watchdog: ceiling exceeded; the agent exits to be restarted", { reason, detail, exitCode: EXIT_WATCHDOG });
+    try {
+      this.ledger = recordBreach(this.cfg.stateDir, reason, detail);
+    } catch (err) {
+      this.log.error("watchdog: could not record the restart", { error: String(err) });
+    }
+    this.hoard.length = 0;
+    const exit = this.parts.exit ?? ((code: number) => process.exit(code));
+    // Bounded: an agent sick enough to breach may not manage a clean stop.
+    const force = setTimeout(() => exit(EXIT_WATCHDOG), 10_000);
+    force.unref();
+    const done = (): void => {
+      clearTimeout(force);
+      exit(EXIT_WATCHDOG);
+    };
+    this.stop().then(done, done);
+  }
+
+  /** VIGIL_TEST_ALLOCATE_MB_PER_S: grows resident memory on purpose so tests can drive the watchdog. */
+  private startTestAllocation(): void {
+    const perTick = Math.round((this.cfg.testAllocateMbPerSec * 1024 * 1024) / 10);
+    if (perTick <= 0) return;
+    this.log.warn("test hook: allocating memory on purpose", { mibPerSecond: this.cfg.testAllocateMbPerSec });
+    // Buffer.alloc zero-fills, which touches every page: it counts in RSS at once.
+    this.allocTimer = setInterval(() => this.hoard.push(Buffer.alloc(perTick, 1)), 100);
+    this.allocTimer.unref();
   }
 
   hello(): Hello {
@@ -153,7 +208,7 @@ export class AgentRuntime {
       enforcement: this.cfg.enforcement,
       pipelineLost: this.pipeline.lost(),
       unhandledErrors: processFaults.count,
-      watchdogRestarts: {},
+      watchdogRestarts: { ...this.ledger.restarts },
     };
   }
 
