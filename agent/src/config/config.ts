@@ -266,6 +266,14 @@ const ENV: Record<string, string> = {
   VIGIL_KERNEL_SENSOR: "kernel_sensor", VIGIL_EBPF_HELPER: "ebpf_helper", VIGIL_AUDIT_TYPES: "audit_types", VIGIL_AUDIT_MAX_EVENTS_PER_SEC: "audit_max_events_per_sec",
 };
 
+/**
+ * Secrets and one-shot values `enroll` takes from the environment (never settings: they must not
+ * land in a config file or status). Read here so the agent reads its environment in one module.
+ */
+export function enrollEnvironment(env: NodeJS.ProcessEnv = process.env): { token?: string; caPin?: string } {
+  return { token: env.VIGIL_ENROLL_TOKEN || undefined, caPin: env.VIGIL_CA_PIN || undefined };
+}
+
 /** Precedence: defaults < config file < VIGIL_* environment < command-line flags. */
 export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const cfg: AgentConfig = {
