@@ -56,8 +56,9 @@ export const CASE_WINDOW_MS = 24 * 60 * 60 * 1000;
  * one of its IP addresses, when the alert's event time lies within 24 h of the case's
  * [first seen, last seen] span; with several candidates, the most recently active wins. Users alone
  * do not chain ("root" on two hosts is not one story); they join through the host. Otherwise the
- * alert opens a case. A case's score is the highest of its alerts; its title follows that alert.
- * Resolved cases take no new alerts.
+ * alert opens a case. A case's score is the highest of its alerts; its title is the alert that
+ * opened it and stays (an analyst reading "SSH brute force on web-1" must find the same case after a
+ * higher-scoring alert joins). Resolved cases take no new alerts.
  */
 export class CaseService {
   private readonly open = new Map<string, OpenCase>();
@@ -130,10 +131,8 @@ export class CaseService {
     c.alertCount++;
     c.firstSeen = Math.min(c.firstSeen, a.firstSeenMs);
     c.lastSeen = Math.max(c.lastSeen, a.timeMs);
-    if (a.score > c.score) {
-      c.score = a.score;
-      c.title = `${a.ruleTitle} on ${a.hostname || a.agentId}`.slice(0, 512);
-    }
+    if (a.score > c.score) c.score = a.score;
+    if (!c.title) c.title = `${a.ruleTitle} on ${a.hostname || a.agentId}`.slice(0, 512);
     c.dirty = true;
     return c.id;
   }
@@ -155,14 +154,27 @@ export class CaseService {
         });
       } else {
         out.push({
-          sql: `UPDATE cases SET title = ?, score = ?, entities = ?, alert_count = ?, first_seen = ?, last_seen = ?, updated_at = ? WHERE id = ?`,
-          params: [c.title, c.score, entities, c.alertCount, c.firstSeen, c.lastSeen, now, c.id],
+          // Never the title: it is set once, or by an analyst's rename.
+          sql: `UPDATE cases SET score = ?, entities = ?, alert_count = ?, first_seen = ?, last_seen = ?, updated_at = ? WHERE id = ?`,
+          params: [c.score, entities, c.alertCount, c.firstSeen, c.lastSeen, now, c.id],
         });
       }
       c.isNew = false;
       c.dirty = false;
     }
     return out;
+  }
+
+  /** An analyst's title for the case; detection never changes it afterwards. */
+  async rename(id: string, title: string): Promise<CaseEntity | null> {
+    const row = await this.repo.findOneBy({ id });
+    if (!row) return null;
+    await this.sql.run([{ sql: `UPDATE cases SET title = ?, updated_at = ? WHERE id = ?`, params: [title, this.now(), id] }]);
+    const c = this.open.get(id);
+    if (c) c.title = title;
+    const after = await this.repo.findOneBy({ id });
+    if (after) this.emitCase({ change: "updated", id, title: after.title, state: after.state, verdict: after.verdict, score: after.score, alertCount: after.alertCount, firstSeen: after.firstSeen, lastSeen: after.lastSeen });
+    return after;
   }
 
   /**

@@ -1,6 +1,8 @@
 import type { Provider } from "@nestjs/common";
 import type { DataSource } from "typeorm";
 import type { AgentRegistry } from "../agents/agent-registry";
+import { HostNames } from "../agents/host-names";
+import { AgentEntity } from "../database/entities/agent.entity";
 import { AlertActions } from "../alerts/alert-actions";
 import { AlertQuery } from "../alerts/alert-query";
 import { AlertService } from "../alerts/alert-service";
@@ -84,7 +86,8 @@ export async function createDetection(deps: {
   const timeline = new CaseTimeline();
   timeline.addSource(new EventTimelineSource(sql));
   timeline.addSource(new AlertTimelineSource());
-  const caseQuery = new CaseQuery(ds.getRepository(CaseEntity), alertQuery, timeline);
+  const hostNames = new HostNames(ds.getRepository(AgentEntity), undefined, now);
+  const caseQuery = new CaseQuery(ds.getRepository(CaseEntity), alertQuery, timeline, hostNames);
 
   const d: Omit<Detection, "providers" | "stop"> = { pipeline, rules, iocs, alerts, alertQuery, alertActions, suppressions, cases, caseQuery, timeline, risk };
   return {
@@ -100,6 +103,7 @@ export async function createDetection(deps: {
       { provide: CaseQuery, useValue: caseQuery },
       { provide: EntityRiskService, useValue: risk },
       { provide: AlertService, useValue: alerts },
+      { provide: HostNames, useValue: hostNames },
     ],
     stop: async () => {
       await pipeline.stop();
