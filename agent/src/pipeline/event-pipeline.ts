@@ -151,7 +151,7 @@ export class EventPipeline implements EventSink {
         }
       }
     };
-    run()
+    void run()
       .catch((err: unknown) => this.log.error("pipeline drain failed", { error: String(err) }))
       .finally(() => {
         this.draining = false;

@@ -164,7 +164,7 @@ export class AgentRuntime {
       clearTimeout(force);
       exit(EXIT_WATCHDOG);
     };
-    this.stop().then(done, done);
+    void this.stop().then(done, done);
   }
 
   /** VIGIL_TEST_ALLOCATE_MB_PER_S: grows resident memory on purpose so tests can drive the watchdog. */

@@ -28,11 +28,13 @@ describe("controller process faults are logged (redacted) and counted", () => {
       const f = require(${JSON.stringify(join(root, "controller/dist/logging/process-faults.js"))});
       f.installProcessFaultHandlers(createLogger("info"));
       Promise.reject(new Error("enroll with --token ${SECRET} failed"));
-      setTimeout(() => { process.stdout.write(JSON.stringify(f.processFaultCounts())); }, 50);
+      setTimeout(() => { process.stdout.write("\\nCOUNTS " + JSON.stringify(f.processFaultCounts()) + "\\n"); }, 50);
     `;
     const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 20_000 });
     expect(r.status, r.stderr).toBe(0);
-    const counts = JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, number>;
+    const countsLine = r.stdout.split("\n").find((l) => l.startsWith("COUNTS "));
+    expect(countsLine, r.stdout).toBeDefined();
+    const counts = JSON.parse(countsLine!.slice("COUNTS ".length)) as Record<string, number>;
     expect(counts.unhandled_rejection).toBe(1);
     const log = r.stdout.split("\n").filter((l) => l.includes("unhandled promise rejection"));
     expect(log).toHaveLength(1);
