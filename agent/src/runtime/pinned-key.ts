@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
 import { FatalTransportError } from "@vigil/proto";
-import { writeFileAtomic } from "../platform/linux/atomic-file";
+import { readFileIfExists, writeFileAtomic } from "../platform/linux/atomic-file";
 import { join } from "node:path";
 
 /** Written here by enrollment or, without enrollment, by the first Welcome (trust on first use). */
@@ -24,14 +23,8 @@ function decode(text: string, path: string): Buffer {
 /** The pinned raw Ed25519 key, or undefined when none is pinned yet. A corrupt file throws: never re-pin silently. */
 export function loadPinnedKey(stateDir: string): Buffer | undefined {
   const path = join(stateDir, PINNED_KEY_FILE);
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw e;
-  }
-  return decode(text, path);
+  const text = readFileIfExists(path);
+  return text === undefined ? undefined : decode(text, path);
 }
 
 /** Atomic (temp + fsync + rename), mode 0600. */

@@ -1,14 +1,15 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { credentials, Server, ServerCredentials, type ServerDuplexStream } from "@grpc/grpc-js";
-import { AgentServiceService, AgentStatus, Backoff, type AgentMessage, type ControllerMessage } from "@vigil/proto";
+import { credentials } from "@grpc/grpc-js";
+import { AgentStatus, Backoff, type AgentMessage } from "@vigil/proto";
 import { afterEach, describe, expect, it } from "vitest";
 import { EventPipeline } from "../../src/pipeline/event-pipeline";
 import { SyntheticSensor } from "../../src/sensors/synthetic/synthetic-sensor";
 import { DiskSpool } from "../../src/spool";
 import { ControllerLink } from "../../src/transport/controller-link";
 import { silentLog } from "../../src/util/log";
+import { serveAgentStreams, until } from "../helpers/loopback";
 
 /**
  * `spool_full_policy: block` with the real parts: a small disk spool, the pipeline, the synthetic
@@ -19,31 +20,25 @@ import { silentLog } from "../../src/util/log";
 class SlowAckController {
   readonly numbers = new Set<number>();
   batches = 0;
-  private readonly server = new Server();
   port = 0;
+  stop: () => void = () => undefined;
   constructor(private readonly ackDelayMs: number) {}
 
   async start(): Promise<void> {
-    this.server.addService(AgentServiceService, {
-      connect: (call: ServerDuplexStream<AgentMessage, ControllerMessage>) => {
-        call.on("data", (m: AgentMessage) => {
-          if (m.msg?.$case === "hello") call.write({ msg: { $case: "welcome", welcome: { ackedSeq: 0, commandPublicKey: Buffer.alloc(0), controllerVersion: "slow" } } });
-          if (m.msg?.$case === "events") {
-            const events = m.msg.events.events;
-            for (const e of events) if (e.body?.$case === "agent") this.numbers.add(Number(e.body.agent.attributes.n));
-            this.batches++;
-            const last = events[events.length - 1]?.seq ?? 0;
-            setTimeout(() => call.write({ msg: { $case: "ack", ack: { seq: last } } }), this.ackDelayMs);
-          }
-        });
-        call.on("error", () => undefined);
-      },
+    const served = await serveAgentStreams((call) => {
+      call.on("data", (m: AgentMessage) => {
+        if (m.msg?.$case === "hello") call.write({ msg: { $case: "welcome", welcome: { ackedSeq: 0, commandPublicKey: Buffer.alloc(0), controllerVersion: "slow" } } });
+        if (m.msg?.$case === "events") {
+          const events = m.msg.events.events;
+          for (const e of events) if (e.body?.$case === "agent") this.numbers.add(Number(e.body.agent.attributes.n));
+          this.batches++;
+          const last = events[events.length - 1]?.seq ?? 0;
+          setTimeout(() => call.write({ msg: { $case: "ack", ack: { seq: last } } }), this.ackDelayMs);
+        }
+      });
     });
-    this.port = await new Promise<number>((resolve, reject) => this.server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  }
-
-  stop(): void {
-    this.server.forceShutdown();
+    this.port = served.port;
+    this.stop = served.stop;
   }
 }
 
@@ -51,14 +46,6 @@ const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
-
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe("spool_full_policy: block applies back-pressure", () => {
   it("a sensor producing faster than the link drains fills a small spool, waits, and loses nothing", async () => {
@@ -94,9 +81,9 @@ describe("spool_full_policy: block applies back-pressure", () => {
     link.start();
     await sensor.start(pipeline);
 
-    await until("every number at the controller", () => ctl.numbers.size === COUNT, 120_000).catch((e: Error) => {
-      throw new Error(`${e.message}: ${JSON.stringify({ got: ctl.numbers.size, batches: ctl.batches, held: pipeline.heldCount, lost: pipeline.lost(), episodes: pipeline.blockedEpisodes, spool: spool.stats(), link: link.stats, next: sensor.nextNumber, health: sensor.health() })}`);
-    });
+    await until("every number at the controller", () => ctl.numbers.size === COUNT, 120_000, () =>
+      JSON.stringify({ got: ctl.numbers.size, batches: ctl.batches, held: pipeline.heldCount, lost: pipeline.lost(), episodes: pipeline.blockedEpisodes, spool: spool.stats(), link: link.stats, next: sensor.nextNumber }),
+    );
     // The spool really was full under block (the pipeline held events and pushed back)...
     expect(pipeline.blockedEpisodes).toBeGreaterThan(0);
     expect(maxHeld).toBeGreaterThan(0);

@@ -1,13 +1,14 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { credentials, Metadata, Server, ServerCredentials, status, type ServerDuplexStream } from "@grpc/grpc-js";
-import { AgentServiceService, AgentStatus, Backoff, type AgentMessage, type ControllerMessage } from "@vigil/proto";
+import { credentials, Metadata, status } from "@grpc/grpc-js";
+import { AgentStatus, Backoff, type AgentMessage } from "@vigil/proto";
 import { afterEach, describe, expect, it } from "vitest";
 import { PinnedKeyMismatch } from "../../src/runtime/pinned-key";
 import { DiskSpool } from "../../src/spool";
 import { ControllerLink } from "../../src/transport/controller-link";
 import { silentLog, type Log } from "../../src/util/log";
+import { serveAgentStreams, until } from "../helpers/loopback";
 
 /**
  * The link over real gRPC on loopback, against controllers that answer every Hello the same way:
@@ -18,27 +19,21 @@ type Answer = { code: number; details: string } | "welcome";
 
 class ScriptedController {
   hellos = 0;
-  private readonly server = new Server();
   port = 0;
+  stop: () => void = () => undefined;
   constructor(private readonly answer: Answer) {}
 
   async start(): Promise<void> {
-    this.server.addService(AgentServiceService, {
-      connect: (call: ServerDuplexStream<AgentMessage, ControllerMessage>) => {
-        call.on("data", (m: AgentMessage) => {
-          if (m.msg?.$case !== "hello") return;
-          this.hellos++;
-          if (this.answer === "welcome") call.write({ msg: { $case: "welcome", welcome: { ackedSeq: 0, commandPublicKey: Buffer.alloc(32, 7), controllerVersion: "t" } } });
-          else call.emit("error", { ...this.answer, metadata: new Metadata() });
-        });
-        call.on("error", () => undefined);
-      },
+    const served = await serveAgentStreams((call) => {
+      call.on("data", (m: AgentMessage) => {
+        if (m.msg?.$case !== "hello") return;
+        this.hellos++;
+        if (this.answer === "welcome") call.write({ msg: { $case: "welcome", welcome: { ackedSeq: 0, commandPublicKey: Buffer.alloc(32, 7), controllerVersion: "t" } } });
+        else call.emit("error", { ...this.answer, metadata: new Metadata() });
+      });
     });
-    this.port = await new Promise<number>((resolve, reject) => this.server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  }
-
-  stop(): void {
-    this.server.forceShutdown();
+    this.port = served.port;
+    this.stop = served.stop;
   }
 }
 
@@ -46,14 +41,6 @@ const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
-
-async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function linkTo(answer: Answer, extra: { onWelcome?: () => void; log?: Log; fatals?: string[] } = {}): Promise<{ ctl: ScriptedController; link: ControllerLink }> {
   const ctl = new ScriptedController(answer);

@@ -2,9 +2,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Server, ServerCredentials, type ServerDuplexStream } from "@grpc/grpc-js";
-import { AgentServiceService, type AgentMessage, type AgentStatus, type ControllerMessage } from "@vigil/proto";
+import type { AgentMessage, AgentStatus } from "@vigil/proto";
 import { afterAll, describe, expect, it } from "vitest";
+import { closedPort, serveAgentStreams, until } from "../helpers/loopback";
 import { AGENT_BUNDLE } from "../response/ns-agent";
 
 /**
@@ -17,40 +17,24 @@ import { AGENT_BUNDLE } from "../response/ns-agent";
 class RecordingController {
   readonly numbers = new Set<number>();
   readonly statuses: AgentStatus[] = [];
-  private readonly server = new Server();
   port = 0;
+  stop: () => void = () => undefined;
 
   async start(): Promise<void> {
-    this.server.addService(AgentServiceService, {
-      connect: (call: ServerDuplexStream<AgentMessage, ControllerMessage>) => {
-        call.on("data", (m: AgentMessage) => {
-          const b = m.msg;
-          if (b?.$case === "hello") call.write({ msg: { $case: "welcome", welcome: { ackedSeq: 0, commandPublicKey: Buffer.alloc(32, 9), controllerVersion: "watchdog-test" } } });
-          if (b?.$case === "heartbeat" && b.heartbeat.status) this.statuses.push(b.heartbeat.status);
-          if (b?.$case === "events") {
-            for (const e of b.events.events) if (e.body?.$case === "agent" && e.body.agent.attributes.n) this.numbers.add(Number(e.body.agent.attributes.n));
-            const last = b.events.events[b.events.events.length - 1]?.seq;
-            if (last) call.write({ msg: { $case: "ack", ack: { seq: last } } });
-          }
-        });
-        call.on("error", () => undefined);
-      },
+    const served = await serveAgentStreams((call) => {
+      call.on("data", (m: AgentMessage) => {
+        const b = m.msg;
+        if (b?.$case === "hello") call.write({ msg: { $case: "welcome", welcome: { ackedSeq: 0, commandPublicKey: Buffer.alloc(32, 9), controllerVersion: "watchdog-test" } } });
+        if (b?.$case === "heartbeat" && b.heartbeat.status) this.statuses.push(b.heartbeat.status);
+        if (b?.$case === "events") {
+          for (const e of b.events.events) if (e.body?.$case === "agent" && e.body.agent.attributes.n) this.numbers.add(Number(e.body.agent.attributes.n));
+          const last = b.events.events[b.events.events.length - 1]?.seq;
+          if (last) call.write({ msg: { $case: "ack", ack: { seq: last } } });
+        }
+      });
     });
-    this.port = await new Promise<number>((resolve, reject) => this.server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  }
-
-  stop(): void {
-    this.server.forceShutdown();
-  }
-}
-
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs: number, detail: () => string = () => ""): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${detail()}`);
-    await new Promise((r) => setTimeout(r, 50));
+    this.port = served.port;
+    this.stop = served.stop;
   }
 }
 
@@ -100,9 +84,7 @@ describe("agent watchdog (real process)", () => {
 
   it("a memory breach restarts the agent with a counted reason, reported in status, and loses no spooled event", async () => {
     // Phase 1: no controller listening (events stay in the spool), memory growing on purpose.
-    const closed = new Server();
-    const deadPort = await new Promise<number>((resolve, reject) => closed.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-    closed.forceShutdown();
+    const deadPort = await closedPort();
     const first = agent(deadPort, { VIGIL_TEST_ALLOCATE_MB_PER_S: "60" });
     const code = await Promise.race([first.exit, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 60_000))]);
     expect(code, first.output()).toBe(75);

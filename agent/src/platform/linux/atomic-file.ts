@@ -60,18 +60,23 @@ export function writeJsonAtomic(path: string, value: unknown, opts: AtomicWriteO
   writeFileAtomic(path, JSON.stringify(value), opts);
 }
 
+/** A state file's text; undefined when it does not exist (any other error throws). */
+export function readFileIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
 /**
  * Reads a state file. Missing → undefined. Corrupt → throws with the path, because
  * silently treating a corrupt isolation file as "not isolated" would release a host.
  */
 export function readJsonState(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw e;
-  }
+  const text = readFileIfExists(path);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
