@@ -156,7 +156,8 @@ export class EbpfHelper {
     }
     this.dropsBeforeRestart += this.lastRunDrops;
     this.lastRunDrops = 0;
-    const delay = fullJitterDelay(this.counts.restarts, { baseMs: 500, capMs: 30_000 });
+    // A floor: a helper that dies at once must not use up its restarts in a burst.
+    const delay = fullJitterDelay(this.counts.restarts, { baseMs: 500, capMs: 30_000, floorMs: 250 });
     this.counts.restarts++;
     this.restartTimer = setTimeout(() => {
       if (this.stopped) return;
