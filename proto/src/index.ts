@@ -7,3 +7,4 @@ export * from "./gen/vigil/v1/enrollment";
 export * from "./secrets";
 export * from "./backoff";
 export * from "./transport-outcome";
+export * from "./commands";

@@ -108,5 +108,9 @@ describe("CommandExecutor", () => {
     expect(alive(v.pid)).toBe(false);
     const rel = await ex.executeLocal({ id: "rule-7-hit", type: "release", params: {} });
     expect(rel).toMatchObject({ commandId: "rule-7-hit", status: CommandStatus.COMMAND_STATUS_REFUSED, local: true, reason: expect.stringMatching(/^forbidden/) });
+    // Only what the contract allows local policy (COMMANDS[type].localPolicy): nothing that lifts containment or reads files.
+    for (const type of ["unblock_ip", "collect_evidence", "terminate_session", "explode"]) {
+      expect(await ex.executeLocal({ type, params: {} }), type).toMatchObject({ status: CommandStatus.COMMAND_STATUS_REFUSED, reason: `forbidden: local policy may not ${type}; only a signed command can` });
+    }
   });
 });

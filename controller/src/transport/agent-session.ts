@@ -7,6 +7,9 @@ import { BatchRejected, sanitizeBatch } from "../ingest/sanitize";
 import { SeqTracker } from "../ingest/seq-tracker";
 import type { SeqRefusal, SeqWindow } from "../ingest/seq-window";
 import { AuthError, type AgentAuthenticator } from "./authenticator";
+
+/** How long a closed stream may take to flush its queued writes and the status before it is dropped. */
+const CLOSE_GRACE_MS = 10_000;
 import type { UndecodableMessage } from "./grpc-server";
 
 export interface SessionDeps {
@@ -96,8 +99,20 @@ export class AgentSession implements LiveSession {
     if (this.closed) return;
     this.deps.log("warn", "agent stream closed", { agentId: this.agentId || undefined, peer: this.peer, code: GrpcStatus[code], reason: details });
     this.closed = true;
-    this.call.emit("error", grpcError(code, details));
-    this.call.destroy();
+    const call = this.call;
+    call.emit("error", grpcError(code, details));
+    // grpc-js sends the status from the stream's _final, once writes already queued are flushed;
+    // destroying the call before that drops the status and leaves the agent's stream open (a
+    // revocation or certificate expiry that does not bite). Destroy once it is out, or after a grace.
+    if (call.writableFinished) call.destroy();
+    else {
+      const grace = setTimeout(() => call.destroy(), CLOSE_GRACE_MS);
+      grace.unref();
+      call.once("finish", () => {
+        clearTimeout(grace);
+        call.destroy();
+      });
+    }
     this.release();
   }
 
