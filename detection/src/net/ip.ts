@@ -181,10 +181,16 @@ export function cidrContains(c: Cidr, ip: IpAddress): boolean {
   return c.version === ip.version && (ip.value & maskOf(c.version, c.prefix)) === c.network;
 }
 
-/** "addr" (a /32 or /128) or "addr/len": what block and allow lists take. Host bits are cleared, as parseCidr does. */
+/**
+ * "addr" (a /32 or /128) or "addr/len": what block and allow lists take. Host bits are cleared, as
+ * parseCidr does. Agrees with the command contract's IP rule (a property test holds them together).
+ */
 export function parsePrefix(text: string): CidrParse {
-  if (text.includes("/")) return parseCidr(text);
   if (text.length > MAX_IP_TEXT) return { ok: false, error: `longer than ${MAX_IP_TEXT} characters` };
+  // Strict, unlike feed parsing: exactly the address text (no padding, brackets or zone), as the
+  // command contract checks it, so what the controller signs is what the agent applies.
+  if (text !== text.trim() || text.startsWith("[")) return { ok: false, error: `'${text.slice(0, 80)}' is not a bare address or CIDR` };
+  if (text.includes("/")) return parseCidr(text);
   const ip = parseIp(text);
   if (!ip) return { ok: false, error: `'${text}' is not an IP address` };
   return { ok: true, cidr: { version: ip.version, network: ip.value, prefix: bitsOf(ip.version) }, hostBitsSet: false };
