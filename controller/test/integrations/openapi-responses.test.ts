@@ -113,7 +113,7 @@ describe("real responses match the served OpenAPI document", () => {
   });
 
   it("commands and playbooks", async () => {
-    const cmd = await call("post", "/api/v1/agents/{id}/commands", { path: { id: "openapi-1" }, body: { type: "kill_process", params: { pid: 4321 }, ttlSeconds: 600 }, expect: 202 });
+    const cmd = await call("post", "/api/v1/agents/{id}/commands", { path: { id: "openapi-1" }, body: { type: "kill_process", params: { pid: 4321, startTimeMs: 1_700_000_000_000 }, ttlSeconds: 600 }, expect: 202 });
     await call("get", "/api/v1/commands/{id}", { path: { id: cmd.id }, expect: 200 });
     await call("get", "/api/v1/commands", { query: "agent=openapi-1", expect: 200 });
     await call("post", "/api/v1/agents/{id}/isolate", { path: { id: "openapi-1" }, body: { allowCidrs: ["10.0.0.0/8"], reason: "test" }, expect: 202 });
