@@ -3,7 +3,7 @@ import { COMMAND_LIMITS } from "@vigil/proto";
 import { type IpPrefix, parsePrefix, prefixContains } from "./ip";
 import type { Nft } from "./nft";
 import { SerialQueue } from "./serial";
-import { readJsonState, writeJsonAtomic } from "./state-file";
+import { readJsonState, writeJsonAtomic } from "../platform/linux/atomic-file";
 
 export const BLOCK_FAMILY = "inet";
 export const BLOCK_TABLE = "vigil_block";

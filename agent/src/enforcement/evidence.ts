@@ -4,7 +4,7 @@ import { EvidenceDenyList } from "./evidence-deny";
 import { readFileBounded, sha256File } from "./evidence-files";
 import { type CommandHandler, failed, monitored, succeeded } from "./handler";
 import { listConnections } from "./net-conns";
-import { processCmdline, processExe, processUid, snapshot, startTimeMs } from "./procfs";
+import { processCmdline, processExe, processUid, snapshot, startTimeMs } from "../platform/linux/processes";
 
 export interface EvidenceRequest {
   processes: boolean;

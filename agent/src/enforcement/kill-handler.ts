@@ -1,7 +1,7 @@
 import { validateCommandParams } from "@vigil/proto";
 import { type CommandHandler, failed, monitored, succeeded } from "./handler";
 import { type KillTarget, killProcess, matchesIdentity } from "./process-kill";
-import { readProcStat } from "./procfs";
+import { readProcStat } from "../platform/linux/processes";
 
 export function killProcessHandler(opts: { protectedPids: readonly number[] } = { protectedPids: [process.pid] }): CommandHandler<KillTarget> {
   return {

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import { validateCommandParams } from "@vigil/proto";
 import { type CommandHandler, failed, monitored, succeeded } from "./handler";
 import { type KilledProcess, killProcess } from "./process-kill";
-import { processUid, readProcStat, snapshot } from "./procfs";
+import { processUid, readProcStat, snapshot } from "../platform/linux/processes";
 import type { CommandRunner } from "./runner";
 
 /** Exactly one way of naming the session. */

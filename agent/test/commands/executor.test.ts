@@ -8,7 +8,7 @@ import { CommandExecutor } from "../../src/commands/executor";
 import { CommandVerifier } from "../../src/commands/verify";
 import type { CommandHandler } from "../../src/enforcement/handler";
 import { killProcessHandler } from "../../src/enforcement/kill-handler";
-import { readProcStat } from "../../src/enforcement/procfs";
+import { readProcStat } from "../../src/platform/linux/processes";
 import { testSigner } from "./signer";
 
 const AGENT = "agent-exec";

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { killProcessHandler } from "../../src/enforcement/kill-handler";
 import { killProcess } from "../../src/enforcement/process-kill";
-import { processCmdline, readProcStat, snapshot, startTimeMs } from "../../src/enforcement/procfs";
+import { processCmdline, readProcStat, snapshot, startTimeMs } from "../../src/platform/linux/processes";
 import { waitFor } from "../helpers/netns";
 
 const spawned: ChildProcess[] = [];

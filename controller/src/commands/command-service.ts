@@ -1,3 +1,4 @@
+import { recordProcessFault } from "../logging/process-faults";
 import { createHash, randomUUID } from "node:crypto";
 import type { Repository } from "typeorm";
 import { canonicalParamsJson, COMMAND_LIMITS, commandSigningPayload, CommandStatus, SAFE_ID_PATTERN, toWireCommand, undoOf, type CommandResult, type CommandType } from "@vigil/proto";
@@ -151,7 +152,12 @@ export class CommandService {
     if (c.state === "queued") {
       c.state = "sent";
       c.sentAt = this.now();
-      void this.repo.update({ id: c.id, state: "queued" }, { state: "sent", sentAt: c.sentAt }).then(() => this.step(c, "sent", {})).then(() => this.emit(c));
+      this.repo
+        .update({ id: c.id, state: "queued" }, { state: "sent", sentAt: c.sentAt })
+        .then(() => this.step(c, "sent", {}))
+        .then(() => this.emit(c))
+        // The command is on the wire either way; a failed bookkeeping write leaves it "queued", so it is re-sent on reconnect (the agent drops the replay).
+        .catch((err: unknown) => recordProcessFault("background_failure", err));
     }
   }
 

@@ -89,6 +89,12 @@ export class AgentSession implements LiveSession {
     this.fail(GrpcStatus.ABORTED, reason);
   }
 
+  /** A handler failed in a way it did not plan for: logged, and the stream ends retryably (nothing was acked). */
+  private crashed(what: string, err: unknown): void {
+    this.deps.log("error", `handling ${what} failed`, { agentId: this.agentId || undefined, peer: this.peer, error: String(err) });
+    this.fail(GrpcStatus.INTERNAL, `controller error while handling ${what}; retry`);
+  }
+
   private fail(code: GrpcStatus, details: string): void {
     if (this.closed) return;
     this.deps.log("warn", "agent stream closed", { agentId: this.agentId || undefined, peer: this.peer, code: GrpcStatus[code], reason: details });
@@ -136,13 +142,13 @@ export class AgentSession implements LiveSession {
       if (body?.$case !== "hello" || this.helloPending) return this.fail(GrpcStatus.FAILED_PRECONDITION, "the first message on a stream must be Hello");
       this.helloPending = true;
       this.call.pause();
-      void this.onHello(body.hello);
+      this.onHello(body.hello).catch((err: unknown) => this.crashed("Hello", err));
       return;
     }
     switch (body?.$case) {
       case "events":
         this.call.pause();
-        void this.onEvents(body.events);
+        this.onEvents(body.events).catch((err: unknown) => this.crashed("an event batch", err));
         return;
       case "heartbeat":
         this.deps.registry.health.clock(this.agentId, body.heartbeat.timeMs);

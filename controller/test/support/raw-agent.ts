@@ -35,7 +35,8 @@ export class RawAgent {
   }
 
   send(msg: AgentMessage): void {
-    this.stream.write(Buffer.from(AgentMessage.encode(msg).finish()));
+    // fromPartial: a status written before newer AgentStatus fields (maps) existed still encodes.
+    this.stream.write(Buffer.from(AgentMessage.encode(AgentMessage.fromPartial(msg)).finish()));
   }
 
   hello(agentId: string, extra: Parameters<typeof Hello.fromPartial>[0] = {}): void {

@@ -132,9 +132,29 @@ export interface AgentStatus {
    * Empty from older agents.
    */
   enforcement: string;
+  /**
+   * Events lost between the sensors and the spool since the agent started, by reason
+   * ("spool_error": the spool refused a write; "held_overflow": the spool stayed full under
+   * spool_full_policy block longer than the pipeline could hold). Empty from older agents.
+   */
+  pipelineLost: { [key: string]: number };
+  /** Unhandled promise rejections and uncaught exceptions since the agent started (logged, redacted). */
+  unhandledErrors: number;
+  /** Watchdog restarts of the agent process, by reason ("memory", "cpu"), since its state was created. */
+  watchdogRestarts: { [key: string]: number };
 }
 
 export interface AgentStatus_DroppedEntry {
+  key: string;
+  value: number;
+}
+
+export interface AgentStatus_PipelineLostEntry {
+  key: string;
+  value: number;
+}
+
+export interface AgentStatus_WatchdogRestartsEntry {
   key: string;
   value: number;
 }
@@ -1094,6 +1114,9 @@ function createBaseAgentStatus(): AgentStatus {
     spoolDiscardedBytes: 0,
     acksBeyondLast: undefined,
     enforcement: "",
+    pipelineLost: {},
+    unhandledErrors: 0,
+    watchdogRestarts: {},
   };
 }
 
@@ -1123,6 +1146,15 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     if (message.enforcement !== "") {
       writer.uint32(66).string(message.enforcement);
     }
+    globalThis.Object.entries(message.pipelineLost).forEach(([key, value]: [string, number]) => {
+      AgentStatus_PipelineLostEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
+    });
+    if (message.unhandledErrors !== 0) {
+      writer.uint32(80).uint64(message.unhandledErrors);
+    }
+    globalThis.Object.entries(message.watchdogRestarts).forEach(([key, value]: [string, number]) => {
+      AgentStatus_WatchdogRestartsEntry.encode({ key: key as any, value }, writer.uint32(90).fork()).join();
+    });
     return writer;
   },
 
@@ -1206,6 +1238,36 @@ export const AgentStatus: MessageFns<AgentStatus> = {
             message.enforcement = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            const entry9 = AgentStatus_PipelineLostEntry.decode(reader, reader.uint32());
+            if (entry9.value !== undefined) {
+              message.pipelineLost[entry9.key] = entry9.value;
+            }
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.unhandledErrors = longToNumber(reader.uint64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            const entry11 = AgentStatus_WatchdogRestartsEntry.decode(reader, reader.uint32());
+            if (entry11.value !== undefined) {
+              message.watchdogRestarts[entry11.key] = entry11.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1259,6 +1321,65 @@ export const AgentStatus: MessageFns<AgentStatus> = {
         ? globalThis.Number(object.acks_beyond_last)
         : undefined,
       enforcement: isSet(object.enforcement) ? globalThis.String(object.enforcement) : "",
+      pipelineLost: isObject(object.pipelineLost)
+        ? (globalThis.Object.entries(object.pipelineLost) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.pipeline_lost)
+        ? (globalThis.Object.entries(object.pipeline_lost) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      unhandledErrors: isSet(object.unhandledErrors)
+        ? globalThis.Number(object.unhandledErrors)
+        : isSet(object.unhandled_errors)
+        ? globalThis.Number(object.unhandled_errors)
+        : 0,
+      watchdogRestarts: isObject(object.watchdogRestarts)
+        ? (globalThis.Object.entries(object.watchdogRestarts) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.watchdog_restarts)
+        ? (globalThis.Object.entries(object.watchdog_restarts) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -1294,6 +1415,27 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     if (message.enforcement !== "") {
       obj.enforcement = message.enforcement;
     }
+    if (message.pipelineLost) {
+      const entries = globalThis.Object.entries(message.pipelineLost) as [string, number][];
+      if (entries.length > 0) {
+        obj.pipelineLost = {};
+        entries.forEach(([k, v]) => {
+          obj.pipelineLost[k] = Math.round(v);
+        });
+      }
+    }
+    if (message.unhandledErrors !== 0) {
+      obj.unhandledErrors = Math.round(message.unhandledErrors);
+    }
+    if (message.watchdogRestarts) {
+      const entries = globalThis.Object.entries(message.watchdogRestarts) as [string, number][];
+      if (entries.length > 0) {
+        obj.watchdogRestarts = {};
+        entries.forEach(([k, v]) => {
+          obj.watchdogRestarts[k] = Math.round(v);
+        });
+      }
+    }
     return obj;
   },
 
@@ -1318,6 +1460,25 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     message.spoolDiscardedBytes = object.spoolDiscardedBytes ?? 0;
     message.acksBeyondLast = object.acksBeyondLast ?? undefined;
     message.enforcement = object.enforcement ?? "";
+    message.pipelineLost = (globalThis.Object.entries(object.pipelineLost ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.unhandledErrors = object.unhandledErrors ?? 0;
+    message.watchdogRestarts = (globalThis.Object.entries(object.watchdogRestarts ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
     return message;
   },
 };
@@ -1401,6 +1562,176 @@ export const AgentStatus_DroppedEntry: MessageFns<AgentStatus_DroppedEntry> = {
   },
   fromPartial(object: DeepPartial<AgentStatus_DroppedEntry>): AgentStatus_DroppedEntry {
     const message = createBaseAgentStatus_DroppedEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseAgentStatus_PipelineLostEntry(): AgentStatus_PipelineLostEntry {
+  return { key: "", value: 0 };
+}
+
+export const AgentStatus_PipelineLostEntry: MessageFns<AgentStatus_PipelineLostEntry> = {
+  encode(message: AgentStatus_PipelineLostEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentStatus_PipelineLostEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentStatus_PipelineLostEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentStatus_PipelineLostEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: AgentStatus_PipelineLostEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AgentStatus_PipelineLostEntry>): AgentStatus_PipelineLostEntry {
+    return AgentStatus_PipelineLostEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AgentStatus_PipelineLostEntry>): AgentStatus_PipelineLostEntry {
+    const message = createBaseAgentStatus_PipelineLostEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseAgentStatus_WatchdogRestartsEntry(): AgentStatus_WatchdogRestartsEntry {
+  return { key: "", value: 0 };
+}
+
+export const AgentStatus_WatchdogRestartsEntry: MessageFns<AgentStatus_WatchdogRestartsEntry> = {
+  encode(message: AgentStatus_WatchdogRestartsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentStatus_WatchdogRestartsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentStatus_WatchdogRestartsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentStatus_WatchdogRestartsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: AgentStatus_WatchdogRestartsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AgentStatus_WatchdogRestartsEntry>): AgentStatus_WatchdogRestartsEntry {
+    return AgentStatus_WatchdogRestartsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AgentStatus_WatchdogRestartsEntry>): AgentStatus_WatchdogRestartsEntry {
+    const message = createBaseAgentStatus_WatchdogRestartsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? 0;
     return message;
