@@ -1,0 +1,68 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { checkLayers, findCycles, importSpecifiers } from "../arch/import-graph";
+import { AGENT, CONTROLLER, type PackageLayers } from "../arch/layers";
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+describe("the checker (on a synthetic tree)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "vigil-layers-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (path: string, text: string): void => {
+    mkdirSync(dirname(join(dir, "src", path)), { recursive: true });
+    writeFileSync(join(dir, "src", path), text);
+  };
+  const pkg: PackageLayers = {
+    root: "src",
+    layers: [
+      { name: "low", members: ["low", "version.ts"] },
+      { name: "high", members: ["high"] },
+    ],
+  };
+
+  it("reads type imports, re-exports and literal dynamic imports, not comments", () => {
+    const specs = importSpecifiers(
+      [
+        `import type { A } from "./a";`,
+        `export { B } from "./b";`,
+        `export * from "./c";`,
+        `const d = await import("./d");`,
+        `// import { e } from "./e";`,
+        `const s = "import { f } from './f'";`,
+      ].join("\n"),
+    );
+    expect(specs).toEqual(["./a", "./b", "./c", "./d"]);
+  });
+
+  it("names each upward import, unplaced folder, dangling import and file cycle", () => {
+    write("version.ts", `export const V = 1;\n`);
+    write("low/a.ts", `import type { H } from "../high/h";\nimport { V } from "../version";\nexport const A = V;\n`);
+    write("low/b.ts", `export { C } from "./c";\nexport const B = 1;\n`);
+    write("low/c.ts", `import { B } from "./b";\nexport const C = B;\n`);
+    write("high/h.ts", `import { A } from "../low/a";\nexport type H = typeof A;\nexport const lazy = () => import("../stray/s");\n`);
+    write("stray/s.ts", `import "./missing";\nexport {};\n`);
+    const report = checkLayers(dir, pkg);
+    expect(report.upward).toEqual(["low/a.ts (low) -> high/h.ts (high)"]);
+    expect(report.unplaced).toEqual(["stray"]);
+    expect(report.unresolved).toEqual(["stray/s.ts: ./missing"]);
+    expect(report.cycles).toEqual(["high/h.ts -> low/a.ts -> high/h.ts", "low/b.ts -> low/c.ts -> low/b.ts"]);
+  });
+
+  it("reports a longer cycle once, starting from its smallest file", () => {
+    const cycles = findCycles([
+      { from: "c", to: "a" },
+      { from: "a", to: "b" },
+      { from: "b", to: "c" },
+      { from: "b", to: "d" },
+    ]);
+    expect(cycles).toEqual(["a -> b -> c -> a"]);
+  });
+
+  it("refuses a folder listed in two layers", () => {
+    const twice: PackageLayers = { root: "src", layers: [{ name: "x", members: ["low"] }, { name: "y", members: ["low"] }] };
+    expect(() => checkLayers(dir, twice)).toThrow(/listed in two layers/);
+  });
+});
