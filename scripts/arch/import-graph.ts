@@ -114,5 +114,5 @@ export function checkLayers(repoRoot: string, pkg: PackageLayers): LayerReport {
     if (a === undefined || b === undefined || b <= a) continue;
     upward.push(`${e.from} (${pkg.layers[a]!.name}) -> ${e.to} (${pkg.layers[b]!.name})`);
   }
-  return { upward, unplaced, unresolved, cycles: findCycles(edges) };
+  return { upward: [...new Set(upward)], unplaced, unresolved, cycles: findCycles(edges) };
 }

@@ -28,7 +28,7 @@ export const CONTROLLER: PackageLayers = {
     { name: "triage", members: ["alerts", "cases", "risk"] },
     { name: "response", members: ["commands", "playbooks", "policy"] },
     { name: "integrations", members: ["integrations", "webhooks", "stream", "metrics"] },
-    { name: "edge", members: ["api", "transport", "install", "console"] },
+    { name: "edge", members: ["api", "transport", "install"] },
     { name: "app", members: ["app"] },
     { name: "cli", members: ["cli", "main.ts"] },
   ],

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuthAction, Direction, Event, FileAction, NetworkAction, ProcessAction } from "@vigil/proto";
 import { createDataSource } from "../../controller/dist/database/data-source";
-import { createDetection } from "../../controller/dist/detection/detection";
+import { createDetection } from "../../controller/dist/app/detection";
 import type { AgentRegistry } from "../../controller/dist/agents/agent-registry";
 import type { IngestWriter, StoredBatch } from "../../controller/dist/ingest/ingest-writer";
 

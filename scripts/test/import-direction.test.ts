@@ -66,3 +66,23 @@ describe("the checker (on a synthetic tree)", () => {
     expect(() => checkLayers(dir, twice)).toThrow(/listed in two layers/);
   });
 });
+
+describe.each([CONTROLLER, AGENT])("$root", (pkg) => {
+  const report = checkLayers(repoRoot, pkg);
+
+  it("places every top-level folder in a layer", () => {
+    expect(report.unplaced).toEqual([]);
+  });
+
+  it("resolves every relative import", () => {
+    expect(report.unresolved).toEqual([]);
+  });
+
+  it("has no import from a lower layer to a higher one", () => {
+    expect(report.upward).toEqual([]);
+  });
+
+  it("has no import cycle between files", () => {
+    expect(report.cycles).toEqual([]);
+  });
+});

@@ -2,9 +2,9 @@ import type { Repository } from "typeorm";
 import { MAX_SEQ, type ControllerMessage, type Hello } from "@vigil/proto";
 import { dialectOf } from "../database/dialect";
 import { AgentEntity } from "../database/entities";
-import type { AgentCursor } from "../repositories/event-store";
+import type { AgentCursor } from "../database/repositories/event-store";
 import { DEFAULT_SEQ_WINDOW, SeqWindow, type SeqRefusal, type SeqWindowOptions } from "../ingest/seq-window";
-import type { AgentIdentity } from "../transport/authenticator";
+import type { AgentIdentity } from "../trust/authenticator";
 import { AgentHealth, type TelemetryState } from "./agent-health";
 
 /** What the registry needs from a live stream. */

@@ -1,8 +1,8 @@
 import { suggestSuppression, entityKey, type EntityKind, type SuppressionDraft } from "@vigil/detection";
 import type { Repository } from "typeorm";
-import type { SqlBatch } from "../detection/sql-batch";
+import type { SqlBatch } from "../database/sql-batch";
 import type { AlertService } from "./alert-service";
-import { AlertEntity, AlertFeedbackEntity, type AlertVerdict } from "./alert.entity";
+import { AlertEntity, AlertFeedbackEntity, type AlertVerdict } from "../database/entities/alert.entity";
 import type { FeedbackWeightStore } from "./feedback-weights";
 import type { SuppressionService, SuppressionView } from "./suppression-service";
 

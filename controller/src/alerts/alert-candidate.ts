@@ -1,6 +1,6 @@
 import { dedupKey, entityKey, type DeviationReason, type EntityKind, type EntityRef, type SigmaEvent } from "@vigil/detection";
 import { eventMeta, type PipelineMatch } from "../detection/event-meta";
-import type { AlertIocHit, EventRef } from "./alert.entity";
+import type { AlertIocHit, EventRef } from "../database/entities/alert.entity";
 
 /** Everything about one rule match that alerting needs, derived once. */
 export interface AlertCandidate {

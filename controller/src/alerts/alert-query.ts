@@ -1,5 +1,5 @@
 import type { Repository } from "typeorm";
-import { AlertEntity, type AlertState } from "./alert.entity";
+import { AlertEntity, type AlertState } from "../database/entities/alert.entity";
 
 export interface AlertFilter {
   minScore?: number;

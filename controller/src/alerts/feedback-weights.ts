@@ -1,5 +1,5 @@
 import { applyFeedback, feedbackKey, feedbackWeight, type EntityRef, type FeedbackWeights, type Verdict } from "@vigil/detection";
-import type { SqlBatch, Stmt } from "../detection/sql-batch";
+import type { SqlBatch, Stmt } from "../database/sql-batch";
 
 /** Analyst feedback weights per (rule, entity), in memory for scoring and persisted on change. */
 export class FeedbackWeightStore {

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { suppressionMatches, validateSuppression, type AlertContext, type Suppression } from "@vigil/detection";
 import type { Repository } from "typeorm";
-import { SuppressionEntity } from "./alert.entity";
-import type { Stmt } from "../detection/sql-batch";
+import { SuppressionEntity } from "../database/entities/alert.entity";
+import type { Stmt } from "../database/sql-batch";
 
 export interface SuppressionView extends Suppression {
   hits: number;

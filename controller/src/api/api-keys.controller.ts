@@ -1,9 +1,9 @@
 import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Inject, NotFoundException, Param, Post, Req } from "@nestjs/common";
 import { ApiBody, ApiOperation, ApiTags } from "@nestjs/swagger";
 import { AuditLog } from "../audit/audit-log";
-import { ApiKeys } from "./api-keys";
-import { bodyObject, fieldString } from "./body";
-import { actorOf, isRole, Roles, ROLES } from "./roles";
+import { ApiKeys } from "../auth/api-keys";
+import { bodyObject, fieldString } from "../auth/body";
+import { actorOf, isRole, Roles, ROLES } from "../http/roles";
 
 @ApiTags("admin")
 @Controller("api/v1/apikeys")

@@ -1,8 +1,8 @@
 import { BadRequestException, Controller, Get, Inject, Query, Res } from "@nestjs/common";
 import { ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
-import { optInt, optString, optTime, rejectUnknown } from "../api/query-params";
-import { Roles } from "../auth/roles";
-import { AuditLog, auditView } from "./audit-log";
+import { optInt, optString, optTime, rejectUnknown } from "./query-params";
+import { Roles } from "../http/roles";
+import { AuditLog, auditView } from "../audit/audit-log";
 
 const ALLOWED = ["action", "actor", "since", "until", "limit", "cursor"] as const;
 

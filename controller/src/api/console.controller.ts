@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Controller, Get, NotFoundException, Param, Req, Res } from "@nestjs/common";
 import { ApiExcludeController } from "@nestjs/swagger";
-import { Public } from "../auth/roles";
+import { Public } from "../http/roles";
 
 /** The built console (scripts/build/console.mjs): <repo>/dist/console, from src/console or dist/console alike. */
 export const CONSOLE_DIR = resolve(__dirname, "..", "..", "..", "dist", "console");

@@ -1,8 +1,8 @@
 import { Controller, InternalServerErrorException, ForbiddenException, Get, Header, Inject, NotFoundException, Req, Res, StreamableFile } from "@nestjs/common";
 import { ApiOperation, ApiProduces, ApiTags } from "@nestjs/swagger";
-import { Public } from "../auth/roles";
-import { ArtifactMissing } from "./agent-artifacts";
-import { BadOrigin, InstallService, NotServedHere } from "./install-service";
+import { Public } from "../http/roles";
+import { ArtifactMissing } from "../install/agent-artifacts";
+import { BadOrigin, InstallService, NotServedHere } from "../install/install-service";
 
 /** Only the peer address is read from a request here: no header decides anything. */
 interface Req {

@@ -1,7 +1,7 @@
 import { Controller, Get, Header, Inject } from "@nestjs/common";
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from "@nestjs/swagger";
-import { Roles } from "../auth/roles";
-import { ControllerMetrics } from "./metrics";
+import { Roles } from "../http/roles";
+import { ControllerMetrics } from "../metrics/metrics";
 
 /**
  * Prometheus scrapes with an API key like any client: give it a `readonly` key

@@ -2,14 +2,14 @@ import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundE
 import { ApiBody, ApiOperation, ApiTags } from "@nestjs/swagger";
 import { AuditLog } from "../audit/audit-log";
 import { bodyObject, fieldInt, fieldString, fieldStrings } from "../auth/body";
-import { actorOf, Roles } from "../auth/roles";
+import { actorOf, Roles } from "../http/roles";
 import { parseDuration } from "../config/duration";
 import { ConfigError } from "../config/config-error";
-import { AgentCertificates } from "./agent-certificates";
-import { CertificateAuthority } from "./ca";
-import { EnrollmentTokens } from "./enrollment-tokens";
-import { RevocationWatcher } from "./revocation-watcher";
-import { revokeAgent } from "./revoke";
+import { AgentCertificates } from "../trust/agent-certificates";
+import { CertificateAuthority } from "../trust/ca";
+import { EnrollmentTokens } from "../trust/enrollment-tokens";
+import { RevocationWatcher } from "../trust/revocation-watcher";
+import { revokeAgent } from "../trust/revoke";
 
 @ApiTags("admin")
 @Controller("api/v1")

@@ -7,7 +7,7 @@ import type { ApiKeys } from "../auth/api-keys";
 import { RateLimiter } from "../auth/rate-limiter";
 import type { AuditSink, CommandService } from "../commands/command-service";
 import { CommandEntity } from "../database/entities";
-import type { Detection } from "../detection/detection";
+import type { Detection } from "./detection";
 import type { IngestWriter } from "../ingest/ingest-writer";
 import { requestIdMiddleware } from "../logging/request-id";
 import { ControllerMetrics } from "../metrics/metrics";
@@ -17,10 +17,10 @@ import { StreamServer } from "../stream/stream-server";
 import { CONTROLLER_VERSION } from "../version";
 import { DeliveryWorker } from "../webhooks/delivery-worker";
 import { WebhookService } from "../webhooks/webhook-service";
-import { WebhookDeliveryEntity, WebhookDestinationEntity } from "../webhooks/webhook.entities";
-import type { IntegrationsConfig } from "./integrations-config";
-import type { Notice } from "./notices";
-import { listenForNotices } from "./sources";
+import { WebhookDeliveryEntity, WebhookDestinationEntity } from "../database/entities/webhook.entities";
+import type { IntegrationsConfig } from "../config/integrations-config";
+import type { Notice } from "../integrations/notices";
+import { listenForNotices } from "../integrations/sources";
 
 export interface Integrations {
   hub: StreamHub;

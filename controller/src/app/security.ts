@@ -13,13 +13,13 @@ import { CertificateAuthority } from "../trust/ca";
 import { EnrollmentTokens } from "../trust/enrollment-tokens";
 import { RevocationWatcher } from "../trust/revocation-watcher";
 import { createTrust, type Trust } from "../trust/trust";
-import { HelloAuthenticator, type AgentAuthenticator } from "../transport/authenticator";
-import type { RouteInfo } from "../app/route-table";
-import { ApiKeyGuard } from "./api-key.guard";
-import { apiKeyMiddleware } from "./api-key.middleware";
-import { KeyCheck } from "./key-check";
-import { ApiKeys } from "./api-keys";
-import { RateLimiter } from "./rate-limiter";
+import { HelloAuthenticator, type AgentAuthenticator } from "../trust/authenticator";
+import type { RouteInfo } from "../http/route-table";
+import { ApiKeyGuard } from "../auth/api-key.guard";
+import { apiKeyMiddleware } from "../auth/api-key.middleware";
+import { KeyCheck } from "../auth/key-check";
+import { ApiKeys } from "../auth/api-keys";
+import { RateLimiter } from "../auth/rate-limiter";
 
 export interface Security {
   audit: AuditLog;

@@ -1,6 +1,6 @@
 import type { Repository } from "typeorm";
 import { alertView, type AlertQuery } from "../alerts/alert-query";
-import { CaseEntity, type CaseState } from "./case.entity";
+import { CaseEntity, type CaseState } from "../database/entities/case.entity";
 import type { CaseTimeline } from "./case-timeline";
 
 const iso = (ms: number) => new Date(ms).toISOString();

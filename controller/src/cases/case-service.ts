@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { entityKey, type EntityRef } from "@vigil/detection";
 import type { Repository } from "typeorm";
-import type { AlertVerdict } from "../alerts/alert.entity";
-import type { SqlBatch, Stmt } from "../detection/sql-batch";
-import { CaseEntity, type CaseState } from "./case.entity";
+import type { AlertVerdict } from "../database/entities/alert.entity";
+import type { SqlBatch, Stmt } from "../database/sql-batch";
+import { CaseEntity, type CaseState } from "../database/entities/case.entity";
 
 /** What a case needs to know about a new alert. */
 export interface CaseAlert {

@@ -1,7 +1,7 @@
-import type { AlertEntity, EventRef } from "../alerts/alert.entity";
-import type { SqlBatch } from "../detection/sql-batch";
-import { placeholders } from "../detection/sql-batch";
-import { splitClockMark } from "../ingest/event-row";
+import type { AlertEntity, EventRef } from "../database/entities/alert.entity";
+import type { SqlBatch } from "../database/sql-batch";
+import { placeholders } from "../database/sql-batch";
+import { splitClockMark } from "../database/repositories/event-row";
 
 export interface TimelineEntry {
   /** Event time, ISO 8601. */

@@ -3,7 +3,7 @@ import type { Repository } from "typeorm";
 import { COMMAND_LIMITS, commandSigningPayload, CommandStatus, SAFE_ID_PATTERN, type Command, type CommandResult } from "@vigil/proto";
 import type { AgentRegistry } from "../agents/agent-registry";
 import type { CommandSigner } from "../crypto/signing-key";
-import { can, DEFAULT_GRANTS, type Permission, type PermissionGrants, type Role } from "../auth/roles";
+import { can, DEFAULT_GRANTS, type Permission, type PermissionGrants, type Role } from "../http/roles";
 import type { ActionLogEntity, CommandEntity, CommandState } from "../database/entities";
 import { CommandParamError, readsFileContents, validateCommandParams } from "./command-params";
 

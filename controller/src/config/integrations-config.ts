@@ -1,5 +1,5 @@
-import { ConfigError } from "../config/config-error";
-import { parseDuration } from "../config/duration";
+import { ConfigError } from "./config-error";
+import { parseDuration } from "./duration";
 import type { DeliveryOptions } from "../webhooks/delivery-worker";
 
 /** Tuning of the live stream and the webhooks, validated with the rest of the configuration. */

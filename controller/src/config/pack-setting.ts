@@ -1,4 +1,4 @@
-import { ConfigError } from "../config/config-error";
+import { ConfigError } from "./config-error";
 
 /** VIGIL_SIGMAHQ_PACK=on|off (default on). */
 export function sigmahqPackEnabled(env: NodeJS.ProcessEnv = process.env): boolean {

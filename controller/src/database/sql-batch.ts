@@ -1,6 +1,6 @@
 import type { DataSource } from "typeorm";
 import type BetterSqlite3 from "better-sqlite3";
-import { dialectOf, type Dialect } from "../database/dialect";
+import { dialectOf, type Dialect } from "./dialect";
 
 /** One statement written with `?` placeholders; they become `$n` on PostgreSQL. */
 export interface Stmt {

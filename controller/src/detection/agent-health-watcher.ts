@@ -1,5 +1,5 @@
-import type { PipelineMatch } from "../detection/event-meta";
-import { PeriodicPass } from "./periodic-pass";
+import type { PipelineMatch } from "./event-meta";
+import { PeriodicPass } from "../agents/periodic-pass";
 
 /** Synthetic rule ids of controller-generated agent health alerts. */
 export const TELEMETRY_REFUSED_RULE_ID = "vigil-agent-telemetry-refused";

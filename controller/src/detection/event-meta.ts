@@ -1,5 +1,5 @@
 import type { DeviationReason, Match, SigmaEvent } from "@vigil/detection";
-import type { Stmt } from "./sql-batch";
+import type { Stmt } from "../database/sql-batch";
 
 /** What the pipeline learned about one event beyond its Sigma fields, kept for scoring. */
 export interface EventMeta {

@@ -1,5 +1,5 @@
 import { loginDeviation, observeLogin, parseLoginBaseline, type DeviationReason, type Login, type LoginBaseline } from "@vigil/detection";
-import type { SqlBatch, Stmt } from "./sql-batch";
+import type { SqlBatch, Stmt } from "../database/sql-batch";
 
 /**
  * Per-user login baselines. Each successful login is judged against the user's baseline and then

@@ -1,5 +1,5 @@
-import type { PipelineMatch } from "../detection/event-meta";
-import { PeriodicPass } from "./periodic-pass";
+import type { PipelineMatch } from "./event-meta";
+import { PeriodicPass } from "../agents/periodic-pass";
 
 /** The synthetic rule id of controller-generated "agent went silent" alerts. */
 export const SILENT_AGENT_RULE_ID = "vigil-agent-silent";

@@ -1,6 +1,6 @@
 import { RequestMethod, type Type } from "@nestjs/common";
 import { METHOD_METADATA, PATH_METADATA } from "@nestjs/common/constants";
-import { PUBLIC_KEY } from "../auth/roles";
+import { PUBLIC_KEY } from "./roles";
 
 /** One segment of a route pattern: fixed text, a `:param`, or a `*rest` wildcard. */
 export type Segment = { literal: string } | { param: string } | { rest: string };

@@ -1,9 +1,9 @@
 import type { CommandService } from "../commands/command-service";
 import { commandView } from "../commands/command-service";
-import type { PlaybookService } from "../playbooks/playbook-service";
-import { playbookActionView } from "../playbooks/playbook-service";
-import type { CaseActionsProvider } from "./case-query";
-import type { TimelineContext, TimelineEntry, TimelineSource } from "./case-timeline";
+import type { PlaybookService } from "./playbook-service";
+import { playbookActionView } from "./playbook-service";
+import type { CaseActionsProvider } from "../cases/case-query";
+import type { TimelineContext, TimelineEntry, TimelineSource } from "../cases/case-timeline";
 
 /**
  * The response half of a case's story: every command issued for it (by an

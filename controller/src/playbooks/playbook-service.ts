@@ -4,7 +4,7 @@ import { CommandForbidden, type AuditSink, type CommandService } from "../comman
 import { CommandParamError } from "../commands/command-params";
 import { CannotDerive, deriveParams, type PlaybookAlert } from "./action-params";
 import { guard, type GuardRailConfig } from "./guard-rails";
-import type { PlaybookActionEntity, PlaybookEntity, PlaybookVersionEntity } from "./playbook.entities";
+import type { PlaybookActionEntity, PlaybookEntity, PlaybookVersionEntity } from "../database/entities/playbook.entities";
 import { checkPresetParams, parsePlaybook, type PlaybookSpec } from "./playbook-schema";
 
 export class PlaybookNotFound extends Error {}

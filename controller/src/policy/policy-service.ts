@@ -2,7 +2,7 @@ import type { Repository } from "typeorm";
 import type { AgentRegistry } from "../agents/agent-registry";
 import type { AuditSink } from "../commands/command-service";
 import type { CommandSigner } from "../crypto/signing-key";
-import type { AgentPolicyEntity } from "./policy.entity";
+import type { AgentPolicyEntity } from "../database/entities/policy.entity";
 import { policyMessages } from "./policy-delivery";
 import { buildPolicyDocument, type BuiltPolicy, type IocDelivery, type PolicyIocSource } from "./policy-document";
 import { builtinRuleText, validatePolicySpec, type AgentPolicySpec } from "./policy-spec";

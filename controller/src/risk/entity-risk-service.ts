@@ -1,5 +1,5 @@
 import { DEFAULT_RISK_CONFIG, entityKey, raiseRisk, riskAt, type EntityKind, type EntityRef, type EntityRisk, type RiskConfig } from "@vigil/detection";
-import type { SqlBatch, Stmt } from "../detection/sql-batch";
+import type { SqlBatch, Stmt } from "../database/sql-batch";
 
 export interface EntityRiskView {
   kind: EntityKind;

@@ -6,7 +6,7 @@ import type { IngestWriter } from "../ingest/ingest-writer";
 import { BatchRejected, sanitizeBatch } from "../ingest/sanitize";
 import { SeqTracker } from "../ingest/seq-tracker";
 import type { SeqRefusal, SeqWindow } from "../ingest/seq-window";
-import { AuthError, type AgentAuthenticator } from "./authenticator";
+import { AuthError, type AgentAuthenticator } from "../trust/authenticator";
 import type { UndecodableMessage } from "./grpc-server";
 
 export interface SessionDeps {

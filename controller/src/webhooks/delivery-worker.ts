@@ -2,7 +2,7 @@ import { In, LessThan, LessThanOrEqual, Not, type Repository } from "typeorm";
 import type { Notice } from "../integrations/notices";
 import { render } from "./formats";
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody } from "./signature";
-import type { WebhookDeliveryEntity, WebhookDestinationEntity } from "./webhook.entities";
+import type { WebhookDeliveryEntity, WebhookDestinationEntity } from "../database/entities/webhook.entities";
 
 export type DeliveryOutcome = "delivered" | "retry" | "dead";
 

@@ -5,7 +5,7 @@ import type { Notice } from "../integrations/notices";
 import { CaseUpdateThrottle } from "./case-update-throttle";
 import { secretHint } from "./signature";
 import { WebhookInputError, parseSpec, type WebhookSpec } from "./webhook-spec";
-import { DELIVERY_STATES, type DeliveryState, type WebhookDeliveryEntity, type WebhookDestinationEntity } from "./webhook.entities";
+import { DELIVERY_STATES, type DeliveryState, type WebhookDeliveryEntity, type WebhookDestinationEntity } from "../database/entities/webhook.entities";
 
 export class WebhookNotFound extends Error {}
 export { WebhookInputError };

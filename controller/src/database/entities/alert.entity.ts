@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from "typeorm";
-import { bigintMs } from "../database/entities/transformers";
+import { bigintMs } from "./transformers";
 import type { ScoreFactor } from "@vigil/detection";
 
 export type AlertState = "new" | "acknowledged" | "resolved";

@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from "typeorm";
-import { bigintMs } from "../database/entities/transformers";
-import type { AlertVerdict } from "../alerts/alert.entity";
+import { bigintMs } from "./transformers";
+import type { AlertVerdict } from "./alert.entity";
 
 export type CaseState = "new" | "acknowledged" | "resolved";
 

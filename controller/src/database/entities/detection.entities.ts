@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from "typeorm";
-import { bigintMs } from "../database/entities/transformers";
-import { nullableBig } from "../alerts/alert.entity";
+import { bigintMs } from "./transformers";
+import { nullableBig } from "./alert.entity";
 
 /** One uploaded Sigma file (possibly several YAML documents: a correlation and its base rules). */
 @Entity({ name: "detection_rule_sources" })

@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from "typeorm";
-import { bigintMs } from "../database/entities/transformers";
+import { bigintMs } from "./transformers";
 
 /** Risk of a host, user or IP as of `updatedAt` (event time); read it through `riskAt`, which decays it. */
 @Entity({ name: "entity_risk" })

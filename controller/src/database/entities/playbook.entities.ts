@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
-import { bigintMs } from "../database/entities/transformers";
+import { bigintMs } from "./transformers";
 
 const nullableMs = { ...bigintMs, from: (v: string | number | null) => (v === null || v === undefined ? null : Number(v)) };
 

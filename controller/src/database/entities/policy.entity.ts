@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from "typeorm";
-import { bigintMs } from "../database/entities/transformers";
+import { bigintMs } from "./transformers";
 
 /** The fleet's local (offline) policy; one row, versioned. */
 @Entity({ name: "agent_policy" })

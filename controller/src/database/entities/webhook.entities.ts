@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from "typeorm";
-import { bigintMs } from "../database/entities/transformers";
+import { bigintMs } from "./transformers";
 
 export type WebhookFormat = "generic" | "slack" | "pagerduty";
 export const WEBHOOK_FORMATS: readonly WebhookFormat[] = ["generic", "slack", "pagerduty"];

@@ -1,7 +1,7 @@
 import type { DataSource } from "typeorm";
 import type BetterSqlite3 from "better-sqlite3";
-import { dialectOf, type Dialect } from "../database/dialect";
-import type { EventRow } from "../ingest/event-row";
+import { dialectOf, type Dialect } from "../dialect";
+import type { EventRow } from "./event-row";
 
 export interface EventQuery {
   agentId?: string;

@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import { dialectOf } from "../database/dialect";
+import { dialectOf } from "../dialect";
 
 export interface StoredInventory {
   agentId: string;
