@@ -2,7 +2,7 @@ import { sigmahqPackEnabled } from "./pack-setting";
 import { resolve } from "node:path";
 import { parseDuration } from "./duration";
 import { ConfigError } from "./config-error";
-import { DEFAULT_SEQ_WINDOW } from "../ingest/seq-window";
+import { DEFAULT_SEQ_WINDOW } from "./seq-window-options";
 import { EVIDENCE_ROLES, isRole, type Role } from "../http/roles";
 import { integrationsConfig, type IntegrationsConfig } from "./integrations-config";
 

@@ -1,6 +1,17 @@
 import { ConfigError } from "./config-error";
 import { parseDuration } from "./duration";
-import type { DeliveryOptions } from "../webhooks/delivery-worker";
+
+export interface DeliveryOptions {
+  /** Sends in flight at once, across all destinations. */
+  concurrency: number;
+  /** Attempts before a delivery becomes a dead letter. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  timeoutMs: number;
+  /** Delivered rows are kept this long for the deliveries list, then pruned. */
+  keepDeliveredMs: number;
+}
 
 /** Tuning of the live stream and the webhooks, validated with the rest of the configuration. */
 export interface IntegrationsConfig {

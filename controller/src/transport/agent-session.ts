@@ -7,7 +7,12 @@ import { BatchRejected, sanitizeBatch } from "../ingest/sanitize";
 import { SeqTracker } from "../ingest/seq-tracker";
 import type { SeqRefusal, SeqWindow } from "../ingest/seq-window";
 import { AuthError, type AgentAuthenticator } from "../trust/authenticator";
-import type { UndecodableMessage } from "./grpc-server";
+
+/** An AgentMessage that could not be decoded (e.g. a seq past 2^53), handed to the session by grpc-server's lenient deserializer to refuse clearly. */
+export interface UndecodableMessage {
+  msg: undefined;
+  undecodable: string;
+}
 
 export interface SessionDeps {
   registry: AgentRegistry;

@@ -1,22 +1,14 @@
 import { In, LessThan, LessThanOrEqual, Not, type Repository } from "typeorm";
+import type { DeliveryOptions } from "../config/integrations-config";
 import type { Notice } from "../integrations/notices";
 import { render } from "./formats";
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody } from "./signature";
 import type { WebhookDeliveryEntity, WebhookDestinationEntity } from "../database/entities/webhook.entities";
 
-export type DeliveryOutcome = "delivered" | "retry" | "dead";
+// The tuning is a setting (config/ validates it); re-exported for the webhook side.
+export type { DeliveryOptions };
 
-export interface DeliveryOptions {
-  /** Sends in flight at once, across all destinations. */
-  concurrency: number;
-  /** Attempts before a delivery becomes a dead letter. */
-  maxAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-  timeoutMs: number;
-  /** Delivered rows are kept this long for the deliveries list, then pruned. */
-  keepDeliveredMs: number;
-}
+export type DeliveryOutcome = "delivered" | "retry" | "dead";
 
 export const DEFAULT_DELIVERY_OPTIONS: DeliveryOptions = { concurrency: 4, maxAttempts: 8, baseDelayMs: 2_000, maxDelayMs: 10 * 60_000, timeoutMs: 10_000, keepDeliveredMs: 24 * 3600_000 };
 
