@@ -10,6 +10,7 @@ import { FeedbackWeightStore } from "../alerts/feedback-weights";
 import { SuppressionService } from "../alerts/suppression-service";
 import { CaseQuery } from "../cases/case-query";
 import { CaseService } from "../cases/case-service";
+import { SqlCaseRepository } from "../database/repositories/case-repository";
 import { AlertTimelineSource, CaseTimeline, EventTimelineSource } from "../cases/case-timeline";
 import { CaseEntity } from "../database/entities/case.entity";
 import { EntityRiskService } from "../risk/entity-risk-service";
@@ -70,7 +71,7 @@ export async function createDetection(deps: {
   const feedback = new FeedbackWeightStore(sql);
   const baselines = new LoginBaselines(sql, now);
   const risk = new EntityRiskService(sql, now);
-  const cases = new CaseService(ds.getRepository(CaseEntity), sql, now);
+  const cases = new CaseService(new SqlCaseRepository(ds.getRepository(CaseEntity), sql), now);
   await Promise.all([rules.load(), iocs.load(), suppressions.load(), feedback.load(), baselines.load(), risk.load(), cases.load()]);
 
   const alerts = new AlertService({ sql, suppressions, feedback, chain: new ChainIndex(undefined, undefined, now), risk, cases, now, alerts: (id) => rules.alerts(id) });
