@@ -116,3 +116,22 @@ export function checkLayers(repoRoot: string, pkg: PackageLayers): LayerReport {
   }
   return { upward: [...new Set(upward)], unplaced, unresolved, cycles: findCycles(edges) };
 }
+
+/** Hand-written SQL statements (not words in prose: the keyword must be followed by its clause). */
+const SQL = /\b(SELECT\s+[\w*(]|INSERT\s+INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s)/;
+
+/**
+ * Files of the package, outside its persistence folder, that import TypeORM or write SQL: the
+ * rule is that services and controllers reach the database only through repositories.
+ */
+export function persistenceOutside(repoRoot: string, pkg: PackageLayers, home: string): string[] {
+  const srcRoot = join(repoRoot, pkg.root);
+  const out: string[] = [];
+  for (const file of sourceFiles(srcRoot)) {
+    const rel = relative(srcRoot, file).split(sep).join("/");
+    if (rel.startsWith(`${home}/`)) continue;
+    const text = readFileSync(file, "utf8");
+    if (importSpecifiers(text).some((s) => s === "typeorm" || s.startsWith("typeorm/")) || SQL.test(text)) out.push(rel);
+  }
+  return out;
+}

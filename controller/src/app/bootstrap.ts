@@ -9,11 +9,13 @@ import { AgentRegistry } from "../agents/agent-registry";
 import { formatAddr, redactUrl, type ControllerConfig } from "../config/config";
 import { CommandSigner } from "../crypto/signing-key";
 import { createDataSource } from "../database/data-source";
+import { DatabaseHealth } from "../database/database-health";
+import { SqlAgentRepository } from "../database/repositories/agent-repository";
 import { ownerOnlyDir } from "../crypto/owner-only";
 import { grantsWith } from "../http/roles";
 import { guardPostgresPool } from "../database/pg-guard";
 import { AuditInterceptor } from "../audit/audit-interceptor";
-import { ActionLogEntity, AgentEntity, CommandEntity } from "../database/entities";
+import { ActionLogEntity, CommandEntity } from "../database/entities";
 import { CommandService, type AuditSink } from "../commands/command-service";
 import { commandResultFromEvent } from "../commands/result-events";
 import { PlaybookService } from "../playbooks/playbook-service";
@@ -101,7 +103,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   }
   const store = new EventStore(dataSource);
   const writer = new IngestWriter(store);
-  const registry = new AgentRegistry(dataSource.getRepository(AgentEntity), config.agentOfflineAfterMs, Date.now, { seqWindow: config.seqWindow, stalledAfterMs: config.agentStalledAfterMs });
+  const registry = new AgentRegistry(SqlAgentRepository.of(dataSource), config.agentOfflineAfterMs, Date.now, { seqWindow: config.seqWindow, stalledAfterMs: config.agentStalledAfterMs });
   const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
   const retention = new RetentionJob(store, config.eventRetentionMs);
   const inventory = new InventoryService(new InventoryRepository(dataSource), registry);
@@ -179,6 +181,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const app = await NestFactory.create(
     AppModule.with([
       { provide: DataSource, useValue: dataSource },
+      { provide: DatabaseHealth, useValue: new DatabaseHealth(dataSource) },
       { provide: EventStore, useValue: store },
       { provide: IngestWriter, useValue: writer },
       { provide: AgentRegistry, useValue: registry },

@@ -4,12 +4,13 @@ import type { AgentRegistry } from "../agents/agent-registry";
 import { AlertActions } from "../alerts/alert-actions";
 import { AlertQuery } from "../alerts/alert-query";
 import { AlertService } from "../alerts/alert-service";
-import { AlertEntity, AlertFeedbackEntity, SuppressionEntity } from "../database/entities/alert.entity";
+import { AlertEntity, SuppressionEntity } from "../database/entities/alert.entity";
 import { ChainIndex } from "../alerts/chain-index";
 import { FeedbackWeightStore } from "../alerts/feedback-weights";
 import { SuppressionService } from "../alerts/suppression-service";
 import { CaseQuery } from "../cases/case-query";
 import { CaseService } from "../cases/case-service";
+import { SqlAlertRepository } from "../database/repositories/alert-repository";
 import { SqlCaseRepository } from "../database/repositories/case-repository";
 import { AlertTimelineSource, CaseTimeline, EventTimelineSource } from "../cases/case-timeline";
 import { CaseEntity } from "../database/entities/case.entity";
@@ -71,17 +72,18 @@ export async function createDetection(deps: {
   const feedback = new FeedbackWeightStore(sql);
   const baselines = new LoginBaselines(sql, now);
   const risk = new EntityRiskService(sql, now);
+  const alertRepo = SqlAlertRepository.of(ds, sql);
   const cases = new CaseService(new SqlCaseRepository(ds.getRepository(CaseEntity), sql), now);
   await Promise.all([rules.load(), iocs.load(), suppressions.load(), feedback.load(), baselines.load(), risk.load(), cases.load()]);
 
-  const alerts = new AlertService({ sql, suppressions, feedback, chain: new ChainIndex(undefined, undefined, now), risk, cases, now, alerts: (id) => rules.alerts(id) });
+  const alerts = new AlertService({ repo: alertRepo, suppressions, feedback, chain: new ChainIndex(undefined, undefined, now), risk, cases, now, alerts: (id) => rules.alerts(id) });
   const pipeline = new DetectionPipeline({
     rules, iocs, baselines, sink: alerts, agents: new AgentDirectory(deps.registry, undefined, now), options: detectionOptions(process.env, deps.options), now, onError: deps.onError,
   });
   pipeline.attach(deps.writer);
 
   const alertQuery = new AlertQuery(ds.getRepository(AlertEntity));
-  const alertActions = new AlertActions(ds.getRepository(AlertEntity), ds.getRepository(AlertFeedbackEntity), sql, alerts, feedback, suppressions, now);
+  const alertActions = new AlertActions(alertRepo, alerts, feedback, suppressions, now);
   const timeline = new CaseTimeline();
   timeline.addSource(new EventTimelineSource(sql));
   timeline.addSource(new AlertTimelineSource());
