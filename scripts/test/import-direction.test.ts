@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkLayers, findCycles, importSpecifiers } from "../arch/import-graph";
-import { AGENT, CONTROLLER, type PackageLayers } from "../arch/layers";
+import { checkLayers, findCycles, importSpecifiers, persistenceOutside } from "../arch/import-graph";
+import { AGENT, CONTROLLER, CONTROLLER_PERSISTENCE, type PackageLayers } from "../arch/layers";
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -61,6 +61,14 @@ describe("the checker (on a synthetic tree)", () => {
     expect(cycles).toEqual(["a -> b -> c -> a"]);
   });
 
+  it("finds TypeORM imports and SQL statements outside the persistence folder, not SQL words in prose", () => {
+    write("db/repo.ts", `import type { DataSource } from "typeorm";\nexport const q = "SELECT id FROM t";\n`);
+    write("svc/typed.ts", `import type { Repository } from "typeorm";\nexport type R = Repository<object>;\n`);
+    write("svc/raw.ts", `export const s = \`UPDATE alerts SET state = ? WHERE id = ?\`;\n`);
+    write("svc/prose.ts", `// Select the rows to update, then insert into the list.\nexport const n = 1;\n`);
+    expect(persistenceOutside(dir, pkg, "db").filter((f) => f.startsWith("svc/"))).toEqual(["svc/raw.ts", "svc/typed.ts"]);
+  });
+
   it("refuses a folder listed in two layers", () => {
     const twice: PackageLayers = { root: "src", layers: [{ name: "x", members: ["low"] }, { name: "y", members: ["low"] }] };
     expect(() => checkLayers(dir, twice)).toThrow(/listed in two layers/);
@@ -84,5 +92,17 @@ describe.each([CONTROLLER, AGENT])("$root", (pkg) => {
 
   it("has no import cycle between files", () => {
     expect(report.cycles).toEqual([]);
+  });
+});
+
+describe("controller persistence", () => {
+  const outside = persistenceOutside(repoRoot, CONTROLLER, CONTROLLER_PERSISTENCE.home);
+
+  it("no new file outside database/ imports TypeORM or writes SQL", () => {
+    expect(outside.filter((f) => !CONTROLLER_PERSISTENCE.pending.includes(f))).toEqual([]);
+  });
+
+  it("the list of files still to move behind a repository only shrinks", () => {
+    expect(CONTROLLER_PERSISTENCE.pending.filter((f) => !outside.includes(f))).toEqual([]);
   });
 });

@@ -6,7 +6,10 @@ import { DataSource, type DataSourceOptions } from "typeorm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataSourceOptions } from "../../src/database/data-source";
 import { AlertEntity } from "../../src/database/entities/alert.entity";
+import { SqlAgentRepository } from "../../src/database/repositories/agent-repository";
+import { SqlAlertRepository, type NewAlertRow } from "../../src/database/repositories/alert-repository";
 import { SqlCaseRepository, type CaseRecord } from "../../src/database/repositories/case-repository";
+import { EventStore } from "../../src/database/repositories/event-store";
 import { InventoryRepository } from "../../src/database/repositories/inventory-repository";
 import { SqlBatch } from "../../src/database/sql-batch";
 import { PG_ADMIN_URL } from "../support/controller";
@@ -136,6 +139,72 @@ describe.each([
     await cases.setState(other.id, { state: "acknowledged", verdict: null, alertVerdict: null, resolvedBy: null, now: 100 });
     expect(await cases.byId(other.id)).toMatchObject({ state: "acknowledged", verdict: null });
     expect((await alerts.findOneByOrFail({ id: "a-other" })).state).toBe("new");
+  });
+
+  it(`alerts: upsertBatch inserts, merges and commits the chunk's other writes together; openByDedupKey finds the newest unresolved`, async () => {
+    const batch = new SqlBatch(ds);
+    const alerts = SqlAlertRepository.of(ds, batch);
+    const cases = SqlCaseRepository.of(ds, batch);
+    const c = record({ id: "00000000-0000-4000-8000-000000000010" });
+    const row: NewAlertRow = {
+      id: "00000000-0000-4000-8000-0000000000a1", ruleId: "ssh-brute", ruleTitle: "SSH brute force", ruleLevel: "high", ruleTags: ["attack.t1110"], kind: "match",
+      correlationType: null, agentId: "agent-1", hostname: "h".repeat(300), entityKind: "ip", entityValue: "203.0.113.5", entities: ["ip:203.0.113.5", "host:agent-1"],
+      dedupKey: "ssh-brute|ip:203.0.113.5|agent-1", score: 64, breakdown: [], count: 1, firstSeen: 1_000, lastSeen: 2_000, createdAt: 3_000, caseId: c.id,
+      eventRefs: [{ agentId: "agent-1", seq: 7, timeMs: 1_000 }], eventFields: [{ User: "root" }], groupBy: { SourceIp: "203.0.113.5" }, iocHits: [],
+    };
+    await alerts.upsertBatch([row], [], [cases.insertWrite(c, 3_000)], 3_000);
+    const stored = await alerts.byId(row.id);
+    expect(stored).toMatchObject({ ruleId: "ssh-brute", state: "new", verdict: null, caseId: c.id, score: 64, groupBy: { SourceIp: "203.0.113.5" }, eventRefs: row.eventRefs });
+    expect(stored?.hostname).toHaveLength(255);
+    expect(await cases.byId(c.id)).not.toBeNull();
+    expect(await alerts.openByDedupKey(row.dedupKey)).toEqual({ id: row.id, firstSeen: 1_000, lastSeen: 2_000, count: 1, state: "new", eventRefs: row.eventRefs, eventFields: row.eventFields });
+
+    const refs = [...row.eventRefs, { agentId: "agent-1", seq: 9, timeMs: 5_000 }];
+    await alerts.upsertBatch([], [{ id: row.id, count: 2, firstSeen: 1_000, lastSeen: 5_000, eventRefs: refs, eventFields: row.eventFields }], [], 6_000);
+    expect(await alerts.byId(row.id)).toMatchObject({ count: 2, lastSeen: 5_000, updatedAt: 6_000, eventRefs: refs });
+
+    // One failing statement rolls back the whole chunk: the new alert is not stored either.
+    const bad = { ...row, id: "00000000-0000-4000-8000-0000000000a2", dedupKey: "other" };
+    await expect(alerts.upsertBatch([bad], [], [cases.insertWrite(c, 7_000)], 7_000)).rejects.toThrow();
+    expect(await alerts.byId(bad.id)).toBeNull();
+
+    await alerts.acknowledge(row.id, 8_000);
+    expect((await alerts.byId(row.id))?.state).toBe("acknowledged");
+    await alerts.setVerdict(row.id, "false_positive", "resolved", 9_000, []);
+    expect(await alerts.byId(row.id)).toMatchObject({ state: "resolved", verdict: "false_positive", updatedAt: 9_000 });
+    expect(await alerts.openByDedupKey(row.dedupKey)).toBeUndefined();
+    await alerts.acknowledge(row.id, 10_000);
+    expect((await alerts.byId(row.id))?.state).toBe("resolved");
+
+    const first = await alerts.recordFeedback({ alertId: row.id, ruleId: "ssh-brute", entityKey: "ip:203.0.113.5", verdict: "false_positive", note: null, actor: "alice", createdAt: 9_000, suppressionId: null });
+    await alerts.recordFeedback({ alertId: row.id, ruleId: "ssh-brute", entityKey: "ip:203.0.113.5", verdict: "true_positive", note: "on second look", actor: "bob", createdAt: 9_500, suppressionId: null });
+    const history = await alerts.feedbackHistory(row.id);
+    expect(history.map((h) => [h.actor, h.verdict])).toEqual([["alice", "false_positive"], ["bob", "true_positive"]]);
+    expect(String(history[0]!.id)).toBe(first);
+  });
+
+  it(`agents: a fresh row saves and reads back; tags, last seen and status update; highestStoredSeq reads the events`, async () => {
+    const agents = SqlAgentRepository.of(ds);
+    const a = agents.fresh("agent-m1", 1_000);
+    Object.assign(a, { hostname: "web-1", os: "linux", kernel: "6.1", arch: "x86_64", agentVersion: "0.1.0", ipAddresses: ["192.0.2.1"], tags: ["prod"], selfReportedTags: [], bootTime: 5, lastSeen: 1_000 });
+    await agents.save(a);
+    const b = agents.fresh("agent-m0", 1_000);
+    Object.assign(b, { hostname: "a-host", ipAddresses: [], tags: [], lastSeen: 1_000 });
+    await agents.save(b);
+    expect((await agents.listByHostname()).map((r) => r.id)).toEqual(["agent-m0", "agent-m1"]);
+    expect(await agents.byId("agent-m1")).toMatchObject({ hostname: "web-1", tags: ["prod"], adminTags: null, ackedSeq: 0, firstSeen: 1_000 });
+
+    await agents.setAdminTags("agent-m1", ["prod", "web"]);
+    await agents.recordSeen("agent-m1", 2_000, { spoolRecords: 3 });
+    expect(await agents.byId("agent-m1")).toMatchObject({ tags: ["prod", "web"], adminTags: ["prod", "web"], lastSeen: 2_000, status: { spoolRecords: 3 } });
+    await agents.recordSeen("agent-m1", 3_000);
+    expect(await agents.byId("agent-m1")).toMatchObject({ lastSeen: 3_000, status: { spoolRecords: 3 } });
+
+    expect(await agents.highestStoredSeq("agent-m1", 100)).toBe(0);
+    const ev = (seq: number) => ({ agentId: "agent-m1", seq, type: "process", action: "exec", eventTime: seq, receivedAt: seq, summary: "", data: "{}" });
+    await new EventStore(ds).insertBatch([ev(1), ev(2), ev(50), ev(120)], [{ agentId: "agent-m1", ackedSeq: 120, lastSeq: 120, gaps: [], missing: 0 }]);
+    expect(await agents.highestStoredSeq("agent-m1", 100)).toBe(50);
+    expect(await agents.highestStoredSeq("agent-m0", 100)).toBe(0);
   });
 
   it(`inventories: upsert replaces the agent's row, get reads every field back`, async () => {
