@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { dedupKey, entityKey, scoreAlert, shouldMerge, tacticsFromTags, DEFAULT_DEDUP_CONFIG, type DedupConfig, type ScoreFactor } from "@vigil/detection";
-import type { CaseService } from "../cases/case-service";
 import type { AlertSink, PipelineMatch } from "../detection/event-meta";
 import type { AlertMerge, AlertRepository, NewAlertRow } from "../database/repositories/alert-repository";
 import type { Stmt } from "../database/sql-batch";
 import type { EntityRiskService } from "../risk/entity-risk-service";
 import { buildCandidate, MAX_EVENT_FIELDS, MAX_EVENT_REFS, type AlertCandidate } from "./alert-candidate";
 import type { AlertState, EventRef } from "../database/entities/alert.entity";
+import type { CaseChaining } from "./case-chaining";
 import type { ChainIndex } from "./chain-index";
 import type { FeedbackWeightStore } from "./feedback-weights";
 import type { SuppressionService } from "./suppression-service";
@@ -57,7 +57,7 @@ interface Deps {
   feedback: FeedbackWeightStore;
   chain: ChainIndex;
   risk: EntityRiskService;
-  cases: CaseService;
+  cases: CaseChaining;
   dedup?: DedupConfig;
   now?: () => number;
   /** Whether a rule's matches become alerts; default every rule. */

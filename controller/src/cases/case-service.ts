@@ -1,21 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { entityKey, type EntityRef } from "@vigil/detection";
+import { entityKey } from "@vigil/detection";
+import type { CaseAlert, CaseChaining } from "../alerts/case-chaining";
 import type { AlertVerdict } from "../database/entities/alert.entity";
 import type { CaseEntity, CaseState } from "../database/entities/case.entity";
 import type { CaseRecord, CaseRepository } from "../database/repositories/case-repository";
 import type { Stmt } from "../database/sql-batch";
-
-/** What a case needs to know about a new alert. */
-export interface CaseAlert {
-  id: string;
-  ruleTitle: string;
-  hostname: string;
-  agentId: string;
-  score: number;
-  entities: EntityRef[];
-  firstSeenMs: number;
-  timeMs: number;
-}
 
 /** A committed case change, for listeners outside detection (live stream, webhooks). */
 export interface CaseNotice {
@@ -59,7 +48,9 @@ export const CASE_WINDOW_MS = 24 * 60 * 60 * 1000;
  * alert opens a case. A case's score is the highest of its alerts; its title follows that alert.
  * Resolved cases take no new alerts.
  */
-export class CaseService {
+export type { CaseAlert };
+
+export class CaseService implements CaseChaining {
   private readonly open = new Map<string, OpenCase>();
   private readonly resolvedListeners: Array<(caseId: string) => void> = [];
   private readonly caseListeners: Array<(c: CaseNotice) => void> = [];
