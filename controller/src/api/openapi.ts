@@ -1,5 +1,5 @@
 import type { OpenAPIObject } from "@nestjs/swagger";
-import { STREAM_TOPICS } from "./notices";
+import { STREAM_TOPICS } from "../integrations/notices";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- OpenAPI documents are open-ended JSON
 

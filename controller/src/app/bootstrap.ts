@@ -44,7 +44,7 @@ import { requestAudit } from "../audit/request-audit";
 import { createDetection, type Detection } from "./detection";
 import type { DetectionOptions } from "../detection/options";
 import { createIntegrations, type Integrations } from "./integrations";
-import { completeDocument } from "../integrations/openapi";
+import { completeDocument } from "../api/openapi";
 import { createInstall } from "../install/install";
 import { createHttpTls, type HttpTls } from "../trust/http-tls";
 import { silentAgentAlerts } from "../detection/silent-agent-watcher";
