@@ -60,8 +60,6 @@ interface Deps {
   cases: CaseChaining;
   dedup?: DedupConfig;
   now?: () => number;
-  /** Whether a rule's matches become alerts; default every rule. */
-  alerts?: (ruleId: string) => boolean;
 }
 
 const MAX_OPEN_CACHE = 20_000;
@@ -99,7 +97,7 @@ export class AlertService implements AlertSink {
         this.stats.suppressed++;
         continue;
       }
-      if (this.deps.alerts && !this.deps.alerts(c.ruleId)) {
+      if (pm.signalOnly) {
         this.signal(c);
         continue;
       }

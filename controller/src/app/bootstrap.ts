@@ -9,6 +9,7 @@ import { AgentRegistry } from "../agents/agent-registry";
 import { formatAddr, redactUrl, type ControllerConfig } from "../config/config";
 import { CommandSigner } from "../crypto/signing-key";
 import { createDataSource } from "../database/data-source";
+import { SqlBatch } from "../database/sql-batch";
 import { DatabaseHealth } from "../database/database-health";
 import { SqlAgentRepository } from "../database/repositories/agent-repository";
 import { ownerOnlyDir } from "../crypto/owner-only";
@@ -20,7 +21,6 @@ import { CommandService, type AuditSink } from "../commands/command-service";
 import { commandResultFromEvent } from "../commands/result-events";
 import { PlaybookService } from "../playbooks/playbook-service";
 import { PolicyService } from "../policy/policy-service";
-import { AlertEntity } from "../database/entities/alert.entity";
 import { CaseActions } from "../playbooks/case-actions";
 import { AgentPolicyEntity } from "../database/entities/policy.entity";
 import { PlaybookActionEntity, PlaybookEntity, PlaybookVersionEntity } from "../database/entities/playbook.entities";
@@ -41,6 +41,7 @@ import { routeTable } from "../http/route-table";
 import { jsonBodyParser } from "../api/json-body";
 import { deferContinue } from "../auth/api-key.middleware";
 import { requestAudit } from "../audit/request-audit";
+import { createTriage, type Triage } from "./triage";
 import { createDetection, type Detection } from "./detection";
 import type { DetectionOptions } from "../detection/options";
 import { createIntegrations, type Integrations } from "./integrations";
@@ -73,8 +74,10 @@ export interface RunningController {
   audit: AuditLog;
   /** CA, enrollment, API keys (issue 6). */
   security: Security;
-  /** Sigma/IOC detection, alerts, cases (issue 3). */
+  /** Stored events → rule matches. */
   detection: Detection;
+  /** Matches → alerts → cases. */
+  triage: Triage;
   /** Live stream, webhooks, metrics (issue 7). */
   integrations: Integrations;
   stop(): Promise<void>;
@@ -115,10 +118,13 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     commands, async (agentId) => (await registry.get(agentId))?.tags ?? [], config.guardRails, opts.audit,
   );
   await playbooks.load();
-  // IOC lists ship inside the agent policy; the catalog is attached below, once detection is built.
-  const policy = new PolicyService(dataSource.getRepository(AgentPolicyEntity), registry, signer, undefined, opts.audit, Date.now, (msg, fields) => logger.warn(fields, msg));
+  // Response's view of a case (commands, playbook decisions, evidence) is part of the case story.
+  const caseActions = new CaseActions(commands, playbooks);
+  const batch = new SqlBatch(dataSource);
+  const triage = await createTriage({ ds: dataSource, batch, caseActions });
   const detection = await createDetection({
-    ds: dataSource, writer, registry, options: opts.detection, dataDir: config.dataDir, pack: config.sigmahqPack ? undefined : null, onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
+    ds: dataSource, writer, registry, sink: triage.alerts, batch, options: opts.detection, dataDir: config.dataDir, pack: config.sigmahqPack ? undefined : null,
+    onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
   });
   const pack = detection.rules.pack;
   if (pack) {
@@ -126,18 +132,16 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     logger.info({ origin: pack.origin, version: m.version, rules: pack.rules.length, refused: detection.rules.packErrors.length }, "SigmaHQ rule pack loaded");
     for (const e of detection.rules.packErrors.slice(0, 20)) logger.warn({ rule: e.source, error: e.message }, "SigmaHQ pack rule refused");
   }
+  // IOC lists ship inside the agent policy.
+  const policy = new PolicyService(dataSource.getRepository(AgentPolicyEntity), registry, signer, undefined, opts.audit, Date.now, (msg, fields) => logger.warn(fields, msg));
   policy.useIocs(detection.iocs);
-  const caseActions = new CaseActions(commands, playbooks);
-  detection.caseQuery.setActionsProvider(caseActions);
-  detection.timeline.addSource(caseActions);
   // Playbooks decide once per new alert, with its evidence (event fields) loaded from the committed row.
-  const alertRows = dataSource.getRepository(AlertEntity);
-  detection.alerts.onAlert((notice) => {
+  triage.alerts.onAlert((notice) => {
     if (notice.change !== "created") return;
-    void alertRows.findOneBy({ id: notice.id }).then((a) => (a ? playbooks.onAlert(a) : undefined)).catch((err) => logger.error({ err: String(err), alertId: notice.id }, "playbook evaluation failed"));
+    void triage.alertQuery.get(notice.id).then((a) => (a ? playbooks.onAlert(a) : undefined)).catch((err) => logger.error({ err: String(err), alertId: notice.id }, "playbook evaluation failed"));
   });
   const integrations = await createIntegrations({
-    config: config.integrations, ds: dataSource, writer, registry, commands, playbooks, detection, apiKeys: security.apiKeys, audit: opts.audit, logger, policy,
+    config: config.integrations, ds: dataSource, writer, registry, commands, playbooks, detection, triage, apiKeys: security.apiKeys, audit: opts.audit, logger, policy,
   });
   // Results the agent made durable in its spool (local actions taken offline, or results whose stream broke).
   writer.onStored((batch) => {
@@ -169,12 +173,12 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const install = createInstall(config, { http: () => httpPort, grpc: () => grpc.boundPort || config.grpcAddr.port }, security.trust.ca, () => httpTls?.pin());
   // An agent that goes silent may have been killed: one alert per silence (VIGIL_AGENT_SILENT_ALERT_AFTER).
   const silentAgents = config.agentSilentAlertAfterMs > 0
-    ? silentAgentAlerts({ registry, alerts: detection.alerts, alertQuery: detection.alertQuery, thresholdMs: config.agentSilentAlertAfterMs, onError: (err) => logger.error({ err: String(err) }, "silent-agent check failed") })
+    ? silentAgentAlerts({ registry, alerts: triage.alerts, alertQuery: triage.alertQuery, thresholdMs: config.agentSilentAlertAfterMs, onError: (err) => logger.error({ err: String(err) }, "silent-agent check failed") })
     : undefined;
 
   // Connected but blind (refused, stalled) or a clock far off: one alert per episode.
   const agentHealth = agentHealthAlerts({
-    registry, alerts: detection.alerts, clockSkewThresholdMs: config.agentClockSkewAlertMs, stalledAfterMs: config.agentStalledAfterMs,
+    registry, alerts: triage.alerts, clockSkewThresholdMs: config.agentClockSkewAlertMs, stalledAfterMs: config.agentStalledAfterMs,
     onError: (err) => logger.error({ err: String(err) }, "agent health check failed"),
   });
 
@@ -192,6 +196,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       { provide: PlaybookService, useValue: playbooks },
       { provide: PolicyService, useValue: policy },
       ...detection.providers,
+      ...triage.providers,
       ...integrations.providers,
       ...install.providers,
     ]),
@@ -230,7 +235,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
 
   let stopped = false;
   return {
-    config, app, dataSource, store, writer, registry, grpc, signer, commands, playbooks, policy, logger, httpUrl, grpcPort, httpTls, audit: security.audit, security, detection, integrations,
+    config, app, dataSource, store, writer, registry, grpc, signer, commands, playbooks, policy, logger, httpUrl, grpcPort, httpTls, audit: security.audit, security, detection, triage, integrations,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -8,6 +8,7 @@ import { RateLimiter } from "../auth/rate-limiter";
 import type { AuditSink, CommandService } from "../commands/command-service";
 import { CommandEntity } from "../database/entities";
 import type { Detection } from "./detection";
+import type { Triage } from "./triage";
 import type { IngestWriter } from "../ingest/ingest-writer";
 import { requestIdMiddleware } from "../logging/request-id";
 import { ControllerMetrics } from "../metrics/metrics";
@@ -43,7 +44,8 @@ export interface IntegrationDeps {
   registry: AgentRegistry;
   commands: CommandService;
   playbooks: PlaybookService;
-  detection: Pick<Detection, "alerts" | "cases" | "pipeline">;
+  detection: Pick<Detection, "pipeline">;
+  triage: Pick<Triage, "alerts" | "cases">;
   apiKeys: ApiKeys;
   audit?: AuditSink;
   logger: Logger;
@@ -92,10 +94,10 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
     hub.publish(n);
     if (n.topic !== "events") void webhooks.enqueue(n).catch((err: unknown) => logger.error({ err: String(err), type: n.type }, "queueing a webhook delivery failed"));
   };
-  listenForNotices({ writer: d.writer, registry: d.registry, commands: d.commands, alerts: d.detection.alerts, cases: d.detection.cases, playbooks: d.playbooks }, emit);
+  listenForNotices({ writer: d.writer, registry: d.registry, commands: d.commands, alerts: d.triage.alerts, cases: d.triage.cases, playbooks: d.playbooks }, emit);
   d.writer.onStored((batch) => metrics.observeStored(batch, Date.now()));
   d.writer.onRefused((r) => metrics.observeRefused(r));
-  d.detection.alerts.onAlert((a) => metrics.observeAlert(a));
+  d.triage.alerts.onAlert((a) => metrics.observeAlert(a));
 
   return {
     hub, webhooks, worker, metrics,

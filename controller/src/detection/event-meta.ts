@@ -25,6 +25,8 @@ export interface PipelineMatch {
   hostname: string;
   agentTags: readonly string[];
   match: Match;
+  /** The rule raises no alert (SigmaHQ pack rules below medium): its match only raises entity risk. */
+  signalOnly?: boolean;
 }
 
 /**

@@ -1,0 +1,80 @@
+import type { Provider } from "@nestjs/common";
+import type { DataSource } from "typeorm";
+import { AlertActions } from "../alerts/alert-actions";
+import { AlertQuery } from "../alerts/alert-query";
+import { AlertService } from "../alerts/alert-service";
+import { ChainIndex } from "../alerts/chain-index";
+import { FeedbackWeightStore } from "../alerts/feedback-weights";
+import { SuppressionService } from "../alerts/suppression-service";
+import type { CaseActionsProvider } from "../cases/case-query";
+import { CaseQuery } from "../cases/case-query";
+import { CaseService } from "../cases/case-service";
+import { AlertTimelineSource, CaseTimeline, EventTimelineSource, type TimelineSource } from "../cases/case-timeline";
+import { AlertEntity, SuppressionEntity } from "../database/entities/alert.entity";
+import { CaseEntity } from "../database/entities/case.entity";
+import { SqlAlertRepository } from "../database/repositories/alert-repository";
+import { SqlCaseRepository } from "../database/repositories/case-repository";
+import type { SqlBatch } from "../database/sql-batch";
+import { EntityRiskService } from "../risk/entity-risk-service";
+
+/** Matches → alerts → cases, with entity risk and analyst feedback. */
+export interface Triage {
+  /** The detection pipeline's sink. */
+  alerts: AlertService;
+  alertQuery: AlertQuery;
+  alertActions: AlertActions;
+  suppressions: SuppressionService;
+  cases: CaseService;
+  caseQuery: CaseQuery;
+  timeline: CaseTimeline;
+  risk: EntityRiskService;
+  /** Value providers for the Nest controllers. */
+  providers: Provider[];
+}
+
+/**
+ * Builds triage and loads its state (suppressions, feedback weights, risks, open cases). Response is
+ * built first: its view of a case (commands, playbook decisions, evidence) is handed in here.
+ */
+export async function createTriage(deps: {
+  ds: DataSource;
+  /** The detection write path's transaction primitive, shared with detection. */
+  batch: SqlBatch;
+  /** Response's part of a case story and timeline. */
+  caseActions?: CaseActionsProvider & TimelineSource;
+  now?: () => number;
+}): Promise<Triage> {
+  const { ds, batch } = deps;
+  const now = deps.now ?? Date.now;
+  const suppressions = new SuppressionService(ds.getRepository(SuppressionEntity), now);
+  const feedback = new FeedbackWeightStore(batch);
+  const risk = new EntityRiskService(batch, now);
+  const alertRepo = SqlAlertRepository.of(ds, batch);
+  const cases = new CaseService(new SqlCaseRepository(ds.getRepository(CaseEntity), batch), now);
+  await Promise.all([suppressions.load(), feedback.load(), risk.load(), cases.load()]);
+
+  const alerts = new AlertService({ repo: alertRepo, suppressions, feedback, chain: new ChainIndex(undefined, undefined, now), risk, cases, now });
+  const alertQuery = new AlertQuery(ds.getRepository(AlertEntity));
+  const alertActions = new AlertActions(alertRepo, alerts, feedback, suppressions, now);
+  const timeline = new CaseTimeline();
+  timeline.addSource(new EventTimelineSource(batch));
+  timeline.addSource(new AlertTimelineSource());
+  const caseQuery = new CaseQuery(ds.getRepository(CaseEntity), alertQuery, timeline);
+  if (deps.caseActions) {
+    caseQuery.setActionsProvider(deps.caseActions);
+    timeline.addSource(deps.caseActions);
+  }
+
+  return {
+    alerts, alertQuery, alertActions, suppressions, cases, caseQuery, timeline, risk,
+    providers: [
+      { provide: AlertQuery, useValue: alertQuery },
+      { provide: AlertActions, useValue: alertActions },
+      { provide: SuppressionService, useValue: suppressions },
+      { provide: CaseService, useValue: cases },
+      { provide: CaseQuery, useValue: caseQuery },
+      { provide: EntityRiskService, useValue: risk },
+      { provide: AlertService, useValue: alerts },
+    ],
+  };
+}
