@@ -70,6 +70,7 @@ export const CONTROLLER_PERSISTENCE = {
     "app/detection.ts",
     "app/integrations.ts",
     "app/security.ts",
+    "app/triage.ts",
     "audit/audit-log.ts",
     "audit/open-audit-log.ts",
     "auth/api-keys.ts",
