@@ -32,7 +32,7 @@ import { InventoryService } from "../agents/inventory-service";
 import { RetentionJob } from "../retention/retention";
 import type { AgentAuthenticator } from "../trust/authenticator";
 import { AgentGrpcServer } from "../transport/grpc-server";
-import { createSecurity, type Security } from "./security";
+import { createTrustLayer, type Security } from "./security";
 import type { AuditLog } from "../audit/audit-log";
 import { CONTROLLER_VERSION } from "../version";
 import { AppModule, CONTROLLERS } from "./app.module";
@@ -72,13 +72,13 @@ export interface RunningController {
   httpTls?: HttpTls;
   /** The hash-chained audit trail; every security-relevant act goes through `audit.append`. */
   audit: AuditLog;
-  /** CA, enrollment, API keys (issue 6). */
+  /** The trust layer: audit trail, CA, enrollment, API keys. */
   security: Security;
   /** Stored events → rule matches. */
   detection: Detection;
   /** Matches → alerts → cases. */
   triage: Triage;
-  /** Live stream, webhooks, metrics (issue 7). */
+  /** The integrations layer: live stream, webhooks, metrics. */
   integrations: Integrations;
   stop(): Promise<void>;
 }
@@ -110,7 +110,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
   const retention = new RetentionJob(store, config.eventRetentionMs);
   const inventory = new InventoryService(new InventoryRepository(dataSource), registry);
-  const security = await createSecurity(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
+  const security = await createTrustLayer(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
   opts = { ...opts, audit: opts.audit ?? security.audit };
   const commands = new CommandService(dataSource.getRepository(CommandEntity), dataSource.getRepository(ActionLogEntity), registry, signer, opts.audit, undefined, grantsWith(config.evidenceFileRoles));
   const playbooks = new PlaybookService(

@@ -54,7 +54,7 @@ export interface IntegrationDeps {
 }
 
 /**
- * Issue 7's integrations, composed in one place so bootstrap only plugs them in: every committed
+ * The integrations layer (integrations/, webhooks/, stream/, metrics/), composed in one place so bootstrap only plugs them in: every committed
  * change becomes a Notice for the live stream and the webhooks; metrics observe the same sources.
  */
 export async function createIntegrations(d: IntegrationDeps): Promise<Integrations> {

@@ -40,11 +40,10 @@ export interface Security {
 }
 
 /**
- * Everything issue 6 adds to the controller, composed in one place so
- * bootstrap only plugs it in: audit trail, CA + mTLS + enrollment for agents,
- * API keys with roles and rate limits for HTTP.
+ * The trust layer (audit/, trust/, auth/), composed in one place so bootstrap only plugs it in:
+ * audit trail, CA + mTLS + enrollment for agents, API keys with roles and rate limits for HTTP.
  */
-export async function createSecurity(config: ControllerConfig, ds: DataSource, registry: AgentRegistry, commandPublicKey: () => Buffer, logger: Logger, authenticator?: AgentAuthenticator): Promise<Security> {
+export async function createTrustLayer(config: ControllerConfig, ds: DataSource, registry: AgentRegistry, commandPublicKey: () => Buffer, logger: Logger, authenticator?: AgentAuthenticator): Promise<Security> {
   const audit = openAuditLog(ds, config, {
     log: (cp) => logger.info({ auditCheckpoint: { seq: cp.seq, hash: cp.hash, keyedFrom: cp.keyedFrom } }, "audit checkpoint"),
     onBroken: (reason) => logger.error({ auditChain: "broken" }, reason),
