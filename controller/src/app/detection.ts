@@ -2,6 +2,7 @@ import type { Provider } from "@nestjs/common";
 import type { DataSource } from "typeorm";
 import type { AgentRegistry } from "../agents/agent-registry";
 import { IocEntity, RuleSettingEntity, RuleSourceEntity } from "../database/entities/detection.entities";
+import { LoginBaselineRepository } from "../database/repositories/login-baseline-repository";
 import { SqlBatch } from "../database/sql-batch";
 import { AgentDirectory } from "../detection/agent-directory";
 import type { AlertSink } from "../detection/event-meta";
@@ -50,7 +51,7 @@ export async function createDetection(deps: {
   const pack = deps.pack === undefined ? loadSigmahqPack({ dataDir: deps.dataDir }) : (deps.pack ?? undefined);
   const rules = new RuleCatalog(ds.getRepository(RuleSourceEntity), ds.getRepository(RuleSettingEntity), now, pack);
   const iocs = new IocCatalog(ds.getRepository(IocEntity), batch, now);
-  const baselines = new LoginBaselines(batch, now);
+  const baselines = new LoginBaselines(new LoginBaselineRepository(batch), now);
   await Promise.all([rules.load(), iocs.load(), baselines.load()]);
 
   const pipeline = new DetectionPipeline({

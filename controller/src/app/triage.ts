@@ -14,6 +14,8 @@ import { AlertEntity, SuppressionEntity } from "../database/entities/alert.entit
 import { CaseEntity } from "../database/entities/case.entity";
 import { SqlAlertRepository } from "../database/repositories/alert-repository";
 import { SqlCaseRepository } from "../database/repositories/case-repository";
+import { EntityRiskRepository } from "../database/repositories/entity-risk-repository";
+import { FeedbackWeightRepository } from "../database/repositories/feedback-weight-repository";
 import type { SqlBatch } from "../database/sql-batch";
 import { EntityRiskService } from "../risk/entity-risk-service";
 
@@ -47,8 +49,8 @@ export async function createTriage(deps: {
   const { ds, batch } = deps;
   const now = deps.now ?? Date.now;
   const suppressions = new SuppressionService(ds.getRepository(SuppressionEntity), now);
-  const feedback = new FeedbackWeightStore(batch);
-  const risk = new EntityRiskService(batch, now);
+  const feedback = new FeedbackWeightStore(new FeedbackWeightRepository(batch));
+  const risk = new EntityRiskService(new EntityRiskRepository(batch), now);
   const alertRepo = SqlAlertRepository.of(ds, batch);
   const cases = new CaseService(new SqlCaseRepository(ds.getRepository(CaseEntity), batch), now);
   await Promise.all([suppressions.load(), feedback.load(), risk.load(), cases.load()]);

@@ -1,5 +1,6 @@
 import { DEFAULT_RISK_CONFIG, entityKey, raiseRisk, riskAt, type EntityKind, type EntityRef, type EntityRisk, type RiskConfig } from "@vigil/detection";
-import type { SqlBatch, Stmt } from "../database/sql-batch";
+import type { EntityRiskRepository } from "../database/repositories/entity-risk-repository";
+import type { Stmt } from "../database/sql-batch";
 
 export interface EntityRiskView {
   kind: EntityKind;
@@ -21,16 +22,13 @@ export class EntityRiskService {
   private readonly dirty = new Set<string>();
 
   constructor(
-    private readonly sql: SqlBatch,
+    private readonly repo: EntityRiskRepository,
     private readonly now: () => number = Date.now,
     private readonly cfg: RiskConfig = DEFAULT_RISK_CONFIG,
   ) {}
 
   async load(): Promise<void> {
-    const rows = await this.sql.query<{ entity_key: string; kind: string; value: string; score: number; updated_at: number | string }>(
-      `SELECT entity_key, kind, value, score, updated_at FROM entity_risk`,
-    );
-    for (const r of rows) this.risks.set(r.entity_key, { entity: { kind: r.kind as EntityKind, id: r.value }, score: Number(r.score), updatedAtMs: Number(r.updated_at) });
+    for (const { key, risk } of await this.repo.all()) this.risks.set(key, risk);
   }
 
   raise(entity: EntityRef, score: number, atMs: number): void {
@@ -44,14 +42,7 @@ export class EntityRiskService {
   }
 
   takeWrites(): Stmt[] {
-    const out = [...this.dirty].map((k) => {
-      const r = this.risks.get(k)!;
-      return {
-        sql: `INSERT INTO entity_risk (entity_key, kind, value, score, updated_at) VALUES (?, ?, ?, ?, ?)
-              ON CONFLICT (entity_key) DO UPDATE SET score = excluded.score, updated_at = excluded.updated_at`,
-        params: [k.slice(0, 300), r.entity.kind, r.entity.id.slice(0, 290), r.score, r.updatedAtMs],
-      };
-    });
+    const out = [...this.dirty].map((k) => this.repo.upsertWrite(k, this.risks.get(k)!));
     this.dirty.clear();
     return out;
   }

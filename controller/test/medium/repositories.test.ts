@@ -9,7 +9,10 @@ import { AlertEntity } from "../../src/database/entities/alert.entity";
 import { SqlAgentRepository } from "../../src/database/repositories/agent-repository";
 import { SqlAlertRepository, type NewAlertRow } from "../../src/database/repositories/alert-repository";
 import { SqlCaseRepository, type CaseRecord } from "../../src/database/repositories/case-repository";
+import { EntityRiskRepository } from "../../src/database/repositories/entity-risk-repository";
 import { EventStore } from "../../src/database/repositories/event-store";
+import { FeedbackWeightRepository } from "../../src/database/repositories/feedback-weight-repository";
+import { LoginBaselineRepository } from "../../src/database/repositories/login-baseline-repository";
 import { InventoryRepository } from "../../src/database/repositories/inventory-repository";
 import { SqlBatch } from "../../src/database/sql-batch";
 import { PG_ADMIN_URL } from "../support/controller";
@@ -205,6 +208,23 @@ describe.each([
     await new EventStore(ds).insertBatch([ev(1), ev(2), ev(50), ev(120)], [{ agentId: "agent-m1", ackedSeq: 120, lastSeq: 120, gaps: [], missing: 0 }]);
     expect(await agents.highestStoredSeq("agent-m1", 100)).toBe(50);
     expect(await agents.highestStoredSeq("agent-m0", 100)).toBe(0);
+  });
+
+  it(`scoring state: entity risk, feedback weights and login baselines upsert in one batch and load back`, async () => {
+    const batch = new SqlBatch(ds);
+    const risk = new EntityRiskRepository(batch);
+    const weights = new FeedbackWeightRepository(batch);
+    const baselines = new LoginBaselineRepository(batch);
+    const ip = { entity: { kind: "ip" as const, id: "203.0.113.5" }, score: 40, updatedAtMs: 1_000 };
+    await batch.run([
+      risk.upsertWrite("ip:203.0.113.5", ip),
+      weights.upsertWrite("ssh-brute|ip:203.0.113.5", { weight: 0.8, truePositives: 0, falsePositives: 1, updatedAtMs: 1_000 }, 1_000),
+      baselines.upsertWrite("root", { hours: [3] }, 1_000),
+    ]);
+    await batch.run([risk.upsertWrite("ip:203.0.113.5", { ...ip, score: 75, updatedAtMs: 2_000 }), baselines.upsertWrite("root", { hours: [3, 4] }, 2_000)]);
+    expect(await risk.all()).toEqual([{ key: "ip:203.0.113.5", risk: { ...ip, score: 75, updatedAtMs: 2_000 } }]);
+    expect(await weights.all()).toEqual({ "ssh-brute|ip:203.0.113.5": { weight: 0.8, truePositives: 0, falsePositives: 1, updatedAtMs: 1_000 } });
+    expect((await baselines.all()).map((r) => [r.user_name, JSON.parse(r.baseline) as unknown])).toEqual([["root", { hours: [3, 4] }]]);
   });
 
   it(`inventories: upsert replaces the agent's row, get reads every field back`, async () => {
