@@ -1,6 +1,7 @@
 import { dedupKey, entityKey, type DeviationReason, type EntityKind, type EntityRef, type SigmaEvent } from "@vigil/detection";
 import { eventMeta, type PipelineMatch } from "../detection/event-meta";
 import type { AlertIocHit, EventRef } from "../database/entities/alert.entity";
+import { keepEventFields, keepEventRefs, MAX_EVENT_FIELDS } from "./event-refs";
 
 /** Everything about one rule match that alerting needs, derived once. */
 export interface AlertCandidate {
@@ -19,8 +20,6 @@ export interface AlertCandidate {
   contextFields: Record<string, string | number | boolean | (string | number | boolean)[]>;
 }
 
-export const MAX_EVENT_REFS = 50;
-export const MAX_EVENT_FIELDS = 10;
 const MAX_ENTITIES = 20;
 
 const IP_FIELDS = ["SourceIp", "DestinationIp", "IpAddress", "ClientIp", "RemoteIp"];
@@ -107,11 +106,14 @@ export function buildCandidate(pm: PipelineMatch): AlertCandidate {
     dedupKey: `${dedupKey(m.rule.id, primary)}|agent:${pm.agentId}`,
     firstSeenMs: Math.min(m.timeMs, ...times),
     timeMs: m.timeMs,
-    eventRefs: events
-      .filter((e) => typeof e.fields.EventSeq === "number")
-      .slice(0, MAX_EVENT_REFS)
-      .map((e) => ({ agentId: typeof e.fields.AgentId === "string" ? e.fields.AgentId : pm.agentId, seq: e.fields.EventSeq as number, timeMs: e.timeMs })),
-    eventFields: events.slice(0, MAX_EVENT_FIELDS).map((e) => ({ ...e.fields })),
+    // A correlation over many events keeps its first and its newest, as merges do.
+    eventRefs: keepEventRefs(
+      [],
+      events
+        .filter((e) => typeof e.fields.EventSeq === "number")
+        .map((e) => ({ agentId: typeof e.fields.AgentId === "string" ? e.fields.AgentId : pm.agentId, seq: e.fields.EventSeq as number, timeMs: e.timeMs })),
+    ),
+    eventFields: keepEventFields([], events.map((e) => ({ ...e.fields }))),
     iocHits,
     deviations: [...deviations.values()],
     contextFields,

@@ -1,5 +1,7 @@
 import type { Repository } from "typeorm";
+import { entityViews } from "../agents/host-names";
 import { AlertEntity, type AlertState } from "../database/entities/alert.entity";
+import { newestEventRef } from "./event-refs";
 
 export interface AlertFilter {
   minScore?: number;
@@ -30,8 +32,9 @@ export function alertView(a: AlertEntity): Record<string, unknown> {
     correlationType: a.correlationType,
     agentId: a.agentId,
     hostname: a.hostname,
-    entity: { kind: a.entityKind, value: a.entityValue },
-    entities: a.entities.map((k) => ({ kind: k.slice(0, k.indexOf(":")), value: k.slice(k.indexOf(":") + 1) })),
+    // A host entity is the alert's own agent: it carries the hostname the alert was raised with.
+    entity: a.entityKind === "host" ? { kind: a.entityKind, value: a.entityValue, hostname: a.entityValue === a.agentId ? a.hostname : "" } : { kind: a.entityKind, value: a.entityValue },
+    entities: entityViews(a.entities, new Map([[a.agentId, a.hostname]])),
     dedupKey: a.dedupKey,
     score: a.score,
     breakdown: a.breakdown,
@@ -46,6 +49,7 @@ export function alertView(a: AlertEntity): Record<string, unknown> {
     groupBy: a.groupBy,
     iocHits: a.iocHits,
     eventRefs: a.eventRefs,
+    newestEventRef: newestEventRef(a.eventRefs),
     events: a.eventFields,
   };
 }

@@ -4,7 +4,8 @@ import type { AlertSink, PipelineMatch } from "../detection/event-meta";
 import type { AlertMerge, AlertRepository, NewAlertRow } from "../database/repositories/alert-repository";
 import type { Stmt } from "../database/sql-batch";
 import type { EntityRiskService } from "../risk/entity-risk-service";
-import { buildCandidate, MAX_EVENT_FIELDS, MAX_EVENT_REFS, type AlertCandidate } from "./alert-candidate";
+import { buildCandidate, type AlertCandidate } from "./alert-candidate";
+import { keepEventFields, keepEventRefs } from "./event-refs";
 import type { AlertState, EventRef } from "../database/entities/alert.entity";
 import type { CaseChaining } from "./case-chaining";
 import type { ChainIndex } from "./chain-index";
@@ -201,9 +202,8 @@ export class AlertService implements AlertSink {
     if (counts) open.count++;
     open.firstSeenMs = Math.min(open.firstSeenMs, c.firstSeenMs);
     open.lastSeenMs = Math.max(open.lastSeenMs, c.timeMs);
-    const seen = new Set(open.eventRefs.map((r) => `${r.agentId}|${r.seq}`));
-    for (const r of c.eventRefs) if (open.eventRefs.length < MAX_EVENT_REFS && !seen.has(`${r.agentId}|${r.seq}`)) open.eventRefs.push(r);
-    for (const f of c.eventFields) if (open.eventFields.length < MAX_EVENT_FIELDS) open.eventFields.push(f);
+    open.eventRefs = keepEventRefs(open.eventRefs, c.eventRefs);
+    open.eventFields = keepEventFields(open.eventFields, c.eventFields);
   }
 
   /**
@@ -213,7 +213,7 @@ export class AlertService implements AlertSink {
    */
   private signal(c: AlertCandidate): void {
     const { score, tactics } = this.score(c);
-    this.deps.chain.add({ ruleId: c.ruleId, timeMs: c.timeMs, entities: c.entities, tactics });
+    this.deps.chain.add({ ruleId: c.ruleId, ruleTitle: c.pm.match.rule.title, timeMs: c.timeMs, entities: c.entities, tactics });
     for (const e of c.entities) this.deps.risk.raise(e, score, c.timeMs);
     this.stats.signals++;
   }
@@ -232,6 +232,8 @@ export class AlertService implements AlertSink {
       deviations: c.deviations,
       relatedAlerts: this.deps.chain.related(c.entities),
       feedbackWeight: this.deps.feedback.weight(c.ruleId, c.primary),
+      // The explanation names the host, not its agent id.
+      entityLabels: c.pm.hostname ? new Map([[entityKey({ kind: "host", id: c.pm.agentId }), `host ${c.pm.hostname}`]]) : undefined,
     }) };
   }
 
@@ -239,7 +241,7 @@ export class AlertService implements AlertSink {
     const m = c.pm.match;
     const { score, breakdown, tactics } = this.score(c);
     const id = randomUUID();
-    this.deps.chain.add({ ruleId: c.ruleId, timeMs: c.timeMs, entities: c.entities, tactics });
+    this.deps.chain.add({ ruleId: c.ruleId, ruleTitle: c.pm.match.rule.title, timeMs: c.timeMs, entities: c.entities, tactics });
     for (const e of c.entities) this.deps.risk.raise(e, score, c.timeMs);
     const caseId = this.deps.cases.attach({
       id, ruleTitle: m.rule.title, hostname: c.pm.hostname, agentId: c.pm.agentId, score, entities: c.entities, firstSeenMs: c.firstSeenMs, timeMs: c.timeMs,

@@ -2,7 +2,8 @@ import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundE
 import { ApiBody, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
 import { VERDICTS, type AlertVerdict } from "../database/entities/alert.entity";
 import { actorOf, can, principalOf, Roles } from "../http/roles";
-import { CaseQuery, caseView } from "../cases/case-query";
+import { noteAudit } from "../audit/request-audit";
+import { CaseQuery } from "../cases/case-query";
 import { CaseService } from "../cases/case-service";
 import { decodeSeenCursor, encodeSeenCursor } from "./detection-cursor";
 import { optEnum, optInt, optString, rejectUnknown } from "./query-params";
@@ -29,7 +30,7 @@ export class CasesController {
     const limit = optInt(q, "limit", 1, 500) ?? 50;
     const items = await this.cases.list({ state: optEnum(q, "state", STATES), minScore: optInt(q, "minScore", 0, 100), limit, cursor: decodeSeenCursor(optString(q, "cursor", 200)) });
     const last = items.at(-1);
-    return { items: items.map(caseView), nextCursor: items.length === limit && last ? encodeSeenCursor(last) : null };
+    return { items: await this.cases.views(items), nextCursor: items.length === limit && last ? encodeSeenCursor(last) : null };
   }
 
   @Get(":id")
@@ -39,6 +40,24 @@ export class CasesController {
     const c = await this.cases.story(id, { showEvidence: can(principalOf(req)?.role, "evidence.read_output") });
     if (!c) throw new NotFoundException(`no case with id '${id}'`);
     return c;
+  }
+
+  @Post(":id/title")
+  @HttpCode(200)
+  @Roles("analyst")
+  @ApiOperation({ summary: "Rename a case (detection sets the title once, from the alert that opened it, and never changes it)" })
+  @ApiBody({ schema: { type: "object", properties: { title: { type: "string", minLength: 1, maxLength: 512 } }, required: ["title"] } })
+  async rename(@Param("id") id: string, @Body() body: unknown) {
+    const b = body as Record<string, unknown> | undefined;
+    if (!b || typeof b !== "object") throw new BadRequestException("body must be a JSON object");
+    const unknown = Object.keys(b).filter((k) => k !== "title");
+    if (unknown.length) throw new BadRequestException(`unknown body field "${unknown[0]}"; allowed: title`);
+    const title = typeof b.title === "string" ? b.title.trim() : "";
+    if (!title || title.length > 512) throw new BadRequestException(`body field "title" must be a non-empty string of at most 512 characters`);
+    const c = await this.service.rename(id, title);
+    if (!c) throw new NotFoundException(`no case with id '${id}'`);
+    noteAudit({ title });
+    return (await this.cases.views([c]))[0];
   }
 
   @Post(":id/state")
@@ -54,6 +73,6 @@ export class CasesController {
     if (b.verdict !== undefined && !VERDICTS.includes(b.verdict as AlertVerdict)) throw new BadRequestException(`body field "verdict" must be one of ${VERDICTS.join(", ")}`);
     const c = await this.service.setState(id, b.state, b.verdict as AlertVerdict | undefined, actorOf(req));
     if (!c) throw new NotFoundException(`no case with id '${id}'`);
-    return caseView(c);
+    return (await this.cases.views([c]))[0];
   }
 }

@@ -1,5 +1,6 @@
 import type { Provider } from "@nestjs/common";
 import type { DataSource } from "typeorm";
+import { HostNames } from "../agents/host-names";
 import { AlertActions } from "../alerts/alert-actions";
 import { AlertQuery } from "../alerts/alert-query";
 import { AlertService } from "../alerts/alert-service";
@@ -12,6 +13,7 @@ import { CaseService } from "../cases/case-service";
 import { AlertTimelineSource, CaseTimeline, EventTimelineSource, type TimelineSource } from "../cases/case-timeline";
 import { AlertEntity, SuppressionEntity } from "../database/entities/alert.entity";
 import { CaseEntity } from "../database/entities/case.entity";
+import { SqlAgentRepository } from "../database/repositories/agent-repository";
 import { SqlAlertRepository } from "../database/repositories/alert-repository";
 import { SqlCaseRepository } from "../database/repositories/case-repository";
 import { EntityRiskRepository } from "../database/repositories/entity-risk-repository";
@@ -61,7 +63,8 @@ export async function createTriage(deps: {
   const timeline = new CaseTimeline();
   timeline.addSource(new EventTimelineSource(batch));
   timeline.addSource(new AlertTimelineSource());
-  const caseQuery = new CaseQuery(ds.getRepository(CaseEntity), alertQuery, timeline);
+  const hostNames = new HostNames(SqlAgentRepository.of(ds), undefined, now);
+  const caseQuery = new CaseQuery(ds.getRepository(CaseEntity), alertQuery, timeline, hostNames);
   if (deps.caseActions) {
     caseQuery.setActionsProvider(deps.caseActions);
     timeline.addSource(deps.caseActions);
@@ -77,6 +80,7 @@ export async function createTriage(deps: {
       { provide: CaseQuery, useValue: caseQuery },
       { provide: EntityRiskService, useValue: risk },
       { provide: AlertService, useValue: alerts },
+      { provide: HostNames, useValue: hostNames },
     ],
   };
 }

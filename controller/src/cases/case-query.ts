@@ -1,18 +1,20 @@
 import type { Repository } from "typeorm";
+import { entityViews, hostIds, type HostNames } from "../agents/host-names";
 import { alertView, type AlertQuery } from "../alerts/alert-query";
 import { CaseEntity, type CaseState } from "../database/entities/case.entity";
 import type { CaseTimeline } from "./case-timeline";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function caseView(c: CaseEntity): Record<string, unknown> {
+/** `hostnames`: agent id → hostname for the case's host entities (HostNames.of); missing ones show "". */
+export function caseView(c: CaseEntity, hostnames: ReadonlyMap<string, string> = new Map()): Record<string, unknown> {
   return {
     id: c.id,
     title: c.title,
     state: c.state,
     verdict: c.verdict,
     score: c.score,
-    entities: c.entities.map((k) => ({ kind: k.slice(0, k.indexOf(":")), value: k.slice(k.indexOf(":") + 1) })),
+    entities: entityViews(c.entities, hostnames),
     alertCount: c.alertCount,
     firstSeen: iso(c.firstSeen),
     lastSeen: iso(c.lastSeen),
@@ -41,7 +43,14 @@ export class CaseQuery {
     private readonly repo: Repository<CaseEntity>,
     private readonly alerts: AlertQuery,
     private readonly timeline: CaseTimeline,
+    private readonly hosts?: HostNames,
   ) {}
+
+  /** Case rows as the API shows them, hosts named. */
+  async views(rows: CaseEntity[]): Promise<Record<string, unknown>[]> {
+    const names = this.hosts ? await this.hosts.of(rows.flatMap((c) => hostIds(c.entities))) : new Map<string, string>();
+    return rows.map((c) => caseView(c, names));
+  }
 
   list(f: { state?: CaseState; minScore?: number; limit: number; cursor?: { lastSeen: number; id: string } }): Promise<CaseEntity[]> {
     const qb = this.repo.createQueryBuilder("c").orderBy("c.last_seen", "DESC").addOrderBy("c.id", "DESC").take(f.limit);
@@ -57,7 +66,7 @@ export class CaseQuery {
     const alerts = await this.alerts.byCase(id);
     const timeline = await this.timeline.build({ caseId: id, alerts });
     return {
-      ...caseView(c),
+      ...(await this.views([c]))[0],
       alertIds: alerts.map((a) => a.id),
       alerts: alerts.map(alertView),
       timeline,

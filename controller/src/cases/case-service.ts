@@ -45,8 +45,9 @@ export const CASE_WINDOW_MS = 24 * 60 * 60 * 1000;
  * one of its IP addresses, when the alert's event time lies within 24 h of the case's
  * [first seen, last seen] span; with several candidates, the most recently active wins. Users alone
  * do not chain ("root" on two hosts is not one story); they join through the host. Otherwise the
- * alert opens a case. A case's score is the highest of its alerts; its title follows that alert.
- * Resolved cases take no new alerts.
+ * alert opens a case. A case's score is the highest of its alerts; its title is the alert that
+ * opened it and stays (an analyst reading "SSH brute force on web-1" must find the same case after a
+ * higher-scoring alert joins). Resolved cases take no new alerts.
  */
 export type { CaseAlert };
 
@@ -120,10 +121,8 @@ export class CaseService implements CaseChaining {
     c.alertCount++;
     c.firstSeen = Math.min(c.firstSeen, a.firstSeenMs);
     c.lastSeen = Math.max(c.lastSeen, a.timeMs);
-    if (a.score > c.score) {
-      c.score = a.score;
-      c.title = `${a.ruleTitle} on ${a.hostname || a.agentId}`.slice(0, 512);
-    }
+    if (a.score > c.score) c.score = a.score;
+    if (!c.title) c.title = `${a.ruleTitle} on ${a.hostname || a.agentId}`.slice(0, 512);
     c.dirty = true;
     return c.id;
   }
@@ -143,6 +142,18 @@ export class CaseService implements CaseChaining {
       c.dirty = false;
     }
     return out;
+  }
+
+  /** An analyst's title for the case; detection never changes it afterwards. */
+  async rename(id: string, title: string): Promise<CaseEntity | null> {
+    const row = await this.cases.byId(id);
+    if (!row) return null;
+    await this.cases.rename(id, title, this.now());
+    const c = this.open.get(id);
+    if (c) c.title = title;
+    const after = await this.cases.byId(id);
+    if (after) this.emitCase({ change: "updated", id, title: after.title, state: after.state, verdict: after.verdict, score: after.score, alertCount: after.alertCount, firstSeen: after.firstSeen, lastSeen: after.lastSeen });
+    return after;
   }
 
   /**

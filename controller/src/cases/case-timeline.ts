@@ -1,7 +1,9 @@
 import type { AlertEntity, EventRef } from "../database/entities/alert.entity";
+import { newestEventRef } from "../alerts/event-refs";
 import type { SqlBatch } from "../database/sql-batch";
 import { placeholders } from "../database/sql-batch";
 import { splitClockMark } from "../database/repositories/event-row";
+import { headline, labelledFields, type LabelledField } from "./event-fields";
 
 export interface TimelineEntry {
   /** Event time, ISO 8601. */
@@ -9,6 +11,8 @@ export interface TimelineEntry {
   kind: string;
   summary: string;
   ref?: Record<string, unknown>;
+  /** What the entry says, labelled per event kind (image, command line, PID, user, …). */
+  fields?: LabelledField[];
   data?: Record<string, unknown>;
 }
 
@@ -34,16 +38,21 @@ export class EventTimelineSource implements TimelineSource {
   async entries(ctx: TimelineContext): Promise<TimelineEntry[]> {
     const byAgent = new Map<string, Set<number>>();
     let n = 0;
+    const take = (r: EventRef) => {
+      const set = byAgent.get(r.agentId) ?? new Set<number>();
+      if (set.has(r.seq) || n >= MAX_EVENTS) return;
+      n++;
+      set.add(r.seq);
+      byAgent.set(r.agentId, set);
+    };
+    // Every alert's newest event first, so a case of many alerts still shows what each saw last.
     for (const a of ctx.alerts) {
-      for (const r of a.eventRefs as EventRef[]) {
-        if (n >= MAX_EVENTS) break;
-        const set = byAgent.get(r.agentId) ?? new Set<number>();
-        if (!set.has(r.seq)) n++;
-        set.add(r.seq);
-        byAgent.set(r.agentId, set);
-      }
+      const newest = newestEventRef(a.eventRefs);
+      if (newest) take(newest);
     }
+    for (const a of ctx.alerts) for (const r of a.eventRefs as EventRef[]) take(r);
     const out: TimelineEntry[] = [];
+    const hostnames = new Map(ctx.alerts.map((a) => [a.agentId, a.hostname]));
     for (const [agentId, seqs] of byAgent) {
       const list = [...seqs];
       const rows = await this.sql.query<Record<string, unknown>>(
@@ -53,11 +62,14 @@ export class EventTimelineSource implements TimelineSource {
       for (const r of rows) {
         // An event whose host clock was off sits at its receive time; what the host said rides in ref.
         const { body, clock } = splitClockMark(typeof r.data === "string" ? (JSON.parse(r.data) as Record<string, unknown>) : (r.data as Record<string, unknown>));
+        const type = String(r.type);
+        const head = headline(type, body).slice(0, 300);
         out.push({
           time: new Date(Number(r.event_time)).toISOString(),
-          kind: `event.${String(r.type)}`,
-          summary: `${String(r.type)} ${String(r.action)}: ${String(r.summary).slice(0, 300)}`,
-          ref: { agentId: String(r.agent_id), seq: Number(r.seq), ...clock },
+          kind: `event.${type}`,
+          summary: `${type} ${String(r.action)}${head ? `: ${head}` : ""}`,
+          ref: { agentId: String(r.agent_id), hostname: hostnames.get(String(r.agent_id)) ?? "", seq: Number(r.seq), ...clock },
+          fields: labelledFields(type, body),
           data: body,
         });
       }
@@ -70,12 +82,24 @@ export class EventTimelineSource implements TimelineSource {
 export class AlertTimelineSource implements TimelineSource {
   readonly name = "alerts";
   async entries(ctx: TimelineContext): Promise<TimelineEntry[]> {
-    return ctx.alerts.map((a) => ({
-      time: new Date(a.firstSeen).toISOString(),
-      kind: "alert",
-      summary: `${a.ruleTitle} (${a.ruleLevel}, score ${a.score}) on ${a.entityKind} ${a.entityValue}${a.count > 1 ? `, ${a.count} times until ${new Date(a.lastSeen).toISOString()}` : ""}`,
-      ref: { alertId: a.id },
-    }));
+    return ctx.alerts.map((a) => {
+      // A host entity is named by its hostname; times stay out of the text (the console formats them).
+      const on = a.entityKind === "host" ? `host ${a.hostname || a.entityValue}` : `${a.entityKind} ${a.entityValue}`;
+      const fields: LabelledField[] = [
+        { label: "Rule", value: a.ruleTitle },
+        { label: "Level", value: a.ruleLevel },
+        { label: "Score", value: String(a.score) },
+        { label: "Host", value: a.hostname || a.agentId },
+        { label: "Matches", value: String(a.count) },
+      ];
+      return {
+        time: new Date(a.firstSeen).toISOString(),
+        kind: "alert",
+        summary: `${a.ruleTitle} (${a.ruleLevel}, score ${a.score}) on ${on}${a.count > 1 ? `, ${a.count} times` : ""}`,
+        ref: { alertId: a.id, agentId: a.agentId, hostname: a.hostname, lastSeen: new Date(a.lastSeen).toISOString() },
+        fields,
+      };
+    });
   }
 }
 

@@ -111,7 +111,7 @@ describe("detection under a per-event budget, off the API/ingest thread", () => 
     expect(budget).toHaveLength(1);
     expect(budget[0].count).toBe(1);
     expect(budget[0].rule.title).toBe("Detection budget exceeded by rule 'Costly Rule' (costly-rule)");
-    expect(budget[0].entity).toEqual({ kind: "host", value: "flood-host" });
+    expect(budget[0].entity).toEqual({ kind: "host", value: "flood-host", hostname: budget[0].hostname });
     expect(got.map((x) => x.rule.id)).toContain(EXEC_FROM_TMP);
     expect(got.map((x) => x.rule.id)).not.toContain("costly-rule");
 

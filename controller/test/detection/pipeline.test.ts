@@ -53,7 +53,7 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
     expect(comp.caseId).toBe(brute.caseId);
     expect(comp.score).toBeGreaterThan(brute.score);
     expect(comp.breakdown.map((f: { factor: string }) => f.factor)).toContain("chain");
-    expect(comp.entities).toEqual(expect.arrayContaining([{ kind: "ip", value: ip }, { kind: "host", value: "bf-success" }]));
+    expect(comp.entities).toEqual(expect.arrayContaining([{ kind: "ip", value: ip }, { kind: "host", value: "bf-success", hostname: "host-bf-success" }]));
 
     const story = await request(ctl, "GET", `/api/v1/cases/${brute.caseId}`);
     expect(story.status).toBe(200);

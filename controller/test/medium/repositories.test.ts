@@ -115,11 +115,13 @@ describe.each([
     await batch.run([cases.insertWrite(c, 1_700_000_200_000)]);
     expect(await cases.byId(c.id)).toMatchObject({ id: c.id, title: c.title, state: "new", verdict: null, score: 70, entities: c.entities, alertCount: 1, firstSeen: c.firstSeen, lastSeen: c.lastSeen, updatedAt: 1_700_000_200_000 });
 
-    await batch.run([cases.updateWrite({ ...c, score: 90, alertCount: 2, lastSeen: c.lastSeen + 1, entities: [...c.entities, "user:root"] }, 1_700_000_300_000)]);
+    await batch.run([cases.updateWrite({ ...c, title: "not written", score: 90, alertCount: 2, lastSeen: c.lastSeen + 1, entities: [...c.entities, "user:root"] }, 1_700_000_300_000)]);
     const updated = await cases.byId(c.id);
-    expect(updated).toMatchObject({ score: 90, alertCount: 2, lastSeen: c.lastSeen + 1, entities: [...c.entities, "user:root"], updatedAt: 1_700_000_300_000 });
+    expect(updated).toMatchObject({ title: c.title, score: 90, alertCount: 2, lastSeen: c.lastSeen + 1, entities: [...c.entities, "user:root"], updatedAt: 1_700_000_300_000 });
     expect((await cases.unresolved()).map((r) => r.id)).toEqual([c.id]);
     expect(await cases.byId("00000000-0000-4000-8000-00000000ffff")).toBeNull();
+    await cases.rename(c.id, "Renamed by an analyst", 1_700_000_400_000);
+    expect(await cases.byId(c.id)).toMatchObject({ title: "Renamed by an analyst", score: 90, updatedAt: 1_700_000_400_000 });
   });
 
   it(`cases: resolving sets state, verdict and actor and resolves the case's open alerts only`, async () => {

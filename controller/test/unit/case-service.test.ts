@@ -35,6 +35,14 @@ class FakeCases implements CaseRepository {
     return Promise.resolve();
   }
 
+  readonly renames: Array<{ id: string; title: string }> = [];
+  rename(id: string, title: string, now: number): Promise<void> {
+    this.renames.push({ id, title });
+    const row = this.rows.get(id);
+    if (row) Object.assign(row, { title, updatedAt: now });
+    return Promise.resolve();
+  }
+
   /** Applies what the alert service would commit. */
   commit(stmts: readonly Stmt[]): void {
     for (const s of stmts) {
@@ -71,7 +79,8 @@ describe("CaseService (unit, fake repository)", () => {
     const writes = cases.takeWrites();
     expect(writes.map((w) => w.sql)).toEqual(["insert", "insert"]);
     const written = writes.map((w) => w.params[0] as CaseRecord).find((c) => c.id === first)!;
-    expect(written).toMatchObject({ alertCount: 2, score: 80, title: "Reverse shell on web-1", firstSeen: 10 * HOUR, lastSeen: 11 * HOUR });
+    // The title is the opening alert's and stays; the score is the highest.
+    expect(written).toMatchObject({ alertCount: 2, score: 80, title: "Suspicious shell on web-1", firstSeen: 10 * HOUR, lastSeen: 11 * HOUR });
     expect(written.entities).toContain("host:agent-1");
     expect(cases.takeWrites()).toEqual([]);
 
@@ -117,6 +126,21 @@ describe("CaseService (unit, fake repository)", () => {
     await cases.setState(id, "acknowledged", undefined, "bob");
     expect(repo.stateChanges[0]!.change).toEqual({ state: "acknowledged", verdict: null, alertVerdict: null, resolvedBy: null, now: 7_000 });
     expect(cases.attach(alert({ id: "a2", timeMs: 10 * HOUR + 1 }))).toBe(id);
+  });
+
+  it("an analyst's rename is stored, announced, and kept when later alerts join", async () => {
+    const repo = new FakeCases();
+    const cases = new CaseService(repo, () => 9_000);
+    const notices: CaseNotice[] = [];
+    cases.onCase((n) => notices.push(n));
+    const id = cases.attach(alert({ id: "a1" }));
+    repo.commit(cases.takeWrites());
+    expect((await cases.rename(id, "Lab box noise"))?.title).toBe("Lab box noise");
+    expect(repo.renames).toEqual([{ id, title: "Lab box noise" }]);
+    expect(notices.at(-1)).toMatchObject({ change: "updated", id, title: "Lab box noise" });
+    cases.attach(alert({ id: "a2", score: 99, ruleTitle: "Reverse shell", timeMs: 10 * HOUR + 1 }));
+    expect((cases.takeWrites()[0]!.params[0] as CaseRecord).title).toBe("Lab box noise");
+    expect(await cases.rename("no-such-case", "x")).toBeNull();
   });
 
   it("loads unresolved cases so chaining continues across a restart", async () => {

@@ -12,6 +12,8 @@ export interface ScoreFactor {
 /** An alert already raised, considered for chaining with the one being scored. */
 export interface RelatedAlert {
   ruleId: string;
+  /** How the chain factor names the rule; the id when absent. */
+  ruleTitle?: string;
   timeMs: number;
   entities: readonly EntityRef[];
   tactics?: readonly string[];
@@ -79,16 +81,18 @@ export function chainFactor(
   alert: { ruleId: string; timeMs: number; entities: readonly EntityRef[]; tactics: readonly string[] },
   related: readonly RelatedAlert[],
   w: ScoreWeights,
+  /** Entity key → how to name it in the detail (a host's name for "host:<agent id>"); the key when absent. */
+  entityLabels?: ReadonlyMap<string, string>,
 ): ScoreFactor | undefined {
   const mine = new Set(alert.entities.map(entityKey));
-  const rules = new Set<string>();
+  const rules = new Map<string, string>();
   const tactics = new Set(alert.tactics);
   const shared = new Set<string>();
   for (const r of related) {
     if (r.ruleId === alert.ruleId || Math.abs(r.timeMs - alert.timeMs) > w.chain.windowMs) continue;
     const common = r.entities.map(entityKey).filter((k) => mine.has(k));
     if (common.length === 0) continue;
-    rules.add(r.ruleId);
+    rules.set(r.ruleId, r.ruleTitle || r.ruleId);
     common.forEach((k) => shared.add(k));
     (r.tactics ?? []).forEach((t) => tactics.add(t));
   }
@@ -100,6 +104,6 @@ export function chainFactor(
   return {
     factor: "chain",
     points,
-    detail: `${rules.size} other rule${rules.size === 1 ? "" : "s"} (${[...rules].sort().join(", ")}) on ${[...shared].sort().join(", ")} within ${Math.round(w.chain.windowMs / 60000)} min${tacticText}`,
+    detail: `${rules.size} other rule${rules.size === 1 ? "" : "s"} (${[...rules.values()].sort().join(", ")}) on ${[...shared].map((k) => entityLabels?.get(k) || k).sort().join(", ")} within ${Math.round(w.chain.windowMs / 60000)} min${tacticText}`,
   };
 }

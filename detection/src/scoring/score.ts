@@ -19,6 +19,8 @@ export interface ScoreInput {
   deviations?: readonly DeviationReason[];
   /** Recent alerts to chain with (the caller selects by entity; the window is applied here). */
   relatedAlerts?: readonly RelatedAlert[];
+  /** Entity key → display name for explanations (e.g. "host:<agent id>" → "host web-1"). */
+  entityLabels?: ReadonlyMap<string, string>;
   /** Analyst feedback multiplier for (rule, entity) from `feedbackWeight`; 1 is neutral. */
   feedbackWeight?: number;
 }
@@ -43,7 +45,7 @@ export function scoreAlert(input: ScoreInput, weights: ScoreWeights = DEFAULT_SC
     iocFactor(input.iocConfidences ?? [], weights),
     assetFactor(input.agentTags ?? [], weights),
     baselineFactor(input.deviations ?? [], weights),
-    chainFactor({ ruleId: input.ruleId, timeMs: input.timeMs, entities: input.entities, tactics: input.tactics ?? [] }, input.relatedAlerts ?? [], weights),
+    chainFactor({ ruleId: input.ruleId, timeMs: input.timeMs, entities: input.entities, tactics: input.tactics ?? [] }, input.relatedAlerts ?? [], weights, input.entityLabels),
   ];
   for (const f of optional) if (f) breakdown.push(f);
 

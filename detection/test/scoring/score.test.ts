@@ -58,6 +58,18 @@ describe("scoreAlert", () => {
     expect(oneTactic.breakdown.find((f) => f.factor === "chain")?.points).toBe(5);
   });
 
+  it("names chained rules by title and entities by their labels when given, ids otherwise", () => {
+    const related: RelatedAlert[] = [
+      { ruleId: "545f0eb8-bc7b-4ddb-9a82-d6cbcc32a051", ruleTitle: "Execution From Temporary Directory", timeMs: T - 60_000, entities: [host] },
+      { ruleId: "no-title", timeMs: T - 60_000, entities: [host] },
+    ];
+    const labels = new Map([[`host:${host.id}`, "host web-1"]]);
+    const detail = scoreAlert({ ...base, relatedAlerts: related, entityLabels: labels }).breakdown.find((f) => f.factor === "chain")?.detail ?? "";
+    expect(detail).toContain("2 other rules (Execution From Temporary Directory, no-title) on host web-1 within");
+    expect(detail).not.toContain("545f0eb8");
+    expect(scoreAlert({ ...base, relatedAlerts: related }).breakdown.find((f) => f.factor === "chain")?.detail).toContain(`on host:${host.id} within`);
+  });
+
   it("clamps at 100 with a visible clamp line, and the breakdown still sums to the score", () => {
     const s = scoreAlert({ ...base, level: "critical", iocConfidences: [100], agentTags: ["critical"] });
     expect(s.score).toBe(100);

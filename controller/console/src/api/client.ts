@@ -58,6 +58,7 @@ export class Api {
   release = (agentId: string, reason: string, caseId?: string) => this.call<Command>("POST", `/agents/${encodeURIComponent(agentId)}/release`, { reason, ...(caseId ? { caseId } : {}) });
   feedback = (alertId: string, verdict: Verdict) => this.call<unknown>("POST", `/alerts/${encodeURIComponent(alertId)}/feedback`, { verdict });
   setCaseState = (caseId: string, state: "acknowledged" | "resolved", verdict?: Verdict) => this.call<CaseSummary>("POST", `/cases/${encodeURIComponent(caseId)}/state`, { state, ...(verdict ? { verdict } : {}) });
+  renameCase = (caseId: string, title: string) => this.call<CaseSummary>("POST", `/cases/${encodeURIComponent(caseId)}/title`, { title });
   undo = (commandId: string) => this.call<Command>("POST", `/commands/${encodeURIComponent(commandId)}/undo`);
   decide = (actionId: string, approve: boolean) => this.call<PlaybookAction>("POST", `/playbook-actions/${encodeURIComponent(actionId)}/${approve ? "approve" : "reject"}`);
 }

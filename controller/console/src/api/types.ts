@@ -49,6 +49,14 @@ export interface ScoreFactor {
 export interface Entity {
   kind: string;
   value: string;
+  /** Host entities (value: the agent id) carry the host's name. */
+  hostname?: string;
+}
+
+export interface EventRef {
+  agentId: string;
+  seq: number;
+  timeMs: number;
 }
 
 export interface Alert {
@@ -66,6 +74,9 @@ export interface Alert {
   state: AlertState;
   verdict: Verdict | null;
   caseId: string | null;
+  /** The matched events kept: the first ones and the newest ones (bounded); `count` says how many matched. */
+  eventRefs?: EventRef[];
+  newestEventRef?: EventRef | null;
 }
 
 export interface TimelineEntry {
@@ -73,6 +84,8 @@ export interface TimelineEntry {
   kind: string;
   summary: string;
   ref?: Record<string, unknown>;
+  /** Labelled values per event kind (Image, Command line, PID, …). */
+  fields?: Array<{ label: string; value: string }>;
   data?: Record<string, unknown>;
 }
 

@@ -1,4 +1,4 @@
-// Formatting shared by the pages: times in the analyst's locale, sizes, relative ages.
+// Formatting shared by the pages: times in the analyst's locale and zone, sizes, relative ages.
 
 export function ago(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return "never";
@@ -10,9 +10,12 @@ export function ago(iso: string | null | undefined, now = Date.now()): string {
   return `${Math.floor(s / 86400)}d ago`;
 }
 
-const dateTime = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
-const dateTimeThisYear = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+// One format for absolute times everywhere: the analyst's local time with its zone named
+// ("Dec 3, 14:05:12 GMT+1"); the exact UTC instant (ISO 8601) is on hover (components/time.tsx).
+const dateTime = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" });
+const dateTimeThisYear = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" });
 const timeOnly = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const zoneOnly = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" });
 
 export function when(iso: string | null | undefined): string {
   if (!iso) return "—";
@@ -21,8 +24,20 @@ export function when(iso: string | null | undefined): string {
   return (d.getFullYear() === new Date().getFullYear() ? dateTimeThisYear : dateTime).format(d);
 }
 
+/** Time of day only, for lists under a day heading that names the zone (see `zone`). */
 export function clock(iso: string): string {
   return timeOnly.format(new Date(iso));
+}
+
+/** The viewer's time zone as the formats above name it ("UTC", "GMT+1"). */
+export function zone(at: string | number = Date.now()): string {
+  return zoneOnly.formatToParts(new Date(at)).find((p) => p.type === "timeZoneName")?.value ?? "";
+}
+
+/** The exact instant, UTC ISO 8601 (for hover text and machine-readable attributes). */
+export function iso(at: string | number): string {
+  const d = new Date(at);
+  return Number.isNaN(d.getTime()) ? String(at) : d.toISOString();
 }
 
 export function bytes(n: number | undefined): string {

@@ -4,7 +4,10 @@ import { AlertsChart, WINDOWS } from "../components/alerts-chart";
 import { LevelBadge, ScoreBadge, StateBadge } from "../components/badges";
 import { Loading, PageError } from "../components/states";
 import { useSession } from "../lib/context";
-import { ago, when } from "../lib/format";
+import { EntityText } from "../components/alert-card";
+import { HostName } from "../components/host-name";
+import { Time } from "../components/time";
+import { hostLabels } from "../lib/hosts";
 import { href, replaceRoute, type Route } from "../lib/router";
 import { useResource } from "../lib/use-resource";
 
@@ -114,7 +117,9 @@ export function AlertsPage({ route }: { route: Route }) {
   const agents = useResource(() => api.agents(), "agents", ["agents"]);
 
   const items = [...(alerts.data?.items ?? [])].sort(byUrgency);
-  const hosts = new Map((agents.data?.items ?? []).map((a) => [a.id, a.hostname || a.id]));
+  // Hosts by name; two agents sharing one ("vm") read "vm · 3f2a" everywhere on the page.
+  const labels = hostLabels([...(agents.data?.items ?? []), ...items.map((a) => ({ id: a.agentId, hostname: a.hostname }))]);
+  const hosts = new Map((agents.data?.items ?? []).map((a) => [a.id, labels.get(a.id) ?? a.id]));
   const rules = new Map(items.map((a) => [a.rule.id, a.rule.title]));
   if (f.rule && !rules.has(f.rule)) rules.set(f.rule, f.rule);
 
@@ -157,10 +162,10 @@ export function AlertsPage({ route }: { route: Route }) {
                     {a.caseId ? <a href={href(["cases", a.caseId], { alert: a.id })}>{a.rule.title}</a> : a.rule.title}
                     {a.rule.tags.length > 0 && <div class="tags">{a.rule.tags.slice(0, 3).join(" · ")}</div>}
                   </th>
-                  <td><span class="entity"><span class="muted">{a.entity.kind}</span> {a.entity.value}</span></td>
-                  <td>{a.hostname ?? hosts.get(a.agentId) ?? a.agentId}</td>
+                  <td><EntityText e={a.entity} hostLabels={labels} /></td>
+                  <td class="host"><HostName id={a.agentId} hostname={a.hostname} labels={labels} /></td>
                   <td class="num">{a.count}</td>
-                  <td title={when(a.lastSeen)}>{ago(a.lastSeen)}</td>
+                  <td><Time at={a.lastSeen} format="ago" /></td>
                   <td><StateBadge state={a.state} verdict={a.verdict} /></td>
                 </tr>
               ))}

@@ -1,16 +1,20 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Agent, CaseStory, Command, TimelineEntry, Verdict } from "../api/types";
-import { AlertCard } from "../components/alert-card";
+import { AlertCard, EntityText } from "../components/alert-card";
 import { Approvals } from "../components/approvals";
 import { ScoreBadge, StateBadge } from "../components/badges";
 import { CaseActions } from "../components/case-actions";
+import { CaseTitle } from "../components/case-title";
 import { Evidence } from "../components/evidence";
 import { HostActions } from "../components/host-actions";
 import { CommandResult } from "../components/command-result";
 import { Loading, PageError } from "../components/states";
 import { Timeline } from "../components/timeline";
 import { useSession } from "../lib/context";
-import { humanize, when } from "../lib/format";
+import { HostName } from "../components/host-name";
+import { Time } from "../components/time";
+import { humanize } from "../lib/format";
+import { hostLabel, hostLabels } from "../lib/hosts";
 import { href } from "../lib/router";
 import { useResource } from "../lib/use-resource";
 import { isIsolated } from "./hosts";
@@ -27,7 +31,7 @@ function withActions(timeline: TimelineEntry[], commands: Command[], hostOf: (id
   return [...timeline, ...extra].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
 }
 
-function CaseHeader({ c, onChanged }: { c: CaseStory; onChanged: () => void }) {
+function CaseHeader({ c, onChanged, labels }: { c: CaseStory; onChanged: () => void; labels: ReadonlyMap<string, string> }) {
   const { api } = useSession();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -51,14 +55,14 @@ function CaseHeader({ c, onChanged }: { c: CaseStory; onChanged: () => void }) {
       <div class="case-title-row">
         <ScoreBadge score={c.score} />
         <div>
-          <h1 id="case-title">{c.title}</h1>
+          <CaseTitle id={c.id} title={c.title} onChanged={onChanged} />
           <div class="meta">
-            <StateBadge state={c.state} verdict={c.verdict} /> · {c.alertCount} {c.alertCount === 1 ? "alert" : "alerts"} · {when(c.firstSeen)} → {when(c.lastSeen)}
+            <StateBadge state={c.state} verdict={c.verdict} /> · {c.alertCount} {c.alertCount === 1 ? "alert" : "alerts"} · <Time at={c.firstSeen} /> → <Time at={c.lastSeen} />
           </div>
           <ul class="chips" aria-label="Entities">
             {c.entities.map((e) => (
               <li key={`${e.kind}:${e.value}`} class="chip">
-                <span class="muted">{e.kind}</span> {e.value}
+                <EntityText e={e} hostLabels={labels} />
               </li>
             ))}
           </ul>
@@ -89,7 +93,7 @@ function CaseHeader({ c, onChanged }: { c: CaseStory; onChanged: () => void }) {
 }
 
 /** The hosts this case is about, with their containment controls next to the evidence. */
-function CaseHosts({ agents, commands, caseId, onIssued }: { agents: Agent[]; commands: Command[]; caseId: string; onIssued: () => void }) {
+function CaseHosts({ agents, commands, caseId, onIssued, labels }: { agents: Agent[]; commands: Command[]; caseId: string; onIssued: () => void; labels: ReadonlyMap<string, string> }) {
   const [issued, setIssued] = useState<Record<string, Command>>({});
   if (!agents.length) return null;
   return (
@@ -104,10 +108,10 @@ function CaseHosts({ agents, commands, caseId, onIssued }: { agents: Agent[]; co
             <li key={a.id} class="case-host">
               <div class="case-host-row">
                 <div>
-                  <strong>{a.hostname || a.id}</strong> <span class="muted small">{a.online ? "online" : "offline"}</span>
+                  <strong><HostName id={a.id} hostname={a.hostname} labels={labels} /></strong> <span class="muted small">{a.online ? "online" : "offline"}</span>
                   {iso && <span class="badge isolated">isolated</span>}
                 </div>
-                <HostActions agentId={a.id} hostname={a.hostname || a.id} isolated={iso} busy={!!mine && mine.id !== last?.id} caseId={caseId} onIssued={(c) => setIssued((m) => ({ ...m, [a.id]: c }))} />
+                <HostActions agentId={a.id} hostname={hostLabel(labels, a.id, a.hostname)} isolated={iso} busy={!!mine && mine.id !== last?.id} caseId={caseId} onIssued={(c) => setIssued((m) => ({ ...m, [a.id]: c }))} />
               </div>
               {mine && <CommandResult key={mine.id} command={mine} onFinish={onIssued} />}
             </li>
@@ -136,7 +140,10 @@ export function CasePage({ id, focusAlert }: { id: string; focusAlert?: string }
   if (!story.data) return <Loading what="the case" />;
   const c = story.data;
   const agentList = agents.data?.items ?? [];
-  const hostOf = (agentId: string) => agentList.find((a) => a.id === agentId)?.hostname || agentId;
+  // Hosts by name, disambiguated across the fleet (and the case's hosts the agent list no longer has).
+  const caseHosts = c.entities.filter((e) => e.kind === "host").map((e) => ({ id: e.value, hostname: e.hostname }));
+  const labels = hostLabels([...agentList, ...caseHosts.filter((h) => !agentList.some((a) => a.id === h.id))]);
+  const hostOf = (agentId: string) => hostLabel(labels, agentId);
   const caseAgents = agentList.filter((a) => c.alerts.some((x) => x.agentId === a.id));
   const cmds = commands.data?.items ?? [];
   const pending = (decisions.data?.items ?? []).filter((d) => d.state === "pending");
@@ -150,23 +157,23 @@ export function CasePage({ id, focusAlert }: { id: string; focusAlert?: string }
 
   return (
     <article class="case" aria-labelledby="case-title">
-      <CaseHeader c={c} onChanged={refresh} />
+      <CaseHeader c={c} onChanged={refresh} labels={labels} />
       <div class="case-grid">
         <div class="case-main">
           <section class="panel" aria-labelledby="case-alerts-title">
             <h2 id="case-alerts-title">Alerts and why they scored</h2>
             {alerts.map((a) => (
-              <AlertCard key={a.id} alert={a} highlighted={a.id === focusAlert} onChanged={refresh} />
+              <AlertCard key={a.id} alert={a} highlighted={a.id === focusAlert} onChanged={refresh} hostLabels={labels} />
             ))}
           </section>
           <section class="panel" aria-labelledby="timeline-title">
             <h2 id="timeline-title">Timeline</h2>
-            <Timeline entries={withActions(c.timeline, cmds, hostOf)} />
+            <Timeline entries={withActions(c.timeline, cmds, hostOf)} hostLabels={labels} showHost={caseHosts.length > 1} />
           </section>
         </div>
         <aside class="case-side" aria-label="Response">
           {pending.length > 0 && <Approvals pending={pending} hostOf={hostOf} onDecided={refresh} />}
-          <CaseHosts agents={caseAgents} commands={cmds} caseId={c.id} onIssued={refresh} />
+          <CaseHosts agents={caseAgents} commands={cmds} caseId={c.id} onIssued={refresh} labels={labels} />
           <CaseActions commands={cmds} decisions={decisions.data?.items ?? []} hostOf={hostOf} />
           <Evidence commands={cmds} hostOf={hostOf} />
         </aside>

@@ -1,7 +1,9 @@
+import { EntityText } from "../components/alert-card";
 import { ScoreBadge, StateBadge } from "../components/badges";
+import { hostLabels } from "../lib/hosts";
 import { Loading, PageError } from "../components/states";
 import { useSession } from "../lib/context";
-import { ago, when } from "../lib/format";
+import { Time } from "../components/time";
 import { href, replaceRoute, type Route } from "../lib/router";
 import { useResource } from "../lib/use-resource";
 
@@ -12,6 +14,8 @@ export function CasesPage({ route }: { route: Route }) {
   const r = useResource(() => api.cases({ limit: 200, ...(state === "open" || state === "all" ? {} : { state }) }), `cases:${state}`, ["cases"]);
   if (r.error && !r.data) return <PageError what="cases" error={r.error} />;
   const items = (r.data?.items ?? []).filter((c) => state !== "open" || c.state !== "resolved").sort((a, b) => b.score - a.score || Date.parse(b.lastSeen) - Date.parse(a.lastSeen));
+  // Hosts by name across the listed cases; two called "vm" get their id prefix.
+  const labels = hostLabels(items.flatMap((c) => c.entities.filter((e) => e.kind === "host").map((e) => ({ id: e.value, hostname: e.hostname }))));
   return (
     <section aria-labelledby="cases-title">
       <header class="page-header">
@@ -49,9 +53,9 @@ export function CasesPage({ route }: { route: Route }) {
                 <tr key={c.id}>
                   <td class="num"><ScoreBadge score={c.score} /></td>
                   <th scope="row"><a href={href(["cases", c.id])}>{c.title}</a></th>
-                  <td class="small">{c.entities.slice(0, 4).map((e) => `${e.kind} ${e.value}`).join(" · ")}</td>
+                  <td class="small">{c.entities.slice(0, 4).map((e, i) => <span key={i}>{i > 0 && " · "}<EntityText e={e} hostLabels={labels} /></span>)}</td>
                   <td class="num">{c.alertCount}</td>
-                  <td title={when(c.lastSeen)}>{ago(c.lastSeen)}</td>
+                  <td><Time at={c.lastSeen} format="ago" /></td>
                   <td><StateBadge state={c.state} verdict={c.verdict} /></td>
                 </tr>
               ))}

@@ -1,10 +1,12 @@
-import type { DataSource, Repository } from "typeorm";
+import { In, type DataSource, type Repository } from "typeorm";
 import { dialectOf } from "../dialect";
 import { AgentEntity } from "../entities/agent.entity";
 
 /** The agents table: one row per agent that ever connected, with its cursor and last status. */
 export interface AgentRepository {
   byId(id: string): Promise<AgentEntity | null>;
+  /** Host names of the agents found among `ids` (absent ids are left out). */
+  hostnames(ids: readonly string[]): Promise<Map<string, string>>;
   /** Every agent, by host name. */
   listByHostname(): Promise<AgentEntity[]>;
   /** A row for an agent never seen before (not stored until `save`). */
@@ -31,6 +33,11 @@ export class SqlAgentRepository implements AgentRepository {
 
   byId(id: string): Promise<AgentEntity | null> {
     return this.repo.findOneBy({ id });
+  }
+
+  async hostnames(ids: readonly string[]): Promise<Map<string, string>> {
+    const rows = await this.repo.find({ where: { id: In([...ids]) }, select: { id: true, hostname: true } });
+    return new Map(rows.map((r) => [r.id, r.hostname]));
   }
 
   listByHostname(): Promise<AgentEntity[]> {

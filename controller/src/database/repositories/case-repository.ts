@@ -37,8 +37,10 @@ export interface CaseRepository {
   byId(id: string): Promise<CaseEntity | null>;
   /** The statement that creates the case. */
   insertWrite(c: CaseRecord, now: number): Stmt;
-  /** The statement that updates the case's chaining fields (not its state). */
+  /** The statement that updates the case's chaining fields: never its title (set once, or renamed) nor its state. */
   updateWrite(c: CaseRecord, now: number): Stmt;
+  /** An analyst's title. */
+  rename(id: string, title: string, now: number): Promise<void>;
   /** Changes state and verdict; resolving also resolves the case's open alerts, in one transaction. */
   setState(id: string, change: CaseStateChange): Promise<void>;
 }
@@ -70,9 +72,13 @@ export class SqlCaseRepository implements CaseRepository {
 
   updateWrite(c: CaseRecord, now: number): Stmt {
     return {
-      sql: `UPDATE cases SET title = ?, score = ?, entities = ?, alert_count = ?, first_seen = ?, last_seen = ?, updated_at = ? WHERE id = ?`,
-      params: [c.title, c.score, JSON.stringify(c.entities), c.alertCount, c.firstSeen, c.lastSeen, now, c.id],
+      sql: `UPDATE cases SET score = ?, entities = ?, alert_count = ?, first_seen = ?, last_seen = ?, updated_at = ? WHERE id = ?`,
+      params: [c.score, JSON.stringify(c.entities), c.alertCount, c.firstSeen, c.lastSeen, now, c.id],
     };
+  }
+
+  async rename(id: string, title: string, now: number): Promise<void> {
+    await this.batch.run([{ sql: `UPDATE cases SET title = ?, updated_at = ? WHERE id = ?`, params: [title, now, id] }]);
   }
 
   async setState(id: string, change: CaseStateChange): Promise<void> {
