@@ -64,7 +64,6 @@ export const CONTROLLER_PERSISTENCE = {
   home: "database",
   pending: [
     "alerts/alert-query.ts",
-    "alerts/suppression-service.ts",
     "app/bootstrap.ts",
     "app/detection.ts",
     "app/integrations.ts",

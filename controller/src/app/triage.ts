@@ -11,11 +11,12 @@ import type { CaseActionsProvider } from "../cases/case-query";
 import { CaseQuery } from "../cases/case-query";
 import { CaseService } from "../cases/case-service";
 import { AlertTimelineSource, CaseTimeline, EventTimelineSource, type TimelineSource } from "../cases/case-timeline";
-import { AlertEntity, SuppressionEntity } from "../database/entities/alert.entity";
+import { AlertEntity } from "../database/entities/alert.entity";
 import { CaseEntity } from "../database/entities/case.entity";
 import { SqlAgentRepository } from "../database/repositories/agent-repository";
 import { SqlAlertRepository } from "../database/repositories/alert-repository";
 import { SqlCaseRepository } from "../database/repositories/case-repository";
+import { SuppressionRepository } from "../database/repositories/suppression-repository";
 import { EntityRiskRepository } from "../database/repositories/entity-risk-repository";
 import { FeedbackWeightRepository } from "../database/repositories/feedback-weight-repository";
 import type { SqlBatch } from "../database/sql-batch";
@@ -50,7 +51,7 @@ export async function createTriage(deps: {
 }): Promise<Triage> {
   const { ds, batch } = deps;
   const now = deps.now ?? Date.now;
-  const suppressions = new SuppressionService(ds.getRepository(SuppressionEntity), now);
+  const suppressions = new SuppressionService(SuppressionRepository.of(ds), now);
   const feedback = new FeedbackWeightStore(new FeedbackWeightRepository(batch));
   const risk = new EntityRiskService(new EntityRiskRepository(batch), now);
   const alertRepo = SqlAlertRepository.of(ds, batch);

@@ -13,6 +13,7 @@ import { EntityRiskRepository } from "../../src/database/repositories/entity-ris
 import { EventStore } from "../../src/database/repositories/event-store";
 import { FeedbackWeightRepository } from "../../src/database/repositories/feedback-weight-repository";
 import { LoginBaselineRepository } from "../../src/database/repositories/login-baseline-repository";
+import { SuppressionRepository } from "../../src/database/repositories/suppression-repository";
 import { InventoryRepository } from "../../src/database/repositories/inventory-repository";
 import { SqlBatch } from "../../src/database/sql-batch";
 import { PG_ADMIN_URL } from "../support/controller";
@@ -227,6 +228,21 @@ describe.each([
     expect(await risk.all()).toEqual([{ key: "ip:203.0.113.5", risk: { ...ip, score: 75, updatedAtMs: 2_000 } }]);
     expect(await weights.all()).toEqual({ "ssh-brute|ip:203.0.113.5": { weight: 0.8, truePositives: 0, falsePositives: 1, updatedAtMs: 1_000 } });
     expect((await baselines.all()).map((r) => [r.user_name, JSON.parse(r.baseline) as unknown])).toEqual([["root", { hours: [3, 4] }]]);
+  });
+
+  it(`suppressions: insert, list oldest first, count hits in a batch, remove`, async () => {
+    const repo = SuppressionRepository.of(ds);
+    const row = (id: string, createdAt: number) => ({ id, ruleId: "ssh-brute", fields: { SourceIp: "192.0.2.7" }, agentTags: null, expiresAt: null, reason: "scanner", createdBy: "alice", createdAt, hits: 0, lastHitAt: null });
+    await repo.insert(row("s-late", 20));
+    await repo.insert(row("s-early", 10));
+    await expect(repo.insert(row("s-early", 30))).rejects.toThrow();
+    await new SqlBatch(ds).run([repo.hitsWrite("s-early", 3, 40), repo.hitsWrite("s-early", 2, 50)]);
+    const all = await repo.all();
+    expect(all.map((r) => r.id)).toEqual(["s-early", "s-late"]);
+    expect(all[0]).toMatchObject({ hits: 5, lastHitAt: 50, fields: { SourceIp: "192.0.2.7" } });
+    expect(await repo.remove("s-late")).toBe(true);
+    expect(await repo.remove("s-late")).toBe(false);
+    expect((await repo.all()).map((r) => r.id)).toEqual(["s-early"]);
   });
 
   it(`inventories: upsert replaces the agent's row, get reads every field back`, async () => {
