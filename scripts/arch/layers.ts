@@ -63,7 +63,6 @@ export const AGENT: PackageLayers = {
 export const CONTROLLER_PERSISTENCE = {
   home: "database",
   pending: [
-    "alerts/alert-query.ts",
     "app/bootstrap.ts",
     "app/detection.ts",
     "app/integrations.ts",
@@ -72,8 +71,6 @@ export const CONTROLLER_PERSISTENCE = {
     "audit/audit-log.ts",
     "audit/open-audit-log.ts",
     "auth/api-keys.ts",
-    "cases/case-query.ts",
-    "cases/case-timeline.ts",
     "cli/cli-db.ts",
     "commands/command-service.ts",
     "detection/ioc-catalog.ts",

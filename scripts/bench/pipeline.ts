@@ -16,6 +16,7 @@ import { createDataSource } from "../../controller/dist/database/data-source";
 import { createDetection } from "../../controller/dist/app/detection";
 import { createTriage } from "../../controller/dist/app/triage";
 import { SqlBatch } from "../../controller/dist/database/sql-batch";
+import { EventStore } from "../../controller/dist/database/repositories/event-store";
 import type { AgentRegistry } from "../../controller/dist/agents/agent-registry";
 import type { IngestWriter, StoredBatch } from "../../controller/dist/ingest/ingest-writer";
 
@@ -54,7 +55,7 @@ async function run(kind: Kind): Promise<void> {
   const registry = { get: async (id: string) => ({ hostname: `host-${id}`, tags: ["server"] }), onConnectionChange: () => undefined } as unknown as AgentRegistry;
   const writer = { onStored: () => undefined, addGate: () => undefined } as unknown as IngestWriter;
   const batch = new SqlBatch(ds);
-  const triage = await createTriage({ ds, batch });
+  const triage = await createTriage({ ds, batch, events: new EventStore(ds) });
   const det = await createDetection({ ds, writer, registry, sink: triage.alerts, batch, options: { maxQueuedEvents: 1e9 } });
   const iocCsv = ["type,value,confidence", ...Array.from({ length: 1000 }, (_, i) => `ip,198.18.${i >> 8}.${i & 255},70`), ...(kind === "storm-new" ? ["cidr,100.64.0.0/10,80"] : [])].join("\n");
   await det.iocs.importCsv(iocCsv, "bench");

@@ -121,7 +121,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   // Response's view of a case (commands, playbook decisions, evidence) is part of the case story.
   const caseActions = new CaseActions(commands, playbooks);
   const batch = new SqlBatch(dataSource);
-  const triage = await createTriage({ ds: dataSource, batch, caseActions });
+  const triage = await createTriage({ ds: dataSource, batch, events: store, caseActions });
   const detection = await createDetection({
     ds: dataSource, writer, registry, sink: triage.alerts, batch, options: opts.detection, dataDir: config.dataDir, pack: config.sigmahqPack ? undefined : null,
     onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),

@@ -11,10 +11,10 @@ import type { CaseActionsProvider } from "../cases/case-query";
 import { CaseQuery } from "../cases/case-query";
 import { CaseService } from "../cases/case-service";
 import { AlertTimelineSource, CaseTimeline, EventTimelineSource, type TimelineSource } from "../cases/case-timeline";
-import { AlertEntity } from "../database/entities/alert.entity";
 import { CaseEntity } from "../database/entities/case.entity";
 import { SqlAgentRepository } from "../database/repositories/agent-repository";
 import { SqlAlertRepository } from "../database/repositories/alert-repository";
+import type { EventStore } from "../database/repositories/event-store";
 import { SqlCaseRepository } from "../database/repositories/case-repository";
 import { SuppressionRepository } from "../database/repositories/suppression-repository";
 import { EntityRiskRepository } from "../database/repositories/entity-risk-repository";
@@ -45,6 +45,8 @@ export async function createTriage(deps: {
   ds: DataSource;
   /** The detection write path's transaction primitive, shared with detection. */
   batch: SqlBatch;
+  /** The stored telemetry a case timeline shows. */
+  events: EventStore;
   /** Response's part of a case story and timeline. */
   caseActions?: CaseActionsProvider & TimelineSource;
   now?: () => number;
@@ -55,17 +57,18 @@ export async function createTriage(deps: {
   const feedback = new FeedbackWeightStore(new FeedbackWeightRepository(batch));
   const risk = new EntityRiskService(new EntityRiskRepository(batch), now);
   const alertRepo = SqlAlertRepository.of(ds, batch);
-  const cases = new CaseService(new SqlCaseRepository(ds.getRepository(CaseEntity), batch), now);
+  const caseRepo = new SqlCaseRepository(ds.getRepository(CaseEntity), batch);
+  const cases = new CaseService(caseRepo, now);
   await Promise.all([suppressions.load(), feedback.load(), risk.load(), cases.load()]);
 
   const alerts = new AlertService({ repo: alertRepo, suppressions, feedback, chain: new ChainIndex(undefined, undefined, now), risk, cases, now });
-  const alertQuery = new AlertQuery(ds.getRepository(AlertEntity));
+  const alertQuery = new AlertQuery(alertRepo);
   const alertActions = new AlertActions(alertRepo, alerts, feedback, suppressions, now);
   const timeline = new CaseTimeline();
-  timeline.addSource(new EventTimelineSource(batch));
+  timeline.addSource(new EventTimelineSource(deps.events));
   timeline.addSource(new AlertTimelineSource());
   const hostNames = new HostNames(SqlAgentRepository.of(ds), undefined, now);
-  const caseQuery = new CaseQuery(ds.getRepository(CaseEntity), alertQuery, timeline, hostNames);
+  const caseQuery = new CaseQuery(caseRepo, alertQuery, timeline, hostNames);
   if (deps.caseActions) {
     caseQuery.setActionsProvider(deps.caseActions);
     timeline.addSource(deps.caseActions);

@@ -187,6 +187,20 @@ describe.each([
     const history = await alerts.feedbackHistory(row.id);
     expect(history.map((h) => [h.actor, h.verdict])).toEqual([["alice", "false_positive"], ["bob", "true_positive"]]);
     expect(String(history[0]!.id)).toBe(first);
+
+    // Reads for the API: filters, entity match in the JSON list, order and cursor; a case's alerts.
+    const second = { ...row, id: "00000000-0000-4000-8000-0000000000a3", dedupKey: "k3", score: 90, lastSeen: 8_000, entities: ["user:root"], entityKind: "user", entityValue: "root" };
+    await alerts.upsertBatch([second], [], [], 11_000);
+    expect((await alerts.page({ limit: 10, caseId: c.id })).map((a) => a.id)).toEqual([second.id, row.id]);
+    expect((await alerts.page({ limit: 10, caseId: c.id, entity: "user:root" })).map((a) => a.id)).toEqual([second.id]);
+    expect((await alerts.page({ limit: 10, caseId: c.id, entity: "203.0.113.5" })).map((a) => a.id)).toEqual([row.id]);
+    expect((await alerts.page({ limit: 10, caseId: c.id, state: "resolved" })).map((a) => a.id)).toEqual([row.id]);
+    expect((await alerts.page({ limit: 10, caseId: c.id, cursor: { lastSeen: 8_000, id: second.id } })).map((a) => a.id)).toEqual([row.id]);
+    expect((await alerts.page({ limit: 1, caseId: c.id, sort: "score" })).map((a) => a.id)).toEqual([second.id]);
+    expect((await alerts.byCase(c.id)).map((a) => a.id)).toEqual([row.id, second.id]);
+    expect((await cases.page({ limit: 10, minScore: 60 })).map((x) => x.id)).toContain(c.id);
+    expect((await cases.page({ limit: 10, minScore: 71 })).map((x) => x.id)).not.toContain(c.id);
+    expect((await cases.page({ limit: 10, state: "new" })).map((x) => x.id)).toContain(c.id);
   });
 
   it(`agents: a fresh row saves and reads back; tags, last seen and status update; highestStoredSeq reads the events`, async () => {
@@ -211,6 +225,11 @@ describe.each([
     await new EventStore(ds).insertBatch([ev(1), ev(2), ev(50), ev(120)], [{ agentId: "agent-m1", ackedSeq: 120, lastSeq: 120, gaps: [], missing: 0 }]);
     expect(await agents.highestStoredSeq("agent-m1", 100)).toBe(50);
     expect(await agents.highestStoredSeq("agent-m0", 100)).toBe(0);
+    const found = await new EventStore(ds).bySeqs("agent-m1", [2, 50, 77]);
+    expect(found.map((e) => e.seq).sort((a, b) => a - b)).toEqual([2, 50]);
+    expect(found[0]).toMatchObject({ agentId: "agent-m1", type: "process", action: "exec", data: {} });
+    expect(await new EventStore(ds).bySeqs("agent-m1", [])).toEqual([]);
+    expect(await agents.hostnames(["agent-m1", "agent-gone"])).toEqual(new Map([["agent-m1", "web-1"]]));
   });
 
   it(`scoring state: entity risk, feedback weights and login baselines upsert in one batch and load back`, async () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { AlertActions } from "../../src/alerts/alert-actions";
 import type { SuppressionView } from "../../src/alerts/suppression-service";
 import type { AlertEntity, AlertFeedbackEntity, AlertState, AlertVerdict } from "../../src/database/entities/alert.entity";
-import type { AlertMerge, AlertRepository, FeedbackRecord, NewAlertRow, OpenAlertRow } from "../../src/database/repositories/alert-repository";
+import type { AlertFilter, AlertMerge, AlertRepository, FeedbackRecord, NewAlertRow, OpenAlertRow } from "../../src/database/repositories/alert-repository";
 import type { Stmt } from "../../src/database/sql-batch";
 
 /** AlertActions against an in-memory AlertRepository: what an analyst's ack and verdict change. */
@@ -16,6 +16,12 @@ class FakeAlerts implements AlertRepository {
   byId(id: string): Promise<AlertEntity | null> {
     const r = this.rows.get(id);
     return Promise.resolve(r ? { ...r } : null);
+  }
+  page(_f: AlertFilter): Promise<AlertEntity[]> {
+    return Promise.resolve([...this.rows.values()]);
+  }
+  byCase(caseId: string): Promise<AlertEntity[]> {
+    return Promise.resolve([...this.rows.values()].filter((r) => r.caseId === caseId));
   }
   openByDedupKey(_key: string): Promise<OpenAlertRow | undefined> {
     return Promise.resolve(undefined);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CASE_WINDOW_MS, CaseService, type CaseAlert, type CaseNotice } from "../../src/cases/case-service";
 import type { CaseEntity } from "../../src/database/entities/case.entity";
-import type { CaseRecord, CaseRepository, CaseStateChange } from "../../src/database/repositories/case-repository";
+import type { CaseFilter, CaseRecord, CaseRepository, CaseStateChange } from "../../src/database/repositories/case-repository";
 import type { Stmt } from "../../src/database/sql-batch";
 
 /**
@@ -18,6 +18,10 @@ class FakeCases implements CaseRepository {
 
   byId(id: string): Promise<CaseEntity | null> {
     return Promise.resolve(this.rows.get(id) ?? null);
+  }
+
+  page(_f: CaseFilter): Promise<CaseEntity[]> {
+    return Promise.resolve([...this.rows.values()]);
   }
 
   insertWrite(c: CaseRecord, now: number): Stmt {

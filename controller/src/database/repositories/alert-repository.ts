@@ -65,9 +65,32 @@ export interface FeedbackRecord {
   suppressionId: string | null;
 }
 
+export interface AlertFilter {
+  minScore?: number;
+  ruleId?: string;
+  agentId?: string;
+  /** "kind:value" matches any of the alert's entities; a bare value matches the primary entity. */
+  entity?: string;
+  state?: AlertState;
+  /** Event time (last seen) bounds, ms. */
+  since?: number;
+  until?: number;
+  caseId?: string;
+  limit: number;
+  /** Continue strictly after (lastSeen, id), newest first. */
+  cursor?: { lastSeen: number; id: string };
+  /** "score": highest score first (then most recent); the cursor then also carries the score. */
+  sort?: "recent" | "score";
+  scoreCursor?: { score: number; lastSeen: number; id: string };
+}
+
 /** The alerts table and its feedback history. */
 export interface AlertRepository {
   byId(id: string): Promise<AlertEntity | null>;
+  /** A page of alerts for the API: filtered, newest (or highest score) first, after the cursor. */
+  page(f: AlertFilter): Promise<AlertEntity[]>;
+  /** A case's alerts, oldest first. */
+  byCase(caseId: string): Promise<AlertEntity[]>;
   /** The newest unresolved alert with this dedup key. */
   openByDedupKey(dedupKey: string): Promise<OpenAlertRow | undefined>;
   /**
@@ -97,6 +120,40 @@ export class SqlAlertRepository implements AlertRepository {
 
   byId(id: string): Promise<AlertEntity | null> {
     return this.alerts.findOneBy({ id });
+  }
+
+  page(f: AlertFilter): Promise<AlertEntity[]> {
+    const qb = this.alerts.createQueryBuilder("a");
+    if (f.sort === "score") qb.orderBy("a.score", "DESC").addOrderBy("a.last_seen", "DESC").addOrderBy("a.id", "DESC");
+    else qb.orderBy("a.last_seen", "DESC").addOrderBy("a.id", "DESC");
+    qb.take(f.limit);
+    if (f.minScore !== undefined) qb.andWhere("a.score >= :minScore", { minScore: f.minScore });
+    if (f.ruleId) qb.andWhere("a.rule_id = :ruleId", { ruleId: f.ruleId });
+    if (f.agentId) qb.andWhere("a.agent_id = :agentId", { agentId: f.agentId });
+    if (f.state) qb.andWhere("a.state = :state", { state: f.state });
+    if (f.caseId) qb.andWhere("a.case_id = :caseId", { caseId: f.caseId });
+    if (f.since !== undefined) qb.andWhere("a.last_seen >= :since", { since: f.since });
+    if (f.until !== undefined) qb.andWhere("a.last_seen < :until", { until: f.until });
+    if (f.entity) {
+      const colon = f.entity.indexOf(":");
+      if (colon > 0) {
+        // entities is a JSON array of "kind:value" strings; the quotes anchor the match.
+        const like = `%${JSON.stringify(f.entity).replace(/[\\%_]/g, (c) => "\\" + c)}%`;
+        qb.andWhere("a.entities LIKE :ent ESCAPE '\\'", { ent: like });
+      } else qb.andWhere("a.entity_value = :ev", { ev: f.entity });
+    }
+    if (f.cursor) {
+      qb.andWhere("(a.last_seen < :cl OR (a.last_seen = :cl AND a.id < :cid))", { cl: f.cursor.lastSeen, cid: f.cursor.id });
+    }
+    if (f.scoreCursor) {
+      const c = f.scoreCursor;
+      qb.andWhere("(a.score < :cs OR (a.score = :cs AND (a.last_seen < :cl OR (a.last_seen = :cl AND a.id < :cid))))", { cs: c.score, cl: c.lastSeen, cid: c.id });
+    }
+    return qb.getMany();
+  }
+
+  byCase(caseId: string): Promise<AlertEntity[]> {
+    return this.alerts.find({ where: { caseId }, order: { firstSeen: "ASC" } });
   }
 
   async openByDedupKey(dedupKey: string): Promise<OpenAlertRow | undefined> {

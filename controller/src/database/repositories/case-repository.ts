@@ -17,6 +17,14 @@ export interface CaseRecord {
   createdAt: number;
 }
 
+/** A page of the case list: newest activity first, after the cursor. */
+export interface CaseFilter {
+  state?: CaseState;
+  minScore?: number;
+  limit: number;
+  cursor?: { lastSeen: number; id: string };
+}
+
 /** An analyst's change of a case's state. */
 export interface CaseStateChange {
   state: "acknowledged" | "resolved";
@@ -35,6 +43,7 @@ export interface CaseRepository {
   /** Cases not yet resolved: the state chaining starts from. */
   unresolved(): Promise<CaseEntity[]>;
   byId(id: string): Promise<CaseEntity | null>;
+  page(f: CaseFilter): Promise<CaseEntity[]>;
   /** The statement that creates the case. */
   insertWrite(c: CaseRecord, now: number): Stmt;
   /** The statement that updates the case's chaining fields: never its title (set once, or renamed) nor its state. */
@@ -61,6 +70,14 @@ export class SqlCaseRepository implements CaseRepository {
 
   byId(id: string): Promise<CaseEntity | null> {
     return this.repo.findOneBy({ id });
+  }
+
+  page(f: CaseFilter): Promise<CaseEntity[]> {
+    const qb = this.repo.createQueryBuilder("c").orderBy("c.last_seen", "DESC").addOrderBy("c.id", "DESC").take(f.limit);
+    if (f.state) qb.andWhere("c.state = :state", { state: f.state });
+    if (f.minScore !== undefined) qb.andWhere("c.score >= :ms", { ms: f.minScore });
+    if (f.cursor) qb.andWhere("(c.last_seen < :cl OR (c.last_seen = :cl AND c.id < :cid))", { cl: f.cursor.lastSeen, cid: f.cursor.id });
+    return qb.getMany();
   }
 
   insertWrite(c: CaseRecord, now: number): Stmt {

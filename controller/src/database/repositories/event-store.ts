@@ -142,16 +142,7 @@ export class EventStore {
     const sql = `SELECT id, agent_id, seq, type, action, event_time, received_at, data FROM events
       ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY event_time DESC, id DESC LIMIT ${p(f.limit)}`;
     const rows = (await this.ds.query(sql, params)) as Array<Record<string, unknown>>;
-    return rows.map((r) => ({
-      id: Number(r.id),
-      agentId: String(r.agent_id),
-      seq: Number(r.seq),
-      type: String(r.type),
-      action: String(r.action),
-      eventTime: Number(r.event_time),
-      receivedAt: Number(r.received_at),
-      data: typeof r.data === "string" ? (JSON.parse(r.data) as Record<string, unknown>) : (r.data as Record<string, unknown>),
-    }));
+    return rows.map(storedEvent);
   }
 
   /** Deletes at most `limit` events older than `cutoff` (event time); returns the count. */
@@ -172,4 +163,29 @@ export class EventStore {
     const rows = (await this.ds.query(`SELECT COUNT(*) AS n FROM events WHERE agent_id = ${pg ? "$1" : "?"}`, [agentId])) as Array<{ n: unknown }>;
     return Number(rows[0]?.n ?? 0);
   }
+
+  /** The agent's stored events with these sequence numbers (an alert's evidence), in no set order. */
+  async bySeqs(agentId: string, seqs: readonly number[]): Promise<StoredEvent[]> {
+    if (seqs.length === 0) return [];
+    const pg = this.dialect === "postgres";
+    const ph = (i: number) => (pg ? `$${i}` : "?");
+    const rows = (await this.ds.query(
+      `SELECT id, agent_id, seq, type, action, event_time, received_at, data FROM events WHERE agent_id = ${ph(1)} AND seq IN (${seqs.map((_, i) => ph(i + 2)).join(", ")})`,
+      [agentId, ...seqs],
+    )) as Array<Record<string, unknown>>;
+    return rows.map(storedEvent);
+  }
+}
+
+function storedEvent(r: Record<string, unknown>): StoredEvent {
+  return {
+    id: Number(r.id),
+    agentId: String(r.agent_id),
+    seq: Number(r.seq),
+    type: String(r.type),
+    action: String(r.action),
+    eventTime: Number(r.event_time),
+    receivedAt: Number(r.received_at),
+    data: typeof r.data === "string" ? (JSON.parse(r.data) as Record<string, unknown>) : (r.data as Record<string, unknown>),
+  };
 }
