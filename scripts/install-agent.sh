@@ -249,6 +249,9 @@ ExecStartPre=$BIN_PATH reapply --config $CONF_PATH
 ExecStart=$BIN_PATH run --config $CONF_PATH
 Restart=always
 RestartSec=2
+# The agent's own watchdog exits 75 on a memory/CPU breach and is restarted here (counted in
+# its state dir); 78 means the controller refused it for good (on_fatal: exit): do not loop.
+RestartPreventExitStatus=78
 # Runs as root with its full view of the host: enforcement needs nft
 # (CAP_NET_ADMIN), kill (CAP_KILL), other processes' /proc (CAP_SYS_PTRACE) and
 # files (CAP_DAC_READ_SEARCH); response actions act on files anywhere, so no

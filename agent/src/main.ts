@@ -9,6 +9,7 @@ import { CertificateRenewer, ENROLL_HELP, enrollCommand, hasTlsIdentity, tlsCred
 import { createSensors } from "./runtime/create-sensors";
 import { makeStateDirPrivate, ownerOnlyUmask } from "./runtime/private-state";
 import { createLog } from "./util/log";
+import { installProcessFaultHandlers } from "./util/process-faults";
 import { PARSE_HELP, parseCommand } from "./parse-command";
 import { AGENT_VERSION } from "./version";
 import { Inventory } from "@vigil/proto";
@@ -62,6 +63,7 @@ const flagsFrom = parseSettingFlags;
 async function run(argv: string[]): Promise<number> {
   const cfg = loadAgentConfig(flagsFrom(argv));
   const log = createLog(cfg.logLevel);
+  installProcessFaultHandlers(log);
   const tightened = makeStateDirPrivate(cfg.stateDir);
   if (tightened) log.warn("state dir was readable by others; tightened", { stateDir: cfg.stateDir, entries: tightened });
   if (process.getuid?.() !== 0) log.warn("not running as root: the auth log, other users' processes and enforcement are limited");

@@ -2,3 +2,4 @@ export * from "./sigma";
 export * from "./ioc";
 export * from "./scoring";
 export * from "./noise";
+export * from "./net";

@@ -25,6 +25,12 @@ export const COMMAND_LIMITS = {
   caseIdMaxChars: 64,
   /** Allowlisted CIDRs of one isolation. */
   allowCidrsMax: 64,
+  /** Longest block_ip (ttlSeconds): a block lifts itself within 30 days. */
+  blockTtlMaxSeconds: 30 * 24 * 3600,
+  /** Highest pid (the kernel's PID_MAX_LIMIT). */
+  pidMax: 4_194_304,
+  /** IP addresses and CIDRs in command params, in characters. */
+  ipMaxChars: 64,
   /** Stored command output (JSON characters): the result message less its envelope. */
   outputMaxChars: 2 * 1024 * 1024,
 } as const;

@@ -5,3 +5,6 @@ export * from "./command-limits";
 export * from "./signing";
 export * from "./gen/vigil/v1/enrollment";
 export * from "./secrets";
+export * from "./backoff";
+export * from "./transport-outcome";
+export * from "./commands";

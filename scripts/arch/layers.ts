@@ -48,6 +48,7 @@ export const AGENT: PackageLayers = {
     { name: "enforcement", members: ["enforcement"] },
     { name: "commands", members: ["commands"] },
     { name: "policy", members: ["policy"] },
+    { name: "watchdog", members: ["watchdog"] },
     { name: "runtime", members: ["runtime"] },
     { name: "enroll", members: ["enroll"] },
     { name: "main", members: ["main.ts", "entry.ts", "parse-command.ts"] },

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type Command, type CommandResult, CommandStatus } from "@vigil/proto";
+import { COMMANDS, type Command, type CommandResult, CommandStatus, commandTypeOfCase, isCommandType } from "@vigil/proto";
 import { type CommandHandler, type EnforcementMode, type HandlerOutcome, ParamError } from "../enforcement/handler";
 import type { CommandVerifier } from "./verify";
 
@@ -22,10 +22,19 @@ export interface ExecutorOptions {
 }
 
 /**
- * Local policy only ever adds containment: the agent never lifts an isolation
- * (or a block) on its own, only an analyst's signed command does.
+ * Local policy only ever adds containment: the agent never lifts an isolation (or a
+ * block) on its own, only an analyst's signed command does. Which types it may take is
+ * decided per type in the shared command contract (COMMANDS[type].localPolicy).
  */
-const NOT_FOR_LOCAL_POLICY = new Set(["release", "unblock_ip"]);
+function allowedLocally(type: string): boolean {
+  return isCommandType(type) && COMMANDS[type].localPolicy;
+}
+
+/** The type a refused command claimed, for its result: the params case, else the legacy field. */
+function claimedType(cmd: Command): string {
+  if (cmd.params) return commandTypeOfCase(cmd.params.$case);
+  return typeof cmd.type === "string" ? cmd.type.slice(0, 64) : "";
+}
 
 /**
  * The single gate between the transport (or the local policy engine) and the
@@ -50,16 +59,15 @@ export class CommandExecutor {
   /** A command from the controller: verified, then run. */
   async execute(cmd: Command): Promise<CommandResult> {
     const id = typeof cmd.id === "string" ? cmd.id.slice(0, 128) : "";
-    const type = typeof cmd.type === "string" ? cmd.type.slice(0, 64) : "";
     const v = this.opts.verifier.verify(cmd);
-    if (!v.ok) return this.result(id, type, false, CommandStatus.COMMAND_STATUS_REFUSED, `${v.code}: ${v.reason}`);
-    return this.dispatch(id, type, v.params, false);
+    if (!v.ok) return this.result(id, claimedType(cmd), false, CommandStatus.COMMAND_STATUS_REFUSED, `${v.code}: ${v.reason}`);
+    return this.dispatch(id, v.type, v.params, false);
   }
 
   /** An action from the agent's own local policy (offline autonomy); reported with local = true. */
   async executeLocal(action: LocalAction): Promise<CommandResult> {
     const id = action.id ?? `local-${randomUUID()}`;
-    if (NOT_FOR_LOCAL_POLICY.has(action.type))
+    if (!allowedLocally(action.type))
       return this.result(id, action.type, true, CommandStatus.COMMAND_STATUS_REFUSED, `forbidden: local policy may not ${action.type}; only a signed command can`);
     return this.dispatch(id, action.type, action.params, true);
   }

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { readJsonState, writeJsonAtomic } from "../enforcement/state-file";
+import { readJsonState, writeJsonAtomic } from "../platform/linux/atomic-file";
 
 /** Far above any real command rate; reached only by a flood, which is then refused. */
 export const MAX_REPLAY_ENTRIES = 100_000;

@@ -1,10 +1,11 @@
 import { type KeyObject, createPublicKey, verify as edVerify } from "node:crypto";
-import { type Command, MAX_STRING_FIELD_BYTES, commandSigningPayload } from "@vigil/proto";
+import { type Command, MAX_STRING_FIELD_BYTES, commandSigningPayload, signedCommandFields } from "@vigil/proto";
 import { ReplayStore } from "./replay-store";
 
 export type RefusalCode = "malformed" | "bad_signature" | "wrong_agent" | "expired" | "not_yet_valid" | "replayed" | "unavailable";
 
-export type VerifyOutcome = { ok: true; params: unknown } | { ok: false; code: RefusalCode; reason: string };
+/** `type` is what the signature covered: the params oneof's case, or the legacy type field from an older controller. */
+export type VerifyOutcome = { ok: true; type: string; params: unknown } | { ok: false; code: RefusalCode; reason: string };
 
 export interface VerifierOptions {
   /** The controller's command-signing key as pinned at enrollment: raw 32-byte Ed25519. */
@@ -52,15 +53,19 @@ export class CommandVerifier {
     const refuse = (code: RefusalCode, reason: string): VerifyOutcome => ({ ok: false, code, reason });
 
     if (!ID_PATTERN.test(cmd.id)) return refuse("malformed", "command id missing or malformed");
-    if (!TYPE_PATTERN.test(cmd.type)) return refuse("malformed", "command type missing or malformed");
-    if (Buffer.byteLength(cmd.paramsJson) > MAX_STRING_FIELD_BYTES) return refuse("malformed", `params larger than ${MAX_STRING_FIELD_BYTES} bytes`);
+    // The typed params are preferred; their canonical JSON is what the signature covers (as params_json did before).
+    const signed = signedCommandFields(cmd);
+    if (!signed.ok) return refuse("malformed", signed.reason);
+    const { type, paramsJson } = signed;
+    if (!TYPE_PATTERN.test(type)) return refuse("malformed", "command type missing or malformed");
+    if (Buffer.byteLength(paramsJson) > MAX_STRING_FIELD_BYTES) return refuse("malformed", `params larger than ${MAX_STRING_FIELD_BYTES} bytes`);
     if (!Number.isSafeInteger(cmd.issuedAtMs) || !Number.isSafeInteger(cmd.expiresAtMs)) return refuse("malformed", "issue or expiry time malformed");
     if (!((cmd.signature as unknown) instanceof Uint8Array)) return refuse("malformed", "signature missing");
     if (cmd.signature.length !== 64) return refuse("bad_signature", `signature must be 64 bytes, got ${cmd.signature.length}`);
 
     let good = false;
     try {
-      good = edVerify(null, commandSigningPayload(cmd), this.key, cmd.signature);
+      good = edVerify(null, commandSigningPayload({ ...cmd, type, paramsJson }), this.key, cmd.signature);
     } catch {
       good = false;
     }
@@ -80,7 +85,7 @@ export class CommandVerifier {
 
     let params: unknown;
     try {
-      params = cmd.paramsJson === "" ? {} : (JSON.parse(cmd.paramsJson) as unknown);
+      params = paramsJson === "" ? {} : (JSON.parse(paramsJson) as unknown);
     } catch {
       return refuse("malformed", "params are not valid JSON");
     }
@@ -93,7 +98,7 @@ export class CommandVerifier {
       // Fail closed: without a durable record a replay could not be detected after a restart.
       return refuse("unavailable", `cannot record command id: ${(e as Error).message}`);
     }
-    return { ok: true, params };
+    return { ok: true, type, params };
   }
 
   /** Live entries in the replay store (for health reporting and tests). */

@@ -51,6 +51,19 @@ export interface AgentConfig {
   syntheticMix: string;
   /** Cap of the reconnect backoff. */
   backoffMaxMs: number;
+  /** After the controller refuses this agent for good (revoked, pinned key mismatch): wait this long (half to all of it) before trying again. */
+  fatalBackoffMs: number;
+  /** What a fatal refusal does: back off long and keep the agent running (local policy, spool), or exit (code 78) for the service manager. */
+  onFatal: "backoff" | "exit";
+  /** Watchdog: resident memory ceiling (MiB) and sustained CPU ceiling (% of one core over the window); 0 turns a check off. */
+  watchdogMaxRssMb: number;
+  watchdogMaxCpuPercent: number;
+  watchdogWindowMs: number;
+  /**
+   * Test hook, from VIGIL_TEST_ALLOCATE_MB_PER_S only (not a setting): the agent allocates and
+   * keeps this many MiB per second, so a test can drive the watchdog with a real process.
+   */
+  testAllocateMbPerSec: number;
   /** Longest one event may take in local policy evaluation before it is counted and reported. */
   policyEventBudgetMs: number;
   /**
@@ -120,6 +133,11 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "evidence_deny", field: "evidenceDeny", arg: "PATH", help: "paths collect_evidence never reads, besides the built-in deny list (e.g. a controller data dir here)", list: true, aliases: ["evidenceDeny"] },
   { key: "policy_event_budget_ms", field: "policyEventBudgetMs", arg: "MS", help: "local policy: the most time one event may take to evaluate (default 100)" },
   { key: "backoff_max_ms", field: "backoffMaxMs", arg: "MS", help: "cap of the reconnect backoff (default 30000)" },
+  { key: "fatal_backoff_ms", field: "fatalBackoffMs", arg: "MS", help: "wait after the controller refuses this agent (revoked, pinned key mismatch) (default 600000)" },
+  { key: "on_fatal", field: "onFatal", arg: "ACTION", help: "backoff|exit: after a fatal refusal keep running and retry later, or exit with code 78 (default backoff)" },
+  { key: "watchdog_max_rss_mb", field: "watchdogMaxRssMb", arg: "MIB", help: "restart the agent when its resident memory stays above this (default 300; 0 = off)" },
+  { key: "watchdog_max_cpu_percent", field: "watchdogMaxCpuPercent", arg: "PCT", help: "restart the agent when it uses more than this % of a core over the window (default 50; 0 = off)" },
+  { key: "watchdog_window_ms", field: "watchdogWindowMs", arg: "MS", help: "how long a ceiling must be exceeded before the watchdog acts (default 120000)" },
   { key: "synthetic_rate", field: "syntheticRate", arg: "N", help: "numbered test events per second (testing; default 0 = off)" },
   { key: "synthetic_count", field: "syntheticCount", arg: "N", help: "total numbered test events (0 = no end)" },
   { key: "synthetic_mix", field: "syntheticMix", arg: "MIX", help: "kinds and weights of test events, e.g. process:8,auth:1" },
@@ -190,6 +208,11 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
       case "syntheticRate": cfg.syntheticRate = int(v, name, 0, 1_000_000); break;
       case "syntheticCount": cfg.syntheticCount = int(v, name, 0, Number.MAX_SAFE_INTEGER); break;
       case "backoffMaxMs": cfg.backoffMaxMs = int(v, name, 100, 3_600_000); break;
+      case "fatalBackoffMs": cfg.fatalBackoffMs = int(v, name, 100, 24 * 3_600_000); break;
+      case "onFatal": cfg.onFatal = oneOf(v, name, ["backoff", "exit"] as const); break;
+      case "watchdogMaxRssMb": cfg.watchdogMaxRssMb = int(v, name, 0, 1 << 20); break;
+      case "watchdogMaxCpuPercent": cfg.watchdogMaxCpuPercent = int(v, name, 0, 100 * 1024); break;
+      case "watchdogWindowMs": cfg.watchdogWindowMs = int(v, name, 1_000, 3_600_000); break;
       case "policyEventBudgetMs": cfg.policyEventBudgetMs = int(v, name, 1, 60_000); break;
       case "syntheticMix":
         try {
@@ -238,9 +261,18 @@ const ENV: Record<string, string> = {
   VIGIL_SPOOL_MAX_BYTES: "spool_max_bytes", VIGIL_SPOOL_FSYNC: "spool_fsync", VIGIL_SPOOL_FSYNC_INTERVAL_MS: "spool_fsync_interval_ms", VIGIL_SPOOL_FULL_POLICY: "spool_full_policy",
   VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_ISOLATION_DNS: "isolation_dns", VIGIL_ISOLATION_DHCP: "isolation_dhcp", VIGIL_EVIDENCE_DENY: "evidence_deny", VIGIL_LOG_LEVEL: "logLevel",
   VIGIL_SYNTHETIC_RATE: "synthetic_rate", VIGIL_SYNTHETIC_COUNT: "synthetic_count", VIGIL_SYNTHETIC_MIX: "synthetic_mix", VIGIL_BACKOFF_MAX_MS: "backoff_max_ms",
+  VIGIL_FATAL_BACKOFF_MS: "fatal_backoff_ms", VIGIL_ON_FATAL: "on_fatal", VIGIL_WATCHDOG_MAX_RSS_MB: "watchdog_max_rss_mb", VIGIL_WATCHDOG_MAX_CPU_PERCENT: "watchdog_max_cpu_percent", VIGIL_WATCHDOG_WINDOW_MS: "watchdog_window_ms",
   VIGIL_POLICY_EVENT_BUDGET_MS: "policy_event_budget_ms",
   VIGIL_KERNEL_SENSOR: "kernel_sensor", VIGIL_EBPF_HELPER: "ebpf_helper", VIGIL_AUDIT_TYPES: "audit_types", VIGIL_AUDIT_MAX_EVENTS_PER_SEC: "audit_max_events_per_sec",
 };
+
+/**
+ * Secrets and one-shot values `enroll` takes from the environment (never settings: they must not
+ * land in a config file or status). Read here so the agent reads its environment in one module.
+ */
+export function enrollEnvironment(env: NodeJS.ProcessEnv = process.env): { token?: string; caPin?: string } {
+  return { token: env.VIGIL_ENROLL_TOKEN || undefined, caPin: env.VIGIL_CA_PIN || undefined };
+}
 
 /** Precedence: defaults < config file < VIGIL_* environment < command-line flags. */
 export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -270,6 +302,12 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     syntheticCount: 0,
     syntheticMix: "agent",
     backoffMaxMs: 30_000,
+    fatalBackoffMs: 600_000,
+    onFatal: "backoff",
+    watchdogMaxRssMb: 300,
+    watchdogMaxCpuPercent: 50,
+    watchdogWindowMs: 120_000,
+    testAllocateMbPerSec: 0,
     policyEventBudgetMs: 100,
     kernelSensor: "auto",
   };
@@ -289,6 +327,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
   const fromEnv: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(ENV)) if (env[name] !== undefined && env[name] !== "") fromEnv[key] = env[name];
   apply(cfg, fromEnv, "environment");
+  if (env.VIGIL_TEST_ALLOCATE_MB_PER_S) cfg.testAllocateMbPerSec = int(env.VIGIL_TEST_ALLOCATE_MB_PER_S, "environment: VIGIL_TEST_ALLOCATE_MB_PER_S", 0, 1024);
   apply(cfg, flags.settings ?? {}, "flag");
   apply(cfg, { controller: flags.controller, watch: flags.watch?.length ? flags.watch : undefined, authLog: flags.authLog, stateDir: flags.stateDir, tags: flags.tags?.length ? flags.tags : undefined, logLevel: flags.logLevel }, "flag");
   if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(cfg.controller)) throw new AgentConfigError(`controller: expected HOST:PORT, got "${cfg.controller}"`);

@@ -1,18 +1,17 @@
-import { COMMAND_LIMITS } from "@vigil/proto";
+import { validateCommandParams } from "@vigil/proto";
 import type { BlockManager } from "./block";
-import { MAX_BLOCK_SECONDS } from "./block";
-import { type CommandHandler, ParamError, asObject, failed, monitored, optInt, optString, rejectUnknownKeys, reqString, succeeded } from "./handler";
-import { type IpPrefix, parsePrefix } from "./ip";
+import { type CommandHandler, ParamError, failed, monitored, succeeded } from "./handler";
+import { parsePrefix } from "./ip";
 
 export interface BlockParams {
   ip: string;
   ttlSeconds?: number;
 }
 
-function prefixParam(o: Record<string, unknown>): IpPrefix {
-  const ip = reqString(o, "ip", 64);
+/** The canonical prefix nft is given (the contract has checked the text is an address or CIDR). */
+function canonicalIp(ip: string): string {
   try {
-    return parsePrefix(ip);
+    return parsePrefix(ip).text;
   } catch (e) {
     throw new ParamError("ip", (e as Error).message);
   }
@@ -22,10 +21,8 @@ export function blockIpHandler(manager: BlockManager): CommandHandler<BlockParam
   return {
     type: "block_ip",
     validate(params) {
-      const o = asObject(params);
-      rejectUnknownKeys(o, ["ip", "ttlSeconds", "reason"]);
-      optString(o, "reason", COMMAND_LIMITS.reasonMaxChars);
-      return { ip: prefixParam(o).text, ttlSeconds: optInt(o, "ttlSeconds", 1, MAX_BLOCK_SECONDS) };
+      const p = validateCommandParams("block_ip", params);
+      return { ip: canonicalIp(p.ip), ttlSeconds: p.ttlSeconds };
     },
     async run(p, mode, ctx) {
       const why = manager.refusal(parsePrefix(p.ip));
@@ -45,10 +42,7 @@ export function unblockIpHandler(manager: BlockManager): CommandHandler<{ ip: st
   return {
     type: "unblock_ip",
     validate(params) {
-      const o = asObject(params);
-      rejectUnknownKeys(o, ["ip", "reason"]);
-      optString(o, "reason", COMMAND_LIMITS.reasonMaxChars);
-      return { ip: prefixParam(o).text };
+      return { ip: canonicalIp(validateCommandParams("unblock_ip", params).ip) };
     },
     async run(p, mode) {
       if (mode === "monitor") return monitored([`remove block of ${p.ip}`]);

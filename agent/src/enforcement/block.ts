@@ -1,13 +1,14 @@
 import { join } from "node:path";
+import { COMMAND_LIMITS } from "@vigil/proto";
 import { type IpPrefix, parsePrefix, prefixContains } from "./ip";
 import type { Nft } from "./nft";
 import { SerialQueue } from "./serial";
-import { readJsonState, writeJsonAtomic } from "./state-file";
+import { readJsonState, writeJsonAtomic } from "../platform/linux/atomic-file";
 
 export const BLOCK_FAMILY = "inet";
 export const BLOCK_TABLE = "vigil_block";
 /** Longest block the agent accepts; longer ones must be re-issued (and are then re-reviewed). */
-export const MAX_BLOCK_SECONDS = 30 * 24 * 3600;
+export const MAX_BLOCK_SECONDS = COMMAND_LIMITS.blockTtlMaxSeconds;
 
 export interface BlockEntry {
   /** Canonical address or CIDR. */

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
+import { sha256OfHandle } from "../platform/linux/file-hasher";
 import { type EvidenceDenyList, looksLikePrivateKey } from "./evidence-deny";
 
 /** Hashing stops here: an attacker-planted 100 GB file must not pin the agent for an hour. */
@@ -53,15 +54,9 @@ export async function sha256File(path: string, deny: EvidenceDenyList): Promise<
   try {
     const { fh, size } = await openEvidenceFile(path, deny);
     try {
-      if (size > MAX_HASH_BYTES) return { path, error: `larger than ${MAX_HASH_BYTES} bytes; not hashed` };
-      const h = createHash("sha256");
-      const buf = Buffer.alloc(1024 * 1024);
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-        if (bytesRead === 0) break;
-        h.update(buf.subarray(0, bytesRead));
-      }
-      return { path, sha256: h.digest("hex"), size };
+      const digest = size > MAX_HASH_BYTES ? "too-large" : await sha256OfHandle(fh, MAX_HASH_BYTES, size);
+      if (digest === "too-large") return { path, error: `larger than ${MAX_HASH_BYTES} bytes; not hashed` };
+      return { path, sha256: digest.sha256, size };
     } finally {
       await fh.close();
     }

@@ -1,10 +1,10 @@
 import { readdirSync, readlinkSync } from "node:fs";
-import { COMMAND_LIMITS } from "@vigil/proto";
+import { COMMAND_LIMITS, validateCommandParams } from "@vigil/proto";
 import { EvidenceDenyList } from "./evidence-deny";
 import { readFileBounded, sha256File } from "./evidence-files";
-import { type CommandHandler, ParamError, asObject, failed, monitored, optBool, optInt, optString, optStringArray, rejectUnknownKeys, succeeded } from "./handler";
+import { type CommandHandler, failed, monitored, succeeded } from "./handler";
 import { listConnections } from "./net-conns";
-import { processCmdline, processExe, processUid, snapshot, startTimeMs } from "./procfs";
+import { processCmdline, processExe, processUid, snapshot, startTimeMs } from "../platform/linux/processes";
 
 export interface EvidenceRequest {
   processes: boolean;
@@ -26,17 +26,8 @@ export interface EvidenceDeps {
 /** Shared with the controller (COMMAND_LIMITS): neither end can lift them. */
 export const MAX_EVIDENCE_JSON_BYTES = COMMAND_LIMITS.evidenceResultMaxBytes;
 export const MAX_FILE_BYTES = COMMAND_LIMITS.evidenceFileMaxBytes;
-const MAX_PATH_BYTES = COMMAND_LIMITS.pathMaxBytes;
 const MAX_LIST_ITEMS = 5000;
 const MAX_CMDLINE = 1024;
-
-function absPath(p: string, field: string): string {
-  if (!p.startsWith("/")) throw new ParamError(field, "must be an absolute path");
-  if (Buffer.byteLength(p) > MAX_PATH_BYTES) throw new ParamError(field, `longer than ${MAX_PATH_BYTES} bytes`);
-  // A path with . or .. means something other than it reads; only canonical paths are taken.
-  if (p.split("/").some((c) => c === "." || c === "..")) throw new ParamError(field, "must not contain . or .. components");
-  return p;
-}
 
 function processList(): Record<string, unknown>[] {
   return [...snapshot().values()].map((s) => ({
@@ -73,23 +64,17 @@ export function collectEvidenceHandler(deps: EvidenceDeps): CommandHandler<Evide
   return {
     type: "collect_evidence",
     validate(params) {
-      const o = asObject(params);
-      rejectUnknownKeys(o, ["processes", "connections", "openFilesPid", "sha256Paths", "filePath", "fileMaxBytes", "reason"]);
-      const reason = optString(o, "reason", COMMAND_LIMITS.reasonMaxChars);
-      const req: EvidenceRequest = {
-        processes: optBool(o, "processes") ?? false,
-        connections: optBool(o, "connections") ?? false,
-        openFilesPid: optInt(o, "openFilesPid", 1, 4_194_304),
-        sha256Paths: (optStringArray(o, "sha256Paths", COMMAND_LIMITS.sha256PathsMax, MAX_PATH_BYTES) ?? []).map((p, i) => absPath(p, `sha256Paths[${i}]`)),
-        filePath: ((p) => (p === undefined ? undefined : absPath(p, "filePath")))(optString(o, "filePath", MAX_PATH_BYTES)),
-        fileMaxBytes: optInt(o, "fileMaxBytes", 1, MAX_FILE_BYTES) ?? COMMAND_LIMITS.evidenceFileDefaultBytes,
-        reason,
+      // Absolute canonical paths, bounds, a reason for file contents, at least one thing asked: the contract.
+      const p = validateCommandParams("collect_evidence", params);
+      return {
+        processes: p.processes ?? false,
+        connections: p.connections ?? false,
+        openFilesPid: p.openFilesPid,
+        sha256Paths: p.sha256Paths,
+        filePath: p.filePath,
+        fileMaxBytes: p.fileMaxBytes ?? COMMAND_LIMITS.evidenceFileDefaultBytes,
+        reason: p.reason,
       };
-      // File contents leave the host: someone must have said why (the controller stores and audits it).
-      if (req.filePath !== undefined && !reason?.trim()) throw new ParamError("reason", "required (non-empty) to read a file's contents");
-      if (!req.processes && !req.connections && req.openFilesPid === undefined && req.sha256Paths.length === 0 && req.filePath === undefined)
-        throw new ParamError("params", "request at least one of processes, connections, openFilesPid, sha256Paths, filePath");
-      return req;
     },
     async run(req, mode) {
       const wanted = [

@@ -1,6 +1,5 @@
-import { COMMAND_LIMITS } from "@vigil/proto";
-import { type CommandHandler, ParamError, asObject, failed, monitored, optStringArray, optString, rejectUnknownKeys, succeeded } from "./handler";
-import { parsePrefix } from "./ip";
+import { validateCommandParams } from "@vigil/proto";
+import { type CommandHandler, failed, monitored, succeeded } from "./handler";
 import type { IsolationManager } from "./isolation";
 
 export interface IsolateParams {
@@ -12,17 +11,8 @@ export function isolateHandler(manager: IsolationManager): CommandHandler<Isolat
   return {
     type: "isolate",
     validate(params) {
-      const o = asObject(params);
-      rejectUnknownKeys(o, ["allowCidrs", "reason"]);
-      const allowCidrs = optStringArray(o, "allowCidrs", COMMAND_LIMITS.allowCidrsMax, 64) ?? [];
-      allowCidrs.forEach((c, i) => {
-        try {
-          parsePrefix(c);
-        } catch (e) {
-          throw new ParamError(`allowCidrs[${i}]`, (e as Error).message);
-        }
-      });
-      return { allowCidrs, reason: optString(o, "reason", COMMAND_LIMITS.reasonMaxChars) };
+      const p = validateCommandParams("isolate", params);
+      return { allowCidrs: p.allowCidrs, reason: p.reason };
     },
     async run(p, mode, ctx) {
       if (mode === "monitor") {
@@ -43,9 +33,7 @@ export function releaseHandler(manager: IsolationManager): CommandHandler<{ reas
   return {
     type: "release",
     validate(params) {
-      const o = asObject(params);
-      rejectUnknownKeys(o, ["reason"]);
-      return { reason: optString(o, "reason", COMMAND_LIMITS.reasonMaxChars) };
+      return { reason: validateCommandParams("release", params).reason };
     },
     async run(_p, mode, ctx) {
       if (mode === "monitor") return monitored(["delete nftables table inet vigil_isolate"]);

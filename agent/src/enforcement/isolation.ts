@@ -3,7 +3,7 @@ import { type IsolationPolicy, ISOLATE_FAMILY, ISOLATE_TABLE, buildIsolationRule
 import type { Nft } from "./nft";
 import type { UserNotifier } from "./notify";
 import { SerialQueue, withDeadline } from "./serial";
-import { readJsonState, writeJsonAtomic } from "./state-file";
+import { readJsonState, writeJsonAtomic } from "../platform/linux/atomic-file";
 
 export interface IsolationState {
   isolated: boolean;

@@ -1,25 +1,14 @@
-import { COMMAND_LIMITS } from "@vigil/proto";
-import { type CommandHandler, ParamError, asObject, failed, monitored, optBool, optInt, optString, rejectUnknownKeys, reqInt, succeeded } from "./handler";
+import { validateCommandParams } from "@vigil/proto";
+import { type CommandHandler, failed, monitored, succeeded } from "./handler";
 import { type KillTarget, killProcess, matchesIdentity } from "./process-kill";
-import { readProcStat } from "./procfs";
-
-const PID_MAX = 4_194_304; // kernel's PID_MAX_LIMIT
+import { readProcStat } from "../platform/linux/processes";
 
 export function killProcessHandler(opts: { protectedPids: readonly number[] } = { protectedPids: [process.pid] }): CommandHandler<KillTarget> {
   return {
     type: "kill_process",
     validate(params) {
-      const o = asObject(params);
-      rejectUnknownKeys(o, ["pid", "startTimeMs", "startTicks", "tree", "reason"]);
-      optString(o, "reason", COMMAND_LIMITS.reasonMaxChars);
-      const t: KillTarget = {
-        pid: reqInt(o, "pid", 1, PID_MAX),
-        startTimeMs: optInt(o, "startTimeMs", 0, Number.MAX_SAFE_INTEGER),
-        startTicks: optInt(o, "startTicks", 0, Number.MAX_SAFE_INTEGER),
-        tree: optBool(o, "tree") ?? false,
-      };
-      if (t.startTimeMs === undefined && t.startTicks === undefined) throw new ParamError("startTimeMs", "is required (or startTicks) so a recycled pid is never hit");
-      return t;
+      const p = validateCommandParams("kill_process", params);
+      return { pid: p.pid, startTimeMs: p.startTimeMs, startTicks: p.startTicks, tree: p.tree ?? false };
     },
     async run(t, mode) {
       if (mode === "monitor") {

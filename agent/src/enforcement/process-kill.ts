@@ -1,4 +1,4 @@
-import { type ProcStat, isGone, readProcStat, snapshot, startTimeMs } from "./procfs";
+import { type ProcStat, isGone, readProcStat, snapshot, startTimeMs } from "../platform/linux/processes";
 import { waitUntil } from "./wait";
 
 export interface KillTarget {

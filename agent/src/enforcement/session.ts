@@ -1,8 +1,8 @@
-import { COMMAND_LIMITS } from "@vigil/proto";
 import { readFileSync, statSync } from "node:fs";
-import { type CommandHandler, ParamError, asObject, failed, monitored, optInt, optString, rejectUnknownKeys, succeeded } from "./handler";
+import { validateCommandParams } from "@vigil/proto";
+import { type CommandHandler, failed, monitored, succeeded } from "./handler";
 import { type KilledProcess, killProcess } from "./process-kill";
-import { processUid, readProcStat, snapshot } from "./procfs";
+import { processUid, readProcStat, snapshot } from "../platform/linux/processes";
 import type { CommandRunner } from "./runner";
 
 /** Exactly one way of naming the session. */
@@ -24,20 +24,11 @@ export function terminateSessionHandler(deps: SessionDeps): CommandHandler<Sessi
   return {
     type: "terminate_session",
     validate(params) {
-      const o = asObject(params);
-      rejectUnknownKeys(o, ["sessionId", "sshdPid", "startTicks", "startTimeMs", "user", "tty", "reason"]);
-      optString(o, "reason", COMMAND_LIMITS.reasonMaxChars);
-      const sessionId = optString(o, "sessionId", 64, /^[A-Za-z0-9_-]+$/);
-      const pid = optInt(o, "sshdPid", 2, 4_194_304);
-      const user = optString(o, "user", 32, /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/);
-      const tty = optString(o, "tty", 32, /^(pts\/\d+|tty\d+|ttyS\d+)$/);
-      const ways = [sessionId !== undefined, pid !== undefined, user !== undefined || tty !== undefined].filter(Boolean).length;
-      if (ways !== 1) throw new ParamError("params", "give exactly one of sessionId, sshdPid, or user + tty");
-      if (sessionId !== undefined) return { by: "logind", sessionId };
-      if (pid !== undefined)
-        return { by: "sshd", pid, startTicks: optInt(o, "startTicks", 0, Number.MAX_SAFE_INTEGER), startTimeMs: optInt(o, "startTimeMs", 0, Number.MAX_SAFE_INTEGER) };
-      if (user === undefined || tty === undefined) throw new ParamError(user === undefined ? "user" : "tty", "is required with the other");
-      return { by: "tty", user, tty };
+      // The contract has checked that exactly one way is given, and user with tty.
+      const p = validateCommandParams("terminate_session", params);
+      if (p.sessionId !== undefined) return { by: "logind", sessionId: p.sessionId };
+      if (p.sshdPid !== undefined) return { by: "sshd", pid: p.sshdPid, startTicks: p.startTicks, startTimeMs: p.startTimeMs };
+      return { by: "tty", user: p.user ?? "", tty: p.tty ?? "" };
     },
     async run(t, mode) {
       if (mode === "monitor") return monitored([describe(t)]);

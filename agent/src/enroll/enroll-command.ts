@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { loadAgentConfig } from "../config/config";
+import { enrollEnvironment, loadAgentConfig } from "../config/config";
 import { enroll } from "./enroll";
 
 export const ENROLL_HELP = `  enroll    enroll this agent with a controller (once), then \`run\` uses mTLS
@@ -32,13 +32,14 @@ export async function enrollCommand(argv: string[]): Promise<number> {
     }
   }
   if (values.token) process.stderr.write("vigil-agent enroll: warning: --token puts the token on a command line every local user can read; prefer --token-file or VIGIL_ENROLL_TOKEN\n");
-  const token = (values.token ?? fromFile ?? process.env.VIGIL_ENROLL_TOKEN ?? "").trim();
+  const fromEnv = enrollEnvironment();
+  const token = (values.token ?? fromFile ?? fromEnv.token ?? "").trim();
   if (!token) {
     process.stderr.write("vigil-agent enroll: an enrollment token is required (--token, --token-file or VIGIL_ENROLL_TOKEN)\n");
     return 2;
   }
   try {
-    const id = await enroll({ controller: cfg.controller, token, caPin: values["ca-pin"] ?? process.env.VIGIL_CA_PIN, stateDir: cfg.stateDir, notice: (l) => process.stdout.write(l + "\n") });
+    const id = await enroll({ controller: cfg.controller, token, caPin: values["ca-pin"] ?? fromEnv.caPin, stateDir: cfg.stateDir, notice: (l) => process.stdout.write(l + "\n") });
     process.stdout.write(`vigil-agent enrolled id=${id.agentId} controller=${cfg.controller} certificate-expires=${new Date(id.notAfterMs).toISOString()} ca=${id.caFingerprint}\n`);
     return 0;
   } catch (err) {

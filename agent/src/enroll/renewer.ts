@@ -1,4 +1,5 @@
 import { status } from "@grpc/grpc-js";
+import { fullJitterDelay } from "@vigil/proto";
 import type { Log } from "../util/log";
 import { EnrollError, renewRpc } from "./enroll-client";
 import { identityFrom } from "./enroll";
@@ -70,7 +71,7 @@ export class CertificateRenewer {
       this.failures++;
       const revoked = err instanceof EnrollError && err.code === status.PERMISSION_DENIED;
       this.log.warn("client certificate renewal failed", { error: (err as Error).message, expires: new Date(current.notAfterMs).toISOString(), retrying: !revoked });
-      if (!revoked) this.schedule(Math.min(3_600_000, 30_000 * 2 ** Math.min(this.failures, 7)));
+      if (!revoked) this.schedule(fullJitterDelay(this.failures, { baseMs: 30_000, capMs: 3_600_000 }));
       return false;
     }
   }

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { writeFileAtomic } from "../platform/linux/atomic-file";
 import { join } from "node:path";
 import { loadPinnedKey, savePinnedKey } from "../runtime/pinned-key";
 
@@ -28,8 +29,7 @@ export function hasTlsIdentity(stateDir: string): boolean {
 
 function writeSecret(file: string, data: string | Buffer): void {
   // Write then rename: a crash mid-write never leaves a half key or certificate behind.
-  writeFileSync(file + ".tmp", data, { mode: 0o600 });
-  renameSync(file + ".tmp", file);
+  writeFileAtomic(file, data);
 }
 
 /**

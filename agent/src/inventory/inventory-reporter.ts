@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { writeJsonAtomic } from "../platform/linux/atomic-file";
 import { join } from "node:path";
 import { isSea } from "node:sea";
 import { Inventory } from "@vigil/proto";
@@ -102,9 +103,7 @@ export class InventoryReporter {
       const inv = await (this.o.collect ?? collectInChild)(reason);
       if (!this.o.send(inv)) return;
       this.lastSentMs = Date.now();
-      const tmp = `${this.stateFile}.tmp`;
-      writeFileSync(tmp, JSON.stringify({ lastSentMs: this.lastSentMs }), { mode: 0o600 });
-      renameSync(tmp, this.stateFile);
+      writeJsonAtomic(this.stateFile, { lastSentMs: this.lastSentMs });
       this.o.log.info("inventory sent", { reason, packages: inv.packages.length, listeners: inv.listeners.length });
     } catch (err) {
       this.o.log.warn("inventory failed", { reason, error: String(err) });

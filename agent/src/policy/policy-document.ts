@@ -1,9 +1,9 @@
 import type { IocKind } from "@vigil/detection";
-import { MAX_POLICY_IOCS } from "@vigil/proto";
+import { LOCAL_POLICY_TYPES, MAX_POLICY_IOCS, type LocalPolicyType } from "@vigil/proto";
 
-/** The only containment a local policy may take; release/unblock stay with analysts. */
-export const LOCAL_ACTION_TYPES = ["kill_process", "isolate", "block_ip"] as const;
-export type LocalActionType = (typeof LOCAL_ACTION_TYPES)[number];
+/** The only containment a local policy may take (COMMANDS[type].localPolicy); release/unblock stay with analysts. */
+export const LOCAL_ACTION_TYPES: readonly LocalPolicyType[] = LOCAL_POLICY_TYPES;
+export type LocalActionType = LocalPolicyType;
 
 export interface PolicyRule {
   id: string;

@@ -2,7 +2,7 @@ import { createHash, verify as edVerify } from "node:crypto";
 import { join } from "node:path";
 import { type PolicyUpdate, policySigningPayload } from "@vigil/proto";
 import { ed25519PublicKeyFromRaw } from "../commands";
-import { readJsonState, writeJsonAtomic } from "../enforcement/state-file";
+import { readJsonState, writeJsonAtomic } from "../platform/linux/atomic-file";
 import { type LocalPolicyDocument, parsePolicyDocument } from "./policy-document";
 
 /** The signed update exactly as received, so it can be re-verified after every restart. */

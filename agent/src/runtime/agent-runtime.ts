@@ -1,22 +1,26 @@
 import { credentials as grpcCredentials, type ChannelCredentials } from "@grpc/grpc-js";
-import { writeFileSync, renameSync } from "node:fs";
+import { writeFileAtomic } from "../platform/linux/atomic-file";
 import { join } from "node:path";
-import { type AgentStatus, type Command, type CommandResult, type Hello, type Inventory } from "@vigil/proto";
+import { Backoff, type AgentStatus, type Command, type CommandResult, type Hello, type Inventory } from "@vigil/proto";
 import { InventoryReporter } from "../inventory";
 import type { AgentConfig } from "../config/config";
 import { collectHostFacts, type HostFacts } from "../platform/linux";
 import { EventPipeline } from "../pipeline/event-pipeline";
 import type { Sensor } from "../sensors/sensor";
 import { DiskSpool } from "../spool";
-import { Backoff } from "../transport/backoff";
 import { ControllerLink } from "../transport/controller-link";
 import type { Log } from "../util/log";
+import { processFaults } from "../util/process-faults";
+import { EXIT_WATCHDOG, Watchdog, type WatchdogReason } from "../watchdog/watchdog";
+import { loadLedger, recordBreach, restartDelayMs, type RestartLedger } from "../watchdog/restart-ledger";
 import { AGENT_VERSION } from "../version";
 import { loadOrCreateAgentId } from "./agent-identity";
 import { ResponseWiring } from "./response-wiring";
 
 /** How long a healed spool that lost its seq counter waits for the controller before sensors start. */
 const RESYNC_WAIT_MS = 15_000;
+/** Exit code after a fatal refusal with on_fatal: exit (EX_CONFIG from sysexits.h). */
+export const EXIT_FATAL_REFUSAL = 78;
 
 export interface RuntimeParts {
   sensors: Sensor[];
@@ -25,6 +29,8 @@ export interface RuntimeParts {
   onCommand?: (cmd: Command) => Promise<CommandResult>;
   /** Replaces the inventory child process (tests). */
   collectInventory?: (reason: string) => Promise<Inventory>;
+  /** How the process ends after a watchdog breach; default process.exit. */
+  exit?: (code: number) => void;
 }
 
 /** Wires sensors → pipeline → spool → link, and writes a status file for `vigil-agent status`. */
@@ -36,6 +42,10 @@ export class AgentRuntime {
   /** Enforcement, signed commands, pinned key, local policy. */
   readonly response: ResponseWiring;
   private statusTimer?: NodeJS.Timeout;
+  private readonly watchdog: Watchdog;
+  private ledger: RestartLedger = { restarts: {}, consecutive: 0, lastBreachMs: 0 };
+  private allocTimer?: NodeJS.Timeout;
+  private readonly hoard: Buffer[] = [];
   private readonly startedAt = Date.now();
   private facts?: HostFacts;
   /** Host inventory at first connection, daily and on request, collected in a short-lived child. */
@@ -46,6 +56,12 @@ export class AgentRuntime {
     this.spool = DiskSpool.open({ dir: join(cfg.stateDir, "spool"), maxBytes: cfg.spoolMaxBytes, fsync: cfg.spoolFsync, fsyncIntervalMs: cfg.spoolFsyncIntervalMs, fullPolicy: cfg.spoolFullPolicy });
     for (const w of this.spool.warnings) log.warn("spool repaired at open", { problem: w });
     this.pipeline = new EventPipeline(this.spool, log);
+    this.watchdog = new Watchdog({
+      maxRssBytes: cfg.watchdogMaxRssMb * 1024 * 1024,
+      maxCpuPercent: cfg.watchdogMaxCpuPercent,
+      windowMs: cfg.watchdogWindowMs,
+      onBreach: (reason, detail) => this.onWatchdogBreach(reason, detail),
+    });
     this.response = new ResponseWiring({ cfg, agentId: this.agentId, pipeline: this.pipeline, link: () => this.link, hostname: () => this.facts?.hostname ?? "", log });
     this.inventory = new InventoryReporter({
       stateDir: cfg.stateDir,
@@ -67,13 +83,30 @@ export class AgentRuntime {
       onInventoryRequest: () => this.inventory.onRequest(),
       log,
       heartbeatMs: cfg.heartbeatMs,
-      backoff: new Backoff(Math.min(500, cfg.backoffMaxMs), cfg.backoffMaxMs),
+      backoff: new Backoff({ baseMs: Math.min(500, cfg.backoffMaxMs), capMs: cfg.backoffMaxMs }),
+      fatalBackoffMs: cfg.fatalBackoffMs,
+      onFatal: (reason) => {
+        if (cfg.onFatal !== "exit") return;
+        // EX_CONFIG: the service manager should not restart into the same refusal (RestartPreventExitStatus=78).
+        log.error("exiting: the controller refused this agent (on_fatal: exit)", { reason });
+        process.exitCode = EXIT_FATAL_REFUSAL;
+        void this.stop().finally(() => process.exit(EXIT_FATAL_REFUSAL));
+      },
     });
   }
 
   async start(): Promise<void> {
     // Containment first: a restarted agent re-isolates before it does anything else.
     await this.response.start();
+    this.ledger = loadLedger(this.cfg.stateDir);
+    const hold = restartDelayMs(this.ledger);
+    if (hold > 0) {
+      // A watchdog restart loop: containment is back, the rest waits a little longer each time.
+      this.log.warn("watchdog restarted the agent again shortly after the last time; backing off before starting sensors", { delayMs: hold, consecutive: this.ledger.consecutive, lastReason: this.ledger.lastReason });
+      await new Promise((r) => setTimeout(r, hold));
+    }
+    this.watchdog.start();
+    this.startTestAllocation();
     this.facts = await collectHostFacts();
     if (this.spool.resyncPending) {
       // A healed spool lost its seq counter: let the controller's Welcome restore it before new
@@ -102,14 +135,46 @@ export class AgentRuntime {
   }
 
   async stop(): Promise<void> {
+    this.watchdog.stop();
+    clearInterval(this.allocTimer);
     clearInterval(this.statusTimer);
     this.inventory.stop();
     this.response.stop();
     for (const s of this.parts.sensors) await s.stop().catch(() => undefined);
-    this.pipeline.flush();
+    this.pipeline.close();
     await this.link.stop();
     this.writeStatus();
     this.spool.close();
+  }
+
+  /** A ceiling held for the whole window: count it, stop cleanly (the spool is on disk), exit for the service manager. */
+  private onWatchdogBreach(reason: WatchdogReason, detail: string): void {
+    this.log.error("watchdog: ceiling exceeded; the agent exits to be restarted", { reason, detail, exitCode: EXIT_WATCHDOG });
+    try {
+      this.ledger = recordBreach(this.cfg.stateDir, reason, detail);
+    } catch (err) {
+      this.log.error("watchdog: could not record the restart", { error: String(err) });
+    }
+    this.hoard.length = 0;
+    const exit = this.parts.exit ?? ((code: number) => process.exit(code));
+    // Bounded: an agent sick enough to breach may not manage a clean stop.
+    const force = setTimeout(() => exit(EXIT_WATCHDOG), 10_000);
+    force.unref();
+    const done = (): void => {
+      clearTimeout(force);
+      exit(EXIT_WATCHDOG);
+    };
+    void this.stop().then(done, done);
+  }
+
+  /** VIGIL_TEST_ALLOCATE_MB_PER_S: grows resident memory on purpose so tests can drive the watchdog. */
+  private startTestAllocation(): void {
+    const perTick = Math.round((this.cfg.testAllocateMbPerSec * 1024 * 1024) / 10);
+    if (perTick <= 0) return;
+    this.log.warn("test hook: allocating memory on purpose", { mibPerSecond: this.cfg.testAllocateMbPerSec });
+    // Buffer.alloc zero-fills, which touches every page: it counts in RSS at once.
+    this.allocTimer = setInterval(() => this.hoard.push(Buffer.alloc(perTick, 1)), 100);
+    this.allocTimer.unref();
   }
 
   hello(): Hello {
@@ -141,6 +206,9 @@ export class AgentRuntime {
       spoolDiscardedBytes: s.discardedBytes,
       acksBeyondLast: s.acksBeyondLast,
       enforcement: this.cfg.enforcement,
+      pipelineLost: this.pipeline.lost(),
+      unhandledErrors: processFaults.count,
+      watchdogRestarts: { ...this.ledger.restarts },
     };
   }
 
@@ -156,12 +224,14 @@ export class AgentRuntime {
       connected: this.link.stats.connected,
       link: this.link.stats,
       spool: this.spool.stats(),
+      pipeline: { lost: this.pipeline.lost(), held: this.pipeline.heldCount, blockedEpisodes: this.pipeline.blockedEpisodes },
+      faults: { ...processFaults },
       sensors: this.parts.sensors.map((x) => x.health()),
       rssBytes: process.memoryUsage.rss(),
     };
     try {
-      writeFileSync(file + ".tmp", JSON.stringify(body, null, 2));
-      renameSync(file + ".tmp", file);
+      // Rewritten every 5 s and worthless after a power loss: renamed into place, not fsynced.
+      writeFileAtomic(file, JSON.stringify(body, null, 2), { durable: false });
     } catch (err) {
       this.log.warn("could not write status file", { file, error: String(err) });
     }

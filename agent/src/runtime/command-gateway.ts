@@ -1,5 +1,5 @@
 import { createHash, type KeyObject, verify as edVerify } from "node:crypto";
-import { type Command, type CommandResult, CommandStatus, commandSigningPayload } from "@vigil/proto";
+import { type Command, type CommandResult, CommandStatus, commandSigningPayload, signedCommandFields } from "@vigil/proto";
 import { CommandExecutor, CommandVerifier, ed25519PublicKeyFromRaw, type LocalAction } from "../commands";
 import type { CommandHandler, EnforcementMode } from "../enforcement";
 import type { Log } from "../util/log";
@@ -126,8 +126,11 @@ export class CommandGateway {
   }
 }
 
+/** Names one delivery: what its signature covers (the typed params when present) and the signature. */
 export function commandDigest(cmd: Command): string {
-  return createHash("sha256").update(commandSigningPayload(cmd)).update(cmd.signature).digest("hex");
+  const signed = signedCommandFields(cmd);
+  const fields = signed.ok ? { ...cmd, type: signed.type, paramsJson: signed.paramsJson } : cmd;
+  return createHash("sha256").update(commandSigningPayload(fields)).update(cmd.signature).digest("hex");
 }
 
 export function localResult(commandId: string, type: string, status: CommandStatus, reason: string, finishedAtMs: number, output: Record<string, unknown> = {}): CommandResult {

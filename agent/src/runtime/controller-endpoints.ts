@@ -1,7 +1,7 @@
 import { lookup } from "node:dns/promises";
 import { isIP, connect } from "node:net";
 import { join } from "node:path";
-import { readJsonState, writeJsonAtomic } from "../enforcement/state-file";
+import { readJsonState, writeJsonAtomic } from "../platform/linux/atomic-file";
 import type { Log } from "../util/log";
 
 /** "host:port" or "[v6]:port", as the config validated it. */

@@ -1,10 +1,12 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { FatalTransportError } from "@vigil/proto";
+import { readFileIfExists, writeFileAtomic } from "../platform/linux/atomic-file";
 import { join } from "node:path";
 
 /** Written here by enrollment or, without enrollment, by the first Welcome (trust on first use). */
 export const PINNED_KEY_FILE = "controller-command-key";
 
-export class PinnedKeyMismatch extends Error {
+/** Fatal for the link: the same controller will offer the same key on every reconnect. */
+export class PinnedKeyMismatch extends FatalTransportError {
   constructor(readonly pinnedB64: string, readonly offeredB64: string) {
     super(`controller offered command key ${offeredB64}, but ${pinnedB64} is pinned; refusing this controller`);
     this.name = "PinnedKeyMismatch";
@@ -21,30 +23,14 @@ function decode(text: string, path: string): Buffer {
 /** The pinned raw Ed25519 key, or undefined when none is pinned yet. A corrupt file throws: never re-pin silently. */
 export function loadPinnedKey(stateDir: string): Buffer | undefined {
   const path = join(stateDir, PINNED_KEY_FILE);
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw e;
-  }
-  return decode(text, path);
+  const text = readFileIfExists(path);
+  return text === undefined ? undefined : decode(text, path);
 }
 
 /** Atomic (temp + fsync + rename), mode 0600. */
 export function savePinnedKey(stateDir: string, raw: Buffer): void {
   if (raw.length !== 32) throw new Error(`Ed25519 public key must be 32 bytes, got ${raw.length}`);
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const path = join(stateDir, PINNED_KEY_FILE);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, raw.toString("base64") + "\n", { mode: 0o600 });
-  const fd = openSync(tmp, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileAtomic(join(stateDir, PINNED_KEY_FILE), raw.toString("base64") + "\n");
 }
 
 /**

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { CommandResult } from "@vigil/proto";
-import { readJsonState, writeJsonAtomic } from "../enforcement/state-file";
+import { readJsonState, writeJsonAtomic } from "../platform/linux/atomic-file";
 
 interface Entry {
   /** sha256 of the signed payload + signature: a re-delivery carries the very same bytes. */

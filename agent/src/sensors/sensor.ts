@@ -6,6 +6,12 @@ export type EventBody = NonNullable<Event["body"]>;
 export interface EventSink {
   /** Hands one observation to the pipeline. Never blocks; the pipeline spools. */
   emit(body: EventBody, eventTimeMs: number): void;
+  /**
+   * True while the spool is full under `spool_full_policy: block` and events wait in memory:
+   * a sensor that can pace itself (it reads from a file or a counter, not a kernel stream)
+   * should emit nothing until it clears. Absent or false: emit freely.
+   */
+  readonly congested?: boolean;
 }
 
 export interface SensorHealth {

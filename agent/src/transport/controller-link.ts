@@ -1,9 +1,8 @@
 import { Client, makeGenericClientConstructor, type ChannelCredentials, type ClientDuplexStream } from "@grpc/grpc-js";
 import { tlsChannelOptions } from "./tls-target";
-import { AgentServiceService, MAX_MESSAGE_BYTES, type AgentMessage, type AgentStatus, type Command, type CommandResult, type ControllerMessage, type Hello, type PolicyUpdate, type Welcome } from "@vigil/proto";
+import { AgentServiceService, Backoff, classifyTransportError, fullJitterDelay, MAX_MESSAGE_BYTES, type AgentMessage, type AgentStatus, type Command, type CommandResult, type ControllerMessage, type Hello, type PolicyUpdate, type Welcome } from "@vigil/proto";
 import type { DiskSpool } from "../spool";
 import type { Log } from "../util/log";
-import { Backoff } from "./backoff";
 import { PolicyAssembler } from "./policy-assembler";
 import { encodeEventBatchMessage, serializeAgentMessage } from "./wire";
 
@@ -31,6 +30,13 @@ export interface LinkOptions {
   /** Batches written but not yet acknowledged; bounds what a dying stream can strand in memory. */
   maxInFlightBatches?: number;
   backoff?: Backoff;
+  /**
+   * Wait after a fatal outcome (revoked or refused certificate, pinned key mismatch): drawn from
+   * [half, all] of this so a refused fleet does not come back in step. Default 10 minutes.
+   */
+  fatalBackoffMs?: number;
+  /** Called on each fatal outcome, after it is logged and counted (the runtime may exit). */
+  onFatal?: (reason: string) => void;
   welcomeTimeoutMs?: number;
 }
 
@@ -50,6 +56,11 @@ export interface LinkStats {
   /** Acks beyond the last seq the spool assigned (or not a count): not adopted. */
   acksRefused: number;
   lastError: string;
+  /** How the last stream ended: "ok" while connected or before any attempt. */
+  lastOutcome: "ok" | "retryable" | "fatal";
+  /** Stream ends classified fatal (see classifyTransportError), and the reason of the last one. */
+  fatalCount: number;
+  fatalReason: string;
 }
 
 /**
@@ -58,7 +69,7 @@ export interface LinkStats {
  * disk after the next Welcome. Writes honour flow control ('drain').
  */
 export class ControllerLink {
-  readonly stats: LinkStats = { connected: false, connects: 0, batchesSent: 0, eventsSent: 0, acks: 0, acksRefused: 0, lastError: "" };
+  readonly stats: LinkStats = { connected: false, connects: 0, batchesSent: 0, eventsSent: 0, acks: 0, acksRefused: 0, lastError: "", lastOutcome: "ok", fatalCount: 0, fatalReason: "" };
   private running = false;
   private loop?: Promise<void>;
   private stopCtl = new AbortController();
@@ -93,17 +104,36 @@ export class ControllerLink {
 
   private async run(): Promise<void> {
     while (this.running) {
+      let delay: number;
       try {
         await this.session();
+        delay = this.backoff.next();
       } catch (err) {
-        this.stats.lastError = err instanceof Error ? err.message : String(err);
-        this.o.log.warn("controller stream ended", { controller: this.o.address, error: this.stats.lastError });
+        delay = this.afterFailure(err);
       }
       this.stats.connected = false;
       if (!this.running) break;
-      const delay = this.backoff.next();
       await sleep(delay, this.stopCtl.signal);
     }
+  }
+
+  /** Classifies why the stream ended, says so, and returns how long to wait before the next try. */
+  private afterFailure(err: unknown): number {
+    this.stats.lastError = err instanceof Error ? err.message : String(err);
+    const outcome = classifyTransportError(err);
+    this.stats.lastOutcome = outcome.kind;
+    if (outcome.kind !== "fatal") {
+      if (this.running) this.o.log.warn("controller stream ended", { controller: this.o.address, error: this.stats.lastError, outcome: outcome.kind });
+      return this.backoff.next();
+    }
+    this.stats.fatalCount++;
+    this.stats.fatalReason = outcome.reason;
+    const ceiling = this.o.fatalBackoffMs ?? 600_000;
+    const delay = fullJitterDelay(0, { baseMs: ceiling, capMs: ceiling, floorMs: ceiling / 2 });
+    // Retrying hot would get the same answer: wait long, and say why in the log and in status.
+    this.o.log.error("controller refused this agent; not retrying until later", { controller: this.o.address, reason: outcome.reason, retryInMs: delay, fatalCount: this.stats.fatalCount });
+    this.o.onFatal?.(outcome.reason);
+    return delay;
   }
 
   private session(): Promise<void> {
@@ -164,6 +194,7 @@ export class ControllerLink {
             spool.rewind();
             this.stats.connected = true;
             this.stats.connects++;
+            this.stats.lastOutcome = "ok";
             this.backoff.reset();
             this.o.log.info("connected to controller", { controller: this.o.address, ackedSeq: body.welcome.ackedSeq });
             void this.sendLoop(call, sessionCtl.signal, inFlight, (w) => (ackWaiter = w)).catch((err: Error) => finish(err));
@@ -179,9 +210,13 @@ export class ControllerLink {
             return;
           }
           case "command":
-            void this.o.onCommand(body.command).then((result) => {
-              if (!done) call.write({ msg: { $case: "result", result } });
-            });
+            this.o.onCommand(body.command).then(
+              (result) => {
+                if (!done) call.write({ msg: { $case: "result", result } });
+              },
+              // onCommand answers every command with a result; a rejection here is a bug, logged, not fatal to the stream.
+              (err: unknown) => this.o.log.error("command handler failed", { commandId: body.command.id, error: String(err) }),
+            );
             return;
           case "policy":
             this.o.onPolicy?.(body.policy);

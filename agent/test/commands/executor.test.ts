@@ -8,7 +8,7 @@ import { CommandExecutor } from "../../src/commands/executor";
 import { CommandVerifier } from "../../src/commands/verify";
 import type { CommandHandler } from "../../src/enforcement/handler";
 import { killProcessHandler } from "../../src/enforcement/kill-handler";
-import { readProcStat } from "../../src/enforcement/procfs";
+import { readProcStat } from "../../src/platform/linux/processes";
 import { testSigner } from "./signer";
 
 const AGENT = "agent-exec";
@@ -108,5 +108,9 @@ describe("CommandExecutor", () => {
     expect(alive(v.pid)).toBe(false);
     const rel = await ex.executeLocal({ id: "rule-7-hit", type: "release", params: {} });
     expect(rel).toMatchObject({ commandId: "rule-7-hit", status: CommandStatus.COMMAND_STATUS_REFUSED, local: true, reason: expect.stringMatching(/^forbidden/) });
+    // Only what the contract allows local policy (COMMANDS[type].localPolicy): nothing that lifts containment or reads files.
+    for (const type of ["unblock_ip", "collect_evidence", "terminate_session", "explode"]) {
+      expect(await ex.executeLocal({ type, params: {} }), type).toMatchObject({ status: CommandStatus.COMMAND_STATUS_REFUSED, reason: `forbidden: local policy may not ${type}; only a signed command can` });
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type BlockIp, type Command, ControllerMessage } from "@vigil/proto";
 import { afterAll, describe, expect, it } from "vitest";
 import { CommandVerifier, ed25519PublicKeyFromRaw } from "../../src/commands/verify";
 import { testSigner } from "./signer";
@@ -20,7 +21,7 @@ describe("CommandVerifier", () => {
   it("accepts a correctly signed, current command for this agent and hands back its params", () => {
     const v = new CommandVerifier({ controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: stateDir() });
     const out = v.verify(controller.command({ agentId: AGENT, type: "kill_process", paramsJson: '{"pid":42}' }));
-    expect(out).toEqual({ ok: true, params: { pid: 42 } });
+    expect(out).toEqual({ ok: true, type: "kill_process", params: { pid: 42 } });
   });
 
   it("refuses a forged signature, a tampered field and a truncated signature", () => {
@@ -117,5 +118,50 @@ describe("CommandVerifier", () => {
     const dir = stateDir();
     writeFileSync(join(dir, "seen-commands.json"), "{broken");
     expect(() => new CommandVerifier({ controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: dir })).toThrow(/corrupt state file/);
+  });
+});
+
+describe("CommandVerifier with typed params (Command.params oneof)", () => {
+  const verifier = () => new CommandVerifier({ controllerPublicKey: controller.publicKeyRaw, agentId: AGENT, stateDir: stateDir() });
+  /** Through the real protobuf encoding, as the transport hands it over (absent optionals, empty lists). */
+  const overTheWire = (cmd: Command): Command => {
+    const m = ControllerMessage.decode(ControllerMessage.encode({ msg: { $case: "command", command: cmd } }).finish());
+    if (m.msg?.$case !== "command") throw new Error("not a command");
+    return m.msg.command;
+  };
+
+  it("verifies a typed command after a protobuf round trip and hands back the typed params", () => {
+    const cmd = overTheWire(controller.typedCommand({ agentId: AGENT, type: "kill_process", params: { pid: 42, startTicks: 7, tree: true } }));
+    expect(cmd.params).toEqual({ $case: "killProcess", killProcess: { pid: 42, startTicks: 7, tree: true, startTimeMs: undefined, reason: undefined } });
+    expect(verifier().verify(cmd)).toEqual({ ok: true, type: "kill_process", params: { pid: 42, startTicks: 7, tree: true } });
+    const isolate = overTheWire(controller.typedCommand({ agentId: AGENT, type: "isolate", params: {} }));
+    expect(verifier().verify(isolate)).toEqual({ ok: true, type: "isolate", params: {} });
+  });
+
+  it("refuses a command whose typed field was tampered with, even though params_json is untouched", () => {
+    const v = verifier();
+    const good = controller.typedCommand({ agentId: AGENT, type: "block_ip", params: { ip: "192.0.2.1", ttlSeconds: 60 } });
+    if (good.params?.$case !== "blockIp") throw new Error("expected typed block_ip");
+    const signed = good.params.blockIp;
+    const tamper = (change: Partial<BlockIp>): Command => overTheWire({ ...good, params: { $case: "blockIp", blockIp: { ...signed, ...change } } });
+    expect(v.verify(tamper({ ip: "10.0.0.0/8" }))).toMatchObject({ ok: false, code: "bad_signature" });
+    expect(v.verify(tamper({ ttlSeconds: 2_592_000 }))).toMatchObject({ ok: false, code: "bad_signature" });
+    expect(v.verify(tamper({ reason: "added later" }))).toMatchObject({ ok: false, code: "bad_signature" });
+    // Another command type with the same field values: the case is signed too.
+    expect(v.verify(overTheWire({ ...good, type: "", params: { $case: "unblockIp", unblockIp: { ip: "192.0.2.1" } } }))).toMatchObject({ ok: false, code: "bad_signature" });
+    // None burned the id: the genuine one runs.
+    expect(v.verify(overTheWire(good))).toMatchObject({ ok: true, type: "block_ip", params: { ip: "192.0.2.1", ttlSeconds: 60 } });
+  });
+
+  it("prefers the oneof: a rewritten params_json beside intact typed params is ignored, not run", () => {
+    const good = controller.typedCommand({ agentId: AGENT, type: "block_ip", params: { ip: "192.0.2.1" } });
+    expect(verifier().verify(overTheWire({ ...good, paramsJson: '{"ip":"0.0.0.0/0"}' }))).toEqual({ ok: true, type: "block_ip", params: { ip: "192.0.2.1" } });
+  });
+
+  it("refuses a legacy type that contradicts the params case, and still verifies a command stripped to its legacy fields", () => {
+    const good = controller.typedCommand({ agentId: AGENT, type: "isolate", params: { allowCidrs: ["10.1.0.0/16"] } });
+    expect(verifier().verify({ ...good, type: "release" })).toMatchObject({ ok: false, code: "malformed", reason: expect.stringMatching(/does not match the params \(isolate\)/) });
+    // What an agent before the oneof sees: the same signed content, so nothing is gained by stripping it.
+    expect(verifier().verify(overTheWire({ ...good, params: undefined }))).toEqual({ ok: true, type: "isolate", params: { allowCidrs: ["10.1.0.0/16"] } });
   });
 });

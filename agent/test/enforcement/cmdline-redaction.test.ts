@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { processCmdline } from "../../src/enforcement/procfs";
+import { processCmdline } from "../../src/platform/linux/processes";
 
 describe("process command lines in evidence", () => {
   it("redact a Vigil enrollment token read from /proc", async () => {

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { killProcessHandler } from "../../src/enforcement/kill-handler";
 import { killProcess } from "../../src/enforcement/process-kill";
-import { processCmdline, readProcStat, snapshot, startTimeMs } from "../../src/enforcement/procfs";
+import { processCmdline, readProcStat, snapshot, startTimeMs } from "../../src/platform/linux/processes";
 import { waitFor } from "../helpers/netns";
 
 const spawned: ChildProcess[] = [];
@@ -82,7 +82,9 @@ describe("kill_process on real processes", () => {
   });
 
   it("refuses pid 1, the agent itself, and a tree that contains the agent, signalling nothing", async () => {
-    expect(() => handler.validate({ pid: 1 })).toThrow(/startTimeMs: is required/);
+    // pid 1 is refused by the shared contract before anything else; a pid without its start time too.
+    expect(() => handler.validate({ pid: 1, startTicks: 1 })).toThrow(/^pid: must be an integer in \[2, /);
+    expect(() => handler.validate({ pid: 2 })).toThrow(/startTimeMs: is required/);
     const init = readProcStat(1);
     if (init) expect(await handler.run({ pid: 1, startTicks: init.startTicks, tree: false }, "enforce", ctx)).toMatchObject({ ok: false, reason: "refusing to kill pid 1" });
     const me = readProcStat(process.pid);

@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, onTestFinished } from "vitest";
-import { readProcStat, snapshot } from "../../src/enforcement/procfs";
+import { readProcStat, snapshot } from "../../src/platform/linux/processes";
 import { createRunner } from "../../src/enforcement/runner";
 import { terminateSessionHandler } from "../../src/enforcement/session";
 import { waitFor } from "../helpers/netns";

@@ -135,8 +135,11 @@ describe.skipIf(skipReason !== null)("signed commands to the real agent: kill, r
     const good = readFileSync(pinFile, "utf8");
     expect(Buffer.from(good.trim(), "base64").equals(nsc.ctl.signer.publicKeyRaw)).toBe(true);
     writeFileSync(pinFile, testSigner().publicKeyRaw.toString("base64") + "\n");
-    agent = spawnNsAgent(topo.host, { controller: nsc.address, wallLog, stateDir: agent.stateDir });
+    // A mismatch is fatal for the link: it waits half to all of fatal_backoff_ms between tries
+    // instead of reconnecting hot (short here so the test sees a second cycle).
+    agent = spawnNsAgent(topo.host, { controller: nsc.address, wallLog, stateDir: agent.stateDir, extraConfig: { fatal_backoff_ms: 3000 } });
     expect(await waitFor(() => agent.output().includes("command key does not match the pinned key"), 15_000), agent.output()).toBe(true);
+    expect(await waitFor(() => agent.output().includes("controller refused this agent; not retrying until later"), 15_000), agent.output()).toBe(true);
     // Whatever a session briefly exists for, an isolate sent to it must not run.
     const refusals = () => agent.output().split("command key does not match the pinned key").length - 1;
     const before = refusals();

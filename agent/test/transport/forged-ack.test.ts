@@ -2,10 +2,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { credentials, Server, ServerCredentials, type ServerDuplexStream } from "@grpc/grpc-js";
-import { AgentServiceService, Event, type AgentMessage, type ControllerMessage, type Hello } from "@vigil/proto";
+import { AgentServiceService, AgentStatus, Event, type AgentMessage, type ControllerMessage, type Hello } from "@vigil/proto";
 import { afterEach, describe, expect, it } from "vitest";
 import { DiskSpool, Priority, type AppendItem } from "../../src/spool";
-import { Backoff } from "../../src/transport/backoff";
+import { Backoff } from "@vigil/proto";
 import { ControllerLink } from "../../src/transport/controller-link";
 import { silentLog, type Log } from "../../src/util/log";
 
@@ -70,11 +70,11 @@ function link(spool: DiskSpool, port: number, log: Log = silentLog): ControllerL
     credentials: () => credentials.createInsecure(),
     spool,
     hello: () => ({ agentId: "a", hostname: "h", os: "", kernel: "", agentVersion: "", ipAddresses: [], tags: [], bootTimeMs: 0, lastSeq: spool.stats().lastSeq, arch: "", timeMs: Date.now() }),
-    status: () => ({ sensors: [], dropped: {}, spoolBytes: 0, spoolRecords: 0, isolated: false, spoolDiscardedBytes: 0 }),
+    status: () => AgentStatus.fromPartial({}),
     onCommand: async () => { throw new Error("no commands here"); },
     log,
     heartbeatMs: 60_000,
-    backoff: new Backoff(20, 50),
+    backoff: new Backoff({ baseMs: 20, capMs: 50 }),
   });
 }
 

@@ -4,16 +4,20 @@ import { LiveFeed, type LiveMode } from "./api/live";
 import { SessionContext } from "./lib/context";
 import { href, useRoute, type Route } from "./lib/router";
 import { clearKey, loadKey, saveKey } from "./lib/session";
+import { AlertPage } from "./pages/alert";
 import { AlertsPage } from "./pages/alerts";
 import { CasePage } from "./pages/case";
 import { CasesPage } from "./pages/cases";
+import { EventsPage } from "./pages/events";
 import { HostsPage } from "./pages/hosts";
+import { NotFoundPage } from "./pages/not-found";
 import { SignIn } from "./pages/sign-in";
 
 const NAV = [
   { path: "alerts", label: "Alerts" },
   { path: "cases", label: "Cases" },
   { path: "hosts", label: "Hosts" },
+  { path: "events", label: "Events" },
 ] as const;
 
 function LiveIndicator({ mode }: { mode: LiveMode }) {
@@ -27,12 +31,15 @@ function LiveIndicator({ mode }: { mode: LiveMode }) {
   );
 }
 
+/** Every route the console knows; anything else is "not found", never a silent fallback to alerts. */
 function Page({ route }: { route: Route }) {
-  const [first, second] = route.path;
-  if (first === "cases" && second) return <CasePage id={second} focusAlert={route.query.get("alert") ?? undefined} />;
-  if (first === "cases") return <CasesPage route={route} />;
-  if (first === "hosts") return <HostsPage />;
-  return <AlertsPage route={route} />;
+  const [first = "alerts", second, ...rest] = route.path;
+  if (rest.length) return <NotFoundPage path={route.path} />;
+  if (first === "alerts") return second ? <AlertPage id={second} /> : <AlertsPage route={route} />;
+  if (first === "cases") return second ? <CasePage id={second} focusAlert={route.query.get("alert") ?? undefined} /> : <CasesPage route={route} />;
+  if (first === "hosts" && !second) return <HostsPage focus={route.query.get("host") ?? undefined} />;
+  if (first === "events" && !second) return <EventsPage route={route} />;
+  return <NotFoundPage path={route.path} />;
 }
 
 function Shell({ apiKey, onSignOut }: { apiKey: string; onSignOut: (notice?: string) => void }) {

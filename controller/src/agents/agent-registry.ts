@@ -240,7 +240,7 @@ export class AgentRegistry {
 }
 
 /** AgentStatus (proto) → the JSON stored and shown by the API. */
-export function statusJson(s: { sensors: Array<{ name: string; running: boolean; detail: string; events: number; errors: number }>; dropped: Record<string, number>; spoolBytes: number; spoolRecords: number; isolated: boolean; spoolDiscardedBytes: number; acksBeyondLast?: number; enforcement?: string }): Record<string, unknown> {
+export function statusJson(s: { sensors: Array<{ name: string; running: boolean; detail: string; events: number; errors: number }>; dropped: Record<string, number>; spoolBytes: number; spoolRecords: number; isolated: boolean; spoolDiscardedBytes: number; acksBeyondLast?: number; enforcement?: string; pipelineLost?: Record<string, number>; unhandledErrors?: number; watchdogRestarts?: Record<string, number> }): Record<string, unknown> {
   return {
     sensors: s.sensors.slice(0, 32).map((x) => ({ name: x.name.slice(0, 64), running: x.running, detail: x.detail.slice(0, 512), events: x.events, errors: x.errors })),
     dropped: Object.fromEntries(Object.entries(s.dropped).slice(0, 32)),
@@ -249,6 +249,10 @@ export function statusJson(s: { sensors: Array<{ name: string; running: boolean;
     isolated: s.isolated,
     spoolDiscardedBytes: s.spoolDiscardedBytes,
     ...(s.acksBeyondLast !== undefined ? { acksBeyondLast: s.acksBeyondLast } : {}),
+    // Losses and faults the agent reports about itself (absent from older agents): bounded like `dropped`.
+    ...(s.pipelineLost && Object.keys(s.pipelineLost).length ? { pipelineLost: Object.fromEntries(Object.entries(s.pipelineLost).slice(0, 32)) } : {}),
+    ...(s.unhandledErrors ? { unhandledErrors: s.unhandledErrors } : {}),
+    ...(s.watchdogRestarts && Object.keys(s.watchdogRestarts).length ? { watchdogRestarts: Object.fromEntries(Object.entries(s.watchdogRestarts).slice(0, 32)) } : {}),
     // Only the two values an agent can be in; anything else (or an older agent's "") is not shown as a mode.
     ...(s.enforcement === "enforce" || s.enforcement === "monitor" ? { enforcement: s.enforcement } : {}),
   };

@@ -3,10 +3,11 @@ import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger"
 import { AgentRegistry } from "../agents/agent-registry";
 import { splitClockMark } from "../database/repositories/event-row";
 import { EventStore, type StoredEvent } from "../database/repositories/event-store";
+import { optSeqList } from "./event-seq-filter";
 import { optEnum, optInt, optString, optTime, rejectUnknown } from "./query-params";
 
 export const EVENT_TYPES = ["process", "file", "network", "auth", "agent", "audit", "log"] as const;
-const ALLOWED = ["agent", "type", "since", "until", "q", "limit", "cursor"] as const;
+const ALLOWED = ["agent", "type", "since", "until", "q", "seq", "limit", "cursor"] as const;
 /** The agent id syntax the transport accepts (controller/src/trust/authenticator.ts). */
 const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
@@ -51,6 +52,7 @@ export class EventsController {
   @ApiQuery({ name: "since", required: false, description: "ISO 8601 or epoch ms (inclusive), by event time" })
   @ApiQuery({ name: "until", required: false, description: "ISO 8601 or epoch ms (exclusive), by event time" })
   @ApiQuery({ name: "q", required: false, description: "case-insensitive substring of exe, command line, path, user, addresses, raw log line" })
+  @ApiQuery({ name: "seq", required: false, description: "comma-separated sequence numbers (at most 100; needs agent): the events an alert's eventRefs point at" })
   @ApiQuery({ name: "limit", required: false, description: "1-1000, default 100" })
   @ApiQuery({ name: "cursor", required: false, description: "nextCursor from the previous page" })
   @ApiOkResponse({ description: "{ items: Event[], nextCursor: string | null }" })
@@ -67,8 +69,10 @@ export class EventsController {
       if (!AGENT_ID.test(agentId)) throw new BadRequestException(`query parameter "agent" must be an agent id (1-128 of [A-Za-z0-9._:-]), got "${agentId.slice(0, 64)}"`);
       if (!(await this.agents.get(agentId))) throw new NotFoundException(`agent "${agentId}" not found`);
     }
+    const seqs = optSeqList(query, agentId);
     const items = await this.store.query({
       agentId,
+      seqs,
       type: optEnum(query, "type", EVENT_TYPES),
       since,
       until,

@@ -26,6 +26,7 @@ import { AgentPolicyEntity } from "../database/entities/policy.entity";
 import { PlaybookActionEntity, PlaybookEntity, PlaybookVersionEntity } from "../database/entities/playbook.entities";
 import { IngestWriter } from "../ingest/ingest-writer";
 import { createLogger, NestPinoLogger } from "../logging/logger";
+import { installProcessFaultHandlers } from "../logging/process-faults";
 import { EventStore } from "../database/repositories/event-store";
 import { InventoryRepository } from "../database/repositories/inventory-repository";
 import { InventoryService } from "../agents/inventory-service";
@@ -96,6 +97,7 @@ export interface StartOptions {
 
 export async function startController(config: ControllerConfig, opts: StartOptions = {}): Promise<RunningController> {
   const logger = opts.logger ?? createLogger(config.logLevel);
+  installProcessFaultHandlers(logger);
   ownerOnlyDir(config.dataDir, true);
   const dataSource = createDataSource({ url: config.databaseUrl, sqliteSynchronous: config.sqliteSynchronous });
   await dataSource.initialize();

@@ -90,8 +90,9 @@ export async function createTrustLayer(config: ControllerConfig, ds: DataSource,
     },
     document(b) {
       return b
-        .addBearerAuth({ type: "http", scheme: "bearer", description: "API key: vk_<id>_<secret> (vigil-controller apikey create)" }, "bearer")
-        .addApiKey({ type: "apiKey", in: "header", name: "X-Api-Key", description: "The same API key, as a header" }, "api-key")
+        // An opaque API key, not a JWT: the id finds the key's row, the secret is checked against its scrypt hash.
+        .addBearerAuth({ type: "http", scheme: "bearer", bearerFormat: "vk_<id>_<secret>", description: "API key `vk_<id>_<secret>` (`vigil-controller apikey create`, or POST /api/v1/apikeys): an opaque key whose role (admin, analyst, integration, readonly) decides what it may do; not a JWT. Repeated failures from one address answer 429." }, "bearer")
+        .addApiKey({ type: "apiKey", in: "header", name: "X-Api-Key", description: "The same API key in the X-Api-Key header, for clients that cannot set Authorization" }, "api-key")
         .addSecurityRequirements("bearer")
         .addSecurityRequirements("api-key");
     },

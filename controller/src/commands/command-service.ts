@@ -1,6 +1,7 @@
+import { recordProcessFault } from "../logging/process-faults";
 import { createHash, randomUUID } from "node:crypto";
 import type { Repository } from "typeorm";
-import { COMMAND_LIMITS, commandSigningPayload, CommandStatus, SAFE_ID_PATTERN, type Command, type CommandResult } from "@vigil/proto";
+import { canonicalParamsJson, COMMAND_LIMITS, commandSigningPayload, CommandStatus, SAFE_ID_PATTERN, toWireCommand, undoOf, type CommandResult, type CommandType } from "@vigil/proto";
 import type { AgentRegistry } from "../agents/agent-registry";
 import type { CommandSigner } from "../crypto/signing-key";
 import { can, DEFAULT_GRANTS, type Permission, type PermissionGrants, type Role } from "../http/roles";
@@ -34,12 +35,6 @@ export function checkCaseId(v: unknown): string | null {
     throw new CommandParamError("caseId", `expected a case id: 1-${max} characters of A-Z a-z 0-9 . _ : -`);
   return v;
 }
-
-/** How each reversible action is undone; kills and terminated sessions cannot be. */
-const UNDO: Record<string, (params: Record<string, unknown>) => { type: string; params: Record<string, unknown> }> = {
-  isolate: () => ({ type: "release", params: {} }),
-  block_ip: (p) => ({ type: "unblock_ip", params: { ip: p.ip } }),
-};
 
 const DEFAULT_TTL_MS = 60 * 60_000;
 const MAX_TTL_MS = 7 * 24 * 3600_000;
@@ -102,12 +97,15 @@ export class CommandService {
 
   /** Validates, signs, stores and (if the agent is online) sends a command. Throws CommandParamError on bad params. */
   async issue(agentId: string, type: string, params: unknown, opts: IssueOptions): Promise<CommandEntity> {
-    const clean = validateCommandParams(type, params);
-    if (readsFileContents(type, clean) && !opts.mayFetchFiles) throw new CommandForbidden("fetching a file's contents needs the evidence.fetch_file permission (admin keys unless VIGIL_EVIDENCE_FILE_ROLES grants analysts); hashes (sha256Paths) and process, connection and open-file lists do not");
+    const typed = validateCommandParams(type, params);
+    // The canonical JSON of the typed params: what old agents parse and new ones rebuild from the oneof.
+    const paramsJson = canonicalParamsJson(type as CommandType, typed);
+    const clean = JSON.parse(paramsJson) as Record<string, unknown>;
+    if (readsFileContents(type, typed) && !opts.mayFetchFiles) throw new CommandForbidden("fetching a file's contents needs the evidence.fetch_file permission (admin keys unless VIGIL_EVIDENCE_FILE_ROLES grants analysts); hashes (sha256Paths) and process, connection and open-file lists do not");
     const caseId = checkCaseId(opts.caseId);
     const ttl = Math.min(Math.max(opts.ttlMs ?? DEFAULT_TTL_MS, 1_000), MAX_TTL_MS);
     const issuedAt = this.now();
-    const unsigned = { id: randomUUID(), agentId, type, paramsJson: JSON.stringify(clean), issuedAtMs: issuedAt, expiresAtMs: issuedAt + ttl };
+    const unsigned = { id: randomUUID(), agentId, type, paramsJson, issuedAtMs: issuedAt, expiresAtMs: issuedAt + ttl };
     const payload = commandSigningPayload(unsigned);
     const entity = this.repo.create({
       id: unsigned.id,
@@ -149,12 +147,17 @@ export class CommandService {
   private deliver(c: CommandEntity): void {
     const session = this.registry.session(c.agentId);
     if (!session) return;
-    const wire: Command = { id: c.id, agentId: c.agentId, type: c.type, paramsJson: c.paramsJson, issuedAtMs: c.issuedAt, expiresAtMs: c.expiresAt, signature: Buffer.from(c.signature, "base64") };
+    const wire = toWireCommand({ id: c.id, agentId: c.agentId, type: c.type, paramsJson: c.paramsJson, issuedAtMs: c.issuedAt, expiresAtMs: c.expiresAt }, Buffer.from(c.signature, "base64"));
     session.send({ msg: { $case: "command", command: wire } });
     if (c.state === "queued") {
       c.state = "sent";
       c.sentAt = this.now();
-      void this.repo.update({ id: c.id, state: "queued" }, { state: "sent", sentAt: c.sentAt }).then(() => this.step(c, "sent", {})).then(() => this.emit(c));
+      this.repo
+        .update({ id: c.id, state: "queued" }, { state: "sent", sentAt: c.sentAt })
+        .then(() => this.step(c, "sent", {}))
+        .then(() => this.emit(c))
+        // The command is on the wire either way; a failed bookkeeping write leaves it "queued", so it is re-sent on reconnect (the agent drops the replay).
+        .catch((err: unknown) => recordProcessFault("background_failure", err));
     }
   }
 
@@ -195,10 +198,9 @@ export class CommandService {
   /** Issues the command that reverses `id` (release for isolate, unblock for block_ip). */
   async undo(id: string, requestedBy: string): Promise<CommandEntity> {
     const c = await this.get(id);
-    const make = UNDO[c.type];
-    if (!make) throw new NotReversible(`a ${c.type} command cannot be undone`);
+    const u = undoOf(c.type, JSON.parse(c.paramsJson || "{}") as never);
+    if (!u) throw new NotReversible(`a ${c.type} command cannot be undone`);
     if (c.state !== "succeeded") throw new NotReversible(`command ${id} is ${c.state}; only a succeeded ${c.type} can be undone`);
-    const u = make(JSON.parse(c.paramsJson) as Record<string, unknown>);
     return this.issue(c.agentId, u.type, { ...u.params, reason: `undo of ${c.id}` }, { requestedBy, caseId: c.caseId, alertId: c.alertId, undoOf: c.id });
   }
 

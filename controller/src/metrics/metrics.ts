@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { processFaultCounts } from "../logging/process-faults";
 import type { AlertNotice } from "../alerts/alert-service";
 import type { RefusedBatch, StoredBatch } from "../ingest/ingest-writer";
 import type { DropReason } from "../stream/stream-server";
@@ -46,6 +47,16 @@ export class ControllerMetrics {
     this.alerts = new Counter({ name: "vigil_alerts_total", help: "Alerts created, by rule level", labelNames: ["level"], registers });
     this.streamDrops = new Counter({ name: "vigil_stream_drops_total", help: "Live stream clients dropped, by reason (slow_consumer, heartbeat, key_revoked)", labelNames: ["reason"], registers });
     this.batchesRefused = new Counter({ name: "vigil_ingest_batches_refused_total", help: "Agent batches refused before storage, nothing stored or acked: seq_window (a seq beyond what the agent can have produced), contract (malformed)", labelNames: ["reason"], registers });
+    new Counter({
+      name: "vigil_process_faults_total",
+      help: "Faults in the controller process, by kind: unhandled_rejection, uncaught_exception, background_failure (each logged, redacted)",
+      labelNames: ["kind"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [kind, n] of Object.entries(processFaultCounts())) this.inc({ kind }, n);
+      },
+    });
     this.eventsClockSkewed = new Counter({ name: "vigil_events_clock_skewed_total", help: "Events stored at their receive time because the time the host reported was too far off (kept as reportedTime)", registers });
     this.webhookOutcomes = new Counter({ name: "vigil_webhook_deliveries_total", help: "Webhook delivery attempts by outcome: delivered, retry (scheduled again), dead (dead-lettered)", labelNames: ["outcome"], registers });
 

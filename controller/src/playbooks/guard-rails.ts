@@ -1,4 +1,4 @@
-import { parseCidr, cidrContains, parseIp } from "@vigil/detection";
+import { parsePrefix, cidrContains, parseIp } from "@vigil/detection";
 
 export interface GuardRailConfig {
   /** Automatic isolations allowed per rolling hour across the fleet. */
@@ -28,7 +28,7 @@ function inNeverBlock(ip: string, list: string[]): string | undefined {
   const addr = parseIp(ip);
   if (!addr) return undefined;
   for (const entry of list) {
-    const c = parseCidr(entry.includes("/") ? entry : `${entry}/${entry.includes(":") ? 128 : 32}`);
+    const c = parsePrefix(entry);
     if (c.ok && cidrContains(c.cidr, addr)) return entry;
   }
   return undefined;

@@ -1,8 +1,10 @@
 import { parseDocument, isMap, type Document } from "yaml";
+import { COMMANDS, PLAYBOOK_COMMANDS, type PlaybookCommandAction } from "@vigil/proto";
 import { CommandParamError, validatePresetParams } from "../commands/command-params";
 
-export type PlaybookActionType = "isolate" | "kill_process" | "block_ip" | "collect_evidence" | "terminate_session" | "notify";
-export const PLAYBOOK_ACTIONS: readonly PlaybookActionType[] = ["isolate", "kill_process", "block_ip", "collect_evidence", "terminate_session", "notify"];
+/** The commands a playbook may issue (named in the shared command contract), and a notification. */
+export type PlaybookActionType = PlaybookCommandAction | "notify";
+export const PLAYBOOK_ACTIONS: readonly PlaybookActionType[] = [...PLAYBOOK_COMMANDS.keys(), "notify"];
 
 export interface PlaybookWhen {
   minScore: number;
@@ -110,10 +112,12 @@ export function parsePlaybook(text: string): PlaybookSpec {
 export function checkPresetParams(spec: PlaybookSpec): void {
   spec.actions.forEach((a, i) => {
     if (a.type === "notify") return;
-    if (a.type === "collect_evidence" && a.params.filePath !== undefined)
+    const type = PLAYBOOK_COMMANDS.get(a.type);
+    if (!type) throw new PlaybookError(`actions[${i}].type`, `not a playbook action: ${a.type}`);
+    if (COMMANDS[type].readsFileContents(a.params as never))
       throw new PlaybookError(`actions[${i}].params.filePath`, "a playbook cannot fetch file contents (that needs an admin key and a reason per request); use sha256Paths to hash files");
     try {
-      validatePresetParams(a.type, a.params);
+      validatePresetParams(type, a.params);
     } catch (err) {
       if (err instanceof CommandParamError) throw new PlaybookError(`actions[${i}].params.${err.param}`, err.message.replace(/^params\.[^:]*: /, ""));
       throw err;

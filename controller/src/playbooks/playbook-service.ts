@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Repository } from "typeorm";
+import { PLAYBOOK_COMMANDS, type PlaybookCommandAction } from "@vigil/proto";
 import { CommandForbidden, type AuditSink, type CommandService } from "../commands/command-service";
 import { CommandParamError } from "../commands/command-params";
 import { CannotDerive, deriveParams, type PlaybookAlert } from "./action-params";
@@ -146,7 +147,8 @@ export class PlaybookService {
 
   private async issue(row: PlaybookActionEntity, decidedBy: string, requestedBy: string): Promise<void> {
     try {
-      const cmd = await this.commands.issue(row.agentId, row.actionType, JSON.parse(row.paramsJson), { requestedBy, caseId: row.caseId, alertId: row.alertId });
+      const type = PLAYBOOK_COMMANDS.get(row.actionType as PlaybookCommandAction) ?? row.actionType;
+      const cmd = await this.commands.issue(row.agentId, type, JSON.parse(row.paramsJson), { requestedBy, caseId: row.caseId, alertId: row.alertId });
       Object.assign(row, { state: decidedBy === "auto" ? "issued" : "approved", commandId: cmd.id, decidedAt: this.now(), decidedBy });
     } catch (err) {
       if (!(err instanceof CommandParamError) && !(err instanceof CommandForbidden)) throw err;

@@ -1,8 +1,9 @@
 import { BUILTIN_RULES, compileRules } from "@vigil/detection";
-import { MAX_POLICY_RULE_BYTES } from "@vigil/proto";
+import { CommandParamError, LOCAL_POLICY_TYPES, MAX_POLICY_RULE_BYTES, validatePresetParams, type LocalPolicyType } from "@vigil/proto";
 
-export type LocalActionType = "kill_process" | "isolate" | "block_ip";
-const LOCAL_ACTIONS: readonly LocalActionType[] = ["kill_process", "isolate", "block_ip"];
+/** What an agent may do on its own: decided per command type in the shared command contract. */
+export type LocalActionType = LocalPolicyType;
+const LOCAL_ACTIONS: readonly LocalActionType[] = LOCAL_POLICY_TYPES;
 
 /** What an admin sets: which rules the agents evaluate themselves, and what they do on a hit. */
 export interface AgentPolicySpec {
@@ -56,6 +57,13 @@ export function validatePolicySpec(raw: unknown): AgentPolicySpec {
         const xr = (x ?? {}) as { type?: unknown; params?: unknown };
         if (!LOCAL_ACTIONS.includes(xr.type as LocalActionType)) throw new PolicySpecError(`actions[${i}].actions[${j}].type: expected one of ${LOCAL_ACTIONS.join(", ")} (an agent never releases on its own)`);
         if (xr.params !== undefined && (typeof xr.params !== "object" || Array.isArray(xr.params))) throw new PolicySpecError(`actions[${i}].actions[${j}].params: expected a map`);
+        try {
+          // The fixed params (the rest comes from the event that fired) obey the same contract as a signed command's.
+          if (xr.params) validatePresetParams(xr.type as LocalActionType, xr.params as Record<string, unknown>);
+        } catch (e) {
+          if (e instanceof CommandParamError) throw new PolicySpecError(`actions[${i}].actions[${j}].params.${e.message}`);
+          throw e;
+        }
         return { type: xr.type as LocalActionType, ...(xr.params ? { params: xr.params as Record<string, unknown> } : {}) };
       }),
     };

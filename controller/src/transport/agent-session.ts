@@ -14,6 +14,9 @@ export interface UndecodableMessage {
   undecodable: string;
 }
 
+/** How long a closed stream may take to flush its queued writes and the status before it is dropped. */
+const CLOSE_GRACE_MS = 10_000;
+
 export interface SessionDeps {
   registry: AgentRegistry;
   writer: IngestWriter;
@@ -91,12 +94,30 @@ export class AgentSession implements LiveSession {
     this.fail(GrpcStatus.ABORTED, reason);
   }
 
+  /** A handler failed in a way it did not plan for: logged, and the stream ends retryably (nothing was acked). */
+  private crashed(what: string, err: unknown): void {
+    this.deps.log("error", `handling ${what} failed`, { agentId: this.agentId || undefined, peer: this.peer, error: String(err) });
+    this.fail(GrpcStatus.INTERNAL, `controller error while handling ${what}; retry`);
+  }
+
   private fail(code: GrpcStatus, details: string): void {
     if (this.closed) return;
     this.deps.log("warn", "agent stream closed", { agentId: this.agentId || undefined, peer: this.peer, code: GrpcStatus[code], reason: details });
     this.closed = true;
-    this.call.emit("error", grpcError(code, details));
-    this.call.destroy();
+    const call = this.call;
+    call.emit("error", grpcError(code, details));
+    // grpc-js sends the status from the stream's _final, once writes already queued are flushed;
+    // destroying the call before that drops the status and leaves the agent's stream open (a
+    // revocation or certificate expiry that does not bite). Destroy once it is out, or after a grace.
+    if (call.writableFinished) call.destroy();
+    else {
+      const grace = setTimeout(() => call.destroy(), CLOSE_GRACE_MS);
+      grace.unref();
+      call.once("finish", () => {
+        clearTimeout(grace);
+        call.destroy();
+      });
+    }
     this.release();
   }
 
@@ -126,13 +147,13 @@ export class AgentSession implements LiveSession {
       if (body?.$case !== "hello" || this.helloPending) return this.fail(GrpcStatus.FAILED_PRECONDITION, "the first message on a stream must be Hello");
       this.helloPending = true;
       this.call.pause();
-      void this.onHello(body.hello);
+      this.onHello(body.hello).catch((err: unknown) => this.crashed("Hello", err));
       return;
     }
     switch (body?.$case) {
       case "events":
         this.call.pause();
-        void this.onEvents(body.events);
+        this.onEvents(body.events).catch((err: unknown) => this.crashed("an event batch", err));
         return;
       case "heartbeat":
         this.deps.registry.health.clock(this.agentId, body.heartbeat.timeMs);

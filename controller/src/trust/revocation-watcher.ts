@@ -45,6 +45,9 @@ export class RevocationWatcher {
 
   /** One pass; public so an in-process revocation (API) can act at once. */
   async poll(): Promise<void> {
+    // Expiry needs no database: it is checked on every tick, also while a revocation query is slow
+    // or failing (a stream on an expired certificate must not outlive a database hiccup).
+    this.closeExpired();
     if (this.busy) return;
     this.busy = true;
     try {
@@ -59,16 +62,19 @@ export class RevocationWatcher {
           await this.audit.append({ actor: "system", action: "agent.stream_closed", target: `agent:${r.agentId}`, details: { reason: "revoked" } }).catch(() => undefined);
         }
       }
-      const now = this.now();
-      for (const [agentId, notAfter] of this.expiry) {
-        if (now < notAfter) continue;
-        this.expiry.delete(agentId);
-        this.sessions.session(agentId)?.close("client certificate expired; reconnect with the renewed certificate");
-      }
     } catch {
       // Database briefly unavailable: try again next tick.
     } finally {
       this.busy = false;
+    }
+  }
+
+  private closeExpired(): void {
+    const now = this.now();
+    for (const [agentId, notAfter] of this.expiry) {
+      if (now < notAfter) continue;
+      this.expiry.delete(agentId);
+      this.sessions.session(agentId)?.close("client certificate expired; reconnect with the renewed certificate");
     }
   }
 }

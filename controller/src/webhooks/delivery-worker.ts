@@ -1,3 +1,4 @@
+import { fullJitterDelay } from "@vigil/proto";
 import { In, LessThan, LessThanOrEqual, Not, type Repository } from "typeorm";
 import type { DeliveryOptions } from "../config/integrations-config";
 import type { Notice } from "../integrations/notices";
@@ -12,10 +13,9 @@ export type DeliveryOutcome = "delivered" | "retry" | "dead";
 
 export const DEFAULT_DELIVERY_OPTIONS: DeliveryOptions = { concurrency: 4, maxAttempts: 8, baseDelayMs: 2_000, maxDelayMs: 10 * 60_000, timeoutMs: 10_000, keepDeliveredMs: 24 * 3600_000 };
 
-/** Exponential backoff with "equal jitter": between half and all of the exponential delay, so retries of many deliveries spread out but never come back immediately. */
+/** The shared full-jitter backoff, with a floor of half the base delay so a retry never comes back at once. */
 export function backoffMs(attempt: number, o: Pick<DeliveryOptions, "baseDelayMs" | "maxDelayMs">, random: () => number = Math.random): number {
-  const exp = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(exp / 2 + (random() * exp) / 2);
+  return fullJitterDelay(attempt - 1, { baseMs: o.baseDelayMs, capMs: o.maxDelayMs, floorMs: o.baseDelayMs / 2 }, random);
 }
 
 /** 4xx means the receiver will refuse this body again; except timeouts, "too early" and rate limits. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RetentionJob } from "../../src/retention/retention";
-import { startTestController, type TestController } from "../support/controller";
+import { createPgDatabase, startTestController, type TestController } from "../support/controller";
 import { RawAgent } from "../support/raw-agent";
 import { waitFor } from "../support/wait";
 
@@ -47,7 +47,28 @@ describe("REST: /api/v1/events and /api/v1/agents", () => {
     expect(text.body.items[0].auth.user).toBe("Mallory15");
   });
 
+  it("fetches the events an alert references by their sequence numbers, in one request", async () => {
+    const r = await ctl.get(`/api/v1/events?agent=api-agent&seq=3,25,7,7`);
+    expect(r.status).toBe(200);
+    expect(r.body.items.map((e: { seq: number }) => e.seq)).toEqual([25, 7, 3]);
+    // Combined with the other filters, not instead of them.
+    const auth = await ctl.get(`/api/v1/events?agent=api-agent&seq=3,25,7&type=auth`);
+    expect(auth.body.items.map((e: { seq: number }) => e.seq)).toEqual([25]);
+    const none = await ctl.get(`/api/v1/events?agent=api-agent&seq=9999`);
+    expect(none.status).toBe(200);
+    expect(none.body.items).toEqual([]);
+    const max = Array.from({ length: 100 }, (_, i) => i + 1).join(",");
+    expect((await ctl.get(`/api/v1/events?agent=api-agent&seq=${max}`)).body.items).toHaveLength(25);
+  });
+
   it.each([
+    ["seq=3", "seq"],
+    ["agent=api-agent&seq=3,x", "seq"],
+    ["agent=api-agent&seq=-1", "seq"],
+    ["agent=api-agent&seq=1.5", "seq"],
+    ["agent=api-agent&seq=3,,4", "seq"],
+    ["agent=api-agent&seq=99999999999999999", "seq"],
+    ["agent=api-agent&seq=" + Array.from({ length: 101 }, (_, i) => i).join(","), "seq"],
     ["limit=0", "limit"],
     ["limit=abc", "limit"],
     ["type=bogus", "type"],
@@ -99,6 +120,32 @@ describe("REST: /api/v1/events and /api/v1/agents", () => {
     expect(deleted).toBe(20);
     const rest = await ctl.get(`/api/v1/events?agent=api-agent`);
     expect(rest.body.items.map((e: { seq: number }) => e.seq)).toEqual([25, 24, 23, 22, 21]);
+  });
+});
+
+describe("REST: /api/v1/events?seq= on PostgreSQL", () => {
+  let ctl: TestController;
+  let drop: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const db = await createPgDatabase();
+    drop = db.drop;
+    ctl = await startTestController({ databaseUrl: db.url });
+    const a = new RawAgent(ctl.grpcPort);
+    a.hello("pg-seq", { hostname: "pg-seq-host" });
+    const t = Date.now() - 600_000;
+    a.events(1, 6, (seq) => ({ eventTimeMs: t + seq * 1000, body: { $case: "agent", agent: { kind: "test", message: `m${seq}`, attributes: {} } } }));
+    await waitFor("ack", () => a.lastAck() === 6);
+    a.close();
+  });
+  afterAll(async () => {
+    await ctl?.dispose();
+    await drop?.();
+  });
+
+  it("selects exactly the listed sequence numbers, newest first", async () => {
+    const r = await ctl.get(`/api/v1/events?agent=pg-seq&seq=2,5`);
+    expect(r.status).toBe(200);
+    expect(r.body.items.map((e: { seq: number }) => e.seq)).toEqual([5, 2]);
   });
 });
 

@@ -120,6 +120,11 @@ describe("console: readable alerts and cases (issue 14)", () => {
     expect(await chain.textContent()).toContain("host vm");
     expect(await chain.textContent()).not.toContain("545f0eb8");
     expect(await chain.textContent()).not.toContain(VM_A);
+
+    // Each alert card's title leads to that alert's own view (matched events, verdicts).
+    const firstCard = story.alerts[0]!;
+    const titleLink = page.locator(`#alert-title-${firstCard.id} a`);
+    expect(await titleLink.getAttribute("href")).toBe(`#/alerts/${firstCard.id}`);
   });
 
   it("factors are labelled in words: IOC, not Ioc", async () => {

@@ -110,8 +110,60 @@ describe("web console in headless Chromium against the real controller", () => {
     await page.getByRole("button", { name: "Clear filters" }).click();
   });
 
+  it("opens an alert from its row: score reasons, the matched events with every field labelled, links on", async () => {
+    // A click on the row (not on the title link) opens the alert view.
+    await page.locator(`tr[data-alert="${world.topAlertId}"] td[data-label="Entity"]`).click();
+    await page.getByRole("heading", { name: "SSH Brute Force Followed By Successful Login", level: 1 }).waitFor();
+    expect(page.url()).toContain(`#/alerts/${world.topAlertId}`);
+    const alert = (await request(ctl, "GET", `/api/v1/alerts/${world.topAlertId}`)).body;
+    const why = page.locator("section", { has: page.getByRole("heading", { name: `Why it scored ${alert.score}` }) });
+    for (const f of alert.breakdown as Array<{ factor: string; points: number }>) {
+      await why.locator("tr", { hasText: f.factor }).filter({ hasText: String(Math.abs(f.points)) }).first().waitFor();
+    }
+    // The matched events: every reference resolved to its stored event, the newest opened with its fields labelled.
+    const matched = page.locator("details.matched");
+    await expect.poll(() => matched.count()).toBe((alert.eventRefs as unknown[]).length);
+    const newest = matched.first();
+    expect(await newest.getAttribute("open")).not.toBeNull();
+    const row = (label: string) => newest.locator(".field-row", { has: page.locator("dt", { hasText: new RegExp(`^${label}$`) }) }).locator("dd");
+    expect(await row("Log line").textContent()).toBe("Accepted password for alice from 203.0.113.50");
+    expect(await row("Source IP").textContent()).toBe("203.0.113.50");
+    expect(await row("User").textContent()).toBe("alice");
+    expect(await row("Action").textContent()).toBe("login_success");
+    expect(await row("Host").textContent()).toContain("web-1.prod");
+    // An older match opens on a click.
+    const older = matched.nth(1);
+    expect(await older.getAttribute("open")).toBeNull();
+    await older.locator("summary").click();
+    await older.locator(".field-row", { hasText: "Failed password for" }).waitFor();
+    await older.locator("summary").click();
+    // The ways on: the case, the host, and the host's events around the alert.
+    expect(await page.getByRole("link", { name: "Open the case" }).getAttribute("href")).toBe(`#/cases/${world.caseId}?alert=${world.topAlertId}`);
+    await shot(page, "alert", true);
+
+    await page.getByRole("link", { name: "Host web-1.prod" }).click();
+    await page.locator('tr[data-agent="web-1"].highlighted').waitFor();
+    await page.goBack();
+    await page.getByRole("link", { name: "Events on web-1.prod around this alert" }).click();
+    await page.getByRole("heading", { name: "Events", level: 1 }).waitFor();
+    const url = new URL(page.url().replace("#/", ""));
+    expect(url.searchParams.get("agent")).toBe("web-1");
+    expect(Date.parse(url.searchParams.get("since") ?? "")).toBeLessThan(Date.parse(alert.firstSeen));
+    expect(Date.parse(url.searchParams.get("until") ?? "")).toBeGreaterThan(Date.parse(alert.lastSeen));
+    const rows = page.locator("table.events tbody tr[data-event]");
+    await rows.filter({ hasText: "alice from 203.0.113.50" }).first().waitFor();
+    expect(new Set(await page.locator("table.events tbody td[data-label=Host]").allTextContents())).toEqual(new Set(["web-1.prod"]));
+    // The brute force and the login that followed it, all on web-1 in that window; the login opened.
+    await expect.poll(() => rows.filter({ hasText: "203.0.113.50" }).count()).toBe(8);
+    await rows.filter({ hasText: "alice from 203.0.113.50:40001" }).getByRole("button").click();
+    await page.locator("tr.detail-row .field-row", { hasText: "Accepted password for alice" }).waitFor();
+    await shot(page, "events", true);
+    await page.goBack();
+    await page.getByRole("heading", { name: "SSH Brute Force Followed By Successful Login", level: 1 }).waitFor();
+  });
+
   it("opens the case: score breakdowns, timeline, evidence, and an approval that blocks the attacker", async () => {
-    await page.getByRole("link", { name: "SSH Brute Force Followed By Successful Login" }).click();
+    await page.getByRole("link", { name: "Open the case" }).click();
     await page.getByRole("heading", { name: "Alerts and why they scored" }).waitFor();
     expect(page.url()).toContain(`#/cases/${world.caseId}`);
     // Every factor of the top alert's breakdown is on screen, with its points.
@@ -201,6 +253,113 @@ describe("web console in headless Chromium against the real controller", () => {
     await shot(page, "hosts-monitor-mode");
   });
 
+  it("searches events by text and host, with every field of a hit labelled", async () => {
+    await page.getByRole("link", { name: "Events", exact: true }).click();
+    await page.getByRole("heading", { name: "Events", level: 1 }).waitFor();
+    const rows = page.locator("table.events tbody tr[data-event]");
+    await rows.first().waitFor();
+    const search = page.getByRole("search", { name: "Search events" });
+    await search.getByLabel("Host").selectOption({ label: "db-1.prod" });
+    await expect.poll(() => page.url()).toContain("agent=db-1");
+    await search.getByLabel("Text").fill("KWORKERD");
+    await search.getByRole("button", { name: "Search" }).click();
+    await expect.poll(() => page.url()).toContain("q=KWORKERD");
+    // Exactly the one process event, found case-insensitively, on db-1 only.
+    await expect.poll(async () => (await rows.allTextContents()).join("\n")).toContain("/tmp/.cache/kworkerd --run");
+    expect(await rows.count()).toBe(1);
+    expect(await rows.first().locator("td[data-label=Host]").textContent()).toBe("db-1.prod");
+    expect(await rows.first().locator("td[data-label=User]").textContent()).toBe("postgres");
+    await rows.first().getByRole("button", { name: "/tmp/.cache/kworkerd --run" }).click();
+    const detail = page.locator("tr.detail-row .event-detail");
+    const field = (label: string) => detail.locator(".field-row", { has: page.locator("dt", { hasText: new RegExp(`^${label}$`) }) }).locator("dd");
+    expect(await field("Image").textContent()).toBe("/tmp/.cache/kworkerd");
+    expect(await field("Command line").textContent()).toBe("/tmp/.cache/kworkerd --run");
+    expect(await field("Process name").textContent()).toBe("kworkerd");
+    expect(await field("Kind").textContent()).toBe("process · start");
+
+    // The same text on another host finds nothing: the host filter holds.
+    await search.getByLabel("Host").selectOption({ label: "web-1.prod" });
+    await page.getByText("No events match this search").waitFor();
+    // And a text search on the attacker's address finds each of its logins on web-1, nothing else.
+    await search.getByLabel("Text").fill("203.0.113.50");
+    await search.getByRole("button", { name: "Search" }).click();
+    await expect.poll(() => rows.count()).toBe(8);
+    for (const t of await rows.locator("th").allTextContents()) expect(t).toContain("203.0.113.50");
+  });
+
+  it("says 'not found' for an unknown route, with links on, instead of showing alerts", async () => {
+    for (const path of ["#/nope", "#/alerts/x/y", "#/hosts/web-1"]) {
+      await page.goto(`${ctl.httpUrl}/console/${path}`);
+      await page.getByRole("heading", { name: "Page not found" }).waitFor();
+      expect(await page.locator("table.alerts").count()).toBe(0);
+      expect(await page.locator(".not-found code").textContent()).toBe(path);
+    }
+    await page.getByRole("link", { name: "Cases" }).last().click();
+    await page.getByRole("heading", { name: "Cases", level: 1 }).waitFor();
+    // A well-formed link to an alert that does not exist says so, from the API's 404 (in a page of
+    // its own: the browser logs the 404, which is the point here, not a problem of the console).
+    const p2 = await b.context.newPage();
+    try {
+      await p2.addInitScript((k) => sessionStorage.setItem("vigil.apiKey", k), key);
+      await p2.goto(`${ctl.httpUrl}/console/#/alerts/00000000-0000-0000-0000-000000000000`);
+      await p2.getByRole("alert").filter({ hasText: "no alert with id" }).waitFor();
+    } finally {
+      await p2.close();
+    }
+  });
+
+  it("fits a 420 px wide screen: alerts, cases, hosts, events and the alert view, nothing cut off", async () => {
+    const p2 = await b.context.newPage();
+    try {
+      await p2.setViewportSize({ width: 420, height: 900 });
+      await p2.addInitScript((k) => sessionStorage.setItem("vigil.apiKey", k), key);
+      /** Nothing wider than the screen, and every cell of `cells` inside it. */
+      const fits = async (cells: string) => {
+        const m = await p2.evaluate((sel) => {
+          const vw = document.documentElement.clientWidth;
+          const out = Array.from(document.querySelectorAll(sel)).map((el) => el.getBoundingClientRect()).filter((r) => r.width > 0 && (r.left < -0.5 || r.right > vw + 0.5));
+          const scrollers = Array.from(document.querySelectorAll(".table-wrap")).filter((w) => w.scrollWidth > w.clientWidth + 1).length;
+          return { vw, page: document.documentElement.scrollWidth, outside: out.length, cells: document.querySelectorAll(sel).length, scrollers };
+        }, cells);
+        expect(m.vw).toBeLessThanOrEqual(420);
+        expect(m.page).toBeLessThanOrEqual(m.vw);
+        expect(m.scrollers).toBe(0);
+        expect(m.outside).toBe(0);
+        return m.cells;
+      };
+      await p2.goto(ctl.httpUrl + "/console/#/alerts?state=all");
+      const rows = p2.locator("table.alerts tbody tr");
+      await rows.filter({ hasText: "SSH Brute Force Followed By Successful Login" }).waitFor();
+      expect(await fits("table.alerts tbody td, table.alerts tbody th, table.alerts .score, table.alerts .badge")).toBeGreaterThan(8 * 3);
+      // Every column is on screen for the top alert, each labelled, the key ones first.
+      const labels = await rows.first().locator("td, th").evaluateAll((els) => els.map((el) => getComputedStyle(el, "::before").content));
+      expect(labels.slice(0, 3)).toEqual(['"Score"', '"Level"', '"Alert"']);
+      expect(labels).toHaveLength(8);
+      await shot(p2, "narrow-alerts");
+
+      await p2.goto(ctl.httpUrl + `/console/#/alerts/${world.topAlertId}`);
+      await p2.locator("details.matched[open] .field-row").first().waitFor();
+      await fits(".alert-view .panel, .alert-view .field-row dd, .alert-view .links a, table.breakdown td");
+      await p2.goto(ctl.httpUrl + "/console/#/cases?state=all");
+      await p2.locator("table.cases tbody tr").first().waitFor();
+      await fits("table.cases tbody td, table.cases tbody th");
+      await p2.goto(ctl.httpUrl + "/console/#/hosts");
+      await p2.locator('tr[data-agent="web-1"]').waitFor();
+      await fits("table.hosts tbody td, table.hosts tbody th, table.hosts button");
+      await p2.goto(ctl.httpUrl + "/console/#/events?q=kworkerd");
+      await p2.locator("table.events tbody tr[data-event]").first().waitFor();
+      await p2.locator("table.events tbody tr[data-event] button.linkish").first().click();
+      await p2.locator("tr.detail-row .field-row").first().waitFor();
+      await fits("table.events tbody td, table.events tbody th, .event-detail dd, form.filters input, form.filters select");
+      // The case page (one column under 1100 px) fits as well.
+      await p2.goto(ctl.httpUrl + `/console/#/cases/${world.caseId}`);
+      await p2.locator(".timeline li").first().waitFor();
+      await fits(".case-header, .case .panel, .timeline li, .case-buttons button");
+    } finally {
+      await p2.close();
+    }
+  });
+
   it("falls back to polling when the live stream is unavailable, and still shows new alerts", async () => {
     const p2 = await b.context.newPage();
     try {
@@ -215,6 +374,19 @@ describe("web console in headless Chromium against the real controller", () => {
     } finally {
       await p2.close();
     }
+  });
+
+  it("says when an alert's events were deleted by retention, and shows the fields kept with the alert", async () => {
+    // db-1's /tmp execution is the only event older than 2 h; retention removes it.
+    const all = (await request(ctl, "GET", "/api/v1/alerts?agent=db-1&limit=50")).body.items as Array<{ id: string; eventRefs: Array<{ seq: number; timeMs: number }> }>;
+    const old = all.find((a) => a.eventRefs.some((r) => r.timeMs < Date.now() - 2 * 3_600_000));
+    expect(old).toBeDefined();
+    expect(await ctl.store.deleteOlderThan(Date.now() - 2 * 3_600_000, 100)).toBe(1);
+    await page.goto(`${ctl.httpUrl}/console/#/alerts/${old?.id}`);
+    const notice = page.locator(".notice", { hasText: "1 referenced event is no longer stored (event retention)" });
+    await notice.waitFor();
+    expect(await notice.locator("pre").textContent()).toContain("/tmp/.cache/kworkerd");
+    expect(await page.locator("details.matched").count()).toBe(0);
   });
 
   it("produced no page errors", () => {

@@ -24,6 +24,9 @@ const HEALTHY: AgentStatus = {
   isolated: false,
   spoolDiscardedBytes: 0,
   enforcement: "enforce",
+  pipelineLost: {},
+  unhandledErrors: 0,
+  watchdogRestarts: {},
 };
 
 /**

@@ -1,10 +1,20 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModulesContainer } from "@nestjs/core";
 import { PATH_METADATA } from "@nestjs/common/constants";
 
 /** @nestjs/swagger's metadata keys (its constants module is not exported). */
 const DECORATORS = { API_EXCLUDE_CONTROLLER: "swagger/apiExcludeController", API_EXCLUDE_ENDPOINT: "swagger/apiExcludeEndpoint" };
+import { ROUTES } from "../../src/api/schemas";
+import { typed } from "../../src/api/schemas/schema";
 import { startTestController, type TestController } from "../support/controller";
+
+const run = promisify(execFile);
+const ROOT = resolve(__dirname, "../../..");
 
 type Json = Record<string, any>;
 const METHODS = ["get", "put", "post", "delete", "patch"];
@@ -102,7 +112,8 @@ describe("OpenAPI document", () => {
         ids.add(op.operationId);
         const statuses = Object.keys(op.responses);
         expect(statuses.some((s) => /^(2\d\d|101)$/.test(s)), where).toBe(true);
-        for (const s of statuses.filter((x) => /^[45]/.test(x))) expect(op.responses[s].content["application/json"].schema.$ref, `${where} ${s}`).toBe("#/components/schemas/Error");
+        // The health check's 503 says what is degraded ({status, database}), not an Error.
+        for (const s of statuses.filter((x) => /^[45]/.test(x) && !(path === "/api/v1/healthz" && x === "503"))) expect(op.responses[s].content["application/json"].schema.$ref, `${where} ${s}`).toBe("#/components/schemas/Error");
         if (path !== "/api/v1/healthz") expect(statuses, where).toContain("401");
         if (op.requestBody) for (const media of Object.values(op.requestBody.content as Json)) expect((media as Json).schema, where).toBeTruthy();
         for (const p of op.parameters ?? []) expect(p.schema, `${where} ${p.name}`).toBeTruthy();
@@ -118,7 +129,70 @@ describe("OpenAPI document", () => {
     expect(got.body).toMatchObject({ name: "from-generated-client", enabled: false });
     const bad = await api.WebhooksController_create({ body: { name: "x", url: "nope" } });
     expect(bad.status).toBe(400);
-    expect(Object.keys(bad.body).sort()).toEqual(Object.keys(doc.components.schemas.Error.properties).sort());
+    expect(Object.keys(bad.body).sort()).toEqual(["error", "message", "statusCode"]);
+    expect(Object.keys(bad.body).every((k) => k in doc.components.schemas.Error.properties)).toBe(true);
     expect((await api.HealthController_healthz?.())?.status ?? 200).toBe(200);
+  });
+
+  it("is typed: every route has its schemas, every parameter a type, no open-ended success body", () => {
+    const documented: string[] = [];
+    for (const [path, item] of Object.entries(doc.paths as Json)) {
+      for (const m of METHODS) {
+        const op = (item as Json)[m];
+        if (!op || path === "/api/v1/stream") continue;
+        const where = `${m} ${path}`;
+        documented.push(where);
+        for (const p of op.parameters ?? []) {
+          expect(p.schema.type ?? p.schema.enum, `${where} parameter ${p.name}`).toBeTruthy();
+          if (/^(limit|minScore|minRisk)$/.test(p.name)) expect([p.schema.type, typeof p.schema.minimum, typeof p.schema.maximum], `${where} ${p.name}`).toEqual(["integer", "number", "number"]);
+        }
+        for (const [status, resp] of Object.entries(op.responses as Json)) {
+          if (!/^2\d\d$/.test(status) || status === "204") continue;
+          const content = Object.entries((resp as Json).content ?? {});
+          expect(content.length, `${where} ${status} has a body schema`).toBeGreaterThan(0);
+          for (const [, media] of content) {
+            const schema = (media as Json).schema as Json;
+            expect(schema.$ref ?? schema.type, `${where} ${status}`).toBeTruthy();
+            expect(schema.type === "object" && !schema.properties, `${where} ${status} is an open object`).toBe(false);
+          }
+        }
+        if (op.requestBody) for (const [type, media] of Object.entries(op.requestBody.content as Json)) expect((media as Json).schema.$ref ?? (media as Json).schema.type ?? (media as Json).schema.oneOf, `${where} body ${type}`).toBeTruthy();
+      }
+    }
+    // One entry per route in api/schemas/routes.ts, no stale ones.
+    expect(documented.filter((r) => !ROUTES[r])).toEqual([]);
+    expect(Object.keys(ROUTES).filter((r) => !documented.includes(r))).toEqual([]);
+  });
+
+  it("describes the API key as it is and the script and binary routes with their real media types", () => {
+    expect(doc.components.securitySchemes.bearer.bearerFormat).not.toMatch(/jwt/i);
+    expect(doc.components.securitySchemes.bearer.description).toMatch(/vk_<id>_<secret>/);
+    expect(doc.security).toEqual([{ bearer: [] }, { "api-key": [] }]);
+    expect(Object.keys(doc.paths["/install.sh"].get.responses["200"].content)).toEqual(["text/x-shellscript"]);
+    expect(doc.paths["/api/v1/agent/binary"].get.responses["200"].content).toEqual({ "application/octet-stream": { schema: expect.objectContaining({ type: "string", format: "binary" }) } });
+    expect(Object.keys(doc.paths["/api/v1/agent/binary.sha256"].get.responses["200"].content)).toEqual(["text/plain"]);
+    expect(Object.keys(doc.paths["/metrics"].get.responses["200"].content)).toEqual(["text/plain"]);
+    expect(doc.paths["/api/v1/webhooks"].post.responses["413"].content["application/json"].schema.$ref).toBe("#/components/schemas/Error");
+  });
+
+  it("passes redocly lint with no errors and no warnings", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vigil-openapi-lint-"));
+    try {
+      writeFileSync(join(dir, "openapi.json"), JSON.stringify(doc));
+      const r = await run(join(ROOT, "node_modules/.bin/redocly"), ["lint", "--config", join(ROOT, "redocly.yaml"), "--format", "json", join(dir, "openapi.json")], { env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true", NO_COLOR: "1" }, maxBuffer: 16 << 20 }).catch((e: { stdout: string; stderr: string }) => e);
+      const problems = (JSON.parse(r.stdout) as { problems: Array<{ ruleId: string; severity: string; message: string }> }).problems;
+      expect(problems.map((p) => `${p.severity} ${p.ruleId}: ${p.message}`)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("ties schemas to the services' types: a schema must name exactly its type's fields", () => {
+    type View = { id: string; score: number };
+    expect(typed<View>()({ id: { type: "string" }, score: { type: "integer" } }).required).toEqual(["id", "score"]);
+    // @ts-expect-error a schema that lacks a field of its type does not compile
+    typed<View>()({ id: { type: "string" } });
+    // @ts-expect-error nor one that describes a field its type does not have
+    typed<View>()({ id: { type: "string" }, score: { type: "integer" }, extra: { type: "string" } });
   });
 });

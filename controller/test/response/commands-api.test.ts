@@ -1,5 +1,5 @@
 import { createPublicKey, verify } from "node:crypto";
-import { CommandStatus, commandSigningPayload, type Command } from "@vigil/proto";
+import { CommandStatus, commandSigningPayload, signedCommandFields, type Command } from "@vigil/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestController, type TestController } from "../support/controller";
 import { request } from "../support/http";
@@ -39,6 +39,10 @@ describe("commands: signed, queued for offline agents, results recorded", () => 
     expect(cmd.agentId).toBe("cmd-agent");
     expect(JSON.parse(cmd.paramsJson)).toEqual({ pid: 4242, startTimeMs: 1_700_000_000_000, tree: true });
     expect(verifies(ctl, cmd)).toBe(true);
+    // The typed oneof travels beside the legacy fields, and the one signature covers it: its canonical JSON is params_json.
+    expect(cmd.params).toEqual({ $case: "killProcess", killProcess: { pid: 4242, startTimeMs: 1_700_000_000_000, tree: true, startTicks: undefined, reason: undefined } });
+    const signed = signedCommandFields(cmd);
+    expect(signed).toEqual({ ok: true, type: "kill_process", paramsJson: cmd.paramsJson, typed: true });
     await waitFor("state sent", async () => (await request(ctl, "GET", `/api/v1/commands/${cmd.id}`)).body.state === "sent");
 
     agent.send({ msg: { $case: "result", result: { commandId: cmd.id, status: CommandStatus.COMMAND_STATUS_SUCCEEDED, reason: "", outputJson: JSON.stringify({ killed: [4242] }), finishedAtMs: Date.now(), local: false, type: "kill_process" } } });

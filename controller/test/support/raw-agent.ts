@@ -32,7 +32,8 @@ export class RawAgent {
   }
 
   send(msg: AgentMessage): void {
-    this.stream.write(Buffer.from(AgentMessage.encode(msg).finish()));
+    // fromPartial: a status written before newer AgentStatus fields (maps) existed still encodes.
+    this.stream.write(Buffer.from(AgentMessage.encode(AgentMessage.fromPartial(msg)).finish()));
   }
 
   hello(agentId: string, extra: Partial<Hello> = {}): void {

@@ -7,6 +7,5 @@ export { parseStixPattern, type PatternParse, type PatternValue } from "./stix-p
 export { normalizeValue, resolveKind, refang, parseConfidence, type Normalized } from "./normalize";
 export { IocIndex, buildIocIndex, type IocIndexOptions } from "./ioc-index";
 export { matchEvent, type IocHit, type IocField, type MatchEventOptions } from "./match";
-export { parseIp, formatIp, parseCidr, formatCidr, cidrContains, unmapV4, type IpAddress, type Cidr, type IpVersion } from "./ip";
 export { parseJsonSteps, type JsonParse } from "./json-sliced";
 export { runSteps, runStepsSliced, yieldToLoop, type Steps, type SliceOptions } from "./time-slice";

@@ -1,5 +1,5 @@
 import { normalizeValue, refang, stripPort } from "./normalize";
-import { parseIp } from "./ip";
+import { parseIp } from "../net/ip";
 import type { IocKind } from "./types";
 
 /**

@@ -1,4 +1,4 @@
-import { formatIp, maskOf, parseCidr, parseIp, unmapV4, type IpAddress, type IpVersion } from "./ip";
+import { formatIp, maskOf, parseCidr, parseIp, unmapV4, type IpAddress, type IpVersion } from "../net/ip";
 import type { Ioc } from "./types";
 
 export interface IocIndexOptions {

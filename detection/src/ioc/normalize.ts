@@ -1,5 +1,5 @@
 import { domainToASCII } from "node:url";
-import { formatCidr, formatIp, parseCidr, parseIp } from "./ip";
+import { formatCidr, formatIp, parseCidr, parseIp } from "../net/ip";
 import type { IocKind } from "./types";
 
 export type Normalized = { ok: true; kind: IocKind; value: string } | { ok: false; error: string };

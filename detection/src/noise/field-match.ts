@@ -1,5 +1,5 @@
 import { Glob, parseWildcard } from "../sigma/glob";
-import { cidrContains, parseCidr, parseIp, unmapV4, type Cidr } from "../ioc/ip";
+import { cidrContains, parseCidr, parseIp, unmapV4, type Cidr } from "../net/ip";
 
 /**
  * Values as they appear in an alert's context. Arrays (e.g. several IPs) match when any element does.

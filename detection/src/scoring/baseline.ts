@@ -1,4 +1,4 @@
-import { formatIp, parseIp } from "../ioc/ip";
+import { formatIp, parseIp } from "../net/ip";
 
 /**
  * Per-user login baseline: where a user logs in from and at what hours. Plain JSON so the

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { constants, type Stats } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { open, stat, type FileHandle } from "node:fs/promises";
 
 export interface FileHasherOptions {
   /** Files larger than this are not hashed (result ""). Default 64 MiB. */
@@ -57,6 +57,26 @@ const CHUNK_BYTES = 256 * 1024;
 const TOO_LARGE = "";
 // O_NONBLOCK so that opening a FIFO in a watched directory cannot hang a worker.
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
+/**
+ * sha256 of an open file, read from the start in bounded chunks: the one place the agent digests
+ * file content (the sensors' FileHasher and evidence collection both come here). Stops with
+ * "too-large" once more than `maxBytes` was read, so a file that grows while it is read cannot
+ * pin a worker.
+ */
+export async function sha256OfHandle(handle: FileHandle, maxBytes: number, sizeHint = CHUNK_BYTES): Promise<{ sha256: string; bytes: number } | "too-large"> {
+  const digest = createHash("sha256");
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(1, sizeHint)));
+  let total = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(buf, 0, buf.length, total);
+    if (bytesRead === 0) break;
+    digest.update(buf.subarray(0, bytesRead));
+    total += bytesRead;
+    if (total > maxBytes) return "too-large";
+  }
+  return { sha256: digest.digest("hex"), bytes: total };
+}
 
 export function identityKey(st: Stats): string {
   return `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}`;
@@ -144,7 +164,7 @@ export class FileHasher {
   }
 
   private async run(job: Job): Promise<HashResult> {
-    let handle: Awaited<ReturnType<typeof open>> | undefined;
+    let handle: FileHandle | undefined;
     try {
       handle = await open(job.path, job.noFollow ? OPEN_FLAGS | constants.O_NOFOLLOW : OPEN_FLAGS);
       // fstat of the open file: the identity and the content come from the same inode.
@@ -159,23 +179,15 @@ export class FileHasher {
         const hit = this.lookup(st);
         if (hit !== undefined) return { sha256: hit, outcome: hit === TOO_LARGE ? "too-large" : "cached", stats: st };
       }
-      const digest = createHash("sha256");
-      const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(1, st.size)));
-      let total = 0;
-      for (;;) {
-        const { bytesRead } = await handle.read(buf, 0, buf.length, null);
-        if (bytesRead === 0) break;
-        digest.update(buf.subarray(0, bytesRead));
-        total += bytesRead;
-        // The file grew while we read it: stop at the bound rather than read forever.
-        if (total > this.maxFileBytes) {
-          this.counts.tooLarge++;
-          return { sha256: "", outcome: "too-large", stats: st };
-        }
+      const digest = await sha256OfHandle(handle, this.maxFileBytes, st.size);
+      // The file grew while we read it: stopped at the bound rather than read forever.
+      if (digest === "too-large") {
+        this.counts.tooLarge++;
+        return { sha256: "", outcome: "too-large", stats: st };
       }
-      const sha256 = digest.digest("hex");
+      const { sha256 } = digest;
       this.counts.hashed++;
-      this.counts.bytesHashed += total;
+      this.counts.bytesHashed += digest.bytes;
       this.remember(st, sha256);
       return { sha256, outcome: "hashed", stats: st };
     } catch {

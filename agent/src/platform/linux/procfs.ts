@@ -23,6 +23,10 @@ export interface ProcStat {
   comm: string;
   state: string;
   ppid: number;
+  /** Session id (field 6). */
+  session: number;
+  /** Controlling terminal device number (field 7), 0 if none. */
+  ttyNr: number;
   flags: number;
   /** Field 22: clock ticks after boot. With the pid it identifies one process across pid reuse. */
   startTicks: number;
@@ -52,20 +56,25 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const rest = text.slice(close + 2).split(" ");
   const state = rest[0] ?? "";
   const ppid = Number(rest[1]);
+  const session = Number(rest[3]);
+  const ttyNr = Number(rest[4]);
   const flags = Number(rest[6]);
   const startTicks = Number(rest[19]);
   if (!Number.isInteger(pid) || !Number.isFinite(ppid) || !Number.isFinite(startTicks)) return undefined;
-  return { pid, comm, state, ppid, flags, startTicks };
+  return { pid, comm, state, ppid, session, ttyNr, flags, startTicks };
 }
 
 export function isKernelThread(stat: ProcStat): boolean {
   return (stat.flags & PF_KTHREAD) !== 0 || stat.pid === 2 || stat.ppid === 2;
 }
 
-/** Effective uid from the "Uid:" line of /proc/pid/status (real, effective, saved, fs). */
-export function parseStatusUid(text: string): number | undefined {
+/**
+ * A uid from the "Uid:" line of /proc/pid/status (real, effective, saved, fs). Effective by
+ * default: the identity the process acts with; enforcement matches sessions by the real one.
+ */
+export function parseStatusUid(text: string, which: "real" | "effective" = "effective"): number | undefined {
   const m = /^Uid:\s+(\d+)\s+(\d+)/m.exec(text);
-  return m ? Number(m[2]) : undefined;
+  return m ? Number(which === "real" ? m[1] : m[2]) : undefined;
 }
 
 export function parseBootTimeMs(procStatText: string): number | undefined {
@@ -149,12 +158,17 @@ export class Procfs {
     return (readSmall(join(this.root, String(pid), "comm")) ?? "").replace(/\n$/, "");
   }
 
-  uid(pid: number): number | undefined {
+  uid(pid: number, which: "real" | "effective" = "effective"): number | undefined {
     const text = readSmall(join(this.root, String(pid), "status"));
-    return text === undefined ? undefined : parseStatusUid(text);
+    return text === undefined ? undefined : parseStatusUid(text, which);
   }
 
   cmdline(pid: number, maxBytes = MAX_CMDLINE_BYTES): string {
+    return this.readCmdline(pid, maxBytes) ?? "";
+  }
+
+  /** The command line, or undefined when the process is gone (an empty argv, as kernel threads have, is ""). */
+  readCmdline(pid: number, maxBytes = MAX_CMDLINE_BYTES): string | undefined {
     let fd: number | undefined;
     try {
       fd = openSync(join(this.root, String(pid), "cmdline"), "r");
@@ -168,7 +182,7 @@ export class Procfs {
       }
       return cmdlineToString(buf.subarray(0, len));
     } catch {
-      return "";
+      return undefined;
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
@@ -210,11 +224,16 @@ export class Procfs {
     return readText(join(this.root, "net", name)) ?? "";
   }
 
-  private link(pid: number, name: string): string {
+  /** readlink of /proc/pid/<name>; undefined when gone or not permitted. */
+  readLink(pid: number, name: string): string | undefined {
     try {
       return readlinkSync(join(this.root, String(pid), name));
     } catch {
-      return "";
+      return undefined;
     }
+  }
+
+  private link(pid: number, name: string): string {
+    return this.readLink(pid, name) ?? "";
   }
 }

@@ -1,3 +1,4 @@
+import { fullJitterDelay } from "@vigil/proto";
 import { spawn, type ChildProcess } from "node:child_process";
 import { FrameDecoder, RecordError, type EbpfRecord } from "./records";
 
@@ -155,7 +156,8 @@ export class EbpfHelper {
     }
     this.dropsBeforeRestart += this.lastRunDrops;
     this.lastRunDrops = 0;
-    const delay = 500 * 2 ** this.counts.restarts;
+    // A floor: a helper that dies at once must not use up its restarts in a burst.
+    const delay = fullJitterDelay(this.counts.restarts, { baseMs: 500, capMs: 30_000, floorMs: 250 });
     this.counts.restarts++;
     this.restartTimer = setTimeout(() => {
       if (this.stopped) return;

@@ -5,6 +5,8 @@
  * once and never allowed to grow a buffer without limit.
  */
 
+import { formatHostIp } from "@vigil/detection";
+
 export const REC_EXEC = 1;
 export const REC_EXIT = 2;
 export const REC_CONNECT = 3;
@@ -86,32 +88,8 @@ export function splitArgs(raw: Buffer): string[] {
 }
 
 function ip(bytes: Buffer, family: 4 | 6): string {
-  if (family === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
   // IPv4-mapped addresses read as the IPv4 address they carry, as /proc/net does for the agent.
-  if (groups.slice(0, 5).every((g) => g === "0") && groups[5] === "ffff") return `${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
-  return compressV6(groups);
-}
-
-function compressV6(groups: string[]): string {
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== "0") {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === "0") j++;
-    if (j - i > bestLen && j - i > 1) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best === -1) return groups.join(":");
-  return `${groups.slice(0, best).join(":")}::${groups.slice(best + bestLen).join(":")}`;
+  return formatHostIp(bytes.subarray(0, family === 4 ? 4 : 16));
 }
 
 function need(buf: Buffer, n: number, what: string): void {

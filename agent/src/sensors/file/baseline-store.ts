@@ -1,6 +1,7 @@
 import type { Stats } from "node:fs";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { writeFileAtomicAsync } from "../../platform/linux/atomic-file";
 
 /** What the sensor knows about one watched file: its identity, attributes and content hash. */
 export interface FileRecord {
@@ -73,9 +74,6 @@ export class BaselineStore {
   async save(records: ReadonlyMap<string, FileRecord>): Promise<void> {
     const files: Record<string, Row> = {};
     for (const [path, r] of records) files[path] = [r.dev, r.ino, r.size, r.mtimeMs, r.ctimeMs, r.mode, r.uid, r.gid, r.sha256];
-    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ version: VERSION, files }), { mode: 0o600 });
-    await rename(tmp, this.path);
+    await writeFileAtomicAsync(this.path, JSON.stringify({ version: VERSION, files }));
   }
 }

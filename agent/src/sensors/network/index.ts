@@ -1,3 +1,3 @@
 export { NetworkSensor, connectionKey, type NetworkSensorOptions } from "./network-sensor";
-export { parseNetTable, decodeAddress, formatIpv6, NET_TABLES, type NetProtocol, type SocketEntry } from "./proc-net";
+export { parseNetTable, decodeAddress, NET_TABLES, type NetProtocol, type SocketEntry } from "../../platform/linux/proc-net";
 export { SocketOwners } from "./socket-owners";

@@ -2,7 +2,7 @@ import { Direction, NetworkAction, type NetworkEvent } from "@vigil/proto";
 import { Procfs } from "../../platform/linux/procfs";
 import { UserNames } from "../../platform/linux/users";
 import { SensorCounters, type EventSink, type Sensor, type SensorHealth } from "../sensor";
-import { NET_TABLES, parseNetTable, type SocketEntry } from "./proc-net";
+import { NET_TABLES, parseNetTable, type SocketEntry } from "../../platform/linux/proc-net";
 import { SocketOwners } from "./socket-owners";
 import { readSocketBytes } from "./socket-bytes";
 

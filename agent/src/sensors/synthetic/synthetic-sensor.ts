@@ -1,5 +1,6 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeJsonAtomic } from "../../platform/linux/atomic-file";
 import { SensorCounters, type EventSink, type Sensor, type SensorHealth } from "../sensor";
 import { kindOf, parseMix, syntheticBody, type SyntheticKind } from "./mix";
 
@@ -76,6 +77,8 @@ export class SyntheticSensor implements Sensor {
   }
 
   private tick(sink: EventSink): void {
+    // Back-pressure (spool full under `block`): what is due is produced once the spool has room.
+    if (sink.congested) return;
     const due = Math.floor(((Date.now() - this.startedAt) * this.o.rate) / 1000) - this.emittedSinceStart;
     // After a long stall (GC, a blocked disk) catch up, but in steps of at most a second's worth.
     let k = Math.min(due, Math.max(1, this.o.rate));
@@ -98,10 +101,24 @@ export class SyntheticSensor implements Sensor {
       return;
     }
     const now = Date.now();
-    for (let n = first; n < first + k; n++) sink.emit(syntheticBody(kindOf(this.pattern, n), n, now), now);
-    this.counters.events += k;
+    let n = first;
+    // Back-pressure can start mid-step (a flush found the spool full): stop there.
+    for (; n < first + k && !sink.congested; n++) sink.emit(syntheticBody(kindOf(this.pattern, n), n, now), now);
+    this.counters.events += n - first;
+    if (n < first + k) this.giveBack(n, first + k - n);
     // Into the spool in the same step as the reservation, so a kill cannot leave numbers in memory only.
     if (isFlushable(sink)) sink.flush();
+  }
+
+  /** Returns reserved numbers not emitted (n onwards) so they come next, not skipped. */
+  private giveBack(n: number, unused: number): void {
+    this.next = n;
+    this.emittedSinceStart -= unused;
+    try {
+      this.save();
+    } catch {
+      // The saved position is past n: a crash now skips those numbers, which the contract allows.
+    }
   }
 
   private finish(): void {
@@ -124,7 +141,6 @@ export class SyntheticSensor implements Sensor {
   }
 
   private save(): void {
-    writeFileSync(this.file + ".tmp", JSON.stringify({ next: this.next }));
-    renameSync(this.file + ".tmp", this.file);
+    writeJsonAtomic(this.file, { next: this.next }, { durable: false });
   }
 }

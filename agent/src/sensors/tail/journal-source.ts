@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { promises as fsp } from "node:fs";
+import { fullJitterDelay } from "@vigil/proto";
+import { writeFileAtomicAsync } from "../../platform/linux/atomic-file";
 import { journalCursor } from "./journal-fields";
 import { LineSplitter } from "./line-splitter";
 
@@ -106,14 +108,13 @@ export class JournalSource {
     const file = this.opts.cursorPath;
     if (!file) return;
     // The cursor is saved after the entries were handed on; losing a write only means re-reading a few.
-    void fsp.writeFile(`${file}.tmp`, cursor).then(() => fsp.rename(`${file}.tmp`, file)).catch(() => undefined);
+    writeFileAtomicAsync(file, cursor, { durable: false }).catch(() => undefined);
   }
 
   private scheduleRestart(): void {
     const base = this.opts.backoffMs ?? 1000;
     const max = this.opts.maxBackoffMs ?? 60_000;
-    const delay = Math.min(max, base * 2 ** Math.min(this.failures - 1, 16));
-    const jittered = delay / 2 + Math.random() * (delay / 2);
+    const jittered = fullJitterDelay(this.failures - 1, { baseMs: base, capMs: max });
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       if (this.stopped) return;

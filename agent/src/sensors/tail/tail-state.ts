@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
+import { writeFileAtomicAsync } from "../../platform/linux/atomic-file";
 
 /**
  * Where the tailer stands in a file. dev/ino say which file; the fingerprint
@@ -52,7 +53,6 @@ export async function loadTailState(file: string): Promise<{ state: TailState | 
 
 /** Write-then-rename, so a crash mid-write leaves the previous state, never half of one. */
 export async function saveTailState(file: string, state: TailState): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fsp.writeFile(tmp, JSON.stringify(state));
-  await fsp.rename(tmp, file);
+  // Not fsynced: saved after every read, and a lost write only means re-reading a few lines.
+  await writeFileAtomicAsync(file, JSON.stringify(state), { durable: false });
 }

@@ -1,4 +1,4 @@
-import type { Agent, Alert, CaseStory, CaseSummary, Command, HostInventory, Page, PlaybookAction, Verdict } from "./types";
+import type { Agent, Alert, AlertDetail, CaseStory, CaseSummary, Command, HostInventory, Page, PlaybookAction, TelemetryEvent, Verdict } from "./types";
 
 /** An API answer other than 2xx, with the controller's message (Nest: {statusCode, message}). */
 export class ApiError extends Error {
@@ -48,6 +48,8 @@ export class Api {
   agents = () => this.call<Page<Agent>>("GET", "/agents");
   inventory = (agentId: string) => this.call<HostInventory>("GET", `/agents/${encodeURIComponent(agentId)}/inventory`);
   alerts = (q: Query) => this.call<Page<Alert>>("GET", `/alerts${qs(q)}`);
+  alert = (id: string) => this.call<AlertDetail>("GET", `/alerts/${encodeURIComponent(id)}`);
+  events = (q: Query) => this.call<Page<TelemetryEvent>>("GET", `/events${qs(q)}`);
   cases = (q: Query) => this.call<Page<CaseSummary>>("GET", `/cases${qs(q)}`);
   caseStory = (id: string) => this.call<CaseStory>("GET", `/cases/${encodeURIComponent(id)}`);
   commands = (q: Query) => this.call<Page<Command>>("GET", `/commands${qs(q)}`);

@@ -79,6 +79,32 @@ export interface Alert {
   newestEventRef?: EventRef | null;
 }
 
+/** GET /alerts/:id: the list view plus its evidence references and the analysts' feedback. */
+export interface AlertDetail extends Alert {
+  eventRefs: EventRef[];
+  /** Matched fields of the first few events, embedded when the alert was raised (outlive retention). */
+  events: Record<string, unknown>[];
+  feedback?: { verdict: Verdict; note: string | null; actor: string; at: string }[];
+}
+
+export const EVENT_KINDS = ["process", "file", "network", "auth", "audit", "log", "agent"] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+/** One stored telemetry event (controller/src/api/events.controller.ts eventView): the body sits under its type's name. */
+export interface TelemetryEvent {
+  id: string;
+  agentId: string;
+  seq: number;
+  type: EventKind | string;
+  action: string;
+  eventTime: string;
+  receivedAt: string;
+  /** Set when the host's clock was not trusted: eventTime is then the receive time. */
+  reportedTime?: string;
+  clockSkewMs?: number;
+  [body: string]: unknown;
+}
+
 export interface TimelineEntry {
   time: string;
   kind: string;

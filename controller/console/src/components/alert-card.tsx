@@ -1,3 +1,4 @@
+import { href } from "../lib/router";
 import { useState } from "preact/hooks";
 import type { Alert, Entity, EventRef, Verdict } from "../api/types";
 import { useSession } from "../lib/context";
@@ -81,7 +82,9 @@ export function AlertCard({ alert: a, highlighted, onChanged, hostLabels = new M
       <header class="alert-card-header">
         <ScoreBadge score={a.score} />
         <div class="alert-card-title">
-          <h3 id={`alert-title-${a.id}`}>{a.rule.title}</h3>
+          <h3 id={`alert-title-${a.id}`}>
+            <a href={href(["alerts", a.id])} title="Open the alert view: its matched events and verdicts">{a.rule.title}</a>
+          </h3>
           <div class="meta">
             <LevelBadge level={a.rule.level} /> <EntityText e={a.entity} hostLabels={hostLabels} />
             {a.entity.kind !== "host" && (

@@ -108,6 +108,12 @@ function Filters({ f, route, rules, hosts }: { f: AlertFilters; route: Route; ru
   );
 }
 
+/** A click anywhere on a row opens the alert, as the title link does (keyboard users have the link); text selection and inner links keep working. */
+function openRow(e: MouseEvent, id: string): void {
+  if ((e.target as Element).closest("a, button, input, select") || window.getSelection()?.toString()) return;
+  location.hash = href(["alerts", id]);
+}
+
 export function AlertsPage({ route }: { route: Route }) {
   const { api } = useSession();
   const f = filtersOf(route.query);
@@ -140,7 +146,7 @@ export function AlertsPage({ route }: { route: Route }) {
         <p class="empty">No alerts match these filters.</p>
       ) : (
         <div class="table-wrap">
-          <table class="data alerts">
+          <table class="data alerts stack">
             <thead>
               <tr>
                 <th scope="col" class="num">Score</th>
@@ -155,18 +161,18 @@ export function AlertsPage({ route }: { route: Route }) {
             </thead>
             <tbody>
               {items.map((a) => (
-                <tr key={a.id} data-alert={a.id}>
-                  <td class="num"><ScoreBadge score={a.score} /></td>
-                  <td><LevelBadge level={a.rule.level} /></td>
-                  <th scope="row" class="alert-title">
-                    {a.caseId ? <a href={href(["cases", a.caseId], { alert: a.id })}>{a.rule.title}</a> : a.rule.title}
+                <tr key={a.id} data-alert={a.id} class="clickable" onClick={(e) => openRow(e, a.id)}>
+                  <td class="num" data-label="Score"><ScoreBadge score={a.score} /></td>
+                  <td data-label="Level"><LevelBadge level={a.rule.level} /></td>
+                  <th scope="row" class="alert-title" data-label="Alert">
+                    <a href={href(["alerts", a.id])}>{a.rule.title}</a>
                     {a.rule.tags.length > 0 && <div class="tags">{a.rule.tags.slice(0, 3).join(" · ")}</div>}
                   </th>
-                  <td><EntityText e={a.entity} hostLabels={labels} /></td>
-                  <td class="host"><HostName id={a.agentId} hostname={a.hostname} labels={labels} /></td>
-                  <td class="num">{a.count}</td>
-                  <td><Time at={a.lastSeen} format="ago" /></td>
-                  <td><StateBadge state={a.state} verdict={a.verdict} /></td>
+                  <td data-label="Entity"><EntityText e={a.entity} hostLabels={labels} /></td>
+                  <td class="host" data-label="Host"><HostName id={a.agentId} hostname={a.hostname} labels={labels} /></td>
+                  <td class="num" data-label="Count">{a.count}</td>
+                  <td data-label="Last seen"><Time at={a.lastSeen} format="ago" /></td>
+                  <td data-label="State"><StateBadge state={a.state} verdict={a.verdict} /></td>
                 </tr>
               ))}
             </tbody>

@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { Agent, Command } from "../api/types";
 import { FINISHED } from "../api/types";
 import { OnlineBadge } from "../components/badges";
@@ -7,6 +7,7 @@ import { HostActions } from "../components/host-actions";
 import { HostInventoryDetails } from "../components/host-inventory";
 import { useSession } from "../lib/context";
 import { ago, bytes, count, when } from "../lib/format";
+import { href } from "../lib/router";
 import { useResource } from "../lib/use-resource";
 import { Loading, PageError } from "../components/states";
 
@@ -66,9 +67,13 @@ function Spool({ a }: { a: Agent }) {
   );
 }
 
-export function HostsPage() {
+/** `focus`: an agent id from a link (an alert's "Host" button): that row is marked and scrolled to. */
+export function HostsPage({ focus }: { focus?: string } = {}) {
   const { api } = useSession();
   const agents = useResource(() => api.agents(), "agents", ["agents"]);
+  useEffect(() => {
+    if (focus && agents.data) document.querySelector(`tr[data-agent="${CSS.escape(focus)}"]`)?.scrollIntoView({ block: "center" });
+  }, [focus, !!agents.data]);
   const commands = useResource(() => api.commands({ limit: 500 }), "commands", ["commands"]);
   // Commands issued in this tab: followed closely (1 s) until the agent answers.
   const [issued, setIssued] = useState<Record<string, Command>>({});
@@ -93,7 +98,7 @@ export function HostsPage() {
         <p class="empty">No agents have connected yet. Install one with the install script and it appears here.</p>
       ) : (
         <div class="table-wrap">
-          <table class="data hosts">
+          <table class="data hosts stack">
             <thead>
               <tr>
                 <th scope="col">Host</th>
@@ -116,14 +121,15 @@ export function HostsPage() {
                 const iso = isIsolated(a, latest.get(a.id));
                 const inFlight = !!last && !FINISHED.includes(last.state);
                 return (
-                  <tr key={a.id} data-agent={a.id}>
-                    <th scope="row">
+                  <tr key={a.id} data-agent={a.id} class={a.id === focus ? "highlighted" : undefined} aria-current={a.id === focus ? "true" : undefined}>
+                    <th scope="row" data-label="Host">
                       <div class="host-name">{a.hostname || a.id}</div>
                       <div class="muted small">{a.id}{a.ipAddresses.length ? ` · ${a.ipAddresses.slice(0, 2).join(", ")}` : ""}</div>
+                      <a class="small" href={href(["events"], { agent: a.id })}>events</a>
                       <HostInventoryDetails agentId={a.id} />
                     </th>
-                    <td><OnlineBadge online={a.online} telemetry={a.telemetry} reason={a.telemetryReason} /></td>
-                    <td>
+                    <td data-label="Status"><OnlineBadge online={a.online} telemetry={a.telemetry} reason={a.telemetryReason} /></td>
+                    <td data-label="Isolation · mode">
                       {iso ? <span class="badge isolated">isolated</span> : <span class="muted">not isolated</span>}
                       {a.enforcement === "monitor" ? (
                         <div class="badge enforcement-monitor" title="monitor mode: response actions are reported, not carried out">monitor only</div>
@@ -131,12 +137,12 @@ export function HostsPage() {
                         <div class="muted small enforcement-enforce">enforcing</div>
                       ) : null}
                     </td>
-                    <td>{a.agentVersion || "—"}</td>
-                    <td title={when(a.lastSeen)}>{ago(a.lastSeen)}</td>
-                    <td><Sensors a={a} /><ProcessSource a={a} /></td>
-                    <td><Spool a={a} /></td>
-                    <td class="last-response">{last ? <CommandResult key={last.id} command={last} onFinish={() => (commands.reload(), agents.reload())} /> : <span class="muted">—</span>}</td>
-                    <td>
+                    <td data-label="Version">{a.agentVersion || "—"}</td>
+                    <td data-label="Last seen" title={when(a.lastSeen)}>{ago(a.lastSeen)}</td>
+                    <td data-label="Sensors"><Sensors a={a} /><ProcessSource a={a} /></td>
+                    <td data-label="Spool"><Spool a={a} /></td>
+                    <td class="last-response" data-label="Last response">{last ? <CommandResult key={last.id} command={last} onFinish={() => (commands.reload(), agents.reload())} /> : <span class="muted">—</span>}</td>
+                    <td data-label="Actions">
                       <HostActions agentId={a.id} hostname={a.hostname || a.id} isolated={iso} busy={inFlight} onIssued={(c) => setIssued((m) => ({ ...m, [a.id]: c }))} />
                     </td>
                   </tr>

@@ -9,6 +9,8 @@ export interface EventQuery {
   since?: number;
   until?: number;
   q?: string;
+  /** Exact (agent, seq) keys: only with agentId. */
+  seqs?: number[];
   limit: number;
   /** Opaque cursor from a previous page: continue strictly after (eventTime, id). */
   cursor?: { eventTime: number; id: number };
@@ -135,6 +137,7 @@ export class EventStore {
       const like = `%${f.q.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
       where.push(pg ? `summary ILIKE ${p(like)} ESCAPE '\\'` : `summary LIKE ${p(like)} ESCAPE '\\'`);
     }
+    if (f.seqs?.length) where.push(`seq IN (${f.seqs.map((s) => p(s)).join(", ")})`);
     if (f.cursor) {
       const t = p(f.cursor.eventTime);
       where.push(`(event_time < ${t} OR (event_time = ${p(f.cursor.eventTime)} AND id < ${p(f.cursor.id)}))`);

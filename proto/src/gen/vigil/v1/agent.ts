@@ -132,9 +132,29 @@ export interface AgentStatus {
    * Empty from older agents.
    */
   enforcement: string;
+  /**
+   * Events lost between the sensors and the spool since the agent started, by reason
+   * ("spool_error": the spool refused a write; "held_overflow": the spool stayed full under
+   * spool_full_policy block longer than the pipeline could hold). Empty from older agents.
+   */
+  pipelineLost: { [key: string]: number };
+  /** Unhandled promise rejections and uncaught exceptions since the agent started (logged, redacted). */
+  unhandledErrors: number;
+  /** Watchdog restarts of the agent process, by reason ("memory", "cpu"), since its state was created. */
+  watchdogRestarts: { [key: string]: number };
 }
 
 export interface AgentStatus_DroppedEntry {
+  key: string;
+  value: number;
+}
+
+export interface AgentStatus_PipelineLostEntry {
+  key: string;
+  value: number;
+}
+
+export interface AgentStatus_WatchdogRestartsEntry {
   key: string;
   value: number;
 }
@@ -171,16 +191,171 @@ export interface Ack {
   seq: number;
 }
 
+/**
+ * A signed response action for one agent. The action and its parameters are the `params`
+ * oneof: one message per command type, each field with the bounds both ends enforce (the
+ * TypeScript side of this contract is proto/src/commands, which reads COMMAND_LIMITS).
+ * Controllers also fill the deprecated `type`/`params_json` for agents that predate the oneof;
+ * an agent that knows the oneof prefers it and ignores them.
+ */
 export interface Command {
   id: string;
   agentId: string;
+  /**
+   * Deprecated: the command type ("isolate", "kill_process", ...); the params case names it.
+   *
+   * @deprecated
+   */
   type: string;
-  /** JSON-encoded parameters, part of the signed payload. */
+  /**
+   * Deprecated: JSON-encoded parameters for agents before the oneof. Always the canonical JSON of
+   * the typed params (canonicalParamsJson), so one signature serves old and new agents.
+   *
+   * @deprecated
+   */
   paramsJson: string;
   issuedAtMs: number;
   expiresAtMs: number;
-  /** Ed25519 signature over the canonical payload (see commandSigningPayload). */
+  /**
+   * Ed25519 signature over the canonical payload (see commandSigningPayload): it covers the id,
+   * agent, type, the canonical JSON of the typed params, and the validity window.
+   */
   signature: Buffer;
+  params?:
+    | { $case: "isolate"; isolate: IsolateHost }
+    | { $case: "release"; release: ReleaseIsolation }
+    | { $case: "killProcess"; killProcess: KillProcess }
+    | { $case: "terminateSession"; terminateSession: TerminateSession }
+    | { $case: "blockIp"; blockIp: BlockIp }
+    | { $case: "unblockIp"; unblockIp: UnblockIp }
+    | { $case: "collectEvidence"; collectEvidence: CollectEvidence }
+    | undefined;
+}
+
+/**
+ * Cut the host off the network except the controller, DNS/DHCP if allowed, and the allowlist.
+ * Undone by release. Local policy may isolate.
+ */
+export interface IsolateHost {
+  /** Extra CIDRs kept reachable; at most COMMAND_LIMITS.allowCidrsMax (64), each at most 64 characters. */
+  allowCidrs: string[];
+  /** Why, at most COMMAND_LIMITS.reasonMaxChars (500) characters. */
+  reason?: string | undefined;
+}
+
+/** Lift an isolation. Only a signed command may: local policy never releases. */
+export interface ReleaseIsolation {
+  /** At most 500 characters. */
+  reason?: string | undefined;
+}
+
+/**
+ * SIGKILL a process (or SIGSTOP then SIGKILL its tree), named by pid and start time so a
+ * recycled pid is never hit. Cannot be undone.
+ */
+export interface KillProcess {
+  /** 2 to 4194304 (the kernel's PID_MAX_LIMIT). Required. */
+  pid: number;
+  /** The process start time (ms since the epoch); this or start_ticks is required. */
+  startTimeMs?:
+    | number
+    | undefined;
+  /** The process start time in clock ticks since boot (/proc/<pid>/stat field 22). */
+  startTicks?:
+    | number
+    | undefined;
+  /** Kill the whole tree. Default false. */
+  tree?:
+    | boolean
+    | undefined;
+  /** At most 500 characters. */
+  reason?: string | undefined;
+}
+
+/**
+ * End a login session, named exactly one way: a logind session id, an sshd session
+ * process, or a user and a terminal. Cannot be undone.
+ */
+export interface TerminateSession {
+  /** logind session id: 1-64 characters of A-Z a-z 0-9 _ -. */
+  sessionId?:
+    | string
+    | undefined;
+  /** The per-connection sshd process: 2 to 4194304. */
+  sshdPid?:
+    | number
+    | undefined;
+  /** Start time of sshd_pid in clock ticks since boot. */
+  startTicks?:
+    | number
+    | undefined;
+  /** Start time of sshd_pid, ms since the epoch. */
+  startTimeMs?:
+    | number
+    | undefined;
+  /** A user name (at most 32 characters), with tty. */
+  user?:
+    | string
+    | undefined;
+  /** pts/N, ttyN or ttySN (at most 32 characters), with user. */
+  tty?:
+    | string
+    | undefined;
+  /** At most 500 characters. */
+  reason?: string | undefined;
+}
+
+/** Drop traffic to and from an address or CIDR. Undone by unblock_ip. Local policy may block. */
+export interface BlockIp {
+  /** An IPv4/IPv6 address or CIDR, at most 64 characters. Required. */
+  ip: string;
+  /** Lifts itself after this many seconds: 1 to COMMAND_LIMITS.blockTtlMaxSeconds (30 days). */
+  ttlSeconds?:
+    | number
+    | undefined;
+  /** At most 500 characters. */
+  reason?: string | undefined;
+}
+
+/** Remove a block. Only a signed command may: local policy never unblocks. */
+export interface UnblockIp {
+  /** The address or CIDR that was blocked, at most 64 characters. Required. */
+  ip: string;
+  /** At most 500 characters. */
+  reason?: string | undefined;
+}
+
+/**
+ * Read-only evidence from the host; at least one of processes, connections, open_files_pid,
+ * sha256_paths, file_path. The whole result is at most COMMAND_LIMITS.evidenceResultMaxBytes (2 MiB).
+ */
+export interface CollectEvidence {
+  processes?: boolean | undefined;
+  connections?:
+    | boolean
+    | undefined;
+  /** List the open files of this pid: 1 to 4194304. */
+  openFilesPid?:
+    | number
+    | undefined;
+  /**
+   * Hash these files: at most COMMAND_LIMITS.sha256PathsMax (64) absolute, canonical paths of at
+   * most COMMAND_LIMITS.pathMaxBytes (4096) UTF-8 bytes.
+   */
+  sha256Paths: string[];
+  /**
+   * Return this file's contents (needs the evidence.fetch_file permission and a non-empty reason):
+   * an absolute, canonical path of at most 4096 UTF-8 bytes.
+   */
+  filePath?:
+    | string
+    | undefined;
+  /** Bytes of file_path returned: 1 to COMMAND_LIMITS.evidenceFileMaxBytes (1 MiB); default 64 KiB. */
+  fileMaxBytes?:
+    | number
+    | undefined;
+  /** At most 500 characters; required (non-empty) with file_path. */
+  reason?: string | undefined;
 }
 
 export interface CommandResult {
@@ -939,6 +1114,9 @@ function createBaseAgentStatus(): AgentStatus {
     spoolDiscardedBytes: 0,
     acksBeyondLast: undefined,
     enforcement: "",
+    pipelineLost: {},
+    unhandledErrors: 0,
+    watchdogRestarts: {},
   };
 }
 
@@ -968,6 +1146,15 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     if (message.enforcement !== "") {
       writer.uint32(66).string(message.enforcement);
     }
+    globalThis.Object.entries(message.pipelineLost).forEach(([key, value]: [string, number]) => {
+      AgentStatus_PipelineLostEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
+    });
+    if (message.unhandledErrors !== 0) {
+      writer.uint32(80).uint64(message.unhandledErrors);
+    }
+    globalThis.Object.entries(message.watchdogRestarts).forEach(([key, value]: [string, number]) => {
+      AgentStatus_WatchdogRestartsEntry.encode({ key: key as any, value }, writer.uint32(90).fork()).join();
+    });
     return writer;
   },
 
@@ -1051,6 +1238,36 @@ export const AgentStatus: MessageFns<AgentStatus> = {
             message.enforcement = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            const entry9 = AgentStatus_PipelineLostEntry.decode(reader, reader.uint32());
+            if (entry9.value !== undefined) {
+              message.pipelineLost[entry9.key] = entry9.value;
+            }
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.unhandledErrors = longToNumber(reader.uint64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            const entry11 = AgentStatus_WatchdogRestartsEntry.decode(reader, reader.uint32());
+            if (entry11.value !== undefined) {
+              message.watchdogRestarts[entry11.key] = entry11.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1104,6 +1321,65 @@ export const AgentStatus: MessageFns<AgentStatus> = {
         ? globalThis.Number(object.acks_beyond_last)
         : undefined,
       enforcement: isSet(object.enforcement) ? globalThis.String(object.enforcement) : "",
+      pipelineLost: isObject(object.pipelineLost)
+        ? (globalThis.Object.entries(object.pipelineLost) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.pipeline_lost)
+        ? (globalThis.Object.entries(object.pipeline_lost) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      unhandledErrors: isSet(object.unhandledErrors)
+        ? globalThis.Number(object.unhandledErrors)
+        : isSet(object.unhandled_errors)
+        ? globalThis.Number(object.unhandled_errors)
+        : 0,
+      watchdogRestarts: isObject(object.watchdogRestarts)
+        ? (globalThis.Object.entries(object.watchdogRestarts) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.watchdog_restarts)
+        ? (globalThis.Object.entries(object.watchdog_restarts) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -1139,6 +1415,27 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     if (message.enforcement !== "") {
       obj.enforcement = message.enforcement;
     }
+    if (message.pipelineLost) {
+      const entries = globalThis.Object.entries(message.pipelineLost) as [string, number][];
+      if (entries.length > 0) {
+        obj.pipelineLost = {};
+        entries.forEach(([k, v]) => {
+          obj.pipelineLost[k] = Math.round(v);
+        });
+      }
+    }
+    if (message.unhandledErrors !== 0) {
+      obj.unhandledErrors = Math.round(message.unhandledErrors);
+    }
+    if (message.watchdogRestarts) {
+      const entries = globalThis.Object.entries(message.watchdogRestarts) as [string, number][];
+      if (entries.length > 0) {
+        obj.watchdogRestarts = {};
+        entries.forEach(([k, v]) => {
+          obj.watchdogRestarts[k] = Math.round(v);
+        });
+      }
+    }
     return obj;
   },
 
@@ -1163,6 +1460,25 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     message.spoolDiscardedBytes = object.spoolDiscardedBytes ?? 0;
     message.acksBeyondLast = object.acksBeyondLast ?? undefined;
     message.enforcement = object.enforcement ?? "";
+    message.pipelineLost = (globalThis.Object.entries(object.pipelineLost ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.unhandledErrors = object.unhandledErrors ?? 0;
+    message.watchdogRestarts = (globalThis.Object.entries(object.watchdogRestarts ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
     return message;
   },
 };
@@ -1246,6 +1562,176 @@ export const AgentStatus_DroppedEntry: MessageFns<AgentStatus_DroppedEntry> = {
   },
   fromPartial(object: DeepPartial<AgentStatus_DroppedEntry>): AgentStatus_DroppedEntry {
     const message = createBaseAgentStatus_DroppedEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseAgentStatus_PipelineLostEntry(): AgentStatus_PipelineLostEntry {
+  return { key: "", value: 0 };
+}
+
+export const AgentStatus_PipelineLostEntry: MessageFns<AgentStatus_PipelineLostEntry> = {
+  encode(message: AgentStatus_PipelineLostEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentStatus_PipelineLostEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentStatus_PipelineLostEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentStatus_PipelineLostEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: AgentStatus_PipelineLostEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AgentStatus_PipelineLostEntry>): AgentStatus_PipelineLostEntry {
+    return AgentStatus_PipelineLostEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AgentStatus_PipelineLostEntry>): AgentStatus_PipelineLostEntry {
+    const message = createBaseAgentStatus_PipelineLostEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseAgentStatus_WatchdogRestartsEntry(): AgentStatus_WatchdogRestartsEntry {
+  return { key: "", value: 0 };
+}
+
+export const AgentStatus_WatchdogRestartsEntry: MessageFns<AgentStatus_WatchdogRestartsEntry> = {
+  encode(message: AgentStatus_WatchdogRestartsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentStatus_WatchdogRestartsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentStatus_WatchdogRestartsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentStatus_WatchdogRestartsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: AgentStatus_WatchdogRestartsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AgentStatus_WatchdogRestartsEntry>): AgentStatus_WatchdogRestartsEntry {
+    return AgentStatus_WatchdogRestartsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AgentStatus_WatchdogRestartsEntry>): AgentStatus_WatchdogRestartsEntry {
+    const message = createBaseAgentStatus_WatchdogRestartsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? 0;
     return message;
@@ -1746,7 +2232,16 @@ export const Ack: MessageFns<Ack> = {
 };
 
 function createBaseCommand(): Command {
-  return { id: "", agentId: "", type: "", paramsJson: "", issuedAtMs: 0, expiresAtMs: 0, signature: Buffer.alloc(0) };
+  return {
+    id: "",
+    agentId: "",
+    type: "",
+    paramsJson: "",
+    issuedAtMs: 0,
+    expiresAtMs: 0,
+    signature: Buffer.alloc(0),
+    params: undefined,
+  };
 }
 
 export const Command: MessageFns<Command> = {
@@ -1771,6 +2266,29 @@ export const Command: MessageFns<Command> = {
     }
     if (message.signature.length !== 0) {
       writer.uint32(58).bytes(message.signature);
+    }
+    switch (message.params?.$case) {
+      case "isolate":
+        IsolateHost.encode(message.params.isolate, writer.uint32(66).fork()).join();
+        break;
+      case "release":
+        ReleaseIsolation.encode(message.params.release, writer.uint32(74).fork()).join();
+        break;
+      case "killProcess":
+        KillProcess.encode(message.params.killProcess, writer.uint32(82).fork()).join();
+        break;
+      case "terminateSession":
+        TerminateSession.encode(message.params.terminateSession, writer.uint32(90).fork()).join();
+        break;
+      case "blockIp":
+        BlockIp.encode(message.params.blockIp, writer.uint32(98).fork()).join();
+        break;
+      case "unblockIp":
+        UnblockIp.encode(message.params.unblockIp, writer.uint32(106).fork()).join();
+        break;
+      case "collectEvidence":
+        CollectEvidence.encode(message.params.collectEvidence, writer.uint32(114).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1844,6 +2362,68 @@ export const Command: MessageFns<Command> = {
             message.signature = Buffer.from(reader.bytes());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.params = { $case: "isolate", isolate: IsolateHost.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.params = { $case: "release", release: ReleaseIsolation.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.params = { $case: "killProcess", killProcess: KillProcess.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.params = {
+              $case: "terminateSession",
+              terminateSession: TerminateSession.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.params = { $case: "blockIp", blockIp: BlockIp.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.params = { $case: "unblockIp", unblockIp: UnblockIp.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.params = {
+              $case: "collectEvidence",
+              collectEvidence: CollectEvidence.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1881,6 +2461,31 @@ export const Command: MessageFns<Command> = {
         ? globalThis.Number(object.expires_at_ms)
         : 0,
       signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      params: isSet(object.isolate)
+        ? { $case: "isolate", isolate: IsolateHost.fromJSON(object.isolate) }
+        : isSet(object.release)
+        ? { $case: "release", release: ReleaseIsolation.fromJSON(object.release) }
+        : isSet(object.killProcess)
+        ? { $case: "killProcess", killProcess: KillProcess.fromJSON(object.killProcess) }
+        : isSet(object.kill_process)
+        ? { $case: "killProcess", killProcess: KillProcess.fromJSON(object.kill_process) }
+        : isSet(object.terminateSession)
+        ? { $case: "terminateSession", terminateSession: TerminateSession.fromJSON(object.terminateSession) }
+        : isSet(object.terminate_session)
+        ? { $case: "terminateSession", terminateSession: TerminateSession.fromJSON(object.terminate_session) }
+        : isSet(object.blockIp)
+        ? { $case: "blockIp", blockIp: BlockIp.fromJSON(object.blockIp) }
+        : isSet(object.block_ip)
+        ? { $case: "blockIp", blockIp: BlockIp.fromJSON(object.block_ip) }
+        : isSet(object.unblockIp)
+        ? { $case: "unblockIp", unblockIp: UnblockIp.fromJSON(object.unblockIp) }
+        : isSet(object.unblock_ip)
+        ? { $case: "unblockIp", unblockIp: UnblockIp.fromJSON(object.unblock_ip) }
+        : isSet(object.collectEvidence)
+        ? { $case: "collectEvidence", collectEvidence: CollectEvidence.fromJSON(object.collectEvidence) }
+        : isSet(object.collect_evidence)
+        ? { $case: "collectEvidence", collectEvidence: CollectEvidence.fromJSON(object.collect_evidence) }
+        : undefined,
     };
   },
 
@@ -1907,6 +2512,21 @@ export const Command: MessageFns<Command> = {
     if (message.signature.length !== 0) {
       obj.signature = base64FromBytes(message.signature);
     }
+    if (message.params?.$case === "isolate") {
+      obj.isolate = IsolateHost.toJSON(message.params.isolate);
+    } else if (message.params?.$case === "release") {
+      obj.release = ReleaseIsolation.toJSON(message.params.release);
+    } else if (message.params?.$case === "killProcess") {
+      obj.killProcess = KillProcess.toJSON(message.params.killProcess);
+    } else if (message.params?.$case === "terminateSession") {
+      obj.terminateSession = TerminateSession.toJSON(message.params.terminateSession);
+    } else if (message.params?.$case === "blockIp") {
+      obj.blockIp = BlockIp.toJSON(message.params.blockIp);
+    } else if (message.params?.$case === "unblockIp") {
+      obj.unblockIp = UnblockIp.toJSON(message.params.unblockIp);
+    } else if (message.params?.$case === "collectEvidence") {
+      obj.collectEvidence = CollectEvidence.toJSON(message.params.collectEvidence);
+    }
     return obj;
   },
 
@@ -1922,6 +2542,921 @@ export const Command: MessageFns<Command> = {
     message.issuedAtMs = object.issuedAtMs ?? 0;
     message.expiresAtMs = object.expiresAtMs ?? 0;
     message.signature = object.signature ?? Buffer.alloc(0);
+    switch (object.params?.$case) {
+      case "isolate": {
+        if (object.params?.isolate !== undefined && object.params?.isolate !== null) {
+          message.params = { $case: "isolate", isolate: IsolateHost.fromPartial(object.params.isolate) };
+        }
+        break;
+      }
+      case "release": {
+        if (object.params?.release !== undefined && object.params?.release !== null) {
+          message.params = { $case: "release", release: ReleaseIsolation.fromPartial(object.params.release) };
+        }
+        break;
+      }
+      case "killProcess": {
+        if (object.params?.killProcess !== undefined && object.params?.killProcess !== null) {
+          message.params = { $case: "killProcess", killProcess: KillProcess.fromPartial(object.params.killProcess) };
+        }
+        break;
+      }
+      case "terminateSession": {
+        if (object.params?.terminateSession !== undefined && object.params?.terminateSession !== null) {
+          message.params = {
+            $case: "terminateSession",
+            terminateSession: TerminateSession.fromPartial(object.params.terminateSession),
+          };
+        }
+        break;
+      }
+      case "blockIp": {
+        if (object.params?.blockIp !== undefined && object.params?.blockIp !== null) {
+          message.params = { $case: "blockIp", blockIp: BlockIp.fromPartial(object.params.blockIp) };
+        }
+        break;
+      }
+      case "unblockIp": {
+        if (object.params?.unblockIp !== undefined && object.params?.unblockIp !== null) {
+          message.params = { $case: "unblockIp", unblockIp: UnblockIp.fromPartial(object.params.unblockIp) };
+        }
+        break;
+      }
+      case "collectEvidence": {
+        if (object.params?.collectEvidence !== undefined && object.params?.collectEvidence !== null) {
+          message.params = {
+            $case: "collectEvidence",
+            collectEvidence: CollectEvidence.fromPartial(object.params.collectEvidence),
+          };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseIsolateHost(): IsolateHost {
+  return { allowCidrs: [], reason: undefined };
+}
+
+export const IsolateHost: MessageFns<IsolateHost> = {
+  encode(message: IsolateHost, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.allowCidrs) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.reason !== undefined) {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IsolateHost {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIsolateHost();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.allowCidrs.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IsolateHost {
+    return {
+      allowCidrs: globalThis.Array.isArray(object?.allowCidrs)
+        ? object.allowCidrs.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.allow_cidrs)
+        ? object.allow_cidrs.map((e: any) => globalThis.String(e))
+        : [],
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : undefined,
+    };
+  },
+
+  toJSON(message: IsolateHost): unknown {
+    const obj: any = {};
+    if (message.allowCidrs?.length) {
+      obj.allowCidrs = message.allowCidrs;
+    }
+    if (message.reason !== undefined) {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<IsolateHost>): IsolateHost {
+    return IsolateHost.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<IsolateHost>): IsolateHost {
+    const message = createBaseIsolateHost();
+    message.allowCidrs = object.allowCidrs?.map((e) => e) || [];
+    message.reason = object.reason ?? undefined;
+    return message;
+  },
+};
+
+function createBaseReleaseIsolation(): ReleaseIsolation {
+  return { reason: undefined };
+}
+
+export const ReleaseIsolation: MessageFns<ReleaseIsolation> = {
+  encode(message: ReleaseIsolation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== undefined) {
+      writer.uint32(10).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseIsolation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseIsolation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReleaseIsolation {
+    return { reason: isSet(object.reason) ? globalThis.String(object.reason) : undefined };
+  },
+
+  toJSON(message: ReleaseIsolation): unknown {
+    const obj: any = {};
+    if (message.reason !== undefined) {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReleaseIsolation>): ReleaseIsolation {
+    return ReleaseIsolation.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReleaseIsolation>): ReleaseIsolation {
+    const message = createBaseReleaseIsolation();
+    message.reason = object.reason ?? undefined;
+    return message;
+  },
+};
+
+function createBaseKillProcess(): KillProcess {
+  return { pid: 0, startTimeMs: undefined, startTicks: undefined, tree: undefined, reason: undefined };
+}
+
+export const KillProcess: MessageFns<KillProcess> = {
+  encode(message: KillProcess, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pid !== 0) {
+      writer.uint32(8).int32(message.pid);
+    }
+    if (message.startTimeMs !== undefined) {
+      writer.uint32(16).int64(message.startTimeMs);
+    }
+    if (message.startTicks !== undefined) {
+      writer.uint32(24).int64(message.startTicks);
+    }
+    if (message.tree !== undefined) {
+      writer.uint32(32).bool(message.tree);
+    }
+    if (message.reason !== undefined) {
+      writer.uint32(42).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KillProcess {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKillProcess();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pid = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.startTimeMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.startTicks = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.tree = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KillProcess {
+    return {
+      pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
+      startTimeMs: isSet(object.startTimeMs)
+        ? globalThis.Number(object.startTimeMs)
+        : isSet(object.start_time_ms)
+        ? globalThis.Number(object.start_time_ms)
+        : undefined,
+      startTicks: isSet(object.startTicks)
+        ? globalThis.Number(object.startTicks)
+        : isSet(object.start_ticks)
+        ? globalThis.Number(object.start_ticks)
+        : undefined,
+      tree: isSet(object.tree) ? globalThis.Boolean(object.tree) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : undefined,
+    };
+  },
+
+  toJSON(message: KillProcess): unknown {
+    const obj: any = {};
+    if (message.pid !== 0) {
+      obj.pid = Math.round(message.pid);
+    }
+    if (message.startTimeMs !== undefined) {
+      obj.startTimeMs = Math.round(message.startTimeMs);
+    }
+    if (message.startTicks !== undefined) {
+      obj.startTicks = Math.round(message.startTicks);
+    }
+    if (message.tree !== undefined) {
+      obj.tree = message.tree;
+    }
+    if (message.reason !== undefined) {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<KillProcess>): KillProcess {
+    return KillProcess.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<KillProcess>): KillProcess {
+    const message = createBaseKillProcess();
+    message.pid = object.pid ?? 0;
+    message.startTimeMs = object.startTimeMs ?? undefined;
+    message.startTicks = object.startTicks ?? undefined;
+    message.tree = object.tree ?? undefined;
+    message.reason = object.reason ?? undefined;
+    return message;
+  },
+};
+
+function createBaseTerminateSession(): TerminateSession {
+  return {
+    sessionId: undefined,
+    sshdPid: undefined,
+    startTicks: undefined,
+    startTimeMs: undefined,
+    user: undefined,
+    tty: undefined,
+    reason: undefined,
+  };
+}
+
+export const TerminateSession: MessageFns<TerminateSession> = {
+  encode(message: TerminateSession, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== undefined) {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.sshdPid !== undefined) {
+      writer.uint32(16).int32(message.sshdPid);
+    }
+    if (message.startTicks !== undefined) {
+      writer.uint32(24).int64(message.startTicks);
+    }
+    if (message.startTimeMs !== undefined) {
+      writer.uint32(32).int64(message.startTimeMs);
+    }
+    if (message.user !== undefined) {
+      writer.uint32(42).string(message.user);
+    }
+    if (message.tty !== undefined) {
+      writer.uint32(50).string(message.tty);
+    }
+    if (message.reason !== undefined) {
+      writer.uint32(58).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TerminateSession {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTerminateSession();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sshdPid = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.startTicks = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.startTimeMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.tty = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TerminateSession {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : undefined,
+      sshdPid: isSet(object.sshdPid)
+        ? globalThis.Number(object.sshdPid)
+        : isSet(object.sshd_pid)
+        ? globalThis.Number(object.sshd_pid)
+        : undefined,
+      startTicks: isSet(object.startTicks)
+        ? globalThis.Number(object.startTicks)
+        : isSet(object.start_ticks)
+        ? globalThis.Number(object.start_ticks)
+        : undefined,
+      startTimeMs: isSet(object.startTimeMs)
+        ? globalThis.Number(object.startTimeMs)
+        : isSet(object.start_time_ms)
+        ? globalThis.Number(object.start_time_ms)
+        : undefined,
+      user: isSet(object.user) ? globalThis.String(object.user) : undefined,
+      tty: isSet(object.tty) ? globalThis.String(object.tty) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : undefined,
+    };
+  },
+
+  toJSON(message: TerminateSession): unknown {
+    const obj: any = {};
+    if (message.sessionId !== undefined) {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.sshdPid !== undefined) {
+      obj.sshdPid = Math.round(message.sshdPid);
+    }
+    if (message.startTicks !== undefined) {
+      obj.startTicks = Math.round(message.startTicks);
+    }
+    if (message.startTimeMs !== undefined) {
+      obj.startTimeMs = Math.round(message.startTimeMs);
+    }
+    if (message.user !== undefined) {
+      obj.user = message.user;
+    }
+    if (message.tty !== undefined) {
+      obj.tty = message.tty;
+    }
+    if (message.reason !== undefined) {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TerminateSession>): TerminateSession {
+    return TerminateSession.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TerminateSession>): TerminateSession {
+    const message = createBaseTerminateSession();
+    message.sessionId = object.sessionId ?? undefined;
+    message.sshdPid = object.sshdPid ?? undefined;
+    message.startTicks = object.startTicks ?? undefined;
+    message.startTimeMs = object.startTimeMs ?? undefined;
+    message.user = object.user ?? undefined;
+    message.tty = object.tty ?? undefined;
+    message.reason = object.reason ?? undefined;
+    return message;
+  },
+};
+
+function createBaseBlockIp(): BlockIp {
+  return { ip: "", ttlSeconds: undefined, reason: undefined };
+}
+
+export const BlockIp: MessageFns<BlockIp> = {
+  encode(message: BlockIp, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ip !== "") {
+      writer.uint32(10).string(message.ip);
+    }
+    if (message.ttlSeconds !== undefined) {
+      writer.uint32(16).int32(message.ttlSeconds);
+    }
+    if (message.reason !== undefined) {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BlockIp {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBlockIp();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ip = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ttlSeconds = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BlockIp {
+    return {
+      ip: isSet(object.ip) ? globalThis.String(object.ip) : "",
+      ttlSeconds: isSet(object.ttlSeconds)
+        ? globalThis.Number(object.ttlSeconds)
+        : isSet(object.ttl_seconds)
+        ? globalThis.Number(object.ttl_seconds)
+        : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : undefined,
+    };
+  },
+
+  toJSON(message: BlockIp): unknown {
+    const obj: any = {};
+    if (message.ip !== "") {
+      obj.ip = message.ip;
+    }
+    if (message.ttlSeconds !== undefined) {
+      obj.ttlSeconds = Math.round(message.ttlSeconds);
+    }
+    if (message.reason !== undefined) {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BlockIp>): BlockIp {
+    return BlockIp.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BlockIp>): BlockIp {
+    const message = createBaseBlockIp();
+    message.ip = object.ip ?? "";
+    message.ttlSeconds = object.ttlSeconds ?? undefined;
+    message.reason = object.reason ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUnblockIp(): UnblockIp {
+  return { ip: "", reason: undefined };
+}
+
+export const UnblockIp: MessageFns<UnblockIp> = {
+  encode(message: UnblockIp, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ip !== "") {
+      writer.uint32(10).string(message.ip);
+    }
+    if (message.reason !== undefined) {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnblockIp {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnblockIp();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ip = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnblockIp {
+    return {
+      ip: isSet(object.ip) ? globalThis.String(object.ip) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : undefined,
+    };
+  },
+
+  toJSON(message: UnblockIp): unknown {
+    const obj: any = {};
+    if (message.ip !== "") {
+      obj.ip = message.ip;
+    }
+    if (message.reason !== undefined) {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UnblockIp>): UnblockIp {
+    return UnblockIp.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UnblockIp>): UnblockIp {
+    const message = createBaseUnblockIp();
+    message.ip = object.ip ?? "";
+    message.reason = object.reason ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCollectEvidence(): CollectEvidence {
+  return {
+    processes: undefined,
+    connections: undefined,
+    openFilesPid: undefined,
+    sha256Paths: [],
+    filePath: undefined,
+    fileMaxBytes: undefined,
+    reason: undefined,
+  };
+}
+
+export const CollectEvidence: MessageFns<CollectEvidence> = {
+  encode(message: CollectEvidence, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.processes !== undefined) {
+      writer.uint32(8).bool(message.processes);
+    }
+    if (message.connections !== undefined) {
+      writer.uint32(16).bool(message.connections);
+    }
+    if (message.openFilesPid !== undefined) {
+      writer.uint32(24).int32(message.openFilesPid);
+    }
+    for (const v of message.sha256Paths) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.filePath !== undefined) {
+      writer.uint32(42).string(message.filePath);
+    }
+    if (message.fileMaxBytes !== undefined) {
+      writer.uint32(48).int32(message.fileMaxBytes);
+    }
+    if (message.reason !== undefined) {
+      writer.uint32(58).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CollectEvidence {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCollectEvidence();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.processes = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.connections = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.openFilesPid = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sha256Paths.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.filePath = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.fileMaxBytes = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CollectEvidence {
+    return {
+      processes: isSet(object.processes) ? globalThis.Boolean(object.processes) : undefined,
+      connections: isSet(object.connections) ? globalThis.Boolean(object.connections) : undefined,
+      openFilesPid: isSet(object.openFilesPid)
+        ? globalThis.Number(object.openFilesPid)
+        : isSet(object.open_files_pid)
+        ? globalThis.Number(object.open_files_pid)
+        : undefined,
+      sha256Paths: globalThis.Array.isArray(object?.sha256Paths)
+        ? object.sha256Paths.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.sha256_paths)
+        ? object.sha256_paths.map((e: any) => globalThis.String(e))
+        : [],
+      filePath: isSet(object.filePath)
+        ? globalThis.String(object.filePath)
+        : isSet(object.file_path)
+        ? globalThis.String(object.file_path)
+        : undefined,
+      fileMaxBytes: isSet(object.fileMaxBytes)
+        ? globalThis.Number(object.fileMaxBytes)
+        : isSet(object.file_max_bytes)
+        ? globalThis.Number(object.file_max_bytes)
+        : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : undefined,
+    };
+  },
+
+  toJSON(message: CollectEvidence): unknown {
+    const obj: any = {};
+    if (message.processes !== undefined) {
+      obj.processes = message.processes;
+    }
+    if (message.connections !== undefined) {
+      obj.connections = message.connections;
+    }
+    if (message.openFilesPid !== undefined) {
+      obj.openFilesPid = Math.round(message.openFilesPid);
+    }
+    if (message.sha256Paths?.length) {
+      obj.sha256Paths = message.sha256Paths;
+    }
+    if (message.filePath !== undefined) {
+      obj.filePath = message.filePath;
+    }
+    if (message.fileMaxBytes !== undefined) {
+      obj.fileMaxBytes = Math.round(message.fileMaxBytes);
+    }
+    if (message.reason !== undefined) {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CollectEvidence>): CollectEvidence {
+    return CollectEvidence.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CollectEvidence>): CollectEvidence {
+    const message = createBaseCollectEvidence();
+    message.processes = object.processes ?? undefined;
+    message.connections = object.connections ?? undefined;
+    message.openFilesPid = object.openFilesPid ?? undefined;
+    message.sha256Paths = object.sha256Paths?.map((e) => e) || [];
+    message.filePath = object.filePath ?? undefined;
+    message.fileMaxBytes = object.fileMaxBytes ?? undefined;
+    message.reason = object.reason ?? undefined;
     return message;
   },
 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cidrContains, formatIp, parseCidr, parseIp, unmapV4 } from "../../src/ioc/ip";
+import { cidrContains, formatIp, parseCidr, parseIp, unmapV4 } from "../../src/net/ip";
 
 const canon = (s: string): string | undefined => {
   const ip = parseIp(s);

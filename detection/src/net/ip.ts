@@ -20,6 +20,12 @@ export interface Cidr {
   prefix: number;
 }
 
+/**
+ * Longest text looked at: a full IPv6 address with an embedded IPv4 tail (45), brackets, a zone
+ * id (IFNAMSIZ 16) and a "/128" fit well inside it. Longer input is refused before any regex runs.
+ */
+export const MAX_IP_TEXT = 80;
+
 const V4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const HEX_GROUP_RE = /^[0-9a-fA-F]{1,4}$/;
 
@@ -84,6 +90,7 @@ function parseV6(text: string): bigint | undefined {
  * `allowZone` is set (addresses seen on the host carry them); IOC values never should.
  */
 export function parseIp(text: string, opts: { allowZone?: boolean } = {}): IpAddress | undefined {
+  if (text.length > MAX_IP_TEXT) return undefined;
   let s = text.trim();
   if (s.startsWith("[") && s.endsWith("]")) s = s.slice(1, -1);
   const zone = s.indexOf("%");
@@ -150,6 +157,7 @@ export type CidrParse = { ok: true; cidr: Cidr; hostBitsSet: boolean } | { ok: f
 
 /** Parses "net/prefix". Host bits are cleared (feeds often write 10.1.2.3/8) and reported. */
 export function parseCidr(text: string): CidrParse {
+  if (text.length > MAX_IP_TEXT) return { ok: false, error: `longer than ${MAX_IP_TEXT} characters` };
   const s = text.trim();
   const slash = s.indexOf("/");
   if (slash < 0) return { ok: false, error: `'${text}' has no /prefix` };
@@ -171,4 +179,46 @@ export function formatCidr(c: Cidr): string {
 
 export function cidrContains(c: Cidr, ip: IpAddress): boolean {
   return c.version === ip.version && (ip.value & maskOf(c.version, c.prefix)) === c.network;
+}
+
+/**
+ * "addr" (a /32 or /128) or "addr/len": what block and allow lists take. Host bits are cleared, as
+ * parseCidr does. Agrees with the command contract's IP rule (a property test holds them together).
+ */
+export function parsePrefix(text: string): CidrParse {
+  if (text.length > MAX_IP_TEXT) return { ok: false, error: `longer than ${MAX_IP_TEXT} characters` };
+  // Strict, unlike feed parsing: exactly the address text (no padding, brackets or zone), as the
+  // command contract checks it, so what the controller signs is what the agent applies.
+  if (text !== text.trim() || text.startsWith("[")) return { ok: false, error: `'${text.slice(0, 80)}' is not a bare address or CIDR` };
+  if (text.includes("/")) return parseCidr(text);
+  const ip = parseIp(text);
+  if (!ip) return { ok: false, error: `'${text}' is not an IP address` };
+  return { ok: true, cidr: { version: ip.version, network: ip.value, prefix: bitsOf(ip.version) }, hostBitsSet: false };
+}
+
+/** A prefix as text: the bare address for a single host ("10.0.0.1"), "net/len" otherwise. */
+export function formatPrefix(c: Cidr): string {
+  return c.prefix === bitsOf(c.version) ? formatIp({ version: c.version, value: c.network }) : formatCidr(c);
+}
+
+/** Whether `outer` holds every address of `inner`. */
+export function cidrCovers(outer: Cidr, inner: Cidr): boolean {
+  return outer.version === inner.version && outer.prefix <= inner.prefix && (inner.network & maskOf(outer.version, outer.prefix)) === outer.network;
+}
+
+/** An address from its network-order bytes (4 or 16), as sockets and kernel records carry it. */
+export function ipFromBytes(bytes: ArrayLike<number>): IpAddress {
+  if (bytes.length !== 4 && bytes.length !== 16) throw new Error(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
+  let value = 0n;
+  for (let i = 0; i < bytes.length; i++) value = (value << 8n) | BigInt((bytes[i] as number) & 0xff);
+  return { version: bytes.length === 4 ? 4 : 6, value };
+}
+
+/**
+ * Text for an address seen on the host (/proc/net, eBPF records): an IPv4-mapped IPv6 address
+ * (how a dual-stack socket reports an IPv4 peer) reads as the IPv4 address it carries.
+ */
+export function formatHostIp(bytes: ArrayLike<number>): string {
+  const ip = ipFromBytes(bytes);
+  return formatIp(unmapV4(ip) ?? ip);
 }

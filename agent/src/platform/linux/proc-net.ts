@@ -1,4 +1,5 @@
 import { endianness } from "node:os";
+import { formatHostIp } from "@vigil/detection";
 
 export type NetProtocol = "tcp" | "tcp6" | "udp" | "udp6";
 export const NET_TABLES: readonly NetProtocol[] = ["tcp", "tcp6", "udp", "udp6"];
@@ -41,42 +42,17 @@ function wordBytes(hex8: string): number[] {
   return LITTLE_ENDIAN ? b.reverse() : b;
 }
 
-/** RFC 5952 text for 16 address bytes: lower case, longest zero run (of 2+ groups) as "::". */
-export function formatIpv6(bytes: number[]): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
-}
-
 /** Decodes "0100007F" (v4) or 32 hex digits (v6). v4-mapped v6 (::ffff:a.b.c.d) comes back as plain v4. */
 export function decodeAddress(hex: string): string {
   if (hex.length === 8) return wordBytes(hex).join(".");
   if (hex.length !== 32) throw new Error(`bad address "${hex}"`);
   const bytes: number[] = [];
   for (let w = 0; w < 4; w++) bytes.push(...wordBytes(hex.slice(w * 8, w * 8 + 8)));
-  const mapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
-  if (mapped) return bytes.slice(12).join(".");
-  return formatIpv6(bytes);
+  return formatHostIp(bytes);
 }
 
-function splitEndpoint(text: string): [string, number] {
+/** "0100007F:1F90" → ["127.0.0.1", 8080]. */
+export function decodeEndpoint(text: string): [string, number] {
   const colon = text.indexOf(":");
   if (colon < 0) throw new Error(`bad endpoint "${text}"`);
   return [decodeAddress(text.slice(0, colon)), parseInt(text.slice(colon + 1), 16)];
@@ -101,8 +77,8 @@ export function parseNetTable(protocol: NetProtocol, text: string): { entries: S
       continue;
     }
     try {
-      const [localAddress, localPort] = splitEndpoint(f[1]!);
-      const [remoteAddress, remotePort] = splitEndpoint(f[2]!);
+      const [localAddress, localPort] = decodeEndpoint(f[1]!);
+      const [remoteAddress, remotePort] = decodeEndpoint(f[2]!);
       const st = parseInt(f[3]!, 16);
       // UDP reuses TCP's numbers: 7 (CLOSE) is an unconnected socket, 1 a connected one.
       const state = isUdp && st === 7 ? "UNCONN" : (TCP_STATES[st] ?? `0x${f[3]}`);

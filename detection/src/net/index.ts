@@ -1,0 +1,18 @@
+export {
+  parseIp,
+  formatIp,
+  parseCidr,
+  formatCidr,
+  parsePrefix,
+  formatPrefix,
+  cidrContains,
+  cidrCovers,
+  unmapV4,
+  ipFromBytes,
+  formatHostIp,
+  MAX_IP_TEXT,
+  type IpAddress,
+  type Cidr,
+  type CidrParse,
+  type IpVersion,
+} from "./ip";
