@@ -1,12 +1,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { checkLayers, findCycles, importSpecifiers, persistenceOutside } from "../arch/import-graph";
 import { AGENT, CONTROLLER, CONTROLLER_PERSISTENCE, type PackageLayers } from "../arch/layers";
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const repoRoot = resolve(__dirname, "../..");
 
 describe("the checker (on a synthetic tree)", () => {
   const dir = mkdtempSync(join(tmpdir(), "vigil-layers-"));

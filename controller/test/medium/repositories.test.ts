@@ -87,12 +87,11 @@ const record = (over: Partial<CaseRecord> = {}): CaseRecord => ({
   ...over,
 });
 
-function alertRow(id: string, caseId: string, verdict: AlertEntity["verdict"]): Partial<AlertEntity> {
+function alertRow(id: string, caseId: string): NewAlertRow {
   return {
     id, ruleId: "r1", ruleTitle: "Reverse shell", ruleLevel: "high", ruleTags: [], kind: "match", correlationType: null,
     agentId: "agent-1", hostname: "web-1", entityKind: "host", entityValue: "agent-1", entities: ["host:agent-1"], dedupKey: id,
-    score: 70, breakdown: [], count: 1, firstSeen: 1, lastSeen: 2, createdAt: 3, updatedAt: 3, state: "new", verdict, caseId,
-    eventRefs: [], eventFields: [], groupBy: null, iocHits: [],
+    score: 70, breakdown: [], count: 1, firstSeen: 1, lastSeen: 2, createdAt: 3, caseId, eventRefs: [], eventFields: [], groupBy: null, iocHits: [],
   };
 }
 
@@ -131,8 +130,10 @@ describe.each([
     const c = record({ id: "00000000-0000-4000-8000-000000000002" });
     const other = record({ id: "00000000-0000-4000-8000-000000000003" });
     await batch.run([cases.insertWrite(c, 1), cases.insertWrite(other, 1)]);
+    const alertRepo = SqlAlertRepository.of(ds, batch);
+    await alertRepo.upsertBatch([alertRow("a-open", c.id), alertRow("a-judged", c.id), alertRow("a-other", other.id)], [], [], 3);
+    await alertRepo.setVerdict("a-judged", "false_positive", "new", 4, []);
     const alerts = ds.getRepository(AlertEntity);
-    await alerts.insert([alertRow("a-open", c.id, null), alertRow("a-judged", c.id, "false_positive"), alertRow("a-other", other.id, null)]);
 
     await cases.setState(c.id, { state: "resolved", verdict: "true_positive", alertVerdict: "true_positive", resolvedBy: "alice", now: 99 });
     expect(await cases.byId(c.id)).toMatchObject({ state: "resolved", verdict: "true_positive", resolvedBy: "alice", updatedAt: 99 });
