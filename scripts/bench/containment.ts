@@ -190,7 +190,7 @@ async function main(): Promise<void> {
     "| --- | ---: | ---: | ---: | ---: |",
     ...results.map(row),
     "",
-    ...(local && det.length ? [`Local path split by the agent's own log timestamp: start → rule fired p50 ${percentile(det, 50).toFixed(0)} ms, p99 ${percentile(det, 99).toFixed(0)} ms (exec seen by the sensor, exe hash, 20 ms pipeline batch); fired → table in the kernel p50 ${percentile(act, 50).toFixed(0)} ms, p99 ${percentile(act, 99).toFixed(0)} ms (one \`nft -f\`, then the controller reachability check).`] : []),
+    ...(local && det.length ? [`Local path split by the agent's own log timestamp: start → rule fired p50 ${percentile(det, 50).toFixed(0)} ms, p99 ${percentile(det, 99).toFixed(0)} ms (exec seen by the sensor, exe hash, the pipeline batch of that event-loop turn); fired → table in the kernel p50 ${percentile(act, 50).toFixed(0)} ms, p99 ${percentile(act, 99).toFixed(0)} ms (the isolate action's \`nft -f\` until its table is in the kernel; a kill's /proc walk runs beside it).`] : []),
     `Load average at the end: ${load} on ${cpus().length} cores. Targets (issue #13, with the kernel sensor): local p99 ≤ 100 ms — ${local ? (percentile([...local.samples].sort((a, b) => a - b), 99) <= 100 ? "met" : "**not met**") : "not run"}; controller p99 ≤ 300 ms — ${results.find((r) => r.kind === "controller") ? (percentile([...results.find((r) => r.kind === "controller")!.samples].sort((a, b) => a - b), 99) <= 300 ? "met" : "**not met**") : "not run"}.`,
   ].join("\n");
   writeBenchSection("containment", md);

@@ -1,4 +1,5 @@
 // Bundles the agent into one CommonJS file (dist/vigil-agent.cjs): no node_modules needed at run time.
+import { readFileSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +14,7 @@ const result = await build({
   format: "cjs",
   sourcemap: false,
   minify: false,
+  minifyWhitespace: true,
   legalComments: "none",
   metafile: true,
   alias: {
@@ -23,5 +25,11 @@ const result = await build({
   external: ["osx-temperature-sensor"],
   logLevel: "warning",
 });
+// V8 keeps the whole script as one string on the agent's heap, two bytes per character if a
+// single one is outside Latin-1 (a "→" in a comment is enough): escape those, so it is one byte.
+const out = join(root, "dist/vigil-agent.cjs");
+const text = readFileSync(out, "utf8");
+const latin1 = text.replace(/[^\u0000-\u00ff]/gu, (c) => c.split("").map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, "0")}`).join(""));
+if (latin1 !== text) writeFileSync(out, latin1);
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 console.log(`bundle: dist/vigil-agent.cjs (${(bytes / 1024).toFixed(0)} KiB)`);

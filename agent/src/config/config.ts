@@ -70,9 +70,11 @@ export interface AgentConfig {
    * Where process, connection and file-writer events come from: "auto" uses the kernel (eBPF) when
    * it can and falls back to /proc polling; "ebpf" requires it; "proc" never loads it.
    */
-  kernelSensor: "auto" | "ebpf" | "proc";
+  kernelSensor: "auto" | "ebpf" | "audit" | "proc";
   /** An eBPF helper to run instead of the one embedded in the agent binary. */
   ebpfHelper?: string;
+  /** auditd's af_unix dispatcher socket for the audit exec source; default: the one its plugin config declares. */
+  auditSocket?: string;
 }
 
 /** Flags as parsed from the command line; undefined means "not given". */
@@ -111,7 +113,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "tags", field: "tags", arg: "TAG", help: "agent tags (self-reported; the enrollment token's are trusted)", list: true },
   { key: "log_level", field: "logLevel", arg: "LEVEL", help: "debug|info|warn|error (default info)", aliases: ["logLevel"] },
   { key: "enforcement", field: "enforcement", arg: "MODE", help: "enforce|monitor: monitor records response actions without enforcing them (default enforce)" },
-  { key: "kernel_sensor", field: "kernelSensor", arg: "MODE", help: "auto|ebpf|proc: where process, connection and file-writer events come from (default auto)" },
+  { key: "kernel_sensor", field: "kernelSensor", arg: "MODE", help: "auto|ebpf|audit|proc: where process, connection and file-writer events come from (default auto: eBPF, else auditd, else /proc polling)" },
+  { key: "audit_socket", field: "auditSocket", arg: "SOCKET", help: "auditd's af_unix dispatcher socket for exec records (default: from /etc/audit/plugins.d/af_unix.conf)" },
   { key: "ebpf_helper", field: "ebpfHelper", arg: "FILE", help: "an eBPF helper to run instead of the embedded one" },
   { key: "sensors", field: "sensors", arg: "NAME=BOOL,...", help: "turn sensors on or off: process, network, file, auth, audit, syslog (e.g. audit=false)" },
   { key: "watch", field: "watch", arg: "PATH", help: "file integrity paths (default /etc, ~/.ssh, cron, systemd units, /usr/local/bin)", list: true },
@@ -227,8 +230,9 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
         break;
       case "spoolFsync": cfg.spoolFsync = oneOf(v, name, ["always", "interval", "never"] as const); break;
       case "spoolFullPolicy": cfg.spoolFullPolicy = oneOf(v, name, ["drop_oldest_low_priority", "drop_newest", "block"] as const); break;
-      case "kernelSensor": cfg.kernelSensor = oneOf(v, name, ["auto", "ebpf", "proc"] as const); break;
+      case "kernelSensor": cfg.kernelSensor = oneOf(v, name, ["auto", "ebpf", "audit", "proc"] as const); break;
       case "ebpfHelper": cfg.ebpfHelper = resolve(String(v)); break;
+      case "auditSocket": cfg.auditSocket = resolve(String(v)); break;
       case "enforcement": cfg.enforcement = oneOf(v, name, ["enforce", "monitor"] as const); break;
       case "logLevel": cfg.logLevel = oneOf(v, name, ["debug", "info", "warn", "error"] as const); break;
       case "sensors": {
@@ -263,7 +267,7 @@ const ENV: Record<string, string> = {
   VIGIL_SYNTHETIC_RATE: "synthetic_rate", VIGIL_SYNTHETIC_COUNT: "synthetic_count", VIGIL_SYNTHETIC_MIX: "synthetic_mix", VIGIL_BACKOFF_MAX_MS: "backoff_max_ms",
   VIGIL_FATAL_BACKOFF_MS: "fatal_backoff_ms", VIGIL_ON_FATAL: "on_fatal", VIGIL_WATCHDOG_MAX_RSS_MB: "watchdog_max_rss_mb", VIGIL_WATCHDOG_MAX_CPU_PERCENT: "watchdog_max_cpu_percent", VIGIL_WATCHDOG_WINDOW_MS: "watchdog_window_ms",
   VIGIL_POLICY_EVENT_BUDGET_MS: "policy_event_budget_ms",
-  VIGIL_KERNEL_SENSOR: "kernel_sensor", VIGIL_EBPF_HELPER: "ebpf_helper", VIGIL_AUDIT_TYPES: "audit_types", VIGIL_AUDIT_MAX_EVENTS_PER_SEC: "audit_max_events_per_sec",
+  VIGIL_KERNEL_SENSOR: "kernel_sensor", VIGIL_EBPF_HELPER: "ebpf_helper", VIGIL_AUDIT_SOCKET: "audit_socket", VIGIL_AUDIT_TYPES: "audit_types", VIGIL_AUDIT_MAX_EVENTS_PER_SEC: "audit_max_events_per_sec",
 };
 
 /**

@@ -1,5 +1,5 @@
 import { connect, type DetailedPeerCertificate } from "node:tls";
-import { fingerprint } from "./x509";
+import { fingerprint } from "./pin";
 
 export class PinMismatch extends Error {}
 

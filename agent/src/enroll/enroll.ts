@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { hostname } from "node:os";
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -6,7 +7,7 @@ import { probeControllerCa, PinMismatch } from "./ca-probe";
 import { enrollRpc } from "./enroll-client";
 import { newKeyRequest } from "./key-request";
 import { saveTlsIdentity, type TlsIdentity } from "./tls-files";
-import { fingerprint, normalizePin, x509 } from "./x509";
+import { fingerprint, normalizePin } from "./pin";
 
 export interface EnrollOptions {
   controller: string;
@@ -19,7 +20,7 @@ export interface EnrollOptions {
 }
 
 function pemFingerprint(pem: string): string {
-  return fingerprint(new x509.X509Certificate(pem).rawData);
+  return fingerprint(new X509Certificate(pem).raw);
 }
 
 /** The identity to store from a controller's answer, after checking it really is for our key and CA. */

@@ -1,5 +1,4 @@
 import { webcrypto } from "node:crypto";
-import { x509 } from "./x509";
 
 function pem(der: ArrayBuffer, label: string): string {
   const b64 = Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n").replace(/\n$/, "");
@@ -15,6 +14,7 @@ export async function newKeyRequest(hostname: string): Promise<{ keyPem: string;
   const keys = (await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
   // The subject is a hint only: the controller puts the agent id it chooses in the certificate.
   const cn = hostname.replace(/[^A-Za-z0-9.-]/g, "").slice(0, 64) || "vigil-agent";
+  const { x509 } = await import("./x509.js");
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${cn}`, keys: keys as never, signingAlgorithm: { name: "ECDSA", hash: "SHA-256" } as never });
   const pkcs8 = await webcrypto.subtle.exportKey("pkcs8", keys.privateKey);
   return { keyPem: pem(pkcs8, "PRIVATE KEY"), csrDer: new Uint8Array(csr.rawData) };

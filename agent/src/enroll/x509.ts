@@ -1,21 +1,11 @@
 // @peculiar/x509 uses tsyringe, which needs the Reflect metadata polyfill loaded first.
+// Loaded only to make a certificate request (enroll, renewal): its ~3 MB of heap is not carried
+// by a running agent (key-request.ts imports this module lazily).
 import "reflect-metadata";
-import { createHash, webcrypto } from "node:crypto";
+import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 
 // @peculiar/x509 needs a WebCrypto provider; Node's built-in one is enough.
 x509.cryptoProvider.set(webcrypto as unknown as webcrypto.Crypto);
 
 export { x509 };
-
-/** sha256 of DER, lowercase hex: the form `--ca-pin` takes and the controller prints. */
-export function fingerprint(der: Uint8Array | ArrayBuffer): string {
-  return createHash("sha256").update(der instanceof ArrayBuffer ? new Uint8Array(der) : der).digest("hex");
-}
-
-/** Accepts `AB:CD:...`, upper or lower case, with or without a `sha256:` prefix. */
-export function normalizePin(pin: string): string {
-  const hex = pin.trim().toLowerCase().replace(/^sha256:/, "").replace(/[:\s]/g, "");
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`--ca-pin: expected a sha256 fingerprint (64 hex digits), got "${pin.slice(0, 80)}"`);
-  return hex;
-}

@@ -1,21 +1,22 @@
 import { join } from "node:path";
 import type { AgentConfig } from "../config/config";
-import { AuditSensor } from "../sensors/audit";
+import { AuditProcessSensor, AuditSensor } from "../sensors/audit";
 import { AuthSensor, JOURNAL_IDENTIFIERS } from "../sensors/auth";
 import { EbpfHelper, EbpfNetworkSensor, EbpfProcessSensor, FileAttribution, locateHelper } from "../sensors/ebpf";
 import { FileSensor } from "../sensors/file";
 import { NetworkSensor } from "../sensors/network";
-import { PreferredSource } from "../sensors/preferred-source";
+import { PreferredSource, type SourceCandidate } from "../sensors/preferred-source";
 import { ProcessSensor } from "../sensors/process";
 import type { Sensor } from "../sensors/sensor";
 import { SyntheticSensor } from "../sensors/synthetic";
 import { SyslogSensor } from "../sensors/syslog";
 
 const POLLING_MISSES = "processes shorter than the 250 ms scan are missed, connections are not tied to short-lived processes, file changes name no process";
+const AUDIT_MISSES = "process exits (no exit code or duration), connections are not tied to short-lived processes, file changes name no process";
 
 /** The kernel feed (eBPF) when configured and present; undefined with the reason otherwise. */
 function kernelFeed(cfg: AgentConfig): { helper?: EbpfHelper; problem: string } {
-  if (cfg.kernelSensor === "proc") return { problem: "kernel_sensor: proc" };
+  if (cfg.kernelSensor === "proc" || cfg.kernelSensor === "audit") return { problem: `kernel_sensor: ${cfg.kernelSensor}` };
   try {
     const located = locateHelper({ configured: cfg.ebpfHelper, stateDir: cfg.stateDir });
     return { helper: new EbpfHelper({ path: located.path, prefixes: cfg.watch }), problem: "" };
@@ -29,13 +30,7 @@ export function createSensors(cfg: AgentConfig): Sensor[] {
   const sensors: Sensor[] = [];
   const { helper, problem } = cfg.sensors.process || cfg.sensors.network || cfg.sensors.file ? kernelFeed(cfg) : { problem: "" };
   const kernelProcesses = helper ? new EbpfProcessSensor(helper) : undefined;
-  const required = cfg.kernelSensor === "ebpf";
-  if (cfg.sensors.process) {
-    const poll = () => new ProcessSensor({ intervalMs: cfg.processIntervalMs });
-    if (kernelProcesses) sensors.push(new PreferredSource("process", kernelProcesses, required ? undefined : poll, POLLING_MISSES));
-    else if (required) sensors.push(new PreferredSource("process", unavailable("process", problem), undefined, ""));
-    else sensors.push(new PreferredSource("process", unavailable("process", problem), poll, POLLING_MISSES));
-  }
+  if (cfg.sensors.process) sensors.push(new PreferredSource("process", processSources(cfg, kernelProcesses, problem)));
   let kernelNet: EbpfNetworkSensor | undefined;
   if (cfg.sensors.network) {
     if (helper && kernelProcesses) {
@@ -56,6 +51,27 @@ export function createSensors(cfg: AgentConfig): Sensor[] {
   if (cfg.syntheticRate > 0) sensors.push(new SyntheticSensor({ rate: cfg.syntheticRate, count: cfg.syntheticCount, mix: cfg.syntheticMix, stateDir: join(cfg.stateDir, "synthetic") }));
   if (helper) sensors.push(new HelperStopper(helper));
   return sensors;
+}
+
+/**
+ * Where exec events come from, best first: eBPF, else auditd's exec records, else /proc polling.
+ * kernel_sensor other than auto forces one source with no fallback: when it cannot run, the
+ * process sensor says why instead of quietly seeing less.
+ */
+function processSources(cfg: AgentConfig, kernelProcesses: EbpfProcessSensor | undefined, problem: string): SourceCandidate[] {
+  const ebpf: SourceCandidate = { source: "ebpf", create: () => kernelProcesses ?? unavailable("process", problem), misses: "" };
+  const audit: SourceCandidate = {
+    source: "audit",
+    create: () => new AuditProcessSensor({ stateDir: join(cfg.stateDir, "audit-exec"), logPath: cfg.auditLog, socketPath: cfg.auditSocket }),
+    misses: AUDIT_MISSES,
+  };
+  const poll: SourceCandidate = { source: "/proc polling", create: () => new ProcessSensor({ intervalMs: cfg.processIntervalMs }), misses: POLLING_MISSES };
+  switch (cfg.kernelSensor) {
+    case "ebpf": return [ebpf];
+    case "audit": return [{ ...audit, source: "audit (kernel_sensor: audit)" }];
+    case "proc": return [{ ...poll, source: "/proc polling (kernel_sensor: proc)" }];
+    default: return [ebpf, audit, poll];
+  }
 }
 
 /** A preferred source that cannot start, carrying why, so the fallback's health names it. */

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CertificateRenewer } from "../../src/enroll/renewer";
 import { hasTlsIdentity, loadTlsIdentity, saveTlsIdentity, type TlsIdentity } from "../../src/enroll/tls-files";
-import { normalizePin } from "../../src/enroll/x509";
+import { normalizePin } from "../../src/enroll/pin";
 import { silentLog } from "../../src/util/log";
 
 const dirs: string[] = [];

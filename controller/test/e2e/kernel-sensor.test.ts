@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync, chmodSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AGENT_BINARY, spawnAgent, type AgentProcess } from "../support/agent-process";
+import { PrivateAuditd, auditRules, auditdUnavailable } from "../../../agent/test/helpers/private-auditd";
+import { spawnAgent, type AgentProcess } from "../support/agent-process";
 import { startTestController, type TestController } from "../support/controller";
 import { request } from "../support/http";
 import { waitFor } from "../support/wait";
@@ -118,5 +119,49 @@ describe.skipIf(skipReason !== null)("kernel sensor end to end (SEA binary, defa
       throw new Error(`${(e as Error).message}\n${agent.output()}`);
     });
     expect(detail).toMatch(/^source: \/proc polling \(eBPF unavailable: .*writable by group or others/);
+  });
+
+  const noAuditd = auditdUnavailable();
+  it.skipIf(noAuditd !== null)(`forced to auditd (kernel_sensor: audit), a short process still arrives with argv and parent${noAuditd ? ` [SKIP: ${noAuditd}]` : ""}`, async () => {
+    const auditd = new PrivateAuditd(join(work, "auditd"));
+    await auditd.start();
+    try {
+      const agent = spawnAgent(["--controller", `127.0.0.1:${ctl.grpcPort}`, "--watch", work, "--auth-log", join(work, "none.log")], {
+        binary: true,
+        env: { VIGIL_KERNEL_SENSOR: "audit", VIGIL_AUDIT_SOCKET: auditd.socket, VIGIL_AUDIT_LOG: auditd.log },
+      });
+      agents.push(agent);
+      const proc = await waitFor("the audit source's health", async () => {
+        const items = (await request(ctl, "GET", "/api/v1/agents")).body.items as AgentView[];
+        return items.map((a) => a.status?.sensors?.find((s) => s.name === "process")).find((s) => s?.detail.startsWith("source: audit"));
+      }, 30_000).catch((e) => {
+        throw new Error(`${(e as Error).message}\n${agent.output()}`);
+      });
+      expect(proc.running).toBe(true);
+      expect(proc.detail).toContain(`dispatcher socket ${auditd.socket}`);
+      expect(proc.detail).toContain("misses: process exits");
+      expect(auditRules()).toContain("key=vigil-exec");
+
+      const marker = `vigil-audit-e2e-${process.pid}-${Date.now()}`;
+      const script = join(work, "short-audit.sh");
+      writeFileSync(script, `#!/bin/sh\n/bin/echo ${marker} >/dev/null\n`);
+      chmodSync(script, 0o755);
+      expect(spawnSync(script).status).toBe(0);
+      const ev = await waitFor("the echo's exec event from auditd", async () => {
+        const r = await request(ctl, "GET", `/api/v1/events?type=process&q=${encodeURIComponent(marker)}&limit=20`);
+        return (r.body.items as { process: { exe: string; commandLine: string; parentCommandLine: string; source: string } }[] | undefined)?.find(
+          (e) => e.process.exe === "/usr/bin/echo" && e.process.source === "audit",
+        );
+      }, 30_000);
+      expect(ev.process.commandLine).toBe(`/bin/echo ${marker}`);
+      expect(ev.process.parentCommandLine).toContain(script);
+      // Its records were one event: no audit event of that exec reached the controller.
+      const audit = await request(ctl, "GET", `/api/v1/events?type=audit&q=${encodeURIComponent(marker)}&limit=20`);
+      expect((audit.body.items as unknown[] | undefined)?.length ?? 0).toBe(0);
+      await agent.stop();
+      expect(auditRules()).not.toContain("vigil-exec");
+    } finally {
+      await auditd.stop();
+    }
   });
 });

@@ -4,6 +4,7 @@ import type { EventSink, Sensor, SensorHealth } from "../sensor";
 import { SensorCounters } from "../sensor";
 import { LogFollower } from "../tail";
 import { AuditAssembler, type AssemblerStats } from "./audit-assembler";
+import { VIGIL_EXEC_KEY } from "./audit-exec";
 import { parseAuditLine } from "./parse-audit-line";
 
 export const DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log";
@@ -54,6 +55,8 @@ export class AuditSensor implements Sensor {
     this.counters.detail = seeing;
     const flushAfterMs = this.opts.flushAfterMs ?? 300;
     this.assembler = new AuditAssembler({ keepTypes: this.opts.types, maxEventsPerSec: this.opts.maxEventsPerSec, flushAfterMs }, (audit, timeMs) => {
+      // Records of Vigil's own execve rule are the process sensor's START events already.
+      if (audit.fields.key === VIGIL_EXEC_KEY) return;
       this.sink?.emit({ $case: "audit", audit }, timeMs);
       this.counters.events++;
     });

@@ -8,6 +8,7 @@ import { compileRules, DetectionEngine, toSigmaEvent } from "@vigil/detection";
 import { AuditSensor, DEFAULT_AUDIT_LOG } from "../../../src/sensors/audit";
 import type { EventBody, EventSink } from "../../../src/sensors/sensor";
 import { waitFor } from "../auth/helpers";
+import { auditdLock } from "../../helpers/private-auditd";
 
 /**
  * The real audit subsystem: auditd (Debian's package, installed by .ci/run) writes
@@ -22,6 +23,7 @@ class Collect implements EventSink {
   }
 }
 
+const auditEnabled = (): string => /^enabled (\d+)/m.exec(execFileSync("auditctl", ["-s"], { encoding: "utf8" }))?.[1] ?? "0";
 const auditdPid = (): number => Number(/^pid (\d+)/m.exec(execFileSync("auditctl", ["-s"], { encoding: "utf8" }))?.[1] ?? 0);
 
 describe("audit sensor on the real auditd", () => {
@@ -31,8 +33,14 @@ describe("audit sensor on the real auditd", () => {
   const rule = ["always,exit", "-F", "arch=b64", "-S", "execve", "-F", `exe=${probe}`, "-k", key];
   let daemon: ChildProcess | undefined;
   let sensor: AuditSensor | undefined;
+  let unlock: (() => void) | undefined;
+  let enabledBefore = "0";
 
   beforeAll(async () => {
+    // One audit daemon at a time: the audit exec source's tests start a private one.
+    unlock = await auditdLock();
+    // auditd switches kernel auditing on; the machine gets back the state it had.
+    enabledBefore = auditEnabled();
     copyFileSync("/bin/echo", probe);
     if (auditdPid() === 0) {
       // No auditd yet (a fresh CI machine): run one in the foreground for this test.
@@ -48,7 +56,9 @@ describe("audit sensor on the real auditd", () => {
     if (daemon) {
       daemon.kill("SIGTERM");
       await new Promise((r) => daemon!.once("exit", r));
+      if (enabledBefore !== "2") spawnSync("auditctl", ["-e", enabledBefore]);
     }
+    unlock?.();
     rmSync(dir, { recursive: true, force: true });
   });
 
