@@ -51,7 +51,7 @@ export const AGENT: PackageLayers = {
     { name: "watchdog", members: ["watchdog"] },
     { name: "runtime", members: ["runtime"] },
     { name: "enroll", members: ["enroll"] },
-    { name: "main", members: ["main.ts", "entry.ts", "parse-command.ts"] },
+    { name: "main", members: ["main.ts", "entry.ts", "heap-tuning.ts", "parse-command.ts"] },
   ],
 };
 
