@@ -73,7 +73,6 @@ export const CONTROLLER_PERSISTENCE = {
     "audit/open-audit-log.ts",
     "auth/api-keys.ts",
     "cli/cli-db.ts",
-    "commands/command-service.ts",
     "detection/ioc-catalog.ts",
     "detection/rule-catalog.ts",
     "playbooks/playbook-service.ts",

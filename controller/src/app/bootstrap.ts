@@ -12,11 +12,11 @@ import { createDataSource } from "../database/data-source";
 import { SqlBatch } from "../database/sql-batch";
 import { DatabaseHealth } from "../database/database-health";
 import { SqlAgentRepository } from "../database/repositories/agent-repository";
+import { SqlCommandRepository } from "../database/repositories/command-repository";
 import { ownerOnlyDir } from "../crypto/owner-only";
 import { grantsWith } from "../http/roles";
 import { guardPostgresPool } from "../database/pg-guard";
 import { AuditInterceptor } from "../audit/audit-interceptor";
-import { ActionLogEntity, CommandEntity } from "../database/entities";
 import { CommandService, type AuditSink } from "../commands/command-service";
 import { commandResultFromEvent } from "../commands/result-events";
 import { PlaybookService } from "../playbooks/playbook-service";
@@ -114,7 +114,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const inventory = new InventoryService(new InventoryRepository(dataSource), registry);
   const security = await createTrustLayer(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
   opts = { ...opts, audit: opts.audit ?? security.audit };
-  const commands = new CommandService(dataSource.getRepository(CommandEntity), dataSource.getRepository(ActionLogEntity), registry, signer, opts.audit, undefined, grantsWith(config.evidenceFileRoles));
+  const commands = new CommandService(SqlCommandRepository.of(dataSource), registry, signer, opts.audit, undefined, grantsWith(config.evidenceFileRoles));
   const playbooks = new PlaybookService(
     dataSource.getRepository(PlaybookEntity), dataSource.getRepository(PlaybookVersionEntity), dataSource.getRepository(PlaybookActionEntity),
     commands, async (agentId) => (await registry.get(agentId))?.tags ?? [], config.guardRails, opts.audit,

@@ -9,6 +9,7 @@ import { AlertEntity } from "../../src/database/entities/alert.entity";
 import { SqlAgentRepository } from "../../src/database/repositories/agent-repository";
 import { SqlAlertRepository, type NewAlertRow } from "../../src/database/repositories/alert-repository";
 import { SqlCaseRepository, type CaseRecord } from "../../src/database/repositories/case-repository";
+import { SqlCommandRepository } from "../../src/database/repositories/command-repository";
 import { EntityRiskRepository } from "../../src/database/repositories/entity-risk-repository";
 import { EventStore } from "../../src/database/repositories/event-store";
 import { FeedbackWeightRepository } from "../../src/database/repositories/feedback-weight-repository";
@@ -263,6 +264,32 @@ describe.each([
     expect(await repo.remove("s-late")).toBe(true);
     expect(await repo.remove("s-late")).toBe(false);
     expect((await repo.all()).map((r) => r.id)).toEqual(["s-early"]);
+  });
+
+  it(`commands: insert, pending for an agent, sent once, finished once, overdue, listed newest first, with their steps`, async () => {
+    const repo = SqlCommandRepository.of(ds);
+    const cmd = (id: string, issuedAt: number, expiresAt: number) => ({
+      id, agentId: "agent-c", type: "isolate", paramsJson: "{}", state: "queued" as const, issuedAt, expiresAt, signature: "c2ln", payloadSha256: "0".repeat(64),
+      requestedBy: "alice", caseId: null, alertId: null, local: false, sentAt: null, finishedAt: null, reason: "", outputJson: "", undoOf: null,
+    });
+    await repo.insert(cmd("c1", 100, 1_000));
+    await repo.insert(cmd("c2", 200, 5_000));
+    expect((await repo.pendingFor("agent-c")).map((c) => c.id)).toEqual(["c1", "c2"]);
+    await repo.markSent("c1", 150);
+    await repo.markSent("c1", 999);
+    expect(await repo.byId("c1")).toMatchObject({ state: "sent", sentAt: 150 });
+    expect(await repo.finish("c1", "sent", { state: "succeeded", reason: "", outputJson: "{}", finishedAt: 300 })).toBe(true);
+    expect(await repo.finish("c1", "sent", { state: "failed", reason: "late", outputJson: "", finishedAt: 400 })).toBe(false);
+    expect(await repo.byId("c1")).toMatchObject({ state: "succeeded", finishedAt: 300 });
+    await repo.markSent("c1", 500);
+    expect((await repo.byId("c1"))?.state).toBe("succeeded");
+    expect((await repo.overdue(5_000)).map((c) => c.id)).toEqual(["c2"]);
+    expect(await repo.overdue(4_999)).toEqual([]);
+    expect((await repo.list({ agentId: "agent-c", limit: 10 })).map((c) => c.id)).toEqual(["c2", "c1"]);
+    expect((await repo.list({ state: "succeeded", limit: 10 })).map((c) => c.id)).toEqual(["c1"]);
+    await repo.addStep({ time: 1, commandId: "c1", agentId: "agent-c", step: "requested", detail: "{}" });
+    await repo.addStep({ time: 2, commandId: "c1", agentId: "agent-c", step: "sent", detail: "{}" });
+    expect((await repo.steps("c1")).map((s) => s.step)).toEqual(["requested", "sent"]);
   });
 
   it(`inventories: upsert replaces the agent's row, get reads every field back`, async () => {
