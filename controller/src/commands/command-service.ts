@@ -68,7 +68,8 @@ export class CommandService {
 
   constructor(
     private readonly commands: CommandRepository,
-    private readonly registry: AgentRegistry,
+    /** Only the live session of an agent is needed: delivery goes to it. */
+    private readonly registry: Pick<AgentRegistry, "session">,
     private readonly signer: CommandSigner,
     private readonly audit?: AuditSink,
     private readonly now: () => number = Date.now,
