@@ -98,7 +98,7 @@ function status(argv: string[]): number {
     return 1;
   }
   const s = JSON.parse(text) as { updatedAt: string; pid: number };
-  let alive = false;
+  let alive: boolean;
   try {
     process.kill(s.pid, 0);
     alive = true;

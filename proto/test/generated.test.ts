@@ -27,6 +27,6 @@ describe("wire contract", () => {
     const back = AgentMessage.decode(bytes);
     expect(back.msg?.$case).toBe("events");
     if (back.msg?.$case !== "events") throw new Error("unreachable");
-    expect(back.msg.events.events[0].body).toEqual(msg.msg.$case === "events" ? msg.msg.events.events[0].body : undefined);
+    expect(back.msg.events.events[0].body).toEqual(msg.msg?.$case === "events" ? msg.msg.events.events[0].body : undefined);
   });
 });

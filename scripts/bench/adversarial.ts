@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   const x: Ctx = { c, agent, probe, tmp, servedBinary: fakeBinary, underAttack: [], signedCommands: [] };
   const results: Outcome[] = [];
   const skipped: Outcome[] = [];
-  let idleP99 = 0;
+  let idleP99: number;
   const report = (o: Outcome | Outcome[]) => {
     for (const r of [o].flat()) {
       if (r.skipped) {

@@ -25,7 +25,7 @@ import { createLogger } from "../../controller/dist/logging/logger";
 import { createTopology, netnsUnavailableReason, waitFor } from "../../agent/test/helpers/netns";
 import { markerPolicy } from "../../agent/test/response/marker-policy";
 import { nftTables, spawnNsAgent } from "../../agent/test/response/ns-agent";
-import { startNsController } from "../../agent/test/response/ns-controller";
+import { type BootController, startNsController } from "../../agent/test/response/ns-controller";
 import { machine, percentile, writeBenchSection } from "./lib/report";
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "20" }, path: { type: "string", default: "both" }, sensor: { type: "string", default: "auto" } } });
@@ -97,7 +97,9 @@ function markerRule(marker: string): { id: string; yaml: string } {
 
 async function runPath(kind: PathKind): Promise<PathResult> {
   const topo = await createTopology();
-  const nsc = await startNsController(topo.controller, PORT, bootFromDist);
+  // dist and src declare the same classes, which TypeScript keeps apart (private members are nominal);
+  // the helper is typed against src, the bench runs the built controller.
+  const nsc = await startNsController(topo.controller, PORT, bootFromDist as unknown as BootController);
   const wallLog = join(tmpdir(), `vigil-wall-bench-${process.pid}.log`);
   const agent = spawnNsAgent(topo.host, { controller: nsc.address, wallLog, processSensor: true, extraConfig: { kernel_sensor: SENSOR, sensors: { process: true, network: true, file: false, auth: false, audit: false, syslog: false } } });
   const mon = monitorTables(topo.host.ns);

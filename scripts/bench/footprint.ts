@@ -33,7 +33,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), "vigil-footprint-"));
   const ctl = spawn(process.execPath, [join(ROOT, "controller/bin/vigil-controller.js"), "serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--data-dir", join(dir, "ctl"), "--log-level", "warn"], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, VIGIL_INSECURE_GRPC: "1" } });
-  const port = await new Promise<number>((res) => { let b = ""; ctl.stdout!.on("data", (d: Buffer) => { b += d; const m = /grpc=(\d+)/.exec(b); if (m) res(Number(m[1])); }); });
+  const port = await new Promise<number>((res) => { let b = ""; ctl.stdout!.on("data", (d: Buffer) => { b += d.toString(); const m = /grpc=(\d+)/.exec(b); if (m) res(Number(m[1])); }); });
   const binary = join(ROOT, "dist/vigil-agent");
   const useBinary = existsSync(binary);
   const cmd = useBinary ? binary : process.execPath;

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Client, credentials, makeGenericClientConstructor, type ClientDuplexStream } from "@grpc/grpc-js";
+import { type Client, credentials, makeGenericClientConstructor, type ClientDuplexStream } from "@grpc/grpc-js";
 import { Client as PgClient } from "pg";
 import { AgentMessage, AgentServiceService, Event, type ControllerMessage } from "@vigil/proto";
 import { encodeEventBatchMessage } from "../../agent/src/transport/wire";
@@ -31,7 +31,7 @@ function makeEvent(seq: number, i: number): Uint8Array {
   const t = Date.now();
   const body: Event["body"] = i % 3 === 0
     ? { $case: "network", network: { action: 1, protocol: "tcp", localAddress: "10.0.0.5", localPort: 40000 + (i % 20000), remoteAddress: `93.184.${i % 255}.${seq % 255}`, remotePort: 443, state: "ESTABLISHED", direction: 2, pid: 1000 + (i % 5000), processName: "curl", exe: "/usr/bin/curl", user: "www-data", bytesSent: 0, bytesReceived: 0 } }
-    : { $case: "process", process: { action: 1, pid: 1000 + (i % 30000), ppid: 1, exe: `/usr/bin/tool${i % 50}`, commandLine: `/usr/bin/tool${i % 50} --job ${seq} --input /var/data/file-${i}.csv`, user: "www-data", uid: 33, cwd: "/srv/app", startTimeMs: t, sha256: "9f".repeat(32), parentExe: "/usr/sbin/cron", parentCommandLine: "/usr/sbin/cron -f", name: `tool${i % 50}`, exeDeleted: false, exitCode: 0 } };
+    : { $case: "process", process: { action: 1, pid: 1000 + (i % 30000), ppid: 1, exe: `/usr/bin/tool${i % 50}`, commandLine: `/usr/bin/tool${i % 50} --job ${seq} --input /var/data/file-${i}.csv`, user: "www-data", uid: 33, cwd: "/srv/app", startTimeMs: t, sha256: "9f".repeat(32), parentExe: "/usr/sbin/cron", parentCommandLine: "/usr/sbin/cron -f", name: `tool${i % 50}`, exeDeleted: false, exitCode: 0, euid: 33, durationMs: 0, cgroupId: 0, source: "" } };
   return Event.encode({ seq, eventTimeMs: t, body }).finish();
 }
 
@@ -106,7 +106,7 @@ async function runOne(kind: "sqlite" | "postgres"): Promise<{ kind: string; eps:
   const seconds = (Date.now() - t0) / 1000;
   child.kill("SIGTERM");
   await new Promise((r) => child.once("exit", r));
-  let stored = 0;
+  let stored: number;
   if (kind === "sqlite") {
     const Database = (await import("better-sqlite3")).default;
     const db = new Database(dbUrl.slice(7), { readonly: true });

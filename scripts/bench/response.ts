@@ -28,7 +28,7 @@ import { createLogger } from "../../controller/dist/logging/logger";
 import { BUILTIN_RULES } from "../../detection/src/sigma/builtin-rules";
 import { createTopology, netnsUnavailableReason, waitFor } from "../../agent/test/helpers/netns";
 import { spawnNsAgent } from "../../agent/test/response/ns-agent";
-import { startNsController } from "../../agent/test/response/ns-controller";
+import { type BootController, startNsController } from "../../agent/test/response/ns-controller";
 import { machine, percentile, writeBenchSection } from "./lib/report";
 
 const ATTACKERS = 20;
@@ -151,7 +151,9 @@ async function main(): Promise<void> {
   writeFileSync(authLog, "");
   const f2b = await startFail2ban(dir, authLog);
   const topo = await createTopology();
-  const nsc = await startNsController(topo.controller, PORT, bootFromDist);
+  // dist and src declare the same classes, which TypeScript keeps apart (private members are nominal);
+  // the helper is typed against src, the bench runs the built controller.
+  const nsc = await startNsController(topo.controller, PORT, bootFromDist as unknown as BootController);
   const agent = spawnNsAgent(topo.host, {
     controller: nsc.address,
     wallLog: join(dir, "wall.log"),

@@ -29,6 +29,7 @@ const result = await build({
 // single one is outside Latin-1 (a "→" in a comment is enough): escape those, so it is one byte.
 const out = join(root, "dist/vigil-agent.cjs");
 const text = readFileSync(out, "utf8");
+// eslint-disable-next-line no-control-regex -- the Latin-1 range starts at NUL
 const latin1 = text.replace(/[^\u0000-\u00ff]/gu, (c) => c.split("").map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, "0")}`).join(""));
 if (latin1 !== text) writeFileSync(out, latin1);
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);

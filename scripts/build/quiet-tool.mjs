@@ -6,11 +6,13 @@ import { spawnSync } from "node:child_process";
  * postject on a Node binary: LIEF warns about ELF note sections it cannot name (one line per
  * note, nine on Node 20) and reports progress in colour. Neither says anything is wrong.
  */
+/* eslint-disable no-control-regex -- the lines to drop carry terminal colour escapes (ESC) */
 export const POSTJECT_CHATTER = [
   /^warning: Can't find string offset for section name '\.note(\.\d+)?'$/,
   /^(\x1b\[\d+m)?Start injection of NODE_SEA_BLOB in .*\.\.\.(\x1b\[0m)?$/,
   /^(\x1b\[\d+m)?💉 Injection done!(\x1b\[0m)?$/,
 ];
+/* eslint-enable no-control-regex */
 
 /** The lines of `text` that are not known chatter (blank lines dropped). */
 export function unexpectedLines(text, chatter) {

@@ -63,7 +63,7 @@ export class CommandVerifier {
     if (!((cmd.signature as unknown) instanceof Uint8Array)) return refuse("malformed", "signature missing");
     if (cmd.signature.length !== 64) return refuse("bad_signature", `signature must be 64 bytes, got ${cmd.signature.length}`);
 
-    let good = false;
+    let good: boolean;
     try {
       good = edVerify(null, commandSigningPayload({ ...cmd, type, paramsJson }), this.key, cmd.signature);
     } catch {

@@ -146,7 +146,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "synthetic_mix", field: "syntheticMix", arg: "MIX", help: "kinds and weights of test events, e.g. process:8,auth:1" },
 ];
 
-const KEYS: Record<string, keyof AgentConfig> = Object.fromEntries(SETTINGS.flatMap((s) => [[s.key, s.field], ...(s.aliases ?? []).map((a) => [a, s.field])]));
+const KEYS: Record<string, keyof AgentConfig> = Object.fromEntries(SETTINGS.flatMap((s) => [[s.key, s.field] as const, ...(s.aliases ?? []).map((a) => [a, s.field] as const)]));
 
 function defaultStateDir(): string {
   return process.getuid?.() === 0 ? "/var/lib/vigil" : join(homedir(), ".local", "state", "vigil");

@@ -23,7 +23,7 @@ function split(list: readonly string[], what: string): { v4: string[]; v6: strin
     try {
       p = parsePrefix(item);
     } catch (e) {
-      throw new Error(`${what}: ${(e as Error).message}`);
+      throw new Error(`${what}: ${(e as Error).message}`, { cause: e });
     }
     (p.family === 4 ? v4 : v6).push(p.text);
   }

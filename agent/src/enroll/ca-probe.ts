@@ -30,7 +30,7 @@ export function probeControllerCa(address: string, timeoutMs = 10_000): Promise<
       else resolve(v!);
     };
     socket.once("timeout", () => done(new Error(`no TLS handshake with ${address} within ${timeoutMs} ms`)));
-    socket.once("error", (e) => done(new Error(`cannot reach the controller at ${address} over TLS: ${e.message}`)));
+    socket.once("error", (e: Error) => done(new Error(`cannot reach the controller at ${address} over TLS: ${e.message}`)));
     socket.once("secureConnect", () => {
       const leaf: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
       if (!leaf?.raw) return done(new Error(`${address} presented no certificate`));

@@ -6,6 +6,6 @@ import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 
 // @peculiar/x509 needs a WebCrypto provider; Node's built-in one is enough.
-x509.cryptoProvider.set(webcrypto as unknown as webcrypto.Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>);
 
 export { x509 };

@@ -42,7 +42,7 @@ async function packages(errors: string[]): Promise<InventoryPackage[]> {
   try {
     const { execFile } = await import("node:child_process");
     const out = await new Promise<string>((resolve, reject) =>
-      execFile("rpm", ["-qa", "--qf", "%{NAME}\\t%{VERSION}-%{RELEASE}\\n"], { maxBuffer: 32 << 20, timeout: 60_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+      execFile("rpm", ["-qa", "--qf", "%{NAME}\\t%{VERSION}-%{RELEASE}\\n"], { maxBuffer: 32 << 20, timeout: 60_000 }, (err: Error | null, stdout: string) => (err ? reject(err) : resolve(stdout))),
     );
     return out.split("\n").filter(Boolean).map((l) => ({ name: clip(l.split("\t")[0]), version: clip(l.split("\t")[1]) }));
   } catch {

@@ -65,7 +65,7 @@ export class PolicyStore {
   /** The parsed document, or why the update is refused. */
   private check(update: PolicyUpdate, key: Buffer): LocalPolicyDocument | string {
     if (!Number.isSafeInteger(update.version) || !Number.isSafeInteger(update.issuedAtMs)) return "malformed: version or issue time";
-    let good = false;
+    let good: boolean;
     try {
       good = update.signature.length === 64 && edVerify(null, policySigningPayload(update, this.agentId), ed25519PublicKeyFromRaw(key), update.signature);
     } catch {

@@ -1,4 +1,4 @@
-import { Client, makeGenericClientConstructor, type ChannelCredentials, type ClientDuplexStream } from "@grpc/grpc-js";
+import { type Client, makeGenericClientConstructor, type ChannelCredentials, type ClientDuplexStream } from "@grpc/grpc-js";
 import { tlsChannelOptions } from "./tls-target";
 import { AgentServiceService, Backoff, classifyTransportError, fullJitterDelay, MAX_MESSAGE_BYTES, type AgentMessage, type AgentStatus, type Command, type CommandResult, type ControllerMessage, type Hello, type PolicyUpdate, type Welcome } from "@vigil/proto";
 import type { DiskSpool } from "../spool";

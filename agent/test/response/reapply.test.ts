@@ -18,8 +18,8 @@ function runIn(ns: string, args: string[]): Promise<{ code: number | null; out: 
   return new Promise((resolve) => {
     const c = spawn("ip", ["netns", "exec", ns, process.execPath, AGENT_BUNDLE, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
-    c.stdout.on("data", (d: Buffer) => (out += d));
-    c.stderr.on("data", (d: Buffer) => (out += d));
+    c.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    c.stderr.on("data", (d: Buffer) => (out += d.toString()));
     c.once("exit", (code) => resolve({ code, out }));
   });
 }

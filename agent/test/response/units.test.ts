@@ -2,7 +2,7 @@ import { generateKeyPairSync, sign } from "node:crypto";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CommandStatus, type Event, ProcessAction, type PolicyUpdate, policySigningPayload } from "@vigil/proto";
+import { CommandStatus, Event, ProcessAction, type PolicyUpdate, policySigningPayload } from "@vigil/proto";
 import { describe, expect, it } from "vitest";
 import { ActionPlanner, PolicyStore } from "../../src/policy";
 import { PinnedKeyMismatch, pinOrVerify } from "../../src/runtime/pinned-key";
@@ -54,7 +54,7 @@ describe("policy store", () => {
 });
 
 describe("local action planner", () => {
-  const proc = (pid: number, start: number): Event => ({ seq: 1, eventTimeMs: start, body: { $case: "process", process: { action: ProcessAction.PROCESS_ACTION_START, pid, ppid: 1, exe: "/bin/sh", commandLine: "sh", user: "root", uid: 0, cwd: "/", startTimeMs: start, sha256: "", parentExe: "", parentCommandLine: "", name: "sh", exeDeleted: false, exitCode: 0 } } });
+  const proc = (pid: number, start: number): Event => Event.fromPartial({ seq: 1, eventTimeMs: start, body: { $case: "process", process: { action: ProcessAction.PROCESS_ACTION_START, pid, ppid: 1, exe: "/bin/sh", commandLine: "sh", user: "root", uid: 0, cwd: "/", startTimeMs: start, sha256: "", parentExe: "", parentCommandLine: "", name: "sh", exeDeleted: false, exitCode: 0 } } });
   const hit = { ruleId: "r", title: "t", actions: [] };
 
   it("kills a process once, isolates once, and refuses to guess a process from a pid alone", () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { DiskSpool, NOT_STORED, Priority, SpoolFullError, type AppendItem, type SpoolOptions } from "../../src/spool";
+import { type DiskSpool, NOT_STORED, Priority, SpoolFullError, type AppendItem, type SpoolOptions } from "../../src/spool";
 import { drain, item, open, tempDir } from "./helpers";
 
 const opened: DiskSpool[] = [];

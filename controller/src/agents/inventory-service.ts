@@ -1,4 +1,4 @@
-import { INVENTORY_LIMITS, Inventory } from "@vigil/proto";
+import { INVENTORY_LIMITS, type Inventory } from "@vigil/proto";
 import type { InventoryRepository, StoredInventory } from "../database/repositories/inventory-repository";
 import type { AgentRegistry } from "./agent-registry";
 

@@ -93,7 +93,7 @@ export class CommandsController {
   async get(@Param("id") id: string, @Req() req: unknown) {
     try {
       const c = await this.commands.get(id);
-      return { ...commandView(c, viewFor(req)), history: (await this.commands.history(id)).map((h) => ({ time: new Date(h.time).toISOString(), step: h.step, detail: JSON.parse(h.detail) })) };
+      return { ...commandView(c, viewFor(req)), history: (await this.commands.history(id)).map((h) => ({ time: new Date(h.time).toISOString(), step: h.step, detail: JSON.parse(h.detail) as unknown })) };
     } catch (err) {
       if (err instanceof CommandNotFound) throw new NotFoundException(err.message);
       throw err;

@@ -3,6 +3,7 @@ import { API_SCHEMAS, ROUTES, type RouteSchemas } from "./schemas";
 import type { Schema } from "./schemas/schema";
 import { STREAM_TOPICS } from "../integrations/notices";
 
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument -- the document is walked as open-ended JSON (Json) */
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- OpenAPI documents are open-ended JSON
 
 const METHODS = ["get", "put", "post", "delete", "patch", "head", "options"] as const;

@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import type { Server } from "node:http";
 import { join } from "node:path";
 import { NestFactory } from "@nestjs/core";
 import { DocumentBuilder, SwaggerModule } from "@nestjs/swagger";
@@ -209,7 +210,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   integrations.install(app);
   // In this order, before any route: one spelling of the path; the audit context; the key; then the body.
   const routes = routeTable(CONTROLLERS);
-  deferContinue(app.getHttpServer());
+  deferContinue(app.getHttpServer() as Server);
   app.use(pathNormaliser(() => routes));
   app.use((_req: unknown, _res: unknown, next: () => void) => requestAudit.run({ appended: 0, notes: {} }, next));
   app.use(security.authenticate(() => routes));
@@ -227,7 +228,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const httpServer = app.getHttpServer() as { address(): { port: number }; setSecureContext(o: { cert: string; key: string }): void };
   httpPort = httpServer.address().port;
   httpTls?.attach(httpServer);
-  integrations.start(app.getHttpServer());
+  integrations.start(app.getHttpServer() as Server);
   const httpUrl = `${httpTls ? "https" : "http"}://${formatAddr({ host: config.httpAddr.host === "0.0.0.0" ? "127.0.0.1" : config.httpAddr.host, port: httpPort })}`;
   retention.start();
   commands.start();

@@ -38,7 +38,7 @@ export class AuditInterceptor implements NestInterceptor {
     const before = store?.appended ?? 0;
     // The response waits for the record: a change is not acknowledged before it is in the trail.
     return next.handle().pipe(
-      concatMap(async (result) => {
+      concatMap(async (result: unknown) => {
         if (store && store.appended > before) return result;
         const pattern = req.route?.path ?? req.url.split("?")[0]!;
         await this.audit.append(requestRecord(req, ctx.getClass().name, ctx.getHandler().name, pattern, result, store?.notes ?? {}));

@@ -63,6 +63,7 @@ export class ApiKeys {
 
   async create(role: Role, name: string, createdBy: string): Promise<{ key: string; view: ApiKeyView }> {
     if (!isRole(role)) throw new RangeError(`role must be one of admin, analyst, integration, readonly`);
+    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
     if (name.length > 128 || /[\u0000-\u001f]/.test(name)) throw new RangeError("name must be at most 128 printable characters");
     const { id, secret, token } = mintSecret(API_KEY_PREFIX);
     const row = this.repo.create({ id, name, role, hash: await hashApiSecret(secret), createdAt: this.now(), createdBy: createdBy.slice(0, 160), lastUsedAt: 0, revokedAt: 0 });

@@ -39,6 +39,6 @@ function tighten(path: string, mode: number): void {
     chmodSync(path, mode);
   } catch (err) {
     // Better not to start than to serve secrets others can read.
-    throw new Error(`cannot make ${path} private (mode ${mode.toString(8)}): ${(err as Error).message}`);
+    throw new Error(`cannot make ${path} private (mode ${mode.toString(8)}): ${(err as Error).message}`, { cause: err });
   }
 }

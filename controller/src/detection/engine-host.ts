@@ -157,7 +157,7 @@ export class EngineHost {
     const workers = [this.run?.worker, this.spare?.worker];
     this.run = undefined;
     this.spare = undefined;
-    await Promise.all(workers.map((w) => w?.terminate()));
+    await Promise.all(workers.flatMap((w) => (w ? [w.terminate()] : [])));
   }
 
   private async clockStep(msg: Extract<ToWorker, { t: "advance" | "flush" }>): Promise<{ agentId: string; matches: Match[] }[]> {

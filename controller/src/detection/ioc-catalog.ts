@@ -1,6 +1,6 @@
 import { IocIndex, buildIocIndex, parseIocCsvSteps, parseStixBundleSteps, runStepsSliced, yieldToLoop, type Ioc, type IocParseError, type IocTextFormat, type StixSkipped } from "@vigil/detection";
 import type { Repository } from "typeorm";
-import { IocEntity } from "../database/entities/detection.entities";
+import type { IocEntity } from "../database/entities/detection.entities";
 import { jsonItemSteps } from "./ioc-json-items";
 import { placeholders, type SqlBatch } from "../database/sql-batch";
 
@@ -167,11 +167,11 @@ export class IocCatalog {
   }
 
   /** With requireBundle, input that is not a STIX bundle throws NotABundle and nothing is stored. */
-  importStix(input: string | unknown, source?: string, requireBundle = false): Promise<ImportResult> {
+  importStix(input: unknown /* JSON text or a parsed bundle */, source?: string, requireBundle = false): Promise<ImportResult> {
     return this.serial(() => this.importStixNow(input, source, requireBundle));
   }
 
-  private async importStixNow(input: string | unknown, source: string | undefined, requireBundle: boolean): Promise<ImportResult> {
+  private async importStixNow(input: unknown, source: string | undefined, requireBundle: boolean): Promise<ImportResult> {
     const parsed = await runStepsSliced(parseStixBundleSteps(input, { requireBundle, ...(source ? { defaultSource: source } : {}) }));
     if (parsed.notBundle) throw new NotABundle(parsed.errors[0]?.message ?? "not a STIX bundle");
     const res = await this.store(parsed.iocs, parsed.errors);

@@ -1,7 +1,7 @@
 import { BUILTIN_RULES, formatRuleError, type RuleError, type RuleInfo } from "@vigil/detection";
 import type { Repository } from "typeorm";
 import { isPackRule, packSources, PACK_SOURCE_PREFIX, quietPackRules, type LoadedPack } from "../sigmahq/pack";
-import { RuleSourceEntity, RuleSettingEntity } from "../database/entities/detection.entities";
+import type { RuleSourceEntity, RuleSettingEntity } from "../database/entities/detection.entities";
 import { RuleCompiler, type CompiledRules } from "./rule-compiler";
 
 export interface RuleView extends RuleInfo {

@@ -16,6 +16,7 @@ const PATH_FIELDS = new Set(["exe", "cwd", "parentExe", "path", "oldPath"]);
 function clip(s: string, max: number, path: boolean, r: SanitizeReport): string {
   let out = s;
   if (path && out.includes("\u0000")) {
+    // eslint-disable-next-line no-control-regex -- NUL is what is removed here
     out = out.replace(/\u0000/g, "");
     r.clipped++;
   }

@@ -1,5 +1,5 @@
 import { isLoopbackAddress } from "./loopback";
-import { AgentBinary, InstallScriptTemplate, renderInstallScript, type BinaryInfo } from "./agent-artifacts";
+import { type AgentBinary, type InstallScriptTemplate, renderInstallScript, type BinaryInfo } from "./agent-artifacts";
 import { installOrigin, type OriginSettings } from "./install-origin";
 
 export interface InstallDeps {

@@ -116,7 +116,7 @@ export class CertificateAuthority {
     } catch (err) {
       throw new CsrRejected(`certificate request is not a valid DER PKCS#10 request (${(err as Error).message.slice(0, 120)})`);
     }
-    let valid = false;
+    let valid: boolean;
     try {
       valid = await csr.verify();
     } catch {
@@ -127,7 +127,7 @@ export class CertificateAuthority {
     const okKey = (alg.name === "ECDSA" && (alg.namedCurve === "P-256" || alg.namedCurve === "P-384")) || (alg.name.startsWith("RSA") && (alg.modulusLength ?? 0) >= 2048);
     if (!okKey) throw new CsrRejected(`certificate request key ${alg.name} ${alg.namedCurve ?? alg.modulusLength ?? ""} is not accepted (use ECDSA P-256/P-384 or RSA >= 2048)`);
     try {
-      return await csr.publicKey.export();
+      return (await csr.publicKey.export()) as WebCrypto.CryptoKey;
     } catch (err) {
       throw new CsrRejected(`certificate request public key cannot be used (${(err as Error).message.slice(0, 120)})`);
     }

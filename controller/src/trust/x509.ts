@@ -1,11 +1,10 @@
 // @peculiar/x509 uses tsyringe, which needs the Reflect metadata polyfill loaded first.
 import "reflect-metadata";
-import type { webcrypto as WebCrypto } from "node:crypto";
 import { createHash, webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 
 // @peculiar/x509 needs a WebCrypto; Node's is complete enough (ECDSA, RSA, SHA-2).
-x509.cryptoProvider.set(webcrypto as unknown as WebCrypto.Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>);
 
 export { x509 };
 export const subtle = webcrypto.subtle;

@@ -29,6 +29,7 @@ function fail(msg: string): never {
 function text(b: Record<string, unknown>, k: string, max: number, min = 1): string | undefined {
   const v = b[k];
   if (v === undefined) return undefined;
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
   if (typeof v !== "string" || v.length < min || v.length > max || /[\u0000-\u001f]/.test(v)) fail(`field "${k}" must be a string of ${min} to ${max} printable characters`);
   return v;
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -19,7 +19,7 @@ describe("vigil-controller rules / iocs", () => {
     expect(ok.stdout.trim().split("\n").at(-1)).toMatch(/^compiled \d+, refused 0$/);
 
     const rules = join(dir, "rules");
-    require("node:fs").mkdirSync(rules);
+    mkdirSync(rules);
     writeFileSync(join(rules, "good.yml"), "title: Good\nlogsource: {product: linux}\ndetection:\n  sel: {Image: /bin/x}\n  condition: sel\nlevel: low\n");
     writeFileSync(join(rules, "bad.yml"), "title: Bad\nlogsource: {product: linux}\ndetection:\n  sel:\n    Image|nosuchmod: x\n  condition: sel\n");
     const bad = run(["rules", "validate", rules]);
@@ -38,7 +38,7 @@ describe("vigil-controller rules / iocs", () => {
 
   it("rules validate: says for each correlation whether it fires early or at window close", () => {
     const rules = join(dir, "corr");
-    require("node:fs").mkdirSync(rules);
+    mkdirSync(rules);
     writeFileSync(join(rules, "few.yml"), `title: Few
 id: few
 correlation:

@@ -186,7 +186,7 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
 
   it("false-positive feedback is recorded, offers a suppression and lowers the next score for that rule and entity", async () => {
     const a = await connect(ctl, "fb-host");
-    let seq = await send(a, 1, [exec(T0, "/tmp/updater")]);
+    const seq = await send(a, 1, [exec(T0, "/tmp/updater")]);
     await settled(ctl);
     const [first] = await alerts(ctl, "agent=fb-host");
     const fb = await request(ctl, "POST", `/api/v1/alerts/${first.id}/feedback`, { verdict: "false_positive", note: "vendor updater" });
@@ -216,11 +216,11 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
     expect(bad.body.errors[0]).toMatchObject({ title: "Broken", line: expect.any(Number) });
 
     const a = await connect(ctl, "rules-host");
-    let seq = await send(a, 1, [exec(T0, "/usr/bin/nc-test")]);
+    const seq = await send(a, 1, [exec(T0, "/usr/bin/nc-test")]);
     await settled(ctl);
     expect((await alerts(ctl, "agent=rules-host")).map((x) => x.rule.id)).toEqual(["11111111-2222-3333-4444-555555555555"]);
     expect((await request(ctl, "POST", "/api/v1/rules/11111111-2222-3333-4444-555555555555/disable")).body.enabled).toBe(false);
-    seq = await send(a, seq, [exec(T0 + 11 * MIN, "/usr/bin/nc-test")]);
+    await send(a, seq, [exec(T0 + 11 * MIN, "/usr/bin/nc-test")]);
     await settled(ctl);
     expect((await alerts(ctl, "agent=rules-host"))[0].count).toBe(1);
     expect((await request(ctl, "DELETE", "/api/v1/rules/11111111-2222-3333-4444-555555555555")).status).toBe(200);

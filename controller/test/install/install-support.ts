@@ -19,8 +19,9 @@ export function run(cmd: string, args: string[], opts: { env?: Record<string, st
     const p = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    // stdout and stderr are always "pipe" here; only stdin varies, which widens the type.
+    p.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+    p.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 30_000);
     p.on("error", fail);
     p.on("close", (code) => {

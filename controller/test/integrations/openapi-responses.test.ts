@@ -35,8 +35,13 @@ describe("real responses match the served OpenAPI document", () => {
     const url = ctl.httpUrl + template.replace(/\{(\w+)\}/g, (_, n: string) => encodeURIComponent(opts.path?.[n] ?? "")) + (opts.query ? `?${opts.query}` : "");
     const headers: Record<string, string> = { authorization: `Bearer ${ctl.adminKey}` };
     let body: string | undefined;
-    if (opts.text !== undefined) (headers["content-type"] = opts.type ?? "text/plain"), (body = opts.text);
-    else if (opts.body !== undefined) (headers["content-type"] = "application/json"), (body = JSON.stringify(opts.body));
+    if (opts.text !== undefined) {
+      headers["content-type"] = opts.type ?? "text/plain";
+      body = opts.text;
+    } else if (opts.body !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(opts.body);
+    }
     const res = await fetch(url, { method: method.toUpperCase(), headers, body });
     const text = await res.text();
     const where = `${method} ${template} -> ${res.status}`;

@@ -4,7 +4,7 @@ import { startTestController, type TestController } from "../support/controller"
 import { request } from "../support/http";
 import { waitFor } from "../support/wait";
 import { FileAction } from "@vigil/proto";
-import { connect, exec, send, T0 } from "../detection/support";
+import { connect, exec, send, T0, type Make } from "../detection/support";
 import { verifySignature } from "../../src/webhooks/signature";
 import { Receiver, sample } from "./support";
 
@@ -111,7 +111,7 @@ describe("outbound webhooks", () => {
     expect(updated.data).toMatchObject({ id: opened.data.id });
     expect(updated.data.alertCount).toBeGreaterThan(opened.data.alertCount);
     // More alerts on the case within the minute: folded into one later delivery, not one each.
-    const cron = (t: number, path: string) => () => ({ eventTimeMs: t, body: { $case: "file", file: { action: FileAction.FILE_ACTION_CREATE, path } } });
+    const cron = (t: number, path: string): Make => () => ({ eventTimeMs: t, body: { $case: "file", file: { action: FileAction.FILE_ACTION_CREATE, path } } });
     agentSeq = await send(a, agentSeq, [cron(T0 + 2000, "/etc/cron.d/grow"), exec(T0 + 3000, "/usr/bin/bash-/dev/tcp/203.0.113.5/4444")]);
     a.close();
     await waitFor("the case grew", async () => (await request(ctl, "GET", `/api/v1/cases/${opened.data.id}`)).body.alertCount > updated.data.alertCount);

@@ -5,11 +5,13 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileRules, DetectionEngine, toSigmaEvent, BUILTIN_RULES, type Match } from "@vigil/detection";
-import { AuthAction, Direction, Event, FileAction, NetworkAction, ProcessAction, type EventBody } from "@vigil/proto";
+import { AuthAction, Direction, Event, FileAction, NetworkAction, ProcessAction } from "@vigil/proto";
 import { EbpfHelper, EbpfNetworkSensor, EbpfProcessSensor, FileAttribution } from "../../../agent/src/sensors/ebpf";
 import { FileSensor } from "../../../agent/src/sensors/file";
 import { applyPackPolicy, packSources } from "../../src/sigmahq/pack";
 import { SIGMAHQ_BUNDLED_PACK } from "../../src/sigmahq/bundled-pack";
+
+type EventBody = NonNullable<Event["body"]>;
 
 /**
  * Ordinary admin and developer activity, run for real under the eBPF kernel sensor (process

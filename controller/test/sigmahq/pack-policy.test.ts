@@ -1,4 +1,4 @@
-import { Event, ProcessAction } from "@vigil/proto";
+import { type Event, ProcessAction } from "@vigil/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestController, type TestController } from "../support/controller";
 import { request } from "../support/http";

@@ -7,7 +7,7 @@ import { startController } from "../../src/app/bootstrap";
 import { loadConfig } from "../../src/config/config";
 import { createLogger } from "../../src/logging/logger";
 import { loadSigmahqPack } from "../../src/sigmahq/pack";
-import { rule, tarGz, zip, type Entry } from "./archive-fixtures";
+import { rule, tarGz, zip } from "./archive-fixtures";
 
 const ROOT = resolve(__dirname, "../../..");
 const BIN = join(ROOT, "controller/bin/vigil-controller.js");

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { appendFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +23,7 @@ export async function runLoopScenario(ctl: TestController, opts: { binary?: bool
   const work = mkdtempSync(join(tmpdir(), "vigil-e2e-"));
   const watchDir = join(work, "watched");
   const authLog = join(work, "auth.log");
-  require("node:fs").mkdirSync(watchDir);
+  mkdirSync(watchDir);
   writeFileSync(authLog, "");
   const tag = randomUUID().slice(0, 8);
   const agent: AgentProcess = spawnAgent(["--controller", `127.0.0.1:${ctl.grpcPort}`, "--watch", watchDir, "--auth-log", authLog], { binary: opts.binary });
@@ -71,7 +71,7 @@ export async function runLoopScenario(ctl: TestController, opts: { binary?: bool
     expect(authEv.auth.sourceIp).toBe("198.51.100.77");
     expect(authEv.auth.user).toBe(user);
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n--- agent output ---\n${agent.output().slice(-4000)}`);
+    throw new Error(`${(err as Error).message}\n--- agent output ---\n${agent.output().slice(-4000)}`, { cause: err });
   } finally {
     client?.destroy();
     server?.close();

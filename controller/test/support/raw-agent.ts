@@ -1,7 +1,10 @@
-import { Client, credentials, makeGenericClientConstructor, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
-import { AgentMessage, AgentServiceService, ControllerMessage, Event, type Hello } from "@vigil/proto";
+import { type Client, credentials, makeGenericClientConstructor, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import { AgentMessage, AgentServiceService, type ControllerMessage, Event, Hello } from "@vigil/proto";
 
 type RawStream = ClientDuplexStream<Buffer, ControllerMessage>;
+
+/** What a test gives for one event: any part of it, nested messages partial too (Event.fromPartial fills the rest). */
+export type EventInit = Parameters<typeof Event.fromPartial>[0];
 
 const RawCtor = makeGenericClientConstructor(
   { connect: { ...AgentServiceService.connect, requestSerialize: (b: Buffer) => b } },
@@ -36,11 +39,11 @@ export class RawAgent {
     this.stream.write(Buffer.from(AgentMessage.encode(AgentMessage.fromPartial(msg)).finish()));
   }
 
-  hello(agentId: string, extra: Partial<Hello> = {}): void {
-    this.send({ msg: { $case: "hello", hello: { agentId, hostname: `host-${agentId}`, os: "test", kernel: "", agentVersion: "test", ipAddresses: [], tags: [], bootTimeMs: 0, lastSeq: 0, arch: "", ...extra } } });
+  hello(agentId: string, extra: Parameters<typeof Hello.fromPartial>[0] = {}): void {
+    this.send({ msg: { $case: "hello", hello: Hello.fromPartial({ agentId, hostname: `host-${agentId}`, os: "test", kernel: "", agentVersion: "test", ipAddresses: [], tags: [], bootTimeMs: 0, lastSeq: 0, arch: "", ...extra }) } });
   }
 
-  events(firstSeq: number, count: number, make: (seq: number) => Partial<Event> = () => ({})): void {
+  events(firstSeq: number, count: number, make: (seq: number) => EventInit = () => ({})): void {
     const events = Array.from({ length: count }, (_, i) =>
       Event.fromPartial({ seq: firstSeq + i, eventTimeMs: Date.now(), body: { $case: "agent", agent: { kind: "test", message: `event ${firstSeq + i}`, attributes: {} } }, ...make(firstSeq + i) }),
     );

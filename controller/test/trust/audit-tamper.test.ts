@@ -120,8 +120,8 @@ for (const dialect of ["sqlite", "postgres"] as const) {
     it("verify without the key refuses to guess and says why", async () => {
       const { mkdtempSync, rmSync } = await import("node:fs");
       const { tmpdir } = await import("node:os");
-      const { join } = await import("node:path");
-      const empty = mkdtempSync(join(tmpdir(), "vigil-nokey-"));
+      const path = await import("node:path");
+      const empty = mkdtempSync(path.join(tmpdir(), "vigil-nokey-"));
       let err = "";
       const write = process.stderr.write.bind(process.stderr);
       process.stderr.write = ((chunk: string) => ((err += chunk), true)) as typeof process.stderr.write;

@@ -63,7 +63,7 @@ describe("fuzz: API query validators", () => {
       fc.property(query, (q) => {
         for (const f of [() => optString(q, "q", 256), () => optInt(q, "limit", 1, 1000), () => optTime(q, "since"), () => optEnum(q, "type", ["process", "file"] as const), () => rejectUnknown(q, ["agent", "type"]), () => decodeCursor(String(q.cursor ?? ""))]) {
           try {
-            const v = f();
+            const v: unknown = f();
             if (typeof v === "string") expect(v.length).toBeLessThanOrEqual(256);
             if (typeof v === "number") expect(Number.isFinite(v)).toBe(true);
           } catch (err) {

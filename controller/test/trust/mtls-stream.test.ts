@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/main";
 import { CertificateAuthority } from "../../src/trust/ca";
 import { newKeyRequest } from "../../../agent/src/enroll/key-request";
-import { renewRpc, EnrollError } from "../../../agent/src/enroll/enroll-client";
+import { renewRpc, type EnrollError } from "../../../agent/src/enroll/enroll-client";
 import { startTestController, type TestController } from "../support/controller";
 import { waitFor } from "../support/wait";
 import { TlsAgent } from "./tls-agent";
@@ -36,7 +36,7 @@ describe("agent stream over mTLS", () => {
     s.hello("someone-else");
     await waitFor("welcome", () => s.welcomed() || s.error, 10_000);
     expect(s.error).toBeUndefined();
-    const agent = await waitFor("agent row", () => ctl.registry.get(a.agentId));
+    const agent = await waitFor("agent row", async () => (await ctl.registry.get(a.agentId)) ?? undefined);
     // Only the token's tags are trusted; what Hello claims is kept apart (issue #10 class 9).
     expect(agent.tags).toEqual(["from-token"]);
     expect(agent.selfReportedTags).toEqual(["self-tag"]);
@@ -112,7 +112,7 @@ describe("agent stream over mTLS", () => {
     s.close();
     // Renew without a certificate is refused.
     const client = new EnrollmentServiceClient(`127.0.0.1:${ctl.grpcPort}`, credentials.createSsl(Buffer.from(caPem)));
-    const anon = await new Promise<ServiceError | null>((resolve) => client.renew({ csrDer }, (err) => resolve(err)));
+    const anon = await new Promise<ServiceError | null>((resolve) => client.renew({ csrDer: Buffer.from(csrDer) }, (err) => resolve(err)));
     client.close();
     expect(anon?.code).toBe(status.UNAUTHENTICATED);
   });

@@ -58,7 +58,7 @@ function flood(url: string, path: string, bytes: number, opts: { key?: string; c
 
 describe("requests cost nothing before they are authenticated", () => {
   let ctl: TestController;
-  let sockets: Socket[] = [];
+  const sockets: Socket[] = [];
   const bytesReadBy = async (from: number) => {
     const mine = sockets.slice(from);
     await waitFor("server sockets closed", () => mine.every((s) => s.destroyed), 10_000, 20);

@@ -74,6 +74,7 @@ function normalizeDomain(raw: string): Normalized {
   if (v.startsWith("*.")) v = v.slice(2); // "*.evil.com" means the same as "evil.com" here: parents match children
   if (v.endsWith(".")) v = v.slice(0, -1);
   // Internationalised names are compared in their ASCII (punycode) form, as DNS carries them.
+  // eslint-disable-next-line no-control-regex -- the whole ASCII range, control characters included
   const ascii = /^[\x00-\x7f]*$/.test(v) ? v : domainToASCII(v);
   if (ascii === "") return { ok: false, error: `'${raw}' is not a valid domain name` };
   if (parseIp(ascii)) return { ok: false, error: `'${raw}' is an IP address, not a domain` };

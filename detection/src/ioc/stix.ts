@@ -132,7 +132,7 @@ function* newestVersions(objects: unknown[]): Steps<Map<string, number>> {
  * versions are skipped and counted; observables are counted; other objects (identities,
  * relationships, malware, attack patterns, reports...) are ignored without a word.
  */
-export function parseStixBundle(input: string | unknown, opts: StixParseOptions = {}): StixParseResult {
+export function parseStixBundle(input: unknown /* JSON text or a parsed bundle */, opts: StixParseOptions = {}): StixParseResult {
   return runSteps(parseStixBundleSteps(input, opts));
 }
 
@@ -140,7 +140,7 @@ export function parseStixBundle(input: string | unknown, opts: StixParseOptions 
  * parseStixBundle as steps: JSON text is parsed object by object and every object is a step, so a
  * driver can hand the thread back (see time-slice.ts); the work is linear in the bundle's size.
  */
-export function* parseStixBundleSteps(input: string | unknown, opts: StixParseOptions = {}): Steps<StixParseResult> {
+export function* parseStixBundleSteps(input: unknown, opts: StixParseOptions = {}): Steps<StixParseResult> {
   const result: StixParseResult = {
     iocs: [],
     errors: [],
@@ -248,7 +248,7 @@ function* indicatorToIocs(obj: JsonObject, id: string, names: Map<string, string
   const tags = [
     ...new Set(
       [obj.indicator_types, obj.labels]
-        .flatMap((l) => (Array.isArray(l) ? l : []))
+        .flatMap((l): unknown[] => (Array.isArray(l) ? l : []))
         .filter((l): l is string => typeof l === "string" && l.trim() !== "")
         .map((l) => l.trim()),
     ),

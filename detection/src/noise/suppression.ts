@@ -96,7 +96,7 @@ export function suppressionMatches(s: Suppression, ctx: AlertContext, nowMs: num
   }
   return c.fields.every(([name, match]) => {
     const v = ctx.fields[name];
-    return Array.isArray(v) ? v.some((x) => match(x)) : match(v as FieldValue);
+    return Array.isArray(v) ? v.some((x: FieldValue) => match(x)) : match(v as FieldValue);
   });
 }
 

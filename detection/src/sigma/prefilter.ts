@@ -8,7 +8,7 @@ import type { EventView } from "./event-view";
 import type { Key } from "./detection";
 
 class AhoCorasick {
-  private next: Map<number, number>[] = [new Map()];
+  private next: Map<number, number>[] = [new Map<number, number>()];
   private fail: number[] = [0];
   private out: number[][] = [[]];
 

@@ -141,6 +141,7 @@ export function compileSigmaString(s: SigmaString, cased: boolean): StringTest {
 export function requiredLiteral(s: SigmaString): string | null {
   let best = "";
   for (const p of s) if (p.t === "lit" && p.v.length > best.length) best = p.v;
+  // eslint-disable-next-line no-control-regex -- the whole ASCII range, control characters included
   if (best.length < 2 || !/^[\x00-\x7f]*$/.test(best)) return null;
   return best.toLowerCase();
 }

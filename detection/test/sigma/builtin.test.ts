@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AuthAction, Direction, Event, FileAction, NetworkAction, ProcessAction } from "@vigil/proto";
-import { compileBuiltinRules, DetectionEngine, testRules, toSigmaEvent, type SigmaEvent } from "../../src/sigma";
+import { compileBuiltinRules, DetectionEngine, testRules, toSigmaEvent } from "../../src/sigma";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

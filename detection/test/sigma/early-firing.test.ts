@@ -122,7 +122,7 @@ function oracle(inHand: SigmaEvent[]): Set<string> {
   const all = inHand.map((e, seq) => ({ e, seq }));
   const windowOf = (list: { e: SigmaEvent; seq: number }[], x: { e: SigmaEvent; seq: number }) =>
     list.filter((y) => y.e.fields.SourceIp === x.e.fields.SourceIp && y.e.timeMs >= x.e.timeMs - T && (y.e.timeMs < x.e.timeMs || (y.e.timeMs === x.e.timeMs && y.seq <= x.seq)));
-  const add = (rule: string, x: { e: SigmaEvent }) => out.add(`${rule} ${x.e.fields.SourceIp} ${Math.floor(x.e.timeMs / T)}`);
+  const add = (rule: string, x: { e: SigmaEvent }) => out.add(`${rule} ${String(x.e.fields.SourceIp)} ${Math.floor(x.e.timeMs / T)}`);
   for (const x of fails) {
     const w = windowOf(fails, x);
     if (w.length >= 3) add("count", x);
@@ -159,7 +159,7 @@ describe("early-firing correlations: live against replay", () => {
         arrival.forEach((e, i) => {
           for (const m of engine.process(e)) {
             if (m.kind !== "correlation" || m.update || !["count", "spray", "all3", "bytes"].includes(m.rule.id)) continue;
-            fired.add(`${m.rule.id} ${m.groupBy!.SourceIp} ${m.dedupWindow!.startMs / T}`);
+            fired.add(`${m.rule.id} ${String(m.groupBy!.SourceIp)} ${m.dedupWindow!.startMs / T}`);
           }
           expect([...fired].sort()).toEqual([...oracle(arrival.slice(0, i + 1))].sort());
         });

@@ -80,6 +80,6 @@ export function readJsonState(path: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new Error(`corrupt state file ${path}: ${(e as Error).message}`);
+    throw new Error(`corrupt state file ${path}: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -186,7 +186,8 @@ export class EbpfProcessSensor implements Sensor {
       cgroupId: Number(t.cgroupId),
       source: "ebpf",
     };
-    this.track(before.then(() => this.emit(body, eventMs)));
+    // Fire and forget: track() counts a failure and keeps the promise for stop() to wait on.
+    void this.track(before.then(() => this.emit(body, eventMs)));
   }
 
   private async hashOf(pid: number, exe: string): Promise<string> {

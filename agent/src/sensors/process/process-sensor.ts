@@ -239,7 +239,8 @@ export class ProcessSensor implements Sensor {
     if (this.byPid.get(t.record.pid) === key) this.byPid.delete(t.record.pid);
     // The kernel's exit time is not in /proc; the moment we noticed is the best bound we have.
     const noticedMs = Date.now();
-    this.track(t.started.then(() => this.emit(ProcessAction.PROCESS_ACTION_EXIT, t.record, noticedMs)));
+    // Fire and forget: track() counts a failure and keeps the promise for stop() to wait on.
+    void this.track(t.started.then(() => this.emit(ProcessAction.PROCESS_ACTION_EXIT, t.record, noticedMs)));
   }
 
   private emit(action: ProcessAction, r: ProcessRecord, timeMs: number): void {

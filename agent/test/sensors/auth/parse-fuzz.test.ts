@@ -42,13 +42,17 @@ const anyLine = fc.oneof(
 function assertBounded(r: ParsedAuth | null): void {
   if (r === null) return;
   expect(Number.isFinite(r.timeMs)).toBe(true);
-  if (r.repeat !== undefined) expect(r.repeat).toBeGreaterThan(1), expect(r.repeat).toBeLessThanOrEqual(10_000);
+  if (r.repeat !== undefined) {
+    expect(r.repeat).toBeGreaterThan(1);
+    expect(r.repeat).toBeLessThanOrEqual(10_000);
+  }
   const a: AuthEvent = r.auth;
   for (const k of ["user", "targetUser", "hostname"] as const) expect(a[k].length).toBeLessThanOrEqual(256);
   for (const k of ["sourceIp", "method", "service", "tty"] as const) expect(a[k].length).toBeLessThanOrEqual(64);
   expect(a.command.length).toBeLessThanOrEqual(4096);
   expect(a.raw.length).toBeLessThanOrEqual(4096);
-  expect(a.sourcePort).toBeGreaterThanOrEqual(0), expect(a.sourcePort).toBeLessThanOrEqual(65535);
+  expect(a.sourcePort).toBeGreaterThanOrEqual(0);
+  expect(a.sourcePort).toBeLessThanOrEqual(65535);
   expect(Number.isInteger(a.pid) && a.pid >= 0).toBe(true);
 }
 

@@ -4,7 +4,7 @@ import { createServer, connect, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProcessAction, type NetworkEvent, type ProcessEvent, type FileEvent } from "@vigil/proto";
+import { Direction, ProcessAction, type NetworkEvent, type ProcessEvent, type FileEvent } from "@vigil/proto";
 import { EbpfHelper, EbpfNetworkSensor, EbpfProcessSensor, FileAttribution } from "../../../src/sensors/ebpf";
 import { FileSensor } from "../../../src/sensors/file";
 import { RecordingSink, waitFor } from "../process/recorder";
@@ -107,7 +107,7 @@ describe.skipIf(skipReason !== null)("eBPF kernel sensor on the real kernel", ()
     const loop = spawn("bash", ["-c", script], { stdio: "ignore" });
     expect(await new Promise((r) => loop.on("exit", r))).toBe(0);
     const connects = () =>
-      sink.events.flatMap((e) => (e.body.$case === "network" && e.body.network.remotePort === port && e.body.network.direction === 2 ? [e.body.network] : []));
+      sink.events.flatMap((e) => (e.body.$case === "network" && e.body.network.remotePort === port && e.body.network.direction === Direction.DIRECTION_OUTBOUND ? [e.body.network] : []));
     await waitFor("200 connect events", () => (connects().length >= 200 ? true : undefined), 10_000).catch(() => undefined);
     const seen: NetworkEvent[] = connects();
     expect(seen.length, `kernel drops ${helper.stats.kernelDrops}`).toBe(200);
@@ -118,7 +118,7 @@ describe.skipIf(skipReason !== null)("eBPF kernel sensor on the real kernel", ()
       expect(c.remoteAddress).toBe("127.0.0.1");
     }
     // The accepting side, with the listening process (this test's own).
-    const accepts = sink.events.flatMap((e) => (e.body.$case === "network" && e.body.network.localPort === port && e.body.network.direction === 1 ? [e.body.network] : []));
+    const accepts = sink.events.flatMap((e) => (e.body.$case === "network" && e.body.network.localPort === port && e.body.network.direction === Direction.DIRECTION_INBOUND ? [e.body.network] : []));
     expect(accepts.length).toBeGreaterThan(0);
     expect(accepts[0].pid, JSON.stringify(accepts[0])).toBe(process.pid);
     server.close();
@@ -162,7 +162,7 @@ describe.skipIf(skipReason !== null)("eBPF kernel sensor on the real kernel", ()
     // Node itself connects: its pid is in the table from the /proc seed.
     await new Promise<void>((r) => connect(port, "127.0.0.1", () => r()).on("error", () => r()));
     const ev = await waitFor("the connect", () =>
-      sink.events.flatMap((e) => (e.body.$case === "network" && e.body.network.remotePort === port && e.body.network.direction === 2 ? [e.body.network] : [])).at(0),
+      sink.events.flatMap((e) => (e.body.$case === "network" && e.body.network.remotePort === port && e.body.network.direction === Direction.DIRECTION_OUTBOUND ? [e.body.network] : [])).at(0),
     );
     expect(ev.pid).toBe(process.pid);
     expect(ev.exe).toBe(process.execPath);

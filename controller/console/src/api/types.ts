@@ -95,7 +95,8 @@ export interface TelemetryEvent {
   id: string;
   agentId: string;
   seq: number;
-  type: EventKind | string;
+  // An EventKind, or a kind this console does not know yet (shown as is).
+  type: string;
   action: string;
   eventTime: string;
   receivedAt: string;

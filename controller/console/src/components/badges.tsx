@@ -1,4 +1,4 @@
-import type { AlertState, CommandState, Level, Verdict } from "../api/types";
+import type { AlertState, CommandState, Verdict } from "../api/types";
 import { humanize, scoreBand } from "../lib/format";
 
 /** Score as a coloured number: the band (colour) reads at a glance, the number for precision. */
@@ -10,7 +10,8 @@ export function ScoreBadge({ score }: { score: number }) {
   );
 }
 
-export function LevelBadge({ level }: { level: Level | string }) {
+// A Level, or whatever level string the server sent (shown as is).
+export function LevelBadge({ level }: { level: string }) {
   return <span class={`badge level-${level}`}>{level === "informational" ? "info" : level}</span>;
 }
 

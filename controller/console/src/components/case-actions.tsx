@@ -18,7 +18,8 @@ const REVERSIBLE = new Set(["isolate", "block_ip"]);
 
 function UndoButton({ command }: { command: Command }) {
   const { api } = useSession();
-  const [state, setState] = useState<"idle" | "busy" | "sent" | string>("idle");
+  // "idle", "busy", "sent", or the error message to show.
+  const [state, setState] = useState<string>("idle");
   const undo = async () => {
     setState("busy");
     try {
