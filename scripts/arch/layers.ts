@@ -80,7 +80,5 @@ export const CONTROLLER_PERSISTENCE = {
     "trust/agent-certificates.ts",
     "trust/enrollment-tokens.ts",
     "trust/trust.ts",
-    "webhooks/delivery-worker.ts",
-    "webhooks/webhook-service.ts",
   ] as readonly string[],
 };

@@ -18,7 +18,7 @@ import { StreamServer } from "../stream/stream-server";
 import { CONTROLLER_VERSION } from "../version";
 import { DeliveryWorker } from "../webhooks/delivery-worker";
 import { WebhookService } from "../webhooks/webhook-service";
-import { WebhookDeliveryEntity, WebhookDestinationEntity } from "../database/entities/webhook.entities";
+import { WebhookRepository } from "../database/repositories/webhook-repository";
 import type { IntegrationsConfig } from "../config/integrations-config";
 import type { Notice } from "../integrations/notices";
 import { listenForNotices } from "../integrations/sources";
@@ -60,7 +60,8 @@ export interface IntegrationDeps {
 export async function createIntegrations(d: IntegrationDeps): Promise<Integrations> {
   const { config, ds, logger } = d;
   const hub = new StreamHub({ alerts: config.stream.bufferPerTopic, cases: config.stream.bufferPerTopic, commands: config.stream.bufferPerTopic, agents: config.stream.bufferPerTopic, events: config.stream.eventsBuffer });
-  const webhooks = new WebhookService(ds.getRepository(WebhookDestinationEntity), ds.getRepository(WebhookDeliveryEntity), d.audit);
+  const webhookRepo = WebhookRepository.of(ds);
+  const webhooks = new WebhookService(webhookRepo, d.audit);
   await webhooks.load();
 
   let stream: StreamServer | undefined;
@@ -80,7 +81,7 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
   });
 
   const worker = new DeliveryWorker(
-    ds.getRepository(WebhookDeliveryEntity), (id) => webhooks.destination(id), config.webhooks,
+    webhookRepo, (id) => webhooks.destination(id), config.webhooks,
     (outcome, row) => {
       metrics.observeDelivery(outcome);
       if (outcome === "dead") logger.warn({ deliveryId: row.id, destinationId: row.destinationId, attempts: row.attempts }, "webhook delivery dead-lettered");

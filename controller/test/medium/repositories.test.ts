@@ -10,6 +10,7 @@ import { SqlAgentRepository } from "../../src/database/repositories/agent-reposi
 import { SqlAlertRepository, type NewAlertRow } from "../../src/database/repositories/alert-repository";
 import { SqlCaseRepository, type CaseRecord } from "../../src/database/repositories/case-repository";
 import { SqlCommandRepository } from "../../src/database/repositories/command-repository";
+import { WebhookRepository } from "../../src/database/repositories/webhook-repository";
 import { EntityRiskRepository } from "../../src/database/repositories/entity-risk-repository";
 import { EventStore } from "../../src/database/repositories/event-store";
 import { FeedbackWeightRepository } from "../../src/database/repositories/feedback-weight-repository";
@@ -290,6 +291,34 @@ describe.each([
     await repo.addStep({ time: 1, commandId: "c1", agentId: "agent-c", step: "requested", detail: "{}" });
     await repo.addStep({ time: 2, commandId: "c1", agentId: "agent-c", step: "sent", detail: "{}" });
     expect((await repo.steps("c1")).map((s) => s.step)).toEqual(["requested", "sent"]);
+  });
+
+  it(`webhooks: destinations, the outbox (due, next, attempts, dead letters requeued, counts, prune) and removal with its deliveries`, async () => {
+    const repo = WebhookRepository.of(ds);
+    const dest = { id: "00000000-0000-4000-8000-0000000000d1", name: "soc", url: "https://hooks.example/x", format: "generic" as const, topics: ["alerts"], minScore: 0, ruleTags: [], secret: "s".repeat(32), routingKey: null, enabled: true, createdAt: 1, updatedAt: 1, createdBy: "alice" };
+    await repo.insertDestination(dest);
+    await repo.saveDestination({ ...dest, name: "soc-2", updatedAt: 2 });
+    expect((await repo.allDestinations()).map((d) => [d.id, d.name, d.topics])).toEqual([[dest.id, "soc-2", ["alerts"]]]);
+    const delivery = (nextAttemptAt: number) => ({ destinationId: dest.id, topic: "alerts", noticeType: "alert.created", noticeJson: "{}", state: "pending" as const, attempts: 0, nextAttemptAt, lastStatus: null, lastError: null, createdAt: 1, updatedAt: 1 });
+    await repo.enqueue([delivery(100), delivery(200), delivery(900)]);
+    const due = await repo.due(500, [], 10);
+    expect(due.map((d) => d.nextAttemptAt)).toEqual([100, 200]);
+    expect((await repo.due(500, [due[0]!.id], 10)).map((d) => d.id)).toEqual([due[1]!.id]);
+    expect((await repo.nextPending())?.nextAttemptAt).toBe(100);
+    await repo.updateDelivery(due[0]!.id, { state: "delivered", attempts: 1, lastStatus: 200, updatedAt: 10 });
+    await repo.updateDelivery(due[1]!.id, { state: "dead", attempts: 8, lastStatus: 500, lastError: "HTTP 500", updatedAt: 20 });
+    expect(await repo.countByState()).toEqual(expect.arrayContaining([{ state: "delivered", n: 1 }, { state: "dead", n: 1 }, { state: "pending", n: 1 }]));
+    expect((await repo.deliveriesOf(dest.id, "dead", 10)).map((d) => d.lastError)).toEqual(["HTTP 500"]);
+    expect(await repo.requeueDead(dest.id, undefined, 30)).toBe(1);
+    expect(await repo.requeueDead(dest.id, due[1]!.id, 31)).toBe(0);
+    expect((await repo.deliveriesOf(dest.id, "pending", 10)).length).toBe(2);
+    await repo.pruneDelivered(10);
+    expect((await repo.deliveriesOf(dest.id, "delivered", 10)).length).toBe(1);
+    await repo.pruneDelivered(11);
+    expect(await repo.deliveriesOf(dest.id, "delivered", 10)).toEqual([]);
+    await repo.removeDestination(dest.id);
+    expect(await repo.allDestinations()).toEqual([]);
+    expect(await repo.deliveriesOf(dest.id, undefined, 10)).toEqual([]);
   });
 
   it(`inventories: upsert replaces the agent's row, get reads every field back`, async () => {
