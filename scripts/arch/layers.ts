@@ -75,8 +75,6 @@ export const CONTROLLER_PERSISTENCE = {
     "cli/cli-db.ts",
     "detection/ioc-catalog.ts",
     "detection/rule-catalog.ts",
-    "playbooks/playbook-service.ts",
-    "policy/policy-service.ts",
     "trust/agent-certificates.ts",
     "trust/enrollment-tokens.ts",
     "trust/trust.ts",

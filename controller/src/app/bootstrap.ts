@@ -14,6 +14,8 @@ import { SqlBatch } from "../database/sql-batch";
 import { DatabaseHealth } from "../database/database-health";
 import { SqlAgentRepository } from "../database/repositories/agent-repository";
 import { SqlCommandRepository } from "../database/repositories/command-repository";
+import { PlaybookRepository } from "../database/repositories/playbook-repository";
+import { PolicyRepository } from "../database/repositories/policy-repository";
 import { ownerOnlyDir } from "../crypto/owner-only";
 import { grantsWith } from "../http/roles";
 import { guardPostgresPool } from "../database/pg-guard";
@@ -23,8 +25,6 @@ import { commandResultFromEvent } from "../commands/result-events";
 import { PlaybookService } from "../playbooks/playbook-service";
 import { PolicyService } from "../policy/policy-service";
 import { CaseActions } from "../playbooks/case-actions";
-import { AgentPolicyEntity } from "../database/entities/policy.entity";
-import { PlaybookActionEntity, PlaybookEntity, PlaybookVersionEntity } from "../database/entities/playbook.entities";
 import { IngestWriter } from "../ingest/ingest-writer";
 import { createLogger, NestPinoLogger } from "../logging/logger";
 import { installProcessFaultHandlers } from "../logging/process-faults";
@@ -117,7 +117,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   opts = { ...opts, audit: opts.audit ?? security.audit };
   const commands = new CommandService(SqlCommandRepository.of(dataSource), registry, signer, opts.audit, undefined, grantsWith(config.evidenceFileRoles));
   const playbooks = new PlaybookService(
-    dataSource.getRepository(PlaybookEntity), dataSource.getRepository(PlaybookVersionEntity), dataSource.getRepository(PlaybookActionEntity),
+    PlaybookRepository.of(dataSource),
     commands, async (agentId) => (await registry.get(agentId))?.tags ?? [], config.guardRails, opts.audit,
   );
   await playbooks.load();
@@ -136,7 +136,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     for (const e of detection.rules.packErrors.slice(0, 20)) logger.warn({ rule: e.source, error: e.message }, "SigmaHQ pack rule refused");
   }
   // IOC lists ship inside the agent policy.
-  const policy = new PolicyService(dataSource.getRepository(AgentPolicyEntity), registry, signer, undefined, opts.audit, Date.now, (msg, fields) => logger.warn(fields, msg));
+  const policy = new PolicyService(PolicyRepository.of(dataSource), registry, signer, undefined, opts.audit, Date.now, (msg, fields) => logger.warn(fields, msg));
   policy.useIocs(detection.iocs);
   // Playbooks decide once per new alert, with its evidence (event fields) loaded from the committed row.
   triage.alerts.onAlert((notice) => {

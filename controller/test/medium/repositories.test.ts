@@ -11,6 +11,8 @@ import { SqlAlertRepository, type NewAlertRow } from "../../src/database/reposit
 import { SqlCaseRepository, type CaseRecord } from "../../src/database/repositories/case-repository";
 import { SqlCommandRepository } from "../../src/database/repositories/command-repository";
 import { WebhookRepository } from "../../src/database/repositories/webhook-repository";
+import { PlaybookRepository } from "../../src/database/repositories/playbook-repository";
+import { PolicyRepository } from "../../src/database/repositories/policy-repository";
 import { EntityRiskRepository } from "../../src/database/repositories/entity-risk-repository";
 import { EventStore } from "../../src/database/repositories/event-store";
 import { FeedbackWeightRepository } from "../../src/database/repositories/feedback-weight-repository";
@@ -319,6 +321,41 @@ describe.each([
     await repo.removeDestination(dest.id);
     expect(await repo.allDestinations()).toEqual([]);
     expect(await repo.deliveriesOf(dest.id, undefined, 10)).toEqual([]);
+  });
+
+  it(`policy: one stored version, replaced by the next`, async () => {
+    const repo = PolicyRepository.of(ds);
+    expect(await repo.current()).toBeNull();
+    await repo.store({ version: 1, specJson: "{\"rules\":[]}", updatedAt: 10, updatedBy: "alice" });
+    await repo.store({ version: 2, specJson: "{\"rules\":[1]}", updatedAt: 20, updatedBy: "bob" });
+    expect(await repo.current()).toMatchObject({ id: 1, version: 2, specJson: "{\"rules\":[1]}", updatedAt: 20, updatedBy: "bob" });
+  });
+
+  it(`playbooks: versions, soft delete, one decision per (playbook, alert, action), auto isolations since`, async () => {
+    const repo = PlaybookRepository.of(ds);
+    const pb = { id: "contain", name: "Contain", version: 1, yaml: "id: contain", enabled: true, deleted: false, createdAt: 1, updatedAt: 1 };
+    await repo.save(pb);
+    await repo.addVersion({ playbookId: "contain", version: 1, yaml: "id: contain", createdAt: 1, createdBy: "alice" });
+    await repo.save({ ...pb, version: 2, updatedAt: 2 });
+    await repo.addVersion({ playbookId: "contain", version: 2, yaml: "id: contain # 2", createdAt: 2, createdBy: "alice" });
+    expect((await repo.versionsOf("contain")).map((v) => v.version)).toEqual([1, 2]);
+    expect((await repo.active()).map((p) => [p.id, p.version])).toEqual([["contain", 2]]);
+    await repo.save({ ...pb, version: 2, deleted: true, updatedAt: 3 });
+    expect(await repo.active()).toEqual([]);
+    expect((await repo.byId("contain"))?.deleted).toBe(true);
+
+    const decision = (id: string, actionIndex: number, createdAt: number) => ({
+      id, playbookId: "contain", playbookVersion: 2, alertId: "alert-1", caseId: null, agentId: "agent-1", actionIndex, actionType: "isolate",
+      paramsJson: "{}", state: "issued", reason: "", commandId: null, createdAt, decidedAt: createdAt, decidedBy: "auto",
+    });
+    expect(await repo.insertDecision(decision("00000000-0000-4000-8000-0000000000e1", 0, 100))).toBe(true);
+    expect(await repo.insertDecision(decision("00000000-0000-4000-8000-0000000000e2", 0, 101))).toBe(false);
+    expect(await repo.insertDecision(decision("00000000-0000-4000-8000-0000000000e3", 1, 102))).toBe(true);
+    const d = (await repo.decisionById("00000000-0000-4000-8000-0000000000e3"))!;
+    await repo.saveDecision({ ...d, state: "rejected", decidedBy: "bob" });
+    expect(await repo.autoIsolationsSince(50)).toEqual([100]);
+    expect(await repo.autoIsolationsSince(100)).toEqual([]);
+    expect((await repo.decisionsFor({ alertId: "alert-1", limit: 10 })).map((x) => x.state)).toEqual(["rejected", "issued"]);
   });
 
   it(`inventories: upsert replaces the agent's row, get reads every field back`, async () => {
