@@ -346,7 +346,7 @@ describe.each([
 
     const decision = (id: string, actionIndex: number, createdAt: number) => ({
       id, playbookId: "contain", playbookVersion: 2, alertId: "alert-1", caseId: null, agentId: "agent-1", actionIndex, actionType: "isolate",
-      paramsJson: "{}", state: "issued", reason: "", commandId: null, createdAt, decidedAt: createdAt, decidedBy: "auto",
+      paramsJson: "{}", state: "issued" as const, reason: "", commandId: null, createdAt, decidedAt: createdAt, decidedBy: "auto",
     });
     expect(await repo.insertDecision(decision("00000000-0000-4000-8000-0000000000e1", 0, 100))).toBe(true);
     expect(await repo.insertDecision(decision("00000000-0000-4000-8000-0000000000e2", 0, 101))).toBe(false);
