@@ -74,7 +74,6 @@ export const CONTROLLER_PERSISTENCE = {
     "auth/api-keys.ts",
     "cli/cli-db.ts",
     "detection/ioc-catalog.ts",
-    "detection/rule-catalog.ts",
     "trust/agent-certificates.ts",
     "trust/enrollment-tokens.ts",
     "trust/trust.ts",

@@ -1,7 +1,8 @@
 import type { Provider } from "@nestjs/common";
 import type { DataSource } from "typeorm";
 import type { AgentRegistry } from "../agents/agent-registry";
-import { IocEntity, RuleSettingEntity, RuleSourceEntity } from "../database/entities/detection.entities";
+import { IocEntity } from "../database/entities/detection.entities";
+import { RuleRepository } from "../database/repositories/rule-repository";
 import { LoginBaselineRepository } from "../database/repositories/login-baseline-repository";
 import { SqlBatch } from "../database/sql-batch";
 import { AgentDirectory } from "../detection/agent-directory";
@@ -49,7 +50,7 @@ export async function createDetection(deps: {
   const now = deps.now ?? Date.now;
   const batch = deps.batch ?? new SqlBatch(ds);
   const pack = deps.pack === undefined ? loadSigmahqPack({ dataDir: deps.dataDir }) : (deps.pack ?? undefined);
-  const rules = new RuleCatalog(ds.getRepository(RuleSourceEntity), ds.getRepository(RuleSettingEntity), now, pack);
+  const rules = new RuleCatalog(RuleRepository.of(ds), now, pack);
   const iocs = new IocCatalog(ds.getRepository(IocEntity), batch, now);
   const baselines = new LoginBaselines(new LoginBaselineRepository(batch), now);
   await Promise.all([rules.load(), iocs.load(), baselines.load()]);

@@ -13,6 +13,7 @@ import { SqlCommandRepository } from "../../src/database/repositories/command-re
 import { WebhookRepository } from "../../src/database/repositories/webhook-repository";
 import { PlaybookRepository } from "../../src/database/repositories/playbook-repository";
 import { PolicyRepository } from "../../src/database/repositories/policy-repository";
+import { RuleRepository } from "../../src/database/repositories/rule-repository";
 import { EntityRiskRepository } from "../../src/database/repositories/entity-risk-repository";
 import { EventStore } from "../../src/database/repositories/event-store";
 import { FeedbackWeightRepository } from "../../src/database/repositories/feedback-weight-repository";
@@ -356,6 +357,20 @@ describe.each([
     expect(await repo.autoIsolationsSince(50)).toEqual([100]);
     expect(await repo.autoIsolationsSince(100)).toEqual([]);
     expect((await repo.decisionsFor({ alertId: "alert-1", limit: 10 })).map((x) => x.state)).toEqual(["rejected", "issued"]);
+  });
+
+  it(`rules: uploaded files oldest first, replaced by name, removed; enabled overrides`, async () => {
+    const repo = RuleRepository.of(ds);
+    await repo.saveSource({ name: "b.yml", yaml: "title: b", ruleIds: ["rb"], createdAt: 20, createdBy: "alice" });
+    await repo.saveSource({ name: "a.yml", yaml: "title: a", ruleIds: ["ra"], createdAt: 10, createdBy: "alice" });
+    await repo.saveSource({ name: "b.yml", yaml: "title: b2", ruleIds: ["rb", "rb2"], createdAt: 20, createdBy: "bob" });
+    expect((await repo.allSources()).map((s) => [s.name, s.ruleIds])).toEqual([["a.yml", ["ra"]], ["b.yml", ["rb", "rb2"]]]);
+    await repo.removeSource("a.yml");
+    expect((await repo.allSources()).map((s) => s.name)).toEqual(["b.yml"]);
+    await repo.setEnabled("rb", false, 30, "alice");
+    await repo.setEnabled("rb", true, 40, "bob");
+    await repo.setEnabled("rb2", false, 50, "bob");
+    expect((await repo.allSettings()).map((x) => [x.ruleId, x.enabled]).sort()).toEqual([["rb", 1], ["rb2", 0]]);
   });
 
   it(`inventories: upsert replaces the agent's row, get reads every field back`, async () => {
