@@ -150,7 +150,7 @@ async function runPath(kind: PathKind): Promise<PathResult> {
       bad.kill("SIGKILL");
       if (kind === "controller") {
         // Close the case so the next run raises a new alert (an open one would absorb it: dedup).
-        for (const a of await nsc.ctl.detection.alertQuery.list({ state: "new", limit: 50 })) if (a.caseId) await nsc.ctl.detection.cases.setState(a.caseId, "resolved", "true_positive", "bench");
+        for (const a of await nsc.ctl.triage.alertQuery.list({ state: "new", limit: 50 })) if (a.caseId) await nsc.ctl.triage.cases.setState(a.caseId, "resolved", "true_positive", "bench");
       }
       console.log(`${kind} run ${run + 1}/${RUNS}: ${(t1 - t0).toFixed(0)} ms${fired !== undefined ? ` (rule fired after ${fired - wall0} ms)` : ""}`);
     }

@@ -13,7 +13,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuthAction, Direction, Event, FileAction, NetworkAction, ProcessAction } from "@vigil/proto";
 import { createDataSource } from "../../controller/dist/database/data-source";
-import { createDetection } from "../../controller/dist/detection/detection";
+import { createDetection } from "../../controller/dist/app/detection";
+import { createTriage } from "../../controller/dist/app/triage";
+import { SqlBatch } from "../../controller/dist/database/sql-batch";
+import { EventStore } from "../../controller/dist/database/repositories/event-store";
 import type { AgentRegistry } from "../../controller/dist/agents/agent-registry";
 import type { IngestWriter, StoredBatch } from "../../controller/dist/ingest/ingest-writer";
 
@@ -51,7 +54,9 @@ async function run(kind: Kind): Promise<void> {
   await ds.runMigrations();
   const registry = { get: async (id: string) => ({ hostname: `host-${id}`, tags: ["server"] }), onConnectionChange: () => undefined } as unknown as AgentRegistry;
   const writer = { onStored: () => undefined, addGate: () => undefined } as unknown as IngestWriter;
-  const det = await createDetection({ ds, writer, registry, options: { maxQueuedEvents: 1e9 } });
+  const batch = new SqlBatch(ds);
+  const triage = await createTriage({ ds, batch, events: new EventStore(ds) });
+  const det = await createDetection({ ds, writer, registry, sink: triage.alerts, batch, options: { maxQueuedEvents: 1e9 } });
   const iocCsv = ["type,value,confidence", ...Array.from({ length: 1000 }, (_, i) => `ip,198.18.${i >> 8}.${i & 255},70`), ...(kind === "storm-new" ? ["cidr,100.64.0.0/10,80"] : [])].join("\n");
   await det.iocs.importCsv(iocCsv, "bench");
 
@@ -67,7 +72,7 @@ async function run(kind: Kind): Promise<void> {
   await det.stop();
   const s = Number(process.hrtime.bigint() - t) / 1e9;
   const alerts = Number(((await ds.query("SELECT COUNT(*) AS n FROM alerts")) as { n: number }[])[0]!.n);
-  const st = det.alerts.stats;
+  const st = triage.alerts.stats;
   console.log(
     `${kind.padEnd(9)} ${N} events in ${s.toFixed(2)} s = ${Math.round(N / s).toLocaleString("en-US")} events/s; ` +
       `matches ${det.pipeline.stats.matches}, alerts created ${st.created}, merged ${st.merged}, rows ${alerts}, ` +

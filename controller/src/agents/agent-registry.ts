@@ -1,10 +1,9 @@
-import type { Repository } from "typeorm";
 import { MAX_SEQ, type ControllerMessage, type Hello } from "@vigil/proto";
-import { dialectOf } from "../database/dialect";
-import { type AgentEntity } from "../database/entities";
-import type { AgentCursor } from "../repositories/event-store";
+import type { AgentRepository } from "../database/repositories/agent-repository";
+import type { AgentEntity } from "../database/entities";
+import type { AgentCursor } from "../database/repositories/event-store";
 import { DEFAULT_SEQ_WINDOW, SeqWindow, type SeqRefusal, type SeqWindowOptions } from "../ingest/seq-window";
-import type { AgentIdentity } from "../transport/authenticator";
+import type { AgentIdentity } from "../trust/authenticator";
 import { AgentHealth, type TelemetryState } from "./agent-health";
 
 /** What the registry needs from a live stream. */
@@ -83,7 +82,7 @@ export class AgentRegistry {
   private readonly opts: RegistryOptions;
 
   constructor(
-    private readonly repo: Repository<AgentEntity>,
+    private readonly agents: AgentRepository,
     private readonly offlineAfterMs: number,
     private readonly now: () => number = Date.now,
     opts: Partial<RegistryOptions> = {},
@@ -98,8 +97,8 @@ export class AgentRegistry {
 
   async connect(agentId: string, hello: Hello, id: Pick<AgentIdentity, "tags" | "selfReportedTags" | "enrolledAtMs">, session: LiveSession): Promise<AgentConnection> {
     const now = this.now();
-    const existing = await this.repo.findOneBy({ id: agentId });
-    const entity = existing ?? this.repo.create({ id: agentId, firstSeen: now, ackedSeq: 0, lastSeq: 0, gaps: [], missingEvents: 0, status: {} });
+    const existing = await this.agents.byId(agentId);
+    const entity = existing ?? this.agents.fresh(agentId, now);
     const cursorHealed = existing ? await this.healPoisonedCursor(entity) : null;
     // What the controller knew of this agent, and when: the window grows from there (for an agent
     // never seen, from its enrollment: it may have spooled since while the controller was away).
@@ -118,7 +117,7 @@ export class AgentRegistry {
     entity.lastSeen = now;
     if (!claimRefused) entity.lastSeq = Math.max(entity.lastSeq ?? 0, hello.lastSeq);
     if (hello.status) entity.status = statusJson(hello.status);
-    await this.repo.save(entity);
+    await this.agents.save(entity);
     const previous = this.sessions.get(agentId);
     if (previous && previous !== session) previous.close("replaced by a newer connection from the same agent");
     this.sessions.set(agentId, session);
@@ -136,12 +135,7 @@ export class AgentRegistry {
    */
   private async healPoisonedCursor(entity: AgentEntity): Promise<{ from: { ackedSeq: number; lastSeq: number }; to: number } | null> {
     if (entity.ackedSeq <= MAX_SEQ && entity.lastSeq <= MAX_SEQ) return null;
-    const pg = dialectOf(this.repo.manager.connection) === "postgres";
-    const rows = (await this.repo.manager.query(
-      `SELECT MAX(seq) AS m FROM events WHERE agent_id = ${pg ? "$1" : "?"} AND seq <= ${pg ? "$2" : "?"}`,
-      [entity.id, MAX_SEQ],
-    )) as Array<{ m: number | string | null }>;
-    const to = Number(rows[0]?.m ?? 0);
+    const to = await this.agents.highestStoredSeq(entity.id, MAX_SEQ);
     const from = { ackedSeq: entity.ackedSeq, lastSeq: entity.lastSeq };
     entity.ackedSeq = Math.min(entity.ackedSeq, to);
     entity.lastSeq = to;
@@ -154,10 +148,10 @@ export class AgentRegistry {
    * targeting read); kept over the token's from then on. Null: no such agent.
    */
   async setTags(agentId: string, tags: string[]): Promise<{ before: string[]; after: string[] } | null> {
-    const row = await this.repo.findOneBy({ id: agentId });
+    const row = await this.agents.byId(agentId);
     if (!row) return null;
     const before = row.tags;
-    await this.repo.update({ id: agentId }, { tags, adminTags: tags });
+    await this.agents.setAdminTags(agentId, tags);
     return { before, after: tags };
   }
 
@@ -168,8 +162,7 @@ export class AgentRegistry {
     const persistedAt = this.lastPersisted.get(agentId) ?? 0;
     if (status || now - persistedAt > 5_000) {
       this.lastPersisted.set(agentId, now);
-      const patch = status ? { lastSeen: now, status: status as never } : { lastSeen: now };
-      void this.repo.update({ id: agentId }, patch).catch(() => undefined);
+      void this.agents.recordSeen(agentId, now, status).catch(() => undefined);
     }
   }
 
@@ -177,7 +170,7 @@ export class AgentRegistry {
     if (this.sessions.get(agentId) !== session) return;
     this.sessions.delete(agentId);
     const now = this.lastSeen.get(agentId) ?? this.now();
-    void this.repo.update({ id: agentId }, { lastSeen: now }).catch(() => undefined);
+    void this.agents.recordSeen(agentId, now).catch(() => undefined);
     for (const l of this.connectListeners) l(agentId, false);
   }
 
@@ -202,12 +195,12 @@ export class AgentRegistry {
   }
 
   async list(): Promise<AgentView[]> {
-    const rows = await this.repo.find({ order: { hostname: "ASC" } });
+    const rows = await this.agents.listByHostname();
     return rows.map((r) => this.view(r));
   }
 
   async get(id: string): Promise<AgentView | null> {
-    const row = await this.repo.findOneBy({ id });
+    const row = await this.agents.byId(id);
     return row ? this.view(row) : null;
   }
 

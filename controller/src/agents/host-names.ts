@@ -1,5 +1,4 @@
-import { In, type Repository } from "typeorm";
-import type { AgentEntity } from "../database/entities/agent.entity";
+import type { AgentRepository } from "../database/repositories/agent-repository";
 
 const CHUNK = 500;
 const MAX_CACHED = 10_000;
@@ -13,7 +12,7 @@ export class HostNames {
   private readonly cache = new Map<string, { name: string; at: number }>();
 
   constructor(
-    private readonly repo: Repository<AgentEntity>,
+    private readonly agents: Pick<AgentRepository, "hostnames">,
     private readonly ttlMs = 30_000,
     private readonly now: () => number = Date.now,
   ) {}
@@ -29,8 +28,7 @@ export class HostNames {
     }
     for (let i = 0; i < missing.length; i += CHUNK) {
       const part = missing.slice(i, i + CHUNK);
-      const rows = await this.repo.find({ where: { id: In(part) }, select: { id: true, hostname: true } });
-      const found = new Map(rows.map((r) => [r.id, r.hostname]));
+      const found = await this.agents.hostnames(part);
       for (const id of part) {
         const name = found.get(id) ?? "";
         out.set(id, name);

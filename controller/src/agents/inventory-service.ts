@@ -1,5 +1,5 @@
 import { INVENTORY_LIMITS, type Inventory } from "@vigil/proto";
-import type { InventoryRepository, StoredInventory } from "../repositories/inventory-repository";
+import type { InventoryRepository, StoredInventory } from "../database/repositories/inventory-repository";
 import type { AgentRegistry } from "./agent-registry";
 
 const text = (s: string): string => s.slice(0, INVENTORY_LIMITS.text);

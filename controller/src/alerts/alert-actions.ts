@@ -1,8 +1,7 @@
 import { suggestSuppression, entityKey, type EntityKind, type SuppressionDraft } from "@vigil/detection";
-import type { Repository } from "typeorm";
-import type { SqlBatch } from "../detection/sql-batch";
+import type { AlertEntity, AlertFeedbackEntity, AlertVerdict } from "../database/entities/alert.entity";
+import type { AlertRepository } from "../database/repositories/alert-repository";
 import type { AlertService } from "./alert-service";
-import { type AlertEntity, type AlertFeedbackEntity, type AlertVerdict } from "./alert.entity";
 import type { FeedbackWeightStore } from "./feedback-weights";
 import type { SuppressionService, SuppressionView } from "./suppression-service";
 
@@ -23,27 +22,26 @@ export interface FeedbackResult {
  */
 export class AlertActions {
   constructor(
-    private readonly alerts: Repository<AlertEntity>,
-    private readonly feedbackRepo: Repository<AlertFeedbackEntity>,
-    private readonly sql: SqlBatch,
-    private readonly service: AlertService,
-    private readonly weights: FeedbackWeightStore,
-    private readonly suppressions: SuppressionService,
+    private readonly alerts: AlertRepository,
+    /** Its cache of open alerts goes stale when an analyst changes one. */
+    private readonly service: Pick<AlertService, "forget">,
+    private readonly weights: Pick<FeedbackWeightStore, "apply">,
+    private readonly suppressions: Pick<SuppressionService, "create">,
     private readonly now: () => number = Date.now,
   ) {}
 
   async ack(id: string): Promise<AlertEntity | null> {
-    const a = await this.alerts.findOneBy({ id });
+    const a = await this.alerts.byId(id);
     if (!a) return null;
     if (a.state === "new") {
-      await this.sql.run([{ sql: `UPDATE alerts SET state = 'acknowledged', updated_at = ? WHERE id = ? AND state = 'new'`, params: [this.now(), id] }]);
+      await this.alerts.acknowledge(id, this.now());
       this.service.forget(a.dedupKey);
     }
-    return this.alerts.findOneBy({ id });
+    return this.alerts.byId(id);
   }
 
   async feedback(id: string, verdict: AlertVerdict, note: string | undefined, createSuppression: boolean, actor: string): Promise<FeedbackResult | null> {
-    const a = await this.alerts.findOneBy({ id });
+    const a = await this.alerts.byId(id);
     if (!a) return null;
     const now = this.now();
     const entity = { kind: a.entityKind as EntityKind, id: a.entityValue };
@@ -58,23 +56,20 @@ export class AlertActions {
     }
     const { weight, write } = this.weights.apply(a.ruleId, entity, verdict, now);
     const state = verdict === "false_positive" ? "resolved" : a.state === "new" ? "acknowledged" : a.state;
-    await this.sql.run([write, { sql: `UPDATE alerts SET verdict = ?, state = ?, updated_at = ? WHERE id = ?`, params: [verdict, state, now, id] }]);
+    await this.alerts.setVerdict(id, verdict, state, now, [write]);
     this.service.forget(a.dedupKey);
-    const rec = await this.feedbackRepo.save(
-      { alertId: id, ruleId: a.ruleId, entityKey: entityKey(entity), verdict, note: note ?? null, actor, createdAt: now, suppressionId: created?.id ?? null },
-      { transaction: false },
-    );
+    const recordId = await this.alerts.recordFeedback({ alertId: id, ruleId: a.ruleId, entityKey: entityKey(entity), verdict, note: note ?? null, actor, createdAt: now, suppressionId: created?.id ?? null });
     return {
       alertId: id,
       verdict,
       weight,
       ...(suggestion ? { suggestedSuppression: suggestion } : {}),
       ...(created ? { createdSuppression: created } : {}),
-      recorded: { id: String(rec.id), actor, at: new Date(now).toISOString() },
+      recorded: { id: recordId, actor, at: new Date(now).toISOString() },
     };
   }
 
   history(alertId: string): Promise<AlertFeedbackEntity[]> {
-    return this.feedbackRepo.find({ where: { alertId }, order: { createdAt: "ASC" } });
+    return this.alerts.feedbackHistory(alertId);
   }
 }

@@ -1,6 +1,6 @@
 import { dedupKey, entityKey, type DeviationReason, type EntityKind, type EntityRef, type SigmaEvent } from "@vigil/detection";
 import { eventMeta, type PipelineMatch } from "../detection/event-meta";
-import type { AlertIocHit, EventRef } from "./alert.entity";
+import type { AlertIocHit, EventRef } from "../database/entities/alert.entity";
 import { keepEventFields, keepEventRefs, MAX_EVENT_FIELDS } from "./event-refs";
 
 /** Everything about one rule match that alerting needs, derived once. */

@@ -1,26 +1,9 @@
-import type { Repository } from "typeorm";
 import { entityViews } from "../agents/host-names";
-import { type AlertEntity, type AlertState } from "./alert.entity";
+import type { AlertEntity } from "../database/entities/alert.entity";
+import type { AlertFilter, AlertRepository } from "../database/repositories/alert-repository";
 import { newestEventRef } from "./event-refs";
 
-export interface AlertFilter {
-  minScore?: number;
-  ruleId?: string;
-  agentId?: string;
-  /** "kind:value" matches any of the alert's entities; a bare value matches the primary entity. */
-  entity?: string;
-  state?: AlertState;
-  /** Event time (last seen) bounds, ms. */
-  since?: number;
-  until?: number;
-  caseId?: string;
-  limit: number;
-  /** Continue strictly after (lastSeen, id), newest first. */
-  cursor?: { lastSeen: number; id: string };
-  /** "score": highest score first (then most recent); the cursor then also carries the score. */
-  sort?: "recent" | "score";
-  scoreCursor?: { score: number; lastSeen: number; id: string };
-}
+export type { AlertFilter };
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -54,45 +37,19 @@ export function alertView(a: AlertEntity): Record<string, unknown> {
   };
 }
 
-/** Alert reads for the API (TypeORM; not on the detection path). */
+/** Alert reads for the API (not on the detection path). */
 export class AlertQuery {
-  constructor(private readonly repo: Repository<AlertEntity>) {}
+  constructor(private readonly alerts: Pick<AlertRepository, "byId" | "page" | "byCase">) {}
 
-  async list(f: AlertFilter): Promise<AlertEntity[]> {
-    const qb = this.repo.createQueryBuilder("a");
-    if (f.sort === "score") qb.orderBy("a.score", "DESC").addOrderBy("a.last_seen", "DESC").addOrderBy("a.id", "DESC");
-    else qb.orderBy("a.last_seen", "DESC").addOrderBy("a.id", "DESC");
-    qb.take(f.limit);
-    if (f.minScore !== undefined) qb.andWhere("a.score >= :minScore", { minScore: f.minScore });
-    if (f.ruleId) qb.andWhere("a.rule_id = :ruleId", { ruleId: f.ruleId });
-    if (f.agentId) qb.andWhere("a.agent_id = :agentId", { agentId: f.agentId });
-    if (f.state) qb.andWhere("a.state = :state", { state: f.state });
-    if (f.caseId) qb.andWhere("a.case_id = :caseId", { caseId: f.caseId });
-    if (f.since !== undefined) qb.andWhere("a.last_seen >= :since", { since: f.since });
-    if (f.until !== undefined) qb.andWhere("a.last_seen < :until", { until: f.until });
-    if (f.entity) {
-      const colon = f.entity.indexOf(":");
-      if (colon > 0) {
-        // entities is a JSON array of "kind:value" strings; the quotes anchor the match.
-        const like = `%${JSON.stringify(f.entity).replace(/[\\%_]/g, (c) => "\\" + c)}%`;
-        qb.andWhere("a.entities LIKE :ent ESCAPE '\\'", { ent: like });
-      } else qb.andWhere("a.entity_value = :ev", { ev: f.entity });
-    }
-    if (f.cursor) {
-      qb.andWhere("(a.last_seen < :cl OR (a.last_seen = :cl AND a.id < :cid))", { cl: f.cursor.lastSeen, cid: f.cursor.id });
-    }
-    if (f.scoreCursor) {
-      const c = f.scoreCursor;
-      qb.andWhere("(a.score < :cs OR (a.score = :cs AND (a.last_seen < :cl OR (a.last_seen = :cl AND a.id < :cid))))", { cs: c.score, cl: c.lastSeen, cid: c.id });
-    }
-    return qb.getMany();
+  list(f: AlertFilter): Promise<AlertEntity[]> {
+    return this.alerts.page(f);
   }
 
   get(id: string): Promise<AlertEntity | null> {
-    return this.repo.findOneBy({ id });
+    return this.alerts.byId(id);
   }
 
   byCase(caseId: string): Promise<AlertEntity[]> {
-    return this.repo.find({ where: { caseId }, order: { firstSeen: "ASC" } });
+    return this.alerts.byCase(caseId);
   }
 }

@@ -1,12 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { dedupKey, entityKey, scoreAlert, shouldMerge, tacticsFromTags, DEFAULT_DEDUP_CONFIG, type DedupConfig, type ScoreFactor } from "@vigil/detection";
-import type { CaseService } from "../cases/case-service";
 import type { AlertSink, PipelineMatch } from "../detection/event-meta";
-import type { SqlBatch, Stmt } from "../detection/sql-batch";
-import type { EntityRiskService } from "../entities/entity-risk-service";
+import type { AlertMerge, AlertRepository, NewAlertRow } from "../database/repositories/alert-repository";
+import type { Stmt } from "../database/sql-batch";
+import type { EntityRiskService } from "../risk/entity-risk-service";
 import { buildCandidate, type AlertCandidate } from "./alert-candidate";
 import { keepEventFields, keepEventRefs } from "./event-refs";
-import type { AlertState, EventRef } from "./alert.entity";
+import type { AlertState, EventRef } from "../database/entities/alert.entity";
+import type { CaseChaining } from "./case-chaining";
 import type { ChainIndex } from "./chain-index";
 import type { FeedbackWeightStore } from "./feedback-weights";
 import type { SuppressionService } from "./suppression-service";
@@ -52,16 +53,14 @@ export interface AlertStats {
 }
 
 interface Deps {
-  sql: SqlBatch;
+  repo: AlertRepository;
   suppressions: SuppressionService;
   feedback: FeedbackWeightStore;
   chain: ChainIndex;
   risk: EntityRiskService;
-  cases: CaseService;
+  cases: CaseChaining;
   dedup?: DedupConfig;
   now?: () => number;
-  /** Whether a rule's matches become alerts; default every rule. */
-  alerts?: (ruleId: string) => boolean;
 }
 
 const MAX_OPEN_CACHE = 20_000;
@@ -99,7 +98,7 @@ export class AlertService implements AlertSink {
         this.stats.suppressed++;
         continue;
       }
-      if (this.deps.alerts && !this.deps.alerts(c.ruleId)) {
+      if (pm.signalOnly) {
         this.signal(c);
         continue;
       }
@@ -126,16 +125,10 @@ export class AlertService implements AlertSink {
       inserts.set(created.open.id, created);
     }
     const now = this.now();
-    const stmts: Stmt[] = [...inserts.values()].map((a) => insertStmt(a, now));
-    for (const o of updates.values()) {
-      stmts.push({
-        sql: `UPDATE alerts SET count = ?, first_seen = ?, last_seen = ?, updated_at = ?, event_refs = ?, event_fields = ? WHERE id = ?`,
-        params: [o.count, o.firstSeenMs, o.lastSeenMs, now, JSON.stringify(o.eventRefs), JSON.stringify(o.eventFields), o.id],
-      });
-    }
-    stmts.push(...this.deps.cases.takeWrites(), ...this.deps.risk.takeWrites(), ...this.deps.suppressions.takeWrites(), ...writes);
+    const merges: AlertMerge[] = [...updates.values()].map((o) => ({ id: o.id, count: o.count, firstSeen: o.firstSeenMs, lastSeen: o.lastSeenMs, eventRefs: o.eventRefs, eventFields: o.eventFields }));
+    const also = [...this.deps.cases.takeWrites(), ...this.deps.risk.takeWrites(), ...this.deps.suppressions.takeWrites(), ...writes];
     try {
-      await this.deps.sql.run(stmts);
+      await this.deps.repo.upsertBatch([...inserts.values()].map(newAlertRow), merges, also, now);
     } catch (err) {
       // The cache may now describe alerts that were not stored; reload from the database next time.
       this.openByKey.clear();
@@ -179,17 +172,8 @@ export class AlertService implements AlertSink {
   private async findOpen(key: string): Promise<OpenAlert | undefined> {
     const cached = this.openByKey.get(key);
     if (cached !== undefined) return cached ?? undefined;
-    const rows = await this.deps.sql.query<Record<string, unknown>>(
-      `SELECT id, first_seen, last_seen, count, state, event_refs, event_fields FROM alerts WHERE dedup_key = ? AND state <> 'resolved' ORDER BY last_seen DESC LIMIT 1`,
-      [key],
-    );
-    const r = rows[0];
-    const open: OpenAlert | null = r
-      ? {
-          id: String(r.id), dedupKey: key, firstSeenMs: Number(r.first_seen), lastSeenMs: Number(r.last_seen), count: Number(r.count), state: r.state as AlertState,
-          eventRefs: JSON.parse(String(r.event_refs)) as EventRef[], eventFields: JSON.parse(String(r.event_fields)) as Record<string, unknown>[],
-        }
-      : null;
+    const r = await this.deps.repo.openByDedupKey(key);
+    const open: OpenAlert | null = r ? { id: r.id, dedupKey: key, firstSeenMs: r.firstSeen, lastSeenMs: r.lastSeen, count: r.count, state: r.state, eventRefs: r.eventRefs, eventFields: r.eventFields } : null;
     this.remember(key, open);
     return open ?? undefined;
   }
@@ -280,18 +264,13 @@ interface NewAlert {
   createdAt: number;
 }
 
-function insertStmt(a: NewAlert, now: number): Stmt {
+function newAlertRow(a: NewAlert): NewAlertRow {
   const { c, open: o } = a;
   const m = c.pm.match;
   return {
-    sql: `INSERT INTO alerts (id, rule_id, rule_title, rule_level, rule_tags, kind, correlation_type, agent_id, hostname, entity_kind, entity_value, entities,
-            dedup_key, score, breakdown, count, first_seen, last_seen, created_at, updated_at, state, verdict, case_id, event_refs, event_fields, group_by, ioc_hits)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', NULL, ?, ?, ?, ?, ?)`,
-    params: [
-      o.id, c.ruleId.slice(0, 128), m.rule.title.slice(0, 512), m.rule.level, JSON.stringify(m.rule.tags), m.kind, m.correlationType ?? null, c.pm.agentId,
-      c.pm.hostname.slice(0, 255), c.primary.kind, c.primary.id.slice(0, 255), JSON.stringify(c.entities.map(entityKey)), c.dedupKey.slice(0, 700),
-      a.score, JSON.stringify(a.breakdown), o.count, o.firstSeenMs, o.lastSeenMs, a.createdAt, now, a.caseId,
-      JSON.stringify(o.eventRefs), JSON.stringify(o.eventFields), m.groupBy ? JSON.stringify(m.groupBy) : null, JSON.stringify(c.iocHits),
-    ],
+    id: o.id, ruleId: c.ruleId, ruleTitle: m.rule.title, ruleLevel: m.rule.level, ruleTags: m.rule.tags, kind: m.kind, correlationType: m.correlationType ?? null,
+    agentId: c.pm.agentId, hostname: c.pm.hostname, entityKind: c.primary.kind, entityValue: c.primary.id, entities: c.entities.map(entityKey), dedupKey: c.dedupKey,
+    score: a.score, breakdown: a.breakdown, count: o.count, firstSeen: o.firstSeenMs, lastSeen: o.lastSeenMs, createdAt: a.createdAt, caseId: a.caseId,
+    eventRefs: o.eventRefs, eventFields: o.eventFields, groupBy: m.groupBy ?? null, iocHits: c.iocHits,
   };
 }

@@ -1,4 +1,4 @@
-import type { EventRef } from "./alert.entity";
+import type { EventRef } from "../database/entities/alert.entity";
 
 /**
  * Which evidence an alert keeps. A long-running alert (a scan, a brute force hitting for hours)

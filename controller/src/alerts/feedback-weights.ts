@@ -1,19 +1,15 @@
 import { applyFeedback, feedbackKey, feedbackWeight, type EntityRef, type FeedbackWeights, type Verdict } from "@vigil/detection";
-import type { SqlBatch, Stmt } from "../detection/sql-batch";
+import type { FeedbackWeightRepository } from "../database/repositories/feedback-weight-repository";
+import type { Stmt } from "../database/sql-batch";
 
 /** Analyst feedback weights per (rule, entity), in memory for scoring and persisted on change. */
 export class FeedbackWeightStore {
   private weights: FeedbackWeights = {};
 
-  constructor(private readonly sql: SqlBatch) {}
+  constructor(private readonly repo: FeedbackWeightRepository) {}
 
   async load(): Promise<void> {
-    const rows = await this.sql.query<{ weight_key: string; weight: number; true_positives: number; false_positives: number; updated_at: number | string }>(
-      `SELECT weight_key, weight, true_positives, false_positives, updated_at FROM feedback_weights`,
-    );
-    const w: Record<string, FeedbackWeights[string]> = {};
-    for (const r of rows) w[r.weight_key] = { weight: Number(r.weight), truePositives: Number(r.true_positives), falsePositives: Number(r.false_positives), updatedAtMs: Number(r.updated_at) };
-    this.weights = w;
+    this.weights = await this.repo.all();
   }
 
   weight(ruleId: string, entity: EntityRef): number {
@@ -27,12 +23,7 @@ export class FeedbackWeightStore {
     const e = this.weights[key]!;
     return {
       weight: e.weight,
-      write: {
-        sql: `INSERT INTO feedback_weights (weight_key, weight, true_positives, false_positives, updated_at) VALUES (?, ?, ?, ?, ?)
-              ON CONFLICT (weight_key) DO UPDATE SET weight = excluded.weight, true_positives = excluded.true_positives,
-                false_positives = excluded.false_positives, updated_at = excluded.updated_at`,
-        params: [key.slice(0, 500), e.weight, e.truePositives, e.falsePositives, atMs],
-      },
+      write: this.repo.upsertWrite(key, e, atMs),
     };
   }
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { suppressionMatches, validateSuppression, type AlertContext, type Suppression } from "@vigil/detection";
-import type { Repository } from "typeorm";
-import { type SuppressionEntity } from "./alert.entity";
-import type { Stmt } from "../detection/sql-batch";
+import type { SuppressionEntity } from "../database/entities/alert.entity";
+import type { SuppressionRepository } from "../database/repositories/suppression-repository";
+import type { Stmt } from "../database/sql-batch";
 
 export interface SuppressionView extends Suppression {
   hits: number;
@@ -39,12 +39,12 @@ export class SuppressionService {
   suppressedMatches = 0;
 
   constructor(
-    private readonly repo: Repository<SuppressionEntity>,
+    private readonly repo: SuppressionRepository,
     private readonly now: () => number = Date.now,
   ) {}
 
   async load(): Promise<void> {
-    const rows = await this.repo.find({ order: { createdAt: "ASC" } });
+    const rows = await this.repo.all();
     this.list = rows.map(toSuppression);
     for (const r of rows) this.counts.set(r.id, { hits: r.hits, lastHitAt: r.lastHitAt });
   }
@@ -64,7 +64,7 @@ export class SuppressionService {
 
   takeWrites(): Stmt[] {
     const now = this.now();
-    const out = [...this.hits].map(([id, n]) => ({ sql: `UPDATE suppressions SET hits = hits + ?, last_hit_at = ? WHERE id = ?`, params: [n, now, id] }));
+    const out = [...this.hits].map(([id, n]) => this.repo.hitsWrite(id, n, now));
     this.hits.clear();
     return out;
   }
@@ -105,7 +105,7 @@ export class SuppressionService {
     await this.repo.insert({
       id: s.id,
       ruleId: s.ruleId ?? null,
-      fields: ((s.fields as Record<string, unknown> | undefined) ?? null) as never,
+      fields: (s.fields as Record<string, unknown> | undefined) ?? null,
       agentTags: s.agentTags ?? null,
       expiresAt: s.expiresAtMs ?? null,
       reason: s.reason,
@@ -120,9 +120,9 @@ export class SuppressionService {
   }
 
   async remove(id: string): Promise<boolean> {
-    const res = await this.repo.delete({ id });
+    const removed = await this.repo.remove(id);
     this.list = this.list.filter((s) => s.id !== id);
-    return (res.affected ?? 0) > 0;
+    return removed;
   }
 
   private view(s: Suppression, now: number): SuppressionView {

@@ -3,7 +3,7 @@ import { ApiBody, ApiOperation, ApiTags } from "@nestjs/swagger";
 import { AgentRegistry } from "../agents/agent-registry";
 import { AuditLog } from "../audit/audit-log";
 import { bodyObject } from "../auth/body";
-import { Roles } from "../auth/roles";
+import { Roles } from "../http/roles";
 import { InventoryService } from "../agents/inventory-service";
 import { Actor } from "./actor";
 

@@ -2,8 +2,8 @@ import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundE
 import { ApiBody, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
 import { AlertActions } from "../alerts/alert-actions";
 import { AlertQuery, alertView } from "../alerts/alert-query";
-import { ALERT_STATES, VERDICTS, type AlertVerdict } from "../alerts/alert.entity";
-import { actorOf, Roles } from "../auth/roles";
+import { ALERT_STATES, VERDICTS, type AlertVerdict } from "../database/entities/alert.entity";
+import { actorOf, Roles } from "../http/roles";
 import { SuppressionInvalid } from "../alerts/suppression-service";
 import { decodeScoreCursor, decodeSeenCursor, encodeScoreCursor, encodeSeenCursor } from "./detection-cursor";
 import { optEnum, optInt, optString, optTime, rejectUnknown } from "./query-params";

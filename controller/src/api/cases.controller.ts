@@ -1,7 +1,7 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, Req } from "@nestjs/common";
 import { ApiBody, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
-import { VERDICTS, type AlertVerdict } from "../alerts/alert.entity";
-import { actorOf, can, principalOf, Roles } from "../auth/roles";
+import { VERDICTS, type AlertVerdict } from "../database/entities/alert.entity";
+import { actorOf, can, principalOf, Roles } from "../http/roles";
 import { noteAudit } from "../audit/request-audit";
 import { CaseQuery } from "../cases/case-query";
 import { CaseService } from "../cases/case-service";

@@ -5,7 +5,7 @@ import { CommandParamError, COMMAND_TYPES } from "../commands/command-params";
 import { checkCaseId, CommandForbidden, CommandNotFound, CommandService, commandView, NotReversible } from "../commands/command-service";
 import { optEnum, optInt, optString, rejectUnknown } from "./query-params";
 import { Actor } from "./actor";
-import { can, principalOf, Roles } from "../auth/roles";
+import { can, principalOf, Roles } from "../http/roles";
 
 /** Evidence output only for keys holding evidence.read_output (analyst, admin). */
 const viewFor = (req: unknown) => ({ showEvidence: can(principalOf(req)?.role, "evidence.read_output") });

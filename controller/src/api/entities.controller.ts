@@ -1,8 +1,8 @@
 import { Controller, Get, Inject, Query } from "@nestjs/common";
 import { ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
 import { HostNames } from "../agents/host-names";
-import { Roles } from "../auth/roles";
-import { ENTITY_KINDS, EntityRiskService } from "../entities/entity-risk-service";
+import { Roles } from "../http/roles";
+import { ENTITY_KINDS, EntityRiskService } from "../risk/entity-risk-service";
 import { optEnum, optInt, rejectUnknown } from "./query-params";
 
 @ApiTags("entities")

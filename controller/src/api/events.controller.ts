@@ -1,14 +1,14 @@
 import { BadRequestException, Controller, Get, Inject, NotFoundException, Query } from "@nestjs/common";
 import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
 import { AgentRegistry } from "../agents/agent-registry";
-import { splitClockMark } from "../ingest/event-row";
-import { EventStore, type StoredEvent } from "../repositories/event-store";
+import { splitClockMark } from "../database/repositories/event-row";
+import { EventStore, type StoredEvent } from "../database/repositories/event-store";
 import { optSeqList } from "./event-seq-filter";
 import { optEnum, optInt, optString, optTime, rejectUnknown } from "./query-params";
 
 export const EVENT_TYPES = ["process", "file", "network", "auth", "agent", "audit", "log"] as const;
 const ALLOWED = ["agent", "type", "since", "until", "q", "seq", "limit", "cursor"] as const;
-/** The agent id syntax the transport accepts (controller/src/transport/authenticator.ts). */
+/** The agent id syntax the transport accepts (controller/src/trust/authenticator.ts). */
 const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 export function encodeCursor(e: { eventTime: number; id: number }): string {

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, ServiceUnavailableException } from "@nestjs/common";
 import { ApiOperation, ApiTags } from "@nestjs/swagger";
-import { DataSource } from "typeorm";
 import { AgentRegistry } from "../agents/agent-registry";
+import { DatabaseHealth } from "../database/database-health";
 import { IngestWriter } from "../ingest/ingest-writer";
 import { CONTROLLER_VERSION } from "../version";
 
@@ -9,7 +9,7 @@ import { CONTROLLER_VERSION } from "../version";
 @Controller("api/v1/healthz")
 export class HealthController {
   constructor(
-    @Inject(DataSource) private readonly ds: DataSource,
+    @Inject(DatabaseHealth) private readonly db: DatabaseHealth,
     @Inject(AgentRegistry) private readonly registry: AgentRegistry,
     @Inject(IngestWriter) private readonly writer: IngestWriter,
   ) {}
@@ -17,11 +17,7 @@ export class HealthController {
   @Get()
   @ApiOperation({ summary: "Liveness and database reachability" })
   async health() {
-    try {
-      await this.ds.query("SELECT 1");
-    } catch {
-      throw new ServiceUnavailableException({ status: "degraded", database: "unreachable" });
-    }
-    return { status: "ok", version: CONTROLLER_VERSION, database: this.ds.options.type, agentsOnline: this.registry.onlineCount(), ingest: this.writer.stats };
+    if (!(await this.db.reachable())) throw new ServiceUnavailableException({ status: "degraded", database: "unreachable" });
+    return { status: "ok", version: CONTROLLER_VERSION, database: this.db.engine, agentsOnline: this.registry.onlineCount(), ingest: this.writer.stats };
   }
 }

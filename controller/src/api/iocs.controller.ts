@@ -1,6 +1,6 @@
 import { BadRequestException, Controller, Delete, Get, Inject, NotFoundException, Param, Post, Query, Req } from "@nestjs/common";
 import { ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
-import { Roles } from "../auth/roles";
+import { Roles } from "../http/roles";
 import { IocCatalog, NotABundle } from "../detection/ioc-catalog";
 import { optEnum, optInt, optString, rejectUnknown } from "./query-params";
 import { contentType, readText } from "./text-body";

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { hasBody, header, refuse } from "../auth/api-key.middleware";
-import { matchRoute, type RouteInfo } from "../app/route-table";
+import { matchRoute, type RouteInfo } from "../http/route-table";
 import { contentType } from "./text-body";
 
 export interface BodyLimit {

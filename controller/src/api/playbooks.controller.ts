@@ -1,10 +1,10 @@
 import { BadRequestException, Body, ConflictException, Controller, Delete, Get, HttpCode, Inject, NotFoundException, Param, Post, Put, Query } from "@nestjs/common";
 import { Actor } from "./actor";
-import { Roles } from "../auth/roles";
+import { Roles } from "../http/roles";
 import { ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
 import { PlaybookConflict, PlaybookNotFound, PlaybookService, playbookActionView } from "../playbooks/playbook-service";
 import { PlaybookError, parsePlaybook } from "../playbooks/playbook-schema";
-import type { PlaybookEntity } from "../playbooks/playbook.entities";
+import type { PlaybookEntity } from "../database/entities/playbook.entities";
 import { optEnum, optInt, optString, rejectUnknown } from "./query-params";
 
 function view(p: PlaybookEntity) {

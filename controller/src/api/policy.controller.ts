@@ -3,7 +3,7 @@ import { ApiBody, ApiOperation, ApiTags } from "@nestjs/swagger";
 import { PolicyService } from "../policy/policy-service";
 import { PolicySpecError } from "../policy/policy-spec";
 import { Actor } from "./actor";
-import { Roles } from "../auth/roles";
+import { Roles } from "../http/roles";
 
 @ApiTags("agent policy")
 @Controller("api/v1/agent-policy")

@@ -2,7 +2,7 @@ import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Inject, N
 import { ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
 import { createHash } from "node:crypto";
 import { noteAudit } from "../audit/request-audit";
-import { actorOf, Roles } from "../auth/roles";
+import { actorOf, Roles } from "../http/roles";
 import { DetectionPipeline } from "../detection/pipeline";
 import { RuleCatalog, RuleUploadError } from "../detection/rule-catalog";
 import { optEnum, optString, rejectUnknown } from "./query-params";

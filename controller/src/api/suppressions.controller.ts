@@ -1,7 +1,7 @@
 import { BadRequestException, Body, Controller, Delete, Get, Inject, NotFoundException, Param, Post, Req } from "@nestjs/common";
 import { ApiBody, ApiOperation, ApiTags } from "@nestjs/swagger";
 import { SuppressionInvalid, SuppressionService } from "../alerts/suppression-service";
-import { actorOf, Roles } from "../auth/roles";
+import { actorOf, Roles } from "../http/roles";
 
 @ApiTags("suppressions")
 @Controller("api/v1/suppressions")

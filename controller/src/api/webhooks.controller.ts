@@ -1,9 +1,9 @@
 import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Inject, NotFoundException, Param, Patch, Post, Query, Req } from "@nestjs/common";
 import { ApiBody, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
-import { actorOf, Roles } from "../auth/roles";
+import { actorOf, Roles } from "../http/roles";
 import { WEBHOOK_TOPICS } from "../integrations/notices";
 import { WebhookInputError, WebhookNotFound, WebhookService, deliveryView, destinationView } from "../webhooks/webhook-service";
-import { DELIVERY_STATES, WEBHOOK_FORMATS } from "../webhooks/webhook.entities";
+import { DELIVERY_STATES, WEBHOOK_FORMATS } from "../database/entities/webhook.entities";
 import { optEnum, optInt, rejectUnknown } from "./query-params";
 
 async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {

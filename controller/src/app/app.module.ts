@@ -1,7 +1,7 @@
 import { Module, type DynamicModule, type Provider } from "@nestjs/common";
-import { AuditController } from "../audit/audit.controller";
-import { ApiKeysController } from "../auth/api-keys.controller";
-import { TrustController } from "../trust/trust.controller";
+import { AuditController } from "../api/audit.controller";
+import { ApiKeysController } from "../api/api-keys.controller";
+import { TrustController } from "../api/trust.controller";
 import { AgentsController } from "../api/agents.controller";
 import { CommandsController } from "../api/commands.controller";
 import { PlaybooksController } from "../api/playbooks.controller";
@@ -15,9 +15,9 @@ import { IocsController } from "../api/iocs.controller";
 import { RulesController } from "../api/rules.controller";
 import { SuppressionsController } from "../api/suppressions.controller";
 import { WebhooksController } from "../api/webhooks.controller";
-import { MetricsController } from "../metrics/metrics.controller";
-import { ConsoleController } from "../console/console.controller";
-import { InstallController } from "../install/install.controller";
+import { MetricsController } from "../api/metrics.controller";
+import { ConsoleController } from "../api/console.controller";
+import { InstallController } from "../api/install.controller";
 
 /** Every HTTP controller; the route table (route-table.ts) is read from these. */
 export const CONTROLLERS = [HealthController, AgentsController, EventsController, CommandsController, PlaybooksController, PolicyController, ApiKeysController, TrustController, AuditController,

@@ -10,45 +10,48 @@ import { AgentRegistry } from "../agents/agent-registry";
 import { formatAddr, redactUrl, type ControllerConfig } from "../config/config";
 import { CommandSigner } from "../crypto/signing-key";
 import { createDataSource } from "../database/data-source";
-import { ownerOnlyDir } from "../database/owner-only";
-import { grantsWith } from "../auth/roles";
+import { SqlBatch } from "../database/sql-batch";
+import { DatabaseHealth } from "../database/database-health";
+import { SqlAgentRepository } from "../database/repositories/agent-repository";
+import { SqlCommandRepository } from "../database/repositories/command-repository";
+import { PlaybookRepository } from "../database/repositories/playbook-repository";
+import { PolicyRepository } from "../database/repositories/policy-repository";
+import { ownerOnlyDir } from "../crypto/owner-only";
+import { grantsWith } from "../http/roles";
 import { guardPostgresPool } from "../database/pg-guard";
 import { AuditInterceptor } from "../audit/audit-interceptor";
-import { ActionLogEntity, AgentEntity, CommandEntity } from "../database/entities";
 import { CommandService, type AuditSink } from "../commands/command-service";
 import { commandResultFromEvent } from "../commands/result-events";
 import { PlaybookService } from "../playbooks/playbook-service";
 import { PolicyService } from "../policy/policy-service";
-import { AlertEntity } from "../alerts/alert.entity";
-import { CaseActions } from "../cases/case-actions";
-import { AgentPolicyEntity } from "../policy/policy.entity";
-import { PlaybookActionEntity, PlaybookEntity, PlaybookVersionEntity } from "../playbooks/playbook.entities";
+import { CaseActions } from "../playbooks/case-actions";
 import { IngestWriter } from "../ingest/ingest-writer";
 import { createLogger, NestPinoLogger } from "../logging/logger";
 import { installProcessFaultHandlers } from "../logging/process-faults";
-import { EventStore } from "../repositories/event-store";
-import { InventoryRepository } from "../repositories/inventory-repository";
+import { EventStore } from "../database/repositories/event-store";
+import { InventoryRepository } from "../database/repositories/inventory-repository";
 import { InventoryService } from "../agents/inventory-service";
 import { RetentionJob } from "../retention/retention";
-import type { AgentAuthenticator } from "../transport/authenticator";
+import type { AgentAuthenticator } from "../trust/authenticator";
 import { AgentGrpcServer } from "../transport/grpc-server";
-import { createSecurity, type Security } from "../auth/security";
+import { createTrustLayer, type Security } from "./security";
 import type { AuditLog } from "../audit/audit-log";
 import { CONTROLLER_VERSION } from "../version";
 import { AppModule, CONTROLLERS } from "./app.module";
 import { pathNormaliser } from "./normalise-path";
-import { routeTable } from "./route-table";
+import { routeTable } from "../http/route-table";
 import { jsonBodyParser } from "../api/json-body";
 import { deferContinue } from "../auth/api-key.middleware";
 import { requestAudit } from "../audit/request-audit";
-import { createDetection, type Detection } from "../detection/detection";
+import { createTriage, type Triage } from "./triage";
+import { createDetection, type Detection } from "./detection";
 import type { DetectionOptions } from "../detection/options";
-import { createIntegrations, type Integrations } from "../integrations/integrations";
-import { completeDocument } from "../integrations/openapi";
+import { createIntegrations, type Integrations } from "./integrations";
+import { completeDocument } from "../api/openapi";
 import { createInstall } from "../install/install";
 import { createHttpTls, type HttpTls } from "../trust/http-tls";
-import { silentAgentAlerts } from "../agents/silent-agent-watcher";
-import { agentHealthAlerts } from "../agents/agent-health-watcher";
+import { silentAgentAlerts } from "../detection/silent-agent-watcher";
+import { agentHealthAlerts } from "../detection/agent-health-watcher";
 import { agentAnomalies } from "../agents/agent-anomalies";
 
 export interface RunningController {
@@ -71,11 +74,13 @@ export interface RunningController {
   httpTls?: HttpTls;
   /** The hash-chained audit trail; every security-relevant act goes through `audit.append`. */
   audit: AuditLog;
-  /** CA, enrollment, API keys (issue 6). */
+  /** The trust layer: audit trail, CA, enrollment, API keys. */
   security: Security;
-  /** Sigma/IOC detection, alerts, cases (issue 3). */
+  /** Stored events → rule matches. */
   detection: Detection;
-  /** Live stream, webhooks, metrics (issue 7). */
+  /** Matches → alerts → cases. */
+  triage: Triage;
+  /** The integrations layer: live stream, webhooks, metrics. */
   integrations: Integrations;
   stop(): Promise<void>;
 }
@@ -104,22 +109,25 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   }
   const store = new EventStore(dataSource);
   const writer = new IngestWriter(store);
-  const registry = new AgentRegistry(dataSource.getRepository(AgentEntity), config.agentOfflineAfterMs, Date.now, { seqWindow: config.seqWindow, stalledAfterMs: config.agentStalledAfterMs });
+  const registry = new AgentRegistry(SqlAgentRepository.of(dataSource), config.agentOfflineAfterMs, Date.now, { seqWindow: config.seqWindow, stalledAfterMs: config.agentStalledAfterMs });
   const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
   const retention = new RetentionJob(store, config.eventRetentionMs);
   const inventory = new InventoryService(new InventoryRepository(dataSource), registry);
-  const security = await createSecurity(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
+  const security = await createTrustLayer(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
   opts = { ...opts, audit: opts.audit ?? security.audit };
-  const commands = new CommandService(dataSource.getRepository(CommandEntity), dataSource.getRepository(ActionLogEntity), registry, signer, opts.audit, undefined, grantsWith(config.evidenceFileRoles));
+  const commands = new CommandService(SqlCommandRepository.of(dataSource), registry, signer, opts.audit, undefined, grantsWith(config.evidenceFileRoles));
   const playbooks = new PlaybookService(
-    dataSource.getRepository(PlaybookEntity), dataSource.getRepository(PlaybookVersionEntity), dataSource.getRepository(PlaybookActionEntity),
+    PlaybookRepository.of(dataSource),
     commands, async (agentId) => (await registry.get(agentId))?.tags ?? [], config.guardRails, opts.audit,
   );
   await playbooks.load();
-  // IOC lists ship inside the agent policy; the catalog is attached below, once detection is built.
-  const policy = new PolicyService(dataSource.getRepository(AgentPolicyEntity), registry, signer, undefined, opts.audit, Date.now, (msg, fields) => logger.warn(fields, msg));
+  // Response's view of a case (commands, playbook decisions, evidence) is part of the case story.
+  const caseActions = new CaseActions(commands, playbooks);
+  const batch = new SqlBatch(dataSource);
+  const triage = await createTriage({ ds: dataSource, batch, events: store, caseActions });
   const detection = await createDetection({
-    ds: dataSource, writer, registry, options: opts.detection, dataDir: config.dataDir, pack: config.sigmahqPack ? undefined : null, onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
+    ds: dataSource, writer, registry, sink: triage.alerts, batch, options: opts.detection, dataDir: config.dataDir, pack: config.sigmahqPack ? undefined : null,
+    onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
   });
   const pack = detection.rules.pack;
   if (pack) {
@@ -127,18 +135,16 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     logger.info({ origin: pack.origin, version: m.version, rules: pack.rules.length, refused: detection.rules.packErrors.length }, "SigmaHQ rule pack loaded");
     for (const e of detection.rules.packErrors.slice(0, 20)) logger.warn({ rule: e.source, error: e.message }, "SigmaHQ pack rule refused");
   }
+  // IOC lists ship inside the agent policy.
+  const policy = new PolicyService(PolicyRepository.of(dataSource), registry, signer, undefined, opts.audit, Date.now, (msg, fields) => logger.warn(fields, msg));
   policy.useIocs(detection.iocs);
-  const caseActions = new CaseActions(commands, playbooks);
-  detection.caseQuery.setActionsProvider(caseActions);
-  detection.timeline.addSource(caseActions);
   // Playbooks decide once per new alert, with its evidence (event fields) loaded from the committed row.
-  const alertRows = dataSource.getRepository(AlertEntity);
-  detection.alerts.onAlert((notice) => {
+  triage.alerts.onAlert((notice) => {
     if (notice.change !== "created") return;
-    void alertRows.findOneBy({ id: notice.id }).then((a) => (a ? playbooks.onAlert(a) : undefined)).catch((err) => logger.error({ err: String(err), alertId: notice.id }, "playbook evaluation failed"));
+    void triage.alertQuery.get(notice.id).then((a) => (a ? playbooks.onAlert(a) : undefined)).catch((err) => logger.error({ err: String(err), alertId: notice.id }, "playbook evaluation failed"));
   });
   const integrations = await createIntegrations({
-    config: config.integrations, ds: dataSource, writer, registry, commands, playbooks, detection, apiKeys: security.apiKeys, audit: opts.audit, logger, policy,
+    config: config.integrations, ds: dataSource, writer, registry, commands, playbooks, detection, triage, apiKeys: security.apiKeys, audit: opts.audit, logger, policy,
   });
   // Results the agent made durable in its spool (local actions taken offline, or results whose stream broke).
   writer.onStored((batch) => {
@@ -170,18 +176,19 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const install = createInstall(config, { http: () => httpPort, grpc: () => grpc.boundPort || config.grpcAddr.port }, security.trust.ca, () => httpTls?.pin());
   // An agent that goes silent may have been killed: one alert per silence (VIGIL_AGENT_SILENT_ALERT_AFTER).
   const silentAgents = config.agentSilentAlertAfterMs > 0
-    ? silentAgentAlerts({ registry, alerts: detection.alerts, alertQuery: detection.alertQuery, thresholdMs: config.agentSilentAlertAfterMs, onError: (err) => logger.error({ err: String(err) }, "silent-agent check failed") })
+    ? silentAgentAlerts({ registry, alerts: triage.alerts, alertQuery: triage.alertQuery, thresholdMs: config.agentSilentAlertAfterMs, onError: (err) => logger.error({ err: String(err) }, "silent-agent check failed") })
     : undefined;
 
   // Connected but blind (refused, stalled) or a clock far off: one alert per episode.
   const agentHealth = agentHealthAlerts({
-    registry, alerts: detection.alerts, clockSkewThresholdMs: config.agentClockSkewAlertMs, stalledAfterMs: config.agentStalledAfterMs,
+    registry, alerts: triage.alerts, clockSkewThresholdMs: config.agentClockSkewAlertMs, stalledAfterMs: config.agentStalledAfterMs,
     onError: (err) => logger.error({ err: String(err) }, "agent health check failed"),
   });
 
   const app = await NestFactory.create(
     AppModule.with([
       { provide: DataSource, useValue: dataSource },
+      { provide: DatabaseHealth, useValue: new DatabaseHealth(dataSource) },
       { provide: EventStore, useValue: store },
       { provide: IngestWriter, useValue: writer },
       { provide: AgentRegistry, useValue: registry },
@@ -192,6 +199,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       { provide: PlaybookService, useValue: playbooks },
       { provide: PolicyService, useValue: policy },
       ...detection.providers,
+      ...triage.providers,
       ...integrations.providers,
       ...install.providers,
     ]),
@@ -230,7 +238,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
 
   let stopped = false;
   return {
-    config, app, dataSource, store, writer, registry, grpc, signer, commands, playbooks, policy, logger, httpUrl, grpcPort, httpTls, audit: security.audit, security, detection, integrations,
+    config, app, dataSource, store, writer, registry, grpc, signer, commands, playbooks, policy, logger, httpUrl, grpcPort, httpTls, audit: security.audit, security, detection, triage, integrations,
     async stop() {
       if (stopped) return;
       stopped = true;

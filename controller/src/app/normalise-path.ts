@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { matchRoute, type RouteInfo } from "./route-table";
+import { matchRoute, type RouteInfo } from "../http/route-table";
 
 export type NormalisedPath = { ok: true; path: string; segments: string[]; route?: RouteInfo } | { ok: false; reason: string };
 

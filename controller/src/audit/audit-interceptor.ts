@@ -1,7 +1,7 @@
 import type { CallHandler, ExecutionContext, NestInterceptor } from "@nestjs/common";
 import { concatMap, type Observable } from "rxjs";
-import { READ_ONLY_METHODS } from "../app/route-table";
-import { actorOf } from "../auth/roles";
+import { READ_ONLY_METHODS } from "../http/route-table";
+import { actorOf } from "../http/roles";
 import type { AuditLog } from "./audit-log";
 import { requestAudit } from "./request-audit";
 

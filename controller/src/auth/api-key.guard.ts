@@ -3,7 +3,7 @@ import type { Reflector } from "@nestjs/core";
 import { PUBLIC_ROUTES } from "./api-key.middleware";
 import type { KeyCheck } from "./key-check";
 import type { RateLimiter } from "./rate-limiter";
-import { PRINCIPAL, PUBLIC_KEY, ROLES_KEY, type Principal, type Role } from "./roles";
+import { PRINCIPAL, PUBLIC_KEY, ROLES_KEY, type Principal, type Role } from "../http/roles";
 
 interface Req {
   method: string;

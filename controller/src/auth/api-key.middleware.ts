@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import { matchRoute, READ_ONLY_METHODS, type RouteInfo } from "../app/route-table";
+import { matchRoute, READ_ONLY_METHODS, type RouteInfo } from "../http/route-table";
 import type { KeyCheck } from "./key-check";
-import { PRINCIPAL } from "./roles";
+import { PRINCIPAL } from "../http/roles";
 
 /** Routes that stay open besides @Public ones: load balancers probe health without credentials. */
 export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(["GET /api/v1/healthz"]);

@@ -2,7 +2,7 @@ import { createHmac, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import type { DataSource, Repository } from "typeorm";
 import { ApiKeyEntity } from "../database/entities";
 import { mintSecret, parseSecret } from "../trust/secret-token";
-import { isRole, type Principal, type Role } from "./roles";
+import { isRole, type Principal, type Role } from "../http/roles";
 import { ScryptPool } from "./scrypt-pool";
 
 export const API_KEY_PREFIX = "vk";

@@ -1,6 +1,6 @@
 import { ApiKeys } from "./api-keys";
 import type { RateLimiter } from "./rate-limiter";
-import type { Principal } from "./roles";
+import type { Principal } from "../http/roles";
 import { ScryptBusy } from "./scrypt-pool";
 
 export type KeyCheckResult = { ok: true; principal: Principal } | { ok: false; status: 401 | 429 | 503; message: string; retryAfter?: number };

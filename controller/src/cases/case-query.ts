@@ -1,7 +1,7 @@
-import type { Repository } from "typeorm";
 import { entityViews, hostIds, type HostNames } from "../agents/host-names";
 import { alertView, type AlertQuery } from "../alerts/alert-query";
-import { type CaseEntity, type CaseState } from "./case.entity";
+import type { CaseEntity } from "../database/entities/case.entity";
+import type { CaseFilter, CaseRepository } from "../database/repositories/case-repository";
 import type { CaseTimeline } from "./case-timeline";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -34,13 +34,13 @@ export interface CaseActionsProvider {
 export class CaseQuery {
   private actions?: CaseActionsProvider;
 
-  /** Response is built after detection; it plugs its view of a case in here. */
+  /** Response's view of a case, handed in by composition (app/triage.ts) as triage is built. */
   setActionsProvider(p: CaseActionsProvider): void {
     this.actions = p;
   }
 
   constructor(
-    private readonly repo: Repository<CaseEntity>,
+    private readonly cases: Pick<CaseRepository, "byId" | "page">,
     private readonly alerts: AlertQuery,
     private readonly timeline: CaseTimeline,
     private readonly hosts?: HostNames,
@@ -52,16 +52,12 @@ export class CaseQuery {
     return rows.map((c) => caseView(c, names));
   }
 
-  list(f: { state?: CaseState; minScore?: number; limit: number; cursor?: { lastSeen: number; id: string } }): Promise<CaseEntity[]> {
-    const qb = this.repo.createQueryBuilder("c").orderBy("c.last_seen", "DESC").addOrderBy("c.id", "DESC").take(f.limit);
-    if (f.state) qb.andWhere("c.state = :state", { state: f.state });
-    if (f.minScore !== undefined) qb.andWhere("c.score >= :ms", { ms: f.minScore });
-    if (f.cursor) qb.andWhere("(c.last_seen < :cl OR (c.last_seen = :cl AND c.id < :cid))", { cl: f.cursor.lastSeen, cid: f.cursor.id });
-    return qb.getMany();
+  list(f: CaseFilter): Promise<CaseEntity[]> {
+    return this.cases.page(f);
   }
 
   async story(id: string, opts: { showEvidence?: boolean } = {}): Promise<Record<string, unknown> | null> {
-    const c = await this.repo.findOneBy({ id });
+    const c = await this.cases.byId(id);
     if (!c) return null;
     const alerts = await this.alerts.byCase(id);
     const timeline = await this.timeline.build({ caseId: id, alerts });

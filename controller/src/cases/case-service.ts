@@ -1,21 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { entityKey, type EntityRef } from "@vigil/detection";
-import type { Repository } from "typeorm";
-import type { AlertVerdict } from "../alerts/alert.entity";
-import type { SqlBatch, Stmt } from "../detection/sql-batch";
-import { type CaseEntity, type CaseState } from "./case.entity";
-
-/** What a case needs to know about a new alert. */
-export interface CaseAlert {
-  id: string;
-  ruleTitle: string;
-  hostname: string;
-  agentId: string;
-  score: number;
-  entities: EntityRef[];
-  firstSeenMs: number;
-  timeMs: number;
-}
+import { entityKey } from "@vigil/detection";
+import type { CaseAlert, CaseChaining } from "../alerts/case-chaining";
+import type { AlertVerdict } from "../database/entities/alert.entity";
+import type { CaseEntity, CaseState } from "../database/entities/case.entity";
+import type { CaseRecord, CaseRepository } from "../database/repositories/case-repository";
+import type { Stmt } from "../database/sql-batch";
 
 /** A committed case change, for listeners outside detection (live stream, webhooks). */
 export interface CaseNotice {
@@ -60,7 +49,9 @@ export const CASE_WINDOW_MS = 24 * 60 * 60 * 1000;
  * opened it and stays (an analyst reading "SSH brute force on web-1" must find the same case after a
  * higher-scoring alert joins). Resolved cases take no new alerts.
  */
-export class CaseService {
+export type { CaseAlert };
+
+export class CaseService implements CaseChaining {
   private readonly open = new Map<string, OpenCase>();
   private readonly resolvedListeners: Array<(caseId: string) => void> = [];
   private readonly caseListeners: Array<(c: CaseNotice) => void> = [];
@@ -68,13 +59,12 @@ export class CaseService {
   private unannounced: CaseNotice[] = [];
 
   constructor(
-    private readonly repo: Repository<CaseEntity>,
-    private readonly sql: SqlBatch,
+    private readonly cases: CaseRepository,
     private readonly now: () => number = Date.now,
   ) {}
 
   async load(): Promise<void> {
-    const rows = await this.repo.createQueryBuilder("c").where("c.state <> :r", { r: "resolved" }).getMany();
+    const rows = await this.cases.unresolved();
     for (const r of rows) {
       this.open.set(r.id, {
         id: r.id, title: r.title, state: r.state, score: r.score, entities: new Set(r.entities), alertCount: r.alertCount,
@@ -146,19 +136,8 @@ export class CaseService {
       if (this.caseListeners.length) {
         this.unannounced.push({ change: c.isNew ? "opened" : "updated", id: c.id, title: c.title, state: c.state, verdict: null, score: c.score, alertCount: c.alertCount, firstSeen: c.firstSeen, lastSeen: c.lastSeen });
       }
-      const entities = JSON.stringify([...c.entities]);
-      if (c.isNew) {
-        out.push({
-          sql: `INSERT INTO cases (id, title, state, verdict, score, entities, alert_count, first_seen, last_seen, created_at, updated_at) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)`,
-          params: [c.id, c.title, c.state, c.score, entities, c.alertCount, c.firstSeen, c.lastSeen, c.createdAt, now],
-        });
-      } else {
-        out.push({
-          // Never the title: it is set once, or by an analyst's rename.
-          sql: `UPDATE cases SET score = ?, entities = ?, alert_count = ?, first_seen = ?, last_seen = ?, updated_at = ? WHERE id = ?`,
-          params: [c.score, entities, c.alertCount, c.firstSeen, c.lastSeen, now, c.id],
-        });
-      }
+      const record: CaseRecord = { ...c, entities: [...c.entities] };
+      out.push(c.isNew ? this.cases.insertWrite(record, now) : this.cases.updateWrite(record, now));
       c.isNew = false;
       c.dirty = false;
     }
@@ -167,12 +146,12 @@ export class CaseService {
 
   /** An analyst's title for the case; detection never changes it afterwards. */
   async rename(id: string, title: string): Promise<CaseEntity | null> {
-    const row = await this.repo.findOneBy({ id });
+    const row = await this.cases.byId(id);
     if (!row) return null;
-    await this.sql.run([{ sql: `UPDATE cases SET title = ?, updated_at = ? WHERE id = ?`, params: [title, this.now(), id] }]);
+    await this.cases.rename(id, title, this.now());
     const c = this.open.get(id);
     if (c) c.title = title;
-    const after = await this.repo.findOneBy({ id });
+    const after = await this.cases.byId(id);
     if (after) this.emitCase({ change: "updated", id, title: after.title, state: after.state, verdict: after.verdict, score: after.score, alertCount: after.alertCount, firstSeen: after.firstSeen, lastSeen: after.lastSeen });
     return after;
   }
@@ -182,20 +161,18 @@ export class CaseService {
    * activity opens a fresh alert and case rather than reopening a closed story.
    */
   async setState(id: string, state: "acknowledged" | "resolved", verdict: AlertVerdict | undefined, actor: string): Promise<CaseEntity | null> {
-    const row = await this.repo.findOneBy({ id });
+    const row = await this.cases.byId(id);
     if (!row) return null;
-    const now = this.now();
-    const stmts: Stmt[] = [{ sql: `UPDATE cases SET state = ?, verdict = ?, resolved_by = ?, updated_at = ? WHERE id = ?`, params: [state, verdict ?? row.verdict, state === "resolved" ? actor : row.resolvedBy, now, id] }];
+    // Out of chaining before the write: alerts arriving meanwhile open a fresh case.
     if (state === "resolved") {
-      stmts.push({ sql: `UPDATE alerts SET state = 'resolved', verdict = COALESCE(verdict, ?), updated_at = ? WHERE case_id = ? AND state <> 'resolved'`, params: [verdict ?? null, now, id] });
       this.open.delete(id);
     } else {
       const c = this.open.get(id);
       if (c) c.state = state;
     }
-    await this.sql.run(stmts);
+    await this.cases.setState(id, { state, verdict: verdict ?? row.verdict, alertVerdict: verdict ?? null, resolvedBy: state === "resolved" ? actor : row.resolvedBy, now: this.now() });
     if (state === "resolved") for (const l of this.resolvedListeners) l(id);
-    const after = await this.repo.findOneBy({ id });
+    const after = await this.cases.byId(id);
     if (after) this.emitCase({ change: state, id, title: after.title, state: after.state, verdict: after.verdict, score: after.score, alertCount: after.alertCount, firstSeen: after.firstSeen, lastSeen: after.lastSeen });
     return after;
   }

@@ -1,8 +1,7 @@
-import type { AlertEntity, EventRef } from "../alerts/alert.entity";
+import type { AlertEntity, EventRef } from "../database/entities/alert.entity";
 import { newestEventRef } from "../alerts/event-refs";
-import type { SqlBatch } from "../detection/sql-batch";
-import { placeholders } from "../detection/sql-batch";
-import { splitClockMark } from "../ingest/event-row";
+import type { EventStore } from "../database/repositories/event-store";
+import { splitClockMark } from "../database/repositories/event-row";
 import { headline, labelledFields, type LabelledField } from "./event-fields";
 
 export interface TimelineEntry {
@@ -33,7 +32,7 @@ const MAX_EVENTS = 500;
 /** The telemetry behind the case's alerts, fetched by their (agent, seq) references. */
 export class EventTimelineSource implements TimelineSource {
   readonly name = "events";
-  constructor(private readonly sql: SqlBatch) {}
+  constructor(private readonly events: Pick<EventStore, "bySeqs">) {}
 
   async entries(ctx: TimelineContext): Promise<TimelineEntry[]> {
     const byAgent = new Map<string, Set<number>>();
@@ -55,20 +54,16 @@ export class EventTimelineSource implements TimelineSource {
     const hostnames = new Map(ctx.alerts.map((a) => [a.agentId, a.hostname]));
     for (const [agentId, seqs] of byAgent) {
       const list = [...seqs];
-      const rows = await this.sql.query<Record<string, unknown>>(
-        `SELECT agent_id, seq, type, action, event_time, summary, data FROM events WHERE agent_id = ? AND seq IN (${placeholders(list.length)})`,
-        [agentId, ...list],
-      );
-      for (const r of rows) {
+      for (const r of await this.events.bySeqs(agentId, list)) {
         // An event whose host clock was off sits at its receive time; what the host said rides in ref.
-        const { body, clock } = splitClockMark(typeof r.data === "string" ? (JSON.parse(r.data) as Record<string, unknown>) : (r.data as Record<string, unknown>));
-        const type = String(r.type);
+        const { body, clock } = splitClockMark(r.data);
+        const type = r.type;
         const head = headline(type, body).slice(0, 300);
         out.push({
-          time: new Date(Number(r.event_time)).toISOString(),
+          time: new Date(r.eventTime).toISOString(),
           kind: `event.${type}`,
-          summary: `${type} ${String(r.action)}${head ? `: ${head}` : ""}`,
-          ref: { agentId: String(r.agent_id), hostname: hostnames.get(String(r.agent_id)) ?? "", seq: Number(r.seq), ...clock },
+          summary: `${type} ${r.action}${head ? `: ${head}` : ""}`,
+          ref: { agentId: r.agentId, hostname: hostnames.get(r.agentId) ?? "", seq: r.seq, ...clock },
           fields: labelledFields(type, body),
           data: body,
         });

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { appendFromCli } from "../audit/open-audit-log";
 import { ApiKeys } from "../auth/api-keys";
-import { isRole, ROLES } from "../auth/roles";
+import { isRole, ROLES } from "../http/roles";
 import { DB_OPTIONS, fail, withDatabase } from "./cli-db";
 
 /** `apikey create --role R [--name N]`, `apikey list`, `apikey revoke ID`. */

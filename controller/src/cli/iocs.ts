@@ -2,9 +2,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadConfig, redactUrl } from "../config/config";
 import { createDataSource } from "../database/data-source";
-import { IocEntity } from "../detection/detection.entities";
+import { IocEntity } from "../database/entities/detection.entities";
 import { IocCatalog } from "../detection/ioc-catalog";
-import { SqlBatch } from "../detection/sql-batch";
+import { SqlBatch } from "../database/sql-batch";
 
 const USAGE = "usage: vigil-controller iocs import FILE [--format auto|csv|list|stix] [--source NAME] [--database URL]";
 

@@ -1,11 +1,11 @@
 import { recordProcessFault } from "../logging/process-faults";
 import { createHash, randomUUID } from "node:crypto";
-import type { Repository } from "typeorm";
 import { canonicalParamsJson, COMMAND_LIMITS, commandSigningPayload, CommandStatus, SAFE_ID_PATTERN, toWireCommand, undoOf, type CommandResult, type CommandType } from "@vigil/proto";
 import type { AgentRegistry } from "../agents/agent-registry";
 import type { CommandSigner } from "../crypto/signing-key";
-import { can, DEFAULT_GRANTS, type Permission, type PermissionGrants, type Role } from "../auth/roles";
+import { can, DEFAULT_GRANTS, type Permission, type PermissionGrants, type Role } from "../http/roles";
 import type { ActionLogEntity, CommandEntity, CommandState } from "../database/entities";
+import type { CommandFilter, CommandRepository } from "../database/repositories/command-repository";
 import { CommandParamError, readsFileContents, validateCommandParams } from "./command-params";
 
 export interface AuditSink {
@@ -67,9 +67,9 @@ export class CommandService {
   private sweeper?: NodeJS.Timeout;
 
   constructor(
-    private readonly repo: Repository<CommandEntity>,
-    private readonly log: Repository<ActionLogEntity>,
-    private readonly registry: AgentRegistry,
+    private readonly commands: CommandRepository,
+    /** Only the live session of an agent is needed: delivery goes to it. */
+    private readonly registry: Pick<AgentRegistry, "session">,
     private readonly signer: CommandSigner,
     private readonly audit?: AuditSink,
     private readonly now: () => number = Date.now,
@@ -107,7 +107,7 @@ export class CommandService {
     const issuedAt = this.now();
     const unsigned = { id: randomUUID(), agentId, type, paramsJson, issuedAtMs: issuedAt, expiresAtMs: issuedAt + ttl };
     const payload = commandSigningPayload(unsigned);
-    const entity = this.repo.create({
+    const entity: CommandEntity = {
       id: unsigned.id,
       agentId,
       type,
@@ -126,8 +126,8 @@ export class CommandService {
       reason: "",
       outputJson: "",
       undoOf: opts.undoOf ?? null,
-    });
-    await this.repo.save(entity);
+    };
+    await this.commands.insert(entity);
     await this.step(entity, "requested", { by: entity.requestedBy, params: clean, expiresAt: new Date(entity.expiresAt).toISOString() });
     await this.audit?.append({ actor: entity.requestedBy, action: "command.issued", target: `agent:${agentId}`, details: { commandId: entity.id, type, payloadSha256: entity.payloadSha256, caseId: entity.caseId, ...auditedParams(type, clean) } });
     this.emit(entity);
@@ -137,7 +137,7 @@ export class CommandService {
 
   /** Re-sends everything pending for an agent that just connected (queued, or sent without a result). */
   async deliverPending(agentId: string): Promise<void> {
-    const pending = await this.repo.find({ where: [{ agentId, state: "queued" }, { agentId, state: "sent" }], order: { issuedAt: "ASC" } });
+    const pending = await this.commands.pendingFor(agentId);
     for (const c of pending) {
       if (c.expiresAt <= this.now()) await this.finish(c, "expired", "expired before the agent could receive it", "");
       else this.deliver(c);
@@ -152,8 +152,8 @@ export class CommandService {
     if (c.state === "queued") {
       c.state = "sent";
       c.sentAt = this.now();
-      this.repo
-        .update({ id: c.id, state: "queued" }, { state: "sent", sentAt: c.sentAt })
+      this.commands
+        .markSent(c.id, c.sentAt)
         .then(() => this.step(c, "sent", {}))
         .then(() => this.emit(c))
         // The command is on the wire either way; a failed bookkeeping write leaves it "queued", so it is re-sent on reconnect (the agent drops the replay).
@@ -168,15 +168,15 @@ export class CommandService {
   async onResult(agentId: string, r: CommandResult): Promise<void> {
     const state = resultState(r);
     if (!state || !/^[A-Za-z0-9._:-]{1,128}$/.test(r.commandId)) return;
-    let c = await this.repo.findOneBy({ id: r.commandId });
+    let c = await this.commands.byId(r.commandId);
     if (c && c.agentId !== agentId) return; // another agent cannot answer for this one
     if (!c) {
       if (!r.local) return; // a result for a command we never issued: ignore
-      c = this.repo.create({
+      c = {
         id: r.commandId, agentId, type: r.type.slice(0, 64), paramsJson: "{}", state: "sent", issuedAt: r.finishedAtMs || this.now(), expiresAt: r.finishedAtMs || this.now(),
         signature: "", payloadSha256: "", requestedBy: "agent-local-policy", caseId: null, alertId: null, local: true, sentAt: null, finishedAt: null, reason: "", outputJson: "", undoOf: null,
-      });
-      await this.repo.save(c);
+      };
+      await this.commands.insert(c);
       await this.step(c, "local_action", { type: c.type });
     }
     if (!["queued", "sent"].includes(c.state)) return;
@@ -187,8 +187,7 @@ export class CommandService {
 
   private async finish(c: CommandEntity, state: CommandState, reason: string, output: string, at?: number): Promise<void> {
     const finishedAt = at && at > 0 ? at : this.now();
-    const res = await this.repo.update({ id: c.id, state: c.state }, { state, reason, outputJson: output, finishedAt });
-    if (!res.affected) return; // someone else finished it first
+    if (!(await this.commands.finish(c.id, c.state, { state, reason, outputJson: output, finishedAt }))) return; // someone else finished it first
     Object.assign(c, { state, reason, outputJson: output, finishedAt });
     await this.step(c, state, { reason });
     await this.audit?.append({ actor: c.local ? `agent:${c.agentId}` : "system", action: `command.${state}`, target: `agent:${c.agentId}`, details: { commandId: c.id, type: c.type, reason, local: c.local, payloadSha256: c.payloadSha256 } });
@@ -206,31 +205,27 @@ export class CommandService {
 
   async expireOverdue(): Promise<number> {
     const now = this.now();
-    const overdue = await this.repo.createQueryBuilder("c").where("c.state IN (:...s)", { s: ["queued", "sent"] }).andWhere("c.expires_at <= :now", { now }).getMany();
+    const overdue = await this.commands.overdue(now);
     for (const c of overdue) await this.finish(c, "expired", "expired without a result from the agent", "");
     return overdue.length;
   }
 
   async get(id: string): Promise<CommandEntity> {
-    const c = await this.repo.findOneBy({ id });
+    const c = await this.commands.byId(id);
     if (!c) throw new CommandNotFound(`command "${id.slice(0, 64)}" not found`);
     return c;
   }
 
-  async list(f: { agentId?: string; state?: string; caseId?: string; limit: number }): Promise<CommandEntity[]> {
-    const where: Record<string, string> = {};
-    if (f.agentId) where.agentId = f.agentId;
-    if (f.state) where.state = f.state;
-    if (f.caseId) where.caseId = f.caseId;
-    return this.repo.find({ where, order: { issuedAt: "DESC" }, take: f.limit });
+  list(f: CommandFilter): Promise<CommandEntity[]> {
+    return this.commands.list(f);
   }
 
   async history(commandId: string): Promise<ActionLogEntity[]> {
-    return this.log.find({ where: { commandId }, order: { id: "ASC" } });
+    return this.commands.steps(commandId);
   }
 
   private async step(c: CommandEntity, step: string, detail: Record<string, unknown>): Promise<void> {
-    await this.log.insert({ time: this.now(), commandId: c.id, agentId: c.agentId, step, detail: JSON.stringify(detail) });
+    await this.commands.addStep({ time: this.now(), commandId: c.id, agentId: c.agentId, step, detail: JSON.stringify(detail) });
   }
 
   private emit(c: CommandEntity): void {

@@ -1,10 +1,10 @@
-import { sigmahqPackEnabled } from "../sigmahq/pack-setting";
+import { sigmahqPackEnabled } from "./pack-setting";
 import { resolve } from "node:path";
 import { parseDuration } from "./duration";
 import { ConfigError } from "./config-error";
-import { DEFAULT_SEQ_WINDOW } from "../ingest/seq-window";
-import { EVIDENCE_ROLES, isRole, type Role } from "../auth/roles";
-import { integrationsConfig, type IntegrationsConfig } from "../integrations/integrations-config";
+import { DEFAULT_SEQ_WINDOW } from "./seq-window-options";
+import { EVIDENCE_ROLES, isRole, type Role } from "../http/roles";
+import { integrationsConfig, type IntegrationsConfig } from "./integrations-config";
 
 /** Everything the controller reads from flags and environment, validated once. */
 /**

@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { ownerOnlyDir, ownerOnlyFile } from "../database/owner-only";
+import { ownerOnlyDir, ownerOnlyFile } from "./owner-only";
 
 /** The controller's Ed25519 key that signs every command and policy sent to agents. */
 export class CommandSigner {

@@ -3,7 +3,7 @@ import { DataSource, type DataSourceOptions } from "typeorm";
 import type BetterSqlite3 from "better-sqlite3";
 import { entities } from "./entities";
 import { migrations } from "./migrations";
-import { ownerOnlySqlite } from "./owner-only";
+import { ownerOnlySqlite } from "../crypto/owner-only";
 
 export interface DataSourceSettings {
   url: string;

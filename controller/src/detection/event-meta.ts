@@ -1,5 +1,5 @@
 import type { DeviationReason, Match, SigmaEvent } from "@vigil/detection";
-import type { Stmt } from "./sql-batch";
+import type { Stmt } from "../database/sql-batch";
 
 /** What the pipeline learned about one event beyond its Sigma fields, kept for scoring. */
 export interface EventMeta {
@@ -25,6 +25,8 @@ export interface PipelineMatch {
   hostname: string;
   agentTags: readonly string[];
   match: Match;
+  /** The rule raises no alert (SigmaHQ pack rules below medium): its match only raises entity risk. */
+  signalOnly?: boolean;
 }
 
 /**

@@ -1,8 +1,8 @@
 import { IocIndex, buildIocIndex, parseIocCsvSteps, parseStixBundleSteps, runStepsSliced, yieldToLoop, type Ioc, type IocParseError, type IocTextFormat, type StixSkipped } from "@vigil/detection";
 import type { Repository } from "typeorm";
-import { type IocEntity } from "./detection.entities";
+import type { IocEntity } from "../database/entities/detection.entities";
 import { jsonItemSteps } from "./ioc-json-items";
-import { placeholders, type SqlBatch } from "./sql-batch";
+import { placeholders, type SqlBatch } from "../database/sql-batch";
 
 export interface ImportResult {
   imported: number;

@@ -1,5 +1,6 @@
 import { loginDeviation, observeLogin, parseLoginBaseline, type DeviationReason, type Login, type LoginBaseline } from "@vigil/detection";
-import type { SqlBatch, Stmt } from "./sql-batch";
+import type { LoginBaselineRepository } from "../database/repositories/login-baseline-repository";
+import type { Stmt } from "../database/sql-batch";
 
 /**
  * Per-user login baselines. Each successful login is judged against the user's baseline and then
@@ -11,12 +12,12 @@ export class LoginBaselines {
   private readonly dirty = new Set<string>();
 
   constructor(
-    private readonly sql: SqlBatch,
+    private readonly repo: LoginBaselineRepository,
     private readonly now: () => number = Date.now,
   ) {}
 
   async load(): Promise<void> {
-    const rows = await this.sql.query<{ user_name: string; baseline: string }>(`SELECT user_name, baseline FROM login_baselines`);
+    const rows = await this.repo.all();
     for (const r of rows) {
       try {
         const parsed = parseLoginBaseline(JSON.parse(r.baseline));
@@ -43,11 +44,7 @@ export class LoginBaselines {
   /** Upserts for the users changed since the last call. */
   takeWrites(): Stmt[] {
     const at = this.now();
-    const out = [...this.dirty].map((user) => ({
-      sql: `INSERT INTO login_baselines (user_name, baseline, updated_at) VALUES (?, ?, ?)
-            ON CONFLICT (user_name) DO UPDATE SET baseline = excluded.baseline, updated_at = excluded.updated_at`,
-      params: [user.slice(0, 255), JSON.stringify(this.cache.get(user)), at],
-    }));
+    const out = [...this.dirty].map((user) => this.repo.upsertWrite(user, this.cache.get(user), at));
     this.dirty.clear();
     return out;
   }

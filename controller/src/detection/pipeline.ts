@@ -267,6 +267,7 @@ export class DetectionPipeline {
     this.counts.matches += out.length;
     try {
       if (this.budgetPending.length) out = [...out, ...(await this.budgetAlerts())];
+      for (const pm of out) if (!this.deps.rules.alerts(pm.match.rule.id)) pm.signalOnly = true;
       // Baselines changed in this chunk commit with its alerts.
       await this.deps.sink.record(out, this.deps.baselines.takeWrites());
     } catch (err) {

@@ -1,7 +1,7 @@
 import { BUILTIN_RULES, formatRuleError, type RuleError, type RuleInfo } from "@vigil/detection";
-import type { Repository } from "typeorm";
 import { isPackRule, packSources, PACK_SOURCE_PREFIX, quietPackRules, type LoadedPack } from "../sigmahq/pack";
-import { type RuleSourceEntity, type RuleSettingEntity } from "./detection.entities";
+import type { RuleSourceEntity } from "../database/entities/detection.entities";
+import type { RuleRepository } from "../database/repositories/rule-repository";
 import { RuleCompiler, type CompiledRules } from "./rule-compiler";
 
 export interface RuleView extends RuleInfo {
@@ -49,8 +49,7 @@ export class RuleCatalog {
   private changes: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly sourceRepo: Repository<RuleSourceEntity>,
-    private readonly settingRepo: Repository<RuleSettingEntity>,
+    private readonly repo: RuleRepository,
     private readonly now: () => number = Date.now,
     /** The SigmaHQ pack compiled beside the built-in rules, if switched on. */
     readonly pack?: LoadedPack,
@@ -59,8 +58,8 @@ export class RuleCatalog {
   }
 
   async load(): Promise<void> {
-    this.sources = await this.sourceRepo.find({ order: { createdAt: "ASC" } });
-    this.overrides = new Map((await this.settingRepo.find()).map((s) => [s.ruleId, s.enabled === 1]));
+    this.sources = await this.repo.allSources();
+    this.overrides = new Map((await this.repo.allSettings()).map((s) => [s.ruleId, s.enabled === 1]));
     const { rules, errors } = await this.compile(this.sources);
     this.packErrors = errors.filter((e) => e.source.startsWith(PACK_SOURCE_PREFIX));
     this.setCurrent(rules);
@@ -146,7 +145,7 @@ export class RuleCatalog {
       throw new RuleUploadError(`rule id '${clash.id}' (${clash.title}) already exists in ${other.source}; give it a new id or upload under that name to replace it`);
     }
     candidate.ruleIds = added.map((r) => r.id);
-    await this.sourceRepo.save(candidate, { transaction: false });
+    await this.repo.saveSource(candidate);
     this.sources = [...others, candidate];
     this.swap(rules);
     return this.list().filter((r) => r.source === sourceName);
@@ -161,7 +160,7 @@ export class RuleCatalog {
     const src = this.sources.find((s) => s.ruleIds.includes(id));
     if (!src) return undefined;
     const rest = this.sources.filter((s) => s !== src);
-    await this.sourceRepo.delete({ name: src.name });
+    await this.repo.removeSource(src.name);
     this.sources = rest;
     this.swap((await this.compile(rest)).rules);
     return src.ruleIds;
@@ -169,7 +168,7 @@ export class RuleCatalog {
 
   async setEnabled(id: string, enabled: boolean, actor: string): Promise<RuleView | undefined> {
     if (!this.current.some((r) => r.id === id)) return undefined;
-    await this.settingRepo.save({ ruleId: id, enabled: enabled ? 1 : 0, updatedAt: this.now(), updatedBy: actor }, { transaction: false });
+    await this.repo.setEnabled(id, enabled, this.now(), actor);
     this.overrides.set(id, enabled);
     for (const l of this.enabledListeners) l(id, enabled);
     return this.get(id);

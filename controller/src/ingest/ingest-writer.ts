@@ -1,6 +1,6 @@
 import type { Event } from "@vigil/proto";
-import type { AgentCursor, EventStore } from "../repositories/event-store";
-import { toEventRow, type EventRow } from "./event-row";
+import type { AgentCursor, EventStore } from "../database/repositories/event-store";
+import { toEventRow, type EventRow } from "../database/repositories/event-row";
 
 export interface StoredBatch {
   agentId: string;

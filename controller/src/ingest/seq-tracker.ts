@@ -1,4 +1,4 @@
-import type { AgentCursor } from "../repositories/event-store";
+import type { AgentCursor } from "../database/repositories/event-store";
 
 const MAX_GAPS = 200;
 

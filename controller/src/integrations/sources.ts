@@ -3,7 +3,7 @@ import type { AlertNotice, AlertService } from "../alerts/alert-service";
 import type { CaseNotice, CaseService } from "../cases/case-service";
 import { commandView, type CommandService } from "../commands/command-service";
 import type { IngestWriter, StoredBatch } from "../ingest/ingest-writer";
-import { splitClockMark } from "../ingest/event-row";
+import { splitClockMark } from "../database/repositories/event-row";
 import type { PlaybookService } from "../playbooks/playbook-service";
 import type { Notice } from "./notices";
 

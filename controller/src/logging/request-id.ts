@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { principalOf } from "../auth/roles";
+import { principalOf } from "../http/roles";
 
 export const REQUEST_ID_HEADER = "X-Request-Id";
 

@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from "node:crypto";
-import type { Repository } from "typeorm";
 import { PLAYBOOK_COMMANDS, type PlaybookCommandAction } from "@vigil/proto";
 import { CommandForbidden, type AuditSink, type CommandService } from "../commands/command-service";
 import { CommandParamError } from "../commands/command-params";
 import { CannotDerive, deriveParams, type PlaybookAlert } from "./action-params";
 import { guard, type GuardRailConfig } from "./guard-rails";
-import type { PlaybookActionEntity, PlaybookEntity, PlaybookVersionEntity } from "./playbook.entities";
+import type { PlaybookActionEntity, PlaybookEntity, PlaybookVersionEntity } from "../database/entities/playbook.entities";
+import type { PlaybookRepository } from "../database/repositories/playbook-repository";
 import { checkPresetParams, parsePlaybook, type PlaybookSpec } from "./playbook-schema";
 
 export class PlaybookNotFound extends Error {}
@@ -29,9 +29,7 @@ export class PlaybookService {
   private notifiers: Notifier[] = [];
 
   constructor(
-    private readonly repo: Repository<PlaybookEntity>,
-    private readonly versions: Repository<PlaybookVersionEntity>,
-    private readonly actions: Repository<PlaybookActionEntity>,
+    private readonly repo: PlaybookRepository,
     private readonly commands: CommandService,
     private readonly agentTags: (agentId: string) => Promise<string[]>,
     private readonly guardRails: GuardRailConfig,
@@ -44,11 +42,10 @@ export class PlaybookService {
   }
 
   async load(): Promise<void> {
-    const rows = await this.repo.find({ where: { deleted: false } });
+    const rows = await this.repo.active();
     this.loaded = rows.map((entity) => ({ entity, spec: parsePlaybook(entity.yaml) }));
     const since = this.now() - 3_600_000;
-    const recent = await this.actions.createQueryBuilder("a").where("a.action_type = 'isolate' AND a.state = 'issued' AND a.decided_by = 'auto' AND a.created_at > :since", { since }).getMany();
-    this.autoIsolations = recent.map((a) => a.createdAt);
+    this.autoIsolations = await this.repo.autoIsolationsSince(since);
   }
 
   list(): PlaybookEntity[] {
@@ -56,14 +53,14 @@ export class PlaybookService {
   }
 
   async get(id: string): Promise<PlaybookEntity> {
-    const row = await this.repo.findOneBy({ id, deleted: false });
-    if (!row) throw new PlaybookNotFound(`playbook "${id.slice(0, 64)}" not found`);
+    const row = await this.repo.byId(id);
+    if (!row || row.deleted) throw new PlaybookNotFound(`playbook "${id.slice(0, 64)}" not found`);
     return row;
   }
 
   async history(id: string): Promise<PlaybookVersionEntity[]> {
     await this.get(id);
-    return this.versions.find({ where: { playbookId: id }, order: { version: "ASC" } });
+    return this.repo.versionsOf(id);
   }
 
   /** Creates (create=true) or updates a playbook; each save is a new version. Throws PlaybookError on invalid YAML. */
@@ -71,14 +68,14 @@ export class PlaybookService {
     const spec = parsePlaybook(yaml);
     checkPresetParams(spec);
     if (expectId && spec.id !== expectId) throw new PlaybookConflict(`the YAML's id "${spec.id}" does not match the URL's "${expectId}"`);
-    const existing = await this.repo.findOneBy({ id: spec.id });
+    const existing = await this.repo.byId(spec.id);
     if (mode === "create" && existing && !existing.deleted) throw new PlaybookConflict(`playbook "${spec.id}" already exists; update it instead`);
     if (mode === "update" && (!existing || existing.deleted)) throw new PlaybookNotFound(`playbook "${spec.id}" not found`);
     const now = this.now();
     const version = (existing?.version ?? 0) + 1;
-    const entity = this.repo.create({ id: spec.id, name: spec.name, version, yaml, enabled: spec.enabled, deleted: false, createdAt: existing?.createdAt ?? now, updatedAt: now });
+    const entity: PlaybookEntity = { id: spec.id, name: spec.name, version, yaml, enabled: spec.enabled, deleted: false, createdAt: existing?.createdAt ?? now, updatedAt: now };
     await this.repo.save(entity);
-    await this.versions.insert({ playbookId: spec.id, version, yaml, createdAt: now, createdBy: actor.slice(0, 128) });
+    await this.repo.addVersion({ playbookId: spec.id, version, yaml, createdAt: now, createdBy: actor.slice(0, 128) });
     await this.audit?.append({ actor, action: mode === "create" ? "playbook.created" : "playbook.updated", target: `playbook:${spec.id}`, details: { version, name: spec.name, sha256: createHash("sha256").update(yaml, "utf8").digest("hex") } });
     await this.load();
     return entity;
@@ -110,10 +107,10 @@ export class PlaybookService {
 
   private async decide(pb: PlaybookEntity, spec: PlaybookSpec, index: number, action: PlaybookSpec["actions"][number], alert: PlaybookAlert, tags: string[]): Promise<PlaybookActionEntity | null> {
     const now = this.now();
-    const row = this.actions.create({
+    const row: PlaybookActionEntity = {
       id: randomUUID(), playbookId: pb.id, playbookVersion: pb.version, alertId: alert.id, caseId: alert.caseId, agentId: alert.agentId,
       actionIndex: index, actionType: action.type, paramsJson: "{}", state: "pending", reason: "", commandId: null, createdAt: now, decidedAt: null, decidedBy: null,
-    });
+    };
     let params: Record<string, unknown>;
     try {
       params = deriveParams(action, alert, `playbook ${pb.id} v${pb.version}: ${alert.ruleTitle}`.slice(0, 500));
@@ -155,28 +152,22 @@ export class PlaybookService {
       const why = err instanceof CommandForbidden ? `not allowed: ${err.message}` : `invalid action parameters: ${err.message}`;
       Object.assign(row, { state: "skipped", reason: why, decidedAt: this.now(), decidedBy });
     }
-    await this.actions.save(row);
+    await this.repo.saveDecision(row);
   }
 
   /** Inserts the decision; null if this (playbook, alert, action) was decided already. */
   private async record(row: PlaybookActionEntity): Promise<PlaybookActionEntity | null> {
-    try {
-      await this.actions.insert(row);
-      return row;
-    } catch (err) {
-      if (/UNIQUE|duplicate key/i.test(String(err))) return null;
-      throw err;
-    }
+    return (await this.repo.insertDecision(row)) ? row : null;
   }
 
   async decidePending(id: string, approve: boolean, actor: string): Promise<PlaybookActionEntity> {
-    const row = await this.actions.findOneBy({ id });
+    const row = await this.repo.decisionById(id);
     if (!row) throw new PlaybookNotFound(`playbook action "${id.slice(0, 64)}" not found`);
     if (row.state !== "pending") throw new PlaybookConflict(`playbook action is ${row.state}, not pending`);
     await this.audit?.append({ actor, action: approve ? "playbook_action.approved" : "playbook_action.rejected", target: `agent:${row.agentId}`, details: { playbookActionId: id, type: row.actionType, alertId: row.alertId } });
     if (!approve) {
       Object.assign(row, { state: "rejected", decidedAt: this.now(), decidedBy: actor });
-      await this.actions.save(row);
+      await this.repo.saveDecision(row);
       return row;
     }
     await this.issue(row, actor, actor);
@@ -184,11 +175,7 @@ export class PlaybookService {
   }
 
   async actionsFor(f: { caseId?: string; alertId?: string; state?: string; limit: number }): Promise<PlaybookActionEntity[]> {
-    const where: Record<string, string> = {};
-    if (f.caseId) where.caseId = f.caseId;
-    if (f.alertId) where.alertId = f.alertId;
-    if (f.state) where.state = f.state;
-    return this.actions.find({ where, order: { createdAt: "DESC" }, take: f.limit });
+    return this.repo.decisionsFor(f);
   }
 }
 

@@ -1,8 +1,7 @@
-import type { Repository } from "typeorm";
 import type { AgentRegistry } from "../agents/agent-registry";
 import type { AuditSink } from "../commands/command-service";
 import type { CommandSigner } from "../crypto/signing-key";
-import type { AgentPolicyEntity } from "./policy.entity";
+import type { PolicyRepository } from "../database/repositories/policy-repository";
 import { policyMessages } from "./policy-delivery";
 import { buildPolicyDocument, type BuiltPolicy, type IocDelivery, type PolicyIocSource } from "./policy-document";
 import { builtinRuleText, validatePolicySpec, type AgentPolicySpec } from "./policy-spec";
@@ -30,7 +29,7 @@ export class PolicyService {
   private generation = 0;
 
   constructor(
-    private readonly repo: Repository<AgentPolicyEntity>,
+    private readonly repo: PolicyRepository,
     private readonly registry: AgentRegistry,
     private readonly signer: CommandSigner,
     private iocs: PolicyIocSource = NO_IOCS,
@@ -51,7 +50,7 @@ export class PolicyService {
   }
 
   async current(): Promise<{ version: number; spec: AgentPolicySpec; updatedAt: number | null; updatedBy: string | null }> {
-    const row = await this.repo.findOneBy({ id: 1 });
+    const row = await this.repo.current();
     if (!row) return { version: 0, spec: EMPTY, updatedAt: null, updatedBy: null };
     return { version: row.version, spec: JSON.parse(row.specJson) as AgentPolicySpec, updatedAt: row.updatedAt, updatedBy: row.updatedBy };
   }
@@ -61,7 +60,7 @@ export class PolicyService {
     const spec = validatePolicySpec(raw);
     const prev = await this.current();
     const version = prev.version + 1;
-    await this.repo.save(this.repo.create({ id: 1, version, specJson: JSON.stringify(spec), updatedAt: this.now(), updatedBy: actor.slice(0, 128) }));
+    await this.repo.store({ version, specJson: JSON.stringify(spec), updatedAt: this.now(), updatedBy: actor.slice(0, 128) });
     this.invalidate();
     await this.audit?.append({ actor, action: "policy.updated", target: "agents", details: { version, rules: spec.rules.map((r) => r.id), actions: spec.actions.length } });
     await this.pushAll();

@@ -1,4 +1,4 @@
-import type { EventStore } from "../repositories/event-store";
+import type { EventStore } from "../database/repositories/event-store";
 
 /**
  * Deletes expired events in small batches, yielding between them, so a large

@@ -3,7 +3,7 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import type { ApiKeys } from "../auth/api-keys";
 import type { RateLimiter } from "../auth/rate-limiter";
-import type { Principal } from "../auth/roles";
+import type { Principal } from "../http/roles";
 import { STREAM_TOPICS, type StreamTopic } from "../integrations/notices";
 import { chooseProtocol, keyFromUpgrade } from "./stream-auth";
 import { FilterError, parseFilter } from "./stream-filter";

@@ -6,11 +6,16 @@ import type { IngestWriter } from "../ingest/ingest-writer";
 import { BatchRejected, sanitizeBatch } from "../ingest/sanitize";
 import { SeqTracker } from "../ingest/seq-tracker";
 import type { SeqRefusal, SeqWindow } from "../ingest/seq-window";
-import { AuthError, type AgentAuthenticator } from "./authenticator";
+import { AuthError, type AgentAuthenticator } from "../trust/authenticator";
+
+/** An AgentMessage that could not be decoded (e.g. a seq past 2^53), handed to the session by grpc-server's lenient deserializer to refuse clearly. */
+export interface UndecodableMessage {
+  msg: undefined;
+  undecodable: string;
+}
 
 /** How long a closed stream may take to flush its queued writes and the status before it is dropped. */
 const CLOSE_GRACE_MS = 10_000;
-import type { UndecodableMessage } from "./grpc-server";
 
 export interface SessionDeps {
   registry: AgentRegistry;

@@ -1,12 +1,6 @@
 import { Server, ServerCredentials, type ServerDuplexStream, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { AgentServiceService, MAX_MESSAGE_BYTES, type AgentMessage, type ControllerMessage } from "@vigil/proto";
-import { AgentSession, type SessionDeps } from "./agent-session";
-
-/** An AgentMessage that could not be decoded (e.g. a seq past 2^53), handed to the session to refuse clearly. */
-export interface UndecodableMessage {
-  msg: undefined;
-  undecodable: string;
-}
+import { AgentSession, type SessionDeps, type UndecodableMessage } from "./agent-session";
 
 /**
  * The service with a deserializer that does not throw: grpc-js answers a throw

@@ -1,7 +1,7 @@
 import type { webcrypto as WebCrypto } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ownerOnlyDir } from "../database/owner-only";
+import { ownerOnlyDir } from "../crypto/owner-only";
 import { generateEcKeyPair, importSigningKey, type SigningKey } from "./ca-keys";
 import { fingerprint, randomSerial, subtle, toPem, x509 } from "./x509";
 

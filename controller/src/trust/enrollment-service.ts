@@ -2,7 +2,7 @@ import { randomUUID, type webcrypto as WebCrypto } from "node:crypto";
 import { status as GrpcStatus, type sendUnaryData, type ServerUnaryCall, type ServiceError } from "@grpc/grpc-js";
 import { EnrollmentServiceService, type Credentials, type EnrollRequest, type EnrollResponse, type RenewRequest, type RenewResponse } from "@vigil/proto";
 import type { AuditLog } from "../audit/audit-log";
-import { AuthError } from "../transport/authenticator";
+import { AuthError } from "./authenticator";
 import type { AgentCertificates } from "./agent-certificates";
 import { CsrRejected, type CertificateAuthority, type IssuedCertificate } from "./ca";
 import { TokenRejected, type EnrollmentTokens } from "./enrollment-tokens";

@@ -1,7 +1,7 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { AgentMessage, ControllerMessage, Hello } from "@vigil/proto";
 import type { AuditLog } from "../audit/audit-log";
-import { AuthError, helloTags, type AgentAuthenticator, type AgentIdentity } from "../transport/authenticator";
+import { AuthError, helloTags, type AgentAuthenticator, type AgentIdentity } from "./authenticator";
 import type { AgentCertificates } from "./agent-certificates";
 import { peerCertificate, type AuthContextCall } from "./peer-certificate";
 import { RefusalThrottle } from "./refusal-throttle";

@@ -1,23 +1,15 @@
 import { fullJitterDelay } from "@vigil/proto";
-import { In, LessThan, LessThanOrEqual, Not, type Repository } from "typeorm";
+import type { DeliveryOptions } from "../config/integrations-config";
 import type { Notice } from "../integrations/notices";
 import { render } from "./formats";
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signBody } from "./signature";
-import type { WebhookDeliveryEntity, WebhookDestinationEntity } from "./webhook.entities";
+import type { WebhookDeliveryEntity, WebhookDestinationEntity } from "../database/entities/webhook.entities";
+import type { WebhookRepository } from "../database/repositories/webhook-repository";
+
+// The tuning is a setting (config/ validates it); re-exported for the webhook side.
+export type { DeliveryOptions };
 
 export type DeliveryOutcome = "delivered" | "retry" | "dead";
-
-export interface DeliveryOptions {
-  /** Sends in flight at once, across all destinations. */
-  concurrency: number;
-  /** Attempts before a delivery becomes a dead letter. */
-  maxAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-  timeoutMs: number;
-  /** Delivered rows are kept this long for the deliveries list, then pruned. */
-  keepDeliveredMs: number;
-}
 
 export const DEFAULT_DELIVERY_OPTIONS: DeliveryOptions = { concurrency: 4, maxAttempts: 8, baseDelayMs: 2_000, maxDelayMs: 10 * 60_000, timeoutMs: 10_000, keepDeliveredMs: 24 * 3600_000 };
 
@@ -54,7 +46,7 @@ export class DeliveryWorker {
   private lastPrune = 0;
 
   constructor(
-    private readonly repo: Repository<WebhookDeliveryEntity>,
+    private readonly repo: Pick<WebhookRepository, "due" | "nextPending" | "updateDelivery" | "pruneDelivered">,
     private readonly destination: (id: string) => WebhookDestinationEntity | undefined,
     private readonly opts: DeliveryOptions,
     private readonly onOutcome: (o: DeliveryOutcome, d: WebhookDeliveryEntity) => void = () => undefined,
@@ -100,15 +92,11 @@ export class DeliveryWorker {
         const free = this.opts.concurrency - this.inFlight.size;
         if (free <= 0) break;
         const now = this.now();
-        const due = await this.repo.find({
-          where: { state: "pending", nextAttemptAt: LessThanOrEqual(now), ...(this.inFlight.size ? { id: Not(In([...this.inFlight])) } : {}) },
-          order: { nextAttemptAt: "ASC", id: "ASC" },
-          take: free,
-        });
+        const due = await this.repo.due(now, [...this.inFlight], free);
         for (const row of due) this.launch(row);
         if (due.length === free) this.rescan = true;
       } while (this.rescan && !this.stopped && this.inFlight.size < this.opts.concurrency);
-      const next = await this.repo.findOne({ where: { state: "pending" }, order: { nextAttemptAt: "ASC" } });
+      const next = await this.repo.nextPending();
       if (next && !this.inFlight.has(next.id)) nextWake = Math.max(10, Math.min(nextWake, next.nextAttemptAt - this.now()));
       await this.prune();
     } catch (err) {
@@ -137,12 +125,12 @@ export class DeliveryWorker {
   private async deliver(row: WebhookDeliveryEntity): Promise<void> {
     const dest = this.destination(row.destinationId);
     if (!dest) {
-      await this.repo.update({ id: row.id }, { state: "dead", lastError: "destination deleted", updatedAt: this.now() });
+      await this.repo.updateDelivery(row.id, { state: "dead", lastError: "destination deleted", updatedAt: this.now() });
       return;
     }
     if (!dest.enabled) {
       // Held, not lost: a re-enabled destination receives what queued while it was off.
-      await this.repo.update({ id: row.id }, { nextAttemptAt: this.now() + 60_000 });
+      await this.repo.updateDelivery(row.id, { nextAttemptAt: this.now() + 60_000 });
       return;
     }
     const notice = JSON.parse(row.noticeJson) as Notice;
@@ -152,8 +140,8 @@ export class DeliveryWorker {
     const now = this.now();
     const delay = Math.min(this.opts.maxDelayMs, Math.max(backoffMs(attempts, this.opts), a.retryAfterMs ?? 0));
     const lastError = a.error && outcome === "dead" && a.outcome === "retry" ? `${a.error} (gave up after ${attempts} attempts)` : a.error;
-    await this.repo.update(
-      { id: row.id },
+    await this.repo.updateDelivery(
+      row.id,
       { state: outcome === "retry" ? "pending" : outcome, attempts, lastStatus: a.status, lastError: lastError?.slice(0, 512) ?? null, nextAttemptAt: outcome === "retry" ? now + delay : row.nextAttemptAt, updatedAt: now },
     );
     this.onOutcome(outcome, { ...row, attempts, state: outcome === "retry" ? "pending" : outcome });
@@ -193,7 +181,7 @@ export class DeliveryWorker {
     const now = this.now();
     if (now - this.lastPrune < 60_000) return;
     this.lastPrune = now;
-    await this.repo.delete({ state: "delivered", updatedAt: LessThan(now - this.opts.keepDeliveredMs) });
+    await this.repo.pruneDelivered(now - this.opts.keepDeliveredMs);
   }
 }
 

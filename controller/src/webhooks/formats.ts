@@ -1,5 +1,5 @@
 import type { Notice } from "../integrations/notices";
-import type { WebhookFormat } from "./webhook.entities";
+import type { WebhookFormat } from "../database/entities/webhook.entities";
 
 export interface Rendered {
   body: string;

@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import type { Repository } from "typeorm";
 import type { AuditSink } from "../commands/command-service";
 import type { Notice } from "../integrations/notices";
 import { CaseUpdateThrottle } from "./case-update-throttle";
 import { secretHint } from "./signature";
 import { WebhookInputError, parseSpec, type WebhookSpec } from "./webhook-spec";
-import { DELIVERY_STATES, type DeliveryState, type WebhookDeliveryEntity, type WebhookDestinationEntity } from "./webhook.entities";
+import { DELIVERY_STATES, type DeliveryState, type WebhookDeliveryEntity, type WebhookDestinationEntity } from "../database/entities/webhook.entities";
+import type { WebhookRepository } from "../database/repositories/webhook-repository";
 
 export class WebhookNotFound extends Error {}
 export { WebhookInputError };
@@ -56,8 +56,7 @@ export class WebhookService {
   readonly caseUpdates: CaseUpdateThrottle;
 
   constructor(
-    private readonly repo: Repository<WebhookDestinationEntity>,
-    private readonly deliveries: Repository<WebhookDeliveryEntity>,
+    private readonly repo: WebhookRepository,
     private readonly audit?: AuditSink,
     private readonly now: () => number = Date.now,
     caseUpdateWindowMs = 60_000,
@@ -68,7 +67,7 @@ export class WebhookService {
   }
 
   async load(): Promise<void> {
-    this.destinations = new Map((await this.repo.find()).map((d) => [d.id, d]));
+    this.destinations = new Map((await this.repo.allDestinations()).map((d) => [d.id, d]));
   }
 
   /** The worker listens: new deliveries are due now. */
@@ -95,8 +94,8 @@ export class WebhookService {
     const spec = parseSpec(body);
     const generated = spec.secret ? undefined : randomBytes(32).toString("base64url");
     const now = this.now();
-    const d = this.repo.create({ id: randomUUID(), ...spec, secret: spec.secret ?? generated!, routingKey: spec.routingKey ?? null, createdAt: now, updatedAt: now, createdBy: actor.slice(0, 160) });
-    await this.repo.insert(d);
+    const d: WebhookDestinationEntity = { id: randomUUID(), ...spec, secret: spec.secret ?? generated!, routingKey: spec.routingKey ?? null, createdAt: now, updatedAt: now, createdBy: actor.slice(0, 160) };
+    await this.repo.insertDestination(d);
     this.destinations.set(d.id, d);
     await this.audit?.append({ actor, action: "webhook.created", target: `webhook:${d.id}`, details: { name: d.name, format: d.format, topics: d.topics } });
     return { destination: d, generatedSecret: generated };
@@ -106,8 +105,8 @@ export class WebhookService {
     const d = this.get(id);
     const current: WebhookSpec = { name: d.name, url: d.url, format: d.format, topics: d.topics as WebhookSpec["topics"], minScore: d.minScore, ruleTags: d.ruleTags, enabled: d.enabled, routingKey: d.routingKey };
     const spec = parseSpec(body, current);
-    const next = this.repo.create({ ...d, ...spec, secret: spec.secret ?? d.secret, routingKey: spec.routingKey ?? null, updatedAt: this.now() });
-    await this.repo.save(next);
+    const next: WebhookDestinationEntity = { ...d, ...spec, secret: spec.secret ?? d.secret, routingKey: spec.routingKey ?? null, updatedAt: this.now() };
+    await this.repo.saveDestination(next);
     this.destinations.set(id, next);
     const changed = Object.keys(body as object);
     await this.audit?.append({ actor, action: "webhook.updated", target: `webhook:${id}`, details: { fields: changed } });
@@ -116,8 +115,7 @@ export class WebhookService {
 
   async remove(id: string, actor: string): Promise<void> {
     this.get(id);
-    await this.deliveries.delete({ destinationId: id });
-    await this.repo.delete({ id });
+    await this.repo.removeDestination(id);
     this.destinations.delete(id);
     await this.audit?.append({ actor, action: "webhook.deleted", target: `webhook:${id}` });
   }
@@ -148,17 +146,13 @@ export class WebhookService {
 
   async listDeliveries(id: string, state: DeliveryState | undefined, limit: number): Promise<WebhookDeliveryEntity[]> {
     this.get(id);
-    return this.deliveries.find({ where: { destinationId: id, ...(state ? { state } : {}) }, order: { id: "DESC" }, take: limit });
+    return this.repo.deliveriesOf(id, state, limit);
   }
 
   /** Puts dead letters back in the queue (one, or all of the destination's); returns how many. */
   async retryDead(id: string, deliveryId: number | undefined, actor: string): Promise<number> {
     this.get(id);
-    const res = await this.deliveries.update(
-      { destinationId: id, state: "dead", ...(deliveryId !== undefined ? { id: deliveryId } : {}) },
-      { state: "pending", attempts: 0, nextAttemptAt: this.now(), updatedAt: this.now() },
-    );
-    const n = res.affected ?? 0;
+    const n = await this.repo.requeueDead(id, deliveryId, this.now());
     if (deliveryId !== undefined && !n) throw new WebhookNotFound(`no dead letter ${deliveryId} for webhook "${id.slice(0, 64)}"`);
     await this.audit?.append({ actor, action: "webhook.dead_letters_retried", target: `webhook:${id}`, details: { count: n, ...(deliveryId !== undefined ? { deliveryId } : {}) } });
     this.kick();
@@ -166,16 +160,15 @@ export class WebhookService {
   }
 
   async countByState(): Promise<Record<DeliveryState, number>> {
-    const rows = await this.deliveries.createQueryBuilder("d").select("d.state", "state").addSelect("COUNT(*)", "n").groupBy("d.state").getRawMany<{ state: DeliveryState; n: string | number }>();
     const out = Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as Record<DeliveryState, number>;
-    for (const r of rows) out[r.state] = Number(r.n);
+    for (const r of await this.repo.countByState()) out[r.state] = r.n;
     return out;
   }
 
   private async insert(destinationIds: string[], n: Notice): Promise<void> {
     const now = this.now();
     const noticeJson = JSON.stringify({ topic: n.topic, type: n.type, time: n.time, data: n.data, ...(n.score !== undefined ? { score: n.score } : {}), ...(n.tags ? { tags: n.tags } : {}), ...(n.agentId ? { agentId: n.agentId } : {}) });
-    await this.deliveries.insert(destinationIds.map((destinationId) => ({ destinationId, topic: n.topic, noticeType: n.type.slice(0, 64), noticeJson, state: "pending" as const, attempts: 0, nextAttemptAt: now, lastStatus: null, lastError: null, createdAt: now, updatedAt: now })));
+    await this.repo.enqueue(destinationIds.map((destinationId) => ({ destinationId, topic: n.topic, noticeType: n.type.slice(0, 64), noticeJson, state: "pending" as const, attempts: 0, nextAttemptAt: now, lastStatus: null, lastError: null, createdAt: now, updatedAt: now })));
     this.kick();
   }
 

@@ -1,5 +1,5 @@
 import { WEBHOOK_TOPICS, type WebhookTopic } from "../integrations/notices";
-import { WEBHOOK_FORMATS, type WebhookFormat } from "./webhook.entities";
+import { WEBHOOK_FORMATS, type WebhookFormat } from "../database/entities/webhook.entities";
 
 export class WebhookInputError extends Error {}
 

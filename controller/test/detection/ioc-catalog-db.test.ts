@@ -5,9 +5,9 @@ import type { Ioc } from "@vigil/detection";
 import type { DataSource } from "typeorm";
 import { afterAll, describe, expect, it } from "vitest";
 import { createDataSource } from "../../src/database/data-source";
-import { IocEntity } from "../../src/detection/detection.entities";
+import { IocEntity } from "../../src/database/entities/detection.entities";
 import { IocCatalog } from "../../src/detection/ioc-catalog";
-import { SqlBatch } from "../../src/detection/sql-batch";
+import { SqlBatch } from "../../src/database/sql-batch";
 import { createPgDatabase } from "../support/controller";
 
 async function open(kind: "sqlite" | "postgres"): Promise<{ ds: DataSource; cleanup: () => Promise<void> }> {

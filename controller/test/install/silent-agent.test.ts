@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SILENT_AGENT_RULE_ID, SilentAgentWatcher, type SilentAgentAlert, type WatchedAgent } from "../../src/agents/silent-agent-watcher";
+import { SILENT_AGENT_RULE_ID, SilentAgentWatcher, type SilentAgentAlert, type WatchedAgent } from "../../src/detection/silent-agent-watcher";
 import { startTestController, type TestController } from "../support/controller";
 import { RawAgent } from "../support/raw-agent";
 import { waitFor } from "../support/wait";

@@ -6,7 +6,7 @@ import { RawAgent } from "../support/raw-agent";
 import { waitFor } from "../support/wait";
 import { Receiver, StreamClient } from "../integrations/support";
 import { loadConfig } from "../../src/config/config";
-import { CaseEntity } from "../../src/cases/case.entity";
+import { CaseEntity } from "../../src/database/entities/case.entity";
 
 const AGENT = "ev-agent";
 const SECRET_TEXT = "root:$6$evidence-secret-hash";

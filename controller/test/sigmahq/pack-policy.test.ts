@@ -46,10 +46,10 @@ describe("SigmaHQ pack in the controller (bundled, VIGIL_SIGMAHQ_PACK on by defa
 
   it("a low pack rule's match raises the host's risk but makes no alert; a medium one alerts", async () => {
     const quiet = await connect(ctl, "quiet-host");
-    const signalsBefore = ctl.detection.alerts.stats.signals;
+    const signalsBefore = ctl.triage.alerts.stats.signals;
     await send(quiet, 1, [run(T0, "/usr/bin/curl", "curl -s https://example.org/")]);
     await settled(ctl);
-    expect(ctl.detection.alerts.stats.signals).toBe(signalsBefore + 1);
+    expect(ctl.triage.alerts.stats.signals).toBe(signalsBefore + 1);
     const none = await request(ctl, "GET", "/api/v1/alerts?agent=quiet-host");
     expect(none.body.items).toEqual([]);
     const risk = await request(ctl, "GET", "/api/v1/entities?kind=host");

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { METHOD_METADATA, PATH_METADATA } from "@nestjs/common/constants";
 import { AppModule } from "../../src/app/app.module";
-import { PUBLIC_KEY, ROLES, type Role } from "../../src/auth/roles";
+import { PUBLIC_KEY, ROLES, type Role } from "../../src/http/roles";
 import { startTestController, type TestController } from "../support/controller";
 
 type Route = { method: string; path: string; public: boolean };

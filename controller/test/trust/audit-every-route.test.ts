@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONTROLLERS } from "../../src/app/app.module";
-import { READ_ONLY_METHODS, routeTable, type RouteInfo } from "../../src/app/route-table";
+import { READ_ONLY_METHODS, routeTable, type RouteInfo } from "../../src/http/route-table";
 import { startTestController, type TestController } from "../support/controller";
 import { rawRequest } from "../support/raw-http";
 

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AgentMessage, Event } from "@vigil/proto";
-import { toEventRow } from "../../src/ingest/event-row";
+import { toEventRow } from "../../src/database/repositories/event-row";
 import { BatchRejected, sanitizeBatch } from "../../src/ingest/sanitize";
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AgentHealth } from "../../src/agents/agent-health";
-import { AgentHealthWatcher, CLOCK_SKEW_RULE_ID, TELEMETRY_REFUSED_RULE_ID, type AgentHealthAlert, type HealthWatchedAgent } from "../../src/agents/agent-health-watcher";
+import { AgentHealthWatcher, CLOCK_SKEW_RULE_ID, TELEMETRY_REFUSED_RULE_ID, type AgentHealthAlert, type HealthWatchedAgent } from "../../src/detection/agent-health-watcher";
 
 describe("AgentHealth: connected is not the same as telemetry stored", () => {
   it("refused until a batch is stored, across reconnects", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { EventRef } from "../../src/alerts/alert.entity";
+import type { EventRef } from "../../src/database/entities/alert.entity";
 import { FIRST_EVENT_REFS, keepEventFields, keepEventRefs, MAX_EVENT_FIELDS, MAX_EVENT_REFS, NEWEST_EVENT_REFS, newestEventRef } from "../../src/alerts/event-refs";
 
 const ref = (seq: number, agentId = "a"): EventRef => ({ agentId, seq, timeMs: 1_000_000 + seq * 1000 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CONTROLLERS } from "../../src/app/app.module";
 import { normalisePath } from "../../src/app/normalise-path";
-import { routeTable } from "../../src/app/route-table";
+import { routeTable } from "../../src/http/route-table";
 
 const routes = routeTable(CONTROLLERS);
 const norm = (p: string, method = "POST") => normalisePath(p, routes, method);

@@ -1,6 +1,6 @@
 import type { VerifyResult } from "../../audit/audit-chain";
 import type { ApiKeyView } from "../../auth/api-keys";
-import { ROLES } from "../../auth/roles";
+import { ROLES } from "../../http/roles";
 import type { IngestStats } from "../../ingest/ingest-writer";
 import type { TokenView } from "../../trust/enrollment-tokens";
 import { anyJson, arr, bool, int, nullable, obj, oneOfStr, str, time, typed, type Schema } from "./schema";

@@ -2,7 +2,7 @@ import type { ImportResult, IocView } from "../../detection/ioc-catalog";
 import type { PipelineStats } from "../../detection/pipeline";
 import type { RuleView } from "../../detection/rule-catalog";
 import type { SuppressionView } from "../../alerts/suppression-service";
-import type { EntityRiskView } from "../../entities/entity-risk-service";
+import type { EntityRiskView } from "../../risk/entity-risk-service";
 import type { IocParseError, StixSkipped } from "@vigil/detection";
 import type { SchemaObject } from "@nestjs/swagger";
 import { arr, bool, int, nullable, num, obj, oneOfStr, open, ref, str, time, typed, type Schema } from "./schema";

@@ -1,6 +1,6 @@
 import { COMMAND_SCHEMAS, COMMAND_TYPES } from "../../commands/command-params";
 import { WEBHOOK_TOPICS } from "../../integrations/notices";
-import { DELIVERY_STATES, WEBHOOK_FORMATS } from "../../webhooks/webhook.entities";
+import { DELIVERY_STATES, WEBHOOK_FORMATS } from "../../database/entities/webhook.entities";
 import { anyJson, arr, bool, int, nullable, obj, oneOfStr, open, str, time, type Schema } from "./schema";
 
 export const COMMAND_STATES = ["queued", "sent", "succeeded", "failed", "refused", "expired", "not_enforced"] as const;

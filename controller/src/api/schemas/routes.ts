@@ -1,6 +1,6 @@
-import { ALERT_STATES } from "../../alerts/alert.entity";
-import { ENTITY_KINDS } from "../../entities/entity-risk-service";
-import { DELIVERY_STATES } from "../../webhooks/webhook.entities";
+import { ALERT_STATES } from "../../database/entities/alert.entity";
+import { ENTITY_KINDS } from "../../risk/entity-risk-service";
+import { DELIVERY_STATES } from "../../database/entities/webhook.entities";
 import { COMMAND_STATES, PLAYBOOK_ACTION_STATES } from "./response.schemas";
 import { arr, bool, int, list, obj, oneOfStr, open, ref, str, type Schema } from "./schema";
 

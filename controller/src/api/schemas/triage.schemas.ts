@@ -1,6 +1,6 @@
 import type { ScoreFactor } from "@vigil/detection";
 import type { AgentView } from "../../agents/agent-registry";
-import type { AlertIocHit, EventRef } from "../../alerts/alert.entity";
+import type { AlertIocHit, EventRef } from "../../database/entities/alert.entity";
 import type { TimelineEntry } from "../../cases/case-timeline";
 import type { LabelledField } from "../../cases/event-fields";
 import { anyJson, arr, bool, int, nullable, num, obj, oneOfStr, open, ref, str, time, typed, type Schema } from "./schema";

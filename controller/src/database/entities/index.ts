@@ -1,13 +1,13 @@
-import { AlertEntity, AlertFeedbackEntity, FeedbackWeightEntity, SuppressionEntity } from "../../alerts/alert.entity";
-import { CaseEntity } from "../../cases/case.entity";
-import { IocEntity, LoginBaselineEntity, RuleSettingEntity, RuleSourceEntity } from "../../detection/detection.entities";
-import { EntityRiskEntity } from "../../entities/entity-risk.entity";
+import { AlertEntity, AlertFeedbackEntity, FeedbackWeightEntity, SuppressionEntity } from "./alert.entity";
+import { CaseEntity } from "./case.entity";
+import { IocEntity, LoginBaselineEntity, RuleSettingEntity, RuleSourceEntity } from "./detection.entities";
+import { EntityRiskEntity } from "./entity-risk.entity";
 import { AgentEntity } from "./agent.entity";
-import { webhookEntities } from "../../webhooks/webhook.entities";
+import { webhookEntities } from "./webhook.entities";
 import { CommandEntity, type CommandState } from "./command.entity";
 import { ActionLogEntity } from "./action-log.entity";
-import { playbookEntities } from "../../playbooks/playbook.entities";
-import { AgentPolicyEntity } from "../../policy/policy.entity";
+import { playbookEntities } from "./playbook.entities";
+import { AgentPolicyEntity } from "./policy.entity";
 import { AgentCertificateEntity, AgentRevocationEntity, ApiKeyEntity, AuditRecordEntity, EnrollmentTokenEntity } from "./trust.entities";
 
 export { AgentEntity, CommandEntity, ActionLogEntity };

@@ -66,7 +66,7 @@ export async function backdated(x: Ctx): Promise<Outcome> {
 
 async function retentionPass(dbUrl: string): Promise<number> {
   const { createDataSource } = await underTest<typeof import("../../../../controller/src/database/data-source")>("controller/dist/database/data-source.js");
-  const { EventStore } = await underTest<typeof import("../../../../controller/src/repositories/event-store")>("controller/dist/repositories/event-store.js");
+  const { EventStore } = await underTest<typeof import("../../../../controller/src/database/repositories/event-store")>("controller/dist/database/repositories/event-store.js");
   const { RetentionJob } = await underTest<typeof import("../../../../controller/src/retention/retention")>("controller/dist/retention/retention.js");
   const { loadConfig } = await underTest<typeof import("../../../../controller/src/config/config")>("controller/dist/config/config.js");
   const ds = createDataSource({ url: dbUrl, sqliteSynchronous: "NORMAL" });
