@@ -6,7 +6,12 @@ const r = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 export default defineConfig({
   // NestJS DI reads decorator metadata; esbuild (vitest's default transform) does not emit it.
-  plugins: [swc.vite({ module: { type: "es6" }, jsc: { target: "es2022", parser: { syntax: "typescript", decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false } } })],
+  plugins: [
+    swc.vite({
+      module: { type: "es6" },
+      jsc: { target: "es2022", parser: { syntax: "typescript", decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false } },
+    }),
+  ],
   resolve: {
     alias: {
       "@vigil/proto": r("./proto/src/index.ts"),

@@ -43,8 +43,14 @@ function shutdown(code = 0) {
   if (stopping) return;
   stopping = true;
   for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
-  const t = setTimeout(() => { for (const c of children) c.kill("SIGKILL"); process.exit(code); }, 5000);
-  Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once("exit", r))))).then(() => { clearTimeout(t); process.exit(code); });
+  const t = setTimeout(() => {
+    for (const c of children) c.kill("SIGKILL");
+    process.exit(code);
+  }, 5000);
+  Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once("exit", r))))).then(() => {
+    clearTimeout(t);
+    process.exit(code);
+  });
 }
 process.on("SIGINT", () => shutdown(0));
 process.on("SIGTERM", () => shutdown(0));
@@ -105,7 +111,9 @@ function enrollLocalAgent(agentDir) {
   if (existsSync(join(agentDir, "tls", "identity.json"))) return;
   const { token, caFingerprint } = JSON.parse(controllerCli(["token", "create", "--json", "--ttl", "10m", "--uses", "1", "--tags", "local"]));
   const out = execFileSync(process.execPath, ["dist/vigil-agent.cjs", "enroll", "--controller", `127.0.0.1:${grpcPort}`, "--ca-pin", caFingerprint, "--state-dir", agentDir], {
-    cwd: root, encoding: "utf8", env: { ...process.env, VIGIL_ENROLL_TOKEN: token },
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, VIGIL_ENROLL_TOKEN: token },
   });
   process.stdout.write(`[start] ${out.trim().split("\n").pop()}\n`);
 }

@@ -47,14 +47,35 @@ environment variable (VIGIL_SPOOL_MAX_BYTES); flags win over the environment, wh
 export function commandHelp(cmd: string): string | undefined {
   const head = (usage: string, what: string) => `vigil-agent ${AGENT_VERSION}\n\nUsage: vigil-agent ${usage}\n\n${what}\n\nOptions:\n`;
   switch (cmd) {
-    case "run": return head("run [options]", "Watch this host and stream to the controller.") + settingFlagsHelp() + SETTINGS_NOTE;
-    case "status": return head("status [--state-dir DIR | --config FILE]", "Print the running agent's status from its state dir (exit 3: not running).") + settingFlagsHelp();
-    case "reapply": return head("reapply [--state-dir DIR | --config FILE]", "Put a persisted isolation and IP blocks back into the kernel, then exit (run at boot, before the network).") + settingFlagsHelp();
-    case "enroll": return head("enroll --token-file FILE [options]", "Enroll this agent with a controller (once); `run` then uses mTLS.") + ENROLL_HELP.split("\n").slice(1).map((l) => l.replace(/^ {12}/, "")).join("\n") + "  --config FILE            YAML config file (controller, state_dir)\n";
-    case "parse": return head("parse (--auth-log | --audit-log | --syslog) FILE [options]", "Print the events a log file holds, one JSON line each.") + PARSE_HELP.split("\n").slice(2).map((l) => l.replace(/^ {12}/, "")).join("\n");
-    case "inventory": return head("inventory [--reason TEXT]", "Print this host's inventory as JSON and exit.") + "  --reason TEXT   recorded with it (default: manual)\n";
-    case "version": return head("version", "Print the version.");
-    default: return undefined;
+    case "run":
+      return head("run [options]", "Watch this host and stream to the controller.") + settingFlagsHelp() + SETTINGS_NOTE;
+    case "status":
+      return head("status [--state-dir DIR | --config FILE]", "Print the running agent's status from its state dir (exit 3: not running).") + settingFlagsHelp();
+    case "reapply":
+      return head("reapply [--state-dir DIR | --config FILE]", "Put a persisted isolation and IP blocks back into the kernel, then exit (run at boot, before the network).") + settingFlagsHelp();
+    case "enroll":
+      return (
+        head("enroll --token-file FILE [options]", "Enroll this agent with a controller (once); `run` then uses mTLS.") +
+        ENROLL_HELP.split("\n")
+          .slice(1)
+          .map((l) => l.replace(/^ {12}/, ""))
+          .join("\n") +
+        "  --config FILE            YAML config file (controller, state_dir)\n"
+      );
+    case "parse":
+      return (
+        head("parse (--auth-log | --audit-log | --syslog) FILE [options]", "Print the events a log file holds, one JSON line each.") +
+        PARSE_HELP.split("\n")
+          .slice(2)
+          .map((l) => l.replace(/^ {12}/, ""))
+          .join("\n")
+      );
+    case "inventory":
+      return head("inventory [--reason TEXT]", "Print this host's inventory as JSON and exit.") + "  --reason TEXT   recorded with it (default: manual)\n";
+    case "version":
+      return head("version", "Print the version.");
+    default:
+      return undefined;
   }
 }
 
@@ -136,16 +157,26 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd === "run" || cmd === "enroll" || cmd === "reapply") ownerOnlyUmask();
   try {
     switch (cmd) {
-      case "run": return await run(rest);
-      case "enroll": return await enrollCommand(rest);
-      case "status": return status(rest);
-      case "reapply": return await reapply(rest);
-      case "parse": return await parseCommand(rest);
-      case "inventory": return await inventory(rest);
-      case "version": case "--version":
+      case "run":
+        return await run(rest);
+      case "enroll":
+        return await enrollCommand(rest);
+      case "status":
+        return status(rest);
+      case "reapply":
+        return await reapply(rest);
+      case "parse":
+        return await parseCommand(rest);
+      case "inventory":
+        return await inventory(rest);
+      case "version":
+      case "--version":
         process.stdout.write(AGENT_VERSION + "\n");
         return 0;
-      case undefined: case "--help": case "-h": case "help":
+      case undefined:
+      case "--help":
+      case "-h":
+      case "help":
         process.stdout.write(HELP);
         return cmd ? 0 : 2;
       default:

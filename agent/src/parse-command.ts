@@ -90,19 +90,20 @@ export async function parseCommand(argv: string[]): Promise<number> {
     process.stderr.write(`vigil-agent parse: --now "${values.now}" is not a time (use ISO 8601, e.g. 2024-03-06T12:00:00Z)\n`);
     return 2;
   }
-  const parse: Parse = auth !== undefined
-    ? (line) => {
-        const p = parseAuthLine(line, { now, keepOther: true });
-        if (!p) return [];
-        const body: EventBody = { $case: "auth", auth: values.hostname ? { ...p.auth, hostname: values.hostname } : p.auth };
-        return Array.from({ length: p.repeat ?? 1 }, () => ({ body, timeMs: p.timeMs }));
-      }
-    : audit !== undefined
-      ? auditParser()
-      : (line) => {
-          const p = parseSyslogLine(line, "syslog", now);
-          return p ? [{ body: { $case: "log", log: values.hostname ? { ...p.log, hostname: values.hostname } : p.log }, timeMs: p.timeMs }] : [];
-        };
+  const parse: Parse =
+    auth !== undefined
+      ? (line) => {
+          const p = parseAuthLine(line, { now, keepOther: true });
+          if (!p) return [];
+          const body: EventBody = { $case: "auth", auth: values.hostname ? { ...p.auth, hostname: values.hostname } : p.auth };
+          return Array.from({ length: p.repeat ?? 1 }, () => ({ body, timeMs: p.timeMs }));
+        }
+      : audit !== undefined
+        ? auditParser()
+        : (line) => {
+            const p = parseSyslogLine(line, "syslog", now);
+            return p ? [{ body: { $case: "log", log: values.hostname ? { ...p.log, hostname: values.hostname } : p.log }, timeMs: p.timeMs }] : [];
+          };
   const r = await printLogEvents(file, parse, process.stdout);
   process.stderr.write(`vigil-agent parse: ${r.lines} lines, ${r.events} events\n`);
   return 0;

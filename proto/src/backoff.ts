@@ -35,7 +35,10 @@ export class Backoff {
   private attempt = 0;
   private readonly policy: BackoffPolicy;
 
-  constructor(policy: Partial<BackoffPolicy> = {}, private readonly random: () => number = Math.random) {
+  constructor(
+    policy: Partial<BackoffPolicy> = {},
+    private readonly random: () => number = Math.random,
+  ) {
     this.policy = { baseMs: policy.baseMs ?? 500, capMs: policy.capMs ?? 30_000, floorMs: policy.floorMs };
   }
 

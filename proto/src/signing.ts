@@ -6,10 +6,7 @@ import type { Command, PolicyUpdate } from "./gen/vigil/v1/agent";
  * fields in the same order so neither side depends on protobuf encoding stability.
  */
 export function commandSigningPayload(cmd: Pick<Command, "id" | "agentId" | "type" | "paramsJson" | "issuedAtMs" | "expiresAtMs">): Buffer {
-  return Buffer.from(
-    JSON.stringify(["vigil.command.v1", cmd.id, cmd.agentId, cmd.type, cmd.paramsJson, cmd.issuedAtMs, cmd.expiresAtMs]),
-    "utf8",
-  );
+  return Buffer.from(JSON.stringify(["vigil.command.v1", cmd.id, cmd.agentId, cmd.type, cmd.paramsJson, cmd.issuedAtMs, cmd.expiresAtMs]), "utf8");
 }
 
 /** Hex SHA-256 of a policy_json as UTF-8: what a policy signature and a PolicyChunk name. */

@@ -5,12 +5,19 @@ import { Backoff, fullJitterDelay } from "../src/backoff";
 describe("shared backoff (full jitter)", () => {
   it("every delay lies in [floor, min(cap, base·2^attempt)]", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 1, max: 60_000 }), fc.integer({ min: 1, max: 3_600_000 }), fc.integer({ min: 0, max: 10_000 }), fc.double({ min: 0, max: 1, noNaN: true }), (attempt, base, cap, floor, r) => {
-        const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 30));
-        const d = fullJitterDelay(attempt, { baseMs: base, capMs: cap, floorMs: floor }, () => r);
-        expect(d).toBeGreaterThanOrEqual(Math.min(floor, ceiling) - 0.5);
-        expect(d).toBeLessThanOrEqual(ceiling + 0.5);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 100 }),
+        fc.integer({ min: 1, max: 60_000 }),
+        fc.integer({ min: 1, max: 3_600_000 }),
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (attempt, base, cap, floor, r) => {
+          const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 30));
+          const d = fullJitterDelay(attempt, { baseMs: base, capMs: cap, floorMs: floor }, () => r);
+          expect(d).toBeGreaterThanOrEqual(Math.min(floor, ceiling) - 0.5);
+          expect(d).toBeLessThanOrEqual(ceiling + 0.5);
+        },
+      ),
     );
   });
 

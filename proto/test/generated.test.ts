@@ -18,7 +18,32 @@ describe("wire contract", () => {
         $case: "events",
         events: {
           firstSeq: 7,
-          events: [Event.fromPartial({ seq: 7, eventTimeMs: 1_700_000_000_123, body: { $case: "process", process: { action: 1, pid: 42, ppid: 1, exe: "/usr/bin/x", commandLine: "x --y", user: "root", uid: 0, cwd: "/", startTimeMs: 1, sha256: "ab", parentExe: "", parentCommandLine: "", name: "x", exeDeleted: false, exitCode: 0 } } })],
+          events: [
+            Event.fromPartial({
+              seq: 7,
+              eventTimeMs: 1_700_000_000_123,
+              body: {
+                $case: "process",
+                process: {
+                  action: 1,
+                  pid: 42,
+                  ppid: 1,
+                  exe: "/usr/bin/x",
+                  commandLine: "x --y",
+                  user: "root",
+                  uid: 0,
+                  cwd: "/",
+                  startTimeMs: 1,
+                  sha256: "ab",
+                  parentExe: "",
+                  parentCommandLine: "",
+                  name: "x",
+                  exeDeleted: false,
+                  exitCode: 0,
+                },
+              },
+            }),
+          ],
         },
       },
     };

@@ -33,7 +33,9 @@ function endWith(code: number, details: string, target = `127.0.0.1:${port}`): P
       resolve(e);
     });
     call.on("data", () => undefined);
-    call.write({ msg: { $case: "hello", hello: { agentId: `${code}|${details}`, hostname: "h", os: "", kernel: "", agentVersion: "", ipAddresses: [], tags: [], bootTimeMs: 0, lastSeq: 0, arch: "", timeMs: 0 } } });
+    call.write({
+      msg: { $case: "hello", hello: { agentId: `${code}|${details}`, hostname: "h", os: "", kernel: "", agentVersion: "", ipAddresses: [], tags: [], bootTimeMs: 0, lastSeq: 0, arch: "", timeMs: 0 } },
+    });
   });
 }
 

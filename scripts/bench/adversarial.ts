@@ -80,7 +80,8 @@ async function main(): Promise<void> {
     }
   };
   try {
-    if (!(await until(async () => (await c.api("GET", `/api/v1/agents/${agent.agentId}`, { key: c.keys.admin })).json?.online === true, 30_000))) throw new Error(`the real agent did not come online:\n${agent.proc.output().slice(-2000)}`);
+    if (!(await until(async () => (await c.api("GET", `/api/v1/agents/${agent.agentId}`, { key: c.keys.admin })).json?.online === true, 30_000)))
+      throw new Error(`the real agent did not come online:\n${agent.proc.output().slice(-2000)}`);
     // The same probe with nothing under attack: what this machine's load alone does to healthz.
     probe.start();
     await new Promise((r) => setTimeout(r, 3000));
@@ -113,20 +114,24 @@ async function main(): Promise<void> {
   const hp99 = p99(x.underAttack);
   const seconds = (Date.now() - t0) / 1000;
   const load = loadavg()[0]!.toFixed(1);
-  if (!ONLY) writeBenchSection("adversarial", [
-    "## Adversarial (issue #10)",
-    "",
-    `\`npm run bench:adversarial\` (${machine()}, ${seconds.toFixed(0)} s): each attack of issue #10 against a real controller process (SQLite, mTLS agents), a real enrolled agent and gRPC clients holding real enrolled certificates, on loopback.`,
-    "Verdicts come from what is observable: status codes, audit rows, stored events, what the agent still sends, file modes, RSS, healthz latency (open-loop: a probe every 20 ms from another thread, whether or not the previous ones answered) and the controller's longest event-loop block (a monitor preloaded into it, main thread only).",
-    "Only the clock is injected, in 12a (a running machine's wall clock cannot be rolled back for one process). The threat model is in [security.md](security.md).",
-    "",
-    "| # | attack | verdict | measured |",
-    "| --- | --- | --- | --- |",
-    ...results.map((r) => `| ${r.id} | ${r.attack.replace(/\|/g, "\\|")} | ${r.held ? "held" : "**FAILED**"} | ${r.measured.replace(/\|/g, "\\|")} |`),
-    ...(skipped.length ? ["", `Not run here: ${skipped.map((r) => `${r.id} (${r.skipped})`).join("; ")}.`] : []),
-    "",
-    `**${held} of ${results.length} attacks held; healthz p99 ${hp99.toFixed(0)} ms under attack** (regex and body floods; target: every attack held, p99 < 100 ms). Same probe with no attack: p99 ${idleP99.toFixed(0)} ms; load average ${load} on ${cpus().length} cores at the end (latencies include waiting for a core).`,
-  ].join("\n"));
+  if (!ONLY)
+    writeBenchSection(
+      "adversarial",
+      [
+        "## Adversarial (issue #10)",
+        "",
+        `\`npm run bench:adversarial\` (${machine()}, ${seconds.toFixed(0)} s): each attack of issue #10 against a real controller process (SQLite, mTLS agents), a real enrolled agent and gRPC clients holding real enrolled certificates, on loopback.`,
+        "Verdicts come from what is observable: status codes, audit rows, stored events, what the agent still sends, file modes, RSS, healthz latency (open-loop: a probe every 20 ms from another thread, whether or not the previous ones answered) and the controller's longest event-loop block (a monitor preloaded into it, main thread only).",
+        "Only the clock is injected, in 12a (a running machine's wall clock cannot be rolled back for one process). The threat model is in [security.md](security.md).",
+        "",
+        "| # | attack | verdict | measured |",
+        "| --- | --- | --- | --- |",
+        ...results.map((r) => `| ${r.id} | ${r.attack.replace(/\|/g, "\\|")} | ${r.held ? "held" : "**FAILED**"} | ${r.measured.replace(/\|/g, "\\|")} |`),
+        ...(skipped.length ? ["", `Not run here: ${skipped.map((r) => `${r.id} (${r.skipped})`).join("; ")}.`] : []),
+        "",
+        `**${held} of ${results.length} attacks held; healthz p99 ${hp99.toFixed(0)} ms under attack** (regex and body floods; target: every attack held, p99 < 100 ms). Same probe with no attack: p99 ${idleP99.toFixed(0)} ms; load average ${load} on ${cpus().length} cores at the end (latencies include waiting for a core).`,
+      ].join("\n"),
+    );
   rmSync(tmp, { recursive: true, force: true });
   console.log(`healthz p99 with no attack ${idleP99.toFixed(0)} ms; load average ${load} on ${cpus().length} cores`);
   console.log(`adversarial: ${held} of ${results.length} attacks held; healthz p99 ${hp99.toFixed(0)} ms under attack`);

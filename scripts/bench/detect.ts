@@ -17,22 +17,55 @@ const SAMPLES = join(__dirname, "../../detection/test/fixtures/sigmahq-linux");
 
 function events(n: number): SigmaEvent[] {
   const bins = ["/usr/bin/ls", "/usr/bin/grep", "/usr/bin/python3", "/usr/bin/git", "/usr/sbin/sshd", "/usr/bin/node", "/bin/bash", "/usr/bin/cat", "/usr/bin/systemctl", "/usr/bin/curl"];
-  const args = ["-la /var/log", "--color=auto error /var/log/syslog", "-m http.server 8000", "status --short", "-D -R", "server.js --port 3000", "-c 'echo hello'", "/etc/os-release", "restart nginx", "-s https://example.com/health"];
+  const args = [
+    "-la /var/log",
+    "--color=auto error /var/log/syslog",
+    "-m http.server 8000",
+    "status --short",
+    "-D -R",
+    "server.js --port 3000",
+    "-c 'echo hello'",
+    "/etc/os-release",
+    "restart nginx",
+    "-s https://example.com/health",
+  ];
   const out: SigmaEvent[] = [];
   for (let i = 0; i < n; i++) {
     const t = 1_700_000_000_000 + i * 5;
     const k = i % 20;
     if (k < 12) {
       const b = bins[(i * 7) % bins.length];
-      out.push({ logsource: { product: "linux", category: "process_creation" }, timeMs: t, fields: { Image: b, CommandLine: `${b.split("/").pop()} ${args[(i * 3) % args.length]}`, ParentImage: "/bin/bash", ParentCommandLine: "-bash", User: i % 3 ? "app" : "root", ProcessId: 1000 + i, ParentProcessId: 999, CurrentDirectory: "/home/app", LogonId: 1000 } });
+      out.push({
+        logsource: { product: "linux", category: "process_creation" },
+        timeMs: t,
+        fields: {
+          Image: b,
+          CommandLine: `${b.split("/").pop()} ${args[(i * 3) % args.length]}`,
+          ParentImage: "/bin/bash",
+          ParentCommandLine: "-bash",
+          User: i % 3 ? "app" : "root",
+          ProcessId: 1000 + i,
+          ParentProcessId: 999,
+          CurrentDirectory: "/home/app",
+          LogonId: 1000,
+        },
+      });
     } else if (k < 16) {
       out.push({ logsource: { product: "linux", category: "file_event" }, timeMs: t, fields: { TargetFilename: `/var/lib/app/cache/${i % 97}.tmp`, FileAction: "modify", User: "app" } });
     } else if (k < 19) {
-      out.push({ logsource: { product: "linux", category: "network_connection" }, timeMs: t, fields: { Image: "/usr/bin/node", DestinationIp: `10.0.${i % 7}.${i % 250}`, DestinationPort: 443, SourceIp: "10.0.0.5", Initiated: "true", BytesSent: 1200, User: "app" } });
+      out.push({
+        logsource: { product: "linux", category: "network_connection" },
+        timeMs: t,
+        fields: { Image: "/usr/bin/node", DestinationIp: `10.0.${i % 7}.${i % 250}`, DestinationPort: 443, SourceIp: "10.0.0.5", Initiated: "true", BytesSent: 1200, User: "app" },
+      });
     } else {
       // one auth event in twenty, a few of them failures (feeding the brute-force correlation)
       const fail = i % 60 === 19;
-      out.push({ logsource: { product: "linux", category: "authentication", service: "sshd" }, timeMs: t, fields: { AuthAction: fail ? "login_failure" : "session_open", Outcome: fail ? "failure" : "success", SourceIp: `198.51.100.${i % 200}`, User: "app" } });
+      out.push({
+        logsource: { product: "linux", category: "authentication", service: "sshd" },
+        timeMs: t,
+        fields: { AuthAction: fail ? "login_failure" : "session_open", Outcome: fail ? "failure" : "success", SourceIp: `198.51.100.${i % 200}`, User: "app" },
+      });
     }
   }
   return out;

@@ -32,8 +32,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), "vigil-footprint-"));
-  const ctl = spawn(process.execPath, [join(ROOT, "controller/bin/vigil-controller.js"), "serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--data-dir", join(dir, "ctl"), "--log-level", "warn"], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, VIGIL_INSECURE_GRPC: "1" } });
-  const port = await new Promise<number>((res) => { let b = ""; ctl.stdout!.on("data", (d: Buffer) => { b += d.toString(); const m = /grpc=(\d+)/.exec(b); if (m) res(Number(m[1])); }); });
+  const ctl = spawn(
+    process.execPath,
+    [join(ROOT, "controller/bin/vigil-controller.js"), "serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--data-dir", join(dir, "ctl"), "--log-level", "warn"],
+    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, VIGIL_INSECURE_GRPC: "1" } },
+  );
+  const port = await new Promise<number>((res) => {
+    let b = "";
+    ctl.stdout!.on("data", (d: Buffer) => {
+      b += d.toString();
+      const m = /grpc=(\d+)/.exec(b);
+      if (m) res(Number(m[1]));
+    });
+  });
   const binary = join(ROOT, "dist/vigil-agent");
   const useBinary = existsSync(binary);
   const cmd = useBinary ? binary : process.execPath;
@@ -59,16 +70,22 @@ async function main() {
   await Promise.all([new Promise((r) => agent.once("exit", r)), new Promise((r) => ctl.once("exit", r))]);
   rmSync(dir, { recursive: true, force: true });
   const verdict = cpuPct < 2 && maxRss < 80 ? "within" : "OUTSIDE";
-  writeBenchSection("footprint", [
-    "## Agent footprint",
-    "",
-    `\`npm run bench:footprint\` — the ${useBinary ? "SEA binary `dist/vigil-agent`" : "bundle"} as root with all default sensors (process 1 s, network 2 s, file integrity on the default paths, auth log, audit log, system log; here the audit log is quiet and there is no system log, so those followers only poll), connected to a local controller; ${WARMUP} s warm-up, then ${SECONDS} s measured from /proc. Target: < 2% of one core and < 80 MB RSS. ${machine()}.`,
-    "",
-    "| CPU (% of one core) | RSS avg | RSS max | verdict |",
-    "|---|---|---|---|",
-    `| ${cpuPct.toFixed(2)}% | ${avgRss.toFixed(1)} MB | ${maxRss.toFixed(1)} MB | ${verdict} target |`,
-  ].join("\n"));
+  writeBenchSection(
+    "footprint",
+    [
+      "## Agent footprint",
+      "",
+      `\`npm run bench:footprint\` — the ${useBinary ? "SEA binary `dist/vigil-agent`" : "bundle"} as root with all default sensors (process 1 s, network 2 s, file integrity on the default paths, auth log, audit log, system log; here the audit log is quiet and there is no system log, so those followers only poll), connected to a local controller; ${WARMUP} s warm-up, then ${SECONDS} s measured from /proc. Target: < 2% of one core and < 80 MB RSS. ${machine()}.`,
+      "",
+      "| CPU (% of one core) | RSS avg | RSS max | verdict |",
+      "|---|---|---|---|",
+      `| ${cpuPct.toFixed(2)}% | ${avgRss.toFixed(1)} MB | ${maxRss.toFixed(1)} MB | ${verdict} target |`,
+    ].join("\n"),
+  );
   console.log(`footprint: cpu ${cpuPct.toFixed(2)}% of one core, rss avg ${avgRss.toFixed(1)} MB, max ${maxRss.toFixed(1)} MB (${verdict} target)`);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -61,7 +61,9 @@ async function main(): Promise<void> {
     const m = await maxLoopBlock(f);
     const r = { what, mb: bytes / 1e6, items: m.result, seconds: (performance.now() - t0) / 1000, busy: m.maxBusyMs, wall: m.maxBlockMs, p99: m.p99Ms, gc: m.maxGcMs };
     rows.push(r);
-    console.log(`${what}: ${r.items} in ${r.seconds.toFixed(1)} s; event loop max block ${r.busy.toFixed(1)} ms busy, ${r.wall.toFixed(1)} ms wall, p99 ${r.p99.toFixed(1)} ms, longest GC pause ${r.gc.toFixed(1)} ms`);
+    console.log(
+      `${what}: ${r.items} in ${r.seconds.toFixed(1)} s; event loop max block ${r.busy.toFixed(1)} ms busy, ${r.wall.toFixed(1)} ms wall, p99 ${r.p99.toFixed(1)} ms, longest GC pause ${r.gc.toFixed(1)} ms`,
+    );
   };
 
   const csv = feedCsv(19.5e6);
@@ -88,7 +90,10 @@ async function main(): Promise<void> {
   const table = [
     "| work | MB | IOCs | seconds | max block, busy | max block, wall | p99 loop delay | longest GC pause |",
     "|---|--:|--:|--:|--:|--:|--:|--:|",
-    ...rows.map((r) => `| ${r.what} | ${r.mb ? r.mb.toFixed(1) : "-"} | ${r.items} | ${r.seconds.toFixed(1)} | ${r.busy.toFixed(1)} ms | ${r.wall.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.gc.toFixed(1)} ms |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.what} | ${r.mb ? r.mb.toFixed(1) : "-"} | ${r.items} | ${r.seconds.toFixed(1)} | ${r.busy.toFixed(1)} ms | ${r.wall.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.gc.toFixed(1)} ms |`,
+    ),
   ].join("\n");
   const md = `## IOC import
 

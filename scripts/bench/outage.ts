@@ -100,17 +100,20 @@ async function main(): Promise<void> {
     const drainRate = Math.round((backlog + RATE * drainS) / Math.max(drainS, 0.001));
 
     if (!values["no-write"]) {
-      writeBenchSection("outage", [
-        "## Outage",
-        "",
-        `\`npm run bench:outage -- --outage-seconds ${OUTAGE_S}\` — the real agent (bundle, synthetic source at ${RATE} events/s, mix \`${values.mix}\`, default spool: 1 GiB bound, fsync interval) streams to a controller process on SQLite (synchronous=FULL); after ${WARMUP_S} s the controller is killed with SIGKILL and restarted on the same database ${OUTAGE_S} s later. Stored and duplicates are counted in the database (COUNT, COUNT DISTINCT seq); reconnect is from the controller being ready again to the first batch stored (the agent is waiting out its backoff, capped at 30 s by default); drain is from there until the stored ack covers every event produced up to the controller's return. ${machine()}.`,
-        "",
-        "| outage | produced | stored | duplicates stored | dropped | backlog | reconnect | drain | drain rate | replays deduplicated | agent peak RSS |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        `| ${OUTAGE_S} s | ${produced} | ${totals.count} | ${duplicates} | ${dropped} | ${backlog} events | ${reconnectS.toFixed(1)} s | ${drainS.toFixed(1)} s | ${drainRate} events/s | ${replays} | ${(peakAgentRss / MiB).toFixed(0)} MiB |`,
-        "",
-        "The backlog lives in the agent's disk spool, not in memory (agent peak RSS is sampled over the outage and the drain, when up to 8 leased batches of ≤ 500 events are in flight); the controller stores one batch per stream at a time, in group-committed transactions.",
-      ].join("\n"));
+      writeBenchSection(
+        "outage",
+        [
+          "## Outage",
+          "",
+          `\`npm run bench:outage -- --outage-seconds ${OUTAGE_S}\` — the real agent (bundle, synthetic source at ${RATE} events/s, mix \`${values.mix}\`, default spool: 1 GiB bound, fsync interval) streams to a controller process on SQLite (synchronous=FULL); after ${WARMUP_S} s the controller is killed with SIGKILL and restarted on the same database ${OUTAGE_S} s later. Stored and duplicates are counted in the database (COUNT, COUNT DISTINCT seq); reconnect is from the controller being ready again to the first batch stored (the agent is waiting out its backoff, capped at 30 s by default); drain is from there until the stored ack covers every event produced up to the controller's return. ${machine()}.`,
+          "",
+          "| outage | produced | stored | duplicates stored | dropped | backlog | reconnect | drain | drain rate | replays deduplicated | agent peak RSS |",
+          "|---|---|---|---|---|---|---|---|---|---|---|",
+          `| ${OUTAGE_S} s | ${produced} | ${totals.count} | ${duplicates} | ${dropped} | ${backlog} events | ${reconnectS.toFixed(1)} s | ${drainS.toFixed(1)} s | ${drainRate} events/s | ${replays} | ${(peakAgentRss / MiB).toFixed(0)} MiB |`,
+          "",
+          "The backlog lives in the agent's disk spool, not in memory (agent peak RSS is sampled over the outage and the drain, when up to 8 leased batches of ≤ 500 events are in flight); the controller stores one batch per stream at a time, in group-committed transactions.",
+        ].join("\n"),
+      );
     }
     process.stdout.write(`outage: produced ${produced}, stored ${totals.count}, duplicates ${duplicates}, dropped ${dropped}, drain ${drainS.toFixed(1)} s\n`);
     if (duplicates !== 0 || dropped !== 0 || totals.count + dropped !== produced) process.exitCode = 1;

@@ -30,21 +30,83 @@ type Kind = "quiet" | "storm-dup" | "storm-new";
 function event(kind: Kind, i: number): Event {
   const t = T0 + i * 10;
   if (kind === "storm-dup") {
-    return Event.fromPartial({ seq: i + 1, eventTimeMs: t, body: { $case: "process", process: { action: ProcessAction.PROCESS_ACTION_START, pid: i, ppid: 1, exe: `/tmp/payload${i % 5}`, commandLine: "/tmp/payload --x", user: "www", uid: 33 } } });
+    return Event.fromPartial({
+      seq: i + 1,
+      eventTimeMs: t,
+      body: { $case: "process", process: { action: ProcessAction.PROCESS_ACTION_START, pid: i, ppid: 1, exe: `/tmp/payload${i % 5}`, commandLine: "/tmp/payload --x", user: "www", uid: 33 } },
+    });
   }
   if (kind === "storm-new") {
     const ip = `100.${64 + ((i >> 16) & 63)}.${(i >> 8) & 255}.${i & 255}`;
-    return Event.fromPartial({ seq: i + 1, eventTimeMs: t, body: { $case: "network", network: { action: NetworkAction.NETWORK_ACTION_OPEN, direction: Direction.DIRECTION_OUTBOUND, protocol: "tcp", localAddress: "10.0.0.5", localPort: 50000, remoteAddress: ip, remotePort: 443, pid: 7, exe: "/usr/bin/curl", user: "www" } } });
+    return Event.fromPartial({
+      seq: i + 1,
+      eventTimeMs: t,
+      body: {
+        $case: "network",
+        network: {
+          action: NetworkAction.NETWORK_ACTION_OPEN,
+          direction: Direction.DIRECTION_OUTBOUND,
+          protocol: "tcp",
+          localAddress: "10.0.0.5",
+          localPort: 50000,
+          remoteAddress: ip,
+          remotePort: 443,
+          pid: 7,
+          exe: "/usr/bin/curl",
+          user: "www",
+        },
+      },
+    });
   }
   const k = i % 20;
   if (k < 12) {
     const bins = ["/usr/bin/ls", "/usr/bin/grep", "/usr/bin/python3", "/usr/bin/git", "/usr/bin/node", "/bin/bash"];
     const exe = bins[i % bins.length]!;
-    return Event.fromPartial({ seq: i + 1, eventTimeMs: t, body: { $case: "process", process: { action: ProcessAction.PROCESS_ACTION_START, pid: 1000 + i, ppid: 999, exe, commandLine: `${exe} --flag ${i % 97}`, parentExe: "/bin/bash", user: "app", uid: 1000, sha256: (i % 16).toString(16).repeat(64) } } });
+    return Event.fromPartial({
+      seq: i + 1,
+      eventTimeMs: t,
+      body: {
+        $case: "process",
+        process: {
+          action: ProcessAction.PROCESS_ACTION_START,
+          pid: 1000 + i,
+          ppid: 999,
+          exe,
+          commandLine: `${exe} --flag ${i % 97}`,
+          parentExe: "/bin/bash",
+          user: "app",
+          uid: 1000,
+          sha256: (i % 16).toString(16).repeat(64),
+        },
+      },
+    });
   }
   if (k < 16) return Event.fromPartial({ seq: i + 1, eventTimeMs: t, body: { $case: "file", file: { action: FileAction.FILE_ACTION_MODIFY, path: `/var/lib/app/cache/${i % 97}.tmp`, uid: 1000 } } });
-  if (k < 19) return Event.fromPartial({ seq: i + 1, eventTimeMs: t, body: { $case: "network", network: { action: NetworkAction.NETWORK_ACTION_OPEN, direction: Direction.DIRECTION_OUTBOUND, protocol: "tcp", localAddress: "10.0.0.5", localPort: 50000 + (i % 1000), remoteAddress: `10.1.${i % 7}.${i % 250}`, remotePort: 443, pid: 7, exe: "/usr/bin/node", user: "app" } } });
-  return Event.fromPartial({ seq: i + 1, eventTimeMs: t, body: { $case: "auth", auth: { action: AuthAction.AUTH_ACTION_LOGIN_SUCCESS, user: `u${i % 50}`, sourceIp: `10.2.0.${i % 200}`, service: "sshd", method: "publickey" } } });
+  if (k < 19)
+    return Event.fromPartial({
+      seq: i + 1,
+      eventTimeMs: t,
+      body: {
+        $case: "network",
+        network: {
+          action: NetworkAction.NETWORK_ACTION_OPEN,
+          direction: Direction.DIRECTION_OUTBOUND,
+          protocol: "tcp",
+          localAddress: "10.0.0.5",
+          localPort: 50000 + (i % 1000),
+          remoteAddress: `10.1.${i % 7}.${i % 250}`,
+          remotePort: 443,
+          pid: 7,
+          exe: "/usr/bin/node",
+          user: "app",
+        },
+      },
+    });
+  return Event.fromPartial({
+    seq: i + 1,
+    eventTimeMs: t,
+    body: { $case: "auth", auth: { action: AuthAction.AUTH_ACTION_LOGIN_SUCCESS, user: `u${i % 50}`, sourceIp: `10.2.0.${i % 200}`, service: "sshd", method: "publickey" } },
+  });
 }
 
 async function run(kind: Kind): Promise<void> {

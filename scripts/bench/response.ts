@@ -85,7 +85,9 @@ async function startFail2ban(dir: string, authLog: string): Promise<Fail2ban> {
     join(conf, "jail.conf"),
     `[DEFAULT]\nbackend = pyinotify\nusedns = no\nignoreip =\nbantime = 3600\nfindtime = 600\nmaxretry = 5\n\n[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${authLog}\naction = bench-record\n`,
   );
-  const proc: ChildProcess = spawn("fail2ban-server", ["-f", "-x", "-c", conf, "-s", join(dir, "f2b.sock"), "-p", join(dir, "f2b.pid"), "--logtarget", logFile], { stdio: ["ignore", "ignore", "pipe"] });
+  const proc: ChildProcess = spawn("fail2ban-server", ["-f", "-x", "-c", conf, "-s", join(dir, "f2b.sock"), "-p", join(dir, "f2b.pid"), "--logtarget", logFile], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let err = "";
   proc.stderr!.on("data", (b: Buffer) => (err += b.toString()));
   const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "") + err;
@@ -173,7 +175,11 @@ async function main(): Promise<void> {
         // The controller decides now: the local rule goes (a newer, empty policy), a playbook blocks.
         nsc.send(agent.agentId, { msg: { $case: "policy", policy: nsc.policy(agent.agentId, { version: 2, rules: [], iocs: [], actions: [] }) } });
         if (!(await waitFor(() => (agent.output().match(/local policy applied/g) ?? []).length >= 2, 10_000))) throw new Error(`empty policy not applied\n${agent.output()}`);
-        await nsc.ctl.playbooks.save(`id: bench-block\nname: bench block\nwhen:\n  rules: [${BRUTE_FORCE_ID}]\nactions:\n  - type: block_ip\n    params: {ttlSeconds: 600}\napproval: auto\n`, "bench", "create");
+        await nsc.ctl.playbooks.save(
+          `id: bench-block\nname: bench block\nwhen:\n  rules: [${BRUTE_FORCE_ID}]\nactions:\n  - type: block_ip\n    params: {ttlSeconds: 600}\napproval: auto\n`,
+          "bench",
+          "create",
+        );
       }
       // Let the tailer open the log and settle.
       await new Promise((r) => setTimeout(r, 1000));
@@ -188,7 +194,9 @@ async function main(): Promise<void> {
           wall5 = Date.now();
         }
         if (!(await waitFor(() => mon.at(ip) !== undefined && f2b.bannedAt(ip) !== undefined, 20_000, 5)))
-          throw new Error(`${kind} attacker ${ip}: vigil ${mon.at(ip) !== undefined ? "blocked" : "did not block"}, fail2ban ${f2b.bannedAt(ip) !== undefined ? "banned" : "did not ban"}\n${agent.output().slice(-3000)}\n${f2b.log().slice(-2000)}`);
+          throw new Error(
+            `${kind} attacker ${ip}: vigil ${mon.at(ip) !== undefined ? "blocked" : "did not block"}, fail2ban ${f2b.bannedAt(ip) !== undefined ? "banned" : "did not ban"}\n${agent.output().slice(-3000)}\n${f2b.log().slice(-2000)}`,
+          );
         const s: Sample = { vigil: mon.at(ip)! - t5, fail2ban: f2b.bannedAt(ip)! - wall5 };
         if (kind === "controller") {
           // Where the controller path spends its time: events stored, alert committed, playbook decided (wall clock).
@@ -245,7 +253,9 @@ async function main(): Promise<void> {
     `Target: Vigil's p99 below fail2ban's p50 on both paths: ${met ? "met" : "**not met**"}. The brute-force correlation fires early (the fifth failure inside ten minutes`,
     "completes it; nothing waits for the reorder tolerance; see docs/sigma-support.md), the agent's tailer wakes on inotify and its spool syncs on the leading edge.",
     ...(split.stored.length
-      ? [`Controller path, medians after the fifth line: events stored ${ms(med(split.stored))}, alert committed ${ms(med(split.alert))}, playbook decided ${ms(med(split.decided))}; the rest is the signed command's trip to the agent and \`nft\`.`]
+      ? [
+          `Controller path, medians after the fifth line: events stored ${ms(med(split.stored))}, alert committed ${ms(med(split.alert))}, playbook decided ${ms(med(split.decided))}; the rest is the signed command's trip to the agent and \`nft\`.`,
+        ]
       : []),
     "Before early firing (issue #15) the same race took Vigil 60-64 s: every input of a correlation waited for the 60 s reorder tolerance.",
     `Load average at the end: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores (shared with other work); whole run ${((Date.now() - started) / 1000).toFixed(0)} s.`,

@@ -38,7 +38,9 @@ const best = (runs: number, f: () => number): number => Math.min(...Array.from({
 
 const samples = loadRuleSources(SAMPLES);
 const base = [...BUILTIN_RULES, ...synthetic(samples, TARGET)];
-const upload = synthetic(samples, TARGET + 1).slice(-1).map((s) => ({ ...s, name: "upload.yml", text: s.text.replace(/^id: .*$/m, "id: uploaded-1") }));
+const upload = synthetic(samples, TARGET + 1)
+  .slice(-1)
+  .map((s) => ({ ...s, name: "upload.yml", text: s.text.replace(/^id: .*$/m, "id: uploaded-1") }));
 let rules = 0;
 const full = best(3, () => ms(() => (rules = compileRules([...base, ...upload]).ruleset.rules.length)));
 const cache = new CompileCache();

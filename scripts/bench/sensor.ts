@@ -21,7 +21,14 @@ import { PrivateAuditd, auditdUnavailable } from "../../agent/test/helpers/priva
 import { machine, ROOT, writeBenchSection } from "./lib/report";
 
 const { values } = parseArgs({
-  options: { execs: { type: "string", default: "2000" }, idle: { type: "string", default: "20" }, warmup: { type: "string", default: "10" }, sources: { type: "string", default: "ebpf,audit,proc" }, binary: { type: "string" }, "node-options": { type: "string" } },
+  options: {
+    execs: { type: "string", default: "2000" },
+    idle: { type: "string", default: "20" },
+    warmup: { type: "string", default: "10" },
+    sources: { type: "string", default: "ebpf,audit,proc" },
+    binary: { type: "string" },
+    "node-options": { type: "string" },
+  },
 });
 /** Another agent build to measure (an A/B against an older one); docs/benchmarks.md is then left alone. */
 const BINARY = values.binary;
@@ -102,7 +109,10 @@ function execLoopMs(marker: string, n: number): number {
 }
 
 async function boot(dir: string): Promise<RunningController> {
-  const config = loadConfig({ http: "127.0.0.1:0", grpc: "127.0.0.1:0", dataDir: dir, database: `sqlite:${join(dir, "vigil.db")}`, logLevel: "warn", insecureGrpc: true, insecureHttp: true }, process.env);
+  const config = loadConfig(
+    { http: "127.0.0.1:0", grpc: "127.0.0.1:0", dataDir: dir, database: `sqlite:${join(dir, "vigil.db")}`, logLevel: "warn", insecureGrpc: true, insecureHttp: true },
+    process.env,
+  );
   return startController(config, { logger: createLogger("error") });
 }
 
@@ -154,7 +164,9 @@ async function measure(source: Source, baseMs: number): Promise<Result> {
     let detail = "";
     for (let i = 0; i < 300 && !detail; i++) {
       await sleep(100);
-      const items = (await (await fetch(`${ctl.httpUrl}/api/v1/agents`, { headers: { authorization: `Bearer ${key}` } })).json()) as { items: { online: boolean; status?: { sensors?: { name: string; detail: string }[] } }[] };
+      const items = (await (await fetch(`${ctl.httpUrl}/api/v1/agents`, { headers: { authorization: `Bearer ${key}` } })).json()) as {
+        items: { online: boolean; status?: { sensors?: { name: string; detail: string }[] } }[];
+      };
       detail = items.items.find((a) => a.online)?.status?.sensors?.find((s) => s.name === "process")?.detail ?? "";
     }
     if (!detail) throw new Error("the agent never reported its sensors");
@@ -192,7 +204,9 @@ async function measure(source: Source, baseMs: number): Promise<Result> {
     for (const k of Object.keys(children)) children[k] = avg(children[k]!);
     console.log(
       `${source}: agent ${(agentMem.rss / MB).toFixed(1)} MB RSS / ${(agentMem.pss / MB).toFixed(1)} MB PSS (anon ${(agentMem.anon / MB).toFixed(1)}, file ${(agentMem.file / MB).toFixed(1)}); ` +
-        Object.entries(children).map(([n, m]) => `${n} ${(m.rss / MB).toFixed(1)} RSS / ${(m.pss / MB).toFixed(1)} PSS`).join("; ") +
+        Object.entries(children)
+          .map(([n, m]) => `${n} ${(m.rss / MB).toFixed(1)} RSS / ${(m.pss / MB).toFixed(1)} PSS`)
+          .join("; ") +
         `; load average ${loadavg()[0]!.toFixed(1)}`,
     );
     const idleCpuPct = (100 * ((family(agent.pid!).reduce((n, p) => n + cpuTicks(p), 0) - c0) / TICK)) / ((Date.now() - t0) / 1000);
@@ -231,7 +245,9 @@ async function main(): Promise<void> {
     if (source === "audit" && noAuditd) continue;
     const r = await measure(source, baseMs);
     results.push(r);
-    console.log(`${source}: captured ${r.captured} of ${EXECS}, +${r.perExecPct.toFixed(1)}% per exec, idle ${r.idleCpuPct.toFixed(2)}% of a core, ${(r.family.rss / MB).toFixed(1)} MB RSS, ${(r.family.pss / MB).toFixed(1)} MB PSS`);
+    console.log(
+      `${source}: captured ${r.captured} of ${EXECS}, +${r.perExecPct.toFixed(1)}% per exec, idle ${r.idleCpuPct.toFixed(2)}% of a core, ${(r.family.rss / MB).toFixed(1)} MB RSS, ${(r.family.pss / MB).toFixed(1)} MB PSS`,
+    );
   }
   const label: Record<Source, string> = {
     ebpf: "eBPF (sched_process_exec, kernel_sensor: auto)",
@@ -247,20 +263,32 @@ async function main(): Promise<void> {
     "",
     "| source | execs captured | extra CPU per exec | idle CPU (one core) | idle RSS | idle PSS |",
     "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ...results.map((r) => `| ${label[r.source]} | ${r.captured} of ${EXECS} (${((100 * r.captured) / EXECS).toFixed(1)}%) | ${r.perExecPct >= 0 ? "+" : ""}${r.perExecPct.toFixed(1)}% | ${r.idleCpuPct.toFixed(2)}% | ${mb(r.family.rss)} | ${mb(r.family.pss)} |`),
+    ...results.map(
+      (r) =>
+        `| ${label[r.source]} | ${r.captured} of ${EXECS} (${((100 * r.captured) / EXECS).toFixed(1)}%) | ${r.perExecPct >= 0 ? "+" : ""}${r.perExecPct.toFixed(1)}% | ${r.idleCpuPct.toFixed(2)}% | ${mb(r.family.rss)} | ${mb(r.family.pss)} |`,
+    ),
     "",
     "Where the memory is (PSS, idle):",
     "",
     "| source | agent: heap and other anonymous | agent: Node runtime and bundle (file-backed) | children |",
     "| --- | ---: | ---: | --- |",
-    ...results.map((r) => `| ${r.source} | ${mb(r.agent.anon)} | ${mb(r.agent.file)} | ${Object.entries(r.children).map(([n, m]) => `${n} ${mb(m.pss)} (RSS ${mb(m.rss)})`).join(", ") || "none"} |`),
+    ...results.map(
+      (r) =>
+        `| ${r.source} | ${mb(r.agent.anon)} | ${mb(r.agent.file)} | ${
+          Object.entries(r.children)
+            .map(([n, m]) => `${n} ${mb(m.pss)} (RSS ${mb(m.rss)})`)
+            .join(", ") || "none"
+        } |`,
+    ),
     "",
     "RSS adds each process's resident pages, so a page two of them map (the helper's ring buffer, shared libraries) counts twice; PSS splits it between them and is the measure the < 60 MB target is read on.",
     "The file-backed part is the Node runtime's own code and read-only data (V8, OpenSSL, ICU) paged in from the agent binary: clean pages the kernel can drop and re-read, the floor of any Node agent; what the agent's code holds is the anonymous part.",
   ].join("\n");
   if (!BINARY) writeBenchSection("sensor", md);
   const e = results[0]!;
-  console.log(`sensor: ${e.source} captured ${e.captured} of ${EXECS} execs, +${e.perExecPct.toFixed(1)}% CPU per exec, agent ${e.idleCpuPct.toFixed(2)}% of a core, ${(e.family.rss / MB).toFixed(0)} MB RSS`);
+  console.log(
+    `sensor: ${e.source} captured ${e.captured} of ${EXECS} execs, +${e.perExecPct.toFixed(1)}% CPU per exec, agent ${e.idleCpuPct.toFixed(2)}% of a core, ${(e.family.rss / MB).toFixed(0)} MB RSS`,
+  );
 }
 
 void main().then(

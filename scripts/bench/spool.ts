@@ -185,7 +185,7 @@ function main(): void {
     "",
     `\`npx tsx scripts/bench/spool.ts\` — ${PAYLOAD_BYTES}-byte payloads (${RECORD_BYTES} bytes on disk), append stops at ${fmt(args.records)} records or ${args.seconds} s;`,
     `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "unknown"}), load average ${os.loadavg()[0]!.toFixed(1)} during the run, Node ${process.version}, spool under \`${root}\`, ${new Date().toISOString().slice(0, 10)}.`,
-    "\"reopen\" checks the checksum of every record; \"replay\" leases everything in 1,000-record / 1 MiB leases.",
+    '"reopen" checks the checksum of every record; "replay" leases everything in 1,000-record / 1 MiB leases.',
     "On this shared VM, repeated runs differ by up to 5x (one fdatasync took 0.5 to 5 ms): compare the rows of one run, not runs.",
     "",
     out,

@@ -30,7 +30,12 @@ const result = await build({
 const out = join(root, "dist/vigil-agent.cjs");
 const text = readFileSync(out, "utf8");
 // eslint-disable-next-line no-control-regex -- the Latin-1 range starts at NUL
-const latin1 = text.replace(/[^\u0000-\u00ff]/gu, (c) => c.split("").map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, "0")}`).join(""));
+const latin1 = text.replace(/[^\u0000-\u00ff]/gu, (c) =>
+  c
+    .split("")
+    .map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, "0")}`)
+    .join(""),
+);
 if (latin1 !== text) writeFileSync(out, latin1);
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 console.log(`bundle: dist/vigil-agent.cjs (${(bytes / 1024).toFixed(0)} KiB)`);

@@ -31,7 +31,9 @@ export async function buildConsole({ minify = true, quiet = false } = {}) {
   });
   await copyFile(join(CONSOLE_SRC, "index.html"), join(CONSOLE_OUT, "index.html"));
   if (!quiet) {
-    const bytes = Object.entries(result.metafile.outputs).filter(([f]) => !f.endsWith(".map")).reduce((n, [, o]) => n + o.bytes, 0);
+    const bytes = Object.entries(result.metafile.outputs)
+      .filter(([f]) => !f.endsWith(".map"))
+      .reduce((n, [, o]) => n + o.bytes, 0);
     console.log(`console: dist/console (${(bytes / 1024).toFixed(0)} KiB)`);
   }
   return CONSOLE_OUT;

@@ -41,7 +41,9 @@ if (missing.length > 0) {
 }
 
 mkdirSync(work, { recursive: true });
-const sources = readdirSync(src).filter((f) => /\.(c|h)$/.test(f)).sort();
+const sources = readdirSync(src)
+  .filter((f) => /\.(c|h)$/.test(f))
+  .sort();
 const stamp = createHash("sha256");
 for (const f of sources) stamp.update(f).update(readFileSync(join(src, f)));
 const digest = stamp.digest("hex");

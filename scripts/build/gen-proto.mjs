@@ -13,9 +13,7 @@ const check = process.argv.includes("--check");
 
 function walk(dir) {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)],
-  );
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
 }
 
 execFileSync(buf, ["lint"], { cwd: protoDir, stdio: "inherit" });
@@ -29,8 +27,12 @@ try {
   execFileSync(buf, ["generate", "--template", tpl], { cwd: protoDir, stdio: "inherit" });
   rmSync(tpl);
   const target = join(protoDir, "src", "gen");
-  const fresh = walk(out).map((f) => relative(out, f)).sort();
-  const committed = walk(target).map((f) => relative(target, f)).sort();
+  const fresh = walk(out)
+    .map((f) => relative(out, f))
+    .sort();
+  const committed = walk(target)
+    .map((f) => relative(target, f))
+    .sort();
   if (check) {
     const stale = fresh.filter((f) => !committed.includes(f) || readFileSync(join(out, f), "utf8") !== readFileSync(join(target, f), "utf8"));
     const extra = committed.filter((f) => !fresh.includes(f));

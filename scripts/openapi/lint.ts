@@ -14,14 +14,20 @@ async function main(): Promise<number> {
     const file = join(dir, "openapi.json");
     writeFileSync(file, JSON.stringify(await servedDocument(), null, 2));
     const root = resolve(__dirname, "../..");
-    const r = spawnSync(join(root, "node_modules/.bin/redocly"), ["lint", "--config", join(root, "redocly.yaml"), file], { stdio: "inherit", env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" } });
+    const r = spawnSync(join(root, "node_modules/.bin/redocly"), ["lint", "--config", join(root, "redocly.yaml"), file], {
+      stdio: "inherit",
+      env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" },
+    });
     return r.status ?? 1;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main().then((code) => process.exit(code), (err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

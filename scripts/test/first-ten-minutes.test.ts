@@ -119,9 +119,11 @@ describe.skipIf(skipReason !== null)("a new user's first minutes on `npm start`,
     const get = (path: string) => rawGet(`https://127.0.0.1:${http}/api/v1${path}`, { ca, headers: { authorization: `Bearer ${key}` } });
     const api = async <T>(path: string): Promise<T> => {
       // A kept-alive socket the server closed while the build ran fails once: ask again on a new one.
-      const r = await get(path).catch(() => get(path)).catch((e: Error) => {
-        throw new Error(`GET ${path}: ${e.message}\n${out.slice(-4000)}`);
-      });
+      const r = await get(path)
+        .catch(() => get(path))
+        .catch((e: Error) => {
+          throw new Error(`GET ${path}: ${e.message}\n${out.slice(-4000)}`);
+        });
       if (r.status !== 200) throw new Error(`GET ${path}: ${r.status} ${r.body.toString()}`);
       return JSON.parse(r.body.toString()) as T;
     };
@@ -157,10 +159,14 @@ describe.skipIf(skipReason !== null)("a new user's first minutes on `npm start`,
     // The control's alert may hold other execs from /tmp (it groups by rule and host), but none of
     // the checkout's: a build exec folded into it would hide there.
     const controlImages = control.events.map((e) => String(e.Image ?? ""));
-    expect(controlImages.filter((i) => i.startsWith(base) && i !== payload), "execs from the checkout other than the payload").toEqual([]);
+    expect(
+      controlImages.filter((i) => i.startsWith(base) && i !== payload),
+      "execs from the checkout other than the payload",
+    ).toEqual([]);
 
     // Not vacuous: the agent did see the build's tools run from the checkout under /tmp.
-    const seen = async (q: string) => (await api<{ items: { process: { exe: string; commandLine: string } }[] }>(`/events?type=process&q=${encodeURIComponent(q)}&limit=50`)).items.map((e) => e.process);
+    const seen = async (q: string) =>
+      (await api<{ items: { process: { exe: string; commandLine: string } }[] }>(`/events?type=process&q=${encodeURIComponent(q)}&limit=50`)).items.map((e) => e.process);
     const esbuild = join(checkout, "node_modules/@esbuild");
     expect((await seen(esbuild)).filter((p) => p.exe.startsWith(esbuild)).length, "esbuild's execs from the checkout").toBeGreaterThan(0);
     if (clang) expect((await seen(join(checkout, "agent/native/ebpf/vigil.bpf.c"))).filter((p) => /clang/.test(p.exe)).length, "clang compiling the eBPF program").toBeGreaterThan(0);

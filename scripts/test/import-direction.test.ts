@@ -69,7 +69,13 @@ describe("the checker (on a synthetic tree)", () => {
   });
 
   it("refuses a folder listed in two layers", () => {
-    const twice: PackageLayers = { root: "src", layers: [{ name: "x", members: ["low"] }, { name: "y", members: ["low"] }] };
+    const twice: PackageLayers = {
+      root: "src",
+      layers: [
+        { name: "x", members: ["low"] },
+        { name: "y", members: ["low"] },
+      ],
+    };
     expect(() => checkLayers(dir, twice)).toThrow(/listed in two layers/);
   });
 });

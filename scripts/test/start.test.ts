@@ -40,9 +40,16 @@ describe("npm start", () => {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
       env: {
-        ...process.env, VIGIL_DATA_DIR: join(dir, "data"), VIGIL_HTTP_ADDR: `127.0.0.1:${http}`, VIGIL_GRPC_ADDR: `127.0.0.1:${grpc}`,
+        ...process.env,
+        VIGIL_DATA_DIR: join(dir, "data"),
+        VIGIL_HTTP_ADDR: `127.0.0.1:${http}`,
+        VIGIL_GRPC_ADDR: `127.0.0.1:${grpc}`,
         // The agent watches a scratch dir with /proc polling: no eBPF, nothing of this machine's.
-        VIGIL_KERNEL_SENSOR: "proc", VIGIL_WATCH: dir, VIGIL_AUTH_LOG: authLog, VIGIL_AUDIT_LOG: join(dir, "audit.log"), VIGIL_SYSTEM_LOG: join(dir, "syslog"),
+        VIGIL_KERNEL_SENSOR: "proc",
+        VIGIL_WATCH: dir,
+        VIGIL_AUTH_LOG: authLog,
+        VIGIL_AUDIT_LOG: join(dir, "audit.log"),
+        VIGIL_SYSTEM_LOG: join(dir, "syslog"),
       },
     });
     let out = "";

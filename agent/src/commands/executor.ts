@@ -67,8 +67,7 @@ export class CommandExecutor {
   /** An action from the agent's own local policy (offline autonomy); reported with local = true. */
   async executeLocal(action: LocalAction): Promise<CommandResult> {
     const id = action.id ?? `local-${randomUUID()}`;
-    if (!allowedLocally(action.type))
-      return this.result(id, action.type, true, CommandStatus.COMMAND_STATUS_REFUSED, `forbidden: local policy may not ${action.type}; only a signed command can`);
+    if (!allowedLocally(action.type)) return this.result(id, action.type, true, CommandStatus.COMMAND_STATUS_REFUSED, `forbidden: local policy may not ${action.type}; only a signed command can`);
     return this.dispatch(id, action.type, action.params, true);
   }
 

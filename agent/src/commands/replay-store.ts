@@ -25,7 +25,10 @@ export class ReplayStore {
   private readonly seen = new Map<string, number>();
   private highWater = 0;
 
-  constructor(stateDir: string, private readonly retainAfterExpiryMs: number) {
+  constructor(
+    stateDir: string,
+    private readonly retainAfterExpiryMs: number,
+  ) {
     this.path = join(stateDir, "seen-commands.json");
     const raw = readJsonState(this.path);
     if (raw === undefined) return;

@@ -113,7 +113,12 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "tags", field: "tags", arg: "TAG", help: "agent tags (self-reported; the enrollment token's are trusted)", list: true },
   { key: "log_level", field: "logLevel", arg: "LEVEL", help: "debug|info|warn|error (default info)", aliases: ["logLevel"] },
   { key: "enforcement", field: "enforcement", arg: "MODE", help: "enforce|monitor: monitor records response actions without enforcing them (default enforce)" },
-  { key: "kernel_sensor", field: "kernelSensor", arg: "MODE", help: "auto|ebpf|audit|proc: where process, connection and file-writer events come from (default auto: eBPF, else auditd, else /proc polling)" },
+  {
+    key: "kernel_sensor",
+    field: "kernelSensor",
+    arg: "MODE",
+    help: "auto|ebpf|audit|proc: where process, connection and file-writer events come from (default auto: eBPF, else auditd, else /proc polling)",
+  },
   { key: "audit_socket", field: "auditSocket", arg: "SOCKET", help: "auditd's af_unix dispatcher socket for exec records (default: from /etc/audit/plugins.d/af_unix.conf)" },
   { key: "ebpf_helper", field: "ebpfHelper", arg: "FILE", help: "an eBPF helper to run instead of the embedded one" },
   { key: "sensors", field: "sensors", arg: "NAME=BOOL,...", help: "turn sensors on or off: process, network, file, auth, audit, syslog (e.g. audit=false)" },
@@ -122,7 +127,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "audit_log", field: "auditLog", arg: "FILE", help: "auditd's log (default /var/log/audit/audit.log)", aliases: ["auditLog"] },
   { key: "audit_types", field: "auditTypes", arg: "TYPE", help: "audit record types kept in each audit event, e.g. SYSCALL,EXECVE,PATH (default: all)", list: true },
   { key: "audit_max_events_per_sec", field: "auditMaxEventsPerSec", arg: "N", help: "audit events per second at most; the rest are dropped and counted (default 0 = no cap)" },
-  { key: "system_log", field: "systemLog", arg: "FILE", help: "system log (default /var/log/syslog, /var/log/messages); \"journal\" follows the whole journal", aliases: ["systemLog"] },
+  { key: "system_log", field: "systemLog", arg: "FILE", help: 'system log (default /var/log/syslog, /var/log/messages); "journal" follows the whole journal', aliases: ["systemLog"] },
   { key: "process_interval_ms", field: "processIntervalMs", arg: "MS", help: "/proc polling interval when not using eBPF (default 1000)" },
   { key: "network_interval_ms", field: "networkIntervalMs", arg: "MS", help: "/proc/net polling interval (default 2000)" },
   { key: "heartbeat_ms", field: "heartbeatMs", arg: "MS", help: "status heartbeat to the controller (default 15000)" },
@@ -133,7 +138,14 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: "isolation_allow", field: "isolationAllow", arg: "CIDR", help: "still reachable while isolated (admin access)", list: true },
   { key: "isolation_dns", field: "isolationDns", arg: "IP", help: "resolvers still reachable (port 53) while isolated", list: true },
   { key: "isolation_dhcp", field: "isolationDhcp", arg: "BOOL", help: "keep DHCP working while isolated (default false)" },
-  { key: "evidence_deny", field: "evidenceDeny", arg: "PATH", help: "paths collect_evidence never reads, besides the built-in deny list (e.g. a controller data dir here)", list: true, aliases: ["evidenceDeny"] },
+  {
+    key: "evidence_deny",
+    field: "evidenceDeny",
+    arg: "PATH",
+    help: "paths collect_evidence never reads, besides the built-in deny list (e.g. a controller data dir here)",
+    list: true,
+    aliases: ["evidenceDeny"],
+  },
   { key: "policy_event_budget_ms", field: "policyEventBudgetMs", arg: "MS", help: "local policy: the most time one event may take to evaluate (default 100)" },
   { key: "backoff_max_ms", field: "backoffMaxMs", arg: "MS", help: "cap of the reconnect backoff (default 30000)" },
   { key: "fatal_backoff_ms", field: "fatalBackoffMs", arg: "MS", help: "wait after the controller refuses this agent (revoked, pinned key mismatch) (default 600000)" },
@@ -153,7 +165,11 @@ function defaultStateDir(): string {
 }
 
 function list(v: unknown, name: string): string[] {
-  if (typeof v === "string") return v.split(",").map((s) => s.trim()).filter(Boolean);
+  if (typeof v === "string")
+    return v
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v as string[];
   throw new AgentConfigError(`${name}: expected a list of strings`);
 }
@@ -177,7 +193,11 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
     const name = `${source}: ${k}`;
     if (!key) throw new AgentConfigError(`${name}: unknown setting`);
     switch (key) {
-      case "controller": case "authLog": case "auditLog": case "systemLog": case "stateDir":
+      case "controller":
+      case "authLog":
+      case "auditLog":
+      case "systemLog":
+      case "stateDir":
         if (typeof v !== "string" || !v) throw new AgentConfigError(`${name}: expected a non-empty string`);
         cfg[key] = v;
         break;
@@ -185,7 +205,10 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
         if (typeof v !== "boolean" && v !== "true" && v !== "false") throw new AgentConfigError(`${name}: expected true or false`);
         cfg.isolationDhcp = v === true || v === "true";
         break;
-      case "watch": case "tags": case "isolationAllow": case "isolationDns":
+      case "watch":
+      case "tags":
+      case "isolationAllow":
+      case "isolationDns":
         cfg[key] = list(v, name);
         break;
       case "evidenceDeny":
@@ -201,22 +224,44 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
         cfg.auditTypes = types;
         break;
       }
-      case "auditMaxEventsPerSec": cfg.auditMaxEventsPerSec = int(v, name, 0, 1_000_000); break;
+      case "auditMaxEventsPerSec":
+        cfg.auditMaxEventsPerSec = int(v, name, 0, 1_000_000);
+        break;
       case "spoolFsyncIntervalMs":
         cfg.spoolFsyncIntervalMs = int(v, name, 1, 60_000);
         break;
-      case "processIntervalMs": case "networkIntervalMs": case "heartbeatMs":
+      case "processIntervalMs":
+      case "networkIntervalMs":
+      case "heartbeatMs":
         cfg[key] = int(v, name, 100, 3_600_000);
         break;
-      case "syntheticRate": cfg.syntheticRate = int(v, name, 0, 1_000_000); break;
-      case "syntheticCount": cfg.syntheticCount = int(v, name, 0, Number.MAX_SAFE_INTEGER); break;
-      case "backoffMaxMs": cfg.backoffMaxMs = int(v, name, 100, 3_600_000); break;
-      case "fatalBackoffMs": cfg.fatalBackoffMs = int(v, name, 100, 24 * 3_600_000); break;
-      case "onFatal": cfg.onFatal = oneOf(v, name, ["backoff", "exit"] as const); break;
-      case "watchdogMaxRssMb": cfg.watchdogMaxRssMb = int(v, name, 0, 1 << 20); break;
-      case "watchdogMaxCpuPercent": cfg.watchdogMaxCpuPercent = int(v, name, 0, 100 * 1024); break;
-      case "watchdogWindowMs": cfg.watchdogWindowMs = int(v, name, 1_000, 3_600_000); break;
-      case "policyEventBudgetMs": cfg.policyEventBudgetMs = int(v, name, 1, 60_000); break;
+      case "syntheticRate":
+        cfg.syntheticRate = int(v, name, 0, 1_000_000);
+        break;
+      case "syntheticCount":
+        cfg.syntheticCount = int(v, name, 0, Number.MAX_SAFE_INTEGER);
+        break;
+      case "backoffMaxMs":
+        cfg.backoffMaxMs = int(v, name, 100, 3_600_000);
+        break;
+      case "fatalBackoffMs":
+        cfg.fatalBackoffMs = int(v, name, 100, 24 * 3_600_000);
+        break;
+      case "onFatal":
+        cfg.onFatal = oneOf(v, name, ["backoff", "exit"] as const);
+        break;
+      case "watchdogMaxRssMb":
+        cfg.watchdogMaxRssMb = int(v, name, 0, 1 << 20);
+        break;
+      case "watchdogMaxCpuPercent":
+        cfg.watchdogMaxCpuPercent = int(v, name, 0, 100 * 1024);
+        break;
+      case "watchdogWindowMs":
+        cfg.watchdogWindowMs = int(v, name, 1_000, 3_600_000);
+        break;
+      case "policyEventBudgetMs":
+        cfg.policyEventBudgetMs = int(v, name, 1, 60_000);
+        break;
       case "syntheticMix":
         try {
           parseMix(String(v));
@@ -228,13 +273,27 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
       case "spoolMaxBytes":
         cfg.spoolMaxBytes = int(v, name, 1 << 20, Number.MAX_SAFE_INTEGER);
         break;
-      case "spoolFsync": cfg.spoolFsync = oneOf(v, name, ["always", "interval", "never"] as const); break;
-      case "spoolFullPolicy": cfg.spoolFullPolicy = oneOf(v, name, ["drop_oldest_low_priority", "drop_newest", "block"] as const); break;
-      case "kernelSensor": cfg.kernelSensor = oneOf(v, name, ["auto", "ebpf", "audit", "proc"] as const); break;
-      case "ebpfHelper": cfg.ebpfHelper = resolve(String(v)); break;
-      case "auditSocket": cfg.auditSocket = resolve(String(v)); break;
-      case "enforcement": cfg.enforcement = oneOf(v, name, ["enforce", "monitor"] as const); break;
-      case "logLevel": cfg.logLevel = oneOf(v, name, ["debug", "info", "warn", "error"] as const); break;
+      case "spoolFsync":
+        cfg.spoolFsync = oneOf(v, name, ["always", "interval", "never"] as const);
+        break;
+      case "spoolFullPolicy":
+        cfg.spoolFullPolicy = oneOf(v, name, ["drop_oldest_low_priority", "drop_newest", "block"] as const);
+        break;
+      case "kernelSensor":
+        cfg.kernelSensor = oneOf(v, name, ["auto", "ebpf", "audit", "proc"] as const);
+        break;
+      case "ebpfHelper":
+        cfg.ebpfHelper = resolve(String(v));
+        break;
+      case "auditSocket":
+        cfg.auditSocket = resolve(String(v));
+        break;
+      case "enforcement":
+        cfg.enforcement = oneOf(v, name, ["enforce", "monitor"] as const);
+        break;
+      case "logLevel":
+        cfg.logLevel = oneOf(v, name, ["debug", "info", "warn", "error"] as const);
+        break;
       case "sensors": {
         // From a flag or the environment: "audit=false,syslog=false".
         const map = typeof v === "string" ? sensorMap(v, name) : v;
@@ -251,7 +310,10 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
 
 function sensorMap(text: string, name: string): Record<string, boolean> {
   const out: Record<string, boolean> = {};
-  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^([a-z]+)=(true|false|on|off)$/.exec(part);
     if (!m) throw new AgentConfigError(`${name}: expected NAME=true|false[,...], got "${part.slice(0, 64)}"`);
     out[m[1]!] = m[2] === "true" || m[2] === "on";
@@ -260,14 +322,41 @@ function sensorMap(text: string, name: string): Record<string, boolean> {
 }
 
 const ENV: Record<string, string> = {
-  VIGIL_CONTROLLER: "controller", VIGIL_WATCH: "watch", VIGIL_AUTH_LOG: "authLog", VIGIL_AUDIT_LOG: "auditLog", VIGIL_SYSTEM_LOG: "systemLog", VIGIL_STATE_DIR: "stateDir", VIGIL_TAGS: "tags",
-  VIGIL_PROCESS_INTERVAL_MS: "process_interval_ms", VIGIL_NETWORK_INTERVAL_MS: "network_interval_ms", VIGIL_HEARTBEAT_MS: "heartbeat_ms",
-  VIGIL_SPOOL_MAX_BYTES: "spool_max_bytes", VIGIL_SPOOL_FSYNC: "spool_fsync", VIGIL_SPOOL_FSYNC_INTERVAL_MS: "spool_fsync_interval_ms", VIGIL_SPOOL_FULL_POLICY: "spool_full_policy",
-  VIGIL_ENFORCEMENT: "enforcement", VIGIL_ISOLATION_ALLOW: "isolation_allow", VIGIL_ISOLATION_DNS: "isolation_dns", VIGIL_ISOLATION_DHCP: "isolation_dhcp", VIGIL_EVIDENCE_DENY: "evidence_deny", VIGIL_LOG_LEVEL: "logLevel",
-  VIGIL_SYNTHETIC_RATE: "synthetic_rate", VIGIL_SYNTHETIC_COUNT: "synthetic_count", VIGIL_SYNTHETIC_MIX: "synthetic_mix", VIGIL_BACKOFF_MAX_MS: "backoff_max_ms",
-  VIGIL_FATAL_BACKOFF_MS: "fatal_backoff_ms", VIGIL_ON_FATAL: "on_fatal", VIGIL_WATCHDOG_MAX_RSS_MB: "watchdog_max_rss_mb", VIGIL_WATCHDOG_MAX_CPU_PERCENT: "watchdog_max_cpu_percent", VIGIL_WATCHDOG_WINDOW_MS: "watchdog_window_ms",
+  VIGIL_CONTROLLER: "controller",
+  VIGIL_WATCH: "watch",
+  VIGIL_AUTH_LOG: "authLog",
+  VIGIL_AUDIT_LOG: "auditLog",
+  VIGIL_SYSTEM_LOG: "systemLog",
+  VIGIL_STATE_DIR: "stateDir",
+  VIGIL_TAGS: "tags",
+  VIGIL_PROCESS_INTERVAL_MS: "process_interval_ms",
+  VIGIL_NETWORK_INTERVAL_MS: "network_interval_ms",
+  VIGIL_HEARTBEAT_MS: "heartbeat_ms",
+  VIGIL_SPOOL_MAX_BYTES: "spool_max_bytes",
+  VIGIL_SPOOL_FSYNC: "spool_fsync",
+  VIGIL_SPOOL_FSYNC_INTERVAL_MS: "spool_fsync_interval_ms",
+  VIGIL_SPOOL_FULL_POLICY: "spool_full_policy",
+  VIGIL_ENFORCEMENT: "enforcement",
+  VIGIL_ISOLATION_ALLOW: "isolation_allow",
+  VIGIL_ISOLATION_DNS: "isolation_dns",
+  VIGIL_ISOLATION_DHCP: "isolation_dhcp",
+  VIGIL_EVIDENCE_DENY: "evidence_deny",
+  VIGIL_LOG_LEVEL: "logLevel",
+  VIGIL_SYNTHETIC_RATE: "synthetic_rate",
+  VIGIL_SYNTHETIC_COUNT: "synthetic_count",
+  VIGIL_SYNTHETIC_MIX: "synthetic_mix",
+  VIGIL_BACKOFF_MAX_MS: "backoff_max_ms",
+  VIGIL_FATAL_BACKOFF_MS: "fatal_backoff_ms",
+  VIGIL_ON_FATAL: "on_fatal",
+  VIGIL_WATCHDOG_MAX_RSS_MB: "watchdog_max_rss_mb",
+  VIGIL_WATCHDOG_MAX_CPU_PERCENT: "watchdog_max_cpu_percent",
+  VIGIL_WATCHDOG_WINDOW_MS: "watchdog_window_ms",
   VIGIL_POLICY_EVENT_BUDGET_MS: "policy_event_budget_ms",
-  VIGIL_KERNEL_SENSOR: "kernel_sensor", VIGIL_EBPF_HELPER: "ebpf_helper", VIGIL_AUDIT_SOCKET: "audit_socket", VIGIL_AUDIT_TYPES: "audit_types", VIGIL_AUDIT_MAX_EVENTS_PER_SEC: "audit_max_events_per_sec",
+  VIGIL_KERNEL_SENSOR: "kernel_sensor",
+  VIGIL_EBPF_HELPER: "ebpf_helper",
+  VIGIL_AUDIT_SOCKET: "audit_socket",
+  VIGIL_AUDIT_TYPES: "audit_types",
+  VIGIL_AUDIT_MAX_EVENTS_PER_SEC: "audit_max_events_per_sec",
 };
 
 /**
@@ -333,7 +422,18 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
   apply(cfg, fromEnv, "environment");
   if (env.VIGIL_TEST_ALLOCATE_MB_PER_S) cfg.testAllocateMbPerSec = int(env.VIGIL_TEST_ALLOCATE_MB_PER_S, "environment: VIGIL_TEST_ALLOCATE_MB_PER_S", 0, 1024);
   apply(cfg, flags.settings ?? {}, "flag");
-  apply(cfg, { controller: flags.controller, watch: flags.watch?.length ? flags.watch : undefined, authLog: flags.authLog, stateDir: flags.stateDir, tags: flags.tags?.length ? flags.tags : undefined, logLevel: flags.logLevel }, "flag");
+  apply(
+    cfg,
+    {
+      controller: flags.controller,
+      watch: flags.watch?.length ? flags.watch : undefined,
+      authLog: flags.authLog,
+      stateDir: flags.stateDir,
+      tags: flags.tags?.length ? flags.tags : undefined,
+      logLevel: flags.logLevel,
+    },
+    "flag",
+  );
   if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(cfg.controller)) throw new AgentConfigError(`controller: expected HOST:PORT, got "${cfg.controller}"`);
   cfg.stateDir = resolve(cfg.stateDir);
   // The agent's own config file (it may name tokens or internal addresses) is never evidence.

@@ -24,7 +24,14 @@ export function parseSettingFlags(argv: string[]): AgentFlags {
     const given = v[flagName(s)];
     if (given === undefined) continue;
     // A repeated list flag may also carry commas: --watch /a,/b --watch /c.
-    settings[s.key] = Array.isArray(given) ? given.flatMap((x) => x.split(",").map((p) => p.trim()).filter(Boolean)) : given;
+    settings[s.key] = Array.isArray(given)
+      ? given.flatMap((x) =>
+          x
+            .split(",")
+            .map((p) => p.trim())
+            .filter(Boolean),
+        )
+      : given;
   }
   const tag = v.tag as string[] | undefined;
   if (tag?.length) settings.tags = [...((settings.tags as string[] | undefined) ?? []), ...tag];

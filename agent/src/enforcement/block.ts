@@ -90,9 +90,7 @@ export class BlockManager {
       const before = this.list();
       if (await this.deps.nft.tableExists(BLOCK_FAMILY, BLOCK_TABLE)) {
         const set = setFor(p);
-        await this.deps.nft.apply(
-          `add element ${BLOCK_FAMILY} ${BLOCK_TABLE} ${set} { ${p.text} }\ndelete element ${BLOCK_FAMILY} ${BLOCK_TABLE} ${set} { ${p.text} }\n`,
-        );
+        await this.deps.nft.apply(`add element ${BLOCK_FAMILY} ${BLOCK_TABLE} ${set} { ${p.text} }\ndelete element ${BLOCK_FAMILY} ${BLOCK_TABLE} ${set} { ${p.text} }\n`);
       }
       this.save(before.filter((e) => e.prefix !== p.text));
       return { wasBlocked: before.some((e) => e.prefix === p.text) };
@@ -125,13 +123,10 @@ export class BlockManager {
   ruleset(entries: BlockEntry[]): string {
     const t = this.now();
     const elems = (fam: 4 | 6): string => {
-      const items = entries
-        .filter((e) => parsePrefix(e.prefix).family === fam)
-        .map((e) => (e.expiresAtMs === null ? e.prefix : `${e.prefix} timeout ${Math.max(1, e.expiresAtMs - t)}ms`));
+      const items = entries.filter((e) => parsePrefix(e.prefix).family === fam).map((e) => (e.expiresAtMs === null ? e.prefix : `${e.prefix} timeout ${Math.max(1, e.expiresAtMs - t)}ms`));
       return items.length ? ` elements = { ${items.join(", ")} };` : "";
     };
-    const chain = (name: string, rules: string[]): string =>
-      [`  chain ${name} {`, `    type filter hook ${name} priority -5; policy accept;`, ...rules.map((r) => `    ${r}`), `  }`].join("\n");
+    const chain = (name: string, rules: string[]): string => [`  chain ${name} {`, `    type filter hook ${name} priority -5; policy accept;`, ...rules.map((r) => `    ${r}`), `  }`].join("\n");
     const both = ["ip saddr @block4 drop", "ip daddr @block4 drop", "ip6 saddr @block6 drop", "ip6 daddr @block6 drop"];
     return [
       `add table ${BLOCK_FAMILY} ${BLOCK_TABLE}`,

@@ -49,8 +49,7 @@ export class IsolationManager {
   state(): IsolationState | undefined {
     const raw = readJsonState(this.statePath);
     if (raw === undefined) return undefined;
-    if (typeof raw !== "object" || raw === null || typeof (raw as IsolationState).isolated !== "boolean")
-      throw new Error(`corrupt state file ${this.statePath}: unexpected shape`);
+    if (typeof raw !== "object" || raw === null || typeof (raw as IsolationState).isolated !== "boolean") throw new Error(`corrupt state file ${this.statePath}: unexpected shape`);
     const s = raw as IsolationState;
     return { ...s, extraAllowCidrs: Array.isArray(s.extraAllowCidrs) ? s.extraAllowCidrs : [] };
   }

@@ -60,8 +60,7 @@ export async function killProcess(target: KillTarget, opts: KillOptions): Promis
   if (target.startTicks === undefined && target.startTimeMs === undefined) return { ok: false, reason: "a start time is required to identify the process" };
   const root = readProcStat(target.pid);
   if (!root) return { ok: false, reason: `no process ${target.pid}` };
-  if (!matchesIdentity(root, target, tolerance))
-    return { ok: false, reason: `pid ${target.pid} now belongs to another process (start time mismatch): not killed` };
+  if (!matchesIdentity(root, target, tolerance)) return { ok: false, reason: `pid ${target.pid} now belongs to another process (start time mismatch): not killed` };
   if (root.pid === 2 || root.ppid === 2) return { ok: false, reason: `pid ${target.pid} is a kernel thread` };
 
   const members = new Map<number, KilledProcess>([[root.pid, { pid: root.pid, comm: root.comm, startTicks: root.startTicks }]]);
@@ -70,8 +69,7 @@ export async function killProcess(target: KillTarget, opts: KillOptions): Promis
     // command leaves every process exactly as it was.
     for (const p of descendants(snapshot(), root)) members.set(p.pid, p);
   }
-  for (const p of members.values())
-    if (opts.protectedPids.includes(p.pid)) return { ok: false, reason: `process tree contains protected pid ${p.pid} (the agent)` };
+  for (const p of members.values()) if (opts.protectedPids.includes(p.pid)) return { ok: false, reason: `process tree contains protected pid ${p.pid} (the agent)` };
 
   if (target.tree) {
     // Freeze to a fixed point: stop what we know, then look again for children forked meanwhile.

@@ -57,9 +57,7 @@ function runArgv(argv: readonly string[], opts: RunOptions): Promise<RunResult> 
     // A missing binary (ENOENT) is reported as a failed run, not a thrown error,
     // so callers always get a reason they can put in a CommandResult.
     child.on("error", (e) => finish({ code: -1, stdout: "", stderr: `${file}: ${e.message}` }));
-    child.on("close", (code, signal) =>
-      finish({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() + (signal ? ` (signal ${signal})` : "") }),
-    );
+    child.on("close", (code, signal) => finish({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() + (signal ? ` (signal ${signal})` : "") }));
     child.stdin.on("error", () => undefined); // EPIPE if the child exits before reading stdin
     child.stdin.end(opts.input ?? "");
   });

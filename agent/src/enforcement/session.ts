@@ -6,10 +6,7 @@ import { processUid, readProcStat, snapshot } from "../platform/linux/processes"
 import type { CommandRunner } from "./runner";
 
 /** Exactly one way of naming the session. */
-export type SessionTarget =
-  | { by: "logind"; sessionId: string }
-  | { by: "sshd"; pid: number; startTicks?: number; startTimeMs?: number }
-  | { by: "tty"; user: string; tty: string };
+export type SessionTarget = { by: "logind"; sessionId: string } | { by: "sshd"; pid: number; startTicks?: number; startTimeMs?: number } | { by: "tty"; user: string; tty: string };
 
 /** OpenSSH names its per-connection processes sshd, and since 9.8 sshd-session. */
 const SSHD_COMMS = new Set(["sshd", "sshd-session"]);

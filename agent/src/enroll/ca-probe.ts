@@ -10,7 +10,10 @@ function splitHostPort(address: string): { host: string; port: number } {
 }
 
 function derToPem(der: Buffer): string {
-  return `-----BEGIN CERTIFICATE-----\n${der.toString("base64").replace(/(.{64})/g, "$1\n").replace(/\n$/, "")}\n-----END CERTIFICATE-----\n`;
+  return `-----BEGIN CERTIFICATE-----\n${der
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n")
+    .replace(/\n$/, "")}\n-----END CERTIFICATE-----\n`;
 }
 
 /**
@@ -36,7 +39,8 @@ export function probeControllerCa(address: string, timeoutMs = 10_000): Promise<
       if (!leaf?.raw) return done(new Error(`${address} presented no certificate`));
       // The top of the chain the server sent is its CA (ours, or a bring-your-own intermediate).
       const chain: DetailedPeerCertificate[] = [leaf];
-      for (let c = leaf; chain.length < 8 && c.issuerCertificate?.raw && c.issuerCertificate !== c && c.issuerCertificate.fingerprint256 !== c.fingerprint256; c = c.issuerCertificate) chain.push(c.issuerCertificate);
+      for (let c = leaf; chain.length < 8 && c.issuerCertificate?.raw && c.issuerCertificate !== c && c.issuerCertificate.fingerprint256 !== c.fingerprint256; c = c.issuerCertificate)
+        chain.push(c.issuerCertificate);
       if (chain.length < 2) return done(new Error(`${address} did not send a CA certificate with its own; is this a Vigil controller?`));
       const cert = chain[chain.length - 1];
       done(undefined, { caPem: derToPem(cert.raw), fingerprint: fingerprint(cert.raw) });

@@ -13,4 +13,3 @@ export function tlsCredentialsFactory(stateDir: string): (address?: string) => C
     return credentials.createSsl(Buffer.from(id.caPem), Buffer.from(id.keyPem), Buffer.from(id.certPem), address ? tlsVerifyOptions(address) : undefined);
   };
 }
-

@@ -3,16 +3,17 @@ import { EnrollmentServiceClient, type Credentials } from "@vigil/proto";
 import { tlsChannelOptions, tlsVerifyOptions } from "../transport/tls-target";
 
 export class EnrollError extends Error {
-  constructor(message: string, readonly code: status | undefined) {
+  constructor(
+    message: string,
+    readonly code: status | undefined,
+  ) {
     super(message);
   }
 }
 
 function call<Req>(address: string, caPem: string, client: { keyPem: string; certPem: string } | undefined, method: "enroll" | "renew", req: Req, timeoutMs: number): Promise<Credentials> {
   const verify = tlsVerifyOptions(address);
-  const creds = client
-    ? credentials.createSsl(Buffer.from(caPem), Buffer.from(client.keyPem), Buffer.from(client.certPem), verify)
-    : credentials.createSsl(Buffer.from(caPem), null, null, verify);
+  const creds = client ? credentials.createSsl(Buffer.from(caPem), Buffer.from(client.keyPem), Buffer.from(client.certPem), verify) : credentials.createSsl(Buffer.from(caPem), null, null, verify);
   const c = new EnrollmentServiceClient(address, creds, tlsChannelOptions(address));
   return new Promise<Credentials>((resolve, reject) => {
     const deadline = new Date(Date.now() + timeoutMs);

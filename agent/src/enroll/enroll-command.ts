@@ -17,7 +17,15 @@ export const ENROLL_HELP = `  enroll    enroll this agent with a controller (onc
 export async function enrollCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { controller: { type: "string" }, token: { type: "string" }, "token-file": { type: "string" }, "ca-pin": { type: "string" }, "state-dir": { type: "string" }, config: { type: "string" }, "log-level": { type: "string" } },
+    options: {
+      controller: { type: "string" },
+      token: { type: "string" },
+      "token-file": { type: "string" },
+      "ca-pin": { type: "string" },
+      "state-dir": { type: "string" },
+      config: { type: "string" },
+      "log-level": { type: "string" },
+    },
     strict: true,
   });
   const cfg = loadAgentConfig({ controller: values.controller, stateDir: values["state-dir"], config: values.config, logLevel: values["log-level"] });

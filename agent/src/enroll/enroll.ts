@@ -28,7 +28,18 @@ export function identityFrom(c: Credentials, keyPem: string, caFingerprint: stri
   if (pemFingerprint(c.caCertificatePem) !== caFingerprint) throw new PinMismatch("the controller answered with a different CA than the one it presented in TLS");
   if (c.commandPublicKey.length !== 32) throw new Error("the controller sent no valid command-signing key");
   if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(c.agentId)) throw new Error("the controller assigned an invalid agent id");
-  return { agentId: c.agentId, keyPem, certPem: c.certificatePem, caPem: c.caCertificatePem, commandPublicKey: Buffer.from(c.commandPublicKey), notBeforeMs: c.notBeforeMs, notAfterMs: c.notAfterMs, receivedAtMs: Date.now(), caFingerprint, controller };
+  return {
+    agentId: c.agentId,
+    keyPem,
+    certPem: c.certificatePem,
+    caPem: c.caCertificatePem,
+    commandPublicKey: Buffer.from(c.commandPublicKey),
+    notBeforeMs: c.notBeforeMs,
+    notAfterMs: c.notAfterMs,
+    receivedAtMs: Date.now(),
+    caFingerprint,
+    controller,
+  };
 }
 
 /**

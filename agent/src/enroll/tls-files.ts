@@ -46,7 +46,20 @@ export function saveTlsIdentity(stateDir: string, id: TlsIdentity): void {
   savePinnedKey(stateDir, id.commandPublicKey);
   writeSecret(
     join(dir, "identity.json"),
-    JSON.stringify({ agentId: id.agentId, key: `agent-${gen}.key`, cert: `agent-${gen}.crt`, notBeforeMs: id.notBeforeMs, notAfterMs: id.notAfterMs, receivedAtMs: id.receivedAtMs, caFingerprint: id.caFingerprint, controller: id.controller }, null, 2) + "\n",
+    JSON.stringify(
+      {
+        agentId: id.agentId,
+        key: `agent-${gen}.key`,
+        cert: `agent-${gen}.crt`,
+        notBeforeMs: id.notBeforeMs,
+        notAfterMs: id.notAfterMs,
+        receivedAtMs: id.receivedAtMs,
+        caFingerprint: id.caFingerprint,
+        controller: id.controller,
+      },
+      null,
+      2,
+    ) + "\n",
   );
   // Older key pairs are no longer named by identity.json: remove them rather than keep keys around.
   for (const f of readdirSync(dir)) if (/^agent-\d+\.(key|crt)$/.test(f) && !f.startsWith(`agent-${gen}.`)) rmSync(join(dir, f), { force: true });
@@ -54,7 +67,16 @@ export function saveTlsIdentity(stateDir: string, id: TlsIdentity): void {
 
 export function loadTlsIdentity(stateDir: string): TlsIdentity {
   const dir = tlsDir(stateDir);
-  const meta = JSON.parse(readFileSync(join(dir, "identity.json"), "utf8")) as { agentId: string; key: string; cert: string; notBeforeMs: number; notAfterMs: number; receivedAtMs?: number; caFingerprint: string; controller: string };
+  const meta = JSON.parse(readFileSync(join(dir, "identity.json"), "utf8")) as {
+    agentId: string;
+    key: string;
+    cert: string;
+    notBeforeMs: number;
+    notAfterMs: number;
+    receivedAtMs?: number;
+    caFingerprint: string;
+    controller: string;
+  };
   return {
     agentId: meta.agentId,
     keyPem: readFileSync(join(dir, meta.key), "utf8"),

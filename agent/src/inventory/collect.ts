@@ -44,7 +44,10 @@ async function packages(errors: string[]): Promise<InventoryPackage[]> {
     const out = await new Promise<string>((resolve, reject) =>
       execFile("rpm", ["-qa", "--qf", "%{NAME}\\t%{VERSION}-%{RELEASE}\\n"], { maxBuffer: 32 << 20, timeout: 60_000 }, (err: Error | null, stdout: string) => (err ? reject(err) : resolve(stdout))),
     );
-    return out.split("\n").filter(Boolean).map((l) => ({ name: clip(l.split("\t")[0]), version: clip(l.split("\t")[1]) }));
+    return out
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => ({ name: clip(l.split("\t")[0]), version: clip(l.split("\t")[1]) }));
   } catch {
     errors.push("packages: neither a dpkg database nor rpm");
     return [];
@@ -72,10 +75,14 @@ export async function collectInventory(reason: string): Promise<Inventory> {
     attempt("cpu", () => si.cpu(), undefined),
     attempt("memory", () => si.mem(), undefined),
     attempt("disks", () => si.fsSize(), []),
-    attempt("interfaces", async () => {
-      const r = await si.networkInterfaces();
-      return Array.isArray(r) ? r : [r];
-    }, []),
+    attempt(
+      "interfaces",
+      async () => {
+        const r = await si.networkInterfaces();
+        return Array.isArray(r) ? r : [r];
+      },
+      [],
+    ),
     attempt("listeners", () => si.networkConnections(), []),
     packages(errors),
     attempt("users", () => readFile("/etc/passwd", "utf8"), ""),

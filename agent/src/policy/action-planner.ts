@@ -43,7 +43,11 @@ export class ActionPlanner {
     switch (a.type) {
       case "kill_process": {
         if (body?.$case !== "process" || body.process.action !== ProcessAction.PROCESS_ACTION_START || !body.process.startTimeMs)
-          return { kind: "fail", id, reason: `kill_process: rule ${hit.ruleId} fired on a ${body?.$case ?? "empty"} event that names no live process with its start time; not killed (a pid alone could be recycled)` };
+          return {
+            kind: "fail",
+            id,
+            reason: `kill_process: rule ${hit.ruleId} fired on a ${body?.$case ?? "empty"} event that names no live process with its start time; not killed (a pid alone could be recycled)`,
+          };
         const p = body.process;
         params = { pid: p.pid, startTimeMs: p.startTimeMs, tree: a.params.tree !== false };
         key = `kill:${p.pid}:${p.startTimeMs}`;

@@ -138,9 +138,11 @@ export class LocalEvaluator {
 
   private toHits(matches: Match[]): RuleHit[] {
     // An update revises a correlation that already fired (and already acted): nothing new to do.
-    return matches.filter((m) => !m.update).map((m) => {
-      const a = this.actionsBySigmaId.get(m.rule.id);
-      return { ruleId: a?.ruleId ?? m.rule.id, title: m.rule.title, actions: a?.actions ?? [] };
-    });
+    return matches
+      .filter((m) => !m.update)
+      .map((m) => {
+        const a = this.actionsBySigmaId.get(m.rule.id);
+        return { ruleId: a?.ruleId ?? m.rule.id, title: m.rule.title, actions: a?.actions ?? [] };
+      });
   }
 }

@@ -13,10 +13,7 @@ interface StoredPolicy {
   issuedAtMs: number;
 }
 
-export type PolicyDecision =
-  | { kind: "accepted"; doc: LocalPolicyDocument }
-  | { kind: "unchanged" }
-  | { kind: "refused"; reason: string };
+export type PolicyDecision = { kind: "accepted"; doc: LocalPolicyDocument } | { kind: "unchanged" } | { kind: "refused"; reason: string };
 
 const FILE = "local-policy.json";
 
@@ -29,7 +26,10 @@ export class PolicyStore {
   private readonly path: string;
   private held?: { version: number; digest: string };
 
-  constructor(stateDir: string, private readonly agentId: string) {
+  constructor(
+    stateDir: string,
+    private readonly agentId: string,
+  ) {
     this.path = join(stateDir, FILE);
   }
 
@@ -41,8 +41,7 @@ export class PolicyStore {
   load(key: Buffer): LocalPolicyDocument | undefined {
     const raw = readJsonState(this.path) as StoredPolicy | undefined;
     if (raw === undefined) return undefined;
-    if (typeof raw !== "object" || raw === null || typeof raw.policyJson !== "string" || typeof raw.signature !== "string")
-      throw new Error(`corrupt state file ${this.path}: unexpected shape`);
+    if (typeof raw !== "object" || raw === null || typeof raw.policyJson !== "string" || typeof raw.signature !== "string") throw new Error(`corrupt state file ${this.path}: unexpected shape`);
     const update: PolicyUpdate = { version: raw.version, policyJson: raw.policyJson, signature: Buffer.from(raw.signature, "base64"), issuedAtMs: raw.issuedAtMs };
     const why = this.check(update, key);
     if (typeof why === "string") throw new Error(`stored policy ${this.path} refused: ${why}`);
@@ -55,9 +54,13 @@ export class PolicyStore {
     if (this.held && update.version === this.held.version && d === this.held.digest) return { kind: "unchanged" };
     const checked = this.check(update, key);
     if (typeof checked === "string") return { kind: "refused", reason: checked };
-    if (this.held && update.version <= this.held.version)
-      return { kind: "refused", reason: `version ${update.version} is not newer than the held version ${this.held.version}` };
-    writeJsonAtomic(this.path, { version: update.version, policyJson: update.policyJson, signature: Buffer.from(update.signature).toString("base64"), issuedAtMs: update.issuedAtMs } satisfies StoredPolicy);
+    if (this.held && update.version <= this.held.version) return { kind: "refused", reason: `version ${update.version} is not newer than the held version ${this.held.version}` };
+    writeJsonAtomic(this.path, {
+      version: update.version,
+      policyJson: update.policyJson,
+      signature: Buffer.from(update.signature).toString("base64"),
+      issuedAtMs: update.issuedAtMs,
+    } satisfies StoredPolicy);
     this.held = { version: update.version, digest: d };
     return { kind: "accepted", doc: checked };
   }
@@ -84,5 +87,8 @@ export class PolicyStore {
 }
 
 function digest(u: PolicyUpdate): string {
-  return createHash("sha256").update(JSON.stringify([u.version, u.policyJson, u.issuedAtMs])).update(u.signature).digest("hex");
+  return createHash("sha256")
+    .update(JSON.stringify([u.version, u.policyJson, u.issuedAtMs]))
+    .update(u.signature)
+    .digest("hex");
 }

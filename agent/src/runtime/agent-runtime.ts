@@ -51,7 +51,11 @@ export class AgentRuntime {
   /** Host inventory at first connection, daily and on request, collected in a short-lived child. */
   readonly inventory: InventoryReporter;
 
-  constructor(private readonly cfg: AgentConfig, private readonly parts: RuntimeParts, private readonly log: Log) {
+  constructor(
+    private readonly cfg: AgentConfig,
+    private readonly parts: RuntimeParts,
+    private readonly log: Log,
+  ) {
     this.agentId = loadOrCreateAgentId(cfg.stateDir);
     this.spool = DiskSpool.open({ dir: join(cfg.stateDir, "spool"), maxBytes: cfg.spoolMaxBytes, fsync: cfg.spoolFsync, fsyncIntervalMs: cfg.spoolFsyncIntervalMs, fullPolicy: cfg.spoolFullPolicy });
     for (const w of this.spool.warnings) log.warn("spool repaired at open", { problem: w });
@@ -102,7 +106,11 @@ export class AgentRuntime {
     const hold = restartDelayMs(this.ledger);
     if (hold > 0) {
       // A watchdog restart loop: containment is back, the rest waits a little longer each time.
-      this.log.warn("watchdog restarted the agent again shortly after the last time; backing off before starting sensors", { delayMs: hold, consecutive: this.ledger.consecutive, lastReason: this.ledger.lastReason });
+      this.log.warn("watchdog restarted the agent again shortly after the last time; backing off before starting sensors", {
+        delayMs: hold,
+        consecutive: this.ledger.consecutive,
+        lastReason: this.ledger.lastReason,
+      });
       await new Promise((r) => setTimeout(r, hold));
     }
     this.watchdog.start();

@@ -89,7 +89,15 @@ export class CommandGateway {
   private async execute(cmd: Command, digest: string): Promise<CommandResult> {
     let result: CommandResult;
     if (!this.executor || !this.key) {
-      result = { commandId: cmd.id, type: cmd.type, local: false, status: CommandStatus.COMMAND_STATUS_REFUSED, reason: "unavailable: no controller key is pinned", outputJson: "{}", finishedAtMs: this.now() };
+      result = {
+        commandId: cmd.id,
+        type: cmd.type,
+        local: false,
+        status: CommandStatus.COMMAND_STATUS_REFUSED,
+        reason: "unavailable: no controller key is pinned",
+        outputJson: "{}",
+        finishedAtMs: this.now(),
+      };
     } else {
       result = await this.executor.execute(cmd);
       // Only commands really signed by the pinned key are remembered: forged ones must not fill the cache.

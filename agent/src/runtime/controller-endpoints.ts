@@ -22,7 +22,11 @@ export class ControllerEndpoints {
   private addresses: string[] = [];
   private readonly path: string;
 
-  constructor(address: string, stateDir: string, private readonly log: Log) {
+  constructor(
+    address: string,
+    stateDir: string,
+    private readonly log: Log,
+  ) {
     ({ host: this.host, port: this.port } = splitHostPort(address));
     this.path = join(stateDir, "controller-addresses.json");
     if (isIP(this.host)) this.addresses = [this.host];

@@ -67,10 +67,14 @@ function processSources(cfg: AgentConfig, kernelProcesses: EbpfProcessSensor | u
   };
   const poll: SourceCandidate = { source: "/proc polling", create: () => new ProcessSensor({ intervalMs: cfg.processIntervalMs }), misses: POLLING_MISSES };
   switch (cfg.kernelSensor) {
-    case "ebpf": return [ebpf];
-    case "audit": return [{ ...audit, source: "audit (kernel_sensor: audit)" }];
-    case "proc": return [{ ...poll, source: "/proc polling (kernel_sensor: proc)" }];
-    default: return [ebpf, audit, poll];
+    case "ebpf":
+      return [ebpf];
+    case "audit":
+      return [{ ...audit, source: "audit (kernel_sensor: audit)" }];
+    case "proc":
+      return [{ ...poll, source: "/proc polling (kernel_sensor: proc)" }];
+    default:
+      return [ebpf, audit, poll];
   }
 }
 

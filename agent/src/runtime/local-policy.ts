@@ -155,7 +155,9 @@ export class LocalPolicyRunner {
         }
         const ttl = typeof a.params.ttlSeconds === "number" ? a.params.ttlSeconds : undefined;
         const run = () =>
-          void this.o.gateway.runLocal(plan.action, { ruleId: hit.ruleId }).then((r) => this.planner.finished(plan.dedupKey, a.type, r.status === CommandStatus.COMMAND_STATUS_SUCCEEDED || r.status === CommandStatus.COMMAND_STATUS_NOT_ENFORCED, ttl));
+          void this.o.gateway
+            .runLocal(plan.action, { ruleId: hit.ruleId })
+            .then((r) => this.planner.finished(plan.dedupKey, a.type, r.status === CommandStatus.COMMAND_STATUS_SUCCEEDED || r.status === CommandStatus.COMMAND_STATUS_NOT_ENFORCED, ttl));
         // A kill walks /proc synchronously (the whole tree, stopped to a fixed point): run it once
         // the other actions have started their nft child, so both proceed at once instead of the
         // network isolation waiting behind the walk (measured: most of the tail of containment).

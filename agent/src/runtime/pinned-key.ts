@@ -7,7 +7,10 @@ export const PINNED_KEY_FILE = "controller-command-key";
 
 /** Fatal for the link: the same controller will offer the same key on every reconnect. */
 export class PinnedKeyMismatch extends FatalTransportError {
-  constructor(readonly pinnedB64: string, readonly offeredB64: string) {
+  constructor(
+    readonly pinnedB64: string,
+    readonly offeredB64: string,
+  ) {
     super(`controller offered command key ${offeredB64}, but ${pinnedB64} is pinned; refusing this controller`);
     this.name = "PinnedKeyMismatch";
   }

@@ -10,7 +10,6 @@ import { isolationPolicyFor } from "./isolation-policy";
 import { LocalPolicyRunner } from "./local-policy";
 import { PinnedKeyMismatch, loadPinnedKey, pinOrVerify } from "./pinned-key";
 
-
 /** CommandStatus → the spooled command_result event's status (controller/src/commands/result-events.ts reads it back). */
 const RESULT_STATUS: Partial<Record<CommandStatus, string>> = {
   [CommandStatus.COMMAND_STATUS_SUCCEEDED]: "succeeded",

@@ -25,7 +25,10 @@ export class ResultCache {
   private readonly path: string;
   private readonly entries = new Map<string, Entry>();
 
-  constructor(stateDir: string, private readonly now: () => number = Date.now) {
+  constructor(
+    stateDir: string,
+    private readonly now: () => number = Date.now,
+  ) {
     this.path = join(stateDir, "command-results.json");
     const raw = readJsonState(this.path);
     if (raw !== undefined) {
@@ -51,9 +54,7 @@ export class ResultCache {
   /** Persists before returning so a crash right after still answers the re-delivery. Best effort: a full disk only loses the cache. */
   put(id: string, digest: string, keepUntilMs: number, result: CommandResult): void {
     const stored: CommandResult =
-      result.outputJson.length > MAX_CACHED_OUTPUT_CHARS
-        ? { ...result, outputJson: JSON.stringify({ truncated: true, note: "output was reported with the first delivery of this result" }) }
-        : result;
+      result.outputJson.length > MAX_CACHED_OUTPUT_CHARS ? { ...result, outputJson: JSON.stringify({ truncated: true, note: "output was reported with the first delivery of this result" }) } : result;
     this.entries.delete(id);
     this.entries.set(id, { digest, keepUntilMs, result: stored });
     this.prune();

@@ -50,7 +50,14 @@ function parseMeta(text: string): SpoolMeta {
   // Absent in spools written before it existed.
   if (o.acksBeyondLast !== undefined && !isCount(o.acksBeyondLast)) throw new Error("acksBeyondLast must be a count");
   // Seqs are not range-checked here: a poisoned ack is healed by loadState, not thrown away with the drop counts.
-  return { ackedSeq: o.ackedSeq, lastSeq: o.lastSeq, dropped, discardedBytes: o.discardedBytes, acksBeyondLast: (o.acksBeyondLast as number | undefined) ?? 0, ...(o.resync === true ? { resync: true } : {}) };
+  return {
+    ackedSeq: o.ackedSeq,
+    lastSeq: o.lastSeq,
+    dropped,
+    discardedBytes: o.discardedBytes,
+    acksBeyondLast: (o.acksBeyondLast as number | undefined) ?? 0,
+    ...(o.resync === true ? { resync: true } : {}),
+  };
 }
 
 /**

@@ -85,7 +85,9 @@ function healPoisonedSeqs(st: SpoolState, segmentsLast: number, problems: string
   // The records on disk are a lower bound of the counter, not the counter (acked segments are
   // deleted): without a sane one, the controller's next ack says where numbering stood.
   const resync = !sane(meta.lastSeq);
-  problems.push(`persisted ack ${meta.ackedSeq} (last seq ${meta.lastSeq}) is beyond the last seq this spool assigned (${last}): clamped to ${acked}, records on disk will be sent again${resync ? "; the seq counter resumes from the controller's next ack" : ""}`);
+  problems.push(
+    `persisted ack ${meta.ackedSeq} (last seq ${meta.lastSeq}) is beyond the last seq this spool assigned (${last}): clamped to ${acked}, records on disk will be sent again${resync ? "; the seq counter resumes from the controller's next ack" : ""}`,
+  );
   meta.ackedSeq = acked;
   meta.lastSeq = last;
   meta.acksBeyondLast++;

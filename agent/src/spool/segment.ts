@@ -63,7 +63,11 @@ export class Segment {
   size = 0;
   summary: RecordSummary = emptySummary();
 
-  private constructor(readonly dir: string, readonly base: number, fd: number) {
+  private constructor(
+    readonly dir: string,
+    readonly base: number,
+    fd: number,
+  ) {
     this.fd = fd;
   }
 

@@ -44,7 +44,11 @@ export class DiskSpool {
     problems: string[],
   ) {
     this.warnings = problems;
-    this.durability = new Durability(st, () => this.wakeIfData(), (m) => this.warnings.push(m));
+    this.durability = new Durability(
+      st,
+      () => this.wakeIfData(),
+      (m) => this.warnings.push(m),
+    );
   }
 
   static open(options: SpoolOptions): DiskSpool {
@@ -91,11 +95,21 @@ export class DiskSpool {
     if (dropIdx.size > 0) {
       // Survivors are re-encoded with contiguous seqs so an incoming drop leaves no gap.
       // Their seqs are not larger than before, so they are not larger on disk either.
-      encoded = this.encodeFrom(keep.map((i) => items[i]!), keep.map((i) => kinds[i]!), st.lastSeq + 1);
+      encoded = this.encodeFrom(
+        keep.map((i) => items[i]!),
+        keep.map((i) => kinds[i]!),
+        st.lastSeq + 1,
+      );
     }
 
     const seqs = items.map(() => NOT_STORED);
-    if (keep.length > 0) this.writeBatch(keep.map((i) => items[i]!), encoded, keep, seqs);
+    if (keep.length > 0)
+      this.writeBatch(
+        keep.map((i) => items[i]!),
+        encoded,
+        keep,
+        seqs,
+      );
     if (dropIdx.size > 0) {
       for (const i of dropIdx) st.meta.dropped[items[i]!.kind] = (st.meta.dropped[items[i]!.kind] ?? 0) + 1;
       // Fsynced only under "always"; otherwise as durable as the records themselves.
@@ -318,7 +332,10 @@ export class DiskSpool {
   private repair(seg: Segment): number {
     const st = this.st;
     const i = st.segments.indexOf(seg);
-    const prev = st.segments.slice(0, i).reverse().find((s) => s.summary.count > 0);
+    const prev = st.segments
+      .slice(0, i)
+      .reverse()
+      .find((s) => s.summary.count > 0);
     const res = seg.verify(prev?.summary.lastSeq ?? 0);
     st.meta.discardedBytes += res.discardedBytes;
     if (res.problem) this.warnings.push(`corrupt record found while leasing: ${res.problem}`);

@@ -24,7 +24,10 @@ export class SpoolState {
   /** Bytes each segment may be leased up to: written, and durable if the fsync policy asks for it. */
   readonly leasable = new Map<Segment, number>();
 
-  constructor(readonly opts: ResolvedSpoolOptions, public meta: SpoolMeta) {}
+  constructor(
+    readonly opts: ResolvedSpoolOptions,
+    public meta: SpoolMeta,
+  ) {}
 
   get dir(): string {
     return this.opts.dir;

@@ -107,7 +107,10 @@ export interface SpoolStats {
 }
 
 export class SpoolFullError extends Error {
-  constructor(readonly neededBytes: number, readonly maxBytes: number) {
+  constructor(
+    readonly neededBytes: number,
+    readonly maxBytes: number,
+  ) {
     super(`spool full: ${neededBytes} more bytes would exceed the ${maxBytes}-byte bound (policy "block")`);
     this.name = "SpoolFullError";
   }

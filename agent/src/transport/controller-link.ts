@@ -1,6 +1,20 @@
 import { type Client, makeGenericClientConstructor, type ChannelCredentials, type ClientDuplexStream } from "@grpc/grpc-js";
 import { tlsChannelOptions } from "./tls-target";
-import { AgentServiceService, Backoff, classifyTransportError, fullJitterDelay, MAX_MESSAGE_BYTES, type AgentMessage, type AgentStatus, type Command, type CommandResult, type ControllerMessage, type Hello, type PolicyUpdate, type Welcome } from "@vigil/proto";
+import {
+  AgentServiceService,
+  Backoff,
+  classifyTransportError,
+  fullJitterDelay,
+  MAX_MESSAGE_BYTES,
+  type AgentMessage,
+  type AgentStatus,
+  type Command,
+  type CommandResult,
+  type ControllerMessage,
+  type Hello,
+  type PolicyUpdate,
+  type Welcome,
+} from "@vigil/proto";
 import type { DiskSpool } from "../spool";
 import type { Log } from "../util/log";
 import { PolicyAssembler } from "./policy-assembler";
@@ -42,10 +56,11 @@ export interface LinkOptions {
 
 type Stream = ClientDuplexStream<AgentMessage | Buffer, ControllerMessage>;
 
-const ClientCtor = makeGenericClientConstructor(
-  { connect: { ...AgentServiceService.connect, requestSerialize: serializeAgentMessage } },
-  "vigil.v1.AgentService",
-) as unknown as new (address: string, credentials: ChannelCredentials, options?: object) => Client & { connect(): Stream };
+const ClientCtor = makeGenericClientConstructor({ connect: { ...AgentServiceService.connect, requestSerialize: serializeAgentMessage } }, "vigil.v1.AgentService") as unknown as new (
+  address: string,
+  credentials: ChannelCredentials,
+  options?: object,
+) => Client & { connect(): Stream };
 
 export interface LinkStats {
   connected: boolean;
@@ -278,11 +293,18 @@ export class ControllerLink {
         await spool.waitForData(signal);
         continue;
       }
-      const msg = encodeEventBatchMessage(recs[0].seq, recs.map((r) => r.payload));
+      const msg = encodeEventBatchMessage(
+        recs[0].seq,
+        recs.map((r) => r.payload),
+      );
       inFlight.push(recs[recs.length - 1].seq);
       this.stats.batchesSent++;
       this.stats.eventsSent += recs.length;
-      if (!call.write(msg)) await new Promise<void>((r) => { call.once("drain", r); signal.addEventListener("abort", () => r(), { once: true }); });
+      if (!call.write(msg))
+        await new Promise<void>((r) => {
+          call.once("drain", r);
+          signal.addEventListener("abort", () => r(), { once: true });
+        });
     }
   }
 }
@@ -291,6 +313,13 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }

@@ -1,10 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { MAX_POLICY_BYTES, POLICY_CHUNK_BYTES, type PolicyChunk, type PolicyUpdate } from "@vigil/proto";
 
-export type AssemblyStep =
-  | { kind: "pending" }
-  | { kind: "complete"; update: PolicyUpdate }
-  | { kind: "refused"; version: number; reason: string };
+export type AssemblyStep = { kind: "pending" } | { kind: "complete"; update: PolicyUpdate } | { kind: "refused"; version: number; reason: string };
 
 /**
  * Puts a chunked policy back together for one stream. Nothing is handed on until every chunk is

@@ -45,10 +45,12 @@ export class Watchdog {
 
   constructor(private readonly o: WatchdogOptions) {
     this.rss = o.rss ?? (() => process.memoryUsage.rss());
-    this.cpuMicros = o.cpuMicros ?? (() => {
-      const u = process.cpuUsage();
-      return u.user + u.system;
-    });
+    this.cpuMicros =
+      o.cpuMicros ??
+      (() => {
+        const u = process.cpuUsage();
+        return u.user + u.system;
+      });
     this.now = o.now ?? Date.now;
     this.sampleMs = o.sampleMs ?? Math.min(5_000, Math.max(250, Math.floor(o.windowMs / 6)));
   }

@@ -110,7 +110,10 @@ describe("CommandExecutor", () => {
     expect(rel).toMatchObject({ commandId: "rule-7-hit", status: CommandStatus.COMMAND_STATUS_REFUSED, local: true, reason: expect.stringMatching(/^forbidden/) });
     // Only what the contract allows local policy (COMMANDS[type].localPolicy): nothing that lifts containment or reads files.
     for (const type of ["unblock_ip", "collect_evidence", "terminate_session", "explode"]) {
-      expect(await ex.executeLocal({ type, params: {} }), type).toMatchObject({ status: CommandStatus.COMMAND_STATUS_REFUSED, reason: `forbidden: local policy may not ${type}; only a signed command can` });
+      expect(await ex.executeLocal({ type, params: {} }), type).toMatchObject({
+        status: CommandStatus.COMMAND_STATUS_REFUSED,
+        reason: `forbidden: local policy may not ${type}; only a signed command can`,
+      });
     }
   });
 });

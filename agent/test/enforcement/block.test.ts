@@ -15,8 +15,7 @@ describe.skipIf(skipReason !== null)("IP blocks in a network namespace", () => {
   let topo: NetTopology;
   let nft: Nft;
   let stateDir: string;
-  const manager = (now?: () => number): BlockManager =>
-    new BlockManager({ nft, stateDir, protectedAddresses: () => [topo.controller.ip4, topo.controller.ip6], now });
+  const manager = (now?: () => number): BlockManager => new BlockManager({ nft, stateDir, protectedAddresses: () => [topo.controller.ip4, topo.controller.ip6], now });
   const ctx = { commandId: "c1", local: false };
 
   beforeAll(async () => {
@@ -78,7 +77,12 @@ describe.skipIf(skipReason !== null)("IP blocks in a network namespace", () => {
     const remaining = /10\.231\.\d+\.\d+ timeout (\d+)m/.exec(listing);
     expect(Number(remaining?.[1])).toBe(9); // 600 s - 10 s → 9m50s
     expect(await topo.canConnect(topo.host, topo.outside.ip4, PORT, 300)).toBe(false);
-    expect(later.list().map((e) => e.commandId).sort()).toEqual(["forever", "long"]);
+    expect(
+      later
+        .list()
+        .map((e) => e.commandId)
+        .sort(),
+    ).toEqual(["forever", "long"]);
     await later.unblock(topo.outside.ip4);
   });
 

@@ -140,7 +140,13 @@ describe("collect_evidence", () => {
     expect(await fileOf("/root/.ssh/id_ed25519")).toMatchObject({ error: expect.stringMatching(/^(refused: SSH private keys are protected|ENOENT)/) });
     // Credentials other tools keep in the clear, planted here so the test does not depend on this host.
     const home = join(dir, "home", "alice");
-    for (const [rel, why] of [[".aws/credentials", "stored credentials"], [".pgpass", "stored credentials"], [".docker/config.json", "stored credentials"], [".kube/config", "stored credentials"], [".ssh/id_rsa", "SSH private keys"]]) {
+    for (const [rel, why] of [
+      [".aws/credentials", "stored credentials"],
+      [".pgpass", "stored credentials"],
+      [".docker/config.json", "stored credentials"],
+      [".kube/config", "stored credentials"],
+      [".ssh/id_rsa", "SSH private keys"],
+    ]) {
       mkdirSync(join(home, rel, ".."), { recursive: true });
       writeFileSync(join(home, rel), "secret=1");
       expect(await fileOf(join(home, rel)), rel).toMatchObject({ error: `refused: ${why} are protected` });
@@ -214,17 +220,32 @@ describe("collect_evidence", () => {
     symlinkSync(vault, join(race, "link"));
     const d = join(race, "d");
     // The attacker: flips d between the harmless directory and a symlink to the vault, as fast as it can.
-    const swapper = spawn(process.execPath, ["-e", `
+    const swapper = spawn(
+      process.execPath,
+      [
+        "-e",
+        `
       const fs = require("fs"); const [real, link, d] = process.argv.slice(1);
       for (;;) { try { fs.renameSync(real, d); fs.renameSync(d, real); fs.renameSync(link, d); fs.renameSync(d, link); } catch {} }
-    `, realDir, join(race, "link"), d], { stdio: "ignore" });
+    `,
+        realDir,
+        join(race, "link"),
+        d,
+      ],
+      { stdio: "ignore" },
+    );
     const seen = new Map<string, number>();
     try {
       const until = Date.now() + 1500;
       while (Date.now() < until) {
         const out = await strict.run(strict.validate({ filePath: join(d, "report"), reason }), "enforce", ctx);
         const file = out.output.file as { base64?: string; error?: string };
-        const got = file.base64 !== undefined ? Buffer.from(file.base64, "base64").toString() : String(file.error).replace(/\(now .*\)$/, "(now …)").replace(/ENOENT.*/, "ENOENT");
+        const got =
+          file.base64 !== undefined
+            ? Buffer.from(file.base64, "base64").toString()
+            : String(file.error)
+                .replace(/\(now .*\)$/, "(now …)")
+                .replace(/ENOENT.*/, "ENOENT");
         seen.set(got, (seen.get(got) ?? 0) + 1);
       }
     } finally {

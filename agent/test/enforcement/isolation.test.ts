@@ -18,9 +18,7 @@ if (skipReason) console.log(`SKIP isolation tests: ${skipReason}`);
 
 /** A client in `ns` holding one TCP connection open, so we can see if isolation cuts it. */
 function persistentClient(ns: string, ip: string, port: number): { send(line: string): Promise<boolean>; close(): void } {
-  const script =
-    "const s=require('net').connect(Number(process.argv[2]),process.argv[1]);s.on('error',()=>{});" +
-    "s.on('data',d=>process.stdout.write(d));process.stdin.on('data',d=>s.write(d))";
+  const script = "const s=require('net').connect(Number(process.argv[2]),process.argv[1]);s.on('error',()=>{});" + "s.on('data',d=>process.stdout.write(d));process.stdin.on('data',d=>s.write(d))";
   const child: ChildProcessWithoutNullStreams = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", script, ip, String(port)]);
   let echoed = "";
   child.stdout.on("data", (b: Buffer) => (echoed += b.toString()));
@@ -54,12 +52,7 @@ describe.skipIf(skipReason !== null)("host isolation in a network namespace", ()
     nft = new Nft(topo.host.run);
     stateDir = mkdtempSync(join(tmpdir(), "vigil-iso-"));
     policy = { controller: { addresses: [topo.controller.ip4, topo.controller.ip6], port: CTRL_PORT }, allowCidrs: [], dnsServers: [], allowDhcp: false };
-    await Promise.all([
-      topo.listen(topo.controller, CTRL_PORT),
-      topo.listen(topo.controller, OTHER_PORT),
-      topo.listen(topo.outside, CTRL_PORT),
-      topo.listen(topo.host, HOST_PORT),
-    ]);
+    await Promise.all([topo.listen(topo.controller, CTRL_PORT), topo.listen(topo.controller, OTHER_PORT), topo.listen(topo.outside, CTRL_PORT), topo.listen(topo.host, HOST_PORT)]);
     // Baseline, so every "false" below is the rules' doing and not a broken topology.
     expect(await topo.canConnect(topo.outside, topo.host.ip4, HOST_PORT)).toBe(true);
     expect(await topo.canConnect(topo.host, topo.outside.ip6, CTRL_PORT)).toBe(true);

@@ -13,7 +13,18 @@ afterEach(() => {
 });
 
 function identity(gen: number, receivedAtMs = gen): TlsIdentity {
-  return { agentId: "a-1", keyPem: `KEY ${gen}`, certPem: `CERT ${gen}`, caPem: "CA", commandPublicKey: Buffer.alloc(32, 7), notBeforeMs: gen - 300_000, notAfterMs: gen + 9_000, receivedAtMs, caFingerprint: "f".repeat(64), controller: "127.0.0.1:1" };
+  return {
+    agentId: "a-1",
+    keyPem: `KEY ${gen}`,
+    certPem: `CERT ${gen}`,
+    caPem: "CA",
+    commandPublicKey: Buffer.alloc(32, 7),
+    notBeforeMs: gen - 300_000,
+    notAfterMs: gen + 9_000,
+    receivedAtMs,
+    caFingerprint: "f".repeat(64),
+    controller: "127.0.0.1:1",
+  };
 }
 
 describe("agent TLS identity files", () => {

@@ -132,8 +132,7 @@ export async function createTopology(names: readonly string[] = ["host", "contro
 
     const listen = async (node: NetNode, port: number): Promise<{ close(): void }> => {
       const script =
-        "const s=require('net').createServer(c=>{c.on('error',()=>{});c.pipe(c)});" +
-        "s.listen({port:Number(process.argv[1]),host:'::',ipv6Only:false},()=>process.stdout.write('ready\\n'))";
+        "const s=require('net').createServer(c=>{c.on('error',()=>{});c.pipe(c)});" + "s.listen({port:Number(process.argv[1]),host:'::',ipv6Only:false},()=>process.stdout.write('ready\\n'))";
       const child = spawn("ip", ["netns", "exec", node.ns, process.execPath, "-e", script, String(port)], { stdio: ["ignore", "pipe", "pipe"] });
       listeners.add(child);
       await new Promise<void>((resolve, reject) => {

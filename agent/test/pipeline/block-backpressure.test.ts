@@ -73,7 +73,15 @@ describe("spool_full_policy: block applies back-pressure", () => {
       backoff: new Backoff({ baseMs: 20, capMs: 50 }),
     });
     const sensor = new SyntheticSensor({ rate: 20_000, count: COUNT, stateDir: path.join(dir, "synthetic") });
-    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }), async () => { await sensor.stop(); pipeline.close(); await link.stop(); spool.close(); });
+    cleanup.push(
+      () => fs.rmSync(dir, { recursive: true, force: true }),
+      async () => {
+        await sensor.stop();
+        pipeline.close();
+        await link.stop();
+        spool.close();
+      },
+    );
 
     let maxHeld = 0;
     const probe = setInterval(() => (maxHeld = Math.max(maxHeld, pipeline.heldCount)), 5);
@@ -81,8 +89,21 @@ describe("spool_full_policy: block applies back-pressure", () => {
     link.start();
     await sensor.start(pipeline);
 
-    await until("every number at the controller", () => ctl.numbers.size === COUNT, 120_000, () =>
-      JSON.stringify({ got: ctl.numbers.size, batches: ctl.batches, held: pipeline.heldCount, lost: pipeline.lost(), episodes: pipeline.blockedEpisodes, spool: spool.stats(), link: link.stats, next: sensor.nextNumber }),
+    await until(
+      "every number at the controller",
+      () => ctl.numbers.size === COUNT,
+      120_000,
+      () =>
+        JSON.stringify({
+          got: ctl.numbers.size,
+          batches: ctl.batches,
+          held: pipeline.heldCount,
+          lost: pipeline.lost(),
+          episodes: pipeline.blockedEpisodes,
+          spool: spool.stats(),
+          link: link.stats,
+          next: sensor.nextNumber,
+        }),
     );
     // The spool really was full under block (the pipeline held events and pushed back)...
     expect(pipeline.blockedEpisodes).toBeGreaterThan(0);
@@ -102,7 +123,13 @@ describe("spool_full_policy: block applies back-pressure", () => {
     // No link at all: nothing is ever acknowledged, so nothing frees space.
     const spool = DiskSpool.open({ dir: path.join(dir, "spool"), fsync: "never", fullPolicy: "block", maxBytes: 16 * 1024, segmentBytes: 4 * 1024 });
     const pipeline = new EventPipeline(spool, silentLog, { maxHeld: 100, maxBatch: 10 });
-    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }), () => { pipeline.close(); spool.close(); });
+    cleanup.push(
+      () => fs.rmSync(dir, { recursive: true, force: true }),
+      () => {
+        pipeline.close();
+        spool.close();
+      },
+    );
     // A sensor that cannot pace itself (it ignores `congested`).
     for (let n = 1; n <= 2000; n++) pipeline.emit({ $case: "agent", agent: { kind: "t", message: `m${n}`, attributes: { n: String(n) } } }, Date.now());
     pipeline.flush();

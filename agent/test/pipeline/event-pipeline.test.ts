@@ -21,7 +21,11 @@ describe("EventPipeline batching", () => {
     dirs.push(dir);
     const spool = open(dir);
     spools.push(spool);
-    const p = new EventPipeline(spool, createLog("error", () => {}), opts);
+    const p = new EventPipeline(
+      spool,
+      createLog("error", () => {}),
+      opts,
+    );
     const seen: Event[] = [];
     p.onEvent((e) => seen.push(e));
     return { p, seen };

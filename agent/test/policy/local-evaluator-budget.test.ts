@@ -24,7 +24,11 @@ const policy = (...rules: { id: string; yaml: string }[]): LocalPolicyDocument =
 });
 
 const execWith = (commandLine: string): Event =>
-  Event.fromPartial({ seq: 1, eventTimeMs: Date.now(), body: { $case: "process", process: { action: ProcessAction.PROCESS_ACTION_START, pid: 4000, ppid: 1, exe: "/usr/bin/python3", commandLine, user: "mallory", uid: 1001, name: "python3" } } });
+  Event.fromPartial({
+    seq: 1,
+    eventTimeMs: Date.now(),
+    body: { $case: "process", process: { action: ProcessAction.PROCESS_ACTION_START, pid: 4000, ppid: 1, exe: "/usr/bin/python3", commandLine, user: "mallory", uid: 1001, name: "python3" } },
+  });
 
 function bestTime(f: () => void, runs = 7): number {
   let best = Infinity;

@@ -6,14 +6,24 @@ import { describe, expect, it } from "vitest";
 import { LocalEvaluator, parsePolicyDocument } from "../../src/policy";
 
 const BRUTE = readFileSync(join(__dirname, "../../../detection/rules/lnx_ssh_brute_force.yml"), "utf8");
-const policy = parsePolicyDocument(
-  JSON.stringify({ version: 1, rules: [{ id: "brute", yaml: BRUTE }], iocs: [], actions: [{ ruleId: "brute", actions: [{ type: "block_ip" }] }] }),
-);
+const policy = parsePolicyDocument(JSON.stringify({ version: 1, rules: [{ id: "brute", yaml: BRUTE }], iocs: [], actions: [{ ruleId: "brute", actions: [{ type: "block_ip" }] }] }));
 const failure = (ip: string, timeMs: number, seq: number): Event =>
   Event.fromPartial({
     seq,
     eventTimeMs: timeMs,
-    body: { $case: "auth", auth: { action: AuthAction.AUTH_ACTION_LOGIN_FAILURE, user: "root", sourceIp: ip, sourcePort: 40000 + seq, method: "password", pid: 100 + seq, service: "sshd", raw: `Failed password for root from ${ip}` } },
+    body: {
+      $case: "auth",
+      auth: {
+        action: AuthAction.AUTH_ACTION_LOGIN_FAILURE,
+        user: "root",
+        sourceIp: ip,
+        sourcePort: 40000 + seq,
+        method: "password",
+        pid: 100 + seq,
+        service: "sshd",
+        raw: `Failed password for root from ${ip}`,
+      },
+    },
   });
 
 // A minute into a 10-minute span (the rule's dedup span), so no burst here straddles two spans.

@@ -8,6 +8,9 @@ import { createLogger } from "../../../controller/src/logging/logger";
  * trusts Hello.agent_id: enrollment and mTLS are other tests' subject.
  */
 export async function bootFromSource(dataDir: string): Promise<RunningController> {
-  const config = loadConfig({ http: "127.0.0.1:0", grpc: "127.0.0.1:0", dataDir, database: `sqlite:${join(dataDir, "vigil.db")}`, logLevel: "warn", insecureGrpc: true, insecureHttp: true }, process.env);
+  const config = loadConfig(
+    { http: "127.0.0.1:0", grpc: "127.0.0.1:0", dataDir, database: `sqlite:${join(dataDir, "vigil.db")}`, logLevel: "warn", insecureGrpc: true, insecureHttp: true },
+    process.env,
+  );
   return startController(config, { logger: createLogger(process.env.VIGIL_TEST_LOG ?? "error") });
 }

@@ -85,7 +85,11 @@ describe.skipIf(skipReason !== null)("signed commands to the real agent: kill, r
 
     const ok = await result(send(nsc.command(agent.agentId, "kill_process", { pid, startTicks: ticks, tree: true })));
     expect(ok.status, ok.reason).toBe(CommandStatus.COMMAND_STATUS_SUCCEEDED);
-    expect(JSON.parse(ok.outputJson).killed.map((k: { pid: number }) => k.pid).sort()).toEqual([pid, ...children].sort());
+    expect(
+      JSON.parse(ok.outputJson)
+        .killed.map((k: { pid: number }) => k.pid)
+        .sort(),
+    ).toEqual([pid, ...children].sort());
     expect(await waitFor(() => [pid, ...children].every(dead), 5000)).toBe(true);
   });
 

@@ -26,7 +26,11 @@ describe("collect_evidence through the API and the real agent: no role reads sec
   const NOTES = "dropper wrote this\n";
 
   const api = async (method: string, path: string, body?: unknown, key = ctl.adminKey) => {
-    const res = await fetch(ctl.httpUrl + path, { method, headers: { authorization: `Bearer ${key}`, ...(body ? { "content-type": "application/json" } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const res = await fetch(ctl.httpUrl + path, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
     return { status: res.status, body: (await res.json()) as any };
   };
   const evidence = (params: Record<string, unknown>, key?: string) => api("POST", `/api/v1/agents/${agentId}/commands`, { type: "collect_evidence", params }, key);
@@ -34,10 +38,14 @@ describe("collect_evidence through the API and the real agent: no role reads sec
   const fetchFile = async (filePath: string) => {
     const r = await evidence({ filePath, reason: "incident 10: attack test" });
     expect(r.status, JSON.stringify(r.body)).toBe(202);
-    return waitFor(`result of ${filePath}\n${out}`, async () => {
-      const c = await api("GET", `/api/v1/commands/${r.body.id}`);
-      return ["succeeded", "failed", "refused"].includes(c.body.state) ? c.body : undefined;
-    }, 20_000);
+    return waitFor(
+      `result of ${filePath}\n${out}`,
+      async () => {
+        const c = await api("GET", `/api/v1/commands/${r.body.id}`);
+        return ["succeeded", "failed", "refused"].includes(c.body.state) ? c.body : undefined;
+      },
+      20_000,
+    );
   };
 
   beforeAll(async () => {
@@ -76,7 +84,7 @@ describe("collect_evidence through the API and the real agent: no role reads sec
   });
 
   it("even an admin with a reason gets no secret: by name, via a symlink in /tmp, via /proc/self/root, the agent's own state", async () => {
-    expect((await fetchFile("/etc/shadow"))).toMatchObject({ state: "failed", reason: "filePath /etc/shadow: refused: /etc/shadow holds credentials" });
+    expect(await fetchFile("/etc/shadow")).toMatchObject({ state: "failed", reason: "filePath /etc/shadow: refused: /etc/shadow holds credentials" });
     const link = join(dir, "report.txt");
     symlinkSync("/etc/shadow", link);
     expect(await fetchFile(link)).toMatchObject({ state: "failed", reason: `filePath ${link}: refused: resolves to /etc/shadow: /etc/shadow holds credentials` });
@@ -93,13 +101,24 @@ describe("collect_evidence through the API and the real agent: no role reads sec
 
   it("a command signed by the controller with /etc/../etc/shadow (the API bypassed) is refused by the agent itself", async () => {
     const now = Date.now();
-    const unsigned = { id: `direct-${randomUUID()}`, agentId, type: "collect_evidence", paramsJson: JSON.stringify({ filePath: "/etc/../etc/shadow", reason: "bypass" }), issuedAtMs: now, expiresAtMs: now + 60_000 };
+    const unsigned = {
+      id: `direct-${randomUUID()}`,
+      agentId,
+      type: "collect_evidence",
+      paramsJson: JSON.stringify({ filePath: "/etc/../etc/shadow", reason: "bypass" }),
+      issuedAtMs: now,
+      expiresAtMs: now + 60_000,
+    };
     ctl.registry.session(agentId)!.send({ msg: { $case: "command", command: { ...unsigned, signature: ctl.signer.sign(commandSigningPayload(unsigned)) } } });
     // Not a command the controller issued, so its result shows up only as the agent's spooled event.
-    const ev = await waitFor(`agent's refusal\n${out}`, async () => {
-      const r = await api("GET", `/api/v1/events?agent=${agentId}&type=agent&limit=100`);
-      return (r.body.items as any[]).find((e) => JSON.stringify(e).includes(unsigned.id));
-    }, 20_000);
+    const ev = await waitFor(
+      `agent's refusal\n${out}`,
+      async () => {
+        const r = await api("GET", `/api/v1/events?agent=${agentId}&type=agent&limit=100`);
+        return (r.body.items as any[]).find((e) => JSON.stringify(e).includes(unsigned.id));
+      },
+      20_000,
+    );
     expect(JSON.stringify(ev)).toContain("malformed: filePath: must not contain . or .. components");
     expect(JSON.stringify(ev)).toContain('"status":"refused"');
   });

@@ -86,5 +86,8 @@ function readId(stateDir: string, fallback: string): string {
 export async function nftTables(node: NetNode): Promise<string[]> {
   const r = await node.run(["nft", "list", "tables"]);
   if (r.code !== 0) throw new Error(`nft list tables: ${r.stderr}`);
-  return r.stdout.split("\n").map((l) => l.replace(/^table /, "").trim()).filter(Boolean);
+  return r.stdout
+    .split("\n")
+    .map((l) => l.replace(/^table /, "").trim())
+    .filter(Boolean);
 }

@@ -123,7 +123,14 @@ export async function startNsController(node: NetNode, port: number, bootControl
     },
     command(agentId, type, params = {}, over = {}) {
       const now = Date.now();
-      const unsigned = { id: over.id ?? `cmd-${randomUUID()}`, agentId, type, paramsJson: JSON.stringify(params), issuedAtMs: over.issuedAtMs ?? now, expiresAtMs: over.expiresAtMs ?? now + 10 * 60_000 };
+      const unsigned = {
+        id: over.id ?? `cmd-${randomUUID()}`,
+        agentId,
+        type,
+        paramsJson: JSON.stringify(params),
+        issuedAtMs: over.issuedAtMs ?? now,
+        expiresAtMs: over.expiresAtMs ?? now + 10 * 60_000,
+      };
       return { msg: { $case: "command", command: { ...unsigned, signature: need().signer.sign(commandSigningPayload(unsigned)) } } };
     },
     policy(agentId, doc) {

@@ -34,8 +34,7 @@ describe.skipIf(skipReason !== null)("offline autonomy: the agent enforces its s
   const wallLog = join(tmpdir(), `vigil-wall-off-${process.pid}.log`);
   const marker = `vigil-offline-marker-${randomUUID().slice(0, 8)}`;
 
-  const agentEvents = async (): Promise<AgentEv[]> =>
-    ((await nsc.get(`/api/v1/events?type=agent&agent=${agent!.agentId}&limit=500`)).body.items ?? []) as AgentEv[];
+  const agentEvents = async (): Promise<AgentEv[]> => ((await nsc.get(`/api/v1/events?type=agent&agent=${agent!.agentId}&limit=500`)).body.items ?? []) as AgentEv[];
   const waitEvent = async (pred: (e: AgentEv) => boolean, what: string): Promise<AgentEv> => {
     let found: AgentEv | undefined;
     const ok = await waitFor(async () => (found = (await agentEvents()).find(pred)) !== undefined, 20_000, 200);

@@ -62,15 +62,23 @@ describe.skipIf(skipReason !== null)("detection → playbook → enforced isolat
     expect(await topo.canConnect(topo.host, topo.outside.ip4, PEER_PORT, 700)).toBe(false);
     expect(await topo.canConnect(topo.host, topo.controller.ip4, PORT)).toBe(true);
 
-    const alert = await waitForValue("the alert", async () => {
-      const r = await nsc.get(`/api/v1/alerts?rule=${REVERSE_SHELL_RULE}&agent=${agent!.agentId}`);
-      return r.body.items?.[0];
-    }, 15_000);
+    const alert = await waitForValue(
+      "the alert",
+      async () => {
+        const r = await nsc.get(`/api/v1/alerts?rule=${REVERSE_SHELL_RULE}&agent=${agent!.agentId}`);
+        return r.body.items?.[0];
+      },
+      15_000,
+    );
     expect(alert.caseId).toBeTruthy();
-    const story = await waitForValue("the case with the isolation's result", async () => {
-      const r = await nsc.get(`/api/v1/cases/${alert.caseId}`);
-      return r.body.actions?.some((a: { type: string; state: string }) => a.type === "isolate" && a.state === "succeeded") ? r.body : undefined;
-    }, 15_000);
+    const story = await waitForValue(
+      "the case with the isolation's result",
+      async () => {
+        const r = await nsc.get(`/api/v1/cases/${alert.caseId}`);
+        return r.body.actions?.some((a: { type: string; state: string }) => a.type === "isolate" && a.state === "succeeded") ? r.body : undefined;
+      },
+      15_000,
+    );
     expect(story.alerts.map((a: { id: string }) => a.id)).toContain(alert.id);
     const iso = story.actions.find((a: { type: string }) => a.type === "isolate");
     expect(iso.requestedBy).toBe("playbook:isolate-reverse-shells@v1");

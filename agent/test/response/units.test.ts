@@ -54,7 +54,31 @@ describe("policy store", () => {
 });
 
 describe("local action planner", () => {
-  const proc = (pid: number, start: number): Event => Event.fromPartial({ seq: 1, eventTimeMs: start, body: { $case: "process", process: { action: ProcessAction.PROCESS_ACTION_START, pid, ppid: 1, exe: "/bin/sh", commandLine: "sh", user: "root", uid: 0, cwd: "/", startTimeMs: start, sha256: "", parentExe: "", parentCommandLine: "", name: "sh", exeDeleted: false, exitCode: 0 } } });
+  const proc = (pid: number, start: number): Event =>
+    Event.fromPartial({
+      seq: 1,
+      eventTimeMs: start,
+      body: {
+        $case: "process",
+        process: {
+          action: ProcessAction.PROCESS_ACTION_START,
+          pid,
+          ppid: 1,
+          exe: "/bin/sh",
+          commandLine: "sh",
+          user: "root",
+          uid: 0,
+          cwd: "/",
+          startTimeMs: start,
+          sha256: "",
+          parentExe: "",
+          parentCommandLine: "",
+          name: "sh",
+          exeDeleted: false,
+          exitCode: 0,
+        },
+      },
+    });
   const hit = { ruleId: "r", title: "t", actions: [] };
 
   it("kills a process once, isolates once, and refuses to guess a process from a pid alone", () => {

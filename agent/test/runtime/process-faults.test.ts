@@ -26,7 +26,10 @@ describe("agent process faults", () => {
     `);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ count: 2, unhandledRejection: 2, uncaughtException: 0 });
-    const lines = r.stderr.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { msg: string; error: string });
+    const lines = r.stderr
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { msg: string; error: string });
     expect(lines.map((l) => l.msg)).toEqual(["unhandled promise rejection", "unhandled promise rejection"]);
     expect(lines[0]!.error).toContain("vet_00112233445566ff_[REDACTED]");
     expect(r.stderr).not.toContain(SECRET.slice(22));

@@ -137,7 +137,13 @@ describe("bad input", () => {
   it("a failing encode or an oversize kind stores nothing and uses no seq", () => {
     const spool = track(open(tempDir()));
     spool.append(items(1));
-    const boom = { kind: "process", priority: Priority.Low, encode: () => { throw new Error("encode failed"); } };
+    const boom = {
+      kind: "process",
+      priority: Priority.Low,
+      encode: () => {
+        throw new Error("encode failed");
+      },
+    };
     expect(() => spool.append([item("file"), boom])).toThrow("encode failed");
     expect(() => spool.append([item("x".repeat(300))])).toThrow(/longer than 255 bytes/);
     expect(() => spool.append([{ kind: "k", priority: Priority.Low, encode: () => "text" as never }])).toThrow(/did not return bytes/);

@@ -44,5 +44,8 @@ export function seqInPayload(r: LeasedRecord): number {
 }
 
 export function segmentFiles(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => n.endsWith(".seg")).sort();
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith(".seg"))
+    .sort();
 }

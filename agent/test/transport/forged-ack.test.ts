@@ -71,7 +71,9 @@ function link(spool: DiskSpool, port: number, log: Log = silentLog): ControllerL
     spool,
     hello: () => ({ agentId: "a", hostname: "h", os: "", kernel: "", agentVersion: "", ipAddresses: [], tags: [], bootTimeMs: 0, lastSeq: spool.stats().lastSeq, arch: "", timeMs: Date.now() }),
     status: () => AgentStatus.fromPartial({}),
-    onCommand: async () => { throw new Error("no commands here"); },
+    onCommand: async () => {
+      throw new Error("no commands here");
+    },
     log,
     heartbeatMs: 60_000,
     backoff: new Backoff({ baseMs: 20, capMs: 50 }),

@@ -62,7 +62,12 @@ async function linkTo(answer: Answer, extra: { onWelcome?: () => void; log?: Log
     fatalBackoffMs: 120_000,
   });
   link.start();
-  cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }), () => spool.close(), () => link.stop(), () => ctl.stop());
+  cleanup.push(
+    () => fs.rmSync(dir, { recursive: true, force: true }),
+    () => spool.close(),
+    () => link.stop(),
+    () => ctl.stop(),
+  );
   return { ctl, link };
 }
 

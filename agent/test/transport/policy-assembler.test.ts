@@ -8,7 +8,13 @@ function chunks(json: string, version = 7): PolicyChunk[] {
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   const count = Math.ceil(bytes.length / POLICY_CHUNK_BYTES);
   return Array.from({ length: count }, (_, index) => ({
-    version, issuedAtMs: 1234, signature: Buffer.alloc(64, 1), sha256, totalBytes: bytes.length, index, count,
+    version,
+    issuedAtMs: 1234,
+    signature: Buffer.alloc(64, 1),
+    sha256,
+    totalBytes: bytes.length,
+    index,
+    count,
     data: bytes.subarray(index * POLICY_CHUNK_BYTES, (index + 1) * POLICY_CHUNK_BYTES),
   }));
 }

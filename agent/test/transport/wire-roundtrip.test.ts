@@ -15,7 +15,15 @@ const seq = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 
 const agentBody = fc.record({ kind: text, message: text, attributes: fc.dictionary(text, text, { maxKeys: 4 }) }).map((agent) => ({ $case: "agent" as const, agent }));
 const networkBody = fc
-  .record({ protocol: fc.constantFrom("tcp", "udp6"), localAddress: text, localPort: fc.integer({ min: 0, max: 65535 }), remoteAddress: text, remotePort: fc.integer({ min: 0, max: 65535 }), pid: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), exe: text })
+  .record({
+    protocol: fc.constantFrom("tcp", "udp6"),
+    localAddress: text,
+    localPort: fc.integer({ min: 0, max: 65535 }),
+    remoteAddress: text,
+    remotePort: fc.integer({ min: 0, max: 65535 }),
+    pid: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+    exe: text,
+  })
   .map((network) => ({ $case: "network" as const, network }));
 
 const event = fc.record({ seq, eventTimeMs: fc.integer({ min: -(2 ** 40), max: 2 ** 45 }), body: fc.option(fc.oneof(agentBody, networkBody), { nil: undefined }) }).map((e) => Event.fromPartial(e));
@@ -38,7 +46,10 @@ describe("hand-written wire encoding against the generated codecs (fast-check)",
     fc.assert(
       fc.property(seq, fc.array(event, { maxLength: 20 }), (firstSeq, events) => {
         const generated = Buffer.from(AgentMessage.encode({ msg: { $case: "events", events: { firstSeq, events } } }).finish());
-        const hand = encodeEventBatchMessage(firstSeq, events.map((e) => Event.encode(e).finish()));
+        const hand = encodeEventBatchMessage(
+          firstSeq,
+          events.map((e) => Event.encode(e).finish()),
+        );
         // proto3 leaves a zero first_seq out; the hand encoder writes it. Both decode alike.
         if (firstSeq !== 0) expect(hand.equals(generated)).toBe(true);
         expect(AgentMessage.decode(hand)).toEqual(AgentMessage.decode(generated));

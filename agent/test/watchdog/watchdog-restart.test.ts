@@ -73,7 +73,10 @@ describe("agent watchdog (real process)", () => {
         watchdog_window_ms: 1000,
       }),
     );
-    const child = spawn(process.execPath, [AGENT_BUNDLE, "run", "--state-dir", stateDir, "--controller", `127.0.0.1:${controllerPort}`, "--config", config], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, VIGIL_LOG_LEVEL: "info", ...env } });
+    const child = spawn(process.execPath, [AGENT_BUNDLE, "run", "--state-dir", stateDir, "--controller", `127.0.0.1:${controllerPort}`, "--config", config], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, VIGIL_LOG_LEVEL: "info", ...env },
+    });
     procs.push(child);
     let out = "";
     child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
@@ -100,7 +103,12 @@ describe("agent watchdog (real process)", () => {
     await ctl.start();
     const c = ctl;
     const second = agent(c.port, {});
-    await until("every number at the controller", () => c.numbers.size === 2500, 90_000, () => `${c.numbers.size} numbers\n${second.output()}`);
+    await until(
+      "every number at the controller",
+      () => c.numbers.size === 2500,
+      90_000,
+      () => `${c.numbers.size} numbers\n${second.output()}`,
+    );
     expect([...c.numbers].sort((a, b) => a - b)).toEqual(Array.from({ length: 2500 }, (_, i) => i + 1));
     const reported = await until("a status that reports the restart", () => c.statuses.find((s) => (s.watchdogRestarts.memory ?? 0) > 0), 30_000);
     expect(reported.watchdogRestarts).toEqual({ memory: 1 });

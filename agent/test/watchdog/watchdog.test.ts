@@ -12,7 +12,15 @@ function driven(o: { maxRssMb?: number; maxCpu?: number; windowMs?: number }) {
   let rss = 50 * MiB;
   let cpu = 0;
   const breaches: Array<[WatchdogReason, string]> = [];
-  const w = new Watchdog({ maxRssBytes: (o.maxRssMb ?? 0) * MiB, maxCpuPercent: o.maxCpu ?? 0, windowMs: o.windowMs ?? 10_000, onBreach: (r, d) => breaches.push([r, d]), rss: () => rss, cpuMicros: () => cpu, now: () => now });
+  const w = new Watchdog({
+    maxRssBytes: (o.maxRssMb ?? 0) * MiB,
+    maxCpuPercent: o.maxCpu ?? 0,
+    windowMs: o.windowMs ?? 10_000,
+    onBreach: (r, d) => breaches.push([r, d]),
+    rss: () => rss,
+    cpuMicros: () => cpu,
+    now: () => now,
+  });
   /** Advances time by `ms` in sample steps, with `cpuShare` of a core used meanwhile. */
   const run = (ms: number, cpuShare: number, rssMb?: number) => {
     for (let t = 0; t < ms; t += w.sampleMs) {

@@ -67,7 +67,10 @@ function Shell({ apiKey, onSignOut }: { apiKey: string; onSignOut: (notice?: str
       </a>
       <header class="topbar">
         <a class="brand" href={href(["alerts"])}>
-          <span class="logo" aria-hidden="true">◆</span> Vigil
+          <span class="logo" aria-hidden="true">
+            ◆
+          </span>{" "}
+          Vigil
         </a>
         <nav aria-label="Main">
           <ul>

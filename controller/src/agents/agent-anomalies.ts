@@ -11,8 +11,6 @@ export function agentAnomalies(audit: Pick<AuditLog, "append">): (agentId: strin
   return (agentId, kind, details) => {
     const folded = throttle.admit(`${agentId}|${kind}`);
     if (folded === undefined) return;
-    void audit
-      .append({ actor: `agent:${agentId}`, action: `agent.${kind}`, target: `agent:${agentId}`, details: { ...details, ...(folded ? { repeatsFolded: folded } : {}) } })
-      .catch(() => undefined);
+    void audit.append({ actor: `agent:${agentId}`, action: `agent.${kind}`, target: `agent:${agentId}`, details: { ...details, ...(folded ? { repeatsFolded: folded } : {}) } }).catch(() => undefined);
   };
 }

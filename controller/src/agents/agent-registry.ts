@@ -240,7 +240,19 @@ export class AgentRegistry {
 }
 
 /** AgentStatus (proto) → the JSON stored and shown by the API. */
-export function statusJson(s: { sensors: Array<{ name: string; running: boolean; detail: string; events: number; errors: number }>; dropped: Record<string, number>; spoolBytes: number; spoolRecords: number; isolated: boolean; spoolDiscardedBytes: number; acksBeyondLast?: number; enforcement?: string; pipelineLost?: Record<string, number>; unhandledErrors?: number; watchdogRestarts?: Record<string, number> }): Record<string, unknown> {
+export function statusJson(s: {
+  sensors: Array<{ name: string; running: boolean; detail: string; events: number; errors: number }>;
+  dropped: Record<string, number>;
+  spoolBytes: number;
+  spoolRecords: number;
+  isolated: boolean;
+  spoolDiscardedBytes: number;
+  acksBeyondLast?: number;
+  enforcement?: string;
+  pipelineLost?: Record<string, number>;
+  unhandledErrors?: number;
+  watchdogRestarts?: Record<string, number>;
+}): Record<string, unknown> {
   return {
     sensors: s.sensors.slice(0, 32).map((x) => ({ name: x.name.slice(0, 64), running: x.running, detail: x.detail.slice(0, 512), events: x.events, errors: x.errors })),
     dropped: Object.fromEntries(Object.entries(s.dropped).slice(0, 32)),

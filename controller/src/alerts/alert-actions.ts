@@ -58,7 +58,16 @@ export class AlertActions {
     const state = verdict === "false_positive" ? "resolved" : a.state === "new" ? "acknowledged" : a.state;
     await this.alerts.setVerdict(id, verdict, state, now, [write]);
     this.service.forget(a.dedupKey);
-    const recordId = await this.alerts.recordFeedback({ alertId: id, ruleId: a.ruleId, entityKey: entityKey(entity), verdict, note: note ?? null, actor, createdAt: now, suppressionId: created?.id ?? null });
+    const recordId = await this.alerts.recordFeedback({
+      alertId: id,
+      ruleId: a.ruleId,
+      entityKey: entityKey(entity),
+      verdict,
+      note: note ?? null,
+      actor,
+      createdAt: now,
+      suppressionId: created?.id ?? null,
+    });
     return {
       alertId: id,
       verdict,

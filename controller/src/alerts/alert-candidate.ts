@@ -113,7 +113,10 @@ export function buildCandidate(pm: PipelineMatch): AlertCandidate {
         .filter((e) => typeof e.fields.EventSeq === "number")
         .map((e) => ({ agentId: typeof e.fields.AgentId === "string" ? e.fields.AgentId : pm.agentId, seq: e.fields.EventSeq as number, timeMs: e.timeMs })),
     ),
-    eventFields: keepEventFields([], events.map((e) => ({ ...e.fields }))),
+    eventFields: keepEventFields(
+      [],
+      events.map((e) => ({ ...e.fields })),
+    ),
     iocHits,
     deviations: [...deviations.values()],
     contextFields,

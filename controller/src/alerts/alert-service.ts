@@ -143,14 +143,40 @@ export class AlertService implements AlertSink {
     for (const a of inserts.values()) {
       const m = a.c.pm.match;
       notices.push({
-        change: "created", id: a.open.id, ruleId: a.c.ruleId, ruleTitle: m.rule.title, level: m.rule.level, tags: m.rule.tags, score: a.score, count: a.open.count,
-        agentId: a.c.pm.agentId, hostname: a.c.pm.hostname, entityKind: a.c.primary.kind, entityValue: a.c.primary.id, caseId: a.caseId, firstSeen: a.open.firstSeenMs, lastSeen: a.open.lastSeenMs,
+        change: "created",
+        id: a.open.id,
+        ruleId: a.c.ruleId,
+        ruleTitle: m.rule.title,
+        level: m.rule.level,
+        tags: m.rule.tags,
+        score: a.score,
+        count: a.open.count,
+        agentId: a.c.pm.agentId,
+        hostname: a.c.pm.hostname,
+        entityKind: a.c.primary.kind,
+        entityValue: a.c.primary.id,
+        caseId: a.caseId,
+        firstSeen: a.open.firstSeenMs,
+        lastSeen: a.open.lastSeenMs,
       });
     }
     for (const o of updates.values()) {
       notices.push({
-        change: "updated", id: o.id, ruleId: "", ruleTitle: "", level: "", tags: [], score: null, count: o.count,
-        agentId: "", hostname: "", entityKind: "", entityValue: "", caseId: null, firstSeen: o.firstSeenMs, lastSeen: o.lastSeenMs,
+        change: "updated",
+        id: o.id,
+        ruleId: "",
+        ruleTitle: "",
+        level: "",
+        tags: [],
+        score: null,
+        count: o.count,
+        agentId: "",
+        hostname: "",
+        entityKind: "",
+        entityValue: "",
+        caseId: null,
+        firstSeen: o.firstSeenMs,
+        lastSeen: o.lastSeenMs,
       });
     }
     for (const n of notices) {
@@ -173,7 +199,9 @@ export class AlertService implements AlertSink {
     const cached = this.openByKey.get(key);
     if (cached !== undefined) return cached ?? undefined;
     const r = await this.deps.repo.openByDedupKey(key);
-    const open: OpenAlert | null = r ? { id: r.id, dedupKey: key, firstSeenMs: r.firstSeen, lastSeenMs: r.lastSeen, count: r.count, state: r.state, eventRefs: r.eventRefs, eventFields: r.eventFields } : null;
+    const open: OpenAlert | null = r
+      ? { id: r.id, dedupKey: key, firstSeenMs: r.firstSeen, lastSeenMs: r.lastSeen, count: r.count, state: r.state, eventRefs: r.eventRefs, eventFields: r.eventFields }
+      : null;
     this.remember(key, open);
     return open ?? undefined;
   }
@@ -221,20 +249,23 @@ export class AlertService implements AlertSink {
   private score(c: AlertCandidate): { score: number; breakdown: ScoreFactor[]; tactics: ReturnType<typeof tacticsFromTags> } {
     const m = c.pm.match;
     const tactics = tacticsFromTags(m.rule.tags);
-    return { tactics, ...scoreAlert({
-      ruleId: c.ruleId,
-      level: m.rule.level,
-      timeMs: c.timeMs,
-      entities: c.entities,
+    return {
       tactics,
-      iocConfidences: c.iocHits.map((h) => h.confidence),
-      agentTags: c.pm.agentTags,
-      deviations: c.deviations,
-      relatedAlerts: this.deps.chain.related(c.entities),
-      feedbackWeight: this.deps.feedback.weight(c.ruleId, c.primary),
-      // The explanation names the host, not its agent id.
-      entityLabels: c.pm.hostname ? new Map([[entityKey({ kind: "host", id: c.pm.agentId }), `host ${c.pm.hostname}`]]) : undefined,
-    }) };
+      ...scoreAlert({
+        ruleId: c.ruleId,
+        level: m.rule.level,
+        timeMs: c.timeMs,
+        entities: c.entities,
+        tactics,
+        iocConfidences: c.iocHits.map((h) => h.confidence),
+        agentTags: c.pm.agentTags,
+        deviations: c.deviations,
+        relatedAlerts: this.deps.chain.related(c.entities),
+        feedbackWeight: this.deps.feedback.weight(c.ruleId, c.primary),
+        // The explanation names the host, not its agent id.
+        entityLabels: c.pm.hostname ? new Map([[entityKey({ kind: "host", id: c.pm.agentId }), `host ${c.pm.hostname}`]]) : undefined,
+      }),
+    };
   }
 
   private create(c: AlertCandidate): NewAlert {
@@ -244,10 +275,24 @@ export class AlertService implements AlertSink {
     this.deps.chain.add({ ruleId: c.ruleId, ruleTitle: c.pm.match.rule.title, timeMs: c.timeMs, entities: c.entities, tactics });
     for (const e of c.entities) this.deps.risk.raise(e, score, c.timeMs);
     const caseId = this.deps.cases.attach({
-      id, ruleTitle: m.rule.title, hostname: c.pm.hostname, agentId: c.pm.agentId, score, entities: c.entities, firstSeenMs: c.firstSeenMs, timeMs: c.timeMs,
+      id,
+      ruleTitle: m.rule.title,
+      hostname: c.pm.hostname,
+      agentId: c.pm.agentId,
+      score,
+      entities: c.entities,
+      firstSeenMs: c.firstSeenMs,
+      timeMs: c.timeMs,
     });
     const open: OpenAlert = {
-      id, dedupKey: c.dedupKey, firstSeenMs: c.firstSeenMs, lastSeenMs: c.timeMs, count: 1, state: "new", eventRefs: [...c.eventRefs], eventFields: [...c.eventFields],
+      id,
+      dedupKey: c.dedupKey,
+      firstSeenMs: c.firstSeenMs,
+      lastSeenMs: c.timeMs,
+      count: 1,
+      state: "new",
+      eventRefs: [...c.eventRefs],
+      eventFields: [...c.eventFields],
     };
     this.remember(c.dedupKey, open);
     this.stats.created++;
@@ -268,9 +313,29 @@ function newAlertRow(a: NewAlert): NewAlertRow {
   const { c, open: o } = a;
   const m = c.pm.match;
   return {
-    id: o.id, ruleId: c.ruleId, ruleTitle: m.rule.title, ruleLevel: m.rule.level, ruleTags: m.rule.tags, kind: m.kind, correlationType: m.correlationType ?? null,
-    agentId: c.pm.agentId, hostname: c.pm.hostname, entityKind: c.primary.kind, entityValue: c.primary.id, entities: c.entities.map(entityKey), dedupKey: c.dedupKey,
-    score: a.score, breakdown: a.breakdown, count: o.count, firstSeen: o.firstSeenMs, lastSeen: o.lastSeenMs, createdAt: a.createdAt, caseId: a.caseId,
-    eventRefs: o.eventRefs, eventFields: o.eventFields, groupBy: m.groupBy ?? null, iocHits: c.iocHits,
+    id: o.id,
+    ruleId: c.ruleId,
+    ruleTitle: m.rule.title,
+    ruleLevel: m.rule.level,
+    ruleTags: m.rule.tags,
+    kind: m.kind,
+    correlationType: m.correlationType ?? null,
+    agentId: c.pm.agentId,
+    hostname: c.pm.hostname,
+    entityKind: c.primary.kind,
+    entityValue: c.primary.id,
+    entities: c.entities.map(entityKey),
+    dedupKey: c.dedupKey,
+    score: a.score,
+    breakdown: a.breakdown,
+    count: o.count,
+    firstSeen: o.firstSeenMs,
+    lastSeen: o.lastSeenMs,
+    createdAt: a.createdAt,
+    caseId: a.caseId,
+    eventRefs: o.eventRefs,
+    eventFields: o.eventFields,
+    groupBy: m.groupBy ?? null,
+    iocHits: c.iocHits,
   };
 }

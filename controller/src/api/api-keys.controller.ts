@@ -8,7 +8,10 @@ import { actorOf, isRole, Roles, ROLES } from "../http/roles";
 @ApiTags("admin")
 @Controller("api/v1/apikeys")
 export class ApiKeysController {
-  constructor(@Inject(ApiKeys) private readonly keys: ApiKeys, @Inject(AuditLog) private readonly audit: AuditLog) {}
+  constructor(
+    @Inject(ApiKeys) private readonly keys: ApiKeys,
+    @Inject(AuditLog) private readonly audit: AuditLog,
+  ) {}
 
   @Post()
   @ApiOperation({ summary: "Create an API key (admin). The key is in this response only." })

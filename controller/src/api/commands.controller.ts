@@ -28,14 +28,22 @@ function parseTtl(v: unknown): number | undefined {
 @ApiTags("commands")
 @Controller("api/v1")
 export class CommandsController {
-  constructor(@Inject(CommandService) private readonly commands: CommandService, @Inject(AgentRegistry) private readonly registry: AgentRegistry) {}
+  constructor(
+    @Inject(CommandService) private readonly commands: CommandService,
+    @Inject(AgentRegistry) private readonly registry: AgentRegistry,
+  ) {}
 
   private async issue(agentId: string, type: unknown, params: unknown, body: IssueBody, requestedBy: string, req: unknown) {
     if (!(await this.registry.get(agentId))) throw new NotFoundException(`agent "${agentId.slice(0, 128)}" not found`);
     if (typeof type !== "string") throw new BadRequestException(`body field "type" is required: one of ${COMMAND_TYPES.join(", ")}`);
     try {
       const caseId = checkCaseId(body.caseId);
-      const c = await this.commands.issue(agentId, type, params, { requestedBy, ttlMs: parseTtl(body.ttlSeconds), caseId, mayFetchFiles: this.commands.permits(principalOf(req)?.role, "evidence.fetch_file") });
+      const c = await this.commands.issue(agentId, type, params, {
+        requestedBy,
+        ttlMs: parseTtl(body.ttlSeconds),
+        caseId,
+        mayFetchFiles: this.commands.permits(principalOf(req)?.role, "evidence.fetch_file"),
+      });
       return commandView(c, viewFor(req));
     } catch (err) {
       if (err instanceof CommandParamError) throw new BadRequestException(err.message);
@@ -48,7 +56,18 @@ export class CommandsController {
   @Roles("analyst")
   @HttpCode(202)
   @ApiOperation({ summary: "Sign and send a command to an agent (queued while it is offline, until it expires). collect_evidence with filePath (a file's contents) needs an admin key and a reason" })
-  @ApiBody({ schema: { type: "object", required: ["type"], properties: { type: { type: "string", enum: COMMAND_TYPES }, params: { type: "object" }, ttlSeconds: { type: "integer", minimum: 1, maximum: 604800 }, caseId: { type: "string", maxLength: 64, pattern: "^[A-Za-z0-9._:-]+$" } } } })
+  @ApiBody({
+    schema: {
+      type: "object",
+      required: ["type"],
+      properties: {
+        type: { type: "string", enum: COMMAND_TYPES },
+        params: { type: "object" },
+        ttlSeconds: { type: "integer", minimum: 1, maximum: 604800 },
+        caseId: { type: "string", maxLength: 64, pattern: "^[A-Za-z0-9._:-]+$" },
+      },
+    },
+  })
   async create(@Param("id") id: string, @Body() body: IssueBody, @Actor() actor: string, @Req() req: unknown) {
     if (!body || typeof body !== "object") throw new BadRequestException("a JSON body is required");
     return this.issue(id, body.type, body.params, body, actor, req);
@@ -93,7 +112,10 @@ export class CommandsController {
   async get(@Param("id") id: string, @Req() req: unknown) {
     try {
       const c = await this.commands.get(id);
-      return { ...commandView(c, viewFor(req)), history: (await this.commands.history(id)).map((h) => ({ time: new Date(h.time).toISOString(), step: h.step, detail: JSON.parse(h.detail) as unknown })) };
+      return {
+        ...commandView(c, viewFor(req)),
+        history: (await this.commands.history(id)).map((h) => ({ time: new Date(h.time).toISOString(), step: h.step, detail: JSON.parse(h.detail) as unknown })),
+      };
     } catch (err) {
       if (err instanceof CommandNotFound) throw new NotFoundException(err.message);
       throw err;

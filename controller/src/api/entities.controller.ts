@@ -22,7 +22,12 @@ export class EntitiesController {
   @ApiQuery({ name: "limit", required: false, description: "1-1000, default 100" })
   async list(@Query() q: Record<string, unknown>) {
     rejectUnknown(q, ["sort", "kind", "minRisk", "limit"]);
-    const items = this.risk.list({ sort: optEnum(q, "sort", ["risk", "value"] as const) ?? "risk", kind: optEnum(q, "kind", ENTITY_KINDS), minRisk: optInt(q, "minRisk", 0, 100), limit: optInt(q, "limit", 1, 1000) ?? 100 });
+    const items = this.risk.list({
+      sort: optEnum(q, "sort", ["risk", "value"] as const) ?? "risk",
+      kind: optEnum(q, "kind", ENTITY_KINDS),
+      minRisk: optInt(q, "minRisk", 0, 100),
+      limit: optInt(q, "limit", 1, 1000) ?? 100,
+    });
     // A host's value is its agent id; the hostname says which machine that is.
     const names = await this.hosts.of(items.filter((e) => e.kind === "host").map((e) => e.value));
     return { items: items.map((e) => (e.kind === "host" ? { ...e, hostname: names.get(e.value) ?? "" } : e)) };

@@ -45,11 +45,23 @@ export class IocsController {
 
   @Post("import")
   @Roles("integration")
-  @ApiOperation({ summary: "Import a CSV or plain list (text/csv, text/plain) or a STIX 2.1 bundle (application/json or application/stix+json with type: bundle); returns counts, per-line / per-indicator errors and refused lines by unsupported kind" })
+  @ApiOperation({
+    summary:
+      "Import a CSV or plain list (text/csv, text/plain) or a STIX 2.1 bundle (application/json or application/stix+json with type: bundle); returns counts, per-line / per-indicator errors and refused lines by unsupported kind",
+  })
   @ApiConsumes("text/csv", "text/plain", "application/json", "application/stix+json")
   @ApiQuery({ name: "source", required: false, description: "source name for indicators that carry none (default: csv / stix)" })
-  @ApiQuery({ name: "format", required: false, enum: ["auto", "csv", "list"], description: "how to read a text body (default auto: a header row, a feed's header in its last '#' line, or one indicator per line)" })
-  @ApiBody({ description: "CSV with a header row (type,value[,confidence,source,description,expires,tags], or a feed's own columns such as abuse.ch exports), a plain list (one IP, CIDR, domain or sha256 per line; '#'/';' comments), or a STIX 2.1 bundle", schema: { type: "string" } })
+  @ApiQuery({
+    name: "format",
+    required: false,
+    enum: ["auto", "csv", "list"],
+    description: "how to read a text body (default auto: a header row, a feed's header in its last '#' line, or one indicator per line)",
+  })
+  @ApiBody({
+    description:
+      "CSV with a header row (type,value[,confidence,source,description,expires,tags], or a feed's own columns such as abuse.ch exports), a plain list (one IP, CIDR, domain or sha256 per line; '#'/';' comments), or a STIX 2.1 bundle",
+    schema: { type: "string" },
+  })
   async import(@Req() req: Parameters<typeof readText>[0], @Query() q: Record<string, unknown>) {
     rejectUnknown(q, ["source", "format"]);
     const source = optString(q, "source", 255);

@@ -40,7 +40,10 @@ export const TEXT_UPLOAD_ROUTES: ReadonlySet<string> = new Set(["POST /api/v1/ru
 export const OWN_JSON_ROUTES: ReadonlySet<string> = new Set<string>(["POST /api/v1/iocs/import"]);
 
 export class BodyError extends Error {
-  constructor(readonly status: 400 | 413, message: string) {
+  constructor(
+    readonly status: 400 | 413,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -52,7 +55,8 @@ export function jsonDepthExceeds(text: string, max: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
+      if (c === 92)
+        i++; // backslash: skip the escaped character
       else if (c === 34) inString = false;
     } else if (c === 34) inString = true;
     else if (c === 91 || c === 123) {

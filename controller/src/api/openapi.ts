@@ -76,14 +76,20 @@ export function completeDocument(doc: OpenAPIObject): OpenAPIObject {
   // Clients resolve paths against the origin they downloaded the document from.
   d.servers = [{ url: "/", description: "this controller" }];
   d.info.license = { name: "Apache-2.0", url: "https://www.apache.org/licenses/LICENSE-2.0" };
-  d.info.description = `${d.info.description ?? ""}\n\nAuthentication: an API key (\`vigil-controller apikey create\`) as \`Authorization: Bearer <key>\` or \`X-Api-Key\`. Errors: \`{statusCode, message, error}\`, where message names the offending parameter or field.`.trim();
+  d.info.description =
+    `${d.info.description ?? ""}\n\nAuthentication: an API key (\`vigil-controller apikey create\`) as \`Authorization: Bearer <key>\` or \`X-Api-Key\`. Errors: \`{statusCode, message, error}\`, where message names the offending parameter or field.`.trim();
   return doc;
 }
 
 function completeOperation(path: string, method: string, op: Json): void {
   const key = `${method} ${path}`;
   const route: RouteSchemas | undefined = ROUTES[key];
-  op.operationId ??= `${method}${path.replace(/[{}]/g, "").split("/").filter(Boolean).map((s) => s[0]!.toUpperCase() + s.slice(1)).join("")}`;
+  op.operationId ??= `${method}${path
+    .replace(/[{}]/g, "")
+    .split("/")
+    .filter(Boolean)
+    .map((s) => s[0]!.toUpperCase() + s.slice(1))
+    .join("")}`;
   op.responses ??= {};
   const success = Object.keys(op.responses).find((s) => /^2\d\d$/.test(s));
   if (!success) op.responses[method === "post" ? "201" : "200"] = { description: "OK" };
@@ -93,7 +99,7 @@ function completeOperation(path: string, method: string, op: Json): void {
     if (route?.ok) resp.content = content(route.ok);
   }
   if (route?.body) {
-    const required = "media" in route.body ? route.body.required ?? true : true;
+    const required = "media" in route.body ? (route.body.required ?? true) : true;
     op.requestBody = { required, content: content(route.body) };
   }
   const params: Json[] = (op.parameters ??= []);
@@ -101,7 +107,7 @@ function completeOperation(path: string, method: string, op: Json): void {
     if (!params.some((p) => p.in === "query" && p.name === name)) params.push({ name, in: "query", required: false });
   }
   for (const p of params) {
-    const typed = p.in === "query" ? route?.query?.[p.name] : p.in === "path" ? route?.path?.[p.name] ?? PATH_ID : undefined;
+    const typed = p.in === "query" ? route?.query?.[p.name] : p.in === "path" ? (route?.path?.[p.name] ?? PATH_ID) : undefined;
     if (typed) p.schema = typed;
   }
   const hasInput = params.length > 0 || op.requestBody;
@@ -113,7 +119,11 @@ function completeOperation(path: string, method: string, op: Json): void {
     if ((status === "401" || status === "403") && PUBLIC.has(key)) continue;
     op.responses[status] ??= { description, content: { "application/json": { schema: ERROR_REF } } };
   }
-  if (key === "get /api/v1/healthz") op.responses["503"] ??= { description: "The database is unreachable", content: { "application/json": { schema: { type: "object", properties: { status: { type: "string", enum: ["degraded"] }, database: { type: "string", enum: ["unreachable"] } } } } } };
+  if (key === "get /api/v1/healthz")
+    op.responses["503"] ??= {
+      description: "The database is unreachable",
+      content: { "application/json": { schema: { type: "object", properties: { status: { type: "string", enum: ["degraded"] }, database: { type: "string", enum: ["unreachable"] } } } } },
+    };
   if (PUBLIC.has(key)) op.security = [];
 }
 
@@ -131,11 +141,11 @@ function streamOperation(): Json {
     description: [
       "Upgrade to a WebSocket (subprotocol `vigil.v1`). Authenticate with an API key of any role: `Authorization: Bearer`, `X-Api-Key`,",
       "a second subprotocol `vigil.key.<key>` (browsers), or `?key=` (last resort; query strings reach proxy logs).",
-      "The server sends `{type:\"hello\", lastId, topics, heartbeatMs}`. Send `{op:\"subscribe\", topic, filter?, lastId?}`",
+      'The server sends `{type:"hello", lastId, topics, heartbeatMs}`. Send `{op:"subscribe", topic, filter?, lastId?}`',
       "(filters: events {agent, type}, alerts {agent, minScore, tags}, cases {minScore}, commands {agent}, agents {agent});",
-      "the reply `{type:\"subscribed\", replayed, gap?}` is followed by the missed messages after lastId, then live StreamMessages.",
+      'the reply `{type:"subscribed", replayed, gap?}` is followed by the missed messages after lastId, then live StreamMessages.',
       "`gap` means the messages after lastId are no longer buffered (too far behind): re-read the REST API, then continue.",
-      "`{op:\"unsubscribe\", topic}`, `{op:\"ping\"}`. Bad input gets `{type:\"error\", message}`. The server pings every heartbeatMs and",
+      '`{op:"unsubscribe", topic}`, `{op:"ping"}`. Bad input gets `{type:"error", message}`. The server pings every heartbeatMs and',
       "drops a client that does not answer; a client that reads too slowly is closed with code 4008 (slow consumer); a revoked key with 4003.",
     ].join(" "),
     parameters: [{ name: "key", in: "query", required: false, schema: { type: "string" }, description: "API key, when headers and subprotocols are not available" }],

@@ -9,7 +9,18 @@ import { optEnum, optInt, optString, rejectUnknown } from "./query-params";
 
 function view(p: PlaybookEntity) {
   const spec = parsePlaybook(p.yaml);
-  return { id: p.id, name: p.name, version: p.version, enabled: p.enabled, approval: spec.approval, when: spec.when, actions: spec.actions, yaml: p.yaml, createdAt: new Date(p.createdAt).toISOString(), updatedAt: new Date(p.updatedAt).toISOString() };
+  return {
+    id: p.id,
+    name: p.name,
+    version: p.version,
+    enabled: p.enabled,
+    approval: spec.approval,
+    when: spec.when,
+    actions: spec.actions,
+    yaml: p.yaml,
+    createdAt: new Date(p.createdAt).toISOString(),
+    updatedAt: new Date(p.updatedAt).toISOString(),
+  };
 }
 
 /** Accepts the YAML as a text/yaml body or as JSON {yaml: "..."}. */
@@ -31,7 +42,12 @@ async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 const STATES = ["issued", "pending", "approved", "rejected", "refused", "skipped"] as const;
-const PB_SCHEMA = { schema: { type: "object", properties: { yaml: { type: "string", description: "playbook YAML: id, name, enabled, when {minScore, rules, tags, entityKinds, agentTags}, actions [{type, params}], approval auto|analyst" } } } };
+const PB_SCHEMA = {
+  schema: {
+    type: "object",
+    properties: { yaml: { type: "string", description: "playbook YAML: id, name, enabled, when {minScore, rules, tags, entityKinds, agentTags}, actions [{type, params}], approval auto|analyst" } },
+  },
+};
 
 @ApiTags("playbooks")
 @Controller("api/v1")
@@ -57,7 +73,10 @@ export class PlaybooksController {
   @Roles("readonly", "analyst", "integration")
   @ApiOperation({ summary: "One playbook with its version history" })
   get(@Param("id") id: string) {
-    return mapErrors(async () => ({ ...view(await this.playbooks.get(id)), versions: (await this.playbooks.history(id)).map((v) => ({ version: v.version, createdAt: new Date(v.createdAt).toISOString(), createdBy: v.createdBy })) }));
+    return mapErrors(async () => ({
+      ...view(await this.playbooks.get(id)),
+      versions: (await this.playbooks.history(id)).map((v) => ({ version: v.version, createdAt: new Date(v.createdAt).toISOString(), createdBy: v.createdBy })),
+    }));
   }
 
   @Put("playbooks/:id")
@@ -84,7 +103,12 @@ export class PlaybooksController {
   @ApiQuery({ name: "limit", required: false })
   async actions(@Query() q: Record<string, unknown>) {
     rejectUnknown(q, ["case", "alert", "state", "limit"]);
-    const items = await this.playbooks.actionsFor({ caseId: optString(q, "case", 64), alertId: optString(q, "alert", 64), state: optEnum(q, "state", STATES), limit: optInt(q, "limit", 1, 1000) ?? 100 });
+    const items = await this.playbooks.actionsFor({
+      caseId: optString(q, "case", 64),
+      alertId: optString(q, "alert", 64),
+      state: optEnum(q, "state", STATES),
+      limit: optInt(q, "limit", 1, 1000) ?? 100,
+    });
     return { items: items.map(playbookActionView) };
   }
 

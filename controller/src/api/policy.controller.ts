@@ -21,7 +21,25 @@ export class PolicyController {
 
   @Put()
   @ApiOperation({ summary: "Replace the local policy; signed and pushed to every connected agent (and to others when they connect)" })
-  @ApiBody({ schema: { type: "object", properties: { rules: { type: "array", items: { type: "object", properties: { id: { type: "string" }, yaml: { type: "string" } } } }, includeIocs: { type: "boolean" }, actions: { type: "array", items: { type: "object", properties: { ruleId: { type: "string" }, actions: { type: "array", items: { type: "object", properties: { type: { type: "string", enum: ["kill_process", "isolate", "block_ip"] }, params: { type: "object" } } } } } } } } } })
+  @ApiBody({
+    schema: {
+      type: "object",
+      properties: {
+        rules: { type: "array", items: { type: "object", properties: { id: { type: "string" }, yaml: { type: "string" } } } },
+        includeIocs: { type: "boolean" },
+        actions: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              ruleId: { type: "string" },
+              actions: { type: "array", items: { type: "object", properties: { type: { type: "string", enum: ["kill_process", "isolate", "block_ip"] }, params: { type: "object" } } } },
+            },
+          },
+        },
+      },
+    },
+  })
   async put(@Body() body: unknown, @Actor() actor: string) {
     try {
       const r = await this.policy.update(body, actor);

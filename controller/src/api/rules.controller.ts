@@ -51,7 +51,11 @@ export class RulesController {
   @ApiOperation({ summary: "Upload Sigma YAML (one file, several documents allowed); 400 names rule, line and feature" })
   @ApiConsumes("text/yaml", "application/yaml", "text/plain", "application/json")
   @ApiQuery({ name: "name", required: false, description: "file name to store it under; an upload with the same name replaces that file" })
-  @ApiBody({ description: "Sigma YAML as the body, or JSON {yaml, name?}", required: true, schema: { oneOf: [{ type: "string" }, { type: "object", properties: { yaml: { type: "string" }, name: { type: "string" } }, required: ["yaml"] }] } })
+  @ApiBody({
+    description: "Sigma YAML as the body, or JSON {yaml, name?}",
+    required: true,
+    schema: { oneOf: [{ type: "string" }, { type: "object", properties: { yaml: { type: "string" }, name: { type: "string" } }, required: ["yaml"] }] },
+  })
   async upload(@Req() req: Parameters<typeof readText>[0], @Query() q: Record<string, unknown>) {
     rejectUnknown(q, ["name"]);
     let yaml: string;

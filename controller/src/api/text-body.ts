@@ -11,7 +11,7 @@ interface RawRequest {
 
 export function contentType(req: Pick<RawRequest, "headers">): string {
   const v = req.headers["content-type"];
-  return (Array.isArray(v) ? v[0] : v ?? "").split(";")[0]!.trim().toLowerCase();
+  return (Array.isArray(v) ? v[0] : (v ?? "")).split(";")[0]!.trim().toLowerCase();
 }
 
 /**
@@ -35,4 +35,3 @@ export async function readText(req: RawRequest, maxBytes: number): Promise<strin
     req.on("error", (e) => reject(new BadRequestException(`reading the request body failed: ${String(e)}`)));
   });
 }
-

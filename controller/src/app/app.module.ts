@@ -20,9 +20,27 @@ import { ConsoleController } from "../api/console.controller";
 import { InstallController } from "../api/install.controller";
 
 /** Every HTTP controller; the route table (route-table.ts) is read from these. */
-export const CONTROLLERS = [HealthController, AgentsController, EventsController, CommandsController, PlaybooksController, PolicyController, ApiKeysController, TrustController, AuditController,
-  RulesController, AlertsController, CasesController, IocsController, SuppressionsController, EntitiesController,
-  InstallController, ConsoleController, WebhooksController, MetricsController];
+export const CONTROLLERS = [
+  HealthController,
+  AgentsController,
+  EventsController,
+  CommandsController,
+  PlaybooksController,
+  PolicyController,
+  ApiKeysController,
+  TrustController,
+  AuditController,
+  RulesController,
+  AlertsController,
+  CasesController,
+  IocsController,
+  SuppressionsController,
+  EntitiesController,
+  InstallController,
+  ConsoleController,
+  WebhooksController,
+  MetricsController,
+];
 
 /**
  * Nest is the HTTP shell only: the core objects are built in bootstrap (plain

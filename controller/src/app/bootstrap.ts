@@ -116,17 +116,21 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const security = await createTrustLayer(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
   opts = { ...opts, audit: opts.audit ?? security.audit };
   const commands = new CommandService(SqlCommandRepository.of(dataSource), registry, signer, opts.audit, undefined, grantsWith(config.evidenceFileRoles));
-  const playbooks = new PlaybookService(
-    PlaybookRepository.of(dataSource),
-    commands, async (agentId) => (await registry.get(agentId))?.tags ?? [], config.guardRails, opts.audit,
-  );
+  const playbooks = new PlaybookService(PlaybookRepository.of(dataSource), commands, async (agentId) => (await registry.get(agentId))?.tags ?? [], config.guardRails, opts.audit);
   await playbooks.load();
   // Response's view of a case (commands, playbook decisions, evidence) is part of the case story.
   const caseActions = new CaseActions(commands, playbooks);
   const batch = new SqlBatch(dataSource);
   const triage = await createTriage({ ds: dataSource, batch, events: store, caseActions });
   const detection = await createDetection({
-    ds: dataSource, writer, registry, sink: triage.alerts, batch, options: opts.detection, dataDir: config.dataDir, pack: config.sigmahqPack ? undefined : null,
+    ds: dataSource,
+    writer,
+    registry,
+    sink: triage.alerts,
+    batch,
+    options: opts.detection,
+    dataDir: config.dataDir,
+    pack: config.sigmahqPack ? undefined : null,
     onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
   });
   const pack = detection.rules.pack;
@@ -141,10 +145,24 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   // Playbooks decide once per new alert, with its evidence (event fields) loaded from the committed row.
   triage.alerts.onAlert((notice) => {
     if (notice.change !== "created") return;
-    void triage.alertQuery.get(notice.id).then((a) => (a ? playbooks.onAlert(a) : undefined)).catch((err) => logger.error({ err: String(err), alertId: notice.id }, "playbook evaluation failed"));
+    void triage.alertQuery
+      .get(notice.id)
+      .then((a) => (a ? playbooks.onAlert(a) : undefined))
+      .catch((err) => logger.error({ err: String(err), alertId: notice.id }, "playbook evaluation failed"));
   });
   const integrations = await createIntegrations({
-    config: config.integrations, ds: dataSource, writer, registry, commands, playbooks, detection, triage, apiKeys: security.apiKeys, audit: opts.audit, logger, policy,
+    config: config.integrations,
+    ds: dataSource,
+    writer,
+    registry,
+    commands,
+    playbooks,
+    detection,
+    triage,
+    apiKeys: security.apiKeys,
+    audit: opts.audit,
+    logger,
+    policy,
   });
   // Results the agent made durable in its spool (local actions taken offline, or results whose stream broke).
   writer.onStored((batch) => {
@@ -155,33 +173,47 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     });
   });
 
-  const grpc = new AgentGrpcServer({
-    registry,
-    writer,
-    authenticator: security.grpc.authenticator,
-    commandPublicKey: () => signer.publicKeyRaw,
-    controllerVersion: CONTROLLER_VERSION,
-    onConnected: (session) => {
-      void policy.pushTo(session.agentId).catch((err) => logger.error({ err: String(err) }, "pushing the agent policy failed"));
-      void commands.deliverPending(session.agentId).catch((err) => logger.error({ err: String(err) }, "delivering queued commands failed"));
+  const grpc = new AgentGrpcServer(
+    {
+      registry,
+      writer,
+      authenticator: security.grpc.authenticator,
+      commandPublicKey: () => signer.publicKeyRaw,
+      controllerVersion: CONTROLLER_VERSION,
+      onConnected: (session) => {
+        void policy.pushTo(session.agentId).catch((err) => logger.error({ err: String(err) }, "pushing the agent policy failed"));
+        void commands.deliverPending(session.agentId).catch((err) => logger.error({ err: String(err) }, "delivering queued commands failed"));
+      },
+      onCommandResult: (agentId, result) => void commands.onResult(agentId, result).catch((err) => logger.error({ err: String(err) }, "recording a command result failed")),
+      onInventory: (agentId, inv) => void inventory.receive(agentId, inv).catch((err) => logger.error({ err: String(err), agentId }, "storing an inventory failed")),
+      log: (level, msg, fields) => logger[level](fields ?? {}, msg),
+      onAnomaly: agentAnomalies(security.audit),
+      eventTimeToleranceMs: config.eventTimeToleranceMs,
     },
-    onCommandResult: (agentId, result) => void commands.onResult(agentId, result).catch((err) => logger.error({ err: String(err) }, "recording a command result failed")),
-    onInventory: (agentId, inv) => void inventory.receive(agentId, inv).catch((err) => logger.error({ err: String(err), agentId }, "storing an inventory failed")),
-    log: (level, msg, fields) => logger[level](fields ?? {}, msg),
-    onAnomaly: agentAnomalies(security.audit),
-    eventTimeToleranceMs: config.eventTimeToleranceMs,
-  }, security.grpc.credentials, security.grpc.extraServices);
+    security.grpc.credentials,
+    security.grpc.extraServices,
+  );
   const httpTls = await createHttpTls(config, security.trust.ca, (level, msg, fields) => logger[level](fields ?? {}, msg));
   let httpPort = 0;
   const install = createInstall(config, { http: () => httpPort, grpc: () => grpc.boundPort || config.grpcAddr.port }, security.trust.ca, () => httpTls?.pin());
   // An agent that goes silent may have been killed: one alert per silence (VIGIL_AGENT_SILENT_ALERT_AFTER).
-  const silentAgents = config.agentSilentAlertAfterMs > 0
-    ? silentAgentAlerts({ registry, alerts: triage.alerts, alertQuery: triage.alertQuery, thresholdMs: config.agentSilentAlertAfterMs, onError: (err) => logger.error({ err: String(err) }, "silent-agent check failed") })
-    : undefined;
+  const silentAgents =
+    config.agentSilentAlertAfterMs > 0
+      ? silentAgentAlerts({
+          registry,
+          alerts: triage.alerts,
+          alertQuery: triage.alertQuery,
+          thresholdMs: config.agentSilentAlertAfterMs,
+          onError: (err) => logger.error({ err: String(err) }, "silent-agent check failed"),
+        })
+      : undefined;
 
   // Connected but blind (refused, stalled) or a clock far off: one alert per episode.
   const agentHealth = agentHealthAlerts({
-    registry, alerts: triage.alerts, clockSkewThresholdMs: config.agentClockSkewAlertMs, stalledAfterMs: config.agentStalledAfterMs,
+    registry,
+    alerts: triage.alerts,
+    clockSkewThresholdMs: config.agentClockSkewAlertMs,
+    stalledAfterMs: config.agentStalledAfterMs,
     onError: (err) => logger.error({ err: String(err) }, "agent health check failed"),
   });
 
@@ -217,10 +249,16 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   app.use(jsonBodyParser(() => routes));
   app.useGlobalInterceptors(new AuditInterceptor(security.audit));
   security.guard(app);
-  const doc = completeDocument(SwaggerModule.createDocument(
-    app,
-    security.document(new DocumentBuilder().setTitle("Vigil controller API").setVersion(CONTROLLER_VERSION).setDescription("Endpoint detection and response: agents, telemetry, detections, cases, response.")).build(),
-  ));
+  const doc = completeDocument(
+    SwaggerModule.createDocument(
+      app,
+      security
+        .document(
+          new DocumentBuilder().setTitle("Vigil controller API").setVersion(CONTROLLER_VERSION).setDescription("Endpoint detection and response: agents, telemetry, detections, cases, response."),
+        )
+        .build(),
+    ),
+  );
   SwaggerModule.setup("api/docs", app, doc, { jsonDocumentUrl: "api/docs/openapi.json" });
 
   const grpcPort = await grpc.start(config.grpcAddr.host, config.grpcAddr.port);
@@ -238,7 +276,26 @@ export async function startController(config: ControllerConfig, opts: StartOptio
 
   let stopped = false;
   return {
-    config, app, dataSource, store, writer, registry, grpc, signer, commands, playbooks, policy, logger, httpUrl, grpcPort, httpTls, audit: security.audit, security, detection, triage, integrations,
+    config,
+    app,
+    dataSource,
+    store,
+    writer,
+    registry,
+    grpc,
+    signer,
+    commands,
+    playbooks,
+    policy,
+    logger,
+    httpUrl,
+    grpcPort,
+    httpTls,
+    audit: security.audit,
+    security,
+    detection,
+    triage,
+    integrations,
     async stop() {
       if (stopped) return;
       stopped = true;

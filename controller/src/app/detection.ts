@@ -56,11 +56,20 @@ export async function createDetection(deps: {
   await Promise.all([rules.load(), iocs.load(), baselines.load()]);
 
   const pipeline = new DetectionPipeline({
-    rules, iocs, baselines, sink: deps.sink, agents: new AgentDirectory(deps.registry, undefined, now), options: detectionOptions(process.env, deps.options), now, onError: deps.onError,
+    rules,
+    iocs,
+    baselines,
+    sink: deps.sink,
+    agents: new AgentDirectory(deps.registry, undefined, now),
+    options: detectionOptions(process.env, deps.options),
+    now,
+    onError: deps.onError,
   });
   pipeline.attach(deps.writer);
   return {
-    pipeline, rules, iocs,
+    pipeline,
+    rules,
+    iocs,
     providers: [
       { provide: DetectionPipeline, useValue: pipeline },
       { provide: RuleCatalog, useValue: rules },

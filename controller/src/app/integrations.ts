@@ -59,7 +59,13 @@ export interface IntegrationDeps {
  */
 export async function createIntegrations(d: IntegrationDeps): Promise<Integrations> {
   const { config, ds, logger } = d;
-  const hub = new StreamHub({ alerts: config.stream.bufferPerTopic, cases: config.stream.bufferPerTopic, commands: config.stream.bufferPerTopic, agents: config.stream.bufferPerTopic, events: config.stream.eventsBuffer });
+  const hub = new StreamHub({
+    alerts: config.stream.bufferPerTopic,
+    cases: config.stream.bufferPerTopic,
+    commands: config.stream.bufferPerTopic,
+    agents: config.stream.bufferPerTopic,
+    events: config.stream.eventsBuffer,
+  });
   const webhookRepo = WebhookRepository.of(ds);
   const webhooks = new WebhookService(webhookRepo, d.audit);
   await webhooks.load();
@@ -81,7 +87,9 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
   });
 
   const worker = new DeliveryWorker(
-    webhookRepo, (id) => webhooks.destination(id), config.webhooks,
+    webhookRepo,
+    (id) => webhooks.destination(id),
+    config.webhooks,
     (outcome, row) => {
       metrics.observeDelivery(outcome);
       if (outcome === "dead") logger.warn({ deliveryId: row.id, destinationId: row.destinationId, attempts: row.attempts }, "webhook delivery dead-lettered");
@@ -101,7 +109,10 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
   d.triage.alerts.onAlert((a) => metrics.observeAlert(a));
 
   return {
-    hub, webhooks, worker, metrics,
+    hub,
+    webhooks,
+    worker,
+    metrics,
     get stream() {
       if (!stream) throw new Error("integrations not started");
       return stream;

@@ -43,7 +43,14 @@ export interface Security {
  * The trust layer (audit/, trust/, auth/), composed in one place so bootstrap only plugs it in:
  * audit trail, CA + mTLS + enrollment for agents, API keys with roles and rate limits for HTTP.
  */
-export async function createTrustLayer(config: ControllerConfig, ds: DataSource, registry: AgentRegistry, commandPublicKey: () => Buffer, logger: Logger, authenticator?: AgentAuthenticator): Promise<Security> {
+export async function createTrustLayer(
+  config: ControllerConfig,
+  ds: DataSource,
+  registry: AgentRegistry,
+  commandPublicKey: () => Buffer,
+  logger: Logger,
+  authenticator?: AgentAuthenticator,
+): Promise<Security> {
   const audit = openAuditLog(ds, config, {
     log: (cp) => logger.info({ auditCheckpoint: { seq: cp.seq, hash: cp.hash, keyedFrom: cp.keyedFrom } }, "audit checkpoint"),
     onBroken: (reason) => logger.error({ auditChain: "broken" }, reason),
@@ -52,7 +59,11 @@ export async function createTrustLayer(config: ControllerConfig, ds: DataSource,
   const log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => logger[level](fields ?? {}, msg);
   const trust = await createTrust(
     { caDir: config.caDir, tlsNames: config.tlsNames, clientCertValidityMs: config.agentCertTtlMs, revocationPollMs: config.revocationPollMs },
-    ds, audit, registry, commandPublicKey, log,
+    ds,
+    audit,
+    registry,
+    commandPublicKey,
+    log,
   );
   const apiKeys = new ApiKeys(ds);
   let grpc: Security["grpc"];
@@ -73,7 +84,11 @@ export async function createTrustLayer(config: ControllerConfig, ds: DataSource,
   // Failed key checks: 20 at once then 5/s per client address, and the same per key id, charged before scrypt.
   const keyCheck = new KeyCheck(apiKeys, new RateLimiter(5, 20), new RateLimiter(5, 20));
   return {
-    audit, trust, apiKeys, grpc, keyCheck,
+    audit,
+    trust,
+    apiKeys,
+    grpc,
+    keyCheck,
     providers: [
       { provide: AuditLog, useValue: audit },
       { provide: ApiKeys, useValue: apiKeys },
@@ -89,12 +104,23 @@ export async function createTrustLayer(config: ControllerConfig, ds: DataSource,
       app.useGlobalGuards(new ApiKeyGuard(new Reflector(), keyCheck, perKey));
     },
     document(b) {
-      return b
-        // An opaque API key, not a JWT: the id finds the key's row, the secret is checked against its scrypt hash.
-        .addBearerAuth({ type: "http", scheme: "bearer", bearerFormat: "vk_<id>_<secret>", description: "API key `vk_<id>_<secret>` (`vigil-controller apikey create`, or POST /api/v1/apikeys): an opaque key whose role (admin, analyst, integration, readonly) decides what it may do; not a JWT. Repeated failures from one address answer 429." }, "bearer")
-        .addApiKey({ type: "apiKey", in: "header", name: "X-Api-Key", description: "The same API key in the X-Api-Key header, for clients that cannot set Authorization" }, "api-key")
-        .addSecurityRequirements("bearer")
-        .addSecurityRequirements("api-key");
+      return (
+        b
+          // An opaque API key, not a JWT: the id finds the key's row, the secret is checked against its scrypt hash.
+          .addBearerAuth(
+            {
+              type: "http",
+              scheme: "bearer",
+              bearerFormat: "vk_<id>_<secret>",
+              description:
+                "API key `vk_<id>_<secret>` (`vigil-controller apikey create`, or POST /api/v1/apikeys): an opaque key whose role (admin, analyst, integration, readonly) decides what it may do; not a JWT. Repeated failures from one address answer 429.",
+            },
+            "bearer",
+          )
+          .addApiKey({ type: "apiKey", in: "header", name: "X-Api-Key", description: "The same API key in the X-Api-Key header, for clients that cannot set Authorization" }, "api-key")
+          .addSecurityRequirements("bearer")
+          .addSecurityRequirements("api-key")
+      );
     },
     stop() {
       trust.stop();

@@ -74,7 +74,14 @@ export async function createTriage(deps: {
   }
 
   return {
-    alerts, alertQuery, alertActions, suppressions, cases, caseQuery, timeline, risk,
+    alerts,
+    alertQuery,
+    alertActions,
+    suppressions,
+    cases,
+    caseQuery,
+    timeline,
+    risk,
     providers: [
       { provide: AlertQuery, useValue: alertQuery },
       { provide: AlertActions, useValue: alertActions },

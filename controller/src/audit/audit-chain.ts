@@ -68,7 +68,10 @@ export class ChainVerifier {
   private readonly fingerprint: string;
 
   /** `expect`: seq → hash known from outside the database (a checkpoint). */
-  constructor(private readonly key: Buffer, private readonly expect: ReadonlyMap<number, string> = new Map()) {
+  constructor(
+    private readonly key: Buffer,
+    private readonly expect: ReadonlyMap<number, string> = new Map(),
+  ) {
     this.fingerprint = keyFingerprint(key);
   }
 
@@ -81,7 +84,10 @@ export class ChainVerifier {
     } else if (r.prevHash !== this.prevHash) {
       this.broken = { brokenAt: r.seq, reason: `prev_hash does not match the hash of record ${r.seq - 1}` };
     } else if (recordHash(r, this.keyedFrom === null ? undefined : this.key) !== r.hash) {
-      this.broken = { brokenAt: r.seq, reason: this.keyedFrom === null ? `hash does not match the record's content (edited)` : `keyed hash does not match the record's content (edited, or re-hashed without the audit key)` };
+      this.broken = {
+        brokenAt: r.seq,
+        reason: this.keyedFrom === null ? `hash does not match the record's content (edited)` : `keyed hash does not match the record's content (edited, or re-hashed without the audit key)`,
+      };
     } else if (r.seq === this.keyedFrom && markerFingerprint(r) !== this.fingerprint) {
       this.broken = { brokenAt: r.seq, reason: `the chain is keyed with another audit key (fingerprint ${markerFingerprint(r) ?? "missing"}, this key ${this.fingerprint})` };
     } else if (this.expect.has(r.seq) && this.expect.get(r.seq) !== r.hash) {

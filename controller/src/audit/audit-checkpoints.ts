@@ -23,7 +23,10 @@ const TAIL_BYTES = 8192;
  * database leaves a chain whose head is older than the last checkpoint.
  */
 export class AuditCheckpoints {
-  constructor(readonly path: string, private readonly log?: (cp: Checkpoint) => void) {}
+  constructor(
+    readonly path: string,
+    private readonly log?: (cp: Checkpoint) => void,
+  ) {}
 
   async write(cp: Checkpoint): Promise<void> {
     await appendFile(this.path, JSON.stringify(cp) + "\n", { mode: 0o600, flag: "a" });

@@ -49,7 +49,10 @@ export class AuditInterceptor implements NestInterceptor {
 }
 
 function requestRecord(req: Req, controller: string, handler: string, pattern: string, result: unknown, notes: Record<string, unknown>) {
-  const fixed = pattern.replace(/^\/api\/v1\//, "").split("/").filter((s) => s && !s.startsWith(":") && !s.startsWith("*"));
+  const fixed = pattern
+    .replace(/^\/api\/v1\//, "")
+    .split("/")
+    .filter((s) => s && !s.startsWith(":") && !s.startsWith("*"));
   const resource = fixed[0] ?? controller.replace(/Controller$/, "").toLowerCase();
   const verb = req.method === "DELETE" ? "deleted" : req.method === "POST" ? (fixed.length > 1 ? fixed.at(-1)! : "created") : "updated";
   const body = req.body && typeof req.body === "object" && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
@@ -57,7 +60,10 @@ function requestRecord(req: Req, controller: string, handler: string, pattern: s
   return {
     actor: actorOf(req),
     action: `${resource}.${verb}`,
-    target: req.url.split("?")[0]!.replace(/^\/api\/v1\//, "").slice(0, 255),
+    target: req.url
+      .split("?")[0]!
+      .replace(/^\/api\/v1\//, "")
+      .slice(0, 255),
     details: { method: req.method, route: pattern, handler: `${controller}.${handler}`, params: req.params ?? {}, query: scalars(req.query), ...kept, result: summarise(result), ...notes },
   };
 }
@@ -78,7 +84,11 @@ function summarise(result: unknown): Record<string, unknown> | undefined {
 }
 
 function scalars(q: Record<string, unknown> | undefined): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(q ?? {}).filter(([k, v]) => typeof v === "string" && !SECRET_FIELD.test(k)).map(([k, v]) => [k.slice(0, 64), clip(v)]));
+  return Object.fromEntries(
+    Object.entries(q ?? {})
+      .filter(([k, v]) => typeof v === "string" && !SECRET_FIELD.test(k))
+      .map(([k, v]) => [k.slice(0, 64), clip(v)]),
+  );
 }
 
 function clip(v: unknown): unknown {

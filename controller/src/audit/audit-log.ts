@@ -54,7 +54,10 @@ export class AuditLog {
   private pendingCheckpoint?: NodeJS.Timeout;
   private lastCheckpointAt = 0;
 
-  constructor(private readonly ds: DataSource, opts: AuditLogOptions) {
+  constructor(
+    private readonly ds: DataSource,
+    opts: AuditLogOptions,
+  ) {
     this.repo = ds.getRepository(AuditRecordEntity);
     this.key = opts.key;
     this.checkpoints = opts.checkpoints;
@@ -68,10 +71,12 @@ export class AuditLog {
     this.pending++;
     const next = this.tail.then(() => this.appendNow(entry));
     // A failed append must not wedge the queue for the next caller.
-    this.tail = next.catch(() => undefined).finally(() => {
-      // The end of a batch (nothing else queued): checkpoint the head outside the database.
-      if (--this.pending === 0) this.scheduleCheckpoint();
-    });
+    this.tail = next
+      .catch(() => undefined)
+      .finally(() => {
+        // The end of a batch (nothing else queued): checkpoint the head outside the database.
+        if (--this.pending === 0) this.scheduleCheckpoint();
+      });
     return next;
   }
 
@@ -143,7 +148,8 @@ export class AuditLog {
     for (let attempt = 0; ; attempt++) {
       try {
         // A chain not keyed yet (new, or written by an older version) is keyed from a marker record on.
-        if ((await this.findKeyedFrom()) === undefined) await this.insertNext({ actor: "system", action: KEYED_MARKER_ACTION, target: "", details: canonicalJson({ alg: "hmac-sha256", key: keyFingerprint(this.key) }) });
+        if ((await this.findKeyedFrom()) === undefined)
+          await this.insertNext({ actor: "system", action: KEYED_MARKER_ACTION, target: "", details: canonicalJson({ alg: "hmac-sha256", key: keyFingerprint(this.key) }) });
         return await this.insertNext({ actor: entry.actor.slice(0, 160), action: entry.action.slice(0, 64), target: (entry.target ?? "").slice(0, 255), details });
       } catch (err) {
         // Another process took this seq; re-read the head. Anything else is a real failure. The
@@ -205,11 +211,21 @@ export class AuditLog {
     const res = v.result();
     if (!res.ok) return res;
     if (cp && res.headSeq < cp.seq) {
-      return { ok: false, records: res.records, brokenAt: res.headSeq + 1, reason: `records ${res.headSeq + 1}..${cp.seq} are missing: the chain ends at seq ${res.headSeq} but the checkpoint of ${new Date(cp.time).toISOString()} recorded head seq ${cp.seq} (truncated)` };
+      return {
+        ok: false,
+        records: res.records,
+        brokenAt: res.headSeq + 1,
+        reason: `records ${res.headSeq + 1}..${cp.seq} are missing: the chain ends at seq ${res.headSeq} but the checkpoint of ${new Date(cp.time).toISOString()} recorded head seq ${cp.seq} (truncated)`,
+      };
     }
     if (cp && res.keyedFrom !== cp.keyedFrom) {
       const at = Math.min(res.keyedFrom ?? cp.keyedFrom, cp.keyedFrom);
-      return { ok: false, records: res.records, brokenAt: at, reason: `the chain is keyed from seq ${res.keyedFrom ?? "(nowhere)"} but the checkpoint says seq ${cp.keyedFrom} (the keyed part was replaced)` };
+      return {
+        ok: false,
+        records: res.records,
+        brokenAt: at,
+        reason: `the chain is keyed from seq ${res.keyedFrom ?? "(nowhere)"} but the checkpoint says seq ${cp.keyedFrom} (the keyed part was replaced)`,
+      };
     }
     const checkpoint = cp ? { seq: cp.seq, time: new Date(cp.time).toISOString() } : null;
     if (res.keyedFrom === null && res.records > 0) return { ...res, checkpoint, warning: "legacy chain not keyed yet: it is keyed from the next record appended" };

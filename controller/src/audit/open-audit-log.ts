@@ -9,7 +9,11 @@ import { AuditLog } from "./audit-log";
  * key from the environment or the data dir, checkpointed into the data dir.
  * `create: false` for verification, which must not mint a new key.
  */
-export function openAuditLog(ds: DataSource, config: Pick<ControllerConfig, "dataDir" | "auditKey">, opts: { create?: boolean; log?: (cp: Checkpoint) => void; onBroken?: (reason: string) => void } = {}): AuditLog {
+export function openAuditLog(
+  ds: DataSource,
+  config: Pick<ControllerConfig, "dataDir" | "auditKey">,
+  opts: { create?: boolean; log?: (cp: Checkpoint) => void; onBroken?: (reason: string) => void } = {},
+): AuditLog {
   const key = loadAuditKey(config.dataDir, config.auditKey, { create: opts.create ?? true });
   return new AuditLog(ds, { key, checkpoints: new AuditCheckpoints(checkpointPath(config.dataDir), opts.log), onBroken: opts.onBroken });
 }

@@ -52,7 +52,13 @@ export class ApiKeyGuard implements CanActivate {
 
     const allowed = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets) ?? (READ_METHODS.has(method) ? ["analyst", "integration", "readonly"] : []);
     const ok = principal.role === "admin" || (allowed.includes(principal.role) && (principal.role !== "readonly" || READ_METHODS.has(method)));
-    if (!ok) throw new ForbiddenException(`role "${principal.role}" may not ${method} ${req.route?.path ?? req.url.split("?")[0]}; allowed: admin${allowed.filter((r) => r !== "admin").map((r) => ", " + r).join("")}`);
+    if (!ok)
+      throw new ForbiddenException(
+        `role "${principal.role}" may not ${method} ${req.route?.path ?? req.url.split("?")[0]}; allowed: admin${allowed
+          .filter((r) => r !== "admin")
+          .map((r) => ", " + r)
+          .join("")}`,
+      );
     (req as unknown as Record<symbol, unknown>)[PRINCIPAL] = principal;
     return true;
   }

@@ -76,7 +76,7 @@ export function apiKeyMiddleware(check: KeyCheck, routes: () => readonly RouteIn
     // Public reads take no body (a body there could only be a way to make the server read before auth).
     if (open && !hasBody(req)) return next();
     if (open && READ_ONLY_METHODS.has(method)) return refuse(req, res, 413, "this route takes no request body");
-    if (open) return invite(req, res), next();
+    if (open) return (invite(req, res), next());
     check.check(presentedKey(req), req.socket.remoteAddress ?? "unknown").then((r) => {
       if (r.ok) {
         (req as unknown as Record<symbol, unknown>)[PRINCIPAL] = r.principal;

@@ -57,7 +57,11 @@ export class ApiKeys {
   /** id -> whether it is in use, for a second (see inUse). */
   private readonly inUseMemo = new Map<string, { inUse: boolean; until: number }>();
 
-  constructor(ds: DataSource, private readonly now: () => number = Date.now, readonly scrypt: ScryptPool = new ScryptPool()) {
+  constructor(
+    ds: DataSource,
+    private readonly now: () => number = Date.now,
+    readonly scrypt: ScryptPool = new ScryptPool(),
+  ) {
     this.repo = ds.getRepository(ApiKeyEntity);
   }
 
@@ -92,7 +96,6 @@ export class ApiKeys {
     this.inUseMemo.set(id, { inUse, until: now + 1000 });
     return inUse;
   }
-
 
   private isInUse(row: ApiKeyEntity | null | undefined): boolean {
     return !!row && !row.revokedAt && isRole(row.role) && row.lastUsedAt > this.now() - IN_USE_MS;
@@ -159,5 +162,13 @@ export class ApiKeys {
 }
 
 function view(r: ApiKeyEntity): ApiKeyView {
-  return { id: r.id, name: r.name, role: r.role as Role, createdAt: new Date(r.createdAt).toISOString(), createdBy: r.createdBy, lastUsedAt: r.lastUsedAt ? new Date(r.lastUsedAt).toISOString() : null, revoked: r.revokedAt > 0 };
+  return {
+    id: r.id,
+    name: r.name,
+    role: r.role as Role,
+    createdAt: new Date(r.createdAt).toISOString(),
+    createdBy: r.createdBy,
+    lastUsedAt: r.lastUsedAt ? new Date(r.lastUsedAt).toISOString() : null,
+    revoked: r.revokedAt > 0,
+  };
 }

@@ -29,6 +29,7 @@ export function fieldInt(b: Record<string, unknown>, name: string, min: number, 
 export function fieldStrings(b: Record<string, unknown>, name: string, maxItems: number, maxLen: number): string[] | undefined {
   const v = b[name];
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.length > maxItems || !v.every((x) => typeof x === "string" && x.length <= maxLen)) throw new BadRequestException(`field "${name}" must be a list of at most ${maxItems} strings of at most ${maxLen} characters`);
+  if (!Array.isArray(v) || v.length > maxItems || !v.every((x) => typeof x === "string" && x.length <= maxLen))
+    throw new BadRequestException(`field "${name}" must be a list of at most ${maxItems} strings of at most ${maxLen} characters`);
   return v as string[];
 }

@@ -6,7 +6,12 @@
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
-  constructor(private readonly perSecond: number, private readonly burst: number, private readonly maxKeys = 50_000, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+    private readonly maxKeys = 50_000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** 0 when allowed (a token is taken); otherwise seconds until one is available. */
   take(key: string): number {

@@ -13,7 +13,10 @@ class Lanes {
   private readonly lanes = new Map<string, Array<() => void>>();
   size = 0;
 
-  constructor(private readonly maxQueue: number, private readonly maxPerLane: number) {}
+  constructor(
+    private readonly maxQueue: number,
+    private readonly maxPerLane: number,
+  ) {}
 
   /** False when this class or this lane is full. */
   admit(lane: string, waiter: () => void): boolean {

@@ -67,8 +67,17 @@ export class CaseService implements CaseChaining {
     const rows = await this.cases.unresolved();
     for (const r of rows) {
       this.open.set(r.id, {
-        id: r.id, title: r.title, state: r.state, score: r.score, entities: new Set(r.entities), alertCount: r.alertCount,
-        firstSeen: r.firstSeen, lastSeen: r.lastSeen, createdAt: r.createdAt, isNew: false, dirty: false,
+        id: r.id,
+        title: r.title,
+        state: r.state,
+        score: r.score,
+        entities: new Set(r.entities),
+        alertCount: r.alertCount,
+        firstSeen: r.firstSeen,
+        lastSeen: r.lastSeen,
+        createdAt: r.createdAt,
+        isNew: false,
+        dirty: false,
       });
     }
   }
@@ -111,8 +120,17 @@ export class CaseService implements CaseChaining {
     const c =
       best ??
       ({
-        id: randomUUID(), title: "", state: "new", score: -1, entities: new Set(), alertCount: 0,
-        firstSeen: a.firstSeenMs, lastSeen: a.timeMs, createdAt: this.now(), isNew: true, dirty: true,
+        id: randomUUID(),
+        title: "",
+        state: "new",
+        score: -1,
+        entities: new Set(),
+        alertCount: 0,
+        firstSeen: a.firstSeenMs,
+        lastSeen: a.timeMs,
+        createdAt: this.now(),
+        isNew: true,
+        dirty: true,
       } satisfies OpenCase);
     if (!best) this.open.set(c.id, c);
     c.entities.add(entityKey({ kind: "host", id: a.agentId }));
@@ -134,7 +152,17 @@ export class CaseService implements CaseChaining {
     for (const c of this.open.values()) {
       if (!c.dirty) continue;
       if (this.caseListeners.length) {
-        this.unannounced.push({ change: c.isNew ? "opened" : "updated", id: c.id, title: c.title, state: c.state, verdict: null, score: c.score, alertCount: c.alertCount, firstSeen: c.firstSeen, lastSeen: c.lastSeen });
+        this.unannounced.push({
+          change: c.isNew ? "opened" : "updated",
+          id: c.id,
+          title: c.title,
+          state: c.state,
+          verdict: null,
+          score: c.score,
+          alertCount: c.alertCount,
+          firstSeen: c.firstSeen,
+          lastSeen: c.lastSeen,
+        });
       }
       const record: CaseRecord = { ...c, entities: [...c.entities] };
       out.push(c.isNew ? this.cases.insertWrite(record, now) : this.cases.updateWrite(record, now));
@@ -152,7 +180,18 @@ export class CaseService implements CaseChaining {
     const c = this.open.get(id);
     if (c) c.title = title;
     const after = await this.cases.byId(id);
-    if (after) this.emitCase({ change: "updated", id, title: after.title, state: after.state, verdict: after.verdict, score: after.score, alertCount: after.alertCount, firstSeen: after.firstSeen, lastSeen: after.lastSeen });
+    if (after)
+      this.emitCase({
+        change: "updated",
+        id,
+        title: after.title,
+        state: after.state,
+        verdict: after.verdict,
+        score: after.score,
+        alertCount: after.alertCount,
+        firstSeen: after.firstSeen,
+        lastSeen: after.lastSeen,
+      });
     return after;
   }
 
@@ -173,7 +212,18 @@ export class CaseService implements CaseChaining {
     await this.cases.setState(id, { state, verdict: verdict ?? row.verdict, alertVerdict: verdict ?? null, resolvedBy: state === "resolved" ? actor : row.resolvedBy, now: this.now() });
     if (state === "resolved") for (const l of this.resolvedListeners) l(id);
     const after = await this.cases.byId(id);
-    if (after) this.emitCase({ change: state, id, title: after.title, state: after.state, verdict: after.verdict, score: after.score, alertCount: after.alertCount, firstSeen: after.firstSeen, lastSeen: after.lastSeen });
+    if (after)
+      this.emitCase({
+        change: state,
+        id,
+        title: after.title,
+        state: after.state,
+        verdict: after.verdict,
+        score: after.score,
+        alertCount: after.alertCount,
+        firstSeen: after.firstSeen,
+        lastSeen: after.lastSeen,
+      });
     return after;
   }
 }

@@ -112,9 +112,7 @@ export class CaseTimeline {
 
   async build(ctx: TimelineContext): Promise<TimelineEntry[]> {
     const parts = await Promise.all(
-      this.sources.map((s) =>
-        s.entries(ctx).catch((err: unknown) => [{ time: new Date().toISOString(), kind: "error", summary: `timeline source ${s.name} failed: ${String(err)}` }]),
-      ),
+      this.sources.map((s) => s.entries(ctx).catch((err: unknown) => [{ time: new Date().toISOString(), kind: "error", summary: `timeline source ${s.name} failed: ${String(err)}` }])),
     );
     // Stable: same time keeps source order (events before the alert they raised).
     return parts.flat().sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));

@@ -121,13 +121,21 @@ export function labelledFields(type: string, body: Record<string, unknown>): Lab
 export function headline(type: string, body: Record<string, unknown>): string {
   const s = (v: unknown) => (v === undefined || v === null ? "" : String(v));
   switch (type) {
-    case "process": return s(body.exe ?? body.name);
-    case "file": return s(body.path);
-    case "network": return s(endpoint("remoteAddress", "remotePort")(body) ?? body.localAddress);
-    case "auth": return [s(body.user), body.sourceIp ? `from ${s(body.sourceIp)}` : "", body.service ? `(${s(body.service)})` : ""].filter(Boolean).join(" ");
-    case "log": return s(body.message);
-    case "audit": return s(auditField("exe")(body) ?? auditField("comm")(body) ?? body.recordType);
-    case "agent": return s(body.message ?? body.kind);
-    default: return "";
+    case "process":
+      return s(body.exe ?? body.name);
+    case "file":
+      return s(body.path);
+    case "network":
+      return s(endpoint("remoteAddress", "remotePort")(body) ?? body.localAddress);
+    case "auth":
+      return [s(body.user), body.sourceIp ? `from ${s(body.sourceIp)}` : "", body.service ? `(${s(body.service)})` : ""].filter(Boolean).join(" ");
+    case "log":
+      return s(body.message);
+    case "audit":
+      return s(auditField("exe")(body) ?? auditField("comm")(body) ?? body.recordType);
+    case "agent":
+      return s(body.message ?? body.kind);
+    default:
+      return "";
   }
 }

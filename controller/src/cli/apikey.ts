@@ -21,7 +21,8 @@ export async function apikeyCommand(argv: string[]): Promise<number> {
   }
   if (sub === "list") {
     return withDatabase(flags, async (ds) => {
-      for (const k of await new ApiKeys(ds).list()) process.stdout.write(`${k.id}  ${k.role.padEnd(11)}  ${k.revoked ? "revoked" : "active "}  ${k.name || "-"}  created ${k.createdAt} by ${k.createdBy}\n`);
+      for (const k of await new ApiKeys(ds).list())
+        process.stdout.write(`${k.id}  ${k.role.padEnd(11)}  ${k.revoked ? "revoked" : "active "}  ${k.name || "-"}  created ${k.createdAt} by ${k.createdBy}\n`);
       return 0;
     });
   }

@@ -32,7 +32,10 @@ export async function rulesCommand(argv: string[]): Promise<number> {
     const res = testRules(values.rules, readFileSync(values.events, "utf8"));
     for (const e of res.ruleErrors) process.stderr.write(`refused: ${formatRuleError(e)}\n`);
     for (const e of res.eventErrors) process.stderr.write(`${values.events}:${e.line}: skipped: ${e.message}\n`);
-    for (const m of res.matches) console.log(JSON.stringify({ ruleId: m.ruleId, title: m.title, level: m.level, kind: m.kind, time: new Date(m.timeMs).toISOString(), ...(m.groupBy ? { groupBy: m.groupBy } : {}), events: m.events }));
+    for (const m of res.matches)
+      console.log(
+        JSON.stringify({ ruleId: m.ruleId, title: m.title, level: m.level, kind: m.kind, time: new Date(m.timeMs).toISOString(), ...(m.groupBy ? { groupBy: m.groupBy } : {}), events: m.events }),
+      );
     process.stderr.write(`${res.events} events, ${res.matches.length} matches\n`);
     return 0;
   }

@@ -17,7 +17,15 @@ export async function serveCommand(argv: string[]): Promise<number> {
     },
     strict: true,
   });
-  const config = loadConfig({ http: values.http, grpc: values.grpc, database: values.database, dataDir: values["data-dir"], logLevel: values["log-level"], insecureGrpc: values["insecure-grpc"] || undefined, insecureHttp: values["insecure-http"] || undefined });
+  const config = loadConfig({
+    http: values.http,
+    grpc: values.grpc,
+    database: values.database,
+    dataDir: values["data-dir"],
+    logLevel: values["log-level"],
+    insecureGrpc: values["insecure-grpc"] || undefined,
+    insecureHttp: values["insecure-http"] || undefined,
+  });
   const running = await startController(config, { migrate: !values["no-migrate"] });
   // Printed for humans and for scripts that wait for readiness (npm start, tests).
   // pin= is the HTTPS key pin installers check (curl --pinnedpubkey); absent for a plaintext API.

@@ -13,7 +13,8 @@ export async function tokenCommand(argv: string[]): Promise<number> {
   const flags = { database: values.database, dataDir: values["data-dir"] };
   if (sub === "list") {
     return withDatabase(flags, async (ds) => {
-      for (const t of await new EnrollmentTokens(ds).list()) process.stdout.write(`${t.id}  uses ${t.usesLeft}/${t.usesTotal}  expires ${t.expiresAt}  tags ${t.tags.join(",") || "-"}  by ${t.createdBy}\n`);
+      for (const t of await new EnrollmentTokens(ds).list())
+        process.stdout.write(`${t.id}  uses ${t.usesLeft}/${t.usesTotal}  expires ${t.expiresAt}  tags ${t.tags.join(",") || "-"}  by ${t.createdBy}\n`);
       return 0;
     });
   }
@@ -26,7 +27,10 @@ export async function tokenCommand(argv: string[]): Promise<number> {
     throw err;
   }
   const uses = Number(values.uses ?? "1");
-  const tags = (values.tags ?? "").split(",").map((t) => t.trim()).filter(Boolean);
+  const tags = (values.tags ?? "")
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
   return withDatabase(flags, async (ds, config) => {
     let created;
     try {

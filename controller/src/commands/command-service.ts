@@ -31,8 +31,7 @@ export class CommandForbidden extends Error {}
 export function checkCaseId(v: unknown): string | null {
   if (v === undefined || v === null) return null;
   const max = COMMAND_LIMITS.caseIdMaxChars;
-  if (typeof v !== "string" || v.length === 0 || v.length > max || !SAFE_ID_PATTERN.test(v))
-    throw new CommandParamError("caseId", `expected a case id: 1-${max} characters of A-Z a-z 0-9 . _ : -`);
+  if (typeof v !== "string" || v.length === 0 || v.length > max || !SAFE_ID_PATTERN.test(v)) throw new CommandParamError("caseId", `expected a case id: 1-${max} characters of A-Z a-z 0-9 . _ : -`);
   return v;
 }
 
@@ -101,7 +100,10 @@ export class CommandService {
     // The canonical JSON of the typed params: what old agents parse and new ones rebuild from the oneof.
     const paramsJson = canonicalParamsJson(type as CommandType, typed);
     const clean = JSON.parse(paramsJson) as Record<string, unknown>;
-    if (readsFileContents(type, typed) && !opts.mayFetchFiles) throw new CommandForbidden("fetching a file's contents needs the evidence.fetch_file permission (admin keys unless VIGIL_EVIDENCE_FILE_ROLES grants analysts); hashes (sha256Paths) and process, connection and open-file lists do not");
+    if (readsFileContents(type, typed) && !opts.mayFetchFiles)
+      throw new CommandForbidden(
+        "fetching a file's contents needs the evidence.fetch_file permission (admin keys unless VIGIL_EVIDENCE_FILE_ROLES grants analysts); hashes (sha256Paths) and process, connection and open-file lists do not",
+      );
     const caseId = checkCaseId(opts.caseId);
     const ttl = Math.min(Math.max(opts.ttlMs ?? DEFAULT_TTL_MS, 1_000), MAX_TTL_MS);
     const issuedAt = this.now();
@@ -129,7 +131,12 @@ export class CommandService {
     };
     await this.commands.insert(entity);
     await this.step(entity, "requested", { by: entity.requestedBy, params: clean, expiresAt: new Date(entity.expiresAt).toISOString() });
-    await this.audit?.append({ actor: entity.requestedBy, action: "command.issued", target: `agent:${agentId}`, details: { commandId: entity.id, type, payloadSha256: entity.payloadSha256, caseId: entity.caseId, ...auditedParams(type, clean) } });
+    await this.audit?.append({
+      actor: entity.requestedBy,
+      action: "command.issued",
+      target: `agent:${agentId}`,
+      details: { commandId: entity.id, type, payloadSha256: entity.payloadSha256, caseId: entity.caseId, ...auditedParams(type, clean) },
+    });
     this.emit(entity);
     this.deliver(entity);
     return entity;
@@ -173,8 +180,24 @@ export class CommandService {
     if (!c) {
       if (!r.local) return; // a result for a command we never issued: ignore
       c = {
-        id: r.commandId, agentId, type: r.type.slice(0, 64), paramsJson: "{}", state: "sent", issuedAt: r.finishedAtMs || this.now(), expiresAt: r.finishedAtMs || this.now(),
-        signature: "", payloadSha256: "", requestedBy: "agent-local-policy", caseId: null, alertId: null, local: true, sentAt: null, finishedAt: null, reason: "", outputJson: "", undoOf: null,
+        id: r.commandId,
+        agentId,
+        type: r.type.slice(0, 64),
+        paramsJson: "{}",
+        state: "sent",
+        issuedAt: r.finishedAtMs || this.now(),
+        expiresAt: r.finishedAtMs || this.now(),
+        signature: "",
+        payloadSha256: "",
+        requestedBy: "agent-local-policy",
+        caseId: null,
+        alertId: null,
+        local: true,
+        sentAt: null,
+        finishedAt: null,
+        reason: "",
+        outputJson: "",
+        undoOf: null,
       };
       await this.commands.insert(c);
       await this.step(c, "local_action", { type: c.type });
@@ -190,7 +213,12 @@ export class CommandService {
     if (!(await this.commands.finish(c.id, c.state, { state, reason, outputJson: output, finishedAt }))) return; // someone else finished it first
     Object.assign(c, { state, reason, outputJson: output, finishedAt });
     await this.step(c, state, { reason });
-    await this.audit?.append({ actor: c.local ? `agent:${c.agentId}` : "system", action: `command.${state}`, target: `agent:${c.agentId}`, details: { commandId: c.id, type: c.type, reason, local: c.local, payloadSha256: c.payloadSha256 } });
+    await this.audit?.append({
+      actor: c.local ? `agent:${c.agentId}` : "system",
+      action: `command.${state}`,
+      target: `agent:${c.agentId}`,
+      details: { commandId: c.id, type: c.type, reason, local: c.local, payloadSha256: c.payloadSha256 },
+    });
     this.emit(c);
   }
 
@@ -264,10 +292,23 @@ export function commandView(c: CommandEntity, opts: ViewOptions = {}): Record<st
   }
   const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : null);
   return {
-    id: c.id, agentId: c.agentId, type: c.type, params: JSON.parse(c.paramsJson || "{}"), state: c.state,
-    issuedAt: iso(c.issuedAt), expiresAt: iso(c.expiresAt), sentAt: iso(c.sentAt), finishedAt: iso(c.finishedAt),
-    requestedBy: c.requestedBy, caseId: c.caseId, alertId: c.alertId, local: c.local, reason: c.reason, output,
+    id: c.id,
+    agentId: c.agentId,
+    type: c.type,
+    params: JSON.parse(c.paramsJson || "{}"),
+    state: c.state,
+    issuedAt: iso(c.issuedAt),
+    expiresAt: iso(c.expiresAt),
+    sentAt: iso(c.sentAt),
+    finishedAt: iso(c.finishedAt),
+    requestedBy: c.requestedBy,
+    caseId: c.caseId,
+    alertId: c.alertId,
+    local: c.local,
+    reason: c.reason,
+    output,
     ...(hidden ? { outputRedacted: "evidence is shown to analyst and admin API keys only (GET /api/v1/commands/:id)" } : {}),
-    payloadSha256: c.payloadSha256, undoOf: c.undoOf,
+    payloadSha256: c.payloadSha256,
+    undoOf: c.undoOf,
   };
 }

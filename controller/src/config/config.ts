@@ -129,7 +129,10 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     },
     caDir: resolve(env.VIGIL_CA_DIR ?? `${dataDir}/ca`),
     insecureGrpc: flags.insecureGrpc ?? /^(1|true|yes)$/i.test(env.VIGIL_INSECURE_GRPC ?? ""),
-    tlsNames: (env.VIGIL_TLS_NAMES ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    tlsNames: (env.VIGIL_TLS_NAMES ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
     agentCertTtlMs: parseDuration(env.VIGIL_AGENT_CERT_TTL ?? "7d", "VIGIL_AGENT_CERT_TTL"),
     revocationPollMs: parseDuration(env.VIGIL_REVOCATION_POLL ?? "2s", "VIGIL_REVOCATION_POLL"),
     apiRate: { perSecond: positiveNumber(env.VIGIL_API_RATE ?? "20", "VIGIL_API_RATE"), burst: positiveNumber(env.VIGIL_API_BURST ?? "100", "VIGIL_API_BURST") },
@@ -145,7 +148,10 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
       maxRatePerSec: positiveInt(env.VIGIL_SEQ_MAX_RATE, "VIGIL_SEQ_MAX_RATE", DEFAULT_SEQ_WINDOW.maxRatePerSec),
     },
     // Never as wide as retention: an event stamped just inside the tolerance would be deleted on arrival.
-    eventTimeToleranceMs: Math.min(parseDuration(env.VIGIL_EVENT_TIME_TOLERANCE || "24h", "VIGIL_EVENT_TIME_TOLERANCE"), Math.floor(parseDuration(env.VIGIL_EVENT_RETENTION ?? "30d", "VIGIL_EVENT_RETENTION") / 2)),
+    eventTimeToleranceMs: Math.min(
+      parseDuration(env.VIGIL_EVENT_TIME_TOLERANCE || "24h", "VIGIL_EVENT_TIME_TOLERANCE"),
+      Math.floor(parseDuration(env.VIGIL_EVENT_RETENTION ?? "30d", "VIGIL_EVENT_RETENTION") / 2),
+    ),
     agentClockSkewAlertMs: /^(off|0)$/i.test(env.VIGIL_AGENT_CLOCK_SKEW_ALERT ?? "") ? 0 : parseDuration(env.VIGIL_AGENT_CLOCK_SKEW_ALERT || "5m", "VIGIL_AGENT_CLOCK_SKEW_ALERT"),
     agentStalledAfterMs: parseDuration(env.VIGIL_AGENT_STALLED_AFTER || "2m", "VIGIL_AGENT_STALLED_AFTER"),
   };
@@ -181,7 +187,12 @@ function intEnv(v: string | undefined, name: string, dflt: number): number {
 }
 
 function listEnv(v: string | undefined): string[] | undefined {
-  return v === undefined ? undefined : v.split(",").map((s) => s.trim()).filter(Boolean);
+  return v === undefined
+    ? undefined
+    : v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
 }
 
 /** Database URLs may carry passwords; never print them. */
@@ -192,6 +203,7 @@ export function redactUrl(url: string): string {
 function evidenceFileRoles(v: string | undefined): Role[] {
   const roles = listEnv(v) ?? ["admin"];
   for (const r of roles)
-    if (!isRole(r) || !EVIDENCE_ROLES.includes(r)) throw new ConfigError(`VIGIL_EVIDENCE_FILE_ROLES: expected admin and/or analyst (file contents are never for readonly or integration keys), got "${r}"`);
+    if (!isRole(r) || !EVIDENCE_ROLES.includes(r))
+      throw new ConfigError(`VIGIL_EVIDENCE_FILE_ROLES: expected admin and/or analyst (file contents are never for readonly or integration keys), got "${r}"`);
   return roles as Role[];
 }

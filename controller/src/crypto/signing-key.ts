@@ -5,7 +5,10 @@ import { ownerOnlyDir, ownerOnlyFile } from "./owner-only";
 
 /** The controller's Ed25519 key that signs every command and policy sent to agents. */
 export class CommandSigner {
-  private constructor(private readonly privateKey: KeyObject, readonly publicKeyRaw: Buffer) {}
+  private constructor(
+    private readonly privateKey: KeyObject,
+    readonly publicKeyRaw: Buffer,
+  ) {}
 
   /** Loads the key from `path`, creating it (mode 0600) on first start. */
   static loadOrCreate(path: string): CommandSigner {

@@ -46,7 +46,10 @@ export class AgentHealthWatcher {
   private readonly now: () => number;
   /** `${agentId}|${ruleId}` of the episodes already alerted on; dropped when the condition clears. */
   private readonly alerted = new Set<string>();
-  private readonly periodic = new PeriodicPass(() => this.pass(), (err) => this.deps.onError?.(err));
+  private readonly periodic = new PeriodicPass(
+    () => this.pass(),
+    (err) => this.deps.onError?.(err),
+  );
 
   constructor(private readonly deps: AgentHealthWatcherDeps) {
     this.now = deps.now ?? Date.now;

@@ -42,7 +42,12 @@ class DetectionWorker {
     this.overrides = new Map(init.overrides);
     const ruleset = this.compile(init.uploaded);
     const onRule = (ri: number): void => this.enterRule(ri);
-    this.pool = new EnginePool(ruleset, () => this.overrides, { outOfOrderToleranceMs: init.reorderToleranceMs, onRule }, () => this.nowMs);
+    this.pool = new EnginePool(
+      ruleset,
+      () => this.overrides,
+      { outOfOrderToleranceMs: init.reorderToleranceMs, onRule },
+      () => this.nowMs,
+    );
     this.announce(ruleset);
   }
 

@@ -131,7 +131,7 @@ export class IocCatalog {
   private async reload(): Promise<void> {
     const next = new IocIndex([]);
     let slice = performance.now();
-    for (let after = 0; ; ) {
+    for (let after = 0; ;) {
       const rows = await this.sql.query<IocRow>(`SELECT ${IOC_COLUMNS} FROM iocs WHERE id > ? ORDER BY id LIMIT ?`, [after, LOAD_PAGE]);
       for (const r of rows) next.add(rowToIoc(r));
       if (rows.length < LOAD_PAGE) break;
@@ -258,10 +258,12 @@ export class IocCatalog {
         i.confidence = Math.round(i.confidence);
         if (i.source.length > 255) i.source = i.source.slice(0, 255);
       }
-      await this.sql.run(batch.map((i) => ({
-        sql: UPSERT,
-        params: [i.kind, i.value, i.confidence, i.source, i.description ?? null, i.expiresAtMs ?? null, JSON.stringify(i.tags ?? []), i.sourceId ?? null, now, now],
-      })));
+      await this.sql.run(
+        batch.map((i) => ({
+          sql: UPSERT,
+          params: [i.kind, i.value, i.confidence, i.source, i.description ?? null, i.expiresAtMs ?? null, JSON.stringify(i.tags ?? []), i.sourceId ?? null, now, now],
+        })),
+      );
       for (const i of batch) this.idx.upsert(i);
       await yieldToLoop();
     }

@@ -8,9 +8,7 @@ export interface CompileRequest {
   uploaded: RuleSource[];
 }
 
-export type CompileReply =
-  | { id: number; rules: RuleInfo[]; errors: RuleError[]; compiledDocs: number; reusedDocs: number }
-  | { id: number; failed: string };
+export type CompileReply = { id: number; rules: RuleInfo[]; errors: RuleError[]; compiledDocs: number; reusedDocs: number } | { id: number; failed: string };
 
 export interface CompiledRules {
   rules: RuleInfo[];

@@ -44,7 +44,10 @@ export class SilentAgentWatcher {
   private readonly startedAt: number;
   /** Agent id → the last-seen time of the silence already alerted on. */
   private readonly alerted = new Map<string, number>();
-  private readonly periodic = new PeriodicPass(() => this.pass(), (err) => this.deps.onError?.(err));
+  private readonly periodic = new PeriodicPass(
+    () => this.pass(),
+    (err) => this.deps.onError?.(err),
+  );
 
   constructor(private readonly deps: SilentAgentWatcherDeps) {
     this.now = deps.now ?? Date.now;

@@ -39,7 +39,12 @@ export function routeTable(controllers: readonly Type[]): RouteInfo[] {
       const isPublic = classPublic || Reflect.getMetadata(PUBLIC_KEY, fn) === true;
       for (const base of bases) {
         for (const sub of asList(paths)) {
-          const path = "/" + [base, sub].map((p) => p.replace(/^\/+|\/+$/g, "")).filter(Boolean).join("/");
+          const path =
+            "/" +
+            [base, sub]
+              .map((p) => p.replace(/^\/+|\/+$/g, ""))
+              .filter(Boolean)
+              .join("/");
           out.push({ method: RequestMethod[method], path, segments: parsePattern(path), isPublic, controller, handler: name });
         }
       }
@@ -54,7 +59,10 @@ function asList(v: unknown): string[] {
 }
 
 function parsePattern(path: string): Segment[] {
-  return path.split("/").filter(Boolean).map((s) => (s.startsWith(":") ? { param: s.slice(1) } : s.startsWith("*") ? { rest: s.slice(1) } : { literal: s.toLowerCase() }));
+  return path
+    .split("/")
+    .filter(Boolean)
+    .map((s) => (s.startsWith(":") ? { param: s.slice(1) } : s.startsWith("*") ? { rest: s.slice(1) } : { literal: s.toLowerCase() }));
 }
 
 /**

@@ -47,6 +47,10 @@ export class SeqWindow {
     const limit = this.limit(now, ackedSeq);
     if (last <= limit) return null;
     const seq = seqs.find((s) => s > limit) ?? last;
-    return { seq, limit, reason: `seq ${seq} is beyond what this agent can have produced (at most ${limit}: its last known seq plus ${this.opts.maxAhead} plus ${this.opts.maxRatePerSec}/s since then)` };
+    return {
+      seq,
+      limit,
+      reason: `seq ${seq} is beyond what this agent can have produced (at most ${limit}: its last known seq plus ${this.opts.maxAhead} plus ${this.opts.maxRatePerSec}/s since then)`,
+    };
   }
 }

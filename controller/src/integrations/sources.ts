@@ -27,10 +27,25 @@ export function listenForNotices(src: NoticeSources, emit: (n: Notice) => void, 
   src.cases.onCase((c) => emit(caseNotice(c, now())));
   src.playbooks.onNotify((n) =>
     emit({
-      topic: "notify", type: "notify", time: now(), agentId: n.alert.agentId, score: n.alert.score, tags: n.alert.ruleTags,
+      topic: "notify",
+      type: "notify",
+      time: now(),
+      agentId: n.alert.agentId,
+      score: n.alert.score,
+      tags: n.alert.ruleTags,
       data: {
-        playbookId: n.playbookId, params: n.params,
-        alert: { id: n.alert.id, ruleId: n.alert.ruleId, ruleTitle: n.alert.ruleTitle, ruleTags: n.alert.ruleTags, score: n.alert.score, agentId: n.alert.agentId, caseId: n.alert.caseId, entity: { kind: n.alert.entityKind, value: n.alert.entityValue } },
+        playbookId: n.playbookId,
+        params: n.params,
+        alert: {
+          id: n.alert.id,
+          ruleId: n.alert.ruleId,
+          ruleTitle: n.alert.ruleTitle,
+          ruleTags: n.alert.ruleTags,
+          score: n.alert.score,
+          agentId: n.alert.agentId,
+          caseId: n.alert.caseId,
+          entity: { kind: n.alert.entityKind, value: n.alert.entityValue },
+        },
       },
     }),
   );
@@ -42,7 +57,11 @@ function eventNotices(batch: StoredBatch, time: number): Notice[] {
     if (!batch.fresh[i]) return;
     let data: Record<string, unknown> | undefined;
     out.push({
-      topic: "events", type: `event.${row.type}`, time, agentId: row.agentId, eventType: row.type,
+      topic: "events",
+      type: `event.${row.type}`,
+      time,
+      agentId: row.agentId,
+      eventType: row.type,
       // Parsed only if a client or the replay buffer's serialization asks: most events are never watched.
       get data() {
         if (!data) {
@@ -59,14 +78,31 @@ function eventNotices(batch: StoredBatch, time: number): Notice[] {
 export function alertNotice(a: AlertNotice, time: number): Notice {
   const data: Record<string, unknown> =
     a.change === "created"
-      ? { id: a.id, ruleId: a.ruleId, ruleTitle: a.ruleTitle, level: a.level, tags: a.tags, score: a.score, count: a.count, agentId: a.agentId, hostname: a.hostname, entity: { kind: a.entityKind, value: a.entityValue }, caseId: a.caseId, firstSeen: iso(a.firstSeen), lastSeen: iso(a.lastSeen) }
+      ? {
+          id: a.id,
+          ruleId: a.ruleId,
+          ruleTitle: a.ruleTitle,
+          level: a.level,
+          tags: a.tags,
+          score: a.score,
+          count: a.count,
+          agentId: a.agentId,
+          hostname: a.hostname,
+          entity: { kind: a.entityKind, value: a.entityValue },
+          caseId: a.caseId,
+          firstSeen: iso(a.firstSeen),
+          lastSeen: iso(a.lastSeen),
+        }
       : { id: a.id, count: a.count, firstSeen: iso(a.firstSeen), lastSeen: iso(a.lastSeen) };
   return { topic: "alerts", type: `alert.${a.change}`, time, data, ...(a.change === "created" ? { agentId: a.agentId, score: a.score ?? 0, tags: a.tags } : {}) };
 }
 
 export function caseNotice(c: CaseNotice, time: number): Notice {
   return {
-    topic: "cases", type: `case.${c.change}`, time, score: c.score,
+    topic: "cases",
+    type: `case.${c.change}`,
+    time,
+    score: c.score,
     data: { id: c.id, title: c.title, state: c.state, verdict: c.verdict, score: c.score, alertCount: c.alertCount, firstSeen: iso(c.firstSeen), lastSeen: iso(c.lastSeen) },
   };
 }

@@ -3,10 +3,30 @@ import type { LoggerService } from "@nestjs/common";
 import { currentRequestFields } from "./request-id";
 
 /** Keys whose values are secrets wherever they appear in a log record. */
-const REDACT = ["token", "apiKey", "api_key", "key", "password", "secret", "privateKey", "authorization", "*.token", "*.apiKey", "*.password", "*.secret", "*.privateKey", "*.authorization", "req.headers.authorization", "req.headers[\"x-api-key\"]"];
+const REDACT = [
+  "token",
+  "apiKey",
+  "api_key",
+  "key",
+  "password",
+  "secret",
+  "privateKey",
+  "authorization",
+  "*.token",
+  "*.apiKey",
+  "*.password",
+  "*.secret",
+  "*.privateKey",
+  "*.authorization",
+  "req.headers.authorization",
+  'req.headers["x-api-key"]',
+];
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  return pino({ level, base: { service: "vigil-controller" }, redact: { paths: REDACT, censor: "[redacted]" }, timestamp: pino.stdTimeFunctions.isoTime, mixin: currentRequestFields }, destination as pino.DestinationStream | undefined);
+  return pino(
+    { level, base: { service: "vigil-controller" }, redact: { paths: REDACT, censor: "[redacted]" }, timestamp: pino.stdTimeFunctions.isoTime, mixin: currentRequestFields },
+    destination as pino.DestinationStream | undefined,
+  );
 }
 
 /**
@@ -23,8 +43,16 @@ export class NestPinoLogger implements LoggerService {
     if (context && STARTUP_CONTEXTS.has(context)) this.logger.debug({ context }, String(message));
     else this.logger.info({ context }, String(message));
   }
-  error(message: unknown, trace?: string, context?: string) { this.logger.error({ context, trace }, String(message)); }
-  warn(message: unknown, context?: string) { this.logger.warn({ context }, String(message)); }
-  debug(message: unknown, context?: string) { this.logger.debug({ context }, String(message)); }
-  verbose(message: unknown, context?: string) { this.logger.trace({ context }, String(message)); }
+  error(message: unknown, trace?: string, context?: string) {
+    this.logger.error({ context, trace }, String(message));
+  }
+  warn(message: unknown, context?: string) {
+    this.logger.warn({ context }, String(message));
+  }
+  debug(message: unknown, context?: string) {
+    this.logger.debug({ context }, String(message));
+  }
+  verbose(message: unknown, context?: string) {
+    this.logger.trace({ context }, String(message));
+  }
 }

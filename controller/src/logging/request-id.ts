@@ -34,8 +34,12 @@ export function requestIdMiddleware(logger: Logger) {
       // The path only: query strings can carry filters with personal data, and are in the request id's other lines if needed.
       const path = (req.originalUrl ?? req.url ?? "").split("?")[0];
       const fields = {
-        requestId, method: req.method, path, status: res.statusCode,
-        ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000, keyId: principalOf(req)?.keyId,
+        requestId,
+        method: req.method,
+        path,
+        status: res.statusCode,
+        ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
+        keyId: principalOf(req)?.keyId,
       };
       const level = res.statusCode >= 500 ? "error" : QUIET.has(path) ? "debug" : "info";
       logger[level](fields, "http request");

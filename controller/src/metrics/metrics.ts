@@ -42,11 +42,21 @@ export class ControllerMetrics {
   constructor(src: MetricSources, now: () => number = Date.now) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.eventsIngested = new Counter({ name: "vigil_events_ingested_total", help: "Events stored (replays of stored events not counted), by type; rate() gives events/s", labelNames: ["type"], registers });
+    this.eventsIngested = new Counter({
+      name: "vigil_events_ingested_total",
+      help: "Events stored (replays of stored events not counted), by type; rate() gives events/s",
+      labelNames: ["type"],
+      registers,
+    });
     this.ingestLag = new Histogram({ name: "vigil_ingest_lag_seconds", help: "Event time to stored time (includes agent clock skew and spool backlog)", buckets: LAG_BUCKETS, registers });
     this.alerts = new Counter({ name: "vigil_alerts_total", help: "Alerts created, by rule level", labelNames: ["level"], registers });
     this.streamDrops = new Counter({ name: "vigil_stream_drops_total", help: "Live stream clients dropped, by reason (slow_consumer, heartbeat, key_revoked)", labelNames: ["reason"], registers });
-    this.batchesRefused = new Counter({ name: "vigil_ingest_batches_refused_total", help: "Agent batches refused before storage, nothing stored or acked: seq_window (a seq beyond what the agent can have produced), contract (malformed)", labelNames: ["reason"], registers });
+    this.batchesRefused = new Counter({
+      name: "vigil_ingest_batches_refused_total",
+      help: "Agent batches refused before storage, nothing stored or acked: seq_window (a seq beyond what the agent can have produced), contract (malformed)",
+      labelNames: ["reason"],
+      registers,
+    });
     new Counter({
       name: "vigil_process_faults_total",
       help: "Faults in the controller process, by kind: unhandled_rejection, uncaught_exception, background_failure (each logged, redacted)",
@@ -57,22 +67,58 @@ export class ControllerMetrics {
         for (const [kind, n] of Object.entries(processFaultCounts())) this.inc({ kind }, n);
       },
     });
-    this.eventsClockSkewed = new Counter({ name: "vigil_events_clock_skewed_total", help: "Events stored at their receive time because the time the host reported was too far off (kept as reportedTime)", registers });
-    this.webhookOutcomes = new Counter({ name: "vigil_webhook_deliveries_total", help: "Webhook delivery attempts by outcome: delivered, retry (scheduled again), dead (dead-lettered)", labelNames: ["outcome"], registers });
+    this.eventsClockSkewed = new Counter({
+      name: "vigil_events_clock_skewed_total",
+      help: "Events stored at their receive time because the time the host reported was too far off (kept as reportedTime)",
+      registers,
+    });
+    this.webhookOutcomes = new Counter({
+      name: "vigil_webhook_deliveries_total",
+      help: "Webhook delivery attempts by outcome: delivered, retry (scheduled again), dead (dead-lettered)",
+      labelNames: ["outcome"],
+      registers,
+    });
 
-    new Gauge({ name: "vigil_ingest_pending_events", help: "Events queued in the ingest writer, not yet committed", registers, collect() { this.set(src.ingestPendingEvents()); } });
-    new Gauge({ name: "vigil_detection_queued_events", help: "Stored events waiting for detection", registers, collect() { this.set(src.detectionQueuedEvents()); } });
     new Gauge({
-      name: "vigil_detection_over_budget_events", help: "Events over the per-event detection time budget since start (outcome: finished_late or skipped)", labelNames: ["outcome"], registers,
+      name: "vigil_ingest_pending_events",
+      help: "Events queued in the ingest writer, not yet committed",
+      registers,
+      collect() {
+        this.set(src.ingestPendingEvents());
+      },
+    });
+    new Gauge({
+      name: "vigil_detection_queued_events",
+      help: "Stored events waiting for detection",
+      registers,
+      collect() {
+        this.set(src.detectionQueuedEvents());
+      },
+    });
+    new Gauge({
+      name: "vigil_detection_over_budget_events",
+      help: "Events over the per-event detection time budget since start (outcome: finished_late or skipped)",
+      labelNames: ["outcome"],
+      registers,
       collect() {
         const b = src.detectionOverBudget?.() ?? { overBudget: 0, skipped: 0 };
         this.set({ outcome: "finished_late" }, b.overBudget - b.skipped);
         this.set({ outcome: "skipped" }, b.skipped);
       },
     });
-    new Gauge({ name: "vigil_agents_online", help: "Agents with a live stream", registers, collect() { this.set(src.agentsOnline()); } });
     new Gauge({
-      name: "vigil_agent_policy_iocs", help: "IOCs in the agent policy as last built: shipped, or left_out because the catalog exceeds what a policy carries (best first)", labelNames: ["state"], registers,
+      name: "vigil_agents_online",
+      help: "Agents with a live stream",
+      registers,
+      collect() {
+        this.set(src.agentsOnline());
+      },
+    });
+    new Gauge({
+      name: "vigil_agent_policy_iocs",
+      help: "IOCs in the agent policy as last built: shipped, or left_out because the catalog exceeds what a policy carries (best first)",
+      labelNames: ["state"],
+      registers,
       collect() {
         const d = src.agentPolicyIocs?.();
         this.reset();
@@ -81,16 +127,29 @@ export class ControllerMetrics {
         this.set({ state: "left_out" }, d.leftOut);
       },
     });
-    new Gauge({ name: "vigil_stream_clients", help: "Connected live stream (WebSocket) clients", registers, collect() { this.set(src.streamClients()); } });
     new Gauge({
-      name: "vigil_commands", help: "Response commands by state", labelNames: ["state"], registers,
+      name: "vigil_stream_clients",
+      help: "Connected live stream (WebSocket) clients",
+      registers,
+      collect() {
+        this.set(src.streamClients());
+      },
+    });
+    new Gauge({
+      name: "vigil_commands",
+      help: "Response commands by state",
+      labelNames: ["state"],
+      registers,
       async collect() {
         this.reset();
         for (const [state, n] of Object.entries(await src.commandsByState())) this.set({ state }, n);
       },
     });
     new Gauge({
-      name: "vigil_webhook_deliveries", help: "Webhook deliveries in the table by state (pending, delivered, dead)", labelNames: ["state"], registers,
+      name: "vigil_webhook_deliveries",
+      help: "Webhook deliveries in the table by state (pending, delivered, dead)",
+      labelNames: ["state"],
+      registers,
       async collect() {
         this.reset();
         for (const [state, n] of Object.entries(await src.webhookDeliveriesByState())) this.set({ state }, n);
@@ -107,14 +166,31 @@ export class ControllerMetrics {
       return report;
     };
     new Gauge({
-      name: "vigil_agent_dropped_events", help: "Events agents report they dropped (sum of their last reports), by event type", labelNames: ["type"], registers,
+      name: "vigil_agent_dropped_events",
+      help: "Events agents report they dropped (sum of their last reports), by event type",
+      labelNames: ["type"],
+      registers,
       async collect() {
         this.reset();
         for (const [type, n] of Object.entries((await agentReport()).droppedByType)) this.set({ type }, n);
       },
     });
-    new Gauge({ name: "vigil_agent_spool_discarded_bytes", help: "Spool bytes agents report they discarded when full (sum of their last reports)", registers, async collect() { this.set((await agentReport()).spoolDiscardedBytes); } });
-    new Gauge({ name: "vigil_agent_spool_records", help: "Records waiting in agents' spools (sum of their last reports)", registers, async collect() { this.set((await agentReport()).spoolRecords); } });
+    new Gauge({
+      name: "vigil_agent_spool_discarded_bytes",
+      help: "Spool bytes agents report they discarded when full (sum of their last reports)",
+      registers,
+      async collect() {
+        this.set((await agentReport()).spoolDiscardedBytes);
+      },
+    });
+    new Gauge({
+      name: "vigil_agent_spool_records",
+      help: "Records waiting in agents' spools (sum of their last reports)",
+      registers,
+      async collect() {
+        this.set((await agentReport()).spoolRecords);
+      },
+    });
   }
 
   observeStored(batch: StoredBatch, storedAt: number): void {

@@ -14,7 +14,10 @@ import type { TimelineContext, TimelineEntry, TimelineSource } from "../cases/ca
 export class CaseActions implements CaseActionsProvider, TimelineSource {
   readonly name = "actions";
 
-  constructor(private readonly commands: CommandService, private readonly playbooks: PlaybookService) {}
+  constructor(
+    private readonly commands: CommandService,
+    private readonly playbooks: PlaybookService,
+  ) {}
 
   async forCase(caseId: string, opts: { showEvidence?: boolean } = {}) {
     const [cmds, decisions] = await Promise.all([this.commands.list({ caseId, limit: 500 }), this.playbooks.actionsFor({ caseId, limit: 500 })]);

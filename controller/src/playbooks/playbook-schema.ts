@@ -31,7 +31,11 @@ export interface PlaybookSpec {
 }
 
 export class PlaybookError extends Error {
-  constructor(readonly field: string, message: string, readonly line?: number) {
+  constructor(
+    readonly field: string,
+    message: string,
+    readonly line?: number,
+  ) {
     super(`${field}${line ? ` (line ${line})` : ""}: ${message}`);
   }
 }
@@ -45,7 +49,8 @@ function lineOf(doc: Document, path: (string | number)[], text: string): number 
 }
 
 function strList(v: unknown, field: string, line: () => number | undefined, max = 100): string[] {
-  if (!Array.isArray(v) || v.length > max || !v.every((x) => typeof x === "string" && x.length > 0 && x.length <= 200)) throw new PlaybookError(field, `expected a list of at most ${max} strings`, line());
+  if (!Array.isArray(v) || v.length > max || !v.every((x) => typeof x === "string" && x.length > 0 && x.length <= 200))
+    throw new PlaybookError(field, `expected a list of at most ${max} strings`, line());
   return v as string[];
 }
 
@@ -64,7 +69,10 @@ export function parsePlaybook(text: string): PlaybookSpec {
   } catch (err) {
     throw new PlaybookError("yaml", (err as Error).message.split("\n")[0]);
   }
-  const at = (...path: (string | number)[]) => () => lineOf(doc, path, text);
+  const at =
+    (...path: (string | number)[]) =>
+    () =>
+      lineOf(doc, path, text);
   for (const k of Object.keys(raw)) if (!["id", "name", "description", "enabled", "when", "actions", "approval"].includes(k)) throw new PlaybookError(k, "unknown key", at(k)());
   if (typeof raw.id !== "string" || !ID.test(raw.id)) throw new PlaybookError("id", "required: lowercase letters, digits, . _ - (at most 64)", at("id")());
   if (typeof raw.name !== "string" || !raw.name || raw.name.length > 200) throw new PlaybookError("name", "required: a string of at most 200 characters", at("name")());
@@ -84,7 +92,8 @@ export function parsePlaybook(text: string): PlaybookSpec {
   if (wr.agentTags !== undefined) when.agentTags = strList(wr.agentTags, "when.agentTags", at("when", "agentTags"));
   if (wr.entityKinds !== undefined) {
     const kinds = strList(wr.entityKinds, "when.entityKinds", at("when", "entityKinds"));
-    for (const k of kinds) if (!["host", "user", "ip"].includes(k)) throw new PlaybookError("when.entityKinds", `unknown entity kind ${JSON.stringify(k)}; expected host, user or ip`, at("when", "entityKinds")());
+    for (const k of kinds)
+      if (!["host", "user", "ip"].includes(k)) throw new PlaybookError("when.entityKinds", `unknown entity kind ${JSON.stringify(k)}; expected host, user or ip`, at("when", "entityKinds")());
     when.entityKinds = kinds as PlaybookWhen["entityKinds"];
   }
   if (!when.rules && !when.tags && minScore === 0) throw new PlaybookError("when", "matches every alert: give minScore, rules or tags", at("when")());

@@ -76,7 +76,12 @@ export class PlaybookService {
     const entity: PlaybookEntity = { id: spec.id, name: spec.name, version, yaml, enabled: spec.enabled, deleted: false, createdAt: existing?.createdAt ?? now, updatedAt: now };
     await this.repo.save(entity);
     await this.repo.addVersion({ playbookId: spec.id, version, yaml, createdAt: now, createdBy: actor.slice(0, 128) });
-    await this.audit?.append({ actor, action: mode === "create" ? "playbook.created" : "playbook.updated", target: `playbook:${spec.id}`, details: { version, name: spec.name, sha256: createHash("sha256").update(yaml, "utf8").digest("hex") } });
+    await this.audit?.append({
+      actor,
+      action: mode === "create" ? "playbook.created" : "playbook.updated",
+      target: `playbook:${spec.id}`,
+      details: { version, name: spec.name, sha256: createHash("sha256").update(yaml, "utf8").digest("hex") },
+    });
     await this.load();
     return entity;
   }
@@ -108,8 +113,21 @@ export class PlaybookService {
   private async decide(pb: PlaybookEntity, spec: PlaybookSpec, index: number, action: PlaybookSpec["actions"][number], alert: PlaybookAlert, tags: string[]): Promise<PlaybookActionEntity | null> {
     const now = this.now();
     const row: PlaybookActionEntity = {
-      id: randomUUID(), playbookId: pb.id, playbookVersion: pb.version, alertId: alert.id, caseId: alert.caseId, agentId: alert.agentId,
-      actionIndex: index, actionType: action.type, paramsJson: "{}", state: "pending", reason: "", commandId: null, createdAt: now, decidedAt: null, decidedBy: null,
+      id: randomUUID(),
+      playbookId: pb.id,
+      playbookVersion: pb.version,
+      alertId: alert.id,
+      caseId: alert.caseId,
+      agentId: alert.agentId,
+      actionIndex: index,
+      actionType: action.type,
+      paramsJson: "{}",
+      state: "pending",
+      reason: "",
+      commandId: null,
+      createdAt: now,
+      decidedAt: null,
+      decidedBy: null,
     };
     let params: Record<string, unknown>;
     try {
@@ -164,7 +182,12 @@ export class PlaybookService {
     const row = await this.repo.decisionById(id);
     if (!row) throw new PlaybookNotFound(`playbook action "${id.slice(0, 64)}" not found`);
     if (row.state !== "pending") throw new PlaybookConflict(`playbook action is ${row.state}, not pending`);
-    await this.audit?.append({ actor, action: approve ? "playbook_action.approved" : "playbook_action.rejected", target: `agent:${row.agentId}`, details: { playbookActionId: id, type: row.actionType, alertId: row.alertId } });
+    await this.audit?.append({
+      actor,
+      action: approve ? "playbook_action.approved" : "playbook_action.rejected",
+      target: `agent:${row.agentId}`,
+      details: { playbookActionId: id, type: row.actionType, alertId: row.alertId },
+    });
     if (!approve) {
       Object.assign(row, { state: "rejected", decidedAt: this.now(), decidedBy: actor });
       await this.repo.saveDecision(row);
@@ -194,8 +217,19 @@ function matches(spec: PlaybookSpec, alert: PlaybookAlert, agentTags: string[]):
 
 export function playbookActionView(a: PlaybookActionEntity): Record<string, unknown> {
   return {
-    id: a.id, playbookId: a.playbookId, playbookVersion: a.playbookVersion, alertId: a.alertId, caseId: a.caseId, agentId: a.agentId,
-    type: a.actionType, params: JSON.parse(a.paramsJson), state: a.state, reason: a.reason, commandId: a.commandId,
-    createdAt: new Date(a.createdAt).toISOString(), decidedAt: a.decidedAt ? new Date(a.decidedAt).toISOString() : null, decidedBy: a.decidedBy,
+    id: a.id,
+    playbookId: a.playbookId,
+    playbookVersion: a.playbookVersion,
+    alertId: a.alertId,
+    caseId: a.caseId,
+    agentId: a.agentId,
+    type: a.actionType,
+    params: JSON.parse(a.paramsJson),
+    state: a.state,
+    reason: a.reason,
+    commandId: a.commandId,
+    createdAt: new Date(a.createdAt).toISOString(),
+    decidedAt: a.decidedAt ? new Date(a.decidedAt).toISOString() : null,
+    decidedBy: a.decidedBy,
   };
 }

@@ -116,8 +116,7 @@ export class PolicyService {
     const { version, spec } = await this.current();
     const doc = await buildPolicyDocument(version, spec, (id) => builtinRuleText(id) ?? "", this.iocs);
     this.lastIocs = doc.iocs ?? undefined;
-    if (doc.iocs?.leftOut)
-      this.warn("agent policy carries only part of the IOC catalog", { version, shipped: doc.iocs.shipped, leftOut: doc.iocs.leftOut, limitedBy: doc.iocs.limitedBy });
+    if (doc.iocs?.leftOut) this.warn("agent policy carries only part of the IOC catalog", { version, shipped: doc.iocs.shipped, leftOut: doc.iocs.leftOut, limitedBy: doc.iocs.limitedBy });
     return doc;
   }
 }

@@ -55,7 +55,8 @@ export function validatePolicySpec(raw: unknown): AgentPolicySpec {
       ruleId: ar.ruleId,
       actions: ar.actions.map((x, j) => {
         const xr = (x ?? {}) as { type?: unknown; params?: unknown };
-        if (!LOCAL_ACTIONS.includes(xr.type as LocalActionType)) throw new PolicySpecError(`actions[${i}].actions[${j}].type: expected one of ${LOCAL_ACTIONS.join(", ")} (an agent never releases on its own)`);
+        if (!LOCAL_ACTIONS.includes(xr.type as LocalActionType))
+          throw new PolicySpecError(`actions[${i}].actions[${j}].type: expected one of ${LOCAL_ACTIONS.join(", ")} (an agent never releases on its own)`);
         if (xr.params !== undefined && (typeof xr.params !== "object" || Array.isArray(xr.params))) throw new PolicySpecError(`actions[${i}].actions[${j}].params: expected a map`);
         try {
           // The fixed params (the rest comes from the event that fired) obey the same contract as a signed command's.

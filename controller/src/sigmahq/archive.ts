@@ -88,7 +88,10 @@ class Collector {
   add(path: string, data: Buffer): void {
     // Each file must land at its own path: a repeated name, or a file where another needs a folder
     // ("a.yml" and "a.yml/b.yml"), would overwrite or break the write.
-    const parents = path.split("/").slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join("/"));
+    const parents = path
+      .split("/")
+      .slice(0, -1)
+      .map((_, i, a) => a.slice(0, i + 1).join("/"));
     if (this.paths.has(path) || this.dirs.has(path) || parents.some((d) => this.paths.has(d))) {
       this.refuse(path, "a second entry for the same path");
       return;

@@ -1,4 +1,3 @@
-
 /**
  * The recent messages of one topic, for resuming clients. Bounded: when full the oldest goes, and
  * `evictedUpTo` remembers the newest id that is gone, so a client that last saw an older id can be
@@ -9,7 +8,10 @@ export class RingBuffer<T extends { id: number }> {
   private start = 0;
   private size = 0;
 
-  constructor(readonly capacity: number, public evictedUpTo: number) {
+  constructor(
+    readonly capacity: number,
+    public evictedUpTo: number,
+  ) {
     this.items = new Array<T | undefined>(capacity);
   }
 

@@ -20,7 +20,10 @@ export function keyFromUpgrade(req: IncomingMessage, url: URL): string | undefin
   const header = first(req.headers["x-api-key"]);
   if (header) return header.trim();
   const protocols = first(req.headers["sec-websocket-protocol"]);
-  const fromProtocol = protocols?.split(",").map((p) => p.trim()).find((p) => p.startsWith(KEY_PROTOCOL_PREFIX));
+  const fromProtocol = protocols
+    ?.split(",")
+    .map((p) => p.trim())
+    .find((p) => p.startsWith(KEY_PROTOCOL_PREFIX));
   if (fromProtocol) return fromProtocol.slice(KEY_PROTOCOL_PREFIX.length);
   return url.searchParams.get("key") ?? undefined;
 }

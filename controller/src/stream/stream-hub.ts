@@ -9,7 +9,10 @@ import { matches, type StreamFilter } from "./stream-filter";
 export class StreamMessage {
   private text?: string;
 
-  constructor(readonly id: number, readonly notice: Notice) {}
+  constructor(
+    readonly id: number,
+    readonly notice: Notice,
+  ) {}
 
   get json(): string {
     const n = this.notice;
@@ -75,7 +78,11 @@ export class StreamHub {
     if (lastId < buf.evictedUpTo || lastId > this.lastId) {
       return {
         replay,
-        gap: { lastId, oldestBufferedId: buf.after(-1)[0]?.id ?? null, message: `too far behind: messages after ${lastId} are no longer buffered; re-read the REST API for the missed interval, then continue with the messages that follow` },
+        gap: {
+          lastId,
+          oldestBufferedId: buf.after(-1)[0]?.id ?? null,
+          message: `too far behind: messages after ${lastId} are no longer buffered; re-read the REST API for the missed interval, then continue with the messages that follow`,
+        },
       };
     }
     return { replay };

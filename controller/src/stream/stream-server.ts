@@ -131,7 +131,10 @@ export class StreamServer {
       c.alive = false;
       c.ws.ping();
       // A key revoked while connected ends the stream within a heartbeat (verify is cached, not an scrypt each time).
-      void this.keys.verify(c.key).then((p) => p || this.drop(c, "key_revoked"), () => undefined);
+      void this.keys.verify(c.key).then(
+        (p) => p || this.drop(c, "key_revoked"),
+        () => undefined,
+      );
     }
   }
 }
@@ -190,7 +193,8 @@ class StreamClient implements Subscriber {
       return this.sendControl({ type: "unsubscribed", topic });
     }
     const filter = parseFilter(topic, op.filter);
-    if (op.lastId !== undefined && (typeof op.lastId !== "number" || !Number.isSafeInteger(op.lastId) || op.lastId < 0)) throw new FilterError(`"lastId" must be a non-negative integer: the id of the last message you received`);
+    if (op.lastId !== undefined && (typeof op.lastId !== "number" || !Number.isSafeInteger(op.lastId) || op.lastId < 0))
+      throw new FilterError(`"lastId" must be a non-negative integer: the id of the last message you received`);
     const sub = this.hub.subscribe(this, topic, filter, op.lastId as number | undefined);
     this.sendControl({ type: "subscribed", topic, filter, replayed: sub.replay.length, ...(sub.gap ? { gap: sub.gap } : {}) });
     for (const m of sub.replay) this.deliver(m);

@@ -54,7 +54,10 @@ export class AgentSession implements LiveSession {
   private outbox: ControllerMessage[] = [];
   private readonly maxOutbox = 10_000;
 
-  constructor(private readonly call: Call, private readonly deps: SessionDeps) {
+  constructor(
+    private readonly call: Call,
+    private readonly deps: SessionDeps,
+  ) {
     call.on("data", (m: AgentMessage) => this.onMessage(m));
     call.on("end", () => this.finish(null));
     call.on("error", () => this.finish(null));
@@ -244,7 +247,10 @@ export class AgentSession implements LiveSession {
 
   private anomaly(kind: "seq_refused" | "seq_claim_refused", r: SeqRefusal): void {
     const details = { seq: r.seq, limit: r.limit, ackedSeq: this.tracker?.cursor.ackedSeq ?? 0, lastSeq: this.tracker?.cursor.lastSeq ?? 0, peer: this.peer, reason: r.reason };
-    this.deps.log("warn", kind === "seq_refused" ? "agent sent a seq it cannot have produced; batch refused" : "agent claimed a last seq it cannot have produced; claim ignored", { agentId: this.agentId, ...details });
+    this.deps.log("warn", kind === "seq_refused" ? "agent sent a seq it cannot have produced; batch refused" : "agent claimed a last seq it cannot have produced; claim ignored", {
+      agentId: this.agentId,
+      ...details,
+    });
     try {
       this.deps.onAnomaly?.(this.agentId, kind, details);
     } catch {

@@ -56,9 +56,7 @@ export class AgentGrpcServer {
     });
     for (const x of this.extraServices) server.addService(x.service, x.implementation);
     const bindHost = host.includes(":") ? `[${host}]` : host;
-    this.boundPort = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${bindHost}:${port}`, this.credentials(), (err, p) => (err ? reject(err) : resolve(p))),
-    );
+    this.boundPort = await new Promise<number>((resolve, reject) => server.bindAsync(`${bindHost}:${port}`, this.credentials(), (err, p) => (err ? reject(err) : resolve(p))));
     this.server = server;
     return this.boundPort;
   }

@@ -15,13 +15,26 @@ export class AgentCertificates {
   private readonly certs: Repository<AgentCertificateEntity>;
   private readonly revocations: Repository<AgentRevocationEntity>;
 
-  constructor(ds: DataSource, private readonly now: () => number = Date.now) {
+  constructor(
+    ds: DataSource,
+    private readonly now: () => number = Date.now,
+  ) {
     this.certs = ds.getRepository(AgentCertificateEntity);
     this.revocations = ds.getRepository(AgentRevocationEntity);
   }
 
   async record(agentId: string, c: IssuedCertificate, origin: { tokenId: string; tags: string[] }): Promise<void> {
-    await this.certs.insert({ serial: c.serial, agentId, fingerprint: c.fingerprint, notBefore: c.notBefore, notAfter: c.notAfter, issuedAt: this.now(), tokenId: origin.tokenId, tags: origin.tags, revokedAt: 0 });
+    await this.certs.insert({
+      serial: c.serial,
+      agentId,
+      fingerprint: c.fingerprint,
+      notBefore: c.notBefore,
+      notAfter: c.notAfter,
+      issuedAt: this.now(),
+      tokenId: origin.tokenId,
+      tags: origin.tags,
+      revokedAt: 0,
+    });
   }
 
   async check(fingerprint: string): Promise<CertStatus> {

@@ -2,7 +2,10 @@ import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { AgentMessage, ControllerMessage, Hello } from "@vigil/proto";
 
 export class AuthError extends Error {
-  constructor(message: string, readonly code: "unauthenticated" | "permission_denied" | "invalid_argument") {
+  constructor(
+    message: string,
+    readonly code: "unauthenticated" | "permission_denied" | "invalid_argument",
+  ) {
     super(message);
   }
 }

@@ -95,11 +95,17 @@ export class CertificateAuthority {
   /** A TLS server certificate for a key kept elsewhere (the HTTPS listener's, whose key is pinned). */
   async issueServerForKey(publicKey: WebCrypto.CryptoKey, sans: { dns: string[]; ips: string[] }, validityMs: number, now = Date.now()): Promise<IssuedCertificate> {
     const names = [...sans.dns.map((value) => ({ type: "dns" as const, value })), ...sans.ips.map((value) => ({ type: "ip" as const, value }))];
-    return this.sign(publicKey, `CN=${sans.dns[0] ?? "vigil-controller"}, O=Vigil`, [
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-      new x509.SubjectAlternativeNameExtension(names),
-    ], validityMs, now);
+    return this.sign(
+      publicKey,
+      `CN=${sans.dns[0] ?? "vigil-controller"}, O=Vigil`,
+      [
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        new x509.SubjectAlternativeNameExtension(names),
+      ],
+      validityMs,
+      now,
+    );
   }
 
   /**
@@ -135,11 +141,17 @@ export class CertificateAuthority {
 
   /** A client certificate for `agentId` (CN and SAN URI urn:vigil:agent:<id>, clientAuth only). */
   async issueAgent(publicKey: WebCrypto.CryptoKey, agentId: string, validityMs: number, now = Date.now()): Promise<IssuedCertificate> {
-    return this.sign(publicKey, `CN=${agentId}, O=Vigil agents`, [
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.SubjectAlternativeNameExtension([{ type: "url", value: AGENT_URI_PREFIX + agentId }]),
-    ], validityMs, now);
+    return this.sign(
+      publicKey,
+      `CN=${agentId}, O=Vigil agents`,
+      [
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.SubjectAlternativeNameExtension([{ type: "url", value: AGENT_URI_PREFIX + agentId }]),
+      ],
+      validityMs,
+      now,
+    );
   }
 
   private async sign(publicKey: WebCrypto.CryptoKey, subject: string, extensions: x509.Extension[], validityMs: number, now: number): Promise<IssuedCertificate> {

@@ -40,8 +40,16 @@ export class EnrollmentHandlers {
 
   get implementation() {
     return {
-      enroll: (call: ServerUnaryCall<EnrollRequest, EnrollResponse>, cb: sendUnaryData<EnrollResponse>) => void this.enroll(call).then((r) => cb(null, r), (e: ServiceError) => cb(e)),
-      renew: (call: ServerUnaryCall<RenewRequest, RenewResponse>, cb: sendUnaryData<RenewResponse>) => void this.renew(call).then((r) => cb(null, r), (e: ServiceError) => cb(e)),
+      enroll: (call: ServerUnaryCall<EnrollRequest, EnrollResponse>, cb: sendUnaryData<EnrollResponse>) =>
+        void this.enroll(call).then(
+          (r) => cb(null, r),
+          (e: ServiceError) => cb(e),
+        ),
+      renew: (call: ServerUnaryCall<RenewRequest, RenewResponse>, cb: sendUnaryData<RenewResponse>) =>
+        void this.renew(call).then(
+          (r) => cb(null, r),
+          (e: ServiceError) => cb(e),
+        ),
     };
   }
 
@@ -63,13 +71,25 @@ export class EnrollmentHandlers {
       if (!(err instanceof TokenRejected)) throw this.internal("enroll", err);
       const folded = this.throttle.admit(`${peer.replace(/:\d+$/, "")}|${err.tokenId ?? ""}|${err.message}`);
       if (folded !== undefined) {
-        await this.d.audit.append({ actor: "unauthenticated", action: "agent.enroll_refused", target: peer, details: { reason: err.message, tokenId: err.tokenId, hostname, ...(folded ? { repeatsFolded: folded } : {}) } }).catch(() => undefined);
+        await this.d.audit
+          .append({
+            actor: "unauthenticated",
+            action: "agent.enroll_refused",
+            target: peer,
+            details: { reason: err.message, tokenId: err.tokenId, hostname, ...(folded ? { repeatsFolded: folded } : {}) },
+          })
+          .catch(() => undefined);
       }
       throw fail(GrpcStatus.UNAUTHENTICATED, err.message);
     }
     const agentId = randomUUID();
     const issued = await this.issueAndRecord(publicKey, agentId, token);
-    await this.d.audit.append({ actor: `token:${token.tokenId}`, action: "agent.enrolled", target: `agent:${agentId}`, details: { hostname, peer, serial: issued.serial, notAfter: new Date(issued.notAfter).toISOString(), tags: token.tags } });
+    await this.d.audit.append({
+      actor: `token:${token.tokenId}`,
+      action: "agent.enrolled",
+      target: `agent:${agentId}`,
+      details: { hostname, peer, serial: issued.serial, notAfter: new Date(issued.notAfter).toISOString(), tags: token.tags },
+    });
     this.d.log("info", "agent enrolled", { agentId, hostname, peer, tokenId: token.tokenId });
     return { credentials: this.credentials(agentId, issued, token.tags) };
   }
@@ -90,7 +110,12 @@ export class EnrollmentHandlers {
       throw err;
     }
     const issued = await this.issueAndRecord(publicKey, who.agentId, { tokenId: who.tokenId, tags: who.tags });
-    await this.d.audit.append({ actor: `agent:${who.agentId}`, action: "agent.certificate_renewed", target: `agent:${who.agentId}`, details: { previousSerial: who.serial, serial: issued.serial, notAfter: new Date(issued.notAfter).toISOString() } });
+    await this.d.audit.append({
+      actor: `agent:${who.agentId}`,
+      action: "agent.certificate_renewed",
+      target: `agent:${who.agentId}`,
+      details: { previousSerial: who.serial, serial: issued.serial, notAfter: new Date(issued.notAfter).toISOString() },
+    });
     this.d.log("info", "agent certificate renewed", { agentId: who.agentId, notAfter: new Date(issued.notAfter).toISOString() });
     return { credentials: this.credentials(who.agentId, issued, who.tags) };
   }

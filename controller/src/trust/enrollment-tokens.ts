@@ -23,7 +23,10 @@ export interface TokenView {
 }
 
 export class TokenRejected extends Error {
-  constructor(message: string, readonly tokenId?: string) {
+  constructor(
+    message: string,
+    readonly tokenId?: string,
+  ) {
     super(message);
   }
 }
@@ -43,7 +46,10 @@ export function validateTokenSpec(s: { ttlMs: number; uses: number; tags: string
 export class EnrollmentTokens {
   private readonly repo: Repository<EnrollmentTokenEntity>;
 
-  constructor(ds: DataSource, private readonly now: () => number = Date.now) {
+  constructor(
+    ds: DataSource,
+    private readonly now: () => number = Date.now,
+  ) {
     this.repo = ds.getRepository(EnrollmentTokenEntity);
   }
 
@@ -52,7 +58,16 @@ export class EnrollmentTokens {
     validateTokenSpec(spec);
     const { id, secret, token } = mintSecret(TOKEN_PREFIX);
     const now = this.now();
-    const row = this.repo.create({ id, hash: sha256Hex(secret), tags: spec.tags, usesLeft: spec.uses, usesTotal: spec.uses, expiresAt: now + spec.ttlMs, createdAt: now, createdBy: spec.createdBy.slice(0, 160) });
+    const row = this.repo.create({
+      id,
+      hash: sha256Hex(secret),
+      tags: spec.tags,
+      usesLeft: spec.uses,
+      usesTotal: spec.uses,
+      expiresAt: now + spec.ttlMs,
+      createdAt: now,
+      createdBy: spec.createdBy.slice(0, 160),
+    });
     await this.repo.insert(row);
     return { token, view: view(row) };
   }
@@ -81,5 +96,13 @@ export class EnrollmentTokens {
 }
 
 function view(r: EnrollmentTokenEntity): TokenView {
-  return { id: r.id, tags: r.tags, usesLeft: r.usesLeft, usesTotal: r.usesTotal, expiresAt: new Date(r.expiresAt).toISOString(), createdAt: new Date(r.createdAt).toISOString(), createdBy: r.createdBy };
+  return {
+    id: r.id,
+    tags: r.tags,
+    usesLeft: r.usesLeft,
+    usesTotal: r.usesTotal,
+    expiresAt: new Date(r.expiresAt).toISOString(),
+    createdAt: new Date(r.createdAt).toISOString(),
+    createdBy: r.createdBy,
+  };
 }

@@ -65,7 +65,12 @@ export class MtlsAuthenticator implements AgentAuthenticator {
     const folded = this.throttle.admit(`${host}|${reason}|${agentId ?? ""}`);
     if (folded === undefined) return;
     await this.audit
-      .append({ actor: agentId ? `agent:${agentId}` : "unauthenticated", action: "agent.refused", target: peerAddr, details: { reason, via, ...details, ...(folded ? { repeatsFolded: folded } : {}) } })
+      .append({
+        actor: agentId ? `agent:${agentId}` : "unauthenticated",
+        action: "agent.refused",
+        target: peerAddr,
+        details: { reason, via, ...details, ...(folded ? { repeatsFolded: folded } : {}) },
+      })
       .catch(() => undefined);
   }
 }

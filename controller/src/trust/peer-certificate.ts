@@ -27,5 +27,5 @@ export function peerCertificate(call: AuthContextCall): PeerCert | undefined {
   const c = ctx?.sslPeerCertificate;
   if (!c?.raw?.length) return undefined;
   const cn = c.subject?.CN;
-  return { der: c.raw, fingerprint: fingerprint(c.raw), commonName: Array.isArray(cn) ? cn[0] ?? "" : cn ?? "" };
+  return { der: c.raw, fingerprint: fingerprint(c.raw), commonName: Array.isArray(cn) ? (cn[0] ?? "") : (cn ?? "") };
 }

@@ -7,7 +7,11 @@
 export class RefusalThrottle {
   private readonly seen = new Map<string, { at: number; suppressed: number }>();
 
-  constructor(private readonly windowMs = 60_000, private readonly maxKeys = 10_000, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly windowMs = 60_000,
+    private readonly maxKeys = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Undefined: suppress. Otherwise the number of refusals folded into this record. */
   admit(key: string): number | undefined {

@@ -19,7 +19,11 @@ export class TlsMaterial {
   private caListeners = new Set<CaListener>();
   private idListeners = new Set<IdListener>();
 
-  constructor(private caPem: string, private certChainPem: string, private keyPem: string) {}
+  constructor(
+    private caPem: string,
+    private certChainPem: string,
+    private keyPem: string,
+  ) {}
 
   update(certChainPem: string, keyPem: string): void {
     this.certChainPem = certChainPem;

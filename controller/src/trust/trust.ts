@@ -69,7 +69,13 @@ export async function createTrust(
   renewTimer.unref();
   watcher.start();
   return {
-    ca, tokens, certs, authenticator, enrollment, tls, watcher,
+    ca,
+    tokens,
+    certs,
+    authenticator,
+    enrollment,
+    tls,
+    watcher,
     stop() {
       clearInterval(renewTimer);
       watcher.stop();

@@ -11,7 +11,9 @@ export const subtle = webcrypto.subtle;
 
 /** sha256 of a certificate's DER encoding, lowercase hex: the form `--ca-pin` takes. */
 export function fingerprint(der: ArrayBuffer | Uint8Array | Buffer): string {
-  return createHash("sha256").update(Buffer.from(der instanceof ArrayBuffer ? new Uint8Array(der) : der)).digest("hex");
+  return createHash("sha256")
+    .update(Buffer.from(der instanceof ArrayBuffer ? new Uint8Array(der) : der))
+    .digest("hex");
 }
 
 /** 128 random bits with the top bit clear, so the DER INTEGER stays positive. */

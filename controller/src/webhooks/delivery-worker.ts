@@ -140,10 +140,14 @@ export class DeliveryWorker {
     const now = this.now();
     const delay = Math.min(this.opts.maxDelayMs, Math.max(backoffMs(attempts, this.opts), a.retryAfterMs ?? 0));
     const lastError = a.error && outcome === "dead" && a.outcome === "retry" ? `${a.error} (gave up after ${attempts} attempts)` : a.error;
-    await this.repo.updateDelivery(
-      row.id,
-      { state: outcome === "retry" ? "pending" : outcome, attempts, lastStatus: a.status, lastError: lastError?.slice(0, 512) ?? null, nextAttemptAt: outcome === "retry" ? now + delay : row.nextAttemptAt, updatedAt: now },
-    );
+    await this.repo.updateDelivery(row.id, {
+      state: outcome === "retry" ? "pending" : outcome,
+      attempts,
+      lastStatus: a.status,
+      lastError: lastError?.slice(0, 512) ?? null,
+      nextAttemptAt: outcome === "retry" ? now + delay : row.nextAttemptAt,
+      updatedAt: now,
+    });
     this.onOutcome(outcome, { ...row, attempts, state: outcome === "retry" ? "pending" : outcome });
   }
 
@@ -172,7 +176,8 @@ export class DeliveryWorker {
     // The receiver's body is not ours to keep; drain it so the connection is reused.
     await res.arrayBuffer().catch(() => undefined);
     if (res.status >= 200 && res.status < 300) return { outcome: "delivered", status: res.status, error: null };
-    if (permanent(res.status)) return { outcome: "dead", status: res.status, error: `receiver refused with HTTP ${res.status}${res.status < 400 ? " (redirects are not followed; use the final URL)" : ""}` };
+    if (permanent(res.status))
+      return { outcome: "dead", status: res.status, error: `receiver refused with HTTP ${res.status}${res.status < 400 ? " (redirects are not followed; use the final URL)" : ""}` };
     const retryAfter = Number(res.headers.get("retry-after"));
     return { outcome: "retry", status: res.status, error: `HTTP ${res.status}`, ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}) };
   }

@@ -61,10 +61,7 @@ function slack(n: Notice): Record<string, unknown> {
   const text = `[Vigil] ${summaryOf(n)}`;
   return {
     text: esc(text),
-    blocks: [
-      { type: "section", text: { type: "mrkdwn", text: `*${esc(text)}*` } },
-      ...(facts.length ? [{ type: "context", elements: [{ type: "mrkdwn", text: facts.join(" · ") }] }] : []),
-    ],
+    blocks: [{ type: "section", text: { type: "mrkdwn", text: `*${esc(text)}*` } }, ...(facts.length ? [{ type: "context", elements: [{ type: "mrkdwn", text: facts.join(" · ") }] }] : [])],
   };
 }
 

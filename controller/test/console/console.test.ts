@@ -118,7 +118,11 @@ describe("web console in headless Chromium against the real controller", () => {
     const alert = (await request(ctl, "GET", `/api/v1/alerts/${world.topAlertId}`)).body;
     const why = page.locator("section", { has: page.getByRole("heading", { name: `Why it scored ${alert.score}` }) });
     for (const f of alert.breakdown as Array<{ factor: string; points: number }>) {
-      await why.locator("tr", { hasText: f.factor }).filter({ hasText: String(Math.abs(f.points)) }).first().waitFor();
+      await why
+        .locator("tr", { hasText: f.factor })
+        .filter({ hasText: String(Math.abs(f.points)) })
+        .first()
+        .waitFor();
     }
     // The matched events: every reference resolved to its stored event, the newest opened with its fields labelled.
     const matched = page.locator("details.matched");
@@ -171,7 +175,11 @@ describe("web console in headless Chromium against the real controller", () => {
     const top = story.alerts.find((a: { id: string }) => a.id === world.topAlertId);
     const card = page.locator(`#alert-${world.topAlertId}`);
     for (const f of top.breakdown as Array<{ factor: string; points: number }>) {
-      await card.locator("tr", { hasText: f.factor }).filter({ hasText: String(Math.abs(f.points)) }).first().waitFor();
+      await card
+        .locator("tr", { hasText: f.factor })
+        .filter({ hasText: String(Math.abs(f.points)) })
+        .first()
+        .waitFor();
     }
     await page.locator(".timeline li", { hasText: "Accepted password for alice" }).waitFor();
     expect(await page.locator(".timeline li .kind-auth, .timeline li .tl-kind", { hasText: "auth" }).count()).toBeGreaterThanOrEqual(5);
@@ -317,7 +325,9 @@ describe("web console in headless Chromium against the real controller", () => {
       const fits = async (cells: string) => {
         const m = await p2.evaluate((sel) => {
           const vw = document.documentElement.clientWidth;
-          const out = Array.from(document.querySelectorAll(sel)).map((el) => el.getBoundingClientRect()).filter((r) => r.width > 0 && (r.left < -0.5 || r.right > vw + 0.5));
+          const out = Array.from(document.querySelectorAll(sel))
+            .map((el) => el.getBoundingClientRect())
+            .filter((r) => r.width > 0 && (r.left < -0.5 || r.right > vw + 0.5));
           const scrollers = Array.from(document.querySelectorAll(".table-wrap")).filter((w) => w.scrollWidth > w.clientWidth + 1).length;
           return { vw, page: document.documentElement.scrollWidth, outside: out.length, cells: document.querySelectorAll(sel).length, scrollers };
         }, cells);
@@ -332,7 +342,10 @@ describe("web console in headless Chromium against the real controller", () => {
       await rows.filter({ hasText: "SSH Brute Force Followed By Successful Login" }).waitFor();
       expect(await fits("table.alerts tbody td, table.alerts tbody th, table.alerts .score, table.alerts .badge")).toBeGreaterThan(8 * 3);
       // Every column is on screen for the top alert, each labelled, the key ones first.
-      const labels = await rows.first().locator("td, th").evaluateAll((els) => els.map((el) => getComputedStyle(el, "::before").content));
+      const labels = await rows
+        .first()
+        .locator("td, th")
+        .evaluateAll((els) => els.map((el) => getComputedStyle(el, "::before").content));
       expect(labels.slice(0, 3)).toEqual(['"Score"', '"Level"', '"Alert"']);
       expect(labels).toHaveLength(8);
       await shot(p2, "narrow-alerts");

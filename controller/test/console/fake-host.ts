@@ -41,10 +41,22 @@ export class FakeHost {
   private answered = new Set<string>();
   private timer: ReturnType<typeof setInterval>;
 
-  private constructor(port: number, readonly o: FakeHostOptions) {
+  private constructor(
+    port: number,
+    readonly o: FakeHostOptions,
+  ) {
     this.status = { ...HEALTHY, ...o.status };
     this.agent = new RawAgent(port);
-    this.agent.hello(o.agentId, { hostname: o.hostname, os: "Debian GNU/Linux 12", kernel: "6.1.0-26-amd64", arch: "x64", agentVersion: o.version ?? "0.1.0", ipAddresses: [o.ip], tags: o.tags ?? [], status: this.status });
+    this.agent.hello(o.agentId, {
+      hostname: o.hostname,
+      os: "Debian GNU/Linux 12",
+      kernel: "6.1.0-26-amd64",
+      arch: "x64",
+      agentVersion: o.version ?? "0.1.0",
+      ipAddresses: [o.ip],
+      tags: o.tags ?? [],
+      status: this.status,
+    });
     this.timer = setInterval(() => this.answer(), 50);
   }
 
@@ -65,11 +77,29 @@ export class FakeHost {
       // A monitor-mode agent reports what it would do and changes nothing (agent/src/enforcement/handler.ts).
       if (this.status.enforcement === "monitor") {
         const wouldDo = { mode: "monitor", wouldDo: [`${c.type} (not done)`] };
-        this.agent.send({ msg: { $case: "result", result: { commandId: c.id, status: CommandStatus.COMMAND_STATUS_NOT_ENFORCED, reason: "not enforced (monitor)", outputJson: JSON.stringify(wouldDo), finishedAtMs: Date.now(), local: false, type: c.type } } });
+        this.agent.send({
+          msg: {
+            $case: "result",
+            result: {
+              commandId: c.id,
+              status: CommandStatus.COMMAND_STATUS_NOT_ENFORCED,
+              reason: "not enforced (monitor)",
+              outputJson: JSON.stringify(wouldDo),
+              finishedAtMs: Date.now(),
+              local: false,
+              type: c.type,
+            },
+          },
+        });
         continue;
       }
       const { output, isolated } = outcome(c, this.o.ip);
-      this.agent.send({ msg: { $case: "result", result: { commandId: c.id, status: CommandStatus.COMMAND_STATUS_SUCCEEDED, reason: "", outputJson: JSON.stringify(output), finishedAtMs: Date.now(), local: false, type: c.type } } });
+      this.agent.send({
+        msg: {
+          $case: "result",
+          result: { commandId: c.id, status: CommandStatus.COMMAND_STATUS_SUCCEEDED, reason: "", outputJson: JSON.stringify(output), finishedAtMs: Date.now(), local: false, type: c.type },
+        },
+      });
       if (isolated !== undefined) {
         this.status = { ...this.status, isolated };
         this.agent.send({ msg: { $case: "heartbeat", heartbeat: { timeMs: Date.now(), status: this.status } } });

@@ -56,7 +56,10 @@ export async function seed(ctl: TestController): Promise<Seeded> {
   const db = await FakeHost.connect(ctl.grpcPort, { agentId: "db-1", hostname: "db-1.prod", ip: "10.0.2.7", tags: ["critical", "prod"] });
   const lab = await FakeHost.connect(ctl.grpcPort, { agentId: "lab-3", hostname: "lab-3.test", ip: "10.0.5.3", tags: ["lab"], status: { enforcement: "monitor" } });
   const build = await FakeHost.connect(ctl.grpcPort, {
-    agentId: "build-7", hostname: "build-7.ci", ip: "10.0.9.40", version: "0.0.9",
+    agentId: "build-7",
+    hostname: "build-7.ci",
+    ip: "10.0.9.40",
+    version: "0.0.9",
     status: {
       sensors: [
         { name: "process", running: true, detail: "netlink proc connector", events: 90_112, errors: 0 },

@@ -55,10 +55,14 @@ describe("end to end: the real agent tails an auth log; the controller detects",
     appendFileSync(authLog, lines.slice(0, 7).join(""));
     appendFileSync(authLog, lines.slice(7).join(""));
 
-    await waitFor("all 18 auth events stored", async () => {
-      const r = await request(ctl, "GET", "/api/v1/events?type=auth&limit=100");
-      return (r.body.items ?? []).length >= 18;
-    }, 30_000);
+    await waitFor(
+      "all 18 auth events stored",
+      async () => {
+        const r = await request(ctl, "GET", "/api/v1/events?type=auth&limit=100");
+        return (r.body.items ?? []).length >= 18;
+      },
+      30_000,
+    );
     const alert = await waitFor("the brute-force alert", async () => (await request(ctl, "GET", `/api/v1/alerts?rule=${BRUTE_FORCE}`)).body.items?.[0], 30_000);
     // Every correlation input is released once a later batch (the agent's own current-time
     // telemetry, past the 5 s tolerance) has gone through the pipeline.

@@ -20,7 +20,10 @@ describe("merged audit events", () => {
     body: {
       $case: "audit" as const,
       audit: {
-        recordType: "SYSCALL", serial, fields: { syscall: "59", a0: "55d1c0", a1: "55d1d0", exe: "/usr/bin/chattr", comm: "chattr", key: "exec" }, raw: `type=SYSCALL msg=audit(1.000:${serial}): syscall=59 exe="/usr/bin/chattr"`,
+        recordType: "SYSCALL",
+        serial,
+        fields: { syscall: "59", a0: "55d1c0", a1: "55d1d0", exe: "/usr/bin/chattr", comm: "chattr", key: "exec" },
+        raw: `type=SYSCALL msg=audit(1.000:${serial}): syscall=59 exe="/usr/bin/chattr"`,
         records: [
           { recordType: "EXECVE", fields: { argc: "3", a0: "chattr", a1, a2: "/etc/passwd" }, raw: `type=EXECVE msg=audit(1.000:${serial}): argc=3 a0="chattr" a1="${a1}" a2="/etc/passwd"` },
           { recordType: "PATH", fields: { item: "0", name: "/usr/bin/chattr" }, raw: "type=PATH" },
@@ -48,7 +51,21 @@ describe("merged audit events", () => {
   it("a hostile agent's oversized record list is bounded, not stored as sent", async () => {
     const a = await connect(ctl, "flood-host");
     const big = "y".repeat(6000);
-    await send(a, 1, [() => ({ eventTimeMs: T0, body: { $case: "audit" as const, audit: { recordType: "SYSCALL", serial: 9, fields: { exe: "/bin/x" }, raw: "r", records: Array.from({ length: 200 }, (_, i) => ({ recordType: "PATH", fields: { name: big, item: String(i) }, raw: big })) } } })]);
+    await send(a, 1, [
+      () => ({
+        eventTimeMs: T0,
+        body: {
+          $case: "audit" as const,
+          audit: {
+            recordType: "SYSCALL",
+            serial: 9,
+            fields: { exe: "/bin/x" },
+            raw: "r",
+            records: Array.from({ length: 200 }, (_, i) => ({ recordType: "PATH", fields: { name: big, item: String(i) }, raw: big })),
+          },
+        },
+      }),
+    ]);
     await settled(ctl);
     const ev = (await request(ctl, "GET", "/api/v1/events?type=audit&agent=flood-host")).body.items[0];
     expect(ev.audit.records).toHaveLength(MAX_AUDIT_RECORDS);

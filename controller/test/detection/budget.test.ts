@@ -149,9 +149,15 @@ describe("detection under a per-event budget, off the API/ingest thread", () => 
   it("a rule upload, enable or disable compiles only what changed", async () => {
     const rules = ctl.detection.rules;
     const c0 = rules.compileStats.compiledDocs;
-    const up = await request(ctl, "POST", "/api/v1/rules?name=two.yml", `${rule("inc-1", "Inc One", "  sel:\n    Image|endswith: /inc1")}---\n${rule("inc-2", "Inc Two", "  sel:\n    Image|endswith: /inc2")}`, {
-      "content-type": "text/yaml",
-    });
+    const up = await request(
+      ctl,
+      "POST",
+      "/api/v1/rules?name=two.yml",
+      `${rule("inc-1", "Inc One", "  sel:\n    Image|endswith: /inc1")}---\n${rule("inc-2", "Inc Two", "  sel:\n    Image|endswith: /inc2")}`,
+      {
+        "content-type": "text/yaml",
+      },
+    );
     expect(up.status).toBe(201);
     expect(rules.compileStats.compiledDocs - c0).toBe(2);
     expect((await request(ctl, "POST", "/api/v1/rules/inc-1/disable")).body.enabled).toBe(false);

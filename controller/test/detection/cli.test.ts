@@ -39,7 +39,9 @@ describe("vigil-controller rules / iocs", () => {
   it("rules validate: says for each correlation whether it fires early or at window close", () => {
     const rules = join(dir, "corr");
     mkdirSync(rules);
-    writeFileSync(join(rules, "few.yml"), `title: Few
+    writeFileSync(
+      join(rules, "few.yml"),
+      `title: Few
 id: few
 correlation:
   type: event_count
@@ -55,7 +57,8 @@ logsource: {product: linux}
 detection:
   sel: {Image: /bin/x}
   condition: sel
-`);
+`,
+    );
     const r = run(["rules", "validate", "detection/rules"]);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/lnx_ssh_brute_force\.yml: correlation 'SSH Brute Force From One Source' \(895fed99-f646-4f2c-90d6-cdcade3a6d70\) event_count: fires early/);
@@ -66,11 +69,16 @@ detection:
   it("rules test: prints each match (correlations included) as a JSON line", () => {
     const events = join(dir, "events.jsonl");
     const t = Date.parse("2025-03-01T10:00:00Z");
-    const lines = Array.from({ length: 5 }, (_, i) => JSON.stringify({ logsource: { product: "linux", service: "sshd" }, AuthAction: "login_failure", SourceIp: "203.0.113.9", "@timestamp": new Date(t + i * 30_000).toISOString() }));
+    const lines = Array.from({ length: 5 }, (_, i) =>
+      JSON.stringify({ logsource: { product: "linux", service: "sshd" }, AuthAction: "login_failure", SourceIp: "203.0.113.9", "@timestamp": new Date(t + i * 30_000).toISOString() }),
+    );
     writeFileSync(events, [...lines, JSON.stringify({ Image: "/tmp/x", logsource: { product: "linux", category: "process_creation" } })].join("\n") + "\n");
     const r = run(["rules", "test", "--rules", "detection/rules", "--events", events]);
     expect(r.status).toBe(0);
-    const out = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const out = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     // detection/rules holds the SigmaHQ pack too (sigmahq-linux/); `rules test` runs the files as
     // written, without the controller's pack overrides, so SigmaHQ's own /tmp rule matches as well.
     expect(out.map((m) => m.title).sort()).toEqual(["Execution From Temporary Directory Or Deleted File", "Potentially Suspicious Execution From Tmp Folder", "SSH Brute Force From One Source"]);
@@ -88,7 +96,16 @@ detection:
     expect(r.stdout).toMatch(/imported 2, refused 1/);
     expect(r.stderr).toMatch(/line 4/);
     const stix = join(dir, "bundle.json");
-    writeFileSync(stix, JSON.stringify({ type: "bundle", id: "bundle--1", objects: [{ type: "indicator", spec_version: "2.1", id: "indicator--a", pattern_type: "stix", pattern: "[ipv4-addr:value = '198.51.100.9']", valid_from: "2025-01-01T00:00:00Z", confidence: 70 }] }));
+    writeFileSync(
+      stix,
+      JSON.stringify({
+        type: "bundle",
+        id: "bundle--1",
+        objects: [
+          { type: "indicator", spec_version: "2.1", id: "indicator--a", pattern_type: "stix", pattern: "[ipv4-addr:value = '198.51.100.9']", valid_from: "2025-01-01T00:00:00Z", confidence: 70 },
+        ],
+      }),
+    );
     expect(run(["iocs", "import", stix, "--database", `sqlite:${db}`]).stdout).toMatch(/imported 1, refused 0/);
     // A feed's plain list loads without a header; what Vigil cannot match is counted by kind.
     const list = join(dir, "blocklist.txt");

@@ -12,8 +12,16 @@ import { eventMeta } from "../../src/detection/event-meta";
 const rule = (id: string, sel: string): string =>
   `title: ${id}\nid: ${id}\nlogsource:\n  product: linux\n  category: process_creation\ndetection:\n  sel:\n    ${sel}\n  condition: sel\nlevel: high\n`;
 
-const proc = (commandLine: string, timeMs: number): SigmaEvent => ({ logsource: { product: "linux", category: "process_creation" }, fields: { CommandLine: commandLine, Image: "/usr/bin/x" }, timeMs });
-const item = (agentId: string, commandLine: string, timeMs: number, note = ""): WorkItem => ({ agentId, ev: proc(commandLine, timeMs), meta: { iocHits: note ? [{ kind: "ip", value: note, confidence: 50, source: "t" }] : [] } });
+const proc = (commandLine: string, timeMs: number): SigmaEvent => ({
+  logsource: { product: "linux", category: "process_creation" },
+  fields: { CommandLine: commandLine, Image: "/usr/bin/x" },
+  timeMs,
+});
+const item = (agentId: string, commandLine: string, timeMs: number, note = ""): WorkItem => ({
+  agentId,
+  ev: proc(commandLine, timeMs),
+  meta: { iocHits: note ? [{ kind: "ip", value: note, confidence: 50, source: "t" }] : [] },
+});
 
 describe("EngineHost (detection worker)", () => {
   let host: EngineHost | undefined;
@@ -40,7 +48,14 @@ describe("EngineHost (detection worker)", () => {
   it("skips a stuck event, names its rule, restarts from the rules in force and matches what follows", async () => {
     const stuck = rule("stuck", `CommandLine:\n${Array.from({ length: 12 }, (_, i) => `      - '*${"b?".repeat(8000 + i)}c*'`).join("\n")}`);
     const overrides = new Map([["off", false]]);
-    const { host, exceeded } = start([{ name: "s.yml", text: stuck }, { name: "e.yml", text: rule("evil", "CommandLine|contains: evil") }, { name: "o.yml", text: rule("off", "CommandLine|contains: quiet") }], overrides);
+    const { host, exceeded } = start(
+      [
+        { name: "s.yml", text: stuck },
+        { name: "e.yml", text: rule("evil", "CommandLine|contains: evil") },
+        { name: "o.yml", text: rule("off", "CommandLine|contains: quiet") },
+      ],
+      overrides,
+    );
     const out = await host.process([item("a1", "evil before", 1), item("a1", "b".repeat(32 * 1024), 2), item("a1", "evil after quiet", 3)], Date.now());
     expect(out.map((m) => m.match.events[0].fields.CommandLine)).toEqual(["evil before", "evil after quiet"]);
     // the disabled rule stayed disabled in the restarted worker
@@ -51,7 +66,10 @@ describe("EngineHost (detection worker)", () => {
     expect(host.stats).toMatchObject({ restarts: 1, skipped: 1, overBudget: 1, busy: false });
 
     // A rule uploaded and a switch flipped after the restart reach the new worker (and its spare).
-    host.rulesChanged([{ name: "e.yml", text: rule("evil", "CommandLine|contains: evil") }, { name: "n.yml", text: rule("new", "CommandLine|contains: fresh") }]);
+    host.rulesChanged([
+      { name: "e.yml", text: rule("evil", "CommandLine|contains: evil") },
+      { name: "n.yml", text: rule("new", "CommandLine|contains: fresh") },
+    ]);
     host.setEnabled("evil", false);
     const later = await host.process([item("a1", "evil fresh", 4)], Date.now());
     expect(later.map((m) => m.match.rule.id)).toEqual(["new"]);
@@ -62,7 +80,11 @@ describe("EngineHost (detection worker)", () => {
     const corr = `title: C\nid: c1\ncorrelation:\n  type: event_count\n  rules: [evil]\n  group-by: [Image]\n  timespan: 1m\n  condition: { gte: 2, lt: 10 }\n`;
     // A lower bound fires early, from the batch that completes it.
     const early = `title: E\nid: e1\ncorrelation:\n  type: event_count\n  rules: [evil]\n  group-by: [Image]\n  timespan: 1m\n  condition: { gte: 2 }\n`;
-    const { host } = start([{ name: "e.yml", text: rule("evil", "CommandLine|contains: evil") }, { name: "c.yml", text: corr }, { name: "x.yml", text: early }]);
+    const { host } = start([
+      { name: "e.yml", text: rule("evil", "CommandLine|contains: evil") },
+      { name: "c.yml", text: corr },
+      { name: "x.yml", text: early },
+    ]);
     const t0 = Date.now();
     const now = await host.process([item("a1", "evil 1", t0), item("a1", "evil 2", t0 + 1000)], t0);
     expect(now.map((m) => [m.agentId, m.match.rule.id])).toEqual([["a1", "e1"]]);

@@ -24,9 +24,17 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
     // 12 failures, one every 30 s from 7 minutes into a 10-minute span: the rule fires on the 5th
     // (minute 9) and again on the first failure of the next span (minute 10); dedup keeps one alert.
     const start = Math.floor(T0 / (10 * MIN)) * 10 * MIN + 7 * MIN;
-    let seq = await send(a, 1, Array.from({ length: 12 }, (_, i) => sshFailure(start + i * 30_000, ip, `user${i}`)));
+    let seq = await send(
+      a,
+      1,
+      Array.from({ length: 12 }, (_, i) => sshFailure(start + i * 30_000, ip, `user${i}`)),
+    );
     // 6 failures from another IP, one an hour: never 5 within 10 minutes.
-    seq = await send(a, seq, Array.from({ length: 6 }, (_, i) => sshFailure(T0 + i * 60 * MIN, "198.51.100.20")));
+    seq = await send(
+      a,
+      seq,
+      Array.from({ length: 6 }, (_, i) => sshFailure(T0 + i * 60 * MIN, "198.51.100.20")),
+    );
     await send(a, seq, [clock(T0 + 8 * 60 * MIN)]);
     await settled(ctl);
     const got = await alerts(ctl, "agent=bf-live");
@@ -53,7 +61,12 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
     expect(comp.caseId).toBe(brute.caseId);
     expect(comp.score).toBeGreaterThan(brute.score);
     expect(comp.breakdown.map((f: { factor: string }) => f.factor)).toContain("chain");
-    expect(comp.entities).toEqual(expect.arrayContaining([{ kind: "ip", value: ip }, { kind: "host", value: "bf-success", hostname: "host-bf-success" }]));
+    expect(comp.entities).toEqual(
+      expect.arrayContaining([
+        { kind: "ip", value: ip },
+        { kind: "host", value: "bf-success", hostname: "host-bf-success" },
+      ]),
+    );
 
     const story = await request(ctl, "GET", `/api/v1/cases/${brute.caseId}`);
     expect(story.status).toBe(200);
@@ -127,7 +140,9 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
     const counted = Object.values(tf.body.unsupported as Record<string, number>).reduce((a, b) => a + b, 0);
     expect(counted).toBeGreaterThan(0);
     expect(counted).toBeLessThanOrEqual(tf.body.errors.length);
-    const list = await request(ctl, "POST", "/api/v1/iocs/import?source=blocklist&format=list", "# blocklist\n192.0.2.201\n198.51.100.0/24 ; SBL1\nhttp://x.example/a\n", { "content-type": "text/plain" });
+    const list = await request(ctl, "POST", "/api/v1/iocs/import?source=blocklist&format=list", "# blocklist\n192.0.2.201\n198.51.100.0/24 ; SBL1\nhttp://x.example/a\n", {
+      "content-type": "text/plain",
+    });
     expect(list.body).toMatchObject({ format: "list", imported: 2, unsupported: { url: 1 } });
     const bad = await request(ctl, "POST", "/api/v1/iocs/import?format=xml", "192.0.2.1\n", { "content-type": "text/plain" });
     expect(bad.status).toBe(400);
@@ -136,11 +151,40 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
 
   it("a STIX import reports what it skipped and could not match; a huge refusal list is cut with a count", async () => {
     const bundle = {
-      type: "bundle", id: "bundle--11111111-1111-4111-8111-111111111111",
+      type: "bundle",
+      id: "bundle--11111111-1111-4111-8111-111111111111",
       objects: [
-        { type: "indicator", spec_version: "2.1", id: "indicator--a1111111-1111-4111-8111-111111111111", created: "2025-01-01T00:00:00Z", modified: "2025-01-01T00:00:00Z", pattern_type: "stix", pattern: "[ipv4-addr:value = '192.0.2.210']", valid_from: "2025-01-01T00:00:00Z" },
-        { type: "indicator", spec_version: "2.1", id: "indicator--a2222222-1111-4111-8111-111111111111", created: "2025-01-01T00:00:00Z", modified: "2025-01-01T00:00:00Z", pattern_type: "stix", pattern: "[url:value = 'http://x.example/a']", valid_from: "2025-01-01T00:00:00Z" },
-        { type: "indicator", spec_version: "2.1", id: "indicator--a3333333-1111-4111-8111-111111111111", created: "2025-01-01T00:00:00Z", modified: "2025-01-01T00:00:00Z", pattern_type: "stix", pattern: "[ipv4-addr:value = '192.0.2.211']", valid_from: "2020-01-01T00:00:00Z", revoked: true },
+        {
+          type: "indicator",
+          spec_version: "2.1",
+          id: "indicator--a1111111-1111-4111-8111-111111111111",
+          created: "2025-01-01T00:00:00Z",
+          modified: "2025-01-01T00:00:00Z",
+          pattern_type: "stix",
+          pattern: "[ipv4-addr:value = '192.0.2.210']",
+          valid_from: "2025-01-01T00:00:00Z",
+        },
+        {
+          type: "indicator",
+          spec_version: "2.1",
+          id: "indicator--a2222222-1111-4111-8111-111111111111",
+          created: "2025-01-01T00:00:00Z",
+          modified: "2025-01-01T00:00:00Z",
+          pattern_type: "stix",
+          pattern: "[url:value = 'http://x.example/a']",
+          valid_from: "2025-01-01T00:00:00Z",
+        },
+        {
+          type: "indicator",
+          spec_version: "2.1",
+          id: "indicator--a3333333-1111-4111-8111-111111111111",
+          created: "2025-01-01T00:00:00Z",
+          modified: "2025-01-01T00:00:00Z",
+          pattern_type: "stix",
+          pattern: "[ipv4-addr:value = '192.0.2.211']",
+          valid_from: "2020-01-01T00:00:00Z",
+          revoked: true,
+        },
       ],
     };
     const r = await request(ctl, "POST", "/api/v1/iocs/import?source=stix-test", bundle);
@@ -153,7 +197,9 @@ describe("detection pipeline on SQLite (RawAgent streams)", () => {
   });
 
   it("an imported IOC (CSV) hit raises an IOC alert with the IOC factor in its breakdown", async () => {
-    const imp = await request(ctl, "POST", "/api/v1/iocs/import?source=test-feed", "type,value,confidence,description\nip,192.0.2.66,90,c2 server\nip,not-an-ip,50,bad\n", { "content-type": "text/csv" });
+    const imp = await request(ctl, "POST", "/api/v1/iocs/import?source=test-feed", "type,value,confidence,description\nip,192.0.2.66,90,c2 server\nip,not-an-ip,50,bad\n", {
+      "content-type": "text/csv",
+    });
     expect(imp.status).toBe(201);
     expect(imp.body.imported).toBe(1);
     expect(imp.body.errors).toEqual([expect.objectContaining({ line: 3, field: "value" })]);
@@ -254,7 +300,18 @@ level: low
     const yaml = `title: Immutable Bit Removed\nid: 22222222-3333-4444-5555-666666666666\nlogsource:\n  product: linux\n  service: auditd\ndetection:\n  sel:\n    type: EXECVE\n    a0|endswith: chattr\n    a1|contains: '-i'\n  condition: sel\nlevel: medium\n`;
     expect((await request(ctl, "POST", "/api/v1/rules?name=chattr.yml", yaml, { "content-type": "text/yaml" })).status).toBe(201);
     const a = await connect(ctl, "audit-host");
-    const rec = (a1: string) => () => ({ eventTimeMs: T0, body: { $case: "audit" as const, audit: { recordType: "EXECVE", serial: 42, fields: { argc: "3", a0: "/usr/bin/chattr", a1, a2: "/etc/passwd" }, raw: `type=EXECVE msg=audit(1.000:42): argc=3 a0="/usr/bin/chattr" a1="${a1}" a2="/etc/passwd"` } } });
+    const rec = (a1: string) => () => ({
+      eventTimeMs: T0,
+      body: {
+        $case: "audit" as const,
+        audit: {
+          recordType: "EXECVE",
+          serial: 42,
+          fields: { argc: "3", a0: "/usr/bin/chattr", a1, a2: "/etc/passwd" },
+          raw: `type=EXECVE msg=audit(1.000:42): argc=3 a0="/usr/bin/chattr" a1="${a1}" a2="/etc/passwd"`,
+        },
+      },
+    });
     await send(a, 1, [rec("-i"), rec("+i")]);
     await settled(ctl);
     const evs = await request(ctl, "GET", "/api/v1/events?type=audit&agent=audit-host");
@@ -276,7 +333,15 @@ level: low
       ["POST", "/api/v1/suppressions", { ruleId: EXEC_FROM_TMP }, /reason/],
       ["POST", "/api/v1/suppressions", { reason: "x", fields: { SourceIp: { cidr: "10.0.0.0/33" } } }, /fields\.SourceIp/],
       ["POST", "/api/v1/suppressions", { reason: "x", ruleId: "r", expiresAt: "soon" }, /expiresAt/],
-      ["POST", "/api/v1/iocs", [{ type: "ip", value: "1.2.3.4" }, { type: "colour", value: "x" }], /./],
+      [
+        "POST",
+        "/api/v1/iocs",
+        [
+          { type: "ip", value: "1.2.3.4" },
+          { type: "colour", value: "x" },
+        ],
+        /./,
+      ],
       ["POST", "/api/v1/iocs/import", { not: "a bundle" }, /bundle/],
       ["POST", "/api/v1/rules/nope/enable", undefined, /nope/],
       ["POST", "/api/v1/cases/00000000-0000-0000-0000-000000000000/state", { state: "resolved" }, /verdict/],

@@ -34,7 +34,10 @@ describe("replaying an old log against rules (vigil-agent parse | vigil-controll
     const parsed = node([AGENT, "parse", "--auth-log", log]);
     expect(parsed.status, parsed.stderr).toBe(0);
     expect(parsed.stderr).toMatch(/12 lines, 12 events/);
-    const lines = parsed.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = parsed.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ seq: 1, auth: { action: "AUTH_ACTION_LOGIN_FAILURE", sourceIp: "203.0.113.68" } });
     expect(new Date(Number(lines[0].eventTimeMs)).getFullYear()).toBe(2024);
     expect(lines.at(-1)).toMatchObject({ auth: { action: "AUTH_ACTION_OTHER", service: "sshd" } });
@@ -43,13 +46,11 @@ describe("replaying an old log against rules (vigil-agent parse | vigil-controll
     writeFileSync(events, parsed.stdout);
     const r = node([CONTROLLER, "rules", "test", "--rules", "detection/rules", "--events", events]);
     expect(r.status, r.stderr).toBe(0);
-    const titles = r.stdout.trim().split("\n").map((l) => JSON.parse(l).title);
-    expect(titles).toEqual(expect.arrayContaining([
-      "SSH Brute Force From One Source",
-      "SSH Brute Force Followed By Successful Login",
-      "Local Account Created",
-      "Account Added To A Privileged Group",
-    ]));
+    const titles = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).title);
+    expect(titles).toEqual(expect.arrayContaining(["SSH Brute Force From One Source", "SSH Brute Force Followed By Successful Login", "Local Account Created", "Account Added To A Privileged Group"]));
     // The shadow-group twin is no second change.
     expect(titles.filter((t) => t === "Account Added To A Privileged Group")).toHaveLength(1);
   });
@@ -63,7 +64,12 @@ describe("replaying an old log against rules (vigil-agent parse | vigil-controll
     writeFileSync(events, parsed.stdout);
     const r = node([CONTROLLER, "rules", "test", "--rules", "agent/test/fixtures/sigma-auditd", "--events", events]);
     expect(r.status, r.stderr).toBe(0);
-    const titles = new Set(r.stdout.trim().split("\n").map((l) => JSON.parse(l).title));
+    const titles = new Set(
+      r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).title),
+    );
     expect([...titles].sort()).toEqual(["Creation Of An User Account", "Modification of ld.so.preload", "Remove Immutable File Attribute - Auditd", "System Owner or User Discovery - Linux"]);
   });
 
@@ -75,10 +81,18 @@ describe("replaying an old log against rules (vigil-agent parse | vigil-controll
     const events = join(dir, "syslog.jsonl");
     writeFileSync(events, parsed.stdout);
     const rules = join(dir, "cron.yml");
-    writeFileSync(rules, "title: Cron Table Replaced\nid: 1a2b3c4d-0000-4000-8000-0000000000aa\nlogsource: {product: linux, service: cron}\ndetection:\n  keywords: ['REPLACE']\n  condition: keywords\nlevel: medium\n");
+    writeFileSync(
+      rules,
+      "title: Cron Table Replaced\nid: 1a2b3c4d-0000-4000-8000-0000000000aa\nlogsource: {product: linux, service: cron}\ndetection:\n  keywords: ['REPLACE']\n  condition: keywords\nlevel: medium\n",
+    );
     const r = node([CONTROLLER, "rules", "test", "--rules", rules, "--events", events]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout.trim().split("\n").map((l) => JSON.parse(l).title)).toEqual(["Cron Table Replaced"]);
+    expect(
+      r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).title),
+    ).toEqual(["Cron Table Replaced"]);
   });
 
   it("says what is wrong with its arguments", () => {

@@ -20,17 +20,73 @@ export function startDetectionController(opts: { databaseUrl?: string; detection
 export type Make = (seq: number) => EventInit;
 
 export function sshFailure(timeMs: number, ip: string, user = "admin"): Make {
-  return () => ({ eventTimeMs: timeMs, body: { $case: "auth", auth: { action: AuthAction.AUTH_ACTION_LOGIN_FAILURE, user, targetUser: "", sourceIp: ip, sourcePort: 40000, method: "password", pid: 4242, service: "sshd", command: "", tty: "", hostname: "web1", raw: `Failed password for ${user} from ${ip}` } } });
+  return () => ({
+    eventTimeMs: timeMs,
+    body: {
+      $case: "auth",
+      auth: {
+        action: AuthAction.AUTH_ACTION_LOGIN_FAILURE,
+        user,
+        targetUser: "",
+        sourceIp: ip,
+        sourcePort: 40000,
+        method: "password",
+        pid: 4242,
+        service: "sshd",
+        command: "",
+        tty: "",
+        hostname: "web1",
+        raw: `Failed password for ${user} from ${ip}`,
+      },
+    },
+  });
 }
 
 export function sshSuccess(timeMs: number, ip: string, user: string): Make {
-  return () => ({ eventTimeMs: timeMs, body: { $case: "auth", auth: { action: AuthAction.AUTH_ACTION_LOGIN_SUCCESS, user, targetUser: "", sourceIp: ip, sourcePort: 40001, method: "password", pid: 4243, service: "sshd", command: "", tty: "", hostname: "web1", raw: `Accepted password for ${user} from ${ip}` } } });
+  return () => ({
+    eventTimeMs: timeMs,
+    body: {
+      $case: "auth",
+      auth: {
+        action: AuthAction.AUTH_ACTION_LOGIN_SUCCESS,
+        user,
+        targetUser: "",
+        sourceIp: ip,
+        sourcePort: 40001,
+        method: "password",
+        pid: 4243,
+        service: "sshd",
+        command: "",
+        tty: "",
+        hostname: "web1",
+        raw: `Accepted password for ${user} from ${ip}`,
+      },
+    },
+  });
 }
 
 export function connection(timeMs: number, remote: string): Make {
   return () => ({
     eventTimeMs: timeMs,
-    body: { $case: "network", network: { action: NetworkAction.NETWORK_ACTION_OPEN, direction: Direction.DIRECTION_OUTBOUND, protocol: "tcp", localAddress: "10.0.0.5", localPort: 51000, remoteAddress: remote, remotePort: 443, pid: 777, exe: "/usr/bin/curl", processName: "curl", user: "www", state: "ESTABLISHED", bytesSent: 100, bytesReceived: 200 } },
+    body: {
+      $case: "network",
+      network: {
+        action: NetworkAction.NETWORK_ACTION_OPEN,
+        direction: Direction.DIRECTION_OUTBOUND,
+        protocol: "tcp",
+        localAddress: "10.0.0.5",
+        localPort: 51000,
+        remoteAddress: remote,
+        remotePort: 443,
+        pid: 777,
+        exe: "/usr/bin/curl",
+        processName: "curl",
+        user: "www",
+        state: "ESTABLISHED",
+        bytesSent: 100,
+        bytesReceived: 200,
+      },
+    },
   });
 }
 

@@ -32,10 +32,14 @@ describe("host inventory", () => {
   it("the real agent sends its inventory at first connection, and again when an analyst asks", async () => {
     agent = spawnAgent(["--controller", `127.0.0.1:${ctl.grpcPort}`, "--watch", work, "--auth-log", join(work, "none.log")]);
     const id = await waitFor("the agent", async () => (await request(ctl, "GET", "/api/v1/agents")).body.items?.find((a: { online: boolean }) => a.online)?.id as string | undefined, 30_000);
-    const first = await waitFor("the first inventory", async () => {
-      const r = await request(ctl, "GET", `/api/v1/agents/${id}/inventory`);
-      return r.status === 200 ? r.body : undefined;
-    }, 60_000).catch((e) => {
+    const first = await waitFor(
+      "the first inventory",
+      async () => {
+        const r = await request(ctl, "GET", `/api/v1/agents/${id}/inventory`);
+        return r.status === 200 ? r.body : undefined;
+      },
+      60_000,
+    ).catch((e) => {
       throw new Error(`${(e as Error).message}\n${agent!.output()}`);
     });
     expect(first.reason).toBe("first");
@@ -56,10 +60,14 @@ describe("host inventory", () => {
     const analyst = (await ctl.security.apiKeys.create("analyst", "an", "test")).key;
     const asked = await request(ctl, "POST", `/api/v1/agents/${id}/inventory/refresh`, undefined, { authorization: `Bearer ${analyst}` });
     expect(asked.status).toBe(202);
-    const second = await waitFor("the requested inventory", async () => {
-      const r = await request(ctl, "GET", `/api/v1/agents/${id}/inventory`);
-      return r.body.reason === "requested" ? r.body : undefined;
-    }, 60_000);
+    const second = await waitFor(
+      "the requested inventory",
+      async () => {
+        const r = await request(ctl, "GET", `/api/v1/agents/${id}/inventory`);
+        return r.body.reason === "requested" ? r.body : undefined;
+      },
+      60_000,
+    );
     expect(Date.parse(second.receivedAt)).toBeGreaterThan(Date.parse(first.receivedAt));
   });
 
@@ -89,10 +97,14 @@ describe("host inventory", () => {
         }),
       },
     });
-    const got = await waitFor("the stored inventory", async () => {
-      const r = await request(ctl, "GET", "/api/v1/agents/inventory-hostile/inventory");
-      return r.status === 200 ? r.body : undefined;
-    }, 15_000);
+    const got = await waitFor(
+      "the stored inventory",
+      async () => {
+        const r = await request(ctl, "GET", "/api/v1/agents/inventory-hostile/inventory");
+        return r.status === 200 ? r.body : undefined;
+      },
+      15_000,
+    );
     expect(got.inventory.packages).toHaveLength(INVENTORY_LIMITS.packages);
     expect(got.inventory.os.length).toBe(INVENTORY_LIMITS.text);
     expect(got.reason.length).toBeLessThanOrEqual(32);

@@ -77,12 +77,14 @@ describe.skipIf(skipReason !== null)("kernel sensor end to end (SEA binary, defa
     writeFileSync(script, `#!/bin/sh\n/bin/echo ${marker} >/dev/null\n`);
     chmodSync(script, 0o755);
     expect(spawnSync(script).status).toBe(0);
-    const ev = await waitFor("the echo's exec event", async () => {
-      const r = await request(ctl, "GET", `/api/v1/events?type=process&q=${encodeURIComponent(marker)}&limit=20`);
-      return (r.body.items as { process: { exe: string; commandLine: string; parentCommandLine: string; action: number } }[] | undefined)?.find(
-        (e) => e.process.exe === "/bin/echo",
-      );
-    }, 30_000);
+    const ev = await waitFor(
+      "the echo's exec event",
+      async () => {
+        const r = await request(ctl, "GET", `/api/v1/events?type=process&q=${encodeURIComponent(marker)}&limit=20`);
+        return (r.body.items as { process: { exe: string; commandLine: string; parentCommandLine: string; action: number } }[] | undefined)?.find((e) => e.process.exe === "/bin/echo");
+      },
+      30_000,
+    );
     expect(ev.process.commandLine).toBe(`/bin/echo ${marker}`);
     expect(ev.process.parentCommandLine).toContain(script);
   });
@@ -92,10 +94,14 @@ describe.skipIf(skipReason !== null)("kernel sensor end to end (SEA binary, defa
       env: { VIGIL_KERNEL_SENSOR: "proc" },
     });
     agents.push(agent);
-    const id = await waitFor("the second agent", async () => {
-      const items = (await request(ctl, "GET", "/api/v1/agents")).body.items as AgentView[];
-      return items.find((a) => a.online && a.status?.sensors?.find((s) => s.name === "process")?.detail.startsWith("source: /proc"))?.id;
-    }, 30_000).catch((e) => {
+    const id = await waitFor(
+      "the second agent",
+      async () => {
+        const items = (await request(ctl, "GET", "/api/v1/agents")).body.items as AgentView[];
+        return items.find((a) => a.online && a.status?.sensors?.find((s) => s.name === "process")?.detail.startsWith("source: /proc"))?.id;
+      },
+      30_000,
+    ).catch((e) => {
       throw new Error(`${(e as Error).message}\n${agent.output()}`);
     });
     const proc = (await sensors(ctl, id))!.find((s) => s.name === "process")!;
@@ -112,10 +118,14 @@ describe.skipIf(skipReason !== null)("kernel sensor end to end (SEA binary, defa
       env: { VIGIL_KERNEL_SENSOR: "auto", VIGIL_EBPF_HELPER: bad },
     });
     agents.push(agent);
-    const detail = await waitFor("the fallback's health", async () => {
-      const items = (await request(ctl, "GET", "/api/v1/agents")).body.items as AgentView[];
-      return items.map((a) => a.status?.sensors?.find((s) => s.name === "process")?.detail).find((d) => d?.includes("writable by group or others"));
-    }, 30_000).catch((e) => {
+    const detail = await waitFor(
+      "the fallback's health",
+      async () => {
+        const items = (await request(ctl, "GET", "/api/v1/agents")).body.items as AgentView[];
+        return items.map((a) => a.status?.sensors?.find((s) => s.name === "process")?.detail).find((d) => d?.includes("writable by group or others"));
+      },
+      30_000,
+    ).catch((e) => {
       throw new Error(`${(e as Error).message}\n${agent.output()}`);
     });
     expect(detail).toMatch(/^source: \/proc polling \(eBPF unavailable: .*writable by group or others/);
@@ -131,10 +141,14 @@ describe.skipIf(skipReason !== null)("kernel sensor end to end (SEA binary, defa
         env: { VIGIL_KERNEL_SENSOR: "audit", VIGIL_AUDIT_SOCKET: auditd.socket, VIGIL_AUDIT_LOG: auditd.log },
       });
       agents.push(agent);
-      const proc = await waitFor("the audit source's health", async () => {
-        const items = (await request(ctl, "GET", "/api/v1/agents")).body.items as AgentView[];
-        return items.map((a) => a.status?.sensors?.find((s) => s.name === "process")).find((s) => s?.detail.startsWith("source: audit"));
-      }, 30_000).catch((e) => {
+      const proc = await waitFor(
+        "the audit source's health",
+        async () => {
+          const items = (await request(ctl, "GET", "/api/v1/agents")).body.items as AgentView[];
+          return items.map((a) => a.status?.sensors?.find((s) => s.name === "process")).find((s) => s?.detail.startsWith("source: audit"));
+        },
+        30_000,
+      ).catch((e) => {
         throw new Error(`${(e as Error).message}\n${agent.output()}`);
       });
       expect(proc.running).toBe(true);
@@ -147,12 +161,16 @@ describe.skipIf(skipReason !== null)("kernel sensor end to end (SEA binary, defa
       writeFileSync(script, `#!/bin/sh\n/bin/echo ${marker} >/dev/null\n`);
       chmodSync(script, 0o755);
       expect(spawnSync(script).status).toBe(0);
-      const ev = await waitFor("the echo's exec event from auditd", async () => {
-        const r = await request(ctl, "GET", `/api/v1/events?type=process&q=${encodeURIComponent(marker)}&limit=20`);
-        return (r.body.items as { process: { exe: string; commandLine: string; parentCommandLine: string; source: string } }[] | undefined)?.find(
-          (e) => e.process.exe === "/usr/bin/echo" && e.process.source === "audit",
-        );
-      }, 30_000);
+      const ev = await waitFor(
+        "the echo's exec event from auditd",
+        async () => {
+          const r = await request(ctl, "GET", `/api/v1/events?type=process&q=${encodeURIComponent(marker)}&limit=20`);
+          return (r.body.items as { process: { exe: string; commandLine: string; parentCommandLine: string; source: string } }[] | undefined)?.find(
+            (e) => e.process.exe === "/usr/bin/echo" && e.process.source === "audit",
+          );
+        },
+        30_000,
+      );
       expect(ev.process.commandLine).toBe(`/bin/echo ${marker}`);
       expect(ev.process.parentCommandLine).toContain(script);
       // Its records were one event: no audit event of that exec reached the controller.

@@ -39,25 +39,51 @@ describe("monitor mode is visible everywhere", () => {
     writeFileSync(join(bin, "nft"), "#!/bin/sh\necho 'nft disabled in this test' >&2\nexit 1\n");
     chmodSync(join(bin, "nft"), 0o755);
     agent = spawnAgent(
-      ["--controller", `127.0.0.1:${ctl.grpcPort}`, "--watch", work, "--auth-log", join(work, "none.log"), "--enforcement", "monitor", "--heartbeat-ms", "500", "--sensors", "audit=false,syslog=false,network=false"],
+      [
+        "--controller",
+        `127.0.0.1:${ctl.grpcPort}`,
+        "--watch",
+        work,
+        "--auth-log",
+        join(work, "none.log"),
+        "--enforcement",
+        "monitor",
+        "--heartbeat-ms",
+        "500",
+        "--sensors",
+        "audit=false,syslog=false,network=false",
+      ],
       { env: { PATH: `${bin}:/bin` } },
     );
-    const listed = await waitFor("the agent listed with its mode", async () => {
-      const items = (await request(ctl, "GET", "/api/v1/agents")).body.items as Array<{ id: string; online: boolean; enforcement: string | null }> | undefined;
-      return items?.find((a) => a.online && a.enforcement !== null);
-    }, 30_000).catch((e) => {
+    const listed = await waitFor(
+      "the agent listed with its mode",
+      async () => {
+        const items = (await request(ctl, "GET", "/api/v1/agents")).body.items as Array<{ id: string; online: boolean; enforcement: string | null }> | undefined;
+        return items?.find((a) => a.online && a.enforcement !== null);
+      },
+      30_000,
+    ).catch((e) => {
       throw new Error(`${(e as Error).message}\n${agent!.output()}`);
     });
     expect(listed.enforcement).toBe("monitor");
 
     const issued = await request(ctl, "POST", `/api/v1/agents/${listed.id}/isolate`, { reason: "monitor-mode test" });
     expect(issued.status, JSON.stringify(issued.body)).toBe(202);
-    const done = await waitFor("the result", async () => {
-      const c = (await request(ctl, "GET", `/api/v1/commands/${issued.body.id}`)).body;
-      return c.state !== "queued" && c.state !== "sent" ? c : undefined;
-    }, 20_000);
+    const done = await waitFor(
+      "the result",
+      async () => {
+        const c = (await request(ctl, "GET", `/api/v1/commands/${issued.body.id}`)).body;
+        return c.state !== "queued" && c.state !== "sent" ? c : undefined;
+      },
+      20_000,
+    );
     expect(done).toMatchObject({ state: "not_enforced", reason: "not enforced (monitor)" });
-    const hook = await waitFor("the webhook", () => rx.at("/cmds").map((r) => JSON.parse(r.body)).find((b) => b.data?.id === issued.body.id && b.type !== "command.queued" && b.type !== "command.sent"));
+    const hook = await waitFor("the webhook", () =>
+      rx
+        .at("/cmds")
+        .map((r) => JSON.parse(r.body))
+        .find((b) => b.data?.id === issued.body.id && b.type !== "command.queued" && b.type !== "command.sent"),
+    );
     expect(hook.type).toBe("command.not_enforced");
     expect(rx.at("/cmds").some((r) => JSON.parse(r.body).type === "command.succeeded")).toBe(false);
     const list = (await request(ctl, "GET", `/api/v1/commands?state=not_enforced`)).body.items as Array<{ id: string }>;

@@ -13,7 +13,7 @@ import { ledger, settle } from "./exactly-once";
 function records(file: string): Array<{ offset: number; size: number; seq: number }> {
   const b = readFileSync(file);
   const out: Array<{ offset: number; size: number; seq: number }> = [];
-  for (let off = 0; off + 8 <= b.length; ) {
+  for (let off = 0; off + 8 <= b.length;) {
     const size = 8 + b.readUInt32LE(off);
     if (size <= 8 || off + size > b.length) break;
     out.push({ offset: off, size, seq: b.readUInt32LE(off + 8) + b.readUInt32LE(off + 12) * 2 ** 32 });
@@ -24,7 +24,9 @@ function records(file: string): Array<{ offset: number; size: number; seq: numbe
 
 function lastSegment(stateDir: string): string {
   const dir = join(stateDir, "spool");
-  const segs = readdirSync(dir).filter((f) => /^\d{12,}\.seg$/.test(f)).sort();
+  const segs = readdirSync(dir)
+    .filter((f) => /^\d{12,}\.seg$/.test(f))
+    .sort();
   return join(dir, segs.at(-1)!);
 }
 

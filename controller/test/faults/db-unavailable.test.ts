@@ -71,9 +71,19 @@ async function runOutage(name: string, databaseUrl: string, outage: Outage, outa
   const l = await ledger(db, agentId, status, options.count);
   const health = await ctl.get("/api/v1/healthz");
   console.log(`database unavailable (${name}):`, {
-    outageMs, producedDuring, ackedDuring: ackedAtEnd - ackedAtBegin, resumeMs,
-    rssMiB: { controllerBefore: +(before.controller / MiB).toFixed(1), controllerPeak: +(peak.controller! / MiB).toFixed(1), agentBefore: +(before.agent / MiB).toFixed(1), agentPeak: +(peak.agent! / MiB).toFixed(1) },
-    ingest: health.body.ingest, connects: status.link.connects, stored: l.stored,
+    outageMs,
+    producedDuring,
+    ackedDuring: ackedAtEnd - ackedAtBegin,
+    resumeMs,
+    rssMiB: {
+      controllerBefore: +(before.controller / MiB).toFixed(1),
+      controllerPeak: +(peak.controller! / MiB).toFixed(1),
+      agentBefore: +(before.agent / MiB).toFixed(1),
+      agentPeak: +(peak.agent! / MiB).toFixed(1),
+    },
+    ingest: health.body.ingest,
+    connects: status.link.connects,
+    stored: l.stored,
   });
 
   // The ack covers only what is stored: at the end of the outage the stored ack is backed by rows.
@@ -97,18 +107,23 @@ describe("fault: database unavailable for a while, then back", () => {
     let locker: Database.Database | undefined;
     cleanups.push(() => locker?.close());
     // Longer than the controller's 5 s busy_timeout, so writes fail (not just wait) and the agent reconnects.
-    await runOutage("sqlite lock", url, {
-      begin() {
-        locker = new Database(url.slice("sqlite:".length));
-        locker.pragma("busy_timeout = 10000");
-        locker.exec("BEGIN EXCLUSIVE");
+    await runOutage(
+      "sqlite lock",
+      url,
+      {
+        begin() {
+          locker = new Database(url.slice("sqlite:".length));
+          locker.pragma("busy_timeout = 10000");
+          locker.exec("BEGIN EXCLUSIVE");
+        },
+        end() {
+          locker!.exec("ROLLBACK");
+          locker!.close();
+          locker = undefined;
+        },
       },
-      end() {
-        locker!.exec("ROLLBACK");
-        locker!.close();
-        locker = undefined;
-      },
-    }, 7_000);
+      7_000,
+    );
   });
 
   for (const mode of ["refuse", "blackhole"] as const satisfies readonly ProxyMode[]) {

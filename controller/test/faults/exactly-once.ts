@@ -93,7 +93,17 @@ export async function ledger(db: EventDb, agentId: string, status: AgentStatusFi
  * synthetic source at the instant of a kill -9 (never more than one tick's worth).
  */
 export function expectExactlyOnce(l: Ledger, o: { maxUnaccounted?: number } = {}): void {
-  const summary = { count: l.count, lastSeq: l.lastSeq, stored: l.stored, distinct: l.distinctSeqs, min: l.minSeq, max: l.maxSeq, missing: l.missingSeqs.length, dropped: l.droppedTotal, unaccounted: l.unaccounted };
+  const summary = {
+    count: l.count,
+    lastSeq: l.lastSeq,
+    stored: l.stored,
+    distinct: l.distinctSeqs,
+    min: l.minSeq,
+    max: l.maxSeq,
+    missing: l.missingSeqs.length,
+    dropped: l.droppedTotal,
+    unaccounted: l.unaccounted,
+  };
   expect(l.stored, JSON.stringify(summary)).toBe(l.distinctSeqs);
   expect(l.duplicateNumbers, "the same synthetic number stored under two seqs").toBe(0);
   expect(l.stored + l.missingSeqs.length, "every seq 1..lastSeq is stored or missing").toBe(l.lastSeq);

@@ -36,7 +36,10 @@ describe("fault: agent spool full while the controller is down", () => {
     // The controller is unreachable from the start: ~2 MB of events into a 1 MiB spool.
     proxy.setMode("refuse");
     const options: SyntheticAgentOptions = {
-      controller: proxy.address, rate: 10_000, count: 20_000, mix: MIX,
+      controller: proxy.address,
+      rate: 10_000,
+      count: 20_000,
+      mix: MIX,
       env: { VIGIL_SPOOL_MAX_BYTES: String(SPOOL_MAX), VIGIL_SPOOL_FULL_POLICY: "drop_oldest_low_priority", VIGIL_BACKOFF_MAX_MS: "500" },
     };
     agent = startSyntheticAgent(options);

@@ -94,7 +94,9 @@ describe("the HTTP API with the admin's own certificate (VIGIL_HTTP_TLS_CERT/_KE
   });
 });
 
-const external = Object.values(networkInterfaces()).flat().find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+const external = Object.values(networkInterfaces())
+  .flat()
+  .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
 if (!external) console.warn("no non-loopback IPv4 address on this host: the remote-peer half of the plaintext test is skipped");
 
 describe("a plaintext API (--insecure-http)", () => {
@@ -102,7 +104,10 @@ describe("a plaintext API (--insecure-http)", () => {
   let dir: string;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "vigil-plain-"));
-    const config = loadConfig({ http: "0.0.0.0:0", grpc: "127.0.0.1:0", dataDir: dir, logLevel: "warn", insecureGrpc: true, insecureHttp: true }, { ...process.env, VIGIL_PUBLIC_URL: "", VIGIL_HTTP_TLS_CERT: "", VIGIL_HTTP_TLS_KEY: "" });
+    const config = loadConfig(
+      { http: "0.0.0.0:0", grpc: "127.0.0.1:0", dataDir: dir, logLevel: "warn", insecureGrpc: true, insecureHttp: true },
+      { ...process.env, VIGIL_PUBLIC_URL: "", VIGIL_HTTP_TLS_CERT: "", VIGIL_HTTP_TLS_KEY: "" },
+    );
     running = await startController(config, { logger: createLogger("error") });
   });
   afterAll(async () => {

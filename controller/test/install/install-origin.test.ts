@@ -11,7 +11,10 @@ const bound = { httpPort: 8080, grpcPort: 50051 };
 describe("where the install script says the controller is: configuration only", () => {
   it("VIGIL_PUBLIC_URL and VIGIL_AGENT_GRPC_ADDR win; the gRPC host follows the public URL otherwise", () => {
     expect(installOrigin({ ...base, publicUrl: "https://vigil.example.com:8443/" }, bound)).toEqual({ url: "https://vigil.example.com:8443", controller: "vigil.example.com:50051" });
-    expect(installOrigin({ ...base, publicUrl: "https://vigil.example.com", agentGrpcAddr: "grpc.example.com:443" }, bound)).toEqual({ url: "https://vigil.example.com", controller: "grpc.example.com:443" });
+    expect(installOrigin({ ...base, publicUrl: "https://vigil.example.com", agentGrpcAddr: "grpc.example.com:443" }, bound)).toEqual({
+      url: "https://vigil.example.com",
+      controller: "grpc.example.com:443",
+    });
     expect(installOrigin({ ...base, publicUrl: "https://[2001:db8::1]:8443" }, bound)).toEqual({ url: "https://[2001:db8::1]:8443", controller: "[2001:db8::1]:50051" });
   });
 
@@ -33,7 +36,9 @@ describe("where the install script says the controller is: configuration only", 
   });
 
   it("the printed install line quotes what needs quoting and reads the token from a file", () => {
-    expect(installLine("https://v.example:8080", "sha256//abc+/=", "/root/vigil token")).toBe("curl -fsSLk --pinnedpubkey sha256//abc+/= https://v.example:8080/install.sh | sudo sh -s -- --token-file '/root/vigil token'");
+    expect(installLine("https://v.example:8080", "sha256//abc+/=", "/root/vigil token")).toBe(
+      "curl -fsSLk --pinnedpubkey sha256//abc+/= https://v.example:8080/install.sh | sudo sh -s -- --token-file '/root/vigil token'",
+    );
     expect(installLine("https://v.example", undefined, "/root/t")).toBe("curl -fsSL https://v.example/install.sh | sudo sh -s -- --token-file /root/t");
   });
 

@@ -36,7 +36,10 @@ describe("install script with the real agent binary", () => {
   it("downloads, verifies, installs and enrolls (when the build can)", async () => {
     const { token } = await ctl.security.trust.tokens.create({ ttlMs: 600_000, uses: 1, tags: [], createdBy: "test" });
     // As install-command prints it: pinned fetch, the token from the environment (not argv).
-    const res = await run("sh", ["-c", 'curl -fsSLk --pinnedpubkey "$3" "$1/install.sh" | dash -s -- --root "$2"', "sh", ctl.httpUrl, root, ctl.httpTls!.pin()], { timeoutMs: 120_000, env: { VIGIL_ENROLL_TOKEN: token } });
+    const res = await run("sh", ["-c", 'curl -fsSLk --pinnedpubkey "$3" "$1/install.sh" | dash -s -- --root "$2"', "sh", ctl.httpUrl, root, ctl.httpTls!.pin()], {
+      timeoutMs: 120_000,
+      env: { VIGIL_ENROLL_TOKEN: token },
+    });
     expect(res.code, res.stderr + res.stdout).toBe(0);
     expect(res.stdout).toMatch(/sha256 verified: [0-9a-f]{64}/);
     const installed = join(root, "usr/local/bin/vigil-agent");
@@ -70,18 +73,29 @@ describe("install script with the real agent binary", () => {
       const pin = ctl.security.trust.ca.fingerprint;
       const tokenFile = join(dir, "token");
       writeFileSync(tokenFile, token, { mode: 0o600 });
-      const res = await run("dash", [SCRIPT, "--root", r2, "--binary", launcher, "--controller", `127.0.0.1:${ctl.grpcPort}`, "--ca-pin", pin, "--token-file", tokenFile, "--tags", "install-test"], { timeoutMs: 60_000 });
+      const res = await run("dash", [SCRIPT, "--root", r2, "--binary", launcher, "--controller", `127.0.0.1:${ctl.grpcPort}`, "--ca-pin", pin, "--token-file", tokenFile, "--tags", "install-test"], {
+        timeoutMs: 60_000,
+      });
       expect(res.code, res.stderr + res.stdout).toBe(0);
       expect(res.stdout).toContain("vigil-agent enrolled id=");
       const identity = JSON.parse(readFileSync(join(r2, "var/lib/vigil/tls/identity.json"), "utf8")) as { agentId: string };
 
       // Run it as the unit would, with the state dir under the scratch root and light sensors.
-      const agent = spawn(join(r2, "usr/local/bin/vigil-agent"), ["run", "--config", join(r2, "etc/vigil/agent.yaml"), "--state-dir", join(r2, "var/lib/vigil"), "--watch", dir, "--auth-log", join(dir, "auth.log")], { stdio: "ignore" });
+      const agent = spawn(
+        join(r2, "usr/local/bin/vigil-agent"),
+        ["run", "--config", join(r2, "etc/vigil/agent.yaml"), "--state-dir", join(r2, "var/lib/vigil"), "--watch", dir, "--auth-log", join(dir, "auth.log")],
+        { stdio: "ignore" },
+      );
       try {
-        const seen = await waitFor("installed agent online", async () => {
-          const a = (await ctl.get(`/api/v1/agents/${identity.agentId}`)).body;
-          return a?.online ? a : undefined;
-        }, 30_000, 200);
+        const seen = await waitFor(
+          "installed agent online",
+          async () => {
+            const a = (await ctl.get(`/api/v1/agents/${identity.agentId}`)).body;
+            return a?.online ? a : undefined;
+          },
+          30_000,
+          200,
+        );
         // The config's tags are the host's word: shown apart, never what guard rails read.
         expect(seen.selfReportedTags).toContain("install-test");
         expect(seen.tags).toEqual(["from-token"]);

@@ -24,7 +24,9 @@ describe("install script served by the controller", () => {
 
   // The line install-command prints, minus sudo: curl pinned to the controller's HTTPS key.
   const pipeInstall = (root: string, args: string[], env: Record<string, string> = {}) =>
-    run("sh", ["-c", 'url=$1; pin=$2; shift 2; curl -fsSLk --pinnedpubkey "$pin" "$url/install.sh" | dash -s -- "$@"', "sh", ctl.httpUrl, pin, "--root", root, ...args], { env: { FAKE_AGENT_LOG: log(), ...env } });
+    run("sh", ["-c", 'url=$1; pin=$2; shift 2; curl -fsSLk --pinnedpubkey "$pin" "$url/install.sh" | dash -s -- "$@"', "sh", ctl.httpUrl, pin, "--root", root, ...args], {
+      env: { FAKE_AGENT_LOG: log(), ...env },
+    });
 
   beforeAll(async () => {
     dir = scratch("vigil-install-");

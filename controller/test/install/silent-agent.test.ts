@@ -91,7 +91,10 @@ describe("agents list and the silent-agent alert (real controller, real gRPC str
       return a?.online ? a : undefined;
     });
     expect(online).toMatchObject({
-      agentVersion: "1.2.3", online: true, offlineForMs: null, isolated: true,
+      agentVersion: "1.2.3",
+      online: true,
+      offlineForMs: null,
+      isolated: true,
       status: { sensors: [{ name: "process", running: true }], dropped: { network: 3 }, spoolBytes: 4096, spoolRecords: 7 },
     });
     expect(Date.parse(online.lastSeen)).toBeGreaterThan(Date.now() - 60_000);

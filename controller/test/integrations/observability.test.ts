@@ -15,7 +15,12 @@ describe("metrics and request-scoped logs", () => {
   const scrape = async () => (await request(ctl, "GET", "/metrics")).body as string;
 
   beforeAll(async () => {
-    const sink = new Writable({ write: (chunk, _enc, cb) => { for (const l of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(l)); cb(); } });
+    const sink = new Writable({
+      write: (chunk, _enc, cb) => {
+        for (const l of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(l));
+        cb();
+      },
+    });
     ctl = await startTestController({ logger: createLogger("info", sink), detection: { reorderToleranceMs: 15 * 60_000, idleTickMs: 200 } });
   });
   afterAll(async () => ctl?.dispose());

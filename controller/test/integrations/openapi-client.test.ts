@@ -68,9 +68,17 @@ export const e: number = page.items[0]!.noSuchField;
 
 function diagnostics(dir: string, file: string): string[] {
   const program = ts.createProgram([join(dir, file)], {
-    strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, lib: ["lib.es2022.d.ts", "lib.dom.d.ts"], skipLibCheck: false, types: [],
+    strict: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.CommonJS,
+    lib: ["lib.es2022.d.ts", "lib.dom.d.ts"],
+    skipLibCheck: false,
+    types: [],
   });
-  return ts.getPreEmitDiagnostics(program).map((d) => `${d.file ? `${d.file.fileName.slice(dir.length + 1)}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : ""} ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`);
+  return ts
+    .getPreEmitDiagnostics(program)
+    .map((d) => `${d.file ? `${d.file.fileName.slice(dir.length + 1)}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : ""} ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`);
 }
 
 describe("a TypeScript client generated from the served document (openapi-typescript)", () => {

@@ -76,7 +76,12 @@ describe("real responses match the served OpenAPI document", () => {
     agent = await connect(ctl, "openapi-1", ["web"]);
     const ip = "203.0.113.60";
     const t0 = Math.floor(T0 / (10 * MIN)) * 10 * MIN;
-    await send(agent, 1, [...Array.from({ length: 6 }, (_, i) => sshFailure(t0 + i * 20_000, ip, "alice")), sshSuccess(t0 + 5 * MIN, ip, "alice"), exec(t0 + 6 * MIN, "/tmp/dropper"), clock(t0 + 3 * 60 * MIN)]);
+    await send(agent, 1, [
+      ...Array.from({ length: 6 }, (_, i) => sshFailure(t0 + i * 20_000, ip, "alice")),
+      sshSuccess(t0 + 5 * MIN, ip, "alice"),
+      exec(t0 + 6 * MIN, "/tmp/dropper"),
+      clock(t0 + 3 * 60 * MIN),
+    ]);
     await settled(ctl);
   }, 120_000);
   afterAll(async () => {
@@ -118,7 +123,11 @@ describe("real responses match the served OpenAPI document", () => {
   });
 
   it("commands and playbooks", async () => {
-    const cmd = await call("post", "/api/v1/agents/{id}/commands", { path: { id: "openapi-1" }, body: { type: "kill_process", params: { pid: 4321, startTimeMs: 1_700_000_000_000 }, ttlSeconds: 600 }, expect: 202 });
+    const cmd = await call("post", "/api/v1/agents/{id}/commands", {
+      path: { id: "openapi-1" },
+      body: { type: "kill_process", params: { pid: 4321, startTimeMs: 1_700_000_000_000 }, ttlSeconds: 600 },
+      expect: 202,
+    });
     await call("get", "/api/v1/commands/{id}", { path: { id: cmd.id }, expect: 200 });
     await call("get", "/api/v1/commands", { query: "agent=openapi-1", expect: 200 });
     await call("post", "/api/v1/agents/{id}/isolate", { path: { id: "openapi-1" }, body: { allowCidrs: ["10.0.0.0/8"], reason: "test" }, expect: 202 });
@@ -130,7 +139,11 @@ describe("real responses match the served OpenAPI document", () => {
     const actions = await call("get", "/api/v1/playbook-actions", { query: "state=pending", expect: 200 });
     expect(actions.items.length).toBeGreaterThan(0);
     await call("post", "/api/v1/playbook-actions/{id}/reject", { path: { id: actions.items[0].id }, expect: 201 });
-    await call("put", "/api/v1/playbooks/{id}", { path: { id: "pb-openapi" }, body: { yaml: "id: pb-openapi\nname: Off\nenabled: false\nwhen:\n  minScore: 90\nactions:\n  - type: isolate\napproval: analyst\n" }, expect: 200 });
+    await call("put", "/api/v1/playbooks/{id}", {
+      path: { id: "pb-openapi" },
+      body: { yaml: "id: pb-openapi\nname: Off\nenabled: false\nwhen:\n  minScore: 90\nactions:\n  - type: isolate\napproval: analyst\n" },
+      expect: 200,
+    });
     const cases = await call("get", "/api/v1/cases", { expect: 200 });
     await call("get", "/api/v1/cases/{id}", { path: { id: cases.items[0].id }, expect: 200 });
     await call("delete", "/api/v1/playbooks/{id}", { path: { id: "pb-openapi" }, expect: 204 });
@@ -145,11 +158,19 @@ describe("real responses match the served OpenAPI document", () => {
     await call("post", "/api/v1/rules/{id}/disable", { path: { id: rules.items[0].id }, expect: 200 });
     await call("patch", "/api/v1/rules/{id}", { path: { id: rules.items[0].id }, body: { enabled: true }, expect: 200 });
     await call("get", "/api/v1/rules/stats", { expect: 200 });
-    const rule = "title: OpenAPI test rule\nid: 0f9a3c1e-5b7d-4e2a-9c8b-1d2e3f4a5b6c\nstatus: test\nlevel: low\nlogsource:\n  product: linux\n  category: process_creation\ndetection:\n  sel:\n    Image|endswith: /openapi-test\n  condition: sel\n";
+    const rule =
+      "title: OpenAPI test rule\nid: 0f9a3c1e-5b7d-4e2a-9c8b-1d2e3f4a5b6c\nstatus: test\nlevel: low\nlogsource:\n  product: linux\n  category: process_creation\ndetection:\n  sel:\n    Image|endswith: /openapi-test\n  condition: sel\n";
     await call("post", "/api/v1/rules", { text: rule, type: "text/yaml", query: "name=openapi.yml", expect: 201 });
     await call("post", "/api/v1/rules", { text: "title: [broken", type: "text/yaml", expect: 400 });
     await call("delete", "/api/v1/rules/{id}", { path: { id: "0f9a3c1e-5b7d-4e2a-9c8b-1d2e3f4a5b6c" }, expect: 200 });
-    await call("post", "/api/v1/iocs", { body: [{ type: "ip", value: "198.51.100.7" }, { type: "nope", value: "x" }], query: "source=openapi", expect: 201 });
+    await call("post", "/api/v1/iocs", {
+      body: [
+        { type: "ip", value: "198.51.100.7" },
+        { type: "nope", value: "x" },
+      ],
+      query: "source=openapi",
+      expect: 201,
+    });
     await call("post", "/api/v1/iocs/import", { text: "type,value\ndomain,evil.example\nurl,http://x/\n", type: "text/csv", query: "source=csv-feed", expect: 201 });
     const iocs = await call("get", "/api/v1/iocs", { expect: 200 });
     await call("delete", "/api/v1/iocs/{id}", { path: { id: iocs.items[0].id }, expect: 200 });
@@ -187,6 +208,10 @@ describe("real responses match the served OpenAPI document", () => {
 
   it("covered the main resources", () => {
     const resources = ["agents", "alerts", "cases", "events", "commands", "playbooks", "rules", "iocs", "webhooks", "audit", "healthz"];
-    for (const r of resources) expect([...seen].some((k) => k.includes(`/api/v1/${r}`) && / 2\d\d$/.test(k)), r).toBe(true);
+    for (const r of resources)
+      expect(
+        [...seen].some((k) => k.includes(`/api/v1/${r}`) && / 2\d\d$/.test(k)),
+        r,
+      ).toBe(true);
   });
 });

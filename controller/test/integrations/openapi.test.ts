@@ -46,7 +46,13 @@ function deliberatelyUndocumented(ctl: TestController): Set<string> {
         if (!excludedClass && !Reflect.getMetadata(DECORATORS.API_EXCLUDE_ENDPOINT, handler)?.disable) continue;
         const paths = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
         if (paths === undefined) continue;
-        for (const p of prefixes) for (const q of [paths].flat()) out.add(join(p, q).replace(/:(\w+)/g, "{$1}").replace(/\*(\w+)/g, "*$1"));
+        for (const p of prefixes)
+          for (const q of [paths].flat())
+            out.add(
+              join(p, q)
+                .replace(/:(\w+)/g, "{$1}")
+                .replace(/\*(\w+)/g, "*$1"),
+            );
       }
     }
   }
@@ -66,7 +72,11 @@ function generateClient(doc: Json, base: string, key: string) {
       ops[op.operationId] = async (args = {}) => {
         const url = new URL(base + path.replace(/\{(\w+)\}/g, (_, n: string) => encodeURIComponent(args.path?.[n] ?? "")));
         for (const [k, v] of Object.entries(args.query ?? {})) url.searchParams.set(k, v);
-        const res = await fetch(url, { method: method.toUpperCase(), headers: { authorization: `Bearer ${key}`, ...(args.body !== undefined ? { "content-type": "application/json" } : {}) }, body: args.body === undefined ? undefined : JSON.stringify(args.body) });
+        const res = await fetch(url, {
+          method: method.toUpperCase(),
+          headers: { authorization: `Bearer ${key}`, ...(args.body !== undefined ? { "content-type": "application/json" } : {}) },
+          body: args.body === undefined ? undefined : JSON.stringify(args.body),
+        });
         const text = await res.text();
         return { status: res.status, body: text ? JSON.parse(text) : undefined };
       };
@@ -111,9 +121,13 @@ describe("OpenAPI document", () => {
         expect(ids.has(op.operationId), `duplicate operationId ${op.operationId}`).toBe(false);
         ids.add(op.operationId);
         const statuses = Object.keys(op.responses);
-        expect(statuses.some((s) => /^(2\d\d|101)$/.test(s)), where).toBe(true);
+        expect(
+          statuses.some((s) => /^(2\d\d|101)$/.test(s)),
+          where,
+        ).toBe(true);
         // The health check's 503 says what is degraded ({status, database}), not an Error.
-        for (const s of statuses.filter((x) => /^[45]/.test(x) && !(path === "/api/v1/healthz" && x === "503"))) expect(op.responses[s].content["application/json"].schema.$ref, `${where} ${s}`).toBe("#/components/schemas/Error");
+        for (const s of statuses.filter((x) => /^[45]/.test(x) && !(path === "/api/v1/healthz" && x === "503")))
+          expect(op.responses[s].content["application/json"].schema.$ref, `${where} ${s}`).toBe("#/components/schemas/Error");
         if (path !== "/api/v1/healthz") expect(statuses, where).toContain("401");
         if (op.requestBody) for (const media of Object.values(op.requestBody.content as Json)) expect((media as Json).schema, where).toBeTruthy();
         for (const p of op.parameters ?? []) expect(p.schema, `${where} ${p.name}`).toBeTruthy();
@@ -156,7 +170,9 @@ describe("OpenAPI document", () => {
             expect(schema.type === "object" && !schema.properties, `${where} ${status} is an open object`).toBe(false);
           }
         }
-        if (op.requestBody) for (const [type, media] of Object.entries(op.requestBody.content as Json)) expect((media as Json).schema.$ref ?? (media as Json).schema.type ?? (media as Json).schema.oneOf, `${where} body ${type}`).toBeTruthy();
+        if (op.requestBody)
+          for (const [type, media] of Object.entries(op.requestBody.content as Json))
+            expect((media as Json).schema.$ref ?? (media as Json).schema.type ?? (media as Json).schema.oneOf, `${where} body ${type}`).toBeTruthy();
       }
     }
     // One entry per route in api/schemas/routes.ts, no stale ones.
@@ -179,7 +195,10 @@ describe("OpenAPI document", () => {
     const dir = mkdtempSync(join(tmpdir(), "vigil-openapi-lint-"));
     try {
       writeFileSync(join(dir, "openapi.json"), JSON.stringify(doc));
-      const r = await run(join(ROOT, "node_modules/.bin/redocly"), ["lint", "--config", join(ROOT, "redocly.yaml"), "--format", "json", join(dir, "openapi.json")], { env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true", NO_COLOR: "1" }, maxBuffer: 16 << 20 }).catch((e: { stdout: string; stderr: string }) => e);
+      const r = await run(join(ROOT, "node_modules/.bin/redocly"), ["lint", "--config", join(ROOT, "redocly.yaml"), "--format", "json", join(dir, "openapi.json")], {
+        env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true", NO_COLOR: "1" },
+        maxBuffer: 16 << 20,
+      }).catch((e: { stdout: string; stderr: string }) => e);
       const problems = (JSON.parse(r.stdout) as { problems: Array<{ ruleId: string; severity: string; message: string }> }).problems;
       expect(problems.map((p) => `${p.severity} ${p.ruleId}: ${p.message}`)).toEqual([]);
     } finally {

@@ -16,7 +16,12 @@ describe("controller process faults are logged (redacted) and counted", () => {
   const lines: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
-    const sink = new Writable({ write: (chunk, _enc, cb) => { for (const l of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>); cb(); } });
+    const sink = new Writable({
+      write: (chunk, _enc, cb) => {
+        for (const l of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+        cb();
+      },
+    });
     ctl = await startTestController({ logger: createLogger("info", sink) });
   });
   afterAll(async () => ctl?.dispose());

@@ -135,7 +135,12 @@ describe("live stream /api/v1/stream", () => {
 
     // Push the ring buffer (VIGIL_STREAM_REPLAY_EVENTS=50 here) past that id.
     let seq = 6;
-    for (let i = 0; i < 3; i++) seq = await send(a, seq, Array.from({ length: 20 }, (_, j) => sshFailure(T0 + 10 + i * 20 + j, "203.0.113.9")));
+    for (let i = 0; i < 3; i++)
+      seq = await send(
+        a,
+        seq,
+        Array.from({ length: 20 }, (_, j) => sshFailure(T0 + 10 + i * 20 + j, "203.0.113.9")),
+      );
     const late = await client();
     const gap = await late.subscribe("events", { filter: { agent: "resume-host" }, lastId });
     expect(gap.gap).toMatchObject({ lastId, message: expect.stringContaining("too far behind") });
@@ -148,7 +153,9 @@ describe("live stream /api/v1/stream", () => {
     const port = Number(new URL(ctl.httpUrl).port);
     const sock = netConnect(port, "127.0.0.1");
     await new Promise((r) => sock.once("connect", r));
-    sock.write(`GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${ctl.adminKey}\r\n\r\n`);
+    sock.write(
+      `GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${ctl.adminKey}\r\n\r\n`,
+    );
     let received = Buffer.alloc(0);
     sock.on("data", (d: Buffer) => (received = Buffer.concat([received, d])));
     // Unsolicited pongs keep it alive through the heartbeat until the moment it stops reading.

@@ -89,12 +89,26 @@ describe("outbound webhooks", () => {
     expect(slack.text).toContain("[Vigil] Alert (score");
     expect(slack.blocks[0].type).toBe("section");
 
-    const pd = await waitFor("pagerduty trigger", () => rx.at("/pd").map((r) => JSON.parse(r.body)).find((b) => b.event_action === "trigger" && b.payload.custom_details.ruleId));
-    expect(pd).toMatchObject({ routing_key: "pd-routing-key-1234", dedup_key: alert.data.caseId, payload: { source: "host-hook-host", severity: expect.stringMatching(/critical|error|warning|info/) } });
+    const pd = await waitFor("pagerduty trigger", () =>
+      rx
+        .at("/pd")
+        .map((r) => JSON.parse(r.body))
+        .find((b) => b.event_action === "trigger" && b.payload.custom_details.ruleId),
+    );
+    expect(pd).toMatchObject({
+      routing_key: "pd-routing-key-1234",
+      dedup_key: alert.data.caseId,
+      payload: { source: "host-hook-host", severity: expect.stringMatching(/critical|error|warning|info/) },
+    });
     // Resolving the case resolves the incident with the same dedup key.
     const resolved = await request(ctl, "POST", `/api/v1/cases/${alert.data.caseId}/state`, { state: "resolved", verdict: "true_positive" });
     expect(resolved.status).toBe(200);
-    await waitFor("pagerduty resolve", () => rx.at("/pd").map((r) => JSON.parse(r.body)).find((b) => b.event_action === "resolve" && b.dedup_key === alert.data.caseId));
+    await waitFor("pagerduty resolve", () =>
+      rx
+        .at("/pd")
+        .map((r) => JSON.parse(r.body))
+        .find((b) => b.event_action === "resolve" && b.dedup_key === alert.data.caseId),
+    );
 
     // The rule has no attack.t1110 tag: nothing queued for that destination.
     expect((await request(ctl, "GET", `/api/v1/webhooks/${hooks.filtered}/deliveries`)).body.items.filter((d: { topic: string }) => d.topic === "alerts")).toEqual([]);
@@ -111,7 +125,9 @@ describe("outbound webhooks", () => {
     expect(updated.data).toMatchObject({ id: opened.data.id });
     expect(updated.data.alertCount).toBeGreaterThan(opened.data.alertCount);
     // More alerts on the case within the minute: folded into one later delivery, not one each.
-    const cron = (t: number, path: string): Make => () => ({ eventTimeMs: t, body: { $case: "file", file: { action: FileAction.FILE_ACTION_CREATE, path } } });
+    const cron =
+      (t: number, path: string): Make =>
+      () => ({ eventTimeMs: t, body: { $case: "file", file: { action: FileAction.FILE_ACTION_CREATE, path } } });
     agentSeq = await send(a, agentSeq, [cron(T0 + 2000, "/etc/cron.d/grow"), exec(T0 + 3000, "/usr/bin/bash-/dev/tcp/203.0.113.5/4444")]);
     a.close();
     await waitFor("the case grew", async () => (await request(ctl, "GET", `/api/v1/cases/${opened.data.id}`)).body.alertCount > updated.data.alertCount);

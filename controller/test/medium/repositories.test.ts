@@ -94,9 +94,30 @@ const record = (over: Partial<CaseRecord> = {}): CaseRecord => ({
 
 function alertRow(id: string, caseId: string): NewAlertRow {
   return {
-    id, ruleId: "r1", ruleTitle: "Reverse shell", ruleLevel: "high", ruleTags: [], kind: "match", correlationType: null,
-    agentId: "agent-1", hostname: "web-1", entityKind: "host", entityValue: "agent-1", entities: ["host:agent-1"], dedupKey: id,
-    score: 70, breakdown: [], count: 1, firstSeen: 1, lastSeen: 2, createdAt: 3, caseId, eventRefs: [], eventFields: [], groupBy: null, iocHits: [],
+    id,
+    ruleId: "r1",
+    ruleTitle: "Reverse shell",
+    ruleLevel: "high",
+    ruleTags: [],
+    kind: "match",
+    correlationType: null,
+    agentId: "agent-1",
+    hostname: "web-1",
+    entityKind: "host",
+    entityValue: "agent-1",
+    entities: ["host:agent-1"],
+    dedupKey: id,
+    score: 70,
+    breakdown: [],
+    count: 1,
+    firstSeen: 1,
+    lastSeen: 2,
+    createdAt: 3,
+    caseId,
+    eventRefs: [],
+    eventFields: [],
+    groupBy: null,
+    iocHits: [],
   };
 }
 
@@ -118,7 +139,18 @@ describe.each([
     const cases = SqlCaseRepository.of(ds, batch);
     const c = record();
     await batch.run([cases.insertWrite(c, 1_700_000_200_000)]);
-    expect(await cases.byId(c.id)).toMatchObject({ id: c.id, title: c.title, state: "new", verdict: null, score: 70, entities: c.entities, alertCount: 1, firstSeen: c.firstSeen, lastSeen: c.lastSeen, updatedAt: 1_700_000_200_000 });
+    expect(await cases.byId(c.id)).toMatchObject({
+      id: c.id,
+      title: c.title,
+      state: "new",
+      verdict: null,
+      score: 70,
+      entities: c.entities,
+      alertCount: 1,
+      firstSeen: c.firstSeen,
+      lastSeen: c.lastSeen,
+      updatedAt: 1_700_000_200_000,
+    });
 
     await batch.run([cases.updateWrite({ ...c, title: "not written", score: 90, alertCount: 2, lastSeen: c.lastSeen + 1, entities: [...c.entities, "user:root"] }, 1_700_000_300_000)]);
     const updated = await cases.byId(c.id);
@@ -159,10 +191,30 @@ describe.each([
     const cases = SqlCaseRepository.of(ds, batch);
     const c = record({ id: "00000000-0000-4000-8000-000000000010" });
     const row: NewAlertRow = {
-      id: "00000000-0000-4000-8000-0000000000a1", ruleId: "ssh-brute", ruleTitle: "SSH brute force", ruleLevel: "high", ruleTags: ["attack.t1110"], kind: "match",
-      correlationType: null, agentId: "agent-1", hostname: "h".repeat(300), entityKind: "ip", entityValue: "203.0.113.5", entities: ["ip:203.0.113.5", "host:agent-1"],
-      dedupKey: "ssh-brute|ip:203.0.113.5|agent-1", score: 64, breakdown: [], count: 1, firstSeen: 1_000, lastSeen: 2_000, createdAt: 3_000, caseId: c.id,
-      eventRefs: [{ agentId: "agent-1", seq: 7, timeMs: 1_000 }], eventFields: [{ User: "root" }], groupBy: { SourceIp: "203.0.113.5" }, iocHits: [],
+      id: "00000000-0000-4000-8000-0000000000a1",
+      ruleId: "ssh-brute",
+      ruleTitle: "SSH brute force",
+      ruleLevel: "high",
+      ruleTags: ["attack.t1110"],
+      kind: "match",
+      correlationType: null,
+      agentId: "agent-1",
+      hostname: "h".repeat(300),
+      entityKind: "ip",
+      entityValue: "203.0.113.5",
+      entities: ["ip:203.0.113.5", "host:agent-1"],
+      dedupKey: "ssh-brute|ip:203.0.113.5|agent-1",
+      score: 64,
+      breakdown: [],
+      count: 1,
+      firstSeen: 1_000,
+      lastSeen: 2_000,
+      createdAt: 3_000,
+      caseId: c.id,
+      eventRefs: [{ agentId: "agent-1", seq: 7, timeMs: 1_000 }],
+      eventFields: [{ User: "root" }],
+      groupBy: { SourceIp: "203.0.113.5" },
+      iocHits: [],
     };
     await alerts.upsertBatch([row], [], [cases.insertWrite(c, 3_000)], 3_000);
     const stored = await alerts.byId(row.id);
@@ -188,10 +240,31 @@ describe.each([
     await alerts.acknowledge(row.id, 10_000);
     expect((await alerts.byId(row.id))?.state).toBe("resolved");
 
-    const first = await alerts.recordFeedback({ alertId: row.id, ruleId: "ssh-brute", entityKey: "ip:203.0.113.5", verdict: "false_positive", note: null, actor: "alice", createdAt: 9_000, suppressionId: null });
-    await alerts.recordFeedback({ alertId: row.id, ruleId: "ssh-brute", entityKey: "ip:203.0.113.5", verdict: "true_positive", note: "on second look", actor: "bob", createdAt: 9_500, suppressionId: null });
+    const first = await alerts.recordFeedback({
+      alertId: row.id,
+      ruleId: "ssh-brute",
+      entityKey: "ip:203.0.113.5",
+      verdict: "false_positive",
+      note: null,
+      actor: "alice",
+      createdAt: 9_000,
+      suppressionId: null,
+    });
+    await alerts.recordFeedback({
+      alertId: row.id,
+      ruleId: "ssh-brute",
+      entityKey: "ip:203.0.113.5",
+      verdict: "true_positive",
+      note: "on second look",
+      actor: "bob",
+      createdAt: 9_500,
+      suppressionId: null,
+    });
     const history = await alerts.feedbackHistory(row.id);
-    expect(history.map((h) => [h.actor, h.verdict])).toEqual([["alice", "false_positive"], ["bob", "true_positive"]]);
+    expect(history.map((h) => [h.actor, h.verdict])).toEqual([
+      ["alice", "false_positive"],
+      ["bob", "true_positive"],
+    ]);
     expect(String(history[0]!.id)).toBe(first);
 
     // Reads for the API: filters, entity match in the JSON list, order and cursor; a case's alerts.
@@ -212,7 +285,18 @@ describe.each([
   it(`agents: a fresh row saves and reads back; tags, last seen and status update; highestStoredSeq reads the events`, async () => {
     const agents = SqlAgentRepository.of(ds);
     const a = agents.fresh("agent-m1", 1_000);
-    Object.assign(a, { hostname: "web-1", os: "linux", kernel: "6.1", arch: "x86_64", agentVersion: "0.1.0", ipAddresses: ["192.0.2.1"], tags: ["prod"], selfReportedTags: [], bootTime: 5, lastSeen: 1_000 });
+    Object.assign(a, {
+      hostname: "web-1",
+      os: "linux",
+      kernel: "6.1",
+      arch: "x86_64",
+      agentVersion: "0.1.0",
+      ipAddresses: ["192.0.2.1"],
+      tags: ["prod"],
+      selfReportedTags: [],
+      bootTime: 5,
+      lastSeen: 1_000,
+    });
     await agents.save(a);
     const b = agents.fresh("agent-m0", 1_000);
     Object.assign(b, { hostname: "a-host", ipAddresses: [], tags: [], lastSeen: 1_000 });
@@ -257,7 +341,18 @@ describe.each([
 
   it(`suppressions: insert, list oldest first, count hits in a batch, remove`, async () => {
     const repo = SuppressionRepository.of(ds);
-    const row = (id: string, createdAt: number) => ({ id, ruleId: "ssh-brute", fields: { SourceIp: "192.0.2.7" }, agentTags: null, expiresAt: null, reason: "scanner", createdBy: "alice", createdAt, hits: 0, lastHitAt: null });
+    const row = (id: string, createdAt: number) => ({
+      id,
+      ruleId: "ssh-brute",
+      fields: { SourceIp: "192.0.2.7" },
+      agentTags: null,
+      expiresAt: null,
+      reason: "scanner",
+      createdBy: "alice",
+      createdAt,
+      hits: 0,
+      lastHitAt: null,
+    });
     await repo.insert(row("s-late", 20));
     await repo.insert(row("s-early", 10));
     await expect(repo.insert(row("s-early", 30))).rejects.toThrow();
@@ -273,8 +368,24 @@ describe.each([
   it(`commands: insert, pending for an agent, sent once, finished once, overdue, listed newest first, with their steps`, async () => {
     const repo = SqlCommandRepository.of(ds);
     const cmd = (id: string, issuedAt: number, expiresAt: number) => ({
-      id, agentId: "agent-c", type: "isolate", paramsJson: "{}", state: "queued" as const, issuedAt, expiresAt, signature: "c2ln", payloadSha256: "0".repeat(64),
-      requestedBy: "alice", caseId: null, alertId: null, local: false, sentAt: null, finishedAt: null, reason: "", outputJson: "", undoOf: null,
+      id,
+      agentId: "agent-c",
+      type: "isolate",
+      paramsJson: "{}",
+      state: "queued" as const,
+      issuedAt,
+      expiresAt,
+      signature: "c2ln",
+      payloadSha256: "0".repeat(64),
+      requestedBy: "alice",
+      caseId: null,
+      alertId: null,
+      local: false,
+      sentAt: null,
+      finishedAt: null,
+      reason: "",
+      outputJson: "",
+      undoOf: null,
     });
     await repo.insert(cmd("c1", 100, 1_000));
     await repo.insert(cmd("c2", 200, 5_000));
@@ -298,11 +409,37 @@ describe.each([
 
   it(`webhooks: destinations, the outbox (due, next, attempts, dead letters requeued, counts, prune) and removal with its deliveries`, async () => {
     const repo = WebhookRepository.of(ds);
-    const dest = { id: "00000000-0000-4000-8000-0000000000d1", name: "soc", url: "https://hooks.example/x", format: "generic" as const, topics: ["alerts"], minScore: 0, ruleTags: [], secret: "s".repeat(32), routingKey: null, enabled: true, createdAt: 1, updatedAt: 1, createdBy: "alice" };
+    const dest = {
+      id: "00000000-0000-4000-8000-0000000000d1",
+      name: "soc",
+      url: "https://hooks.example/x",
+      format: "generic" as const,
+      topics: ["alerts"],
+      minScore: 0,
+      ruleTags: [],
+      secret: "s".repeat(32),
+      routingKey: null,
+      enabled: true,
+      createdAt: 1,
+      updatedAt: 1,
+      createdBy: "alice",
+    };
     await repo.insertDestination(dest);
     await repo.saveDestination({ ...dest, name: "soc-2", updatedAt: 2 });
     expect((await repo.allDestinations()).map((d) => [d.id, d.name, d.topics])).toEqual([[dest.id, "soc-2", ["alerts"]]]);
-    const delivery = (nextAttemptAt: number) => ({ destinationId: dest.id, topic: "alerts", noticeType: "alert.created", noticeJson: "{}", state: "pending" as const, attempts: 0, nextAttemptAt, lastStatus: null, lastError: null, createdAt: 1, updatedAt: 1 });
+    const delivery = (nextAttemptAt: number) => ({
+      destinationId: dest.id,
+      topic: "alerts",
+      noticeType: "alert.created",
+      noticeJson: "{}",
+      state: "pending" as const,
+      attempts: 0,
+      nextAttemptAt,
+      lastStatus: null,
+      lastError: null,
+      createdAt: 1,
+      updatedAt: 1,
+    });
     await repo.enqueue([delivery(100), delivery(200), delivery(900)]);
     const due = await repo.due(500, [], 10);
     expect(due.map((d) => d.nextAttemptAt)).toEqual([100, 200]);
@@ -310,7 +447,13 @@ describe.each([
     expect((await repo.nextPending())?.nextAttemptAt).toBe(100);
     await repo.updateDelivery(due[0]!.id, { state: "delivered", attempts: 1, lastStatus: 200, updatedAt: 10 });
     await repo.updateDelivery(due[1]!.id, { state: "dead", attempts: 8, lastStatus: 500, lastError: "HTTP 500", updatedAt: 20 });
-    expect(await repo.countByState()).toEqual(expect.arrayContaining([{ state: "delivered", n: 1 }, { state: "dead", n: 1 }, { state: "pending", n: 1 }]));
+    expect(await repo.countByState()).toEqual(
+      expect.arrayContaining([
+        { state: "delivered", n: 1 },
+        { state: "dead", n: 1 },
+        { state: "pending", n: 1 },
+      ]),
+    );
     expect((await repo.deliveriesOf(dest.id, "dead", 10)).map((d) => d.lastError)).toEqual(["HTTP 500"]);
     expect(await repo.requeueDead(dest.id, undefined, 30)).toBe(1);
     expect(await repo.requeueDead(dest.id, due[1]!.id, 31)).toBe(0);
@@ -327,9 +470,9 @@ describe.each([
   it(`policy: one stored version, replaced by the next`, async () => {
     const repo = PolicyRepository.of(ds);
     expect(await repo.current()).toBeNull();
-    await repo.store({ version: 1, specJson: "{\"rules\":[]}", updatedAt: 10, updatedBy: "alice" });
-    await repo.store({ version: 2, specJson: "{\"rules\":[1]}", updatedAt: 20, updatedBy: "bob" });
-    expect(await repo.current()).toMatchObject({ id: 1, version: 2, specJson: "{\"rules\":[1]}", updatedAt: 20, updatedBy: "bob" });
+    await repo.store({ version: 1, specJson: '{"rules":[]}', updatedAt: 10, updatedBy: "alice" });
+    await repo.store({ version: 2, specJson: '{"rules":[1]}', updatedAt: 20, updatedBy: "bob" });
+    expect(await repo.current()).toMatchObject({ id: 1, version: 2, specJson: '{"rules":[1]}', updatedAt: 20, updatedBy: "bob" });
   });
 
   it(`playbooks: versions, soft delete, one decision per (playbook, alert, action), auto isolations since`, async () => {
@@ -346,8 +489,21 @@ describe.each([
     expect((await repo.byId("contain"))?.deleted).toBe(true);
 
     const decision = (id: string, actionIndex: number, createdAt: number) => ({
-      id, playbookId: "contain", playbookVersion: 2, alertId: "alert-1", caseId: null, agentId: "agent-1", actionIndex, actionType: "isolate",
-      paramsJson: "{}", state: "issued" as const, reason: "", commandId: null, createdAt, decidedAt: createdAt, decidedBy: "auto",
+      id,
+      playbookId: "contain",
+      playbookVersion: 2,
+      alertId: "alert-1",
+      caseId: null,
+      agentId: "agent-1",
+      actionIndex,
+      actionType: "isolate",
+      paramsJson: "{}",
+      state: "issued" as const,
+      reason: "",
+      commandId: null,
+      createdAt,
+      decidedAt: createdAt,
+      decidedBy: "auto",
     });
     expect(await repo.insertDecision(decision("00000000-0000-4000-8000-0000000000e1", 0, 100))).toBe(true);
     expect(await repo.insertDecision(decision("00000000-0000-4000-8000-0000000000e2", 0, 101))).toBe(false);
@@ -364,13 +520,19 @@ describe.each([
     await repo.saveSource({ name: "b.yml", yaml: "title: b", ruleIds: ["rb"], createdAt: 20, createdBy: "alice" });
     await repo.saveSource({ name: "a.yml", yaml: "title: a", ruleIds: ["ra"], createdAt: 10, createdBy: "alice" });
     await repo.saveSource({ name: "b.yml", yaml: "title: b2", ruleIds: ["rb", "rb2"], createdAt: 20, createdBy: "bob" });
-    expect((await repo.allSources()).map((s) => [s.name, s.ruleIds])).toEqual([["a.yml", ["ra"]], ["b.yml", ["rb", "rb2"]]]);
+    expect((await repo.allSources()).map((s) => [s.name, s.ruleIds])).toEqual([
+      ["a.yml", ["ra"]],
+      ["b.yml", ["rb", "rb2"]],
+    ]);
     await repo.removeSource("a.yml");
     expect((await repo.allSources()).map((s) => s.name)).toEqual(["b.yml"]);
     await repo.setEnabled("rb", false, 30, "alice");
     await repo.setEnabled("rb", true, 40, "bob");
     await repo.setEnabled("rb2", false, 50, "bob");
-    expect((await repo.allSettings()).map((x) => [x.ruleId, x.enabled]).sort()).toEqual([["rb", 1], ["rb2", 0]]);
+    expect((await repo.allSettings()).map((x) => [x.ruleId, x.enabled]).sort()).toEqual([
+      ["rb", 1],
+      ["rb2", 0],
+    ]);
   });
 
   it(`inventories: upsert replaces the agent's row, get reads every field back`, async () => {

@@ -15,7 +15,11 @@ import { validateCommandParams } from "../../src/commands/command-params";
 const stateDir = mkdtempSync(join(tmpdir(), "vigil-limits-"));
 afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
 const handlers = new Map(
-  createEnforcement({ stateDir, isolationPolicy: () => ({ controller: { addresses: [], port: 1 }, allowCidrs: [], dnsServers: [], allowDhcp: false }), checkControllerReachable: async () => true }).handlers.map((h) => [h.type, h]),
+  createEnforcement({
+    stateDir,
+    isolationPolicy: () => ({ controller: { addresses: [], port: 1 }, allowCidrs: [], dnsServers: [], allowDhcp: false }),
+    checkControllerReachable: async () => true,
+  }).handlers.map((h) => [h.type, h]),
 );
 
 function controllerAccepts(type: string, params: Record<string, unknown>): boolean {
@@ -64,7 +68,12 @@ const CASES: Array<[string, string, Record<string, unknown>, boolean]> = [
   ["session reason one over", "terminate_session", { user: "alice", reason: "r".repeat(L.reasonMaxChars + 1) }, false],
   ["evidence reason one over", "collect_evidence", { processes: true, reason: "r".repeat(L.reasonMaxChars + 1) }, false],
   ["allowlist at the limit", "isolate", { allowCidrs: Array.from({ length: L.allowCidrsMax }, (_, i) => `10.0.${i}.0/24`) }, true],
-  ...["192.0.2.1", "10.0.0.0/8", "10.1.2.3/8", "::", "::/0", "2001:db8::/32", "::ffff:192.0.2.1", "0.0.0.0/0"].map((ip): [string, string, Record<string, unknown>, boolean] => [`ip ${ip}`, "block_ip", { ip }, true]),
+  ...["192.0.2.1", "10.0.0.0/8", "10.1.2.3/8", "::", "::/0", "2001:db8::/32", "::ffff:192.0.2.1", "0.0.0.0/0"].map((ip): [string, string, Record<string, unknown>, boolean] => [
+    `ip ${ip}`,
+    "block_ip",
+    { ip },
+    true,
+  ]),
   ...["fe80::1%eth0", "01.2.3.4", "1.2.3", "192.0.2.1 ", "10.0.0.0/33", "::/129", "10.0.0.0/", "1.2.3.4/-1", "0x1.2.3.4", "1:2:3:4:5:6:7:8:9", "1.2.3.4; flush ruleset"].map(
     (ip): [string, string, Record<string, unknown>, boolean] => [`ip ${JSON.stringify(ip)}`, "unblock_ip", { ip }, false],
   ),

@@ -45,7 +45,20 @@ describe("commands: signed, queued for offline agents, results recorded", () => 
     expect(signed).toEqual({ ok: true, type: "kill_process", paramsJson: cmd.paramsJson, typed: true });
     await waitFor("state sent", async () => (await request(ctl, "GET", `/api/v1/commands/${cmd.id}`)).body.state === "sent");
 
-    agent.send({ msg: { $case: "result", result: { commandId: cmd.id, status: CommandStatus.COMMAND_STATUS_SUCCEEDED, reason: "", outputJson: JSON.stringify({ killed: [4242] }), finishedAtMs: Date.now(), local: false, type: "kill_process" } } });
+    agent.send({
+      msg: {
+        $case: "result",
+        result: {
+          commandId: cmd.id,
+          status: CommandStatus.COMMAND_STATUS_SUCCEEDED,
+          reason: "",
+          outputJson: JSON.stringify({ killed: [4242] }),
+          finishedAtMs: Date.now(),
+          local: false,
+          type: "kill_process",
+        },
+      },
+    });
     const done = await waitFor("succeeded", async () => {
       const r = await request(ctl, "GET", `/api/v1/commands/${cmd.id}`);
       return r.body.state === "succeeded" ? r.body : undefined;
@@ -63,9 +76,16 @@ describe("commands: signed, queued for offline agents, results recorded", () => 
     const b = (await request(ctl, "POST", "/api/v1/agents/mon-agent/isolate", { reason: "older agent" })).body.id as string;
     await waitFor("both delivered", () => commandsOf(agent).filter((c) => c.id === a || c.id === b).length === 2);
     // Through the spool (a command_result agent event), as a current agent reports it...
-    agent.events(1, 1, () => ({ body: { $case: "agent", agent: { kind: "command_result", message: "not enforced (monitor)", attributes: { commandId: a, status: "not_enforced", type: "isolate", local: "false" } } } }));
+    agent.events(1, 1, () => ({
+      body: { $case: "agent", agent: { kind: "command_result", message: "not enforced (monitor)", attributes: { commandId: a, status: "not_enforced", type: "isolate", local: "false" } } },
+    }));
     // ...and on the stream from an agent that predates COMMAND_STATUS_NOT_ENFORCED.
-    agent.send({ msg: { $case: "result", result: { commandId: b, status: CommandStatus.COMMAND_STATUS_SUCCEEDED, reason: "monitor: not enforced", outputJson: "{}", finishedAtMs: Date.now(), local: false, type: "isolate" } } });
+    agent.send({
+      msg: {
+        $case: "result",
+        result: { commandId: b, status: CommandStatus.COMMAND_STATUS_SUCCEEDED, reason: "monitor: not enforced", outputJson: "{}", finishedAtMs: Date.now(), local: false, type: "isolate" },
+      },
+    });
     for (const id of [a, b]) {
       const c = await waitFor(`${id} finished`, async () => {
         const r = (await request(ctl, "GET", `/api/v1/commands/${id}`)).body;
@@ -88,11 +108,20 @@ describe("commands: signed, queued for offline agents, results recorded", () => 
     const intruder = new RawAgent(ctl.grpcPort);
     intruder.hello("other-agent");
     await waitFor("welcome", () => intruder.received.length > 0);
-    intruder.send({ msg: { $case: "result", result: { commandId: cmd.id, status: CommandStatus.COMMAND_STATUS_FAILED, reason: "forged", outputJson: "", finishedAtMs: Date.now(), local: false, type: "isolate" } } });
+    intruder.send({
+      msg: { $case: "result", result: { commandId: cmd.id, status: CommandStatus.COMMAND_STATUS_FAILED, reason: "forged", outputJson: "", finishedAtMs: Date.now(), local: false, type: "isolate" } },
+    });
 
-    agent.send({ msg: { $case: "result", result: { commandId: cmd.id, status: CommandStatus.COMMAND_STATUS_REFUSED, reason: "bad_signature: x", outputJson: "", finishedAtMs: Date.now(), local: false, type: "isolate" } } });
+    agent.send({
+      msg: {
+        $case: "result",
+        result: { commandId: cmd.id, status: CommandStatus.COMMAND_STATUS_REFUSED, reason: "bad_signature: x", outputJson: "", finishedAtMs: Date.now(), local: false, type: "isolate" },
+      },
+    });
     // The same result again, as replayed from the agent's spool.
-    agent.events(1, 1, () => ({ body: { $case: "agent", agent: { kind: "command_result", message: "bad_signature: x", attributes: { commandId: cmd.id, status: "refused", type: "isolate", local: "false" } } } }));
+    agent.events(1, 1, () => ({
+      body: { $case: "agent", agent: { kind: "command_result", message: "bad_signature: x", attributes: { commandId: cmd.id, status: "refused", type: "isolate", local: "false" } } },
+    }));
     await waitFor("ack", () => agent.lastAck() === 1);
     const r = await waitFor("refused", async () => {
       const x = await request(ctl, "GET", `/api/v1/commands/${cmd.id}`);
@@ -108,7 +137,9 @@ describe("commands: signed, queued for offline agents, results recorded", () => 
     const agent = new RawAgent(ctl.grpcPort);
     agent.hello("cmd-agent", { lastSeq: 1 });
     await waitFor("welcome", () => agent.received.length > 0);
-    agent.events(2, 1, () => ({ body: { $case: "agent", agent: { kind: "command_result", message: "", attributes: { commandId: "local-abc", status: "succeeded", type: "isolate", local: "true", ruleId: "r1" } } } }));
+    agent.events(2, 1, () => ({
+      body: { $case: "agent", agent: { kind: "command_result", message: "", attributes: { commandId: "local-abc", status: "succeeded", type: "isolate", local: "true", ruleId: "r1" } } },
+    }));
     const r = await waitFor("local action", async () => {
       const x = await request(ctl, "GET", `/api/v1/commands/local-abc`);
       return x.status === 200 ? x.body : undefined;

@@ -106,14 +106,37 @@ describe("evidence over the API: permissions, reason, shared limits, redaction",
     expect((await roStream.subscribe("events")).type).toBe("subscribed");
 
     const now = Date.now();
-    await ctl.dataSource.getRepository(CaseEntity).insert({ id: "case-ev-1", title: "dropper", state: "new", verdict: null, score: 80, entities: [], alertCount: 0, firstSeen: now, lastSeen: now, createdAt: now, updatedAt: now, resolvedBy: null });
+    await ctl.dataSource.getRepository(CaseEntity).insert({
+      id: "case-ev-1",
+      title: "dropper",
+      state: "new",
+      verdict: null,
+      score: 80,
+      entities: [],
+      alertCount: 0,
+      firstSeen: now,
+      lastSeen: now,
+      createdAt: now,
+      updatedAt: now,
+      resolvedBy: null,
+    });
     const issued = await issue(undefined, { filePath: "/tmp/notes.txt", reason: "incident 7: read the dropper's notes" }, { caseId: "case-ev-1" });
     expect(issued.status, JSON.stringify(issued.body)).toBe(202);
     const cmd = await waitFor("the command", () => commandsOf().find((c) => c.id === issued.body.id));
     const output = { file: { path: "/tmp/notes.txt", size: SECRET_TEXT.length, truncated: false, base64: Buffer.from(SECRET_TEXT).toString("base64") } };
     // The result comes twice, as the real agent sends it: on the stream, and as a spooled command_result event.
-    agent.send({ msg: { $case: "result", result: { commandId: cmd.id, status: CommandStatus.COMMAND_STATUS_SUCCEEDED, reason: "", outputJson: JSON.stringify(output), finishedAtMs: Date.now(), local: false, type: "collect_evidence" } } });
-    agent.events(1, 1, () => ({ body: { $case: "agent", agent: { kind: "command_result", message: "", attributes: { commandId: cmd.id, status: "succeeded", type: "collect_evidence", local: "false", output: JSON.stringify(output) } } } }));
+    agent.send({
+      msg: {
+        $case: "result",
+        result: { commandId: cmd.id, status: CommandStatus.COMMAND_STATUS_SUCCEEDED, reason: "", outputJson: JSON.stringify(output), finishedAtMs: Date.now(), local: false, type: "collect_evidence" },
+      },
+    });
+    agent.events(1, 1, () => ({
+      body: {
+        $case: "agent",
+        agent: { kind: "command_result", message: "", attributes: { commandId: cmd.id, status: "succeeded", type: "collect_evidence", local: "false", output: JSON.stringify(output) } },
+      },
+    }));
     await waitFor("ack", () => agent.lastAck() === 1);
 
     const byAnalyst = await waitFor("succeeded", async () => {
@@ -158,7 +181,12 @@ describe("evidence over the API: permissions, reason, shared limits, redaction",
     await waitFor("webhook", () => rx.at("/siem").find((r) => r.body.includes(cmd.id) && r.body.includes("succeeded")));
     expect(JSON.stringify(stream.messages)).not.toContain(encoded);
     expect(JSON.stringify(roStream.messages)).not.toContain(encoded);
-    expect(rx.at("/siem").map((r) => r.body).join("\n")).not.toContain(encoded);
+    expect(
+      rx
+        .at("/siem")
+        .map((r) => r.body)
+        .join("\n"),
+    ).not.toContain(encoded);
     stream.close();
     roStream.close();
 

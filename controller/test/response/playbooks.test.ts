@@ -23,8 +23,15 @@ approval: auto
 
 function alert(agentId: string, over: Partial<PlaybookAlert> = {}): PlaybookAlert {
   return {
-    id: randomUUID(), ruleId: "rule-1", ruleTitle: "SSH brute force then login", ruleTags: ["attack.credential_access", "attack.t1110"], score: 85,
-    agentId, caseId: randomUUID(), entityKind: "ip", entityValue: "203.0.113.50",
+    id: randomUUID(),
+    ruleId: "rule-1",
+    ruleTitle: "SSH brute force then login",
+    ruleTags: ["attack.credential_access", "attack.t1110"],
+    score: 85,
+    agentId,
+    caseId: randomUUID(),
+    entityKind: "ip",
+    entityValue: "203.0.113.50",
     eventFields: [{ SourceIp: "203.0.113.50", Service: "sshd", User: "root" }],
     ...over,
   };
@@ -76,7 +83,11 @@ describe("playbooks: alerts to actions, with guard rails", () => {
   it("an automatic playbook isolates, blocks the attacker's IP, and skips what the alert cannot support", async () => {
     const a = alert("web-1");
     const decisions = await ctl.playbooks.onAlert(a);
-    expect(decisions.map((d) => [d.actionType, d.state])).toEqual([["isolate", "issued"], ["block_ip", "issued"], ["kill_process", "skipped"]]);
+    expect(decisions.map((d) => [d.actionType, d.state])).toEqual([
+      ["isolate", "issued"],
+      ["block_ip", "issued"],
+      ["kill_process", "skipped"],
+    ]);
     expect(decisions[2].reason).toMatch(/no process/);
     const cmds = await waitFor("two commands on the agent", () => (commandsOf(web).length >= 2 ? commandsOf(web) : undefined));
     expect(cmds.map((c) => c.type)).toEqual(["isolate", "block_ip"]);
@@ -91,7 +102,9 @@ describe("playbooks: alerts to actions, with guard rails", () => {
 
   it("undoes an automatic isolation from the case", async () => {
     const iso = commandsOf(web).find((c) => c.type === "isolate")!;
-    web.send({ msg: { $case: "result", result: { commandId: iso.id, status: CommandStatus.COMMAND_STATUS_SUCCEEDED, reason: "", outputJson: "{}", finishedAtMs: Date.now(), local: false, type: "isolate" } } });
+    web.send({
+      msg: { $case: "result", result: { commandId: iso.id, status: CommandStatus.COMMAND_STATUS_SUCCEEDED, reason: "", outputJson: "{}", finishedAtMs: Date.now(), local: false, type: "isolate" } },
+    });
     await waitFor("isolate succeeded", async () => (await request(ctl, "GET", `/api/v1/commands/${iso.id}`)).body.state === "succeeded");
     const undo = await request(ctl, "POST", `/api/v1/commands/${iso.id}/undo`);
     expect(undo.status).toBe(202);

@@ -55,7 +55,8 @@ describe("a 650k-IOC catalog in the agent policy (issue 10, class 7)", () => {
     await waitFor("raw agent welcomed", () => raw!.received.length > 0);
 
     const put = await fetch(`${ctl.httpUrl}/api/v1/agent-policy`, {
-      method: "PUT", headers: { authorization: `Bearer ${ctl.adminKey}`, "content-type": "application/json" },
+      method: "PUT",
+      headers: { authorization: `Bearer ${ctl.adminKey}`, "content-type": "application/json" },
       body: JSON.stringify({ rules: [{ id: IOC_RULE }], includeIocs: true, actions: [] }),
     });
     expect(put.status).toBe(200);
@@ -69,10 +70,14 @@ describe("a 650k-IOC catalog in the agent policy (issue 10, class 7)", () => {
     console.log(`policy: ${got.delivery.bytes} bytes in ${got.delivery.messages} messages; IOCs ${JSON.stringify(got.delivery.iocs)}`);
 
     // The real agent assembles, verifies and applies it, on the stream it already had.
-    const applied = await waitFor("policy_applied from the agent", async () => {
-      const evs = (await ctl.get(`/api/v1/events?type=agent&agent=${agentId}&limit=500`)).body.items as Array<{ agent: { kind: string; attributes: Record<string, string> } }>;
-      return evs.find((e) => e.agent.kind === "policy_applied" || e.agent.kind === "policy_refused");
-    }, 120_000);
+    const applied = await waitFor(
+      "policy_applied from the agent",
+      async () => {
+        const evs = (await ctl.get(`/api/v1/events?type=agent&agent=${agentId}&limit=500`)).body.items as Array<{ agent: { kind: string; attributes: Record<string, string> } }>;
+        return evs.find((e) => e.agent.kind === "policy_applied" || e.agent.kind === "policy_refused");
+      },
+      120_000,
+    );
     expect(applied.agent).toMatchObject({ kind: "policy_applied", attributes: { version: "1", iocs: String(MAX_POLICY_IOCS), errors: "0" } });
     expect(ctl.registry.session(agentId)).toBe(session);
     expect((await ctl.get(`/api/v1/agents/${agentId}`)).body.online).toBe(true);
@@ -86,7 +91,12 @@ describe("a 650k-IOC catalog in the agent policy (issue 10, class 7)", () => {
     const doc = new PolicyStore(agent.stateDir, agentId).load(ctl.signer.publicKeyRaw)!;
     const evaluator = new LocalEvaluator(doc, () => ({ agentId, hostname: "h" }));
     expect(evaluator.summary).toMatchObject({ version: 1, rules: 1, iocs: MAX_POLICY_IOCS, errors: [] });
-    const conn = (ip: string) => Event.fromPartial({ seq: 1, eventTimeMs: Date.now(), body: { $case: "network", network: { action: NetworkAction.NETWORK_ACTION_OPEN, protocol: "tcp", remoteAddress: ip, remotePort: 443, direction: Direction.DIRECTION_OUTBOUND, pid: 1 } } });
+    const conn = (ip: string) =>
+      Event.fromPartial({
+        seq: 1,
+        eventTimeMs: Date.now(),
+        body: { $case: "network", network: { action: NetworkAction.NETWORK_ACTION_OPEN, protocol: "tcp", remoteAddress: ip, remotePort: 443, direction: Direction.DIRECTION_OUTBOUND, pid: 1 } },
+      });
     expect(evaluator.evaluate(conn(HOT_IP)).map((h) => h.ruleId)).toContain(IOC_RULE);
     expect(evaluator.evaluate(conn("192.0.2.200"))).toEqual([]);
 

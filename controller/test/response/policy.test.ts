@@ -63,7 +63,15 @@ describe("agent policy: signed per agent, pushed on change and on connect", () =
     const { MAX_POLICY_RULE_BYTES } = await import("@vigil/proto");
     const rule = (i: number) => ({
       id: `big-${i}`,
-      yaml: [`title: big ${i}`, `id: big-${i}`, `description: ${"x".repeat(250_000)}`, "logsource: { product: linux, category: process_creation }", "detection:", "  sel: { Image: /bin/nothing }", "  condition: sel"].join("\n"),
+      yaml: [
+        `title: big ${i}`,
+        `id: big-${i}`,
+        `description: ${"x".repeat(250_000)}`,
+        "logsource: { product: linux, category: process_creation }",
+        "detection:",
+        "  sel: { Image: /bin/nothing }",
+        "  condition: sel",
+      ].join("\n"),
     });
     const rules = Array.from({ length: Math.ceil(MAX_POLICY_RULE_BYTES / 250_000) + 1 }, (_, i) => rule(i));
     const r = await request(ctl, "PUT", "/api/v1/agent-policy", { rules, actions: [] });

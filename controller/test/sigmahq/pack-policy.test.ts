@@ -10,7 +10,10 @@ const TMP_EXEC_DUPLICATE = "312b42b1-bded-4441-8b58-163a3af58775"; // SigmaHQ, d
 const ACCOUNT_CREATED = "8d4b2e17-3a6f-4c95-b0d8-1e7f5a9c2b43"; // built-in, level low
 
 const run = (timeMs: number, exe: string, commandLine: string) => (): Partial<Event> =>
-  ({ eventTimeMs: timeMs, body: { $case: "process", process: { action: ProcessAction.PROCESS_ACTION_START, pid: 4100, ppid: 1, exe, commandLine, user: "ops", uid: 1000, name: exe.split("/").pop() } } }) as Partial<Event>;
+  ({
+    eventTimeMs: timeMs,
+    body: { $case: "process", process: { action: ProcessAction.PROCESS_ACTION_START, pid: 4100, ppid: 1, exe, commandLine, user: "ops", uid: 1000, name: exe.split("/").pop() } },
+  }) as Partial<Event>;
 
 describe("SigmaHQ pack in the controller (bundled, VIGIL_SIGMAHQ_PACK on by default)", () => {
   let ctl: TestController;
@@ -39,7 +42,9 @@ describe("SigmaHQ pack in the controller (bundled, VIGIL_SIGMAHQ_PACK on by defa
   });
 
   it("an upload may not take a pack rule's name", async () => {
-    const r = await request(ctl, "POST", "/api/v1/rules?name=sigmahq/process_creation/mine.yml", { yaml: "title: Mine\nlogsource: {product: linux}\ndetection:\n  sel: {Image: /x}\n  condition: sel\nlevel: high\n" });
+    const r = await request(ctl, "POST", "/api/v1/rules?name=sigmahq/process_creation/mine.yml", {
+      yaml: "title: Mine\nlogsource: {product: linux}\ndetection:\n  sel: {Image: /x}\n  condition: sel\nlevel: high\n",
+    });
     expect(r.status).toBe(400);
     expect(JSON.stringify(r.body)).toContain("belong to the SigmaHQ pack");
   });

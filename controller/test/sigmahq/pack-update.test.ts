@@ -79,12 +79,15 @@ describe("vigil-controller rules update --from <SigmaHQ archive>", () => {
 
   it("a SigmaHQ release .zip replaces the previous pack whole", () => {
     const archive = join(dir, "sigma_core.zip");
-    writeFileSync(archive, zip([
-      { name: "rules/linux/network_connection/net_good.yml", data: GOOD_PROC.replace("process_creation", "network_connection") },
-      { name: "rules/linux/process_creation/broken.yml", data: BROKEN },
-      { name: "rules/linux/process_creation/lnk.yml", type: "2", data: "/etc/passwd" },
-      { name: "rules/windows/x.yml", data: WINDOWS },
-    ]));
+    writeFileSync(
+      archive,
+      zip([
+        { name: "rules/linux/network_connection/net_good.yml", data: GOOD_PROC.replace("process_creation", "network_connection") },
+        { name: "rules/linux/process_creation/broken.yml", data: BROKEN },
+        { name: "rules/linux/process_creation/lnk.yml", type: "2", data: "/etc/passwd" },
+        { name: "rules/windows/x.yml", data: WINDOWS },
+      ]),
+    );
     const r = run(["rules", "update", "--from", archive, "--data-dir", dataDir]);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("refused: process_creation/lnk.yml: a link, not a file");
@@ -98,14 +101,37 @@ describe("vigil-controller rules update --from <SigmaHQ archive>", () => {
     const before = () => JSON.parse(readFileSync(join(packDir, "manifest.json"), "utf8")).version;
 
     const attacks: [string, string, Buffer, RegExp][] = [
-      ["tar.gz with ../ climbing out of rules/linux", "evil.tar.gz", tarGz([
-        { name: "sigma-x/rules/linux/process_creation/ok.yml", data: GOOD_PROC },
-        { name: `sigma-x/rules/linux/../../../../../../tmp/${marker}/evil.yml`, data: GOOD_PROC },
-      ]), /"\.\." in the path \(path traversal\); archive refused/],
+      [
+        "tar.gz with ../ climbing out of rules/linux",
+        "evil.tar.gz",
+        tarGz([
+          { name: "sigma-x/rules/linux/process_creation/ok.yml", data: GOOD_PROC },
+          { name: `sigma-x/rules/linux/../../../../../../tmp/${marker}/evil.yml`, data: GOOD_PROC },
+        ]),
+        /"\.\." in the path \(path traversal\); archive refused/,
+      ],
       ["tar.gz with an absolute entry", "abs.tar.gz", tarGz([{ name: `/tmp/${marker}/rules/linux/abs.yml`, data: GOOD_PROC }]), /absolute or backslashed path \(path traversal\)/],
-      ["tar.gz whose GNU long name hides the ..", "long.tar.gz", tarGz([{ name: `rules/linux/${"a/".repeat(60)}../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../tmp/${marker}.yml`, data: GOOD_PROC }]), /path traversal/],
+      [
+        "tar.gz whose GNU long name hides the ..",
+        "long.tar.gz",
+        tarGz([
+          {
+            name: `rules/linux/${"a/".repeat(60)}../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../tmp/${marker}.yml`,
+            data: GOOD_PROC,
+          },
+        ]),
+        /path traversal/,
+      ],
       ["zip with ..\\ (Windows separators)", "bs.zip", zip([{ name: `rules\\linux\\..\\..\\..\\tmp\\${marker}.yml`, data: GOOD_PROC }]), /absolute or backslashed path/],
-      ["zip with ../", "dots.zip", zip([{ name: "rules/linux/ok.yml", data: GOOD_PROC }, { name: `rules/linux/../../../tmp/${marker}.yml`, data: GOOD_PROC }]), /path traversal/],
+      [
+        "zip with ../",
+        "dots.zip",
+        zip([
+          { name: "rules/linux/ok.yml", data: GOOD_PROC },
+          { name: `rules/linux/../../../tmp/${marker}.yml`, data: GOOD_PROC },
+        ]),
+        /path traversal/,
+      ],
     ];
     for (const [what, file, data, why] of attacks) {
       it(what, () => {
@@ -135,7 +161,10 @@ describe("vigil-controller rules update --from <SigmaHQ archive>", () => {
 
     it("a zip entry that inflates past 1 MiB is refused, the rest taken", () => {
       const archive = join(dir, "bomb.zip");
-      const bomb = zip([{ name: "rules/linux/process_creation/bomb.yml", data: Buffer.alloc(3 * 1024 * 1024, 0x20) }, { name: "rules/linux/process_creation/ok.yml", data: GOOD_PROC }]);
+      const bomb = zip([
+        { name: "rules/linux/process_creation/bomb.yml", data: Buffer.alloc(3 * 1024 * 1024, 0x20) },
+        { name: "rules/linux/process_creation/ok.yml", data: GOOD_PROC },
+      ]);
       // Lie about the size in the central directory, as a bomb would: the reader must not trust it.
       const cd = bomb.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
       bomb.writeUInt32LE(100, cd + 24);

@@ -19,9 +19,15 @@ export function stixBundle(bytes: number): string {
   let size = 0;
   for (let i = 0; size < bytes; i++) {
     const o = JSON.stringify({
-      type: "indicator", spec_version: "2.1", id: `indicator--00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
-      created: "2024-01-01T00:00:00Z", modified: "2024-01-01T00:00:00Z", valid_from: "2024-01-01T00:00:00Z", pattern_type: "stix",
-      pattern: `[ipv4-addr:value = '${100 + ((i >> 16) & 127)}.${(i >> 8) & 255}.${i & 255}.9']`, indicator_types: ["malicious-activity"],
+      type: "indicator",
+      spec_version: "2.1",
+      id: `indicator--00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+      created: "2024-01-01T00:00:00Z",
+      modified: "2024-01-01T00:00:00Z",
+      valid_from: "2024-01-01T00:00:00Z",
+      pattern_type: "stix",
+      pattern: `[ipv4-addr:value = '${100 + ((i >> 16) & 127)}.${(i >> 8) & 255}.${i & 255}.9']`,
+      indicator_types: ["malicious-activity"],
     });
     parts.push(o);
     size += o.length + 1;

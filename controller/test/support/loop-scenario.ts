@@ -30,10 +30,16 @@ export async function runLoopScenario(ctl: TestController, opts: { binary?: bool
   let server: Server | undefined;
   let client: Socket | undefined;
   try {
-    const agentId = await waitFor("the agent to come online", async () => {
-      const r = await ctl.get("/api/v1/agents");
-      return r.body.items?.find((a: { online: boolean }) => a.online)?.id as string | undefined;
-    }, 30_000).catch((e) => { throw new Error(`${e.message}\nagent output:\n${agent.output()}`); });
+    const agentId = await waitFor(
+      "the agent to come online",
+      async () => {
+        const r = await ctl.get("/api/v1/agents");
+        return r.body.items?.find((a: { online: boolean }) => a.online)?.id as string | undefined;
+      },
+      30_000,
+    ).catch((e) => {
+      throw new Error(`${e.message}\nagent output:\n${agent.output()}`);
+    });
 
     // A file in a watched directory.
     const filePath = join(watchDir, `evidence-${tag}.txt`);
@@ -62,7 +68,11 @@ export async function runLoopScenario(ctl: TestController, opts: { binary?: bool
     expect(procEv.process.commandLine).toContain(`vigil-e2e-${tag}`);
     expect(procEv.process.ppid).toBe(process.pid);
 
-    const netEv = await waitFor("the connection event", async () => (await ctl.get(`/api/v1/events?type=network&q=${port}`)).body.items?.find((e: { network: { direction: string; remotePort?: number } }) => e.network.direction === "outbound" && e.network.remotePort === port));
+    const netEv = await waitFor("the connection event", async () =>
+      (await ctl.get(`/api/v1/events?type=network&q=${port}`)).body.items?.find(
+        (e: { network: { direction: string; remotePort?: number } }) => e.network.direction === "outbound" && e.network.remotePort === port,
+      ),
+    );
     expect(netEv.network.remoteAddress).toBe("127.0.0.1");
     expect(netEv.network.pid).toBe(process.pid);
 

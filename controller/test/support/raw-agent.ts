@@ -6,10 +6,11 @@ type RawStream = ClientDuplexStream<Buffer, ControllerMessage>;
 /** What a test gives for one event: any part of it, nested messages partial too (Event.fromPartial fills the rest). */
 export type EventInit = Parameters<typeof Event.fromPartial>[0];
 
-const RawCtor = makeGenericClientConstructor(
-  { connect: { ...AgentServiceService.connect, requestSerialize: (b: Buffer) => b } },
-  "vigil.v1.AgentService",
-) as unknown as new (addr: string, creds: ReturnType<typeof credentials.createInsecure>, opts?: object) => Client & { connect(): RawStream };
+const RawCtor = makeGenericClientConstructor({ connect: { ...AgentServiceService.connect, requestSerialize: (b: Buffer) => b } }, "vigil.v1.AgentService") as unknown as new (
+  addr: string,
+  creds: ReturnType<typeof credentials.createInsecure>,
+  opts?: object,
+) => Client & { connect(): RawStream };
 
 /**
  * A hand-driven agent stream that can send arbitrary bytes: how the tests play
@@ -40,7 +41,12 @@ export class RawAgent {
   }
 
   hello(agentId: string, extra: Parameters<typeof Hello.fromPartial>[0] = {}): void {
-    this.send({ msg: { $case: "hello", hello: Hello.fromPartial({ agentId, hostname: `host-${agentId}`, os: "test", kernel: "", agentVersion: "test", ipAddresses: [], tags: [], bootTimeMs: 0, lastSeq: 0, arch: "", ...extra }) } });
+    this.send({
+      msg: {
+        $case: "hello",
+        hello: Hello.fromPartial({ agentId, hostname: `host-${agentId}`, os: "test", kernel: "", agentVersion: "test", ipAddresses: [], tags: [], bootTimeMs: 0, lastSeq: 0, arch: "", ...extra }),
+      },
+    });
   }
 
   events(firstSeq: number, count: number, make: (seq: number) => EventInit = () => ({})): void {

@@ -60,10 +60,14 @@ export function readStatusFile(stateDir: string): AgentStatusFile {
 }
 
 export async function waitForAgentId(stateDir: string, agent: AgentProcess): Promise<string> {
-  return waitFor("the agent id", () => {
-    if (agent.child.exitCode !== null) throw new Error(`agent exited with ${agent.child.exitCode}`);
-    return existsSync(join(stateDir, "agent-id")) && agentIdOf(stateDir);
-  }, 20_000).catch((e: Error) => {
+  return waitFor(
+    "the agent id",
+    () => {
+      if (agent.child.exitCode !== null) throw new Error(`agent exited with ${agent.child.exitCode}`);
+      return existsSync(join(stateDir, "agent-id")) && agentIdOf(stateDir);
+    },
+    20_000,
+  ).catch((e: Error) => {
     throw new Error(`${e.message}\n${agent.output()}`);
   });
 }

@@ -100,10 +100,14 @@ describe("the real agent: enroll, then run over mTLS, renew", () => {
     const authLog = join(tmp(), "auth.log");
     writeFileSync(authLog, "");
     agent = spawnAgent(["--controller", `127.0.0.1:${ctl.grpcPort}`, "--watch", watch, "--auth-log", authLog], { stateDir, env: { VIGIL_LOG_LEVEL: "info" } });
-    const row = await waitFor("the agent online under its certificate's id", async () => {
-      const a = await ctl.registry.get(identity.agentId);
-      return a && ctl.registry.isOnline(identity.agentId) ? a : undefined;
-    }, 60_000);
+    const row = await waitFor(
+      "the agent online under its certificate's id",
+      async () => {
+        const a = await ctl.registry.get(identity.agentId);
+        return a && ctl.registry.isOnline(identity.agentId) ? a : undefined;
+      },
+      60_000,
+    );
     expect(row.tags).toContain("e2e");
     const oldCert = authenticated.find((p) => p.agentId === identity.agentId)!;
     expect(oldCert.notAfter).toBe(identity.notAfterMs);

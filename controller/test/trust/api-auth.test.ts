@@ -14,7 +14,12 @@ const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "ALL", "OPTIONS", "HEA
  * editing this test. `@Public()` routes are expected to be open.
  */
 function routes(): Route[] {
-  const join = (...parts: string[]) => "/" + parts.map((p) => p.replace(/^\/+|\/+$/g, "")).filter(Boolean).join("/");
+  const join = (...parts: string[]) =>
+    "/" +
+    parts
+      .map((p) => p.replace(/^\/+|\/+$/g, ""))
+      .filter(Boolean)
+      .join("/");
   const controllers = (AppModule.with([]).controllers ?? []) as Array<new (...a: never[]) => object>;
   return controllers.flatMap((cls) => {
     const base = [Reflect.getMetadata(PATH_METADATA, cls) ?? ""].flat()[0] as string;
@@ -29,7 +34,11 @@ function routes(): Route[] {
 }
 
 async function call(ctl: TestController, r: Pick<Route, "method" | "path">, headers: Record<string, string>): Promise<number> {
-  const res = await fetch(ctl.httpUrl + r.path, { method: r.method, headers: { ...headers, ...(r.method === "GET" ? {} : { "content-type": "application/json" }) }, body: r.method === "GET" ? undefined : "{}" });
+  const res = await fetch(ctl.httpUrl + r.path, {
+    method: r.method,
+    headers: { ...headers, ...(r.method === "GET" ? {} : { "content-type": "application/json" }) },
+    body: r.method === "GET" ? undefined : "{}",
+  });
   await res.arrayBuffer();
   return res.status;
 }
@@ -97,7 +106,11 @@ describe("API keys and roles on every route", () => {
   });
 
   it("creating a key returns it once; listings and the audit never show keys or hashes; a revoked key stops working", async () => {
-    const res = await fetch(`${ctl.httpUrl}/api/v1/apikeys`, { method: "POST", headers: { authorization: `Bearer ${keys.admin}`, "content-type": "application/json" }, body: JSON.stringify({ role: "analyst", name: "soc" }) });
+    const res = await fetch(`${ctl.httpUrl}/api/v1/apikeys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${keys.admin}`, "content-type": "application/json" },
+      body: JSON.stringify({ role: "analyst", name: "soc" }),
+    });
     expect(res.status).toBe(201);
     const created = (await res.json()) as { id: string; key: string; role: string };
     expect(created.key).toMatch(/^vk_[0-9a-f]{16}_/);
@@ -112,7 +125,11 @@ describe("API keys and roles on every route", () => {
   });
 
   it("bad bodies get 400s that name the field", async () => {
-    const post = (path: string, body: string) => fetch(ctl.httpUrl + path, { method: "POST", headers: { authorization: `Bearer ${keys.admin}`, "content-type": "application/json" }, body }).then(async (r) => ({ status: r.status, body: (await r.json()) as { message: string } }));
+    const post = (path: string, body: string) =>
+      fetch(ctl.httpUrl + path, { method: "POST", headers: { authorization: `Bearer ${keys.admin}`, "content-type": "application/json" }, body }).then(async (r) => ({
+        status: r.status,
+        body: (await r.json()) as { message: string },
+      }));
     expect(await post("/api/v1/apikeys", JSON.stringify({ role: "root" }))).toMatchObject({ status: 400, body: { message: expect.stringContaining('"role"') } });
     expect(await post("/api/v1/apikeys", JSON.stringify({ role: "admin", extra: 1 }))).toMatchObject({ status: 400, body: { message: expect.stringContaining('"extra"') } });
     expect(await post("/api/v1/enrollment-tokens", JSON.stringify({ ttl: "forever" }))).toMatchObject({ status: 400, body: { message: expect.stringContaining("ttl") } });

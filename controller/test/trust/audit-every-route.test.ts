@@ -11,7 +11,8 @@ import { rawRequest } from "../support/raw-http";
  * request is either refused (4xx, no record) or leaves exactly one record.
  */
 const BUILTIN_RULE = "895fed99-f646-4f2c-90d6-cdcade3a6d70";
-const sigma = (n: number) => `title: Audit variant ${n}\nid: 6d1f0000-0000-4000-8000-${String(n).padStart(12, "0")}\nlogsource: {product: linux}\ndetection:\n  sel: {Image: /bin/variant${n}}\n  condition: sel\nlevel: low\n`;
+const sigma = (n: number) =>
+  `title: Audit variant ${n}\nid: 6d1f0000-0000-4000-8000-${String(n).padStart(12, "0")}\nlogsource: {product: linux}\ndetection:\n  sel: {Image: /bin/variant${n}}\n  condition: sel\nlevel: low\n`;
 
 type Variant = { name: string; spell: (segments: string[], route: RouteInfo) => string };
 
@@ -104,7 +105,13 @@ describe("audit: every mutating route, in every spelling, is refused or audited 
 
   it("the route table is every route Express serves", () => {
     const router = (ctl.app.getHttpAdapter().getInstance() as { router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> } }).router;
-    const served = router.stack.filter((l) => l.route).flatMap((l) => Object.keys(l.route!.methods).filter((m) => m !== "_all").map((m) => `${m.toUpperCase()} ${l.route!.path}`));
+    const served = router.stack
+      .filter((l) => l.route)
+      .flatMap((l) =>
+        Object.keys(l.route!.methods)
+          .filter((m) => m !== "_all")
+          .map((m) => `${m.toUpperCase()} ${l.route!.path}`),
+      );
     const table = new Set(routes.map((r) => `${r.method} ${r.path}`));
     const missing = served.filter((s) => !table.has(s) && !s.startsWith("GET /api/docs"));
     expect(missing).toEqual([]);

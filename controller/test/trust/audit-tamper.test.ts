@@ -167,7 +167,16 @@ describe("audit chain: an unkeyed chain from an older version", () => {
     for (let seq = 1; seq <= 5; seq++) {
       const base = { seq, time: 1_700_000_000_000 + seq, actor: "cli", action: "legacy.record", target: "", details: canonicalJson({ seq }), prevHash: prev };
       const hash = recordHash(base);
-      await ctl.dataSource.query("INSERT INTO audit_log (seq, time, actor, action, target, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [seq, base.time, base.actor, base.action, base.target, base.details, prev, hash]);
+      await ctl.dataSource.query("INSERT INTO audit_log (seq, time, actor, action, target, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+        seq,
+        base.time,
+        base.actor,
+        base.action,
+        base.target,
+        base.details,
+        prev,
+        hash,
+      ]);
       prev = hash;
     }
     // A fresh AuditLog (the upgraded controller after restart) with the data dir's key.

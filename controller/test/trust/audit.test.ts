@@ -39,7 +39,9 @@ for (const dialect of ["sqlite", "postgres"] as const) {
     it("concurrent appends from two writers (two processes' worth) never fork the chain", async () => {
       // A second writer with the same key (as the CLI loads it from the data dir).
       const other = new AuditLog(ctl.dataSource, { key: loadAuditKey(ctl.dir, undefined, { create: false }) });
-      await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? ctl.audit : other).append({ actor: "test", action: "test.concurrent", target: `t${i}`, details: { i, nested: { b: 2, a: 1 } } })));
+      await Promise.all(
+        Array.from({ length: 60 }, (_, i) => (i % 2 ? ctl.audit : other).append({ actor: "test", action: "test.concurrent", target: `t${i}`, details: { i, nested: { b: 2, a: 1 } } })),
+      );
       const v = await ctl.audit.verify();
       expect(v.ok).toBe(true);
       const rows = await ctl.audit.query({ action: "test.concurrent", limit: 1000 });
@@ -64,7 +66,10 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       expect((await ctl.get("/api/v1/audit?cursor=abc")).status).toBe(400);
       const res = await fetch(`${ctl.httpUrl}/api/v1/audit/export`, { headers: { authorization: `Bearer ${ctl.adminKey}` } });
       expect(res.headers.get("content-type")).toMatch(/ndjson/);
-      const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l) as { seq: number; time: string; actor: string; action: string; target: string; details: unknown; prevHash: string; hash: string });
+      const lines = (await res.text())
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { seq: number; time: string; actor: string; action: string; target: string; details: unknown; prevHash: string; hash: string });
       expect(lines.map((l) => l.seq)).toEqual(Array.from({ length: lines.length }, (_, i) => i + 1));
       // An exported record is verifiable on its own by whoever holds the audit key: recompute its HMAC outside the controller.
       const l = lines[5];
@@ -79,7 +84,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       expect(before.code).toBe(0);
       expect(before.out).toMatch(/intact/);
       const target = (await ctl.audit.query({ action: "test.concurrent", limit: 1 }))[0].seq - 10;
-      const [original] = (await ctl.audit.query({ beforeSeq: target + 1, limit: 1 }));
+      const [original] = await ctl.audit.query({ beforeSeq: target + 1, limit: 1 });
       const p = dialect === "postgres" ? "$1" : "?";
       await ctl.dataSource.query(`UPDATE audit_log SET details = ${p} WHERE seq = ${target}`, ['{"i":999}']);
       const v = (await ctl.get("/api/v1/audit/verify")).body;

@@ -9,7 +9,10 @@ import { startTestController, type TestController } from "../support/controller"
 import { createToken, enrollAgent } from "./trust-fixture";
 
 async function enrollError(p: Promise<unknown>): Promise<EnrollError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(EnrollError);
   return err as EnrollError;
 }

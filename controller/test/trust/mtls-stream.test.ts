@@ -93,7 +93,10 @@ describe("agent stream over mTLS", () => {
     const again = await refusal(new TlsAgent(ctl.grpcPort, caPem, a));
     expect(again.code).toBe(status.PERMISSION_DENIED);
     const { csrDer } = await newKeyRequest("h");
-    const renewErr = await renewRpc(`127.0.0.1:${ctl.grpcPort}`, caPem, a, csrDer).then(() => undefined, (e: EnrollError) => e);
+    const renewErr = await renewRpc(`127.0.0.1:${ctl.grpcPort}`, caPem, a, csrDer).then(
+      () => undefined,
+      (e: EnrollError) => e,
+    );
     expect(renewErr?.code).toBe(status.PERMISSION_DENIED);
     const actions = (await ctl.audit.query({ limit: 200 })).filter((r) => r.target === `agent:${a.agentId}`).map((r) => `${r.actor} ${r.action}`);
     expect(actions).toEqual(expect.arrayContaining(["cli agent.revoked", "system agent.stream_closed"]));

@@ -43,10 +43,53 @@ describe("Vigil secrets are redacted at ingest", () => {
       eventTimeMs: now,
       body:
         seq === 1
-          ? { $case: "process", process: { action: 1, pid: 4242, ppid: 1, exe: "/bin/sh", commandLine: `sh -s -- --token ${token}`, parentCommandLine: `sudo sh -s -- --token=${token}`, user: "root", uid: 0, cwd: "/root", startTimeMs: now, sha256: "", parentExe: "/usr/bin/sudo", name: "sh", exeDeleted: false, exitCode: 0 } }
+          ? {
+              $case: "process",
+              process: {
+                action: 1,
+                pid: 4242,
+                ppid: 1,
+                exe: "/bin/sh",
+                commandLine: `sh -s -- --token ${token}`,
+                parentCommandLine: `sudo sh -s -- --token=${token}`,
+                user: "root",
+                uid: 0,
+                cwd: "/root",
+                startTimeMs: now,
+                sha256: "",
+                parentExe: "/usr/bin/sudo",
+                name: "sh",
+                exeDeleted: false,
+                exitCode: 0,
+              },
+            }
           : seq === 2
-            ? { $case: "audit", audit: { recordType: "EXECVE", serial: 7, fields: { a0: "curl", a1: `Authorization: Bearer ${apiKey}` }, raw: `type=EXECVE msg=audit(1.000:7): a0="curl" a1="Authorization: Bearer ${apiKey}"` } }
-            : { $case: "auth", auth: { action: 3, user: "root", targetUser: "root", sourceIp: "", sourcePort: 0, method: "", pid: 1, service: "sudo", command: `/usr/bin/sh -s -- --token ${token}`, tty: "pts/0", hostname: "web-07", raw: `sudo: admin : COMMAND=/usr/bin/sh -s -- --token ${token}` } },
+            ? {
+                $case: "audit",
+                audit: {
+                  recordType: "EXECVE",
+                  serial: 7,
+                  fields: { a0: "curl", a1: `Authorization: Bearer ${apiKey}` },
+                  raw: `type=EXECVE msg=audit(1.000:7): a0="curl" a1="Authorization: Bearer ${apiKey}"`,
+                },
+              }
+            : {
+                $case: "auth",
+                auth: {
+                  action: 3,
+                  user: "root",
+                  targetUser: "root",
+                  sourceIp: "",
+                  sourcePort: 0,
+                  method: "",
+                  pid: 1,
+                  service: "sudo",
+                  command: `/usr/bin/sh -s -- --token ${token}`,
+                  tty: "pts/0",
+                  hostname: "web-07",
+                  raw: `sudo: admin : COMMAND=/usr/bin/sh -s -- --token ${token}`,
+                },
+              },
     }));
     await waitFor("ack", () => a.lastAck() === 3);
     a.close();
@@ -80,10 +123,14 @@ describe("Vigil secrets are redacted at ingest", () => {
       // Started after the agent's first snapshot, so it is reported as a new process.
       const sh = spawn("sh", ["-c", "sleep 30; true", marker, "--token", token, `--api-key=${apiKey}`], { stdio: "ignore", detached: true });
       child = sh;
-      const ev = await waitFor("the process event with the marker", async () => {
-        const r = await ctl.get(`/api/v1/events?type=process&q=${marker}&limit=5`);
-        return r.body.items?.find((e: { process?: { pid: number } }) => e.process?.pid === sh.pid);
-      }, 30_000).catch((e) => {
+      const ev = await waitFor(
+        "the process event with the marker",
+        async () => {
+          const r = await ctl.get(`/api/v1/events?type=process&q=${marker}&limit=5`);
+          return r.body.items?.find((e: { process?: { pid: number } }) => e.process?.pid === sh.pid);
+        },
+        30_000,
+      ).catch((e) => {
         throw new Error(`${(e as Error).message}\n${agent?.output()}`);
       });
       const line: string = ev.process.commandLine;

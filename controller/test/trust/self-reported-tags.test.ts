@@ -25,14 +25,27 @@ approval: auto
 
 function alert(agentId: string): PlaybookAlert {
   return {
-    id: randomUUID(), ruleId: "rule-1", ruleTitle: "Credential dumping", ruleTags: ["attack.credential_access"], score: 90,
-    agentId, caseId: randomUUID(), entityKind: "host", entityValue: agentId, eventFields: [{}],
+    id: randomUUID(),
+    ruleId: "rule-1",
+    ruleTitle: "Credential dumping",
+    ruleTags: ["attack.credential_access"],
+    score: 90,
+    agentId,
+    caseId: randomUUID(),
+    entityKind: "host",
+    entityValue: agentId,
+    eventFields: [{}],
   };
 }
 
 function connect(ctl: TestController, who: EnrolledAgent, tags: string[]): TlsAgent {
   const a = new TlsAgent(ctl.grpcPort, ctl.security.trust.ca.certPem, who);
-  a.stream.write({ msg: { $case: "hello", hello: { agentId: who.agentId, hostname: "h", os: "test", kernel: "", agentVersion: "test", ipAddresses: [], tags, bootTimeMs: 0, lastSeq: 0, arch: "", timeMs: Date.now() } } });
+  a.stream.write({
+    msg: {
+      $case: "hello",
+      hello: { agentId: who.agentId, hostname: "h", os: "test", kernel: "", agentVersion: "test", ipAddresses: [], tags, bootTimeMs: 0, lastSeq: 0, arch: "", timeMs: Date.now() },
+    },
+  });
   return a;
 }
 

@@ -22,7 +22,9 @@ export class TlsAgent {
   }
 
   hello(agentId = "claimed-id"): void {
-    this.stream.write({ msg: { $case: "hello", hello: { agentId, hostname: "tls-host", os: "test", kernel: "", agentVersion: "test", ipAddresses: [], tags: ["self-tag"], bootTimeMs: 0, lastSeq: 0, arch: "" } } });
+    this.stream.write({
+      msg: { $case: "hello", hello: { agentId, hostname: "tls-host", os: "test", kernel: "", agentVersion: "test", ipAddresses: [], tags: ["self-tag"], bootTimeMs: 0, lastSeq: 0, arch: "" } },
+    });
   }
 
   welcomed(): boolean {

@@ -15,7 +15,12 @@ import { waitFor } from "../support/wait";
 const TEN_MB = 10 * 1024 * 1024;
 
 /** Sends headers and then up to `bytes` of nested JSON as fast as the server takes it; resolves with the status line. */
-function flood(url: string, path: string, bytes: number, opts: { key?: string; chunked?: boolean; contentType?: string; expectContinue?: boolean; ca?: string } = {}): Promise<{ status: number; sent: number; first: string }> {
+function flood(
+  url: string,
+  path: string,
+  bytes: number,
+  opts: { key?: string; chunked?: boolean; contentType?: string; expectContinue?: boolean; ca?: string } = {},
+): Promise<{ status: number; sent: number; first: string }> {
   const u = new URL(url);
   return new Promise((resolve) => {
     const sock = opts.ca ? tlsConnect({ port: Number(u.port), host: u.hostname, ca: opts.ca, checkServerIdentity: () => undefined }) : connect(Number(u.port), u.hostname);
@@ -42,16 +47,18 @@ function flood(url: string, path: string, bytes: number, opts: { key?: string; c
     sock.on("close", () => finish());
     sock.on(opts.ca ? "secureConnect" : "connect", () => {
       const len = opts.chunked ? "Transfer-Encoding: chunked" : `Content-Length: ${bytes}`;
-      sock.write(`POST ${path} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: ${opts.contentType ?? "application/json"}\r\n${opts.key ? `Authorization: Bearer ${opts.key}\r\n` : ""}${opts.expectContinue ? "Expect: 100-continue\r\n" : ""}${len}\r\n\r\n`);
+      sock.write(
+        `POST ${path} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: ${opts.contentType ?? "application/json"}\r\n${opts.key ? `Authorization: Bearer ${opts.key}\r\n` : ""}${opts.expectContinue ? "Expect: 100-continue\r\n" : ""}${len}\r\n\r\n`,
+      );
       if (!opts.expectContinue) pump();
     });
     const chunk = Buffer.alloc(64 * 1024, "[");
     function pump(): void {
-        while (!done && sent < bytes) {
-          const body = opts.chunked ? Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")]) : chunk;
-          sent += chunk.length;
-          if (!sock.write(body)) return void sock.once("drain", pump);
-        }
+      while (!done && sent < bytes) {
+        const body = opts.chunked ? Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")]) : chunk;
+        sent += chunk.length;
+        if (!sock.write(body)) return void sock.once("drain", pump);
+      }
     }
   });
 }

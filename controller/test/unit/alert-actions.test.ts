@@ -51,10 +51,33 @@ class FakeAlerts implements AlertRepository {
 
 function alertRow(over: Partial<AlertEntity> = {}): AlertEntity {
   return {
-    id: "a1", ruleId: "ssh-brute", ruleTitle: "SSH brute force", ruleLevel: "high", ruleTags: [], kind: "match", correlationType: null,
-    agentId: "agent-1", hostname: "web-1", entityKind: "ip", entityValue: "203.0.113.5", entities: ["ip:203.0.113.5"], dedupKey: "ssh-brute|ip:203.0.113.5|agent-1",
-    score: 60, breakdown: [], count: 3, firstSeen: 1, lastSeen: 2, createdAt: 1, updatedAt: 2, state: "new", verdict: null, caseId: null,
-    eventRefs: [], eventFields: [{ SourceIp: "203.0.113.5", User: "root", Image: { not: "a scalar" } }], groupBy: { AgentId: "agent-1" }, iocHits: [],
+    id: "a1",
+    ruleId: "ssh-brute",
+    ruleTitle: "SSH brute force",
+    ruleLevel: "high",
+    ruleTags: [],
+    kind: "match",
+    correlationType: null,
+    agentId: "agent-1",
+    hostname: "web-1",
+    entityKind: "ip",
+    entityValue: "203.0.113.5",
+    entities: ["ip:203.0.113.5"],
+    dedupKey: "ssh-brute|ip:203.0.113.5|agent-1",
+    score: 60,
+    breakdown: [],
+    count: 3,
+    firstSeen: 1,
+    lastSeen: 2,
+    createdAt: 1,
+    updatedAt: 2,
+    state: "new",
+    verdict: null,
+    caseId: null,
+    eventRefs: [],
+    eventFields: [{ SourceIp: "203.0.113.5", User: "root", Image: { not: "a scalar" } }],
+    groupBy: { AgentId: "agent-1" },
+    iocHits: [],
     ...over,
   };
 }
@@ -103,7 +126,9 @@ describe("AlertActions (unit, fake repository)", () => {
     expect(created).toEqual([]);
     expect(applied).toEqual([{ ruleId: "ssh-brute", entity: { kind: "ip", id: "203.0.113.5" }, verdict: "false_positive" }]);
     expect(repo.verdicts).toEqual([{ id: "a1", verdict: "false_positive", state: "resolved", now: 42_000, also: [{ sql: "weights", params: ["ssh-brute", 42_000] }] }]);
-    expect(repo.feedback).toEqual([{ alertId: "a1", ruleId: "ssh-brute", entityKey: "ip:203.0.113.5", verdict: "false_positive", note: "lab scanner", actor: "alice", createdAt: 42_000, suppressionId: null }]);
+    expect(repo.feedback).toEqual([
+      { alertId: "a1", ruleId: "ssh-brute", entityKey: "ip:203.0.113.5", verdict: "false_positive", note: "lab scanner", actor: "alice", createdAt: 42_000, suppressionId: null },
+    ]);
     expect((await actions.history("a1")).map((f) => f.verdict)).toEqual(["false_positive"]);
   });
 

@@ -39,7 +39,11 @@ describe("CaseUpdateThrottle: case.updated to webhooks, at most once per case pe
     h.t.offer(h.update("a", 2));
     expect(h.sent.map((n) => n.data.id)).toEqual(["a", "b"]);
     h.advance(60_000);
-    expect(h.sent.map((n) => [n.data.id, n.data.alertCount])).toEqual([["a", 1], ["b", 1], ["a", 2]]);
+    expect(h.sent.map((n) => [n.data.id, n.data.alertCount])).toEqual([
+      ["a", 1],
+      ["b", 1],
+      ["a", 2],
+    ]);
     // After a quiet window the next update goes out at once again.
     h.advance(120_000);
     h.t.offer(h.update("b", 2));

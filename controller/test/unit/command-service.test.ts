@@ -68,7 +68,14 @@ function setup(online: boolean) {
 }
 
 const result = (commandId: string, status: CommandStatus, over: Partial<CommandResult> = {}): CommandResult => ({
-  commandId, status, reason: "", outputJson: "{}", finishedAtMs: 0, local: false, type: "isolate", ...over,
+  commandId,
+  status,
+  reason: "",
+  outputJson: "{}",
+  finishedAtMs: 0,
+  local: false,
+  type: "isolate",
+  ...over,
 });
 
 /** Background bookkeeping after a send (markSent, step) settles on the next turns. */

@@ -12,10 +12,12 @@ describe("console event view", () => {
     expect(summaryOf(ev("process", "start", { exe: "/usr/bin/curl", commandLine: "curl -s http://x/y.sh", user: "www" }))).toBe("curl -s http://x/y.sh");
     expect(summaryOf(ev("process", "start", { exe: "/usr/bin/true" }))).toBe("/usr/bin/true");
     expect(summaryOf(ev("file", "rename", { path: "/etc/shadow", oldPath: "/tmp/s" }))).toBe("/tmp/s → /etc/shadow");
-    expect(summaryOf(ev("network", "connect", { protocol: "tcp", direction: "outbound", localAddress: "10.0.0.5", localPort: 51000, remoteAddress: "192.0.2.9", remotePort: 443, exe: "/usr/bin/curl" }))).toBe(
-      "tcp 10.0.0.5:51000 → 192.0.2.9:443 (/usr/bin/curl)",
+    expect(
+      summaryOf(ev("network", "connect", { protocol: "tcp", direction: "outbound", localAddress: "10.0.0.5", localPort: 51000, remoteAddress: "192.0.2.9", remotePort: 443, exe: "/usr/bin/curl" })),
+    ).toBe("tcp 10.0.0.5:51000 → 192.0.2.9:443 (/usr/bin/curl)");
+    expect(summaryOf(ev("network", "open", { protocol: "tcp", direction: "inbound", localAddress: "10.0.0.5", localPort: 22, remoteAddress: "198.51.100.7", remotePort: 40000 }))).toBe(
+      "tcp 198.51.100.7:40000 → 10.0.0.5:22",
     );
-    expect(summaryOf(ev("network", "open", { protocol: "tcp", direction: "inbound", localAddress: "10.0.0.5", localPort: 22, remoteAddress: "198.51.100.7", remotePort: 40000 }))).toBe("tcp 198.51.100.7:40000 → 10.0.0.5:22");
     expect(summaryOf(ev("auth", "login_failure", { user: "root", sourceIp: "203.0.113.5", sourcePort: 4000, service: "sshd" }))).toBe("root from 203.0.113.5:4000 via sshd");
     expect(summaryOf(ev("auth", "sudo", { user: "alice", targetUser: "root", service: "sudo", command: "/bin/sh" }))).toBe("alice → root via sudo: /bin/sh");
     expect(summaryOf(ev("log", "cron", { program: "CRON", message: "session opened" }))).toBe("CRON: session opened");

@@ -11,12 +11,20 @@ describe("alert evidence: first and newest references, bounded", () => {
     expect(kept).toHaveLength(MAX_EVENT_REFS);
     expect(kept.slice(0, FIRST_EVENT_REFS).map((r) => r.seq)).toEqual(Array.from({ length: FIRST_EVENT_REFS }, (_, i) => i + 1));
     expect(kept.slice(FIRST_EVENT_REFS).map((r) => r.seq)).toEqual(Array.from({ length: NEWEST_EVENT_REFS }, (_, i) => 113 + i));
-    expect(keepEventRefs([], Array.from({ length: 122 }, (_, i) => ref(i + 1)))).toEqual(kept);
+    expect(
+      keepEventRefs(
+        [],
+        Array.from({ length: 122 }, (_, i) => ref(i + 1)),
+      ),
+    ).toEqual(kept);
     expect(newestEventRef(kept)).toEqual(ref(122));
   });
 
   it("a late, older event takes its place in time order; duplicates are not kept twice", () => {
-    let kept = keepEventRefs([], Array.from({ length: 60 }, (_, i) => ref(i + 100)));
+    let kept = keepEventRefs(
+      [],
+      Array.from({ length: 60 }, (_, i) => ref(i + 100)),
+    );
     kept = keepEventRefs(kept, [ref(5), ref(100), ref(159)]);
     expect(kept).toHaveLength(MAX_EVENT_REFS);
     expect(kept[0].seq).toBe(5);

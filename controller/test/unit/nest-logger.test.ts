@@ -5,7 +5,14 @@ import { createLogger, NestPinoLogger } from "../../src/logging/logger";
 function sink(): { stream: Writable; lines: () => Array<{ level: number; msg: string; context?: string }> } {
   let text = "";
   const stream = new Writable({ write: (chunk, _enc, cb) => ((text += chunk.toString()), cb()) });
-  return { stream, lines: () => text.split("\n").filter(Boolean).map((l) => JSON.parse(l)) };
+  return {
+    stream,
+    lines: () =>
+      text
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+  };
 }
 
 describe("Nest's start-up narration is debug, everything else keeps its level", () => {

@@ -25,7 +25,17 @@ describe("normalisePath: one spelling per route", () => {
   });
 
   it("refuses what could mean two things", () => {
-    for (const p of ["/api/v1/rules/../iocs", "/api/v1/./rules", "/api/v1/rules%2Fx", "/api/v1/rules%2fx", "/api/v1/rules%5Cx", "/api\\v1/rules", "/api/v1/%2e%2e/rules", "/api/v1/rules/%zz", "/api/v1/rules/%4"]) {
+    for (const p of [
+      "/api/v1/rules/../iocs",
+      "/api/v1/./rules",
+      "/api/v1/rules%2Fx",
+      "/api/v1/rules%2fx",
+      "/api/v1/rules%5Cx",
+      "/api\\v1/rules",
+      "/api/v1/%2e%2e/rules",
+      "/api/v1/rules/%zz",
+      "/api/v1/rules/%4",
+    ]) {
       expect(norm(p).ok, p).toBe(false);
     }
     expect(norm("api/v1/rules").ok).toBe(false);

@@ -24,7 +24,12 @@ const spec = { rules: [], includeIocs: true, actions: [] };
 describe("agent policy document", () => {
   it("long values: stops at the byte budget, keeps the best ones, counts the rest, never reads the whole catalog", async () => {
     // 250k domains of ~250 characters: ~64 MB as a list, far over what a policy may carry.
-    const iocs: Ioc[] = Array.from({ length: 250_000 }, (_, i) => ({ kind: "domain", value: `${"x".repeat(230)}-${String(i).padStart(7, "0")}.example.org`, confidence: 90 - Math.floor(i / 50_000), source: "long" }));
+    const iocs: Ioc[] = Array.from({ length: 250_000 }, (_, i) => ({
+      kind: "domain",
+      value: `${"x".repeat(230)}-${String(i).padStart(7, "0")}.example.org`,
+      confidence: 90 - Math.floor(i / 50_000),
+      source: "long",
+    }));
     const src = source(iocs);
     const doc = await buildPolicyDocument(3, spec, () => "", src);
     expect(doc.bytes.length).toBeLessThanOrEqual(MAX_POLICY_BYTES);

@@ -24,7 +24,12 @@ describe("config: seq window, event time tolerance, agent health thresholds", ()
     expect(env({ VIGIL_EVENT_RETENTION: "12h" }).eventTimeToleranceMs).toBe(6 * 3_600_000);
   });
 
-  it.each([["VIGIL_SEQ_MAX_AHEAD", "0"], ["VIGIL_SEQ_MAX_RATE", "1e3"], ["VIGIL_SEQ_MAX_AHEAD", "-5"], ["VIGIL_EVENT_TIME_TOLERANCE", "soon"]])("refuses %s=%s with a clear error", (name, value) => {
+  it.each([
+    ["VIGIL_SEQ_MAX_AHEAD", "0"],
+    ["VIGIL_SEQ_MAX_RATE", "1e3"],
+    ["VIGIL_SEQ_MAX_AHEAD", "-5"],
+    ["VIGIL_EVENT_TIME_TOLERANCE", "soon"],
+  ])("refuses %s=%s with a clear error", (name, value) => {
     expect(() => env({ [name]: value })).toThrow(ConfigError);
     expect(() => env({ [name]: value })).toThrow(name);
   });

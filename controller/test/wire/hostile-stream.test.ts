@@ -88,7 +88,26 @@ describe("wire: bad input on one stream never hurts another", () => {
     agent.hello("absurd-agent");
     await waitFor("welcome", () => agent.received.length > 0);
     agent.events(1, 1, () => ({
-      body: { $case: "process", process: { action: 1, pid: -5, ppid: 1, exe: "/bin/\u0000evil", commandLine: "A".repeat(10 * 1024 * 1024 / 4), user: "root", uid: 0, cwd: "/", startTimeMs: 1, sha256: "", parentExe: "", parentCommandLine: "", name: "x", exeDeleted: false, exitCode: 0 } },
+      body: {
+        $case: "process",
+        process: {
+          action: 1,
+          pid: -5,
+          ppid: 1,
+          exe: "/bin/\u0000evil",
+          commandLine: "A".repeat((10 * 1024 * 1024) / 4),
+          user: "root",
+          uid: 0,
+          cwd: "/",
+          startTimeMs: 1,
+          sha256: "",
+          parentExe: "",
+          parentCommandLine: "",
+          name: "x",
+          exeDeleted: false,
+          exitCode: 0,
+        },
+      },
     }));
     await waitFor("ack", () => agent.lastAck() === 1);
     const r = await ctl.get("/api/v1/events?agent=absurd-agent");

@@ -28,7 +28,12 @@ function acks(m: ControllerMessage[]): number[] {
 
 function connect(ctl: TestController, who: EnrolledAgent, lastSeq = 0): TlsAgent {
   const a = new TlsAgent(ctl.grpcPort, ctl.security.trust.ca.certPem, who);
-  a.stream.write({ msg: { $case: "hello", hello: { agentId: who.agentId, hostname: "victim", os: "test", kernel: "", agentVersion: "test", ipAddresses: [], tags: [], bootTimeMs: 0, lastSeq, arch: "", timeMs: Date.now() } } });
+  a.stream.write({
+    msg: {
+      $case: "hello",
+      hello: { agentId: who.agentId, hostname: "victim", os: "test", kernel: "", agentVersion: "test", ipAddresses: [], tags: [], bootTimeMs: 0, lastSeq, arch: "", timeMs: Date.now() },
+    },
+  });
   return a;
 }
 
@@ -164,10 +169,11 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       // What an older controller stored after acking the forged batch (the event with it included).
       const p = dialect === "postgres" ? ["$1", "$2", "$3"] : ["?", "?", "?"];
       await ctl.dataSource.query(`UPDATE agents SET acked_seq = ${p[0]}, last_seq = ${p[1]} WHERE id = ${p[2]}`, [POISON, POISON, "old-victim"]);
-      await ctl.dataSource.query(
-        `INSERT INTO events (agent_id, seq, type, action, event_time, received_at, summary, data) VALUES (${p[0]}, ${p[1]}, 'agent', 'test', ${p[2]}, 0, '', '{}')`,
-        ["old-victim", POISON, Date.now()],
-      );
+      await ctl.dataSource.query(`INSERT INTO events (agent_id, seq, type, action, event_time, received_at, summary, data) VALUES (${p[0]}, ${p[1]}, 'agent', 'test', ${p[2]}, 0, '', '{}')`, [
+        "old-victim",
+        POISON,
+        Date.now(),
+      ]);
 
       const b = new RawAgent(ctl.grpcPort);
       b.hello("old-victim", { lastSeq: 20 });

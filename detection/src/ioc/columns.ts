@@ -50,7 +50,10 @@ const TAG_COLUMNS = new Set(["tags", "labels", "tag", "malware", "malware_family
 const DESCRIPTION_FALLBACK = new Set(["malware_printable"]);
 
 export function columnKey(name: string): string {
-  return name.trim().toLowerCase().replace(/[\s-]+/g, "_");
+  return name
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, "_");
 }
 
 export function columnOf(name: string): Column | undefined {

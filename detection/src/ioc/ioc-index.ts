@@ -161,9 +161,7 @@ export class IocIndex {
 
   seal(): this {
     for (const v of [4, 6] as const) {
-      this.cidrs[v].prefixes = [...this.byPrefix[v].entries()]
-        .sort((a, b) => b[0] - a[0])
-        .map(([prefix, nets]) => ({ prefix, mask: maskOf(v, prefix), nets }));
+      this.cidrs[v].prefixes = [...this.byPrefix[v].entries()].sort((a, b) => b[0] - a[0]).map(([prefix, nets]) => ({ prefix, mask: maskOf(v, prefix), nets }));
     }
     return this;
   }
@@ -195,7 +193,7 @@ export class IocIndex {
     // A DNS name has at most 253 characters; longer text would cost a hash per dot (quadratic).
     if (n === "" || n.length > 253) return [];
     const hits: Ioc[] = [];
-    for (let at = 0; at >= 0; ) {
+    for (let at = 0; at >= 0;) {
       hits.push(...live(this.domains.get(n.slice(at)), nowMs));
       const dot = n.indexOf(".", at);
       at = dot < 0 ? -1 : dot + 1;
@@ -212,4 +210,3 @@ export class IocIndex {
 export function buildIocIndex(iocs: Iterable<Ioc>, opts?: IocIndexOptions): IocIndex {
   return new IocIndex(iocs, opts);
 }
-

@@ -145,7 +145,7 @@ class Scanner {
     const t = this.t;
     const n = t.length;
     let budget = SCAN_SLICE;
-    for (j++; j < n; ) {
+    for (j++; j < n;) {
       if (--budget === 0) {
         budget = SCAN_SLICE;
         yield;

@@ -29,7 +29,20 @@ export interface ListLine {
 // Hosts-file blocklists point names at one of these; the names are the indicators.
 const SINKS = new Set(["0.0.0.0", "127.0.0.1", "::", "::1", "0"]);
 // Names every hosts file carries for the machine itself: not indicators, skipped without a word.
-const HOSTS_BOILERPLATE = new Set(["localhost", "localhost.localdomain", "local", "broadcasthost", "0.0.0.0", "ip6-localhost", "ip6-loopback", "ip6-localnet", "ip6-mcastprefix", "ip6-allnodes", "ip6-allrouters", "ip6-allhosts"]);
+const HOSTS_BOILERPLATE = new Set([
+  "localhost",
+  "localhost.localdomain",
+  "local",
+  "broadcasthost",
+  "0.0.0.0",
+  "ip6-localhost",
+  "ip6-loopback",
+  "ip6-localnet",
+  "ip6-mcastprefix",
+  "ip6-allnodes",
+  "ip6-allrouters",
+  "ip6-allhosts",
+]);
 
 const unquote = (t: string): string => (t.length >= 2 && t[0] === t[t.length - 1] && (t[0] === '"' || t[0] === "'") ? t.slice(1, -1) : t);
 
@@ -41,10 +54,17 @@ export function readListLine(raw: string, line: number): ListLine | undefined {
   // A trailing comment: "; ..." anywhere, "# ..." after a blank (a '#' inside a URL is a fragment).
   const cut = /;|\s#/.exec(body);
   if (cut) {
-    note = body.slice(cut.index).replace(/^\s*[;#]+/, "").trim() || undefined;
+    note =
+      body
+        .slice(cut.index)
+        .replace(/^\s*[;#]+/, "")
+        .trim() || undefined;
     body = body.slice(0, cut.index).trim();
   }
-  const words = body.split(/\s+/).map(unquote).filter((w) => w !== "");
+  const words = body
+    .split(/\s+/)
+    .map(unquote)
+    .filter((w) => w !== "");
   if (words.length === 0) return undefined;
   const first = words[0] as string;
   const rest = words.slice(1);

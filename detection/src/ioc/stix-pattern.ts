@@ -49,22 +49,11 @@ export interface PatternRefusal {
   kind?: string;
 }
 
-export type PatternParse =
-  | { ok: true; values: PatternValue[]; refused?: PatternRefusal[] }
-  | { ok: false; reason: string; refused: PatternRefusal[] };
+export type PatternParse = { ok: true; values: PatternValue[]; refused?: PatternRefusal[] } | { ok: false; reason: string; refused: PatternRefusal[] };
 
-type Const =
-  | { t: "str"; v: string }
-  | { t: "num"; v: string }
-  | { t: "bool"; v: boolean }
-  | { t: "typed"; prefix: "t" | "h" | "b"; v: string };
+type Const = { t: "str"; v: string } | { t: "num"; v: string } | { t: "bool"; v: boolean } | { t: "typed"; prefix: "t" | "h" | "b"; v: string };
 
-type Tok =
-  | { t: "[" | "]" | "(" | ")" | "," }
-  | { t: "const"; c: Const }
-  | { t: "path"; object: string; props: string[] }
-  | { t: "word"; v: string }
-  | { t: "op"; v: string };
+type Tok = { t: "[" | "]" | "(" | ")" | "," } | { t: "const"; c: Const } | { t: "path"; object: string; props: string[] } | { t: "word"; v: string } | { t: "op"; v: string };
 
 class Refusal {
   constructor(
@@ -313,9 +302,7 @@ function evalConjunction(comps: Comparison[]): Outcome {
     const [a, b] = [...distinct.values()] as [Candidate, Candidate];
     return {
       ok: false,
-      refusal: new Refusal(
-        `AND is not supported between two values ('${a.value}' and '${b.value}'): only both together match the pattern, and either alone would match far more`,
-      ),
+      refusal: new Refusal(`AND is not supported between two values ('${a.value}' and '${b.value}'): only both together match the pattern, and either alone would match far more`),
     };
   }
   const main = [...distinct.values()][0] as Candidate;
@@ -401,9 +388,7 @@ class Parser {
     return [
       {
         ok: false,
-        refusal: new Refusal(
-          `observation operator ${op} is not supported: the pattern needs several observations together, and one alone would match more than it says`,
-        ),
+        refusal: new Refusal(`observation operator ${op} is not supported: the pattern needs several observations together, and one alone would match more than it says`),
       },
     ];
   }

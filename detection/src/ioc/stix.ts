@@ -164,7 +164,7 @@ export function* parseStixBundleSteps(input: unknown, opts: StixParseOptions = {
   let objects: unknown[];
   if (opts.requireBundle && !(isObject(doc) && doc.type === "bundle")) {
     result.notBundle = true;
-    errors.push({ message: "expected a STIX bundle ({\"type\": \"bundle\", \"objects\": [...]})" });
+    errors.push({ message: 'expected a STIX bundle ({"type": "bundle", "objects": [...]})' });
     return result;
   }
   if (isObject(doc) && doc.type === "bundle") {
@@ -178,7 +178,7 @@ export function* parseStixBundleSteps(input: unknown, opts: StixParseOptions = {
   } else if (isObject(doc) && doc.type === "indicator") {
     objects = [doc];
   } else {
-    errors.push({ message: "expected a STIX bundle ({\"type\": \"bundle\", \"objects\": [...]}) or a single indicator" });
+    errors.push({ message: 'expected a STIX bundle ({"type": "bundle", "objects": [...]}) or a single indicator' });
     return result;
   }
 

@@ -23,8 +23,7 @@ export interface SliceOptions {
 
 const now = (): number => (typeof performance !== "undefined" ? performance.now() : Date.now());
 
-export const yieldToLoop = (): Promise<void> =>
-  new Promise((resolve) => (typeof setImmediate === "function" ? setImmediate(resolve) : setTimeout(resolve, 0)));
+export const yieldToLoop = (): Promise<void> => new Promise((resolve) => (typeof setImmediate === "function" ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
 /** Runs the steps, pausing whenever a slice of work has taken sliceMs. */
 export async function runStepsSliced<T>(steps: Steps<T>, opts: SliceOptions = {}): Promise<T> {

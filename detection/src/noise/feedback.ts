@@ -38,14 +38,7 @@ export function feedbackWeight(weights: FeedbackWeights, ruleId: string, entity:
 const round = (n: number): number => Math.round(n * 1e6) / 1e6;
 
 /** New weights after an analyst verdict; the input is not changed. */
-export function applyFeedback(
-  weights: FeedbackWeights,
-  ruleId: string,
-  entity: EntityRef,
-  verdict: Verdict,
-  cfg: FeedbackConfig = DEFAULT_FEEDBACK_CONFIG,
-  atMs?: number,
-): FeedbackWeights {
+export function applyFeedback(weights: FeedbackWeights, ruleId: string, entity: EntityRef, verdict: Verdict, cfg: FeedbackConfig = DEFAULT_FEEDBACK_CONFIG, atMs?: number): FeedbackWeights {
   const key = feedbackKey(ruleId, entity);
   const prev = weights[key] ?? { weight: 1, truePositives: 0, falsePositives: 0 };
   let w: number;

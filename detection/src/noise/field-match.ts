@@ -52,12 +52,12 @@ export function compilePattern(p: unknown): PatternCompile {
   }
   if (typeof p === "object" && p !== null && !Array.isArray(p)) {
     const o = p as Record<string, unknown>;
-    if (typeof o.cidr !== "string" || Object.keys(o).length !== 1) return { ok: false, error: "must be a string or { cidr: \"net/prefix\" }" };
+    if (typeof o.cidr !== "string" || Object.keys(o).length !== 1) return { ok: false, error: 'must be a string or { cidr: "net/prefix" }' };
     const c = parseCidr(o.cidr);
     if (!c.ok) return { ok: false, error: `cidr ${c.error}` };
     return { ok: true, match: cidrMatcher(c.cidr) };
   }
-  return { ok: false, error: "must be a string or { cidr: \"net/prefix\" }" };
+  return { ok: false, error: 'must be a string or { cidr: "net/prefix" }' };
 }
 
 /** Compiles a pattern or list of patterns; `where` names the location for the error message. */

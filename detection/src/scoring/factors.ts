@@ -40,7 +40,10 @@ const TACTICS = new Set([
 export function tacticsFromTags(tags: readonly string[]): string[] {
   const out = new Set<string>();
   for (const tag of tags) {
-    const t = tag.toLowerCase().replace(/^attack\./, "").replace(/-/g, "_");
+    const t = tag
+      .toLowerCase()
+      .replace(/^attack\./, "")
+      .replace(/-/g, "_");
     if (TACTICS.has(t)) out.add(t);
   }
   return [...out];
@@ -104,6 +107,9 @@ export function chainFactor(
   return {
     factor: "chain",
     points,
-    detail: `${rules.size} other rule${rules.size === 1 ? "" : "s"} (${[...rules.values()].sort().join(", ")}) on ${[...shared].map((k) => entityLabels?.get(k) || k).sort().join(", ")} within ${Math.round(w.chain.windowMs / 60000)} min${tacticText}`,
+    detail: `${rules.size} other rule${rules.size === 1 ? "" : "s"} (${[...rules.values()].sort().join(", ")}) on ${[...shared]
+      .map((k) => entityLabels?.get(k) || k)
+      .sort()
+      .join(", ")} within ${Math.round(w.chain.windowMs / 60000)} min${tacticText}`,
   };
 }

@@ -1,13 +1,5 @@
 export { entityKey, sameEntity, type EntityKind, type EntityRef } from "./entity";
-export {
-  DEFAULT_SCORE_WEIGHTS,
-  RULE_LEVELS,
-  scoreWeights,
-  type ChainWeights,
-  type RuleLevel,
-  type ScoreWeightOverrides,
-  type ScoreWeights,
-} from "./config";
+export { DEFAULT_SCORE_WEIGHTS, RULE_LEVELS, scoreWeights, type ChainWeights, type RuleLevel, type ScoreWeightOverrides, type ScoreWeights } from "./config";
 export { scoreAlert, type AlertScore, type ScoreInput } from "./score";
 export { tacticsFromTags, type RelatedAlert, type ScoreFactor } from "./factors";
 export {

@@ -40,13 +40,7 @@ export function riskAt(risk: EntityRisk | undefined, nowMs: number, cfg: RiskCon
  * replayed backlog) is decayed to the last update instead of moving time backwards, so replay order
  * changes the result only when the cap is reached.
  */
-export function raiseRisk(
-  risk: EntityRisk | undefined,
-  entity: EntityRef,
-  alertScore: number,
-  atMs: number,
-  cfg: RiskConfig = DEFAULT_RISK_CONFIG,
-): EntityRisk {
+export function raiseRisk(risk: EntityRisk | undefined, entity: EntityRef, alertScore: number, atMs: number, cfg: RiskConfig = DEFAULT_RISK_CONFIG): EntityRisk {
   const add = Math.max(0, Number.isFinite(alertScore) ? alertScore : 0) * cfg.alertWeight;
   if (!risk) return { entity, score: Math.min(cfg.maxRisk, add), updatedAtMs: atMs };
   if (atMs >= risk.updatedAtMs) {

@@ -213,7 +213,7 @@ export function compileRules(sources: { name: string; text: string }[], opts: Co
     }
   }
   pending = pending.filter((c) => c.spec);
-  for (let progress = true; progress && pending.length; ) {
+  for (let progress = true; progress && pending.length;) {
     progress = false;
     for (const c of [...pending]) {
       const spec = c.spec!;

@@ -55,11 +55,9 @@ export function parseTimespan(v: unknown): number {
 export function parseCorrelation(c: unknown): CorrelationSpec {
   if (!isRecord(c)) fail(`'correlation' must be a map`, "correlation", ["correlation"]);
   const type = c.type as CorrelationType;
-  if (!TYPES.includes(type))
-    fail(`correlation type ${JSON.stringify(c.type)} is not supported (supported: ${TYPES.join(", ")})`, `correlation type '${String(c.type)}'`, ["correlation", "type"]);
+  if (!TYPES.includes(type)) fail(`correlation type ${JSON.stringify(c.type)} is not supported (supported: ${TYPES.join(", ")})`, `correlation type '${String(c.type)}'`, ["correlation", "type"]);
   const refs = typeof c.rules === "string" ? [c.rules] : c.rules;
-  if (!Array.isArray(refs) || refs.length === 0 || !refs.every((r) => typeof r === "string"))
-    fail(`'rules' must list the referenced rule ids or names`, "correlation rules", ["correlation", "rules"]);
+  if (!Array.isArray(refs) || refs.length === 0 || !refs.every((r) => typeof r === "string")) fail(`'rules' must list the referenced rule ids or names`, "correlation rules", ["correlation", "rules"]);
   const gb = c["group-by"] ?? [];
   const groupBy = typeof gb === "string" ? [gb] : gb;
   if (!Array.isArray(groupBy) || !groupBy.every((g) => typeof g === "string")) fail(`'group-by' must be a list of field names`, "group-by", ["correlation", "group-by"]);
@@ -82,8 +80,7 @@ export function parseCorrelation(c: unknown): CorrelationSpec {
     }
   }
   const hasOp = OPS.some((o) => condition[o] !== undefined);
-  if ((type === "event_count" || type === "value_count" || AGGREGATES.includes(type)) && !hasOp)
-    fail(`${type} needs a condition such as {gte: 5}`, "correlation condition", ["correlation"]);
+  if ((type === "event_count" || type === "value_count" || AGGREGATES.includes(type)) && !hasOp) fail(`${type} needs a condition such as {gte: 5}`, "correlation condition", ["correlation"]);
   if ((type === "value_count" || AGGREGATES.includes(type)) && !field) fail(`${type} needs 'field' in its condition`, `${type} field`, ["correlation", "condition"]);
   if (type === "temporal" || type === "temporal_ordered") {
     // Default: every referenced rule must have matched.
@@ -96,8 +93,7 @@ export function parseCorrelation(c: unknown): CorrelationSpec {
   if (c.aliases !== undefined) {
     if (!isRecord(c.aliases)) fail(`'aliases' must map alias -> (rule -> field)`, "aliases", ["correlation", "aliases"]);
     for (const [alias, m] of Object.entries(c.aliases)) {
-      if (!isRecord(m) || !Object.values(m).every((x) => typeof x === "string"))
-        fail(`alias '${alias}' must map rule names to field names`, "aliases", ["correlation", "aliases", alias]);
+      if (!isRecord(m) || !Object.values(m).every((x) => typeof x === "string")) fail(`alias '${alias}' must map rule names to field names`, "aliases", ["correlation", "aliases", alias]);
       aliases.set(alias, new Map(Object.entries(m as Record<string, string>)));
     }
   }

@@ -190,7 +190,16 @@ export class EarlyCorrelator {
     // A repeated hit only feeds chained correlations; they read its events (lazily, below) only if they alert.
     const sent = s ? { timeMs: e.t, eventCount: 0, events: [] } : this.describe(g, idx, () => g.head.chain());
     const dedupWindow = { startMs: span * d.timespanMs, endMs: (span + 1) * d.timespanMs };
-    const fire: CorrFire = { timeMs: e.t, groupBy: g.groupBy, events: sent.events, eventCount: sent.eventCount, window: { startMs: e.t - d.timespanMs, endMs: e.t }, dedupWindow, seq: e.seq, emit: "hit" };
+    const fire: CorrFire = {
+      timeMs: e.t,
+      groupBy: g.groupBy,
+      events: sent.events,
+      eventCount: sent.eventCount,
+      window: { startMs: e.t - d.timespanMs, endMs: e.t },
+      dedupWindow,
+      seq: e.seq,
+      emit: "hit",
+    };
     // Chained correlations read this hit's events when they describe an alert: by then late inputs may have joined.
     fire.resolve = () => this.finalOf(g, e)?.events ?? sent.events;
     if (!s) {
@@ -215,7 +224,10 @@ export class EarlyCorrelator {
       return { timeMs: e.t, eventCount: evs.length, events: evs };
     }
     const lo = lowerBoundTime(g.entries, e.t - this.def.timespanMs);
-    const events = g.entries.slice(Math.max(lo, idx + 1 - max), idx + 1).flatMap(eventsOf).slice(-max);
+    const events = g.entries
+      .slice(Math.max(lo, idx + 1 - max), idx + 1)
+      .flatMap(eventsOf)
+      .slice(-max);
     // value_count reports how many distinct values it counted (what the condition compared).
     const eventCount = this.def.type === "value_count" ? new Set(g.entries.slice(lo, idx + 1).map((x) => x.value)).size : idx + 1 - lo;
     return { timeMs: e.t, eventCount, events };
@@ -232,8 +244,14 @@ export class EarlyCorrelator {
     s.sent = final;
     const span = due.span;
     out.push({
-      timeMs: final.timeMs, groupBy: g.groupBy, events: final.events, eventCount: final.eventCount, window: { startMs: final.timeMs - d.timespanMs, endMs: final.timeMs },
-      dedupWindow: { startMs: span * d.timespanMs, endMs: (span + 1) * d.timespanMs }, seq: s.first.seq, emit: "update",
+      timeMs: final.timeMs,
+      groupBy: g.groupBy,
+      events: final.events,
+      eventCount: final.eventCount,
+      window: { startMs: final.timeMs - d.timespanMs, endMs: final.timeMs },
+      dedupWindow: { startMs: span * d.timespanMs, endMs: (span + 1) * d.timespanMs },
+      seq: s.first.seq,
+      emit: "update",
     });
   }
 

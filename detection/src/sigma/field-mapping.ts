@@ -230,7 +230,8 @@ function authAliases(f: Record<string, unknown>, a: AuthEvent): void {
   if (a.method.startsWith("pam_")) {
     put(f, "pam_user", a.user);
     put(f, "pam_rhost", a.sourceIp);
-    if (a.action === AuthAction.AUTH_ACTION_LOGIN_FAILURE || a.action === AuthAction.AUTH_ACTION_SU_FAILURE || a.action === AuthAction.AUTH_ACTION_SUDO_FAILURE) put(f, "pam_message", "authentication failure");
+    if (a.action === AuthAction.AUTH_ACTION_LOGIN_FAILURE || a.action === AuthAction.AUTH_ACTION_SU_FAILURE || a.action === AuthAction.AUTH_ACTION_SUDO_FAILURE)
+      put(f, "pam_message", "authentication failure");
   }
 }
 
@@ -240,10 +241,16 @@ function authAliases(f: Record<string, unknown>, a: AuthEvent): void {
  * else goes by its own lower-cased name. Rules with `service: syslog` see every line.
  */
 const SYSLOG_SERVICES: Record<string, string> = {
-  cron: "cron", crond: "cron", anacron: "cron",
-  clamd: "clamav", freshclam: "clamav", clamscan: "clamav", "clamav-daemon": "clamav",
+  cron: "cron",
+  crond: "cron",
+  anacron: "cron",
+  clamd: "clamav",
+  freshclam: "clamav",
+  clamscan: "clamav",
+  "clamav-daemon": "clamav",
   guacd: "guacamole",
-  "dbus-daemon": "dbus", "dbus-broker": "dbus",
+  "dbus-daemon": "dbus",
+  "dbus-broker": "dbus",
   "systemd-journald": "journald",
 };
 

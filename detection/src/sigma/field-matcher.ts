@@ -35,16 +35,14 @@ type Val = { k: "str"; s: SigmaString } | { k: "bytes"; b: Buffer };
 /** `field` null = keyword search over all field values. */
 export function compileFieldItem(field: string | null, mods: string[], raw: unknown, opts: FieldOptions): FieldMatcher {
   for (const m of mods) {
-    if (!TRANSFORMS.has(m) && !NUMERIC.has(m) && !TIME.has(m) && !FLAGS.has(m) && !KNOWN_AFTER_RE.has(m))
-      fail(`unknown value modifier '${m}'`, `modifier '${m}'`);
+    if (!TRANSFORMS.has(m) && !NUMERIC.has(m) && !TIME.has(m) && !FLAGS.has(m) && !KNOWN_AFTER_RE.has(m)) fail(`unknown value modifier '${m}'`, `modifier '${m}'`);
   }
   const has = (m: string): boolean => mods.includes(m);
   const values = Array.isArray(raw) ? raw : [raw];
   if (values.length === 0) fail(`empty value list`, "empty list");
   const all = has("all");
   const cased = has("cased");
-  if (field === null && mods.some((m) => m !== "all" && m !== "cased"))
-    fail(`keyword lists only support the 'all' and 'cased' modifiers (got '${mods.join("|")}')`, "keyword modifiers");
+  if (field === null && mods.some((m) => m !== "all" && m !== "cased")) fail(`keyword lists only support the 'all' and 'cased' modifiers (got '${mods.join("|")}')`, "keyword modifiers");
 
   if (has("exists")) {
     if (values.length !== 1 || typeof values[0] !== "boolean") fail(`'exists' needs true or false`, "modifier 'exists'");
@@ -163,8 +161,7 @@ function numericTest(field: string | null, v: unknown, op: string | undefined, t
   const want = typeof v === "number" ? v : Number(v);
   if (field === null || typeof v === "boolean" || v === null || v === "" || !Number.isFinite(want))
     fail(`'${op ?? tp}' needs a field and a numeric value (got ${JSON.stringify(v)})`, `modifier '${op ?? tp}'`);
-  const cmp = (x: number): boolean =>
-    op === "lt" ? x < want : op === "lte" ? x <= want : op === "gt" ? x > want : op === "gte" ? x >= want : x === want;
+  const cmp = (x: number): boolean => (op === "lt" ? x < want : op === "lte" ? x <= want : op === "gt" ? x > want : op === "gte" ? x >= want : x === want);
   return (ev) => {
     const fv = ev.values(field);
     if (!fv) return false;
@@ -204,8 +201,6 @@ function fieldrefTest(field: string | null, v: unknown, mods: string[], cased: b
     if (!a || !b) return false;
     const as = cased ? a.orig : a.lower;
     const bs = cased ? b.orig : b.lower;
-    return as.some((x) =>
-      bs.some((y) => (mode === "eq" ? x === y : mode === "contains" ? x.includes(y) : mode === "startswith" ? x.startsWith(y) : x.endsWith(y))),
-    );
+    return as.some((x) => bs.some((y) => (mode === "eq" ? x === y : mode === "contains" ? x.includes(y) : mode === "startswith" ? x.startsWith(y) : x.endsWith(y))));
   };
 }

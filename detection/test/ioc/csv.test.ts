@@ -17,7 +17,10 @@ describe("readCsvRecords", () => {
   it("reports an unclosed quote and still reads the following lines", () => {
     const { records, errors } = readCsvRecords('a,b\n"oops,1\nc,d\n');
     expect(errors).toEqual([{ line: 2, message: "line 2: quoted field is never closed" }]);
-    expect(records.map((r) => r.fields)).toEqual([["a", "b"], ["c", "d"]]);
+    expect(records.map((r) => r.fields)).toEqual([
+      ["a", "b"],
+      ["c", "d"],
+    ]);
   });
 });
 
@@ -93,6 +96,11 @@ describe("parseIocCsv", () => {
   it("infers the kind per value when a single-kind feed has no type column", () => {
     const r = parseIocCsv("ip_address,first_seen\n203.0.113.7,2024-01-01\n10.0.0.0/8,x\nevil[.]example,x\n" + "a".repeat(64) + ",x\n");
     expect(r.errors).toEqual([]);
-    expect(r.iocs.map((i) => [i.kind, i.value])).toEqual([["ip", "203.0.113.7"], ["cidr", "10.0.0.0/8"], ["domain", "evil.example"], ["sha256", "a".repeat(64)]]);
+    expect(r.iocs.map((i) => [i.kind, i.value])).toEqual([
+      ["ip", "203.0.113.7"],
+      ["cidr", "10.0.0.0/8"],
+      ["domain", "evil.example"],
+      ["sha256", "a".repeat(64)],
+    ]);
   });
 });

@@ -206,7 +206,7 @@ describe("header detection", () => {
   });
 
   it("tags merge from several columns (split on , ; |), description falls back to the malware name", () => {
-    const r = parseIocCsv("value,tags,threat_type,malware_printable\n192.0.2.1,\"a, b|c\",botnet_cc,Foo\n192.0.2.2,a;a,n/a,None\n");
+    const r = parseIocCsv('value,tags,threat_type,malware_printable\n192.0.2.1,"a, b|c",botnet_cc,Foo\n192.0.2.2,a;a,n/a,None\n');
     expect(r.iocs).toEqual([
       { kind: "ip", value: "192.0.2.1", confidence: 50, source: "csv", description: "Foo", tags: ["a", "b", "c", "botnet_cc"] },
       { kind: "ip", value: "192.0.2.2", confidence: 50, source: "csv", tags: ["a"] },
@@ -247,7 +247,16 @@ describe("values and records", () => {
     expect(["192.0.2.1", "192.0.2.1:80", "[2001:db8::1]:80", "10.0.0.0/8", "a".repeat(64), "evil.example"].map(k)).toEqual(["ip", "ip", "ip", "cidr", "sha256", "domain"]);
     expect(["hxxp://x.example", "x.example/path", "a".repeat(32), "a".repeat(40), "a".repeat(128), "x@y.example"].map(k)).toEqual(["url", "url", "md5", "sha1", "sha512", "email"]);
     expect(k("   ")).toBeUndefined();
-    expect(["url", "URI", "md5_hash", "FileHash-SHA1", "sha512", "email-src", "domain", "sha256_hash"].map(unsupportedKindOfType)).toEqual(["url", "url", "md5", "sha1", "sha512", "email", undefined, undefined]);
+    expect(["url", "URI", "md5_hash", "FileHash-SHA1", "sha512", "email-src", "domain", "sha256_hash"].map(unsupportedKindOfType)).toEqual([
+      "url",
+      "url",
+      "md5",
+      "sha1",
+      "sha512",
+      "email",
+      undefined,
+      undefined,
+    ]);
   });
 
   it("reads list lines: comments, hosts entries, hash + file name, indicator + words; refuses several indicators", () => {

@@ -18,17 +18,20 @@ describe("JSON parsed in steps", () => {
     );
     const pieces = fc.constantFrom("{", "}", "[", "]", ",", ":", '"', '"a"', "\\", "1", "-", "true", "nul", " ", "\n", '"objects"');
     fc.assert(
-      fc.property(fc.array(pieces).map((a) => a.join("")), (text) => {
-        let expected: unknown;
-        try {
-          expected = { ok: true, value: JSON.parse(text) };
-        } catch {
-          expected = undefined;
-        }
-        const got = parse(text);
-        if (expected) expect(got).toEqual(expected);
-        else expect(got.ok).toBe(false);
-      }),
+      fc.property(
+        fc.array(pieces).map((a) => a.join("")),
+        (text) => {
+          let expected: unknown;
+          try {
+            expected = { ok: true, value: JSON.parse(text) };
+          } catch {
+            expected = undefined;
+          }
+          const got = parse(text);
+          if (expected) expect(got).toEqual(expected);
+          else expect(got.ok).toBe(false);
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -41,8 +44,12 @@ describe("JSON parsed in steps", () => {
 
   it("a bundle of 60k indicators is parsed in many short steps, none of them a whole-document parse", async () => {
     const objects = Array.from({ length: 60_000 }, (_, i) => ({
-      type: "indicator", spec_version: "2.1", id: `indicator--00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
-      modified: "2024-01-01T00:00:00Z", pattern_type: "stix", pattern: `[ipv4-addr:value = '10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}']`,
+      type: "indicator",
+      spec_version: "2.1",
+      id: `indicator--00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+      modified: "2024-01-01T00:00:00Z",
+      pattern_type: "stix",
+      pattern: `[ipv4-addr:value = '10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}']`,
     }));
     const text = JSON.stringify({ type: "bundle", id: "bundle--1", objects });
     let pauses = 0;

@@ -48,11 +48,10 @@ describe("STIX pattern forms seen in real feeds", () => {
     expect(vals(parseStixPattern("[domain-name:value = 'a.example' AND domain-name:resolves_to_refs[*].value = '192.0.2.9']"))).toEqual(["domain a.example"]);
     expect(vals(parseStixPattern("[ ipv4-addr:value = '198.0.2.12' AND network-traffic:dst_port = '8000' ]"))).toEqual(["ip4 198.0.2.12"]);
     // A PE section's hash is not the file's: only the file's own SHA-256 counts.
-    expect(reason(`[file:extensions.'windows-pebinary-ext'.sections[0].hashes.SHA256 = '${h}']`)).toMatch(/object path 'file:extensions\.windows-pebinary-ext\.sections\[0\]\.hashes\.SHA256' is not supported/);
-    expect(vals(parseStixPattern("[(domain-name:value = 'a.example' OR domain-name:value = 'b.example') AND network-traffic:dst_port = 443]"))).toEqual([
-      "domain a.example",
-      "domain b.example",
-    ]);
+    expect(reason(`[file:extensions.'windows-pebinary-ext'.sections[0].hashes.SHA256 = '${h}']`)).toMatch(
+      /object path 'file:extensions\.windows-pebinary-ext\.sections\[0\]\.hashes\.SHA256' is not supported/,
+    );
+    expect(vals(parseStixPattern("[(domain-name:value = 'a.example' OR domain-name:value = 'b.example') AND network-traffic:dst_port = 443]"))).toEqual(["domain a.example", "domain b.example"]);
   });
 
   it("AND of two values or two objects, across observations, FOLLOWEDBY: refused, since one value alone would match more", () => {

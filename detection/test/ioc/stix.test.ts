@@ -17,7 +17,10 @@ describe("parseStixPattern", () => {
     expect(parseStixPattern("[ipv4-addr:value = '1.2.3.4']")).toEqual({ ok: true, values: [{ kind: "ip", family: 4, value: "1.2.3.4" }] });
     expect(parseStixPattern("[file:hashes.'SHA-256' = 'aa'] OR [file:hashes.SHA256 = 'bb']")).toMatchObject({
       ok: true,
-      values: [{ kind: "sha256", value: "aa" }, { kind: "sha256", value: "bb" }],
+      values: [
+        { kind: "sha256", value: "aa" },
+        { kind: "sha256", value: "bb" },
+      ],
     });
     expect(parseStixPattern("[domain-name:value = 'a.com' OR (domain-name:value IN ('b.com', 'c\\'d.com'))]")).toMatchObject({
       ok: true,

@@ -37,7 +37,7 @@ describe("IP module properties (fast-check)", () => {
     );
   });
 
-  it("canonical IPv6 text is lower case, without leading zeros, with at most one \"::\" (RFC 5952)", () => {
+  it('canonical IPv6 text is lower case, without leading zeros, with at most one "::" (RFC 5952)', () => {
     fc.assert(
       fc.property(v6Groups, (groups) => {
         const text = formatIp(ipFromBytes(groupsToBytes(groups)));

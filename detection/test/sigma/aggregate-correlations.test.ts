@@ -30,7 +30,10 @@ const ev = (t: number, user: string, bytes: number | string, image = "/usr/bin/c
 });
 
 function run(rule: string, events: SigmaEvent[]) {
-  const { ruleset, errors } = compileRules([{ name: "base.yml", text: base }, { name: "corr.yml", text: rule }]);
+  const { ruleset, errors } = compileRules([
+    { name: "base.yml", text: base },
+    { name: "corr.yml", text: rule },
+  ]);
   expect(errors).toEqual([]);
   const e = new DetectionEngine(ruleset);
   return [...events.flatMap((x) => e.process(x)), ...e.flush()].filter((m) => m.kind === "correlation");
@@ -47,7 +50,10 @@ describe("aggregating correlations", () => {
   it("value_sum over any other field is decided when the window closes (a negative value could undo it)", () => {
     const rule = corr("value_sum", "field: Delta, gt: 100");
     const d = (t: number, delta: number): SigmaEvent => ({ ...ev(t, "eve", 0), fields: { Initiated: "true", User: "eve", Delta: delta } });
-    const { ruleset } = compileRules([{ name: "base.yml", text: base }, { name: "corr.yml", text: rule }]);
+    const { ruleset } = compileRules([
+      { name: "base.yml", text: base },
+      { name: "corr.yml", text: rule },
+    ]);
     expect(ruleset.rules.find((r) => r.kind === "correlation")?.firing).toBe("at_window_close");
     const e = new DetectionEngine(ruleset);
     expect([d(0, 80), d(10, 80)].flatMap((x) => e.process(x))).toHaveLength(0);
@@ -65,14 +71,20 @@ describe("aggregating correlations", () => {
 
   it("value_percentile: values whose share of the window is at most 1% (the rare ones)", () => {
     const rule = corr("value_percentile", "field: Image, lte: 1", "Hostname");
-    const events = Array.from({ length: 200 }, (_, i) => ({ ...ev(i, "x", 1, i === 77 ? "/tmp/.x/miner" : "/usr/bin/curl"), fields: { Initiated: "true", Hostname: "web-1", Image: i === 77 ? "/tmp/.x/miner" : "/usr/bin/curl" } }));
+    const events = Array.from({ length: 200 }, (_, i) => ({
+      ...ev(i, "x", 1, i === 77 ? "/tmp/.x/miner" : "/usr/bin/curl"),
+      fields: { Initiated: "true", Hostname: "web-1", Image: i === 77 ? "/tmp/.x/miner" : "/usr/bin/curl" },
+    }));
     const out = run(rule, events);
     expect(out.map((m) => m.groupBy)).toEqual([{ Hostname: "web-1", Image: "/tmp/.x/miner" }]);
     expect(out[0].eventCount).toBe(1);
   });
 
   it("needs a field and a comparison", () => {
-    const { errors } = compileRules([{ name: "base.yml", text: base }, { name: "corr.yml", text: corr("value_sum", "gt: 5") }]);
+    const { errors } = compileRules([
+      { name: "base.yml", text: base },
+      { name: "corr.yml", text: corr("value_sum", "gt: 5") },
+    ]);
     expect(errors[0]?.message).toMatch(/value_sum needs 'field'/);
   });
 });

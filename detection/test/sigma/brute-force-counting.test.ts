@@ -34,9 +34,12 @@ describe("SSH brute force counts attempts, not log lines", () => {
     expect(alertsFor(evs)).toEqual([]);
   });
 
-  it("method probes (\"Failed none\") are not counted as guesses", () => {
+  it('method probes ("Failed none") are not counted as guesses', () => {
     const probes = [0, 10, 20, 30, 40, 50].map((s) =>
-      Event.fromPartial({ eventTimeMs: T0 + s * 1000, body: { $case: "auth", auth: { action: AuthAction.AUTH_ACTION_LOGIN_FAILURE, sourceIp: "203.0.113.82", user: "admin", service: "sshd", method: "none" } } }),
+      Event.fromPartial({
+        eventTimeMs: T0 + s * 1000,
+        body: { $case: "auth", auth: { action: AuthAction.AUTH_ACTION_LOGIN_FAILURE, sourceIp: "203.0.113.82", user: "admin", service: "sshd", method: "none" } },
+      }),
     );
     expect(alertsFor(probes)).toEqual([]);
   });

@@ -15,8 +15,7 @@ const authEv = (action: AuthAction, ip: string, t: number, user = "bob"): Event 
   Event.fromPartial({ seq: 1, eventTimeMs: t, body: { $case: "auth", auth: { action, sourceIp: ip, user, service: "sshd", method: "password" } } });
 const procEv = (exe: string, cmd: string, t = T0, extra: object = {}): Event =>
   Event.fromPartial({ eventTimeMs: t, body: { $case: "process", process: { action: ProcessAction.PROCESS_ACTION_START, exe, commandLine: cmd, user: "bob", pid: 10, ppid: 1, ...extra } } });
-const fileEv = (path: string, action = FileAction.FILE_ACTION_MODIFY): Event =>
-  Event.fromPartial({ eventTimeMs: T0, body: { $case: "file", file: { action, path } } });
+const fileEv = (path: string, action = FileAction.FILE_ACTION_MODIFY): Event => Event.fromPartial({ eventTimeMs: T0, body: { $case: "file", file: { action, path } } });
 
 function engine(): DetectionEngine {
   const { ruleset, errors } = compileBuiltinRules();
@@ -32,14 +31,33 @@ describe("field mapping", () => {
   it("maps process start and exit to different categories", () => {
     const s = toSigmaEvent(procEv("/usr/bin/curl", "curl x", T0, { sha256: "AB", cwd: "/home/bob", parentExe: "/bin/bash" }), ctx)!;
     expect(s.logsource).toEqual({ product: "linux", category: "process_creation" });
-    expect(s.fields).toMatchObject({ Image: "/usr/bin/curl", CommandLine: "curl x", ParentImage: "/bin/bash", User: "bob", ProcessId: 10, ParentProcessId: 1, CurrentDirectory: "/home/bob", Hashes: "SHA256=AB", Hostname: "web-1", AgentId: "a1" });
+    expect(s.fields).toMatchObject({
+      Image: "/usr/bin/curl",
+      CommandLine: "curl x",
+      ParentImage: "/bin/bash",
+      User: "bob",
+      ProcessId: 10,
+      ParentProcessId: 1,
+      CurrentDirectory: "/home/bob",
+      Hashes: "SHA256=AB",
+      Hostname: "web-1",
+      AgentId: "a1",
+    });
     expect(s.timeMs).toBe(T0);
     const exit = Event.fromPartial({ body: { $case: "process", process: { action: ProcessAction.PROCESS_ACTION_EXIT, exe: "/tmp/x" } } });
     expect(toSigmaEvent(exit, ctx)!.logsource.category).toBe("process_termination");
   });
   it("maps network direction the Sysmon way (Source = initiator)", () => {
     const net = (direction: Direction) =>
-      toSigmaEvent(Event.fromPartial({ body: { $case: "network", network: { action: NetworkAction.NETWORK_ACTION_OPEN, direction, localAddress: "10.0.0.5", localPort: 40000, remoteAddress: "1.2.3.4", remotePort: 443, protocol: "tcp" } } }), ctx)!;
+      toSigmaEvent(
+        Event.fromPartial({
+          body: {
+            $case: "network",
+            network: { action: NetworkAction.NETWORK_ACTION_OPEN, direction, localAddress: "10.0.0.5", localPort: 40000, remoteAddress: "1.2.3.4", remotePort: 443, protocol: "tcp" },
+          },
+        }),
+        ctx,
+      )!;
     expect(net(Direction.DIRECTION_OUTBOUND).fields).toMatchObject({ SourceIp: "10.0.0.5", DestinationIp: "1.2.3.4", DestinationPort: 443, Initiated: "true" });
     expect(net(Direction.DIRECTION_INBOUND).fields).toMatchObject({ SourceIp: "1.2.3.4", DestinationIp: "10.0.0.5", DestinationPort: 40000, Initiated: "false" });
     expect(net(Direction.DIRECTION_OUTBOUND).logsource.category).toBe("network_connection");
@@ -54,13 +72,21 @@ describe("field mapping", () => {
 describe("built-in rule pack", () => {
   it("raises exactly one brute-force alert for 5+ failures in 10 minutes from one IP", () => {
     const times = [0, 40, 95, 130, 200, 260, 300].map((s) => T0 + s * 1000);
-    const out = run(engine(), times.map((t) => authEv(AuthAction.AUTH_ACTION_LOGIN_FAILURE, "203.0.113.9", t)));
+    const out = run(
+      engine(),
+      times.map((t) => authEv(AuthAction.AUTH_ACTION_LOGIN_FAILURE, "203.0.113.9", t)),
+    );
     expect(out.map((m) => m.rule.title)).toEqual(["SSH Brute Force From One Source"]);
     expect(out[0].groupBy).toEqual({ SourceIp: "203.0.113.9" });
   });
   it("raises nothing for a few failures spread over hours", () => {
     const times = [0, 1, 2, 3, 4, 5, 6].map((h) => T0 + h * 3_600_000);
-    expect(run(engine(), times.map((t) => authEv(AuthAction.AUTH_ACTION_LOGIN_FAILURE, "203.0.113.9", t)))).toEqual([]);
+    expect(
+      run(
+        engine(),
+        times.map((t) => authEv(AuthAction.AUTH_ACTION_LOGIN_FAILURE, "203.0.113.9", t)),
+      ),
+    ).toEqual([]);
   });
   it("flags brute force followed by a successful login from that IP", () => {
     const evs = [0, 10, 20, 30, 40].map((s) => authEv(AuthAction.AUTH_ACTION_LOGIN_FAILURE, "198.51.100.7", T0 + s * 1000));
@@ -80,7 +106,10 @@ describe("built-in rule pack", () => {
     expect(run(engine(), other)).toEqual([]);
   });
   it("flags a login followed by a large outbound transfer", () => {
-    const big = Event.fromPartial({ eventTimeMs: T0 + 5000, body: { $case: "network", network: { action: NetworkAction.NETWORK_ACTION_CLOSE, direction: Direction.DIRECTION_OUTBOUND, user: "eve", remoteAddress: "1.2.3.4", bytesSent: 80 * 1024 * 1024 } } });
+    const big = Event.fromPartial({
+      eventTimeMs: T0 + 5000,
+      body: { $case: "network", network: { action: NetworkAction.NETWORK_ACTION_CLOSE, direction: Direction.DIRECTION_OUTBOUND, user: "eve", remoteAddress: "1.2.3.4", bytesSent: 80 * 1024 * 1024 } },
+    });
     const out = run(engine(), [authEv(AuthAction.AUTH_ACTION_LOGIN_SUCCESS, "1.1.1.1", T0, "eve"), big]);
     expect(out.map((m) => m.rule.title)).toEqual(["Login Followed By Large Outbound Transfer"]);
   });
@@ -99,7 +128,13 @@ describe("built-in rule pack", () => {
     expect(run(engine(), [ev]).map((m) => m.rule.title)).toContain(title);
   });
   it("stays quiet on ordinary activity", () => {
-    const evs = [procEv("/usr/bin/ls", "ls -la /tmp"), procEv("/usr/bin/nc", "nc -zv host 22"), fileEv("/etc/hosts"), fileEv("/etc/systemd/system/x.conf"), fileEv("/root/.ssh/authorized_keys", FileAction.FILE_ACTION_DELETE)];
+    const evs = [
+      procEv("/usr/bin/ls", "ls -la /tmp"),
+      procEv("/usr/bin/nc", "nc -zv host 22"),
+      fileEv("/etc/hosts"),
+      fileEv("/etc/systemd/system/x.conf"),
+      fileEv("/root/.ssh/authorized_keys", FileAction.FILE_ACTION_DELETE),
+    ];
     expect(run(engine(), evs)).toEqual([]);
   });
   it("fires the IOC rule when the controller marks an IOC hit", () => {

@@ -41,19 +41,44 @@ const fails = (ip: string, times: number[]): SigmaEvent[] => times.map((t) => au
 describe("event_count", () => {
   it("fires once per group when 5 failures fall inside 10 minutes, and base rules stay silent", () => {
     const e = engineFor({}, BRUTE, FAIL);
-    const out = runAll(e, [...fails("1.1.1.1", [0, 1, 2, 3, 4].map((m) => m * MIN)), ...fails("2.2.2.2", [0, 1].map((m) => m * MIN))]);
+    const out = runAll(e, [
+      ...fails(
+        "1.1.1.1",
+        [0, 1, 2, 3, 4].map((m) => m * MIN),
+      ),
+      ...fails(
+        "2.2.2.2",
+        [0, 1].map((m) => m * MIN),
+      ),
+    ]);
     expect(out).toHaveLength(1);
     expect(out[0]).toMatchObject({ kind: "correlation", correlationType: "event_count", groupBy: { SourceIp: "1.1.1.1" }, eventCount: 5, timeMs: 4 * MIN });
     expect(out[0].events).toHaveLength(5);
   });
   it("does not fire for failures spread over hours", () => {
     const e = engineFor({}, BRUTE, FAIL);
-    expect(runAll(e, fails("1.1.1.1", [0, 20, 40, 60, 80, 100, 120].map((m) => m * MIN)))).toHaveLength(0);
+    expect(
+      runAll(
+        e,
+        fails(
+          "1.1.1.1",
+          [0, 20, 40, 60, 80, 100, 120].map((m) => m * MIN),
+        ),
+      ),
+    ).toHaveLength(0);
   });
   it("uses a sliding window, not fixed buckets", () => {
     // 2 early failures expire; 5 within minutes 9..18 fire.
     const e = engineFor({}, BRUTE, FAIL);
-    expect(runAll(e, fails("1.1.1.1", [0, 1, 9, 12, 15, 17, 18].map((m) => m * MIN)))).toHaveLength(1);
+    expect(
+      runAll(
+        e,
+        fails(
+          "1.1.1.1",
+          [0, 1, 9, 12, 15, 17, 18].map((m) => m * MIN),
+        ),
+      ),
+    ).toHaveLength(1);
   });
   it("supports upper-bound conditions evaluated when the window closes", () => {
     const few = corr(`type: event_count
@@ -62,7 +87,16 @@ group-by: [SourceIp]
 timespan: 10m
 condition: {gte: 2, lt: 4}`);
     const e = engineFor({}, few, FAIL);
-    const out = runAll(e, [...fails("1.1.1.1", [0, 1, 2].map((m) => m * MIN)), ...fails("2.2.2.2", [0, 1, 2, 3, 4].map((m) => m * MIN))]);
+    const out = runAll(e, [
+      ...fails(
+        "1.1.1.1",
+        [0, 1, 2].map((m) => m * MIN),
+      ),
+      ...fails(
+        "2.2.2.2",
+        [0, 1, 2, 3, 4].map((m) => m * MIN),
+      ),
+    ]);
     expect(out.map((m) => m.groupBy)).toEqual([{ SourceIp: "1.1.1.1" }]);
     expect(out[0].window).toEqual({ startMs: 0, endMs: 10 * MIN });
   });
@@ -92,14 +126,20 @@ timespan: 30m`,
   ).replace("id: corr", "id: seq");
   const BURST = BRUTE.replace("id: corr", "id: burst\nname: burst");
   // The alerts as a consumer ends up with them: an update replaces the early firing it revises.
-  const key = (ms: Match[]): string[] => finalAlerts(ms).map((m) => `${m.rule.id}@${m.timeMs}:${JSON.stringify(m.groupBy)}:${m.eventCount}`).sort();
+  const key = (ms: Match[]): string[] =>
+    finalAlerts(ms)
+      .map((m) => `${m.rule.id}@${m.timeMs}:${JSON.stringify(m.groupBy)}:${m.eventCount}`)
+      .sort();
 
   it("gives the same alerts live (shuffled within the tolerance, no flush) as replayed in order", () => {
     const replay = key(runAll(engineFor({}, SEQ, BURST, FAIL, OK), stream));
     expect(replay.length).toBeGreaterThan(2);
     // Live: arrival jittered by up to 50 s, then event time moves on (a later clock tick).
-    const arrival = (i: number): number => stream[i].timeMs + (Math.imul(i + 1, 2654435761) >>> 0) % 50_000;
-    const jitter = stream.map((e, i) => ({ e, at: arrival(i) })).sort((a, b) => a.at - b.at).map((x) => x.e);
+    const arrival = (i: number): number => stream[i].timeMs + ((Math.imul(i + 1, 2654435761) >>> 0) % 50_000);
+    const jitter = stream
+      .map((e, i) => ({ e, at: arrival(i) }))
+      .sort((a, b) => a.at - b.at)
+      .map((x) => x.e);
     expect(jitter.map((e) => e.timeMs)).not.toEqual(stream.map((e) => e.timeMs));
     const live = engineFor({ outOfOrderToleranceMs: 60_000 }, SEQ, BURST, FAIL, OK);
     const out = jitter.flatMap((e) => live.process(e));
@@ -206,7 +246,13 @@ timespan: 30m`,
     ).replace("id: corr", "id: seq");
     const brute = BRUTE.replace("id: corr", "id: brute\nname: brute");
     const e = engineFor({}, seq, brute, FAIL, OK);
-    const out = runAll(e, [...fails("1.1.1.1", [0, 1, 2, 3, 4].map((m) => m * MIN)), auth("login_success", "1.1.1.1", 6 * MIN)]);
+    const out = runAll(e, [
+      ...fails(
+        "1.1.1.1",
+        [0, 1, 2, 3, 4].map((m) => m * MIN),
+      ),
+      auth("login_success", "1.1.1.1", 6 * MIN),
+    ]);
     // generate: true lets the referenced rules alert too: the brute-force correlation and the success.
     expect(out.map((m) => m.rule.id).sort()).toEqual(["brute", "ok", "seq"]);
     expect(out.find((m) => m.rule.id === "seq")!.events).toHaveLength(6);
@@ -230,9 +276,25 @@ describe("enable/disable", () => {
   it("disables a rule by id without recompiling", () => {
     const e = engineFor({}, BRUTE, FAIL);
     expect(e.setEnabled("corr", false)).toBe(true);
-    expect(runAll(e, fails("1.1.1.1", [0, 1, 2, 3, 4].map((m) => m * MIN)))).toHaveLength(0);
+    expect(
+      runAll(
+        e,
+        fails(
+          "1.1.1.1",
+          [0, 1, 2, 3, 4].map((m) => m * MIN),
+        ),
+      ),
+    ).toHaveLength(0);
     e.setEnabled("corr", true);
-    expect(runAll(e, fails("1.1.1.1", [20, 21, 22, 23, 24].map((m) => m * MIN)))).toHaveLength(1);
+    expect(
+      runAll(
+        e,
+        fails(
+          "1.1.1.1",
+          [20, 21, 22, 23, 24].map((m) => m * MIN),
+        ),
+      ),
+    ).toHaveLength(1);
     expect(e.setEnabled("unknown", false)).toBe(false);
   });
 });

@@ -85,7 +85,10 @@ const streams = (tolerance: number) =>
 /** Live: arrival order is event time + delay (stable); returns every match with the call it came from. */
 function live(evs: SigmaEvent[], delays: number[], tolerance: number): { matches: Match[]; from: ("process" | "advance")[]; arrival: SigmaEvent[] } {
   const engine = new DetectionEngine(ruleset, { outOfOrderToleranceMs: tolerance });
-  const arrival = evs.map((e, i) => ({ e, at: e.timeMs + delays[i] })).sort((a, b) => a.at - b.at).map((x) => x.e);
+  const arrival = evs
+    .map((e, i) => ({ e, at: e.timeMs + delays[i] }))
+    .sort((a, b) => a.at - b.at)
+    .map((x) => x.e);
   const matches: Match[] = [];
   const from: ("process" | "advance")[] = [];
   const take = (ms: Match[], how: "process" | "advance") => {
@@ -103,7 +106,10 @@ function live(evs: SigmaEvent[], delays: number[], tolerance: number): { matches
 /** Replay: the same events sorted by event time (stable, so ties keep their arrival order), then a flush. */
 function replay(arrival: SigmaEvent[]): Match[] {
   const engine = new DetectionEngine(ruleset);
-  const sorted = arrival.map((e, i) => ({ e, i })).sort((a, b) => a.e.timeMs - b.e.timeMs || a.i - b.i).map((x) => x.e);
+  const sorted = arrival
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => a.e.timeMs - b.e.timeMs || a.i - b.i)
+    .map((x) => x.e);
   return [...sorted.flatMap((e) => engine.process(e)), ...engine.flush()];
 }
 
@@ -141,7 +147,11 @@ describe("early-firing correlations: live against replay", () => {
     fc.assert(
       fc.property(streams(30_000), (gens) => {
         const evs = gens.map(toEvent);
-        const l = live(evs, gens.map((g) => g.delay), 30_000);
+        const l = live(
+          evs,
+          gens.map((g) => g.delay),
+          30_000,
+        );
         // finalAlerts throws on a second firing for one (rule, group, span) and on an update with nothing to update.
         expect(describeAll(l.matches)).toEqual(describeAll(replay(l.arrival)));
       }),
@@ -154,7 +164,10 @@ describe("early-firing correlations: live against replay", () => {
       fc.property(streams(30_000), (gens) => {
         const evs = gens.map(toEvent);
         const engine = new DetectionEngine(ruleset, { outOfOrderToleranceMs: 30_000 });
-        const arrival = evs.map((e, i) => ({ e, at: e.timeMs + gens[i].delay })).sort((a, b) => a.at - b.at).map((x) => x.e);
+        const arrival = evs
+          .map((e, i) => ({ e, at: e.timeMs + gens[i].delay }))
+          .sort((a, b) => a.at - b.at)
+          .map((x) => x.e);
         const fired = new Set<string>();
         arrival.forEach((e, i) => {
           for (const m of engine.process(e)) {
@@ -172,7 +185,11 @@ describe("early-firing correlations: live against replay", () => {
     fc.assert(
       fc.property(streams(30_000), (gens) => {
         const evs = gens.map(toEvent);
-        const l = live(evs, gens.map((g) => g.delay), 30_000);
+        const l = live(
+          evs,
+          gens.map((g) => g.delay),
+          30_000,
+        );
         l.matches.forEach((m, i) => {
           if (m.kind !== "correlation") return;
           if (EARLY.includes(m.rule.id) && !m.update) expect(l.from[i]).toBe("process");
@@ -185,7 +202,11 @@ describe("early-firing correlations: live against replay", () => {
 });
 
 describe("early-firing correlations: examples", () => {
-  const fail = (ip: string, t: number, n: number): SigmaEvent => ({ logsource: { product: "linux", service: "sshd" }, fields: { n, AuthAction: "login_failure", SourceIp: ip, User: "root" }, timeMs: t });
+  const fail = (ip: string, t: number, n: number): SigmaEvent => ({
+    logsource: { product: "linux", service: "sshd" },
+    fields: { n, AuthAction: "login_failure", SourceIp: ip, User: "root" },
+    timeMs: t,
+  });
   const BRUTE = compileOk(det("fail", "login_failure"), corr("brute", `type: event_count\nrules: [fail]\ngroup-by: [SourceIp]\ntimespan: 10m\ncondition: {gte: 5}`));
 
   it("a brute force alerts on its fifth attempt, once per ten-minute span however long it goes on", () => {
@@ -225,7 +246,12 @@ describe("early-firing correlations: examples", () => {
     const out = Array.from({ length: 10_000 }, (_, i) => e.process(fail("192.0.2.66", 1_000_000 + (i % 2 ? i : 10_000 - i) * 20, i))).flat();
     expect(e.stats.evictedGroups).toBeGreaterThan(10_000 - 4_096 - 100);
     // Times run from 1,000 s to 1,200 s: the 10-minute spans [600 s, 1200 s) and [1200 s, 1800 s), one alert each.
-    expect(out.filter((m) => !m.update).map((m) => m.dedupWindow!.startMs).sort((a, b) => a - b)).toEqual([600_000, 1_200_000]);
+    expect(
+      out
+        .filter((m) => !m.update)
+        .map((m) => m.dedupWindow!.startMs)
+        .sort((a, b) => a - b),
+    ).toEqual([600_000, 1_200_000]);
   });
 
   it("inputs held across groups are capped too (least recently used groups go first), and detection carries on", () => {
@@ -238,7 +264,11 @@ describe("early-firing correlations: examples", () => {
 
   it("value_sum fires early over a non-negative field; a negative value from a hostile host neither lowers the sum nor delays it", () => {
     const rules = compileOk(det("ok", "login_success"), corr("exfil", `type: value_sum\nrules: [ok]\ngroup-by: [User]\ntimespan: 1h\ncondition: {field: BytesSent, gte: 1000}`));
-    const ev = (t: number, bytes: unknown, n: number): SigmaEvent => ({ logsource: { product: "linux", service: "sshd" }, fields: { n, AuthAction: "login_success", User: "eve", BytesSent: bytes }, timeMs: t });
+    const ev = (t: number, bytes: unknown, n: number): SigmaEvent => ({
+      logsource: { product: "linux", service: "sshd" },
+      fields: { n, AuthAction: "login_success", User: "eve", BytesSent: bytes },
+      timeMs: t,
+    });
     const e = new DetectionEngine(rules);
     expect([ev(0, 600, 0), ev(1_000, -1e12, 1), ev(2_000, "NaN", 2)].flatMap((x) => e.process(x))).toEqual([]);
     const out = e.process(ev(3_000, "400", 3));
@@ -250,8 +280,17 @@ describe("early-firing correlations: examples", () => {
     const { ruleset: rs } = compileRules(RULES.map((text, i) => ({ name: `r${i}.yml`, text })));
     const firing = Object.fromEntries(rs.rules.filter((r) => r.kind === "correlation").map((r) => [r.id, r.firing]));
     expect(firing).toEqual({
-      count: "early", spray: "early", all3: "early", seq3: "early", bytes: "early", burst: "early", cracked: "early",
-      few: "at_window_close", avg: "at_window_close", rare: "at_window_close", fewbursts: "at_window_close",
+      count: "early",
+      spray: "early",
+      all3: "early",
+      seq3: "early",
+      bytes: "early",
+      burst: "early",
+      cracked: "early",
+      few: "at_window_close",
+      avg: "at_window_close",
+      rare: "at_window_close",
+      fewbursts: "at_window_close",
     });
   });
 });

@@ -59,7 +59,10 @@ detection:
     expect(errors[0].line).toBeGreaterThan(0);
   });
   it("refuses duplicate ids", () => {
-    const { ruleset, errors } = compileRules([{ name: "a.yml", text: good }, { name: "b.yml", text: good }]);
+    const { ruleset, errors } = compileRules([
+      { name: "a.yml", text: good },
+      { name: "b.yml", text: good },
+    ]);
     expect(ruleset.rules).toHaveLength(1);
     expect(errors[0]).toMatchObject({ source: "b.yml", feature: "duplicate id", line: 2 });
   });

@@ -18,7 +18,10 @@ function noThrowCompile(text: string) {
 
 describe("Sigma parser fuzzing", () => {
   it("arbitrary text never throws", () => {
-    fc.assert(fc.property(fc.string({ maxLength: 400 }), (text) => void noThrowCompile(text)), { numRuns: 1500 });
+    fc.assert(
+      fc.property(fc.string({ maxLength: 400 }), (text) => void noThrowCompile(text)),
+      { numRuns: 1500 },
+    );
   });
 
   it("mutated built-in rules never throw, and what compiles never throws on events", () => {

@@ -25,7 +25,13 @@ tags:
 `;
 
 function pamFailure(t: number, user: string, ip: string): Event {
-  return Event.fromPartial({ eventTimeMs: t, body: { $case: "auth", auth: { action: AuthAction.AUTH_ACTION_LOGIN_FAILURE, user, sourceIp: ip, method: "pam_unix", service: "sshd", raw: `pam_unix(sshd:auth): authentication failure; rhost=${ip} user=${user}` } } });
+  return Event.fromPartial({
+    eventTimeMs: t,
+    body: {
+      $case: "auth",
+      auth: { action: AuthAction.AUTH_ACTION_LOGIN_FAILURE, user, sourceIp: ip, method: "pam_unix", service: "sshd", raw: `pam_unix(sshd:auth): authentication failure; rhost=${ip} user=${user}` },
+    },
+  });
 }
 
 function run(text: string, events: Event[]) {
@@ -44,7 +50,12 @@ describe("legacy aggregation (timeframe + | count())", () => {
     expect(alerts[0]!.rule).toMatchObject({ id: "3e1b8a52-6d0c-4f7e-9a21-0b9c8d7e6f51", title: "Failed Logins With Different Accounts From One Source", level: "medium" });
     // Three accounts, or four spread over two sources, stay below the bar.
     expect(run(LEGACY, four.slice(0, 3)).alerts).toEqual([]);
-    expect(run(LEGACY, four.map((e, i) => pamFailure(e.eventTimeMs, ["root", "admin", "oracle", "git"][i]!, i % 2 ? "203.0.113.9" : "203.0.113.10"))).alerts).toEqual([]);
+    expect(
+      run(
+        LEGACY,
+        four.map((e, i) => pamFailure(e.eventTimeMs, ["root", "admin", "oracle", "git"][i]!, i % 2 ? "203.0.113.9" : "203.0.113.10")),
+      ).alerts,
+    ).toEqual([]);
   });
 
   it("count() without a field is an event_count; outside the timeframe nothing fires", () => {
@@ -80,7 +91,8 @@ detection:
     condition: selection_user
 level: critical
 `;
-    const sudo = (target: string) => Event.fromPartial({ eventTimeMs: T0, body: { $case: "auth", auth: { action: AuthAction.AUTH_ACTION_SUDO, user: "alice", targetUser: target, service: "sudo", command: "/usr/bin/id" } } });
+    const sudo = (target: string) =>
+      Event.fromPartial({ eventTimeMs: T0, body: { $case: "auth", auth: { action: AuthAction.AUTH_ACTION_SUDO, user: "alice", targetUser: target, service: "sudo", command: "/usr/bin/id" } } });
     expect(run(rule, [sudo("#-1")]).alerts).toHaveLength(1);
     expect(run(rule, [sudo("root")]).alerts).toEqual([]);
   });

@@ -19,9 +19,20 @@ describe("prefilter", () => {
     let matched = 0;
     const engine = new DetectionEngine(ruleset);
     for (let i = 0; i < 3000; i++) {
-      const fields = { Image: `/usr/bin${pick()}`, CommandLine: `${pick()} ${pick()}${pick()} ${pick()}`, ParentImage: pick(), TargetFilename: pick() + pick(), DestinationHostname: pick(), User: "root", LogonId: 0 };
+      const fields = {
+        Image: `/usr/bin${pick()}`,
+        CommandLine: `${pick()} ${pick()}${pick()} ${pick()}`,
+        ParentImage: pick(),
+        TargetFilename: pick() + pick(),
+        DestinationHostname: pick(),
+        User: "root",
+        LogonId: 0,
+      };
       const ev = { logsource: { product: "linux", category: categories[i % 3] }, fields, timeMs: i };
-      const got = engine.process(ev).map((m) => m.rule.id).sort();
+      const got = engine
+        .process(ev)
+        .map((m) => m.rule.id)
+        .sort();
       const view = new EventView(fields);
       const want = ruleset.compiled
         .filter((r) => r.detection && r.info.generates && r.logsource.category === ev.logsource.category && r.detection.test(view))

@@ -78,8 +78,7 @@ function checkIp(v: unknown, field: string): string {
 export function checkField(rule: FieldRule, v: unknown, field: string): unknown {
   switch (rule.kind) {
     case "int":
-      if (typeof v !== "number" || !Number.isSafeInteger(v) || v < rule.min || v > rule.max)
-        throw new CommandParamError(field, rule.message ?? `must be an integer in [${rule.min}, ${rule.max}]`);
+      if (typeof v !== "number" || !Number.isSafeInteger(v) || v < rule.min || v > rule.max) throw new CommandParamError(field, rule.message ?? `must be an integer in [${rule.min}, ${rule.max}]`);
       return v;
     case "bool":
       if (typeof v !== "boolean") throw new CommandParamError(field, "must be a boolean");
@@ -111,7 +110,12 @@ export function fieldJsonSchema(rule: FieldRule): Record<string, unknown> {
     case "string":
       return { type: "string", minLength: 1, maxLength: rule.maxChars, ...(rule.pattern ? { pattern: rule.pattern.source } : {}) };
     case "path":
-      return { type: "string", pattern: "^/", maxLength: COMMAND_LIMITS.pathMaxBytes, description: "absolute, canonical path (no . or .. components), at most COMMAND_LIMITS.pathMaxBytes UTF-8 bytes" };
+      return {
+        type: "string",
+        pattern: "^/",
+        maxLength: COMMAND_LIMITS.pathMaxBytes,
+        description: "absolute, canonical path (no . or .. components), at most COMMAND_LIMITS.pathMaxBytes UTF-8 bytes",
+      };
     case "ip":
       return { type: "string", minLength: 1, maxLength: COMMAND_LIMITS.ipMaxChars, description: "IPv4/IPv6 address or CIDR" };
     case "list":

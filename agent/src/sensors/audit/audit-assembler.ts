@@ -116,14 +116,19 @@ export class AuditAssembler {
       this.stats.rateDropped++;
       return;
     }
-    const primaryAt = Math.max(0, o.records.findIndex((r) => r.recordType === "SYSCALL"));
+    const primaryAt = Math.max(
+      0,
+      o.records.findIndex((r) => r.recordType === "SYSCALL"),
+    );
     const primary = o.records[primaryAt]!;
     let budget = MAX_EVENT_RAW - primary.raw.length;
-    const rest = o.records.filter((_, i) => i !== primaryAt).map((r) => {
-      const raw = budget > 0 ? r.raw.slice(0, budget) : "";
-      budget -= raw.length;
-      return { ...r, raw };
-    });
+    const rest = o.records
+      .filter((_, i) => i !== primaryAt)
+      .map((r) => {
+        const raw = budget > 0 ? r.raw.slice(0, budget) : "";
+        budget -= raw.length;
+        return { ...r, raw };
+      });
     this.stats.events++;
     this.emit({ recordType: primary.recordType, serial: o.serial, fields: primary.fields, raw: primary.raw, records: rest }, o.timeMs);
   }

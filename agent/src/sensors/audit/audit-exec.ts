@@ -68,10 +68,7 @@ export function auditExec(event: AuditEvent): AuditExec | null {
 }
 
 /** The START event in the shape the eBPF sensor emits, with what only the sensor knows passed in. */
-export function auditProcessStart(
-  e: AuditExec,
-  known: { user: string; startTimeMs: number; parentExe: string; parentCommandLine: string; sha256: string },
-): ProcessEvent {
+export function auditProcessStart(e: AuditExec, known: { user: string; startTimeMs: number; parentExe: string; parentCommandLine: string; sha256: string }): ProcessEvent {
   return {
     action: ProcessAction.PROCESS_ACTION_START,
     pid: e.pid,

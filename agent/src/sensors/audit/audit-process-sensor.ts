@@ -101,9 +101,7 @@ export class AuditProcessSensor implements Sensor {
       return;
     }
     const problem = await this.rule.install();
-    this.ruleNote = problem
-      ? `execve rule NOT installed (${problem}): sees only the execs the host's own audit rules record`
-      : `execve audit rule (key vigil-exec) added by Vigil, removed at stop`;
+    this.ruleNote = problem ? `execve rule NOT installed (${problem}): sees only the execs the host's own audit rules record` : `execve audit rule (key vigil-exec) added by Vigil, removed at stop`;
     this.table.seed(this.procfs, (ticks) => startTimeMs(this.bootTimeMs, ticks));
     this.counters.running = true;
     this.counters.detail = this.describe();

@@ -144,4 +144,3 @@ export class AuthSensor implements Sensor {
     this.counters.detail = why ? `blind: ${why}: SSH brute-force and login detection are off` : this.seeing;
   }
 }
-

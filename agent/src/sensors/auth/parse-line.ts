@@ -43,15 +43,7 @@ export function parseAuthLine(line: string, opts: ParseOptions = {}): ParsedAuth
 }
 
 /** Shared by the file and journald paths once the header fields are known. */
-export function fromMessage(
-  program: string,
-  pid: number,
-  hostname: string,
-  message: string,
-  timeMs: number,
-  raw: string,
-  keepOther = false,
-): ParsedAuth | null {
+export function fromMessage(program: string, pid: number, hostname: string, message: string, timeMs: number, raw: string, keepOther = false): ParsedAuth | null {
   const found = parseAuthMessage(program, message);
   if (!found) {
     if (!keepOther) return null;

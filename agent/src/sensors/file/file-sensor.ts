@@ -63,7 +63,11 @@ export class FileSensor implements Sensor {
   constructor(private readonly options: FileSensorOptions = {}) {
     this.hasher = options.hasher ?? new FileHasher();
     this.tracker = new FileTracker(this.hasher, (e, t) => this.emit(e, t), options.renameWindowMs ?? 500);
-    this.queue = new PathQueue(options.settleMs ?? 50, (p) => this.tracker.examine(p), (err) => this.fail(`examine failed: ${(err as Error).message}`));
+    this.queue = new PathQueue(
+      options.settleMs ?? 50,
+      (p) => this.tracker.examine(p),
+      (err) => this.fail(`examine failed: ${(err as Error).message}`),
+    );
     this.store = options.stateDir ? new BaselineStore(options.stateDir) : undefined;
   }
 

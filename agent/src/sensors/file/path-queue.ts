@@ -24,10 +24,12 @@ export class PathQueue {
     }
     const timer = setTimeout(() => {
       this.timers.delete(path);
-      const run = this.work(path).catch(this.onError).finally(() => {
-        this.running.delete(path);
-        if (this.dirty.delete(path)) this.schedule(path);
-      });
+      const run = this.work(path)
+        .catch(this.onError)
+        .finally(() => {
+          this.running.delete(path);
+          if (this.dirty.delete(path)) this.schedule(path);
+        });
       this.running.set(path, run);
     }, this.delayMs);
     timer.unref();

@@ -2,18 +2,13 @@ import { existsSync, readdirSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import { Glob, type GlobPart } from "@vigil/detection";
 
-export const DEFAULT_WATCH_PATHS: readonly string[] = [
-  "/etc",
-  "/root/.ssh",
-  "/home/*/.ssh",
-  "/usr/local/bin",
-  "/var/spool/cron",
-  "/etc/systemd/system",
-];
+export const DEFAULT_WATCH_PATHS: readonly string[] = ["/etc", "/root/.ssh", "/home/*/.ssh", "/usr/local/bin", "/var/spool/cron", "/etc/systemd/system"];
 
 /** Expands "*" path segments (e.g. /home/*\/.ssh) against the directories that exist now. */
 export function expandPattern(pattern: string): string[] {
-  const parts = resolve(pattern).split(sep).filter((p) => p !== "");
+  const parts = resolve(pattern)
+    .split(sep)
+    .filter((p) => p !== "");
   let bases: string[] = [sep];
   for (const part of parts) {
     if (!part.includes("*")) {
@@ -22,7 +17,10 @@ export function expandPattern(pattern: string): string[] {
     }
     // Only `*` is a wildcard here; matched by the linear glob, not a backtracking RegExp, since
     // directory names are chosen by whoever can create them.
-    const glob = new Glob(part.split("*").flatMap((lit, i): GlobPart[] => [...(i > 0 ? [{ t: "star" as const }] : []), ...(lit ? [{ t: "lit" as const, v: lit }] : [])]), false);
+    const glob = new Glob(
+      part.split("*").flatMap((lit, i): GlobPart[] => [...(i > 0 ? [{ t: "star" as const }] : []), ...(lit ? [{ t: "lit" as const, v: lit }] : [])]),
+      false,
+    );
     const next: string[] = [];
     for (const b of bases) {
       let names: string[];

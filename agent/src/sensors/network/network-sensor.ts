@@ -238,5 +238,4 @@ export class NetworkSensor implements Sensor {
     this.counters.errors += count;
     this.counters.detail = this.summary ? `${this.summary}; last error: ${message}` : message;
   }
-
 }

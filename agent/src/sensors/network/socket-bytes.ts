@@ -37,11 +37,8 @@ export function parseSsOutput(text: string): Map<number, SocketBytes> {
 export function readSocketBytes(ss = "ss", opts: { loopback?: boolean; timeoutMs?: number } = {}): Promise<{ bytes: Map<number, SocketBytes>; error?: string }> {
   const filter = opts.loopback ? [] : ["( not dst 127.0.0.0/8 and not dst [::1] )"];
   return new Promise((resolve) => {
-    execFile(
-      ss,
-      ["-tinHe", "state", "established", ...filter],
-      { timeout: opts.timeoutMs ?? 2000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout) => resolve(err ? { bytes: new Map(), error: `${ss}: ${err.message.split("\n")[0]}` } : { bytes: parseSsOutput(stdout) }),
+    execFile(ss, ["-tinHe", "state", "established", ...filter], { timeout: opts.timeoutMs ?? 2000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout) =>
+      resolve(err ? { bytes: new Map(), error: `${ss}: ${err.message.split("\n")[0]}` } : { bytes: parseSsOutput(stdout) }),
     );
   });
 }

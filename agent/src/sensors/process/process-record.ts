@@ -30,13 +30,7 @@ export function startTimeMs(bootTimeMs: number, startTicks: number): number {
  * and cwd. A process that exits meanwhile still yields a record with what its
  * stat line gave (pid, ppid, comm, start time).
  */
-export function readProcessRecord(
-  procfs: Procfs,
-  users: UserNames,
-  stat: ProcStat,
-  key: string,
-  bootTimeMs: number,
-): ProcessRecord {
+export function readProcessRecord(procfs: Procfs, users: UserNames, stat: ProcStat, key: string, bootTimeMs: number): ProcessRecord {
   const identity = procfs.identity(stat.pid);
   const uid = identity?.uid ?? -1;
   return {

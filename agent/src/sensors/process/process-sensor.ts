@@ -136,7 +136,10 @@ export class ProcessSensor implements Sensor {
     const { started, exited } = diffSnapshot(this.tracked, next);
     for (const key of exited) this.exit(key);
     this.ignoredPids.clear();
-    this.welcome(started.map((stat) => this.admit(stat)), emit);
+    this.welcome(
+      started.map((stat) => this.admit(stat)),
+      emit,
+    );
     this.lastCycleMs = performance.now() - t0;
   }
 
@@ -157,7 +160,10 @@ export class ProcessSensor implements Sensor {
       if (isKernelThread(stat)) this.ignoredPids.add(pid);
       else stats.push(stat);
     }
-    this.welcome(stats.map((stat) => this.admit(stat)), true);
+    this.welcome(
+      stats.map((stat) => this.admit(stat)),
+      true,
+    );
   }
 
   private welcome(fresh: ProcessRecord[], emit: boolean): void {
@@ -289,5 +295,4 @@ export class ProcessSensor implements Sensor {
     this.counters.errors += count;
     this.counters.detail = this.summary ? `${this.summary}; last error: ${message}` : message;
   }
-
 }

@@ -14,7 +14,10 @@ export class SyntheticMixError extends Error {}
  */
 export function parseMix(spec: string): SyntheticKind[] {
   const pattern: SyntheticKind[] = [];
-  for (const part of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [kind, weightText = "1"] = part.split(":");
     if (!SYNTHETIC_KINDS.includes(kind as SyntheticKind)) throw new SyntheticMixError(`unknown kind "${kind}" (expected ${SYNTHETIC_KINDS.join(", ")})`);
     const weight = Number(weightText);

@@ -298,4 +298,3 @@ function describe(file: string, e: NodeJS.ErrnoException): string {
   if (e.code === "EACCES" || e.code === "EPERM") return `cannot read ${file}: ${e.code} (run as root)`;
   return `cannot read ${file}: ${e.code ?? ""} ${e.message}`.trim();
 }
-

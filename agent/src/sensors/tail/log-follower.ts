@@ -7,7 +7,9 @@ export interface LogFollowerOptions {
   /** Names the state files: `<sensor>-tail-<hash>.json`, `<sensor>-journal-cursor`. */
   sensor: string;
   stateDir: string;
-  source: { file: string; pollMs?: number; fromStart?: boolean; onLines: (lines: string[]) => void } | { journal: { command?: string; matches: string[]; backoffMs?: number; onEntry: (entry: unknown) => void } };
+  source:
+    | { file: string; pollMs?: number; fromStart?: boolean; onLines: (lines: string[]) => void }
+    | { journal: { command?: string; matches: string[]; backoffMs?: number; onEntry: (entry: unknown) => void } };
   /** "" when healthy, else why not; `code` is the errno-like reason when there is one. */
   onStatus: (problem: string, code?: string) => void;
 }

@@ -4,7 +4,14 @@ import path from "node:path";
 
 /** The first of `paths` that is a file. stat needs no read permission: an unreadable log is still chosen, and reported. */
 export async function firstExistingFile(paths: string[]): Promise<string | null> {
-  for (const p of paths) if (await fsp.stat(p).then((s) => s.isFile(), () => false)) return p;
+  for (const p of paths)
+    if (
+      await fsp.stat(p).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      return p;
   return null;
 }
 

@@ -17,7 +17,18 @@ export interface SyslogHeader {
 }
 
 const MONTHS: Record<string, number> = {
-  Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
 };
 
 const DAY_MS = 86_400_000;
@@ -25,16 +36,10 @@ const DAY_MS = 86_400_000;
 // The program name stops at '[', ':' or whitespace; the pid is optional.
 const TAIL = String.raw` (\S+) ([^\s\[:]+)(?:\[(\d{1,10})\])?: ?(.*)$`;
 const CLASSIC = new RegExp(String.raw`^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?` + TAIL, "s");
-const RFC3339 = new RegExp(
-  String.raw`^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})` + TAIL,
-  "s",
-);
+const RFC3339 = new RegExp(String.raw`^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})` + TAIL, "s");
 
 // <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA [MSG]; "-" is nil.
-const RFC5424 = new RegExp(
-  String.raw`^(?:<\d{1,3}>)?1 (\S+) (\S+) (\S+) (\S+) \S+ (?:-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (?:\uFEFF)?(.*))?$`,
-  "s",
-);
+const RFC5424 = new RegExp(String.raw`^(?:<\d{1,3}>)?1 (\S+) (\S+) (\S+) (\S+) \S+ (?:-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (?:\uFEFF)?(.*))?$`, "s");
 const RFC3339_ONLY = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$/;
 
 export function parseSyslogHeader(line: string, now: Date): SyslogHeader | null {

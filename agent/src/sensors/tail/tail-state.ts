@@ -40,10 +40,7 @@ export async function loadTailState(file: string): Promise<{ state: TailState | 
   }
   try {
     const v = JSON.parse(text) as Partial<TailState>;
-    const ok =
-      typeof v.path === "string" &&
-      [v.dev, v.ino, v.offset, v.fpLen].every((n) => typeof n === "number" && Number.isSafeInteger(n) && n >= 0) &&
-      typeof v.fp === "string";
+    const ok = typeof v.path === "string" && [v.dev, v.ino, v.offset, v.fpLen].every((n) => typeof n === "number" && Number.isSafeInteger(n) && n >= 0) && typeof v.fp === "string";
     if (ok) return { state: v as TailState };
   } catch {
     // fall through

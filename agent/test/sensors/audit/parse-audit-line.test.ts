@@ -5,7 +5,7 @@ import { AUDIT_LIMITS, parseAuditLine } from "../../../src/sensors/audit";
 // with log_format = ENRICHED (the interpreted fields follow a 0x1d byte).
 const GS = "\u001d";
 const SYSCALL = `type=SYSCALL msg=audit(1795805335.176:1161): arch=c000003e syscall=59 success=yes exit=0 a0=55f369ef4f40 a1=55f369ee1140 a2=55f369eed100 a3=f1855e5678d14637 items=2 ppid=5060 pid=5068 auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm="vigil-probe" exe="/tmp/ap/vigil-probe" key="vigil-probe-x"${GS}ARCH=x86_64 SYSCALL=execve AUID="unset" UID="root" GID="root"`;
-const EXECVE = "type=EXECVE msg=audit(1795805335.176:1161): argc=4 a0=\"/tmp/ap/vigil-probe\" a1=68656C6C6F20776F726C64 a2=71756F227465 a3=\"plain\"";
+const EXECVE = 'type=EXECVE msg=audit(1795805335.176:1161): argc=4 a0="/tmp/ap/vigil-probe" a1=68656C6C6F20776F726C64 a2=71756F227465 a3="plain"';
 const PROCTITLE = "type=PROCTITLE msg=audit(1795805335.176:1161): proctitle=2F746D702F61702F766967696C2D70726F62650068656C6C6F20776F726C640071756F22746500706C61696E";
 const PATH = `type=PATH msg=audit(1795805335.176:1161): item=0 name="/tmp/ap/vigil-probe" inode=2187550 dev=fe:00 mode=0100755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0${GS}OUID="root" OGID="root"`;
 
@@ -33,7 +33,7 @@ describe("parseAuditLine", () => {
   });
 
   it("user-space records: the nested msg='...' list is flattened; a node= prefix is kept", () => {
-    const line = "node=web1 type=USER_CMD msg=audit(1700000000.500:77): pid=900 uid=1000 auid=1000 ses=3 msg='cwd=\"/home/alice\" cmd=6964202D61 exe=\"/usr/bin/sudo\" terminal=pts/0 res=success'";
+    const line = 'node=web1 type=USER_CMD msg=audit(1700000000.500:77): pid=900 uid=1000 auid=1000 ses=3 msg=\'cwd="/home/alice" cmd=6964202D61 exe="/usr/bin/sudo" terminal=pts/0 res=success\'';
     const p = parseAuditLine(line)!;
     expect(p.audit.recordType).toBe("USER_CMD");
     expect(p.audit.fields).toMatchObject({ pid: "900", cwd: "/home/alice", cmd: "id -a", exe: "/usr/bin/sudo", terminal: "pts/0", res: "success", node: "web1" });

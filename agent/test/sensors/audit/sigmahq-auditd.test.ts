@@ -10,11 +10,15 @@ const FIX = path.join(__dirname, "..", "..", "fixtures");
 describe("public auditd rules on a real audit log", () => {
   it("SigmaHQ's auditd rules compile and fire on the records auditd wrote for the commands they describe", () => {
     const dir = path.join(FIX, "sigma-auditd");
-    const rules = readdirSync(dir).filter((f) => f.endsWith(".yml")).map((f) => ({ name: f, text: readFileSync(path.join(dir, f), "utf8") }));
+    const rules = readdirSync(dir)
+      .filter((f) => f.endsWith(".yml"))
+      .map((f) => ({ name: f, text: readFileSync(path.join(dir, f), "utf8") }));
     const { ruleset, errors } = compileRules(rules);
     expect(errors).toEqual([]);
     const engine = new DetectionEngine(ruleset);
-    const lines = readFileSync(path.join(FIX, "auditd", "debian12-auditd-3.0.9.log"), "utf8").split("\n").filter(Boolean);
+    const lines = readFileSync(path.join(FIX, "auditd", "debian12-auditd-3.0.9.log"), "utf8")
+      .split("\n")
+      .filter(Boolean);
     const hits: Record<string, string[]> = {};
     let seq = 0;
     for (const line of lines) {
@@ -35,9 +39,13 @@ describe("public auditd rules on a real audit log", () => {
 
   it("the same rules fire on the merged events (one event per audit serial), with fewer events", () => {
     const dir = path.join(FIX, "sigma-auditd");
-    const rules = readdirSync(dir).filter((f) => f.endsWith(".yml")).map((f) => ({ name: f, text: readFileSync(path.join(dir, f), "utf8") }));
+    const rules = readdirSync(dir)
+      .filter((f) => f.endsWith(".yml"))
+      .map((f) => ({ name: f, text: readFileSync(path.join(dir, f), "utf8") }));
     const engine = new DetectionEngine(compileRules(rules).ruleset);
-    const lines = readFileSync(path.join(FIX, "auditd", "debian12-auditd-3.0.9.log"), "utf8").split("\n").filter(Boolean);
+    const lines = readFileSync(path.join(FIX, "auditd", "debian12-auditd-3.0.9.log"), "utf8")
+      .split("\n")
+      .filter(Boolean);
     const events: Array<{ audit: AuditEvent; timeMs: number }> = [];
     const asm = new AuditAssembler({}, (audit, timeMs) => events.push({ audit, timeMs }));
     for (const line of lines) asm.push(parseAuditLine(line)!);

@@ -78,23 +78,38 @@ describe("AuthSensor on a file", () => {
     writeFileSync(log, "");
     // No path: picks the first candidate that exists.
     const first = await startSensor({ candidates: [path.join(dir, "auth.log"), log] });
-    append(log, [0, 1, 2].map((n) => ssh(n)));
+    append(
+      log,
+      [0, 1, 2].map((n) => ssh(n)),
+    );
     await waitFor(() => first.sink.events.length >= 3, "first 3");
     renameSync(log, `${log}-20240506`); // RHEL dateext rotation
     writeFileSync(log, "");
-    append(log, [3, 4].map((n) => ssh(n)));
+    append(
+      log,
+      [3, 4].map((n) => ssh(n)),
+    );
     await waitFor(() => first.sink.events.length >= 5, "after rotation");
     copyFileSync(log, `${log}.copy`);
     truncateSync(log, 0);
     await waitFor(() => first.sensor.health().events >= 5 && readFileSync(log).length === 0, "truncated");
-    append(log, [5].map((n) => ssh(n)));
+    append(
+      log,
+      [5].map((n) => ssh(n)),
+    );
     await waitFor(() => first.sink.events.length >= 6, "after truncation");
     await first.sensor.stop();
     sensors.length = 0;
 
-    append(log, [6, 7].map((n) => ssh(n))); // written while the agent is down
+    append(
+      log,
+      [6, 7].map((n) => ssh(n)),
+    ); // written while the agent is down
     const second = await startSensor({ candidates: [log] });
-    append(log, [8].map((n) => ssh(n)));
+    append(
+      log,
+      [8].map((n) => ssh(n)),
+    );
     await waitFor(() => second.sink.events.length >= 3, "after restart");
     const ports = [...first.sink.events, ...second.sink.events].map((e) => e.auth.sourcePort);
     expect(ports).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8].map((n) => 40000 + n));
@@ -136,7 +151,12 @@ describe("AuthSensor on a file", () => {
     const { build } = await import("esbuild");
     const bundle = path.join(dir, "probe.cjs");
     await build({
-      entryPoints: [probe], bundle: true, platform: "node", format: "cjs", outfile: bundle, logLevel: "silent",
+      entryPoints: [probe],
+      bundle: true,
+      platform: "node",
+      format: "cjs",
+      outfile: bundle,
+      logLevel: "silent",
       alias: { "@vigil/proto": path.resolve(__dirname, "../../../../proto/src/index.ts") },
     });
     chmodSync(bundle, 0o644);
@@ -159,17 +179,12 @@ describe("AuthSensor on journald", () => {
       JSON.stringify({ __CURSOR: cursor, __REALTIME_TIMESTAMP: "1714557600123456", _HOSTNAME: "j1", SYSLOG_IDENTIFIER: ident, _PID: "77", MESSAGE: msg });
     writeFileSync(
       entries,
-      [
-        entry("s=1;i=1", "sshd", "Invalid user guest from 198.51.100.4 port 999"),
-        "{truncated garbage",
-        entry("s=1;i=2", "sudo", "   bob : TTY=pts/1 ; PWD=/ ; USER=root ; COMMAND=/bin/true"),
-      ].join("\n") + "\n",
+      [entry("s=1;i=1", "sshd", "Invalid user guest from 198.51.100.4 port 999"), "{truncated garbage", entry("s=1;i=2", "sudo", "   bob : TTY=pts/1 ; PWD=/ ; USER=root ; COMMAND=/bin/true")].join(
+        "\n",
+      ) + "\n",
     );
     const command = path.join(dir, "journalctl");
-    writeFileSync(
-      command,
-      `#!/bin/sh\necho "$*" >> '${argsFile}'\ncase "$*" in *--after-cursor*) exec sleep 30;; esac\ncat '${entries}'\nexit 3\n`,
-    );
+    writeFileSync(command, `#!/bin/sh\necho "$*" >> '${argsFile}'\ncase "$*" in *--after-cursor*) exec sleep 30;; esac\ncat '${entries}'\nexit 3\n`);
     chmodSync(command, 0o755);
     return { command, argsFile };
   }
@@ -212,10 +227,13 @@ describe("AuthSensor on journald", () => {
     const { command } = fakeJournalctl();
     const slow = path.join(dir, "slow-journalctl");
     // Prints nothing for a while, as the real journalctl does without journal files, then one entry.
-    writeFileSync(slow, `#!/bin/sh
+    writeFileSync(
+      slow,
+      `#!/bin/sh
 sleep 0.3
 exec '${command}' "$@"
-`);
+`,
+    );
     chmodSync(slow, 0o755);
     const missing = path.join(dir, "missing-auth.log");
     const { sensor, sink } = await startSensor({ candidates: [missing], journalctl: slow, journalDirs: [path.join(dir, "no-journal")], journalBackoffMs: 20 });

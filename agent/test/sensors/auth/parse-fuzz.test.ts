@@ -20,17 +20,12 @@ const SEEDS = [
 ];
 
 /** A seed with a few random edits: inserts, deletions, replacements, and duplicated spans. */
-const mutated = fc
-  .tuple(
-    fc.constantFrom(...SEEDS),
-    fc.array(fc.tuple(fc.nat(), fc.nat({ max: 20 }), fc.string({ unit: "binary", maxLength: 30 })), { maxLength: 6 }),
-  )
-  .map(([seed, edits]) =>
-    edits.reduce((s, [at, del, ins]) => {
-      const i = at % (s.length + 1);
-      return s.slice(0, i) + ins + s.slice(i + del);
-    }, seed),
-  );
+const mutated = fc.tuple(fc.constantFrom(...SEEDS), fc.array(fc.tuple(fc.nat(), fc.nat({ max: 20 }), fc.string({ unit: "binary", maxLength: 30 })), { maxLength: 6 })).map(([seed, edits]) =>
+  edits.reduce((s, [at, del, ins]) => {
+    const i = at % (s.length + 1);
+    return s.slice(0, i) + ins + s.slice(i + del);
+  }, seed),
+);
 
 const anyLine = fc.oneof(
   fc.string({ unit: "binary", maxLength: 300 }),

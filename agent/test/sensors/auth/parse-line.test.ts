@@ -62,10 +62,18 @@ describe("parseAuthLine: sshd", () => {
 
   it("failed password / publickey for a known user", () => {
     expect(parse("May  2 03:14:15 web1 sshd[5000]: Failed password for root from 192.0.2.10 port 60001 ssh2")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_LOGIN_FAILURE, user: "root", sourceIp: "192.0.2.10", sourcePort: 60001, method: "password",
+      action: AuthAction.AUTH_ACTION_LOGIN_FAILURE,
+      user: "root",
+      sourceIp: "192.0.2.10",
+      sourcePort: 60001,
+      method: "password",
     });
-    expect(parse("May  2 03:14:15 web1 sshd[5000]: Failed publickey for git from 192.0.2.10 port 60002 ssh2: RSA SHA256:YWJjZGVm")!.auth)
-      .toMatchObject({ action: AuthAction.AUTH_ACTION_LOGIN_FAILURE, user: "git", method: "publickey", sourcePort: 60002 });
+    expect(parse("May  2 03:14:15 web1 sshd[5000]: Failed publickey for git from 192.0.2.10 port 60002 ssh2: RSA SHA256:YWJjZGVm")!.auth).toMatchObject({
+      action: AuthAction.AUTH_ACTION_LOGIN_FAILURE,
+      user: "git",
+      method: "publickey",
+      sourcePort: 60002,
+    });
   });
 
   it("failed password for an invalid user whose name mimics the tail", () => {
@@ -75,10 +83,15 @@ describe("parseAuthLine: sshd", () => {
 
   it("invalid user, with and without port, with empty name", () => {
     expect(parse("May  2 03:14:16 web1 sshd[5001]: Invalid user oracle from 192.0.2.11 port 41000")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_INVALID_USER, user: "oracle", sourceIp: "192.0.2.11", sourcePort: 41000,
+      action: AuthAction.AUTH_ACTION_INVALID_USER,
+      user: "oracle",
+      sourceIp: "192.0.2.11",
+      sourcePort: 41000,
     });
     expect(parse("May  2 03:14:16 old sshd[77]: Invalid user test from 2001:db8:0:1::9")!.auth).toMatchObject({
-      user: "test", sourceIp: "2001:db8:0:1::9", sourcePort: 0,
+      user: "test",
+      sourceIp: "2001:db8:0:1::9",
+      sourcePort: 0,
     });
     expect(parse("May  2 03:14:16 web1 sshd[5001]: Invalid user  from 192.0.2.12 port 4")!.auth.user).toBe("");
   });
@@ -93,7 +106,10 @@ describe("parseAuthLine: sshd", () => {
 
   it("RHEL keyboard-interactive PAM error", () => {
     expect(parse("May  4 10:00:00 rhel9 sshd[300]: error: PAM: Authentication failure for root from 198.51.100.99")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_LOGIN_FAILURE, user: "root", sourceIp: "198.51.100.99", method: "keyboard-interactive",
+      action: AuthAction.AUTH_ACTION_LOGIN_FAILURE,
+      user: "root",
+      sourceIp: "198.51.100.99",
+      method: "keyboard-interactive",
     });
   });
 });
@@ -101,45 +117,72 @@ describe("parseAuthLine: sshd", () => {
 describe("parseAuthLine: pam", () => {
   it("sshd session opened / closed (Debian with uid, RHEL without)", () => {
     expect(parse("May  1 12:00:05 web1 sshd[4242]: pam_unix(sshd:session): session opened for user alice(uid=1000) by (uid=0)")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_SESSION_OPEN, user: "alice", targetUser: "alice", service: "sshd", pid: 4242,
+      action: AuthAction.AUTH_ACTION_SESSION_OPEN,
+      user: "alice",
+      targetUser: "alice",
+      service: "sshd",
+      pid: 4242,
     });
     expect(parse("May  1 12:00:05 rhel7 sshd[42]: pam_unix(sshd:session): session opened for user alice by (uid=0)")!.auth.user).toBe("alice");
     expect(parse("May  1 13:00:00 web1 sshd[4242]: pam_unix(sshd:session): session closed for user alice")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_SESSION_CLOSE, user: "alice",
+      action: AuthAction.AUTH_ACTION_SESSION_CLOSE,
+      user: "alice",
     });
   });
 
   it("sudo, su, login and systemd-user sessions", () => {
     expect(parse("May  1 12:01:00 web1 sudo: pam_unix(sudo:session): session opened for user root(uid=0) by alice(uid=1000)")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_SESSION_OPEN, service: "sudo", user: "alice", targetUser: "root", pid: 0,
+      action: AuthAction.AUTH_ACTION_SESSION_OPEN,
+      service: "sudo",
+      user: "alice",
+      targetUser: "root",
+      pid: 0,
     });
     expect(parse("May  1 12:02:00 web1 su[777]: pam_unix(su-l:session): session opened for user root(uid=0) by alice(uid=1000)")!.auth).toMatchObject({
-      service: "su", user: "alice", targetUser: "root",
+      service: "su",
+      user: "alice",
+      targetUser: "root",
     });
     expect(parse("May  1 12:03:00 web1 login[500]: pam_unix(login:session): session opened for user root(uid=0) by LOGIN(uid=0)")!.auth).toMatchObject({
-      service: "login", user: "root", targetUser: "root",
+      service: "login",
+      user: "root",
+      targetUser: "root",
     });
     expect(parse("May  1 12:04:00 web1 systemd[900]: pam_unix(systemd-user:session): session opened for user alice(uid=1000) by (uid=0)")!.auth).toMatchObject({
-      service: "systemd-user", user: "alice",
+      service: "systemd-user",
+      user: "alice",
     });
     expect(parse("May  1 12:05:01 web1 CRON[901]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)")).toBeNull();
   });
 
   it("authentication failures map to the service's failure action", () => {
     expect(parse("May  2 03:14:14 web1 sshd[5000]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.10  user=root")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_LOGIN_FAILURE, user: "root", sourceIp: "192.0.2.10", method: "pam_unix", service: "sshd", tty: "ssh",
+      action: AuthAction.AUTH_ACTION_LOGIN_FAILURE,
+      user: "root",
+      sourceIp: "192.0.2.10",
+      method: "pam_unix",
+      service: "sshd",
+      tty: "ssh",
     });
     expect(parse("May  2 03:14:14 web1 sshd[5000]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=2001:db8::66")!.auth).toMatchObject({
-      sourceIp: "2001:db8::66", user: "",
+      sourceIp: "2001:db8::66",
+      user: "",
     });
     expect(parse("May  2 09:00:00 web1 sudo: pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 euid=0 tty=/dev/pts/1 ruser=alice rhost=  user=alice")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_SUDO_FAILURE, user: "alice", tty: "pts/1", sourceIp: "",
+      action: AuthAction.AUTH_ACTION_SUDO_FAILURE,
+      user: "alice",
+      tty: "pts/1",
+      sourceIp: "",
     });
     expect(parse("May  2 09:01:00 rhel9 su[1200]: pam_unix(su:auth): authentication failure; logname=alice uid=1000 euid=0 tty=pts/0 ruser=alice rhost=  user=root")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_SU_FAILURE, user: "alice", targetUser: "root", service: "su",
+      action: AuthAction.AUTH_ACTION_SU_FAILURE,
+      user: "alice",
+      targetUser: "root",
+      service: "su",
     });
     expect(parse("May  2 09:02:00 rhel9 sshd[1300]: pam_sss(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.3 user=dave")!.auth).toMatchObject({
-      method: "pam_sss", user: "dave",
+      method: "pam_sss",
+      user: "dave",
     });
   });
 });
@@ -148,32 +191,55 @@ describe("parseAuthLine: sudo, su, login, logind", () => {
   it("sudo command, Debian (no pid) and RHEL (pid)", () => {
     const r = parse("May  1 12:01:00 web1 sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/apt install -y curl ; echo done")!;
     expect(r.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_SUDO, service: "sudo", user: "alice", targetUser: "root", tty: "pts/0",
-      command: "/usr/bin/apt install -y curl ; echo done", pid: 0,
+      action: AuthAction.AUTH_ACTION_SUDO,
+      service: "sudo",
+      user: "alice",
+      targetUser: "root",
+      tty: "pts/0",
+      command: "/usr/bin/apt install -y curl ; echo done",
+      pid: 0,
     });
     expect(parse("May  1 12:01:00 rhel9 sudo[3001]:    bob : TTY=pts/2 ; PWD=/tmp ; USER=postgres ; ENV=A=1 ; COMMAND=/usr/bin/psql")!.auth).toMatchObject({
-      user: "bob", targetUser: "postgres", command: "/usr/bin/psql", pid: 3001,
+      user: "bob",
+      targetUser: "postgres",
+      command: "/usr/bin/psql",
+      pid: 3001,
     });
     expect(parse("May  1 12:01:00 web1 sudo: deploy : PWD=/srv ; USER=root ; COMMAND=/bin/systemctl restart app")!.auth).toMatchObject({
-      user: "deploy", tty: "", command: "/bin/systemctl restart app",
+      user: "deploy",
+      tty: "",
+      command: "/bin/systemctl restart app",
     });
   });
 
   it("sudo failures", () => {
     expect(parse("May  1 12:06:00 web1 sudo:    alice : 3 incorrect password attempts ; TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_SUDO_FAILURE, user: "alice", targetUser: "root", command: "/bin/bash", tty: "pts/0",
+      action: AuthAction.AUTH_ACTION_SUDO_FAILURE,
+      user: "alice",
+      targetUser: "root",
+      command: "/bin/bash",
+      tty: "pts/0",
     });
     expect(parse("May  1 12:07:00 web1 sudo:    mallory : user NOT in sudoers ; TTY=pts/3 ; PWD=/home/mallory ; USER=root ; COMMAND=/bin/cat /etc/shadow")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_SUDO_FAILURE, user: "mallory", command: "/bin/cat /etc/shadow",
+      action: AuthAction.AUTH_ACTION_SUDO_FAILURE,
+      user: "mallory",
+      command: "/bin/cat /etc/shadow",
     });
   });
 
   it("su success and failure (util-linux and shadow forms)", () => {
     expect(parse("May  1 12:08:00 web1 su[8080]: (to root) alice on pts/0")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_SU, service: "su", user: "alice", targetUser: "root", tty: "pts/0", pid: 8080,
+      action: AuthAction.AUTH_ACTION_SU,
+      service: "su",
+      user: "alice",
+      targetUser: "root",
+      tty: "pts/0",
+      pid: 8080,
     });
     expect(parse("May  1 12:08:30 web1 su[8081]: FAILED SU (to root) alice on pts/0")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_SU_FAILURE, user: "alice", targetUser: "root",
+      action: AuthAction.AUTH_ACTION_SU_FAILURE,
+      user: "alice",
+      targetUser: "root",
     });
     expect(parse("May  1 12:09:00 old su[10]: Successful su for root by alice")!.auth).toMatchObject({ action: AuthAction.AUTH_ACTION_SU, user: "alice", targetUser: "root" });
     expect(parse("May  1 12:09:00 old su[10]: - pts/1 alice:root")!.auth).toMatchObject({ action: AuthAction.AUTH_ACTION_SU_FAILURE, tty: "pts/1" });
@@ -181,16 +247,25 @@ describe("parseAuthLine: sudo, su, login, logind", () => {
 
   it("console login and logind sessions", () => {
     expect(parse("May  1 07:00:00 web1 login[600]: ROOT LOGIN  on '/dev/tty1'")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_LOGIN_SUCCESS, user: "root", tty: "tty1", service: "login",
+      action: AuthAction.AUTH_ACTION_LOGIN_SUCCESS,
+      user: "root",
+      tty: "tty1",
+      service: "login",
     });
     expect(parse("May  1 07:00:00 web1 login[600]: FAILED LOGIN (1) on '/dev/tty2' FOR 'bob', Authentication failure")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_LOGIN_FAILURE, user: "bob", tty: "tty2",
+      action: AuthAction.AUTH_ACTION_LOGIN_FAILURE,
+      user: "bob",
+      tty: "tty2",
     });
     expect(parse("May  1 12:00:05 web1 systemd-logind[512]: New session 42 of user alice.")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_SESSION_OPEN, user: "alice", service: "systemd-logind", tty: "session-42",
+      action: AuthAction.AUTH_ACTION_SESSION_OPEN,
+      user: "alice",
+      service: "systemd-logind",
+      tty: "session-42",
     });
     expect(parse("May  1 13:00:00 web1 systemd-logind[512]: Removed session 42.")!.auth).toMatchObject({
-      action: AuthAction.AUTH_ACTION_SESSION_CLOSE, tty: "session-42",
+      action: AuthAction.AUTH_ACTION_SESSION_CLOSE,
+      tty: "session-42",
     });
   });
 });

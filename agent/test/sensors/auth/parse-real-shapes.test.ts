@@ -28,7 +28,9 @@ describe("sshd: the source address is sshd's own, never the client's text", () =
 
   it("host names from PAM's rhost or UseDNS never land in SourceIp", () => {
     expect(parse("May  1 12:00:00 h sshd[1]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=host-7.example.net  user=root")).toMatchObject({
-      action: A.AUTH_ACTION_LOGIN_FAILURE, user: "root", sourceIp: "",
+      action: A.AUTH_ACTION_LOGIN_FAILURE,
+      user: "root",
+      sourceIp: "",
     });
     expect(parse("May  1 12:00:00 h sshd[1]: error: PAM: Authentication failure for bob from host-7.example.net")).toMatchObject({ user: "bob", sourceIp: "" });
     expect(parse("May  1 12:00:00 h sshd[1]: error: PAM: Authentication failure for bob from 2001:db8::7")!.sourceIp).toBe("2001:db8::7");
@@ -51,14 +53,19 @@ describe("sshd: attempts that leave no 'Failed ...' line", () => {
 
   it("maximum authentication attempts exceeded, and the pre-7.x wording", () => {
     expect(parse("May  1 12:00:00 h sshd[9]: error: maximum authentication attempts exceeded for invalid user test from 192.0.2.31 port 51380 ssh2 [preauth]")).toMatchObject({
-      action: A.AUTH_ACTION_AUTH_ABORTED, user: "test", sourceIp: "192.0.2.31", sourcePort: 51380,
+      action: A.AUTH_ACTION_AUTH_ABORTED,
+      user: "test",
+      sourceIp: "192.0.2.31",
+      sourcePort: 51380,
     });
     expect(parse("May  1 12:00:00 h sshd[9]: Disconnecting: Too many authentication failures for git [preauth]")).toMatchObject({ action: A.AUTH_ACTION_AUTH_ABORTED, user: "git" });
   });
 
   it("an unknown user through PAM (RHEL keyboard-interactive)", () => {
     expect(parse("May  1 12:00:00 h sshd[9]: error: PAM: User not known to the underlying authentication module for illegal user kernel from 192.0.2.27")).toMatchObject({
-      action: A.AUTH_ACTION_INVALID_USER, user: "kernel", sourceIp: "192.0.2.27",
+      action: A.AUTH_ACTION_INVALID_USER,
+      user: "kernel",
+      sourceIp: "192.0.2.27",
     });
   });
 
@@ -89,7 +96,10 @@ describe("access refused and lockouts", () => {
 
   it("pam_faillock and pam_tally2 lockouts; a tally under the limit is not one", () => {
     expect(parse("May  1 12:00:00 h su[5]: pam_faillock(su-l:auth): Consecutive login failures for user testuser account temporarily locked")).toMatchObject({
-      action: A.AUTH_ACTION_ACCOUNT_LOCKED, user: "testuser", service: "su", method: "pam_faillock",
+      action: A.AUTH_ACTION_ACCOUNT_LOCKED,
+      user: "testuser",
+      service: "su",
+      method: "pam_faillock",
     });
     expect(parse("May  1 12:00:00 h sshd[5]: pam_tally2(sshd:auth): user root (0) tally 4, deny 3")).toMatchObject({ action: A.AUTH_ACTION_ACCOUNT_LOCKED, user: "root" });
     expect(parse("May  1 12:00:00 h sshd[5]: pam_tally2(sshd:auth): user root (0) tally 2, deny 3")).toBeNull();
@@ -108,10 +118,16 @@ describe("sessions pair up on the session's account", () => {
 describe("login(1) from util-linux (RHEL, Fedora, Arch)", () => {
   it("failures from a terminal and from a remote host; root logins in capitals", () => {
     expect(parse("May  1 12:00:00 h login[1024]: FAILED LOGIN 1 FROM tty1 FOR azerr, Authentication failure")).toMatchObject({
-      action: A.AUTH_ACTION_LOGIN_FAILURE, user: "azerr", tty: "tty1", sourceIp: "", service: "login",
+      action: A.AUTH_ACTION_LOGIN_FAILURE,
+      user: "azerr",
+      tty: "tty1",
+      sourceIp: "",
+      service: "login",
     });
     expect(parse("May  1 12:00:00 h login[1024]: FAILED LOGIN 2 FROM 192.0.2.5 FOR bob, User not known to the underlying authentication module")).toMatchObject({
-      action: A.AUTH_ACTION_LOGIN_FAILURE, user: "bob", sourceIp: "192.0.2.5",
+      action: A.AUTH_ACTION_LOGIN_FAILURE,
+      user: "bob",
+      sourceIp: "192.0.2.5",
     });
     expect(parse("May  1 12:00:00 h login[1024]: ROOT LOGIN ON tty2")).toMatchObject({ action: A.AUTH_ACTION_LOGIN_SUCCESS, user: "root", tty: "tty2" });
   });
@@ -120,13 +136,26 @@ describe("login(1) from util-linux (RHEL, Fedora, Arch)", () => {
 describe("account management (shadow-utils): how a backdoor account appears", () => {
   it("useradd, usermod -aG, gpasswd -a, passwd, userdel", () => {
     expect(parse("May  1 12:00:00 h useradd[2592]: new user: name=backdoor, UID=1002, GID=1002, home=/home/backdoor, shell=/bin/bash, from=/dev/pts/1")).toMatchObject({
-      action: A.AUTH_ACTION_ACCOUNT_CREATED, targetUser: "backdoor", tty: "pts/1", pid: 2592, service: "useradd",
+      action: A.AUTH_ACTION_ACCOUNT_CREATED,
+      targetUser: "backdoor",
+      tty: "pts/1",
+      pid: 2592,
+      service: "useradd",
     });
     expect(parse("May  1 12:00:01 h usermod[2628]: add 'backdoor' to group 'sudo'")).toMatchObject({ action: A.AUTH_ACTION_GROUP_MEMBER_ADDED, targetUser: "backdoor", groupName: "sudo" });
     // The gshadow twin of the same change is not a second event.
     expect(parse("May  1 12:00:01 h usermod[2628]: add 'backdoor' to shadow group 'sudo'")).toBeNull();
-    expect(parse("May  1 12:00:02 h gpasswd[30]: user backdoor added by root to group docker")).toMatchObject({ action: A.AUTH_ACTION_GROUP_MEMBER_ADDED, user: "root", targetUser: "backdoor", groupName: "docker" });
-    expect(parse("May  1 12:00:03 h passwd[2603]: pam_unix(passwd:chauthtok): password changed for backdoor")).toMatchObject({ action: A.AUTH_ACTION_PASSWORD_CHANGED, targetUser: "backdoor", service: "passwd" });
+    expect(parse("May  1 12:00:02 h gpasswd[30]: user backdoor added by root to group docker")).toMatchObject({
+      action: A.AUTH_ACTION_GROUP_MEMBER_ADDED,
+      user: "root",
+      targetUser: "backdoor",
+      groupName: "docker",
+    });
+    expect(parse("May  1 12:00:03 h passwd[2603]: pam_unix(passwd:chauthtok): password changed for backdoor")).toMatchObject({
+      action: A.AUTH_ACTION_PASSWORD_CHANGED,
+      targetUser: "backdoor",
+      service: "passwd",
+    });
     expect(parse("May  1 12:00:04 h userdel[40]: delete user 'backdoor'")).toMatchObject({ action: A.AUTH_ACTION_ACCOUNT_DELETED, targetUser: "backdoor" });
   });
 
@@ -146,11 +175,17 @@ describe("account management (shadow-utils): how a backdoor account appears", ()
 describe("older and exported formats", () => {
   it("PAM of the mid-2000s: 'sshd(pam_unix)[pid]:' tags and '(pam_unix)' prefixes", () => {
     expect(parse("May  1 12:00:00 combo sshd(pam_unix)[19939]: authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=192.0.2.4  user=root")).toMatchObject({
-      action: A.AUTH_ACTION_LOGIN_FAILURE, service: "sshd", user: "root", sourceIp: "192.0.2.4", pid: 19939,
+      action: A.AUTH_ACTION_LOGIN_FAILURE,
+      service: "sshd",
+      user: "root",
+      sourceIp: "192.0.2.4",
+      pid: 19939,
     });
     expect(parse("May  1 12:00:00 combo su(pam_unix)[21416]: session opened for user cyrus by (uid=0)")).toMatchObject({ action: A.AUTH_ACTION_SESSION_OPEN, service: "su", targetUser: "cyrus" });
     expect(parse("May  1 12:00:00 vaio sshd[16004]: (pam_unix) authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.12  user=root")).toMatchObject({
-      action: A.AUTH_ACTION_LOGIN_FAILURE, user: "root", sourceIp: "192.0.2.12",
+      action: A.AUTH_ACTION_LOGIN_FAILURE,
+      user: "root",
+      sourceIp: "192.0.2.12",
     });
     expect(parse("May  1 12:00:00 combo sshd(pam_unix)[19937]: check pass; user unknown")).toBeNull();
   });

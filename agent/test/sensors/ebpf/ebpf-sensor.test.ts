@@ -25,8 +25,7 @@ function unavailable(): string | null {
 const skipReason = unavailable();
 if (skipReason) console.log(`SKIP eBPF sensor tests: ${skipReason}`);
 
-const processes = (sink: RecordingSink, action: ProcessAction): ProcessEvent[] =>
-  sink.events.flatMap((e) => (e.body.$case === "process" && e.body.process.action === action ? [e.body.process] : []));
+const processes = (sink: RecordingSink, action: ProcessAction): ProcessEvent[] => sink.events.flatMap((e) => (e.body.$case === "process" && e.body.process.action === action ? [e.body.process] : []));
 
 describe.skipIf(skipReason !== null)("eBPF kernel sensor on the real kernel", () => {
   const dir = mkdtempSync(join(tmpdir(), "vigil-ebpf-"));

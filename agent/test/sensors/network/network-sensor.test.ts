@@ -120,9 +120,13 @@ describe("NetworkSensor against the real /proc/net", () => {
     for (let i = 0; i < 12; i++) if (!client.write(chunk)) await once(client, "drain");
     // Hold the connection open until the peer has acknowledged all of it, then until the sensor has refreshed once more.
     let acked = false;
-    const poll = setInterval(() => void readSocketBytes("ss", { loopback: true }).then(({ bytes }) => {
-      for (const b of bytes.values()) if (b.sent >= 12 * chunk.length) acked = true;
-    }), 50);
+    const poll = setInterval(
+      () =>
+        void readSocketBytes("ss", { loopback: true }).then(({ bytes }) => {
+          for (const b of bytes.values()) if (b.sent >= 12 * chunk.length) acked = true;
+        }),
+      50,
+    );
     try {
       await waitFor("the peer to acknowledge 3 MiB", () => acked || undefined);
     } finally {
@@ -145,6 +149,9 @@ describe("NetworkSensor against the real /proc/net", () => {
       "garbage without inode",
       "\t bytes_sent:99",
     ].join("\n");
-    expect([...parseSsOutput(text)]).toEqual([[399023, { sent: 2043, received: 3492 }], [399024, { sent: 10, received: 20 }]]);
+    expect([...parseSsOutput(text)]).toEqual([
+      [399023, { sent: 2043, received: 3492 }],
+      [399024, { sent: 10, received: 20 }],
+    ]);
   });
 });

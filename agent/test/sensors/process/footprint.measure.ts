@@ -46,8 +46,10 @@ async function main(): Promise<void> {
   const startCpu = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all([proc.start(sink), net.start(sink), file.start(sink)]);
-  console.log(`start: ${(performance.now() - t0).toFixed(0)} ms wall, ${cpuMs(process.cpuUsage(startCpu)).toFixed(0)} ms CPU; ` +
-    `${file.stats().files} files baselined (${mb(hasher.stats().bytesHashed)} MB hashed), ${proc.stats().tracked} processes, ${net.stats().open} sockets`);
+  console.log(
+    `start: ${(performance.now() - t0).toFixed(0)} ms wall, ${cpuMs(process.cpuUsage(startCpu)).toFixed(0)} ms CPU; ` +
+      `${file.stats().files} files baselined (${mb(hasher.stats().bytesHashed)} MB hashed), ${proc.stats().tracked} processes, ${net.stats().open} sockets`,
+  );
   console.log(`file roots: ${file.stats().roots.join(" ")}; absent: ${file.stats().absent.join(" ") || "-"}`);
 
   // Steady state starts after the baseline; give the GC one settle period first.
@@ -67,8 +69,10 @@ async function main(): Promise<void> {
   const m = process.memoryUsage();
   console.log(`steady ${(wall / 1000).toFixed(0)} s: CPU ${used.toFixed(0)} ms = ${((100 * used) / wall).toFixed(2)}% of one core`);
   console.log(`RSS now ${mb(m.rss)} MB (max ${mb(maxRss)} MB, before sensors ${mb(rss0)} MB), heap used ${mb(m.heapUsed)} MB`);
-  console.log(`process snapshot: last ${proc.stats().lastCycleMs.toFixed(2)} ms, max ${cycleMax.toFixed(2)} ms; network cycle ${net.stats().lastCycleMs.toFixed(2)} ms, ` +
-    `socket-owner searches ${net.stats().ownerSearches} visiting ${net.stats().pidsVisited} pids (last ${net.stats().lastOwnerSearchMs.toFixed(2)} ms)`);
+  console.log(
+    `process snapshot: last ${proc.stats().lastCycleMs.toFixed(2)} ms, max ${cycleMax.toFixed(2)} ms; network cycle ${net.stats().lastCycleMs.toFixed(2)} ms, ` +
+      `socket-owner searches ${net.stats().ownerSearches} visiting ${net.stats().pidsVisited} pids (last ${net.stats().lastOwnerSearchMs.toFixed(2)} ms)`,
+  );
   console.log(`events: ${JSON.stringify(sink.counts)}; hasher: ${JSON.stringify(hasher.stats())}`);
   for (const s of [proc, net, file]) console.log(`health ${JSON.stringify(s.health())}`);
 

@@ -64,10 +64,7 @@ describe("ProcessSensor against the real /proc", () => {
     expect(exited.startTimeMs).toBe(started.startTimeMs);
     expect(exited.exe).toBe(binary);
     const order = sink.events.filter((e) => e.body.$case === "process" && e.body.process.pid === pid);
-    expect(order.map((e) => (e.body.$case === "process" ? e.body.process.action : -1))).toEqual([
-      ProcessAction.PROCESS_ACTION_START,
-      ProcessAction.PROCESS_ACTION_EXIT,
-    ]);
+    expect(order.map((e) => (e.body.$case === "process" ? e.body.process.action : -1))).toEqual([ProcessAction.PROCESS_ACTION_START, ProcessAction.PROCESS_ACTION_EXIT]);
   });
 
   it("redacts Vigil enrollment tokens and API keys from recorded command lines (its own and its children's parent line)", async () => {

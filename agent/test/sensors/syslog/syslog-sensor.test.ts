@@ -73,12 +73,17 @@ describe("system log sensor", () => {
     const sensor = new SyslogSensor({ path: log, stateDir: path.join(dir, "state"), pollMs: 15, now: () => NOW });
     sensors.push(sensor);
     await sensor.start(sink);
-    appendFileSync(log, [
-      "May  5 10:00:01 web1 CRON[1234]: (root) REPLACE (root)",
-      "May  5 10:00:02 web1 vsftpd[88]: Connection refused: too many sessions for this address.",
-      "May  5 10:00:03 web1 systemd[1]: Stopping firewalld - dynamic firewall daemon...",
-      "May  5 10:00:04 web1 kernel: [  12.345] eth0: link up",
-    ].map((l) => `${l}\n`).join(""));
+    appendFileSync(
+      log,
+      [
+        "May  5 10:00:01 web1 CRON[1234]: (root) REPLACE (root)",
+        "May  5 10:00:02 web1 vsftpd[88]: Connection refused: too many sessions for this address.",
+        "May  5 10:00:03 web1 systemd[1]: Stopping firewalld - dynamic firewall daemon...",
+        "May  5 10:00:04 web1 kernel: [  12.345] eth0: link up",
+      ]
+        .map((l) => `${l}\n`)
+        .join(""),
+    );
     await waitFor(() => sink.logs.length >= 4, "4 log events");
     expect(sink.logs.map((l) => l.log.program)).toEqual(["CRON", "vsftpd", "systemd", "kernel"]);
     expect(sensor.health()).toMatchObject({ name: "syslog", running: true, events: 4, errors: 0, detail: `reading ${log} (every line)` });
@@ -86,7 +91,9 @@ describe("system log sensor", () => {
     const { ruleset, errors } = compileRules([{ name: "r.yml", text: RULES }]);
     expect(errors).toEqual([]);
     const engine = new DetectionEngine(ruleset);
-    const titles = sink.logs.map((l, i) => engine.process(toSigmaEvent({ seq: i + 1, eventTimeMs: l.timeMs, body: { $case: "log", log: l.log } }, { agentId: "a", hostname: "web1" })!).map((m) => m.rule.title));
+    const titles = sink.logs.map((l, i) =>
+      engine.process(toSigmaEvent({ seq: i + 1, eventTimeMs: l.timeMs, body: { $case: "log", log: l.log } }, { agentId: "a", hostname: "web1" })!).map((m) => m.rule.title),
+    );
     expect(titles).toEqual([["Cron Table Replaced"], ["Vsftpd Error"], ["Security Tool Stopped"], []]);
   });
 
@@ -110,7 +117,8 @@ describe("system log sensor", () => {
   it("with system_log: journal, follows the whole journal, leaving out what the auth sensor reports", async () => {
     // journalctl here cannot be pointed at test entries: a stand-in script plays it and records its arguments.
     const argsFile = path.join(dir, "args");
-    const entry = (cursor: string, ident: string, msg: string) => JSON.stringify({ __CURSOR: cursor, __REALTIME_TIMESTAMP: "1714557600123456", _HOSTNAME: "j1", SYSLOG_IDENTIFIER: ident, _PID: "77", MESSAGE: msg });
+    const entry = (cursor: string, ident: string, msg: string) =>
+      JSON.stringify({ __CURSOR: cursor, __REALTIME_TIMESTAMP: "1714557600123456", _HOSTNAME: "j1", SYSLOG_IDENTIFIER: ident, _PID: "77", MESSAGE: msg });
     const entries = path.join(dir, "entries.json");
     writeFileSync(entries, [entry("c1", "sshd", "Accepted publickey for a from 192.0.2.1 port 1 ssh2"), entry("c2", "CRON", "(root) REPLACE (root)"), "{garbage"].join("\n") + "\n");
     const command = path.join(dir, "journalctl");

@@ -2,7 +2,10 @@ import type { Agent, Alert, AlertDetail, CaseStory, CaseSummary, Command, HostIn
 
 /** An API answer other than 2xx, with the controller's message (Nest: {statusCode, message}). */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -32,7 +35,10 @@ function qs(q: Query): string {
  * when the key is revoked mid-session instead of showing 401s on every panel.
  */
 export class Api {
-  constructor(readonly key: string, private readonly onUnauthorized: () => void = () => {}) {}
+  constructor(
+    readonly key: string,
+    private readonly onUnauthorized: () => void = () => {},
+  ) {}
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await fetch(`/api/v1${path}`, {
@@ -59,7 +65,8 @@ export class Api {
   isolate = (agentId: string, reason: string, caseId?: string) => this.call<Command>("POST", `/agents/${encodeURIComponent(agentId)}/isolate`, { reason, ...(caseId ? { caseId } : {}) });
   release = (agentId: string, reason: string, caseId?: string) => this.call<Command>("POST", `/agents/${encodeURIComponent(agentId)}/release`, { reason, ...(caseId ? { caseId } : {}) });
   feedback = (alertId: string, verdict: Verdict) => this.call<unknown>("POST", `/alerts/${encodeURIComponent(alertId)}/feedback`, { verdict });
-  setCaseState = (caseId: string, state: "acknowledged" | "resolved", verdict?: Verdict) => this.call<CaseSummary>("POST", `/cases/${encodeURIComponent(caseId)}/state`, { state, ...(verdict ? { verdict } : {}) });
+  setCaseState = (caseId: string, state: "acknowledged" | "resolved", verdict?: Verdict) =>
+    this.call<CaseSummary>("POST", `/cases/${encodeURIComponent(caseId)}/state`, { state, ...(verdict ? { verdict } : {}) });
   renameCase = (caseId: string, title: string) => this.call<CaseSummary>("POST", `/cases/${encodeURIComponent(caseId)}/title`, { title });
   undo = (commandId: string) => this.call<Command>("POST", `/commands/${encodeURIComponent(commandId)}/undo`);
   decide = (actionId: string, approve: boolean) => this.call<PlaybookAction>("POST", `/playbook-actions/${encodeURIComponent(actionId)}/${approve ? "approve" : "reject"}`);

@@ -32,7 +32,10 @@ export class LiveFeed {
   private stopped = false;
   private readonly opts: Required<LiveOptions>;
 
-  constructor(private readonly key: string, opts: LiveOptions = {}) {
+  constructor(
+    private readonly key: string,
+    opts: LiveOptions = {},
+  ) {
     this.opts = { pollMs: 5000, safetyMs: 30_000, retryMaxMs: 60_000, socket: true, ...opts };
   }
 

@@ -83,7 +83,9 @@ export function AlertCard({ alert: a, highlighted, onChanged, hostLabels = new M
         <ScoreBadge score={a.score} />
         <div class="alert-card-title">
           <h3 id={`alert-title-${a.id}`}>
-            <a href={href(["alerts", a.id])} title="Open the alert view: its matched events and verdicts">{a.rule.title}</a>
+            <a href={href(["alerts", a.id])} title="Open the alert view: its matched events and verdicts">
+              {a.rule.title}
+            </a>
           </h3>
           <div class="meta">
             <LevelBadge level={a.rule.level} /> <EntityText e={a.entity} hostLabels={hostLabels} />
@@ -115,7 +117,11 @@ export function AlertCard({ alert: a, highlighted, onChanged, hostLabels = new M
         <button type="button" class="btn btn-small" disabled={busy} aria-pressed={a.verdict === "false_positive"} onClick={() => void verdict("false_positive")}>
           False positive
         </button>
-        {error && <span class="error" role="alert">{error}</span>}
+        {error && (
+          <span class="error" role="alert">
+            {error}
+          </span>
+        )}
       </div>
     </article>
   );

@@ -48,7 +48,14 @@ export function AlertsChart({ alerts, window: w, now }: { alerts: Alert[]; windo
   const y = (v: number) => (v / max) * innerH;
   const byLevel = LEVELS.map((l) => [l, buckets.reduce((s, b) => s + b.counts[l], 0)] as const);
   const total = byLevel.reduce((s, [, n]) => s + n, 0);
-  const summary = `${total} alerts raised in the last ${w.label}` + (total ? `: ${byLevel.filter(([, n]) => n).map(([l, n]) => `${n} ${l}`).join(", ")}` : "");
+  const summary =
+    `${total} alerts raised in the last ${w.label}` +
+    (total
+      ? `: ${byLevel
+          .filter(([, n]) => n)
+          .map(([l, n]) => `${n} ${l}`)
+          .join(", ")}`
+      : "");
   const labelEvery = Math.ceil(buckets.length / 6);
   const fmt = (t: number) => (w.spanMs > 86400_000 ? day.format(t) : tick.format(t));
 
@@ -57,8 +64,12 @@ export function AlertsChart({ alerts, window: w, now }: { alerts: Alert[]; windo
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={summary}>
         <line class="axis" x1={PAD.left} x2={W - PAD.right} y1={PAD.top + innerH} y2={PAD.top + innerH} />
         <line class="grid" x1={PAD.left} x2={W - PAD.right} y1={PAD.top} y2={PAD.top} />
-        <text class="axis-label" x={PAD.left - 4} y={PAD.top + 4} text-anchor="end">{max}</text>
-        <text class="axis-label" x={PAD.left - 4} y={PAD.top + innerH} text-anchor="end">0</text>
+        <text class="axis-label" x={PAD.left - 4} y={PAD.top + 4} text-anchor="end">
+          {max}
+        </text>
+        <text class="axis-label" x={PAD.left - 4} y={PAD.top + innerH} text-anchor="end">
+          0
+        </text>
         {buckets.map((b, i) => {
           let acc = 0;
           const x = PAD.left + i * bw;

@@ -28,7 +28,9 @@ export function Approvals({ pending, hostOf, onDecided }: { pending: PlaybookAct
   };
   return (
     <section class="panel approvals" aria-labelledby="approvals-title">
-      <h2 id="approvals-title">Waiting for approval <span class="count">{pending.length}</span></h2>
+      <h2 id="approvals-title">
+        Waiting for approval <span class="count">{pending.length}</span>
+      </h2>
       <ul class="plain">
         {pending.map((a) => (
           <li key={a.id} class="approval">
@@ -49,7 +51,11 @@ export function Approvals({ pending, hostOf, onDecided }: { pending: PlaybookAct
           </li>
         ))}
       </ul>
-      {error && <p class="error" role="alert">{error}</p>}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
     </section>
   );
 }

@@ -29,7 +29,7 @@ export function CommandStateBadge({ state }: { state: CommandState }) {
 export function OnlineBadge({ online, telemetry, reason }: { online: boolean; telemetry?: string; reason?: string | null }) {
   const blind = !online && (telemetry === "refused" || telemetry === "stalled");
   return (
-    <span class={`status ${online ? "status-online" : blind ? "status-blind" : "status-offline"}`} title={blind ? reason ?? undefined : undefined}>
+    <span class={`status ${online ? "status-online" : blind ? "status-blind" : "status-offline"}`} title={blind ? (reason ?? undefined) : undefined}>
       <span class="dot" aria-hidden="true" />
       {online ? "online" : blind ? `telemetry ${telemetry}` : "offline"}
     </span>

@@ -34,7 +34,9 @@ export function Breakdown({ factors, score }: { factors: ScoreFactor[]; score: n
       <tbody>
         {factors.map((f, i) => (
           <tr key={i}>
-            <th scope="row" class="factor" data-factor={f.factor}>{factorLabel(f.factor)}</th>
+            <th scope="row" class="factor" data-factor={f.factor}>
+              {factorLabel(f.factor)}
+            </th>
             <td class="points">
               <span class="bar-track" aria-hidden="true">
                 <span class={`bar ${f.points < 0 ? "bar-negative" : `bar-${f.factor}`}`} style={{ width: `${Math.min(100, Math.abs(f.points))}%` }} />
@@ -47,7 +49,9 @@ export function Breakdown({ factors, score }: { factors: ScoreFactor[]; score: n
       </tbody>
       <tfoot>
         <tr>
-          <th scope="row" class="factor">Score</th>
+          <th scope="row" class="factor">
+            Score
+          </th>
           <td class="points">
             <span class="pts total">{score}</span>
           </td>

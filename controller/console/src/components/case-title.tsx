@@ -30,20 +30,54 @@ export function CaseTitle({ id, title, onChanged }: { id: string; title: string;
     return (
       <div class="case-title-line">
         <h1 id="case-title">{title}</h1>
-        <button type="button" class="btn btn-link btn-small" aria-label="Rename case" onClick={() => { setDraft(title); setEditing(true); }}>
+        <button
+          type="button"
+          class="btn btn-link btn-small"
+          aria-label="Rename case"
+          onClick={() => {
+            setDraft(title);
+            setEditing(true);
+          }}
+        >
           Rename
         </button>
       </div>
     );
   }
   return (
-    <form class="case-title-line" onSubmit={(e) => { e.preventDefault(); void save(); }}>
-      <h1 id="case-title" class="sr-only">{title}</h1>
-      <label class="sr-only" for="case-title-input">Case title</label>
-      <input id="case-title-input" class="case-title-input" value={draft} maxLength={512} disabled={busy} onInput={(e) => setDraft(e.currentTarget.value)} onKeyDown={(e) => e.key === "Escape" && setEditing(false)} />
-      <button type="submit" class="btn btn-small" disabled={busy}>Save</button>
-      <button type="button" class="btn btn-link btn-small" disabled={busy} onClick={() => setEditing(false)}>Cancel</button>
-      {error && <span class="error" role="alert">{error}</span>}
+    <form
+      class="case-title-line"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save();
+      }}
+    >
+      <h1 id="case-title" class="sr-only">
+        {title}
+      </h1>
+      <label class="sr-only" for="case-title-input">
+        Case title
+      </label>
+      <input
+        id="case-title-input"
+        class="case-title-input"
+        value={draft}
+        maxLength={512}
+        disabled={busy}
+        onInput={(e) => setDraft(e.currentTarget.value)}
+        onKeyDown={(e) => e.key === "Escape" && setEditing(false)}
+      />
+      <button type="submit" class="btn btn-small" disabled={busy}>
+        Save
+      </button>
+      <button type="button" class="btn btn-link btn-small" disabled={busy} onClick={() => setEditing(false)}>
+        Cancel
+      </button>
+      {error && (
+        <span class="error" role="alert">
+          {error}
+        </span>
+      )}
     </form>
   );
 }

@@ -45,7 +45,12 @@ export function CommandResult({ command, onFinish }: { command: Command; onFinis
     <div class={`command-result cmd-result-${c.state}`} role="status" aria-live="polite">
       <span class="cmd-type">{humanize(c.type)}</span> <CommandStateBadge state={c.state} />
       {!done && <span class="muted"> waiting for the agent…</span>}
-      {done && c.finishedAt && <span class="muted" title={when(c.finishedAt)}> {ago(c.finishedAt)}</span>}
+      {done && c.finishedAt && (
+        <span class="muted" title={when(c.finishedAt)}>
+          {" "}
+          {ago(c.finishedAt)}
+        </span>
+      )}
       {c.reason && !(c.state === "not_enforced" && c.reason === "not enforced (monitor)") && <div class="cmd-reason">{c.reason}</div>}
       {done && c.output !== undefined && c.output !== null && <Output value={c.output} />}
     </div>

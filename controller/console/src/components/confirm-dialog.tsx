@@ -52,7 +52,7 @@ export function ConfirmDialog(p: ConfirmProps) {
           <button type="button" class="btn" onClick={p.onCancel} autoFocus={!p.reasonLabel}>
             Cancel
           </button>
-          <button type="submit" class={`btn ${p.danger ? "btn-danger" : "btn-primary"}`} >
+          <button type="submit" class={`btn ${p.danger ? "btn-danger" : "btn-primary"}`}>
             {p.confirmLabel}
           </button>
         </div>

@@ -23,24 +23,34 @@ export function EventDetail({ event: e, labels }: { event: TelemetryEvent; label
       <dl class="fields">
         <div class="field-row">
           <dt>Host</dt>
-          <dd><HostName id={e.agentId} labels={labels} /> <span class="muted small">({e.agentId})</span></dd>
+          <dd>
+            <HostName id={e.agentId} labels={labels} /> <span class="muted small">({e.agentId})</span>
+          </dd>
         </div>
         <div class="field-row">
           <dt>Kind</dt>
-          <dd>{e.type} · {e.action}</dd>
+          <dd>
+            {e.type} · {e.action}
+          </dd>
         </div>
         <div class="field-row">
           <dt>Event time</dt>
-          <dd><Time at={e.eventTime} /> <span class="muted small">{e.eventTime}</span></dd>
+          <dd>
+            <Time at={e.eventTime} /> <span class="muted small">{e.eventTime}</span>
+          </dd>
         </div>
         <div class="field-row">
           <dt>Received</dt>
-          <dd><Time at={e.receivedAt} /></dd>
+          <dd>
+            <Time at={e.receivedAt} />
+          </dd>
         </div>
         {e.reportedTime && (
           <div class="field-row">
             <dt>Host clock said</dt>
-            <dd class="warn">{e.reportedTime} (off by {Math.round((e.clockSkewMs ?? 0) / 1000)} s; the receive time is used)</dd>
+            <dd class="warn">
+              {e.reportedTime} (off by {Math.round((e.clockSkewMs ?? 0) / 1000)} s; the receive time is used)
+            </dd>
           </div>
         )}
         <div class="field-row">

@@ -24,7 +24,9 @@ function RowsTable({ name, rows }: { name: string; rows: Row[] }) {
           <thead>
             <tr>
               {cols.map((c) => (
-                <th key={c} scope="col">{c}</th>
+                <th key={c} scope="col">
+                  {c}
+                </th>
               ))}
             </tr>
           </thead>
@@ -52,9 +54,11 @@ function EvidenceOutput({ output }: { output: unknown }) {
   const rest = entries.filter(([, v]) => !isRows(v));
   return (
     <>
-      {entries.filter(([, v]) => isRows(v)).map(([k, v]) => (
-        <RowsTable key={k} name={k} rows={v as Row[]} />
-      ))}
+      {entries
+        .filter(([, v]) => isRows(v))
+        .map(([k, v]) => (
+          <RowsTable key={k} name={k} rows={v as Row[]} />
+        ))}
       {rest.length > 0 && <pre>{JSON.stringify(Object.fromEntries(rest), null, 2)}</pre>}
     </>
   );

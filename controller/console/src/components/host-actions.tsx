@@ -56,8 +56,8 @@ export function HostActions(p: HostActionsProps) {
             <p>The agent removes its firewall isolation and the host can talk to the network again.</p>
           ) : (
             <p>
-              The agent cuts <strong>{p.hostname}</strong> off the network: only the controller stays reachable. Running services on the host stop serving
-              users until it is released. If the agent is offline, the command waits until it reconnects.
+              The agent cuts <strong>{p.hostname}</strong> off the network: only the controller stays reachable. Running services on the host stop serving users until it is released. If the agent is
+              offline, the command waits until it reconnects.
             </p>
           )}
         </ConfirmDialog>

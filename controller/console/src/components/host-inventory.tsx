@@ -23,17 +23,28 @@ export function HostInventoryDetails({ agentId }: { agentId: string }) {
       {inv && (
         <dl class="inventory-facts small">
           <dt>Collected</dt>
-          <dd>{when(inv.collectedAt)} ({inv.reason})</dd>
+          <dd>
+            {when(inv.collectedAt)} ({inv.reason})
+          </dd>
           <dt>System</dt>
-          <dd>{inv.inventory.os} · kernel {inv.inventory.kernel} · {inv.inventory.arch}</dd>
+          <dd>
+            {inv.inventory.os} · kernel {inv.inventory.kernel} · {inv.inventory.arch}
+          </dd>
           <dt>Hardware</dt>
-          <dd>{inv.inventory.cpuModel} × {inv.inventory.cpuCores} · {bytes(inv.inventory.memoryBytes)} memory</dd>
+          <dd>
+            {inv.inventory.cpuModel} × {inv.inventory.cpuCores} · {bytes(inv.inventory.memoryBytes)} memory
+          </dd>
           <dt>Disks</dt>
           <dd>{inv.inventory.disks.map((d) => `${d.mount} ${bytes(d.usedBytes)}/${bytes(d.sizeBytes)}`).join(" · ") || "—"}</dd>
           <dt>Listening</dt>
           <dd>{inv.inventory.listeners.map((l) => `${l.protocol} ${l.address}:${l.port}${l.process ? ` (${l.process})` : ""}`).join(", ") || "—"}</dd>
           <dt>Login accounts</dt>
-          <dd>{inv.inventory.users.filter((u) => !/(nologin|false)$/.test(u.shell)).map((u) => `${u.name} (${u.uid})`).join(", ") || "—"}</dd>
+          <dd>
+            {inv.inventory.users
+              .filter((u) => !/(nologin|false)$/.test(u.shell))
+              .map((u) => `${u.name} (${u.uid})`)
+              .join(", ") || "—"}
+          </dd>
           <dt>Packages</dt>
           <dd>{inv.inventory.packagesTotal}</dd>
           {inv.inventory.errors.length > 0 && (

@@ -129,7 +129,10 @@ export function labelOf(key: string, kind?: string): string {
   const own = kind ? KIND_LABELS[kind]?.[key] : undefined;
   if (own) return own;
   if (LABELS[key]) return LABELS[key];
-  const words = key.replace(/([a-z0-9])([A-Z])/g, "$1 $2").replace(/[_.]/g, " ").toLowerCase();
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/[_.]/g, " ")
+    .toLowerCase();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 

@@ -59,7 +59,11 @@ function VerdictButtons({ alert: a, onChanged }: { alert: AlertDetail; onChanged
       <button type="button" class="btn btn-small" disabled={busy} aria-pressed={a.verdict === "false_positive"} onClick={() => void give("false_positive")}>
         False positive
       </button>
-      {error && <span class="error" role="alert">{error}</span>}
+      {error && (
+        <span class="error" role="alert">
+          {error}
+        </span>
+      )}
     </div>
   );
 }
@@ -68,8 +72,8 @@ function Feedback({ a }: { a: AlertDetail }) {
   return (
     <div class="feedback">
       <p class="muted small">
-        A verdict here changes how this rule scores on {a.entity.kind} {a.entity.value} from now on: each false positive multiplies its weight by 0.7 (down to 0.2) and
-        resolves the alert; a true positive undoes one false positive, or adds 0.1 (up to 1.5). The next alert shows it as a "feedback" line above.
+        A verdict here changes how this rule scores on {a.entity.kind} {a.entity.value} from now on: each false positive multiplies its weight by 0.7 (down to 0.2) and resolves the alert; a true
+        positive undoes one false positive, or adds 0.1 (up to 1.5). The next alert shows it as a "feedback" line above.
       </p>
       {a.feedback && a.feedback.length > 0 && (
         <ul class="plain small" aria-label="Verdicts given">
@@ -90,8 +94,7 @@ function MatchedEvent({ e, labels, open }: { e: TelemetryEvent; labels: Readonly
   return (
     <details class="matched" open={open}>
       <summary>
-        <Time at={e.eventTime} /> <span class={`ev-kind kind-${e.type}`}>{e.type}</span> <span class="muted small">{e.action}</span>{" "}
-        <span class="event-summary">{summaryOf(e)}</span>
+        <Time at={e.eventTime} /> <span class={`ev-kind kind-${e.type}`}>{e.type}</span> <span class="muted small">{e.action}</span> <span class="event-summary">{summaryOf(e)}</span>
       </summary>
       <EventDetail event={e} labels={labels} />
     </details>
@@ -109,7 +112,10 @@ function Matched({ a, labels }: { a: AlertDetail; labels: ReadonlyMap<string, st
   return (
     <section class="panel" aria-labelledby="matched-title">
       <h2 id="matched-title">
-        Matched {refs.length === 1 ? "event" : "events"} <span class="muted small">({refs.length} kept{a.count > refs.length ? `; the alert fired ${a.count} times` : ""})</span>
+        Matched {refs.length === 1 ? "event" : "events"}{" "}
+        <span class="muted small">
+          ({refs.length} kept{a.count > refs.length ? `; the alert fired ${a.count} times` : ""})
+        </span>
       </h2>
       {events.error && <PageError what="the matched events" error={events.error} />}
       {events.loading && !events.data ? (
@@ -128,8 +134,8 @@ function Matched({ a, labels }: { a: AlertDetail; labels: ReadonlyMap<string, st
           )}
           {a.count > refs.length && (
             <p class="muted small">
-              The alert keeps {refs.length} of the events it matched (the first and the newest); <a href={aroundHref(a.agentId, Date.parse(a.firstSeen), Date.parse(a.lastSeen), AROUND_MS)}>search the host's events</a> for
-              all of them.
+              The alert keeps {refs.length} of the events it matched (the first and the newest);{" "}
+              <a href={aroundHref(a.agentId, Date.parse(a.firstSeen), Date.parse(a.lastSeen), AROUND_MS)}>search the host's events</a> for all of them.
             </p>
           )}
         </>
@@ -160,8 +166,11 @@ export function AlertPage({ id }: { id: string }) {
           <div>
             <h1 id="alert-title">{a.rule.title}</h1>
             <div class="meta">
-              <LevelBadge level={a.rule.level} /> <StateBadge state={a.state} verdict={a.verdict} /> · on <strong><HostName id={a.agentId} hostname={a.hostname} labels={labels} /></strong> ·{" "}
-              <EntityText e={a.entity} hostLabels={labels} /> · fired {a.count} {a.count === 1 ? "time" : "times"} · <Time at={a.firstSeen} />
+              <LevelBadge level={a.rule.level} /> <StateBadge state={a.state} verdict={a.verdict} /> · on{" "}
+              <strong>
+                <HostName id={a.agentId} hostname={a.hostname} labels={labels} />
+              </strong>{" "}
+              · <EntityText e={a.entity} hostLabels={labels} /> · fired {a.count} {a.count === 1 ? "time" : "times"} · <Time at={a.firstSeen} />
               {a.count > 1 && (
                 <>
                   {" → "}

@@ -85,18 +85,26 @@ function Filters({ f, route, rules, hosts }: { f: AlertFilters; route: Route; ru
         <span>Rule</span>
         <select value={f.rule ?? ""} onChange={(e) => set({ rule: e.currentTarget.value })}>
           <option value="">All rules</option>
-          {[...rules].sort((a, b) => a[1].localeCompare(b[1])).map(([id, title]) => (
-            <option key={id} value={id}>{title}</option>
-          ))}
+          {[...rules]
+            .sort((a, b) => a[1].localeCompare(b[1]))
+            .map(([id, title]) => (
+              <option key={id} value={id}>
+                {title}
+              </option>
+            ))}
         </select>
       </label>
       <label class="field">
         <span>Host</span>
         <select value={f.agent ?? ""} onChange={(e) => set({ agent: e.currentTarget.value })}>
           <option value="">All hosts</option>
-          {[...hosts].sort((a, b) => a[1].localeCompare(b[1])).map(([id, name]) => (
-            <option key={id} value={id}>{name}</option>
-          ))}
+          {[...hosts]
+            .sort((a, b) => a[1].localeCompare(b[1]))
+            .map(([id, name]) => (
+              <option key={id} value={id}>
+                {name}
+              </option>
+            ))}
         </select>
       </label>
       {(f.minScore !== undefined || f.rule || f.agent || route.query.has("state")) && (
@@ -149,12 +157,16 @@ export function AlertsPage({ route }: { route: Route }) {
           <table class="data alerts stack">
             <thead>
               <tr>
-                <th scope="col" class="num">Score</th>
+                <th scope="col" class="num">
+                  Score
+                </th>
                 <th scope="col">Level</th>
                 <th scope="col">Alert</th>
                 <th scope="col">Entity</th>
                 <th scope="col">Host</th>
-                <th scope="col" class="num">Count</th>
+                <th scope="col" class="num">
+                  Count
+                </th>
                 <th scope="col">Last seen</th>
                 <th scope="col">State</th>
               </tr>
@@ -162,17 +174,31 @@ export function AlertsPage({ route }: { route: Route }) {
             <tbody>
               {items.map((a) => (
                 <tr key={a.id} data-alert={a.id} class="clickable" onClick={(e) => openRow(e, a.id)}>
-                  <td class="num" data-label="Score"><ScoreBadge score={a.score} /></td>
-                  <td data-label="Level"><LevelBadge level={a.rule.level} /></td>
+                  <td class="num" data-label="Score">
+                    <ScoreBadge score={a.score} />
+                  </td>
+                  <td data-label="Level">
+                    <LevelBadge level={a.rule.level} />
+                  </td>
                   <th scope="row" class="alert-title" data-label="Alert">
                     <a href={href(["alerts", a.id])}>{a.rule.title}</a>
                     {a.rule.tags.length > 0 && <div class="tags">{a.rule.tags.slice(0, 3).join(" · ")}</div>}
                   </th>
-                  <td data-label="Entity"><EntityText e={a.entity} hostLabels={labels} /></td>
-                  <td class="host" data-label="Host"><HostName id={a.agentId} hostname={a.hostname} labels={labels} /></td>
-                  <td class="num" data-label="Count">{a.count}</td>
-                  <td data-label="Last seen"><Time at={a.lastSeen} format="ago" /></td>
-                  <td data-label="State"><StateBadge state={a.state} verdict={a.verdict} /></td>
+                  <td data-label="Entity">
+                    <EntityText e={a.entity} hostLabels={labels} />
+                  </td>
+                  <td class="host" data-label="Host">
+                    <HostName id={a.agentId} hostname={a.hostname} labels={labels} />
+                  </td>
+                  <td class="num" data-label="Count">
+                    {a.count}
+                  </td>
+                  <td data-label="Last seen">
+                    <Time at={a.lastSeen} format="ago" />
+                  </td>
+                  <td data-label="State">
+                    <StateBadge state={a.state} verdict={a.verdict} />
+                  </td>
                 </tr>
               ))}
             </tbody>

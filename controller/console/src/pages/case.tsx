@@ -25,7 +25,7 @@ function withActions(timeline: TimelineEntry[], commands: Command[], hostOf: (id
   const extra: TimelineEntry[] = [];
   for (const c of commands) {
     if (known.has(c.id)) continue;
-    if (c.issuedAt) extra.push({ time: c.issuedAt, kind: "response", summary: `${humanize(c.type)} on ${hostOf(c.agentId)} requested by ${c.local ? "the agent" : c.requestedBy ?? "unknown"}` });
+    if (c.issuedAt) extra.push({ time: c.issuedAt, kind: "response", summary: `${humanize(c.type)} on ${hostOf(c.agentId)} requested by ${c.local ? "the agent" : (c.requestedBy ?? "unknown")}` });
     if (c.finishedAt) extra.push({ time: c.finishedAt, kind: "response", summary: `${humanize(c.type)} on ${hostOf(c.agentId)}: ${c.state}${c.reason ? ` (${c.reason})` : ""}` });
   }
   return [...timeline, ...extra].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
@@ -87,7 +87,11 @@ function CaseHeader({ c, onChanged, labels }: { c: CaseStory; onChanged: () => v
           )}
         </div>
       </div>
-      {error && <p class="error" role="alert">{error}</p>}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
     </header>
   );
 }
@@ -108,10 +112,20 @@ function CaseHosts({ agents, commands, caseId, onIssued, labels }: { agents: Age
             <li key={a.id} class="case-host">
               <div class="case-host-row">
                 <div>
-                  <strong><HostName id={a.id} hostname={a.hostname} labels={labels} /></strong> <span class="muted small">{a.online ? "online" : "offline"}</span>
+                  <strong>
+                    <HostName id={a.id} hostname={a.hostname} labels={labels} />
+                  </strong>{" "}
+                  <span class="muted small">{a.online ? "online" : "offline"}</span>
                   {iso && <span class="badge isolated">isolated</span>}
                 </div>
-                <HostActions agentId={a.id} hostname={hostLabel(labels, a.id, a.hostname)} isolated={iso} busy={!!mine && mine.id !== last?.id} caseId={caseId} onIssued={(c) => setIssued((m) => ({ ...m, [a.id]: c }))} />
+                <HostActions
+                  agentId={a.id}
+                  hostname={hostLabel(labels, a.id, a.hostname)}
+                  isolated={iso}
+                  busy={!!mine && mine.id !== last?.id}
+                  caseId={caseId}
+                  onIssued={(c) => setIssued((m) => ({ ...m, [a.id]: c }))}
+                />
               </div>
               {mine && <CommandResult key={mine.id} command={mine} onFinish={onIssued} />}
             </li>

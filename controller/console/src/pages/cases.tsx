@@ -40,10 +40,14 @@ export function CasesPage({ route }: { route: Route }) {
           <table class="data cases stack">
             <thead>
               <tr>
-                <th scope="col" class="num">Score</th>
+                <th scope="col" class="num">
+                  Score
+                </th>
                 <th scope="col">Case</th>
                 <th scope="col">Entities</th>
-                <th scope="col" class="num">Alerts</th>
+                <th scope="col" class="num">
+                  Alerts
+                </th>
                 <th scope="col">Last activity</th>
                 <th scope="col">State</th>
               </tr>
@@ -51,12 +55,29 @@ export function CasesPage({ route }: { route: Route }) {
             <tbody>
               {items.map((c) => (
                 <tr key={c.id}>
-                  <td class="num" data-label="Score"><ScoreBadge score={c.score} /></td>
-                  <th scope="row" data-label="Case"><a href={href(["cases", c.id])}>{c.title}</a></th>
-                  <td class="small" data-label="Entities">{c.entities.slice(0, 4).map((e, i) => <span key={i}>{i > 0 && " · "}<EntityText e={e} hostLabels={labels} /></span>)}</td>
-                  <td class="num" data-label="Alerts">{c.alertCount}</td>
-                  <td data-label="Last activity"><Time at={c.lastSeen} format="ago" /></td>
-                  <td data-label="State"><StateBadge state={c.state} verdict={c.verdict} /></td>
+                  <td class="num" data-label="Score">
+                    <ScoreBadge score={c.score} />
+                  </td>
+                  <th scope="row" data-label="Case">
+                    <a href={href(["cases", c.id])}>{c.title}</a>
+                  </th>
+                  <td class="small" data-label="Entities">
+                    {c.entities.slice(0, 4).map((e, i) => (
+                      <span key={i}>
+                        {i > 0 && " · "}
+                        <EntityText e={e} hostLabels={labels} />
+                      </span>
+                    ))}
+                  </td>
+                  <td class="num" data-label="Alerts">
+                    {c.alertCount}
+                  </td>
+                  <td data-label="Last activity">
+                    <Time at={c.lastSeen} format="ago" />
+                  </td>
+                  <td data-label="State">
+                    <StateBadge state={c.state} verdict={c.verdict} />
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -68,9 +68,13 @@ function SearchForm({ f, hosts, onSearch }: { f: EventFilters; hosts: ReadonlyMa
         <span>Host</span>
         <select value={f.agent ?? ""} onChange={(e) => set({ agent: e.currentTarget.value || undefined })}>
           <option value="">All hosts</option>
-          {[...hosts].sort((a, b) => a[1].localeCompare(b[1])).map(([id, name]) => (
-            <option key={id} value={id}>{name}</option>
-          ))}
+          {[...hosts]
+            .sort((a, b) => a[1].localeCompare(b[1]))
+            .map(([id, name]) => (
+              <option key={id} value={id}>
+                {name}
+              </option>
+            ))}
           {f.agent && !hosts.has(f.agent) && <option value={f.agent}>{f.agent}</option>}
         </select>
       </label>
@@ -79,7 +83,9 @@ function SearchForm({ f, hosts, onSearch }: { f: EventFilters; hosts: ReadonlyMa
         <select value={f.type ?? ""} onChange={(e) => set({ type: e.currentTarget.value || undefined })}>
           <option value="">All kinds</option>
           {EVENT_KINDS.map((k) => (
-            <option key={k} value={k}>{k}</option>
+            <option key={k} value={k}>
+              {k}
+            </option>
           ))}
         </select>
       </label>
@@ -98,7 +104,9 @@ function SearchForm({ f, hosts, onSearch }: { f: EventFilters; hosts: ReadonlyMa
           </button>
         ))}
       </div>
-      <button type="submit" class="btn btn-primary">Search</button>
+      <button type="submit" class="btn btn-primary">
+        Search
+      </button>
       {(f.agent || f.type || f.since || f.until || f.q) && (
         <button
           type="button"
@@ -121,9 +129,15 @@ function EventRow({ e, labels }: { e: TelemetryEvent; labels: ReadonlyMap<string
   return (
     <>
       <tr data-event={`${e.agentId}:${e.seq}`} class={open ? "open" : undefined}>
-        <td data-label="Time" class="nowrap"><Time at={e.eventTime} /></td>
-        <td data-label="Host"><HostName id={e.agentId} labels={labels} /></td>
-        <td data-label="Kind"><span class={`ev-kind kind-${e.type}`}>{e.type}</span> <span class="muted small">{e.action}</span></td>
+        <td data-label="Time" class="nowrap">
+          <Time at={e.eventTime} />
+        </td>
+        <td data-label="Host">
+          <HostName id={e.agentId} labels={labels} />
+        </td>
+        <td data-label="Kind">
+          <span class={`ev-kind kind-${e.type}`}>{e.type}</span> <span class="muted small">{e.action}</span>
+        </td>
         <th scope="row" data-label="What" class="event-summary">
           <button type="button" class="linkish" aria-expanded={open} aria-controls={id} onClick={() => setOpen(!open)}>
             {summaryOf(e) || <span class="muted">(no text)</span>}
@@ -167,7 +181,7 @@ export function EventsPage({ route }: { route: Route }) {
   const byId = new Map<string, TelemetryEvent>();
   for (const e of [...(first.data?.items ?? []), ...(mine?.items ?? [])]) if (!byId.has(e.id)) byId.set(e.id, e);
   const items = [...byId.values()];
-  const cursor = mine ? mine.cursor : first.data?.nextCursor ?? null;
+  const cursor = mine ? mine.cursor : (first.data?.nextCursor ?? null);
   const loadOlder = () => {
     if (!cursor) return;
     setMore({ key, items: mine?.items ?? [], cursor, busy: true });
@@ -218,7 +232,11 @@ export function EventsPage({ route }: { route: Route }) {
               </tbody>
             </table>
           </div>
-          {mine?.error && <p class="error" role="alert">Could not load older events: {mine.error}</p>}
+          {mine?.error && (
+            <p class="error" role="alert">
+              Could not load older events: {mine.error}
+            </p>
+          )}
           {cursor && (
             <p class="more">
               <button type="button" class="btn" disabled={mine?.busy} onClick={loadOlder}>

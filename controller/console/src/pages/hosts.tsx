@@ -34,18 +34,29 @@ function ProcessSource({ a }: { a: Agent }) {
   const detail = a.status.sensors?.find((s) => s.name === "process")?.detail ?? "";
   const m = /^source: (ebpf|\/proc polling)/.exec(detail);
   if (!m) return null;
-  return <div class={`small ${m[1] === "ebpf" ? "muted" : "warn"}`} title={detail}>processes: {m[1] === "ebpf" ? "kernel (eBPF)" : "/proc polling"}</div>;
+  return (
+    <div class={`small ${m[1] === "ebpf" ? "muted" : "warn"}`} title={detail}>
+      processes: {m[1] === "ebpf" ? "kernel (eBPF)" : "/proc polling"}
+    </div>
+  );
 }
 
 function Sensors({ a }: { a: Agent }) {
   const sensors = a.status.sensors ?? [];
   if (!sensors.length) return <span class="muted">no report</span>;
   const down = sensors.filter((s) => !s.running || s.errors > 0);
-  if (!down.length) return <span class="ok">{sensors.length}/{sensors.length} running</span>;
+  if (!down.length)
+    return (
+      <span class="ok">
+        {sensors.length}/{sensors.length} running
+      </span>
+    );
   return (
     <span class="warn" title={down.map((s) => `${s.name}: ${s.running ? `${s.errors} errors` : "stopped"}${s.detail ? ` (${s.detail})` : ""}`).join("\n")}>
       {sensors.length - down.filter((s) => !s.running).length}/{sensors.length} running
-      <span class="sensor-issues">{down.map((s) => s.name).join(", ")} {down.some((s) => !s.running) ? "down" : "erroring"}</span>
+      <span class="sensor-issues">
+        {down.map((s) => s.name).join(", ")} {down.some((s) => !s.running) ? "down" : "erroring"}
+      </span>
     </span>
   );
 }
@@ -58,7 +69,12 @@ function Spool({ a }: { a: Agent }) {
       {bytes(a.status.spoolBytes)}
       <span class="muted"> · {count(a.status.spoolRecords ?? 0)} queued</span>
       {(dropped > 0 || discarded > 0) && (
-        <span class="warn drops" title={Object.entries(a.status.dropped ?? {}).map(([k, n]) => `${k}: ${n}`).join("\n")}>
+        <span
+          class="warn drops"
+          title={Object.entries(a.status.dropped ?? {})
+            .map(([k, n]) => `${k}: ${n}`)
+            .join("\n")}
+        >
           {dropped > 0 && ` · ${count(dropped)} dropped`}
           {discarded > 0 && ` · ${bytes(discarded)} discarded`}
         </span>
@@ -93,7 +109,11 @@ export function HostsPage({ focus }: { focus?: string } = {}) {
           <strong>{list.length}</strong> hosts · <strong>{online}</strong> online · <strong class={isolated ? "warn" : ""}>{isolated}</strong> isolated
         </p>
       </header>
-      {agents.error && <p class="error" role="alert">Refresh failed: {agents.error}</p>}
+      {agents.error && (
+        <p class="error" role="alert">
+          Refresh failed: {agents.error}
+        </p>
+      )}
       {list.length === 0 ? (
         <p class="empty">No agents have connected yet. Install one with the install script and it appears here.</p>
       ) : (
@@ -109,7 +129,9 @@ export function HostsPage({ focus }: { focus?: string } = {}) {
                 <th scope="col">Sensors</th>
                 <th scope="col">Spool</th>
                 <th scope="col">Last response</th>
-                <th scope="col"><span class="sr-only">Actions</span></th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -124,24 +146,42 @@ export function HostsPage({ focus }: { focus?: string } = {}) {
                   <tr key={a.id} data-agent={a.id} class={a.id === focus ? "highlighted" : undefined} aria-current={a.id === focus ? "true" : undefined}>
                     <th scope="row" data-label="Host">
                       <div class="host-name">{a.hostname || a.id}</div>
-                      <div class="muted small">{a.id}{a.ipAddresses.length ? ` · ${a.ipAddresses.slice(0, 2).join(", ")}` : ""}</div>
-                      <a class="small" href={href(["events"], { agent: a.id })}>events</a>
+                      <div class="muted small">
+                        {a.id}
+                        {a.ipAddresses.length ? ` · ${a.ipAddresses.slice(0, 2).join(", ")}` : ""}
+                      </div>
+                      <a class="small" href={href(["events"], { agent: a.id })}>
+                        events
+                      </a>
                       <HostInventoryDetails agentId={a.id} />
                     </th>
-                    <td data-label="Status"><OnlineBadge online={a.online} telemetry={a.telemetry} reason={a.telemetryReason} /></td>
+                    <td data-label="Status">
+                      <OnlineBadge online={a.online} telemetry={a.telemetry} reason={a.telemetryReason} />
+                    </td>
                     <td data-label="Isolation · mode">
                       {iso ? <span class="badge isolated">isolated</span> : <span class="muted">not isolated</span>}
                       {a.enforcement === "monitor" ? (
-                        <div class="badge enforcement-monitor" title="monitor mode: response actions are reported, not carried out">monitor only</div>
+                        <div class="badge enforcement-monitor" title="monitor mode: response actions are reported, not carried out">
+                          monitor only
+                        </div>
                       ) : a.enforcement === "enforce" ? (
                         <div class="muted small enforcement-enforce">enforcing</div>
                       ) : null}
                     </td>
                     <td data-label="Version">{a.agentVersion || "—"}</td>
-                    <td data-label="Last seen" title={when(a.lastSeen)}>{ago(a.lastSeen)}</td>
-                    <td data-label="Sensors"><Sensors a={a} /><ProcessSource a={a} /></td>
-                    <td data-label="Spool"><Spool a={a} /></td>
-                    <td class="last-response" data-label="Last response">{last ? <CommandResult key={last.id} command={last} onFinish={() => (commands.reload(), agents.reload())} /> : <span class="muted">—</span>}</td>
+                    <td data-label="Last seen" title={when(a.lastSeen)}>
+                      {ago(a.lastSeen)}
+                    </td>
+                    <td data-label="Sensors">
+                      <Sensors a={a} />
+                      <ProcessSource a={a} />
+                    </td>
+                    <td data-label="Spool">
+                      <Spool a={a} />
+                    </td>
+                    <td class="last-response" data-label="Last response">
+                      {last ? <CommandResult key={last.id} command={last} onFinish={() => (commands.reload(), agents.reload())} /> : <span class="muted">—</span>}
+                    </td>
                     <td data-label="Actions">
                       <HostActions agentId={a.id} hostname={a.hostname || a.id} isolated={iso} busy={inFlight} onIssued={(c) => setIssued((m) => ({ ...m, [a.id]: c }))} />
                     </td>

@@ -16,7 +16,13 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (key: string) => vo
       await new Api(k).agents();
       onSignedIn(k);
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? "This API key is not valid (unknown, revoked or mistyped)." : err instanceof ApiError && err.status === 403 ? "This API key may not read the console's data." : `Could not reach the controller: ${err instanceof Error ? err.message : String(err)}`);
+      setError(
+        err instanceof ApiError && err.status === 401
+          ? "This API key is not valid (unknown, revoked or mistyped)."
+          : err instanceof ApiError && err.status === 403
+            ? "This API key may not read the console's data."
+            : `Could not reach the controller: ${err instanceof Error ? err.message : String(err)}`,
+      );
       setBusy(false);
     }
   };
@@ -24,13 +30,30 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (key: string) => vo
     <main class="sign-in">
       <form onSubmit={(e) => void submit(e)} aria-labelledby="sign-in-title">
         <h1 id="sign-in-title">
-          <span class="logo" aria-hidden="true">◆</span> Vigil
+          <span class="logo" aria-hidden="true">
+            ◆
+          </span>{" "}
+          Vigil
         </h1>
         <p class="muted">Sign in with an API key: analyst to work cases and respond, readonly to look.</p>
-        {notice && <p class="notice" role="status">{notice}</p>}
+        {notice && (
+          <p class="notice" role="status">
+            {notice}
+          </p>
+        )}
         <label class="field">
           <span>API key</span>
-          <input type="password" name="apiKey" autoComplete="off" spellcheck={false} value={key} onInput={(e) => setKey(e.currentTarget.value)} autoFocus aria-describedby={error ? "sign-in-error" : undefined} aria-invalid={!!error} />
+          <input
+            type="password"
+            name="apiKey"
+            autoComplete="off"
+            spellcheck={false}
+            value={key}
+            onInput={(e) => setKey(e.currentTarget.value)}
+            autoFocus
+            aria-describedby={error ? "sign-in-error" : undefined}
+            aria-invalid={!!error}
+          />
         </label>
         {error && (
           <p id="sign-in-error" class="error" role="alert">
@@ -40,7 +63,9 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (key: string) => vo
         <button type="submit" class="btn btn-primary" disabled={busy}>
           {busy ? "Checking…" : "Sign in"}
         </button>
-        <p class="muted small">Create one with <code>vigil-controller apikey create --role analyst</code>. It is kept for this tab only.</p>
+        <p class="muted small">
+          Create one with <code>vigil-controller apikey create --role analyst</code>. It is kept for this tab only.
+        </p>
       </form>
     </main>
   );

@@ -27,8 +27,15 @@ export const ADMIN_SCHEMAS: Record<string, Schema> = {
   ApiKeyCreated: obj({ ...API_KEY.properties, key: str({ description: "vk_<id>_<secret>: shown in this response only" }) }),
   ApiKeyInput: obj({ role: oneOfStr(ROLES), name: str({ maxLength: 128 }) }, { optional: ["name"] }),
   EnrollmentToken: TOKEN,
-  EnrollmentTokenCreated: obj({ ...TOKEN.properties, token: str({ description: "vet_<id>_<secret>: shown in this response only" }), caFingerprint: str({ description: "SHA-256 of the controller CA, for the agent's --ca-pin" }) }),
-  EnrollmentTokenInput: obj({ ttl: str({ example: "24h", description: "duration (s, m, h, d)" }), uses: int({ minimum: 1, maximum: 100000 }), tags: arr(str({ maxLength: 64 }), { maxItems: 32 }) }, { optional: ["ttl", "uses", "tags"] }),
+  EnrollmentTokenCreated: obj({
+    ...TOKEN.properties,
+    token: str({ description: "vet_<id>_<secret>: shown in this response only" }),
+    caFingerprint: str({ description: "SHA-256 of the controller CA, for the agent's --ca-pin" }),
+  }),
+  EnrollmentTokenInput: obj(
+    { ttl: str({ example: "24h", description: "duration (s, m, h, d)" }), uses: int({ minimum: 1, maximum: 100000 }), tags: arr(str({ maxLength: 64 }), { maxItems: 32 }) },
+    { optional: ["ttl", "uses", "tags"] },
+  ),
   AgentRevoked: obj({ agentId: str(), revoked: bool(), certificates: int({ description: "certificates revoked now" }) }),
   CaCertificate: obj({ fingerprint: str(), certificatePem: str(), notAfter: time() }),
   AuditRecord: AUDIT_RECORD,

@@ -12,7 +12,7 @@ const CORRELATION_TYPES = ["event_count", "value_count", "temporal", "temporal_o
 
 /** The API names a host entity (value: its agent id) by its hostname too. */
 function withHostname(s: SchemaObject): SchemaObject {
-  return { ...s, properties: { ...s.properties, hostname: str({ description: "hosts only: the agent's hostname (\"\" when the agent is gone)" }) } };
+  return { ...s, properties: { ...s.properties, hostname: str({ description: 'hosts only: the agent\'s hostname ("" when the agent is gone)' }) } };
 }
 
 /** Rules, IOCs, suppressions, entity risk: what detection exposes through the API. */
@@ -40,8 +40,20 @@ export const DETECTION_SCHEMAS: Record<string, Schema> = {
   ),
   RuleUploadResult: obj({ rules: arr(ref("Rule")) }),
   PipelineStats: typed<PipelineStats>()({
-    queuedEvents: int(), queuedBatches: int(), queuePeak: int(), gateWaits: int(), processedEvents: int(), chunks: int(), matches: int(), iocHits: int(),
-    failures: int(), engines: int(), overBudget: int(), skippedOverBudget: int(), workerRestarts: int(), workerBusy: bool(),
+    queuedEvents: int(),
+    queuedBatches: int(),
+    queuePeak: int(),
+    gateWaits: int(),
+    processedEvents: int(),
+    chunks: int(),
+    matches: int(),
+    iocHits: int(),
+    failures: int(),
+    engines: int(),
+    overBudget: int(),
+    skippedOverBudget: int(),
+    workerRestarts: int(),
+    workerBusy: bool(),
   }),
   Ioc: typed<IocView>()(
     {
@@ -114,5 +126,7 @@ export const DETECTION_SCHEMAS: Record<string, Schema> = {
     },
     { optional: ["id", "ruleId", "fields", "agentTags", "expiresAt", "expiresAtMs"] },
   ),
-  EntityRisk: withHostname(typed<EntityRiskView>()({ kind: oneOfStr(["host", "user", "ip"]), value: str(), risk: num({ minimum: 0, maximum: 100, description: "risk now (decayed)" }), updatedAt: time() })),
+  EntityRisk: withHostname(
+    typed<EntityRiskView>()({ kind: oneOfStr(["host", "user", "ip"]), value: str(), risk: num({ minimum: 0, maximum: 100, description: "risk now (decayed)" }), updatedAt: time() }),
+  ),
 };

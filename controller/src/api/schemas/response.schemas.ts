@@ -92,7 +92,12 @@ export const RESPONSE_SCHEMAS: Record<string, Schema> = {
     { optional: ["params", "ttlSeconds", "caseId"] },
   ),
   IsolateRequest: obj(
-    { allowCidrs: arr(str(), { description: "also reachable while isolated" }), reason: str(), ttlSeconds: int({ minimum: 1, maximum: 604800 }), caseId: str({ maxLength: 64, pattern: "^[A-Za-z0-9._:-]+$" }) },
+    {
+      allowCidrs: arr(str(), { description: "also reachable while isolated" }),
+      reason: str(),
+      ttlSeconds: int({ minimum: 1, maximum: 604800 }),
+      caseId: str({ maxLength: 64, pattern: "^[A-Za-z0-9._:-]+$" }),
+    },
     { optional: ["allowCidrs", "reason", "ttlSeconds", "caseId"] },
   ),
   ReleaseRequest: obj(
@@ -118,25 +123,33 @@ export const RESPONSE_SCHEMAS: Record<string, Schema> = {
     decidedAt: nullable(time()),
     decidedBy: nullable(str()),
   }),
-  AgentPolicySpec: obj({
-    rules: arr(obj({ id: str(), yaml: str() }, { optional: ["yaml"] }), { description: "built-in rules by id, or uploaded Sigma YAML" }),
-    includeIocs: bool({ description: "ship the IOC lists so agents match them offline" }),
-    actions: arr(obj({ ruleId: str(), actions: arr(obj({ type: oneOfStr(LOCAL_ACTIONS), params: open() }, { optional: ["params"] })) })),
-  }, { optional: ["rules", "includeIocs", "actions"] }),
-  AgentPolicy: obj({
-    version: int({ description: "0 before the first PUT" }),
-    rules: arr(obj({ id: str(), yaml: str() }, { optional: ["yaml"] })),
-    includeIocs: bool(),
-    actions: arr(obj({ ruleId: str(), actions: arr(obj({ type: oneOfStr(LOCAL_ACTIONS), params: open() }, { optional: ["params"] })) })),
-    updatedAt: nullable(time()),
-    updatedBy: nullable(str()),
-    delivery: nullable(obj({
-      bytes: int(),
-      messages: int(),
-      sha256: str(),
-      iocs: nullable(obj({ catalog: int(), shipped: int(), leftOut: int(), limitedBy: nullable(oneOfStr(["count", "bytes"])), selection: str() })),
-    })),
-  }, { optional: ["updatedAt", "updatedBy", "delivery"] }),
+  AgentPolicySpec: obj(
+    {
+      rules: arr(obj({ id: str(), yaml: str() }, { optional: ["yaml"] }), { description: "built-in rules by id, or uploaded Sigma YAML" }),
+      includeIocs: bool({ description: "ship the IOC lists so agents match them offline" }),
+      actions: arr(obj({ ruleId: str(), actions: arr(obj({ type: oneOfStr(LOCAL_ACTIONS), params: open() }, { optional: ["params"] })) })),
+    },
+    { optional: ["rules", "includeIocs", "actions"] },
+  ),
+  AgentPolicy: obj(
+    {
+      version: int({ description: "0 before the first PUT" }),
+      rules: arr(obj({ id: str(), yaml: str() }, { optional: ["yaml"] })),
+      includeIocs: bool(),
+      actions: arr(obj({ ruleId: str(), actions: arr(obj({ type: oneOfStr(LOCAL_ACTIONS), params: open() }, { optional: ["params"] })) })),
+      updatedAt: nullable(time()),
+      updatedBy: nullable(str()),
+      delivery: nullable(
+        obj({
+          bytes: int(),
+          messages: int(),
+          sha256: str(),
+          iocs: nullable(obj({ catalog: int(), shipped: int(), leftOut: int(), limitedBy: nullable(oneOfStr(["count", "bytes"])), selection: str() })),
+        }),
+      ),
+    },
+    { optional: ["updatedAt", "updatedBy", "delivery"] },
+  ),
   WebhookInput: obj(WEBHOOK_SPEC, { optional: ["url", "format", "topics", "minScore", "ruleTags", "enabled", "secret", "routingKey"] }),
   WebhookPatch: obj(WEBHOOK_SPEC, { optional: Object.keys(WEBHOOK_SPEC) }),
   Webhook: obj(WEBHOOK_PROPS),

@@ -62,7 +62,10 @@ export const ROUTES: Record<string, RouteSchemas> = {
   "get /api/v1/playbooks/{id}": { ok: ref("PlaybookDetail") },
   "put /api/v1/playbooks/{id}": { ok: ref("Playbook"), body: ref("PlaybookInput") },
   "delete /api/v1/playbooks/{id}": {},
-  "get /api/v1/playbook-actions": { ok: list(ref("PlaybookAction")), query: { case: str({ maxLength: 64 }), alert: str({ maxLength: 64 }), state: oneOfStr(PLAYBOOK_ACTION_STATES), limit: limit(1000, 100) } },
+  "get /api/v1/playbook-actions": {
+    ok: list(ref("PlaybookAction")),
+    query: { case: str({ maxLength: 64 }), alert: str({ maxLength: 64 }), state: oneOfStr(PLAYBOOK_ACTION_STATES), limit: limit(1000, 100) },
+  },
   "post /api/v1/playbook-actions/{id}/approve": { ok: ref("PlaybookAction") },
   "post /api/v1/playbook-actions/{id}/reject": { ok: ref("PlaybookAction") },
   "get /api/v1/agent-policy": { ok: ref("AgentPolicy") },
@@ -76,7 +79,14 @@ export const ROUTES: Record<string, RouteSchemas> = {
   "get /api/v1/trust/ca": { ok: ref("CaCertificate") },
   "get /api/v1/audit": {
     ok: list(ref("AuditRecord"), true),
-    query: { action: str({ maxLength: 64 }), actor: str({ maxLength: 160 }), since: time("inclusive"), until: time("exclusive"), limit: limit(1000, 100), cursor: str({ pattern: "^\\d{1,15}$", description: "nextCursor from the previous page" }) },
+    query: {
+      action: str({ maxLength: 64 }),
+      actor: str({ maxLength: 160 }),
+      since: time("inclusive"),
+      until: time("exclusive"),
+      limit: limit(1000, 100),
+      cursor: str({ pattern: "^\\d{1,15}$", description: "nextCursor from the previous page" }),
+    },
   },
   "get /api/v1/audit/verify": { ok: ref("AuditVerify") },
   "get /api/v1/audit/export": { ok: { media: { "application/x-ndjson": str({ description: "one AuditRecord (JSON) per line, in chain order" }) } } },
@@ -84,7 +94,14 @@ export const ROUTES: Record<string, RouteSchemas> = {
   "post /api/v1/rules": {
     ok: ref("RuleUploadResult"),
     query: { name: str({ maxLength: 255 }) },
-    body: { media: { "text/yaml": yamlText, "application/yaml": yamlText, "text/plain": yamlText, "application/json": obj({ yaml: yamlText, name: str({ minLength: 1, maxLength: 255 }) }, { optional: ["name"] }) } },
+    body: {
+      media: {
+        "text/yaml": yamlText,
+        "application/yaml": yamlText,
+        "text/plain": yamlText,
+        "application/json": obj({ yaml: yamlText, name: str({ minLength: 1, maxLength: 255 }) }, { optional: ["name"] }),
+      },
+    },
   },
   "get /api/v1/rules/stats": { ok: ref("PipelineStats") },
   "get /api/v1/rules/{id}": { ok: ref("Rule") },
@@ -112,15 +129,26 @@ export const ROUTES: Record<string, RouteSchemas> = {
   "post /api/v1/alerts/{id}/ack": { ok: ref("Alert") },
   "post /api/v1/alerts/{id}/feedback": {
     ok: ref("AlertFeedbackResult"),
-    body: obj({ verdict: oneOfStr(["true_positive", "false_positive"]), note: str({ maxLength: 4000 }), createSuppression: bool({ description: "false_positive only" }) }, { optional: ["note", "createSuppression"] }),
+    body: obj(
+      { verdict: oneOfStr(["true_positive", "false_positive"]), note: str({ maxLength: 4000 }), createSuppression: bool({ description: "false_positive only" }) },
+      { optional: ["note", "createSuppression"] },
+    ),
   },
   "get /api/v1/cases": { ok: list(ref("Case"), true), query: { state: oneOfStr(ALERT_STATES), minScore: score, limit: limit(500, 50), cursor } },
   "get /api/v1/cases/{id}": { ok: ref("CaseStory") },
   "post /api/v1/cases/{id}/title": { ok: ref("Case"), body: obj({ title: str({ minLength: 1, maxLength: 512 }) }) },
-  "post /api/v1/cases/{id}/state": { ok: ref("Case"), body: obj({ state: oneOfStr(["acknowledged", "resolved"]), verdict: oneOfStr(["true_positive", "false_positive"], { description: "required to resolve" }) }, { optional: ["verdict"] }) },
+  "post /api/v1/cases/{id}/state": {
+    ok: ref("Case"),
+    body: obj({ state: oneOfStr(["acknowledged", "resolved"]), verdict: oneOfStr(["true_positive", "false_positive"], { description: "required to resolve" }) }, { optional: ["verdict"] }),
+  },
   "get /api/v1/iocs": {
     ok: list(ref("Ioc"), true),
-    query: { kind: oneOfStr(["ip", "cidr", "domain", "sha256"]), source: str({ maxLength: 255 }), limit: limit(1000, 100), cursor: str({ maxLength: 32, pattern: "^\\d+$", description: "nextCursor from the previous page" }) },
+    query: {
+      kind: oneOfStr(["ip", "cidr", "domain", "sha256"]),
+      source: str({ maxLength: 255 }),
+      limit: limit(1000, 100),
+      cursor: str({ maxLength: 32, pattern: "^\\d+$", description: "nextCursor from the previous page" }),
+    },
   },
   "post /api/v1/iocs": {
     ok: ref("IocImportResult"),

@@ -39,7 +39,8 @@ export function obj(props: Record<string, Schema>, o: ObjectOptions = {}): Schem
  * added to a service's response type fails the build until its schema describes it.
  */
 export function typed<T>() {
-  return <P extends { [K in keyof T]-?: Schema }>(props: P & Record<Exclude<keyof P, keyof T>, never>, o: ObjectOptions<Extract<keyof T, string>> = {}): SchemaObject => obj(props as Record<string, Schema>, o);
+  return <P extends { [K in keyof T]-?: Schema }>(props: P & Record<Exclude<keyof P, keyof T>, never>, o: ObjectOptions<Extract<keyof T, string>> = {}): SchemaObject =>
+    obj(props as Record<string, Schema>, o);
 }
 
 /** `{items: T[]}`, and with a cursor `{items, nextCursor}` (null on the last page). */

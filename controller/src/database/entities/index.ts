@@ -13,5 +13,26 @@ import { AgentCertificateEntity, AgentRevocationEntity, ApiKeyEntity, AuditRecor
 export { AgentEntity, CommandEntity, ActionLogEntity };
 export type { CommandState };
 export { AgentCertificateEntity, AgentRevocationEntity, ApiKeyEntity, AuditRecordEntity, EnrollmentTokenEntity };
-export const entities = [AgentEntity, CommandEntity, ActionLogEntity, ...playbookEntities, AgentPolicyEntity, AuditRecordEntity, ApiKeyEntity, EnrollmentTokenEntity, AgentCertificateEntity, AgentRevocationEntity,
-  AlertEntity, AlertFeedbackEntity, FeedbackWeightEntity, SuppressionEntity, CaseEntity, IocEntity, LoginBaselineEntity, RuleSettingEntity, RuleSourceEntity, EntityRiskEntity, ...webhookEntities];
+export const entities = [
+  AgentEntity,
+  CommandEntity,
+  ActionLogEntity,
+  ...playbookEntities,
+  AgentPolicyEntity,
+  AuditRecordEntity,
+  ApiKeyEntity,
+  EnrollmentTokenEntity,
+  AgentCertificateEntity,
+  AgentRevocationEntity,
+  AlertEntity,
+  AlertFeedbackEntity,
+  FeedbackWeightEntity,
+  SuppressionEntity,
+  CaseEntity,
+  IocEntity,
+  LoginBaselineEntity,
+  RuleSettingEntity,
+  RuleSourceEntity,
+  EntityRiskEntity,
+  ...webhookEntities,
+];

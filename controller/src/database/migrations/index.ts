@@ -12,4 +12,17 @@ import { IocPolicyOrder1733300000000 } from "./1733300000000-IocPolicyOrder";
 import { EvidenceOutOfEvents1733400000000 } from "./1733400000000-EvidenceOutOfEvents";
 
 /** In order. Append new migrations here; never edit one that has shipped. */
-export const migrations = [Init1732700000000, Commands1732750000000, Playbooks1732760000000, Policy1732770000000, MissingEvents1732780000000, Trust1732800000000, Detection1732900000000, Webhooks1733000000000, SelfReportedTags1733100000000, Inventory1733200000000, IocPolicyOrder1733300000000, EvidenceOutOfEvents1733400000000];
+export const migrations = [
+  Init1732700000000,
+  Commands1732750000000,
+  Playbooks1732760000000,
+  Policy1732770000000,
+  MissingEvents1732780000000,
+  Trust1732800000000,
+  Detection1732900000000,
+  Webhooks1733000000000,
+  SelfReportedTags1733100000000,
+  Inventory1733200000000,
+  IocPolicyOrder1733300000000,
+  EvidenceOutOfEvents1733400000000,
+];

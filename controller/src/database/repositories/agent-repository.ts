@@ -61,10 +61,9 @@ export class SqlAgentRepository implements AgentRepository {
   }
 
   async highestStoredSeq(id: string, atMost: number): Promise<number> {
-    const rows = (await this.repo.manager.query(
-      `SELECT MAX(seq) AS m FROM events WHERE agent_id = ${this.pg ? "$1" : "?"} AND seq <= ${this.pg ? "$2" : "?"}`,
-      [id, atMost],
-    )) as Array<{ m: number | string | null }>;
+    const rows = (await this.repo.manager.query(`SELECT MAX(seq) AS m FROM events WHERE agent_id = ${this.pg ? "$1" : "?"} AND seq <= ${this.pg ? "$2" : "?"}`, [id, atMost])) as Array<{
+      m: number | string | null;
+    }>;
     return Number(rows[0]?.m ?? 0);
   }
 }

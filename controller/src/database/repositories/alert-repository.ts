@@ -164,8 +164,13 @@ export class SqlAlertRepository implements AlertRepository {
     const r = rows[0];
     if (!r) return undefined;
     return {
-      id: String(r.id), firstSeen: Number(r.first_seen), lastSeen: Number(r.last_seen), count: Number(r.count), state: r.state as AlertState,
-      eventRefs: JSON.parse(String(r.event_refs)) as EventRef[], eventFields: JSON.parse(String(r.event_fields)) as Record<string, unknown>[],
+      id: String(r.id),
+      firstSeen: Number(r.first_seen),
+      lastSeen: Number(r.last_seen),
+      count: Number(r.count),
+      state: r.state as AlertState,
+      eventRefs: JSON.parse(String(r.event_refs)) as EventRef[],
+      eventFields: JSON.parse(String(r.event_fields)) as Record<string, unknown>[],
     };
   }
 
@@ -205,10 +210,31 @@ function insertStmt(a: NewAlertRow, now: number): Stmt {
             dedup_key, score, breakdown, count, first_seen, last_seen, created_at, updated_at, state, verdict, case_id, event_refs, event_fields, group_by, ioc_hits)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', NULL, ?, ?, ?, ?, ?)`,
     params: [
-      a.id, a.ruleId.slice(0, 128), a.ruleTitle.slice(0, 512), a.ruleLevel, JSON.stringify(a.ruleTags), a.kind, a.correlationType, a.agentId,
-      a.hostname.slice(0, 255), a.entityKind, a.entityValue.slice(0, 255), JSON.stringify(a.entities), a.dedupKey.slice(0, 700),
-      a.score, JSON.stringify(a.breakdown), a.count, a.firstSeen, a.lastSeen, a.createdAt, now, a.caseId,
-      JSON.stringify(a.eventRefs), JSON.stringify(a.eventFields), a.groupBy ? JSON.stringify(a.groupBy) : null, JSON.stringify(a.iocHits),
+      a.id,
+      a.ruleId.slice(0, 128),
+      a.ruleTitle.slice(0, 512),
+      a.ruleLevel,
+      JSON.stringify(a.ruleTags),
+      a.kind,
+      a.correlationType,
+      a.agentId,
+      a.hostname.slice(0, 255),
+      a.entityKind,
+      a.entityValue.slice(0, 255),
+      JSON.stringify(a.entities),
+      a.dedupKey.slice(0, 700),
+      a.score,
+      JSON.stringify(a.breakdown),
+      a.count,
+      a.firstSeen,
+      a.lastSeen,
+      a.createdAt,
+      now,
+      a.caseId,
+      JSON.stringify(a.eventRefs),
+      JSON.stringify(a.eventFields),
+      a.groupBy ? JSON.stringify(a.groupBy) : null,
+      JSON.stringify(a.iocHits),
     ],
   };
 }

@@ -102,7 +102,10 @@ export class SqlCaseRepository implements CaseRepository {
     const stmts: Stmt[] = [{ sql: `UPDATE cases SET state = ?, verdict = ?, resolved_by = ?, updated_at = ? WHERE id = ?`, params: [change.state, change.verdict, change.resolvedBy, change.now, id] }];
     if (change.state === "resolved") {
       // A resolved story takes its alerts with it, so later activity opens a fresh alert and case.
-      stmts.push({ sql: `UPDATE alerts SET state = 'resolved', verdict = COALESCE(verdict, ?), updated_at = ? WHERE case_id = ? AND state <> 'resolved'`, params: [change.alertVerdict, change.now, id] });
+      stmts.push({
+        sql: `UPDATE alerts SET state = 'resolved', verdict = COALESCE(verdict, ?), updated_at = ? WHERE case_id = ? AND state <> 'resolved'`,
+        params: [change.alertVerdict, change.now, id],
+      });
     }
     await this.batch.run(stmts);
   }

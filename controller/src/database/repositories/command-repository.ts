@@ -47,7 +47,13 @@ export class SqlCommandRepository implements CommandRepository {
   }
 
   pendingFor(agentId: string): Promise<CommandEntity[]> {
-    return this.commands.find({ where: [{ agentId, state: "queued" }, { agentId, state: "sent" }], order: { issuedAt: "ASC" } });
+    return this.commands.find({
+      where: [
+        { agentId, state: "queued" },
+        { agentId, state: "sent" },
+      ],
+      order: { issuedAt: "ASC" },
+    });
   }
 
   async markSent(id: string, sentAt: number): Promise<void> {
@@ -60,7 +66,11 @@ export class SqlCommandRepository implements CommandRepository {
   }
 
   overdue(now: number): Promise<CommandEntity[]> {
-    return this.commands.createQueryBuilder("c").where("c.state IN (:...s)", { s: ["queued", "sent"] }).andWhere("c.expires_at <= :now", { now }).getMany();
+    return this.commands
+      .createQueryBuilder("c")
+      .where("c.state IN (:...s)", { s: ["queued", "sent"] })
+      .andWhere("c.expires_at <= :now", { now })
+      .getMany();
   }
 
   list(f: CommandFilter): Promise<CommandEntity[]> {

@@ -27,7 +27,26 @@ const ENUM_NAMES: Record<string, Record<number, string>> = {
   process: { 0: "unspecified", 1: "start", 2: "exit" },
   file: { 0: "unspecified", 1: "create", 2: "modify", 3: "delete", 4: "chmod", 5: "rename" },
   network: { 0: "unspecified", 1: "open", 2: "close" },
-  auth: { 0: "unspecified", 1: "login_success", 2: "login_failure", 3: "invalid_user", 4: "sudo", 5: "su", 6: "session_open", 7: "session_close", 8: "sudo_failure", 9: "su_failure", 10: "access_denied", 11: "account_locked", 12: "auth_aborted", 13: "account_created", 14: "account_deleted", 15: "group_member_added", 16: "password_changed", 17: "other" },
+  auth: {
+    0: "unspecified",
+    1: "login_success",
+    2: "login_failure",
+    3: "invalid_user",
+    4: "sudo",
+    5: "su",
+    6: "session_open",
+    7: "session_close",
+    8: "sudo_failure",
+    9: "su_failure",
+    10: "access_denied",
+    11: "account_locked",
+    12: "auth_aborted",
+    13: "account_created",
+    14: "account_deleted",
+    15: "group_member_added",
+    16: "password_changed",
+    17: "other",
+  },
 };
 const DIRECTIONS: Record<number, string> = { 0: "unspecified", 1: "inbound", 2: "outbound", 3: "listen" };
 
@@ -68,10 +87,14 @@ export function bodyJson(ev: Event): { type: string; action: string; body: Recor
 /** Bodies without an action enum are listed by what they are: the agent's kind, the audit record type, the log's program. */
 function actionOfUntyped(b: NonNullable<Event["body"]>): string {
   switch (b.$case) {
-    case "agent": return b.agent.kind;
-    case "audit": return b.audit.recordType.toLowerCase();
-    case "log": return b.log.program.toLowerCase();
-    default: return "unspecified";
+    case "agent":
+      return b.agent.kind;
+    case "audit":
+      return b.audit.recordType.toLowerCase();
+    case "log":
+      return b.log.program.toLowerCase();
+    default:
+      return "unspecified";
   }
 }
 
@@ -80,12 +103,32 @@ export function summaryOf(ev: Event): string {
   const b = ev.body;
   const parts: Array<string | number> = [];
   switch (b?.$case) {
-    case "process": { const p = b.process; parts.push(p.exe, p.commandLine, p.user, p.parentExe, p.sha256, p.pid); break; }
-    case "file": { const f = b.file; parts.push(f.path, f.oldPath, f.sha256After); break; }
-    case "network": { const n = b.network; parts.push(n.remoteAddress, n.localAddress, n.remotePort, n.localPort, n.processName, n.exe, n.user); break; }
-    case "auth": { const a = b.auth; parts.push(a.user, a.targetUser, a.groupName, a.sourceIp, a.service, a.command, a.raw); break; }
-    case "agent": parts.push(b.agent.kind, b.agent.message); break;
-    case "log": parts.push(b.log.program, b.log.message); break;
+    case "process": {
+      const p = b.process;
+      parts.push(p.exe, p.commandLine, p.user, p.parentExe, p.sha256, p.pid);
+      break;
+    }
+    case "file": {
+      const f = b.file;
+      parts.push(f.path, f.oldPath, f.sha256After);
+      break;
+    }
+    case "network": {
+      const n = b.network;
+      parts.push(n.remoteAddress, n.localAddress, n.remotePort, n.localPort, n.processName, n.exe, n.user);
+      break;
+    }
+    case "auth": {
+      const a = b.auth;
+      parts.push(a.user, a.targetUser, a.groupName, a.sourceIp, a.service, a.command, a.raw);
+      break;
+    }
+    case "agent":
+      parts.push(b.agent.kind, b.agent.message);
+      break;
+    case "log":
+      parts.push(b.log.program, b.log.message);
+      break;
     case "audit": {
       const f = b.audit.fields;
       parts.push(b.audit.recordType, f.exe ?? "", f.comm ?? "", f.name ?? "", f.key ?? "", f.proctitle ?? "", b.audit.raw);
@@ -94,7 +137,10 @@ export function summaryOf(ev: Event): string {
       break;
     }
   }
-  return parts.filter((p) => p !== "" && p !== 0 && p !== undefined).join(" ").slice(0, 8192);
+  return parts
+    .filter((p) => p !== "" && p !== 0 && p !== undefined)
+    .join(" ")
+    .slice(0, 8192);
 }
 
 /**

@@ -95,8 +95,14 @@ export class EventStore {
            SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::varchar[], $4::varchar[], $5::bigint[], $6::bigint[], $7::text[], $8::jsonb[])
            ON CONFLICT (agent_id, seq) DO NOTHING${freshHint ? "" : " RETURNING agent_id, seq"}`,
           [
-            rows.map((r) => r.agentId), rows.map((r) => r.seq), rows.map((r) => r.type), rows.map((r) => r.action),
-            rows.map((r) => r.eventTime), rows.map((r) => r.receivedAt), rows.map((r) => r.summary), rows.map((r) => r.data),
+            rows.map((r) => r.agentId),
+            rows.map((r) => r.seq),
+            rows.map((r) => r.type),
+            rows.map((r) => r.action),
+            rows.map((r) => r.eventTime),
+            rows.map((r) => r.receivedAt),
+            rows.map((r) => r.summary),
+            rows.map((r) => r.data),
           ],
           true,
         );
@@ -107,7 +113,11 @@ export class EventStore {
       }
       for (const c of cursors) {
         await qr.query(`UPDATE agents SET acked_seq = $1, last_seq = GREATEST(last_seq, $2), gaps = $3, missing_events = $4 WHERE id = $5`, [
-          c.ackedSeq, c.lastSeq, JSON.stringify(c.gaps), c.missing, c.agentId,
+          c.ackedSeq,
+          c.lastSeq,
+          JSON.stringify(c.gaps),
+          c.missing,
+          c.agentId,
         ]);
       }
       await qr.commitTransaction();
@@ -127,7 +137,10 @@ export class EventStore {
   async query(f: EventQuery): Promise<StoredEvent[]> {
     const pg = this.dialect === "postgres";
     const params: unknown[] = [];
-    const p = (v: unknown) => { params.push(v); return pg ? `$${params.length}` : "?"; };
+    const p = (v: unknown) => {
+      params.push(v);
+      return pg ? `$${params.length}` : "?";
+    };
     const where: string[] = [];
     if (f.agentId) where.push(`agent_id = ${p(f.agentId)}`);
     if (f.type) where.push(`type = ${p(f.type)}`);
@@ -154,10 +167,7 @@ export class EventStore {
       const db = this.sqlite();
       return db.prepare(`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE event_time < ? ORDER BY event_time LIMIT ?)`).run(cutoff, limit).changes;
     }
-    const res = (await this.ds.query(
-      `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE event_time < $1 ORDER BY event_time LIMIT $2)`,
-      [cutoff, limit],
-    )) as [unknown[], number];
+    const res = (await this.ds.query(`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE event_time < $1 ORDER BY event_time LIMIT $2)`, [cutoff, limit])) as [unknown[], number];
     return Array.isArray(res) && typeof res[1] === "number" ? res[1] : 0;
   }
 

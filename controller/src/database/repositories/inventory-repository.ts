@@ -28,9 +28,17 @@ export class InventoryRepository {
   }
 
   async get(agentId: string): Promise<StoredInventory | undefined> {
-    const rows = (await this.ds.query(`SELECT agent_id, collected_at, received_at, reason, body FROM agent_inventories WHERE agent_id = ${this.pg ? "$1" : "?"}`, [agentId])) as Array<Record<string, unknown>>;
+    const rows = (await this.ds.query(`SELECT agent_id, collected_at, received_at, reason, body FROM agent_inventories WHERE agent_id = ${this.pg ? "$1" : "?"}`, [agentId])) as Array<
+      Record<string, unknown>
+    >;
     const r = rows[0];
     if (!r) return undefined;
-    return { agentId: String(r.agent_id), collectedAt: Number(r.collected_at), receivedAt: Number(r.received_at), reason: String(r.reason), body: JSON.parse(String(r.body)) as Record<string, unknown> };
+    return {
+      agentId: String(r.agent_id),
+      collectedAt: Number(r.collected_at),
+      receivedAt: Number(r.received_at),
+      reason: String(r.reason),
+      body: JSON.parse(String(r.body)) as Record<string, unknown>,
+    };
   }
 }

@@ -43,7 +43,9 @@ export class CertifiedClient {
   }
 
   hello(agentId: string, tags: string[] = [], lastSeq = 0): void {
-    this.stream.write({ msg: { $case: "hello", hello: { agentId, hostname: "bench-attacker", os: "linux", kernel: "", agentVersion: "bench", ipAddresses: [], tags, bootTimeMs: 0, lastSeq, arch: "" } } });
+    this.stream.write({
+      msg: { $case: "hello", hello: { agentId, hostname: "bench-attacker", os: "linux", kernel: "", agentVersion: "bench", ipAddresses: [], tags, bootTimeMs: 0, lastSeq, arch: "" } },
+    });
   }
 
   welcomed(): boolean {
@@ -70,7 +72,26 @@ export class CertifiedClient {
 export function processEvent(exe: string, commandLine: string, eventTimeMs = Date.now()): Partial<Event> {
   return {
     eventTimeMs,
-    body: { $case: "process", process: { action: 1, pid: 4242, ppid: 1, exe, commandLine, user: "mallory", uid: 1001, cwd: "/tmp", startTimeMs: eventTimeMs, sha256: "", parentExe: "/bin/sh", parentCommandLine: "sh", name: exe.split("/").pop()!, exeDeleted: false, exitCode: 0 } },
+    body: {
+      $case: "process",
+      process: {
+        action: 1,
+        pid: 4242,
+        ppid: 1,
+        exe,
+        commandLine,
+        user: "mallory",
+        uid: 1001,
+        cwd: "/tmp",
+        startTimeMs: eventTimeMs,
+        sha256: "",
+        parentExe: "/bin/sh",
+        parentCommandLine: "sh",
+        name: exe.split("/").pop()!,
+        exeDeleted: false,
+        exitCode: 0,
+      },
+    },
   } as Partial<Event>;
 }
 
@@ -113,13 +134,25 @@ export interface RealAgent {
 export async function startRealAgent(c: Controller, token: string, stateDir: string, configDir: string, rate: number): Promise<RealAgent> {
   // The state dir is left for the agent to create: its mode is the agent's doing (class 11).
   const addr = `127.0.0.1:${c.grpcPort}`;
-  const enr = await run(process.execPath, [AGENT_BUNDLE, "enroll", "--controller", addr, "--state-dir", stateDir, "--ca-pin", c.caFingerprint], { env: { ...process.env, VIGIL_ENROLL_TOKEN: token } }).catch((e: { stdout: string; stderr: string }) => {
+  const enr = await run(process.execPath, [AGENT_BUNDLE, "enroll", "--controller", addr, "--state-dir", stateDir, "--ca-pin", c.caFingerprint], {
+    env: { ...process.env, VIGIL_ENROLL_TOKEN: token },
+  }).catch((e: { stdout: string; stderr: string }) => {
     throw new Error(`agent enroll failed:\n${e.stdout}${e.stderr}`);
   });
   void enr;
   mkdirSync(configDir, { recursive: true });
   const config = join(configDir, "bench.yaml");
-  writeFileSync(config, ["sensors: { process: false, network: false, file: false, auth: false, audit: false, syslog: false }", `synthetic_rate: ${rate}`, "synthetic_count: 1000000", 'synthetic_mix: "agent"', "heartbeat_ms: 500", ""].join("\n"));
+  writeFileSync(
+    config,
+    [
+      "sensors: { process: false, network: false, file: false, auth: false, audit: false, syslog: false }",
+      `synthetic_rate: ${rate}`,
+      "synthetic_count: 1000000",
+      'synthetic_mix: "agent"',
+      "heartbeat_ms: 500",
+      "",
+    ].join("\n"),
+  );
   const identity = JSON.parse(readFileSync(join(stateDir, "tls", "identity.json"), "utf8")) as { agentId: string; key: string };
   const spawnIt = () => spawnAgentProcess(["run", "--state-dir", stateDir, "--controller", addr, "--config", config]);
   const a: RealAgent = {

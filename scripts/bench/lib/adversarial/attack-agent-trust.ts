@@ -30,7 +30,13 @@ export async function forgedSeq(x: Ctx): Promise<Outcome> {
   s.close();
   const mark = x.agent.proc.output().length;
   const after = await keepsSending(x, 20, 30_000);
-  const log = x.agent.proc.output().slice(mark).split("\n").filter((l) => /error|refus|lost|disconnect|EEXIST/i.test(l)).slice(-1)[0]?.slice(0, 160);
+  const log = x.agent.proc
+    .output()
+    .slice(mark)
+    .split("\n")
+    .filter((l) => /error|refus|lost|disconnect|EEXIST/i.test(l))
+    .slice(-1)[0]
+    ?.slice(0, 160);
   await x.agent.restart();
   const afterRestart = await keepsSending(x, 20, 25_000);
   const row = await x.c.api("GET", `/api/v1/agents/${x.agent.agentId}`, { key: x.c.keys.admin });
@@ -98,8 +104,26 @@ export async function selfTagged(x: Ctx): Promise<Outcome> {
   await until(() => (s.welcomed() || s.error) && (k.welcomed() || k.error), 10_000);
   const ruleId = randomUUID();
   const marker = `adv-critical-${ruleId.slice(0, 8)}`;
-  await c.api("POST", "/api/v1/rules", { key: c.keys.admin, ...json({ name: "adv-critical.yml", yaml: ["title: adversarial auto-isolate marker", `id: ${ruleId}`, "logsource: { product: linux, category: process_creation }", "detection:", "  sel:", `    CommandLine|contains: ${marker}`, "  condition: sel", "level: critical"].join("\n") }) });
-  const pb = await c.api("POST", "/api/v1/playbooks", { key: c.keys.admin, ...json({ yaml: `id: adv-isolate\nname: adversarial isolate\nwhen:\n  rules: [${ruleId}]\nactions:\n  - type: isolate\napproval: auto\n` }) });
+  await c.api("POST", "/api/v1/rules", {
+    key: c.keys.admin,
+    ...json({
+      name: "adv-critical.yml",
+      yaml: [
+        "title: adversarial auto-isolate marker",
+        `id: ${ruleId}`,
+        "logsource: { product: linux, category: process_creation }",
+        "detection:",
+        "  sel:",
+        `    CommandLine|contains: ${marker}`,
+        "  condition: sel",
+        "level: critical",
+      ].join("\n"),
+    }),
+  });
+  const pb = await c.api("POST", "/api/v1/playbooks", {
+    key: c.keys.admin,
+    ...json({ yaml: `id: adv-isolate\nname: adversarial isolate\nwhen:\n  rules: [${ruleId}]\nactions:\n  - type: isolate\napproval: auto\n` }),
+  });
   s.events(1, [processEvent("/usr/bin/adv", `run ${marker}`)]);
   k.events(1, [processEvent("/usr/bin/adv", `run ${marker}`)]);
   const isolated = async (agentId: string) => {

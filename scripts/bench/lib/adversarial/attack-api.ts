@@ -26,7 +26,16 @@ async function auditHead(c: Controller): Promise<number> {
 }
 
 function ruleYaml(id: string, title: string): string {
-  return [`title: ${title}`, `id: ${id}`, "logsource: { product: linux, category: process_creation }", "detection:", "  sel:", `    CommandLine|contains: ${id}`, "  condition: sel", "level: low"].join("\n");
+  return [
+    `title: ${title}`,
+    `id: ${id}`,
+    "logsource: { product: linux, category: process_creation }",
+    "detection:",
+    "  sel:",
+    `    CommandLine|contains: ${id}`,
+    "  condition: sel",
+    "level: low",
+  ].join("\n");
 }
 
 /**
@@ -44,11 +53,23 @@ export async function auditBypass(x: Ctx): Promise<Outcome[]> {
   const variants: Array<{ name: string; resource: RegExp; send: () => Promise<HttpResult> }> = [
     { name: "POST /API/V1/RULES", resource: /rule/i, send: () => c.api("POST", "/API/V1/RULES", { key: k, ...json({ name: "adv-case.yml", yaml: ruleYaml(ruleId, "adversarial case") }) }) },
     { name: `POST /Api/V1/rules/<id>/disable`, resource: /rule/i, send: () => c.api("POST", `/Api/V1/rules/${ruleId}/disable`, { key: k }) },
-    { name: "POST //api/v1/suppressions", resource: /suppression/i, send: () => c.api("POST", "//api/v1/suppressions", { key: k, ...json({ id: supId, reason: "bench", fields: { CommandLine: "adv-x" } }) }) },
-    { name: "POST /api/v1/%73uppressions", resource: /suppression/i, send: () => c.api("POST", "/api/v1/%73uppressions", { key: k, ...json({ id: supId2, reason: "bench", fields: { CommandLine: "adv-y" } }) }) },
+    {
+      name: "POST //api/v1/suppressions",
+      resource: /suppression/i,
+      send: () => c.api("POST", "//api/v1/suppressions", { key: k, ...json({ id: supId, reason: "bench", fields: { CommandLine: "adv-x" } }) }),
+    },
+    {
+      name: "POST /api/v1/%73uppressions",
+      resource: /suppression/i,
+      send: () => c.api("POST", "/api/v1/%73uppressions", { key: k, ...json({ id: supId2, reason: "bench", fields: { CommandLine: "adv-y" } }) }),
+    },
     { name: "DELETE /API/V1/SUPPRESSIONS/<id>", resource: /suppression/i, send: () => c.api("DELETE", `/API/V1/SUPPRESSIONS/${supId}`, { key: k }) },
     { name: "POST /api/V1/iocs/import", resource: /ioc/i, send: () => c.api("POST", "/api/V1/iocs/import", { key: k, body: "type,value\ndomain,adv-audit.example\n", type: "text/csv" }) },
-    { name: "POST /api/v1/rules/ (trailing slash)", resource: /rule/i, send: () => c.api("POST", "/api/v1/rules/", { key: k, ...json({ name: "adv-slash.yml", yaml: ruleYaml(randomUUID(), "adversarial slash") }) }) },
+    {
+      name: "POST /api/v1/rules/ (trailing slash)",
+      resource: /rule/i,
+      send: () => c.api("POST", "/api/v1/rules/", { key: k, ...json({ name: "adv-slash.yml", yaml: ruleYaml(randomUUID(), "adversarial slash") }) }),
+    },
   ];
   let applied = 0;
   const missed: string[] = [];
@@ -60,7 +81,14 @@ export async function auditBypass(x: Ctx): Promise<Outcome[]> {
     const rec = await until(async () => (await auditSince(c, head)).find((a) => v.resource.test(`${a.action} ${a.target}`)), 3_000, 100);
     if (!rec) missed.push(`${v.name} → ${r.status}`);
   }
-  const out: Outcome[] = [{ id: "4a", attack: "mutating URLs in other case / encoded / `//`", held: missed.length === 0, measured: `${applied - missed.length} of ${applied} applied changes audited${missed.length ? `; unaudited: ${missed.join(", ")}` : ""}` }];
+  const out: Outcome[] = [
+    {
+      id: "4a",
+      attack: "mutating URLs in other case / encoded / `//`",
+      held: missed.length === 0,
+      measured: `${applied - missed.length} of ${applied} applied changes audited${missed.length ? `; unaudited: ${missed.join(", ")}` : ""}`,
+    },
+  ];
 
   // 4b: a rule upload's record must say what changed (the rule id; a content hash).
   const upId = randomUUID();
@@ -68,7 +96,12 @@ export async function auditBypass(x: Ctx): Promise<Outcome[]> {
   const up = await c.api("POST", "/api/v1/rules", { key: k, ...json({ name: "adv-content.yml", yaml: ruleYaml(upId, "adversarial content") }) });
   const rec = await until(async () => (await auditSince(c, head)).find((a) => /rule/i.test(`${a.action} ${a.target}`)), 3_000, 100);
   const names = !!rec && JSON.stringify(rec).includes(upId);
-  out.push({ id: "4b", attack: "rule upload's audit record names the rule", held: up.status < 300 && names, measured: rec ? (names ? "rule id recorded" : "record WITHOUT rule id") : `no record (upload ${up.status})` });
+  out.push({
+    id: "4b",
+    attack: "rule upload's audit record names the rule",
+    held: up.status < 300 && names,
+    measured: rec ? (names ? "rule id recorded" : "record WITHOUT rule id") : `no record (upload ${up.status})`,
+  });
   return out;
 }
 
@@ -116,14 +149,24 @@ export async function auditTamper(c: Controller, tmp: string): Promise<Outcome[]
   const a = copy("rehash");
   await rehashFrom(join(a, "vigil.db"), Math.max(2, Math.floor(total / 2)));
   const va = await cli(a, `sqlite:${join(a, "vigil.db")}`, ["audit", "verify"]);
-  out.push({ id: "4c", attack: "edit an audit record, re-hash every record after it", held: clean.code === 0 && va.code !== 0, measured: `verify exit ${va.code}: ${va.out.trim().split("\n")[0]?.slice(0, 90)}` });
+  out.push({
+    id: "4c",
+    attack: "edit an audit record, re-hash every record after it",
+    held: clean.code === 0 && va.code !== 0,
+    measured: `verify exit ${va.code}: ${va.out.trim().split("\n")[0]?.slice(0, 90)}`,
+  });
 
   const b = copy("truncate");
   const db = new Database(join(b, "vigil.db"));
   const removed = db.prepare("DELETE FROM audit_log WHERE seq > (SELECT MAX(seq) - 3 FROM audit_log)").run().changes;
   db.close();
   const vb = await cli(b, `sqlite:${join(b, "vigil.db")}`, ["audit", "verify"]);
-  out.push({ id: "4d", attack: `delete the last ${removed} audit records`, held: clean.code === 0 && vb.code !== 0, measured: `verify exit ${vb.code}: ${vb.out.trim().split("\n")[0]?.slice(0, 90)}` });
+  out.push({
+    id: "4d",
+    attack: `delete the last ${removed} audit records`,
+    held: clean.code === 0 && vb.code !== 0,
+    measured: `verify exit ${vb.code}: ${vb.out.trim().split("\n")[0]?.slice(0, 90)}`,
+  });
   return out;
 }
 
@@ -152,8 +195,10 @@ export async function bodyFlood(x: Ctx): Promise<Outcome> {
   const from = Date.now();
   // Rounds of four parallel bodies for at least 3 s, so the p99 rests on ~150 probes rather than a handful.
   const rs: HttpResult[] = [];
-  for (const end = Date.now() + 3000; Date.now() < end || rs.length === 0; ) {
-    rs.push(...(await Promise.all(["/api/v1/iocs", "/api/v1/rules", "/api/v1/suppressions", "/api/v1/iocs"].map((path) => c.api("POST", path, { body, type: "application/json", timeoutMs: 60_000 })))));
+  for (const end = Date.now() + 3000; Date.now() < end || rs.length === 0;) {
+    rs.push(
+      ...(await Promise.all(["/api/v1/iocs", "/api/v1/rules", "/api/v1/suppressions", "/api/v1/iocs"].map((path) => c.api("POST", path, { body, type: "application/json", timeoutMs: 60_000 })))),
+    );
   }
   await new Promise((r) => setTimeout(r, 300));
   const lat = await x.probe.stop();
@@ -200,9 +245,22 @@ export async function keyCheck(x: Ctx): Promise<Outcome[]> {
       unknown.push((await u()).ms);
     }
   }
-  const mu = p([...unknown].sort((a, b) => a - b), 50);
-  const mw = p([...wrong].sort((a, b) => a - b), 50);
-  const out: Outcome[] = [{ id: "6a", attack: "unknown key id vs wrong secret (timing)", held: Math.max(mu, mw) / Math.max(0.1, Math.min(mu, mw)) < 1.5 || Math.abs(mu - mw) < 3, measured: `median unknown ${mu.toFixed(1)} ms, wrong secret ${mw.toFixed(1)} ms` }];
+  const mu = p(
+    [...unknown].sort((a, b) => a - b),
+    50,
+  );
+  const mw = p(
+    [...wrong].sort((a, b) => a - b),
+    50,
+  );
+  const out: Outcome[] = [
+    {
+      id: "6a",
+      attack: "unknown key id vs wrong secret (timing)",
+      held: Math.max(mu, mw) / Math.max(0.1, Math.min(mu, mw)) < 1.5 || Math.abs(mu - mw) < 3,
+      measured: `median unknown ${mu.toFixed(1)} ms, wrong secret ${mw.toFixed(1)} ms`,
+    },
+  ];
 
   const newKey = async () => (await c.api("POST", "/api/v1/apikeys", { key: c.keys.admin, ...json({ role: "readonly", name: "bench fresh" }) })).json?.key as string;
   // 400 bad keys from 127.0.0.2 and, 20 ms in, a valid never-used key from 127.0.0.1.
@@ -224,6 +282,11 @@ export async function keyCheck(x: Ctx): Promise<Outcome[]> {
   }
   const baseMs = Math.min(...base.map((r) => r.ms));
   const good = wrongs.reduce((a, b) => (b.ms < a.ms ? b : a));
-  out.push({ id: "6b", attack: "400 bad keys, then a valid uncached key", held: wrongs.every((r) => r.status === 200) && good.ms <= baseMs + 250, measured: `valid key answered ${wrongs.map((r) => r.status).join("/")} after ${ms(good.ms)} (best of 2); ${ms(baseMs)} behind 400 malformed keys (no scrypt)` });
+  out.push({
+    id: "6b",
+    attack: "400 bad keys, then a valid uncached key",
+    held: wrongs.every((r) => r.status === 200) && good.ms <= baseMs + 250,
+    measured: `valid key answered ${wrongs.map((r) => r.status).join("/")} after ${ms(good.ms)} (best of 2); ${ms(baseMs)} behind 400 malformed keys (no scrypt)`,
+  });
   return out;
 }

@@ -15,7 +15,11 @@ const TERMINAL = new Set(["succeeded", "failed", "refused", "expired"]);
  * of what it returned).
  */
 function fingerprints(content: Buffer): string[] {
-  const line = content.toString("utf8").split("\n").find((l) => l.length >= 16 && !l.startsWith("-----")) ?? "";
+  const line =
+    content
+      .toString("utf8")
+      .split("\n")
+      .find((l) => l.length >= 16 && !l.startsWith("-----")) ?? "";
   return [line.slice(0, 48), content.subarray(0, 36).toString("base64"), createHash("sha256").update(content).digest("hex")].filter((s) => s.length >= 16);
 }
 
@@ -24,22 +28,32 @@ function leaks(texts: string[], marks: string[]): boolean {
 }
 
 /** Issues collect_evidence and follows the command to its end; every response body seen is returned. */
-async function collect(x: Ctx, key: string, agentId: string, params: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<{ status: number; texts: string[]; state?: string; id?: string }> {
+async function collect(
+  x: Ctx,
+  key: string,
+  agentId: string,
+  params: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Promise<{ status: number; texts: string[]; state?: string; id?: string }> {
   const r = await x.c.api("POST", `/api/v1/agents/${agentId}/commands`, { key, ...json({ type: "collect_evidence", params, ...extra }) });
   const texts = [r.text];
   if (r.status >= 300 || !r.json?.id) return { status: r.status, texts };
   const id = r.json.id as string;
   x.signedCommands.push(id);
   let state: string | undefined;
-  await until(async () => {
-    const g = await x.c.api("GET", `/api/v1/commands/${id}`, { key: x.c.keys.admin });
-    state = g.json?.state;
-    if (TERMINAL.has(state ?? "")) {
-      texts.push(g.text);
-      return true;
-    }
-    return false;
-  }, 20_000, 200);
+  await until(
+    async () => {
+      const g = await x.c.api("GET", `/api/v1/commands/${id}`, { key: x.c.keys.admin });
+      state = g.json?.state;
+      if (TERMINAL.has(state ?? "")) {
+        texts.push(g.text);
+        return true;
+      }
+      return false;
+    },
+    20_000,
+    200,
+  );
   // Whatever route the output may have moved to, the issuing role's own view counts too.
   const own = await x.c.api("GET", `/api/v1/commands/${id}`, { key });
   texts.push(own.text);
@@ -60,20 +74,36 @@ export async function evidence(x: Ctx): Promise<Outcome[]> {
   const keyMarks = fingerprints(readFileSync(agent.keyFile));
 
   // Only root can read /etc/shadow: as another user the agent's refusal would prove nothing.
-  if (process.getuid?.() !== 0 || !shadowMarks.length) out.push({ id: "3a", attack: "analyst collect_evidence `/etc/../etc/shadow`", held: false, measured: "", skipped: "needs root (the agent must be able to read /etc/shadow)" });
+  if (process.getuid?.() !== 0 || !shadowMarks.length)
+    out.push({ id: "3a", attack: "analyst collect_evidence `/etc/../etc/shadow`", held: false, measured: "", skipped: "needs root (the agent must be able to read /etc/shadow)" });
   else {
     const a = await collect(x, c.keys.analyst, agent.agentId, { filePath: "/etc/../etc/shadow", reason: "bench" });
-    out.push({ id: "3a", attack: "analyst collect_evidence `/etc/../etc/shadow`", held: !leaks(a.texts, shadowMarks), measured: `API ${a.status}${a.state ? `, command ${a.state}` : ""}; ${leaks(a.texts, shadowMarks) ? "shadow CONTENTS RETURNED" : "no contents"}` });
+    out.push({
+      id: "3a",
+      attack: "analyst collect_evidence `/etc/../etc/shadow`",
+      held: !leaks(a.texts, shadowMarks),
+      measured: `API ${a.status}${a.state ? `, command ${a.state}` : ""}; ${leaks(a.texts, shadowMarks) ? "shadow CONTENTS RETURNED" : "no contents"}`,
+    });
   }
 
   const dir = mkdtempSync(join(x.tmp, "evidence-"));
   const link = join(dir, "notes.txt");
   symlinkSync(agent.keyFile, link);
   const b = await collect(x, c.keys.analyst, agent.agentId, { filePath: link, reason: "bench" });
-  out.push({ id: "3b", attack: "analyst collect_evidence of a symlink to the agent's key", held: !leaks(b.texts, keyMarks), measured: `API ${b.status}${b.state ? `, command ${b.state}` : ""}; ${leaks(b.texts, keyMarks) ? "agent key RETURNED" : "no contents"}` });
+  out.push({
+    id: "3b",
+    attack: "analyst collect_evidence of a symlink to the agent's key",
+    held: !leaks(b.texts, keyMarks),
+    measured: `API ${b.status}${b.state ? `, command ${b.state}` : ""}; ${leaks(b.texts, keyMarks) ? "agent key RETURNED" : "no contents"}`,
+  });
 
   const k = await collect(x, c.keys.admin, agent.agentId, { filePath: agent.keyFile, reason: "bench: deny list must hold for admin" });
-  out.push({ id: "3c", attack: "admin (with reason) collect_evidence of the agent's private key", held: !leaks(k.texts, keyMarks), measured: `API ${k.status}${k.state ? `, command ${k.state}` : ""}; ${leaks(k.texts, keyMarks) ? "agent key RETURNED" : "no contents"}` });
+  out.push({
+    id: "3c",
+    attack: "admin (with reason) collect_evidence of the agent's private key",
+    held: !leaks(k.texts, keyMarks),
+    measured: `API ${k.status}${k.state ? `, command ${k.state}` : ""}; ${leaks(k.texts, keyMarks) ? "agent key RETURNED" : "no contents"}`,
+  });
 
   // 3d: output visibility. A benign file collected by admin; readonly and integration then read the command.
   const benign = join(dir, "evidence.txt");
@@ -91,10 +121,17 @@ export async function evidence(x: Ctx): Promise<Outcome[]> {
     id: "3d",
     attack: "readonly / integration read evidence output",
     held: adminSaw && !lowerSaw,
-    measured: !adminSaw ? `inconclusive: the admin's own collection returned no contents (command ${d.state ?? d.status})` : lowerSaw ? "file contents VISIBLE to readonly/integration" : "contents visible to admin only",
+    measured: !adminSaw
+      ? `inconclusive: the admin's own collection returned no contents (command ${d.state ?? d.status})`
+      : lowerSaw
+        ? "file contents VISIBLE to readonly/integration"
+        : "contents visible to admin only",
   });
 
-  const big = await c.api("POST", `/api/v1/agents/${agent.agentId}/commands`, { key: c.keys.admin, ...json({ type: "collect_evidence", params: { filePath: benign, fileMaxBytes: 16 * 1024 * 1024, reason: "bench" } }) });
+  const big = await c.api("POST", `/api/v1/agents/${agent.agentId}/commands`, {
+    key: c.keys.admin,
+    ...json({ type: "collect_evidence", params: { filePath: benign, fileMaxBytes: 16 * 1024 * 1024, reason: "bench" } }),
+  });
   out.push({ id: "3e", attack: "fileMaxBytes 16 MiB (agent limit 1 MiB)", held: big.status === 400, measured: `API ${big.status}` });
 
   const noReason = await c.api("POST", `/api/v1/agents/${agent.agentId}/commands`, { key: c.keys.admin, ...json({ type: "collect_evidence", params: { filePath: benign } }) });
@@ -113,19 +150,37 @@ export async function replayAfterRollback(x: Ctx): Promise<Outcome> {
   // Two genuinely signed commands for a certified decoy agent (a hand-driven stream: nothing runs).
   const target = x.decoyAgentId ?? x.agent.agentId;
   const issue = async (ttlSeconds?: number) => {
-    const r = await x.c.api("POST", `/api/v1/agents/${target}/commands`, { key: x.c.keys.admin, ...json({ type: "collect_evidence", params: { processes: true, reason: "bench: replay" }, ...(ttlSeconds ? { ttlSeconds } : {}) }) });
+    const r = await x.c.api("POST", `/api/v1/agents/${target}/commands`, {
+      key: x.c.keys.admin,
+      ...json({ type: "collect_evidence", params: { processes: true, reason: "bench: replay" }, ...(ttlSeconds ? { ttlSeconds } : {}) }),
+    });
     return r.json?.id as string | undefined;
   };
   const ids = [await issue(), await issue(7 * 86400)];
   const rows = ids
-    .map((id) => (id ? x.c.sql<{ id: string; agent_id: string; type: string; params_json: string; issued_at: number; expires_at: number; signature: string }>("SELECT id, agent_id, type, params_json, issued_at, expires_at, signature FROM commands WHERE id = ?", id)[0] : undefined))
+    .map((id) =>
+      id
+        ? x.c.sql<{ id: string; agent_id: string; type: string; params_json: string; issued_at: number; expires_at: number; signature: string }>(
+            "SELECT id, agent_id, type, params_json, issued_at, expires_at, signature FROM commands WHERE id = ?",
+            id,
+          )[0]
+        : undefined,
+    )
     .filter((r): r is NonNullable<typeof r> => !!r);
   const short = rows.find((r) => r.expires_at - r.issued_at < 2 * 86400_000);
   const long = rows.find((r) => r.expires_at - r.issued_at >= 2 * 86400_000);
   if (!short || !long) return { id: "12a", attack: "command replay after agent clock rollback", held: false, measured: "inconclusive: could not issue two signed commands" };
   const pem = readFileSync(join(x.c.dataDir, "keys", "command-signing.pem"), "utf8");
   const raw = createPublicKey(pem).export({ type: "spki", format: "der" }).subarray(-32);
-  const cmd = (r: typeof short) => ({ id: r.id, agentId: r.agent_id, type: r.type, paramsJson: r.params_json, issuedAtMs: Number(r.issued_at), expiresAtMs: Number(r.expires_at), signature: Buffer.from(r.signature, "base64") });
+  const cmd = (r: typeof short) => ({
+    id: r.id,
+    agentId: r.agent_id,
+    type: r.type,
+    paramsJson: r.params_json,
+    issuedAtMs: Number(r.issued_at),
+    expiresAtMs: Number(r.expires_at),
+    signature: Buffer.from(r.signature, "base64"),
+  });
   const stateDir = mkdtempSync(join(x.tmp, "replay-"));
   let now = Number(short.issued_at) + 1000;
   const { CommandVerifier } = await underTest<typeof import("../../../../agent/src/commands/verify")>("agent/src/commands/verify.ts");
@@ -147,6 +202,9 @@ export async function replayAfterRollback(x: Ctx): Promise<Outcome> {
 /** Class 12b: a 10 KB caseId. Issued against a certified decoy agent, so nothing runs. */
 export async function longCaseId(x: Ctx): Promise<Outcome> {
   const target = x.decoyAgentId ?? x.agent.agentId;
-  const r = await x.c.api("POST", `/api/v1/agents/${target}/commands`, { key: x.c.keys.analyst, ...json({ type: "collect_evidence", params: { processes: true, reason: "bench" }, caseId: "c".repeat(10 * 1024) }) });
+  const r = await x.c.api("POST", `/api/v1/agents/${target}/commands`, {
+    key: x.c.keys.analyst,
+    ...json({ type: "collect_evidence", params: { processes: true, reason: "bench" }, caseId: "c".repeat(10 * 1024) }),
+  });
   return { id: "12b", attack: "10 KB caseId", held: r.status === 400, measured: `API ${r.status}` };
 }

@@ -29,5 +29,10 @@ export function fileModes(x: Ctx): Outcome {
   const ctl = exposed(x.c.dataDir);
   const agent = exposed(x.agent.stateDir);
   const all = [...ctl.map((p) => `controller:${p}`), ...agent.map((p) => `agent:${p}`)];
-  return { id: "11", attack: "data dir, database and state file modes", held: all.length === 0, measured: all.length ? `${all.length} exposed: ${all.slice(0, 5).join(", ")}${all.length > 5 ? ", …" : ""}` : "all 0600/0700" };
+  return {
+    id: "11",
+    attack: "data dir, database and state file modes",
+    held: all.length === 0,
+    measured: all.length ? `${all.length} exposed: ${all.slice(0, 5).join(", ")}${all.length > 5 ? ", …" : ""}` : "all 0600/0700",
+  };
 }

@@ -26,7 +26,25 @@ export async function hostReflection(x: Ctx): Promise<Outcome> {
 async function rogueCertificate(dir: string): Promise<{ key: Buffer; cert: Buffer }> {
   const key = join(dir, "rogue.key");
   const cert = join(dir, "rogue.crt");
-  await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1", "-keyout", key, "-out", cert]);
+  await run("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-addext",
+    "subjectAltName=IP:127.0.0.1",
+    "-days",
+    "1",
+    "-keyout",
+    key,
+    "-out",
+    cert,
+  ]);
   return { key: readFileSync(key), cert: readFileSync(cert) };
 }
 

@@ -33,16 +33,27 @@ export async function iocFlood(x: Ctx): Promise<Outcome[]> {
   const answeredAt = Date.now();
   // An import may acknowledge and continue in the background: probe until the IOC count stops moving.
   let lastCount = -1;
-  await until(async () => {
-    const n = c.sql<{ n: number }>("SELECT COUNT(*) AS n FROM iocs")[0]?.n ?? 0;
-    const still = n === lastCount;
-    lastCount = n;
-    return still;
-  }, 120_000, 1000).catch(() => undefined);
+  await until(
+    async () => {
+      const n = c.sql<{ n: number }>("SELECT COUNT(*) AS n FROM iocs")[0]?.n ?? 0;
+      const still = n === lastCount;
+      lastCount = n;
+      return still;
+    },
+    120_000,
+    1000,
+  ).catch(() => undefined);
   const lat = await x.probe.stop();
   const block = c.loopBlock(from, Date.now());
   const imported = lastCount;
-  const out: Outcome[] = [{ id: "7b", attack: `${(csv.length / 1048576).toFixed(1)} MB CSV import (650k IOCs)`, held: imp.status < 300 && block.ms <= IMPORT_BLOCK_MS && p99(lat) < HEALTHZ_P99_MS, measured: `import ${imp.status} after ${((answeredAt - from) / 1000).toFixed(1)} s, ${imported} IOCs stored; longest event-loop block ${ms(block.ms)} (at +${((block.atMs - from) / 1000).toFixed(1)} s); healthz p99 ${ms(p99(lat))}, max ${ms(max(lat))}` }];
+  const out: Outcome[] = [
+    {
+      id: "7b",
+      attack: `${(csv.length / 1048576).toFixed(1)} MB CSV import (650k IOCs)`,
+      held: imp.status < 300 && block.ms <= IMPORT_BLOCK_MS && p99(lat) < HEALTHZ_P99_MS,
+      measured: `import ${imp.status} after ${((answeredAt - from) / 1000).toFixed(1)} s, ${imported} IOCs stored; longest event-loop block ${ms(block.ms)} (at +${((block.atMs - from) / 1000).toFixed(1)} s); healthz p99 ${ms(p99(lat))}, max ${ms(max(lat))}`,
+    },
+  ];
 
   const pol = await put();
   const before = storedCount(c, x.agent.agentId);

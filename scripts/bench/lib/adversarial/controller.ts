@@ -61,9 +61,17 @@ export async function startController(dataDir: string, env: Record<string, strin
   if (!adminKey) throw new Error(`apikey create failed:\n${admin.out}`);
   const loopFile = join(dataDir, "..", "controller-loop.log");
   // Observation only: the monitor is preloaded, the controller's code is untouched.
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...baseEnv, VIGIL_BENCH_LOOP_FILE: loopFile, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${join(__dirname, "loop-monitor.cjs")}`.trim() };
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...baseEnv,
+    VIGIL_BENCH_LOOP_FILE: loopFile,
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${join(__dirname, "loop-monitor.cjs")}`.trim(),
+  };
   delete childEnv.VIGIL_INSECURE_GRPC;
-  const child = spawn(process.execPath, [CONTROLLER_BIN, "serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--data-dir", dataDir, "--database", dbUrl, "--log-level", "warn"], { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CONTROLLER_BIN, "serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--data-dir", dataDir, "--database", dbUrl, "--log-level", "warn"], {
+    env: childEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   const ready = await new Promise<{ http: string; grpc: number; pin?: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`controller not ready:\n${out.slice(-3000)}`)), 60_000);
@@ -91,7 +99,16 @@ export async function startController(dataDir: string, env: Record<string, strin
   const caFingerprint = (JSON.parse(tok.out.trim().split("\n").pop()!) as { caFingerprint: string }).caFingerprint;
   let db: Database.Database | undefined;
   return {
-    child, dataDir, dbUrl, dbFile, httpUrl: ready.http, grpcPort: ready.grpc, pin: ready.pin, caPem, caFingerprint, keys,
+    child,
+    dataDir,
+    dbUrl,
+    dbFile,
+    httpUrl: ready.http,
+    grpcPort: ready.grpc,
+    pin: ready.pin,
+    caPem,
+    caFingerprint,
+    keys,
     output: () => out,
     api,
     cli: (args, e = {}) => cli(dataDir, dbUrl, args, { ...baseEnv, ...e }),

@@ -39,24 +39,21 @@ export function call(base: string, method: string, path: string, o: CallOptions 
       settled = true;
       resolve({ ...r, ms: performance.now() - t0 });
     };
-    const r = req(
-      { host: u.hostname, port: u.port, method, path, headers, localAddress: o.local, rejectUnauthorized: false, agent: false, timeout: o.timeoutMs ?? 120_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          done({ status: res.statusCode ?? 0, text, json });
-        });
-        res.on("error", (e) => done({ status: res.statusCode ?? 0, text: "", json: undefined, error: e.message }));
-      },
-    );
+    const r = req({ host: u.hostname, port: u.port, method, path, headers, localAddress: o.local, rejectUnauthorized: false, agent: false, timeout: o.timeoutMs ?? 120_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        done({ status: res.statusCode ?? 0, text, json });
+      });
+      res.on("error", (e) => done({ status: res.statusCode ?? 0, text: "", json: undefined, error: e.message }));
+    });
     r.on("timeout", () => r.destroy(new Error("timeout")));
     r.on("error", (e) => done({ status: 0, text: "", json: undefined, error: e.message }));
     if (o.body !== undefined) r.end(o.body);

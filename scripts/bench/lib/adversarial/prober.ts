@@ -88,7 +88,10 @@ export function p(sorted: number[], q: number): number {
 }
 
 export function p99(samples: number[]): number {
-  return p([...samples].sort((a, b) => a - b), 99);
+  return p(
+    [...samples].sort((a, b) => a - b),
+    99,
+  );
 }
 
 export function max(samples: number[]): number {

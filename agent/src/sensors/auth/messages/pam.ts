@@ -16,8 +16,7 @@ const SERVICES: Record<string, string> = {
 
 // "pam_unix(sudo:session): session opened for user root(uid=0) by alice(uid=1000)"
 // Older PAM writes "for user root by alice(uid=1000)" without the uid.
-const SESSION =
-  /^pam_unix\(([\w-]+):session\): session (opened|closed) for user ([^\s(]+)(?:\(uid=\d+\))?(?: by ([^\s(]*)(?:\(uid=\d+\))?)?$/;
+const SESSION = /^pam_unix\(([\w-]+):session\): session (opened|closed) for user ([^\s(]+)(?:\(uid=\d+\))?(?: by ([^\s(]*)(?:\(uid=\d+\))?)?$/;
 // "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.5  user=root"
 const AUTH_FAILURE = /^(pam_\w+)\(([\w-]+):auth\): authentication failure; (.*)$/s;
 // Account management said no: "pam_sss(sshd:account): Access denied for user bob: 6 (Permission denied)",
