@@ -74,8 +74,5 @@ export const CONTROLLER_PERSISTENCE = {
     "auth/api-keys.ts",
     "cli/cli-db.ts",
     "detection/ioc-catalog.ts",
-    "trust/agent-certificates.ts",
-    "trust/enrollment-tokens.ts",
-    "trust/trust.ts",
   ] as readonly string[],
 };

@@ -8,6 +8,8 @@ import type { AgentRegistry } from "../agents/agent-registry";
 import { AuditLog } from "../audit/audit-log";
 import { openAuditLog } from "../audit/open-audit-log";
 import type { ControllerConfig } from "../config/config";
+import { CertificateRepository } from "../database/repositories/certificate-repository";
+import { EnrollmentTokenRepository } from "../database/repositories/enrollment-token-repository";
 import { AgentCertificates } from "../trust/agent-certificates";
 import { CertificateAuthority } from "../trust/ca";
 import { EnrollmentTokens } from "../trust/enrollment-tokens";
@@ -59,7 +61,7 @@ export async function createTrustLayer(
   const log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => logger[level](fields ?? {}, msg);
   const trust = await createTrust(
     { caDir: config.caDir, tlsNames: config.tlsNames, clientCertValidityMs: config.agentCertTtlMs, revocationPollMs: config.revocationPollMs },
-    ds,
+    { certificates: CertificateRepository.of(ds), enrollmentTokens: EnrollmentTokenRepository.of(ds) },
     audit,
     registry,
     commandPublicKey,

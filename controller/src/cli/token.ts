@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { appendFromCli } from "../audit/open-audit-log";
 import { ConfigError } from "../config/config-error";
 import { parseDuration } from "../config/duration";
+import { EnrollmentTokenRepository } from "../database/repositories/enrollment-token-repository";
 import { CertificateAuthority } from "../trust/ca";
 import { EnrollmentTokens } from "../trust/enrollment-tokens";
 import { DB_OPTIONS, fail, withDatabase } from "./cli-db";
@@ -13,7 +14,7 @@ export async function tokenCommand(argv: string[]): Promise<number> {
   const flags = { database: values.database, dataDir: values["data-dir"] };
   if (sub === "list") {
     return withDatabase(flags, async (ds) => {
-      for (const t of await new EnrollmentTokens(ds).list())
+      for (const t of await new EnrollmentTokens(EnrollmentTokenRepository.of(ds)).list())
         process.stdout.write(`${t.id}  uses ${t.usesLeft}/${t.usesTotal}  expires ${t.expiresAt}  tags ${t.tags.join(",") || "-"}  by ${t.createdBy}\n`);
       return 0;
     });
@@ -34,7 +35,7 @@ export async function tokenCommand(argv: string[]): Promise<number> {
   return withDatabase(flags, async (ds, config) => {
     let created;
     try {
-      created = await new EnrollmentTokens(ds).create({ ttlMs, uses, tags, createdBy: "cli" });
+      created = await new EnrollmentTokens(EnrollmentTokenRepository.of(ds)).create({ ttlMs, uses, tags, createdBy: "cli" });
     } catch (err) {
       if (err instanceof RangeError) return fail(`token create: ${err.message}`);
       throw err;
