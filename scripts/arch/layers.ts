@@ -71,7 +71,6 @@ export const CONTROLLER_PERSISTENCE = {
     "app/triage.ts",
     "audit/audit-log.ts",
     "audit/open-audit-log.ts",
-    "auth/api-keys.ts",
     "cli/cli-db.ts",
     "detection/ioc-catalog.ts",
   ] as readonly string[],

@@ -8,6 +8,7 @@ import type { AgentRegistry } from "../agents/agent-registry";
 import { AuditLog } from "../audit/audit-log";
 import { openAuditLog } from "../audit/open-audit-log";
 import type { ControllerConfig } from "../config/config";
+import { ApiKeyRepository } from "../database/repositories/api-key-repository";
 import { CertificateRepository } from "../database/repositories/certificate-repository";
 import { EnrollmentTokenRepository } from "../database/repositories/enrollment-token-repository";
 import { AgentCertificates } from "../trust/agent-certificates";
@@ -67,7 +68,7 @@ export async function createTrustLayer(
     commandPublicKey,
     log,
   );
-  const apiKeys = new ApiKeys(ds);
+  const apiKeys = new ApiKeys(ApiKeyRepository.of(ds));
   let grpc: Security["grpc"];
   if (config.insecureGrpc) {
     logger.warn(
