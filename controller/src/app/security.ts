@@ -8,6 +8,7 @@ import type { AgentRegistry } from "../agents/agent-registry";
 import { AuditLog } from "../audit/audit-log";
 import { openAuditLog } from "../audit/open-audit-log";
 import type { ControllerConfig } from "../config/config";
+import { AuditRepository } from "../database/repositories/audit-repository";
 import { ApiKeyRepository } from "../database/repositories/api-key-repository";
 import { CertificateRepository } from "../database/repositories/certificate-repository";
 import { EnrollmentTokenRepository } from "../database/repositories/enrollment-token-repository";
@@ -54,7 +55,7 @@ export async function createTrustLayer(
   logger: Logger,
   authenticator?: AgentAuthenticator,
 ): Promise<Security> {
-  const audit = openAuditLog(ds, config, {
+  const audit = openAuditLog(AuditRepository.of(ds), config, {
     log: (cp) => logger.info({ auditCheckpoint: { seq: cp.seq, hash: cp.hash, keyedFrom: cp.keyedFrom } }, "audit checkpoint"),
     onBroken: (reason) => logger.error({ auditChain: "broken" }, reason),
   });

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { appendFromCli } from "../audit/open-audit-log";
+import { AuditRepository } from "../database/repositories/audit-repository";
 import { ApiKeys } from "../auth/api-keys";
 import { ApiKeyRepository } from "../database/repositories/api-key-repository";
 import { isRole, ROLES } from "../http/roles";
@@ -15,7 +16,7 @@ export async function apikeyCommand(argv: string[]): Promise<number> {
     const role = values.role;
     return withDatabase(flags, async (ds, config) => {
       const created = await new ApiKeys(ApiKeyRepository.of(ds)).create(role, values.name ?? "", "cli");
-      await appendFromCli(ds, config, (a) => a.append({ actor: "cli", action: "apikey.created", target: `apikey:${created.view.id}`, details: { role, name: created.view.name } }));
+      await appendFromCli(AuditRepository.of(ds), config, (a) => a.append({ actor: "cli", action: "apikey.created", target: `apikey:${created.view.id}`, details: { role, name: created.view.name } }));
       process.stdout.write(`${created.key}\n\nShown once; only an scrypt hash is stored. Role ${role}. Use it as: Authorization: Bearer <key>\n`);
       return 0;
     });
@@ -32,7 +33,7 @@ export async function apikeyCommand(argv: string[]): Promise<number> {
     if (!id) return fail("apikey revoke: give the key id (see apikey list)");
     return withDatabase(flags, async (ds, config) => {
       if (!(await new ApiKeys(ApiKeyRepository.of(ds)).revoke(id))) return fail(`apikey revoke: no active key "${id}"`, 1);
-      await appendFromCli(ds, config, (a) => a.append({ actor: "cli", action: "apikey.revoked", target: `apikey:${id}` }));
+      await appendFromCli(AuditRepository.of(ds), config, (a) => a.append({ actor: "cli", action: "apikey.revoked", target: `apikey:${id}` }));
       process.stdout.write(`revoked ${id} (a running controller stops accepting it within 30 s)\n`);
       return 0;
     });

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { appendFromCli } from "../audit/open-audit-log";
+import { AuditRepository } from "../database/repositories/audit-repository";
 import { ConfigError } from "../config/config-error";
 import { parseDuration } from "../config/duration";
 import { EnrollmentTokenRepository } from "../database/repositories/enrollment-token-repository";
@@ -41,7 +42,7 @@ export async function tokenCommand(argv: string[]): Promise<number> {
       throw err;
     }
     const view = created.view;
-    await appendFromCli(ds, config, (a) => a.append({ actor: "cli", action: "token.created", target: `token:${view.id}`, details: { uses, tags, expiresAt: view.expiresAt } }));
+    await appendFromCli(AuditRepository.of(ds), config, (a) => a.append({ actor: "cli", action: "token.created", target: `token:${view.id}`, details: { uses, tags, expiresAt: view.expiresAt } }));
     const ca = await CertificateAuthority.loadOrCreate(config.caDir);
     if (values.json) {
       process.stdout.write(JSON.stringify({ token: created.token, id: created.view.id, expiresAt: created.view.expiresAt, uses, tags, caFingerprint: ca.fingerprint }) + "\n");
