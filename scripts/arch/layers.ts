@@ -63,5 +63,5 @@ export const AGENT: PackageLayers = {
  */
 export const CONTROLLER_PERSISTENCE = {
   home: "database",
-  pending: ["app/bootstrap.ts", "app/detection.ts", "app/integrations.ts", "app/security.ts", "app/triage.ts", "cli/cli-db.ts", "detection/ioc-catalog.ts"] as readonly string[],
+  pending: ["app/bootstrap.ts", "app/detection.ts", "app/integrations.ts", "app/security.ts", "app/triage.ts", "cli/cli-db.ts"] as readonly string[],
 };
