@@ -25,6 +25,7 @@ import { ApiKeyRepository } from "../../src/database/repositories/api-key-reposi
 import { AuditRepository, type StoredAuditRecord } from "../../src/database/repositories/audit-repository";
 import { CertificateRepository } from "../../src/database/repositories/certificate-repository";
 import { EnrollmentTokenRepository } from "../../src/database/repositories/enrollment-token-repository";
+import { IocRepository } from "../../src/database/repositories/ioc-repository";
 import { PG_ADMIN_URL } from "../support/controller";
 
 /**
@@ -613,5 +614,41 @@ describe.each([
     expect((await audit.query({ limit: 1, beforeSeq: 3 })).map((r) => r.seq)).toEqual([2]);
     expect((await audit.range(1, 1)).map((r) => r.seq)).toEqual([2]);
     expect((await audit.range(0, 10)).map((r) => r.seq)).toEqual([1, 2, 3]);
+  });
+
+  it(`iocs: upsert by (kind, value, source), pages by id and best first, live count by span, list, remove, remove a source in batches`, async () => {
+    const iocs = IocRepository.of(ds);
+    await iocs.upsert(
+      [
+        { kind: "ip", value: "203.0.113.5", confidence: 80, source: "feed-a", tags: ["c2"] },
+        { kind: "domain", value: "evil.example", confidence: 60, source: "feed-a", expiresAtMs: 1_000 },
+        { kind: "ip", value: "198.51.100.7", confidence: 90, source: "feed-b", description: "scanner", sourceId: "x-1" },
+      ],
+      100,
+    );
+    await iocs.upsert([{ kind: "ip", value: "203.0.113.5", confidence: 85, source: "feed-a" }], 200);
+    const all = await iocs.pageAfter(0, 10);
+    expect(all.map((r) => [r.value, Number(r.confidence), Number(r.updated_at)])).toEqual([
+      ["203.0.113.5", 85, 200],
+      ["evil.example", 60, 100],
+      ["198.51.100.7", 90, 100],
+    ]);
+    expect((await iocs.pageAfter(Number(all[0]!.id), 1)).map((r) => r.value)).toEqual(["evil.example"]);
+    const hi = await iocs.maxId();
+    expect(hi).toBe(Number(all[2]!.id));
+    expect(await iocs.countLiveInSpan(0, hi, 500)).toBe(3);
+    expect(await iocs.countLiveInSpan(0, hi, 1_000)).toBe(2);
+    const first = await iocs.bestFirstPage(undefined, 2);
+    expect(first.map((r) => r.value)).toEqual(["198.51.100.7", "203.0.113.5"]);
+    const last = first[1]!;
+    expect((await iocs.bestFirstPage([Number(last.confidence), Number(last.updated_at), Number(last.id)], 2)).map((r) => r.value)).toEqual(["evil.example"]);
+    expect((await iocs.list({ limit: 10, source: "feed-a" })).map((r) => r.value)).toEqual(["203.0.113.5", "evil.example"]);
+    expect((await iocs.list({ limit: 10, kind: "ip", afterId: Number(all[0]!.id) })).map((r) => r.value)).toEqual(["198.51.100.7"]);
+    expect(await iocs.remove(Number(all[2]!.id))).toBe(true);
+    expect(await iocs.remove(Number(all[2]!.id))).toBe(false);
+    expect(await iocs.removeSomeOfSource("feed-a", 1)).toBe(1);
+    expect(await iocs.removeSomeOfSource("feed-a", 1)).toBe(1);
+    expect(await iocs.removeSomeOfSource("feed-a", 1)).toBe(0);
+    expect(await iocs.pageAfter(0, 10)).toEqual([]);
   });
 });
