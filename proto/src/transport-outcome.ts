@@ -30,9 +30,11 @@ const FATAL = new Set<number>([GrpcStatus.UNAUTHENTICATED, GrpcStatus.PERMISSION
 /**
  * Text in a status's details that makes any code fatal: the controller closes a revoked agent's
  * open stream with ABORTED "agent revoked", and a TLS handshake refused for the client certificate
- * surfaces as UNAVAILABLE with the alert in the details.
+ * surfaces as UNAVAILABLE with the alert in the details. An expired certificate is NOT here: the
+ * controller closes such a stream so the agent comes back on the certificate it has renewed in the
+ * meantime, and the renewer, not a long fatal backoff, is what fixes it.
  */
-const FATAL_DETAILS = /\b(revoked|certificate (unknown|expired|has expired)|bad certificate|unknown ca|certificate verify failed|self[- ]signed certificate)\b/i;
+const FATAL_DETAILS = /\b(revoked|certificate unknown|bad certificate|unknown ca|certificate verify failed|self[- ]signed certificate)\b/i;
 
 function codeOf(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | null)?.code;

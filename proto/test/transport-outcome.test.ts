@@ -46,6 +46,8 @@ describe("transport outcomes from real gRPC statuses", () => {
     // The controller closes a revoked agent's open stream with ABORTED; the details say why.
     expect(classifyTransportError(await endWith(status.ABORTED, "agent revoked"))).toMatchObject({ kind: "fatal" });
     expect(classifyTransportError(await endWith(status.ABORTED, "controller shutting down"))).toMatchObject({ kind: "retryable" });
+    // An expired certificate's stream is closed so the agent returns on the one it renewed: retried, not a fatal wait.
+    expect(classifyTransportError(await endWith(status.ABORTED, "client certificate expired; reconnect with the renewed certificate"))).toMatchObject({ kind: "retryable" });
     expect(classifyTransportError(await endWith(status.RESOURCE_EXHAUSTED, "ingest queue full"))).toMatchObject({ kind: "retryable" });
     expect(classifyTransportError(await endWith(status.UNAVAILABLE, "controller could not register the agent; retry"))).toMatchObject({ kind: "retryable" });
     expect(classifyTransportError(await endWith(status.DEADLINE_EXCEEDED, "slow"))).toMatchObject({ kind: "retryable" });
