@@ -63,19 +63,5 @@ export const AGENT: PackageLayers = {
  */
 export const CONTROLLER_PERSISTENCE = {
   home: "database",
-  pending: [
-    "app/bootstrap.ts",
-    "app/detection.ts",
-    "app/integrations.ts",
-    "app/security.ts",
-    "app/triage.ts",
-    "audit/audit-log.ts",
-    "audit/open-audit-log.ts",
-    "auth/api-keys.ts",
-    "cli/cli-db.ts",
-    "detection/ioc-catalog.ts",
-    "trust/agent-certificates.ts",
-    "trust/enrollment-tokens.ts",
-    "trust/trust.ts",
-  ] as readonly string[],
+  pending: ["app/bootstrap.ts", "app/detection.ts", "app/integrations.ts", "app/security.ts", "app/triage.ts", "cli/cli-db.ts"] as readonly string[],
 };

@@ -16,9 +16,8 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { MAX_POLICY_BYTES, POLICY_CHUNK_BYTES } from "@vigil/proto";
 import { createDataSource } from "../../controller/dist/database/data-source";
-import { IocEntity } from "../../controller/dist/database/entities/detection.entities";
+import { IocRepository } from "../../controller/dist/database/repositories/ioc-repository";
 import { IocCatalog } from "../../controller/dist/detection/ioc-catalog";
-import { SqlBatch } from "../../controller/dist/database/sql-batch";
 import { buildPolicyDocument } from "../../controller/dist/policy/policy-document";
 import { feedCsv, maxLoopBlock, stixBundle } from "../../controller/test/support/ioc-feeds";
 import { machine, writeBenchSection } from "./lib/report";
@@ -53,7 +52,7 @@ async function main(): Promise<void> {
   const ds = createDataSource({ url: `sqlite:${join(dir, "vigil.db")}` });
   await ds.initialize();
   await ds.runMigrations({ transaction: "each" });
-  const catalog = new IocCatalog(ds.getRepository(IocEntity), new SqlBatch(ds));
+  const catalog = new IocCatalog(IocRepository.of(ds));
   const load0 = loadavg()[0]!;
   const rows: Row[] = [];
   const run = async (what: string, bytes: number, f: () => Promise<number>) => {

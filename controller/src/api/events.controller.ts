@@ -2,7 +2,7 @@ import { BadRequestException, Controller, Get, Inject, NotFoundException, Query 
 import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from "@nestjs/swagger";
 import { AgentRegistry } from "../agents/agent-registry";
 import { splitClockMark } from "../database/repositories/event-row";
-import { EventStore, type StoredEvent } from "../database/repositories/event-store";
+import { EventQueryService, type StoredEvent } from "../ingest/event-query";
 import { optSeqList } from "./event-seq-filter";
 import { optEnum, optInt, optString, optTime, rejectUnknown } from "./query-params";
 
@@ -41,7 +41,7 @@ export function eventView(e: StoredEvent): Record<string, unknown> {
 @Controller("api/v1/events")
 export class EventsController {
   constructor(
-    @Inject(EventStore) private readonly store: EventStore,
+    @Inject(EventQueryService) private readonly events: EventQueryService,
     @Inject(AgentRegistry) private readonly agents: AgentRegistry,
   ) {}
 
@@ -70,7 +70,7 @@ export class EventsController {
       if (!(await this.agents.get(agentId))) throw new NotFoundException(`agent "${agentId}" not found`);
     }
     const seqs = optSeqList(query, agentId);
-    const items = await this.store.query({
+    const page = await this.events.page({
       agentId,
       seqs,
       type: optEnum(query, "type", EVENT_TYPES),
@@ -80,7 +80,6 @@ export class EventsController {
       limit,
       cursor: cursorText ? decodeCursor(cursorText) : undefined,
     });
-    const last = items.at(-1);
-    return { items: items.map(eventView), nextCursor: items.length === limit && last ? encodeCursor(last) : null };
+    return { items: page.items.map(eventView), nextCursor: page.next ? encodeCursor(page.next) : null };
   }
 }

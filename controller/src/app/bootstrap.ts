@@ -29,6 +29,7 @@ import { IngestWriter } from "../ingest/ingest-writer";
 import { createLogger, NestPinoLogger } from "../logging/logger";
 import { installProcessFaultHandlers } from "../logging/process-faults";
 import { EventStore } from "../database/repositories/event-store";
+import { EventQueryService } from "../ingest/event-query";
 import { InventoryRepository } from "../database/repositories/inventory-repository";
 import { InventoryService } from "../agents/inventory-service";
 import { RetentionJob } from "../retention/retention";
@@ -221,7 +222,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     AppModule.with([
       { provide: DataSource, useValue: dataSource },
       { provide: DatabaseHealth, useValue: new DatabaseHealth(dataSource) },
-      { provide: EventStore, useValue: store },
+      { provide: EventQueryService, useValue: new EventQueryService(store) },
       { provide: IngestWriter, useValue: writer },
       { provide: AgentRegistry, useValue: registry },
       { provide: InventoryService, useValue: inventory },

@@ -1,7 +1,7 @@
 import type { Provider } from "@nestjs/common";
 import type { DataSource } from "typeorm";
 import type { AgentRegistry } from "../agents/agent-registry";
-import { IocEntity } from "../database/entities/detection.entities";
+import { IocRepository } from "../database/repositories/ioc-repository";
 import { RuleRepository } from "../database/repositories/rule-repository";
 import { LoginBaselineRepository } from "../database/repositories/login-baseline-repository";
 import { SqlBatch } from "../database/sql-batch";
@@ -51,7 +51,7 @@ export async function createDetection(deps: {
   const batch = deps.batch ?? new SqlBatch(ds);
   const pack = deps.pack === undefined ? loadSigmahqPack({ dataDir: deps.dataDir }) : (deps.pack ?? undefined);
   const rules = new RuleCatalog(RuleRepository.of(ds), now, pack);
-  const iocs = new IocCatalog(ds.getRepository(IocEntity), batch, now);
+  const iocs = new IocCatalog(IocRepository.of(ds, batch), now);
   const baselines = new LoginBaselines(new LoginBaselineRepository(batch), now);
   await Promise.all([rules.load(), iocs.load(), baselines.load()]);
 

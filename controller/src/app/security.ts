@@ -8,6 +8,10 @@ import type { AgentRegistry } from "../agents/agent-registry";
 import { AuditLog } from "../audit/audit-log";
 import { openAuditLog } from "../audit/open-audit-log";
 import type { ControllerConfig } from "../config/config";
+import { AuditRepository } from "../database/repositories/audit-repository";
+import { ApiKeyRepository } from "../database/repositories/api-key-repository";
+import { CertificateRepository } from "../database/repositories/certificate-repository";
+import { EnrollmentTokenRepository } from "../database/repositories/enrollment-token-repository";
 import { AgentCertificates } from "../trust/agent-certificates";
 import { CertificateAuthority } from "../trust/ca";
 import { EnrollmentTokens } from "../trust/enrollment-tokens";
@@ -51,7 +55,7 @@ export async function createTrustLayer(
   logger: Logger,
   authenticator?: AgentAuthenticator,
 ): Promise<Security> {
-  const audit = openAuditLog(ds, config, {
+  const audit = openAuditLog(AuditRepository.of(ds), config, {
     log: (cp) => logger.info({ auditCheckpoint: { seq: cp.seq, hash: cp.hash, keyedFrom: cp.keyedFrom } }, "audit checkpoint"),
     onBroken: (reason) => logger.error({ auditChain: "broken" }, reason),
   });
@@ -59,13 +63,13 @@ export async function createTrustLayer(
   const log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => logger[level](fields ?? {}, msg);
   const trust = await createTrust(
     { caDir: config.caDir, tlsNames: config.tlsNames, clientCertValidityMs: config.agentCertTtlMs, revocationPollMs: config.revocationPollMs },
-    ds,
+    { certificates: CertificateRepository.of(ds), enrollmentTokens: EnrollmentTokenRepository.of(ds) },
     audit,
     registry,
     commandPublicKey,
     log,
   );
-  const apiKeys = new ApiKeys(ds);
+  const apiKeys = new ApiKeys(ApiKeyRepository.of(ds));
   let grpc: Security["grpc"];
   if (config.insecureGrpc) {
     logger.warn(

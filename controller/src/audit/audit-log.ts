@@ -1,21 +1,10 @@
-import type { DataSource, Repository } from "typeorm";
-import { AuditRecordEntity } from "../database/entities";
+import type { AuditQuery, AuditRepository } from "../database/repositories/audit-repository";
 import { ChainVerifier, GENESIS_HASH, KEYED_MARKER_ACTION, keyFingerprint, recordHash, type AuditEntry, type AuditRecord, type VerifyResult } from "./audit-chain";
 import type { AuditCheckpoints } from "./audit-checkpoints";
 import { canonicalJson } from "./canonical-json";
 import { requestAudit } from "./request-audit";
 
-export type { AuditEntry, AuditRecord, VerifyResult };
-
-export interface AuditQuery {
-  action?: string;
-  actor?: string;
-  since?: number;
-  until?: number;
-  limit: number;
-  /** Return records with seq below this (newest-first paging). */
-  beforeSeq?: number;
-}
+export type { AuditEntry, AuditQuery, AuditRecord, VerifyResult };
 
 const MAX_DETAILS = 16 * 1024;
 /** At most one checkpoint a second: a burst of batches is one line in the file, not thousands. */
@@ -39,7 +28,6 @@ export interface AuditLogOptions {
  * writer fail instead of forking the chain, and the append retries on the new head.
  */
 export class AuditLog {
-  private readonly repo: Repository<AuditRecordEntity>;
   private readonly key: Buffer;
   private readonly checkpoints?: AuditCheckpoints;
   private readonly now: () => number;
@@ -55,10 +43,9 @@ export class AuditLog {
   private lastCheckpointAt = 0;
 
   constructor(
-    private readonly ds: DataSource,
+    private readonly repo: AuditRepository,
     opts: AuditLogOptions,
   ) {
-    this.repo = ds.getRepository(AuditRecordEntity);
     this.key = opts.key;
     this.checkpoints = opts.checkpoints;
     this.now = opts.now ?? Date.now;
@@ -102,7 +89,7 @@ export class AuditLog {
   checkpoint(): Promise<void> {
     const run = this.checkpointTail.then(async () => {
       if (!this.checkpoints) return;
-      const head = (await this.repo.find({ order: { seq: "DESC" }, take: 1 }))[0];
+      const head = await this.repo.head();
       // Only a keyed chain is checkpointed (the marker may have been written by another process).
       const keyedFrom = head && head.seq !== this.lastCheckpointSeq ? await this.findKeyedFrom() : undefined;
       if (!head || keyedFrom === undefined) return;
@@ -110,7 +97,7 @@ export class AuditLog {
       // the last checkpoint stays the newest, so verify keeps reporting it whatever is appended after.
       const last = await this.checkpoints.last();
       if (last) {
-        const there = last.seq === head.seq ? head : await this.repo.findOneBy({ seq: last.seq });
+        const there = last.seq === head.seq ? head : await this.repo.bySeq(last.seq);
         if (!there || there.hash !== last.hash) {
           this.onBroken?.(`the audit record at the last checkpoint (seq ${last.seq}) is ${there ? "rewritten" : "missing"}; no new checkpoint until the chain is investigated`);
           return;
@@ -155,45 +142,38 @@ export class AuditLog {
         // Another process took this seq; re-read the head. Anything else is a real failure. The
         // winner of a race goes straight on to its next append while the loser is still reading its
         // error, so without a random pause one writer can lose every round of a long burst.
-        if (attempt >= 200 || !isUniqueViolation(err)) throw err;
+        if (attempt >= 200 || !(err instanceof SeqTaken)) throw err;
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 + attempt * 2)));
       }
     }
   }
 
   private async insertNext(content: Pick<AuditRecord, "actor" | "action" | "target" | "details">): Promise<AuditRecord> {
-    const prev = (await this.repo.find({ order: { seq: "DESC" }, take: 1 }))[0];
+    const prev = await this.repo.head();
     const base = { seq: (prev?.seq ?? 0) + 1, time: Math.max(this.now(), prev?.time ?? 0), ...content, prevHash: prev?.hash ?? GENESIS_HASH };
     const record: AuditRecord = { ...base, hash: recordHash(base, this.key) };
-    await this.repo.insert(record);
+    if (!(await this.repo.append([record]))) throw new SeqTaken(record.seq);
     if (content.action === KEYED_MARKER_ACTION) this.keyedFrom = record.seq;
     return record;
   }
 
   private async findKeyedFrom(): Promise<number | undefined> {
     if (this.keyedFrom === undefined) {
-      const marker = await this.repo.findOne({ where: { action: KEYED_MARKER_ACTION }, order: { seq: "ASC" } });
-      this.keyedFrom = marker?.seq;
+      this.keyedFrom = await this.repo.firstSeqOf(KEYED_MARKER_ACTION);
     }
     return this.keyedFrom;
   }
 
-  async query(q: AuditQuery): Promise<AuditRecord[]> {
-    const qb = this.repo.createQueryBuilder("a").orderBy("a.seq", "DESC").take(q.limit);
-    if (q.action) qb.andWhere("a.action = :action", { action: q.action });
-    if (q.actor) qb.andWhere("a.actor = :actor", { actor: q.actor });
-    if (q.since !== undefined) qb.andWhere("a.time >= :since", { since: q.since });
-    if (q.until !== undefined) qb.andWhere("a.time < :until", { until: q.until });
-    if (q.beforeSeq !== undefined) qb.andWhere("a.seq < :before", { before: q.beforeSeq });
-    return (await qb.getMany()).map(plain);
+  query(q: AuditQuery): Promise<AuditRecord[]> {
+    return this.repo.query(q);
   }
 
   /** Every record in chain order, a page at a time (for export and verification). */
   async *scan(pageSize = 1000): AsyncGenerator<AuditRecord> {
     let after = 0;
     for (;;) {
-      const page = await this.repo.createQueryBuilder("a").where("a.seq > :after", { after }).orderBy("a.seq", "ASC").take(pageSize).getMany();
-      for (const r of page) yield plain(r);
+      const page = await this.repo.range(after, pageSize);
+      for (const r of page) yield r;
       if (page.length < pageSize) return;
       after = page[page.length - 1].seq;
     }
@@ -231,20 +211,13 @@ export class AuditLog {
     if (res.keyedFrom === null && res.records > 0) return { ...res, checkpoint, warning: "legacy chain not keyed yet: it is keyed from the next record appended" };
     return { ...res, checkpoint };
   }
+}
 
-  get dataSource(): DataSource {
-    return this.ds;
+/** Another writer (another process) appended the record with this seq first. */
+class SeqTaken extends Error {
+  constructor(seq: number) {
+    super(`audit seq ${seq} was taken by another writer`);
   }
-}
-
-function plain(e: AuditRecordEntity): AuditRecord {
-  return { seq: e.seq, time: e.time, actor: e.actor, action: e.action, target: e.target, details: e.details, prevHash: e.prevHash, hash: e.hash };
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; driverError?: { code?: string } };
-  const code = e.driverError?.code ?? e.code ?? "";
-  return code === "23505" || code.startsWith("SQLITE_CONSTRAINT");
 }
 
 /** The API/export shape: details parsed back into JSON. */

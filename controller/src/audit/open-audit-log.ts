@@ -1,5 +1,5 @@
-import type { DataSource } from "typeorm";
 import type { ControllerConfig } from "../config/config";
+import type { AuditRepository } from "../database/repositories/audit-repository";
 import { AuditCheckpoints, checkpointPath, type Checkpoint } from "./audit-checkpoints";
 import { loadAuditKey } from "./audit-key";
 import { AuditLog } from "./audit-log";
@@ -10,17 +10,17 @@ import { AuditLog } from "./audit-log";
  * `create: false` for verification, which must not mint a new key.
  */
 export function openAuditLog(
-  ds: DataSource,
+  records: AuditRepository,
   config: Pick<ControllerConfig, "dataDir" | "auditKey">,
   opts: { create?: boolean; log?: (cp: Checkpoint) => void; onBroken?: (reason: string) => void } = {},
 ): AuditLog {
   const key = loadAuditKey(config.dataDir, config.auditKey, { create: opts.create ?? true });
-  return new AuditLog(ds, { key, checkpoints: new AuditCheckpoints(checkpointPath(config.dataDir), opts.log), onBroken: opts.onBroken });
+  return new AuditLog(records, { key, checkpoints: new AuditCheckpoints(checkpointPath(config.dataDir), opts.log), onBroken: opts.onBroken });
 }
 
 /** One CLI write: the record, then its checkpoint, before the process exits. */
-export async function appendFromCli(ds: DataSource, config: Pick<ControllerConfig, "dataDir" | "auditKey">, write: (audit: AuditLog) => Promise<unknown>): Promise<void> {
-  const audit = openAuditLog(ds, config);
+export async function appendFromCli(records: AuditRepository, config: Pick<ControllerConfig, "dataDir" | "auditKey">, write: (audit: AuditLog) => Promise<unknown>): Promise<void> {
+  const audit = openAuditLog(records, config);
   try {
     await write(audit);
   } finally {

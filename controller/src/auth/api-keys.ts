@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
-import type { DataSource, Repository } from "typeorm";
-import { ApiKeyEntity } from "../database/entities";
+import type { ApiKeyEntity } from "../database/entities";
+import type { ApiKeyRepository } from "../database/repositories/api-key-repository";
 import { mintSecret, parseSecret } from "../trust/secret-token";
 import { isRole, type Principal, type Role } from "../http/roles";
 import { ScryptPool } from "./scrypt-pool";
@@ -47,7 +47,6 @@ function parseStored(stored: string): { salt: Buffer; hash: Buffer } | undefined
  * on the pool's bounded threads, whether the id exists or not.
  */
 export class ApiKeys {
-  private readonly repo: Repository<ApiKeyEntity>;
   private readonly cache = new Map<string, { digest: Buffer; principal: Principal; until: number }>();
   private readonly lastUsedWritten = new Map<string, number>();
   private readonly cacheKey = randomBytes(32);
@@ -58,20 +57,18 @@ export class ApiKeys {
   private readonly inUseMemo = new Map<string, { inUse: boolean; until: number }>();
 
   constructor(
-    ds: DataSource,
+    private readonly repo: ApiKeyRepository,
     private readonly now: () => number = Date.now,
     readonly scrypt: ScryptPool = new ScryptPool(),
-  ) {
-    this.repo = ds.getRepository(ApiKeyEntity);
-  }
+  ) {}
 
   async create(role: Role, name: string, createdBy: string): Promise<{ key: string; view: ApiKeyView }> {
     if (!isRole(role)) throw new RangeError(`role must be one of admin, analyst, integration, readonly`);
     // eslint-disable-next-line no-control-regex -- refusing control characters is the point
     if (name.length > 128 || /[\u0000-\u001f]/.test(name)) throw new RangeError("name must be at most 128 printable characters");
     const { id, secret, token } = mintSecret(API_KEY_PREFIX);
-    const row = this.repo.create({ id, name, role, hash: await hashApiSecret(secret), createdAt: this.now(), createdBy: createdBy.slice(0, 160), lastUsedAt: 0, revokedAt: 0 });
-    await this.repo.insert(row);
+    const row: ApiKeyEntity = { id, name, role, hash: await hashApiSecret(secret), createdAt: this.now(), createdBy: createdBy.slice(0, 160), lastUsedAt: 0, revokedAt: 0 };
+    await this.repo.create(row);
     return { key: token, view: view(row) };
   }
 
@@ -91,7 +88,7 @@ export class ApiKeys {
     const now = Date.now();
     const known = this.inUseMemo.get(id);
     if (known && known.until > now) return known.inUse;
-    const inUse = this.isInUse(await this.repo.findOneBy({ id }));
+    const inUse = this.isInUse(await this.repo.byId(id));
     if (this.inUseMemo.size >= 10_000) this.inUseMemo.clear();
     this.inUseMemo.set(id, { inUse, until: now + 1000 });
     return inUse;
@@ -121,7 +118,7 @@ export class ApiKeys {
     if (!parsed) return undefined;
     const hit = this.cached(key);
     if (hit) return hit;
-    const row = await this.repo.findOneBy({ id: parsed.id });
+    const row = await this.repo.byId(parsed.id);
     const usable = row && !row.revokedAt && isRole(row.role) ? row : undefined;
     const stored = (usable && parseStored(usable.hash)) || this.dummy;
     // Keys in use are a class of their own (the row is read for every id, so this costs nothing
@@ -140,13 +137,12 @@ export class ApiKeys {
   }
 
   async list(): Promise<ApiKeyView[]> {
-    return (await this.repo.find({ order: { createdAt: "ASC" } })).map(view);
+    return (await this.repo.list()).map(view);
   }
 
-  async revoke(id: string): Promise<boolean> {
+  revoke(id: string): Promise<boolean> {
     this.cache.delete(id);
-    const res = await this.repo.update({ id, revokedAt: 0 }, { revokedAt: this.now() });
-    return (res.affected ?? 0) > 0;
+    return this.repo.revoke(id, this.now());
   }
 
   private digest(key: string): Buffer {
@@ -157,7 +153,7 @@ export class ApiKeys {
     // At most one write a minute per key: last-used is a hint, not an access log.
     if (now - (this.lastUsedWritten.get(id) ?? 0) < 60_000) return;
     this.lastUsedWritten.set(id, now);
-    void this.repo.update({ id }, { lastUsedAt: now }).catch(() => undefined);
+    void this.repo.touch(id, now).catch(() => undefined);
   }
 }
 

@@ -1,5 +1,7 @@
 import { parseArgs } from "node:util";
 import { appendFromCli } from "../audit/open-audit-log";
+import { AuditRepository } from "../database/repositories/audit-repository";
+import { CertificateRepository } from "../database/repositories/certificate-repository";
 import { AgentCertificates } from "../trust/agent-certificates";
 import { revokeAgent } from "../trust/revoke";
 import { DB_OPTIONS, fail, withDatabase } from "./cli-db";
@@ -12,10 +14,10 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const id = positionals[0];
   if (!id) return fail("agent revoke: give the agent id");
   return withDatabase({ database: values.database, dataDir: values["data-dir"] }, async (ds, config) => {
-    const certs = new AgentCertificates(ds);
+    const certs = new AgentCertificates(CertificateRepository.of(ds));
     if (!(await certs.knownAgent(id))) return fail(`agent revoke: no enrolled agent "${id.slice(0, 128)}"`, 1);
     let r: Awaited<ReturnType<typeof revokeAgent>> | undefined;
-    await appendFromCli(ds, config, async (audit) => (r = await revokeAgent(certs, audit, id, "cli", values.reason ?? "")));
+    await appendFromCli(AuditRepository.of(ds), config, async (audit) => (r = await revokeAgent(certs, audit, id, "cli", values.reason ?? "")));
     if (!r) return 1;
     process.stdout.write(r.revoked ? `revoked agent ${id} (${r.certificates} certificate(s)); its stream closes within seconds\n` : `agent ${id} was already revoked\n`);
     return 0;

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { AuditLog, auditView } from "../audit/audit-log";
 import { openAuditLog } from "../audit/open-audit-log";
+import { AuditRepository } from "../database/repositories/audit-repository";
 import { DB_OPTIONS, fail, withDatabase } from "./cli-db";
 
 /**
@@ -16,7 +17,7 @@ export async function auditCommand(argv: string[]): Promise<number> {
     return withDatabase(flags, async (ds, config) => {
       let audit;
       try {
-        audit = openAuditLog(ds, config, { create: false });
+        audit = openAuditLog(AuditRepository.of(ds), config, { create: false });
       } catch (err) {
         return fail(`audit verify: ${(err as Error).message}`);
       }
@@ -34,7 +35,7 @@ export async function auditCommand(argv: string[]): Promise<number> {
   if (sub === "export") {
     return withDatabase(flags, async (ds) => {
       // Export only reads records as stored; it needs no key (whoever verifies the export needs it).
-      for await (const r of new AuditLog(ds, { key: Buffer.alloc(32) }).scan()) {
+      for await (const r of new AuditLog(AuditRepository.of(ds), { key: Buffer.alloc(32) }).scan()) {
         if (!process.stdout.write(JSON.stringify(auditView(r)) + "\n")) await new Promise((res) => process.stdout.once("drain", res));
       }
       return 0;

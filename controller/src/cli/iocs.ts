@@ -2,9 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadConfig, redactUrl } from "../config/config";
 import { createDataSource } from "../database/data-source";
-import { IocEntity } from "../database/entities/detection.entities";
+import { IocRepository } from "../database/repositories/ioc-repository";
 import { IocCatalog } from "../detection/ioc-catalog";
-import { SqlBatch } from "../database/sql-batch";
 
 const USAGE = "usage: vigil-controller iocs import FILE [--format auto|csv|list|stix] [--source NAME] [--database URL]";
 
@@ -34,7 +33,7 @@ export async function iocsCommand(argv: string[]): Promise<number> {
   try {
     // Same as `serve`: a fresh database gets its schema first.
     await ds.runMigrations({ transaction: "each" });
-    const catalog = new IocCatalog(ds.getRepository(IocEntity), new SqlBatch(ds));
+    const catalog = new IocCatalog(IocRepository.of(ds));
     const text = readFileSync(file, "utf8");
     const source = values.source;
     const res = format === "stix" ? await catalog.importStix(text, source) : await catalog.importCsv(text, source, format);

@@ -1,7 +1,9 @@
 import { parseArgs } from "node:util";
 import { appendFromCli } from "../audit/open-audit-log";
+import { AuditRepository } from "../database/repositories/audit-repository";
 import { ConfigError } from "../config/config-error";
 import { parseDuration } from "../config/duration";
+import { EnrollmentTokenRepository } from "../database/repositories/enrollment-token-repository";
 import { CertificateAuthority } from "../trust/ca";
 import { EnrollmentTokens } from "../trust/enrollment-tokens";
 import { DB_OPTIONS, fail, withDatabase } from "./cli-db";
@@ -13,7 +15,7 @@ export async function tokenCommand(argv: string[]): Promise<number> {
   const flags = { database: values.database, dataDir: values["data-dir"] };
   if (sub === "list") {
     return withDatabase(flags, async (ds) => {
-      for (const t of await new EnrollmentTokens(ds).list())
+      for (const t of await new EnrollmentTokens(EnrollmentTokenRepository.of(ds)).list())
         process.stdout.write(`${t.id}  uses ${t.usesLeft}/${t.usesTotal}  expires ${t.expiresAt}  tags ${t.tags.join(",") || "-"}  by ${t.createdBy}\n`);
       return 0;
     });
@@ -34,13 +36,13 @@ export async function tokenCommand(argv: string[]): Promise<number> {
   return withDatabase(flags, async (ds, config) => {
     let created;
     try {
-      created = await new EnrollmentTokens(ds).create({ ttlMs, uses, tags, createdBy: "cli" });
+      created = await new EnrollmentTokens(EnrollmentTokenRepository.of(ds)).create({ ttlMs, uses, tags, createdBy: "cli" });
     } catch (err) {
       if (err instanceof RangeError) return fail(`token create: ${err.message}`);
       throw err;
     }
     const view = created.view;
-    await appendFromCli(ds, config, (a) => a.append({ actor: "cli", action: "token.created", target: `token:${view.id}`, details: { uses, tags, expiresAt: view.expiresAt } }));
+    await appendFromCli(AuditRepository.of(ds), config, (a) => a.append({ actor: "cli", action: "token.created", target: `token:${view.id}`, details: { uses, tags, expiresAt: view.expiresAt } }));
     const ca = await CertificateAuthority.loadOrCreate(config.caDir);
     if (values.json) {
       process.stdout.write(JSON.stringify({ token: created.token, id: created.view.id, expiresAt: created.view.expiresAt, uses, tags, caFingerprint: ca.fingerprint }) + "\n");

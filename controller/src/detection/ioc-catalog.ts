@@ -1,8 +1,7 @@
 import { IocIndex, buildIocIndex, parseIocCsvSteps, parseStixBundleSteps, runStepsSliced, yieldToLoop, type Ioc, type IocParseError, type IocTextFormat, type StixSkipped } from "@vigil/detection";
-import type { Repository } from "typeorm";
 import type { IocEntity } from "../database/entities/detection.entities";
+import type { IocRepository, IocRow } from "../database/repositories/ioc-repository";
 import { jsonItemSteps } from "./ioc-json-items";
-import { placeholders, type SqlBatch } from "../database/sql-batch";
 
 export interface ImportResult {
   imported: number;
@@ -35,21 +34,6 @@ export interface IocView extends Ioc {
   createdAt: string;
   updatedAt: string;
 }
-
-interface IocRow {
-  id: number | string;
-  kind: string;
-  value: string;
-  confidence: number;
-  source: string;
-  description: string | null;
-  expires_at: number | string | null;
-  tags: string;
-  source_id: string | null;
-  updated_at: number | string;
-}
-
-const IOC_COLUMNS = "id, kind, value, confidence, source, description, expires_at, tags, source_id, updated_at";
 
 /** A raw row as toIoc reads an entity (bigints may come back as strings on PostgreSQL). */
 function rowToIoc(r: IocRow): Ioc {
@@ -104,8 +88,7 @@ export class IocCatalog {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly repo: Repository<IocEntity>,
-    private readonly sql: SqlBatch,
+    private readonly repo: IocRepository,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -132,7 +115,7 @@ export class IocCatalog {
     const next = new IocIndex([]);
     let slice = performance.now();
     for (let after = 0; ;) {
-      const rows = await this.sql.query<IocRow>(`SELECT ${IOC_COLUMNS} FROM iocs WHERE id > ? ORDER BY id LIMIT ?`, [after, LOAD_PAGE]);
+      const rows = await this.repo.pageAfter(after, LOAD_PAGE);
       for (const r of rows) next.add(rowToIoc(r));
       if (rows.length < LOAD_PAGE) break;
       after = Number(rows[rows.length - 1]!.id);
@@ -146,11 +129,7 @@ export class IocCatalog {
   }
 
   async list(f: { kind?: string; source?: string; limit: number; afterId?: number }): Promise<IocView[]> {
-    const qb = this.repo.createQueryBuilder("i").orderBy("i.id", "ASC").take(f.limit);
-    if (f.kind) qb.andWhere("i.kind = :kind", { kind: f.kind });
-    if (f.source) qb.andWhere("i.source = :source", { source: f.source });
-    if (f.afterId !== undefined) qb.andWhere("i.id > :after", { after: f.afterId });
-    const rows = await qb.getMany();
+    const rows = await this.repo.list(f);
     return rows.map((r) => ({ id: String(r.id), ...toIoc(r), createdAt: new Date(r.createdAt).toISOString(), updatedAt: new Date(r.updatedAt).toISOString() }));
   }
 
@@ -189,12 +168,10 @@ export class IocCatalog {
   /** Indicators that have not expired: what an agent policy could carry. */
   async countLive(nowMs = this.now()): Promise<number> {
     // Counted by id range, so a catalog of millions is a series of short scans, not one long one.
-    const [span] = await this.sql.query<{ hi: number | string | null }>(`SELECT MAX(id) AS hi FROM iocs`);
-    const hi = Number(span?.hi ?? 0);
+    const hi = await this.repo.maxId();
     let n = 0;
     for (let lo = 0; lo < hi; lo += COUNT_SPAN) {
-      const [r] = await this.sql.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM iocs WHERE id > ? AND id <= ? AND (expires_at IS NULL OR expires_at > ?)`, [lo, lo + COUNT_SPAN, nowMs]);
-      n += Number(r?.n ?? 0);
+      n += await this.repo.countLiveInSpan(lo, lo + COUNT_SPAN, nowMs);
       await yieldToLoop();
     }
     return n;
@@ -208,8 +185,7 @@ export class IocCatalog {
   async *bestFirst(pageSize = 2000, nowMs = this.now()): AsyncGenerator<Ioc[]> {
     let after: [number, number, number] | undefined;
     for (;;) {
-      const where = after ? `WHERE (confidence, updated_at, id) < (?, ?, ?)` : "";
-      const rows = await this.sql.query<IocRow>(`SELECT ${IOC_COLUMNS} FROM iocs ${where} ORDER BY confidence DESC, updated_at DESC, id DESC LIMIT ?`, [...(after ?? []), pageSize]);
+      const rows = await this.repo.bestFirstPage(after, pageSize);
       if (rows.length === 0) return;
       const last = rows[rows.length - 1]!;
       after = [Number(last.confidence), Number(last.updated_at), Number(last.id)];
@@ -221,8 +197,7 @@ export class IocCatalog {
 
   remove(id: number): Promise<boolean> {
     return this.serial(async () => {
-      const res = await this.repo.delete({ id: String(id) });
-      if (!res.affected) return false;
+      if (!(await this.repo.remove(id))) return false;
       await this.reload();
       return true;
     });
@@ -233,10 +208,9 @@ export class IocCatalog {
     return this.serial(async () => {
       let deleted = 0;
       for (;;) {
-        const ids = await this.sql.query<{ id: number | string }>(`SELECT id FROM iocs WHERE source = ? LIMIT ?`, [source, IOC_WRITE_BATCH]);
-        if (ids.length === 0) break;
-        await this.sql.run([{ sql: `DELETE FROM iocs WHERE id IN (${placeholders(ids.length)})`, params: ids.map((r) => r.id) }]);
-        deleted += ids.length;
+        const n = await this.repo.removeSomeOfSource(source, IOC_WRITE_BATCH);
+        if (n === 0) break;
+        deleted += n;
         await yieldToLoop();
       }
       if (deleted) await this.reload();
@@ -258,12 +232,7 @@ export class IocCatalog {
         i.confidence = Math.round(i.confidence);
         if (i.source.length > 255) i.source = i.source.slice(0, 255);
       }
-      await this.sql.run(
-        batch.map((i) => ({
-          sql: UPSERT,
-          params: [i.kind, i.value, i.confidence, i.source, i.description ?? null, i.expiresAtMs ?? null, JSON.stringify(i.tags ?? []), i.sourceId ?? null, now, now],
-        })),
-      );
+      await this.repo.upsert(batch, now);
       for (const i of batch) this.idx.upsert(i);
       await yieldToLoop();
     }
@@ -271,8 +240,3 @@ export class IocCatalog {
     return { imported: iocs.length, ...bounded(errors) };
   }
 }
-
-const UPSERT = `INSERT INTO iocs (kind, value, confidence, source, description, expires_at, tags, source_id, created_at, updated_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-  ON CONFLICT (kind, value, source) DO UPDATE SET confidence = excluded.confidence, description = excluded.description,
-    expires_at = excluded.expires_at, tags = excluded.tags, source_id = excluded.source_id, updated_at = excluded.updated_at`;

@@ -1,5 +1,4 @@
-import { MoreThan, type DataSource, type Repository } from "typeorm";
-import { AgentCertificateEntity, AgentRevocationEntity } from "../database/entities";
+import type { CertificateRepository } from "../database/repositories/certificate-repository";
 import type { IssuedCertificate } from "./ca";
 
 export type CertStatus =
@@ -12,19 +11,13 @@ export type CertStatus =
  * agent) and within its validity.
  */
 export class AgentCertificates {
-  private readonly certs: Repository<AgentCertificateEntity>;
-  private readonly revocations: Repository<AgentRevocationEntity>;
-
   constructor(
-    ds: DataSource,
+    private readonly certs: CertificateRepository,
     private readonly now: () => number = Date.now,
-  ) {
-    this.certs = ds.getRepository(AgentCertificateEntity);
-    this.revocations = ds.getRepository(AgentRevocationEntity);
-  }
+  ) {}
 
   async record(agentId: string, c: IssuedCertificate, origin: { tokenId: string; tags: string[] }): Promise<void> {
-    await this.certs.insert({
+    await this.certs.issue({
       serial: c.serial,
       agentId,
       fingerprint: c.fingerprint,
@@ -33,12 +26,11 @@ export class AgentCertificates {
       issuedAt: this.now(),
       tokenId: origin.tokenId,
       tags: origin.tags,
-      revokedAt: 0,
     });
   }
 
   async check(fingerprint: string): Promise<CertStatus> {
-    const row = await this.certs.findOneBy({ fingerprint });
+    const row = await this.certs.byFingerprint(fingerprint);
     if (!row) return { ok: false, reason: "unknown" };
     const base = { agentId: row.agentId, serial: row.serial };
     if (row.revokedAt || (await this.isRevoked(row.agentId))) return { ok: false, reason: "revoked", ...base };
@@ -48,26 +40,21 @@ export class AgentCertificates {
     return { ok: true, agentId: row.agentId, notAfter: row.notAfter, serial: row.serial, tokenId: row.tokenId, tags: row.tags, issuedAt: row.issuedAt };
   }
 
-  async isRevoked(agentId: string): Promise<boolean> {
-    return (await this.revocations.countBy({ agentId })) > 0;
+  isRevoked(agentId: string): Promise<boolean> {
+    return this.certs.isRevoked(agentId);
   }
 
   /** Revokes the agent and every certificate it holds. False if it was already revoked. */
-  async revoke(agentId: string, by: string, reason: string): Promise<{ revoked: boolean; certificates: number }> {
-    const now = this.now();
-    const already = await this.isRevoked(agentId);
-    if (!already) await this.revocations.insert({ agentId, revokedAt: now, revokedBy: by.slice(0, 160), reason: reason.slice(0, 512) });
-    const res = await this.certs.update({ agentId, revokedAt: 0 }, { revokedAt: now });
-    return { revoked: !already, certificates: res.affected ?? 0 };
+  revoke(agentId: string, by: string, reason: string): Promise<{ revoked: boolean; certificates: number }> {
+    return this.certs.revoke(agentId, this.now(), by.slice(0, 160), reason.slice(0, 512));
   }
 
   /** Agents revoked after `since` (ms): what the running controller polls for. */
-  async revokedSince(since: number): Promise<Array<{ agentId: string; revokedAt: number }>> {
-    const rows = await this.revocations.find({ where: { revokedAt: MoreThan(since) }, order: { revokedAt: "ASC" }, take: 1000 });
-    return rows.map((r) => ({ agentId: r.agentId, revokedAt: r.revokedAt }));
+  revokedSince(since: number): Promise<Array<{ agentId: string; revokedAt: number }>> {
+    return this.certs.revokedSince(since, 1000);
   }
 
   async knownAgent(agentId: string): Promise<boolean> {
-    return (await this.certs.countBy({ agentId })) > 0;
+    return (await this.certs.forAgent(agentId)) > 0;
   }
 }

@@ -1,5 +1,5 @@
-import type { DataSource, Repository } from "typeorm";
-import { EnrollmentTokenEntity } from "../database/entities";
+import type { EnrollmentTokenEntity } from "../database/entities";
+import type { EnrollmentTokenRepository } from "../database/repositories/enrollment-token-repository";
 import { equalHex, mintSecret, parseSecret, sha256Hex } from "./secret-token";
 
 export const TOKEN_PREFIX = "vet";
@@ -44,21 +44,17 @@ export function validateTokenSpec(s: { ttlMs: number; uses: number; tags: string
  * the last use cannot both succeed.
  */
 export class EnrollmentTokens {
-  private readonly repo: Repository<EnrollmentTokenEntity>;
-
   constructor(
-    ds: DataSource,
+    private readonly repo: EnrollmentTokenRepository,
     private readonly now: () => number = Date.now,
-  ) {
-    this.repo = ds.getRepository(EnrollmentTokenEntity);
-  }
+  ) {}
 
   /** Returns the token text, which exists nowhere else after this call. */
   async create(spec: TokenSpec): Promise<{ token: string; view: TokenView }> {
     validateTokenSpec(spec);
     const { id, secret, token } = mintSecret(TOKEN_PREFIX);
     const now = this.now();
-    const row = this.repo.create({
+    const row: EnrollmentTokenEntity = {
       id,
       hash: sha256Hex(secret),
       tags: spec.tags,
@@ -67,8 +63,8 @@ export class EnrollmentTokens {
       expiresAt: now + spec.ttlMs,
       createdAt: now,
       createdBy: spec.createdBy.slice(0, 160),
-    });
-    await this.repo.insert(row);
+    };
+    await this.repo.create(row);
     return { token, view: view(row) };
   }
 
@@ -76,22 +72,16 @@ export class EnrollmentTokens {
   async consume(token: string): Promise<{ tokenId: string; tags: string[] }> {
     const parsed = parseSecret(TOKEN_PREFIX, token);
     if (!parsed) throw new TokenRejected("enrollment token is malformed");
-    const row = await this.repo.findOneBy({ id: parsed.id });
+    const row = await this.repo.byId(parsed.id);
     if (!row || !equalHex(row.hash, sha256Hex(parsed.secret))) throw new TokenRejected("enrollment token is not known", row ? parsed.id : undefined);
     const now = this.now();
     if (row.expiresAt <= now) throw new TokenRejected(`enrollment token expired at ${new Date(row.expiresAt).toISOString()}`, row.id);
-    const res = await this.repo
-      .createQueryBuilder()
-      .update(EnrollmentTokenEntity)
-      .set({ usesLeft: () => "uses_left - 1" })
-      .where("id = :id AND uses_left > 0 AND expires_at > :now", { id: row.id, now })
-      .execute();
-    if (!res.affected) throw new TokenRejected("enrollment token has no uses left", row.id);
+    if (!(await this.repo.consume(row.id, now))) throw new TokenRejected("enrollment token has no uses left", row.id);
     return { tokenId: row.id, tags: row.tags };
   }
 
   async list(): Promise<TokenView[]> {
-    return (await this.repo.find({ order: { createdAt: "DESC" } })).map(view);
+    return (await this.repo.list()).map(view);
   }
 }
 

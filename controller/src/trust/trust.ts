@@ -1,5 +1,6 @@
-import type { DataSource } from "typeorm";
 import type { AuditLog } from "../audit/audit-log";
+import type { CertificateRepository } from "../database/repositories/certificate-repository";
+import type { EnrollmentTokenRepository } from "../database/repositories/enrollment-token-repository";
 import { AgentCertificates } from "./agent-certificates";
 import { CertificateAuthority } from "./ca";
 import { EnrollmentHandlers } from "./enrollment-service";
@@ -28,12 +29,18 @@ export interface Trust {
   stop(): void;
 }
 
+/** Where trust keeps its state. */
+export interface TrustRepositories {
+  certificates: CertificateRepository;
+  enrollmentTokens: EnrollmentTokenRepository;
+}
+
 const SERVER_CERT_VALIDITY_MS = 90 * 86_400_000;
 
 /** Builds the controller's PKI and agent identity pieces; the caller wires them into gRPC. */
 export async function createTrust(
   s: TrustSettings,
-  ds: DataSource,
+  repos: TrustRepositories,
   audit: AuditLog,
   sessions: SessionCloser,
   commandPublicKey: () => Buffer,
@@ -48,8 +55,8 @@ export async function createTrust(
   const server = await ca.issueServer(names, SERVER_CERT_VALIDITY_MS);
   // The chain includes the CA so an agent can pin it from the handshake before it trusts anything.
   const tls = new TlsMaterial(ca.certPem, server.pem + ca.certPem, server.keyPem);
-  const tokens = new EnrollmentTokens(ds);
-  const certs = new AgentCertificates(ds);
+  const tokens = new EnrollmentTokens(repos.enrollmentTokens);
+  const certs = new AgentCertificates(repos.certificates);
   const watcher = new RevocationWatcher(certs, sessions, audit, s.revocationPollMs);
   const authenticator = new MtlsAuthenticator(certs, audit, (peer) => watcher.track(peer));
   const enrollment = new EnrollmentHandlers({ ca, tokens, certs, audit, authenticator, commandPublicKey, clientCertValidityMs: s.clientCertValidityMs, log });

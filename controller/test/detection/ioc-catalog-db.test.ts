@@ -5,9 +5,8 @@ import type { Ioc } from "@vigil/detection";
 import type { DataSource } from "typeorm";
 import { afterAll, describe, expect, it } from "vitest";
 import { createDataSource } from "../../src/database/data-source";
-import { IocEntity } from "../../src/database/entities/detection.entities";
+import { IocRepository } from "../../src/database/repositories/ioc-repository";
 import { IocCatalog } from "../../src/detection/ioc-catalog";
-import { SqlBatch } from "../../src/database/sql-batch";
 import { createPgDatabase } from "../support/controller";
 
 async function open(kind: "sqlite" | "postgres"): Promise<{ ds: DataSource; cleanup: () => Promise<void> }> {
@@ -35,7 +34,7 @@ describe.each(["sqlite", "postgres"] as const)("IOC catalog paging on %s", (kind
     const { ds, cleanup } = await open(kind);
     cleanups.push(cleanup);
     let t = 1_000;
-    const catalog = new IocCatalog(ds.getRepository(IocEntity), new SqlBatch(ds), () => t);
+    const catalog = new IocCatalog(IocRepository.of(ds), () => t);
     await catalog.load();
     const list = Array.from({ length: 1200 }, (_, i) => `10.0.${i >> 8}.${i & 255}`).join("\n");
     expect((await catalog.importCsv(list, "low", "list")).imported).toBe(1200);

@@ -21,6 +21,11 @@ import { LoginBaselineRepository } from "../../src/database/repositories/login-b
 import { SuppressionRepository } from "../../src/database/repositories/suppression-repository";
 import { InventoryRepository } from "../../src/database/repositories/inventory-repository";
 import { SqlBatch } from "../../src/database/sql-batch";
+import { ApiKeyRepository } from "../../src/database/repositories/api-key-repository";
+import { AuditRepository, type StoredAuditRecord } from "../../src/database/repositories/audit-repository";
+import { CertificateRepository } from "../../src/database/repositories/certificate-repository";
+import { EnrollmentTokenRepository } from "../../src/database/repositories/enrollment-token-repository";
+import { IocRepository } from "../../src/database/repositories/ioc-repository";
 import { PG_ADMIN_URL } from "../support/controller";
 
 /**
@@ -541,5 +546,109 @@ describe.each([
     await inv.upsert({ agentId: "agent-1", collectedAt: 20, receivedAt: 21, reason: "periodic", body: { uid: 0, packages: ["a", "b"] } });
     expect(await inv.get("agent-1")).toEqual({ agentId: "agent-1", collectedAt: 20, receivedAt: 21, reason: "periodic", body: { uid: 0, packages: ["a", "b"] } });
     expect(await inv.get("agent-2")).toBeUndefined();
+  });
+
+  it(`certificates: issue, find by fingerprint, revoke the agent and its live certificates once, revocations since`, async () => {
+    const certs = CertificateRepository.of(ds);
+    const cert = (serial: string, agentId: string) => ({ serial, agentId, fingerprint: `fp-${serial}`, notBefore: 1, notAfter: 2_000, issuedAt: 5, tokenId: "tok1", tags: ["prod"] });
+    await certs.issue(cert("s1", "agent-1"));
+    await certs.issue(cert("s2", "agent-1"));
+    await certs.issue(cert("s3", "agent-2"));
+    expect(await certs.byFingerprint("fp-s1")).toEqual({ ...cert("s1", "agent-1"), revokedAt: 0 });
+    expect(await certs.byFingerprint("fp-none")).toBeNull();
+    expect(await certs.forAgent("agent-1")).toBe(2);
+    expect(await certs.isRevoked("agent-1")).toBe(false);
+    expect(await certs.revoke("agent-1", 100, "cli", "lost laptop")).toEqual({ revoked: true, certificates: 2 });
+    expect(await certs.revoke("agent-1", 200, "cli", "again")).toEqual({ revoked: false, certificates: 0 });
+    expect(await certs.isRevoked("agent-1")).toBe(true);
+    expect((await certs.byFingerprint("fp-s1"))?.revokedAt).toBe(100);
+    expect((await certs.byFingerprint("fp-s3"))?.revokedAt).toBe(0);
+    expect(await certs.revokedSince(99, 10)).toEqual([{ agentId: "agent-1", revokedAt: 100 }]);
+    expect(await certs.revokedSince(100, 10)).toEqual([]);
+  });
+
+  it(`enrollment tokens: create, byId, consume only while uses are left and unexpired, list newest first`, async () => {
+    const tokens = EnrollmentTokenRepository.of(ds);
+    const tok = (id: string, usesLeft: number, createdAt: number) => ({ id, hash: "ab".repeat(32), tags: ["t"], usesLeft, usesTotal: usesLeft, expiresAt: 1_000, createdAt, createdBy: "cli" });
+    await tokens.create(tok("tok-a", 1, 1));
+    await tokens.create(tok("tok-b", 2, 2));
+    expect(await tokens.byId("tok-a")).toEqual(tok("tok-a", 1, 1));
+    expect(await tokens.consume("tok-a", 500)).toBe(true);
+    expect(await tokens.consume("tok-a", 500)).toBe(false);
+    expect(await tokens.consume("tok-b", 1_000)).toBe(false);
+    expect((await tokens.byId("tok-b"))?.usesLeft).toBe(2);
+    expect((await tokens.list()).map((t) => [t.id, t.usesLeft])).toEqual([
+      ["tok-b", 2],
+      ["tok-a", 0],
+    ]);
+  });
+
+  it(`api keys: create, byId, list oldest first, revoke once, touch last used`, async () => {
+    const keys = ApiKeyRepository.of(ds);
+    const key = (id: string, createdAt: number) => ({ id, name: `key ${id}`, role: "analyst", hash: "scrypt$x", createdAt, createdBy: "cli", lastUsedAt: 0, revokedAt: 0 });
+    await keys.create(key("k2", 2));
+    await keys.create(key("k1", 1));
+    expect(await keys.byId("k1")).toEqual(key("k1", 1));
+    expect(await keys.byId("nope")).toBeNull();
+    expect((await keys.list()).map((k) => k.id)).toEqual(["k1", "k2"]);
+    await keys.touch("k1", 50);
+    expect(await keys.revoke("k1", 60)).toBe(true);
+    expect(await keys.revoke("k1", 70)).toBe(false);
+    expect(await keys.byId("k1")).toMatchObject({ lastUsedAt: 50, revokedAt: 60 });
+  });
+
+  it(`audit: append reports a taken seq instead of throwing; head, bySeq, the marker, filtered query and ranges`, async () => {
+    const audit = AuditRepository.of(ds);
+    const rec = (seq: number, action: string, actor = "cli"): StoredAuditRecord => ({ seq, time: seq * 10, actor, action, target: "", details: "{}", prevHash: `p${seq}`, hash: `h${seq}` });
+    expect(await audit.head()).toBeUndefined();
+    expect(await audit.append([rec(1, "chain.keyed", "system"), rec(2, "apikey.created")])).toBe(true);
+    expect(await audit.append([rec(3, "token.created")])).toBe(true);
+    expect(await audit.append([rec(3, "other.writer")])).toBe(false);
+    expect(await audit.head()).toEqual(rec(3, "token.created"));
+    expect(await audit.bySeq(2)).toEqual(rec(2, "apikey.created"));
+    expect(await audit.bySeq(9)).toBeUndefined();
+    expect(await audit.firstSeqOf("chain.keyed")).toBe(1);
+    expect(await audit.firstSeqOf("nothing")).toBeUndefined();
+    expect((await audit.query({ limit: 10, actor: "cli" })).map((r) => r.seq)).toEqual([3, 2]);
+    expect((await audit.query({ limit: 10, since: 20, until: 30 })).map((r) => r.seq)).toEqual([2]);
+    expect((await audit.query({ limit: 1, beforeSeq: 3 })).map((r) => r.seq)).toEqual([2]);
+    expect((await audit.range(1, 1)).map((r) => r.seq)).toEqual([2]);
+    expect((await audit.range(0, 10)).map((r) => r.seq)).toEqual([1, 2, 3]);
+  });
+
+  it(`iocs: upsert by (kind, value, source), pages by id and best first, live count by span, list, remove, remove a source in batches`, async () => {
+    const iocs = IocRepository.of(ds);
+    await iocs.upsert(
+      [
+        { kind: "ip", value: "203.0.113.5", confidence: 80, source: "feed-a", tags: ["c2"] },
+        { kind: "domain", value: "evil.example", confidence: 60, source: "feed-a", expiresAtMs: 1_000 },
+        { kind: "ip", value: "198.51.100.7", confidence: 90, source: "feed-b", description: "scanner", sourceId: "x-1" },
+      ],
+      100,
+    );
+    await iocs.upsert([{ kind: "ip", value: "203.0.113.5", confidence: 85, source: "feed-a" }], 200);
+    const all = await iocs.pageAfter(0, 10);
+    expect(all.map((r) => [r.value, Number(r.confidence), Number(r.updated_at)])).toEqual([
+      ["203.0.113.5", 85, 200],
+      ["evil.example", 60, 100],
+      ["198.51.100.7", 90, 100],
+    ]);
+    expect((await iocs.pageAfter(Number(all[0]!.id), 1)).map((r) => r.value)).toEqual(["evil.example"]);
+    const hi = await iocs.maxId();
+    expect(hi).toBe(Number(all[2]!.id));
+    expect(await iocs.countLiveInSpan(0, hi, 500)).toBe(3);
+    expect(await iocs.countLiveInSpan(0, hi, 1_000)).toBe(2);
+    const first = await iocs.bestFirstPage(undefined, 2);
+    expect(first.map((r) => r.value)).toEqual(["198.51.100.7", "203.0.113.5"]);
+    const last = first[1]!;
+    expect((await iocs.bestFirstPage([Number(last.confidence), Number(last.updated_at), Number(last.id)], 2)).map((r) => r.value)).toEqual(["evil.example"]);
+    expect((await iocs.list({ limit: 10, source: "feed-a" })).map((r) => r.value)).toEqual(["203.0.113.5", "evil.example"]);
+    expect((await iocs.list({ limit: 10, kind: "ip", afterId: Number(all[0]!.id) })).map((r) => r.value)).toEqual(["198.51.100.7"]);
+    expect(await iocs.remove(Number(all[2]!.id))).toBe(true);
+    expect(await iocs.remove(Number(all[2]!.id))).toBe(false);
+    expect(await iocs.removeSomeOfSource("feed-a", 1)).toBe(1);
+    expect(await iocs.removeSomeOfSource("feed-a", 1)).toBe(1);
+    expect(await iocs.removeSomeOfSource("feed-a", 1)).toBe(0);
+    expect(await iocs.pageAfter(0, 10)).toEqual([]);
   });
 });

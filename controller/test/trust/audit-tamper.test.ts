@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GENESIS_HASH, recordHash, type AuditRecord } from "../../src/audit/audit-chain";
+import { AuditRepository } from "../../src/database/repositories/audit-repository";
 import { checkpointPath } from "../../src/audit/audit-checkpoints";
 import { auditKeyPath, loadAuditKey } from "../../src/audit/audit-key";
 import { canonicalJson } from "../../src/audit/canonical-json";
@@ -182,7 +183,7 @@ describe("audit chain: an unkeyed chain from an older version", () => {
     // A fresh AuditLog (the upgraded controller after restart) with the data dir's key.
     const { AuditLog } = await import("../../src/audit/audit-log");
     const { AuditCheckpoints } = await import("../../src/audit/audit-checkpoints");
-    const audit = new AuditLog(ctl.dataSource, { key: loadAuditKey(ctl.dir, undefined), checkpoints: new AuditCheckpoints(checkpointPath(ctl.dir)) });
+    const audit = new AuditLog(AuditRepository.of(ctl.dataSource), { key: loadAuditKey(ctl.dir, undefined), checkpoints: new AuditCheckpoints(checkpointPath(ctl.dir)) });
     expect(await audit.verify()).toMatchObject({ ok: true, keyedFrom: null, warning: expect.stringMatching(/legacy/) });
     await audit.append({ actor: "test", action: "after.upgrade", details: {} });
     await audit.idle();

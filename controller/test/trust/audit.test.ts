@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLog } from "../../src/audit/audit-log";
+import { AuditRepository } from "../../src/database/repositories/audit-repository";
 import { loadAuditKey } from "../../src/audit/audit-key";
 import { canonicalJson } from "../../src/audit/canonical-json";
 import { recordHash } from "../../src/audit/audit-chain";
@@ -38,7 +39,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
 
     it("concurrent appends from two writers (two processes' worth) never fork the chain", async () => {
       // A second writer with the same key (as the CLI loads it from the data dir).
-      const other = new AuditLog(ctl.dataSource, { key: loadAuditKey(ctl.dir, undefined, { create: false }) });
+      const other = new AuditLog(AuditRepository.of(ctl.dataSource), { key: loadAuditKey(ctl.dir, undefined, { create: false }) });
       await Promise.all(
         Array.from({ length: 60 }, (_, i) => (i % 2 ? ctl.audit : other).append({ actor: "test", action: "test.concurrent", target: `t${i}`, details: { i, nested: { b: 2, a: 1 } } })),
       );

@@ -2,6 +2,7 @@ import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { x509 } from "../../src/trust/x509";
 import { AGENT_URI_PREFIX } from "../../src/trust/ca";
+import { EnrollmentTokenRepository } from "../../src/database/repositories/enrollment-token-repository";
 import { EnrollmentTokens } from "../../src/trust/enrollment-tokens";
 import { newKeyRequest } from "../../../agent/src/enroll/key-request";
 import { enrollRpc, EnrollError } from "../../../agent/src/enroll/enroll-client";
@@ -46,7 +47,7 @@ describe("enrollment tokens", () => {
   });
 
   it("an expired token is refused with UNAUTHENTICATED and audited", async () => {
-    const past = new EnrollmentTokens(ctl.dataSource, () => Date.now() - 2 * 3_600_000);
+    const past = new EnrollmentTokens(EnrollmentTokenRepository.of(ctl.dataSource), () => Date.now() - 2 * 3_600_000);
     const { token } = await past.create({ ttlMs: 3_600_000, uses: 5, tags: [], createdBy: "test" });
     const { csrDer } = await newKeyRequest("h");
     const err = await enrollError(enrollRpc(`127.0.0.1:${ctl.grpcPort}`, ctl.security.trust.ca.certPem, { token, csrDer, hostname: "h" }));

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeys } from "../../src/auth/api-keys";
+import { ApiKeyRepository } from "../../src/database/repositories/api-key-repository";
 import { KeyCheck } from "../../src/auth/key-check";
 import { RateLimiter } from "../../src/auth/rate-limiter";
 import { ScryptPool } from "../../src/auth/scrypt-pool";
@@ -33,7 +34,7 @@ describe("the API key check: constant cost, limited before scrypt, never starved
 
   /** Limiters on a stopped clock: no refill during the test, so the counts are exact. */
   const fresh = (pool = new ScryptPool()) => {
-    const keys = new ApiKeys(ctl.dataSource, Date.now, pool);
+    const keys = new ApiKeys(ApiKeyRepository.of(ctl.dataSource), Date.now, pool);
     const t = Date.now();
     return { keys, pool, check: new KeyCheck(keys, new RateLimiter(5, 20, 50_000, () => t), new RateLimiter(5, 20, 50_000, () => t)) };
   };
