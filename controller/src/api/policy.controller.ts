@@ -2,6 +2,7 @@ import { BadRequestException, Body, Controller, Get, Inject, Put } from "@nestjs
 import { ApiBody, ApiOperation, ApiTags } from "@nestjs/swagger";
 import { PolicyService } from "../policy/policy-service";
 import { PolicySpecError } from "../policy/policy-spec";
+import { LOCAL_POLICY_TYPES } from "@vigil/proto";
 import { Actor } from "./actor";
 import { Roles } from "../http/roles";
 
@@ -33,7 +34,7 @@ export class PolicyController {
             type: "object",
             properties: {
               ruleId: { type: "string" },
-              actions: { type: "array", items: { type: "object", properties: { type: { type: "string", enum: ["kill_process", "isolate", "block_ip"] }, params: { type: "object" } } } },
+              actions: { type: "array", items: { type: "object", properties: { type: { type: "string", enum: [...LOCAL_POLICY_TYPES] }, params: { type: "object" } } } },
             },
           },
         },

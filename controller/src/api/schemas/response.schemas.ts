@@ -1,11 +1,19 @@
 import { COMMAND_SCHEMAS, COMMAND_TYPES } from "../../commands/command-params";
 import { WEBHOOK_TOPICS } from "../../integrations/notices";
 import { DELIVERY_STATES, WEBHOOK_FORMATS } from "../../database/entities/webhook.entities";
+import type { SchemaObject } from "@nestjs/swagger";
+import { LOCAL_POLICY_TYPES, commandParamsJsonSchema } from "@vigil/proto";
 import { anyJson, arr, bool, int, nullable, obj, oneOfStr, open, str, time, type Schema } from "./schema";
 
 export const COMMAND_STATES = ["queued", "sent", "succeeded", "failed", "refused", "expired", "not_enforced"] as const;
 export const PLAYBOOK_ACTION_STATES = ["issued", "pending", "approved", "rejected", "refused", "skipped"] as const;
-const LOCAL_ACTIONS = ["kill_process", "isolate", "block_ip"] as const;
+/** The actions a local policy may take, from the one command contract. */
+const LOCAL_ACTIONS = LOCAL_POLICY_TYPES;
+/** A request's params: one of the command types' own schemas (closed objects with their limits), from the one command contract. */
+const typedParams = (description: string): SchemaObject => ({
+  description,
+  anyOf: COMMAND_TYPES.map((t) => commandParamsJsonSchema(t) as SchemaObject),
+});
 
 /** Each command type's parameters, read from the controller's own checks (commands/command-params.ts). */
 const paramsDoc = COMMAND_TYPES.map((t) => {
@@ -85,7 +93,7 @@ export const RESPONSE_SCHEMAS: Record<string, Schema> = {
   CommandRequest: obj(
     {
       type: oneOfStr(COMMAND_TYPES),
-      params: open(`parameters by type: ${paramsDoc}`),
+      params: typedParams(`parameters by type: ${paramsDoc}`),
       ttlSeconds: int({ minimum: 1, maximum: 604800 }),
       caseId: str({ maxLength: 64, pattern: "^[A-Za-z0-9._:-]+$" }),
     },
