@@ -1,6 +1,6 @@
 import "reflect-metadata";
-import type { Server } from "node:http";
 import { join } from "node:path";
+import type { Server } from "node:http";
 import { NestFactory } from "@nestjs/core";
 import { DocumentBuilder, SwaggerModule } from "@nestjs/swagger";
 import type { INestApplication } from "@nestjs/common";
@@ -12,27 +12,19 @@ import { CommandSigner } from "../crypto/signing-key";
 import { createDataSource } from "../database/data-source";
 import { SqlBatch } from "../database/sql-batch";
 import { DatabaseHealth } from "../database/database-health";
-import { SqlAgentRepository } from "../database/repositories/agent-repository";
-import { SqlCommandRepository } from "../database/repositories/command-repository";
-import { PlaybookRepository } from "../database/repositories/playbook-repository";
-import { PolicyRepository } from "../database/repositories/policy-repository";
 import { ownerOnlyDir } from "../crypto/owner-only";
-import { grantsWith } from "../http/roles";
 import { guardPostgresPool } from "../database/pg-guard";
 import { AuditInterceptor } from "../audit/audit-interceptor";
 import { CommandService, type AuditSink } from "../commands/command-service";
 import { commandResultFromEvent } from "../commands/result-events";
 import { PlaybookService } from "../playbooks/playbook-service";
 import { PolicyService } from "../policy/policy-service";
-import { CaseActions } from "../playbooks/case-actions";
 import { IngestWriter } from "../ingest/ingest-writer";
 import { createLogger, NestPinoLogger } from "../logging/logger";
 import { installProcessFaultHandlers } from "../logging/process-faults";
-import { EventStore } from "../database/repositories/event-store";
+import { type EventStore } from "../database/repositories/event-store";
 import { EventQueryService } from "../ingest/event-query";
-import { InventoryRepository } from "../database/repositories/inventory-repository";
 import { InventoryService } from "../agents/inventory-service";
-import { RetentionJob } from "../retention/retention";
 import type { AgentAuthenticator } from "../trust/authenticator";
 import { AgentGrpcServer } from "../transport/grpc-server";
 import { createTrustLayer, type Security } from "./security";
@@ -45,6 +37,8 @@ import { jsonBodyParser } from "../api/json-body";
 import { deferContinue } from "../auth/api-key.middleware";
 import { requestAudit } from "../audit/request-audit";
 import { createTriage, type Triage } from "./triage";
+import { createIngest } from "./ingest";
+import { createAgentPolicy, createResponse } from "./response";
 import { createDetection, type Detection } from "./detection";
 import type { DetectionOptions } from "../detection/options";
 import { createIntegrations, type Integrations } from "./integrations";
@@ -108,21 +102,16 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     const ran = await dataSource.runMigrations({ transaction: "each" });
     if (ran.length) logger.info({ migrations: ran.map((m) => m.name) }, "database migrated");
   }
-  const store = new EventStore(dataSource);
-  const writer = new IngestWriter(store);
-  const registry = new AgentRegistry(SqlAgentRepository.of(dataSource), config.agentOfflineAfterMs, Date.now, { seqWindow: config.seqWindow, stalledAfterMs: config.agentStalledAfterMs });
+  const ingest = createIngest(config, dataSource);
+  const { store, writer, registry, inventory, retention } = ingest;
+  // The command key exists before anything that announces it (the trust layer's Welcome, install).
   const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
-  const retention = new RetentionJob(store, config.eventRetentionMs);
-  const inventory = new InventoryService(new InventoryRepository(dataSource), registry);
   const security = await createTrustLayer(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
   opts = { ...opts, audit: opts.audit ?? security.audit };
-  const commands = new CommandService(SqlCommandRepository.of(dataSource), registry, signer, opts.audit, undefined, grantsWith(config.evidenceFileRoles));
-  const playbooks = new PlaybookService(PlaybookRepository.of(dataSource), commands, async (agentId) => (await registry.get(agentId))?.tags ?? [], config.guardRails, opts.audit);
-  await playbooks.load();
-  // Response's view of a case (commands, playbook decisions, evidence) is part of the case story.
-  const caseActions = new CaseActions(commands, playbooks);
+  const response = await createResponse(config, dataSource, registry, signer, opts.audit);
+  const { commands, playbooks } = response;
   const batch = new SqlBatch(dataSource);
-  const triage = await createTriage({ ds: dataSource, batch, events: store, caseActions });
+  const triage = await createTriage({ ds: dataSource, batch, events: store, caseActions: response.caseActions });
   const detection = await createDetection({
     ds: dataSource,
     writer,
@@ -141,8 +130,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     for (const e of detection.rules.packErrors.slice(0, 20)) logger.warn({ rule: e.source, error: e.message }, "SigmaHQ pack rule refused");
   }
   // IOC lists ship inside the agent policy.
-  const policy = new PolicyService(PolicyRepository.of(dataSource), registry, signer, undefined, opts.audit, Date.now, (msg, fields) => logger.warn(fields, msg));
-  policy.useIocs(detection.iocs);
+  const policy = createAgentPolicy(dataSource, registry, signer, detection.iocs, opts.audit, (msg, fields) => logger.warn(fields, msg));
   // Playbooks decide once per new alert, with its evidence (event fields) loaded from the committed row.
   triage.alerts.onAlert((notice) => {
     if (notice.change !== "created") return;
@@ -222,7 +210,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     AppModule.with([
       { provide: DataSource, useValue: dataSource },
       { provide: DatabaseHealth, useValue: new DatabaseHealth(dataSource) },
-      { provide: EventQueryService, useValue: new EventQueryService(store) },
+      { provide: EventQueryService, useValue: ingest.events },
       { provide: IngestWriter, useValue: writer },
       { provide: AgentRegistry, useValue: registry },
       { provide: InventoryService, useValue: inventory },

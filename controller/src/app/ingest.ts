@@ -1,0 +1,34 @@
+import type { DataSource } from "typeorm";
+import { AgentRegistry } from "../agents/agent-registry";
+import { InventoryService } from "../agents/inventory-service";
+import type { ControllerConfig } from "../config/config";
+import { EventStore } from "../database/repositories/event-store";
+import { InventoryRepository } from "../database/repositories/inventory-repository";
+import { SqlAgentRepository } from "../database/repositories/agent-repository";
+import { EventQueryService } from "../ingest/event-query";
+import { IngestWriter } from "../ingest/ingest-writer";
+import { RetentionJob } from "../retention/retention";
+
+/** Agent frames → stored events: the store, its writer, the agents it knows, retention and inventory. */
+export interface Ingest {
+  store: EventStore;
+  writer: IngestWriter;
+  registry: AgentRegistry;
+  inventory: InventoryService;
+  retention: RetentionJob;
+  events: EventQueryService;
+}
+
+/** Builds ingest, the lowest capability: every other one reads what it stores. */
+export function createIngest(config: ControllerConfig, ds: DataSource): Ingest {
+  const store = new EventStore(ds);
+  const registry = new AgentRegistry(SqlAgentRepository.of(ds), config.agentOfflineAfterMs, Date.now, { seqWindow: config.seqWindow, stalledAfterMs: config.agentStalledAfterMs });
+  return {
+    store,
+    writer: new IngestWriter(store),
+    registry,
+    inventory: new InventoryService(new InventoryRepository(ds), registry),
+    retention: new RetentionJob(store, config.eventRetentionMs),
+    events: new EventQueryService(store),
+  };
+}
