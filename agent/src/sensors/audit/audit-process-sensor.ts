@@ -13,6 +13,7 @@ import { DispatcherFeed, LogFeed, dispatcherSocket, type AuditFeed } from "./aud
 import { AuditExecRule, auditdPid, runAuditctl, type Auditctl } from "./audit-rule";
 import { DEFAULT_AUDIT_LOG } from "./audit-sensor";
 import { parseAuditLine } from "./parse-audit-line";
+import { hashExecutedImage } from "../process/image-hash";
 
 export interface AuditProcessSensorOptions {
   /** Directory for the log offset. */
@@ -183,19 +184,8 @@ export class AuditProcessSensor implements Sensor {
     );
   }
 
-  private async hashOf(pid: number, exe: string): Promise<string> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<string>((resolve) => {
-      timer = setTimeout(() => resolve(""), this.hashWaitMs);
-    });
-    const hashing = (async () => {
-      const viaLink = await this.hasher.hash(this.procfs.exeLinkPath(pid));
-      if (viaLink.outcome !== "error") return viaLink.sha256;
-      return exe.startsWith("/") ? (await this.hasher.hash(exe)).sha256 : "";
-    })();
-    const sha = await Promise.race([hashing, timeout]);
-    clearTimeout(timer);
-    return sha;
+  private hashOf(pid: number, exe: string): Promise<string> {
+    return hashExecutedImage(this.hasher, this.procfs, pid, exe, this.hashWaitMs);
   }
 
   private emit(body: ProcessEvent, eventMs: number): void {

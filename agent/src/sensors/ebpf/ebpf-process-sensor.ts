@@ -7,6 +7,7 @@ import { SensorCounters, type EventSink, type Sensor, type SensorHealth } from "
 import type { EbpfHelper } from "./ebpf-helper";
 import { ProcessTable, type ProcInfo } from "./process-table";
 import type { EbpfRecord, TaskHead } from "./records";
+import { hashExecutedImage } from "../process/image-hash";
 
 export interface EbpfProcessSensorOptions {
   procRoot?: string;
@@ -190,20 +191,8 @@ export class EbpfProcessSensor implements Sensor {
     void this.track(before.then(() => this.emit(body, eventMs)));
   }
 
-  private async hashOf(pid: number, exe: string): Promise<string> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<string>((resolve) => {
-      timer = setTimeout(() => resolve(""), this.hashWaitMs);
-    });
-    const hashing = (async () => {
-      // The magic link reaches the exact inode executed; once the process is gone, the path.
-      const viaLink = await this.hasher.hash(this.procfs.exeLinkPath(pid));
-      if (viaLink.outcome !== "error") return viaLink.sha256;
-      return exe.startsWith("/") ? (await this.hasher.hash(exe)).sha256 : "";
-    })();
-    const sha = await Promise.race([hashing, timeout]);
-    clearTimeout(timer);
-    return sha;
+  private hashOf(pid: number, exe: string): Promise<string> {
+    return hashExecutedImage(this.hasher, this.procfs, pid, exe, this.hashWaitMs);
   }
 
   private emit(body: ProcessEvent, eventMs: number): void {
