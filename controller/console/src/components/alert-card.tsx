@@ -1,7 +1,6 @@
+import { useVerdict } from "../lib/use-verdict";
 import { href } from "../lib/router";
-import { useState } from "preact/hooks";
-import type { Alert, Entity, EventRef, Verdict } from "../api/types";
-import { useSession } from "../lib/context";
+import type { Alert, Entity, EventRef } from "../api/types";
 import { LevelBadge, ScoreBadge, StateBadge } from "./badges";
 import { Breakdown } from "./breakdown";
 import { HostName } from "./host-name";
@@ -62,21 +61,7 @@ function MatchedEvents({ a, hostLabels }: { a: Alert; hostLabels: ReadonlyMap<st
 
 /** One alert of a case: what fired, on what, how often, why it scored so, and the analyst's verdict. */
 export function AlertCard({ alert: a, highlighted, onChanged, hostLabels = new Map() }: { alert: Alert; highlighted?: boolean; onChanged: () => void; hostLabels?: ReadonlyMap<string, string> }) {
-  const { api } = useSession();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const verdict = async (v: Verdict) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await api.feedback(a.id, v);
-      onChanged();
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, give: verdict } = useVerdict(a.id, onChanged);
   return (
     <article class={`alert-card${highlighted ? " highlighted" : ""}`} id={`alert-${a.id}`} aria-labelledby={`alert-title-${a.id}`} tabIndex={-1}>
       <header class="alert-card-header">

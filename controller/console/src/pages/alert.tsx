@@ -1,6 +1,6 @@
-import { useState } from "preact/hooks";
+import { useVerdict } from "../lib/use-verdict";
 import type { Api } from "../api/client";
-import type { AlertDetail, EventRef, TelemetryEvent, Verdict } from "../api/types";
+import type { AlertDetail, EventRef, TelemetryEvent } from "../api/types";
 import { LevelBadge, ScoreBadge, StateBadge } from "../components/badges";
 import { EntityText } from "../components/alert-card";
 import { Breakdown } from "../components/breakdown";
@@ -35,21 +35,7 @@ export async function matchedEvents(api: Api, refs: EventRef[]): Promise<Telemet
 }
 
 function VerdictButtons({ alert: a, onChanged }: { alert: AlertDetail; onChanged: () => void }) {
-  const { api } = useSession();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const give = async (v: Verdict) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await api.feedback(a.id, v);
-      onChanged();
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, give } = useVerdict(a.id, onChanged);
   return (
     <div class="verdict-row">
       <span class="muted">Verdict on this alert:</span>
