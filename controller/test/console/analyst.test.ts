@@ -195,6 +195,20 @@ describe("console: readable alerts and cases (issue 14)", () => {
     expect((await request(ctl, "GET", `/api/v1/cases/${execA.caseId}`)).body.title).toBe("Cryptominer dropped on vm · 3f2a");
   });
 
+  it("a verdict given on the alert view is recorded, and shows on the case's alert card", async () => {
+    await page.goto(ctl.httpUrl + `/console/#/alerts/${execA.id}`);
+    const fp = page.locator(".verdict-row").getByRole("button", { name: "False positive" });
+    await fp.waitFor();
+    expect(await fp.getAttribute("aria-pressed")).not.toBe("true");
+    await fp.click();
+    await expect.poll(() => fp.getAttribute("aria-pressed")).toBe("true");
+    expect((await request(ctl, "GET", `/api/v1/alerts/${execA.id}`)).body).toMatchObject({ verdict: "false_positive" });
+    // The same verdict, pressed, on the case page's card for this alert.
+    await page.goto(ctl.httpUrl + `/console/#/cases/${execA.caseId}`);
+    const onCard = page.locator(`#alert-${execA.id} .verdict-row`).getByRole("button", { name: "False positive" });
+    await expect.poll(() => onCard.getAttribute("aria-pressed")).toBe("true");
+  });
+
   it("produced no page errors", () => {
     expect(b.problems).toEqual([]);
   });

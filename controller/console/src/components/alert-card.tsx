@@ -1,4 +1,4 @@
-import { useVerdict } from "../lib/use-verdict";
+import { VerdictButtons } from "./verdict-buttons";
 import { href } from "../lib/router";
 import type { Alert, Entity, EventRef } from "../api/types";
 import { LevelBadge, ScoreBadge, StateBadge } from "./badges";
@@ -61,7 +61,6 @@ function MatchedEvents({ a, hostLabels }: { a: Alert; hostLabels: ReadonlyMap<st
 
 /** One alert of a case: what fired, on what, how often, why it scored so, and the analyst's verdict. */
 export function AlertCard({ alert: a, highlighted, onChanged, hostLabels = new Map() }: { alert: Alert; highlighted?: boolean; onChanged: () => void; hostLabels?: ReadonlyMap<string, string> }) {
-  const { busy, error, give: verdict } = useVerdict(a.id, onChanged);
   return (
     <article class={`alert-card${highlighted ? " highlighted" : ""}`} id={`alert-${a.id}`} aria-labelledby={`alert-title-${a.id}`} tabIndex={-1}>
       <header class="alert-card-header">
@@ -94,20 +93,7 @@ export function AlertCard({ alert: a, highlighted, onChanged, hostLabels = new M
       </header>
       <Breakdown factors={a.breakdown} score={a.score} />
       <MatchedEvents a={a} hostLabels={hostLabels} />
-      <div class="verdict-row">
-        <span class="muted">Verdict on this alert:</span>
-        <button type="button" class="btn btn-small" disabled={busy} aria-pressed={a.verdict === "true_positive"} onClick={() => void verdict("true_positive")}>
-          True positive
-        </button>
-        <button type="button" class="btn btn-small" disabled={busy} aria-pressed={a.verdict === "false_positive"} onClick={() => void verdict("false_positive")}>
-          False positive
-        </button>
-        {error && (
-          <span class="error" role="alert">
-            {error}
-          </span>
-        )}
-      </div>
+      <VerdictButtons alert={a} onChanged={onChanged} />
     </article>
   );
 }

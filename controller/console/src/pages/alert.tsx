@@ -1,4 +1,4 @@
-import { useVerdict } from "../lib/use-verdict";
+import { VerdictButtons } from "../components/verdict-buttons";
 import type { Api } from "../api/client";
 import type { AlertDetail, EventRef, TelemetryEvent } from "../api/types";
 import { LevelBadge, ScoreBadge, StateBadge } from "../components/badges";
@@ -32,26 +32,6 @@ export async function matchedEvents(api: Api, refs: EventRef[]): Promise<Telemet
   }
   const all = (await Promise.all(pages)).flat();
   return all.sort((a, b) => Date.parse(b.eventTime) - Date.parse(a.eventTime) || b.seq - a.seq);
-}
-
-function VerdictButtons({ alert: a, onChanged }: { alert: AlertDetail; onChanged: () => void }) {
-  const { busy, error, give } = useVerdict(a.id, onChanged);
-  return (
-    <div class="verdict-row">
-      <span class="muted">Verdict on this alert:</span>
-      <button type="button" class="btn btn-small" disabled={busy} aria-pressed={a.verdict === "true_positive"} onClick={() => void give("true_positive")}>
-        True positive
-      </button>
-      <button type="button" class="btn btn-small" disabled={busy} aria-pressed={a.verdict === "false_positive"} onClick={() => void give("false_positive")}>
-        False positive
-      </button>
-      {error && (
-        <span class="error" role="alert">
-          {error}
-        </span>
-      )}
-    </div>
-  );
 }
 
 function Feedback({ a }: { a: AlertDetail }) {
