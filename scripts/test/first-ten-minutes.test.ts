@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { rawGet } from "../../controller/test/support/https-get";
+import { waitFor } from "../../controller/test/support/wait";
 
 const ROOT = resolve(__dirname, "../..");
 /** The built-in rule a checkout's own build once tripped (issue #14): a drop-and-run from /tmp must still raise it. */
@@ -106,13 +107,24 @@ describe.skipIf(skipReason !== null)("a new user's first minutes on `npm start`,
       env: { ...process.env, VIGIL_HTTP_ADDR: `127.0.0.1:${http}`, VIGIL_GRPC_ADDR: `127.0.0.1:${grpc}` },
     });
     let out = "";
-    start.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    start.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    const deadline = Date.now() + 180_000;
-    while (!out.includes("  Stop:     Ctrl-C")) {
-      if (Date.now() > deadline || start.exitCode !== null) throw new Error(`npm start did not come up:\n${out}`);
-      await new Promise((r) => setTimeout(r, 100)); // polling for the banner
-    }
+    const launcher = start;
+    // Up when its banner's last line is printed; a launcher that exits first has failed.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`npm start did not come up in 180 s:\n${out}`)), 180_000);
+      const read = (d: Buffer) => {
+        out += d.toString();
+        if (out.includes("  Stop:     Ctrl-C")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      launcher.stdout!.on("data", read);
+      launcher.stderr!.on("data", read);
+      launcher.once("exit", () => {
+        clearTimeout(timer);
+        reject(new Error(`npm start exited before it came up:\n${out}`));
+      });
+    });
     const data = join(checkout, "data");
     const key = readFileSync(join(data, "admin-api-key"), "utf8").trim();
     const ca = readFileSync(join(data, "ca", "ca.crt"), "utf8");
@@ -147,15 +159,14 @@ describe.skipIf(skipReason !== null)("a new user's first minutes on `npm start`,
     spawnSync("chmod", ["755", payload]);
     expect(spawnSync(payload).status).toBe(0);
     const highs = async (): Promise<AlertView[]> => (await api<{ items: AlertView[] }>("/alerts?limit=500")).items.filter((a) => HIGH.has(a.rule.level));
-    const control = await (async () => {
-      const until = Date.now() + 120_000;
-      for (;;) {
-        const hit = (await highs()).find((a) => a.rule.id === EXEC_FROM_TMP && JSON.stringify(a.events).includes(payload));
-        if (hit) return hit;
-        if (Date.now() > until) throw new Error(`the payload run from /tmp raised no alert\n${out.slice(-3000)}`);
-        await new Promise((r) => setTimeout(r, 250)); // polling for the alert
-      }
-    })();
+    const control = await waitFor(
+      "the payload run from /tmp to raise its alert",
+      async () => (await highs()).find((a) => a.rule.id === EXEC_FROM_TMP && JSON.stringify(a.events).includes(payload)),
+      120_000,
+      250,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${out.slice(-3000)}`);
+    });
     // The control's alert may hold other execs from /tmp (it groups by rule and host), but none of
     // the checkout's: a build exec folded into it would hide there.
     const controlImages = control.events.map((e) => String(e.Image ?? ""));
