@@ -121,7 +121,8 @@ export class LocalEvaluator {
     }
     const end = performance.now();
     this.enterRule(-1, end);
-    const spent = end - t0 > this.budget.ms ? cpuMs() - cpu0 : 0;
+    // Charged min(wall, process CPU): both bound this thread's own CPU time (see cpuMs).
+    const spent = end - t0 > this.budget.ms ? Math.min(end - t0, cpuMs() - cpu0) : 0;
     if (skipped || spent > this.budget.ms) {
       this.counts.overBudget++;
       const r = this.worstRule >= 0 ? this.ruleInfo[this.worstRule] : undefined;
