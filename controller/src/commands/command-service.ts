@@ -7,6 +7,7 @@ import { can, DEFAULT_GRANTS, type Permission, type PermissionGrants, type Role 
 import type { ActionLogEntity, CommandEntity, CommandState } from "../database/entities";
 import type { CommandFilter, CommandRepository } from "../database/repositories/command-repository";
 import { CommandParamError, readsFileContents, validateCommandParams } from "./command-params";
+import type { RemoteDelivery } from "./command-relay";
 
 export interface AuditSink {
   append(entry: { actor: string; action: string; target?: string; details?: Record<string, unknown> }): Promise<unknown>;
@@ -73,6 +74,8 @@ export class CommandService {
     private readonly audit?: AuditSink,
     private readonly now: () => number = Date.now,
     private readonly grants: PermissionGrants = DEFAULT_GRANTS,
+    /** Distributed mode: how a command reaches an agent whose stream another replica holds. */
+    private readonly remote?: RemoteDelivery,
   ) {}
 
   /** Whether a key of this role holds the permission here (file fetching is configurable). */
@@ -151,9 +154,24 @@ export class CommandService {
     }
   }
 
-  private deliver(c: CommandEntity): void {
+  /**
+   * A nudge from another replica: `commandId` was issued there for an agent whose stream this
+   * replica holds. Read back from the database and sent only if it is still queued for that agent.
+   */
+  async deliverQueued(agentId: string, commandId: string): Promise<void> {
+    const c = await this.commands.byId(commandId);
+    if (!c || c.agentId !== agentId || c.state !== "queued") return;
+    if (c.expiresAt <= this.now()) await this.finish(c, "expired", "expired before the agent could receive it", "");
+    else this.deliver(c, false);
+  }
+
+  private deliver(c: CommandEntity, relay = true): void {
     const session = this.registry.session(c.agentId);
-    if (!session) return;
+    if (!session) {
+      // Another replica may hold the stream; a nudge received is never relayed on (no ping-pong).
+      if (relay && c.state === "queued") this.remote?.nudge(c.agentId, c.id);
+      return;
+    }
     const wire = toWireCommand({ id: c.id, agentId: c.agentId, type: c.type, paramsJson: c.paramsJson, issuedAtMs: c.issuedAt, expiresAtMs: c.expiresAt }, Buffer.from(c.signature, "base64"));
     session.send({ msg: { $case: "command", command: wire } });
     if (c.state === "queued") {
