@@ -48,6 +48,7 @@ import { createHttpTls, type HttpTls } from "../trust/http-tls";
 import { silentAgentAlerts } from "../detection/silent-agent-watcher";
 import { agentHealthAlerts } from "../detection/agent-health-watcher";
 import { agentAnomalies } from "../agents/agent-anomalies";
+import { connectCluster, type ClusterLink } from "./cluster";
 
 export interface RunningController {
   config: ControllerConfig;
@@ -77,6 +78,8 @@ export interface RunningController {
   triage: Triage;
   /** The integrations layer: live stream, webhooks, metrics. */
   integrations: Integrations;
+  /** Distributed mode (VIGIL_NATS_URL): this replica's link to the others; undefined in single-process mode. */
+  cluster?: ClusterLink;
   stop(): Promise<void>;
 }
 
@@ -102,13 +105,15 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     const ran = await dataSource.runMigrations({ transaction: "each" });
     if (ran.length) logger.info({ migrations: ran.map((m) => m.name) }, "database migrated");
   }
-  const ingest = createIngest(config, dataSource);
+  // Distributed mode: connected before ingest, whose registry shows the agents other replicas hold.
+  const cluster = await connectCluster(config.cluster, logger);
+  const ingest = createIngest(config, dataSource, cluster?.presence);
   const { store, writer, registry, inventory, retention } = ingest;
   // The command key exists before anything that announces it (the trust layer's Welcome, install).
   const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
   const security = await createTrustLayer(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
   opts = { ...opts, audit: opts.audit ?? security.audit };
-  const response = await createResponse(config, dataSource, registry, signer, opts.audit);
+  const response = await createResponse(config, dataSource, registry, signer, opts.audit, cluster?.relay);
   const { commands, playbooks } = response;
   const batch = new SqlBatch(dataSource);
   const triage = await createTriage({ ds: dataSource, batch, events: store, caseActions: response.caseActions });
@@ -152,6 +157,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     audit: opts.audit,
     logger,
     policy,
+    cluster,
   });
   // Results the agent made durable in its spool (local actions taken offline, or results whose stream broke).
   writer.onStored((batch) => {
@@ -171,7 +177,9 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       controllerVersion: CONTROLLER_VERSION,
       onConnected: (session) => {
         void policy.pushTo(session.agentId).catch((err) => logger.error({ err: String(err) }, "pushing the agent policy failed"));
-        void commands.deliverPending(session.agentId).catch((err) => logger.error({ err: String(err) }, "delivering queued commands failed"));
+        // Distributed mode: the server knows this replica serves the agent's nudges before the pending read,
+        // so a command stored on another replica meanwhile is either read here or nudged here.
+        void (cluster?.relay.ready() ?? Promise.resolve()).then(() => commands.deliverPending(session.agentId)).catch((err) => logger.error({ err: String(err) }, "delivering queued commands failed"));
       },
       onCommandResult: (agentId, result) => void commands.onResult(agentId, result).catch((err) => logger.error({ err: String(err) }, "recording a command result failed")),
       onInventory: (agentId, inv) => void inventory.receive(agentId, inv).catch((err) => logger.error({ err: String(err), agentId }, "storing an inventory failed")),
@@ -250,6 +258,9 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   );
   SwaggerModule.setup("api/docs", app, doc, { jsonDocumentUrl: "api/docs/openapi.json" });
 
+  // Before the first agent connects: this replica announces who it holds and serves their nudges.
+  cluster?.presence.start(registry);
+  cluster?.relay.start(registry, (agentId, commandId) => commands.deliverQueued(agentId, commandId));
   const grpcPort = await grpc.start(config.grpcAddr.host, config.grpcAddr.port);
   await app.listen(config.httpAddr.port, config.httpAddr.host);
   const httpServer = app.getHttpServer() as { address(): { port: number }; setSecureContext(o: { cert: string; key: string }): void };
@@ -285,6 +296,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     detection,
     triage,
     integrations,
+    cluster,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -296,6 +308,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       await agentHealth.stop();
       await grpc.stop();
       await integrations.stop();
+      await cluster?.stop();
       // After ingest stops: process what is queued and flush held correlations into alerts.
       await detection.stop().catch((err: unknown) => logger.error({ err: String(err) }, "detection flush at shutdown failed"));
       await app.close();

@@ -2,6 +2,7 @@ import type { DataSource } from "typeorm";
 import { AgentRegistry } from "../agents/agent-registry";
 import { InventoryService } from "../agents/inventory-service";
 import type { ControllerConfig } from "../config/config";
+import type { RemoteAgents } from "../agents/cluster-presence";
 import { EventStore } from "../database/repositories/event-store";
 import { InventoryRepository } from "../database/repositories/inventory-repository";
 import { SqlAgentRepository } from "../database/repositories/agent-repository";
@@ -19,10 +20,13 @@ export interface Ingest {
   events: EventQueryService;
 }
 
-/** Builds ingest, the lowest capability: every other one reads what it stores. */
-export function createIngest(config: ControllerConfig, ds: DataSource): Ingest {
+/**
+ * Builds ingest, the lowest capability: every other one reads what it stores. `remote`: in
+ * distributed mode, the agents other replicas hold (the registry shows them online too).
+ */
+export function createIngest(config: ControllerConfig, ds: DataSource, remote?: RemoteAgents): Ingest {
   const store = new EventStore(ds);
-  const registry = new AgentRegistry(SqlAgentRepository.of(ds), config.agentOfflineAfterMs, Date.now, { seqWindow: config.seqWindow, stalledAfterMs: config.agentStalledAfterMs });
+  const registry = new AgentRegistry(SqlAgentRepository.of(ds), config.agentOfflineAfterMs, Date.now, { seqWindow: config.seqWindow, stalledAfterMs: config.agentStalledAfterMs, remote });
   return {
     store,
     writer: new IngestWriter(store),

@@ -5,6 +5,7 @@ import { ConfigError } from "./config-error";
 import { DEFAULT_SEQ_WINDOW } from "./seq-window-options";
 import { EVIDENCE_ROLES, isRole, type Role } from "../http/roles";
 import { integrationsConfig, type IntegrationsConfig } from "./integrations-config";
+import { clusterConfig, type ClusterConfig } from "./cluster-config";
 
 /** Everything the controller reads from flags and environment, validated once. */
 /**
@@ -64,6 +65,8 @@ export interface ControllerConfig {
   agentStalledAfterMs: number;
   /** Roles that may fetch file contents with collect_evidence (VIGIL_EVIDENCE_FILE_ROLES, default admin; at most admin,analyst). */
   evidenceFileRoles: Role[];
+  /** Distributed mode (VIGIL_NATS_URL, VIGIL_NATS_PREFIX, VIGIL_REPLICA_ID). */
+  cluster: ClusterConfig;
 }
 
 export interface ConfigFlags {
@@ -154,6 +157,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     ),
     agentClockSkewAlertMs: /^(off|0)$/i.test(env.VIGIL_AGENT_CLOCK_SKEW_ALERT ?? "") ? 0 : parseDuration(env.VIGIL_AGENT_CLOCK_SKEW_ALERT || "5m", "VIGIL_AGENT_CLOCK_SKEW_ALERT"),
     agentStalledAfterMs: parseDuration(env.VIGIL_AGENT_STALLED_AFTER || "2m", "VIGIL_AGENT_STALLED_AFTER"),
+    cluster: clusterConfig(env, databaseUrl),
   };
 }
 

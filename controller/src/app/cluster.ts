@@ -1,0 +1,58 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { ClusterPresence } from "../agents/cluster-presence";
+import { closeBus, connectBus } from "../bus/nats-connection";
+import { BusNames } from "../bus/streams";
+import { CommandRelay } from "../commands/command-relay";
+import type { ClusterConfig } from "../config/cluster-config";
+import { ClusterNotices } from "../integrations/cluster-notices";
+import { DestinationSync } from "../webhooks/destination-sync";
+
+/**
+ * What makes replicas one controller for the people using it: presence (which replica holds
+ * which agent's stream), commands relayed to that replica, and the live stream and webhook
+ * destinations shared. Built before ingest (the registry reads presence) and started once the
+ * registry, commands, hub and webhooks exist. Absent in single-process mode.
+ */
+export interface ClusterLink {
+  nc: NatsConnection;
+  names: BusNames;
+  replicaId: string;
+  presence: ClusterPresence;
+  relay: CommandRelay;
+  notices: ClusterNotices;
+  destinations: DestinationSync;
+  /** Rejected messages read back from NATS, by kind (hostile or corrupt: counted, never acted on). */
+  rejected(): Record<string, number>;
+  stop(): Promise<void>;
+}
+
+export async function connectCluster(config: ClusterConfig, logger: Logger): Promise<ClusterLink | undefined> {
+  if (!config.natsUrl) return undefined;
+  const nc = await connectBus({ url: config.natsUrl, name: `vigil-controller ${config.replicaId}`, log: (level, msg, fields) => logger[level](fields ?? {}, msg) });
+  const names = new BusNames(config.natsPrefix);
+  const warn = (what: string) => (reason: string) => logger.warn({ reason }, `refused a ${what} message from NATS`);
+  const error = (what: string) => (err: unknown) => logger.error({ err: String(err) }, `${what} failed`);
+  const presence = new ClusterPresence(nc, `${names.prefix}.presence`, config.replicaId, { onRejected: warn("presence") });
+  const relay = new CommandRelay(nc, names.prefix, error("relaying a command"));
+  const notices = new ClusterNotices(nc, names.prefix, config.replicaId, { onRejected: warn("notice"), onError: error("sharing a notice") });
+  const destinations = new DestinationSync(nc, names.prefix, config.replicaId, 30_000, error("reloading webhook destinations"));
+  logger.info({ replica: config.replicaId, prefix: names.prefix }, "distributed mode: presence, commands, live stream and webhooks shared over NATS");
+  return {
+    nc,
+    names,
+    replicaId: config.replicaId,
+    presence,
+    relay,
+    notices,
+    destinations,
+    rejected: () => ({ presence: presence.rejected.count, command_nudge: relay.counts.rejected, notice: notices.counts.rejected, webhook_sync: destinations.counts.rejected }),
+    async stop() {
+      presence.stop();
+      relay.stop();
+      notices.stop();
+      destinations.stop();
+      await closeBus(nc);
+    },
+  };
+}
