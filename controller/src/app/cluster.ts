@@ -22,6 +22,8 @@ export interface ClusterLink {
   relay: CommandRelay;
   notices: ClusterNotices;
   destinations: DestinationSync;
+  /** Other replicas heard from. */
+  peers(): number;
   /** Rejected messages read back from NATS, by kind (hostile or corrupt: counted, never acted on). */
   rejected(): Record<string, number>;
   stop(): Promise<void>;
@@ -46,6 +48,7 @@ export async function connectCluster(config: ClusterConfig, logger: Logger): Pro
     relay,
     notices,
     destinations,
+    peers: () => Object.keys(presence.peers()).length,
     rejected: () => ({ presence: presence.rejected.count, command_nudge: relay.counts.rejected, notice: notices.counts.rejected, webhook_sync: destinations.counts.rejected }),
     async stop() {
       presence.stop();

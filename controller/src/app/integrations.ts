@@ -52,7 +52,7 @@ export interface IntegrationDeps {
   audit?: AuditSink;
   logger: Logger;
   /** Distributed mode: the live stream shared with the other replicas, and their webhook destinations kept in step. */
-  cluster?: { notices: ClusterNotices; destinations: DestinationSync };
+  cluster?: { notices: ClusterNotices; destinations: DestinationSync; peers(): number; rejected(): Record<string, number> };
   /** The agent policy, for how many IOCs it carries and leaves out. */
   policy?: { lastIocDelivery(): { shipped: number; leftOut: number } | undefined };
 }
@@ -88,6 +88,7 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
     agentDrops: () => agentDrops(d.registry),
     webhookDeliveriesByState: () => webhooks.countByState(),
     agentPolicyIocs: () => d.policy?.lastIocDelivery(),
+    ...(d.cluster ? { cluster: () => ({ peers: d.cluster!.peers(), rejected: d.cluster!.rejected() }) } : {}),
   });
 
   const worker = new DeliveryWorker(

@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeBus, connectBus } from "../../src/bus/nats-connection";
 import { BusNames, deleteAllWithPrefix } from "../../src/bus/streams";
-import { Receiver, StreamClient } from "../integrations/support";
+import { Receiver, sample, StreamClient } from "../integrations/support";
 import { ROOT, spawnAgent, type AgentProcess } from "../support/agent-process";
 import { createPgDatabase } from "../support/controller";
 import { freePort, startControllerProcess, type ControllerProcess } from "../support/controller-process";
@@ -184,5 +184,12 @@ describe("distributed mode: commands, presence, live stream and webhooks across 
     await waitFor("agent.offline on A's stream", () => ws.data("agents").some((m) => m.type === "agent.offline" && m.data.agentId === agentId));
     const agentNotices = ws.data("agents").filter((m) => m.data.agentId === agentId);
     expect(agentNotices.filter((m) => m.type === "agent.online")).toHaveLength(1);
+
+    // Each replica hears the two others, and nothing it read from NATS was refused.
+    for (const r of [A, B, C]) {
+      const metrics = (await api(r, key, "GET", "/metrics")).body as string;
+      expect(sample(metrics, "vigil_cluster_peers"), r.name).toBe(2);
+      expect(sample(metrics, "vigil_cluster_messages_refused_total", { kind: "notice" }) ?? 0).toBe(0);
+    }
   });
 });
