@@ -261,6 +261,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   // Before the first agent connects: this replica announces who it holds and serves their nudges.
   cluster?.presence.start(registry);
   cluster?.relay.start(registry, (agentId, commandId) => commands.deliverQueued(agentId, commandId));
+  cluster?.policy.start({ onLocalChange: (l) => policy.onChanged(l), reload: () => policy.catchUp().then(() => undefined) });
   const grpcPort = await grpc.start(config.grpcAddr.host, config.grpcAddr.port);
   await app.listen(config.httpAddr.port, config.httpAddr.host);
   const httpServer = app.getHttpServer() as { address(): { port: number }; setSecureContext(o: { cert: string; key: string }): void };

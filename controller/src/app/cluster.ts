@@ -6,7 +6,7 @@ import { BusNames } from "../bus/streams";
 import { CommandRelay } from "../commands/command-relay";
 import type { ClusterConfig } from "../config/cluster-config";
 import { ClusterNotices } from "../integrations/cluster-notices";
-import { DestinationSync } from "../webhooks/destination-sync";
+import { ChangeSync } from "../bus/change-sync";
 
 /**
  * What makes replicas one controller for the people using it: presence (which replica holds
@@ -21,7 +21,10 @@ export interface ClusterLink {
   presence: ClusterPresence;
   relay: CommandRelay;
   notices: ClusterNotices;
-  destinations: DestinationSync;
+  /** Webhook destinations made or changed through another replica's API. */
+  destinations: ChangeSync;
+  /** A new agent policy stored through another replica's API: pushed to the agents held here. */
+  policy: ChangeSync;
   /** Other replicas heard from. */
   peers(): number;
   /** Rejected messages read back from NATS, by kind (hostile or corrupt: counted, never acted on). */
@@ -38,7 +41,8 @@ export async function connectCluster(config: ClusterConfig, logger: Logger): Pro
   const presence = new ClusterPresence(nc, `${names.prefix}.presence`, config.replicaId, { onRejected: warn("presence") });
   const relay = new CommandRelay(nc, names.prefix, error("relaying a command"));
   const notices = new ClusterNotices(nc, names.prefix, config.replicaId, { onRejected: warn("notice"), onError: error("sharing a notice") });
-  const destinations = new DestinationSync(nc, names.prefix, config.replicaId, 30_000, error("reloading webhook destinations"));
+  const destinations = new ChangeSync(nc, names.prefix, "webhooks", config.replicaId, 30_000, error("reloading webhook destinations"));
+  const policy = new ChangeSync(nc, names.prefix, "policy", config.replicaId, 30_000, error("catching up with the agent policy"));
   logger.info({ replica: config.replicaId, prefix: names.prefix }, "distributed mode: presence, commands, live stream and webhooks shared over NATS");
   return {
     nc,
@@ -48,13 +52,21 @@ export async function connectCluster(config: ClusterConfig, logger: Logger): Pro
     relay,
     notices,
     destinations,
+    policy,
     peers: () => Object.keys(presence.peers()).length,
-    rejected: () => ({ presence: presence.rejected.count, command_nudge: relay.counts.rejected, notice: notices.counts.rejected, webhook_sync: destinations.counts.rejected }),
+    rejected: () => ({
+      presence: presence.rejected.count,
+      command_nudge: relay.counts.rejected,
+      notice: notices.counts.rejected,
+      webhook_sync: destinations.counts.rejected,
+      policy_sync: policy.counts.rejected,
+    }),
     async stop() {
       presence.stop();
       relay.stop();
       notices.stop();
       destinations.stop();
+      policy.stop();
       await closeBus(nc);
     },
   };

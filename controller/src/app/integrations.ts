@@ -23,7 +23,7 @@ import type { IntegrationsConfig } from "../config/integrations-config";
 import type { Notice } from "../integrations/notices";
 import { listenForNotices } from "../integrations/sources";
 import type { ClusterNotices } from "../integrations/cluster-notices";
-import type { DestinationSync } from "../webhooks/destination-sync";
+import type { ChangeSync } from "../bus/change-sync";
 
 export interface Integrations {
   hub: StreamHub;
@@ -52,7 +52,7 @@ export interface IntegrationDeps {
   audit?: AuditSink;
   logger: Logger;
   /** Distributed mode: the live stream shared with the other replicas, and their webhook destinations kept in step. */
-  cluster?: { notices: ClusterNotices; destinations: DestinationSync; peers(): number; rejected(): Record<string, number> };
+  cluster?: { notices: ClusterNotices; destinations: ChangeSync; peers(): number; rejected(): Record<string, number> };
   /** The agent policy, for how many IOCs it carries and leaves out. */
   policy?: { lastIocDelivery(): { shipped: number; leftOut: number } | undefined };
 }
@@ -143,7 +143,7 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
         (n) => hub.publish(n),
         () => hub.subscriberCount("events"),
       );
-      d.cluster?.destinations.start(webhooks);
+      d.cluster?.destinations.start({ onLocalChange: (l) => webhooks.onDestinationsChanged(l), reload: () => webhooks.load() });
       worker.start();
     },
     async stop() {

@@ -175,6 +175,15 @@ describe("distributed mode: commands, presence, live stream and webhooks across 
       .filter((b) => b.data.id === id);
     expect(received.map((b) => b.type).sort()).toEqual([...types].sort());
 
+    // A new agent policy stored through B reaches the agent held by C (signed with the one command key).
+    const { BUILTIN_RULES } = await import("@vigil/detection");
+    const ruleId = /^id:\s*(\S+)/m.exec(BUILTIN_RULES[0]!.text)![1]!;
+    const put = await api(B, key, "PUT", "/api/v1/agent-policy", { rules: [{ id: ruleId }], actions: [] });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await waitFor("the policy applied by the agent on C", () => /local policy applied[^\n]*"version":\s*1\b/.test(agent.output()), 20_000).catch((e: Error) => {
+      throw new Error(`${e.message}\n${agent.output().slice(-3000)}`);
+    });
+
     // The agent leaves: C says so, and A shows it offline without waiting for a timeout.
     await agent.stop("SIGTERM");
     await waitFor("the agent offline on A", async () => {

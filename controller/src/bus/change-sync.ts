@@ -1,21 +1,23 @@
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 
-/** The webhook service as the sync sees it: its changes, and a reload from the database. */
-export interface SyncedDestinations {
-  onDestinationsChanged(l: () => void): void;
-  load(): Promise<void>;
+/** What one replica keeps in memory from the database: its own changes announced, and a reload. */
+export interface SyncedState {
+  /** Calls `l` after this replica changed the state (in the database). */
+  onLocalChange(l: () => void): void;
+  /** Re-reads the state after another replica changed it. */
+  reload(): Promise<void>;
 }
 
 const ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * Each replica matches notices against webhook destinations kept in memory; a destination made
- * or changed through one replica's API must reach the others before the next notice they make.
- * A change is announced on `<prefix>.webhooks.changed` and the others reload from the database
- * (the message carries no destination: the table is the truth). A periodic reload covers an
- * announcement lost while NATS was away.
+ * State a replica keeps in memory from the database (webhook destinations, the agent policy) that
+ * another replica's API may change. A change is announced on `<prefix>.changed.<what>` and the
+ * others reload from the database (the message carries nothing but who changed it: the table is
+ * the truth, and nothing read from NATS becomes state). A periodic reload covers an announcement
+ * lost while NATS was away (0: none).
  */
-export class DestinationSync {
+export class ChangeSync {
   private sub?: Subscription;
   private timer?: NodeJS.Timeout;
   private reloading?: Promise<void>;
@@ -25,14 +27,16 @@ export class DestinationSync {
   constructor(
     private readonly nc: Pick<NatsConnection, "publish" | "subscribe">,
     private readonly prefix: string,
+    /** What changes: one subject token (webhooks, policy). */
+    private readonly what: string,
     private readonly replicaId: string,
     private readonly reloadEveryMs = 30_000,
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {}
 
-  start(service: SyncedDestinations): void {
-    const subject = `${this.prefix}.webhooks.changed`;
-    service.onDestinationsChanged(() => {
+  start(service: SyncedState): void {
+    const subject = `${this.prefix}.changed.${this.what}`;
+    service.onLocalChange(() => {
       try {
         this.nc.publish(subject, JSON.stringify({ v: 1, r: this.replicaId }));
         this.counts.announced++;
@@ -41,8 +45,10 @@ export class DestinationSync {
       }
     });
     this.sub = this.nc.subscribe(subject, { callback: (err, msg) => (err ? this.onError(err) : this.receive(msg, service)) });
-    this.timer = setInterval(() => this.reload(service), this.reloadEveryMs);
-    this.timer.unref();
+    if (this.reloadEveryMs > 0) {
+      this.timer = setInterval(() => this.reload(service), this.reloadEveryMs);
+      this.timer.unref();
+    }
   }
 
   stop(): void {
@@ -50,7 +56,7 @@ export class DestinationSync {
     this.sub?.unsubscribe();
   }
 
-  private receive(msg: Msg, service: SyncedDestinations): void {
+  private receive(msg: Msg, service: SyncedState): void {
     let r: unknown;
     try {
       r = msg.data.byteLength <= 512 ? (JSON.parse(Buffer.from(msg.data).toString("utf8")) as { r?: unknown }).r : undefined;
@@ -65,14 +71,14 @@ export class DestinationSync {
   }
 
   /** One reload at a time; a change announced during one triggers one more after it. */
-  private reload(service: SyncedDestinations): void {
+  private reload(service: SyncedState): void {
     if (this.reloading) {
       this.again = true;
       return;
     }
     this.counts.reloads++;
     this.reloading = service
-      .load()
+      .reload()
       .catch(this.onError)
       .finally(() => {
         this.reloading = undefined;
