@@ -107,7 +107,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   }
   // Distributed mode: connected before ingest, whose registry shows the agents other replicas hold.
   const cluster = await connectCluster(config.cluster, logger);
-  const ingest = createIngest(config, dataSource, cluster?.presence);
+  const ingest = createIngest(config, dataSource, cluster && { agents: cluster.presence, relay: cluster.relay });
   const { store, writer, registry, inventory, retention } = ingest;
   // The command key exists before anything that announces it (the trust layer's Welcome, install).
   const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
@@ -260,7 +260,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
 
   // Before the first agent connects: this replica announces who it holds and serves their nudges.
   cluster?.presence.start(registry);
-  cluster?.relay.start(registry, (agentId, commandId) => commands.deliverQueued(agentId, commandId));
+  cluster?.relay.start(registry, { deliver: (agentId, commandId) => commands.deliverQueued(agentId, commandId), inventory: (agentId) => void inventory.requestHere(agentId) });
   cluster?.policy.start({ onLocalChange: (l) => policy.onChanged(l), reload: () => policy.catchUp().then(() => undefined) });
   const grpcPort = await grpc.start(config.grpcAddr.host, config.grpcAddr.port);
   await app.listen(config.httpAddr.port, config.httpAddr.host);

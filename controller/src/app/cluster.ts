@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { ClusterPresence } from "../agents/cluster-presence";
 import { closeBus, connectBus } from "../bus/nats-connection";
 import { BusNames } from "../bus/streams";
-import { CommandRelay } from "../commands/command-relay";
+import { AgentRelay } from "../agents/agent-relay";
 import type { ClusterConfig } from "../config/cluster-config";
 import { ClusterNotices } from "../integrations/cluster-notices";
 import { ChangeSync } from "../bus/change-sync";
@@ -19,7 +19,7 @@ export interface ClusterLink {
   names: BusNames;
   replicaId: string;
   presence: ClusterPresence;
-  relay: CommandRelay;
+  relay: AgentRelay;
   notices: ClusterNotices;
   /** Webhook destinations made or changed through another replica's API. */
   destinations: ChangeSync;
@@ -39,7 +39,7 @@ export async function connectCluster(config: ClusterConfig, logger: Logger): Pro
   const warn = (what: string) => (reason: string) => logger.warn({ reason }, `refused a ${what} message from NATS`);
   const error = (what: string) => (err: unknown) => logger.error({ err: String(err) }, `${what} failed`);
   const presence = new ClusterPresence(nc, `${names.prefix}.presence`, config.replicaId, { onRejected: warn("presence") });
-  const relay = new CommandRelay(nc, names.prefix, error("relaying a command"));
+  const relay = new AgentRelay(nc, names.prefix, error("relaying to an agent's replica"));
   const notices = new ClusterNotices(nc, names.prefix, config.replicaId, { onRejected: warn("notice"), onError: error("sharing a notice") });
   const destinations = new ChangeSync(nc, names.prefix, "webhooks", config.replicaId, 30_000, error("reloading webhook destinations"));
   const policy = new ChangeSync(nc, names.prefix, "policy", config.replicaId, 30_000, error("catching up with the agent policy"));
@@ -56,7 +56,7 @@ export async function connectCluster(config: ClusterConfig, logger: Logger): Pro
     peers: () => Object.keys(presence.peers()).length,
     rejected: () => ({
       presence: presence.rejected.count,
-      command_nudge: relay.counts.rejected,
+      agent_relay: relay.counts.rejected,
       notice: notices.counts.rejected,
       webhook_sync: destinations.counts.rejected,
       policy_sync: policy.counts.rejected,

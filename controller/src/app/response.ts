@@ -6,7 +6,7 @@ import { SqlCommandRepository } from "../database/repositories/command-repositor
 import { PlaybookRepository } from "../database/repositories/playbook-repository";
 import { PolicyRepository } from "../database/repositories/policy-repository";
 import { CommandService, type AuditSink } from "../commands/command-service";
-import type { RemoteDelivery } from "../commands/command-relay";
+import type { RemoteDelivery } from "../agents/agent-relay";
 import { grantsWith } from "../http/roles";
 import { CaseActions } from "../playbooks/case-actions";
 import { PlaybookService } from "../playbooks/playbook-service";

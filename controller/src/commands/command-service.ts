@@ -7,7 +7,7 @@ import { can, DEFAULT_GRANTS, type Permission, type PermissionGrants, type Role 
 import type { ActionLogEntity, CommandEntity, CommandState } from "../database/entities";
 import type { CommandFilter, CommandRepository } from "../database/repositories/command-repository";
 import { CommandParamError, readsFileContents, validateCommandParams } from "./command-params";
-import type { RemoteDelivery } from "./command-relay";
+import type { RemoteDelivery } from "../agents/agent-relay";
 
 export interface AuditSink {
   append(entry: { actor: string; action: string; target?: string; details?: Record<string, unknown> }): Promise<unknown>;

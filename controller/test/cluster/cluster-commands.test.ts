@@ -175,6 +175,22 @@ describe("distributed mode: commands, presence, live stream and webhooks across 
       .filter((b) => b.data.id === id);
     expect(received.map((b) => b.type).sort()).toEqual([...types].sort());
 
+    // An inventory asked for through A comes from the agent on C, stored and read back through A.
+    // (After the one the agent sends at connect: while it collects, the agent ignores another ask.)
+    const before = await waitFor(
+      "the connect-time inventory",
+      async () => {
+        const r = await api(A, key, "GET", `/api/v1/agents/${agentId}/inventory`);
+        return r.status === 200 ? (r.body as { collectedAt: string }) : undefined;
+      },
+      30_000,
+    );
+    expect((await api(A, key, "POST", `/api/v1/agents/${agentId}/inventory/refresh`)).status).toBe(202);
+    await waitFor("the requested inventory through A", async () => {
+      const inv = (await api(A, key, "GET", `/api/v1/agents/${agentId}/inventory`)).body as { reason?: string; collectedAt?: string };
+      return inv.reason === "requested" && inv.collectedAt !== before.collectedAt;
+    });
+
     // A new agent policy stored through B reaches the agent held by C (signed with the one command key).
     const { BUILTIN_RULES } = await import("@vigil/detection");
     const ruleId = /^id:\s*(\S+)/m.exec(BUILTIN_RULES[0]!.text)![1]!;

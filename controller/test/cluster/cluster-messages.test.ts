@@ -3,7 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClusterPresence, type LocalPresenceSource, type PresenceEntry } from "../../src/agents/cluster-presence";
 import { closeBus, connectBus } from "../../src/bus/nats-connection";
-import { agentSubjectToken, CommandRelay } from "../../src/commands/command-relay";
+import { agentSubjectToken, AgentRelay } from "../../src/agents/agent-relay";
 import { ClusterNotices } from "../../src/integrations/cluster-notices";
 import type { Notice } from "../../src/integrations/notices";
 import { waitFor } from "../support/wait";
@@ -122,14 +122,15 @@ describe("presence over NATS", () => {
   });
 });
 
-describe("command nudges over NATS", () => {
-  it("reach only the replica holding the agent, by the agent's own subject; bad nudges are counted", async () => {
+describe("agent relay (command nudges, inventory requests) over NATS", () => {
+  it("reaches only the replica holding the agent, by the agent's own subject; bad requests are counted", async () => {
     const issuerConn = await connect("ra");
-    const issuer = new CommandRelay(issuerConn, prefix);
-    const holder = new CommandRelay(await connect("rc"), prefix);
+    const issuer = new AgentRelay(issuerConn, prefix);
+    const holder = new AgentRelay(await connect("rc"), prefix);
     const reg = new FakeRegistry();
     const delivered: Array<[string, string]> = [];
-    holder.start(reg, async (agentId, commandId) => void delivered.push([agentId, commandId]));
+    const inventories: string[] = [];
+    holder.start(reg, { deliver: async (agentId, commandId) => void delivered.push([agentId, commandId]), inventory: (agentId) => void inventories.push(agentId) });
     // Not held yet: a nudge goes nowhere (the command waits in the database for the agent's connect).
     issuer.nudge("host.one", "cmd-0");
     await issuerConn.flush();
