@@ -48,6 +48,8 @@ import { createHttpTls, type HttpTls } from "../trust/http-tls";
 import { silentAgentAlerts } from "../detection/silent-agent-watcher";
 import { agentHealthAlerts } from "../detection/agent-health-watcher";
 import { agentAnomalies } from "../agents/agent-anomalies";
+import { ReplicaStatus } from "../bus/replica-status";
+import { startDistributed, type Distributed } from "./distributed";
 import { connectCluster, type ClusterLink } from "./cluster";
 
 export interface RunningController {
@@ -78,7 +80,9 @@ export interface RunningController {
   triage: Triage;
   /** The integrations layer: live stream, webhooks, metrics. */
   integrations: Integrations;
-  /** Distributed mode (VIGIL_NATS_URL): this replica's link to the others; undefined in single-process mode. */
+  /** Distributed mode (VIGIL_NATS_URL): the NATS link, JetStream sink and (worker role) storage consumer. */
+  distributed?: Distributed;
+  /** Distributed mode: presence, the agent relay, the shared live stream and in-memory state kept in step with the other replicas. */
   cluster?: ClusterLink;
   stop(): Promise<void>;
 }
@@ -106,9 +110,12 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     if (ran.length) logger.info({ migrations: ran.map((m) => m.name) }, "database migrated");
   }
   // Distributed mode: connected before ingest, whose registry shows the agents other replicas hold.
-  const cluster = await connectCluster(config.cluster, logger);
+  const cluster = config.distributed ? await connectCluster(config.distributed, logger) : undefined;
   const ingest = createIngest(config, dataSource, cluster && { agents: cluster.presence, relay: cluster.relay });
   const { store, writer, registry, inventory, retention } = ingest;
+  // Distributed mode: agents' batches go to JetStream; workers write them to PostgreSQL and hand them to `writer`'s listeners.
+  const distributed = config.distributed ? await startDistributed(config, dataSource, writer, logger) : undefined;
+  const servesAgents = config.role === "all" || config.role === "ingest";
   // The command key exists before anything that announces it (the trust layer's Welcome, install).
   const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
   const security = await createTrustLayer(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
@@ -171,7 +178,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const grpc = new AgentGrpcServer(
     {
       registry,
-      writer,
+      writer: distributed?.sink ?? writer,
       authenticator: security.grpc.authenticator,
       commandPublicKey: () => signer.publicKeyRaw,
       controllerVersion: CONTROLLER_VERSION,
@@ -220,6 +227,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       { provide: DatabaseHealth, useValue: new DatabaseHealth(dataSource) },
       { provide: EventQueryService, useValue: ingest.events },
       { provide: IngestWriter, useValue: writer },
+      { provide: ReplicaStatus, useValue: distributed?.status ?? new ReplicaStatus(config.role) },
       { provide: AgentRegistry, useValue: registry },
       { provide: InventoryService, useValue: inventory },
       { provide: CommandSigner, useValue: signer },
@@ -258,11 +266,13 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   );
   SwaggerModule.setup("api/docs", app, doc, { jsonDocumentUrl: "api/docs/openapi.json" });
 
+  distributed?.attachMetrics(integrations.metrics);
   // Before the first agent connects: this replica announces who it holds and serves their nudges.
   cluster?.presence.start(registry);
   cluster?.relay.start(registry, { deliver: (agentId, commandId) => commands.deliverQueued(agentId, commandId), inventory: (agentId) => void inventory.requestHere(agentId) });
   cluster?.policy.start({ onLocalChange: (l) => policy.onChanged(l), reload: () => policy.catchUp().then(() => undefined) });
-  const grpcPort = await grpc.start(config.grpcAddr.host, config.grpcAddr.port);
+  // Roles without agent streams (api, worker) open no gRPC port: 0 in the ready line.
+  const grpcPort = servesAgents ? await grpc.start(config.grpcAddr.host, config.grpcAddr.port) : 0;
   await app.listen(config.httpAddr.port, config.httpAddr.host);
   const httpServer = app.getHttpServer() as { address(): { port: number }; setSecureContext(o: { cert: string; key: string }): void };
   httpPort = httpServer.address().port;
@@ -273,7 +283,10 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   commands.start();
   silentAgents?.start();
   agentHealth.start();
-  logger.info({ http: httpUrl, grpc: formatAddr({ host: config.grpcAddr.host, port: grpcPort }), database: redactUrl(config.databaseUrl) }, "controller started");
+  logger.info(
+    { http: httpUrl, grpc: formatAddr({ host: config.grpcAddr.host, port: grpcPort }), database: redactUrl(config.databaseUrl), role: config.role, distributed: distributed !== undefined },
+    "controller started",
+  );
 
   let stopped = false;
   return {
@@ -297,6 +310,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     detection,
     triage,
     integrations,
+    distributed,
     cluster,
     async stop() {
       if (stopped) return;
@@ -308,6 +322,8 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       await silentAgents?.stop();
       await agentHealth.stop();
       await grpc.stop();
+      // Storage stops partition by partition (releasing each lease) before the NATS link closes.
+      await distributed?.stop().catch((err: unknown) => logger.error({ err: String(err) }, "stopping distributed mode failed"));
       await integrations.stop();
       await cluster?.stop();
       // After ingest stops: process what is queued and flush held correlations into alerts.

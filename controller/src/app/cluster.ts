@@ -4,7 +4,7 @@ import { ClusterPresence } from "../agents/cluster-presence";
 import { closeBus, connectBus } from "../bus/nats-connection";
 import { BusNames } from "../bus/streams";
 import { AgentRelay } from "../agents/agent-relay";
-import type { ClusterConfig } from "../config/cluster-config";
+import type { DistributedConfig } from "../config/distributed-config";
 import { ClusterNotices } from "../integrations/cluster-notices";
 import { ChangeSync } from "../bus/change-sync";
 
@@ -32,10 +32,13 @@ export interface ClusterLink {
   stop(): Promise<void>;
 }
 
-export async function connectCluster(config: ClusterConfig, logger: Logger): Promise<ClusterLink | undefined> {
-  if (!config.natsUrl) return undefined;
-  const nc = await connectBus({ url: config.natsUrl, name: `vigil-controller ${config.replicaId}`, log: (level, msg, fields) => logger[level](fields ?? {}, msg) });
-  const names = new BusNames(config.natsPrefix);
+/**
+ * Its own NATS connection, apart from ingest's JetStream one: a command nudge or a presence beat
+ * must not queue behind megabytes of event batches in one outbound buffer.
+ */
+export async function connectCluster(config: DistributedConfig, logger: Logger): Promise<ClusterLink> {
+  const nc = await connectBus({ url: config.natsUrl, name: `vigil-cluster-${config.replicaId}`, log: (level, msg, fields) => logger[level](fields ?? {}, msg) });
+  const names = new BusNames(config.prefix);
   const warn = (what: string) => (reason: string) => logger.warn({ reason }, `refused a ${what} message from NATS`);
   const error = (what: string) => (err: unknown) => logger.error({ err: String(err) }, `${what} failed`);
   const presence = new ClusterPresence(nc, `${names.prefix}.presence`, config.replicaId, { onRejected: warn("presence") });
