@@ -14,8 +14,8 @@ import { freePort, startControllerProcess, type ControllerProcess } from "../sup
 import { waitFor } from "../support/wait";
 
 /**
- * Three controller processes on one PostgreSQL and one NATS (real, as in CI), a real agent on
- * replica C. A command issued through replica A's API reaches the agent, and its result shows in
+ * Three controller processes on one PostgreSQL and one NATS JetStream (real, as in CI), split by
+ * role (A api, B worker, C ingest), a real agent on replica C. A command issued through replica A's API reaches the agent, and its result shows in
  * A's API and on A's WebSocket; every replica lists the agent online; a webhook created through B
  * gets each notice once though three delivery workers share the outbox.
  */
@@ -60,7 +60,9 @@ describe("distributed mode: commands, presence, live stream and webhooks across 
     databaseUrl = pg.url;
     rx = await new Receiver().start();
     cleanups.push(() => rx.close());
-    const env = (name: string) => ({ VIGIL_NATS_URL: NATS_URL, VIGIL_NATS_PREFIX: names.prefix, VIGIL_REPLICA_ID: name, VIGIL_SIGMAHQ_PACK: "off" });
+    // The split deployment: A serves only the API, B stores and detects (worker), C holds agent streams (ingest).
+    const role: Record<string, string> = { A: "api", B: "worker", C: "ingest" };
+    const env = (name: string) => ({ VIGIL_NATS_URL: NATS_URL, VIGIL_NATS_PREFIX: names.prefix, VIGIL_REPLICA_ID: name, VIGIL_ROLE: role[name]!, VIGIL_SIGMAHQ_PACK: "off" });
     const start = async (name: string, dataDir: string): Promise<Replica> => {
       const proc = await startControllerProcess({ grpcPort: await freePort(), dataDir, databaseUrl, env: env(name), readyTimeoutMs: 60_000 });
       cleanups.push(() => proc.stop("SIGKILL"));
