@@ -89,7 +89,10 @@ export class CommandService {
 
   start(): void {
     // A database outage must not crash the controller (unhandled rejection); the next sweep retries.
-    this.sweeper = setInterval(() => void this.expireOverdue().catch(() => undefined), 5_000);
+    this.sweeper = setInterval(() => {
+      void this.expireOverdue().catch(() => undefined);
+      if (this.remote) void this.deliverHeldQueued().catch(() => undefined);
+    }, 5_000);
     this.sweeper.unref();
   }
 
@@ -163,6 +166,22 @@ export class CommandService {
     if (!c || c.agentId !== agentId || c.state !== "queued") return;
     if (c.expiresAt <= this.now()) await this.finish(c, "expired", "expired before the agent could receive it", "");
     else this.deliver(c, false);
+  }
+
+  /**
+   * Distributed mode, every sweep: commands still queued for agents whose streams this replica
+   * holds are sent. Covers a nudge lost while NATS was away, or a command stored on another
+   * replica in the instant its agent moved here (after this connect's pending read, before the
+   * nudge found a subscriber). Returns how many were sent.
+   */
+  async deliverHeldQueued(): Promise<number> {
+    let n = 0;
+    for (const c of await this.commands.list({ state: "queued", limit: 500 })) {
+      if (c.state !== "queued" || c.expiresAt <= this.now() || !this.registry.session(c.agentId)) continue;
+      this.deliver(c, false);
+      n++;
+    }
+    return n;
   }
 
   private deliver(c: CommandEntity, relay = true): void {
