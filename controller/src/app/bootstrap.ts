@@ -271,6 +271,15 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   cluster?.presence.start(registry);
   cluster?.relay.start(registry, { deliver: (agentId, commandId) => commands.deliverQueued(agentId, commandId), inventory: (agentId) => void inventory.requestHere(agentId) });
   cluster?.policy.start({ onLocalChange: (l) => policy.onChanged(l), reload: () => policy.catchUp().then(() => undefined) });
+  cluster?.playbooks.start({ onLocalChange: (l) => playbooks.onChanged(l), reload: () => playbooks.load() });
+  cluster?.rules.start({
+    onLocalChange: (l) => {
+      detection.rules.onRuleset(l);
+      detection.rules.onEnabled(() => l());
+    },
+    reload: () => detection.rules.reloadFromDatabase(),
+  });
+  cluster?.iocs.start({ onLocalChange: (l) => detection.iocs.onChange(l), reload: () => detection.iocs.load() });
   // Roles without agent streams (api, worker) open no gRPC port: 0 in the ready line.
   const grpcPort = servesAgents ? await grpc.start(config.grpcAddr.host, config.grpcAddr.port) : 0;
   await app.listen(config.httpAddr.port, config.httpAddr.host);

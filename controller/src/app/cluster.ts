@@ -25,6 +25,10 @@ export interface ClusterLink {
   destinations: ChangeSync;
   /** A new agent policy stored through another replica's API: pushed to the agents held here. */
   policy: ChangeSync;
+  /** Playbooks, rules and IOCs changed through another replica's API: reloaded here (alerts may be raised on any replica). */
+  playbooks: ChangeSync;
+  rules: ChangeSync;
+  iocs: ChangeSync;
   /** Other replicas heard from. */
   peers(): number;
   /** Rejected messages read back from NATS, by kind (hostile or corrupt: counted, never acted on). */
@@ -46,6 +50,11 @@ export async function connectCluster(config: DistributedConfig, logger: Logger):
   const notices = new ClusterNotices(nc, names.prefix, config.replicaId, { onRejected: warn("notice"), onError: error("sharing a notice") });
   const destinations = new ChangeSync(nc, names.prefix, "webhooks", config.replicaId, 30_000, error("reloading webhook destinations"));
   const policy = new ChangeSync(nc, names.prefix, "policy", config.replicaId, 30_000, error("catching up with the agent policy"));
+  const playbooks = new ChangeSync(nc, names.prefix, "playbooks", config.replicaId, 30_000, error("reloading playbooks"));
+  // Rules recompile and IOCs rebuild their whole index on a reload: on announcements only, no periodic reload.
+  const rules = new ChangeSync(nc, names.prefix, "rules", config.replicaId, 0, error("reloading rules"));
+  const iocs = new ChangeSync(nc, names.prefix, "iocs", config.replicaId, 0, error("reloading IOCs"));
+  const syncs = { webhook_sync: destinations, policy_sync: policy, playbook_sync: playbooks, rule_sync: rules, ioc_sync: iocs };
   logger.info({ replica: config.replicaId, prefix: names.prefix }, "distributed mode: presence, commands, live stream and webhooks shared over NATS");
   return {
     nc,
@@ -56,6 +65,9 @@ export async function connectCluster(config: DistributedConfig, logger: Logger):
     notices,
     destinations,
     policy,
+    playbooks,
+    rules,
+    iocs,
     peers: () => Object.keys(presence.peers()).length,
     rejected: () => ({
       presence: presence.rejected.count,
@@ -68,8 +80,7 @@ export async function connectCluster(config: DistributedConfig, logger: Logger):
       presence.stop();
       relay.stop();
       notices.stop();
-      destinations.stop();
-      policy.stop();
+      for (const sync of Object.values(syncs)) sync.stop();
       await closeBus(nc);
     },
   };

@@ -22,7 +22,9 @@ export class ChangeSync {
   private timer?: NodeJS.Timeout;
   private reloading?: Promise<void>;
   private again = false;
-  readonly counts = { announced: 0, reloads: 0, rejected: 0 };
+  /** While a reload runs, the state's change listeners fire for it: not a local change, not announced (no echo storm). */
+  private applying = false;
+  readonly counts = { announced: 0, received: 0, reloads: 0, rejected: 0 };
 
   constructor(
     private readonly nc: Pick<NatsConnection, "publish" | "subscribe">,
@@ -37,6 +39,8 @@ export class ChangeSync {
   start(service: SyncedState): void {
     const subject = `${this.prefix}.changed.${this.what}`;
     service.onLocalChange(() => {
+      // A genuine local change during a reload is not announced either; the others' periodic reload (or the next change) covers it.
+      if (this.applying) return;
       try {
         this.nc.publish(subject, JSON.stringify({ v: 1, r: this.replicaId }));
         this.counts.announced++;
@@ -67,7 +71,9 @@ export class ChangeSync {
       this.counts.rejected++;
       return;
     }
-    if (r !== this.replicaId) this.reload(service);
+    if (r === this.replicaId) return;
+    this.counts.received++;
+    this.reload(service);
   }
 
   /** One reload at a time; a change announced during one triggers one more after it. */
@@ -77,10 +83,12 @@ export class ChangeSync {
       return;
     }
     this.counts.reloads++;
+    this.applying = true;
     this.reloading = service
       .reload()
       .catch(this.onError)
       .finally(() => {
+        this.applying = false;
         this.reloading = undefined;
         if (this.again) {
           this.again = false;

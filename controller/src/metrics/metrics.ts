@@ -150,7 +150,7 @@ export class ControllerMetrics {
       });
       new Counter({
         name: "vigil_cluster_messages_refused_total",
-        help: "Messages read back from NATS that failed their checks and were dropped, by kind (presence, agent_relay, notice, webhook_sync, policy_sync)",
+        help: "Messages read back from NATS that failed their checks and were dropped, by kind (presence, agent_relay, notice, webhook_sync, policy_sync, playbook_sync, rule_sync, ioc_sync)",
         labelNames: ["kind"],
         registers,
         collect() {

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClusterPresence, type LocalPresenceSource, type PresenceEntry } from "../../src/agents/cluster-presence";
+import { ChangeSync } from "../../src/bus/change-sync";
 import { closeBus, connectBus } from "../../src/bus/nats-connection";
 import { agentSubjectToken, AgentRelay } from "../../src/agents/agent-relay";
 import { ClusterNotices } from "../../src/integrations/cluster-notices";
@@ -244,6 +245,59 @@ describe("live-stream notices over NATS", () => {
       expect(B.counts.rejected).toBe(bad.length + 1);
     } finally {
       B.stop();
+    }
+  });
+});
+
+describe("state changed through one replica's API, reloaded by the others", () => {
+  it("announces a local change once; the others reload (one at a time, a change during a reload gives one more); a reload's own change events are not announced again", async () => {
+    class State {
+      private listeners: Array<() => void> = [];
+      reloads = 0;
+      release?: () => void;
+      onLocalChange(l: () => void): void {
+        this.listeners.push(l);
+      }
+      change(): void {
+        for (const l of this.listeners) l();
+      }
+      async reload(): Promise<void> {
+        this.reloads++;
+        // Like the IOC catalog: reloading fires the same listeners a local change does.
+        this.change();
+        await new Promise<void>((r) => (this.release = r));
+      }
+    }
+    const nodes = await Promise.all(
+      ["A", "B"].map(async (r) => {
+        const nc = await connect(`cs${r}`);
+        const sync = new ChangeSync(nc, prefix, "things", r, 0);
+        const state = new State();
+        sync.start(state);
+        await nc.flush();
+        return { sync, state };
+      }),
+    );
+    const [a, b] = nodes as [{ sync: ChangeSync; state: State }, { sync: ChangeSync; state: State }];
+    try {
+      a.state.change();
+      await waitFor("B reloading", () => b.state.reloads === 1);
+      // Two more changes while B's reload runs: one more reload after it, not two.
+      a.state.change();
+      a.state.change();
+      await waitFor("both announcements on B", () => b.sync.counts.received === 3);
+      expect(b.state.reloads).toBe(1);
+      b.state.release!();
+      await waitFor("B's second reload", () => b.state.reloads === 2);
+      b.state.release!();
+      expect(a.sync.counts.announced).toBe(3);
+      // B's reloads fired its change listeners, but B announced nothing: A never reloads.
+      expect(b.sync.counts.announced).toBe(0);
+      expect(a.state.reloads).toBe(0);
+      conns[0]!.publish(`${prefix}.changed.things`, "garbage");
+      await waitFor("the garbage counted", () => b.sync.counts.rejected === 1 && a.sync.counts.rejected === 1);
+    } finally {
+      for (const n of nodes) n.sync.stop();
     }
   });
 });
