@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +17,8 @@ import { waitFor } from "../support/wait";
  * Three controller processes on one PostgreSQL and one NATS JetStream (real, as in CI), split by
  * role (A api, B worker, C ingest), a real agent on replica C. A command issued through replica A's API reaches the agent, and its result shows in
  * A's API and on A's WebSocket; every replica lists the agent online; a webhook created through B
- * gets each notice once though three delivery workers share the outbox.
+ * gets each notice once though three delivery workers share the outbox. A rule uploaded through A
+ * fires on B's detection; an inventory asked through A and a policy stored through B reach the agent.
  */
 const NATS_URL = process.env.VIGIL_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 const names = new BusNames(`tc${randomBytes(4).toString("hex")}`);
@@ -89,7 +90,7 @@ describe("distributed mode: commands, presence, live stream and webhooks across 
     await closeBus(nc);
   });
 
-  it("a command issued on A reaches the agent on C; the result shows on A (API and WebSocket); the webhook gets each notice once", async () => {
+  it("a command issued on A reaches the agent on C; the result shows on A (API and WebSocket); the webhook gets each notice once; rules, inventory requests and policy cross replicas", async () => {
     // A webhook made through B: A and C (which make the command's notices) must learn of it.
     const hook = await api(B, key, "POST", "/api/v1/webhooks", { name: "cluster", url: `${rx.url}/cmds`, topics: ["commands", "agents"] });
     expect(hook.status, JSON.stringify(hook.body)).toBe(201);
@@ -97,6 +98,7 @@ describe("distributed mode: commands, presence, live stream and webhooks across 
     cleanups.push(() => ws.close());
     expect((await ws.subscribe("commands")).type).toBe("subscribed");
     expect((await ws.subscribe("agents")).type).toBe("subscribed");
+    expect((await ws.subscribe("alerts")).type).toBe("subscribed");
 
     // A real agent in monitor mode on C; its PATH holds an nft that always fails, so an isolate can never cut this machine off.
     const work = mkdtempSync(join(tmpdir(), "vigil-cluster-agent-"));
@@ -193,10 +195,34 @@ describe("distributed mode: commands, presence, live stream and webhooks across 
       return inv.reason === "requested" && inv.collectedAt !== before.collectedAt;
     });
 
+    // A rule uploaded through A (api) runs where detection runs (B, worker): an exec on the agent's host
+    // (reported to C, stored by B) raises its alert, seen through A's API and on A's WebSocket.
+    const marker = `vigil-marker-${randomBytes(4).toString("hex")}`;
+    const ruleId = "5c1d7e4a-8f00-4c2b-9a51-" + randomBytes(6).toString("hex");
+    const rule = await api(A, key, "POST", "/api/v1/rules?name=cluster-marker.yml", {
+      yaml: `title: Cluster test marker\nid: ${ruleId}\nlogsource: {product: linux, category: process_creation}\ndetection:\n  sel: {Image|endswith: /${marker}}\n  condition: sel\nlevel: high\n`,
+    });
+    expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+    cpSync("/bin/sleep", join(work, marker));
+    chmodSync(join(work, marker), 0o755);
+    // Run until the alert is seen: the agent's process sensor polls /proc, so the exec must outlive a poll.
+    const marked = spawn(join(work, marker), ["60"], { stdio: "ignore" });
+    cleanups.push(() => marked.kill("SIGKILL"));
+    const alert = await waitFor(
+      "the uploaded rule's alert through A",
+      async () => ((await api(A, key, "GET", `/api/v1/alerts?agent=${agentId}`)).body.items as Array<{ id: string; rule: { id: string } }>).find((a) => a.rule.id === ruleId),
+      45_000,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\nB:\n${B.proc.output().slice(-2000)}\nagent:\n${agent.output().slice(-1500)}`);
+    });
+    marked.kill("SIGKILL");
+    await waitFor("alert.created on A's stream (made on B)", () => ws.data("alerts").find((m) => m.type === "alert.created" && m.data.id === alert.id));
+    expect(ws.data("alerts").filter((m) => m.type === "alert.created" && m.data.id === alert.id)).toHaveLength(1);
+
     // A new agent policy stored through B reaches the agent held by C (signed with the one command key).
     const { BUILTIN_RULES } = await import("@vigil/detection");
-    const ruleId = /^id:\s*(\S+)/m.exec(BUILTIN_RULES[0]!.text)![1]!;
-    const put = await api(B, key, "PUT", "/api/v1/agent-policy", { rules: [{ id: ruleId }], actions: [] });
+    const builtinId = /^id:\s*(\S+)/m.exec(BUILTIN_RULES[0]!.text)![1]!;
+    const put = await api(B, key, "PUT", "/api/v1/agent-policy", { rules: [{ id: builtinId }], actions: [] });
     expect(put.status, JSON.stringify(put.body)).toBe(200);
     await waitFor("the policy applied by the agent on C", () => /local policy applied[^\n]*"version":\s*1\b/.test(agent.output()), 20_000).catch((e: Error) => {
       throw new Error(`${e.message}\n${agent.output().slice(-3000)}`);
@@ -218,5 +244,5 @@ describe("distributed mode: commands, presence, live stream and webhooks across 
       expect(sample(metrics, "vigil_cluster_peers"), r.name).toBe(2);
       expect(sample(metrics, "vigil_cluster_messages_refused_total", { kind: "notice" }) ?? 0).toBe(0);
     }
-  });
+  }, 150_000);
 });
