@@ -192,11 +192,14 @@ export class AgentRegistry {
   /** The agents whose live streams this process holds, as presence announces them to other replicas. */
   localAgents(): PresenceEntry[] {
     const out: PresenceEntry[] = [];
-    for (const agentId of this.sessions.keys()) {
-      const t = this.health.telemetry(agentId, this.isOnline(agentId));
-      out.push({ agentId, lastSeen: this.lastSeen.get(agentId) ?? 0, telemetry: t.state, telemetryReason: t.reason, clockOffsetMs: this.health.clockOffsetMs(agentId) });
-    }
+    for (const agentId of this.sessions.keys()) out.push(this.localAgent(agentId)!);
     return out;
+  }
+
+  localAgent(agentId: string): PresenceEntry | undefined {
+    if (!this.sessions.has(agentId)) return undefined;
+    const t = this.health.telemetry(agentId, this.isOnline(agentId));
+    return { agentId, lastSeen: this.lastSeen.get(agentId) ?? 0, telemetry: t.state, telemetryReason: t.reason, clockOffsetMs: this.health.clockOffsetMs(agentId) };
   }
 
   /** Agents connected to this process (not the cluster: each replica reports its own). */

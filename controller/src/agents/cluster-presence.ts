@@ -23,6 +23,8 @@ export interface RemoteAgents {
 /** The local side: the agents whose streams this replica holds, and when that changes. */
 export interface LocalPresenceSource {
   localAgents(): PresenceEntry[];
+  /** One of them (a connect is announced alone: no scan of thousands per connect). */
+  localAgent(agentId: string): PresenceEntry | undefined;
   onConnectionChange(l: (agentId: string, online: boolean) => void): void;
 }
 
@@ -103,7 +105,7 @@ export class ClusterPresence implements RemoteAgents {
     this.sub = this.nc.subscribe(this.subject, { callback: (err, msg) => (err ? undefined : this.receive(msg)) });
     local.onConnectionChange((agentId, online) => {
       if (online) {
-        const e = this.local?.localAgents().find((x) => x.agentId === agentId);
+        const e = this.local?.localAgent(agentId);
         if (e) this.send({ v: 1, r: this.replicaId, k: "up", a: [wire(e)] });
       } else this.send({ v: 1, r: this.replicaId, k: "down", a: [[agentId, this.now(), "ok", null, null]] });
     });

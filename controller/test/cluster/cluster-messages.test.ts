@@ -33,6 +33,9 @@ class FakeRegistry implements LocalPresenceSource {
   localAgents(): PresenceEntry[] {
     return [...this.held.values()];
   }
+  localAgent(agentId: string): PresenceEntry | undefined {
+    return this.held.get(agentId);
+  }
   onConnectionChange(l: (id: string, online: boolean) => void): void {
     this.listeners.push(l);
   }
