@@ -21,6 +21,8 @@ export interface DistributedConfig {
   replicaId: string;
   /** VIGIL_EVENTS_STREAM_MAX_AGE (default 24h): batches no worker stored within this are dropped by JetStream. */
   eventsMaxAgeMs: number;
+  /** VIGIL_STORAGE_PG_CONNECTIONS (default 4): the storage consumer's own PostgreSQL connections. */
+  storageConnections: number;
 }
 
 export function isRole(v: string): v is ControllerRole {
@@ -56,5 +58,15 @@ export function distributedConfig(natsFlag: string | undefined, databaseUrl: str
       .replace(/[^A-Za-z0-9_-]/g, "_")
       .slice(0, 40)}-${process.pid}-${randomBytes(3).toString("hex")}`;
   if (!TOKEN.test(replicaId)) throw new ConfigError("VIGIL_REPLICA_ID: 1-64 characters of [A-Za-z0-9_-]");
-  return { natsUrl, prefix, partitions, leaseTtlMs, replicaId, eventsMaxAgeMs: parseDuration(env.VIGIL_EVENTS_STREAM_MAX_AGE || "24h", "VIGIL_EVENTS_STREAM_MAX_AGE") };
+  const storageConnections = Number(env.VIGIL_STORAGE_PG_CONNECTIONS ?? 4);
+  if (!Number.isInteger(storageConnections) || storageConnections < 1 || storageConnections > 64) throw new ConfigError("VIGIL_STORAGE_PG_CONNECTIONS: a whole number from 1 to 64");
+  return {
+    natsUrl,
+    prefix,
+    partitions,
+    leaseTtlMs,
+    replicaId,
+    eventsMaxAgeMs: parseDuration(env.VIGIL_EVENTS_STREAM_MAX_AGE || "24h", "VIGIL_EVENTS_STREAM_MAX_AGE"),
+    storageConnections,
+  };
 }
