@@ -48,6 +48,9 @@ import { createHttpTls, type HttpTls } from "../trust/http-tls";
 import { silentAgentAlerts } from "../detection/silent-agent-watcher";
 import { agentHealthAlerts } from "../detection/agent-health-watcher";
 import { agentAnomalies } from "../agents/agent-anomalies";
+import { ReplicaStatus } from "../bus/replica-status";
+import { startDistributed, type Distributed } from "./distributed";
+import { connectCluster, type ClusterLink } from "./cluster";
 
 export interface RunningController {
   config: ControllerConfig;
@@ -77,6 +80,10 @@ export interface RunningController {
   triage: Triage;
   /** The integrations layer: live stream, webhooks, metrics. */
   integrations: Integrations;
+  /** Distributed mode (VIGIL_NATS_URL): the NATS link, JetStream sink and (worker role) storage consumer. */
+  distributed?: Distributed;
+  /** Distributed mode: presence, the agent relay, the shared live stream and in-memory state kept in step with the other replicas. */
+  cluster?: ClusterLink;
   stop(): Promise<void>;
 }
 
@@ -102,13 +109,18 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     const ran = await dataSource.runMigrations({ transaction: "each" });
     if (ran.length) logger.info({ migrations: ran.map((m) => m.name) }, "database migrated");
   }
-  const ingest = createIngest(config, dataSource);
+  // Distributed mode: connected before ingest, whose registry shows the agents other replicas hold.
+  const cluster = config.distributed ? await connectCluster(config.distributed, logger) : undefined;
+  const ingest = createIngest(config, dataSource, cluster && { agents: cluster.presence, relay: cluster.relay });
   const { store, writer, registry, inventory, retention } = ingest;
+  // Distributed mode: agents' batches go to JetStream; workers write them to PostgreSQL and hand them to `writer`'s listeners.
+  const distributed = config.distributed ? await startDistributed(config, dataSource, writer, logger) : undefined;
+  const servesAgents = config.role === "all" || config.role === "ingest";
   // The command key exists before anything that announces it (the trust layer's Welcome, install).
   const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
   const security = await createTrustLayer(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
   opts = { ...opts, audit: opts.audit ?? security.audit };
-  const response = await createResponse(config, dataSource, registry, signer, opts.audit);
+  const response = await createResponse(config, dataSource, registry, signer, opts.audit, cluster?.relay);
   const { commands, playbooks } = response;
   const batch = new SqlBatch(dataSource);
   const triage = await createTriage({ ds: dataSource, batch, events: store, caseActions: response.caseActions });
@@ -152,6 +164,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     audit: opts.audit,
     logger,
     policy,
+    cluster,
   });
   // Results the agent made durable in its spool (local actions taken offline, or results whose stream broke).
   writer.onStored((batch) => {
@@ -165,13 +178,15 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const grpc = new AgentGrpcServer(
     {
       registry,
-      writer,
+      writer: distributed?.sink ?? writer,
       authenticator: security.grpc.authenticator,
       commandPublicKey: () => signer.publicKeyRaw,
       controllerVersion: CONTROLLER_VERSION,
       onConnected: (session) => {
         void policy.pushTo(session.agentId).catch((err) => logger.error({ err: String(err) }, "pushing the agent policy failed"));
-        void commands.deliverPending(session.agentId).catch((err) => logger.error({ err: String(err) }, "delivering queued commands failed"));
+        // Distributed mode: the server knows this replica serves the agent's nudges before the pending read,
+        // so a command stored on another replica meanwhile is either read here or nudged here.
+        void (cluster?.relay.ready() ?? Promise.resolve()).then(() => commands.deliverPending(session.agentId)).catch((err) => logger.error({ err: String(err) }, "delivering queued commands failed"));
       },
       onCommandResult: (agentId, result) => void commands.onResult(agentId, result).catch((err) => logger.error({ err: String(err) }, "recording a command result failed")),
       onInventory: (agentId, inv) => void inventory.receive(agentId, inv).catch((err) => logger.error({ err: String(err), agentId }, "storing an inventory failed")),
@@ -212,6 +227,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       { provide: DatabaseHealth, useValue: new DatabaseHealth(dataSource) },
       { provide: EventQueryService, useValue: ingest.events },
       { provide: IngestWriter, useValue: writer },
+      { provide: ReplicaStatus, useValue: distributed?.status ?? new ReplicaStatus(config.role) },
       { provide: AgentRegistry, useValue: registry },
       { provide: InventoryService, useValue: inventory },
       { provide: CommandSigner, useValue: signer },
@@ -250,7 +266,22 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   );
   SwaggerModule.setup("api/docs", app, doc, { jsonDocumentUrl: "api/docs/openapi.json" });
 
-  const grpcPort = await grpc.start(config.grpcAddr.host, config.grpcAddr.port);
+  distributed?.attachMetrics(integrations.metrics);
+  // Before the first agent connects: this replica announces who it holds and serves their nudges.
+  cluster?.presence.start(registry);
+  cluster?.relay.start(registry, { deliver: (agentId, commandId) => commands.deliverQueued(agentId, commandId), inventory: (agentId) => void inventory.requestHere(agentId) });
+  cluster?.policy.start({ onLocalChange: (l) => policy.onChanged(l), reload: () => policy.catchUp().then(() => undefined) });
+  cluster?.playbooks.start({ onLocalChange: (l) => playbooks.onChanged(l), reload: () => playbooks.load() });
+  cluster?.rules.start({
+    onLocalChange: (l) => {
+      detection.rules.onRuleset(l);
+      detection.rules.onEnabled(() => l());
+    },
+    reload: () => detection.rules.reloadFromDatabase(),
+  });
+  cluster?.iocs.start({ onLocalChange: (l) => detection.iocs.onChange(l), reload: () => detection.iocs.load() });
+  // Roles without agent streams (api, worker) open no gRPC port: 0 in the ready line.
+  const grpcPort = servesAgents ? await grpc.start(config.grpcAddr.host, config.grpcAddr.port) : 0;
   await app.listen(config.httpAddr.port, config.httpAddr.host);
   const httpServer = app.getHttpServer() as { address(): { port: number }; setSecureContext(o: { cert: string; key: string }): void };
   httpPort = httpServer.address().port;
@@ -261,7 +292,10 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   commands.start();
   silentAgents?.start();
   agentHealth.start();
-  logger.info({ http: httpUrl, grpc: formatAddr({ host: config.grpcAddr.host, port: grpcPort }), database: redactUrl(config.databaseUrl) }, "controller started");
+  logger.info(
+    { http: httpUrl, grpc: formatAddr({ host: config.grpcAddr.host, port: grpcPort }), database: redactUrl(config.databaseUrl), role: config.role, distributed: distributed !== undefined },
+    "controller started",
+  );
 
   let stopped = false;
   return {
@@ -285,6 +319,8 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     detection,
     triage,
     integrations,
+    distributed,
+    cluster,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -295,7 +331,10 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       await silentAgents?.stop();
       await agentHealth.stop();
       await grpc.stop();
+      // Storage stops partition by partition (releasing each lease) before the NATS link closes.
+      await distributed?.stop().catch((err: unknown) => logger.error({ err: String(err) }, "stopping distributed mode failed"));
       await integrations.stop();
+      await cluster?.stop();
       // After ingest stops: process what is queued and flush held correlations into alerts.
       await detection.stop().catch((err: unknown) => logger.error({ err: String(err) }, "detection flush at shutdown failed"));
       await app.close();

@@ -19,6 +19,17 @@ export interface MetricSources {
   webhookDeliveriesByState: () => Promise<Record<string, number>>;
   /** IOCs the last built agent policy carries and leaves out (the catalog outgrew it); undefined before one is built. */
   agentPolicyIocs?: () => { shipped: number; leftOut: number } | undefined;
+  /** Distributed mode: the other replicas this one hears, and messages read back from NATS that were refused (by kind). */
+  cluster?: () => { peers: number; rejected: Record<string, number> };
+}
+
+/** Distributed mode (#12), read at scrape time. */
+export interface BusMetricSource {
+  /** Per owned partition: messages not yet delivered to its storage consumer, and delivered but not acked. */
+  consumerLag: () => Promise<Array<{ partition: number; pending: number; ackPending: number }>>;
+  natsConnected: () => boolean;
+  /** Counters kept by the sink and the storage consumer (monotonic since start). */
+  counts: () => Record<string, number>;
 }
 
 /** Lag buckets (seconds): live agents land in the first few; spool replays after an outage in the last. */
@@ -127,6 +138,27 @@ export class ControllerMetrics {
         this.set({ state: "left_out" }, d.leftOut);
       },
     });
+    if (src.cluster) {
+      const cluster = src.cluster;
+      new Gauge({
+        name: "vigil_cluster_peers",
+        help: "Other controller replicas this one hears from (presence over NATS)",
+        registers,
+        collect() {
+          this.set(cluster().peers);
+        },
+      });
+      new Counter({
+        name: "vigil_cluster_messages_refused_total",
+        help: "Messages read back from NATS that failed their checks and were dropped, by kind (presence, agent_relay, notice, webhook_sync, policy_sync, playbook_sync, rule_sync, ioc_sync)",
+        labelNames: ["kind"],
+        registers,
+        collect() {
+          this.reset();
+          for (const [kind, n] of Object.entries(cluster().rejected)) this.inc({ kind }, n);
+        },
+      });
+    }
     new Gauge({
       name: "vigil_stream_clients",
       help: "Connected live stream (WebSocket) clients",
@@ -189,6 +221,58 @@ export class ControllerMetrics {
       registers,
       async collect() {
         this.set((await agentReport()).spoolRecords);
+      },
+    });
+  }
+
+  /** Distributed mode: JetStream consumer lag per partition, the NATS link, and the bus counters. */
+  addBusSource(src: BusMetricSource): void {
+    const registers = [this.registry];
+    let lag: ReturnType<BusMetricSource["consumerLag"]> | undefined;
+    let lagAt = 0;
+    const lagOnce = () => {
+      if (!lag || Date.now() - lagAt > 1_000) {
+        lag = src.consumerLag();
+        lagAt = Date.now();
+      }
+      return lag;
+    };
+    new Gauge({
+      name: "vigil_jetstream_consumer_lag_messages",
+      help: "Event batches in JetStream not yet delivered to this replica's storage consumer, per owned partition",
+      labelNames: ["partition"],
+      registers,
+      async collect() {
+        this.reset();
+        for (const l of await lagOnce()) this.set({ partition: String(l.partition) }, l.pending);
+      },
+    });
+    new Gauge({
+      name: "vigil_jetstream_consumer_ack_pending",
+      help: "Event batches delivered to this replica's storage consumer and not yet stored (acked), per owned partition",
+      labelNames: ["partition"],
+      registers,
+      async collect() {
+        this.reset();
+        for (const l of await lagOnce()) this.set({ partition: String(l.partition) }, l.ackPending);
+      },
+    });
+    new Gauge({
+      name: "vigil_nats_connected",
+      help: "1 while this replica is connected to NATS",
+      registers,
+      collect() {
+        this.set(src.natsConnected() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "vigil_bus_total",
+      help: "Distributed-mode counters since start, by name: published/duplicate batches, stored/redelivered/poison messages, fenced commits, failures",
+      labelNames: ["name"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [name, n] of Object.entries(src.counts())) this.set({ name }, n);
       },
     });
   }
