@@ -21,7 +21,7 @@ export const CONTROLLER: PackageLayers = {
   root: "controller/src",
   layers: [
     { name: "platform", members: ["version.ts", "http", "config", "logging", "crypto"] },
-    { name: "database", members: ["database"] },
+    { name: "database", members: ["database", "bus"] },
     { name: "trust", members: ["audit", "trust", "auth"] },
     { name: "ingest", members: ["ingest", "agents", "retention"] },
     { name: "detection", members: ["detection", "sigmahq"] },
