@@ -11,7 +11,7 @@
  * step of a group has one owner and the chain stays exact. Steps that group by different values
  * are only exact where their keys happen to meet (docs/scale.md).
  */
-import type { RuleSet } from "./compile";
+import { RuleSet } from "./compile";
 import type { SigmaEvent } from "./types";
 
 export interface CorrelationRoute {
@@ -54,4 +54,37 @@ export function correlationRoutes(ruleset: RuleSet): CorrelationRoute[][] {
 /** The key whose owner runs the route's windows for this event: anchor id and group-by values. */
 export function routeKey(route: CorrelationRoute, ev: SigmaEvent): string {
   return `${route.anchorId}|${JSON.stringify(route.groupFields.map((f) => ev.fields[f] ?? null))}`;
+}
+
+/**
+ * The rules one chain's owner needs: the chain's top correlation, the correlations under it and
+ * the rules they reference, re-indexed into a RuleSet of their own, so an engine per correlation
+ * group costs the chain's few rules, not the whole rule set.
+ */
+export function chainRuleSet(ruleset: RuleSet, anchorId: string): RuleSet | undefined {
+  const rules = ruleset.compiled;
+  const top = rules.findIndex((r) => r.info.id === anchorId && r.correlation);
+  if (top < 0) return undefined;
+  const keep: number[] = [];
+  const seen = new Set<number>();
+  const visit = (i: number, depth: number): void => {
+    if (seen.has(i) || depth > MAX_CHAIN) return;
+    seen.add(i);
+    for (const ref of rules[i].correlation?.refIdx ?? []) visit(ref, depth + 1);
+    keep.push(i);
+  };
+  visit(top, 0);
+  keep.sort((a, b) => a - b);
+  const local = new Map(keep.map((g, l) => [g, l]));
+  return new RuleSet(
+    keep.map((g) => {
+      const r = rules[g];
+      const c = r.correlation;
+      return {
+        ...r,
+        feeds: r.feeds.flatMap((f) => (local.has(f) ? [local.get(f)!] : [])),
+        correlation: c ? { ...c, refIdx: c.refIdx.map((x) => local.get(x)!) } : undefined,
+      };
+    }),
+  );
 }

@@ -54,6 +54,10 @@ export const DETECTION_SCHEMAS: Record<string, Schema> = {
     skippedOverBudget: int(),
     workerRestarts: int(),
     workerBusy: bool(),
+    correlationRouted: int({ description: "correlation inputs routed to the owners of their groups" }),
+    correlationReceived: int({ description: "correlation inputs received as an owner (replays after failover included)" }),
+    correlationQueued: int(),
+    correlationRouteFailures: int({ description: "correlation inputs the bus refused" }),
   }),
   Ioc: typed<IocView>()(
     {
