@@ -1,3 +1,4 @@
+import type { CorrelationRouter } from "../detection/correlation-router";
 import "reflect-metadata";
 import { join } from "node:path";
 import type { Server } from "node:http";
@@ -89,6 +90,11 @@ export interface StartOptions {
   audit?: AuditSink;
   /** Detection pipeline tuning (tests shorten the reorder tolerance and idle tick). */
   detection?: Partial<DetectionOptions>;
+  /**
+   * Where correlation inputs go: in distributed mode the JetStream router (createCorrelationRouter
+   * in app/correlation-router.ts); default in-process, this controller owning every correlation group.
+   */
+  correlationRouter?: CorrelationRouter;
 }
 
 export async function startController(config: ControllerConfig, opts: StartOptions = {}): Promise<RunningController> {
@@ -121,6 +127,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     options: opts.detection,
     dataDir: config.dataDir,
     pack: config.sigmahqPack ? undefined : null,
+    router: opts.correlationRouter,
     onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
   });
   const pack = detection.rules.pack;

@@ -1,0 +1,169 @@
+import { DeliverPolicy, DiscardPolicy, jetstream, RetentionPolicy, StorageType, type ConsumerMessages, type JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { BusLog } from "../bus/nats-connection";
+import { partitionOf } from "../bus/partition";
+import { PartitionLeases } from "../bus/partition-leases";
+import { ensureKv, ensureStream, manager, type BusNames } from "../bus/streams";
+import type { CorrelationOwner, CorrelationRouter, CorrelationRouterStats } from "./correlation-router";
+import type { OwnedInput, RoutedInput } from "./engine-protocol";
+import { parseRoutedInput, RoutedInputError } from "./routed-input-check";
+
+export interface JetStreamRouterOptions {
+  nc: NatsConnection;
+  names: BusNames;
+  partitions: number;
+  /** This replica's unique id (a subject token): names its partition leases. */
+  replicaId: string;
+  /**
+   * How far back a partition's new owner replays its inputs to rebuild the windows: at least the
+   * longest correlation timespan (a chain: the sum of its steps) plus the reorder tolerance.
+   * Correlations longer than this lose the inputs before it on failover. Default 2 h.
+   */
+  replayMs?: number;
+  /** Partition lease TTL (ms): how long a dead owner's partitions wait for a new owner. Default 10 s. */
+  leaseTtlMs?: number;
+  /** Inputs handed to the owner at once. Default 256. */
+  batch?: number;
+  log: BusLog;
+  now?: () => number;
+}
+
+/** Publishes awaited at once (each waits for its PubAck). */
+const PUBLISH_WINDOW = 256;
+
+interface Owned {
+  messages: ConsumerMessages;
+  done: Promise<void>;
+}
+
+/**
+ * Distributed mode (issue #12): routed correlation inputs go to the JetStream stream
+ * `<prefix>.corr.<partition>` (message id agent:seq:rule:target, so a resent batch is dropped by
+ * the stream), and each partition has one owner at a time, by lease (bus/partition-leases.ts).
+ * Taking a partition, the owner reads it with an ordered consumer from `replayMs` ago: the windows
+ * the previous owner held are rebuilt from the inputs themselves, and the firings it had already
+ * made come out again with the same firing keys, which the alert service recognises (no second
+ * alert). Losing a partition stops its consumer and drops its windows before the lease can pass on.
+ *
+ * Everything read back is checked (routed-input-check.ts); a message that fails is counted and
+ * skipped: an ordered consumer never redelivers, so nothing is retried forever.
+ */
+export class JetStreamCorrelationRouter implements CorrelationRouter {
+  readonly partitions: number;
+  private readonly js: JetStreamClient;
+  private leases?: PartitionLeases;
+  private owner?: CorrelationOwner;
+  private readonly owned = new Map<number, Owned>();
+  private readonly counts = { routed: 0, received: 0, rejected: 0 };
+  private readonly now: () => number;
+
+  constructor(private readonly o: JetStreamRouterOptions) {
+    this.partitions = o.partitions;
+    this.js = jetstream(o.nc);
+    this.now = o.now ?? Date.now;
+  }
+
+  get stats(): CorrelationRouterStats {
+    return { ...this.counts, owned: this.owned.size };
+  }
+
+  /** Partitions this replica owns now. */
+  ownedPartitions(): number[] {
+    return [...this.owned.keys()].sort((a, b) => a - b);
+  }
+
+  async start(owner: CorrelationOwner): Promise<void> {
+    this.owner = owner;
+    const { names } = this.o;
+    const replayMs = this.o.replayMs ?? 2 * 3_600_000;
+    await ensureStream(await manager(this.o.nc), {
+      name: names.corrStream,
+      subjects: [names.corrWildcard],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      // Kept a little past the replay window; duplicates within 2 min are dropped by message id.
+      max_age: (replayMs + 10 * 60_000) * 1_000_000,
+      duplicate_window: 120_000 * 1_000_000,
+      num_replicas: 1,
+    });
+    const ttlMs = this.o.leaseTtlMs ?? 10_000;
+    const kv = await ensureKv(this.o.nc, names.leaseBucket("corr"), ttlMs);
+    this.leases = new PartitionLeases({
+      kv,
+      replicaId: this.o.replicaId,
+      partitions: this.partitions,
+      ttlMs,
+      onAcquired: (p) => this.own(p, replayMs),
+      onLost: (p) => this.disown(p),
+      log: this.o.log,
+      now: this.now,
+    });
+    this.leases.start();
+  }
+
+  async route(inputs: RoutedInput[]): Promise<void> {
+    for (let i = 0; i < inputs.length; i += PUBLISH_WINDOW) {
+      await Promise.all(
+        inputs.slice(i, i + PUBLISH_WINDOW).map((input) => {
+          const p = partitionOf(input.key, this.partitions);
+          const data = JSON.stringify(input);
+          return this.js.publish(this.o.names.corrSubject(p), data, { msgID: `${input.agentId}:${input.seq}:${input.rule}:${input.target}` });
+        }),
+      );
+      this.counts.routed += Math.min(PUBLISH_WINDOW, inputs.length - i);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.leases?.stop();
+    for (const p of [...this.owned.keys()]) await this.disown(p);
+    this.owner = undefined;
+  }
+
+  private async own(p: number, replayMs: number): Promise<void> {
+    if (this.owned.has(p)) return;
+    const consumer = await this.js.consumers.get(this.o.names.corrStream, {
+      filter_subjects: this.o.names.corrSubject(p),
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: new Date(this.now() - replayMs).toISOString(),
+    });
+    const messages = await consumer.consume({ max_messages: this.o.batch ?? 256 });
+    const done = this.pump(p, messages).catch((err: unknown) => this.o.log("error", "correlation partition consumer failed", { partition: p, error: String(err) }));
+    this.owned.set(p, { messages, done });
+    this.o.log("info", "correlation partition taken; replaying its inputs", { partition: p, replayMs });
+  }
+
+  private async disown(p: number): Promise<void> {
+    const o = this.owned.get(p);
+    if (!o) return;
+    this.owned.delete(p);
+    await o.messages.close().catch(() => undefined);
+    await o.done;
+    await this.owner?.drop([p]);
+  }
+
+  /** Reads one partition in order, handing the owner batches of checked inputs (what is in hand when the stream pauses). */
+  private async pump(p: number, messages: ConsumerMessages): Promise<void> {
+    const max = this.o.batch ?? 256;
+    let buf: OwnedInput[] = [];
+    for await (const m of messages) {
+      if (!this.owned.has(p)) break;
+      try {
+        const input = parseRoutedInput(m.data);
+        if (partitionOf(input.key, this.partitions) !== p) throw new RoutedInputError("key belongs to another partition");
+        buf.push({ ...input, partition: p });
+        this.counts.received++;
+      } catch (err) {
+        this.counts.rejected++;
+        if (this.counts.rejected <= 10 || this.counts.rejected % 1000 === 0) this.o.log("warn", "correlation input rejected", { partition: p, error: String(err), rejected: this.counts.rejected });
+      }
+      if (buf.length >= max || messages.getPending() === 0) {
+        const batch = buf;
+        buf = [];
+        // Ownership may have moved while we waited: never feed a partition that is no longer ours.
+        if (batch.length && this.owned.has(p)) await this.owner?.accept(batch);
+      }
+    }
+  }
+}
