@@ -33,6 +33,12 @@ export interface CorrelationRouter {
   start(owner: CorrelationOwner): Promise<void>;
   /** Hands inputs to their owners; resolves once they are safely handed over (stored by the stream). */
   route(inputs: RoutedInput[]): Promise<void>;
+  /**
+   * The owner lost its windows (its detection worker was restarted): feed the owned partitions'
+   * inputs again from the replay horizon, where the router can (in-process it cannot: the windows
+   * refill within their timespan, as before).
+   */
+  rebuild(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -61,6 +67,10 @@ export class LocalCorrelationRouter implements CorrelationRouter {
     this.counts.routed += inputs.length;
     this.counts.received += inputs.length;
     void this.owner.accept(inputs.map((i) => ({ ...i, partition: partitionOf(i.key, this.partitions) })));
+    return Promise.resolve();
+  }
+
+  rebuild(): Promise<void> {
     return Promise.resolve();
   }
 

@@ -85,7 +85,8 @@ export class CorrelationShards {
     private readonly toleranceMs: number,
     private readonly quietMs: number,
     private readonly now: () => number = Date.now,
-    private readonly maxGroups = 100_000,
+    /** About 3 KiB each when empty (an engine over the chain's rules): 50,000 is some 150 MiB at most. */
+    private readonly maxGroups = 50_000,
   ) {}
 
   get stats(): ShardStats {

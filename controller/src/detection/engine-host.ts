@@ -35,6 +35,8 @@ export interface EngineHostOptions {
   rules: () => { uploaded: RuleSource[]; overrides: ReadonlyMap<string, boolean> };
   onBudgetExceeded: (e: BudgetExceeded) => void;
   onError?: (err: unknown) => void;
+  /** A worker was replaced (stuck or crashed): the correlation windows it held are gone. */
+  onRestart?: () => void;
 }
 
 /** What a batch of events gave: single-event matches, and the inputs for correlation owners. */
@@ -306,6 +308,7 @@ export class EngineHost {
     } else {
       this.o.onError?.(new Error("detection worker exited unexpectedly; restarting it"));
       this.counts.restarts++;
+      this.o.onRestart?.();
       f.resolve({ k: "stuck", index: Atomics.load(run.slots, SLOT.index), ruleIndex: -1, ms: 0, crashed: true });
     }
   }
@@ -341,6 +344,7 @@ export class EngineHost {
     this.stuckRules = run.rules;
     this.run = undefined;
     this.counts.restarts++;
+    this.o.onRestart?.();
     void run.worker.terminate();
   }
 

@@ -115,6 +115,19 @@ export class JetStreamCorrelationRouter implements CorrelationRouter {
     }
   }
 
+  async rebuild(): Promise<void> {
+    const replayMs = this.o.replayMs ?? 2 * 3_600_000;
+    for (const p of this.ownedPartitions()) {
+      const o = this.owned.get(p);
+      if (!o) continue;
+      this.owned.delete(p);
+      await o.messages.close().catch(() => undefined);
+      await o.done;
+      // Still ours (a lease loss meanwhile would have gone through disown): read it again from the horizon.
+      if (this.leases?.owned().includes(p)) await this.own(p, replayMs);
+    }
+  }
+
   async stop(): Promise<void> {
     await this.leases?.stop();
     for (const p of [...this.owned.keys()]) await this.disown(p);

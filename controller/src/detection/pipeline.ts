@@ -105,6 +105,8 @@ export class DetectionPipeline implements CorrelationOwner {
       rules: () => ({ uploaded: deps.rules.uploadedSources, overrides: deps.rules.enabledOverrides }),
       onBudgetExceeded: (e) => this.budgetPending.push(e),
       onError: (err) => deps.onError?.(err),
+      // The restarted worker starts with no windows: the router feeds them again where it can.
+      onRestart: () => void this.router.rebuild().catch((err: unknown) => deps.onError?.(err)),
     });
     deps.rules.onRuleset(() => {
       this.budgetAlerted.clear();
