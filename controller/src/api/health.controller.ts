@@ -3,6 +3,7 @@ import { ApiOperation, ApiTags } from "@nestjs/swagger";
 import { AgentRegistry } from "../agents/agent-registry";
 import { DatabaseHealth } from "../database/database-health";
 import { IngestWriter } from "../ingest/ingest-writer";
+import { ReplicaStatus } from "../bus/replica-status";
 import { CONTROLLER_VERSION } from "../version";
 
 @ApiTags("health")
@@ -12,12 +13,24 @@ export class HealthController {
     @Inject(DatabaseHealth) private readonly db: DatabaseHealth,
     @Inject(AgentRegistry) private readonly registry: AgentRegistry,
     @Inject(IngestWriter) private readonly writer: IngestWriter,
+    @Inject(ReplicaStatus) private readonly replica: ReplicaStatus,
   ) {}
 
   @Get()
-  @ApiOperation({ summary: "Liveness and database reachability" })
+  @ApiOperation({ summary: "Liveness, database reachability and, in distributed mode, what this replica's role needs (NATS, its partitions)" })
   async health() {
-    if (!(await this.db.reachable())) throw new ServiceUnavailableException({ status: "degraded", database: "unreachable" });
-    return { status: "ok", version: CONTROLLER_VERSION, database: this.db.engine, agentsOnline: this.registry.onlineCount(), ingest: this.writer.stats };
+    const role = this.replica.role;
+    if (!(await this.db.reachable())) throw new ServiceUnavailableException({ status: "degraded", role, database: "unreachable" });
+    const distributed = await this.replica.check();
+    if (distributed && !distributed.ok) throw new ServiceUnavailableException({ status: "degraded", role, database: this.db.engine, distributed });
+    return {
+      status: "ok",
+      version: CONTROLLER_VERSION,
+      role,
+      database: this.db.engine,
+      agentsOnline: this.registry.onlineCount(),
+      ingest: this.writer.stats,
+      ...(distributed ? { distributed } : {}),
+    };
   }
 }

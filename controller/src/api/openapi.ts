@@ -121,8 +121,15 @@ function completeOperation(path: string, method: string, op: Json): void {
   }
   if (key === "get /api/v1/healthz")
     op.responses["503"] ??= {
-      description: "The database is unreachable",
-      content: { "application/json": { schema: { type: "object", properties: { status: { type: "string", enum: ["degraded"] }, database: { type: "string", enum: ["unreachable"] } } } } },
+      description: "The database is unreachable, or (distributed mode) what this replica's role needs is not (NATS)",
+      content: {
+        "application/json": {
+          schema: {
+            type: "object",
+            properties: { status: { type: "string", enum: ["degraded"] }, role: { type: "string" }, database: { type: "string" }, distributed: { type: "object", additionalProperties: true } },
+          },
+        },
+      },
     };
   if (PUBLIC.has(key)) op.security = [];
 }

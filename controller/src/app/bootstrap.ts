@@ -40,6 +40,7 @@ import { requestAudit } from "../audit/request-audit";
 import { createTriage, type Triage } from "./triage";
 import { createIngest } from "./ingest";
 import { createAgentPolicy, createResponse } from "./response";
+import { correlationRouterFor } from "./correlation-router";
 import { createDetection, type Detection } from "./detection";
 import type { DetectionOptions } from "../detection/options";
 import { createIntegrations, type Integrations } from "./integrations";
@@ -49,6 +50,8 @@ import { createHttpTls, type HttpTls } from "../trust/http-tls";
 import { silentAgentAlerts } from "../detection/silent-agent-watcher";
 import { agentHealthAlerts } from "../detection/agent-health-watcher";
 import { agentAnomalies } from "../agents/agent-anomalies";
+import { ReplicaStatus } from "../bus/replica-status";
+import { startDistributed, type Distributed } from "./distributed";
 
 export interface RunningController {
   config: ControllerConfig;
@@ -78,6 +81,8 @@ export interface RunningController {
   triage: Triage;
   /** The integrations layer: live stream, webhooks, metrics. */
   integrations: Integrations;
+  /** Distributed mode (VIGIL_NATS_URL): the NATS link, JetStream sink and (worker role) storage consumer. */
+  distributed?: Distributed;
   stop(): Promise<void>;
 }
 
@@ -110,6 +115,9 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   }
   const ingest = createIngest(config, dataSource);
   const { store, writer, registry, inventory, retention } = ingest;
+  // Distributed mode: agents' batches go to JetStream; workers write them to PostgreSQL and hand them to `writer`'s listeners.
+  const distributed = config.distributed ? await startDistributed(config, dataSource, writer, logger) : undefined;
+  const servesAgents = config.role === "all" || config.role === "ingest";
   // The command key exists before anything that announces it (the trust layer's Welcome, install).
   const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
   const security = await createTrustLayer(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
@@ -127,7 +135,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     options: opts.detection,
     dataDir: config.dataDir,
     pack: config.sigmahqPack ? undefined : null,
-    router: opts.correlationRouter,
+    router: opts.correlationRouter ?? correlationRouterFor(config, distributed, logger),
     onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
   });
   const pack = detection.rules.pack;
@@ -172,7 +180,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const grpc = new AgentGrpcServer(
     {
       registry,
-      writer,
+      writer: distributed?.sink ?? writer,
       authenticator: security.grpc.authenticator,
       commandPublicKey: () => signer.publicKeyRaw,
       controllerVersion: CONTROLLER_VERSION,
@@ -219,6 +227,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       { provide: DatabaseHealth, useValue: new DatabaseHealth(dataSource) },
       { provide: EventQueryService, useValue: ingest.events },
       { provide: IngestWriter, useValue: writer },
+      { provide: ReplicaStatus, useValue: distributed?.status ?? new ReplicaStatus(config.role) },
       { provide: AgentRegistry, useValue: registry },
       { provide: InventoryService, useValue: inventory },
       { provide: CommandSigner, useValue: signer },
@@ -257,7 +266,9 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   );
   SwaggerModule.setup("api/docs", app, doc, { jsonDocumentUrl: "api/docs/openapi.json" });
 
-  const grpcPort = await grpc.start(config.grpcAddr.host, config.grpcAddr.port);
+  distributed?.attachMetrics(integrations.metrics);
+  // Roles without agent streams (api, worker) open no gRPC port: 0 in the ready line.
+  const grpcPort = servesAgents ? await grpc.start(config.grpcAddr.host, config.grpcAddr.port) : 0;
   await app.listen(config.httpAddr.port, config.httpAddr.host);
   const httpServer = app.getHttpServer() as { address(): { port: number }; setSecureContext(o: { cert: string; key: string }): void };
   httpPort = httpServer.address().port;
@@ -268,7 +279,10 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   commands.start();
   silentAgents?.start();
   agentHealth.start();
-  logger.info({ http: httpUrl, grpc: formatAddr({ host: config.grpcAddr.host, port: grpcPort }), database: redactUrl(config.databaseUrl) }, "controller started");
+  logger.info(
+    { http: httpUrl, grpc: formatAddr({ host: config.grpcAddr.host, port: grpcPort }), database: redactUrl(config.databaseUrl), role: config.role, distributed: distributed !== undefined },
+    "controller started",
+  );
 
   let stopped = false;
   return {
@@ -292,6 +306,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     detection,
     triage,
     integrations,
+    distributed,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -302,9 +317,14 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       await silentAgents?.stop();
       await agentHealth.stop();
       await grpc.stop();
+      // Storage stops partition by partition (releasing each lease); detection then processes what
+      // was stored, routing its correlation inputs and releasing its correlation partitions; the
+      // NATS link closes last.
+      await distributed?.storage?.leases.stop().catch((err: unknown) => logger.error({ err: String(err) }, "stopping storage failed"));
       await integrations.stop();
       // After ingest stops: process what is queued and flush held correlations into alerts.
       await detection.stop().catch((err: unknown) => logger.error({ err: String(err) }, "detection flush at shutdown failed"));
+      await distributed?.stop().catch((err: unknown) => logger.error({ err: String(err) }, "stopping distributed mode failed"));
       await app.close();
       if (dataSource.isInitialized) await dataSource.destroy();
     },

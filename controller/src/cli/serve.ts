@@ -14,6 +14,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
       "no-migrate": { type: "boolean" },
       "insecure-grpc": { type: "boolean" },
       "insecure-http": { type: "boolean" },
+      "nats-url": { type: "string" },
+      role: { type: "string" },
     },
     strict: true,
   });
@@ -25,6 +27,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     logLevel: values["log-level"],
     insecureGrpc: values["insecure-grpc"] || undefined,
     insecureHttp: values["insecure-http"] || undefined,
+    natsUrl: values["nats-url"],
+    role: values.role,
   });
   const running = await startController(config, { migrate: !values["no-migrate"] });
   // Printed for humans and for scripts that wait for readiness (npm start, tests).

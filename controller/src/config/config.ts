@@ -5,6 +5,7 @@ import { ConfigError } from "./config-error";
 import { DEFAULT_SEQ_WINDOW } from "./seq-window-options";
 import { EVIDENCE_ROLES, isRole, type Role } from "../http/roles";
 import { integrationsConfig, type IntegrationsConfig } from "./integrations-config";
+import { distributedConfig, roleConfig, type ControllerRole, type DistributedConfig } from "./distributed-config";
 
 /** Everything the controller reads from flags and environment, validated once. */
 /**
@@ -64,6 +65,10 @@ export interface ControllerConfig {
   agentStalledAfterMs: number;
   /** Roles that may fetch file contents with collect_evidence (VIGIL_EVIDENCE_FILE_ROLES, default admin; at most admin,analyst). */
   evidenceFileRoles: Role[];
+  /** Distributed mode (VIGIL_NATS_URL + PostgreSQL); undefined: one process, no NATS. */
+  distributed?: DistributedConfig;
+  /** What this replica runs (--role / VIGIL_ROLE, default all; other roles need distributed mode). */
+  role: ControllerRole;
 }
 
 export interface ConfigFlags {
@@ -75,6 +80,10 @@ export interface ConfigFlags {
   insecureGrpc?: boolean;
   /** Plaintext HTTP API (tests, or TLS terminated by a proxy on the same host). */
   insecureHttp?: boolean;
+  /** --nats-url: distributed mode. */
+  natsUrl?: string;
+  /** --role: ingest | worker | api | all. */
+  role?: string;
 }
 
 export { ConfigError };
@@ -111,7 +120,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const publicUrl = optionalUrl(env.VIGIL_PUBLIC_URL, "VIGIL_PUBLIC_URL");
   // Agents would be told to fetch the binary in plaintext from a controller that serves TLS.
   if (publicUrl?.startsWith("http:") && httpTls.mode !== "off") throw new ConfigError(`VIGIL_PUBLIC_URL: the API is served over HTTPS; use https://, not "${publicUrl}"`);
+  const distributed = distributedConfig(flags.natsUrl, databaseUrl, env);
+  const role = roleConfig(flags.role, env, distributed !== undefined);
   return {
+    distributed,
+    role,
     httpAddr: parseAddr(flags.http ?? env.VIGIL_HTTP_ADDR ?? "127.0.0.1:8080", "--http / VIGIL_HTTP_ADDR"),
     httpTls,
     grpcAddr: parseAddr(flags.grpc ?? env.VIGIL_GRPC_ADDR ?? "0.0.0.0:50051", "--grpc / VIGIL_GRPC_ADDR"),

@@ -157,20 +157,32 @@ export class IngestWriter {
       const mine = fresh.slice(offset, offset + p.rows.length);
       offset += p.rows.length;
       this.settle(p);
-      this.stats.batches++;
-      const dup = mine.filter((f) => !f).length;
-      this.stats.events += mine.length - dup;
-      this.stats.duplicates += dup;
       p.resolve(mine);
-      const batch: StoredBatch = { agentId: p.agentId, events: p.events, rows: p.rows, fresh: mine };
-      for (const l of this.listeners) {
-        try {
-          l(batch);
-        } catch {
-          // A listener's failure must not undo or block storage; listeners count their own errors.
-        }
+      this.publishStored({ agentId: p.agentId, events: p.events, rows: p.rows, fresh: mine });
+    }
+  }
+
+  /**
+   * A batch is committed: counted and handed to every listener (detection, stream, metrics). Called
+   * by this writer, and in distributed mode by the storage consumer that wrote it to PostgreSQL.
+   */
+  publishStored(batch: StoredBatch): void {
+    this.stats.batches++;
+    const dup = batch.fresh.filter((f) => !f).length;
+    this.stats.events += batch.fresh.length - dup;
+    this.stats.duplicates += dup;
+    for (const l of this.listeners) {
+      try {
+        l(batch);
+      } catch {
+        // A listener's failure must not undo or block storage; listeners count their own errors.
       }
     }
+  }
+
+  /** Waits until every downstream consumer has room (see addGate): the storage consumer fetches more only then. */
+  async passGates(): Promise<void> {
+    for (const gate of this.gates) await gate();
   }
 
   private settle(p: Pending): void {

@@ -21,6 +21,15 @@ export interface MetricSources {
   agentPolicyIocs?: () => { shipped: number; leftOut: number } | undefined;
 }
 
+/** Distributed mode (#12), read at scrape time. */
+export interface BusMetricSource {
+  /** Per owned partition: messages not yet delivered to its storage consumer, and delivered but not acked. */
+  consumerLag: () => Promise<Array<{ partition: number; pending: number; ackPending: number }>>;
+  natsConnected: () => boolean;
+  /** Counters kept by the sink and the storage consumer (monotonic since start). */
+  counts: () => Record<string, number>;
+}
+
 /** Lag buckets (seconds): live agents land in the first few; spool replays after an outage in the last. */
 const LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600];
 
@@ -189,6 +198,58 @@ export class ControllerMetrics {
       registers,
       async collect() {
         this.set((await agentReport()).spoolRecords);
+      },
+    });
+  }
+
+  /** Distributed mode: JetStream consumer lag per partition, the NATS link, and the bus counters. */
+  addBusSource(src: BusMetricSource): void {
+    const registers = [this.registry];
+    let lag: ReturnType<BusMetricSource["consumerLag"]> | undefined;
+    let lagAt = 0;
+    const lagOnce = () => {
+      if (!lag || Date.now() - lagAt > 1_000) {
+        lag = src.consumerLag();
+        lagAt = Date.now();
+      }
+      return lag;
+    };
+    new Gauge({
+      name: "vigil_jetstream_consumer_lag_messages",
+      help: "Event batches in JetStream not yet delivered to this replica's storage consumer, per owned partition",
+      labelNames: ["partition"],
+      registers,
+      async collect() {
+        this.reset();
+        for (const l of await lagOnce()) this.set({ partition: String(l.partition) }, l.pending);
+      },
+    });
+    new Gauge({
+      name: "vigil_jetstream_consumer_ack_pending",
+      help: "Event batches delivered to this replica's storage consumer and not yet stored (acked), per owned partition",
+      labelNames: ["partition"],
+      registers,
+      async collect() {
+        this.reset();
+        for (const l of await lagOnce()) this.set({ partition: String(l.partition) }, l.ackPending);
+      },
+    });
+    new Gauge({
+      name: "vigil_nats_connected",
+      help: "1 while this replica is connected to NATS",
+      registers,
+      collect() {
+        this.set(src.natsConnected() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "vigil_bus_total",
+      help: "Distributed-mode counters since start, by name: published/duplicate batches, stored/redelivered/poison messages, fenced commits, failures",
+      labelNames: ["name"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [name, n] of Object.entries(src.counts())) this.set({ name }, n);
       },
     });
   }

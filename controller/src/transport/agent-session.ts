@@ -2,7 +2,7 @@ import { status as GrpcStatus, type ServerDuplexStream, type ServiceError } from
 import { ControllerMessage, MAX_MESSAGE_BYTES, type AgentMessage, type CommandResult, type EventBatch, type Hello, type Inventory } from "@vigil/proto";
 import type { AgentRegistry, LiveSession } from "../agents/agent-registry";
 import { statusJson } from "../agents/agent-registry";
-import type { IngestWriter } from "../ingest/ingest-writer";
+import type { BatchSink } from "../ingest/batch-sink";
 import { BatchRejected, sanitizeBatch } from "../ingest/sanitize";
 import { SeqTracker } from "../ingest/seq-tracker";
 import type { SeqRefusal, SeqWindow } from "../ingest/seq-window";
@@ -19,7 +19,8 @@ const CLOSE_GRACE_MS = 10_000;
 
 export interface SessionDeps {
   registry: AgentRegistry;
-  writer: IngestWriter;
+  /** Where batches go: the database (IngestWriter) or JetStream (distributed mode); acked after it resolves. */
+  writer: BatchSink;
   authenticator: AgentAuthenticator;
   commandPublicKey: () => Buffer;
   onCommandResult?: (agentId: string, result: CommandResult) => void;
@@ -181,7 +182,10 @@ export class AgentSession implements LiveSession {
     try {
       const id = await this.deps.authenticator.authenticate(this.call, hello);
       this.agentId = id.agentId;
-      const { cursor, window, claimRefused, cursorHealed } = await this.deps.registry.connect(id.agentId, hello, id, this);
+      const connection = await this.deps.registry.connect(id.agentId, hello, id, this);
+      const { window, claimRefused, cursorHealed } = connection;
+      // Distributed mode: batches acked but not yet written by a storage worker count as acked.
+      const cursor = this.deps.writer.resumeCursor ? await this.deps.writer.resumeCursor(id.agentId, connection.cursor) : connection.cursor;
       if (cursorHealed) {
         this.deps.log("warn", "agent cursor was past MAX_SEQ (poisoned); brought back to the highest stored seq", { agentId: id.agentId, ...cursorHealed });
         this.deps.onAnomaly?.(id.agentId, "seq_cursor_healed", cursorHealed);

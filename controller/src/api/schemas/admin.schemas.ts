@@ -3,7 +3,7 @@ import type { ApiKeyView } from "../../auth/api-keys";
 import { ROLES } from "../../http/roles";
 import type { IngestStats } from "../../ingest/ingest-writer";
 import type { TokenView } from "../../trust/enrollment-tokens";
-import { anyJson, arr, bool, int, nullable, obj, oneOfStr, str, time, typed, type Schema } from "./schema";
+import { anyJson, arr, bool, int, nullable, obj, oneOfStr, open, str, time, typed, type Schema } from "./schema";
 
 type VerifyOk = Extract<VerifyResult, { ok: true }>;
 type VerifyBroken = Extract<VerifyResult, { ok: false }>;
@@ -48,11 +48,16 @@ export const ADMIN_SCHEMAS: Record<string, Schema> = {
       typed<VerifyBroken>()({ ok: { type: "boolean", enum: [false] }, records: int(), brokenAt: int({ description: "seq of the first record that does not link" }), reason: str() }),
     ],
   },
-  Health: obj({
-    status: oneOfStr(["ok"]),
-    version: str(),
-    database: str({ example: "better-sqlite3" }),
-    agentsOnline: int(),
-    ingest: typed<IngestStats>()({ batches: int(), events: int(), duplicates: int(), transactions: int(), pendingBatches: int(), pendingEvents: int(), failures: int(), refused: int() }),
-  }),
+  Health: obj(
+    {
+      status: oneOfStr(["ok"]),
+      version: str(),
+      role: oneOfStr(["all", "ingest", "worker", "api"], { description: "What this replica runs (serve --role); a single controller is `all`" }),
+      database: str({ example: "better-sqlite3" }),
+      agentsOnline: int(),
+      ingest: typed<IngestStats>()({ batches: int(), events: int(), duplicates: int(), transactions: int(), pendingBatches: int(), pendingEvents: int(), failures: int(), refused: int() }),
+      distributed: open("Distributed mode only: NATS link, replica id, owned partitions, storage and sink counters"),
+    },
+    { optional: ["distributed"] },
+  ),
 };

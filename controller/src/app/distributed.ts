@@ -1,0 +1,113 @@
+import { jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import type { DataSource } from "typeorm";
+import { closeBus, connectBus } from "../bus/nats-connection";
+import { PartitionLeases } from "../bus/partition-leases";
+import { ReplicaStatus, type ReplicaProbe } from "../bus/replica-status";
+import { BusNames, ensureEventsStream, ensureKv, manager } from "../bus/streams";
+import type { ControllerConfig } from "../config/config";
+import type { DistributedConfig } from "../config/distributed-config";
+import { EventCopyStore } from "../database/repositories/event-copy-store";
+import type { IngestWriter } from "../ingest/ingest-writer";
+import { JetStreamSink } from "../ingest/jetstream-sink";
+import { StorageConsumer } from "../ingest/storage-consumer";
+import type { ControllerMetrics } from "../metrics/metrics";
+
+/** The distributed-mode parts of one replica (#12): its NATS link, the ingest sink, and (worker role) storage. */
+export interface Distributed {
+  config: DistributedConfig;
+  nc: NatsConnection;
+  names: BusNames;
+  /** What agent sessions hand batches to (instead of the database writer). */
+  sink: JetStreamSink;
+  /** Worker role: partition leases and the storage consumer they drive. */
+  storage?: { leases: PartitionLeases; consumer: StorageConsumer };
+  status: ReplicaStatus;
+  attachMetrics(metrics: ControllerMetrics): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Connects to NATS, makes sure the events stream exists, and wires this replica's role: ingest
+ * publishes agent batches to JetStream; a worker holds a fair share of partitions and writes them
+ * to PostgreSQL, handing what it stored to `writer`'s listeners (detection, stream, metrics).
+ */
+export async function startDistributed(config: ControllerConfig, ds: DataSource, writer: IngestWriter, logger: Logger): Promise<Distributed> {
+  const d = config.distributed!;
+  const log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => logger[level](fields ?? {}, msg);
+  const nc = await connectBus({ url: d.natsUrl, name: `vigil-${config.role}-${d.replicaId}`, log });
+  try {
+    const names = new BusNames(d.prefix);
+    const jsm = await manager(nc);
+    const js = jetstream(nc);
+    await ensureEventsStream(jsm, names, { maxAgeMs: d.eventsMaxAgeMs });
+    const sink = new JetStreamSink({ js, jsm, names, partitions: d.partitions, maxPayload: nc.info?.max_payload ?? 1024 * 1024, onRefused: (r) => writer.refused(r), log });
+    let storage: Distributed["storage"];
+    if (config.role === "worker" || config.role === "all") {
+      const consumer = new StorageConsumer({ js, jsm, names, store: new EventCopyStore(ds), hub: writer, log });
+      const kv = await ensureKv(nc, names.leaseBucket("storage"), d.leaseTtlMs);
+      const leases = new PartitionLeases({
+        kv,
+        replicaId: d.replicaId,
+        partitions: d.partitions,
+        ttlMs: d.leaseTtlMs,
+        log,
+        onAcquired: (p) => consumer.start(p),
+        onLost: (p) => consumer.stop(p),
+      });
+      leases.start();
+      storage = { leases, consumer };
+    }
+    const probe = async (): Promise<ReplicaProbe> => {
+      const connected = !nc.isClosed() && nc.info !== undefined && !isReconnecting(nc);
+      return {
+        ok: connected,
+        nats: connected ? "connected" : "disconnected",
+        replicaId: d.replicaId,
+        ...(storage ? { partitions: storage.consumer.owned(), liveReplicas: storage.leases.liveReplicas, storage: storage.consumer.stats } : {}),
+        sink: sink.stats,
+      };
+    };
+    return {
+      config: d,
+      nc,
+      names,
+      sink,
+      storage,
+      status: new ReplicaStatus(config.role, probe),
+      attachMetrics(metrics) {
+        metrics.addBusSource({
+          consumerLag: async () => (storage ? storage.consumer.lag() : []),
+          natsConnected: () => !nc.isClosed() && !isReconnecting(nc),
+          counts: () => ({
+            published: sink.stats.published,
+            publish_duplicates: sink.stats.duplicates,
+            publish_failures: sink.stats.failures,
+            resumed_from_stream: sink.stats.resumedFromStream,
+            stored_messages: storage?.consumer.stats.messages ?? 0,
+            stored_events: storage?.consumer.stats.events ?? 0,
+            stored_duplicates: storage?.consumer.stats.duplicates ?? 0,
+            redelivered: storage?.consumer.stats.redelivered ?? 0,
+            poison: storage?.consumer.stats.poison ?? 0,
+            fenced: storage?.consumer.stats.fenced ?? 0,
+            storage_failures: storage?.consumer.stats.failures ?? 0,
+          }),
+        });
+      },
+      async stop() {
+        // Leases first: each partition's work stops before its lease is released to another replica.
+        await storage?.leases.stop();
+        await closeBus(nc);
+      },
+    };
+  } catch (err) {
+    await closeBus(nc);
+    throw err;
+  }
+}
+
+/** The client has no public "reconnecting" flag; the protocol handler knows. */
+function isReconnecting(nc: NatsConnection): boolean {
+  return (nc as unknown as { protocol?: { connected?: boolean } }).protocol?.connected === false;
+}

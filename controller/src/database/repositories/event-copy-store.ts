@@ -1,0 +1,126 @@
+import { pipeline } from "node:stream/promises";
+import { Readable } from "node:stream";
+import type { DataSource } from "typeorm";
+import type { PoolClient } from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import type { AgentCursor } from "./event-store";
+import type { EventRow } from "./event-row";
+
+/** The storage consumer's position in one partition of a stream. */
+export interface OffsetMove {
+  stream: string;
+  part: number;
+  /** What the writer read when it took the partition (or last committed): the row must still say this. */
+  expected: number;
+  next: number;
+}
+
+/** The offset row moved under us: another replica owns the partition now. Nothing was committed. */
+export class OffsetFenced extends Error {}
+
+const STAGE = "vigil_ingest_stage";
+
+/**
+ * PostgreSQL ingest for distributed mode: rows streamed in with COPY (pg-copy-streams) into a
+ * temporary stage, then moved into `events` skipping (agent, seq) pairs already stored, in one
+ * transaction with the agents' cursors and the partition's stream offset. What was fresh is
+ * reported back, so a replay or a redelivery reaches detection zero times.
+ */
+export class EventCopyStore {
+  constructor(private readonly ds: DataSource) {
+    if (ds.options.type !== "postgres") throw new Error("the COPY event store needs PostgreSQL");
+  }
+
+  private async client<T>(work: (c: PoolClient) => Promise<T>): Promise<T> {
+    const [client, release] = (await (this.ds.driver as unknown as { obtainMasterConnection(): Promise<[PoolClient, (err?: unknown) => void]> }).obtainMasterConnection()) as [
+      PoolClient,
+      (err?: unknown) => void,
+    ];
+    let failed: unknown;
+    try {
+      return await work(client);
+    } catch (err) {
+      failed = err;
+      throw err;
+    } finally {
+      // A connection that failed mid-COPY may be in any state: destroy it rather than pool it.
+      release(failed === undefined ? undefined : failed);
+    }
+  }
+
+  /** The partition's committed offset (0 when it was never written), creating its row. */
+  async readOffset(stream: string, part: number): Promise<number> {
+    await this.ds.query(`INSERT INTO stream_offsets (stream, part, seq, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT (stream, part) DO NOTHING`, [stream, part, Date.now()]);
+    const rows = (await this.ds.query(`SELECT seq FROM stream_offsets WHERE stream = $1 AND part = $2`, [stream, part])) as Array<{ seq: string | number }>;
+    return Number(rows[0]?.seq ?? 0);
+  }
+
+  /**
+   * Writes rows, cursors and the offset atomically. Returns the keys (`agent\0seq`) of rows that
+   * were new. Throws OffsetFenced (rolled back) when the offset is not `expected` any more.
+   */
+  async write(rows: EventRow[], cursors: AgentCursor[], offset: OffsetMove): Promise<Set<string>> {
+    return this.client(async (c) => {
+      await c.query("BEGIN");
+      try {
+        const cur = await c.query<{ seq: string }>(`SELECT seq FROM stream_offsets WHERE stream = $1 AND part = $2 FOR UPDATE`, [offset.stream, offset.part]);
+        const at = Number(cur.rows[0]?.seq ?? -1);
+        if (at !== offset.expected) throw new OffsetFenced(`offset of ${offset.stream}/${offset.part} is ${at}, expected ${offset.expected}`);
+        const fresh = new Set<string>();
+        if (rows.length) {
+          await c.query(
+            `CREATE TEMP TABLE IF NOT EXISTS ${STAGE} (agent_id VARCHAR(128), seq BIGINT, type VARCHAR(16), action VARCHAR(32), event_time BIGINT, received_at BIGINT, summary TEXT, data JSONB) ON COMMIT DELETE ROWS`,
+          );
+          await pipeline(Readable.from(copyLines(rows)), c.query(copyFrom(`COPY ${STAGE} (agent_id, seq, type, action, event_time, received_at, summary, data) FROM STDIN`)));
+          const res = await c.query<{ agent_id: string; seq: string }>(
+            `INSERT INTO events (agent_id, seq, type, action, event_time, received_at, summary, data)
+             SELECT agent_id, seq, type, action, event_time, received_at, summary, data FROM ${STAGE}
+             ON CONFLICT (agent_id, seq) DO NOTHING RETURNING agent_id, seq`,
+          );
+          for (const r of res.rows) fresh.add(`${r.agent_id}\u0000${Number(r.seq)}`);
+        }
+        if (cursors.length) {
+          // Cursors only move forward: a stale message (an older replica's) never takes one back.
+          await c.query(
+            `UPDATE agents a SET acked_seq = c.acked, last_seq = GREATEST(a.last_seq, c.last), gaps = c.gaps, missing_events = c.missing
+             FROM unnest($1::varchar[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[]) AS c(id, acked, last, gaps, missing)
+             WHERE a.id = c.id AND a.acked_seq <= c.acked`,
+            [cursors.map((x) => x.agentId), cursors.map((x) => x.ackedSeq), cursors.map((x) => x.lastSeq), cursors.map((x) => JSON.stringify(x.gaps)), cursors.map((x) => x.missing)],
+          );
+        }
+        await c.query(`UPDATE stream_offsets SET seq = $3, updated_at = $4 WHERE stream = $1 AND part = $2`, [offset.stream, offset.part, offset.next, Date.now()]);
+        await c.query("COMMIT");
+        return fresh;
+      } catch (err) {
+        await c.query("ROLLBACK").catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+}
+
+/** COPY text format: backslash, tab, newline and carriage return escaped; NUL (which PostgreSQL text cannot hold) removed. */
+const NUL = new RegExp(String.fromCharCode(0), "g");
+const NEEDS_ESCAPE = new RegExp(`[\\\\\t\n\r${String.fromCharCode(0)}]`);
+
+function esc(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? s.replace(NUL, "").replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n").replace(/\r/g, "\\r") : s;
+}
+
+/** JSON text with \u0000 escapes, which jsonb refuses: the NULs dropped so one event cannot wedge a partition. */
+function jsonWithoutNul(data: string): string {
+  if (!data.includes("\\u0000")) return data;
+  return JSON.stringify(JSON.parse(data, (_k, v: unknown) => (typeof v === "string" ? v.replace(NUL, "") : v)));
+}
+
+function* copyLines(rows: EventRow[]): Generator<string> {
+  let chunk = "";
+  for (const r of rows) {
+    chunk += `${esc(r.agentId)}\t${r.seq}\t${esc(r.type)}\t${esc(r.action)}\t${r.eventTime}\t${r.receivedAt}\t${esc(r.summary)}\t${esc(jsonWithoutNul(r.data))}\n`;
+    if (chunk.length > 256 * 1024) {
+      yield chunk;
+      chunk = "";
+    }
+  }
+  if (chunk) yield chunk;
+}

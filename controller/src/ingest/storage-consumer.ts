@@ -1,0 +1,229 @@
+import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { BusNames } from "../bus/streams";
+import type { AgentCursor } from "../database/repositories/event-store";
+import { type EventCopyStore, OffsetFenced } from "../database/repositories/event-copy-store";
+import { toEventRow, type EventRow } from "../database/repositories/event-row";
+import { decodeEnvelope, EnvelopeRejected, META_HEADER, type BatchEnvelope } from "./bus-envelope";
+import type { StoredBatch } from "./ingest-writer";
+
+export interface StorageConsumerStats {
+  /** Messages written (their events stored or found already stored). */
+  messages: number;
+  /** Rows newly stored. */
+  events: number;
+  /** Rows already stored (an agent's replay through another replica). */
+  duplicates: number;
+  /** Redelivered messages at or below the committed offset: skipped, never stored or detected twice. */
+  redelivered: number;
+  /** Messages that failed the checks: counted, terminated, never retried. */
+  poison: number;
+  /** Commits refused because another replica moved the partition's offset. */
+  fenced: number;
+  /** Failed rounds (database or NATS away): the partition restarts from its committed offset. */
+  failures: number;
+}
+
+export interface StorageConsumerDeps {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  names: BusNames;
+  store: EventCopyStore;
+  /** Where committed batches go next: IngestWriter.publishStored / passGates (detection, stream, metrics). */
+  hub: { publishStored(b: StoredBatch): void; passGates(): Promise<void> };
+  log: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+  /** Messages per fetch (each up to one agent batch). */
+  fetchMessages?: number;
+  /** Pause after a failed round before the partition restarts (ms). */
+  retryMs?: number;
+}
+
+interface Worker {
+  partition: number;
+  stopping: boolean;
+  done: Promise<void>;
+  /** Ends the running consume() so a stop does not wait for the next message. */
+  halt?: () => void;
+  lag: { pending: number; ackPending: number; at: number };
+}
+
+class Restart extends Error {}
+
+/**
+ * Storage in distributed mode: one durable pull consumer per owned partition of the events
+ * stream, writing batches of messages to PostgreSQL (EventCopyStore: COPY, idempotent on
+ * (agent, seq), offset in the same transaction). The consumer is recreated from the committed
+ * offset whenever a partition is taken and after any failure, so delivery is always in stream
+ * order from the last commit: a redelivery is recognised by its stream sequence (<= offset) and a
+ * message is never skipped. A delivery-sequence jump (messages delivered but not received) also
+ * restarts the partition.
+ */
+export class StorageConsumer {
+  readonly stats: StorageConsumerStats = { messages: 0, events: 0, duplicates: 0, redelivered: 0, poison: 0, fenced: 0, failures: 0 };
+  private readonly workers = new Map<number, Worker>();
+
+  constructor(private readonly d: StorageConsumerDeps) {}
+
+  /** Partition leases' onAcquired: start writing partition p. */
+  async start(partition: number): Promise<void> {
+    if (this.workers.has(partition)) return;
+    const w: Worker = { partition, stopping: false, done: Promise.resolve(), lag: { pending: 0, ackPending: 0, at: 0 } };
+    this.workers.set(partition, w);
+    w.done = this.run(w);
+  }
+
+  /** Partition leases' onLost: resolves once nothing more will be written for p by this replica. */
+  async stop(partition: number): Promise<void> {
+    const w = this.workers.get(partition);
+    if (!w) return;
+    w.stopping = true;
+    w.halt?.();
+    await w.done;
+    this.workers.delete(partition);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.workers.keys()].map((p) => this.stop(p)));
+  }
+
+  owned(): number[] {
+    return [...this.workers.keys()].sort((a, b) => a - b);
+  }
+
+  /** Messages not yet written, per owned partition (JetStream consumer info: pending + unacked). */
+  async lag(): Promise<Array<{ partition: number; pending: number; ackPending: number }>> {
+    const out: Array<{ partition: number; pending: number; ackPending: number }> = [];
+    for (const w of this.workers.values()) {
+      try {
+        const info = await this.d.jsm.consumers.info(this.d.names.eventsStream, this.d.names.storageConsumer(w.partition));
+        w.lag = { pending: info.num_pending, ackPending: info.num_ack_pending, at: Date.now() };
+      } catch {
+        // consumer being recreated: the last known figure stands
+      }
+      out.push({ partition: w.partition, pending: w.lag.pending, ackPending: w.lag.ackPending });
+    }
+    return out.sort((a, b) => a.partition - b.partition);
+  }
+
+  private async run(w: Worker): Promise<void> {
+    while (!w.stopping) {
+      try {
+        await this.consumeFromOffset(w);
+      } catch (err) {
+        if (w.stopping) break;
+        if (err instanceof OffsetFenced) {
+          // Another replica owns it now; the lease loop will notice too. Do nothing more here.
+          this.stats.fenced++;
+          this.d.log("warn", "partition offset moved by another replica; stopping this partition", { partition: w.partition, error: err.message });
+          w.stopping = true;
+          break;
+        }
+        if (!(err instanceof Restart)) {
+          this.stats.failures++;
+          this.d.log("error", "storage round failed; restarting the partition from its committed offset", { partition: w.partition, error: String(err) });
+        }
+        await sleepUnlessStopping(w, this.d.retryMs ?? 1_000);
+      }
+    }
+  }
+
+  /** (Re)creates the partition's durable consumer at offset+1 and writes until stopped or something goes wrong. */
+  private async consumeFromOffset(w: Worker): Promise<void> {
+    const { names, jsm, js, store } = this.d;
+    const stream = names.eventsStream;
+    const name = names.storageConsumer(w.partition);
+    let offset = await store.readOffset(stream, w.partition);
+    await jsm.consumers.delete(stream, name).catch(() => undefined);
+    await jsm.consumers.add(stream, {
+      durable_name: name,
+      filter_subject: names.eventsPartitionFilter(w.partition),
+      ack_policy: AckPolicy.Explicit,
+      ...(offset > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: offset + 1 } : { deliver_policy: DeliverPolicy.All }),
+      ack_wait: 120_000_000_000,
+      max_ack_pending: 4 * (this.d.fetchMessages ?? 256),
+      max_deliver: -1,
+    });
+    const consumer = await js.consumers.get(stream, name);
+    const max = this.d.fetchMessages ?? 256;
+    // consume() keeps pulls in flight; whatever has arrived when the buffer runs dry is written as one batch.
+    const it = await consumer.consume({ max_messages: max });
+    w.halt = () => void it.stop();
+    if (w.stopping) it.stop();
+    let delivered = 0;
+    let msgs: JsMsg[] = [];
+    try {
+      for await (const m of it) {
+        if (w.stopping) break;
+        // A jump means messages were delivered that this loop never received: start over from the offset.
+        if (m.info.deliverySequence !== delivered + 1) throw new Restart("delivery sequence jumped");
+        delivered = m.info.deliverySequence;
+        msgs.push(m);
+        if (msgs.length < max && it.getPending() > 0) continue;
+        offset = await this.writeMessages(w, msgs, offset);
+        msgs = [];
+        await this.d.hub.passGates();
+      }
+    } finally {
+      w.halt = undefined;
+      it.stop();
+    }
+    // Messages received but not written are redelivered to whoever consumes next from the offset.
+    if (!w.stopping) throw new Restart("consumer ended");
+  }
+
+  private async writeMessages(w: Worker, msgs: JsMsg[], offset: number): Promise<number> {
+    const batches: BatchEnvelope[] = [];
+    const good: JsMsg[] = [];
+    let next = offset;
+    for (const m of msgs) {
+      if (m.seq <= offset) {
+        this.stats.redelivered++;
+        m.ack();
+        continue;
+      }
+      next = Math.max(next, m.seq);
+      try {
+        batches.push(this.decode(w.partition, m));
+        good.push(m);
+      } catch (err) {
+        if (!(err instanceof EnvelopeRejected)) throw err;
+        this.stats.poison++;
+        this.d.log("warn", "unreadable message on the events stream; counted and dropped", { partition: w.partition, streamSeq: m.seq, error: err.message });
+        m.term();
+      }
+    }
+    if (next === offset) return offset;
+    const rowsPer: EventRow[][] = batches.map((b) => b.events.map((e, i) => toEventRow(b.agentId, e, b.receivedAt, b.reportedTimes[i])));
+    const cursors = new Map<string, AgentCursor>();
+    for (const b of batches) {
+      const prev = cursors.get(b.agentId);
+      if (!prev || b.cursor.ackedSeq >= prev.ackedSeq) cursors.set(b.agentId, b.cursor);
+    }
+    const fresh = await this.d.store.write(rowsPer.flat(), [...cursors.values()], { stream: this.d.names.eventsStream, part: w.partition, expected: offset, next });
+    for (const m of good) m.ack();
+    this.stats.messages += good.length;
+    batches.forEach((b, i) => {
+      const rows = rowsPer[i];
+      const flags = rows.map((r) => fresh.has(`${r.agentId}\u0000${r.seq}`));
+      const dup = flags.filter((f) => !f).length;
+      this.stats.events += flags.length - dup;
+      this.stats.duplicates += dup;
+      this.d.hub.publishStored({ agentId: b.agentId, events: b.events, rows, fresh: flags });
+    });
+    return next;
+  }
+
+  /** The subject must be this partition's and name a valid agent, matching the one inside. */
+  private decode(partition: number, m: JsMsg): BatchEnvelope {
+    const head = `${this.d.names.prefix}.events.${partition}.`;
+    if (!m.subject.startsWith(head)) throw new EnvelopeRejected("message on another partition's subject");
+    return decodeEnvelope(m.data, m.headers?.get(META_HEADER), m.subject.slice(head.length));
+  }
+}
+
+function sleepUnlessStopping(w: Worker, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const tick = () => (w.stopping || Date.now() - started >= ms ? resolve() : setTimeout(tick, 50).unref());
+    tick();
+  });
+}
