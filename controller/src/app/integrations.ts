@@ -84,6 +84,17 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
     agentDrops: () => agentDrops(d.registry),
     webhookDeliveriesByState: () => webhooks.countByState(),
     agentPolicyIocs: () => d.policy?.lastIocDelivery(),
+    correlation: () => {
+      const s = d.detection.pipeline.stats;
+      return {
+        routed: s.correlationRouted,
+        received: s.correlationReceived,
+        rejected: s.correlationRejected,
+        routeFailed: s.correlationRouteFailures,
+        partitions: s.correlationPartitions,
+        groups: s.engines,
+      };
+    },
   });
 
   const worker = new DeliveryWorker(

@@ -40,6 +40,10 @@ export interface PipelineStats {
   correlationQueued: number;
   /** Routed inputs that could not be handed over (the bus refused them). */
   correlationRouteFailures: number;
+  /** Inputs read back from the bus that failed their checks (counted and skipped). */
+  correlationRejected: number;
+  /** Correlation partitions this process owns (all of them in single-process mode). */
+  correlationPartitions: number;
 }
 
 interface Deps {
@@ -145,6 +149,8 @@ export class DetectionPipeline implements CorrelationOwner {
       correlationRouted: this.router.stats.routed,
       correlationReceived: this.router.stats.received,
       correlationQueued: this.corrQueued,
+      correlationRejected: this.router.stats.rejected,
+      correlationPartitions: this.router.stats.owned,
     };
   }
 

@@ -92,6 +92,11 @@ describe("correlation across replicas (JetStream router, shared PostgreSQL)", ()
     const hosts = first[0].entities.filter((e: { kind: string }) => e.kind === "host").map((e: { value: string }) => e.value);
     expect(hosts.length).toBeGreaterThanOrEqual(2);
     expect(replicas.reduce((n, r) => n + r.ctl.triage.alerts.stats.created, 0)).toBe(1);
+    // Each replica reports its share of partitions and what it routed and received.
+    const scrape = await (await fetch(`${a.ctl.httpUrl}/metrics`, { headers: { authorization: `Bearer ${a.ctl.adminKey}` } })).text();
+    expect(scrape).toMatch(new RegExp(`vigil_correlation_partitions_owned ${PARTITIONS / 2}\\b`));
+    expect(scrape).toMatch(new RegExp(`vigil_correlation_inputs\\{outcome="received"\\} ${a.router.stats.received}\\b`));
+    expect(scrape).toMatch(new RegExp(`vigil_correlation_inputs\\{outcome="rejected"\\} ${a.router.stats.rejected}\\b`));
 
     // The owner of the group stops; the other takes its partitions and replays their inputs.
     const p = partitionOf(`${BRUTE_FORCE}|${JSON.stringify([ip])}`, PARTITIONS);
