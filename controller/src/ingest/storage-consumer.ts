@@ -17,7 +17,7 @@ export interface StorageConsumerStats {
   redelivered: number;
   /** Messages that failed the checks: counted, terminated, never retried. */
   poison: number;
-  /** Commits refused because another replica moved the partition's offset. */
+  /** Commits refused because another writer moved the partition's offset (the partition then restarts from it). */
   fenced: number;
   /** Failed rounds (database or NATS away): the partition restarts from its committed offset. */
   failures: number;
@@ -111,13 +111,12 @@ export class StorageConsumer {
       } catch (err) {
         if (w.stopping) break;
         if (err instanceof OffsetFenced) {
-          // Another replica owns it now; the lease loop will notice too. Do nothing more here.
+          // Someone committed past the offset this loop started from: a replica that had the lease
+          // before us finished its last write late. Nothing of ours was committed; start again from
+          // the offset as it is now (if we lost the lease instead, the lease loop stops us).
           this.stats.fenced++;
-          this.d.log("warn", "partition offset moved by another replica; stopping this partition", { partition: w.partition, error: err.message });
-          w.stopping = true;
-          break;
-        }
-        if (!(err instanceof Restart)) {
+          this.d.log("warn", "partition offset moved by another writer; restarting from the committed offset", { partition: w.partition, error: err.message });
+        } else if (!(err instanceof Restart)) {
           this.stats.failures++;
           this.d.log("error", "storage round failed; restarting the partition from its committed offset", { partition: w.partition, error: String(err) });
         }

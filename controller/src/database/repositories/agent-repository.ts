@@ -11,7 +11,12 @@ export interface AgentRepository {
   listByHostname(): Promise<AgentEntity[]>;
   /** A row for an agent never seen before (not stored until `save`). */
   fresh(id: string, now: number): AgentEntity;
-  save(agent: AgentEntity): Promise<void>;
+  /**
+   * Inserts a new agent or updates a known one. `keepStoredCursor`: the ack cursor columns
+   * (acked_seq, gaps, missing_events) are left as stored and last_seq only moves up, so a
+   * connect never writes back a cursor it read before a concurrent commit moved it.
+   */
+  save(agent: AgentEntity, opts?: { keepStoredCursor?: boolean }): Promise<void>;
   /** The admin's tags, kept over the enrollment token's from then on. */
   setAdminTags(id: string, tags: string[]): Promise<void>;
   /** Last-seen time and, when given, the agent's reported status. */
@@ -48,8 +53,16 @@ export class SqlAgentRepository implements AgentRepository {
     return this.repo.create({ id, firstSeen: now, ackedSeq: 0, lastSeq: 0, gaps: [], missingEvents: 0, status: {} });
   }
 
-  async save(agent: AgentEntity): Promise<void> {
-    await this.repo.save(agent);
+  async save(agent: AgentEntity, opts: { keepStoredCursor?: boolean } = {}): Promise<void> {
+    if (!opts.keepStoredCursor) {
+      await this.repo.save(agent);
+      return;
+    }
+    const { ackedSeq: _acked, gaps: _gaps, missingEvents: _missing, lastSeq, id, ...rest } = agent;
+    await this.repo.manager.transaction(async (m) => {
+      await m.update(AgentEntity, { id }, { ...rest, status: rest.status as never });
+      await m.query(`UPDATE agents SET last_seq = ${this.pg ? "GREATEST" : "MAX"}(last_seq, ${this.pg ? "$1" : "?"}) WHERE id = ${this.pg ? "$2" : "?"}`, [lastSeq, id]);
+    });
   }
 
   async setAdminTags(id: string, tags: string[]): Promise<void> {
