@@ -30,6 +30,8 @@ export interface JetStreamRouterOptions {
 
 /** Publishes awaited at once (each waits for its PubAck). */
 const PUBLISH_WINDOW = 256;
+/** Waits before each retry of a publish that failed (ms). */
+const PUBLISH_RETRIES = [200, 1_000, 3_000];
 
 interface Owned {
   messages: ConsumerMessages;
@@ -104,14 +106,27 @@ export class JetStreamCorrelationRouter implements CorrelationRouter {
 
   async route(inputs: RoutedInput[]): Promise<void> {
     for (let i = 0; i < inputs.length; i += PUBLISH_WINDOW) {
-      await Promise.all(
-        inputs.slice(i, i + PUBLISH_WINDOW).map((input) => {
-          const p = partitionOf(input.key, this.partitions);
-          const data = JSON.stringify(input);
-          return this.js.publish(this.o.names.corrSubject(p), data, { msgID: `${input.agentId}:${input.seq}:${input.rule}:${input.target}` });
-        }),
-      );
+      await Promise.all(inputs.slice(i, i + PUBLISH_WINDOW).map((input) => this.publish(input)));
       this.counts.routed += Math.min(PUBLISH_WINDOW, inputs.length - i);
+    }
+  }
+
+  /**
+   * One input, retried through a short NATS outage (a reconnect, a leader change): the message id
+   * makes a retry whose first attempt was in fact stored a duplicate the stream drops.
+   */
+  private async publish(input: RoutedInput): Promise<void> {
+    const p = partitionOf(input.key, this.partitions);
+    const data = JSON.stringify(input);
+    const msgID = `${input.agentId}:${input.seq}:${input.rule}:${input.target}`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.js.publish(this.o.names.corrSubject(p), data, { msgID });
+        return;
+      } catch (err) {
+        if (attempt >= PUBLISH_RETRIES.length) throw err;
+        await new Promise((r) => setTimeout(r, PUBLISH_RETRIES[attempt]));
+      }
     }
   }
 

@@ -280,8 +280,9 @@ export class DetectionPipeline implements CorrelationOwner {
         out.push({ agentId, hostname: a.hostname, agentTags: a.tags, match });
       }
       if (routed.length) await this.route(routed);
-      // After the inputs they routed (queued in order): the hosts' clocks move the partitions they feed.
-      if (newest.size) this.corrQueue.push({ inputs: [], clocks: newest, done: () => undefined });
+      // After the inputs they routed (queued in order): the hosts' clocks move the groups they feed.
+      // Skipped (one worker round trip less per chunk) while no group is held and none was fed.
+      if (newest.size && (routed.length > 0 || this.engines.stats.engines > 0)) this.corrQueue.push({ inputs: [], clocks: newest, done: () => undefined });
     } catch (err) {
       this.counts.failures++;
       this.deps.onError?.(err);
