@@ -7,6 +7,8 @@ export interface CorrelationOwner {
   accept(inputs: OwnedInput[]): Promise<void>;
   /** Partitions no longer owned: their windows must be dropped before the promise resolves. */
   drop(partitions: number[]): Promise<void>;
+  /** Hosts' newest event times (matching events or not): the groups they feed move on. In order with accept. */
+  clocks(newest: ReadonlyMap<string, number>): Promise<void>;
 }
 
 export interface CorrelationRouterStats {
@@ -33,6 +35,11 @@ export interface CorrelationRouter {
   start(owner: CorrelationOwner): Promise<void>;
   /** Hands inputs to their owners; resolves once they are safely handed over (stored by the stream). */
   route(inputs: RoutedInput[]): Promise<void>;
+  /**
+   * Hosts' newest event times (a chunk's), for the owners of the groups those hosts feed, after
+   * the inputs routed before them.
+   */
+  clocks(newest: ReadonlyMap<string, number>): Promise<void>;
   /**
    * The owner lost its windows (its detection worker was restarted): feed the owned partitions'
    * inputs again from the replay horizon, where the router can (in-process it cannot: the windows
@@ -67,6 +74,11 @@ export class LocalCorrelationRouter implements CorrelationRouter {
     this.counts.routed += inputs.length;
     this.counts.received += inputs.length;
     void this.owner.accept(inputs.map((i) => ({ ...i, partition: partitionOf(i.key, this.partitions) })));
+    return Promise.resolve();
+  }
+
+  clocks(newest: ReadonlyMap<string, number>): Promise<void> {
+    if (this.owner && newest.size) void this.owner.clocks(newest);
     return Promise.resolve();
   }
 

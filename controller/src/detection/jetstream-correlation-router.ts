@@ -6,7 +6,7 @@ import { PartitionLeases } from "../bus/partition-leases";
 import { ensureKv, ensureStream, manager, type BusNames } from "../bus/streams";
 import type { CorrelationOwner, CorrelationRouter, CorrelationRouterStats } from "./correlation-router";
 import type { OwnedInput, RoutedInput } from "./engine-protocol";
-import { parseRoutedInput, RoutedInputError } from "./routed-input-check";
+import { MAX_CLOCKS, parseCorrelationMessage, RoutedInputError } from "./routed-input-check";
 
 export interface JetStreamRouterOptions {
   nc: NatsConnection;
@@ -30,6 +30,8 @@ export interface JetStreamRouterOptions {
 
 /** Publishes awaited at once (each waits for its PubAck). */
 const PUBLISH_WINDOW = 256;
+/** Hosts remembered with the partitions they fed (for clock notices); past it the least recent are forgotten. */
+const MAX_FEEDERS = 100_000;
 /** Waits before each retry of a publish that failed (ms). */
 const PUBLISH_RETRIES = [200, 1_000, 3_000];
 
@@ -57,6 +59,9 @@ export class JetStreamCorrelationRouter implements CorrelationRouter {
   private owner?: CorrelationOwner;
   private readonly owned = new Map<number, Owned>();
   private readonly counts = { routed: 0, received: 0, rejected: 0 };
+  /** Hosts whose inputs this replica routed, and to which partitions: their clocks go there too. */
+  private readonly feeders = new Map<string, Set<number>>();
+  private clockSeq = 0;
   private readonly now: () => number;
 
   constructor(private readonly o: JetStreamRouterOptions) {
@@ -105,6 +110,7 @@ export class JetStreamCorrelationRouter implements CorrelationRouter {
   }
 
   async route(inputs: RoutedInput[]): Promise<void> {
+    for (const input of inputs) this.fed(input.agentId, partitionOf(input.key, this.partitions));
     for (let i = 0; i < inputs.length; i += PUBLISH_WINDOW) {
       await Promise.all(inputs.slice(i, i + PUBLISH_WINDOW).map((input) => this.publish(input)));
       this.counts.routed += Math.min(PUBLISH_WINDOW, inputs.length - i);
@@ -112,13 +118,47 @@ export class JetStreamCorrelationRouter implements CorrelationRouter {
   }
 
   /**
+   * Hosts' newest event times, to the partitions they fed from this replica (in stream order after
+   * their inputs), so the groups they feed move on wherever they are owned; replayed with them.
+   */
+  async clocks(newest: ReadonlyMap<string, number>): Promise<void> {
+    const byPartition = new Map<number, [string, number][]>();
+    for (const [agentId, t] of newest) {
+      for (const p of this.feeders.get(agentId) ?? []) {
+        let list = byPartition.get(p);
+        if (!list) byPartition.set(p, (list = []));
+        list.push([agentId, t]);
+      }
+    }
+    const sends: Promise<void>[] = [];
+    for (const [p, list] of byPartition) {
+      for (let i = 0; i < list.length; i += MAX_CLOCKS) {
+        const msgID = `clock:${this.o.replicaId}:${this.now()}:${this.clockSeq++}`;
+        sends.push(this.send(p, JSON.stringify({ clocks: list.slice(i, i + MAX_CLOCKS) }), msgID));
+      }
+    }
+    await Promise.all(sends);
+  }
+
+  private fed(agentId: string, p: number): void {
+    let set = this.feeders.get(agentId);
+    if (set)
+      this.feeders.delete(agentId); // re-insert: least recently fed first
+    else set = new Set();
+    set.add(p);
+    this.feeders.set(agentId, set);
+    if (this.feeders.size > MAX_FEEDERS) this.feeders.delete(this.feeders.keys().next().value!);
+  }
+
+  /**
    * One input, retried through a short NATS outage (a reconnect, a leader change): the message id
    * makes a retry whose first attempt was in fact stored a duplicate the stream drops.
    */
-  private async publish(input: RoutedInput): Promise<void> {
-    const p = partitionOf(input.key, this.partitions);
-    const data = JSON.stringify(input);
-    const msgID = `${input.agentId}:${input.seq}:${input.rule}:${input.target}`;
+  private publish(input: RoutedInput): Promise<void> {
+    return this.send(partitionOf(input.key, this.partitions), JSON.stringify(input), `${input.agentId}:${input.seq}:${input.rule}:${input.target}`);
+  }
+
+  private async send(p: number, data: string, msgID: string): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.js.publish(this.o.names.corrSubject(p), data, { msgID });
@@ -175,23 +215,30 @@ export class JetStreamCorrelationRouter implements CorrelationRouter {
   private async pump(p: number, messages: ConsumerMessages): Promise<void> {
     const max = this.o.batch ?? 256;
     let buf: OwnedInput[] = [];
+    const flush = async () => {
+      const batch = buf;
+      buf = [];
+      // Ownership may have moved while we waited: never feed a partition that is no longer ours.
+      if (batch.length && this.owned.has(p)) await this.owner?.accept(batch);
+    };
     for await (const m of messages) {
       if (!this.owned.has(p)) break;
       try {
-        const input = parseRoutedInput(m.data);
-        if (partitionOf(input.key, this.partitions) !== p) throw new RoutedInputError("key belongs to another partition");
-        buf.push({ ...input, partition: p });
-        this.counts.received++;
+        const msg = parseCorrelationMessage(m.data);
+        if (msg.kind === "clocks") {
+          // In order: the inputs before it first.
+          await flush();
+          if (this.owned.has(p)) await this.owner?.clocks(msg.clocks);
+        } else {
+          if (partitionOf(msg.input.key, this.partitions) !== p) throw new RoutedInputError("key belongs to another partition");
+          buf.push({ ...msg.input, partition: p });
+          this.counts.received++;
+        }
       } catch (err) {
         this.counts.rejected++;
         if (this.counts.rejected <= 10 || this.counts.rejected % 1000 === 0) this.o.log("warn", "correlation input rejected", { partition: p, error: String(err), rejected: this.counts.rejected });
       }
-      if (buf.length >= max || messages.getPending() === 0) {
-        const batch = buf;
-        buf = [];
-        // Ownership may have moved while we waited: never feed a partition that is no longer ours.
-        if (batch.length && this.owned.has(p)) await this.owner?.accept(batch);
-      }
+      if (buf.length >= max || messages.getPending() === 0) await flush();
     }
   }
 }

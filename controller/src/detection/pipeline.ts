@@ -164,6 +164,15 @@ export class DetectionPipeline implements CorrelationOwner {
     });
   }
 
+  /** CorrelationOwner: hosts' clocks, in turn with routed inputs. Skipped while no group is held (a worker round trip less). */
+  clocks(newest: ReadonlyMap<string, number>): Promise<void> {
+    if (this.stopped || newest.size === 0 || (this.engines.stats.engines === 0 && this.corrQueued === 0)) return Promise.resolve();
+    return new Promise((done) => {
+      this.corrQueue.push({ inputs: [], clocks: new Map(newest), done });
+      this.kick();
+    });
+  }
+
   /** CorrelationOwner: partitions lost; queued inputs of theirs are left to the next owner. */
   async drop(partitions: number[]): Promise<void> {
     const lost = new Set(partitions);
@@ -280,9 +289,8 @@ export class DetectionPipeline implements CorrelationOwner {
         out.push({ agentId, hostname: a.hostname, agentTags: a.tags, match });
       }
       if (routed.length) await this.route(routed);
-      // After the inputs they routed (queued in order): the hosts' clocks move the groups they feed.
-      // Skipped (one worker round trip less per chunk) while no group is held and none was fed.
-      if (newest.size && (routed.length > 0 || this.engines.stats.engines > 0)) this.corrQueue.push({ inputs: [], clocks: newest, done: () => undefined });
+      // After the inputs they routed: the hosts' clocks move the groups they feed, wherever those are owned.
+      if (newest.size) await this.router.clocks(newest);
     } catch (err) {
       this.counts.failures++;
       this.deps.onError?.(err);

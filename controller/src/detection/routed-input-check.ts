@@ -73,8 +73,14 @@ function meta(v: unknown): EventMeta | undefined {
   return v as unknown as EventMeta;
 }
 
+/** Hosts per clock notice (a chunk's agents that fed one partition). */
+export const MAX_CLOCKS = 4096;
+
+/** A message on a correlation partition: a routed input, or hosts' clocks (newest event times). */
+export type CorrelationMessage = { kind: "input"; input: RoutedInput } | { kind: "clocks"; clocks: Map<string, number> };
+
 /** Parses and checks one message; throws RoutedInputError naming what is wrong. */
-export function parseRoutedInput(data: Uint8Array): RoutedInput {
+export function parseCorrelationMessage(data: Uint8Array): CorrelationMessage {
   if (data.byteLength > MAX_ROUTED_BYTES) fail(`message over ${MAX_ROUTED_BYTES} bytes`);
   let v: unknown;
   try {
@@ -83,6 +89,19 @@ export function parseRoutedInput(data: Uint8Array): RoutedInput {
     fail("message is not JSON");
   }
   if (!isRecord(v)) fail("message must be an object");
+  if (v.clocks !== undefined) {
+    if (!Array.isArray(v.clocks) || v.clocks.length > MAX_CLOCKS) fail(`clocks must be a list of at most ${MAX_CLOCKS} [agent, time] pairs`);
+    const clocks = new Map<string, number>();
+    for (const c of v.clocks) {
+      if (!Array.isArray(c) || c.length !== 2 || typeof c[1] !== "number" || !Number.isFinite(c[1])) fail("clocks entries must be [agent, time]");
+      clocks.set(id(c[0], "clocks agent", 128), c[1]);
+    }
+    return { kind: "clocks", clocks };
+  }
+  return { kind: "input", input: routedInput(v) };
+}
+
+function routedInput(v: Record<string, unknown>): RoutedInput {
   if (typeof v.seq !== "number" || !Number.isSafeInteger(v.seq)) fail("seq must be an integer");
   return {
     key: id(v.key, "key", MAX_KEY),

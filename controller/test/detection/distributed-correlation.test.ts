@@ -16,7 +16,7 @@ import { createPgDatabase, startTestController, type TestController } from "../s
 import { request } from "../support/http";
 import type { RawAgent } from "../support/raw-agent";
 import { waitFor } from "../support/wait";
-import { BRUTE_FORCE, connect, send, sshFailure } from "./support";
+import { BRUTE_FORCE, clock, connect, send, sshFailure } from "./support";
 
 const NATS_URL = process.env.VIGIL_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 const PARTITIONS = 4;
@@ -56,7 +56,9 @@ describe("correlation across replicas (JetStream router, shared PostgreSQL)", ()
 
   it("a brute force spread over 5 agents on two replicas fires its event_count correlation exactly once, and once still after its owner fails over", async () => {
     const ip = "203.0.113.66";
-    const t0 = Date.now() - 60_000;
+    // Two hours ago (a spool replayed after an outage, say): each group's clock is its hosts' clocks, not the wall clock.
+    // A minute into a 10-minute span, so every hit of the brute force falls in one dedup span.
+    const t0 = Math.floor((Date.now() - 2 * 3_600_000) / 600_000) * 600_000 + 60_000;
     // Hostile messages on every partition's subject (not JSON; a huge field list; a key of another partition): counted and skipped.
     const { jetstream } = await import("@nats-io/jetstream");
     const js = jetstream(nc);
@@ -97,6 +99,12 @@ describe("correlation across replicas (JetStream router, shared PostgreSQL)", ()
     expect(scrape).toMatch(new RegExp(`vigil_correlation_partitions_owned ${PARTITIONS / 2}\\b`));
     expect(scrape).toMatch(new RegExp(`vigil_correlation_inputs\\{outcome="received"\\} ${a.router.stats.received}\\b`));
     expect(scrape).toMatch(new RegExp(`vigil_correlation_inputs\\{outcome="rejected"\\} ${a.router.stats.rejected}\\b`));
+
+    // The hosts' clocks reach the groups' owners through the stream, whichever replica the hosts are
+    // on: once every host has sent something newer than the windows, the groups are forgotten.
+    expect(replicas.reduce((n, r) => n + r.ctl.detection.pipeline.stats.engines, 0)).toBeGreaterThan(0);
+    for (const [i, ag] of agents.entries()) await send(ag, 3, [clock(Date.now() - 1_000 + i)]);
+    await waitFor("every group past its windows and forgotten", () => replicas.every((r) => r.ctl.detection.pipeline.stats.engines === 0), 30_000);
 
     // The owner of the group stops; the other takes its partitions and replays their inputs.
     const p = partitionOf(`${BRUTE_FORCE}|${JSON.stringify([ip])}`, PARTITIONS);

@@ -80,7 +80,8 @@ describe("correlation across replica processes (distributed mode)", () => {
 
   it("a brute force spread over 5 agents on different replicas fires its event_count correlation exactly once, and once still after its owner is killed", async () => {
     const ip = "198.51.100.250";
-    const t0 = Date.now() - 30_000;
+    // A minute into a 10-minute span, minutes ago: every hit of the brute force falls in one dedup span.
+    const t0 = Math.floor((Date.now() - 5 * 60_000) / 600_000) * 600_000 + 60_000;
     // Five agents over the three replicas, two failed logins each: no host, and no replica, sees five.
     for (let i = 0; i < 5; i++) {
       const a = new RawAgent(replicas[i % 3].proc.grpcPort);
