@@ -22,7 +22,7 @@ export interface Distributed {
   /** What agent sessions hand batches to (instead of the database writer). */
   sink: JetStreamSink;
   /** Worker role: partition leases and the storage consumer they drive. */
-  storage?: { leases: PartitionLeases; consumer: StorageConsumer };
+  storage?: { leases: PartitionLeases; consumer: StorageConsumer; close(): Promise<void> };
   status: ReplicaStatus;
   attachMetrics(metrics: ControllerMetrics): void;
   stop(): Promise<void>;
@@ -45,7 +45,8 @@ export async function startDistributed(config: ControllerConfig, ds: DataSource,
     const sink = new JetStreamSink({ js, jsm, names, partitions: d.partitions, maxPayload: nc.info?.max_payload ?? 1024 * 1024, onRefused: (r) => writer.refused(r), log });
     let storage: Distributed["storage"];
     if (config.role === "worker" || config.role === "all") {
-      const consumer = new StorageConsumer({ js, jsm, names, store: new EventCopyStore(ds), hub: writer, log });
+      const store = new EventCopyStore(ds, d.storageConnections);
+      const consumer = new StorageConsumer({ js, jsm, names, store, hub: writer, log });
       const kv = await ensureKv(nc, names.leaseBucket("storage"), d.leaseTtlMs);
       const leases = new PartitionLeases({
         kv,
@@ -57,7 +58,7 @@ export async function startDistributed(config: ControllerConfig, ds: DataSource,
         onLost: (p) => consumer.stop(p),
       });
       leases.start();
-      storage = { leases, consumer };
+      storage = { leases, consumer, close: () => store.close() };
     }
     const probe = async (): Promise<ReplicaProbe> => {
       const connected = !nc.isClosed() && nc.info !== undefined && !isReconnecting(nc);
@@ -98,6 +99,7 @@ export async function startDistributed(config: ControllerConfig, ds: DataSource,
       async stop() {
         // Leases first: each partition's work stops before its lease is released to another replica.
         await storage?.leases.stop();
+        await storage?.close().catch(() => undefined);
         await closeBus(nc);
       },
     };

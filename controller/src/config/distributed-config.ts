@@ -27,6 +27,8 @@ export interface DistributedConfig {
    * the sum of its steps) plus the reorder tolerance.
    */
   correlationReplayMs: number;
+  /** VIGIL_STORAGE_PG_CONNECTIONS (default 4): the storage consumer's own PostgreSQL connections. */
+  storageConnections: number;
 }
 
 export function isRole(v: string): v is ControllerRole {
@@ -62,6 +64,8 @@ export function distributedConfig(natsFlag: string | undefined, databaseUrl: str
       .replace(/[^A-Za-z0-9_-]/g, "_")
       .slice(0, 40)}-${process.pid}-${randomBytes(3).toString("hex")}`;
   if (!TOKEN.test(replicaId)) throw new ConfigError("VIGIL_REPLICA_ID: 1-64 characters of [A-Za-z0-9_-]");
+  const storageConnections = Number(env.VIGIL_STORAGE_PG_CONNECTIONS ?? 4);
+  if (!Number.isInteger(storageConnections) || storageConnections < 1 || storageConnections > 64) throw new ConfigError("VIGIL_STORAGE_PG_CONNECTIONS: a whole number from 1 to 64");
   return {
     natsUrl,
     prefix,
@@ -70,5 +74,6 @@ export function distributedConfig(natsFlag: string | undefined, databaseUrl: str
     replicaId,
     eventsMaxAgeMs: parseDuration(env.VIGIL_EVENTS_STREAM_MAX_AGE || "24h", "VIGIL_EVENTS_STREAM_MAX_AGE"),
     correlationReplayMs: parseDuration(env.VIGIL_CORRELATION_REPLAY || "2h", "VIGIL_CORRELATION_REPLAY"),
+    storageConnections,
   };
 }

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { headers } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeBus, connectBus } from "../../src/bus/nats-connection";
 import { partitionOf } from "../../src/bus/partition";
@@ -83,9 +84,17 @@ describe("distributed ingest (JetStream → storage consumer → PostgreSQL)", (
     h.set(META_HEADER, '{"v":1,"a":"agent-js-1","r":1,"p":0,"c":{"ackedSeq":999999,"lastSeq":999999,"gaps":[],"missing":0},"t":[]}');
     await js.publish(names.eventsSubject(partitionOf("agent-js-1", PARTITIONS), "agent-js-1"), new Uint8Array([0xff, 0xff, 0xff]), { headers: h });
     await waitFor("poison counted", () => stats.poison >= 1);
-    b.events(111, 5);
+    // COPY text format: tabs, newlines and backslashes arrive intact; NUL (which PostgreSQL text cannot hold) is dropped, not a wedged partition.
+    const odd = "tab\there\nnew line back\\slash nul\u0000end";
+    b.events(111, 5, () => ({ body: { $case: "agent", agent: { kind: "test", message: odd, attributes: { "k\tey": "v\\al" } } } }));
     await waitFor("ack 115", () => b.lastAck() === 115);
     await waitFor("115 stored", async () => (await db.totals("agent-js-1")).count === 115);
+    const pgc = new Client({ connectionString: pg.url });
+    await pgc.connect();
+    const row = (await pgc.query<{ data: { message: string; attributes: Record<string, string> } }>("SELECT data FROM events WHERE agent_id = $1 AND seq = 113", ["agent-js-1"])).rows[0];
+    await pgc.end();
+    expect(row.data.message).toBe(odd.replace("\u0000", ""));
+    expect(row.data.attributes).toEqual({ "k\tey": "v\\al" });
     b.close();
 
     const health = await ctl.get("/api/v1/healthz");

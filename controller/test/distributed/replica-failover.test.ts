@@ -8,7 +8,8 @@ import { closeBus, connectBus } from "../../src/bus/nats-connection";
 import { BusNames, deleteAllWithPrefix } from "../../src/bus/streams";
 import { createPgDatabase } from "../support/controller";
 import { freePort, startControllerProcess, type ControllerProcess } from "../support/controller-process";
-import { issueFleet, SimAgent } from "../support/mtls-fleet";
+import { issueFleet } from "../support/fleet-certificates";
+import { SimAgent } from "../support/mtls-fleet";
 import { waitFor } from "../support/wait";
 
 /**

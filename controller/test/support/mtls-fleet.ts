@@ -2,11 +2,6 @@ import { credentials, type ClientDuplexStream, type ServiceError } from "@grpc/g
 import { AgentServiceClient, Event, type AgentMessage, type ControllerMessage } from "@vigil/proto";
 import { newKeyRequest } from "../../../agent/src/enroll/key-request";
 import { enrollRpc } from "../../../agent/src/enroll/enroll-client";
-import { randomUUID } from "node:crypto";
-import { createDataSource } from "../../src/database/data-source";
-import { CertificateRepository } from "../../src/database/repositories/certificate-repository";
-import { AgentCertificates } from "../../src/trust/agent-certificates";
-import { CertificateAuthority } from "../../src/trust/ca";
 
 /** An enrolled identity: the agent id the controller chose and the client certificate it issued. */
 export interface FleetIdentity {
@@ -31,37 +26,6 @@ export async function enrollFleet(address: string, caPem: string, token: string,
   return out;
 }
 
-/**
- * Issues `n` identities straight from the controller's CA and records them in its database: the
- * certificates enrollment would issue (same CA, same record the mTLS check looks up), without a
- * token round trip and audit append per agent, which would dominate a test of 200 or a bench of
- * 10,000 agents. Enrollment itself is tested in test/trust.
- */
-export async function issueFleet(databaseUrl: string, caDir: string, n: number, concurrency = 16): Promise<FleetIdentity[]> {
-  const ds = createDataSource({ url: databaseUrl });
-  await ds.initialize();
-  try {
-    const ca = await CertificateAuthority.loadOrCreate(caDir);
-    const certs = new AgentCertificates(CertificateRepository.of(ds));
-    const out: FleetIdentity[] = new Array<FleetIdentity>(n);
-    let next = 0;
-    const worker = async () => {
-      while (next < n) {
-        const i = next++;
-        const { keyPem, csrDer } = await newKeyRequest(`fleet-${i}`);
-        const agentId = randomUUID();
-        const issued = await ca.issueAgent(await ca.readCsr(csrDer), agentId, 7 * 86_400_000);
-        await certs.record(agentId, issued, { tokenId: "fleet", tags: [] });
-        out[i] = { agentId, keyPem, certPem: issued.pem };
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
-    return out;
-  } finally {
-    await ds.destroy();
-  }
-}
-
 export interface SimAgentOptions {
   id: FleetIdentity;
   caPem: string;
@@ -79,6 +43,8 @@ export interface SimAgentOptions {
   reconnectMs?: [number, number];
   event?: (seq: number, agentIndex: number) => Event;
   index: number;
+  /** Every `every` ticks (randomly phased) `size` extra events: a burst (a cron job, a build, a login storm). */
+  burst?: { every: number; size: number };
 }
 
 /** What one simulated agent saw. */
@@ -110,6 +76,7 @@ export class SimAgent implements SimAgentState {
   /** Produce time of each unacked event (index seq - acked - 1), for latency. */
   private producedAt: number[] = [];
   private sentUpTo = 0;
+  private ticks = 0;
   private client?: InstanceType<typeof AgentServiceClient>;
   private stream?: Stream;
   private welcomed = false;
@@ -131,7 +98,9 @@ export class SimAgent implements SimAgentState {
     this.connect();
     const tick = () => {
       if (this.stopped) return;
-      const n = Math.min(this.o.perTick, this.o.total - this.produced);
+      this.ticks++;
+      const burst = this.o.burst && (this.ticks + this.o.index) % this.o.burst.every === 0 ? this.o.burst.size : 0;
+      const n = Math.min(this.o.perTick + burst, this.o.total - this.produced);
       const now = Date.now();
       for (let i = 0; i < n; i++) this.producedAt.push(now);
       this.produced += n;
@@ -140,6 +109,11 @@ export class SimAgent implements SimAgentState {
     };
     // Spread the fleet's ticks so 10,000 agents do not fire in the same millisecond.
     this.tickTimer = setTimeout(tick, Math.floor(Math.random() * this.o.tickMs));
+  }
+
+  /** Welcomed on a live stream right now. */
+  get connected(): boolean {
+    return this.welcomed && this.stream !== undefined;
   }
 
   get done(): boolean {

@@ -1,7 +1,7 @@
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import type { DataSource } from "typeorm";
-import type { PoolClient } from "pg";
+import { Pool, type PoolClient } from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import type { AgentCursor } from "./event-store";
 import type { EventRow } from "./event-row";
@@ -27,15 +27,27 @@ const STAGE = "vigil_ingest_stage";
  * reported back, so a replay or a redelivery reaches detection zero times.
  */
 export class EventCopyStore {
-  constructor(private readonly ds: DataSource) {
+  private readonly pool: Pool;
+
+  /**
+   * A pool of its own (`connections`, default 4): storage transactions hold a connection for a
+   * whole COPY, and must never starve agent registration or the API of the main pool (nor be
+   * starved by them).
+   */
+  constructor(ds: DataSource, connections = 4) {
     if (ds.options.type !== "postgres") throw new Error("the COPY event store needs PostgreSQL");
+    const o = ds.options as { url?: string; extra?: Record<string, unknown> };
+    this.pool = new Pool({ connectionString: o.url, ...(o.extra ?? {}), max: connections });
+    // An idle client's error (server restart) must not crash the process; the next checkout reconnects.
+    this.pool.on("error", () => undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
   }
 
   private async client<T>(work: (c: PoolClient) => Promise<T>): Promise<T> {
-    const [client, release] = (await (this.ds.driver as unknown as { obtainMasterConnection(): Promise<[PoolClient, (err?: unknown) => void]> }).obtainMasterConnection()) as [
-      PoolClient,
-      (err?: unknown) => void,
-    ];
+    const client = await this.pool.connect();
     let failed: unknown;
     try {
       return await work(client);
@@ -44,15 +56,17 @@ export class EventCopyStore {
       throw err;
     } finally {
       // A connection that failed mid-COPY may be in any state: destroy it rather than pool it.
-      release(failed === undefined ? undefined : failed);
+      client.release(failed === undefined ? undefined : failed instanceof Error ? failed : new Error(String(failed)));
     }
   }
 
   /** The partition's committed offset (0 when it was never written), creating its row. */
   async readOffset(stream: string, part: number): Promise<number> {
-    await this.ds.query(`INSERT INTO stream_offsets (stream, part, seq, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT (stream, part) DO NOTHING`, [stream, part, Date.now()]);
-    const rows = (await this.ds.query(`SELECT seq FROM stream_offsets WHERE stream = $1 AND part = $2`, [stream, part])) as Array<{ seq: string | number }>;
-    return Number(rows[0]?.seq ?? 0);
+    return this.client(async (c) => {
+      await c.query(`INSERT INTO stream_offsets (stream, part, seq, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT (stream, part) DO NOTHING`, [stream, part, Date.now()]);
+      const rows = await c.query<{ seq: string }>(`SELECT seq FROM stream_offsets WHERE stream = $1 AND part = $2`, [stream, part]);
+      return Number(rows.rows[0]?.seq ?? 0);
+    });
   }
 
   /**
