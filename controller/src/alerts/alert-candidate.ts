@@ -1,4 +1,4 @@
-import { dedupKey, entityKey, type DeviationReason, type EntityKind, type EntityRef, type SigmaEvent } from "@vigil/detection";
+import { dedupKey, entityKey, type DeviationReason, type EntityKind, type EntityRef, type Match, type SigmaEvent } from "@vigil/detection";
 import { eventMeta, type PipelineMatch } from "../detection/event-meta";
 import type { AlertIocHit, EventRef } from "../database/entities/alert.entity";
 import { keepEventFields, keepEventRefs, MAX_EVENT_FIELDS } from "./event-refs";
@@ -10,6 +10,11 @@ export interface AlertCandidate {
   primary: EntityRef;
   entities: EntityRef[];
   dedupKey: string;
+  /**
+   * Correlation firings (not their updates): the correlation, its group-by values and its window,
+   * which name the firing whichever process or replay computed it (see CorrelationFiringRepository).
+   */
+  firingKey?: string;
   firstSeenMs: number;
   timeMs: number;
   eventRefs: EventRef[];
@@ -39,6 +44,8 @@ function entitiesOf(agentId: string, events: readonly SigmaEvent[], groupBy: Rec
     seen.set(entityKey(e), e);
   };
   add("host", agentId);
+  // A correlation's events may come from several hosts (correlations are cross-host): each is an entity.
+  for (const ev of events) if (ev.fields.AgentId !== agentId) add("host", ev.fields.AgentId);
   for (const [k, v] of Object.entries(groupBy ?? {})) {
     if (IP_FIELDS.includes(k)) add("ip", v);
     else if (USER_FIELDS.includes(k)) add("user", v);
@@ -67,6 +74,13 @@ function primaryOf(agentId: string, entities: EntityRef[], groupBy: Record<strin
     if (ip) return ip;
   }
   return { kind: "host", id: agentId };
+}
+
+/** See AlertCandidate.firingKey. */
+export function firingKeyOf(m: Match): string | undefined {
+  const w = m.dedupWindow ?? m.window;
+  if (m.kind !== "correlation" || m.update || !w) return undefined;
+  return `${m.rule.id}|${JSON.stringify(m.groupBy ?? {})}|${w.startMs}`;
 }
 
 export function buildCandidate(pm: PipelineMatch): AlertCandidate {
@@ -102,8 +116,10 @@ export function buildCandidate(pm: PipelineMatch): AlertCandidate {
     ruleId: m.rule.id,
     primary,
     entities: ordered,
-    // Per host as well: the same IP brute-forcing two hosts is two alerts (then one case).
-    dedupKey: `${dedupKey(m.rule.id, primary)}|agent:${pm.agentId}`,
+    // Single-event alerts are per host as well: the same IP scanning two hosts is two alerts (then
+    // one case). A correlation is already across hosts: its group is the key.
+    dedupKey: m.kind === "correlation" ? `${dedupKey(m.rule.id, primary)}|group:${JSON.stringify(m.groupBy ?? {})}` : `${dedupKey(m.rule.id, primary)}|agent:${pm.agentId}`,
+    firingKey: firingKeyOf(m),
     firstSeenMs: Math.min(m.timeMs, ...times),
     timeMs: m.timeMs,
     // A correlation over many events keeps its first and its newest, as merges do.

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { dedupKey, entityKey, scoreAlert, shouldMerge, tacticsFromTags, DEFAULT_DEDUP_CONFIG, type DedupConfig, type ScoreFactor } from "@vigil/detection";
 import type { AlertSink, PipelineMatch } from "../detection/event-meta";
 import type { AlertMerge, AlertRepository, NewAlertRow } from "../database/repositories/alert-repository";
+import type { CorrelationFiringRepository } from "../database/repositories/correlation-firing-repository";
 import type { Stmt } from "../database/sql-batch";
 import type { EntityRiskService } from "../risk/entity-risk-service";
 import { buildCandidate, type AlertCandidate } from "./alert-candidate";
@@ -50,6 +51,8 @@ export interface AlertStats {
   suppressed: number;
   /** Matches of rules that do not alert (SigmaHQ pack rules below medium): entity risk only. */
   signals: number;
+  /** Correlation firings already recorded (redelivered, replayed after failover): revised, never counted again. */
+  replayed: number;
 }
 
 interface Deps {
@@ -59,11 +62,16 @@ interface Deps {
   chain: ChainIndex;
   risk: EntityRiskService;
   cases: CaseChaining;
+  /** Correlation firings recorded so far; without it a firing computed twice alerts twice. */
+  firings?: CorrelationFiringRepository;
   dedup?: DedupConfig;
   now?: () => number;
 }
 
 const MAX_OPEN_CACHE = 20_000;
+/** Firing keys are kept this long: far past any replay of a correlation's windows. */
+const FIRING_KEEP_MS = 7 * 86_400_000;
+const FIRING_PRUNE_EVERY_MS = 3_600_000;
 
 /**
  * Rule matches → alerts. Per match: suppressions first (counted, nothing stored), then dedup (the
@@ -73,7 +81,8 @@ const MAX_OPEN_CACHE = 20_000;
  */
 export class AlertService implements AlertSink {
   private readonly openByKey = new Map<string, OpenAlert | null>();
-  readonly stats: AlertStats = { created: 0, merged: 0, suppressed: 0, signals: 0 };
+  readonly stats: AlertStats = { created: 0, merged: 0, suppressed: 0, signals: 0, replayed: 0 };
+  private prunedAt = 0;
   private readonly now: () => number;
   private readonly dedupCfg: DedupConfig;
   private readonly alertListeners: Array<(a: AlertNotice) => void> = [];
@@ -92,13 +101,22 @@ export class AlertService implements AlertSink {
   async record(matches: PipelineMatch[], writes: Stmt[]): Promise<void> {
     const inserts = new Map<string, NewAlert>();
     const updates = new Map<string, OpenAlert>();
-    for (const pm of matches) {
-      const c = buildCandidate(pm);
+    const candidates = matches.map(buildCandidate);
+    const keys = candidates.flatMap((c) => (c.firingKey === undefined ? [] : [c.firingKey]));
+    const recorded = keys.length && this.deps.firings ? await this.deps.firings.seen(keys) : new Set<string>();
+    const firings: { key: string; alertId: string }[] = [];
+    for (const c of candidates) {
+      const pm = c.pm;
       if (this.deps.suppressions.match({ ruleId: c.ruleId, agentTags: pm.agentTags, fields: c.contextFields })) {
         this.stats.suppressed++;
         continue;
       }
+      // The same firing again (redelivered, or replayed by a partition's new owner): at most a revision.
+      const replayed = c.firingKey !== undefined && recorded.has(c.firingKey);
+      if (replayed) this.stats.replayed++;
+      else if (c.firingKey !== undefined) recorded.add(c.firingKey);
       if (pm.signalOnly) {
+        if (replayed) continue;
         this.signal(c);
         continue;
       }
@@ -107,7 +125,7 @@ export class AlertService implements AlertSink {
       const ref = { ruleId: c.ruleId, entity: c.primary };
       const mergeable = open && shouldMerge({ ...open, dedupKey: dedupKey(c.ruleId, c.primary) }, ref, c.timeMs, this.dedupCfg);
       // A correlation's update revises the alert it fired early: never a new alert, never counted again.
-      if (pm.match.update) {
+      if (pm.match.update || replayed) {
         if (open && mergeable) {
           this.revise(open, c);
           if (!inserts.has(open.id)) updates.set(open.id, open);
@@ -119,14 +137,16 @@ export class AlertService implements AlertSink {
         // An alert created earlier in this chunk is inserted with its merged state.
         if (!inserts.has(open.id)) updates.set(open.id, open);
         this.stats.merged++;
+        if (c.firingKey !== undefined) firings.push({ key: c.firingKey, alertId: open.id });
         continue;
       }
       const created = this.create(c);
       inserts.set(created.open.id, created);
+      if (c.firingKey !== undefined) firings.push({ key: c.firingKey, alertId: created.open.id });
     }
     const now = this.now();
     const merges: AlertMerge[] = [...updates.values()].map((o) => ({ id: o.id, count: o.count, firstSeen: o.firstSeenMs, lastSeen: o.lastSeenMs, eventRefs: o.eventRefs, eventFields: o.eventFields }));
-    const also = [...this.deps.cases.takeWrites(), ...this.deps.risk.takeWrites(), ...this.deps.suppressions.takeWrites(), ...writes];
+    const also = [...this.deps.cases.takeWrites(), ...this.deps.risk.takeWrites(), ...this.deps.suppressions.takeWrites(), ...writes, ...this.firingWrites(firings, now)];
     try {
       await this.deps.repo.upsertBatch([...inserts.values()].map(newAlertRow), merges, also, now);
     } catch (err) {
@@ -188,6 +208,13 @@ export class AlertService implements AlertSink {
         }
       }
     }
+  }
+
+  private firingWrites(firings: { key: string; alertId: string }[], now: number) {
+    if (!this.deps.firings || (firings.length === 0 && now - this.prunedAt < FIRING_PRUNE_EVERY_MS)) return [];
+    const prune = now - this.prunedAt >= FIRING_PRUNE_EVERY_MS;
+    if (prune) this.prunedAt = now;
+    return this.deps.firings.recordWrites(firings, now, prune ? now - FIRING_KEEP_MS : undefined);
   }
 
   /** An API state change (ack, feedback, case resolve) makes the cache entry stale. */

@@ -1,3 +1,4 @@
+import type { CorrelationRouter } from "../detection/correlation-router";
 import "reflect-metadata";
 import { join } from "node:path";
 import type { Server } from "node:http";
@@ -39,6 +40,7 @@ import { requestAudit } from "../audit/request-audit";
 import { createTriage, type Triage } from "./triage";
 import { createIngest } from "./ingest";
 import { createAgentPolicy, createResponse } from "./response";
+import { correlationRouterFor } from "./correlation-router";
 import { createDetection, type Detection } from "./detection";
 import type { DetectionOptions } from "../detection/options";
 import { createIntegrations, type Integrations } from "./integrations";
@@ -96,6 +98,11 @@ export interface StartOptions {
   audit?: AuditSink;
   /** Detection pipeline tuning (tests shorten the reorder tolerance and idle tick). */
   detection?: Partial<DetectionOptions>;
+  /**
+   * Where correlation inputs go: in distributed mode the JetStream router (createCorrelationRouter
+   * in app/correlation-router.ts); default in-process, this controller owning every correlation group.
+   */
+  correlationRouter?: CorrelationRouter;
 }
 
 export async function startController(config: ControllerConfig, opts: StartOptions = {}): Promise<RunningController> {
@@ -133,6 +140,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     options: opts.detection,
     dataDir: config.dataDir,
     pack: config.sigmahqPack ? undefined : null,
+    router: opts.correlationRouter ?? correlationRouterFor(config, distributed, logger),
     onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
   });
   const pack = detection.rules.pack;
@@ -331,12 +339,15 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       await silentAgents?.stop();
       await agentHealth.stop();
       await grpc.stop();
-      // Storage stops partition by partition (releasing each lease) before the NATS link closes.
-      await distributed?.stop().catch((err: unknown) => logger.error({ err: String(err) }, "stopping distributed mode failed"));
+      // Storage stops partition by partition (releasing each lease); detection then processes what
+      // was stored, routing its correlation inputs and releasing its correlation partitions; the
+      // NATS link closes last.
+      await distributed?.storage?.leases.stop().catch((err: unknown) => logger.error({ err: String(err) }, "stopping storage failed"));
       await integrations.stop();
       await cluster?.stop();
       // After ingest stops: process what is queued and flush held correlations into alerts.
       await detection.stop().catch((err: unknown) => logger.error({ err: String(err) }, "detection flush at shutdown failed"));
+      await distributed?.stop().catch((err: unknown) => logger.error({ err: String(err) }, "stopping distributed mode failed"));
       await app.close();
       if (dataSource.isInitialized) await dataSource.destroy();
     },

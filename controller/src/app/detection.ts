@@ -10,6 +10,7 @@ import type { AlertSink } from "../detection/event-meta";
 import { IocCatalog } from "../detection/ioc-catalog";
 import { LoginBaselines } from "../detection/login-baselines";
 import { detectionOptions, type DetectionOptions } from "../detection/options";
+import type { CorrelationRouter } from "../detection/correlation-router";
 import { DetectionPipeline } from "../detection/pipeline";
 import { RuleCatalog } from "../detection/rule-catalog";
 import type { IngestWriter } from "../ingest/ingest-writer";
@@ -45,6 +46,8 @@ export async function createDetection(deps: {
   dataDir?: string;
   /** The SigmaHQ pack; default per VIGIL_SIGMAHQ_PACK (on): the data dir's, else the bundled one. null: none. */
   pack?: LoadedPack | null;
+  /** Where correlation inputs go; default in-process (this process owns every correlation group). */
+  router?: CorrelationRouter;
 }): Promise<Detection> {
   const { ds } = deps;
   const now = deps.now ?? Date.now;
@@ -64,7 +67,9 @@ export async function createDetection(deps: {
     options: detectionOptions(process.env, deps.options),
     now,
     onError: deps.onError,
+    router: deps.router,
   });
+  await pipeline.startCorrelation();
   pipeline.attach(deps.writer);
   return {
     pipeline,

@@ -89,6 +89,17 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
     webhookDeliveriesByState: () => webhooks.countByState(),
     agentPolicyIocs: () => d.policy?.lastIocDelivery(),
     ...(d.cluster ? { cluster: () => ({ peers: d.cluster!.peers(), rejected: d.cluster!.rejected() }) } : {}),
+    correlation: () => {
+      const s = d.detection.pipeline.stats;
+      return {
+        routed: s.correlationRouted,
+        received: s.correlationReceived,
+        rejected: s.correlationRejected,
+        routeFailed: s.correlationRouteFailures,
+        partitions: s.correlationPartitions,
+        groups: s.engines,
+      };
+    },
   });
 
   const worker = new DeliveryWorker(

@@ -13,6 +13,7 @@ import { AlertTimelineSource, CaseTimeline, EventTimelineSource, type TimelineSo
 import { CaseEntity } from "../database/entities/case.entity";
 import { SqlAgentRepository } from "../database/repositories/agent-repository";
 import { SqlAlertRepository } from "../database/repositories/alert-repository";
+import { CorrelationFiringRepository } from "../database/repositories/correlation-firing-repository";
 import type { EventStore } from "../database/repositories/event-store";
 import { SqlCaseRepository } from "../database/repositories/case-repository";
 import { SuppressionRepository } from "../database/repositories/suppression-repository";
@@ -60,7 +61,7 @@ export async function createTriage(deps: {
   const cases = new CaseService(caseRepo, now);
   await Promise.all([suppressions.load(), feedback.load(), risk.load(), cases.load()]);
 
-  const alerts = new AlertService({ repo: alertRepo, suppressions, feedback, chain: new ChainIndex(undefined, undefined, now), risk, cases, now });
+  const alerts = new AlertService({ repo: alertRepo, suppressions, feedback, chain: new ChainIndex(undefined, undefined, now), risk, cases, firings: new CorrelationFiringRepository(batch), now });
   const alertQuery = new AlertQuery(alertRepo);
   const alertActions = new AlertActions(alertRepo, alerts, feedback, suppressions, now);
   const timeline = new CaseTimeline();

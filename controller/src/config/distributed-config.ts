@@ -21,6 +21,12 @@ export interface DistributedConfig {
   replicaId: string;
   /** VIGIL_EVENTS_STREAM_MAX_AGE (default 24h): batches no worker stored within this are dropped by JetStream. */
   eventsMaxAgeMs: number;
+  /**
+   * VIGIL_CORRELATION_REPLAY (default 2h): how far back a replica taking a correlation partition
+   * replays its inputs to rebuild the windows; at least the longest correlation timespan (a chain:
+   * the sum of its steps) plus the reorder tolerance.
+   */
+  correlationReplayMs: number;
   /** VIGIL_STORAGE_PG_CONNECTIONS (default 4): the storage consumer's own PostgreSQL connections. */
   storageConnections: number;
 }
@@ -67,6 +73,7 @@ export function distributedConfig(natsFlag: string | undefined, databaseUrl: str
     leaseTtlMs,
     replicaId,
     eventsMaxAgeMs: parseDuration(env.VIGIL_EVENTS_STREAM_MAX_AGE || "24h", "VIGIL_EVENTS_STREAM_MAX_AGE"),
+    correlationReplayMs: parseDuration(env.VIGIL_CORRELATION_REPLAY || "2h", "VIGIL_CORRELATION_REPLAY"),
     storageConnections,
   };
 }

@@ -2,7 +2,7 @@ import type { Worker } from "node:worker_threads";
 import type { Match } from "@vigil/detection";
 import { processCpuMs } from "./cpu-clock";
 import { setEventMeta } from "./event-meta";
-import { PROGRESS_BYTES, SLOT, type AgentMatches, type FromWorker, type RuleSource, type ToWorker, type WireMatch, type WorkItem } from "./engine-protocol";
+import { PROGRESS_BYTES, SLOT, type AgentMatches, type FromWorker, type OwnedInput, type RoutedInput, type RuleSource, type ToWorker, type WireMatch, type WorkItem } from "./engine-protocol";
 import { startWorker } from "./worker-launch";
 
 /** Events per message to the worker. */
@@ -24,6 +24,8 @@ export interface BudgetExceeded {
 
 export interface EngineHostOptions {
   reorderToleranceMs: number;
+  /** How long a host must be quiet before its correlation clock moves on by wall time (default 5 s). */
+  quietMs?: number;
   /**
    * Longest one event may take in the worker: past it the event is abandoned at the next rule
    * boundary; one still in a single rule test at twice the budget is stuck, and the worker is
@@ -34,9 +36,18 @@ export interface EngineHostOptions {
   rules: () => { uploaded: RuleSource[]; overrides: ReadonlyMap<string, boolean> };
   onBudgetExceeded: (e: BudgetExceeded) => void;
   onError?: (err: unknown) => void;
+  /** A worker was replaced (stuck or crashed): the correlation windows it held are gone. */
+  onRestart?: () => void;
+}
+
+/** What a batch of events gave: single-event matches, and the inputs for correlation owners. */
+export interface ProcessResult {
+  matches: { agentId: string; match: Match }[];
+  routed: RoutedInput[];
 }
 
 export interface EngineHostStats {
+  /** Correlation groups with windows in this process (CorrelationShards). */
   engines: number;
   /** Events (or clock steps) over the budget, finished late or abandoned. */
   overBudget: number;
@@ -53,9 +64,14 @@ type Outcome =
   | { k: "stuck"; index: number; ruleIndex: number; ms: number; crashed?: boolean }
   | { k: "failed"; message: string };
 
+interface ItemResult {
+  matches: WireMatch[];
+  routed: RoutedInput[];
+}
+
 interface InFlight {
   id: number;
-  results: Map<number, WireMatch[]>;
+  results: Map<number, ItemResult>;
   stuck?: { index: number; ruleIndex: number; ms: number };
   resolve: (o: Outcome) => void;
 }
@@ -76,8 +92,9 @@ interface Running {
  * and skips the event, and starts a fresh worker from the rules in force. The thread that serves
  * the API and ingest only ever waits on a promise.
  *
- * What a restart loses: held correlation state (partial windows, the reorder buffer), as a rule
- * change does; it refills within the correlation's timespan.
+ * What a restart loses: the owned partitions' correlation windows (partial windows, the reorder
+ * buffer), as a rule change does; they refill within the correlation's timespan (in distributed
+ * mode the router replays them from the stream).
  */
 export class EngineHost {
   private run?: Running;
@@ -107,18 +124,23 @@ export class EngineHost {
     return { ...this.counts, busy };
   }
 
-  /** Matches of `items`, in event order; events over the budget are reported and skipped. */
-  process(items: WorkItem[], nowMs: number): Promise<{ agentId: string; match: Match }[]> {
+  /**
+   * Matches of `items`, in event order, and their correlation inputs (for the owners of their
+   * groups: CorrelationRouter); events over the budget are reported and skipped.
+   */
+  process(items: WorkItem[], nowMs: number): Promise<ProcessResult> {
     return this.serial(async () => {
       const out: { agentId: string; match: Match }[] = [];
+      const routed: RoutedInput[] = [];
       let start = 0;
       while (start < items.length) {
         // Bounded messages: cloning one is main-thread work (events of up to 32 KiB command lines).
         const part = items.slice(start, start + MAX_ITEMS_PER_MESSAGE);
         const id = this.nextId++;
         const { outcome, results } = await this.request({ t: "process", id, nowMs, items: part });
-        for (const [index, matches] of [...results].sort((a, b) => a[0] - b[0])) {
-          for (const wm of matches) out.push({ agentId: part[index].agentId, match: this.unwire(wm) });
+        for (const [index, r] of [...results].sort((a, b) => a[0] - b[0])) {
+          for (const wm of r.matches) out.push({ agentId: part[index].agentId, match: this.unwire(wm) });
+          routed.push(...r.routed);
         }
         if (outcome.k === "failed") throw new Error(`detection worker: ${outcome.message}`);
         if (outcome.k === "done") {
@@ -130,11 +152,35 @@ export class EngineHost {
         if (!outcome.crashed) this.exceeded(part[outcome.index]?.agentId, outcome.ruleIndex, outcome.ms, true, true);
         start += Math.max(outcome.index, 0) + 1;
       }
+      return { matches: out, routed };
+    });
+  }
+
+  /** Routed inputs of partitions this process owns, into their correlation windows (CorrelationShards). */
+  correlate(inputs: OwnedInput[], nowMs: number): Promise<{ agentId: string; matches: Match[] }[]> {
+    return this.serial(async () => {
+      const out: { agentId: string; matches: Match[] }[] = [];
+      for (let start = 0; start < inputs.length; start += MAX_ITEMS_PER_MESSAGE) {
+        out.push(...(await this.clockStep({ t: "correlate", id: this.nextId++, nowMs, inputs: inputs.slice(start, start + MAX_ITEMS_PER_MESSAGE) })));
+      }
       return out;
     });
   }
 
-  /** Advances quiet agents' event clocks (see EnginePool.advanceQuiet). */
+  /** Hosts' newest event times (a chunk's): the owned partitions they feed move on, releasing what that closes. */
+  clocks(newest: ReadonlyMap<string, number>, nowMs: number): Promise<{ agentId: string; matches: Match[] }[]> {
+    return this.serial(() => this.clockStep({ t: "clocks", id: this.nextId++, nowMs, newest: [...newest] }));
+  }
+
+  /** Partitions no longer owned: their windows are dropped before anyone else may take them. */
+  dropPartitions(partitions: number[]): Promise<void> {
+    return this.serial(async () => {
+      const { outcome } = await this.request({ t: "drop", id: this.nextId++, partitions });
+      if (outcome.k === "failed") throw new Error(`detection worker: ${outcome.message}`);
+    });
+  }
+
+  /** Advances quiet partitions' event clocks (see CorrelationShards.advanceQuiet). */
   advanceQuiet(quietMs: number, nowMs: number): Promise<{ agentId: string; matches: Match[] }[]> {
     return this.serial(() => this.clockStep({ t: "advance", id: this.nextId++, nowMs, quietMs }));
   }
@@ -162,7 +208,7 @@ export class EngineHost {
     await Promise.all(workers.flatMap((w) => (w ? [w.terminate()] : [])));
   }
 
-  private async clockStep(msg: Extract<ToWorker, { t: "advance" | "flush" }>): Promise<{ agentId: string; matches: Match[] }[]> {
+  private async clockStep(msg: Extract<ToWorker, { t: "advance" | "flush" | "correlate" | "clocks" }>): Promise<{ agentId: string; matches: Match[] }[]> {
     const { outcome } = await this.request(msg);
     if (outcome.k === "failed") throw new Error(`detection worker: ${outcome.message}`);
     if (outcome.k === "stuck") {
@@ -180,9 +226,9 @@ export class EngineHost {
     return p;
   }
 
-  private request(msg: ToWorker & { id: number }): Promise<{ outcome: Outcome; results: Map<number, WireMatch[]> }> {
+  private request(msg: ToWorker & { id: number }): Promise<{ outcome: Outcome; results: Map<number, ItemResult> }> {
     if (this.closed) return Promise.resolve({ outcome: { k: "failed", message: "detection is stopped" }, results: new Map() });
-    const results = new Map<number, WireMatch[]>();
+    const results = new Map<number, ItemResult>();
     return new Promise((resolve) => {
       const run = this.ensure();
       // Held while a request is out (a flush at shutdown must finish); idle, it keeps nothing alive.
@@ -224,7 +270,7 @@ export class EngineHost {
     // A fresh progress buffer per worker: a terminated one cannot scribble on its successor's.
     const progress = new SharedArrayBuffer(PROGRESS_BYTES);
     const worker = startWorker("engine-worker", {
-      workerData: { uploaded, overrides: [...overrides], reorderToleranceMs: this.o.reorderToleranceMs, budgetMs: this.o.budgetMs, progress },
+      workerData: { uploaded, overrides: [...overrides], reorderToleranceMs: this.o.reorderToleranceMs, quietMs: this.o.quietMs ?? 5_000, budgetMs: this.o.budgetMs, progress },
     });
     const run: Running = { worker, slots: new Int32Array(progress), rules: [], ready: false };
     worker.on("message", (m: FromWorker) => this.onMessage(run, m));
@@ -242,7 +288,7 @@ export class EngineHost {
     }
     const f = this.inflight;
     if (!f || m.id !== f.id) return; // replies to rules/enabled notices, or to an abandoned request
-    if (m.t === "item") f.results.set(m.index, m.matches);
+    if (m.t === "item") f.results.set(m.index, { matches: m.matches, routed: m.routed });
     else if (m.t === "done") f.resolve({ k: "done", engines: m.engines, slow: m.slow, groups: m.groups });
     else f.resolve({ k: "failed", message: m.message });
   }
@@ -264,6 +310,7 @@ export class EngineHost {
     } else {
       this.o.onError?.(new Error("detection worker exited unexpectedly; restarting it"));
       this.counts.restarts++;
+      this.o.onRestart?.();
       f.resolve({ k: "stuck", index: Atomics.load(run.slots, SLOT.index), ruleIndex: -1, ms: 0, crashed: true });
     }
   }
@@ -303,6 +350,7 @@ export class EngineHost {
     this.stuckRules = run.rules;
     this.run = undefined;
     this.counts.restarts++;
+    this.o.onRestart?.();
     void run.worker.terminate();
   }
 

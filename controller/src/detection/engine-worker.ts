@@ -1,8 +1,10 @@
 /**
- * The detection worker (a worker_threads thread): compiles the rules and runs the per-agent Sigma
- * engines, so matching never holds the thread that serves the API and ingest (issue #10: one
- * backtracking rule froze /api/v1/healthz for 18 s). It tells the host's watchdog which event and
- * rule it is on through shared Int32 slots, measures each event, abandons one that is over the
+ * The detection worker (a worker_threads thread): compiles the rules and runs Sigma matching, so
+ * matching never holds the thread that serves the API and ingest (issue #10: one backtracking
+ * rule froze /api/v1/healthz for 18 s). Matching is single-event (stateless); a match that feeds
+ * a correlation leaves as a routed input for the owner of its group (issue #12), and the
+ * correlation windows of the partitions this process owns run here too (CorrelationShards). It
+ * tells the host's watchdog which event and rule it is on through shared Int32 slots, measures each event, abandons one that is over the
  * budget at the next rule boundary (no restart, correlation state kept), and reports it. A single
  * rule test that runs on is the watchdog's to stop. Time is charged as min(wall, process CPU): both
  * bound this thread's own CPU time (Node 20 cannot read a thread's), so an event is not charged
@@ -11,12 +13,12 @@
  * Started by EngineHost with a WorkerInit as workerData; speaks engine-protocol.ts.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { BUILTIN_RULES, CompileCache, compileRules, type Match, type RuleSet, type SigmaEvent } from "@vigil/detection";
+import { BUILTIN_RULES, CompileCache, compileRules, correlationRoutes, DetectionEngine, routeKey, type CorrelationRoute, type Match, type RuleSet, type SigmaEvent } from "@vigil/detection";
 import { applyPackPolicy } from "../sigmahq/pack";
-import { EnginePool } from "./engine-pool";
+import { CorrelationShards } from "./correlation-shards";
 import type { EventMeta } from "./event-meta";
 import { processCpuMs } from "./cpu-clock";
-import { SLOT, type AgentMatches, type FromWorker, type RuleSource, type SlowEvent, type ToWorker, type WireMatch, type WorkerInit } from "./engine-protocol";
+import { SLOT, type AgentMatches, type FromWorker, type OwnedInput, type RoutedInput, type RuleSource, type SlowEvent, type ToWorker, type WireMatch, type WorkerInit } from "./engine-protocol";
 
 /** Thrown from the engine's onRule probe to abandon an event that is over the budget. */
 const OVER_BUDGET = new Error("detection budget exceeded");
@@ -26,7 +28,10 @@ class DetectionWorker {
   private readonly cache = new CompileCache();
   private readonly overrides: Map<string, boolean>;
   private readonly metas = new WeakMap<SigmaEvent, EventMeta>();
-  private readonly pool: EnginePool;
+  private matcher!: DetectionEngine;
+  private routes: CorrelationRoute[][] = [];
+  private ruleIds: string[] = [];
+  private readonly shards: CorrelationShards;
   private nowMs = Date.now();
   // Per-event rule timing, fed by the engine's onRule probe.
   private current = -1;
@@ -45,13 +50,23 @@ class DetectionWorker {
     this.progress = new Int32Array(init.progress);
     this.overrides = new Map(init.overrides);
     const ruleset = this.compile(init.uploaded);
-    const onRule = (ri: number): void => this.enterRule(ri);
-    this.pool = new EnginePool(
+    this.shards = new CorrelationShards(
       ruleset,
       () => this.overrides,
-      { outOfOrderToleranceMs: init.reorderToleranceMs, onRule },
+      { outOfOrderToleranceMs: init.reorderToleranceMs },
+      init.reorderToleranceMs,
+      init.quietMs,
       () => this.nowMs,
     );
+    this.useRules(ruleset);
+  }
+
+  private useRules(ruleset: RuleSet): void {
+    // One stateless matcher for every agent; the onRule probe times rules and enforces the budget.
+    this.matcher = new DetectionEngine(ruleset, { onRule: (ri) => this.enterRule(ri) });
+    for (const [id, on] of this.overrides) this.matcher.setEnabled(id, on);
+    this.routes = correlationRoutes(ruleset);
+    this.ruleIds = ruleset.rules.map((r) => r.id);
     this.announce(ruleset);
   }
 
@@ -61,21 +76,45 @@ class DetectionWorker {
         return this.process(m.id, m.nowMs, m.items);
       case "advance":
         this.nowMs = m.nowMs;
-        return this.guarded(m.id, () => this.pool.advanceQuiet(m.quietMs));
+        return this.guarded(m.id, () => byAgent(this.shards.advanceQuiet()));
       case "flush":
         this.nowMs = m.nowMs;
-        return this.guarded(m.id, () => this.pool.flushAll());
+        return this.guarded(m.id, () => byAgent(this.shards.flushAll()));
+      case "correlate":
+        this.nowMs = m.nowMs;
+        return this.guarded(m.id, () => this.correlate(m.inputs));
+      case "clocks":
+        this.nowMs = m.nowMs;
+        return this.guarded(m.id, () => byAgent(this.shards.clocks(new Map(m.newest))));
+      case "drop":
+        for (const p of m.partitions) this.shards.drop(p);
+        return this.send({ t: "done", id: m.id, engines: this.shards.stats.groups, slow: [], groups: [] });
       case "rules": {
         const ruleset = this.compile(m.uploaded);
-        this.pool.swap(ruleset);
-        this.announce(ruleset);
-        return this.send({ t: "done", id: m.id, engines: this.pool.size, slow: [], groups: [] });
+        this.shards.swap(ruleset);
+        this.useRules(ruleset);
+        return this.send({ t: "done", id: m.id, engines: this.shards.stats.groups, slow: [], groups: [] });
       }
       case "enabled":
         this.overrides.set(m.ruleId, m.on);
-        this.pool.setEnabled(m.ruleId, m.on);
-        return this.send({ t: "done", id: m.id, engines: this.pool.size, slow: [], groups: [] });
+        this.matcher.setEnabled(m.ruleId, m.on);
+        this.shards.setEnabled(m.ruleId, m.on);
+        return this.send({ t: "done", id: m.id, engines: this.shards.stats.groups, slow: [], groups: [] });
     }
+  }
+
+  /** Routed inputs into the owned partitions' windows; the matches go out under the agent whose input fired them. */
+  private correlate(inputs: OwnedInput[]): { agentId: string; matches: Match[] }[] {
+    const out: Match[] = [];
+    const fallback: string[] = [];
+    for (const input of inputs) {
+      if (input.meta) this.metas.set(input.ev, input.meta);
+      for (const m of this.shards.accept(input)) {
+        out.push(m);
+        fallback.push(input.agentId);
+      }
+    }
+    return byAgent(out, fallback);
   }
 
   private process(id: number, nowMs: number, items: { agentId: string; ev: SigmaEvent; meta: EventMeta }[]): void {
@@ -87,10 +126,13 @@ class DetectionWorker {
       this.metas.set(it.ev, it.meta);
       const t0 = this.begin(index);
       let matches: Match[] = [];
+      let routed: RoutedInput[] = [];
       let skipped = false;
       this.abortable = true;
       try {
-        matches = this.pool.process(it.agentId, it.ev);
+        const found = this.matcher.detect(it.ev);
+        matches = found.matches;
+        routed = this.route(it, found.feeding);
       } catch (e) {
         if (e !== OVER_BUDGET) throw e;
         // The engine was between two rules: nothing of this event was applied, nothing is lost.
@@ -101,9 +143,19 @@ class DetectionWorker {
       const ms = this.end(t0);
       if (ms > this.init.budgetMs) slow.push({ index, ruleIndex: this.worstRule, ms, skipped });
       // Sent at once: if a later event gets this worker terminated, these are not lost.
-      if (matches.length) this.send({ t: "item", id, index, matches: matches.map((x) => this.wire(x)) });
+      if (matches.length || routed.length) this.send({ t: "item", id, index, matches: matches.map((x) => this.wire(x)), routed });
     }
-    this.send({ t: "done", id, engines: this.pool.size, slow, groups: [] });
+    this.send({ t: "done", id, engines: this.shards.stats.groups, slow, groups: [] });
+  }
+
+  /** One routed input per correlation each feeding rule's match is for. */
+  private route(it: { agentId: string; ev: SigmaEvent; meta: EventMeta }, feeding: number[]): RoutedInput[] {
+    const out: RoutedInput[] = [];
+    const seq = typeof it.ev.fields.EventSeq === "number" ? it.ev.fields.EventSeq : -1;
+    for (const ri of feeding) {
+      for (const r of this.routes[ri]) out.push({ key: routeKey(r, it.ev), anchor: r.anchorId, target: r.targetId, rule: this.ruleIds[ri], agentId: it.agentId, seq, ev: it.ev, meta: it.meta });
+    }
+    return out;
   }
 
   /** Clock-driven work (quiet agents, shutdown) is watched like an event (index -1). */
@@ -113,7 +165,7 @@ class DetectionWorker {
     const groups: AgentMatches[] = f().map((g) => ({ agentId: g.agentId, matches: g.matches.map((x) => this.wire(x)) }));
     const ms = this.end(t0);
     const slow = ms > this.init.budgetMs ? [{ index: -1, ruleIndex: this.worstRule, ms, skipped: false }] : [];
-    this.send({ t: "done", id, engines: this.pool.size, slow, groups });
+    this.send({ t: "done", id, engines: this.shards.stats.groups, slow, groups });
   }
 
   private begin(index: number): number {
@@ -165,6 +217,22 @@ class DetectionWorker {
   private announce(ruleset: RuleSet): void {
     this.send({ t: "ready", rules: ruleset.rules.map((r) => ({ id: r.id, title: r.title })) });
   }
+}
+
+/**
+ * A correlation's agent is the host of its newest event (the input that made it fire). Runs of
+ * one agent, in order: the alert service merges in the order matches come.
+ */
+function byAgent(matches: Match[], fallback: string[] = []): { agentId: string; matches: Match[] }[] {
+  const out: { agentId: string; matches: Match[] }[] = [];
+  for (const [i, m] of matches.entries()) {
+    const last = m.events[m.events.length - 1]?.fields.AgentId;
+    const agentId = typeof last === "string" ? last : (fallback[i] ?? "");
+    const run = out[out.length - 1];
+    if (run?.agentId === agentId) run.matches.push(m);
+    else out.push({ agentId, matches: [m] });
+  }
+  return out;
 }
 
 if (parentPort) {

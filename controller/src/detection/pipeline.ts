@@ -3,8 +3,9 @@ import { matchEvent, toSigmaEvent, type IocHit, type Match } from "@vigil/detect
 import type { IngestWriter, StoredBatch } from "../ingest/ingest-writer";
 import type { AgentDirectory } from "./agent-directory";
 import { budgetMatch } from "./budget-alert";
+import { LocalCorrelationRouter, type CorrelationOwner, type CorrelationRouter } from "./correlation-router";
 import { EngineHost, type BudgetExceeded } from "./engine-host";
-import type { WorkItem } from "./engine-protocol";
+import type { OwnedInput, WorkItem } from "./engine-protocol";
 import type { AlertSink, EventMeta, PipelineMatch } from "./event-meta";
 import type { IocCatalog } from "./ioc-catalog";
 import type { LoginBaselines } from "./login-baselines";
@@ -32,6 +33,17 @@ export interface PipelineStats {
   workerRestarts: number;
   /** The detection worker is matching an event right now. */
   workerBusy: boolean;
+  /** Correlation inputs routed to the owners of their groups, and received here as an owner. */
+  correlationRouted: number;
+  correlationReceived: number;
+  /** Correlation inputs waiting for this process's windows. */
+  correlationQueued: number;
+  /** Routed inputs that could not be handed over (the bus refused them). */
+  correlationRouteFailures: number;
+  /** Inputs read back from the bus that failed their checks (counted and skipped). */
+  correlationRejected: number;
+  /** Correlation partitions this process owns (all of them in single-process mode). */
+  correlationPartitions: number;
 }
 
 interface Deps {
@@ -41,6 +53,8 @@ interface Deps {
   baselines: LoginBaselines;
   sink: AlertSink;
   options: DetectionOptions;
+  /** Where correlation inputs go (the owners of their groups); default in-process (this process owns all). */
+  router?: CorrelationRouter;
   now?: () => number;
   onError?: (err: unknown) => void;
 }
@@ -59,9 +73,18 @@ interface Deps {
  * wait until detection catches up, so a backlog stays in the agents' spools instead of in memory.
  * Only fresh events are detected; replays of already stored (agent, seq) are skipped, so a
  * resent batch cannot alert twice.
+ *
+ * Correlations are cross-host (issue #12): a match that feeds a correlation is routed by the
+ * correlation's group-by value (CorrelationRouter) to the owner of that group, whose windows run in
+ * its detection worker; as an owner this pipeline takes routed inputs (`accept`) in the same serial
+ * loop as stored events, and their alerts go to the same sink (idempotent per firing).
  */
-export class DetectionPipeline {
+export class DetectionPipeline implements CorrelationOwner {
   private readonly queue: StoredBatch[] = [];
+  /** Routed inputs for this process's windows, and (in order with them) hosts' clock notices. */
+  private readonly corrQueue: { inputs: OwnedInput[]; clocks?: Map<string, number>; done: () => void }[] = [];
+  private corrQueued = 0;
+  private readonly router: CorrelationRouter;
   private queuedEvents = 0;
   private readonly roomWaiters: Array<() => void> = [];
   private idleDue = false;
@@ -73,17 +96,21 @@ export class DetectionPipeline {
   /** Rules (ids) a budget alert was raised for, since the rules last changed: one alert each. */
   private readonly budgetAlerted = new Set<string>();
   private budgetPending: BudgetExceeded[] = [];
-  private readonly counts = { queuePeak: 0, gateWaits: 0, processedEvents: 0, chunks: 0, matches: 0, iocHits: 0, failures: 0 };
+  private readonly counts = { queuePeak: 0, gateWaits: 0, processedEvents: 0, chunks: 0, matches: 0, iocHits: 0, failures: 0, correlationRouteFailures: 0 };
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly deps: Deps) {
     this.now = deps.now ?? Date.now;
+    this.router = deps.router ?? new LocalCorrelationRouter();
     this.engines = new EngineHost({
       reorderToleranceMs: deps.options.reorderToleranceMs,
+      quietMs: deps.options.idleTickMs,
       budgetMs: deps.options.eventBudgetMs,
       rules: () => ({ uploaded: deps.rules.uploadedSources, overrides: deps.rules.enabledOverrides }),
       onBudgetExceeded: (e) => this.budgetPending.push(e),
       onError: (err) => deps.onError?.(err),
+      // The restarted worker starts with no windows: the router feeds them again where it can.
+      onRestart: () => void this.router.rebuild().catch((err: unknown) => deps.onError?.(err)),
     });
     deps.rules.onRuleset(() => {
       this.budgetAlerted.clear();
@@ -92,7 +119,12 @@ export class DetectionPipeline {
     deps.rules.onEnabled((id, on) => this.engines.setEnabled(id, on));
   }
 
-  /** Subscribes to ingest and starts the quiet-agent clock. */
+  /** Starts taking the routed inputs of the partitions this process owns (all of them in-process). */
+  startCorrelation(): Promise<void> {
+    return this.router.start(this);
+  }
+
+  /** Subscribes to ingest and starts the quiet-partition clock. */
   attach(writer: Pick<IngestWriter, "onStored" | "addGate">): void {
     writer.onStored((b) => this.enqueue(b));
     writer.addGate(() => this.waitForRoom());
@@ -114,7 +146,42 @@ export class DetectionPipeline {
       skippedOverBudget: h.skipped,
       workerRestarts: h.restarts,
       workerBusy: h.busy,
+      correlationRouted: this.router.stats.routed,
+      correlationReceived: this.router.stats.received,
+      correlationQueued: this.corrQueued,
+      correlationRejected: this.router.stats.rejected,
+      correlationPartitions: this.router.stats.owned,
     };
+  }
+
+  /** CorrelationOwner: routed inputs of owned partitions, processed in turn with stored events. */
+  accept(inputs: OwnedInput[]): Promise<void> {
+    if (this.stopped || inputs.length === 0) return Promise.resolve();
+    return new Promise((done) => {
+      this.corrQueue.push({ inputs, done });
+      this.corrQueued += inputs.length;
+      this.kick();
+    });
+  }
+
+  /** CorrelationOwner: hosts' clocks, in turn with routed inputs. Skipped while no group is held (a worker round trip less). */
+  clocks(newest: ReadonlyMap<string, number>): Promise<void> {
+    if (this.stopped || newest.size === 0 || (this.engines.stats.engines === 0 && this.corrQueued === 0)) return Promise.resolve();
+    return new Promise((done) => {
+      this.corrQueue.push({ inputs: [], clocks: new Map(newest), done });
+      this.kick();
+    });
+  }
+
+  /** CorrelationOwner: partitions lost; queued inputs of theirs are left to the next owner. */
+  async drop(partitions: number[]): Promise<void> {
+    const lost = new Set(partitions);
+    for (const q of this.corrQueue) {
+      const keep = q.inputs.filter((i) => !lost.has(i.partition));
+      this.corrQueued -= q.inputs.length - keep.length;
+      q.inputs = keep;
+    }
+    await this.engines.dropPartitions(partitions);
   }
 
   enqueue(batch: StoredBatch): void {
@@ -136,7 +203,7 @@ export class DetectionPipeline {
 
   /** Resolves once everything queued so far has been processed (tests, shutdown). */
   idle(): Promise<void> {
-    if (!this.working && this.queue.length === 0) return Promise.resolve();
+    if (!this.working && this.queue.length === 0 && this.corrQueue.length === 0) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
@@ -146,12 +213,14 @@ export class DetectionPipeline {
     await this.idle();
     this.stopped = true;
     this.releaseRoom();
+    await this.router.stop();
     try {
       await this.emit(await this.engines.flushAll(this.now()));
     } catch (err) {
       this.counts.failures++;
       this.deps.onError?.(err);
     }
+    for (const q of this.corrQueue.splice(0)) q.done();
     await this.engines.close();
   }
 
@@ -163,8 +232,9 @@ export class DetectionPipeline {
 
   private async work(): Promise<void> {
     try {
-      while (this.queue.length || this.idleDue) {
-        if (this.queue.length) await this.processChunk();
+      while (this.queue.length || this.corrQueue.length || this.idleDue) {
+        if (this.corrQueue.length) await this.correlateChunk();
+        else if (this.queue.length) await this.processChunk();
         else {
           this.idleDue = false;
           await this.emit(await this.engines.advanceQuiet(this.deps.options.idleTickMs, this.now()));
@@ -190,6 +260,7 @@ export class DetectionPipeline {
   private async processChunk(): Promise<void> {
     const items: WorkItem[] = [];
     const agents = new Map<string, { hostname: string; tags: string[] }>();
+    const newest = new Map<string, number>();
     let budget = this.deps.options.chunkEvents;
     while (budget > 0 && this.queue.length) {
       const batch = this.queue.shift()!;
@@ -201,6 +272,7 @@ export class DetectionPipeline {
         agents.set(batch.agentId, { hostname: agent.hostname, tags: agent.tags });
         batch.events.forEach((ev, i) => {
           if (!batch.fresh[i]) return;
+          if (Number.isFinite(ev.eventTimeMs) && ev.eventTimeMs > (newest.get(batch.agentId) ?? -Infinity)) newest.set(batch.agentId, ev.eventTimeMs);
           const item = this.prepare(batch.agentId, agent.hostname, ev);
           if (item) items.push(item);
         });
@@ -211,16 +283,61 @@ export class DetectionPipeline {
     }
     const out: PipelineMatch[] = [];
     try {
-      for (const { agentId, match } of await this.engines.process(items, this.now())) {
+      const { matches, routed } = await this.engines.process(items, this.now());
+      for (const { agentId, match } of matches) {
         const a = agents.get(agentId)!;
         out.push({ agentId, hostname: a.hostname, agentTags: a.tags, match });
       }
+      if (routed.length) await this.route(routed);
+      // After the inputs they routed: the hosts' clocks move the groups they feed, wherever those are owned.
+      if (newest.size) await this.router.clocks(newest);
     } catch (err) {
       this.counts.failures++;
       this.deps.onError?.(err);
     }
     this.counts.chunks++;
     await this.deliver(out);
+  }
+
+  private async route(routed: Parameters<CorrelationRouter["route"]>[0]): Promise<void> {
+    try {
+      await this.router.route(routed);
+    } catch (err) {
+      this.counts.correlationRouteFailures += routed.length;
+      throw err;
+    }
+  }
+
+  /** Routed inputs (up to a chunk's worth) into this process's correlation windows; their alerts to the sink. */
+  private async correlateChunk(): Promise<void> {
+    const take: { inputs: OwnedInput[]; done: () => void }[] = [];
+    const first = this.corrQueue[0];
+    let budget = this.deps.options.chunkEvents;
+    while (!first.clocks && budget > 0 && this.corrQueue.length && !this.corrQueue[0].clocks) {
+      const q = this.corrQueue.shift()!;
+      take.push(q);
+      budget -= q.inputs.length;
+      this.corrQueued -= q.inputs.length;
+    }
+    try {
+      if (first.clocks) {
+        this.corrQueue.shift();
+        take.push(first);
+        await this.emit(await this.engines.clocks(first.clocks, this.now()));
+      } else {
+        await this.emit(
+          await this.engines.correlate(
+            take.flatMap((q) => q.inputs),
+            this.now(),
+          ),
+        );
+      }
+    } catch (err) {
+      this.counts.failures++;
+      this.deps.onError?.(err);
+    } finally {
+      for (const q of take) q.done();
+    }
   }
 
   /** IOC matching and Sigma mapping of one event (here: linear); Sigma matching is the worker's. */

@@ -21,6 +21,8 @@ export interface MetricSources {
   agentPolicyIocs?: () => { shipped: number; leftOut: number } | undefined;
   /** Distributed mode: the other replicas this one hears, and messages read back from NATS that were refused (by kind). */
   cluster?: () => { peers: number; rejected: Record<string, number> };
+  /** Cross-host correlation (#12): inputs by outcome since start, partitions owned, groups held. */
+  correlation?: () => { routed: number; received: number; rejected: number; routeFailed: number; partitions: number; groups: number };
 }
 
 /** Distributed mode (#12), read at scrape time. */
@@ -115,6 +117,36 @@ export class ControllerMetrics {
         const b = src.detectionOverBudget?.() ?? { overBudget: 0, skipped: 0 };
         this.set({ outcome: "finished_late" }, b.overBudget - b.skipped);
         this.set({ outcome: "skipped" }, b.skipped);
+      },
+    });
+    new Gauge({
+      name: "vigil_correlation_inputs",
+      help: "Correlation inputs since start: routed to the owners of their groups, received as an owner (replays included), rejected when read back, route_failed when the bus refused them",
+      labelNames: ["outcome"],
+      registers,
+      collect() {
+        const c = src.correlation?.();
+        if (!c) return;
+        this.set({ outcome: "routed" }, c.routed);
+        this.set({ outcome: "received" }, c.received);
+        this.set({ outcome: "rejected" }, c.rejected);
+        this.set({ outcome: "route_failed" }, c.routeFailed);
+      },
+    });
+    new Gauge({
+      name: "vigil_correlation_partitions_owned",
+      help: "Correlation partitions this replica owns (all of them in single-process mode)",
+      registers,
+      collect() {
+        this.set(src.correlation?.().partitions ?? 0);
+      },
+    });
+    new Gauge({
+      name: "vigil_correlation_groups",
+      help: "Correlation groups (a correlation's chain and group-by values) whose windows this process holds",
+      registers,
+      collect() {
+        this.set(src.correlation?.().groups ?? 0);
       },
     });
     new Gauge({

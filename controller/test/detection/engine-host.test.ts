@@ -12,14 +12,15 @@ import { eventMeta } from "../../src/detection/event-meta";
 const rule = (id: string, sel: string): string =>
   `title: ${id}\nid: ${id}\nlogsource:\n  product: linux\n  category: process_creation\ndetection:\n  sel:\n    ${sel}\n  condition: sel\nlevel: high\n`;
 
-const proc = (commandLine: string, timeMs: number): SigmaEvent => ({
+// As toSigmaEvent maps them: every event names its agent.
+const proc = (agentId: string, commandLine: string, timeMs: number): SigmaEvent => ({
   logsource: { product: "linux", category: "process_creation" },
-  fields: { CommandLine: commandLine, Image: "/usr/bin/x" },
+  fields: { AgentId: agentId, CommandLine: commandLine, Image: "/usr/bin/x" },
   timeMs,
 });
 const item = (agentId: string, commandLine: string, timeMs: number, note = ""): WorkItem => ({
   agentId,
-  ev: proc(commandLine, timeMs),
+  ev: proc(agentId, commandLine, timeMs),
   meta: { iocHits: note ? [{ kind: "ip", value: note, confidence: 50, source: "t" }] : [] },
 });
 
@@ -36,13 +37,12 @@ describe("EngineHost (detection worker)", () => {
 
   it("returns matches in event order, with each event's metadata carried across the thread", async () => {
     const { host } = start([{ name: "a.yml", text: rule("evil", "CommandLine|contains: evil") }]);
-    const out = await host.process([item("a1", "evil one", 1, "192.0.2.1"), item("a2", "benign", 2), item("a2", "evil two", 3, "192.0.2.2")], Date.now());
+    const { matches: out } = await host.process([item("a1", "evil one", 1, "192.0.2.1"), item("a2", "benign", 2), item("a2", "evil two", 3, "192.0.2.2")], Date.now());
     expect(out.map((m) => [m.agentId, m.match.rule.id, m.match.events[0].fields.CommandLine])).toEqual([
       ["a1", "evil", "evil one"],
       ["a2", "evil", "evil two"],
     ]);
     expect(eventMeta(out[1].match.events[0])?.iocHits[0].value).toBe("192.0.2.2");
-    expect(host.stats.engines).toBe(2);
   });
 
   it("skips a stuck event, names its rule, restarts from the rules in force and matches what follows", async () => {
@@ -56,7 +56,7 @@ describe("EngineHost (detection worker)", () => {
       ],
       overrides,
     );
-    const out = await host.process([item("a1", "evil before", 1), item("a1", "b".repeat(32 * 1024), 2), item("a1", "evil after quiet", 3)], Date.now());
+    const { matches: out } = await host.process([item("a1", "evil before", 1), item("a1", "b".repeat(32 * 1024), 2), item("a1", "evil after quiet", 3)], Date.now());
     expect(out.map((m) => m.match.events[0].fields.CommandLine)).toEqual(["evil before", "evil after quiet"]);
     // the disabled rule stayed disabled in the restarted worker
     expect(out.map((m) => m.match.rule.id)).toEqual(["evil", "evil"]);
@@ -71,11 +71,11 @@ describe("EngineHost (detection worker)", () => {
       { name: "n.yml", text: rule("new", "CommandLine|contains: fresh") },
     ]);
     host.setEnabled("evil", false);
-    const later = await host.process([item("a1", "evil fresh", 4)], Date.now());
+    const { matches: later } = await host.process([item("a1", "evil fresh", 4)], Date.now());
     expect(later.map((m) => m.match.rule.id)).toEqual(["new"]);
   });
 
-  it("advances quiet agents and flushes held correlations from the worker", async () => {
+  it("routes correlation inputs out, runs the owned groups' windows and flushes held correlations from the worker", async () => {
     // An upper bound is decided at window close: held in the worker until the flush.
     const corr = `title: C\nid: c1\ncorrelation:\n  type: event_count\n  rules: [evil]\n  group-by: [Image]\n  timespan: 1m\n  condition: { gte: 2, lt: 10 }\n`;
     // A lower bound fires early, from the batch that completes it.
@@ -86,9 +86,23 @@ describe("EngineHost (detection worker)", () => {
       { name: "x.yml", text: early },
     ]);
     const t0 = Date.now();
-    const now = await host.process([item("a1", "evil 1", t0), item("a1", "evil 2", t0 + 1000)], t0);
-    expect(now.map((m) => [m.agentId, m.match.rule.id])).toEqual([["a1", "e1"]]);
+    // Matching holds no correlation state: each evil event leaves as one input per correlation, keyed by group.
+    const { matches, routed } = await host.process([item("a1", "evil 1", t0), item("a2", "evil 2", t0 + 1000)], t0);
+    expect(matches).toEqual([]);
+    expect(routed.map((r) => [r.agentId, r.rule, r.target, r.key])).toEqual([
+      ["a1", "evil", "c1", 'c1|["/usr/bin/x"]'],
+      ["a1", "evil", "e1", 'e1|["/usr/bin/x"]'],
+      ["a2", "evil", "c1", 'c1|["/usr/bin/x"]'],
+      ["a2", "evil", "e1", 'e1|["/usr/bin/x"]'],
+    ]);
+    // As the owner of every group: two hosts' inputs make one group, which fires early.
+    const now = await host.correlate(
+      routed.map((r) => ({ ...r, partition: 0 })),
+      t0,
+    );
+    expect(now.flatMap((g) => g.matches.map((m) => [g.agentId, m.rule.id, m.events.length]))).toEqual([["a2", "e1", 2]]);
+    expect(host.stats.engines).toBe(2);
     const flushed = await host.flushAll(t0);
-    expect(flushed.flatMap((g) => g.matches.map((m) => [g.agentId, m.rule.id]))).toEqual([["a1", "c1"]]);
+    expect(flushed.flatMap((g) => g.matches.map((m) => [g.agentId, m.rule.id]))).toEqual([["a2", "c1"]]);
   });
 });

@@ -59,6 +59,17 @@ interface Pending {
   seq: number;
   contributing: SigmaEvent[];
   resolve?: () => SigmaEvent[];
+  /** routed inputs (accept): the one correlation this input is for; its other correlations are fed elsewhere */
+  only?: number;
+}
+
+/** A base-rule match handed to the engine that owns one of its correlations (see correlation-routes.ts). */
+export interface RoutedMatch {
+  /** index (RuleSet.rules) of the rule that matched */
+  ruleIdx: number;
+  /** index of the correlation this input is for */
+  target: number;
+  ev: SigmaEvent;
 }
 
 export class DetectionEngine {
@@ -126,6 +137,21 @@ export class DetectionEngine {
   }
 
   process(ev: SigmaEvent): Match[] {
+    const { matches: out, feeding } = this.detect(ev);
+    if (feeding.length) {
+      if (this.buffer.isLate(ev.timeMs)) this.counts.lateEvents++;
+      this.arrive({ timeMs: ev.timeMs, ev, rules: feeding, seq: this.seq++, contributing: [ev] }, out);
+    }
+    this.release(this.buffer.observe(ev.timeMs), out);
+    return out;
+  }
+
+  /**
+   * Single-event matching only: the matches of rules that alert on their own, and the rules
+   * (indices, ascending) whose match feeds a correlation, for a caller that runs correlations
+   * elsewhere (cross-host: routed by group-by value to the owner of the group). Holds no state.
+   */
+  detect(ev: SigmaEvent): { matches: Match[]; feeding: number[] } {
     this.counts.events++;
     const out: Match[] = [];
     const view = new EventView(ev.fields);
@@ -145,11 +171,23 @@ export class DetectionEngine {
       if (r.info.generates) out.push(this.match(r, "detection", { timeMs: ev.timeMs, events: [ev] }));
       if (r.feeds.length) feeding.push(ri);
     }
-    if (feeding.length) {
-      if (this.buffer.isLate(ev.timeMs)) this.counts.lateEvents++;
-      this.arrive({ timeMs: ev.timeMs, ev, rules: feeding, seq: this.seq++, contributing: [ev] }, out);
-    }
-    this.release(this.buffer.observe(ev.timeMs), out);
+    return { matches: out, feeding };
+  }
+
+  /**
+   * A match found by another engine's `detect`, for one correlation this engine owns. Only that
+   * correlation is fed (the match's other correlations have their own owners); its firings feed
+   * chained correlations here as usual. Event time moves to the input's time, or to `clockMs` if
+   * given (the owner's clock, bounded against hosts whose clocks run ahead).
+   */
+  accept(input: RoutedMatch, clockMs: number = input.ev.timeMs): Match[] {
+    const out: Match[] = [];
+    const { ruleIdx, target, ev } = input;
+    const t = this.compiled[target];
+    if (!this.enabled[ruleIdx] || !t?.correlation || !this.compiled[ruleIdx]?.feeds.includes(target)) return out;
+    if (this.buffer.isLate(ev.timeMs)) this.counts.lateEvents++;
+    this.arrive({ timeMs: ev.timeMs, ev, rules: [ruleIdx], seq: this.seq++, contributing: [ev], only: target }, out);
+    this.release(this.buffer.observe(clockMs), out);
     return out;
   }
 
@@ -180,7 +218,7 @@ export class DetectionEngine {
    */
   private arrive(p: Pending, out: Match[]): void {
     this.feed(p, true, out);
-    if (!p.rules.some((ri) => this.feedsAtClose[ri])) return;
+    if (p.only !== undefined ? !this.atClose.has(p.only) : !p.rules.some((ri) => this.feedsAtClose[ri])) return;
     if (this.buffer.isLate(p.timeMs)) this.correlate(p, out);
     else this.buffer.push(p);
   }
@@ -206,7 +244,7 @@ export class DetectionEngine {
     for (const ri of p.rules) {
       const input: CorrInput = { ruleIdx: ri, ev: p.ev, timeMs: p.timeMs, seq: p.seq, contributing: p.contributing, resolve: p.resolve };
       for (const ci of this.compiled[ri].feeds) {
-        if (!this.enabled[ci]) continue;
+        if (!this.enabled[ci] || (p.only !== undefined && ci !== p.only)) continue;
         const c = early ? this.early.get(ci) : this.atClose.get(ci);
         if (c) this.emit(ci, c.add(input), out);
       }

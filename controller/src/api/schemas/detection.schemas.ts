@@ -54,6 +54,12 @@ export const DETECTION_SCHEMAS: Record<string, Schema> = {
     skippedOverBudget: int(),
     workerRestarts: int(),
     workerBusy: bool(),
+    correlationRouted: int({ description: "correlation inputs routed to the owners of their groups" }),
+    correlationReceived: int({ description: "correlation inputs received as an owner (replays after failover included)" }),
+    correlationQueued: int(),
+    correlationRouteFailures: int({ description: "correlation inputs the bus refused" }),
+    correlationRejected: int({ description: "correlation inputs read back from the bus that failed their checks" }),
+    correlationPartitions: int({ description: "correlation partitions this process owns" }),
   }),
   Ioc: typed<IocView>()(
     {

@@ -10,6 +10,7 @@ import { Inventory1733200000000 } from "./1733200000000-Inventory";
 import { SelfReportedTags1733100000000 } from "./1733100000000-SelfReportedTags";
 import { IocPolicyOrder1733300000000 } from "./1733300000000-IocPolicyOrder";
 import { EvidenceOutOfEvents1733400000000 } from "./1733400000000-EvidenceOutOfEvents";
+import { CorrelationFirings1733450000000 } from "./1733450000000-CorrelationFirings";
 import { StreamOffsets1733510000000 } from "./1733510000000-StreamOffsets";
 
 /** In order. Append new migrations here; never edit one that has shipped. */
@@ -26,5 +27,6 @@ export const migrations = [
   Inventory1733200000000,
   IocPolicyOrder1733300000000,
   EvidenceOutOfEvents1733400000000,
+  CorrelationFirings1733450000000,
   StreamOffsets1733510000000,
 ];
