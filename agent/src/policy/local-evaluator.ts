@@ -19,6 +19,7 @@ export interface CompiledPolicy {
 
 /** An event whose local evaluation took longer than the budget, and the rule that took longest. */
 export interface SlowEvaluation {
+  /** CPU time the evaluation used, in ms (see LocalEvaluator on why CPU). */
   ms: number;
   ruleId?: string;
   title?: string;
@@ -40,7 +41,12 @@ export const DEFAULT_EVENT_BUDGET_MS = 100;
  * Time per event: every matcher is linear in the event (RE2 for `|re`, a glob matcher for
  * wildcards), so no value a local user writes can stall the agent; each event is still timed
  * against a budget: past it the event is abandoned at the next rule boundary (the engine has
- * applied nothing of it yet), counted and reported with the slowest rule. Matching stays
+ * applied nothing of it yet), counted and reported with the slowest rule. The budget is CPU
+ * time, not wall time: on a host too loaded to schedule the agent, an ordinary event's wall
+ * time grows while the agent waits for a core, and charging that would skip its rules (and
+ * their responses) exactly when something is hogging the machine. The wall clock is read at
+ * every rule boundary (cheap); the process CPU clock (a syscall) only once the wall clock says
+ * the budget may be spent, and once per event to start it. Matching stays
  * on the agent's main thread, deliberately: a worker_threads isolate with the detection library
  * and a copy of the policy costs about 26 MB RSS (measured), a third of the agent's 80 MB
  * footprint target, and with linear matching the only thing it could add, preempting a runaway
@@ -61,6 +67,7 @@ export class LocalEvaluator {
   private worst = 0;
   private worstRule = -1;
   private eventStart = 0;
+  private eventCpuStart = 0;
   private abortable = false;
 
   constructor(
@@ -92,6 +99,7 @@ export class LocalEvaluator {
   evaluate(event: Event): RuleHit[] {
     this.counts.events++;
     const t0 = performance.now();
+    const cpu0 = cpuMs();
     this.current = -1;
     this.worst = 0;
     this.worstRule = -1;
@@ -101,6 +109,7 @@ export class LocalEvaluator {
     let matches: Match[] = [];
     let skipped = false;
     this.eventStart = t0;
+    this.eventCpuStart = cpu0;
     this.abortable = true;
     try {
       if (sigma) matches = this.engine.process(sigma);
@@ -112,10 +121,12 @@ export class LocalEvaluator {
     }
     const end = performance.now();
     this.enterRule(-1, end);
-    if (end - t0 > this.budget.ms) {
+    // Charged min(wall, process CPU): both bound this thread's own CPU time (see cpuMs).
+    const spent = end - t0 > this.budget.ms ? Math.min(end - t0, cpuMs() - cpu0) : 0;
+    if (skipped || spent > this.budget.ms) {
       this.counts.overBudget++;
       const r = this.worstRule >= 0 ? this.ruleInfo[this.worstRule] : undefined;
-      this.budget.onSlow({ ms: Math.round(end - t0), ruleId: r?.id, title: r?.title, skipped });
+      this.budget.onSlow({ ms: Math.round(spent), ruleId: r?.id, title: r?.title, skipped });
     }
     return this.toHits(matches);
   }
@@ -128,7 +139,7 @@ export class LocalEvaluator {
     }
     this.current = ri;
     this.currentAt = t;
-    if (ri >= 0 && this.abortable && t - this.eventStart > this.budget.ms) throw OVER_BUDGET;
+    if (ri >= 0 && this.abortable && t - this.eventStart > this.budget.ms && cpuMs() - this.eventCpuStart > this.budget.ms) throw OVER_BUDGET;
   }
 
   /** Lets correlation windows close without a new event. */
@@ -145,4 +156,14 @@ export class LocalEvaluator {
         return { ruleId: a?.ruleId ?? m.rule.id, title: m.rule.title, actions: a?.actions ?? [] };
       });
   }
+}
+
+/**
+ * CPU time this process has used (user + system), in ms. Process-wide, so helper threads (GC)
+ * count too: that can only charge an event more, never less. An event is over the budget only
+ * when both its wall time and its CPU time are; the main thread's CPU time cannot exceed its wall time.
+ */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }

@@ -106,7 +106,7 @@ export class LocalPolicyRunner {
     this.slowReported.add(key);
     const rule = e.ruleId ? `rule '${e.title ?? e.ruleId}' (${e.ruleId})` : "IOC matching";
     this.o.log.warn("local policy evaluation over budget", { ruleId: e.ruleId, ms: e.ms, budgetMs });
-    this.o.note("policy_budget_exceeded", `local evaluation of one event took ${e.ms} ms (budget ${budgetMs} ms)${e.skipped ? ", abandoned" : ""}, longest in ${rule}`, {
+    this.o.note("policy_budget_exceeded", `local evaluation of one event took ${e.ms} ms of CPU (budget ${budgetMs} ms)${e.skipped ? ", abandoned" : ""}, longest in ${rule}`, {
       ruleId: e.ruleId ?? "",
       ms: String(e.ms),
       budgetMs: String(budgetMs),

@@ -5,6 +5,7 @@ import type { AgentCursor } from "../database/repositories/event-store";
 import { DEFAULT_SEQ_WINDOW, SeqWindow, type SeqRefusal, type SeqWindowOptions } from "../ingest/seq-window";
 import type { AgentIdentity } from "../trust/authenticator";
 import { AgentHealth, type TelemetryState } from "./agent-health";
+import type { PresenceEntry, RemoteAgents } from "./cluster-presence";
 
 /** What the registry needs from a live stream. */
 export interface LiveSession {
@@ -66,6 +67,8 @@ export interface RegistryOptions {
   seqWindow: SeqWindowOptions;
   /** A connected agent with a backlog and nothing stored for this long is stalled. */
   stalledAfterMs: number;
+  /** Distributed mode: agents whose streams other replicas hold (absent: this process holds them all). */
+  remote?: RemoteAgents;
 }
 
 /**
@@ -79,7 +82,8 @@ export class AgentRegistry {
   private lastPersisted = new Map<string, number>();
   private connectListeners: Array<(agentId: string, online: boolean) => void> = [];
   readonly health: AgentHealth;
-  private readonly opts: RegistryOptions;
+  private readonly opts: Omit<RegistryOptions, "remote">;
+  private readonly remote?: RemoteAgents;
 
   constructor(
     private readonly agents: AgentRepository,
@@ -89,6 +93,7 @@ export class AgentRegistry {
   ) {
     this.opts = { seqWindow: opts.seqWindow ?? DEFAULT_SEQ_WINDOW, stalledAfterMs: opts.stalledAfterMs ?? 120_000 };
     this.health = new AgentHealth(this.opts.stalledAfterMs, now);
+    this.remote = opts.remote;
   }
 
   onConnectionChange(l: (agentId: string, online: boolean) => void): void {
@@ -184,6 +189,20 @@ export class AgentRegistry {
     return this.sessions.has(agentId) && seen !== undefined && this.now() - seen <= this.offlineAfterMs;
   }
 
+  /** The agents whose live streams this process holds, as presence announces them to other replicas. */
+  localAgents(): PresenceEntry[] {
+    const out: PresenceEntry[] = [];
+    for (const agentId of this.sessions.keys()) out.push(this.localAgent(agentId)!);
+    return out;
+  }
+
+  localAgent(agentId: string): PresenceEntry | undefined {
+    if (!this.sessions.has(agentId)) return undefined;
+    const t = this.health.telemetry(agentId, this.isOnline(agentId));
+    return { agentId, lastSeen: this.lastSeen.get(agentId) ?? 0, telemetry: t.state, telemetryReason: t.reason, clockOffsetMs: this.health.clockOffsetMs(agentId) };
+  }
+
+  /** Agents connected to this process (not the cluster: each replica reports its own). */
   onlineCount(): number {
     let n = 0;
     for (const id of this.sessions.keys()) if (this.isOnline(id)) n++;
@@ -206,9 +225,13 @@ export class AgentRegistry {
   }
 
   private view(r: AgentEntity): AgentView {
-    const seen = Math.max(r.lastSeen, this.lastSeen.get(r.id) ?? 0);
-    const connected = this.isOnline(r.id);
-    const telemetry = this.health.telemetry(r.id, connected);
+    const local = this.isOnline(r.id);
+    // Not held here: another replica may hold its stream (distributed mode).
+    const remote = local ? undefined : this.remote?.find(r.id);
+    const remoteLive = remote !== undefined && this.now() - remote.lastSeen <= this.offlineAfterMs;
+    const seen = Math.max(r.lastSeen, this.lastSeen.get(r.id) ?? 0, remote?.lastSeen ?? 0);
+    const connected = local || remoteLive;
+    const telemetry = remoteLive ? { state: remote.telemetry, reason: remote.telemetryReason } : this.health.telemetry(r.id, connected);
     const online = connected && telemetry.state === "ok";
     return {
       id: r.id,
@@ -227,7 +250,7 @@ export class AgentRegistry {
       connected,
       telemetry: connected || telemetry.state === "refused" ? telemetry.state : "offline",
       telemetryReason: telemetry.reason,
-      clockOffsetMs: this.health.clockOffsetMs(r.id),
+      clockOffsetMs: remoteLive ? remote.clockOffsetMs : this.health.clockOffsetMs(r.id),
       offlineForMs: connected ? null : Math.max(0, this.now() - seen),
       isolated: typeof r.status?.isolated === "boolean" ? r.status.isolated : null,
       enforcement: r.status?.enforcement === "enforce" || r.status?.enforcement === "monitor" ? r.status.enforcement : null,

@@ -1,6 +1,8 @@
 import { INVENTORY_LIMITS, type Inventory } from "@vigil/proto";
 import type { InventoryRepository, StoredInventory } from "../database/repositories/inventory-repository";
 import type { AgentRegistry } from "./agent-registry";
+import type { RemoteInventory } from "./agent-relay";
+import type { RemoteAgents } from "./cluster-presence";
 
 const text = (s: string): string => s.slice(0, INVENTORY_LIMITS.text);
 
@@ -41,6 +43,8 @@ export class InventoryService {
     private readonly repo: InventoryRepository,
     private readonly registry: Pick<AgentRegistry, "session">,
     private readonly now: () => number = Date.now,
+    /** Distributed mode: the agents other replicas hold, and how to ask them. */
+    private readonly remote?: { agents: RemoteAgents; relay: RemoteInventory },
   ) {}
 
   async receive(agentId: string, inv: Inventory): Promise<void> {
@@ -52,8 +56,16 @@ export class InventoryService {
     return this.repo.get(agentId);
   }
 
-  /** False when the agent is not connected to this controller. */
+  /** False when the agent is not connected (to this controller, or in distributed mode to any replica). */
   request(agentId: string): boolean {
+    if (this.requestHere(agentId)) return true;
+    if (!this.remote?.agents.find(agentId)) return false;
+    this.remote.relay.requestInventory(agentId);
+    return true;
+  }
+
+  /** Only if this process holds the agent's stream (a relayed request is never relayed on). */
+  requestHere(agentId: string): boolean {
     const s = this.registry.session(agentId);
     if (!s) return false;
     s.send({ msg: { $case: "inventoryRequest", inventoryRequest: { reason: "requested" } } });

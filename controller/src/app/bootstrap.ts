@@ -50,6 +50,7 @@ import { agentHealthAlerts } from "../detection/agent-health-watcher";
 import { agentAnomalies } from "../agents/agent-anomalies";
 import { ReplicaStatus } from "../bus/replica-status";
 import { startDistributed, type Distributed } from "./distributed";
+import { connectCluster, type ClusterLink } from "./cluster";
 
 export interface RunningController {
   config: ControllerConfig;
@@ -81,6 +82,8 @@ export interface RunningController {
   integrations: Integrations;
   /** Distributed mode (VIGIL_NATS_URL): the NATS link, JetStream sink and (worker role) storage consumer. */
   distributed?: Distributed;
+  /** Distributed mode: presence, the agent relay, the shared live stream and in-memory state kept in step with the other replicas. */
+  cluster?: ClusterLink;
   stop(): Promise<void>;
 }
 
@@ -106,7 +109,9 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     const ran = await dataSource.runMigrations({ transaction: "each" });
     if (ran.length) logger.info({ migrations: ran.map((m) => m.name) }, "database migrated");
   }
-  const ingest = createIngest(config, dataSource);
+  // Distributed mode: connected before ingest, whose registry shows the agents other replicas hold.
+  const cluster = config.distributed ? await connectCluster(config.distributed, logger) : undefined;
+  const ingest = createIngest(config, dataSource, cluster && { agents: cluster.presence, relay: cluster.relay });
   const { store, writer, registry, inventory, retention } = ingest;
   // Distributed mode: agents' batches go to JetStream; workers write them to PostgreSQL and hand them to `writer`'s listeners.
   const distributed = config.distributed ? await startDistributed(config, dataSource, writer, logger) : undefined;
@@ -115,7 +120,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const signer = CommandSigner.loadOrCreate(join(config.dataDir, "keys", "command-signing.pem"));
   const security = await createTrustLayer(config, dataSource, registry, () => signer.publicKeyRaw, logger, opts.authenticator);
   opts = { ...opts, audit: opts.audit ?? security.audit };
-  const response = await createResponse(config, dataSource, registry, signer, opts.audit);
+  const response = await createResponse(config, dataSource, registry, signer, opts.audit, cluster?.relay);
   const { commands, playbooks } = response;
   const batch = new SqlBatch(dataSource);
   const triage = await createTriage({ ds: dataSource, batch, events: store, caseActions: response.caseActions });
@@ -159,6 +164,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     audit: opts.audit,
     logger,
     policy,
+    cluster,
   });
   // Results the agent made durable in its spool (local actions taken offline, or results whose stream broke).
   writer.onStored((batch) => {
@@ -178,7 +184,9 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       controllerVersion: CONTROLLER_VERSION,
       onConnected: (session) => {
         void policy.pushTo(session.agentId).catch((err) => logger.error({ err: String(err) }, "pushing the agent policy failed"));
-        void commands.deliverPending(session.agentId).catch((err) => logger.error({ err: String(err) }, "delivering queued commands failed"));
+        // Distributed mode: the server knows this replica serves the agent's nudges before the pending read,
+        // so a command stored on another replica meanwhile is either read here or nudged here.
+        void (cluster?.relay.ready() ?? Promise.resolve()).then(() => commands.deliverPending(session.agentId)).catch((err) => logger.error({ err: String(err) }, "delivering queued commands failed"));
       },
       onCommandResult: (agentId, result) => void commands.onResult(agentId, result).catch((err) => logger.error({ err: String(err) }, "recording a command result failed")),
       onInventory: (agentId, inv) => void inventory.receive(agentId, inv).catch((err) => logger.error({ err: String(err), agentId }, "storing an inventory failed")),
@@ -259,6 +267,19 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   SwaggerModule.setup("api/docs", app, doc, { jsonDocumentUrl: "api/docs/openapi.json" });
 
   distributed?.attachMetrics(integrations.metrics);
+  // Before the first agent connects: this replica announces who it holds and serves their nudges.
+  cluster?.presence.start(registry);
+  cluster?.relay.start(registry, { deliver: (agentId, commandId) => commands.deliverQueued(agentId, commandId), inventory: (agentId) => void inventory.requestHere(agentId) });
+  cluster?.policy.start({ onLocalChange: (l) => policy.onChanged(l), reload: () => policy.catchUp().then(() => undefined) });
+  cluster?.playbooks.start({ onLocalChange: (l) => playbooks.onChanged(l), reload: () => playbooks.load() });
+  cluster?.rules.start({
+    onLocalChange: (l) => {
+      detection.rules.onRuleset(l);
+      detection.rules.onEnabled(() => l());
+    },
+    reload: () => detection.rules.reloadFromDatabase(),
+  });
+  cluster?.iocs.start({ onLocalChange: (l) => detection.iocs.onChange(l), reload: () => detection.iocs.load() });
   // Roles without agent streams (api, worker) open no gRPC port: 0 in the ready line.
   const grpcPort = servesAgents ? await grpc.start(config.grpcAddr.host, config.grpcAddr.port) : 0;
   await app.listen(config.httpAddr.port, config.httpAddr.host);
@@ -299,6 +320,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     triage,
     integrations,
     distributed,
+    cluster,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -312,6 +334,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       // Storage stops partition by partition (releasing each lease) before the NATS link closes.
       await distributed?.stop().catch((err: unknown) => logger.error({ err: String(err) }, "stopping distributed mode failed"));
       await integrations.stop();
+      await cluster?.stop();
       // After ingest stops: process what is queued and flush held correlations into alerts.
       await detection.stop().catch((err: unknown) => logger.error({ err: String(err) }, "detection flush at shutdown failed"));
       await app.close();

@@ -2,6 +2,8 @@ import type { DataSource } from "typeorm";
 import { AgentRegistry } from "../agents/agent-registry";
 import { InventoryService } from "../agents/inventory-service";
 import type { ControllerConfig } from "../config/config";
+import type { RemoteAgents } from "../agents/cluster-presence";
+import type { RemoteInventory } from "../agents/agent-relay";
 import { EventStore } from "../database/repositories/event-store";
 import { InventoryRepository } from "../database/repositories/inventory-repository";
 import { SqlAgentRepository } from "../database/repositories/agent-repository";
@@ -19,15 +21,23 @@ export interface Ingest {
   events: EventQueryService;
 }
 
-/** Builds ingest, the lowest capability: every other one reads what it stores. */
-export function createIngest(config: ControllerConfig, ds: DataSource): Ingest {
+/**
+ * Builds ingest, the lowest capability: every other one reads what it stores. `remote`: in
+ * distributed mode, the agents other replicas hold (the registry shows them online too) and the
+ * relay that reaches them.
+ */
+export function createIngest(config: ControllerConfig, ds: DataSource, remote?: { agents: RemoteAgents; relay: RemoteInventory }): Ingest {
   const store = new EventStore(ds);
-  const registry = new AgentRegistry(SqlAgentRepository.of(ds), config.agentOfflineAfterMs, Date.now, { seqWindow: config.seqWindow, stalledAfterMs: config.agentStalledAfterMs });
+  const registry = new AgentRegistry(SqlAgentRepository.of(ds), config.agentOfflineAfterMs, Date.now, {
+    seqWindow: config.seqWindow,
+    stalledAfterMs: config.agentStalledAfterMs,
+    remote: remote?.agents,
+  });
   return {
     store,
     writer: new IngestWriter(store),
     registry,
-    inventory: new InventoryService(new InventoryRepository(ds), registry),
+    inventory: new InventoryService(new InventoryRepository(ds), registry, Date.now, remote),
     retention: new RetentionJob(store, config.eventRetentionMs),
     events: new EventQueryService(store),
   };

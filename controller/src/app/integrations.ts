@@ -22,6 +22,8 @@ import { WebhookRepository } from "../database/repositories/webhook-repository";
 import type { IntegrationsConfig } from "../config/integrations-config";
 import type { Notice } from "../integrations/notices";
 import { listenForNotices } from "../integrations/sources";
+import type { ClusterNotices } from "../integrations/cluster-notices";
+import type { ChangeSync } from "../bus/change-sync";
 
 export interface Integrations {
   hub: StreamHub;
@@ -49,6 +51,8 @@ export interface IntegrationDeps {
   apiKeys: ApiKeys;
   audit?: AuditSink;
   logger: Logger;
+  /** Distributed mode: the live stream shared with the other replicas, and their webhook destinations kept in step. */
+  cluster?: { notices: ClusterNotices; destinations: ChangeSync; peers(): number; rejected(): Record<string, number> };
   /** The agent policy, for how many IOCs it carries and leaves out. */
   policy?: { lastIocDelivery(): { shipped: number; leftOut: number } | undefined };
 }
@@ -84,6 +88,7 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
     agentDrops: () => agentDrops(d.registry),
     webhookDeliveriesByState: () => webhooks.countByState(),
     agentPolicyIocs: () => d.policy?.lastIocDelivery(),
+    ...(d.cluster ? { cluster: () => ({ peers: d.cluster!.peers(), rejected: d.cluster!.rejected() }) } : {}),
   });
 
   const worker = new DeliveryWorker(
@@ -99,8 +104,11 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
   );
   webhooks.onEnqueued(() => worker.kick());
 
+  // A notice is made once, where its change was committed: its webhook deliveries are queued here
+  // (one worker in the cluster claims each) and the other replicas' hubs get it over NATS.
   const emit = (n: Notice) => {
     hub.publish(n);
+    d.cluster?.notices.publish(n);
     if (n.topic !== "events") void webhooks.enqueue(n).catch((err: unknown) => logger.error({ err: String(err), type: n.type }, "queueing a webhook delivery failed"));
   };
   listenForNotices({ writer: d.writer, registry: d.registry, commands: d.commands, alerts: d.triage.alerts, cases: d.triage.cases, playbooks: d.playbooks }, emit);
@@ -131,6 +139,11 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
         log: (level, msg, fields) => logger[level](fields, msg),
       });
       stream.attach(server);
+      d.cluster?.notices.start(
+        (n) => hub.publish(n),
+        () => hub.subscriberCount("events"),
+      );
+      d.cluster?.destinations.start({ onLocalChange: (l) => webhooks.onDestinationsChanged(l), reload: () => webhooks.load() });
       worker.start();
     },
     async stop() {

@@ -6,6 +6,7 @@ import { SqlCommandRepository } from "../database/repositories/command-repositor
 import { PlaybookRepository } from "../database/repositories/playbook-repository";
 import { PolicyRepository } from "../database/repositories/policy-repository";
 import { CommandService, type AuditSink } from "../commands/command-service";
+import type { RemoteDelivery } from "../agents/agent-relay";
 import { grantsWith } from "../http/roles";
 import { CaseActions } from "../playbooks/case-actions";
 import { PlaybookService } from "../playbooks/playbook-service";
@@ -25,8 +26,16 @@ export interface Response {
  * Builds commands and playbooks before triage, which is handed `caseActions` at construction
  * (no late wiring). The command key (signer) is made by the caller: the trust layer announces it too.
  */
-export async function createResponse(config: ControllerConfig, ds: DataSource, registry: AgentRegistry, signer: CommandSigner, audit: AuditSink | undefined): Promise<Response> {
-  const commands = new CommandService(SqlCommandRepository.of(ds), registry, signer, audit, undefined, grantsWith(config.evidenceFileRoles));
+export async function createResponse(
+  config: ControllerConfig,
+  ds: DataSource,
+  registry: AgentRegistry,
+  signer: CommandSigner,
+  audit: AuditSink | undefined,
+  /** Distributed mode: reaches agents whose streams other replicas hold. */
+  remote?: RemoteDelivery,
+): Promise<Response> {
+  const commands = new CommandService(SqlCommandRepository.of(ds), registry, signer, audit, undefined, grantsWith(config.evidenceFileRoles), remote);
   const playbooks = new PlaybookService(PlaybookRepository.of(ds), commands, async (agentId) => (await registry.get(agentId))?.tags ?? [], config.guardRails, audit);
   await playbooks.load();
   return { signer, commands, playbooks, caseActions: new CaseActions(commands, playbooks) };

@@ -85,8 +85,9 @@ export async function createTrustLayer(
     };
   }
   const perKey = new RateLimiter(config.apiRate.perSecond, config.apiRate.burst);
-  // Failed key checks: 20 at once then 5/s per client address, and the same per key id, charged before scrypt.
-  const keyCheck = new KeyCheck(apiKeys, new RateLimiter(5, 20), new RateLimiter(5, 20));
+  // Failed key checks: a burst (20) then a rate (5/s) per client address, and the same per key id, charged before scrypt.
+  const fail = config.authFailRate;
+  const keyCheck = new KeyCheck(apiKeys, new RateLimiter(fail.perSecond, fail.burst), new RateLimiter(fail.perSecond, fail.burst));
   return {
     audit,
     trust,

@@ -7,6 +7,7 @@ import { can, DEFAULT_GRANTS, type Permission, type PermissionGrants, type Role 
 import type { ActionLogEntity, CommandEntity, CommandState } from "../database/entities";
 import type { CommandFilter, CommandRepository } from "../database/repositories/command-repository";
 import { CommandParamError, readsFileContents, validateCommandParams } from "./command-params";
+import type { RemoteDelivery } from "../agents/agent-relay";
 
 export interface AuditSink {
   append(entry: { actor: string; action: string; target?: string; details?: Record<string, unknown> }): Promise<unknown>;
@@ -73,6 +74,8 @@ export class CommandService {
     private readonly audit?: AuditSink,
     private readonly now: () => number = Date.now,
     private readonly grants: PermissionGrants = DEFAULT_GRANTS,
+    /** Distributed mode: how a command reaches an agent whose stream another replica holds. */
+    private readonly remote?: RemoteDelivery,
   ) {}
 
   /** Whether a key of this role holds the permission here (file fetching is configurable). */
@@ -86,7 +89,10 @@ export class CommandService {
 
   start(): void {
     // A database outage must not crash the controller (unhandled rejection); the next sweep retries.
-    this.sweeper = setInterval(() => void this.expireOverdue().catch(() => undefined), 5_000);
+    this.sweeper = setInterval(() => {
+      void this.expireOverdue().catch(() => undefined);
+      if (this.remote) void this.deliverHeldQueued().catch(() => undefined);
+    }, 5_000);
     this.sweeper.unref();
   }
 
@@ -151,9 +157,40 @@ export class CommandService {
     }
   }
 
-  private deliver(c: CommandEntity): void {
+  /**
+   * A nudge from another replica: `commandId` was issued there for an agent whose stream this
+   * replica holds. Read back from the database and sent only if it is still queued for that agent.
+   */
+  async deliverQueued(agentId: string, commandId: string): Promise<void> {
+    const c = await this.commands.byId(commandId);
+    if (!c || c.agentId !== agentId || c.state !== "queued") return;
+    if (c.expiresAt <= this.now()) await this.finish(c, "expired", "expired before the agent could receive it", "");
+    else this.deliver(c, false);
+  }
+
+  /**
+   * Distributed mode, every sweep: commands still queued for agents whose streams this replica
+   * holds are sent. Covers a nudge lost while NATS was away, or a command stored on another
+   * replica in the instant its agent moved here (after this connect's pending read, before the
+   * nudge found a subscriber). Returns how many were sent.
+   */
+  async deliverHeldQueued(): Promise<number> {
+    let n = 0;
+    for (const c of await this.commands.list({ state: "queued", limit: 500 })) {
+      if (c.state !== "queued" || c.expiresAt <= this.now() || !this.registry.session(c.agentId)) continue;
+      this.deliver(c, false);
+      n++;
+    }
+    return n;
+  }
+
+  private deliver(c: CommandEntity, relay = true): void {
     const session = this.registry.session(c.agentId);
-    if (!session) return;
+    if (!session) {
+      // Another replica may hold the stream; a nudge received is never relayed on (no ping-pong).
+      if (relay && c.state === "queued") this.remote?.nudge(c.agentId, c.id);
+      return;
+    }
     const wire = toWireCommand({ id: c.id, agentId: c.agentId, type: c.type, paramsJson: c.paramsJson, issuedAtMs: c.issuedAt, expiresAtMs: c.expiresAt }, Buffer.from(c.signature, "base64"));
     session.send({ msg: { $case: "command", command: wire } });
     if (c.state === "queued") {

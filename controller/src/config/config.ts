@@ -41,6 +41,11 @@ export interface ControllerConfig {
   revocationPollMs: number;
   /** Per-API-key rate limit: sustained requests/s and burst (VIGIL_API_RATE, VIGIL_API_BURST). */
   apiRate: { perSecond: number; burst: number };
+  /**
+   * Failed API key checks, per client address and per key id, charged before scrypt runs:
+   * sustained/s and burst (VIGIL_AUTH_FAIL_RATE, VIGIL_AUTH_FAIL_BURST; default 5/s, 20).
+   */
+  authFailRate: { perSecond: number; burst: number };
   /** Live stream and webhooks tuning (VIGIL_STREAM_*, VIGIL_WEBHOOK_*). */
   integrations: IntegrationsConfig;
   /** Playbook guard rails (VIGIL_MAX_AUTO_ISOLATIONS_PER_HOUR, VIGIL_PROTECTED_TAGS, VIGIL_NEVER_BLOCK). */
@@ -149,6 +154,10 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     agentCertTtlMs: parseDuration(env.VIGIL_AGENT_CERT_TTL ?? "7d", "VIGIL_AGENT_CERT_TTL"),
     revocationPollMs: parseDuration(env.VIGIL_REVOCATION_POLL ?? "2s", "VIGIL_REVOCATION_POLL"),
     apiRate: { perSecond: positiveNumber(env.VIGIL_API_RATE ?? "20", "VIGIL_API_RATE"), burst: positiveNumber(env.VIGIL_API_BURST ?? "100", "VIGIL_API_BURST") },
+    authFailRate: {
+      perSecond: positiveNumber(env.VIGIL_AUTH_FAIL_RATE ?? "5", "VIGIL_AUTH_FAIL_RATE"),
+      burst: positiveNumber(env.VIGIL_AUTH_FAIL_BURST ?? "20", "VIGIL_AUTH_FAIL_BURST"),
+    },
     integrations: integrationsConfig(env),
     agentBinary: env.VIGIL_AGENT_BINARY ? resolve(env.VIGIL_AGENT_BINARY) : undefined,
     publicUrl,

@@ -1,5 +1,6 @@
 import type { Worker } from "node:worker_threads";
 import type { Match } from "@vigil/detection";
+import { processCpuMs } from "./cpu-clock";
 import { setEventMeta } from "./event-meta";
 import { PROGRESS_BYTES, SLOT, type AgentMatches, type FromWorker, type RuleSource, type ToWorker, type WireMatch, type WorkItem } from "./engine-protocol";
 import { startWorker } from "./worker-launch";
@@ -71,7 +72,7 @@ interface Running {
  * The main thread's side of the detection worker: sends it work, collects matches, and watches
  * it. The worker abandons an event over the budget itself, between two rules; the watchdog here
  * reads its progress slots and, when one event is still running at twice the budget (stuck in a
- * single rule test), terminates the worker (the only way to stop synchronous JavaScript), counts
+ * single rule test; time charged as in engine-worker.ts), terminates the worker (the only way to stop synchronous JavaScript), counts
  * and skips the event, and starts a fresh worker from the rules in force. The thread that serves
  * the API and ingest only ever waits on a promise.
  *
@@ -92,6 +93,7 @@ export class EngineHost {
   private timer?: NodeJS.Timeout;
   private lastSeq = -1;
   private seqSince = 0;
+  private cpuSince = 0;
   private stuckRules: { id: string; title: string }[] = [];
   private closed = false;
   private readonly counts = { engines: 0, overBudget: 0, skipped: 0, restarts: 0 };
@@ -284,13 +286,17 @@ export class EngineHost {
     const f = this.inflight;
     if (!run || !f || f.stuck) return;
     const now = performance.now();
+    const cpu = processCpuMs();
     const seq = Atomics.load(run.slots, SLOT.seq);
     if (Atomics.load(run.slots, SLOT.busy) !== 1 || seq !== this.lastSeq) {
       this.lastSeq = seq;
       this.seqSince = now;
+      this.cpuSince = cpu;
       return;
     }
-    const ms = now - this.seqSince;
+    // Stuck means twice the budget of running, not of waiting for a core on a loaded host: the
+    // process's CPU time bounds the worker's too (see engine-worker.ts), so charge the lesser.
+    const ms = Math.min(now - this.seqSince, cpu - this.cpuSince);
     if (ms < 2 * this.o.budgetMs) return;
     f.stuck = { index: Atomics.load(run.slots, SLOT.index), ruleIndex: Atomics.load(run.slots, SLOT.rule), ms };
     // The rule is named from this worker's table: its successor may not have announced one yet.

@@ -65,6 +65,24 @@ export class RuleCatalog {
     this.setCurrent(rules);
   }
 
+  /**
+   * Distributed mode: another replica changed rules (uploaded, deleted, switched). Re-reads them;
+   * the engines are told only what differs (a recompile only when the uploaded sources did).
+   */
+  reloadFromDatabase(): Promise<void> {
+    return this.oneAtATime(async () => {
+      const sources = await this.repo.allSources();
+      const overrides = new Map((await this.repo.allSettings()).map((s) => [s.ruleId, s.enabled === 1]));
+      const key = (list: RuleSourceEntity[]) => JSON.stringify(list.map((x) => [x.name, x.yaml]).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0)));
+      const sourcesChanged = key(sources) !== key(this.sources);
+      const before = this.overrides;
+      this.sources = sources;
+      this.overrides = overrides;
+      if (sourcesChanged) this.swap((await this.compile(sources)).rules);
+      for (const [id, on] of overrides) if (before.get(id) !== on) for (const l of this.enabledListeners) l(id, on);
+    });
+  }
+
   /** Whether a match of this rule becomes an alert (pack rules below medium do not). */
   alerts(ruleId: string): boolean {
     return !this.quiet.has(ruleId);

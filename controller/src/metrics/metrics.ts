@@ -19,6 +19,8 @@ export interface MetricSources {
   webhookDeliveriesByState: () => Promise<Record<string, number>>;
   /** IOCs the last built agent policy carries and leaves out (the catalog outgrew it); undefined before one is built. */
   agentPolicyIocs?: () => { shipped: number; leftOut: number } | undefined;
+  /** Distributed mode: the other replicas this one hears, and messages read back from NATS that were refused (by kind). */
+  cluster?: () => { peers: number; rejected: Record<string, number> };
 }
 
 /** Distributed mode (#12), read at scrape time. */
@@ -136,6 +138,27 @@ export class ControllerMetrics {
         this.set({ state: "left_out" }, d.leftOut);
       },
     });
+    if (src.cluster) {
+      const cluster = src.cluster;
+      new Gauge({
+        name: "vigil_cluster_peers",
+        help: "Other controller replicas this one hears from (presence over NATS)",
+        registers,
+        collect() {
+          this.set(cluster().peers);
+        },
+      });
+      new Counter({
+        name: "vigil_cluster_messages_refused_total",
+        help: "Messages read back from NATS that failed their checks and were dropped, by kind (presence, agent_relay, notice, webhook_sync, policy_sync, playbook_sync, rule_sync, ioc_sync)",
+        labelNames: ["kind"],
+        registers,
+        collect() {
+          this.reset();
+          for (const [kind, n] of Object.entries(cluster().rejected)) this.inc({ kind }, n);
+        },
+      });
+    }
     new Gauge({
       name: "vigil_stream_clients",
       help: "Connected live stream (WebSocket) clients",

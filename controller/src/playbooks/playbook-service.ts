@@ -24,6 +24,8 @@ interface Loaded {
  * by a guard rail, impossible) is stored where the case shows it.
  */
 export class PlaybookService {
+  private readonly changeListeners: Array<() => void> = [];
+
   private loaded: Loaded[] = [];
   private autoIsolations: number[] = [];
   private notifiers: Notifier[] = [];
@@ -83,7 +85,13 @@ export class PlaybookService {
       details: { version, name: spec.name, sha256: createHash("sha256").update(yaml, "utf8").digest("hex") },
     });
     await this.load();
+    for (const l of this.changeListeners) l();
     return entity;
+  }
+
+  /** A playbook was saved or removed here (other replicas reload theirs). */
+  onChanged(l: () => void): void {
+    this.changeListeners.push(l);
   }
 
   async remove(id: string, actor: string): Promise<void> {
@@ -93,6 +101,7 @@ export class PlaybookService {
     await this.repo.save(row);
     await this.audit?.append({ actor, action: "playbook.deleted", target: `playbook:${id}`, details: { version: row.version } });
     await this.load();
+    for (const l of this.changeListeners) l();
   }
 
   /** Called for every new or updated alert. */

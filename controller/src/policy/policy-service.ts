@@ -27,6 +27,7 @@ export class PolicyService {
   private lastIocs?: IocDelivery;
   /** Bumped by every change that alters the document (a new version, an IOC import). */
   private generation = 0;
+  private readonly changeListeners: Array<() => void> = [];
 
   constructor(
     private readonly repo: PolicyRepository,
@@ -49,6 +50,24 @@ export class PolicyService {
     this.generation++;
   }
 
+  /** A new version was stored here (other replicas catch up). */
+  onChanged(l: () => void): void {
+    this.changeListeners.push(l);
+  }
+
+  /**
+   * Distributed mode: another replica may have stored a newer version than the document built
+   * here. If so it is rebuilt and pushed to the agents this replica holds; true when it was.
+   */
+  async catchUp(): Promise<boolean> {
+    const { version } = await this.current();
+    const built = this.built ? await this.built.doc.catch(() => undefined) : undefined;
+    if (built?.version === version) return false;
+    this.invalidate();
+    await this.pushAll();
+    return true;
+  }
+
   async current(): Promise<{ version: number; spec: AgentPolicySpec; updatedAt: number | null; updatedBy: string | null }> {
     const row = await this.repo.current();
     if (!row) return { version: 0, spec: EMPTY, updatedAt: null, updatedBy: null };
@@ -63,6 +82,7 @@ export class PolicyService {
     await this.repo.store({ version, specJson: JSON.stringify(spec), updatedAt: this.now(), updatedBy: actor.slice(0, 128) });
     this.invalidate();
     await this.audit?.append({ actor, action: "policy.updated", target: "agents", details: { version, rules: spec.rules.map((r) => r.id), actions: spec.actions.length } });
+    for (const l of this.changeListeners) l();
     await this.pushAll();
     return { version, spec };
   }

@@ -31,8 +31,8 @@ interface Attempt {
 }
 
 /**
- * Sends persisted deliveries: due rows (pending, next attempt passed) are picked oldest first, at
- * most `concurrency` at a time; each is signed and POSTed, then marked delivered, rescheduled with
+ * Sends persisted deliveries: due rows (pending, next attempt passed) are claimed oldest first, at
+ * most `concurrency` at a time (a claim hides the row from other replicas' workers for a lease); each is signed and POSTed, then marked delivered, rescheduled with
  * backoff, or moved to the dead letters. Everything is in the table, so a restart resumes where
  * the last process stopped (a send in flight at a crash is sent again: at-least-once, and the
  * X-Vigil-Delivery id lets receivers drop the duplicate).
@@ -46,7 +46,7 @@ export class DeliveryWorker {
   private lastPrune = 0;
 
   constructor(
-    private readonly repo: Pick<WebhookRepository, "due" | "nextPending" | "updateDelivery" | "pruneDelivered">,
+    private readonly repo: Pick<WebhookRepository, "claimDue" | "nextPending" | "updateDelivery" | "pruneDelivered">,
     private readonly destination: (id: string) => WebhookDestinationEntity | undefined,
     private readonly opts: DeliveryOptions,
     private readonly onOutcome: (o: DeliveryOutcome, d: WebhookDeliveryEntity) => void = () => undefined,
@@ -66,6 +66,11 @@ export class DeliveryWorker {
     clearTimeout(this.timer);
     const deadline = Date.now() + this.opts.timeoutMs;
     while (this.inFlight.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** Long enough for one send (its timeout) and the write of its outcome, with room for a slow database. */
+  private get claimLeaseMs(): number {
+    return 2 * this.opts.timeoutMs + 30_000;
   }
 
   get inFlightCount(): number {
@@ -92,7 +97,8 @@ export class DeliveryWorker {
         const free = this.opts.concurrency - this.inFlight.size;
         if (free <= 0) break;
         const now = this.now();
-        const due = await this.repo.due(now, [...this.inFlight], free);
+        // Claimed, not just read: with several replicas sharing the outbox, each delivery is sent by one.
+        const due = await this.repo.claimDue(now, free, this.claimLeaseMs);
         for (const row of due) this.launch(row);
         if (due.length === free) this.rescan = true;
       } while (this.rescan && !this.stopped && this.inFlight.size < this.opts.concurrency);

@@ -72,6 +72,7 @@ export function wants(d: WebhookDestinationEntity, n: Notice): boolean {
 export class WebhookService {
   private destinations = new Map<string, WebhookDestinationEntity>();
   private readonly kickListeners: Array<() => void> = [];
+  private readonly changeListeners: Array<() => void> = [];
   readonly caseUpdates: CaseUpdateThrottle;
 
   constructor(
@@ -92,6 +93,11 @@ export class WebhookService {
   /** The worker listens: new deliveries are due now. */
   onEnqueued(l: () => void): void {
     this.kickListeners.push(l);
+  }
+
+  /** A destination was created, changed or removed here (other replicas reload theirs). */
+  onDestinationsChanged(l: () => void): void {
+    this.changeListeners.push(l);
   }
 
   destination(id: string): WebhookDestinationEntity | undefined {
@@ -124,6 +130,7 @@ export class WebhookService {
     };
     await this.repo.insertDestination(d);
     this.destinations.set(d.id, d);
+    this.changed();
     await this.audit?.append({ actor, action: "webhook.created", target: `webhook:${d.id}`, details: { name: d.name, format: d.format, topics: d.topics } });
     return { destination: d, generatedSecret: generated };
   }
@@ -144,6 +151,7 @@ export class WebhookService {
     const next: WebhookDestinationEntity = { ...d, ...spec, secret: spec.secret ?? d.secret, routingKey: spec.routingKey ?? null, updatedAt: this.now() };
     await this.repo.saveDestination(next);
     this.destinations.set(id, next);
+    this.changed();
     const changed = Object.keys(body as object);
     await this.audit?.append({ actor, action: "webhook.updated", target: `webhook:${id}`, details: { fields: changed } });
     return next;
@@ -153,6 +161,7 @@ export class WebhookService {
     this.get(id);
     await this.repo.removeDestination(id);
     this.destinations.delete(id);
+    this.changed();
     await this.audit?.append({ actor, action: "webhook.deleted", target: `webhook:${id}` });
   }
 
@@ -231,6 +240,10 @@ export class WebhookService {
       })),
     );
     this.kick();
+  }
+
+  private changed(): void {
+    for (const l of this.changeListeners) l();
   }
 
   private kick(): void {

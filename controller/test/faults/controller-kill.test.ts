@@ -23,7 +23,7 @@ async function database(kind: "sqlite" | "postgres", dataDir: string): Promise<s
 }
 
 describe.each(["sqlite", "postgres"] as const)("fault: controller kill -9 mid-stream, restarted on the same database (%s)", (kind) => {
-  it("every number is stored exactly once", async () => {
+  it("every number is stored exactly once", { timeout: 180_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "vigil-fault-ctl-"));
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
     const grpcPort = await freePort();

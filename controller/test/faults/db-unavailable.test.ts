@@ -100,7 +100,7 @@ async function runOutage(name: string, databaseUrl: string, outage: Outage, outa
 }
 
 describe("fault: database unavailable for a while, then back", () => {
-  it("SQLite: the file is locked by another connection's exclusive transaction", async () => {
+  it("SQLite: the file is locked by another connection's exclusive transaction", { timeout: 180_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "vigil-fault-sqlite-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const url = `sqlite:${join(dir, "vigil.db")}`;
@@ -127,7 +127,7 @@ describe("fault: database unavailable for a while, then back", () => {
   });
 
   for (const mode of ["refuse", "blackhole"] as const satisfies readonly ProxyMode[]) {
-    it(`PostgreSQL behind a proxy that is cut (${mode})`, async () => {
+    it(`PostgreSQL behind a proxy that is cut (${mode})`, { timeout: 180_000 }, async () => {
       // A connection that goes silent (blackhole) must not hang ingest: the query times out, the
       // dead connection is destroyed rather than pooled, and ingest resumes without a restart.
       const pg = await createPgDatabase();

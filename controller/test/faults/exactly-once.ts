@@ -1,8 +1,8 @@
 import { expect } from "vitest";
 import type { AgentProcess } from "../support/agent-process";
 import type { EventDb } from "../support/event-db";
-import { readStatusFile, startSyntheticAgent, waitProduced, type AgentStatusFile, type SyntheticAgentOptions } from "../support/synthetic-agent";
-import { waitFor } from "../support/wait";
+import { describeAgent, readStatusFile, startSyntheticAgent, waitProduced, type AgentStatusFile, type SyntheticAgentOptions } from "../support/synthetic-agent";
+import { waitFor, waitForProgress } from "../support/wait";
 
 export interface Ledger {
   /** Numbers the synthetic source produced: 1..count. */
@@ -29,7 +29,8 @@ export interface Ledger {
  * Ends a run so its outcome is exact: waits for the source to finish, stops the
  * agent cleanly (it writes its spool's final stats to status.json), and if
  * anything was still unacknowledged, runs it once more until the controller's
- * stored ack covers the spool's last seq.
+ * stored ack covers the spool's last seq. `timeoutMs` is how long the source or
+ * the acks may make no progress before it fails, not a deadline for the whole run.
  */
 export async function settle(o: { agent: AgentProcess; options: SyntheticAgentOptions; db: EventDb; agentId: string; timeoutMs?: number; expectLastSeq?: number }): Promise<AgentStatusFile> {
   const count = o.options.count;
@@ -44,8 +45,9 @@ export async function settle(o: { agent: AgentProcess; options: SyntheticAgentOp
     const again = startSyntheticAgent({ ...o.options, stateDir: o.agent.stateDir });
     try {
       const last = st.spool.lastSeq;
-      await waitFor(`the controller to ack seq ${last}`, async () => ((await o.db.agent(o.agentId))?.ackedSeq ?? 0) >= last, o.timeoutMs ?? 30_000).catch((e: Error) => {
-        throw new Error(`${e.message}\n${again.output().slice(-3000)}`);
+      await waitForProgress(`the controller to ack seq ${last}`, async () => (await o.db.agent(o.agentId))?.ackedSeq ?? 0, last, {
+        stallMs: o.timeoutMs ?? 30_000,
+        context: () => describeAgent(again),
       });
     } finally {
       await again.stop("SIGTERM");

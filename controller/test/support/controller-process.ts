@@ -38,7 +38,7 @@ export async function startControllerProcess(o: { grpcPort: number; dataDir: str
   let out = "";
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const ready = new Promise<{ http: string; grpc: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`controller not ready in time:\n${out.slice(-3000)}`)), o.readyTimeoutMs ?? 30_000);
+    const timer = setTimeout(() => reject(new Error(`controller not ready in time:\n${out.slice(-3000)}`)), o.readyTimeoutMs ?? 90_000);
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
       const m = /vigil-controller ready http=(\S+) grpc=(\d+)/.exec(out);

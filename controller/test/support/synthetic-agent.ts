@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnAgent, type AgentProcess } from "./agent-process";
-import { waitFor } from "./wait";
+import { waitFor, waitForProgress } from "./wait";
 
 export interface SyntheticAgentOptions {
   /** HOST:PORT the agent dials (the controller, or a proxy in front of it). */
@@ -72,9 +72,24 @@ export async function waitForAgentId(stateDir: string, agent: AgentProcess): Pro
   });
 }
 
-/** Waits until the synthetic source has produced all `count` numbers. */
-export async function waitProduced(stateDir: string, count: number, agent: AgentProcess, timeoutMs = 30_000): Promise<void> {
-  await waitFor(`the synthetic source to produce ${count} events`, () => syntheticNext(stateDir) > count, timeoutMs).catch((e: Error) => {
-    throw new Error(`${e.message} (at ${syntheticNext(stateDir) - 1})\n${agent.output().slice(-3000)}`);
-  });
+/** For a failure message: whether the agent still runs, its last status.json (link and spool counters) and its log tail. */
+export function describeAgent(agent: AgentProcess, tailChars = 3000): string {
+  const { exitCode, signalCode } = agent.child;
+  const state = exitCode !== null || signalCode !== null ? `agent exited (${signalCode ?? exitCode})` : "agent running";
+  let status = "no status.json yet";
+  try {
+    const st = readStatusFile(agent.stateDir);
+    status = `status.json: link ${JSON.stringify(st.link)} spool ${JSON.stringify(st.spool)}`;
+  } catch {
+    // not written yet (it is written once the agent has started, then every 5 s)
+  }
+  return `${state}; synthetic next ${syntheticNext(agent.stateDir)}; ${status}\nagent log tail:\n${agent.output().slice(-tailChars)}`;
+}
+
+/**
+ * Waits until the synthetic source has produced all `count` numbers; fails when it produces
+ * nothing for `stallMs` (a slow start on a loaded machine is not a failure).
+ */
+export async function waitProduced(stateDir: string, count: number, agent: AgentProcess, stallMs = 30_000): Promise<void> {
+  await waitForProgress(`the synthetic source to produce ${count} events`, () => syntheticNext(stateDir) - 1, count, { stallMs, context: () => describeAgent(agent) });
 }

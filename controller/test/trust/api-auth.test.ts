@@ -143,13 +143,16 @@ describe("API keys and roles on every route", () => {
 describe("rate limits", () => {
   let ctl: TestController;
   beforeAll(async () => {
-    ctl = await startTestController({ env: { VIGIL_API_RATE: "2", VIGIL_API_BURST: "5" } });
+    // Refills slow enough (one token per 10 s) that how fast a loaded machine serves the requests
+    // cannot refill a bucket mid-test: a cut-off is then the limiter's doing, not the clock's.
+    ctl = await startTestController({ env: { VIGIL_API_RATE: "0.1", VIGIL_API_BURST: "5", VIGIL_AUTH_FAIL_RATE: "0.1", VIGIL_AUTH_FAIL_BURST: "20" } });
   });
   afterAll(async () => ctl?.dispose());
 
   it("a key past its burst gets 429 with Retry-After; another key is unaffected", async () => {
     const statuses: number[] = [];
     let retryAfter: string | null = null;
+    const started = Date.now();
     for (let i = 0; i < 8; i++) {
       const res = await fetch(`${ctl.httpUrl}/api/v1/agents`, { headers: { authorization: `Bearer ${ctl.adminKey}` } });
       statuses.push(res.status);
@@ -157,6 +160,9 @@ describe("rate limits", () => {
       await res.arrayBuffer();
     }
     expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+    // Past the burst only what refilled meanwhile (one per 10 s) may pass: the rest are refused.
+    const refilled = Math.floor((Date.now() - started) / 10_000);
+    expect(statuses.slice(5).filter((s) => s === 429).length, JSON.stringify(statuses)).toBeGreaterThanOrEqual(3 - refilled);
     expect(statuses).toContain(429);
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     const other = (await ctl.security.apiKeys.create("readonly", "other", "test")).key;
@@ -166,10 +172,15 @@ describe("rate limits", () => {
   it("guessing keys from one address is cut off with 429, and refused guesses run no scrypt", async () => {
     const statuses: number[] = [];
     const guess = (i: number) => ctl.get("/api/v1/agents", `vk_${"1".repeat(16)}_${String(i).padStart(43, "x")}`);
-    // The bucket refills at 5/s while scrypt runs, so the cut-off comes after 20 and some more.
+    // The burst is 20; the bucket refills one guess per 10 s while scrypt runs, so the cut-off
+    // comes after 20 and at most a few more (at the default 5/s a loaded machine's slow scrypt
+    // could keep pace with the refill and never be cut off within the loop).
+    const started = Date.now();
     for (let i = 0; i < 200 && statuses.at(-1) !== 429; i++) statuses.push((await guess(i)).status);
     expect(statuses.slice(0, 10).every((s) => s === 401)).toBe(true);
     expect(statuses.at(-1)).toBe(429);
+    // The burst, what refilled while the guesses ran, and the refused one: no more.
+    expect(statuses.length).toBeLessThanOrEqual(20 + Math.floor((Date.now() - started) / 10_000) + 1);
     const runs = ctl.security.apiKeys.scrypt.runs;
     const more = await Promise.all(Array.from({ length: 20 }, (_, i) => guess(1000 + i)));
     expect(more.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(18);

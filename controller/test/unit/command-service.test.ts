@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { CommandStatus, type CommandResult, type ControllerMessage } from "@vigil/proto";
 import { afterAll, describe, expect, it } from "vitest";
 import type { LiveSession } from "../../src/agents/agent-registry";
+import type { RemoteDelivery } from "../../src/agents/agent-relay";
 import { CommandService } from "../../src/commands/command-service";
 import { CommandSigner } from "../../src/crypto/signing-key";
 import type { ActionLogEntity, CommandEntity, CommandState } from "../../src/database/entities";
@@ -58,13 +59,14 @@ const dir = mkdtempSync(join(tmpdir(), "vigil-command-unit-"));
 const signer = CommandSigner.loadOrCreate(join(dir, "command-signing.pem"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function setup(online: boolean) {
+function setup(online: boolean, remote?: RemoteDelivery) {
   const repo = new FakeCommands();
   const sent: ControllerMessage[] = [];
   const session: LiveSession = { agentId: "agent-1", send: (m) => void sent.push(m), close: () => undefined };
   let now = 1_000_000;
-  const service = new CommandService(repo, { session: (id) => (online && id === "agent-1" ? session : undefined) }, signer, undefined, () => now);
-  return { repo, sent, service, tick: (ms: number) => (now += ms) };
+  const held = { online };
+  const service = new CommandService(repo, { session: (id) => (held.online && id === "agent-1" ? session : undefined) }, signer, undefined, () => now, undefined, remote);
+  return { repo, sent, service, held, tick: (ms: number) => (now += ms) };
 }
 
 const result = (commandId: string, status: CommandStatus, over: Partial<CommandResult> = {}): CommandResult => ({
@@ -128,5 +130,45 @@ describe("CommandService (unit, fake repository)", () => {
     expect(repo.rows.get(c.id)).toMatchObject({ state: "expired" });
     await service.deliverPending("agent-1");
     expect(repo.rows.get(c.id)?.state).toBe("expired");
+  });
+
+  it("distributed mode: nudges the replica holding the agent, serves a nudge only for a queued command of that agent, and sweeps up what a lost nudge left queued", async () => {
+    const nudges: Array<[string, string]> = [];
+    const { repo, sent, service, held, tick } = setup(false, { nudge: (a, c) => void nudges.push([a, c]) });
+    const c = await service.issue("agent-1", "isolate", { reason: "test" }, { requestedBy: "alice" });
+    expect(nudges).toEqual([["agent-1", c.id]]);
+    expect(sent).toEqual([]);
+
+    // On the holder: a nudge for another agent, or an unknown command, does nothing; the right one sends it.
+    held.online = true;
+    await service.deliverQueued("agent-2", c.id);
+    await service.deliverQueued("agent-1", "no-such-command");
+    expect(sent).toEqual([]);
+    await service.deliverQueued("agent-1", c.id);
+    await settle();
+    expect(sent).toHaveLength(1);
+    expect(repo.rows.get(c.id)?.state).toBe("sent");
+    // Sent already: neither a repeated nudge nor the sweep sends it again.
+    await service.deliverQueued("agent-1", c.id);
+    expect(await service.deliverHeldQueued()).toBe(0);
+    expect(sent).toHaveLength(1);
+
+    // A nudge lost (NATS away): the sweep on the holder sends it; an expired one is left to expiry.
+    held.online = false;
+    const lost = await service.issue("agent-1", "isolate", { reason: "lost nudge" }, { requestedBy: "alice", ttlMs: 60_000 });
+    const late = await service.issue("agent-1", "isolate", { reason: "too late" }, { requestedBy: "alice", ttlMs: 1_000 });
+    held.online = true;
+    tick(2_000);
+    expect(await service.deliverHeldQueued()).toBe(1);
+    await settle();
+    expect(repo.rows.get(lost.id)?.state).toBe("sent");
+    expect(repo.rows.get(late.id)?.state).toBe("queued");
+    // A nudge is never relayed on by the replica that received it (no ping-pong between replicas).
+    held.online = false;
+    const before = nudges.length;
+    const third = await service.issue("agent-1", "isolate", { reason: "third" }, { requestedBy: "alice" });
+    expect(nudges.length).toBe(before + 1);
+    await service.deliverQueued("agent-1", third.id);
+    expect(nudges.length).toBe(before + 1);
   });
 });

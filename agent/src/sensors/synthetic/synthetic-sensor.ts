@@ -35,6 +35,10 @@ function isFlushable(sink: EventSink): sink is FlushableSink {
  * kill -9 can only ever skip numbers (the ones reserved in that step), never
  * repeat one under a new seq; a test sees any skip as a jump in n between two
  * consecutive seqs. The spool's seqs remain the ground truth of what was produced.
+ *
+ * A step is at most one tick's worth (`stepSize`), also when a late tick catches
+ * up: a loaded machine runs ticks late, and catching up in one reservation would
+ * let a kill skip up to a second's worth of numbers instead of one tick's.
  */
 export class SyntheticSensor implements Sensor {
   readonly name = "synthetic";
@@ -50,6 +54,11 @@ export class SyntheticSensor implements Sensor {
     if (!(o.rate > 0)) throw new RangeError(`synthetic rate must be > 0, got ${o.rate}`);
     this.pattern = parseMix(o.mix ?? "agent");
     this.file = join(o.stateDir, "state.json");
+  }
+
+  /** The most numbers one reserve-emit-flush step takes: one tick's worth at the configured rate (so, at most what a kill -9 skips). */
+  get stepSize(): number {
+    return Math.max(1, Math.ceil((this.o.rate * (this.o.tickMs ?? 10)) / 1000));
   }
 
   /** The number the next event will carry (one past the last one produced). */
@@ -80,13 +89,23 @@ export class SyntheticSensor implements Sensor {
     // Back-pressure (spool full under `block`): what is due is produced once the spool has room.
     if (sink.congested) return;
     const due = Math.floor(((Date.now() - this.startedAt) * this.o.rate) / 1000) - this.emittedSinceStart;
-    // After a long stall (GC, a blocked disk) catch up, but in steps of at most a second's worth.
+    // After a long stall (GC, a blocked disk) catch up, but at most a second's worth per tick.
     let k = Math.min(due, Math.max(1, this.o.rate));
     if (this.o.count > 0) k = Math.min(k, this.o.count - this.next + 1);
     if (k <= 0) {
       if (this.o.count > 0 && this.next > this.o.count) this.finish();
       return;
     }
+    // In steps of one tick's worth, each reserved, emitted and spooled before the next is reserved.
+    for (let left = k; left > 0 && this.timer && !sink.congested;) {
+      const step = Math.min(left, this.stepSize);
+      if (!this.step(sink, step)) return;
+      left -= step;
+    }
+  }
+
+  /** Reserves `k` numbers (persisted first), emits them and pushes them to the spool. False when it had to stop. */
+  private step(sink: EventSink, k: number): boolean {
     const first = this.next;
     this.next += k;
     this.emittedSinceStart += k;
@@ -97,8 +116,9 @@ export class SyntheticSensor implements Sensor {
       this.counters.errors++;
       this.counters.detail = `cannot persist ${this.file}: ${String(err)}`;
       this.next = first;
+      this.emittedSinceStart -= k;
       this.finish();
-      return;
+      return false;
     }
     const now = Date.now();
     let n = first;
@@ -108,6 +128,7 @@ export class SyntheticSensor implements Sensor {
     if (n < first + k) this.giveBack(n, first + k - n);
     // Into the spool in the same step as the reservation, so a kill cannot leave numbers in memory only.
     if (isFlushable(sink)) sink.flush();
+    return true;
   }
 
   /** Returns reserved numbers not emitted (n onwards) so they come next, not skipped. */

@@ -1,4 +1,4 @@
-import { appendFileSync, chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AuthAction, type AuthEvent } from "@vigil/proto";
@@ -193,13 +193,14 @@ describe("AuthSensor on journald", () => {
     const { command, argsFile } = fakeJournalctl();
     const { sensor, sink } = await startSensor({ candidates: [path.join(dir, "none")], journalctl: command, journalBackoffMs: 20 });
     expect(sensor.source).toBe("journald");
-    await waitFor(() => sink.events.length >= 2, "journal events");
+    const state = () => `health ${JSON.stringify(sensor.health())}; ${sink.events.length} events; runs: ${existsSync(argsFile) ? readFileSync(argsFile, "utf8") : "none yet"}`;
+    await waitFor(() => sink.events.length >= 2, "journal events", undefined, state);
     expect(sink.events[0]).toEqual({
       timeMs: 1714557600123,
       auth: expect.objectContaining({ action: AuthAction.AUTH_ACTION_INVALID_USER, user: "guest", hostname: "j1", pid: 77, service: "sshd" }),
     });
     expect(sink.events[1]!.auth).toMatchObject({ action: AuthAction.AUTH_ACTION_SUDO, user: "bob", command: "/bin/true" });
-    await waitFor(() => readFileSync(argsFile, "utf8").includes("--after-cursor=s=1;i=2"), "restart after the cursor");
+    await waitFor(() => readFileSync(argsFile, "utf8").includes("--after-cursor=s=1;i=2"), "restart after the cursor", undefined, state);
     const runs = readFileSync(argsFile, "utf8").trim().split("\n");
     expect(runs[0]).toContain("-f -o json --no-pager -n 0 SYSLOG_IDENTIFIER=sshd");
     expect(sensor.health().errors).toBeGreaterThanOrEqual(1); // the exit was counted
@@ -216,7 +217,12 @@ describe("AuthSensor on journald", () => {
     process.env.PATH = emptyPath;
     try {
       const { sensor } = await startSensor({ candidates: [path.join(dir, "missing-auth.log")], journalDirs: [path.join(dir, "journal")], journalBackoffMs: 20 });
-      await waitFor(() => /journalctl failed: ENOENT/.test(sensor.health().detail), "ENOENT detail");
+      await waitFor(
+        () => /journalctl failed: ENOENT/.test(sensor.health().detail),
+        "ENOENT detail",
+        undefined,
+        () => JSON.stringify(sensor.health()),
+      );
       expect(sensor.health()).toMatchObject({ running: false, detail: expect.stringMatching(/^blind: no auth log and the journal is unavailable .*: SSH brute-force and login detection are off$/) });
     } finally {
       process.env.PATH = savedPath;
@@ -241,9 +247,10 @@ exec '${command}' "$@"
       running: false,
       detail: `blind: no auth log (${missing}) and no journal files (${path.join(dir, "no-journal")}): SSH brute-force and login detection are off`,
     });
-    await waitFor(() => sink.events.length >= 1, "a journal entry");
+    const state = () => `health ${JSON.stringify(sensor.health())}; ${sink.events.length} events`;
+    await waitFor(() => sink.events.length >= 1, "a journal entry", undefined, state);
     // (The stand-in then exits and is restarted: wait for the restarted one, which stays up.)
-    await waitFor(() => sensor.health().running, "no longer blind");
+    await waitFor(() => sensor.health().running, "no longer blind", undefined, state);
     expect(sensor.health().detail).toMatch(/following the journal/);
   });
 });

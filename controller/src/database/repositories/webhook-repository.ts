@@ -1,4 +1,5 @@
 import { In, LessThan, LessThanOrEqual, Not, type DataSource, type Repository } from "typeorm";
+import { dialectOf } from "../dialect";
 import { WebhookDeliveryEntity, WebhookDestinationEntity, type DeliveryState } from "../entities/webhook.entities";
 
 /** A delivery to queue: everything but the id the database assigns. */
@@ -44,6 +45,34 @@ export class WebhookRepository {
       order: { nextAttemptAt: "ASC", id: "ASC" },
       take,
     });
+  }
+
+  /**
+   * Claims up to `take` due deliveries for one sender: their next attempt is pushed `leaseMs` out
+   * in the same transaction, so no other worker (another replica's) sees them due while this one
+   * sends. On PostgreSQL the rows are locked with SKIP LOCKED, so concurrent claims never block
+   * each other or take the same row. A sender that dies holds its claim only until the lease ends
+   * (then the delivery is due again: at-least-once, as a crash mid-send always was). The rows come
+   * back with the attempt time they were due at.
+   */
+  async claimDue(now: number, take: number, leaseMs: number): Promise<WebhookDeliveryEntity[]> {
+    const claim = async (repo: Repository<WebhookDeliveryEntity>, lock: boolean) => {
+      const q = repo
+        .createQueryBuilder("d")
+        .where("d.state = :state", { state: "pending" })
+        .andWhere("d.nextAttemptAt <= :now", { now })
+        .orderBy("d.nextAttemptAt", "ASC")
+        .addOrderBy("d.id", "ASC")
+        .limit(take);
+      if (lock) q.setLock("pessimistic_write").setOnLocked("skip_locked");
+      const rows = await q.getMany();
+      if (rows.length) await repo.update({ id: In(rows.map((r) => r.id)) }, { nextAttemptAt: now + leaseMs });
+      return rows;
+    };
+    // SQLite is one process with one worker, whose scans never overlap: no transaction needed (nor
+    // wanted: it would contend with the ingest writer's on the one connection).
+    if (dialectOf(this.deliveries.manager.connection) !== "postgres") return claim(this.deliveries, false);
+    return this.deliveries.manager.transaction((m) => claim(m.getRepository(WebhookDeliveryEntity), true));
   }
 
   /** The pending delivery due soonest (for the next wake). */
