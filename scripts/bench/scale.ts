@@ -11,7 +11,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Client } from "pg";
@@ -69,6 +69,8 @@ async function createPgDatabase(): Promise<{ url: string; drop: () => Promise<vo
 }
 
 const t0 = Date.now();
+/** The machine is shared (CI, other jobs): its load when the bench started is part of the result. */
+const LOAD_AT_START = loadavg()[0];
 const say = (s: string) => process.stderr.write(`[scale ${((Date.now() - t0) / 1000).toFixed(0)}s] ${s}\n`);
 
 function rssMb(pid: number): number {
@@ -184,7 +186,7 @@ latency = event produced → agent acked (after JetStream stored it; the Postgre
 |---|---|---|---|---|---|---|
 | ${connected} (${minConnected}) | ${connectSeconds.toFixed(0)} s | ${ackedRate.toFixed(0)} | ${stored.toFixed(0)} | ${p50} / ${p99} ms | ${maxRss.toFixed(0)} MB | ${perAgentKb.toFixed(0)} KB |
 
-Forgotten acks (a reconnect resumed below what the agent had been acked): ${t.forgotten}.`,
+Forgotten acks (a reconnect resumed below what the agent had been acked): ${t.forgotten}. Load average (1 min) when the bench started: ${LOAD_AT_START.toFixed(1)} on ${cpus().length} cores.`,
     );
     const warnings = replicas.map((r) =>
       r
