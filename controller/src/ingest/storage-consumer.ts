@@ -48,6 +48,13 @@ interface Worker {
 
 class Restart extends Error {}
 
+/** How long a gathered batch waits for one more message before it is written. */
+const GATHER_MS = 5;
+
+function sleep(ms: number): Promise<undefined> {
+  return new Promise((r) => setTimeout(() => r(undefined), ms));
+}
+
 /**
  * Storage in distributed mode: one durable pull consumer per owned partition of the events
  * stream, writing batches of messages to PostgreSQL (EventCopyStore: COPY, idempotent on
@@ -149,14 +156,35 @@ export class StorageConsumer {
     if (w.stopping) it.stop();
     let delivered = 0;
     let msgs: JsMsg[] = [];
+    // Whatever has arrived when no next message is ready within a moment is written as one batch.
+    // (The iterator's getPending() cannot tell: it over-counts after status callbacks, and a quiet
+    // partition would then hold its last messages unwritten.)
+    const iter = it[Symbol.asyncIterator]();
     try {
-      for await (const m of it) {
-        if (w.stopping) break;
+      // A read still awaited when the loop ends may fail with the iterator: never an unhandled rejection.
+      const read = () => {
+        const next = iter.next();
+        next.catch(() => undefined);
+        return next;
+      };
+      let pending = read();
+      for (;;) {
+        const r = msgs.length ? await Promise.race([pending, sleep(GATHER_MS)]) : await pending;
+        if (r === undefined) {
+          // Nothing more ready: write what has gathered, the next message is still awaited.
+          offset = await this.writeMessages(w, msgs, offset);
+          msgs = [];
+          await this.d.hub.passGates();
+          continue;
+        }
+        if (r.done || w.stopping) break;
+        const m = r.value;
         // A jump means messages were delivered that this loop never received: start over from the offset.
         if (m.info.deliverySequence !== delivered + 1) throw new Restart("delivery sequence jumped");
         delivered = m.info.deliverySequence;
         msgs.push(m);
-        if (msgs.length < max && it.getPending() > 0) continue;
+        pending = read();
+        if (msgs.length < max) continue;
         offset = await this.writeMessages(w, msgs, offset);
         msgs = [];
         await this.d.hub.passGates();

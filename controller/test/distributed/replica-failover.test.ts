@@ -103,7 +103,15 @@ describe("three replicas, 200 mTLS agents, one replica killed with -9", () => {
           const offsets = (await pgc.query("SELECT part, seq FROM stream_offsets ORDER BY part")).rows;
           const file = join(tmpdir(), `vigil-replica-failover-${process.pid}.log`);
           writeFileSync(file, [r1, r3].map((r, i) => `--- replica ${i ? 3 : 1}\n${r.output()}`).join("\n"));
-          throw new Error(`${e.message}: ${n} stored; offsets ${JSON.stringify(offsets)}; replica logs in ${file}`);
+          const health = await Promise.all(
+            [r1, r3].map((r) =>
+              r.get("/api/v1/healthz").then(
+                (h) => JSON.stringify(h.body).slice(0, 1500),
+                (err: Error) => err.message,
+              ),
+            ),
+          );
+          throw new Error(`${e.message}: ${n} stored; offsets ${JSON.stringify(offsets)}; health ${health.join(" | ")}; replica logs in ${file}`);
         },
       );
       phase("all stored");
