@@ -5,6 +5,7 @@ import { DataSource } from "typeorm";
 import { afterAll, describe, expect, it } from "vitest";
 import { dataSourceOptions } from "../../src/database/data-source";
 import { migrations } from "../../src/database/migrations";
+import { EvidenceOutOfEvents1733400000000 } from "../../src/database/migrations/1733400000000-EvidenceOutOfEvents";
 import { createPgDatabase } from "../support/controller";
 
 const dir = mkdtempSync(join(tmpdir(), "vigil-ev-mig-"));
@@ -16,9 +17,11 @@ afterAll(async () => {
 
 const OUTPUT = JSON.stringify({ file: { path: "/etc/app.conf", base64: Buffer.from("db_password=hunter2").toString("base64") } });
 
-/** An install from before the fix: evidence sits in stored command_result events, readable by every role. */
+/** An install from before the fix (every migration before EvidenceOutOfEvents, not just "all but the last": later ones are appended): evidence sits in stored command_result events, readable by every role. */
 async function upgradeFrom(url: string): Promise<Array<{ action: string; data: Record<string, any> }>> {
-  const before = new DataSource({ ...dataSourceOptions({ url }), migrations: migrations.slice(0, -1) } as ConstructorParameters<typeof DataSource>[0]);
+  const before = new DataSource({ ...dataSourceOptions({ url }), migrations: migrations.slice(0, migrations.indexOf(EvidenceOutOfEvents1733400000000)) } as ConstructorParameters<
+    typeof DataSource
+  >[0]);
   await before.initialize();
   await before.runMigrations();
   const pg = url.startsWith("postgres");
