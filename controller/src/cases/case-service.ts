@@ -97,6 +97,12 @@ export class CaseService implements CaseChaining {
     for (const n of out) this.emitCase(n);
   }
 
+  /** A case as stored after an API change, told to listeners. */
+  private emitStored(change: CaseNotice["change"], row: CaseEntity): void {
+    const { id, title, state, verdict, score, alertCount, firstSeen, lastSeen } = row;
+    this.emitCase({ change, id, title, state, verdict, score, alertCount, firstSeen, lastSeen });
+  }
+
   private emitCase(n: CaseNotice): void {
     for (const l of this.caseListeners) {
       try {
@@ -180,18 +186,7 @@ export class CaseService implements CaseChaining {
     const c = this.open.get(id);
     if (c) c.title = title;
     const after = await this.cases.byId(id);
-    if (after)
-      this.emitCase({
-        change: "updated",
-        id,
-        title: after.title,
-        state: after.state,
-        verdict: after.verdict,
-        score: after.score,
-        alertCount: after.alertCount,
-        firstSeen: after.firstSeen,
-        lastSeen: after.lastSeen,
-      });
+    if (after) this.emitStored("updated", after);
     return after;
   }
 
@@ -212,18 +207,7 @@ export class CaseService implements CaseChaining {
     await this.cases.setState(id, { state, verdict: verdict ?? row.verdict, alertVerdict: verdict ?? null, resolvedBy: state === "resolved" ? actor : row.resolvedBy, now: this.now() });
     if (state === "resolved") for (const l of this.resolvedListeners) l(id);
     const after = await this.cases.byId(id);
-    if (after)
-      this.emitCase({
-        change: state,
-        id,
-        title: after.title,
-        state: after.state,
-        verdict: after.verdict,
-        score: after.score,
-        alertCount: after.alertCount,
-        firstSeen: after.firstSeen,
-        lastSeen: after.lastSeen,
-      });
+    if (after) this.emitStored(state, after);
     return after;
   }
 }
