@@ -171,6 +171,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     apiKeys: security.apiKeys,
     audit: opts.audit,
     logger,
+    detectionWrites: batch,
     policy,
     cluster,
   });
