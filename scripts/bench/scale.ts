@@ -85,9 +85,13 @@ function rssMb(pid: number): number {
 /** One replica's storage progress from its health endpoint: owned partitions, messages written, failed and fenced rounds. */
 async function replicaLine(r: ControllerProcess): Promise<string> {
   try {
-    const h = (await r.get("/api/v1/healthz")).body as { distributed?: { partitions?: number[]; storage?: Record<string, number> } };
+    const res = await r.get("/api/v1/healthz");
+    const h = res.body as { distributed?: { partitions?: number[]; storage?: Record<string, number>; storagePhases?: Array<{ phase: string; forMs: number }> } };
     const s = h.distributed?.storage ?? {};
-    return `parts ${h.distributed?.partitions?.length ?? "?"} stored ${s.events ?? "?"} fail ${s.failures ?? "?"} fenced ${s.fenced ?? "?"} restarts ${s.restarts ?? "?"}`;
+    const phases = new Map<string, number>();
+    for (const p of h.distributed?.storagePhases ?? []) phases.set(p.phase, Math.max(phases.get(p.phase) ?? 0, p.forMs));
+    const waits = [...phases].map(([p, ms]) => `${p} ≤${(ms / 1000).toFixed(0)}s`).join(",");
+    return `${res.status} parts ${h.distributed?.partitions?.length ?? "?"} stored ${s.events ?? "?"} fail ${s.failures ?? "?"} fenced ${s.fenced ?? "?"} restarts ${s.restarts ?? "?"} [${waits}]`;
   } catch (err) {
     return `health failed: ${String(err).slice(0, 80)}`;
   }

@@ -66,7 +66,7 @@ export async function startDistributed(config: ControllerConfig, ds: DataSource,
         ok: connected,
         nats: connected ? "connected" : "disconnected",
         replicaId: d.replicaId,
-        ...(storage ? { partitions: storage.consumer.owned(), liveReplicas: storage.leases.liveReplicas, storage: storage.consumer.stats } : {}),
+        ...(storage ? { partitions: storage.consumer.owned(), liveReplicas: storage.leases.liveReplicas, storage: storage.consumer.stats, storagePhases: storage.consumer.phases() } : {}),
         sink: sink.stats,
       };
     };

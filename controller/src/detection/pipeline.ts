@@ -232,10 +232,17 @@ export class DetectionPipeline implements CorrelationOwner {
 
   private async work(): Promise<void> {
     try {
+      // Routed inputs and stored batches take turns: a flood of either (a partition's replay after
+      // a takeover) must not starve the other, and stored batches hold storage through the gate.
+      let storedTurn = false;
       while (this.queue.length || this.corrQueue.length || this.idleDue) {
-        if (this.corrQueue.length) await this.correlateChunk();
-        else if (this.queue.length) await this.processChunk();
-        else {
+        if (this.corrQueue.length && !(storedTurn && this.queue.length)) {
+          await this.correlateChunk();
+          storedTurn = true;
+        } else if (this.queue.length) {
+          await this.processChunk();
+          storedTurn = false;
+        } else {
           this.idleDue = false;
           await this.emit(await this.engines.advanceQuiet(this.deps.options.idleTickMs, this.now()));
         }

@@ -45,8 +45,17 @@ interface Worker {
   done: Promise<void>;
   /** Ends the running consume() so a stop does not wait for the next message. */
   halt?: () => void;
+  /** Resolves when stop() is called: a loop waiting for detection's gate leaves at once. */
+  stopped: Promise<void>;
+  signalStop: () => void;
   lag: { pending: number; ackPending: number; at: number };
+  /** What the partition's loop is waiting for, and since when: health shows a loop that is stuck. */
+  phase: StoragePhase;
+  phaseSince: number;
 }
+
+/** setup: (re)creating the consumer; read: waiting for messages; write: COPY + commit; gates: waiting for detection to take more. */
+export type StoragePhase = "setup" | "read" | "write" | "gates" | "retry";
 
 class Restart extends Error {}
 
@@ -75,7 +84,9 @@ export class StorageConsumer {
   /** Partition leases' onAcquired: start writing partition p. */
   async start(partition: number): Promise<void> {
     if (this.workers.has(partition)) return;
-    const w: Worker = { partition, stopping: false, done: Promise.resolve(), lag: { pending: 0, ackPending: 0, at: 0 } };
+    let signalStop = () => {};
+    const stopped = new Promise<void>((r) => (signalStop = r));
+    const w: Worker = { partition, stopping: false, done: Promise.resolve(), lag: { pending: 0, ackPending: 0, at: 0 }, phase: "setup", phaseSince: Date.now(), stopped, signalStop };
     this.workers.set(partition, w);
     w.done = this.run(w);
   }
@@ -85,6 +96,7 @@ export class StorageConsumer {
     const w = this.workers.get(partition);
     if (!w) return;
     w.stopping = true;
+    w.signalStop();
     w.halt?.();
     await w.done;
     this.workers.delete(partition);
@@ -96,6 +108,12 @@ export class StorageConsumer {
 
   owned(): number[] {
     return [...this.workers.keys()].sort((a, b) => a - b);
+  }
+
+  /** Each owned partition's loop: what it waits for and for how long (ms). */
+  phases(): Array<{ partition: number; phase: StoragePhase; forMs: number }> {
+    const now = Date.now();
+    return [...this.workers.values()].map((w) => ({ partition: w.partition, phase: w.phase, forMs: now - w.phaseSince })).sort((a, b) => a.partition - b.partition);
   }
 
   /** Messages not yet written, per owned partition (JetStream consumer info: pending + unacked). */
@@ -132,6 +150,7 @@ export class StorageConsumer {
           this.stats.failures++;
           this.d.log("error", "storage round failed; restarting the partition from its committed offset", { partition: w.partition, error: String(err) });
         }
+        enter(w, "retry");
         await sleepUnlessStopping(w, this.d.retryMs ?? 1_000);
       }
     }
@@ -140,6 +159,7 @@ export class StorageConsumer {
   /** (Re)creates the partition's durable consumer at offset+1 and writes until stopped or something goes wrong. */
   private async consumeFromOffset(w: Worker): Promise<void> {
     const { names, jsm, js, store } = this.d;
+    enter(w, "setup");
     const stream = names.eventsStream;
     const name = names.storageConsumer(w.partition);
     let offset = await store.readOffset(stream, w.partition);
@@ -174,12 +194,13 @@ export class StorageConsumer {
       };
       let pending = read();
       for (;;) {
+        enter(w, "read");
         const r = msgs.length ? await Promise.race([pending, sleep(GATHER_MS)]) : await pending;
         if (r === undefined) {
           // Nothing more ready: write what has gathered, the next message is still awaited.
           offset = await this.writeMessages(w, msgs, offset);
           msgs = [];
-          await this.d.hub.passGates();
+          await this.passGates(w);
           continue;
         }
         if (r.done || w.stopping) break;
@@ -192,7 +213,7 @@ export class StorageConsumer {
         if (msgs.length < max) continue;
         offset = await this.writeMessages(w, msgs, offset);
         msgs = [];
-        await this.d.hub.passGates();
+        await this.passGates(w);
       }
     } finally {
       w.halt = undefined;
@@ -202,7 +223,18 @@ export class StorageConsumer {
     if (!w.stopping) throw new Restart("consumer ended");
   }
 
+  /**
+   * Waits until detection has room for more (backpressure: the backlog stays in the stream), or
+   * until the partition is stopped: what was written is committed and acked, so leaving here
+   * loses nothing, and a lease must never wait on detection to be given up.
+   */
+  private async passGates(w: Worker): Promise<void> {
+    enter(w, "gates");
+    await Promise.race([this.d.hub.passGates(), w.stopped]);
+  }
+
   private async writeMessages(w: Worker, msgs: JsMsg[], offset: number): Promise<number> {
+    enter(w, "write");
     const batches: BatchEnvelope[] = [];
     const good: JsMsg[] = [];
     let next = offset;
@@ -250,6 +282,12 @@ export class StorageConsumer {
     if (!m.subject.startsWith(head)) throw new EnvelopeRejected("message on another partition's subject");
     return decodeEnvelope(m.data, m.headers?.get(META_HEADER), m.subject.slice(head.length));
   }
+}
+
+function enter(w: Worker, phase: StoragePhase): void {
+  if (w.phase === phase) return;
+  w.phase = phase;
+  w.phaseSince = Date.now();
 }
 
 function sleepUnlessStopping(w: Worker, ms: number): Promise<void> {
