@@ -82,6 +82,17 @@ function rssMb(pid: number): number {
   }
 }
 
+/** One replica's storage progress from its health endpoint: owned partitions, messages written, failed and fenced rounds. */
+async function replicaLine(r: ControllerProcess): Promise<string> {
+  try {
+    const h = (await r.get("/api/v1/healthz")).body as { distributed?: { partitions?: number[]; storage?: Record<string, number> } };
+    const s = h.distributed?.storage ?? {};
+    return `parts ${h.distributed?.partitions?.length ?? "?"} stored ${s.events ?? "?"} fail ${s.failures ?? "?"} fenced ${s.fenced ?? "?"} restarts ${s.restarts ?? "?"}`;
+  } catch (err) {
+    return `health failed: ${String(err).slice(0, 80)}`;
+  }
+}
+
 async function main(): Promise<void> {
   const prefix = `bscale${randomBytes(3).toString("hex")}`;
   const pg = await createPgDatabase();
@@ -154,6 +165,10 @@ async function main(): Promise<void> {
       for (const s of stats.values()) latencies.push(...s.latencies.splice(0));
       minConnected = Math.min(minConnected, total().connected);
       rss.push(replicas.reduce((n, r) => n + rssMb(r.child.pid!), 0));
+      if (Date.now() - last > 10_000) {
+        last = Date.now();
+        say(`replicas: ${(await Promise.all(replicas.map(replicaLine))).join(" | ")}`);
+      }
     }
     const after = { stored: await count(), at: Date.now(), acked: total().acked };
     const seconds = (after.at - before.at) / 1000;
@@ -194,7 +209,12 @@ Forgotten acks (a reconnect resumed below what the agent had been acked): ${t.fo
         .split("\n")
         .filter((l) => /"level":(40|50)/.test(l)),
     );
-    say(`replica warnings/errors: ${warnings.map((w) => w.length).join(", ")}; first: ${warnings.flat().slice(0, 3).join(" | ").slice(0, 1500)}`);
+    const byMessage = new Map<string, number>();
+    for (const line of warnings.flat()) {
+      const key = /"msg":"([^"]*)"/.exec(line)?.[1] + " " + (/"(?:err|error)":"([^"]{0,120})/.exec(line)?.[1] ?? "");
+      byMessage.set(key, (byMessage.get(key) ?? 0) + 1);
+    }
+    say(`replica warnings/errors: ${warnings.map((w) => w.length).join(", ")}; by message: ${[...byMessage].map(([m, n]) => `${n}× ${m}`).join(" | ")}`);
     process.stdout.write(`scale: ${connected} agents connected, ${stored.toFixed(0)} events/s stored (postgres), p99 ${p99} ms, ${REPLICAS} replicas, controller RSS ${maxRss.toFixed(0)} MB\n`);
   } finally {
     for (const c of fleet) c.send({ kind: "stop" });

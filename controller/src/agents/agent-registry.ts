@@ -5,6 +5,7 @@ import type { AgentCursor } from "../database/repositories/event-store";
 import { DEFAULT_SEQ_WINDOW, SeqWindow, type SeqRefusal, type SeqWindowOptions } from "../ingest/seq-window";
 import type { AgentIdentity } from "../trust/authenticator";
 import { AgentHealth, type TelemetryState } from "./agent-health";
+import { LastSeenWriter } from "./last-seen-writer";
 import type { PresenceEntry, RemoteAgents } from "./cluster-presence";
 
 /** What the registry needs from a live stream. */
@@ -69,6 +70,8 @@ export interface RegistryOptions {
   stalledAfterMs: number;
   /** Distributed mode: agents whose streams other replicas hold (absent: this process holds them all). */
   remote?: RemoteAgents;
+  /** How often noted last-seen times and statuses are written, in one batch (ms). */
+  seenFlushMs?: number;
 }
 
 /**
@@ -84,6 +87,7 @@ export class AgentRegistry {
   readonly health: AgentHealth;
   private readonly opts: Omit<RegistryOptions, "remote">;
   private readonly remote?: RemoteAgents;
+  private readonly seen: LastSeenWriter;
 
   constructor(
     private readonly agents: AgentRepository,
@@ -94,6 +98,12 @@ export class AgentRegistry {
     this.opts = { seqWindow: opts.seqWindow ?? DEFAULT_SEQ_WINDOW, stalledAfterMs: opts.stalledAfterMs ?? 120_000 };
     this.health = new AgentHealth(this.opts.stalledAfterMs, now);
     this.remote = opts.remote;
+    this.seen = new LastSeenWriter(agents, opts.seenFlushMs ?? 1_000);
+  }
+
+  /** Writes last-seen times still pending (shutdown). */
+  close(): Promise<void> {
+    return this.seen.close();
   }
 
   onConnectionChange(l: (agentId: string, online: boolean) => void): void {
@@ -168,7 +178,7 @@ export class AgentRegistry {
     const persistedAt = this.lastPersisted.get(agentId) ?? 0;
     if (status || now - persistedAt > 5_000) {
       this.lastPersisted.set(agentId, now);
-      void this.agents.recordSeen(agentId, now, status).catch(() => undefined);
+      this.seen.note(agentId, now, status);
     }
   }
 
@@ -176,7 +186,7 @@ export class AgentRegistry {
     if (this.sessions.get(agentId) !== session) return;
     this.sessions.delete(agentId);
     const now = this.lastSeen.get(agentId) ?? this.now();
-    void this.agents.recordSeen(agentId, now).catch(() => undefined);
+    this.seen.note(agentId, now);
     for (const l of this.connectListeners) l(agentId, false);
   }
 
@@ -219,6 +229,11 @@ export class AgentRegistry {
     return rows.map((r) => this.view(r));
   }
 
+  /** Host names and tags of many agents in one query (detection's directory fills its cache with it). */
+  labels(ids: readonly string[]): Promise<Map<string, { hostname: string; tags: string[] }>> {
+    return this.agents.labels(ids);
+  }
+
   async get(id: string): Promise<AgentView | null> {
     const row = await this.agents.byId(id);
     return row ? this.view(row) : null;
@@ -233,6 +248,8 @@ export class AgentRegistry {
     const connected = local || remoteLive;
     const telemetry = remoteLive ? { state: remote.telemetry, reason: remote.telemetryReason } : this.health.telemetry(r.id, connected);
     const online = connected && telemetry.state === "ok";
+    // A status reported but not yet written (batched) is the newest one.
+    const status = this.seen.pendingStatus(r.id) ?? r.status;
     return {
       id: r.id,
       hostname: r.hostname,
@@ -252,13 +269,13 @@ export class AgentRegistry {
       telemetryReason: telemetry.reason,
       clockOffsetMs: remoteLive ? remote.clockOffsetMs : this.health.clockOffsetMs(r.id),
       offlineForMs: connected ? null : Math.max(0, this.now() - seen),
-      isolated: typeof r.status?.isolated === "boolean" ? r.status.isolated : null,
-      enforcement: r.status?.enforcement === "enforce" || r.status?.enforcement === "monitor" ? r.status.enforcement : null,
+      isolated: typeof status?.isolated === "boolean" ? status.isolated : null,
+      enforcement: status?.enforcement === "enforce" || status?.enforcement === "monitor" ? status.enforcement : null,
       ackedSeq: r.ackedSeq,
       lastSeq: r.lastSeq,
       gaps: r.gaps,
       missingEvents: r.missingEvents,
-      status: r.status,
+      status,
     };
   }
 }

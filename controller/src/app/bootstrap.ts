@@ -171,6 +171,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     apiKeys: security.apiKeys,
     audit: opts.audit,
     logger,
+    detectionWrites: batch,
     policy,
     cluster,
   });
@@ -348,6 +349,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       // After ingest stops: process what is queued and flush held correlations into alerts.
       await detection.stop().catch((err: unknown) => logger.error({ err: String(err) }, "detection flush at shutdown failed"));
       await distributed?.stop().catch((err: unknown) => logger.error({ err: String(err) }, "stopping distributed mode failed"));
+      await registry.close().catch((err: unknown) => logger.error({ err: String(err) }, "writing agents' last-seen times failed"));
       await app.close();
       if (dataSource.isInitialized) await dataSource.destroy();
     },

@@ -93,6 +93,7 @@ export async function startDistributed(config: ControllerConfig, ds: DataSource,
             poison: storage?.consumer.stats.poison ?? 0,
             fenced: storage?.consumer.stats.fenced ?? 0,
             storage_failures: storage?.consumer.stats.failures ?? 0,
+            storage_restarts: storage?.consumer.stats.restarts ?? 0,
           }),
         });
       },

@@ -55,6 +55,8 @@ export interface IntegrationDeps {
   cluster?: { notices: ClusterNotices; destinations: ChangeSync; peers(): number; rejected(): Record<string, number> };
   /** The agent policy, for how many IOCs it carries and leaves out. */
   policy?: { lastIocDelivery(): { shipped: number; leftOut: number } | undefined };
+  /** The detection write path's transactions (run again after a deadlock on PostgreSQL). */
+  detectionWrites?: { stats: { retries: number } };
 }
 
 /**
@@ -82,6 +84,7 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
       const s = d.detection.pipeline.stats;
       return { overBudget: s.overBudget, skipped: s.skippedOverBudget };
     },
+    detectionWrites: () => ({ retried: d.detectionWrites?.stats.retries ?? 0, failed: d.detection.pipeline.stats.failures }),
     agentsOnline: () => d.registry.onlineCount(),
     streamClients: () => stream?.clientCount ?? 0,
     commandsByState: () => countBy(ds, CommandEntity, "state"),

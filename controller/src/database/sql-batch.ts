@@ -9,14 +9,36 @@ export interface Stmt {
 }
 
 /**
+ * PostgreSQL's answers that mean "this transaction lost a race, nothing of it was applied, run it
+ * again": deadlock_detected and serialization_failure.
+ */
+const RETRYABLE = new Set(["40P01", "40001"]);
+/** Attempts of one transaction before its error is passed on (each after a short random pause). */
+const MAX_ATTEMPTS = 6;
+
+/** The SQLSTATE of a pg error, whether thrown by pg itself or wrapped by TypeORM (QueryFailedError.driverError). */
+function sqlState(err: unknown): string | undefined {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = e?.driverError?.code ?? e?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/**
  * Raw SQL for the detection write path: a chunk's alerts, cases, risks and baselines go in one
  * transaction. On SQLite the transaction runs synchronously on better-sqlite3's connection, so it
  * can never interleave with the ingest writer's own synchronous transaction (an async TypeORM
  * transaction could, and the events insert would then ride on, and roll back with, ours).
+ *
+ * On PostgreSQL several replicas write the same rows (an entity's risk, a case, a baseline) from
+ * their own chunks, so two transactions can deadlock; PostgreSQL then rolls one back whole. That
+ * transaction is run again (the statements carry absolute values computed before it, so a second
+ * run writes what the first would have), instead of losing a chunk's alerts.
  */
 export class SqlBatch {
   readonly dialect: Dialect;
   private readonly prepared = new Map<string, BetterSqlite3.Statement>();
+  /** Transactions run again after a deadlock or serialization failure (PostgreSQL). */
+  readonly stats = { retries: 0 };
 
   constructor(private readonly ds: DataSource) {
     this.dialect = dialectOf(ds);
@@ -31,6 +53,20 @@ export class SqlBatch {
       }).immediate();
       return;
     }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.runPg(stmts);
+      } catch (err) {
+        const state = sqlState(err);
+        if (attempt >= MAX_ATTEMPTS || state === undefined || !RETRYABLE.has(state)) throw err;
+        this.stats.retries++;
+        // A random pause, growing with the attempt, so the two losers of a race do not meet again.
+        await new Promise((r) => setTimeout(r, Math.random() * 25 * attempt));
+      }
+    }
+  }
+
+  private async runPg(stmts: readonly Stmt[]): Promise<void> {
     const qr = this.ds.createQueryRunner();
     try {
       await qr.startTransaction();

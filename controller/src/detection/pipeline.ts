@@ -262,6 +262,7 @@ export class DetectionPipeline implements CorrelationOwner {
     const agents = new Map<string, { hostname: string; tags: string[] }>();
     const newest = new Map<string, number>();
     let budget = this.deps.options.chunkEvents;
+    await this.prefetchAgents(budget);
     while (budget > 0 && this.queue.length) {
       const batch = this.queue.shift()!;
       const fresh = batch.fresh.reduce((a, f) => a + (f ? 1 : 0), 0);
@@ -297,6 +298,16 @@ export class DetectionPipeline implements CorrelationOwner {
     }
     this.counts.chunks++;
     await this.deliver(out);
+  }
+
+  /** The agents of the batches the next chunk will take, looked up together. */
+  private async prefetchAgents(budget: number): Promise<void> {
+    const ids = new Set<string>();
+    for (let i = 0; i < this.queue.length && budget > 0; i++) {
+      ids.add(this.queue[i].agentId);
+      budget -= this.queue[i].events.length;
+    }
+    if (ids.size > 1) await this.deps.agents.prefetch(ids);
   }
 
   private async route(routed: Parameters<CorrelationRouter["route"]>[0]): Promise<void> {

@@ -21,6 +21,8 @@ export interface StorageConsumerStats {
   fenced: number;
   /** Failed rounds (database or NATS away): the partition restarts from its committed offset. */
   failures: number;
+  /** Consumers recreated from the committed offset without a failure (delivery gap, consume() ended). */
+  restarts: number;
 }
 
 export interface StorageConsumerDeps {
@@ -65,7 +67,7 @@ function sleep(ms: number): Promise<undefined> {
  * restarts the partition.
  */
 export class StorageConsumer {
-  readonly stats: StorageConsumerStats = { messages: 0, events: 0, duplicates: 0, redelivered: 0, poison: 0, fenced: 0, failures: 0 };
+  readonly stats: StorageConsumerStats = { messages: 0, events: 0, duplicates: 0, redelivered: 0, poison: 0, fenced: 0, failures: 0, restarts: 0 };
   private readonly workers = new Map<number, Worker>();
 
   constructor(private readonly d: StorageConsumerDeps) {}
@@ -123,7 +125,10 @@ export class StorageConsumer {
           // the offset as it is now (if we lost the lease instead, the lease loop stops us).
           this.stats.fenced++;
           this.d.log("warn", "partition offset moved by another writer; restarting from the committed offset", { partition: w.partition, error: err.message });
-        } else if (!(err instanceof Restart)) {
+        } else if (err instanceof Restart) {
+          this.stats.restarts++;
+          this.d.log("info", "storage consumer restarting from the committed offset", { partition: w.partition, reason: err.message });
+        } else {
           this.stats.failures++;
           this.d.log("error", "storage round failed; restarting the partition from its committed offset", { partition: w.partition, error: String(err) });
         }

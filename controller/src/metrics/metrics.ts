@@ -11,6 +11,8 @@ export interface MetricSources {
   detectionQueuedEvents: () => number;
   /** Events over the per-event detection budget since start, and those of them abandoned. */
   detectionOverBudget?: () => { overBudget: number; skipped: number };
+  /** Detection transactions run again after a deadlock (PostgreSQL), and chunks whose processing or write failed. */
+  detectionWrites?: () => { retried: number; failed: number };
   agentsOnline: () => number;
   streamClients: () => number;
   commandsByState: () => Promise<Record<string, number>>;
@@ -117,6 +119,17 @@ export class ControllerMetrics {
         const b = src.detectionOverBudget?.() ?? { overBudget: 0, skipped: 0 };
         this.set({ outcome: "finished_late" }, b.overBudget - b.skipped);
         this.set({ outcome: "skipped" }, b.skipped);
+      },
+    });
+    new Gauge({
+      name: "vigil_detection_writes",
+      help: "Detection chunks since start: retried when PostgreSQL chose their transaction as a deadlock victim (run again, nothing lost), failed when a chunk could not be processed or written",
+      labelNames: ["outcome"],
+      registers,
+      collect() {
+        const w = src.detectionWrites?.() ?? { retried: 0, failed: 0 };
+        this.set({ outcome: "retried" }, w.retried);
+        this.set({ outcome: "failed" }, w.failed);
       },
     });
     new Gauge({

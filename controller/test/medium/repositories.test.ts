@@ -314,6 +314,20 @@ describe.each([
     expect(await agents.byId("agent-m1")).toMatchObject({ tags: ["prod", "web"], adminTags: ["prod", "web"], lastSeen: 2_000, status: { spoolRecords: 3 } });
     await agents.recordSeen("agent-m1", 3_000);
     expect(await agents.byId("agent-m1")).toMatchObject({ lastSeen: 3_000, status: { spoolRecords: 3 } });
+    // Batched: last_seen only moves forward, a given status replaces, no status keeps it, unknown ids are ignored.
+    await agents.recordSeenMany([
+      { id: "agent-m1", lastSeen: 2_500, status: { spoolRecords: 9 } },
+      { id: "agent-m0", lastSeen: 4_000 },
+      { id: "agent-gone", lastSeen: 9_000, status: { x: 1 } },
+    ]);
+    expect(await agents.byId("agent-m1")).toMatchObject({ lastSeen: 3_000, status: { spoolRecords: 9 } });
+    expect(await agents.byId("agent-m0")).toMatchObject({ lastSeen: 4_000, status: {} });
+    expect(await agents.byId("agent-gone")).toBeNull();
+    const many = Array.from({ length: 1_200 }, (_, i) => ({ id: i % 2 ? "agent-m1" : "agent-m0", lastSeen: 5_000 + i }));
+    await agents.recordSeenMany(many);
+    expect((await agents.byId("agent-m1"))?.lastSeen).toBe(6_199);
+    expect(await agents.labels(["agent-m1", "agent-gone"])).toEqual(new Map([["agent-m1", { hostname: "web-1", tags: ["prod", "web"] }]]));
+    expect(await agents.labels([])).toEqual(new Map());
 
     expect(await agents.highestStoredSeq("agent-m1", 100)).toBe(0);
     const ev = (seq: number) => ({ agentId: "agent-m1", seq, type: "process", action: "exec", eventTime: seq, receivedAt: seq, summary: "", data: "{}" });

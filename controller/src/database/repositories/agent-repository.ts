@@ -7,6 +7,8 @@ export interface AgentRepository {
   byId(id: string): Promise<AgentEntity | null>;
   /** Host names of the agents found among `ids` (absent ids are left out). */
   hostnames(ids: readonly string[]): Promise<Map<string, string>>;
+  /** Host names and tags of the agents found among `ids`, in one query (absent ids are left out). */
+  labels(ids: readonly string[]): Promise<Map<string, { hostname: string; tags: string[] }>>;
   /** Every agent, by host name. */
   listByHostname(): Promise<AgentEntity[]>;
   /** A row for an agent never seen before (not stored until `save`). */
@@ -21,9 +23,23 @@ export interface AgentRepository {
   setAdminTags(id: string, tags: string[]): Promise<void>;
   /** Last-seen time and, when given, the agent's reported status. */
   recordSeen(id: string, lastSeen: number, status?: Record<string, unknown>): Promise<void>;
+  /**
+   * recordSeen for many agents in one statement per chunk: last_seen only moves forward, a status
+   * given replaces the stored one. Unknown ids are ignored.
+   */
+  recordSeenMany(entries: readonly SeenEntry[]): Promise<void>;
   /** The highest seq stored for the agent at or below `atMost` (0 when none). */
   highestStoredSeq(id: string, atMost: number): Promise<number>;
 }
+
+export interface SeenEntry {
+  id: string;
+  lastSeen: number;
+  status?: Record<string, unknown>;
+}
+
+/** Rows per statement: well under SQLite's bound on parameters (3 each) and a short PostgreSQL statement. */
+const SEEN_CHUNK = 500;
 
 export class SqlAgentRepository implements AgentRepository {
   private readonly pg: boolean;
@@ -43,6 +59,12 @@ export class SqlAgentRepository implements AgentRepository {
   async hostnames(ids: readonly string[]): Promise<Map<string, string>> {
     const rows = await this.repo.find({ where: { id: In([...ids]) }, select: { id: true, hostname: true } });
     return new Map(rows.map((r) => [r.id, r.hostname]));
+  }
+
+  async labels(ids: readonly string[]): Promise<Map<string, { hostname: string; tags: string[] }>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.repo.find({ where: { id: In([...ids]) }, select: { id: true, hostname: true, tags: true } });
+    return new Map(rows.map((r) => [r.id, { hostname: r.hostname, tags: r.tags }]));
   }
 
   listByHostname(): Promise<AgentEntity[]> {
@@ -71,6 +93,35 @@ export class SqlAgentRepository implements AgentRepository {
 
   async recordSeen(id: string, lastSeen: number, status?: Record<string, unknown>): Promise<void> {
     await this.repo.update({ id }, status ? { lastSeen, status: status as never } : { lastSeen });
+  }
+
+  async recordSeenMany(entries: readonly SeenEntry[]): Promise<void> {
+    // One row per id (an UPDATE … FROM applies only one source row per target row): the latest time, the last status given.
+    const byId = new Map<string, SeenEntry>();
+    for (const e of entries) {
+      const prev = byId.get(e.id);
+      byId.set(e.id, { id: e.id, lastSeen: Math.max(e.lastSeen, prev?.lastSeen ?? 0), status: e.status ?? prev?.status });
+    }
+    // Ascending ids: two writers of overlapping sets then lock rows in the same order.
+    const sorted = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (let i = 0; i < sorted.length; i += SEEN_CHUNK) {
+      const chunk = sorted.slice(i, i + SEEN_CHUNK);
+      const statuses = chunk.map((e) => (e.status ? JSON.stringify(e.status) : null));
+      if (this.pg) {
+        await this.repo.manager.query(
+          `UPDATE agents a SET last_seen = GREATEST(a.last_seen, v.seen), status = COALESCE(v.status, a.status)
+           FROM unnest($1::varchar[], $2::bigint[], $3::text[]) AS v(id, seen, status) WHERE a.id = v.id`,
+          [chunk.map((e) => e.id), chunk.map((e) => e.lastSeen), statuses],
+        );
+      } else {
+        const values = chunk.map(() => "(?, ?, ?)").join(", ");
+        await this.repo.manager.query(
+          `WITH v(id, seen, status) AS (VALUES ${values})
+           UPDATE agents SET last_seen = MAX(agents.last_seen, v.seen), status = COALESCE(v.status, agents.status) FROM v WHERE agents.id = v.id`,
+          chunk.flatMap((e, j) => [e.id, e.lastSeen, statuses[j]]),
+        );
+      }
+    }
   }
 
   async highestStoredSeq(id: string, atMost: number): Promise<number> {
