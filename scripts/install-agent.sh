@@ -252,6 +252,12 @@ RestartSec=2
 # The agent's own watchdog exits 75 on a memory/CPU breach and is restarted here (counted in
 # its state dir); 78 means the controller refused it for good (on_fatal: exit): do not loop.
 RestartPreventExitStatus=78
+# glibc gives each thread that allocates a malloc arena of its own, and V8's compiler and GC
+# threads kept 7 MB resident in nine of them at idle. Two arenas in all: ~5 MB less at idle, no
+# measurable CPU per exec handled (docs/benchmarks.md; bench:sensor starts the agent with these
+# Environment= lines). glibc reads it before the agent runs, and unlike V8 flags in NODE_OPTIONS
+# it leaves the binary's code cache valid.
+Environment=MALLOC_ARENA_MAX=2
 # Runs as root with its full view of the host: enforcement needs nft
 # (CAP_NET_ADMIN), kill (CAP_KILL), other processes' /proc (CAP_SYS_PTRACE) and
 # files (CAP_DAC_READ_SEARCH); response actions act on files anywhere, so no

@@ -21,6 +21,7 @@ import { loadConfig } from "../../controller/dist/config/config";
 import { createLogger } from "../../controller/dist/logging/logger";
 import { PrivateAuditd, auditdUnavailable } from "../../agent/test/helpers/private-auditd";
 import { machine, ROOT, writeBenchSection } from "./lib/report";
+import { agentUnitEnvironment } from "./lib/unit-environment";
 
 const { values } = parseArgs({
   options: {
@@ -164,6 +165,8 @@ interface Result {
 
 /** Extra V8 flags for an experiment (none by default: the agent sets its own heap tuning, agent/src/heap-tuning.ts). */
 const NODE_OPTIONS = values["node-options"] ?? "";
+/** What the installed systemd unit sets for the agent (scripts/install-agent.sh): the agent is measured as it runs there. */
+const UNIT_ENV = agentUnitEnvironment();
 
 async function countCaptured(ctl: RunningController, key: string, marker: string): Promise<number> {
   const seen = new Set<string>();
@@ -190,7 +193,13 @@ async function measure(source: Source, baseMs: number): Promise<Result> {
     dropFromPageCache(binary);
     agent = spawn(binary, ["run", "--controller", `127.0.0.1:${ctl.grpcPort}`, "--state-dir", join(dir, "agent"), "--log-level", "warn"], {
       stdio: ["ignore", "ignore", "inherit"],
-      env: { ...process.env, ...(NODE_OPTIONS ? { NODE_OPTIONS } : {}), VIGIL_KERNEL_SENSOR: source, ...(auditd ? { VIGIL_AUDIT_SOCKET: auditd.socket, VIGIL_AUDIT_LOG: auditd.log } : {}) },
+      env: {
+        ...process.env,
+        ...UNIT_ENV,
+        ...(NODE_OPTIONS ? { NODE_OPTIONS } : {}),
+        VIGIL_KERNEL_SENSOR: source,
+        ...(auditd ? { VIGIL_AUDIT_SOCKET: auditd.socket, VIGIL_AUDIT_LOG: auditd.log } : {}),
+      },
     });
     let detail = "";
     for (let i = 0; i < 300 && !detail; i++) {
@@ -299,7 +308,11 @@ async function main(): Promise<void> {
     "## Process visibility by source",
     "",
     `\`npm run bench:sensor\` (${machine()}): the SEA agent with its default sensors against a real controller; ${EXECS} runs of \`/bin/true <marker> i\` from one shell, counted by command line in the controller's events.`,
-    `Per-exec cost: the loop's CPU time (shell and children, user + system) against ${baseMs.toFixed(0)} ms with no agent running (median of 3); agent CPU per exec: what the agent and its children spent handling the ${3 * EXECS} execs of the three loops, less their idle rate. Idle: the agent's own VmRSS (the target) after ${WARMUP_S + IDLE_S} s; CPU, RSS and PSS of the agent plus its child processes (the eBPF helper, journalctl for the auth sensor) averaged over ${IDLE_S} s after a ${WARMUP_S} s warm-up. Each agent starts from a binary dropped from the page cache (as after a reboot, not as left by the build that just wrote it: see "Where the agent's memory is" below). The audit row runs a private auditd of the bench's own; auditd's own CPU and memory are not counted. "Idle" is the agent with no workload of the bench's: on a host where other work runs, every exec of that work is an event the agent handles, so idle CPU there is the cost of watching it (load average ${loadavg()[0]!.toFixed(1)} at the end of this run).`,
+    `Per-exec cost: the loop's CPU time (shell and children, user + system) against ${baseMs.toFixed(0)} ms with no agent running (median of 3); agent CPU per exec: what the agent and its children spent handling the ${3 * EXECS} execs of the three loops, less their idle rate. Idle: the agent's own VmRSS (the target) after ${WARMUP_S + IDLE_S} s; CPU, RSS and PSS of the agent plus its child processes (the eBPF helper, journalctl for the auth sensor) averaged over ${IDLE_S} s after a ${WARMUP_S} s warm-up. Each agent starts with the environment of the systemd unit install-agent.sh writes (${
+      Object.entries(UNIT_ENV)
+        .map(([k, v]) => `\`${k}=${v}\``)
+        .join(", ") || "none"
+    }) and from a binary dropped from the page cache (as after a reboot, not as left by the build that just wrote it: see "Where the agent's memory is" below). The audit row runs a private auditd of the bench's own; auditd's own CPU and memory are not counted. "Idle" is the agent with no workload of the bench's: on a host where other work runs, every exec of that work is an event the agent handles, so idle CPU there is the cost of watching it (load average ${loadavg()[0]!.toFixed(1)} at the end of this run).`,
     "",
     "| source | execs captured | extra CPU per exec | agent CPU per exec | idle CPU (one core) | agent VmRSS idle | agent VmRSS after the execs | with children: idle RSS | idle PSS |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",

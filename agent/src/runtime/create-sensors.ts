@@ -43,7 +43,7 @@ export function createSensors(cfg: AgentConfig): Sensor[] {
   if (cfg.sensors.file) {
     const attribution = helper && kernelProcesses ? new FileAttribution(helper, kernelProcesses) : undefined;
     attribution?.start();
-    sensors.push(new FileSensor({ paths: cfg.watch, stateDir: join(cfg.stateDir, "file"), attribute: attribution ? (p) => attribution.lookup(p) : undefined }));
+    sensors.push(new FileSensor({ paths: cfg.watch, stateDir: join(cfg.stateDir, "file"), attribute: attribution ? (p) => attribution.lookup(p) : undefined, kernel: attribution }));
   }
   if (cfg.sensors.auth) sensors.push(new AuthSensor({ path: cfg.authLog, stateDir: join(cfg.stateDir, "auth") }));
   if (cfg.sensors.audit) sensors.push(new AuditSensor({ path: cfg.auditLog, stateDir: join(cfg.stateDir, "audit"), types: cfg.auditTypes, maxEventsPerSec: cfg.auditMaxEventsPerSec }));

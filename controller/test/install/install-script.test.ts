@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestController, type TestController } from "../support/controller";
 import { rawGet } from "../support/https-get";
+import { agentUnitEnvironment } from "../../../scripts/bench/lib/unit-environment";
 import { run, scratch, SCRIPT, seedHost, sha256, snapshot, writeFakeAgent } from "./install-support";
 
 const hasSystemdAnalyze = existsSync("/usr/bin/systemd-analyze") || existsSync("/bin/systemd-analyze");
@@ -118,6 +119,10 @@ describe("install script served by the controller", () => {
     expect(unit).toMatch(/^ExecStart=\/usr\/local\/bin\/vigil-agent run --config \/etc\/vigil\/agent\.yaml$/m);
     // Isolation is back in the kernel before network-pre.target, whatever the agent itself does.
     expect(unit).toMatch(/^ExecStartPre=\/usr\/local\/bin\/vigil-agent reapply --config \/etc\/vigil\/agent\.yaml$/m);
+    // Fewer malloc arenas (docs/benchmarks.md); bench:sensor reads the same lines from the script and starts the agent with them.
+    expect(unit).toMatch(/^Environment=MALLOC_ARENA_MAX=2$/m);
+    const installed = Object.fromEntries([...unit.matchAll(/^Environment=(\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+    expect(agentUnitEnvironment(SCRIPT)).toEqual(installed);
     expect(snapshot(root)["etc/systemd/system/multi-user.target.wants/vigil-agent.service"]).toBe("link /etc/systemd/system/vigil-agent.service");
 
     if (hasSystemdAnalyze) {

@@ -1,5 +1,5 @@
 import { UserNames } from "../../platform/linux/users";
-import type { FileActor } from "../file/file-sensor";
+import type { FileActor, KernelFileFeed } from "../file/file-sensor";
 import type { EbpfHelper } from "./ebpf-helper";
 import type { EbpfProcessSensor } from "./ebpf-process-sensor";
 
@@ -17,7 +17,8 @@ export interface FileAttributionOptions {
  * changed it — also when the writer lived 2 ms. Bounded and time-limited: a process writing a
  * million temp files only evicts older entries.
  */
-export class FileAttribution {
+export class FileAttribution implements KernelFileFeed {
+  private readonly changeListeners = new Set<(path: string) => void>();
   private readonly byPath = new Map<string, FileActor & { atMs: number }>();
   private readonly ttlMs: number;
   private readonly maxPaths: number;
@@ -40,7 +41,21 @@ export class FileAttribution {
       const actor = { pid: r.task.pid, exe: this.processes.actor(r.task)?.exe ?? "", user: this.users.name(r.task.uid), atMs: Date.now() };
       this.remember(r.path, actor);
       if (r.path2) this.remember(r.path2, actor);
+      for (const l of this.changeListeners) {
+        l(r.path);
+        if (r.path2) l(r.path2);
+      }
     });
+  }
+
+  /** Starts the helper if no sensor did yet (it starts once); true when it runs. */
+  async ready(): Promise<boolean> {
+    return (await this.helper.start()) === undefined && this.helper.status === "";
+  }
+
+  onChange(listener: (path: string) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
   }
 
   stop(): void {

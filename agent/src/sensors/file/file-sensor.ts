@@ -1,9 +1,10 @@
-import { join } from "node:path";
+import { join, normalize } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import { FileAction, type FileEvent } from "@vigil/proto";
 import { FileHasher } from "../../platform/linux/file-hasher";
 import { SensorCounters, type EventSink, type Sensor, type SensorHealth } from "../sensor";
 import { BaselineStore, type FileRecord } from "./baseline-store";
+import { DirectoryWatcher } from "./directory-watcher";
 import { FileTracker, fileEvent } from "./file-tracker";
 import { PathQueue } from "./path-queue";
 import { DEFAULT_WATCH_PATHS, isUnder, resolveWatchRoots } from "./watch-paths";
@@ -15,12 +16,25 @@ export interface FileActor {
   user: string;
 }
 
+/** A kernel feed of file changes (sensors/ebpf/file-attribution.ts): which paths were written, renamed, unlinked or chmod'ed. */
+export interface KernelFileFeed {
+  /** Resolves true when the feed runs (starting it if needed), false when it cannot. */
+  ready(): Promise<boolean>;
+  /** Calls `listener` with each path (as the process named it) the kernel saw changed under the watched prefixes. */
+  onChange(listener: (path: string) => void): () => void;
+}
+
 export interface FileSensorOptions {
   /**
    * Who changed a path, when a kernel feed knows (see sensors/ebpf/file-attribution.ts): inotify
    * says what changed, never who.
    */
   attribute?: (path: string) => FileActor | undefined;
+  /**
+   * When given and running, changes come from it plus one inotify watch per directory, instead of
+   * chokidar's watch and Stats per file (docs/benchmarks.md, "Where the agent's memory is").
+   */
+  kernel?: KernelFileFeed;
   /** Paths to watch; "*" segments are expanded once at start. Default DEFAULT_WATCH_PATHS. */
   paths?: readonly string[];
   /** Where the hash baseline is kept across restarts; without it every start hashes everything. */
@@ -39,9 +53,9 @@ const BASELINE_WORKERS = 2;
 const PERSIST_EVERY_MS = 10_000;
 
 /**
- * Changes to files under the watched paths. chokidar (inotify through
- * fs.watch, never polling) says *where* to look; FileTracker decides *what*
- * happened by comparing with the hash baseline.
+ * Changes to files under the watched paths. The kernel feed with directory watches, or else
+ * chokidar (inotify through fs.watch, never polling), says *where* to look; FileTracker decides
+ * *what* happened by comparing with the hash baseline, so the two give the same events.
  */
 export class FileSensor implements Sensor {
   readonly name = "file";
@@ -51,6 +65,8 @@ export class FileSensor implements Sensor {
   private readonly queue: PathQueue;
   private readonly store: BaselineStore | undefined;
   private watcher: FSWatcher | undefined;
+  private dirWatcher: DirectoryWatcher | undefined;
+  private stopKernel: (() => void) | undefined;
   private sink: EventSink | undefined;
   private roots: string[] = [];
   private absent: string[] = [];
@@ -82,27 +98,9 @@ export class FileSensor implements Sensor {
     this.describe();
     if (present.length === 0) return;
 
-    const initial: string[] = [];
-    const watcher = watch(present, {
-      persistent: true,
-      ignoreInitial: false,
-      // Links are reported as links: following them would pull in whole trees such as /usr/share/ca-certificates.
-      followSymlinks: false,
-      usePolling: false,
-      // Our tracker does its own rename/atomic-save handling; chokidar's would hide the unlink.
-      atomic: false,
-    });
-    this.watcher = watcher;
-    watcher.on("add", (p: string) => (this.ready ? this.notify(p) : initial.push(p)));
-    watcher.on("change", (p: string) => this.notify(p));
-    watcher.on("unlink", (p: string) => this.notify(p));
-    watcher.on("unlinkDir", (dir: string) => {
-      for (const p of this.tracker.records.keys()) if (isUnder(p, dir)) this.notify(p);
-    });
-    // chokidar drops attribute-only changes when atime > mtime (see its handler); raw events still arrive.
-    watcher.on("raw", (_event, evPath, details) => this.onRaw(evPath, (details as { watchedPath?: string } | undefined)?.watchedPath));
-    watcher.on("error", (err: unknown) => this.fail(`watcher: ${(err as Error).message}`));
-    await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
+    const kernel = this.options.kernel && (await this.options.kernel.ready()) ? this.options.kernel : undefined;
+    const initial = kernel ? await this.watchDirectories(present, kernel) : await this.watchFiles(present);
+    this.describe();
 
     await this.buildBaseline(initial);
     this.ready = true;
@@ -117,6 +115,8 @@ export class FileSensor implements Sensor {
     if (!this.counters.running) return;
     this.counters.running = false;
     if (this.persistTimer) clearInterval(this.persistTimer);
+    this.stopKernel?.();
+    this.dirWatcher?.close();
     await this.watcher?.close();
     await this.queue.close();
     this.tracker.flushDeletes();
@@ -130,6 +130,53 @@ export class FileSensor implements Sensor {
 
   stats(): { files: number; roots: string[]; absent: string[] } {
     return { files: this.tracker.records.size, roots: this.roots, absent: this.absent };
+  }
+
+  /** chokidar: a watch per file and directory; resolves with the files present, once all are watched. */
+  private async watchFiles(roots: string[]): Promise<string[]> {
+    const initial: string[] = [];
+    const watcher = watch(roots, {
+      persistent: true,
+      ignoreInitial: false,
+      // Links are reported as links: following them would pull in whole trees such as /usr/share/ca-certificates.
+      followSymlinks: false,
+      usePolling: false,
+      // Our tracker does its own rename/atomic-save handling; chokidar's would hide the unlink.
+      atomic: false,
+    });
+    this.watcher = watcher;
+    watcher.on("add", (p: string) => (this.ready ? this.notify(p) : initial.push(p)));
+    watcher.on("change", (p: string) => this.notify(p));
+    watcher.on("unlink", (p: string) => this.notify(p));
+    watcher.on("unlinkDir", (dir: string) => this.notifyUnder(dir));
+    // chokidar drops attribute-only changes when atime > mtime (see its handler); raw events still arrive.
+    watcher.on("raw", (_event, evPath, details) => this.onRaw(evPath, (details as { watchedPath?: string } | undefined)?.watchedPath));
+    watcher.on("error", (err: unknown) => this.fail(`watcher: ${(err as Error).message}`));
+    await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
+    return initial;
+  }
+
+  /**
+   * The kernel names each path written, renamed, unlinked or chmod'ed under the prefixes, with no
+   * watch per file; directory watches catch what its tracepoints cannot (see DirectoryWatcher).
+   * Both are hints to the same tracker, so a change seen twice is still one event.
+   */
+  private async watchDirectories(roots: string[], kernel: KernelFileFeed): Promise<string[]> {
+    this.stopKernel = kernel.onChange((p) => {
+      const path = normalize(p);
+      if (this.roots.some((r) => isUnder(path, r))) this.notify(path);
+    });
+    this.dirWatcher = new DirectoryWatcher({
+      changed: (p) => this.notify(p),
+      dirGone: (dir) => this.notifyUnder(dir),
+      error: (message) => this.fail(`watcher: ${message}`),
+    });
+    // Entries found at start are the baseline; the tracker knows nothing yet, so nothing is notified for them.
+    return this.dirWatcher.start(roots);
+  }
+
+  private notifyUnder(dir: string): void {
+    for (const p of this.tracker.records.keys()) if (isUnder(p, dir)) this.notify(p);
   }
 
   private notify(path: string): void {
@@ -204,6 +251,7 @@ export class FileSensor implements Sensor {
   private describe(): void {
     const shown = this.roots.slice(0, 8).join(", ") + (this.roots.length > 8 ? `, … (${this.roots.length - 8} more)` : "");
     const parts = [`watching ${this.roots.length} path(s) (${shown}) for creation, change, deletion, mode changes`];
+    if (this.dirWatcher) parts.push(`changes from the kernel feed and ${this.dirWatcher.directories} directory watches`);
     if (this.absent.length > 0) parts.push(`absent: ${this.absent.join(", ")}`);
     if (!this.store) parts.push("no state dir: baseline is rebuilt at every start");
     this.summary = parts.join("; ");

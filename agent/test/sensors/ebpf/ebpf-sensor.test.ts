@@ -127,9 +127,11 @@ describe.skipIf(skipReason !== null)("eBPF kernel sensor on the real kernel", ()
     const attribution = new FileAttribution(helper, proc);
     attribution.start();
     const files = new RecordingSink();
-    const fileSensor = new FileSensor({ paths: [watched], settleMs: 20, attribute: (p) => attribution.lookup(p) });
+    const fileSensor = new FileSensor({ paths: [watched], settleMs: 20, attribute: (p) => attribution.lookup(p), kernel: attribution });
     await fileSensor.start(files);
     try {
+      // With the kernel feed running the sensor holds directory watches, not chokidar's per file.
+      expect(fileSensor.health().detail).toContain("changes from the kernel feed");
       const target = join(watched, "dropped");
       // A copy of dd under its own name, so the Image is unmistakably this writer.
       const writer = join(dir, "vigil-writer");
@@ -148,6 +150,25 @@ describe.skipIf(skipReason !== null)("eBPF kernel sensor on the real kernel", ()
       const exit = await waitFor("the writer's exit", () => processes(sink, ProcessAction.PROCESS_ACTION_EXIT).find((p) => p.pid === ev.pid));
       expect(exit.exe).toBe(writer);
       console.log(`writer lived ${exit.durationMs} ms by the kernel's clock (${livedMs.toFixed(1)} ms with Node's spawn)`);
+    } finally {
+      await fileSensor.stop();
+      attribution.stop();
+    }
+  });
+
+  it("reports a file change the directory watches cannot see, from the kernel feed", async () => {
+    const attribution = new FileAttribution(helper, proc);
+    attribution.start();
+    const root = join(watched, "replaced");
+    spawnSync("mkdir", ["-p", root]);
+    const files = new RecordingSink();
+    const fileSensor = new FileSensor({ paths: [root], settleMs: 20, attribute: (p) => attribution.lookup(p), kernel: attribution });
+    await fileSensor.start(files);
+    try {
+      // The watched directory itself replaced: its inotify watch went with the old one, the tracepoints remain.
+      spawnSync("sh", ["-c", `rm -rf ${root} && mkdir ${root} && echo planted > ${root}/planted`]);
+      const ev = await waitFor("the file event", () => files.events.flatMap((e) => (e.body.$case === "file" && e.body.file.path === join(root, "planted") ? [e.body.file as FileEvent] : [])).at(0));
+      expect(ev.exe).toMatch(/\/sh$/);
     } finally {
       await fileSensor.stop();
       attribution.stop();

@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FileAction, type FileEvent } from "@vigil/proto";
 import { FileHasher } from "../../../src/platform/linux";
-import { FileSensor } from "../../../src/sensors/file";
+import { FileSensor, type FileSensorOptions } from "../../../src/sensors/file";
+import type { KernelFileFeed } from "../../../src/sensors/file/file-sensor";
 import { RecordingSink, waitFor } from "../process/recorder";
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -16,7 +17,18 @@ function find(sink: RecordingSink, action: FileAction, path: string): FileEvent 
 }
 const fileEvents = (sink: RecordingSink) => sink.events.flatMap((e) => (e.body.$case === "file" ? [e.body.file] : []));
 
-describe("FileSensor against a real temp directory", () => {
+/**
+ * A kernel feed that runs and reports nothing: the file sensor then holds directory watches only,
+ * and every change below must still be seen through them (what the tracepoints miss, such as a
+ * write through a relative path, reaches the sensor that way). The real feed is tested in
+ * test/sensors/ebpf/ebpf-sensor.test.ts.
+ */
+const silentKernel: KernelFileFeed = { ready: async () => true, onChange: () => () => {} };
+
+describe.each([
+  { mode: "chokidar (no kernel feed)", extra: {} as Partial<FileSensorOptions> },
+  { mode: "directory watches (kernel feed running)", extra: { kernel: silentKernel } as Partial<FileSensorOptions> },
+])("FileSensor against a real temp directory: $mode", ({ extra }) => {
   let watched: string;
   let state: string;
   let sensor: FileSensor | undefined;
@@ -34,7 +46,7 @@ describe("FileSensor against a real temp directory", () => {
 
   it("reports create, modify, chmod, rename and delete with hashes and modes", async () => {
     const sink = new RecordingSink();
-    sensor = new FileSensor({ paths: [watched, join(watched, "missing-*")], stateDir: state, renameWindowMs: 300 });
+    sensor = new FileSensor({ paths: [watched, join(watched, "missing-*")], stateDir: state, renameWindowMs: 300, ...extra });
     await sensor.start(sink);
     expect(sensor.health().detail).toContain(`absent: ${join(watched, "missing-*")}`);
     expect(sensor.health().detail.startsWith(`watching 1 path(s) (${watched}) for creation, change, deletion, mode changes`)).toBe(true);
@@ -80,7 +92,7 @@ describe("FileSensor against a real temp directory", () => {
     const target = join(watched, "passwd");
     writeFileSync(target, "root:x:0:0\n");
     const sink = new RecordingSink();
-    sensor = new FileSensor({ paths: [watched], renameWindowMs: 300 });
+    sensor = new FileSensor({ paths: [watched], renameWindowMs: 300, ...extra });
     await sensor.start(sink);
     const tmp = join(watched, ".passwd.tmp");
     writeFileSync(tmp, "root:x:0:0\nevil:x:0:0\n");
@@ -94,7 +106,7 @@ describe("FileSensor against a real temp directory", () => {
     const target = join(watched, "sudoers");
     writeFileSync(target, "root ALL=(ALL) ALL\n");
     const sink = new RecordingSink();
-    sensor = new FileSensor({ paths: [watched] });
+    sensor = new FileSensor({ paths: [watched], ...extra });
     await sensor.start(sink);
     const tmp = join(watched, "sudoers.new");
     writeFileSync(tmp, "ALL ALL=(ALL) NOPASSWD: ALL\n");
@@ -107,7 +119,7 @@ describe("FileSensor against a real temp directory", () => {
     writeFileSync(join(watched, "keep"), "same\n");
     writeFileSync(join(watched, "edit"), "before\n");
     writeFileSync(join(watched, "gone"), "bye\n");
-    const first = new FileSensor({ paths: [watched], stateDir: state });
+    const first = new FileSensor({ paths: [watched], stateDir: state, ...extra });
     await first.start(new RecordingSink());
     await first.stop();
 
@@ -117,7 +129,7 @@ describe("FileSensor against a real temp directory", () => {
 
     const hasher = new FileHasher();
     const sink = new RecordingSink();
-    sensor = new FileSensor({ paths: [watched], stateDir: state, hasher });
+    sensor = new FileSensor({ paths: [watched], stateDir: state, hasher, ...extra });
     await sensor.start(sink);
     expect(hasher.stats().hashed).toBe(2); // "edit" and "new"; "keep" came from the saved baseline
     const byPath = new Map(fileEvents(sink).map((e) => [e.path, e]));
@@ -129,7 +141,7 @@ describe("FileSensor against a real temp directory", () => {
 
   it("reports a symlink as a link without hashing (or watching) its target", async () => {
     const sink = new RecordingSink();
-    sensor = new FileSensor({ paths: [watched] });
+    sensor = new FileSensor({ paths: [watched], ...extra });
     await sensor.start(sink);
     const link = join(watched, "ld.so.preload");
     symlinkSync("/etc/hostname", link);
@@ -138,15 +150,108 @@ describe("FileSensor against a real temp directory", () => {
     expect(ev.mode & 0o170000).toBe(0o120000); // S_IFLNK
   });
 
+  it("reports every file of a removed subdirectory as deleted, and watches one created after start", async () => {
+    mkdirSync(join(watched, "old"));
+    writeFileSync(join(watched, "old", "a"), "a");
+    writeFileSync(join(watched, "old", "b"), "b");
+    const sink = new RecordingSink();
+    sensor = new FileSensor({ paths: [watched], renameWindowMs: 100, ...extra });
+    await sensor.start(sink);
+    rmSync(join(watched, "old"), { recursive: true });
+    await waitFor("DELETE of both", () => find(sink, FileAction.FILE_ACTION_DELETE, join(watched, "old", "a")) && find(sink, FileAction.FILE_ACTION_DELETE, join(watched, "old", "b")));
+    mkdirSync(join(watched, "new", "deeper"), { recursive: true });
+    writeFileSync(join(watched, "new", "deeper", "c"), "c");
+    await waitFor("CREATE in a new subdirectory", () => find(sink, FileAction.FILE_ACTION_CREATE, join(watched, "new", "deeper", "c")));
+    writeFileSync(join(watched, "new", "deeper", "c"), "changed");
+    await waitFor("MODIFY in a new subdirectory", () => find(sink, FileAction.FILE_ACTION_MODIFY, join(watched, "new", "deeper", "c")));
+  });
+
   it("survives a corrupt saved baseline: reports it and rebuilds", async () => {
     writeFileSync(join(state, "file-baseline.json"), "{not json");
     writeFileSync(join(watched, "a"), "a");
     const sink = new RecordingSink();
-    sensor = new FileSensor({ paths: [watched], stateDir: state });
+    sensor = new FileSensor({ paths: [watched], stateDir: state, ...extra });
     await sensor.start(sink);
     expect(sensor.health().detail).toContain("ignored corrupt");
     expect(sensor.stats().files).toBe(1);
     writeFileSync(join(watched, "b"), "b");
     await waitFor("CREATE after rebuild", () => find(sink, FileAction.FILE_ACTION_CREATE, join(watched, "b")));
+  });
+});
+
+/** inotify watches this process holds, from the kernel's own account (/proc/self/fdinfo). */
+function inotifyWatches(): number {
+  let n = 0;
+  for (const fd of readdirSync("/proc/self/fd")) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) !== "anon_inode:inotify") continue;
+      n += readFileSync(`/proc/self/fdinfo/${fd}`, "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("inotify wd:")).length;
+    } catch {
+      // closed in between
+    }
+  }
+  return n;
+}
+
+describe("FileSensor with a kernel feed running", () => {
+  it("holds one watch per directory, none per file", async () => {
+    const watched = mkdtempSync(join(tmpdir(), "vigil-watch-"));
+    mkdirSync(join(watched, "sub"));
+    for (let i = 0; i < 50; i++) writeFileSync(join(watched, i % 2 ? "sub" : "", `f${i}`), String(i));
+    const before = inotifyWatches();
+    const withKernel = new FileSensor({ paths: [watched], kernel: silentKernel });
+    await withKernel.start(new RecordingSink());
+    const kernelWatches = inotifyWatches() - before;
+    expect(withKernel.health().detail).toContain("changes from the kernel feed and 2 directory watches");
+    await withKernel.stop();
+    expect(inotifyWatches()).toBe(before);
+    const chokidar = new FileSensor({ paths: [watched] });
+    await chokidar.start(new RecordingSink());
+    const chokidarWatches = inotifyWatches() - before;
+    await chokidar.stop();
+    rmSync(watched, { recursive: true, force: true });
+    expect(kernelWatches).toBe(2);
+    // chokidar watches each file too (measured 52 here; at least one per file).
+    expect(chokidarWatches).toBeGreaterThanOrEqual(50);
+  });
+
+  it("falls back to chokidar when the feed cannot run", async () => {
+    const watched = mkdtempSync(join(tmpdir(), "vigil-watch-"));
+    const sink = new RecordingSink();
+    const sensor = new FileSensor({ paths: [watched], kernel: { ready: async () => false, onChange: () => () => {} } });
+    await sensor.start(sink);
+    try {
+      expect(sensor.health().detail).not.toContain("kernel feed");
+      writeFileSync(join(watched, "x"), "x");
+      await waitFor("CREATE through chokidar", () => find(sink, FileAction.FILE_ACTION_CREATE, join(watched, "x")));
+    } finally {
+      await sensor.stop();
+      rmSync(watched, { recursive: true, force: true });
+    }
+  });
+
+  it("examines a path the kernel names even where no directory watch is", async () => {
+    const watched = mkdtempSync(join(tmpdir(), "vigil-watch-"));
+    let listener: ((p: string) => void) | undefined;
+    const sink = new RecordingSink();
+    const sensor = new FileSensor({ paths: [join(watched, "root")], kernel: { ready: async () => true, onChange: (l) => ((listener = l), () => (listener = undefined)) } });
+    mkdirSync(join(watched, "root"));
+    await sensor.start(sink);
+    try {
+      // The root itself replaced: its watch went with the old directory, only the kernel still sees it.
+      rmSync(join(watched, "root"), { recursive: true });
+      mkdirSync(join(watched, "root"));
+      writeFileSync(join(watched, "root", "planted"), "x");
+      listener?.(`${watched}//root/./planted`);
+      listener?.(join(watched, "elsewhere"));
+      await waitFor("CREATE from the kernel's path", () => find(sink, FileAction.FILE_ACTION_CREATE, join(watched, "root", "planted")));
+      expect(fileEvents(sink).map((e) => e.path)).toEqual([join(watched, "root", "planted")]);
+    } finally {
+      await sensor.stop();
+      expect(listener).toBeUndefined();
+      rmSync(watched, { recursive: true, force: true });
+    }
   });
 });
