@@ -108,11 +108,16 @@ export class SqlAgentRepository implements AgentRepository {
       const chunk = sorted.slice(i, i + SEEN_CHUNK);
       const statuses = chunk.map((e) => (e.status ? JSON.stringify(e.status) : null));
       if (this.pg) {
-        await this.repo.manager.query(
-          `UPDATE agents a SET last_seen = GREATEST(a.last_seen, v.seen), status = COALESCE(v.status, a.status)
-           FROM unnest($1::varchar[], $2::bigint[], $3::text[]) AS v(id, seen, status) WHERE a.id = v.id`,
-          [chunk.map((e) => e.id), chunk.map((e) => e.lastSeen), statuses],
-        );
+        const ids = chunk.map((e) => e.id);
+        await this.repo.manager.transaction(async (m) => {
+          // Rows locked in id order first (an UPDATE … FROM locks in its plan's order), as storage's cursor updates do.
+          await m.query(`SELECT 1 FROM agents WHERE id = ANY($1::varchar[]) ORDER BY id FOR UPDATE`, [ids]);
+          await m.query(
+            `UPDATE agents a SET last_seen = GREATEST(a.last_seen, v.seen), status = COALESCE(v.status, a.status)
+             FROM unnest($1::varchar[], $2::bigint[], $3::text[]) AS v(id, seen, status) WHERE a.id = v.id`,
+            [ids, chunk.map((e) => e.lastSeen), statuses],
+          );
+        });
       } else {
         const values = chunk.map(() => "(?, ?, ?)").join(", ");
         await this.repo.manager.query(

@@ -94,6 +94,9 @@ export class EventCopyStore {
           for (const r of res.rows) fresh.add(`${r.agent_id}\u0000${Number(r.seq)}`);
         }
         if (cursors.length) {
+          // Rows locked in id order first: the batched last-seen writes (LastSeenWriter) lock the same
+          // agents' rows in that order too, so the two wait for each other instead of deadlocking.
+          await c.query(`SELECT 1 FROM agents WHERE id = ANY($1::varchar[]) ORDER BY id FOR UPDATE`, [cursors.map((x) => x.agentId)]);
           // Cursors only move forward: a stale message (an older replica's) never takes one back.
           await c.query(
             `UPDATE agents a SET acked_seq = c.acked, last_seq = GREATEST(a.last_seq, c.last), gaps = c.gaps, missing_events = c.missing
