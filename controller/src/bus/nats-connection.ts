@@ -58,6 +58,10 @@ export async function connectBus(opts: BusConnectOptions): Promise<NatsConnectio
     reconnectTimeWait: 1_000,
     timeout: opts.connectTimeoutMs ?? 10_000,
     pingInterval: 10_000,
+    // Otherwise every request and publish-with-ack builds an Error up front to carry its call
+    // site into a possible timeout: 6% of a replica's main thread at 1,000 agents (bench:scale
+    // with --cpu-prof), for stacks nobody reads (our logs name the operation themselves).
+    noAsyncTraces: true,
   });
   opts.log("info", "connected to NATS", { url: shown, name: opts.name });
   void watchStatus(nc, shown, opts.log);
