@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client } from "pg";
 import { DataSource, type DataSourceOptions } from "typeorm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataSourceOptions } from "../../src/database/data-source";
@@ -26,7 +25,7 @@ import { AuditRepository, type StoredAuditRecord } from "../../src/database/repo
 import { CertificateRepository } from "../../src/database/repositories/certificate-repository";
 import { EnrollmentTokenRepository } from "../../src/database/repositories/enrollment-token-repository";
 import { IocRepository } from "../../src/database/repositories/ioc-repository";
-import { PG_ADMIN_URL } from "../support/controller";
+import { PG_ADMIN_URL, pgAdmin } from "../support/controller";
 
 /**
  * The "medium" tier: repositories' named methods against real databases, schema built by the real
@@ -58,15 +57,7 @@ function sqliteDb(): Db {
 function postgresDb(): Db {
   const schema = `vigil_medium_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   let ds: DataSource | undefined;
-  const admin = async (sql: string): Promise<void> => {
-    const c = new Client({ connectionString: PG_ADMIN_URL });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
+  const admin = pgAdmin;
   return {
     open: async () => {
       await admin(`CREATE SCHEMA ${schema}`);

@@ -1,9 +1,8 @@
-import { Client } from "pg";
 import { DataSource, type DataSourceOptions } from "typeorm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { dataSourceOptions } from "../../src/database/data-source";
 import { SqlBatch } from "../../src/database/sql-batch";
-import { PG_ADMIN_URL } from "../support/controller";
+import { PG_ADMIN_URL, pgAdmin } from "../support/controller";
 
 /**
  * Two replicas' detection chunks can write the same rows (an entity's risk, a case) in opposite
@@ -15,15 +14,7 @@ import { PG_ADMIN_URL } from "../support/controller";
 describe("SqlBatch on PostgreSQL runs a deadlock victim's transaction again", () => {
   const schema = `vigil_sqlbatch_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   let ds: DataSource;
-  const admin = async (sql: string): Promise<void> => {
-    const c = new Client({ connectionString: PG_ADMIN_URL });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
+  const admin = pgAdmin;
 
   beforeAll(async () => {
     await admin(`CREATE SCHEMA ${schema}`);

@@ -20,6 +20,17 @@ export interface TestController extends RunningController {
 }
 
 /** A fresh PostgreSQL database per test file, dropped afterwards. */
+/** One statement as the PostgreSQL admin, on a connection of its own (schemas and databases of tests). */
+export async function pgAdmin(sql: string): Promise<void> {
+  const c = new Client({ connectionString: PG_ADMIN_URL });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
 export async function createPgDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `vigil_t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = new Client({ connectionString: PG_ADMIN_URL });
