@@ -6,7 +6,7 @@ const RETRYABLE = /deadlock detected|could not serialize|40P01|40001/i;
 /**
  * Last-seen times and reported statuses of a fleet, written in batches. Heartbeats of thousands
  * of agents written one UPDATE each held the database pool (measured by bench:scale: 20–30
- * connections of three replicas busy with single-row `UPDATE agents SET last_seen`, and agent
+ * connections of three replicas busy with single-row last-seen updates, and agent
  * registration then timing out waiting for a connection, so agents reconnected in a storm).
  * Notes are merged per agent (the newest time, the newest status) and flushed every `everyMs` as
  * one statement per few hundred agents. A failed flush puts its entries back under newer ones,
