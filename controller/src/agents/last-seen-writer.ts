@@ -1,7 +1,5 @@
 import type { AgentRepository, SeenEntry } from "../database/repositories/agent-repository";
-
-/** PostgreSQL's "your transaction lost a race, run it again": deadlock_detected, serialization_failure. */
-const RETRYABLE = /deadlock detected|could not serialize|40P01|40001/i;
+import { lostRace } from "../database/sql-batch";
 
 /**
  * Last-seen times and reported statuses of a fleet, written in batches. Heartbeats of thousands
@@ -85,7 +83,7 @@ export class LastSeenWriter {
         this.stats.rows += entries.length;
         return;
       } catch (err) {
-        if (attempt < 4 && RETRYABLE.test(String((err as { code?: string })?.code ?? "") + " " + String(err))) {
+        if (attempt < 4 && lostRace(err)) {
           await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
           continue;
         }

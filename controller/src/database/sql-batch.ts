@@ -23,6 +23,12 @@ function sqlState(err: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+/** Whether PostgreSQL rolled the transaction back whole because it lost a race (deadlock, serialization): running it again is safe. */
+export function lostRace(err: unknown): boolean {
+  const state = sqlState(err);
+  return state !== undefined && RETRYABLE.has(state);
+}
+
 /**
  * Raw SQL for the detection write path: a chunk's alerts, cases, risks and baselines go in one
  * transaction. On SQLite the transaction runs synchronously on better-sqlite3's connection, so it
@@ -57,8 +63,7 @@ export class SqlBatch {
       try {
         return await this.runPg(stmts);
       } catch (err) {
-        const state = sqlState(err);
-        if (attempt >= MAX_ATTEMPTS || state === undefined || !RETRYABLE.has(state)) throw err;
+        if (attempt >= MAX_ATTEMPTS || !lostRace(err)) throw err;
         this.stats.retries++;
         // A random pause, growing with the attempt, so the two losers of a race do not meet again.
         await new Promise((r) => setTimeout(r, Math.random() * 25 * attempt));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LastSeenWriter } from "../../src/agents/last-seen-writer";
+import { waitFor } from "../support/wait";
 import type { SeenEntry } from "../../src/database/repositories/agent-repository";
 
 /** A repository that records each batch, and fails when told to (the database away). */
@@ -79,7 +80,7 @@ describe("LastSeenWriter: a fleet's heartbeats as one write per interval", () =>
     const repo = fakeRepo();
     const w = new LastSeenWriter(repo, 20);
     w.note("a", 1);
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor("the timed flush", () => repo.batches.length > 0);
     expect(repo.batches).toEqual([[{ id: "a", lastSeen: 1, status: undefined }]]);
     await w.close();
   });
