@@ -204,6 +204,19 @@ int opt_vigil_accept(struct trace_event_raw_sys_exit *ctx) {
   return accepted(ctx);
 }
 
+/* A TCP socket that starts closing, closes or listens (FIN_WAIT1 to CLOSING in vmlinux.h's enum):
+ * what /proc/net shows changed, so the agent's poller reads it now instead of at its slow
+ * reconcile. The opening states are left out: connect and accept records say so, with the process.
+ * Present since Linux 4.16, older than BTF itself, so not optional. */
+SEC("tracepoint/sock/inet_sock_set_state")
+int vigil_sock_state(struct trace_event_raw_inet_sock_set_state *ctx) {
+  if (ctx->protocol != IPPROTO_TCP || (ctx->family != AF_INET && ctx->family != AF_INET6)) return 0;
+  if (ctx->newstate <= TCP_SYN_RECV || ctx->newstate == TCP_NEW_SYN_RECV) return 0;
+  struct vigil_sock s = {VIGIL_REC_SOCK, (__u32)ctx->newstate, bpf_ktime_get_boot_ns()};
+  emit(&s, sizeof(s));
+  return 0;
+}
+
 /* True when path starts with one of the watched prefixes (a '*' in a prefix ends it: the agent
  * checks globs exactly). Absolute paths only: a relative one needs the process's cwd, which the
  * agent resolves for the process sensor but is not worth a dentry walk here. */

@@ -11,6 +11,7 @@
 #define VIGIL_REC_FILE 4
 #define VIGIL_REC_STATS 5 /* written by the loader, not the kernel */
 #define VIGIL_REC_READY 6 /* written by the loader once every program is attached */
+#define VIGIL_REC_SOCK 7  /* a TCP socket closed, began closing or started listening */
 
 #define VIGIL_FILE_OPEN_WRITE 1
 #define VIGIL_FILE_UNLINK 2
@@ -64,6 +65,14 @@ struct vigil_connect {
   __u16 local_port; /* inbound: the listening port; 0 for outbound (not bound yet) */
   __u16 pad[3];
   __u8 addr[16];
+};
+
+/* No task: the state change may happen in softirq context, on behalf of no process. It only tells
+ * the agent that the socket tables changed, so it reads /proc/net now rather than on a slow timer. */
+struct vigil_sock {
+  __u32 kind;
+  __u32 newstate; /* TCP_* as the kernel numbers them */
+  __u64 ts_ns;    /* bpf_ktime_get_boot_ns() */
 };
 
 struct vigil_file {

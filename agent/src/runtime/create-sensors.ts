@@ -38,7 +38,13 @@ export function createSensors(cfg: AgentConfig): Sensor[] {
       sensors.push(kernelNet);
     }
     const net = kernelNet;
-    sensors.push(new NetworkSensor({ intervalMs: cfg.networkIntervalMs, alreadyReported: net ? (a, p, pid) => net.alreadyReported(a, p, pid) : undefined }));
+    const poller = new NetworkSensor({
+      intervalMs: cfg.networkIntervalMs,
+      alreadyReported: net ? (a, p, pid) => net.alreadyReported(a, p, pid) : undefined,
+      kernelFeed: net ? () => net.feeding() : undefined,
+    });
+    net?.notify(() => poller.changed());
+    sensors.push(poller);
   }
   if (cfg.sensors.file) {
     const attribution = helper && kernelProcesses ? new FileAttribution(helper, kernelProcesses) : undefined;

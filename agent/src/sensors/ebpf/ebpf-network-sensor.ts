@@ -29,6 +29,8 @@ export class EbpfNetworkSensor implements Sensor {
   private unsubscribe: (() => void) | undefined;
   /** key -> when reported; insertion order is age order. */
   private readonly reported = new Map<string, number>();
+  /** Told of every socket change the kernel reports (the /proc poller reads its tables then). */
+  private onChange: () => void = () => {};
 
   constructor(
     private readonly helper: EbpfHelper,
@@ -60,12 +62,26 @@ export class EbpfNetworkSensor implements Sensor {
     return this.counters.snapshot(this.name);
   }
 
+  /**
+   * True while connect, accept and TCP state records flow: the helper runs. While it restarts
+   * (records are lost then), false, so the /proc poller goes back to its fixed interval.
+   */
+  feeding(): boolean {
+    return this.counters.running && this.helper.status === "";
+  }
+
+  /** Calls `listener` on every socket change the kernel reports. */
+  notify(listener: () => void): void {
+    this.onChange = listener;
+  }
+
   /** True when the kernel feed already reported this connection (for the /proc poller to skip its OPEN). */
   alreadyReported(remoteAddress: string, remotePort: number, pid: number): boolean {
     return this.reported.has(connectionKey(remoteAddress, remotePort, pid));
   }
 
   private onRecord(r: EbpfRecord): void {
+    if (r.kind === "sock") return this.onChange();
     if (r.kind !== "connect" || !this.sink) return;
     const proto = r.socktype === SOCK_DGRAM ? "udp" : r.socktype === SOCK_STREAM ? "tcp" : "";
     if (proto === "") return; // raw or unknown sockets: not a connection
@@ -94,6 +110,8 @@ export class EbpfNetworkSensor implements Sensor {
       this.counters.errors++;
       this.counters.detail = `emit failed: ${(err as Error).message}`;
     }
+    // After the OPEN went out (and was remembered): the poller's read then skips it.
+    this.onChange();
   }
 
   private remember(key: string): void {

@@ -13,6 +13,7 @@ export const REC_CONNECT = 3;
 export const REC_FILE = 4;
 export const REC_STATS = 5;
 export const REC_READY = 6;
+export const REC_SOCK = 7;
 
 export const FILE_OPEN_WRITE = 1;
 export const FILE_UNLINK = 2;
@@ -27,6 +28,7 @@ const EXEC_BYTES = EXEC_FIXED + PATH_MAX + ARGS_MAX;
 const EXIT_BYTES = TASK_BYTES + 8;
 const CONNECT_BYTES = TASK_BYTES + 16 + 16;
 const FILE_BYTES = TASK_BYTES + 8 + 2 * PATH_MAX;
+const SOCK_BYTES = 16;
 /** No record is longer than an exec record. */
 export const MAX_FRAME = EXEC_BYTES;
 
@@ -49,6 +51,8 @@ export type EbpfRecord =
   | { kind: "exit"; task: TaskHead; status: number }
   | { kind: "connect"; task: TaskHead; family: 4 | 6; address: string; port: number; localPort: number; socktype: number; inbound: boolean }
   | { kind: "file"; task: TaskHead; op: number; flags: number; path: string; path2: string }
+  /** A TCP socket began closing, closed or listens (newstate: TCP_* as the kernel numbers them); no process. */
+  | { kind: "sock"; newState: number; tsNs: number }
   | { kind: "stats"; programs: number; dropped: number; written: number }
   | { kind: "ready"; programs: number };
 
@@ -142,6 +146,9 @@ export function decodeRecord(buf: Buffer): EbpfRecord {
         path: cString(buf, TASK_BYTES + 8, PATH_MAX),
         path2: cString(buf, TASK_BYTES + 8 + PATH_MAX, PATH_MAX),
       };
+    case REC_SOCK:
+      need(buf, SOCK_BYTES, "sock");
+      return { kind: "sock", newState: buf.readUInt32LE(4), tsNs: Number(buf.readBigUInt64LE(8)) };
     case REC_STATS:
       need(buf, 24, "stats");
       return { kind: "stats", programs: buf.readUInt32LE(4), dropped: Number(buf.readBigUInt64LE(8)), written: Number(buf.readBigUInt64LE(16)) };

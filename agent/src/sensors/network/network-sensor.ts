@@ -14,6 +14,16 @@ export interface NetworkSensorOptions {
   alreadyReported?: (remoteAddress: string, remotePort: number, pid: number) => boolean;
   /** Time between table reads. Default 2000 ms. */
   intervalMs?: number;
+  /**
+   * True while a kernel feed reports socket changes (sensors/ebpf: connect, accept, TCP state
+   * changes) and calls changed() for each. Tables are then read only after a change (at most every
+   * intervalMs) and every reconcileMs, instead of every intervalMs: an idle host's sockets are not
+   * walked in the kernel every 2 s for nothing. Without it, or while it returns false (the helper
+   * stopped or restarts), every intervalMs as before.
+   */
+  kernelFeed?: () => boolean;
+  /** With a kernel feed: the longest time between two table reads. Default 30000 ms. */
+  reconcileMs?: number;
   procRoot?: string;
   passwdPath?: string;
   /**
@@ -73,6 +83,12 @@ export class NetworkSensor implements Sensor {
   private summary = "";
   private timer: NodeJS.Timeout | undefined;
   private lastCycleMs = 0;
+  /** performance.now() of the last table read. */
+  private lastReadAt = -Infinity;
+  /** The kernel feed reported a socket change since the last read. */
+  private dirty = false;
+  private reads = 0;
+  private readonly reconcileMs: number;
   private readonly bytesIntervalMs: number;
   private lastBytesAt = 0;
   private bytesBusy = false;
@@ -84,6 +100,7 @@ export class NetworkSensor implements Sensor {
     this.owners = new SocketOwners(this.procfs);
     this.intervalMs = options.intervalMs ?? 2000;
     this.skipTimeWait = options.skipTimeWait ?? true;
+    this.reconcileMs = options.reconcileMs ?? 30_000;
     this.bytesIntervalMs = options.bytesIntervalMs ?? 10_000;
   }
 
@@ -92,7 +109,9 @@ export class NetworkSensor implements Sensor {
     this.sink = sink;
     this.counters.running = true;
     // Polling: what it sees is what is open at each poll.
-    this.summary = `polling ${this.options.procRoot ?? "/proc"}/net/{tcp,tcp6,udp,udp6} every ${this.intervalMs} ms: connections opened and closed between polls are missed`;
+    this.summary = this.options.kernelFeed
+      ? `reading ${this.options.procRoot ?? "/proc"}/net/{tcp,tcp6,udp,udp6} after each socket change the kernel feed reports (at most every ${this.intervalMs} ms) and every ${this.reconcileMs} ms; every ${this.intervalMs} ms while the feed is down`
+      : `polling ${this.options.procRoot ?? "/proc"}/net/{tcp,tcp6,udp,udp6} every ${this.intervalMs} ms: connections opened and closed between polls are missed`;
     if (process.getuid?.() !== 0) this.summary += "; not root: sockets of other users' processes have no pid";
     this.counters.detail = this.summary;
     this.cycle(this.options.emitInitial ?? false);
@@ -110,16 +129,37 @@ export class NetworkSensor implements Sensor {
     return this.counters.snapshot(this.name);
   }
 
-  stats(): { open: number; lastCycleMs: number; ownerSearches: number; pidsVisited: number; lastOwnerSearchMs: number; bytesRefreshes: number } {
+  /** The kernel feed saw a socket open, close or change state: the next tick reads the tables. */
+  changed(): void {
+    this.dirty = true;
+  }
+
+  stats(): { open: number; reads: number; lastCycleMs: number; ownerSearches: number; pidsVisited: number; lastOwnerSearchMs: number; bytesRefreshes: number } {
     const o = this.owners;
-    return { open: this.open.size, lastCycleMs: this.lastCycleMs, ownerSearches: o.searches, pidsVisited: o.pidsVisited, lastOwnerSearchMs: o.lastSearchMs, bytesRefreshes: this.bytesRefreshes };
+    return {
+      open: this.open.size,
+      reads: this.reads,
+      lastCycleMs: this.lastCycleMs,
+      ownerSearches: o.searches,
+      pidsVisited: o.pidsVisited,
+      lastOwnerSearchMs: o.lastSearchMs,
+      bytesRefreshes: this.bytesRefreshes,
+    };
+  }
+
+  /** Every tick without a kernel feed; with one, after a change it reported, or when a reconcile is due. */
+  private due(): boolean {
+    if (!this.options.kernelFeed?.()) return true;
+    return this.dirty || performance.now() - this.lastReadAt >= this.reconcileMs - this.intervalMs / 2;
   }
 
   private schedule(): void {
     this.timer = setTimeout(() => {
       if (!this.counters.running) return;
       try {
-        this.cycle(true);
+        if (this.due()) this.cycle(true);
+        // Byte counters keep their own interval whether or not the tables were read.
+        else this.refreshBytes(Date.now());
       } catch (err) {
         this.fail(`table read failed: ${(err as Error).message}`);
       }
@@ -143,6 +183,10 @@ export class NetworkSensor implements Sensor {
 
   private cycle(emit: boolean): void {
     const t0 = performance.now();
+    // Cleared before the read: a change reported while it runs is in this read or the next.
+    this.dirty = false;
+    this.lastReadAt = t0;
+    this.reads++;
     const entries = this.readTables();
     const listeningPorts = new Set<string>();
     for (const e of entries) if (isListening(e)) listeningPorts.add(`${family(e.protocol)}:${e.localPort}`);

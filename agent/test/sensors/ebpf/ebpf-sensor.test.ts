@@ -4,9 +4,10 @@ import { createServer, connect, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Direction, ProcessAction, type NetworkEvent, type ProcessEvent, type FileEvent } from "@vigil/proto";
+import { Direction, NetworkAction, ProcessAction, type NetworkEvent, type ProcessEvent, type FileEvent } from "@vigil/proto";
 import { EbpfHelper, EbpfNetworkSensor, EbpfProcessSensor, FileAttribution } from "../../../src/sensors/ebpf";
 import { FileSensor } from "../../../src/sensors/file";
+import { NetworkSensor } from "../../../src/sensors/network";
 import { RecordingSink, waitFor } from "../process/recorder";
 
 /**
@@ -187,5 +188,38 @@ describe.skipIf(skipReason !== null)("eBPF kernel sensor on the real kernel", ()
     expect(ev.pid).toBe(process.pid);
     expect(ev.exe).toBe(process.execPath);
     server.close();
+  });
+
+  it("with the kernel feed, the /proc/net poller reads after a socket change, not on its slow timer", async () => {
+    // A reconcile far beyond the test: a LISTEN or CLOSE can only be seen through the kernel's records.
+    const polled = new RecordingSink();
+    const poller = new NetworkSensor({ intervalMs: 100, reconcileMs: 600_000, kernelFeed: () => net.feeding() });
+    net.notify(() => poller.changed());
+    await poller.start(polled);
+    try {
+      expect(poller.health().detail).toMatch(/after each socket change the kernel feed reports/);
+      const mine = (pred: (e: NetworkEvent) => boolean) => polled.events.flatMap((e) => (e.body.$case === "network" && pred(e.body.network) ? [e.body.network] : [])).at(0);
+      const server = createServer((s) => s.on("data", () => {}).on("end", () => s.end()));
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      const port = (server.address() as { port: number }).port;
+      const listen = await waitFor("LISTEN", () => mine((e) => e.direction === Direction.DIRECTION_LISTEN && e.localPort === port));
+      expect(listen.pid).toBe(process.pid);
+      const client = connect(port, "127.0.0.1");
+      await new Promise<void>((r) => client.once("connect", () => r()));
+      const clientPort = client.localPort!;
+      // Read after the connect record: the connection is known, so its end can be reported.
+      await waitFor("the poller's read after the connect", () => (poller.stats().open > 0 && mine((e) => e.localPort === port && e.remotePort === clientPort) ? true : undefined));
+      const readsBefore = poller.stats().reads;
+      await new Promise<void>((r) => client.end(() => client.once("close", () => r())));
+      const closed = await waitFor("outbound CLOSE", () => mine((e) => e.action === NetworkAction.NETWORK_ACTION_CLOSE && e.localPort === clientPort));
+      expect(closed).toMatchObject({ remotePort: port, pid: process.pid });
+      expect(poller.stats().reads).toBeGreaterThan(readsBefore);
+      server.close();
+      // A listener's end is a state change too (LISTEN to CLOSE).
+      await waitFor("the listener's CLOSE", () => mine((e) => e.action === NetworkAction.NETWORK_ACTION_CLOSE && e.direction === Direction.DIRECTION_LISTEN && e.localPort === port));
+    } finally {
+      await poller.stop();
+      net.notify(() => {});
+    }
   });
 });
