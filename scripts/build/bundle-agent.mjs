@@ -1,13 +1,16 @@
 // Bundles the agent into one CommonJS file (dist/vigil-agent.cjs): no node_modules needed at run time.
+// What only short-lived parts of it use goes into a second file, the payload
+// (dist/vigil-agent-payload.cjs, agent/src/platform/payload/payload.ts says why), loaded when first needed.
+import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const result = await build({
-  entryPoints: [join(root, "agent/src/entry.ts")],
-  outfile: join(root, "dist/vigil-agent.cjs"),
+/** Packages in the payload, each with the payload's export that loads it (agent/src/platform/payload/payload.ts). */
+const PAYLOAD = { systeminformation: "systeminformation", "reflect-metadata": "reflectMetadata", "@peculiar/x509": "x509" };
+const common = {
   bundle: true,
   platform: "node",
   target: "node20",
@@ -17,25 +20,70 @@ const result = await build({
   minifyWhitespace: true,
   legalComments: "none",
   metafile: true,
+  // macOS-only optional helpers that systeminformation requires lazily; never present on Linux.
+  external: ["osx-temperature-sensor"],
+  logLevel: "warning",
+};
+
+// V8 keeps a whole script as one string on the heap, two bytes per character if a single one is
+// outside Latin-1 (a "→" in a comment is enough): escape those, so it is one byte.
+function toLatin1(file) {
+  const text = readFileSync(file, "utf8");
+  // eslint-disable-next-line no-control-regex -- the Latin-1 range starts at NUL
+  const latin1 = text.replace(/[^\u0000-\u00ff]/gu, (c) =>
+    c
+      .split("")
+      .map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, "0")}`)
+      .join(""),
+  );
+  if (latin1 !== text) writeFileSync(file, latin1);
+  return readFileSync(file);
+}
+const kib = (result) => (Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0) / 1024).toFixed(0);
+
+// Each package is required lazily, on the first call of its export.
+const payloadOut = join(root, "dist/vigil-agent-payload.cjs");
+const payload = await build({
+  ...common,
+  stdin: {
+    contents: Object.entries(PAYLOAD)
+      .map(([pkg, name]) => `exports.${name} = () => require(${JSON.stringify(pkg)});`)
+      .join("\n"),
+    resolveDir: root,
+    loader: "js",
+  },
+  outfile: payloadOut,
+});
+const payloadSha = createHash("sha256").update(toLatin1(payloadOut)).digest("hex");
+
+// In the agent's bundle, those packages are the payload's exports.
+const fromPayload = {
+  name: "payload",
+  setup(b) {
+    const filter = new RegExp(
+      `^(${Object.keys(PAYLOAD)
+        .map((p) => p.replace(/[/.@-]/g, "\\$&"))
+        .join("|")})$`,
+    );
+    b.onResolve({ filter }, (a) => ({ path: a.path, namespace: "payload" }));
+    b.onLoad({ filter: /.*/, namespace: "payload" }, (a) => ({
+      contents: `module.exports = require(${JSON.stringify(join(root, "agent/src/platform/payload/payload.ts"))}).loadPayload().${PAYLOAD[a.path]}();`,
+      resolveDir: root,
+      loader: "js",
+    }));
+  },
+};
+const out = join(root, "dist/vigil-agent.cjs");
+const result = await build({
+  ...common,
+  entryPoints: [join(root, "agent/src/entry.ts")],
+  outfile: out,
   alias: {
     "@vigil/proto": join(root, "proto/src/index.ts"),
     "@vigil/detection": join(root, "detection/src/index.ts"),
   },
-  // macOS-only optional helpers that systeminformation requires lazily; never present on Linux.
-  external: ["osx-temperature-sensor"],
-  logLevel: "warning",
+  define: { VIGIL_PAYLOAD_SHA256: JSON.stringify(payloadSha) },
+  plugins: [fromPayload],
 });
-// V8 keeps the whole script as one string on the agent's heap, two bytes per character if a
-// single one is outside Latin-1 (a "→" in a comment is enough): escape those, so it is one byte.
-const out = join(root, "dist/vigil-agent.cjs");
-const text = readFileSync(out, "utf8");
-// eslint-disable-next-line no-control-regex -- the Latin-1 range starts at NUL
-const latin1 = text.replace(/[^\u0000-\u00ff]/gu, (c) =>
-  c
-    .split("")
-    .map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, "0")}`)
-    .join(""),
-);
-if (latin1 !== text) writeFileSync(out, latin1);
-const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-console.log(`bundle: dist/vigil-agent.cjs (${(bytes / 1024).toFixed(0)} KiB)`);
+toLatin1(out);
+console.log(`bundle: dist/vigil-agent.cjs (${kib(result)} KiB), payload dist/vigil-agent-payload.cjs (${kib(payload)} KiB, sha256 ${payloadSha.slice(0, 12)}…)`);

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 /** What the build reads. Generated output (dist, node_modules, *.tsbuildinfo) is not a source. */
 export const SOURCE_ROOTS = ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.base.json", "proto", "detection", "agent", "controller", "scripts/build"];
 /** What the build must have produced for a start to work. */
-export const OUTPUTS = ["dist/vigil-agent.cjs", "dist/console/index.html", "controller/dist/main.js"];
+export const OUTPUTS = ["dist/vigil-agent.cjs", "dist/vigil-agent-payload.cjs", "dist/console/index.html", "controller/dist/main.js"];
 const SKIP = new Set(["node_modules", "dist", "test", "coverage", ".git"]);
 export const STAMP = "dist/.build-sources";
 

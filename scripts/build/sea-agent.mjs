@@ -23,15 +23,21 @@ chmodSync(out, 0o755);
 runQuiet(join(root, "node_modules/.bin/postject"), [out, "NODE_SEA_BLOB", blob, "--sentinel-fuse", "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2"], POSTJECT_CHATTER);
 rmSync(blob);
 rmSync(config);
-// The eBPF helper rides after the SEA image (agent/src/sensors/ebpf/helper-binary.ts reads it back):
-// [helper][sha256 hex][u64 LE length]["VGLEBPF1"]. Node never reads past its own sections.
-const helper = join(dist, "vigil-ebpf");
-if (existsSync(helper)) {
-  const bytes = readFileSync(helper);
+// After the SEA image, sections Node never reads (agent/src/platform/payload/tail-section.ts reads them back),
+// each [bytes][sha256 hex][u64 LE length][magic]: the payload (agent/src/platform/payload/payload.ts), then
+// the eBPF helper last (agent/src/sensors/ebpf/helper-binary.ts).
+function appendSection(file, magic) {
+  const bytes = readFileSync(file);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(bytes.length));
-  appendFileSync(out, Buffer.concat([bytes, Buffer.from(createHash("sha256").update(bytes).digest("hex"), "latin1"), len, Buffer.from("VGLEBPF1", "latin1")]));
-  console.log(`sea: embedded the eBPF helper (${(bytes.length / 1024).toFixed(0)} KiB)`);
-} else console.log("sea: no dist/vigil-ebpf to embed: this agent uses /proc polling only");
+  appendFileSync(out, Buffer.concat([bytes, Buffer.from(createHash("sha256").update(bytes).digest("hex"), "latin1"), len, Buffer.from(magic, "latin1")]));
+  return bytes.length;
+}
+const payload = join(dist, "vigil-agent-payload.cjs");
+if (!existsSync(payload)) throw new Error("dist/vigil-agent-payload.cjs missing: run `npm run bundle:agent` first");
+console.log(`sea: appended the payload (${(appendSection(payload, "VGLPAYL1") / 1024).toFixed(0)} KiB)`);
+const helper = join(dist, "vigil-ebpf");
+if (existsSync(helper)) console.log(`sea: embedded the eBPF helper (${(appendSection(helper, "VGLEBPF1") / 1024).toFixed(0)} KiB)`);
+else console.log("sea: no dist/vigil-ebpf to embed: this agent uses /proc polling only");
 const v = execFileSync(out, ["version"], { encoding: "utf8" }).trim();
 console.log(`sea: dist/vigil-agent (version ${v})`);

@@ -30,7 +30,7 @@ const HIGH = new Set(["high", "critical"]);
 function unavailable(): string | null {
   if (process.getuid?.() !== 0) return "not root (the agent's eBPF sensor and enforcement need root)";
   if (!existsSync("/sys/kernel/btf/vmlinux")) return "kernel without BTF";
-  for (const built of ["dist/vigil-agent.cjs", "dist/vigil-ebpf", "controller/dist/main.js", "dist/console/index.html"])
+  for (const built of ["dist/vigil-agent.cjs", "dist/vigil-agent-payload.cjs", "dist/vigil-ebpf", "controller/dist/main.js", "dist/console/index.html"])
     if (!existsSync(join(ROOT, built))) return `${built} not built (npm run build)`;
   return null;
 }
@@ -59,7 +59,8 @@ function makeCheckout(dir: string): void {
     mkdirSync(join(dir, f, ".."), { recursive: true });
     copyFileSync(join(ROOT, f), join(dir, f));
   }
-  for (const built of ["dist/vigil-agent.cjs", "dist/vigil-ebpf", "dist/console", "controller/dist"]) cpSync(join(ROOT, built), join(dir, built), { recursive: true, verbatimSymlinks: true });
+  for (const built of ["dist/vigil-agent.cjs", "dist/vigil-agent-payload.cjs", "dist/vigil-ebpf", "dist/console", "controller/dist"])
+    cpSync(join(ROOT, built), join(dir, built), { recursive: true, verbatimSymlinks: true });
   const modules = join(dir, "node_modules");
   mkdirSync(modules);
   for (const name of readdirSync(join(ROOT, "node_modules"))) {
