@@ -73,6 +73,18 @@ const fromPayload = {
     }));
   },
 };
+// grpc-js requires @grpc/proto-loader (with protobufjs, ~180 KiB) only to serve its channelz and ORCA
+// services, which an agent never does: not bundled, and a clear error should that ever change.
+const noProtoLoader = {
+  name: "no-proto-loader",
+  setup(b) {
+    b.onResolve({ filter: /^@grpc\/proto-loader$/ }, (a) => ({ path: a.path, namespace: "absent" }));
+    b.onLoad({ filter: /.*/, namespace: "absent" }, (a) => ({
+      contents: `throw new Error(${JSON.stringify(`${a.path} is not bundled in the agent (scripts/build/bundle-agent.mjs)`)});`,
+      loader: "js",
+    }));
+  },
+};
 const out = join(root, "dist/vigil-agent.cjs");
 const result = await build({
   ...common,
@@ -83,7 +95,7 @@ const result = await build({
     "@vigil/detection": join(root, "detection/src/index.ts"),
   },
   define: { VIGIL_PAYLOAD_SHA256: JSON.stringify(payloadSha) },
-  plugins: [fromPayload],
+  plugins: [fromPayload, noProtoLoader],
 });
 toLatin1(out);
 console.log(`bundle: dist/vigil-agent.cjs (${kib(result)} KiB), payload dist/vigil-agent-payload.cjs (${kib(payload)} KiB, sha256 ${payloadSha.slice(0, 12)}…)`);
