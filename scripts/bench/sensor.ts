@@ -275,7 +275,8 @@ async function measure(source: Source, baseMs: number): Promise<Result> {
     return { source, detail, captured, perExecPct: (100 * (withMs - baseMs)) / baseMs, idleCpuPct, family: famMem, agent: agentMem, children, idleVmRss, busyUsPerExec, busyVmRss };
   } finally {
     agent?.kill("SIGTERM");
-    if (agent) await new Promise((r) => agent!.once("exit", r));
+    // An agent that already exited (e.g. refused its options) has no exit event left to wait for.
+    if (agent && agent.exitCode === null && agent.signalCode === null) await new Promise((r) => agent!.once("exit", r));
     await ctl.stop();
     await auditd?.stop();
     rmSync(dir, { recursive: true, force: true });
