@@ -258,6 +258,10 @@ RestartPreventExitStatus=78
 # Environment= lines). glibc reads it before the agent runs, and unlike V8 flags in NODE_OPTIONS
 # it leaves the binary's code cache valid.
 Environment=MALLOC_ARENA_MAX=2
+# glibc raises its trim threshold to twice the largest block freed so far (up to 64 MB): after
+# the start-up's large buffers (the embedded helper read and hashed, file baselines) it kept
+# megabytes of freed heap resident for good. Setting it fixes it at glibc's default 128 KiB.
+Environment=MALLOC_TRIM_THRESHOLD_=131072
 # Runs as root with its full view of the host: enforcement needs nft
 # (CAP_NET_ADMIN), kill (CAP_KILL), other processes' /proc (CAP_SYS_PTRACE) and
 # files (CAP_DAC_READ_SEARCH); response actions act on files anywhere, so no

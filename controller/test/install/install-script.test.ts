@@ -121,6 +121,7 @@ describe("install script served by the controller", () => {
     expect(unit).toMatch(/^ExecStartPre=\/usr\/local\/bin\/vigil-agent reapply --config \/etc\/vigil\/agent\.yaml$/m);
     // Fewer malloc arenas (docs/benchmarks.md); bench:sensor reads the same lines from the script and starts the agent with them.
     expect(unit).toMatch(/^Environment=MALLOC_ARENA_MAX=2$/m);
+    expect(unit).toMatch(/^Environment=MALLOC_TRIM_THRESHOLD_=131072$/m);
     const installed = Object.fromEntries([...unit.matchAll(/^Environment=(\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
     expect(agentUnitEnvironment(SCRIPT)).toEqual(installed);
     expect(snapshot(root)["etc/systemd/system/multi-user.target.wants/vigil-agent.service"]).toBe("link /etc/systemd/system/vigil-agent.service");
