@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestController, type TestController } from "../support/controller";
 import { waitFor } from "../support/wait";
@@ -65,6 +65,8 @@ describe("install script with the real agent binary", () => {
     const r2 = scratch("vigil-root-bundle-");
     try {
       copyFileSync(BUNDLE, join(dir, "vigil-agent.cjs"));
+      // The bundle form is two files: the agent's script and, beside it, the payload it loads on demand (enroll's x509).
+      copyFileSync(join(dirname(BUNDLE), "vigil-agent-payload.cjs"), join(dir, "vigil-agent-payload.cjs"));
       const launcher = join(dir, "vigil-agent");
       writeFileSync(launcher, `#!/bin/sh\nexec '${process.execPath}' '${join(dir, "vigil-agent.cjs")}' "$@"\n`);
       chmodSync(launcher, 0o755);
