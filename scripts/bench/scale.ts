@@ -86,12 +86,20 @@ function rssMb(pid: number): number {
 async function replicaLine(r: ControllerProcess): Promise<string> {
   try {
     const res = await r.get("/api/v1/healthz");
-    const h = res.body as { distributed?: { partitions?: number[]; storage?: Record<string, number>; storagePhases?: Array<{ phase: string; forMs: number }> } };
+    const h = res.body as {
+      detection?: { queuedEvents: number; stageMs: Record<string, number> };
+      distributed?: { partitions?: number[]; storage?: Record<string, number>; storagePhases?: Array<{ phase: string; forMs: number }> };
+    };
     const s = h.distributed?.storage ?? {};
     const phases = new Map<string, number>();
     for (const p of h.distributed?.storagePhases ?? []) phases.set(p.phase, Math.max(phases.get(p.phase) ?? 0, p.forMs));
     const waits = [...phases].map(([p, ms]) => `${p} ≤${(ms / 1000).toFixed(0)}s`).join(",");
-    return `${res.status} parts ${h.distributed?.partitions?.length ?? "?"} stored ${s.events ?? "?"} fail ${s.failures ?? "?"} fenced ${s.fenced ?? "?"} restarts ${s.restarts ?? "?"} [${waits}]`;
+    const det = h.detection
+      ? ` detect queued ${h.detection.queuedEvents} ms ${Object.entries(h.detection.stageMs)
+          .map(([k, v]) => `${k}:${(v / 1000).toFixed(1)}s`)
+          .join(" ")}`
+      : "";
+    return `${res.status} parts ${h.distributed?.partitions?.length ?? "?"} stored ${s.events ?? "?"} fail ${s.failures ?? "?"} fenced ${s.fenced ?? "?"} restarts ${s.restarts ?? "?"} [${waits}]${det}`;
   } catch (err) {
     return `health failed: ${String(err).slice(0, 80)}`;
   }

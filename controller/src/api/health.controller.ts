@@ -3,6 +3,7 @@ import { ApiOperation, ApiTags } from "@nestjs/swagger";
 import { AgentRegistry } from "../agents/agent-registry";
 import { DatabaseHealth } from "../database/database-health";
 import { IngestWriter } from "../ingest/ingest-writer";
+import { DetectionPipeline } from "../detection/pipeline";
 import { ReplicaStatus } from "../bus/replica-status";
 import { CONTROLLER_VERSION } from "../version";
 
@@ -14,6 +15,7 @@ export class HealthController {
     @Inject(AgentRegistry) private readonly registry: AgentRegistry,
     @Inject(IngestWriter) private readonly writer: IngestWriter,
     @Inject(ReplicaStatus) private readonly replica: ReplicaStatus,
+    @Inject(DetectionPipeline) private readonly detection: DetectionPipeline,
   ) {}
 
   @Get()
@@ -30,7 +32,16 @@ export class HealthController {
       database: this.db.engine,
       agentsOnline: this.registry.onlineCount(),
       ingest: this.writer.stats,
+      // How far detection is behind storage, and where its time goes: storage waits for it (backpressure).
+      detection: this.detectionHealth(),
       ...(distributed ? { distributed } : {}),
     };
+  }
+
+  private detectionHealth() {
+    const s = this.detection.stats;
+    const stageMs = { ...s.stageMs };
+    for (const k of Object.keys(stageMs) as Array<keyof typeof stageMs>) stageMs[k] = Math.round(stageMs[k]);
+    return { queuedEvents: s.queuedEvents, processedEvents: s.processedEvents, gateWaits: s.gateWaits, stageMs };
   }
 }

@@ -32,7 +32,9 @@ export interface ControllerProcess {
  * can kill -9 it and start it again on the same gRPC port and database.
  */
 export async function startControllerProcess(o: { grpcPort: number; dataDir: string; databaseUrl: string; env?: Record<string, string>; readyTimeoutMs?: number }): Promise<ControllerProcess> {
-  const args = [BIN, "serve", "--http", "127.0.0.1:0", "--grpc", `127.0.0.1:${o.grpcPort}`, "--data-dir", o.dataDir, "--database", o.databaseUrl, "--log-level", "warn"];
+  // VIGIL_CONTROLLER_CPU_PROF=<dir>: each controller process writes a V8 CPU profile there when it exits (benchmarks' profiling).
+  const prof = process.env.VIGIL_CONTROLLER_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.VIGIL_CONTROLLER_CPU_PROF}`] : [];
+  const args = [...prof, BIN, "serve", "--http", "127.0.0.1:0", "--grpc", `127.0.0.1:${o.grpcPort}`, "--data-dir", o.dataDir, "--database", o.databaseUrl, "--log-level", "warn"];
   // Plaintext agent port (development mode that trusts Hello.agent_id) and HTTP API: these tests are about delivery, not identity.
   const child = spawn(process.execPath, args, { env: { ...process.env, VIGIL_INSECURE_GRPC: "1", VIGIL_INSECURE_HTTP: "1", ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";

@@ -3,7 +3,7 @@ import type { ApiKeyView } from "../../auth/api-keys";
 import { ROLES } from "../../http/roles";
 import type { IngestStats } from "../../ingest/ingest-writer";
 import type { TokenView } from "../../trust/enrollment-tokens";
-import { anyJson, arr, bool, int, nullable, obj, oneOfStr, open, str, time, typed, type Schema } from "./schema";
+import { anyJson, arr, bool, int, nullable, obj, oneOfStr, open, ref, str, time, typed, type Schema } from "./schema";
 
 type VerifyOk = Extract<VerifyResult, { ok: true }>;
 type VerifyBroken = Extract<VerifyResult, { ok: false }>;
@@ -56,6 +56,12 @@ export const ADMIN_SCHEMAS: Record<string, Schema> = {
       database: str({ example: "better-sqlite3" }),
       agentsOnline: int(),
       ingest: typed<IngestStats>()({ batches: int(), events: int(), duplicates: int(), transactions: int(), pendingBatches: int(), pendingEvents: int(), failures: int(), refused: int() }),
+      detection: obj({
+        queuedEvents: int({ description: "stored events waiting for detection (storage waits when over the bound)" }),
+        processedEvents: int(),
+        gateWaits: int({ description: "times storage or ingest waited for detection" }),
+        stageMs: ref("DetectionStageMs"),
+      }),
       distributed: open("Distributed mode only: NATS link, replica id, owned partitions, storage and sink counters"),
     },
     { optional: ["distributed"] },

@@ -1,5 +1,5 @@
 import type { ImportResult, IocView } from "../../detection/ioc-catalog";
-import type { PipelineStats } from "../../detection/pipeline";
+import type { DetectionStageMs, PipelineStats } from "../../detection/pipeline";
 import type { RuleView } from "../../detection/rule-catalog";
 import type { SuppressionView } from "../../alerts/suppression-service";
 import type { EntityRiskView } from "../../risk/entity-risk-service";
@@ -60,6 +60,16 @@ export const DETECTION_SCHEMAS: Record<string, Schema> = {
     correlationRouteFailures: int({ description: "correlation inputs the bus refused" }),
     correlationRejected: int({ description: "correlation inputs read back from the bus that failed their checks" }),
     correlationPartitions: int({ description: "correlation partitions this process owns" }),
+    stageMs: ref("DetectionStageMs"),
+  }),
+  DetectionStageMs: typed<DetectionStageMs>()({
+    lookup: num({ description: "ms reading agents' names" }),
+    prepare: num({ description: "ms in IOC matching and Sigma mapping" }),
+    match: num({ description: "ms waiting for the detection worker's rules" }),
+    route: num({ description: "ms handing correlation inputs to their owners" }),
+    clocks: num({ description: "ms handing hosts' clocks to correlation owners" }),
+    correlate: num({ description: "ms in this process's correlation windows" }),
+    record: num({ description: "ms writing alerts" }),
   }),
   Ioc: typed<IocView>()(
     {
