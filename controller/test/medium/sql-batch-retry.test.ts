@@ -63,9 +63,15 @@ describe("SqlBatch on PostgreSQL runs a deadlock victim's transaction again", ()
       batch.run([
         { sql: `UPDATE counters SET v = v + 1 WHERE id = ?`, params: [1] },
         { sql: `INSERT INTO counters (id, v) VALUES (?, 0)`, params: [2] },
+        // Already written to the server with the others (one pipeline): refused there, never applied.
+        { sql: `UPDATE counters SET v = v + 5 WHERE id = ?`, params: [2] },
       ]),
     ).rejects.toThrow(/duplicate key/);
     expect(batch.stats.retries).toBe(0);
     expect(await values()).toEqual([0, 0]);
+    // The pool's connections are left as they were: ordinary queries and the next batch work on every one of them.
+    for (let i = 0; i < 12; i++) await batch.run([{ sql: `UPDATE counters SET v = v + 1 WHERE id = ?`, params: [1] }]);
+    expect(await Promise.all(Array.from({ length: 12 }, () => ds.query(`SELECT 1 AS one`)))).toHaveLength(12);
+    expect(await values()).toEqual([12, 0]);
   });
 });
