@@ -87,6 +87,39 @@ describe("PartitionLeases (real NATS KV)", () => {
     await a.stop();
   });
 
+  it("a lost partition whose work is slow to stop holds up neither the other leases' renewal nor is claimed again before it stopped", async () => {
+    const ttlMs = 1_500;
+    const kv = await ensureKv(nc, names.leaseBucket("slow"), ttlMs);
+    let release = () => {};
+    const stopped = new Promise<void>((r) => (release = r));
+    const acquired: number[] = [];
+    const r = new PartitionLeases({
+      kv,
+      replicaId: "slowstop",
+      partitions: 2,
+      ttlMs,
+      log: quiet,
+      onAcquired: (p) => void acquired.push(p),
+      // Partition 0's work takes its time to stop (a last write under load).
+      onLost: (p) => (p === 0 ? stopped : undefined),
+    });
+    r.start();
+    await waitFor("both partitions held", () => r.owned().length === 2);
+    // Another writer takes partition 0's key: the next renewal finds it gone.
+    await kv.put("part.0", "intruder");
+    await waitFor("partition 0 given up", () => !r.owned().includes(0));
+    await kv.delete("part.0");
+    // Three TTLs later partition 1 is still held (renewed meanwhile), and 0 was not claimed while its work stops.
+    await new Promise((res) => setTimeout(res, 3 * ttlMs));
+    expect(r.owned()).toEqual([1]);
+    // Renewed on the server, not merely listed here: nobody else can create its key.
+    await expect(kv.create("part.1", "other")).rejects.toThrow();
+    expect(acquired.filter((p) => p === 0)).toHaveLength(1);
+    release();
+    await waitFor("partition 0 claimed again once its work stopped", () => r.owned().includes(0));
+    await r.stop();
+  });
+
   it("gives up a partition locally when renewals stop succeeding", async () => {
     const ttlMs = 2_000;
     const kv = await ensureKv(nc, names.leaseBucket("cut"), ttlMs);
