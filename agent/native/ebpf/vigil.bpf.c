@@ -7,6 +7,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 #include "vigil.h"
 
 /* The probe_read and ringbuf helpers are GPL-only. */
@@ -87,6 +88,66 @@ static __always_inline void fill_task(struct vigil_task *t, __u32 kind) {
   bpf_get_current_comm(t->comm, sizeof(t->comm));
 }
 
+/* The working directory by walking its dentries up to the root, crossing mounts, so a process that
+ * is gone before user space can read /proc/<pid>/cwd still has it. Names go innermost first. One
+ * step per bpf_loop call, so the verifier checks the step once, not every unrolled path. */
+struct cwd_walk {
+  struct vigil_exec *e;
+  struct dentry *d;
+  struct vfsmount *vmnt;
+  struct mount *mnt;
+  __u32 depth;
+};
+
+static long cwd_step(__u64 i, void *arg) {
+  struct cwd_walk *w = arg;
+  /* Plain locals: a CO-RE read must start from a kernel type, not from this struct's fields. */
+  struct dentry *d = w->d;
+  struct vfsmount *vmnt = w->vmnt;
+  struct mount *mnt = w->mnt;
+  struct dentry *parent = BPF_CORE_READ(d, d_parent);
+  if (d == BPF_CORE_READ(vmnt, mnt_root) || d == parent) {
+    struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+    if (up == mnt) {
+      w->e->cwd_truncated = 0; /* the namespace's root: the walk is complete */
+      return 1;
+    }
+    w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+    w->mnt = up;
+    w->vmnt = &up->mnt;
+    return 0;
+  }
+  __u32 depth = w->depth;
+  if (depth >= VIGIL_CWD_DEPTH) return 1;
+  const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+  long n = bpf_probe_read_kernel_str(w->e->cwd[depth & (VIGIL_CWD_DEPTH - 1)], VIGIL_CWD_NAME, name);
+  if (n <= 0 || n == VIGIL_CWD_NAME) return 1; /* unreadable, or a name longer than the slot */
+  w->depth = depth + 1;
+  w->d = parent;
+  return 0;
+}
+
+static __always_inline void fill_cwd(struct vigil_exec *e, struct task_struct *task) {
+  struct cwd_walk w = {.e = e, .d = BPF_CORE_READ(task, fs, pwd.dentry), .vmnt = BPF_CORE_READ(task, fs, pwd.mnt), .depth = 0};
+  w.mnt = container_of(w.vmnt, struct mount, mnt);
+  e->cwd_truncated = 1;
+  bpf_loop(VIGIL_CWD_DEPTH + 8, cwd_step, &w, 0);
+  e->cwd_depth = w.depth;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(opt_fork, struct task_struct *parent, struct task_struct *child) {
+  if (child->pid != child->tgid) return 0; /* a thread: same process */
+  struct vigil_fork f = {};
+  f.kind = VIGIL_REC_FORK;
+  f.pid = child->tgid;
+  f.ppid = parent->tgid;
+  f.ts_ns = bpf_ktime_get_boot_ns();
+  f.start_ns = child->start_boottime;
+  emit(&f, sizeof(f));
+  return 0;
+}
+
 SEC("tracepoint/sched/sched_process_exec")
 int vigil_exec(struct trace_event_raw_sched_process_exec *ctx) {
   __u32 zero = 0;
@@ -98,6 +159,7 @@ int vigil_exec(struct trace_event_raw_sched_process_exec *ctx) {
   e->filename_len = n > 0 ? n - 1 : 0;
 
   struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  fill_cwd(e, task);
   struct mm_struct *mm = BPF_CORE_READ(task, mm);
   unsigned long start = BPF_CORE_READ(mm, arg_start);
   unsigned long end = BPF_CORE_READ(mm, arg_end);

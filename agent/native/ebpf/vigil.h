@@ -12,6 +12,7 @@
 #define VIGIL_REC_STATS 5 /* written by the loader, not the kernel */
 #define VIGIL_REC_READY 6 /* written by the loader once every program is attached */
 #define VIGIL_REC_SOCK 7  /* a TCP socket closed, began closing or started listening */
+#define VIGIL_REC_FORK 8  /* a new process (not a thread): its parent, before it execs, if ever */
 
 #define VIGIL_FILE_OPEN_WRITE 1
 #define VIGIL_FILE_UNLINK 2
@@ -22,6 +23,8 @@
 #define VIGIL_ARGS_MAX 4096
 #define VIGIL_PREFIX_MAX 16
 #define VIGIL_PREFIX_LEN 64
+#define VIGIL_CWD_DEPTH 16 /* directory names kept of the working directory, innermost first */
+#define VIGIL_CWD_NAME 48
 
 /* The fields every kernel record starts with: who did it, and when (ns since boot). */
 struct vigil_task {
@@ -42,7 +45,10 @@ struct vigil_exec {
   __u32 filename_len; /* bytes used in filename, without the NUL */
   __u32 args_len;     /* bytes of argv, NUL-separated, as the kernel holds them */
   __u32 args_truncated;
+  __u32 cwd_depth;     /* names in cwd; 0 with cwd_truncated 0 is "/" */
+  __u32 cwd_truncated; /* deeper than VIGIL_CWD_DEPTH, or a name cut: the agent reads /proc instead */
   __u32 pad;
+  char cwd[VIGIL_CWD_DEPTH][VIGIL_CWD_NAME]; /* the working directory's names, innermost first */
   char filename[VIGIL_PATH_MAX];
   char args[VIGIL_ARGS_MAX];
 };
@@ -65,6 +71,17 @@ struct vigil_connect {
   __u16 local_port; /* inbound: the listening port; 0 for outbound (not bound yet) */
   __u16 pad[3];
   __u8 addr[16];
+};
+
+/* From the kernel's fork tracepoint, with the new process as pid. A shell's subshell or a daemon's
+ * worker never execs, so no exec record names it: this one lets its children name their parent. */
+struct vigil_fork {
+  __u32 kind;
+  __u32 pid;  /* the child's tgid */
+  __u32 ppid; /* the parent's tgid */
+  __u32 pad;
+  __u64 ts_ns;
+  __u64 start_ns; /* the child's start, ns since boot */
 };
 
 /* No task: the state change may happen in softirq context, on behalf of no process. It only tells

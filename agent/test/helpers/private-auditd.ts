@@ -32,8 +32,20 @@ export function auditdUnavailable(): string | null {
   if (spawnSync("sh", ["-c", "command -v auditd && command -v auditctl"]).status !== 0) return "auditd/auditctl not installed (Debian package auditd)";
   const status = spawnSync("auditctl", ["-s"], { encoding: "utf8" });
   if (status.status !== 0) return `auditctl -s failed: ${status.stderr.trim()}`;
-  if (!/^pid 0$/m.test(status.stdout)) return "another audit daemon is registered on this host";
+  // A test's own auditd (this run's other files, or the bench) holds the lock: start() waits for it.
+  if (!/^pid 0$/m.test(status.stdout) && !lockHeld()) return "another audit daemon is registered on this host";
   return null;
+}
+
+/** The lock's live holder runs a daemon of its own: the registered one is a test's, gone when it is released. */
+function lockHeld(): boolean {
+  const holder = Number(existsSync(`${LOCK}/pid`) ? readFileSync(`${LOCK}/pid`, "utf8") : "0");
+  return holder > 0 && existsSync(`/proc/${holder}`) && existsSync(`${LOCK}/own-daemon`);
+}
+
+/** Said by the lock's holder before it starts an auditd of its own (which it stops before releasing). */
+export function markOwnDaemon(): void {
+  writeFileSync(`${LOCK}/own-daemon`, "");
 }
 
 /**
@@ -55,6 +67,8 @@ export class PrivateAuditd {
 
   async start(): Promise<void> {
     this.unlock = await auditdLock();
+    // The daemon of whoever held the lock before may still be unregistering.
+    await waitForNoDaemon();
     const st = spawnSync("auditctl", ["-s"], { encoding: "utf8" }).stdout;
     this.before = { enabled: /^enabled (\d)/m.exec(st)?.[1] ?? "0", backlog: /^backlog_limit (\d+)/m.exec(st)?.[1] ?? "64" };
     mkdirSync(join(this.dir, "plugins.d"), { recursive: true });
@@ -67,6 +81,7 @@ export class PrivateAuditd {
     // -n: no fork, still writing the log (-f would send records to stderr instead).
     // A burst of execs must wait for auditd, not be lost to the kernel's 64-record default backlog.
     spawnSync("auditctl", ["-b", "8192"]);
+    markOwnDaemon();
     this.child = spawn("auditd", ["-n", "-c", this.dir, "-s", "enable"], { stdio: "ignore" });
     const deadline = Date.now() + 10_000;
     while (!existsSync(this.socket) || !existsSync(this.log)) {
@@ -92,6 +107,14 @@ export class PrivateAuditd {
     }
     this.unlock?.();
     this.unlock = undefined;
+  }
+}
+
+async function waitForNoDaemon(timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!/^pid 0$/m.test(spawnSync("auditctl", ["-s"], { encoding: "utf8" }).stdout)) {
+    if (Date.now() > deadline) throw new Error("an audit daemon is still registered: the private one cannot start");
+    await new Promise((r) => setTimeout(r, 50)); // polling: the kernel has no notice of a daemon's exit
   }
 }
 

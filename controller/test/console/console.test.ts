@@ -216,6 +216,11 @@ describe("web console in headless Chromium against the real controller", () => {
     expect(await row("build-7").textContent()).toMatch(/file down/);
     expect(await row("build-7").textContent()).toMatch(/1,?241 dropped/);
     expect(await row("web-1").textContent()).toMatch(/online.*not isolated.*0\.1\.0.*4\/4 running/);
+    // Each host's process source, and what a fallback cannot see.
+    expect(await row("web-1").textContent()).toMatch(/processes: kernel \(eBPF\)/);
+    expect(await row("web-1").textContent()).not.toMatch(/misses/);
+    expect(await row("db-1").textContent()).toMatch(/processes: auditd exec records · misses: process exits \(no exit code or duration\)/);
+    expect(await row("lab-3").textContent()).toMatch(/processes: \/proc polling · misses: processes shorter than the 250 ms scan are missed/);
     await shot(page, "hosts");
 
     // Keyboard: Enter opens the confirmation, Escape cancels it and gives focus back.

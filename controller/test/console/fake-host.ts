@@ -13,7 +13,7 @@ export interface FakeHostOptions {
 
 const HEALTHY: AgentStatus = {
   sensors: [
-    { name: "process", running: true, detail: "netlink proc connector", events: 18_234, errors: 0 },
+    { name: "process", running: true, detail: "source: ebpf (15 tracepoints), kernel drops 0", events: 18_234, errors: 0 },
     { name: "file", running: true, detail: "fanotify on /etc, /usr/bin, /tmp", events: 4_410, errors: 0 },
     { name: "network", running: true, detail: "/proc/net polling", events: 9_870, errors: 0 },
     { name: "auth", running: true, detail: "/var/log/auth.log", events: 312, errors: 0 },

@@ -53,8 +53,31 @@ export async function seed(ctl: TestController): Promise<Seeded> {
   }
   const now = Date.now();
   const web = await FakeHost.connect(ctl.grpcPort, { agentId: "web-1", hostname: "web-1.prod", ip: "10.0.1.15", tags: ["web", "prod"] });
-  const db = await FakeHost.connect(ctl.grpcPort, { agentId: "db-1", hostname: "db-1.prod", ip: "10.0.2.7", tags: ["critical", "prod"] });
-  const lab = await FakeHost.connect(ctl.grpcPort, { agentId: "lab-3", hostname: "lab-3.test", ip: "10.0.5.3", tags: ["lab"], status: { enforcement: "monitor" } });
+  // Process sources as the agent reports them: eBPF (web-1), its fallbacks auditd (db-1) and /proc polling (lab-3).
+  const sensorsWith = (detail: string) => [{ name: "process", running: true, detail, events: 4_012, errors: 0 }];
+  const db = await FakeHost.connect(ctl.grpcPort, {
+    agentId: "db-1",
+    hostname: "db-1.prod",
+    ip: "10.0.2.7",
+    tags: ["critical", "prod"],
+    status: {
+      sensors: sensorsWith(
+        "source: audit (eBPF unavailable: kernel without BTF); misses: process exits (no exit code or duration), connections are not tied to short-lived processes, file changes name no process; dispatcher socket /var/run/audispd_events",
+      ),
+    },
+  });
+  const lab = await FakeHost.connect(ctl.grpcPort, {
+    agentId: "lab-3",
+    hostname: "lab-3.test",
+    ip: "10.0.5.3",
+    tags: ["lab"],
+    status: {
+      enforcement: "monitor",
+      sensors: sensorsWith(
+        "source: /proc polling (kernel_sensor: proc); misses: processes shorter than the 250 ms scan are missed, connections are not tied to short-lived processes, file changes name no process",
+      ),
+    },
+  });
   const build = await FakeHost.connect(ctl.grpcPort, {
     agentId: "build-7",
     hostname: "build-7.ci",

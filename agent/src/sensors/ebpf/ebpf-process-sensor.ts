@@ -2,7 +2,7 @@ import { ProcessAction, redactVigilSecrets, type ProcessEvent } from "@vigil/pro
 import { FileHasher } from "../../platform/linux/file-hasher";
 import { CLOCK_TICKS_PER_SECOND, Procfs } from "../../platform/linux/procfs";
 import { UserNames } from "../../platform/linux/users";
-import { startTimeMs } from "../process/process-record";
+import { commandLineOf, startTimeMs } from "../process/process-record";
 import { SensorCounters, type EventSink, type Sensor, type SensorHealth } from "../sensor";
 import type { EbpfHelper } from "./ebpf-helper";
 import { ProcessTable, type ProcInfo } from "./process-table";
@@ -106,6 +106,7 @@ export class EbpfProcessSensor implements Sensor {
   private onRecord(r: EbpfRecord): void {
     if (r.kind === "exec") this.exec(r);
     else if (r.kind === "exit") this.exit(r.task, r.status);
+    else if (r.kind === "fork") this.fork(r);
   }
 
   private exec(r: Extract<EbpfRecord, { kind: "exec" }>): void {
@@ -113,7 +114,7 @@ export class EbpfProcessSensor implements Sensor {
     const exe = r.filename.startsWith("/") ? r.filename : (this.procfs.identity(t.pid)?.exe ?? r.filename);
     // Vigil's own secrets (a token or API key typed on a command line) never enter an event.
     const commandLine = redactVigilSecrets(r.argv.length > 0 ? r.argv.join(" ") : exe);
-    const parent = this.table.get(t.ppid);
+    const parent = this.table.get(t.ppid) ?? this.forkedParent(t.ppid);
     const info: ProcInfo = {
       pid: t.pid,
       ppid: t.ppid,
@@ -131,8 +132,8 @@ export class EbpfProcessSensor implements Sensor {
       commandLine,
       user: this.users.name(t.uid),
       uid: t.uid,
-      // The cwd is read while the process may still live; a 1 ms process leaves it empty.
-      cwd: this.procfs.cwd(t.pid),
+      // From the kernel's dentries; /proc only when the walk did not fit (a 1 ms process is gone by then).
+      cwd: r.cwd ?? this.procfs.cwd(t.pid),
       startTimeMs: info.startTimeMs,
       sha256: "",
       parentExe: parent?.exe ?? "",
@@ -162,7 +163,7 @@ export class EbpfProcessSensor implements Sensor {
   private exit(t: TaskHead, status: number): void {
     const info = this.table.exited(t.pid, Date.now());
     // A fork that never exec'd is not reported as a process of its own: its parent's image is it.
-    if (!info) return;
+    if (!info || info.forked) return;
     const before = this.started.get(t.pid) ?? Promise.resolve();
     this.started.delete(t.pid);
     const eventMs = this.wallMs(t.tsNs);
@@ -183,12 +184,46 @@ export class EbpfProcessSensor implements Sensor {
       exeDeleted: false,
       exitCode: exitCodeOf(status),
       euid: t.euid,
-      durationMs: Math.max(0, eventMs - info.startTimeMs),
+      // Both ends by the kernel's boot clock, from the exit record itself: startTimeMs is in /proc's 10 ms ticks.
+      durationMs: Math.max(0, Math.round((t.tsNs - t.startNs) / 1e6)),
       cgroupId: Number(t.cgroupId),
       source: "ebpf",
     };
     // Fire and forget: track() counts a failure and keeps the promise for stop() to wait on.
     void this.track(before.then(() => this.emit(body, eventMs)));
+  }
+
+  /**
+   * A new process runs its parent's image until it execs: a subshell or a worker that never does is
+   * known by this entry (marked forked: its exit is not reported), so its children name their parent.
+   */
+  private fork(r: Extract<EbpfRecord, { kind: "fork" }>): void {
+    const parent = this.table.get(r.ppid);
+    if (!parent) return;
+    this.table.set({ ...parent, pid: r.pid, ppid: r.ppid, startTimeMs: startTimeMs(this.bootTimeMs, Math.floor(r.startNs / NS_PER_TICK)), exitedAtMs: undefined, forked: true });
+  }
+
+  /**
+   * A parent no exec record named: a fork that never exec'd (a shell's subshell, a daemon's worker)
+   * started after the /proc seed. It runs its parent's image with its parent's command line, which
+   * /proc still shows while it waits for the child; kept in the table (marked forked, so its exit is
+   * not reported) for its other children.
+   */
+  private forkedParent(pid: number): ProcInfo | undefined {
+    const stat = this.procfs.stat(pid);
+    const identity = this.procfs.identity(pid);
+    if (!stat || !identity) return undefined;
+    const info: ProcInfo = {
+      pid,
+      ppid: stat.ppid,
+      exe: identity.exe,
+      commandLine: commandLineOf(this.procfs, pid),
+      uid: identity.uid,
+      startTimeMs: startTimeMs(this.bootTimeMs, stat.startTicks),
+      forked: true,
+    };
+    this.table.set(info);
+    return info;
   }
 
   private hashOf(pid: number, exe: string): Promise<string> {

@@ -9,6 +9,8 @@ export interface ProcInfo {
   commandLine: string;
   uid: number;
   startTimeMs: number;
+  /** A fork that never exec'd, learnt from /proc when a child named it: not a process event of its own. */
+  forked?: boolean;
   /** Set when the process has exited; kept a moment for its children's records still in flight. */
   exitedAtMs?: number;
 }

@@ -14,6 +14,7 @@ export const REC_FILE = 4;
 export const REC_STATS = 5;
 export const REC_READY = 6;
 export const REC_SOCK = 7;
+export const REC_FORK = 8;
 
 export const FILE_OPEN_WRITE = 1;
 export const FILE_UNLINK = 2;
@@ -23,8 +24,12 @@ export const FILE_CHMOD = 4;
 const PATH_MAX = 256;
 const ARGS_MAX = 4096;
 const TASK_BYTES = 64;
-const EXEC_FIXED = TASK_BYTES + 16;
+const CWD_DEPTH = 16;
+const CWD_NAME = 48;
+const EXEC_CWD = TASK_BYTES + 24;
+const EXEC_FIXED = EXEC_CWD + CWD_DEPTH * CWD_NAME;
 const EXEC_BYTES = EXEC_FIXED + PATH_MAX + ARGS_MAX;
+const FORK_BYTES = 32;
 const EXIT_BYTES = TASK_BYTES + 8;
 const CONNECT_BYTES = TASK_BYTES + 16 + 16;
 const FILE_BYTES = TASK_BYTES + 8 + 2 * PATH_MAX;
@@ -47,7 +52,10 @@ export interface TaskHead {
 }
 
 export type EbpfRecord =
-  | { kind: "exec"; task: TaskHead; filename: string; argv: string[]; argsTruncated: boolean }
+  /** cwd: the working directory from the kernel's dentries, or undefined when it did not fit (deep, long names). */
+  | { kind: "exec"; task: TaskHead; filename: string; argv: string[]; argsTruncated: boolean; cwd: string | undefined }
+  /** A new process (not a thread), which may never exec: pid is the child. */
+  | { kind: "fork"; pid: number; ppid: number; tsNs: number; startNs: number }
   | { kind: "exit"; task: TaskHead; status: number }
   | { kind: "connect"; task: TaskHead; family: 4 | 6; address: string; port: number; localPort: number; socktype: number; inbound: boolean }
   | { kind: "file"; task: TaskHead; op: number; flags: number; path: string; path2: string }
@@ -76,6 +84,15 @@ function task(buf: Buffer): TaskHead {
     cgroupId: buf.readBigUInt64LE(40),
     comm: cString(buf, 48, 16),
   };
+}
+
+/** The working directory's names (innermost first, as the kernel walked them) joined into a path. */
+function cwdOf(buf: Buffer): string | undefined {
+  if (buf.readUInt32LE(TASK_BYTES + 16) !== 0) return undefined;
+  const depth = Math.min(buf.readUInt32LE(TASK_BYTES + 12), CWD_DEPTH);
+  const names: string[] = [];
+  for (let i = depth - 1; i >= 0; i--) names.push(cString(buf, EXEC_CWD + i * CWD_NAME, CWD_NAME));
+  return `/${names.join("/")}`;
 }
 
 /** argv as the kernel keeps it: NUL-separated, the last one NUL-terminated unless truncated. */
@@ -115,8 +132,12 @@ export function decodeRecord(buf: Buffer): EbpfRecord {
         filename: buf.toString("utf8", EXEC_FIXED, EXEC_FIXED + filenameLen),
         argv: splitArgs(buf.subarray(argsStart, argsStart + argsLen)),
         argsTruncated: buf.readUInt32LE(TASK_BYTES + 8) !== 0,
+        cwd: cwdOf(buf),
       };
     }
+    case REC_FORK:
+      need(buf, FORK_BYTES, "fork");
+      return { kind: "fork", pid: buf.readUInt32LE(4), ppid: buf.readUInt32LE(8), tsNs: Number(buf.readBigUInt64LE(16)), startNs: Number(buf.readBigUInt64LE(24)) };
     case REC_EXIT:
       need(buf, EXIT_BYTES, "exit");
       return { kind: "exit", task: task(buf), status: buf.readInt32LE(TASK_BYTES) };

@@ -8,7 +8,7 @@ import { compileRules, DetectionEngine, toSigmaEvent } from "@vigil/detection";
 import { AuditSensor, DEFAULT_AUDIT_LOG } from "../../../src/sensors/audit";
 import type { EventBody, EventSink } from "../../../src/sensors/sensor";
 import { waitFor } from "../auth/helpers";
-import { auditdLock } from "../../helpers/private-auditd";
+import { auditdLock, markOwnDaemon } from "../../helpers/private-auditd";
 
 /**
  * The real audit subsystem: auditd (Debian's package, installed by .ci/run) writes
@@ -44,6 +44,7 @@ describe("audit sensor on the real auditd", () => {
     copyFileSync("/bin/echo", probe);
     if (auditdPid() === 0) {
       // No auditd yet (a fresh CI machine): run one in the foreground for this test.
+      markOwnDaemon();
       daemon = spawn("auditd", ["-n"], { stdio: "ignore" });
       await waitFor(() => auditdPid() !== 0 && existsSync(DEFAULT_AUDIT_LOG), "auditd to start", 15_000);
     }

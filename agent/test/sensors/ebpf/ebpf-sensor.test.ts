@@ -56,7 +56,7 @@ describe.skipIf(skipReason !== null)("eBPF kernel sensor on the real kernel", ()
   it("sees ≥ 99.9% of 2,000 /bin/true runs with their argv and parent", async () => {
     const marker = `vigil-true-${process.pid}`;
     // One shell runs them all, so every exec has the same, known parent.
-    const shell = spawn("sh", ["-c", `i=0; while [ $i -lt 2000 ]; do /bin/true ${marker} $i; i=$((i+1)); done`], { stdio: "ignore" });
+    const shell = spawn("sh", ["-c", `i=0; while [ $i -lt 2000 ]; do /bin/true ${marker} $i; i=$((i+1)); done`], { stdio: "ignore", cwd: watched });
     const shellPid = shell.pid!;
     await new Promise((r) => shell.on("exit", r));
     const runs = () => processes(sink, ProcessAction.PROCESS_ACTION_START).filter((p) => p.commandLine.startsWith(`/bin/true ${marker} `));
@@ -70,8 +70,35 @@ describe.skipIf(skipReason !== null)("eBPF kernel sensor on the real kernel", ()
       expect(p.parentExe).toMatch(/(sh|dash|bash)$/);
       expect(p.parentCommandLine).toContain(marker);
       expect(p.user).toBe("root");
+      // Gone long before /proc could be read: the directory comes from the kernel's dentries.
+      expect(p.cwd).toBe(watched);
     }
     expect(helper.stats.kernelDrops).toBe(0);
+  });
+
+  it("names a subshell that never exec'd as the parent of a millisecond child, with the directory it ran in", async () => {
+    const marker = `vigil-subshell-${process.pid}`;
+    // bash forks a subshell for ( ... ): it never execs, so no exec record ever named it.
+    const shell = spawn("bash", ["-c", `(cd ${dir} && /bin/true ${marker} a; /bin/true ${marker} b; :)`], { stdio: "ignore", cwd: "/" });
+    await new Promise((r) => shell.on("exit", r));
+    const runs = await waitFor("both children", () => {
+      const seen = processes(sink, ProcessAction.PROCESS_ACTION_START).filter((p) => p.commandLine.startsWith(`/bin/true ${marker} `));
+      return seen.length === 2 ? seen : undefined;
+    });
+    for (const p of runs) {
+      expect(p.ppid).not.toBe(shell.pid);
+      expect(p.parentExe, JSON.stringify(p)).toMatch(/bash$/);
+      expect(p.parentCommandLine).toContain(marker);
+      expect(p.cwd, JSON.stringify(p)).toBe(dir);
+    }
+    // Across a mount (/dev/shm is a tmpfs of its own): the walk climbs to the mount point and on.
+    const shm = spawn("sh", ["-c", `cd /dev/shm && /bin/true ${marker} shm; :`], { stdio: "ignore" });
+    await new Promise((r) => shm.on("exit", r));
+    const inShm = await waitFor("the child in /dev/shm", () => processes(sink, ProcessAction.PROCESS_ACTION_START).find((p) => p.commandLine === `/bin/true ${marker} shm`));
+    expect(inShm.cwd).toBe("/dev/shm");
+    // The subshell is not reported as a process of its own: its exit is its parent image's business.
+    const exits = processes(sink, ProcessAction.PROCESS_ACTION_EXIT).filter((p) => p.pid === runs[0].ppid);
+    expect(exits).toEqual([]);
   });
 
   it("redacts a Vigil token or API key from the argv of a process that lives a millisecond", async () => {

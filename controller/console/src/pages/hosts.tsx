@@ -29,14 +29,21 @@ export function isIsolated(a: Agent, last: Command | undefined): boolean {
   return a.status.isolated === true;
 }
 
-/** Where process events come from: the kernel (eBPF) or /proc polling, which misses short processes. */
+const PROCESS_SOURCES: Record<string, string> = { ebpf: "kernel (eBPF)", audit: "auditd exec records", "/proc polling": "/proc polling" };
+
+/**
+ * Where process events come from (the agent's fallback order: eBPF, auditd, /proc polling) and,
+ * for a fallback, what it cannot see, as the agent's health says it ("; misses: …").
+ */
 function ProcessSource({ a }: { a: Agent }) {
   const detail = a.status.sensors?.find((s) => s.name === "process")?.detail ?? "";
-  const m = /^source: (ebpf|\/proc polling)/.exec(detail);
+  const m = /^source: (ebpf|audit|\/proc polling)/.exec(detail);
   if (!m) return null;
+  const misses = /; misses: ([^;]*)/.exec(detail)?.[1];
   return (
     <div class={`small ${m[1] === "ebpf" ? "muted" : "warn"}`} title={detail}>
-      processes: {m[1] === "ebpf" ? "kernel (eBPF)" : "/proc polling"}
+      processes: {PROCESS_SOURCES[m[1]]}
+      {misses && <span class="sensor-misses"> · misses: {misses}</span>}
     </div>
   );
 }
