@@ -1,4 +1,5 @@
 import type { CorrelationRouter } from "../detection/correlation-router";
+import { RegistrationGate } from "../transport/registration-gate";
 import "reflect-metadata";
 import { join } from "node:path";
 import type { Server } from "node:http";
@@ -191,6 +192,8 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       authenticator: security.grpc.authenticator,
       commandPublicKey: () => signer.publicKeyRaw,
       controllerVersion: CONTROLLER_VERSION,
+      // Fewer than the main pool's 10 connections, so the API, heartbeats and detection keep some during a connect storm.
+      registrations: new RegistrationGate(6, 20_000),
       onConnected: (session) => {
         void policy.pushTo(session.agentId).catch((err) => logger.error({ err: String(err) }, "pushing the agent policy failed"));
         // Distributed mode: the server knows this replica serves the agent's nudges before the pending read,

@@ -1,4 +1,5 @@
 import { status as GrpcStatus, type ServerDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import { GateFull, type RegistrationGate } from "./registration-gate";
 import { ControllerMessage, MAX_MESSAGE_BYTES, type AgentMessage, type CommandResult, type EventBatch, type Hello, type Inventory } from "@vigil/proto";
 import type { AgentRegistry, LiveSession } from "../agents/agent-registry";
 import { statusJson } from "../agents/agent-registry";
@@ -33,6 +34,8 @@ export interface SessionDeps {
   onAnomaly?: (agentId: string, kind: "seq_refused" | "seq_claim_refused" | "seq_cursor_healed", details: Record<string, unknown>) => void;
   /** Event times further than this from the receive time are stored at the receive time, marked. */
   eventTimeToleranceMs?: number;
+  /** Bounds concurrent registrations (they take database connections); none in tests that do not need it. */
+  registrations?: RegistrationGate;
 }
 
 type Call = ServerDuplexStream<AgentMessage, ControllerMessage>;
@@ -180,12 +183,16 @@ export class AgentSession implements LiveSession {
 
   private async onHello(hello: Hello): Promise<void> {
     try {
-      const id = await this.deps.authenticator.authenticate(this.call, hello);
-      this.agentId = id.agentId;
-      const connection = await this.deps.registry.connect(id.agentId, hello, id, this);
+      const register = async () => {
+        const id = await this.deps.authenticator.authenticate(this.call, hello);
+        this.agentId = id.agentId;
+        const connection = await this.deps.registry.connect(id.agentId, hello, id, this);
+        // Distributed mode: batches acked but not yet written by a storage worker count as acked.
+        const cursor = this.deps.writer.resumeCursor ? await this.deps.writer.resumeCursor(id.agentId, connection.cursor) : connection.cursor;
+        return { id, connection, cursor };
+      };
+      const { id, connection, cursor } = this.deps.registrations ? await this.deps.registrations.run(register) : await register();
       const { window, claimRefused, cursorHealed } = connection;
-      // Distributed mode: batches acked but not yet written by a storage worker count as acked.
-      const cursor = this.deps.writer.resumeCursor ? await this.deps.writer.resumeCursor(id.agentId, connection.cursor) : connection.cursor;
       if (cursorHealed) {
         this.deps.log("warn", "agent cursor was past MAX_SEQ (poisoned); brought back to the highest stored seq", { agentId: id.agentId, ...cursorHealed });
         this.deps.onAnomaly?.(id.agentId, "seq_cursor_healed", cursorHealed);
@@ -204,6 +211,7 @@ export class AgentSession implements LiveSession {
         const code = err.code === "permission_denied" ? GrpcStatus.PERMISSION_DENIED : err.code === "invalid_argument" ? GrpcStatus.INVALID_ARGUMENT : GrpcStatus.UNAUTHENTICATED;
         return this.fail(code, err.message);
       }
+      if (err instanceof GateFull) return this.fail(GrpcStatus.UNAVAILABLE, "controller busy registering other agents; retry");
       this.deps.log("error", "agent registration failed", { error: String(err) });
       return this.fail(GrpcStatus.UNAVAILABLE, "controller could not register the agent; retry");
     }
