@@ -1,15 +1,15 @@
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { readTailSection } from "../../platform/payload/tail-section";
 
 /**
  * The single agent binary carries the eBPF helper appended after the Node SEA image:
  *   [helper bytes][sha256 of them, 64 hex chars][u64 LE helper length][TRAILER_MAGIC]
- * scripts/build/sea-agent.mjs writes it; this module finds it, extracts it into the state dir and
+ * scripts/build/sea-agent.mjs writes it (the trailer format is platform/payload/tail-section.ts's); this module finds it, extracts it into the state dir and
  * checks its hash every start before it is run, so a helper swapped on disk is never executed.
  */
 export const TRAILER_MAGIC = "VGLEBPF1";
-const TRAILER_BYTES = 64 + 8 + TRAILER_MAGIC.length;
 /** The helper is ~2 MB; anything far larger is not ours. */
 const MAX_HELPER_BYTES = 32 << 20;
 
@@ -24,26 +24,9 @@ function sha256(buf: Buffer): string {
   return createHash("sha256").update(buf).digest("hex");
 }
 
-/** The embedded helper of an executable, or undefined when it carries none. */
+/** The embedded helper of an executable (the last appended section, checked against its hash), or undefined when it carries none. */
 export function readEmbeddedHelper(executable: string): { bytes: Buffer; sha256: string } | undefined {
-  let fd: number | undefined;
-  try {
-    fd = openSync(executable, "r");
-    const size = fstatSync(fd).size;
-    if (size < TRAILER_BYTES) return undefined;
-    const trailer = Buffer.alloc(TRAILER_BYTES);
-    readSync(fd, trailer, 0, TRAILER_BYTES, size - TRAILER_BYTES);
-    if (trailer.toString("latin1", 72) !== TRAILER_MAGIC) return undefined;
-    const expected = trailer.toString("latin1", 0, 64);
-    const length = Number(trailer.readBigUInt64LE(64));
-    if (!/^[0-9a-f]{64}$/.test(expected) || length <= 0 || length > MAX_HELPER_BYTES || length > size - TRAILER_BYTES) return undefined;
-    const bytes = Buffer.alloc(length);
-    readSync(fd, bytes, 0, length, size - TRAILER_BYTES - length);
-    if (sha256(bytes) !== expected) throw new Error("embedded eBPF helper does not match its recorded hash (corrupt agent binary)");
-    return { bytes, sha256: expected };
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  return readTailSection(executable, TRAILER_MAGIC, MAX_HELPER_BYTES);
 }
 
 /** Refuses a helper that someone other than root (or this user) could have replaced. */
