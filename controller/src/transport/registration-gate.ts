@@ -29,8 +29,9 @@ export class RegistrationGate {
         this.stats.refused++;
         throw new GateFull(`${this.running} registrations running and ${this.waiting.length} waiting`);
       }
-      await new Promise<void>((r) => this.waiting.push(r));
-      this.stats.peakWaiting = Math.max(this.stats.peakWaiting, this.waiting.length + 1);
+      const queued = new Promise<void>((r) => this.waiting.push(r));
+      this.stats.peakWaiting = Math.max(this.stats.peakWaiting, this.waiting.length);
+      await queued;
     } else {
       this.running++;
     }
