@@ -7,7 +7,8 @@
  * and attach. Once attached it becomes `nobody` with no capabilities and no_new_privs, keeping just
  * the ring-buffer and counter file descriptors it already holds.
  *
- * Usage: vigil-ebpf [--prefix PATH]... [--stats-ms N]
+ * Usage: vigil-ebpf [--prefix PATH]... [--stats-ms N] [--no-dns]
+ *   --no-dns leaves out the DNS programs (vigil_dns_*: send/receive syscalls on port 53 sockets).
  * Exit codes: 0 stdin closed (the agent is gone), 2 usage, 3 load/attach failed (reason on stderr). */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -111,6 +112,7 @@ int main(int argc, char **argv) {
   const char *prefix[VIGIL_PREFIX_MAX];
   int nprefix = 0;
   int stats_ms = 1000;
+  int dns = 1;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--prefix") == 0 && i + 1 < argc) {
       if (nprefix == VIGIL_PREFIX_MAX) {
@@ -121,8 +123,10 @@ int main(int argc, char **argv) {
     } else if (strcmp(argv[i], "--stats-ms") == 0 && i + 1 < argc) {
       stats_ms = atoi(argv[++i]);
       if (stats_ms < 50) stats_ms = 50;
+    } else if (strcmp(argv[i], "--no-dns") == 0) {
+      dns = 0;
     } else {
-      fprintf(stderr, "usage: vigil-ebpf [--prefix PATH]... [--stats-ms N]\n");
+      fprintf(stderr, "usage: vigil-ebpf [--prefix PATH]... [--stats-ms N] [--no-dns]\n");
       return 2;
     }
   }
@@ -141,6 +145,10 @@ int main(int argc, char **argv) {
     return 3;
   }
   skel->rodata->prefix_count = (uint32_t)nprefix;
+  if (!dns) {
+    struct bpf_program *p;
+    bpf_object__for_each_program(p, skel->obj) if (strncmp(bpf_program__name(p), "vigil_dns_", 10) == 0) bpf_program__set_autoload(p, false);
+  }
   int err = vigil__load(skel);
   if (err) {
     fprintf(stderr, "vigil-ebpf: load: %s\n", strerror(-err));
@@ -164,6 +172,7 @@ int main(int argc, char **argv) {
   struct bpf_program *prog;
   bpf_object__for_each_program(prog, skel->obj) {
     const char *name = bpf_program__name(prog);
+    if (!bpf_program__autoload(prog)) continue;
     struct bpf_link *link = bpf_program__attach(prog);
     if (!link) {
       if (strncmp(name, "opt_", 4) == 0) continue;

@@ -19,6 +19,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define O_RDWR 02
 #define O_CREAT 0100
 #define O_TRUNC 01000
+#define S_IFMT 0170000
+#define S_IFSOCK 0140000
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -204,6 +206,8 @@ static __always_inline struct socket *fd_socket(__u64 fd) {
   struct file **fds = BPF_CORE_READ(fdt, fd);
   struct file *f = 0;
   if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) != 0 || !f) return 0;
+  /* Any other file's private_data is not a socket: a send on a pipe must not read as one. */
+  if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK) return 0;
   return (struct socket *)BPF_CORE_READ(f, private_data);
 }
 
@@ -367,3 +371,6 @@ SEC("tracepoint/syscalls/sys_enter_creat")
 int opt_vigil_creat(struct trace_event_raw_sys_enter *ctx) {
   return file_event(VIGIL_FILE_OPEN_WRITE, (const char *)ctx->args[0], 0, O_CREAT | O_WRONLY | O_TRUNC);
 }
+
+/* DNS over UDP: the queries a process sends and the answers it gets (vigil-dns.bpf.h). */
+#include "vigil-dns.bpf.h"

@@ -13,6 +13,7 @@
 #define VIGIL_REC_READY 6 /* written by the loader once every program is attached */
 #define VIGIL_REC_SOCK 7  /* a TCP socket closed, began closing or started listening */
 #define VIGIL_REC_FORK 8  /* a new process (not a thread): its parent, before it execs, if ever */
+#define VIGIL_REC_DNS 9   /* a UDP datagram to or from port 53: a DNS query or its response */
 
 #define VIGIL_FILE_OPEN_WRITE 1
 #define VIGIL_FILE_UNLINK 2
@@ -90,6 +91,24 @@ struct vigil_sock {
   __u32 kind;
   __u32 newstate; /* TCP_* as the kernel numbers them */
   __u64 ts_ns;    /* bpf_ktime_get_boot_ns() */
+};
+
+#define VIGIL_DNS_MAX 512 /* the classic UDP DNS message limit; longer (EDNS) ones are cut here */
+#define VIGIL_DNS_SENT 1     /* sent to a DNS server: a query */
+#define VIGIL_DNS_RECEIVED 2 /* received from one: a response */
+
+/* One DNS datagram of a process, as bytes: the agent parses it (it is hostile input). Written with
+ * only its first `len` bytes of data. */
+struct vigil_dns {
+  struct vigil_task t;
+  __u16 family;    /* the server's: AF_INET 2, AF_INET6 10 */
+  __u16 port;      /* the server's port, host order (53) */
+  __u16 direction; /* VIGIL_DNS_SENT or VIGIL_DNS_RECEIVED */
+  __u16 len;       /* bytes of data copied, at most VIGIL_DNS_MAX */
+  __u32 size;      /* the datagram's size as the syscall moved it */
+  __u32 pad;
+  __u8 addr[16];   /* the server's address */
+  __u8 data[VIGIL_DNS_MAX];
 };
 
 struct vigil_file {

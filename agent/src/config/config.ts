@@ -2,11 +2,12 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { DEFAULT_WATCH_PATHS } from "../sensors/file/watch-paths";
 import { parseMix } from "../sensors/synthetic/mix";
 
 export class AgentConfigError extends Error {}
 
-export const DEFAULT_WATCH_PATHS = ["/etc", "/root/.ssh", "/home/*/.ssh", "/usr/local/bin", "/var/spool/cron", "/etc/systemd/system"];
+export { DEFAULT_WATCH_PATHS };
 
 export interface AgentConfig {
   controller: string;
@@ -42,7 +43,9 @@ export interface AgentConfig {
   logLevel: "debug" | "info" | "warn" | "error";
   /** TLS material written by `enroll`; absent means a plaintext (development) connection. */
   tls: boolean;
-  sensors: { process: boolean; network: boolean; file: boolean; auth: boolean; audit: boolean; syslog: boolean };
+  sensors: { process: boolean; network: boolean; file: boolean; auth: boolean; audit: boolean; syslog: boolean; dns: boolean };
+  /** DNS events per second at most (the eBPF DNS sensor); 0 = no cap. Names are learned past the cap; the events over it are counted. */
+  dnsMaxEventsPerSec: number;
   /** Numbered test events per second (0 = off); see sensors/synthetic. */
   syntheticRate: number;
   /** Total numbered events over the state dir's life; 0 = no end. */
@@ -121,12 +124,13 @@ export const SETTINGS: readonly SettingSpec[] = [
   },
   { key: "audit_socket", field: "auditSocket", arg: "SOCKET", help: "auditd's af_unix dispatcher socket for exec records (default: from /etc/audit/plugins.d/af_unix.conf)" },
   { key: "ebpf_helper", field: "ebpfHelper", arg: "FILE", help: "an eBPF helper to run instead of the embedded one" },
-  { key: "sensors", field: "sensors", arg: "NAME=BOOL,...", help: "turn sensors on or off: process, network, file, auth, audit, syslog (e.g. audit=false)" },
+  { key: "sensors", field: "sensors", arg: "NAME=BOOL,...", help: "turn sensors on or off: process, network, file, auth, audit, syslog, dns (e.g. audit=false)" },
   { key: "watch", field: "watch", arg: "PATH", help: "file integrity paths (default /etc, ~/.ssh, cron, systemd units, /usr/local/bin)", list: true },
   { key: "auth_log", field: "authLog", arg: "FILE", help: "auth log to follow (default /var/log/auth.log, /var/log/secure, else the journal)", aliases: ["authLog"] },
   { key: "audit_log", field: "auditLog", arg: "FILE", help: "auditd's log (default /var/log/audit/audit.log)", aliases: ["auditLog"] },
   { key: "audit_types", field: "auditTypes", arg: "TYPE", help: "audit record types kept in each audit event, e.g. SYSCALL,EXECVE,PATH (default: all)", list: true },
   { key: "audit_max_events_per_sec", field: "auditMaxEventsPerSec", arg: "N", help: "audit events per second at most; the rest are dropped and counted (default 0 = no cap)" },
+  { key: "dns_max_events_per_sec", field: "dnsMaxEventsPerSec", arg: "N", help: "DNS query events per second at most; the rest are counted, not sent (default 200, 0 = no cap)" },
   { key: "system_log", field: "systemLog", arg: "FILE", help: 'system log (default /var/log/syslog, /var/log/messages); "journal" follows the whole journal', aliases: ["systemLog"] },
   { key: "process_interval_ms", field: "processIntervalMs", arg: "MS", help: "/proc polling interval when not using eBPF (default 1000)" },
   { key: "network_interval_ms", field: "networkIntervalMs", arg: "MS", help: "/proc/net polling interval (default 2000)" },
@@ -226,6 +230,9 @@ function apply(cfg: AgentConfig, raw: Record<string, unknown>, source: string): 
       }
       case "auditMaxEventsPerSec":
         cfg.auditMaxEventsPerSec = int(v, name, 0, 1_000_000);
+        break;
+      case "dnsMaxEventsPerSec":
+        cfg.dnsMaxEventsPerSec = int(v, name, 0, 1_000_000);
         break;
       case "spoolFsyncIntervalMs":
         cfg.spoolFsyncIntervalMs = int(v, name, 1, 60_000);
@@ -357,6 +364,7 @@ const ENV: Record<string, string> = {
   VIGIL_AUDIT_SOCKET: "audit_socket",
   VIGIL_AUDIT_TYPES: "audit_types",
   VIGIL_AUDIT_MAX_EVENTS_PER_SEC: "audit_max_events_per_sec",
+  VIGIL_DNS_MAX_EVENTS_PER_SEC: "dns_max_events_per_sec",
 };
 
 /**
@@ -371,9 +379,10 @@ export function enrollEnvironment(env: NodeJS.ProcessEnv = process.env): { token
 export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const cfg: AgentConfig = {
     controller: "127.0.0.1:50051",
-    watch: DEFAULT_WATCH_PATHS,
+    watch: [...DEFAULT_WATCH_PATHS],
     auditTypes: [],
     auditMaxEventsPerSec: 0,
+    dnsMaxEventsPerSec: 200,
     stateDir: defaultStateDir(),
     tags: [],
     processIntervalMs: 1000,
@@ -390,7 +399,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     evidenceDeny: [],
     logLevel: "info",
     tls: false,
-    sensors: { process: true, network: true, file: true, auth: true, audit: true, syslog: true },
+    sensors: { process: true, network: true, file: true, auth: true, audit: true, syslog: true, dns: true },
     syntheticRate: 0,
     syntheticCount: 0,
     syntheticMix: "agent",

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { AgentConfig } from "../config/config";
 import { AuditProcessSensor, AuditSensor } from "../sensors/audit";
 import { AuthSensor, JOURNAL_IDENTIFIERS } from "../sensors/auth";
-import { EbpfHelper, EbpfNetworkSensor, EbpfProcessSensor, FileAttribution, locateHelper } from "../sensors/ebpf";
+import { EbpfDnsSensor, EbpfHelper, EbpfNetworkSensor, EbpfProcessSensor, FileAttribution, locateHelper } from "../sensors/ebpf";
 import { FileSensor } from "../sensors/file";
 import { NetworkSensor } from "../sensors/network";
 import { PreferredSource, type SourceCandidate } from "../sensors/preferred-source";
@@ -19,7 +19,7 @@ function kernelFeed(cfg: AgentConfig): { helper?: EbpfHelper; problem: string } 
   if (cfg.kernelSensor === "proc" || cfg.kernelSensor === "audit") return { problem: `kernel_sensor: ${cfg.kernelSensor}` };
   try {
     const located = locateHelper({ configured: cfg.ebpfHelper, stateDir: cfg.stateDir });
-    return { helper: new EbpfHelper({ path: located.path, prefixes: cfg.watch }), problem: "" };
+    return { helper: new EbpfHelper({ path: located.path, prefixes: cfg.watch, dns: cfg.sensors.dns }), problem: "" };
   } catch (err) {
     return { problem: (err as Error).message };
   }
@@ -28,18 +28,25 @@ function kernelFeed(cfg: AgentConfig): { helper?: EbpfHelper; problem: string } 
 /** The sensors the configuration turns on, each with its own slice of the state dir. */
 export function createSensors(cfg: AgentConfig): Sensor[] {
   const sensors: Sensor[] = [];
-  const { helper, problem } = cfg.sensors.process || cfg.sensors.network || cfg.sensors.file ? kernelFeed(cfg) : { problem: "" };
+  const { helper, problem } = cfg.sensors.process || cfg.sensors.network || cfg.sensors.file || cfg.sensors.dns ? kernelFeed(cfg) : { problem: "" };
   const kernelProcesses = helper ? new EbpfProcessSensor(helper) : undefined;
   if (cfg.sensors.process) sensors.push(new PreferredSource("process", processSources(cfg, kernelProcesses, problem)));
+  // One map per host: a response record is handled in full (its names learned) before the connect record that follows it.
+  const dns = cfg.sensors.dns && helper && kernelProcesses ? new EbpfDnsSensor(helper, kernelProcesses, { maxEventsPerSec: cfg.dnsMaxEventsPerSec }) : undefined;
+  if (dns) sensors.push(dns);
+  // Without the kernel feed nothing sees DNS: the health says so rather than listing no dns sensor at all.
+  else if (cfg.sensors.dns) sensors.push(unavailable("dns", problem || "no kernel feed"));
+  const hostnames = dns ? (address: string, pid: number) => dns.names.nameOf(address, pid) : undefined;
   let kernelNet: EbpfNetworkSensor | undefined;
   if (cfg.sensors.network) {
     if (helper && kernelProcesses) {
-      kernelNet = new EbpfNetworkSensor(helper, kernelProcesses);
+      kernelNet = new EbpfNetworkSensor(helper, kernelProcesses, { hostnames });
       sensors.push(kernelNet);
     }
     const net = kernelNet;
     const poller = new NetworkSensor({
       intervalMs: cfg.networkIntervalMs,
+      hostnames,
       alreadyReported: net ? (a, p, pid) => net.alreadyReported(a, p, pid) : undefined,
       kernelFeed: net ? () => net.feeding() : undefined,
     });

@@ -188,6 +188,11 @@ export class Procfs {
     }
   }
 
+  /** /proc/pid/cgroup (one line per hierarchy; at most 8 KiB read), or undefined when gone. */
+  cgroup(pid: number): string | undefined {
+    return readSmall(join(this.root, String(pid), "cgroup"));
+  }
+
   cwd(pid: number): string {
     return this.link(pid, "cwd");
   }

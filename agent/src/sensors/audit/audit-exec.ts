@@ -1,4 +1,6 @@
 import { ProcessAction, redactVigilSecrets, type AuditEvent, type ProcessEvent } from "@vigil/proto";
+import type { CgroupFacts } from "../../platform/linux/cgroup-layout";
+import { cgroupFields } from "../process/cgroup-fields";
 
 /** The key Vigil's own execve rule carries, so its records are told apart from the host's rules. */
 export const VIGIL_EXEC_KEY = "vigil-exec";
@@ -68,7 +70,7 @@ export function auditExec(event: AuditEvent): AuditExec | null {
 }
 
 /** The START event in the shape the eBPF sensor emits, with what only the sensor knows passed in. */
-export function auditProcessStart(e: AuditExec, known: { user: string; startTimeMs: number; parentExe: string; parentCommandLine: string; sha256: string }): ProcessEvent {
+export function auditProcessStart(e: AuditExec, known: { user: string; startTimeMs: number; parentExe: string; parentCommandLine: string; sha256: string; cgroup?: CgroupFacts }): ProcessEvent {
   return {
     action: ProcessAction.PROCESS_ACTION_START,
     pid: e.pid,
@@ -90,6 +92,7 @@ export function auditProcessStart(e: AuditExec, known: { user: string; startTime
     durationMs: 0,
     cgroupId: 0,
     source: "audit",
+    ...cgroupFields(known.cgroup),
   };
 }
 

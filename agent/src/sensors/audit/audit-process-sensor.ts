@@ -14,6 +14,7 @@ import { AuditExecRule, auditdPid, runAuditctl, type Auditctl } from "./audit-ru
 import { DEFAULT_AUDIT_LOG } from "./audit-sensor";
 import { parseAuditLine } from "./parse-audit-line";
 import { hashExecutedImage } from "../process/image-hash";
+import { procCgroup } from "../process/cgroup-fields";
 
 export interface AuditProcessSensorOptions {
   /** Directory for the log offset. */
@@ -177,9 +178,11 @@ export class AuditProcessSensor implements Sensor {
     const parentExe = parent?.exe ?? this.procfs.identity(e.ppid)?.exe ?? "";
     const parentCommandLine = parent?.commandLine ?? this.procfs.cmdline(e.ppid);
     const user = e.uid >= 0 ? this.users.name(e.uid) : "";
+    // Audit records carry no cgroup: /proc tells it while the process lives (a 1 ms one is gone by now).
+    const cgroup = stat ? procCgroup(this.procfs, e.pid) : undefined;
     this.track(
       this.hashOf(e.pid, e.exe).then((sha256) => {
-        this.emit(auditProcessStart(e, { user, startTimeMs: started, parentExe, parentCommandLine, sha256 }), auditTimeMs);
+        this.emit(auditProcessStart(e, { user, startTimeMs: started, parentExe, parentCommandLine, sha256, cgroup }), auditTimeMs);
       }),
     );
   }

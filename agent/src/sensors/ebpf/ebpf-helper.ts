@@ -7,6 +7,8 @@ export interface EbpfHelperOptions {
   path: string;
   /** Watched path prefixes for file records (globs are cut at their first wildcard). */
   prefixes: string[];
+  /** Attach the DNS programs (send/receive syscalls on port 53 sockets). Default true. */
+  dns?: boolean;
   /** How long to wait for the helper to attach its programs. Default 5000 ms. */
   readyTimeoutMs?: number;
   /** Restarts after a crash before giving up; each waits twice as long. Default 5. */
@@ -24,6 +26,19 @@ export interface EbpfHelperStats {
 }
 
 type Listener = (r: EbpfRecord) => void;
+
+/**
+ * Starts the helper (once, shared) and subscribes a sensor to its records. Resolves the
+ * unsubscribe function, or undefined with `counters.detail` saying why the feed is unavailable.
+ */
+export async function subscribeWhenReady(helper: EbpfHelper, counters: { detail: string }, listener: Listener): Promise<(() => void) | undefined> {
+  const problem = await helper.start();
+  if (problem !== undefined) {
+    counters.detail = `eBPF unavailable: ${problem}`;
+    return undefined;
+  }
+  return helper.subscribe(listener);
+}
 
 const MAX_PREFIXES = 16;
 
@@ -83,6 +98,7 @@ export class EbpfHelper {
   private launch(): Promise<string | undefined> {
     const args: string[] = [];
     for (const p of this.options.prefixes.slice(0, MAX_PREFIXES)) args.push("--prefix", p);
+    if (this.options.dns === false) args.push("--no-dns");
     const child = spawn(this.options.path, args, { stdio: ["pipe", "pipe", "pipe"] });
     this.child = child;
     this.stderrTail = "";

@@ -1,9 +1,10 @@
 import { Direction, NetworkAction, type NetworkEvent } from "@vigil/proto";
 import { UserNames } from "../../platform/linux/users";
 import { SensorCounters, type EventSink, type Sensor, type SensorHealth } from "../sensor";
-import type { EbpfHelper } from "./ebpf-helper";
+import { subscribeWhenReady, type EbpfHelper } from "./ebpf-helper";
 import type { EbpfProcessSensor } from "./ebpf-process-sensor";
 import type { EbpfRecord } from "./records";
+import { cgroupFields } from "../process/cgroup-fields";
 
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
@@ -31,23 +32,22 @@ export class EbpfNetworkSensor implements Sensor {
   private readonly reported = new Map<string, number>();
   /** Told of every socket change the kernel reports (the /proc poller reads its tables then). */
   private onChange: () => void = () => {};
+  /** The name a recent DNS answer gave an address (the DNS sensor's map), for outbound connections. */
+  private readonly hostnames: ((address: string, pid: number) => string | undefined) | undefined;
 
   constructor(
     private readonly helper: EbpfHelper,
     private readonly processes: EbpfProcessSensor,
-    options: { passwdPath?: string } = {},
+    options: { passwdPath?: string; hostnames?: (address: string, pid: number) => string | undefined } = {},
   ) {
     this.users = new UserNames(options.passwdPath);
+    this.hostnames = options.hostnames;
   }
 
   async start(sink: EventSink): Promise<void> {
-    const problem = await this.helper.start();
-    if (problem !== undefined) {
-      this.counters.detail = `eBPF unavailable: ${problem}`;
-      return;
-    }
+    this.unsubscribe = await subscribeWhenReady(this.helper, this.counters, (r) => this.onRecord(r));
+    if (!this.unsubscribe) return;
     this.sink = sink;
-    this.unsubscribe = this.helper.subscribe((r) => this.onRecord(r));
     this.counters.running = true;
     this.counters.detail = "source: ebpf (connect, accept)";
   }
@@ -101,6 +101,8 @@ export class EbpfNetworkSensor implements Sensor {
       user: this.users.name(r.task.uid),
       bytesSent: 0,
       bytesReceived: 0,
+      remoteHostname: r.inbound ? "" : (this.hostnames?.(r.address, r.task.pid) ?? ""),
+      ...cgroupFields(this.processes.placeOf(r.task)),
     };
     this.remember(connectionKey(r.address, r.port, r.task.pid));
     try {

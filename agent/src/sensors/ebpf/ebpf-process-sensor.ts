@@ -8,6 +8,9 @@ import type { EbpfHelper } from "./ebpf-helper";
 import { ProcessTable, type ProcInfo } from "./process-table";
 import type { EbpfRecord, TaskHead } from "./records";
 import { hashExecutedImage } from "../process/image-hash";
+import { CgroupDirectory } from "../../platform/linux/cgroup-directory";
+import { NO_CGROUP, type CgroupFacts } from "../../platform/linux/cgroup-layout";
+import { cgroupFields, procCgroup } from "../process/cgroup-fields";
 
 export interface EbpfProcessSensorOptions {
   procRoot?: string;
@@ -15,9 +18,15 @@ export interface EbpfProcessSensorOptions {
   hasher?: FileHasher;
   /** Longest wait for an executable's hash before START goes out without it. Default 2000 ms. */
   hashWaitMs?: number;
+  /** Names the kernel's cgroup ids (container, pod, unit); default: the host's cgroup2 mount. */
+  cgroups?: CgroupDirectory;
 }
 
 const NS_PER_TICK = 1e9 / CLOCK_TICKS_PER_SECOND;
+/** How long placeOf leaves a cgroup id it could not name before it reads /proc for it again. */
+const PLACE_RETRY_MS = 1000;
+/** Unnamed cgroup ids placeOf remembers at most; past it, new ones get the process table's word only. */
+const MAX_PLACE_TRIES = 1024;
 
 /** Exit status as a shell reports it: the code, or 128 + the signal that killed it. */
 export function exitCodeOf(status: number): number {
@@ -38,6 +47,7 @@ export class EbpfProcessSensor implements Sensor {
   private readonly users: UserNames;
   private readonly hasher: FileHasher;
   private readonly hashWaitMs: number;
+  readonly cgroups: CgroupDirectory;
   readonly table = new ProcessTable();
   /** Per pid: settles once START went out, so EXIT never overtakes it. */
   private readonly started = new Map<number, Promise<void>>();
@@ -46,6 +56,8 @@ export class EbpfProcessSensor implements Sensor {
   private bootTimeMs = 0;
   private unsubscribe: (() => void) | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** Cgroup ids placeOf did not find in the cache: when it last read /proc for each. */
+  private readonly placeTries = new Map<bigint, number>();
 
   constructor(
     private readonly helper: EbpfHelper,
@@ -55,6 +67,7 @@ export class EbpfProcessSensor implements Sensor {
     this.users = new UserNames(options.passwdPath);
     this.hasher = options.hasher ?? new FileHasher();
     this.hashWaitMs = options.hashWaitMs ?? 2000;
+    this.cgroups = options.cgroups ?? new CgroupDirectory({ procRoot: options.procRoot });
   }
 
   /** Resolves with "" when the kernel feed runs, else the reason it cannot (the caller falls back). */
@@ -91,12 +104,60 @@ export class EbpfProcessSensor implements Sensor {
     if (!h.running) return h;
     const s = this.helper.stats;
     const state = this.helper.status ? `; ${this.helper.status}` : "";
-    return { ...h, detail: `source: ebpf (${s.programs} tracepoints), kernel drops ${s.kernelDrops}${state}` };
+    const c = this.cgroups.stats;
+    const cgroups =
+      this.cgroups.root === null
+        ? "no cgroup2 mount: cgroups read from /proc while the process lives"
+        : `cgroups: ${c.entries} known, ${c.walks} walks${c.truncated ? " (cut at the bound)" : ""}, ${c.unresolved} unnamed`;
+    return { ...h, detail: `source: ebpf (${s.programs} tracepoints), kernel drops ${s.kernelDrops}; ${cgroups}${state}` };
   }
 
   /** The process behind a pid in a kernel record: itself, or its parent for a fork that never exec'd. */
   actor(task: TaskHead): ProcInfo | undefined {
     return this.table.get(task.pid) ?? this.table.get(task.ppid);
+  }
+
+  /**
+   * Where the process behind a kernel record runs, for its file, network and DNS events: the cgroup
+   * the record itself names (the kernel's id, at the time of the event) as the cache knows it, else
+   * what the process table says of the actor. For a process in a known cgroup both are Map lookups:
+   * no syscall per event. An id the cache does not know (a process running since before the
+   * agent, whose cgroup no exec has named since; one moved to another cgroup after its exec) is
+   * named from the process's /proc entry, as an exec's is (then cached); failing that (the process
+   * is gone), a walk is asked for (rate-limited like an exec's) and /proc is not read for that id
+   * again within a second.
+   */
+  placeOf(task: TaskHead): CgroupFacts {
+    if (this.cgroups.root !== null) {
+      const id = task.cgroupId;
+      const named = this.cgroups.lookup(id);
+      if (named) return named;
+      if (id !== 0n && this.mayLookFor(id)) {
+        const now = this.cgroups.nameFromProcess(id, task.pid);
+        if (now) {
+          this.placeTries.delete(id);
+          return now;
+        }
+        void this.cgroups.resolve(id).catch(() => undefined);
+      }
+    }
+    const actor = this.actor(task);
+    // The table's word only when it describes the cgroup the record names (or the id is unknown: seeded from /proc).
+    if (actor?.cgroup && (actor.cgroupId === undefined || actor.cgroupId === task.cgroupId || this.cgroups.root === null)) return actor.cgroup;
+    return NO_CGROUP;
+  }
+
+  /** At most one /proc read per unnamed cgroup id per PLACE_RETRY_MS, for at most MAX_PLACE_TRIES ids. */
+  private mayLookFor(id: bigint): boolean {
+    const now = Date.now();
+    const at = this.placeTries.get(id);
+    if (at !== undefined && now - at < PLACE_RETRY_MS) return false;
+    if (at === undefined && this.placeTries.size >= MAX_PLACE_TRIES) {
+      for (const [k, t] of this.placeTries) if (now - t >= PLACE_RETRY_MS) this.placeTries.delete(k);
+      if (this.placeTries.size >= MAX_PLACE_TRIES) return false;
+    }
+    this.placeTries.set(id, now);
+    return true;
   }
 
   wallMs(bootNs: number): number {
@@ -145,11 +206,19 @@ export class EbpfProcessSensor implements Sensor {
       durationMs: 0,
       cgroupId: Number(t.cgroupId),
       source: "ebpf",
+      ...cgroupFields(),
     };
     const eventMs = this.wallMs(t.tsNs);
+    // Kept in the table as soon as it is named (not after the hash): the process's file, network and DNS events read it.
+    const cgroup = Promise.resolve(this.cgroupOf(t)).then((facts) => {
+      info.cgroup = facts;
+      info.cgroupId = t.cgroupId;
+      return facts;
+    });
     const done = this.track(
-      this.hashOf(t.pid, exe).then((sha256) => {
+      Promise.all([this.hashOf(t.pid, exe), cgroup]).then(([sha256, facts]) => {
         body.sha256 = sha256;
+        Object.assign(body, cgroupFields(facts));
         this.emit(body, eventMs);
       }),
     );
@@ -188,9 +257,16 @@ export class EbpfProcessSensor implements Sensor {
       durationMs: Math.max(0, Math.round((t.tsNs - t.startNs) / 1e6)),
       cgroupId: Number(t.cgroupId),
       source: "ebpf",
+      ...cgroupFields(),
     };
     // Fire and forget: track() counts a failure and keeps the promise for stop() to wait on.
-    void this.track(before.then(() => this.emit(body, eventMs)));
+    void this.track(
+      before.then(() => {
+        // Named when its START went out (which this waited for); for one seeded from /proc, the cache's word if any.
+        Object.assign(body, cgroupFields(info.cgroup ?? this.cgroups.lookup(t.cgroupId)));
+        this.emit(body, eventMs);
+      }),
+    );
   }
 
   /**
@@ -224,6 +300,13 @@ export class EbpfProcessSensor implements Sensor {
     };
     this.table.set(info);
     return info;
+  }
+
+  /** Cached after the first process of a cgroup: a Map lookup; else named now, while it or its parent may live. */
+  private cgroupOf(t: TaskHead): CgroupFacts | Promise<CgroupFacts> {
+    // No cgroup2 mount (a v1-only host): the kernel's id names nothing; /proc does while the process lives.
+    if (this.cgroups.root === null) return procCgroup(this.procfs, t.pid);
+    return this.cgroups.lookup(t.cgroupId) ?? this.cgroups.resolve(t.cgroupId, [t.pid, t.ppid]);
   }
 
   private hashOf(pid: number, exe: string): Promise<string> {

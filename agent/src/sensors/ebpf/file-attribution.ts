@@ -2,6 +2,8 @@ import { UserNames } from "../../platform/linux/users";
 import type { FileActor, KernelFileFeed } from "../file/file-sensor";
 import type { EbpfHelper } from "./ebpf-helper";
 import type { EbpfProcessSensor } from "./ebpf-process-sensor";
+import { FILE_OPEN_WRITE } from "./records";
+import { cgroupFields } from "../process/cgroup-fields";
 
 export interface FileAttributionOptions {
   /** How long a change is attributed to its writer. Default 30 s (the file sensor reports within ~1 s). */
@@ -18,7 +20,7 @@ export interface FileAttributionOptions {
  * million temp files only evicts older entries.
  */
 export class FileAttribution implements KernelFileFeed {
-  private readonly changeListeners = new Set<(path: string) => void>();
+  private readonly changeListeners = new Set<(path: string, written: boolean) => void>();
   private readonly byPath = new Map<string, FileActor & { atMs: number }>();
   private readonly ttlMs: number;
   private readonly maxPaths: number;
@@ -38,12 +40,18 @@ export class FileAttribution implements KernelFileFeed {
   start(): void {
     this.unsubscribe ??= this.helper.subscribe((r) => {
       if (r.kind !== "file") return;
-      const actor = { pid: r.task.pid, exe: this.processes.actor(r.task)?.exe ?? "", user: this.users.name(r.task.uid), atMs: Date.now() };
+      const actor = {
+        pid: r.task.pid,
+        exe: this.processes.actor(r.task)?.exe ?? "",
+        user: this.users.name(r.task.uid),
+        ...cgroupFields(this.processes.placeOf(r.task)),
+        atMs: Date.now(),
+      };
       this.remember(r.path, actor);
       if (r.path2) this.remember(r.path2, actor);
       for (const l of this.changeListeners) {
-        l(r.path);
-        if (r.path2) l(r.path2);
+        l(r.path, r.op === FILE_OPEN_WRITE);
+        if (r.path2) l(r.path2, false);
       }
     });
   }
@@ -53,7 +61,7 @@ export class FileAttribution implements KernelFileFeed {
     return (await this.helper.start()) === undefined && this.helper.status === "";
   }
 
-  onChange(listener: (path: string) => void): () => void {
+  onChange(listener: (path: string, written: boolean) => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
   }
@@ -67,7 +75,8 @@ export class FileAttribution implements KernelFileFeed {
   lookup(path: string): FileActor | undefined {
     const hit = this.byPath.get(path);
     if (!hit || Date.now() - hit.atMs > this.ttlMs) return undefined;
-    return { pid: hit.pid, exe: hit.exe, user: hit.user };
+    const { atMs: _atMs, ...actor } = hit;
+    return actor;
   }
 
   private remember(path: string, actor: FileActor & { atMs: number }): void {

@@ -1,5 +1,7 @@
 import { isKernelThread, type Procfs } from "../../platform/linux/procfs";
+import type { CgroupFacts } from "../../platform/linux/cgroup-layout";
 import { commandLineOf } from "../process/process-record";
+import { procCgroup } from "../process/cgroup-fields";
 
 /** What is known of a live process: enough to name it as somebody's parent or as the actor. */
 export interface ProcInfo {
@@ -11,6 +13,10 @@ export interface ProcInfo {
   startTimeMs: number;
   /** A fork that never exec'd, learnt from /proc when a child named it: not a process event of its own. */
   forked?: boolean;
+  /** Where it runs (container, unit): named at its START, or read from /proc by the seed. */
+  cgroup?: CgroupFacts;
+  /** The kernel's id of the cgroup `cgroup` describes; unknown for a process seeded from /proc. */
+  cgroupId?: bigint;
   /** Set when the process has exited; kept a moment for its children's records still in flight. */
   exitedAtMs?: number;
 }
@@ -45,7 +51,10 @@ export class ProcessTable {
     return this.byPid.get(pid);
   }
 
-  /** Processes running before the sensor started, read from /proc. */
+  /**
+   * Processes running before the sensor started, read from /proc: with where each runs (one read of
+   * /proc/<pid>/cgroup per process, here once), so their file, network and DNS events name it.
+   */
   seed(procfs: Procfs, startTimeOf: (startTicks: number) => number): void {
     for (const pid of procfs.listPids()) {
       const stat = procfs.stat(pid);
@@ -58,6 +67,7 @@ export class ProcessTable {
         commandLine: commandLineOf(procfs, pid),
         uid: identity?.uid ?? -1,
         startTimeMs: startTimeOf(stat.startTicks),
+        cgroup: procCgroup(procfs, pid),
       });
     }
   }

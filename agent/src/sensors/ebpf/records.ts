@@ -15,6 +15,7 @@ export const REC_STATS = 5;
 export const REC_READY = 6;
 export const REC_SOCK = 7;
 export const REC_FORK = 8;
+export const REC_DNS = 9;
 
 export const FILE_OPEN_WRITE = 1;
 export const FILE_UNLINK = 2;
@@ -34,6 +35,9 @@ const EXIT_BYTES = TASK_BYTES + 8;
 const CONNECT_BYTES = TASK_BYTES + 16 + 16;
 const FILE_BYTES = TASK_BYTES + 8 + 2 * PATH_MAX;
 const SOCK_BYTES = 16;
+/** The kernel copies at most this much of a DNS datagram. */
+export const DNS_MAX = 512;
+const DNS_FIXED = TASK_BYTES + 32;
 /** No record is longer than an exec record. */
 export const MAX_FRAME = EXEC_BYTES;
 
@@ -61,6 +65,8 @@ export type EbpfRecord =
   | { kind: "file"; task: TaskHead; op: number; flags: number; path: string; path2: string }
   /** A TCP socket began closing, closed or listens (newstate: TCP_* as the kernel numbers them); no process. */
   | { kind: "sock"; newState: number; tsNs: number }
+  /** A UDP datagram to (sent) or from port 53: payload is its first bytes (≤ DNS_MAX), size its full length. */
+  | { kind: "dns"; task: TaskHead; sent: boolean; family: 4 | 6; server: string; port: number; payload: Buffer; size: number }
   | { kind: "stats"; programs: number; dropped: number; written: number }
   | { kind: "ready"; programs: number };
 
@@ -167,6 +173,24 @@ export function decodeRecord(buf: Buffer): EbpfRecord {
         path: cString(buf, TASK_BYTES + 8, PATH_MAX),
         path2: cString(buf, TASK_BYTES + 8 + PATH_MAX, PATH_MAX),
       };
+    case REC_DNS: {
+      need(buf, DNS_FIXED, "dns");
+      const fam = buf.readUInt16LE(TASK_BYTES);
+      if (fam !== 2 && fam !== 10) throw new RecordError(`dns record with address family ${fam}`);
+      const family = fam === 2 ? 4 : 6;
+      const len = Math.min(buf.readUInt16LE(TASK_BYTES + 6), DNS_MAX, buf.length - DNS_FIXED);
+      return {
+        kind: "dns",
+        task: task(buf),
+        family,
+        port: buf.readUInt16LE(TASK_BYTES + 2),
+        sent: buf.readUInt16LE(TASK_BYTES + 4) === 1,
+        size: buf.readUInt32LE(TASK_BYTES + 8),
+        server: ip(buf.subarray(TASK_BYTES + 16, TASK_BYTES + 32), family),
+        // A copy: the frame's buffer is the helper's read chunk, which must not be kept alive.
+        payload: Buffer.from(buf.subarray(DNS_FIXED, DNS_FIXED + len)),
+      };
+    }
     case REC_SOCK:
       need(buf, SOCK_BYTES, "sock");
       return { kind: "sock", newState: buf.readUInt32LE(4), tsNs: Number(buf.readBigUInt64LE(8)) };

@@ -43,7 +43,11 @@ export class DirectoryWatcher {
     const found: string[] = [];
     for (const root of roots) {
       const st = await stat(root).catch(() => undefined);
-      if (!st) continue;
+      if (!st) {
+        // Not there yet (an awaited file): watch its directory for that one name.
+        if ((await stat(dirname(root)).catch(() => undefined))?.isDirectory()) this.watchDir(dirname(root), basename(root));
+        continue;
+      }
       if (st.isDirectory()) await this.walk(root, found);
       else {
         this.watchDir(dirname(root), basename(root));
@@ -107,8 +111,9 @@ export class DirectoryWatcher {
     if (entry.only && !entry.only.has(n)) return;
     const path = join(dir, n);
     this.on.changed(path);
-    // Creation, deletion and renames arrive as "rename": a directory may have come or gone.
-    if (event === "rename" && !entry.only) void this.check(path);
+    // Creation, deletion and renames arrive as "rename": a directory may have come or gone (an
+    // awaited ~/.ssh too, whose files are then watched like any root's).
+    if (event === "rename") void this.check(path);
     // The directory's own deletion or move is reported on its watch under its own name.
     if (n === basename(dir)) void this.check(dir);
   }

@@ -5,23 +5,23 @@ import { FileHasher } from "../../platform/linux/file-hasher";
 import { SensorCounters, type EventSink, type Sensor, type SensorHealth } from "../sensor";
 import { BaselineStore, type FileRecord } from "./baseline-store";
 import { DirectoryWatcher } from "./directory-watcher";
-import { FileTracker, fileEvent } from "./file-tracker";
+import { FileTracker, fileEvent, type Writer } from "./file-tracker";
 import { PathQueue } from "./path-queue";
 import { DEFAULT_WATCH_PATHS, isUnder, resolveWatchRoots } from "./watch-paths";
 
-/** The process that last changed a path, as the kernel sensor saw it. */
-export interface FileActor {
-  pid: number;
-  exe: string;
-  user: string;
-}
+/** Paths remembered as "written by the kernel, not examined yet" at most. */
+const MAX_KERNEL_WRITTEN = 10_000;
+
+/** The process that last changed a path, as the kernel sensor saw it, and where it runs. */
+export type FileActor = Writer;
 
 /** A kernel feed of file changes (sensors/ebpf/file-attribution.ts): which paths were written, renamed, unlinked or chmod'ed. */
 export interface KernelFileFeed {
   /** Resolves true when the feed runs (starting it if needed), false when it cannot. */
   ready(): Promise<boolean>;
   /** Calls `listener` with each path (as the process named it) the kernel saw changed under the watched prefixes. */
-  onChange(listener: (path: string) => void): () => void;
+  /** `written`: the kernel saw the path opened for writing (as opposed to unlinked, renamed or chmod'ed). */
+  onChange(listener: (path: string, written: boolean) => void): () => void;
 }
 
 export interface FileSensorOptions {
@@ -75,13 +75,21 @@ export class FileSensor implements Sensor {
   private persistTimer: NodeJS.Timeout | undefined;
   private ready = false;
   private readonly early = new Set<string>();
+  /**
+   * Paths the kernel saw opened for writing and not examined since, with their writer as known at
+   * that moment (a later unlink names its own process): one gone by then was a transient file.
+   */
+  private readonly kernelWritten = new Map<string, FileActor | undefined>();
 
   constructor(private readonly options: FileSensorOptions = {}) {
     this.hasher = options.hasher ?? new FileHasher();
     this.tracker = new FileTracker(this.hasher, (e, t) => this.emit(e, t), options.renameWindowMs ?? 500);
     this.queue = new PathQueue(
       options.settleMs ?? 50,
-      (p) => this.tracker.examine(p),
+      (p) => {
+        const writer = this.kernelWritten.get(p);
+        return this.tracker.examine(p, this.kernelWritten.delete(p) ? (writer ?? null) : undefined);
+      },
       (err) => this.fail(`examine failed: ${(err as Error).message}`),
     );
     this.store = options.stateDir ? new BaselineStore(options.stateDir) : undefined;
@@ -92,14 +100,16 @@ export class FileSensor implements Sensor {
     if (this.counters.running) return;
     this.sink = sink;
     this.counters.running = true;
-    const { present, absent } = resolveWatchRoots(this.options.paths ?? DEFAULT_WATCH_PATHS);
-    this.roots = present;
+    const { present, absent, awaited } = resolveWatchRoots(this.options.paths ?? DEFAULT_WATCH_PATHS);
+    // An awaited path is a root like any other: its creation is reported (there is no baseline entry for it).
+    this.roots = [...present, ...awaited];
     this.absent = absent;
     this.describe();
-    if (present.length === 0) return;
+    if (this.roots.length === 0) return;
 
     const kernel = this.options.kernel && (await this.options.kernel.ready()) ? this.options.kernel : undefined;
-    const initial = kernel ? await this.watchDirectories(present, kernel) : await this.watchFiles(present);
+    // chokidar cannot wait for a file that does not exist: awaited paths get a watch on their directory for that name.
+    const initial = kernel ? await this.watchDirectories(this.roots, kernel) : [...(await this.watchFiles(present)), ...(await this.watchAwaited(awaited))];
     this.describe();
 
     await this.buildBaseline(initial);
@@ -134,6 +144,7 @@ export class FileSensor implements Sensor {
 
   /** chokidar: a watch per file and directory; resolves with the files present, once all are watched. */
   private async watchFiles(roots: string[]): Promise<string[]> {
+    if (roots.length === 0) return []; // chokidar never becomes ready with nothing to watch
     const initial: string[] = [];
     const watcher = watch(roots, {
       persistent: true,
@@ -162,17 +173,33 @@ export class FileSensor implements Sensor {
    * Both are hints to the same tracker, so a change seen twice is still one event.
    */
   private async watchDirectories(roots: string[], kernel: KernelFileFeed): Promise<string[]> {
-    this.stopKernel = kernel.onChange((p) => {
+    this.stopKernel = kernel.onChange((p, written) => {
       const path = normalize(p);
-      if (this.roots.some((r) => isUnder(path, r))) this.notify(path);
+      if (!this.roots.some((r) => isUnder(path, r))) return;
+      if (written) {
+        // Bounded like the queue it feeds: a flood of distinct paths forgets the oldest marks, never grows.
+        if (this.kernelWritten.size >= MAX_KERNEL_WRITTEN) this.kernelWritten.delete(this.kernelWritten.keys().next().value as string);
+        this.kernelWritten.set(path, this.options.attribute?.(path));
+      }
+      this.notify(path);
     });
-    this.dirWatcher = new DirectoryWatcher({
+    this.dirWatcher = this.newDirectoryWatcher();
+    // Entries found at start are the baseline; the tracker knows nothing yet, so nothing is notified for them.
+    return this.dirWatcher.start(roots);
+  }
+
+  private async watchAwaited(paths: string[]): Promise<string[]> {
+    if (paths.length === 0) return [];
+    this.dirWatcher = this.newDirectoryWatcher();
+    return this.dirWatcher.start(paths);
+  }
+
+  private newDirectoryWatcher(): DirectoryWatcher {
+    return new DirectoryWatcher({
       changed: (p) => this.notify(p),
       dirGone: (dir) => this.notifyUnder(dir),
       error: (message) => this.fail(`watcher: ${message}`),
     });
-    // Entries found at start are the baseline; the tracker knows nothing yet, so nothing is notified for them.
-    return this.dirWatcher.start(roots);
   }
 
   private notifyUnder(dir: string): void {
@@ -239,7 +266,8 @@ export class FileSensor implements Sensor {
     const sink = this.sink;
     if (!sink) return;
     const actor = this.options.attribute?.(file.path) ?? (file.oldPath ? this.options.attribute?.(file.oldPath) : undefined);
-    if (actor) Object.assign(file, actor);
+    // An event that already names its process (a transient file's writer) keeps it.
+    if (actor && file.exe === "") Object.assign(file, actor);
     try {
       sink.emit({ $case: "file", file }, timeMs);
       this.counters.events++;

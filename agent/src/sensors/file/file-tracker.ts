@@ -17,6 +17,9 @@ function changeTime(rec: FileRecord): number {
   return rec.ctimeMs > 0 && rec.ctimeMs <= now ? Math.round(rec.ctimeMs) : now;
 }
 
+/** The process that wrote a file, as the kernel feed named it, and where it runs (container, unit). */
+export type Writer = Pick<FileEvent, "pid" | "exe" | "user" | "cgroupPath" | "containerId" | "containerRuntime" | "podUid" | "systemdUnit">;
+
 export function fileEvent(action: FileAction, path: string, rec: FileRecord, before: { oldPath?: string; sha256?: string; mode?: number } = {}): FileEvent {
   return {
     action,
@@ -33,6 +36,11 @@ export function fileEvent(action: FileAction, path: string, rec: FileRecord, bef
     pid: 0,
     exe: "",
     user: "",
+    cgroupPath: "",
+    containerId: "",
+    containerRuntime: "",
+    podUid: "",
+    systemdUnit: "",
   };
 }
 
@@ -89,11 +97,16 @@ export class FileTracker {
     return r.stats && r.stats.ino === st.ino ? recordFrom(r.stats, r.sha256) : recordFrom(st, r.sha256);
   }
 
-  async examine(path: string): Promise<void> {
+  /**
+   * `writer`: the kernel saw the path opened for writing since the last look, by that process
+   * (null when it could not be named); see transient.
+   */
+  async examine(path: string, writer?: Writer | null): Promise<void> {
     const rec = this.records.get(path);
     const st = await lstat(path).catch(() => undefined);
     if (!st) {
       if (rec) this.deleteLater(path, this.remove(path)!);
+      else if (writer !== undefined) this.transient(path, writer);
       return;
     }
     if (st.isDirectory() || (rec && unchanged(rec, st))) return;
@@ -114,6 +127,18 @@ export class FileTracker {
       // Ownership changes are reported as CHMOD too: the contract has no separate CHOWN.
       this.emit(fileEvent(FileAction.FILE_ACTION_CHMOD, path, next, { sha256: rec.sha256, mode: rec.mode }), t);
     }
+  }
+
+  /**
+   * A file written and removed before it could be read (a dropper's `echo lib > /etc/ld.so.preload;
+   * …; rm`): its content is lost, but not the fact. Reported as CREATE then DELETE with no hash, so
+   * rules on the path still see it.
+   */
+  private transient(path: string, writer: Writer | null): void {
+    const now = Date.now();
+    const rec: FileRecord = { dev: 0, ino: 0, size: 0, mtimeMs: now, ctimeMs: now, mode: 0, uid: 0, gid: 0, sha256: "" };
+    this.emit({ ...fileEvent(FileAction.FILE_ACTION_CREATE, path, rec), ...(writer ?? {}) }, now);
+    this.emitDelete(path, rec);
   }
 
   /** Emits every DELETE still waiting for a possible rename (on stop). */

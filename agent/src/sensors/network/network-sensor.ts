@@ -5,6 +5,7 @@ import { SensorCounters, type EventSink, type Sensor, type SensorHealth } from "
 import { NET_TABLES, parseNetTable, type SocketEntry } from "../../platform/linux/proc-net";
 import { SocketOwners } from "./socket-owners";
 import { readSocketBytes } from "./socket-bytes";
+import { cgroupFields, procCgroup } from "../process/cgroup-fields";
 
 export interface NetworkSensorOptions {
   /**
@@ -45,6 +46,8 @@ export interface NetworkSensorOptions {
   ssPath?: string;
   /** Count loopback connections too (tests; loopback traffic never leaves the host). */
   bytesLoopback?: boolean;
+  /** The name a recent DNS answer gave an address (the DNS sensor's map): an outbound connection's remoteHostname. */
+  hostnames?: (address: string, pid: number) => string | undefined;
 }
 
 /** An open socket as reported at OPEN, reused verbatim for its CLOSE. */
@@ -264,6 +267,9 @@ export class NetworkSensor implements Sensor {
       user: this.users.name(e.uid),
       bytesSent: 0,
       bytesReceived: 0,
+      remoteHostname: direction === Direction.DIRECTION_OUTBOUND ? (this.options.hostnames?.(e.remoteAddress, pid) ?? "") : "",
+      // Where the owner runs, read with its identity once per new connection (CLOSE reuses it); empty when no pid.
+      ...cgroupFields(pid > 0 ? procCgroup(this.procfs, pid) : undefined),
     };
   }
 

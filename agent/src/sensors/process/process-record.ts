@@ -2,6 +2,8 @@ import { redactVigilSecrets } from "@vigil/proto";
 import type { ProcStat, Procfs } from "../../platform/linux/procfs";
 import { CLOCK_TICKS_PER_SECOND } from "../../platform/linux/procfs";
 import type { UserNames } from "../../platform/linux/users";
+import type { CgroupFacts } from "../../platform/linux/cgroup-layout";
+import { procCgroup } from "./cgroup-fields";
 
 /** What the sensor remembers about a live process; the source of its START and EXIT events. */
 export interface ProcessRecord {
@@ -19,6 +21,8 @@ export interface ProcessRecord {
   sha256: string;
   parentExe: string;
   parentCommandLine: string;
+  /** From /proc/<pid>/cgroup: container, pod, unit. */
+  cgroup: CgroupFacts;
 }
 
 export function startTimeMs(bootTimeMs: number, startTicks: number): number {
@@ -26,8 +30,8 @@ export function startTimeMs(bootTimeMs: number, startTicks: number): number {
 }
 
 /**
- * The expensive part, done once per new process: exe link, status, cmdline
- * and cwd. A process that exits meanwhile still yields a record with what its
+ * The expensive part, done once per new process: exe link, status, cmdline,
+ * cwd and cgroup. A process that exits meanwhile still yields a record with what its
  * stat line gave (pid, ppid, comm, start time).
  */
 export function readProcessRecord(procfs: Procfs, users: UserNames, stat: ProcStat, key: string, bootTimeMs: number): ProcessRecord {
@@ -48,6 +52,7 @@ export function readProcessRecord(procfs: Procfs, users: UserNames, stat: ProcSt
     sha256: "",
     parentExe: "",
     parentCommandLine: "",
+    cgroup: procCgroup(procfs, stat.pid),
   };
 }
 

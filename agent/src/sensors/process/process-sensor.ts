@@ -4,6 +4,7 @@ import { isKernelThread, Procfs, type ProcStat } from "../../platform/linux/proc
 import { UserNames } from "../../platform/linux/users";
 import { SensorCounters, type EventSink, type Sensor, type SensorHealth } from "../sensor";
 import { commandLineOf, readProcessRecord, type ProcessRecord } from "./process-record";
+import { cgroupFields } from "./cgroup-fields";
 import { diffSnapshot, processKey, takeSnapshot } from "./snapshot";
 
 export interface ProcessSensorOptions {
@@ -273,6 +274,7 @@ export class ProcessSensor implements Sensor {
       durationMs: action === ProcessAction.PROCESS_ACTION_EXIT ? Math.max(0, timeMs - r.startTimeMs) : 0,
       cgroupId: 0,
       source: "proc",
+      ...cgroupFields(r.cgroup),
     };
     try {
       sink.emit({ $case: "process", process: body }, timeMs);

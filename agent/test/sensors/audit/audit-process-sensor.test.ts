@@ -7,6 +7,9 @@ import { ProcessAction, type ProcessEvent } from "@vigil/proto";
 import { AuditProcessSensor } from "../../../src/sensors/audit";
 import { PrivateAuditd, auditRules, auditdUnavailable } from "../../helpers/private-auditd";
 import { RecordingSink, waitFor } from "../process/recorder";
+import { cgroup2Root, TestCgroups } from "../../helpers/test-cgroup";
+
+const cgroupHost = cgroup2Root();
 
 /**
  * The real audit subsystem: a private auditd (config, log and dispatcher socket in a temp dir),
@@ -84,6 +87,35 @@ describe.skipIf(skipReason !== null)("audit exec source on the real audit subsys
       expect(sensor.health().detail).not.toContain("NOT removed");
     }, 60_000);
   }
+
+  it.skipIf("skip" in cgroupHost)(
+    "names the container of an exec whose process still lives, from /proc/<pid>/cgroup",
+    async () => {
+      const cgroups = new TestCgroups((cgroupHost as { root: string }).root);
+      const id = "a11d".repeat(16);
+      const path = `/vigil-audit-test-${process.pid}.slice/docker-${id}.scope`;
+      const scope = cgroups.make(path);
+      const sink = new RecordingSink();
+      const sensor = new AuditProcessSensor({ stateDir: join(dir, "state-cgroup"), socketPath: auditd.socket, logPath: auditd.log });
+      await sensor.start(sink);
+      const marker = `vigil-audit-cgroup-${process.pid}`;
+      // sleep stays alive in the scope until killed; true may be gone before its records are read.
+      const shell = spawn("sh", ["-c", `echo $$ > ${scope}/cgroup.procs && /bin/true ${marker} && exec sleep 30 ${marker}`], { stdio: "ignore" });
+      try {
+        const sleeper = await waitFor("the sleep in the scope", () => starts(sink).find((p) => p.commandLine === `sleep 30 ${marker}`), 20_000);
+        expect(sleeper).toMatchObject({ containerId: id, containerRuntime: "docker", cgroupPath: path });
+        // Audit records carry no cgroup: a process gone before /proc is read gets none, never a guess.
+        const brief = await waitFor("the true before it", () => starts(sink).find((p) => p.commandLine === `/bin/true ${marker}`));
+        expect(["", id]).toContain(brief.containerId);
+      } finally {
+        shell.kill("SIGKILL");
+        if (shell.exitCode === null && shell.signalCode === null) await new Promise((r) => shell.once("exit", r));
+        await sensor.stop();
+        await cgroups.remove();
+      }
+    },
+    30_000,
+  );
 
   it("says why it cannot run when auditd is not registered", async () => {
     const sensor = new AuditProcessSensor({ stateDir: join(dir, "state-none"), auditctl: async () => "enabled 0\npid 0\n" });

@@ -1,14 +1,17 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, connect, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Direction, NetworkAction, ProcessAction, type NetworkEvent, type ProcessEvent, type FileEvent } from "@vigil/proto";
-import { EbpfHelper, EbpfNetworkSensor, EbpfProcessSensor, FileAttribution } from "../../../src/sensors/ebpf";
+import { Direction, FileAction, NetworkAction, ProcessAction, type DnsEvent, type NetworkEvent, type ProcessEvent, type FileEvent } from "@vigil/proto";
+import { CgroupDirectory } from "../../../src/platform/linux/cgroup-directory";
+import { describeProcCgroup } from "../../../src/platform/linux/cgroup-layout";
+import { EbpfDnsSensor, EbpfHelper, EbpfNetworkSensor, EbpfProcessSensor, FileAttribution } from "../../../src/sensors/ebpf";
 import { FileSensor } from "../../../src/sensors/file";
 import { NetworkSensor } from "../../../src/sensors/network";
 import { RecordingSink, waitFor } from "../process/recorder";
+import { TestCgroups } from "../../helpers/test-cgroup";
 
 /**
  * The real kernel: dist/vigil-ebpf (built by `npm run build` from agent/native/ebpf with clang and
@@ -203,6 +206,36 @@ describe.skipIf(skipReason !== null)("eBPF kernel sensor on the real kernel", ()
     }
   });
 
+  it("reports a file written and removed before it could be read, as CREATE then DELETE, naming its writer", async () => {
+    const attribution = new FileAttribution(helper, proc);
+    attribution.start();
+    const files = new RecordingSink();
+    const fileSensor = new FileSensor({ paths: [watched], settleMs: 500, attribute: (p) => attribution.lookup(p), kernel: attribution });
+    await fileSensor.start(files);
+    try {
+      const target = join(watched, "ld.so.preload");
+      const writer = join(dir, "vigil-dropper");
+      spawnSync("cp", ["/bin/dd", writer]);
+      // Written by one short process, removed by another well within the sensor's settle time: nothing is left to hash.
+      expect(spawnSync("sh", ["-c", `${writer} if=/dev/zero of=${target} bs=1 count=8 status=none && rm -f ${target}`]).status).toBe(0);
+      const seen = () => files.events.flatMap((e) => (e.body.$case === "file" && e.body.file.path === target ? [e.body.file as FileEvent] : []));
+      await waitFor("CREATE and DELETE", () => (seen().some((f) => f.action === FileAction.FILE_ACTION_DELETE) ? true : undefined));
+      const [created, deleted] = seen();
+      expect(created).toMatchObject({ action: FileAction.FILE_ACTION_CREATE, exe: writer, sha256After: "" });
+      expect(deleted).toMatchObject({ action: FileAction.FILE_ACTION_DELETE });
+      expect(deleted!.exe).toMatch(/\/rm$/);
+      // A directory removed under the root (unlinked, never opened for writing) is not a transient file.
+      // A file written after it goes through the same queue: once its event is in, the rmdir has been looked at.
+      const marker = join(watched, "after-rmdir");
+      spawnSync("sh", ["-c", `mkdir ${join(watched, "d")} && rmdir ${join(watched, "d")} && echo kept > ${marker}`]);
+      await waitFor("the marker's CREATE", () => files.events.find((e) => e.body.$case === "file" && e.body.file.path === marker));
+      expect(files.events.some((e) => e.body.$case === "file" && e.body.file.path === join(watched, "d"))).toBe(false);
+    } finally {
+      await fileSensor.stop();
+      attribution.stop();
+    }
+  });
+
   it("a connection made through a fork that never exec'd is still tied to its image", async () => {
     const server = createServer((s) => s.destroy());
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -231,6 +264,8 @@ describe.skipIf(skipReason !== null)("eBPF kernel sensor on the real kernel", ()
       const port = (server.address() as { port: number }).port;
       const listen = await waitFor("LISTEN", () => mine((e) => e.direction === Direction.DIRECTION_LISTEN && e.localPort === port));
       expect(listen.pid).toBe(process.pid);
+      // The poller names where the socket's owner runs, from its /proc entry.
+      expect(listen.cgroupPath).toBe(describeProcCgroup(readFileSync("/proc/self/cgroup", "utf8")).path);
       const client = connect(port, "127.0.0.1");
       await new Promise<void>((r) => client.once("connect", () => r()));
       const clientPort = client.localPort!;
@@ -247,6 +282,148 @@ describe.skipIf(skipReason !== null)("eBPF kernel sensor on the real kernel", ()
     } finally {
       await poller.stop();
       net.notify(() => {});
+    }
+  });
+  it("names the container of a process in a cgroup laid out like Docker's, and none for a process outside", async () => {
+    const root = proc.cgroups.root;
+    expect(root, "the cgroup2 mount, from /proc/self/mountinfo").not.toBeNull();
+    const cgroups = new TestCgroups(root!);
+    const id = "5eed".repeat(16);
+    const docker = `/vigil-test-${process.pid}.slice/docker-${id}.scope`;
+    const containerd = `/vigil-test-${process.pid}.slice/cri-containerd-${id}.scope`;
+    cgroups.make(docker);
+    cgroups.make(containerd);
+    const marker = `vigil-cgroup-${process.pid}`;
+    try {
+      // A shell moves itself into the scope (as a runtime puts a container's init there), then runs
+      // two short commands: the shell is still alive when the records are read.
+      const inside = spawn("sh", ["-c", `echo $$ > ${root}${docker}/cgroup.procs && /bin/true ${marker} docker-1; /bin/true ${marker} docker-2`], { stdio: "ignore" });
+      // Here the shell becomes the command (exec): the cgroup's only process is the one reported,
+      // gone in a millisecond, and its parent (this test) is in another cgroup. (Whether it is named
+      // from its /proc entry before it is reaped, or by a walk, is a race; both paths are tested on
+      // the real mount in agent/test/platform/linux/cgroup-directory.test.ts.)
+      const gone = spawn("sh", ["-c", `echo $$ > ${root}${containerd}/cgroup.procs && exec /bin/true ${marker} containerd`], { stdio: "ignore" });
+      const outside = spawn("/bin/true", [`${marker}`, "outside"], { stdio: "ignore" });
+      await Promise.all([inside, gone, outside].map((c) => new Promise((r) => c.on("exit", r))));
+      const started = (tag: string) => processes(sink, ProcessAction.PROCESS_ACTION_START).find((p) => p.commandLine === `/bin/true ${marker} ${tag}`);
+      for (const tag of ["docker-1", "docker-2"]) {
+        const p = await waitFor(tag, () => started(tag));
+        expect(p, JSON.stringify(p)).toMatchObject({ containerId: id, containerRuntime: "docker", cgroupPath: docker, systemdUnit: `docker-${id}.scope`, podUid: "" });
+        // The kernel's id is the directory's inode: the two name the same cgroup.
+        expect(BigInt(p.cgroupId)).toBe(statSync(`${root}${docker}`, { bigint: true }).ino);
+      }
+      const execd = await waitFor("the exec'd shell", () => started("containerd"));
+      expect(execd, JSON.stringify(execd)).toMatchObject({ containerId: id, containerRuntime: "containerd", cgroupPath: containerd });
+      const out = await waitFor("the process outside", () => started("outside"));
+      expect(out.containerId).toBe("");
+      expect(out.containerRuntime).toBe("");
+      expect(out.cgroupPath).toBe(describeProcCgroup(readFileSync("/proc/self/cgroup", "utf8")).path);
+      // The exit carries what the start named.
+      const exit = await waitFor("docker-1's exit", () => processes(sink, ProcessAction.PROCESS_ACTION_EXIT).find((p) => p.commandLine === `/bin/true ${marker} docker-1`));
+      expect(exit).toMatchObject({ containerId: id, containerRuntime: "docker", cgroupPath: docker });
+      expect(proc.health().detail).toMatch(/cgroups: \d+ known, \d+ walks, 0 unnamed/);
+    } finally {
+      await cgroups.remove();
+    }
+  });
+  it("names the container a file write, a connection and a DNS query came from", async () => {
+    const root = proc.cgroups.root!;
+    const cgroups = new TestCgroups(root);
+    // One cgroup for each way in, so neither is named by the other's exec.
+    const ids = { execd: "c0de".repeat(16), moved: "c1de".repeat(16) };
+    const scope = (way: keyof typeof ids) => `/system.slice/docker-${ids[way]}.scope`;
+    const procs = (way: keyof typeof ids) => `${cgroups.make(scope(way))}/cgroup.procs`;
+    const attribution = new FileAttribution(helper, proc);
+    attribution.start();
+    const files = new RecordingSink();
+    const fileSensor = new FileSensor({ paths: [watched], settleMs: 20, attribute: (p) => attribution.lookup(p), kernel: attribution });
+    await fileSensor.start(files);
+    const dns = new EbpfDnsSensor(helper, proc, { waitMs: 200 });
+    await dns.start(sink);
+    const server = createServer((c) => c.destroy());
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    // Moves itself into the cgroup first when told its cgroup.procs; then writes, connects, and asks
+    // a DNS server (127.0.0.77:53, where none listens: the query is reported unanswered).
+    const script = `
+const fs = require("fs"), net = require("net"), dgram = require("dgram");
+const [procs, file, port, name] = process.argv.slice(1);
+if (procs) fs.writeFileSync(procs, String(process.pid));
+fs.writeFileSync(file, "written from inside\\n");
+const c = net.connect(Number(port), "127.0.0.1", () => {
+  c.destroy();
+  const q = Buffer.concat([Buffer.from([0x51, 0x51, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...name.split(".").map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0, 0, 1, 0, 1])]);
+  const u = dgram.createSocket("udp4");
+  u.on("error", () => {});
+  u.send(q, 53, "127.0.0.77", () => setTimeout(() => u.close(), 50));
+});`;
+    const tag = `ctr-${process.pid}`;
+    try {
+      // Two ways in: a shell that moves itself and execs (a container's init: its exec names the
+      // cgroup), and a process that moves itself after its exec (as docker exec's setns does).
+      const execd = spawn(
+        "sh",
+        ["-c", `echo $$ > ${procs("execd")} && exec "$0" -e "$1" "" "$2" "$3" "$4"`, process.execPath, script, join(watched, `${tag}-execd`), String(port), `execd.${tag}.vigil-test.example`],
+        {
+          stdio: ["ignore", "ignore", "pipe"],
+        },
+      );
+      const moved = spawn(process.execPath, ["-e", script, procs("moved"), join(watched, `${tag}-moved`), String(port), `moved.${tag}.vigil-test.example`], { stdio: ["ignore", "ignore", "pipe"] });
+      let errors = "";
+      for (const c of [execd, moved]) c.stderr!.on("data", (b: Buffer) => (errors += b.toString()));
+      const codes = await Promise.all([execd, moved].map((c) => new Promise((r) => c.on("exit", r))));
+      expect(codes, errors).toEqual([0, 0]);
+      // This test's own connection: a process from the /proc seed, outside any container.
+      await new Promise<void>((r) => connect(port, "127.0.0.1", () => r()).on("error", () => r()));
+      for (const way of ["execd", "moved"] as const) {
+        const inside = { containerId: ids[way], containerRuntime: "docker", cgroupPath: scope(way), systemdUnit: `docker-${ids[way]}.scope`, podUid: "" };
+        const file = await waitFor(`${way}: the file event`, () =>
+          files.events.flatMap((e) => (e.body.$case === "file" && e.body.file.path === join(watched, `${tag}-${way}`) ? [e.body.file as FileEvent] : [])).find((f) => f.exe !== ""),
+        );
+        expect(file, JSON.stringify(file)).toMatchObject({ exe: process.execPath, ...inside });
+        const pid = file.pid;
+        const conn = await waitFor(`${way}: the connect`, () =>
+          sink.events.flatMap((e) => (e.body.$case === "network" && e.body.network.remotePort === port && e.body.network.pid === pid ? [e.body.network] : [])).at(0),
+        );
+        expect(conn, JSON.stringify(conn)).toMatchObject({ direction: Direction.DIRECTION_OUTBOUND, ...inside });
+        const query = await waitFor(`${way}: the DNS query`, () =>
+          sink.events.flatMap((e) => (e.body.$case === "dns" && e.body.dns.queryName === `${way}.${tag}.vigil-test.example` ? [e.body.dns as DnsEvent] : [])).at(0),
+        );
+        expect(query, JSON.stringify(query)).toMatchObject({ pid, answered: false, ...inside });
+      }
+      const own = await waitFor("this test's connect", () =>
+        sink.events.flatMap((e) => (e.body.$case === "network" && e.body.network.remotePort === port && e.body.network.pid === process.pid ? [e.body.network] : [])).at(0),
+      );
+      expect(own.containerId).toBe("");
+      expect(own.cgroupPath).toBe(describeProcCgroup(readFileSync("/proc/self/cgroup", "utf8")).path);
+    } finally {
+      server.close();
+      await dns.stop();
+      await fileSensor.stop();
+      attribution.stop();
+      await cgroups.remove();
+    }
+  });
+  it("on a host without a cgroup2 mount, names the container from /proc while the process lives", async () => {
+    // A second sensor on the same helper, told there is no cgroup2 mount (as on a v1-only host).
+    const v1Only = new EbpfProcessSensor(helper, { cgroups: new CgroupDirectory({ root: null }) });
+    const own = new RecordingSink();
+    await v1Only.start(own);
+    const cgroups = new TestCgroups(proc.cgroups.root!);
+    const id = "0ddc".repeat(16);
+    const path = `/vigil-test-v1-${process.pid}.slice/docker-${id}.scope`;
+    const scope = cgroups.make(path);
+    const marker = `vigil-v1-${process.pid}`;
+    const sleeper = spawn("sh", ["-c", `echo $$ > ${scope}/cgroup.procs && exec sleep 30 ${marker}`], { stdio: "ignore" });
+    try {
+      const ev = await waitFor("the sleep", () => processes(own, ProcessAction.PROCESS_ACTION_START).find((p) => p.commandLine === `sleep 30 ${marker}`));
+      expect(ev).toMatchObject({ containerId: id, containerRuntime: "docker", cgroupPath: path });
+      expect(v1Only.health().detail).toContain("no cgroup2 mount: cgroups read from /proc while the process lives");
+    } finally {
+      sleeper.kill("SIGKILL");
+      if (sleeper.exitCode === null && sleeper.signalCode === null) await new Promise((r) => sleeper.once("exit", r));
+      await v1Only.stop();
+      await cgroups.remove();
     }
   });
 });

