@@ -3,7 +3,7 @@ import type { IocIndex } from "./ioc-index";
 import type { Ioc } from "./types";
 
 /** Which field of the event matched, named by its path in the `Event` TypeScript type. */
-export type IocField = "process.sha256" | "file.sha256After" | "network.remoteAddress" | "auth.sourceIp";
+export type IocField = "process.sha256" | "file.sha256After" | "network.remoteAddress" | "network.remoteHostname" | "auth.sourceIp" | "dns.queryName" | "dns.answers";
 
 export interface IocHit {
   ioc: Ioc;
@@ -22,9 +22,9 @@ export interface MatchEventOptions {
 
 /**
  * IOC hits for one event. Only explicit fields are checked (process and file hashes, the remote
- * address of a connection, the source address of a login). Domains are not matched here: no event
- * in the contract carries a domain name yet (no DNS sensor), and pulling names out of command lines
- * would be guesswork; callers that have a name call `index.matchDomain` directly.
+ * address and the DNS name of a connection, the source address of a login, a DNS lookup's name
+ * and the addresses and names it was answered with). Names are not pulled out of command lines:
+ * that would be guesswork; callers that have a name call `index.matchDomain` directly.
  */
 export function matchEvent(index: IocIndex, event: Event, opts: MatchEventOptions = {}): IocHit[] {
   const body = event.body;
@@ -43,6 +43,12 @@ export function matchEvent(index: IocIndex, event: Event, opts: MatchEventOption
       break;
     case "network":
       if (body.network.remoteAddress) add("network.remoteAddress", body.network.remoteAddress, index.matchIp(body.network.remoteAddress, now));
+      if (body.network.remoteHostname) add("network.remoteHostname", body.network.remoteHostname, index.matchDomain(body.network.remoteHostname, now));
+      break;
+    case "dns":
+      if (body.dns.queryName) add("dns.queryName", body.dns.queryName, index.matchDomain(body.dns.queryName, now));
+      // Bounded by the agent (at most 32 answers per lookup); an answer is an address or a CNAME target.
+      for (const a of body.dns.answers.slice(0, 32)) add("dns.answers", a, looksLikeIp(a) ? index.matchIp(a, now) : index.matchDomain(a, now));
       break;
     case "auth":
       if (body.auth.sourceIp) add("auth.sourceIp", body.auth.sourceIp, index.matchIp(body.auth.sourceIp, now));
@@ -53,4 +59,9 @@ export function matchEvent(index: IocIndex, event: Event, opts: MatchEventOption
       break;
   }
   return hits;
+}
+
+/** An A/AAAA answer (dotted quad or IPv6), as opposed to a CNAME target. */
+function looksLikeIp(s: string): boolean {
+  return s.includes(":") || /^\d{1,3}(\.\d{1,3}){3}$/.test(s);
 }

@@ -2,7 +2,7 @@
  * Vigil events -> flat Sigma records (Sysmon-for-Linux field names). The table in
  * docs/sigma-support.md is the contract; keep the two in step.
  */
-import { AuthAction, Direction, FileAction, NetworkAction, ProcessAction, type AuthEvent, type Event } from "@vigil/proto";
+import { AuthAction, Direction, FileAction, NetworkAction, ProcessAction, type AuthEvent, type Event, type ProcessEvent } from "@vigil/proto";
 import type { SigmaEvent } from "./types";
 
 export interface MappingContext {
@@ -46,6 +46,15 @@ function put(f: Record<string, unknown>, key: string, v: unknown): void {
   f[key] = v;
 }
 
+/** Where the acting process runs, from its cgroup path (the agent reads the runtimes' layouts): absent when unknown. */
+function putPlace(f: Record<string, unknown>, p: Pick<ProcessEvent, "cgroupPath" | "containerId" | "containerRuntime" | "podUid" | "systemdUnit">): void {
+  put(f, "CgroupPath", p.cgroupPath);
+  put(f, "ContainerId", p.containerId);
+  put(f, "ContainerRuntime", p.containerRuntime);
+  put(f, "PodUid", p.podUid);
+  put(f, "SystemdUnit", p.systemdUnit);
+}
+
 /** Returns null for events that carry nothing to detect on (no body). */
 export function toSigmaEvent(event: Event, ctx: MappingContext): SigmaEvent | null {
   const body = event.body;
@@ -83,6 +92,7 @@ export function toSigmaEvent(event: Event, ctx: MappingContext): SigmaEvent | nu
         f.sha256 = p.sha256.toLowerCase();
       }
       f.ImageDeleted = p.exeDeleted;
+      putPlace(f, p);
       if (p.action === ProcessAction.PROCESS_ACTION_EXIT) {
         f.ExitCode = p.exitCode;
         return ev("process_termination");
@@ -107,6 +117,7 @@ export function toSigmaEvent(event: Event, ctx: MappingContext): SigmaEvent | nu
       put(f, "Image", x.exe);
       if (x.pid) f.ProcessId = x.pid;
       put(f, "User", x.user);
+      putPlace(f, x);
       return ev(x.action === FileAction.FILE_ACTION_DELETE ? "file_delete" : "file_event");
     }
     case "network": {
@@ -128,7 +139,26 @@ export function toSigmaEvent(event: Event, ctx: MappingContext): SigmaEvent | nu
       put(f, "State", n.state);
       f.BytesSent = n.bytesSent;
       f.BytesReceived = n.bytesReceived;
+      // The name a recent DNS answer on the host gave the peer's address (Sysmon resolves it the same way).
+      put(f, inbound ? "SourceHostname" : "DestinationHostname", n.remoteHostname);
+      putPlace(f, n);
       return ev(n.action === NetworkAction.NETWORK_ACTION_CLOSE ? "network_close" : "network_connection");
+    }
+    case "dns": {
+      const d = body.dns;
+      put(f, "QueryName", d.queryName);
+      put(f, "QueryType", d.queryType);
+      if (d.answers.length > 0) f.QueryResults = d.answers;
+      // Sysmon's QueryStatus is the outcome code (0 success); absent when no response came.
+      if (d.answered) f.QueryStatus = d.rcode;
+      f.Answered = d.answered ? "true" : "false";
+      put(f, "DnsServer", d.server);
+      put(f, "Image", d.exe);
+      put(f, "ProcessName", d.processName);
+      f.ProcessId = d.pid;
+      put(f, "User", d.user);
+      putPlace(f, d);
+      return ev("dns_query");
     }
     case "auth": {
       const a = body.auth;

