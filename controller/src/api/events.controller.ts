@@ -6,7 +6,7 @@ import { EventQueryService, type StoredEvent } from "../ingest/event-query";
 import { optSeqList } from "./event-seq-filter";
 import { optEnum, optInt, optString, optTime, rejectUnknown } from "./query-params";
 
-export const EVENT_TYPES = ["process", "file", "network", "auth", "agent", "audit", "log"] as const;
+export const EVENT_TYPES = ["process", "file", "network", "auth", "agent", "audit", "log", "dns"] as const;
 const ALLOWED = ["agent", "type", "since", "until", "q", "seq", "limit", "cursor"] as const;
 /** The agent id syntax the transport accepts (controller/src/trust/authenticator.ts). */
 const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;

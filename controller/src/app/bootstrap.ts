@@ -119,8 +119,10 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   }
   // Distributed mode: connected before ingest, whose registry shows the agents other replicas hold.
   const cluster = config.distributed ? await connectCluster(config.distributed, logger) : undefined;
-  const ingest = createIngest(config, dataSource, cluster && { agents: cluster.presence, relay: cluster.relay });
+  const ingest = createIngest(config, dataSource, cluster && { agents: cluster.presence, relay: cluster.relay }, (msg, fields) => logger.warn(fields, msg));
   const { store, writer, registry, inventory, retention } = ingest;
+  // PostgreSQL: today's and the coming days' event partitions exist before the first event arrives.
+  await retention.prepare();
   // Distributed mode: agents' batches go to JetStream; workers write them to PostgreSQL and hand them to `writer`'s listeners.
   const distributed = config.distributed ? await startDistributed(config, dataSource, writer, logger) : undefined;
   const servesAgents = config.role === "all" || config.role === "ingest";
@@ -132,6 +134,8 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const { commands, playbooks } = response;
   const batch = new SqlBatch(dataSource);
   const triage = await createTriage({ ds: dataSource, batch, events: store, caseActions: response.caseActions });
+  const router = opts.correlationRouter ?? correlationRouterFor(config, distributed, logger);
+  if (router) distributed?.showLeases("correlation", () => router.stats.leases);
   const detection = await createDetection({
     ds: dataSource,
     writer,
@@ -141,7 +145,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     options: opts.detection,
     dataDir: config.dataDir,
     pack: config.sigmahqPack ? undefined : null,
-    router: opts.correlationRouter ?? correlationRouterFor(config, distributed, logger),
+    router,
     onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
   });
   const pack = detection.rules.pack;
@@ -172,6 +176,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     apiKeys: security.apiKeys,
     audit: opts.audit,
     logger,
+    retention,
     detectionWrites: batch,
     policy,
     cluster,
@@ -204,6 +209,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       onInventory: (agentId, inv) => void inventory.receive(agentId, inv).catch((err) => logger.error({ err: String(err), agentId }, "storing an inventory failed")),
       log: (level, msg, fields) => logger[level](fields ?? {}, msg),
       onAnomaly: agentAnomalies(security.audit),
+      onSanitized: (report) => integrations.metrics.observeSanitized(report),
       eventTimeToleranceMs: config.eventTimeToleranceMs,
     },
     security.grpc.credentials,

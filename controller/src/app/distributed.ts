@@ -3,7 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import { closeBus, connectBus } from "../bus/nats-connection";
-import { PartitionLeases } from "../bus/partition-leases";
+import { PartitionLeases, type PartitionLeaseStats } from "../bus/partition-leases";
 import { ReplicaStatus, type ReplicaProbe } from "../bus/replica-status";
 import { BusNames, ensureEventsStream, ensureKv, manager } from "../bus/streams";
 import type { ControllerConfig } from "../config/config";
@@ -24,6 +24,8 @@ export interface Distributed {
   /** Worker role: partition leases and the storage consumer they drive. */
   storage?: { leases: PartitionLeases; consumer: StorageConsumer; close(): Promise<void> };
   status: ReplicaStatus;
+  /** Another lease user of this replica (the correlation router): its counters shown on /healthz as `<name>Leases`. */
+  showLeases(name: string, stats: () => PartitionLeaseStats | undefined): void;
   attachMetrics(metrics: ControllerMetrics): void;
   stop(): Promise<void>;
 }
@@ -60,13 +62,29 @@ export async function startDistributed(config: ControllerConfig, ds: DataSource,
       leases.start();
       storage = { leases, consumer, close: () => store.close() };
     }
+    const otherLeases = new Map<string, () => PartitionLeaseStats | undefined>();
     const probe = async (): Promise<ReplicaProbe> => {
       const connected = !nc.isClosed() && nc.info !== undefined && !isReconnecting(nc);
+      const others: Record<string, PartitionLeaseStats> = {};
+      for (const [name, stats] of otherLeases) {
+        const s = stats();
+        if (s) others[`${name}Leases`] = s;
+      }
       return {
         ok: connected,
         nats: connected ? "connected" : "disconnected",
         replicaId: d.replicaId,
-        ...(storage ? { partitions: storage.consumer.owned(), liveReplicas: storage.leases.liveReplicas, storage: storage.consumer.stats, storagePhases: storage.consumer.phases() } : {}),
+        ...(storage
+          ? {
+              partitions: storage.consumer.owned(),
+              liveReplicas: storage.leases.liveReplicas,
+              // Lost leases (lostToOther + expiredLocally) are what the scale bench watches for churn.
+              leases: storage.leases.stats,
+              storage: storage.consumer.stats,
+              storagePhases: storage.consumer.phases(),
+            }
+          : {}),
+        ...others,
         sink: sink.stats,
       };
     };
@@ -77,6 +95,7 @@ export async function startDistributed(config: ControllerConfig, ds: DataSource,
       sink,
       storage,
       status: new ReplicaStatus(config.role, probe),
+      showLeases: (name, stats) => void otherLeases.set(name, stats),
       attachMetrics(metrics) {
         metrics.addBusSource({
           consumerLag: async () => (storage ? storage.consumer.lag() : []),

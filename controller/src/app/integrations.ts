@@ -24,6 +24,7 @@ import type { Notice } from "../integrations/notices";
 import { listenForNotices } from "../integrations/sources";
 import type { ClusterNotices } from "../integrations/cluster-notices";
 import type { ChangeSync } from "../bus/change-sync";
+import type { RetentionStats } from "../retention/retention";
 
 export interface Integrations {
   hub: StreamHub;
@@ -57,6 +58,8 @@ export interface IntegrationDeps {
   policy?: { lastIocDelivery(): { shipped: number; leftOut: number } | undefined };
   /** The detection write path's transactions (run again after a deadlock on PostgreSQL). */
   detectionWrites?: { stats: { retries: number } };
+  /** Event retention: rows deleted, partitions dropped and created. */
+  retention?: { stats: RetentionStats };
 }
 
 /**
@@ -103,6 +106,7 @@ export async function createIntegrations(d: IntegrationDeps): Promise<Integratio
         groups: s.engines,
       };
     },
+    ...(d.retention ? { retention: () => d.retention!.stats } : {}),
   });
 
   const worker = new DeliveryWorker(

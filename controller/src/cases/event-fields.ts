@@ -13,6 +13,8 @@ const f = (k: string) => (b: Record<string, unknown>) => b[k];
 const endpoint = (addr: string, port: string) => (b: Record<string, unknown>) => (b[addr] ? (b[port] ? `${String(b[addr])}:${String(b[port])}` : b[addr]) : undefined);
 const yes = (k: string) => (b: Record<string, unknown>) => (b[k] === true ? "yes" : undefined);
 const userWithUid = (b: Record<string, unknown>) => (b.user ? (b.uid !== undefined ? `${String(b.user)} (uid ${String(b.uid)})` : b.user) : b.uid !== undefined ? `uid ${String(b.uid)}` : undefined);
+/** Where the acting process runs (process, file, network, DNS events): runtime and the short id, as `docker ps` shows it. */
+const container = (b: Record<string, unknown>) => (b.containerId ? `${String(b.containerRuntime || "container")} ${String(b.containerId).slice(0, 12)}` : undefined);
 const auditField = (k: string) => (b: Record<string, unknown>) => (b.fields as Record<string, unknown> | undefined)?.[k];
 
 /**
@@ -30,6 +32,8 @@ const SPECS: Record<string, Spec> = {
     ["Parent command line", f("parentCommandLine")],
     ["Parent PID", f("ppid")],
     ["Working directory", f("cwd")],
+    ["Container", container],
+    ["Systemd unit", f("systemdUnit")],
     ["SHA-256", f("sha256")],
     ["Deleted executable", yes("exeDeleted")],
     ["Exit code", f("exitCode")],
@@ -41,6 +45,7 @@ const SPECS: Record<string, Spec> = {
     ["Process image", f("exe")],
     ["PID", f("pid")],
     ["User", f("user")],
+    ["Container", container],
     ["SHA-256 before", f("sha256Before")],
     ["SHA-256 after", f("sha256After")],
     ["Size", f("size")],
@@ -49,11 +54,13 @@ const SPECS: Record<string, Spec> = {
     ["Direction", f("direction")],
     ["Protocol", f("protocol")],
     ["Remote", endpoint("remoteAddress", "remotePort")],
+    ["Remote hostname", f("remoteHostname")],
     ["Local", endpoint("localAddress", "localPort")],
     ["State", f("state")],
     ["Process image", (b) => b.exe ?? b.processName],
     ["PID", f("pid")],
     ["User", f("user")],
+    ["Container", container],
     ["Bytes sent", f("bytesSent")],
     ["Bytes received", f("bytesReceived")],
   ],
@@ -68,6 +75,18 @@ const SPECS: Record<string, Spec> = {
     ["TTY", f("tty")],
     ["PID", f("pid")],
     ["Log line", f("raw")],
+  ],
+  dns: [
+    ["Query", f("queryName")],
+    ["Type", f("queryType")],
+    ["Answers", (b) => (Array.isArray(b.answers) && b.answers.length > 0 ? b.answers.join(", ") : undefined)],
+    ["Answered", yes("answered")],
+    ["Response code", f("rcode")],
+    ["Server", f("server")],
+    ["Process image", (b) => b.exe ?? b.processName],
+    ["PID", f("pid")],
+    ["User", f("user")],
+    ["Container", container],
   ],
   log: [
     ["Log", f("log")],
@@ -131,6 +150,8 @@ export function headline(type: string, body: Record<string, unknown>): string {
       return [s(body.user), body.sourceIp ? `from ${s(body.sourceIp)}` : "", body.service ? `(${s(body.service)})` : ""].filter(Boolean).join(" ");
     case "log":
       return s(body.message);
+    case "dns":
+      return s(body.queryName);
     case "audit":
       return s(auditField("exe")(body) ?? auditField("comm")(body) ?? body.recordType);
     case "agent":

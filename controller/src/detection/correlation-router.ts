@@ -1,4 +1,5 @@
 import { DEFAULT_PARTITIONS, partitionOf } from "../bus/partition";
+import type { PartitionLeaseStats } from "../bus/partition-leases";
 import type { OwnedInput, RoutedInput } from "./engine-protocol";
 
 /** The side that runs correlation windows: the pipeline of the process that owns the partitions. */
@@ -20,6 +21,8 @@ export interface CorrelationRouterStats {
   rejected: number;
   /** Partitions owned now. */
   owned: number;
+  /** Distributed mode: the partition leases' counters (bus/partition-leases.ts). */
+  leases?: PartitionLeaseStats;
 }
 
 /**

@@ -71,7 +71,7 @@ export class JetStreamCorrelationRouter implements CorrelationRouter {
   }
 
   get stats(): CorrelationRouterStats {
-    return { ...this.counts, owned: this.owned.size };
+    return { ...this.counts, owned: this.owned.size, ...(this.leases ? { leases: this.leases.stats } : {}) };
   }
 
   /** Partitions this replica owns now. */

@@ -11,7 +11,22 @@ export interface SanitizeReport {
   skewed: number;
 }
 
-const PATH_FIELDS = new Set(["exe", "cwd", "parentExe", "path", "oldPath"]);
+const PATH_FIELDS = new Set(["exe", "cwd", "parentExe", "path", "oldPath", "cgroupPath"]);
+/**
+ * Where a process runs (process, file, network and DNS events): names the host chooses (whoever may
+ * create a cgroup names it), bounded to what the real ones can be: a container id is 64 hex digits,
+ * a pod UID 36 characters, a systemd unit a file name (NAME_MAX). cgroupPath is a path (above).
+ */
+const PLACE_FIELD_BYTES: ReadonlyMap<string, number> = new Map([
+  ["containerId", 128],
+  ["containerRuntime", 32],
+  ["podUid", 64],
+  ["systemdUnit", 255],
+]);
+/** The shortest of those bounds: a string no longer than it needs no look-up. */
+const MIN_PLACE_BYTES = Math.min(...PLACE_FIELD_BYTES.values());
+/** Strings kept of a list of strings (DnsEvent.answers: the agent sends at most 32), each as long as a path at most. */
+const MAX_STRING_LIST = 64;
 
 function clip(s: string, max: number, path: boolean, r: SanitizeReport): string {
   let out = s;
@@ -44,6 +59,11 @@ function sanitizeBody(body: Record<string, unknown>, r: SanitizeReport): void {
     if (typeof v === "string") {
       const s = redact(v, r);
       body[k] = s;
+      const place = s.length > MIN_PLACE_BYTES ? PLACE_FIELD_BYTES.get(k) : undefined;
+      if (place !== undefined) {
+        if (s.length > place) body[k] = clip(s, place, false, r);
+        continue;
+      }
       // Fast path: the common short, clean string needs no work.
       if (s.length <= MAX_PATH_BYTES && (!PATH_FIELDS.has(k) || s.indexOf("\u0000") < 0)) continue;
       body[k] = clip(s, PATH_FIELDS.has(k) ? MAX_PATH_BYTES : MAX_STRING_FIELD_BYTES, PATH_FIELDS.has(k), r);
@@ -52,8 +72,12 @@ function sanitizeBody(body: Record<string, unknown>, r: SanitizeReport): void {
         body[k] = 0;
         r.clipped++;
       }
+    } else if (Array.isArray(v) && typeof v[0] === "string") {
+      // DnsEvent.answers: a bounded count of bounded strings (a list is all strings or all messages).
+      if (v.length > MAX_STRING_LIST) r.clipped++;
+      body[k] = v.slice(0, MAX_STRING_LIST).map((s) => clip(redact(String(s), r), MAX_PATH_BYTES, false, r));
     } else if (Array.isArray(v)) {
-      // AuditEvent.records (the only list in an event body): a bounded count, each bounded like a body.
+      // AuditEvent.records: a bounded count, each bounded like a body.
       if (v.length > MAX_AUDIT_RECORDS) r.clipped++;
       const kept = v.slice(0, MAX_AUDIT_RECORDS).filter((x): x is Record<string, unknown> => !!x && typeof x === "object" && !Array.isArray(x) && !Buffer.isBuffer(x));
       for (const x of kept) sanitizeBody(x, r);

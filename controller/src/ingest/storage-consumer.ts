@@ -3,6 +3,7 @@ import type { BusNames } from "../bus/streams";
 import type { AgentCursor } from "../database/repositories/event-store";
 import { type EventCopyStore, OffsetFenced } from "../database/repositories/event-copy-store";
 import { toEventRow, type EventRow } from "../database/repositories/event-row";
+import { eventKey } from "../database/repositories/event-dedup";
 import { decodeEnvelope, EnvelopeRejected, META_HEADER, type BatchEnvelope } from "./bus-envelope";
 import type { StoredBatch } from "./ingest-writer";
 
@@ -267,7 +268,8 @@ export class StorageConsumer {
     this.stats.messages += good.length;
     batches.forEach((b, i) => {
       const rows = rowsPer[i];
-      const flags = rows.map((r) => fresh.has(`${r.agentId}\u0000${r.seq}`));
+      // Taken from the set: a seq that came twice in this write (a batch and its replay) is fresh once.
+      const flags = rows.map((r) => fresh.delete(eventKey(r.agentId, r.seq)));
       const dup = flags.filter((f) => !f).length;
       this.stats.events += flags.length - dup;
       this.stats.duplicates += dup;

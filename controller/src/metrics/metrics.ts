@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import { processFaultCounts } from "../logging/process-faults";
 import type { AlertNotice } from "../alerts/alert-service";
 import type { RefusedBatch, StoredBatch } from "../ingest/ingest-writer";
+import type { SanitizeReport } from "../ingest/sanitize";
 import type { DropReason } from "../stream/stream-server";
 import type { DeliveryOutcome } from "../webhooks/delivery-worker";
 
@@ -25,6 +26,8 @@ export interface MetricSources {
   cluster?: () => { peers: number; rejected: Record<string, number> };
   /** Cross-host correlation (#12): inputs by outcome since start, partitions owned, groups held. */
   correlation?: () => { routed: number; received: number; rejected: number; routeFailed: number; partitions: number; groups: number };
+  /** Event retention since start (RetentionStats). */
+  retention?: () => { rowsDeleted: number; partitionsDropped: number; partitionRowsDropped: number; partitionsCreated: number; failures: number };
 }
 
 /** Distributed mode (#12), read at scrape time. */
@@ -53,6 +56,7 @@ export class ControllerMetrics {
   private readonly webhookOutcomes: Counter<"outcome">;
   private readonly batchesRefused: Counter<"reason">;
   private readonly eventsClockSkewed: Counter;
+  private readonly fieldsSanitized: Counter<"outcome">;
 
   constructor(src: MetricSources, now: () => number = Date.now) {
     const registers = [this.registry];
@@ -87,6 +91,12 @@ export class ControllerMetrics {
       help: "Events stored at their receive time because the time the host reported was too far off (kept as reportedTime)",
       registers,
     });
+    this.fieldsSanitized = new Counter({
+      name: "vigil_ingest_fields_sanitized_total",
+      help: "Fields of agents' events changed before storage, by outcome: clipped (over its bound: strings, lists, negative numbers; NULs cut from paths), redacted (a Vigil token or API key replaced)",
+      labelNames: ["outcome"],
+      registers,
+    });
     this.webhookOutcomes = new Counter({
       name: "vigil_webhook_deliveries_total",
       help: "Webhook delivery attempts by outcome: delivered, retry (scheduled again), dead (dead-lettered)",
@@ -94,6 +104,22 @@ export class ControllerMetrics {
       registers,
     });
 
+    new Gauge({
+      name: "vigil_retention_total",
+      help: "Event retention since start, by name: rows_deleted (one by one: SQLite, PostgreSQL's DEFAULT partition), partitions_dropped and partition_rows_dropped (PostgreSQL's estimate), partitions_created (days ahead), failures",
+      labelNames: ["name"],
+      registers,
+      collect() {
+        this.reset();
+        const r = src.retention?.();
+        if (!r) return;
+        this.set({ name: "rows_deleted" }, r.rowsDeleted);
+        this.set({ name: "partitions_dropped" }, r.partitionsDropped);
+        this.set({ name: "partition_rows_dropped" }, r.partitionRowsDropped);
+        this.set({ name: "partitions_created" }, r.partitionsCreated);
+        this.set({ name: "failures" }, r.failures);
+      },
+    });
     new Gauge({
       name: "vigil_ingest_pending_events",
       help: "Events queued in the ingest writer, not yet committed",
@@ -329,6 +355,11 @@ export class ControllerMetrics {
       if (row.reportedTime !== undefined) this.eventsClockSkewed.inc();
       this.ingestLag.observe(Math.max(0, storedAt - row.eventTime) / 1000);
     });
+  }
+
+  observeSanitized(r: SanitizeReport): void {
+    if (r.clipped > 0) this.fieldsSanitized.inc({ outcome: "clipped" }, r.clipped);
+    if (r.redacted > 0) this.fieldsSanitized.inc({ outcome: "redacted" }, r.redacted);
   }
 
   observeRefused(r: RefusedBatch): void {

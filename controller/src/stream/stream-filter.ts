@@ -1,6 +1,6 @@
 import type { Notice, StreamTopic } from "../integrations/notices";
 
-export const EVENT_TYPES = ["process", "file", "network", "auth", "agent", "audit", "log"] as const;
+export const EVENT_TYPES = ["process", "file", "network", "auth", "agent", "audit", "log", "dns"] as const;
 
 /** What a subscriber may narrow a topic to; every field is optional and they combine with AND. */
 export interface StreamFilter {

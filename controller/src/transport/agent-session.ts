@@ -4,7 +4,7 @@ import { ControllerMessage, MAX_MESSAGE_BYTES, type AgentMessage, type CommandRe
 import type { AgentRegistry, LiveSession } from "../agents/agent-registry";
 import { statusJson } from "../agents/agent-registry";
 import type { BatchSink } from "../ingest/batch-sink";
-import { BatchRejected, sanitizeBatch } from "../ingest/sanitize";
+import { BatchRejected, sanitizeBatch, type SanitizeReport } from "../ingest/sanitize";
 import { SeqTracker } from "../ingest/seq-tracker";
 import type { SeqRefusal, SeqWindow } from "../ingest/seq-window";
 import { AuthError, type AgentAuthenticator } from "../trust/authenticator";
@@ -32,6 +32,8 @@ export interface SessionDeps {
   controllerVersion: string;
   /** Something an agent sent that it cannot have produced (a seq beyond its window): recorded (audit trail). */
   onAnomaly?: (agentId: string, kind: "seq_refused" | "seq_claim_refused" | "seq_cursor_healed", details: Record<string, unknown>) => void;
+  /** What sanitizing an accepted batch clipped and redacted (counted in the metrics). */
+  onSanitized?: (report: SanitizeReport) => void;
   /** Event times further than this from the receive time are stored at the receive time, marked. */
   eventTimeToleranceMs?: number;
   /** Bounds concurrent registrations (they take database connections); none in tests that do not need it. */
@@ -228,6 +230,7 @@ export class AgentSession implements LiveSession {
       throw err;
     }
     const { events, reportedTimes } = sane;
+    if (sane.report.clipped > 0 || sane.report.redacted > 0) this.deps.onSanitized?.(sane.report);
     const seqs = events.map((e) => e.seq);
     // A seq the agent cannot have produced would move its cursor where its real events never reach.
     const beyond = this.window!.check(seqs, receivedAt, tracker.cursor.ackedSeq);

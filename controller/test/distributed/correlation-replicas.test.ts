@@ -104,7 +104,9 @@ describe("correlation across replica processes (distributed mode)", () => {
     try {
       const kv = await new Kvm(nc).open(names.leaseBucket("corr"));
       const p = partitionOf(`${BRUTE_FORCE}|${JSON.stringify([ip])}`, PARTITIONS);
-      const ownerId = (await kv.get(`part.${p}`))?.string();
+      // A lease's value is "<replica id>/<token of that process>" (bus/partition-leases.ts).
+      const holderId = (value: string | undefined) => value?.split("/")[0];
+      const ownerId = holderId((await kv.get(`part.${p}`))?.string());
       const owner = replicas.find((r) => r.id === ownerId);
       expect(owner).toBeDefined();
       const killedAt = Date.now();
@@ -113,7 +115,7 @@ describe("correlation across replica processes (distributed mode)", () => {
       await waitFor(
         "another replica owns the partition",
         async () => {
-          const v = (await kv.get(`part.${p}`))?.string();
+          const v = holderId((await kv.get(`part.${p}`))?.string());
           return v !== undefined && v !== ownerId && v !== "";
         },
         60_000,

@@ -101,6 +101,14 @@ describe("distributed ingest (JetStream → storage consumer → PostgreSQL)", (
     expect(health.status).toBe(200);
     expect(health.body.role).toBe("all");
     expect(health.body.distributed.partitions).toEqual([0, 1, 2, 3]);
+    // Lease counters of storage and of correlation: one replica alone took partitions and nobody else did. (Not
+    // expiredLocally: on a loaded machine a 2 s TTL is shorter than an event-loop stall at start-up, and the
+    // replica then rightly stops and takes its partitions again.)
+    for (const leases of [health.body.distributed.leases, health.body.distributed.correlationLeases]) {
+      expect(leases).toMatchObject({ lostToOther: 0, startFailures: 0, renewalsRecovered: 0 });
+      expect(leases.acquired).toBeGreaterThanOrEqual(PARTITIONS);
+      expect(leases.expiredLocally).toBeGreaterThanOrEqual(0);
+    }
     const metrics = await ctl.get("/metrics");
     expect(String(metrics.body)).toMatch(/vigil_jetstream_consumer_lag_messages\{partition="0"\} \d+/);
   });

@@ -87,6 +87,41 @@ describe.skipIf(skipReason !== null)("kernel sensor end to end (SEA binary, defa
     );
     expect(ev.process.commandLine).toBe(`/bin/echo ${marker}`);
     expect(ev.process.parentCommandLine).toContain(script);
+
+    // DNS, on by default: a lookup and the connect to its answer, as the controller stores them.
+    expect(list.find((s) => s.name === "dns")?.detail).toMatch(/^source: ebpf \(UDP port 53/);
+    const name = `${marker}.vigil-test.example`;
+    const ip = `127.${1 + (process.pid % 250)}.${Date.now() % 250}.7`;
+    const ns = `vgl${process.pid}x-dns`; // swept by agent/test/helpers/netns.ts if this run dies
+    expect(spawnSync("ip", ["netns", "add", ns]).status).toBe(0);
+    try {
+      spawnSync("ip", ["netns", "exec", ns, "ip", "link", "set", "lo", "up"]);
+      // One process: a DNS server on 127.0.0.1:53, a lookup of `name` on another socket, then a TCP connect to the answer.
+      const lookup = `
+        const dgram = require("dgram"), net = require("net"); const [name, ip] = process.argv.slice(1);
+        const q = Buffer.concat([Buffer.from([0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...name.split(".").map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0, 0, 1, 0, 1])]);
+        const a = Buffer.concat([Buffer.from([0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]), q.subarray(12), Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, ...ip.split(".").map(Number)])]);
+        const server = dgram.createSocket("udp4").on("message", (m, from) => server.send(a, from.port, from.address));
+        const tcp = net.createServer((c) => c.destroy()).listen(8053, ip, () => server.bind(53, "127.0.0.1", () => {
+          const client = dgram.createSocket("udp4").on("message", () => net.connect(8053, ip, () => process.exit(0)));
+          client.send(q, 53, "127.0.0.1");
+        }));
+        setTimeout(() => process.exit(3), 5000);`;
+      expect(spawnSync("ip", ["netns", "exec", ns, process.execPath, "-e", lookup, name, ip]).status).toBe(0);
+    } finally {
+      spawnSync("ip", ["netns", "del", ns]);
+    }
+    const q = encodeURIComponent(name);
+    const dns = await waitFor("the dns event", async () => {
+      const r = await request(ctl, "GET", `/api/v1/events?type=dns&q=${q}&limit=5`);
+      return (r.body.items as { action: string; dns: { queryName: string; queryType: string; answers: string[]; answered: boolean; exe: string } }[] | undefined)?.at(0);
+    });
+    expect(dns.dns).toMatchObject({ queryName: name, queryType: "A", answers: [ip], answered: true, exe: process.execPath });
+    const conn = await waitFor("the connect with its hostname", async () => {
+      const r = await request(ctl, "GET", `/api/v1/events?type=network&q=${q}&limit=5`);
+      return (r.body.items as { network: { remoteAddress: string; remotePort: number; remoteHostname: string } }[] | undefined)?.at(0);
+    });
+    expect(conn.network).toMatchObject({ remoteAddress: ip, remotePort: 8053, remoteHostname: name });
   });
 
   it("forced to /proc polling, the process sensor says what it misses", async () => {

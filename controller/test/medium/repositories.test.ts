@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DataSource, type DataSourceOptions } from "typeorm";
+import { DataSource } from "typeorm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataSourceOptions } from "../../src/database/data-source";
 import { AlertEntity } from "../../src/database/entities/alert.entity";
@@ -25,7 +25,7 @@ import { AuditRepository, type StoredAuditRecord } from "../../src/database/repo
 import { CertificateRepository } from "../../src/database/repositories/certificate-repository";
 import { EnrollmentTokenRepository } from "../../src/database/repositories/enrollment-token-repository";
 import { IocRepository } from "../../src/database/repositories/ioc-repository";
-import { PG_ADMIN_URL, pgAdmin } from "../support/controller";
+import { createPgSchema, type PgSchema } from "../support/pg-schema";
 
 /**
  * The "medium" tier: repositories' named methods against real databases, schema built by the real
@@ -55,22 +55,19 @@ function sqliteDb(): Db {
 }
 
 function postgresDb(): Db {
-  const schema = `vigil_medium_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  let schema: PgSchema | undefined;
   let ds: DataSource | undefined;
-  const admin = pgAdmin;
   return {
     open: async () => {
-      await admin(`CREATE SCHEMA ${schema}`);
-      const base = dataSourceOptions({ url: PG_ADMIN_URL }) as DataSourceOptions & { extra?: Record<string, unknown> };
-      // Unqualified SQL (the repositories') and the migrations both land in the test's own schema.
-      ds = new DataSource({ ...base, schema, extra: { ...base.extra, options: `-c search_path=${schema}` } } as DataSourceOptions);
+      schema = await createPgSchema();
+      ds = new DataSource(schema.options());
       await ds.initialize();
       await ds.runMigrations();
       return ds;
     },
     close: async () => {
       await ds?.destroy();
-      await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await schema?.drop();
     },
   };
 }

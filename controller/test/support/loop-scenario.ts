@@ -63,7 +63,11 @@ export async function runLoopScenario(ctl: TestController, opts: { binary?: bool
     expect(fileEv.file.path).toBe(filePath);
     expect(fileEv.file.sha256After).toMatch(/^[0-9a-f]{64}$/);
 
-    const procEv = await waitFor("the process event", async () => (await ctl.get(`/api/v1/events?type=process&q=vigil-e2e-${tag}`)).body.items?.find((e: { action: string }) => e.action === "start"));
+    // The shell's forked child carries the same command line until it execs
+    // `sleep`, so a scan may report it too: look for the shell itself by pid.
+    const procEv = await waitFor("the process event", async () =>
+      (await ctl.get(`/api/v1/events?type=process&q=vigil-e2e-${tag}`)).body.items?.find((e: { action: string; process: { pid: number } }) => e.action === "start" && e.process.pid === proc.pid),
+    );
     expect(procEv.process.pid).toBe(proc.pid);
     expect(procEv.process.commandLine).toContain(`vigil-e2e-${tag}`);
     expect(procEv.process.ppid).toBe(process.pid);

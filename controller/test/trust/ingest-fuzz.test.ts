@@ -45,6 +45,11 @@ const valid = Buffer.from(
           }),
           Event.fromPartial({ seq: 2, eventTimeMs: 1_700_000_000_001, body: { $case: "auth", auth: { action: 2, user: "root", sourceIp: "203.0.113.5", service: "sshd", raw: "Failed password" } } }),
           Event.fromPartial({ seq: 3, eventTimeMs: 1_700_000_000_002, body: { $case: "agent", agent: { kind: "command_result", message: "ok", attributes: { a: "b" } } } }),
+          Event.fromPartial({
+            seq: 4,
+            eventTimeMs: 1_700_000_000_003,
+            body: { $case: "dns", dns: { queryName: "e.example", queryType: "A", answers: ["203.0.113.7", "cdn.e.example"], answered: true, pid: 10 } },
+          }),
         ],
       },
     },
@@ -52,6 +57,17 @@ const valid = Buffer.from(
 );
 
 describe("fuzz: the protobuf ingest path in-process", () => {
+  it("a DNS event's answers are stored, and a hostile list of them is bounded in count and size", () => {
+    const batch = (answers: string[]) => ({ firstSeq: 1, events: [Event.fromPartial({ seq: 1, eventTimeMs: Date.now(), body: { $case: "dns", dns: { queryName: "x.example", answers } } })] });
+    const ok = sanitizeBatch(batch(["203.0.113.7", "cdn.x.example"]), Date.now());
+    expect(ok.events[0]!.body).toMatchObject({ dns: { answers: ["203.0.113.7", "cdn.x.example"] } });
+    const hostile = sanitizeBatch(batch(Array.from({ length: 5000 }, () => "a".repeat(10_000))), Date.now());
+    const kept = (hostile.events[0]!.body as { dns: { answers: string[] } }).dns.answers;
+    expect(kept.length).toBe(64);
+    expect(Math.max(...kept.map((a) => a.length))).toBeLessThan(10_000);
+    expect(hostile.report.clipped).toBeGreaterThan(64);
+  });
+
   it("random bytes: decode refuses or the batch is stored bounded / rejected whole", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 2048 }), (b) => ingest(b)),

@@ -87,7 +87,7 @@ export interface AlertDetail extends Alert {
   feedback?: { verdict: Verdict; note: string | null; actor: string; at: string }[];
 }
 
-export const EVENT_KINDS = ["process", "file", "network", "auth", "audit", "log", "agent"] as const;
+export const EVENT_KINDS = ["process", "file", "network", "auth", "audit", "log", "dns", "agent"] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /** One stored telemetry event (controller/src/api/events.controller.ts eventView): the body sits under its type's name. */

@@ -23,7 +23,7 @@ export function summaryOf(e: TelemetryEvent): string {
     case "file":
       return b.oldPath ? `${str(b.oldPath)} → ${str(b.path)}` : str(b.path);
     case "network": {
-      const remote = addr(b.remoteAddress, b.remotePort);
+      const remote = join(addr(b.remoteAddress, b.remotePort), b.remoteHostname ? `(${str(b.remoteHostname)})` : "");
       const local = addr(b.localAddress, b.localPort);
       const arrow = b.direction === "inbound" ? `${remote} → ${local}` : b.direction === "listen" ? `listening on ${local}` : `${local} → ${remote}`;
       return join(b.protocol, arrow, b.exe || b.processName ? `(${str(b.exe || b.processName)})` : "");
@@ -34,6 +34,10 @@ export function summaryOf(e: TelemetryEvent): string {
     }
     case "log":
       return join(b.program ? `${str(b.program)}:` : "", b.message);
+    case "dns": {
+      const answers = Array.isArray(b.answers) && b.answers.length > 0 ? `→ ${b.answers.map(str).join(", ")}` : b.answered ? `(rcode ${str(b.rcode)})` : "(no response)";
+      return join(b.queryType, b.queryName, answers, b.exe || b.processName ? `(${str(b.exe || b.processName)})` : "");
+    }
     case "audit": {
       const f = (b.fields ?? {}) as Body;
       return join(b.recordType, f.exe ?? f.comm, f.proctitle ?? f.name);
@@ -75,6 +79,11 @@ const LABELS: Record<string, string> = {
   exitCode: "Exit code",
   durationMs: "Lifetime (ms)",
   cgroupId: "Cgroup id",
+  cgroupPath: "Cgroup",
+  containerId: "Container id",
+  containerRuntime: "Container runtime",
+  podUid: "Pod UID",
+  systemdUnit: "Systemd unit",
   source: "Sensor",
   path: "Path",
   oldPath: "Old path",
@@ -90,6 +99,13 @@ const LABELS: Record<string, string> = {
   localPort: "Local port",
   remoteAddress: "Remote address",
   remotePort: "Remote port",
+  remoteHostname: "Remote hostname",
+  queryName: "Query",
+  queryType: "Query type",
+  answers: "Answers",
+  answered: "Answered",
+  rcode: "Response code",
+  server: "DNS server",
   state: "State",
   processName: "Process name",
   bytesSent: "Bytes sent",

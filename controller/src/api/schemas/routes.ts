@@ -42,7 +42,7 @@ export const ROUTES: Record<string, RouteSchemas> = {
     ok: list(ref("Event"), true),
     query: {
       agent: agentId,
-      type: oneOfStr(["process", "file", "network", "auth", "agent", "audit", "log"]),
+      type: oneOfStr(["process", "file", "network", "auth", "agent", "audit", "log", "dns"]),
       since: time("event time, inclusive"),
       until: time("event time, exclusive"),
       q: str({ maxLength: 256 }),

@@ -135,7 +135,7 @@ export const TRIAGE_SCHEMAS: Record<string, Schema> = {
       id: str({ description: "numeric id, as a string" }),
       agentId: str(),
       seq: int(),
-      type: oneOfStr(["process", "file", "network", "auth", "agent", "audit", "log"]),
+      type: oneOfStr(["process", "file", "network", "auth", "agent", "audit", "log", "dns"]),
       action: str(),
       eventTime: time({ description: "when it happened on the host (the receive time when the host clock was not trusted)" }),
       receivedAt: time(),
@@ -149,6 +149,6 @@ export const TRIAGE_SCHEMAS: Record<string, Schema> = {
       audit: open(),
       log: open(),
     },
-    { optional: ["reportedTime", "clockSkewMs", "process", "file", "network", "auth", "agent", "audit", "log"], description: "one telemetry event; the body is under the key named by type" },
+    { optional: ["reportedTime", "clockSkewMs", "process", "file", "network", "auth", "agent", "audit", "log", "dns"], description: "one telemetry event; the body is under the key named by type" },
   ),
 };

@@ -12,6 +12,7 @@ import { IocPolicyOrder1733300000000 } from "./1733300000000-IocPolicyOrder";
 import { EvidenceOutOfEvents1733400000000 } from "./1733400000000-EvidenceOutOfEvents";
 import { CorrelationFirings1733450000000 } from "./1733450000000-CorrelationFirings";
 import { StreamOffsets1733510000000 } from "./1733510000000-StreamOffsets";
+import { PartitionedEvents1733600000000 } from "./1733600000000-PartitionedEvents";
 
 /** In order. Append new migrations here; never edit one that has shipped. */
 export const migrations = [
@@ -29,4 +30,5 @@ export const migrations = [
   EvidenceOutOfEvents1733400000000,
   CorrelationFirings1733450000000,
   StreamOffsets1733510000000,
+  PartitionedEvents1733600000000,
 ];

@@ -5,6 +5,7 @@ import { Pool, type PoolClient } from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import type { AgentCursor } from "./event-store";
 import type { EventRow } from "./event-row";
+import { cursorsCoveringRows, eventKey, lockAgentsAndPickNew, type TxQuery } from "./event-dedup";
 
 /** The storage consumer's position in one partition of a stream. */
 export interface OffsetMove {
@@ -22,7 +23,8 @@ const STAGE = "vigil_ingest_stage";
 
 /**
  * PostgreSQL ingest for distributed mode: rows streamed in with COPY (pg-copy-streams) into a
- * temporary stage, then moved into `events` skipping (agent, seq) pairs already stored, in one
+ * temporary stage, then moved into `events` skipping (agent, seq) pairs already stored (in any
+ * partition: see event-dedup.ts), in one
  * transaction with the agents' cursors and the partition's stream offset. What was fresh is
  * reported back, so a replay or a redelivery reaches detection zero times.
  */
@@ -80,29 +82,39 @@ export class EventCopyStore {
         const cur = await c.query<{ seq: string }>(`SELECT seq FROM stream_offsets WHERE stream = $1 AND part = $2 FOR UPDATE`, [offset.stream, offset.part]);
         const at = Number(cur.rows[0]?.seq ?? -1);
         if (at !== offset.expected) throw new OffsetFenced(`offset of ${offset.stream}/${offset.part} is ${at}, expected ${offset.expected}`);
+        // Locks the agents' rows (id order: the batched last-seen writes lock in that order too, so the
+        // two wait for each other instead of deadlocking) and finds rows stored in any partition.
+        const query: TxQuery = async (sql, params) => (await c.query(sql, params)).rows as Array<Record<string, unknown>>;
+        const insert = await lockAgentsAndPickNew(
+          query,
+          rows,
+          cursors.map((x) => x.agentId),
+        );
         const fresh = new Set<string>();
-        if (rows.length) {
+        if (insert.length) {
           await c.query(
             `CREATE TEMP TABLE IF NOT EXISTS ${STAGE} (agent_id VARCHAR(128), seq BIGINT, type VARCHAR(16), action VARCHAR(32), event_time BIGINT, received_at BIGINT, summary TEXT, data JSONB) ON COMMIT DELETE ROWS`,
           );
-          await pipeline(Readable.from(copyLines(rows)), c.query(copyFrom(`COPY ${STAGE} (agent_id, seq, type, action, event_time, received_at, summary, data) FROM STDIN`)));
+          await pipeline(Readable.from(copyLines(insert)), c.query(copyFrom(`COPY ${STAGE} (agent_id, seq, type, action, event_time, received_at, summary, data) FROM STDIN`)));
           const res = await c.query<{ agent_id: string; seq: string }>(
             `INSERT INTO events (agent_id, seq, type, action, event_time, received_at, summary, data)
              SELECT agent_id, seq, type, action, event_time, received_at, summary, data FROM ${STAGE}
-             ON CONFLICT (agent_id, seq) DO NOTHING RETURNING agent_id, seq`,
+             ON CONFLICT (agent_id, seq, event_time) DO NOTHING RETURNING agent_id, seq`,
           );
-          for (const r of res.rows) fresh.add(`${r.agent_id}\u0000${Number(r.seq)}`);
+          for (const r of res.rows) fresh.add(eventKey(r.agent_id, Number(r.seq)));
         }
         if (cursors.length) {
-          // Rows locked in id order first: the batched last-seen writes (LastSeenWriter) lock the same
-          // agents' rows in that order too, so the two wait for each other instead of deadlocking.
-          await c.query(`SELECT 1 FROM agents WHERE id = ANY($1::varchar[]) ORDER BY id FOR UPDATE`, [cursors.map((x) => x.agentId)]);
-          // Cursors only move forward: a stale message (an older replica's) never takes one back.
+          const cur = cursorsCoveringRows(cursors, rows);
+          // A stale message (an older replica's) never takes acked_seq back; last_seq (the mark
+          // lockAgentsAndPickNew relies on) always moves up to what was written.
           await c.query(
-            `UPDATE agents a SET acked_seq = c.acked, last_seq = GREATEST(a.last_seq, c.last), gaps = c.gaps, missing_events = c.missing
+            `UPDATE agents a SET last_seq = GREATEST(a.last_seq, c.last),
+               acked_seq = CASE WHEN a.acked_seq <= c.acked THEN c.acked ELSE a.acked_seq END,
+               gaps = CASE WHEN a.acked_seq <= c.acked THEN c.gaps ELSE a.gaps END,
+               missing_events = CASE WHEN a.acked_seq <= c.acked THEN c.missing ELSE a.missing_events END
              FROM unnest($1::varchar[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[]) AS c(id, acked, last, gaps, missing)
-             WHERE a.id = c.id AND a.acked_seq <= c.acked`,
-            [cursors.map((x) => x.agentId), cursors.map((x) => x.ackedSeq), cursors.map((x) => x.lastSeq), cursors.map((x) => JSON.stringify(x.gaps)), cursors.map((x) => x.missing)],
+             WHERE a.id = c.id`,
+            [cur.map((x) => x.agentId), cur.map((x) => x.ackedSeq), cur.map((x) => x.lastSeq), cur.map((x) => JSON.stringify(x.gaps)), cur.map((x) => x.missing)],
           );
         }
         await c.query(`UPDATE stream_offsets SET seq = $3, updated_at = $4 WHERE stream = $1 AND part = $2`, [offset.stream, offset.part, offset.next, Date.now()]);

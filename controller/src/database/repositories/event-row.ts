@@ -84,7 +84,7 @@ export function bodyJson(ev: Event): { type: string; action: string; body: Recor
   return { type: b.$case, action, body };
 }
 
-/** Bodies without an action enum are listed by what they are: the agent's kind, the audit record type, the log's program. */
+/** Bodies without an action enum are listed by what they are: the agent's kind, the audit record type, the log's program, a DNS lookup's record type. */
 function actionOfUntyped(b: NonNullable<Event["body"]>): string {
   switch (b.$case) {
     case "agent":
@@ -93,6 +93,8 @@ function actionOfUntyped(b: NonNullable<Event["body"]>): string {
       return b.audit.recordType.toLowerCase();
     case "log":
       return b.log.program.toLowerCase();
+    case "dns":
+      return b.dns.queryType.toLowerCase();
     default:
       return "unspecified";
   }
@@ -105,17 +107,17 @@ export function summaryOf(ev: Event): string {
   switch (b?.$case) {
     case "process": {
       const p = b.process;
-      parts.push(p.exe, p.commandLine, p.user, p.parentExe, p.sha256, p.pid);
+      parts.push(p.exe, p.commandLine, p.user, p.parentExe, p.sha256, p.pid, p.containerId);
       break;
     }
     case "file": {
       const f = b.file;
-      parts.push(f.path, f.oldPath, f.sha256After);
+      parts.push(f.path, f.oldPath, f.sha256After, f.containerId);
       break;
     }
     case "network": {
       const n = b.network;
-      parts.push(n.remoteAddress, n.localAddress, n.remotePort, n.localPort, n.processName, n.exe, n.user);
+      parts.push(n.remoteAddress, n.remoteHostname, n.localAddress, n.remotePort, n.localPort, n.processName, n.exe, n.user, n.containerId);
       break;
     }
     case "auth": {
@@ -128,6 +130,9 @@ export function summaryOf(ev: Event): string {
       break;
     case "log":
       parts.push(b.log.program, b.log.message);
+      break;
+    case "dns":
+      parts.push(b.dns.queryName, ...b.dns.answers, b.dns.server, b.dns.processName, b.dns.exe, b.dns.user, b.dns.containerId);
       break;
     case "audit": {
       const f = b.audit.fields;

@@ -2,6 +2,8 @@ import type { DataSource } from "typeorm";
 import type BetterSqlite3 from "better-sqlite3";
 import { dialectOf, type Dialect } from "../dialect";
 import type { EventRow } from "./event-row";
+import { cursorsCoveringRows, eventKey, lockAgentsAndPickNew, type TxQuery } from "./event-dedup";
+import { DEFAULT_PARTITION } from "./event-partitions";
 
 export interface EventQuery {
   agentId?: string;
@@ -88,30 +90,37 @@ export class EventStore {
     let failed: unknown;
     try {
       await qr.startTransaction();
-      let fresh: boolean[] = [];
-      if (rows.length) {
+      const query: TxQuery = (sql, params) => qr.query(sql, params) as Promise<Array<Record<string, unknown>>>;
+      const insert = await lockAgentsAndPickNew(
+        query,
+        rows,
+        cursors.map((c) => c.agentId),
+      );
+      let inserted = new Set<string>();
+      if (insert.length) {
         const res = await qr.query(
           `INSERT INTO events (agent_id, seq, type, action, event_time, received_at, summary, data)
            SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::varchar[], $4::varchar[], $5::bigint[], $6::bigint[], $7::text[], $8::jsonb[])
-           ON CONFLICT (agent_id, seq) DO NOTHING${freshHint ? "" : " RETURNING agent_id, seq"}`,
+           ON CONFLICT (agent_id, seq, event_time) DO NOTHING${freshHint ? "" : " RETURNING agent_id, seq"}`,
           [
-            rows.map((r) => r.agentId),
-            rows.map((r) => r.seq),
-            rows.map((r) => r.type),
-            rows.map((r) => r.action),
-            rows.map((r) => r.eventTime),
-            rows.map((r) => r.receivedAt),
-            rows.map((r) => r.summary),
-            rows.map((r) => r.data),
+            insert.map((r) => r.agentId),
+            insert.map((r) => r.seq),
+            insert.map((r) => r.type),
+            insert.map((r) => r.action),
+            insert.map((r) => r.eventTime),
+            insert.map((r) => r.receivedAt),
+            insert.map((r) => r.summary),
+            insert.map((r) => r.data),
           ],
           true,
         );
-        if (freshHint) fresh = freshHint;
-        const records = freshHint ? [] : ((res as { records?: Array<{ agent_id: string; seq: string | number }> }).records ?? []);
-        const keys = new Set(records.map((r) => `${r.agent_id}\u0000${Number(r.seq)}`));
-        if (!freshHint) fresh = rows.map((r) => keys.has(`${r.agentId}\u0000${r.seq}`));
+        const records = freshHint ? insert : ((res as { records?: Array<{ agent_id: string; seq: string | number }> }).records ?? []).map((r) => ({ agentId: r.agent_id, seq: Number(r.seq) }));
+        inserted = new Set(records.map((r) => eventKey(r.agentId, r.seq)));
       }
-      for (const c of cursors) {
+      // Taken from the set: a seq twice in this write is fresh once. With a hint, what was sent for
+      // insert counts as inserted (RETURNING would halve throughput); the hint says it is above the ack.
+      const fresh = rows.map((r, i) => inserted.delete(eventKey(r.agentId, r.seq)) && (freshHint?.[i] ?? true));
+      for (const c of cursorsCoveringRows(cursors, rows)) {
         await qr.query(`UPDATE agents SET acked_seq = $1, last_seq = GREATEST(last_seq, $2), gaps = $3, missing_events = $4 WHERE id = $5`, [
           c.ackedSeq,
           c.lastSeq,
@@ -161,13 +170,19 @@ export class EventStore {
     return rows.map(storedEvent);
   }
 
-  /** Deletes at most `limit` events older than `cutoff` (event time); returns the count. */
+  /**
+   * Deletes at most `limit` events older than `cutoff` (event time); returns the count. On
+   * PostgreSQL only in the DEFAULT partition: day partitions go whole (EventPartitions.dropOlderThan).
+   */
   async deleteOlderThan(cutoff: number, limit: number): Promise<number> {
     if (this.dialect === "sqlite") {
       const db = this.sqlite();
       return db.prepare(`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE event_time < ? ORDER BY event_time LIMIT ?)`).run(cutoff, limit).changes;
     }
-    const res = (await this.ds.query(`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE event_time < $1 ORDER BY event_time LIMIT $2)`, [cutoff, limit])) as [unknown[], number];
+    const res = (await this.ds.query(`DELETE FROM ${DEFAULT_PARTITION} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${DEFAULT_PARTITION} WHERE event_time < $1 ORDER BY event_time LIMIT $2))`, [
+      cutoff,
+      limit,
+    ])) as [unknown[], number];
     return Array.isArray(res) && typeof res[1] === "number" ? res[1] : 0;
   }
 
