@@ -59,6 +59,12 @@ function makeEvent(seq: number, i: number): Uint8Array {
             user: "www-data",
             bytesSent: 0,
             bytesReceived: 0,
+            remoteHostname: "",
+            cgroupPath: "",
+            containerId: "",
+            containerRuntime: "",
+            podUid: "",
+            systemdUnit: "",
           },
         }
       : {
@@ -82,6 +88,11 @@ function makeEvent(seq: number, i: number): Uint8Array {
             euid: 33,
             durationMs: 0,
             cgroupId: 0,
+            cgroupPath: "",
+            containerId: "",
+            containerRuntime: "",
+            podUid: "",
+            systemdUnit: "",
             source: "",
           },
         };

@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 import { Client } from "pg";
 import { closeBus, connectBus } from "../../controller/src/bus/nats-connection";
 import { BusNames, deleteAllWithPrefix } from "../../controller/src/bus/streams";
+import type { PartitionLeaseStats as LeaseStats } from "../../controller/src/bus/partition-leases";
 import { freePort, startControllerProcess, type ControllerProcess } from "../../controller/test/support/controller-process";
 import { issueFleet } from "./lib/scale/issue-certificates";
 import { machine, percentile, writeBenchSection } from "./lib/report";
@@ -82,13 +83,26 @@ function rssMb(pid: number): number {
   }
 }
 
+/** A lease counter set as "lost N (other a, expired b; recovered c)": lost = taken by another replica or stopped locally. */
+function leaseText(l: LeaseStats | undefined): string {
+  if (!l) return "?";
+  return `lost ${l.lostToOther + l.expiredLocally} (other ${l.lostToOther}, expired ${l.expiredLocally}; acquired ${l.acquired}, released ${l.released}, recovered ${l.renewalsRecovered}, start failures ${l.startFailures})`;
+}
+
+/** Each replica's storage and correlation lease counters, from its health endpoint. */
+async function replicaLeases(r: ControllerProcess): Promise<{ storage?: LeaseStats; correlation?: LeaseStats }> {
+  const res = await r.get("/api/v1/healthz");
+  const d = (res.body as { distributed?: { leases?: LeaseStats; correlationLeases?: LeaseStats } }).distributed;
+  return { storage: d?.leases, correlation: d?.correlationLeases };
+}
+
 /** One replica's storage progress from its health endpoint: owned partitions, messages written, failed and fenced rounds. */
 async function replicaLine(r: ControllerProcess): Promise<string> {
   try {
     const res = await r.get("/api/v1/healthz");
     const h = res.body as {
       detection?: { queuedEvents: number; stageMs: Record<string, number> };
-      distributed?: { partitions?: number[]; storage?: Record<string, number>; storagePhases?: Array<{ phase: string; forMs: number }> };
+      distributed?: { partitions?: number[]; storage?: Record<string, number>; storagePhases?: Array<{ phase: string; forMs: number }>; leases?: LeaseStats };
     };
     const s = h.distributed?.storage ?? {};
     const phases = new Map<string, number>();
@@ -99,7 +113,9 @@ async function replicaLine(r: ControllerProcess): Promise<string> {
           .map(([k, v]) => `${k}:${(v / 1000).toFixed(1)}s`)
           .join(" ")}`
       : "";
-    return `${res.status} parts ${h.distributed?.partitions?.length ?? "?"} stored ${s.events ?? "?"} fail ${s.failures ?? "?"} fenced ${s.fenced ?? "?"} restarts ${s.restarts ?? "?"} [${waits}]${det}`;
+    const l = h.distributed?.leases;
+    const lost = l ? l.lostToOther + l.expiredLocally : "?";
+    return `${res.status} parts ${h.distributed?.partitions?.length ?? "?"} leases lost ${lost} stored ${s.events ?? "?"} fail ${s.failures ?? "?"} fenced ${s.fenced ?? "?"} restarts ${s.restarts ?? "?"} [${waits}]${det}`;
   } catch (err) {
     return `health failed: ${String(err).slice(0, 80)}`;
   }
@@ -183,6 +199,10 @@ async function main(): Promise<void> {
       }
     }
     const after = { stored: await count(), at: Date.now(), acked: total().acked };
+    // Lease churn (issue #12): every lost lease stops and restarts a partition's consumer somewhere.
+    const leases = await Promise.all(replicas.map((r) => replicaLeases(r).catch(() => ({}) as Awaited<ReturnType<typeof replicaLeases>>)));
+    leases.forEach((l, i) => say(`replica ${i + 1} leases: storage ${leaseText(l.storage)}; correlation ${leaseText(l.correlation)}`));
+    const lostLeases = leases.map((l) => (l.storage ? l.storage.lostToOther + l.storage.expiredLocally : NaN) + (l.correlation ? l.correlation.lostToOther + l.correlation.expiredLocally : 0));
     const seconds = (after.at - before.at) / 1000;
     const stored = (after.stored - before.stored) / seconds;
     const ackedRate = (after.acked - before.acked) / seconds;
@@ -213,7 +233,8 @@ latency = event produced → agent acked (after JetStream stored it; the Postgre
 |---|---|---|---|---|---|---|
 | ${connected} (${minConnected}) | ${connectSeconds.toFixed(0)} s | ${ackedRate.toFixed(0)} | ${stored.toFixed(0)} | ${p50} / ${p99} ms | ${maxRss.toFixed(0)} MB | ${perAgentKb.toFixed(0)} KB |
 
-Forgotten acks (a reconnect resumed below what the agent had been acked): ${t.forgotten}. Load average (1 min) when the bench started: ${LOAD_AT_START.toFixed(1)} on ${cpus().length} cores.`,
+Forgotten acks (a reconnect resumed below what the agent had been acked): ${t.forgotten}. Partition leases lost per replica since start
+(storage + correlation; taken by another replica or stopped locally before renewal): ${lostLeases.join(", ")}. Load average (1 min) when the bench started: ${LOAD_AT_START.toFixed(1)} on ${cpus().length} cores.`,
     );
     const warnings = replicas.map((r) =>
       r
