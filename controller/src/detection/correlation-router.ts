@@ -15,6 +15,8 @@ export interface CorrelationOwner {
 export interface CorrelationRouterStats {
   /** Inputs handed to owners (published, in distributed mode). */
   routed: number;
+  /** Distributed mode: messages published (inputs go in batches, one or a few per partition and chunk). */
+  published?: number;
   /** Inputs received for owned partitions (replays after failover included). */
   received: number;
   /** Received messages that failed their checks (counted, terminated, never redelivered). */

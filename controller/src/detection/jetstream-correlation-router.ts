@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { DeliverPolicy, DiscardPolicy, jetstream, RetentionPolicy, StorageType, type ConsumerMessages, type JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { BusLog } from "../bus/nats-connection";
@@ -6,7 +7,7 @@ import { PartitionLeases } from "../bus/partition-leases";
 import { ensureKv, ensureStream, manager, type BusNames } from "../bus/streams";
 import type { CorrelationOwner, CorrelationRouter, CorrelationRouterStats } from "./correlation-router";
 import type { OwnedInput, RoutedInput } from "./engine-protocol";
-import { MAX_CLOCKS, parseCorrelationMessage, RoutedInputError } from "./routed-input-check";
+import { MAX_BATCH_INPUTS, MAX_CLOCKS, parseCorrelationMessage, RoutedInputError } from "./routed-input-check";
 
 export interface JetStreamRouterOptions {
   nc: NatsConnection;
@@ -30,6 +31,16 @@ export interface JetStreamRouterOptions {
 
 /** Publishes awaited at once (each waits for its PubAck). */
 const PUBLISH_WINDOW = 256;
+/**
+ * A batch message is closed before it passes this many bytes of inputs (the reader takes up to
+ * MAX_ROUTED_BYTES; one input larger than this still goes, alone).
+ */
+const BATCH_BYTES = 128 * 1024;
+/**
+ * How long inputs in hand wait for more before the owner gets them, when the consumer cannot tell
+ * that nothing more is in hand (its pending count over-reports after internal status entries).
+ */
+const FLUSH_MS = 5;
 /** Hosts remembered with the partitions they fed (for clock notices); past it the least recent are forgotten. */
 const MAX_FEEDERS = 100_000;
 /** Waits before each retry of a publish that failed (ms). */
@@ -58,7 +69,7 @@ export class JetStreamCorrelationRouter implements CorrelationRouter {
   private leases?: PartitionLeases;
   private owner?: CorrelationOwner;
   private readonly owned = new Map<number, Owned>();
-  private readonly counts = { routed: 0, received: 0, rejected: 0 };
+  private readonly counts = { routed: 0, received: 0, rejected: 0, published: 0 };
   /** Hosts whose inputs this replica routed, and to which partitions: their clocks go there too. */
   private readonly feeders = new Map<string, Set<number>>();
   private clockSeq = 0;
@@ -109,11 +120,47 @@ export class JetStreamCorrelationRouter implements CorrelationRouter {
     this.leases.start();
   }
 
+  /**
+   * Inputs go as batches, one or a few messages per partition for each call (a detection chunk):
+   * a JetStream publish and its PubAck cost the same for one input as for a hundred, and this runs
+   * on the thread that serves ingest. A batch's message id is a digest of its inputs' ids, so a
+   * publish retried after a lost PubAck is dropped by the stream as the single inputs were.
+   */
   async route(inputs: RoutedInput[]): Promise<void> {
-    for (const input of inputs) this.fed(input.agentId, partitionOf(input.key, this.partitions));
-    for (let i = 0; i < inputs.length; i += PUBLISH_WINDOW) {
-      await Promise.all(inputs.slice(i, i + PUBLISH_WINDOW).map((input) => this.publish(input)));
-      this.counts.routed += Math.min(PUBLISH_WINDOW, inputs.length - i);
+    const byPartition = new Map<number, RoutedInput[]>();
+    for (const input of inputs) {
+      const p = partitionOf(input.key, this.partitions);
+      this.fed(input.agentId, p);
+      let list = byPartition.get(p);
+      if (!list) byPartition.set(p, (list = []));
+      list.push(input);
+    }
+    const batches: Array<{ p: number; data: string; msgID: string; count: number }> = [];
+    for (const [p, list] of byPartition) {
+      let parts: string[] = [];
+      let ids = createHash("sha256");
+      let bytes = 0;
+      const close = () => {
+        if (parts.length === 0) return;
+        batches.push({ p, data: `{"inputs":[${parts.join(",")}]}`, msgID: `b:${ids.digest("base64url")}`, count: parts.length });
+        parts = [];
+        ids = createHash("sha256");
+        bytes = 0;
+      };
+      for (const input of list) {
+        const json = JSON.stringify(input);
+        if (parts.length >= MAX_BATCH_INPUTS || (parts.length > 0 && bytes + json.length > BATCH_BYTES)) close();
+        parts.push(json);
+        bytes += json.length + 1;
+        ids.update(`${input.agentId}:${input.seq}:${input.rule}:${input.target}\n`);
+      }
+      close();
+    }
+    for (let i = 0; i < batches.length; i += PUBLISH_WINDOW) {
+      const window = batches.slice(i, i + PUBLISH_WINDOW);
+      await Promise.all(window.map((b) => this.send(b.p, b.data, b.msgID)));
+      for (const b of window) this.counts.routed += b.count;
+      this.counts.published += window.length;
     }
   }
 
@@ -151,13 +198,9 @@ export class JetStreamCorrelationRouter implements CorrelationRouter {
   }
 
   /**
-   * One input, retried through a short NATS outage (a reconnect, a leader change): the message id
+   * One message, retried through a short NATS outage (a reconnect, a leader change): the message id
    * makes a retry whose first attempt was in fact stored a duplicate the stream drops.
    */
-  private publish(input: RoutedInput): Promise<void> {
-    return this.send(partitionOf(input.key, this.partitions), JSON.stringify(input), `${input.agentId}:${input.seq}:${input.rule}:${input.target}`);
-  }
-
   private async send(p: number, data: string, msgID: string): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -211,34 +254,66 @@ export class JetStreamCorrelationRouter implements CorrelationRouter {
     await this.owner?.drop([p]);
   }
 
-  /** Reads one partition in order, handing the owner batches of checked inputs (what is in hand when the stream pauses). */
+  /**
+   * Reads one partition in order, handing the owner batches of checked inputs: what is in hand when
+   * the stream pauses, or after FLUSH_MS at most. Every hand-over goes through one chain, so the
+   * owner sees inputs and clocks in stream order whether the loop or the timer flushed them.
+   */
   private async pump(p: number, messages: ConsumerMessages): Promise<void> {
     const max = this.o.batch ?? 256;
     let buf: OwnedInput[] = [];
-    const flush = async () => {
+    let handed: Promise<void> = Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const flush = (): Promise<void> => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
       const batch = buf;
       buf = [];
       // Ownership may have moved while we waited: never feed a partition that is no longer ours.
-      if (batch.length && this.owned.has(p)) await this.owner?.accept(batch);
+      if (batch.length) handed = handed.then(() => (this.owned.has(p) ? this.owner?.accept(batch) : undefined));
+      return handed;
     };
-    for await (const m of messages) {
-      if (!this.owned.has(p)) break;
-      try {
-        const msg = parseCorrelationMessage(m.data);
-        if (msg.kind === "clocks") {
-          // In order: the inputs before it first.
-          await flush();
-          if (this.owned.has(p)) await this.owner?.clocks(msg.clocks);
-        } else {
-          if (partitionOf(msg.input.key, this.partitions) !== p) throw new RoutedInputError("key belongs to another partition");
-          buf.push({ ...msg.input, partition: p });
-          this.counts.received++;
+    const take = (input: RoutedInput) => {
+      if (partitionOf(input.key, this.partitions) !== p) throw new RoutedInputError("key belongs to another partition");
+      buf.push({ ...input, partition: p });
+      this.counts.received++;
+    };
+    try {
+      for await (const m of messages) {
+        if (!this.owned.has(p)) break;
+        try {
+          const msg = parseCorrelationMessage(m.data);
+          if (msg.kind === "clocks") {
+            // In order: the inputs before it first.
+            await flush();
+            if (this.owned.has(p)) await this.owner?.clocks(msg.clocks);
+          } else if (msg.kind === "input") take(msg.input);
+          else {
+            for (const err of msg.rejected) this.rejected(p, err);
+            for (const input of msg.inputs) {
+              try {
+                take(input);
+              } catch (err) {
+                this.rejected(p, err);
+              }
+            }
+          }
+        } catch (err) {
+          this.rejected(p, err);
         }
-      } catch (err) {
-        this.counts.rejected++;
-        if (this.counts.rejected <= 10 || this.counts.rejected % 1000 === 0) this.o.log("warn", "correlation input rejected", { partition: p, error: String(err), rejected: this.counts.rejected });
+        if (buf.length >= max || messages.getPending() === 0) await flush();
+        // A failed hand-over by the timer ends the partition's consumer, as one by the loop does.
+        else if (buf.length && !timer)
+          timer = setTimeout(() => void flush().catch((err: unknown) => this.o.log("error", "correlation inputs not handed over", { partition: p, error: String(err) })), FLUSH_MS);
+        await handed;
       }
-      if (buf.length >= max || messages.getPending() === 0) await flush();
+    } finally {
+      if (timer) clearTimeout(timer);
     }
+  }
+
+  private rejected(p: number, err: unknown): void {
+    this.counts.rejected++;
+    if (this.counts.rejected <= 10 || this.counts.rejected % 1000 === 0) this.o.log("warn", "correlation input rejected", { partition: p, error: String(err), rejected: this.counts.rejected });
   }
 }

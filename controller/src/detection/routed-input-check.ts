@@ -76,8 +76,16 @@ function meta(v: unknown): EventMeta | undefined {
 /** Hosts per clock notice (a chunk's agents that fed one partition). */
 export const MAX_CLOCKS = 4096;
 
-/** A message on a correlation partition: a routed input, or hosts' clocks (newest event times). */
-export type CorrelationMessage = { kind: "input"; input: RoutedInput } | { kind: "clocks"; clocks: Map<string, number> };
+/** Inputs per batch message: what one detection chunk routes to one partition, in a few messages. */
+export const MAX_BATCH_INPUTS = 256;
+
+/**
+ * A message on a correlation partition: a batch of routed inputs (the form replicas publish), one
+ * routed input (the form of replicas before batches, still read so a rolling upgrade or a replay of
+ * older messages loses nothing), or hosts' clocks (newest event times). A batch's inputs are checked
+ * one by one: those that fail are listed in `rejected` and the others still count.
+ */
+export type CorrelationMessage = { kind: "inputs"; inputs: RoutedInput[]; rejected: RoutedInputError[] } | { kind: "input"; input: RoutedInput } | { kind: "clocks"; clocks: Map<string, number> };
 
 /** Parses and checks one message; throws RoutedInputError naming what is wrong. */
 export function parseCorrelationMessage(data: Uint8Array): CorrelationMessage {
@@ -97,6 +105,21 @@ export function parseCorrelationMessage(data: Uint8Array): CorrelationMessage {
       clocks.set(id(c[0], "clocks agent", 128), c[1]);
     }
     return { kind: "clocks", clocks };
+  }
+  if (v.inputs !== undefined) {
+    if (!Array.isArray(v.inputs) || v.inputs.length === 0 || v.inputs.length > MAX_BATCH_INPUTS) fail(`inputs must be a list of 1..${MAX_BATCH_INPUTS} routed inputs`);
+    const inputs: RoutedInput[] = [];
+    const rejected: RoutedInputError[] = [];
+    for (const x of v.inputs) {
+      try {
+        if (!isRecord(x)) fail("each of inputs must be an object");
+        inputs.push(routedInput(x));
+      } catch (err) {
+        if (!(err instanceof RoutedInputError)) throw err;
+        rejected.push(err);
+      }
+    }
+    return { kind: "inputs", inputs, rejected };
   }
   return { kind: "input", input: routedInput(v) };
 }
