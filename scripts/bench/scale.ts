@@ -102,7 +102,13 @@ async function replicaLine(r: ControllerProcess): Promise<string> {
     const res = await r.get("/api/v1/healthz");
     const h = res.body as {
       detection?: { queuedEvents: number; stageMs: Record<string, number> };
-      distributed?: { partitions?: number[]; storage?: Record<string, number>; storagePhases?: Array<{ phase: string; forMs: number }>; leases?: LeaseStats };
+      distributed?: {
+        partitions?: number[];
+        storage?: Record<string, number>;
+        storagePhases?: Array<{ phase: string; forMs: number }>;
+        leases?: LeaseStats;
+        detectionFeed?: Record<string, number>;
+      };
     };
     const s = h.distributed?.storage ?? {};
     const phases = new Map<string, number>();
@@ -115,10 +121,27 @@ async function replicaLine(r: ControllerProcess): Promise<string> {
       : "";
     const l = h.distributed?.leases;
     const lost = l ? l.lostToOther + l.expiredLocally : "?";
-    return `${res.status} parts ${h.distributed?.partitions?.length ?? "?"} leases lost ${lost} stored ${s.events ?? "?"} fail ${s.failures ?? "?"} fenced ${s.fenced ?? "?"} restarts ${s.restarts ?? "?"} [${waits}]${det}`;
+    const f = h.distributed?.detectionFeed;
+    const feed = f ? ` detected ${f.events} (replayed ${f.replayed}, commits ${f.commits}, fenced ${f.fenced}, restarts ${f.restarts})` : "";
+    return `${res.status} parts ${h.distributed?.partitions?.length ?? "?"} leases lost ${lost} stored ${s.events ?? "?"} fail ${s.failures ?? "?"} fenced ${s.fenced ?? "?"} restarts ${s.restarts ?? "?"} [${waits}]${feed}${det}`;
   } catch (err) {
     return `health failed: ${String(err).slice(0, 80)}`;
   }
+}
+
+/** Events handed to detection by every replica's detection consumer since start (NaN before detection read its own consumer). */
+async function detectedTotal(replicas: ControllerProcess[]): Promise<number> {
+  const each = await Promise.all(
+    replicas.map(async (r) => {
+      try {
+        const res = await r.get("/api/v1/healthz");
+        return (res.body as { distributed?: { detectionFeed?: { events: number } } }).distributed?.detectionFeed?.events ?? NaN;
+      } catch {
+        return NaN;
+      }
+    }),
+  );
+  return each.reduce((a, b) => a + b, 0);
 }
 
 async function main(): Promise<void> {
@@ -184,7 +207,7 @@ async function main(): Promise<void> {
     const count = async () => Number((await pgc.query<{ n: string }>("SELECT COUNT(*) AS n FROM events")).rows[0].n);
     const latencies: number[] = [];
     for (const s of stats.values()) s.latencies = [];
-    const before = { stored: await count(), at: Date.now(), acked: total().acked };
+    const before = { stored: await count(), at: Date.now(), acked: total().acked, detected: await detectedTotal(replicas) };
     const rss: number[] = [];
     let minConnected = Number.MAX_SAFE_INTEGER;
     const windowEnd = Date.now() + SECONDS * 1000;
@@ -198,7 +221,7 @@ async function main(): Promise<void> {
         say(`replicas: ${(await Promise.all(replicas.map(replicaLine))).join(" | ")}`);
       }
     }
-    const after = { stored: await count(), at: Date.now(), acked: total().acked };
+    const after = { stored: await count(), at: Date.now(), acked: total().acked, detected: await detectedTotal(replicas) };
     // Lease churn (issue #12): every lost lease stops and restarts a partition's consumer somewhere.
     const leases = await Promise.all(replicas.map((r) => replicaLeases(r).catch(() => ({}) as Awaited<ReturnType<typeof replicaLeases>>)));
     leases.forEach((l, i) => say(`replica ${i + 1} leases: storage ${leaseText(l.storage)}; correlation ${leaseText(l.correlation)}`));
@@ -206,6 +229,7 @@ async function main(): Promise<void> {
     const seconds = (after.at - before.at) / 1000;
     const stored = (after.stored - before.stored) / seconds;
     const ackedRate = (after.acked - before.acked) / seconds;
+    const detectedRate = (after.detected - before.detected) / seconds;
     const lag = await pgc.query<{ n: string }>("SELECT COUNT(*) AS n FROM events");
     await pgc.end();
     latencies.sort((a, b) => a - b);
@@ -216,7 +240,7 @@ async function main(): Promise<void> {
     const t = total();
     const perAgentKb = (maxRss * 1024) / Math.max(1, connected);
     say(
-      `window ${seconds.toFixed(0)}s: acked ${ackedRate.toFixed(0)}/s, stored ${stored.toFixed(0)}/s; produced ${t.produced}, acked ${t.acked}, stored ${lag.rows[0].n}; forgotten acks ${t.forgotten}`,
+      `window ${seconds.toFixed(0)}s: acked ${ackedRate.toFixed(0)}/s, stored ${stored.toFixed(0)}/s, detected ${detectedRate.toFixed(0)}/s; produced ${t.produced}, acked ${t.acked}, stored ${lag.rows[0].n}; forgotten acks ${t.forgotten}`,
     );
 
     writeBenchSection(
@@ -227,11 +251,12 @@ async function main(): Promise<void> {
 process(es) (\`serve\`, role all, distributed mode: VIGIL_NATS_URL + PostgreSQL, 16 partitions, SigmaHQ pack off) on this machine with
 PostgreSQL, NATS JetStream and the simulated fleet (${PROCS} processes of simulated agents over real mTLS gRPC, each agent a process/network/auth
 mix at ${RATE} events/s with a burst of ${20 * RATE} every 30 s). Stored = rows counted in PostgreSQL over the ${seconds.toFixed(0)} s window;
-latency = event produced → agent acked (after JetStream stored it; the PostgreSQL write follows asynchronously).
+latency = event produced → agent acked (after JetStream stored it; the PostgreSQL write follows asynchronously). Detected = events
+handed to detection by the replicas' detection consumers over the window (detection reads the stream apart from storage).
 
-| agents connected (min in window) | connect-all time | acked events/s | stored events/s (postgres) | p50 / p99 ack latency | replicas' RSS (peak, sum) | RSS per connected agent |
-|---|---|---|---|---|---|---|
-| ${connected} (${minConnected}) | ${connectSeconds.toFixed(0)} s | ${ackedRate.toFixed(0)} | ${stored.toFixed(0)} | ${p50} / ${p99} ms | ${maxRss.toFixed(0)} MB | ${perAgentKb.toFixed(0)} KB |
+| agents connected (min in window) | connect-all time | acked events/s | stored events/s (postgres) | detected events/s | p50 / p99 ack latency | replicas' RSS (peak, sum) | RSS per connected agent |
+|---|---|---|---|---|---|---|---|
+| ${connected} (${minConnected}) | ${connectSeconds.toFixed(0)} s | ${ackedRate.toFixed(0)} | ${stored.toFixed(0)} | ${detectedRate.toFixed(0)} | ${p50} / ${p99} ms | ${maxRss.toFixed(0)} MB | ${perAgentKb.toFixed(0)} KB |
 
 Forgotten acks (a reconnect resumed below what the agent had been acked): ${t.forgotten}. Partition leases lost per replica since start
 (storage + correlation; taken by another replica or stopped locally before renewal): ${lostLeases.join(", ")}. Load average (1 min) when the bench started: ${LOAD_AT_START.toFixed(1)} on ${cpus().length} cores.`,

@@ -123,7 +123,7 @@ export async function startController(config: ControllerConfig, opts: StartOptio
   const { store, writer, registry, inventory, retention } = ingest;
   // PostgreSQL: today's and the coming days' event partitions exist before the first event arrives.
   await retention.prepare();
-  // Distributed mode: agents' batches go to JetStream; workers write them to PostgreSQL and hand them to `writer`'s listeners.
+  // Distributed mode: agents' batches go to JetStream; workers write them to PostgreSQL (handing them to `writer`'s listeners) and detect them.
   const distributed = config.distributed ? await startDistributed(config, dataSource, writer, logger) : undefined;
   const servesAgents = config.role === "all" || config.role === "ingest";
   // The command key exists before anything that announces it (the trust layer's Welcome, install).
@@ -146,8 +146,11 @@ export async function startController(config: ControllerConfig, opts: StartOptio
     dataDir: config.dataDir,
     pack: config.sigmahqPack ? undefined : null,
     router,
+    feed: distributed ? "stream" : "writer",
     onError: (err) => logger.error({ err: String(err) }, "detection failed on a chunk"),
   });
+  // A worker reads its partitions from here on: storage and, through a consumer of its own, detection.
+  distributed?.startPartitions(detection.pipeline);
   const pack = detection.rules.pack;
   if (pack) {
     const m = pack.manifest;

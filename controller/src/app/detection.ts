@@ -48,6 +48,12 @@ export async function createDetection(deps: {
   pack?: LoadedPack | null;
   /** Where correlation inputs go; default in-process (this process owns every correlation group). */
   router?: CorrelationRouter;
+  /**
+   * Where events come from: `writer` (default, single-process mode) takes what the ingest writer
+   * stores and holds its acks while detection is full; `stream` (distributed mode) leaves the
+   * pipeline to a DetectionConsumer that reads the events stream apart from storage.
+   */
+  feed?: "writer" | "stream";
 }): Promise<Detection> {
   const { ds } = deps;
   const now = deps.now ?? Date.now;
@@ -70,7 +76,8 @@ export async function createDetection(deps: {
     router: deps.router,
   });
   await pipeline.startCorrelation();
-  pipeline.attach(deps.writer);
+  if (deps.feed === "stream") pipeline.startClock();
+  else pipeline.attach(deps.writer);
   return {
     pipeline,
     rules,

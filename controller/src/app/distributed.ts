@@ -12,6 +12,7 @@ import { EventCopyStore } from "../database/repositories/event-copy-store";
 import type { IngestWriter } from "../ingest/ingest-writer";
 import { JetStreamSink } from "../ingest/jetstream-sink";
 import { StorageConsumer } from "../ingest/storage-consumer";
+import { DetectionConsumer, type DetectionFeedTarget } from "../detection/detection-consumer";
 import type { ControllerMetrics } from "../metrics/metrics";
 
 /** The distributed-mode parts of one replica (#12): its NATS link, the ingest sink, and (worker role) storage. */
@@ -21,8 +22,17 @@ export interface Distributed {
   names: BusNames;
   /** What agent sessions hand batches to (instead of the database writer). */
   sink: JetStreamSink;
-  /** Worker role: partition leases and the storage consumer they drive. */
-  storage?: { leases: PartitionLeases; consumer: StorageConsumer; close(): Promise<void> };
+  /**
+   * Worker role: partition leases and what they drive: the storage consumer, and (once
+   * readDetection is called) the detection consumer of the same partitions.
+   */
+  storage?: { leases: PartitionLeases; consumer: StorageConsumer; detection?: DetectionConsumer; close(): Promise<void> };
+  /**
+   * Worker role: detection (the pipeline) reads the owned partitions of the events stream through
+   * a consumer of its own, then the leases start. Called once detection is ready, so no partition is
+   * read before it can be detected.
+   */
+  startPartitions(detection: DetectionFeedTarget): void;
   status: ReplicaStatus;
   /** Another lease user of this replica (the correlation router): its counters shown on /healthz as `<name>Leases`. */
   showLeases(name: string, stats: () => PartitionLeaseStats | undefined): void;
@@ -32,8 +42,9 @@ export interface Distributed {
 
 /**
  * Connects to NATS, makes sure the events stream exists, and wires this replica's role: ingest
- * publishes agent batches to JetStream; a worker holds a fair share of partitions and writes them
- * to PostgreSQL, handing what it stored to `writer`'s listeners (detection, stream, metrics).
+ * publishes agent batches to JetStream; a worker holds a fair share of partitions (from
+ * startPartitions on), writes them to PostgreSQL, handing what it stored to `writer`'s listeners
+ * (the live stream, command results, metrics), and detects them through a consumer of its own.
  */
 export async function startDistributed(config: ControllerConfig, ds: DataSource, writer: IngestWriter, logger: Logger): Promise<Distributed> {
   const d = config.distributed!;
@@ -46,8 +57,11 @@ export async function startDistributed(config: ControllerConfig, ds: DataSource,
     await ensureEventsStream(jsm, names, { maxAgeMs: d.eventsMaxAgeMs });
     const sink = new JetStreamSink({ js, jsm, names, partitions: d.partitions, maxPayload: nc.info?.max_payload ?? 1024 * 1024, onRefused: (r) => writer.refused(r), log });
     let storage: Distributed["storage"];
+    // Detection's offsets on a connection of their own: a commit never queues behind storage's COPY transactions.
+    let detectionOffsets: EventCopyStore | undefined;
     if (config.role === "worker" || config.role === "all") {
       const store = new EventCopyStore(ds, d.storageConnections);
+      detectionOffsets = new EventCopyStore(ds, 1);
       const consumer = new StorageConsumer({ js, jsm, names, store, hub: writer, log });
       const kv = await ensureKv(nc, names.leaseBucket("storage"), d.leaseTtlMs);
       const leases = new PartitionLeases({
@@ -56,11 +70,11 @@ export async function startDistributed(config: ControllerConfig, ds: DataSource,
         partitions: d.partitions,
         ttlMs: d.leaseTtlMs,
         log,
-        onAcquired: (p) => consumer.start(p),
-        onLost: (p) => consumer.stop(p),
+        onAcquired: async (p) => void (await Promise.all([consumer.start(p), storage?.detection?.start(p)])),
+        onLost: async (p) => void (await Promise.all([consumer.stop(p), storage?.detection?.stop(p)])),
       });
-      leases.start();
-      storage = { leases, consumer, close: () => store.close() };
+      const stores = [store, detectionOffsets];
+      storage = { leases, consumer, close: async () => void (await Promise.all(stores.map((x) => x.close()))) };
     }
     const otherLeases = new Map<string, () => PartitionLeaseStats | undefined>();
     const probe = async (): Promise<ReplicaProbe> => {
@@ -81,6 +95,7 @@ export async function startDistributed(config: ControllerConfig, ds: DataSource,
               // Lost leases (lostToOther + expiredLocally) are what the scale bench watches for churn.
               leases: storage.leases.stats,
               storage: storage.consumer.stats,
+              detectionFeed: storage.detection?.stats,
               storagePhases: storage.consumer.phases(),
             }
           : {}),
@@ -96,9 +111,15 @@ export async function startDistributed(config: ControllerConfig, ds: DataSource,
       storage,
       status: new ReplicaStatus(config.role, probe),
       showLeases: (name, stats) => void otherLeases.set(name, stats),
+      startPartitions(target) {
+        if (!storage || !detectionOffsets || storage.detection) return;
+        storage.detection = new DetectionConsumer({ js, jsm, names, offsets: detectionOffsets, target, log });
+        storage.leases.start();
+      },
       attachMetrics(metrics) {
         metrics.addBusSource({
           consumerLag: async () => (storage ? storage.consumer.lag() : []),
+          detectionLag: async () => (storage?.detection ? storage.detection.lag() : []),
           natsConnected: () => !nc.isClosed() && !isReconnecting(nc),
           counts: () => ({
             published: sink.stats.published,
@@ -113,6 +134,13 @@ export async function startDistributed(config: ControllerConfig, ds: DataSource,
             fenced: storage?.consumer.stats.fenced ?? 0,
             storage_failures: storage?.consumer.stats.failures ?? 0,
             storage_restarts: storage?.consumer.stats.restarts ?? 0,
+            detection_messages: storage?.detection?.stats.messages ?? 0,
+            detection_events: storage?.detection?.stats.events ?? 0,
+            detection_replayed: storage?.detection?.stats.replayed ?? 0,
+            detection_commits: storage?.detection?.stats.commits ?? 0,
+            detection_fenced: storage?.detection?.stats.fenced ?? 0,
+            detection_failures: storage?.detection?.stats.failures ?? 0,
+            detection_restarts: storage?.detection?.stats.restarts ?? 0,
           }),
         });
       },

@@ -52,6 +52,15 @@ export class BusNames {
     return `${this.upper}_store_${partition}`;
   }
 
+  /** The durable detection consumer of one partition: it reads the events stream apart from storage. */
+  detectionConsumer(partition: number): string {
+    return `${this.upper}_detect_${partition}`;
+  }
+  /** Detection's offsets, kept in stream_offsets under a name of their own (storage's are under eventsStream). */
+  get detectionOffsets(): string {
+    return `${this.eventsStream}:detect`;
+  }
+
   /** Correlation inputs re-keyed by group: `<prefix>.corr.<partition>` (dist-corr). */
   get corrStream(): string {
     return `${this.upper}_CORR`;

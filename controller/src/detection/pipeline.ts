@@ -52,6 +52,17 @@ export interface PipelineStats {
 }
 
 /** lookup: agents' names; prepare: IOC matching and Sigma mapping; match: the worker's rules; route: correlation inputs to their owners; clocks: hosts' clocks to owners; correlate: owned windows; record: alerts written. */
+/** What detection needs of a batch: its events, and which of them are new (a replay's are not). */
+export type DetectBatch = Pick<StoredBatch, "agentId" | "events" | "fresh">;
+
+/** A batch from a stream consumer (DetectionConsumer): its partition, and what to call once detection is finished with it. */
+export interface FeedTag {
+  partition: number;
+  done: () => void;
+}
+
+type QueuedBatch = DetectBatch & { tag?: FeedTag };
+
 export interface DetectionStageMs {
   lookup: number;
   prepare: number;
@@ -96,7 +107,7 @@ interface Deps {
  * loop as stored events, and their alerts go to the same sink (idempotent per firing).
  */
 export class DetectionPipeline implements CorrelationOwner {
-  private readonly queue: StoredBatch[] = [];
+  private readonly queue: QueuedBatch[] = [];
   /** Routed inputs for this process's windows, and (in order with them) hosts' clock notices. */
   private readonly corrQueue: { inputs: OwnedInput[]; clocks?: Map<string, number>; done: () => void }[] = [];
   private corrQueued = 0;
@@ -141,10 +152,22 @@ export class DetectionPipeline implements CorrelationOwner {
     return this.router.start(this);
   }
 
-  /** Subscribes to ingest and starts the quiet-partition clock. */
+  /**
+   * Single-process mode: takes what the ingest writer stores, and holds its acks (the gate) while
+   * the queue is full. Starts the quiet-partition clock.
+   */
   attach(writer: Pick<IngestWriter, "onStored" | "addGate">): void {
     writer.onStored((b) => this.enqueue(b));
     writer.addGate(() => this.waitForRoom());
+    this.startClock();
+  }
+
+  /**
+   * Distributed mode: batches come from DetectionConsumer (enqueue with a tag; it waits for room
+   * itself), so storage never waits for detection. Starts the quiet-partition clock.
+   */
+  startClock(): void {
+    if (this.timer) return;
     this.timer = setInterval(() => {
       this.idleDue = true;
       this.kick();
@@ -202,14 +225,34 @@ export class DetectionPipeline implements CorrelationOwner {
     await this.engines.dropPartitions(partitions);
   }
 
-  enqueue(batch: StoredBatch): void {
+  /** Queues a batch's fresh events; `tag.done` is called once they have been matched, routed and recorded (at once if none is fresh). */
+  enqueue(batch: DetectBatch, tag?: FeedTag): void {
     if (this.stopped) return;
     const n = batch.fresh.reduce((a, f) => a + (f ? 1 : 0), 0);
-    if (n === 0) return;
-    this.queue.push(batch);
+    if (n === 0) {
+      tag?.done();
+      return;
+    }
+    this.queue.push(tag ? { agentId: batch.agentId, events: batch.events, fresh: batch.fresh, tag } : batch);
     this.queuedEvents += n;
     this.counts.queuePeak = Math.max(this.counts.queuePeak, this.queuedEvents);
     this.kick();
+  }
+
+  /**
+   * A partition's batches not yet taken are forgotten (its lease is lost, or its consumer restarts
+   * from its offset): whoever reads it next detects them from the stream. Their `done` is never called.
+   */
+  dropPartition(partition: number): void {
+    let dropped = 0;
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const q = this.queue[i];
+      if (q.tag?.partition !== partition) continue;
+      this.queue.splice(i, 1);
+      dropped += q.fresh.reduce((a, f) => a + (f ? 1 : 0), 0);
+    }
+    this.queuedEvents -= dropped;
+    this.releaseRoom();
   }
 
   /** Resolves when the queue is under its bound: the ingest gate. */
@@ -283,6 +326,16 @@ export class DetectionPipeline implements CorrelationOwner {
   }
 
   private async processChunk(): Promise<void> {
+    const taken: FeedTag[] = [];
+    try {
+      await this.processChunkOf(taken);
+    } finally {
+      // Matched, routed and recorded (or counted as failed, as in single-process mode): the feed may move its offset past them.
+      for (const tag of taken) tag.done();
+    }
+  }
+
+  private async processChunkOf(taken: FeedTag[]): Promise<void> {
     const items: WorkItem[] = [];
     const agents = new Map<string, { hostname: string; tags: string[] }>();
     const newest = new Map<string, number>();
@@ -292,6 +345,7 @@ export class DetectionPipeline implements CorrelationOwner {
     t = this.lap("lookup", t);
     while (budget > 0 && this.queue.length) {
       const batch = this.queue.shift()!;
+      if (batch.tag) taken.push(batch.tag);
       const fresh = batch.fresh.reduce((a, f) => a + (f ? 1 : 0), 0);
       this.queuedEvents -= fresh;
       budget -= fresh;

@@ -105,3 +105,20 @@ export function decodeEnvelope(data: Uint8Array, meta: string | undefined, subje
   }
   return { agentId: m.agentId, events, receivedAt: m.receivedAt, prevAcked: m.prevAcked, cursor: m.cursor, reportedTimes };
 }
+
+/** What decodePartitionMessage reads of a JetStream message. */
+export interface StreamMessage {
+  subject: string;
+  data: Uint8Array;
+  headers?: { get(key: string): string };
+}
+
+/**
+ * A message read from partition `partition` of the events stream (`<prefix>.events.<p>.<agent>`):
+ * the subject must be that partition's and name a valid agent, matching the one inside.
+ */
+export function decodePartitionMessage(prefix: string, partition: number, m: StreamMessage): BatchEnvelope {
+  const head = `${prefix}.events.${partition}.`;
+  if (!m.subject.startsWith(head)) throw new EnvelopeRejected("message on another partition's subject");
+  return decodeEnvelope(m.data, m.headers?.get(META_HEADER), m.subject.slice(head.length));
+}

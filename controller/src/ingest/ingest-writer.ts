@@ -180,11 +180,6 @@ export class IngestWriter {
     }
   }
 
-  /** Waits until every downstream consumer has room (see addGate): the storage consumer fetches more only then. */
-  async passGates(): Promise<void> {
-    for (const gate of this.gates) await gate();
-  }
-
   private settle(p: Pending): void {
     this.stats.pendingBatches--;
     this.stats.pendingEvents -= p.events.length;

@@ -34,6 +34,8 @@ export interface MetricSources {
 export interface BusMetricSource {
   /** Per owned partition: messages not yet delivered to its storage consumer, and delivered but not acked. */
   consumerLag: () => Promise<Array<{ partition: number; pending: number; ackPending: number }>>;
+  /** Per owned partition: messages not yet read by its detection consumer (which reads apart from storage). */
+  detectionLag: () => Promise<Array<{ partition: number; pending: number }>>;
   natsConnected: () => boolean;
   /** Counters kept by the sink and the storage consumer (monotonic since start). */
   counts: () => Record<string, number>;
@@ -326,6 +328,22 @@ export class ControllerMetrics {
       async collect() {
         this.reset();
         for (const l of await lagOnce()) this.set({ partition: String(l.partition) }, l.ackPending);
+      },
+    });
+    let detectionLag: ReturnType<BusMetricSource["detectionLag"]> | undefined;
+    let detectionLagAt = 0;
+    new Gauge({
+      name: "vigil_detection_consumer_lag_messages",
+      help: "Event batches in JetStream not yet read by this replica's detection consumer, per owned partition (detection's backlog waits there)",
+      labelNames: ["partition"],
+      registers,
+      async collect() {
+        if (!detectionLag || Date.now() - detectionLagAt > 1_000) {
+          detectionLag = src.detectionLag();
+          detectionLagAt = Date.now();
+        }
+        this.reset();
+        for (const l of await detectionLag) this.set({ partition: String(l.partition) }, l.pending);
       },
     });
     new Gauge({

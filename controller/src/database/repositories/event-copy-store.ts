@@ -72,6 +72,21 @@ export class EventCopyStore {
   }
 
   /**
+   * Moves an offset that guards no rows of its own (detection's: what it has finished with), fenced
+   * like write(): throws OffsetFenced when the row does not say `expected` any more.
+   */
+  async moveOffset(offset: OffsetMove): Promise<void> {
+    const res = await this.pool.query(`UPDATE stream_offsets SET seq = $3, updated_at = $4 WHERE stream = $1 AND part = $2 AND seq = $5`, [
+      offset.stream,
+      offset.part,
+      offset.next,
+      Date.now(),
+      offset.expected,
+    ]);
+    if (res.rowCount !== 1) throw new OffsetFenced(`offset of ${offset.stream}/${offset.part} is not ${offset.expected} any more`);
+  }
+
+  /**
    * Writes rows, cursors and the offset atomically. Returns the keys (`agent\0seq`) of rows that
    * were new. Throws OffsetFenced (rolled back) when the offset is not `expected` any more.
    */
