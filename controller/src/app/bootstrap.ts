@@ -352,9 +352,10 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       await silentAgents?.stop();
       await agentHealth.stop();
       await grpc.stop();
-      // Storage stops partition by partition (releasing each lease); detection then processes what
-      // was stored, routing its correlation inputs and releasing its correlation partitions; the
-      // NATS link closes last.
+      // Storage and detection's reading stop partition by partition (releasing each lease; what
+      // detection has not finished of a partition is left above its offset for the next owner);
+      // detection then finishes its chunk in hand, routing its correlation inputs and releasing its
+      // correlation partitions; the NATS link closes last.
       await distributed?.storage?.leases.stop().catch((err: unknown) => logger.error({ err: String(err) }, "stopping storage failed"));
       await integrations.stop();
       await cluster?.stop();
