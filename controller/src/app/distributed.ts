@@ -23,8 +23,8 @@ export interface Distributed {
   /** What agent sessions hand batches to (instead of the database writer). */
   sink: JetStreamSink;
   /**
-   * Worker role: partition leases and what they drive: the storage consumer, and (once
-   * readDetection is called) the detection consumer of the same partitions.
+   * Worker role: partition leases and what they drive: the storage consumer, and (from
+   * startPartitions on) the detection consumer of the same partitions.
    */
   storage?: { leases: PartitionLeases; consumer: StorageConsumer; detection?: DetectionConsumer; close(): Promise<void> };
   /**

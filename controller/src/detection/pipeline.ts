@@ -51,7 +51,6 @@ export interface PipelineStats {
   stageMs: DetectionStageMs;
 }
 
-/** lookup: agents' names; prepare: IOC matching and Sigma mapping; match: the worker's rules; route: correlation inputs to their owners; clocks: hosts' clocks to owners; correlate: owned windows; record: alerts written. */
 /** What detection needs of a batch: its events, and which of them are new (a replay's are not). */
 export type DetectBatch = Pick<StoredBatch, "agentId" | "events" | "fresh">;
 
@@ -61,8 +60,10 @@ export interface FeedTag {
   done: () => void;
 }
 
-type QueuedBatch = DetectBatch & { tag?: FeedTag };
+/** A queued batch with the count of its fresh events (what the queue's bound counts). */
+type QueuedBatch = DetectBatch & { freshCount: number; tag?: FeedTag };
 
+/** lookup: agents' names; prepare: IOC matching and Sigma mapping; match: the worker's rules; route: correlation inputs to their owners; clocks: hosts' clocks to owners; correlate: owned windows; record: alerts written. */
 export interface DetectionStageMs {
   lookup: number;
   prepare: number;
@@ -233,7 +234,7 @@ export class DetectionPipeline implements CorrelationOwner {
       tag?.done();
       return;
     }
-    this.queue.push(tag ? { agentId: batch.agentId, events: batch.events, fresh: batch.fresh, tag } : batch);
+    this.queue.push({ agentId: batch.agentId, events: batch.events, fresh: batch.fresh, freshCount: n, tag });
     this.queuedEvents += n;
     this.counts.queuePeak = Math.max(this.counts.queuePeak, this.queuedEvents);
     this.kick();
@@ -244,14 +245,11 @@ export class DetectionPipeline implements CorrelationOwner {
    * from its offset): whoever reads it next detects them from the stream. Their `done` is never called.
    */
   dropPartition(partition: number): void {
-    let dropped = 0;
-    for (let i = this.queue.length - 1; i >= 0; i--) {
-      const q = this.queue[i];
-      if (q.tag?.partition !== partition) continue;
-      this.queue.splice(i, 1);
-      dropped += q.fresh.reduce((a, f) => a + (f ? 1 : 0), 0);
+    const all = this.queue.splice(0);
+    for (const q of all) {
+      if (q.tag?.partition === partition) this.queuedEvents -= q.freshCount;
+      else this.queue.push(q);
     }
-    this.queuedEvents -= dropped;
     this.releaseRoom();
   }
 
@@ -346,9 +344,8 @@ export class DetectionPipeline implements CorrelationOwner {
     while (budget > 0 && this.queue.length) {
       const batch = this.queue.shift()!;
       if (batch.tag) taken.push(batch.tag);
-      const fresh = batch.fresh.reduce((a, f) => a + (f ? 1 : 0), 0);
-      this.queuedEvents -= fresh;
-      budget -= fresh;
+      this.queuedEvents -= batch.freshCount;
+      budget -= batch.freshCount;
       try {
         t = this.lap("prepare", t);
         const agent = await this.deps.agents.info(batch.agentId);
