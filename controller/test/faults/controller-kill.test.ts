@@ -6,8 +6,8 @@ import type { AgentProcess } from "../support/agent-process";
 import { createPgDatabase } from "../support/controller";
 import { freePort, startControllerProcess, type ControllerProcess } from "../support/controller-process";
 import { openEventDb } from "../support/event-db";
-import { startSyntheticAgent, waitForAgentId, type SyntheticAgentOptions } from "../support/synthetic-agent";
-import { waitFor } from "../support/wait";
+import { describeAgent, startSyntheticAgent, waitForAgentId, type SyntheticAgentOptions } from "../support/synthetic-agent";
+import { waitForProgress } from "../support/wait";
 import { expectExactlyOnce, ledger, settle } from "./exactly-once";
 
 const cleanups: Array<() => unknown> = [];
@@ -38,16 +38,19 @@ describe.each(["sqlite", "postgres"] as const)("fault: controller kill -9 mid-st
     cleanups.push(() => agent.stop("SIGKILL"));
     const agentId = await waitForAgentId(agent.stateDir, agent);
 
+    const acked = async () => (await db.agent(agentId))?.ackedSeq ?? 0;
+    // On a loaded CI machine a healthy loop is slow, not stuck: fail on a stall only, and say where both sides stood.
+    const context = () => `${describeAgent(agent)}\ncontroller log tail:\n${ctl.output().slice(-3000)}`;
     const outages: number[] = [];
     for (const at of [2000, 5000]) {
-      await waitFor(`${at} events stored`, async () => ((await db.agent(agentId))?.ackedSeq ?? 0) >= at);
+      await waitForProgress(`${at} events stored`, acked, at, { context });
       await ctl.stop("SIGKILL");
       const down = Date.now();
       // Down long enough that the agent's reconnects fail and back off a few times.
       await new Promise((r) => setTimeout(r, 1_000));
       ctl = await startControllerProcess({ grpcPort, dataDir, databaseUrl });
-      const acked = (await db.agent(agentId))!.ackedSeq;
-      await waitFor("the agent to resume after the restart", async () => ((await db.agent(agentId))?.ackedSeq ?? 0) > acked, 15_000);
+      const before = await acked();
+      await waitForProgress("the agent to resume after the restart", acked, before + 1, { context });
       outages.push(Date.now() - down);
     }
     const status = await settle({ agent, options: { ...options, stateDir: agent.stateDir }, db, agentId });
