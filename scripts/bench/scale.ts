@@ -6,7 +6,11 @@
  * the measurement window), p99 of produce→ack (the ack follows JetStream's PubAck), replicas'
  * RSS; writes a docs/benchmarks.md section.
  *
- *   npm run bench:scale -- [--agents 10000] [--replicas 3] [--rate 3] [--seconds 60] [--fleet-procs 4]
+ *   npm run bench:scale -- [--agents 10000] [--replicas 3] [--rate 3] [--seconds 60] [--fleet-procs 4] [--drain 30]
+ *
+ * After the window the fleet is stopped and, for up to `--drain` seconds, the replicas work off the
+ * backlog JetStream holds: what they store and detect then is the controllers' own capacity on this
+ * machine, without the simulated fleet's share of the cores (0 skips the phase).
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -30,6 +34,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "60" },
     "fleet-procs": { type: "string", default: "4" },
     "connect-timeout": { type: "string", default: "600" },
+    drain: { type: "string", default: "30" },
   },
 });
 const AGENTS = Number(values.agents);
@@ -37,6 +42,7 @@ const REPLICAS = Number(values.replicas);
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const PROCS = Number(values["fleet-procs"]);
+const DRAIN_SECONDS = Number(values.drain);
 const NATS_URL = process.env.VIGIL_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 
 interface FleetStats {
@@ -144,6 +150,58 @@ async function detectedTotal(replicas: ControllerProcess[]): Promise<number> {
   return each.reduce((a, b) => a + b, 0);
 }
 
+interface Drain {
+  seconds: number;
+  stored: number;
+  detected: number;
+  /** Acked events not yet stored when the fleet stopped, and when the phase ended. */
+  backlogAtStart: number;
+  backlogAtEnd: number;
+}
+
+/**
+ * Stops the fleet and measures what the replicas store and detect from the backlog alone, until
+ * it is worked off or DRAIN_SECONDS pass. Counting starts after the fleet's processes are gone.
+ */
+async function drainBacklog(fleet: ChildProcess[], replicas: ControllerProcess[], count: () => Promise<number>, acked: number): Promise<Drain> {
+  for (const c of fleet) if (c.connected) c.send({ kind: "stop" });
+  await new Promise((r) => setTimeout(r, 500));
+  await Promise.all(
+    fleet.map((c) =>
+      c.exitCode !== null || c.signalCode !== null
+        ? Promise.resolve()
+        : new Promise<void>((r) => {
+            c.once("exit", () => r());
+            c.kill("SIGKILL");
+          }),
+    ),
+  );
+  const start = { stored: await count(), detected: await detectedTotal(replicas), at: Date.now() };
+  const end = Date.now() + DRAIN_SECONDS * 1000;
+  let stored = start.stored;
+  while (Date.now() < end && stored < acked) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    stored = await count();
+  }
+  const seconds = (Date.now() - start.at) / 1000;
+  const d: Drain = {
+    seconds,
+    stored: (stored - start.stored) / seconds,
+    detected: ((await detectedTotal(replicas)) - start.detected) / seconds,
+    backlogAtStart: acked - start.stored,
+    backlogAtEnd: acked - stored,
+  };
+  say(`drain ${seconds.toFixed(0)}s with the fleet stopped: stored ${d.stored.toFixed(0)}/s, detected ${d.detected.toFixed(0)}/s; backlog ${d.backlogAtStart} → ${d.backlogAtEnd}`);
+  say(`replicas: ${(await Promise.all(replicas.map(replicaLine))).join(" | ")}`);
+  return d;
+}
+
+function drainText(d: Drain): string {
+  const ended = d.backlogAtEnd <= 0 ? "worked off" : `${d.backlogAtEnd.toLocaleString("en")} events still waiting`;
+  return `**With the fleet stopped** (the replicas working off JetStream's backlog for ${d.seconds.toFixed(0)} s, ${d.backlogAtStart.toLocaleString("en")} events waiting at the start, ${ended}): ${d.stored.toFixed(0)} events/s stored, ${d.detected.toFixed(0)} events/s detected.
+`;
+}
+
 async function main(): Promise<void> {
   const prefix = `bscale${randomBytes(3).toString("hex")}`;
   const pg = await createPgDatabase();
@@ -231,6 +289,7 @@ async function main(): Promise<void> {
     const ackedRate = (after.acked - before.acked) / seconds;
     const detectedRate = (after.detected - before.detected) / seconds;
     const lag = await pgc.query<{ n: string }>("SELECT COUNT(*) AS n FROM events");
+    const drain = DRAIN_SECONDS > 0 ? await drainBacklog(fleet, replicas, count, total().acked) : undefined;
     await pgc.end();
     latencies.sort((a, b) => a - b);
     const p50 = percentile(latencies, 50);
@@ -258,7 +317,7 @@ handed to detection by the replicas' detection consumers over the window (detect
 |---|---|---|---|---|---|---|---|
 | ${connected} (${minConnected}) | ${connectSeconds.toFixed(0)} s | ${ackedRate.toFixed(0)} | ${stored.toFixed(0)} | ${detectedRate.toFixed(0)} | ${p50} / ${p99} ms | ${maxRss.toFixed(0)} MB | ${perAgentKb.toFixed(0)} KB |
 
-Forgotten acks (a reconnect resumed below what the agent had been acked): ${t.forgotten}. Partition leases lost per replica since start
+${drain ? drainText(drain) : ""}Forgotten acks (a reconnect resumed below what the agent had been acked): ${t.forgotten}. Partition leases lost per replica since start
 (storage + correlation; taken by another replica or stopped locally before renewal): ${lostLeases.join(", ")}. Load average (1 min) when the bench started: ${LOAD_AT_START.toFixed(1)} on ${cpus().length} cores.`,
     );
     const warnings = replicas.map((r) =>
@@ -275,7 +334,7 @@ Forgotten acks (a reconnect resumed below what the agent had been acked): ${t.fo
     say(`replica warnings/errors: ${warnings.map((w) => w.length).join(", ")}; by message: ${[...byMessage].map(([m, n]) => `${n}× ${m}`).join(" | ")}`);
     process.stdout.write(`scale: ${connected} agents connected, ${stored.toFixed(0)} events/s stored (postgres), p99 ${p99} ms, ${REPLICAS} replicas, controller RSS ${maxRss.toFixed(0)} MB\n`);
   } finally {
-    for (const c of fleet) c.send({ kind: "stop" });
+    for (const c of fleet) if (c.connected) c.send({ kind: "stop" });
     await new Promise((r) => setTimeout(r, 500));
     for (const c of fleet) c.kill("SIGKILL");
     await Promise.all(replicas.map((r) => r.stop("SIGTERM")));

@@ -8,9 +8,9 @@ import { createPgDatabase } from "../support/controller";
 import { freePort, startControllerProcess, type ControllerProcess } from "../support/controller-process";
 import { openEventDb, type EventDb } from "../support/event-db";
 import { sampleRss } from "../support/proc-stats";
-import { startSyntheticAgent, syntheticNext, waitForAgentId, type SyntheticAgentOptions } from "../support/synthetic-agent";
+import { describeAgent, startSyntheticAgent, syntheticNext, waitForAgentId, type SyntheticAgentOptions } from "../support/synthetic-agent";
 import { TcpProxy, type ProxyMode } from "../support/tcp-proxy";
-import { waitFor } from "../support/wait";
+import { waitFor, waitForProgress } from "../support/wait";
 import { expectExactlyOnce, ledger, settle } from "./exactly-once";
 
 const MiB = 1024 * 1024;
@@ -43,7 +43,10 @@ async function runOutage(name: string, databaseUrl: string, outage: Outage, outa
   const agent: AgentProcess = startSyntheticAgent(options);
   cleanups.push(() => agent.stop("SIGKILL"));
   const agentId = await waitForAgentId(agent.stateDir, agent);
-  await waitFor("3000 events stored", async () => ((await db.agent(agentId))?.ackedSeq ?? 0) >= 3000);
+  // A loaded machine is slow, not stuck: fail on a stall only, saying where both sides stood.
+  await waitForProgress("3000 events stored", async () => (await db.agent(agentId))?.ackedSeq ?? 0, 3000, {
+    context: () => `${describeAgent(agent)}\ncontroller log tail:\n${ctl.output().slice(-3000)}`,
+  });
 
   const rss = sampleRss({ controller: ctl.child.pid, agent: agent.child.pid });
   const before = { controller: 0, agent: 0, ...rss.stop() };
