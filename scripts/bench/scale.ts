@@ -23,6 +23,7 @@ import { closeBus, connectBus } from "../../controller/src/bus/nats-connection";
 import { BusNames, deleteAllWithPrefix } from "../../controller/src/bus/streams";
 import type { PartitionLeaseStats as LeaseStats } from "../../controller/src/bus/partition-leases";
 import { freePort, startControllerProcess, type ControllerProcess } from "../../controller/test/support/controller-process";
+import { cpuShares, readCpuTotals } from "./lib/scale/cpu-share";
 import { issueFleet } from "./lib/scale/issue-certificates";
 import { machine, percentile, writeBenchSection } from "./lib/report";
 
@@ -108,9 +109,11 @@ async function replicaLine(r: ControllerProcess): Promise<string> {
     const res = await r.get("/api/v1/healthz");
     const h = res.body as {
       detection?: { queuedEvents: number; stageMs: Record<string, number> };
+      eventLoop?: { p99Ms: number; maxMs: number };
       distributed?: {
         partitions?: number[];
         storage?: Record<string, number>;
+        storageTiming?: Record<string, number>;
         storagePhases?: Array<{ phase: string; forMs: number }>;
         leases?: LeaseStats;
         detectionFeed?: Record<string, number>;
@@ -129,7 +132,18 @@ async function replicaLine(r: ControllerProcess): Promise<string> {
     const lost = l ? l.lostToOther + l.expiredLocally : "?";
     const f = h.distributed?.detectionFeed;
     const feed = f ? ` detected ${f.events} (replayed ${f.replayed}, commits ${f.commits}, fenced ${f.fenced}, restarts ${f.restarts})` : "";
-    return `${res.status} parts ${h.distributed?.partitions?.length ?? "?"} leases lost ${lost} stored ${s.events ?? "?"} fail ${s.failures ?? "?"} fenced ${s.fenced ?? "?"} restarts ${s.restarts ?? "?"} [${waits}]${feed}${det}`;
+    const tm = h.distributed?.storageTiming;
+    const parts = tm?.writes
+      ? ` [${Object.entries(tm)
+          .filter(([k]) => k !== "writes")
+          .map(([k, v]) => `${k.replace(/Ms$/, "")} ${(v / tm.writes).toFixed(0)}`)
+          .join(" ")} ms]`
+      : "";
+    const perWrite = s.writes
+      ? ` writes ${s.writes} (${((s.events + s.duplicates) / s.writes).toFixed(0)} rows, ${(s.writeMs / s.writes).toFixed(0)} ms${parts}, decode ${(s.decodeMs / s.writes).toFixed(0)} ms each)`
+      : "";
+    const loop = h.eventLoop ? ` loop p99 ${h.eventLoop.p99Ms} max ${h.eventLoop.maxMs} ms` : "";
+    return `${res.status}${loop} parts ${h.distributed?.partitions?.length ?? "?"} leases lost ${lost} stored ${s.events ?? "?"}${perWrite} fail ${s.failures ?? "?"} fenced ${s.fenced ?? "?"} restarts ${s.restarts ?? "?"} [${waits}]${feed}${det}`;
   } catch (err) {
     return `health failed: ${String(err).slice(0, 80)}`;
   }
@@ -151,19 +165,22 @@ async function detectedTotal(replicas: ControllerProcess[]): Promise<number> {
 }
 
 interface Drain {
+  /** From the fleet's stop to the last second the stored count grew (or the phase's end). */
   seconds: number;
   stored: number;
   detected: number;
-  /** Acked events not yet stored when the fleet stopped, and when the phase ended. */
-  backlogAtStart: number;
-  backlogAtEnd: number;
+  /** Whether the stored count stopped growing before the phase ended: the backlog was worked off. */
+  workedOff: boolean;
+  /** Cores each group used over the phase. */
+  cpu: string;
 }
 
 /**
  * Stops the fleet and measures what the replicas store and detect from the backlog alone, until
- * it is worked off or DRAIN_SECONDS pass. Counting starts after the fleet's processes are gone.
+ * the stored count stops growing (3 s) or DRAIN_SECONDS pass. Counting starts after the fleet's
+ * processes are gone.
  */
-async function drainBacklog(fleet: ChildProcess[], replicas: ControllerProcess[], count: () => Promise<number>, acked: number): Promise<Drain> {
+async function drainBacklog(fleet: ChildProcess[], replicas: ControllerProcess[], count: () => Promise<number>): Promise<Drain> {
   for (const c of fleet) if (c.connected) c.send({ kind: "stop" });
   await new Promise((r) => setTimeout(r, 500));
   await Promise.all(
@@ -176,29 +193,39 @@ async function drainBacklog(fleet: ChildProcess[], replicas: ControllerProcess[]
           }),
     ),
   );
+  const labels = new Map(replicas.map((r, i) => [r.child.pid!, `replica ${i + 1}`]));
+  const cpuBefore = readCpuTotals(labels);
   const start = { stored: await count(), detected: await detectedTotal(replicas), at: Date.now() };
-  const end = Date.now() + DRAIN_SECONDS * 1000;
+  const end = start.at + DRAIN_SECONDS * 1000;
   let stored = start.stored;
-  while (Date.now() < end && stored < acked) {
-    await new Promise((r) => setTimeout(r, 1_000));
-    stored = await count();
+  let grewAt = start.at;
+  let detected = start.detected;
+  while (Date.now() < end && Date.now() - grewAt < 3_000) {
+    await new Promise((r) => setTimeout(r, 500));
+    const n = await count();
+    if (n > stored) {
+      stored = n;
+      grewAt = Date.now();
+      detected = await detectedTotal(replicas);
+    }
   }
-  const seconds = (Date.now() - start.at) / 1000;
+  const workedOff = Date.now() - grewAt >= 3_000;
+  const seconds = (grewAt - start.at) / 1000 || 1;
   const d: Drain = {
     seconds,
     stored: (stored - start.stored) / seconds,
-    detected: ((await detectedTotal(replicas)) - start.detected) / seconds,
-    backlogAtStart: acked - start.stored,
-    backlogAtEnd: acked - stored,
+    detected: (detected - start.detected) / seconds,
+    workedOff,
+    cpu: cpuShares(cpuBefore, readCpuTotals(labels), (Date.now() - start.at) / 1000),
   };
-  say(`drain ${seconds.toFixed(0)}s with the fleet stopped: stored ${d.stored.toFixed(0)}/s, detected ${d.detected.toFixed(0)}/s; backlog ${d.backlogAtStart} → ${d.backlogAtEnd}`);
+  say(`drain ${seconds.toFixed(0)}s with the fleet stopped${workedOff ? " (worked off)" : ""}: stored ${d.stored.toFixed(0)}/s, detected ${d.detected.toFixed(0)}/s; cores: ${d.cpu}`);
   say(`replicas: ${(await Promise.all(replicas.map(replicaLine))).join(" | ")}`);
   return d;
 }
 
 function drainText(d: Drain): string {
-  const ended = d.backlogAtEnd <= 0 ? "worked off" : `${d.backlogAtEnd.toLocaleString("en")} events still waiting`;
-  return `**With the fleet stopped** (the replicas working off JetStream's backlog for ${d.seconds.toFixed(0)} s, ${d.backlogAtStart.toLocaleString("en")} events waiting at the start, ${ended}): ${d.stored.toFixed(0)} events/s stored, ${d.detected.toFixed(0)} events/s detected.
+  const ended = d.workedOff ? "until the backlog was worked off" : "the backlog not yet worked off at the end";
+  return `**With the fleet stopped** (the replicas working off what JetStream holds for ${d.seconds.toFixed(0)} s, ${ended}): ${d.stored.toFixed(0)} events/s stored, ${d.detected.toFixed(0)} events/s detected; cores used meanwhile: ${d.cpu}.
 `;
 }
 
@@ -265,6 +292,8 @@ async function main(): Promise<void> {
     const count = async () => Number((await pgc.query<{ n: string }>("SELECT COUNT(*) AS n FROM events")).rows[0].n);
     const latencies: number[] = [];
     for (const s of stats.values()) s.latencies = [];
+    const cpuLabels = new Map<number, string>([...replicas.map((r, i) => [r.child.pid!, `replica ${i + 1}`] as const), ...fleet.map((c) => [c.pid!, "fleet"] as const)]);
+    const cpuBefore = readCpuTotals(cpuLabels);
     const before = { stored: await count(), at: Date.now(), acked: total().acked, detected: await detectedTotal(replicas) };
     const rss: number[] = [];
     let minConnected = Number.MAX_SAFE_INTEGER;
@@ -280,6 +309,8 @@ async function main(): Promise<void> {
       }
     }
     const after = { stored: await count(), at: Date.now(), acked: total().acked, detected: await detectedTotal(replicas) };
+    const windowCpu = cpuShares(cpuBefore, readCpuTotals(cpuLabels), (after.at - before.at) / 1000);
+    say(`cores used over the window: ${windowCpu}`);
     // Lease churn (issue #12): every lost lease stops and restarts a partition's consumer somewhere.
     const leases = await Promise.all(replicas.map((r) => replicaLeases(r).catch(() => ({}) as Awaited<ReturnType<typeof replicaLeases>>)));
     leases.forEach((l, i) => say(`replica ${i + 1} leases: storage ${leaseText(l.storage)}; correlation ${leaseText(l.correlation)}`));
@@ -289,7 +320,7 @@ async function main(): Promise<void> {
     const ackedRate = (after.acked - before.acked) / seconds;
     const detectedRate = (after.detected - before.detected) / seconds;
     const lag = await pgc.query<{ n: string }>("SELECT COUNT(*) AS n FROM events");
-    const drain = DRAIN_SECONDS > 0 ? await drainBacklog(fleet, replicas, count, total().acked) : undefined;
+    const drain = DRAIN_SECONDS > 0 ? await drainBacklog(fleet, replicas, count) : undefined;
     await pgc.end();
     latencies.sort((a, b) => a - b);
     const p50 = percentile(latencies, 50);
@@ -317,6 +348,7 @@ handed to detection by the replicas' detection consumers over the window (detect
 |---|---|---|---|---|---|---|---|
 | ${connected} (${minConnected}) | ${connectSeconds.toFixed(0)} s | ${ackedRate.toFixed(0)} | ${stored.toFixed(0)} | ${detectedRate.toFixed(0)} | ${p50} / ${p99} ms | ${maxRss.toFixed(0)} MB | ${perAgentKb.toFixed(0)} KB |
 
+Cores used over the window: ${windowCpu}.
 ${drain ? drainText(drain) : ""}Forgotten acks (a reconnect resumed below what the agent had been acked): ${t.forgotten}. Partition leases lost per replica since start
 (storage + correlation; taken by another replica or stopped locally before renewal): ${lostLeases.join(", ")}. Load average (1 min) when the bench started: ${LOAD_AT_START.toFixed(1)} on ${cpus().length} cores.`,
     );

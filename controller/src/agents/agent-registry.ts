@@ -133,7 +133,7 @@ export class AgentRegistry {
     if (!claimRefused) entity.lastSeq = Math.max(entity.lastSeq ?? 0, hello.lastSeq);
     if (hello.status) entity.status = statusJson(hello.status);
     // A known agent's cursor is written by storage (possibly committing right now, on another replica); a healed one is written here.
-    await this.agents.save(entity, { keepStoredCursor: existing !== null && !cursorHealed });
+    await this.agents.save(entity, { keepStoredCursor: existing !== null && !cursorHealed, isNew: existing === null });
     const previous = this.sessions.get(agentId);
     if (previous && previous !== session) previous.close("replaced by a newer connection from the same agent");
     this.sessions.set(agentId, session);

@@ -5,6 +5,7 @@ import { DatabaseHealth } from "../database/database-health";
 import { IngestWriter } from "../ingest/ingest-writer";
 import { DetectionPipeline } from "../detection/pipeline";
 import { ReplicaStatus } from "../bus/replica-status";
+import { eventLoopDelay } from "../metrics/event-loop-delay";
 import { CONTROLLER_VERSION } from "../version";
 
 @ApiTags("health")
@@ -34,6 +35,8 @@ export class HealthController {
       ingest: this.writer.stats,
       // How far detection is behind storage, and where its time goes: storage waits for it (backpressure).
       detection: this.detectionHealth(),
+      // How late this process's main thread runs its callbacks (last 10 s): a late loop delays every round trip.
+      eventLoop: eventLoopDelay(),
       ...(distributed ? { distributed } : {}),
     };
   }

@@ -54,6 +54,7 @@ import { agentAnomalies } from "../agents/agent-anomalies";
 import { ReplicaStatus } from "../bus/replica-status";
 import { startDistributed, type Distributed } from "./distributed";
 import { connectCluster, type ClusterLink } from "./cluster";
+import { eventLoopDelay } from "../metrics/event-loop-delay";
 
 export interface RunningController {
   config: ControllerConfig;
@@ -107,6 +108,8 @@ export interface StartOptions {
 }
 
 export async function startController(config: ControllerConfig, opts: StartOptions = {}): Promise<RunningController> {
+  // Measured from the start, so health's first reading covers a whole window.
+  eventLoopDelay();
   const logger = opts.logger ?? createLogger(config.logLevel);
   installProcessFaultHandlers(logger);
   ownerOnlyDir(config.dataDir, true);

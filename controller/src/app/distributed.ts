@@ -26,7 +26,7 @@ export interface Distributed {
    * Worker role: partition leases and what they drive: the storage consumer, and (from
    * startPartitions on) the detection consumer of the same partitions.
    */
-  storage?: { leases: PartitionLeases; consumer: StorageConsumer; detection?: DetectionConsumer; close(): Promise<void> };
+  storage?: { leases: PartitionLeases; consumer: StorageConsumer; store: EventCopyStore; detection?: DetectionConsumer; close(): Promise<void> };
   /**
    * Worker role: detection (the pipeline) reads the owned partitions of the events stream through
    * a consumer of its own, then the leases start. Called once detection is ready, so no partition is
@@ -74,7 +74,7 @@ export async function startDistributed(config: ControllerConfig, ds: DataSource,
         onLost: async (p) => void (await Promise.all([consumer.stop(p), storage?.detection?.stop(p)])),
       });
       const stores = [store, detectionOffsets];
-      storage = { leases, consumer, close: async () => void (await Promise.all(stores.map((x) => x.close()))) };
+      storage = { leases, consumer, store, close: async () => void (await Promise.all(stores.map((x) => x.close()))) };
     }
     const otherLeases = new Map<string, () => PartitionLeaseStats | undefined>();
     const probe = async (): Promise<ReplicaProbe> => {
@@ -95,6 +95,7 @@ export async function startDistributed(config: ControllerConfig, ds: DataSource,
               // Lost leases (lostToOther + expiredLocally) are what the scale bench watches for churn.
               leases: storage.leases.stats,
               storage: storage.consumer.stats,
+              storageTiming: storage.store.timing,
               detectionFeed: storage.detection?.stats,
               storagePhases: storage.consumer.phases(),
             }

@@ -103,6 +103,39 @@ describe("partitioned events on PostgreSQL: ingest stays idempotent on (agent, s
     expect(await copies(ds, "copy-b", 2)).toEqual([dayPartitionName(YESTERDAY)]);
   });
 
+  it("COPY path: two writers of one agent at once (two partitions, each seq at another event time) store each seq once", async () => {
+    // The unique index cannot catch this (event_time differs); only the lock on the agent's row can.
+    await addAgent(ds, "copy-race");
+    const a = { stream: "EV", part: 10 };
+    const b = { stream: "EV", part: 11 };
+    let offA = await copyStore.readOffset(a.stream, a.part);
+    let offB = await copyStore.readOffset(b.stream, b.part);
+    const freshSeqs: string[] = [];
+    for (let round = 0; round < 20; round++) {
+      const seqs = [1, 2, 3, 4, 5].map((i) => round * 5 + i);
+      const [fa, fb] = await Promise.all([
+        copyStore.write(
+          seqs.map((s) => row("copy-race", s, YESTERDAY + s)),
+          [cursor("copy-race", seqs[4]!)],
+          { ...a, expected: offA, next: offA + 1 },
+        ),
+        copyStore.write(
+          seqs.map((s) => row("copy-race", s, TODAY + s)),
+          [cursor("copy-race", seqs[4]!)],
+          { ...b, expected: offB, next: offB + 1 },
+        ),
+      ]);
+      offA++;
+      offB++;
+      freshSeqs.push(...fa, ...fb);
+    }
+    const [t] = (await ds.query(`SELECT COUNT(*)::int AS n, COUNT(DISTINCT seq)::int AS d FROM events WHERE agent_id = 'copy-race'`)) as Array<{ n: number; d: number }>;
+    expect(t).toEqual({ n: 100, d: 100 });
+    // Each seq reported fresh by exactly one of the two writers: detection sees it once.
+    expect(freshSeqs.length).toBe(100);
+    expect(new Set(freshSeqs).size).toBe(100);
+  });
+
   it("single-process path: a replay across the day boundary is stored once and reported not fresh, with or without the ack hint", async () => {
     await addAgent(ds, "sp-a");
     const first = [1, 2].map((s) => row("sp-a", s, TODAY - 10 + s));

@@ -329,6 +329,29 @@ describe.each([
     expect(await agents.hostnames(["agent-m1", "agent-gone"])).toEqual(new Map([["agent-m1", "web-1"]]));
   });
 
+  it(`agents: a registration's save inserts a new agent, or updates a known one keeping the stored cursor (last_seq only up)`, async () => {
+    const agents = SqlAgentRepository.of(ds);
+    const a = agents.fresh("agent-r1", 1_000);
+    Object.assign(a, { hostname: "db-1", ipAddresses: ["192.0.2.7"], tags: ["prod"], lastSeen: 1_000, lastSeq: 40, status: { spoolRecords: 1 } });
+    await agents.save(a, { isNew: true });
+    expect(await agents.byId("agent-r1")).toMatchObject({ hostname: "db-1", ipAddresses: ["192.0.2.7"], tags: ["prod"], lastSeq: 40, ackedSeq: 0, firstSeen: 1_000, status: { spoolRecords: 1 } });
+    // Storage commits a cursor after the registration read the row.
+    await new EventStore(ds).insertBatch([], [{ agentId: "agent-r1", ackedSeq: 60, lastSeq: 70, gaps: [[55, 56]], missing: 2 }]);
+    // A reconnect with what it read before that commit: its cursor columns are not written back, last_seq only moves up.
+    const stale = agents.fresh("agent-r1", 1_000);
+    Object.assign(stale, { hostname: "db-1b", ipAddresses: [], tags: ["prod"], lastSeen: 2_000, ackedSeq: 0, lastSeq: 50, gaps: [], missingEvents: 0, status: { spoolRecords: 5 } });
+    await agents.save(stale, { keepStoredCursor: true });
+    expect(await agents.byId("agent-r1")).toMatchObject({ hostname: "db-1b", lastSeen: 2_000, ackedSeq: 60, lastSeq: 70, gaps: [[55, 56]], missingEvents: 2, status: { spoolRecords: 5 } });
+    stale.lastSeq = 90;
+    await agents.save(stale, { keepStoredCursor: true });
+    expect((await agents.byId("agent-r1"))?.lastSeq).toBe(90);
+    // Two connects of one new agent raced: the second's insert finds the row and updates it, cursor kept.
+    const late = agents.fresh("agent-r1", 3_000);
+    Object.assign(late, { hostname: "db-1c", ipAddresses: [], tags: ["prod"], lastSeen: 3_000 });
+    await agents.save(late, { isNew: true });
+    expect(await agents.byId("agent-r1")).toMatchObject({ hostname: "db-1c", lastSeen: 3_000, ackedSeq: 60, lastSeq: 90, firstSeen: 1_000 });
+  });
+
   it(`scoring state: entity risk, feedback weights and login baselines upsert in one batch and load back`, async () => {
     const batch = new SqlBatch(ds);
     const risk = new EntityRiskRepository(batch);

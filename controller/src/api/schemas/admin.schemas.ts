@@ -3,7 +3,7 @@ import type { ApiKeyView } from "../../auth/api-keys";
 import { ROLES } from "../../http/roles";
 import type { IngestStats } from "../../ingest/ingest-writer";
 import type { TokenView } from "../../trust/enrollment-tokens";
-import { anyJson, arr, bool, int, nullable, obj, oneOfStr, open, ref, str, time, typed, type Schema } from "./schema";
+import { anyJson, arr, bool, int, nullable, num, obj, oneOfStr, open, ref, str, time, typed, type Schema } from "./schema";
 
 type VerifyOk = Extract<VerifyResult, { ok: true }>;
 type VerifyBroken = Extract<VerifyResult, { ok: false }>;
@@ -62,6 +62,10 @@ export const ADMIN_SCHEMAS: Record<string, Schema> = {
         gateWaits: int({ description: "times storage or ingest waited for detection" }),
         stageMs: ref("DetectionStageMs"),
       }),
+      eventLoop: obj(
+        { windowMs: int(), meanMs: num(), p99Ms: num(), maxMs: num() },
+        { description: "How late the main thread ran its callbacks over the last window: every database and NATS round trip waits as long" },
+      ),
       distributed: open("Distributed mode only: NATS link, replica id, owned partitions, storage and sink counters"),
     },
     { optional: ["distributed"] },

@@ -22,6 +22,21 @@ export class OffsetFenced extends Error {}
 const STAGE = "vigil_ingest_stage";
 
 /**
+ * Where write()'s time went, summed over every write (ms): waiting for a pooled connection, the
+ * offset and agents' row locks with the stored-row lookup, COPY into the stage, the move into
+ * `events`, the cursors and offset, COMMIT. Health shows it: a slow write says which part is slow.
+ */
+export interface CopyStoreTiming {
+  writes: number;
+  connectMs: number;
+  lockMs: number;
+  copyMs: number;
+  insertMs: number;
+  cursorMs: number;
+  commitMs: number;
+}
+
+/**
  * PostgreSQL ingest for distributed mode: rows streamed in with COPY (pg-copy-streams) into a
  * temporary stage, then moved into `events` skipping (agent, seq) pairs already stored (in any
  * partition: see event-dedup.ts), in one
@@ -30,6 +45,7 @@ const STAGE = "vigil_ingest_stage";
  */
 export class EventCopyStore {
   private readonly pool: Pool;
+  readonly timing: CopyStoreTiming = { writes: 0, connectMs: 0, lockMs: 0, copyMs: 0, insertMs: 0, cursorMs: 0, commitMs: 0 };
 
   /**
    * A pool of its own (`connections`, default 4): storage transactions hold a connection for a
@@ -91,7 +107,15 @@ export class EventCopyStore {
    * were new. Throws OffsetFenced (rolled back) when the offset is not `expected` any more.
    */
   async write(rows: EventRow[], cursors: AgentCursor[], offset: OffsetMove): Promise<Set<string>> {
+    const tm = this.timing;
+    let t = performance.now();
+    const lap = (k: Exclude<keyof CopyStoreTiming, "writes">) => {
+      const now = performance.now();
+      tm[k] += now - t;
+      t = now;
+    };
     return this.client(async (c) => {
+      lap("connectMs");
       await c.query("BEGIN");
       try {
         const cur = await c.query<{ seq: string }>(`SELECT seq FROM stream_offsets WHERE stream = $1 AND part = $2 FOR UPDATE`, [offset.stream, offset.part]);
@@ -105,18 +129,21 @@ export class EventCopyStore {
           rows,
           cursors.map((x) => x.agentId),
         );
+        lap("lockMs");
         const fresh = new Set<string>();
         if (insert.length) {
           await c.query(
             `CREATE TEMP TABLE IF NOT EXISTS ${STAGE} (agent_id VARCHAR(128), seq BIGINT, type VARCHAR(16), action VARCHAR(32), event_time BIGINT, received_at BIGINT, summary TEXT, data JSONB) ON COMMIT DELETE ROWS`,
           );
           await pipeline(Readable.from(copyLines(insert)), c.query(copyFrom(`COPY ${STAGE} (agent_id, seq, type, action, event_time, received_at, summary, data) FROM STDIN`)));
+          lap("copyMs");
           const res = await c.query<{ agent_id: string; seq: string }>(
             `INSERT INTO events (agent_id, seq, type, action, event_time, received_at, summary, data)
              SELECT agent_id, seq, type, action, event_time, received_at, summary, data FROM ${STAGE}
              ON CONFLICT (agent_id, seq, event_time) DO NOTHING RETURNING agent_id, seq`,
           );
           for (const r of res.rows) fresh.add(eventKey(r.agent_id, Number(r.seq)));
+          lap("insertMs");
         }
         if (cursors.length) {
           const cur = cursorsCoveringRows(cursors, rows);
@@ -133,7 +160,10 @@ export class EventCopyStore {
           );
         }
         await c.query(`UPDATE stream_offsets SET seq = $3, updated_at = $4 WHERE stream = $1 AND part = $2`, [offset.stream, offset.part, offset.next, Date.now()]);
+        lap("cursorMs");
         await c.query("COMMIT");
+        lap("commitMs");
+        tm.writes++;
         return fresh;
       } catch (err) {
         await c.query("ROLLBACK").catch(() => undefined);
