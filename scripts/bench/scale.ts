@@ -132,15 +132,13 @@ async function replicaLine(r: ControllerProcess): Promise<string> {
     const lost = l ? l.lostToOther + l.expiredLocally : "?";
     const f = h.distributed?.detectionFeed;
     const feed = f ? ` detected ${f.events} (replayed ${f.replayed}, commits ${f.commits}, fenced ${f.fenced}, restarts ${f.restarts})` : "";
+    // Per committed write: rows, total time and its steps (EventCopyStore.timing), and the decode before it.
     const tm = h.distributed?.storageTiming;
-    const parts = tm?.writes
-      ? ` [${Object.entries(tm)
-          .filter(([k]) => k !== "writes")
+    const steps = tm ? Object.entries(tm).filter(([k]) => k !== "writes") : [];
+    const perWrite = tm?.writes
+      ? ` writes ${tm.writes} (${((s.events + s.duplicates) / tm.writes).toFixed(0)} rows, ${(steps.reduce((a, [, v]) => a + v, 0) / tm.writes).toFixed(0)} ms [${steps
           .map(([k, v]) => `${k.replace(/Ms$/, "")} ${(v / tm.writes).toFixed(0)}`)
-          .join(" ")} ms]`
-      : "";
-    const perWrite = s.writes
-      ? ` writes ${s.writes} (${((s.events + s.duplicates) / s.writes).toFixed(0)} rows, ${(s.writeMs / s.writes).toFixed(0)} ms${parts}, decode ${(s.decodeMs / s.writes).toFixed(0)} ms each)`
+          .join(" ")} ms], decode ${(s.decodeMs / tm.writes).toFixed(0)} ms each)`
       : "";
     const loop = h.eventLoop ? ` loop p99 ${h.eventLoop.p99Ms} max ${h.eventLoop.maxMs} ms` : "";
     return `${res.status}${loop} parts ${h.distributed?.partitions?.length ?? "?"} leases lost ${lost} stored ${s.events ?? "?"}${perWrite} fail ${s.failures ?? "?"} fenced ${s.fenced ?? "?"} restarts ${s.restarts ?? "?"} [${waits}]${feed}${det}`;
@@ -175,12 +173,8 @@ interface Drain {
   cpu: string;
 }
 
-/**
- * Stops the fleet and measures what the replicas store and detect from the backlog alone, until
- * the stored count stops growing (3 s) or DRAIN_SECONDS pass. Counting starts after the fleet's
- * processes are gone.
- */
-async function drainBacklog(fleet: ChildProcess[], replicas: ControllerProcess[], count: () => Promise<number>): Promise<Drain> {
+/** Asks the fleet's processes to stop, then kills what is left, and resolves once all have exited. */
+async function stopFleet(fleet: ChildProcess[]): Promise<void> {
   for (const c of fleet) if (c.connected) c.send({ kind: "stop" });
   await new Promise((r) => setTimeout(r, 500));
   await Promise.all(
@@ -193,6 +187,15 @@ async function drainBacklog(fleet: ChildProcess[], replicas: ControllerProcess[]
           }),
     ),
   );
+}
+
+/**
+ * Stops the fleet and measures what the replicas store and detect from the backlog alone, until
+ * the stored count stops growing (3 s) or DRAIN_SECONDS pass. Counting starts after the fleet's
+ * processes are gone.
+ */
+async function drainBacklog(fleet: ChildProcess[], replicas: ControllerProcess[], count: () => Promise<number>): Promise<Drain> {
+  await stopFleet(fleet);
   const labels = new Map(replicas.map((r, i) => [r.child.pid!, `replica ${i + 1}`]));
   const cpuBefore = readCpuTotals(labels);
   const start = { stored: await count(), detected: await detectedTotal(replicas), at: Date.now() };
@@ -366,9 +369,7 @@ ${drain ? drainText(drain) : ""}Forgotten acks (a reconnect resumed below what t
     say(`replica warnings/errors: ${warnings.map((w) => w.length).join(", ")}; by message: ${[...byMessage].map(([m, n]) => `${n}× ${m}`).join(" | ")}`);
     process.stdout.write(`scale: ${connected} agents connected, ${stored.toFixed(0)} events/s stored (postgres), p99 ${p99} ms, ${REPLICAS} replicas, controller RSS ${maxRss.toFixed(0)} MB\n`);
   } finally {
-    for (const c of fleet) if (c.connected) c.send({ kind: "stop" });
-    await new Promise((r) => setTimeout(r, 500));
-    for (const c of fleet) c.kill("SIGKILL");
+    await stopFleet(fleet);
     await Promise.all(replicas.map((r) => r.stop("SIGTERM")));
     const nc = await connectBus({ url: NATS_URL, name: "bench-scale-cleanup", log: () => undefined });
     await deleteAllWithPrefix(nc, new BusNames(prefix));
