@@ -110,6 +110,7 @@ async function replicaLine(r: ControllerProcess): Promise<string> {
     const h = res.body as {
       detection?: { queuedEvents: number; stageMs: Record<string, number> };
       eventLoop?: { p99Ms: number; maxMs: number };
+      registrations?: { reads: { batches: number; items: number }; writes: { batches: number; items: number } };
       distributed?: {
         partitions?: number[];
         storage?: Record<string, number>;
@@ -134,14 +135,16 @@ async function replicaLine(r: ControllerProcess): Promise<string> {
     const feed = f ? ` detected ${f.events} (replayed ${f.replayed}, commits ${f.commits}, fenced ${f.fenced}, restarts ${f.restarts})` : "";
     // Per committed write: rows, total time and its steps (EventCopyStore.timing), and the decode before it.
     const tm = h.distributed?.storageTiming;
-    const steps = tm ? Object.entries(tm).filter(([k]) => k !== "writes") : [];
+    const steps = tm ? Object.entries(tm).filter(([k]) => k.endsWith("Ms")) : [];
     const perWrite = tm?.writes
       ? ` writes ${tm.writes} (${((s.events + s.duplicates) / tm.writes).toFixed(0)} rows, ${(steps.reduce((a, [, v]) => a + v, 0) / tm.writes).toFixed(0)} ms [${steps
           .map(([k, v]) => `${k.replace(/Ms$/, "")} ${(v / tm.writes).toFixed(0)}`)
-          .join(" ")} ms], decode ${(s.decodeMs / tm.writes).toFixed(0)} ms each)`
+          .join(" ")} ms], staged ${tm.stagedWrites ?? 0}, decode ${(s.decodeMs / tm.writes).toFixed(0)} ms each)`
       : "";
     const loop = h.eventLoop ? ` loop p99 ${h.eventLoop.p99Ms} max ${h.eventLoop.maxMs} ms` : "";
-    return `${res.status}${loop} parts ${h.distributed?.partitions?.length ?? "?"} leases lost ${lost} stored ${s.events ?? "?"}${perWrite} fail ${s.failures ?? "?"} fenced ${s.fenced ?? "?"} restarts ${s.restarts ?? "?"} [${waits}]${feed}${det}`;
+    const rg = h.registrations;
+    const reg = rg ? ` registrations ${rg.writes.items} in ${rg.writes.batches} writes` : "";
+    return `${res.status}${loop}${reg} parts ${h.distributed?.partitions?.length ?? "?"} leases lost ${lost} stored ${s.events ?? "?"}${perWrite} fail ${s.failures ?? "?"} fenced ${s.fenced ?? "?"} restarts ${s.restarts ?? "?"} [${waits}]${feed}${det}`;
   } catch (err) {
     return `health failed: ${String(err).slice(0, 80)}`;
   }

@@ -4,6 +4,7 @@ import type { AgentEntity } from "../database/entities";
 import type { AgentCursor } from "../database/repositories/event-store";
 import { DEFAULT_SEQ_WINDOW, SeqWindow, type SeqRefusal, type SeqWindowOptions } from "../ingest/seq-window";
 import type { AgentIdentity } from "../trust/authenticator";
+import { Coalescer } from "../database/coalescer";
 import { AgentHealth, type TelemetryState } from "./agent-health";
 import { LastSeenWriter } from "./last-seen-writer";
 import type { PresenceEntry, RemoteAgents } from "./cluster-presence";
@@ -64,6 +65,9 @@ export interface AgentConnection {
   cursorHealed: { from: { ackedSeq: number; lastSeq: number }; to: number } | null;
 }
 
+/** Agents per batched read or write of registrations. */
+const ROWS_PER_BATCH = 250;
+
 export interface RegistryOptions {
   seqWindow: SeqWindowOptions;
   /** A connected agent with a backlog and nothing stored for this long is stalled. */
@@ -88,6 +92,9 @@ export class AgentRegistry {
   private readonly opts: Omit<RegistryOptions, "remote">;
   private readonly remote?: RemoteAgents;
   private readonly seen: LastSeenWriter;
+  /** A fleet connecting together reads and writes its agents' rows a batch per statement (see Coalescer). */
+  private readonly rows: Coalescer<string, AgentEntity | null>;
+  private readonly registrations: Coalescer<AgentEntity, void>;
 
   constructor(
     private readonly agents: AgentRepository,
@@ -99,6 +106,29 @@ export class AgentRegistry {
     this.health = new AgentHealth(this.opts.stalledAfterMs, now);
     this.remote = opts.remote;
     this.seen = new LastSeenWriter(agents, opts.seenFlushMs ?? 1_000);
+    // One agent at most once per batch: a second connect of it gets a row of its own, read after the first's write.
+    this.rows = new Coalescer({
+      maxItems: ROWS_PER_BATCH,
+      keyOf: (id) => id,
+      runMany: async (ids) => {
+        const found = new Map((await agents.byIds(ids)).map((a) => [a.id, a]));
+        return ids.map((id) => found.get(id) ?? null);
+      },
+    });
+    this.registrations = new Coalescer<AgentEntity, void>({
+      maxItems: ROWS_PER_BATCH,
+      keyOf: (a) => a.id,
+      isolateFailures: true,
+      runMany: async (rows) => {
+        await agents.saveRegistrations(rows);
+        return rows.map(() => undefined);
+      },
+    });
+  }
+
+  /** How registrations' reads and writes were batched (health). */
+  registrationBatching(): { reads: Coalescer<string, unknown>["stats"]; writes: Coalescer<AgentEntity, void>["stats"] } {
+    return { reads: this.rows.stats, writes: this.registrations.stats };
   }
 
   /** Writes last-seen times still pending (shutdown). */
@@ -112,7 +142,7 @@ export class AgentRegistry {
 
   async connect(agentId: string, hello: Hello, id: Pick<AgentIdentity, "tags" | "selfReportedTags" | "enrolledAtMs">, session: LiveSession): Promise<AgentConnection> {
     const now = this.now();
-    const existing = await this.agents.byId(agentId);
+    const existing = await this.rows.submit(agentId);
     const entity = existing ?? this.agents.fresh(agentId, now);
     const cursorHealed = existing ? await this.healPoisonedCursor(entity) : null;
     // What the controller knew of this agent, and when: the window grows from there (for an agent
@@ -133,7 +163,9 @@ export class AgentRegistry {
     if (!claimRefused) entity.lastSeq = Math.max(entity.lastSeq ?? 0, hello.lastSeq);
     if (hello.status) entity.status = statusJson(hello.status);
     // A known agent's cursor is written by storage (possibly committing right now, on another replica); a healed one is written here.
-    await this.agents.save(entity, { keepStoredCursor: existing !== null && !cursorHealed, isNew: existing === null });
+    // A healed cursor is written whole, alone (rare); every other registration keeps the stored cursor.
+    if (cursorHealed) await this.agents.save(entity);
+    else await this.registrations.submit(entity);
     const previous = this.sessions.get(agentId);
     if (previous && previous !== session) previous.close("replaced by a newer connection from the same agent");
     this.sessions.set(agentId, session);

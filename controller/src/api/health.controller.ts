@@ -37,6 +37,8 @@ export class HealthController {
       detection: this.detectionHealth(),
       // How late this process's main thread runs its callbacks (last 10 s): a late loop delays every round trip.
       eventLoop: eventLoopDelay(),
+      // Registrations' agent-row reads and writes, a batch per statement: items / batches is how many agents shared one.
+      registrations: this.registry.registrationBatching(),
       ...(distributed ? { distributed } : {}),
     };
   }

@@ -56,6 +56,13 @@ import { startDistributed, type Distributed } from "./distributed";
 import { connectCluster, type ClusterLink } from "./cluster";
 import { eventLoopDelay } from "../metrics/event-loop-delay";
 
+/**
+ * Registrations running at once per replica; the rest wait in the gate. Large enough that a
+ * batch of look-ups carries hundreds of agents (bench:scale: 6 at once, each waiting out its own
+ * round trips, connected about 10 agents a second on this machine).
+ */
+const REGISTRATIONS_AT_ONCE = 256;
+
 export interface RunningController {
   config: ControllerConfig;
   app: INestApplication;
@@ -203,8 +210,9 @@ export async function startController(config: ControllerConfig, opts: StartOptio
       authenticator: security.grpc.authenticator,
       commandPublicKey: () => signer.publicKeyRaw,
       controllerVersion: CONTROLLER_VERSION,
-      // Fewer than the main pool's 10 connections, so the API, heartbeats and detection keep some during a connect storm.
-      registrations: new RegistrationGate(6, 20_000),
+      // Registrations' reads and writes go a batch per statement (Coalescer), one connection per step
+      // whatever the number running: the bound is on memory and NATS look-ups, not on the pool.
+      registrations: new RegistrationGate(REGISTRATIONS_AT_ONCE, 20_000),
       onConnected: (session) => {
         void policy.pushTo(session.agentId).catch((err) => logger.error({ err: String(err) }, "pushing the agent policy failed"));
         // Distributed mode: the server knows this replica serves the agent's nudges before the pending read,

@@ -8,6 +8,10 @@ import type { ActionLogEntity, CommandEntity, CommandState } from "../database/e
 import type { CommandFilter, CommandRepository } from "../database/repositories/command-repository";
 import { CommandParamError, readsFileContents, validateCommandParams } from "./command-params";
 import type { RemoteDelivery } from "../agents/agent-relay";
+import { Coalescer } from "../database/coalescer";
+
+/** Agents per batched read of queued commands. */
+const PENDING_READS_PER_QUERY = 500;
 
 export interface AuditSink {
   append(entry: { actor: string; action: string; target?: string; details?: Record<string, unknown> }): Promise<unknown>;
@@ -76,7 +80,19 @@ export class CommandService {
     private readonly grants: PermissionGrants = DEFAULT_GRANTS,
     /** Distributed mode: how a command reaches an agent whose stream another replica holds. */
     private readonly remote?: RemoteDelivery,
-  ) {}
+  ) {
+    // A fleet connecting together reads its queued commands in one query per batch, not one per agent.
+    this.pending = new Coalescer<string, CommandEntity[]>({
+      maxItems: PENDING_READS_PER_QUERY,
+      keyOf: (id) => id,
+      runMany: async (ids) => {
+        const found = await commands.pendingForMany(ids);
+        return ids.map((id) => found.get(id) ?? []);
+      },
+    });
+  }
+
+  private readonly pending: Coalescer<string, CommandEntity[]>;
 
   /** Whether a key of this role holds the permission here (file fetching is configurable). */
   permits(role: Role | undefined, permission: Permission): boolean {
@@ -150,7 +166,7 @@ export class CommandService {
 
   /** Re-sends everything pending for an agent that just connected (queued, or sent without a result). */
   async deliverPending(agentId: string): Promise<void> {
-    const pending = await this.commands.pendingFor(agentId);
+    const pending = await this.pending.submit(agentId);
     for (const c of pending) {
       if (c.expiresAt <= this.now()) await this.finish(c, "expired", "expired before the agent could receive it", "");
       else this.deliver(c);

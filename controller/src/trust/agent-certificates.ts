@@ -1,5 +1,10 @@
+import { Coalescer } from "../database/coalescer";
+import type { AgentCertificateEntity } from "../database/entities";
 import type { CertificateRepository } from "../database/repositories/certificate-repository";
 import type { IssuedCertificate } from "./ca";
+
+/** Keys per IN (…) list: well under SQLite's bound on parameters. */
+const LOOKUPS_PER_QUERY = 500;
 
 export type CertStatus =
   | { ok: true; agentId: string; notAfter: number; serial: string; tokenId: string; tags: string[]; issuedAt: number }
@@ -11,10 +16,29 @@ export type CertStatus =
  * agent) and within its validity.
  */
 export class AgentCertificates {
+  /** A fleet's handshakes together look their certificates up in one query per batch (see Coalescer). */
+  private readonly byFingerprint: Coalescer<string, AgentCertificateEntity | undefined>;
+  private readonly revoked: Coalescer<string, boolean>;
+
   constructor(
     private readonly certs: CertificateRepository,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.byFingerprint = new Coalescer({
+      maxItems: LOOKUPS_PER_QUERY,
+      runMany: async (fps) => {
+        const rows = new Map((await certs.byFingerprints(fps)).map((r) => [r.fingerprint, r]));
+        return fps.map((fp) => rows.get(fp));
+      },
+    });
+    this.revoked = new Coalescer({
+      maxItems: LOOKUPS_PER_QUERY,
+      runMany: async (ids) => {
+        const revoked = await certs.revokedAmong(ids);
+        return ids.map((id) => revoked.has(id));
+      },
+    });
+  }
 
   async record(agentId: string, c: IssuedCertificate, origin: { tokenId: string; tags: string[] }): Promise<void> {
     await this.certs.issue({
@@ -30,10 +54,10 @@ export class AgentCertificates {
   }
 
   async check(fingerprint: string): Promise<CertStatus> {
-    const row = await this.certs.byFingerprint(fingerprint);
+    const row = await this.byFingerprint.submit(fingerprint);
     if (!row) return { ok: false, reason: "unknown" };
     const base = { agentId: row.agentId, serial: row.serial };
-    if (row.revokedAt || (await this.isRevoked(row.agentId))) return { ok: false, reason: "revoked", ...base };
+    if (row.revokedAt || (await this.revoked.submit(row.agentId))) return { ok: false, reason: "revoked", ...base };
     const now = this.now();
     if (now >= row.notAfter) return { ok: false, reason: "expired", ...base };
     if (now < row.notBefore) return { ok: false, reason: "not_yet_valid", ...base };

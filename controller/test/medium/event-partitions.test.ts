@@ -136,6 +136,26 @@ describe("partitioned events on PostgreSQL: ingest stays idempotent on (agent, s
     expect(new Set(freshSeqs).size).toBe(100);
   });
 
+  it("COPY path: a row stored behind the agent's mark (written outside the write path) sends the write through the stage: the rest stored once, only they reported fresh", async () => {
+    await addAgent(ds, "copy-stray");
+    // Breaks the invariant the direct COPY relies on (every stored row at or below last_seq).
+    await ds.query(`INSERT INTO events (agent_id, seq, type, action, event_time, received_at, summary, data) VALUES ('copy-stray', 5, 'process', 'exec', $1, $1, '', '{}')`, [TODAY + 5]);
+    const offset = { stream: "EV", part: 2 };
+    const base = await copyStore.readOffset(offset.stream, offset.part);
+    const staged = copyStore.timing.stagedWrites;
+    const fresh = await copyStore.write(
+      [4, 5, 6].map((s) => row("copy-stray", s, TODAY + s)),
+      [cursor("copy-stray", 6)],
+      { ...offset, expected: base, next: base + 1 },
+    );
+    expect([...fresh].sort()).toEqual(["copy-stray\u00004", "copy-stray\u00006"]);
+    expect(copyStore.timing.stagedWrites).toBe(staged + 1);
+    const [t] = (await ds.query(`SELECT COUNT(*)::int AS n, COUNT(DISTINCT seq)::int AS d FROM events WHERE agent_id = 'copy-stray'`)) as Array<{ n: number; d: number }>;
+    expect(t).toEqual({ n: 3, d: 3 });
+    // The offset and the cursor moved with it: the write committed whole.
+    expect(await copyStore.readOffset(offset.stream, offset.part)).toBe(base + 1);
+  });
+
   it("single-process path: a replay across the day boundary is stored once and reported not fresh, with or without the ack hint", async () => {
     await addAgent(ds, "sp-a");
     const first = [1, 2].map((s) => row("sp-a", s, TODAY - 10 + s));

@@ -5,6 +5,8 @@ import { DataSource } from "typeorm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataSourceOptions } from "../../src/database/data-source";
 import { AlertEntity } from "../../src/database/entities/alert.entity";
+import { Hello } from "@vigil/proto";
+import { AgentRegistry } from "../../src/agents/agent-registry";
 import { SqlAgentRepository } from "../../src/database/repositories/agent-repository";
 import { SqlAlertRepository, type NewAlertRow } from "../../src/database/repositories/alert-repository";
 import { SqlCaseRepository, type CaseRecord } from "../../src/database/repositories/case-repository";
@@ -352,6 +354,75 @@ describe.each([
     expect(await agents.byId("agent-r1")).toMatchObject({ hostname: "db-1c", lastSeen: 3_000, ackedSeq: 60, lastSeq: 90, firstSeen: 1_000 });
   });
 
+  it(`agents: registrations of many agents, new and known, are written in one call; known rows keep their cursor, first_seen and the admin's tags`, async () => {
+    const agents = SqlAgentRepository.of(ds);
+    // 600 agents: more than one statement's chunk (250), so the chunking is exercised too.
+    const ids = Array.from({ length: 600 }, (_, i) => `agent-b${String(i).padStart(3, "0")}`);
+    const known = agents.fresh("agent-b000", 500);
+    Object.assign(known, { hostname: "old", tags: ["token"], lastSeen: 9_000, lastSeq: 80 });
+    await agents.save(known, { isNew: true });
+    await new EventStore(ds).insertBatch([], [{ agentId: "agent-b000", ackedSeq: 70, lastSeq: 80, gaps: [[3, 4]], missing: 2 }]);
+    await agents.setAdminTags("agent-b000", ["pinned"]);
+    const rows = ids.map((id, i) => {
+      const a = agents.fresh(id, 1_000);
+      // What the registration read for agent-b000 before the admin and storage wrote (stale).
+      return Object.assign(a, { hostname: `h-${i}`, ipAddresses: [`192.0.2.${i % 250}`], tags: ["token"], selfReportedTags: ["says-critical"], lastSeen: 2_000, lastSeq: 50 + i, status: { n: i } });
+    });
+    // Handed in reverse order: the repository sorts by id (the lock order).
+    await agents.saveRegistrations([...rows].reverse());
+    const back = new Map((await agents.byIds(ids)).map((a) => [a.id, a]));
+    expect(back.size).toBe(600);
+    expect(back.get("agent-b599")).toMatchObject({
+      hostname: "h-599",
+      ipAddresses: ["192.0.2.99"],
+      selfReportedTags: ["says-critical"],
+      lastSeen: 2_000,
+      lastSeq: 649,
+      ackedSeq: 0,
+      firstSeen: 1_000,
+      status: { n: 599 },
+    });
+    // The known agent: host fields written; cursor, first_seen and admin tags kept; last_seen and last_seq only up.
+    expect(back.get("agent-b000")).toMatchObject({
+      hostname: "h-0",
+      ackedSeq: 70,
+      gaps: [[3, 4]],
+      missingEvents: 2,
+      firstSeen: 500,
+      lastSeen: 9_000,
+      lastSeq: 80,
+      tags: ["pinned"],
+      adminTags: ["pinned"],
+    });
+    expect(await agents.byIds([])).toEqual([]);
+    expect((await agents.byIds(["agent-b001", "agent-none"])).map((a) => a.id)).toEqual(["agent-b001"]);
+  });
+
+  it(`agents: a fleet's registrations through the registry share statements; each agent gets its own row, a second connect of one agent reads the first's write`, async () => {
+    const registry = new AgentRegistry(SqlAgentRepository.of(ds), 60_000, () => 5_000);
+    const session = (agentId: string) => ({ agentId, send: () => undefined, close: () => undefined });
+    const id = { tags: ["token"], selfReportedTags: [], enrolledAtMs: 1_000 };
+    const ids = Array.from({ length: 300 }, (_, i) => `agent-f${i}`);
+    const connects = ids.map((a, i) => registry.connect(a, Hello.fromPartial({ hostname: `fleet-${i}`, lastSeq: i }), id, session(a)));
+    // The same agent twice at once (a reconnect racing its old stream): never in one statement.
+    const again = registry.connect("agent-f7", Hello.fromPartial({ hostname: "fleet-7-again", lastSeq: 3 }), id, session("agent-f7"));
+    const done = await Promise.all(connects);
+    await again;
+    expect(done[299].cursor).toMatchObject({ agentId: "agent-f299", ackedSeq: 0, lastSeq: 299 });
+    const rows = new Map((await SqlAgentRepository.of(ds).byIds(ids)).map((r) => [r.id, r]));
+    expect(rows.size).toBe(300);
+    expect(rows.get("agent-f123")).toMatchObject({ hostname: "fleet-123", lastSeq: 123, tags: ["token"], lastSeen: 5_000 });
+    // The second connect of agent-f7 came after the first's write: its last_seq (3) does not take 7 back.
+    expect(rows.get("agent-f7")).toMatchObject({ hostname: "fleet-7-again", lastSeq: 7 });
+    const { reads, writes } = registry.registrationBatching();
+    expect(reads.items).toBe(301);
+    expect(writes.items).toBe(301);
+    // 301 agents in a handful of statements (250 per statement at most, the repeat in a batch of its own), not one each.
+    expect(writes.batches).toBeLessThanOrEqual(4);
+    expect(reads.batches).toBeLessThanOrEqual(4);
+    await registry.close();
+  });
+
   it(`scoring state: entity risk, feedback weights and login baselines upsert in one batch and load back`, async () => {
     const batch = new SqlBatch(ds);
     const risk = new EntityRiskRepository(batch);
@@ -428,6 +499,15 @@ describe.each([
     expect(await repo.byId("c1")).toMatchObject({ state: "succeeded", finishedAt: 300 });
     await repo.markSent("c1", 500);
     expect((await repo.byId("c1"))?.state).toBe("succeeded");
+    // Many agents' pending commands in one read: the finished one left out, agents with none absent.
+    await repo.insert({ ...cmd("c3", 50, 9_000), agentId: "agent-d" });
+    await repo.insert({ ...cmd("c4", 40, 9_000), agentId: "agent-d" });
+    const many = await repo.pendingForMany(["agent-c", "agent-d", "agent-none"]);
+    expect(many.get("agent-c")?.map((c) => c.id)).toEqual(["c2"]);
+    expect(many.get("agent-d")?.map((c) => c.id)).toEqual(["c4", "c3"]);
+    expect(many.size).toBe(2);
+    await repo.finish("c3", "queued", { state: "expired", reason: "", outputJson: "", finishedAt: 1 });
+    await repo.finish("c4", "queued", { state: "expired", reason: "", outputJson: "", finishedAt: 1 });
     expect((await repo.overdue(5_000)).map((c) => c.id)).toEqual(["c2"]);
     expect(await repo.overdue(4_999)).toEqual([]);
     expect((await repo.list({ agentId: "agent-c", limit: 10 })).map((c) => c.id)).toEqual(["c2", "c1"]);

@@ -29,6 +29,14 @@ class FakeCommands implements CommandRepository {
   pendingFor(agentId: string): Promise<CommandEntity[]> {
     return Promise.resolve([...this.rows.values()].filter((c) => c.agentId === agentId && (c.state === "queued" || c.state === "sent")).map((c) => ({ ...c })));
   }
+  async pendingForMany(agentIds: readonly string[]): Promise<Map<string, CommandEntity[]>> {
+    const out = new Map<string, CommandEntity[]>();
+    for (const id of agentIds) {
+      const list = await this.pendingFor(id);
+      if (list.length) out.set(id, list);
+    }
+    return out;
+  }
   markSent(id: string, sentAt: number): Promise<void> {
     const c = this.rows.get(id);
     if (c?.state === "queued") Object.assign(c, { state: "sent", sentAt });

@@ -66,6 +66,13 @@ export const ADMIN_SCHEMAS: Record<string, Schema> = {
         { windowMs: int(), meanMs: num(), p99Ms: num(), maxMs: num() },
         { description: "How late the main thread ran its callbacks over the last window: every database and NATS round trip waits as long" },
       ),
+      registrations: obj(
+        {
+          reads: obj({ batches: int(), items: int(), isolatedRuns: int() }),
+          writes: obj({ batches: int(), items: int(), isolatedRuns: int({ description: "failed batches run again one agent at a time" }) }),
+        },
+        { description: "Agents' rows read and written by registrations, a batch per statement: items / batches agents shared each" },
+      ),
       distributed: open("Distributed mode only: NATS link, replica id, owned partitions, storage and sink counters"),
     },
     { optional: ["distributed"] },

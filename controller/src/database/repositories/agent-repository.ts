@@ -1,10 +1,13 @@
 import { In, type DataSource, type Repository } from "typeorm";
 import { dialectOf } from "../dialect";
+import { lostRace } from "../sql-batch";
 import { AgentEntity } from "../entities/agent.entity";
 
 /** The agents table: one row per agent that ever connected, with its cursor and last status. */
 export interface AgentRepository {
   byId(id: string): Promise<AgentEntity | null>;
+  /** The rows of the agents found among `ids`, in one query per chunk (absent ids are left out). */
+  byIds(ids: readonly string[]): Promise<AgentEntity[]>;
   /** Host names of the agents found among `ids` (absent ids are left out). */
   hostnames(ids: readonly string[]): Promise<Map<string, string>>;
   /** Host names and tags of the agents found among `ids`, in one query (absent ids are left out). */
@@ -21,6 +24,12 @@ export interface AgentRepository {
    * row is updated as with keepStoredCursor).
    */
   save(agent: AgentEntity, opts?: { keepStoredCursor?: boolean; isNew?: boolean }): Promise<void>;
+  /**
+   * Registrations' writes, one statement per chunk: a new agent's row is inserted whole; a known
+   * agent's is updated as `save` with keepStoredCursor does (cursor columns and first_seen left as
+   * stored, last_seq and last_seen only move up, and the admin's tags, if set, stay the tags).
+   */
+  saveRegistrations(agents: readonly AgentEntity[]): Promise<void>;
   /** The admin's tags, kept over the enrollment token's from then on. */
   setAdminTags(id: string, tags: string[]): Promise<void>;
   /** Last-seen time and, when given, the agent's reported status. */
@@ -42,6 +51,58 @@ export interface SeenEntry {
 
 /** Rows per statement: well under SQLite's bound on parameters (3 each) and a short PostgreSQL statement. */
 const SEEN_CHUNK = 500;
+/** Rows per registrations' upsert (18 parameters each): under SQLite's 32,766 and PostgreSQL's 65,535. */
+const REGISTRATION_CHUNK = 250;
+/** Ids per IN (…) list. */
+const ID_CHUNK = 500;
+/** Attempts of a registrations' upsert that PostgreSQL rolled back as a deadlock's loser. */
+const UPSERT_ATTEMPTS = 4;
+
+/** The agents' columns a registration writes, in the upsert's order. */
+const REGISTRATION_COLUMNS = [
+  "id",
+  "hostname",
+  "os",
+  "kernel",
+  "arch",
+  "agent_version",
+  "ip_addresses",
+  "tags",
+  "admin_tags",
+  "self_reported_tags",
+  "boot_time",
+  "first_seen",
+  "last_seen",
+  "acked_seq",
+  "last_seq",
+  "status",
+  "gaps",
+  "missing_events",
+] as const;
+
+/** A row's values in REGISTRATION_COLUMNS order; a field left unset gets the column's default (as TypeORM's insert would). */
+function registrationValues(a: AgentEntity): unknown[] {
+  return [
+    a.id,
+    a.hostname ?? "",
+    a.os ?? "",
+    a.kernel ?? "",
+    a.arch ?? "",
+    a.agentVersion ?? "",
+    JSON.stringify(a.ipAddresses ?? []),
+    JSON.stringify(a.tags ?? []),
+    a.adminTags ? JSON.stringify(a.adminTags) : null,
+    JSON.stringify(a.selfReportedTags ?? []),
+    a.bootTime ?? 0,
+    a.firstSeen,
+    a.lastSeen,
+    a.ackedSeq ?? 0,
+    a.lastSeq ?? 0,
+    JSON.stringify(a.status ?? {}),
+    JSON.stringify(a.gaps ?? []),
+    a.missingEvents ?? 0,
+  ];
+}
 
 export class SqlAgentRepository implements AgentRepository {
   private readonly pg: boolean;
@@ -56,6 +117,12 @@ export class SqlAgentRepository implements AgentRepository {
 
   byId(id: string): Promise<AgentEntity | null> {
     return this.repo.findOneBy({ id });
+  }
+
+  async byIds(ids: readonly string[]): Promise<AgentEntity[]> {
+    const out: AgentEntity[] = [];
+    for (let i = 0; i < ids.length; i += ID_CHUNK) out.push(...(await this.repo.findBy({ id: In(ids.slice(i, i + ID_CHUNK)) })));
+    return out;
   }
 
   async hostnames(ids: readonly string[]): Promise<Map<string, string>> {
@@ -77,36 +144,41 @@ export class SqlAgentRepository implements AgentRepository {
     return this.repo.create({ id, firstSeen: now, ackedSeq: 0, lastSeq: 0, gaps: [], missingEvents: 0, status: {} });
   }
 
-  /**
-   * A registration's write, in one statement: registrations of a whole fleet (a controller
-   * restart, 10,000 agents in bench:scale) each waited out four round trips here (TypeORM's save:
-   * BEGIN, SELECT, INSERT or UPDATE, COMMIT), and on a loaded host every round trip waits for the
-   * event loop's turn.
-   */
   async save(agent: AgentEntity, opts: { keepStoredCursor?: boolean; isNew?: boolean } = {}): Promise<void> {
-    if (opts.isNew) {
-      try {
-        await this.repo.insert({ ...agent, status: agent.status as never });
-        return;
-      } catch (err) {
-        // Another connect of the same new agent inserted it first: update it as a known one. Anything else is an error.
-        if (!(await this.repo.existsBy({ id: agent.id }))) throw err;
-        opts = { keepStoredCursor: true };
+    if (opts.isNew || opts.keepStoredCursor) await this.saveRegistrations([agent]);
+    else await this.repo.save(agent);
+  }
+
+  /**
+   * One INSERT … ON CONFLICT DO UPDATE per chunk, for new and known agents alike: registrations
+   * of a whole fleet each waited out a round trip (four, with TypeORM's save) here, and on a
+   * loaded host every round trip waits for the event loop's turn. Rows go in id order, the order
+   * storage and the last-seen writer lock agents' rows in, so the upsert waits for them instead of
+   * deadlocking; PostgreSQL's rare deadlock loser is run again (the statement carries absolute values).
+   */
+  async saveRegistrations(agents: readonly AgentEntity[]): Promise<void> {
+    const byId = new Map(agents.map((a) => [a.id, a]));
+    const sorted = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const cols = REGISTRATION_COLUMNS.length;
+    const up = this.pg ? "GREATEST" : "MAX";
+    for (let i = 0; i < sorted.length; i += REGISTRATION_CHUNK) {
+      const chunk = sorted.slice(i, i + REGISTRATION_CHUNK);
+      const rows = chunk.map((_, r) => `(${Array.from({ length: cols }, (_, c) => (this.pg ? `$${r * cols + c + 1}` : "?")).join(", ")})`);
+      const sql = `INSERT INTO agents (${REGISTRATION_COLUMNS.join(", ")}) VALUES ${rows.join(", ")}
+        ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, os = excluded.os, kernel = excluded.kernel, arch = excluded.arch,
+          agent_version = excluded.agent_version, ip_addresses = excluded.ip_addresses, tags = COALESCE(agents.admin_tags, excluded.tags),
+          self_reported_tags = excluded.self_reported_tags, boot_time = excluded.boot_time, status = excluded.status,
+          last_seen = ${up}(agents.last_seen, excluded.last_seen), last_seq = ${up}(agents.last_seq, excluded.last_seq)`;
+      const params = chunk.flatMap(registrationValues);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.repo.manager.query(sql, params);
+          break;
+        } catch (err) {
+          if (!this.pg || attempt >= UPSERT_ATTEMPTS || !lostRace(err)) throw err;
+        }
       }
     }
-    if (!opts.keepStoredCursor) {
-      await this.repo.save(agent);
-      return;
-    }
-    // first_seen is written once, by the insert.
-    const { ackedSeq: _acked, gaps: _gaps, missingEvents: _missing, firstSeen: _first, lastSeq, id, ...rest } = agent;
-    await this.repo
-      .createQueryBuilder()
-      .update(AgentEntity)
-      .set({ ...rest, status: rest.status as never, lastSeq: () => `${this.pg ? "GREATEST" : "MAX"}(last_seq, :vigilLastSeq)` })
-      .setParameter("vigilLastSeq", lastSeq)
-      .where("id = :vigilId", { vigilId: id })
-      .execute();
   }
 
   async setAdminTags(id: string, tags: string[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { MoreThan, type DataSource, type Repository } from "typeorm";
+import { In, MoreThan, type DataSource, type Repository } from "typeorm";
 import { AgentCertificateEntity, AgentRevocationEntity } from "../entities";
 
 /** A certificate as the CA issued it, with where it came from; revocation state is the repository's. */
@@ -21,6 +21,17 @@ export class CertificateRepository {
 
   byFingerprint(fingerprint: string): Promise<AgentCertificateEntity | null> {
     return this.certs.findOneBy({ fingerprint });
+  }
+
+  /** The certificates with any of these fingerprints, in one query (unknown ones are left out). */
+  byFingerprints(fingerprints: readonly string[]): Promise<AgentCertificateEntity[]> {
+    return this.certs.findBy({ fingerprint: In([...fingerprints]) });
+  }
+
+  /** Which of these agents were revoked, in one query. */
+  async revokedAmong(agentIds: readonly string[]): Promise<Set<string>> {
+    const rows = await this.revocations.find({ where: { agentId: In([...agentIds]) }, select: { agentId: true } });
+    return new Set(rows.map((r) => r.agentId));
   }
 
   async isRevoked(agentId: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import type { DataSource, Repository } from "typeorm";
+import { In, type DataSource, type Repository } from "typeorm";
 import { ActionLogEntity, CommandEntity, type CommandState } from "../entities";
 
 /** What a command's listing filters on. */
@@ -15,6 +15,8 @@ export interface CommandRepository {
   insert(c: CommandEntity): Promise<void>;
   /** Queued or sent, oldest first: what an agent that just connected still has to receive. */
   pendingFor(agentId: string): Promise<CommandEntity[]>;
+  /** pendingFor of many agents in one query: each agent's commands, oldest first (agents with none are left out). */
+  pendingForMany(agentIds: readonly string[]): Promise<Map<string, CommandEntity[]>>;
   /** queued → sent; a command in any other state is left alone. */
   markSent(id: string, sentAt: number): Promise<void>;
   /** Sets the final state only if the command is still in `from`; whether it did (the first result wins). */
@@ -54,6 +56,18 @@ export class SqlCommandRepository implements CommandRepository {
       ],
       order: { issuedAt: "ASC" },
     });
+  }
+
+  async pendingForMany(agentIds: readonly string[]): Promise<Map<string, CommandEntity[]>> {
+    const out = new Map<string, CommandEntity[]>();
+    if (agentIds.length === 0) return out;
+    const rows = await this.commands.find({ where: { agentId: In([...agentIds]), state: In(["queued", "sent"]) }, order: { issuedAt: "ASC" } });
+    for (const r of rows) {
+      const list = out.get(r.agentId);
+      if (list) list.push(r);
+      else out.set(r.agentId, [r]);
+    }
+    return out;
   }
 
   async markSent(id: string, sentAt: number): Promise<void> {
