@@ -4,12 +4,12 @@ export class GateFull extends Error {}
 /**
  * At most `active` registrations at once, at most `queued` more waiting (first come, first served).
  *
- * Why: a registration (authenticate, upsert the agent, read its cursor) takes connections from the
- * database pool the rest of the replica needs too. When thousands of agents connect together (a
- * replica restarts, a failover), unbounded registrations held the whole pool and most of them
- * timed out waiting for a connection; each failure sent its agent back to reconnect and made the
- * storm longer (bench:scale, 10,000 agents: 133 registrations failed so). Waiting here costs no
- * connection.
+ * Why: when thousands of agents connect together (a replica restarts, a failover), unbounded
+ * registrations once held the whole database pool and most of them timed out waiting for a
+ * connection; each failure sent its agent back to reconnect and made the storm longer (bench:scale,
+ * 10,000 agents: 133 registrations failed so). Their statements are coalesced now (one per batch,
+ * see Coalescer), so the bound is on what each running registration holds in memory and in NATS
+ * look-ups; the queue keeps a storm waiting here instead of retrying through TLS handshakes.
  */
 export class RegistrationGate {
   private running = 0;

@@ -1,5 +1,5 @@
 import { credentials, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
-import { AgentServiceClient, Event, type AgentMessage, type ControllerMessage } from "@vigil/proto";
+import { AgentServiceClient, Backoff, Event, type AgentMessage, type ControllerMessage } from "@vigil/proto";
 import { newKeyRequest } from "../../../agent/src/enroll/key-request";
 import { enrollRpc } from "../../../agent/src/enroll/enroll-client";
 
@@ -41,6 +41,12 @@ export interface SimAgentOptions {
   maxBatch?: number;
   /** Reconnect delay range (ms). */
   reconnectMs?: [number, number];
+  /**
+   * Reconnect as the real agent does instead (ControllerLink: full-jitter exponential backoff from
+   * 500 ms up to 30 s, reset once welcomed). A fleet retrying every few seconds whatever happens
+   * makes a loaded controller's handshake storm worse than real agents would.
+   */
+  agentBackoff?: boolean;
   event?: (seq: number, agentIndex: number) => Event;
   index: number;
   /** Every `every` ticks (randomly phased) `size` extra events: a burst (a cron job, a build, a login storm). */
@@ -83,6 +89,7 @@ export class SimAgent implements SimAgentState {
   private stopped = false;
   private addr: number;
   private tickTimer?: NodeJS.Timeout;
+  private readonly backoff = new Backoff();
   private readonly creds: ReturnType<typeof credentials.createSsl>;
 
   constructor(
@@ -138,7 +145,7 @@ export class SimAgent implements SimAgentState {
       if (this.stopped) return;
       this.addr = (this.addr + 1) % this.o.addresses.length;
       const [lo, hi] = this.o.reconnectMs ?? [100, 500];
-      setTimeout(() => this.connect(), lo + Math.random() * (hi - lo));
+      setTimeout(() => this.connect(), this.o.agentBackoff ? this.backoff.next() : lo + Math.random() * (hi - lo));
     };
     stream.on("error", (e: ServiceError) => broken(e));
     stream.on("end", () => broken());
@@ -170,6 +177,7 @@ export class SimAgent implements SimAgentState {
       else if (at > this.acked) this.ack(at);
       this.sentUpTo = this.acked;
       this.welcomed = true;
+      this.backoff.reset();
       this.pump();
     } else if (body?.$case === "ack") {
       this.ack(body.ack.seq);

@@ -93,7 +93,8 @@ process.on("message", (m: Start | { kind: "stop" }) => {
           maxBatch: 500,
           index,
           event,
-          reconnectMs: [500, 5_000],
+          // Reconnects as the real agent does (exponential backoff with full jitter).
+          agentBackoff: true,
           burst: { every: 30, size: 20 * m.rate },
         },
         observe,
