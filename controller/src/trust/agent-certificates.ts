@@ -64,10 +64,6 @@ export class AgentCertificates {
     return { ok: true, agentId: row.agentId, notAfter: row.notAfter, serial: row.serial, tokenId: row.tokenId, tags: row.tags, issuedAt: row.issuedAt };
   }
 
-  isRevoked(agentId: string): Promise<boolean> {
-    return this.certs.isRevoked(agentId);
-  }
-
   /** Revokes the agent and every certificate it holds. False if it was already revoked. */
   revoke(agentId: string, by: string, reason: string): Promise<{ revoked: boolean; certificates: number }> {
     return this.certs.revoke(agentId, this.now(), by.slice(0, 160), reason.slice(0, 512));

@@ -331,26 +331,26 @@ describe.each([
     expect(await agents.hostnames(["agent-m1", "agent-gone"])).toEqual(new Map([["agent-m1", "web-1"]]));
   });
 
-  it(`agents: a registration's save inserts a new agent, or updates a known one keeping the stored cursor (last_seq only up)`, async () => {
+  it(`agents: a registration's write inserts a new agent, or updates a known one keeping the stored cursor (last_seq only up)`, async () => {
     const agents = SqlAgentRepository.of(ds);
     const a = agents.fresh("agent-r1", 1_000);
     Object.assign(a, { hostname: "db-1", ipAddresses: ["192.0.2.7"], tags: ["prod"], lastSeen: 1_000, lastSeq: 40, status: { spoolRecords: 1 } });
-    await agents.save(a, { isNew: true });
+    await agents.saveRegistrations([a]);
     expect(await agents.byId("agent-r1")).toMatchObject({ hostname: "db-1", ipAddresses: ["192.0.2.7"], tags: ["prod"], lastSeq: 40, ackedSeq: 0, firstSeen: 1_000, status: { spoolRecords: 1 } });
     // Storage commits a cursor after the registration read the row.
     await new EventStore(ds).insertBatch([], [{ agentId: "agent-r1", ackedSeq: 60, lastSeq: 70, gaps: [[55, 56]], missing: 2 }]);
     // A reconnect with what it read before that commit: its cursor columns are not written back, last_seq only moves up.
     const stale = agents.fresh("agent-r1", 1_000);
     Object.assign(stale, { hostname: "db-1b", ipAddresses: [], tags: ["prod"], lastSeen: 2_000, ackedSeq: 0, lastSeq: 50, gaps: [], missingEvents: 0, status: { spoolRecords: 5 } });
-    await agents.save(stale, { keepStoredCursor: true });
+    await agents.saveRegistrations([stale]);
     expect(await agents.byId("agent-r1")).toMatchObject({ hostname: "db-1b", lastSeen: 2_000, ackedSeq: 60, lastSeq: 70, gaps: [[55, 56]], missingEvents: 2, status: { spoolRecords: 5 } });
     stale.lastSeq = 90;
-    await agents.save(stale, { keepStoredCursor: true });
+    await agents.saveRegistrations([stale]);
     expect((await agents.byId("agent-r1"))?.lastSeq).toBe(90);
     // Two connects of one new agent raced: the second's insert finds the row and updates it, cursor kept.
     const late = agents.fresh("agent-r1", 3_000);
     Object.assign(late, { hostname: "db-1c", ipAddresses: [], tags: ["prod"], lastSeen: 3_000 });
-    await agents.save(late, { isNew: true });
+    await agents.saveRegistrations([late]);
     expect(await agents.byId("agent-r1")).toMatchObject({ hostname: "db-1c", lastSeen: 3_000, ackedSeq: 60, lastSeq: 90, firstSeen: 1_000 });
   });
 
@@ -360,7 +360,7 @@ describe.each([
     const ids = Array.from({ length: 600 }, (_, i) => `agent-b${String(i).padStart(3, "0")}`);
     const known = agents.fresh("agent-b000", 500);
     Object.assign(known, { hostname: "old", tags: ["token"], lastSeen: 9_000, lastSeq: 80 });
-    await agents.save(known, { isNew: true });
+    await agents.saveRegistrations([known]);
     await new EventStore(ds).insertBatch([], [{ agentId: "agent-b000", ackedSeq: 70, lastSeq: 80, gaps: [[3, 4]], missing: 2 }]);
     await agents.setAdminTags("agent-b000", ["pinned"]);
     const rows = ids.map((id, i) => {

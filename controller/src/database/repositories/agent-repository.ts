@@ -16,18 +16,14 @@ export interface AgentRepository {
   listByHostname(): Promise<AgentEntity[]>;
   /** A row for an agent never seen before (not stored until `save`). */
   fresh(id: string, now: number): AgentEntity;
-  /**
-   * Inserts a new agent or updates a known one. `keepStoredCursor`: the ack cursor columns
-   * (acked_seq, gaps, missing_events) are left as stored and last_seq only moves up, so a
-   * connect never writes back a cursor it read before a concurrent commit moved it. `isNew`: the
-   * caller found no row (one INSERT; if another connect of the agent inserted it meanwhile, the
-   * row is updated as with keepStoredCursor).
-   */
-  save(agent: AgentEntity, opts?: { keepStoredCursor?: boolean; isNew?: boolean }): Promise<void>;
+  /** Writes the whole row, cursor included: only where the caller owns the cursor (a healed one). */
+  save(agent: AgentEntity): Promise<void>;
   /**
    * Registrations' writes, one statement per chunk: a new agent's row is inserted whole; a known
-   * agent's is updated as `save` with keepStoredCursor does (cursor columns and first_seen left as
-   * stored, last_seq and last_seen only move up, and the admin's tags, if set, stay the tags).
+   * agent's is updated keeping what storage owns or only moves forward: the cursor columns
+   * (acked_seq, gaps, missing_events) and first_seen are left as stored, last_seq and last_seen
+   * only move up (a connect never writes back a cursor it read before a concurrent commit moved
+   * it), and the admin's tags, if set, stay the tags.
    */
   saveRegistrations(agents: readonly AgentEntity[]): Promise<void>;
   /** The admin's tags, kept over the enrollment token's from then on. */
@@ -144,9 +140,8 @@ export class SqlAgentRepository implements AgentRepository {
     return this.repo.create({ id, firstSeen: now, ackedSeq: 0, lastSeq: 0, gaps: [], missingEvents: 0, status: {} });
   }
 
-  async save(agent: AgentEntity, opts: { keepStoredCursor?: boolean; isNew?: boolean } = {}): Promise<void> {
-    if (opts.isNew || opts.keepStoredCursor) await this.saveRegistrations([agent]);
-    else await this.repo.save(agent);
+  async save(agent: AgentEntity): Promise<void> {
+    await this.repo.save(agent);
   }
 
   /**
